@@ -1,0 +1,60 @@
+#include "engine/engine.h"
+
+#include "engine/internal/state.h"
+
+namespace ledger::engine {
+
+Engine::Engine(const EngineOptions& options) : state_(std::make_unique<internal::State>(options)) {}
+Engine::~Engine() = default;
+
+void Engine::CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
+                           std::span<CreateLedgerResult> results) {
+  state_->CreateLedgers(events, timestamp_ns, results);
+}
+void Engine::CreateAccounts(std::span<const Account> events, uint64_t timestamp_ns,
+                            std::span<CreateAccountResult> results) {
+  state_->CreateAccounts(events, timestamp_ns, results);
+}
+void Engine::CreateTransfers(std::span<const Transfer> events, uint64_t timestamp_ns,
+                             std::span<CreateTransferResult> results) {
+  state_->CreateTransfers(events, timestamp_ns, results);
+}
+
+std::optional<Ledger> Engine::LookupLedger(uint32_t ledger_id) const {
+  return state_->LookupLedger(ledger_id);
+}
+std::optional<Account> Engine::LookupAccount(AccountId id) const {
+  return state_->LookupAccount(id);
+}
+std::optional<Transfer> Engine::LookupTransfer(TransferId id) const {
+  return state_->LookupTransfer(id);
+}
+PendingStatus Engine::GetPendingStatus(TransferId id) const { return state_->GetPendingStatus(id); }
+Amount Engine::GetPostedAmount(TransferId pending_id) const {
+  return state_->GetPostedAmount(pending_id);
+}
+Amount Engine::GetReversedAmount(TransferId id) const { return state_->GetReversedAmount(id); }
+size_t Engine::GetReversals(TransferId id, std::span<TransferId> out) const {
+  return state_->GetReversals(id, out);
+}
+size_t Engine::GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const {
+  return state_->GetAccountTransfers(filter, out);
+}
+size_t Engine::GetAccountBalances(const AccountFilter& filter,
+                                  std::span<AccountBalance> out) const {
+  return state_->GetAccountBalances(filter, out);
+}
+std::optional<AccountBalance> Engine::GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const {
+  return state_->GetBalanceAsOf(id, timestamp_ns);
+}
+TrialBalance Engine::GetTrialBalance(uint32_t ledger_id) const {
+  return state_->GetTrialBalance(ledger_id);
+}
+StateHash Engine::ComputeStateHash() const { return state_->ComputeStateHash(); }
+uint64_t Engine::last_timestamp_ns() const { return state_->last_timestamp_ns(); }
+bool Engine::HasRoomFor(uint64_t account_count, uint64_t transfer_count) const {
+  return state_->HasRoomFor(account_count, transfer_count);
+}
+EngineStats Engine::GetStats() const { return state_->GetStats(); }
+
+}  // namespace ledger::engine

@@ -1,0 +1,121 @@
+// The ledger state machine: double-entry accounts and transfers in memory.
+//
+// Apply* functions are a pure, deterministic function of (state, batch, timestamp): no clock,
+// no randomness, no I/O, and no result ever depends on hash-table layout. Replaying the same
+// batches with the same timestamps reproduces the same results and the same ComputeStateHash().
+//
+// Timestamps: a batch carries timestamp_ns, which must exceed last_timestamp_ns(). Reservations
+// whose expiry is at or before timestamp_ns expire first (booked at timestamp_ns); then event i
+// is booked at timestamp_ns + 1 + i. So a batch of n events uses timestamps up to
+// timestamp_ns + n, and the next batch must start above that.
+//
+// Threading: an Engine is owned by one thread; nothing here is synchronised.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "engine/types.h"
+
+namespace ledger::engine {
+
+struct EngineOptions {
+  // Initial table sizes. Tables grow by doubling when full (a one-off pause proportional to
+  // their size), so set these to the expected scale to keep the apply path steady.
+  uint64_t accounts_capacity = 1 << 16;
+  uint64_t transfers_capacity = 1 << 20;
+  // Seed of the hash that places ids in the indexes. Affects layout only, never results or
+  // the state hash; a server should pick it at random to defeat hash flooding.
+  uint64_t hash_seed = 0x5eed5eed5eed5eedULL;
+};
+
+struct StateHash {
+  uint64_t low = 0;
+  uint64_t high = 0;
+  friend bool operator==(const StateHash&, const StateHash&) = default;
+};
+
+struct EngineStats {
+  uint64_t ledger_count = 0;
+  uint64_t account_count = 0;
+  uint64_t transfer_count = 0;         // successful transfers retained
+  uint64_t pending_count = 0;          // reservations still pending
+  uint64_t failed_transfer_count = 0;  // ids recorded with a state-dependent failure
+  uint64_t expired_count = 0;          // reservations released by expiry, all time
+  // Bytes held by each structure (capacity, not just use).
+  uint64_t account_bytes = 0;   // records + id index
+  uint64_t transfer_bytes = 0;  // records + id index
+  uint64_t history_bytes = 0;   // per-account transfer lists
+  uint64_t pending_bytes = 0;   // reservation state + expiry queue
+  uint64_t other_bytes = 0;     // failed ids, reversals, balance snapshots, ledgers
+};
+
+namespace internal {
+class State;
+}
+
+class Engine {
+ public:
+  explicit Engine(const EngineOptions& options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Each Create* applies one batch: results.size() must equal events.size(), and
+  // timestamp_ns must exceed last_timestamp_ns() (both checked with LEDGER_ASSERT: a caller
+  // bug). Every event gets a result; events rejected for any reason change nothing, except
+  // that state-dependent transfer failures record their id (see CreateTransferResult).
+  void CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
+                     std::span<CreateLedgerResult> results);
+  void CreateAccounts(std::span<const Account> events, uint64_t timestamp_ns,
+                      std::span<CreateAccountResult> results);
+  void CreateTransfers(std::span<const Transfer> events, uint64_t timestamp_ns,
+                       std::span<CreateTransferResult> results);
+
+  // Lookups. Values are copies; nothing returned borrows engine memory.
+  std::optional<Ledger> LookupLedger(uint32_t ledger_id) const;
+  std::optional<Account> LookupAccount(AccountId id) const;
+  std::optional<Transfer> LookupTransfer(TransferId id) const;
+  PendingStatus GetPendingStatus(TransferId id) const;
+  // For a post_pending transfer record: the amount posted is its `amount`; this is for the
+  // reservation itself: how much of it has been posted (zero unless kPosted).
+  Amount GetPostedAmount(TransferId pending_id) const;
+  // Sum of the amounts of all reversals of `id` (never exceeds its amount).
+  Amount GetReversedAmount(TransferId id) const;
+  // The reversals of `id`, oldest first; returns how many were written (at most out.size()).
+  size_t GetReversals(TransferId id, std::span<TransferId> out) const;
+
+  // The account's transfers in time order (or newest first with filter_flags::kReversed).
+  // Returns how many were written to `out`.
+  size_t GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const;
+  // For accounts with account_flags::kHistory: balances after each change (transfer or
+  // expiry). Time range, order and limit as above; side and code filters do not apply.
+  size_t GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const;
+  // Balances as they were right after the last change at or before timestamp_ns; nullopt when
+  // the account does not exist, has no history flag, or did not exist yet at that time.
+  std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;
+
+  // Sums over every account of a ledger (zero counts if the ledger has none).
+  TrialBalance GetTrialBalance(uint32_t ledger_id) const;
+
+  // XXH3-128 over a canonical serialisation of the whole logical state (ledgers, accounts,
+  // transfers, reservation states, reversal sums, recorded failures, balance history and the
+  // last timestamp), in creation order. Equal states give equal hashes whatever the layout.
+  StateHash ComputeStateHash() const;
+
+  uint64_t last_timestamp_ns() const;
+  // Whether the tables can take this many more accounts and transfers. Callers that accept
+  // untrusted batches (the server) check it first and refuse with a clear error; the engine
+  // treats running past its tables as a bug. The tables hold 2^31 - 1 records each, far past
+  // what memory allows, so in practice memory is the limit to configure.
+  bool HasRoomFor(uint64_t account_count, uint64_t transfer_count) const;
+  EngineStats GetStats() const;
+
+ private:
+  std::unique_ptr<internal::State> state_;
+};
+
+}  // namespace ledger::engine

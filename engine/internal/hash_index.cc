@@ -1,0 +1,79 @@
+#include "engine/internal/hash_index.h"
+
+#include <sys/mman.h>
+
+#include <bit>
+
+namespace ledger::engine::internal {
+
+namespace {
+
+std::unique_ptr<uint64_t[]> AllocateBuckets(uint64_t count) {
+  auto buckets = std::make_unique_for_overwrite<uint64_t[]>(count);
+  // Big tables are probed at random: huge pages save a TLB miss per probe.
+  if (count * sizeof(uint64_t) >= (uint64_t{2} << 20)) {
+    madvise(buckets.get(), count * sizeof(uint64_t), MADV_HUGEPAGE);
+  }
+  for (uint64_t i = 0; i < count; ++i) buckets[i] = 0;
+  return buckets;
+}
+
+}  // namespace
+
+HashIndex::HashIndex(uint64_t capacity) {
+  uint64_t count =
+      std::bit_ceil(std::max<uint64_t>(16, capacity * kLoadDenominator / kLoadNumerator + 1));
+  entries_ = AllocateBuckets(count);
+  mask_ = count - 1;
+  size_max_ = count * kLoadNumerator / kLoadDenominator;
+}
+
+void HashIndex::Insert(uint32_t hash, uint32_t payload) {
+  LEDGER_ASSERT(payload != ~uint32_t{0}, payload);
+  if (size_ == size_max_) Grow();
+  Place((static_cast<uint64_t>(hash) << 32) | (uint64_t{payload} + 1));
+  ++size_;
+}
+
+void HashIndex::Place(uint64_t entry) {
+  uint64_t bucket = (entry >> 32) & mask_;
+  while (entries_[bucket] != 0) bucket = (bucket + 1) & mask_;
+  entries_[bucket] = entry;
+}
+
+void HashIndex::Erase(uint32_t hash, uint32_t payload) {
+  uint64_t target = (static_cast<uint64_t>(hash) << 32) | (uint64_t{payload} + 1);
+  uint64_t hole = hash & mask_;
+  while (entries_[hole] != target) {
+    LEDGER_ASSERT(entries_[hole] != 0, hash, payload);
+    hole = (hole + 1) & mask_;
+  }
+  // Backward-shift deletion: pull later entries of the run into the hole when their home
+  // bucket is not in (hole, current], so every entry stays reachable from its home.
+  for (uint64_t current = (hole + 1) & mask_; entries_[current] != 0;
+       current = (current + 1) & mask_) {
+    uint64_t home = (entries_[current] >> 32) & mask_;
+    bool home_in_range = ((current - home) & mask_) < ((current - hole) & mask_);
+    if (!home_in_range) {
+      entries_[hole] = entries_[current];
+      hole = current;
+    }
+  }
+  entries_[hole] = 0;
+  --size_;
+}
+
+void HashIndex::Grow() {
+  uint64_t old_count = mask_ + 1;
+  std::unique_ptr<uint64_t[]> old = std::move(entries_);
+  uint64_t count = old_count * 2;
+  LEDGER_ASSERT(count <= (uint64_t{1} << 32), count);  // the stored hash has 32 bits
+  entries_ = AllocateBuckets(count);
+  mask_ = count - 1;
+  size_max_ = count * kLoadNumerator / kLoadDenominator;
+  for (uint64_t i = 0; i < old_count; ++i) {
+    if (old[i] != 0) Place(old[i]);
+  }
+}
+
+}  // namespace ledger::engine::internal

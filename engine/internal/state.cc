@@ -1,0 +1,417 @@
+#include "engine/internal/state.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "engine/internal/chains.h"
+
+#define XXH_INLINE_ALL
+#include "xxhash.h"
+
+namespace ledger::engine::internal {
+
+namespace {
+
+// Address space reserved per table (pages are committed only when used).
+constexpr uint64_t kHistoryEntriesMax = uint64_t{1} << 32;  // u32 offsets
+
+bool IsValidAssetCode(const char (&code)[kAssetCodeSizeBytes]) {
+  size_t length = 0;
+  while (length < kAssetCodeSizeBytes && code[length] != '\0') {
+    char c = code[length];
+    bool allowed =
+        (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!allowed) return false;
+    ++length;
+  }
+  if (length == 0) return false;
+  for (size_t i = length; i < kAssetCodeSizeBytes; ++i) {
+    if (code[i] != '\0') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// HistoryArena
+
+HistoryArena::HistoryArena() : entries_(kHistoryEntriesMax) {
+  std::fill(std::begin(free_heads_), std::end(free_heads_), kNoSlot);
+}
+
+uint32_t HistoryArena::Allocate(uint8_t capacity_log2) {
+  uint32_t& head = free_heads_[capacity_log2];
+  if (head != kNoSlot) {
+    uint32_t offset = head;
+    head = entries_[offset];
+    return offset;
+  }
+  return static_cast<uint32_t>(entries_.Grow(uint64_t{1} << capacity_log2));
+}
+
+void HistoryArena::Free(uint32_t offset, uint8_t capacity_log2) {
+  entries_[offset] = free_heads_[capacity_log2];
+  free_heads_[capacity_log2] = offset;
+}
+
+void HistoryArena::Append(AccountRecord& account, uint32_t transfer_slot) {
+  const uint64_t capacity =
+      account.history_capacity_log2 == 0 ? 0 : uint64_t{1} << account.history_capacity_log2;
+  if (account.history_count == capacity) {
+    // Start at 4 entries (16 bytes): most accounts in a big ledger see few transfers.
+    const uint8_t grown_log2 = account.history_capacity_log2 == 0
+                                   ? 2
+                                   : static_cast<uint8_t>(account.history_capacity_log2 + 1);
+    LEDGER_ASSERT(grown_log2 <= 31, grown_log2);
+    const uint32_t grown = Allocate(grown_log2);
+    if (account.history_count > 0) {
+      std::memcpy(&entries_[grown], &entries_[account.history_offset],
+                  account.history_count * sizeof(uint32_t));
+    }
+    if (account.history_capacity_log2 != 0) {
+      Free(account.history_offset, account.history_capacity_log2);
+    }
+    account.history_offset = grown;
+    account.history_capacity_log2 = grown_log2;
+  }
+  entries_[account.history_offset + account.history_count] = transfer_slot;
+  ++account.history_count;
+}
+
+// ---------------------------------------------------------------------------------------------
+// State: construction, hashing, balances
+
+State::State(const EngineOptions& options)
+    : hash_seed_(options.hash_seed),
+      accounts_(kSlotsMax),
+      account_index_(options.accounts_capacity),
+      transfers_(kSlotsMax),
+      failures_(kSlotsMax),
+      transfer_index_(options.transfers_capacity) {
+  undo_.reserve(1024);
+}
+
+uint32_t State::HashId(uint64_t lo, uint64_t hi) const {
+  const uint64_t words[2] = {lo, hi};
+  const uint64_t hash = XXH3_64bits_withSeed(words, sizeof(words), hash_seed_);
+  return static_cast<uint32_t>(hash ^ (hash >> 32));
+}
+
+uint32_t State::FindAccount(AccountId id, uint32_t hash) const {
+  uint32_t slot = account_index_.Find(hash, [&](uint32_t s) { return accounts_[s].id == id; });
+  return slot == HashIndex::kNotFound ? kNoSlot : slot;
+}
+
+uint32_t State::FindTransferPayload(TransferId id, uint32_t hash) const {
+  return transfer_index_.Find(hash, [&](uint32_t payload) {
+    return (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].id == id
+                                       : transfers_[payload].id == id;
+  });
+}
+
+uint32_t State::FindTransfer(TransferId id) const {
+  uint32_t payload = FindTransferPayload(id, HashId(id.lo, id.hi));
+  if (payload == HashIndex::kNotFound || (payload & kFailedBit) != 0) return kNoSlot;
+  return payload;
+}
+
+Balances State::GetBalances(uint32_t account_slot) const {
+  const AccountRecord& account = accounts_[account_slot];
+  Balances balances{{}, account.debits_posted, {}, account.credits_posted};
+  if ((account.flags & kHasPendingBalances) != 0) {
+    const PendingBalances& pending = pending_balances_.at(account_slot);
+    balances.debits_pending = pending.debits;
+    balances.credits_pending = pending.credits;
+  }
+  return balances;
+}
+
+void State::WriteAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags) {
+  AccountRecord& account = accounts_[account_slot];
+  account.debits_posted = balances.debits_posted;
+  account.credits_posted = balances.credits_posted;
+  if (!balances.debits_pending.IsZero() || !balances.credits_pending.IsZero()) {
+    pending_balances_[account_slot] = {balances.debits_pending, balances.credits_pending};
+    flags |= kHasPendingBalances;
+  } else {
+    if ((account.flags & kHasPendingBalances) != 0) pending_balances_.erase(account_slot);
+    flags &= static_cast<uint16_t>(~kHasPendingBalances);
+  }
+  account.flags = flags;
+}
+
+void State::SetAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags) {
+  if (in_chain_) {
+    UndoEntry entry{};
+    entry.kind = UndoEntry::Kind::kAccountState;
+    entry.slot = account_slot;
+    entry.flags = accounts_[account_slot].flags;
+    entry.balances = GetBalances(account_slot);
+    undo_.push_back(entry);
+  }
+  WriteAccountState(account_slot, balances, flags);
+}
+
+void State::SnapshotBalances(uint32_t account_slot, uint64_t timestamp_ns) {
+  if ((accounts_[account_slot].flags & account_flags::kHistory) == 0) return;
+  const Balances balances = GetBalances(account_slot);
+  balance_history_[account_slot].push_back({balances.debits_pending, balances.debits_posted,
+                                            balances.credits_pending, balances.credits_posted,
+                                            timestamp_ns, 0});
+  if (in_chain_) {
+    UndoEntry entry{};
+    entry.kind = UndoEntry::Kind::kBalanceSnapshot;
+    entry.slot = account_slot;
+    undo_.push_back(entry);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches, expiry, rollback
+
+void State::BeginBatch(uint64_t timestamp_ns, size_t event_count) {
+  LEDGER_ASSERT(timestamp_ns > last_timestamp_ns_, timestamp_ns, last_timestamp_ns_);
+  LEDGER_ASSERT(event_count < ~uint64_t{0} - timestamp_ns, timestamp_ns, event_count);
+  ExpireReservations(timestamp_ns);
+  last_timestamp_ns_ = timestamp_ns + event_count;
+}
+
+void State::EndBatch() {
+#if defined(LEDGER_EXPENSIVE_CHECKS)
+  VerifyInvariants();
+#endif
+}
+
+void State::ReleaseReservation(uint32_t pending_slot, const PendingState& pending,
+                               uint64_t timestamp_ns) {
+  const Transfer& reservation = transfers_[pending_slot];
+  for (uint32_t side = 0; side < 2; ++side) {
+    const uint32_t slot = side == 0 ? pending.debit_slot : pending.credit_slot;
+    Balances balances = GetBalances(slot);
+    Amount& pending_balance = side == 0 ? balances.debits_pending : balances.credits_pending;
+    LEDGER_ASSERT(CheckedSub(pending_balance, reservation.amount, &pending_balance), slot);
+    const uint16_t closing =
+        side == 0 ? transfer_flags::kClosingDebit : transfer_flags::kClosingCredit;
+    uint16_t flags = accounts_[slot].flags;
+    if ((reservation.flags & closing) != 0) flags &= static_cast<uint16_t>(~account_flags::kClosed);
+    SetAccountState(slot, balances, flags);
+    SnapshotBalances(slot, timestamp_ns);
+  }
+}
+
+void State::ExpireReservations(uint64_t timestamp_ns) {
+  while (!expiry_queue_.empty() && expiry_queue_.top().expires_at_ns <= timestamp_ns) {
+    const ExpiryEntry entry = expiry_queue_.top();
+    expiry_queue_.pop();
+    // Entries are removed lazily: skip reservations resolved (or rolled back) since.
+    auto it = pending_.find(entry.transfer_slot);
+    if (it == pending_.end() || it->second.status != PendingStatus::kPending ||
+        it->second.expires_at_ns != entry.expires_at_ns) {
+      continue;
+    }
+    ReleaseReservation(entry.transfer_slot, it->second, timestamp_ns);
+    it->second.status = PendingStatus::kExpired;
+    --pending_count_;
+    ++expired_count_;
+  }
+}
+
+void State::Rollback() {
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    const UndoEntry& entry = *it;
+    switch (entry.kind) {
+      case UndoEntry::Kind::kAccountCreated:
+        account_index_.Erase(entry.hash, entry.slot);
+        accounts_.PopBack();
+        break;
+      case UndoEntry::Kind::kAccountState:
+        WriteAccountState(entry.slot, entry.balances, entry.flags);
+        break;
+      case UndoEntry::Kind::kTransferCreated:
+        transfer_index_.Erase(entry.hash, entry.slot);
+        transfers_.PopBack();
+        break;
+      case UndoEntry::Kind::kHistoryAppended:
+        history_.PopBack(accounts_[entry.slot]);
+        break;
+      case UndoEntry::Kind::kBalanceSnapshot: {
+        auto snapshots = balance_history_.find(entry.slot);
+        snapshots->second.pop_back();
+        if (snapshots->second.empty()) balance_history_.erase(snapshots);
+        break;
+      }
+      case UndoEntry::Kind::kPendingCreated:
+        pending_.erase(entry.slot);
+        --pending_count_;
+        break;
+      case UndoEntry::Kind::kPendingResolved: {
+        PendingState& pending = pending_.at(entry.slot);
+        pending.status = entry.status;
+        pending.resolver_slot = kNoSlot;
+        ++pending_count_;
+        break;
+      }
+      case UndoEntry::Kind::kReversalAdded: {
+        auto reversal = reversals_.find(entry.slot);
+        reversal->second.reversed =
+            Amount::From(reversal->second.reversed.Get() - entry.amount.Get());
+        reversal->second.reversal_slots.pop_back();
+        if (reversal->second.reversal_slots.empty()) reversals_.erase(reversal);
+        break;
+      }
+    }
+  }
+  undo_.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledgers
+
+void State::CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
+                          std::span<CreateLedgerResult> results) {
+  LEDGER_ASSERT(events.size() == results.size(), events.size(), results.size());
+  BeginBatch(timestamp_ns, events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    results[i] = CreateLedger(events[i], timestamp_ns + 1 + i);
+  }
+  EndBatch();
+}
+
+CreateLedgerResult State::CreateLedger(const Ledger& event, uint64_t timestamp_ns) {
+  if (event.timestamp_ns != 0) return CreateLedgerResult::kTimestampMustBeZero;
+  if (event.reserved[0] != 0 || event.reserved[1] != 0 || event.reserved[2] != 0) {
+    return CreateLedgerResult::kReservedField;
+  }
+  if (event.id == 0) return CreateLedgerResult::kIdMustNotBeZero;
+  if (event.scale > kScaleMax) return CreateLedgerResult::kScaleTooLarge;
+  if (!IsValidAssetCode(event.asset_code)) return CreateLedgerResult::kAssetCodeInvalid;
+  auto existing = ledger_index_.find(event.id);
+  if (existing != ledger_index_.end()) {
+    const Ledger& stored = ledgers_[existing->second];
+    if (stored.scale != event.scale) return CreateLedgerResult::kExistsWithDifferentScale;
+    if (std::memcmp(stored.asset_code, event.asset_code, kAssetCodeSizeBytes) != 0) {
+      return CreateLedgerResult::kExistsWithDifferentAssetCode;
+    }
+    return CreateLedgerResult::kExists;
+  }
+  Ledger stored = event;
+  stored.timestamp_ns = timestamp_ns;
+  ledger_index_.emplace(event.id, static_cast<uint32_t>(ledgers_.size()));
+  ledgers_.push_back(stored);
+  return CreateLedgerResult::kOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+
+void State::CreateAccounts(std::span<const Account> events, uint64_t timestamp_ns,
+                           std::span<CreateAccountResult> results) {
+  LEDGER_ASSERT(events.size() == results.size(), events.size(), results.size());
+  BeginBatch(timestamp_ns, events.size());
+  RunChains(events, results, account_flags::kLinked,
+            [&](size_t i) { return CreateAccount(events[i], timestamp_ns + 1 + i); });
+  EndBatch();
+}
+
+CreateAccountResult State::ValidateAccount(const Account& event) {
+  using R = CreateAccountResult;
+  if (event.timestamp_ns != 0) return R::kTimestampMustBeZero;
+  if (event.reserved != 0) return R::kReservedField;
+  if ((event.flags & ~account_flags::kAll) != 0) return R::kReservedFlag;
+  if (event.id.IsZero()) return R::kIdMustNotBeZero;
+  if (event.id.IsMax()) return R::kIdMustNotBeIntMax;
+  if ((event.flags & account_flags::kDebitsMustNotExceedCredits) != 0 &&
+      (event.flags & account_flags::kCreditsMustNotExceedDebits) != 0) {
+    return R::kFlagsAreMutuallyExclusive;
+  }
+  if ((event.flags & account_flags::kClosed) != 0) return R::kClosedFlagMustNotBeSet;
+  if (!event.debits_pending.IsZero()) return R::kDebitsPendingMustBeZero;
+  if (!event.debits_posted.IsZero()) return R::kDebitsPostedMustBeZero;
+  if (!event.credits_pending.IsZero()) return R::kCreditsPendingMustBeZero;
+  if (!event.credits_posted.IsZero()) return R::kCreditsPostedMustBeZero;
+  if (event.ledger == 0) return R::kLedgerMustNotBeZero;
+  if (event.code == 0) return R::kCodeMustNotBeZero;
+  return R::kOk;
+}
+
+CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestamp_ns) {
+  using R = CreateAccountResult;
+  if (R result = ValidateAccount(event); result != R::kOk) return result;
+  const uint32_t hash = HashId(event.id.lo, event.id.hi);
+  const uint32_t existing_slot = FindAccount(event.id, hash);
+  if (existing_slot != kNoSlot) {
+    const AccountRecord& stored = accounts_[existing_slot];
+    constexpr uint16_t kCreationFlags =
+        account_flags::kAll & ~(account_flags::kLinked | account_flags::kClosed);
+    if ((event.flags & kCreationFlags) != (stored.flags & kCreationFlags)) {
+      return R::kExistsWithDifferentFlags;
+    }
+    if (event.user_data_128 != stored.user_data_128) return R::kExistsWithDifferentUserData128;
+    if (event.user_data_64 != stored.user_data_64) return R::kExistsWithDifferentUserData64;
+    if (event.user_data_32 != stored.user_data_32) return R::kExistsWithDifferentUserData32;
+    if (event.ledger != stored.ledger) return R::kExistsWithDifferentLedger;
+    if (event.code != stored.code) return R::kExistsWithDifferentCode;
+    return R::kExists;
+  }
+  if (!ledger_index_.contains(event.ledger)) return R::kLedgerNotFound;
+  // Capacity is gated by the caller (HasRoomFor); reaching here full is our bug.
+  LEDGER_ASSERT(!accounts_.full(), accounts_.size());
+
+  AccountRecord record{};
+  record.id = event.id;
+  record.ledger = event.ledger;
+  record.flags = static_cast<uint16_t>(event.flags & ~account_flags::kLinked);
+  record.user_data_128 = event.user_data_128;
+  record.user_data_64 = event.user_data_64;
+  record.user_data_32 = event.user_data_32;
+  record.code = event.code;
+  record.timestamp_ns = timestamp_ns;
+  const uint32_t slot = static_cast<uint32_t>(accounts_.Append(record));
+  account_index_.Insert(hash, slot);
+  if (in_chain_) {
+    UndoEntry entry{};
+    entry.kind = UndoEntry::Kind::kAccountCreated;
+    entry.slot = slot;
+    entry.hash = hash;
+    undo_.push_back(entry);
+  }
+  return R::kOk;
+}
+
+bool State::HasRoomFor(uint64_t account_count, uint64_t transfer_count) const {
+  return account_count <= kSlotsMax - accounts_.size() &&
+         transfer_count <= kSlotsMax - transfers_.size() &&
+         transfer_count <= kSlotsMax - failures_.size();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invariants
+
+void State::VerifyInvariants() const {
+  for (const Ledger& ledger : ledgers_) {
+    const TrialBalance trial = GetTrialBalance(ledger.id);
+    LEDGER_ASSERT(trial.Balanced(), ledger.id);
+  }
+  for (uint64_t slot = 0; slot < accounts_.size(); ++slot) {
+    const Balances b = GetBalances(static_cast<uint32_t>(slot));
+    const uint16_t flags = accounts_[slot].flags;
+    const u128 debits = b.debits_pending.Get() + b.debits_posted.Get();
+    const u128 credits = b.credits_pending.Get() + b.credits_posted.Get();
+    LEDGER_ASSERT(debits >= b.debits_posted.Get() && credits >= b.credits_posted.Get(), slot);
+    if ((flags & account_flags::kDebitsMustNotExceedCredits) != 0) {
+      LEDGER_ASSERT(debits <= b.credits_posted.Get(), slot);
+    }
+    if ((flags & account_flags::kCreditsMustNotExceedDebits) != 0) {
+      LEDGER_ASSERT(credits <= b.debits_posted.Get(), slot);
+    }
+  }
+  uint64_t pending_count = 0;
+  for (const auto& [slot, pending] : pending_) {
+    pending_count += pending.status == PendingStatus::kPending ? 1 : 0;
+  }
+  LEDGER_ASSERT(pending_count == pending_count_, pending_count, pending_count_);
+}
+
+}  // namespace ledger::engine::internal

@@ -1,0 +1,254 @@
+// The engine's state and apply logic. Private to engine/: the public surface is engine.h.
+//
+// Storage (docs/data-model.md has the semantics, docs/architecture.md the budget):
+// - accounts: 104-byte records in creation order, plus an id index; pending balances live in
+//   a side map because most accounts have none at any moment (keeps a record + index under
+//   128 bytes);
+// - transfers: the 152-byte public record in booking order, plus an id index shared with the
+//   ids of recorded failures (one probe tells new / exists / failed);
+// - per-account history: a list of transfer slots in a shared arena, ascending, so slot order
+//   is time order and a time range is a binary search;
+// - reservations, reversals and balance snapshots: side maps keyed by slot (the rarer paths).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <span>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "engine/engine.h"
+#include "engine/internal/hash_index.h"
+#include "engine/internal/virtual_array.h"
+#include "engine/types.h"
+
+namespace ledger::engine::internal {
+
+inline constexpr uint32_t kNoSlot = ~uint32_t{0};
+// Transfer index payloads: a slot in transfers_, or with this bit a slot in failures_.
+inline constexpr uint32_t kFailedBit = uint32_t{1} << 31;
+// Records per table. Memory runs out long before (2^31 transfers = 326 GB); the server
+// refuses writes before a table fills (HasRoomFor).
+inline constexpr uint32_t kSlotsMax = kFailedBit - 1;
+
+// Internal account flag, never visible outside: the account has an entry in pending_balances_.
+inline constexpr uint16_t kHasPendingBalances = 1 << 15;
+
+// Hot fields (checked on every transfer) first, within the first 64 bytes.
+struct AccountRecord {
+  AccountId id;
+  Amount debits_posted;
+  Amount credits_posted;
+  uint32_t ledger;
+  uint32_t history_offset;  // into HistoryArena
+  uint32_t history_count;
+  uint16_t flags;                 // account_flags (minus kLinked) | kHasPendingBalances
+  uint8_t history_capacity_log2;  // 0 = no block yet
+  uint8_t reserved;
+  UserData128 user_data_128;
+  uint64_t user_data_64;
+  uint64_t timestamp_ns;
+  uint32_t user_data_32;
+  uint16_t code;
+  uint16_t reserved2;
+};
+static_assert(sizeof(AccountRecord) == 104 && offsetof(AccountRecord, user_data_128) == 64);
+
+struct Balances {
+  Amount debits_pending, debits_posted, credits_pending, credits_posted;
+};
+
+struct PendingBalances {
+  Amount debits, credits;
+};
+
+struct PendingState {
+  uint64_t expires_at_ns = 0;  // 0 = never
+  uint32_t debit_slot = kNoSlot;
+  uint32_t credit_slot = kNoSlot;
+  uint32_t resolver_slot = kNoSlot;  // the post/void transfer
+  PendingStatus status = PendingStatus::kPending;
+};
+
+struct FailedRecord {
+  TransferId id;
+  CreateTransferResult code;
+  uint8_t reserved[7];
+};
+
+struct ReversalState {
+  Amount reversed;
+  std::vector<uint32_t> reversal_slots;  // oldest first
+};
+
+struct ExpiryEntry {
+  uint64_t expires_at_ns;
+  uint32_t transfer_slot;
+  friend auto operator<=>(const ExpiryEntry&, const ExpiryEntry&) = default;
+};
+
+// Per-account lists of transfer slots, in blocks of 2^k entries that double as a list grows
+// (copying, amortised O(1)); freed blocks are reused through per-size free lists threaded
+// through the blocks themselves. At most 2x slack, so 8-16 bytes per transfer (two sides).
+class HistoryArena {
+ public:
+  HistoryArena();
+  void Append(AccountRecord& account, uint32_t transfer_slot);
+  void PopBack(AccountRecord& account) { --account.history_count; }
+  std::span<const uint32_t> List(const AccountRecord& account) const {
+    return {entries_.data() + account.history_offset, account.history_count};
+  }
+  void PrefetchTail(const AccountRecord& account) const {
+    __builtin_prefetch(entries_.data() + account.history_offset + account.history_count, 1);
+  }
+  uint64_t bytes() const { return entries_.used_bytes(); }
+
+ private:
+  uint32_t Allocate(uint8_t capacity_log2);
+  void Free(uint32_t offset, uint8_t capacity_log2);
+
+  VirtualArray<uint32_t> entries_;
+  uint32_t free_heads_[33];
+};
+
+struct UndoEntry {
+  enum class Kind : uint8_t {
+    kAccountCreated,
+    kAccountState,
+    kTransferCreated,
+    kHistoryAppended,
+    kBalanceSnapshot,
+    kPendingCreated,
+    kPendingResolved,
+    kReversalAdded,
+  };
+  Kind kind = Kind::kAccountCreated;
+  PendingStatus status = PendingStatus::kNone;  // kPendingResolved: the status before
+  uint16_t flags = 0;                           // kAccountState: the flags before
+  uint32_t slot = 0;                            // account or transfer slot
+  uint32_t hash = 0;    // kAccountCreated / kTransferCreated: for the index erase
+  Balances balances{};  // kAccountState: the balances before
+  Amount amount{};      // kReversalAdded
+};
+
+class State {
+ public:
+  explicit State(const EngineOptions& options);
+
+  void CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
+                     std::span<CreateLedgerResult> results);
+  void CreateAccounts(std::span<const Account> events, uint64_t timestamp_ns,
+                      std::span<CreateAccountResult> results);
+  void CreateTransfers(std::span<const Transfer> events, uint64_t timestamp_ns,
+                       std::span<CreateTransferResult> results);
+
+  // Queries (queries.cc).
+  std::optional<Ledger> LookupLedger(uint32_t ledger_id) const;
+  std::optional<Account> LookupAccount(AccountId id) const;
+  std::optional<Transfer> LookupTransfer(TransferId id) const;
+  PendingStatus GetPendingStatus(TransferId id) const;
+  Amount GetPostedAmount(TransferId pending_id) const;
+  Amount GetReversedAmount(TransferId id) const;
+  size_t GetReversals(TransferId id, std::span<TransferId> out) const;
+  size_t GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const;
+  size_t GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const;
+  std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;
+  TrialBalance GetTrialBalance(uint32_t ledger_id) const;
+  StateHash ComputeStateHash() const;  // state_hash.cc
+  EngineStats GetStats() const;
+  uint64_t last_timestamp_ns() const { return last_timestamp_ns_; }
+  bool HasRoomFor(uint64_t account_count, uint64_t transfer_count) const;
+
+ private:
+  // Per-event values computed a few events ahead in the transfer loop (transfers.cc).
+  struct Prepared {
+    uint32_t id_hash;
+    uint32_t debit_hash;
+    uint32_t credit_hash;
+    uint32_t debit_slot;
+    uint32_t credit_slot;
+  };
+  void Prepare(std::span<const Transfer> events, size_t index);
+  void Resolve(std::span<const Transfer> events, size_t index);
+
+  uint32_t HashId(uint64_t lo, uint64_t hi) const;
+  uint32_t FindAccount(AccountId id, uint32_t hash) const;
+  uint32_t FindAccount(AccountId id) const { return FindAccount(id, HashId(id.lo, id.hi)); }
+  // A transfer index payload (maybe with kFailedBit), or HashIndex::kNotFound.
+  uint32_t FindTransferPayload(TransferId id, uint32_t hash) const;
+  uint32_t FindTransfer(TransferId id) const;  // a stored transfer's slot, or kNoSlot
+
+  Balances GetBalances(uint32_t account_slot) const;
+  // Writes balances (and flags) back, logging the old values when inside a chain.
+  void SetAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags);
+  void WriteAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags);
+  // For history accounts: appends the current balances, booked at timestamp_ns.
+  void SnapshotBalances(uint32_t account_slot, uint64_t timestamp_ns);
+
+  void BeginBatch(uint64_t timestamp_ns, size_t event_count);
+  void EndBatch();
+  void ExpireReservations(uint64_t timestamp_ns);
+  // Releases a reservation's pending balances and reopens the accounts it closed.
+  void ReleaseReservation(uint32_t pending_slot, const PendingState& pending,
+                          uint64_t timestamp_ns);
+
+  // Chain driver shared by accounts and transfers: runs apply(i) for each event, handles
+  // linked chains, rollback and open chains.
+  template <typename Result, typename Event, typename Apply>
+  void RunChains(std::span<const Event> events, std::span<Result> results, uint16_t linked_flag,
+                 Apply&& apply);
+  bool in_chain() const { return in_chain_; }
+  void Rollback();
+
+  CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns);
+  CreateAccountResult CreateAccount(const Account& event, uint64_t timestamp_ns);
+  static CreateAccountResult ValidateAccount(const Account& event);
+
+  // transfers.cc
+  CreateTransferResult CreateTransfer(const Transfer& event, uint64_t timestamp_ns,
+                                      const Prepared& prepared);
+  static CreateTransferResult ValidateTransfer(const Transfer& event);
+  CreateTransferResult CompareExisting(const Transfer& event, const Transfer& stored) const;
+  CreateTransferResult ApplyNew(const Transfer& event, uint64_t timestamp_ns,
+                                const Prepared& prepared);
+  CreateTransferResult ApplyResolve(const Transfer& event, uint64_t timestamp_ns,
+                                    const Prepared& prepared);
+  CreateTransferResult CheckReversal(const Transfer& event, uint32_t* reversed_slot) const;
+  bool AmountMatches(const Transfer& event, const Transfer& stored) const;
+  // Appends the record, indexes it and adds it to both accounts' histories.
+  uint32_t CommitTransfer(const Transfer& record, uint32_t id_hash, uint32_t debit_slot,
+                          uint32_t credit_slot);
+  void RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult code);
+
+  // Expensive whole-state checks (LEDGER_EXPENSIVE_CHECKS builds): trial balance per ledger
+  // and every limit, after each batch.
+  void VerifyInvariants() const;
+
+  uint64_t hash_seed_;
+  uint64_t last_timestamp_ns_ = 0;
+
+  std::vector<Ledger> ledgers_;
+  absl::flat_hash_map<uint32_t, uint32_t> ledger_index_;  // ledger id -> ledgers_ index
+
+  VirtualArray<AccountRecord> accounts_;
+  HashIndex account_index_;
+  absl::flat_hash_map<uint32_t, PendingBalances> pending_balances_;  // by account slot
+  absl::flat_hash_map<uint32_t, std::vector<AccountBalance>> balance_history_;
+  HistoryArena history_;
+
+  VirtualArray<Transfer> transfers_;
+  VirtualArray<FailedRecord> failures_;
+  HashIndex transfer_index_;
+  absl::flat_hash_map<uint32_t, PendingState> pending_;  // by transfer slot
+  std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>> expiry_queue_;
+  absl::flat_hash_map<uint32_t, ReversalState> reversals_;  // by reversed transfer slot
+  uint64_t pending_count_ = 0;
+  uint64_t expired_count_ = 0;
+
+  bool in_chain_ = false;
+  std::vector<UndoEntry> undo_;
+  std::vector<Prepared> prepared_;  // sized to the largest batch seen
+};
+
+}  // namespace ledger::engine::internal

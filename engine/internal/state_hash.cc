@@ -1,0 +1,68 @@
+// The state hash: XXH3-128 over a canonical serialisation, in creation order, so it depends on
+// the logical state only (not on the hash seed, table sizes or map layouts).
+#include "engine/internal/state.h"
+
+#define XXH_INLINE_ALL
+#include "xxhash.h"
+
+namespace ledger::engine::internal {
+
+namespace {
+
+class Hasher {
+ public:
+  Hasher() { XXH3_128bits_reset(&state_); }
+  template <typename T>
+  void Add(const T& value) {
+    static_assert(std::has_unique_object_representations_v<T> || std::is_trivially_copyable_v<T>);
+    XXH3_128bits_update(&state_, &value, sizeof(value));
+  }
+  StateHash Finish() {
+    const XXH128_hash_t hash = XXH3_128bits_digest(&state_);
+    return {hash.low64, hash.high64};
+  }
+
+ private:
+  XXH3_state_t state_;
+};
+
+}  // namespace
+
+StateHash State::ComputeStateHash() const {
+  Hasher hasher;
+  hasher.Add(last_timestamp_ns_);
+  hasher.Add(static_cast<uint64_t>(ledgers_.size()));
+  for (const Ledger& ledger : ledgers_) hasher.Add(ledger);
+  hasher.Add(accounts_.size());
+  for (uint64_t slot = 0; slot < accounts_.size(); ++slot) {
+    // The public record (all four balances, no internal bits), not the storage layout.
+    hasher.Add(*LookupAccount(accounts_[slot].id));
+    auto history = balance_history_.find(static_cast<uint32_t>(slot));
+    const uint64_t snapshot_count = history == balance_history_.end() ? 0 : history->second.size();
+    hasher.Add(snapshot_count);
+    for (uint64_t i = 0; i < snapshot_count; ++i) hasher.Add(history->second[i]);
+  }
+  hasher.Add(transfers_.size());
+  for (uint64_t slot = 0; slot < transfers_.size(); ++slot) {
+    hasher.Add(transfers_[slot]);
+    if ((transfers_[slot].flags & transfer_flags::kPending) != 0) {
+      const PendingState& pending = pending_.at(static_cast<uint32_t>(slot));
+      hasher.Add(pending.status);
+      hasher.Add(pending.expires_at_ns);
+      hasher.Add(pending.resolver_slot);
+    }
+    if (auto reversal = reversals_.find(static_cast<uint32_t>(slot));
+        reversal != reversals_.end()) {
+      hasher.Add(reversal->second.reversed);
+      for (uint32_t reversal_slot : reversal->second.reversal_slots) hasher.Add(reversal_slot);
+    }
+  }
+  hasher.Add(failures_.size());
+  for (uint64_t i = 0; i < failures_.size(); ++i) {
+    hasher.Add(failures_[i].id);
+    hasher.Add(failures_[i].code);
+  }
+  return hasher.Finish();
+}
+
+}  // namespace ledger::engine::internal

@@ -1,0 +1,349 @@
+// The ledger's data model: ids, amounts, records, flags and result codes.
+//
+// Every record here is fixed-layout, trivially copyable and little-endian, with reserved bytes
+// zeroed; the same bytes travel in WAL entries, snapshots and RPC messages. The static_asserts
+// at the bottom pin sizes and every offset a reader relies on. Semantics: docs/data-model.md.
+#pragma once
+
+#include <bit>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace ledger {
+
+static_assert(std::endian::native == std::endian::little, "records are little-endian in memory");
+
+__extension__ typedef unsigned __int128 u128;  // NOLINT: GCC/Clang builtin, no ISO spelling.
+
+inline constexpr u128 kU128Max = ~u128{0};
+
+// A 128-bit unsigned value as two little-endian 64-bit words (alignment 8, so records have no
+// hidden padding). Tag makes ids of different kinds and amounts distinct types.
+template <typename Tag>
+struct Value128 {
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+
+  static constexpr Value128 From(u128 value) {
+    return Value128{static_cast<uint64_t>(value), static_cast<uint64_t>(value >> 64)};
+  }
+  static constexpr Value128 Max() { return From(kU128Max); }
+  constexpr u128 Get() const { return (static_cast<u128>(hi) << 64) | lo; }
+  constexpr bool IsZero() const { return (lo | hi) == 0; }
+  constexpr bool IsMax() const { return (lo & hi) == ~uint64_t{0}; }
+
+  friend constexpr bool operator==(const Value128&, const Value128&) = default;
+  friend constexpr std::strong_ordering operator<=>(const Value128& a, const Value128& b) {
+    return a.Get() <=> b.Get();
+  }
+};
+
+using AccountId = Value128<struct AccountIdTag>;
+using TransferId = Value128<struct TransferIdTag>;
+using Amount = Value128<struct AmountTag>;  // minor units of the ledger's asset
+using UserData128 = Value128<struct UserData128Tag>;
+
+// Checked arithmetic: false on overflow/underflow, never wraps.
+inline bool CheckedAdd(Amount a, Amount b, Amount* sum) {
+  u128 result;
+  if (__builtin_add_overflow(a.Get(), b.Get(), &result)) return false;
+  *sum = Amount::From(result);
+  return true;
+}
+inline bool CheckedSub(Amount a, Amount b, Amount* difference) {
+  if (b.Get() > a.Get()) return false;
+  *difference = Amount::From(a.Get() - b.Get());
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledger: an asset book. Accounts and transfers name it by id; amounts are in its minor units.
+
+inline constexpr uint32_t kAssetCodeSizeBytes = 16;
+inline constexpr uint8_t kScaleMax = 38;  // 10^38 < 2^128 <= 10^39
+
+struct Ledger {
+  uint32_t id;                           // 0 is invalid
+  uint8_t scale;                         // decimals: 1234 in a scale-2 ledger is 12.34
+  uint8_t reserved[3];                   // zero
+  char asset_code[kAssetCodeSizeBytes];  // [A-Z0-9._-], 1..16 chars, NUL-padded ("USD")
+  uint64_t timestamp_ns;                 // booking timestamp; zero on create, set by the engine
+};
+
+enum class CreateLedgerResult : uint8_t {
+  kOk = 0,
+  kTimestampMustBeZero = 1,
+  kReservedField = 2,
+  kIdMustNotBeZero = 3,
+  kScaleTooLarge = 4,
+  kAssetCodeInvalid = 5,
+  kExistsWithDifferentScale = 6,
+  kExistsWithDifferentAssetCode = 7,
+  kExists = 8,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Account: balances are derived only from transfers; there is no "set balance" operation.
+
+namespace account_flags {
+inline constexpr uint16_t kLinked = 1 << 0;  // this event and the next succeed or fail together
+inline constexpr uint16_t kDebitsMustNotExceedCredits = 1 << 1;
+inline constexpr uint16_t kCreditsMustNotExceedDebits = 1 << 2;
+inline constexpr uint16_t kHistory = 1 << 3;  // keep a balance snapshot per change (as-of queries)
+inline constexpr uint16_t kClosed = 1 << 4;   // state: set by a pending closing transfer
+inline constexpr uint16_t kAll = (1 << 5) - 1;
+}  // namespace account_flags
+
+struct Account {
+  AccountId id;               // client-chosen, never reused; not 0, not 2^128-1
+  Amount debits_pending;      // zero on create
+  Amount debits_posted;       // zero on create
+  Amount credits_pending;     // zero on create
+  Amount credits_posted;      // zero on create
+  UserData128 user_data_128;  // the orchestrator's own references, opaque to the ledger
+  uint64_t user_data_64;
+  uint32_t user_data_32;
+  uint32_t reserved;      // zero
+  uint32_t ledger;        // must name a created ledger
+  uint16_t code;          // chart-of-accounts type chosen by the user; not 0
+  uint16_t flags;         // account_flags
+  uint64_t timestamp_ns;  // booking timestamp; zero on create, set by the engine
+};
+
+// Codes are listed in precedence order: an event gets the first that applies.
+enum class CreateAccountResult : uint8_t {
+  kOk = 0,
+  kLinkedEventFailed = 1,
+  kLinkedEventChainOpen = 2,
+  kTimestampMustBeZero = 3,
+  kReservedField = 4,
+  kReservedFlag = 5,
+  kIdMustNotBeZero = 6,
+  kIdMustNotBeIntMax = 7,
+  kFlagsAreMutuallyExclusive = 8,
+  kClosedFlagMustNotBeSet = 9,
+  kDebitsPendingMustBeZero = 10,
+  kDebitsPostedMustBeZero = 11,
+  kCreditsPendingMustBeZero = 12,
+  kCreditsPostedMustBeZero = 13,
+  kLedgerMustNotBeZero = 14,
+  kCodeMustNotBeZero = 15,
+  kExistsWithDifferentFlags = 16,
+  kExistsWithDifferentUserData128 = 17,
+  kExistsWithDifferentUserData64 = 18,
+  kExistsWithDifferentUserData32 = 19,
+  kExistsWithDifferentLedger = 20,
+  kExistsWithDifferentCode = 21,
+  kExists = 22,
+  kLedgerNotFound = 23,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Transfer: moves `amount` from the debit account to the credit account of one ledger.
+
+namespace transfer_flags {
+inline constexpr uint16_t kLinked = 1 << 0;
+inline constexpr uint16_t kPending = 1 << 1;          // reserve: moves into the pending balances
+inline constexpr uint16_t kPostPending = 1 << 2;      // post the reservation `pending_id`
+inline constexpr uint16_t kVoidPending = 1 << 3;      // release the reservation `pending_id`
+inline constexpr uint16_t kBalancingDebit = 1 << 4;   // move at most what the debit side allows
+inline constexpr uint16_t kBalancingCredit = 1 << 5;  // move at most what the credit side allows
+inline constexpr uint16_t kClosingDebit = 1 << 6;     // (pending only) closes the debit account
+inline constexpr uint16_t kClosingCredit = 1 << 7;    // (pending only) closes the credit account
+inline constexpr uint16_t kAll = (1 << 8) - 1;
+}  // namespace transfer_flags
+
+struct Transfer {
+  TransferId id;  // client-chosen idempotency key; not 0, not 2^128-1
+  AccountId debit_account_id;
+  AccountId credit_account_id;
+  Amount amount;           // post_pending: the amount to post (Amount::Max() = all of it)
+  TransferId pending_id;   // post_pending/void_pending: the reservation; otherwise 0
+  TransferId reverses_id;  // non-zero: this transfer reverses that posted transfer
+  UserData128 user_data_128;
+  uint64_t user_data_64;
+  uint64_t value_time_ns;  // when it happened economically (client's clock); stored as given
+  uint64_t timestamp_ns;   // booking timestamp; zero on create, set by the engine
+  uint32_t user_data_32;
+  uint32_t timeout_s;  // pending only: expires this many seconds after booking; 0 = never
+  uint32_t ledger;
+  uint16_t code;   // not 0
+  uint16_t flags;  // transfer_flags
+};
+
+// Codes are listed in precedence order: an event gets the first that applies. Groups:
+// validation of the event's own fields, idempotency, references, balances. Codes from
+// kDebitAccountNotFound on are state-dependent: the id is recorded with its code, and any
+// later event with that id gets the same code (a retry never turns a failure into a success).
+enum class CreateTransferResult : uint8_t {
+  kOk = 0,
+  kLinkedEventFailed = 1,
+  kLinkedEventChainOpen = 2,
+  // Validation of the event's own fields.
+  kTimestampMustBeZero = 3,
+  kReservedFlag = 4,
+  kIdMustNotBeZero = 5,
+  kIdMustNotBeIntMax = 6,
+  kFlagsAreMutuallyExclusive = 7,
+  kPendingIdMustBeZero = 8,
+  kPendingIdMustNotBeZero = 9,
+  kPendingIdMustNotBeIntMax = 10,
+  kPendingIdMustBeDifferent = 11,
+  kReversesIdMustNotBeIntMax = 12,
+  kReversesIdMustBeDifferent = 13,
+  kReversalMustBePlain = 14,
+  kTimeoutReservedForPendingTransfer = 15,
+  kClosingTransferMustBePending = 16,
+  kDebitAccountIdMustNotBeZero = 17,
+  kDebitAccountIdMustNotBeIntMax = 18,
+  kCreditAccountIdMustNotBeZero = 19,
+  kCreditAccountIdMustNotBeIntMax = 20,
+  kAccountsMustBeDifferent = 21,
+  kLedgerMustNotBeZero = 22,
+  kCodeMustNotBeZero = 23,
+  kAmountMustNotBeZero = 24,
+  // Idempotency.
+  kExistsWithDifferentFlags = 25,
+  kExistsWithDifferentPendingId = 26,
+  kExistsWithDifferentReversesId = 27,
+  kExistsWithDifferentTimeout = 28,
+  kExistsWithDifferentDebitAccountId = 29,
+  kExistsWithDifferentCreditAccountId = 30,
+  kExistsWithDifferentAmount = 31,
+  kExistsWithDifferentUserData128 = 32,
+  kExistsWithDifferentUserData64 = 33,
+  kExistsWithDifferentUserData32 = 34,
+  kExistsWithDifferentLedger = 35,
+  kExistsWithDifferentCode = 36,
+  kExistsWithDifferentValueTime = 37,
+  kExists = 38,
+  // References (state-dependent from here on: recorded).
+  kDebitAccountNotFound = 39,
+  kCreditAccountNotFound = 40,
+  kAccountsMustHaveTheSameLedger = 41,
+  kTransferMustHaveTheSameLedgerAsAccounts = 42,
+  kPendingTransferNotFound = 43,
+  kPendingTransferNotPending = 44,
+  kPendingTransferHasDifferentDebitAccountId = 45,
+  kPendingTransferHasDifferentCreditAccountId = 46,
+  kPendingTransferHasDifferentLedger = 47,
+  kPendingTransferHasDifferentCode = 48,
+  kExceedsPendingTransferAmount = 49,
+  kPendingTransferHasDifferentAmount = 50,
+  kPendingTransferAlreadyPosted = 51,
+  kPendingTransferAlreadyVoided = 52,
+  kPendingTransferExpired = 53,
+  kReversedTransferNotFound = 54,
+  kReversedTransferNotPosted = 55,
+  kReversalMustSwapAccounts = 56,
+  kExceedsReversibleAmount = 57,
+  kDebitAccountAlreadyClosed = 58,
+  kCreditAccountAlreadyClosed = 59,
+  kOverflowsTimeout = 60,
+  // Balances.
+  kOverflowsDebitsPending = 61,
+  kOverflowsCreditsPending = 62,
+  kOverflowsDebitsPosted = 63,
+  kOverflowsCreditsPosted = 64,
+  kOverflowsDebits = 65,
+  kOverflowsCredits = 66,
+  kExceedsCredits = 67,
+  kExceedsDebits = 68,
+};
+inline constexpr uint8_t kCreateTransferResultCount = 69;
+
+// True for codes whose id is recorded (see CreateTransferResult).
+constexpr bool IsRecordedFailure(CreateTransferResult result) {
+  return result >= CreateTransferResult::kDebitAccountNotFound;
+}
+
+// Where a reservation stands. Expiry happens at the first batch whose timestamp reaches
+// booking timestamp + timeout.
+enum class PendingStatus : uint8_t {
+  kNone = 0,  // not a pending transfer (or unknown id)
+  kPending = 1,
+  kPosted = 2,
+  kVoided = 3,
+  kExpired = 4,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Queries.
+
+namespace filter_flags {
+inline constexpr uint32_t kDebits = 1 << 0;    // transfers where the account is debited
+inline constexpr uint32_t kCredits = 1 << 1;   // transfers where the account is credited
+inline constexpr uint32_t kReversed = 1 << 2;  // newest first
+}  // namespace filter_flags
+
+// Selects an account's transfers or balance snapshots. Pagination: pass the last returned
+// timestamp + 1 as timestamp_min_ns (or - 1 as timestamp_max_ns when reversed).
+struct AccountFilter {
+  AccountId account_id;
+  uint64_t timestamp_min_ns = 0;  // inclusive; 0 = from the start
+  uint64_t timestamp_max_ns = 0;  // inclusive; 0 = to the end
+  uint16_t code = 0;              // 0 = any code
+  uint32_t flags = filter_flags::kDebits | filter_flags::kCredits;
+  uint32_t limit = 0;  // at most this many results (and at most the output span's size)
+};
+
+// An account's balances right after a change (a transfer or an expiry) at timestamp_ns.
+struct AccountBalance {
+  Amount debits_pending;
+  Amount debits_posted;
+  Amount credits_pending;
+  Amount credits_posted;
+  uint64_t timestamp_ns;
+  uint64_t reserved;
+};
+
+// A sum that cannot overflow: value = carries * 2^128 + low.
+struct WideSum {
+  Amount low;
+  uint64_t carries = 0;
+  void Add(Amount amount) {
+    u128 before = low.Get();
+    low = Amount::From(before + amount.Get());
+    carries += low.Get() < before ? 1 : 0;
+  }
+  friend bool operator==(const WideSum&, const WideSum&) = default;
+};
+
+// Per-ledger sums over every account. Double entry means debits equal credits, always.
+struct TrialBalance {
+  uint32_t ledger = 0;
+  uint64_t account_count = 0;
+  WideSum debits_pending, debits_posted, credits_pending, credits_posted;
+  bool Balanced() const {
+    return debits_pending == credits_pending && debits_posted == credits_posted;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Layout pins: readers of WAL entries, snapshots and RPC messages rely on these.
+
+static_assert(sizeof(AccountId) == 16 && alignof(AccountId) == 8);
+static_assert(std::is_trivially_copyable_v<Ledger> && sizeof(Ledger) == 32);
+static_assert(offsetof(Ledger, scale) == 4 && offsetof(Ledger, asset_code) == 8 &&
+              offsetof(Ledger, timestamp_ns) == 24);
+static_assert(std::is_trivially_copyable_v<Account> && sizeof(Account) == 128);
+static_assert(offsetof(Account, debits_pending) == 16 && offsetof(Account, debits_posted) == 32 &&
+              offsetof(Account, credits_pending) == 48 && offsetof(Account, credits_posted) == 64 &&
+              offsetof(Account, user_data_128) == 80 && offsetof(Account, user_data_64) == 96 &&
+              offsetof(Account, user_data_32) == 104 && offsetof(Account, reserved) == 108 &&
+              offsetof(Account, ledger) == 112 && offsetof(Account, code) == 116 &&
+              offsetof(Account, flags) == 118 && offsetof(Account, timestamp_ns) == 120);
+static_assert(std::is_trivially_copyable_v<Transfer> && sizeof(Transfer) == 152);
+static_assert(offsetof(Transfer, debit_account_id) == 16 &&
+              offsetof(Transfer, credit_account_id) == 32 && offsetof(Transfer, amount) == 48 &&
+              offsetof(Transfer, pending_id) == 64 && offsetof(Transfer, reverses_id) == 80 &&
+              offsetof(Transfer, user_data_128) == 96 && offsetof(Transfer, user_data_64) == 112 &&
+              offsetof(Transfer, value_time_ns) == 120 && offsetof(Transfer, timestamp_ns) == 128 &&
+              offsetof(Transfer, user_data_32) == 136 && offsetof(Transfer, timeout_s) == 140 &&
+              offsetof(Transfer, ledger) == 144 && offsetof(Transfer, code) == 148 &&
+              offsetof(Transfer, flags) == 150);
+static_assert(sizeof(AccountBalance) == 80);
+
+}  // namespace ledger

@@ -1,0 +1,66 @@
+// The id index under the engine: inserts, lookups, growth and backward-shift deletion,
+// checked against std::map after every step.
+#include "engine/internal/hash_index.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <vector>
+
+namespace ledger::engine::internal {
+namespace {
+
+// Keys collide on purpose: a 12-bit hash space makes long probe runs and wrap-arounds common.
+uint32_t SmallHash(uint64_t key) {
+  return static_cast<uint32_t>((key * 0x9E3779B97F4A7C15ULL) >> 52);
+}
+
+TEST(HashIndex, MatchesMapUnderRandomInsertsAndErasesWithCollisions) {
+  const uint64_t seed = std::random_device{}();
+  std::cout << "seed " << seed << "\n";
+  std::mt19937_64 random(seed);
+  HashIndex index(4);
+  std::map<uint64_t, uint32_t> model;     // key -> payload
+  std::vector<uint64_t> keys_by_payload;  // payload -> key
+  for (int step = 0; step < 20000; ++step) {
+    const bool erase = !model.empty() && random() % 3 == 0;
+    if (erase) {
+      auto it = model.begin();
+      std::advance(it, static_cast<long>(random() % model.size()));
+      index.Erase(SmallHash(it->first), it->second);
+      model.erase(it);
+    } else {
+      const uint64_t key = random() % 100000;
+      if (model.contains(key)) continue;
+      const uint32_t payload = static_cast<uint32_t>(keys_by_payload.size());
+      keys_by_payload.push_back(key);
+      index.Insert(SmallHash(key), payload);
+      model[key] = payload;
+    }
+    ASSERT_EQ(index.size(), model.size());
+    if (step % 97 == 0) {
+      for (const auto& [key, payload] : model) {
+        const uint32_t found =
+            index.Find(SmallHash(key), [&](uint32_t p) { return keys_by_payload[p] == key; });
+        ASSERT_EQ(found, payload) << "key " << key << " step " << step;
+      }
+      const uint64_t absent = 100000 + random() % 1000;
+      ASSERT_EQ(
+          index.Find(SmallHash(absent), [&](uint32_t p) { return keys_by_payload[p] == absent; }),
+          HashIndex::kNotFound);
+    }
+  }
+  EXPECT_GT(index.bucket_count(), 16u);  // it grew
+}
+
+TEST(HashIndex, KeepsLoadBelowSeventyPercent) {
+  HashIndex index(1000);
+  for (uint32_t i = 0; i < 100000; ++i) index.Insert(SmallHash(i) ^ i, i);
+  EXPECT_LE(index.size() * 10, index.bucket_count() * 7);
+  EXPECT_EQ(index.size(), 100000u);
+}
+
+}  // namespace
+}  // namespace ledger::engine::internal

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets up, builds and passes the whole test suite: the format check, then the release build
+# and the ASan+UBSan build, each with every test. Long soaks: LEDGER_PROPERTY_BATCHES=N.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup.sh
+tools/check_format.sh
+
+jobs=$(nproc)
+for preset in release asan; do
+  echo "== ${preset}: build" >&2
+  cmake --preset "${preset}" >/dev/null
+  cmake --build --preset "${preset}" -j "${jobs}"
+  echo "== ${preset}: test" >&2
+  ctest --preset "${preset}" -j "${jobs}"
+done
