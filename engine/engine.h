@@ -23,10 +23,12 @@
 namespace ledger::engine {
 
 struct EngineOptions {
-  // Initial table sizes. Tables grow by doubling when full (a one-off pause proportional to
-  // their size), so set these to the expected scale to keep the apply path steady.
-  uint64_t accounts_capacity = 1 << 16;
-  uint64_t transfers_capacity = 1 << 20;
+  // Memory is committed at construction for this many accounts and transfers (records,
+  // indexes, history lists), so the apply path never waits for the kernel to fault pages in.
+  // Past these the tables keep growing (indexes by doubling: a one-off pause proportional to
+  // their size), so set them to the expected scale. Defaults suit tests and tools.
+  uint64_t accounts_capacity = 1024;
+  uint64_t transfers_capacity = 4096;
   // Seed of the hash that places ids in the indexes. Affects layout only, never results or
   // the state hash; a server should pick it at random to defeat hash flooding.
   uint64_t hash_seed = 0x5eed5eed5eed5eedULL;
@@ -45,12 +47,14 @@ struct EngineStats {
   uint64_t pending_count = 0;          // reservations still pending
   uint64_t failed_transfer_count = 0;  // ids recorded with a state-dependent failure
   uint64_t expired_count = 0;          // reservations released by expiry, all time
-  // Bytes held by each structure (capacity, not just use).
-  uint64_t account_bytes = 0;   // records + id index
-  uint64_t transfer_bytes = 0;  // records + id index
-  uint64_t history_bytes = 0;   // per-account transfer lists
-  uint64_t pending_bytes = 0;   // reservation state + expiry queue
-  uint64_t other_bytes = 0;     // failed ids, reversals, balance snapshots, ledgers
+  // Bytes held by each structure (records in use; indexes and maps by capacity).
+  uint64_t account_record_bytes = 0;
+  uint64_t account_index_bytes = 0;
+  uint64_t transfer_record_bytes = 0;
+  uint64_t transfer_index_bytes = 0;  // id index, shared with recorded failures
+  uint64_t history_bytes = 0;         // per-account transfer lists
+  uint64_t pending_bytes = 0;         // reservation state, pending balances, expiry queue
+  uint64_t other_bytes = 0;           // failures, reversals, balance snapshots, ledgers
 };
 
 namespace internal {

@@ -1,21 +1,20 @@
 #include "engine/internal/hash_index.h"
 
-#include <sys/mman.h>
-
+#include <algorithm>
 #include <bit>
+
+#include "engine/internal/memory.h"
 
 namespace ledger::engine::internal {
 
 namespace {
 
-std::unique_ptr<uint64_t[]> AllocateBuckets(uint64_t count) {
-  auto buckets = std::make_unique_for_overwrite<uint64_t[]>(count);
-  // Big tables are probed at random: huge pages save a TLB miss per probe.
-  if (count * sizeof(uint64_t) >= (uint64_t{2} << 20)) {
-    madvise(buckets.get(), count * sizeof(uint64_t), MADV_HUGEPAGE);
-  }
-  for (uint64_t i = 0; i < count; ++i) buckets[i] = 0;
-  return buckets;
+// Zeroed, 2 MiB-aligned, huge pages, committed now: the index is probed at random, so every
+// page gets touched anyway, and faulting it in later would stall the apply loop.
+uint64_t* AllocateBuckets(uint64_t count) {
+  void* memory = MapHuge(count * sizeof(uint64_t), /*reserve_only=*/false);
+  Prefault(memory, count * sizeof(uint64_t));
+  return static_cast<uint64_t*>(memory);
 }
 
 }  // namespace
@@ -27,6 +26,8 @@ HashIndex::HashIndex(uint64_t capacity) {
   mask_ = count - 1;
   size_max_ = count * kLoadNumerator / kLoadDenominator;
 }
+
+HashIndex::~HashIndex() { UnmapHuge(entries_, bucket_count() * sizeof(uint64_t)); }
 
 void HashIndex::Insert(uint32_t hash, uint32_t payload) {
   LEDGER_ASSERT(payload != ~uint32_t{0}, payload);
@@ -65,7 +66,7 @@ void HashIndex::Erase(uint32_t hash, uint32_t payload) {
 
 void HashIndex::Grow() {
   uint64_t old_count = mask_ + 1;
-  std::unique_ptr<uint64_t[]> old = std::move(entries_);
+  uint64_t* old = entries_;
   uint64_t count = old_count * 2;
   LEDGER_ASSERT(count <= (uint64_t{1} << 32), count);  // the stored hash has 32 bits
   entries_ = AllocateBuckets(count);
@@ -74,6 +75,7 @@ void HashIndex::Grow() {
   for (uint64_t i = 0; i < old_count; ++i) {
     if (old[i] != 0) Place(old[i]);
   }
+  UnmapHuge(old, old_count * sizeof(uint64_t));
 }
 
 }  // namespace ledger::engine::internal

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 
 #include "base/assert.h"
 
@@ -20,10 +19,24 @@ class HashIndex {
 
   // capacity: expected entries; the table starts large enough to hold them.
   explicit HashIndex(uint64_t capacity);
+  ~HashIndex();
+  HashIndex(const HashIndex&) = delete;
+  HashIndex& operator=(const HashIndex&) = delete;
 
   // 32 bits of the id's hash (see HashId in state.h). Prefetch before Find/Insert when the
   // id is known a few events ahead.
   void Prefetch(uint32_t hash) const { __builtin_prefetch(&entries_[hash & mask_]); }
+
+  // Calls visit(payload) for every entry whose stored hash matches: the candidates Find would
+  // test. Used to prefetch their records before the real lookup.
+  template <typename Visit>
+  void ForEachCandidate(uint32_t hash, Visit&& visit) const {
+    for (uint64_t bucket = hash & mask_;; bucket = (bucket + 1) & mask_) {
+      uint64_t entry = entries_[bucket];
+      if (entry == 0) return;
+      if (static_cast<uint32_t>(entry >> 32) == hash) visit(static_cast<uint32_t>(entry) - 1);
+    }
+  }
 
   // Returns the payload whose record matches (matches(payload) == true), or kNotFound.
   template <typename Matches>
@@ -55,7 +68,7 @@ class HashIndex {
   void Grow();
   void Place(uint64_t entry);
 
-  std::unique_ptr<uint64_t[]> entries_;  // 0 = empty; else hash << 32 | (payload + 1)
+  uint64_t* entries_ = nullptr;  // 0 = empty; else hash << 32 | (payload + 1)
   uint64_t mask_ = 0;
   uint64_t size_ = 0;
   uint64_t size_max_ = 0;

@@ -181,8 +181,10 @@ EngineStats State::GetStats() const {
   stats.pending_count = pending_count_;
   stats.failed_transfer_count = failures_.size();
   stats.expired_count = expired_count_;
-  stats.account_bytes = accounts_.used_bytes() + account_index_.bytes();
-  stats.transfer_bytes = transfers_.used_bytes() + transfer_index_.bytes();
+  stats.account_record_bytes = accounts_.used_bytes();
+  stats.account_index_bytes = account_index_.bytes();
+  stats.transfer_record_bytes = transfers_.used_bytes();
+  stats.transfer_index_bytes = transfer_index_.bytes();
   stats.history_bytes = history_.bytes();
   // flat_hash_map: one control byte plus the slot per bucket.
   stats.pending_bytes =

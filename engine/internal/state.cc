@@ -90,6 +90,10 @@ State::State(const EngineOptions& options)
       transfers_(kSlotsMax),
       failures_(kSlotsMax),
       transfer_index_(options.transfers_capacity) {
+  accounts_.Prefault(options.accounts_capacity);
+  transfers_.Prefault(options.transfers_capacity);
+  // Two entries per transfer, plus the doubling slack of the lists.
+  history_.Prefault(3 * options.transfers_capacity);
   undo_.reserve(1024);
 }
 

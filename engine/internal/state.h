@@ -94,6 +94,7 @@ struct ExpiryEntry {
 class HistoryArena {
  public:
   HistoryArena();
+  void Prefault(uint64_t entry_count) { entries_.Prefault(entry_count); }
   void Append(AccountRecord& account, uint32_t transfer_slot);
   void PopBack(AccountRecord& account) { --account.history_count; }
   std::span<const uint32_t> List(const AccountRecord& account) const {
@@ -169,7 +170,9 @@ class State {
     uint32_t debit_slot;
     uint32_t credit_slot;
   };
+  // The three look-ahead stages of the transfer loop (transfers.cc).
   void Prepare(std::span<const Transfer> events, size_t index);
+  void PrefetchAccounts(size_t index) const;
   void Resolve(std::span<const Transfer> events, size_t index);
 
   uint32_t HashId(uint64_t lo, uint64_t hi) const;

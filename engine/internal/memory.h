@@ -1,0 +1,22 @@
+// Anonymous memory for the big tables: aligned to 2 MiB so transparent huge pages can back
+// all of it (random probes into a 128 MiB index would otherwise pay a TLB miss, a nested
+// page walk in a VM, each), and pre-faulted on request so the apply path never stalls on
+// the kernel zeroing fresh pages (measured: 25% of apply time when left to first touch).
+#pragma once
+
+#include <cstdint>
+
+namespace ledger::engine::internal {
+
+inline constexpr uint64_t kHugePageBytes = uint64_t{2} << 20;
+
+// Maps `bytes` of zeroed memory at a 2 MiB boundary and asks for huge pages. With
+// reserve_only the kernel commits pages only on first touch (address space, not memory).
+// Aborts with the size when the mapping fails.
+void* MapHuge(uint64_t bytes, bool reserve_only);
+void UnmapHuge(void* memory, uint64_t bytes);
+
+// Commits and zeroes the pages of [memory, memory + bytes) now.
+void Prefault(void* memory, uint64_t bytes);
+
+}  // namespace ledger::engine::internal
