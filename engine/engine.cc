@@ -5,7 +5,21 @@
 namespace ledger::engine {
 
 Engine::Engine(const EngineOptions& options) : state_(std::make_unique<internal::State>(options)) {}
+Engine::Engine(std::unique_ptr<internal::State> state) : state_(std::move(state)) {}
 Engine::~Engine() = default;
+
+std::unique_ptr<EngineSnapshot> Engine::CaptureSnapshot() const {
+  auto image = std::make_unique<EngineSnapshot>();
+  state_->CaptureSnapshot(*image);
+  return image;
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Restore(const EngineOptions& options,
+                                                        std::span<const SnapshotSection> sections) {
+  auto state = std::make_unique<internal::State>(options);
+  LEDGER_RETURN_IF_ERROR(state->Restore(sections));
+  return std::unique_ptr<Engine>(new Engine(std::move(state)));
+}
 
 void Engine::CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
                            std::span<CreateLedgerResult> results) {

@@ -18,6 +18,8 @@
 #include <optional>
 #include <span>
 
+#include "absl/status/statusor.h"
+#include "engine/snapshot.h"
 #include "engine/types.h"
 
 namespace ledger::engine {
@@ -29,6 +31,10 @@ struct EngineOptions {
   // their size), so set them to the expected scale. Defaults suit tests and tools.
   uint64_t accounts_capacity = 1024;
   uint64_t transfers_capacity = 4096;
+  // Hard limits: address space for this many records is reserved up front (it costs no
+  // memory until used). Recorded failures count against transfers_max too. At most 2^31 - 1.
+  uint64_t accounts_max = uint64_t{1} << 26;   // 7 GB of address space
+  uint64_t transfers_max = uint64_t{1} << 28;  // 40 GB of address space
   // Seed of the hash that places ids in the indexes. Affects layout only, never results or
   // the state hash; a server should pick it at random to defeat hash flooding.
   uint64_t hash_seed = 0x5eed5eed5eed5eedULL;
@@ -110,6 +116,14 @@ class Engine {
   // last timestamp), in creation order. Equal states give equal hashes whatever the layout.
   StateHash ComputeStateHash() const;
 
+  // A consistent image of the whole state, for a snapshot (engine/snapshot.h). Short: copies
+  // the mutable parts and borrows the rest; this engine must outlive the image.
+  std::unique_ptr<EngineSnapshot> CaptureSnapshot() const;
+  // Rebuilds an engine from snapshot sections. Never trusts them: checks every record and
+  // reference and re-derives every balance from the transfers; DataLoss when inconsistent.
+  static absl::StatusOr<std::unique_ptr<Engine>> Restore(const EngineOptions& options,
+                                                         std::span<const SnapshotSection> sections);
+
   uint64_t last_timestamp_ns() const;
   // Whether the tables can take this many more accounts and transfers. Callers that accept
   // untrusted batches (the server) check it first and refuse with a clear error; the engine
@@ -119,6 +133,7 @@ class Engine {
   EngineStats GetStats() const;
 
  private:
+  explicit Engine(std::unique_ptr<internal::State> state);
   std::unique_ptr<internal::State> state_;
 };
 

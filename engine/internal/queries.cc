@@ -27,22 +27,7 @@ std::optional<Ledger> State::LookupLedger(uint32_t ledger_id) const {
 std::optional<Account> State::LookupAccount(AccountId id) const {
   const uint32_t slot = FindAccount(id);
   if (slot == kNoSlot) return std::nullopt;
-  const AccountRecord& record = accounts_[slot];
-  const Balances balances = GetBalances(slot);
-  Account account{};
-  account.id = record.id;
-  account.debits_pending = balances.debits_pending;
-  account.debits_posted = balances.debits_posted;
-  account.credits_pending = balances.credits_pending;
-  account.credits_posted = balances.credits_posted;
-  account.user_data_128 = record.user_data_128;
-  account.user_data_64 = record.user_data_64;
-  account.user_data_32 = record.user_data_32;
-  account.ledger = record.ledger;
-  account.code = record.code;
-  account.flags = static_cast<uint16_t>(record.flags & account_flags::kAll);
-  account.timestamp_ns = record.timestamp_ns;
-  return account;
+  return ToAccount(slot);
 }
 
 std::optional<Transfer> State::LookupTransfer(TransferId id) const {

@@ -13,8 +13,15 @@ namespace ledger::engine::internal {
 
 namespace {
 
-// Address space reserved per table (pages are committed only when used).
-constexpr uint64_t kHistoryEntriesMax = uint64_t{1} << 32;  // u32 offsets
+// Two entries per transfer. A list of n entries has held blocks of 4, 8, ... up to 2n, so
+// even if no freed block were ever reused the arena needs at most 4 entries per entry.
+// Offsets are 32 bits, which bounds transfers_max to 2^29 for a guarantee.
+uint64_t HistoryEntriesMax(uint64_t transfers_max) {
+  return std::min<uint64_t>(uint64_t{1} << 32,
+                            8 * std::min<uint64_t>(transfers_max, kSlotsMax) + 64);
+}
+
+}  // namespace
 
 bool IsValidAssetCode(const char (&code)[kAssetCodeSizeBytes]) {
   size_t length = 0;
@@ -32,12 +39,10 @@ bool IsValidAssetCode(const char (&code)[kAssetCodeSizeBytes]) {
   return true;
 }
 
-}  // namespace
-
 // ---------------------------------------------------------------------------------------------
 // HistoryArena
 
-HistoryArena::HistoryArena() : entries_(kHistoryEntriesMax) {
+HistoryArena::HistoryArena(uint64_t entries_max) : entries_(entries_max) {
   std::fill(std::begin(free_heads_), std::end(free_heads_), kNoSlot);
 }
 
@@ -85,10 +90,11 @@ void HistoryArena::Append(AccountRecord& account, uint32_t transfer_slot) {
 
 State::State(const EngineOptions& options)
     : hash_seed_(options.hash_seed),
-      accounts_(kSlotsMax),
+      accounts_(std::min<uint64_t>(options.accounts_max, kSlotsMax)),
       account_index_(options.accounts_capacity),
-      transfers_(kSlotsMax),
-      failures_(kSlotsMax),
+      history_(HistoryEntriesMax(options.transfers_max)),
+      transfers_(std::min<uint64_t>(options.transfers_max, kSlotsMax)),
+      failures_(std::min<uint64_t>(options.transfers_max, kSlotsMax)),
       transfer_index_(options.transfers_capacity) {
   accounts_.Prefault(options.accounts_capacity);
   transfers_.Prefault(options.transfers_capacity);
@@ -161,15 +167,20 @@ void State::SetAccountState(uint32_t account_slot, const Balances& balances, uin
 void State::SnapshotBalances(uint32_t account_slot, uint64_t timestamp_ns) {
   if ((accounts_[account_slot].flags & account_flags::kHistory) == 0) return;
   const Balances balances = GetBalances(account_slot);
-  balance_history_[account_slot].push_back({balances.debits_pending, balances.debits_posted,
-                                            balances.credits_pending, balances.credits_posted,
-                                            timestamp_ns, 0});
-  if (in_chain_) {
-    UndoEntry entry{};
-    entry.kind = UndoEntry::Kind::kBalanceSnapshot;
-    entry.slot = account_slot;
-    undo_.push_back(entry);
+  const AccountBalance snapshot{
+      balances.debits_pending, balances.debits_posted, balances.credits_pending,
+      balances.credits_posted, timestamp_ns,           0};
+  std::vector<AccountBalance>& snapshots = balance_history_[account_slot];
+  // Several expiries in one batch share its timestamp: keep one entry per timestamp, so
+  // timestamps stay unique per account and cursor pagination never skips. (Events have
+  // unique timestamps, so this never happens inside a chain.)
+  if (!snapshots.empty() && snapshots.back().timestamp_ns == timestamp_ns) {
+    LEDGER_ASSERT(!in_chain_, timestamp_ns);
+    snapshots.back() = snapshot;
+    return;
   }
+  snapshots.push_back(snapshot);
+  if (in_chain_) undo_.push_back({.kind = UndoEntry::Kind::kBalanceSnapshot, .slot = account_slot});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,9 +396,9 @@ CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestam
 }
 
 bool State::HasRoomFor(uint64_t account_count, uint64_t transfer_count) const {
-  return account_count <= kSlotsMax - accounts_.size() &&
-         transfer_count <= kSlotsMax - transfers_.size() &&
-         transfer_count <= kSlotsMax - failures_.size();
+  return account_count <= accounts_.capacity_max() - accounts_.size() &&
+         transfer_count <= transfers_.capacity_max() - transfers_.size() &&
+         transfer_count <= failures_.capacity_max() - failures_.size();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "engine/engine.h"
 #include "engine/internal/hash_index.h"
 #include "engine/internal/virtual_array.h"
+#include "engine/snapshot.h"
 #include "engine/types.h"
 
 namespace ledger::engine::internal {
@@ -28,9 +30,11 @@ namespace ledger::engine::internal {
 inline constexpr uint32_t kNoSlot = ~uint32_t{0};
 // Transfer index payloads: a slot in transfers_, or with this bit a slot in failures_.
 inline constexpr uint32_t kFailedBit = uint32_t{1} << 31;
-// Records per table. Memory runs out long before (2^31 transfers = 326 GB); the server
-// refuses writes before a table fills (HasRoomFor).
+// Records per table at most (slots are 31 bits); EngineOptions sets the actual limits.
 inline constexpr uint32_t kSlotsMax = kFailedBit - 1;
+
+// Asset codes: 1 to 16 chars of A-Z 0-9 . _ -, then NUL padding.
+bool IsValidAssetCode(const char (&code)[kAssetCodeSizeBytes]);
 
 // Internal account flag, never visible outside: the account has an entry in pending_balances_.
 inline constexpr uint16_t kHasPendingBalances = 1 << 15;
@@ -71,12 +75,6 @@ struct PendingState {
   PendingStatus status = PendingStatus::kPending;
 };
 
-struct FailedRecord {
-  TransferId id;
-  CreateTransferResult code;
-  uint8_t reserved[7];
-};
-
 struct ReversalState {
   Amount reversed;
   std::vector<uint32_t> reversal_slots;  // oldest first
@@ -93,7 +91,7 @@ struct ExpiryEntry {
 // through the blocks themselves. At most 2x slack, so 8-16 bytes per transfer (two sides).
 class HistoryArena {
  public:
-  HistoryArena();
+  explicit HistoryArena(uint64_t entries_max);
   void Prefault(uint64_t entry_count) { entries_.Prefault(entry_count); }
   void Append(AccountRecord& account, uint32_t transfer_slot);
   void PopBack(AccountRecord& account) { --account.history_count; }
@@ -157,6 +155,11 @@ class State {
   std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;
   TrialBalance GetTrialBalance(uint32_t ledger_id) const;
   StateHash ComputeStateHash() const;  // state_hash.cc
+
+  // snapshot.cc
+  void CaptureSnapshot(EngineSnapshot& image) const;
+  // On a fresh State: loads the sections, checking every record and reference.
+  absl::Status Restore(std::span<const SnapshotSection> sections);
   EngineStats GetStats() const;
   uint64_t last_timestamp_ns() const { return last_timestamp_ns_; }
   bool HasRoomFor(uint64_t account_count, uint64_t transfer_count) const;
@@ -183,6 +186,7 @@ class State {
   uint32_t FindTransfer(TransferId id) const;  // a stored transfer's slot, or kNoSlot
 
   Balances GetBalances(uint32_t account_slot) const;
+  Account ToAccount(uint32_t account_slot) const;  // the public record
   // Writes balances (and flags) back, logging the old values when inside a chain.
   void SetAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags);
   void WriteAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags);
@@ -224,6 +228,18 @@ class State {
                           uint32_t credit_slot);
   void RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult code);
 
+  // Restore steps (snapshot.cc).
+  // `derived` accumulates each account's balances as its transfers say, to be compared with
+  // the balances the snapshot states.
+  absl::Status RestoreLedgers(std::span<const std::byte> bytes);
+  absl::Status RestoreAccounts(std::span<const std::byte> bytes);
+  absl::Status RestoreTransfers(std::span<const std::byte> bytes, std::vector<Balances>& derived);
+  absl::Status RestoreFailures(std::span<const std::byte> bytes);
+  absl::Status RestoreReservations(std::span<const std::byte> bytes,
+                                   std::vector<Balances>& derived);
+  absl::Status CheckRestoredAccounts(const std::vector<Balances>& derived) const;
+  absl::Status RestoreBalanceHistory(std::span<const std::byte> bytes);
+
   // Expensive whole-state checks (LEDGER_EXPENSIVE_CHECKS builds): trial balance per ledger
   // and every limit, after each batch.
   void VerifyInvariants() const;
@@ -241,7 +257,7 @@ class State {
   HistoryArena history_;
 
   VirtualArray<Transfer> transfers_;
-  VirtualArray<FailedRecord> failures_;
+  VirtualArray<FailureRecord> failures_;
   HashIndex transfer_index_;
   absl::flat_hash_map<uint32_t, PendingState> pending_;  // by transfer slot
   std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>> expiry_queue_;

@@ -36,7 +36,7 @@ StateHash State::ComputeStateHash() const {
   hasher.Add(accounts_.size());
   for (uint64_t slot = 0; slot < accounts_.size(); ++slot) {
     // The public record (all four balances, no internal bits), not the storage layout.
-    hasher.Add(*LookupAccount(accounts_[slot].id));
+    hasher.Add(ToAccount(static_cast<uint32_t>(slot)));
     auto history = balance_history_.find(static_cast<uint32_t>(slot));
     const uint64_t snapshot_count = history == balance_history_.end() ? 0 : history->second.size();
     hasher.Add(snapshot_count);

@@ -34,6 +34,7 @@ class VirtualArray {
   T* data() { return data_; }
   const T* data() const { return data_; }
   uint64_t size() const { return size_; }
+  uint64_t capacity_max() const { return capacity_max_; }
   bool full() const { return size_ == capacity_max_; }
 
   // Returns the index of the new element.

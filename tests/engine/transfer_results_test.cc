@@ -1,0 +1,1046 @@
+// One test (at least) per CreateTransferResult code. Each sets up the state, submits the event,
+// and checks the code and that nothing changed (accounts, trial balances, reservations,
+// reversal sums, the record under the id). Validation and idempotency failures are not recorded:
+// the fixed event with the same id then succeeds. State-dependent failures are recorded: after
+// the cause is fixed, the same id still gets the same code.
+#include <optional>
+#include <vector>
+
+#include "tests/engine/test_util.h"
+
+namespace ledger::engine::test {
+namespace {
+
+using R = CreateTransferResult;
+
+// `bad` gets `code` and changes nothing; then `fixed` (same id, the cause removed) succeeds,
+// which shows that the failure was not recorded.
+::testing::AssertionResult RejectedThenFixed(Harness& h, const TransferSpec& bad, R code,
+                                             const TransferSpec& fixed) {
+  ::testing::AssertionResult rejected = TransferRejected(h, bad, code);
+  if (!rejected) return rejected;
+  const R result = h.CreateTransfer(fixed);
+  if (result != R::kOk) {
+    return ::testing::AssertionFailure()
+           << "the fixed event got " << ::testing::PrintToString(result) << ", want ok";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// `event` gets the recorded `code` now and (after the caller fixed the cause) again on retry.
+::testing::AssertionResult RejectedAndRecorded(Harness& h, const TransferSpec& event, R code) {
+  const uint64_t failed_before = h.engine().GetStats().failed_transfer_count;
+  ::testing::AssertionResult rejected = TransferRejected(h, event, code);
+  if (!rejected) return rejected;
+  if (h.engine().GetStats().failed_transfer_count != failed_before + 1) {
+    return ::testing::AssertionFailure() << "failed_transfer_count did not grow by one";
+  }
+  if (h.LookupTransfer(event.id).has_value()) {
+    return ::testing::AssertionFailure() << "a record was stored";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+constexpr uint16_t kPostFlag = tf::kPostPending;
+constexpr uint16_t kVoidFlag = tf::kVoidPending;
+
+// A posted transfer 100 (A -> B, 30) and a reservation 200 (A -> B, 50), both code 1.
+void AddOriginals(Harness& h) {
+  h.AddTransfer({.id = 100, .debit = kA, .credit = kB, .amount = 30});
+  h.AddTransfer({.id = 200, .debit = kA, .credit = kB, .amount = 50, .flags = tf::kPending});
+}
+
+// ---------------------------------------------------------------------------------------------
+// ok and the chain codes.
+
+TEST(CreateTransfer, OkPostsAmountAndStoresRecordAsGivenWithBookingTimestamp) {
+  Harness h;
+  CreateStandardBook(h);
+  const TransferSpec spec = {.id = 10,
+                             .debit = kA,
+                             .credit = kB,
+                             .amount = 100,
+                             .user_data_128 = U128(1, 2),
+                             .user_data_64 = 3,
+                             .value_time_ns = 42,
+                             .user_data_32 = 4,
+                             .code = 9};
+  EXPECT_EQ(h.CreateTransfer(spec), R::kOk);
+  Transfer expected = MakeTransfer(spec);
+  expected.timestamp_ns = h.last_batch_timestamp_ns() + 1;
+  EXPECT_TRUE(SameBytes(h.LookupTransfer(10), std::optional<Transfer>(expected)));
+  EXPECT_EQ(h.BalancesOf(kA), (Balances{.debits_posted = 100}));
+  EXPECT_EQ(h.BalancesOf(kB), (Balances{.credits_posted = 100}));
+  const TrialBalance trial = h.engine().GetTrialBalance(kUsd);
+  EXPECT_EQ(trial.debits_posted.low, Amt(100));
+  EXPECT_EQ(trial.credits_posted.low, Amt(100));
+  EXPECT_TRUE(trial.Balanced());
+  EXPECT_EQ(h.StatusOf(10), PendingStatus::kNone);
+  EXPECT_EQ(h.engine().GetStats().transfer_count, 1u);
+}
+
+TEST(CreateTransfer, LinkedEventFailedWhenAnotherEventOfTheChainFails) {
+  Harness h;
+  CreateStandardBook(h);
+  const Observation before = h.Observe();
+  EXPECT_EQ(h.CreateTransfers({
+                {.id = 10, .debit = kA, .credit = kB, .amount = 100, .flags = tf::kLinked},
+                {.id = 11, .debit = kDebitLimited, .credit = kB, .amount = 1},
+            }),
+            (std::vector<R>{R::kLinkedEventFailed, R::kExceedsCredits}));
+  EXPECT_EQ(DiffObservations(before, h.Observe()), "");
+  EXPECT_FALSE(h.LookupTransfer(10).has_value());
+  EXPECT_FALSE(h.LookupTransfer(11).has_value());
+  // linked_event_failed is not recorded; the failing event's own code is.
+  EXPECT_EQ(h.CreateTransfer({.id = 10, .debit = kA, .credit = kB, .amount = 100}), R::kOk);
+  EXPECT_EQ(h.CreateTransfer({.id = 11, .debit = kDebitLimited, .credit = kB, .amount = 1}),
+            R::kExceedsCredits);
+}
+
+TEST(CreateTransfer, LinkedEventChainOpenWhenTheLastEventOfTheBatchIsLinked) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .flags = tf::kLinked},
+                       R::kLinkedEventChainOpen));
+  const Observation before = h.Observe();
+  EXPECT_EQ(h.CreateTransfers({
+                {.id = 11, .debit = kA, .credit = kB, .amount = 5, .flags = tf::kLinked},
+                {.id = 12, .debit = kA, .credit = kB, .amount = 5, .flags = tf::kLinked},
+            }),
+            (std::vector<R>{R::kLinkedEventFailed, R::kLinkedEventChainOpen}));
+  EXPECT_EQ(DiffObservations(before, h.Observe()), "");
+  // Not recorded: the same id succeeds once the chain is closed.
+  EXPECT_EQ(h.CreateTransfer({.id = 10, .debit = kA, .credit = kB, .amount = 5}), R::kOk);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of the event's own fields: not recorded.
+
+TEST(CreateTransfer, TimestampMustBeZeroWhenTimestampIsSet) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(RejectedThenFixed(
+      h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .timestamp_ns = 1},
+      R::kTimestampMustBeZero, {.id = 10, .debit = kA, .credit = kB, .amount = 5}));
+}
+
+TEST(CreateTransfer, ReservedFlagWhenAFlagBitOutsideKAllIsSet) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .flags = 1 << 15}, R::kReservedFlag));
+  EXPECT_TRUE(RejectedThenFixed(
+      h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .flags = kUnknownTransferFlag},
+      R::kReservedFlag, {.id = 10, .debit = kA, .credit = kB, .amount = 5}));
+}
+
+TEST(CreateTransfer, IdMustNotBeZeroWhenIdIsZero) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 0, .debit = kA, .credit = kB, .amount = 5}, R::kIdMustNotBeZero));
+  EXPECT_EQ(h.engine().GetStats().failed_transfer_count, 0u);
+}
+
+TEST(CreateTransfer, IdMustNotBeIntMaxWhenIdIsAllOnes) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(TransferRejected(h, {.id = kU128Max, .debit = kA, .credit = kB, .amount = 5},
+                               R::kIdMustNotBeIntMax));
+  EXPECT_EQ(h.CreateTransfer({.id = kU128Max - 1, .debit = kA, .credit = kB, .amount = 5}), R::kOk);
+}
+
+TEST(CreateTransfer, FlagsAreMutuallyExclusiveWhenKindsOrModifiersConflict) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  const uint16_t conflicting[] = {
+      tf::kPending | kPostFlag,        tf::kPending | kVoidFlag,
+      kPostFlag | kVoidFlag,           tf::kPending | kPostFlag | kVoidFlag,
+      kPostFlag | tf::kBalancingDebit, kPostFlag | tf::kBalancingCredit,
+      kVoidFlag | tf::kBalancingDebit, kPostFlag | tf::kClosingDebit,
+      kVoidFlag | tf::kClosingCredit,
+  };
+  for (uint16_t flags : conflicting) {
+    SCOPED_TRACE(flags);
+    EXPECT_TRUE(TransferRejected(
+        h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .pending_id = 200, .flags = flags},
+        R::kFlagsAreMutuallyExclusive));
+  }
+  EXPECT_EQ(h.CreateTransfer({.id = 10, .amount = 5, .pending_id = 200, .flags = kPostFlag}),
+            R::kOk);
+}
+
+TEST(CreateTransfer, PendingIdMustBeZeroWhenNotPostOrVoid) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .pending_id = 200},
+                       R::kPendingIdMustBeZero));
+  EXPECT_TRUE(RejectedThenFixed(
+      h,
+      {.id = 10, .debit = kA, .credit = kB, .amount = 5, .pending_id = 200, .flags = tf::kPending},
+      R::kPendingIdMustBeZero,
+      {.id = 10, .debit = kA, .credit = kB, .amount = 5, .flags = tf::kPending}));
+}
+
+TEST(CreateTransfer, PendingIdMustNotBeZeroWhenPostOrVoidNamesNoReservation) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(TransferRejected(h, {.id = 10, .pending_id = 0, .flags = kVoidFlag},
+                               R::kPendingIdMustNotBeZero));
+  EXPECT_TRUE(RejectedThenFixed(h, {.id = 10, .amount = 5, .pending_id = 0, .flags = kPostFlag},
+                                R::kPendingIdMustNotBeZero,
+                                {.id = 10, .amount = 5, .pending_id = 200, .flags = kPostFlag}));
+}
+
+TEST(CreateTransfer, PendingIdMustNotBeIntMaxWhenPendingIdIsAllOnes) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(RejectedThenFixed(h,
+                                {.id = 10, .amount = 5, .pending_id = kU128Max, .flags = kPostFlag},
+                                R::kPendingIdMustNotBeIntMax,
+                                {.id = 10, .amount = 5, .pending_id = 200, .flags = kPostFlag}));
+}
+
+TEST(CreateTransfer, PendingIdMustBeDifferentWhenPendingIdIsTheOwnId) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(RejectedThenFixed(h, {.id = 10, .pending_id = 10, .flags = kVoidFlag},
+                                R::kPendingIdMustBeDifferent,
+                                {.id = 10, .pending_id = 200, .flags = kVoidFlag}));
+}
+
+TEST(CreateTransfer, ReversesIdMustNotBeIntMaxWhenReversesIdIsAllOnes) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(RejectedThenFixed(
+      h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = kU128Max},
+      R::kReversesIdMustNotBeIntMax,
+      {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100}));
+}
+
+TEST(CreateTransfer, ReversesIdMustBeDifferentWhenReversesIdIsTheOwnId) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(
+      RejectedThenFixed(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 10},
+                        R::kReversesIdMustBeDifferent,
+                        {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100}));
+}
+
+TEST(CreateTransfer, ReversalMustBePlainWhenAReversalHasAnyFlagButLinked) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  for (uint16_t flags : {tf::kPending, tf::kBalancingDebit, tf::kBalancingCredit}) {
+    SCOPED_TRACE(flags);
+    EXPECT_TRUE(TransferRejected(
+        h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100, .flags = flags},
+        R::kReversalMustBePlain));
+  }
+  // A linked reversal is fine.
+  EXPECT_EQ(h.CreateTransfers({
+                {.id = 10,
+                 .debit = kB,
+                 .credit = kA,
+                 .amount = 5,
+                 .reverses_id = 100,
+                 .flags = tf::kLinked},
+                {.id = 11, .debit = kA, .credit = kC, .amount = 1},
+            }),
+            (std::vector<R>{R::kOk, R::kOk}));
+}
+
+TEST(CreateTransfer, TimeoutReservedForPendingTransferWhenTimeoutWithoutPending) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = 5, .pending_id = 200, .timeout_s = 5, .flags = kPostFlag},
+      R::kTimeoutReservedForPendingTransfer));
+  EXPECT_TRUE(RejectedThenFixed(
+      h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .timeout_s = 1},
+      R::kTimeoutReservedForPendingTransfer,
+      {.id = 10, .debit = kA, .credit = kB, .amount = 5, .timeout_s = 1, .flags = tf::kPending}));
+}
+
+TEST(CreateTransfer, ClosingTransferMustBePendingWhenClosingFlagWithoutPending) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .flags = tf::kClosingCredit},
+      R::kClosingTransferMustBePending));
+  EXPECT_TRUE(RejectedThenFixed(
+      h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .flags = tf::kClosingDebit},
+      R::kClosingTransferMustBePending,
+      {.id = 10,
+       .debit = kA,
+       .credit = kB,
+       .amount = 5,
+       .flags = tf::kClosingDebit | tf::kPending}));
+  EXPECT_FALSE(h.IsClosed(kB));
+}
+
+TEST(CreateTransfer, DebitAccountIdMustNotBeZeroWhenNotPostOrVoid) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(RejectedThenFixed(h, {.id = 10, .debit = 0, .credit = kB, .amount = 5},
+                                R::kDebitAccountIdMustNotBeZero,
+                                {.id = 10, .debit = kA, .credit = kB, .amount = 5}));
+}
+
+TEST(CreateTransfer, DebitAccountIdMustNotBeIntMaxForAnyKind) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .debit = kU128Max, .amount = 5, .pending_id = 200, .flags = kPostFlag},
+      R::kDebitAccountIdMustNotBeIntMax));
+  EXPECT_TRUE(RejectedThenFixed(h, {.id = 10, .debit = kU128Max, .credit = kB, .amount = 5},
+                                R::kDebitAccountIdMustNotBeIntMax,
+                                {.id = 10, .debit = kA, .credit = kB, .amount = 5}));
+}
+
+TEST(CreateTransfer, CreditAccountIdMustNotBeZeroWhenNotPostOrVoid) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(RejectedThenFixed(h, {.id = 10, .debit = kA, .credit = 0, .amount = 5},
+                                R::kCreditAccountIdMustNotBeZero,
+                                {.id = 10, .debit = kA, .credit = kB, .amount = 5}));
+}
+
+TEST(CreateTransfer, CreditAccountIdMustNotBeIntMaxForAnyKind) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 10, .credit = kU128Max, .pending_id = 200, .flags = kVoidFlag},
+                       R::kCreditAccountIdMustNotBeIntMax));
+  EXPECT_TRUE(RejectedThenFixed(h, {.id = 10, .debit = kA, .credit = kU128Max, .amount = 5},
+                                R::kCreditAccountIdMustNotBeIntMax,
+                                {.id = 10, .debit = kA, .credit = kB, .amount = 5}));
+}
+
+TEST(CreateTransfer, AccountsMustBeDifferentWhenDebitEqualsCredit) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .debit = kA, .credit = kA, .amount = 5, .pending_id = 200, .flags = kPostFlag},
+      R::kAccountsMustBeDifferent));
+  EXPECT_TRUE(RejectedThenFixed(h, {.id = 10, .debit = kA, .credit = kA, .amount = 5},
+                                R::kAccountsMustBeDifferent,
+                                {.id = 10, .debit = kA, .credit = kB, .amount = 5}));
+}
+
+TEST(CreateTransfer, LedgerMustNotBeZeroWhenNotPostOrVoid) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(RejectedThenFixed(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .ledger = 0},
+                                R::kLedgerMustNotBeZero,
+                                {.id = 10, .debit = kA, .credit = kB, .amount = 5, .ledger = 1}));
+}
+
+TEST(CreateTransfer, CodeMustNotBeZeroWhenNotPostOrVoid) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(RejectedThenFixed(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .code = 0},
+                                R::kCodeMustNotBeZero,
+                                {.id = 10, .debit = kA, .credit = kB, .amount = 5, .code = 1}));
+}
+
+TEST(CreateTransfer, AmountMustNotBeZeroExceptForVoid) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(TransferRejected(h, {.id = 10, .debit = kA, .credit = kB, .amount = 0},
+                               R::kAmountMustNotBeZero));
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 10, .debit = kA, .credit = kB, .amount = 0, .flags = tf::kPending},
+                       R::kAmountMustNotBeZero));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .debit = kA, .credit = kB, .amount = 0, .flags = tf::kBalancingDebit},
+      R::kAmountMustNotBeZero));
+  EXPECT_TRUE(TransferRejected(h, {.id = 10, .amount = 0, .pending_id = 200, .flags = kPostFlag},
+                               R::kAmountMustNotBeZero));
+  // A void with amount 0 means "the reserved amount".
+  EXPECT_EQ(h.CreateTransfer({.id = 10, .amount = 0, .pending_id = 200, .flags = kVoidFlag}),
+            R::kOk);
+  EXPECT_EQ(h.LookupTransfer(10).value().amount, Amt(50));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency: the id names a stored transfer. Nothing changes; the stored record stays.
+
+// The stored transfer the exists_with_different_* tests retry against.
+TransferSpec Stored() {
+  return {.id = 10,
+          .debit = kA,
+          .credit = kB,
+          .amount = 100,
+          .user_data_128 = U128(1, 2),
+          .user_data_64 = 3,
+          .value_time_ns = 42,
+          .user_data_32 = 4,
+          .code = 9};
+}
+
+// Stores Stored(), then applies `change` to a copy and checks the retry gets `code`.
+template <typename Change>
+::testing::AssertionResult RetryOfStoredGets(Change change, R code) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer(Stored());
+  TransferSpec retry = Stored();
+  change(retry);
+  return TransferRejected(h, retry, code);
+}
+
+TEST(CreateTransfer, ExistsWithDifferentFlagsWhenRetriedWithOtherFlags) {
+  EXPECT_TRUE(RetryOfStoredGets([](TransferSpec& t) { t.flags = tf::kPending; },
+                                R::kExistsWithDifferentFlags));
+  EXPECT_TRUE(RetryOfStoredGets([](TransferSpec& t) { t.flags = tf::kBalancingCredit; },
+                                R::kExistsWithDifferentFlags));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentPendingIdWhenPostRetriedForOtherReservation) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  h.AddTransfer({.id = 201, .debit = kA, .credit = kB, .amount = 50, .flags = tf::kPending});
+  h.AddTransfer(
+      {.id = 10, .amount = 50, .pending_id = 200, .ledger = 0, .code = 0, .flags = kPostFlag});
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = 50, .pending_id = 201, .ledger = 0, .code = 0, .flags = kPostFlag},
+      R::kExistsWithDifferentPendingId));
+  EXPECT_EQ(h.StatusOf(201), PendingStatus::kPending);
+}
+
+TEST(CreateTransfer, ExistsWithDifferentReversesIdWhenRetriedAsOtherReversal) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  h.AddTransfer({.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100});
+  EXPECT_TRUE(TransferRejected(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5},
+                               R::kExistsWithDifferentReversesId));
+  EXPECT_EQ(h.ReversedAmountOf(100), Amt(5));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentTimeoutWhenPendingRetriedWithOtherTimeout) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 10, .debit = kA, .credit = kB, .amount = 5, .flags = tf::kPending});
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .timeout_s = 60, .flags = tf::kPending},
+      R::kExistsWithDifferentTimeout));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentDebitAccountIdWhenRetriedWithOtherDebit) {
+  EXPECT_TRUE(RetryOfStoredGets([](TransferSpec& t) { t.debit = kC; },
+                                R::kExistsWithDifferentDebitAccountId));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentCreditAccountIdWhenRetriedWithOtherCredit) {
+  EXPECT_TRUE(RetryOfStoredGets([](TransferSpec& t) { t.credit = kC; },
+                                R::kExistsWithDifferentCreditAccountId));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentAmountWhenRetriedWithOtherAmount) {
+  EXPECT_TRUE(
+      RetryOfStoredGets([](TransferSpec& t) { t.amount = 99; }, R::kExistsWithDifferentAmount));
+  EXPECT_TRUE(
+      RetryOfStoredGets([](TransferSpec& t) { t.amount = 101; }, R::kExistsWithDifferentAmount));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentUserData128WhenRetriedWithOtherUserData128) {
+  EXPECT_TRUE(RetryOfStoredGets([](TransferSpec& t) { t.user_data_128 = U128(1, 3); },
+                                R::kExistsWithDifferentUserData128));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentUserData64WhenRetriedWithOtherUserData64) {
+  EXPECT_TRUE(RetryOfStoredGets([](TransferSpec& t) { t.user_data_64 = 0; },
+                                R::kExistsWithDifferentUserData64));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentUserData32WhenRetriedWithOtherUserData32) {
+  EXPECT_TRUE(RetryOfStoredGets([](TransferSpec& t) { t.user_data_32 = 5; },
+                                R::kExistsWithDifferentUserData32));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentLedgerWhenRetriedWithOtherLedger) {
+  EXPECT_TRUE(
+      RetryOfStoredGets([](TransferSpec& t) { t.ledger = kEur; }, R::kExistsWithDifferentLedger));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentCodeWhenRetriedWithOtherCode) {
+  EXPECT_TRUE(RetryOfStoredGets([](TransferSpec& t) { t.code = 8; }, R::kExistsWithDifferentCode));
+}
+
+TEST(CreateTransfer, ExistsWithDifferentValueTimeWhenRetriedWithOtherValueTime) {
+  EXPECT_TRUE(RetryOfStoredGets([](TransferSpec& t) { t.value_time_ns = 43; },
+                                R::kExistsWithDifferentValueTime));
+}
+
+TEST(CreateTransfer, ExistsWhenRetriedWithSameValuesAndAppliesNothingTwice) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer(Stored());
+  const uint64_t booked_ns = h.LookupTransfer(10).value().timestamp_ns;
+  EXPECT_TRUE(TransferRejected(h, Stored(), R::kExists));
+  EXPECT_EQ(h.LookupTransfer(10).value().timestamp_ns, booked_ns);
+  EXPECT_EQ(h.BalancesOf(kA), (Balances{.debits_posted = 100}));
+  EXPECT_EQ(h.BalancesOf(kB), (Balances{.credits_posted = 100}));
+}
+
+TEST(CreateTransfer, ExistsWhenRetriedWithLinkedFlagInAChain) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer(Stored());
+  TransferSpec linked = Stored();
+  linked.flags = tf::kLinked;
+  EXPECT_EQ(h.CreateTransfers({linked, {.id = 11, .debit = kA, .credit = kC, .amount = 1}}),
+            (std::vector<R>{R::kExists, R::kOk}));
+  EXPECT_EQ(h.BalancesOf(kA), (Balances{.debits_posted = 101}));
+}
+
+TEST(CreateTransfer, ExistsWhenPostRetriedWithInheritedFieldsOmittedOrGiven) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  h.AddTransfer(
+      {.id = 10, .amount = 50, .pending_id = 200, .ledger = 0, .code = 0, .flags = kPostFlag});
+  EXPECT_TRUE(TransferRejected(h,
+                               {.id = 10,
+                                .debit = kA,
+                                .credit = kB,
+                                .amount = 50,
+                                .pending_id = 200,
+                                .ledger = kUsd,
+                                .code = 1,
+                                .flags = kPostFlag},
+                               R::kExists));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = 50, .pending_id = 200, .ledger = 0, .code = 0, .flags = kPostFlag},
+      R::kExists));
+  EXPECT_TRUE(TransferRejected(h,
+                               {.id = 10,
+                                .debit = kC,
+                                .amount = 50,
+                                .pending_id = 200,
+                                .ledger = 0,
+                                .code = 0,
+                                .flags = kPostFlag},
+                               R::kExistsWithDifferentDebitAccountId));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = 50, .pending_id = 200, .ledger = 0, .code = 8, .flags = kPostFlag},
+      R::kExistsWithDifferentCode));
+}
+
+TEST(CreateTransfer, ExistsWhenFullPostRetriedWithMaxAmountButNotAPartialOne) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  h.AddTransfer({.id = 201, .debit = kA, .credit = kB, .amount = 50, .flags = tf::kPending});
+  h.AddTransfer({.id = 10, .amount = 50, .pending_id = 200, .code = 0, .flags = kPostFlag});
+  h.AddTransfer({.id = 11, .amount = 20, .pending_id = 201, .code = 0, .flags = kPostFlag});
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = kU128Max, .pending_id = 200, .code = 0, .flags = kPostFlag},
+      R::kExists));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 11, .amount = kU128Max, .pending_id = 201, .code = 0, .flags = kPostFlag},
+      R::kExistsWithDifferentAmount));
+}
+
+TEST(CreateTransfer, ExistsWhenMaxPostRetriedWithTheReservedAmount) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  h.AddTransfer({.id = 10, .amount = kU128Max, .pending_id = 200, .code = 0, .flags = kPostFlag});
+  EXPECT_EQ(h.LookupTransfer(10).value().amount, Amt(50));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = 50, .pending_id = 200, .code = 0, .flags = kPostFlag}, R::kExists));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = kU128Max, .pending_id = 200, .code = 0, .flags = kPostFlag},
+      R::kExists));
+}
+
+TEST(CreateTransfer, ExistsWhenVoidRetriedWithZeroOrReservedAmount) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  h.AddTransfer({.id = 10, .amount = 50, .pending_id = 200, .code = 0, .flags = kVoidFlag});
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = 0, .pending_id = 200, .code = 0, .flags = kVoidFlag}, R::kExists));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = 50, .pending_id = 200, .code = 0, .flags = kVoidFlag}, R::kExists));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = 49, .pending_id = 200, .code = 0, .flags = kVoidFlag},
+      R::kExistsWithDifferentAmount));
+}
+
+TEST(CreateTransfer, ExistsWhenBalancingRetriedWithAmountAtLeastTheClampedAmount) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 100, .debit = kC, .credit = kA, .amount = 30});
+  const TransferSpec balancing = {
+      .id = 10, .debit = kA, .credit = kB, .amount = 80, .flags = tf::kBalancingDebit};
+  h.AddTransfer(balancing);
+  ASSERT_EQ(h.LookupTransfer(10).value().amount, Amt(30));
+  for (u128 amount : {u128{80}, u128{30}, kU128Max}) {
+    TransferSpec retry = balancing;
+    retry.amount = amount;
+    EXPECT_TRUE(TransferRejected(h, retry, R::kExists)) << U128ToString(amount);
+  }
+  TransferSpec below = balancing;
+  below.amount = 29;
+  EXPECT_TRUE(TransferRejected(h, below, R::kExistsWithDifferentAmount));
+}
+
+// ---------------------------------------------------------------------------------------------
+// References and balances: recorded.
+
+TEST(CreateTransfer, DebitAccountNotFoundIsRecordedEvenAfterTheAccountIsCreated) {
+  Harness h;
+  CreateStandardBook(h);
+  const TransferSpec event = {.id = 10, .debit = kMissingAccount, .credit = kB, .amount = 5};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kDebitAccountNotFound));
+  h.AddAccount({.id = kMissingAccount});
+  EXPECT_TRUE(TransferRejected(h, event, R::kDebitAccountNotFound));
+  EXPECT_EQ(h.engine().GetStats().failed_transfer_count, 1u);
+}
+
+TEST(CreateTransfer, CreditAccountNotFoundIsRecordedEvenAfterTheAccountIsCreated) {
+  Harness h;
+  CreateStandardBook(h);
+  const TransferSpec event = {.id = 10, .debit = kA, .credit = kMissingAccount, .amount = 5};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kCreditAccountNotFound));
+  h.AddAccount({.id = kMissingAccount});
+  EXPECT_TRUE(TransferRejected(h, event, R::kCreditAccountNotFound));
+}
+
+TEST(CreateTransfer, AccountsMustHaveTheSameLedgerIsRecordedEvenForAFixedRetry) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(RejectedAndRecorded(h, {.id = 10, .debit = kA, .credit = kEurAccount, .amount = 5},
+                                  R::kAccountsMustHaveTheSameLedger));
+  // Any later event with this id gets the recorded code, even a valid one.
+  EXPECT_TRUE(TransferRejected(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5},
+                               R::kAccountsMustHaveTheSameLedger));
+}
+
+TEST(CreateTransfer, TransferMustHaveTheSameLedgerAsAccountsIsRecorded) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(
+      RejectedAndRecorded(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .ledger = kEur},
+                          R::kTransferMustHaveTheSameLedgerAsAccounts));
+  EXPECT_TRUE(TransferRejected(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5},
+                               R::kTransferMustHaveTheSameLedgerAsAccounts));
+}
+
+TEST(CreateTransfer, PendingTransferNotFoundIsRecordedEvenAfterTheReservationExists) {
+  Harness h;
+  CreateStandardBook(h);
+  const TransferSpec post = {.id = 10, .amount = 5, .pending_id = 300, .flags = kPostFlag};
+  EXPECT_TRUE(RejectedAndRecorded(h, post, R::kPendingTransferNotFound));
+  EXPECT_TRUE(RejectedAndRecorded(h, {.id = 11, .pending_id = 300, .flags = kVoidFlag},
+                                  R::kPendingTransferNotFound));
+  h.AddTransfer({.id = 300, .debit = kA, .credit = kB, .amount = 50, .flags = tf::kPending});
+  EXPECT_TRUE(TransferRejected(h, post, R::kPendingTransferNotFound));
+  EXPECT_EQ(h.StatusOf(300), PendingStatus::kPending);
+}
+
+TEST(CreateTransfer, PendingTransferNotFoundWhenPendingIdNamesARecordedFailure) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_EQ(
+      h.CreateTransfer(
+          {.id = 300, .debit = kDebitLimited, .credit = kB, .amount = 5, .flags = tf::kPending}),
+      R::kExceedsCredits);
+  EXPECT_TRUE(RejectedAndRecorded(h, {.id = 10, .pending_id = 300, .flags = kVoidFlag},
+                                  R::kPendingTransferNotFound));
+}
+
+TEST(CreateTransfer, PendingTransferNotPendingWhenPendingIdNamesAPlainTransfer) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  const TransferSpec post = {.id = 10, .amount = 5, .pending_id = 100, .flags = kPostFlag};
+  EXPECT_TRUE(RejectedAndRecorded(h, post, R::kPendingTransferNotPending));
+  EXPECT_TRUE(TransferRejected(h, post, R::kPendingTransferNotPending));
+}
+
+TEST(CreateTransfer, PendingTransferNotPendingWhenPendingIdNamesAPostRecord) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  h.AddTransfer({.id = 10, .amount = 50, .pending_id = 200, .code = 0, .flags = kPostFlag});
+  EXPECT_TRUE(RejectedAndRecorded(h, {.id = 11, .pending_id = 10, .code = 0, .flags = kVoidFlag},
+                                  R::kPendingTransferNotPending));
+}
+
+TEST(CreateTransfer, PendingTransferHasDifferentDebitAccountIdWhenGivenAndDifferent) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(RejectedAndRecorded(
+      h, {.id = 10, .debit = kC, .amount = 5, .pending_id = 200, .code = 0, .flags = kPostFlag},
+      R::kPendingTransferHasDifferentDebitAccountId));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .debit = kA, .amount = 5, .pending_id = 200, .code = 0, .flags = kPostFlag},
+      R::kPendingTransferHasDifferentDebitAccountId));
+  EXPECT_EQ(h.StatusOf(200), PendingStatus::kPending);
+}
+
+TEST(CreateTransfer, PendingTransferHasDifferentCreditAccountIdWhenGivenAndDifferent) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(RejectedAndRecorded(
+      h, {.id = 10, .credit = kC, .pending_id = 200, .code = 0, .flags = kVoidFlag},
+      R::kPendingTransferHasDifferentCreditAccountId));
+  EXPECT_TRUE(TransferRejected(h, {.id = 10, .pending_id = 200, .code = 0, .flags = kVoidFlag},
+                               R::kPendingTransferHasDifferentCreditAccountId));
+}
+
+TEST(CreateTransfer, PendingTransferHasDifferentLedgerWhenGivenAndDifferent) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(RejectedAndRecorded(
+      h, {.id = 10, .amount = 5, .pending_id = 200, .ledger = kEur, .code = 0, .flags = kPostFlag},
+      R::kPendingTransferHasDifferentLedger));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = 5, .pending_id = 200, .ledger = 0, .code = 0, .flags = kPostFlag},
+      R::kPendingTransferHasDifferentLedger));
+}
+
+TEST(CreateTransfer, PendingTransferHasDifferentCodeWhenGivenAndDifferent) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(RejectedAndRecorded(
+      h, {.id = 10, .amount = 5, .pending_id = 200, .code = 2, .flags = kPostFlag},
+      R::kPendingTransferHasDifferentCode));
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 10, .amount = 5, .pending_id = 200, .code = 1, .flags = kPostFlag},
+                       R::kPendingTransferHasDifferentCode));
+}
+
+TEST(CreateTransfer, ExceedsPendingTransferAmountWhenPostingMoreThanReserved) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(RejectedAndRecorded(
+      h, {.id = 10, .amount = 51, .pending_id = 200, .code = 0, .flags = kPostFlag},
+      R::kExceedsPendingTransferAmount));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 10, .amount = 50, .pending_id = 200, .code = 0, .flags = kPostFlag},
+      R::kExceedsPendingTransferAmount));
+  EXPECT_EQ(h.BalancesOf(kA), (Balances{.debits_pending = 50, .debits_posted = 30}));
+}
+
+TEST(CreateTransfer, PendingTransferHasDifferentAmountWhenVoidAmountIsNeitherZeroNorReserved) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(RejectedAndRecorded(
+      h, {.id = 10, .amount = 49, .pending_id = 200, .code = 0, .flags = kVoidFlag},
+      R::kPendingTransferHasDifferentAmount));
+  EXPECT_TRUE(TransferRejected(
+      h, {.id = 11, .amount = 51, .pending_id = 200, .code = 0, .flags = kVoidFlag},
+      R::kPendingTransferHasDifferentAmount));
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 10, .amount = 0, .pending_id = 200, .code = 0, .flags = kVoidFlag},
+                       R::kPendingTransferHasDifferentAmount));
+  EXPECT_EQ(h.StatusOf(200), PendingStatus::kPending);
+}
+
+TEST(CreateTransfer, PendingTransferAlreadyPostedWhenPostingOrVoidingAPostedReservation) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  h.AddTransfer({.id = 10, .amount = 20, .pending_id = 200, .code = 0, .flags = kPostFlag});
+  EXPECT_TRUE(RejectedAndRecorded(
+      h, {.id = 11, .amount = 20, .pending_id = 200, .code = 0, .flags = kPostFlag},
+      R::kPendingTransferAlreadyPosted));
+  EXPECT_TRUE(RejectedAndRecorded(h, {.id = 12, .pending_id = 200, .code = 0, .flags = kVoidFlag},
+                                  R::kPendingTransferAlreadyPosted));
+  EXPECT_EQ(h.engine().GetPostedAmount(Tid(200)), Amt(20));
+}
+
+TEST(CreateTransfer, PendingTransferAlreadyVoidedWhenPostingOrVoidingAVoidedReservation) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  h.AddTransfer({.id = 10, .pending_id = 200, .code = 0, .flags = kVoidFlag});
+  EXPECT_TRUE(RejectedAndRecorded(
+      h, {.id = 11, .amount = 5, .pending_id = 200, .code = 0, .flags = kPostFlag},
+      R::kPendingTransferAlreadyVoided));
+  EXPECT_TRUE(RejectedAndRecorded(h, {.id = 12, .pending_id = 200, .code = 0, .flags = kVoidFlag},
+                                  R::kPendingTransferAlreadyVoided));
+}
+
+TEST(CreateTransfer, PendingTransferExpiredWhenPostingOrVoidingAnExpiredReservation) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer(
+      {.id = 200, .debit = kA, .credit = kB, .amount = 50, .timeout_s = 1, .flags = tf::kPending});
+  const uint64_t expiry_ns = h.LookupTransfer(200).value().timestamp_ns + kNanosPerSecond;
+  h.AdvanceTo(expiry_ns);
+  ASSERT_EQ(h.StatusOf(200), PendingStatus::kExpired);
+  EXPECT_TRUE(RejectedAndRecorded(h,
+                                  {.id = 10, .amount = 50, .pending_id = 200, .flags = kPostFlag},
+                                  R::kPendingTransferExpired));
+  EXPECT_TRUE(RejectedAndRecorded(h, {.id = 11, .pending_id = 200, .flags = kVoidFlag},
+                                  R::kPendingTransferExpired));
+  EXPECT_EQ(h.BalancesOf(kA), Balances{});
+}
+
+TEST(CreateTransfer, ReversedTransferNotFoundIsRecordedEvenAfterTheOriginalExists) {
+  Harness h;
+  CreateStandardBook(h);
+  const TransferSpec reversal = {
+      .id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100};
+  EXPECT_TRUE(RejectedAndRecorded(h, reversal, R::kReversedTransferNotFound));
+  AddOriginals(h);
+  EXPECT_TRUE(TransferRejected(h, reversal, R::kReversedTransferNotFound));
+  EXPECT_EQ(h.ReversedAmountOf(100), Amt(0));
+}
+
+TEST(CreateTransfer, ReversedTransferNotFoundWhenReversesIdNamesARecordedFailure) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_EQ(h.CreateTransfer({.id = 300, .debit = kDebitLimited, .credit = kB, .amount = 5}),
+            R::kExceedsCredits);
+  EXPECT_TRUE(RejectedAndRecorded(
+      h, {.id = 10, .debit = kB, .credit = kDebitLimited, .amount = 5, .reverses_id = 300},
+      R::kReversedTransferNotFound));
+}
+
+TEST(CreateTransfer, ReversedTransferNotPostedWhenReversingAPendingOrAVoid) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  h.AddTransfer({.id = 201, .debit = kA, .credit = kB, .amount = 50, .flags = tf::kPending});
+  h.AddTransfer({.id = 202, .pending_id = 201, .flags = kVoidFlag});
+  EXPECT_TRUE(
+      RejectedAndRecorded(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 200},
+                          R::kReversedTransferNotPosted));
+  EXPECT_TRUE(
+      RejectedAndRecorded(h, {.id = 11, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 202},
+                          R::kReversedTransferNotPosted));
+  // Posting the reservation does not make the reservation itself reversible.
+  h.AddTransfer({.id = 203, .amount = 50, .pending_id = 200, .code = 0, .flags = kPostFlag});
+  EXPECT_TRUE(
+      RejectedAndRecorded(h, {.id = 12, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 200},
+                          R::kReversedTransferNotPosted));
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 203},
+                       R::kReversedTransferNotPosted));
+}
+
+TEST(CreateTransfer, ReversalMustSwapAccountsWhenAccountsAreNotTheOriginalsSwapped) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(
+      RejectedAndRecorded(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .reverses_id = 100},
+                          R::kReversalMustSwapAccounts));
+  EXPECT_TRUE(
+      RejectedAndRecorded(h, {.id = 11, .debit = kB, .credit = kC, .amount = 5, .reverses_id = 100},
+                          R::kReversalMustSwapAccounts));
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100},
+                       R::kReversalMustSwapAccounts));
+}
+
+TEST(CreateTransfer, ExceedsReversibleAmountWhenReversalsWouldExceedTheOriginal) {
+  Harness h;
+  CreateStandardBook(h);
+  AddOriginals(h);
+  EXPECT_TRUE(RejectedAndRecorded(
+      h, {.id = 10, .debit = kB, .credit = kA, .amount = 31, .reverses_id = 100},
+      R::kExceedsReversibleAmount));
+  h.AddTransfer({.id = 11, .debit = kB, .credit = kA, .amount = 25, .reverses_id = 100});
+  EXPECT_TRUE(
+      RejectedAndRecorded(h, {.id = 12, .debit = kB, .credit = kA, .amount = 6, .reverses_id = 100},
+                          R::kExceedsReversibleAmount));
+  // Recorded: a retry within the remaining 5 still fails.
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100},
+                       R::kExceedsReversibleAmount));
+  EXPECT_EQ(h.ReversedAmountOf(100), Amt(25));
+}
+
+TEST(CreateTransfer, DebitAccountAlreadyClosedWhenDebitingAClosedAccount) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 300,
+                 .debit = kA,
+                 .credit = kB,
+                 .amount = 1,
+                 .flags = tf::kPending | tf::kClosingDebit});
+  const TransferSpec event = {.id = 10, .debit = kA, .credit = kC, .amount = 5};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kDebitAccountAlreadyClosed));
+  h.AddTransfer({.id = 301, .pending_id = 300, .flags = kVoidFlag});  // reopens kA
+  ASSERT_FALSE(h.IsClosed(kA));
+  EXPECT_TRUE(TransferRejected(h, event, R::kDebitAccountAlreadyClosed));
+}
+
+TEST(CreateTransfer, CreditAccountAlreadyClosedWhenCreditingAClosedAccount) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 300,
+                 .debit = kA,
+                 .credit = kB,
+                 .amount = 1,
+                 .flags = tf::kPending | tf::kClosingCredit});
+  const TransferSpec event = {.id = 10, .debit = kC, .credit = kB, .amount = 5};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kCreditAccountAlreadyClosed));
+  h.AddTransfer({.id = 301, .pending_id = 300, .flags = kVoidFlag});  // reopens kB
+  ASSERT_FALSE(h.IsClosed(kB));
+  EXPECT_TRUE(TransferRejected(h, event, R::kCreditAccountAlreadyClosed));
+}
+
+TEST(CreateTransfer, OverflowsTimeoutWhenExpiryWouldPassTwoToThe64Nanoseconds) {
+  Harness h;
+  CreateStandardBook(h);
+  // Booked at 1.8e19 + 1; + (2^32 - 1) s = 4.29e18 ns passes 2^64 = 1.8447e19.
+  const uint64_t late_ns = 18'000'000'000'000'000'000ULL;
+  const Observation before = h.Observe();
+  EXPECT_EQ(h.CreateTransfer({.id = 10,
+                              .debit = kA,
+                              .credit = kB,
+                              .amount = 5,
+                              .timeout_s = 0xFFFFFFFFu,
+                              .flags = tf::kPending},
+                             late_ns),
+            R::kOverflowsTimeout);
+  EXPECT_EQ(DiffObservations(before, h.Observe()), "");
+  EXPECT_FALSE(h.LookupTransfer(10).has_value());
+  // 4e8 s = 4e17 ns fits; the recorded id still fails.
+  EXPECT_TRUE(TransferRejected(h,
+                               {.id = 10,
+                                .debit = kA,
+                                .credit = kB,
+                                .amount = 5,
+                                .timeout_s = 400'000'000,
+                                .flags = tf::kPending},
+                               R::kOverflowsTimeout));
+  EXPECT_EQ(h.CreateTransfer({.id = 11,
+                              .debit = kA,
+                              .credit = kB,
+                              .amount = 5,
+                              .timeout_s = 400'000'000,
+                              .flags = tf::kPending}),
+            R::kOk);
+}
+
+TEST(CreateTransfer, OverflowsDebitsPendingWhenDebitPendingBalanceWouldWrap) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 300, .debit = kA, .credit = kB, .amount = kU128Max, .flags = tf::kPending});
+  const TransferSpec event = {
+      .id = 10, .debit = kA, .credit = kC, .amount = 1, .flags = tf::kPending};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsDebitsPending));
+  h.AddTransfer({.id = 301, .pending_id = 300, .flags = kVoidFlag});
+  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsDebitsPending));
+}
+
+TEST(CreateTransfer, OverflowsCreditsPendingWhenCreditPendingBalanceWouldWrap) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 300, .debit = kA, .credit = kB, .amount = kU128Max, .flags = tf::kPending});
+  const TransferSpec event = {
+      .id = 10, .debit = kC, .credit = kB, .amount = 1, .flags = tf::kPending};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsCreditsPending));
+  h.AddTransfer({.id = 301, .pending_id = 300, .flags = kVoidFlag});
+  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsCreditsPending));
+}
+
+TEST(CreateTransfer, OverflowsDebitsPostedWhenDebitPostedBalanceWouldWrap) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 300, .debit = kA, .credit = kB, .amount = kU128Max - 1});
+  const TransferSpec event = {.id = 10, .debit = kA, .credit = kC, .amount = 2};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsDebitsPosted));
+  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsDebitsPosted));
+  // Exactly reaching 2^128 - 1 is fine.
+  EXPECT_EQ(h.CreateTransfer({.id = 11, .debit = kA, .credit = kC, .amount = 1}), R::kOk);
+  EXPECT_EQ(h.BalancesOf(kA), (Balances{.debits_posted = kU128Max}));
+}
+
+TEST(CreateTransfer, OverflowsCreditsPostedWhenCreditPostedBalanceWouldWrap) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 300, .debit = kA, .credit = kB, .amount = kU128Max});
+  const TransferSpec event = {.id = 10, .debit = kC, .credit = kB, .amount = 1};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsCreditsPosted));
+  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsCreditsPosted));
+}
+
+TEST(CreateTransfer, OverflowsDebitsWhenDebitPendingPlusPostedWouldWrap) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 300, .debit = kA, .credit = kB, .amount = kU128Max});
+  const TransferSpec event = {
+      .id = 10, .debit = kA, .credit = kC, .amount = 1, .flags = tf::kPending};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsDebits));
+  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsDebits));
+}
+
+TEST(CreateTransfer, OverflowsCreditsWhenCreditPendingPlusPostedWouldWrap) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 300, .debit = kA, .credit = kB, .amount = kU128Max});
+  const TransferSpec event = {
+      .id = 10, .debit = kC, .credit = kB, .amount = 1, .flags = tf::kPending};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsCredits));
+  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsCredits));
+}
+
+TEST(CreateTransfer, ExceedsCreditsWhenDebitLimitedAccountWouldOverdraw) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 300, .debit = kA, .credit = kDebitLimited, .amount = 100});
+  const TransferSpec event = {.id = 10, .debit = kDebitLimited, .credit = kB, .amount = 101};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kExceedsCredits));
+  h.AddTransfer({.id = 301, .debit = kA, .credit = kDebitLimited, .amount = 1});  // now enough
+  EXPECT_TRUE(TransferRejected(h, event, R::kExceedsCredits));
+  EXPECT_EQ(h.BalancesOf(kDebitLimited), (Balances{.credits_posted = 101}));
+}
+
+TEST(CreateTransfer, ExceedsDebitsWhenCreditLimitedAccountWouldOverfill) {
+  Harness h;
+  CreateStandardBook(h);
+  const TransferSpec event = {.id = 10, .debit = kA, .credit = kCreditLimited, .amount = 1};
+  EXPECT_TRUE(RejectedAndRecorded(h, event, R::kExceedsDebits));
+  h.AddTransfer({.id = 300, .debit = kCreditLimited, .credit = kB, .amount = 1});  // now room
+  EXPECT_TRUE(TransferRejected(h, event, R::kExceedsDebits));
+  EXPECT_EQ(h.BalancesOf(kCreditLimited), (Balances{.debits_posted = 1}));
+}
+
+TEST(CreateTransfer, RecordedCodeReturnedWhateverTheRetryContains) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_TRUE(RejectedAndRecorded(h, {.id = 10, .debit = kDebitLimited, .credit = kB, .amount = 1},
+                                  R::kExceedsCredits));
+  EXPECT_TRUE(TransferRejected(h, {.id = 10, .debit = kA, .credit = kC, .amount = 7, .code = 3},
+                               R::kExceedsCredits));
+  EXPECT_TRUE(
+      TransferRejected(h, {.id = 10, .debit = kA, .credit = kB, .amount = 7, .flags = tf::kPending},
+                       R::kExceedsCredits));
+  EXPECT_EQ(h.engine().GetStats().failed_transfer_count, 1u);
+}
+
+}  // namespace
+}  // namespace ledger::engine::test
