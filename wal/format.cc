@@ -1,0 +1,83 @@
+#include "wal/format.h"
+
+#include <algorithm>
+
+#include "engine/snapshot.h"
+#include "engine/types.h"
+
+#define XXH_INLINE_ALL
+#include "xxhash.h"
+
+namespace ledger::wal {
+
+namespace {
+
+bool AllZero(const void* bytes, size_t size) {
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  return std::all_of(p, p + size, [](unsigned char c) { return c == 0; });
+}
+
+Hash128 EntryChainHash(const EntryHeader& header) {
+  return HashBytes(std::as_bytes(std::span(&header, 1)).first(offsetof(EntryHeader, chain_hash)));
+}
+
+}  // namespace
+
+Hash128 HashBytes(std::span<const std::byte> bytes) {
+  const XXH128_hash_t hash = XXH3_128bits(bytes.data(), bytes.size());
+  return {hash.low64, hash.high64};
+}
+
+uint32_t EventSizeBytes(Operation operation) {
+  switch (operation) {
+    case Operation::kCreateLedgers:
+      return sizeof(Ledger);
+    case Operation::kCreateAccounts:
+      return sizeof(Account);
+    case Operation::kCreateTransfers:
+      return sizeof(Transfer);
+  }
+  return 0;
+}
+
+void SealEntry(EntryHeader& header, std::span<const std::byte> body) {
+  header.magic = kEntryMagic;
+  header.format_version = kFormatVersion;
+  header.body_size_bytes = static_cast<uint32_t>(body.size());
+  header.entry_size_bytes = static_cast<uint32_t>(EntrySizeBytes(body.size()));
+  header.body_checksum = HashBytes(body);
+  header.chain_hash = EntryChainHash(header);
+}
+
+bool IsWellFormedEntryHeader(const EntryHeader& header) {
+  const uint32_t event_size = EventSizeBytes(header.operation);
+  return header.magic == kEntryMagic && header.format_version == kFormatVersion &&
+         event_size != 0 && header.reserved0 == 0 && header.reserved1 == 0 &&
+         AllZero(header.reserved2, sizeof(header.reserved2)) &&
+         header.event_count <= kEventsPerEntryMax &&
+         uint64_t{header.body_size_bytes} == uint64_t{header.event_count} * event_size &&
+         header.entry_size_bytes == EntrySizeBytes(header.body_size_bytes) && header.op != 0 &&
+         header.chain_hash == EntryChainHash(header);
+}
+
+bool IsValid(const IdentityFile& identity) {
+  return identity.magic == kIdentityMagic && identity.format_version == kFormatVersion &&
+         identity.checksum == HeaderChecksum(identity);
+}
+
+bool IsValid(const SegmentHeader& header) {
+  return header.magic == kSegmentMagic && header.format_version == kFormatVersion &&
+         header.checksum == HeaderChecksum(header);
+}
+
+bool IsValid(const GroupHeader& header) {
+  return header.magic == kGroupMagic && header.reserved0 == 0 &&
+         header.checksum == HeaderChecksum(header);
+}
+
+bool IsValid(const SnapshotHeader& header) {
+  return header.magic == kSnapshotMagic && header.format_version == kFormatVersion &&
+         header.checksum == HeaderChecksum(header);
+}
+
+}  // namespace ledger::wal

@@ -1,0 +1,201 @@
+// The on-disk format of the data directory: the identity file, WAL segments and entries, and
+// snapshots. Defined once, here; the writer, the reader, recovery and the tools all use it.
+// docs/wal-format.md explains it for operators and tool authors.
+//
+// Everything is little-endian with explicit padding; reserved bytes are zero and are checked.
+// Checksums and chain hashes are XXH3-128. XXH3 is not cryptographic: the chain detects
+// corruption, torn and misdirected writes and careless edits, not a forger who recomputes it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <type_traits>
+
+namespace ledger::wal {
+
+struct Hash128 {
+  uint64_t low = 0;
+  uint64_t high = 0;
+  friend bool operator==(const Hash128&, const Hash128&) = default;
+};
+
+// XXH3-128 of bytes (the one hash of the format).
+Hash128 HashBytes(std::span<const std::byte> bytes);
+
+inline constexpr uint16_t kFormatVersion = 1;
+// Writes to the log are O_DIRECT: offsets and sizes are multiples of this.
+inline constexpr uint64_t kBlockBytes = 4096;
+// Entries start at multiples of this inside a group (so a header never straddles a block
+// boundary needlessly and a scan for the next header has few positions to try).
+inline constexpr uint64_t kEntryAlignBytes = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Identity file ("LEDGER" in the data directory), written once by `init`.
+
+inline constexpr uint64_t kIdentityMagic = 0x444952454744454CULL;  // "LEDGERID" little-endian
+
+struct IdentityFile {
+  uint64_t magic;           // kIdentityMagic
+  uint16_t format_version;  // kFormatVersion
+  uint16_t reserved0;
+  uint32_t reserved1;
+  Hash128 directory_id;         // random at init: segments of another directory are refused
+  uint64_t segment_size_bytes;  // fixed for the directory's life
+  uint64_t created_at_ns;
+  uint8_t reserved2[64];
+  Hash128 checksum;  // of the bytes before it
+};
+static_assert(std::is_trivially_copyable_v<IdentityFile> && sizeof(IdentityFile) == 128);
+static_assert(offsetof(IdentityFile, directory_id) == 16 &&
+              offsetof(IdentityFile, segment_size_bytes) == 32 &&
+              offsetof(IdentityFile, checksum) == 112);
+
+// ---------------------------------------------------------------------------------------------
+// Segments: "wal-<index, 20 digits>.seg", preallocated to segment_size_bytes. Block 0 holds
+// the segment header; groups start at kBlockBytes. Space after the last group is zero.
+
+inline constexpr uint64_t kSegmentMagic = 0x544D4745534C4157ULL;  // "WALSEGMT"
+
+struct SegmentHeader {
+  uint64_t magic;  // kSegmentMagic
+  uint16_t format_version;
+  uint16_t reserved0;
+  uint32_t reserved1;
+  Hash128 directory_id;
+  uint64_t segment_index;  // dense from 0: a gap is a missing segment
+  uint8_t reserved2[72];
+  Hash128 checksum;  // of the bytes before it
+};
+static_assert(std::is_trivially_copyable_v<SegmentHeader> && sizeof(SegmentHeader) == 128);
+static_assert(offsetof(SegmentHeader, directory_id) == 16 &&
+              offsetof(SegmentHeader, segment_index) == 32 &&
+              offsetof(SegmentHeader, checksum) == 112);
+
+// ---------------------------------------------------------------------------------------------
+// Groups: one write to the log. A group starts at a kBlockBytes boundary with this header,
+// then holds whole entries, then zero padding to the next boundary. A group is written only
+// after the previous one is durable, and an acknowledgement waits for its whole group, so
+// the group is the unit of durability: after a crash only the newest group can be torn.
+// Hence the reader's rule (docs/wal-format.md): a bad group followed by a valid group header
+// anywhere later is corruption; a bad group followed by nothing valid is a torn tail.
+
+inline constexpr uint64_t kGroupMagic = 0x50554F52474C4157ULL;  // "WALGROUP"
+
+struct GroupHeader {
+  uint64_t magic;  // kGroupMagic
+  uint64_t first_op;
+  uint32_t entry_count;
+  uint32_t reserved0;
+  uint64_t size_bytes;     // this header and the entries, before padding
+  uint64_t segment_index;  // where it was meant to be written: catches misdirected writes
+  uint64_t segment_offset;
+  Hash128 checksum;  // of the bytes before it
+};
+static_assert(std::is_trivially_copyable_v<GroupHeader> && sizeof(GroupHeader) == 64);
+static_assert(offsetof(GroupHeader, size_bytes) == 24 && offsetof(GroupHeader, checksum) == 48);
+
+// ---------------------------------------------------------------------------------------------
+// Entries: one per state-changing batch. Header, then the body (event_count fixed-layout
+// records of the operation's type, exactly as the client sent them), then zero padding to
+// kEntryAlignBytes.
+
+inline constexpr uint64_t kEntryMagic = 0x5952544E454C4157ULL;  // "WALENTRY"
+
+enum class Operation : uint8_t {
+  kCreateLedgers = 1,    // body: Ledger[event_count]
+  kCreateAccounts = 2,   // body: Account[event_count]
+  kCreateTransfers = 3,  // body: Transfer[event_count]
+};
+inline constexpr uint8_t kOperationMax = 3;
+
+// Bytes of one event of the operation, or 0 for an unknown operation.
+uint32_t EventSizeBytes(Operation operation);
+
+struct EntryHeader {
+  uint64_t magic;  // kEntryMagic
+  uint16_t format_version;
+  Operation operation;
+  uint8_t reserved0;
+  uint32_t event_count;
+  uint64_t op;                // dense from 1
+  uint64_t timestamp_ns;      // the batch's booking timestamp (events get timestamp_ns + 1 + i)
+  uint32_t body_size_bytes;   // event_count * EventSizeBytes(operation)
+  uint32_t entry_size_bytes;  // header + body + padding: the next entry's offset - this one's
+  uint64_t reserved1;
+  Hash128 body_checksum;
+  Hash128 previous_chain_hash;  // the previous entry's chain_hash (zero before op 1)
+  uint8_t reserved2[32];
+  // XXH3-128 of the bytes before it: every header field, the body checksum and the previous
+  // chain hash, so changing, reordering, inserting or deleting an entry breaks the chain.
+  Hash128 chain_hash;
+};
+static_assert(std::is_trivially_copyable_v<EntryHeader> && sizeof(EntryHeader) == 128);
+static_assert(offsetof(EntryHeader, operation) == 10 && offsetof(EntryHeader, event_count) == 12 &&
+              offsetof(EntryHeader, op) == 16 && offsetof(EntryHeader, timestamp_ns) == 24 &&
+              offsetof(EntryHeader, body_size_bytes) == 32 &&
+              offsetof(EntryHeader, entry_size_bytes) == 36 &&
+              offsetof(EntryHeader, body_checksum) == 48 &&
+              offsetof(EntryHeader, previous_chain_hash) == 64 &&
+              offsetof(EntryHeader, chain_hash) == 112);
+
+// The most events one entry may carry, and so the largest entry.
+inline constexpr uint32_t kEventsPerEntryMax = 8190;
+inline constexpr uint64_t EntrySizeBytes(uint64_t body_size_bytes) {
+  return (sizeof(EntryHeader) + body_size_bytes + kEntryAlignBytes - 1) / kEntryAlignBytes *
+         kEntryAlignBytes;
+}
+
+// Fills magic, version, sizes, the body checksum and chain_hash from the other fields.
+void SealEntry(EntryHeader& header, std::span<const std::byte> body);
+// Checks magic, version, reserved bytes, sizes and the chain hash (not the body, not the
+// link to the previous entry). False for anything that is not a well-formed header.
+bool IsWellFormedEntryHeader(const EntryHeader& header);
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots: "snapshot-<op, 20 digits>.snap", the engine state after entry `op`. Written to a
+// temporary name, synced, then renamed; a snapshot whose checksum fails is skipped.
+
+inline constexpr uint64_t kSnapshotMagic = 0x544F485350414E53ULL;  // "SNAPSHOT"
+
+struct SnapshotHeader {
+  uint64_t magic;  // kSnapshotMagic
+  uint16_t format_version;
+  uint16_t reserved0;
+  uint32_t section_count;
+  Hash128 directory_id;
+  uint64_t op;            // state after this entry
+  uint64_t timestamp_ns;  // the engine's last timestamp at op
+  Hash128 chain_hash;     // the chain hash of entry `op` (replay continues from it)
+  uint64_t body_size_bytes;
+  uint8_t reserved1[24];
+  Hash128 body_checksum;  // XXH3-128 of everything after this header
+  Hash128 checksum;       // of the bytes before it
+};
+static_assert(std::is_trivially_copyable_v<SnapshotHeader> && sizeof(SnapshotHeader) == 128);
+static_assert(offsetof(SnapshotHeader, op) == 32 && offsetof(SnapshotHeader, chain_hash) == 48 &&
+              offsetof(SnapshotHeader, body_checksum) == 96 &&
+              offsetof(SnapshotHeader, checksum) == 112);
+
+// The body is section_count sections, each a SectionHeader then `size_bytes` of records.
+struct SectionHeader {
+  uint32_t kind;  // engine::SnapshotSection kind
+  uint32_t record_size_bytes;
+  uint64_t size_bytes;
+};
+static_assert(sizeof(SectionHeader) == 16);
+
+// The checksum field of these headers covers the bytes before it.
+template <typename Header>
+Hash128 HeaderChecksum(const Header& header) {
+  return HashBytes(std::as_bytes(std::span(&header, 1)).first(offsetof(Header, checksum)));
+}
+
+// Identity, segment, group and snapshot headers: magic and checksum (and version) hold.
+bool IsValid(const IdentityFile& identity);
+bool IsValid(const SegmentHeader& header);
+bool IsValid(const GroupHeader& header);
+bool IsValid(const SnapshotHeader& header);
+
+}  // namespace ledger::wal

@@ -1,0 +1,62 @@
+// Reads and verifies the log: every segment header, group header, entry header, body
+// checksum, chain link, op number and timestamp, in order.
+//
+// The end of the log is classified by the rule of wal/format.h: a bad group followed by a
+// valid group header anywhere later is corruption (DataLoss naming the segment, offset and
+// op; nothing is changed); a bad group followed by nothing valid is a torn tail, reported in
+// ScanResult for recovery to cut.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "wal/directory.h"
+#include "wal/format.h"
+
+namespace ledger::wal {
+
+struct LogPosition {
+  uint64_t segment_index = 0;
+  uint64_t offset = kBlockBytes;  // where a group starts
+  friend bool operator==(const LogPosition&, const LogPosition&) = default;
+};
+
+struct ScanResult {
+  uint64_t first_op = 0;  // 0 when the log holds no entry
+  uint64_t last_op = 0;
+  Hash128 last_chain_hash;         // of last_op (zero when empty)
+  uint64_t last_timestamp_ns = 0;  // last entry's timestamp + its event count
+  LogPosition end;                 // where the next group goes
+  bool archived_start = false;     // the first segment is not 0 (older ones archived)
+
+  bool torn_tail = false;  // the newest group was not wholly written
+  LogPosition torn_at;     // its position (== end)
+  std::string torn_reason;
+
+  uint64_t segment_count = 0;
+  uint64_t group_count = 0;
+  uint64_t entry_count = 0;
+  uint64_t event_count = 0;
+  uint64_t entry_bytes = 0;  // headers + bodies + entry padding
+};
+
+// Called for each entry of each verified group, in op order. An error stops the scan and is
+// returned as is.
+using EntryVisitor = std::function<absl::Status(const EntryHeader&, std::span<const std::byte>)>;
+
+struct ScanOptions {
+  // Skip the body checksum of entries at or below this op (a snapshot covers them; their
+  // headers and chain are still checked). 0 checks every body.
+  uint64_t trusted_through_op = 0;
+  // Called with bytes read so far, for progress bars (may be empty).
+  std::function<void(uint64_t)> progress;
+};
+
+absl::StatusOr<ScanResult> ScanLog(const Directory& directory, const ScanOptions& options,
+                                   const EntryVisitor& visit);
+
+}  // namespace ledger::wal

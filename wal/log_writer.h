@@ -1,0 +1,114 @@
+// Appends entries to the log with group commit.
+//
+// One thread (the sequencer) appends sealed entries into the filling buffer; one writer
+// thread, owned here, writes the other buffer as one group (wal/format.h) and syncs it.
+// While a group is being written the next one fills, so one write and one sync cover every
+// entry that arrived meanwhile, and throughput grows with offered load until the disk is
+// saturated. A group is written only after the previous one is durable.
+//
+// I/O goes through io_uring (registered buffers, O_DIRECT, RWF_DSYNC) when the kernel allows
+// it, else pwrite + fdatasync; io_backend() says which. An I/O error is sticky: nothing after
+// it is acknowledged, and the caller must stop (what reached the disk is unknown).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "wal/directory.h"
+#include "wal/format.h"
+#include "wal/internal/io.h"
+#include "wal/log_reader.h"
+
+namespace ledger::wal {
+
+struct WriterOptions {
+  // false: pwrite + fdatasync (ThreadSanitizer builds, or kernels and containers that refuse
+  // io_uring).
+  bool use_io_uring = true;
+  // Each of the two buffers, so the largest group. 16 MiB holds ~13 full batches of 8,190
+  // transfers: enough for group commit to amortise a sync (~2 GB/s x 56 us = 112 KB per
+  // sync at the device's rate) many times over.
+  uint64_t buffer_bytes = uint64_t{16} << 20;
+  // Called on the writer thread after each group is durable, with its last op. Must be quick
+  // (e.g. wake another thread).
+  std::function<void(uint64_t durable_op)> on_durable;
+};
+
+struct WriterStats {
+  uint64_t groups = 0;
+  uint64_t entries = 0;
+  uint64_t bytes_written = 0;   // including group headers and padding
+  uint64_t write_ns_total = 0;  // write + sync, summed
+  uint64_t segments_created = 0;
+};
+
+class LogWriter {
+ public:
+  // Continues the log at `end` (ScanLog's, after recovery cut any torn tail); the next entry
+  // appended must be `next_op`.
+  static absl::StatusOr<std::unique_ptr<LogWriter>> Open(const Directory& directory,
+                                                         const LogPosition& end, uint64_t next_op,
+                                                         WriterOptions options);
+  // Writes everything appended, then stops the writer thread.
+  ~LogWriter();
+
+  // From one thread only. `header` is sealed (SealEntry) and its op is the next one. Copies
+  // the entry; blocks while both buffers are full (back-pressure).
+  void Append(const EntryHeader& header, std::span<const std::byte> body);
+
+  // Every entry up to this op is on disk.
+  uint64_t durable_op() const { return durable_op_.load(std::memory_order_acquire); }
+  // Blocks until durable_op() >= op, or returns the I/O error that makes it never happen.
+  absl::Status WaitDurable(uint64_t op);
+  absl::Status status() const;
+  const char* io_backend() const;
+  WriterStats stats() const;
+
+ public:
+  class Io;  // how a group reaches the disk: io_uring or pwrite (log_writer.cc)
+
+ private:
+  LogWriter(const Directory& directory, WriterOptions options);
+  void Run();
+  absl::Status WriteGroup(std::byte* buffer, uint64_t bytes, uint64_t first_op,
+                          uint32_t entry_count);
+  absl::Status OpenSegment(uint64_t segment_index, bool create);
+
+  const Directory& directory_;  // outlives the writer
+  WriterOptions options_;
+  std::unique_ptr<Io> io_;
+  std::unique_ptr<std::byte, void (*)(void*)> memory_{nullptr, nullptr};
+  std::byte* buffers_[2] = {nullptr, nullptr};
+
+  // Writer thread only.
+  internal::FileDescriptor segment_fd_;
+  uint64_t segment_index_ = 0;
+  uint64_t segment_offset_ = 0;
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_;     // the writer waits for entries or stop
+  std::condition_variable space_;    // the appender waits for a free buffer
+  std::condition_variable durable_;  // WaitDurable
+  int filling_ = 0;
+  uint64_t filling_bytes_ = sizeof(GroupHeader);  // the group header goes first
+  uint64_t filling_first_op_ = 0;
+  uint32_t filling_entries_ = 0;
+  uint64_t next_op_ = 0;
+  bool writing_ = false;
+  bool stopping_ = false;
+  absl::Status status_;
+  WriterStats stats_;
+  std::atomic<uint64_t> durable_op_{0};
+  std::thread thread_;
+};
+
+}  // namespace ledger::wal

@@ -1,0 +1,149 @@
+#include "wal/recovery.h"
+
+#include <fcntl.h>
+
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "wal/internal/io.h"
+#include "wal/snapshot_file.h"
+
+namespace ledger::wal {
+
+namespace {
+
+// Records copied out of the body (its bytes may be unaligned), then applied as a batch.
+template <typename Event, typename Result, typename Apply>
+void ApplyRecords(std::span<const std::byte> body, uint64_t timestamp_ns, Apply&& apply) {
+  std::vector<Event> events(body.size() / sizeof(Event));
+  std::memcpy(events.data(), body.data(), events.size() * sizeof(Event));
+  std::vector<Result> results(events.size());
+  apply(std::span<const Event>(events), timestamp_ns, std::span<Result>(results));
+}
+
+// Zeroes a segment from `offset` to its end, so the cut tail can never be read again.
+absl::Status CutTail(const Directory& directory, const LogPosition& at) {
+  const std::string path = directory.SegmentPath(at.segment_index);
+  LEDGER_ASSIGN_OR_RETURN(internal::FileDescriptor fd, internal::Open(path, O_RDWR));
+  const uint64_t length = directory.segment_size_bytes() - at.offset;
+  if (fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(at.offset),
+                static_cast<off_t>(length)) != 0) {
+    std::vector<std::byte> zeros(std::min<uint64_t>(length, uint64_t{1} << 20));
+    for (uint64_t done = 0; done < length; done += zeros.size()) {
+      const uint64_t take = std::min<uint64_t>(zeros.size(), length - done);
+      LEDGER_RETURN_IF_ERROR(
+          internal::PwriteFully(fd.get(), std::span(zeros).first(take), at.offset + done, path));
+    }
+  }
+  return internal::Fdatasync(fd.get(), path);
+}
+
+}  // namespace
+
+absl::Status ApplyEntry(engine::Engine& engine, const EntryHeader& header,
+                        std::span<const std::byte> body) {
+  if (header.timestamp_ns <= engine.last_timestamp_ns()) {
+    return absl::DataLossError(absl::StrCat("entry of op ", header.op, " has timestamp ",
+                                            header.timestamp_ns, ", not past the state's ",
+                                            engine.last_timestamp_ns()));
+  }
+  switch (header.operation) {
+    case Operation::kCreateLedgers:
+      ApplyRecords<Ledger, CreateLedgerResult>(
+          body, header.timestamp_ns,
+          [&](auto events, uint64_t t, auto results) { engine.CreateLedgers(events, t, results); });
+      break;
+    case Operation::kCreateAccounts:
+      if (!engine.HasRoomFor(header.event_count, 0)) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("op ", header.op, ": the engine's account table is full"));
+      }
+      ApplyRecords<Account, CreateAccountResult>(body, header.timestamp_ns,
+                                                 [&](auto events, uint64_t t, auto results) {
+                                                   engine.CreateAccounts(events, t, results);
+                                                 });
+      break;
+    case Operation::kCreateTransfers:
+      if (!engine.HasRoomFor(0, header.event_count)) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("op ", header.op, ": the engine's transfer table is full"));
+      }
+      ApplyRecords<Transfer, CreateTransferResult>(body, header.timestamp_ns,
+                                                   [&](auto events, uint64_t t, auto results) {
+                                                     engine.CreateTransfers(events, t, results);
+                                                   });
+      break;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOptions& options) {
+  Recovered recovered;
+  Hash128 snapshot_chain_hash;
+  if (options.use_snapshots) {
+    LEDGER_ASSIGN_OR_RETURN(std::vector<uint64_t> snapshot_ops, directory.ListSnapshots());
+    for (uint64_t op : snapshot_ops) {
+      absl::StatusOr<LoadedSnapshot> loaded = ReadSnapshot(directory, op);
+      absl::StatusOr<std::unique_ptr<engine::Engine>> restored =
+          loaded.ok() ? engine::Engine::Restore(options.engine, loaded->sections)
+                      : absl::StatusOr<std::unique_ptr<engine::Engine>>(loaded.status());
+      if (!restored.ok()) {
+        recovered.notes.push_back(
+            absl::StrCat("skipped snapshot at op ", op, ": ", restored.status().message()));
+        continue;
+      }
+      recovered.engine = std::move(*restored);
+      recovered.snapshot_op = op;
+      snapshot_chain_hash = loaded->header.chain_hash;
+      break;
+    }
+  }
+  if (recovered.engine == nullptr) {
+    recovered.engine = std::make_unique<engine::Engine>(options.engine);
+  }
+
+  const uint64_t snapshot_op = recovered.snapshot_op;
+  ScanOptions scan_options;
+  scan_options.trusted_through_op = 0;  // verify every body: it is cheap next to the disk read
+  scan_options.progress = options.progress;
+  engine::Engine& engine = *recovered.engine;
+  bool snapshot_linked = snapshot_op == 0;
+  LEDGER_ASSIGN_OR_RETURN(
+      recovered.log,
+      ScanLog(directory, scan_options,
+              [&](const EntryHeader& header, std::span<const std::byte> body) -> absl::Status {
+                if (header.op == snapshot_op) {
+                  if (header.chain_hash != snapshot_chain_hash) {
+                    return absl::DataLossError(absl::StrCat(
+                        "snapshot at op ", snapshot_op, " does not match the log's chain there"));
+                  }
+                  snapshot_linked = true;
+                }
+                if (header.op <= snapshot_op) return absl::OkStatus();
+                ++recovered.replayed_entries;
+                return ApplyEntry(engine, header, body);
+              }));
+  const ScanResult& log = recovered.log;
+  if (log.archived_start && log.first_op > snapshot_op + 1) {
+    return absl::DataLossError(absl::StrCat("segments before op ", log.first_op,
+                                            " are archived and no snapshot covers them"));
+  }
+  if (!snapshot_linked) {
+    return absl::DataLossError(
+        absl::StrCat("snapshot at op ", snapshot_op, " is beyond the log's last op ", log.last_op));
+  }
+  if (log.torn_tail) {
+    recovered.notes.push_back(absl::StrCat(
+        "torn tail in ", directory.SegmentPath(log.torn_at.segment_index), " at offset ",
+        log.torn_at.offset, " (", log.torn_reason, "); the log ends at op ", log.last_op));
+    if (options.cut_torn_tail && directory.writable()) {
+      LEDGER_RETURN_IF_ERROR(CutTail(directory, log.torn_at));
+      recovered.notes.back() += "; cut";
+    }
+  }
+  return recovered;
+}
+
+}  // namespace ledger::wal

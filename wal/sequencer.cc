@@ -1,0 +1,126 @@
+#include "wal/sequencer.h"
+
+#include <time.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "wal/snapshot_file.h"
+
+namespace ledger::wal {
+
+uint64_t RealtimeNs() {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
+}
+
+Sequencer::Sequencer(engine::Engine& engine, LogWriter& log, const Directory& directory,
+                     uint64_t last_op, const Hash128& chain_hash, SequencerOptions options)
+    : engine_(engine),
+      log_(log),
+      directory_(directory),
+      options_(std::move(options)),
+      last_op_(last_op),
+      chain_hash_(chain_hash) {
+  if (!options_.clock_ns) options_.clock_ns = RealtimeNs;
+  if (options_.snapshot_interval_ops > 0)
+    snapshot_thread_ = std::thread([this] { RunSnapshots(); });
+}
+
+Sequencer::~Sequencer() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+}
+
+template <typename Event>
+absl::StatusOr<Receipt> Sequencer::Append(Operation operation, std::span<const Event> events) {
+  if (events.size() > kEventsPerEntryMax) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a batch holds at most ", kEventsPerEntryMax, " events, not ", events.size()));
+  }
+  // Strictly increasing: past the engine's last event timestamp even if the clock stepped back.
+  const uint64_t timestamp_ns = std::max(options_.clock_ns(), engine_.last_timestamp_ns() + 1);
+  EntryHeader header{};
+  header.operation = operation;
+  header.event_count = static_cast<uint32_t>(events.size());
+  header.op = last_op_ + 1;
+  header.timestamp_ns = timestamp_ns;
+  header.previous_chain_hash = chain_hash_;
+  const std::span<const std::byte> body = std::as_bytes(events);
+  SealEntry(header, body);
+  log_.Append(header, body);
+  last_op_ = header.op;
+  chain_hash_ = header.chain_hash;
+  return Receipt{header.op, timestamp_ns};
+}
+
+absl::StatusOr<Receipt> Sequencer::CreateLedgers(std::span<const Ledger> events,
+                                                 std::span<CreateLedgerResult> results) {
+  LEDGER_ASSIGN_OR_RETURN(Receipt receipt, Append(Operation::kCreateLedgers, events));
+  engine_.CreateLedgers(events, receipt.timestamp_ns, results);
+  MaybeSnapshot();
+  return receipt;
+}
+
+absl::StatusOr<Receipt> Sequencer::CreateAccounts(std::span<const Account> events,
+                                                  std::span<CreateAccountResult> results) {
+  if (!engine_.HasRoomFor(events.size(), 0)) {
+    return absl::ResourceExhaustedError("the ledger's account table is full");
+  }
+  LEDGER_ASSIGN_OR_RETURN(Receipt receipt, Append(Operation::kCreateAccounts, events));
+  engine_.CreateAccounts(events, receipt.timestamp_ns, results);
+  MaybeSnapshot();
+  return receipt;
+}
+
+absl::StatusOr<Receipt> Sequencer::CreateTransfers(std::span<const Transfer> events,
+                                                   std::span<CreateTransferResult> results) {
+  if (!engine_.HasRoomFor(0, events.size())) {
+    return absl::ResourceExhaustedError("the ledger's transfer table is full");
+  }
+  LEDGER_ASSIGN_OR_RETURN(Receipt receipt, Append(Operation::kCreateTransfers, events));
+  engine_.CreateTransfers(events, receipt.timestamp_ns, results);
+  MaybeSnapshot();
+  return receipt;
+}
+
+void Sequencer::MaybeSnapshot() {
+  if (options_.snapshot_interval_ops == 0 || last_op_ % options_.snapshot_interval_ops != 0) {
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  if (snapshot_busy_) return;  // the previous one is still being written: skip this one
+  pending_image_ = engine_.CaptureSnapshot();
+  pending_op_ = last_op_;
+  pending_chain_hash_ = chain_hash_;
+  snapshot_busy_ = true;
+  wake_.notify_one();
+}
+
+void Sequencer::RunSnapshots() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || pending_image_ != nullptr; });
+    if (pending_image_ == nullptr) return;
+    std::unique_ptr<engine::EngineSnapshot> image = std::move(pending_image_);
+    const uint64_t op = pending_op_;
+    const Hash128 chain_hash = pending_chain_hash_;
+    lock.unlock();
+    // Never ahead of the log: wait until the entry it follows is durable.
+    absl::Status status = log_.WaitDurable(op);
+    if (status.ok()) status = WriteSnapshot(directory_, op, chain_hash, *image);
+    if (status.ok()) status = PruneSnapshots(directory_, options_.snapshots_kept);
+    if (options_.on_snapshot) options_.on_snapshot(status);
+    image.reset();
+    lock.lock();
+    snapshot_busy_ = false;
+  }
+}
+
+}  // namespace ledger::wal

@@ -1,0 +1,89 @@
+// The sequencer: one log, one order. It gives each state-changing batch the next op number
+// and a booking timestamp (from the clock, but strictly increasing even when the clock steps
+// back), appends it to the log and applies it to the engine. Execution runs while the write is
+// in flight; the caller acknowledges only once WaitDurable(op) returns, so a reply always
+// waits for both.
+//
+// It also takes snapshots every `snapshot_interval_ops`: the image is captured here (short)
+// and written by a background thread once the log is durable through its op, so a snapshot is
+// never ahead of the log.
+//
+// Threading: all methods from one thread, except that the background snapshot thread is
+// internal. The engine, log and directory must outlive the sequencer.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "engine/engine.h"
+#include "wal/directory.h"
+#include "wal/format.h"
+#include "wal/log_writer.h"
+
+namespace ledger::wal {
+
+struct SequencerOptions {
+  std::function<uint64_t()> clock_ns;  // wall clock in ns; default CLOCK_REALTIME
+  uint64_t snapshot_interval_ops = 0;  // 0 = never
+  size_t snapshots_kept = 2;
+  std::function<void(const absl::Status&)> on_snapshot;  // after each snapshot attempt
+};
+
+struct Receipt {
+  uint64_t op = 0;
+  uint64_t timestamp_ns = 0;  // the batch's; event i is booked at timestamp_ns + 1 + i
+};
+
+class Sequencer {
+ public:
+  // Continues after `last_op` whose chain hash is `chain_hash` (from recovery).
+  Sequencer(engine::Engine& engine, LogWriter& log, const Directory& directory, uint64_t last_op,
+            const Hash128& chain_hash, SequencerOptions options);
+  ~Sequencer();  // waits for a snapshot in progress
+
+  // InvalidArgument for more than kEventsPerEntryMax events, ResourceExhausted when the
+  // engine's tables are full; then nothing is logged or applied.
+  absl::StatusOr<Receipt> CreateLedgers(std::span<const Ledger> events,
+                                        std::span<CreateLedgerResult> results);
+  absl::StatusOr<Receipt> CreateAccounts(std::span<const Account> events,
+                                         std::span<CreateAccountResult> results);
+  absl::StatusOr<Receipt> CreateTransfers(std::span<const Transfer> events,
+                                          std::span<CreateTransferResult> results);
+
+  uint64_t last_op() const { return last_op_; }
+  const Hash128& chain_hash() const { return chain_hash_; }
+
+ private:
+  template <typename Event>
+  absl::StatusOr<Receipt> Append(Operation operation, std::span<const Event> events);
+  void MaybeSnapshot();
+  void RunSnapshots();
+
+  engine::Engine& engine_;
+  LogWriter& log_;
+  const Directory& directory_;
+  SequencerOptions options_;
+  uint64_t last_op_;
+  Hash128 chain_hash_;
+
+  // Handoff to the snapshot thread: at most one image at a time.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::unique_ptr<engine::EngineSnapshot> pending_image_;
+  uint64_t pending_op_ = 0;
+  Hash128 pending_chain_hash_;
+  bool snapshot_busy_ = false;
+  bool stopping_ = false;
+  std::thread snapshot_thread_;
+};
+
+// CLOCK_REALTIME in nanoseconds.
+uint64_t RealtimeNs();
+
+}  // namespace ledger::wal
