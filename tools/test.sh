@@ -15,3 +15,10 @@ for preset in release asan; do
   echo "== ${preset}: test" >&2
   ctest --preset "${preset}" -j "${jobs}"
 done
+
+# ThreadSanitizer for the threaded parts only (the engine is single-threaded by design).
+echo "== tsan: build" >&2
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j "${jobs}" --target wal_test
+echo "== tsan: test" >&2
+ctest --preset tsan -j "${jobs}" -L threaded

@@ -219,18 +219,21 @@ absl::Status Directory::CreateSegment(uint64_t segment_index) const {
 
 absl::Status Directory::CheckSegmentHeader(int fd, uint64_t segment_index) const {
   const std::string path = SegmentPath(segment_index);
-  SegmentHeader header;
-  LEDGER_RETURN_IF_ERROR(
-      internal::PreadFully(fd, std::as_writable_bytes(std::span(&header, 1)), 0, path));
-  if (!IsValid(header) || header.directory_id != identity_.directory_id ||
-      header.segment_index != segment_index) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": segment header is malformed or belongs to another directory"));
-  }
   LEDGER_ASSIGN_OR_RETURN(uint64_t size, internal::FileSize(fd, path));
   if (size != segment_size_bytes()) {
     return absl::DataLossError(absl::StrCat(path, ": size ", size, " differs from the directory's ",
                                             segment_size_bytes()));
+  }
+  std::byte block[kBlockBytes];
+  LEDGER_RETURN_IF_ERROR(internal::PreadFully(fd, block, 0, path));
+  SegmentHeader header;
+  std::memcpy(&header, block, sizeof(header));
+  const bool rest_zero = std::all_of(block + sizeof(header), block + kBlockBytes,
+                                     [](std::byte b) { return b == std::byte{0}; });
+  if (!IsValid(header) || !rest_zero || header.directory_id != identity_.directory_id ||
+      header.segment_index != segment_index) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": segment header is malformed or belongs to another directory"));
   }
   return absl::OkStatus();
 }

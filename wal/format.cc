@@ -62,21 +62,32 @@ bool IsWellFormedEntryHeader(const EntryHeader& header) {
 
 bool IsValid(const IdentityFile& identity) {
   return identity.magic == kIdentityMagic && identity.format_version == kFormatVersion &&
+         identity.reserved0 == 0 && identity.reserved1 == 0 &&
+         AllZero(identity.reserved2, sizeof(identity.reserved2)) &&
          identity.checksum == HeaderChecksum(identity);
 }
 
 bool IsValid(const SegmentHeader& header) {
   return header.magic == kSegmentMagic && header.format_version == kFormatVersion &&
+         header.reserved0 == 0 && header.reserved1 == 0 &&
+         AllZero(header.reserved2, sizeof(header.reserved2)) &&
          header.checksum == HeaderChecksum(header);
 }
 
-bool IsValid(const GroupHeader& header) {
+Hash128 GroupChecksum(const GroupHeader& header, const Hash128& directory_id) {
+  const XXH128_hash_t hash = XXH3_128bits_withSeed(&header, offsetof(GroupHeader, checksum),
+                                                   directory_id.low ^ directory_id.high);
+  return {hash.low64, hash.high64};
+}
+
+bool IsValid(const GroupHeader& header, const Hash128& directory_id) {
   return header.magic == kGroupMagic && header.reserved0 == 0 &&
-         header.checksum == HeaderChecksum(header);
+         header.checksum == GroupChecksum(header, directory_id);
 }
 
 bool IsValid(const SnapshotHeader& header) {
   return header.magic == kSnapshotMagic && header.format_version == kFormatVersion &&
+         header.reserved0 == 0 && AllZero(header.reserved1, sizeof(header.reserved1)) &&
          header.checksum == HeaderChecksum(header);
 }
 

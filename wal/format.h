@@ -91,7 +91,7 @@ struct GroupHeader {
   uint64_t size_bytes;     // this header and the entries, before padding
   uint64_t segment_index;  // where it was meant to be written: catches misdirected writes
   uint64_t segment_offset;
-  Hash128 checksum;  // of the bytes before it
+  Hash128 checksum;  // GroupChecksum: of the bytes before it, keyed by the directory id
 };
 static_assert(std::is_trivially_copyable_v<GroupHeader> && sizeof(GroupHeader) == 64);
 static_assert(offsetof(GroupHeader, size_bytes) == 24 && offsetof(GroupHeader, checksum) == 48);
@@ -195,7 +195,12 @@ Hash128 HeaderChecksum(const Header& header) {
 // Identity, segment, group and snapshot headers: magic and checksum (and version) hold.
 bool IsValid(const IdentityFile& identity);
 bool IsValid(const SegmentHeader& header);
-bool IsValid(const GroupHeader& header);
 bool IsValid(const SnapshotHeader& header);
+
+// Group headers are checksummed with a seed taken from the directory id, which never leaves
+// the directory: bytes inside an entry's body (a client's records) can then never pass for a
+// group header when the reader looks for later groups.
+Hash128 GroupChecksum(const GroupHeader& header, const Hash128& directory_id);
+bool IsValid(const GroupHeader& header, const Hash128& directory_id);
 
 }  // namespace ledger::wal

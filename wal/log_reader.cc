@@ -41,18 +41,31 @@ class LogScanner {
 
  private:
   absl::Status OpenSegments();
-  // Reads and verifies the group at offset and visits its entries. Returns its size, or 0
-  // when there is no good group there: `reason` says why, or stays empty for zeros.
-  absl::StatusOr<uint64_t> ReadGroup(Segment& segment, uint64_t offset, std::string* reason);
-  absl::Status VerifyEntries(std::span<const std::byte> entries, uint64_t first_op,
-                             uint32_t entry_count, std::string* reason);
+  // What is at a group position. kTorn: something a torn write explains (a malformed group
+  // header, or an entry that fails its own checks). kCorrupt: a group whose header and
+  // entries check out but that does not continue the log, or has dirty padding: no crash
+  // explains that.
+  enum class Kind { kGood, kZeros, kTorn, kCorrupt };
+  struct Verdict {
+    Kind kind;
+    uint64_t size_bytes = 0;  // kGood: the group's size before padding
+    std::string reason;
+  };
+  // Reads and verifies the group at offset; visits its entries when it is good.
+  absl::StatusOr<Verdict> ReadGroup(Segment& segment, uint64_t offset);
+  // Each entry's own checks: well-formed header, fits, body checksum, zero padding.
+  std::string CheckEntriesIntact(std::span<const std::byte> entries, uint32_t entry_count) const;
+  // The entries continue the log: ops, chain links, timestamps.
+  std::string CheckEntriesContinue(std::span<const std::byte> entries, uint64_t first_op,
+                                   uint32_t entry_count) const;
+  absl::Status VisitEntries(std::span<const std::byte> entries, uint32_t entry_count);
   // Whether a valid group header with first_op > result_.last_op exists after (segment
   // position, offset): in that segment only, or in the rest of the log.
   absl::StatusOr<std::optional<LogPosition>> FindLaterGroup(size_t segment_position,
                                                             uint64_t offset,
                                                             bool this_segment_only);
   absl::Status Corruption(const Segment& segment, uint64_t offset, const std::string& reason,
-                          const LogPosition& later);
+                          const std::optional<LogPosition>& later);
 
   const Directory& directory_;
   const ScanOptions& options_;
@@ -92,26 +105,31 @@ absl::StatusOr<ScanResult> LogScanner::Run() {
     Segment& segment = segments_[position];
     uint64_t offset = kBlockBytes;
     while (offset < segment_size) {
-      std::string reason;
-      LEDGER_ASSIGN_OR_RETURN(uint64_t group_bytes, ReadGroup(segment, offset, &reason));
-      if (group_bytes > 0) {
-        offset += (group_bytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
+      LEDGER_ASSIGN_OR_RETURN(Verdict verdict, ReadGroup(segment, offset));
+      if (verdict.kind == Kind::kGood) {
+        offset += (verdict.size_bytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
         result_.end = {segment.index, offset};
         continue;
       }
-      // No good group here. Anything valid later makes this corruption. Zeros legitimately
-      // end a segment the writer rolled away from, so for zeros only this segment counts
-      // (a later segment must then continue the op sequence, which ReadGroup checks).
+      if (verdict.kind == Kind::kCorrupt) {
+        return Corruption(segment, offset, verdict.reason, std::nullopt);
+      }
+      // Zeros or a torn group: anything valid later makes it corruption. Zeros legitimately
+      // end a segment the writer rolled away from, so for zeros only this segment counts (a
+      // later segment must then continue the op sequence, which ReadGroup checks).
+      const bool zeros = verdict.kind == Kind::kZeros;
       LEDGER_ASSIGN_OR_RETURN(std::optional<LogPosition> later,
-                              FindLaterGroup(position, offset, reason.empty()));
-      if (later.has_value()) return Corruption(segment, offset, reason, *later);
-      if (!reason.empty()) {
+                              FindLaterGroup(position, offset, zeros));
+      if (later.has_value()) {
+        return Corruption(segment, offset, zeros ? "a hole of zeros" : verdict.reason, later);
+      }
+      if (!zeros) {
         result_.torn_tail = true;
         result_.torn_at = {segment.index, offset};
-        result_.torn_reason = reason;
+        result_.torn_reason = verdict.reason;
         result_.end = result_.torn_at;
       }
-      break;  // zeros: this segment's data ends here
+      break;  // this segment's data ends here
     }
   }
   // The writer creates a segment just before its first group: a newer segment without groups
@@ -122,36 +140,112 @@ absl::StatusOr<ScanResult> LogScanner::Run() {
   return result_;
 }
 
-absl::StatusOr<uint64_t> LogScanner::ReadGroup(Segment& segment, uint64_t offset,
-                                               std::string* reason) {
+absl::StatusOr<LogScanner::Verdict> LogScanner::ReadGroup(Segment& segment, uint64_t offset) {
   const uint64_t segment_size = directory_.segment_size_bytes();
   GroupHeader header;
   LEDGER_RETURN_IF_ERROR(internal::PreadFully(
       segment.fd.get(), std::as_writable_bytes(std::span(&header, 1)), offset, segment.path));
-  if (IsAllZero(std::as_bytes(std::span(&header, 1)))) return 0;  // reason stays empty
-  const uint64_t expected_op = result_.last_op + 1;
-  if (!IsValid(header)) {
-    *reason = "group header is malformed";
-    return 0;
+  if (IsAllZero(std::as_bytes(std::span(&header, 1)))) return Verdict{Kind::kZeros, 0, {}};
+  if (!IsValid(header, directory_.identity().directory_id)) {
+    return Verdict{Kind::kTorn, 0, "group header is malformed"};
   }
-  if (header.segment_index != segment.index || header.segment_offset != offset ||
-      header.size_bytes < sizeof(GroupHeader) || header.size_bytes > kGroupBytesMax ||
-      header.size_bytes > segment_size - offset || header.entry_count == 0 ||
-      (result_.entry_count > 0 && header.first_op != expected_op)) {
-    *reason = absl::StrCat("group header does not fit here (expected op ", expected_op, ")");
-    return 0;
+  // The header checks out, so it was written whole: from here on only a torn entry is a crash.
+  if (header.segment_index != segment.index || header.segment_offset != offset) {
+    return Verdict{Kind::kCorrupt, 0,
+                   absl::StrCat("group was written for segment ", header.segment_index, " offset ",
+                                header.segment_offset, " (a misdirected write)")};
   }
-  group_.resize(header.size_bytes);
+  if (header.size_bytes < sizeof(GroupHeader) + sizeof(EntryHeader) ||
+      header.size_bytes > kGroupBytesMax || header.size_bytes > segment_size - offset ||
+      header.entry_count == 0) {
+    return Verdict{Kind::kCorrupt, 0, "group header claims an impossible size"};
+  }
+  const uint64_t padded = std::min(
+      (header.size_bytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes, segment_size - offset);
+  group_.resize(padded);
   LEDGER_RETURN_IF_ERROR(internal::PreadFully(segment.fd.get(), group_, offset, segment.path));
-  bytes_read_ += header.size_bytes;
+  bytes_read_ += padded;
   if (options_.progress) options_.progress(bytes_read_);
-  const std::span<const std::byte> entries = std::span(group_).subspan(sizeof(GroupHeader));
-  LEDGER_RETURN_IF_ERROR(VerifyEntries(entries, header.first_op, header.entry_count, reason));
-  if (!reason->empty()) return 0;
+  const std::span<const std::byte> entries =
+      std::span(group_).subspan(sizeof(GroupHeader), header.size_bytes - sizeof(GroupHeader));
+  std::string reason = CheckEntriesIntact(entries, header.entry_count);
+  if (!reason.empty()) return Verdict{Kind::kTorn, 0, reason};
+  if (!IsAllZero(std::span(group_).subspan(header.size_bytes))) {
+    return Verdict{Kind::kCorrupt, 0, "group padding is not zero"};
+  }
+  reason = CheckEntriesContinue(entries, header.first_op, header.entry_count);
+  if (!reason.empty()) return Verdict{Kind::kCorrupt, 0, reason};
   // The whole group is good: only now hand its entries out.
-  if (result_.entry_count == 0) result_.first_op = header.first_op;
+  LEDGER_RETURN_IF_ERROR(VisitEntries(entries, header.entry_count));
+  ++result_.group_count;
+  return Verdict{Kind::kGood, header.size_bytes, {}};
+}
+
+std::string LogScanner::CheckEntriesIntact(std::span<const std::byte> entries,
+                                           uint32_t entry_count) const {
   uint64_t position = 0;
-  for (uint32_t i = 0; i < header.entry_count; ++i) {
+  for (uint32_t i = 0; i < entry_count; ++i) {
+    EntryHeader entry;
+    if (entries.size() - position < sizeof(entry)) {
+      return absl::StrCat("entry ", i, " of the group is cut short");
+    }
+    std::memcpy(&entry, entries.data() + position, sizeof(entry));
+    if (!IsWellFormedEntryHeader(entry) || entry.entry_size_bytes > entries.size() - position) {
+      return absl::StrCat("entry ", i, " of the group has a malformed header");
+    }
+    const auto body = entries.subspan(position + sizeof(EntryHeader), entry.body_size_bytes);
+    if (entry.op > options_.trusted_through_op && HashBytes(body) != entry.body_checksum) {
+      return absl::StrCat("body of op ", entry.op, " fails its checksum");
+    }
+    const auto padding =
+        entries.subspan(position + sizeof(EntryHeader) + entry.body_size_bytes,
+                        entry.entry_size_bytes - sizeof(EntryHeader) - entry.body_size_bytes);
+    if (!IsAllZero(padding)) return absl::StrCat("padding of op ", entry.op, " is not zero");
+    position += entry.entry_size_bytes;
+  }
+  if (position != entries.size()) return "group holds bytes after its last entry";
+  return {};
+}
+
+std::string LogScanner::CheckEntriesContinue(std::span<const std::byte> entries, uint64_t first_op,
+                                             uint32_t entry_count) const {
+  const bool log_empty = result_.entry_count == 0;
+  // From genesis the log starts at op 1; after archived segments anywhere, unlinked.
+  const uint64_t expected_first =
+      log_empty ? (result_.archived_start ? first_op : 1) : result_.last_op + 1;
+  if (first_op != expected_first) {
+    return absl::StrCat("group starts at op ", first_op, ", expected op ", expected_first);
+  }
+  Hash128 chain = result_.last_chain_hash;
+  uint64_t timestamp_min_ns = result_.last_timestamp_ns + 1;
+  uint64_t position = 0;
+  for (uint32_t i = 0; i < entry_count; ++i) {
+    EntryHeader entry;
+    std::memcpy(&entry, entries.data() + position, sizeof(entry));
+    const uint64_t op = first_op + i;
+    if (entry.op != op) return absl::StrCat("entry holds op ", entry.op, ", expected op ", op);
+    const bool link_known = !(log_empty && i == 0 && result_.archived_start);
+    if (link_known && entry.previous_chain_hash != chain) {
+      return absl::StrCat("entry of op ", op, " does not link to the previous entry");
+    }
+    if (entry.timestamp_ns < timestamp_min_ns) {
+      return absl::StrCat("entry of op ", op, " has a timestamp that goes backwards");
+    }
+    chain = entry.chain_hash;
+    timestamp_min_ns = entry.timestamp_ns + entry.event_count + 1;
+    position += entry.entry_size_bytes;
+  }
+  return {};
+}
+
+absl::Status LogScanner::VisitEntries(std::span<const std::byte> entries, uint32_t entry_count) {
+  if (result_.entry_count == 0) {
+    EntryHeader first;
+    std::memcpy(&first, entries.data(), sizeof(first));
+    result_.first_op = first.op;
+  }
+  uint64_t position = 0;
+  for (uint32_t i = 0; i < entry_count; ++i) {
     EntryHeader entry;
     std::memcpy(&entry, entries.data() + position, sizeof(entry));
     const auto body = entries.subspan(position + sizeof(EntryHeader), entry.body_size_bytes);
@@ -164,49 +258,6 @@ absl::StatusOr<uint64_t> LogScanner::ReadGroup(Segment& segment, uint64_t offset
     ++result_.entry_count;
     position += entry.entry_size_bytes;
   }
-  ++result_.group_count;
-  return header.size_bytes;
-}
-
-absl::Status LogScanner::VerifyEntries(std::span<const std::byte> entries, uint64_t first_op,
-                                       uint32_t entry_count, std::string* reason) {
-  uint64_t op = first_op;
-  Hash128 chain = result_.last_chain_hash;
-  uint64_t timestamp_min_ns = result_.last_timestamp_ns + 1;
-  const bool first_entry_of_log = result_.entry_count == 0;
-  uint64_t position = 0;
-  for (uint32_t i = 0; i < entry_count; ++i, ++op) {
-    EntryHeader entry;
-    if (entries.size() - position < sizeof(entry)) {
-      *reason = absl::StrCat("entry of op ", op, " is cut short");
-      return absl::OkStatus();
-    }
-    std::memcpy(&entry, entries.data() + position, sizeof(entry));
-    if (!IsWellFormedEntryHeader(entry) || entry.op != op ||
-        entry.entry_size_bytes > entries.size() - position) {
-      *reason = absl::StrCat("entry header of op ", op, " is malformed");
-      return absl::OkStatus();
-    }
-    // The very first entry of a log whose older segments were archived cannot be linked.
-    const bool link_known = !(first_entry_of_log && i == 0 && result_.archived_start);
-    if (link_known && entry.previous_chain_hash != chain) {
-      *reason = absl::StrCat("entry of op ", op, " does not link to the previous entry");
-      return absl::OkStatus();
-    }
-    if (entry.timestamp_ns < timestamp_min_ns) {
-      *reason = absl::StrCat("entry of op ", op, " has a timestamp that goes backwards");
-      return absl::OkStatus();
-    }
-    const auto body = entries.subspan(position + sizeof(EntryHeader), entry.body_size_bytes);
-    if (op > options_.trusted_through_op && HashBytes(body) != entry.body_checksum) {
-      *reason = absl::StrCat("body of op ", op, " fails its checksum");
-      return absl::OkStatus();
-    }
-    chain = entry.chain_hash;
-    timestamp_min_ns = entry.timestamp_ns + entry.event_count + 1;
-    position += entry.entry_size_bytes;
-  }
-  if (position != entries.size()) *reason = "group holds bytes after its last entry";
   return absl::OkStatus();
 }
 
@@ -226,8 +277,9 @@ absl::StatusOr<std::optional<LogPosition>> LogScanner::FindLaterGroup(size_t seg
       for (uint64_t block = 0; block < length; block += kBlockBytes) {
         GroupHeader header;
         std::memcpy(&header, chunk.data() + block, sizeof(header));
-        if (IsValid(header) && header.segment_index == segment.index &&
-            header.segment_offset == start + block && header.first_op > result_.last_op) {
+        if (IsValid(header, directory_.identity().directory_id) &&
+            header.segment_index == segment.index && header.segment_offset == start + block &&
+            header.first_op > result_.last_op) {
           return LogPosition{segment.index, start + block};
         }
       }
@@ -238,12 +290,15 @@ absl::StatusOr<std::optional<LogPosition>> LogScanner::FindLaterGroup(size_t seg
 }
 
 absl::Status LogScanner::Corruption(const Segment& segment, uint64_t offset,
-                                    const std::string& reason, const LogPosition& later) {
+                                    const std::string& reason,
+                                    const std::optional<LogPosition>& later) {
+  const std::string why =
+      later.has_value() ? absl::StrCat("a valid group follows in segment ", later->segment_index,
+                                       " at offset ", later->offset, ", so this is not a torn tail")
+                        : std::string("the group is whole, so no crash explains it");
   return absl::DataLossError(absl::StrCat(
       "WAL corruption in ", segment.path, " at offset ", offset, " (op ", result_.last_op + 1,
-      "): ", reason.empty() ? "a hole of zeros" : reason, "; a valid group follows in segment ",
-      later.segment_index, " at offset ", later.offset,
-      ", so this is not a torn tail. Nothing was changed; inspect with `ledger-wal verify`"));
+      "): ", reason, "; ", why, ". Nothing was changed; inspect with `ledger-wal verify`"));
 }
 
 }  // namespace

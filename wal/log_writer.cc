@@ -134,11 +134,16 @@ absl::StatusOr<std::unique_ptr<LogWriter>> LogWriter::Open(const Directory& dire
   writer->buffers_[0] = writer->memory_.get();
   writer->buffers_[1] = writer->memory_.get() + writer->options_.buffer_bytes;
 
-  std::string why_not = "disabled";
+  std::string why_not = "io_uring disabled by configuration";
   if (writer->options_.use_io_uring) {
     writer->io_ = UringIo::Create(writer->buffers_, writer->options_.buffer_bytes, &why_not);
   }
-  if (writer->io_ == nullptr) writer->io_ = std::make_unique<PwriteIo>();
+  if (writer->io_ == nullptr) {
+    writer->io_ = std::make_unique<PwriteIo>();
+    writer->io_backend_ = absl::StrCat(writer->io_->name(), " (", why_not, ")");
+  } else {
+    writer->io_backend_ = writer->io_->name();
+  }
   writer->segment_offset_ = end.offset;
   LEDGER_RETURN_IF_ERROR(writer->OpenSegment(end.segment_index, /*create=*/false));
   writer->next_op_ = next_op;
@@ -255,7 +260,7 @@ absl::Status LogWriter::WriteGroup(std::byte* buffer, uint64_t bytes, uint64_t f
   header.size_bytes = bytes;
   header.segment_index = segment_index_;
   header.segment_offset = segment_offset_;
-  header.checksum = HeaderChecksum(header);
+  header.checksum = GroupChecksum(header, directory_.identity().directory_id);
   std::memcpy(buffer, &header, sizeof(header));
   LEDGER_RETURN_IF_ERROR(io_->WriteDurable(segment_fd_.get(), buffer, padded, segment_offset_,
                                            buffer == buffers_[0] ? 0 : 1,
@@ -274,8 +279,6 @@ absl::Status LogWriter::status() const {
   std::lock_guard lock(mutex_);
   return status_;
 }
-
-const char* LogWriter::io_backend() const { return io_->name(); }
 
 WriterStats LogWriter::stats() const {
   std::lock_guard lock(mutex_);

@@ -70,7 +70,9 @@ class LogWriter {
   // Blocks until durable_op() >= op, or returns the I/O error that makes it never happen.
   absl::Status WaitDurable(uint64_t op);
   absl::Status status() const;
-  const char* io_backend() const;
+  // How groups reach the disk, and when io_uring was refused, why ("pwrite+fdatasync
+  // (io_uring unavailable: Operation not permitted)"): operators see it at start-up.
+  const std::string& io_backend() const { return io_backend_; }
   WriterStats stats() const;
 
  public:
@@ -86,6 +88,7 @@ class LogWriter {
   const Directory& directory_;  // outlives the writer
   WriterOptions options_;
   std::unique_ptr<Io> io_;
+  std::string io_backend_;
   std::unique_ptr<std::byte, void (*)(void*)> memory_{nullptr, nullptr};
   std::byte* buffers_[2] = {nullptr, nullptr};
 

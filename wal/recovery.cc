@@ -114,8 +114,15 @@ absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOpti
       recovered.log,
       ScanLog(directory, scan_options,
               [&](const EntryHeader& header, std::span<const std::byte> body) -> absl::Status {
-                if (header.op == snapshot_op) {
-                  if (header.chain_hash != snapshot_chain_hash) {
+                // The snapshot must sit on the log's chain: its op's entry carries its chain
+                // hash, or (when that entry's segment is archived) the next entry links to it.
+                const bool at_snapshot = header.op == snapshot_op;
+                const bool after_archived_snapshot =
+                    snapshot_op > 0 && !snapshot_linked && header.op == snapshot_op + 1;
+                if (at_snapshot || after_archived_snapshot) {
+                  const Hash128& link =
+                      at_snapshot ? header.chain_hash : header.previous_chain_hash;
+                  if (link != snapshot_chain_hash) {
                     return absl::DataLossError(absl::StrCat(
                         "snapshot at op ", snapshot_op, " does not match the log's chain there"));
                   }

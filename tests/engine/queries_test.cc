@@ -308,10 +308,11 @@ TEST(AccountBalances, ExpiryAddsAnEntryAtItsBatchTimestamp) {
   EXPECT_EQ(BalancesOf(h.engine().GetBalanceAsOf(Aid(kWithHistory), batch_ns).value()), Balances{});
 }
 
-TEST(AccountBalances, ExpiriesInOneBatchAddAnEntryEachInOrderOfExpiry) {
+TEST(AccountBalances, ExpiriesInOneBatchMakeOneEntryAtTheBatchTimestamp) {
   Harness h;
   CreateStandardBook(h);
-  // 10 is booked first but expires last.
+  // Two reservations expire in the same batch: one entry at its timestamp, after both, so
+  // timestamps stay unique per account and cursor pagination cannot skip an entry.
   h.AddTransfer({.id = 10,
                  .debit = kWithHistory,
                  .credit = kB,
@@ -327,13 +328,22 @@ TEST(AccountBalances, ExpiriesInOneBatchAddAnEntryEachInOrderOfExpiry) {
   const uint64_t batch_ns = BookedAt(h, 10) + 2 * kNanosPerSecond;
   h.AdvanceTo(batch_ns);
   const std::vector<AccountBalance> history = BalanceHistory(h, {.account_id = Aid(kWithHistory)});
-  EXPECT_EQ(BalancesIn(history), (std::vector<Balances>{{.debits_pending = 10},
-                                                        {.debits_pending = 30},
-                                                        {.debits_pending = 10},  // 11 expired first
-                                                        Balances{}}));
+  EXPECT_EQ(BalancesIn(history),
+            (std::vector<Balances>{{.debits_pending = 10}, {.debits_pending = 30}, Balances{}}));
   EXPECT_EQ(TimestampsIn(history),
-            (std::vector<uint64_t>{BookedAt(h, 10), BookedAt(h, 11), batch_ns, batch_ns}));
+            (std::vector<uint64_t>{BookedAt(h, 10), BookedAt(h, 11), batch_ns}));
   EXPECT_EQ(BalancesOf(h.engine().GetBalanceAsOf(Aid(kWithHistory), batch_ns).value()), Balances{});
+  // Paging one entry at a time with timestamp + 1 visits all three.
+  uint64_t cursor_ns = 0;
+  size_t seen = 0;
+  for (;;) {
+    const std::vector<AccountBalance> page = BalanceHistory(
+        h, {.account_id = Aid(kWithHistory), .timestamp_min_ns = cursor_ns, .limit = 1});
+    if (page.empty()) break;
+    ++seen;
+    cursor_ns = page.back().timestamp_ns + 1;
+  }
+  EXPECT_EQ(seen, 3u);
 }
 
 TEST(AccountBalances, AccountWithoutHistoryFlagHasNoHistory) {

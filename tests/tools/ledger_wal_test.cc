@@ -1,0 +1,622 @@
+// ledger-wal, run as a real process against data directories written through the Sequencer:
+// exit codes, what each command prints, and that nothing it is fed makes it crash or change a
+// file.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "tests/wal/wal_test_util.h"
+#include "wal/directory.h"
+#include "wal/log_writer.h"
+#include "wal/recovery.h"
+#include "wal/sequencer.h"
+
+extern char** environ;
+
+namespace ledger::tools {
+namespace {
+
+using wal::testing::TemporaryDirectory;
+
+// ---------------------------------------------------------------------------------------------
+// Running the binary.
+
+struct ToolRun {
+  int exit_code = -1;  // -1 when it died of a signal
+  int signal = 0;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Runs ledger-wal with `args`; stdout and stderr go through files in `scratch`.
+ToolRun RunTool(const std::vector<std::string>& args, const std::string& scratch) {
+  static int counter = 0;
+  const std::string out_path = scratch + "/out-" + std::to_string(++counter);
+  const std::string err_path = out_path + ".err";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  std::vector<std::string> argv_strings = {LEDGER_WAL_BINARY};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : argv_strings) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  ToolRun run;
+  const int error = posix_spawn(&pid, LEDGER_WAL_BINARY, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  EXPECT_EQ(error, 0) << "cannot start " << LEDGER_WAL_BINARY;
+  if (error != 0) return run;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) run.signal = WTERMSIG(status);
+  run.out = ReadFile(out_path);
+  run.err = ReadFile(err_path);
+  std::filesystem::remove(out_path);
+  std::filesystem::remove(err_path);
+  return run;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal JSON reader: validates one object and keeps its top-level scalar members (strings
+// unescaped only as far as the tool escapes them; numbers and literals as written).
+
+class JsonObject {
+ public:
+  static std::optional<std::map<std::string, std::string>> Parse(const std::string& text) {
+    JsonObject parser(text);
+    std::map<std::string, std::string> members;
+    if (!parser.Object(&members)) return std::nullopt;
+    parser.SkipSpace();
+    if (parser.position_ != text.size()) return std::nullopt;
+    return members;
+  }
+
+ private:
+  explicit JsonObject(const std::string& text) : text_(text) {}
+
+  void SkipSpace() {
+    while (position_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[position_])))
+      ++position_;
+  }
+  bool Eat(char c) {
+    SkipSpace();
+    if (position_ < text_.size() && text_[position_] == c) {
+      ++position_;
+      return true;
+    }
+    return false;
+  }
+  bool String(std::string* out) {
+    if (!Eat('"')) return false;
+    while (position_ < text_.size() && text_[position_] != '"') {
+      char c = text_[position_++];
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c == '\\') {
+        if (position_ >= text_.size()) return false;
+        c = text_[position_++];
+        if (c == 'u') {
+          if (position_ + 4 > text_.size()) return false;
+          c = static_cast<char>(std::stoi(text_.substr(position_, 4), nullptr, 16));
+          position_ += 4;
+        } else if (c != '"' && c != '\\' && c != '/') {
+          return false;
+        }
+      }
+      *out += c;
+    }
+    return Eat('"');
+  }
+  bool Value(std::string* scalar) {
+    SkipSpace();
+    if (position_ >= text_.size()) return false;
+    const char c = text_[position_];
+    if (c == '"') return String(scalar);
+    if (c == '{') {
+      std::map<std::string, std::string> ignored;
+      return Object(&ignored);
+    }
+    if (c == '[') {
+      ++position_;
+      if (Eat(']')) return true;
+      do {
+        std::string ignored;
+        if (!Value(&ignored)) return false;
+      } while (Eat(','));
+      return Eat(']');
+    }
+    const size_t start = position_;
+    while (position_ < text_.size() &&
+           std::string("-+.eE0123456789truefalsn").find(text_[position_]) != std::string::npos)
+      ++position_;
+    *scalar = text_.substr(start, position_ - start);
+    return !scalar->empty();
+  }
+  bool Object(std::map<std::string, std::string>* members) {
+    if (!Eat('{')) return false;
+    if (Eat('}')) return true;
+    do {
+      std::string key;
+      std::string value;
+      if (!String(&key) || !Eat(':') || !Value(&value)) return false;
+      if (!members->emplace(key, value).second) return false;
+    } while (Eat(','));
+    return Eat('}');
+  }
+
+  const std::string& text_;
+  size_t position_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Writing a log through the Sequencer.
+
+std::string U128Text(u128 value) {
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(value % 10)));
+    value /= 10;
+  } while (value != 0);
+  return digits;
+}
+
+std::string HashText(const engine::StateHash& hash) {
+  char text[33];
+  std::snprintf(text, sizeof(text), "%016" PRIx64 "%016" PRIx64, hash.high, hash.low);
+  return text;
+}
+
+struct Written {
+  uint64_t last_op = 0;
+  std::string state_hash;           // the in-process engine's, as the tool prints it
+  std::vector<Transfer> transfers;  // every transfer event written
+  uint64_t transfer_entry_count = 0;
+};
+
+constexpr uint64_t kSeed = 42;
+constexpr uint64_t kTransferOps = 120;  // then one large batch, alone in the last group
+
+// Writes ledger, accounts and transfers through a real Sequencer (snapshots every 50 ops).
+Written WriteLog(const std::string& path) {
+  Written written;
+  EXPECT_TRUE(wal::Directory::Init(path, {.segment_size_bytes = wal::kSegmentSizeMinBytes}).ok());
+  auto directory = wal::Directory::Open(path, /*writable=*/true);
+  EXPECT_TRUE(directory.ok()) << directory.status();
+  auto recovered = wal::Recover(**directory, {});
+  EXPECT_TRUE(recovered.ok()) << recovered.status();
+  wal::WriterOptions writer_options;
+  writer_options.use_io_uring = false;
+  writer_options.buffer_bytes = uint64_t{2} << 20;
+  auto writer = wal::LogWriter::Open(**directory, recovered->log.end, 1, writer_options);
+  EXPECT_TRUE(writer.ok()) << writer.status();
+  wal::SequencerOptions sequencer_options;
+  sequencer_options.snapshot_interval_ops = 50;
+  auto sequencer = std::make_unique<wal::Sequencer>(*recovered->engine, **writer, **directory, 0,
+                                                    wal::Hash128{}, sequencer_options);
+  Ledger ledger = wal::testing::TestLedger();
+  CreateLedgerResult ledger_result;
+  EXPECT_TRUE(sequencer->CreateLedgers({&ledger, 1}, {&ledger_result, 1}).ok());
+  std::vector<Account> accounts = wal::testing::TestAccounts();
+  std::vector<CreateAccountResult> account_results(accounts.size());
+  EXPECT_TRUE(sequencer->CreateAccounts(accounts, account_results).ok());
+  uint64_t op = 2;
+  for (uint64_t i = 0; i <= kTransferOps; ++i) {
+    const bool last = i == kTransferOps;
+    std::vector<Transfer> batch = wal::testing::TestTransfers(kSeed, ++op, last ? 1 : 20);
+    if (last) {
+      // Plain transfers filling more than two blocks: a group a tear can cut in the middle.
+      batch[0].flags = 0;
+      batch[0].timeout_s = 0;
+      batch.resize(60, batch[0]);
+      for (size_t j = 0; j < batch.size(); ++j) {
+        batch[j].id = TransferId::From((u128{op} << 32) | j);
+      }
+    }
+    // Waiting for durability now and then makes groups of one entry as well as larger ones.
+    if (last || op % 3 == 0) {
+      EXPECT_TRUE((*writer)->WaitDurable(op - 1).ok());
+    }
+    std::vector<CreateTransferResult> results(batch.size());
+    EXPECT_TRUE(sequencer->CreateTransfers(batch, results).ok());
+    written.transfers.insert(written.transfers.end(), batch.begin(), batch.end());
+    ++written.transfer_entry_count;
+  }
+  EXPECT_TRUE((*writer)->WaitDurable(op).ok());
+  sequencer.reset();  // waits for the snapshot in progress
+  written.last_op = op;
+  written.state_hash = HashText(recovered->engine->ComputeStateHash());
+  return written;
+}
+
+struct Group {
+  std::string path;
+  uint64_t offset;
+  uint64_t size_bytes;
+};
+
+// The groups of the log, found by walking each segment's headers.
+std::vector<Group> Groups(const std::string& path) {
+  std::vector<Group> groups;
+  for (uint64_t segment = 0;; ++segment) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "/wal-%020" PRIu64 ".seg", segment);
+    const std::string file = path + name;
+    if (!std::filesystem::exists(file)) break;
+    const std::string bytes = ReadFile(file);
+    for (uint64_t offset = wal::kBlockBytes; offset + sizeof(wal::GroupHeader) <= bytes.size();) {
+      wal::GroupHeader header;
+      std::memcpy(&header, bytes.data() + offset, sizeof(header));
+      if (header.magic != wal::kGroupMagic) break;
+      groups.push_back({file, offset, header.size_bytes});
+      offset += (header.size_bytes + wal::kBlockBytes - 1) / wal::kBlockBytes * wal::kBlockBytes;
+    }
+  }
+  return groups;
+}
+
+void WriteAt(const std::string& file, uint64_t offset, const std::string& bytes) {
+  std::fstream stream(file, std::ios::in | std::ios::out | std::ios::binary);
+  stream.seekp(static_cast<std::streamoff>(offset));
+  stream.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+void FlipByte(const std::string& file, uint64_t offset) {
+  std::string byte = ReadFile(file).substr(offset, 1);
+  byte[0] = static_cast<char>(byte[0] ^ 0x5a);
+  WriteAt(file, offset, byte);
+}
+
+// Every file's bytes, to prove a command changed none.
+std::map<std::string, std::string> Contents(const std::string& path) {
+  std::map<std::string, std::string> contents;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    contents[entry.path().filename().string()] = ReadFile(entry.path().string());
+  }
+  return contents;
+}
+
+// One log written once; tests that damage it work on a copy.
+class LedgerWal : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    log_directory_ = new TemporaryDirectory();
+    written_ = new Written(WriteLog(log_directory_->Sub("data")));
+  }
+  static void TearDownTestSuite() {
+    delete written_;
+    delete log_directory_;
+  }
+
+  const std::string& data() const {
+    static const std::string path = log_directory_->Sub("data");
+    return path;
+  }
+  // A copy of the log that the test may damage.
+  std::string Copy() const {
+    const std::string path = scratch_.Sub("copy");
+    std::filesystem::copy(data(), path);
+    return path;
+  }
+  ToolRun Tool(const std::vector<std::string>& args) const {
+    return RunTool(args, scratch_.path());
+  }
+  const Written& written() const { return *written_; }
+
+  static TemporaryDirectory* log_directory_;
+  static Written* written_;
+  TemporaryDirectory scratch_;
+};
+
+TemporaryDirectory* LedgerWal::log_directory_ = nullptr;
+Written* LedgerWal::written_ = nullptr;
+
+// ---------------------------------------------------------------------------------------------
+// verify
+
+TEST_F(LedgerWal, VerifyExitsZeroOnAnIntactLogAndPrintsTheOpRange) {
+  const ToolRun run = Tool({"verify", data()});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("ops 1 to " + std::to_string(written().last_op)), std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("result: intact"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("GB/s"), std::string::npos) << run.out;
+}
+
+TEST_F(LedgerWal, VerifyFromSnapshotExitsZeroAndNamesTheSnapshot) {
+  const ToolRun run = Tool({"verify", data(), "--from-snapshot"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("from the snapshot at op 100"), std::string::npos) << run.out;
+}
+
+TEST_F(LedgerWal, VerifyExitsTwoWhenAByteOfAMiddleGroupFlips) {
+  const std::string copy = Copy();
+  const std::vector<Group> groups = Groups(copy);
+  ASSERT_GT(groups.size(), 10u);
+  const Group& middle = groups[groups.size() / 2];
+  // Inside the first entry's body: its checksum fails, and valid groups follow.
+  FlipByte(middle.path, middle.offset + sizeof(wal::GroupHeader) + sizeof(wal::EntryHeader) + 3);
+  const ToolRun run = Tool({"verify", copy});
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_NE(run.err.find("WAL corruption"), std::string::npos) << run.err;
+  EXPECT_NE(run.out.find("result: CORRUPT"), std::string::npos) << run.out;
+  // dump prints the verified entries before the damage, then fails the same way.
+  const ToolRun dump = Tool({"dump", copy});
+  EXPECT_EQ(dump.exit_code, 2) << dump.err;
+  EXPECT_TRUE(dump.out.starts_with("op 1 ")) << dump.out;
+  EXPECT_NE(dump.err.find("WAL corruption"), std::string::npos) << dump.err;
+}
+
+TEST_F(LedgerWal, VerifyExitsOneOnATornTail) {
+  const std::string copy = Copy();
+  const Group last = Groups(copy).back();
+  ASSERT_GT(last.size_bytes, 2 * wal::kBlockBytes);
+  WriteAt(last.path, last.offset + wal::kBlockBytes, std::string(wal::kBlockBytes, '\0'));
+  const ToolRun run = Tool({"verify", copy});
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  EXPECT_NE(run.out.find("TORN TAIL"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("the log ends at op " + std::to_string(written().last_op - 1)),
+            std::string::npos)
+      << run.out;
+  EXPECT_NE(run.err.find("offset " + std::to_string(last.offset)), std::string::npos) << run.err;
+}
+
+TEST_F(LedgerWal, VerifyFromSnapshotExitsTwoWhenTheNewestSnapshotIsDamaged) {
+  const std::string copy = Copy();
+  const std::string snapshot = copy + "/snapshot-00000000000000000100.snap";
+  ASSERT_TRUE(std::filesystem::exists(snapshot));
+  FlipByte(snapshot, std::filesystem::file_size(snapshot) - 7);
+  const ToolRun run = Tool({"verify", copy, "--from-snapshot"});
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_NE(run.out.find("from the snapshot at op 50"), std::string::npos) << run.out;
+  EXPECT_NE(run.err.find("snapshot at op 100"), std::string::npos) << run.err;
+}
+
+// ---------------------------------------------------------------------------------------------
+// dump
+
+TEST_F(LedgerWal, DumpJsonIsOneObjectPerLineWithEveryTransferId) {
+  const ToolRun run = Tool({"dump", data(), "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::multiset<std::string> ids;
+  uint64_t entries = 0;
+  for (const std::string& line : Lines(run.out)) {
+    const auto object = JsonObject::Parse(line);
+    ASSERT_TRUE(object.has_value()) << line;
+    const std::string type = object->at("type");
+    if (type == "entry") ++entries;
+    if (type == "transfer") ids.insert(object->at("id"));
+  }
+  EXPECT_EQ(entries, written().last_op);
+  std::multiset<std::string> expected;
+  for (const Transfer& transfer : written().transfers) expected.insert(U128Text(transfer.id.Get()));
+  EXPECT_EQ(ids, expected);
+}
+
+TEST_F(LedgerWal, DumpAccountShowsOnlyEventsTouchingTheAccount) {
+  const u128 account = 5;
+  const ToolRun run = Tool({"dump", data(), "--json", "--account", "5"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  size_t transfers = 0;
+  size_t accounts = 0;
+  for (const std::string& line : Lines(run.out)) {
+    const auto object = JsonObject::Parse(line);
+    ASSERT_TRUE(object.has_value()) << line;
+    const std::string type = object->at("type");
+    EXPECT_NE(type, "ledger");
+    if (type == "account") {
+      EXPECT_EQ(object->at("id"), "5");
+      ++accounts;
+    }
+    if (type == "transfer") {
+      EXPECT_TRUE(object->at("debit_account_id") == "5" || object->at("credit_account_id") == "5")
+          << line;
+      ++transfers;
+    }
+  }
+  size_t expected = 0;
+  for (const Transfer& transfer : written().transfers) {
+    expected +=
+        transfer.debit_account_id.Get() == account || transfer.credit_account_id.Get() == account;
+  }
+  EXPECT_EQ(accounts, 1u);
+  EXPECT_EQ(transfers, expected);
+  EXPECT_GT(expected, 0u);
+  // The same filter in hex, as text.
+  const ToolRun hex = Tool({"dump", data(), "--account=0x5"});
+  ASSERT_EQ(hex.exit_code, 0) << hex.err;
+  size_t text_transfers = 0;
+  for (const std::string& line : Lines(hex.out)) text_transfers += line.starts_with("  transfer ");
+  EXPECT_EQ(text_transfers, expected);
+}
+
+TEST_F(LedgerWal, DumpPrintsOnlyTheOpRangeAsked) {
+  const ToolRun run = Tool({"dump", data(), "--from-op", "5", "--to-op=7"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::vector<std::string> ops;
+  for (const std::string& line : Lines(run.out)) {
+    if (line.starts_with("op ")) ops.push_back(line.substr(0, line.find(' ', 3)));
+  }
+  EXPECT_EQ(ops, (std::vector<std::string>{"op 5", "op 6", "op 7"})) << run.out;
+  EXPECT_NE(run.out.find("create_transfers"), std::string::npos);
+  EXPECT_NE(run.out.find("  transfer "), std::string::npos);
+}
+
+TEST_F(LedgerWal, DumpTextNamesFlagsAndScale) {
+  const ToolRun run = Tool({"dump", data(), "--to-op", "2"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("  ledger 1  scale 2  asset USD"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("flags debits_must_not_exceed_credits"), std::string::npos) << run.out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// stats
+
+TEST_F(LedgerWal, StatsCountsEntriesEventsAndSnapshots) {
+  const ToolRun run = Tool({"stats", data()});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string last_op = std::to_string(written().last_op);
+  EXPECT_NE(run.out.find("entries          " + last_op + " (ops 1 to " + last_op + ")"),
+            std::string::npos)
+      << run.out;
+  char transfers[128];
+  std::snprintf(transfers, sizeof(transfers), "  %-16s %10" PRIu64 " entries %12zu events",
+                "create_transfers", written().transfer_entry_count, written().transfers.size());
+  EXPECT_NE(run.out.find(transfers), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("entries per group"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("snapshots        2"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("  op 100 "), std::string::npos) << run.out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// replay
+
+TEST_F(LedgerWal, ReplayPrintsTheEngineStateHashFromSnapshotAndInFull) {
+  const std::string expected = "state hash       " + written().state_hash + "\n";
+  const ToolRun run = Tool({"replay", data()});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("from the snapshot at op 100"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(expected), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("balanced"), std::string::npos) << run.out;
+  EXPECT_EQ(run.out.find("UNBALANCED"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("transfers/s"), std::string::npos) << run.out;
+  const ToolRun full = Tool({"replay", data(), "--full"});
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_NE(full.out.find("from genesis"), std::string::npos) << full.out;
+  EXPECT_NE(full.out.find(expected), std::string::npos) << full.out;
+  EXPECT_NE(full.out.find("accounts         16\n"), std::string::npos) << full.out;
+}
+
+TEST_F(LedgerWal, ReplayOfATornLogReportsItAndChangesNothing) {
+  const std::string copy = Copy();
+  const Group last = Groups(copy).back();
+  WriteAt(last.path, last.offset + wal::kBlockBytes, std::string(wal::kBlockBytes, '\0'));
+  const auto before = Contents(copy);
+  const ToolRun run = Tool({"replay", copy, "--full"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("torn tail"), std::string::npos) << run.out;
+  for (const char* command : {"verify", "dump", "stats"}) Tool({command, copy});
+  Tool({"verify", copy, "--from-snapshot"});
+  EXPECT_TRUE(Contents(copy) == before) << "a read-only command changed a file";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+TEST_F(LedgerWal, WrongFlagsExit64WithAOneLineMessageAndTheUsage) {
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"frobnicate", data()},
+      {"verify"},
+      {"verify", data(), "--bogus"},
+      {"verify", data(), "extra"},
+      {"dump", data(), "--from-op"},
+      {"dump", data(), "--from-op", "abc"},
+      {"dump", data(), "--to-op", "-1"},
+      {"dump", data(), "--from-op", "9", "--to-op", "3"},
+      {"dump", data(), "--account", "0xnothex"},
+      {"dump", data(), "--account", "340282366920938463463374607431768211456"},  // 2^128
+      {"dump", data(), "--json", "--json"},
+      {"replay", data(), "--full=yes"},
+      {"init", scratch_.Sub("new"), "--segment-size-mib", "1"},
+      {"init", scratch_.Sub("new"), "--segment-size-mib", "99999999999999999999"},
+  };
+  for (const auto& args : cases) {
+    const ToolRun run = Tool(args);
+    std::string joined;
+    for (const std::string& arg : args) joined += arg + " ";
+    EXPECT_EQ(run.exit_code, 64) << joined << "\n" << run.err;
+    EXPECT_NE(run.err.find("usage: ledger-wal"), std::string::npos) << joined;
+    if (!args.empty()) {
+      EXPECT_TRUE(run.err.starts_with("ledger-wal: ")) << joined << run.err;
+    }
+    EXPECT_TRUE(run.out.empty()) << joined << run.out;
+  }
+}
+
+TEST_F(LedgerWal, MissingOrForeignDirectoriesGetAClearMessage) {
+  const ToolRun missing = Tool({"verify", scratch_.Sub("nope")});
+  EXPECT_EQ(missing.exit_code, 64);
+  EXPECT_TRUE(
+      missing.err.starts_with("ledger-wal: " + scratch_.Sub("nope") + ": no such directory"))
+      << missing.err;
+  const ToolRun foreign = Tool({"replay", scratch_.path()});
+  EXPECT_EQ(foreign.exit_code, 64);
+  EXPECT_NE(foreign.err.find("is not a ledger data directory"), std::string::npos) << foreign.err;
+  const ToolRun file = Tool({"stats", data() + "/LEDGER"});
+  EXPECT_EQ(file.exit_code, 64);
+  EXPECT_NE(file.err.find("is not a directory"), std::string::npos) << file.err;
+}
+
+TEST_F(LedgerWal, InitCreatesADirectoryTheOtherCommandsAccept) {
+  const std::string path = scratch_.Sub("fresh");
+  const ToolRun init = Tool({"init", path, "--segment-size-mib", "4"});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_NE(init.out.find("segment size    4.0 MiB"), std::string::npos) << init.out;
+  EXPECT_EQ(Tool({"verify", path}).exit_code, 0);
+  EXPECT_EQ(Tool({"init", path}).exit_code, 73);  // never over an existing directory
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness: damage anywhere gives an exit code, never a crash.
+
+TEST_F(LedgerWal, NoCommandCrashesOnDamageAnywhere) {
+  const std::string copy = Copy();
+  const std::vector<Group> groups = Groups(copy);
+  const std::string segment = groups.front().path;
+  // Offsets in the segment header, in group headers, entry headers and bodies.
+  std::vector<std::pair<std::string, uint64_t>> targets = {{segment, 40}, {copy + "/LEDGER", 20}};
+  for (size_t i = 0; i < groups.size(); i += 17) {
+    for (uint64_t delta : {uint64_t{8}, uint64_t{30}, uint64_t{64 + 36}, uint64_t{64 + 130}}) {
+      targets.push_back({groups[i].path, groups[i].offset + delta});
+    }
+  }
+  for (const auto& [file, offset] : targets) {
+    FlipByte(file, offset);
+    for (const char* command : {"verify", "dump", "replay"}) {
+      const ToolRun run = Tool({command, copy});
+      EXPECT_EQ(run.signal, 0) << command << " at " << file << ":" << offset << "\n" << run.err;
+      EXPECT_TRUE(run.exit_code == 0 || run.exit_code == 1 || run.exit_code == 2 ||
+                  run.exit_code == 64)
+          << command << " at " << file << ":" << offset << " exit " << run.exit_code << run.err;
+    }
+    FlipByte(file, offset);  // restore
+  }
+  std::filesystem::resize_file(segment, wal::kSegmentSizeMinBytes / 2);
+  const ToolRun truncated = Tool({"verify", copy});
+  EXPECT_EQ(truncated.exit_code, 2) << truncated.err;
+}
+
+}  // namespace
+}  // namespace ledger::tools

@@ -1,0 +1,206 @@
+// ledger-wal: inspect, verify and replay a ledger data directory offline (docs/operations.md).
+//
+// This file parses the command line and dispatches; each command lives in ledger_wal_<command>.cc
+// and the shared helpers in ledger_wal_util.cc.
+#include <signal.h>
+
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "tools/ledger_wal_tool.h"
+
+namespace ledger::tools {
+
+void PrintUsage(FILE* out) {
+  std::fputs(
+      "usage: ledger-wal COMMAND DIR [flags]\n"
+      "  init DIR [--segment-size-mib N]  create a data directory (N >= 4, default 256)\n"
+      "  verify DIR [--from-snapshot]     check every checksum and the chain; exit 0 only if "
+      "intact\n"
+      "  dump DIR [--json] [--from-op N] [--to-op M] [--account ID]\n"
+      "                                   print entries and their events (ID: decimal or 0x hex)\n"
+      "  stats DIR                        segments, groups, entries, events and snapshots\n"
+      "  replay DIR [--full]              rebuild the state offline: state hash, counts, trial "
+      "balance\n"
+      "exit codes: 0 ok, 1 torn tail (verify), 2 corruption, 64 usage, 73 cannot create, 74 I/O\n",
+      out);
+}
+
+namespace {
+
+// Strings, not string_views: Debian's Abseil has its own string_view that StrCat wants.
+struct FlagSpec {
+  std::string name;
+  bool takes_value;
+};
+
+struct CommandSpec {
+  std::string name;
+  std::vector<FlagSpec> flags;
+};
+
+// What the command line said: the directory and each flag given (value "" for switches).
+struct Parsed {
+  std::string dir;
+  std::map<std::string, std::string> flags;
+};
+
+absl::Status UsageError(std::string message) {
+  return absl::InvalidArgumentError(std::move(message));
+}
+
+const FlagSpec* FindFlag(const CommandSpec& command, const std::string& name) {
+  for (const FlagSpec& flag : command.flags) {
+    if (flag.name == name) return &flag;
+  }
+  return nullptr;
+}
+
+// Accepts `--flag value` and `--flag=value`; exactly one positional argument, DIR.
+absl::StatusOr<Parsed> Parse(const CommandSpec& command, std::span<char* const> args) {
+  Parsed parsed;
+  bool have_dir = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string arg = args[i];
+    if (!arg.starts_with("-") || arg == "-") {
+      if (have_dir) return UsageError(absl::StrCat("unexpected argument '", arg, "'"));
+      parsed.dir = arg;
+      have_dir = true;
+      continue;
+    }
+    std::string name = arg;
+    std::optional<std::string> value;
+    if (const size_t equals = arg.find('='); equals != std::string::npos) {
+      name = arg.substr(0, equals);
+      value = arg.substr(equals + 1);
+    }
+    const FlagSpec* flag = FindFlag(command, name);
+    if (flag == nullptr) {
+      return UsageError(absl::StrCat("unknown flag '", name, "' for ", command.name));
+    }
+    if (!flag->takes_value && value.has_value()) {
+      return UsageError(absl::StrCat(name, " takes no value"));
+    }
+    if (flag->takes_value && !value.has_value()) {
+      if (i + 1 == args.size()) return UsageError(absl::StrCat(name, " needs a value"));
+      value = args[++i];
+    }
+    if (!parsed.flags.emplace(name, value.value_or("")).second) {
+      return UsageError(absl::StrCat(name, " is given twice"));
+    }
+  }
+  if (!have_dir) return UsageError(absl::StrCat(command.name, " needs a data directory (DIR)"));
+  if (parsed.dir.empty()) return UsageError("DIR is empty");
+  return parsed;
+}
+
+bool Has(const Parsed& parsed, const std::string& flag) { return parsed.flags.contains(flag); }
+
+// The flag's value as a number, or `fallback` when absent.
+absl::StatusOr<uint64_t> Number(const Parsed& parsed, const std::string& flag, uint64_t fallback) {
+  const auto found = parsed.flags.find(flag);
+  if (found == parsed.flags.end()) return fallback;
+  std::optional<uint64_t> value = ParseU64(found->second);
+  if (!value.has_value()) {
+    return UsageError(
+        absl::StrCat(flag, ": '", found->second, "' is not a non-negative decimal integer"));
+  }
+  return *value;
+}
+
+// Largest segment accepted: 64 GiB (the default is 256 MiB; more only delays archiving).
+constexpr uint64_t kSegmentSizeMibMax = uint64_t{64} << 10;
+
+absl::StatusOr<int> RunInitCommand(const Parsed& parsed) {
+  InitArgs args;
+  args.dir = parsed.dir;
+  LEDGER_ASSIGN_OR_RETURN(args.segment_size_mib,
+                          Number(parsed, "--segment-size-mib", args.segment_size_mib));
+  const uint64_t minimum_mib = wal::kSegmentSizeMinBytes >> 20;
+  if (args.segment_size_mib < minimum_mib || args.segment_size_mib > kSegmentSizeMibMax) {
+    return UsageError(absl::StrCat("--segment-size-mib must be between ", minimum_mib, " and ",
+                                   kSegmentSizeMibMax));
+  }
+  return RunInit(args);
+}
+
+absl::StatusOr<int> RunDumpCommand(const Parsed& parsed) {
+  DumpArgs args;
+  args.dir = parsed.dir;
+  args.json = Has(parsed, "--json");
+  LEDGER_ASSIGN_OR_RETURN(args.from_op, Number(parsed, "--from-op", args.from_op));
+  LEDGER_ASSIGN_OR_RETURN(args.to_op, Number(parsed, "--to-op", args.to_op));
+  if (args.from_op > args.to_op) {
+    return UsageError(absl::StrCat("--from-op ", args.from_op, " is after --to-op ", args.to_op));
+  }
+  if (const auto found = parsed.flags.find("--account"); found != parsed.flags.end()) {
+    args.account = ParseU128(found->second);
+    if (!args.account.has_value()) {
+      return UsageError(absl::StrCat("--account: '", found->second,
+                                     "' is not a 128-bit id (decimal, or hex with 0x)"));
+    }
+  }
+  return RunDump(args);
+}
+
+const std::vector<CommandSpec>& Commands() {
+  static const std::vector<CommandSpec> commands = {
+      {"init", {{"--segment-size-mib", true}}},
+      {"verify", {{"--from-snapshot", false}}},
+      {"dump", {{"--json", false}, {"--from-op", true}, {"--to-op", true}, {"--account", true}}},
+      {"stats", {}},
+      {"replay", {{"--full", false}}},
+  };
+  return commands;
+}
+
+absl::StatusOr<int> Dispatch(const std::string& name, std::span<char* const> rest) {
+  for (const CommandSpec& command : Commands()) {
+    if (command.name != name) continue;
+    LEDGER_ASSIGN_OR_RETURN(Parsed parsed, Parse(command, rest));
+    if (name == "init") return RunInitCommand(parsed);
+    if (name == "verify") return RunVerify({parsed.dir, Has(parsed, "--from-snapshot")});
+    if (name == "dump") return RunDumpCommand(parsed);
+    if (name == "stats") return RunStats({parsed.dir});
+    return RunReplay({parsed.dir, Has(parsed, "--full")});
+  }
+  return UsageError(absl::StrCat("unknown command '", name, "'"));
+}
+
+int Main(std::span<char* const> args) {
+  if (args.size() < 2) {
+    PrintUsage(stderr);
+    return kExitUsage;
+  }
+  const std::string command = args[1];
+  if (command == "-h" || command == "--help" || command == "help") {
+    PrintUsage(stdout);
+    return kExitOk;
+  }
+  absl::StatusOr<int> exit_code = Dispatch(command, args.subspan(2));
+  if (!exit_code.ok()) return Fail(exit_code.status());
+  return *exit_code;
+}
+
+}  // namespace
+}  // namespace ledger::tools
+
+int main(int argc, char** argv) {
+  // `ledger-wal dump DIR | head` must end with a clean error, not a signal.
+  signal(SIGPIPE, SIG_IGN);
+  try {
+    return ledger::tools::Main(std::span<char* const>(argv, static_cast<size_t>(argc)));
+  } catch (const std::exception& exception) {
+    std::fprintf(stderr, "ledger-wal: internal error: %s\n", exception.what());
+  } catch (...) {
+    std::fprintf(stderr, "ledger-wal: internal error\n");
+  }
+  return ledger::tools::kExitSoftware;
+}
