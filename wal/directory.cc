@@ -164,7 +164,32 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::Open(const std::string& pa
                                                kIdentityName, " file is locked)"));
   }
   directory->lock_fd_ = std::move(*fd);
+  if (writable) LEDGER_RETURN_IF_ERROR(directory->RemoveTemporaries());
   return directory;
+}
+
+absl::Status Directory::RemoveTemporaries() const {
+  // Left by a crash while a snapshot or segment was being built (they become real only by
+  // rename). Only our own patterns: nothing else in the directory is touched.
+  DIR* dir = opendir(path_.c_str());
+  if (dir == nullptr) return internal::ErrnoStatus("list", path_, errno);
+  std::vector<std::string> temporaries;
+  while (const dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    uint64_t number;
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
+      const std::string base = name.substr(0, name.size() - 4);
+      if (ParseNumberedName(base, "snapshot-", ".snap", &number) ||
+          ParseNumberedName(base, "wal-", ".seg", &number)) {
+        temporaries.push_back(path_ + "/" + name);
+      }
+    }
+  }
+  closedir(dir);
+  for (const std::string& path : temporaries) {
+    if (unlink(path.c_str()) != 0) return internal::ErrnoStatus("delete", path, errno);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<uint64_t>> Directory::ListSegments() const {

@@ -29,8 +29,9 @@ class Directory {
   // Creates `path` (it must not exist, or be an empty directory) with its identity file and
   // first segment, all synced.
   static absl::Status Init(const std::string& path, const InitOptions& options);
-  // Opens an initialised directory. Writable opens take the lock: Unavailable when another
-  // process holds it. FailedPrecondition when `path` is not a data directory.
+  // Opens an initialised directory. Writable opens take the lock (Unavailable when another
+  // process holds it) and delete temporaries a crash left behind. FailedPrecondition when
+  // `path` is not a data directory.
   static absl::StatusOr<std::unique_ptr<Directory>> Open(const std::string& path, bool writable);
 
   const std::string& path() const { return path_; }
@@ -52,6 +53,7 @@ class Directory {
 
  private:
   Directory() = default;
+  absl::Status RemoveTemporaries() const;
 
   std::string path_;
   IdentityFile identity_{};

@@ -223,9 +223,15 @@ class State {
                                     const Prepared& prepared);
   CreateTransferResult CheckReversal(const Transfer& event, uint32_t* reversed_slot) const;
   bool AmountMatches(const Transfer& event, const Transfer& stored) const;
-  // Appends the record, indexes it and adds it to both accounts' histories.
-  uint32_t CommitTransfer(const Transfer& record, uint32_t id_hash, uint32_t debit_slot,
-                          uint32_t credit_slot);
+  CreateTransferResult ApplyPosting(const Transfer& event, uint64_t timestamp_ns,
+                                    const Prepared& prepared);
+  // Stores the event as a record (booked, without kLinked, with the amount moved) and
+  // indexes it; returns its slot.
+  uint32_t AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount,
+                          uint32_t id_hash);
+  // Adds a stored transfer to both accounts' histories (and balance snapshots).
+  void RecordHistory(uint32_t transfer_slot, uint32_t debit_slot, uint32_t credit_slot,
+                     uint64_t timestamp_ns);
   void RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult code);
 
   // Restore steps (snapshot.cc).

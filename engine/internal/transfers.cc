@@ -240,6 +240,11 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
   }
   if ((debit.flags & account_flags::kClosed) != 0) return R::kDebitAccountAlreadyClosed;
   if ((credit.flags & account_flags::kClosed) != 0) return R::kCreditAccountAlreadyClosed;
+  // The common case: a plain posting between accounts without reservations outstanding.
+  if ((event.flags & ~kLinked) == 0 && reversed_slot == kNoSlot &&
+      ((debit.flags | credit.flags) & kHasPendingBalances) == 0) {
+    return ApplyPosting(event, timestamp_ns, prepared);
+  }
   const bool pending = (event.flags & kPending) != 0;
   uint64_t expires_at_ns = 0;
   if (pending && event.timeout_s != 0 &&
@@ -276,12 +281,8 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
   SetAccountState(prepared.debit_slot, d, debit_flags);
   SetAccountState(prepared.credit_slot, c, credit_flags);
 
-  Transfer record = event;
-  record.timestamp_ns = timestamp_ns;
-  record.flags = static_cast<uint16_t>(event.flags & ~kLinked);
-  record.amount = amount;
-  const uint32_t slot =
-      CommitTransfer(record, prepared.id_hash, prepared.debit_slot, prepared.credit_slot);
+  const uint32_t slot = AppendTransfer(event, timestamp_ns, amount, prepared.id_hash);
+  RecordHistory(slot, prepared.debit_slot, prepared.credit_slot, timestamp_ns);
   if (pending) {
     pending_.emplace(slot, PendingState{expires_at_ns, prepared.debit_slot, prepared.credit_slot,
                                         kNoSlot, PendingStatus::kPending});
@@ -298,6 +299,45 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
           {.kind = UndoEntry::Kind::kReversalAdded, .slot = reversed_slot, .amount = amount});
     }
   }
+  return R::kOk;
+}
+
+// ApplyNew's checks and effects for a plain posting when neither account has pending
+// balances, without building Balances or touching the pending-balance map. Same checks in the
+// same order: with no pending amounts, "pending + posted" of a side is its posted balance, so
+// overflows_debits/credits cannot happen once the posted sums did not overflow.
+CreateTransferResult State::ApplyPosting(const Transfer& event, uint64_t timestamp_ns,
+                                         const Prepared& prepared) {
+  AccountRecord& debit = accounts_[prepared.debit_slot];
+  AccountRecord& credit = accounts_[prepared.credit_slot];
+  Amount debits_posted;
+  Amount credits_posted;
+  if (!CheckedAdd(debit.debits_posted, event.amount, &debits_posted)) {
+    return R::kOverflowsDebitsPosted;
+  }
+  if (!CheckedAdd(credit.credits_posted, event.amount, &credits_posted)) {
+    return R::kOverflowsCreditsPosted;
+  }
+  if ((debit.flags & account_flags::kDebitsMustNotExceedCredits) != 0 &&
+      debits_posted > debit.credits_posted) {
+    return R::kExceedsCredits;
+  }
+  if ((credit.flags & account_flags::kCreditsMustNotExceedDebits) != 0 &&
+      credits_posted > credit.debits_posted) {
+    return R::kExceedsDebits;
+  }
+  if (in_chain_) {
+    for (uint32_t slot : {prepared.debit_slot, prepared.credit_slot}) {
+      undo_.push_back({.kind = UndoEntry::Kind::kAccountState,
+                       .flags = accounts_[slot].flags,
+                       .slot = slot,
+                       .balances = GetBalances(slot)});
+    }
+  }
+  debit.debits_posted = debits_posted;
+  credit.credits_posted = credits_posted;
+  const uint32_t slot = AppendTransfer(event, timestamp_ns, event.amount, prepared.id_hash);
+  RecordHistory(slot, prepared.debit_slot, prepared.credit_slot, timestamp_ns);
   return R::kOk;
 }
 
@@ -366,16 +406,13 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
   SetAccountState(pending.debit_slot, d, debit_flags);
   SetAccountState(pending.credit_slot, c, credit_flags);
 
-  Transfer record = event;
+  const uint32_t slot = AppendTransfer(event, timestamp_ns, amount, prepared.id_hash);
+  Transfer& record = transfers_[slot];  // a post/void stores the reservation's accounts
   record.debit_account_id = reservation.debit_account_id;
   record.credit_account_id = reservation.credit_account_id;
   record.ledger = reservation.ledger;
   record.code = reservation.code;
-  record.amount = amount;
-  record.timestamp_ns = timestamp_ns;
-  record.flags = static_cast<uint16_t>(event.flags & ~kLinked);
-  const uint32_t slot =
-      CommitTransfer(record, prepared.id_hash, pending.debit_slot, pending.credit_slot);
+  RecordHistory(slot, pending.debit_slot, pending.credit_slot, timestamp_ns);
   PendingState& state = pending_.at(pending_slot);
   if (in_chain_) {
     undo_.push_back(
@@ -387,21 +424,35 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
   return R::kOk;
 }
 
-uint32_t State::CommitTransfer(const Transfer& record, uint32_t id_hash, uint32_t debit_slot,
-                               uint32_t credit_slot) {
+uint32_t State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount,
+                               uint32_t id_hash) {
   LEDGER_ASSERT(!transfers_.full(), transfers_.size());  // gated by HasRoomFor
-  const uint32_t slot = static_cast<uint32_t>(transfers_.Append(record));
+  const uint32_t slot = static_cast<uint32_t>(transfers_.Append(event));
+  Transfer& record = transfers_[slot];  // written in place: no second copy of 152 bytes
+  record.timestamp_ns = timestamp_ns;
+  record.flags = static_cast<uint16_t>(event.flags & ~kLinked);
+  record.amount = amount;
   transfer_index_.Insert(id_hash, slot);
-  history_.Append(accounts_[debit_slot], slot);
-  history_.Append(accounts_[credit_slot], slot);
   if (in_chain_) {
     undo_.push_back({.kind = UndoEntry::Kind::kTransferCreated, .slot = slot, .hash = id_hash});
+  }
+  return slot;
+}
+
+void State::RecordHistory(uint32_t transfer_slot, uint32_t debit_slot, uint32_t credit_slot,
+                          uint64_t timestamp_ns) {
+  history_.Append(accounts_[debit_slot], transfer_slot);
+  history_.Append(accounts_[credit_slot], transfer_slot);
+  if (in_chain_) {
     undo_.push_back({.kind = UndoEntry::Kind::kHistoryAppended, .slot = debit_slot});
     undo_.push_back({.kind = UndoEntry::Kind::kHistoryAppended, .slot = credit_slot});
   }
-  SnapshotBalances(debit_slot, record.timestamp_ns);
-  SnapshotBalances(credit_slot, record.timestamp_ns);
-  return slot;
+  if ((accounts_[debit_slot].flags & account_flags::kHistory) != 0) {
+    SnapshotBalances(debit_slot, timestamp_ns);
+  }
+  if ((accounts_[credit_slot].flags & account_flags::kHistory) != 0) {
+    SnapshotBalances(credit_slot, timestamp_ns);
+  }
 }
 
 void State::RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult code) {
