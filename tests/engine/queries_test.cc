@@ -43,8 +43,6 @@ std::vector<uint64_t> TimestampsIn(const std::vector<AccountBalance>& history) {
   return result;
 }
 
-uint64_t BookedAt(const Harness& h, u128 id) { return h.LookupTransfer(id).value().timestamp_ns; }
-
 // kWithHistory gets four transfers (codes 1, 2, 3, 2) in two batches, and one transfer
 // (12) does not involve it:
 //   10: kA -> kWithHistory 100, code 1     11: kWithHistory -> kB 40, code 2

@@ -624,4 +624,33 @@ inline void CreateStandardBook(Harness& h) {
       << "setup: standard book";
 }
 
+// ---------------------------------------------------------------------------------------------
+// Scenario helpers shared by the transfer tests.
+
+// A posted transfer 100 (A -> B, 30) and a reservation 200 (A -> B, 50), both code 1.
+inline void AddOriginals(Harness& h) {
+  h.AddTransfer({.id = 100, .debit = kA, .credit = kB, .amount = 30});
+  h.AddTransfer({.id = 200, .debit = kA, .credit = kB, .amount = 50, .flags = tf::kPending});
+}
+
+// A transfer that always fails with exceeds_credits in the standard book (kDebitLimited has no
+// credits), used to break chains.
+inline TransferSpec Failing(u128 id) {
+  return {.id = id, .debit = kDebitLimited, .credit = kB, .amount = 1};
+}
+
+// The ids of the reversals of transfer `id` (up to 8).
+inline std::vector<u128> ReversalsOf(const Harness& h, u128 id) {
+  std::vector<TransferId> out(8);
+  out.resize(h.engine().GetReversals(Tid(id), out));
+  std::vector<u128> ids;
+  for (TransferId reversal : out) ids.push_back(reversal.Get());
+  return ids;
+}
+
+// The booking timestamp of the stored transfer `id`.
+inline uint64_t BookedAt(const Harness& h, u128 id) {
+  return h.LookupTransfer(id).value().timestamp_ns;
+}
+
 }  // namespace ledger::engine::test

@@ -299,6 +299,8 @@ uint64_t CheckRecoveredDirectory(const std::string& path, uint64_t seed, uint64_
   auto directory = Directory::Open(path, /*writable=*/true);
   EXPECT_TRUE(directory.ok()) << directory.status();
   if (!directory.ok()) return 0;
+  const Leftovers swept = CountLeftovers(path);
+  EXPECT_EQ(swept.snapshots + swept.segments, 0u) << "a writable open removes crash temporaries";
   auto recovered = Recover(**directory, {});
   EXPECT_TRUE(recovered.ok()) << recovered.status();
   if (!recovered.ok()) return 0;
