@@ -530,6 +530,14 @@ struct RecoveryLog {
   uint64_t transfer_count = 0;
 };
 
+// Whether a kept log still reads to its end (the format may have changed since it was built).
+bool IsWholeLog(const std::string& path, uint64_t last_op) {
+  auto directory = wal::Directory::Open(path, /*writable=*/false);
+  if (!directory.ok()) return false;
+  auto scanned = wal::ScanLog(**directory, {}, nullptr);
+  return scanned.ok() && scanned->last_op == last_op && !scanned->torn_tail;
+}
+
 // The ledger, kRecoveryAccounts accounts, then RecoveryBatches() full batches of plain
 // transfers that all succeed. Built once: kept in the bench directory, marked complete.
 const RecoveryLog& GetRecoveryLog() {
@@ -541,7 +549,7 @@ const RecoveryLog& GetRecoveryLog() {
     const std::string marker = built.path + "/complete";
     const uint64_t account_batches = (kRecoveryAccounts + kBatchEvents - 1) / kBatchEvents;
     built.last_op = 1 + account_batches + RecoveryBatches();
-    if (std::filesystem::exists(marker)) return built;
+    if (std::filesystem::exists(marker) && IsWholeLog(built.path, built.last_op)) return built;
     std::fprintf(stderr, "wal_bench: building %s (%llu transfers)\n", built.path.c_str(),
                  static_cast<unsigned long long>(built.transfer_count));
     std::filesystem::remove_all(built.path);
@@ -612,21 +620,21 @@ std::unique_ptr<wal::Directory> OpenRecoveryLog() {
 }
 
 // Cold (range 1): the log's and snapshots' pages are dropped first, as after a reboot. Warm
-// (0): they are read once, untimed, so the run measures the CPU side alone.
+// (0): they are read once, untimed (the log by a scan like the one measured), so the run
+// measures the CPU side alone.
 void PrepareCache(const wal::Directory& directory, bool cold) {
   auto segments = directory.ListSegments();
   auto snapshots = directory.ListSnapshots();
   Check(segments.status(), "list segments");
   Check(snapshots.status(), "list snapshots");
-  std::vector<std::string> paths;
-  for (uint64_t segment : *segments) paths.push_back(directory.SegmentPath(segment));
-  for (uint64_t op : *snapshots) paths.push_back(directory.SnapshotPath(op));
-  for (const std::string& path : paths) {
-    if (cold) {
-      EvictFromPageCache(path);
-      continue;
-    }
-    std::ifstream file(path, std::ios::binary);
+  if (cold) {
+    for (uint64_t segment : *segments) EvictFromPageCache(directory.SegmentPath(segment));
+    for (uint64_t op : *snapshots) EvictFromPageCache(directory.SnapshotPath(op));
+    return;
+  }
+  Check(wal::ScanLog(directory, {}, nullptr).status(), "scan");
+  for (uint64_t op : *snapshots) {
+    std::ifstream file(directory.SnapshotPath(op), std::ios::binary);
     std::vector<char> chunk(4 * kMiB);
     while (file.read(chunk.data(), static_cast<std::streamsize>(chunk.size()))) {
     }
@@ -686,7 +694,11 @@ void EnsureSnapshotAtLastOp() {
   std::unique_ptr<wal::Directory> directory = OpenRecoveryLog();
   auto snapshots = directory->ListSnapshots();
   Check(snapshots.status(), "list snapshots");
-  if (!snapshots->empty() && snapshots->front() == GetRecoveryLog().last_op) return;
+  const uint64_t last_op = GetRecoveryLog().last_op;
+  if (!snapshots->empty() && snapshots->front() == last_op &&
+      wal::ReadSnapshot(*directory, last_op).ok()) {
+    return;  // kept from an earlier run, and still readable
+  }
   wal::RecoveryOptions options;
   options.engine = RecoveryEngineOptions();
   options.use_snapshots = false;

@@ -1,6 +1,7 @@
 #include "wal/snapshot_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -106,15 +107,19 @@ absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t
   LEDGER_ASSIGN_OR_RETURN(uint64_t size, internal::FileSize(fd.get(), path));
   LoadedSnapshot loaded;
   if (size < sizeof(SnapshotHeader)) return Corrupt(path, "shorter than its header");
-  LEDGER_RETURN_IF_ERROR(internal::PreadFully(
-      fd.get(), std::as_writable_bytes(std::span(&loaded.header, 1)), 0, path));
+  void* mapped = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
+  if (mapped == MAP_FAILED) return internal::ErrnoStatus("map", path, errno);
+  madvise(mapped, size, MADV_SEQUENTIAL);
+  loaded.mapping = std::shared_ptr<const std::byte>(
+      static_cast<const std::byte*>(mapped),
+      [size](const std::byte* memory) { munmap(const_cast<std::byte*>(memory), size); });
+  std::memcpy(&loaded.header, loaded.mapping.get(), sizeof(SnapshotHeader));
   const SnapshotHeader& header = loaded.header;
   if (!IsValid(header) || header.directory_id != directory.identity().directory_id ||
       header.op != op || header.body_size_bytes != size - sizeof(SnapshotHeader)) {
     return Corrupt(path, "header is malformed, foreign or does not match the file");
   }
-  loaded.body.resize(header.body_size_bytes);
-  LEDGER_RETURN_IF_ERROR(internal::PreadFully(fd.get(), loaded.body, sizeof(header), path));
+  loaded.body = {loaded.mapping.get() + sizeof(SnapshotHeader), header.body_size_bytes};
   if (HashBytes(loaded.body) != header.body_checksum) return Corrupt(path, "body checksum fails");
   uint64_t position = 0;
   for (uint32_t i = 0; i < header.section_count; ++i) {
@@ -127,7 +132,7 @@ absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t
     }
     loaded.sections.push_back({static_cast<engine::SnapshotSectionKind>(framing.kind),
                                framing.record_size_bytes,
-                               std::span(loaded.body).subspan(position, framing.size_bytes)});
+                               loaded.body.subspan(position, framing.size_bytes)});
     position += framing.size_bytes;
   }
   if (position != loaded.body.size()) return Corrupt(path, "bytes after the last section");
