@@ -18,28 +18,19 @@
 #include <string>
 #include <vector>
 
+#include "bench/workload.h"
 #include "engine/engine.h"
 
 namespace {
+
+using ledger::bench::AccountIdOf;
+using ledger::bench::FillPlainBatch;
+using ledger::bench::Random;
 
 using namespace ledger;
 
 constexpr size_t kBatchEvents = 8190;  // the industry benchmark's batch size
 constexpr uint32_t kLedger = 1;
-
-// splitmix64: a fast, well-mixed generator; ids drawn from it look like UUIDs to the index.
-struct Random {
-  uint64_t state;
-  uint64_t Next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t Below(uint64_t bound) { return static_cast<uint64_t>((u128{Next()} * bound) >> 64); }
-};
-
-AccountId AccountIdOf(uint64_t index) { return AccountId::From((u128{index} << 64) | 0xACC); }
 
 // A ledger with `account_count` unlimited accounts, tables sized for `transfer_count`.
 std::unique_ptr<engine::Engine> MakeEngine(uint64_t account_count, uint64_t transfer_count,
@@ -69,21 +60,6 @@ std::unique_ptr<engine::Engine> MakeEngine(uint64_t account_count, uint64_t tran
     ledger_engine->CreateAccounts({accounts.data(), count}, *timestamp_ns, {results.data(), count});
   }
   return ledger_engine;
-}
-
-void FillPlainBatch(Random& random, uint64_t account_count, std::vector<Transfer>& batch) {
-  for (Transfer& transfer : batch) {
-    transfer = Transfer{};
-    transfer.id = TransferId{random.Next(), random.Next()};
-    const uint64_t debit = random.Below(account_count);
-    uint64_t credit = random.Below(account_count - 1);
-    credit += credit >= debit ? 1 : 0;  // accounts must differ
-    transfer.debit_account_id = AccountIdOf(debit);
-    transfer.credit_account_id = AccountIdOf(credit);
-    transfer.amount = Amount::From(1 + random.Below(1'000'000));
-    transfer.ledger = kLedger;
-    transfer.code = 1;
-  }
 }
 
 // A field of /proc/self/smaps_rollup in MiB ("Rss", "AnonHugePages"), or -1.
@@ -124,7 +100,7 @@ void BM_ApplyPlainTransfers(benchmark::State& state) {
   uint64_t failures = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    FillPlainBatch(random, account_count, batch);
+    FillPlainBatch(random, account_count, kLedger, batch);
     timestamp_ns = ledger_engine->last_timestamp_ns() + 1;
     state.ResumeTiming();
     ledger_engine->CreateTransfers(batch, timestamp_ns, results);
@@ -153,7 +129,7 @@ void BM_ApplyPendingThenPost(benchmark::State& state) {
   uint64_t failures = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    FillPlainBatch(random, account_count, batch);
+    FillPlainBatch(random, account_count, kLedger, batch);
     const size_t half = kBatchEvents / 2;
     for (size_t i = 0; i < half; ++i) {
       batch[i].flags = transfer_flags::kPending;

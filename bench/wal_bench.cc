@@ -42,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/workload.h"
 #include "engine/engine.h"
 #include "wal/directory.h"
 #include "wal/format.h"
@@ -51,6 +52,10 @@
 #include "wal/snapshot_file.h"
 
 namespace {
+
+using ledger::bench::AccountIdOf;
+using ledger::bench::FillPlainBatch;
+using ledger::bench::Random;
 
 using namespace ledger;
 using Clock = std::chrono::steady_clock;
@@ -122,36 +127,6 @@ class BenchDirectory {
   std::string path_;
   bool temporary_ = false;
 };
-
-// splitmix64, as in engine_bench.cc.
-struct Random {
-  uint64_t state;
-  uint64_t Next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t Below(uint64_t bound) { return static_cast<uint64_t>((u128{Next()} * bound) >> 64); }
-};
-
-AccountId AccountIdOf(uint64_t index) { return AccountId::From((u128{index} << 64) | 0xACC); }
-
-// Plain transfers between distinct random accounts of `account_count`, every id new.
-void FillPlainBatch(Random& random, uint64_t account_count, std::span<Transfer> batch) {
-  for (Transfer& transfer : batch) {
-    transfer = Transfer{};
-    transfer.id = TransferId{random.Next(), random.Next()};
-    const uint64_t debit = random.Below(account_count);
-    uint64_t credit = random.Below(account_count - 1);
-    credit += credit >= debit ? 1 : 0;
-    transfer.debit_account_id = AccountIdOf(debit);
-    transfer.credit_account_id = AccountIdOf(credit);
-    transfer.amount = Amount::From(1 + random.Below(1'000'000));
-    transfer.ledger = kLedger;
-    transfer.code = 1;
-  }
-}
 
 // Seals entries in op order, chaining them, with strictly increasing timestamps: what the
 // sequencer does, without an engine.
@@ -341,7 +316,7 @@ void BM_WalAppendFullBatches(benchmark::State& state) {
   // A few distinct bodies: the content does not matter to the log, only its size.
   std::vector<std::vector<Transfer>> bodies(4, std::vector<Transfer>(kBatchEvents));
   Random random{1};
-  for (auto& body : bodies) FillPlainBatch(random, kRecoveryAccounts, body);
+  for (auto& body : bodies) FillPlainBatch(random, kRecoveryAccounts, kLedger, body);
   wal::WriterStats stats;
   double seconds = 0;
   for (auto _ : state) {
@@ -462,7 +437,7 @@ void BM_WalGroupCommit(benchmark::State& state) {
   const bool use_io_uring = state.range(2) != 0;
   std::vector<Transfer> batch(batch_events);
   Random random{2};
-  FillPlainBatch(random, kRecoveryAccounts, batch);
+  FillPlainBatch(random, kRecoveryAccounts, kLedger, batch);
   const auto body = std::as_bytes(std::span(batch));
   uint64_t requests = 0, groups = 0, entries = 0;
   std::vector<double> latencies_us;
@@ -579,7 +554,7 @@ const RecoveryLog& GetRecoveryLog() {
     Random random{3};
     std::vector<Transfer> batch(kBatchEvents);
     for (uint64_t i = 0; i < RecoveryBatches(); ++i) {
-      FillPlainBatch(random, kRecoveryAccounts, batch);
+      FillPlainBatch(random, kRecoveryAccounts, kLedger, batch);
       const auto body = std::as_bytes(std::span(batch));
       writer->Append(sealer.Seal(wal::Operation::kCreateTransfers, kBatchEvents, body), body);
     }
