@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/engine.h"
@@ -223,6 +226,13 @@ Written WriteLog(const std::string& path) {
   EXPECT_TRUE(writer.ok()) << writer.status();
   wal::SequencerOptions sequencer_options;
   sequencer_options.snapshot_interval_ops = 50;
+  // The sequencer skips a snapshot while the previous one is still being written (it never
+  // stalls for one); the tests expect both, so op 100 waits for the first to be done.
+  std::atomic<int> snapshots_done{0};
+  sequencer_options.on_snapshot = [&snapshots_done](const absl::Status& status) {
+    EXPECT_TRUE(status.ok()) << status;
+    snapshots_done.fetch_add(1);
+  };
   auto sequencer = std::make_unique<wal::Sequencer>(*recovered->engine, **writer, **directory, 0,
                                                     wal::Hash128{}, sequencer_options);
   Ledger ledger = wal::testing::TestLedger();
@@ -242,6 +252,11 @@ Written WriteLog(const std::string& path) {
       batch.resize(60, batch[0]);
       for (size_t j = 0; j < batch.size(); ++j) {
         batch[j].id = TransferId::From((u128{op} << 32) | j);
+      }
+    }
+    if (op == 100) {
+      for (int waited_ms = 0; snapshots_done.load() < 1 && waited_ms < 60'000; ++waited_ms) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
     }
     // Waiting for durability now and then makes groups of one entry as well as larger ones.
