@@ -79,9 +79,12 @@ absl::Status ApplyEntry(engine::Engine& engine, const EntryHeader& header,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOptions& options) {
-  Recovered recovered;
-  Hash128 snapshot_chain_hash;
+namespace {
+
+// The newest snapshot that reads and restores (each rejected one is noted), or an empty
+// engine. Returns the chain hash at the snapshot's op.
+absl::StatusOr<Hash128> LoadNewestSnapshot(const Directory& directory,
+                                           const RecoveryOptions& options, Recovered& recovered) {
   if (options.use_snapshots) {
     LEDGER_ASSIGN_OR_RETURN(std::vector<uint64_t> snapshot_ops, directory.ListSnapshots());
     for (uint64_t op : snapshot_ops) {
@@ -96,13 +99,19 @@ absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOpti
       }
       recovered.engine = std::move(*restored);
       recovered.snapshot_op = op;
-      snapshot_chain_hash = loaded->header.chain_hash;
-      break;
+      return loaded->header.chain_hash;
     }
   }
-  if (recovered.engine == nullptr) {
-    recovered.engine = std::make_unique<engine::Engine>(options.engine);
-  }
+  recovered.engine = std::make_unique<engine::Engine>(options.engine);
+  return Hash128{};
+}
+
+}  // namespace
+
+absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOptions& options) {
+  Recovered recovered;
+  LEDGER_ASSIGN_OR_RETURN(const Hash128 snapshot_chain_hash,
+                          LoadNewestSnapshot(directory, options, recovered));
 
   const uint64_t snapshot_op = recovered.snapshot_op;
   ScanOptions scan_options;
