@@ -68,12 +68,6 @@ Hash128 RandomDirectoryId() {
   return id;
 }
 
-uint64_t WallClockNs() {
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
-}
-
 absl::Status SyncPath(const std::string& path) {
   LEDGER_ASSIGN_OR_RETURN(internal::FileDescriptor fd,
                           internal::Open(path, O_RDONLY | O_DIRECTORY));
@@ -115,7 +109,7 @@ absl::Status Directory::Init(const std::string& path, const InitOptions& options
   identity.format_version = kFormatVersion;
   identity.directory_id = RandomDirectoryId();
   identity.segment_size_bytes = options.segment_size_bytes;
-  identity.created_at_ns = WallClockNs();
+  identity.created_at_ns = internal::RealtimeNs();
   identity.checksum = HeaderChecksum(identity);
   // Write under a temporary name, sync, rename: a crash never leaves a half identity file.
   const std::string temporary = path + "/" + kIdentityName + ".tmp";
@@ -253,8 +247,7 @@ absl::Status Directory::CheckSegmentHeader(int fd, uint64_t segment_index) const
   LEDGER_RETURN_IF_ERROR(internal::PreadFully(fd, block, 0, path));
   SegmentHeader header;
   std::memcpy(&header, block, sizeof(header));
-  const bool rest_zero = std::all_of(block + sizeof(header), block + kBlockBytes,
-                                     [](std::byte b) { return b == std::byte{0}; });
+  const bool rest_zero = IsAllZero(std::span(block).subspan(sizeof(header)));
   if (!IsValid(header) || !rest_zero || header.directory_id != identity_.directory_id ||
       header.segment_index != segment_index) {
     return absl::DataLossError(

@@ -12,16 +12,15 @@ namespace ledger::wal {
 
 namespace {
 
-bool AllZero(const void* bytes, size_t size) {
-  const auto* p = static_cast<const unsigned char*>(bytes);
-  return std::all_of(p, p + size, [](unsigned char c) { return c == 0; });
-}
-
 Hash128 EntryChainHash(const EntryHeader& header) {
   return HashBytes(std::as_bytes(std::span(&header, 1)).first(offsetof(EntryHeader, chain_hash)));
 }
 
 }  // namespace
+
+bool IsAllZero(std::span<const std::byte> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+}
 
 Hash128 HashBytes(std::span<const std::byte> bytes) {
   const XXH128_hash_t hash = XXH3_128bits(bytes.data(), bytes.size());
@@ -53,7 +52,7 @@ bool IsWellFormedEntryHeader(const EntryHeader& header) {
   const uint32_t event_size = EventSizeBytes(header.operation);
   return header.magic == kEntryMagic && header.format_version == kFormatVersion &&
          event_size != 0 && header.reserved0 == 0 && header.reserved1 == 0 &&
-         AllZero(header.reserved2, sizeof(header.reserved2)) &&
+         IsAllZero(std::as_bytes(std::span(header.reserved2))) &&
          header.event_count <= kEventsPerEntryMax &&
          uint64_t{header.body_size_bytes} == uint64_t{header.event_count} * event_size &&
          header.entry_size_bytes == EntrySizeBytes(header.body_size_bytes) && header.op != 0 &&
@@ -63,14 +62,14 @@ bool IsWellFormedEntryHeader(const EntryHeader& header) {
 bool IsValid(const IdentityFile& identity) {
   return identity.magic == kIdentityMagic && identity.format_version == kFormatVersion &&
          identity.reserved0 == 0 && identity.reserved1 == 0 &&
-         AllZero(identity.reserved2, sizeof(identity.reserved2)) &&
+         IsAllZero(std::as_bytes(std::span(identity.reserved2))) &&
          identity.checksum == HeaderChecksum(identity);
 }
 
 bool IsValid(const SegmentHeader& header) {
   return header.magic == kSegmentMagic && header.format_version == kFormatVersion &&
          header.reserved0 == 0 && header.reserved1 == 0 &&
-         AllZero(header.reserved2, sizeof(header.reserved2)) &&
+         IsAllZero(std::as_bytes(std::span(header.reserved2))) &&
          header.checksum == HeaderChecksum(header);
 }
 
@@ -87,7 +86,7 @@ bool IsValid(const GroupHeader& header, const Hash128& directory_id) {
 
 bool IsValid(const SnapshotHeader& header) {
   return header.magic == kSnapshotMagic && header.format_version == kFormatVersion &&
-         header.reserved0 == 0 && AllZero(header.reserved1, sizeof(header.reserved1)) &&
+         header.reserved0 == 0 && IsAllZero(std::as_bytes(std::span(header.reserved1))) &&
          header.checksum == HeaderChecksum(header);
 }
 

@@ -27,6 +27,12 @@ Hash128 HashBytes(std::span<const std::byte> bytes);
 inline constexpr uint16_t kFormatVersion = 1;
 // Writes to the log are O_DIRECT: offsets and sizes are multiples of this.
 inline constexpr uint64_t kBlockBytes = 4096;
+inline constexpr uint64_t RoundUpToBlock(uint64_t bytes) {
+  return (bytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
+}
+// Reserved bytes and padding must be zero.
+bool IsAllZero(std::span<const std::byte> bytes);
+
 // Entries start at multiples of this inside a group (so a header never straddles a block
 // boundary needlessly and a scan for the next header has few positions to try).
 inline constexpr uint64_t kEntryAlignBytes = 64;

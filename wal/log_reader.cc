@@ -25,13 +25,6 @@ struct Segment {
   std::string path;
 };
 
-bool IsAllZero(std::span<const std::byte> bytes) {
-  for (std::byte b : bytes) {
-    if (b != std::byte{0}) return false;
-  }
-  return true;
-}
-
 class LogScanner {
  public:
   LogScanner(const Directory& directory, const ScanOptions& options, const EntryVisitor& visit)
@@ -107,7 +100,7 @@ absl::StatusOr<ScanResult> LogScanner::Run() {
     while (offset < segment_size) {
       LEDGER_ASSIGN_OR_RETURN(Verdict verdict, ReadGroup(segment, offset));
       if (verdict.kind == Kind::kGood) {
-        offset += (verdict.size_bytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
+        offset += RoundUpToBlock(verdict.size_bytes);
         result_.end = {segment.index, offset};
         continue;
       }

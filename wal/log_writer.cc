@@ -100,10 +100,6 @@ class UringIo final : public LogWriter::Io {
   bool registered_ = false;
 };
 
-uint64_t RoundUpToBlock(uint64_t bytes) {
-  return (bytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
-}
-
 }  // namespace
 
 LogWriter::LogWriter(const Directory& directory, WriterOptions options)
@@ -205,6 +201,7 @@ void LogWriter::Run() {
     int index;
     uint64_t bytes, first_op;
     uint32_t entry_count;
+    absl::Status failed;
     {
       std::unique_lock lock(mutex_);
       work_.wait(lock, [&] { return filling_entries_ > 0 || stopping_; });
@@ -217,11 +214,12 @@ void LogWriter::Run() {
       filling_ = 1 - filling_;
       filling_bytes_ = sizeof(GroupHeader);
       filling_entries_ = 0;
+      failed = status_;  // once the log is dead, nothing more is written
     }
     space_.notify_all();
     const auto start = std::chrono::steady_clock::now();
     absl::Status written =
-        status().ok() ? WriteGroup(buffers_[index], bytes, first_op, entry_count) : status();
+        failed.ok() ? WriteGroup(buffers_[index], bytes, first_op, entry_count) : failed;
     const auto elapsed = std::chrono::steady_clock::now() - start;
     const uint64_t last_op = first_op + entry_count - 1;
     {

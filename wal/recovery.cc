@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "wal/internal/apply.h"
 #include "wal/internal/io.h"
 #include "wal/snapshot_file.h"
 
@@ -14,13 +15,23 @@ namespace ledger::wal {
 
 namespace {
 
-// Records copied out of the body (its bytes may be unaligned), then applied as a batch.
-template <typename Event, typename Result, typename Apply>
-void ApplyRecords(std::span<const std::byte> body, uint64_t timestamp_ns, Apply&& apply) {
-  std::vector<Event> events(body.size() / sizeof(Event));
+// Copies the records out of the body (its bytes may be unaligned) and applies them. The
+// buffers are kept per thread and event type, so a replay allocates once, not per entry.
+template <typename Event>
+absl::Status ApplyRecords(engine::Engine& engine, const EntryHeader& header,
+                          std::span<const std::byte> body) {
+  using Result = typename internal::OperationOf<Event>::Result;
+  if (!internal::HasRoomFor<Event>(engine, header.event_count)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("op ", header.op, ": the engine's tables are full"));
+  }
+  thread_local std::vector<Event> events;
+  thread_local std::vector<Result> results;
+  events.resize(body.size() / sizeof(Event));
+  results.resize(events.size());
   std::memcpy(events.data(), body.data(), events.size() * sizeof(Event));
-  std::vector<Result> results(events.size());
-  apply(std::span<const Event>(events), timestamp_ns, std::span<Result>(results));
+  internal::Apply(engine, events, header.timestamp_ns, results);
+  return absl::OkStatus();
 }
 
 // Zeroes a segment from `offset` to its end, so the cut tail can never be read again.
@@ -51,32 +62,13 @@ absl::Status ApplyEntry(engine::Engine& engine, const EntryHeader& header,
   }
   switch (header.operation) {
     case Operation::kCreateLedgers:
-      ApplyRecords<Ledger, CreateLedgerResult>(
-          body, header.timestamp_ns,
-          [&](auto events, uint64_t t, auto results) { engine.CreateLedgers(events, t, results); });
-      break;
+      return ApplyRecords<Ledger>(engine, header, body);
     case Operation::kCreateAccounts:
-      if (!engine.HasRoomFor(header.event_count, 0)) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("op ", header.op, ": the engine's account table is full"));
-      }
-      ApplyRecords<Account, CreateAccountResult>(body, header.timestamp_ns,
-                                                 [&](auto events, uint64_t t, auto results) {
-                                                   engine.CreateAccounts(events, t, results);
-                                                 });
-      break;
+      return ApplyRecords<Account>(engine, header, body);
     case Operation::kCreateTransfers:
-      if (!engine.HasRoomFor(0, header.event_count)) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("op ", header.op, ": the engine's transfer table is full"));
-      }
-      ApplyRecords<Transfer, CreateTransferResult>(body, header.timestamp_ns,
-                                                   [&](auto events, uint64_t t, auto results) {
-                                                     engine.CreateTransfers(events, t, results);
-                                                   });
-      break;
+      return ApplyRecords<Transfer>(engine, header, body);
   }
-  return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat("op ", header.op, ": unknown operation"));
 }
 
 namespace {

@@ -1,20 +1,14 @@
 #include "wal/sequencer.h"
 
-#include <time.h>
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "wal/internal/apply.h"
+#include "wal/internal/io.h"
 #include "wal/snapshot_file.h"
 
 namespace ledger::wal {
-
-uint64_t RealtimeNs() {
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
-}
 
 Sequencer::Sequencer(engine::Engine& engine, LogWriter& log, const Directory& directory,
                      uint64_t last_op, const Hash128& chain_hash, SequencerOptions options)
@@ -24,7 +18,7 @@ Sequencer::Sequencer(engine::Engine& engine, LogWriter& log, const Directory& di
       options_(std::move(options)),
       last_op_(last_op),
       chain_hash_(chain_hash) {
-  if (!options_.clock_ns) options_.clock_ns = RealtimeNs;
+  if (!options_.clock_ns) options_.clock_ns = internal::RealtimeNs;
   if (options_.snapshot_interval_ops > 0)
     snapshot_thread_ = std::thread([this] { RunSnapshots(); });
 }
@@ -60,34 +54,32 @@ absl::StatusOr<Receipt> Sequencer::Append(Operation operation, std::span<const E
   return Receipt{header.op, timestamp_ns};
 }
 
-absl::StatusOr<Receipt> Sequencer::CreateLedgers(std::span<const Ledger> events,
-                                                 std::span<CreateLedgerResult> results) {
-  LEDGER_ASSIGN_OR_RETURN(Receipt receipt, Append(Operation::kCreateLedgers, events));
-  engine_.CreateLedgers(events, receipt.timestamp_ns, results);
+template <typename Event, typename Result>
+absl::StatusOr<Receipt> Sequencer::Submit(std::span<const Event> events,
+                                          std::span<Result> results) {
+  if (!internal::HasRoomFor<Event>(engine_, events.size())) {
+    return absl::ResourceExhaustedError("the ledger's tables are full");
+  }
+  LEDGER_ASSIGN_OR_RETURN(Receipt receipt,
+                          Append(internal::OperationOf<Event>::kOperation, events));
+  internal::Apply(engine_, events, receipt.timestamp_ns, results);
   MaybeSnapshot();
   return receipt;
+}
+
+absl::StatusOr<Receipt> Sequencer::CreateLedgers(std::span<const Ledger> events,
+                                                 std::span<CreateLedgerResult> results) {
+  return Submit(events, results);
 }
 
 absl::StatusOr<Receipt> Sequencer::CreateAccounts(std::span<const Account> events,
                                                   std::span<CreateAccountResult> results) {
-  if (!engine_.HasRoomFor(events.size(), 0)) {
-    return absl::ResourceExhaustedError("the ledger's account table is full");
-  }
-  LEDGER_ASSIGN_OR_RETURN(Receipt receipt, Append(Operation::kCreateAccounts, events));
-  engine_.CreateAccounts(events, receipt.timestamp_ns, results);
-  MaybeSnapshot();
-  return receipt;
+  return Submit(events, results);
 }
 
 absl::StatusOr<Receipt> Sequencer::CreateTransfers(std::span<const Transfer> events,
                                                    std::span<CreateTransferResult> results) {
-  if (!engine_.HasRoomFor(0, events.size())) {
-    return absl::ResourceExhaustedError("the ledger's transfer table is full");
-  }
-  LEDGER_ASSIGN_OR_RETURN(Receipt receipt, Append(Operation::kCreateTransfers, events));
-  engine_.CreateTransfers(events, receipt.timestamp_ns, results);
-  MaybeSnapshot();
-  return receipt;
+  return Submit(events, results);
 }
 
 void Sequencer::MaybeSnapshot() {

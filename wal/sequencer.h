@@ -62,6 +62,8 @@ class Sequencer {
  private:
   template <typename Event>
   absl::StatusOr<Receipt> Append(Operation operation, std::span<const Event> events);
+  template <typename Event, typename Result>
+  absl::StatusOr<Receipt> Submit(std::span<const Event> events, std::span<Result> results);
   void MaybeSnapshot();
   void RunSnapshots();
 
@@ -82,8 +84,5 @@ class Sequencer {
   bool stopping_ = false;
   std::thread snapshot_thread_;
 };
-
-// CLOCK_REALTIME in nanoseconds.
-uint64_t RealtimeNs();
 
 }  // namespace ledger::wal

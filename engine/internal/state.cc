@@ -153,14 +153,7 @@ void State::WriteAccountState(uint32_t account_slot, const Balances& balances, u
 }
 
 void State::SetAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags) {
-  if (in_chain_) {
-    UndoEntry entry{};
-    entry.kind = UndoEntry::Kind::kAccountState;
-    entry.slot = account_slot;
-    entry.flags = accounts_[account_slot].flags;
-    entry.balances = GetBalances(account_slot);
-    undo_.push_back(entry);
-  }
+  LogAccountState(account_slot);
   WriteAccountState(account_slot, balances, flags);
 }
 

@@ -187,6 +187,15 @@ class State {
 
   Balances GetBalances(uint32_t account_slot) const;
   Account ToAccount(uint32_t account_slot) const;  // the public record
+  // Inside a chain, logs an account's balances and flags so a rollback can restore them.
+  // Inline: on the posting fast path this is one test of in_chain_.
+  void LogAccountState(uint32_t account_slot) {
+    if (!in_chain_) return;
+    undo_.push_back({.kind = UndoEntry::Kind::kAccountState,
+                     .flags = accounts_[account_slot].flags,
+                     .slot = account_slot,
+                     .balances = GetBalances(account_slot)});
+  }
   // Writes balances (and flags) back, logging the old values when inside a chain.
   void SetAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags);
   void WriteAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags);

@@ -326,14 +326,8 @@ CreateTransferResult State::ApplyPosting(const Transfer& event, uint64_t timesta
       credits_posted > credit.debits_posted) {
     return R::kExceedsDebits;
   }
-  if (in_chain_) {
-    for (uint32_t slot : {prepared.debit_slot, prepared.credit_slot}) {
-      undo_.push_back({.kind = UndoEntry::Kind::kAccountState,
-                       .flags = accounts_[slot].flags,
-                       .slot = slot,
-                       .balances = GetBalances(slot)});
-    }
-  }
+  LogAccountState(prepared.debit_slot);
+  LogAccountState(prepared.credit_slot);
   debit.debits_posted = debits_posted;
   credit.credits_posted = credits_posted;
   const uint32_t slot = AppendTransfer(event, timestamp_ns, event.amount, prepared.id_hash);

@@ -81,7 +81,7 @@ class SmallLogTest : public ::testing::Test {
     }
     image_.assign(segment.begin(),
                   segment.begin() + static_cast<long>(log_end() + kImageSlackBytes));
-    ASSERT_TRUE(testing::IsAllZero(std::span(segment).subspan(log_end())));
+    ASSERT_TRUE(IsAllZero(std::span(segment).subspan(log_end())));
   }
 
   static uint64_t GroupOffset(size_t position) { return kBlockBytes * (position + 1); }
@@ -214,7 +214,7 @@ class CorruptionCut : public SmallLogTest {
         EXPECT_EQ(recovered->log.torn_at, end);
         ASSERT_EQ(recovered->notes.size(), 1u);
         EXPECT_NE(recovered->notes[0].find("cut"), std::string::npos) << recovered->notes[0];
-        EXPECT_TRUE(testing::IsAllZero(ReadBytes(segment_path_, end.offset, image_.size())));
+        EXPECT_TRUE(IsAllZero(ReadBytes(segment_path_, end.offset, image_.size())));
       } else {
         EXPECT_TRUE(recovered->notes.empty());
       }
@@ -617,7 +617,7 @@ TEST_F(CorruptionSegment, TornLastGroupOfTheLastSegmentIsCut) {
   EXPECT_EQ(recovered->log.torn_at, (LogPosition{2, last.offset}));
   EXPECT_EQ(recovered->log.last_op, last.first_op - 1);
   EXPECT_EQ(recovered->engine->ComputeStateHash(), log_.state_hash_by_op[last.first_op - 1]);
-  EXPECT_TRUE(testing::IsAllZero(ReadBytes(SegmentPath(2), last.offset, last.size_bytes)));
+  EXPECT_TRUE(IsAllZero(ReadBytes(SegmentPath(2), last.offset, last.size_bytes)));
   for (uint64_t index : {0, 1}) EXPECT_EQ(FileDigest(SegmentPath(index)), digests_[index]);
 }
 

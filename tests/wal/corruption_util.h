@@ -95,14 +95,6 @@ inline void FlipBit(std::vector<std::byte>& bytes, uint64_t bit_index) {
   bytes[bit_index / 8] ^= static_cast<std::byte>(1u << (bit_index % 8));
 }
 
-inline bool IsAllZero(std::span<const std::byte> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
-}
-
-inline uint64_t RoundUpToBlock(uint64_t bytes) {
-  return (bytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Layout of the groups in a segment, read back from its bytes.
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -79,6 +80,12 @@ FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
     fd_ = other.release();
   }
   return *this;
+}
+
+uint64_t RealtimeNs() {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
 }
 
 absl::StatusOr<FileDescriptor> Open(const std::string& path, int flags, int mode) {
