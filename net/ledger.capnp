@@ -1,0 +1,355 @@
+# The ledger's RPC contract, for orchestrator authors.
+#
+# Connect over TCP (optionally TLS), take the bootstrap capability (a Gateway) and log in with
+# the server's token; the Ledger capability you get back is the only way to reach the ledger.
+#
+# Semantics of every field and result code: docs/data-model.md. Pagination, limits, the change
+# feed and examples: docs/rpc-api.md.
+#
+# Guarantees:
+# - A create* call returns only once its batch is durable on disk AND applied. Each call is one
+#   atomic, ordered entry of the ledger's log; results are per event, in request order.
+# - Retrying a batch after a lost reply is safe: ids are idempotency keys, and a retry answers
+#   `exists` (or the precise `existsWithDifferent*` code) for each event already booked.
+# - Reads are linearizable: a read observes every write acknowledged before it was sent, and
+#   returns only once everything it could have observed is durable (no dirty reads).
+#
+# Versioning: this schema only grows. Fields, methods, enumerants and structs are added with new
+# ordinals and never renumbered, retyped or removed, so a client built against an older version
+# keeps working with a newer server and vice versa (Cap'n Proto reads absent fields as their
+# defaults). `login` reports the server's `schemaVersion`; compare it with `schemaVersion` below
+# to use a method only when the server has it.
+@0x825e1259a431d1be;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("ledger::net::rpc");
+
+const schemaVersion :UInt32 = 1;
+
+# An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
+struct U128 {
+  lo @0 :UInt64;
+  hi @1 :UInt64;
+}
+
+# ------------------------------------------------------------------------------------------
+# Records. Booking timestamps (`timestampNs`) are assigned by the ledger: send 0.
+
+# An asset book: accounts and transfers of one ledger share its asset and minor unit.
+struct LedgerInfo {
+  id @0 :UInt32;          # not 0
+  scale @1 :UInt8;        # decimals for display: 1234 in a scale-2 ledger is 12.34; at most 38
+  assetCode @2 :Text;     # 1 to 16 characters of A-Z 0-9 . _ -  ("USD", "BTC")
+  timestampNs @3 :UInt64;
+}
+
+# Account flags (bit values of Account.flags).
+const accountLinked :UInt16 = 1;                     # this event and the next succeed or fail together
+const accountDebitsMustNotExceedCredits :UInt16 = 2; # limit: available = credits - debits (incl. pending debits)
+const accountCreditsMustNotExceedDebits :UInt16 = 4; # the mirror limit
+const accountHistory :UInt16 = 8;                    # keep balances after each change (getAccountBalances)
+const accountClosed :UInt16 = 16;                    # state, set by closing transfers; never on create
+
+struct Account {
+  id @0 :U128;             # client-chosen, never reused; not 0, not 2^128-1
+  ledger @1 :UInt32;
+  code @2 :UInt16;         # your chart-of-accounts type; not 0
+  flags @3 :UInt16;
+  userData128 @4 :U128;    # your own references, opaque to the ledger
+  userData64 @5 :UInt64;
+  userData32 @6 :UInt32;
+  # Balances, in minor units. Zero on create; derived only from transfers.
+  debitsPending @7 :U128;
+  debitsPosted @8 :U128;
+  creditsPending @9 :U128;
+  creditsPosted @10 :U128;
+  timestampNs @11 :UInt64;
+}
+
+# Transfer flags (bit values of Transfer.flags).
+const transferLinked :UInt16 = 1;           # this event and the next succeed or fail together
+const transferPending :UInt16 = 2;          # reserve: moves into the pending balances
+const transferPostPending :UInt16 = 4;      # post the reservation pendingId (amount 2^128-1 = all)
+const transferVoidPending :UInt16 = 8;      # release the reservation pendingId
+const transferBalancingDebit :UInt16 = 16;  # move at most what the debit account's limit allows
+const transferBalancingCredit :UInt16 = 32; # move at most what the credit account's limit allows
+const transferClosingDebit :UInt16 = 64;    # (pending only) closes the debit account
+const transferClosingCredit :UInt16 = 128;  # (pending only) closes the credit account
+
+struct Transfer {
+  id @0 :U128;               # client-chosen idempotency key; not 0, not 2^128-1
+  debitAccountId @1 :U128;
+  creditAccountId @2 :U128;
+  amount @3 :U128;           # minor units; not 0
+  ledger @4 :UInt32;
+  code @5 :UInt16;           # your transaction type; not 0
+  flags @6 :UInt16;
+  pendingId @7 :U128;        # postPending/voidPending: the reservation; else 0
+  reversesId @8 :U128;       # non-zero: this transfer reverses that posted transfer
+  timeoutS @9 :UInt32;       # pending only: expires this many seconds after booking; 0 = never
+  userData128 @10 :U128;
+  userData64 @11 :UInt64;
+  userData32 @12 :UInt32;
+  valueTimeNs @13 :UInt64;   # when it happened economically (your clock); stored as given
+  timestampNs @14 :UInt64;
+}
+
+# ------------------------------------------------------------------------------------------
+# Results: one per event, in request order. Codes are listed in precedence order (an event gets
+# the first that applies); their meaning is in docs/data-model.md. New codes may be added at
+# the end: treat an unknown code as a failure.
+
+enum CreateLedgerStatus {
+  ok @0;
+  timestampMustBeZero @1;
+  reservedField @2;
+  idMustNotBeZero @3;
+  scaleTooLarge @4;
+  assetCodeInvalid @5;
+  existsWithDifferentScale @6;
+  existsWithDifferentAssetCode @7;
+  exists @8;
+}
+
+enum CreateAccountStatus {
+  ok @0;
+  linkedEventFailed @1;
+  linkedEventChainOpen @2;
+  timestampMustBeZero @3;
+  reservedField @4;
+  reservedFlag @5;
+  idMustNotBeZero @6;
+  idMustNotBeIntMax @7;
+  flagsAreMutuallyExclusive @8;
+  closedFlagMustNotBeSet @9;
+  debitsPendingMustBeZero @10;
+  debitsPostedMustBeZero @11;
+  creditsPendingMustBeZero @12;
+  creditsPostedMustBeZero @13;
+  ledgerMustNotBeZero @14;
+  codeMustNotBeZero @15;
+  existsWithDifferentFlags @16;
+  existsWithDifferentUserData128 @17;
+  existsWithDifferentUserData64 @18;
+  existsWithDifferentUserData32 @19;
+  existsWithDifferentLedger @20;
+  existsWithDifferentCode @21;
+  exists @22;
+  ledgerNotFound @23;
+}
+
+enum CreateTransferStatus {
+  ok @0;
+  linkedEventFailed @1;
+  linkedEventChainOpen @2;
+  timestampMustBeZero @3;
+  reservedFlag @4;
+  idMustNotBeZero @5;
+  idMustNotBeIntMax @6;
+  flagsAreMutuallyExclusive @7;
+  pendingIdMustBeZero @8;
+  pendingIdMustNotBeZero @9;
+  pendingIdMustNotBeIntMax @10;
+  pendingIdMustBeDifferent @11;
+  reversesIdMustNotBeIntMax @12;
+  reversesIdMustBeDifferent @13;
+  reversalMustBePlain @14;
+  timeoutReservedForPendingTransfer @15;
+  closingTransferMustBePending @16;
+  debitAccountIdMustNotBeZero @17;
+  debitAccountIdMustNotBeIntMax @18;
+  creditAccountIdMustNotBeZero @19;
+  creditAccountIdMustNotBeIntMax @20;
+  accountsMustBeDifferent @21;
+  ledgerMustNotBeZero @22;
+  codeMustNotBeZero @23;
+  amountMustNotBeZero @24;
+  existsWithDifferentFlags @25;
+  existsWithDifferentPendingId @26;
+  existsWithDifferentReversesId @27;
+  existsWithDifferentTimeout @28;
+  existsWithDifferentDebitAccountId @29;
+  existsWithDifferentCreditAccountId @30;
+  existsWithDifferentAmount @31;
+  existsWithDifferentUserData128 @32;
+  existsWithDifferentUserData64 @33;
+  existsWithDifferentUserData32 @34;
+  existsWithDifferentLedger @35;
+  existsWithDifferentCode @36;
+  existsWithDifferentValueTime @37;
+  exists @38;
+  debitAccountNotFound @39;
+  creditAccountNotFound @40;
+  accountsMustHaveTheSameLedger @41;
+  transferMustHaveTheSameLedgerAsAccounts @42;
+  pendingTransferNotFound @43;
+  pendingTransferNotPending @44;
+  pendingTransferHasDifferentDebitAccountId @45;
+  pendingTransferHasDifferentCreditAccountId @46;
+  pendingTransferHasDifferentLedger @47;
+  pendingTransferHasDifferentCode @48;
+  exceedsPendingTransferAmount @49;
+  pendingTransferHasDifferentAmount @50;
+  pendingTransferAlreadyPosted @51;
+  pendingTransferAlreadyVoided @52;
+  pendingTransferExpired @53;
+  reversedTransferNotFound @54;
+  reversedTransferNotPosted @55;
+  reversalMustSwapAccounts @56;
+  exceedsReversibleAmount @57;
+  debitAccountAlreadyClosed @58;
+  creditAccountAlreadyClosed @59;
+  overflowsTimeout @60;
+  overflowsDebitsPending @61;
+  overflowsCreditsPending @62;
+  overflowsDebitsPosted @63;
+  overflowsCreditsPosted @64;
+  overflowsDebits @65;
+  overflowsCredits @66;
+  exceedsCredits @67;
+  exceedsDebits @68;
+}
+
+# timestampNs: the event's booking timestamp when it was booked now (ok) or earlier (exists);
+# otherwise 0.
+struct LedgerResult {
+  status @0 :CreateLedgerStatus;
+  timestampNs @1 :UInt64;
+}
+struct AccountResult {
+  status @0 :CreateAccountStatus;
+  timestampNs @1 :UInt64;
+}
+struct TransferResult {
+  status @0 :CreateTransferStatus;
+  timestampNs @1 :UInt64;
+}
+
+# ------------------------------------------------------------------------------------------
+# Queries.
+
+# Selects an account's transfers (or balances). Pagination: pass the previous page's
+# `nextTimestampNs` as timestampMinNs (or as timestampMaxNs when reversed) with the same filter.
+struct AccountFilter {
+  accountId @0 :U128;
+  timestampMinNs @1 :UInt64;  # inclusive; 0 = from the start
+  timestampMaxNs @2 :UInt64;  # inclusive; 0 = to the end
+  code @3 :UInt16;            # 0 = any
+  debits @4 :Bool = true;     # include transfers that debit the account
+  credits @5 :Bool = true;    # include transfers that credit the account
+  reversed @6 :Bool;          # newest first
+  limit @7 :UInt32;           # at most this many; 0 or above the server's queryResultsMax = that max
+}
+
+# An account's balances right after a change (a transfer or an expiry) at timestampNs.
+struct AccountBalance {
+  debitsPending @0 :U128;
+  debitsPosted @1 :U128;
+  creditsPending @2 :U128;
+  creditsPosted @3 :U128;
+  timestampNs @4 :UInt64;
+}
+
+# A sum that cannot overflow: value = carries * 2^128 + low.
+struct WideSum {
+  low @0 :U128;
+  carries @1 :UInt64;
+}
+
+struct TrialBalance {
+  ledger @0 :UInt32;
+  accountCount @1 :UInt64;
+  debitsPending @2 :WideSum;
+  debitsPosted @3 :WideSum;
+  creditsPending @4 :WideSum;
+  creditsPosted @5 :WideSum;
+  balanced @6 :Bool;   # debits equal credits, pending and posted: always true
+}
+
+# ------------------------------------------------------------------------------------------
+# The change feed: every balance change in log order, for outbox/CDC consumers and
+# reconciliation. Each change has a dense sequence number from 0; the server retains the most
+# recent `feedRetention` of them (see Limits), across restarts.
+
+enum ChangeKind {
+  singlePhase @0;  # a posting: plain, balancing or a reversal
+  pending @1;      # a reservation was made
+  posted @2;       # a reservation was posted (transfer = the post; pendingId names it)
+  voided @3;       # a reservation was voided (transfer = the void)
+  expired @4;      # a reservation expired (transfer = the reservation itself)
+}
+
+struct Change {
+  sequence @0 :UInt64;       # dense, from 0; the feed's cursor
+  kind @1 :ChangeKind;
+  timestampNs @2 :UInt64;    # when the change was booked
+  transfer @3 :Transfer;
+  debitAccountId @4 :U128;
+  debitBalance @5 :AccountBalance;   # the debit account's balances right after the change
+  creditAccountId @6 :U128;
+  creditBalance @7 :AccountBalance;
+}
+
+# Receives a subscription's changes. The server sends the next batch only after this call
+# returns, so a slow consumer slows only its own feed. Throwing ends the subscription.
+interface ChangeConsumer {
+  push @0 (changes :List(Change)) -> ();
+}
+
+# Dropping this capability (or the connection) ends the subscription.
+interface Subscription {}
+
+# ------------------------------------------------------------------------------------------
+
+# What the server accepts. Requests beyond these fail with a clear error and change nothing.
+struct Limits {
+  batchEventsMax @0 :UInt32;     # events per create* call (at least 8190)
+  queryIdsMax @1 :UInt32;        # ids per lookup call
+  queryResultsMax @2 :UInt32;    # results per query page
+  messageBytesMax @3 :UInt64;    # largest request message
+  inflightCallsMax @4 :UInt32;   # calls in flight per connection before the server stops reading
+  feedRetention @5 :UInt64;      # changes the feed retains
+}
+
+struct ServerInfo {
+  schemaVersion @0 :UInt32;
+  limits @1 :Limits;
+  shardCount @2 :UInt32;
+  lastOp @3 :UInt64;          # the log's last op (applied and durable) when login returned
+}
+
+interface Gateway {
+  # Compares the token in constant time. A wrong token gets an error (and a delay); nothing
+  # else is reachable without the Ledger capability.
+  login @0 (token :Data) -> (ledger :Ledger, info :ServerInfo);
+}
+
+interface Ledger {
+  createLedgers @0 (ledgers :List(LedgerInfo)) -> (results :List(LedgerResult));
+  createAccounts @1 (accounts :List(Account)) -> (results :List(AccountResult));
+  createTransfers @2 (transfers :List(Transfer)) -> (results :List(TransferResult));
+
+  # Lookups return the records found, in request order; missing ids are left out.
+  lookupLedgers @3 (ids :List(UInt32)) -> (ledgers :List(LedgerInfo));
+  lookupAccounts @4 (ids :List(U128)) -> (accounts :List(Account));
+  lookupTransfers @5 (ids :List(U128)) -> (transfers :List(Transfer));
+
+  # nextTimestampNs: the cursor of the next page, or 0 when this page is the last.
+  getAccountTransfers @6 (filter :AccountFilter)
+      -> (transfers :List(Transfer), nextTimestampNs :UInt64);
+  # For accounts with the history flag; code, debits and credits do not apply.
+  getAccountBalances @7 (filter :AccountFilter)
+      -> (balances :List(AccountBalance), nextTimestampNs :UInt64);
+  trialBalance @8 (ledger :UInt32) -> (trialBalance :TrialBalance);
+
+  # Changes with sequence >= fromSequence, in order, at most `limit` (0 = queryResultsMax).
+  # nextSequence is where to continue. A cursor older than the retained window fails with an
+  # error naming the oldest sequence still retained.
+  changes @9 (fromSequence :UInt64, limit :UInt32)
+      -> (changes :List(Change), nextSequence :UInt64, oldestSequence :UInt64);
+  # Pushes changes from fromSequence on to `consumer` as they are committed, until the returned
+  # Subscription (or the connection) is dropped.
+  subscribe @10 (fromSequence :UInt64, consumer :ChangeConsumer) -> (subscription :Subscription);
+
+  info @11 () -> (info :ServerInfo);
+}
