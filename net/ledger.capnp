@@ -294,6 +294,9 @@ struct Change {
 # returns, so a slow consumer slows only its own feed. Throwing ends the subscription.
 interface ChangeConsumer {
   push @0 (changes :List(Change)) -> ();
+  # The server ended the subscription (shutting down, or the consumer fell so far behind that
+  # the changes it needs are no longer retained). No push follows.
+  end @1 (reason :Text) -> ();
 }
 
 # Dropping this capability (or the connection) ends the subscription.
@@ -307,7 +310,7 @@ struct Limits {
   queryIdsMax @1 :UInt32;        # ids per lookup call
   queryResultsMax @2 :UInt32;    # results per query page
   messageBytesMax @3 :UInt64;    # largest request message
-  inflightCallsMax @4 :UInt32;   # calls in flight per connection before the server stops reading
+  inflightCallsMax @4 :UInt32;   # calls in flight per connection; more fail with `overloaded`
   feedRetention @5 :UInt64;      # changes the feed retains
 }
 

@@ -222,19 +222,24 @@ void LogWriter::Run() {
         failed.ok() ? WriteGroup(buffers_[index], bytes, first_op, entry_count) : failed;
     const auto elapsed = std::chrono::steady_clock::now() - start;
     const uint64_t last_op = first_op + entry_count - 1;
+    const GroupDone done{.ok = written.ok(),
+                         .durable_op = written.ok() ? last_op : durable_op(),
+                         .entry_count = entry_count,
+                         .bytes = RoundUpToBlock(bytes),
+                         .write_ns = static_cast<uint64_t>(
+                             std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count())};
     {
       std::lock_guard lock(mutex_);
       if (!written.ok() && status_.ok()) status_ = written;
       if (written.ok()) {
         ++stats_.groups;
         stats_.entries += entry_count;
-        stats_.bytes_written += RoundUpToBlock(bytes);
-        stats_.write_ns_total += static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+        stats_.bytes_written += done.bytes;
+        stats_.write_ns_total += done.write_ns;
         durable_op_.store(last_op, std::memory_order_release);
       }
     }
-    if (written.ok() && options_.on_durable) options_.on_durable(last_op);
+    if (options_.on_group_done) options_.on_group_done(done);
     durable_.notify_all();
     space_.notify_all();
   }

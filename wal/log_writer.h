@@ -30,6 +30,15 @@
 
 namespace ledger::wal {
 
+// What one group write did (WriterOptions::on_group_done).
+struct GroupDone {
+  bool ok = false;          // false: the log failed (status() says why); nothing more is durable
+  uint64_t durable_op = 0;  // every entry up to this op is on disk
+  uint32_t entry_count = 0;
+  uint64_t bytes = 0;     // written, padding included
+  uint64_t write_ns = 0;  // write + sync
+};
+
 struct WriterOptions {
   // false: pwrite + fdatasync (ThreadSanitizer builds, or kernels and containers that refuse
   // io_uring).
@@ -38,9 +47,9 @@ struct WriterOptions {
   // transfers: enough for group commit to amortise a sync (~2 GB/s x 56 us = 112 KB per
   // sync at the device's rate) many times over.
   uint64_t buffer_bytes = uint64_t{16} << 20;
-  // Called on the writer thread after each group is durable, with its last op. Must be quick
+  // Called on the writer thread after each group write, durable or failed. Must be quick
   // (e.g. wake another thread).
-  std::function<void(uint64_t durable_op)> on_durable;
+  std::function<void(const GroupDone&)> on_group_done;
 };
 
 struct WriterStats {

@@ -112,7 +112,19 @@ void Sequencer::RunSnapshots() {
     image.reset();
     lock.lock();
     snapshot_busy_ = false;
+    idle_.notify_all();
   }
+}
+
+absl::Status Sequencer::SnapshotNow() {
+  {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [&] { return !snapshot_busy_; });
+  }
+  LEDGER_RETURN_IF_ERROR(log_.WaitDurable(last_op_));
+  const std::unique_ptr<engine::EngineSnapshot> image = engine_.CaptureSnapshot();
+  LEDGER_RETURN_IF_ERROR(WriteSnapshot(directory_, last_op_, chain_hash_, *image));
+  return PruneSnapshots(directory_, options_.snapshots_kept);
 }
 
 }  // namespace ledger::wal

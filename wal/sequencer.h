@@ -56,6 +56,11 @@ class Sequencer {
   absl::StatusOr<Receipt> CreateTransfers(std::span<const Transfer> events,
                                           std::span<CreateTransferResult> results);
 
+  // Writes a snapshot of the current state now (after waiting for one in progress and for the
+  // log to be durable through last_op()), then prunes old ones. For a graceful shutdown, so
+  // the next start replays nothing. Blocks the calling (owner) thread.
+  absl::Status SnapshotNow();
+
   uint64_t last_op() const { return last_op_; }
   const Hash128& chain_hash() const { return chain_hash_; }
 
@@ -77,6 +82,7 @@ class Sequencer {
   // Handoff to the snapshot thread: at most one image at a time.
   std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable idle_;  // a background snapshot finished
   std::unique_ptr<engine::EngineSnapshot> pending_image_;
   uint64_t pending_op_ = 0;
   Hash128 pending_chain_hash_;

@@ -1,0 +1,140 @@
+// The C++ client of the ledger server.
+//
+// A Client owns one connection (TCP, optionally TLS), logged in with the server's token, and a
+// thread running its event loop. Every method is thread-safe and blocking: call it from any
+// number of threads.
+//
+// Automatic batching: Submit() coalesces the transfers of many concurrent callers into shared
+// batches (up to the server's batch limit, several batches in flight), and gives each caller
+// its own results. A submission (a single transfer, or a linked chain) always travels whole in
+// one batch, so a chain stays atomic.
+//
+// Errors: a Status whose code says what to do. Unavailable: the connection is gone or the
+// server is shutting down (reconnect; creates are safe to retry, ids are idempotency keys).
+// ResourceExhausted: a server limit was hit; retry later. InvalidArgument: the request breaks a
+// limit or a rule (not worth retrying). FailedPrecondition: e.g. a feed cursor out of range.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/types.h"
+
+namespace ledger::net {
+
+struct ClientOptions {
+  std::string address = "127.0.0.1:7700";  // host:port
+  std::string token;
+  // PEM file of the certificate authority (or the server's self-signed certificate) to trust.
+  // Set: the connection uses TLS.
+  std::string tls_ca_file;
+  std::string tls_server_name;  // expected in the server's certificate; default: the host
+  uint32_t submit_batch_events_max = 0;  // Submit's batches; 0: the server's limit
+  uint32_t submit_inflight_batches_max = 4;
+};
+
+template <typename Code>
+struct EventResult {
+  Code status{};
+  uint64_t timestamp_ns = 0;  // booking timestamp when ok (or exists); else 0
+};
+using LedgerResult = EventResult<CreateLedgerResult>;
+using AccountResult = EventResult<CreateAccountResult>;
+using TransferResult = EventResult<CreateTransferResult>;
+
+struct ServerLimitsInfo {
+  uint32_t batch_events_max = 0;
+  uint32_t query_ids_max = 0;
+  uint32_t query_results_max = 0;
+  uint64_t message_bytes_max = 0;
+  uint32_t inflight_calls_max = 0;
+  uint64_t feed_retention = 0;
+};
+
+struct ServerInfo {
+  uint32_t schema_version = 0;
+  ServerLimitsInfo limits;
+  uint32_t shard_count = 0;
+  uint64_t last_op = 0;
+};
+
+template <typename Record>
+struct Page {
+  std::vector<Record> records;
+  uint64_t next_timestamp_ns = 0;  // the next page's cursor (see AccountFilter); 0: last page
+};
+
+// One entry of the change feed, as the server sends it.
+struct FeedChange {
+  uint64_t sequence = 0;
+  ChangeKind kind = ChangeKind::kSinglePhase;
+  uint64_t timestamp_ns = 0;
+  Transfer transfer{};
+  AccountBalance debit_balance{};   // the debit account's, right after the change
+  AccountBalance credit_balance{};  // the credit account's
+};
+
+struct ChangePage {
+  std::vector<FeedChange> changes;
+  uint64_t next_sequence = 0;
+  uint64_t oldest_sequence = 0;
+};
+
+class Client {
+ public:
+  // Connects and logs in. Unauthenticated when the token is wrong, Unavailable when the server
+  // cannot be reached.
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  ~Client();  // waits for nothing: calls in flight fail with Unavailable
+
+  const ServerInfo& server_info() const { return server_info_; }
+
+  // One call = one batch = one log entry; results in order, results.size() == events.size().
+  absl::Status CreateLedgers(std::span<const Ledger> events, std::span<LedgerResult> results);
+  absl::Status CreateAccounts(std::span<const Account> events, std::span<AccountResult> results);
+  absl::Status CreateTransfers(std::span<const Transfer> events,
+                               std::span<TransferResult> results);
+
+  // Automatic batching (see above). `chain` is one transfer or a linked chain; its last event
+  // must not have the linked flag (InvalidArgument).
+  absl::StatusOr<TransferResult> Submit(const Transfer& transfer);
+  absl::Status Submit(std::span<const Transfer> chain, std::span<TransferResult> results);
+
+  // The records found, in request order; missing ids are left out.
+  absl::StatusOr<std::vector<Ledger>> LookupLedgers(std::span<const uint32_t> ids);
+  absl::StatusOr<std::vector<Account>> LookupAccounts(std::span<const AccountId> ids);
+  absl::StatusOr<std::vector<Transfer>> LookupTransfers(std::span<const TransferId> ids);
+
+  // filter.limit 0 means the server's page size.
+  absl::StatusOr<Page<Transfer>> GetAccountTransfers(const AccountFilter& filter);
+  absl::StatusOr<Page<AccountBalance>> GetAccountBalances(const AccountFilter& filter);
+  absl::StatusOr<TrialBalance> GetTrialBalance(uint32_t ledger);
+  absl::StatusOr<ServerInfo> GetServerInfo();
+
+  // The change feed from `from_sequence` (limit 0: the server's page size).
+  absl::StatusOr<ChangePage> GetChanges(uint64_t from_sequence, uint32_t limit);
+
+  // Streams changes from `from_sequence` on: on_changes runs on the client's thread for each
+  // batch, in order (keep it short; the next batch comes after it returns). on_end runs once
+  // when the stream ends (the server ended it, or the connection broke). One subscription
+  // per client; ends with the client or Unsubscribe().
+  absl::Status Subscribe(uint64_t from_sequence,
+                         std::function<void(std::span<const FeedChange>)> on_changes,
+                         std::function<void(const absl::Status&)> on_end);
+  void Unsubscribe();
+
+  class Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  ServerInfo server_info_;
+};
+
+}  // namespace ledger::net

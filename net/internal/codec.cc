@@ -1,0 +1,197 @@
+#include "net/internal/codec.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ledger::net::internal {
+namespace {
+
+// The wire's status enums are the engine's codes, number for number.
+static_assert(static_cast<uint16_t>(rpc::CreateLedgerStatus::EXISTS) ==
+              static_cast<uint16_t>(CreateLedgerResult::kExists));
+static_assert(static_cast<uint16_t>(rpc::CreateAccountStatus::LEDGER_NOT_FOUND) ==
+              static_cast<uint16_t>(CreateAccountResult::kLedgerNotFound));
+static_assert(static_cast<uint16_t>(rpc::CreateTransferStatus::EXCEEDS_DEBITS) ==
+                  static_cast<uint16_t>(CreateTransferResult::kExceedsDebits) &&
+              kCreateTransferResultCount == 69);
+
+// '?' is outside the asset code alphabet: the engine answers asset_code_invalid.
+constexpr char kInvalidAssetCodeByte = '?';
+
+}  // namespace
+
+Ledger DecodeLedger(rpc::LedgerInfo::Reader in) {
+  Ledger ledger{};
+  ledger.id = in.getId();
+  ledger.scale = in.getScale();
+  ledger.timestamp_ns = in.getTimestampNs();
+  const capnp::Text::Reader code = in.getAssetCode();
+  if (code.size() > kAssetCodeSizeBytes) {
+    ledger.asset_code[0] = kInvalidAssetCodeByte;
+  } else {
+    std::memcpy(ledger.asset_code, code.begin(), code.size());
+  }
+  return ledger;
+}
+
+Account DecodeAccount(rpc::Account::Reader in) {
+  Account account{};
+  account.id = DecodeU128<AccountIdTag>(in.getId());
+  account.ledger = in.getLedger();
+  account.code = in.getCode();
+  account.flags = in.getFlags();
+  account.user_data_128 = DecodeU128<UserData128Tag>(in.getUserData128());
+  account.user_data_64 = in.getUserData64();
+  account.user_data_32 = in.getUserData32();
+  account.debits_pending = DecodeU128<AmountTag>(in.getDebitsPending());
+  account.debits_posted = DecodeU128<AmountTag>(in.getDebitsPosted());
+  account.credits_pending = DecodeU128<AmountTag>(in.getCreditsPending());
+  account.credits_posted = DecodeU128<AmountTag>(in.getCreditsPosted());
+  account.timestamp_ns = in.getTimestampNs();
+  return account;
+}
+
+Transfer DecodeTransfer(rpc::Transfer::Reader in) {
+  Transfer transfer{};
+  transfer.id = DecodeU128<TransferIdTag>(in.getId());
+  transfer.debit_account_id = DecodeU128<AccountIdTag>(in.getDebitAccountId());
+  transfer.credit_account_id = DecodeU128<AccountIdTag>(in.getCreditAccountId());
+  transfer.amount = DecodeU128<AmountTag>(in.getAmount());
+  transfer.ledger = in.getLedger();
+  transfer.code = in.getCode();
+  transfer.flags = in.getFlags();
+  transfer.pending_id = DecodeU128<TransferIdTag>(in.getPendingId());
+  transfer.reverses_id = DecodeU128<TransferIdTag>(in.getReversesId());
+  transfer.timeout_s = in.getTimeoutS();
+  transfer.user_data_128 = DecodeU128<UserData128Tag>(in.getUserData128());
+  transfer.user_data_64 = in.getUserData64();
+  transfer.user_data_32 = in.getUserData32();
+  transfer.value_time_ns = in.getValueTimeNs();
+  transfer.timestamp_ns = in.getTimestampNs();
+  return transfer;
+}
+
+void EncodeLedger(const Ledger& ledger, rpc::LedgerInfo::Builder out) {
+  out.setId(ledger.id);
+  out.setScale(ledger.scale);
+  const size_t length =
+      std::find(ledger.asset_code, ledger.asset_code + kAssetCodeSizeBytes, '\0') -
+      ledger.asset_code;
+  out.setAssetCode(capnp::Text::Reader(ledger.asset_code, length));
+  out.setTimestampNs(ledger.timestamp_ns);
+}
+
+void EncodeAccount(const Account& account, rpc::Account::Builder out) {
+  EncodeU128(account.id, out.initId());
+  out.setLedger(account.ledger);
+  out.setCode(account.code);
+  out.setFlags(account.flags);
+  EncodeU128(account.user_data_128, out.initUserData128());
+  out.setUserData64(account.user_data_64);
+  out.setUserData32(account.user_data_32);
+  EncodeU128(account.debits_pending, out.initDebitsPending());
+  EncodeU128(account.debits_posted, out.initDebitsPosted());
+  EncodeU128(account.credits_pending, out.initCreditsPending());
+  EncodeU128(account.credits_posted, out.initCreditsPosted());
+  out.setTimestampNs(account.timestamp_ns);
+}
+
+void EncodeTransfer(const Transfer& transfer, rpc::Transfer::Builder out) {
+  EncodeU128(transfer.id, out.initId());
+  EncodeU128(transfer.debit_account_id, out.initDebitAccountId());
+  EncodeU128(transfer.credit_account_id, out.initCreditAccountId());
+  EncodeU128(transfer.amount, out.initAmount());
+  out.setLedger(transfer.ledger);
+  out.setCode(transfer.code);
+  out.setFlags(transfer.flags);
+  EncodeU128(transfer.pending_id, out.initPendingId());
+  EncodeU128(transfer.reverses_id, out.initReversesId());
+  out.setTimeoutS(transfer.timeout_s);
+  EncodeU128(transfer.user_data_128, out.initUserData128());
+  out.setUserData64(transfer.user_data_64);
+  out.setUserData32(transfer.user_data_32);
+  out.setValueTimeNs(transfer.value_time_ns);
+  out.setTimestampNs(transfer.timestamp_ns);
+}
+
+void EncodeBalance(const AccountBalance& balance, rpc::AccountBalance::Builder out) {
+  EncodeU128(balance.debits_pending, out.initDebitsPending());
+  EncodeU128(balance.debits_posted, out.initDebitsPosted());
+  EncodeU128(balance.credits_pending, out.initCreditsPending());
+  EncodeU128(balance.credits_posted, out.initCreditsPosted());
+  out.setTimestampNs(balance.timestamp_ns);
+}
+
+AccountBalance DecodeBalance(rpc::AccountBalance::Reader in) {
+  AccountBalance balance{};
+  balance.debits_pending = DecodeU128<AmountTag>(in.getDebitsPending());
+  balance.debits_posted = DecodeU128<AmountTag>(in.getDebitsPosted());
+  balance.credits_pending = DecodeU128<AmountTag>(in.getCreditsPending());
+  balance.credits_posted = DecodeU128<AmountTag>(in.getCreditsPosted());
+  balance.timestamp_ns = in.getTimestampNs();
+  return balance;
+}
+
+namespace {
+
+void EncodeWideSum(const WideSum& sum, rpc::WideSum::Builder out) {
+  EncodeU128(sum.low, out.initLow());
+  out.setCarries(sum.carries);
+}
+
+WideSum DecodeWideSum(rpc::WideSum::Reader in) {
+  WideSum sum;
+  sum.low = DecodeU128<AmountTag>(in.getLow());
+  sum.carries = in.getCarries();
+  return sum;
+}
+
+}  // namespace
+
+void EncodeTrialBalance(const TrialBalance& trial_balance, rpc::TrialBalance::Builder out) {
+  out.setLedger(trial_balance.ledger);
+  out.setAccountCount(trial_balance.account_count);
+  EncodeWideSum(trial_balance.debits_pending, out.initDebitsPending());
+  EncodeWideSum(trial_balance.debits_posted, out.initDebitsPosted());
+  EncodeWideSum(trial_balance.credits_pending, out.initCreditsPending());
+  EncodeWideSum(trial_balance.credits_posted, out.initCreditsPosted());
+  out.setBalanced(trial_balance.Balanced());
+}
+
+TrialBalance DecodeTrialBalance(rpc::TrialBalance::Reader in) {
+  TrialBalance trial_balance;
+  trial_balance.ledger = in.getLedger();
+  trial_balance.account_count = in.getAccountCount();
+  trial_balance.debits_pending = DecodeWideSum(in.getDebitsPending());
+  trial_balance.debits_posted = DecodeWideSum(in.getDebitsPosted());
+  trial_balance.credits_pending = DecodeWideSum(in.getCreditsPending());
+  trial_balance.credits_posted = DecodeWideSum(in.getCreditsPosted());
+  return trial_balance;
+}
+
+AccountFilter DecodeFilter(rpc::AccountFilter::Reader in, uint32_t results_max) {
+  AccountFilter filter;
+  filter.account_id = DecodeU128<AccountIdTag>(in.getAccountId());
+  filter.timestamp_min_ns = in.getTimestampMinNs();
+  filter.timestamp_max_ns = in.getTimestampMaxNs();
+  filter.code = in.getCode();
+  filter.flags = (in.getDebits() ? filter_flags::kDebits : 0) |
+                 (in.getCredits() ? filter_flags::kCredits : 0) |
+                 (in.getReversed() ? filter_flags::kReversed : 0);
+  const uint32_t limit = in.getLimit();
+  filter.limit = limit == 0 || limit > results_max ? results_max : limit;
+  return filter;
+}
+
+void EncodeFilter(const AccountFilter& filter, rpc::AccountFilter::Builder out) {
+  EncodeU128(filter.account_id, out.initAccountId());
+  out.setTimestampMinNs(filter.timestamp_min_ns);
+  out.setTimestampMaxNs(filter.timestamp_max_ns);
+  out.setCode(filter.code);
+  out.setDebits((filter.flags & filter_flags::kDebits) != 0);
+  out.setCredits((filter.flags & filter_flags::kCredits) != 0);
+  out.setReversed((filter.flags & filter_flags::kReversed) != 0);
+  out.setLimit(filter.limit);
+}
+
+}  // namespace ledger::net::internal

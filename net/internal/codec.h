@@ -1,0 +1,41 @@
+// Conversions between the RPC schema (net/ledger.capnp) and the engine's records.
+//
+// Decoding never fails: the schema's shape is all Cap'n Proto checks, and every field value
+// goes to the engine, which validates it and answers with a result code (a missing field
+// reads as zero, like an unset one). Only the asset code needs care: text that cannot be a
+// valid code is decoded to one the engine rejects, so the client gets asset_code_invalid.
+#pragma once
+
+#include "engine/types.h"
+#include "net/ledger.capnp.h"
+
+namespace ledger::net::internal {
+
+template <typename Tag>
+Value128<Tag> DecodeU128(rpc::U128::Reader value) {
+  return Value128<Tag>{value.getLo(), value.getHi()};
+}
+template <typename Tag>
+void EncodeU128(Value128<Tag> value, rpc::U128::Builder out) {
+  out.setLo(value.lo);
+  out.setHi(value.hi);
+}
+
+Ledger DecodeLedger(rpc::LedgerInfo::Reader in);
+Account DecodeAccount(rpc::Account::Reader in);
+Transfer DecodeTransfer(rpc::Transfer::Reader in);
+
+void EncodeLedger(const Ledger& ledger, rpc::LedgerInfo::Builder out);
+void EncodeAccount(const Account& account, rpc::Account::Builder out);
+void EncodeTransfer(const Transfer& transfer, rpc::Transfer::Builder out);
+void EncodeBalance(const AccountBalance& balance, rpc::AccountBalance::Builder out);
+void EncodeTrialBalance(const TrialBalance& trial_balance, rpc::TrialBalance::Builder out);
+
+AccountFilter DecodeFilter(rpc::AccountFilter::Reader in, uint32_t results_max);
+
+// The client side's inverses (the client library and tests).
+void EncodeFilter(const AccountFilter& filter, rpc::AccountFilter::Builder out);
+AccountBalance DecodeBalance(rpc::AccountBalance::Reader in);
+TrialBalance DecodeTrialBalance(rpc::TrialBalance::Reader in);
+
+}  // namespace ledger::net::internal

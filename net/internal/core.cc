@@ -1,0 +1,126 @@
+#include "net/internal/core.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "wal/recovery.h"
+
+namespace ledger::net::internal {
+
+absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
+                                                 kj::UnixEventPort& port,
+                                                 const std::function<void(std::string_view)>& log) {
+  std::unique_ptr<Core> core(new Core());
+  LEDGER_ASSIGN_OR_RETURN(core->directory_, wal::Directory::Open(options.data_dir, true));
+  wal::RecoveryOptions recovery;
+  recovery.engine.accounts_capacity = options.accounts_capacity;
+  recovery.engine.transfers_capacity = options.transfers_capacity;
+  recovery.engine.change_feed_capacity = options.feed_retention;
+  LEDGER_ASSIGN_OR_RETURN(wal::Recovered recovered, wal::Recover(*core->directory_, recovery));
+  for (const std::string& note : recovered.notes) log(note);
+  log(absl::StrCat("recovered through op ", recovered.log.last_op, " (snapshot at op ",
+                   recovered.snapshot_op, ", ", recovered.replayed_entries, " entries replayed)"));
+  core->engine_ = std::move(recovered.engine);
+  core->durable_change_next_ = core->engine_->change_sequence_next();
+
+  const int event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (event_fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  core->event_fd_ = event_fd;
+  core->observer_ =
+      kj::heap<kj::UnixEventPort::FdObserver>(port, event_fd, kj::UnixEventPort::FdObserver::OBSERVE_READ);
+
+  wal::WriterOptions writer;
+  writer.use_io_uring = options.use_io_uring;
+  Core* raw = core.get();
+  writer.on_group_done = [raw](const wal::GroupDone& done) { raw->OnGroupDone(done); };
+  LEDGER_ASSIGN_OR_RETURN(core->writer_,
+                          wal::LogWriter::Open(*core->directory_, recovered.log.end,
+                                               recovered.log.last_op + 1, std::move(writer)));
+  log(absl::StrCat("log writes through ", core->writer_->io_backend()));
+
+  wal::SequencerOptions sequencer;
+  sequencer.snapshot_interval_ops = options.snapshot_interval_ops;
+  sequencer.on_snapshot = [log](const absl::Status& status) {
+    if (!status.ok()) log(absl::StrCat("snapshot failed: ", status.ToString().c_str()));
+  };
+  core->sequencer_ = std::make_unique<wal::Sequencer>(
+      *core->engine_, *core->writer_, *core->directory_, recovered.log.last_op,
+      recovered.log.last_chain_hash, std::move(sequencer));
+  return core;
+}
+
+Core::~Core() {
+  // The sequencer waits for its snapshot; the writer flushes what was appended and stops, so
+  // no callback runs after the eventfd closes.
+  sequencer_.reset();
+  writer_.reset();
+  observer_ = nullptr;
+  if (event_fd_ >= 0) close(event_fd_);
+}
+
+void Core::OnGroupDone(const wal::GroupDone& done) {
+  (void)done;
+  const uint64_t one = 1;
+  // Cannot fail short of a bad descriptor; a full counter (2^64 - 2 wake-ups) cannot happen.
+  [[maybe_unused]] const ssize_t written = write(event_fd_, &one, sizeof(one));
+}
+
+kj::Promise<void> Core::WaitDurable(uint64_t op) {
+  if (durable_op() >= op) return kj::READY_NOW;
+  const absl::Status status = log_status();
+  if (!status.ok()) {
+    return KJ_EXCEPTION(FAILED, "the ledger's log failed; nothing more is acknowledged",
+                        status.ToString().c_str());
+  }
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  LEDGER_ASSERT(waiters_.empty() || waiters_.back().op <= op, waiters_.back().op, op);
+  waiters_.push_back(Waiter{op, kj::mv(paf.fulfiller)});
+  return kj::mv(paf.promise);
+}
+
+void Core::NoteApplied() {
+  const uint64_t change_next = engine_->change_sequence_next();
+  if (!marks_.empty() && marks_.back().change_next == change_next) return;
+  marks_.push_back(Mark{sequencer_->last_op(), change_next});
+}
+
+void Core::ResolveWaiters() {
+  const uint64_t durable = durable_op();
+  while (!waiters_.empty() && waiters_.front().op <= durable) {
+    waiters_.front().fulfiller->fulfill();
+    waiters_.pop_front();
+  }
+  while (!marks_.empty() && marks_.front().op <= durable) {
+    durable_change_next_ = marks_.front().change_next;
+    marks_.pop_front();
+  }
+  const absl::Status status = log_status();
+  if (status.ok()) return;
+  for (Waiter& waiter : waiters_) {
+    waiter.fulfiller->reject(KJ_EXCEPTION(
+        FAILED, "the ledger's log failed; this batch is not acknowledged", status.ToString().c_str()));
+  }
+  waiters_.clear();
+}
+
+kj::Promise<void> Core::WatchDurability() {
+  return observer_->whenBecomesReadable().then([this]() -> kj::Promise<void> {
+    uint64_t count;
+    while (read(event_fd_, &count, sizeof(count)) > 0) {
+    }
+    ResolveWaiters();
+    if (on_durable_) on_durable_();
+    const absl::Status status = log_status();
+    if (!status.ok()) {
+      return KJ_EXCEPTION(FAILED, "the ledger's log failed", status.ToString().c_str());
+    }
+    return WatchDurability();
+  });
+}
+
+}  // namespace ledger::net::internal

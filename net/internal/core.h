@@ -1,0 +1,98 @@
+// The server's ledger: the recovered engine, the log writer and the sequencer, and the
+// machinery that holds replies until the log is durable.
+//
+// Threading: everything here runs on the KJ event loop thread, except the log writer's thread,
+// which only reports finished groups (GroupDone) through atomics and an eventfd.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/engine.h"
+#include "kj/async-unix.h"
+#include "kj/async.h"
+#include "kj/debug.h"
+#include "net/server.h"
+#include "wal/directory.h"
+#include "wal/log_writer.h"
+#include "wal/sequencer.h"
+
+namespace ledger::net {
+class ServerMetrics;
+}
+
+namespace ledger::net::internal {
+
+class Core {
+ public:
+  // Opens and recovers the data directory and starts the log. `port` is the loop's; `log`
+  // receives operator messages. Both outlive the core.
+  static absl::StatusOr<std::unique_ptr<Core>> Open(const ServerOptions& options,
+                                                    kj::UnixEventPort& port,
+                                                    const std::function<void(std::string_view)>& log);
+  ~Core();
+
+  engine::Engine& engine() { return *engine_; }
+  wal::Sequencer& sequencer() { return *sequencer_; }
+  const wal::LogWriter& log_writer() const { return *writer_; }
+
+  // Resolves once every op up to `op` is durable; breaks if the log failed (nothing after the
+  // failure is ever acknowledged).
+  kj::Promise<void> WaitDurable(uint64_t op);
+  // For reads: durable through everything applied so far.
+  kj::Promise<void> WaitReadable() { return WaitDurable(sequencer_->last_op()); }
+  // After each state-changing batch: where the change feed stands at that op.
+  void NoteApplied();
+  // Changes below this are durable (subscriptions push only those).
+  uint64_t durable_change_next() const { return durable_change_next_; }
+  // Called on the loop after each wake-up, once waiters are resolved (subscriptions).
+  void set_on_durable(std::function<void()> on_durable) { on_durable_ = std::move(on_durable); }
+
+  // Runs forever: resolves waiters when the writer reports groups. Breaks when the log fails.
+  kj::Promise<void> WatchDurability();
+  // Everything applied is durable and no reply waits.
+  bool Idle() const { return waiters_.empty() && durable_op() >= sequencer_->last_op(); }
+  uint64_t durable_op() const { return writer_->durable_op(); }
+  absl::Status log_status() const { return writer_->status(); }
+
+  // Writes a snapshot of the state at the last op (graceful shutdown).
+  absl::Status SnapshotNow() { return sequencer_->SnapshotNow(); }
+
+  void set_metrics(ServerMetrics* metrics) { metrics_ = metrics; }
+
+ private:
+  struct Waiter {
+    uint64_t op;
+    kj::Own<kj::PromiseFulfiller<void>> fulfiller;
+  };
+  struct Mark {
+    uint64_t op;
+    uint64_t change_next;
+  };
+
+  Core() = default;
+  void OnGroupDone(const wal::GroupDone& done);  // writer thread
+  void ResolveWaiters();
+
+  std::unique_ptr<wal::Directory> directory_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<wal::LogWriter> writer_;
+  std::unique_ptr<wal::Sequencer> sequencer_;
+  int event_fd_ = -1;
+  kj::Own<kj::UnixEventPort::FdObserver> observer_;
+  std::deque<Waiter> waiters_;  // in op order
+  std::deque<Mark> marks_;      // change feed position after each op not yet durable
+  uint64_t durable_change_next_ = 0;
+  std::function<void()> on_durable_;
+  ServerMetrics* metrics_ = nullptr;  // borrowed; may stay null
+};
+
+}  // namespace ledger::net::internal

@@ -1,0 +1,536 @@
+#include "net/internal/service.h"
+
+#include <algorithm>
+#include <span>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "net/internal/codec.h"
+
+namespace ledger::net::internal {
+namespace {
+
+// Failed logins wait this long before the answer: guessing tokens over one connection is slow,
+// and a connection gets kFailedLoginsMax tries.
+constexpr auto kFailedLoginDelay = 200 * kj::MILLISECONDS;
+constexpr uint32_t kFailedLoginsMax = 3;
+// Changes per push of a subscription: ~170 KB messages, well under any message limit.
+constexpr size_t kChangesPerPush = 1024;
+
+[[noreturn]] void Fail(kj::Exception::Type type, const std::string& message) {
+  kj::throwFatalException(kj::Exception(type, __FILE__, __LINE__, kj::heapString(message)));
+}
+
+[[noreturn]] void FailStatus(const absl::Status& status) {
+  const kj::Exception::Type type = absl::IsResourceExhausted(status)
+                                       ? kj::Exception::Type::OVERLOADED
+                                       : kj::Exception::Type::FAILED;
+  Fail(type, std::string(status.message()));
+}
+
+// Compares in time independent of where the strings differ (and of the guess's length).
+bool TokenMatches(kj::ArrayPtr<const kj::byte> guess, const std::string& token) {
+  unsigned char difference = guess.size() == token.size() ? 0 : 1;
+  for (size_t i = 0; i < token.size(); ++i) {
+    const unsigned char g = i < guess.size() ? guess[i] : 0;
+    difference |= static_cast<unsigned char>(g ^ static_cast<unsigned char>(token[i]));
+  }
+  return difference == 0;
+}
+
+// Counts a call against its connection's and the server's limits for as long as it runs.
+class CallGuard {
+ public:
+  CallGuard(ServiceState& state, Connection& connection, uint64_t bytes)
+      : state_(state), connection_(kj::addRef(connection)), bytes_(bytes) {
+    ++connection_->inflight_calls;
+    ++state_.inflight_calls;
+    state_.inflight_bytes += bytes_;
+  }
+  ~CallGuard() {
+    --connection_->inflight_calls;
+    --state_.inflight_calls;
+    state_.inflight_bytes -= bytes_;
+  }
+  KJ_DISALLOW_COPY(CallGuard);
+
+ private:
+  ServiceState& state_;
+  kj::Own<Connection> connection_;
+  uint64_t bytes_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The change feed.
+
+void EncodeChange(const engine::Engine& engine, const Change& change, rpc::Change::Builder out) {
+  out.setSequence(change.sequence);
+  out.setKind(static_cast<rpc::ChangeKind>(change.kind));
+  out.setTimestampNs(change.timestamp_ns);
+  const std::optional<Transfer> transfer = engine.LookupTransfer(change.transfer_id);
+  LEDGER_ASSERT(transfer.has_value(), change.sequence);
+  EncodeTransfer(*transfer, out.initTransfer());
+  EncodeU128(transfer->debit_account_id, out.initDebitAccountId());
+  EncodeU128(transfer->credit_account_id, out.initCreditAccountId());
+  const auto balance = [&](const AccountBalances& balances, rpc::AccountBalance::Builder b) {
+    EncodeBalance(AccountBalance{balances.debits_pending, balances.debits_posted,
+                                 balances.credits_pending, balances.credits_posted,
+                                 change.timestamp_ns, 0},
+                  b);
+  };
+  balance(change.debit_balance, out.initDebitBalance());
+  balance(change.credit_balance, out.initCreditBalance());
+}
+
+// One subscription: at most one push in flight; the next starts when it returns.
+struct Subscriber final : private kj::TaskSet::ErrorHandler {
+  ServiceState& state;
+  uint64_t next_sequence;
+  rpc::ChangeConsumer::Client consumer;
+  bool pushing = false;
+  bool ended = false;
+  kj::TaskSet tasks{*this};  // a push may start the next from its continuation
+  std::list<Subscriber*>::iterator position;
+
+  Subscriber(ServiceState& s, uint64_t from, rpc::ChangeConsumer::Client c)
+      : state(s), next_sequence(from), consumer(kj::mv(c)) {
+    position = state.subscribers.insert(state.subscribers.end(), this);
+  }
+  ~Subscriber() { state.subscribers.erase(position); }
+
+  void taskFailed(kj::Exception&&) override { ended = true; }  // the consumer is gone or refused
+
+  void End(kj::StringPtr reason) {
+    if (ended) return;
+    ended = true;
+    auto request = consumer.endRequest();
+    request.setReason(reason);
+    tasks.add(request.send().ignoreResult());
+  }
+
+  void Pump() {
+    if (pushing || ended) return;
+    const engine::Engine& engine = state.core.engine();
+    const uint64_t durable_next = state.core.durable_change_next();
+    if (next_sequence >= durable_next) return;
+    if (next_sequence < engine.change_sequence_oldest()) {
+      return End(kj::str("the subscription fell behind: change ", next_sequence,
+                         " is no longer retained (oldest ", engine.change_sequence_oldest(), ")"));
+    }
+    const size_t count = static_cast<size_t>(
+        std::min<uint64_t>(durable_next - next_sequence, kChangesPerPush));
+    std::span<Change> changes(state.changes.data(), count);
+    const size_t found = engine.GetChanges(next_sequence, changes);
+    LEDGER_ASSERT(found == count, found, count);
+    auto request = consumer.pushRequest();
+    auto list = request.initChanges(static_cast<unsigned>(count));
+    for (size_t i = 0; i < count; ++i) {
+      EncodeChange(engine, changes[i], list[static_cast<unsigned>(i)]);
+    }
+    pushing = true;
+    tasks.add(request.send().then([this, count](auto&&) {
+      pushing = false;
+      next_sequence += count;
+      Pump();
+    }));
+  }
+};
+
+class SubscriptionImpl final : public rpc::Subscription::Server {
+ public:
+  explicit SubscriptionImpl(kj::Own<Subscriber> subscriber) : subscriber_(kj::mv(subscriber)) {}
+
+ private:
+  kj::Own<Subscriber> subscriber_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t)
+    : core(c),
+      options(o),
+      timer(t),
+      ledgers(o.limits.batch_events_max),
+      accounts(std::max(o.limits.batch_events_max, o.limits.query_ids_max)),
+      transfers(std::max<size_t>(o.limits.batch_events_max, o.limits.query_results_max + 1)),
+      ledger_results(o.limits.batch_events_max),
+      account_results(o.limits.batch_events_max),
+      transfer_results(o.limits.batch_events_max),
+      balances(o.limits.query_results_max + 1),
+      changes(std::max<size_t>(o.limits.query_results_max, kChangesPerPush)) {}
+
+rpc::ServerInfo::Builder ServiceState::FillInfo(rpc::ServerInfo::Builder out) const {
+  out.setSchemaVersion(rpc::SCHEMA_VERSION);
+  out.setShardCount(options.shard_count);
+  out.setLastOp(core.sequencer().last_op());
+  auto limits = out.initLimits();
+  limits.setBatchEventsMax(options.limits.batch_events_max);
+  limits.setQueryIdsMax(options.limits.query_ids_max);
+  limits.setQueryResultsMax(options.limits.query_results_max);
+  limits.setMessageBytesMax(options.limits.message_bytes_max);
+  limits.setInflightCallsMax(options.limits.inflight_calls_max);
+  limits.setFeedRetention(options.feed_retention);
+  return out;
+}
+
+void ServiceState::PumpSubscriptions() {
+  for (Subscriber* subscriber : subscribers) subscriber->Pump();
+}
+
+void ServiceState::EndSubscriptions(kj::StringPtr reason) {
+  for (Subscriber* subscriber : subscribers) subscriber->End(reason);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledger
+
+namespace {
+
+// What differs between the three create* methods.
+template <typename Context>
+struct CreateTraits;
+
+template <>
+struct CreateTraits<rpc::Ledger::Server::CreateLedgersContext> {
+  using Event = Ledger;
+  using Result = CreateLedgerResult;
+  using Status = rpc::CreateLedgerStatus;
+  static constexpr const char* kName = "createLedgers";
+  static auto Events(rpc::Ledger::CreateLedgersParams::Reader params) { return params.getLedgers(); }
+  static Event Decode(rpc::LedgerInfo::Reader in) { return DecodeLedger(in); }
+  static std::vector<Event>& Scratch(ServiceState& s) { return s.ledgers; }
+  static std::vector<Result>& Results(ServiceState& s) { return s.ledger_results; }
+  static absl::StatusOr<wal::Receipt> Submit(wal::Sequencer& q, std::span<const Event> events,
+                                             std::span<Result> results) {
+    return q.CreateLedgers(events, results);
+  }
+  static uint64_t ExistingTimestamp(const engine::Engine& engine, const Event& event) {
+    return engine.LookupLedger(event.id).value_or(Ledger{}).timestamp_ns;
+  }
+};
+
+template <>
+struct CreateTraits<rpc::Ledger::Server::CreateAccountsContext> {
+  using Event = Account;
+  using Result = CreateAccountResult;
+  using Status = rpc::CreateAccountStatus;
+  static constexpr const char* kName = "createAccounts";
+  static auto Events(rpc::Ledger::CreateAccountsParams::Reader params) {
+    return params.getAccounts();
+  }
+  static Event Decode(rpc::Account::Reader in) { return DecodeAccount(in); }
+  static std::vector<Event>& Scratch(ServiceState& s) { return s.accounts; }
+  static std::vector<Result>& Results(ServiceState& s) { return s.account_results; }
+  static absl::StatusOr<wal::Receipt> Submit(wal::Sequencer& q, std::span<const Event> events,
+                                             std::span<Result> results) {
+    return q.CreateAccounts(events, results);
+  }
+  static uint64_t ExistingTimestamp(const engine::Engine& engine, const Event& event) {
+    return engine.LookupAccount(event.id).value_or(Account{}).timestamp_ns;
+  }
+};
+
+template <>
+struct CreateTraits<rpc::Ledger::Server::CreateTransfersContext> {
+  using Event = Transfer;
+  using Result = CreateTransferResult;
+  using Status = rpc::CreateTransferStatus;
+  static constexpr const char* kName = "createTransfers";
+  static auto Events(rpc::Ledger::CreateTransfersParams::Reader params) {
+    return params.getTransfers();
+  }
+  static Event Decode(rpc::Transfer::Reader in) { return DecodeTransfer(in); }
+  static std::vector<Event>& Scratch(ServiceState& s) { return s.transfers; }
+  static std::vector<Result>& Results(ServiceState& s) { return s.transfer_results; }
+  static absl::StatusOr<wal::Receipt> Submit(wal::Sequencer& q, std::span<const Event> events,
+                                             std::span<Result> results) {
+    return q.CreateTransfers(events, results);
+  }
+  static uint64_t ExistingTimestamp(const engine::Engine& engine, const Event& event) {
+    return engine.LookupTransfer(event.id).value_or(Transfer{}).timestamp_ns;
+  }
+};
+
+template <typename Result>
+constexpr bool IsExists(Result result) {
+  return result == Result::kExists;
+}
+
+class LedgerImpl final : public rpc::Ledger::Server {
+ public:
+  LedgerImpl(ServiceState& state, kj::Own<Connection> connection)
+      : state_(state), connection_(kj::mv(connection)) {}
+
+ protected:
+  kj::Promise<void> createLedgers(CreateLedgersContext context) override {
+    return Create(context);
+  }
+  kj::Promise<void> createAccounts(CreateAccountsContext context) override {
+    return Create(context);
+  }
+  kj::Promise<void> createTransfers(CreateTransfersContext context) override {
+    return Create(context);
+  }
+
+  kj::Promise<void> lookupLedgers(LookupLedgersContext context) override {
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    auto ids = context.getParams().getIds();
+    CheckIds(ids.size());
+    std::vector<Ledger>& found = state_.ledgers;
+    size_t count = 0;
+    for (uint32_t id : ids) {
+      if (auto ledger = engine().LookupLedger(id)) found[count++] = *ledger;
+    }
+    auto out = context.getResults().initLedgers(static_cast<unsigned>(count));
+    for (size_t i = 0; i < count; ++i) EncodeLedger(found[i], out[static_cast<unsigned>(i)]);
+    return Reply(kj::mv(guard));
+  }
+
+  kj::Promise<void> lookupAccounts(LookupAccountsContext context) override {
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    auto ids = context.getParams().getIds();
+    CheckIds(ids.size());
+    std::vector<Account>& found = state_.accounts;
+    size_t count = 0;
+    for (auto id : ids) {
+      if (auto account = engine().LookupAccount(DecodeU128<AccountIdTag>(id))) {
+        found[count++] = *account;
+      }
+    }
+    auto out = context.getResults().initAccounts(static_cast<unsigned>(count));
+    for (size_t i = 0; i < count; ++i) EncodeAccount(found[i], out[static_cast<unsigned>(i)]);
+    return Reply(kj::mv(guard));
+  }
+
+  kj::Promise<void> lookupTransfers(LookupTransfersContext context) override {
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    auto ids = context.getParams().getIds();
+    CheckIds(ids.size());
+    std::vector<Transfer>& found = state_.transfers;
+    size_t count = 0;
+    for (auto id : ids) {
+      if (auto transfer = engine().LookupTransfer(DecodeU128<TransferIdTag>(id))) {
+        found[count++] = *transfer;
+      }
+    }
+    auto out = context.getResults().initTransfers(static_cast<unsigned>(count));
+    for (size_t i = 0; i < count; ++i) EncodeTransfer(found[i], out[static_cast<unsigned>(i)]);
+    return Reply(kj::mv(guard));
+  }
+
+  kj::Promise<void> getAccountTransfers(GetAccountTransfersContext context) override {
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    AccountFilter filter =
+        DecodeFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
+    const uint32_t limit = filter.limit;
+    filter.limit = limit + 1;  // one more tells whether another page follows
+    const size_t count =
+        engine().GetAccountTransfers(filter, std::span(state_.transfers).first(limit + 1));
+    const size_t shown = std::min<size_t>(count, limit);
+    auto results = context.getResults();
+    auto out = results.initTransfers(static_cast<unsigned>(shown));
+    for (size_t i = 0; i < shown; ++i) {
+      EncodeTransfer(state_.transfers[i], out[static_cast<unsigned>(i)]);
+    }
+    if (count > limit) {
+      results.setNextTimestampNs(NextCursor(filter, state_.transfers[shown - 1].timestamp_ns));
+    }
+    return Reply(kj::mv(guard));
+  }
+
+  kj::Promise<void> getAccountBalances(GetAccountBalancesContext context) override {
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    AccountFilter filter =
+        DecodeFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
+    const uint32_t limit = filter.limit;
+    filter.limit = limit + 1;
+    const size_t count =
+        engine().GetAccountBalances(filter, std::span(state_.balances).first(limit + 1));
+    const size_t shown = std::min<size_t>(count, limit);
+    auto results = context.getResults();
+    auto out = results.initBalances(static_cast<unsigned>(shown));
+    for (size_t i = 0; i < shown; ++i) {
+      EncodeBalance(state_.balances[i], out[static_cast<unsigned>(i)]);
+    }
+    if (count > limit) {
+      results.setNextTimestampNs(NextCursor(filter, state_.balances[shown - 1].timestamp_ns));
+    }
+    return Reply(kj::mv(guard));
+  }
+
+  kj::Promise<void> trialBalance(TrialBalanceContext context) override {
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    EncodeTrialBalance(engine().GetTrialBalance(context.getParams().getLedger()),
+                       context.getResults().initTrialBalance());
+    return Reply(kj::mv(guard));
+  }
+
+  kj::Promise<void> changes(ChangesContext context) override {
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    const uint64_t from = context.getParams().getFromSequence();
+    CheckFeedCursor(from);
+    uint32_t limit = context.getParams().getLimit();
+    const uint32_t results_max = state_.options.limits.query_results_max;
+    if (limit == 0 || limit > results_max) limit = results_max;
+    const size_t count = engine().GetChanges(from, std::span(state_.changes).first(limit));
+    auto results = context.getResults();
+    auto out = results.initChanges(static_cast<unsigned>(count));
+    for (size_t i = 0; i < count; ++i) {
+      EncodeChange(engine(), state_.changes[i], out[static_cast<unsigned>(i)]);
+    }
+    results.setNextSequence(from + count);
+    results.setOldestSequence(engine().change_sequence_oldest());
+    return Reply(kj::mv(guard));
+  }
+
+  kj::Promise<void> subscribe(SubscribeContext context) override {
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    const uint64_t from = context.getParams().getFromSequence();
+    CheckFeedCursor(from);
+    auto subscriber = kj::heap<Subscriber>(state_, from, context.getParams().getConsumer());
+    Subscriber& raw = *subscriber;
+    context.getResults().setSubscription(kj::heap<SubscriptionImpl>(kj::mv(subscriber)));
+    raw.Pump();
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> info(InfoContext context) override {
+    state_.FillInfo(context.getResults().initInfo());
+    return kj::READY_NOW;
+  }
+
+ private:
+  engine::Engine& engine() { return state_.core.engine(); }
+
+  // Admits a call under the limits, or fails it with `overloaded`.
+  kj::Own<CallGuard> Admit(uint64_t request_words) {
+    const ServerLimits& limits = state_.options.limits;
+    if (state_.shutting_down) {
+      Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
+    }
+    if (connection_->network != nullptr &&
+        connection_->network->getCurrentQueueSize() > limits.unsent_reply_bytes_max) {
+      connection_->Close();  // the client stopped reading its replies
+      Fail(kj::Exception::Type::DISCONNECTED, "the client does not read its replies");
+    }
+    if (connection_->inflight_calls >= limits.inflight_calls_max) {
+      Fail(kj::Exception::Type::OVERLOADED,
+           absl::StrCat("more than ", limits.inflight_calls_max,
+                        " calls in flight on this connection; wait for replies"));
+    }
+    const uint64_t bytes = request_words * sizeof(capnp::word);
+    if (state_.inflight_bytes + bytes > limits.inflight_bytes_max) {
+      Fail(kj::Exception::Type::OVERLOADED, "the server is at its in-flight memory limit");
+    }
+    return kj::heap<CallGuard>(state_, *connection_, bytes);
+  }
+
+  kj::Promise<void> Reply(kj::Own<CallGuard> guard) {
+    return state_.core.WaitReadable().attach(kj::mv(guard));
+  }
+
+  void CheckIds(size_t count) {
+    if (count > state_.options.limits.query_ids_max) {
+      Fail(kj::Exception::Type::FAILED,
+           absl::StrCat("a lookup takes at most ", state_.options.limits.query_ids_max,
+                        " ids, not ", count));
+    }
+  }
+
+  void CheckFeedCursor(uint64_t from) {
+    const uint64_t oldest = engine().change_sequence_oldest();
+    const uint64_t next = engine().change_sequence_next();
+    if (from < oldest) {
+      Fail(kj::Exception::Type::FAILED,
+           absl::StrCat("change ", from, " is no longer retained; the oldest is ", oldest));
+    }
+    if (from > next) {
+      Fail(kj::Exception::Type::FAILED,
+           absl::StrCat("change ", from, " does not exist yet; the next is ", next));
+    }
+  }
+
+  static uint64_t NextCursor(const AccountFilter& filter, uint64_t last_timestamp_ns) {
+    return (filter.flags & filter_flags::kReversed) != 0 ? last_timestamp_ns - 1
+                                                         : last_timestamp_ns + 1;
+  }
+
+  template <typename Context>
+  kj::Promise<void> Create(Context& context) {
+    using Traits = CreateTraits<Context>;
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    auto events = Traits::Events(context.getParams());
+    const size_t count = events.size();
+    if (count > state_.options.limits.batch_events_max) {
+      Fail(kj::Exception::Type::FAILED,
+           absl::StrCat(Traits::kName, ": a batch holds at most ",
+                        state_.options.limits.batch_events_max, " events, not ", count));
+    }
+    std::span<typename Traits::Event> decoded(Traits::Scratch(state_).data(), count);
+    for (size_t i = 0; i < count; ++i) decoded[i] = Traits::Decode(events[static_cast<unsigned>(i)]);
+    std::span<typename Traits::Result> results(Traits::Results(state_).data(), count);
+    absl::StatusOr<wal::Receipt> receipt =
+        Traits::Submit(state_.core.sequencer(), decoded, results);
+    if (!receipt.ok()) FailStatus(receipt.status());
+    state_.core.NoteApplied();
+    auto out = context.getResults().initResults(static_cast<unsigned>(count));
+    for (size_t i = 0; i < count; ++i) {
+      auto result = out[static_cast<unsigned>(i)];
+      result.setStatus(static_cast<typename Traits::Status>(results[i]));
+      if (results[i] == Traits::Result::kOk) {
+        result.setTimestampNs(receipt->timestamp_ns + 1 + i);
+      } else if (IsExists(results[i])) {
+        result.setTimestampNs(Traits::ExistingTimestamp(engine(), decoded[i]));
+      }
+    }
+    context.releaseParams();
+    return state_.core.WaitDurable(receipt->op).attach(kj::mv(guard));
+  }
+
+  ServiceState& state_;
+  kj::Own<Connection> connection_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Gateway
+
+class GatewayImpl final : public rpc::Gateway::Server {
+ public:
+  GatewayImpl(ServiceState& state, kj::Own<Connection> connection)
+      : state_(state), connection_(kj::mv(connection)) {}
+
+ protected:
+  kj::Promise<void> login(LoginContext context) override {
+    if (state_.shutting_down) {
+      Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
+    }
+    if (!TokenMatches(context.getParams().getToken(), state_.options.token)) {
+      ++connection_->failed_logins;
+      return state_.timer.afterDelay(kFailedLoginDelay)
+          .then([connection = kj::addRef(*connection_)]() mutable {
+        if (connection->failed_logins >= kFailedLoginsMax) connection->Close();
+        Fail(kj::Exception::Type::FAILED, "login failed: wrong token");
+      });
+    }
+    connection_->authenticated = true;
+    auto results = context.getResults();
+    results.setLedger(kj::heap<LedgerImpl>(state_, kj::addRef(*connection_)));
+    state_.FillInfo(results.initInfo());
+    return kj::READY_NOW;
+  }
+
+ private:
+  ServiceState& state_;
+  kj::Own<Connection> connection_;
+};
+
+}  // namespace
+
+kj::Own<rpc::Gateway::Server> NewGateway(ServiceState& state, kj::Own<Connection> connection) {
+  return kj::heap<GatewayImpl>(state, kj::mv(connection));
+}
+
+}  // namespace ledger::net::internal

@@ -1,0 +1,290 @@
+#include "net/server.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "capnp/rpc-twoparty.h"
+#include "capnp/rpc.h"
+#include "kj/async-io.h"
+#include "kj/async-unix.h"
+#include "kj/compat/tls.h"
+#include "net/internal/core.h"
+#include "net/internal/service.h"
+#include "wal/format.h"
+
+namespace ledger::net {
+namespace {
+
+using internal::Connection;
+using internal::Core;
+using internal::ServiceState;
+
+// How often the graceful drain looks whether the last replies have left.
+constexpr auto kDrainPollInterval = 2 * kj::MILLISECONDS;
+constexpr auto kDrainDeadline = 30 * kj::SECONDS;
+
+absl::Status CheckOptions(const ServerOptions& options) {
+  const ServerLimits& limits = options.limits;
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("no data directory given");
+  if (options.token.empty()) return absl::InvalidArgumentError("the token is empty");
+  if (options.shard_count != 1) {
+    return absl::InvalidArgumentError("shards: only 1 is supported by this version");
+  }
+  if (limits.batch_events_max == 0 || limits.batch_events_max > wal::kEventsPerEntryMax) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch events max must be 1..", wal::kEventsPerEntryMax));
+  }
+  if (limits.query_ids_max == 0 || limits.query_results_max == 0 ||
+      limits.connections_max == 0 || limits.inflight_calls_max == 0) {
+    return absl::InvalidArgumentError("limits must be positive");
+  }
+  if (limits.message_bytes_max < (uint64_t{64} << 10)) {
+    return absl::InvalidArgumentError("the message size limit must be at least 64 KiB");
+  }
+  if (options.tls_certificate_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A socket, its RPC system and the connection state its capabilities share.
+class ConnectionHolder {
+ public:
+  ConnectionHolder(ServiceState& state, kj::Own<kj::AsyncIoStream> stream,
+                   capnp::ReaderOptions reader_options)
+      : state_(state),
+        stream_(kj::mv(stream)),
+        network_(*stream_, capnp::rpc::twoparty::Side::SERVER, reader_options),
+        connection_(kj::refcounted<Connection>()),
+        rpc_(capnp::makeRpcServer(network_, capnp::Capability::Client(internal::NewGateway(
+                                                 state, kj::addRef(*connection_))))) {
+    connection_->network = &network_;
+    // The RPC system stops reading a connection with this many bytes of calls unanswered:
+    // per-connection back-pressure, two largest messages deep.
+    rpc_.setFlowLimit(2 * reader_options.traversalLimitInWords);
+    state_.connections.insert(connection_.get());
+  }
+  ~ConnectionHolder() {
+    connection_->network = nullptr;
+    connection_->closed = true;
+    state_.connections.erase(connection_.get());
+  }
+
+  Connection& connection() { return *connection_; }
+  capnp::TwoPartyVatNetwork& network() { return network_; }
+
+ private:
+  ServiceState& state_;
+  kj::Own<kj::AsyncIoStream> stream_;
+  capnp::TwoPartyVatNetwork network_;
+  kj::Own<Connection> connection_;
+  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc_;
+};
+
+class Listener final : private kj::TaskSet::ErrorHandler {
+ public:
+  Listener(ServiceState& state, kj::Timer& timer, const std::function<void(std::string_view)>& log)
+      : state_(state), timer_(timer), log_(log) {
+    reader_options_.traversalLimitInWords = state.options.limits.message_bytes_max / sizeof(capnp::word);
+  }
+
+  kj::Promise<void> Accept(kj::ConnectionReceiver& receiver) {
+    return receiver.accept().then([this, &receiver](kj::Own<kj::AsyncIoStream> stream) {
+      if (state_.connections.size() >= state_.options.limits.connections_max) {
+        ++rejected_;  // dropped at once: a flood of connections costs nothing
+      } else {
+        tasks_.add(Serve(kj::mv(stream)));
+      }
+      return Accept(receiver);
+    });
+  }
+
+  uint64_t rejected() const { return rejected_; }
+
+ private:
+  kj::Promise<void> Serve(kj::Own<kj::AsyncIoStream> stream) {
+    auto holder = kj::heap<ConnectionHolder>(state_, kj::mv(stream), reader_options_);
+    auto closed = kj::newPromiseAndFulfiller<void>();
+    Connection& connection = holder->connection();
+    connection.closer = kj::mv(closed.fulfiller);
+    auto login_deadline =
+        timer_.afterDelay(state_.options.limits.login_timeout_ms * kj::MILLISECONDS)
+            .then([&connection]() -> kj::Promise<void> {
+              if (connection.authenticated) return kj::NEVER_DONE;
+              return kj::READY_NOW;
+            });
+    return holder->network()
+        .onDisconnect()
+        .exclusiveJoin(kj::mv(closed.promise))
+        .exclusiveJoin(kj::mv(login_deadline))
+        .attach(kj::mv(holder));
+  }
+
+  void taskFailed(kj::Exception&& exception) override {
+    log_(absl::StrCat("connection ended: ", exception.getDescription().cStr()));
+  }
+
+  ServiceState& state_;
+  kj::Timer& timer_;
+  const std::function<void(std::string_view)>& log_;
+  capnp::ReaderOptions reader_options_;
+  uint64_t rejected_ = 0;
+  kj::TaskSet tasks_{*this};
+};
+
+// Waits until `done()` holds, looking every few milliseconds, for at most the drain deadline.
+kj::Promise<bool> PollUntil(kj::Timer& timer, kj::TimePoint deadline, std::function<bool()> done) {
+  if (done()) return true;
+  if (timer.now() >= deadline) return false;
+  return timer.afterDelay(kDrainPollInterval).then([&timer, deadline, done = kj::mv(done)]() mutable {
+    return PollUntil(timer, deadline, kj::mv(done));
+  });
+}
+
+absl::Status WriteReadyFile(const std::string& path, const std::string& text) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << text;
+    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", temporary));
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", temporary));
+  }
+  return absl::OkStatus();
+}
+
+struct Tls {
+  kj::Own<kj::TlsKeypair> keypair;
+  kj::Own<kj::TlsContext> context;
+};
+
+absl::StatusOr<Tls> MakeTls(const ServerOptions& options) {
+  LEDGER_ASSIGN_OR_RETURN(std::string certificate, ReadFile(options.tls_certificate_file));
+  LEDGER_ASSIGN_OR_RETURN(std::string key, ReadFile(options.tls_key_file));
+  Tls tls;
+  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
+                tls.keypair = kj::heap<kj::TlsKeypair>(kj::TlsKeypair{
+                    kj::TlsPrivateKey(key.c_str()), kj::TlsCertificate(certificate.c_str())});
+                kj::TlsContext::Options tls_options;
+                tls_options.defaultKeypair = *tls.keypair;
+                tls.context = kj::heap<kj::TlsContext>(kj::mv(tls_options));
+              })) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS certificate or key: ", exception->getDescription().cStr()));
+  }
+  return tls;
+}
+
+absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
+                   const std::function<void(std::string_view)>& log) {
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Core> core,
+                          Core::Open(options, io.unixEventPort, log));
+  ServiceState state(*core, options, io.provider->getTimer());
+  core->set_on_durable([&state] { state.PumpSubscriptions(); });
+
+  Tls tls;  // before the receiver: a TLS receiver borrows the context
+  kj::Own<kj::ConnectionReceiver> receiver;
+  std::string bound;
+  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
+                auto address = io.provider->getNetwork()
+                                   .parseAddress(options.listen_address.c_str())
+                                   .wait(io.waitScope);
+                receiver = address->listen();
+                const size_t colon = options.listen_address.rfind(':');
+                bound = absl::StrCat(options.listen_address.substr(0, colon), ":",
+                                     receiver->getPort());
+              })) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen_address, ": ",
+                                               exception->getDescription().cStr()));
+  }
+  if (!options.tls_certificate_file.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(tls, MakeTls(options));
+    receiver = tls.context->wrapPort(kj::mv(receiver));
+  }
+  log(absl::StrCat("listening on ", bound, tls.context ? " (TLS)" : ""));
+  if (!options.ready_file.empty()) {
+    LEDGER_RETURN_IF_ERROR(WriteReadyFile(options.ready_file, absl::StrCat(bound, "\n")));
+  }
+
+  Listener listener(state, io.provider->getTimer(), log);
+  kj::Promise<void> accepting = listener.Accept(*receiver);
+  kj::ForkedPromise<void> watching = core->WatchDurability().fork();
+  auto stop = io.unixEventPort.onSignal(SIGTERM)
+                  .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
+                  .then([&log](siginfo_t signal) {
+                    log(absl::StrCat("signal ", signal.si_signo, ": shutting down"));
+                  })
+                  .exclusiveJoin(watching.addBranch());
+  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() { stop.wait(io.waitScope); })) {
+    return absl::DataLossError(
+        absl::StrCat("the log failed: ", exception->getDescription().cStr()));
+  }
+
+  // Graceful: stop accepting, refuse new calls, let the calls in flight finish and their
+  // replies leave, then snapshot.
+  accepting = nullptr;
+  state.shutting_down = true;
+  state.EndSubscriptions("the server is shutting down");
+  kj::Timer& timer = io.provider->getTimer();
+  const kj::TimePoint deadline = timer.now() + kDrainDeadline;
+  auto pending = watching.addBranch().then([] { return false; }).exclusiveJoin(
+      PollUntil(timer, deadline, [&] {
+        if (state.inflight_calls > 0 || !core->Idle()) return false;
+        for (Connection* connection : state.connections) {
+          if (connection->network != nullptr &&
+              connection->network->getCurrentQueueSize() > 0) {
+            return false;
+          }
+        }
+        return true;
+      }));
+  bool drained = false;
+  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() { drained = pending.wait(io.waitScope); })) {
+    return absl::DataLossError(
+        absl::StrCat("the log failed: ", exception->getDescription().cStr()));
+  }
+  if (!drained) log("shutdown: some replies were still unsent at the deadline");
+  LEDGER_RETURN_IF_ERROR(core->log_status());
+  if (options.snapshot_on_shutdown && core->sequencer().last_op() > 0) {
+    LEDGER_RETURN_IF_ERROR(core->SnapshotNow());
+    log(absl::StrCat("snapshot written at op ", core->sequencer().last_op()));
+  }
+  log(absl::StrCat("stopped at op ", core->sequencer().last_op()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunServer(const ServerOptions& options_in) {
+  ServerOptions options = options_in;
+  if (!options.log) {
+    options.log = [](std::string_view message) {
+      std::fprintf(stderr, "ledgerd: %.*s\n", static_cast<int>(message.size()), message.data());
+    };
+  }
+  LEDGER_RETURN_IF_ERROR(CheckOptions(options));
+  // Before any thread exists: the signals then reach only the event loop, never a worker.
+  kj::UnixEventPort::captureSignal(SIGTERM);
+  kj::UnixEventPort::captureSignal(SIGINT);
+  signal(SIGPIPE, SIG_IGN);
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  return Serve(options, io, options.log);
+}
+
+}  // namespace ledger::net

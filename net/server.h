@@ -1,0 +1,66 @@
+// The ledger server: recovers the ledger from its data directory, then serves the RPC contract
+// (net/ledger.capnp) until SIGTERM or SIGINT, and shuts down gracefully.
+//
+// Pipeline, on one KJ event loop thread: decode a batch -> sequencer (op number, timestamp,
+// append to the WAL's group commit) -> engine apply -> reply once the WAL writer thread reports
+// the entry durable (an eventfd wakes the loop). Execution overlaps the write in flight.
+//
+// Reads run on the same thread against the applied state and reply once the log is durable
+// through the last op applied when they ran: they see every acknowledged write, and never
+// report one that a crash could still take away.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace ledger::net {
+
+// A limit on everything a client controls. Past one, the call fails with a clear error (or the
+// connection stops being read: back-pressure) and nothing changes.
+struct ServerLimits {
+  uint32_t batch_events_max = 8190;   // events per create* call (the WAL's entry limit)
+  uint32_t query_ids_max = 8190;      // ids per lookup call
+  uint32_t query_results_max = 8190;  // results per query page, changes per feed page
+  // Largest request. A full batch of 8,190 transfers is ~1.7 MB on the wire (208 B each).
+  uint64_t message_bytes_max = uint64_t{8} << 20;
+  uint32_t connections_max = 256;
+  uint32_t inflight_calls_max = 64;  // per connection
+  // Requests received and not yet answered, all connections together. Bounds the server's
+  // memory with connections_max (each connection reads at most 2 messages ahead).
+  uint64_t inflight_bytes_max = uint64_t{512} << 20;
+  // A connection whose unread replies exceed this is closed: its client stopped reading.
+  uint64_t unsent_reply_bytes_max = uint64_t{64} << 20;
+  uint32_t login_timeout_ms = 10'000;  // unauthenticated connections are closed after this
+};
+
+struct ServerOptions {
+  std::string data_dir;                         // initialised with `ledgerd init`
+  std::string listen_address = "127.0.0.1:7700";  // host:port; port 0 picks a free one
+  std::string token;                            // the secret clients log in with
+  std::string metrics_address;                  // host:port for GET /metrics; empty: none
+  std::string tls_certificate_file;             // PEM; with tls_key_file, the RPC port is TLS
+  std::string tls_key_file;
+  std::string ready_file;  // once listening, "<rpc address>\n<metrics address>\n" goes here
+  uint32_t shard_count = 1;
+  uint64_t snapshot_interval_ops = 100'000;  // 0: none while running
+  bool snapshot_on_shutdown = true;
+  bool use_io_uring = true;
+  uint64_t accounts_capacity = 1 << 16;    // committed at start; the tables grow past it
+  uint64_t transfers_capacity = 1 << 20;
+  uint64_t feed_retention = 1 << 20;  // changes the change feed retains (~170 B each)
+  ServerLimits limits;
+  std::function<void(std::string_view)> log;  // operator messages; default: stderr
+};
+
+// Serves until SIGTERM/SIGINT, then stops accepting, finishes and flushes the batches in
+// flight, snapshots (if asked) and returns OK. Errors: the data directory cannot be opened or
+// recovered, the address cannot be bound, or the log failed (then nothing more was
+// acknowledged). Must be called before the process starts any other thread (it routes the
+// signals to its event loop).
+absl::Status RunServer(const ServerOptions& options);
+
+}  // namespace ledger::net

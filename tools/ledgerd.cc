@@ -1,0 +1,289 @@
+// ledgerd: the ledger server.
+//
+//   ledgerd init --data-dir DIR        create a data directory and its login token
+//   ledgerd [run] --data-dir DIR ...   serve it (see --help)
+//
+// Exit codes: 0 clean shutdown, 64 usage, 66 the data directory is missing or not initialised,
+// 69 the address cannot be bound or another server holds the directory, 74 the log failed or
+// is corrupt, 70 anything else.
+#include <fcntl.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "net/server.h"
+#include "wal/directory.h"
+
+namespace ledger::tools {
+namespace {
+
+constexpr int kExitUsage = 64;
+constexpr int kExitNoInput = 66;
+constexpr int kExitUnavailable = 69;
+constexpr int kExitSoftware = 70;
+constexpr int kExitIo = 74;
+constexpr size_t kTokenBytes = 32;  // 256 bits: not guessable at any login rate
+
+constexpr const char* kUsage = R"(usage:
+  ledgerd init [--data-dir DIR] [--token-file FILE] [--segment-size-mib N]
+      Creates the data directory (default: data) and a random login token
+      (default: DIR/token, readable by its owner only).
+  ledgerd [run] [flags]
+      Recovers the ledger in the data directory and serves it until SIGTERM or SIGINT.
+
+flags for run:
+  --data-dir DIR              data directory created by `ledgerd init` (default: data)
+  --listen HOST:PORT          RPC address (default: 127.0.0.1:7700; port 0 picks one)
+  --token-file FILE           the login token (default: DIR/token)
+  --metrics HOST:PORT         serve Prometheus metrics at http://HOST:PORT/metrics
+  --tls-cert FILE --tls-key FILE
+                              serve RPC over TLS with this PEM certificate and key
+  --shards N                  shard count (default 1)
+  --snapshot-interval-ops N   snapshot every N ops (default 100000; 0: never while running)
+  --no-snapshot-on-shutdown   skip the snapshot at a graceful shutdown
+  --no-io-uring               write the log with pwrite + fdatasync
+  --accounts-capacity N       accounts to commit memory for at start (default 65536)
+  --transfers-capacity N      transfers to commit memory for at start (default 1048576)
+  --feed-retention N          changes the change feed retains (default 1048576)
+  --max-batch-events N        events per create call (default and most: 8190)
+  --max-query-ids N           ids per lookup (default 8190)
+  --max-query-results N       results per query page (default 8190)
+  --max-message-bytes N       largest request (default 8388608)
+  --max-connections N         concurrent connections (default 256)
+  --max-inflight-calls N      calls in flight per connection (default 64)
+  --max-inflight-bytes N      request bytes in flight, all connections (default 536870912)
+  --ready-file FILE           write the bound address here once listening
+  --help                      this text
+)";
+
+struct UsageError {
+  std::string message;
+};
+
+class Flags {
+ public:
+  Flags(int argc, char** argv, int first) {
+    for (int i = first; i < argc; ++i) args_.emplace_back(argv[i]);
+  }
+
+  // Runs `on_value` for each --name VALUE (or --name=VALUE), `on_switch` for value-less ones.
+  std::string Parse(const std::map<std::string, std::function<void(const std::string&)>>& values,
+                    const std::map<std::string, std::function<void()>>& switches) {
+    for (size_t i = 0; i < args_.size(); ++i) {
+      std::string name = args_[i];
+      std::string value;
+      bool has_value = false;
+      if (const size_t equals = name.find('='); equals != std::string::npos) {
+        value = name.substr(equals + 1);
+        name = name.substr(0, equals);
+        has_value = true;
+      }
+      if (auto it = switches.find(name); it != switches.end() && !has_value) {
+        it->second();
+        continue;
+      }
+      auto it = values.find(name);
+      if (it == values.end()) return absl::StrCat("unknown flag ", args_[i]);
+      if (!has_value) {
+        if (i + 1 >= args_.size()) return absl::StrCat(name, " needs a value");
+        value = args_[++i];
+      }
+      it->second(value);
+    }
+    return "";
+  }
+
+ private:
+  std::vector<std::string> args_;
+};
+
+template <typename Int>
+std::function<void(const std::string&)> Number(const char* name, Int* out, uint64_t min,
+                                               uint64_t max) {
+  return [name, out, min, max](const std::string& text) {
+    uint64_t value = 0;
+    if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+      throw UsageError{absl::StrCat(name, " must be a whole number in ", min, "..", max,
+                                    ", not '", text, "'")};
+    }
+    *out = static_cast<Int>(value);
+  };
+}
+
+std::function<void(const std::string&)> Text(std::string* out) {
+  return [out](const std::string& text) { *out = text; };
+}
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "ledgerd: %s\n", message.c_str());
+  return code;
+}
+
+std::string Hex(const unsigned char* bytes, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text;
+  for (size_t i = 0; i < size; ++i) {
+    text += kDigits[bytes[i] >> 4];
+    text += kDigits[bytes[i] & 15];
+  }
+  return text;
+}
+
+absl::Status WriteNewToken(const std::string& path) {
+  unsigned char bytes[kTokenBytes];
+  if (getrandom(bytes, sizeof(bytes), 0) != static_cast<ssize_t>(sizeof(bytes))) {
+    return absl::InternalError(absl::StrCat("getrandom: ", std::strerror(errno)));
+  }
+  const std::string token = Hex(bytes, sizeof(bytes)) + "\n";
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::AlreadyExistsError(absl::StrCat(path, ": ", std::strerror(errno)));
+  const bool written = write(fd, token.data(), token.size()) == static_cast<ssize_t>(token.size());
+  const bool synced = fsync(fd) == 0;
+  close(fd);
+  if (!written || !synced) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the token file ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string token = text.str();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (token.size() < 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the token in ", path, " is shorter than 16 characters"));
+  }
+  return token;
+}
+
+int Init(Flags& flags) {
+  std::string data_dir = "data";
+  std::string token_file;
+  uint64_t segment_size_mib = 256;
+  const std::string error = flags.Parse(
+      {{"--data-dir", Text(&data_dir)},
+       {"--token-file", Text(&token_file)},
+       {"--segment-size-mib", Number("--segment-size-mib", &segment_size_mib, 4, 1 << 16)}},
+      {});
+  if (!error.empty()) return Fail(kExitUsage, absl::StrCat(error, "\n", kUsage));
+  if (token_file.empty()) token_file = data_dir + "/token";
+  wal::InitOptions options;
+  options.segment_size_bytes = segment_size_mib << 20;
+  if (absl::Status status = wal::Directory::Init(data_dir, options); !status.ok()) {
+    return Fail(kExitSoftware, status.ToString());
+  }
+  if (absl::Status status = WriteNewToken(token_file); !status.ok()) {
+    return Fail(kExitSoftware, status.ToString());
+  }
+  std::printf("initialised %s; login token in %s\n", data_dir.c_str(), token_file.c_str());
+  return 0;
+}
+
+int ExitCodeOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return kExitUsage;
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+      return kExitNoInput;
+    case absl::StatusCode::kUnavailable:
+      return kExitUnavailable;
+    case absl::StatusCode::kDataLoss:
+      return kExitIo;
+    default:
+      return kExitSoftware;
+  }
+}
+
+int Run(Flags& flags) {
+  net::ServerOptions options;
+  options.data_dir = "data";
+  std::string token_file;
+  bool help = false;
+  net::ServerLimits& limits = options.limits;
+  const uint64_t kU32 = 0xffffffffu;
+  const std::string error = flags.Parse(
+      {{"--data-dir", Text(&options.data_dir)},
+       {"--listen", Text(&options.listen_address)},
+       {"--token-file", Text(&token_file)},
+       {"--metrics", Text(&options.metrics_address)},
+       {"--tls-cert", Text(&options.tls_certificate_file)},
+       {"--tls-key", Text(&options.tls_key_file)},
+       {"--ready-file", Text(&options.ready_file)},
+       {"--shards", Number("--shards", &options.shard_count, 1, 256)},
+       {"--snapshot-interval-ops",
+        Number("--snapshot-interval-ops", &options.snapshot_interval_ops, 0, ~uint64_t{0})},
+       {"--accounts-capacity",
+        Number("--accounts-capacity", &options.accounts_capacity, 1, uint64_t{1} << 31)},
+       {"--transfers-capacity",
+        Number("--transfers-capacity", &options.transfers_capacity, 1, uint64_t{1} << 31)},
+       {"--feed-retention", Number("--feed-retention", &options.feed_retention, 0, uint64_t{1} << 31)},
+       {"--max-batch-events", Number("--max-batch-events", &limits.batch_events_max, 1, 8190)},
+       {"--max-query-ids", Number("--max-query-ids", &limits.query_ids_max, 1, 1 << 20)},
+       {"--max-query-results",
+        Number("--max-query-results", &limits.query_results_max, 1, 1 << 20)},
+       {"--max-message-bytes",
+        Number("--max-message-bytes", &limits.message_bytes_max, 64 << 10, uint64_t{1} << 31)},
+       {"--max-connections", Number("--max-connections", &limits.connections_max, 1, 1 << 20)},
+       {"--max-inflight-calls", Number("--max-inflight-calls", &limits.inflight_calls_max, 1, kU32)},
+       {"--max-inflight-bytes",
+        Number("--max-inflight-bytes", &limits.inflight_bytes_max, 1 << 20, ~uint64_t{0})}},
+      {{"--help", [&] { help = true; }},
+       {"--no-snapshot-on-shutdown", [&] { options.snapshot_on_shutdown = false; }},
+       {"--no-io-uring", [&] { options.use_io_uring = false; }}});
+  if (help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (!error.empty()) return Fail(kExitUsage, absl::StrCat(error, "\n", kUsage));
+  if (token_file.empty()) token_file = options.data_dir + "/token";
+  absl::StatusOr<std::string> token = ReadToken(token_file);
+  if (!token.ok()) return Fail(kExitNoInput, std::string(token.status().message()));
+  options.token = *token;
+  const absl::Status status = net::RunServer(options);
+  if (!status.ok()) return Fail(ExitCodeOf(status), status.ToString());
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  try {
+    const std::string command = argc > 1 ? argv[1] : "";
+    if (command == "init") {
+      Flags flags(argc, argv, 2);
+      return Init(flags);
+    }
+    if (command == "run") {
+      Flags flags(argc, argv, 2);
+      return Run(flags);
+    }
+    if (!command.empty() && command.rfind("--", 0) != 0) {
+      return Fail(kExitUsage, absl::StrCat("unknown command '", command, "'\n", kUsage));
+    }
+    Flags flags(argc, argv, 1);
+    return Run(flags);
+  } catch (const UsageError& error) {
+    return Fail(kExitUsage, error.message);
+  }
+}
+
+}  // namespace
+}  // namespace ledger::tools
+
+int main(int argc, char** argv) { return ledger::tools::Main(argc, argv); }
