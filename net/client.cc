@@ -1,0 +1,606 @@
+#include "net/client.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "capnp/message.h"
+#include "capnp/rpc-twoparty.h"
+#include "kj/async-io.h"
+#include "kj/async-unix.h"
+#include "kj/compat/tls.h"
+#include "kj/debug.h"
+#include "net/internal/codec.h"
+#include "net/ledger.capnp.h"
+
+namespace ledger::net {
+
+using internal::DecodeU128;
+using internal::EncodeU128;
+
+namespace {
+
+// Replies can be as large as a full query page; accept up to 64 MiB (the server bounds them).
+constexpr uint64_t kReplyWordsMax = (uint64_t{64} << 20) / sizeof(capnp::word);
+
+absl::Status StatusOf(const kj::Exception& exception) {
+  const std::string message = exception.getDescription().cStr();
+  switch (exception.getType()) {
+    case kj::Exception::Type::DISCONNECTED:
+      return absl::UnavailableError(message);
+    case kj::Exception::Type::OVERLOADED:
+      return absl::ResourceExhaustedError(message);
+    case kj::Exception::Type::UNIMPLEMENTED:
+      return absl::UnimplementedError(message);
+    default:
+      return absl::FailedPreconditionError(message);
+  }
+}
+
+FeedChange DecodeChange(rpc::Change::Reader in) {
+  FeedChange change;
+  change.sequence = in.getSequence();
+  change.kind = static_cast<ChangeKind>(in.getKind());
+  change.timestamp_ns = in.getTimestampNs();
+  change.transfer = internal::DecodeTransfer(in.getTransfer());
+  change.debit_balance = internal::DecodeBalance(in.getDebitBalance());
+  change.credit_balance = internal::DecodeBalance(in.getCreditBalance());
+  return change;
+}
+
+ServerInfo DecodeInfo(rpc::ServerInfo::Reader in) {
+  ServerInfo info;
+  info.schema_version = in.getSchemaVersion();
+  info.shard_count = in.getShardCount();
+  info.last_op = in.getLastOp();
+  auto limits = in.getLimits();
+  info.limits.batch_events_max = limits.getBatchEventsMax();
+  info.limits.query_ids_max = limits.getQueryIdsMax();
+  info.limits.query_results_max = limits.getQueryResultsMax();
+  info.limits.message_bytes_max = limits.getMessageBytesMax();
+  info.limits.inflight_calls_max = limits.getInflightCallsMax();
+  info.limits.feed_retention = limits.getFeedRetention();
+  return info;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A caller of Submit, waiting on its own stack.
+struct Submission {
+  std::span<const Transfer> events;
+  std::span<TransferResult> results;
+  absl::Status status;
+  bool done = false;
+};
+
+class ConsumerImpl final : public rpc::ChangeConsumer::Server {
+ public:
+  ConsumerImpl(std::function<void(std::span<const FeedChange>)> on_changes,
+               std::function<void(const absl::Status&)> on_end)
+      : on_changes_(std::move(on_changes)), on_end_(std::move(on_end)) {}
+  ~ConsumerImpl() { End(absl::CancelledError("the subscription was dropped")); }
+
+  void End(const absl::Status& status) {
+    if (ended_) return;
+    ended_ = true;
+    if (on_end_) on_end_(status);
+  }
+
+ protected:
+  kj::Promise<void> push(PushContext context) override {
+    auto list = context.getParams().getChanges();
+    changes_.clear();
+    for (auto change : list) changes_.push_back(DecodeChange(change));
+    if (!ended_) on_changes_(changes_);
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> end(EndContext context) override {
+    End(absl::FailedPreconditionError(context.getParams().getReason().cStr()));
+    return kj::READY_NOW;
+  }
+
+ private:
+  std::function<void(std::span<const FeedChange>)> on_changes_;
+  std::function<void(const absl::Status&)> on_end_;
+  std::vector<FeedChange> changes_;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+class Client::Impl final : private kj::TaskSet::ErrorHandler {
+ public:
+  explicit Impl(const ClientOptions& options) : options_(options) {}
+  ~Impl() {
+    if (thread_.joinable()) {
+      if (executor_ != nullptr) {
+        executor_->executeSync([this] { exit_->fulfill(); });
+      }
+      thread_.join();
+    }
+    if (event_fd_ >= 0) close(event_fd_);
+  }
+
+  absl::Status Start() {
+    event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (event_fd_ < 0) return absl::InternalError("eventfd failed");
+    if (!options_.tls_ca_file.empty()) {
+      auto ca = ReadFile(options_.tls_ca_file);
+      if (!ca.ok()) return ca.status();
+      ca_pem_ = *ca;
+    }
+    std::unique_lock lock(mutex_);
+    thread_ = std::thread([this] { Loop(); });
+    started_.wait(lock, [&] { return start_done_; });
+    return start_status_;
+  }
+
+  const ServerInfo& info() const { return info_; }
+
+  // Runs `body` on the loop thread and waits for the promise it returns.
+  absl::Status Call(kj::Function<kj::Promise<void>()> body) {
+    KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
+                  executor_->executeSync([&]() { return body(); });
+                })) {
+      return StatusOf(*exception);
+    }
+    return absl::OkStatus();
+  }
+
+  rpc::Ledger::Client& ledger() { return *ledger_; }
+
+  absl::Status Submit(std::span<const Transfer> chain, std::span<TransferResult> results) {
+    if (chain.empty()) return absl::OkStatus();
+    if (chain.size() != results.size()) return absl::InvalidArgumentError("results size");
+    if ((chain.back().flags & transfer_flags::kLinked) != 0) {
+      return absl::InvalidArgumentError("the last transfer of a submission must not be linked");
+    }
+    if (chain.size() > submit_batch_events_max_) {
+      return absl::InvalidArgumentError(absl::StrCat("a submission holds at most ",
+                                                     submit_batch_events_max_, " transfers"));
+    }
+    Submission submission{chain, results, absl::OkStatus(), false};
+    std::unique_lock lock(mutex_);
+    if (!loop_alive_) return absl::UnavailableError("the client is closed");
+    queue_.push_back(&submission);
+    lock.unlock();
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = write(event_fd_, &one, sizeof(one));
+    lock.lock();
+    done_.wait(lock, [&] { return submission.done; });
+    return submission.status;
+  }
+
+  absl::Status Subscribe(uint64_t from, std::function<void(std::span<const FeedChange>)> on_changes,
+                         std::function<void(const absl::Status&)> on_end) {
+    return Call([&, from]() mutable {
+      auto request = ledger_->subscribeRequest();
+      request.setFromSequence(from);
+      auto consumer = kj::heap<ConsumerImpl>(std::move(on_changes), std::move(on_end));
+      ConsumerImpl* raw = consumer.get();
+      request.setConsumer(kj::mv(consumer));
+      return request.send().then(
+          [this](auto&& response) { subscription_ = response.getSubscription(); },
+          [raw](kj::Exception&& exception) {
+            raw->End(StatusOf(exception));
+            kj::throwFatalException(kj::mv(exception));
+          });
+    });
+  }
+
+  void Unsubscribe() {
+    (void)Call([this]() -> kj::Promise<void> {
+      subscription_ = nullptr;
+      return kj::READY_NOW;
+    });
+  }
+
+ private:
+  struct Batch {
+    std::vector<Submission*> submissions;
+  };
+
+  void Loop() {
+    absl::Status status;
+    KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() { RunLoop(); })) {
+      status = StatusOf(*exception);
+    }
+    std::lock_guard lock(mutex_);
+    if (!start_done_) {
+      start_status_ = status.ok() ? absl::UnavailableError("the client loop stopped") : status;
+      start_done_ = true;
+      started_.notify_all();
+    }
+    loop_alive_ = false;
+    FailQueued(absl::UnavailableError("the client is closed"));
+  }
+
+  void RunLoop() {
+    kj::AsyncIoContext io = kj::setupAsyncIo();
+    auto address = io.provider->getNetwork().parseAddress(options_.address.c_str()).wait(io.waitScope);
+    kj::Own<kj::AsyncIoStream> stream = address->connect().wait(io.waitScope);
+    kj::Own<kj::TlsContext> tls;
+    kj::Vector<kj::TlsCertificate> trusted;
+    if (!ca_pem_.empty()) {
+      trusted.add(kj::TlsCertificate(ca_pem_.c_str()));
+      kj::TlsContext::Options tls_options;
+      tls_options.useSystemTrustStore = false;
+      tls_options.trustedCertificates = trusted;
+      tls = kj::heap<kj::TlsContext>(kj::mv(tls_options));
+      std::string name = options_.tls_server_name;
+      if (name.empty()) name = options_.address.substr(0, options_.address.rfind(':'));
+      stream = tls->wrapClient(kj::mv(stream), name.c_str()).wait(io.waitScope);
+    }
+    capnp::ReaderOptions reader;
+    reader.traversalLimitInWords = kReplyWordsMax;
+    capnp::TwoPartyVatNetwork network(*stream, capnp::rpc::twoparty::Side::CLIENT, reader);
+    auto rpc = capnp::makeRpcClient(network);
+    capnp::MallocMessageBuilder vat_message;
+    auto vat_id = vat_message.initRoot<capnp::rpc::twoparty::VatId>();
+    vat_id.setSide(capnp::rpc::twoparty::Side::SERVER);
+    auto gateway = rpc.bootstrap(vat_id).castAs<rpc::Gateway>();
+    auto login = gateway.loginRequest();
+    login.setToken(kj::arrayPtr(reinterpret_cast<const kj::byte*>(options_.token.data()),
+                                options_.token.size()));
+    auto response = login.send().wait(io.waitScope);
+    ledger_ = kj::heap<rpc::Ledger::Client>(response.getLedger());
+    info_ = DecodeInfo(response.getInfo());
+    submit_batch_events_max_ = info_.limits.batch_events_max;
+    if (options_.submit_batch_events_max != 0) {
+      submit_batch_events_max_ = std::min(submit_batch_events_max_, options_.submit_batch_events_max);
+    }
+
+    kj::UnixEventPort::FdObserver observer(io.unixEventPort, event_fd_,
+                                           kj::UnixEventPort::FdObserver::OBSERVE_READ);
+    auto exit = kj::newPromiseAndFulfiller<void>();
+    exit_ = kj::mv(exit.fulfiller);
+    executor_ = &kj::getCurrentThreadExecutor();
+    {
+      std::lock_guard lock(mutex_);
+      loop_alive_ = true;
+      start_done_ = true;
+      started_.notify_all();
+    }
+    kj::TaskSet tasks(*this);
+    tasks_ = &tasks;
+    auto run = exit.promise.exclusiveJoin(network.onDisconnect()).exclusiveJoin(WatchQueue(observer));
+    run.wait(io.waitScope);
+    tasks_ = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      loop_alive_ = false;
+      executor_ = nullptr;
+    }
+    subscription_ = nullptr;
+    ledger_ = nullptr;
+  }
+
+  kj::Promise<void> WatchQueue(kj::UnixEventPort::FdObserver& observer) {
+    return observer.whenBecomesReadable().then([this, &observer]() {
+      uint64_t count;
+      while (read(event_fd_, &count, sizeof(count)) > 0) {
+      }
+      SendBatches();
+      return WatchQueue(observer);
+    });
+  }
+
+  // Sends queued submissions in batches while fewer than the maximum are in flight.
+  void SendBatches() {
+    while (inflight_batches_ < options_.submit_inflight_batches_max) {
+      auto batch = kj::heap<Batch>();
+      size_t events = 0;
+      {
+        std::lock_guard lock(mutex_);
+        while (!queue_.empty() &&
+               events + queue_.front()->events.size() <= submit_batch_events_max_) {
+          events += queue_.front()->events.size();
+          batch->submissions.push_back(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      if (events == 0) return;
+      auto request = ledger_->createTransfersRequest();
+      auto list = request.initTransfers(static_cast<unsigned>(events));
+      unsigned index = 0;
+      for (Submission* submission : batch->submissions) {
+        for (const Transfer& transfer : submission->events) {
+          internal::EncodeTransfer(transfer, list[index++]);
+        }
+      }
+      ++inflight_batches_;
+      Batch& raw = *batch;
+      tasks_->add(request.send()
+                      .then([this, &raw](auto&& response) { Finish(raw, response.getResults()); },
+                            [this, &raw](kj::Exception&& exception) {
+                              Finish(raw, StatusOf(exception));
+                            })
+                      .attach(kj::mv(batch)));
+    }
+  }
+
+  void Finish(Batch& batch, capnp::List<rpc::TransferResult>::Reader results) {
+    unsigned index = 0;
+    for (Submission* submission : batch.submissions) {
+      for (TransferResult& result : submission->results) {
+        auto in = results[index++];
+        result.status = static_cast<CreateTransferResult>(in.getStatus());
+        result.timestamp_ns = in.getTimestampNs();
+      }
+    }
+    Finish(batch, absl::OkStatus());
+  }
+
+  void Finish(Batch& batch, const absl::Status& status) {
+    --inflight_batches_;
+    {
+      std::lock_guard lock(mutex_);
+      for (Submission* submission : batch.submissions) {
+        submission->status = status;
+        submission->done = true;
+      }
+    }
+    done_.notify_all();
+    SendBatches();
+  }
+
+  void FailQueued(const absl::Status& status) {  // mutex_ held
+    for (Submission* submission : queue_) {
+      submission->status = status;
+      submission->done = true;
+    }
+    queue_.clear();
+    done_.notify_all();
+  }
+
+  void taskFailed(kj::Exception&&) override {}  // batches report their own failures
+
+  ClientOptions options_;
+  std::string ca_pem_;
+  ServerInfo info_;
+  uint32_t submit_batch_events_max_ = 0;
+  int event_fd_ = -1;
+  std::thread thread_;
+  const kj::Executor* executor_ = nullptr;
+  kj::Own<kj::PromiseFulfiller<void>> exit_;
+  kj::Own<rpc::Ledger::Client> ledger_;
+  kj::Maybe<rpc::Subscription::Client> subscription_;
+  kj::TaskSet* tasks_ = nullptr;
+  uint32_t inflight_batches_ = 0;  // loop thread
+
+  std::mutex mutex_;
+  std::condition_variable started_;
+  std::condition_variable done_;
+  bool start_done_ = false;
+  bool loop_alive_ = false;
+  absl::Status start_status_;
+  std::deque<Submission*> queue_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)), server_info_(impl_->info()) {}
+Client::~Client() = default;
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
+  auto impl = std::make_unique<Impl>(options);
+  absl::Status status = impl->Start();
+  if (!status.ok()) {
+    if (absl::StrContains(status.message(), "login failed")) {
+      return absl::UnauthenticatedError(status.message());
+    }
+    return status;
+  }
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+namespace {
+
+template <typename Code, typename List>
+void CopyResults(List in, std::span<EventResult<Code>> out) {
+  for (size_t i = 0; i < out.size() && i < in.size(); ++i) {
+    out[i].status = static_cast<Code>(in[static_cast<unsigned>(i)].getStatus());
+    out[i].timestamp_ns = in[static_cast<unsigned>(i)].getTimestampNs();
+  }
+}
+
+absl::Status CheckSizes(size_t events, size_t results) {
+  if (events != results) return absl::InvalidArgumentError("results must match events in size");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Client::CreateLedgers(std::span<const Ledger> events,
+                                   std::span<LedgerResult> results) {
+  if (auto status = CheckSizes(events.size(), results.size()); !status.ok()) return status;
+  return impl_->Call([&]() {
+    auto request = impl_->ledger().createLedgersRequest();
+    auto list = request.initLedgers(static_cast<unsigned>(events.size()));
+    for (size_t i = 0; i < events.size(); ++i) {
+      internal::EncodeLedger(events[i], list[static_cast<unsigned>(i)]);
+    }
+    return request.send().then([&](auto&& response) { CopyResults(response.getResults(), results); });
+  });
+}
+
+absl::Status Client::CreateAccounts(std::span<const Account> events,
+                                    std::span<AccountResult> results) {
+  if (auto status = CheckSizes(events.size(), results.size()); !status.ok()) return status;
+  return impl_->Call([&]() {
+    auto request = impl_->ledger().createAccountsRequest();
+    auto list = request.initAccounts(static_cast<unsigned>(events.size()));
+    for (size_t i = 0; i < events.size(); ++i) {
+      internal::EncodeAccount(events[i], list[static_cast<unsigned>(i)]);
+    }
+    return request.send().then([&](auto&& response) { CopyResults(response.getResults(), results); });
+  });
+}
+
+absl::Status Client::CreateTransfers(std::span<const Transfer> events,
+                                     std::span<TransferResult> results) {
+  if (auto status = CheckSizes(events.size(), results.size()); !status.ok()) return status;
+  return impl_->Call([&]() {
+    auto request = impl_->ledger().createTransfersRequest();
+    auto list = request.initTransfers(static_cast<unsigned>(events.size()));
+    for (size_t i = 0; i < events.size(); ++i) {
+      internal::EncodeTransfer(events[i], list[static_cast<unsigned>(i)]);
+    }
+    return request.send().then([&](auto&& response) { CopyResults(response.getResults(), results); });
+  });
+}
+
+absl::StatusOr<TransferResult> Client::Submit(const Transfer& transfer) {
+  TransferResult result;
+  absl::Status status = impl_->Submit({&transfer, 1}, {&result, 1});
+  if (!status.ok()) return status;
+  return result;
+}
+
+absl::Status Client::Submit(std::span<const Transfer> chain, std::span<TransferResult> results) {
+  return impl_->Submit(chain, results);
+}
+
+absl::StatusOr<std::vector<Ledger>> Client::LookupLedgers(std::span<const uint32_t> ids) {
+  std::vector<Ledger> found;
+  absl::Status status = impl_->Call([&]() {
+    auto request = impl_->ledger().lookupLedgersRequest();
+    auto list = request.initIds(static_cast<unsigned>(ids.size()));
+    for (size_t i = 0; i < ids.size(); ++i) list.set(static_cast<unsigned>(i), ids[i]);
+    return request.send().then([&](auto&& response) {
+      for (auto ledger : response.getLedgers()) found.push_back(internal::DecodeLedger(ledger));
+    });
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
+absl::StatusOr<std::vector<Account>> Client::LookupAccounts(std::span<const AccountId> ids) {
+  std::vector<Account> found;
+  absl::Status status = impl_->Call([&]() {
+    auto request = impl_->ledger().lookupAccountsRequest();
+    auto list = request.initIds(static_cast<unsigned>(ids.size()));
+    for (size_t i = 0; i < ids.size(); ++i) EncodeU128(ids[i], list[static_cast<unsigned>(i)]);
+    return request.send().then([&](auto&& response) {
+      for (auto account : response.getAccounts()) {
+        found.push_back(internal::DecodeAccount(account));
+      }
+    });
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
+absl::StatusOr<std::vector<Transfer>> Client::LookupTransfers(std::span<const TransferId> ids) {
+  std::vector<Transfer> found;
+  absl::Status status = impl_->Call([&]() {
+    auto request = impl_->ledger().lookupTransfersRequest();
+    auto list = request.initIds(static_cast<unsigned>(ids.size()));
+    for (size_t i = 0; i < ids.size(); ++i) EncodeU128(ids[i], list[static_cast<unsigned>(i)]);
+    return request.send().then([&](auto&& response) {
+      for (auto transfer : response.getTransfers()) {
+        found.push_back(internal::DecodeTransfer(transfer));
+      }
+    });
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
+absl::StatusOr<Page<Transfer>> Client::GetAccountTransfers(const AccountFilter& filter) {
+  Page<Transfer> page;
+  absl::Status status = impl_->Call([&]() {
+    auto request = impl_->ledger().getAccountTransfersRequest();
+    internal::EncodeFilter(filter, request.initFilter());
+    return request.send().then([&](auto&& response) {
+      for (auto transfer : response.getTransfers()) {
+        page.records.push_back(internal::DecodeTransfer(transfer));
+      }
+      page.next_timestamp_ns = response.getNextTimestampNs();
+    });
+  });
+  if (!status.ok()) return status;
+  return page;
+}
+
+absl::StatusOr<Page<AccountBalance>> Client::GetAccountBalances(const AccountFilter& filter) {
+  Page<AccountBalance> page;
+  absl::Status status = impl_->Call([&]() {
+    auto request = impl_->ledger().getAccountBalancesRequest();
+    internal::EncodeFilter(filter, request.initFilter());
+    return request.send().then([&](auto&& response) {
+      for (auto balance : response.getBalances()) {
+        page.records.push_back(internal::DecodeBalance(balance));
+      }
+      page.next_timestamp_ns = response.getNextTimestampNs();
+    });
+  });
+  if (!status.ok()) return status;
+  return page;
+}
+
+absl::StatusOr<TrialBalance> Client::GetTrialBalance(uint32_t ledger) {
+  TrialBalance trial_balance;
+  absl::Status status = impl_->Call([&]() {
+    auto request = impl_->ledger().trialBalanceRequest();
+    request.setLedger(ledger);
+    return request.send().then([&](auto&& response) {
+      trial_balance = internal::DecodeTrialBalance(response.getTrialBalance());
+    });
+  });
+  if (!status.ok()) return status;
+  return trial_balance;
+}
+
+absl::StatusOr<ServerInfo> Client::GetServerInfo() {
+  ServerInfo info;
+  absl::Status status = impl_->Call([&]() {
+    return impl_->ledger().infoRequest().send().then(
+        [&](auto&& response) { info = DecodeInfo(response.getInfo()); });
+  });
+  if (!status.ok()) return status;
+  return info;
+}
+
+absl::StatusOr<ChangePage> Client::GetChanges(uint64_t from_sequence, uint32_t limit) {
+  ChangePage page;
+  absl::Status status = impl_->Call([&]() {
+    auto request = impl_->ledger().changesRequest();
+    request.setFromSequence(from_sequence);
+    request.setLimit(limit);
+    return request.send().then([&](auto&& response) {
+      for (auto change : response.getChanges()) page.changes.push_back(DecodeChange(change));
+      page.next_sequence = response.getNextSequence();
+      page.oldest_sequence = response.getOldestSequence();
+    });
+  });
+  if (!status.ok()) return status;
+  return page;
+}
+
+absl::Status Client::Subscribe(uint64_t from_sequence,
+                               std::function<void(std::span<const FeedChange>)> on_changes,
+                               std::function<void(const absl::Status&)> on_end) {
+  return impl_->Subscribe(from_sequence, std::move(on_changes), std::move(on_end));
+}
+
+void Client::Unsubscribe() { impl_->Unsubscribe(); }
+
+}  // namespace ledger::net

@@ -1,0 +1,129 @@
+// Runs the real ledgerd as a child process on a free loopback port with a temporary data
+// directory. The child dies with the test (PR_SET_PDEATHSIG), so no server outlives a crash.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/wal/wal_test_util.h"
+
+namespace ledger::net::testing {
+
+inline std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Forks and execs `argv`; stdout and stderr go to `log_path`. Returns the pid (or -1).
+inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127);
+  const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  dup2(log, 1);
+  dup2(log, 2);
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
+// Exit code, or 128 + signal.
+inline int WaitExit(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+class ServerProcess {
+ public:
+  // Small tables: tests start many servers and committing memory takes time.
+  static std::vector<std::string> DefaultFlags() {
+    return {"--accounts-capacity", "1024", "--transfers-capacity", "4096",
+            "--feed-retention",    "4096", "--snapshot-interval-ops", "0"};
+  }
+
+  ServerProcess() : data_dir_(directory_.path() + "/data") {
+    const pid_t pid = Spawn({LEDGERD_BINARY, "init", "--data-dir", data_dir_}, log_path());
+    init_exit_code_ = WaitExit(pid);
+    token_ = ReadWholeFile(data_dir_ + "/token");
+    while (!token_.empty() && token_.back() == '\n') token_.pop_back();
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      WaitExit(pid_);
+    }
+  }
+
+  // Starts the server and waits until it listens. False when it exited instead.
+  bool Start(std::vector<std::string> extra_flags = DefaultFlags()) {
+    const std::string ready = directory_.path() + "/ready";
+    unlink(ready.c_str());
+    std::vector<std::string> argv = {LEDGERD_BINARY, "--data-dir", data_dir_,
+                                     "--listen",     "127.0.0.1:0", "--ready-file", ready};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    pid_ = Spawn(argv, log_path());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline) {
+      address_ = ReadWholeFile(ready);
+      if (!address_.empty() && address_.back() == '\n') {
+        address_.pop_back();
+        return true;
+      }
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+
+  // SIGTERM, then the exit code.
+  int Stop() { return Signal(SIGTERM); }
+  // SIGKILL: the crash.
+  int Kill() { return Signal(SIGKILL); }
+
+  int init_exit_code() const { return init_exit_code_; }
+  pid_t pid() const { return pid_; }
+  const std::string& address() const { return address_; }
+  const std::string& token() const { return token_; }
+  const std::string& data_dir() const { return data_dir_; }
+  std::string log_path() const { return directory_.path() + "/ledgerd.log"; }
+  std::string log() const { return ReadWholeFile(log_path()); }
+
+ private:
+  int Signal(int signal) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, signal);
+    const int code = WaitExit(pid_);
+    pid_ = -1;
+    return code;
+  }
+
+  wal::testing::TemporaryDirectory directory_;
+  std::string data_dir_;
+  std::string token_;
+  std::string address_;
+  int init_exit_code_ = -1;
+  pid_t pid_ = -1;
+};
+
+}  // namespace ledger::net::testing

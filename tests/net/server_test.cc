@@ -1,0 +1,334 @@
+// The real ledgerd over loopback RPC through the client library: every method end to end,
+// login, restart, graceful shutdown.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "net/client.h"
+#include "tests/net/server_process.h"
+
+namespace ledger::net {
+namespace {
+
+using testing::ServerProcess;
+
+constexpr uint32_t kLedgerId = 7;
+
+Ledger MakeLedger() {
+  Ledger ledger{};
+  ledger.id = kLedgerId;
+  ledger.scale = 2;
+  std::memcpy(ledger.asset_code, "USD", 3);
+  return ledger;
+}
+
+Account MakeAccount(uint64_t id, uint16_t flags = 0) {
+  Account account{};
+  account.id = AccountId::From(id);
+  account.ledger = kLedgerId;
+  account.code = 10;
+  account.flags = flags;
+  return account;
+}
+
+Transfer MakeTransfer(uint64_t id, uint64_t debit, uint64_t credit, uint64_t amount,
+                      uint16_t flags = 0) {
+  Transfer transfer{};
+  transfer.id = TransferId::From(id);
+  transfer.debit_account_id = AccountId::From(debit);
+  transfer.credit_account_id = AccountId::From(credit);
+  transfer.amount = Amount::From(amount);
+  transfer.ledger = kLedgerId;
+  transfer.code = 1;
+  transfer.flags = flags;
+  return transfer;
+}
+
+std::unique_ptr<Client> Connect(const ServerProcess& server, const std::string& token) {
+  ClientOptions options;
+  options.address = server.address();
+  options.token = token;
+  auto client = Client::Connect(options);
+  EXPECT_TRUE(client.ok()) << client.status();
+  return client.ok() ? std::move(*client) : nullptr;
+}
+
+// One ledger and accounts 1..4 (1 may not go below zero, 4 keeps history).
+void CreateBasics(Client& client) {
+  const Ledger ledger = MakeLedger();
+  LedgerResult ledger_result;
+  ASSERT_TRUE(client.CreateLedgers({&ledger, 1}, {&ledger_result, 1}).ok());
+  ASSERT_EQ(ledger_result.status, CreateLedgerResult::kOk);
+  const std::vector<Account> accounts = {
+      MakeAccount(1, account_flags::kDebitsMustNotExceedCredits), MakeAccount(2), MakeAccount(3),
+      MakeAccount(4, account_flags::kHistory)};
+  std::vector<AccountResult> results(accounts.size());
+  ASSERT_TRUE(client.CreateAccounts(accounts, results).ok());
+  for (const AccountResult& result : results) {
+    ASSERT_EQ(result.status, CreateAccountResult::kOk);
+    ASSERT_GT(result.timestamp_ns, 0u);
+  }
+}
+
+TEST(Server, ServesEveryMethodEndToEnd) {
+  ServerProcess server;
+  ASSERT_EQ(server.init_exit_code(), 0) << server.log();
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->server_info().schema_version, 1u);
+  EXPECT_EQ(client->server_info().limits.batch_events_max, 8190u);
+  CreateBasics(*client);
+
+  // 2 -> 4 posts 500; 1 -> 2 exceeds 1's credits; a pending 3 -> 4 of 200, then posted 150.
+  const std::vector<Transfer> transfers = {
+      MakeTransfer(100, 2, 4, 500), MakeTransfer(101, 1, 2, 1),
+      MakeTransfer(102, 3, 4, 200, transfer_flags::kPending)};
+  std::vector<TransferResult> results(transfers.size());
+  ASSERT_TRUE(client->CreateTransfers(transfers, results).ok());
+  EXPECT_EQ(results[0].status, CreateTransferResult::kOk);
+  EXPECT_EQ(results[1].status, CreateTransferResult::kExceedsCredits);
+  EXPECT_EQ(results[1].timestamp_ns, 0u);
+  EXPECT_EQ(results[2].status, CreateTransferResult::kOk);
+  EXPECT_EQ(results[2].timestamp_ns, results[0].timestamp_ns + 2);
+
+  Transfer post = MakeTransfer(103, 3, 4, 150, transfer_flags::kPostPending);
+  post.pending_id = TransferId::From(102);
+  auto posted = client->Submit(post);
+  ASSERT_TRUE(posted.ok()) << posted.status();
+  EXPECT_EQ(posted->status, CreateTransferResult::kOk);
+
+  // A retry answers exists, with the original booking timestamp.
+  std::vector<TransferResult> retry(1);
+  ASSERT_TRUE(client->CreateTransfers({&transfers[0], 1}, retry).ok());
+  EXPECT_EQ(retry[0].status, CreateTransferResult::kExists);
+  EXPECT_EQ(retry[0].timestamp_ns, results[0].timestamp_ns);
+
+  const std::vector<AccountId> ids = {AccountId::From(4), AccountId::From(99),
+                                      AccountId::From(2)};
+  auto accounts = client->LookupAccounts(ids);
+  ASSERT_TRUE(accounts.ok());
+  ASSERT_EQ(accounts->size(), 2u);  // 99 does not exist
+  EXPECT_EQ((*accounts)[0].id, AccountId::From(4));
+  EXPECT_EQ((*accounts)[0].credits_posted, Amount::From(650));
+  EXPECT_EQ((*accounts)[0].credits_pending, Amount::From(0));
+  EXPECT_EQ((*accounts)[1].debits_posted, Amount::From(500));
+
+  const std::vector<TransferId> transfer_ids = {TransferId::From(103), TransferId::From(101)};
+  auto found = client->LookupTransfers(transfer_ids);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);  // a failed transfer is not a transfer
+  EXPECT_EQ((*found)[0].amount, Amount::From(150));
+
+  const std::vector<uint32_t> ledger_ids = {kLedgerId, 8};
+  auto ledgers = client->LookupLedgers(ledger_ids);
+  ASSERT_TRUE(ledgers.ok());
+  ASSERT_EQ(ledgers->size(), 1u);
+  EXPECT_STREQ((*ledgers)[0].asset_code, "USD");
+  EXPECT_EQ((*ledgers)[0].scale, 2);
+
+  auto trial = client->GetTrialBalance(kLedgerId);
+  ASSERT_TRUE(trial.ok());
+  EXPECT_TRUE(trial->Balanced());
+  EXPECT_EQ(trial->account_count, 4u);
+  EXPECT_EQ(trial->debits_posted.low, Amount::From(650));
+}
+
+TEST(Server, PaginatesHistoryAndBalances) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  CreateBasics(*client);
+  std::vector<Transfer> transfers;
+  for (uint64_t i = 0; i < 25; ++i) transfers.push_back(MakeTransfer(1000 + i, 2, 4, 1 + i));
+  std::vector<TransferResult> results(transfers.size());
+  ASSERT_TRUE(client->CreateTransfers(transfers, results).ok());
+
+  for (bool reversed : {false, true}) {
+    AccountFilter filter;
+    filter.account_id = AccountId::From(4);
+    filter.limit = 10;
+    if (reversed) filter.flags |= filter_flags::kReversed;
+    std::vector<Transfer> all;
+    for (int page = 0; page < 10; ++page) {
+      auto result = client->GetAccountTransfers(filter);
+      ASSERT_TRUE(result.ok()) << result.status();
+      all.insert(all.end(), result->records.begin(), result->records.end());
+      if (result->next_timestamp_ns == 0) break;
+      (reversed ? filter.timestamp_max_ns : filter.timestamp_min_ns) = result->next_timestamp_ns;
+    }
+    ASSERT_EQ(all.size(), 25u);
+    for (size_t i = 0; i < all.size(); ++i) {
+      const uint64_t expected = reversed ? 1024 - i : 1000 + i;
+      EXPECT_EQ(all[i].id, TransferId::From(expected));
+    }
+  }
+
+  AccountFilter filter;
+  filter.account_id = AccountId::From(4);
+  filter.limit = 30;
+  auto balances = client->GetAccountBalances(filter);
+  ASSERT_TRUE(balances.ok());
+  ASSERT_EQ(balances->records.size(), 25u);
+  EXPECT_EQ(balances->next_timestamp_ns, 0u);
+  EXPECT_EQ(balances->records.back().credits_posted, Amount::From(25 * 26 / 2));
+}
+
+TEST(Server, ChangeFeedPollsAndStreamsInOrder) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  CreateBasics(*client);
+
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::vector<FeedChange> streamed;
+  ASSERT_TRUE(client
+                  ->Subscribe(
+                      0,
+                      [&](std::span<const FeedChange> changes) {
+                        std::lock_guard lock(mutex);
+                        streamed.insert(streamed.end(), changes.begin(), changes.end());
+                        arrived.notify_all();
+                      },
+                      nullptr)
+                  .ok());
+  std::vector<Transfer> transfers;
+  for (uint64_t i = 0; i < 10; ++i) transfers.push_back(MakeTransfer(2000 + i, 2, 3, 10));
+  transfers.push_back(MakeTransfer(2100, 3, 4, 7, transfer_flags::kPending));
+  std::vector<TransferResult> results(transfers.size());
+  ASSERT_TRUE(client->CreateTransfers(transfers, results).ok());
+
+  auto page = client->GetChanges(0, 0);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->changes.size(), 11u);
+  EXPECT_EQ(page->next_sequence, 11u);
+  EXPECT_EQ(page->oldest_sequence, 0u);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(page->changes[i].sequence, i);
+    EXPECT_EQ(page->changes[i].kind, ChangeKind::kSinglePhase);
+    EXPECT_EQ(page->changes[i].debit_balance.debits_posted, Amount::From(10 * (i + 1)));
+    EXPECT_EQ(page->changes[i].credit_balance.credits_posted, Amount::From(10 * (i + 1)));
+  }
+  EXPECT_EQ(page->changes[10].kind, ChangeKind::kPending);
+  EXPECT_EQ(page->changes[10].credit_balance.credits_pending, Amount::From(7));
+
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(arrived.wait_for(lock, std::chrono::seconds(30), [&] { return streamed.size() >= 11; }));
+  for (size_t i = 0; i < streamed.size(); ++i) EXPECT_EQ(streamed[i].sequence, i);
+  lock.unlock();
+
+  auto beyond = client->GetChanges(12, 0);
+  EXPECT_FALSE(beyond.ok());
+  client->Unsubscribe();
+}
+
+TEST(Server, RejectsWrongTokenAndUnauthenticatedCalls) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  ClientOptions options;
+  options.address = server.address();
+  options.token = server.token() + "x";
+  auto client = Client::Connect(options);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kUnauthenticated) << client.status();
+  options.token = "";
+  EXPECT_FALSE(Client::Connect(options).ok());
+  // The right token still works on a fresh connection.
+  EXPECT_NE(Connect(server, server.token()), nullptr);
+}
+
+TEST(Server, RefusesBatchesOverTheLimitAndChangesNothing) {
+  ServerProcess server;
+  std::vector<std::string> flags = ServerProcess::DefaultFlags();
+  flags.insert(flags.end(), {"--max-batch-events", "100"});
+  ASSERT_TRUE(server.Start(flags)) << server.log();
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  CreateBasics(*client);
+  std::vector<Transfer> transfers;
+  for (uint64_t i = 0; i < 101; ++i) transfers.push_back(MakeTransfer(3000 + i, 2, 3, 1));
+  std::vector<TransferResult> results(transfers.size());
+  const absl::Status status = client->CreateTransfers(transfers, results);
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("at most 100 events"), std::string::npos) << status;
+  auto accounts = client->LookupAccounts(std::vector<AccountId>{AccountId::From(2)});
+  ASSERT_TRUE(accounts.ok());
+  EXPECT_EQ((*accounts)[0].debits_posted, Amount::From(0));
+  transfers.pop_back();
+  results.pop_back();
+  EXPECT_TRUE(client->CreateTransfers(transfers, results).ok());
+}
+
+TEST(Server, RestartFindsEverythingAndShutsDownCleanly) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  {
+    auto client = Connect(server, server.token());
+    ASSERT_NE(client, nullptr);
+    CreateBasics(*client);
+    std::vector<Transfer> transfers;
+    for (uint64_t i = 0; i < 50; ++i) transfers.push_back(MakeTransfer(4000 + i, 2, 3, 2));
+    std::vector<TransferResult> results(transfers.size());
+    ASSERT_TRUE(client->CreateTransfers(transfers, results).ok());
+  }
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+  EXPECT_NE(server.log().find("snapshot written"), std::string::npos) << server.log();
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  auto accounts = client->LookupAccounts(std::vector<AccountId>{AccountId::From(3)});
+  ASSERT_TRUE(accounts.ok());
+  ASSERT_EQ(accounts->size(), 1u);
+  EXPECT_EQ((*accounts)[0].credits_posted, Amount::From(100));
+  auto feed = client->GetChanges(0, 0);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->changes.size(), 50u);  // the feed survives the restart
+}
+
+TEST(Server, CoalescesConcurrentSubmissionsAndAnswersEachCaller) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  CreateBasics(*client);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 200;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const uint64_t id = 10'000 + static_cast<uint64_t>(t * kPerThread + i);
+        auto result = client->Submit(MakeTransfer(id, 2, 3, 1));
+        if (result.ok() && result->status == CreateTransferResult::kOk) ++ok;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  auto accounts = client->LookupAccounts(std::vector<AccountId>{AccountId::From(3)});
+  ASSERT_TRUE(accounts.ok());
+  EXPECT_EQ((*accounts)[0].credits_posted, Amount::From(kThreads * kPerThread));
+  // A submission ending with a linked transfer would link to a stranger's: refused.
+  EXPECT_EQ(client->Submit(MakeTransfer(99'999, 2, 3, 1, transfer_flags::kLinked)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Server, RejectsBadFlags) {
+  ServerProcess server;
+  EXPECT_FALSE(server.Start({"--shards", "0"}));
+  EXPECT_NE(server.log().find("--shards must be"), std::string::npos) << server.log();
+  EXPECT_FALSE(server.Start({"--no-such-flag"}));
+  EXPECT_NE(server.log().find("unknown flag --no-such-flag"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ledger::net
