@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Sets up, builds (release) and runs the main job. Until the server lands, that is a short
-# demo of the engine that prints what it did.
+# Sets up, builds (release) and runs the main job: the ledger server, ledgerd, on the data
+# directory data/ under the checkout (created with its login token on first run), listening on
+# 127.0.0.1:7700 with Prometheus metrics on 127.0.0.1:7701. Stop it with Ctrl-C (SIGINT) or
+# SIGTERM: it finishes the batches in flight, snapshots and exits 0. Extra arguments go to
+# ledgerd (see `build/release/tools/ledgerd --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target ledger-demo
-exec build/release/tools/ledger-demo "$@"
+cmake --build --preset release -j "$(nproc)" --target ledgerd ledgerctl ledger-wal
+if [[ ! -e data ]]; then
+  build/release/tools/ledgerd init --data-dir data
+fi
+exec build/release/tools/ledgerd --data-dir data --metrics 127.0.0.1:7701 "$@"

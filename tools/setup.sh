@@ -7,7 +7,8 @@ packages=(
   cmake ninja-build g++ ccache clang-format
   libboost-dev liburing-dev libxxhash-dev libabsl-dev
   libbenchmark-dev libgtest-dev libgmock-dev
-  libcapnp-dev capnproto
+  libcapnp-dev capnproto libssl-dev openssl
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -320,6 +321,34 @@ TEST(Server, CoalescesConcurrentSubmissionsAndAnswersEachCaller) {
   // A submission ending with a linked transfer would link to a stranger's: refused.
   EXPECT_EQ(client->Submit(MakeTransfer(99'999, 2, 3, 1, transfer_flags::kLinked)).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Server, ServesOverTls) {
+  ServerProcess server;
+  const std::string certificate = server.data_dir() + "/../cert.pem";
+  const std::string key = server.data_dir() + "/../key.pem";
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost -keyout " +
+      key + " -out " + certificate + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  std::vector<std::string> flags = ServerProcess::DefaultFlags();
+  flags.insert(flags.end(), {"--tls-cert", certificate, "--tls-key", key});
+  ASSERT_TRUE(server.Start(flags)) << server.log();
+  ClientOptions options;
+  options.address = server.address();
+  options.token = server.token();
+  options.tls_ca_file = certificate;
+  options.tls_server_name = "localhost";
+  auto client = Client::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  CreateBasics(**client);
+  auto trial = (*client)->GetTrialBalance(kLedgerId);
+  ASSERT_TRUE(trial.ok());
+  EXPECT_EQ(trial->account_count, 4u);
+  // Without TLS the server does not answer.
+  options.tls_ca_file.clear();
+  EXPECT_FALSE(Client::Connect(options).ok());
 }
 
 TEST(Server, RejectsBadFlags) {
