@@ -156,9 +156,8 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 
   // Runs `body` on the loop thread and waits for the promise it returns.
   absl::Status Call(kj::Function<kj::Promise<void>()> body) {
-    KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
-                  executor_->executeSync([&]() { return body(); });
-                })) {
+    KJ_IF_MAYBE (exception, kj::runCatchingExceptions(
+                                [&]() { executor_->executeSync([&]() { return body(); }); })) {
       return StatusOf(*exception);
     }
     return absl::OkStatus();
@@ -173,8 +172,8 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
       return absl::InvalidArgumentError("the last transfer of a submission must not be linked");
     }
     if (chain.size() > submit_batch_events_max_) {
-      return absl::InvalidArgumentError(absl::StrCat("a submission holds at most ",
-                                                     submit_batch_events_max_, " transfers"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("a submission holds at most ", submit_batch_events_max_, " transfers"));
     }
     Submission submission{chain, results, absl::OkStatus(), false};
     std::unique_lock lock(mutex_);
@@ -219,7 +218,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 
   void Loop() {
     absl::Status status;
-    KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() { RunLoop(); })) {
+    KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() { RunLoop(); })) {
       status = StatusOf(*exception);
     }
     std::lock_guard lock(mutex_);
@@ -234,7 +233,8 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 
   void RunLoop() {
     kj::AsyncIoContext io = kj::setupAsyncIo();
-    auto address = io.provider->getNetwork().parseAddress(options_.address.c_str()).wait(io.waitScope);
+    auto address =
+        io.provider->getNetwork().parseAddress(options_.address.c_str()).wait(io.waitScope);
     kj::Own<kj::AsyncIoStream> stream = address->connect().wait(io.waitScope);
     kj::Own<kj::TlsContext> tls;
     kj::Vector<kj::TlsCertificate> trusted;
@@ -264,7 +264,8 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     info_ = DecodeInfo(response.getInfo());
     submit_batch_events_max_ = info_.limits.batch_events_max;
     if (options_.submit_batch_events_max != 0) {
-      submit_batch_events_max_ = std::min(submit_batch_events_max_, options_.submit_batch_events_max);
+      submit_batch_events_max_ =
+          std::min(submit_batch_events_max_, options_.submit_batch_events_max);
     }
 
     kj::UnixEventPort::FdObserver observer(io.unixEventPort, event_fd_,
@@ -280,7 +281,8 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     }
     kj::TaskSet tasks(*this);
     tasks_ = &tasks;
-    auto run = exit.promise.exclusiveJoin(network.onDisconnect()).exclusiveJoin(WatchQueue(observer));
+    auto run =
+        exit.promise.exclusiveJoin(network.onDisconnect()).exclusiveJoin(WatchQueue(observer));
     run.wait(io.waitScope);
     tasks_ = nullptr;
     {
@@ -327,12 +329,11 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
       }
       ++inflight_batches_;
       Batch& raw = *batch;
-      tasks_->add(request.send()
-                      .then([this, &raw](auto&& response) { Finish(raw, response.getResults()); },
-                            [this, &raw](kj::Exception&& exception) {
-                              Finish(raw, StatusOf(exception));
-                            })
-                      .attach(kj::mv(batch)));
+      tasks_->add(
+          request.send()
+              .then([this, &raw](auto&& response) { Finish(raw, response.getResults()); },
+                    [this, &raw](kj::Exception&& exception) { Finish(raw, StatusOf(exception)); })
+              .attach(kj::mv(batch)));
     }
   }
 
@@ -437,7 +438,8 @@ absl::Status Client::CreateLedgers(std::span<const Ledger> events,
     for (size_t i = 0; i < events.size(); ++i) {
       internal::EncodeLedger(events[i], list[static_cast<unsigned>(i)]);
     }
-    return request.send().then([&](auto&& response) { CopyResults(response.getResults(), results); });
+    return request.send().then(
+        [&](auto&& response) { CopyResults(response.getResults(), results); });
   });
 }
 
@@ -450,7 +452,8 @@ absl::Status Client::CreateAccounts(std::span<const Account> events,
     for (size_t i = 0; i < events.size(); ++i) {
       internal::EncodeAccount(events[i], list[static_cast<unsigned>(i)]);
     }
-    return request.send().then([&](auto&& response) { CopyResults(response.getResults(), results); });
+    return request.send().then(
+        [&](auto&& response) { CopyResults(response.getResults(), results); });
   });
 }
 
@@ -463,7 +466,8 @@ absl::Status Client::CreateTransfers(std::span<const Transfer> events,
     for (size_t i = 0; i < events.size(); ++i) {
       internal::EncodeTransfer(events[i], list[static_cast<unsigned>(i)]);
     }
-    return request.send().then([&](auto&& response) { CopyResults(response.getResults(), results); });
+    return request.send().then(
+        [&](auto&& response) { CopyResults(response.getResults(), results); });
   });
 }
 

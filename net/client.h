@@ -34,7 +34,7 @@ struct ClientOptions {
   // PEM file of the certificate authority (or the server's self-signed certificate) to trust.
   // Set: the connection uses TLS.
   std::string tls_ca_file;
-  std::string tls_server_name;  // expected in the server's certificate; default: the host
+  std::string tls_server_name;           // expected in the server's certificate; default: the host
   uint32_t submit_batch_events_max = 0;  // Submit's batches; 0: the server's limit
   uint32_t submit_inflight_batches_max = 4;
 };
@@ -98,8 +98,7 @@ class Client {
   // One call = one batch = one log entry; results in order, results.size() == events.size().
   absl::Status CreateLedgers(std::span<const Ledger> events, std::span<LedgerResult> results);
   absl::Status CreateAccounts(std::span<const Account> events, std::span<AccountResult> results);
-  absl::Status CreateTransfers(std::span<const Transfer> events,
-                               std::span<TransferResult> results);
+  absl::Status CreateTransfers(std::span<const Transfer> events, std::span<TransferResult> results);
 
   // Automatic batching (see above). `chain` is one transfer or a linked chain; its last event
   // must not have the linked flag (InvalidArgument).

@@ -17,6 +17,8 @@
 #include "kj/compat/tls.h"
 #include "net/internal/core.h"
 #include "net/internal/service.h"
+#include "net/metrics.h"
+#include "net/metrics_http.h"
 #include "wal/format.h"
 
 namespace ledger::net {
@@ -41,8 +43,8 @@ absl::Status CheckOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("batch events max must be 1..", wal::kEventsPerEntryMax));
   }
-  if (limits.query_ids_max == 0 || limits.query_results_max == 0 ||
-      limits.connections_max == 0 || limits.inflight_calls_max == 0) {
+  if (limits.query_ids_max == 0 || limits.query_results_max == 0 || limits.connections_max == 0 ||
+      limits.inflight_calls_max == 0) {
     return absl::InvalidArgumentError("limits must be positive");
   }
   if (limits.message_bytes_max < (uint64_t{64} << 10)) {
@@ -72,7 +74,7 @@ class ConnectionHolder {
         network_(*stream_, capnp::rpc::twoparty::Side::SERVER, reader_options),
         connection_(kj::refcounted<Connection>()),
         rpc_(capnp::makeRpcServer(network_, capnp::Capability::Client(internal::NewGateway(
-                                                 state, kj::addRef(*connection_))))) {
+                                                state, kj::addRef(*connection_))))) {
     connection_->network = &network_;
     // The RPC system stops reading a connection with this many bytes of calls unanswered:
     // per-connection back-pressure, two largest messages deep.
@@ -100,21 +102,22 @@ class Listener final : private kj::TaskSet::ErrorHandler {
  public:
   Listener(ServiceState& state, kj::Timer& timer, const std::function<void(std::string_view)>& log)
       : state_(state), timer_(timer), log_(log) {
-    reader_options_.traversalLimitInWords = state.options.limits.message_bytes_max / sizeof(capnp::word);
+    reader_options_.traversalLimitInWords =
+        state.options.limits.message_bytes_max / sizeof(capnp::word);
   }
 
   kj::Promise<void> Accept(kj::ConnectionReceiver& receiver) {
     return receiver.accept().then([this, &receiver](kj::Own<kj::AsyncIoStream> stream) {
       if (state_.connections.size() >= state_.options.limits.connections_max) {
-        ++rejected_;  // dropped at once: a flood of connections costs nothing
+        // Dropped at once: a flood of connections costs nothing.
+        state_.metrics.connections_rejected_total.Increment();
       } else {
+        state_.metrics.connections_accepted_total.Increment();
         tasks_.add(Serve(kj::mv(stream)));
       }
       return Accept(receiver);
     });
   }
-
-  uint64_t rejected() const { return rejected_; }
 
  private:
   kj::Promise<void> Serve(kj::Own<kj::AsyncIoStream> stream) {
@@ -143,7 +146,6 @@ class Listener final : private kj::TaskSet::ErrorHandler {
   kj::Timer& timer_;
   const std::function<void(std::string_view)>& log_;
   capnp::ReaderOptions reader_options_;
-  uint64_t rejected_ = 0;
   kj::TaskSet tasks_{*this};
 };
 
@@ -151,9 +153,10 @@ class Listener final : private kj::TaskSet::ErrorHandler {
 kj::Promise<bool> PollUntil(kj::Timer& timer, kj::TimePoint deadline, std::function<bool()> done) {
   if (done()) return true;
   if (timer.now() >= deadline) return false;
-  return timer.afterDelay(kDrainPollInterval).then([&timer, deadline, done = kj::mv(done)]() mutable {
-    return PollUntil(timer, deadline, kj::mv(done));
-  });
+  return timer.afterDelay(kDrainPollInterval)
+      .then([&timer, deadline, done = kj::mv(done)]() mutable {
+        return PollUntil(timer, deadline, kj::mv(done));
+      });
 }
 
 absl::Status WriteReadyFile(const std::string& path, const std::string& text) {
@@ -169,6 +172,24 @@ absl::Status WriteReadyFile(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
+// Binds `address` (host:port; port 0 picks one); `bound` gets the address with the real port.
+absl::StatusOr<kj::Own<kj::ConnectionReceiver>> Listen(kj::AsyncIoContext& io,
+                                                       const std::string& address,
+                                                       std::string* bound) {
+  kj::Own<kj::ConnectionReceiver> receiver;
+  KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
+                 receiver = io.provider->getNetwork()
+                                .parseAddress(address.c_str())
+                                .wait(io.waitScope)
+                                ->listen();
+               })) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address, ": ", exception->getDescription().cStr()));
+  }
+  *bound = absl::StrCat(address.substr(0, address.rfind(':')), ":", receiver->getPort());
+  return receiver;
+}
+
 struct Tls {
   kj::Own<kj::TlsKeypair> keypair;
   kj::Own<kj::TlsContext> context;
@@ -178,13 +199,13 @@ absl::StatusOr<Tls> MakeTls(const ServerOptions& options) {
   LEDGER_ASSIGN_OR_RETURN(std::string certificate, ReadFile(options.tls_certificate_file));
   LEDGER_ASSIGN_OR_RETURN(std::string key, ReadFile(options.tls_key_file));
   Tls tls;
-  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
-                tls.keypair = kj::heap<kj::TlsKeypair>(kj::TlsKeypair{
-                    kj::TlsPrivateKey(key.c_str()), kj::TlsCertificate(certificate.c_str())});
-                kj::TlsContext::Options tls_options;
-                tls_options.defaultKeypair = *tls.keypair;
-                tls.context = kj::heap<kj::TlsContext>(kj::mv(tls_options));
-              })) {
+  KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
+                 tls.keypair = kj::heap<kj::TlsKeypair>(kj::TlsKeypair{
+                     kj::TlsPrivateKey(key.c_str()), kj::TlsCertificate(certificate.c_str())});
+                 kj::TlsContext::Options tls_options;
+                 tls_options.defaultKeypair = *tls.keypair;
+                 tls.context = kj::heap<kj::TlsContext>(kj::mv(tls_options));
+               })) {
     return absl::InvalidArgumentError(
         absl::StrCat("TLS certificate or key: ", exception->getDescription().cStr()));
   }
@@ -193,37 +214,54 @@ absl::StatusOr<Tls> MakeTls(const ServerOptions& options) {
 
 absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
                    const std::function<void(std::string_view)>& log) {
+  Registry registry;
+  ServerMetrics metrics(registry);
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Core> core,
-                          Core::Open(options, io.unixEventPort, log));
-  ServiceState state(*core, options, io.provider->getTimer());
+                          Core::Open(options, io.unixEventPort, log, metrics));
+  ServiceState state(*core, options, io.provider->getTimer(), metrics);
   core->set_on_durable([&state] { state.PumpSubscriptions(); });
 
   Tls tls;  // before the receiver: a TLS receiver borrows the context
-  kj::Own<kj::ConnectionReceiver> receiver;
   std::string bound;
-  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
-                auto address = io.provider->getNetwork()
-                                   .parseAddress(options.listen_address.c_str())
-                                   .wait(io.waitScope);
-                receiver = address->listen();
-                const size_t colon = options.listen_address.rfind(':');
-                bound = absl::StrCat(options.listen_address.substr(0, colon), ":",
-                                     receiver->getPort());
-              })) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen_address, ": ",
-                                               exception->getDescription().cStr()));
-  }
+  LEDGER_ASSIGN_OR_RETURN(kj::Own<kj::ConnectionReceiver> receiver,
+                          Listen(io, options.listen_address, &bound));
   if (!options.tls_certificate_file.empty()) {
     LEDGER_ASSIGN_OR_RETURN(tls, MakeTls(options));
     receiver = tls.context->wrapPort(kj::mv(receiver));
   }
   log(absl::StrCat("listening on ", bound, tls.context ? " (TLS)" : ""));
+
+  // Gauges that mirror state are read when scraped, on this thread.
+  MetricsHttpServer metrics_server(io.provider->getTimer(), [&] {
+    const engine::EngineStats stats = core->engine().GetStats();
+    metrics.accounts.Set(static_cast<int64_t>(stats.account_count));
+    metrics.transfers.Set(static_cast<int64_t>(stats.transfer_count));
+    metrics.last_op.Set(static_cast<int64_t>(core->sequencer().last_op()));
+    metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
+    metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
+    return registry.Render();
+  });
+  kj::Own<kj::ConnectionReceiver> metrics_receiver;
+  std::string metrics_bound;
+  kj::Promise<void> serving_metrics = kj::NEVER_DONE;
+  if (!options.metrics_address.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(metrics_receiver, Listen(io, options.metrics_address, &metrics_bound));
+    serving_metrics =
+        metrics_server.Listen(*metrics_receiver).eagerlyEvaluate([&log](kj::Exception&& exception) {
+          log(absl::StrCat("metrics endpoint stopped: ", exception.getDescription().cStr()));
+        });
+    log(absl::StrCat("metrics at http://", metrics_bound, "/metrics"));
+  }
   if (!options.ready_file.empty()) {
-    LEDGER_RETURN_IF_ERROR(WriteReadyFile(options.ready_file, absl::StrCat(bound, "\n")));
+    LEDGER_RETURN_IF_ERROR(
+        WriteReadyFile(options.ready_file, absl::StrCat(bound, "\n", metrics_bound, "\n")));
   }
 
   Listener listener(state, io.provider->getTimer(), log);
-  kj::Promise<void> accepting = listener.Accept(*receiver);
+  kj::Promise<void> accepting =
+      listener.Accept(*receiver).eagerlyEvaluate([&log](kj::Exception&& exception) {
+        log(absl::StrCat("stopped accepting connections: ", exception.getDescription().cStr()));
+      });
   kj::ForkedPromise<void> watching = core->WatchDurability().fork();
   auto stop = io.unixEventPort.onSignal(SIGTERM)
                   .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
@@ -231,7 +269,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
                     log(absl::StrCat("signal ", signal.si_signo, ": shutting down"));
                   })
                   .exclusiveJoin(watching.addBranch());
-  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() { stop.wait(io.waitScope); })) {
+  KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() { stop.wait(io.waitScope); })) {
     return absl::DataLossError(
         absl::StrCat("the log failed: ", exception->getDescription().cStr()));
   }
@@ -243,19 +281,19 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   state.EndSubscriptions("the server is shutting down");
   kj::Timer& timer = io.provider->getTimer();
   const kj::TimePoint deadline = timer.now() + kDrainDeadline;
-  auto pending = watching.addBranch().then([] { return false; }).exclusiveJoin(
-      PollUntil(timer, deadline, [&] {
+  auto pending =
+      watching.addBranch().then([] { return false; }).exclusiveJoin(PollUntil(timer, deadline, [&] {
         if (state.inflight_calls > 0 || !core->Idle()) return false;
         for (Connection* connection : state.connections) {
-          if (connection->network != nullptr &&
-              connection->network->getCurrentQueueSize() > 0) {
+          if (connection->network != nullptr && connection->network->getCurrentQueueSize() > 0) {
             return false;
           }
         }
         return true;
       }));
   bool drained = false;
-  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() { drained = pending.wait(io.waitScope); })) {
+  KJ_IF_MAYBE (exception,
+               kj::runCatchingExceptions([&]() { drained = pending.wait(io.waitScope); })) {
     return absl::DataLossError(
         absl::StrCat("the log failed: ", exception->getDescription().cStr()));
   }

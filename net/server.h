@@ -38,18 +38,18 @@ struct ServerLimits {
 };
 
 struct ServerOptions {
-  std::string data_dir;                         // initialised with `ledgerd init`
+  std::string data_dir;                           // initialised with `ledgerd init`
   std::string listen_address = "127.0.0.1:7700";  // host:port; port 0 picks a free one
-  std::string token;                            // the secret clients log in with
-  std::string metrics_address;                  // host:port for GET /metrics; empty: none
-  std::string tls_certificate_file;             // PEM; with tls_key_file, the RPC port is TLS
+  std::string token;                              // the secret clients log in with
+  std::string metrics_address;                    // host:port for GET /metrics; empty: none
+  std::string tls_certificate_file;               // PEM; with tls_key_file, the RPC port is TLS
   std::string tls_key_file;
   std::string ready_file;  // once listening, "<rpc address>\n<metrics address>\n" goes here
   uint32_t shard_count = 1;
   uint64_t snapshot_interval_ops = 100'000;  // 0: none while running
   bool snapshot_on_shutdown = true;
   bool use_io_uring = true;
-  uint64_t accounts_capacity = 1 << 16;    // committed at start; the tables grow past it
+  uint64_t accounts_capacity = 1 << 16;  // committed at start; the tables grow past it
   uint64_t transfers_capacity = 1 << 20;
   uint64_t feed_retention = 1 << 20;  // changes the change feed retains (~170 B each)
   ServerLimits limits;

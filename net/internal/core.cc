@@ -8,14 +8,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "net/metrics.h"
 #include "wal/recovery.h"
 
 namespace ledger::net::internal {
 
 absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
                                                  kj::UnixEventPort& port,
-                                                 const std::function<void(std::string_view)>& log) {
+                                                 const std::function<void(std::string_view)>& log,
+                                                 ServerMetrics& metrics) {
   std::unique_ptr<Core> core(new Core());
+  core->metrics_ = &metrics;
   LEDGER_ASSIGN_OR_RETURN(core->directory_, wal::Directory::Open(options.data_dir, true));
   wal::RecoveryOptions recovery;
   recovery.engine.accounts_capacity = options.accounts_capacity;
@@ -31,8 +34,8 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   const int event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (event_fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   core->event_fd_ = event_fd;
-  core->observer_ =
-      kj::heap<kj::UnixEventPort::FdObserver>(port, event_fd, kj::UnixEventPort::FdObserver::OBSERVE_READ);
+  core->observer_ = kj::heap<kj::UnixEventPort::FdObserver>(
+      port, event_fd, kj::UnixEventPort::FdObserver::OBSERVE_READ);
 
   wal::WriterOptions writer;
   writer.use_io_uring = options.use_io_uring;
@@ -64,7 +67,12 @@ Core::~Core() {
 }
 
 void Core::OnGroupDone(const wal::GroupDone& done) {
-  (void)done;
+  if (done.ok) {
+    metrics_->wal_groups_total.Increment();
+    metrics_->wal_entries_total.Add(done.entry_count);
+    metrics_->wal_written_bytes_total.Add(done.bytes);
+    metrics_->wal_flush_latency_seconds.Observe(done.write_ns);
+  }
   const uint64_t one = 1;
   // Cannot fail short of a bad descriptor; a full counter (2^64 - 2 wake-ups) cannot happen.
   [[maybe_unused]] const ssize_t written = write(event_fd_, &one, sizeof(one));
@@ -102,8 +110,9 @@ void Core::ResolveWaiters() {
   const absl::Status status = log_status();
   if (status.ok()) return;
   for (Waiter& waiter : waiters_) {
-    waiter.fulfiller->reject(KJ_EXCEPTION(
-        FAILED, "the ledger's log failed; this batch is not acknowledged", status.ToString().c_str()));
+    waiter.fulfiller->reject(KJ_EXCEPTION(FAILED,
+                                          "the ledger's log failed; this batch is not acknowledged",
+                                          status.ToString().c_str()));
   }
   waiters_.clear();
 }

@@ -26,7 +26,7 @@
 #include "wal/sequencer.h"
 
 namespace ledger::net {
-class ServerMetrics;
+struct ServerMetrics;
 }
 
 namespace ledger::net::internal {
@@ -34,10 +34,11 @@ namespace ledger::net::internal {
 class Core {
  public:
   // Opens and recovers the data directory and starts the log. `port` is the loop's; `log`
-  // receives operator messages. Both outlive the core.
-  static absl::StatusOr<std::unique_ptr<Core>> Open(const ServerOptions& options,
-                                                    kj::UnixEventPort& port,
-                                                    const std::function<void(std::string_view)>& log);
+  // receives operator messages; the log writer's thread counts its groups in `metrics`. All
+  // three outlive the core.
+  static absl::StatusOr<std::unique_ptr<Core>> Open(
+      const ServerOptions& options, kj::UnixEventPort& port,
+      const std::function<void(std::string_view)>& log, ServerMetrics& metrics);
   ~Core();
 
   engine::Engine& engine() { return *engine_; }
@@ -66,8 +67,6 @@ class Core {
   // Writes a snapshot of the state at the last op (graceful shutdown).
   absl::Status SnapshotNow() { return sequencer_->SnapshotNow(); }
 
-  void set_metrics(ServerMetrics* metrics) { metrics_ = metrics; }
-
  private:
   struct Waiter {
     uint64_t op;
@@ -92,7 +91,7 @@ class Core {
   std::deque<Mark> marks_;      // change feed position after each op not yet durable
   uint64_t durable_change_next_ = 0;
   std::function<void()> on_durable_;
-  ServerMetrics* metrics_ = nullptr;  // borrowed; may stay null
+  ServerMetrics* metrics_ = nullptr;  // borrowed
 };
 
 }  // namespace ledger::net::internal

@@ -1,6 +1,7 @@
 #include "net/internal/service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <span>
 #include <string>
 
@@ -17,6 +18,12 @@ constexpr auto kFailedLoginDelay = 200 * kj::MILLISECONDS;
 constexpr uint32_t kFailedLoginsMax = 3;
 // Changes per push of a subscription: ~170 KB messages, well under any message limit.
 constexpr size_t kChangesPerPush = 1024;
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
 
 [[noreturn]] void Fail(kj::Exception::Type type, const std::string& message) {
   kj::throwFatalException(kj::Exception(type, __FILE__, __LINE__, kj::heapString(message)));
@@ -76,10 +83,10 @@ void EncodeChange(const engine::Engine& engine, const Change& change, rpc::Chang
   EncodeU128(transfer->debit_account_id, out.initDebitAccountId());
   EncodeU128(transfer->credit_account_id, out.initCreditAccountId());
   const auto balance = [&](const AccountBalances& balances, rpc::AccountBalance::Builder b) {
-    EncodeBalance(AccountBalance{balances.debits_pending, balances.debits_posted,
-                                 balances.credits_pending, balances.credits_posted,
-                                 change.timestamp_ns, 0},
-                  b);
+    EncodeBalance(
+        AccountBalance{balances.debits_pending, balances.debits_posted, balances.credits_pending,
+                       balances.credits_posted, change.timestamp_ns, 0},
+        b);
   };
   balance(change.debit_balance, out.initDebitBalance());
   balance(change.credit_balance, out.initCreditBalance());
@@ -120,8 +127,8 @@ struct Subscriber final : private kj::TaskSet::ErrorHandler {
       return End(kj::str("the subscription fell behind: change ", next_sequence,
                          " is no longer retained (oldest ", engine.change_sequence_oldest(), ")"));
     }
-    const size_t count = static_cast<size_t>(
-        std::min<uint64_t>(durable_next - next_sequence, kChangesPerPush));
+    const size_t count =
+        static_cast<size_t>(std::min<uint64_t>(durable_next - next_sequence, kChangesPerPush));
     std::span<Change> changes(state.changes.data(), count);
     const size_t found = engine.GetChanges(next_sequence, changes);
     LEDGER_ASSERT(found == count, found, count);
@@ -149,10 +156,11 @@ class SubscriptionImpl final : public rpc::Subscription::Server {
 
 // ---------------------------------------------------------------------------------------------
 
-ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t)
+ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t, ServerMetrics& m)
     : core(c),
       options(o),
       timer(t),
+      metrics(m),
       ledgers(o.limits.batch_events_max),
       accounts(std::max(o.limits.batch_events_max, o.limits.query_ids_max)),
       transfers(std::max<size_t>(o.limits.batch_events_max, o.limits.query_results_max + 1)),
@@ -195,11 +203,14 @@ struct CreateTraits;
 
 template <>
 struct CreateTraits<rpc::Ledger::Server::CreateLedgersContext> {
+  static constexpr Operation kOperation = Operation::kCreateLedgers;
   using Event = Ledger;
   using Result = CreateLedgerResult;
   using Status = rpc::CreateLedgerStatus;
   static constexpr const char* kName = "createLedgers";
-  static auto Events(rpc::Ledger::CreateLedgersParams::Reader params) { return params.getLedgers(); }
+  static auto Events(rpc::Ledger::CreateLedgersParams::Reader params) {
+    return params.getLedgers();
+  }
   static Event Decode(rpc::LedgerInfo::Reader in) { return DecodeLedger(in); }
   static std::vector<Event>& Scratch(ServiceState& s) { return s.ledgers; }
   static std::vector<Result>& Results(ServiceState& s) { return s.ledger_results; }
@@ -214,6 +225,7 @@ struct CreateTraits<rpc::Ledger::Server::CreateLedgersContext> {
 
 template <>
 struct CreateTraits<rpc::Ledger::Server::CreateAccountsContext> {
+  static constexpr Operation kOperation = Operation::kCreateAccounts;
   using Event = Account;
   using Result = CreateAccountResult;
   using Status = rpc::CreateAccountStatus;
@@ -235,6 +247,7 @@ struct CreateTraits<rpc::Ledger::Server::CreateAccountsContext> {
 
 template <>
 struct CreateTraits<rpc::Ledger::Server::CreateTransfersContext> {
+  static constexpr Operation kOperation = Operation::kCreateTransfers;
   using Event = Transfer;
   using Result = CreateTransferResult;
   using Status = rpc::CreateTransferStatus;
@@ -265,9 +278,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
       : state_(state), connection_(kj::mv(connection)) {}
 
  protected:
-  kj::Promise<void> createLedgers(CreateLedgersContext context) override {
-    return Create(context);
-  }
+  kj::Promise<void> createLedgers(CreateLedgersContext context) override { return Create(context); }
   kj::Promise<void> createAccounts(CreateAccountsContext context) override {
     return Create(context);
   }
@@ -276,6 +287,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> lookupLedgers(LookupLedgersContext context) override {
+    const uint64_t start_ns = NowNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     auto ids = context.getParams().getIds();
     CheckIds(ids.size());
@@ -286,10 +298,11 @@ class LedgerImpl final : public rpc::Ledger::Server {
     }
     auto out = context.getResults().initLedgers(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeLedger(found[i], out[static_cast<unsigned>(i)]);
-    return Reply(kj::mv(guard));
+    return Reply(QueryMethod::kLookupLedgers, start_ns, kj::mv(guard));
   }
 
   kj::Promise<void> lookupAccounts(LookupAccountsContext context) override {
+    const uint64_t start_ns = NowNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     auto ids = context.getParams().getIds();
     CheckIds(ids.size());
@@ -302,10 +315,11 @@ class LedgerImpl final : public rpc::Ledger::Server {
     }
     auto out = context.getResults().initAccounts(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeAccount(found[i], out[static_cast<unsigned>(i)]);
-    return Reply(kj::mv(guard));
+    return Reply(QueryMethod::kLookupAccounts, start_ns, kj::mv(guard));
   }
 
   kj::Promise<void> lookupTransfers(LookupTransfersContext context) override {
+    const uint64_t start_ns = NowNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     auto ids = context.getParams().getIds();
     CheckIds(ids.size());
@@ -318,10 +332,11 @@ class LedgerImpl final : public rpc::Ledger::Server {
     }
     auto out = context.getResults().initTransfers(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeTransfer(found[i], out[static_cast<unsigned>(i)]);
-    return Reply(kj::mv(guard));
+    return Reply(QueryMethod::kLookupTransfers, start_ns, kj::mv(guard));
   }
 
   kj::Promise<void> getAccountTransfers(GetAccountTransfersContext context) override {
+    const uint64_t start_ns = NowNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     AccountFilter filter =
         DecodeFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
@@ -338,10 +353,11 @@ class LedgerImpl final : public rpc::Ledger::Server {
     if (count > limit) {
       results.setNextTimestampNs(NextCursor(filter, state_.transfers[shown - 1].timestamp_ns));
     }
-    return Reply(kj::mv(guard));
+    return Reply(QueryMethod::kGetAccountTransfers, start_ns, kj::mv(guard));
   }
 
   kj::Promise<void> getAccountBalances(GetAccountBalancesContext context) override {
+    const uint64_t start_ns = NowNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     AccountFilter filter =
         DecodeFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
@@ -358,17 +374,19 @@ class LedgerImpl final : public rpc::Ledger::Server {
     if (count > limit) {
       results.setNextTimestampNs(NextCursor(filter, state_.balances[shown - 1].timestamp_ns));
     }
-    return Reply(kj::mv(guard));
+    return Reply(QueryMethod::kGetAccountBalances, start_ns, kj::mv(guard));
   }
 
   kj::Promise<void> trialBalance(TrialBalanceContext context) override {
+    const uint64_t start_ns = NowNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     EncodeTrialBalance(engine().GetTrialBalance(context.getParams().getLedger()),
                        context.getResults().initTrialBalance());
-    return Reply(kj::mv(guard));
+    return Reply(QueryMethod::kTrialBalance, start_ns, kj::mv(guard));
   }
 
   kj::Promise<void> changes(ChangesContext context) override {
+    const uint64_t start_ns = NowNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     const uint64_t from = context.getParams().getFromSequence();
     CheckFeedCursor(from);
@@ -383,7 +401,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     }
     results.setNextSequence(from + count);
     results.setOldestSequence(engine().change_sequence_oldest());
-    return Reply(kj::mv(guard));
+    return Reply(QueryMethod::kChanges, start_ns, kj::mv(guard));
   }
 
   kj::Promise<void> subscribe(SubscribeContext context) override {
@@ -409,6 +427,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   kj::Own<CallGuard> Admit(uint64_t request_words) {
     const ServerLimits& limits = state_.options.limits;
     if (state_.shutting_down) {
+      state_.metrics.RequestsRejected(RejectReason::kShuttingDown).Increment();
       Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
     }
     if (connection_->network != nullptr &&
@@ -428,12 +447,20 @@ class LedgerImpl final : public rpc::Ledger::Server {
     return kj::heap<CallGuard>(state_, *connection_, bytes);
   }
 
-  kj::Promise<void> Reply(kj::Own<CallGuard> guard) {
-    return state_.core.WaitReadable().attach(kj::mv(guard));
+  // Counts the query and holds its reply until everything it could have seen is durable.
+  kj::Promise<void> Reply(QueryMethod method, uint64_t start_ns, kj::Own<CallGuard> guard) {
+    ServerMetrics& metrics = state_.metrics;
+    metrics.Queries(method).Increment();
+    return state_.core.WaitReadable()
+        .then([&metrics, method, start_ns] {
+          metrics.QueryLatency(method).Observe(NowNs() - start_ns);
+        })
+        .attach(kj::mv(guard));
   }
 
   void CheckIds(size_t count) {
     if (count > state_.options.limits.query_ids_max) {
+      state_.metrics.RequestsRejected(RejectReason::kIdsTooMany).Increment();
       Fail(kj::Exception::Type::FAILED,
            absl::StrCat("a lookup takes at most ", state_.options.limits.query_ids_max,
                         " ids, not ", count));
@@ -461,21 +488,37 @@ class LedgerImpl final : public rpc::Ledger::Server {
   template <typename Context>
   kj::Promise<void> Create(Context& context) {
     using Traits = CreateTraits<Context>;
+    const uint64_t start_ns = NowNs();
+    ServerMetrics& metrics = state_.metrics;
+    // Counted as rejected unless it reaches the log (dismissed below).
+    bool rejected = true;
+    KJ_DEFER(
+        if (rejected) metrics.Batches(Traits::kOperation, BatchOutcome::kRejected).Increment());
     auto guard = Admit(context.getParams().totalSize().wordCount);
     auto events = Traits::Events(context.getParams());
     const size_t count = events.size();
     if (count > state_.options.limits.batch_events_max) {
+      metrics.RequestsRejected(RejectReason::kBatchTooLarge).Increment();
       Fail(kj::Exception::Type::FAILED,
            absl::StrCat(Traits::kName, ": a batch holds at most ",
                         state_.options.limits.batch_events_max, " events, not ", count));
     }
     std::span<typename Traits::Event> decoded(Traits::Scratch(state_).data(), count);
-    for (size_t i = 0; i < count; ++i) decoded[i] = Traits::Decode(events[static_cast<unsigned>(i)]);
+    for (size_t i = 0; i < count; ++i)
+      decoded[i] = Traits::Decode(events[static_cast<unsigned>(i)]);
     std::span<typename Traits::Result> results(Traits::Results(state_).data(), count);
     absl::StatusOr<wal::Receipt> receipt =
         Traits::Submit(state_.core.sequencer(), decoded, results);
-    if (!receipt.ok()) FailStatus(receipt.status());
+    if (!receipt.ok()) {
+      if (absl::IsResourceExhausted(receipt.status())) {
+        metrics.RequestsRejected(RejectReason::kEngineFull).Increment();
+      }
+      FailStatus(receipt.status());
+    }
+    rejected = false;
     state_.core.NoteApplied();
+    metrics.Batches(Traits::kOperation, BatchOutcome::kOk).Increment();
+    metrics.CountEvents(std::span<const typename Traits::Result>(results));
     auto out = context.getResults().initResults(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) {
       auto result = out[static_cast<unsigned>(i)];
@@ -487,7 +530,16 @@ class LedgerImpl final : public rpc::Ledger::Server {
       }
     }
     context.releaseParams();
-    return state_.core.WaitDurable(receipt->op).attach(kj::mv(guard));
+    metrics.inflight_batches.Increment();
+    metrics.awaiting_durability_batches.Increment();
+    return state_.core.WaitDurable(receipt->op)
+        .then([&metrics, start_ns] {
+          metrics.BatchLatency(Traits::kOperation).Observe(NowNs() - start_ns);
+        })
+        .attach(kj::mv(guard), kj::defer([&metrics] {
+                  metrics.inflight_batches.Decrement();
+                  metrics.awaiting_durability_batches.Decrement();
+                }));
   }
 
   ServiceState& state_;
@@ -509,11 +561,12 @@ class GatewayImpl final : public rpc::Gateway::Server {
     }
     if (!TokenMatches(context.getParams().getToken(), state_.options.token)) {
       ++connection_->failed_logins;
+      state_.metrics.logins_failed_total.Increment();
       return state_.timer.afterDelay(kFailedLoginDelay)
           .then([connection = kj::addRef(*connection_)]() mutable {
-        if (connection->failed_logins >= kFailedLoginsMax) connection->Close();
-        Fail(kj::Exception::Type::FAILED, "login failed: wrong token");
-      });
+            if (connection->failed_logins >= kFailedLoginsMax) connection->Close();
+            Fail(kj::Exception::Type::FAILED, "login failed: wrong token");
+          });
     }
     connection_->authenticated = true;
     auto results = context.getResults();

@@ -13,6 +13,7 @@
 #include "kj/timer.h"
 #include "net/internal/core.h"
 #include "net/ledger.capnp.h"
+#include "net/metrics.h"
 #include "net/server.h"
 
 namespace ledger::net::internal {
@@ -23,8 +24,8 @@ struct Connection : public kj::Refcounted {
   bool closed = false;
   uint32_t failed_logins = 0;
   uint32_t inflight_calls = 0;
-  capnp::TwoPartyVatNetwork* network = nullptr;   // borrowed; null once the socket is gone
-  kj::Own<kj::PromiseFulfiller<void>> closer;     // fulfilling it closes the connection
+  capnp::TwoPartyVatNetwork* network = nullptr;  // borrowed; null once the socket is gone
+  kj::Own<kj::PromiseFulfiller<void>> closer;    // fulfilling it closes the connection
   void Close() {
     if (!closed && closer->isWaiting()) closer->fulfill();
     closed = true;
@@ -36,11 +37,12 @@ struct Subscriber;
 // Everything the interfaces share. Lives on the loop thread for the server's lifetime.
 class ServiceState {
  public:
-  ServiceState(Core& core, const ServerOptions& options, kj::Timer& timer);
+  ServiceState(Core& core, const ServerOptions& options, kj::Timer& timer, ServerMetrics& metrics);
 
   Core& core;
   const ServerOptions& options;
   kj::Timer& timer;
+  ServerMetrics& metrics;
   bool shutting_down = false;
   uint64_t inflight_bytes = 0;
   uint64_t inflight_calls = 0;

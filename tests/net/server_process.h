@@ -54,7 +54,7 @@ class ServerProcess {
  public:
   // Small tables: tests start many servers and committing memory takes time.
   static std::vector<std::string> DefaultFlags() {
-    return {"--accounts-capacity", "1024", "--transfers-capacity", "4096",
+    return {"--accounts-capacity", "1024", "--transfers-capacity",    "4096",
             "--feed-retention",    "4096", "--snapshot-interval-ops", "0"};
   }
 
@@ -75,15 +75,20 @@ class ServerProcess {
   bool Start(std::vector<std::string> extra_flags = DefaultFlags()) {
     const std::string ready = directory_.path() + "/ready";
     unlink(ready.c_str());
-    std::vector<std::string> argv = {LEDGERD_BINARY, "--data-dir", data_dir_,
-                                     "--listen",     "127.0.0.1:0", "--ready-file", ready};
+    std::vector<std::string> argv = {LEDGERD_BINARY, "--data-dir",   data_dir_, "--listen",
+                                     "127.0.0.1:0",  "--ready-file", ready};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     pid_ = Spawn(argv, log_path());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (std::chrono::steady_clock::now() < deadline) {
-      address_ = ReadWholeFile(ready);
-      if (!address_.empty() && address_.back() == '\n') {
-        address_.pop_back();
+      const std::string lines = ReadWholeFile(ready);  // written whole (renamed into place)
+      if (!lines.empty()) {
+        const size_t end = lines.find('\n');
+        address_ = lines.substr(0, end);
+        metrics_address_ = lines.substr(end + 1);
+        while (!metrics_address_.empty() && metrics_address_.back() == '\n') {
+          metrics_address_.pop_back();
+        }
         return true;
       }
       int status = 0;
@@ -104,6 +109,7 @@ class ServerProcess {
   int init_exit_code() const { return init_exit_code_; }
   pid_t pid() const { return pid_; }
   const std::string& address() const { return address_; }
+  const std::string& metrics_address() const { return metrics_address_; }  // empty: none
   const std::string& token() const { return token_; }
   const std::string& data_dir() const { return data_dir_; }
   std::string log_path() const { return directory_.path() + "/ledgerd.log"; }
@@ -122,6 +128,7 @@ class ServerProcess {
   std::string data_dir_;
   std::string token_;
   std::string address_;
+  std::string metrics_address_;
   int init_exit_code_ = -1;
   pid_t pid_ = -1;
 };

@@ -1,6 +1,10 @@
 // The real ledgerd over loopback RPC through the client library: every method end to end,
 // login, restart, graceful shutdown.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -65,9 +69,9 @@ void CreateBasics(Client& client) {
   LedgerResult ledger_result;
   ASSERT_TRUE(client.CreateLedgers({&ledger, 1}, {&ledger_result, 1}).ok());
   ASSERT_EQ(ledger_result.status, CreateLedgerResult::kOk);
-  const std::vector<Account> accounts = {
-      MakeAccount(1, account_flags::kDebitsMustNotExceedCredits), MakeAccount(2), MakeAccount(3),
-      MakeAccount(4, account_flags::kHistory)};
+  const std::vector<Account> accounts = {MakeAccount(1, account_flags::kDebitsMustNotExceedCredits),
+                                         MakeAccount(2), MakeAccount(3),
+                                         MakeAccount(4, account_flags::kHistory)};
   std::vector<AccountResult> results(accounts.size());
   ASSERT_TRUE(client.CreateAccounts(accounts, results).ok());
   for (const AccountResult& result : results) {
@@ -87,9 +91,8 @@ TEST(Server, ServesEveryMethodEndToEnd) {
   CreateBasics(*client);
 
   // 2 -> 4 posts 500; 1 -> 2 exceeds 1's credits; a pending 3 -> 4 of 200, then posted 150.
-  const std::vector<Transfer> transfers = {
-      MakeTransfer(100, 2, 4, 500), MakeTransfer(101, 1, 2, 1),
-      MakeTransfer(102, 3, 4, 200, transfer_flags::kPending)};
+  const std::vector<Transfer> transfers = {MakeTransfer(100, 2, 4, 500), MakeTransfer(101, 1, 2, 1),
+                                           MakeTransfer(102, 3, 4, 200, transfer_flags::kPending)};
   std::vector<TransferResult> results(transfers.size());
   ASSERT_TRUE(client->CreateTransfers(transfers, results).ok());
   EXPECT_EQ(results[0].status, CreateTransferResult::kOk);
@@ -110,8 +113,7 @@ TEST(Server, ServesEveryMethodEndToEnd) {
   EXPECT_EQ(retry[0].status, CreateTransferResult::kExists);
   EXPECT_EQ(retry[0].timestamp_ns, results[0].timestamp_ns);
 
-  const std::vector<AccountId> ids = {AccountId::From(4), AccountId::From(99),
-                                      AccountId::From(2)};
+  const std::vector<AccountId> ids = {AccountId::From(4), AccountId::From(99), AccountId::From(2)};
   auto accounts = client->LookupAccounts(ids);
   ASSERT_TRUE(accounts.ok());
   ASSERT_EQ(accounts->size(), 2u);  // 99 does not exist
@@ -222,7 +224,8 @@ TEST(Server, ChangeFeedPollsAndStreamsInOrder) {
   EXPECT_EQ(page->changes[10].credit_balance.credits_pending, Amount::From(7));
 
   std::unique_lock lock(mutex);
-  ASSERT_TRUE(arrived.wait_for(lock, std::chrono::seconds(30), [&] { return streamed.size() >= 11; }));
+  ASSERT_TRUE(
+      arrived.wait_for(lock, std::chrono::seconds(30), [&] { return streamed.size() >= 11; }));
   for (size_t i = 0; i < streamed.size(); ++i) EXPECT_EQ(streamed[i].sequence, i);
   lock.unlock();
 
@@ -349,6 +352,59 @@ TEST(Server, ServesOverTls) {
   // Without TLS the server does not answer.
   options.tls_ca_file.clear();
   EXPECT_FALSE(Client::Connect(options).ok());
+}
+
+// GET over a plain socket: the test needs no HTTP client.
+std::string HttpGet(const std::string& address, const std::string& path) {
+  const size_t colon = address.rfind(':');
+  sockaddr_in socket_address{};
+  socket_address.sin_family = AF_INET;
+  socket_address.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &socket_address.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&socket_address), sizeof(socket_address)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
+  std::string response;
+  char buffer[4096];
+  ssize_t got;
+  while ((got = read(fd, buffer, sizeof(buffer))) > 0)
+    response.append(buffer, static_cast<size_t>(got));
+  close(fd);
+  return response;
+}
+
+TEST(Server, ExportsPrometheusMetrics) {
+  ServerProcess server;
+  std::vector<std::string> flags = ServerProcess::DefaultFlags();
+  flags.insert(flags.end(), {"--metrics", "127.0.0.1:0"});
+  ASSERT_TRUE(server.Start(flags)) << server.log();
+  ASSERT_FALSE(server.metrics_address().empty());
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  CreateBasics(*client);
+  const std::vector<Transfer> transfers = {MakeTransfer(100, 2, 4, 5), MakeTransfer(101, 1, 2, 1),
+                                           MakeTransfer(102, 2, 4, 5)};
+  std::vector<TransferResult> results(transfers.size());
+  ASSERT_TRUE(client->CreateTransfers(transfers, results).ok());
+  ASSERT_TRUE(client->LookupAccounts(std::vector<AccountId>{AccountId::From(2)}).ok());
+
+  const std::string text = HttpGet(server.metrics_address(), "/metrics");
+  EXPECT_NE(text.find("200 OK"), std::string::npos) << text;
+  for (const char* line :
+       {"ledger_events_total{operation=\"create_transfers\",result=\"ok\"} 2\n",
+        "ledger_events_total{operation=\"create_transfers\",result=\"exceeds_credits\"} 1\n",
+        "ledger_events_total{operation=\"create_accounts\",result=\"ok\"} 4\n",
+        "ledger_batches_total{operation=\"create_transfers\",outcome=\"ok\"} 1\n",
+        "ledger_queries_total{method=\"lookup_accounts\"} 1\n", "ledger_accounts 4\n",
+        "ledger_transfers 2\n", "ledger_last_op 3\n", "ledger_durable_op 3\n",
+        "ledger_connections 1\n", "ledger_wal_entries_total 3\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " in\n" << text;
+  }
+  EXPECT_NE(HttpGet(server.metrics_address(), "/other").find("404"), std::string::npos);
 }
 
 TEST(Server, RejectsBadFlags) {

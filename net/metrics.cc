@@ -1,0 +1,693 @@
+#include "net/metrics.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <iterator>
+#include <utility>
+
+namespace ledger::net {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Text helpers.
+
+constexpr bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
+
+// [a-zA-Z_:][a-zA-Z0-9_:]*
+bool IsValidMetricName(std::string_view name) {
+  if (name.empty() || IsAsciiDigit(name[0])) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return IsAsciiLetter(c) || IsAsciiDigit(c) || c == '_' || c == ':';
+  });
+}
+
+// [a-zA-Z_][a-zA-Z0-9_]*, and not "__..." (reserved for Prometheus itself).
+bool IsValidLabelName(std::string_view name) {
+  if (name.empty() || IsAsciiDigit(name[0]) || name.starts_with("__")) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return IsAsciiLetter(c) || IsAsciiDigit(c) || c == '_'; });
+}
+
+// Label values escape \, " and newline; help text escapes \ and newline (format 0.0.4).
+void AppendEscaped(std::string_view text, bool escape_quote, std::string* out) {
+  for (char c : text) {
+    if (c == '\\') {
+      out->append("\\\\");
+    } else if (c == '\n') {
+      out->append("\\n");
+    } else if (c == '"' && escape_quote) {
+      out->append("\\\"");
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
+template <typename Integer>
+void AppendInteger(Integer value, std::string* out) {
+  char digits[24];  // 20 digits of 2^64 - 1, or a sign and 19 digits
+  std::to_chars_result result = std::to_chars(std::begin(digits), std::end(digits), value);
+  LEDGER_ASSERT(result.ec == std::errc());
+  out->append(digits, result.ptr);
+}
+
+// `a="x",b="y"`: rendered once per child at registration.
+std::string LabelText(const std::vector<std::string>& names, const LabelValues& values) {
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) text.push_back(',');
+    text.append(names[i]);
+    text.append("=\"");
+    AppendEscaped(values[i], /*escape_quote=*/true, &text);
+    text.push_back('"');
+  }
+  return text;
+}
+
+std::vector<std::string> ChildLabelTexts(const std::vector<std::string>& names,
+                                         const std::vector<LabelValues>& children) {
+  std::vector<std::string> texts;
+  texts.reserve(children.size());
+  for (const LabelValues& values : children) {
+    LEDGER_ASSERT(values.size() == names.size(), values.size(), names.size());
+    texts.push_back(LabelText(names, values));
+  }
+  return texts;
+}
+
+// Checks a family's names and label tuples: all of these come from our code, so a bad one is
+// our bug.
+void CheckFamily(std::string_view name, MetricType type, const std::vector<std::string>& names,
+                 const std::vector<LabelValues>& children) {
+  LEDGER_ASSERT(IsValidMetricName(name));
+  LEDGER_ASSERT(!children.empty());
+  for (size_t i = 0; i < names.size(); ++i) {
+    LEDGER_ASSERT(IsValidLabelName(names[i]), i);
+    LEDGER_ASSERT(!(type == MetricType::kHistogram && names[i] == "le"), i);
+    for (size_t j = 0; j < i; ++j) LEDGER_ASSERT(names[i] != names[j], i, j);
+  }
+  std::vector<const LabelValues*> sorted;
+  sorted.reserve(children.size());
+  for (const LabelValues& values : children) sorted.push_back(&values);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return *a < *b; });
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    LEDGER_ASSERT(*sorted[i - 1] != *sorted[i], i);  // two children with the same labels
+  }
+}
+
+std::string_view TypeName(MetricType type) {
+  switch (type) {
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+  }
+  LEDGER_ASSERT(false, static_cast<int>(type));
+  return "";
+}
+
+// `name_suffix{labels,extra} ` or `name_suffix ` when both are empty.
+void AppendSeriesName(std::string_view name, std::string_view suffix, std::string_view labels,
+                      std::string_view extra_label, std::string* out) {
+  out->append(name);
+  out->append(suffix);
+  if (!labels.empty() || !extra_label.empty()) {
+    out->push_back('{');
+    out->append(labels);
+    if (!labels.empty() && !extra_label.empty()) out->push_back(',');
+    out->append(extra_label);
+    out->push_back('}');
+  }
+  out->push_back(' ');
+}
+
+void AppendHistogramValue(uint64_t value, HistogramUnit unit, std::string* out) {
+  if (unit == HistogramUnit::kNanoseconds) {
+    AppendSeconds(value, out);
+  } else {
+    AppendInteger(value, out);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Histogram.
+
+Histogram::Histogram(std::span<const uint64_t> bounds, HistogramUnit unit)
+    : bounds_(bounds.begin(), bounds.end()),
+      unit_(unit),
+      bucket_counts_(std::make_unique<std::atomic<uint64_t>[]>(bounds.size() + 1)) {
+  LEDGER_ASSERT(!bounds_.empty() && bounds_.size() <= kBoundsMax, bounds_.size(), kBoundsMax);
+  for (size_t i = 1; i < bounds_.size(); ++i) {
+    LEDGER_ASSERT(bounds_[i - 1] < bounds_[i], i, bounds_[i - 1], bounds_[i]);
+  }
+}
+
+void Histogram::Observe(uint64_t value) {
+  // First bound >= value: a value equal to a bound counts in that bound's bucket. At most 64
+  // bounds, so the search is a handful of well-predicted compares.
+  auto bucket = std::lower_bound(bounds_.begin(), bounds_.end(), value);
+  size_t index = static_cast<size_t>(bucket - bounds_.begin());
+  bucket_counts_[index].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(value, std::memory_order_relaxed);
+}
+
+Histogram::Snapshot Histogram::Read() const {
+  Snapshot snapshot;
+  snapshot.bucket_counts.resize(bounds_.size() + 1);
+  for (size_t i = 0; i < snapshot.bucket_counts.size(); ++i) {
+    snapshot.bucket_counts[i] = bucket_counts_[i].load(std::memory_order_relaxed);
+    snapshot.count += snapshot.bucket_counts[i];
+  }
+  snapshot.sum = sum_.load(std::memory_order_relaxed);
+  return snapshot;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Families and rendering.
+
+FamilyBase::FamilyBase(std::string_view name, std::string_view help, MetricType type,
+                       std::vector<std::string> label_names,
+                       const std::vector<LabelValues>& children)
+    : name_(name),
+      help_(help),
+      type_(type),
+      label_names_(std::move(label_names)),
+      label_values_(children),
+      child_labels_(ChildLabelTexts(label_names_, children)) {
+  CheckFamily(name_, type_, label_names_, label_values_);
+}
+
+size_t FamilyBase::IndexOf(std::span<const std::string_view> label_values) const {
+  for (size_t i = 0; i < label_values_.size(); ++i) {
+    const LabelValues& values = label_values_[i];
+    if (std::equal(values.begin(), values.end(), label_values.begin(), label_values.end())) {
+      return i;
+    }
+  }
+  return label_values_.size();
+}
+
+void FamilyBase::RenderTo(std::string* out) const {
+  out->append("# HELP ");
+  out->append(name_);
+  out->push_back(' ');
+  AppendEscaped(help_, /*escape_quote=*/false, out);
+  out->append("\n# TYPE ");
+  out->append(name_);
+  out->push_back(' ');
+  out->append(TypeName(type_));
+  out->push_back('\n');
+  for (size_t i = 0; i < child_labels_.size(); ++i) RenderChild(i, child_labels_[i], out);
+}
+
+void RenderSamples(std::string_view name, std::string_view labels, const Counter& counter,
+                   std::string* out) {
+  AppendSeriesName(name, "", labels, "", out);
+  AppendInteger(counter.Value(), out);
+  out->push_back('\n');
+}
+
+void RenderSamples(std::string_view name, std::string_view labels, const Gauge& gauge,
+                   std::string* out) {
+  AppendSeriesName(name, "", labels, "", out);
+  AppendInteger(gauge.Value(), out);
+  out->push_back('\n');
+}
+
+void RenderSamples(std::string_view name, std::string_view labels, const Histogram& histogram,
+                   std::string* out) {
+  Histogram::Snapshot snapshot = histogram.Read();
+  std::span<const uint64_t> bounds = histogram.bounds();
+  uint64_t cumulative = 0;
+  std::string le;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += snapshot.bucket_counts[i];
+    le.assign("le=\"");
+    AppendHistogramValue(bounds[i], histogram.unit(), &le);
+    le.push_back('"');
+    AppendSeriesName(name, "_bucket", labels, le, out);
+    AppendInteger(cumulative, out);
+    out->push_back('\n');
+  }
+  AppendSeriesName(name, "_bucket", labels, "le=\"+Inf\"", out);
+  AppendInteger(snapshot.count, out);
+  out->push_back('\n');
+  AppendSeriesName(name, "_sum", labels, "", out);
+  AppendHistogramValue(snapshot.sum, histogram.unit(), out);
+  out->push_back('\n');
+  AppendSeriesName(name, "_count", labels, "", out);
+  AppendInteger(snapshot.count, out);
+  out->push_back('\n');
+}
+
+void AppendSeconds(uint64_t duration_ns, std::string* out) {
+  constexpr uint64_t kNsPerSecond = 1'000'000'000;
+  AppendInteger(duration_ns / kNsPerSecond, out);
+  uint64_t fraction_ns = duration_ns % kNsPerSecond;
+  if (fraction_ns == 0) return;
+  char digits[9];  // the fraction's nine digits, leading zeros kept
+  for (int i = 8; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + fraction_ns % 10);
+    fraction_ns /= 10;
+  }
+  size_t length = 9;
+  while (digits[length - 1] == '0') --length;  // the fraction is not zero: stops at a digit
+  out->push_back('.');
+  out->append(digits, length);
+}
+
+std::string FormatSeconds(uint64_t duration_ns) {
+  std::string text;
+  AppendSeconds(duration_ns, &text);
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry.
+
+template <typename Metric>
+Family<Metric>& Registry::Add(std::unique_ptr<Family<Metric>> family) {
+  Family<Metric>& added = *family;
+  absl::MutexLock lock(&mutex_);
+  for (const auto& existing : families_) {
+    LEDGER_ASSERT(existing->name() != added.name());  // each name is registered once
+  }
+  families_.push_back(std::move(family));
+  return added;
+}
+
+Counter& Registry::AddCounter(std::string_view name, std::string_view help) {
+  return AddCounterFamily(name, help, {}, {LabelValues{}}).child(0);
+}
+
+Gauge& Registry::AddGauge(std::string_view name, std::string_view help) {
+  return AddGaugeFamily(name, help, {}, {LabelValues{}}).child(0);
+}
+
+Histogram& Registry::AddHistogram(std::string_view name, std::string_view help,
+                                  std::span<const uint64_t> bounds, HistogramUnit unit) {
+  return AddHistogramFamily(name, help, {}, {LabelValues{}}, bounds, unit).child(0);
+}
+
+Family<Counter>& Registry::AddCounterFamily(std::string_view name, std::string_view help,
+                                            std::vector<std::string> label_names,
+                                            const std::vector<LabelValues>& children) {
+  std::vector<std::unique_ptr<Counter>> metrics;
+  for (size_t i = 0; i < children.size(); ++i) metrics.push_back(std::make_unique<Counter>());
+  return Add(std::make_unique<Family<Counter>>(
+      name, help, MetricType::kCounter, std::move(label_names), children, std::move(metrics)));
+}
+
+Family<Gauge>& Registry::AddGaugeFamily(std::string_view name, std::string_view help,
+                                        std::vector<std::string> label_names,
+                                        const std::vector<LabelValues>& children) {
+  std::vector<std::unique_ptr<Gauge>> metrics;
+  for (size_t i = 0; i < children.size(); ++i) metrics.push_back(std::make_unique<Gauge>());
+  return Add(std::make_unique<Family<Gauge>>(name, help, MetricType::kGauge, std::move(label_names),
+                                             children, std::move(metrics)));
+}
+
+Family<Histogram>& Registry::AddHistogramFamily(std::string_view name, std::string_view help,
+                                                std::vector<std::string> label_names,
+                                                const std::vector<LabelValues>& children,
+                                                std::span<const uint64_t> bounds,
+                                                HistogramUnit unit) {
+  std::vector<std::unique_ptr<Histogram>> metrics;
+  for (size_t i = 0; i < children.size(); ++i) {
+    metrics.push_back(std::make_unique<Histogram>(bounds, unit));
+  }
+  return Add(std::make_unique<Family<Histogram>>(
+      name, help, MetricType::kHistogram, std::move(label_names), children, std::move(metrics)));
+}
+
+std::string Registry::Render() const {
+  std::string text;
+  absl::MutexLock lock(&mutex_);
+  // The ledger server's set (ServerMetrics) renders to ~28 KB: one allocation.
+  text.reserve(32 * 1024);
+  for (const auto& family : families_) family->RenderTo(&text);
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Label values of the ledger server's metrics.
+
+namespace {
+
+// In enum order: index i names the code with value i (engine/types.h). The static_asserts below
+// pin the counts and the last enumerator of each; tests/net/metrics_test.cc checks every name
+// against the RPC schema's enumerant of the same number.
+constexpr std::string_view kCreateLedgerResultNames[] = {"ok",
+                                                         "timestamp_must_be_zero",
+                                                         "reserved_field",
+                                                         "id_must_not_be_zero",
+                                                         "scale_too_large",
+                                                         "asset_code_invalid",
+                                                         "exists_with_different_scale",
+                                                         "exists_with_different_asset_code",
+                                                         "exists"};
+constexpr std::string_view kCreateAccountResultNames[] = {"ok",
+                                                          "linked_event_failed",
+                                                          "linked_event_chain_open",
+                                                          "timestamp_must_be_zero",
+                                                          "reserved_field",
+                                                          "reserved_flag",
+                                                          "id_must_not_be_zero",
+                                                          "id_must_not_be_int_max",
+                                                          "flags_are_mutually_exclusive",
+                                                          "closed_flag_must_not_be_set",
+                                                          "debits_pending_must_be_zero",
+                                                          "debits_posted_must_be_zero",
+                                                          "credits_pending_must_be_zero",
+                                                          "credits_posted_must_be_zero",
+                                                          "ledger_must_not_be_zero",
+                                                          "code_must_not_be_zero",
+                                                          "exists_with_different_flags",
+                                                          "exists_with_different_user_data_128",
+                                                          "exists_with_different_user_data_64",
+                                                          "exists_with_different_user_data_32",
+                                                          "exists_with_different_ledger",
+                                                          "exists_with_different_code",
+                                                          "exists",
+                                                          "ledger_not_found"};
+constexpr std::string_view kCreateTransferResultNames[] = {
+    "ok",
+    "linked_event_failed",
+    "linked_event_chain_open",
+    "timestamp_must_be_zero",
+    "reserved_flag",
+    "id_must_not_be_zero",
+    "id_must_not_be_int_max",
+    "flags_are_mutually_exclusive",
+    "pending_id_must_be_zero",
+    "pending_id_must_not_be_zero",
+    "pending_id_must_not_be_int_max",
+    "pending_id_must_be_different",
+    "reverses_id_must_not_be_int_max",
+    "reverses_id_must_be_different",
+    "reversal_must_be_plain",
+    "timeout_reserved_for_pending_transfer",
+    "closing_transfer_must_be_pending",
+    "debit_account_id_must_not_be_zero",
+    "debit_account_id_must_not_be_int_max",
+    "credit_account_id_must_not_be_zero",
+    "credit_account_id_must_not_be_int_max",
+    "accounts_must_be_different",
+    "ledger_must_not_be_zero",
+    "code_must_not_be_zero",
+    "amount_must_not_be_zero",
+    "exists_with_different_flags",
+    "exists_with_different_pending_id",
+    "exists_with_different_reverses_id",
+    "exists_with_different_timeout",
+    "exists_with_different_debit_account_id",
+    "exists_with_different_credit_account_id",
+    "exists_with_different_amount",
+    "exists_with_different_user_data_128",
+    "exists_with_different_user_data_64",
+    "exists_with_different_user_data_32",
+    "exists_with_different_ledger",
+    "exists_with_different_code",
+    "exists_with_different_value_time",
+    "exists",
+    "debit_account_not_found",
+    "credit_account_not_found",
+    "accounts_must_have_the_same_ledger",
+    "transfer_must_have_the_same_ledger_as_accounts",
+    "pending_transfer_not_found",
+    "pending_transfer_not_pending",
+    "pending_transfer_has_different_debit_account_id",
+    "pending_transfer_has_different_credit_account_id",
+    "pending_transfer_has_different_ledger",
+    "pending_transfer_has_different_code",
+    "exceeds_pending_transfer_amount",
+    "pending_transfer_has_different_amount",
+    "pending_transfer_already_posted",
+    "pending_transfer_already_voided",
+    "pending_transfer_expired",
+    "reversed_transfer_not_found",
+    "reversed_transfer_not_posted",
+    "reversal_must_swap_accounts",
+    "exceeds_reversible_amount",
+    "debit_account_already_closed",
+    "credit_account_already_closed",
+    "overflows_timeout",
+    "overflows_debits_pending",
+    "overflows_credits_pending",
+    "overflows_debits_posted",
+    "overflows_credits_posted",
+    "overflows_debits",
+    "overflows_credits",
+    "exceeds_credits",
+    "exceeds_debits"};
+
+constexpr std::string_view kOperationNames[] = {"create_ledgers", "create_accounts",
+                                                "create_transfers"};
+constexpr std::string_view kBatchOutcomeNames[] = {"ok", "rejected"};
+constexpr std::string_view kQueryMethodNames[] = {
+    "lookup_ledgers",       "lookup_accounts", "lookup_transfers", "get_account_transfers",
+    "get_account_balances", "trial_balance",   "changes"};
+constexpr std::string_view kRejectReasonNames[] = {"batch_too_large", "ids_too_many", "malformed",
+                                                   "shutting_down", "engine_full"};
+
+// Every name is a non-empty [a-z0-9_]+ and no two in a table are alike.
+template <size_t kCount>
+constexpr bool AreDistinctLabelValues(const std::string_view (&names)[kCount]) {
+  for (size_t i = 0; i < kCount; ++i) {
+    if (names[i].empty()) return false;
+    for (char c : names[i]) {
+      if (!((c >= 'a' && c <= 'z') || IsAsciiDigit(c) || c == '_')) return false;
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (names[i] == names[j]) return false;
+    }
+  }
+  return true;
+}
+
+static_assert(std::size(kCreateLedgerResultNames) == kCreateLedgerResultCount &&
+              static_cast<size_t>(CreateLedgerResult::kExists) + 1 == kCreateLedgerResultCount);
+static_assert(std::size(kCreateAccountResultNames) == kCreateAccountResultCount &&
+              static_cast<size_t>(CreateAccountResult::kLedgerNotFound) + 1 ==
+                  kCreateAccountResultCount);
+static_assert(std::size(kCreateTransferResultNames) == kCreateTransferResultCount &&
+              static_cast<size_t>(CreateTransferResult::kExceedsDebits) + 1 ==
+                  kCreateTransferResultCount);
+static_assert(std::size(kOperationNames) == kOperationCount &&
+              std::size(kBatchOutcomeNames) == kBatchOutcomeCount &&
+              std::size(kQueryMethodNames) == kQueryMethodCount &&
+              std::size(kRejectReasonNames) == kRejectReasonCount);
+static_assert(AreDistinctLabelValues(kCreateLedgerResultNames) &&
+              AreDistinctLabelValues(kCreateAccountResultNames) &&
+              AreDistinctLabelValues(kCreateTransferResultNames) &&
+              AreDistinctLabelValues(kOperationNames) &&
+              AreDistinctLabelValues(kBatchOutcomeNames) &&
+              AreDistinctLabelValues(kQueryMethodNames) &&
+              AreDistinctLabelValues(kRejectReasonNames));
+
+template <size_t kCount, typename Enum>
+std::string_view NameOf(const std::string_view (&names)[kCount], Enum value) {
+  auto index = static_cast<size_t>(value);
+  return index < kCount ? names[index] : std::string_view();
+}
+
+// ledger_events_total's children: create_ledgers' codes, then create_accounts', then
+// create_transfers', each in enum order.
+constexpr size_t kEventsFirstChild[kOperationCount] = {
+    0, kCreateLedgerResultCount, kCreateLedgerResultCount + kCreateAccountResultCount};
+constexpr size_t kEventsCount[kOperationCount] = {
+    kCreateLedgerResultCount, kCreateAccountResultCount, kCreateTransferResultCount};
+
+template <size_t kCount>
+void AddEventLabels(Operation operation, const std::string_view (&names)[kCount],
+                    std::vector<LabelValues>* children) {
+  for (std::string_view name : names) {
+    children->push_back({std::string(OperationName(operation)), std::string(name)});
+  }
+}
+
+std::vector<LabelValues> EventLabels() {
+  std::vector<LabelValues> children;
+  AddEventLabels(Operation::kCreateLedgers, kCreateLedgerResultNames, &children);
+  AddEventLabels(Operation::kCreateAccounts, kCreateAccountResultNames, &children);
+  AddEventLabels(Operation::kCreateTransfers, kCreateTransferResultNames, &children);
+  return children;
+}
+
+// One child per name, labelled with it.
+template <size_t kCount>
+std::vector<LabelValues> LabelsOf(const std::string_view (&names)[kCount]) {
+  std::vector<LabelValues> children;
+  for (std::string_view name : names) children.push_back({std::string(name)});
+  return children;
+}
+
+// Operation-major: index = operation * kBatchOutcomeCount + outcome.
+std::vector<LabelValues> BatchLabels() {
+  std::vector<LabelValues> children;
+  for (std::string_view operation : kOperationNames) {
+    for (std::string_view outcome : kBatchOutcomeNames) {
+      children.push_back({std::string(operation), std::string(outcome)});
+    }
+  }
+  return children;
+}
+
+size_t EventIndex(Operation operation, size_t code) {
+  auto op = static_cast<size_t>(operation);
+  LEDGER_ASSERT(op < kOperationCount && code < kEventsCount[op], op, code);
+  return kEventsFirstChild[op] + code;
+}
+
+// Tallies on the stack (at most 69 codes: 552 bytes) so a batch of 8190 events costs a few
+// atomic adds rather than one per event.
+template <size_t kCount, typename Result>
+void CountEventsOf(const Family<Counter>& events, Operation operation,
+                   std::span<const Result> results) {
+  std::array<uint64_t, kCount> tally{};
+  for (Result result : results) {
+    auto code = static_cast<size_t>(result);
+    LEDGER_ASSERT(code < kCount, code);
+    ++tally[code];
+  }
+  for (size_t code = 0; code < kCount; ++code) {
+    if (tally[code] != 0) events.child(EventIndex(operation, code)).Add(tally[code]);
+  }
+}
+
+int64_t UnixTimeSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::string_view ResultName(CreateLedgerResult result) {
+  return NameOf(kCreateLedgerResultNames, result);
+}
+std::string_view ResultName(CreateAccountResult result) {
+  return NameOf(kCreateAccountResultNames, result);
+}
+std::string_view ResultName(CreateTransferResult result) {
+  return NameOf(kCreateTransferResultNames, result);
+}
+std::string_view OperationName(Operation operation) { return NameOf(kOperationNames, operation); }
+std::string_view BatchOutcomeName(BatchOutcome outcome) {
+  return NameOf(kBatchOutcomeNames, outcome);
+}
+std::string_view QueryMethodName(QueryMethod method) { return NameOf(kQueryMethodNames, method); }
+std::string_view RejectReasonName(RejectReason reason) {
+  return NameOf(kRejectReasonNames, reason);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ServerMetrics.
+
+ServerMetrics::ServerMetrics(Registry& registry)
+    : events_total(registry.AddCounterFamily(
+          "ledger_events_total", "Events of create batches, by operation and result code.",
+          {"operation", "result"}, EventLabels())),
+      batches_total(registry.AddCounterFamily(
+          "ledger_batches_total",
+          "Create batches, by operation and outcome (rejected: refused before the log).",
+          {"operation", "outcome"}, BatchLabels())),
+      batch_latency_seconds(registry.AddHistogramFamily(
+          "ledger_batch_latency_seconds",
+          "Create batches from receipt to reply (durable and applied), by operation.",
+          {"operation"}, LabelsOf(kOperationNames), kBatchLatencyBoundsNs,
+          HistogramUnit::kNanoseconds)),
+      queries_total(registry.AddCounterFamily("ledger_queries_total", "Read requests, by method.",
+                                              {"method"}, LabelsOf(kQueryMethodNames))),
+      query_latency_seconds(registry.AddHistogramFamily(
+          "ledger_query_latency_seconds", "Read requests from receipt to reply, by method.",
+          {"method"}, LabelsOf(kQueryMethodNames), kFastLatencyBoundsNs,
+          HistogramUnit::kNanoseconds)),
+      requests_rejected_total(registry.AddCounterFamily(
+          "ledger_requests_rejected_total",
+          "Requests refused before reaching the engine or the log, by reason.", {"reason"},
+          LabelsOf(kRejectReasonNames))),
+      wal_flush_latency_seconds(
+          registry.AddHistogram("ledger_wal_flush_latency_seconds",
+                                "WAL group commits from submitting the write to durable on disk.",
+                                kFastLatencyBoundsNs, HistogramUnit::kNanoseconds)),
+      wal_written_bytes_total(registry.AddCounter("ledger_wal_written_bytes_total",
+                                                  "Bytes written to the WAL (durable).")),
+      wal_groups_total(
+          registry.AddCounter("ledger_wal_groups_total", "WAL group commits made durable.")),
+      wal_entries_total(registry.AddCounter("ledger_wal_entries_total",
+                                            "WAL entries (one per logged batch) made durable.")),
+      inflight_batches(registry.AddGauge("ledger_inflight_batches",
+                                         "Create batches accepted and not yet replied to.")),
+      awaiting_durability_batches(
+          registry.AddGauge("ledger_awaiting_durability_batches",
+                            "Create batches applied and waiting for their WAL group commit.")),
+      connections(registry.AddGauge("ledger_connections", "RPC connections open.")),
+      connections_accepted_total(
+          registry.AddCounter("ledger_connections_accepted_total", "RPC connections accepted.")),
+      connections_rejected_total(registry.AddCounter(
+          "ledger_connections_rejected_total", "RPC connections closed at once: over the limit.")),
+      logins_failed_total(
+          registry.AddCounter("ledger_logins_failed_total", "Logins refused: wrong token.")),
+      last_op(registry.AddGauge("ledger_last_op", "The log's last op number (sequenced).")),
+      durable_op(registry.AddGauge("ledger_durable_op", "The last op number durable on disk.")),
+      accounts(registry.AddGauge("ledger_accounts", "Accounts in the ledger.")),
+      transfers(registry.AddGauge("ledger_transfers", "Successful transfers in the ledger.")),
+      up(registry.AddGauge("ledger_up", "1 while the server runs.")),
+      start_time_seconds(registry.AddGauge("ledger_start_time_seconds",
+                                           "When the server started: Unix time in seconds.")) {
+  up.Set(1);
+  start_time_seconds.Set(UnixTimeSeconds());
+}
+
+Counter& ServerMetrics::Event(CreateLedgerResult result) const {
+  return events_total.child(EventIndex(Operation::kCreateLedgers, static_cast<size_t>(result)));
+}
+Counter& ServerMetrics::Event(CreateAccountResult result) const {
+  return events_total.child(EventIndex(Operation::kCreateAccounts, static_cast<size_t>(result)));
+}
+Counter& ServerMetrics::Event(CreateTransferResult result) const {
+  return events_total.child(EventIndex(Operation::kCreateTransfers, static_cast<size_t>(result)));
+}
+
+void ServerMetrics::CountEvents(std::span<const CreateLedgerResult> results) const {
+  CountEventsOf<kCreateLedgerResultCount>(events_total, Operation::kCreateLedgers, results);
+}
+void ServerMetrics::CountEvents(std::span<const CreateAccountResult> results) const {
+  CountEventsOf<kCreateAccountResultCount>(events_total, Operation::kCreateAccounts, results);
+}
+void ServerMetrics::CountEvents(std::span<const CreateTransferResult> results) const {
+  CountEventsOf<kCreateTransferResultCount>(events_total, Operation::kCreateTransfers, results);
+}
+
+Counter& ServerMetrics::Batches(Operation operation, BatchOutcome outcome) const {
+  auto op = static_cast<size_t>(operation);
+  auto result = static_cast<size_t>(outcome);
+  LEDGER_ASSERT(op < kOperationCount && result < kBatchOutcomeCount, op, result);
+  return batches_total.child(op * kBatchOutcomeCount + result);
+}
+
+Histogram& ServerMetrics::BatchLatency(Operation operation) const {
+  return batch_latency_seconds.child(static_cast<size_t>(operation));
+}
+
+Counter& ServerMetrics::Queries(QueryMethod method) const {
+  return queries_total.child(static_cast<size_t>(method));
+}
+
+Histogram& ServerMetrics::QueryLatency(QueryMethod method) const {
+  return query_latency_seconds.child(static_cast<size_t>(method));
+}
+
+Counter& ServerMetrics::RequestsRejected(RejectReason reason) const {
+  return requests_rejected_total.child(static_cast<size_t>(reason));
+}
+
+}  // namespace ledger::net
