@@ -130,9 +130,11 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   explicit Impl(const ClientOptions& options) : options_(options) {}
   ~Impl() {
     if (thread_.joinable()) {
-      if (executor_ != nullptr) {
-        executor_->executeSync([this] { exit_->fulfill(); });
+      {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
       }
+      Wake();
       thread_.join();
     }
     if (event_fd_ >= 0) close(event_fd_);
@@ -154,13 +156,19 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 
   const ServerInfo& info() const { return info_; }
 
-  // Runs `body` on the loop thread and waits for the promise it returns.
+  // Runs `body` on the loop thread and waits for the promise it returns. The hand-off is a
+  // mutex, a condition variable and the eventfd (not kj::Executor), so ThreadSanitizer sees
+  // every synchronisation (Debian's KJ is not instrumented).
   absl::Status Call(kj::Function<kj::Promise<void>()> body) {
-    KJ_IF_MAYBE (exception, kj::runCatchingExceptions(
-                                [&]() { executor_->executeSync([&]() { return body(); }); })) {
-      return StatusOf(*exception);
-    }
-    return absl::OkStatus();
+    CallRequest call{kj::mv(body), absl::OkStatus(), false};
+    std::unique_lock lock(mutex_);
+    if (!loop_alive_) return absl::UnavailableError("the client is closed");
+    calls_.push_back(&call);
+    lock.unlock();
+    Wake();
+    lock.lock();
+    done_.wait(lock, [&] { return call.done; });
+    return call.status;
   }
 
   rpc::Ledger::Client& ledger() { return *ledger_; }
@@ -180,8 +188,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     if (!loop_alive_) return absl::UnavailableError("the client is closed");
     queue_.push_back(&submission);
     lock.unlock();
-    const uint64_t one = 1;
-    [[maybe_unused]] const ssize_t written = write(event_fd_, &one, sizeof(one));
+    Wake();
     lock.lock();
     done_.wait(lock, [&] { return submission.done; });
     return submission.status;
@@ -215,6 +222,44 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   struct Batch {
     std::vector<Submission*> submissions;
   };
+  // A caller of Call, waiting on its own stack.
+  struct CallRequest {
+    kj::Function<kj::Promise<void>()> body;
+    absl::Status status;
+    bool done = false;
+  };
+
+  void Wake() {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = write(event_fd_, &one, sizeof(one));
+  }
+
+  // Starts the calls queued by other threads; each reports back through done_.
+  void StartCalls() {
+    std::deque<CallRequest*> calls;
+    {
+      std::lock_guard lock(mutex_);
+      calls.swap(calls_);
+    }
+    for (CallRequest* call : calls) {
+      kj::Promise<void> promise = nullptr;
+      KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() { promise = call->body(); })) {
+        promise = kj::mv(*exception);
+      }
+      tasks_->add(promise.then(
+          [this, call] { FinishCall(*call, absl::OkStatus()); },
+          [this, call](kj::Exception&& exception) { FinishCall(*call, StatusOf(exception)); }));
+    }
+  }
+
+  void FinishCall(CallRequest& call, const absl::Status& status) {
+    {
+      std::lock_guard lock(mutex_);
+      call.status = status;
+      call.done = true;
+    }
+    done_.notify_all();
+  }
 
   void Loop() {
     absl::Status status;
@@ -272,7 +317,6 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
                                            kj::UnixEventPort::FdObserver::OBSERVE_READ);
     auto exit = kj::newPromiseAndFulfiller<void>();
     exit_ = kj::mv(exit.fulfiller);
-    executor_ = &kj::getCurrentThreadExecutor();
     {
       std::lock_guard lock(mutex_);
       loop_alive_ = true;
@@ -288,8 +332,13 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     {
       std::lock_guard lock(mutex_);
       loop_alive_ = false;
-      executor_ = nullptr;
+      for (CallRequest* call : calls_) {
+        call->status = absl::UnavailableError("the client is closed");
+        call->done = true;
+      }
+      calls_.clear();
     }
+    done_.notify_all();
     subscription_ = nullptr;
     ledger_ = nullptr;
   }
@@ -299,6 +348,11 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
       uint64_t count;
       while (read(event_fd_, &count, sizeof(count)) > 0) {
       }
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) exit_->fulfill();
+      }
+      StartCalls();
       SendBatches();
       return WatchQueue(observer);
     });
@@ -379,7 +433,6 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   uint32_t submit_batch_events_max_ = 0;
   int event_fd_ = -1;
   std::thread thread_;
-  const kj::Executor* executor_ = nullptr;
   kj::Own<kj::PromiseFulfiller<void>> exit_;
   kj::Own<rpc::Ledger::Client> ledger_;
   kj::Maybe<rpc::Subscription::Client> subscription_;
@@ -391,6 +444,8 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   std::condition_variable done_;
   bool start_done_ = false;
   bool loop_alive_ = false;
+  bool stopping_ = false;
+  std::deque<CallRequest*> calls_;
   absl::Status start_status_;
   std::deque<Submission*> queue_;
 };

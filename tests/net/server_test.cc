@@ -368,6 +368,7 @@ std::string HttpGet(const std::string& address, const std::string& path) {
   }
   const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
+  shutdown(fd, SHUT_WR);  // the whole request is sent: the server answers and closes
   std::string response;
   char buffer[4096];
   ssize_t got;
