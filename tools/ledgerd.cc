@@ -65,7 +65,8 @@ flags for run:
   --max-connections N         concurrent connections (default 256)
   --max-inflight-calls N      calls in flight per connection (default 64)
   --max-inflight-bytes N      request bytes in flight, all connections (default 536870912)
-  --ready-file FILE           write the bound address here once listening
+  --login-timeout-ms N        close connections not logged in after N ms (default 10000)
+  --ready-file FILE           write the bound addresses (RPC, metrics) here once listening
   --help                      this text
 )";
 
@@ -116,8 +117,8 @@ std::function<void(const std::string&)> Number(const char* name, Int* out, uint6
   return [name, out, min, max](const std::string& text) {
     uint64_t value = 0;
     if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
-      throw UsageError{absl::StrCat(name, " must be a whole number in ", min, "..", max,
-                                    ", not '", text, "'")};
+      throw UsageError{
+          absl::StrCat(name, " must be a whole number in ", min, "..", max, ", not '", text, "'")};
     }
     *out = static_cast<Int>(value);
   };
@@ -234,7 +235,8 @@ int Run(Flags& flags) {
         Number("--accounts-capacity", &options.accounts_capacity, 1, uint64_t{1} << 31)},
        {"--transfers-capacity",
         Number("--transfers-capacity", &options.transfers_capacity, 1, uint64_t{1} << 31)},
-       {"--feed-retention", Number("--feed-retention", &options.feed_retention, 0, uint64_t{1} << 31)},
+       {"--feed-retention",
+        Number("--feed-retention", &options.feed_retention, 0, uint64_t{1} << 31)},
        {"--max-batch-events", Number("--max-batch-events", &limits.batch_events_max, 1, 8190)},
        {"--max-query-ids", Number("--max-query-ids", &limits.query_ids_max, 1, 1 << 20)},
        {"--max-query-results",
@@ -242,7 +244,9 @@ int Run(Flags& flags) {
        {"--max-message-bytes",
         Number("--max-message-bytes", &limits.message_bytes_max, 64 << 10, uint64_t{1} << 31)},
        {"--max-connections", Number("--max-connections", &limits.connections_max, 1, 1 << 20)},
-       {"--max-inflight-calls", Number("--max-inflight-calls", &limits.inflight_calls_max, 1, kU32)},
+       {"--max-inflight-calls",
+        Number("--max-inflight-calls", &limits.inflight_calls_max, 1, kU32)},
+       {"--login-timeout-ms", Number("--login-timeout-ms", &limits.login_timeout_ms, 1, 3'600'000)},
        {"--max-inflight-bytes",
         Number("--max-inflight-bytes", &limits.inflight_bytes_max, 1 << 20, ~uint64_t{0})}},
       {{"--help", [&] { help = true; }},
