@@ -1,0 +1,72 @@
+// ledgerctl run as a real process against the real ledgerd: human amounts in and out, result
+// codes by name, exit codes, JSON.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/net/server_process.h"
+
+namespace ledger::net {
+namespace {
+
+using testing::ServerProcess;
+
+struct CtlRun {
+  int exit_code = -1;
+  std::string out;
+};
+
+class LedgerctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.Start()) << server_.log(); }
+
+  CtlRun Run(std::vector<std::string> args) {
+    const std::string out_path = server_.data_dir() + "/../ctl-" + std::to_string(++runs_);
+    std::vector<std::string> argv = {LEDGERCTL_BINARY, "--address", server_.address(),
+                                     "--token-file", server_.data_dir() + "/token"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CtlRun run;
+    run.exit_code = testing::WaitExit(testing::Spawn(argv, out_path));
+    run.out = testing::ReadWholeFile(out_path);
+    return run;
+  }
+
+  ServerProcess server_;
+  int runs_ = 0;
+};
+
+TEST_F(LedgerctlTest, BooksHumanAmountsAndShowsThemInTheLedgersScale) {
+  EXPECT_EQ(Run({"create-ledger", "--id", "1", "--asset", "USD", "--scale", "2"}).exit_code, 0);
+  const CtlRun accounts =
+      Run({"create-account", "--id", "1", "--ledger", "1", "--code", "100", "then", "--id", "2",
+           "--ledger", "1", "--code", "200", "--flags", "debits-must-not-exceed-credits"});
+  EXPECT_EQ(accounts.exit_code, 0) << accounts.out;
+  const CtlRun posted = Run({"transfer", "--id", "10", "--debit", "1", "--credit", "2", "--amount",
+                             "12.34", "--ledger", "1", "--code", "1"});
+  EXPECT_EQ(posted.exit_code, 0) << posted.out;
+  EXPECT_NE(posted.out.find("12.34 USD"), std::string::npos) << posted.out;
+
+  // Account 2 holds 12.34: taking 20 from it exceeds its credits, by name, exit 1.
+  const CtlRun refused = Run({"transfer", "--id", "11", "--debit", "2", "--credit", "1", "--amount",
+                              "20", "--ledger", "1", "--code", "1"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_NE(refused.out.find("exceeds_credits"), std::string::npos) << refused.out;
+  // Three decimals in a scale-2 ledger is a usage error, never rounded.
+  EXPECT_EQ(Run({"transfer", "--id", "12", "--debit", "1", "--credit", "2", "--amount", "0.001",
+                 "--ledger", "1", "--code", "1"})
+                .exit_code,
+            64);
+
+  const CtlRun account = Run({"--json", "lookup-account", "2"});
+  EXPECT_EQ(account.exit_code, 0) << account.out;
+  EXPECT_NE(account.out.find("\"credits_posted\":\"1234\""), std::string::npos) << account.out;
+  EXPECT_NE(account.out.find("12.34"), std::string::npos) << account.out;
+  const CtlRun trial = Run({"trial-balance", "1"});
+  EXPECT_EQ(trial.exit_code, 0) << trial.out;
+  EXPECT_EQ(Run({"lookup-account", "99"}).exit_code, 1);
+  EXPECT_EQ(Run({"no-such-command"}).exit_code, 64);
+}
+
+}  // namespace
+}  // namespace ledger::net
