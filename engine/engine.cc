@@ -64,6 +64,11 @@ std::optional<AccountBalance> Engine::GetBalanceAsOf(AccountId id, uint64_t time
 TrialBalance Engine::GetTrialBalance(uint32_t ledger_id) const {
   return state_->GetTrialBalance(ledger_id);
 }
+size_t Engine::GetChanges(uint64_t from_sequence, std::span<Change> out) const {
+  return state_->GetChanges(from_sequence, out);
+}
+uint64_t Engine::change_sequence_next() const { return state_->change_sequence_next(); }
+uint64_t Engine::change_sequence_oldest() const { return state_->change_sequence_oldest(); }
 StateHash Engine::ComputeStateHash() const { return state_->ComputeStateHash(); }
 uint64_t Engine::last_timestamp_ns() const { return state_->last_timestamp_ns(); }
 bool Engine::HasRoomFor(uint64_t account_count, uint64_t transfer_count) const {

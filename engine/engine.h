@@ -38,7 +38,14 @@ struct EngineOptions {
   // Seed of the hash that places ids in the indexes. Affects layout only, never results or
   // the state hash; a server should pick it at random to defeat hash flooding.
   uint64_t hash_seed = 0x5eed5eed5eed5eedULL;
+  // Change feed (GetChanges): the most recent changes kept, in a ring committed at construction
+  // (sizeof(Change) = 168 bytes each: 1 M changes = 168 MB). 0 = no feed; the sequence counter
+  // still counts every change. At most kChangeFeedCapacityMax.
+  uint64_t change_feed_capacity = 0;
 };
+
+// 2^32 changes = 720 GB of ring: far past any memory, so a larger value is a typo.
+inline constexpr uint64_t kChangeFeedCapacityMax = uint64_t{1} << 32;
 
 struct StateHash {
   uint64_t low = 0;
@@ -61,6 +68,7 @@ struct EngineStats {
   uint64_t history_bytes = 0;         // per-account transfer lists
   uint64_t pending_bytes = 0;         // reservation state, pending balances, expiry queue
   uint64_t other_bytes = 0;           // failures, reversals, balance snapshots, ledgers
+  uint64_t change_feed_bytes = 0;     // the change ring, by capacity
 };
 
 namespace internal {
@@ -111,9 +119,21 @@ class Engine {
   // Sums over every account of a ledger (zero counts if the ledger has none).
   TrialBalance GetTrialBalance(uint32_t ledger_id) const;
 
+  // The change feed (docs/data-model.md, "Change feed"): one change per successful transfer and
+  // per expiry, in log order, numbered densely from 0 since genesis; the newest
+  // EngineOptions::change_feed_capacity of them are retained.
+  //
+  // Changes with sequence >= from_sequence, oldest first, at most out.size(); returns the count.
+  // Nothing when from_sequence is below change_sequence_oldest() (the caller reports that).
+  size_t GetChanges(uint64_t from_sequence, std::span<Change> out) const;
+  uint64_t change_sequence_next() const;    // changes since genesis = the next sequence
+  uint64_t change_sequence_oldest() const;  // oldest sequence still retained (== next when empty)
+
   // XXH3-128 over a canonical serialisation of the whole logical state (ledgers, accounts,
-  // transfers, reservation states, reversal sums, recorded failures, balance history and the
-  // last timestamp), in creation order. Equal states give equal hashes whatever the layout.
+  // transfers, reservation states, reversal sums, recorded failures, balance history, the
+  // change sequence counter and the last timestamp), in creation order. Equal states give equal
+  // hashes whatever the layout. The retained changes are not hashed: which ones are retained
+  // depends on change_feed_capacity, a setting, and their content follows from the log.
   StateHash ComputeStateHash() const;
 
   // A consistent image of the whole state, for a snapshot (engine/snapshot.h). Short: copies
@@ -121,6 +141,8 @@ class Engine {
   std::unique_ptr<EngineSnapshot> CaptureSnapshot() const;
   // Rebuilds an engine from snapshot sections. Never trusts them: checks every record and
   // reference and re-derives every balance from the transfers; DataLoss when inconsistent.
+  // The change feed goes on with the snapshot's sequence and window (its newest
+  // options.change_feed_capacity changes when that is smaller).
   static absl::StatusOr<std::unique_ptr<Engine>> Restore(const EngineOptions& options,
                                                          std::span<const SnapshotSection> sections);
 

@@ -2,9 +2,9 @@
 // them; the engine knows nothing of files).
 //
 // CaptureSnapshot runs on the engine's thread and is short: it copies the mutable parts
-// (ledgers, accounts, reservation states, balance snapshots) and borrows the append-only
-// prefix of the transfer and failure tables, which never change once written. The image can
-// then be written from another thread while the engine goes on applying batches.
+// (ledgers, accounts, reservation states, balance snapshots, the change ring) and borrows the
+// append-only prefix of the transfer and failure tables, which never change once written. The
+// image can then be written from another thread while the engine goes on applying batches.
 #pragma once
 
 #include <cstddef>
@@ -24,13 +24,22 @@ enum class SnapshotSectionKind : uint32_t {
   kFailures = 5,        // FailureRecord[], in the order they were recorded
   kReservations = 6,    // ReservationRecord[], one per pending transfer, booking order
   kBalanceHistory = 7,  // BalanceHistoryRecord[], per account in time order
+  kChanges = 8,         // Change[], the change feed's retained window, oldest first
 };
-inline constexpr uint32_t kSnapshotSectionCount = 7;
+inline constexpr uint32_t kSnapshotSectionCount = 8;
+
+// The version of the engine's sections (wal/format.h versions the framing around them).
+// 0: before the change feed (no kChanges section, no sequence counter): refused, since the
+// feed cannot be rebuilt from it; recovery then falls back to an older snapshot or the log.
+inline constexpr uint32_t kSnapshotFormatVersion = 1;
 
 struct SnapshotMeta {
   uint64_t last_timestamp_ns;
   uint64_t expired_count;
-  uint64_t reserved[6];
+  uint64_t change_sequence_next;  // changes since genesis (= transfers + expiries)
+  uint32_t format_version;        // kSnapshotFormatVersion
+  uint32_t reserved0;
+  uint64_t reserved[4];
 };
 
 struct FailureRecord {
@@ -53,7 +62,8 @@ struct BalanceHistoryRecord {
   AccountBalance balance;
 };
 
-static_assert(sizeof(SnapshotMeta) == 64 && sizeof(FailureRecord) == 24 &&
+static_assert(sizeof(SnapshotMeta) == 64 && offsetof(SnapshotMeta, change_sequence_next) == 16 &&
+              offsetof(SnapshotMeta, format_version) == 24 && sizeof(FailureRecord) == 24 &&
               sizeof(ReservationRecord) == 24 && sizeof(BalanceHistoryRecord) == 88);
 
 struct SnapshotSection {
@@ -80,6 +90,7 @@ class EngineSnapshot {
   std::vector<Account> accounts_;
   std::vector<ReservationRecord> reservations_;
   std::vector<BalanceHistoryRecord> balance_history_;
+  std::vector<Change> changes_;
   std::vector<SnapshotSection> sections_;
 };
 

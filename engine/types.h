@@ -299,6 +299,38 @@ struct AccountBalance {
   uint64_t reserved;
 };
 
+// An account's four balances (the balance part of Account, and of AccountBalance).
+struct AccountBalances {
+  Amount debits_pending;
+  Amount debits_posted;
+  Amount credits_pending;
+  Amount credits_posted;
+  friend bool operator==(const AccountBalances&, const AccountBalances&) = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Change feed: every balance change in log order (docs/data-model.md, "Change feed").
+
+enum class ChangeKind : uint8_t {
+  kSinglePhase = 0,  // a posting: plain, balancing (without pending) or a reversal
+  kPending = 1,      // a reservation (pending, with or without balancing or closing flags)
+  kPosted = 2,       // a post_pending transfer; its pending_id names the reservation
+  kVoided = 3,       // a void_pending transfer; its pending_id names the reservation
+  kExpired = 4,      // a reservation expired (no transfer of its own)
+};
+inline constexpr uint8_t kChangeKindCount = 5;
+
+// One balance change: a successful transfer, or the expiry of a reservation. Fixed layout.
+struct Change {
+  uint64_t sequence;       // dense, from 0 since genesis: the feed's cursor
+  uint64_t timestamp_ns;   // booking timestamp of the transfer; for kExpired the batch timestamp
+  TransferId transfer_id;  // the transfer; for kExpired the reservation that expired
+  ChangeKind kind;
+  uint8_t reserved[7];             // zero
+  AccountBalances debit_balance;   // the debit account's four balances right after the change
+  AccountBalances credit_balance;  // the credit account's
+};
+
 // A sum that cannot overflow: value = carries * 2^128 + low.
 struct WideSum {
   Amount low;
@@ -345,5 +377,14 @@ static_assert(offsetof(Transfer, debit_account_id) == 16 &&
               offsetof(Transfer, ledger) == 144 && offsetof(Transfer, code) == 148 &&
               offsetof(Transfer, flags) == 150);
 static_assert(sizeof(AccountBalance) == 80);
+static_assert(std::is_trivially_copyable_v<AccountBalances> && sizeof(AccountBalances) == 64);
+static_assert(offsetof(AccountBalances, debits_posted) == 16 &&
+              offsetof(AccountBalances, credits_pending) == 32 &&
+              offsetof(AccountBalances, credits_posted) == 48);
+static_assert(std::is_trivially_copyable_v<Change> && sizeof(Change) == 168 &&
+              alignof(Change) == 8);
+static_assert(offsetof(Change, timestamp_ns) == 8 && offsetof(Change, transfer_id) == 16 &&
+              offsetof(Change, kind) == 32 && offsetof(Change, reserved) == 33 &&
+              offsetof(Change, debit_balance) == 40 && offsetof(Change, credit_balance) == 104);
 
 }  // namespace ledger

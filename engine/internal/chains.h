@@ -7,8 +7,9 @@
 namespace ledger::engine::internal {
 
 // apply(i) applies event i and returns its result. Inside a chain every mutation is logged in
-// undo_, so a failing event rolls back the chain's earlier events; outside a chain an event
-// checks everything before it mutates anything, so a failure needs no undo.
+// undo_ (and changes for the feed are staged), so a failing event rolls back the chain's
+// earlier events; outside a chain an event checks everything before it mutates anything, so a
+// failure needs no undo.
 template <typename Result, typename Event, typename Apply>
 void State::RunChains(std::span<const Event> events, std::span<Result> results,
                       uint16_t linked_flag, Apply&& apply) {
@@ -46,6 +47,7 @@ void State::RunChains(std::span<const Event> events, std::span<Result> results,
       in_chain_ = false;
       chain_failed = false;
       undo_.clear();
+      changes_.CommitChain();  // nothing staged if the chain failed (Rollback dropped it)
     }
   }
   for (size_t i = open_chain_start; i < count; ++i) {

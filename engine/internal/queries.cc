@@ -183,6 +183,7 @@ EngineStats State::GetStats() const {
   stats.other_bytes = failures_.used_bytes() + snapshot_bytes +
                       reversals_.capacity() * (sizeof(std::pair<uint32_t, ReversalState>) + 1) +
                       ledgers_.capacity() * sizeof(Ledger);
+  stats.change_feed_bytes = changes_.capacity() * sizeof(Change);
   return stats;
 }
 

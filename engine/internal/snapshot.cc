@@ -4,10 +4,14 @@
 // catches rot, not a bug in the writer or a hand-made file): every record is validated, every
 // reference resolved, and every balance, closed flag and reversal sum re-derived from the
 // transfers and compared. Derived structures (indexes, history lists, reversal links, the
-// expiry queue) are rebuilt, never read.
+// expiry queue) are rebuilt, never read. The change feed's window is checked against all of
+// that: every change must name a transfer or expiry that happened, in log order, with the
+// balances the state implies.
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "engine/internal/state.h"
 
@@ -60,6 +64,8 @@ uint32_t RecordSizeOf(SnapshotSectionKind kind) {
       return sizeof(ReservationRecord);
     case SnapshotSectionKind::kBalanceHistory:
       return sizeof(BalanceHistoryRecord);
+    case SnapshotSectionKind::kChanges:
+      return sizeof(Change);
   }
   return 0;
 }
@@ -67,6 +73,14 @@ uint32_t RecordSizeOf(SnapshotSectionKind kind) {
 bool IsZero(const void* bytes, size_t size) {
   const auto* p = static_cast<const unsigned char*>(bytes);
   return std::all_of(p, p + size, [](unsigned char c) { return c == 0; });
+}
+
+// The change a stored transfer made.
+ChangeKind ChangeKindOf(const Transfer& transfer) {
+  if ((transfer.flags & kPending) != 0) return ChangeKind::kPending;
+  if ((transfer.flags & kPostPending) != 0) return ChangeKind::kPosted;
+  if ((transfer.flags & kVoidPending) != 0) return ChangeKind::kVoided;
+  return ChangeKind::kSinglePhase;
 }
 
 }  // namespace
@@ -95,7 +109,8 @@ Account State::ToAccount(uint32_t slot) const {
 
 void State::CaptureSnapshot(EngineSnapshot& image) const {
   LEDGER_ASSERT(!in_chain_);
-  image.meta_ = {last_timestamp_ns_, expired_count_, {}};
+  image.meta_ = {
+      last_timestamp_ns_, expired_count_, change_sequence_next(), kSnapshotFormatVersion, 0, {}};
   image.ledgers_ = ledgers_;
   image.accounts_.resize(accounts_.size());
   for (uint64_t slot = 0; slot < accounts_.size(); ++slot) {
@@ -119,6 +134,9 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
       image.balance_history_.push_back({static_cast<uint32_t>(slot), 0, balance});
     }
   }
+  // The ring is overwritten as the engine goes on: copied, oldest first.
+  image.changes_.resize(changes_.retained_count());
+  GetChanges(change_sequence_oldest(), image.changes_);
   // Transfers and failures are append-only: their prefix is borrowed, not copied.
   image.sections_ = {
       {SnapshotSectionKind::kMeta, sizeof(SnapshotMeta), BytesOf(&image.meta_, 1)},
@@ -134,6 +152,8 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
        BytesOf(image.reservations_.data(), image.reservations_.size())},
       {SnapshotSectionKind::kBalanceHistory, sizeof(BalanceHistoryRecord),
        BytesOf(image.balance_history_.data(), image.balance_history_.size())},
+      {SnapshotSectionKind::kChanges, sizeof(Change),
+       BytesOf(image.changes_.data(), image.changes_.size())},
   };
 }
 
@@ -155,14 +175,19 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
     seen[kind] = true;
     bytes[kind] = section.bytes;
   }
+  const auto section = [&](SnapshotSectionKind kind) { return bytes[static_cast<uint32_t>(kind)]; };
+  // The version first: an older snapshot also lacks sections, and this says why.
+  Records<SnapshotMeta> meta(section(SnapshotSectionKind::kMeta));
+  if (meta.size() != 1) return Corrupt("meta", 0, "missing or malformed");
+  if (meta[0].format_version != kSnapshotFormatVersion) {
+    return absl::DataLossError(absl::StrCat("snapshot: format version ", meta[0].format_version,
+                                            ", this engine reads ", kSnapshotFormatVersion));
+  }
+  if (meta[0].reserved0 != 0 || !IsZero(meta[0].reserved, sizeof(meta[0].reserved))) {
+    return Corrupt("meta", 0, "malformed");
+  }
   for (uint32_t kind = 1; kind <= kSnapshotSectionCount; ++kind) {
     if (!seen[kind]) return Corrupt("section", kind, "missing");
-  }
-  const auto section = [&](SnapshotSectionKind kind) { return bytes[static_cast<uint32_t>(kind)]; };
-
-  Records<SnapshotMeta> meta(section(SnapshotSectionKind::kMeta));
-  if (meta.size() != 1 || !IsZero(meta[0].reserved, sizeof(meta[0].reserved))) {
-    return Corrupt("meta", 0, "malformed");
   }
   last_timestamp_ns_ = meta[0].last_timestamp_ns;
   expired_count_ = meta[0].expired_count;
@@ -175,6 +200,8 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
   LEDGER_RETURN_IF_ERROR(RestoreReservations(section(SnapshotSectionKind::kReservations), derived));
   LEDGER_RETURN_IF_ERROR(CheckRestoredAccounts(derived));
   LEDGER_RETURN_IF_ERROR(RestoreBalanceHistory(section(SnapshotSectionKind::kBalanceHistory)));
+  LEDGER_RETURN_IF_ERROR(
+      RestoreChanges(section(SnapshotSectionKind::kChanges), meta[0].change_sequence_next));
   return absl::OkStatus();
 }
 
@@ -477,6 +504,130 @@ absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes) {
     if (last.debits_pending != now.debits_pending || last.debits_posted != now.debits_posted ||
         last.credits_pending != now.credits_pending || last.credits_posted != now.credits_posted) {
       return Corrupt("balance history", slot, "newest entry differs from the balances");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore: the change feed
+
+absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t next_sequence) {
+  if (next_sequence != transfers_.size() + expired_count_) {
+    return Corrupt("meta", 0, "change sequence differs from the transfers and expiries");
+  }
+  Records<Change> records(bytes);
+  if (records.size() > next_sequence) {
+    return Corrupt("changes", records.size(), "more than the sequence counter");
+  }
+  std::vector<Change> changes(records.size());
+  for (size_t i = 0; i < changes.size(); ++i) changes[i] = records[i];
+  const uint64_t oldest = next_sequence - changes.size();
+  // Every transfer booked since the window's oldest change is in it, in booking order.
+  const Transfer* const begin = transfers_.data();
+  const Transfer* first_in_window = begin + transfers_.size();
+  if (!changes.empty()) {
+    first_in_window = std::lower_bound(
+        begin, first_in_window, changes[0].timestamp_ns,
+        [](const Transfer& transfer, uint64_t t) { return transfer.timestamp_ns < t; });
+  }
+  uint64_t transfer_slot = static_cast<uint64_t>(first_in_window - begin);
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const Change& change = changes[i];
+    if (change.sequence != oldest + i || static_cast<uint8_t>(change.kind) >= kChangeKindCount ||
+        !IsZero(change.reserved, sizeof(change.reserved))) {
+      return Corrupt("change", i, "invalid sequence, kind or reserved bytes");
+    }
+    if (change.kind == ChangeKind::kExpired) {
+      const uint32_t slot = FindTransfer(change.transfer_id);
+      if (slot == kNoSlot || (transfers_[slot].flags & kPending) == 0 ||
+          pending_.at(slot).status != PendingStatus::kExpired ||
+          pending_.at(slot).expires_at_ns > change.timestamp_ns ||
+          change.timestamp_ns > last_timestamp_ns_) {
+        return Corrupt("change", i, "names no reservation that expired then");
+      }
+    } else if (transfer_slot == transfers_.size() ||
+               transfers_[transfer_slot].id != change.transfer_id ||
+               transfers_[transfer_slot].timestamp_ns != change.timestamp_ns ||
+               ChangeKindOf(transfers_[transfer_slot]) != change.kind) {
+      return Corrupt("change", i, "differs from the transfer booked next");
+    } else {
+      ++transfer_slot;
+    }
+    if (i > 0 && !IsInLogOrder(changes[i - 1], change)) {
+      return Corrupt("change", i, "out of log order");
+    }
+  }
+  if (transfer_slot != transfers_.size()) {
+    return Corrupt("transfer", transfer_slot, "booked within the change window but not in it");
+  }
+  LEDGER_RETURN_IF_ERROR(CheckChangeBalances(changes));
+  changes_.Restore(changes);
+  return absl::OkStatus();
+}
+
+// Both changes are known to name what they should. Timestamps rise along the log, except that
+// the expiries of one batch share its timestamp and come in order of expiry, then booking.
+bool State::IsInLogOrder(const Change& previous, const Change& change) const {
+  if (change.timestamp_ns > previous.timestamp_ns) return true;
+  if (change.timestamp_ns < previous.timestamp_ns || previous.kind != ChangeKind::kExpired ||
+      change.kind != ChangeKind::kExpired) {
+    return false;
+  }
+  const uint32_t previous_slot = FindTransfer(previous.transfer_id);
+  const uint32_t slot = FindTransfer(change.transfer_id);
+  return std::pair(pending_.at(previous_slot).expires_at_ns, previous_slot) <
+         std::pair(pending_.at(slot).expires_at_ns, slot);
+}
+
+// From the newest change back, each change must report the balances its two accounts have at
+// that point: their balances now, less the effects of the later changes.
+absl::Status State::CheckChangeBalances(const std::vector<Change>& changes) const {
+  absl::flat_hash_map<uint32_t, Balances> running;  // by account slot
+  for (size_t i = changes.size(); i-- > 0;) {
+    const Change& change = changes[i];
+    const Transfer& transfer = transfers_[FindTransfer(change.transfer_id)];
+    const uint32_t debit_slot = FindAccount(transfer.debit_account_id);
+    const uint32_t credit_slot = FindAccount(transfer.credit_account_id);
+    for (uint32_t slot : {debit_slot, credit_slot}) {
+      if (running.try_emplace(slot).second) running[slot] = GetBalances(slot);
+    }
+    Balances& d = running.at(debit_slot);  // no insertion from here on: references hold
+    Balances& c = running.at(credit_slot);
+    if (d != change.debit_balance || c != change.credit_balance) {
+      return Corrupt("change", i, "balances differ from the state");
+    }
+    Amount posted;    // moved into the posted balances
+    Amount reserved;  // moved into the pending balances
+    Amount released;  // moved out of the pending balances
+    const Amount reservation_amount =
+        change.kind == ChangeKind::kPosted || change.kind == ChangeKind::kVoided
+            ? transfers_[FindTransfer(transfer.pending_id)].amount
+            : transfer.amount;
+    switch (change.kind) {
+      case ChangeKind::kSinglePhase:
+        posted = transfer.amount;
+        break;
+      case ChangeKind::kPending:
+        reserved = transfer.amount;
+        break;
+      case ChangeKind::kPosted:
+        posted = transfer.amount;
+        released = reservation_amount;
+        break;
+      case ChangeKind::kVoided:
+      case ChangeKind::kExpired:
+        released = reservation_amount;
+        break;
+    }
+    // Undo the change.
+    if (!CheckedSub(d.debits_posted, posted, &d.debits_posted) ||
+        !CheckedSub(c.credits_posted, posted, &c.credits_posted) ||
+        !CheckedSub(d.debits_pending, reserved, &d.debits_pending) ||
+        !CheckedSub(c.credits_pending, reserved, &c.credits_pending) ||
+        !CheckedAdd(d.debits_pending, released, &d.debits_pending) ||
+        !CheckedAdd(c.credits_pending, released, &c.credits_pending)) {
+      return Corrupt("change", i, "balances do not follow from the earlier ones");
     }
   }
   return absl::OkStatus();

@@ -95,7 +95,8 @@ State::State(const EngineOptions& options)
       history_(HistoryEntriesMax(options.transfers_max)),
       transfers_(std::min<uint64_t>(options.transfers_max, kSlotsMax)),
       failures_(std::min<uint64_t>(options.transfers_max, kSlotsMax)),
-      transfer_index_(options.transfers_capacity) {
+      transfer_index_(options.transfers_capacity),
+      changes_(options.change_feed_capacity) {
   accounts_.Prefault(options.accounts_capacity);
   transfers_.Prefault(options.transfers_capacity);
   // Two entries per transfer, plus the doubling slack of the lists.
@@ -138,6 +139,22 @@ Balances State::GetBalances(uint32_t account_slot) const {
   return balances;
 }
 
+void State::WritePendingBalances(uint32_t account_slot, Balances& out) const {
+  const PendingBalances& pending = pending_balances_.at(account_slot);
+  out.debits_pending = pending.debits;
+  out.credits_pending = pending.credits;
+}
+
+// GetBalances' logic again, for the change feed's record; GetBalances keeps its own copy: the
+// reservation paths call it several times per event, with its map lookup inlined.
+void State::WriteBalances(uint32_t account_slot, Balances& out) const {
+  const AccountRecord& account = accounts_[account_slot];
+  out.debits_posted = account.debits_posted;
+  out.credits_posted = account.credits_posted;
+  out.debits_pending = out.credits_pending = {};
+  if ((account.flags & kHasPendingBalances) != 0) WritePendingBalances(account_slot, out);
+}
+
 void State::WriteAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags) {
   AccountRecord& account = accounts_[account_slot];
   account.debits_posted = balances.debits_posted;
@@ -174,6 +191,19 @@ void State::SnapshotBalances(uint32_t account_slot, uint64_t timestamp_ns) {
   }
   snapshots.push_back(snapshot);
   if (in_chain_) undo_.push_back({.kind = UndoEntry::Kind::kBalanceSnapshot, .slot = account_slot});
+}
+
+void State::RecordChange(ChangeKind kind, const TransferId& transfer_id, uint64_t timestamp_ns,
+                         uint32_t debit_slot, uint32_t credit_slot) {
+  // Field by field: an aggregate assignment builds (and memsets) a temporary first.
+  Change& change = changes_.Append(in_chain_);
+  change.sequence = change_sequence_next();
+  change.timestamp_ns = timestamp_ns;
+  change.transfer_id = transfer_id;
+  change.kind = kind;
+  std::memset(change.reserved, 0, sizeof(change.reserved));
+  WriteBalances(debit_slot, change.debit_balance);
+  WriteBalances(credit_slot, change.credit_balance);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,6 +250,10 @@ void State::ExpireReservations(uint64_t timestamp_ns) {
       continue;
     }
     ReleaseReservation(entry.transfer_slot, it->second, timestamp_ns);
+    if (changes_.enabled()) {
+      RecordChange(ChangeKind::kExpired, transfers_[entry.transfer_slot].id, timestamp_ns,
+                   it->second.debit_slot, it->second.credit_slot);
+    }
     it->second.status = PendingStatus::kExpired;
     --pending_count_;
     ++expired_count_;
@@ -272,6 +306,7 @@ void State::Rollback() {
     }
   }
   undo_.clear();
+  changes_.RollbackChain();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,6 +455,12 @@ void State::VerifyInvariants() const {
     pending_count += pending.status == PendingStatus::kPending ? 1 : 0;
   }
   LEDGER_ASSERT(pending_count == pending_count_, pending_count, pending_count_);
+  // The feed's newest change is the last one counted; none is left staged between batches.
+  LEDGER_ASSERT(
+      changes_.retained_count() == 0 || changes_.next_retained_sequence() == change_sequence_next(),
+      changes_.next_retained_sequence(), change_sequence_next());
+  LEDGER_ASSERT(changes_.chain_empty());
+  LEDGER_ASSERT(changes_.retained_count() <= changes_.capacity());
 }
 
 }  // namespace ledger::engine::internal

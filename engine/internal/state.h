@@ -8,7 +8,8 @@
 //   ids of recorded failures (one probe tells new / exists / failed);
 // - per-account history: a list of transfer slots in a shared arena, ascending, so slot order
 //   is time order and a time range is a binary search;
-// - reservations, reversals and balance snapshots: side maps keyed by slot (the rarer paths).
+// - reservations, reversals and balance snapshots: side maps keyed by slot (the rarer paths);
+// - the change feed: a counter and a ring of the newest changes (change_feed.h).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "engine/engine.h"
+#include "engine/internal/change_feed.h"
 #include "engine/internal/hash_index.h"
 #include "engine/internal/virtual_array.h"
 #include "engine/snapshot.h"
@@ -59,9 +61,7 @@ struct AccountRecord {
 };
 static_assert(sizeof(AccountRecord) == 104 && offsetof(AccountRecord, user_data_128) == 64);
 
-struct Balances {
-  Amount debits_pending, debits_posted, credits_pending, credits_posted;
-};
+using Balances = AccountBalances;
 
 struct PendingBalances {
   Amount debits, credits;
@@ -154,6 +154,14 @@ class State {
   size_t GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const;
   std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;
   TrialBalance GetTrialBalance(uint32_t ledger_id) const;
+  size_t GetChanges(uint64_t from_sequence, std::span<Change> out) const {
+    return changes_.Get(from_sequence, change_sequence_next(), out);
+  }
+  // One change per stored transfer and per expiry, so the counter is derived, never stored.
+  uint64_t change_sequence_next() const { return transfers_.size() + expired_count_; }
+  uint64_t change_sequence_oldest() const {
+    return change_sequence_next() - changes_.retained_count();
+  }
   StateHash ComputeStateHash() const;  // state_hash.cc
 
   // snapshot.cc
@@ -186,6 +194,10 @@ class State {
   uint32_t FindTransfer(TransferId id) const;  // a stored transfer's slot, or kNoSlot
 
   Balances GetBalances(uint32_t account_slot) const;
+  // The same, written in place (a 64-byte result is returned through a copy); the pending
+  // part, a map lookup for the few accounts with reservations outstanding, out of line.
+  void WriteBalances(uint32_t account_slot, Balances& out) const;
+  void WritePendingBalances(uint32_t account_slot, Balances& out) const;
   Account ToAccount(uint32_t account_slot) const;  // the public record
   // Inside a chain, logs an account's balances and flags so a rollback can restore them.
   // Inline: on the posting fast path this is one test of in_chain_.
@@ -201,6 +213,13 @@ class State {
   void WriteAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags);
   // For history accounts: appends the current balances, booked at timestamp_ns.
   void SnapshotBalances(uint32_t account_slot, uint64_t timestamp_ns);
+  // The change feed, when changes_.enabled(): callers test it, and this is out of line, so
+  // that with the feed off the apply path pays one test and keeps its registers. Appends a
+  // change (staged inside a chain) with its two accounts' balances as they are now, numbered
+  // by the counter as it is now: call it once the balances are written and before the
+  // transfer is stored (or the expiry counted).
+  void RecordChange(ChangeKind kind, const TransferId& transfer_id, uint64_t timestamp_ns,
+                    uint32_t debit_slot, uint32_t credit_slot);
 
   void BeginBatch(uint64_t timestamp_ns, size_t event_count);
   void EndBatch();
@@ -254,6 +273,10 @@ class State {
                                    std::vector<Balances>& derived);
   absl::Status CheckRestoredAccounts(const std::vector<Balances>& derived) const;
   absl::Status RestoreBalanceHistory(std::span<const std::byte> bytes);
+  // Last: checks the window against the restored transfers, reservations and balances.
+  absl::Status RestoreChanges(std::span<const std::byte> bytes, uint64_t next_sequence);
+  bool IsInLogOrder(const Change& previous, const Change& change) const;
+  absl::Status CheckChangeBalances(const std::vector<Change>& changes) const;
 
   // Expensive whole-state checks (LEDGER_EXPENSIVE_CHECKS builds): trial balance per ledger
   // and every limit, after each batch.
@@ -279,6 +302,7 @@ class State {
   absl::flat_hash_map<uint32_t, ReversalState> reversals_;  // by reversed transfer slot
   uint64_t pending_count_ = 0;
   uint64_t expired_count_ = 0;
+  ChangeFeed changes_;
 
   bool in_chain_ = false;
   std::vector<UndoEntry> undo_;

@@ -31,6 +31,9 @@ class Hasher {
 StateHash State::ComputeStateHash() const {
   Hasher hasher;
   hasher.Add(last_timestamp_ns_);
+  // The change feed's counter (implied by the counts, but the cursor is part of the contract);
+  // not the retained changes: which are retained depends on the capacity, a setting.
+  hasher.Add(change_sequence_next());
   hasher.Add(static_cast<uint64_t>(ledgers_.size()));
   for (const Ledger& ledger : ledgers_) hasher.Add(ledger);
   hasher.Add(accounts_.size());

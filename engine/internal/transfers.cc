@@ -280,6 +280,10 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
   if ((event.flags & kClosingCredit) != 0) credit_flags |= account_flags::kClosed;
   SetAccountState(prepared.debit_slot, d, debit_flags);
   SetAccountState(prepared.credit_slot, c, credit_flags);
+  if (changes_.enabled()) {
+    RecordChange(pending ? ChangeKind::kPending : ChangeKind::kSinglePhase, event.id, timestamp_ns,
+                 prepared.debit_slot, prepared.credit_slot);
+  }
 
   const uint32_t slot = AppendTransfer(event, timestamp_ns, amount, prepared.id_hash);
   RecordHistory(slot, prepared.debit_slot, prepared.credit_slot, timestamp_ns);
@@ -330,6 +334,10 @@ CreateTransferResult State::ApplyPosting(const Transfer& event, uint64_t timesta
   LogAccountState(prepared.credit_slot);
   debit.debits_posted = debits_posted;
   credit.credits_posted = credits_posted;
+  if (changes_.enabled()) {
+    RecordChange(ChangeKind::kSinglePhase, event.id, timestamp_ns, prepared.debit_slot,
+                 prepared.credit_slot);
+  }
   const uint32_t slot = AppendTransfer(event, timestamp_ns, event.amount, prepared.id_hash);
   RecordHistory(slot, prepared.debit_slot, prepared.credit_slot, timestamp_ns);
   return R::kOk;
@@ -399,6 +407,10 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
   }
   SetAccountState(pending.debit_slot, d, debit_flags);
   SetAccountState(pending.credit_slot, c, credit_flags);
+  if (changes_.enabled()) {
+    RecordChange(post ? ChangeKind::kPosted : ChangeKind::kVoided, event.id, timestamp_ns,
+                 pending.debit_slot, pending.credit_slot);
+  }
 
   const uint32_t slot = AppendTransfer(event, timestamp_ns, amount, prepared.id_hash);
   Transfer& record = transfers_[slot];  // a post/void stores the reservation's accounts

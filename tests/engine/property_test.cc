@@ -34,7 +34,7 @@ namespace {
 using engine::Engine;
 using engine::EngineOptions;
 
-// 1000 batches of up to 12 events per test: all six tests take ~4 s optimised and ~30 s with
+// 1000 batches of up to 12 events per test: all seven tests take ~5 s optimised and ~30 s with
 // ASan+UBSan on a 2-core machine. The check after each batch is linear in the transfers made
 // so far, so the cost grows with the square of the batch count (see TransferIdsToCheck).
 constexpr uint64_t kBatchCountDefault = 1000;
@@ -46,12 +46,21 @@ uint64_t EnvU64(const char* name, uint64_t fallback) {
 }
 
 // Small capacities so the engine's tables grow (and rehash) many times during a test.
-EngineOptions SmallEngineOptions() {
+EngineOptions SmallEngineOptions(uint64_t change_feed_capacity = 0) {
   EngineOptions options;
   options.accounts_capacity = 16;
   options.transfers_capacity = 16;
+  options.change_feed_capacity = change_feed_capacity;
   return options;
 }
+
+// Change feed capacities for the tests against the model: a ring that wraps every few batches,
+// one smaller than many chains (a chain commits more changes than the ring holds), one that
+// never wraps in a default run (1,000 batches of at most 12 events), and none.
+constexpr uint64_t kFeedWraps = 64;
+constexpr uint64_t kFeedTiny = 3;
+constexpr uint64_t kFeedLarge = uint64_t{1} << 14;
+constexpr uint64_t kFeedOff = 0;
 
 // ---------------------------------------------------------------------------------------------
 // Applying batches and describing them.
@@ -173,7 +182,8 @@ bool ExpectSameList(const std::vector<T>& engine, const std::vector<T>& model,
 
 class Harness {
  public:
-  Harness(const EngineOptions& options, uint64_t seed) : engine_(options), query_rng_(seed) {}
+  Harness(const EngineOptions& options, uint64_t seed)
+      : engine_(options), model_(options.change_feed_capacity), query_rng_(seed) {}
 
   Engine& engine() { return engine_; }
   const ReferenceModel& model() const { return model_; }
@@ -218,7 +228,7 @@ class Harness {
       return false;
     }
     return CheckCounts() && CheckLedgersAndTrialBalances() && CheckAccounts() && CheckTransfers() &&
-           CheckQueries();
+           CheckQueries() && CheckChanges();
   }
 
  private:
@@ -456,6 +466,43 @@ class Harness {
                           "paging GetAccountBalances(" + DebugString(filter) + ")");
   }
 
+  std::vector<Change> EngineChanges(uint64_t from_sequence, size_t out_size) {
+    std::vector<Change> out(out_size);
+    out.resize(engine_.GetChanges(from_sequence, out));
+    return out;
+  }
+
+  // The change feed: the counters, every change the batch added (while retained), a random
+  // page (sometimes from below the window: nothing), and now and then the whole window.
+  bool CheckChanges() {
+    const uint64_t next = engine_.change_sequence_next();
+    const uint64_t oldest = engine_.change_sequence_oldest();
+    if (next != model_.change_sequence_next() || oldest != model_.change_sequence_oldest()) {
+      ADD_FAILURE() << "change sequences (engine/model): next " << next << "/"
+                    << model_.change_sequence_next() << " oldest " << oldest << "/"
+                    << model_.change_sequence_oldest();
+      return false;
+    }
+    const uint64_t added_from = std::max(checked_changes_next_, oldest);
+    checked_changes_next_ = next;
+    if (!ExpectSameList(EngineChanges(added_from, next - added_from + 2),
+                        model_.GetChanges(added_from),
+                        "GetChanges(" + std::to_string(added_from) + ") after the batch")) {
+      return false;
+    }
+    const uint64_t from = QueryUniform(oldest < 2 ? 0 : oldest - 2, next + 1);
+    const size_t out_size = QueryUniform(0, 2) == 0 ? QueryUniform(0, 5) : next - oldest + 3;
+    if (!ExpectSameList(EngineChanges(from, out_size), model_.GetChanges(from, out_size),
+                        "GetChanges(" + std::to_string(from) + ", out size " +
+                            std::to_string(out_size) + ")")) {
+      return false;
+    }
+    if (next - oldest > 128 && ++batches_since_whole_window_ < 50) return true;
+    batches_since_whole_window_ = 0;
+    return ExpectSameList(EngineChanges(oldest, next - oldest), model_.GetChanges(oldest),
+                          "GetChanges(" + std::to_string(oldest) + ") of the whole window");
+  }
+
   // False when the page ended at the edge of time (no next page can exist).
   static bool NextPage(uint64_t last_ns, bool reversed, AccountFilter* page) {
     if (reversed && last_ns <= 1) return false;
@@ -472,6 +519,8 @@ class Harness {
   std::set<u128> transfer_ids_;
   std::set<u128> batch_transfer_ids_;  // those named by the last batch
   u128 slice_cursor_ = 0;              // where the rotating slice of TransferIdsToCheck resumes
+  uint64_t checked_changes_next_ = 0;  // the change sequence after the previous check
+  uint64_t batches_since_whole_window_ = 0;
   bool verbose_ = EnvU64("LEDGER_PROPERTY_VERBOSE", 0) != 0;
   std::map<std::string, uint64_t> code_counts_;
 };
@@ -491,9 +540,9 @@ uint64_t SeedForThisTest() {
 
 uint64_t BatchCount() { return EnvU64("LEDGER_PROPERTY_BATCHES", kBatchCountDefault); }
 
-void RunAgainstModel(const Mix& mix) {
+void RunAgainstModel(const Mix& mix, uint64_t change_feed_capacity) {
   const uint64_t seed = SeedForThisTest();
-  Harness harness(SmallEngineOptions(), seed ^ 0x9e3779b97f4a7c15ULL);
+  Harness harness(SmallEngineOptions(change_feed_capacity), seed ^ 0x9e3779b97f4a7c15ULL);
   Generator generator(seed, mix, harness.model());
   const std::vector<Batch> setup = generator.Setup();
   const uint64_t batch_count = setup.size() + BatchCount();
@@ -508,17 +557,24 @@ void RunAgainstModel(const Mix& mix) {
   harness.PrintCodeCounts();
 }
 
-TEST(PropertyTest, MatchesModelOnMixedWorkload) { RunAgainstModel(MixedWorkload()); }
+TEST(PropertyTest, MatchesModelOnMixedWorkload) { RunAgainstModel(MixedWorkload(), kFeedWraps); }
 
 TEST(PropertyTest, MatchesModelOnReservationHeavyWorkload) {
-  RunAgainstModel(ReservationHeavyWorkload());
+  RunAgainstModel(ReservationHeavyWorkload(), kFeedLarge);
 }
 
-TEST(PropertyTest, MatchesModelOnChainHeavyWorkload) { RunAgainstModel(ChainHeavyWorkload()); }
+TEST(PropertyTest, MatchesModelOnChainHeavyWorkload) {
+  RunAgainstModel(ChainHeavyWorkload(), kFeedTiny);
+}
 
-TEST(PropertyTest, MatchesModelOnOverflowAmounts) { RunAgainstModel(OverflowWorkload()); }
+TEST(PropertyTest, MatchesModelOnChainHeavyWorkloadWithWrappingFeed) {
+  RunAgainstModel(ChainHeavyWorkload(), kFeedWraps);
+}
 
-// Same log, different table sizes and hash seeds: the state hash must not see the layout.
+TEST(PropertyTest, MatchesModelOnOverflowAmounts) { RunAgainstModel(OverflowWorkload(), kFeedOff); }
+
+// Same log, different table sizes, hash seeds and change feed capacities: the state hash must
+// not see the layout or the feed's window.
 TEST(PropertyTest, StateHashEqualAcrossEnginesWhenSameLogApplied) {
   const uint64_t seed = SeedForThisTest();
   ReferenceModel model;  // only steers the generator towards existing records
@@ -527,6 +583,7 @@ TEST(PropertyTest, StateHashEqualAcrossEnginesWhenSameLogApplied) {
   other_options.accounts_capacity = 1 << 12;
   other_options.transfers_capacity = 1 << 14;
   other_options.hash_seed = seed | 1;
+  other_options.change_feed_capacity = kFeedWraps;
   Engine small(SmallEngineOptions());
   Engine other(other_options);
   std::vector<Batch> log = generator.Setup();

@@ -98,6 +98,8 @@ void ReferenceModel::ExpireReservations(uint64_t timestamp_ns) {
     const Transfer& reservation = state_.transfers.at(id);
     Release(reservation);
     state_.reservations.at(id).status = PendingStatus::kExpired;
+    RecordChange(ChangeKind::kExpired, reservation.id, timestamp_ns,
+                 reservation.debit_account_id.Get(), reservation.credit_account_id.Get());
     touched.insert(reservation.debit_account_id.Get());
     touched.insert(reservation.credit_account_id.Get());
   }
@@ -119,6 +121,23 @@ void ReferenceModel::Snapshot(const Account& account, uint64_t timestamp_ns) {
   state_.history[account.id.Get()].push_back(
       AccountBalance{account.debits_pending, account.debits_posted, account.credits_pending,
                      account.credits_posted, timestamp_ns, 0});
+}
+
+void ReferenceModel::RecordChange(ChangeKind kind, TransferId transfer_id, uint64_t timestamp_ns,
+                                  u128 debit_id, u128 credit_id) {
+  auto balances = [this](u128 account_id) {
+    const Account& account = state_.accounts.at(account_id);
+    return AccountBalances{account.debits_pending, account.debits_posted, account.credits_pending,
+                           account.credits_posted};
+  };
+  Change change{};
+  change.sequence = state_.changes.size();
+  change.timestamp_ns = timestamp_ns;
+  change.transfer_id = transfer_id;
+  change.kind = kind;
+  change.debit_balance = balances(debit_id);
+  change.credit_balance = balances(credit_id);
+  state_.changes.push_back(change);
 }
 
 void ReferenceModel::Close(u128 account_id, u128 reservation_id) {
@@ -331,6 +350,20 @@ std::string DebugString(const TrialBalance& trial_balance) {
          " dp=" + wide(trial_balance.debits_pending) + " dpo=" + wide(trial_balance.debits_posted) +
          " cp=" + wide(trial_balance.credits_pending) +
          " cpo=" + wide(trial_balance.credits_posted) + "}";
+}
+
+std::string DebugString(const Change& change) {
+  auto balances = [](const AccountBalances& b) {
+    return Str(b.debits_pending) + "/" + Str(b.debits_posted) + "/" + Str(b.credits_pending) + "/" +
+           Str(b.credits_posted);
+  };
+  std::string reserved;
+  for (uint8_t byte : change.reserved) reserved += std::to_string(byte);
+  return "Change{seq=" + std::to_string(change.sequence) +
+         " ts=" + std::to_string(change.timestamp_ns) + " transfer=" + Str(change.transfer_id) +
+         " kind=" + std::to_string(static_cast<int>(change.kind)) + " reserved=" + reserved +
+         " debit(dp/dpo/cp/cpo)=" + balances(change.debit_balance) +
+         " credit=" + balances(change.credit_balance) + "}";
 }
 
 std::string DebugString(const AccountFilter& filter) {

@@ -21,6 +21,11 @@ namespace ledger::testing {
 
 class ReferenceModel {
  public:
+  // change_feed_capacity: as EngineOptions's; the model keeps every change and only answers
+  // for the newest this many.
+  explicit ReferenceModel(uint64_t change_feed_capacity = 0)
+      : change_feed_capacity_(change_feed_capacity) {}
+
   // Each Create* applies one batch booked at timestamp_ns (which must exceed
   // last_timestamp_ns()) and returns one result per event.
   std::vector<CreateLedgerResult> CreateLedgers(std::span<const Ledger> events,
@@ -45,6 +50,12 @@ class ReferenceModel {
                                                  size_t out_size_max = SIZE_MAX) const;
   std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;
   TrialBalance GetTrialBalance(uint32_t ledger_id) const;
+
+  // The change feed, as Engine's: changes with sequence >= from_sequence, oldest first, at most
+  // out_size_max; nothing below change_sequence_oldest().
+  std::vector<Change> GetChanges(uint64_t from_sequence, size_t out_size_max = SIZE_MAX) const;
+  uint64_t change_sequence_next() const { return state_.changes.size(); }
+  uint64_t change_sequence_oldest() const;
 
   uint64_t last_timestamp_ns() const { return state_.last_timestamp_ns; }
 
@@ -79,6 +90,7 @@ class ReferenceModel {
     std::map<u128, std::vector<u128>> reversals;          // original id -> reversal ids
     std::map<u128, u128> closed_by;                       // account id -> closing reservation
     std::map<u128, std::vector<AccountBalance>> history;  // history accounts' snapshots
+    std::vector<Change> changes;  // every change since genesis; index = sequence
   };
 
   // What a transfer that passed every check will do. Filled in as the checks go.
@@ -103,6 +115,9 @@ class ReferenceModel {
   void ExpireReservations(uint64_t timestamp_ns);
   void Release(const Transfer& reservation);
   void Snapshot(const Account& account, uint64_t timestamp_ns);
+  // Appends a change with the two accounts' balances as they are now.
+  void RecordChange(ChangeKind kind, TransferId transfer_id, uint64_t timestamp_ns, u128 debit_id,
+                    u128 credit_id);
 
   CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns);
   CreateAccountResult CreateAccount(const Account& event, uint64_t timestamp_ns);
@@ -124,6 +139,7 @@ class ReferenceModel {
   void Reopen(const Transfer& reservation);
   u128 ReversedAmount(u128 id) const;
 
+  uint64_t change_feed_capacity_;
   State state_;
 };
 
@@ -135,6 +151,7 @@ std::string DebugString(const Transfer& transfer);
 std::string DebugString(const AccountBalance& balance);
 std::string DebugString(const TrialBalance& trial_balance);
 std::string DebugString(const AccountFilter& filter);
+std::string DebugString(const Change& change);
 const char* ResultName(CreateLedgerResult result);
 const char* ResultName(CreateAccountResult result);
 const char* ResultName(CreateTransferResult result);

@@ -35,6 +35,21 @@ std::vector<Record> Page(const std::vector<Record>& matches, const AccountFilter
 // ---------------------------------------------------------------------------------------------
 // Queries.
 
+uint64_t ReferenceModel::change_sequence_oldest() const {
+  const uint64_t next = change_sequence_next();
+  return next - std::min(next, change_feed_capacity_);
+}
+
+std::vector<Change> ReferenceModel::GetChanges(uint64_t from_sequence, size_t out_size_max) const {
+  std::vector<Change> page;
+  if (from_sequence < change_sequence_oldest()) return page;
+  for (uint64_t sequence = from_sequence;
+       sequence < change_sequence_next() && page.size() < out_size_max; ++sequence) {
+    page.push_back(state_.changes[sequence]);
+  }
+  return page;
+}
+
 std::optional<Ledger> ReferenceModel::LookupLedger(uint32_t ledger_id) const {
   auto found = state_.ledgers.find(ledger_id);
   if (found == state_.ledgers.end()) return std::nullopt;

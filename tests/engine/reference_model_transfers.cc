@@ -344,6 +344,11 @@ void ReferenceModel::Commit(const Transfer& event, uint64_t timestamp_ns, const 
   if (!event.reverses_id.IsZero()) state_.reversals[event.reverses_id.Get()].push_back(id);
   Snapshot(state_.accounts.at(plan.debit_id), timestamp_ns);
   Snapshot(state_.accounts.at(plan.credit_id), timestamp_ns);
+  ChangeKind kind = ChangeKind::kSinglePhase;
+  if (Has(event.flags, kPending)) kind = ChangeKind::kPending;
+  if (Has(event.flags, kPostPending)) kind = ChangeKind::kPosted;
+  if (Has(event.flags, kVoidPending)) kind = ChangeKind::kVoided;
+  RecordChange(kind, event.id, timestamp_ns, plan.debit_id, plan.credit_id);
 }
 
 u128 ReferenceModel::ReversedAmount(u128 id) const {

@@ -7,14 +7,19 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "engine/engine.h"
+#include "tests/engine/test_util.h"
 
 namespace ledger::engine {
 namespace {
+
+using test::OwnedSections;
 
 constexpr uint32_t kLedger = 7;
 constexpr uint64_t kAccountCount = 12;
@@ -123,30 +128,25 @@ EngineOptions SmallOptions() {
   options.transfers_capacity = 64;
   options.accounts_max = 1 << 12;
   options.transfers_max = 1 << 16;
+  options.change_feed_capacity = 64;  // wraps many times in these tests
   return options;
 }
 
-// Copies an image's sections so a test can alter them.
-struct OwnedSections {
-  std::vector<std::vector<std::byte>> bytes;
-  std::vector<SnapshotSection> sections;
+// The whole retained window of the change feed.
+std::vector<Change> FeedWindow(const Engine& engine) {
+  std::vector<Change> changes(engine.change_sequence_next() - engine.change_sequence_oldest());
+  changes.resize(engine.GetChanges(engine.change_sequence_oldest(), changes));
+  return changes;
+}
 
-  explicit OwnedSections(const EngineSnapshot& image) {
-    for (const SnapshotSection& section : image.sections()) {
-      bytes.emplace_back(section.bytes.begin(), section.bytes.end());
-    }
-    for (size_t i = 0; i < bytes.size(); ++i) {
-      sections.push_back({image.sections()[i].kind, image.sections()[i].record_size_bytes,
-                          std::span<const std::byte>(bytes[i])});
-    }
-  }
-  std::vector<std::byte>& Of(SnapshotSectionKind kind) {
-    for (size_t i = 0; i < sections.size(); ++i) {
-      if (sections[i].kind == kind) return bytes[i];
-    }
-    std::abort();
-  }
-};
+bool SameFeed(const Engine& a, const Engine& b) {
+  const std::vector<Change> window_a = FeedWindow(a);
+  const std::vector<Change> window_b = FeedWindow(b);
+  return a.change_sequence_next() == b.change_sequence_next() &&
+         a.change_sequence_oldest() == b.change_sequence_oldest() &&
+         window_a.size() == window_b.size() &&
+         std::memcmp(window_a.data(), window_b.data(), window_a.size() * sizeof(Change)) == 0;
+}
 
 TEST(Snapshot, RestoredEngineHasSameHashAndGivesSameResultsAfterwards) {
   const uint64_t seed = SeedFromEnvironment();
@@ -165,6 +165,7 @@ TEST(Snapshot, RestoredEngineHasSameHashAndGivesSameResultsAfterwards) {
     ASSERT_TRUE(restored.ok()) << restored.status() << " seed " << seed << " round " << round;
     ASSERT_EQ((*restored)->ComputeStateHash(), original.ComputeStateHash()) << "round " << round;
     ASSERT_EQ((*restored)->last_timestamp_ns(), original.last_timestamp_ns());
+    ASSERT_TRUE(SameFeed(**restored, original)) << "round " << round;
     // Both go on with the same batches (expiries included): identical results and state.
     Workload follow_up(seed + static_cast<uint64_t>(round));
     for (int batch_index = 0; batch_index < 10; ++batch_index) {
@@ -179,6 +180,7 @@ TEST(Snapshot, RestoredEngineHasSameHashAndGivesSameResultsAfterwards) {
       ASSERT_EQ(actual, expected) << "round " << round << " batch " << batch_index;
     }
     ASSERT_EQ((*restored)->ComputeStateHash(), original.ComputeStateHash());
+    ASSERT_TRUE(SameFeed(**restored, original)) << "round " << round;
   }
   EXPECT_GT(original.GetStats().transfer_count, 100u);
   EXPECT_GT(original.GetStats().expired_count, 0u);
@@ -254,6 +256,105 @@ TEST(Snapshot, RestoreRefusesEveryKindOfTamperingWithDataLoss) {
     ASSERT_FALSE(restored.ok()) << tamper.what;
     EXPECT_EQ(restored.status().code(), absl::StatusCode::kDataLoss)
         << tamper.what << ": " << restored.status();
+  }
+}
+
+// The change feed's window must describe the state it comes with: every change a transfer or
+// expiry that happened, in log order, densely numbered up to the counter, with the balances
+// the state implies.
+TEST(Snapshot, RestoreRefusesTamperedChangesWithDataLoss) {
+  Workload workload(7);
+  Engine original(SmallOptions());
+  workload.Setup(original);
+  for (int batch_index = 0; batch_index < 200; ++batch_index) {
+    std::vector<Transfer> batch = workload.NextBatch();
+    std::vector<CreateTransferResult> results(batch.size());
+    original.CreateTransfers(batch, workload.NextTimestamp(original), results);
+  }
+  std::unique_ptr<EngineSnapshot> image = original.CaptureSnapshot();
+  ASSERT_TRUE(Engine::Restore(SmallOptions(), image->sections()).ok());
+  const std::vector<Change> window = OwnedSections(*image).Changes();
+  ASSERT_EQ(window.size(), 64u);
+  // The index of the first change of `kind` from `start` on (the workload makes every kind).
+  const auto first_of = [&window](ChangeKind kind, size_t start) {
+    for (size_t i = start; i < window.size(); ++i) {
+      if (window[i].kind == kind) return i;
+    }
+    ADD_FAILURE() << "no change of kind " << static_cast<int>(kind) << " from " << start;
+    return start;
+  };
+  const size_t plain = first_of(ChangeKind::kSinglePhase, 1);
+  const size_t reservation = first_of(ChangeKind::kPending, 1);
+  const size_t expiry = first_of(ChangeKind::kExpired, 0);
+  const uint64_t oldest = window[0].sequence;
+
+  struct Tamper {
+    std::string what;
+    std::function<void(std::vector<Change>&)> apply;
+  };
+  const Tamper tampers[] = {
+      {"a sequence", [](std::vector<Change>& c) { c[5].sequence += 1; }},
+      {"a kind out of range", [](std::vector<Change>& c) { c[5].kind = ChangeKind{9}; }},
+      {"a reserved byte", [](std::vector<Change>& c) { c[5].reserved[3] = 1; }},
+      {"a posting relabelled a reservation",
+       [&](std::vector<Change>& c) { c[plain].kind = ChangeKind::kPending; }},
+      {"a reservation relabelled an expiry",
+       [&](std::vector<Change>& c) { c[reservation].kind = ChangeKind::kExpired; }},
+      {"a transfer id", [&](std::vector<Change>& c) { c[plain].transfer_id.lo ^= 1; }},
+      {"a transfer's timestamp", [&](std::vector<Change>& c) { c[plain].timestamp_ns += 1; }},
+      {"an expiry naming a posting",
+       [&](std::vector<Change>& c) { c[expiry].transfer_id = c[plain].transfer_id; }},
+      {"a debit balance",
+       [](std::vector<Change>& c) { c[10].debit_balance.debits_posted.lo ^= 1; }},
+      {"the newest credit balance",
+       [](std::vector<Change>& c) { c.back().credit_balance.credits_pending.lo ^= 2; }},
+      {"two changes swapped, sequences kept",
+       [](std::vector<Change>& c) {
+         std::swap(c[10], c[11]);
+         std::swap(c[10].sequence, c[11].sequence);
+       }},
+      {"a change dropped from the middle, the older ones renumbered",
+       [&](std::vector<Change>& c) {
+         c.erase(c.begin() + static_cast<std::ptrdiff_t>(plain));
+         for (size_t i = 0; i < plain; ++i) c[i].sequence += 1;
+       }},
+      {"the newest change dropped, the others renumbered",
+       [](std::vector<Change>& c) {
+         c.pop_back();
+         for (Change& change : c) change.sequence += 1;
+       }},
+      {"sequences that do not end at the counter",
+       [&](std::vector<Change>& c) {
+         for (Change& change : c) change.sequence -= oldest;
+       }},
+  };
+  for (const Tamper& tamper : tampers) {
+    OwnedSections sections(*image);
+    std::vector<Change> changes = sections.Changes();
+    tamper.apply(changes);
+    sections.SetChanges(changes);
+    const absl::StatusOr<std::unique_ptr<Engine>> restored =
+        Engine::Restore(SmallOptions(), sections.sections);
+    ASSERT_FALSE(restored.ok()) << tamper.what;
+    EXPECT_EQ(restored.status().code(), absl::StatusCode::kDataLoss)
+        << tamper.what << ": " << restored.status();
+  }
+  {
+    OwnedSections sections(*image);
+    SnapshotMeta meta = sections.Meta();
+    meta.change_sequence_next += 1;
+    sections.SetMeta(meta);
+    EXPECT_EQ(Engine::Restore(SmallOptions(), sections.sections).status().code(),
+              absl::StatusCode::kDataLoss)
+        << "the meta's change counter";
+  }
+  {
+    OwnedSections sections(*image);
+    sections.Of(SnapshotSectionKind::kChanges).resize(sizeof(Change) * 3 + 5);
+    sections.Refresh();
+    EXPECT_EQ(Engine::Restore(SmallOptions(), sections.sections).status().code(),
+              absl::StatusCode::kDataLoss)
+        << "a partial change record";
   }
 }
 

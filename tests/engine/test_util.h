@@ -10,6 +10,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/snapshot.h"
 #include "engine/types.h"
 
 // Printers live in namespace ledger (through an inline namespace of their own, so they cannot
@@ -157,6 +159,9 @@ static_assert(std::size(kCreateTransferResultNames) == kCreateTransferResultCoun
 
 inline constexpr std::string_view kPendingStatusNames[] = {"none", "pending", "posted", "voided",
                                                            "expired"};
+inline constexpr std::string_view kChangeKindNames[] = {"single_phase", "pending", "posted",
+                                                        "voided", "expired"};
+static_assert(std::size(kChangeKindNames) == kChangeKindCount);
 
 template <typename Enum, size_t kCount>
 void PrintEnum(Enum value, const std::string_view (&names)[kCount], std::ostream* os) {
@@ -182,6 +187,13 @@ void PrintTo(const Value128<Tag>& value, std::ostream* os) {
 }
 inline void PrintTo(const WideSum& value, std::ostream* os) {
   *os << value.carries << "*2^128+" << U128ToString(value.low.Get());
+}
+inline void PrintTo(ChangeKind value, std::ostream* os) { PrintEnum(value, kChangeKindNames, os); }
+inline void PrintTo(const AccountBalances& b, std::ostream* os) {
+  *os << "{debits_pending=" << U128ToString(b.debits_pending.Get())
+      << " debits_posted=" << U128ToString(b.debits_posted.Get())
+      << " credits_pending=" << U128ToString(b.credits_pending.Get())
+      << " credits_posted=" << U128ToString(b.credits_posted.Get()) << "}";
 }
 
 }  // namespace engine_test_printers
@@ -358,6 +370,8 @@ struct Observation {
   uint64_t transfer_count = 0;
   uint64_t pending_count = 0;
   uint64_t expired_count = 0;
+  uint64_t change_sequence_next = 0;
+  uint64_t change_sequence_oldest = 0;
 };
 
 // Empty when equal, otherwise a description of the first differences.
@@ -400,6 +414,10 @@ inline std::string DiffObservations(const Observation& before, const Observation
   if (before.transfer_count != after.transfer_count) diff << "transfer_count changed; ";
   if (before.pending_count != after.pending_count) diff << "pending_count changed; ";
   if (before.expired_count != after.expired_count) diff << "expired_count changed; ";
+  if (before.change_sequence_next != after.change_sequence_next ||
+      before.change_sequence_oldest != after.change_sequence_oldest) {
+    diff << "change feed moved; ";
+  }
   return diff.str();
 }
 
@@ -408,8 +426,12 @@ inline std::string DiffObservations(const Observation& before, const Observation
 
 class Harness {
  public:
-  // Small tables (they grow by doubling): hundreds of harnesses stay fast under ASan.
-  Harness() : engine_(EngineOptions{.accounts_capacity = 64, .transfers_capacity = 256}) {}
+  // Small tables (they grow by doubling): hundreds of harnesses stay fast under ASan. A small
+  // change feed, so that every test runs the feed's path (and rejections show it unmoved).
+  Harness()
+      : engine_(EngineOptions{
+            .accounts_capacity = 64, .transfers_capacity = 256, .change_feed_capacity = 16}) {}
+  explicit Harness(const EngineOptions& options) : engine_(options) {}
 
   Engine& engine() { return engine_; }
   const Engine& engine() const { return engine_; }
@@ -520,6 +542,8 @@ class Harness {
     observation.transfer_count = stats.transfer_count;
     observation.pending_count = stats.pending_count;
     observation.expired_count = stats.expired_count;
+    observation.change_sequence_next = engine_.change_sequence_next();
+    observation.change_sequence_oldest = engine_.change_sequence_oldest();
     return observation;
   }
 
@@ -593,6 +617,63 @@ inline ::testing::AssertionResult TransferRejected(Harness& h, const TransferSpe
   if (!diff.empty()) return ::testing::AssertionFailure() << "state changed: " << diff;
   return ::testing::AssertionSuccess();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot images a test can alter.
+
+// Copies an image's sections. After changing a section's size, call Refresh().
+struct OwnedSections {
+  std::vector<std::vector<std::byte>> bytes;
+  std::vector<SnapshotSection> sections;
+
+  explicit OwnedSections(const EngineSnapshot& image) {
+    for (const SnapshotSection& section : image.sections()) {
+      bytes.emplace_back(section.bytes.begin(), section.bytes.end());
+      sections.push_back(section);
+    }
+    Refresh();
+  }
+  void Refresh() {
+    for (size_t i = 0; i < bytes.size(); ++i) sections[i].bytes = bytes[i];
+  }
+  std::vector<std::byte>& Of(SnapshotSectionKind kind) {
+    for (size_t i = 0; i < sections.size(); ++i) {
+      if (sections[i].kind == kind) return bytes[i];
+    }
+    ADD_FAILURE() << "no section of kind " << static_cast<uint32_t>(kind);
+    std::abort();
+  }
+  void Drop(SnapshotSectionKind kind) {
+    for (size_t i = 0; i < sections.size(); ++i) {
+      if (sections[i].kind != kind) continue;
+      sections.erase(sections.begin() + static_cast<std::ptrdiff_t>(i));
+      bytes.erase(bytes.begin() + static_cast<std::ptrdiff_t>(i));
+      Refresh();
+      return;
+    }
+  }
+  // The change feed's section as records, and back.
+  std::vector<Change> Changes() {
+    const std::vector<std::byte>& raw = Of(SnapshotSectionKind::kChanges);
+    std::vector<Change> changes(raw.size() / sizeof(Change));
+    if (!changes.empty()) std::memcpy(changes.data(), raw.data(), changes.size() * sizeof(Change));
+    return changes;
+  }
+  void SetChanges(const std::vector<Change>& changes) {
+    std::vector<std::byte>& raw = Of(SnapshotSectionKind::kChanges);
+    raw.resize(changes.size() * sizeof(Change));
+    if (!raw.empty()) std::memcpy(raw.data(), changes.data(), raw.size());
+    Refresh();
+  }
+  SnapshotMeta Meta() {
+    SnapshotMeta meta;
+    std::memcpy(&meta, Of(SnapshotSectionKind::kMeta).data(), sizeof(meta));
+    return meta;
+  }
+  void SetMeta(const SnapshotMeta& meta) {
+    std::memcpy(Of(SnapshotSectionKind::kMeta).data(), &meta, sizeof(meta));
+  }
+};
 
 // ---------------------------------------------------------------------------------------------
 // A standard book used by most transfer tests.
