@@ -219,14 +219,29 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   }
 
  private:
+  // A batch in flight. Dropped unanswered (the connection closed), it fails its submissions.
   struct Batch {
+    Impl* impl = nullptr;
     std::vector<Submission*> submissions;
+    bool finished = false;
+    ~Batch() {
+      if (!finished) impl->Complete(submissions, absl::UnavailableError("the connection closed"));
+    }
   };
   // A caller of Call, waiting on its own stack.
   struct CallRequest {
     kj::Function<kj::Promise<void>()> body;
     absl::Status status;
     bool done = false;
+  };
+  // A Call started on the loop; dropped unanswered, it fails the call.
+  struct CallTask {
+    Impl* impl = nullptr;
+    CallRequest* call = nullptr;
+    bool finished = false;
+    ~CallTask() {
+      if (!finished) impl->FinishCall(*call, absl::UnavailableError("the connection closed"));
+    }
   };
 
   void Wake() {
@@ -246,9 +261,21 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
       KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() { promise = call->body(); })) {
         promise = kj::mv(*exception);
       }
-      tasks_->add(promise.then(
-          [this, call] { FinishCall(*call, absl::OkStatus()); },
-          [this, call](kj::Exception&& exception) { FinishCall(*call, StatusOf(exception)); }));
+      auto task = kj::heap<CallTask>();  // in place: a moved-from copy would fail the call
+      CallTask* raw = task.get();
+      raw->impl = this;
+      raw->call = call;
+      tasks_->add(promise
+                      .then(
+                          [this, raw] {
+                            raw->finished = true;
+                            FinishCall(*raw->call, absl::OkStatus());
+                          },
+                          [this, raw](kj::Exception&& exception) {
+                            raw->finished = true;
+                            FinishCall(*raw->call, StatusOf(exception));
+                          })
+                      .attach(kj::mv(task)));
     }
   }
 
@@ -362,6 +389,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   void SendBatches() {
     while (inflight_batches_ < options_.submit_inflight_batches_max) {
       auto batch = kj::heap<Batch>();
+      batch->impl = this;
       size_t events = 0;
       {
         std::lock_guard lock(mutex_);
@@ -404,16 +432,21 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   }
 
   void Finish(Batch& batch, const absl::Status& status) {
+    batch.finished = true;
     --inflight_batches_;
+    Complete(batch.submissions, status);
+    SendBatches();
+  }
+
+  void Complete(const std::vector<Submission*>& submissions, const absl::Status& status) {
     {
       std::lock_guard lock(mutex_);
-      for (Submission* submission : batch.submissions) {
+      for (Submission* submission : submissions) {
         submission->status = status;
         submission->done = true;
       }
     }
     done_.notify_all();
-    SendBatches();
   }
 
   void FailQueued(const absl::Status& status) {  // mutex_ held
