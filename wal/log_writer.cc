@@ -222,12 +222,13 @@ void LogWriter::Run() {
         failed.ok() ? WriteGroup(buffers_[index], bytes, first_op, entry_count) : failed;
     const auto elapsed = std::chrono::steady_clock::now() - start;
     const uint64_t last_op = first_op + entry_count - 1;
-    const GroupDone done{.ok = written.ok(),
-                         .durable_op = written.ok() ? last_op : durable_op(),
-                         .entry_count = entry_count,
-                         .bytes = RoundUpToBlock(bytes),
-                         .write_ns = static_cast<uint64_t>(
-                             std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count())};
+    const GroupDone done{
+        .ok = written.ok(),
+        .durable_op = written.ok() ? last_op : durable_op(),
+        .entry_count = entry_count,
+        .bytes = RoundUpToBlock(bytes),
+        .write_ns = static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count())};
     {
       std::lock_guard lock(mutex_);
       if (!written.ok() && status_.ok()) status_ = written;
