@@ -83,6 +83,7 @@ enum class CreateLedgerResult : uint8_t {
   kExistsWithDifferentAssetCode = 7,
   kExists = 8,
 };
+inline constexpr uint8_t kCreateLedgerResultCount = 9;
 
 // ---------------------------------------------------------------------------------------------
 // Account: balances are derived only from transfers; there is no "set balance" operation.
@@ -139,6 +140,7 @@ enum class CreateAccountResult : uint8_t {
   kExists = 22,
   kLedgerNotFound = 23,
 };
+inline constexpr uint8_t kCreateAccountResultCount = 24;
 
 // ---------------------------------------------------------------------------------------------
 // Transfer: moves `amount` from the debit account to the credit account of one ledger.

@@ -7,6 +7,8 @@
 #include <iterator>
 #include <utility>
 
+#include "engine/result_names.h"
+
 namespace ledger::net {
 namespace {
 
@@ -341,113 +343,6 @@ std::string Registry::Render() const {
 
 namespace {
 
-// In enum order: index i names the code with value i (engine/types.h). The static_asserts below
-// pin the counts and the last enumerator of each; tests/net/metrics_test.cc checks every name
-// against the RPC schema's enumerant of the same number.
-constexpr std::string_view kCreateLedgerResultNames[] = {"ok",
-                                                         "timestamp_must_be_zero",
-                                                         "reserved_field",
-                                                         "id_must_not_be_zero",
-                                                         "scale_too_large",
-                                                         "asset_code_invalid",
-                                                         "exists_with_different_scale",
-                                                         "exists_with_different_asset_code",
-                                                         "exists"};
-constexpr std::string_view kCreateAccountResultNames[] = {"ok",
-                                                          "linked_event_failed",
-                                                          "linked_event_chain_open",
-                                                          "timestamp_must_be_zero",
-                                                          "reserved_field",
-                                                          "reserved_flag",
-                                                          "id_must_not_be_zero",
-                                                          "id_must_not_be_int_max",
-                                                          "flags_are_mutually_exclusive",
-                                                          "closed_flag_must_not_be_set",
-                                                          "debits_pending_must_be_zero",
-                                                          "debits_posted_must_be_zero",
-                                                          "credits_pending_must_be_zero",
-                                                          "credits_posted_must_be_zero",
-                                                          "ledger_must_not_be_zero",
-                                                          "code_must_not_be_zero",
-                                                          "exists_with_different_flags",
-                                                          "exists_with_different_user_data_128",
-                                                          "exists_with_different_user_data_64",
-                                                          "exists_with_different_user_data_32",
-                                                          "exists_with_different_ledger",
-                                                          "exists_with_different_code",
-                                                          "exists",
-                                                          "ledger_not_found"};
-constexpr std::string_view kCreateTransferResultNames[] = {
-    "ok",
-    "linked_event_failed",
-    "linked_event_chain_open",
-    "timestamp_must_be_zero",
-    "reserved_flag",
-    "id_must_not_be_zero",
-    "id_must_not_be_int_max",
-    "flags_are_mutually_exclusive",
-    "pending_id_must_be_zero",
-    "pending_id_must_not_be_zero",
-    "pending_id_must_not_be_int_max",
-    "pending_id_must_be_different",
-    "reverses_id_must_not_be_int_max",
-    "reverses_id_must_be_different",
-    "reversal_must_be_plain",
-    "timeout_reserved_for_pending_transfer",
-    "closing_transfer_must_be_pending",
-    "debit_account_id_must_not_be_zero",
-    "debit_account_id_must_not_be_int_max",
-    "credit_account_id_must_not_be_zero",
-    "credit_account_id_must_not_be_int_max",
-    "accounts_must_be_different",
-    "ledger_must_not_be_zero",
-    "code_must_not_be_zero",
-    "amount_must_not_be_zero",
-    "exists_with_different_flags",
-    "exists_with_different_pending_id",
-    "exists_with_different_reverses_id",
-    "exists_with_different_timeout",
-    "exists_with_different_debit_account_id",
-    "exists_with_different_credit_account_id",
-    "exists_with_different_amount",
-    "exists_with_different_user_data_128",
-    "exists_with_different_user_data_64",
-    "exists_with_different_user_data_32",
-    "exists_with_different_ledger",
-    "exists_with_different_code",
-    "exists_with_different_value_time",
-    "exists",
-    "debit_account_not_found",
-    "credit_account_not_found",
-    "accounts_must_have_the_same_ledger",
-    "transfer_must_have_the_same_ledger_as_accounts",
-    "pending_transfer_not_found",
-    "pending_transfer_not_pending",
-    "pending_transfer_has_different_debit_account_id",
-    "pending_transfer_has_different_credit_account_id",
-    "pending_transfer_has_different_ledger",
-    "pending_transfer_has_different_code",
-    "exceeds_pending_transfer_amount",
-    "pending_transfer_has_different_amount",
-    "pending_transfer_already_posted",
-    "pending_transfer_already_voided",
-    "pending_transfer_expired",
-    "reversed_transfer_not_found",
-    "reversed_transfer_not_posted",
-    "reversal_must_swap_accounts",
-    "exceeds_reversible_amount",
-    "debit_account_already_closed",
-    "credit_account_already_closed",
-    "overflows_timeout",
-    "overflows_debits_pending",
-    "overflows_credits_pending",
-    "overflows_debits_posted",
-    "overflows_credits_posted",
-    "overflows_debits",
-    "overflows_credits",
-    "exceeds_credits",
-    "exceeds_debits"};
-
 constexpr std::string_view kOperationNames[] = {"create_ledgers", "create_accounts",
                                                 "create_transfers"};
 constexpr std::string_view kBatchOutcomeNames[] = {"ok", "rejected"};
@@ -472,22 +367,11 @@ constexpr bool AreDistinctLabelValues(const std::string_view (&names)[kCount]) {
   return true;
 }
 
-static_assert(std::size(kCreateLedgerResultNames) == kCreateLedgerResultCount &&
-              static_cast<size_t>(CreateLedgerResult::kExists) + 1 == kCreateLedgerResultCount);
-static_assert(std::size(kCreateAccountResultNames) == kCreateAccountResultCount &&
-              static_cast<size_t>(CreateAccountResult::kLedgerNotFound) + 1 ==
-                  kCreateAccountResultCount);
-static_assert(std::size(kCreateTransferResultNames) == kCreateTransferResultCount &&
-              static_cast<size_t>(CreateTransferResult::kExceedsDebits) + 1 ==
-                  kCreateTransferResultCount);
 static_assert(std::size(kOperationNames) == kOperationCount &&
               std::size(kBatchOutcomeNames) == kBatchOutcomeCount &&
               std::size(kQueryMethodNames) == kQueryMethodCount &&
               std::size(kRejectReasonNames) == kRejectReasonCount);
-static_assert(AreDistinctLabelValues(kCreateLedgerResultNames) &&
-              AreDistinctLabelValues(kCreateAccountResultNames) &&
-              AreDistinctLabelValues(kCreateTransferResultNames) &&
-              AreDistinctLabelValues(kOperationNames) &&
+static_assert(AreDistinctLabelValues(kOperationNames) &&
               AreDistinctLabelValues(kBatchOutcomeNames) &&
               AreDistinctLabelValues(kQueryMethodNames) &&
               AreDistinctLabelValues(kRejectReasonNames));
@@ -505,19 +389,23 @@ constexpr size_t kEventsFirstChild[kOperationCount] = {
 constexpr size_t kEventsCount[kOperationCount] = {
     kCreateLedgerResultCount, kCreateAccountResultCount, kCreateTransferResultCount};
 
-template <size_t kCount>
-void AddEventLabels(Operation operation, const std::string_view (&names)[kCount],
-                    std::vector<LabelValues>* children) {
-  for (std::string_view name : names) {
-    children->push_back({std::string(OperationName(operation)), std::string(name)});
+// Result names come from engine/result_names.h (snake_case, distinct: checked by its tests).
+template <typename Result>
+void AddEventLabels(Operation operation, size_t count, std::vector<LabelValues>* children) {
+  for (size_t code = 0; code < count; ++code) {
+    children->push_back({std::string(OperationName(operation)),
+                         std::string(ResultName(static_cast<Result>(code)))});
   }
 }
 
 std::vector<LabelValues> EventLabels() {
   std::vector<LabelValues> children;
-  AddEventLabels(Operation::kCreateLedgers, kCreateLedgerResultNames, &children);
-  AddEventLabels(Operation::kCreateAccounts, kCreateAccountResultNames, &children);
-  AddEventLabels(Operation::kCreateTransfers, kCreateTransferResultNames, &children);
+  AddEventLabels<CreateLedgerResult>(Operation::kCreateLedgers, kCreateLedgerResultCount,
+                                     &children);
+  AddEventLabels<CreateAccountResult>(Operation::kCreateAccounts, kCreateAccountResultCount,
+                                      &children);
+  AddEventLabels<CreateTransferResult>(Operation::kCreateTransfers, kCreateTransferResultCount,
+                                       &children);
   return children;
 }
 
@@ -570,15 +458,6 @@ int64_t UnixTimeSeconds() {
 
 }  // namespace
 
-std::string_view ResultName(CreateLedgerResult result) {
-  return NameOf(kCreateLedgerResultNames, result);
-}
-std::string_view ResultName(CreateAccountResult result) {
-  return NameOf(kCreateAccountResultNames, result);
-}
-std::string_view ResultName(CreateTransferResult result) {
-  return NameOf(kCreateTransferResultNames, result);
-}
 std::string_view OperationName(Operation operation) { return NameOf(kOperationNames, operation); }
 std::string_view BatchOutcomeName(BatchOutcome outcome) {
   return NameOf(kBatchOutcomeNames, outcome);

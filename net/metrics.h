@@ -221,15 +221,7 @@ void AppendSeconds(uint64_t duration_ns, std::string* out);
 // ---------------------------------------------------------------------------------------------
 // Label values of the ledger server's metrics: snake_case, fixed at compile time.
 
-inline constexpr size_t kCreateLedgerResultCount = 9;
-inline constexpr size_t kCreateAccountResultCount = 24;
-// kCreateTransferResultCount (69) comes from engine/types.h.
-
-// The snake_case name of a result code ("ok", "exceeds_credits"), as in the RPC schema's
-// enumerants; empty for a value outside the enum.
-std::string_view ResultName(CreateLedgerResult result);
-std::string_view ResultName(CreateAccountResult result);
-std::string_view ResultName(CreateTransferResult result);
+// Result codes are named by engine/result_names.h.
 
 enum class Operation : uint8_t { kCreateLedgers = 0, kCreateAccounts = 1, kCreateTransfers = 2 };
 inline constexpr size_t kOperationCount = 3;

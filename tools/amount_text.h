@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "engine/result_names.h"
 #include "engine/types.h"
 
 namespace ledger::tools {
@@ -58,16 +59,8 @@ std::string FormatUuid(u128 value);
 std::string FormatId(u128 value);
 
 // ---------------------------------------------------------------------------------------------
-// Names (snake_case, as in docs/data-model.md). Codes a newer server may add, and bits or
-// values outside the known ones, are named "unknown".
-
-inline constexpr uint8_t kCreateLedgerResultCount = 9;
-inline constexpr uint8_t kCreateAccountResultCount = 24;
-
-const char* ResultName(CreateLedgerResult result);
-const char* ResultName(CreateAccountResult result);
-const char* ResultName(CreateTransferResult result);
-const char* ChangeKindName(ChangeKind kind);
+// Names (snake_case, as in docs/data-model.md; result codes and change kinds are named by
+// engine/result_names.h). Bits outside the known ones are shown in hex.
 
 // Comma-separated names of the set bits, "" for none, unknown bits as "0x..":
 // "debits_must_not_exceed_credits,history". (Not "...FlagNames": ledger-wal has functions of

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/result_names.h"
 
 namespace {
 
@@ -23,23 +24,6 @@ std::string Format(Amount amount, uint8_t scale) {
     value /= 10;
   }
   return std::string(buffer + position, sizeof(buffer) - position);
-}
-
-const char* Name(CreateTransferResult result) {
-  switch (result) {
-    case CreateTransferResult::kOk:
-      return "ok";
-    case CreateTransferResult::kExists:
-      return "exists";
-    case CreateTransferResult::kExceedsCredits:
-      return "exceeds_credits";
-    case CreateTransferResult::kLinkedEventFailed:
-      return "linked_event_failed";
-    case CreateTransferResult::kPendingTransferExpired:
-      return "pending_transfer_expired";
-    default:
-      return "other";
-  }
 }
 
 }  // namespace
@@ -113,7 +97,7 @@ int main() {
     std::vector<CreateTransferResult> results(step.batch.size());
     ledger_engine.CreateTransfers(step.batch, tick(1), results);
     std::printf("%s:", step.what);
-    for (CreateTransferResult result : results) std::printf(" %s", Name(result));
+    for (CreateTransferResult result : results) std::printf(" %s", ResultName(result));
     std::printf("\n");
   }
   for (uint64_t id = 1; id <= 3; ++id) {
