@@ -11,8 +11,10 @@
 //
 // Errors: a Status whose code says what to do. Unavailable: the connection is gone or the
 // server is shutting down (reconnect; creates are safe to retry, ids are idempotency keys).
-// ResourceExhausted: a server limit was hit; retry later. InvalidArgument: the request breaks a
-// limit or a rule (not worth retrying). FailedPrecondition: e.g. a feed cursor out of range.
+// ResourceExhausted: the server is busy (calls or memory in flight); retry later.
+// FailedPrecondition: the server refused the request (over a limit, a feed cursor out of range;
+// the message says which): not worth retrying as is. InvalidArgument: refused by the client
+// itself (e.g. a submission ending with a linked transfer). Unauthenticated: wrong token.
 #pragma once
 
 #include <cstdint>

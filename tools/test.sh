@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 tools/setup.sh
 tools/check_format.sh
 
+# libFuzzer (clang) over the RPC decoding path, briefly; longer: LEDGER_FUZZ_SECONDS=N.
+echo "== fuzz: rpc decoding" >&2
+tests/net/fuzz/run.sh
+
 jobs=$(nproc)
 for preset in release asan; do
   echo "== ${preset}: build" >&2

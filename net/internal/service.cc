@@ -46,6 +46,20 @@ bool TokenMatches(kj::ArrayPtr<const kj::byte> guess, const std::string& token) 
   return difference == 0;
 }
 
+// Replies queued for a client that does not read them cost the server ~6-12 KB each (a reply
+// message's first segment), however small they are on the wire: count them too.
+constexpr size_t kUnsentRepliesMax = 4096;
+
+// Closes a connection whose client stopped reading its replies, and fails the call.
+void CheckClientReads(Connection& connection, const ServerLimits& limits) {
+  if (connection.network == nullptr) return;
+  if (connection.network->getCurrentQueueSize() > limits.unsent_reply_bytes_max ||
+      connection.network->getCurrentQueueCount() > kUnsentRepliesMax) {
+    connection.Close();
+    Fail(kj::Exception::Type::DISCONNECTED, "the client does not read its replies");
+  }
+}
+
 // Counts a call against its connection's and the server's limits for as long as it runs.
 class CallGuard {
  public:
@@ -416,6 +430,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> info(InfoContext context) override {
+    auto guard = Admit(0);
     state_.FillInfo(context.getResults().initInfo());
     return kj::READY_NOW;
   }
@@ -430,11 +445,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
       state_.metrics.RequestsRejected(RejectReason::kShuttingDown).Increment();
       Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
     }
-    if (connection_->network != nullptr &&
-        connection_->network->getCurrentQueueSize() > limits.unsent_reply_bytes_max) {
-      connection_->Close();  // the client stopped reading its replies
-      Fail(kj::Exception::Type::DISCONNECTED, "the client does not read its replies");
-    }
+    CheckClientReads(*connection_, limits);
     if (connection_->inflight_calls >= limits.inflight_calls_max) {
       Fail(kj::Exception::Type::OVERLOADED,
            absl::StrCat("more than ", limits.inflight_calls_max,
@@ -558,6 +569,12 @@ class GatewayImpl final : public rpc::Gateway::Server {
   kj::Promise<void> login(LoginContext context) override {
     if (state_.shutting_down) {
       Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
+    }
+    CheckClientReads(*connection_, state_.options.limits);
+    if (connection_->authenticated) {
+      // Each answer holds a Ledger capability for the connection's life: one login is enough.
+      connection_->Close();
+      Fail(kj::Exception::Type::DISCONNECTED, "this connection is already logged in");
     }
     if (!TokenMatches(context.getParams().getToken(), state_.options.token)) {
       ++connection_->failed_logins;

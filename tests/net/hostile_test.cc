@@ -1,0 +1,976 @@
+// Hostile clients against the real ledgerd: garbage bytes, forged segment tables, truncated and
+// oversized messages, lists past the limits, calls without a login, wrong logins, idle
+// connections, connection floods and clients that never read their replies.
+//
+// After every attack the server must (a) still serve a well-behaved client (create, transfer,
+// look up, with the right balances), (b) hold exactly what it held before the attack, (c) have
+// stayed within a memory bound (resident set growth, read from /proc), and (d) have logged no
+// crash; at the end it must still shut down cleanly.
+//
+// The attackers speak raw TCP, raw Cap'n Proto RPC frames (tests that must not read replies)
+// or Cap'n Proto RPC without our client library (capnp::makeRpcClient), never through it.
+//
+//   LEDGER_SEED=<n>  replays the random bytes of RandomBytesAndForgedFrames
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "capnp/any.h"
+#include "capnp/message.h"
+#include "capnp/rpc-twoparty.h"
+#include "capnp/rpc.capnp.h"
+#include "capnp/serialize.h"
+#include "kj/async-io.h"
+#include "kj/timer.h"
+#include "net/client.h"
+#include "net/ledger.capnp.h"
+#include "tests/net/server_process.h"
+
+namespace ledger::net {
+namespace {
+
+using testing::ServerProcess;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr uint32_t kLedgerId = 7;
+// Resident memory an attack may add to the server. Its own bounds are ~100 MB (two messages
+// read ahead per connection, 64 MB of unsent replies, allocator caches); 300 MB cannot flake
+// and still catches memory that grows with the attacker's message count.
+constexpr uint64_t kRssGrowthBytesMax = uint64_t{300} << 20;
+// How long the server may take to drop a connection it must drop "at once".
+constexpr auto kCloseTimeout = milliseconds(10'000);
+// A connection the server reads nothing from for this long is one it stopped reading.
+constexpr auto kStallTimeout = milliseconds(10'000);
+// RPC method ordinals (net/ledger.capnp).
+constexpr uint16_t kLoginMethod = 0;
+constexpr uint16_t kLookupAccountsMethod = 4;
+constexpr uint16_t kInfoMethod = 11;
+// Questions of a raw RPC connection: 0 bootstraps the Gateway, 1 logs in, calls follow.
+constexpr uint32_t kBootstrapQuestion = 0;
+constexpr uint32_t kLoginQuestion = 1;
+
+uint64_t EnvironmentNumber(const char* name, uint64_t fallback) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return fallback;
+  return std::strtoull(text, nullptr, 10);
+}
+
+std::vector<std::string> FlagsWith(std::initializer_list<std::string> extra) {
+  std::vector<std::string> flags = ServerProcess::DefaultFlags();
+  flags.insert(flags.end(), extra);
+  return flags;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server's health
+
+// Resident set of `pid` in bytes (VmRSS), or 0 when it cannot be read.
+uint64_t RssBytes(pid_t pid) {
+  const std::string status = testing::ReadWholeFile(absl::StrCat("/proc/", pid, "/status"));
+  const size_t at = status.find("VmRSS:");
+  if (at == std::string::npos) return 0;
+  return std::strtoull(status.c_str() + at + 6, nullptr, 10) * 1024;
+}
+
+// Running (not exited, not a zombie), without reaping it: ServerProcess does that.
+bool IsRunning(pid_t pid) {
+  const std::string status = testing::ReadWholeFile(absl::StrCat("/proc/", pid, "/status"));
+  const size_t at = status.find("State:");
+  if (at == std::string::npos) return false;
+  const char state = status[status.find_first_not_of(" \t", at + 6)];
+  return state != 'Z' && state != 'X';
+}
+
+void ExpectNoCrashInLog(const std::string& log) {
+  for (const char* marker : {"assertion failed", "Sanitizer", "runtime error", "terminate called",
+                             "Segmentation fault", "Aborted", "uncaught exception"}) {
+    EXPECT_EQ(log.find(marker), std::string::npos) << "'" << marker << "' in the log:\n" << log;
+  }
+}
+
+std::unique_ptr<Client> Connect(const ServerProcess& server) {
+  ClientOptions options;
+  options.address = server.address();
+  options.token = server.token();
+  auto client = Client::Connect(options);
+  EXPECT_TRUE(client.ok()) << client.status();
+  return client.ok() ? std::move(*client) : nullptr;
+}
+
+Account MakeAccount(uint64_t id) {
+  Account account{};
+  account.id = AccountId::From(id);
+  account.ledger = kLedgerId;
+  account.code = 10;
+  return account;
+}
+
+Transfer MakeTransfer(uint64_t id, uint64_t debit, uint64_t credit, uint64_t amount) {
+  Transfer transfer{};
+  transfer.id = TransferId::From(id);
+  transfer.debit_account_id = AccountId::From(debit);
+  transfer.credit_account_id = AccountId::From(credit);
+  transfer.amount = Amount::From(amount);
+  transfer.ledger = kLedgerId;
+  transfer.code = 1;
+  return transfer;
+}
+
+const std::vector<AccountId> kBaselineIds = {AccountId::From(1), AccountId::From(2),
+                                             AccountId::From(3), AccountId::From(4)};
+
+// What a well-behaved client set up before the attack.
+struct Baseline {
+  std::vector<Account> accounts;  // 1..4, with balances
+  uint64_t rss_bytes = 0;
+};
+
+// Ledger 7, accounts 1..4 and transfers between them; then the balances and the server's RSS.
+void SetUpBaseline(const ServerProcess& server, Baseline* baseline) {
+  auto client = Connect(server);
+  ASSERT_NE(client, nullptr);
+  Ledger ledger{};
+  ledger.id = kLedgerId;
+  ledger.scale = 2;
+  std::memcpy(ledger.asset_code, "USD", 3);
+  LedgerResult ledger_result;
+  ASSERT_TRUE(client->CreateLedgers({&ledger, 1}, {&ledger_result, 1}).ok());
+  ASSERT_EQ(ledger_result.status, CreateLedgerResult::kOk);
+  std::vector<Account> accounts;
+  for (const AccountId& id : kBaselineIds) accounts.push_back(MakeAccount(id.lo));
+  std::vector<AccountResult> account_results(accounts.size());
+  ASSERT_TRUE(client->CreateAccounts(accounts, account_results).ok());
+  for (const AccountResult& result : account_results) {
+    ASSERT_EQ(result.status, CreateAccountResult::kOk);
+  }
+  std::vector<Transfer> transfers;
+  for (uint64_t i = 0; i < 12; ++i)
+    transfers.push_back(MakeTransfer(100 + i, 1 + i % 4, 1 + (i + 1) % 4, 10 + i));
+  std::vector<TransferResult> transfer_results(transfers.size());
+  ASSERT_TRUE(client->CreateTransfers(transfers, transfer_results).ok());
+  for (const TransferResult& result : transfer_results) {
+    ASSERT_EQ(result.status, CreateTransferResult::kOk);
+  }
+  auto found = client->LookupAccounts(kBaselineIds);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), kBaselineIds.size());
+  baseline->accounts = *found;
+  baseline->rss_bytes = RssBytes(server.pid());
+  ASSERT_GT(baseline->rss_bytes, 0u);
+}
+
+// (a)-(d) of the file comment. `fresh_id` names two new accounts and a transfer (fresh_id and
+// fresh_id + 1): unique per call.
+void ExpectStillServing(const ServerProcess& server, const Baseline& baseline, uint64_t fresh_id) {
+  ASSERT_TRUE(IsRunning(server.pid())) << server.log();
+  const uint64_t rss_bytes = RssBytes(server.pid());
+  EXPECT_LT(rss_bytes, baseline.rss_bytes + kRssGrowthBytesMax)
+      << "the server grew from " << baseline.rss_bytes << " to " << rss_bytes << " bytes";
+  auto client = Connect(server);
+  ASSERT_NE(client, nullptr) << server.log();
+  auto found = client->LookupAccounts(kBaselineIds);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), baseline.accounts.size());
+  for (size_t i = 0; i < found->size(); ++i) {
+    EXPECT_EQ(std::memcmp(&(*found)[i], &baseline.accounts[i], sizeof(Account)), 0)
+        << "account " << baseline.accounts[i].id.lo << " changed";
+  }
+  const std::vector<Account> accounts = {MakeAccount(fresh_id), MakeAccount(fresh_id + 1)};
+  std::vector<AccountResult> account_results(accounts.size());
+  ASSERT_TRUE(client->CreateAccounts(accounts, account_results).ok());
+  EXPECT_EQ(account_results[0].status, CreateAccountResult::kOk);
+  EXPECT_EQ(account_results[1].status, CreateAccountResult::kOk);
+  auto booked = client->Submit(MakeTransfer(fresh_id, fresh_id, fresh_id + 1, 5));
+  ASSERT_TRUE(booked.ok()) << booked.status();
+  EXPECT_EQ(booked->status, CreateTransferResult::kOk);
+  const std::vector<AccountId> fresh = {AccountId::From(fresh_id), AccountId::From(fresh_id + 1)};
+  auto fresh_found = client->LookupAccounts(fresh);
+  ASSERT_TRUE(fresh_found.ok()) << fresh_found.status();
+  ASSERT_EQ(fresh_found->size(), 2u);
+  EXPECT_EQ((*fresh_found)[0].debits_posted, Amount::From(5));
+  EXPECT_EQ((*fresh_found)[1].credits_posted, Amount::From(5));
+  auto trial = client->GetTrialBalance(kLedgerId);
+  ASSERT_TRUE(trial.ok()) << trial.status();
+  EXPECT_TRUE(trial->Balanced());
+  ExpectNoCrashInLog(server.log());
+}
+
+void ExpectCleanShutdown(ServerProcess& server) {
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+  ExpectNoCrashInLog(server.log());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw TCP
+
+enum class SendOutcome { kSent, kClosed, kStalled };
+
+class RawSocket {
+ public:
+  // Connects to "host:port" (IPv4). A small receive buffer makes a client that never reads
+  // back up sooner.
+  explicit RawSocket(const std::string& address, int receive_buffer_bytes = 0) {
+    const size_t colon = address.rfind(':');
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    peer.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+    if (inet_pton(AF_INET, address.substr(0, colon).c_str(), &peer.sin_addr) != 1) return;
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return;
+    if (receive_buffer_bytes > 0) {
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof(receive_buffer_bytes));
+    }
+    if (connect(fd_, reinterpret_cast<const sockaddr*>(&peer), sizeof(peer)) != 0) Close();
+  }
+  ~RawSocket() { Close(); }
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+
+  // Writes all of `bytes`, unless the server closes the connection (kClosed) or takes nothing
+  // for `stall` (kStalled: it stopped reading this connection).
+  SendOutcome Send(std::span<const std::byte> bytes, milliseconds stall) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      pollfd poll_fd{fd_, POLLOUT, 0};
+      const int ready = poll(&poll_fd, 1, static_cast<int>(stall.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) return SendOutcome::kStalled;
+      if ((poll_fd.revents & (POLLERR | POLLHUP)) != 0) return SendOutcome::kClosed;
+      const ssize_t count =
+          send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (count < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (count < 0) return SendOutcome::kClosed;
+      sent += static_cast<size_t>(count);
+    }
+    return SendOutcome::kSent;
+  }
+
+  // True when the server closes the connection within `timeout`; what it sends is dropped.
+  bool WaitClosed(milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    char buffer[65536];
+    while (true) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return false;
+      pollfd poll_fd{fd_, POLLIN, 0};
+      const int ready = poll(&poll_fd, 1, static_cast<int>(left));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) continue;
+      const ssize_t count = recv(fd_, buffer, sizeof(buffer), MSG_DONTWAIT);
+      if (count < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (count <= 0) return true;  // EOF, or reset
+    }
+  }
+
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Raw Cap'n Proto RPC frames, for clients that must not read their replies
+
+std::vector<std::byte> Frame(capnp::MessageBuilder& message) {
+  const kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  const auto bytes = words.asBytes();
+  const auto* begin = reinterpret_cast<const std::byte*>(bytes.begin());
+  return std::vector<std::byte>(begin, begin + bytes.size());
+}
+
+std::vector<std::byte> BootstrapFrame() {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(kBootstrapQuestion);
+  return Frame(message);
+}
+
+// A call whose target is the answer to `target_question` (its results' pointer `field`, or the
+// answer itself when field < 0), params filled by `fill`.
+std::vector<std::byte> CallFrame(uint32_t question, uint32_t target_question, int field,
+                                 uint64_t interface_id, uint16_t method,
+                                 const std::function<void(capnp::AnyPointer::Builder)>& fill) {
+  capnp::MallocMessageBuilder message;
+  auto call = message.initRoot<capnp::rpc::Message>().initCall();
+  call.setQuestionId(question);
+  call.setInterfaceId(interface_id);
+  call.setMethodId(method);
+  auto target = call.initTarget().initPromisedAnswer();
+  target.setQuestionId(target_question);
+  if (field >= 0) target.initTransform(1)[0].setGetPointerField(static_cast<uint16_t>(field));
+  fill(call.initParams().initContent());
+  return Frame(message);
+}
+
+std::vector<std::byte> LoginFrame(uint32_t question, const std::string& token) {
+  return CallFrame(question, kBootstrapQuestion, -1, capnp::typeId<rpc::Gateway>(), kLoginMethod,
+                   [&](capnp::AnyPointer::Builder params) {
+                     params.initAs<rpc::Gateway::LoginParams>().setToken(kj::arrayPtr(
+                         reinterpret_cast<const kj::byte*>(token.data()), token.size()));
+                   });
+}
+
+// A call on the Ledger capability that the login (question kLoginQuestion) returns.
+std::vector<std::byte> LedgerCallFrame(
+    uint32_t question, uint16_t method,
+    const std::function<void(capnp::AnyPointer::Builder)>& fill) {
+  return CallFrame(question, kLoginQuestion, 0, capnp::typeId<rpc::Ledger>(), method, fill);
+}
+
+void Append(std::vector<std::byte>& out, const std::vector<std::byte>& frame) {
+  out.insert(out.end(), frame.begin(), frame.end());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cap'n Proto RPC without our client library, on this thread's own event loop
+
+constexpr auto kCallTimeout = 30 * kj::SECONDS;
+
+class RpcConnection {
+ public:
+  explicit RpcConnection(const std::string& address) : io_(kj::setupAsyncIo()) {
+    stream_ = io_.provider->getNetwork()
+                  .parseAddress(address.c_str())
+                  .wait(io_.waitScope)
+                  ->connect()
+                  .wait(io_.waitScope);
+    network_ = kj::heap<capnp::TwoPartyVatNetwork>(*stream_, capnp::rpc::twoparty::Side::CLIENT);
+    rpc_ = kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(capnp::makeRpcClient(*network_));
+    capnp::MallocMessageBuilder vat_message;
+    auto vat_id = vat_message.initRoot<capnp::rpc::twoparty::VatId>();
+    vat_id.setSide(capnp::rpc::twoparty::Side::SERVER);
+    gateway_ = kj::heap<rpc::Gateway::Client>(rpc_->bootstrap(vat_id).castAs<rpc::Gateway>());
+  }
+
+  rpc::Gateway::Client& gateway() { return *gateway_; }
+  kj::WaitScope& wait_scope() { return io_.waitScope; }
+
+  kj::Promise<capnp::Response<rpc::Gateway::LoginResults>> Login(const std::string& token) {
+    auto request = gateway_->loginRequest();
+    request.setToken(kj::arrayPtr(reinterpret_cast<const kj::byte*>(token.data()), token.size()));
+    return request.send();
+  }
+
+  // Waits for `promise`; the exception it failed with (a timeout counts), or null.
+  template <typename T>
+  kj::Maybe<kj::Exception> Failure(kj::Promise<T>&& promise) {
+    auto bounded = io_.provider->getTimer().timeoutAfter(kCallTimeout, kj::mv(promise));
+    KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() { bounded.wait(io_.waitScope); })) {
+      return kj::mv(*exception);
+    }
+    return nullptr;
+  }
+
+ private:
+  kj::AsyncIoContext io_;
+  kj::Own<kj::AsyncIoStream> stream_;
+  kj::Own<capnp::TwoPartyVatNetwork> network_;
+  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc_;
+  kj::Own<rpc::Gateway::Client> gateway_;
+};
+
+std::string Describe(const kj::Maybe<kj::Exception>& failure) {
+  KJ_IF_MAYBE (exception, failure) {
+    return exception->getDescription().cStr();
+  }
+  return "(no failure)";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Garbage on the wire
+
+std::vector<std::byte> RandomBytes(std::mt19937_64& random, size_t size) {
+  std::vector<std::byte> bytes(size);
+  for (std::byte& byte : bytes) byte = static_cast<std::byte>(random() & 0xff);
+  return bytes;
+}
+
+// A stream-framing segment table: segment count - 1, then each segment's size in words.
+std::vector<std::byte> SegmentTable(const std::vector<uint32_t>& sizes_words) {
+  std::vector<uint32_t> table = {static_cast<uint32_t>(sizes_words.size() - 1)};
+  table.insert(table.end(), sizes_words.begin(), sizes_words.end());
+  if (table.size() % 2 != 0) table.push_back(0);
+  const auto* begin = reinterpret_cast<const std::byte*>(table.data());
+  return std::vector<std::byte>(begin, begin + table.size() * sizeof(uint32_t));
+}
+
+TEST(HostileInput, RandomBytesAndForgedFramesLeaveTheServerServing) {
+  const uint64_t seed = EnvironmentNumber("LEDGER_SEED", std::random_device{}());
+  std::printf("hostile input: LEDGER_SEED=%llu\n", static_cast<unsigned long long>(seed));
+  std::fflush(stdout);
+  ::testing::Test::RecordProperty("seed", std::to_string(seed));
+  SCOPED_TRACE(absl::StrCat("LEDGER_SEED=", seed));
+  std::mt19937_64 random(seed);
+
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+
+  // Random bytes, several connections at once, sizes from one byte to 1 MiB.
+  {
+    std::vector<std::unique_ptr<RawSocket>> sockets;
+    for (int i = 0; i < 24; ++i) {
+      auto socket = std::make_unique<RawSocket>(server.address());
+      ASSERT_TRUE(socket->connected());
+      const size_t size = size_t{1} << (random() % 21);
+      socket->Send(RandomBytes(random, size + random() % size), milliseconds(2000));
+      sockets.push_back(std::move(socket));
+    }
+  }  // closed mid-message, as most are
+
+  // Forged segment tables: each must be refused at once, before the server allocates what it
+  // claims (2^31 words is 16 GiB).
+  const std::vector<std::vector<uint32_t>> forged = {
+      {uint32_t{1} << 31},                   // one huge segment
+      {0xffffffffu},                         // the largest one
+      {1, 0xffffffffu, 0xffffffffu},         // sizes whose sum overflows 32 bits
+      std::vector<uint32_t>(600, 1u << 20),  // too many segments, each large
+  };
+  for (const std::vector<uint32_t>& sizes : forged) {
+    RawSocket socket(server.address());
+    ASSERT_TRUE(socket.connected());
+    socket.Send(SegmentTable(sizes), milliseconds(2000));
+    socket.Send(RandomBytes(random, 4096), milliseconds(2000));
+    EXPECT_TRUE(socket.WaitClosed(kCloseTimeout)) << "a forged segment table was not refused";
+  }
+  // 2^32 segments.
+  {
+    RawSocket socket(server.address());
+    const uint32_t count_minus_one = 0xffffffffu;
+    socket.Send(std::as_bytes(std::span(&count_minus_one, 1)), milliseconds(2000));
+    socket.Send(RandomBytes(random, 4096), milliseconds(2000));
+    EXPECT_TRUE(socket.WaitClosed(kCloseTimeout)) << "2^32 segments were not refused";
+  }
+
+  // Truncated: a valid frame header for 4096 words, then part of the body, then close.
+  for (int i = 0; i < 8; ++i) {
+    RawSocket socket(server.address());
+    socket.Send(SegmentTable({4096}), milliseconds(2000));
+    socket.Send(RandomBytes(random, random() % 4096 * 8), milliseconds(2000));
+  }
+
+  // Well-framed messages of random words: Cap'n Proto RPC messages of random kinds.
+  for (int i = 0; i < 16; ++i) {
+    RawSocket socket(server.address());
+    const uint32_t words = 1 + static_cast<uint32_t>(random() % 512);
+    socket.Send(SegmentTable({words}), milliseconds(2000));
+    socket.Send(RandomBytes(random, words * 8), milliseconds(2000));
+    socket.WaitClosed(milliseconds(100));  // some get an answer, some a close: either is fine
+  }
+
+  // A valid bootstrap, then garbage: the server must not trust what follows a good start.
+  for (int i = 0; i < 8; ++i) {
+    RawSocket socket(server.address());
+    std::vector<std::byte> bytes = BootstrapFrame();
+    Append(bytes, LoginFrame(kLoginQuestion, server.token()));
+    Append(bytes, RandomBytes(random, 1 + random() % 65536));
+    socket.Send(bytes, milliseconds(2000));
+  }
+
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits on message size and list lengths
+
+TEST(HostileInput, MessageOverTheSizeLimitFailsAndOtherClientsKeepWorking) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(FlagsWith({"--max-message-bytes", "65536"}))) << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+  auto bystander = Connect(server);
+  ASSERT_NE(bystander, nullptr);
+
+  // 1,000 transfers are ~200 KB on the wire: past the 64 KiB limit, under the event limit.
+  {
+    RpcConnection attacker(server.address());
+    auto login = attacker.Login(server.token()).wait(attacker.wait_scope());
+    EXPECT_EQ(login.getInfo().getLimits().getMessageBytesMax(), 65536u);
+    auto request = login.getLedger().createTransfersRequest();
+    auto list = request.initTransfers(1000);
+    for (uint32_t i = 0; i < list.size(); ++i) {
+      list[i].initId().setLo(5000 + i);
+      list[i].initDebitAccountId().setLo(1);
+      list[i].initCreditAccountId().setLo(2);
+      list[i].initAmount().setLo(1);
+      list[i].setLedger(kLedgerId);
+      list[i].setCode(1);
+    }
+    auto failure = attacker.Failure(request.send());
+    EXPECT_NE(Describe(failure).find("too large"), std::string::npos) << Describe(failure);
+  }
+
+  auto accounts = bystander->LookupAccounts(kBaselineIds);
+  ASSERT_TRUE(accounts.ok()) << accounts.status();
+  EXPECT_EQ((*accounts)[0].debits_posted, baseline.accounts[0].debits_posted);
+  const std::vector<TransferId> ids = {TransferId::From(5000), TransferId::From(5999)};
+  auto found = bystander->LookupTransfers(ids);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_TRUE(found->empty()) << "a refused batch was applied";
+  // A batch under the limit still goes through.
+  std::vector<Transfer> small;
+  for (uint64_t i = 0; i < 100; ++i) small.push_back(MakeTransfer(6000 + i, 3, 4, 1));
+  std::vector<TransferResult> small_results(small.size());
+  ASSERT_TRUE(bystander->CreateTransfers(small, small_results).ok());
+  for (uint64_t i = 0; i < 100; ++i) EXPECT_EQ(small_results[i].status, CreateTransferResult::kOk);
+  baseline.accounts = *bystander->LookupAccounts(kBaselineIds);
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+TEST(HostileInput, ListsPastTheLimitsFailClearlyAndChangeNothing) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(FlagsWith({"--max-query-ids", "100", "--max-batch-events", "50"})))
+      << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+  auto client = Connect(server);
+  ASSERT_NE(client, nullptr);
+
+  std::vector<AccountId> account_ids(101, AccountId::From(1));
+  auto accounts = client->LookupAccounts(account_ids);
+  ASSERT_FALSE(accounts.ok());
+  EXPECT_NE(accounts.status().message().find("at most 100 ids, not 101"), std::string::npos)
+      << accounts.status();
+  std::vector<TransferId> transfer_ids(101, TransferId::From(100));
+  auto transfers = client->LookupTransfers(transfer_ids);
+  ASSERT_FALSE(transfers.ok());
+  EXPECT_NE(transfers.status().message().find("at most 100 ids"), std::string::npos);
+  std::vector<uint32_t> ledger_ids(5000, kLedgerId);
+  auto ledgers = client->LookupLedgers(ledger_ids);
+  ASSERT_FALSE(ledgers.ok());
+  EXPECT_NE(ledgers.status().message().find("at most 100 ids"), std::string::npos);
+  account_ids.pop_back();
+  accounts = client->LookupAccounts(account_ids);
+  ASSERT_TRUE(accounts.ok()) << accounts.status();
+  EXPECT_EQ(accounts->size(), 100u);  // the same id 100 times: found 100 times
+
+  // Batches one past the event limit: refused whole.
+  std::vector<Account> new_accounts;
+  for (uint64_t i = 0; i < 51; ++i) new_accounts.push_back(MakeAccount(2000 + i));
+  std::vector<AccountResult> account_results(new_accounts.size());
+  absl::Status status = client->CreateAccounts(new_accounts, account_results);
+  EXPECT_NE(status.message().find("createAccounts: a batch holds at most 50 events, not 51"),
+            std::string::npos)
+      << status;
+  std::vector<Transfer> new_transfers;
+  for (uint64_t i = 0; i < 51; ++i) new_transfers.push_back(MakeTransfer(3000 + i, 1, 2, 1));
+  std::vector<TransferResult> transfer_results(new_transfers.size());
+  status = client->CreateTransfers(new_transfers, transfer_results);
+  EXPECT_NE(status.message().find("at most 50 events"), std::string::npos) << status;
+  std::vector<Ledger> new_ledgers(51, Ledger{});
+  for (uint32_t i = 0; i < 51; ++i) {
+    new_ledgers[i].id = 100 + i;
+    std::memcpy(new_ledgers[i].asset_code, "EUR", 3);
+  }
+  std::vector<LedgerResult> ledger_results(new_ledgers.size());
+  status = client->CreateLedgers(new_ledgers, ledger_results);
+  EXPECT_NE(status.message().find("at most 50 events"), std::string::npos) << status;
+
+  auto none = client->LookupAccounts(std::vector<AccountId>{AccountId::From(2000)});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto no_transfer = client->LookupTransfers(std::vector<TransferId>{TransferId::From(3000)});
+  ASSERT_TRUE(no_transfer.ok());
+  EXPECT_TRUE(no_transfer->empty());
+  auto no_ledger = client->LookupLedgers(std::vector<uint32_t>{100});
+  ASSERT_TRUE(no_ledger.ok());
+  EXPECT_TRUE(no_ledger->empty());
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+// Params whose pointer section leads `depth` structs deep.
+void NestDeeply(capnp::AnyPointer::Builder pointer, int depth) {
+  if (depth == 0) return;
+  NestDeeply(pointer.initAsAnyStruct(1, 1).getPointerSection()[0], depth - 1);
+}
+
+TEST(HostileInput, MalformedParamsFailTheCallNotTheServer) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+  RpcConnection connection(server.address());
+  auto login = connection.Login(server.token()).wait(connection.wait_scope());
+  rpc::Ledger::Client ledger = login.getLedger();
+  const uint64_t ledger_interface = capnp::typeId<rpc::Ledger>();
+
+  // Nested past Cap'n Proto's limit of 64: the server's size accounting walks the params.
+  auto deep = ledger.typelessRequest(ledger_interface, kLookupAccountsMethod, nullptr);
+  auto deep_params = deep.initAsAnyStruct(0, 2);
+  deep_params.getPointerSection()[0].initAs<capnp::List<rpc::U128>>(1)[0].setLo(1);
+  NestDeeply(deep_params.getPointerSection()[1], 200);
+  auto failure = connection.Failure(deep.send());
+  EXPECT_NE(Describe(failure).find("too deeply-nested"), std::string::npos) << Describe(failure);
+
+  // Ids that are a struct: the wrong pointer kind.
+  auto struct_ids = ledger.typelessRequest(ledger_interface, kLookupAccountsMethod, nullptr);
+  struct_ids.initAsAnyStruct(0, 1).getPointerSection()[0].initAsAnyStruct(4, 4);
+  failure = connection.Failure(struct_ids.send());
+  EXPECT_NE(Describe(failure).find("non-list pointer"), std::string::npos) << Describe(failure);
+  // Ids that are text: Cap'n Proto reads each byte as an id struct too small to hold one, so
+  // every id reads as 0 and nothing is found.
+  auto text_ids = ledger.typelessRequest(ledger_interface, kLookupAccountsMethod, nullptr);
+  text_ids.initAsAnyStruct(0, 1).getPointerSection()[0].setAs<capnp::Text>("not a list of ids");
+  auto text_found = text_ids.send().wait(connection.wait_scope());
+  EXPECT_EQ(text_found.getAs<rpc::Ledger::LookupAccountsResults>().getAccounts().size(), 0u);
+
+  // createTransfers whose list elements are far smaller than a Transfer: fields read as zero,
+  // and the engine refuses each event with a result code.
+  auto tiny = ledger.typelessRequest(ledger_interface, 2, nullptr);
+  tiny.initAsAnyStruct(0, 1).getPointerSection()[0].initAsAnyList(capnp::ElementSize::BYTE, 10);
+  auto tiny_results = tiny.send().wait(connection.wait_scope());
+  auto results = tiny_results.getAs<rpc::Ledger::CreateTransfersResults>().getResults();
+  ASSERT_EQ(results.size(), 10u);
+  for (auto result : results) {
+    EXPECT_EQ(result.getStatus(), rpc::CreateTransferStatus::ID_MUST_NOT_BE_ZERO);
+  }
+
+  // The connection still works for well-formed calls.
+  auto request = ledger.lookupAccountsRequest();
+  request.initIds(1)[0].setLo(1);
+  auto response = request.send().wait(connection.wait_scope());
+  ASSERT_EQ(response.getAccounts().size(), 1u);
+  EXPECT_EQ(response.getAccounts()[0].getDebitsPosted().getLo(),
+            baseline.accounts[0].debits_posted.lo);
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login
+
+TEST(HostileInput, GatewayAnswersOnlyLogin) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+  RpcConnection connection(server.address());
+
+  // The bootstrap capability taken for a Ledger: every Ledger method is unimplemented.
+  rpc::Ledger::Client pretender = connection.gateway().castAs<rpc::Ledger>();
+  auto lookup = pretender.lookupAccountsRequest();
+  lookup.initIds(1)[0].setLo(1);
+  auto failure = connection.Failure(lookup.send());
+  KJ_IF_MAYBE (exception, failure) {
+    EXPECT_EQ(exception->getType(), kj::Exception::Type::UNIMPLEMENTED) << Describe(failure);
+  } else {
+    ADD_FAILURE() << "the Gateway answered lookupAccounts";
+  }
+  auto create = pretender.createTransfersRequest();
+  create.initTransfers(1);
+  EXPECT_NE(connection.Failure(create.send()), nullptr) << "the Gateway answered createTransfers";
+  // A method the Gateway does not have.
+  auto unknown = connection.gateway().typelessRequest(capnp::typeId<rpc::Gateway>(), 1, nullptr);
+  unknown.initAsAnyStruct(1, 0);
+  failure = connection.Failure(unknown.send());
+  KJ_IF_MAYBE (exception, failure) {
+    EXPECT_EQ(exception->getType(), kj::Exception::Type::UNIMPLEMENTED) << Describe(failure);
+  } else {
+    ADD_FAILURE() << "the Gateway answered method 1";
+  }
+
+  // The same connection still logs in with the token.
+  auto login = connection.Login(server.token()).wait(connection.wait_scope());
+  auto info = login.getLedger().infoRequest().send().wait(connection.wait_scope());
+  EXPECT_EQ(info.getInfo().getSchemaVersion(), rpc::SCHEMA_VERSION);
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+TEST(HostileInput, ThreeWrongLoginsCloseTheConnection) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+  {
+    RpcConnection connection(server.address());
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const auto started = Clock::now();
+      auto failure = connection.Failure(connection.Login(server.token() + "x"));
+      EXPECT_NE(failure, nullptr) << "a wrong token logged in";
+      if (attempt < 2) {
+        EXPECT_NE(Describe(failure).find("login failed"), std::string::npos) << Describe(failure);
+        EXPECT_GE(Clock::now() - started, milliseconds(150)) << "a wrong login was not delayed";
+      }
+    }
+    // The right token on the same connection: too late, it is closed.
+    auto failure = connection.Failure(connection.Login(server.token()));
+    KJ_IF_MAYBE (exception, failure) {
+      EXPECT_EQ(exception->getType(), kj::Exception::Type::DISCONNECTED) << Describe(failure);
+    } else {
+      ADD_FAILURE() << "the connection outlived three wrong logins";
+    }
+  }
+  // Thousands of wrong logins pipelined at once: the connection still closes, the server's
+  // memory stays bounded.
+  {
+    RawSocket socket(server.address());
+    std::vector<std::byte> bytes = BootstrapFrame();
+    const std::string wrong(server.token().size(), 'x');
+    for (uint32_t i = 0; i < 20'000; ++i) Append(bytes, LoginFrame(kLoginQuestion + i, wrong));
+    socket.Send(bytes, milliseconds(5000));
+    EXPECT_TRUE(socket.WaitClosed(kCloseTimeout));
+  }
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+// --login-timeout-ms shortens ServerLimits::login_timeout_ms (10 s) for the test.
+TEST(HostileInput, UnauthenticatedConnectionsAreClosedAfterTheLoginTimeout) {
+  constexpr auto kLoginTimeout = milliseconds(500);
+  ServerProcess server;
+  ASSERT_TRUE(
+      server.Start(FlagsWith({"--login-timeout-ms", std::to_string(kLoginTimeout.count())})))
+      << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+  auto logged_in = Connect(server);
+  ASSERT_NE(logged_in, nullptr);
+  const auto started = Clock::now();
+  RawSocket silent(server.address());            // says nothing at all
+  RpcConnection bootstrapped(server.address());  // takes the Gateway, never logs in
+  auto gateway = bootstrapped.gateway().whenResolved();
+  EXPECT_EQ(bootstrapped.Failure(kj::mv(gateway)), nullptr);
+
+  EXPECT_TRUE(silent.WaitClosed(kLoginTimeout + kCloseTimeout)) << "an idle connection stayed open";
+  EXPECT_GE(Clock::now() - started, kLoginTimeout - milliseconds(50))
+      << "closed before the timeout";
+  // Past the timeout the Gateway is gone with its connection: the token no longer helps.
+  auto failure = bootstrapped.Failure(bootstrapped.Login(server.token()));
+  KJ_IF_MAYBE (exception, failure) {
+    EXPECT_EQ(exception->getType(), kj::Exception::Type::DISCONNECTED) << Describe(failure);
+  } else {
+    ADD_FAILURE() << "a connection logged in after the login timeout";
+  }
+  // A logged-in connection idle as long is not closed.
+  auto accounts = logged_in->LookupAccounts(kBaselineIds);
+  ASSERT_TRUE(accounts.ok()) << accounts.status();
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Floods
+
+TEST(HostileInput, ConnectionsPastTheLimitAreClosedAtOnce) {
+  constexpr int kConnectionsMax = 8;
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(FlagsWith({"--max-connections", std::to_string(kConnectionsMax)})))
+      << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+
+  // Wait for the server to see the set-up client's connection gone.
+  std::vector<std::unique_ptr<Client>> clients;
+  const auto deadline = Clock::now() + kCloseTimeout;
+  while (clients.size() < kConnectionsMax && Clock::now() < deadline) {
+    ClientOptions options;
+    options.address = server.address();
+    options.token = server.token();
+    auto client = Client::Connect(options);
+    if (client.ok()) {
+      clients.push_back(std::move(*client));
+    } else {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+  }
+  ASSERT_EQ(clients.size(), static_cast<size_t>(kConnectionsMax));
+
+  // 200 more connections: each dropped at once, before any byte is read.
+  std::vector<std::unique_ptr<RawSocket>> flood;
+  for (int i = 0; i < 200; ++i) {
+    flood.push_back(std::make_unique<RawSocket>(server.address()));
+    ASSERT_TRUE(flood.back()->connected());
+  }
+  for (auto& socket : flood) EXPECT_TRUE(socket->WaitClosed(kCloseTimeout));
+  ClientOptions options;
+  options.address = server.address();
+  options.token = server.token();
+  EXPECT_FALSE(Client::Connect(options).ok()) << "a connection past the limit logged in";
+
+  // Those in place keep working.
+  for (auto& client : clients) {
+    auto accounts = client->LookupAccounts(kBaselineIds);
+    ASSERT_TRUE(accounts.ok()) << accounts.status();
+    EXPECT_EQ((*accounts)[1].credits_posted, baseline.accounts[1].credits_posted);
+  }
+  // Closing them makes room again (ExpectStillServing connects a new one).
+  clients.clear();
+  bool accepted = false;
+  for (const auto retry_until = Clock::now() + kCloseTimeout;
+       !accepted && Clock::now() < retry_until;) {
+    accepted = Client::Connect(options).ok();
+    if (!accepted) std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_TRUE(accepted) << "no connection was accepted after the others closed";
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+// Makes the frame of a call, given its question id and the server's token.
+using CallMaker =
+    std::function<std::vector<std::byte>(uint32_t question, const std::string& token)>;
+
+// Whether a flooding client reads the server's replies (and drops them) or never does.
+enum class Replies { kNeverRead, kReadAndDropped };
+
+struct Flood {
+  SendOutcome outcome = SendOutcome::kSent;
+  uint64_t calls_sent = 0;
+  uint64_t rss_bytes_max = 0;
+};
+
+// A client that logs in, then sends calls made by `call` without ever finishing one (no Finish
+// message, so the server keeps each answer) until the server closes the connection or stops
+// reading it, `calls_max` went out, or the server's RSS passed the bound (flooding on would
+// prove nothing more).
+Flood FloodCalls(const ServerProcess& server, const Baseline& baseline, uint64_t calls_max,
+                 Replies replies, const CallMaker& call) {
+  constexpr uint64_t kCallsPerSend = 64;
+  Flood flood;
+  // A small receive buffer: unread replies back up into the server sooner.
+  RawSocket socket(server.address(), /*receive_buffer_bytes=*/4096);
+  std::atomic<bool> done{false};
+  std::thread reader;
+  if (replies == Replies::kReadAndDropped) {
+    reader = std::thread([&] {
+      while (!done.load() && !socket.WaitClosed(milliseconds(50))) {
+      }
+    });
+  }
+  std::vector<std::byte> opening = BootstrapFrame();
+  Append(opening, LoginFrame(kLoginQuestion, server.token()));
+  flood.outcome = socket.Send(opening, milliseconds(5000));
+  while (flood.outcome == SendOutcome::kSent && flood.calls_sent < calls_max &&
+         flood.rss_bytes_max < baseline.rss_bytes + kRssGrowthBytesMax) {
+    std::vector<std::byte> bytes;
+    for (uint64_t i = 0; i < kCallsPerSend; ++i) {
+      const auto question = static_cast<uint32_t>(kLoginQuestion + 1 + flood.calls_sent + i);
+      Append(bytes, call(question, server.token()));
+    }
+    // A server slowed down by sanitizers may take seconds to read on: only taking nothing for
+    // this long counts as having stopped reading.
+    flood.outcome = socket.Send(bytes, kStallTimeout);
+    flood.calls_sent += kCallsPerSend;
+    flood.rss_bytes_max = std::max(flood.rss_bytes_max, RssBytes(server.pid()));
+  }
+  // The server may still be working through what was sent: measure once its RSS settles.
+  const auto settle_deadline = Clock::now() + milliseconds(5000);
+  for (uint64_t last = 0; Clock::now() < settle_deadline;) {
+    std::this_thread::sleep_for(milliseconds(250));
+    const uint64_t rss_bytes = RssBytes(server.pid());
+    flood.rss_bytes_max = std::max(flood.rss_bytes_max, rss_bytes);
+    if (rss_bytes <= last) break;
+    last = rss_bytes;
+  }
+  done.store(true);
+  if (reader.joinable()) reader.join();
+  std::printf("flooding client (%s): %llu calls sent, server RSS %llu MB at most, %s\n",
+              replies == Replies::kNeverRead ? "never reads" : "reads",
+              static_cast<unsigned long long>(flood.calls_sent),
+              static_cast<unsigned long long>(flood.rss_bytes_max >> 20),
+              flood.outcome == SendOutcome::kClosed    ? "closed by the server"
+              : flood.outcome == SendOutcome::kStalled ? "no longer read by the server"
+                                                       : "still open");
+  return flood;
+}
+
+TEST(HostileInput, ClientThatNeverReadsLargeRepliesIsCutOff) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+  // Each call looks account 1 up 8,190 times: a ~1.4 MB reply for a ~130 KB request, so the
+  // 64 MB of unsent replies the server allows are reached after ~50 calls.
+  const Flood flood = FloodCalls(
+      server, baseline, 4000, Replies::kNeverRead, [](uint32_t question, const std::string&) {
+        return LedgerCallFrame(
+            question, kLookupAccountsMethod, [](capnp::AnyPointer::Builder params) {
+              auto ids = params.initAs<rpc::Ledger::LookupAccountsParams>().initIds(8190);
+              for (auto id : ids) id.setLo(1);
+            });
+      });
+  EXPECT_NE(flood.outcome, SendOutcome::kSent) << "the server answered 4,000 unread calls";
+  EXPECT_LT(flood.rss_bytes_max, baseline.rss_bytes + kRssGrowthBytesMax);
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+// Small replies: the server's limit on unsent replies must bound its memory, not only the
+// bytes the replies will take on the wire. 100,000 calls is ~10 MB of replies on the wire.
+constexpr uint64_t kSmallCallsMax = 100'000;
+
+// A server flooded with `call`s by a client that never finishes them stays within the bound.
+void ExpectFloodBounded(Replies replies, const CallMaker& call) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+  const Flood flood = FloodCalls(server, baseline, kSmallCallsMax, replies, call);
+  EXPECT_LT(flood.rss_bytes_max, baseline.rss_bytes + kRssGrowthBytesMax)
+      << "the server holds ~" << (flood.rss_bytes_max - baseline.rss_bytes) / flood.calls_sent
+      << " bytes per call";
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+std::vector<std::byte> LookUpUnknownAccount(uint32_t question, const std::string&) {
+  return LedgerCallFrame(question, kLookupAccountsMethod, [](capnp::AnyPointer::Builder params) {
+    params.initAs<rpc::Ledger::LookupAccountsParams>().initIds(1)[0].setLo(999);
+  });
+}
+
+std::vector<std::byte> Info(uint32_t question, const std::string&) {
+  return LedgerCallFrame(question, kInfoMethod,
+                         [](capnp::AnyPointer::Builder params) { params.initAsAnyStruct(0, 0); });
+}
+
+TEST(HostileInput, ClientThatNeverReadsSmallRepliesStaysBounded) {
+  ExpectFloodBounded(Replies::kNeverRead, LookUpUnknownAccount);  // an empty reply each
+}
+
+TEST(HostileInput, ClientThatNeverReadsInfoRepliesStaysBounded) {
+  ExpectFloodBounded(Replies::kNeverRead, Info);
+}
+
+TEST(HostileInput, ClientThatNeverReadsLoginRepliesStaysBounded) {
+  ExpectFloodBounded(Replies::kNeverRead, LoginFrame);
+}
+
+// Reading its replies, but logging in again and again on one connection: each answer carries a
+// new Ledger capability, which the server keeps for as long as the answer is not finished.
+TEST(HostileInput, ClientThatLogsInAgainAndAgainStaysBounded) {
+  ExpectFloodBounded(Replies::kReadAndDropped, LoginFrame);
+}
+
+}  // namespace
+}  // namespace ledger::net
