@@ -60,6 +60,20 @@ void CheckClientReads(Connection& connection, const ServerLimits& limits) {
   }
 }
 
+// Size hints for replies, in words (an underestimate only costs another segment). Without
+// one, every reply starts with an 8 KB segment, which a client that never sends Finish keeps
+// alive in the server's answer table.
+capnp::MessageSize ReplyWords(uint64_t words, unsigned capabilities = 0) {
+  return capnp::MessageSize{words + 8, capabilities};
+}
+// Words per encoded record: data section, pointers, and 2 words per U128.
+constexpr uint64_t kLedgerWords = 6;
+constexpr uint64_t kAccountWords = 5 + 7 + 7 * 2;
+constexpr uint64_t kTransferWords = 5 + 7 + 7 * 2;
+constexpr uint64_t kBalanceWords = 2 + 4 + 4 * 2;
+constexpr uint64_t kChangeWords = 4 + 6 + kTransferWords + 2 * 2 + 2 * kBalanceWords;
+constexpr uint64_t kEventResultWords = 3;
+
 // Counts a call against its connection's and the server's limits for as long as it runs.
 class CallGuard {
  public:
@@ -310,7 +324,8 @@ class LedgerImpl final : public rpc::Ledger::Server {
     for (uint32_t id : ids) {
       if (auto ledger = engine().LookupLedger(id)) found[count++] = *ledger;
     }
-    auto out = context.getResults().initLedgers(static_cast<unsigned>(count));
+    auto out = context.getResults(ReplyWords(count * kLedgerWords))
+                   .initLedgers(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeLedger(found[i], out[static_cast<unsigned>(i)]);
     return Reply(QueryMethod::kLookupLedgers, start_ns, kj::mv(guard));
   }
@@ -327,7 +342,8 @@ class LedgerImpl final : public rpc::Ledger::Server {
         found[count++] = *account;
       }
     }
-    auto out = context.getResults().initAccounts(static_cast<unsigned>(count));
+    auto out = context.getResults(ReplyWords(count * kAccountWords))
+                   .initAccounts(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeAccount(found[i], out[static_cast<unsigned>(i)]);
     return Reply(QueryMethod::kLookupAccounts, start_ns, kj::mv(guard));
   }
@@ -344,7 +360,8 @@ class LedgerImpl final : public rpc::Ledger::Server {
         found[count++] = *transfer;
       }
     }
-    auto out = context.getResults().initTransfers(static_cast<unsigned>(count));
+    auto out = context.getResults(ReplyWords(count * kTransferWords))
+                   .initTransfers(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeTransfer(found[i], out[static_cast<unsigned>(i)]);
     return Reply(QueryMethod::kLookupTransfers, start_ns, kj::mv(guard));
   }
@@ -359,7 +376,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     const size_t count =
         engine().GetAccountTransfers(filter, std::span(state_.transfers).first(limit + 1));
     const size_t shown = std::min<size_t>(count, limit);
-    auto results = context.getResults();
+    auto results = context.getResults(ReplyWords(shown * kTransferWords));
     auto out = results.initTransfers(static_cast<unsigned>(shown));
     for (size_t i = 0; i < shown; ++i) {
       EncodeTransfer(state_.transfers[i], out[static_cast<unsigned>(i)]);
@@ -380,7 +397,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     const size_t count =
         engine().GetAccountBalances(filter, std::span(state_.balances).first(limit + 1));
     const size_t shown = std::min<size_t>(count, limit);
-    auto results = context.getResults();
+    auto results = context.getResults(ReplyWords(shown * kBalanceWords));
     auto out = results.initBalances(static_cast<unsigned>(shown));
     for (size_t i = 0; i < shown; ++i) {
       EncodeBalance(state_.balances[i], out[static_cast<unsigned>(i)]);
@@ -395,7 +412,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     const uint64_t start_ns = NowNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     EncodeTrialBalance(engine().GetTrialBalance(context.getParams().getLedger()),
-                       context.getResults().initTrialBalance());
+                       context.getResults(ReplyWords(32)).initTrialBalance());
     return Reply(QueryMethod::kTrialBalance, start_ns, kj::mv(guard));
   }
 
@@ -408,7 +425,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     const uint32_t results_max = state_.options.limits.query_results_max;
     if (limit == 0 || limit > results_max) limit = results_max;
     const size_t count = engine().GetChanges(from, std::span(state_.changes).first(limit));
-    auto results = context.getResults();
+    auto results = context.getResults(ReplyWords(count * kChangeWords));
     auto out = results.initChanges(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) {
       EncodeChange(engine(), state_.changes[i], out[static_cast<unsigned>(i)]);
@@ -424,14 +441,15 @@ class LedgerImpl final : public rpc::Ledger::Server {
     CheckFeedCursor(from);
     auto subscriber = kj::heap<Subscriber>(state_, from, context.getParams().getConsumer());
     Subscriber& raw = *subscriber;
-    context.getResults().setSubscription(kj::heap<SubscriptionImpl>(kj::mv(subscriber)));
+    context.getResults(ReplyWords(1, 1))
+        .setSubscription(kj::heap<SubscriptionImpl>(kj::mv(subscriber)));
     raw.Pump();
     return kj::READY_NOW;
   }
 
   kj::Promise<void> info(InfoContext context) override {
     auto guard = Admit(0);
-    state_.FillInfo(context.getResults().initInfo());
+    state_.FillInfo(context.getResults(ReplyWords(16)).initInfo());
     return kj::READY_NOW;
   }
 
@@ -530,7 +548,8 @@ class LedgerImpl final : public rpc::Ledger::Server {
     state_.core.NoteApplied();
     metrics.Batches(Traits::kOperation, BatchOutcome::kOk).Increment();
     metrics.CountEvents(std::span<const typename Traits::Result>(results));
-    auto out = context.getResults().initResults(static_cast<unsigned>(count));
+    auto out = context.getResults(ReplyWords(count * kEventResultWords))
+                   .initResults(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) {
       auto result = out[static_cast<unsigned>(i)];
       result.setStatus(static_cast<typename Traits::Status>(results[i]));
@@ -586,7 +605,7 @@ class GatewayImpl final : public rpc::Gateway::Server {
           });
     }
     connection_->authenticated = true;
-    auto results = context.getResults();
+    auto results = context.getResults(ReplyWords(16, 1));
     results.setLedger(kj::heap<LedgerImpl>(state_, kj::addRef(*connection_)));
     state_.FillInfo(results.initInfo());
     return kj::READY_NOW;
