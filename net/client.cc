@@ -80,11 +80,22 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
+// A result handed to another thread. Not an absl::Status: copies of one share a reference-counted
+// payload, and a batch's result goes to many callers; each gets its own copy of the text.
+struct Outcome {
+  absl::StatusCode code = absl::StatusCode::kOk;
+  std::string message;
+  static Outcome Of(const absl::Status& status) {
+    return Outcome{status.code(), std::string(status.message())};
+  }
+  absl::Status ToStatus() const { return absl::Status(code, message); }
+};
+
 // A caller of Submit, waiting on its own stack.
 struct Submission {
   std::span<const Transfer> events;
   std::span<TransferResult> results;
-  absl::Status status;
+  Outcome outcome;
   bool done = false;
 };
 
@@ -160,7 +171,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   // mutex, a condition variable and the eventfd (not kj::Executor), so ThreadSanitizer sees
   // every synchronisation (Debian's KJ is not instrumented).
   absl::Status Call(kj::Function<kj::Promise<void>()> body) {
-    CallRequest call{kj::mv(body), absl::OkStatus(), false};
+    CallRequest call{kj::mv(body), Outcome{}, false};
     std::unique_lock lock(mutex_);
     if (!loop_alive_) return absl::UnavailableError("the client is closed");
     calls_.push_back(&call);
@@ -168,7 +179,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     Wake();
     lock.lock();
     done_.wait(lock, [&] { return call.done; });
-    return call.status;
+    return call.outcome.ToStatus();
   }
 
   rpc::Ledger::Client& ledger() { return *ledger_; }
@@ -183,7 +194,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
       return absl::InvalidArgumentError(
           absl::StrCat("a submission holds at most ", submit_batch_events_max_, " transfers"));
     }
-    Submission submission{chain, results, absl::OkStatus(), false};
+    Submission submission{chain, results, Outcome{}, false};
     std::unique_lock lock(mutex_);
     if (!loop_alive_) return absl::UnavailableError("the client is closed");
     queue_.push_back(&submission);
@@ -191,7 +202,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     Wake();
     lock.lock();
     done_.wait(lock, [&] { return submission.done; });
-    return submission.status;
+    return submission.outcome.ToStatus();
   }
 
   absl::Status Subscribe(uint64_t from, std::function<void(std::span<const FeedChange>)> on_changes,
@@ -231,7 +242,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   // A caller of Call, waiting on its own stack.
   struct CallRequest {
     kj::Function<kj::Promise<void>()> body;
-    absl::Status status;
+    Outcome outcome;
     bool done = false;
   };
   // A Call started on the loop; dropped unanswered, it fails the call.
@@ -282,7 +293,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   void FinishCall(CallRequest& call, const absl::Status& status) {
     {
       std::lock_guard lock(mutex_);
-      call.status = status;
+      call.outcome = Outcome::Of(status);
       call.done = true;
     }
     done_.notify_all();
@@ -360,7 +371,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
       std::lock_guard lock(mutex_);
       loop_alive_ = false;
       for (CallRequest* call : calls_) {
-        call->status = absl::UnavailableError("the client is closed");
+        call->outcome = Outcome::Of(absl::UnavailableError("the client is closed"));
         call->done = true;
       }
       calls_.clear();
@@ -442,7 +453,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     {
       std::lock_guard lock(mutex_);
       for (Submission* submission : submissions) {
-        submission->status = status;
+        submission->outcome = Outcome::Of(status);
         submission->done = true;
       }
     }
@@ -451,7 +462,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 
   void FailQueued(const absl::Status& status) {  // mutex_ held
     for (Submission* submission : queue_) {
-      submission->status = status;
+      submission->outcome = Outcome::Of(status);
       submission->done = true;
     }
     queue_.clear();
