@@ -73,4 +73,8 @@ std::string TransferFlagsText(uint16_t flags);
 // linked. "" is no flags. InvalidArgument names an unknown flag and lists the known ones.
 absl::StatusOr<uint16_t> ParseAccountFlags(std::string_view text);
 
+// A JSON string literal: quotes and backslashes escaped, control and non-ASCII bytes as
+// \u00XX, so the tools' JSON output stays 7-bit whatever bytes a record holds.
+std::string JsonString(std::string_view text);
+
 }  // namespace ledger::tools

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/types.h"
+#include "tools/amount_text.h"
 #include "wal/directory.h"
 #include "wal/format.h"
 
@@ -116,8 +117,6 @@ std::string IdText(u128 value);
 std::string ByteText(uint64_t bytes);
 // "2024-05-01T12:00:00.123456789Z" (UTC).
 std::string TimeText(uint64_t timestamp_ns);
-// A JSON string literal: quoted, with control and non-ASCII bytes escaped as \u00XX.
-std::string JsonString(std::string_view text);
 // Printable ASCII as is, anything else as \xNN (asset codes come from clients).
 std::string PrintableText(std::string_view text);
 

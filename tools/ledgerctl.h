@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "engine/types.h"
 #include "net/client.h"
+#include "tools/amount_text.h"
 
 namespace ledger::tools::ctl {
 
@@ -186,7 +187,6 @@ class JsonObject {
   std::string text_;
 };
 
-std::string JsonString(std::string_view text);
 std::string JsonLedger(const Ledger& ledger);
 std::string JsonAccount(const Account& account, const Ledger* ledger);
 std::string JsonTransfer(const Transfer& transfer, const Ledger* ledger);

@@ -112,24 +112,6 @@ std::string TransferKindText(const Transfer& transfer) {
 // ---------------------------------------------------------------------------------------------
 // JSON.
 
-std::string JsonString(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      char escape[8];
-      std::snprintf(escape, sizeof(escape), "\\u%04x", byte);
-      out += escape;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 JsonObject::JsonObject(std::string_view type) : text_("{\"type\":" + JsonString(type)) {}
 
 void JsonObject::Key(std::string_view key) {

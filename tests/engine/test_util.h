@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/result_names.h"
 #include "engine/snapshot.h"
 #include "engine/types.h"
 
@@ -41,127 +42,8 @@ inline std::string U128ToString(u128 value) {
   return digits;
 }
 
-inline constexpr std::string_view kCreateLedgerResultNames[] = {
-    "ok",
-    "timestamp_must_be_zero",
-    "reserved_field",
-    "id_must_not_be_zero",
-    "scale_too_large",
-    "asset_code_invalid",
-    "exists_with_different_scale",
-    "exists_with_different_asset_code",
-    "exists",
-};
-static_assert(std::size(kCreateLedgerResultNames) ==
-              static_cast<size_t>(CreateLedgerResult::kExists) + 1);
-
-inline constexpr std::string_view kCreateAccountResultNames[] = {
-    "ok",
-    "linked_event_failed",
-    "linked_event_chain_open",
-    "timestamp_must_be_zero",
-    "reserved_field",
-    "reserved_flag",
-    "id_must_not_be_zero",
-    "id_must_not_be_int_max",
-    "flags_are_mutually_exclusive",
-    "closed_flag_must_not_be_set",
-    "debits_pending_must_be_zero",
-    "debits_posted_must_be_zero",
-    "credits_pending_must_be_zero",
-    "credits_posted_must_be_zero",
-    "ledger_must_not_be_zero",
-    "code_must_not_be_zero",
-    "exists_with_different_flags",
-    "exists_with_different_user_data_128",
-    "exists_with_different_user_data_64",
-    "exists_with_different_user_data_32",
-    "exists_with_different_ledger",
-    "exists_with_different_code",
-    "exists",
-    "ledger_not_found",
-};
-static_assert(std::size(kCreateAccountResultNames) ==
-              static_cast<size_t>(CreateAccountResult::kLedgerNotFound) + 1);
-
-inline constexpr std::string_view kCreateTransferResultNames[] = {
-    "ok",
-    "linked_event_failed",
-    "linked_event_chain_open",
-    "timestamp_must_be_zero",
-    "reserved_flag",
-    "id_must_not_be_zero",
-    "id_must_not_be_int_max",
-    "flags_are_mutually_exclusive",
-    "pending_id_must_be_zero",
-    "pending_id_must_not_be_zero",
-    "pending_id_must_not_be_int_max",
-    "pending_id_must_be_different",
-    "reverses_id_must_not_be_int_max",
-    "reverses_id_must_be_different",
-    "reversal_must_be_plain",
-    "timeout_reserved_for_pending_transfer",
-    "closing_transfer_must_be_pending",
-    "debit_account_id_must_not_be_zero",
-    "debit_account_id_must_not_be_int_max",
-    "credit_account_id_must_not_be_zero",
-    "credit_account_id_must_not_be_int_max",
-    "accounts_must_be_different",
-    "ledger_must_not_be_zero",
-    "code_must_not_be_zero",
-    "amount_must_not_be_zero",
-    "exists_with_different_flags",
-    "exists_with_different_pending_id",
-    "exists_with_different_reverses_id",
-    "exists_with_different_timeout",
-    "exists_with_different_debit_account_id",
-    "exists_with_different_credit_account_id",
-    "exists_with_different_amount",
-    "exists_with_different_user_data_128",
-    "exists_with_different_user_data_64",
-    "exists_with_different_user_data_32",
-    "exists_with_different_ledger",
-    "exists_with_different_code",
-    "exists_with_different_value_time",
-    "exists",
-    "debit_account_not_found",
-    "credit_account_not_found",
-    "accounts_must_have_the_same_ledger",
-    "transfer_must_have_the_same_ledger_as_accounts",
-    "pending_transfer_not_found",
-    "pending_transfer_not_pending",
-    "pending_transfer_has_different_debit_account_id",
-    "pending_transfer_has_different_credit_account_id",
-    "pending_transfer_has_different_ledger",
-    "pending_transfer_has_different_code",
-    "exceeds_pending_transfer_amount",
-    "pending_transfer_has_different_amount",
-    "pending_transfer_already_posted",
-    "pending_transfer_already_voided",
-    "pending_transfer_expired",
-    "reversed_transfer_not_found",
-    "reversed_transfer_not_posted",
-    "reversal_must_swap_accounts",
-    "exceeds_reversible_amount",
-    "debit_account_already_closed",
-    "credit_account_already_closed",
-    "overflows_timeout",
-    "overflows_debits_pending",
-    "overflows_credits_pending",
-    "overflows_debits_posted",
-    "overflows_credits_posted",
-    "overflows_debits",
-    "overflows_credits",
-    "exceeds_credits",
-    "exceeds_debits",
-};
-static_assert(std::size(kCreateTransferResultNames) == kCreateTransferResultCount);
-
 inline constexpr std::string_view kPendingStatusNames[] = {"none", "pending", "posted", "voided",
                                                            "expired"};
-inline constexpr std::string_view kChangeKindNames[] = {"single_phase", "pending", "posted",
-                                                        "voided", "expired"};
-static_assert(std::size(kChangeKindNames) == kChangeKindCount);
 
 template <typename Enum, size_t kCount>
 void PrintEnum(Enum value, const std::string_view (&names)[kCount], std::ostream* os) {
@@ -170,13 +52,13 @@ void PrintEnum(Enum value, const std::string_view (&names)[kCount], std::ostream
 }
 
 inline void PrintTo(CreateLedgerResult value, std::ostream* os) {
-  PrintEnum(value, kCreateLedgerResultNames, os);
+  *os << ResultName(value) << " (" << static_cast<int>(value) << ")";
 }
 inline void PrintTo(CreateAccountResult value, std::ostream* os) {
-  PrintEnum(value, kCreateAccountResultNames, os);
+  *os << ResultName(value) << " (" << static_cast<int>(value) << ")";
 }
 inline void PrintTo(CreateTransferResult value, std::ostream* os) {
-  PrintEnum(value, kCreateTransferResultNames, os);
+  *os << ResultName(value) << " (" << static_cast<int>(value) << ")";
 }
 inline void PrintTo(PendingStatus value, std::ostream* os) {
   PrintEnum(value, kPendingStatusNames, os);
@@ -188,7 +70,9 @@ void PrintTo(const Value128<Tag>& value, std::ostream* os) {
 inline void PrintTo(const WideSum& value, std::ostream* os) {
   *os << value.carries << "*2^128+" << U128ToString(value.low.Get());
 }
-inline void PrintTo(ChangeKind value, std::ostream* os) { PrintEnum(value, kChangeKindNames, os); }
+inline void PrintTo(ChangeKind value, std::ostream* os) {
+  *os << ChangeKindName(value) << " (" << static_cast<int>(value) << ")";
+}
 inline void PrintTo(const AccountBalances& b, std::ostream* os) {
   *os << "{debits_pending=" << U128ToString(b.debits_pending.Get())
       << " debits_posted=" << U128ToString(b.debits_posted.Get())
