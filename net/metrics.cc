@@ -1,9 +1,13 @@
 #include "net/metrics.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <iterator>
 #include <utility>
 
@@ -223,6 +227,13 @@ void RenderSamples(std::string_view name, std::string_view labels, const Gauge& 
   out->push_back('\n');
 }
 
+void RenderSamples(std::string_view name, std::string_view labels, const DurationCounter& counter,
+                   std::string* out) {
+  AppendSeriesName(name, "", labels, "", out);
+  AppendSeconds(counter.ValueNs(), out);
+  out->push_back('\n');
+}
+
 void RenderSamples(std::string_view name, std::string_view labels, const Histogram& histogram,
                    std::string* out) {
   Histogram::Snapshot snapshot = histogram.Read();
@@ -291,6 +302,15 @@ Counter& Registry::AddCounter(std::string_view name, std::string_view help) {
 
 Gauge& Registry::AddGauge(std::string_view name, std::string_view help) {
   return AddGaugeFamily(name, help, {}, {LabelValues{}}).child(0);
+}
+
+DurationCounter& Registry::AddDurationCounter(std::string_view name, std::string_view help) {
+  std::vector<std::unique_ptr<DurationCounter>> metrics;
+  metrics.push_back(std::make_unique<DurationCounter>());
+  return Add(std::make_unique<Family<DurationCounter>>(
+                 name, help, MetricType::kCounter, std::vector<std::string>{},
+                 std::vector<LabelValues>{LabelValues{}}, std::move(metrics)))
+      .child(0);
 }
 
 Histogram& Registry::AddHistogram(std::string_view name, std::string_view help,
@@ -521,9 +541,33 @@ ServerMetrics::ServerMetrics(Registry& registry)
       transfers(registry.AddGauge("ledger_transfers", "Successful transfers in the ledger.")),
       up(registry.AddGauge("ledger_up", "1 while the server runs.")),
       start_time_seconds(registry.AddGauge("ledger_start_time_seconds",
-                                           "When the server started: Unix time in seconds.")) {
+                                           "When the server started: Unix time in seconds.")),
+      process_cpu_seconds_total(registry.AddDurationCounter(
+          "process_cpu_seconds_total", "CPU time of the server process, user and system.")),
+      process_resident_memory_bytes(registry.AddGauge("process_resident_memory_bytes",
+                                                      "Resident memory of the server process.")) {
   up.Set(1);
   start_time_seconds.Set(UnixTimeSeconds());
+}
+
+void ServerMetrics::UpdateProcessMetrics() const {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    const auto ns = [](const timeval& time) {
+      return static_cast<uint64_t>(time.tv_sec) * 1'000'000'000 +
+             static_cast<uint64_t>(time.tv_usec) * 1'000;
+    };
+    process_cpu_seconds_total.Set(ns(usage.ru_utime) + ns(usage.ru_stime));
+  }
+  // statm: total and resident size in pages.
+  if (std::FILE* statm = std::fopen("/proc/self/statm", "r")) {
+    unsigned long long total_pages = 0, resident_pages = 0;
+    if (std::fscanf(statm, "%llu %llu", &total_pages, &resident_pages) == 2) {
+      process_resident_memory_bytes.Set(
+          static_cast<int64_t>(resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE))));
+    }
+    std::fclose(statm);
+  }
 }
 
 Counter& ServerMetrics::Event(CreateLedgerResult result) const {

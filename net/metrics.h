@@ -55,6 +55,16 @@ class Gauge {
   std::atomic<int64_t> value_{0};
 };
 
+// A duration that only grows, kept in ns and rendered in seconds (process CPU time).
+class DurationCounter {
+ public:
+  void Set(uint64_t value_ns) { value_ns_.store(value_ns, std::memory_order_relaxed); }
+  uint64_t ValueNs() const { return value_ns_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_ns_{0};
+};
+
 // What a histogram observes, which decides how its bounds and sum are rendered.
 enum class HistogramUnit : uint8_t {
   kNanoseconds,  // observed in ns, rendered in seconds (exact decimal); name ends in _seconds
@@ -139,6 +149,8 @@ void RenderSamples(std::string_view name, std::string_view labels, const Gauge& 
                    std::string* out);
 void RenderSamples(std::string_view name, std::string_view labels, const Histogram& histogram,
                    std::string* out);
+void RenderSamples(std::string_view name, std::string_view labels, const DurationCounter& counter,
+                   std::string* out);
 
 template <typename Metric>
 class Family final : public FamilyBase {
@@ -185,6 +197,7 @@ class Registry {
   // A metric without labels. Names match [a-zA-Z_:][a-zA-Z0-9_:]*; help is any text.
   Counter& AddCounter(std::string_view name, std::string_view help);
   Gauge& AddGauge(std::string_view name, std::string_view help);
+  DurationCounter& AddDurationCounter(std::string_view name, std::string_view help);
   Histogram& AddHistogram(std::string_view name, std::string_view help,
                           std::span<const uint64_t> bounds, HistogramUnit unit);
 
@@ -314,6 +327,12 @@ struct ServerMetrics {
   Gauge& transfers;
   Gauge& up;                  // 1 from construction
   Gauge& start_time_seconds;  // Unix time of construction, whole seconds
+  // The standard process metrics, set when scraped (UpdateProcessMetrics).
+  DurationCounter& process_cpu_seconds_total;
+  Gauge& process_resident_memory_bytes;
+
+  // Reads this process's CPU time (user + system) and resident memory into the two above.
+  void UpdateProcessMetrics() const;
 };
 
 }  // namespace ledger::net

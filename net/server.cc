@@ -239,6 +239,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
     metrics.last_op.Set(static_cast<int64_t>(core->sequencer().last_op()));
     metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
     metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
+    metrics.UpdateProcessMetrics();
     return registry.Render();
   });
   kj::Own<kj::ConnectionReceiver> metrics_receiver;

@@ -292,6 +292,23 @@ TEST(ServerMetrics, AccessorsReachTheChildWithTheirLabels) {
   EXPECT_GT(metrics.start_time_seconds.Value(), 1'600'000'000);
 }
 
+TEST(ServerMetrics, ProcessMetricsReadThisProcess) {
+  Registry registry;
+  ServerMetrics metrics(registry);
+  metrics.process_cpu_seconds_total.Set(1'500'000'000);
+  EXPECT_TRUE(Contains(registry.Render(), "process_cpu_seconds_total 1.5"));
+  EXPECT_TRUE(Contains(registry.Render(), "# TYPE process_cpu_seconds_total counter"));
+
+  volatile uint64_t spin = 0;  // some CPU time to read back
+  for (uint64_t i = 0; i < 20'000'000; ++i) spin = spin + i;
+  metrics.UpdateProcessMetrics();
+  EXPECT_GT(metrics.process_cpu_seconds_total.ValueNs(), 0u);
+  EXPECT_LT(metrics.process_cpu_seconds_total.ValueNs(), 3'600'000'000'000u);
+  // This test binary holds at least a megabyte and far less than the machine.
+  EXPECT_GT(metrics.process_resident_memory_bytes.Value(), 1 << 20);
+  EXPECT_LT(metrics.process_resident_memory_bytes.Value(), int64_t{16} << 30);
+}
+
 TEST(ServerMetrics, CountEventsTalliesEveryResult) {
   Registry registry;
   ServerMetrics metrics(registry);

@@ -1,0 +1,287 @@
+#include "bench/ledger_bench/driver.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "engine/result_names.h"
+
+namespace ledger::bench {
+namespace {
+
+constexpr uint64_t kLateNs = 1'000'000;  // open loop: sent this much after its due time
+constexpr uint32_t kQueryPageSize = 10;  // a history lookup: an account's newest transfers
+
+uint64_t SteadyNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// The server books with CLOCK_REALTIME; expiry deadlines are on that clock.
+uint64_t RealtimeNs() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
+}
+
+void SleepUntilSteady(uint64_t due_ns) {
+  const uint64_t now = SteadyNs();
+  if (due_ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - now));
+}
+
+}  // namespace
+
+Load::Load(const BenchOptions& options, uint64_t nonce) : options_(options), nonce_(nonce) {}
+
+Load::~Load() {
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Load>> Load::Prepare(const BenchOptions& options,
+                                                    const std::string& address,
+                                                    const std::string& token, uint64_t nonce) {
+  std::unique_ptr<Load> load(new Load(options, nonce));
+  net::ClientOptions client_options;
+  client_options.address = address;
+  client_options.token = token;
+  for (uint32_t i = 0; i < options.connections; ++i) {
+    auto client = net::Client::Connect(client_options);
+    if (!client.ok()) return client.status();
+    load->clients_.push_back(std::move(*client));
+  }
+  const net::ServerInfo& info = load->clients_[0]->server_info();
+  if (options.batch_events > info.limits.batch_events_max) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch ", options.batch_events,
+                                                   " is over the server's limit of ",
+                                                   info.limits.batch_events_max));
+  }
+  const uint32_t shards = options.shards != 0 ? options.shards : info.shard_count;
+  // A fresh ledger per run on a running server; ledger 1 on one we started.
+  load->ledger_ = options.address.empty() ? 1 : 1 + static_cast<uint32_t>(nonce % 0x7FFF'FFFF);
+  load->space_ = std::make_unique<AccountSpace>(options, nonce, load->ledger_, shards);
+  if (absl::Status status = load->CreateLedgerAndAccounts(); !status.ok()) return status;
+
+  const uint32_t worker_count = options.connections * options.inflight_per_connection;
+  for (uint32_t i = 0; i < worker_count; ++i) {
+    auto worker = std::make_unique<Worker>();
+    worker->index = i;
+    worker->client = load->clients_[i % options.connections].get();
+    worker->stream = std::make_unique<Stream>(options, *load->space_, nonce, i, load->next_id_);
+    worker->events.resize(options.batch_events);
+    worker->results.resize(options.batch_events);
+    worker->samples.reserve(options.transfers / options.batch_events / worker_count + 16);
+    load->workers_.push_back(std::move(worker));
+  }
+  return load;
+}
+
+absl::Status Load::CreateLedgerAndAccounts() {
+  net::Client& client = *clients_[0];
+  Ledger ledger{};
+  ledger.id = ledger_;
+  ledger.scale = 2;
+  std::copy_n("BENCH", 5, ledger.asset_code);
+  net::LedgerResult ledger_result;
+  if (absl::Status status = client.CreateLedgers({&ledger, 1}, {&ledger_result, 1}); !status.ok()) {
+    return status;
+  }
+  if (ledger_result.status != CreateLedgerResult::kOk &&
+      ledger_result.status != CreateLedgerResult::kExists) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("creating ledger ", ledger_, ": ", ResultName(ledger_result.status)));
+  }
+  std::vector<Account> accounts;
+  std::vector<net::AccountResult> results;
+  const uint64_t count = space_->count();
+  for (uint64_t first = 0; first < count; first += options_.batch_events) {
+    const uint64_t size = std::min<uint64_t>(options_.batch_events, count - first);
+    accounts.assign(size, Account{});
+    results.assign(size, net::AccountResult{});
+    for (uint64_t i = 0; i < size; ++i) {
+      accounts[i].id = space_->IdOf(first + i);
+      accounts[i].ledger = ledger_;
+      accounts[i].code = 1;
+    }
+    if (absl::Status status = client.CreateAccounts(accounts, results); !status.ok()) return status;
+    for (uint64_t i = 0; i < size; ++i) {
+      if (results[i].status != CreateAccountResult::kOk) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("creating account ", first + i, ": ", ResultName(results[i].status)));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Load::Work(Worker& worker) {
+  const uint64_t rate = options_.rate_per_s;
+  while (!failed_.load(std::memory_order_relaxed)) {
+    const uint64_t offset = claimed_.fetch_add(options_.batch_events, std::memory_order_relaxed);
+    if (offset >= options_.transfers) break;
+    const size_t size =
+        static_cast<size_t>(std::min<uint64_t>(options_.batch_events, options_.transfers - offset));
+    std::span<Transfer> batch(worker.events.data(), size);
+    std::span<net::TransferResult> results(worker.results.data(), size);
+    worker.stream->Fill(batch);
+    uint64_t sent_ns = SteadyNs();
+    bool late = false;
+    if (rate != 0) {  // open loop: due at offset / rate; latency counts from then
+      const uint64_t due_ns =
+          start_ns_ + static_cast<uint64_t>(u128{offset} * 1'000'000'000 / rate);
+      SleepUntilSteady(due_ns);
+      sent_ns = SteadyNs();
+      late = sent_ns > due_ns + kLateNs;
+      sent_ns = due_ns;
+    }
+    worker.status = worker.client->CreateTransfers(batch, results);
+    const uint64_t acknowledged_ns = SteadyNs();
+    if (!worker.status.ok()) {
+      failed_.store(true);
+      return;
+    }
+    worker.stream->Check(batch, results, worker.validation);
+    worker.samples.push_back(BatchSample{sent_ns - start_ns_, acknowledged_ns - start_ns_,
+                                         static_cast<uint32_t>(size), late});
+    acknowledged_.fetch_add(size, std::memory_order_relaxed);
+  }
+}
+
+absl::Status Load::Run(Report& report) {
+  ProgressBar progress(options_.progress ? stderr : nullptr, options_.transfers);
+  start_ns_ = SteadyNs();
+  for (auto& worker : workers_) {
+    worker->thread = std::thread([this, raw = worker.get()] { Work(*raw); });
+  }
+  while (acknowledged_.load() < options_.transfers && !failed_.load()) {
+    bool running = false;
+    for (auto& worker : workers_) running |= worker->thread.joinable();
+    if (!running) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    progress.Update(acknowledged_.load(), SteadyNs());
+    bool all_done = claimed_.load() >= options_.transfers;
+    if (all_done && acknowledged_.load() >= options_.transfers) break;
+  }
+  std::vector<BatchSample> samples;
+  for (auto& worker : workers_) {
+    worker->thread.join();
+    samples.insert(samples.end(), worker->samples.begin(), worker->samples.end());
+  }
+  progress.Finish();
+  for (auto& worker : workers_) {
+    if (!worker->status.ok()) return worker->status;
+  }
+
+  std::vector<uint64_t> latencies_ns;
+  latencies_ns.reserve(samples.size());
+  uint64_t last_ns = 0;
+  for (const BatchSample& sample : samples) {
+    latencies_ns.push_back(sample.acknowledged_ns - sample.sent_ns);
+    last_ns = std::max(last_ns, sample.acknowledged_ns);
+    report.batches_late += sample.late ? 1 : 0;
+  }
+  report.batch_latency = Summarize(latencies_ns);
+  report.batches = samples.size();
+  report.transfers_acknowledged = acknowledged_.load();
+  report.duration_ns = last_ns;
+  report.transfers_per_s = last_ns == 0 ? 0
+                                        : static_cast<double>(report.transfers_acknowledged) * 1e9 /
+                                              static_cast<double>(last_ns);
+  report.offered_per_s = static_cast<double>(options_.rate_per_s);
+  FillThroughput(samples, report);
+  return absl::OkStatus();
+}
+
+void Load::FillThroughput(const std::vector<BatchSample>& samples, Report& report) const {
+  // About 200 points, in whole milliseconds of at least 10.
+  const uint64_t interval_ns =
+      std::max<uint64_t>(10'000'000, report.duration_ns / 200 / 1'000'000 * 1'000'000);
+  const size_t count = static_cast<size_t>(report.duration_ns / interval_ns + 1);
+  report.throughput.assign(count, ThroughputPoint{});
+  for (size_t i = 0; i < count; ++i) report.throughput[i].end_ns = (i + 1) * interval_ns;
+  for (const BatchSample& sample : samples) {
+    report.throughput[sample.acknowledged_ns / interval_ns].transfers += sample.events;
+  }
+}
+
+absl::Status Load::Finish(Report& report) {
+  Validation& validation = report.validation;
+  for (auto& worker : workers_) {
+    validation.results_checked += worker->validation.results_checked;
+    validation.results_unexpected += worker->validation.results_unexpected;
+    if (validation.first_unexpected.empty()) {
+      validation.first_unexpected = worker->validation.first_unexpected;
+    }
+  }
+  if (absl::Status status = Expire(validation); !status.ok()) return status;
+  TimeQueries(report);
+  Validate(validation);
+
+  WorkloadEcho& echo = report.workload;
+  echo.accounts = options_.accounts;
+  echo.transfers = options_.transfers;
+  echo.batch_events = options_.batch_events;
+  echo.connections = options_.connections;
+  echo.inflight_per_connection = options_.inflight_per_connection;
+  echo.rate_per_s = options_.rate_per_s;
+  echo.distribution = DistributionName(options_);
+  echo.pending_share = options_.pending_share;
+  echo.post_share = options_.post_share;
+  echo.void_share = options_.void_share;
+  echo.expire_share = options_.expire_share;
+  echo.chain_share = options_.chain_share;
+  echo.cross_shard_share = options_.cross_shard_share;
+  echo.id_order = options_.id_order == IdOrder::kRandom ? "random" : "sequential";
+  echo.seed = options_.seed;
+  echo.server_shards = space_->shards();
+  return absl::OkStatus();
+}
+
+// Reservations left to expire: wait out the last deadline, then send one more batch so the
+// ledger's clock passes it (expiry runs at the start of a batch).
+absl::Status Load::Expire(Validation& validation) {
+  uint64_t deadline_ns = 0;
+  for (auto& worker : workers_) {
+    deadline_ns = std::max(deadline_ns, worker->stream->expiry_deadline_ns());
+  }
+  if (deadline_ns == 0) return absl::OkStatus();
+  const uint64_t now_ns = RealtimeNs();
+  if (deadline_ns > now_ns) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(deadline_ns - now_ns + 10'000'000));
+  }
+  Worker& worker = *workers_[0];
+  std::span<Transfer> batch(worker.events.data(), 1);
+  std::span<net::TransferResult> results(worker.results.data(), 1);
+  worker.stream->Fill(batch);
+  if (absl::Status status = worker.client->CreateTransfers(batch, results); !status.ok()) {
+    return status;
+  }
+  worker.stream->Check(batch, results, validation);
+  for (auto& each : workers_) each->stream->ExpireAll();
+  return absl::OkStatus();
+}
+
+void Load::TimeQueries(Report& report) {
+  Random random{Mix(options_.seed ^ 0xC0FFEE)};
+  std::vector<uint64_t> latencies_ns;
+  latencies_ns.reserve(options_.queries);
+  for (uint32_t i = 0; i < options_.queries; ++i) {
+    AccountFilter filter;
+    filter.account_id = space_->IdOf(space_->Pick(random));
+    filter.flags |= filter_flags::kReversed;
+    filter.limit = kQueryPageSize;
+    const uint64_t start_ns = SteadyNs();
+    auto page = clients_[0]->GetAccountTransfers(filter);
+    if (!page.ok()) continue;
+    latencies_ns.push_back(SteadyNs() - start_ns);
+  }
+  report.query_latency = Summarize(latencies_ns);
+}
+
+}  // namespace ledger::bench
