@@ -412,7 +412,8 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
         }
       }
       if (events == 0) return;
-      auto request = ledger_->createTransfersRequest();
+      auto request = ledger_->createTransfersRequest(
+          internal::MessageWords(events * internal::kTransferWords));
       auto list = request.initTransfers(static_cast<unsigned>(events));
       unsigned index = 0;
       for (Submission* submission : batch->submissions) {
@@ -532,7 +533,8 @@ absl::Status Client::CreateLedgers(std::span<const Ledger> events,
                                    std::span<LedgerResult> results) {
   if (auto status = CheckSizes(events.size(), results.size()); !status.ok()) return status;
   return impl_->Call([&]() {
-    auto request = impl_->ledger().createLedgersRequest();
+    auto request = impl_->ledger().createLedgersRequest(
+        internal::MessageWords(events.size() * internal::kLedgerWords));
     auto list = request.initLedgers(static_cast<unsigned>(events.size()));
     for (size_t i = 0; i < events.size(); ++i) {
       internal::EncodeLedger(events[i], list[static_cast<unsigned>(i)]);
@@ -546,7 +548,8 @@ absl::Status Client::CreateAccounts(std::span<const Account> events,
                                     std::span<AccountResult> results) {
   if (auto status = CheckSizes(events.size(), results.size()); !status.ok()) return status;
   return impl_->Call([&]() {
-    auto request = impl_->ledger().createAccountsRequest();
+    auto request = impl_->ledger().createAccountsRequest(
+        internal::MessageWords(events.size() * internal::kAccountWords));
     auto list = request.initAccounts(static_cast<unsigned>(events.size()));
     for (size_t i = 0; i < events.size(); ++i) {
       internal::EncodeAccount(events[i], list[static_cast<unsigned>(i)]);
@@ -560,7 +563,8 @@ absl::Status Client::CreateTransfers(std::span<const Transfer> events,
                                      std::span<TransferResult> results) {
   if (auto status = CheckSizes(events.size(), results.size()); !status.ok()) return status;
   return impl_->Call([&]() {
-    auto request = impl_->ledger().createTransfersRequest();
+    auto request = impl_->ledger().createTransfersRequest(
+        internal::MessageWords(events.size() * internal::kTransferWords));
     auto list = request.initTransfers(static_cast<unsigned>(events.size()));
     for (size_t i = 0; i < events.size(); ++i) {
       internal::EncodeTransfer(events[i], list[static_cast<unsigned>(i)]);
@@ -598,7 +602,7 @@ absl::StatusOr<std::vector<Ledger>> Client::LookupLedgers(std::span<const uint32
 absl::StatusOr<std::vector<Account>> Client::LookupAccounts(std::span<const AccountId> ids) {
   std::vector<Account> found;
   absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().lookupAccountsRequest();
+    auto request = impl_->ledger().lookupAccountsRequest(internal::MessageWords(ids.size() * 3));
     auto list = request.initIds(static_cast<unsigned>(ids.size()));
     for (size_t i = 0; i < ids.size(); ++i) EncodeU128(ids[i], list[static_cast<unsigned>(i)]);
     return request.send().then([&](auto&& response) {
@@ -614,7 +618,7 @@ absl::StatusOr<std::vector<Account>> Client::LookupAccounts(std::span<const Acco
 absl::StatusOr<std::vector<Transfer>> Client::LookupTransfers(std::span<const TransferId> ids) {
   std::vector<Transfer> found;
   absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().lookupTransfersRequest();
+    auto request = impl_->ledger().lookupTransfersRequest(internal::MessageWords(ids.size() * 3));
     auto list = request.initIds(static_cast<unsigned>(ids.size()));
     for (size_t i = 0; i < ids.size(); ++i) EncodeU128(ids[i], list[static_cast<unsigned>(i)]);
     return request.send().then([&](auto&& response) {

@@ -59,6 +59,20 @@ std::string Tail(const std::string& log) {
   return log.size() > 2000 ? log.substr(log.size() - 2000) : log;
 }
 
+// True once `response` holds its headers and as many body bytes as Content-Length says.
+bool BodyComplete(const std::string& response) {
+  const size_t headers_end = response.find("\r\n\r\n");
+  if (headers_end == std::string::npos) return false;
+  const size_t field = response.find("Content-Length: ");
+  if (field == std::string::npos || field > headers_end) return false;
+  const size_t digits = field + 16;
+  size_t length = 0;
+  if (!absl::SimpleAtoi(response.substr(digits, response.find("\r\n", digits) - digits), &length)) {
+    return false;
+  }
+  return response.size() >= headers_end + 4 + length;
+}
+
 absl::StatusOr<std::string> HttpGet(const std::string& address, const std::string& path) {
   const size_t colon = address.rfind(':');
   if (colon == std::string::npos) return absl::InvalidArgumentError("the address needs :port");
@@ -77,14 +91,17 @@ absl::StatusOr<std::string> HttpGet(const std::string& address, const std::strin
     if (fd >= 0) close(fd);
     return absl::UnavailableError(absl::StrCat("cannot connect to ", address));
   }
+  // Read up to the end of the body: the server may keep the connection open regardless.
   const std::string request =
-      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", address, "\r\n\r\n");
+      absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", address, "\r\nConnection: close\r\n\r\n");
   std::string response;
   if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
     char buffer[16384];
     ssize_t got;
-    while ((got = read(fd, buffer, sizeof(buffer))) > 0)
+    while ((got = read(fd, buffer, sizeof(buffer))) > 0) {
       response.append(buffer, static_cast<size_t>(got));
+      if (BodyComplete(response)) break;
+    }
   }
   close(fd);
   if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") == std::string::npos) {

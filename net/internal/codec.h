@@ -11,6 +11,20 @@
 
 namespace ledger::net::internal {
 
+// Words per encoded record: data section, pointers, and 2 words per U128. Size hints built
+// from these put a whole message in one segment: without one, a batch spreads over growing
+// segments and every pointer between them costs the reader a segment lookup.
+constexpr uint64_t kLedgerWords = 6;
+constexpr uint64_t kAccountWords = 5 + 7 + 7 * 2;
+constexpr uint64_t kTransferWords = 5 + 7 + 7 * 2;
+constexpr uint64_t kBalanceWords = 2 + 4 + 4 * 2;
+constexpr uint64_t kChangeWords = 4 + 6 + kTransferWords + 2 * 2 + 2 * kBalanceWords;
+constexpr uint64_t kEventResultWords = 3;
+// A message of `words` of records, plus room for its root and list pointers.
+inline capnp::MessageSize MessageWords(uint64_t words, unsigned capabilities = 0) {
+  return capnp::MessageSize{words + 8, capabilities};
+}
+
 template <typename Tag>
 Value128<Tag> DecodeU128(rpc::U128::Reader value) {
   return Value128<Tag>{value.getLo(), value.getHi()};

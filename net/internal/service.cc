@@ -64,15 +64,8 @@ void CheckClientReads(Connection& connection, const ServerLimits& limits) {
 // one, every reply starts with an 8 KB segment, which a client that never sends Finish keeps
 // alive in the server's answer table.
 capnp::MessageSize ReplyWords(uint64_t words, unsigned capabilities = 0) {
-  return capnp::MessageSize{words + 8, capabilities};
+  return MessageWords(words, capabilities);
 }
-// Words per encoded record: data section, pointers, and 2 words per U128.
-constexpr uint64_t kLedgerWords = 6;
-constexpr uint64_t kAccountWords = 5 + 7 + 7 * 2;
-constexpr uint64_t kTransferWords = 5 + 7 + 7 * 2;
-constexpr uint64_t kBalanceWords = 2 + 4 + 4 * 2;
-constexpr uint64_t kChangeWords = 4 + 6 + kTransferWords + 2 * 2 + 2 * kBalanceWords;
-constexpr uint64_t kEventResultWords = 3;
 
 // Counts a call against its connection's and the server's limits for as long as it runs.
 class CallGuard {
