@@ -184,6 +184,34 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 
   rpc::Ledger::Client& ledger() { return *ledger_; }
 
+  // Sends `count` transfers, which `each(sink)` passes to sink in order, and hands the results
+  // to `on_results`. Packed records (createTransfersPacked) when the server has them: no
+  // pointers to build here or to follow there, and 152 bytes a transfer against 208.
+  template <typename Each, typename OnResults>
+  kj::Promise<void> SendTransfers(size_t count, Each&& each, OnResults on_results) {
+    if (info_.schema_version >= 2) {
+      const size_t bytes = count * sizeof(Transfer);
+      auto request = ledger_->createTransfersPackedRequest(
+          internal::MessageWords(bytes / sizeof(capnp::word) + 1));
+      kj::byte* out = request.initRecords(static_cast<unsigned>(bytes)).begin();
+      each([&out](const Transfer& transfer) {
+        std::memcpy(out, &transfer, sizeof(Transfer));
+        out += sizeof(Transfer);
+      });
+      return request.send().then([on_results = kj::mv(on_results)](auto&& response) mutable {
+        on_results(response.getResults());
+      });
+    }
+    auto request =
+        ledger_->createTransfersRequest(internal::MessageWords(count * internal::kTransferWords));
+    auto list = request.initTransfers(static_cast<unsigned>(count));
+    unsigned index = 0;
+    each([&](const Transfer& transfer) { internal::EncodeTransfer(transfer, list[index++]); });
+    return request.send().then([on_results = kj::mv(on_results)](auto&& response) mutable {
+      on_results(response.getResults());
+    });
+  }
+
   absl::Status Submit(std::span<const Transfer> chain, std::span<TransferResult> results) {
     if (chain.empty()) return absl::OkStatus();
     if (chain.size() != results.size()) return absl::InvalidArgumentError("results size");
@@ -234,6 +262,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   struct Batch {
     Impl* impl = nullptr;
     std::vector<Submission*> submissions;
+    size_t events = 0;
     bool finished = false;
     ~Batch() {
       if (!finished) impl->Complete(submissions, absl::UnavailableError("the connection closed"));
@@ -412,26 +441,28 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
         }
       }
       if (events == 0) return;
-      auto request = ledger_->createTransfersRequest(
-          internal::MessageWords(events * internal::kTransferWords));
-      auto list = request.initTransfers(static_cast<unsigned>(events));
-      unsigned index = 0;
-      for (Submission* submission : batch->submissions) {
-        for (const Transfer& transfer : submission->events) {
-          internal::EncodeTransfer(transfer, list[index++]);
-        }
-      }
       ++inflight_batches_;
       Batch& raw = *batch;
-      tasks_->add(
-          request.send()
-              .then([this, &raw](auto&& response) { Finish(raw, response.getResults()); },
-                    [this, &raw](kj::Exception&& exception) { Finish(raw, StatusOf(exception)); })
-              .attach(kj::mv(batch)));
+      raw.events = events;
+      auto each = [&raw](auto&& sink) {
+        for (Submission* submission : raw.submissions) {
+          for (const Transfer& transfer : submission->events) sink(transfer);
+        }
+      };
+      auto sent = SendTransfers(events, each, [this, &raw](auto results) { Finish(raw, results); });
+      tasks_->add(kj::mv(sent)
+                      .catch_([this, &raw](kj::Exception&& exception) {
+                        if (!raw.finished) Finish(raw, StatusOf(exception));
+                      })
+                      .attach(kj::mv(batch)));
     }
   }
 
   void Finish(Batch& batch, capnp::List<rpc::TransferResult>::Reader results) {
+    if (results.size() != batch.events) {
+      return Finish(batch, absl::InternalError("the server answered a batch with the wrong "
+                                               "result count"));
+    }
     unsigned index = 0;
     for (Submission* submission : batch.submissions) {
       for (TransferResult& result : submission->results) {
@@ -516,7 +547,9 @@ namespace {
 
 template <typename Code, typename List>
 void CopyResults(List in, std::span<EventResult<Code>> out) {
-  for (size_t i = 0; i < out.size() && i < in.size(); ++i) {
+  KJ_REQUIRE(in.size() == out.size(), "the server answered a batch with the wrong result count",
+             in.size(), out.size());
+  for (size_t i = 0; i < out.size(); ++i) {
     out[i].status = static_cast<Code>(in[static_cast<unsigned>(i)].getStatus());
     out[i].timestamp_ns = in[static_cast<unsigned>(i)].getTimestampNs();
   }
@@ -563,14 +596,12 @@ absl::Status Client::CreateTransfers(std::span<const Transfer> events,
                                      std::span<TransferResult> results) {
   if (auto status = CheckSizes(events.size(), results.size()); !status.ok()) return status;
   return impl_->Call([&]() {
-    auto request = impl_->ledger().createTransfersRequest(
-        internal::MessageWords(events.size() * internal::kTransferWords));
-    auto list = request.initTransfers(static_cast<unsigned>(events.size()));
-    for (size_t i = 0; i < events.size(); ++i) {
-      internal::EncodeTransfer(events[i], list[static_cast<unsigned>(i)]);
-    }
-    return request.send().then(
-        [&](auto&& response) { CopyResults(response.getResults(), results); });
+    return impl_->SendTransfers(
+        events.size(),
+        [&](auto&& sink) {
+          for (const Transfer& transfer : events) sink(transfer);
+        },
+        [&](capnp::List<rpc::TransferResult>::Reader in) { CopyResults(in, results); });
   });
 }
 

@@ -1,7 +1,10 @@
 #include "net/internal/codec.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
+
+#include "base/assert.h"
 
 namespace ledger::net::internal {
 namespace {
@@ -69,6 +72,16 @@ Transfer DecodeTransfer(rpc::Transfer::Reader in) {
   transfer.value_time_ns = in.getValueTimeNs();
   transfer.timestamp_ns = in.getTimestampNs();
   return transfer;
+}
+
+std::span<Transfer> DecodePackedTransfers(capnp::Data::Reader records,
+                                          std::vector<Transfer>& scratch) {
+  static_assert(std::endian::native == std::endian::little, "records are little-endian");
+  const size_t count = records.size() / sizeof(Transfer);
+  LEDGER_ASSERT(count <= scratch.size(), count, scratch.size());
+  if (count == 0) return {};  // an absent Data reads as null: memcpy must not see it
+  std::memcpy(scratch.data(), records.begin(), count * sizeof(Transfer));
+  return std::span<Transfer>(scratch.data(), count);
 }
 
 void EncodeLedger(const Ledger& ledger, rpc::LedgerInfo::Builder out) {

@@ -6,6 +6,9 @@
 // valid code is decoded to one the engine rejects, so the client gets asset_code_invalid.
 #pragma once
 
+#include <span>
+#include <vector>
+
 #include "engine/types.h"
 #include "net/ledger.capnp.h"
 
@@ -44,6 +47,12 @@ void EncodeAccount(const Account& account, rpc::Account::Builder out);
 void EncodeTransfer(const Transfer& transfer, rpc::Transfer::Builder out);
 void EncodeBalance(const AccountBalance& balance, rpc::AccountBalance::Builder out);
 void EncodeTrialBalance(const TrialBalance& trial_balance, rpc::TrialBalance::Builder out);
+
+// createTransfersPacked's records: the engine's Transfer layout, copied whole into `scratch`
+// (which holds at least size / 152 records). The engine validates every field.
+static_assert(sizeof(Transfer) == rpc::TRANSFER_RECORD_BYTES);
+std::span<Transfer> DecodePackedTransfers(capnp::Data::Reader records,
+                                          std::vector<Transfer>& scratch);
 
 AccountFilter DecodeFilter(rpc::AccountFilter::Reader in, uint32_t results_max);
 

@@ -306,6 +306,20 @@ class LedgerImpl final : public rpc::Ledger::Server {
   kj::Promise<void> createTransfers(CreateTransfersContext context) override {
     return Create(context);
   }
+  kj::Promise<void> createTransfersPacked(CreateTransfersPackedContext context) override {
+    using Traits = CreateTraits<CreateTransfersContext>;
+    const capnp::Data::Reader records = context.getParams().getRecords();
+    return CreateFrom<Traits>(context, records.size() / sizeof(capnp::word), [&] {
+      if (records.size() % sizeof(Transfer) != 0) {
+        state_.metrics.RequestsRejected(RejectReason::kMalformed).Increment();
+        Fail(kj::Exception::Type::FAILED,
+             absl::StrCat("createTransfersPacked: ", records.size(),
+                          " bytes are not whole records of ", sizeof(Transfer)));
+      }
+      CheckBatchSize<Traits>(records.size() / sizeof(Transfer));
+      return DecodePackedTransfers(records, state_.transfers);
+    });
+  }
 
   kj::Promise<void> lookupLedgers(LookupLedgersContext context) override {
     const uint64_t start_ns = NowNs();
@@ -510,24 +524,39 @@ class LedgerImpl final : public rpc::Ledger::Server {
   template <typename Context>
   kj::Promise<void> Create(Context& context) {
     using Traits = CreateTraits<Context>;
+    return CreateFrom<Traits>(context, context.getParams().totalSize().wordCount, [&] {
+      auto events = Traits::Events(context.getParams());
+      CheckBatchSize<Traits>(events.size());
+      std::span<typename Traits::Event> decoded(Traits::Scratch(state_).data(), events.size());
+      for (size_t i = 0; i < decoded.size(); ++i) {
+        decoded[i] = Traits::Decode(events[static_cast<unsigned>(i)]);
+      }
+      return decoded;
+    });
+  }
+
+  template <typename Traits>
+  void CheckBatchSize(size_t count) {
+    if (count <= state_.options.limits.batch_events_max) return;
+    state_.metrics.RequestsRejected(RejectReason::kBatchTooLarge).Increment();
+    Fail(kj::Exception::Type::FAILED,
+         absl::StrCat(Traits::kName, ": a batch holds at most ",
+                      state_.options.limits.batch_events_max, " events, not ", count));
+  }
+
+  // The create* pipeline after admission: `decode` fills the scratch events (or fails the
+  // call), then sequence (log + apply), encode the results, and reply once durable.
+  template <typename Traits, typename Context, typename Decode>
+  kj::Promise<void> CreateFrom(Context& context, uint64_t request_words, Decode&& decode) {
     const uint64_t start_ns = NowNs();
     ServerMetrics& metrics = state_.metrics;
     // Counted as rejected unless it reaches the log (dismissed below).
     bool rejected = true;
     KJ_DEFER(
         if (rejected) metrics.Batches(Traits::kOperation, BatchOutcome::kRejected).Increment());
-    auto guard = Admit(context.getParams().totalSize().wordCount);
-    auto events = Traits::Events(context.getParams());
-    const size_t count = events.size();
-    if (count > state_.options.limits.batch_events_max) {
-      metrics.RequestsRejected(RejectReason::kBatchTooLarge).Increment();
-      Fail(kj::Exception::Type::FAILED,
-           absl::StrCat(Traits::kName, ": a batch holds at most ",
-                        state_.options.limits.batch_events_max, " events, not ", count));
-    }
-    std::span<typename Traits::Event> decoded(Traits::Scratch(state_).data(), count);
-    for (size_t i = 0; i < count; ++i)
-      decoded[i] = Traits::Decode(events[static_cast<unsigned>(i)]);
+    auto guard = Admit(request_words);
+    const std::span<typename Traits::Event> decoded = decode();
+    const size_t count = decoded.size();
     std::span<typename Traits::Result> results(Traits::Results(state_).data(), count);
     absl::StatusOr<wal::Receipt> receipt =
         Traits::Submit(state_.core.sequencer(), decoded, results);

@@ -86,7 +86,7 @@ TEST(Server, ServesEveryMethodEndToEnd) {
   ASSERT_TRUE(server.Start()) << server.log();
   auto client = Connect(server, server.token());
   ASSERT_NE(client, nullptr);
-  EXPECT_EQ(client->server_info().schema_version, 1u);
+  EXPECT_EQ(client->server_info().schema_version, 2u);
   EXPECT_EQ(client->server_info().limits.batch_events_max, 8190u);
   CreateBasics(*client);
 

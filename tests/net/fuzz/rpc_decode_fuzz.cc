@@ -58,8 +58,9 @@ enum class Method : uint8_t {
   kGetAccountTransfers,
   kGetAccountBalances,
   kTrialBalance,
+  kCreateTransfersPacked,
 };
-constexpr uint8_t kMethodCount = 9;
+constexpr uint8_t kMethodCount = 10;
 
 // The state every input starts from: two ledgers, accounts with limits and history, posted
 // and pending transfers (one of which expires when the fuzzed batch is applied).
@@ -236,11 +237,29 @@ constexpr uint8_t ResultCount(CreateTransferResult) { return kCreateTransferResu
 
 // Decodes every event as LedgerImpl::Create does, refusing a batch over the limit, then
 // applies it to `engine` and to a twin and checks the invariants.
+template <typename Event, typename Result>
+void ApplyAndCheck(engine::Engine& engine, std::span<const Event> events);
+
 template <typename Event, typename Result, typename List, typename Decode>
 void Create(engine::Engine& engine, List list, Decode decode) {
   if (list.size() > kLimits.batch_events_max) return;  // refused: "a batch holds at most"
   std::vector<Event> events(list.size());
   for (uint32_t i = 0; i < list.size(); ++i) events[i] = decode(list[i]);
+  ApplyAndCheck<Event, Result>(engine, events);
+}
+
+// createTransfersPacked: whole 152-byte records only, then as createTransfers.
+void CreatePacked(engine::Engine& engine, capnp::Data::Reader records) {
+  if (records.size() % sizeof(Transfer) != 0) return;  // refused: "not whole records"
+  const size_t count = records.size() / sizeof(Transfer);
+  if (count > kLimits.batch_events_max) return;
+  std::vector<Transfer> scratch(count);
+  const std::span<Transfer> events = internal::DecodePackedTransfers(records, scratch);
+  ApplyAndCheck<Transfer, CreateTransferResult>(engine, events);
+}
+
+template <typename Event, typename Result>
+void ApplyAndCheck(engine::Engine& engine, std::span<const Event> events) {
   const uint64_t accounts = std::is_same_v<Event, Account> ? events.size() : 0;
   const uint64_t transfers = std::is_same_v<Event, Transfer> ? events.size() : 0;
   if (!engine.HasRoomFor(accounts, transfers)) return;  // refused: "tables are full"
@@ -335,6 +354,9 @@ void Run(Method method, capnp::MessageReader& message) {
       return Create<Transfer, CreateTransferResult>(*engine, params.getTransfers(),
                                                     internal::DecodeTransfer);
     }
+    case Method::kCreateTransfersPacked:
+      return CreatePacked(*engine,
+                          message.getRoot<rpc::Ledger::CreateTransfersPackedParams>().getRecords());
     case Method::kLookupLedgers: {
       auto params = message.getRoot<rpc::Ledger::LookupLedgersParams>();
       (void)params.totalSize();
@@ -454,6 +476,13 @@ void WriteSeeds(const std::string& directory) {
         for (unsigned i = 0; i < accounts.size(); ++i) {
           internal::EncodeAccount(accounts[i], list[i]);
         }
+      });
+  WriteParamsSeed<rpc::Ledger::CreateTransfersPackedParams>(
+      directory, "create_transfers_packed", Method::kCreateTransfersPacked, [](auto params) {
+        const std::vector<Transfer> transfers = SeedTransfers();
+        const size_t bytes = transfers.size() * sizeof(Transfer);
+        std::memcpy(params.initRecords(static_cast<unsigned>(bytes)).begin(), transfers.data(),
+                    bytes);
       });
   WriteParamsSeed<rpc::Ledger::CreateTransfersParams>(
       directory, "create_transfers", Method::kCreateTransfers, [](auto params) {
