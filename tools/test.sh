@@ -24,6 +24,6 @@ done
 # WAL's writer and snapshot threads, the server and the client library.
 echo "== tsan: build" >&2
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan -j "${jobs}" --target wal_test net_test
+cmake --build --preset tsan -j "${jobs}" --target wal_test net_test bench_test
 echo "== tsan: test" >&2
 ctest --preset tsan -j "${jobs}" -L threaded

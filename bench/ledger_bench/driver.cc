@@ -29,6 +29,12 @@ uint64_t RealtimeNs() {
   return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
 }
 
+uint64_t ProcessCpuNs() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
+}
+
 void SleepUntilSteady(uint64_t due_ns) {
   const uint64_t now = SteadyNs();
   if (due_ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - now));
@@ -155,6 +161,7 @@ void Load::Work(Worker& worker) {
 
 absl::Status Load::Run(Report& report) {
   ProgressBar progress(options_.progress ? stderr : nullptr, options_.transfers);
+  const uint64_t cpu_start_ns = ProcessCpuNs();
   start_ns_ = SteadyNs();
   for (auto& worker : workers_) {
     worker->thread = std::thread([this, raw = worker.get()] { Work(*raw); });
@@ -174,6 +181,7 @@ absl::Status Load::Run(Report& report) {
     samples.insert(samples.end(), worker->samples.begin(), worker->samples.end());
   }
   progress.Finish();
+  const uint64_t cpu_ns = ProcessCpuNs() - cpu_start_ns;
   for (auto& worker : workers_) {
     if (!worker->status.ok()) return worker->status;
   }
@@ -194,6 +202,10 @@ absl::Status Load::Run(Report& report) {
                                         : static_cast<double>(report.transfers_acknowledged) * 1e9 /
                                               static_cast<double>(last_ns);
   report.offered_per_s = static_cast<double>(options_.rate_per_s);
+  report.client_cpu_ns_per_transfer =
+      report.transfers_acknowledged == 0
+          ? 0
+          : static_cast<double>(cpu_ns) / static_cast<double>(report.transfers_acknowledged);
   FillThroughput(samples, report);
   return absl::OkStatus();
 }

@@ -137,6 +137,10 @@ void ResultRows(const Report& r, std::string* text) {
                                            Thousands(Rounded(r.server_cpu_ns_per_transfer)))
                          : std::string("n/a"),
       text);
+  Row("client usage:",
+      absl::StrFormat("CPU %s ns/transfer (this process: generating, encoding, checking)",
+                      Thousands(Rounded(r.client_cpu_ns_per_transfer))),
+      text);
 }
 
 void ValidationRows(const Validation& v, std::string* text) {
@@ -575,6 +579,7 @@ std::string ToJson(const Report& report) {
       .Raw("server_cpu_ns", stats ? absl::StrCat(report.server_cpu_ns) : "null")
       .Raw("server_cpu_ns_per_transfer",
            stats ? JsonReal(report.server_cpu_ns_per_transfer) : "null")
+      .Real("client_cpu_ns_per_transfer", report.client_cpu_ns_per_transfer)
       .Raw("throughput", JsonThroughput(report.throughput))
       .Raw("validation", JsonValidation(report.validation));
   return json.Close() + "\n";

@@ -78,6 +78,7 @@ struct Report {
   uint64_t server_rss_bytes = 0;
   uint64_t server_cpu_ns = 0;  // during the load
   double server_cpu_ns_per_transfer = 0;
+  double client_cpu_ns_per_transfer = 0;  // ledger-bench's own CPU during the load
   std::vector<ThroughputPoint> throughput;
   Validation validation;
 };

@@ -1,0 +1,151 @@
+// ledger-bench as a user runs it: short runs against a server it starts and against a running
+// one, every workload option at least once, and each must validate (exit 0, "PASSED", the
+// JSON's "ok": true). Timing figures are printed by the runs, never asserted.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/net/server_process.h"
+
+namespace ledger::bench {
+namespace {
+
+using net::testing::ReadWholeFile;
+using net::testing::ServerProcess;
+using net::testing::Spawn;
+using net::testing::WaitExit;
+
+struct BenchRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+BenchRun RunBench(const std::vector<std::string>& flags, const std::string& directory) {
+  std::vector<std::string> argv = {LEDGER_BENCH_BINARY, "--ledgerd", LEDGERD_BINARY,
+                                   "--no-progress"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  const std::string log = directory + "/bench.log";
+  unlink(log.c_str());
+  BenchRun run;
+  run.exit_code = WaitExit(Spawn(argv, log));
+  run.output = ReadWholeFile(log);
+  return run;
+}
+
+class LedgerBench : public ::testing::Test {
+ protected:
+  wal::testing::TemporaryDirectory directory_;
+};
+
+TEST_F(LedgerBench, ClosedLoopWithEveryKindOfTransferValidates) {
+  const std::string json = directory_.path() + "/report.json";
+  const std::string chart = directory_.path() + "/chart.svg";
+  const BenchRun run = RunBench({"--accounts",
+                                 "200",
+                                 "--transfers",
+                                 "6000",
+                                 "--batch",
+                                 "500",
+                                 "--connections",
+                                 "2",
+                                 "--inflight",
+                                 "2",
+                                 "--distribution",
+                                 "zipf",
+                                 "--zipf-skew",
+                                 "1.1",
+                                 "--pending",
+                                 "0.4",
+                                 "--post",
+                                 "0.4",
+                                 "--void",
+                                 "0.3",
+                                 "--expire",
+                                 "0.2",
+                                 "--chains",
+                                 "0.1",
+                                 "--cross-shard",
+                                 "0.5",
+                                 "--shards",
+                                 "4",
+                                 "--id-order",
+                                 "random",
+                                 "--seed",
+                                 "7",
+                                 "--queries",
+                                 "50",
+                                 "--sample-accounts",
+                                 "200",
+                                 "--json",
+                                 json,
+                                 "--chart",
+                                 chart},
+                                directory_.path());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("validation:    PASSED (6,0"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("trial balance ok, 200 accounts match"), std::string::npos)
+      << run.output;
+  const std::string report = ReadWholeFile(json);
+  EXPECT_NE(report.find("\"ok\": true"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"distribution\": \"zipf:1.1\""), std::string::npos) << report;
+  EXPECT_NE(report.find("\"transfers_acknowledged\": 6000"), std::string::npos) << report;
+  const std::string svg = ReadWholeFile(chart);
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("<polyline"), std::string::npos);
+}
+
+TEST_F(LedgerBench, OpenLoopWithAHotSetValidates) {
+  const BenchRun run =
+      RunBench({"--accounts", "300", "--transfers", "4000", "--batch", "200", "--rate", "20000",
+                "--distribution", "hot", "--hot-accounts", "5", "--hot-share", "0.8", "--id-order",
+                "sequential", "--queries", "10"},
+               directory_.path());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("offered:"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("PASSED"), std::string::npos) << run.output;
+}
+
+TEST_F(LedgerBench, DrivesARunningServerTwiceWithoutTheRunsColliding) {
+  ServerProcess server;
+  std::vector<std::string> flags = ServerProcess::DefaultFlags();
+  flags.insert(flags.end(), {"--metrics", "127.0.0.1:0"});
+  ASSERT_TRUE(server.Start(flags)) << server.log();
+  for (int round = 0; round < 2; ++round) {
+    const BenchRun run =
+        RunBench({"--address", server.address(), "--token-file", server.data_dir() + "/token",
+                  "--metrics", server.metrics_address(), "--accounts", "100", "--transfers", "2000",
+                  "--batch", "300", "--uniform-never-mind"},
+                 directory_.path());
+    // An unknown flag is refused before anything is sent.
+    EXPECT_EQ(run.exit_code, 64) << run.output;
+    EXPECT_NE(run.output.find("unknown flag '--uniform-never-mind'"), std::string::npos);
+    const BenchRun good = RunBench(
+        {"--address", server.address(), "--token-file", server.data_dir() + "/token", "--metrics",
+         server.metrics_address(), "--accounts", "100", "--transfers", "2000", "--batch", "300"},
+        directory_.path());
+    ASSERT_EQ(good.exit_code, 0) << good.output;
+    EXPECT_NE(good.output.find("PASSED"), std::string::npos) << good.output;
+    EXPECT_NE(good.output.find("server usage:  RSS"), std::string::npos) << good.output;
+  }
+  EXPECT_EQ(server.Stop(), 0);
+}
+
+TEST_F(LedgerBench, ABadTokenFailsClearly) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  const std::string token = directory_.path() + "/wrong-token";
+  FILE* file = std::fopen(token.c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  std::fputs("0123456789abcdef0123456789abcdef\n", file);
+  std::fclose(file);
+  const BenchRun run =
+      RunBench({"--address", server.address(), "--token-file", token, "--transfers", "100"},
+               directory_.path());
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("ledger-bench: "), std::string::npos) << run.output;
+  EXPECT_EQ(server.Stop(), 0);
+}
+
+}  // namespace
+}  // namespace ledger::bench
