@@ -80,7 +80,8 @@ TEST(AccountSpace, ZipfPicksTheHottestAccountAsOftenAsTheLawSays) {
 TEST(AccountSpace, UniformAndHotSetsSpreadAsConfigured) {
   BenchOptions uniform = Parse({"--accounts", "100"});
   AccountSpace flat(uniform, 7, 1, 1);
-  for (uint64_t count : Histogram(flat, 1'000'000)) EXPECT_NEAR(static_cast<double>(count), 10'000.0, 600.0);
+  for (uint64_t count : Histogram(flat, 1'000'000))
+    EXPECT_NEAR(static_cast<double>(count), 10'000.0, 600.0);
 
   BenchOptions hot = Parse({"--accounts", "1000", "--distribution", "hot", "--hot-accounts", "10",
                             "--hot-share", "0.9"});
