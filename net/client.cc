@@ -189,7 +189,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   // pointers to build here or to follow there, and 152 bytes a transfer against 208.
   template <typename Each, typename OnResults>
   kj::Promise<void> SendTransfers(size_t count, Each&& each, OnResults on_results) {
-    if (info_.schema_version >= 2) {
+    if (options_.packed_transfers && info_.schema_version >= 2) {
       const size_t bytes = count * sizeof(Transfer);
       auto request = ledger_->createTransfersPackedRequest(
           internal::MessageWords(bytes / sizeof(capnp::word) + 1));

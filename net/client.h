@@ -39,6 +39,9 @@ struct ClientOptions {
   std::string tls_server_name;           // expected in the server's certificate; default: the host
   uint32_t submit_batch_events_max = 0;  // Submit's batches; 0: the server's limit
   uint32_t submit_inflight_batches_max = 4;
+  // Send transfers as packed records (createTransfersPacked) when the server has them; false
+  // sends List(Transfer), as clients without the packed form do (benchmarks compare the two).
+  bool packed_transfers = true;
 };
 
 template <typename Code>

@@ -187,7 +187,7 @@ void LogWriter::Append(const EntryHeader& header, std::span<const std::byte> bod
     if (!status_.ok()) return;  // the log is dead; WaitDurable reports why
     std::byte* destination = buffers_[filling_] + filling_bytes_;
     std::memcpy(destination, &header, sizeof(header));
-    std::memcpy(destination + sizeof(header), body.data(), body.size());
+    if (!body.empty()) std::memcpy(destination + sizeof(header), body.data(), body.size());
     std::memset(destination + sizeof(header) + body.size(), 0, size - sizeof(header) - body.size());
     if (filling_entries_ == 0) filling_first_op_ = header.op;
     ++filling_entries_;

@@ -57,6 +57,7 @@ absl::StatusOr<std::unique_ptr<Load>> Load::Prepare(const BenchOptions& options,
   net::ClientOptions client_options;
   client_options.address = address;
   client_options.token = token;
+  client_options.packed_transfers = options.packed;
   for (uint32_t i = 0; i < options.connections; ++i) {
     auto client = net::Client::Connect(client_options);
     if (!client.ok()) return client.status();
@@ -250,6 +251,7 @@ absl::Status Load::Finish(Report& report) {
   echo.chain_share = options_.chain_share;
   echo.cross_shard_share = options_.cross_shard_share;
   echo.id_order = options_.id_order == IdOrder::kRandom ? "random" : "sequential";
+  echo.wire = options_.packed ? "packed" : "list";
   echo.seed = options_.seed;
   echo.server_shards = space_->shards();
   return absl::OkStatus();

@@ -38,6 +38,7 @@ Workload (defaults: 10,000 accounts, 10,000,000 transfers, batches of 8,190, uni
   --shards N               the shard count that share is about (default: the server's)
   --id-order O             sequential | random (default sequential)
   --seed N                 (default 1)
+  --wire W                 packed (createTransfersPacked, the default) | list (List(Transfer))
 
 Measurement and output:
   --queries N              history lookups timed after the load (default 1000)
@@ -157,6 +158,7 @@ absl::StatusOr<BenchOptions> ParseOptions(const std::vector<std::string>& args) 
       {"--id-order", Choice("--id-order", &options.id_order,
                             {{"sequential", IdOrder::kSequential}, {"random", IdOrder::kRandom}})},
       {"--seed", Number("--seed", &options.seed, 0, kMax)},
+      {"--wire", Choice("--wire", &options.packed, {{"packed", true}, {"list", false}})},
       {"--queries", Number("--queries", &options.queries, 0, 1'000'000)},
       {"--sample-accounts", Number("--sample-accounts", &options.sample_accounts, 0, 1'000'000)},
       {"--json", Text(&options.json_file)},

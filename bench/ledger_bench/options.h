@@ -42,6 +42,8 @@ struct BenchOptions {
   IdOrder id_order = IdOrder::kSequential;
   uint64_t seed = 1;
 
+  bool packed = true;  // --wire packed (createTransfersPacked) or list (List(Transfer))
+
   uint32_t queries = 1'000;          // history lookups timed after the load
   uint32_t sample_accounts = 1'024;  // accounts whose balances are checked at the end
 

@@ -82,8 +82,9 @@ std::string LoadLine(const WorkloadEcho& w) {
   const std::string loop = w.rate_per_s > 0
                                ? absl::StrCat("open loop at ", Thousands(w.rate_per_s), "/s")
                                : std::string("closed loop");
-  return absl::StrFormat("batches of %s, %d connections x %d in flight, %s",
-                         Thousands(w.batch_events), w.connections, w.inflight_per_connection, loop);
+  return absl::StrFormat("batches of %s, %d connections x %d in flight, %s, %s records",
+                         Thousands(w.batch_events), w.connections, w.inflight_per_connection, loop,
+                         w.wire);
 }
 
 std::string ServerLine(const WorkloadEcho& w) {
@@ -228,6 +229,7 @@ std::string JsonWorkload(const WorkloadEcho& w) {
       .Real("chain_share", w.chain_share)
       .Real("cross_shard_share", w.cross_shard_share)
       .Str("id_order", w.id_order)
+      .Str("wire", w.wire)
       // A string: a random 64-bit seed exceeds 2^53, where readers holding numbers as doubles
       // would round it, and the seed is what replays the run.
       .Str("seed", absl::StrCat(w.seed))

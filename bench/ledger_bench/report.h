@@ -44,6 +44,7 @@ struct WorkloadEcho {
   double chain_share = 0;
   double cross_shard_share = 0;
   std::string id_order;  // "sequential" or "random"
+  std::string wire;      // "packed" or "list"
   uint64_t seed = 0;
   uint32_t server_shards = 0;
   std::string server;  // "spawned" or the address

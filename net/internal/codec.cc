@@ -79,7 +79,8 @@ std::span<Transfer> DecodePackedTransfers(capnp::Data::Reader records,
   static_assert(std::endian::native == std::endian::little, "records are little-endian");
   const size_t count = records.size() / sizeof(Transfer);
   LEDGER_ASSERT(count <= scratch.size(), count, scratch.size());
-  if (count == 0) return {};  // an absent Data reads as null: memcpy must not see it
+  // An absent Data reads as null, which memcpy must not see even for 0 bytes.
+  if (count == 0) return std::span<Transfer>(scratch.data(), 0);
   std::memcpy(scratch.data(), records.begin(), count * sizeof(Transfer));
   return std::span<Transfer>(scratch.data(), count);
 }

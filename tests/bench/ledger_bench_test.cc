@@ -97,12 +97,14 @@ TEST_F(LedgerBench, ClosedLoopWithEveryKindOfTransferValidates) {
 
 TEST_F(LedgerBench, OpenLoopWithAHotSetValidates) {
   const BenchRun run =
-      RunBench({"--accounts", "300", "--transfers", "4000", "--batch", "200", "--rate", "20000",
-                "--distribution", "hot", "--hot-accounts", "5", "--hot-share", "0.8", "--id-order",
-                "sequential", "--queries", "10"},
+      RunBench({"--accounts",  "300",   "--transfers",    "4000",       "--batch",        "200",
+                "--rate",      "20000", "--distribution", "hot",        "--hot-accounts", "5",
+                "--hot-share", "0.8",   "--id-order",     "sequential", "--wire",         "list",
+                "--queries",   "10"},
                directory_.path());
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("offered:"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("list records"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("PASSED"), std::string::npos) << run.output;
 }
 
