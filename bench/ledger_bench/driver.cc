@@ -190,8 +190,13 @@ absl::Status Load::Run(Report& report) {
   std::vector<uint64_t> latencies_ns;
   latencies_ns.reserve(samples.size());
   uint64_t last_ns = 0;
+  uint64_t slowest_ns = 0;
   for (const BatchSample& sample : samples) {
     latencies_ns.push_back(sample.acknowledged_ns - sample.sent_ns);
+    if (latencies_ns.back() >= slowest_ns) {
+      slowest_ns = latencies_ns.back();
+      report.slowest_batch_sent_ns = sample.sent_ns;
+    }
     last_ns = std::max(last_ns, sample.acknowledged_ns);
     report.batches_late += sample.late ? 1 : 0;
   }

@@ -131,6 +131,12 @@ void ResultRows(const Report& r, std::string* text) {
         text);
   }
   Row("batch latency:", LatencyRow(r.batch_latency, "batches"), text);
+  if (r.batch_latency.count != 0) {
+    Row("",
+        absl::StrFormat("the slowest batch was sent %.3f s into the load",
+                        static_cast<double>(r.slowest_batch_sent_ns) / 1e9),
+        text);
+  }
   Row("query latency:", LatencyRow(r.query_latency, "queries"), text);
   Row("server usage:",
       r.has_server_stats ? absl::StrFormat("RSS %.1f MiB, CPU %s ns/transfer",
@@ -574,6 +580,7 @@ std::string ToJson(const Report& report) {
       .Real("offered_per_s", report.offered_per_s)
       .Int("batches_late", report.batches_late)
       .Raw("batch_latency_ns", JsonLatency(report.batch_latency))
+      .Int("slowest_batch_sent_ns", report.slowest_batch_sent_ns)
       .Raw("query_latency_ns", JsonLatency(report.query_latency))
       .Bool("has_server_stats", report.has_server_stats)
       // Unknown, not zero, when the server's metrics were out of reach.

@@ -73,7 +73,8 @@ struct Report {
   double offered_per_s = 0;   // open loop only; 0 otherwise
   uint64_t batches_late = 0;  // open loop: batches sent later than scheduled (client saturated)
   LatencySummary batch_latency;
-  LatencySummary query_latency;  // history lookups (getAccountTransfers), after the load
+  uint64_t slowest_batch_sent_ns = 0;  // when the p100 batch was sent, since the load started
+  LatencySummary query_latency;        // history lookups (getAccountTransfers), after the load
   // Server resources, from its metrics endpoint; has_server_stats false when unreachable.
   bool has_server_stats = false;
   uint64_t server_rss_bytes = 0;
