@@ -35,6 +35,26 @@ uint64_t ProcessCpuNs() {
   return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
 }
 
+// The machine's CPU time so far, all of it and the part stolen (/proc/stat, in ticks).
+struct CpuTicks {
+  uint64_t total = 0;
+  uint64_t steal = 0;
+  bool known = false;
+};
+CpuTicks MachineCpuTicks() {
+  CpuTicks ticks;
+  std::FILE* stat = std::fopen("/proc/stat", "r");
+  if (stat == nullptr) return ticks;
+  unsigned long long field[8] = {};  // user nice system idle iowait irq softirq steal
+  ticks.known =
+      std::fscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &field[0], &field[1],
+                  &field[2], &field[3], &field[4], &field[5], &field[6], &field[7]) == 8;
+  std::fclose(stat);
+  for (unsigned long long value : field) ticks.total += value;
+  ticks.steal = field[7];
+  return ticks;
+}
+
 void SleepUntilSteady(uint64_t due_ns) {
   const uint64_t now = SteadyNs();
   if (due_ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - now));
@@ -163,6 +183,7 @@ void Load::Work(Worker& worker) {
 absl::Status Load::Run(Report& report) {
   ProgressBar progress(options_.progress ? stderr : nullptr, options_.transfers);
   const uint64_t cpu_start_ns = ProcessCpuNs();
+  const CpuTicks machine_start = MachineCpuTicks();
   start_ns_ = SteadyNs();
   for (auto& worker : workers_) {
     worker->thread = std::thread([this, raw = worker.get()] { Work(*raw); });
@@ -183,6 +204,11 @@ absl::Status Load::Run(Report& report) {
   }
   progress.Finish();
   const uint64_t cpu_ns = ProcessCpuNs() - cpu_start_ns;
+  const CpuTicks machine_end = MachineCpuTicks();
+  if (machine_start.known && machine_end.known && machine_end.total > machine_start.total) {
+    report.steal_share = static_cast<double>(machine_end.steal - machine_start.steal) /
+                         static_cast<double>(machine_end.total - machine_start.total);
+  }
   for (auto& worker : workers_) {
     if (!worker->status.ok()) return worker->status;
   }

@@ -144,6 +144,12 @@ void ResultRows(const Report& r, std::string* text) {
                                            Thousands(Rounded(r.server_cpu_ns_per_transfer)))
                          : std::string("n/a"),
       text);
+  if (r.steal_share >= 0) {
+    Row("machine:",
+        absl::StrFormat("%.1f%% of CPU time stolen by the hypervisor during the load",
+                        r.steal_share * 100),
+        text);
+  }
   Row("client usage:",
       absl::StrFormat("CPU %s ns/transfer (this process: generating, encoding, checking)",
                       Thousands(Rounded(r.client_cpu_ns_per_transfer))),
@@ -589,6 +595,7 @@ std::string ToJson(const Report& report) {
       .Raw("server_cpu_ns_per_transfer",
            stats ? JsonReal(report.server_cpu_ns_per_transfer) : "null")
       .Real("client_cpu_ns_per_transfer", report.client_cpu_ns_per_transfer)
+      .Raw("steal_share", report.steal_share >= 0 ? JsonReal(report.steal_share) : "null")
       .Raw("throughput", JsonThroughput(report.throughput))
       .Raw("validation", JsonValidation(report.validation));
   return json.Close() + "\n";

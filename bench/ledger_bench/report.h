@@ -81,6 +81,9 @@ struct Report {
   uint64_t server_cpu_ns = 0;  // during the load
   double server_cpu_ns_per_transfer = 0;
   double client_cpu_ns_per_transfer = 0;  // ledger-bench's own CPU during the load
+  // Of this machine's CPU time during the load, the share the hypervisor gave to other guests
+  // (/proc/stat steal): on a shared VM it explains runs that differ; -1 when unknown.
+  double steal_share = -1;
   std::vector<ThroughputPoint> throughput;
   Validation validation;
 };
