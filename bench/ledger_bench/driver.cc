@@ -185,17 +185,16 @@ absl::Status Load::Run(Report& report) {
   const uint64_t cpu_start_ns = ProcessCpuNs();
   const CpuTicks machine_start = MachineCpuTicks();
   start_ns_ = SteadyNs();
+  workers_running_.store(static_cast<uint32_t>(workers_.size()));
   for (auto& worker : workers_) {
-    worker->thread = std::thread([this, raw = worker.get()] { Work(*raw); });
+    worker->thread = std::thread([this, raw = worker.get()] {
+      Work(*raw);
+      workers_running_.fetch_sub(1);
+    });
   }
-  while (acknowledged_.load() < options_.transfers && !failed_.load()) {
-    bool running = false;
-    for (auto& worker : workers_) running |= worker->thread.joinable();
-    if (!running) break;
+  while (workers_running_.load() != 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     progress.Update(acknowledged_.load(), SteadyNs());
-    bool all_done = claimed_.load() >= options_.transfers;
-    if (all_done && acknowledged_.load() >= options_.transfers) break;
   }
   std::vector<BatchSample> samples;
   for (auto& worker : workers_) {
@@ -205,14 +204,26 @@ absl::Status Load::Run(Report& report) {
   progress.Finish();
   const uint64_t cpu_ns = ProcessCpuNs() - cpu_start_ns;
   const CpuTicks machine_end = MachineCpuTicks();
-  if (machine_start.known && machine_end.known && machine_end.total > machine_start.total) {
-    report.steal_share = static_cast<double>(machine_end.steal - machine_start.steal) /
-                         static_cast<double>(machine_end.total - machine_start.total);
-  }
   for (auto& worker : workers_) {
     if (!worker->status.ok()) return worker->status;
   }
 
+  if (machine_start.known && machine_end.known && machine_end.total > machine_start.total) {
+    report.steal_share = static_cast<double>(machine_end.steal - machine_start.steal) /
+                         static_cast<double>(machine_end.total - machine_start.total);
+  }
+  report.transfers_acknowledged = acknowledged_.load();
+  report.client_cpu_ns_per_transfer =
+      report.transfers_acknowledged == 0
+          ? 0
+          : static_cast<double>(cpu_ns) / static_cast<double>(report.transfers_acknowledged);
+  report.offered_per_s = static_cast<double>(options_.rate_per_s);
+  FillLatencies(samples, report);
+  FillThroughput(samples, report);
+  return absl::OkStatus();
+}
+
+void Load::FillLatencies(const std::vector<BatchSample>& samples, Report& report) const {
   std::vector<uint64_t> latencies_ns;
   latencies_ns.reserve(samples.size());
   uint64_t last_ns = 0;
@@ -228,18 +239,10 @@ absl::Status Load::Run(Report& report) {
   }
   report.batch_latency = Summarize(latencies_ns);
   report.batches = samples.size();
-  report.transfers_acknowledged = acknowledged_.load();
   report.duration_ns = last_ns;
   report.transfers_per_s = last_ns == 0 ? 0
                                         : static_cast<double>(report.transfers_acknowledged) * 1e9 /
                                               static_cast<double>(last_ns);
-  report.offered_per_s = static_cast<double>(options_.rate_per_s);
-  report.client_cpu_ns_per_transfer =
-      report.transfers_acknowledged == 0
-          ? 0
-          : static_cast<double>(cpu_ns) / static_cast<double>(report.transfers_acknowledged);
-  FillThroughput(samples, report);
-  return absl::OkStatus();
 }
 
 void Load::FillThroughput(const std::vector<BatchSample>& samples, Report& report) const {

@@ -56,6 +56,7 @@ class Load {
   absl::Status Expire(Validation& validation);
   void TimeQueries(Report& report);
   void Validate(Validation& validation);
+  void FillLatencies(const std::vector<BatchSample>& samples, Report& report) const;
   void FillThroughput(const std::vector<BatchSample>& samples, Report& report) const;
 
   const BenchOptions& options_;
@@ -68,6 +69,7 @@ class Load {
   std::atomic<uint64_t> claimed_{0};  // transfers handed to workers
   std::atomic<uint64_t> acknowledged_{0};
   std::atomic<bool> failed_{false};
+  std::atomic<uint32_t> workers_running_{0};
   uint64_t start_ns_ = 0;
 };
 

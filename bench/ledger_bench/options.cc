@@ -46,6 +46,9 @@ Measurement and output:
   --json FILE              the report as JSON
   --chart FILE.svg         throughput over time and latency percentiles
   --no-progress            no progress bar (there is none when stderr is not a terminal)
+
+Exit status: 0 the run validated, 1 it could not run (the server, the network, a file),
+2 the ledger's answers differed from the generator's, 64 a bad flag.
 )";
 
 using Setter = std::function<absl::Status(const std::string&)>;
