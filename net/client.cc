@@ -741,4 +741,18 @@ absl::Status Client::Subscribe(uint64_t from_sequence,
 
 void Client::Unsubscribe() { impl_->Unsubscribe(); }
 
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  absl::StatusOr<std::string> token = ReadFile(path);
+  if (!token.ok()) return absl::NotFoundError(absl::StrCat("cannot read the token file ", path));
+  while (!token->empty() &&
+         (token->back() == '\n' || token->back() == '\r' || token->back() == ' ')) {
+    token->pop_back();
+  }
+  if (token->size() < 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the token in ", path, " is shorter than 16 characters"));
+  }
+  return token;
+}
+
 }  // namespace ledger::net

@@ -91,6 +91,11 @@ struct ChangePage {
   uint64_t oldest_sequence = 0;
 };
 
+// The login token in a token file as `ledgerd init` writes it, without trailing whitespace.
+// NotFound when the file cannot be read; InvalidArgument when the token is shorter than 16
+// characters, which no server accepts (ledgerd refuses to start with one).
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+
 class Client {
  public:
   // Connects and logs in. Unauthenticated when the token is wrong, Unavailable when the server

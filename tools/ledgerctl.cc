@@ -10,8 +10,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -195,20 +193,13 @@ int Fail(int exit_code, std::string_view message) {
 }
 
 std::string ReadToken(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw Failure{kExitNoInput, absl::StrCat("cannot read the token file ", path,
+  absl::StatusOr<std::string> token = net::ReadTokenFile(path);
+  if (absl::IsNotFound(token.status())) {
+    throw Failure{kExitNoInput, absl::StrCat(token.status().message(),
                                              " (--token-file; `ledgerd init` writes it)")};
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string token = text.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
-  if (token.empty())
-    throw Failure{kExitNoInput, absl::StrCat("the token file ", path, " is empty")};
-  return token;
+  if (!token.ok()) throw Failure{kExitNoInput, std::string(token.status().message())};
+  return *token;
 }
 
 int Main(int argc, char** argv) {

@@ -13,10 +13,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "net/client.h"
 #include "net/server.h"
 #include "wal/directory.h"
 
@@ -158,22 +157,6 @@ absl::Status WriteNewToken(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the token file ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string token = text.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
-  if (token.size() < 16) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the token in ", path, " is shorter than 16 characters"));
-  }
-  return token;
-}
-
 int Init(Flags& flags) {
   std::string data_dir = "data";
   std::string token_file;
@@ -258,7 +241,7 @@ int Run(Flags& flags) {
   }
   if (!error.empty()) return Fail(kExitUsage, absl::StrCat(error, "\n", kUsage));
   if (token_file.empty()) token_file = options.data_dir + "/token";
-  absl::StatusOr<std::string> token = ReadToken(token_file);
+  absl::StatusOr<std::string> token = net::ReadTokenFile(token_file);
   if (!token.ok()) return Fail(kExitNoInput, std::string(token.status().message()));
   options.token = *token;
   const absl::Status status = net::RunServer(options);

@@ -62,7 +62,7 @@ void SleepUntilSteady(uint64_t due_ns) {
 
 }  // namespace
 
-Load::Load(const BenchOptions& options, uint64_t nonce) : options_(options), nonce_(nonce) {}
+Load::Load(const BenchOptions& options) : options_(options) {}
 
 Load::~Load() {
   for (auto& worker : workers_) {
@@ -73,7 +73,7 @@ Load::~Load() {
 absl::StatusOr<std::unique_ptr<Load>> Load::Prepare(const BenchOptions& options,
                                                     const std::string& address,
                                                     const std::string& token, uint64_t nonce) {
-  std::unique_ptr<Load> load(new Load(options, nonce));
+  std::unique_ptr<Load> load(new Load(options));
   net::ClientOptions client_options;
   client_options.address = address;
   client_options.token = token;
@@ -98,9 +98,8 @@ absl::StatusOr<std::unique_ptr<Load>> Load::Prepare(const BenchOptions& options,
   const uint32_t worker_count = options.connections * options.inflight_per_connection;
   for (uint32_t i = 0; i < worker_count; ++i) {
     auto worker = std::make_unique<Worker>();
-    worker->index = i;
     worker->client = load->clients_[i % options.connections].get();
-    worker->stream = std::make_unique<Stream>(options, *load->space_, nonce, i, load->next_id_);
+    worker->stream = std::make_unique<Stream>(options, *load->space_, i, load->next_id_);
     worker->events.resize(options.batch_events);
     worker->results.resize(options.batch_events);
     worker->samples.reserve(options.transfers / options.batch_events / worker_count + 16);

@@ -39,7 +39,6 @@ class Load {
   };
   // One thread sending one batch at a time over its connection.
   struct Worker {
-    uint32_t index = 0;
     net::Client* client = nullptr;  // borrowed from clients_
     std::unique_ptr<Stream> stream;
     std::vector<Transfer> events;
@@ -50,7 +49,7 @@ class Load {
     std::thread thread;
   };
 
-  Load(const BenchOptions& options, uint64_t nonce);
+  explicit Load(const BenchOptions& options);
   absl::Status CreateLedgerAndAccounts();
   void Work(Worker& worker);
   absl::Status Expire(Validation& validation);
@@ -60,7 +59,6 @@ class Load {
   void FillThroughput(const std::vector<BatchSample>& samples, Report& report) const;
 
   const BenchOptions& options_;
-  uint64_t nonce_;
   uint32_t ledger_ = 1;
   std::vector<std::unique_ptr<net::Client>> clients_;
   std::unique_ptr<AccountSpace> space_;

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,16 +31,6 @@ constexpr int kExitInvalid = 2;  // the run completed but the ledger's answers w
 int Fail(const std::string& message) {
   std::fprintf(stderr, "ledger-bench: %s\n", message.c_str());
   return kExitFailed;
-}
-
-absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the token file ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string token = text.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  return token;
 }
 
 bool WriteFile(const std::string& path, const std::string& contents) {
@@ -79,7 +68,7 @@ int Run(const BenchOptions& options) {
     token_file = spawned->token_file();
     metrics_address = spawned->metrics_address();
   }
-  auto token = ReadToken(token_file);
+  auto token = net::ReadTokenFile(token_file);
   if (!token.ok()) return Fail(token.status().ToString());
 
   const uint64_t nonce = RunNonce(options);

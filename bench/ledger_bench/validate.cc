@@ -2,26 +2,19 @@
 // equal what the generator computed from the results it was given.
 #include <algorithm>
 
+#include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "bench/ledger_bench/driver.h"
 
 namespace ledger::bench {
 namespace {
 
-std::string Decimal(Amount amount) {
-  u128 value = amount.Get();
-  std::string digits;
-  do {
-    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(value % 10)));
-    value /= 10;
-  } while (value != 0);
-  return digits;
-}
-
 std::string Describe(const AccountBalances& b) {
-  return absl::StrCat("debits pending ", Decimal(b.debits_pending), " posted ",
-                      Decimal(b.debits_posted), ", credits pending ", Decimal(b.credits_pending),
-                      " posted ", Decimal(b.credits_posted));
+  const auto decimal = [](Amount amount) { return absl::uint128(amount.Get()); };
+  return absl::StrFormat("debits pending %d posted %d, credits pending %d posted %d",
+                         decimal(b.debits_pending), decimal(b.debits_posted),
+                         decimal(b.credits_pending), decimal(b.credits_posted));
 }
 
 }  // namespace

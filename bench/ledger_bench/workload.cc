@@ -143,11 +143,10 @@ void ExpectedBook::Merge(const ExpectedBook& other) {
 // ---------------------------------------------------------------------------------------------
 // Stream
 
-Stream::Stream(const BenchOptions& options, const AccountSpace& space, uint64_t nonce,
-               uint32_t worker, std::atomic<uint64_t>& next_id)
+Stream::Stream(const BenchOptions& options, const AccountSpace& space, uint32_t worker,
+               std::atomic<uint64_t>& next_id)
     : options_(options),
       space_(space),
-      nonce_(nonce),
       next_id_(next_id),
       random_{Mix(options.seed * 0x100000001B3ULL + worker + 1)} {
   book_.Resize(space.count(), options.sample_accounts);
@@ -156,7 +155,7 @@ Stream::Stream(const BenchOptions& options, const AccountSpace& space, uint64_t 
 
 TransferId Stream::NextId() {
   const uint64_t number = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
-  return TransferId{options_.id_order == IdOrder::kRandom ? Mix(number) : number, nonce_};
+  return TransferId{options_.id_order == IdOrder::kRandom ? Mix(number) : number, space_.nonce()};
 }
 
 Transfer Stream::Plain(uint64_t debit, uint64_t credit) {

@@ -39,6 +39,7 @@ class AccountSpace {
   uint64_t count() const { return count_; }
   uint32_t ledger() const { return ledger_; }
   uint32_t shards() const { return shards_; }
+  uint64_t nonce() const { return nonce_; }
   AccountId IdOf(uint64_t index) const;
   uint32_t ShardOfIndex(uint64_t index) const { return shard_of_[index]; }
   // Two distinct accounts; on different shards with probability `cross_shard_share` (when
@@ -82,7 +83,7 @@ class Stream {
  public:
   // `next_id` hands out transfer id numbers (shared by all streams, so sequential ids rise
   // over time across workers).
-  Stream(const BenchOptions& options, const AccountSpace& space, uint64_t nonce, uint32_t worker,
+  Stream(const BenchOptions& options, const AccountSpace& space, uint32_t worker,
          std::atomic<uint64_t>& next_id);
 
   // Fills `batch` whole: due posts and voids first, then new transfers and chains.
@@ -112,7 +113,6 @@ class Stream {
 
   const BenchOptions& options_;
   const AccountSpace& space_;
-  uint64_t nonce_;
   std::atomic<uint64_t>& next_id_;
   Random random_;
   // Per event of the batch in flight: account indexes and what it is.

@@ -142,7 +142,7 @@ TEST(Stream, BooksWhatSucceededAndFlagsAnUnexpectedResult) {
              "0", "--chains", "0.2", "--sample-accounts", "10"});
   AccountSpace space(options, 7, 1, 1);
   std::atomic<uint64_t> next_id{0};
-  Stream stream(options, space, 7, 0, next_id);
+  Stream stream(options, space, 0, next_id);
   std::vector<Transfer> batch(64);
   Validation validation;
   size_t posts_or_voids = 0, linked = 0;
@@ -189,8 +189,8 @@ TEST(Stream, SequentialIdsRiseAcrossStreams) {
   BenchOptions options = Parse({"--accounts", "10"});
   AccountSpace space(options, 7, 1, 1);
   std::atomic<uint64_t> next_id{0};
-  Stream first(options, space, 7, 0, next_id);
-  Stream second(options, space, 7, 1, next_id);
+  Stream first(options, space, 0, next_id);
+  Stream second(options, space, 1, next_id);
   std::vector<Transfer> a(8), b(8);
   first.Fill(a);
   second.Fill(b);

@@ -50,6 +50,7 @@
 namespace ledger::net {
 namespace {
 
+using testing::Connect;
 using testing::Describe;
 using testing::RpcConnection;
 using testing::ServerProcess;
@@ -117,15 +118,6 @@ void ExpectNoCrashInLog(const std::string& log) {
                              "Segmentation fault", "Aborted", "uncaught exception"}) {
     EXPECT_EQ(log.find(marker), std::string::npos) << "'" << marker << "' in the log:\n" << log;
   }
-}
-
-std::unique_ptr<Client> Connect(const ServerProcess& server) {
-  ClientOptions options;
-  options.address = server.address();
-  options.token = server.token();
-  auto client = Client::Connect(options);
-  EXPECT_TRUE(client.ok()) << client.status();
-  return client.ok() ? std::move(*client) : nullptr;
 }
 
 Account MakeAccount(uint64_t id) {

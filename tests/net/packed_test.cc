@@ -19,20 +19,12 @@
 namespace ledger::net {
 namespace {
 
+using testing::Connect;
 using testing::Describe;
 using testing::RpcConnection;
 using testing::ServerProcess;
 
 constexpr uint32_t kLedgerId = 7;
-
-std::unique_ptr<Client> Connect(const ServerProcess& server) {
-  ClientOptions options;
-  options.address = server.address();
-  options.token = server.token();
-  auto client = Client::Connect(options);
-  EXPECT_TRUE(client.ok()) << client.status();
-  return client.ok() ? std::move(*client) : nullptr;
-}
 
 Transfer MakeTransfer(uint64_t id, uint64_t debit, uint64_t credit, uint64_t amount) {
   Transfer transfer{};

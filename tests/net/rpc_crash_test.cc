@@ -41,6 +41,7 @@
 namespace ledger::net {
 namespace {
 
+using testing::Connect;
 using testing::ServerProcess;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -190,15 +191,6 @@ struct Totals {
   uint64_t unacknowledged_found = 0;  // durable, though the kill came before the reply
   uint64_t chains = 0;
 };
-
-std::unique_ptr<Client> Connect(const ServerProcess& server) {
-  ClientOptions options;
-  options.address = server.address();
-  options.token = server.token();
-  auto client = Client::Connect(options);
-  EXPECT_TRUE(client.ok()) << client.status();
-  return client.ok() ? std::move(*client) : nullptr;
-}
 
 void CreateAccounts(Client& client) {
   Ledger ledger{};

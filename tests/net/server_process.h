@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -10,11 +11,13 @@
 
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "net/client.h"
 #include "tests/wal/wal_test_util.h"
 
 namespace ledger::net::testing {
@@ -132,5 +135,16 @@ class ServerProcess {
   int init_exit_code_ = -1;
   pid_t pid_ = -1;
 };
+
+// A client of `server` logged in with `token` (the server's own by default); null, with a test
+// failure, when that fails.
+inline std::unique_ptr<Client> Connect(const ServerProcess& server, std::string token = "") {
+  ClientOptions options;
+  options.address = server.address();
+  options.token = token.empty() ? server.token() : std::move(token);
+  auto client = Client::Connect(options);
+  EXPECT_TRUE(client.ok()) << client.status();
+  return client.ok() ? std::move(*client) : nullptr;
+}
 
 }  // namespace ledger::net::testing

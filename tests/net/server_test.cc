@@ -20,6 +20,7 @@
 namespace ledger::net {
 namespace {
 
+using testing::Connect;
 using testing::ServerProcess;
 
 constexpr uint32_t kLedgerId = 7;
@@ -52,15 +53,6 @@ Transfer MakeTransfer(uint64_t id, uint64_t debit, uint64_t credit, uint64_t amo
   transfer.code = 1;
   transfer.flags = flags;
   return transfer;
-}
-
-std::unique_ptr<Client> Connect(const ServerProcess& server, const std::string& token) {
-  ClientOptions options;
-  options.address = server.address();
-  options.token = token;
-  auto client = Client::Connect(options);
-  EXPECT_TRUE(client.ok()) << client.status();
-  return client.ok() ? std::move(*client) : nullptr;
 }
 
 // One ledger and accounts 1..4 (1 may not go below zero, 4 keeps history).
