@@ -42,6 +42,10 @@ struct EngineOptions {
   // (sizeof(Change) = 168 bytes each: 1 M changes = 168 MB). 0 = no feed; the sequence counter
   // still counts every change. At most kChangeFeedCapacityMax.
   uint64_t change_feed_capacity = 0;
+  // Shards (docs/shards.md): accounts are spread over them by a stable hash of the id, and
+  // batches of transfers run on one thread per shard. 1 to kShardsMax (engine/shard.h).
+  // Results and the state hash never depend on it.
+  uint32_t shard_count = 1;
 };
 
 // 2^32 changes = 720 GB of ring: far past any memory, so a larger value is a typo.

@@ -12,6 +12,9 @@
 
 namespace ledger::engine {
 
+// Shards an engine may have: refs keep 4 bits for the shard.
+inline constexpr uint32_t kShardsMax = 16;
+
 inline uint32_t ShardOf(AccountId id, uint32_t shard_count) {
   const uint64_t words[2] = {id.lo, id.hi};
   const uint64_t hash = XXH3_64bits(words, sizeof(words));

@@ -88,6 +88,7 @@ class EngineSnapshot {
   SnapshotMeta meta_{};
   std::vector<Ledger> ledgers_;
   std::vector<Account> accounts_;
+  std::vector<Transfer> transfers_;  // with several shards: their tables merged (one borrows)
   std::vector<ReservationRecord> reservations_;
   std::vector<BalanceHistoryRecord> balance_history_;
   std::vector<Change> changes_;

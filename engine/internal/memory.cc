@@ -29,11 +29,15 @@ void* MapHuge(uint64_t bytes, bool reserve_only) {
   const uint64_t tail = start + size + kHugePageBytes - (aligned + size);
   if (tail > 0) munmap(reinterpret_cast<void*>(aligned + size), tail);
   void* memory = reinterpret_cast<void*>(aligned);
-  madvise(memory, size, MADV_HUGEPAGE);  // best effort: THP may be off
+  if (!reserve_only && bytes >= kHugePageBytes) AdviseHuge(memory, bytes);
   return memory;
 }
 
 void UnmapHuge(void* memory, uint64_t bytes) { munmap(memory, RoundUp(bytes, kHugePageBytes)); }
+
+void AdviseHuge(void* memory, uint64_t bytes) {
+  madvise(memory, RoundUp(bytes, kHugePageBytes), MADV_HUGEPAGE);
+}
 
 void Prefault(void* memory, uint64_t bytes) {
   if (bytes == 0) return;

@@ -10,11 +10,15 @@ namespace ledger::engine::internal {
 
 inline constexpr uint64_t kHugePageBytes = uint64_t{2} << 20;
 
-// Maps `bytes` of zeroed memory at a 2 MiB boundary and asks for huge pages. With
-// reserve_only the kernel commits pages only on first touch (address space, not memory).
+// Maps `bytes` of zeroed memory at a 2 MiB boundary. With reserve_only the kernel commits
+// pages only on first touch (address space, not memory), and huge pages wait for
+// AdviseHuge; otherwise they are asked for when `bytes` fills one (a small table on a huge
+// page would cost 2 MiB of zeroing: tests and tools make thousands of small engines).
 // Aborts with the size when the mapping fails.
 void* MapHuge(uint64_t bytes, bool reserve_only);
 void UnmapHuge(void* memory, uint64_t bytes);
+// Asks for huge pages over a mapping of MapHuge (best effort: THP may be off).
+void AdviseHuge(void* memory, uint64_t bytes);
 
 // Commits and zeroes the pages of [memory, memory + bytes) now.
 void Prefault(void* memory, uint64_t bytes);

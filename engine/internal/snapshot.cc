@@ -89,7 +89,7 @@ ChangeKind ChangeKindOf(const Transfer& transfer) {
 // Capture
 
 Account State::ToAccount(uint32_t slot) const {
-  const AccountRecord& record = accounts_[slot];
+  const AccountRecord& record = this->account(slot);
   const Balances balances = GetBalances(slot);
   Account account{};
   account.id = record.id;
@@ -112,40 +112,64 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
   image.meta_ = {
       last_timestamp_ns_, expired_count_, change_sequence_next(), kSnapshotFormatVersion, 0, {}};
   image.ledgers_ = ledgers_;
-  image.accounts_.resize(accounts_.size());
-  for (uint64_t slot = 0; slot < accounts_.size(); ++slot) {
-    image.accounts_[slot] = ToAccount(static_cast<uint32_t>(slot));
+  // Sections are in creation order whatever the shard count: a snapshot restores onto any.
+  const std::vector<uint32_t> accounts = AccountsInOrder();
+  image.accounts_.resize(accounts.size());
+  image.balance_history_.clear();
+  for (uint32_t index = 0; index < accounts.size(); ++index) {
+    const uint32_t slot = accounts[index];
+    image.accounts_[index] = ToAccount(slot);
+    const auto& balance_history = shard_of(slot).balance_history;
+    auto history = balance_history.find(slot);
+    if (history == balance_history.end()) continue;
+    for (const AccountBalance& balance : history->second) {
+      image.balance_history_.push_back({index, 0, balance});
+    }
   }
+  // Each transfer's index in the section, [shard][slot].
+  const std::vector<uint32_t> transfers = TransfersInOrder();
+  std::vector<std::vector<uint32_t>> position(shard_count_);
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    position[shard].resize(shards_[shard]->transfers.size());
+  }
+  for (uint32_t index = 0; index < transfers.size(); ++index) {
+    position[transfers[index] >> slot_bits_][slot_of(transfers[index])] = index;
+  }
+  const auto index_of = [&](uint32_t slot) {
+    return slot == kNoSlot ? kNoSlot : position[slot >> slot_bits_][slot_of(slot)];
+  };
   image.reservations_.clear();
-  image.reservations_.reserve(pending_.size());
-  for (const auto& [slot, pending] : pending_) {
-    image.reservations_.push_back(
-        {pending.expires_at_ns, slot, pending.resolver_slot, pending.status, {}});
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    for (const auto& [slot, state] : shards_[shard]->pending) {
+      image.reservations_.push_back(
+          {state.expires_at_ns, index_of(slot), index_of(state.resolver_slot), state.status, {}});
+    }
   }
   std::sort(image.reservations_.begin(), image.reservations_.end(),
             [](const ReservationRecord& a, const ReservationRecord& b) {
               return a.transfer_slot < b.transfer_slot;
             });
-  image.balance_history_.clear();
-  for (uint64_t slot = 0; slot < accounts_.size(); ++slot) {
-    auto history = balance_history_.find(static_cast<uint32_t>(slot));
-    if (history == balance_history_.end()) continue;
-    for (const AccountBalance& balance : history->second) {
-      image.balance_history_.push_back({static_cast<uint32_t>(slot), 0, balance});
-    }
-  }
   // The ring is overwritten as the engine goes on: copied, oldest first.
   image.changes_.resize(changes_.retained_count());
   GetChanges(change_sequence_oldest(), image.changes_);
-  // Transfers and failures are append-only: their prefix is borrowed, not copied.
+  // Transfers and failures are append-only: with one shard their prefix is borrowed, not
+  // copied; with several, the transfers are merged into the image.
+  std::span<const std::byte> transfer_bytes =
+      BytesOf(shards_[0]->transfers.data(), shards_[0]->transfers.size());
+  if (shard_count_ > 1) {
+    image.transfers_.resize(transfers.size());
+    for (uint32_t index = 0; index < transfers.size(); ++index) {
+      image.transfers_[index] = transfer(transfers[index]);
+    }
+    transfer_bytes = BytesOf(image.transfers_.data(), image.transfers_.size());
+  }
   image.sections_ = {
       {SnapshotSectionKind::kMeta, sizeof(SnapshotMeta), BytesOf(&image.meta_, 1)},
       {SnapshotSectionKind::kLedgers, sizeof(Ledger),
        BytesOf(image.ledgers_.data(), image.ledgers_.size())},
       {SnapshotSectionKind::kAccounts, sizeof(Account),
        BytesOf(image.accounts_.data(), image.accounts_.size())},
-      {SnapshotSectionKind::kTransfers, sizeof(Transfer),
-       BytesOf(transfers_.data(), transfers_.size())},
+      {SnapshotSectionKind::kTransfers, sizeof(Transfer), transfer_bytes},
       {SnapshotSectionKind::kFailures, sizeof(FailureRecord),
        BytesOf(failures_.data(), failures_.size())},
       {SnapshotSectionKind::kReservations, sizeof(ReservationRecord),
@@ -161,7 +185,7 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
 // Restore
 
 absl::Status State::Restore(std::span<const SnapshotSection> sections) {
-  LEDGER_ASSERT(ledgers_.empty() && accounts_.size() == 0 && transfers_.size() == 0);
+  LEDGER_ASSERT(ledgers_.empty() && account_count() == 0 && transfer_count() == 0);
   std::span<const std::byte> bytes[kSnapshotSectionCount + 1];
   bool seen[kSnapshotSectionCount + 1] = {};
   for (const SnapshotSection& section : sections) {
@@ -193,15 +217,17 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
   expired_count_ = meta[0].expired_count;
 
   LEDGER_RETURN_IF_ERROR(RestoreLedgers(section(SnapshotSectionKind::kLedgers)));
-  LEDGER_RETURN_IF_ERROR(RestoreAccounts(section(SnapshotSectionKind::kAccounts)));
-  std::vector<Balances> derived(accounts_.size());
-  LEDGER_RETURN_IF_ERROR(RestoreTransfers(section(SnapshotSectionKind::kTransfers), derived));
+  Restoring restoring;
+  LEDGER_RETURN_IF_ERROR(RestoreAccounts(section(SnapshotSectionKind::kAccounts), restoring));
+  LEDGER_RETURN_IF_ERROR(RestoreTransfers(section(SnapshotSectionKind::kTransfers), restoring));
   LEDGER_RETURN_IF_ERROR(RestoreFailures(section(SnapshotSectionKind::kFailures)));
-  LEDGER_RETURN_IF_ERROR(RestoreReservations(section(SnapshotSectionKind::kReservations), derived));
-  LEDGER_RETURN_IF_ERROR(CheckRestoredAccounts(derived));
-  LEDGER_RETURN_IF_ERROR(RestoreBalanceHistory(section(SnapshotSectionKind::kBalanceHistory)));
   LEDGER_RETURN_IF_ERROR(
-      RestoreChanges(section(SnapshotSectionKind::kChanges), meta[0].change_sequence_next));
+      RestoreReservations(section(SnapshotSectionKind::kReservations), restoring));
+  LEDGER_RETURN_IF_ERROR(CheckRestoredAccounts(restoring));
+  LEDGER_RETURN_IF_ERROR(
+      RestoreBalanceHistory(section(SnapshotSectionKind::kBalanceHistory), restoring));
+  LEDGER_RETURN_IF_ERROR(RestoreChanges(section(SnapshotSectionKind::kChanges),
+                                        meta[0].change_sequence_next, restoring));
   return absl::OkStatus();
 }
 
@@ -222,9 +248,10 @@ absl::Status State::RestoreLedgers(std::span<const std::byte> bytes) {
   return absl::OkStatus();
 }
 
-absl::Status State::RestoreAccounts(std::span<const std::byte> bytes) {
+absl::Status State::RestoreAccounts(std::span<const std::byte> bytes, Restoring& restoring) {
   Records<Account> accounts(bytes);
-  if (accounts.size() > accounts_.capacity_max()) return Corrupt("accounts", 0, "too many");
+  if (!HasRoomFor(accounts.size(), 0)) return Corrupt("accounts", 0, "too many");
+  restoring.account_refs.reserve(accounts.size());
   uint64_t previous_timestamp_ns = 0;
   for (size_t i = 0; i < accounts.size(); ++i) {
     const Account account = accounts[i];
@@ -249,20 +276,27 @@ absl::Status State::RestoreAccounts(std::span<const std::byte> bytes) {
     record.user_data_32 = account.user_data_32;
     record.code = account.code;
     record.timestamp_ns = account.timestamp_ns;
-    const uint32_t slot = static_cast<uint32_t>(accounts_.Append(record));
-    account_index_.Insert(hash, slot);
+    const uint32_t home = HomeOf(account.id);
+    const uint32_t local_slot = static_cast<uint32_t>(shards_[home]->accounts.Append(record));
+    shards_[home]->account_index.Insert(hash, local_slot);
+    const uint32_t slot = MakeRef(home, local_slot);
+    restoring.account_refs.push_back(slot);
     WriteAccountState(slot,
                       {account.debits_pending, account.debits_posted, account.credits_pending,
                        account.credits_posted},
                       account.flags);
   }
+  restoring.derived.resize(shard_count_);
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    restoring.derived[shard].resize(shards_[shard]->accounts.size());
+  }
   return absl::OkStatus();
 }
 
-absl::Status State::RestoreTransfers(std::span<const std::byte> bytes,
-                                     std::vector<Balances>& derived) {
+absl::Status State::RestoreTransfers(std::span<const std::byte> bytes, Restoring& restoring) {
   Records<Transfer> transfers(bytes);
-  if (transfers.size() > transfers_.capacity_max()) return Corrupt("transfers", 0, "too many");
+  if (!HasRoomFor(0, transfers.size())) return Corrupt("transfers", 0, "too many");
+  restoring.transfer_refs.reserve(transfers.size());
   uint64_t previous_timestamp_ns = 0;
   // Index probes are random: hash the ids kRestoreAhead records early and prefetch their
   // buckets, as the apply loop does (restore was bound by these misses).
@@ -277,9 +311,9 @@ absl::Status State::RestoreTransfers(std::span<const std::byte> bytes,
     hashes = {HashId(record.id.lo, record.id.hi),
               HashId(record.debit_account_id.lo, record.debit_account_id.hi),
               HashId(record.credit_account_id.lo, record.credit_account_id.hi)};
-    transfer_index_.Prefetch(hashes.id);
-    account_index_.Prefetch(hashes.debit);
-    account_index_.Prefetch(hashes.credit);
+    shards_[HomeOf(record.id)]->transfer_index.Prefetch(hashes.id);
+    shards_[HomeOf(record.debit_account_id)]->account_index.Prefetch(hashes.debit);
+    shards_[HomeOf(record.credit_account_id)]->account_index.Prefetch(hashes.credit);
   };
   for (size_t i = 0; i < std::min(transfers.size(), kRestoreAhead); ++i) hash_record(i);
   for (size_t i = 0; i < transfers.size(); ++i) {
@@ -312,21 +346,21 @@ absl::Status State::RestoreTransfers(std::span<const std::byte> bytes,
     const uint32_t debit_slot = FindAccount(transfer.debit_account_id, hashes.debit);
     const uint32_t credit_slot = FindAccount(transfer.credit_account_id, hashes.credit);
     if (debit_slot == kNoSlot || credit_slot == kNoSlot ||
-        accounts_[debit_slot].ledger != transfer.ledger ||
-        accounts_[credit_slot].ledger != transfer.ledger ||
-        accounts_[debit_slot].timestamp_ns > transfer.timestamp_ns ||
-        accounts_[credit_slot].timestamp_ns > transfer.timestamp_ns) {
+        account(debit_slot).ledger != transfer.ledger ||
+        account(credit_slot).ledger != transfer.ledger ||
+        account(debit_slot).timestamp_ns > transfer.timestamp_ns ||
+        account(credit_slot).timestamp_ns > transfer.timestamp_ns) {
       return Corrupt("transfer", i, "unknown accounts or ledger");
     }
     if (resolves) {
       const uint32_t reservation = FindTransfer(transfer.pending_id);
-      if (reservation == kNoSlot || (transfers_[reservation].flags & kPending) == 0 ||
-          transfers_[reservation].debit_account_id != transfer.debit_account_id ||
-          transfers_[reservation].credit_account_id != transfer.credit_account_id ||
-          transfers_[reservation].code != transfer.code ||
-          transfer.amount > transfers_[reservation].amount ||
+      if (reservation == kNoSlot || (this->transfer(reservation).flags & kPending) == 0 ||
+          this->transfer(reservation).debit_account_id != transfer.debit_account_id ||
+          this->transfer(reservation).credit_account_id != transfer.credit_account_id ||
+          this->transfer(reservation).code != transfer.code ||
+          transfer.amount > this->transfer(reservation).amount ||
           ((transfer.flags & kVoidPending) != 0 &&
-           transfer.amount != transfers_[reservation].amount)) {
+           transfer.amount != this->transfer(reservation).amount)) {
         return Corrupt("transfer", i, "does not match its reservation");
       }
     }
@@ -335,24 +369,29 @@ absl::Status State::RestoreTransfers(std::span<const std::byte> bytes,
         CheckReversal(transfer, &reversed_slot) != CreateTransferResult::kOk) {
       return Corrupt("transfer", i, "invalid reversal");
     }
-    const uint32_t slot = static_cast<uint32_t>(transfers_.Append(transfer));
-    transfer_index_.Insert(hash, slot);
-    history_.Append(accounts_[debit_slot], slot);
-    history_.Append(accounts_[credit_slot], slot);
+    const uint32_t home = debit_slot >> slot_bits_;
+    const uint32_t slot = MakeRef(home, shards_[home]->transfers.Append(transfer));
+    restoring.transfer_refs.push_back(slot);
+    shards_[HomeOf(transfer.id)]->transfer_index.Insert(hash, slot);
+    shard_of(debit_slot).history.Append(account(debit_slot), slot);
+    shard_of(credit_slot).history.Append(account(credit_slot), slot);
     if (reversed_slot != kNoSlot) {
-      ReversalState& reversal = reversals_[reversed_slot];
+      ReversalState& reversal = shard_of(reversed_slot).reversals[reversed_slot];
       reversal.reversed = Amount::From(reversal.reversed.Get() + transfer.amount.Get());
       reversal.reversal_slots.push_back(slot);
     }
     // Balances as the transfers say; reservations are released in RestoreReservations.
-    Balances& d = derived[debit_slot];
-    Balances& c = derived[credit_slot];
+    Balances& d = DerivedOf(restoring, debit_slot);
+    Balances& c = DerivedOf(restoring, credit_slot);
     const bool pending = (transfer.flags & kPending) != 0;
     const bool moves_posted = !pending && (transfer.flags & kVoidPending) == 0;
     bool ok = true;
     if (pending) {
-      ok = CheckedAdd(d.debits_pending, transfer.amount, &d.debits_pending) &&
-           CheckedAdd(c.credits_pending, transfer.amount, &c.credits_pending);
+      // Modulo 2^128: reservations are added here and released in RestoreReservations, so
+      // the running sum of an account's reservations, resolved ones included, may pass 2^128
+      // while the true balance (what is compared at the end) never does.
+      d.debits_pending = Amount::From(d.debits_pending.Get() + transfer.amount.Get());
+      c.credits_pending = Amount::From(c.credits_pending.Get() + transfer.amount.Get());
     } else if (moves_posted) {
       ok = CheckedAdd(d.debits_posted, transfer.amount, &d.debits_posted) &&
            CheckedAdd(c.credits_posted, transfer.amount, &c.credits_posted);
@@ -381,14 +420,14 @@ absl::Status State::RestoreFailures(std::span<const std::byte> bytes) {
   return absl::OkStatus();
 }
 
-absl::Status State::RestoreReservations(std::span<const std::byte> bytes,
-                                        std::vector<Balances>& derived) {
+absl::Status State::RestoreReservations(std::span<const std::byte> bytes, Restoring& restoring) {
   Records<ReservationRecord> reservations(bytes);
+  const std::vector<uint32_t>& refs = restoring.transfer_refs;
   uint64_t pending_transfers = 0;
   uint64_t resolving_transfers = 0;
-  for (uint64_t slot = 0; slot < transfers_.size(); ++slot) {
-    pending_transfers += (transfers_[slot].flags & kPending) != 0 ? 1 : 0;
-    resolving_transfers += (transfers_[slot].flags & (kPostPending | kVoidPending)) != 0 ? 1 : 0;
+  for (uint32_t slot : refs) {
+    pending_transfers += (transfer(slot).flags & kPending) != 0 ? 1 : 0;
+    resolving_transfers += (transfer(slot).flags & (kPostPending | kVoidPending)) != 0 ? 1 : 0;
   }
   if (reservations.size() != pending_transfers) {
     return Corrupt("reservations", reservations.size(), "count differs from pending transfers");
@@ -397,12 +436,13 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes,
   uint64_t expired = 0;
   for (size_t i = 0; i < reservations.size(); ++i) {
     const ReservationRecord record = reservations[i];
-    if (record.transfer_slot >= transfers_.size() ||
+    if (record.transfer_slot >= refs.size() ||
         (i > 0 && record.transfer_slot <= reservations[i - 1].transfer_slot) ||
         !IsZero(record.reserved, sizeof(record.reserved))) {
       return Corrupt("reservation", i, "invalid slot");
     }
-    const Transfer& transfer = transfers_[record.transfer_slot];
+    const uint32_t transfer_ref = refs[record.transfer_slot];
+    const Transfer& transfer = this->transfer(transfer_ref);
     uint64_t expires_at_ns = 0;
     if (transfer.timeout_s != 0 &&
         __builtin_add_overflow(transfer.timestamp_ns, uint64_t{transfer.timeout_s} * 1'000'000'000,
@@ -416,10 +456,9 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes,
         record.status == PendingStatus::kPosted || record.status == PendingStatus::kVoided;
     if (is_resolved) {
       const uint16_t kind = record.status == PendingStatus::kPosted ? kPostPending : kVoidPending;
-      if (record.resolver_slot >= transfers_.size() ||
-          record.resolver_slot <= record.transfer_slot ||
-          (transfers_[record.resolver_slot].flags & kind) == 0 ||
-          transfers_[record.resolver_slot].pending_id != transfer.id) {
+      if (record.resolver_slot >= refs.size() || record.resolver_slot <= record.transfer_slot ||
+          (this->transfer(refs[record.resolver_slot]).flags & kind) == 0 ||
+          this->transfer(refs[record.resolver_slot]).pending_id != transfer.id) {
         return Corrupt("reservation", i, "invalid resolving transfer");
       }
       ++resolved;
@@ -430,20 +469,22 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes,
     }
     const uint32_t debit_slot = FindAccount(transfer.debit_account_id);
     const uint32_t credit_slot = FindAccount(transfer.credit_account_id);
-    pending_.emplace(record.transfer_slot, PendingState{expires_at_ns, debit_slot, credit_slot,
-                                                        record.resolver_slot, record.status});
+    const uint32_t resolver_ref = is_resolved ? refs[record.resolver_slot] : kNoSlot;
+    Shard& home = shard_of(transfer_ref);
+    home.pending.emplace(transfer_ref, PendingState{expires_at_ns, debit_slot, credit_slot,
+                                                    resolver_ref, record.status});
     if (record.status == PendingStatus::kPending) {
-      ++pending_count_;
-      if (expires_at_ns != 0) expiry_queue_.push({expires_at_ns, record.transfer_slot});
+      ++home.pending_count;
+      if (expires_at_ns != 0) {
+        home.expiry_queue.push({expires_at_ns, transfer.timestamp_ns, transfer_ref});
+      }
       continue;
     }
     expired += record.status == PendingStatus::kExpired ? 1 : 0;
-    if (!CheckedSub(derived[debit_slot].debits_pending, transfer.amount,
-                    &derived[debit_slot].debits_pending) ||
-        !CheckedSub(derived[credit_slot].credits_pending, transfer.amount,
-                    &derived[credit_slot].credits_pending)) {
-      return Corrupt("reservation", i, "released more than reserved");
-    }
+    Balances& d = DerivedOf(restoring, debit_slot);
+    Balances& c = DerivedOf(restoring, credit_slot);
+    d.debits_pending = Amount::From(d.debits_pending.Get() - transfer.amount.Get());
+    c.credits_pending = Amount::From(c.credits_pending.Get() - transfer.amount.Get());
   }
   if (resolved != resolving_transfers) {
     return Corrupt("reservations", resolved, "posts and voids without a reservation");
@@ -452,45 +493,51 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes,
   return absl::OkStatus();
 }
 
-absl::Status State::CheckRestoredAccounts(const std::vector<Balances>& derived) const {
+absl::Status State::CheckRestoredAccounts(Restoring& restoring) const {
   // An account is closed while a closing reservation of its side is pending or posted.
-  std::vector<bool> closed(accounts_.size(), false);
-  for (const auto& [slot, pending] : pending_) {
-    if (pending.status != PendingStatus::kPending && pending.status != PendingStatus::kPosted) {
-      continue;
+  absl::flat_hash_map<uint32_t, bool> closed;  // by account ref: few accounts are closed
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    for (const auto& [slot, state] : shards_[shard]->pending) {
+      if (state.status != PendingStatus::kPending && state.status != PendingStatus::kPosted) {
+        continue;
+      }
+      const uint16_t flags = transfer(slot).flags;
+      if ((flags & transfer_flags::kClosingDebit) != 0) closed[state.debit_slot] = true;
+      if ((flags & transfer_flags::kClosingCredit) != 0) closed[state.credit_slot] = true;
     }
-    const uint16_t flags = transfers_[slot].flags;
-    if ((flags & transfer_flags::kClosingDebit) != 0) closed[pending.debit_slot] = true;
-    if ((flags & transfer_flags::kClosingCredit) != 0) closed[pending.credit_slot] = true;
   }
-  for (uint32_t slot = 0; slot < accounts_.size(); ++slot) {
+  for (uint64_t index = 0; index < restoring.account_refs.size(); ++index) {
+    const uint32_t slot = restoring.account_refs[index];
     const Balances actual = GetBalances(slot);
-    const Balances& expected = derived[slot];
+    const Balances& expected = DerivedOf(restoring, slot);
     if (actual.debits_pending != expected.debits_pending ||
         actual.debits_posted != expected.debits_posted ||
         actual.credits_pending != expected.credits_pending ||
         actual.credits_posted != expected.credits_posted) {
-      return Corrupt("account", slot, "balances differ from its transfers");
+      return Corrupt("account", index, "balances differ from its transfers");
     }
-    if (((accounts_[slot].flags & account_flags::kClosed) != 0) != closed[slot]) {
-      return Corrupt("account", slot, "closed flag differs from its closing transfers");
+    if (((account(slot).flags & account_flags::kClosed) != 0) != closed.contains(slot)) {
+      return Corrupt("account", index, "closed flag differs from its closing transfers");
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes) {
+absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes,
+                                          const Restoring& restoring) {
   Records<BalanceHistoryRecord> records(bytes);
   for (size_t i = 0; i < records.size(); ++i) {
     const BalanceHistoryRecord record = records[i];
-    if (record.account_slot >= accounts_.size() || record.reserved != 0 ||
+    if (record.account_slot >= restoring.account_refs.size() || record.reserved != 0 ||
         record.balance.reserved != 0 ||
-        (accounts_[record.account_slot].flags & account_flags::kHistory) == 0) {
+        (account(restoring.account_refs[record.account_slot]).flags & account_flags::kHistory) ==
+            0) {
       return Corrupt("balance history", i, "invalid account");
     }
-    std::vector<AccountBalance>& snapshots = balance_history_[record.account_slot];
-    const uint64_t after_ns = snapshots.empty() ? accounts_[record.account_slot].timestamp_ns
-                                                : snapshots.back().timestamp_ns;
+    const uint32_t slot = restoring.account_refs[record.account_slot];
+    std::vector<AccountBalance>& snapshots = shard_of(slot).balance_history[slot];
+    const uint64_t after_ns =
+        snapshots.empty() ? account(slot).timestamp_ns : snapshots.back().timestamp_ns;
     if (record.balance.timestamp_ns <= after_ns ||
         record.balance.timestamp_ns > last_timestamp_ns_) {
       return Corrupt("balance history", i, "timestamps out of order");
@@ -498,12 +545,15 @@ absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes) {
     snapshots.push_back(record.balance);
   }
   // The newest snapshot of an account is its balance now.
-  for (const auto& [slot, snapshots] : balance_history_) {
-    const Balances now = GetBalances(slot);
-    const AccountBalance& last = snapshots.back();
-    if (last.debits_pending != now.debits_pending || last.debits_posted != now.debits_posted ||
-        last.credits_pending != now.credits_pending || last.credits_posted != now.credits_posted) {
-      return Corrupt("balance history", slot, "newest entry differs from the balances");
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    for (const auto& [slot, snapshots] : shards_[shard]->balance_history) {
+      const Balances now = GetBalances(slot);
+      const AccountBalance& last = snapshots.back();
+      if (last.debits_pending != now.debits_pending || last.debits_posted != now.debits_posted ||
+          last.credits_pending != now.credits_pending ||
+          last.credits_posted != now.credits_posted) {
+        return Corrupt("balance history", slot, "newest entry differs from the balances");
+      }
     }
   }
   return absl::OkStatus();
@@ -512,8 +562,10 @@ absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes) {
 // ---------------------------------------------------------------------------------------------
 // Restore: the change feed
 
-absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t next_sequence) {
-  if (next_sequence != transfers_.size() + expired_count_) {
+absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t next_sequence,
+                                   const Restoring& restoring) {
+  const std::vector<uint32_t>& refs = restoring.transfer_refs;  // booking order
+  if (next_sequence != refs.size() + expired_count_) {
     return Corrupt("meta", 0, "change sequence differs from the transfers and expiries");
   }
   Records<Change> records(bytes);
@@ -524,14 +576,15 @@ absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t ne
   for (size_t i = 0; i < changes.size(); ++i) changes[i] = records[i];
   const uint64_t oldest = next_sequence - changes.size();
   // Every transfer booked since the window's oldest change is in it, in booking order.
-  const Transfer* const begin = transfers_.data();
-  const Transfer* first_in_window = begin + transfers_.size();
+  uint64_t index = refs.size();
   if (!changes.empty()) {
-    first_in_window = std::lower_bound(
-        begin, first_in_window, changes[0].timestamp_ns,
-        [](const Transfer& transfer, uint64_t t) { return transfer.timestamp_ns < t; });
+    index =
+        static_cast<uint64_t>(std::lower_bound(refs.begin(), refs.end(), changes[0].timestamp_ns,
+                                               [&](uint32_t slot, uint64_t t) {
+                                                 return transfer(slot).timestamp_ns < t;
+                                               }) -
+                              refs.begin());
   }
-  uint64_t transfer_slot = static_cast<uint64_t>(first_in_window - begin);
   for (size_t i = 0; i < changes.size(); ++i) {
     const Change& change = changes[i];
     if (change.sequence != oldest + i || static_cast<uint8_t>(change.kind) >= kChangeKindCount ||
@@ -540,26 +593,25 @@ absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t ne
     }
     if (change.kind == ChangeKind::kExpired) {
       const uint32_t slot = FindTransfer(change.transfer_id);
-      if (slot == kNoSlot || (transfers_[slot].flags & kPending) == 0 ||
-          pending_.at(slot).status != PendingStatus::kExpired ||
-          pending_.at(slot).expires_at_ns > change.timestamp_ns ||
+      if (slot == kNoSlot || (transfer(slot).flags & kPending) == 0 ||
+          pending(slot).status != PendingStatus::kExpired ||
+          pending(slot).expires_at_ns > change.timestamp_ns ||
           change.timestamp_ns > last_timestamp_ns_) {
         return Corrupt("change", i, "names no reservation that expired then");
       }
-    } else if (transfer_slot == transfers_.size() ||
-               transfers_[transfer_slot].id != change.transfer_id ||
-               transfers_[transfer_slot].timestamp_ns != change.timestamp_ns ||
-               ChangeKindOf(transfers_[transfer_slot]) != change.kind) {
+    } else if (index == refs.size() || transfer(refs[index]).id != change.transfer_id ||
+               transfer(refs[index]).timestamp_ns != change.timestamp_ns ||
+               ChangeKindOf(transfer(refs[index])) != change.kind) {
       return Corrupt("change", i, "differs from the transfer booked next");
     } else {
-      ++transfer_slot;
+      ++index;
     }
     if (i > 0 && !IsInLogOrder(changes[i - 1], change)) {
       return Corrupt("change", i, "out of log order");
     }
   }
-  if (transfer_slot != transfers_.size()) {
-    return Corrupt("transfer", transfer_slot, "booked within the change window but not in it");
+  if (index != refs.size()) {
+    return Corrupt("transfer", index, "booked within the change window but not in it");
   }
   LEDGER_RETURN_IF_ERROR(CheckChangeBalances(changes));
   changes_.Restore(changes);
@@ -576,8 +628,8 @@ bool State::IsInLogOrder(const Change& previous, const Change& change) const {
   }
   const uint32_t previous_slot = FindTransfer(previous.transfer_id);
   const uint32_t slot = FindTransfer(change.transfer_id);
-  return std::pair(pending_.at(previous_slot).expires_at_ns, previous_slot) <
-         std::pair(pending_.at(slot).expires_at_ns, slot);
+  return std::pair(pending(previous_slot).expires_at_ns, transfer(previous_slot).timestamp_ns) <
+         std::pair(pending(slot).expires_at_ns, transfer(slot).timestamp_ns);
 }
 
 // From the newest change back, each change must report the balances its two accounts have at
@@ -586,7 +638,7 @@ absl::Status State::CheckChangeBalances(const std::vector<Change>& changes) cons
   absl::flat_hash_map<uint32_t, Balances> running;  // by account slot
   for (size_t i = changes.size(); i-- > 0;) {
     const Change& change = changes[i];
-    const Transfer& transfer = transfers_[FindTransfer(change.transfer_id)];
+    const Transfer& transfer = this->transfer(FindTransfer(change.transfer_id));
     const uint32_t debit_slot = FindAccount(transfer.debit_account_id);
     const uint32_t credit_slot = FindAccount(transfer.credit_account_id);
     for (uint32_t slot : {debit_slot, credit_slot}) {
@@ -602,7 +654,7 @@ absl::Status State::CheckChangeBalances(const std::vector<Change>& changes) cons
     Amount released;  // moved out of the pending balances
     const Amount reservation_amount =
         change.kind == ChangeKind::kPosted || change.kind == ChangeKind::kVoided
-            ? transfers_[FindTransfer(transfer.pending_id)].amount
+            ? this->transfer(FindTransfer(transfer.pending_id)).amount
             : transfer.amount;
     switch (change.kind) {
       case ChangeKind::kSinglePhase:

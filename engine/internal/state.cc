@@ -88,19 +88,30 @@ void HistoryArena::Append(AccountRecord& account, uint32_t transfer_slot) {
 // ---------------------------------------------------------------------------------------------
 // State: construction, hashing, balances
 
+Shard::Shard(const EngineOptions& options, uint32_t shard_count, uint64_t slots_max)
+    : accounts(std::min(options.accounts_max, slots_max)),
+      account_index(options.accounts_capacity / shard_count),
+      history(HistoryEntriesMax(std::min(options.transfers_max, slots_max))),
+      transfers(std::min(options.transfers_max, slots_max)),
+      transfer_index(options.transfers_capacity / shard_count) {
+  // Placement is a hash, so shards fill evenly; a shard past its share faults pages in.
+  accounts.Prefault(options.accounts_capacity / shard_count);
+  transfers.Prefault(options.transfers_capacity / shard_count);
+  // Two entries per transfer, plus the doubling slack of the lists.
+  history.Prefault(3 * options.transfers_capacity / shard_count);
+}
+
 State::State(const EngineOptions& options)
     : hash_seed_(options.hash_seed),
-      accounts_(std::min<uint64_t>(options.accounts_max, kSlotsMax)),
-      account_index_(options.accounts_capacity),
-      history_(HistoryEntriesMax(options.transfers_max)),
-      transfers_(std::min<uint64_t>(options.transfers_max, kSlotsMax)),
+      shard_count_(options.shard_count),
+      slot_bits_(31 - static_cast<uint32_t>(std::bit_width(options.shard_count - 1))),
+      slot_mask_((uint32_t{1} << slot_bits_) - 1),
       failures_(std::min<uint64_t>(options.transfers_max, kSlotsMax)),
-      transfer_index_(options.transfers_capacity),
       changes_(options.change_feed_capacity) {
-  accounts_.Prefault(options.accounts_capacity);
-  transfers_.Prefault(options.transfers_capacity);
-  // Two entries per transfer, plus the doubling slack of the lists.
-  history_.Prefault(3 * options.transfers_capacity);
+  LEDGER_ASSERT(shard_count_ >= 1 && shard_count_ <= kShardsMax, shard_count_);
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    shards_[shard] = std::make_unique<Shard>(options, shard_count_, slot_mask_);
+  }
   undo_.reserve(1024);
 }
 
@@ -110,15 +121,17 @@ uint32_t State::HashId(uint64_t lo, uint64_t hi) const {
   return static_cast<uint32_t>(hash ^ (hash >> 32));
 }
 
-uint32_t State::FindAccount(AccountId id, uint32_t hash) const {
-  uint32_t slot = account_index_.Find(hash, [&](uint32_t s) { return accounts_[s].id == id; });
-  return slot == HashIndex::kNotFound ? kNoSlot : slot;
+uint32_t State::FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const {
+  const Shard& shard = *shards_[home];
+  uint32_t slot =
+      shard.account_index.Find(hash, [&](uint32_t s) { return shard.accounts[s].id == id; });
+  return slot == HashIndex::kNotFound ? kNoSlot : MakeRef(home, slot);
 }
 
 uint32_t State::FindTransferPayload(TransferId id, uint32_t hash) const {
-  return transfer_index_.Find(hash, [&](uint32_t payload) {
+  return shards_[HomeOf(id)]->transfer_index.Find(hash, [&](uint32_t payload) {
     return (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].id == id
-                                       : transfers_[payload].id == id;
+                                       : transfer(payload).id == id;
   });
 }
 
@@ -128,11 +141,79 @@ uint32_t State::FindTransfer(TransferId id) const {
   return payload;
 }
 
+uint64_t State::account_count() const {
+  uint64_t count = 0;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) count += shards_[shard]->accounts.size();
+  return count;
+}
+
+uint64_t State::transfer_count() const {
+  uint64_t count = 0;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    count += shards_[shard]->transfers.size();
+  }
+  return count;
+}
+
+uint64_t State::pending_count() const {
+  uint64_t count = 0;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) count += shards_[shard]->pending_count;
+  return count;
+}
+
+namespace {
+
+// Merges the shards' tables, each in timestamp order, into one list of refs.
+template <typename TimestampOf, typename RefOf>
+std::vector<uint32_t> MergeByTimestamp(uint32_t shard_count, const uint64_t* sizes,
+                                       TimestampOf&& timestamp_of, RefOf&& ref) {
+  uint64_t total = 0;
+  for (uint32_t shard = 0; shard < shard_count; ++shard) total += sizes[shard];
+  std::vector<uint32_t> refs;
+  refs.reserve(total);
+  uint64_t next[kShardsMax] = {};
+  while (refs.size() < total) {
+    uint32_t best = kShardsMax;
+    uint64_t best_ns = 0;
+    for (uint32_t shard = 0; shard < shard_count; ++shard) {
+      if (next[shard] == sizes[shard]) continue;
+      const uint64_t ns = timestamp_of(shard, next[shard]);
+      if (best == kShardsMax || ns < best_ns) best = shard, best_ns = ns;
+    }
+    refs.push_back(ref(best, next[best]++));
+  }
+  return refs;
+}
+
+}  // namespace
+
+std::vector<uint32_t> State::AccountsInOrder() const {
+  uint64_t sizes[kShardsMax] = {};
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    sizes[shard] = shards_[shard]->accounts.size();
+  }
+  return MergeByTimestamp(
+      shard_count_, sizes,
+      [&](uint32_t shard, uint64_t slot) { return shards_[shard]->accounts[slot].timestamp_ns; },
+      [&](uint32_t shard, uint64_t slot) { return MakeRef(shard, slot); });
+}
+
+std::vector<uint32_t> State::TransfersInOrder() const {
+  uint64_t sizes[kShardsMax] = {};
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    sizes[shard] = shards_[shard]->transfers.size();
+  }
+  return MergeByTimestamp(
+      shard_count_, sizes,
+      [&](uint32_t shard, uint64_t slot) { return shards_[shard]->transfers[slot].timestamp_ns; },
+      [&](uint32_t shard, uint64_t slot) { return MakeRef(shard, slot); });
+}
+
 Balances State::GetBalances(uint32_t account_slot) const {
-  const AccountRecord& account = accounts_[account_slot];
+  const AccountRecord& account = this->account(account_slot);
   Balances balances{{}, account.debits_posted, {}, account.credits_posted};
   if ((account.flags & kHasPendingBalances) != 0) {
-    const PendingBalances& pending = pending_balances_.at(account_slot);
+    const PendingBalances& pending = shard_of(account_slot).pending_balances.at(account_slot);
     balances.debits_pending = pending.debits;
     balances.credits_pending = pending.credits;
   }
@@ -140,7 +221,7 @@ Balances State::GetBalances(uint32_t account_slot) const {
 }
 
 void State::WritePendingBalances(uint32_t account_slot, Balances& out) const {
-  const PendingBalances& pending = pending_balances_.at(account_slot);
+  const PendingBalances& pending = shard_of(account_slot).pending_balances.at(account_slot);
   out.debits_pending = pending.debits;
   out.credits_pending = pending.credits;
 }
@@ -148,7 +229,7 @@ void State::WritePendingBalances(uint32_t account_slot, Balances& out) const {
 // GetBalances' logic again, for the change feed's record; GetBalances keeps its own copy: the
 // reservation paths call it several times per event, with its map lookup inlined.
 void State::WriteBalances(uint32_t account_slot, Balances& out) const {
-  const AccountRecord& account = accounts_[account_slot];
+  const AccountRecord& account = this->account(account_slot);
   out.debits_posted = account.debits_posted;
   out.credits_posted = account.credits_posted;
   out.debits_pending = out.credits_pending = {};
@@ -156,14 +237,16 @@ void State::WriteBalances(uint32_t account_slot, Balances& out) const {
 }
 
 void State::WriteAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags) {
-  AccountRecord& account = accounts_[account_slot];
+  AccountRecord& account = this->account(account_slot);
   account.debits_posted = balances.debits_posted;
   account.credits_posted = balances.credits_posted;
   if (!balances.debits_pending.IsZero() || !balances.credits_pending.IsZero()) {
-    pending_balances_[account_slot] = {balances.debits_pending, balances.credits_pending};
+    shard_of(account_slot).pending_balances[account_slot] = {balances.debits_pending,
+                                                             balances.credits_pending};
     flags |= kHasPendingBalances;
   } else {
-    if ((account.flags & kHasPendingBalances) != 0) pending_balances_.erase(account_slot);
+    if ((account.flags & kHasPendingBalances) != 0)
+      shard_of(account_slot).pending_balances.erase(account_slot);
     flags &= static_cast<uint16_t>(~kHasPendingBalances);
   }
   account.flags = flags;
@@ -175,12 +258,12 @@ void State::SetAccountState(uint32_t account_slot, const Balances& balances, uin
 }
 
 void State::SnapshotBalances(uint32_t account_slot, uint64_t timestamp_ns) {
-  if ((accounts_[account_slot].flags & account_flags::kHistory) == 0) return;
+  if ((account(account_slot).flags & account_flags::kHistory) == 0) return;
   const Balances balances = GetBalances(account_slot);
   const AccountBalance snapshot{
       balances.debits_pending, balances.debits_posted, balances.credits_pending,
       balances.credits_posted, timestamp_ns,           0};
-  std::vector<AccountBalance>& snapshots = balance_history_[account_slot];
+  std::vector<AccountBalance>& snapshots = shard_of(account_slot).balance_history[account_slot];
   // Several expiries in one batch share its timestamp: keep one entry per timestamp, so
   // timestamps stay unique per account and cursor pagination never skips. (Events have
   // unique timestamps, so this never happens inside a chain.)
@@ -224,7 +307,7 @@ void State::EndBatch() {
 
 void State::ReleaseReservation(uint32_t pending_slot, const PendingState& pending,
                                uint64_t timestamp_ns) {
-  const Transfer& reservation = transfers_[pending_slot];
+  const Transfer& reservation = this->transfer(pending_slot);
   for (uint32_t side = 0; side < 2; ++side) {
     const uint32_t slot = side == 0 ? pending.debit_slot : pending.credit_slot;
     Balances balances = GetBalances(slot);
@@ -232,7 +315,7 @@ void State::ReleaseReservation(uint32_t pending_slot, const PendingState& pendin
     LEDGER_ASSERT(CheckedSub(pending_balance, reservation.amount, &pending_balance), slot);
     const uint16_t closing =
         side == 0 ? transfer_flags::kClosingDebit : transfer_flags::kClosingCredit;
-    uint16_t flags = accounts_[slot].flags;
+    uint16_t flags = account(slot).flags;
     if ((reservation.flags & closing) != 0) flags &= static_cast<uint16_t>(~account_flags::kClosed);
     SetAccountState(slot, balances, flags);
     SnapshotBalances(slot, timestamp_ns);
@@ -240,22 +323,30 @@ void State::ReleaseReservation(uint32_t pending_slot, const PendingState& pendin
 }
 
 void State::ExpireReservations(uint64_t timestamp_ns) {
-  while (!expiry_queue_.empty() && expiry_queue_.top().expires_at_ns <= timestamp_ns) {
-    const ExpiryEntry entry = expiry_queue_.top();
-    expiry_queue_.pop();
+  while (true) {
+    // The earliest due entry over all shards: the order one shard would release them in.
+    Shard* next = nullptr;
+    for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+      const ExpiryQueue& queue = shards_[shard]->expiry_queue;
+      if (queue.empty() || queue.top().expires_at_ns > timestamp_ns) continue;
+      if (next == nullptr || queue.top() < next->expiry_queue.top()) next = shards_[shard].get();
+    }
+    if (next == nullptr) return;
+    const ExpiryEntry entry = next->expiry_queue.top();
+    next->expiry_queue.pop();
     // Entries are removed lazily: skip reservations resolved (or rolled back) since.
-    auto it = pending_.find(entry.transfer_slot);
-    if (it == pending_.end() || it->second.status != PendingStatus::kPending ||
+    auto it = next->pending.find(entry.transfer_slot);
+    if (it == next->pending.end() || it->second.status != PendingStatus::kPending ||
         it->second.expires_at_ns != entry.expires_at_ns) {
       continue;
     }
     ReleaseReservation(entry.transfer_slot, it->second, timestamp_ns);
     if (changes_.enabled()) {
-      RecordChange(ChangeKind::kExpired, transfers_[entry.transfer_slot].id, timestamp_ns,
+      RecordChange(ChangeKind::kExpired, transfer(entry.transfer_slot).id, timestamp_ns,
                    it->second.debit_slot, it->second.credit_slot);
     }
     it->second.status = PendingStatus::kExpired;
-    --pending_count_;
+    --next->pending_count;
     ++expired_count_;
   }
 }
@@ -263,44 +354,45 @@ void State::ExpireReservations(uint64_t timestamp_ns) {
 void State::Rollback() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
     const UndoEntry& entry = *it;
+    Shard& shard = shard_of(entry.slot);
     switch (entry.kind) {
       case UndoEntry::Kind::kAccountCreated:
-        account_index_.Erase(entry.hash, entry.slot);
-        accounts_.PopBack();
+        shard.account_index.Erase(entry.hash, static_cast<uint32_t>(slot_of(entry.slot)));
+        shard.accounts.PopBack();
         break;
       case UndoEntry::Kind::kAccountState:
         WriteAccountState(entry.slot, entry.balances, entry.flags);
         break;
       case UndoEntry::Kind::kTransferCreated:
-        transfer_index_.Erase(entry.hash, entry.slot);
-        transfers_.PopBack();
+        shards_[HomeOf(transfer(entry.slot).id)]->transfer_index.Erase(entry.hash, entry.slot);
+        shard.transfers.PopBack();
         break;
       case UndoEntry::Kind::kHistoryAppended:
-        history_.PopBack(accounts_[entry.slot]);
+        shard.history.PopBack(account(entry.slot));
         break;
       case UndoEntry::Kind::kBalanceSnapshot: {
-        auto snapshots = balance_history_.find(entry.slot);
+        auto snapshots = shard.balance_history.find(entry.slot);
         snapshots->second.pop_back();
-        if (snapshots->second.empty()) balance_history_.erase(snapshots);
+        if (snapshots->second.empty()) shard.balance_history.erase(snapshots);
         break;
       }
       case UndoEntry::Kind::kPendingCreated:
-        pending_.erase(entry.slot);
-        --pending_count_;
+        shard.pending.erase(entry.slot);
+        --shard.pending_count;
         break;
       case UndoEntry::Kind::kPendingResolved: {
-        PendingState& pending = pending_.at(entry.slot);
-        pending.status = entry.status;
-        pending.resolver_slot = kNoSlot;
-        ++pending_count_;
+        PendingState& state = shard.pending.at(entry.slot);
+        state.status = entry.status;
+        state.resolver_slot = kNoSlot;
+        ++shard.pending_count;
         break;
       }
       case UndoEntry::Kind::kReversalAdded: {
-        auto reversal = reversals_.find(entry.slot);
+        auto reversal = shard.reversals.find(entry.slot);
         reversal->second.reversed =
             Amount::From(reversal->second.reversed.Get() - entry.amount.Get());
         reversal->second.reversal_slots.pop_back();
-        if (reversal->second.reversal_slots.empty()) reversals_.erase(reversal);
+        if (reversal->second.reversal_slots.empty()) shard.reversals.erase(reversal);
         break;
       }
     }
@@ -385,7 +477,7 @@ CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestam
   const uint32_t hash = HashId(event.id.lo, event.id.hi);
   const uint32_t existing_slot = FindAccount(event.id, hash);
   if (existing_slot != kNoSlot) {
-    const AccountRecord& stored = accounts_[existing_slot];
+    const AccountRecord& stored = this->account(existing_slot);
     constexpr uint16_t kCreationFlags =
         account_flags::kAll & ~(account_flags::kLinked | account_flags::kClosed);
     if ((event.flags & kCreationFlags) != (stored.flags & kCreationFlags)) {
@@ -400,7 +492,9 @@ CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestam
   }
   if (!ledger_index_.contains(event.ledger)) return R::kLedgerNotFound;
   // Capacity is gated by the caller (HasRoomFor); reaching here full is our bug.
-  LEDGER_ASSERT(!accounts_.full(), accounts_.size());
+  const uint32_t home = HomeOf(event.id);
+  Shard& shard = *shards_[home];
+  LEDGER_ASSERT(!shard.accounts.full(), shard.accounts.size());
 
   AccountRecord record{};
   record.id = event.id;
@@ -411,8 +505,9 @@ CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestam
   record.user_data_32 = event.user_data_32;
   record.code = event.code;
   record.timestamp_ns = timestamp_ns;
-  const uint32_t slot = static_cast<uint32_t>(accounts_.Append(record));
-  account_index_.Insert(hash, slot);
+  const uint32_t local_slot = static_cast<uint32_t>(shard.accounts.Append(record));
+  shard.account_index.Insert(hash, local_slot);
+  const uint32_t slot = MakeRef(home, local_slot);
   if (in_chain_) {
     UndoEntry entry{};
     entry.kind = UndoEntry::Kind::kAccountCreated;
@@ -424,9 +519,15 @@ CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestam
 }
 
 bool State::HasRoomFor(uint64_t account_count, uint64_t transfer_count) const {
-  return account_count <= accounts_.capacity_max() - accounts_.size() &&
-         transfer_count <= transfers_.capacity_max() - transfers_.size() &&
-         transfer_count <= failures_.capacity_max() - failures_.size();
+  // Any shard might receive them all.
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    const Shard& tables = *shards_[shard];
+    if (account_count > tables.accounts.capacity_max() - tables.accounts.size() ||
+        transfer_count > tables.transfers.capacity_max() - tables.transfers.size()) {
+      return false;
+    }
+  }
+  return transfer_count <= failures_.capacity_max() - failures_.size();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,9 +538,9 @@ void State::VerifyInvariants() const {
     const TrialBalance trial = GetTrialBalance(ledger.id);
     LEDGER_ASSERT(trial.Balanced(), ledger.id);
   }
-  for (uint64_t slot = 0; slot < accounts_.size(); ++slot) {
-    const Balances b = GetBalances(static_cast<uint32_t>(slot));
-    const uint16_t flags = accounts_[slot].flags;
+  for (uint32_t slot : AccountsInOrder()) {
+    const Balances b = GetBalances(slot);
+    const uint16_t flags = account(slot).flags;
     const u128 debits = b.debits_pending.Get() + b.debits_posted.Get();
     const u128 credits = b.credits_pending.Get() + b.credits_posted.Get();
     LEDGER_ASSERT(debits >= b.debits_posted.Get() && credits >= b.credits_posted.Get(), slot);
@@ -450,11 +551,13 @@ void State::VerifyInvariants() const {
       LEDGER_ASSERT(credits <= b.debits_posted.Get(), slot);
     }
   }
-  uint64_t pending_count = 0;
-  for (const auto& [slot, pending] : pending_) {
-    pending_count += pending.status == PendingStatus::kPending ? 1 : 0;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    uint64_t pending_count = 0;
+    for (const auto& [slot, state] : shards_[shard]->pending) {
+      pending_count += state.status == PendingStatus::kPending ? 1 : 0;
+    }
+    LEDGER_ASSERT(pending_count == shards_[shard]->pending_count, shard, pending_count);
   }
-  LEDGER_ASSERT(pending_count == pending_count_, pending_count, pending_count_);
   // The feed's newest change is the last one counted; none is left staged between batches.
   LEDGER_ASSERT(
       changes_.retained_count() == 0 || changes_.next_retained_sequence() == change_sequence_next(),

@@ -1,6 +1,7 @@
 // The engine's state and apply logic. Private to engine/: the public surface is engine.h.
 //
-// Storage (docs/data-model.md has the semantics, docs/architecture.md the budget):
+// Storage (docs/data-model.md has the semantics, docs/architecture.md the budget, and
+// docs/shards.md how shards split it), per shard:
 // - accounts: 104-byte records in creation order, plus an id index; pending balances live in
 //   a side map because most accounts have none at any moment (keeps a record + index under
 //   128 bytes);
@@ -9,7 +10,13 @@
 // - per-account history: a list of transfer slots in a shared arena, ascending, so slot order
 //   is time order and a time range is a binary search;
 // - reservations, reversals and balance snapshots: side maps keyed by slot (the rarer paths);
-// - the change feed: a counter and a ring of the newest changes (change_feed.h).
+// and for the whole ledger: ledgers, recorded failures (in log order) and the change feed (a
+// counter and a ring of the newest changes, change_feed.h).
+//
+// An account lives on the shard ShardOf(its id) picks; a transfer record on its debit
+// account's shard; an id's index entry on ShardOf(the id). Slots are refs: the shard in the
+// bits above slot_bits_, so one 32-bit value names a record on any shard (refs of one shard
+// rise in its booking order; across shards, timestamps order them).
 #pragma once
 
 #include <cstdint>
@@ -24,15 +31,16 @@
 #include "engine/internal/change_feed.h"
 #include "engine/internal/hash_index.h"
 #include "engine/internal/virtual_array.h"
+#include "engine/shard.h"
 #include "engine/snapshot.h"
 #include "engine/types.h"
 
 namespace ledger::engine::internal {
 
 inline constexpr uint32_t kNoSlot = ~uint32_t{0};
-// Transfer index payloads: a slot in transfers_, or with this bit a slot in failures_.
+// Transfer index payloads: a transfer ref, or with this bit an index in failures_.
 inline constexpr uint32_t kFailedBit = uint32_t{1} << 31;
-// Records per table at most (slots are 31 bits); EngineOptions sets the actual limits.
+// Records per table at most (refs are 31 bits); EngineOptions sets the actual limits.
 inline constexpr uint32_t kSlotsMax = kFailedBit - 1;
 
 // Asset codes: 1 to 16 chars of A-Z 0-9 . _ -, then NUL padding.
@@ -80,11 +88,14 @@ struct ReversalState {
   std::vector<uint32_t> reversal_slots;  // oldest first
 };
 
+// Ordered by expiry, then booking: the order single-shard and sharded engines both release in.
 struct ExpiryEntry {
   uint64_t expires_at_ns;
+  uint64_t booked_ns;  // the reservation's timestamp
   uint32_t transfer_slot;
   friend auto operator<=>(const ExpiryEntry&, const ExpiryEntry&) = default;
 };
+using ExpiryQueue = std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>>;
 
 // Per-account lists of transfer slots, in blocks of 2^k entries that double as a list grows
 // (copying, amortised O(1)); freed blocks are reused through per-size free lists threaded
@@ -109,6 +120,24 @@ class HistoryArena {
 
   VirtualArray<uint32_t> entries_;
   uint32_t free_heads_[33];
+};
+
+// One shard's tables. Maps are keyed by ref; every ref in them names a record of this shard.
+struct Shard {
+  Shard(const EngineOptions& options, uint32_t shard_count, uint64_t slots_max);
+
+  VirtualArray<AccountRecord> accounts;
+  HashIndex account_index;
+  absl::flat_hash_map<uint32_t, PendingBalances> pending_balances;  // by account ref
+  absl::flat_hash_map<uint32_t, std::vector<AccountBalance>> balance_history;
+  HistoryArena history;  // transfer refs, for this shard's accounts
+
+  VirtualArray<Transfer> transfers;  // those whose debit account is here, booking order
+  HashIndex transfer_index;          // ids placed here: transfer ref or failure index
+  absl::flat_hash_map<uint32_t, PendingState> pending;  // reservations stored here
+  ExpiryQueue expiry_queue;
+  absl::flat_hash_map<uint32_t, ReversalState> reversals;  // by the reversed transfer's ref
+  uint64_t pending_count = 0;
 };
 
 struct UndoEntry {
@@ -158,7 +187,7 @@ class State {
     return changes_.Get(from_sequence, change_sequence_next(), out);
   }
   // One change per stored transfer and per expiry, so the counter is derived, never stored.
-  uint64_t change_sequence_next() const { return transfers_.size() + expired_count_; }
+  uint64_t change_sequence_next() const { return transfer_count() + expired_count_; }
   uint64_t change_sequence_oldest() const {
     return change_sequence_next() - changes_.retained_count();
   }
@@ -180,6 +209,9 @@ class State {
     uint32_t credit_hash;
     uint32_t debit_slot;
     uint32_t credit_slot;
+    uint8_t id_home;  // shards: of the id's index entry, of each account
+    uint8_t debit_home;
+    uint8_t credit_home;
   };
   // The three look-ahead stages of the transfer loop (transfers.cc).
   void Prepare(std::span<const Transfer> events, size_t index);
@@ -187,7 +219,10 @@ class State {
   void Resolve(std::span<const Transfer> events, size_t index);
 
   uint32_t HashId(uint64_t lo, uint64_t hi) const;
-  uint32_t FindAccount(AccountId id, uint32_t hash) const;
+  uint32_t FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const;
+  uint32_t FindAccount(AccountId id, uint32_t hash) const {
+    return FindAccountIn(HomeOf(id), id, hash);
+  }
   uint32_t FindAccount(AccountId id) const { return FindAccount(id, HashId(id.lo, id.hi)); }
   // A transfer index payload (maybe with kFailedBit), or HashIndex::kNotFound.
   uint32_t FindTransferPayload(TransferId id, uint32_t hash) const;
@@ -204,7 +239,7 @@ class State {
   void LogAccountState(uint32_t account_slot) {
     if (!in_chain_) return;
     undo_.push_back({.kind = UndoEntry::Kind::kAccountState,
-                     .flags = accounts_[account_slot].flags,
+                     .flags = account(account_slot).flags,
                      .slot = account_slot,
                      .balances = GetBalances(account_slot)});
   }
@@ -256,25 +291,33 @@ class State {
   // Stores the event as a record (booked, without kLinked, with the amount moved) and
   // indexes it; returns its slot.
   uint32_t AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount,
-                          uint32_t id_hash);
+                          uint32_t id_hash, uint32_t debit_slot);
   // Adds a stored transfer to both accounts' histories (and balance snapshots).
   void RecordHistory(uint32_t transfer_slot, uint32_t debit_slot, uint32_t credit_slot,
                      uint64_t timestamp_ns);
   void RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult code);
 
-  // Restore steps (snapshot.cc).
-  // `derived` accumulates each account's balances as its transfers say, to be compared with
-  // the balances the snapshot states.
+  // Restore steps (snapshot.cc), sharing a working set: the refs of the accounts and
+  // transfers in section order, and each account's balances as its transfers say (`derived`,
+  // [shard][slot]), to be compared with the balances the snapshot states.
+  struct Restoring {
+    std::vector<uint32_t> account_refs;
+    std::vector<uint32_t> transfer_refs;
+    std::vector<std::vector<Balances>> derived;
+  };
+  Balances& DerivedOf(Restoring& restoring, uint32_t ref) const {
+    return restoring.derived[ref >> slot_bits_][slot_of(ref)];
+  }
   absl::Status RestoreLedgers(std::span<const std::byte> bytes);
-  absl::Status RestoreAccounts(std::span<const std::byte> bytes);
-  absl::Status RestoreTransfers(std::span<const std::byte> bytes, std::vector<Balances>& derived);
+  absl::Status RestoreAccounts(std::span<const std::byte> bytes, Restoring& restoring);
+  absl::Status RestoreTransfers(std::span<const std::byte> bytes, Restoring& restoring);
   absl::Status RestoreFailures(std::span<const std::byte> bytes);
-  absl::Status RestoreReservations(std::span<const std::byte> bytes,
-                                   std::vector<Balances>& derived);
-  absl::Status CheckRestoredAccounts(const std::vector<Balances>& derived) const;
-  absl::Status RestoreBalanceHistory(std::span<const std::byte> bytes);
+  absl::Status RestoreReservations(std::span<const std::byte> bytes, Restoring& restoring);
+  absl::Status CheckRestoredAccounts(Restoring& restoring) const;
+  absl::Status RestoreBalanceHistory(std::span<const std::byte> bytes, const Restoring& restoring);
   // Last: checks the window against the restored transfers, reservations and balances.
-  absl::Status RestoreChanges(std::span<const std::byte> bytes, uint64_t next_sequence);
+  absl::Status RestoreChanges(std::span<const std::byte> bytes, uint64_t next_sequence,
+                              const Restoring& restoring);
   bool IsInLogOrder(const Change& previous, const Change& change) const;
   absl::Status CheckChangeBalances(const std::vector<Change>& changes) const;
 
@@ -282,25 +325,44 @@ class State {
   // and every limit, after each batch.
   void VerifyInvariants() const;
 
+  // Refs (see the top of this file).
+  uint32_t shard_count() const { return shard_count_; }
+  // The shard of an account, or of a transfer id's index entry.
+  template <typename Tag>
+  uint32_t HomeOf(const Value128<Tag>& id) const {
+    return shard_count_ == 1 ? 0 : ShardOf(AccountId{id.lo, id.hi}, shard_count_);
+  }
+  uint32_t MakeRef(uint32_t shard, uint64_t slot) const {
+    return shard << slot_bits_ | static_cast<uint32_t>(slot);
+  }
+  Shard& shard_of(uint32_t ref) { return *shards_[ref >> slot_bits_]; }
+  const Shard& shard_of(uint32_t ref) const { return *shards_[ref >> slot_bits_]; }
+  uint64_t slot_of(uint32_t ref) const { return ref & slot_mask_; }
+  AccountRecord& account(uint32_t ref) { return shard_of(ref).accounts[slot_of(ref)]; }
+  const AccountRecord& account(uint32_t ref) const { return shard_of(ref).accounts[slot_of(ref)]; }
+  Transfer& transfer(uint32_t ref) { return shard_of(ref).transfers[slot_of(ref)]; }
+  const Transfer& transfer(uint32_t ref) const { return shard_of(ref).transfers[slot_of(ref)]; }
+  PendingState& pending(uint32_t ref) { return shard_of(ref).pending.at(ref); }
+  const PendingState& pending(uint32_t ref) const { return shard_of(ref).pending.at(ref); }
+  uint64_t account_count() const;
+  uint64_t transfer_count() const;
+  uint64_t pending_count() const;
+  // Every account or transfer ref in creation (booking) order: the shards' tables merged by
+  // timestamp. For hashing, snapshots and whole-ledger scans, never for the apply path.
+  std::vector<uint32_t> AccountsInOrder() const;
+  std::vector<uint32_t> TransfersInOrder() const;
+
   uint64_t hash_seed_;
   uint64_t last_timestamp_ns_ = 0;
+  uint32_t shard_count_;
+  uint32_t slot_bits_;  // 31 for one shard, 30 for two, ...
+  uint32_t slot_mask_;
 
   std::vector<Ledger> ledgers_;
   absl::flat_hash_map<uint32_t, uint32_t> ledger_index_;  // ledger id -> ledgers_ index
 
-  VirtualArray<AccountRecord> accounts_;
-  HashIndex account_index_;
-  absl::flat_hash_map<uint32_t, PendingBalances> pending_balances_;  // by account slot
-  absl::flat_hash_map<uint32_t, std::vector<AccountBalance>> balance_history_;
-  HistoryArena history_;
-
-  VirtualArray<Transfer> transfers_;
-  VirtualArray<FailureRecord> failures_;
-  HashIndex transfer_index_;
-  absl::flat_hash_map<uint32_t, PendingState> pending_;  // by transfer slot
-  std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>> expiry_queue_;
-  absl::flat_hash_map<uint32_t, ReversalState> reversals_;  // by reversed transfer slot
-  uint64_t pending_count_ = 0;
+  std::unique_ptr<Shard> shards_[kShardsMax];
+  VirtualArray<FailureRecord> failures_;  // log order, whichever shard indexes the id
   uint64_t expired_count_ = 0;
   ChangeFeed changes_;
 

@@ -36,28 +36,35 @@ StateHash State::ComputeStateHash() const {
   hasher.Add(change_sequence_next());
   hasher.Add(static_cast<uint64_t>(ledgers_.size()));
   for (const Ledger& ledger : ledgers_) hasher.Add(ledger);
-  hasher.Add(accounts_.size());
-  for (uint64_t slot = 0; slot < accounts_.size(); ++slot) {
+  // Refs depend on the shard count, so references are hashed as the timestamps they name.
+  const std::vector<uint32_t> accounts = AccountsInOrder();
+  hasher.Add(static_cast<uint64_t>(accounts.size()));
+  for (uint32_t slot : accounts) {
     // The public record (all four balances, no internal bits), not the storage layout.
-    hasher.Add(ToAccount(static_cast<uint32_t>(slot)));
-    auto history = balance_history_.find(static_cast<uint32_t>(slot));
-    const uint64_t snapshot_count = history == balance_history_.end() ? 0 : history->second.size();
+    hasher.Add(ToAccount(slot));
+    const auto& balance_history = shard_of(slot).balance_history;
+    auto history = balance_history.find(slot);
+    const uint64_t snapshot_count = history == balance_history.end() ? 0 : history->second.size();
     hasher.Add(snapshot_count);
     for (uint64_t i = 0; i < snapshot_count; ++i) hasher.Add(history->second[i]);
   }
-  hasher.Add(transfers_.size());
-  for (uint64_t slot = 0; slot < transfers_.size(); ++slot) {
-    hasher.Add(transfers_[slot]);
-    if ((transfers_[slot].flags & transfer_flags::kPending) != 0) {
-      const PendingState& pending = pending_.at(static_cast<uint32_t>(slot));
-      hasher.Add(pending.status);
-      hasher.Add(pending.expires_at_ns);
-      hasher.Add(pending.resolver_slot);
+  const std::vector<uint32_t> transfers = TransfersInOrder();
+  hasher.Add(static_cast<uint64_t>(transfers.size()));
+  for (uint32_t slot : transfers) {
+    const Transfer& record = this->transfer(slot);
+    hasher.Add(record);
+    if ((record.flags & transfer_flags::kPending) != 0) {
+      const PendingState& state = pending(slot);
+      hasher.Add(state.status);
+      hasher.Add(state.expires_at_ns);
+      hasher.Add(state.resolver_slot == kNoSlot ? 0 : transfer(state.resolver_slot).timestamp_ns);
     }
-    if (auto reversal = reversals_.find(static_cast<uint32_t>(slot));
-        reversal != reversals_.end()) {
+    const auto& reversals = shard_of(slot).reversals;
+    if (auto reversal = reversals.find(slot); reversal != reversals.end()) {
       hasher.Add(reversal->second.reversed);
-      for (uint32_t reversal_slot : reversal->second.reversal_slots) hasher.Add(reversal_slot);
+      for (uint32_t reversal_slot : reversal->second.reversal_slots) {
+        hasher.Add(transfer(reversal_slot).timestamp_ns);
+      }
     }
   }
   hasher.Add(failures_.size());

@@ -58,30 +58,38 @@ void State::Prepare(std::span<const Transfer> events, size_t index) {
   prepared.id_hash = HashId(event.id.lo, event.id.hi);
   prepared.debit_hash = HashId(event.debit_account_id.lo, event.debit_account_id.hi);
   prepared.credit_hash = HashId(event.credit_account_id.lo, event.credit_account_id.hi);
-  transfer_index_.Prefetch(prepared.id_hash);
-  account_index_.Prefetch(prepared.debit_hash);
-  account_index_.Prefetch(prepared.credit_hash);
+  prepared.id_home = static_cast<uint8_t>(HomeOf(event.id));
+  prepared.debit_home = static_cast<uint8_t>(HomeOf(event.debit_account_id));
+  prepared.credit_home = static_cast<uint8_t>(HomeOf(event.credit_account_id));
+  shards_[prepared.id_home]->transfer_index.Prefetch(prepared.id_hash);
+  shards_[prepared.debit_home]->account_index.Prefetch(prepared.debit_hash);
+  shards_[prepared.credit_home]->account_index.Prefetch(prepared.credit_hash);
 }
 
 void State::PrefetchAccounts(size_t index) const {
   const Prepared& prepared = prepared_[index];
-  auto prefetch_record = [&](uint32_t slot) {
-    // The hot fields are the record's first 64 bytes, which may straddle two lines.
-    const char* record = reinterpret_cast<const char*>(&accounts_[slot]);
-    __builtin_prefetch(record, 1);
-    __builtin_prefetch(record + 63, 1);
+  auto prefetch = [](const Shard& shard, uint32_t hash) {
+    shard.account_index.ForEachCandidate(hash, [&](uint32_t slot) {
+      // The hot fields are the record's first 64 bytes, which may straddle two lines.
+      const char* record = reinterpret_cast<const char*>(&shard.accounts[slot]);
+      __builtin_prefetch(record, 1);
+      __builtin_prefetch(record + 63, 1);
+    });
   };
-  account_index_.ForEachCandidate(prepared.debit_hash, prefetch_record);
-  account_index_.ForEachCandidate(prepared.credit_hash, prefetch_record);
+  prefetch(*shards_[prepared.debit_home], prepared.debit_hash);
+  prefetch(*shards_[prepared.credit_home], prepared.credit_hash);
 }
 
 void State::Resolve(std::span<const Transfer> events, size_t index) {
   const Transfer& event = events[index];
   Prepared& prepared = prepared_[index];
-  prepared.debit_slot = FindAccount(event.debit_account_id, prepared.debit_hash);
-  prepared.credit_slot = FindAccount(event.credit_account_id, prepared.credit_hash);
-  if (prepared.debit_slot != kNoSlot) history_.PrefetchTail(accounts_[prepared.debit_slot]);
-  if (prepared.credit_slot != kNoSlot) history_.PrefetchTail(accounts_[prepared.credit_slot]);
+  prepared.debit_slot =
+      FindAccountIn(prepared.debit_home, event.debit_account_id, prepared.debit_hash);
+  prepared.credit_slot =
+      FindAccountIn(prepared.credit_home, event.credit_account_id, prepared.credit_hash);
+  for (uint32_t slot : {prepared.debit_slot, prepared.credit_slot}) {
+    if (slot != kNoSlot) shard_of(slot).history.PrefetchTail(account(slot));
+  }
 }
 
 CreateTransferResult State::CreateTransfer(const Transfer& event, uint64_t timestamp_ns,
@@ -90,7 +98,7 @@ CreateTransferResult State::CreateTransfer(const Transfer& event, uint64_t times
   const uint32_t payload = FindTransferPayload(event.id, prepared.id_hash);
   if (payload != HashIndex::kNotFound) {
     if ((payload & kFailedBit) != 0) return failures_[payload & ~kFailedBit].code;
-    return CompareExisting(event, transfers_[payload]);
+    return CompareExisting(event, transfer(payload));
   }
   const R result = (event.flags & kResolveFlags) != 0 ? ApplyResolve(event, timestamp_ns, prepared)
                                                       : ApplyNew(event, timestamp_ns, prepared);
@@ -147,7 +155,7 @@ bool State::AmountMatches(const Transfer& event, const Transfer& stored) const {
   if ((stored.flags & kPostPending) != 0) {
     if (!event.amount.IsMax()) return event.amount == stored.amount;
     const uint32_t reservation = FindTransfer(stored.pending_id);
-    return transfers_[reservation].amount == stored.amount;
+    return transfer(reservation).amount == stored.amount;
   }
   if ((stored.flags & kVoidPending) != 0) {
     return event.amount.IsZero() || event.amount == stored.amount;
@@ -190,14 +198,15 @@ CreateTransferResult State::CompareExisting(const Transfer& event, const Transfe
 CreateTransferResult State::CheckReversal(const Transfer& event, uint32_t* reversed_slot) const {
   const uint32_t slot = FindTransfer(event.reverses_id);
   if (slot == kNoSlot) return R::kReversedTransferNotFound;
-  const Transfer& original = transfers_[slot];
+  const Transfer& original = this->transfer(slot);
   if ((original.flags & (kPending | kVoidPending)) != 0) return R::kReversedTransferNotPosted;
   if (event.debit_account_id != original.credit_account_id ||
       event.credit_account_id != original.debit_account_id) {
     return R::kReversalMustSwapAccounts;
   }
   Amount reversed;
-  if (auto it = reversals_.find(slot); it != reversals_.end()) reversed = it->second.reversed;
+  const auto& reversals = shard_of(slot).reversals;
+  if (auto it = reversals.find(slot); it != reversals.end()) reversed = it->second.reversed;
   Amount total;
   if (!CheckedAdd(reversed, event.amount, &total) || total > original.amount) {
     return R::kExceedsReversibleAmount;
@@ -230,8 +239,8 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
                                      const Prepared& prepared) {
   if (prepared.debit_slot == kNoSlot) return R::kDebitAccountNotFound;
   if (prepared.credit_slot == kNoSlot) return R::kCreditAccountNotFound;
-  const AccountRecord& debit = accounts_[prepared.debit_slot];
-  const AccountRecord& credit = accounts_[prepared.credit_slot];
+  const AccountRecord& debit = this->account(prepared.debit_slot);
+  const AccountRecord& credit = this->account(prepared.credit_slot);
   if (debit.ledger != credit.ledger) return R::kAccountsMustHaveTheSameLedger;
   if (event.ledger != debit.ledger) return R::kTransferMustHaveTheSameLedgerAsAccounts;
   uint32_t reversed_slot = kNoSlot;
@@ -285,17 +294,20 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
                  prepared.debit_slot, prepared.credit_slot);
   }
 
-  const uint32_t slot = AppendTransfer(event, timestamp_ns, amount, prepared.id_hash);
+  const uint32_t slot =
+      AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, prepared.debit_slot);
   RecordHistory(slot, prepared.debit_slot, prepared.credit_slot, timestamp_ns);
   if (pending) {
-    pending_.emplace(slot, PendingState{expires_at_ns, prepared.debit_slot, prepared.credit_slot,
-                                        kNoSlot, PendingStatus::kPending});
-    ++pending_count_;
-    if (expires_at_ns != 0) expiry_queue_.push({expires_at_ns, slot});
+    Shard& home = shard_of(slot);
+    home.pending.emplace(
+        slot, PendingState{expires_at_ns, prepared.debit_slot, prepared.credit_slot, kNoSlot,
+                           PendingStatus::kPending});
+    ++home.pending_count;
+    if (expires_at_ns != 0) home.expiry_queue.push({expires_at_ns, timestamp_ns, slot});
     if (in_chain_) undo_.push_back({.kind = UndoEntry::Kind::kPendingCreated, .slot = slot});
   }
   if (reversed_slot != kNoSlot) {
-    ReversalState& reversal = reversals_[reversed_slot];
+    ReversalState& reversal = shard_of(reversed_slot).reversals[reversed_slot];
     reversal.reversed = Amount::From(reversal.reversed.Get() + amount.Get());
     reversal.reversal_slots.push_back(slot);
     if (in_chain_) {
@@ -312,8 +324,8 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
 // overflows_debits/credits cannot happen once the posted sums did not overflow.
 CreateTransferResult State::ApplyPosting(const Transfer& event, uint64_t timestamp_ns,
                                          const Prepared& prepared) {
-  AccountRecord& debit = accounts_[prepared.debit_slot];
-  AccountRecord& credit = accounts_[prepared.credit_slot];
+  AccountRecord& debit = this->account(prepared.debit_slot);
+  AccountRecord& credit = this->account(prepared.credit_slot);
   Amount debits_posted;
   Amount credits_posted;
   if (!CheckedAdd(debit.debits_posted, event.amount, &debits_posted)) {
@@ -338,7 +350,8 @@ CreateTransferResult State::ApplyPosting(const Transfer& event, uint64_t timesta
     RecordChange(ChangeKind::kSinglePhase, event.id, timestamp_ns, prepared.debit_slot,
                  prepared.credit_slot);
   }
-  const uint32_t slot = AppendTransfer(event, timestamp_ns, event.amount, prepared.id_hash);
+  const uint32_t slot =
+      AppendTransfer(event, timestamp_ns, event.amount, prepared.id_hash, prepared.debit_slot);
   RecordHistory(slot, prepared.debit_slot, prepared.credit_slot, timestamp_ns);
   return R::kOk;
 }
@@ -347,7 +360,7 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
                                          const Prepared& prepared) {
   const uint32_t pending_slot = FindTransfer(event.pending_id);
   if (pending_slot == kNoSlot) return R::kPendingTransferNotFound;
-  const Transfer& reservation = transfers_[pending_slot];
+  const Transfer& reservation = this->transfer(pending_slot);
   if ((reservation.flags & kPending) == 0) return R::kPendingTransferNotPending;
   if (!event.debit_account_id.IsZero() && event.debit_account_id != reservation.debit_account_id) {
     return R::kPendingTransferHasDifferentDebitAccountId;
@@ -367,12 +380,12 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
   if (!post && !event.amount.IsZero() && event.amount != reservation.amount) {
     return R::kPendingTransferHasDifferentAmount;
   }
-  const PendingState pending = pending_.at(pending_slot);
+  const PendingState pending = this->pending(pending_slot);
   if (pending.status == PendingStatus::kPosted) return R::kPendingTransferAlreadyPosted;
   if (pending.status == PendingStatus::kVoided) return R::kPendingTransferAlreadyVoided;
   if (pending.status == PendingStatus::kExpired) return R::kPendingTransferExpired;
-  const AccountRecord& debit = accounts_[pending.debit_slot];
-  const AccountRecord& credit = accounts_[pending.credit_slot];
+  const AccountRecord& debit = this->account(pending.debit_slot);
+  const AccountRecord& credit = this->account(pending.credit_slot);
   // Voids are always accepted; a post is accepted by an account closed by this very
   // reservation (that is how a closing is made final).
   if (post && (debit.flags & account_flags::kClosed) != 0 &&
@@ -412,33 +425,37 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
                  pending.debit_slot, pending.credit_slot);
   }
 
-  const uint32_t slot = AppendTransfer(event, timestamp_ns, amount, prepared.id_hash);
-  Transfer& record = transfers_[slot];  // a post/void stores the reservation's accounts
+  const uint32_t slot =
+      AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, pending.debit_slot);
+  Transfer& record = this->transfer(slot);  // a post/void stores the reservation's accounts
   record.debit_account_id = reservation.debit_account_id;
   record.credit_account_id = reservation.credit_account_id;
   record.ledger = reservation.ledger;
   record.code = reservation.code;
   RecordHistory(slot, pending.debit_slot, pending.credit_slot, timestamp_ns);
-  PendingState& state = pending_.at(pending_slot);
+  PendingState& state = this->pending(pending_slot);
   if (in_chain_) {
     undo_.push_back(
         {.kind = UndoEntry::Kind::kPendingResolved, .status = state.status, .slot = pending_slot});
   }
   state.status = post ? PendingStatus::kPosted : PendingStatus::kVoided;
   state.resolver_slot = slot;
-  --pending_count_;
+  --shard_of(pending_slot).pending_count;
   return R::kOk;
 }
 
 uint32_t State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount,
-                               uint32_t id_hash) {
-  LEDGER_ASSERT(!transfers_.full(), transfers_.size());  // gated by HasRoomFor
-  const uint32_t slot = static_cast<uint32_t>(transfers_.Append(event));
-  Transfer& record = transfers_[slot];  // written in place: no second copy of 152 bytes
+                               uint32_t id_hash, uint32_t debit_slot) {
+  // The record lives with its debit account (for a post/void, the reservation's).
+  const uint32_t home = debit_slot >> slot_bits_;
+  VirtualArray<Transfer>& transfers = shards_[home]->transfers;
+  LEDGER_ASSERT(!transfers.full(), transfers.size());  // gated by HasRoomFor
+  const uint32_t slot = MakeRef(home, transfers.Append(event));
+  Transfer& record = this->transfer(slot);  // written in place: no second copy of 152 bytes
   record.timestamp_ns = timestamp_ns;
   record.flags = static_cast<uint16_t>(event.flags & ~kLinked);
   record.amount = amount;
-  transfer_index_.Insert(id_hash, slot);
+  shards_[HomeOf(event.id)]->transfer_index.Insert(id_hash, slot);
   if (in_chain_) {
     undo_.push_back({.kind = UndoEntry::Kind::kTransferCreated, .slot = slot, .hash = id_hash});
   }
@@ -447,16 +464,16 @@ uint32_t State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amo
 
 void State::RecordHistory(uint32_t transfer_slot, uint32_t debit_slot, uint32_t credit_slot,
                           uint64_t timestamp_ns) {
-  history_.Append(accounts_[debit_slot], transfer_slot);
-  history_.Append(accounts_[credit_slot], transfer_slot);
+  shard_of(debit_slot).history.Append(account(debit_slot), transfer_slot);
+  shard_of(credit_slot).history.Append(account(credit_slot), transfer_slot);
   if (in_chain_) {
     undo_.push_back({.kind = UndoEntry::Kind::kHistoryAppended, .slot = debit_slot});
     undo_.push_back({.kind = UndoEntry::Kind::kHistoryAppended, .slot = credit_slot});
   }
-  if ((accounts_[debit_slot].flags & account_flags::kHistory) != 0) {
+  if ((account(debit_slot).flags & account_flags::kHistory) != 0) {
     SnapshotBalances(debit_slot, timestamp_ns);
   }
-  if ((accounts_[credit_slot].flags & account_flags::kHistory) != 0) {
+  if ((account(credit_slot).flags & account_flags::kHistory) != 0) {
     SnapshotBalances(credit_slot, timestamp_ns);
   }
 }
@@ -464,7 +481,7 @@ void State::RecordHistory(uint32_t transfer_slot, uint32_t debit_slot, uint32_t 
 void State::RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult code) {
   // Not undone by a chain rollback: the failure is the outcome the id keeps.
   const uint32_t slot = static_cast<uint32_t>(failures_.Append({id, code, {}}));
-  transfer_index_.Insert(id_hash, slot | kFailedBit);
+  shards_[HomeOf(id)]->transfer_index.Insert(id_hash, slot | kFailedBit);
 }
 
 }  // namespace ledger::engine::internal

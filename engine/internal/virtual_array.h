@@ -25,8 +25,12 @@ class VirtualArray {
   VirtualArray& operator=(const VirtualArray&) = delete;
 
   // Commits memory for the first `count` elements now, so appends up to there never fault.
+  // An array expected to fill a huge page gets huge pages over its whole reservation; a
+  // smaller one keeps small pages even if it grows later (size the capacity to the load).
   void Prefault(uint64_t count) {
-    internal::Prefault(data_, std::min(count, capacity_max_) * sizeof(T));
+    const uint64_t bytes = std::min(count, capacity_max_) * sizeof(T);
+    if (bytes >= kHugePageBytes) AdviseHuge(data_, capacity_max_ * sizeof(T));
+    internal::Prefault(data_, bytes);
   }
 
   T& operator[](uint64_t index) { return data_[index]; }

@@ -1,0 +1,281 @@
+// Sharding's oracle (docs/shards.md): the same log applied with 1, 2, 3, 4 and 8 shards gives
+// identical results for every event and an identical state: the state hash, every account,
+// every transfer, every history list, the change feed and the trial balances.
+//
+// Logs come from the property tests' generator (tests/engine/property_generator.h): small id
+// spaces, so accounts are hot and ids collide; chains across shards (some left open or failing
+// half-way); reservations posted, voided and expired on other shards' timelines; balancing,
+// closing and reversing transfers; retries; invalid events. One mix also writes batches of up to
+// 300 events, so shards work through long stretches side by side.
+//
+// Replay: LEDGER_SEED=<printed seed> LEDGER_SHARD_LOGS=1 ./shard_test. Soak: LEDGER_SHARD_LOGS.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/types.h"
+#include "tests/engine/property_generator.h"
+#include "tests/engine/reference_model.h"
+
+namespace ledger::testing {
+namespace {
+
+using engine::Engine;
+using engine::EngineOptions;
+
+constexpr uint32_t kShardCounts[] = {1, 2, 3, 4, 8};
+constexpr uint64_t kBatchesPerLog = 40;
+constexpr uint64_t kChangeFeedCapacity = 64;
+
+uint64_t EnvU64(const char* name, uint64_t fallback) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return fallback;
+  return std::strtoull(text, nullptr, 0);
+}
+
+// Logs per test: thousands by default; sanitizer builds set fewer through the environment.
+uint64_t LogCount() { return EnvU64("LEDGER_SHARD_LOGS", 2000); }
+
+uint64_t Seed() {
+  std::random_device entropy;
+  const uint64_t seed = EnvU64("LEDGER_SEED", (uint64_t{entropy()} << 32) | entropy());
+  std::cout << "[   SEED   ] LEDGER_SEED=" << seed << std::endl;
+  return seed;
+}
+
+EngineOptions Options(uint32_t shard_count) {
+  EngineOptions options;
+  options.accounts_capacity = 16;  // small: the tables grow and rehash during a log
+  options.transfers_capacity = 16;
+  options.accounts_max = 1 << 16;  // small reservations: an engine per shard count per log
+  options.transfers_max = 1 << 18;
+  options.change_feed_capacity = kChangeFeedCapacity;
+  options.shard_count = shard_count;
+  return options;
+}
+
+Mix MixFor(uint64_t log) {
+  switch (log % 5) {
+    case 0:
+      return MixedWorkload();
+    case 1:
+      return ReservationHeavyWorkload();
+    case 2:
+      return ChainHeavyWorkload();
+    case 3:
+      return OverflowWorkload();
+    default: {
+      Mix mix = MixedWorkload();
+      mix.batch_events_max = 300;
+      mix.chain_batch_percent = 10;
+      return mix;
+    }
+  }
+}
+
+template <typename T>
+bool SameBytes(const T& a, const T& b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+// One batch on one engine; the result codes as bytes.
+std::vector<uint8_t> ApplyBatch(Engine& engine, const Batch& batch) {
+  std::vector<uint8_t> codes;
+  auto collect = [&](const auto& results) {
+    for (auto result : results) codes.push_back(static_cast<uint8_t>(result));
+  };
+  switch (batch.type) {
+    case Batch::Type::kLedgers: {
+      std::vector<CreateLedgerResult> results(batch.ledgers.size());
+      engine.CreateLedgers(batch.ledgers, batch.timestamp_ns, results);
+      collect(results);
+      break;
+    }
+    case Batch::Type::kAccounts: {
+      std::vector<CreateAccountResult> results(batch.accounts.size());
+      engine.CreateAccounts(batch.accounts, batch.timestamp_ns, results);
+      collect(results);
+      break;
+    }
+    case Batch::Type::kTransfers: {
+      std::vector<CreateTransferResult> results(batch.transfers.size());
+      engine.CreateTransfers(batch.transfers, batch.timestamp_ns, results);
+      collect(results);
+      break;
+    }
+  }
+  return codes;
+}
+
+// The ids a log has named, to look everything up by.
+struct Named {
+  std::set<u128> accounts;
+  std::set<u128> transfers;
+  std::set<uint32_t> ledgers;
+
+  void Add(const Batch& batch) {
+    for (const Ledger& ledger : batch.ledgers) ledgers.insert(ledger.id);
+    for (const Account& account : batch.accounts) accounts.insert(account.id.Get());
+    for (const Transfer& transfer : batch.transfers) {
+      transfers.insert(transfer.id.Get());
+      transfers.insert(transfer.pending_id.Get());
+      transfers.insert(transfer.reverses_id.Get());
+    }
+  }
+};
+
+// Everything a client can observe, compared between the single-shard engine and another.
+::testing::AssertionResult SameState(const Engine& one, const Engine& other, const Named& named) {
+  if (one.ComputeStateHash() != other.ComputeStateHash()) {
+    return ::testing::AssertionFailure() << "state hashes differ";
+  }
+  if (one.last_timestamp_ns() != other.last_timestamp_ns() ||
+      one.change_sequence_next() != other.change_sequence_next()) {
+    return ::testing::AssertionFailure() << "timestamps or change counters differ";
+  }
+  for (uint32_t ledger : named.ledgers) {
+    if (!SameBytes(one.GetTrialBalance(ledger), other.GetTrialBalance(ledger))) {
+      return ::testing::AssertionFailure() << "trial balance of ledger " << ledger << " differs";
+    }
+  }
+  std::vector<Transfer> one_list(64), other_list(64);
+  for (u128 id : named.accounts) {
+    const auto a = one.LookupAccount(AccountId::From(id));
+    const auto b = other.LookupAccount(AccountId::From(id));
+    if (a.has_value() != b.has_value() || (a && !SameBytes(*a, *b))) {
+      return ::testing::AssertionFailure() << "account " << static_cast<uint64_t>(id) << " differs";
+    }
+    AccountFilter filter{};
+    filter.account_id = AccountId::From(id);
+    filter.flags = filter_flags::kDebits | filter_flags::kCredits;
+    const size_t count = one.GetAccountTransfers(filter, one_list);
+    if (count != other.GetAccountTransfers(filter, other_list) ||
+        std::memcmp(one_list.data(), other_list.data(), count * sizeof(Transfer)) != 0) {
+      return ::testing::AssertionFailure()
+             << "history of account " << static_cast<uint64_t>(id) << " differs";
+    }
+  }
+  for (u128 id : named.transfers) {
+    const TransferId transfer_id = TransferId::From(id);
+    const auto a = one.LookupTransfer(transfer_id);
+    const auto b = other.LookupTransfer(transfer_id);
+    if (a.has_value() != b.has_value() || (a && !SameBytes(*a, *b)) ||
+        one.GetPendingStatus(transfer_id) != other.GetPendingStatus(transfer_id) ||
+        one.GetPostedAmount(transfer_id) != other.GetPostedAmount(transfer_id) ||
+        one.GetReversedAmount(transfer_id) != other.GetReversedAmount(transfer_id)) {
+      return ::testing::AssertionFailure()
+             << "transfer " << static_cast<uint64_t>(id) << " differs";
+    }
+  }
+  std::vector<Change> one_changes(kChangeFeedCapacity), other_changes(kChangeFeedCapacity);
+  const uint64_t oldest = one.change_sequence_oldest();
+  const size_t change_count = one.GetChanges(oldest, one_changes);
+  if (oldest != other.change_sequence_oldest() ||
+      change_count != other.GetChanges(oldest, other_changes) ||
+      std::memcmp(one_changes.data(), other_changes.data(), change_count * sizeof(Change)) != 0) {
+    return ::testing::AssertionFailure() << "change feeds differ";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ShardEquivalence, RandomLogsGiveIdenticalResultsAndStateOnEveryShardCount) {
+  const uint64_t seed = Seed();
+  for (uint64_t log = 0; log < LogCount(); ++log) {
+    const uint64_t log_seed = seed + log;
+    ReferenceModel model;  // steers the generator towards existing records
+    Generator generator(log_seed, MixFor(log), model);
+    std::vector<std::unique_ptr<Engine>> engines;
+    for (uint32_t shard_count : kShardCounts) {
+      engines.push_back(std::make_unique<Engine>(Options(shard_count)));
+    }
+    Named named;
+    std::vector<Batch> batches = generator.Setup();
+    const uint64_t batch_count = batches.size() + kBatchesPerLog;
+    for (uint64_t index = 0; index < batch_count; ++index) {
+      if (index >= batches.size()) batches.push_back(generator.Next(model.last_timestamp_ns()));
+      const Batch& batch = batches[index];
+      switch (batch.type) {
+        case Batch::Type::kLedgers:
+          model.CreateLedgers(batch.ledgers, batch.timestamp_ns);
+          break;
+        case Batch::Type::kAccounts:
+          model.CreateAccounts(batch.accounts, batch.timestamp_ns);
+          break;
+        case Batch::Type::kTransfers:
+          model.CreateTransfers(batch.transfers, batch.timestamp_ns);
+          break;
+      }
+      named.Add(batch);
+      const std::vector<uint8_t> expected = ApplyBatch(*engines[0], batch);
+      for (size_t e = 1; e < engines.size(); ++e) {
+        ASSERT_EQ(ApplyBatch(*engines[e], batch), expected)
+            << kShardCounts[e] << " shards, batch " << index
+            << "; replay with LEDGER_SEED=" << log_seed << " LEDGER_SHARD_LOGS=1";
+      }
+      if (index % 10 == 9 || index + 1 == batch_count) {
+        for (size_t e = 1; e < engines.size(); ++e) {
+          ASSERT_TRUE(SameState(*engines[0], *engines[e], named))
+              << kShardCounts[e] << " shards, after batch " << index
+              << "; replay with LEDGER_SEED=" << log_seed << " LEDGER_SHARD_LOGS=1";
+        }
+      }
+    }
+  }
+}
+
+// A snapshot is in creation order whatever the shard count, so it restores onto any count.
+TEST(ShardEquivalence, SnapshotTakenWithSomeShardsRestoresOntoAnyOther) {
+  const uint64_t seed = Seed();
+  for (uint64_t log = 0; log < std::max<uint64_t>(1, LogCount() / 20); ++log) {
+    ReferenceModel model;
+    Generator generator(seed + log, MixFor(log), model);
+    const uint32_t from_shards = kShardCounts[log % std::size(kShardCounts)];
+    Engine source(Options(from_shards));
+    Named named;
+    std::vector<Batch> batches = generator.Setup();
+    const uint64_t batch_count = batches.size() + kBatchesPerLog;
+    for (uint64_t index = 0; index < batch_count; ++index) {
+      if (index >= batches.size()) batches.push_back(generator.Next(model.last_timestamp_ns()));
+      const Batch& batch = batches[index];
+      if (batch.type == Batch::Type::kTransfers) {
+        model.CreateTransfers(batch.transfers, batch.timestamp_ns);
+      } else if (batch.type == Batch::Type::kAccounts) {
+        model.CreateAccounts(batch.accounts, batch.timestamp_ns);
+      } else {
+        model.CreateLedgers(batch.ledgers, batch.timestamp_ns);
+      }
+      named.Add(batch);
+      ApplyBatch(source, batch);
+    }
+    const std::unique_ptr<engine::EngineSnapshot> image = source.CaptureSnapshot();
+    for (uint32_t to_shards : kShardCounts) {
+      auto restored = Engine::Restore(Options(to_shards), image->sections());
+      ASSERT_TRUE(restored.ok()) << restored.status() << " from " << from_shards << " to "
+                                 << to_shards << " shards, LEDGER_SEED=" << seed + log;
+      ASSERT_TRUE(SameState(source, **restored, named))
+          << "from " << from_shards << " to " << to_shards << " shards, LEDGER_SEED=" << seed + log;
+    }
+    // And restored engines go on alike.
+    auto one = Engine::Restore(Options(1), image->sections());
+    auto many = Engine::Restore(Options(kShardCounts[(log + 1) % std::size(kShardCounts)]),
+                                image->sections());
+    ASSERT_TRUE(one.ok() && many.ok());
+    for (int i = 0; i < 5; ++i) {
+      const Batch next = generator.Next((*one)->last_timestamp_ns());
+      named.Add(next);
+      ASSERT_EQ(ApplyBatch(**one, next), ApplyBatch(**many, next)) << "LEDGER_SEED=" << seed + log;
+    }
+    ASSERT_TRUE(SameState(**one, **many, named)) << "LEDGER_SEED=" << seed + log;
+  }
+}
+
+}  // namespace
+}  // namespace ledger::testing
