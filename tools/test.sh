@@ -20,10 +20,10 @@ for preset in release asan; do
   ctest --preset "${preset}" -j "${jobs}"
 done
 
-# ThreadSanitizer for the threaded parts only (the engine is single-threaded by design): the
-# WAL's writer and snapshot threads, the server and the client library.
+# ThreadSanitizer for the threaded parts only: the sharded engine, the WAL's writer and
+# snapshot threads, the server and the client library.
 echo "== tsan: build" >&2
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan -j "${jobs}" --target wal_test net_test bench_test
+cmake --build --preset tsan -j "${jobs}" --target shard_test wal_test net_test bench_test
 echo "== tsan: test" >&2
 ctest --preset tsan -j "${jobs}" -L threaded

@@ -31,6 +31,7 @@ void State::RunChains(std::span<const Event> events, std::span<Result> results,
       chain_start = i;
       chain_failed = false;
       undo_.clear();
+      BeginChainChanges();
     }
     if (chain_failed) {
       results[i] = Result::kLinkedEventFailed;
@@ -47,7 +48,7 @@ void State::RunChains(std::span<const Event> events, std::span<Result> results,
       in_chain_ = false;
       chain_failed = false;
       undo_.clear();
-      changes_.CommitChain();  // nothing staged if the chain failed (Rollback dropped it)
+      CommitChainChanges();  // nothing staged if the chain failed (Rollback dropped it)
     }
   }
   for (size_t i = open_chain_start; i < count; ++i) {

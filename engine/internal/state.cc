@@ -106,14 +106,42 @@ State::State(const EngineOptions& options)
       shard_count_(options.shard_count),
       slot_bits_(31 - static_cast<uint32_t>(std::bit_width(options.shard_count - 1))),
       slot_mask_((uint32_t{1} << slot_bits_) - 1),
-      failures_(std::min<uint64_t>(options.transfers_max, kSlotsMax)),
-      changes_(options.change_feed_capacity) {
+      owned_failures_(std::make_unique<VirtualArray<FailureRecord>>(
+          std::min<uint64_t>(options.transfers_max, kSlotsMax))),
+      owned_changes_(std::make_unique<ChangeFeed>(options.change_feed_capacity)),
+      failures_(*owned_failures_),
+      changes_(*owned_changes_) {
   LEDGER_ASSERT(shard_count_ >= 1 && shard_count_ <= kShardsMax, shard_count_);
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    shards_[shard] = std::make_unique<Shard>(options, shard_count_, slot_mask_);
+    owned_shards_[shard] = std::make_unique<Shard>(options, shard_count_, slot_mask_);
+    shards_[shard] = owned_shards_[shard].get();
   }
   undo_.reserve(1024);
+  if (shard_count_ == 1) return;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    views_.push_back(std::make_unique<State>(*this, shard));
+  }
+  plan_.batch_ids.resize(shard_count_);
+  rendezvous_ = std::make_unique<Rendezvous>(shard_count_);
+  pool_ = std::make_unique<ShardPool>(shard_count_);
 }
+
+State::State(State& owner, uint32_t shard)
+    : hash_seed_(owner.hash_seed_),
+      shard_count_(owner.shard_count_),
+      slot_bits_(owner.slot_bits_),
+      slot_mask_(owner.slot_mask_),
+      failures_(owner.failures_),
+      changes_(owner.changes_),
+      owner_(&owner),
+      view_shard_(shard),
+      defer_index_(true),
+      defer_changes_(true) {
+  std::copy(std::begin(owner.shards_), std::end(owner.shards_), std::begin(shards_));
+  undo_.reserve(1024);
+}
+
+State::~State() = default;
 
 uint32_t State::HashId(uint64_t lo, uint64_t hi) const {
   const uint64_t words[2] = {lo, hi};
@@ -279,8 +307,9 @@ void State::SnapshotBalances(uint32_t account_slot, uint64_t timestamp_ns) {
 void State::RecordChange(ChangeKind kind, const TransferId& transfer_id, uint64_t timestamp_ns,
                          uint32_t debit_slot, uint32_t credit_slot) {
   // Field by field: an aggregate assignment builds (and memsets) a temporary first.
-  Change& change = changes_.Append(in_chain_);
-  change.sequence = change_sequence_next();
+  // Deferred: numbered when the batch's changes are merged in log order (MergeDeferred).
+  Change& change = defer_changes_ ? deferred_.changes.emplace_back() : changes_.Append(in_chain_);
+  change.sequence = defer_changes_ ? 0 : change_sequence_next();
   change.timestamp_ns = timestamp_ns;
   change.transfer_id = transfer_id;
   change.kind = kind;
@@ -329,15 +358,17 @@ void State::ExpireReservations(uint64_t timestamp_ns) {
     for (uint32_t shard = 0; shard < shard_count_; ++shard) {
       const ExpiryQueue& queue = shards_[shard]->expiry_queue;
       if (queue.empty() || queue.top().expires_at_ns > timestamp_ns) continue;
-      if (next == nullptr || queue.top() < next->expiry_queue.top()) next = shards_[shard].get();
+      if (next == nullptr || queue.top() < next->expiry_queue.top()) next = shards_[shard];
     }
     if (next == nullptr) return;
     const ExpiryEntry entry = next->expiry_queue.top();
     next->expiry_queue.pop();
-    // Entries are removed lazily: skip reservations resolved (or rolled back) since.
+    // Entries are removed lazily: skip reservations resolved or rolled back since (a rolled
+    // back one's slot may hold a newer transfer: hence the booking time).
     auto it = next->pending.find(entry.transfer_slot);
     if (it == next->pending.end() || it->second.status != PendingStatus::kPending ||
-        it->second.expires_at_ns != entry.expires_at_ns) {
+        it->second.expires_at_ns != entry.expires_at_ns ||
+        transfer(entry.transfer_slot).timestamp_ns != entry.booked_ns) {
       continue;
     }
     ReleaseReservation(entry.transfer_slot, it->second, timestamp_ns);
@@ -364,7 +395,11 @@ void State::Rollback() {
         WriteAccountState(entry.slot, entry.balances, entry.flags);
         break;
       case UndoEntry::Kind::kTransferCreated:
-        shards_[HomeOf(transfer(entry.slot).id)]->transfer_index.Erase(entry.hash, entry.slot);
+        if (defer_index_) {
+          deferred_.inserts[HomeOf(transfer(entry.slot).id)].pop_back();
+        } else {
+          shards_[HomeOf(transfer(entry.slot).id)]->transfer_index.Erase(entry.hash, entry.slot);
+        }
         shard.transfers.PopBack();
         break;
       case UndoEntry::Kind::kHistoryAppended:
@@ -398,7 +433,23 @@ void State::Rollback() {
     }
   }
   undo_.clear();
-  changes_.RollbackChain();
+  RollbackChainChanges();
+}
+
+void State::BeginChainChanges() {
+  if (defer_changes_) deferred_.chain_changes_begin = deferred_.changes.size();
+}
+
+void State::CommitChainChanges() {
+  if (!defer_changes_) changes_.CommitChain();
+}
+
+void State::RollbackChainChanges() {
+  if (defer_changes_) {
+    deferred_.changes.resize(deferred_.chain_changes_begin);
+  } else {
+    changes_.RollbackChain();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@
 #include "engine/engine.h"
 #include "engine/internal/change_feed.h"
 #include "engine/internal/hash_index.h"
+#include "engine/internal/shard_pool.h"
 #include "engine/internal/virtual_array.h"
 #include "engine/shard.h"
 #include "engine/snapshot.h"
@@ -160,9 +161,61 @@ struct UndoEntry {
   Amount amount{};      // kReversalAdded
 };
 
+// A sharded transfer batch's plan (parallel.cc, docs/shards.md): per event, the result
+// decided before any balance is read (invalid, or a retry of a stored id) or the shards whose
+// tables it touches; and the batch's units (chains, or single events) in order.
+struct BatchPlan {
+  static constexpr uint8_t kUndecided = 0xff;
+  struct Event {
+    uint8_t decided = kUndecided;  // a CreateTransferResult, or kUndecided
+    bool global = false;           // depends on an earlier event of this batch
+    uint16_t shards = 0;           // bit per shard
+  };
+  struct Unit {
+    uint32_t begin, end;  // events [begin, end)
+    int32_t owner;        // the one shard that applies it, or -1: cross-shard
+    bool global;          // an event of it is global
+  };
+  std::vector<Event> events;
+  std::vector<Unit> units;
+  // Per shard: ids of this batch's new transfers whose index entry it holds -> first event.
+  std::vector<absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint32_t>> batch_ids;
+};
+
+// What a view holds back while shards run side by side, applied in log order afterwards:
+// index entries go to the shard that holds the id's entry, failures and changes are
+// numbered in log order.
+struct Deferred {
+  struct Insert {
+    uint32_t hash, ref;
+  };
+  struct Failure {
+    uint32_t event_index;
+    uint32_t hash;
+    TransferId id;
+    CreateTransferResult code;
+  };
+  std::vector<Insert> inserts[kShardsMax];  // by the shard holding the id's index entry
+  std::vector<Failure> failures;            // in this view's log order
+  size_t failures_flushed = 0;              // those before it are in failures_ already
+  std::vector<Change> changes;              // in this view's log order
+  size_t chain_changes_begin = 0;           // where the open chain's changes start
+  void Clear() {
+    for (auto& list : inserts) list.clear();
+    failures.clear();
+    failures_flushed = 0;
+    changes.clear();
+    chain_changes_begin = 0;
+  }
+};
+
 class State {
  public:
   explicit State(const EngineOptions& options);
+  // A view: applies events to `owner`'s tables on another thread, with its own chain state
+  // and look-ahead buffers, and its index inserts, failures and changes deferred.
+  State(State& owner, uint32_t shard);
+  ~State();
 
   void CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
                      std::span<CreateLedgerResult> results);
@@ -270,6 +323,25 @@ class State {
                  Apply&& apply);
   bool in_chain() const { return in_chain_; }
   void Rollback();
+  // The change feed's side of a chain's end (a view keeps its own staging).
+  void BeginChainChanges();
+  void CommitChainChanges();
+  void RollbackChainChanges();
+
+  // Sharded transfer batches (parallel.cc).
+  void CreateTransfersSharded(std::span<const Transfer> events, uint64_t timestamp_ns,
+                              std::span<CreateTransferResult> results);
+  void PlanIds(std::span<const Transfer> events, uint32_t shard);
+  void PlanShards(std::span<const Transfer> events, uint32_t shard);
+  void FormUnits(std::span<const Transfer> events);
+  void ApplyUnits(std::span<const Transfer> events, uint64_t timestamp_ns,
+                  std::span<CreateTransferResult> results, uint32_t shard);
+  void ApplyUnit(std::span<const Transfer> events, uint64_t timestamp_ns,
+                 std::span<CreateTransferResult> results, const BatchPlan::Unit& unit);
+  // Owner, with every view idle: the views' failures (in log order), their index inserts.
+  void FlushDeferredFailures();
+  void FlushDeferredInserts();
+  void MergeDeferredChanges();
 
   CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns);
   CreateAccountResult CreateAccount(const Account& event, uint64_t timestamp_ns);
@@ -278,6 +350,9 @@ class State {
   // transfers.cc
   CreateTransferResult CreateTransfer(const Transfer& event, uint64_t timestamp_ns,
                                       const Prepared& prepared);
+  // Its steps after the id lookup found nothing: apply, or record the failure.
+  CreateTransferResult CreateNewTransfer(const Transfer& event, uint64_t timestamp_ns,
+                                         const Prepared& prepared);
   static CreateTransferResult ValidateTransfer(const Transfer& event);
   CreateTransferResult CompareExisting(const Transfer& event, const Transfer& stored) const;
   CreateTransferResult ApplyNew(const Transfer& event, uint64_t timestamp_ns,
@@ -361,10 +436,28 @@ class State {
   std::vector<Ledger> ledgers_;
   absl::flat_hash_map<uint32_t, uint32_t> ledger_index_;  // ledger id -> ledgers_ index
 
-  std::unique_ptr<Shard> shards_[kShardsMax];
-  VirtualArray<FailureRecord> failures_;  // log order, whichever shard indexes the id
+  // A view (see the view constructor) borrows these three from its owner.
+  std::unique_ptr<Shard> owned_shards_[kShardsMax];
+  std::unique_ptr<VirtualArray<FailureRecord>> owned_failures_;
+  std::unique_ptr<ChangeFeed> owned_changes_;
+  Shard* shards_[kShardsMax] = {};
+  VirtualArray<FailureRecord>& failures_;  // log order, whichever shard indexes the id
   uint64_t expired_count_ = 0;
-  ChangeFeed changes_;
+  ChangeFeed& changes_;
+
+  // Sharded batches (parallel.cc): the owner's views, one per shard thread, and the threads.
+  std::vector<std::unique_ptr<State>> views_;
+  std::unique_ptr<ShardPool> pool_;
+  std::unique_ptr<Rendezvous> rendezvous_;
+  BatchPlan plan_;
+  // In a view: the owner, and the effects held back while shards run side by side.
+  State* owner_ = nullptr;
+  uint32_t view_shard_ = 0;
+  Deferred deferred_;
+  bool defer_index_ = false;        // index inserts and failures (see Deferred)
+  bool defer_changes_ = false;      // changes
+  uint32_t event_index_ = 0;        // the event being applied, for deferred failures
+  uint64_t batch_change_base_ = 0;  // owner: the change sequence the batch's events start at
 
   bool in_chain_ = false;
   std::vector<UndoEntry> undo_;

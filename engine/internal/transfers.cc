@@ -37,6 +37,7 @@ Amount Available(Amount have, Amount owed_posted, Amount owed_pending) {
 void State::CreateTransfers(std::span<const Transfer> events, uint64_t timestamp_ns,
                             std::span<CreateTransferResult> results) {
   LEDGER_ASSERT(events.size() == results.size(), events.size(), results.size());
+  if (shard_count_ > 1) return CreateTransfersSharded(events, timestamp_ns, results);
   BeginBatch(timestamp_ns, events.size());
   if (prepared_.size() < events.size()) prepared_.resize(events.size());
   size_t hashed = 0;
@@ -87,6 +88,9 @@ void State::Resolve(std::span<const Transfer> events, size_t index) {
       FindAccountIn(prepared.debit_home, event.debit_account_id, prepared.debit_hash);
   prepared.credit_slot =
       FindAccountIn(prepared.credit_home, event.credit_account_id, prepared.credit_hash);
+  // A post/void moves its reservation's accounts, which may not be the ones it names (and
+  // those may be another shard's, changing meanwhile): no prefetch there.
+  if ((event.flags & kResolveFlags) != 0) return;
   for (uint32_t slot : {prepared.debit_slot, prepared.credit_slot}) {
     if (slot != kNoSlot) shard_of(slot).history.PrefetchTail(account(slot));
   }
@@ -100,6 +104,11 @@ CreateTransferResult State::CreateTransfer(const Transfer& event, uint64_t times
     if ((payload & kFailedBit) != 0) return failures_[payload & ~kFailedBit].code;
     return CompareExisting(event, transfer(payload));
   }
+  return CreateNewTransfer(event, timestamp_ns, prepared);
+}
+
+CreateTransferResult State::CreateNewTransfer(const Transfer& event, uint64_t timestamp_ns,
+                                              const Prepared& prepared) {
   const R result = (event.flags & kResolveFlags) != 0 ? ApplyResolve(event, timestamp_ns, prepared)
                                                       : ApplyNew(event, timestamp_ns, prepared);
   if (result != R::kOk) {
@@ -455,7 +464,11 @@ uint32_t State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amo
   record.timestamp_ns = timestamp_ns;
   record.flags = static_cast<uint16_t>(event.flags & ~kLinked);
   record.amount = amount;
-  shards_[HomeOf(event.id)]->transfer_index.Insert(id_hash, slot);
+  if (defer_index_) {
+    deferred_.inserts[HomeOf(event.id)].push_back({id_hash, slot});
+  } else {
+    shards_[HomeOf(event.id)]->transfer_index.Insert(id_hash, slot);
+  }
   if (in_chain_) {
     undo_.push_back({.kind = UndoEntry::Kind::kTransferCreated, .slot = slot, .hash = id_hash});
   }
@@ -480,6 +493,10 @@ void State::RecordHistory(uint32_t transfer_slot, uint32_t debit_slot, uint32_t 
 
 void State::RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult code) {
   // Not undone by a chain rollback: the failure is the outcome the id keeps.
+  if (defer_index_) {
+    deferred_.failures.push_back({event_index_, id_hash, id, code});
+    return;
+  }
   const uint32_t slot = static_cast<uint32_t>(failures_.Append({id, code, {}}));
   shards_[HomeOf(id)]->transfer_index.Insert(id_hash, slot | kFailedBit);
 }
