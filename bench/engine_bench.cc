@@ -21,6 +21,7 @@
 
 #include "bench/workload.h"
 #include "engine/engine.h"
+#include "engine/shard.h"
 
 namespace {
 
@@ -35,8 +36,9 @@ constexpr uint32_t kLedger = 1;
 
 // A ledger with `account_count` unlimited accounts, tables sized for `transfer_count`.
 std::unique_ptr<engine::Engine> MakeEngine(uint64_t account_count, uint64_t transfer_count,
-                                           uint64_t* timestamp_ns) {
+                                           uint64_t* timestamp_ns, uint32_t shard_count = 1) {
   engine::EngineOptions options;
+  options.shard_count = shard_count;
   options.accounts_capacity = account_count;
   options.transfers_capacity = transfer_count;
   options.accounts_max = account_count;
@@ -91,11 +93,11 @@ void ReportMemory(benchmark::State& state, const engine::Engine& ledger_engine) 
 // Applies state.max_iterations batches of kBatchEvents that `fill` writes (untimed) and
 // reports transfers/s, time per transfer and memory. Every transfer must succeed.
 template <typename Fill>
-void RunBatches(benchmark::State& state, Fill&& fill) {
-  const uint64_t account_count = static_cast<uint64_t>(state.range(0));
+void RunBatches(benchmark::State& state, Fill&& fill, uint64_t account_count,
+                uint32_t shard_count = 1) {
   const uint64_t transfer_count = static_cast<uint64_t>(state.max_iterations) * kBatchEvents;
   uint64_t timestamp_ns = 1;
-  auto ledger_engine = MakeEngine(account_count, transfer_count, &timestamp_ns);
+  auto ledger_engine = MakeEngine(account_count, transfer_count, &timestamp_ns, shard_count);
   std::vector<Transfer> batch(kBatchEvents);
   std::vector<CreateTransferResult> results(kBatchEvents);
   uint64_t failures = 0;
@@ -122,27 +124,68 @@ void RunBatches(benchmark::State& state, Fill&& fill) {
 // entry per transfer). Range: account count.
 void BM_ApplyPlainTransfers(benchmark::State& state) {
   Random random{42};
-  RunBatches(state, [&](uint64_t account_count, std::span<Transfer> batch) {
-    FillPlainBatch(random, account_count, kLedger, batch);
-  });
+  RunBatches(
+      state,
+      [&](uint64_t account_count, std::span<Transfer> batch) {
+        FillPlainBatch(random, account_count, kLedger, batch);
+      },
+      static_cast<uint64_t>(state.range(0)));
+}
+
+// Plain transfers on a sharded engine (docs/shards.md), 10,000 accounts. Ranges: shards, and
+// the percentage of transfers whose accounts are on two shards (the others keep both
+// accounts on one shard, chosen uniformly).
+void BM_ApplySharded(benchmark::State& state) {
+  constexpr uint64_t kAccounts = 10'000;
+  const uint32_t shard_count = static_cast<uint32_t>(state.range(0));
+  const uint64_t cross_percent = static_cast<uint64_t>(state.range(1));
+  std::vector<std::vector<uint64_t>> on_shard(shard_count);
+  for (uint64_t index = 0; index < kAccounts; ++index) {
+    on_shard[engine::ShardOf(AccountIdOf(index), shard_count)].push_back(index);
+  }
+  Random random{11};
+  RunBatches(
+      state,
+      [&](uint64_t account_count, std::span<Transfer> batch) {
+        FillPlainBatch(random, account_count, kLedger, batch);
+        for (Transfer& transfer : batch) {
+          const uint32_t debit_shard = static_cast<uint32_t>(random.Below(shard_count));
+          uint32_t credit_shard = debit_shard;
+          if (shard_count > 1 && random.Below(100) < cross_percent) {
+            credit_shard = static_cast<uint32_t>((debit_shard + 1 + random.Below(shard_count - 1)) %
+                                                 shard_count);
+          }
+          const auto& debits = on_shard[debit_shard];
+          const auto& credits = on_shard[credit_shard];
+          const uint64_t debit = debits[random.Below(debits.size())];
+          uint64_t credit = credits[random.Below(credits.size())];
+          while (credit == debit) credit = credits[random.Below(credits.size())];
+          transfer.debit_account_id = AccountIdOf(debit);
+          transfer.credit_account_id = AccountIdOf(credit);
+        }
+      },
+      kAccounts, shard_count);
 }
 
 // Reservations then their posts, half the batch each: the side maps' cost.
 void BM_ApplyPendingThenPost(benchmark::State& state) {
   Random random{7};
-  RunBatches(state, [&](uint64_t account_count, std::span<Transfer> batch) {
-    FillPlainBatch(random, account_count, kLedger, batch);
-    const size_t half = batch.size() / 2;
-    for (size_t i = 0; i < half; ++i) {
-      batch[i].flags = transfer_flags::kPending;
-      Transfer& post = batch[half + i];
-      post = Transfer{};
-      post.id = TransferId{random.Next(), random.Next()};
-      post.pending_id = batch[i].id;
-      post.amount = Amount::Max();
-      post.flags = transfer_flags::kPostPending;
-    }
-  });
+  RunBatches(
+      state,
+      [&](uint64_t account_count, std::span<Transfer> batch) {
+        FillPlainBatch(random, account_count, kLedger, batch);
+        const size_t half = batch.size() / 2;
+        for (size_t i = 0; i < half; ++i) {
+          batch[i].flags = transfer_flags::kPending;
+          Transfer& post = batch[half + i];
+          post = Transfer{};
+          post.id = TransferId{random.Next(), random.Next()};
+          post.pending_id = batch[i].id;
+          post.amount = Amount::Max();
+          post.flags = transfer_flags::kPostPending;
+        }
+      },
+      static_cast<uint64_t>(state.range(0)));
 }
 
 // Batches per run: 1,222 x 8,190 = 10,008,180 transfers (at least 10 million, as the issue
@@ -159,6 +202,18 @@ int main(int argc, char** argv) {
       ->Arg(10'000)
       ->Arg(1'000'000)
       ->Iterations(BatchCount(1222))
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_ApplySharded", BM_ApplySharded)
+      ->ArgNames({"shards", "cross_percent"})
+      ->Args({1, 0})
+      ->Args({2, 0})
+      ->Args({2, 10})
+      ->Args({2, 50})
+      ->Args({4, 0})
+      ->Args({4, 10})
+      ->Args({4, 50})
+      ->Iterations(BatchCount(244))
+      ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_ApplyPendingThenPost", BM_ApplyPendingThenPost)
       ->Arg(10'000)

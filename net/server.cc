@@ -12,6 +12,7 @@
 #include "base/assert.h"
 #include "capnp/rpc-twoparty.h"
 #include "capnp/rpc.h"
+#include "engine/shard.h"
 #include "kj/async-io.h"
 #include "kj/async-unix.h"
 #include "kj/compat/tls.h"
@@ -36,8 +37,8 @@ absl::Status CheckOptions(const ServerOptions& options) {
   const ServerLimits& limits = options.limits;
   if (options.data_dir.empty()) return absl::InvalidArgumentError("no data directory given");
   if (options.token.empty()) return absl::InvalidArgumentError("the token is empty");
-  if (options.shard_count != 1) {
-    return absl::InvalidArgumentError("shards: only 1 is supported by this version");
+  if (options.shard_count < 1 || options.shard_count > engine::kShardsMax) {
+    return absl::InvalidArgumentError(absl::StrCat("shards must be 1..", engine::kShardsMax));
   }
   if (limits.batch_events_max == 0 || limits.batch_events_max > wal::kEventsPerEntryMax) {
     return absl::InvalidArgumentError(

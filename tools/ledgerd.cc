@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/shard.h"
 #include "net/client.h"
 #include "net/server.h"
 #include "wal/directory.h"
@@ -50,7 +51,7 @@ flags for run:
   --metrics HOST:PORT         serve Prometheus metrics at http://HOST:PORT/metrics
   --tls-cert FILE --tls-key FILE
                               serve RPC over TLS with this PEM certificate and key
-  --shards N                  shard count (default 1)
+  --shards N                  shards, one apply thread each (1 to 16, default 1; docs/shards.md)
   --snapshot-interval-ops N   snapshot every N ops (default 100000; 0: never while running)
   --no-snapshot-on-shutdown   skip the snapshot at a graceful shutdown
   --no-io-uring               write the log with pwrite + fdatasync
@@ -211,7 +212,7 @@ int Run(Flags& flags) {
        {"--tls-cert", Text(&options.tls_certificate_file)},
        {"--tls-key", Text(&options.tls_key_file)},
        {"--ready-file", Text(&options.ready_file)},
-       {"--shards", Number("--shards", &options.shard_count, 1, 256)},
+       {"--shards", Number("--shards", &options.shard_count, 1, engine::kShardsMax)},
        {"--snapshot-interval-ops",
         Number("--snapshot-interval-ops", &options.snapshot_interval_ops, 0, ~uint64_t{0})},
        {"--accounts-capacity",

@@ -60,8 +60,11 @@ int Run(const BenchOptions& options) {
         options.ledgerd_binary.empty() ? DefaultLedgerdBinary() : options.ledgerd_binary;
     std::fprintf(stderr, "ledger-bench: starting %s on a temporary data directory\n",
                  binary.c_str());
-    auto started = SpawnedServer::Start(binary, options.accounts + 16, options.transfers + 16,
-                                        options.server_flags);
+    // --shards is the workload's shard count and, for a server started here, the server's.
+    std::vector<std::string> server_flags = options.server_flags;
+    if (options.shards != 0) server_flags.push_back(absl::StrCat("--shards=", options.shards));
+    auto started =
+        SpawnedServer::Start(binary, options.accounts + 16, options.transfers + 16, server_flags);
     if (!started.ok()) return Fail(started.status().ToString());
     spawned = std::move(*started);
     address = spawned->address();

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/shard.h"
 
 namespace ledger::bench {
 namespace {
@@ -35,7 +36,8 @@ Workload (defaults: 10,000 accounts, 10,000,000 transfers, batches of 8,190, uni
                            the rest stays pending (defaults 0.5, 0.3, 0.1)
   --chains P               share of transfers that begin a linked chain of 2 to 4 (default 0)
   --cross-shard P          share of transfers between accounts on different shards (default 0)
-  --shards N               the shard count that share is about (default: the server's)
+  --shards N               the shard count that share is about (default: the server's);
+                           a server started here gets it too
   --id-order O             sequential | random (default sequential)
   --seed N                 (default 1)
   --wire W                 packed (createTransfersPacked, the default) | list (List(Transfer))
@@ -157,7 +159,7 @@ absl::StatusOr<BenchOptions> ParseOptions(const std::vector<std::string>& args) 
       {"--expire", Share("--expire", &options.expire_share)},
       {"--chains", Share("--chains", &options.chain_share)},
       {"--cross-shard", Share("--cross-shard", &options.cross_shard_share)},
-      {"--shards", Number("--shards", &options.shards, 0, 256)},
+      {"--shards", Number("--shards", &options.shards, 0, engine::kShardsMax)},
       {"--id-order", Choice("--id-order", &options.id_order,
                             {{"sequential", IdOrder::kSequential}, {"random", IdOrder::kRandom}})},
       {"--seed", Number("--seed", &options.seed, 0, kMax)},

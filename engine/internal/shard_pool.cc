@@ -2,7 +2,12 @@
 
 namespace ledger::engine::internal {
 
-ShardPool::ShardPool(uint32_t shard_count) : shard_count_(shard_count) {
+int SpinsBeforeSleep(uint32_t shard_count) {
+  return shard_count < std::thread::hardware_concurrency() + 1 ? 4096 : 64;
+}
+
+ShardPool::ShardPool(uint32_t shard_count)
+    : shard_count_(shard_count), spins_(SpinsBeforeSleep(shard_count)) {
   for (uint32_t shard = 1; shard < shard_count_; ++shard) {
     threads_.emplace_back([this, shard] { WorkerLoop(shard); });
   }
@@ -23,22 +28,15 @@ void ShardPool::RunErased(void* context, PhaseFunction function) {
   generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
   function(context, 0);
-  for (uint32_t running = running_.load(std::memory_order_acquire); running != 0;
-       running = running_.load(std::memory_order_acquire)) {
-    running_.wait(running, std::memory_order_acquire);
-  }
+  WaitUntil(running_, spins_, [](uint32_t running) { return running == 0; });
 }
 
 void ShardPool::WorkerLoop(uint32_t shard) {
   uint32_t seen = 0;
   while (true) {
-    uint32_t generation = generation_.load(std::memory_order_acquire);
-    while (generation == seen) {
-      generation_.wait(seen, std::memory_order_acquire);
-      generation = generation_.load(std::memory_order_acquire);
-    }
+    WaitUntil(generation_, spins_, [&](uint32_t generation) { return generation != seen; });
     if (stopping_.load(std::memory_order_relaxed)) return;
-    seen = generation;
+    seen = generation_.load(std::memory_order_acquire);
     function_(context_, shard);
     // Release: the caller sees what this shard wrote.
     if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) running_.notify_all();

@@ -6,6 +6,8 @@
 // makes a system call only when someone sleeps.
 #pragma once
 
+#include <immintrin.h>
+
 #include <atomic>
 #include <cstdint>
 #include <thread>
@@ -14,6 +16,27 @@
 #include "base/assert.h"
 
 namespace ledger::engine::internal {
+
+// Pause instructions a waiting shard spins for before it sleeps: ~100 us when every shard
+// has a core of its own (a batch's phases and cross-shard steps follow each other closely,
+// and a futex wake-up costs tens of microseconds), a few when shards share cores (a spinning
+// shard would take the core from the one it waits for).
+int SpinsBeforeSleep(uint32_t shard_count);
+
+// Returns once done(word's value) holds: spins first, then sleeps on the word until a
+// notify_all.
+template <typename T, typename Done>
+void WaitUntil(const std::atomic<T>& word, int spins, Done&& done) {
+  T seen = word.load(std::memory_order_acquire);
+  for (int spin = 0; !done(seen); ++spin) {
+    if (spin < spins) {
+      _mm_pause();
+    } else {
+      word.wait(seen, std::memory_order_acquire);
+    }
+    seen = word.load(std::memory_order_acquire);
+  }
+}
 
 class ShardPool {
  public:
@@ -36,6 +59,7 @@ class ShardPool {
   void WorkerLoop(uint32_t shard);
 
   const uint32_t shard_count_;
+  const int spins_;
   void* context_ = nullptr;
   PhaseFunction function_ = nullptr;
   std::atomic<uint32_t> generation_{0};  // bumped to start a phase (or to stop)
@@ -49,7 +73,8 @@ class ShardPool {
 // every shard's tables. Reset before each batch's apply phase.
 class Rendezvous {
  public:
-  explicit Rendezvous(uint32_t shard_count) : others_(shard_count - 1) {}
+  explicit Rendezvous(uint32_t shard_count)
+      : others_(shard_count - 1), spins_(SpinsBeforeSleep(shard_count)) {}
   void Reset() {
     arrived_.store(0, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
@@ -57,10 +82,7 @@ class Rendezvous {
   // Shard 0: waits until every other shard has arrived at step k.
   void AwaitOthers(uint32_t step) {
     const uint32_t target = (step + 1) * others_;
-    for (uint32_t seen = arrived_.load(std::memory_order_acquire); seen < target;
-         seen = arrived_.load(std::memory_order_acquire)) {
-      arrived_.wait(seen, std::memory_order_acquire);
-    }
+    WaitUntil(arrived_, spins_, [&](uint32_t arrived) { return arrived >= target; });
   }
   // Shard 0: step k is done.
   void Release(uint32_t step) {
@@ -71,14 +93,12 @@ class Rendezvous {
   void ArriveAndWait(uint32_t step) {
     arrived_.fetch_add(1, std::memory_order_acq_rel);
     arrived_.notify_all();
-    for (uint32_t seen = done_.load(std::memory_order_acquire); seen <= step;
-         seen = done_.load(std::memory_order_acquire)) {
-      done_.wait(seen, std::memory_order_acquire);
-    }
+    WaitUntil(done_, spins_, [&](uint32_t done) { return done > step; });
   }
 
  private:
   const uint32_t others_;
+  const int spins_;
   std::atomic<uint32_t> arrived_{0};
   std::atomic<uint32_t> done_{0};
 };

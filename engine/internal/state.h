@@ -19,6 +19,7 @@
 // rise in its booking order; across shards, timestamps order them).
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <functional>
 #include <queue>
@@ -124,7 +125,8 @@ class HistoryArena {
 };
 
 // One shard's tables. Maps are keyed by ref; every ref in them names a record of this shard.
-struct Shard {
+struct alignas(64) Shard {  // aligned: shards' counters never share a cache line
+
   Shard(const EngineOptions& options, uint32_t shard_count, uint64_t slots_max);
 
   VirtualArray<AccountRecord> accounts;
@@ -161,6 +163,44 @@ struct UndoEntry {
   Amount amount{};      // kReversalAdded
 };
 
+// The ids of one batch, by the seeded 32-bit hash of State::HashId: open addressing over a
+// table kept between batches and emptied by bumping a generation (no clearing, no
+// allocation once it has grown to the largest batch).
+class BatchIds {
+ public:
+  void Reset(size_t event_count) {
+    if (slots_.size() < 2 * event_count) slots_.assign(std::bit_ceil(2 * event_count + 2), {});
+    ++generation_;
+  }
+  // Records `id` for `event` unless present; returns the event recorded first.
+  uint32_t Insert(const TransferId& id, uint32_t hash, uint32_t event) {
+    for (size_t slot = hash & (slots_.size() - 1);; slot = (slot + 1) & (slots_.size() - 1)) {
+      Slot& entry = slots_[slot];
+      if (entry.generation != generation_) {
+        entry = {id, event, generation_};
+        return event;
+      }
+      if (entry.id == id) return entry.event;
+    }
+  }
+  bool Contains(const TransferId& id, uint32_t hash) const {
+    for (size_t slot = hash & (slots_.size() - 1);; slot = (slot + 1) & (slots_.size() - 1)) {
+      const Slot& entry = slots_[slot];
+      if (entry.generation != generation_) return false;
+      if (entry.id == id) return true;
+    }
+  }
+
+ private:
+  struct Slot {
+    TransferId id;
+    uint32_t event = 0;
+    uint32_t generation = 0;
+  };
+  std::vector<Slot> slots_;
+  uint32_t generation_ = 0;
+};
+
 // A sharded transfer batch's plan (parallel.cc, docs/shards.md): per event, the result
 // decided before any balance is read (invalid, or a retry of a stored id) or the shards whose
 // tables it touches; and the batch's units (chains, or single events) in order.
@@ -179,7 +219,7 @@ struct BatchPlan {
   std::vector<Event> events;
   std::vector<Unit> units;
   // Per shard: ids of this batch's new transfers whose index entry it holds -> first event.
-  std::vector<absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint32_t>> batch_ids;
+  std::vector<BatchIds> batch_ids;
 };
 
 // What a view holds back while shards run side by side, applied in log order afterwards:
@@ -266,8 +306,14 @@ class State {
     uint8_t debit_home;
     uint8_t credit_home;
   };
-  // The three look-ahead stages of the transfer loop (transfers.cc).
-  void Prepare(std::span<const Transfer> events, size_t index);
+  // The three look-ahead stages of the transfer loop (transfers.cc); Prepare is Route (the
+  // hashes and shards of the ids) then the index prefetches.
+  void Prepare(std::span<const Transfer> events, size_t index) {
+    Route(events, index);
+    PrefetchIndexes(index);
+  }
+  void Route(std::span<const Transfer> events, size_t index);
+  void PrefetchIndexes(size_t index) const;
   void PrefetchAccounts(size_t index) const;
   void Resolve(std::span<const Transfer> events, size_t index);
 
@@ -331,16 +377,20 @@ class State {
   // Sharded transfer batches (parallel.cc).
   void CreateTransfersSharded(std::span<const Transfer> events, uint64_t timestamp_ns,
                               std::span<CreateTransferResult> results);
+  void RouteRange(std::span<const Transfer> events, uint32_t shard);
   void PlanIds(std::span<const Transfer> events, uint32_t shard);
   void PlanShards(std::span<const Transfer> events, uint32_t shard);
   void FormUnits(std::span<const Transfer> events);
   void ApplyUnits(std::span<const Transfer> events, uint64_t timestamp_ns,
                   std::span<CreateTransferResult> results, uint32_t shard);
+  // resolved: the events' accounts were looked up ahead (Resolve).
   void ApplyUnit(std::span<const Transfer> events, uint64_t timestamp_ns,
-                 std::span<CreateTransferResult> results, const BatchPlan::Unit& unit);
+                 std::span<CreateTransferResult> results, const BatchPlan::Unit& unit,
+                 bool resolved);
   // Owner, with every view idle: the views' failures (in log order), their index inserts.
   void FlushDeferredFailures();
   void FlushDeferredInserts();
+  void InsertDeferred(uint32_t shard);  // owner, phase 4
   void MergeDeferredChanges();
 
   CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns);
@@ -454,14 +504,22 @@ class State {
   State* owner_ = nullptr;
   uint32_t view_shard_ = 0;
   Deferred deferred_;
-  bool defer_index_ = false;        // index inserts and failures (see Deferred)
-  bool defer_changes_ = false;      // changes
-  uint32_t event_index_ = 0;        // the event being applied, for deferred failures
+  bool defer_index_ = false;                   // index inserts and failures (see Deferred)
+  bool defer_changes_ = false;                 // changes
+  uint32_t event_index_ = 0;                   // the event being applied, for deferred failures
+  std::vector<uint32_t> mine_;                 // a view's events in the phase at hand
+  std::vector<uint32_t> references_;           // its posts, voids and reversals, for PlanShards
+  std::vector<BatchPlan::Event> planned_;      // a view's plans of its events (phases 1, 2)
+  std::vector<CreateTransferResult> results_;  // a view's results (phase 3)
   uint64_t batch_change_base_ = 0;  // owner: the change sequence the batch's events start at
 
   bool in_chain_ = false;
   std::vector<UndoEntry> undo_;
   std::vector<Prepared> prepared_;  // sized to the largest batch seen
+  // Owner of a sharded engine: each event's hashes and shards (phase 0), read by every
+  // shard; each view copies its own events' into prepared_, which only it writes (sharing
+  // one array, the shards' writes to neighbouring entries would fight over cache lines).
+  std::vector<Prepared> routes_;
 };
 
 }  // namespace ledger::engine::internal

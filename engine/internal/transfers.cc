@@ -53,7 +53,7 @@ void State::CreateTransfers(std::span<const Transfer> events, uint64_t timestamp
   EndBatch();
 }
 
-void State::Prepare(std::span<const Transfer> events, size_t index) {
+void State::Route(std::span<const Transfer> events, size_t index) {
   const Transfer& event = events[index];
   Prepared& prepared = prepared_[index];
   prepared.id_hash = HashId(event.id.lo, event.id.hi);
@@ -62,6 +62,10 @@ void State::Prepare(std::span<const Transfer> events, size_t index) {
   prepared.id_home = static_cast<uint8_t>(HomeOf(event.id));
   prepared.debit_home = static_cast<uint8_t>(HomeOf(event.debit_account_id));
   prepared.credit_home = static_cast<uint8_t>(HomeOf(event.credit_account_id));
+}
+
+void State::PrefetchIndexes(size_t index) const {
+  const Prepared& prepared = prepared_[index];
   shards_[prepared.id_home]->transfer_index.Prefetch(prepared.id_hash);
   shards_[prepared.debit_home]->account_index.Prefetch(prepared.debit_hash);
   shards_[prepared.credit_home]->account_index.Prefetch(prepared.credit_hash);
