@@ -144,7 +144,12 @@ int Run(int argc, char** argv) {
 
   auto directory = Directory::Open(path, /*writable=*/true);
   Check(directory.status(), "open");
-  auto recovered = Recover(**directory, {});
+  // The parent picks the shard count (tests/wal/crash_test.cc).
+  RecoveryOptions recovery;
+  if (const char* shards = std::getenv("LEDGER_CRASH_SHARDS"); shards != nullptr) {
+    recovery.engine.shard_count = static_cast<uint32_t>(ParseNumber(shards, "shards"));
+  }
+  auto recovered = Recover(**directory, recovery);
   Check(recovered.status(), "recover");
   WriteLine(absl::StrCat("ready ", recovered->log.last_op, " ", recovered->snapshot_op, "\n"));
 

@@ -6,6 +6,9 @@
 //     appeared that the child did not write;
 //   - the recovered engine's trial balance holds, and recovery from the newest snapshot reaches
 //     the state hash of a replay from genesis.
+// Each directory runs on 1 to 4 shards (docs/shards.md): the child and the recovery here use
+// that many, the replay from genesis one, so a crash of a sharded ledger is held to the state
+// a single-shard replay of the same log reaches.
 // The child snapshots every kSnapshotIntervalOps and writes 4 MiB segments, so kills also land
 // in snapshot writing and segment creation; one kill in kEarlyKillOneIn lands in its start-up
 // (recovery, cutting a torn tail). A directory takes kKillsPerDirectory kills, so recovery
@@ -295,13 +298,15 @@ Leftovers CountLeftovers(const std::string& path) {
 // Recovers `path` as the child's successor would, holds it to the acknowledgements and the
 // workload, and returns the op the log ends at.
 uint64_t CheckRecoveredDirectory(const std::string& path, uint64_t seed, uint64_t acknowledged_max,
-                                 Totals& totals) {
+                                 uint32_t shard_count, Totals& totals) {
   auto directory = Directory::Open(path, /*writable=*/true);
   EXPECT_TRUE(directory.ok()) << directory.status();
   if (!directory.ok()) return 0;
   const Leftovers swept = CountLeftovers(path);
   EXPECT_EQ(swept.snapshots + swept.segments, 0u) << "a writable open removes crash temporaries";
-  auto recovered = Recover(**directory, {});
+  RecoveryOptions sharded;
+  sharded.engine.shard_count = shard_count;
+  auto recovered = Recover(**directory, sharded);
   EXPECT_TRUE(recovered.ok()) << recovered.status();
   if (!recovered.ok()) return 0;
   const uint64_t last_op = recovered->log.last_op;
@@ -325,8 +330,8 @@ uint64_t CheckRecoveredDirectory(const std::string& path, uint64_t seed, uint64_
   EXPECT_EQ(replayed->log.last_op, last_op);
   EXPECT_EQ(replayed->replayed_entries, last_op);
   EXPECT_EQ(replayed->engine->ComputeStateHash(), recovered->engine->ComputeStateHash())
-      << "recovery from the snapshot at op " << recovered->snapshot_op
-      << " differs from a replay from genesis";
+      << "recovery on " << shard_count << " shards from the snapshot at op "
+      << recovered->snapshot_op << " differs from a single-shard replay from genesis";
 
   uint64_t next_op = 1;
   auto scanned =
@@ -370,6 +375,8 @@ TEST(CrashTest, AcknowledgedOpsSurviveSigkillAndNothingElseAppears) {
   uint64_t log_last_op = 0;
   for (uint64_t iteration = 0; iteration < iterations && !HasFailure(); ++iteration) {
     SCOPED_TRACE(absl::StrCat("LEDGER_SEED=", seed, " kill ", iteration));
+    const uint32_t shard_count = 1 + static_cast<uint32_t>(iteration / kKillsPerDirectory % 4);
+    setenv("LEDGER_CRASH_SHARDS", std::to_string(shard_count).c_str(), /*overwrite=*/1);
     if (iteration % kKillsPerDirectory == 0) {
       temporary = nullptr;
       temporary = std::make_unique<testing::TemporaryDirectory>();
@@ -418,7 +425,7 @@ TEST(CrashTest, AcknowledgedOpsSurviveSigkillAndNothingElseAppears) {
     const Leftovers after = CountLeftovers(path);
     totals.snapshot_leftovers += after.snapshots - std::min(after.snapshots, before.snapshots);
     totals.segment_leftovers += after.segments - std::min(after.segments, before.segments);
-    log_last_op = CheckRecoveredDirectory(path, seed, acknowledged_max, totals);
+    log_last_op = CheckRecoveredDirectory(path, seed, acknowledged_max, shard_count, totals);
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::printf(
