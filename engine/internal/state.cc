@@ -189,52 +189,32 @@ uint64_t State::pending_count() const {
   return count;
 }
 
-namespace {
-
-// Merges the shards' tables, each in timestamp order, into one list of refs.
-template <typename TimestampOf, typename RefOf>
-std::vector<uint32_t> MergeByTimestamp(uint32_t shard_count, const uint64_t* sizes,
-                                       TimestampOf&& timestamp_of, RefOf&& ref) {
+// Merges the shards' tables (accounts or transfers), each in timestamp order, into one list
+// of refs.
+template <typename Table>
+std::vector<uint32_t> State::MergeByTimestamp(Table Shard::*table) const {
   uint64_t total = 0;
-  for (uint32_t shard = 0; shard < shard_count; ++shard) total += sizes[shard];
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) total += (shards_[shard]->*table).size();
   std::vector<uint32_t> refs;
   refs.reserve(total);
   uint64_t next[kShardsMax] = {};
   while (refs.size() < total) {
     uint32_t best = kShardsMax;
     uint64_t best_ns = 0;
-    for (uint32_t shard = 0; shard < shard_count; ++shard) {
-      if (next[shard] == sizes[shard]) continue;
-      const uint64_t ns = timestamp_of(shard, next[shard]);
+    for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+      const Table& records = shards_[shard]->*table;
+      if (next[shard] == records.size()) continue;
+      const uint64_t ns = records[next[shard]].timestamp_ns;
       if (best == kShardsMax || ns < best_ns) best = shard, best_ns = ns;
     }
-    refs.push_back(ref(best, next[best]++));
+    refs.push_back(MakeRef(best, next[best]++));
   }
   return refs;
 }
 
-}  // namespace
-
-std::vector<uint32_t> State::AccountsInOrder() const {
-  uint64_t sizes[kShardsMax] = {};
-  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    sizes[shard] = shards_[shard]->accounts.size();
-  }
-  return MergeByTimestamp(
-      shard_count_, sizes,
-      [&](uint32_t shard, uint64_t slot) { return shards_[shard]->accounts[slot].timestamp_ns; },
-      [&](uint32_t shard, uint64_t slot) { return MakeRef(shard, slot); });
-}
-
+std::vector<uint32_t> State::AccountsInOrder() const { return MergeByTimestamp(&Shard::accounts); }
 std::vector<uint32_t> State::TransfersInOrder() const {
-  uint64_t sizes[kShardsMax] = {};
-  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    sizes[shard] = shards_[shard]->transfers.size();
-  }
-  return MergeByTimestamp(
-      shard_count_, sizes,
-      [&](uint32_t shard, uint64_t slot) { return shards_[shard]->transfers[slot].timestamp_ns; },
-      [&](uint32_t shard, uint64_t slot) { return MakeRef(shard, slot); });
+  return MergeByTimestamp(&Shard::transfers);
 }
 
 Balances State::GetBalances(uint32_t account_slot) const {

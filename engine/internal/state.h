@@ -476,6 +476,8 @@ class State {
   // timestamp. For hashing, snapshots and whole-ledger scans, never for the apply path.
   std::vector<uint32_t> AccountsInOrder() const;
   std::vector<uint32_t> TransfersInOrder() const;
+  template <typename Table>
+  std::vector<uint32_t> MergeByTimestamp(Table Shard::*table) const;
 
   uint64_t hash_seed_;
   uint64_t last_timestamp_ns_ = 0;

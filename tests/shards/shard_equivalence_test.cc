@@ -116,6 +116,21 @@ std::vector<uint8_t> ApplyBatch(Engine& engine, const Batch& batch) {
   return codes;
 }
 
+// The model only steers the generator towards records that exist.
+void ApplyToModel(ReferenceModel& model, const Batch& batch) {
+  switch (batch.type) {
+    case Batch::Type::kLedgers:
+      model.CreateLedgers(batch.ledgers, batch.timestamp_ns);
+      break;
+    case Batch::Type::kAccounts:
+      model.CreateAccounts(batch.accounts, batch.timestamp_ns);
+      break;
+    case Batch::Type::kTransfers:
+      model.CreateTransfers(batch.transfers, batch.timestamp_ns);
+      break;
+  }
+}
+
 // The ids a log has named, to look everything up by.
 struct Named {
   std::set<u128> accounts;
@@ -131,6 +146,39 @@ struct Named {
       transfers.insert(transfer.reverses_id.Get());
     }
   }
+};
+
+// One seeded log, a batch at a time, with every id it has named.
+class Log {
+ public:
+  Log(uint64_t seed, uint64_t index)
+      : generator_(seed, MixFor(index), model_), batches_(generator_.Setup()) {}
+  bool done() const { return next_ == batch_count(); }
+  uint64_t index() const { return next_ - 1; }  // of the batch Next returned last
+  const Named& named() const { return named_; }
+  const Batch& Next() {
+    if (next_ >= batches_.size()) batches_.push_back(generator_.Next(model_.last_timestamp_ns()));
+    const Batch& batch = batches_[next_++];
+    ApplyToModel(model_, batch);
+    named_.Add(batch);
+    return batch;
+  }
+  // A batch after the log, for engines restored from its end.
+  Batch After(uint64_t last_timestamp_ns) {
+    Batch batch = generator_.Next(last_timestamp_ns);
+    named_.Add(batch);
+    return batch;
+  }
+
+ private:
+  uint64_t batch_count() const { return kSetupBatches + kBatchesPerLog; }
+  static constexpr uint64_t kSetupBatches = 2;  // Generator::Setup: ledgers, then accounts
+
+  ReferenceModel model_;  // steers the generator towards records that exist
+  Generator generator_;
+  std::vector<Batch> batches_;
+  Named named_;
+  uint64_t next_ = 0;
 };
 
 // Everything a client can observe, compared between the single-shard engine and another.
@@ -189,42 +237,25 @@ struct Named {
 
 TEST(ShardEquivalence, RandomLogsGiveIdenticalResultsAndStateOnEveryShardCount) {
   const uint64_t seed = Seed();
-  for (uint64_t log = 0; log < LogCount(); ++log) {
-    const uint64_t log_seed = seed + log;
-    ReferenceModel model;  // steers the generator towards existing records
-    Generator generator(log_seed, MixFor(log), model);
+  for (uint64_t number = 0; number < LogCount(); ++number) {
+    const uint64_t log_seed = seed + number;
+    Log log(log_seed, number);
     std::vector<std::unique_ptr<Engine>> engines;
     for (uint32_t shard_count : kShardCounts) {
       engines.push_back(std::make_unique<Engine>(Options(shard_count)));
     }
-    Named named;
-    std::vector<Batch> batches = generator.Setup();
-    const uint64_t batch_count = batches.size() + kBatchesPerLog;
-    for (uint64_t index = 0; index < batch_count; ++index) {
-      if (index >= batches.size()) batches.push_back(generator.Next(model.last_timestamp_ns()));
-      const Batch& batch = batches[index];
-      switch (batch.type) {
-        case Batch::Type::kLedgers:
-          model.CreateLedgers(batch.ledgers, batch.timestamp_ns);
-          break;
-        case Batch::Type::kAccounts:
-          model.CreateAccounts(batch.accounts, batch.timestamp_ns);
-          break;
-        case Batch::Type::kTransfers:
-          model.CreateTransfers(batch.transfers, batch.timestamp_ns);
-          break;
-      }
-      named.Add(batch);
+    while (!log.done()) {
+      const Batch& batch = log.Next();
       const std::vector<uint8_t> expected = ApplyBatch(*engines[0], batch);
       for (size_t e = 1; e < engines.size(); ++e) {
         ASSERT_EQ(ApplyBatch(*engines[e], batch), expected)
-            << kShardCounts[e] << " shards, batch " << index
+            << kShardCounts[e] << " shards, batch " << log.index()
             << "; replay with LEDGER_SEED=" << log_seed << " LEDGER_SHARD_LOGS=1";
       }
-      if (index % 10 == 9 || index + 1 == batch_count) {
+      if (log.index() % 10 == 9 || log.done()) {
         for (size_t e = 1; e < engines.size(); ++e) {
-          ASSERT_TRUE(SameState(*engines[0], *engines[e], named))
-              << kShardCounts[e] << " shards, after batch " << index
+          ASSERT_TRUE(SameState(*engines[0], *engines[e], log.named()))
+              << kShardCounts[e] << " shards, after batch " << log.index()
               << "; replay with LEDGER_SEED=" << log_seed << " LEDGER_SHARD_LOGS=1";
         }
       }
@@ -235,46 +266,31 @@ TEST(ShardEquivalence, RandomLogsGiveIdenticalResultsAndStateOnEveryShardCount) 
 // A snapshot is in creation order whatever the shard count, so it restores onto any count.
 TEST(ShardEquivalence, SnapshotTakenWithSomeShardsRestoresOntoAnyOther) {
   const uint64_t seed = Seed();
-  for (uint64_t log = 0; log < std::max<uint64_t>(1, LogCount() / 20); ++log) {
-    ReferenceModel model;
-    Generator generator(seed + log, MixFor(log), model);
-    const uint32_t from_shards = kShardCounts[log % std::size(kShardCounts)];
+  for (uint64_t number = 0; number < std::max<uint64_t>(1, LogCount() / 20); ++number) {
+    Log log(seed + number, number);
+    const uint32_t from_shards = kShardCounts[number % std::size(kShardCounts)];
     Engine source(Options(from_shards));
-    Named named;
-    std::vector<Batch> batches = generator.Setup();
-    const uint64_t batch_count = batches.size() + kBatchesPerLog;
-    for (uint64_t index = 0; index < batch_count; ++index) {
-      if (index >= batches.size()) batches.push_back(generator.Next(model.last_timestamp_ns()));
-      const Batch& batch = batches[index];
-      if (batch.type == Batch::Type::kTransfers) {
-        model.CreateTransfers(batch.transfers, batch.timestamp_ns);
-      } else if (batch.type == Batch::Type::kAccounts) {
-        model.CreateAccounts(batch.accounts, batch.timestamp_ns);
-      } else {
-        model.CreateLedgers(batch.ledgers, batch.timestamp_ns);
-      }
-      named.Add(batch);
-      ApplyBatch(source, batch);
-    }
+    while (!log.done()) ApplyBatch(source, log.Next());
     const std::unique_ptr<engine::EngineSnapshot> image = source.CaptureSnapshot();
     for (uint32_t to_shards : kShardCounts) {
       auto restored = Engine::Restore(Options(to_shards), image->sections());
       ASSERT_TRUE(restored.ok()) << restored.status() << " from " << from_shards << " to "
-                                 << to_shards << " shards, LEDGER_SEED=" << seed + log;
-      ASSERT_TRUE(SameState(source, **restored, named))
-          << "from " << from_shards << " to " << to_shards << " shards, LEDGER_SEED=" << seed + log;
+                                 << to_shards << " shards, LEDGER_SEED=" << seed + number;
+      ASSERT_TRUE(SameState(source, **restored, log.named()))
+          << "from " << from_shards << " to " << to_shards
+          << " shards, LEDGER_SEED=" << seed + number;
     }
     // And restored engines go on alike.
     auto one = Engine::Restore(Options(1), image->sections());
-    auto many = Engine::Restore(Options(kShardCounts[(log + 1) % std::size(kShardCounts)]),
+    auto many = Engine::Restore(Options(kShardCounts[(number + 1) % std::size(kShardCounts)]),
                                 image->sections());
     ASSERT_TRUE(one.ok() && many.ok());
     for (int i = 0; i < 5; ++i) {
-      const Batch next = generator.Next((*one)->last_timestamp_ns());
-      named.Add(next);
-      ASSERT_EQ(ApplyBatch(**one, next), ApplyBatch(**many, next)) << "LEDGER_SEED=" << seed + log;
+      const Batch next = log.After((*one)->last_timestamp_ns());
+      ASSERT_EQ(ApplyBatch(**one, next), ApplyBatch(**many, next))
+          << "LEDGER_SEED=" << seed + number;
     }
-    ASSERT_TRUE(SameState(**one, **many, named)) << "LEDGER_SEED=" << seed + log;
+    ASSERT_TRUE(SameState(**one, **many, log.named())) << "LEDGER_SEED=" << seed + number;
   }
 }
 
