@@ -2,17 +2,18 @@
 // to applying the batch on one shard, event by event, in log order).
 //
 // Phases, each run by every shard's thread (ShardPool::Run returns when all are done):
+//   0. route:  each shard hashes a slice of the batch: every event's hashes and shards.
 //   1. ids:    each shard looks up the ids whose index entries it holds: an invalid event or a
 //              retry of a stored id is decided here; a new id is noted for the batch.
-//   2. shards: for each undecided event, the shards whose tables it will touch (its accounts,
-//              a reservation's, a reversed transfer's), or "global" when it names an id that
-//              is new in this batch (its outcome depends on an earlier event of the batch).
+//   2. shards: for each post, void or reversal, the shards whose tables it will touch (a
+//              reservation's, a reversed transfer's), or "global" when it names an id that is
+//              new in this batch (its outcome depends on an earlier event of the batch).
 //   (serial)   the batch is cut into units: chains, or single events. A unit whose events all
 //              touch one shard belongs to that shard; any other unit is cross-shard.
 //   3. apply:  each shard applies its units in log order; at a cross-shard unit every shard
 //              stops and shard 0 applies it alone (Rendezvous). Index inserts, failures and
 //              changes are held back (Deferred).
-//   (serial)   failures and changes are numbered in log order.
+//   (serial)   results gathered; failures and changes numbered in log order.
 //   4. index:  each shard inserts the new ids whose index entries it holds.
 #include <algorithm>
 #include <bit>
@@ -56,9 +57,17 @@ void State::CreateTransfersSharded(std::span<const Transfer> events, uint64_t ti
   FormUnits(events);
   rendezvous_->Reset();
   auto apply = [&](uint32_t shard) {
-    views_[shard]->ApplyUnits(events, timestamp_ns, results, shard);
+    State& view = *views_[shard];
+    view.ApplyUnits(events, timestamp_ns, std::span(view.results_).first(events.size()), shard);
   };
   pool_->Run(apply);
+  // Results from the views that applied each unit (each wrote its own array: in one shared
+  // array the shards' neighbouring results would fight over cache lines).
+  for (const BatchPlan::Unit& unit : plan_.units) {
+    const std::vector<CreateTransferResult>& applied = views_[std::max(unit.owner, 0)]->results_;
+    std::copy(applied.begin() + unit.begin, applied.begin() + unit.end,
+              results.begin() + unit.begin);
+  }
   FlushDeferredFailures();
   MergeDeferredChanges();
   auto index = [&](uint32_t shard) { InsertDeferred(shard); };

@@ -119,14 +119,14 @@ State::State(const EngineOptions& options)
   undo_.reserve(1024);
   if (shard_count_ == 1) return;
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    views_.push_back(std::make_unique<State>(*this, shard));
+    views_.push_back(std::make_unique<State>(*this, View{}));
   }
   plan_.batch_ids.resize(shard_count_);
   rendezvous_ = std::make_unique<Rendezvous>(shard_count_);
   pool_ = std::make_unique<ShardPool>(shard_count_);
 }
 
-State::State(State& owner, uint32_t shard)
+State::State(State& owner, View)
     : hash_seed_(owner.hash_seed_),
       shard_count_(owner.shard_count_),
       slot_bits_(owner.slot_bits_),
@@ -134,7 +134,6 @@ State::State(State& owner, uint32_t shard)
       failures_(owner.failures_),
       changes_(owner.changes_),
       owner_(&owner),
-      view_shard_(shard),
       defer_index_(true),
       defer_changes_(true) {
   std::copy(std::begin(owner.shards_), std::end(owner.shards_), std::begin(shards_));

@@ -254,7 +254,8 @@ class State {
   explicit State(const EngineOptions& options);
   // A view: applies events to `owner`'s tables on another thread, with its own chain state
   // and look-ahead buffers, and its index inserts, failures and changes deferred.
-  State(State& owner, uint32_t shard);
+  struct View {};
+  State(State& owner, View);
   ~State();
 
   void CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
@@ -504,7 +505,6 @@ class State {
   BatchPlan plan_;
   // In a view: the owner, and the effects held back while shards run side by side.
   State* owner_ = nullptr;
-  uint32_t view_shard_ = 0;
   Deferred deferred_;
   bool defer_index_ = false;                   // index inserts and failures (see Deferred)
   bool defer_changes_ = false;                 // changes
