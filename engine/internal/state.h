@@ -170,7 +170,12 @@ class BatchIds {
  public:
   void Reset(size_t event_count) {
     if (slots_.size() < 2 * event_count) slots_.assign(std::bit_ceil(2 * event_count + 2), {});
-    ++generation_;
+    // After 2^32 batches (half a day of small ones) the generation comes round: clear for real,
+    // or slots of a batch 2^32 back would look present.
+    if (++generation_ == 0) {
+      std::fill(slots_.begin(), slots_.end(), Slot{});
+      generation_ = 1;
+    }
   }
   // Records `id` for `event` unless present; returns the event recorded first.
   uint32_t Insert(const TransferId& id, uint32_t hash, uint32_t event) {
