@@ -41,9 +41,9 @@ void State::CreateTransfersSharded(std::span<const Transfer> events, uint64_t ti
   batch_change_base_ = change_sequence_next();
   plan_.events.resize(events.size());
   for (BatchIds& ids : plan_.batch_ids) ids.Reset(events.size());
-  for (auto& view : views_) view->deferred_.Clear();
   if (routes_.size() < events.size()) routes_.resize(events.size());
   for (auto& view : views_) {
+    view->deferred_.Clear();
     if (view->prepared_.size() < events.size()) view->prepared_.resize(events.size());
     view->planned_.assign(events.size(), {});
     if (view->results_.size() < events.size()) view->results_.resize(events.size());
@@ -109,7 +109,7 @@ void State::PlanIds(std::span<const Transfer> events, uint32_t shard) {
       planned.decided = static_cast<uint8_t>(result);
       continue;
     }
-    const uint32_t payload = FindTransferPayload(event.id, routes[i].id_hash);
+    const uint32_t payload = FindTransferPayloadIn(shard, event.id, routes[i].id_hash);
     if (payload != HashIndex::kNotFound) {
       const R result = (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].code
                                                    : CompareExisting(event, transfer(payload));

@@ -155,8 +155,8 @@ uint32_t State::FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const 
   return slot == HashIndex::kNotFound ? kNoSlot : MakeRef(home, slot);
 }
 
-uint32_t State::FindTransferPayload(TransferId id, uint32_t hash) const {
-  return shards_[HomeOf(id)]->transfer_index.Find(hash, [&](uint32_t payload) {
+uint32_t State::FindTransferPayloadIn(uint32_t home, TransferId id, uint32_t hash) const {
+  return shards_[home]->transfer_index.Find(hash, [&](uint32_t payload) {
     return (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].id == id
                                        : transfer(payload).id == id;
   });

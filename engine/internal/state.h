@@ -330,7 +330,11 @@ class State {
   }
   uint32_t FindAccount(AccountId id) const { return FindAccount(id, HashId(id.lo, id.hi)); }
   // A transfer index payload (maybe with kFailedBit), or HashIndex::kNotFound.
-  uint32_t FindTransferPayload(TransferId id, uint32_t hash) const;
+  // home: the shard holding the id's index entry (HomeOf), when the caller has it already.
+  uint32_t FindTransferPayloadIn(uint32_t home, TransferId id, uint32_t hash) const;
+  uint32_t FindTransferPayload(TransferId id, uint32_t hash) const {
+    return FindTransferPayloadIn(HomeOf(id), id, hash);
+  }
   uint32_t FindTransfer(TransferId id) const;  // a stored transfer's slot, or kNoSlot
 
   Balances GetBalances(uint32_t account_slot) const;

@@ -103,7 +103,7 @@ void State::Resolve(std::span<const Transfer> events, size_t index) {
 CreateTransferResult State::CreateTransfer(const Transfer& event, uint64_t timestamp_ns,
                                            const Prepared& prepared) {
   if (R result = ValidateTransfer(event); result != R::kOk) return result;
-  const uint32_t payload = FindTransferPayload(event.id, prepared.id_hash);
+  const uint32_t payload = FindTransferPayloadIn(prepared.id_home, event.id, prepared.id_hash);
   if (payload != HashIndex::kNotFound) {
     if ((payload & kFailedBit) != 0) return failures_[payload & ~kFailedBit].code;
     return CompareExisting(event, transfer(payload));
