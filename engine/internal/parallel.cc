@@ -2,19 +2,20 @@
 // to applying the batch on one shard, event by event, in log order).
 //
 // Phases, each run by every shard's thread (ShardPool::Run returns when all are done):
-//   0. route:  each shard hashes a slice of the batch: every event's hashes and shards.
-//   1. ids:    each shard looks up the ids whose index entries it holds: an invalid event or a
-//              retry of a stored id is decided here; a new id is noted for the batch.
-//   2. shards: for each post, void or reversal, the shards whose tables it will touch (a
-//              reservation's, a reversed transfer's), or "global" when it names an id that is
-//              new in this batch (its outcome depends on an earlier event of the batch).
-//   (serial)   the batch is cut into units: chains, or single events. A unit whose events all
-//              touch one shard belongs to that shard; any other unit is cross-shard.
-//   3. apply:  each shard applies its units in log order; at a cross-shard unit every shard
-//              stops and shard 0 applies it alone (Rendezvous). Index inserts, failures and
-//              changes are held back (Deferred).
-//   (serial)   results gathered; failures and changes numbered in log order.
-//   4. index:  each shard inserts the new ids whose index entries it holds.
+//   1. route:  each thread takes a slice of the batch: every event's hashes and shards, its
+//              validation (an invalid event is decided here), its id noted in the slice's table
+//              of the batch's ids.
+//   2. plan:   each thread takes the units (chains, or single events) starting in its slice:
+//              marks the events that name an id another event of the batch names (global),
+//              finds the shards each event touches, and files each unit under the one shard
+//              whose tables it touches, or as cross-shard.
+//   3. apply:  each shard applies its units in log order, looking ahead over their events as
+//              the single-shard loop does; at a cross-shard unit every shard stops and shard 0
+//              applies it alone (Rendezvous). Index inserts, failures and changes are held back
+//              (Deferred).
+//   (serial)   failures and changes numbered in log order.
+//   4. finish: each shard inserts the new ids whose index entries it holds, and gathers the
+//              results of its slice's units.
 #include <algorithm>
 #include <bit>
 
@@ -27,11 +28,21 @@ namespace {
 
 using R = CreateTransferResult;
 // Look-ahead in the apply phase, in events of the shard's own (as transfers.cc's loop).
+constexpr size_t kIndexAhead = 24;
 constexpr size_t kProbeAhead = 12;
 constexpr size_t kResolveAhead = 6;
 constexpr uint16_t kResolveFlags = transfer_flags::kPostPending | transfer_flags::kVoidPending;
 
 uint16_t Bit(uint32_t shard) { return static_cast<uint16_t>(1u << shard); }
+
+// The first unit boundary at or after `index`: no chain straddles it.
+uint32_t UnitBoundary(std::span<const Transfer> events, uint32_t index) {
+  while (index > 0 && index < events.size() &&
+         (events[index - 1].flags & transfer_flags::kLinked) != 0) {
+    ++index;
+  }
+  return index;
+}
 
 }  // namespace
 
@@ -40,212 +51,191 @@ void State::CreateTransfersSharded(std::span<const Transfer> events, uint64_t ti
   BeginBatch(timestamp_ns, events.size());  // expiries: serial, numbered into the feed
   batch_change_base_ = change_sequence_next();
   plan_.events.resize(events.size());
-  for (BatchIds& ids : plan_.batch_ids) ids.Reset(events.size());
   if (routes_.size() < events.size()) routes_.resize(events.size());
   for (auto& view : views_) {
     view->deferred_.Clear();
     if (view->prepared_.size() < events.size()) view->prepared_.resize(events.size());
-    view->planned_.assign(events.size(), {});
     if (view->results_.size() < events.size()) view->results_.resize(events.size());
   }
-  auto route = [&](uint32_t shard) { views_[shard]->RouteRange(events, shard); };
+  auto route = [&](uint32_t slice) { views_[slice]->RouteSlice(events, slice); };
   pool_->Run(route);
-  auto plan_ids = [&](uint32_t shard) { views_[shard]->PlanIds(events, shard); };
-  pool_->Run(plan_ids);
-  auto plan_shards = [&](uint32_t shard) { views_[shard]->PlanShards(events, shard); };
-  pool_->Run(plan_shards);
-  FormUnits(events);
+  auto plan = [&](uint32_t slice) { views_[slice]->PlanSlice(events, slice); };
+  pool_->Run(plan);
   rendezvous_->Reset();
-  auto apply = [&](uint32_t shard) {
-    State& view = *views_[shard];
-    view.ApplyUnits(events, timestamp_ns, std::span(view.results_).first(events.size()), shard);
-  };
+  auto apply = [&](uint32_t shard) { views_[shard]->ApplyShard(events, timestamp_ns, shard); };
   pool_->Run(apply);
-  // Results from the views that applied each unit (each wrote its own array: in one shared
-  // array the shards' neighbouring results would fight over cache lines).
-  for (const BatchPlan::Unit& unit : plan_.units) {
-    const std::vector<CreateTransferResult>& applied = views_[std::max(unit.owner, 0)]->results_;
-    std::copy(applied.begin() + unit.begin, applied.begin() + unit.end,
-              results.begin() + unit.begin);
-  }
   FlushDeferredFailures();
   MergeDeferredChanges();
-  auto index = [&](uint32_t shard) { InsertDeferred(shard); };
-  pool_->Run(index);
+  auto finish = [&](uint32_t shard) { FinishShard(results, shard); };
+  pool_->Run(finish);
   EndBatch();
 }
 
-// Phase 0: the ids' hashes and shards, each shard a slice of the batch.
-void State::RouteRange(std::span<const Transfer> events, uint32_t shard) {
-  const size_t begin = events.size() * shard / shard_count_;
-  const size_t end = events.size() * (shard + 1) / shard_count_;
-  for (size_t i = begin; i < end; ++i) Route(events, i);
-  std::copy(prepared_.begin() + begin, prepared_.begin() + end, owner_->routes_.begin() + begin);
-}
-
-// Phase 1, on the shard holding the ids' index entries: CreateTransfer's steps up to the
-// lookup, which read nothing a batch changes (stored records are immutable).
-void State::PlanIds(std::span<const Transfer> events, uint32_t shard) {
-  BatchPlan& plan = owner_->plan_;
-  const std::vector<Prepared>& routes = owner_->routes_;
-  auto& batch_ids = plan.batch_ids[shard];
-  // This shard's events, with their hashes; the index buckets are fetched kAhead early.
-  constexpr size_t kAhead = 16;
-  mine_.clear();
-  references_.clear();
-  for (uint32_t i = 0; i < events.size(); ++i) {
-    if (routes[i].id_home == shard) mine_.push_back(i);
-  }
-  const auto fetch = [&](size_t k) {
-    shards_[shard]->transfer_index.Prefetch(routes[mine_[k]].id_hash);
-  };
-  for (size_t k = 0; k < std::min(kAhead, mine_.size()); ++k) fetch(k);
-  for (size_t k = 0; k < mine_.size(); ++k) {
-    if (k + kAhead < mine_.size()) fetch(k + kAhead);
-    const uint32_t i = mine_[k];
+// Phase 1: reads only the events.
+void State::RouteSlice(std::span<const Transfer> events, uint32_t slice) {
+  BatchPlan::Slice& mine = owner_->plan_.slices[slice];
+  std::vector<BatchPlan::Event>& planned = owner_->plan_.events;
+  std::vector<Prepared>& routes = owner_->routes_;
+  mine.begin = static_cast<uint32_t>(events.size() * slice / shard_count_);
+  mine.end = static_cast<uint32_t>(events.size() * (slice + 1) / shard_count_);
+  mine.ids.Reset(mine.end - mine.begin);
+  for (uint32_t i = mine.begin; i < mine.end; ++i) {
     const Transfer& event = events[i];
-    BatchPlan::Event& planned = planned_[i];
+    Route(event, routes[i]);
+    BatchPlan::Event& plan = planned[i];
+    plan = {};
     if (R result = ValidateTransfer(event); result != R::kOk) {
-      planned.decided = static_cast<uint8_t>(result);
+      plan.decided = static_cast<uint8_t>(result);
       continue;
     }
-    const uint32_t payload = FindTransferPayloadIn(shard, event.id, routes[i].id_hash);
-    if (payload != HashIndex::kNotFound) {
-      const R result = (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].code
-                                                   : CompareExisting(event, transfer(payload));
-      planned.decided = static_cast<uint8_t>(result);
-      continue;
-    }
-    // An id new to the index, named again in this batch: the second event's outcome is the
-    // first one's (exists, its failure, or new again after a rollback).
-    planned.global = batch_ids.Insert(event.id, routes[i].id_hash, i) != i;
-    if ((event.flags & kResolveFlags) != 0 || !event.reverses_id.IsZero()) {
-      references_.push_back(i);  // its shards depend on another transfer: phase 2
-    } else {
-      planned.shards = Bit(routes[i].debit_home) | Bit(routes[i].credit_home);
-    }
+    // The same id earlier in the slice: this event's outcome is that one's (exists, its
+    // failure, or new again after a rollback).
+    plan.global = mine.ids.Insert(event.id, routes[i].id_hash, i) != i;
   }
 }
 
-// Phase 2: the shards a post, void or reversal will touch, which depend on the transfer it
-// names. Reads other shards' indexes and records, which nothing changes during phases 0 to 2.
-void State::PlanShards(std::span<const Transfer> events, uint32_t shard) {
+// Phase 2, over the units starting in this thread's slice: reads the events, the routes and
+// every slice's ids (written in phase 1), indexes and records (written by no one until phase 3).
+void State::PlanSlice(std::span<const Transfer> events, uint32_t slice) {
   BatchPlan& plan = owner_->plan_;
+  BatchPlan::Slice& mine = plan.slices[slice];
   const std::vector<Prepared>& routes = owner_->routes_;
-  const auto new_in_batch = [&](const TransferId& id) {
-    return plan.batch_ids[HomeOf(id)].Contains(id, HashId(id.lo, id.hi));
+  mine.units_begin = UnitBoundary(events, mine.begin);
+  mine.units_end = UnitBoundary(events, mine.end);
+  mine.cross.clear();
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    mine.own[shard].clear();
+    mine.undecided[shard].clear();
+  }
+  const auto in_batch = [&](const TransferId& id, uint32_t hash, uint32_t slices_end) {
+    for (uint32_t other = 0; other < slices_end; ++other) {
+      if (plan.slices[other].ids.Contains(id, hash)) return true;
+    }
+    return false;
   };
-  for (uint32_t i : references_) {
-    const Transfer& event = events[i];
-    BatchPlan::Event& planned = planned_[i];
-    if (planned.global) continue;
-    if ((event.flags & kResolveFlags) != 0) {
-      if (new_in_batch(event.pending_id)) {
-        planned.global = true;
-        continue;
-      }
-      const uint32_t reservation = FindTransfer(event.pending_id);
-      // Not found: the event fails on its own; found: it moves the reservation's accounts.
-      planned.shards = reservation == kNoSlot
-                           ? Bit(shard)
-                           : Bit(reservation >> slot_bits_) |
-                                 Bit(HomeOf(transfer(reservation).credit_account_id));
-      continue;
-    }
-    planned.shards = Bit(routes[i].debit_home) | Bit(routes[i].credit_home);
-    if (!event.reverses_id.IsZero()) {
-      if (new_in_batch(event.reverses_id)) {
-        planned.global = true;
-        continue;
-      }
-      // The reversal sums live with the reversed transfer.
-      const uint32_t reversed = FindTransfer(event.reverses_id);
-      if (reversed != kNoSlot) planned.shards |= Bit(reversed >> slot_bits_);
-    }
-  }
-}
-
-void State::FormUnits(std::span<const Transfer> events) {
-  // Each event's plan from the shard that made it (each wrote its own array: writing one
-  // shared array, the shards' neighbouring entries would fight over cache lines).
-  for (uint32_t i = 0; i < events.size(); ++i) {
-    plan_.events[i] = views_[routes_[i].id_home]->planned_[i];
-  }
-  plan_.units.clear();
-  for (uint32_t begin = 0; begin < events.size();) {
+  uint32_t routed_by = 0;  // the slice that routed event i (phase 1's split)
+  for (uint32_t begin = mine.units_begin; begin < mine.units_end;) {
     uint32_t end = begin;
     while (end < events.size() && (events[end].flags & transfer_flags::kLinked) != 0) ++end;
     end = std::min<uint32_t>(end + 1, static_cast<uint32_t>(events.size()));
     uint16_t shards = 0;
     bool global = false;
     for (uint32_t i = begin; i < end; ++i) {
-      shards |= plan_.events[i].shards;
-      global = global || plan_.events[i].global;
+      BatchPlan::Event& planned = plan.events[i];
+      const Prepared& route = routes[i];
+      if (planned.decided != BatchPlan::kUndecided) continue;
+      while (plan.slices[routed_by].end <= i) ++routed_by;
+      const Transfer& event = events[i];
+      // Named by an earlier slice's event too (the same slice's was seen in phase 1), or
+      // naming a transfer that an event of this batch creates or retries.
+      planned.global = planned.global || in_batch(event.id, route.id_hash, routed_by);
+      if ((event.flags & kResolveFlags) != 0 || !event.reverses_id.IsZero()) {
+        const TransferId& named =
+            (event.flags & kResolveFlags) != 0 ? event.pending_id : event.reverses_id;
+        planned.global =
+            planned.global || in_batch(named, HashId(named.lo, named.hi), shard_count_);
+        planned.shards = ReferenceShards(event, route);
+      } else {
+        planned.shards = Bit(route.debit_home) | Bit(route.credit_home);
+      }
+      shards |= planned.shards;
+      global = global || planned.global;
     }
-    // A unit decided in phase 1 touches no table: its id's shard reports it.
-    if (shards == 0) shards = Bit(routes_[begin].id_home);
-    const bool cross = global || std::popcount(shards) > 1;
-    plan_.units.push_back({begin, end, cross ? -1 : std::countr_zero(shards), global});
+    // A unit of invalid events only touches no table: any shard may report it.
+    if (shards == 0) shards = Bit(slice);
+    if (global || std::popcount(shards) > 1) {
+      mine.cross.push_back({begin, end, global});
+    } else {
+      const uint32_t owner = static_cast<uint32_t>(std::countr_zero(shards));
+      mine.own[owner].push_back({begin, end, false});
+      for (uint32_t i = begin; i < end; ++i) {
+        if (plan.events[i].decided == BatchPlan::kUndecided) mine.undecided[owner].push_back(i);
+      }
+    }
     begin = end;
   }
 }
 
-void State::ApplyUnits(std::span<const Transfer> events, uint64_t timestamp_ns,
-                       std::span<CreateTransferResult> results, uint32_t shard) {
+uint16_t State::ReferenceShards(const Transfer& event, const Prepared& route) const {
+  if ((event.flags & kResolveFlags) != 0) {
+    // Not found: the event fails on its own; found: it moves the reservation's accounts.
+    const uint32_t reservation = FindTransfer(event.pending_id);
+    return reservation == kNoSlot ? Bit(route.debit_home)
+                                  : Bit(reservation >> slot_bits_) |
+                                        Bit(HomeOf(transfer(reservation).credit_account_id));
+  }
+  // A reversal: its accounts, and the reversed transfer's shard (where its sums live).
+  uint16_t shards = Bit(route.debit_home) | Bit(route.credit_home);
+  const uint32_t reversed = FindTransfer(event.reverses_id);
+  if (reversed != kNoSlot) shards |= Bit(reversed >> slot_bits_);
+  return shards;
+}
+
+// Phase 3: this shard's units, and (shard 0) the cross-shard ones, in log order.
+void State::ApplyShard(std::span<const Transfer> events, uint64_t timestamp_ns, uint32_t shard) {
   Rendezvous& rendezvous = *owner_->rendezvous_;
   const BatchPlan& plan = owner_->plan_;
-  // This shard's own undecided events, worked on ahead as one shard's batch loop does.
+  const std::vector<Prepared>& routes = owner_->routes_;
+  // This shard's undecided events, worked on ahead as one shard's batch loop does.
   mine_.clear();
-  for (const BatchPlan::Unit& unit : plan.units) {
-    if (unit.owner != static_cast<int32_t>(shard)) continue;
-    for (uint32_t i = unit.begin; i < unit.end; ++i) {
-      if (plan.events[i].decided == BatchPlan::kUndecided) mine_.push_back(i);
-    }
+  for (const BatchPlan::Slice& slice : plan.slices) {
+    mine_.insert(mine_.end(), slice.undecided[shard].begin(), slice.undecided[shard].end());
   }
-  const std::vector<Prepared>& plan_routes = owner_->routes_;
+  size_t indexed = 0;
   size_t probed = 0;
   size_t resolved = 0;
   size_t applied = 0;  // of mine_
   uint32_t step = 0;
-  for (const BatchPlan::Unit& unit : plan.units) {
-    if (unit.owner >= 0) {
-      if (static_cast<uint32_t>(unit.owner) != shard) continue;
-      while (applied < mine_.size() && mine_[applied] < unit.end) ++applied;
-      for (; probed < std::min(mine_.size(), applied + kProbeAhead); ++probed) {
-        prepared_[mine_[probed]] = plan_routes[mine_[probed]];
-        PrefetchAccounts(mine_[probed]);
-      }
-      for (; resolved < std::min(mine_.size(), applied + kResolveAhead); ++resolved) {
-        Resolve(events, mine_[resolved]);
-      }
-      ApplyUnit(events, timestamp_ns, results, unit, /*resolved=*/true);
-      continue;
+  const auto apply_own = [&](const BatchPlan::Unit& unit) {
+    while (applied < mine_.size() && mine_[applied] < unit.end) ++applied;
+    for (; indexed < std::min(mine_.size(), applied + kIndexAhead); ++indexed) {
+      prepared_[mine_[indexed]] = routes[mine_[indexed]];
+      PrefetchIndexes(mine_[indexed]);
     }
+    for (; probed < std::min(mine_.size(), applied + kProbeAhead); ++probed) {
+      PrefetchAccounts(mine_[probed]);
+    }
+    for (; resolved < std::min(mine_.size(), applied + kResolveAhead); ++resolved) {
+      Resolve(events, mine_[resolved]);
+    }
+    ApplyUnit(events, timestamp_ns, unit, /*resolved=*/true);
+  };
+  const auto apply_cross = [&](const BatchPlan::Unit& unit) {
     if (shard != 0) {
       rendezvous.ArriveAndWait(step++);
-      continue;
+      return;
     }
     rendezvous.AwaitOthers(step);
     // Every shard is idle here, and has applied every unit before this one.
     if (unit.global) {
-      // Its outcome hangs on ids new in this batch: make the index exact, then apply it as
-      // one shard would, with its own inserts and failures immediate.
+      // Its outcome hangs on other events of the batch: make the index exact, then apply it
+      // as one shard would, with its own inserts and failures immediate.
       owner_->FlushDeferredFailures();
       owner_->FlushDeferredInserts();
       defer_index_ = false;
     }
-    ApplyUnit(events, timestamp_ns, results, unit, /*resolved=*/false);
+    ApplyUnit(events, timestamp_ns, unit, /*resolved=*/false);
     defer_index_ = true;
     rendezvous.Release(step++);
+  };
+  for (const BatchPlan::Slice& slice : plan.slices) {
+    const std::vector<BatchPlan::Unit>& own = slice.own[shard];
+    size_t next_own = 0;
+    for (const BatchPlan::Unit& cross : slice.cross) {
+      while (next_own < own.size() && own[next_own].begin < cross.begin) {
+        apply_own(own[next_own++]);
+      }
+      apply_cross(cross);
+    }
+    while (next_own < own.size()) apply_own(own[next_own++]);
   }
 }
 
 void State::ApplyUnit(std::span<const Transfer> events, uint64_t timestamp_ns,
-                      std::span<CreateTransferResult> results, const BatchPlan::Unit& unit,
-                      bool resolved) {
+                      const BatchPlan::Unit& unit, bool resolved) {
   const BatchPlan& plan = owner_->plan_;
   RunChains(events.subspan(unit.begin, unit.end - unit.begin),
-            results.subspan(unit.begin, unit.end - unit.begin), transfer_flags::kLinked,
+            std::span(results_).subspan(unit.begin, unit.end - unit.begin), transfer_flags::kLinked,
             [&](size_t offset) {
               const uint32_t i = unit.begin + static_cast<uint32_t>(offset);
               const uint8_t decided = plan.events[i].decided;
@@ -255,16 +245,16 @@ void State::ApplyUnit(std::span<const Transfer> events, uint64_t timestamp_ns,
                 prepared_[i] = owner_->routes_[i];
                 Resolve(events, i);
               }
-              // A global event's id may be in the (now exact) index; any other's is new.
-              return unit.global ? CreateTransfer(events[i], timestamp_ns + 1 + i, prepared_[i])
-                                 : CreateNewTransfer(events[i], timestamp_ns + 1 + i, prepared_[i]);
+              return CreateValidTransfer(events[i], timestamp_ns + 1 + i, prepared_[i]);
             });
 }
 
-// Phase 4, on the shard holding the index entries: the batch's new ids.
-void State::InsertDeferred(uint32_t shard) {
+// Phase 4, owner: the new ids whose index entries this shard holds, and the results of the
+// units planned by this shard's thread (each view wrote its own array: in one shared array
+// the shards' neighbouring results would fight over cache lines).
+void State::FinishShard(std::span<CreateTransferResult> results, uint32_t shard) {
   HashIndex& ids = shards_[shard]->transfer_index;
-  constexpr size_t kAhead = 16;  // buckets fetched ahead, as in phase 1
+  constexpr size_t kAhead = 16;  // buckets fetched ahead
   for (auto& view : views_) {
     std::vector<Deferred::Insert>& inserts = view->deferred_.inserts[shard];
     for (size_t k = 0; k < inserts.size(); ++k) {
@@ -273,6 +263,16 @@ void State::InsertDeferred(uint32_t shard) {
     }
     inserts.clear();
   }
+  const BatchPlan::Slice& slice = plan_.slices[shard];
+  const auto copy = [&](const std::vector<BatchPlan::Unit>& units, uint32_t applier) {
+    const std::vector<CreateTransferResult>& applied = views_[applier]->results_;
+    for (const BatchPlan::Unit& unit : units) {
+      std::copy(applied.begin() + unit.begin, applied.begin() + unit.end,
+                results.begin() + unit.begin);
+    }
+  };
+  copy(slice.cross, 0);
+  for (uint32_t applier = 0; applier < shard_count_; ++applier) copy(slice.own[applier], applier);
 }
 
 // Owner, every view idle: the views' failures in log order join failures_ and the index.

@@ -121,7 +121,7 @@ State::State(const EngineOptions& options)
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     views_.push_back(std::make_unique<State>(*this, View{}));
   }
-  plan_.batch_ids.resize(shard_count_);
+  plan_.slices.resize(shard_count_);
   rendezvous_ = std::make_unique<Rendezvous>(shard_count_);
   pool_ = std::make_unique<ShardPool>(shard_count_);
 }

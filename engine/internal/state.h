@@ -169,7 +169,7 @@ struct UndoEntry {
 class BatchIds {
  public:
   void Reset(size_t event_count) {
-    if (slots_.size() < 2 * event_count) slots_.assign(std::bit_ceil(2 * event_count + 2), {});
+    if (slots_.size() < 2 * event_count + 2) slots_.assign(std::bit_ceil(2 * event_count + 2), {});
     // After 2^32 batches (half a day of small ones) the generation comes round: clear for real,
     // or slots of a batch 2^32 back would look present.
     if (++generation_ == 0) {
@@ -206,25 +206,32 @@ class BatchIds {
   uint32_t generation_ = 0;
 };
 
-// A sharded transfer batch's plan (parallel.cc, docs/shards.md): per event, the result
-// decided before any balance is read (invalid, or a retry of a stored id) or the shards whose
-// tables it touches; and the batch's units (chains, or single events) in order.
+// A sharded transfer batch's plan (parallel.cc, docs/shards.md). Per event: the result
+// decided before any table is read (an invalid event), whether it is global (depends on
+// another event of the batch), and the shards whose tables it touches. Per slice of the batch
+// (each written by one thread): the ids of its valid events, and its units (chains, or single
+// events) sorted by the shard that applies them, or cross-shard.
 struct BatchPlan {
   static constexpr uint8_t kUndecided = 0xff;
   struct Event {
     uint8_t decided = kUndecided;  // a CreateTransferResult, or kUndecided
-    bool global = false;           // depends on an earlier event of this batch
+    bool global = false;           // names an id that another event of the batch names
     uint16_t shards = 0;           // bit per shard
   };
   struct Unit {
     uint32_t begin, end;  // events [begin, end)
-    int32_t owner;        // the one shard that applies it, or -1: cross-shard
     bool global;          // an event of it is global
   };
+  struct alignas(64) Slice {
+    uint32_t begin = 0, end = 0;                  // the slice routed (events [begin, end))
+    uint32_t units_begin = 0, units_end = 0;      // the units planned: those starting in here
+    BatchIds ids;                                 // its valid events' ids -> first event
+    std::vector<Unit> cross;                      // its cross-shard units, in order
+    std::vector<Unit> own[kShardsMax];            // its other units, by the shard applying them
+    std::vector<uint32_t> undecided[kShardsMax];  // those units' undecided events
+  };
   std::vector<Event> events;
-  std::vector<Unit> units;
-  // Per shard: ids of this batch's new transfers whose index entry it holds -> first event.
-  std::vector<BatchIds> batch_ids;
+  std::vector<Slice> slices;  // one per shard thread
 };
 
 // What a view holds back while shards run side by side, applied in log order afterwards:
@@ -315,10 +322,10 @@ class State {
   // The three look-ahead stages of the transfer loop (transfers.cc); Prepare is Route (the
   // hashes and shards of the ids) then the index prefetches.
   void Prepare(std::span<const Transfer> events, size_t index) {
-    Route(events, index);
+    Route(events[index], prepared_[index]);
     PrefetchIndexes(index);
   }
-  void Route(std::span<const Transfer> events, size_t index);
+  void Route(const Transfer& event, Prepared& route) const;
   void PrefetchIndexes(size_t index) const;
   void PrefetchAccounts(size_t index) const;
   void Resolve(std::span<const Transfer> events, size_t index);
@@ -384,23 +391,21 @@ class State {
   void CommitChainChanges();
   void RollbackChainChanges();
 
-  // Sharded transfer batches (parallel.cc).
+  // Sharded transfer batches (parallel.cc); the phases run on every shard's thread.
   void CreateTransfersSharded(std::span<const Transfer> events, uint64_t timestamp_ns,
                               std::span<CreateTransferResult> results);
-  void RouteRange(std::span<const Transfer> events, uint32_t shard);
-  void PlanIds(std::span<const Transfer> events, uint32_t shard);
-  void PlanShards(std::span<const Transfer> events, uint32_t shard);
-  void FormUnits(std::span<const Transfer> events);
-  void ApplyUnits(std::span<const Transfer> events, uint64_t timestamp_ns,
-                  std::span<CreateTransferResult> results, uint32_t shard);
+  void RouteSlice(std::span<const Transfer> events, uint32_t slice);
+  void PlanSlice(std::span<const Transfer> events, uint32_t slice);
+  // The footprint of a post, void or reversal: the shards of the transfer it names.
+  uint16_t ReferenceShards(const Transfer& event, const Prepared& route) const;
+  void ApplyShard(std::span<const Transfer> events, uint64_t timestamp_ns, uint32_t shard);
   // resolved: the events' accounts were looked up ahead (Resolve).
   void ApplyUnit(std::span<const Transfer> events, uint64_t timestamp_ns,
-                 std::span<CreateTransferResult> results, const BatchPlan::Unit& unit,
-                 bool resolved);
+                 const BatchPlan::Unit& unit, bool resolved);
+  void FinishShard(std::span<CreateTransferResult> results, uint32_t shard);
   // Owner, with every view idle: the views' failures (in log order), their index inserts.
   void FlushDeferredFailures();
   void FlushDeferredInserts();
-  void InsertDeferred(uint32_t shard);  // owner, phase 4
   void MergeDeferredChanges();
 
   CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns);
@@ -409,7 +414,14 @@ class State {
 
   // transfers.cc
   CreateTransferResult CreateTransfer(const Transfer& event, uint64_t timestamp_ns,
-                                      const Prepared& prepared);
+                                      const Prepared& prepared) {
+    const CreateTransferResult result = ValidateTransfer(event);
+    if (result != CreateTransferResult::kOk) return result;
+    return CreateValidTransfer(event, timestamp_ns, prepared);
+  }
+  // Its steps after validation: the id lookup, then apply (or record the failure).
+  CreateTransferResult CreateValidTransfer(const Transfer& event, uint64_t timestamp_ns,
+                                           const Prepared& prepared);
   // Its steps after the id lookup found nothing: apply, or record the failure.
   CreateTransferResult CreateNewTransfer(const Transfer& event, uint64_t timestamp_ns,
                                          const Prepared& prepared);
@@ -519,8 +531,6 @@ class State {
   bool defer_changes_ = false;                 // changes
   uint32_t event_index_ = 0;                   // the event being applied, for deferred failures
   std::vector<uint32_t> mine_;                 // a view's events in the phase at hand
-  std::vector<uint32_t> references_;           // its posts, voids and reversals, for PlanShards
-  std::vector<BatchPlan::Event> planned_;      // a view's plans of its events (phases 1, 2)
   std::vector<CreateTransferResult> results_;  // a view's results (phase 3)
   uint64_t batch_change_base_ = 0;  // owner: the change sequence the batch's events start at
 

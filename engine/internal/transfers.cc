@@ -53,9 +53,7 @@ void State::CreateTransfers(std::span<const Transfer> events, uint64_t timestamp
   EndBatch();
 }
 
-void State::Route(std::span<const Transfer> events, size_t index) {
-  const Transfer& event = events[index];
-  Prepared& prepared = prepared_[index];
+void State::Route(const Transfer& event, Prepared& prepared) const {
   prepared.id_hash = HashId(event.id.lo, event.id.hi);
   prepared.debit_hash = HashId(event.debit_account_id.lo, event.debit_account_id.hi);
   prepared.credit_hash = HashId(event.credit_account_id.lo, event.credit_account_id.hi);
@@ -100,9 +98,8 @@ void State::Resolve(std::span<const Transfer> events, size_t index) {
   }
 }
 
-CreateTransferResult State::CreateTransfer(const Transfer& event, uint64_t timestamp_ns,
-                                           const Prepared& prepared) {
-  if (R result = ValidateTransfer(event); result != R::kOk) return result;
+CreateTransferResult State::CreateValidTransfer(const Transfer& event, uint64_t timestamp_ns,
+                                                const Prepared& prepared) {
   const uint32_t payload = FindTransferPayloadIn(prepared.id_home, event.id, prepared.id_hash);
   if (payload != HashIndex::kNotFound) {
     if ((payload & kFailedBit) != 0) return failures_[payload & ~kFailedBit].code;
