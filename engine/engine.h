@@ -43,9 +43,12 @@ struct EngineOptions {
   // still counts every change. At most kChangeFeedCapacityMax.
   uint64_t change_feed_capacity = 0;
   // Shards (docs/shards.md): accounts are spread over them by a stable hash of the id, and
-  // batches of transfers run on one thread per shard. 1 to kShardsMax (engine/shard.h).
-  // Results and the state hash never depend on it.
+  // batches of transfers run on shard_threads threads (shard s on thread s % shard_threads).
+  // 1 to kShardsMax (engine/shard.h). Results and the state hash never depend on either.
   uint32_t shard_count = 1;
+  // 0 = one per shard, at most one per core (more threads than cores would spin or sleep at
+  // every cross-thread step). At most shard_count.
+  uint32_t shard_threads = 0;
 };
 
 // 2^32 changes = 720 GB of ring: far past any memory, so a larger value is a typo.

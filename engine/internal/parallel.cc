@@ -1,21 +1,23 @@
 // Transfer batches on several shards (docs/shards.md has the protocol and why it is equivalent
 // to applying the batch on one shard, event by event, in log order).
 //
-// Phases, each run by every shard's thread (ShardPool::Run returns when all are done):
-//   1. route:  each thread takes a slice of the batch: every event's hashes and shards, its
+// The shards run on lanes: lane_count_ threads (at most one per core), shard s on lane
+// s % lane_count_, so each shard is still written by one thread at a time. Phases, each run
+// by every lane (ShardPool::Run returns when all are done):
+//   1. route:  each lane takes a slice of the batch: every event's hashes and shards, its
 //              validation (an invalid event is decided here), its id noted in the slice's table
 //              of the batch's ids.
-//   2. plan:   each thread takes the units (chains, or single events) starting in its slice:
+//   2. plan:   each lane takes the units (chains, or single events) starting in its slice:
 //              marks the events that name an id another event of the batch names (global),
-//              finds the shards each event touches, and files each unit under the one shard
-//              whose tables it touches, or as cross-shard.
-//   3. apply:  each shard applies its units in log order, looking ahead over their events as
-//              the single-shard loop does; at a cross-shard unit every shard stops and shard 0
-//              applies it alone (Rendezvous). Index inserts, failures and changes are held back
-//              (Deferred).
+//              finds the lanes whose shards each event touches, and files each unit under the
+//              one lane it touches, or as cross-lane.
+//   3. apply:  each lane applies its units in log order, looking ahead over their events as
+//              the single-shard loop does; at a cross-lane unit the lanes of its footprint
+//              stop and the lowest applies it (Rendezvous), while the others go on. Index
+//              inserts, failures and changes are held back (Deferred).
 //   (serial)   failures and changes numbered in log order.
-//   4. finish: each shard inserts the new ids whose index entries it holds, and gathers the
-//              results of its slice's units.
+//   4. finish: each lane inserts the new ids whose index entries its shards hold, and gathers
+//              the results of its slice's units.
 #include <algorithm>
 #include <bit>
 
@@ -27,13 +29,18 @@ namespace ledger::engine::internal {
 namespace {
 
 using R = CreateTransferResult;
-// Look-ahead in the apply phase, in events of the shard's own (as transfers.cc's loop).
+// Look-ahead in the apply phase, in events of the lane's own (as transfers.cc's loop).
 constexpr size_t kIndexAhead = 24;
 constexpr size_t kProbeAhead = 12;
 constexpr size_t kResolveAhead = 6;
 constexpr uint16_t kResolveFlags = transfer_flags::kPostPending | transfer_flags::kVoidPending;
 
-uint16_t Bit(uint32_t shard) { return static_cast<uint16_t>(1u << shard); }
+uint16_t Bit(uint32_t lane) { return static_cast<uint16_t>(1u << lane); }
+
+// The lane that applies a unit: its only lane, or a cross-lane unit's lowest.
+uint32_t LeaderOf(const BatchPlan::Unit& unit) {
+  return static_cast<uint32_t>(std::countr_zero(unit.lanes));
+}
 
 // The first unit boundary at or after `index`: no chain straddles it.
 uint32_t UnitBoundary(std::span<const Transfer> events, uint32_t index) {
@@ -61,12 +68,14 @@ void State::CreateTransfersSharded(std::span<const Transfer> events, uint64_t ti
   pool_->Run(route);
   auto plan = [&](uint32_t slice) { views_[slice]->PlanSlice(events, slice); };
   pool_->Run(plan);
-  rendezvous_->Reset();
-  auto apply = [&](uint32_t shard) { views_[shard]->ApplyShard(events, timestamp_ns, shard); };
+  size_t cross_count = 0;
+  for (const BatchPlan::Slice& slice : plan_.slices) cross_count += slice.cross.size();
+  rendezvous_->Reset(cross_count);
+  auto apply = [&](uint32_t lane) { views_[lane]->ApplyLane(events, timestamp_ns, lane); };
   pool_->Run(apply);
   FlushDeferredFailures();
   MergeDeferredChanges();
-  auto finish = [&](uint32_t shard) { FinishShard(results, shard); };
+  auto finish = [&](uint32_t lane) { FinishLane(results, lane); };
   pool_->Run(finish);
   EndBatch();
 }
@@ -76,8 +85,8 @@ void State::RouteSlice(std::span<const Transfer> events, uint32_t slice) {
   BatchPlan::Slice& mine = owner_->plan_.slices[slice];
   std::vector<BatchPlan::Event>& planned = owner_->plan_.events;
   std::vector<Prepared>& routes = owner_->routes_;
-  mine.begin = static_cast<uint32_t>(events.size() * slice / shard_count_);
-  mine.end = static_cast<uint32_t>(events.size() * (slice + 1) / shard_count_);
+  mine.begin = static_cast<uint32_t>(events.size() * slice / lane_count_);
+  mine.end = static_cast<uint32_t>(events.size() * (slice + 1) / lane_count_);
   mine.ids.Reset(mine.end - mine.begin);
   for (uint32_t i = mine.begin; i < mine.end; ++i) {
     const Transfer& event = events[i];
@@ -103,9 +112,9 @@ void State::PlanSlice(std::span<const Transfer> events, uint32_t slice) {
   mine.units_begin = UnitBoundary(events, mine.begin);
   mine.units_end = UnitBoundary(events, mine.end);
   mine.cross.clear();
-  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    mine.own[shard].clear();
-    mine.undecided[shard].clear();
+  for (uint32_t lane = 0; lane < lane_count_; ++lane) {
+    mine.own[lane].clear();
+    mine.undecided[lane].clear();
   }
   const auto in_batch = [&](const TransferId& id, uint32_t hash, uint32_t slices_end) {
     for (uint32_t other = 0; other < slices_end; ++other) {
@@ -118,7 +127,7 @@ void State::PlanSlice(std::span<const Transfer> events, uint32_t slice) {
     uint32_t end = begin;
     while (end < events.size() && (events[end].flags & transfer_flags::kLinked) != 0) ++end;
     end = std::min<uint32_t>(end + 1, static_cast<uint32_t>(events.size()));
-    uint16_t shards = 0;
+    uint16_t lanes = 0;
     bool global = false;
     for (uint32_t i = begin; i < end; ++i) {
       BatchPlan::Event& planned = plan.events[i];
@@ -132,22 +141,24 @@ void State::PlanSlice(std::span<const Transfer> events, uint32_t slice) {
       if ((event.flags & kResolveFlags) != 0 || !event.reverses_id.IsZero()) {
         const TransferId& named =
             (event.flags & kResolveFlags) != 0 ? event.pending_id : event.reverses_id;
-        planned.global =
-            planned.global || in_batch(named, HashId(named.lo, named.hi), shard_count_);
-        planned.shards = ReferenceShards(event, route);
+        planned.global = planned.global || in_batch(named, HashId(named.lo, named.hi), lane_count_);
+        planned.lanes = ReferenceLanes(event, route);
       } else {
-        planned.shards = Bit(route.debit_home) | Bit(route.credit_home);
+        planned.lanes = LanesOf(route.debit_home, route.credit_home);
       }
-      shards |= planned.shards;
+      lanes |= planned.lanes;
       global = global || planned.global;
     }
-    // A unit of invalid events only touches no table: any shard may report it.
-    if (shards == 0) shards = Bit(slice);
-    if (global || std::popcount(shards) > 1) {
-      mine.cross.push_back({begin, end, global});
+    // A unit of invalid events only touches no table: any lane may report it.
+    if (lanes == 0) lanes = Bit(slice);
+    if (global) {
+      // It reads the batch's other events' effects: everything applied before it.
+      mine.cross.push_back({begin, end, static_cast<uint16_t>((1u << lane_count_) - 1), true});
+    } else if (std::popcount(lanes) > 1) {
+      mine.cross.push_back({begin, end, lanes, false});
     } else {
-      const uint32_t owner = static_cast<uint32_t>(std::countr_zero(shards));
-      mine.own[owner].push_back({begin, end, false});
+      const uint32_t owner = static_cast<uint32_t>(std::countr_zero(lanes));
+      mine.own[owner].push_back({begin, end, lanes, false});
       for (uint32_t i = begin; i < end; ++i) {
         if (plan.events[i].decided == BatchPlan::kUndecided) mine.undecided[owner].push_back(i);
       }
@@ -156,30 +167,30 @@ void State::PlanSlice(std::span<const Transfer> events, uint32_t slice) {
   }
 }
 
-uint16_t State::ReferenceShards(const Transfer& event, const Prepared& route) const {
+uint16_t State::ReferenceLanes(const Transfer& event, const Prepared& route) const {
   if ((event.flags & kResolveFlags) != 0) {
     // Not found: the event fails on its own; found: it moves the reservation's accounts.
     const uint32_t reservation = FindTransfer(event.pending_id);
-    return reservation == kNoSlot ? Bit(route.debit_home)
-                                  : Bit(reservation >> slot_bits_) |
-                                        Bit(HomeOf(transfer(reservation).credit_account_id));
+    return reservation == kNoSlot ? LanesOf(route.debit_home)
+                                  : LanesOf(reservation >> slot_bits_,
+                                            HomeOf(transfer(reservation).credit_account_id));
   }
   // A reversal: its accounts, and the reversed transfer's shard (where its sums live).
-  uint16_t shards = Bit(route.debit_home) | Bit(route.credit_home);
+  uint16_t lanes = LanesOf(route.debit_home, route.credit_home);
   const uint32_t reversed = FindTransfer(event.reverses_id);
-  if (reversed != kNoSlot) shards |= Bit(reversed >> slot_bits_);
-  return shards;
+  if (reversed != kNoSlot) lanes |= LanesOf(reversed >> slot_bits_);
+  return lanes;
 }
 
-// Phase 3: this shard's units, and (shard 0) the cross-shard ones, in log order.
-void State::ApplyShard(std::span<const Transfer> events, uint64_t timestamp_ns, uint32_t shard) {
+// Phase 3: this lane's units, and the cross-lane ones it leads or waits at, in log order.
+void State::ApplyLane(std::span<const Transfer> events, uint64_t timestamp_ns, uint32_t lane) {
   Rendezvous& rendezvous = *owner_->rendezvous_;
   const BatchPlan& plan = owner_->plan_;
   const std::vector<Prepared>& routes = owner_->routes_;
-  // This shard's undecided events, worked on ahead as one shard's batch loop does.
+  // This lane's undecided events, worked on ahead as one shard's batch loop does.
   mine_.clear();
   for (const BatchPlan::Slice& slice : plan.slices) {
-    mine_.insert(mine_.end(), slice.undecided[shard].begin(), slice.undecided[shard].end());
+    mine_.insert(mine_.end(), slice.undecided[lane].begin(), slice.undecided[lane].end());
   }
   size_t indexed = 0;
   size_t probed = 0;
@@ -201,12 +212,14 @@ void State::ApplyShard(std::span<const Transfer> events, uint64_t timestamp_ns, 
     ApplyUnit(events, timestamp_ns, unit, /*resolved=*/true);
   };
   const auto apply_cross = [&](const BatchPlan::Unit& unit) {
-    if (shard != 0) {
-      rendezvous.ArriveAndWait(step++);
+    const uint32_t k = step++;
+    if ((unit.lanes & Bit(lane)) == 0) return;  // lanes outside its footprint go on
+    if (lane != LeaderOf(unit)) {
+      rendezvous.ArriveAndWait(k);
       return;
     }
-    rendezvous.AwaitOthers(step);
-    // Every shard is idle here, and has applied every unit before this one.
+    rendezvous.AwaitOthers(k, static_cast<uint32_t>(std::popcount(unit.lanes)) - 1);
+    // The footprint's lanes are idle here, and have applied every unit before this one.
     if (unit.global) {
       // Its outcome hangs on other events of the batch: make the index exact, then apply it
       // as one shard would, with its own inserts and failures immediate.
@@ -216,10 +229,10 @@ void State::ApplyShard(std::span<const Transfer> events, uint64_t timestamp_ns, 
     }
     ApplyUnit(events, timestamp_ns, unit, /*resolved=*/false);
     defer_index_ = true;
-    rendezvous.Release(step++);
+    rendezvous.Release(k);
   };
   for (const BatchPlan::Slice& slice : plan.slices) {
-    const std::vector<BatchPlan::Unit>& own = slice.own[shard];
+    const std::vector<BatchPlan::Unit>& own = slice.own[lane];
     size_t next_own = 0;
     for (const BatchPlan::Unit& cross : slice.cross) {
       while (next_own < own.size() && own[next_own].begin < cross.begin) {
@@ -249,30 +262,32 @@ void State::ApplyUnit(std::span<const Transfer> events, uint64_t timestamp_ns,
             });
 }
 
-// Phase 4, owner: the new ids whose index entries this shard holds, and the results of the
-// units planned by this shard's thread (each view wrote its own array: in one shared array
-// the shards' neighbouring results would fight over cache lines).
-void State::FinishShard(std::span<CreateTransferResult> results, uint32_t shard) {
-  HashIndex& ids = shards_[shard]->transfer_index;
+// Phase 4, owner: the new ids whose index entries this lane's shards hold, and the results
+// of the units this lane planned (each view wrote its own array: in one shared array the
+// lanes' neighbouring results would fight over cache lines).
+void State::FinishLane(std::span<CreateTransferResult> results, uint32_t lane) {
   constexpr size_t kAhead = 16;  // buckets fetched ahead
-  for (auto& view : views_) {
-    std::vector<Deferred::Insert>& inserts = view->deferred_.inserts[shard];
-    for (size_t k = 0; k < inserts.size(); ++k) {
-      if (k + kAhead < inserts.size()) ids.Prefetch(inserts[k + kAhead].hash);
-      ids.Insert(inserts[k].hash, inserts[k].ref);
+  for (uint32_t shard = lane; shard < shard_count_; shard += lane_count_) {
+    HashIndex& ids = shards_[shard]->transfer_index;
+    for (auto& view : views_) {
+      std::vector<Deferred::Insert>& inserts = view->deferred_.inserts[shard];
+      for (size_t k = 0; k < inserts.size(); ++k) {
+        if (k + kAhead < inserts.size()) ids.Prefetch(inserts[k + kAhead].hash);
+        ids.Insert(inserts[k].hash, inserts[k].ref);
+      }
+      inserts.clear();
     }
-    inserts.clear();
   }
-  const BatchPlan::Slice& slice = plan_.slices[shard];
-  const auto copy = [&](const std::vector<BatchPlan::Unit>& units, uint32_t applier) {
-    const std::vector<CreateTransferResult>& applied = views_[applier]->results_;
+  const BatchPlan::Slice& slice = plan_.slices[lane];
+  const auto copy = [&](const std::vector<BatchPlan::Unit>& units) {
     for (const BatchPlan::Unit& unit : units) {
+      const std::vector<CreateTransferResult>& applied = views_[LeaderOf(unit)]->results_;
       std::copy(applied.begin() + unit.begin, applied.begin() + unit.end,
                 results.begin() + unit.begin);
     }
   };
-  copy(slice.cross, 0);
-  for (uint32_t applier = 0; applier < shard_count_; ++applier) copy(slice.own[applier], applier);
+  copy(slice.cross);
+  for (uint32_t applier = 0; applier < lane_count_; ++applier) copy(slice.own[applier]);
 }
 
 // Owner, every view idle: the views' failures in log order join failures_ and the index.
@@ -314,12 +329,12 @@ void State::MergeDeferredChanges() {
   uint64_t sequence = batch_change_base_;
   while (true) {
     uint32_t best = kShardsMax;
-    for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-      const std::vector<Change>& changes = views_[shard]->deferred_.changes;
-      if (next_of[shard] == changes.size()) continue;
-      if (best == kShardsMax || changes[next_of[shard]].timestamp_ns <
+    for (uint32_t lane = 0; lane < lane_count_; ++lane) {
+      const std::vector<Change>& changes = views_[lane]->deferred_.changes;
+      if (next_of[lane] == changes.size()) continue;
+      if (best == kShardsMax || changes[next_of[lane]].timestamp_ns <
                                     views_[best]->deferred_.changes[next_of[best]].timestamp_ns) {
-        best = shard;
+        best = lane;
       }
     }
     if (best == kShardsMax) break;

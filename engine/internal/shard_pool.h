@@ -8,8 +8,10 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -68,39 +70,47 @@ class ShardPool {
   std::vector<std::thread> threads_;
 };
 
-// Cross-shard steps inside a phase (docs/shards.md, "Cross-shard units"): the k-th such step
-// of a batch runs on shard 0 while every other shard waits at it, so it sees and may change
-// every shard's tables. Reset before each batch's apply phase.
+// Cross-shard units inside the apply phase (docs/shards.md, "Cross-shard units"): the k-th
+// such unit of a batch runs on its leader, the lowest shard of its footprint, while the other
+// shards of the footprint wait at it; shards outside it go on. Reset before each batch's apply
+// phase with the batch's count of cross-shard units.
 class Rendezvous {
  public:
-  explicit Rendezvous(uint32_t shard_count)
-      : others_(shard_count - 1), spins_(SpinsBeforeSleep(shard_count)) {}
-  void Reset() {
-    arrived_.store(0, std::memory_order_relaxed);
-    done_.store(0, std::memory_order_relaxed);
+  explicit Rendezvous(uint32_t shard_count) : spins_(SpinsBeforeSleep(shard_count)) {}
+  void Reset(size_t step_count) {
+    if (step_count > capacity_) {
+      capacity_ = std::max(step_count, 2 * capacity_);
+      steps_ = std::make_unique<Step[]>(capacity_);
+    }
+    for (size_t step = 0; step < step_count; ++step) {
+      steps_[step].arrived.store(0, std::memory_order_relaxed);
+      steps_[step].done.store(0, std::memory_order_relaxed);
+    }
   }
-  // Shard 0: waits until every other shard has arrived at step k.
-  void AwaitOthers(uint32_t step) {
-    const uint32_t target = (step + 1) * others_;
-    WaitUntil(arrived_, spins_, [&](uint32_t arrived) { return arrived >= target; });
+  // The leader: waits until `others` shards have arrived at step k.
+  void AwaitOthers(uint32_t step, uint32_t others) {
+    WaitUntil(steps_[step].arrived, spins_, [&](uint32_t arrived) { return arrived == others; });
   }
-  // Shard 0: step k is done.
+  // The leader: step k is done.
   void Release(uint32_t step) {
-    done_.store(step + 1, std::memory_order_release);
-    done_.notify_all();
+    steps_[step].done.store(1, std::memory_order_release);
+    steps_[step].done.notify_all();
   }
-  // Other shards: arrive at step k and wait until shard 0 has done it.
+  // The footprint's other shards: arrive at step k and wait until its leader has done it.
   void ArriveAndWait(uint32_t step) {
-    arrived_.fetch_add(1, std::memory_order_acq_rel);
-    arrived_.notify_all();
-    WaitUntil(done_, spins_, [&](uint32_t done) { return done > step; });
+    steps_[step].arrived.fetch_add(1, std::memory_order_acq_rel);
+    steps_[step].arrived.notify_all();
+    WaitUntil(steps_[step].done, spins_, [](uint32_t done) { return done != 0; });
   }
 
  private:
-  const uint32_t others_;
+  struct alignas(64) Step {  // a line each: steps in flight at once are waited on apart
+    std::atomic<uint32_t> arrived{0};
+    std::atomic<uint32_t> done{0};
+  };
   const int spins_;
-  std::atomic<uint32_t> arrived_{0};
-  std::atomic<uint32_t> done_{0};
+  std::unique_ptr<Step[]> steps_;
+  size_t capacity_ = 0;
 };
 
 }  // namespace ledger::engine::internal

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <thread>
 
 #include "engine/internal/chains.h"
 
@@ -19,6 +20,14 @@ namespace {
 uint64_t HistoryEntriesMax(uint64_t transfers_max) {
   return std::min<uint64_t>(uint64_t{1} << 32,
                             8 * std::min<uint64_t>(transfers_max, kSlotsMax) + 64);
+}
+
+uint32_t LaneCount(const EngineOptions& options) {
+  const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const uint32_t lanes =
+      options.shard_threads != 0 ? options.shard_threads : std::min(options.shard_count, cores);
+  LEDGER_ASSERT(lanes >= 1 && lanes <= options.shard_count, lanes, options.shard_count);
+  return lanes;
 }
 
 }  // namespace
@@ -104,6 +113,7 @@ Shard::Shard(const EngineOptions& options, uint32_t shard_count, uint64_t slots_
 State::State(const EngineOptions& options)
     : hash_seed_(options.hash_seed),
       shard_count_(options.shard_count),
+      lane_count_(LaneCount(options)),
       slot_bits_(31 - static_cast<uint32_t>(std::bit_width(options.shard_count - 1))),
       slot_mask_((uint32_t{1} << slot_bits_) - 1),
       owned_failures_(std::make_unique<VirtualArray<FailureRecord>>(
@@ -117,18 +127,19 @@ State::State(const EngineOptions& options)
     shards_[shard] = owned_shards_[shard].get();
   }
   undo_.reserve(1024);
-  if (shard_count_ == 1) return;
-  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+  if (lane_count_ == 1) return;  // one thread: the single-shard loop, on every shard's tables
+  for (uint32_t lane = 0; lane < lane_count_; ++lane) {
     views_.push_back(std::make_unique<State>(*this, View{}));
   }
-  plan_.slices.resize(shard_count_);
-  rendezvous_ = std::make_unique<Rendezvous>(shard_count_);
-  pool_ = std::make_unique<ShardPool>(shard_count_);
+  plan_.slices.resize(lane_count_);
+  rendezvous_ = std::make_unique<Rendezvous>(lane_count_);
+  pool_ = std::make_unique<ShardPool>(lane_count_);
 }
 
 State::State(State& owner, View)
     : hash_seed_(owner.hash_seed_),
       shard_count_(owner.shard_count_),
+      lane_count_(owner.lane_count_),
       slot_bits_(owner.slot_bits_),
       slot_mask_(owner.slot_mask_),
       failures_(owner.failures_),

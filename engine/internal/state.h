@@ -208,30 +208,31 @@ class BatchIds {
 
 // A sharded transfer batch's plan (parallel.cc, docs/shards.md). Per event: the result
 // decided before any table is read (an invalid event), whether it is global (depends on
-// another event of the batch), and the shards whose tables it touches. Per slice of the batch
-// (each written by one thread): the ids of its valid events, and its units (chains, or single
-// events) sorted by the shard that applies them, or cross-shard.
+// another event of the batch), and the lanes whose shards' tables it touches. Per slice of the
+// batch (each written by one lane): the ids of its valid events, and its units (chains, or
+// single events) sorted by the lane that applies them, or cross-lane.
 struct BatchPlan {
   static constexpr uint8_t kUndecided = 0xff;
   struct Event {
     uint8_t decided = kUndecided;  // a CreateTransferResult, or kUndecided
     bool global = false;           // names an id that another event of the batch names
-    uint16_t shards = 0;           // bit per shard
+    uint16_t lanes = 0;            // its footprint: bit per lane (parallel.cc)
   };
   struct Unit {
     uint32_t begin, end;  // events [begin, end)
+    uint16_t lanes;       // its footprint: bit per lane (every lane when global)
     bool global;          // an event of it is global
   };
   struct alignas(64) Slice {
     uint32_t begin = 0, end = 0;                  // the slice routed (events [begin, end))
     uint32_t units_begin = 0, units_end = 0;      // the units planned: those starting in here
     BatchIds ids;                                 // its valid events' ids -> first event
-    std::vector<Unit> cross;                      // its cross-shard units, in order
-    std::vector<Unit> own[kShardsMax];            // its other units, by the shard applying them
+    std::vector<Unit> cross;                      // its cross-lane units, in order
+    std::vector<Unit> own[kShardsMax];            // its other units, by the lane applying them
     std::vector<uint32_t> undecided[kShardsMax];  // those units' undecided events
   };
   std::vector<Event> events;
-  std::vector<Slice> slices;  // one per shard thread
+  std::vector<Slice> slices;  // one per lane
 };
 
 // What a view holds back while shards run side by side, applied in log order afterwards:
@@ -396,13 +397,18 @@ class State {
                               std::span<CreateTransferResult> results);
   void RouteSlice(std::span<const Transfer> events, uint32_t slice);
   void PlanSlice(std::span<const Transfer> events, uint32_t slice);
-  // The footprint of a post, void or reversal: the shards of the transfer it names.
-  uint16_t ReferenceShards(const Transfer& event, const Prepared& route) const;
-  void ApplyShard(std::span<const Transfer> events, uint64_t timestamp_ns, uint32_t shard);
+  // Lanes (parallel.cc): shard s runs on lane s % lane_count_; a mask has a bit per lane.
+  template <typename... Shards>
+  uint16_t LanesOf(Shards... shards) const {
+    return static_cast<uint16_t>(((1u << (shards % lane_count_)) | ...));
+  }
+  // The footprint of a post, void or reversal: the lanes of the shards it touches.
+  uint16_t ReferenceLanes(const Transfer& event, const Prepared& route) const;
+  void ApplyLane(std::span<const Transfer> events, uint64_t timestamp_ns, uint32_t lane);
   // resolved: the events' accounts were looked up ahead (Resolve).
   void ApplyUnit(std::span<const Transfer> events, uint64_t timestamp_ns,
                  const BatchPlan::Unit& unit, bool resolved);
-  void FinishShard(std::span<CreateTransferResult> results, uint32_t shard);
+  void FinishLane(std::span<CreateTransferResult> results, uint32_t lane);
   // Owner, with every view idle: the views' failures (in log order), their index inserts.
   void FlushDeferredFailures();
   void FlushDeferredInserts();
@@ -504,7 +510,8 @@ class State {
   uint64_t hash_seed_;
   uint64_t last_timestamp_ns_ = 0;
   uint32_t shard_count_;
-  uint32_t slot_bits_;  // 31 for one shard, 30 for two, ...
+  uint32_t lane_count_;  // threads running the shards' batches: 1 to shard_count_
+  uint32_t slot_bits_;   // 31 for one shard, 30 for two, ...
   uint32_t slot_mask_;
 
   std::vector<Ledger> ledgers_;

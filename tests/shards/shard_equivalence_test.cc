@@ -1,6 +1,7 @@
-// Sharding's oracle (docs/shards.md): the same log applied with 1, 2, 3, 4 and 8 shards gives
-// identical results for every event and an identical state: the state hash, every account,
-// every transfer, every history list, the change feed and the trial balances.
+// Sharding's oracle (docs/shards.md): the same log applied with 1, 2, 3, 4 and 8 shards, on one
+// thread per shard or fewer, gives identical results for every event and an identical state: the
+// state hash, every account, every transfer, every history list, the change feed and the trial
+// balances.
 //
 // Logs come from the property tests' generator (tests/engine/property_generator.h): small id
 // spaces, so accounts are hot and ids collide; chains across shards (some left open or failing
@@ -31,7 +32,16 @@ namespace {
 using engine::Engine;
 using engine::EngineOptions;
 
-constexpr uint32_t kShardCounts[] = {1, 2, 3, 4, 8};
+// Shard counts and the threads running them: one thread per shard, several shards per thread,
+// and many shards on one thread (the single-shard loop on sharded tables).
+struct Config {
+  uint32_t shards, threads;
+};
+constexpr Config kConfigs[] = {{1, 1}, {2, 2}, {3, 3}, {4, 2}, {8, 8}, {8, 1}};
+
+std::ostream& operator<<(std::ostream& out, const Config& config) {
+  return out << config.shards << " shards on " << config.threads << " threads";
+}
 constexpr uint64_t kBatchesPerLog = 40;
 constexpr uint64_t kChangeFeedCapacity = 64;
 
@@ -41,7 +51,7 @@ uint64_t EnvU64(const char* name, uint64_t fallback) {
   return std::strtoull(text, nullptr, 0);
 }
 
-// Logs per test (each applied on five engines): a thousand by default; the sanitizer test
+// Logs per test (each applied on six engines): a thousand by default; the sanitizer test
 // presets set fewer (CMakePresets.json).
 uint64_t LogCount() { return EnvU64("LEDGER_SHARD_LOGS", 1000); }
 
@@ -52,14 +62,15 @@ uint64_t Seed() {
   return seed;
 }
 
-EngineOptions Options(uint32_t shard_count) {
+EngineOptions Options(Config config) {
   EngineOptions options;
   options.accounts_capacity = 16;  // small: the tables grow and rehash during a log
   options.transfers_capacity = 16;
   options.accounts_max = 1 << 16;  // small reservations: an engine per shard count per log
   options.transfers_max = 1 << 18;
   options.change_feed_capacity = kChangeFeedCapacity;
-  options.shard_count = shard_count;
+  options.shard_count = config.shards;
+  options.shard_threads = config.threads;
   return options;
 }
 
@@ -241,21 +252,21 @@ TEST(ShardEquivalence, RandomLogsGiveIdenticalResultsAndStateOnEveryShardCount) 
     const uint64_t log_seed = seed + number;
     Log log(log_seed, number);
     std::vector<std::unique_ptr<Engine>> engines;
-    for (uint32_t shard_count : kShardCounts) {
-      engines.push_back(std::make_unique<Engine>(Options(shard_count)));
+    for (const Config& config : kConfigs) {
+      engines.push_back(std::make_unique<Engine>(Options(config)));
     }
     while (!log.done()) {
       const Batch& batch = log.Next();
       const std::vector<uint8_t> expected = ApplyBatch(*engines[0], batch);
       for (size_t e = 1; e < engines.size(); ++e) {
         ASSERT_EQ(ApplyBatch(*engines[e], batch), expected)
-            << kShardCounts[e] << " shards, batch " << log.index()
-            << "; replay with LEDGER_SEED=" << log_seed << " LEDGER_SHARD_LOGS=1";
+            << kConfigs[e] << ", batch " << log.index() << "; replay with LEDGER_SEED=" << log_seed
+            << " LEDGER_SHARD_LOGS=1";
       }
       if (log.index() % 10 == 9 || log.done()) {
         for (size_t e = 1; e < engines.size(); ++e) {
           ASSERT_TRUE(SameState(*engines[0], *engines[e], log.named()))
-              << kShardCounts[e] << " shards, after batch " << log.index()
+              << kConfigs[e] << ", after batch " << log.index()
               << "; replay with LEDGER_SEED=" << log_seed << " LEDGER_SHARD_LOGS=1";
         }
       }
@@ -268,22 +279,21 @@ TEST(ShardEquivalence, SnapshotTakenWithSomeShardsRestoresOntoAnyOther) {
   const uint64_t seed = Seed();
   for (uint64_t number = 0; number < std::max<uint64_t>(1, LogCount() / 20); ++number) {
     Log log(seed + number, number);
-    const uint32_t from_shards = kShardCounts[number % std::size(kShardCounts)];
-    Engine source(Options(from_shards));
+    const Config from = kConfigs[number % std::size(kConfigs)];
+    Engine source(Options(from));
     while (!log.done()) ApplyBatch(source, log.Next());
     const std::unique_ptr<engine::EngineSnapshot> image = source.CaptureSnapshot();
-    for (uint32_t to_shards : kShardCounts) {
-      auto restored = Engine::Restore(Options(to_shards), image->sections());
-      ASSERT_TRUE(restored.ok()) << restored.status() << " from " << from_shards << " to "
-                                 << to_shards << " shards, LEDGER_SEED=" << seed + number;
+    for (const Config& to : kConfigs) {
+      auto restored = Engine::Restore(Options(to), image->sections());
+      ASSERT_TRUE(restored.ok()) << restored.status() << " from " << from << " to " << to
+                                 << ", LEDGER_SEED=" << seed + number;
       ASSERT_TRUE(SameState(source, **restored, log.named()))
-          << "from " << from_shards << " to " << to_shards
-          << " shards, LEDGER_SEED=" << seed + number;
+          << "from " << from << " to " << to << ", LEDGER_SEED=" << seed + number;
     }
     // And restored engines go on alike.
-    auto one = Engine::Restore(Options(1), image->sections());
-    auto many = Engine::Restore(Options(kShardCounts[(number + 1) % std::size(kShardCounts)]),
-                                image->sections());
+    auto one = Engine::Restore(Options(kConfigs[0]), image->sections());
+    auto many =
+        Engine::Restore(Options(kConfigs[(number + 1) % std::size(kConfigs)]), image->sections());
     ASSERT_TRUE(one.ok() && many.ok());
     for (int i = 0; i < 5; ++i) {
       const Batch next = log.After((*one)->last_timestamp_ns());
