@@ -40,6 +40,9 @@ absl::Status CheckOptions(const ServerOptions& options) {
   if (options.shard_count < 1 || options.shard_count > engine::kShardsMax) {
     return absl::InvalidArgumentError(absl::StrCat("shards must be 1..", engine::kShardsMax));
   }
+  if (options.shard_threads > options.shard_count) {
+    return absl::InvalidArgumentError("shard threads must be 0 (automatic) to the shard count");
+  }
   if (limits.batch_events_max == 0 || limits.batch_events_max > wal::kEventsPerEntryMax) {
     return absl::InvalidArgumentError(
         absl::StrCat("batch events max must be 1..", wal::kEventsPerEntryMax));

@@ -46,6 +46,7 @@ struct ServerOptions {
   std::string tls_key_file;
   std::string ready_file;  // once listening, "<rpc address>\n<metrics address>\n" goes here
   uint32_t shard_count = 1;
+  uint32_t shard_threads = 0;                // 0: one per shard, at most one per core
   uint64_t snapshot_interval_ops = 100'000;  // 0: none while running
   bool snapshot_on_shutdown = true;
   bool use_io_uring = true;

@@ -51,7 +51,9 @@ flags for run:
   --metrics HOST:PORT         serve Prometheus metrics at http://HOST:PORT/metrics
   --tls-cert FILE --tls-key FILE
                               serve RPC over TLS with this PEM certificate and key
-  --shards N                  shards, one apply thread each (1 to 16, default 1; docs/shards.md)
+  --shards N                  shards (1 to 16, default 1; docs/shards.md)
+  --shard-threads N           threads applying them: 0 = one per shard, at most one per core
+                              (default 0; at most --shards)
   --snapshot-interval-ops N   snapshot every N ops (default 100000; 0: never while running)
   --no-snapshot-on-shutdown   skip the snapshot at a graceful shutdown
   --no-io-uring               write the log with pwrite + fdatasync
@@ -213,6 +215,8 @@ int Run(Flags& flags) {
        {"--tls-key", Text(&options.tls_key_file)},
        {"--ready-file", Text(&options.ready_file)},
        {"--shards", Number("--shards", &options.shard_count, 1, engine::kShardsMax)},
+       {"--shard-threads",
+        Number("--shard-threads", &options.shard_threads, 0, engine::kShardsMax)},
        {"--snapshot-interval-ops",
         Number("--snapshot-interval-ops", &options.snapshot_interval_ops, 0, ~uint64_t{0})},
        {"--accounts-capacity",

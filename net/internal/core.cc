@@ -25,6 +25,7 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   recovery.engine.transfers_capacity = options.transfers_capacity;
   recovery.engine.change_feed_capacity = options.feed_retention;
   recovery.engine.shard_count = options.shard_count;
+  recovery.engine.shard_threads = options.shard_threads;
   LEDGER_ASSIGN_OR_RETURN(wal::Recovered recovered, wal::Recover(*core->directory_, recovery));
   for (const std::string& note : recovered.notes) log(note);
   log(absl::StrCat("recovered through op ", recovered.log.last_op, " (snapshot at op ",

@@ -404,6 +404,8 @@ TEST(Server, RejectsBadFlags) {
   ServerProcess server;
   EXPECT_FALSE(server.Start({"--shards", "0"}));
   EXPECT_NE(server.log().find("--shards must be"), std::string::npos) << server.log();
+  EXPECT_FALSE(server.Start({"--shards", "2", "--shard-threads", "3"}));
+  EXPECT_NE(server.log().find("shard threads must be"), std::string::npos) << server.log();
   EXPECT_FALSE(server.Start({"--no-such-flag"}));
   EXPECT_NE(server.log().find("unknown flag --no-such-flag"), std::string::npos);
 }
