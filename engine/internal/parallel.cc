@@ -123,31 +123,34 @@ void State::PlanSlice(std::span<const Transfer> events, uint32_t slice) {
     return false;
   };
   uint32_t routed_by = 0;  // the slice that routed event i (phase 1's split)
+  // An event's footprint, and whether it is global; an invalid one touches nothing.
+  const auto plan_event = [&](uint32_t i) -> uint16_t {
+    BatchPlan::Event& planned = plan.events[i];
+    if (planned.decided != BatchPlan::kUndecided) return 0;
+    while (plan.slices[routed_by].end <= i) ++routed_by;
+    const Transfer& event = events[i];
+    const Prepared& route = routes[i];
+    // Named by an earlier slice's event too (the same slice's was seen in phase 1), or
+    // naming a transfer that an event of this batch creates or retries.
+    planned.global = planned.global || in_batch(event.id, route.id_hash, routed_by);
+    if ((event.flags & kResolveFlags) == 0 && event.reverses_id.IsZero()) {
+      return LanesOf(route.debit_home, route.credit_home);
+    }
+    const TransferId& named =
+        (event.flags & kResolveFlags) != 0 ? event.pending_id : event.reverses_id;
+    planned.global = planned.global || in_batch(named, HashId(named.lo, named.hi), lane_count_);
+    return ReferenceLanes(event, route);
+  };
   for (uint32_t begin = mine.units_begin; begin < mine.units_end;) {
-    uint32_t end = begin;
-    while (end < events.size() && (events[end].flags & transfer_flags::kLinked) != 0) ++end;
-    end = std::min<uint32_t>(end + 1, static_cast<uint32_t>(events.size()));
+    uint32_t end = begin + 1;
+    if ((events[begin].flags & transfer_flags::kLinked) != 0) {  // a chain
+      while (end < events.size() && (events[end - 1].flags & transfer_flags::kLinked) != 0) ++end;
+    }
     uint16_t lanes = 0;
     bool global = false;
     for (uint32_t i = begin; i < end; ++i) {
-      BatchPlan::Event& planned = plan.events[i];
-      const Prepared& route = routes[i];
-      if (planned.decided != BatchPlan::kUndecided) continue;
-      while (plan.slices[routed_by].end <= i) ++routed_by;
-      const Transfer& event = events[i];
-      // Named by an earlier slice's event too (the same slice's was seen in phase 1), or
-      // naming a transfer that an event of this batch creates or retries.
-      planned.global = planned.global || in_batch(event.id, route.id_hash, routed_by);
-      if ((event.flags & kResolveFlags) != 0 || !event.reverses_id.IsZero()) {
-        const TransferId& named =
-            (event.flags & kResolveFlags) != 0 ? event.pending_id : event.reverses_id;
-        planned.global = planned.global || in_batch(named, HashId(named.lo, named.hi), lane_count_);
-        planned.lanes = ReferenceLanes(event, route);
-      } else {
-        planned.lanes = LanesOf(route.debit_home, route.credit_home);
-      }
-      lanes |= planned.lanes;
-      global = global || planned.global;
+      lanes |= plan_event(i);
+      global = global || plan.events[i].global;
     }
     // A unit of invalid events only touches no table: any lane may report it.
     if (lanes == 0) lanes = Bit(slice);
@@ -192,22 +195,24 @@ void State::ApplyLane(std::span<const Transfer> events, uint64_t timestamp_ns, u
   for (const BatchPlan::Slice& slice : plan.slices) {
     mine_.insert(mine_.end(), slice.undecided[lane].begin(), slice.undecided[lane].end());
   }
-  size_t indexed = 0;
-  size_t probed = 0;
-  size_t resolved = 0;
+  // Each undecided event is staged kIndexAhead, kProbeAhead and kResolveAhead events before
+  // it is applied: its routes copied and index buckets fetched, its account records fetched,
+  // its accounts looked up.
+  const size_t count = mine_.size();
+  const auto stage_index = [&](size_t k) {
+    prepared_[mine_[k]] = routes[mine_[k]];
+    PrefetchIndexes(mine_[k]);
+  };
+  for (size_t k = 0; k < std::min(count, kIndexAhead); ++k) stage_index(k);
+  for (size_t k = 0; k < std::min(count, kProbeAhead); ++k) PrefetchAccounts(mine_[k]);
+  for (size_t k = 0; k < std::min(count, kResolveAhead); ++k) Resolve(events, mine_[k]);
   size_t applied = 0;  // of mine_
   uint32_t step = 0;
   const auto apply_own = [&](const BatchPlan::Unit& unit) {
-    while (applied < mine_.size() && mine_[applied] < unit.end) ++applied;
-    for (; indexed < std::min(mine_.size(), applied + kIndexAhead); ++indexed) {
-      prepared_[mine_[indexed]] = routes[mine_[indexed]];
-      PrefetchIndexes(mine_[indexed]);
-    }
-    for (; probed < std::min(mine_.size(), applied + kProbeAhead); ++probed) {
-      PrefetchAccounts(mine_[probed]);
-    }
-    for (; resolved < std::min(mine_.size(), applied + kResolveAhead); ++resolved) {
-      Resolve(events, mine_[resolved]);
+    for (; applied < count && mine_[applied] < unit.end; ++applied) {
+      if (applied + kIndexAhead < count) stage_index(applied + kIndexAhead);
+      if (applied + kProbeAhead < count) PrefetchAccounts(mine_[applied + kProbeAhead]);
+      if (applied + kResolveAhead < count) Resolve(events, mine_[applied + kResolveAhead]);
     }
     ApplyUnit(events, timestamp_ns, unit, /*resolved=*/true);
   };
@@ -247,6 +252,22 @@ void State::ApplyLane(std::span<const Transfer> events, uint64_t timestamp_ns, u
 void State::ApplyUnit(std::span<const Transfer> events, uint64_t timestamp_ns,
                       const BatchPlan::Unit& unit, bool resolved) {
   const BatchPlan& plan = owner_->plan_;
+  if (unit.end - unit.begin == 1 && (events[unit.begin].flags & transfer_flags::kLinked) == 0) {
+    // Most units: one event, no chain (what RunChains would do, without its set-up).
+    const uint32_t i = unit.begin;
+    const uint8_t decided = plan.events[i].decided;
+    if (decided != BatchPlan::kUndecided) {
+      results_[i] = static_cast<R>(decided);
+      return;
+    }
+    event_index_ = i;
+    if (!resolved) {
+      prepared_[i] = owner_->routes_[i];
+      Resolve(events, i);
+    }
+    results_[i] = CreateValidTransfer(events[i], timestamp_ns + 1 + i, prepared_[i]);
+    return;
+  }
   RunChains(events.subspan(unit.begin, unit.end - unit.begin),
             std::span(results_).subspan(unit.begin, unit.end - unit.begin), transfer_flags::kLinked,
             [&](size_t offset) {
@@ -282,8 +303,7 @@ void State::FinishLane(std::span<CreateTransferResult> results, uint32_t lane) {
   const auto copy = [&](const std::vector<BatchPlan::Unit>& units) {
     for (const BatchPlan::Unit& unit : units) {
       const std::vector<CreateTransferResult>& applied = views_[LeaderOf(unit)]->results_;
-      std::copy(applied.begin() + unit.begin, applied.begin() + unit.end,
-                results.begin() + unit.begin);
+      for (uint32_t i = unit.begin; i < unit.end; ++i) results[i] = applied[i];  // mostly one
     }
   };
   copy(slice.cross);

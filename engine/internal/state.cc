@@ -6,10 +6,6 @@
 #include <thread>
 
 #include "engine/internal/chains.h"
-
-#define XXH_INLINE_ALL
-#include "xxhash.h"
-
 namespace ledger::engine::internal {
 
 namespace {
@@ -123,6 +119,9 @@ State::State(const EngineOptions& options)
       changes_(*owned_changes_) {
   LEDGER_ASSERT(shard_count_ >= 1 && shard_count_ <= kShardsMax, shard_count_);
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    lane_bit_[shard] = static_cast<uint16_t>(1u << (shard % lane_count_));
+  }
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     owned_shards_[shard] = std::make_unique<Shard>(options, shard_count_, slot_mask_);
     shards_[shard] = owned_shards_[shard].get();
   }
@@ -148,16 +147,11 @@ State::State(State& owner, View)
       defer_index_(true),
       defer_changes_(true) {
   std::copy(std::begin(owner.shards_), std::end(owner.shards_), std::begin(shards_));
+  std::copy(std::begin(owner.lane_bit_), std::end(owner.lane_bit_), std::begin(lane_bit_));
   undo_.reserve(1024);
 }
 
 State::~State() = default;
-
-uint32_t State::HashId(uint64_t lo, uint64_t hi) const {
-  const uint64_t words[2] = {lo, hi};
-  const uint64_t hash = XXH3_64bits_withSeed(words, sizeof(words), hash_seed_);
-  return static_cast<uint32_t>(hash ^ (hash >> 32));
-}
 
 uint32_t State::FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const {
   const Shard& shard = *shards_[home];

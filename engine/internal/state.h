@@ -207,16 +207,15 @@ class BatchIds {
 };
 
 // A sharded transfer batch's plan (parallel.cc, docs/shards.md). Per event: the result
-// decided before any table is read (an invalid event), whether it is global (depends on
-// another event of the batch), and the lanes whose shards' tables it touches. Per slice of the
-// batch (each written by one lane): the ids of its valid events, and its units (chains, or
-// single events) sorted by the lane that applies them, or cross-lane.
+// decided before any table is read (an invalid event), and whether it is global (depends on
+// another event of the batch). Per slice of the batch (each written by one lane): the ids of its
+// valid events, and its units (chains, or single events) sorted by the lane that applies them, or
+// cross-lane.
 struct BatchPlan {
   static constexpr uint8_t kUndecided = 0xff;
   struct Event {
     uint8_t decided = kUndecided;  // a CreateTransferResult, or kUndecided
     bool global = false;           // names an id that another event of the batch names
-    uint16_t lanes = 0;            // its footprint: bit per lane (parallel.cc)
   };
   struct Unit {
     uint32_t begin, end;  // events [begin, end)
@@ -331,7 +330,12 @@ class State {
   void PrefetchAccounts(size_t index) const;
   void Resolve(std::span<const Transfer> events, size_t index);
 
-  uint32_t HashId(uint64_t lo, uint64_t hi) const;
+  // Inline: three per transfer, on the hot path (XXH3, from engine/shard.h).
+  uint32_t HashId(uint64_t lo, uint64_t hi) const {
+    const uint64_t words[2] = {lo, hi};
+    const uint64_t hash = XXH3_64bits_withSeed(words, sizeof(words), hash_seed_);
+    return static_cast<uint32_t>(hash ^ (hash >> 32));
+  }
   uint32_t FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const;
   uint32_t FindAccount(AccountId id, uint32_t hash) const {
     return FindAccountIn(HomeOf(id), id, hash);
@@ -400,7 +404,7 @@ class State {
   // Lanes (parallel.cc): shard s runs on lane s % lane_count_; a mask has a bit per lane.
   template <typename... Shards>
   uint16_t LanesOf(Shards... shards) const {
-    return static_cast<uint16_t>(((1u << (shards % lane_count_)) | ...));
+    return static_cast<uint16_t>((lane_bit_[shards] | ...));
   }
   // The footprint of a post, void or reversal: the lanes of the shards it touches.
   uint16_t ReferenceLanes(const Transfer& event, const Prepared& route) const;
@@ -510,8 +514,9 @@ class State {
   uint64_t hash_seed_;
   uint64_t last_timestamp_ns_ = 0;
   uint32_t shard_count_;
-  uint32_t lane_count_;  // threads running the shards' batches: 1 to shard_count_
-  uint32_t slot_bits_;   // 31 for one shard, 30 for two, ...
+  uint32_t lane_count_;                 // threads running the shards' batches: 1 to shard_count_
+  uint16_t lane_bit_[kShardsMax] = {};  // shard -> the bit of its lane (no division per event)
+  uint32_t slot_bits_;                  // 31 for one shard, 30 for two, ...
   uint32_t slot_mask_;
 
   std::vector<Ledger> ledgers_;
