@@ -21,7 +21,7 @@ printf '%-28s %s\n' configuration instructions/transfer
 for config in $configs; do
   # Collection toggles on entering (and back on leaving) each function, per thread: on in the
   # apply entry point and the workers' loop, off again inside every wait.
-  LEDGER_BENCH_BATCHES=$batches valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
+  LEDGER_BENCH_BASELINE=0 LEDGER_BENCH_BATCHES=$batches valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
     --collect-atstart=no --toggle-collect='*State::CreateTransfers(std::span*' \
     --toggle-collect='*ShardPool::WorkerLoop(*' --toggle-collect='*WaitUntil<*' \
     "$build/bench/engine_bench" --benchmark_filter="Sharded/$config/" >/dev/null 2>&1

@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -134,7 +135,11 @@ void BM_ApplyPlainTransfers(benchmark::State& state) {
 
 // Plain transfers on a sharded engine (docs/shards.md), 10,000 accounts. Ranges: shards, and
 // the percentage of transfers whose accounts are on two shards (the others keep both
-// accounts on one shard, chosen uniformly).
+// accounts on one shard, chosen uniformly). Each batch is also applied to a single-shard
+// engine, in alternating order, and `vs_1_shard` is that engine's time over the sharded
+// one's: a ratio measured batch by batch, so a busy host slows both sides alike (the
+// shards:1 row is the A/A check). The reported time is the sharded engine's.
+// LEDGER_BENCH_BASELINE=0 leaves the single-shard engine out (bench/callgrind_sharded.sh).
 void BM_ApplySharded(benchmark::State& state) {
   constexpr uint64_t kAccounts = 10'000;
   const uint32_t shard_count = static_cast<uint32_t>(state.range(0));
@@ -143,28 +148,60 @@ void BM_ApplySharded(benchmark::State& state) {
   for (uint64_t index = 0; index < kAccounts; ++index) {
     on_shard[engine::ShardOf(AccountIdOf(index), shard_count)].push_back(index);
   }
+  const uint64_t transfer_count = static_cast<uint64_t>(state.max_iterations) * kBatchEvents;
+  uint64_t sharded_ns = 1;
+  uint64_t single_ns = 1;
+  auto sharded = MakeEngine(kAccounts, transfer_count, &sharded_ns, shard_count);
+  const char* baseline = std::getenv("LEDGER_BENCH_BASELINE");
+  const bool compare = baseline == nullptr || std::strcmp(baseline, "0") != 0;
+  auto single = MakeEngine(kAccounts, compare ? transfer_count : 1, &single_ns, 1);
+  std::vector<Transfer> batch(kBatchEvents);
+  std::vector<CreateTransferResult> results(kBatchEvents);
   Random random{11};
-  RunBatches(
-      state,
-      [&](uint64_t account_count, std::span<Transfer> batch) {
-        FillPlainBatch(random, account_count, kLedger, batch);
-        for (Transfer& transfer : batch) {
-          const uint32_t debit_shard = static_cast<uint32_t>(random.Below(shard_count));
-          uint32_t credit_shard = debit_shard;
-          if (shard_count > 1 && random.Below(100) < cross_percent) {
-            credit_shard = static_cast<uint32_t>((debit_shard + 1 + random.Below(shard_count - 1)) %
-                                                 shard_count);
-          }
-          const auto& debits = on_shard[debit_shard];
-          const auto& credits = on_shard[credit_shard];
-          const uint64_t debit = debits[random.Below(debits.size())];
-          uint64_t credit = credits[random.Below(credits.size())];
-          while (credit == debit) credit = credits[random.Below(credits.size())];
-          transfer.debit_account_id = AccountIdOf(debit);
-          transfer.credit_account_id = AccountIdOf(credit);
-        }
-      },
-      kAccounts, shard_count);
+  double sharded_seconds = 0;
+  double single_seconds = 0;
+  uint64_t failures = 0;
+  const auto apply = [&](engine::Engine& target) {
+    const auto start = std::chrono::steady_clock::now();
+    target.CreateTransfers(batch, target.last_timestamp_ns() + 1, results);
+    const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+    for (CreateTransferResult result : results) failures += result != CreateTransferResult::kOk;
+    return seconds.count();
+  };
+  for (auto _ : state) {
+    FillPlainBatch(random, kAccounts, kLedger, batch);
+    for (Transfer& transfer : batch) {
+      const uint32_t debit_shard = static_cast<uint32_t>(random.Below(shard_count));
+      uint32_t credit_shard = debit_shard;
+      if (shard_count > 1 && random.Below(100) < cross_percent) {
+        credit_shard =
+            static_cast<uint32_t>((debit_shard + 1 + random.Below(shard_count - 1)) % shard_count);
+      }
+      const auto& debits = on_shard[debit_shard];
+      const auto& credits = on_shard[credit_shard];
+      const uint64_t debit = debits[random.Below(debits.size())];
+      uint64_t credit = credits[random.Below(credits.size())];
+      while (credit == debit) credit = credits[random.Below(credits.size())];
+      transfer.debit_account_id = AccountIdOf(debit);
+      transfer.credit_account_id = AccountIdOf(credit);
+    }
+    double seconds = 0;
+    if (!compare) {
+      seconds = apply(*sharded);
+    } else if (state.iterations() % 2 == 0) {
+      single_seconds += apply(*single);
+      seconds = apply(*sharded);
+    } else {
+      seconds = apply(*sharded);
+      single_seconds += apply(*single);
+    }
+    sharded_seconds += seconds;
+    state.SetIterationTime(seconds);
+  }
+  if (failures != 0) state.SkipWithError("a transfer failed");
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatchEvents));
+  if (compare) state.counters["vs_1_shard"] = single_seconds / sharded_seconds;
+  ReportMemory(state, *sharded);
 }
 
 // Reservations then their posts, half the batch each: the side maps' cost.
@@ -213,7 +250,7 @@ int main(int argc, char** argv) {
       ->Args({4, 10})
       ->Args({4, 50})
       ->Iterations(BatchCount(244))
-      ->UseRealTime()
+      ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_ApplyPendingThenPost", BM_ApplyPendingThenPost)
       ->Arg(10'000)
