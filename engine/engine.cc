@@ -70,6 +70,13 @@ size_t Engine::GetChanges(uint64_t from_sequence, std::span<Change> out) const {
 uint64_t Engine::change_sequence_next() const { return state_->change_sequence_next(); }
 uint64_t Engine::change_sequence_oldest() const { return state_->change_sequence_oldest(); }
 StateHash Engine::ComputeStateHash() const { return state_->ComputeStateHash(); }
+std::vector<StateHash> Engine::ComputeShardStateHashes() const {
+  std::vector<StateHash> hashes;
+  for (uint32_t shard = 0; shard < state_->shard_count(); ++shard) {
+    hashes.push_back(state_->ComputeShardStateHash(shard));
+  }
+  return hashes;
+}
 uint64_t Engine::last_timestamp_ns() const { return state_->last_timestamp_ns(); }
 bool Engine::HasRoomFor(uint64_t account_count, uint64_t transfer_count) const {
   return state_->HasRoomFor(account_count, transfer_count);

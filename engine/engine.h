@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/snapshot.h"
@@ -142,6 +143,11 @@ class Engine {
   // hashes whatever the layout. The retained changes are not hashed: which ones are retained
   // depends on change_feed_capacity, a setting, and their content follows from the log.
   StateHash ComputeStateHash() const;
+  // Per shard (shard_count of them): each shard's accounts, transfers and the failures whose
+  // ids it indexes, hashed in its own order. Comparable between engines with the same shard
+  // count, where they tell which shards diverge; the whole-state hash above is the same for
+  // any count.
+  std::vector<StateHash> ComputeShardStateHashes() const;
 
   // A consistent image of the whole state, for a snapshot (engine/snapshot.h). Short: copies
   // the mutable parts and borrows the rest; this engine must outlive the image.

@@ -5,6 +5,9 @@
 // (ledgers, accounts, reservation states, balance snapshots, the change ring) and borrows the
 // append-only prefix of the transfer and failure tables, which never change once written. The
 // image can then be written from another thread while the engine goes on applying batches.
+// With several shards the transfers section is the shards' tables merged by timestamp:
+// Stream merges them as it writes; sections() merges them into memory (once, for tests and
+// tools; at 100M transfers that is 15 GB, which a server must not spend).
 #pragma once
 
 #include <cstddef>
@@ -12,6 +15,8 @@
 #include <span>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "engine/types.h"
 
 namespace ledger::engine {
@@ -80,19 +85,38 @@ class State;
 // engine must outlive it.
 class EngineSnapshot {
  public:
-  std::span<const SnapshotSection> sections() const { return sections_; }
+  // Every section in memory. Not thread-safe: the first call may merge the shards' transfers.
+  std::span<const SnapshotSection> sections() const;
+  // Writes the sections in order: for each, start(its kind, record size and size in bytes),
+  // then its bytes through write(), in pieces. Copies nothing whole.
+  absl::Status Stream(absl::FunctionRef<absl::Status(
+                          SnapshotSectionKind, uint32_t record_size_bytes, uint64_t size_bytes)>
+                          start,
+                      absl::FunctionRef<absl::Status(std::span<const std::byte>)> write) const;
   uint64_t last_timestamp_ns() const { return meta_.last_timestamp_ns; }
 
  private:
   friend class internal::State;
+  // With several shards: the transfers of each shard at capture (a prefix of its table, in
+  // booking order), merged by timestamp into the transfers section as it is written.
+  struct ShardTransfers {
+    const Transfer* records;
+    size_t count;
+  };
+  // Calls write() with the next merged pieces of the transfers section, until it is done.
+  absl::Status MergeTransfers(
+      absl::FunctionRef<absl::Status(std::span<const Transfer>)> write) const;
+
   SnapshotMeta meta_{};
   std::vector<Ledger> ledgers_;
   std::vector<Account> accounts_;
-  std::vector<Transfer> transfers_;  // with several shards: their tables merged (one borrows)
+  std::vector<ShardTransfers> shard_transfers_;  // empty with one shard (the section borrows)
+  uint64_t transfer_count_ = 0;
+  mutable std::vector<Transfer> merged_transfers_;  // sections() with several shards
   std::vector<ReservationRecord> reservations_;
   std::vector<BalanceHistoryRecord> balance_history_;
   std::vector<Change> changes_;
-  std::vector<SnapshotSection> sections_;
+  mutable std::vector<SnapshotSection> sections_;
 };
 
 }  // namespace ledger::engine

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "engine/shard.h"
 #include "tools/ledger_wal_tool.h"
 
 namespace ledger::tools {
@@ -27,8 +28,9 @@ void PrintUsage(FILE* out) {
       "  dump DIR [--json] [--from-op N] [--to-op M] [--account ID]\n"
       "                                   print entries and their events (ID: decimal or 0x hex)\n"
       "  stats DIR                        segments, groups, entries, events and snapshots\n"
-      "  replay DIR [--full]              rebuild the state offline: state hash, counts, trial "
+      "  replay DIR [--full] [--shards N] rebuild the state offline: state hash, counts, trial "
       "balance\n"
+      "                                   (on N shards, 1 to 16: also each shard's hash)\n"
       "exit codes: 0 ok, 1 torn tail (verify), 2 corruption, 64 usage, 73 cannot create, 74 I/O\n",
       out);
 }
@@ -150,13 +152,24 @@ absl::StatusOr<int> RunDumpCommand(const Parsed& parsed) {
   return RunDump(args);
 }
 
+absl::StatusOr<int> RunReplayCommand(const Parsed& parsed) {
+  ReplayArgs args;
+  args.dir = parsed.dir;
+  args.full = Has(parsed, "--full");
+  LEDGER_ASSIGN_OR_RETURN(args.shard_count, Number(parsed, "--shards", args.shard_count));
+  if (args.shard_count < 1 || args.shard_count > engine::kShardsMax) {
+    return UsageError(absl::StrCat("--shards must be between 1 and ", engine::kShardsMax));
+  }
+  return RunReplay(args);
+}
+
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec> commands = {
       {"init", {{"--segment-size-mib", true}}},
       {"verify", {{"--from-snapshot", false}}},
       {"dump", {{"--json", false}, {"--from-op", true}, {"--to-op", true}, {"--account", true}}},
       {"stats", {}},
-      {"replay", {{"--full", false}}},
+      {"replay", {{"--full", false}, {"--shards", true}}},
   };
   return commands;
 }
@@ -169,7 +182,7 @@ absl::StatusOr<int> Dispatch(const std::string& name, std::span<char* const> res
     if (name == "verify") return RunVerify({parsed.dir, Has(parsed, "--from-snapshot")});
     if (name == "dump") return RunDumpCommand(parsed);
     if (name == "stats") return RunStats({parsed.dir});
-    return RunReplay({parsed.dir, Has(parsed, "--full")});
+    return RunReplayCommand(parsed);
   }
   return UsageError(absl::StrCat("unknown command '", name, "'"));
 }

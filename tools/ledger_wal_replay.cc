@@ -114,6 +114,11 @@ void PrintReplay(const wal::Directory& directory, const wal::Recovered& recovere
               static_cast<double>(added) / seconds, added);
   const engine::StateHash hash = engine.ComputeStateHash();
   std::printf("state hash       %s\n", Hex128(hash.high, hash.low).c_str());
+  const std::vector<engine::StateHash> shard_hashes = engine.ComputeShardStateHashes();
+  for (size_t shard = 0; shard < shard_hashes.size() && shard_hashes.size() > 1; ++shard) {
+    std::printf("  shard %-8zu %s\n", shard,
+                Hex128(shard_hashes[shard].high, shard_hashes[shard].low).c_str());
+  }
   std::printf("last op          %" PRIu64 " (chain head %s)\n", log.last_op,
               HashText(log.last_chain_hash).c_str());
   std::printf("last timestamp   %" PRIu64 " (%s)\n", engine.last_timestamp_ns(),
@@ -136,6 +141,7 @@ int RunReplay(const ReplayArgs& args) {
   ProgressBar bar("replay", LogCapacityBytes(directory));
   wal::RecoveryOptions options;
   options.use_snapshots = !args.full;
+  options.engine.shard_count = static_cast<uint32_t>(args.shard_count);
   options.cut_torn_tail = false;  // read-only: report, never change a file
   options.progress = bar.Callback();
   const uint64_t start_ns = MonotonicNs();

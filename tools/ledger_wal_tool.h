@@ -51,7 +51,8 @@ struct StatsArgs {
 };
 struct ReplayArgs {
   std::string dir;
-  bool full = false;  // ignore snapshots: replay from genesis
+  bool full = false;         // ignore snapshots: replay from genesis
+  uint64_t shard_count = 1;  // rebuild on this many shards, and print each shard's hash
 };
 
 // Each returns the process's exit code and has printed everything, errors included.

@@ -74,17 +74,19 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
   LEDGER_ASSIGN_OR_RETURN(internal::FileDescriptor fd,
                           internal::Open(temporary, O_WRONLY | O_CREAT | O_EXCL));
   HashingWriter body(fd.get(), sizeof(SnapshotHeader), temporary);
-  for (const engine::SnapshotSection& section : image.sections()) {
-    const SectionHeader framing{static_cast<uint32_t>(section.kind), section.record_size_bytes,
-                                section.bytes.size()};
-    LEDGER_RETURN_IF_ERROR(body.Write(std::as_bytes(std::span(&framing, 1))));
-    LEDGER_RETURN_IF_ERROR(body.Write(section.bytes));
-  }
+  uint32_t section_count = 0;
+  LEDGER_RETURN_IF_ERROR(image.Stream(
+      [&](engine::SnapshotSectionKind kind, uint32_t record_size_bytes, uint64_t size_bytes) {
+        ++section_count;
+        const SectionHeader framing{static_cast<uint32_t>(kind), record_size_bytes, size_bytes};
+        return body.Write(std::as_bytes(std::span(&framing, 1)));
+      },
+      [&](std::span<const std::byte> bytes) { return body.Write(bytes); }));
   LEDGER_RETURN_IF_ERROR(body.Flush());
   SnapshotHeader header{};
   header.magic = kSnapshotMagic;
   header.format_version = kFormatVersion;
-  header.section_count = static_cast<uint32_t>(image.sections().size());
+  header.section_count = section_count;
   header.directory_id = directory.identity().directory_id;
   header.op = op;
   header.timestamp_ns = image.last_timestamp_ns();

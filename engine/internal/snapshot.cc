@@ -126,17 +126,20 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
       image.balance_history_.push_back({index, 0, balance});
     }
   }
-  // Each transfer's index in the section, [shard][slot].
-  const std::vector<uint32_t> transfers = TransfersInOrder();
-  std::vector<std::vector<uint32_t>> position(shard_count_);
-  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    position[shard].resize(shards_[shard]->transfers.size());
-  }
-  for (uint32_t index = 0; index < transfers.size(); ++index) {
-    position[transfers[index] >> slot_bits_][slot_of(transfers[index])] = index;
-  }
-  const auto index_of = [&](uint32_t slot) {
-    return slot == kNoSlot ? kNoSlot : position[slot >> slot_bits_][slot_of(slot)];
+  // A transfer's index in the section (timestamp order): with several shards, how many
+  // transfers of every shard are older (each shard's table is in timestamp order).
+  const auto index_of = [&](uint32_t ref) -> uint32_t {
+    if (ref == kNoSlot || shard_count_ == 1) return ref;
+    const uint64_t timestamp_ns = transfer(ref).timestamp_ns;
+    uint64_t older = 0;
+    for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+      const VirtualArray<Transfer>& table = shards_[shard]->transfers;
+      older += static_cast<uint64_t>(
+          std::partition_point(table.data(), table.data() + table.size(),
+                               [&](const Transfer& t) { return t.timestamp_ns < timestamp_ns; }) -
+          table.data());
+    }
+    return static_cast<uint32_t>(older);
   };
   image.reservations_.clear();
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
@@ -152,16 +155,19 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
   // The ring is overwritten as the engine goes on: copied, oldest first.
   image.changes_.resize(changes_.retained_count());
   GetChanges(change_sequence_oldest(), image.changes_);
-  // Transfers and failures are append-only: with one shard their prefix is borrowed, not
-  // copied; with several, the transfers are merged into the image.
+  // Transfers and failures are append-only: their prefix is borrowed, not copied. With
+  // several shards the transfers section is merged as it is written (EngineSnapshot::Stream).
   std::span<const std::byte> transfer_bytes =
       BytesOf(shards_[0]->transfers.data(), shards_[0]->transfers.size());
+  image.transfer_count_ = transfer_count();
+  image.shard_transfers_.clear();
+  image.merged_transfers_.clear();
   if (shard_count_ > 1) {
-    image.transfers_.resize(transfers.size());
-    for (uint32_t index = 0; index < transfers.size(); ++index) {
-      image.transfers_[index] = transfer(transfers[index]);
+    for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+      image.shard_transfers_.push_back(
+          {shards_[shard]->transfers.data(), shards_[shard]->transfers.size()});
     }
-    transfer_bytes = BytesOf(image.transfers_.data(), image.transfers_.size());
+    transfer_bytes = {};  // sections() merges on demand
   }
   image.sections_ = {
       {SnapshotSectionKind::kMeta, sizeof(SnapshotMeta), BytesOf(&image.meta_, 1)},
@@ -180,6 +186,73 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
        BytesOf(image.changes_.data(), image.changes_.size())},
   };
 }
+
+}  // namespace ledger::engine::internal
+
+namespace ledger::engine {
+
+absl::Status EngineSnapshot::MergeTransfers(
+    absl::FunctionRef<absl::Status(std::span<const Transfer>)> write) const {
+  constexpr size_t kPieceRecords = 16384;  // 2.4 MiB
+  std::vector<Transfer> piece;
+  piece.reserve(kPieceRecords);
+  std::vector<size_t> next(shard_transfers_.size(), 0);
+  for (uint64_t done = 0; done < transfer_count_; ++done) {
+    size_t oldest = shard_transfers_.size();
+    for (size_t shard = 0; shard < shard_transfers_.size(); ++shard) {
+      if (next[shard] == shard_transfers_[shard].count) continue;
+      if (oldest == shard_transfers_.size() ||
+          shard_transfers_[shard].records[next[shard]].timestamp_ns <
+              shard_transfers_[oldest].records[next[oldest]].timestamp_ns) {
+        oldest = shard;
+      }
+    }
+    piece.push_back(shard_transfers_[oldest].records[next[oldest]++]);
+    if (piece.size() == kPieceRecords || done + 1 == transfer_count_) {
+      LEDGER_RETURN_IF_ERROR(write(piece));
+      piece.clear();
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::span<const SnapshotSection> EngineSnapshot::sections() const {
+  if (!shard_transfers_.empty() && merged_transfers_.size() != transfer_count_) {
+    merged_transfers_.reserve(transfer_count_);
+    const absl::Status merged = MergeTransfers([&](std::span<const Transfer> piece) {
+      merged_transfers_.insert(merged_transfers_.end(), piece.begin(), piece.end());
+      return absl::OkStatus();
+    });
+    LEDGER_ASSERT(merged.ok());  // the sink above never fails
+    for (SnapshotSection& section : sections_) {
+      if (section.kind == SnapshotSectionKind::kTransfers) {
+        section.bytes = std::as_bytes(std::span<const Transfer>(merged_transfers_));
+      }
+    }
+  }
+  return sections_;
+}
+
+absl::Status EngineSnapshot::Stream(
+    absl::FunctionRef<absl::Status(SnapshotSectionKind, uint32_t, uint64_t)> start,
+    absl::FunctionRef<absl::Status(std::span<const std::byte>)> write) const {
+  for (const SnapshotSection& section : sections_) {
+    if (section.kind == SnapshotSectionKind::kTransfers && !shard_transfers_.empty()) {
+      LEDGER_RETURN_IF_ERROR(
+          start(section.kind, section.record_size_bytes, transfer_count_ * sizeof(Transfer)));
+      LEDGER_RETURN_IF_ERROR(MergeTransfers(
+          [&](std::span<const Transfer> piece) { return write(std::as_bytes(piece)); }));
+      continue;
+    }
+    LEDGER_RETURN_IF_ERROR(start(section.kind, section.record_size_bytes, section.bytes.size()));
+    LEDGER_RETURN_IF_ERROR(write(section.bytes));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ledger::engine
+
+namespace ledger::engine::internal {
 
 // ---------------------------------------------------------------------------------------------
 // Restore

@@ -261,6 +261,8 @@ struct Deferred {
   }
 };
 
+class Hasher;  // state_hash.cc
+
 class State {
  public:
   explicit State(const EngineOptions& options);
@@ -298,6 +300,10 @@ class State {
     return change_sequence_next() - changes_.retained_count();
   }
   StateHash ComputeStateHash() const;  // state_hash.cc
+  // One shard's accounts, transfers and the failures it indexes, in its own order: equal
+  // between engines with the same shard count and log, and different where they diverge.
+  StateHash ComputeShardStateHash(uint32_t shard) const;
+  uint32_t shard_count() const { return shard_count_; }
 
   // snapshot.cc
   void CaptureSnapshot(EngineSnapshot& image) const;
@@ -478,12 +484,15 @@ class State {
   bool IsInLogOrder(const Change& previous, const Change& change) const;
   absl::Status CheckChangeBalances(const std::vector<Change>& changes) const;
 
+  // state_hash.cc: one account's or transfer's part of the hashes.
+  void HashAccount(Hasher& hasher, uint32_t ref) const;
+  void HashTransfer(Hasher& hasher, uint32_t ref) const;
+
   // Expensive whole-state checks (LEDGER_EXPENSIVE_CHECKS builds): trial balance per ledger
   // and every limit, after each batch.
   void VerifyInvariants() const;
 
   // Refs (see the top of this file).
-  uint32_t shard_count() const { return shard_count_; }
   // The shard of an account, or of a transfer id's index entry.
   template <typename Tag>
   uint32_t HomeOf(const Value128<Tag>& id) const {

@@ -7,8 +7,6 @@
 
 namespace ledger::engine::internal {
 
-namespace {
-
 class Hasher {
  public:
   Hasher() { XXH3_128bits_reset(&state_); }
@@ -26,7 +24,36 @@ class Hasher {
   XXH3_state_t state_;
 };
 
-}  // namespace
+// An account's public record and balance snapshots.
+void State::HashAccount(Hasher& hasher, uint32_t ref) const {
+  // The public record (all four balances, no internal bits), not the storage layout.
+  hasher.Add(ToAccount(ref));
+  const auto& balance_history = shard_of(ref).balance_history;
+  auto history = balance_history.find(ref);
+  const uint64_t snapshot_count = history == balance_history.end() ? 0 : history->second.size();
+  hasher.Add(snapshot_count);
+  for (uint64_t i = 0; i < snapshot_count; ++i) hasher.Add(history->second[i]);
+}
+
+// A transfer's record, its reservation state and its reversals. Refs depend on the shard
+// count, so references are hashed as the timestamps they name.
+void State::HashTransfer(Hasher& hasher, uint32_t ref) const {
+  const Transfer& record = this->transfer(ref);
+  hasher.Add(record);
+  if ((record.flags & transfer_flags::kPending) != 0) {
+    const PendingState& state = pending(ref);
+    hasher.Add(state.status);
+    hasher.Add(state.expires_at_ns);
+    hasher.Add(state.resolver_slot == kNoSlot ? 0 : transfer(state.resolver_slot).timestamp_ns);
+  }
+  const auto& reversals = shard_of(ref).reversals;
+  if (auto reversal = reversals.find(ref); reversal != reversals.end()) {
+    hasher.Add(reversal->second.reversed);
+    for (uint32_t reversal_slot : reversal->second.reversal_slots) {
+      hasher.Add(transfer(reversal_slot).timestamp_ns);
+    }
+  }
+}
 
 StateHash State::ComputeStateHash() const {
   Hasher hasher;
@@ -36,39 +63,34 @@ StateHash State::ComputeStateHash() const {
   hasher.Add(change_sequence_next());
   hasher.Add(static_cast<uint64_t>(ledgers_.size()));
   for (const Ledger& ledger : ledgers_) hasher.Add(ledger);
-  // Refs depend on the shard count, so references are hashed as the timestamps they name.
   const std::vector<uint32_t> accounts = AccountsInOrder();
   hasher.Add(static_cast<uint64_t>(accounts.size()));
-  for (uint32_t slot : accounts) {
-    // The public record (all four balances, no internal bits), not the storage layout.
-    hasher.Add(ToAccount(slot));
-    const auto& balance_history = shard_of(slot).balance_history;
-    auto history = balance_history.find(slot);
-    const uint64_t snapshot_count = history == balance_history.end() ? 0 : history->second.size();
-    hasher.Add(snapshot_count);
-    for (uint64_t i = 0; i < snapshot_count; ++i) hasher.Add(history->second[i]);
-  }
+  for (uint32_t ref : accounts) HashAccount(hasher, ref);
   const std::vector<uint32_t> transfers = TransfersInOrder();
   hasher.Add(static_cast<uint64_t>(transfers.size()));
-  for (uint32_t slot : transfers) {
-    const Transfer& record = this->transfer(slot);
-    hasher.Add(record);
-    if ((record.flags & transfer_flags::kPending) != 0) {
-      const PendingState& state = pending(slot);
-      hasher.Add(state.status);
-      hasher.Add(state.expires_at_ns);
-      hasher.Add(state.resolver_slot == kNoSlot ? 0 : transfer(state.resolver_slot).timestamp_ns);
-    }
-    const auto& reversals = shard_of(slot).reversals;
-    if (auto reversal = reversals.find(slot); reversal != reversals.end()) {
-      hasher.Add(reversal->second.reversed);
-      for (uint32_t reversal_slot : reversal->second.reversal_slots) {
-        hasher.Add(transfer(reversal_slot).timestamp_ns);
-      }
-    }
-  }
+  for (uint32_t ref : transfers) HashTransfer(hasher, ref);
   hasher.Add(failures_.size());
   for (uint64_t i = 0; i < failures_.size(); ++i) {
+    hasher.Add(failures_[i].id);
+    hasher.Add(failures_[i].code);
+  }
+  return hasher.Finish();
+}
+
+StateHash State::ComputeShardStateHash(uint32_t shard) const {
+  const Shard& tables = *shards_[shard];
+  Hasher hasher;
+  hasher.Add(static_cast<uint64_t>(tables.accounts.size()));
+  for (uint64_t slot = 0; slot < tables.accounts.size(); ++slot) {
+    HashAccount(hasher, MakeRef(shard, slot));
+  }
+  hasher.Add(static_cast<uint64_t>(tables.transfers.size()));
+  for (uint64_t slot = 0; slot < tables.transfers.size(); ++slot) {
+    HashTransfer(hasher, MakeRef(shard, slot));
+  }
+  // The recorded failures whose ids this shard indexes, in log order.
+  for (uint64_t i = 0; i < failures_.size(); ++i) {
+    if (HomeOf(failures_[i].id) != shard) continue;
     hasher.Add(failures_[i].id);
     hasher.Add(failures_[i].code);
   }

@@ -12,6 +12,7 @@
 // Replay: LEDGER_SEED=<printed seed> LEDGER_SHARD_LOGS=1 ./shard_test. Soak: LEDGER_SHARD_LOGS.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -19,9 +20,12 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/shard.h"
+#include "engine/snapshot.h"
 #include "engine/types.h"
 #include "tests/engine/property_generator.h"
 #include "tests/engine/reference_model.h"
@@ -283,6 +287,30 @@ TEST(ShardEquivalence, SnapshotTakenWithSomeShardsRestoresOntoAnyOther) {
     Engine source(Options(from));
     while (!log.done()) ApplyBatch(source, log.Next());
     const std::unique_ptr<engine::EngineSnapshot> image = source.CaptureSnapshot();
+    // Streamed as the log writes it (merging the shards' transfers on the fly) and merged in
+    // memory: the same sections, byte for byte.
+    std::vector<std::pair<engine::SnapshotSectionKind, std::vector<std::byte>>> streamed;
+    ASSERT_TRUE(image
+                    ->Stream(
+                        [&](engine::SnapshotSectionKind kind, uint32_t, uint64_t size_bytes) {
+                          streamed.push_back({kind, {}});
+                          streamed.back().second.reserve(size_bytes);
+                          return absl::OkStatus();
+                        },
+                        [&](std::span<const std::byte> bytes) {
+                          streamed.back().second.insert(streamed.back().second.end(), bytes.begin(),
+                                                        bytes.end());
+                          return absl::OkStatus();
+                        })
+                    .ok());
+    ASSERT_EQ(streamed.size(), image->sections().size());
+    for (size_t i = 0; i < streamed.size(); ++i) {
+      const engine::SnapshotSection& section = image->sections()[i];
+      ASSERT_EQ(streamed[i].first, section.kind);
+      ASSERT_TRUE(std::equal(streamed[i].second.begin(), streamed[i].second.end(),
+                             section.bytes.begin(), section.bytes.end()))
+          << "section " << static_cast<int>(section.kind) << " from " << from;
+    }
     for (const Config& to : kConfigs) {
       auto restored = Engine::Restore(Options(to), image->sections());
       ASSERT_TRUE(restored.ok()) << restored.status() << " from " << from << " to " << to
@@ -301,6 +329,71 @@ TEST(ShardEquivalence, SnapshotTakenWithSomeShardsRestoresOntoAnyOther) {
           << "LEDGER_SEED=" << seed + number;
     }
     ASSERT_TRUE(SameState(**one, **many, log.named())) << "LEDGER_SEED=" << seed + number;
+  }
+}
+
+// Per-shard hashes: equal for the same log on the same shard count, and a divergence shows in
+// exactly the shards it touched (a transfer's two accounts' shards; its record lives on the
+// debit account's).
+TEST(ShardEquivalence, ShardHashesTellWhichShardsDiverge) {
+  constexpr uint32_t kShards = 4;
+  constexpr uint64_t kAccounts = 64;
+  const auto account_id = [](uint64_t index) { return AccountId::From(u128{index} + 1); };
+  std::vector<std::unique_ptr<Engine>> engines;
+  for (int copy = 0; copy < 2; ++copy) {
+    engines.push_back(std::make_unique<Engine>(Options({kShards, 2})));
+    Ledger ledger{};
+    ledger.id = 1;
+    std::memcpy(ledger.asset_code, "USD", 3);
+    CreateLedgerResult ledger_result;
+    engines.back()->CreateLedgers({&ledger, 1}, 1, {&ledger_result, 1});
+    std::vector<Account> accounts(kAccounts);
+    for (uint64_t i = 0; i < kAccounts; ++i) {
+      accounts[i].id = account_id(i);
+      accounts[i].ledger = 1;
+      accounts[i].code = 1;
+    }
+    std::vector<CreateAccountResult> results(kAccounts);
+    engines.back()->CreateAccounts(accounts, engines.back()->last_timestamp_ns() + 1, results);
+  }
+  uint64_t next_id = 1;
+  const auto transfer = [&](uint64_t debit, uint64_t credit) {
+    Transfer event{};
+    event.id = TransferId::From(next_id++);
+    event.debit_account_id = account_id(debit);
+    event.credit_account_id = account_id(credit);
+    event.amount = Amount::From(7);
+    event.ledger = 1;
+    event.code = 1;
+    return event;
+  };
+  std::vector<Transfer> batch;
+  for (uint64_t i = 0; i < 200; ++i)
+    batch.push_back(transfer(i % kAccounts, (i * 7 + 1) % kAccounts));
+  for (auto& ledger_engine : engines) {
+    std::vector<CreateTransferResult> results(batch.size());
+    ledger_engine->CreateTransfers(batch, ledger_engine->last_timestamp_ns() + 1, results);
+  }
+  ASSERT_EQ(engines[0]->ComputeShardStateHashes(), engines[1]->ComputeShardStateHashes());
+  ASSERT_EQ(engines[0]->ComputeShardStateHashes().size(), kShards);
+
+  // One more transfer on the first engine only, between accounts on two different shards.
+  uint64_t debit = 0;
+  uint64_t credit = 1;
+  while (engine::ShardOf(account_id(credit), kShards) ==
+         engine::ShardOf(account_id(debit), kShards)) {
+    ++credit;
+  }
+  const Transfer extra = transfer(debit, credit);
+  CreateTransferResult result;
+  engines[0]->CreateTransfers({&extra, 1}, engines[0]->last_timestamp_ns() + 1, {&result, 1});
+  ASSERT_EQ(result, CreateTransferResult::kOk);
+  const std::vector<engine::StateHash> diverged = engines[0]->ComputeShardStateHashes();
+  const std::vector<engine::StateHash> same = engines[1]->ComputeShardStateHashes();
+  for (uint32_t shard = 0; shard < kShards; ++shard) {
+    const bool touched = shard == engine::ShardOf(account_id(debit), kShards) ||
+                         shard == engine::ShardOf(account_id(credit), kShards);
+    EXPECT_EQ(diverged[shard] != same[shard], touched) << "shard " << shard;
   }
 }
 

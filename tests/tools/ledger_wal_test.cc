@@ -531,6 +531,15 @@ TEST_F(LedgerWal, ReplayPrintsTheEngineStateHashFromSnapshotAndInFull) {
   EXPECT_NE(full.out.find("from genesis"), std::string::npos) << full.out;
   EXPECT_NE(full.out.find(expected), std::string::npos) << full.out;
   EXPECT_NE(full.out.find("accounts         16\n"), std::string::npos) << full.out;
+  // On shards: the same whole-state hash, and one hash per shard.
+  const ToolRun sharded = Tool({"replay", data(), "--shards", "3"});
+  ASSERT_EQ(sharded.exit_code, 0) << sharded.err;
+  EXPECT_NE(sharded.out.find(expected), std::string::npos) << sharded.out;
+  for (const char* shard : {"  shard 0 ", "  shard 1 ", "  shard 2 "}) {
+    EXPECT_NE(sharded.out.find(shard), std::string::npos) << shard << " in " << sharded.out;
+  }
+  EXPECT_EQ(sharded.out.find("  shard 3 "), std::string::npos) << sharded.out;
+  EXPECT_EQ(run.out.find("  shard 0 "), std::string::npos) << run.out;  // one shard: no list
 }
 
 TEST_F(LedgerWal, ReplayOfATornLogReportsItAndChangesNothing) {
@@ -564,6 +573,8 @@ TEST_F(LedgerWal, WrongFlagsExit64WithAOneLineMessageAndTheUsage) {
       {"dump", data(), "--account", "340282366920938463463374607431768211456"},  // 2^128
       {"dump", data(), "--json", "--json"},
       {"replay", data(), "--full=yes"},
+      {"replay", data(), "--shards", "0"},
+      {"replay", data(), "--shards", "17"},
       {"init", scratch_.Sub("new"), "--segment-size-mib", "1"},
       {"init", scratch_.Sub("new"), "--segment-size-mib", "99999999999999999999"},
   };
