@@ -50,6 +50,10 @@ struct EngineOptions {
   // 0 = one per shard, at most one per core (more threads than cores would spin or sleep at
   // every cross-thread step). At most shard_count.
   uint32_t shard_threads = 0;
+  // A transfer batch in which at least this percentage of events (sampled) names accounts of
+  // two threads runs in order on one thread: there the threads would mostly hand each other
+  // cross-thread units. Above 100: never (tests use it to keep the threads busy).
+  uint32_t in_order_cross_percent = 30;
 };
 
 // 2^32 changes = 720 GB of ring: far past any memory, so a larger value is a typo.

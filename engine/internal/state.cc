@@ -110,6 +110,7 @@ State::State(const EngineOptions& options)
     : hash_seed_(options.hash_seed),
       shard_count_(options.shard_count),
       lane_count_(LaneCount(options)),
+      in_order_cross_percent_(options.in_order_cross_percent),
       slot_bits_(31 - static_cast<uint32_t>(std::bit_width(options.shard_count - 1))),
       slot_mask_((uint32_t{1} << slot_bits_) - 1),
       owned_failures_(std::make_unique<VirtualArray<FailureRecord>>(
@@ -139,6 +140,7 @@ State::State(State& owner, View)
     : hash_seed_(owner.hash_seed_),
       shard_count_(owner.shard_count_),
       lane_count_(owner.lane_count_),
+      in_order_cross_percent_(owner.in_order_cross_percent_),
       slot_bits_(owner.slot_bits_),
       slot_mask_(owner.slot_mask_),
       failures_(owner.failures_),

@@ -402,9 +402,15 @@ class State {
   void CommitChainChanges();
   void RollbackChainChanges();
 
+  // The batch loop (transfers.cc): every event in log order on this thread, whichever shards
+  // it touches, with the look-ahead stages below.
+  void ApplyInOrder(std::span<const Transfer> events, uint64_t timestamp_ns,
+                    std::span<CreateTransferResult> results);
+
   // Sharded transfer batches (parallel.cc); the phases run on every shard's thread.
   void CreateTransfersSharded(std::span<const Transfer> events, uint64_t timestamp_ns,
                               std::span<CreateTransferResult> results);
+  bool MostlyCrossLane(std::span<const Transfer> events) const;
   void RouteSlice(std::span<const Transfer> events, uint32_t slice);
   void PlanSlice(std::span<const Transfer> events, uint32_t slice);
   // Lanes (parallel.cc): shard s runs on lane s % lane_count_; a mask has a bit per lane.
@@ -525,6 +531,7 @@ class State {
   uint32_t shard_count_;
   uint32_t lane_count_;                 // threads running the shards' batches: 1 to shard_count_
   uint16_t lane_bit_[kShardsMax] = {};  // shard -> the bit of its lane (no division per event)
+  uint32_t in_order_cross_percent_;     // EngineOptions
   uint32_t slot_bits_;                  // 31 for one shard, 30 for two, ...
   uint32_t slot_mask_;
 

@@ -39,6 +39,12 @@ void State::CreateTransfers(std::span<const Transfer> events, uint64_t timestamp
   LEDGER_ASSERT(events.size() == results.size(), events.size(), results.size());
   if (lane_count_ > 1) return CreateTransfersSharded(events, timestamp_ns, results);
   BeginBatch(timestamp_ns, events.size());
+  ApplyInOrder(events, timestamp_ns, results);
+  EndBatch();
+}
+
+void State::ApplyInOrder(std::span<const Transfer> events, uint64_t timestamp_ns,
+                         std::span<CreateTransferResult> results) {
   if (prepared_.size() < events.size()) prepared_.resize(events.size());
   size_t hashed = 0;
   size_t probed = 0;
@@ -50,7 +56,6 @@ void State::CreateTransfers(std::span<const Transfer> events, uint64_t timestamp
     for (; resolved < std::min(count, i + kResolveAhead); ++resolved) Resolve(events, resolved);
     return CreateTransfer(events[i], timestamp_ns + 1 + i, prepared_[i]);
   });
-  EndBatch();
 }
 
 void State::Route(const Transfer& event, Prepared& prepared) const {
