@@ -76,6 +76,24 @@ double ProcessMemoryMib(const std::string& field) {
   return -1;
 }
 
+// The machine's CPU time so far, from /proc/stat: all of it and the part stolen by the
+// hypervisor (on a shared VM, time the shards did not get), in clock ticks.
+struct CpuTicks {
+  uint64_t total = 0;
+  uint64_t stolen = 0;
+};
+CpuTicks ReadCpuTicks() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  uint64_t field[8] = {};  // user nice system idle iowait irq softirq steal
+  stat >> cpu;
+  for (uint64_t& value : field) stat >> value;
+  CpuTicks ticks;
+  for (uint64_t value : field) ticks.total += value;
+  ticks.stolen = field[7];
+  return ticks;
+}
+
 void ReportMemory(benchmark::State& state, const engine::Engine& ledger_engine) {
   state.counters["rss_MiB"] = ProcessMemoryMib("Rss");
   state.counters["huge_MiB"] = ProcessMemoryMib("AnonHugePages");
@@ -158,6 +176,7 @@ void BM_ApplySharded(benchmark::State& state) {
   std::vector<Transfer> batch(kBatchEvents);
   std::vector<CreateTransferResult> results(kBatchEvents);
   Random random{11};
+  const CpuTicks ticks_before = ReadCpuTicks();
   double sharded_seconds = 0;
   double single_seconds = 0;
   uint64_t failures = 0;
@@ -201,6 +220,12 @@ void BM_ApplySharded(benchmark::State& state) {
   if (failures != 0) state.SkipWithError("a transfer failed");
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatchEvents));
   if (compare) state.counters["vs_1_shard"] = single_seconds / sharded_seconds;
+  // Share of the machine's CPU time the hypervisor took meanwhile: the ratio above holds for
+  // "both cores free" only when this is near 0.
+  const CpuTicks ticks_after = ReadCpuTicks();
+  state.counters["steal_percent"] =
+      100.0 * static_cast<double>(ticks_after.stolen - ticks_before.stolen) /
+      static_cast<double>(std::max<uint64_t>(1, ticks_after.total - ticks_before.total));
   ReportMemory(state, *sharded);
 }
 
