@@ -56,6 +56,11 @@ uint32_t UnitBoundary(std::span<const Transfer> events, uint32_t index) {
 void State::CreateTransfersSharded(std::span<const Transfer> events, uint64_t timestamp_ns,
                                    std::span<CreateTransferResult> results) {
   BeginBatch(timestamp_ns, events.size());  // expiries: serial, numbered into the feed
+  if (MostlyCrossLane(events)) {
+    ApplyInOrder(events, timestamp_ns, results);  // as one cross-lane unit, on this thread
+    EndBatch();
+    return;
+  }
   batch_change_base_ = change_sequence_next();
   plan_.events.resize(events.size());
   if (routes_.size() < events.size()) routes_.resize(events.size());
@@ -63,11 +68,6 @@ void State::CreateTransfersSharded(std::span<const Transfer> events, uint64_t ti
     view->deferred_.Clear();
     if (view->prepared_.size() < events.size()) view->prepared_.resize(events.size());
     if (view->results_.size() < events.size()) view->results_.resize(events.size());
-  }
-  if (MostlyCrossLane(events)) {
-    ApplyInOrder(events, timestamp_ns, results);  // as one cross-lane unit, on this thread
-    EndBatch();
-    return;
   }
   auto route = [&](uint32_t slice) { views_[slice]->RouteSlice(events, slice); };
   pool_->Run(route);
