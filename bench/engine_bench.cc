@@ -27,6 +27,7 @@
 namespace {
 
 using ledger::bench::AccountIdOf;
+using ledger::bench::CreateLedgerAndAccounts;
 using ledger::bench::FillPlainBatch;
 using ledger::bench::Random;
 
@@ -37,7 +38,7 @@ constexpr uint32_t kLedger = 1;
 
 // A ledger with `account_count` unlimited accounts, tables sized for `transfer_count`.
 std::unique_ptr<engine::Engine> MakeEngine(uint64_t account_count, uint64_t transfer_count,
-                                           uint64_t* timestamp_ns, uint32_t shard_count = 1) {
+                                           uint32_t shard_count = 1) {
   engine::EngineOptions options;
   options.shard_count = shard_count;
   options.accounts_capacity = account_count;
@@ -45,24 +46,7 @@ std::unique_ptr<engine::Engine> MakeEngine(uint64_t account_count, uint64_t tran
   options.accounts_max = account_count;
   options.transfers_max = transfer_count;
   auto ledger_engine = std::make_unique<engine::Engine>(options);
-  Ledger ledger{};
-  ledger.id = kLedger;
-  std::memcpy(ledger.asset_code, "USD", 3);
-  CreateLedgerResult ledger_result;
-  ledger_engine->CreateLedgers({&ledger, 1}, ++*timestamp_ns, {&ledger_result, 1});
-  std::vector<Account> accounts(kBatchEvents);
-  std::vector<CreateAccountResult> results(kBatchEvents);
-  for (uint64_t first = 0; first < account_count; first += kBatchEvents) {
-    const size_t count = std::min<uint64_t>(kBatchEvents, account_count - first);
-    for (size_t i = 0; i < count; ++i) {
-      accounts[i] = Account{};
-      accounts[i].id = AccountIdOf(first + i);
-      accounts[i].ledger = kLedger;
-      accounts[i].code = 1;
-    }
-    *timestamp_ns = ledger_engine->last_timestamp_ns() + 1;
-    ledger_engine->CreateAccounts({accounts.data(), count}, *timestamp_ns, {results.data(), count});
-  }
+  CreateLedgerAndAccounts(*ledger_engine, kLedger, account_count);
   return ledger_engine;
 }
 
@@ -112,18 +96,16 @@ void ReportMemory(benchmark::State& state, const engine::Engine& ledger_engine) 
 // Applies state.max_iterations batches of kBatchEvents that `fill` writes (untimed) and
 // reports transfers/s, time per transfer and memory. Every transfer must succeed.
 template <typename Fill>
-void RunBatches(benchmark::State& state, Fill&& fill, uint64_t account_count,
-                uint32_t shard_count = 1) {
+void RunBatches(benchmark::State& state, Fill&& fill, uint64_t account_count) {
   const uint64_t transfer_count = static_cast<uint64_t>(state.max_iterations) * kBatchEvents;
-  uint64_t timestamp_ns = 1;
-  auto ledger_engine = MakeEngine(account_count, transfer_count, &timestamp_ns, shard_count);
+  auto ledger_engine = MakeEngine(account_count, transfer_count);
   std::vector<Transfer> batch(kBatchEvents);
   std::vector<CreateTransferResult> results(kBatchEvents);
   uint64_t failures = 0;
   for (auto _ : state) {
     state.PauseTiming();
     fill(account_count, std::span<Transfer>(batch));
-    timestamp_ns = ledger_engine->last_timestamp_ns() + 1;
+    const uint64_t timestamp_ns = ledger_engine->last_timestamp_ns() + 1;
     state.ResumeTiming();
     ledger_engine->CreateTransfers(batch, timestamp_ns, results);
     state.PauseTiming();
@@ -167,12 +149,10 @@ void BM_ApplySharded(benchmark::State& state) {
     on_shard[engine::ShardOf(AccountIdOf(index), shard_count)].push_back(index);
   }
   const uint64_t transfer_count = static_cast<uint64_t>(state.max_iterations) * kBatchEvents;
-  uint64_t sharded_ns = 1;
-  uint64_t single_ns = 1;
-  auto sharded = MakeEngine(kAccounts, transfer_count, &sharded_ns, shard_count);
+  auto sharded = MakeEngine(kAccounts, transfer_count, shard_count);
   const char* baseline = std::getenv("LEDGER_BENCH_BASELINE");
   const bool compare = baseline == nullptr || std::strcmp(baseline, "0") != 0;
-  auto single = MakeEngine(kAccounts, compare ? transfer_count : 1, &single_ns, 1);
+  auto single = MakeEngine(kAccounts, compare ? transfer_count : 1, 1);
   std::vector<Transfer> batch(kBatchEvents);
   std::vector<CreateTransferResult> results(kBatchEvents);
   Random random{11};

@@ -23,7 +23,7 @@
 namespace {
 
 using namespace ledger;
-using ledger::bench::AccountIdOf;
+using ledger::bench::CreateLedgerAndAccounts;
 using ledger::bench::FillPlainBatch;
 using ledger::bench::Random;
 
@@ -70,27 +70,6 @@ double ProcessMemoryGib(const std::string& field) {
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-void CreateAccounts(engine::Engine& ledger_engine, uint64_t account_count) {
-  Ledger ledger{};
-  ledger.id = kLedger;
-  std::memcpy(ledger.asset_code, "USD", 3);
-  CreateLedgerResult ledger_result;
-  ledger_engine.CreateLedgers({&ledger, 1}, 1, {&ledger_result, 1});
-  std::vector<Account> accounts(kBatchEvents);
-  std::vector<CreateAccountResult> results(kBatchEvents);
-  for (uint64_t first = 0; first < account_count; first += kBatchEvents) {
-    const size_t count = std::min<uint64_t>(kBatchEvents, account_count - first);
-    for (size_t i = 0; i < count; ++i) {
-      accounts[i] = Account{};
-      accounts[i].id = AccountIdOf(first + i);
-      accounts[i].ledger = kLedger;
-      accounts[i].code = 1;
-    }
-    ledger_engine.CreateAccounts({accounts.data(), count}, ledger_engine.last_timestamp_ns() + 1,
-                                 {results.data(), count});
-  }
 }
 
 // The sampled transfers: found by id, a retry reports kExists and stores nothing, and each is
@@ -145,7 +124,7 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(options.transfers), options.shards, SecondsSince(start),
       ProcessMemoryGib("Rss"));
   start = std::chrono::steady_clock::now();
-  CreateAccounts(*ledger_engine, options.accounts);
+  CreateLedgerAndAccounts(*ledger_engine, kLedger, options.accounts);
   std::printf("accounts created: %.1f s\n", SecondsSince(start));
 
   Random random{2026};

@@ -2,9 +2,13 @@
 // random accounts, every id new (so the idempotency index grows by one entry per transfer).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <span>
+#include <vector>
 
+#include "engine/engine.h"
 #include "engine/types.h"
 
 namespace ledger::bench {
@@ -41,6 +45,32 @@ inline void FillPlainBatch(Random& random, uint64_t account_count, uint32_t ledg
     transfer.amount = Amount::From(1 + random.Below(1'000'000));
     transfer.ledger = ledger;
     transfer.code = 1;
+  }
+}
+
+// Creates `ledger` (USD) and its accounts AccountIdOf(0 .. account_count - 1), unlimited, in
+// batches of 8,190.
+inline void CreateLedgerAndAccounts(engine::Engine& ledger_engine, uint32_t ledger_id,
+                                    uint64_t account_count) {
+  constexpr size_t kBatchEvents = 8190;
+  Ledger ledger{};
+  ledger.id = ledger_id;
+  std::memcpy(ledger.asset_code, "USD", 3);
+  CreateLedgerResult ledger_result;
+  ledger_engine.CreateLedgers({&ledger, 1}, ledger_engine.last_timestamp_ns() + 1,
+                              {&ledger_result, 1});
+  std::vector<Account> accounts(kBatchEvents);
+  std::vector<CreateAccountResult> results(kBatchEvents);
+  for (uint64_t first = 0; first < account_count; first += kBatchEvents) {
+    const size_t count = std::min<uint64_t>(kBatchEvents, account_count - first);
+    for (size_t i = 0; i < count; ++i) {
+      accounts[i] = Account{};
+      accounts[i].id = AccountIdOf(first + i);
+      accounts[i].ledger = ledger_id;
+      accounts[i].code = 1;
+    }
+    ledger_engine.CreateAccounts({accounts.data(), count}, ledger_engine.last_timestamp_ns() + 1,
+                                 {results.data(), count});
   }
 }
 
