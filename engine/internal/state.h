@@ -130,14 +130,17 @@ struct alignas(64) Shard {  // aligned: shards' counters never share a cache lin
   Shard(const EngineOptions& options, uint32_t shard_count, uint64_t slots_max);
 
   VirtualArray<AccountRecord> accounts;
-  HashIndex account_index;
-  absl::flat_hash_map<uint32_t, PendingBalances> pending_balances;  // by account ref
+  // The indexes are read by other shards' threads while this shard's thread appends records
+  // and history (parallel.cc): each on cache lines of its own, so those writes do not evict
+  // what the readers hold.
+  alignas(64) HashIndex account_index;
+  alignas(64) absl::flat_hash_map<uint32_t, PendingBalances> pending_balances;  // by account ref
   absl::flat_hash_map<uint32_t, std::vector<AccountBalance>> balance_history;
   HistoryArena history;  // transfer refs, for this shard's accounts
 
-  VirtualArray<Transfer> transfers;  // those whose debit account is here, booking order
-  HashIndex transfer_index;          // ids placed here: transfer ref or failure index
-  absl::flat_hash_map<uint32_t, PendingState> pending;  // reservations stored here
+  VirtualArray<Transfer> transfers;      // those whose debit account is here, booking order
+  alignas(64) HashIndex transfer_index;  // ids placed here: transfer ref or failure index
+  alignas(64) absl::flat_hash_map<uint32_t, PendingState> pending;  // reservations stored here
   ExpiryQueue expiry_queue;
   absl::flat_hash_map<uint32_t, ReversalState> reversals;  // by the reversed transfer's ref
   uint64_t pending_count = 0;
