@@ -1,13 +1,22 @@
 #include "engine/internal/shard_pool.h"
 
+#include <chrono>
+
 namespace ledger::engine::internal {
 
-int SpinsBeforeSleep(uint32_t shard_count) {
-  return shard_count < std::thread::hardware_concurrency() + 1 ? 4096 : 64;
+WaitPolicy WaitPolicyFor(uint32_t lane_count) {
+  if (lane_count <= std::thread::hardware_concurrency()) return {4096, 2'000'000};
+  return {64, 0};
+}
+
+uint64_t MonotonicNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
 ShardPool::ShardPool(uint32_t shard_count)
-    : shard_count_(shard_count), spins_(SpinsBeforeSleep(shard_count)) {
+    : shard_count_(shard_count), wait_(WaitPolicyFor(shard_count)) {
   for (uint32_t shard = 1; shard < shard_count_; ++shard) {
     threads_.emplace_back([this, shard] { WorkerLoop(shard); });
   }
@@ -28,13 +37,13 @@ void ShardPool::RunErased(void* context, PhaseFunction function) {
   generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
   function(context, 0);
-  WaitUntil(running_, spins_, [](uint32_t running) { return running == 0; });
+  WaitUntil(running_, wait_, [](uint32_t running) { return running == 0; });
 }
 
 void ShardPool::WorkerLoop(uint32_t shard) {
   uint32_t seen = 0;
   while (true) {
-    WaitUntil(generation_, spins_, [&](uint32_t generation) { return generation != seen; });
+    WaitUntil(generation_, wait_, [&](uint32_t generation) { return generation != seen; });
     if (stopping_.load(std::memory_order_relaxed)) return;
     seen = generation_.load(std::memory_order_acquire);
     function_(context_, shard);

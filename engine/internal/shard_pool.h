@@ -7,6 +7,7 @@
 #pragma once
 
 #include <immintrin.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,23 +20,41 @@
 
 namespace ledger::engine::internal {
 
-// Pause instructions a waiting shard spins for before it sleeps: ~100 us when every shard
-// has a core of its own (a batch's phases and cross-shard steps follow each other closely,
-// and a futex wake-up costs tens of microseconds), a few when shards share cores (a spinning
-// shard would take the core from the one it waits for).
-int SpinsBeforeSleep(uint32_t shard_count);
+// How a waiting thread waits: `spins` pause instructions, then for `yield_ns` it polls and
+// yields its core to any other runnable thread (sched_yield), then it sleeps on a futex.
+// When every lane has a core: ~100 us of pauses (a batch's phases and cross-lane steps
+// follow each other closely) and 2 ms of yielding (the gap between batches under load: a
+// sleeping thread's virtual CPU is descheduled by the hypervisor, and waking it took 0.2 to
+// 0.5 ms of each 2 ms batch here). When lanes share cores: a few pauses and no yielding (a
+// spinning lane would take the core from the one it waits for).
+struct WaitPolicy {
+  int spins;
+  uint64_t yield_ns;
+};
+WaitPolicy WaitPolicyFor(uint32_t lane_count);
+uint64_t MonotonicNs();
 
-// Returns once done(word's value) holds: spins first, then sleeps on the word until a
+// Returns once done(word's value) holds, waiting as `policy` says; a sleeper is woken by a
 // notify_all. Never inlined, so profiles can tell waiting from work
 // (bench/callgrind_sharded.sh).
 template <typename T, typename Done>
-[[gnu::noinline]] void WaitUntil(const std::atomic<T>& word, int spins, Done&& done) {
+[[gnu::noinline]] void WaitUntil(const std::atomic<T>& word, const WaitPolicy& policy,
+                                 Done&& done) {
   T seen = word.load(std::memory_order_acquire);
-  for (int spin = 0; !done(seen); ++spin) {
-    if (spin < spins) {
+  int spin = 0;
+  uint64_t yield_until_ns = 0;
+  while (!done(seen)) {
+    if (spin < policy.spins) {
+      ++spin;
       _mm_pause();
     } else {
-      word.wait(seen, std::memory_order_acquire);
+      const uint64_t now_ns = MonotonicNs();
+      if (yield_until_ns == 0) yield_until_ns = now_ns + policy.yield_ns;
+      if (now_ns < yield_until_ns) {
+        sched_yield();
+      } else {
+        word.wait(seen, std::memory_order_acquire);
+      }
     }
     seen = word.load(std::memory_order_acquire);
   }
@@ -62,7 +81,7 @@ class ShardPool {
   void WorkerLoop(uint32_t shard);
 
   const uint32_t shard_count_;
-  const int spins_;
+  const WaitPolicy wait_;
   void* context_ = nullptr;
   PhaseFunction function_ = nullptr;
   std::atomic<uint32_t> generation_{0};  // bumped to start a phase (or to stop)
@@ -77,7 +96,7 @@ class ShardPool {
 // phase with the batch's count of cross-shard units.
 class Rendezvous {
  public:
-  explicit Rendezvous(uint32_t shard_count) : spins_(SpinsBeforeSleep(shard_count)) {}
+  explicit Rendezvous(uint32_t lane_count) : wait_(WaitPolicyFor(lane_count)) {}
   void Reset(size_t step_count) {
     if (step_count > capacity_) {
       capacity_ = std::max(step_count, 2 * capacity_);
@@ -90,7 +109,7 @@ class Rendezvous {
   }
   // The leader: waits until `others` shards have arrived at step k.
   void AwaitOthers(uint32_t step, uint32_t others) {
-    WaitUntil(steps_[step].arrived, spins_, [&](uint32_t arrived) { return arrived == others; });
+    WaitUntil(steps_[step].arrived, wait_, [&](uint32_t arrived) { return arrived == others; });
   }
   // The leader: step k is done.
   void Release(uint32_t step) {
@@ -101,7 +120,7 @@ class Rendezvous {
   void ArriveAndWait(uint32_t step) {
     steps_[step].arrived.fetch_add(1, std::memory_order_acq_rel);
     steps_[step].arrived.notify_all();
-    WaitUntil(steps_[step].done, spins_, [](uint32_t done) { return done != 0; });
+    WaitUntil(steps_[step].done, wait_, [](uint32_t done) { return done != 0; });
   }
 
  private:
@@ -109,7 +128,7 @@ class Rendezvous {
     std::atomic<uint32_t> arrived{0};
     std::atomic<uint32_t> done{0};
   };
-  const int spins_;
+  const WaitPolicy wait_;
   std::unique_ptr<Step[]> steps_;
   size_t capacity_ = 0;
 };
