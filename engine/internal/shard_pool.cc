@@ -15,10 +15,10 @@ uint64_t MonotonicNs() {
                                    .count());
 }
 
-ShardPool::ShardPool(uint32_t shard_count)
-    : shard_count_(shard_count), wait_(WaitPolicyFor(shard_count)) {
-  for (uint32_t shard = 1; shard < shard_count_; ++shard) {
-    threads_.emplace_back([this, shard] { WorkerLoop(shard); });
+ShardPool::ShardPool(uint32_t lane_count)
+    : lane_count_(lane_count), wait_(WaitPolicyFor(lane_count)) {
+  for (uint32_t lane = 1; lane < lane_count_; ++lane) {
+    threads_.emplace_back([this, lane] { WorkerLoop(lane); });
   }
 }
 
@@ -32,7 +32,7 @@ ShardPool::~ShardPool() {
 void ShardPool::RunErased(void* context, PhaseFunction function) {
   context_ = context;
   function_ = function;
-  running_.store(shard_count_ - 1, std::memory_order_relaxed);
+  running_.store(lane_count_ - 1, std::memory_order_relaxed);
   // Release: the workers see the phase (and everything the caller wrote before it).
   generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
@@ -40,14 +40,14 @@ void ShardPool::RunErased(void* context, PhaseFunction function) {
   WaitUntil(running_, wait_, [](uint32_t running) { return running == 0; });
 }
 
-void ShardPool::WorkerLoop(uint32_t shard) {
+void ShardPool::WorkerLoop(uint32_t lane) {
   uint32_t seen = 0;
   while (true) {
     WaitUntil(generation_, wait_, [&](uint32_t generation) { return generation != seen; });
     if (stopping_.load(std::memory_order_relaxed)) return;
     seen = generation_.load(std::memory_order_acquire);
-    function_(context_, shard);
-    // Release: the caller sees what this shard wrote.
+    function_(context_, lane);
+    // Release: the caller sees what this lane wrote.
     if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) running_.notify_all();
   }
 }

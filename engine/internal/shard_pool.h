@@ -1,9 +1,9 @@
-// The threads of a sharded engine: shard_count - 1 workers that run each phase of a batch for
-// shards 1..N-1 while the calling thread runs shard 0 (docs/shards.md). Between batches the
-// workers sleep.
+// The threads of a sharded engine, its lanes (docs/shards.md): lane_count - 1 workers that run
+// each phase of a batch for lanes 1..T-1 while the calling thread runs lane 0. Between batches
+// the workers sleep.
 //
-// Waiting is adaptive: std::atomic::wait spins briefly, then sleeps on a futex; a notify
-// makes a system call only when someone sleeps.
+// Waiting is adaptive (WaitPolicy): spin briefly, yield the core for a while, then sleep on a
+// futex; a notify makes a system call only when someone sleeps.
 #pragma once
 
 #include <immintrin.h>
@@ -62,25 +62,24 @@ template <typename T, typename Done>
 
 class ShardPool {
  public:
-  explicit ShardPool(uint32_t shard_count);
+  explicit ShardPool(uint32_t lane_count);
   ~ShardPool();
   ShardPool(const ShardPool&) = delete;
   ShardPool& operator=(const ShardPool&) = delete;
 
-  // Runs phase(shard) for every shard, shard 0 on the calling thread; returns when all have
+  // Runs phase(lane) for every lane, lane 0 on the calling thread; returns when all have
   // returned, and everything they wrote is visible to the caller (and to the next phase).
   template <typename Phase>
   void Run(Phase& phase) {
-    RunErased(&phase,
-              [](void* context, uint32_t shard) { (*static_cast<Phase*>(context))(shard); });
+    RunErased(&phase, [](void* context, uint32_t lane) { (*static_cast<Phase*>(context))(lane); });
   }
 
  private:
-  using PhaseFunction = void (*)(void* context, uint32_t shard);
+  using PhaseFunction = void (*)(void* context, uint32_t lane);
   void RunErased(void* context, PhaseFunction function);
-  void WorkerLoop(uint32_t shard);
+  void WorkerLoop(uint32_t lane);
 
-  const uint32_t shard_count_;
+  const uint32_t lane_count_;
   const WaitPolicy wait_;
   void* context_ = nullptr;
   PhaseFunction function_ = nullptr;
@@ -90,10 +89,10 @@ class ShardPool {
   std::vector<std::thread> threads_;
 };
 
-// Cross-shard units inside the apply phase (docs/shards.md, "Cross-shard units"): the k-th
-// such unit of a batch runs on its leader, the lowest shard of its footprint, while the other
-// shards of the footprint wait at it; shards outside it go on. Reset before each batch's apply
-// phase with the batch's count of cross-shard units.
+// Cross-lane units inside the apply phase (docs/shards.md, "A batch on several lanes"): the
+// k-th such unit of a batch runs on its leader, the lowest lane of its footprint, while the
+// footprint's other lanes wait at it; lanes outside it go on. Reset before each batch's apply
+// phase with the batch's count of cross-lane units.
 class Rendezvous {
  public:
   explicit Rendezvous(uint32_t lane_count) : wait_(WaitPolicyFor(lane_count)) {}
@@ -107,7 +106,7 @@ class Rendezvous {
       steps_[step].done.store(0, std::memory_order_relaxed);
     }
   }
-  // The leader: waits until `others` shards have arrived at step k.
+  // The leader: waits until `others` lanes have arrived at step k.
   void AwaitOthers(uint32_t step, uint32_t others) {
     WaitUntil(steps_[step].arrived, wait_, [&](uint32_t arrived) { return arrived == others; });
   }
@@ -116,7 +115,7 @@ class Rendezvous {
     steps_[step].done.store(1, std::memory_order_release);
     steps_[step].done.notify_all();
   }
-  // The footprint's other shards: arrive at step k and wait until its leader has done it.
+  // The footprint's other lanes: arrive at step k and wait until its leader has done it.
   void ArriveAndWait(uint32_t step) {
     steps_[step].arrived.fetch_add(1, std::memory_order_acq_rel);
     steps_[step].arrived.notify_all();

@@ -567,7 +567,7 @@ class State {
   uint64_t expired_count_ = 0;
   ChangeFeed& changes_;
 
-  // Sharded batches (parallel.cc): the owner's views, one per shard thread, and the threads.
+  // Sharded batches (parallel.cc): the owner's views, one per lane, and the lane threads.
   std::vector<std::unique_ptr<State>> views_;
   std::unique_ptr<ShardPool> pool_;
   std::unique_ptr<Rendezvous> rendezvous_;
