@@ -182,8 +182,10 @@ TEST(Snapshot, RestoredEngineHasSameHashAndGivesSameResultsAfterwards) {
     ASSERT_EQ((*restored)->ComputeStateHash(), original.ComputeStateHash());
     ASSERT_TRUE(SameFeed(**restored, original)) << "round " << round;
   }
-  EXPECT_GT(original.GetStats().transfer_count, 100u);
-  EXPECT_GT(original.GetStats().expired_count, 0u);
+  // The workload did store and expire things (seeds store 75 to 244 transfers; a bound of 100
+  // failed for a few seeds in a hundred).
+  EXPECT_GT(original.GetStats().transfer_count, 20u) << "seed " << seed;
+  EXPECT_GT(original.GetStats().expired_count, 0u) << "seed " << seed;
 }
 
 TEST(Snapshot, RestoreRefusesEveryKindOfTamperingWithDataLoss) {
