@@ -273,53 +273,30 @@ void State::ApplyLane(std::span<const Transfer> events, uint64_t timestamp_ns, u
 void State::ApplyUnit(std::span<const Transfer> events, uint64_t timestamp_ns,
                       const BatchPlan::Unit& unit, bool resolved) {
   const BatchPlan& plan = owner_->plan_;
-  if (unit.end - unit.begin == 1 && (events[unit.begin].flags & transfer_flags::kLinked) == 0) {
-    // Most units: one event, no chain (what RunChains would do, without its set-up).
-    const uint32_t i = unit.begin;
+  const auto apply = [&](uint32_t i) {
     const uint8_t decided = plan.events[i].decided;
-    if (decided != BatchPlan::kUndecided) {
-      results_[i] = static_cast<R>(decided);
-      return;
-    }
+    if (decided != BatchPlan::kUndecided) return static_cast<R>(decided);
     event_index_ = i;
     if (!resolved) {
       prepared_[i] = owner_->routes_[i];
       Resolve(events, i);
     }
-    results_[i] = CreateValidTransfer(events[i], timestamp_ns + 1 + i, prepared_[i]);
+    return CreateValidTransfer(events[i], timestamp_ns + 1 + i, prepared_[i]);
+  };
+  if (unit.end - unit.begin == 1 && (events[unit.begin].flags & transfer_flags::kLinked) == 0) {
+    results_[unit.begin] = apply(unit.begin);  // most units: what RunChains does, sans set-up
     return;
   }
   RunChains(events.subspan(unit.begin, unit.end - unit.begin),
             std::span(results_).subspan(unit.begin, unit.end - unit.begin), transfer_flags::kLinked,
-            [&](size_t offset) {
-              const uint32_t i = unit.begin + static_cast<uint32_t>(offset);
-              const uint8_t decided = plan.events[i].decided;
-              if (decided != BatchPlan::kUndecided) return static_cast<R>(decided);
-              event_index_ = i;
-              if (!resolved) {
-                prepared_[i] = owner_->routes_[i];
-                Resolve(events, i);
-              }
-              return CreateValidTransfer(events[i], timestamp_ns + 1 + i, prepared_[i]);
-            });
+            [&](size_t offset) { return apply(unit.begin + static_cast<uint32_t>(offset)); });
 }
 
 // Phase 4, owner: the new ids whose index entries this lane's shards hold, and the results
 // of the units this lane planned (each view wrote its own array: in one shared array the
 // lanes' neighbouring results would fight over cache lines).
 void State::FinishLane(std::span<CreateTransferResult> results, uint32_t lane) {
-  constexpr size_t kAhead = 16;  // buckets fetched ahead
-  for (uint32_t shard = lane; shard < shard_count_; shard += lane_count_) {
-    HashIndex& ids = shards_[shard]->transfer_index;
-    for (auto& view : views_) {
-      std::vector<Deferred::Insert>& inserts = view->deferred_.inserts[shard];
-      for (size_t k = 0; k < inserts.size(); ++k) {
-        if (k + kAhead < inserts.size()) ids.Prefetch(inserts[k + kAhead].hash);
-        ids.Insert(inserts[k].hash, inserts[k].ref);
-      }
-      inserts.clear();
-    }
-  }
+  for (uint32_t shard = lane; shard < shard_count_; shard += lane_count_) InsertHeldBack(shard);
   const BatchPlan::Slice& slice = plan_.slices[lane];
   const auto copy = [&](const std::vector<BatchPlan::Unit>& units) {
     for (const BatchPlan::Unit& unit : units) {
@@ -353,13 +330,20 @@ void State::FlushDeferredFailures() {
 }
 
 void State::FlushDeferredInserts() {
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) InsertHeldBack(shard);
+}
+
+// Owner: every view's held-back new ids whose index entries `shard` holds.
+void State::InsertHeldBack(uint32_t shard) {
+  constexpr size_t kAhead = 16;  // buckets fetched ahead
+  HashIndex& ids = shards_[shard]->transfer_index;
   for (auto& view : views_) {
-    for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-      for (const Deferred::Insert& insert : view->deferred_.inserts[shard]) {
-        shards_[shard]->transfer_index.Insert(insert.hash, insert.ref);
-      }
-      view->deferred_.inserts[shard].clear();
+    std::vector<Deferred::Insert>& inserts = view->deferred_.inserts[shard];
+    for (size_t k = 0; k < inserts.size(); ++k) {
+      if (k + kAhead < inserts.size()) ids.Prefetch(inserts[k + kAhead].hash);
+      ids.Insert(inserts[k].hash, inserts[k].ref);
     }
+    inserts.clear();
   }
 }
 

@@ -427,7 +427,7 @@ class State {
   void ApplyInOrder(std::span<const Transfer> events, uint64_t timestamp_ns,
                     std::span<CreateTransferResult> results);
 
-  // Sharded transfer batches (parallel.cc); the phases run on every shard's thread.
+  // Sharded transfer batches (parallel.cc); the phases run on every lane.
   void CreateTransfersSharded(std::span<const Transfer> events, uint64_t timestamp_ns,
                               std::span<CreateTransferResult> results);
   bool MostlyCrossLane(std::span<const Transfer> events) const;
@@ -448,6 +448,7 @@ class State {
   // Owner, with every view idle: the views' failures (in log order), their index inserts.
   void FlushDeferredFailures();
   void FlushDeferredInserts();
+  void InsertHeldBack(uint32_t shard);
   void MergeDeferredChanges();
 
   CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns);
@@ -585,9 +586,9 @@ class State {
   bool in_chain_ = false;
   std::vector<UndoEntry> undo_;
   std::vector<Prepared> prepared_;  // sized to the largest batch seen
-  // Owner of a sharded engine: each event's hashes and shards (phase 0), read by every
-  // shard; each view copies its own events' into prepared_, which only it writes (sharing
-  // one array, the shards' writes to neighbouring entries would fight over cache lines).
+  // Owner of a sharded engine: each event's hashes and shards (phase 1), read by every
+  // lane; each view copies its own events' into prepared_, which only it writes (sharing
+  // one array, the lanes' writes to neighbouring entries would fight over cache lines).
   std::vector<Prepared> routes_;
 };
 
