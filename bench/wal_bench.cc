@@ -273,6 +273,52 @@ double TimeRawWritePass(const std::string& path, const RawWriteSpec& spec,
   return seconds;
 }
 
+// The log's hashing as the writer and reader run it, on a full entry (8,190 transfers, 1 MiB).
+// The body checksum is XXH3-128 of the body (libxxhash's run-time dispatch: SSE2, AVX2 or
+// AVX-512 by the CPU); sealing adds the chain hash over the header; checking a header
+// recomputes its chain hash (a short input: inline, scalar). docs/benchmarks.md compares the
+// portable build with -march=native on these.
+std::vector<std::byte> FullEntryBody() {
+  std::vector<Transfer> transfers(wal::kEventsPerEntryMax);
+  Random random{7};
+  FillPlainBatch(random, 10'000, 1, transfers);
+  const auto bytes = std::as_bytes(std::span(transfers));
+  return {bytes.begin(), bytes.end()};
+}
+
+void BM_BodyChecksum(benchmark::State& state) {
+  const std::vector<std::byte> body = FullEntryBody();
+  for (auto _ : state) benchmark::DoNotOptimize(wal::HashBytes(body));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+
+void BM_SealEntry(benchmark::State& state) {
+  const std::vector<std::byte> body = FullEntryBody();
+  wal::EntryHeader header{};
+  header.operation = wal::Operation::kCreateTransfers;
+  header.event_count = wal::kEventsPerEntryMax;
+  for (auto _ : state) {
+    ++header.op;
+    wal::SealEntry(header, body);
+    benchmark::DoNotOptimize(header);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+
+void BM_CheckEntryHeader(benchmark::State& state) {
+  wal::EntryHeader header{};
+  header.operation = wal::Operation::kCreateTransfers;
+  header.event_count = 1;
+  header.op = 1;
+  const std::byte body[sizeof(Transfer)] = {};
+  wal::SealEntry(header, body);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(header);
+    if (!wal::IsWellFormedEntryHeader(header)) state.SkipWithError("header check failed");
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
 // Ranges: write size in KiB, RawMode, io_uring (0: pwritev2).
 void BM_RawDirectWrite(benchmark::State& state) {
   RawWriteSpec spec;
@@ -719,6 +765,9 @@ int main(int argc, char** argv) {
   constexpr int64_t kDsyncEach = static_cast<int64_t>(RawMode::kDsyncEach);
   constexpr int64_t kSyncAtEnd = static_cast<int64_t>(RawMode::kSyncAtEnd);
   constexpr int64_t kDsyncOverwrite = static_cast<int64_t>(RawMode::kDsyncOverwrite);
+  benchmark::RegisterBenchmark("BM_BodyChecksum", BM_BodyChecksum);
+  benchmark::RegisterBenchmark("BM_SealEntry", BM_SealEntry);
+  benchmark::RegisterBenchmark("BM_CheckEntryHeader", BM_CheckEntryHeader);
   benchmark::RegisterBenchmark("BM_RawDirectWrite", BM_RawDirectWrite)
       ->ArgNames({"KiB", "mode", "io_uring"})
       ->Args({1024, kDsyncEach, 0})  // the yardstick

@@ -5,10 +5,8 @@
 
 #include <cstdint>
 
+#include "base/hash.h"
 #include "engine/types.h"
-
-#define XXH_INLINE_ALL  // header-only: no library to link, and the hash inlines
-#include "xxhash.h"
 
 namespace ledger::engine {
 
@@ -16,8 +14,7 @@ namespace ledger::engine {
 inline constexpr uint32_t kShardsMax = 16;
 
 inline uint32_t ShardOf(AccountId id, uint32_t shard_count) {
-  const uint64_t words[2] = {id.lo, id.hi};
-  const uint64_t hash = XXH3_64bits(words, sizeof(words));
+  const uint64_t hash = base::HashWords64(id.lo, id.hi);
   return static_cast<uint32_t>((u128{hash} * shard_count) >> 64);  // multiply-shift: no modulo
 }
 

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup.sh
+source tools/ccache_env.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target ledgerd ledgerctl ledger-wal
 if [[ ! -e data ]]; then

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Sets up, builds and passes the whole test suite: the format check, then the release build
-# and the ASan+UBSan build, each with every test. Long soaks: LEDGER_PROPERTY_BATCHES=N.
+# Sets up, builds and passes the whole test suite: the format check, a short fuzz run, the
+# release and ASan+UBSan builds with every test, ThreadSanitizer on the threaded parts, the
+# AVX-512 build (compiled on every host, tested where the CPU has AVX-512), and the README's
+# first command from a clean clone. Long soaks: LEDGER_PROPERTY_BATCHES=N and the others in
+# the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup.sh
 tools/check_format.sh
+source tools/ccache_env.sh
 
 # libFuzzer (clang) over the RPC decoding path, briefly; longer: LEDGER_FUZZ_SECONDS=N.
 echo "== fuzz: rpc decoding" >&2
@@ -27,3 +31,19 @@ cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j "${jobs}" --target shard_test wal_test net_test bench_test
 echo "== tsan: test" >&2
 ctest --preset tsan -j "${jobs}" -L threaded
+
+# The release build for AVX-512 CPUs (-march=x86-64-v4), compiled whatever this CPU is: the
+# compiler's and third-party headers' AVX-512 paths must pass -Werror on every host, not only
+# on the ones that have AVX-512. Where the CPU runs it, every test runs on it too.
+echo "== x86-64-v4: build" >&2
+cmake --preset x86-64-v4 >/dev/null
+cmake --build --preset x86-64-v4 -j "${jobs}"
+if tools/cpu_level.sh x86-64-v4; then
+  echo "== x86-64-v4: test (this CPU has AVX-512)" >&2
+  ctest --preset x86-64-v4 -j "${jobs}"
+else
+  echo "== x86-64-v4: compiled only (this CPU has no AVX-512)" >&2
+fi
+
+echo "== smoke: tools/run.sh from a clean clone" >&2
+tools/smoke_run.sh

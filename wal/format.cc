@@ -5,9 +5,6 @@
 #include "engine/snapshot.h"
 #include "engine/types.h"
 
-#define XXH_INLINE_ALL
-#include "xxhash.h"
-
 namespace ledger::wal {
 
 namespace {
@@ -20,11 +17,6 @@ Hash128 EntryChainHash(const EntryHeader& header) {
 
 bool IsAllZero(std::span<const std::byte> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
-}
-
-Hash128 HashBytes(std::span<const std::byte> bytes) {
-  const XXH128_hash_t hash = XXH3_128bits(bytes.data(), bytes.size());
-  return {hash.low64, hash.high64};
 }
 
 uint32_t EventSizeBytes(Operation operation) {
@@ -74,9 +66,9 @@ bool IsValid(const SegmentHeader& header) {
 }
 
 Hash128 GroupChecksum(const GroupHeader& header, const Hash128& directory_id) {
-  const XXH128_hash_t hash = XXH3_128bits_withSeed(&header, offsetof(GroupHeader, checksum),
-                                                   directory_id.low ^ directory_id.high);
-  return {hash.low64, hash.high64};
+  return base::HashBytes128(
+      std::as_bytes(std::span(&header, 1)).first(offsetof(GroupHeader, checksum)),
+      directory_id.low ^ directory_id.high);
 }
 
 bool IsValid(const GroupHeader& header, const Hash128& directory_id) {

@@ -13,16 +13,14 @@
 #include <span>
 #include <type_traits>
 
+#include "base/hash.h"
+
 namespace ledger::wal {
 
-struct Hash128 {
-  uint64_t low = 0;
-  uint64_t high = 0;
-  friend bool operator==(const Hash128&, const Hash128&) = default;
-};
+using base::Hash128;
 
 // XXH3-128 of bytes (the one hash of the format).
-Hash128 HashBytes(std::span<const std::byte> bytes);
+inline Hash128 HashBytes(std::span<const std::byte> bytes) { return base::HashBytes128(bytes); }
 
 inline constexpr uint16_t kFormatVersion = 1;
 // Writes to the log are O_DIRECT: offsets and sizes are multiples of this.

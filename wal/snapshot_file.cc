@@ -9,10 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "base/hash.h"
 #include "wal/internal/io.h"
-
-#define XXH_INLINE_ALL
-#include "xxhash.h"
 
 namespace ledger::wal {
 
@@ -25,11 +23,10 @@ class HashingWriter {
  public:
   HashingWriter(int fd, uint64_t offset, std::string path)
       : fd_(fd), offset_(offset), path_(std::move(path)) {
-    XXH3_128bits_reset(&hash_);
     buffer_.reserve(kWriteChunkBytes);
   }
   absl::Status Write(std::span<const std::byte> bytes) {
-    XXH3_128bits_update(&hash_, bytes.data(), bytes.size());
+    hasher_.Update(bytes);
     while (!bytes.empty()) {
       const size_t take = std::min(bytes.size(), kWriteChunkBytes - buffer_.size());
       buffer_.insert(buffer_.end(), bytes.begin(), bytes.begin() + static_cast<long>(take));
@@ -45,10 +42,7 @@ class HashingWriter {
     buffer_.clear();
     return absl::OkStatus();
   }
-  Hash128 Digest() {
-    const XXH128_hash_t hash = XXH3_128bits_digest(&hash_);
-    return {hash.low64, hash.high64};
-  }
+  Hash128 Digest() { return hasher_.Digest(); }
   uint64_t written() const { return written_; }
 
  private:
@@ -56,7 +50,7 @@ class HashingWriter {
   uint64_t offset_;
   std::string path_;
   std::vector<std::byte> buffer_;
-  XXH3_state_t hash_;
+  base::Hasher128 hasher_;
   uint64_t written_ = 0;
 };
 

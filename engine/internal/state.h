@@ -356,10 +356,9 @@ class State {
   void PrefetchAccounts(size_t index) const;
   void Resolve(std::span<const Transfer> events, size_t index);
 
-  // Inline: three per transfer, on the hot path (XXH3, from engine/shard.h).
+  // Inline: three per transfer, on the hot path.
   uint32_t HashId(uint64_t lo, uint64_t hi) const {
-    const uint64_t words[2] = {lo, hi};
-    const uint64_t hash = XXH3_64bits_withSeed(words, sizeof(words), hash_seed_);
+    const uint64_t hash = base::HashWords64(lo, hi, hash_seed_);
     return static_cast<uint32_t>(hash ^ (hash >> 32));
   }
   uint32_t FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const;

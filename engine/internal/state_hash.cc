@@ -1,27 +1,24 @@
 // The state hash: XXH3-128 over a canonical serialisation, in creation order, so it depends on
 // the logical state only (not on the hash seed, table sizes or map layouts).
+#include "base/hash.h"
 #include "engine/internal/state.h"
-
-#define XXH_INLINE_ALL
-#include "xxhash.h"
 
 namespace ledger::engine::internal {
 
 class Hasher {
  public:
-  Hasher() { XXH3_128bits_reset(&state_); }
   template <typename T>
   void Add(const T& value) {
     static_assert(std::has_unique_object_representations_v<T> || std::is_trivially_copyable_v<T>);
-    XXH3_128bits_update(&state_, &value, sizeof(value));
+    hasher_.UpdateValue(value);
   }
   StateHash Finish() {
-    const XXH128_hash_t hash = XXH3_128bits_digest(&state_);
-    return {hash.low64, hash.high64};
+    const base::Hash128 hash = hasher_.Digest();
+    return {hash.low, hash.high};
   }
 
  private:
-  XXH3_state_t state_;
+  base::Hasher128 hasher_;
 };
 
 // An account's public record and balance snapshots.
