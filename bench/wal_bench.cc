@@ -44,11 +44,13 @@
 
 #include "bench/workload.h"
 #include "engine/engine.h"
+#include "engine/operation.h"
+#include "replica/log_schema.h"
+#include "replica/recovery.h"
 #include "wal/directory.h"
 #include "wal/format.h"
 #include "wal/log_reader.h"
 #include "wal/log_writer.h"
-#include "wal/recovery.h"
 #include "wal/snapshot_file.h"
 
 namespace {
@@ -132,10 +134,10 @@ class BenchDirectory {
 // sequencer does, without an engine.
 class EntrySealer {
  public:
-  wal::EntryHeader Seal(wal::Operation operation, uint32_t event_count,
+  wal::EntryHeader Seal(engine::Operation operation, uint32_t event_count,
                         std::span<const std::byte> body) {
     wal::EntryHeader header{};
-    header.operation = operation;
+    header.operation = static_cast<uint8_t>(operation);
     header.event_count = event_count;
     header.op = ++last_op_;
     header.timestamp_ns = next_timestamp_ns_;
@@ -166,6 +168,7 @@ std::unique_ptr<wal::Directory> FreshDataDirectory(const std::string& name) {
 
 std::unique_ptr<wal::LogWriter> OpenWriter(const wal::Directory& directory, bool use_io_uring) {
   wal::WriterOptions options;
+  options.schema = replica::LogSchema();
   options.use_io_uring = use_io_uring;
   auto writer = wal::LogWriter::Open(directory, wal::LogPosition{}, 1, std::move(options));
   Check(writer.status(), "open the log");
@@ -295,7 +298,7 @@ void BM_BodyChecksum(benchmark::State& state) {
 void BM_SealEntry(benchmark::State& state) {
   const std::vector<std::byte> body = FullEntryBody();
   wal::EntryHeader header{};
-  header.operation = wal::Operation::kCreateTransfers;
+  header.operation = static_cast<uint8_t>(engine::Operation::kCreateTransfers);
   header.event_count = wal::kEventsPerEntryMax;
   for (auto _ : state) {
     ++header.op;
@@ -307,14 +310,15 @@ void BM_SealEntry(benchmark::State& state) {
 
 void BM_CheckEntryHeader(benchmark::State& state) {
   wal::EntryHeader header{};
-  header.operation = wal::Operation::kCreateTransfers;
+  header.operation = static_cast<uint8_t>(engine::Operation::kCreateTransfers);
   header.event_count = 1;
   header.op = 1;
   const std::byte body[sizeof(Transfer)] = {};
   wal::SealEntry(header, body);
+  const wal::EntrySchema schema = replica::LogSchema();
   for (auto _ : state) {
     benchmark::DoNotOptimize(header);
-    if (!wal::IsWellFormedEntryHeader(header)) state.SkipWithError("header check failed");
+    if (!wal::IsWellFormedEntryHeader(header, schema)) state.SkipWithError("header check failed");
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
@@ -375,7 +379,7 @@ void BM_WalAppendFullBatches(benchmark::State& state) {
     const auto start = Clock::now();
     for (uint64_t i = 0; i < batch_count; ++i) {
       const auto body = std::as_bytes(std::span(bodies[i % bodies.size()]));
-      writer->Append(sealer.Seal(wal::Operation::kCreateTransfers, kBatchEvents, body), body);
+      writer->Append(sealer.Seal(engine::Operation::kCreateTransfers, kBatchEvents, body), body);
     }
     Check(writer->WaitDurable(sealer.last_op()), "wait for durability");
     seconds += std::chrono::duration<double>(Clock::now() - start).count();
@@ -454,8 +458,8 @@ class SequencerQueue {
       }
       std::vector<uint64_t> ops(taken.size());
       for (size_t i = 0; i < taken.size(); ++i) {
-        const wal::EntryHeader header =
-            sealer_.Seal(wal::Operation::kCreateTransfers, taken[i]->event_count, taken[i]->body);
+        const wal::EntryHeader header = sealer_.Seal(engine::Operation::kCreateTransfers,
+                                                     taken[i]->event_count, taken[i]->body);
         writer_.Append(header, taken[i]->body);
         ops[i] = header.op;
       }
@@ -555,7 +559,7 @@ struct RecoveryLog {
 bool IsWholeLog(const std::string& path, uint64_t last_op) {
   auto directory = wal::Directory::Open(path, /*writable=*/false);
   if (!directory.ok()) return false;
-  auto scanned = wal::ScanLog(**directory, {}, nullptr);
+  auto scanned = wal::ScanLog(**directory, replica::LogScanOptions(), nullptr);
   return scanned.ok() && scanned->last_op == last_op && !scanned->torn_tail;
 }
 
@@ -583,7 +587,7 @@ const RecoveryLog& GetRecoveryLog() {
     ledger.id = kLedger;
     std::memcpy(ledger.asset_code, "USD", 3);
     const auto ledger_body = std::as_bytes(std::span(&ledger, 1));
-    writer->Append(sealer.Seal(wal::Operation::kCreateLedgers, 1, ledger_body), ledger_body);
+    writer->Append(sealer.Seal(engine::Operation::kCreateLedgers, 1, ledger_body), ledger_body);
     std::vector<Account> accounts;
     for (uint64_t first = 0; first < kRecoveryAccounts; first += kBatchEvents) {
       accounts.assign(std::min<uint64_t>(kBatchEvents, kRecoveryAccounts - first), Account{});
@@ -593,7 +597,7 @@ const RecoveryLog& GetRecoveryLog() {
         accounts[i].code = 1;
       }
       const auto body = std::as_bytes(std::span(accounts));
-      writer->Append(sealer.Seal(wal::Operation::kCreateAccounts,
+      writer->Append(sealer.Seal(engine::Operation::kCreateAccounts,
                                  static_cast<uint32_t>(accounts.size()), body),
                      body);
     }
@@ -602,7 +606,7 @@ const RecoveryLog& GetRecoveryLog() {
     for (uint64_t i = 0; i < RecoveryBatches(); ++i) {
       FillPlainBatch(random, kRecoveryAccounts, kLedger, batch);
       const auto body = std::as_bytes(std::span(batch));
-      writer->Append(sealer.Seal(wal::Operation::kCreateTransfers, kBatchEvents, body), body);
+      writer->Append(sealer.Seal(engine::Operation::kCreateTransfers, kBatchEvents, body), body);
     }
     Check(writer->WaitDurable(sealer.last_op()), "wait for durability");
     Check(sealer.last_op() == built.last_op, "op count");
@@ -653,7 +657,7 @@ void PrepareCache(const wal::Directory& directory, bool cold) {
     for (uint64_t op : *snapshots) EvictFromPageCache(directory.SnapshotPath(op));
     return;
   }
-  Check(wal::ScanLog(directory, {}, nullptr).status(), "scan");
+  Check(wal::ScanLog(directory, replica::LogScanOptions(), nullptr).status(), "scan");
   for (uint64_t op : *snapshots) {
     std::ifstream file(directory.SnapshotPath(op), std::ios::binary);
     std::vector<char> chunk(4 * kMiB);
@@ -669,7 +673,7 @@ void BM_RecoveryVerifyLog(benchmark::State& state) {
     state.PauseTiming();
     PrepareCache(*directory, state.range(0) != 0);
     state.ResumeTiming();
-    auto scanned = wal::ScanLog(*directory, {}, nullptr);
+    auto scanned = wal::ScanLog(*directory, replica::LogScanOptions(), nullptr);
     Check(scanned.status(), "scan");
     Check(scanned->last_op == GetRecoveryLog().last_op && !scanned->torn_tail, "log is whole");
     bytes += scanned->entry_bytes;
@@ -682,7 +686,7 @@ void BM_RecoveryVerifyLog(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 
-void CheckRecovered(const wal::Recovered& recovered) {
+void CheckRecovered(const replica::Recovered& recovered) {
   Check(recovered.log.last_op == GetRecoveryLog().last_op, "recovered every op");
   const engine::EngineStats stats = recovered.engine->GetStats();
   Check(stats.transfer_count == GetRecoveryLog().transfer_count, "every transfer succeeded");
@@ -691,7 +695,7 @@ void CheckRecovered(const wal::Recovered& recovered) {
 
 void BM_RecoveryFullReplay(benchmark::State& state) {
   std::unique_ptr<wal::Directory> directory = OpenRecoveryLog();
-  wal::RecoveryOptions options;
+  replica::RecoveryOptions options;
   options.engine = RecoveryEngineOptions();
   options.use_snapshots = false;
   state.counters["first_engine_s"] = PrewarmEngineMemory();
@@ -699,7 +703,7 @@ void BM_RecoveryFullReplay(benchmark::State& state) {
     state.PauseTiming();
     PrepareCache(*directory, state.range(0) != 0);
     state.ResumeTiming();
-    auto recovered = wal::Recover(*directory, options);
+    auto recovered = replica::Recover(*directory, options);
     Check(recovered.status(), "recover");
     state.PauseTiming();
     CheckRecovered(*recovered);
@@ -720,13 +724,13 @@ void EnsureSnapshotAtLastOp() {
       wal::ReadSnapshot(*directory, last_op).ok()) {
     return;  // kept from an earlier run, and still readable
   }
-  wal::RecoveryOptions options;
+  replica::RecoveryOptions options;
   options.engine = RecoveryEngineOptions();
   options.use_snapshots = false;
-  auto recovered = wal::Recover(*directory, options);
+  auto recovered = replica::Recover(*directory, options);
   Check(recovered.status(), "recover");
-  Check(wal::WriteSnapshot(*directory, recovered->log.last_op, recovered->log.last_chain_hash,
-                           *recovered->engine->CaptureSnapshot()),
+  Check(replica::WriteSnapshot(*directory, recovered->log.last_op, recovered->log.last_chain_hash,
+                               *recovered->engine),
         "write snapshot");
 }
 
@@ -734,7 +738,7 @@ void BM_RecoveryFromSnapshot(benchmark::State& state) {
   state.counters["first_engine_s"] = PrewarmEngineMemory();
   EnsureSnapshotAtLastOp();
   std::unique_ptr<wal::Directory> directory = OpenRecoveryLog();
-  wal::RecoveryOptions options;
+  replica::RecoveryOptions options;
   options.engine = RecoveryEngineOptions();
   double seconds = 0;
   for (auto _ : state) {
@@ -742,7 +746,7 @@ void BM_RecoveryFromSnapshot(benchmark::State& state) {
     PrepareCache(*directory, state.range(0) != 0);
     state.ResumeTiming();
     const auto start = Clock::now();
-    auto recovered = wal::Recover(*directory, options);
+    auto recovered = replica::Recover(*directory, options);
     Check(recovered.status(), "recover");
     seconds += std::chrono::duration<double>(Clock::now() - start).count();
     state.PauseTiming();

@@ -363,8 +363,14 @@ std::string Registry::Render() const {
 
 namespace {
 
-constexpr std::string_view kOperationNames[] = {"create_ledgers", "create_accounts",
-                                                "create_transfers"};
+// engine::kOperations' names, in operation order.
+constexpr std::array<std::string_view, kOperationCount> kOperationNames = [] {
+  std::array<std::string_view, kOperationCount> names;
+  for (const engine::OperationInfo& info : engine::kOperations) {
+    names[engine::OperationIndex(info.operation)] = info.name;
+  }
+  return names;
+}();
 constexpr std::string_view kBatchOutcomeNames[] = {"ok", "rejected"};
 constexpr std::string_view kQueryMethodNames[] = {
     "lookup_ledgers",       "lookup_accounts", "lookup_transfers", "get_account_transfers",
@@ -373,8 +379,9 @@ constexpr std::string_view kRejectReasonNames[] = {"batch_too_large", "ids_too_m
                                                    "shutting_down", "engine_full"};
 
 // Every name is a non-empty [a-z0-9_]+ and no two in a table are alike.
-template <size_t kCount>
-constexpr bool AreDistinctLabelValues(const std::string_view (&names)[kCount]) {
+template <typename Names>
+constexpr bool AreDistinctLabelValues(const Names& names) {
+  const size_t kCount = std::size(names);
   for (size_t i = 0; i < kCount; ++i) {
     if (names[i].empty()) return false;
     for (char c : names[i]) {
@@ -402,36 +409,34 @@ std::string_view NameOf(const std::string_view (&names)[kCount], Enum value) {
   return index < kCount ? names[index] : std::string_view();
 }
 
-// ledger_events_total's children: create_ledgers' codes, then create_accounts', then
-// create_transfers', each in enum order.
-constexpr size_t kEventsFirstChild[kOperationCount] = {
-    0, kCreateLedgerResultCount, kCreateLedgerResultCount + kCreateAccountResultCount};
-constexpr size_t kEventsCount[kOperationCount] = {
-    kCreateLedgerResultCount, kCreateAccountResultCount, kCreateTransferResultCount};
+// ledger_events_total's children: each operation's result codes in enum order, operations in
+// their order.
+constexpr std::array<size_t, kOperationCount> kEventsFirstChild = [] {
+  std::array<size_t, kOperationCount> first{};
+  for (size_t i = 1; i < kOperationCount; ++i) {
+    first[i] = first[i - 1] + engine::kOperations[i - 1].result_count;
+  }
+  return first;
+}();
 
 // Result names come from engine/result_names.h (snake_case, distinct: checked by its tests).
-template <typename Result>
-void AddEventLabels(Operation operation, size_t count, std::vector<LabelValues>* children) {
-  for (size_t code = 0; code < count; ++code) {
-    children->push_back({std::string(OperationName(operation)),
-                         std::string(ResultName(static_cast<Result>(code)))});
-  }
-}
-
 std::vector<LabelValues> EventLabels() {
   std::vector<LabelValues> children;
-  AddEventLabels<CreateLedgerResult>(Operation::kCreateLedgers, kCreateLedgerResultCount,
-                                     &children);
-  AddEventLabels<CreateAccountResult>(Operation::kCreateAccounts, kCreateAccountResultCount,
-                                      &children);
-  AddEventLabels<CreateTransferResult>(Operation::kCreateTransfers, kCreateTransferResultCount,
-                                       &children);
+  for (const engine::OperationInfo& info : engine::kOperations) {
+    engine::VisitOperation(info.operation, [&](auto operation) {
+      using Result = typename engine::OperationTraits<operation()>::Result;
+      for (size_t code = 0; code < info.result_count; ++code) {
+        children.push_back(
+            {std::string(info.name), std::string(ResultName(static_cast<Result>(code)))});
+      }
+    });
+  }
   return children;
 }
 
 // One child per name, labelled with it.
-template <size_t kCount>
-std::vector<LabelValues> LabelsOf(const std::string_view (&names)[kCount]) {
+template <typename Names>
+std::vector<LabelValues> LabelsOf(const Names& names) {
   std::vector<LabelValues> children;
   for (std::string_view name : names) children.push_back({std::string(name)});
   return children;
@@ -449,25 +454,9 @@ std::vector<LabelValues> BatchLabels() {
 }
 
 size_t EventIndex(Operation operation, size_t code) {
-  auto op = static_cast<size_t>(operation);
-  LEDGER_ASSERT(op < kOperationCount && code < kEventsCount[op], op, code);
+  const size_t op = engine::OperationIndex(operation);
+  LEDGER_ASSERT(op < kOperationCount && code < engine::kOperations[op].result_count, op, code);
   return kEventsFirstChild[op] + code;
-}
-
-// Tallies on the stack (at most 69 codes: 552 bytes) so a batch of 8190 events costs a few
-// atomic adds rather than one per event.
-template <size_t kCount, typename Result>
-void CountEventsOf(const Family<Counter>& events, Operation operation,
-                   std::span<const Result> results) {
-  std::array<uint64_t, kCount> tally{};
-  for (Result result : results) {
-    auto code = static_cast<size_t>(result);
-    LEDGER_ASSERT(code < kCount, code);
-    ++tally[code];
-  }
-  for (size_t code = 0; code < kCount; ++code) {
-    if (tally[code] != 0) events.child(EventIndex(operation, code)).Add(tally[code]);
-  }
 }
 
 int64_t UnixTimeSeconds() {
@@ -478,7 +467,6 @@ int64_t UnixTimeSeconds() {
 
 }  // namespace
 
-std::string_view OperationName(Operation operation) { return NameOf(kOperationNames, operation); }
 std::string_view BatchOutcomeName(BatchOutcome outcome) {
   return NameOf(kBatchOutcomeNames, outcome);
 }
@@ -570,35 +558,25 @@ void ServerMetrics::UpdateProcessMetrics() const {
   }
 }
 
-Counter& ServerMetrics::Event(CreateLedgerResult result) const {
-  return events_total.child(EventIndex(Operation::kCreateLedgers, static_cast<size_t>(result)));
-}
-Counter& ServerMetrics::Event(CreateAccountResult result) const {
-  return events_total.child(EventIndex(Operation::kCreateAccounts, static_cast<size_t>(result)));
-}
-Counter& ServerMetrics::Event(CreateTransferResult result) const {
-  return events_total.child(EventIndex(Operation::kCreateTransfers, static_cast<size_t>(result)));
+Counter& ServerMetrics::EventCounter(Operation operation, size_t code) const {
+  return events_total.child(EventIndex(operation, code));
 }
 
-void ServerMetrics::CountEvents(std::span<const CreateLedgerResult> results) const {
-  CountEventsOf<kCreateLedgerResultCount>(events_total, Operation::kCreateLedgers, results);
-}
-void ServerMetrics::CountEvents(std::span<const CreateAccountResult> results) const {
-  CountEventsOf<kCreateAccountResultCount>(events_total, Operation::kCreateAccounts, results);
-}
-void ServerMetrics::CountEvents(std::span<const CreateTransferResult> results) const {
-  CountEventsOf<kCreateTransferResultCount>(events_total, Operation::kCreateTransfers, results);
+void ServerMetrics::AddEventTally(Operation operation, std::span<const uint64_t> tally) const {
+  for (size_t code = 0; code < tally.size(); ++code) {
+    if (tally[code] != 0) events_total.child(EventIndex(operation, code)).Add(tally[code]);
+  }
 }
 
 Counter& ServerMetrics::Batches(Operation operation, BatchOutcome outcome) const {
-  auto op = static_cast<size_t>(operation);
+  const size_t op = engine::OperationIndex(operation);
   auto result = static_cast<size_t>(outcome);
   LEDGER_ASSERT(op < kOperationCount && result < kBatchOutcomeCount, op, result);
   return batches_total.child(op * kBatchOutcomeCount + result);
 }
 
 Histogram& ServerMetrics::BatchLatency(Operation operation) const {
-  return batch_latency_seconds.child(static_cast<size_t>(operation));
+  return batch_latency_seconds.child(engine::OperationIndex(operation));
 }
 
 Counter& ServerMetrics::Queries(QueryMethod method) const {

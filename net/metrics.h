@@ -9,6 +9,7 @@
 // rendering turns integers into text (nanoseconds into exact decimal seconds).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -17,12 +18,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "base/assert.h"
+#include "engine/operation.h"
 #include "engine/types.h"
 
 namespace ledger::net {
@@ -236,9 +239,12 @@ void AppendSeconds(uint64_t duration_ns, std::string* out);
 
 // Result codes are named by engine/result_names.h.
 
-enum class Operation : uint8_t { kCreateLedgers = 0, kCreateAccounts = 1, kCreateTransfers = 2 };
-inline constexpr size_t kOperationCount = 3;
-std::string_view OperationName(Operation operation);  // "create_transfers"
+// Operations are engine/operation.h's: their names label the create metrics.
+using engine::kOperationCount;
+using engine::Operation;
+inline std::string_view OperationName(Operation operation) {  // "create_transfers"
+  return engine::InfoOf(operation).name;
+}
 
 // ok: the batch was logged and answered; rejected: refused before the log (over a limit,
 // malformed, shutting down, engine full), so none of its events were looked at.
@@ -288,13 +294,24 @@ struct ServerMetrics {
   explicit ServerMetrics(Registry& registry);
 
   // ledger_events_total{operation, result}: one per event, by result code.
-  Counter& Event(CreateLedgerResult result) const;
-  Counter& Event(CreateAccountResult result) const;
-  Counter& Event(CreateTransferResult result) const;
-  // Counts a batch's results: tallies on the stack, then one atomic add per distinct code.
-  void CountEvents(std::span<const CreateLedgerResult> results) const;
-  void CountEvents(std::span<const CreateAccountResult> results) const;
-  void CountEvents(std::span<const CreateTransferResult> results) const;
+  template <typename Result>
+  Counter& Event(Result result) const {
+    return EventCounter(engine::kOperationOfResult<Result>, static_cast<size_t>(result));
+  }
+  // Counts a batch's results: tallies on the stack (at most 256 codes), then one atomic add
+  // per distinct code, so a batch of 8,190 events costs a few adds rather than one per event.
+  template <typename Results>  // a range of one operation's result codes
+  void CountEvents(const Results& results) const {
+    using Result = std::remove_cvref_t<decltype(*std::begin(results))>;
+    constexpr Operation kOperation = engine::kOperationOfResult<Result>;
+    std::array<uint64_t, engine::InfoOf(kOperation).result_count> tally{};
+    for (Result result : results) {
+      const auto code = static_cast<size_t>(result);
+      LEDGER_ASSERT(code < tally.size(), code);
+      ++tally[code];
+    }
+    AddEventTally(kOperation, tally);
+  }
 
   Counter& Batches(Operation operation, BatchOutcome outcome) const;
   Histogram& BatchLatency(Operation operation) const;  // observe ns from receipt to reply
@@ -333,6 +350,10 @@ struct ServerMetrics {
 
   // Reads this process's CPU time (user + system) and resident memory into the two above.
   void UpdateProcessMetrics() const;
+
+ private:
+  Counter& EventCounter(Operation operation, size_t code) const;
+  void AddEventTally(Operation operation, std::span<const uint64_t> tally) const;
 };
 
 }  // namespace ledger::net

@@ -240,7 +240,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
     const engine::EngineStats stats = core->engine().GetStats();
     metrics.accounts.Set(static_cast<int64_t>(stats.account_count));
     metrics.transfers.Set(static_cast<int64_t>(stats.transfer_count));
-    metrics.last_op.Set(static_cast<int64_t>(core->sequencer().last_op()));
+    metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
     metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
     metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
     metrics.UpdateProcessMetrics();
@@ -304,11 +304,11 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   }
   if (!drained) log("shutdown: some replies were still unsent at the deadline");
   LEDGER_RETURN_IF_ERROR(core->log_status());
-  if (options.snapshot_on_shutdown && core->sequencer().last_op() > 0) {
+  if (options.snapshot_on_shutdown && core->last_op() > 0) {
     LEDGER_RETURN_IF_ERROR(core->SnapshotNow());
-    log(absl::StrCat("snapshot written at op ", core->sequencer().last_op()));
+    log(absl::StrCat("snapshot written at op ", core->last_op()));
   }
-  log(absl::StrCat("stopped at op ", core->sequencer().last_op()));
+  log(absl::StrCat("stopped at op ", core->last_op()));
   return absl::OkStatus();
 }
 

@@ -71,14 +71,14 @@ std::string JsonTransfer(const wal::EntryHeader& entry, uint32_t i, const Transf
 }
 
 std::string JsonEntry(const wal::EntryHeader& entry) {
-  return absl::StrCat("{\"type\":\"entry\",\"op\":", entry.op,
-                      ",\"timestamp_ns\":", entry.timestamp_ns, ",\"operation\":\"",
-                      OperationName(entry.operation), "\",\"event_count\":", entry.event_count,
-                      ",\"body_size_bytes\":", entry.body_size_bytes,
-                      ",\"entry_size_bytes\":", entry.entry_size_bytes, ",\"body_checksum\":\"",
-                      HashText(entry.body_checksum), "\",\"previous_chain_hash\":\"",
-                      HashText(entry.previous_chain_hash), "\",\"chain_hash\":\"",
-                      HashText(entry.chain_hash), "\"}\n");
+  return absl::StrCat(
+      "{\"type\":\"entry\",\"op\":", entry.op, ",\"timestamp_ns\":", entry.timestamp_ns,
+      ",\"operation\":\"", std::string(OperationName(entry.operation)),
+      "\",\"event_count\":", entry.event_count, ",\"body_size_bytes\":", entry.body_size_bytes,
+      ",\"entry_size_bytes\":", entry.entry_size_bytes, ",\"body_checksum\":\"",
+      HashText(entry.body_checksum), "\",\"previous_chain_hash\":\"",
+      HashText(entry.previous_chain_hash), "\",\"chain_hash\":\"", HashText(entry.chain_hash),
+      "\"}\n");
 }
 
 std::string TextLedger(const Ledger& ledger) {
@@ -122,7 +122,7 @@ std::string TextTransfer(const Transfer& transfer) {
 
 std::string TextEntry(const wal::EntryHeader& entry) {
   return absl::StrCat("op ", entry.op, "  ", TimeText(entry.timestamp_ns), " (", entry.timestamp_ns,
-                      ")  ", OperationName(entry.operation), "  ", entry.event_count,
+                      ")  ", std::string(OperationName(entry.operation)), "  ", entry.event_count,
                       entry.event_count == 1 ? " event  " : " events  ", entry.entry_size_bytes,
                       " bytes\n");
 }
@@ -140,11 +140,11 @@ uint32_t FormatEvents(const DumpArgs& args, const wal::EntryHeader& entry,
   uint32_t shown = 0;
   for (uint32_t i = 0; i < entry.event_count; ++i) {
     std::string line;
-    if (entry.operation == wal::Operation::kCreateLedgers) {
+    if (entry.operation == static_cast<uint8_t>(engine::Operation::kCreateLedgers)) {
       if (args.account.has_value()) continue;  // ledgers touch no account
       const auto ledger = EventAt<Ledger>(body, i);
       line = args.json ? JsonLedger(entry, i, ledger) : TextLedger(ledger);
-    } else if (entry.operation == wal::Operation::kCreateAccounts) {
+    } else if (entry.operation == static_cast<uint8_t>(engine::Operation::kCreateAccounts)) {
       const auto account = EventAt<Account>(body, i);
       if (args.account.has_value() && account.id.Get() != *args.account) continue;
       line = args.json ? JsonAccount(entry, i, account) : TextAccount(account);
@@ -170,6 +170,7 @@ int RunDump(const DumpArgs& args) {
   // Entries on the terminal are progress enough; a bar helps when they go to a file or a pipe.
   ProgressBar bar("dump", LogCapacityBytes(**opened), isatty(STDOUT_FILENO) != 1);
   wal::ScanOptions options;
+  options.schema = replica::LogSchema();
   // Bodies before the range are not printed: their headers and chain are still checked.
   options.trusted_through_op = args.from_op > 0 ? args.from_op - 1 : 0;
   options.progress = bar.Callback();

@@ -13,10 +13,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/clock.h"
 #include "engine/engine.h"
 #include "engine/snapshot.h"
+#include "replica/recovery.h"
 #include "tools/ledger_wal_tool.h"
-#include "wal/recovery.h"
 
 namespace ledger::tools {
 
@@ -89,7 +90,7 @@ void PrintTrialBalance(const engine::Engine& engine) {
   }
 }
 
-void PrintReplay(const wal::Directory& directory, const wal::Recovered& recovered,
+void PrintReplay(const wal::Directory& directory, const replica::Recovered& recovered,
                  uint64_t bytes_read, uint64_t elapsed_ns) {
   const engine::Engine& engine = *recovered.engine;
   const engine::EngineStats stats = engine.GetStats();
@@ -139,14 +140,14 @@ int RunReplay(const ReplayArgs& args) {
   if (!opened.ok()) return Fail(opened.status());
   const wal::Directory& directory = **opened;
   ProgressBar bar("replay", LogCapacityBytes(directory));
-  wal::RecoveryOptions options;
+  replica::RecoveryOptions options;
   options.use_snapshots = !args.full;
   options.engine.shard_count = static_cast<uint32_t>(args.shard_count);
   options.cut_torn_tail = false;  // read-only: report, never change a file
   options.progress = bar.Callback();
-  const uint64_t start_ns = MonotonicNs();
-  absl::StatusOr<wal::Recovered> recovered = wal::Recover(directory, options);
-  const uint64_t elapsed_ns = MonotonicNs() - start_ns;
+  const uint64_t start_ns = base::MonotonicNs();
+  absl::StatusOr<replica::Recovered> recovered = replica::Recover(directory, options);
+  const uint64_t elapsed_ns = base::MonotonicNs() - start_ns;
   bar.Clear();
   if (!recovered.ok()) return Fail(recovered.status());
   std::printf("replay %s (%s)\n", args.dir.c_str(),

@@ -109,10 +109,10 @@ void PrintLog(const wal::ScanResult& log, const LogTally& tally, uint64_t bytes_
     std::printf("entries          %" PRIu64 " (ops %" PRIu64 " to %" PRIu64 ")\n", log.entry_count,
                 log.first_op, log.last_op);
   }
-  for (uint8_t operation = 1; operation <= wal::kOperationMax; ++operation) {
+  for (const engine::OperationInfo& info : engine::kOperations) {
+    const size_t index = engine::OperationIndex(info.operation);
     std::printf("  %-16s %10" PRIu64 " entries %12" PRIu64 " events\n",
-                OperationName(static_cast<wal::Operation>(operation)), tally.entries[operation],
-                tally.events[operation]);
+                std::string(info.name).c_str(), tally.entries[index], tally.events[index]);
   }
   std::printf("events           %" PRIu64 " (%.1f per entry)\n", log.event_count,
               Ratio(log.event_count, log.entry_count));
@@ -153,6 +153,7 @@ int RunStats(const StatsArgs& args) {
   const wal::Directory& directory = **opened;
   ProgressBar bar("stats", LogCapacityBytes(directory));
   wal::ScanOptions options;
+  options.schema = replica::LogSchema();
   options.progress = bar.Callback();
   LogTally tally;
   absl::StatusOr<wal::ScanResult> scan = wal::ScanLog(

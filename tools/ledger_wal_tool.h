@@ -15,7 +15,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/operation.h"
 #include "engine/types.h"
+#include "replica/log_schema.h"
 #include "tools/amount_text.h"
 #include "wal/directory.h"
 #include "wal/format.h"
@@ -81,19 +83,18 @@ absl::StatusOr<std::unique_ptr<wal::Directory>> OpenReadOnly(const std::string& 
 // Counts by operation, filled from a ScanLog visitor.
 
 struct LogTally {
-  uint64_t entries[wal::kOperationMax + 1] = {};  // by Operation value; 0 unused
-  uint64_t events[wal::kOperationMax + 1] = {};
+  uint64_t entries[engine::kOperationCount] = {};  // by engine::OperationIndex
+  uint64_t events[engine::kOperationCount] = {};
   uint64_t entry_count = 0;
   uint64_t body_bytes = 0;
   uint64_t first_op = 0;  // 0 until an entry is seen
   uint64_t last_op = 0;
 
-  // The scanner hands out only well-formed entries, so the operation is in range.
+  // The scanner hands out only entries of the log schema, so the operation is known.
   void Add(const wal::EntryHeader& header) {
-    const auto operation = static_cast<size_t>(header.operation);
-    if (operation <= wal::kOperationMax) {
-      ++entries[operation];
-      events[operation] += header.event_count;
+    if (const engine::OperationInfo* info = engine::FindOperation(header.operation)) {
+      ++entries[engine::OperationIndex(info->operation)];
+      events[engine::OperationIndex(info->operation)] += header.event_count;
     }
     body_bytes += header.body_size_bytes;
     if (entry_count++ == 0) first_op = header.op;
@@ -121,7 +122,8 @@ std::string TimeText(uint64_t timestamp_ns);
 // Printable ASCII as is, anything else as \xNN (asset codes come from clients).
 std::string PrintableText(std::string_view text);
 
-const char* OperationName(wal::Operation operation);
+// "create_transfers", or "unknown" for a code no operation has.
+std::string_view OperationName(uint8_t code);
 // "pending|linked", "none" for 0; unknown bits as hex.
 std::string TransferFlagNames(uint16_t flags);
 std::string AccountFlagNames(uint16_t flags);
@@ -161,8 +163,6 @@ class ProgressBar {
 // The capacity of the log's segments, for a progress bar's total (0 when they cannot be listed).
 uint64_t LogCapacityBytes(const wal::Directory& directory);
 
-// Monotonic clock in nanoseconds, for speeds.
-uint64_t MonotonicNs();
 // bytes per nanosecond is GB/s; guarded against a zero duration.
 double GigabytesPerSecond(uint64_t bytes, uint64_t elapsed_ns);
 

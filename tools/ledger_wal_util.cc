@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/clock.h"
 #include "tools/ledger_wal_tool.h"
 
 namespace ledger::tools {
@@ -144,16 +145,9 @@ std::string PrintableText(std::string_view text) {
   return out;
 }
 
-const char* OperationName(wal::Operation operation) {
-  switch (operation) {
-    case wal::Operation::kCreateLedgers:
-      return "create_ledgers";
-    case wal::Operation::kCreateAccounts:
-      return "create_accounts";
-    case wal::Operation::kCreateTransfers:
-      return "create_transfers";
-  }
-  return "unknown";
+std::string_view OperationName(uint8_t code) {
+  const engine::OperationInfo* info = engine::FindOperation(code);
+  return info == nullptr ? "unknown" : info->name;
 }
 
 namespace {
@@ -229,12 +223,6 @@ std::optional<u128> ParseU128(std::string_view text) {
 // ---------------------------------------------------------------------------------------------
 // Progress.
 
-uint64_t MonotonicNs() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
-}
-
 double GigabytesPerSecond(uint64_t bytes, uint64_t elapsed_ns) {
   return static_cast<double>(bytes) / static_cast<double>(std::max<uint64_t>(elapsed_ns, 1));
 }
@@ -259,7 +247,7 @@ std::function<void(uint64_t)> ProgressBar::Callback() {
 void ProgressBar::Update(uint64_t bytes_read) {
   bytes_read_ = bytes_read;
   if (!enabled_) return;
-  const uint64_t now_ns = MonotonicNs();
+  const uint64_t now_ns = base::MonotonicNs();
   if (now_ns - last_draw_ns_ < 100'000'000) return;  // 10 redraws a second at most
   last_draw_ns_ = now_ns;
   constexpr int kWidth = 30;

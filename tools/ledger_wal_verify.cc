@@ -13,7 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "base/clock.h"
 #include "engine/engine.h"
+#include "replica/recovery.h"
 #include "tools/ledger_wal_tool.h"
 #include "wal/log_reader.h"
 #include "wal/snapshot_file.h"
@@ -49,18 +51,17 @@ struct SnapshotCheck {
 };
 
 absl::Status CheckSnapshot(const wal::Directory& directory, uint64_t op, SnapshotCheck* check) {
-  LEDGER_ASSIGN_OR_RETURN(wal::LoadedSnapshot loaded, wal::ReadSnapshot(directory, op));
-  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<engine::Engine> engine,
-                          engine::Engine::Restore({}, loaded.sections));
-  if (engine->last_timestamp_ns() != loaded.header.timestamp_ns) {
-    return absl::DataLossError(absl::StrCat("its header's timestamp ", loaded.header.timestamp_ns,
+  LEDGER_ASSIGN_OR_RETURN(replica::RestoredSnapshot restored,
+                          replica::RestoreSnapshot(directory, op, {}));
+  if (restored.engine->last_timestamp_ns() != restored.header.timestamp_ns) {
+    return absl::DataLossError(absl::StrCat("its header's timestamp ", restored.header.timestamp_ns,
                                             " differs from its state's ",
-                                            engine->last_timestamp_ns()));
+                                            restored.engine->last_timestamp_ns()));
   }
   check->op = op;
-  check->header = loaded.header;
-  check->file_bytes = sizeof(wal::SnapshotHeader) + loaded.body.size();
-  check->stats = engine->GetStats();
+  check->header = restored.header;
+  check->file_bytes = restored.file_bytes;
+  check->stats = restored.engine->GetStats();
   return absl::OkStatus();
 }
 
@@ -110,16 +111,17 @@ absl::Status ScanForVerify(const wal::Directory& directory, const SnapshotCheck&
                            Verified* verified) {
   ProgressBar bar("verify", LogCapacityBytes(directory));
   wal::ScanOptions options;
+  options.schema = replica::LogSchema();
   options.trusted_through_op = snapshot.op;  // a checked snapshot covers these bodies
   options.progress = bar.Callback();
-  const uint64_t start_ns = MonotonicNs();
+  const uint64_t start_ns = base::MonotonicNs();
   absl::StatusOr<wal::ScanResult> scan = wal::ScanLog(
       directory, options,
       [&](const wal::EntryHeader& entry, std::span<const std::byte>) -> absl::Status {
         verified->tally.Add(entry);
         return snapshot.op == 0 ? absl::OkStatus() : CheckAgainstSnapshot(snapshot, entry);
       });
-  verified->elapsed_ns = MonotonicNs() - start_ns;
+  verified->elapsed_ns = base::MonotonicNs() - start_ns;
   verified->bytes_read = bar.bytes_read();
   if (!scan.ok()) return scan.status();
   verified->scan = *scan;
@@ -173,8 +175,10 @@ void PrintVerified(const wal::Directory& directory, const Verified& verified,
   }
   std::printf("  events          %" PRIu64 " (ledgers %" PRIu64 ", accounts %" PRIu64
               ", transfers %" PRIu64 ")\n",
-              log.event_count, verified.tally.events[1], verified.tally.events[2],
-              verified.tally.events[3]);
+              log.event_count,
+              verified.tally.events[engine::OperationIndex(engine::Operation::kCreateLedgers)],
+              verified.tally.events[engine::OperationIndex(engine::Operation::kCreateAccounts)],
+              verified.tally.events[engine::OperationIndex(engine::Operation::kCreateTransfers)]);
   std::printf("  bytes           %" PRIu64 " read (%s), %" PRIu64 " in entries\n",
               verified.bytes_read, ByteText(verified.bytes_read).c_str(), log.entry_bytes);
   std::printf("  chain head      %s\n", HashText(log.last_chain_hash).c_str());

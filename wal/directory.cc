@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "base/clock.h"
 
 namespace ledger::wal {
 
@@ -109,7 +110,7 @@ absl::Status Directory::Init(const std::string& path, const InitOptions& options
   identity.format_version = kFormatVersion;
   identity.directory_id = RandomDirectoryId();
   identity.segment_size_bytes = options.segment_size_bytes;
-  identity.created_at_ns = internal::RealtimeNs();
+  identity.created_at_ns = base::RealtimeNs();
   identity.checksum = HeaderChecksum(identity);
   // Write under a temporary name, sync, rename: a crash never leaves a half identity file.
   const std::string temporary = path + "/" + kIdentityName + ".tmp";

@@ -2,9 +2,6 @@
 
 #include <algorithm>
 
-#include "engine/snapshot.h"
-#include "engine/types.h"
-
 namespace ledger::wal {
 
 namespace {
@@ -19,16 +16,9 @@ bool IsAllZero(std::span<const std::byte> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
 }
 
-uint32_t EventSizeBytes(Operation operation) {
-  switch (operation) {
-    case Operation::kCreateLedgers:
-      return sizeof(Ledger);
-    case Operation::kCreateAccounts:
-      return sizeof(Account);
-    case Operation::kCreateTransfers:
-      return sizeof(Transfer);
-  }
-  return 0;
+uint64_t EntrySchema::entry_size_max_bytes() const {
+  const uint32_t record_max = *std::max_element(record_size_bytes.begin(), record_size_bytes.end());
+  return EntrySizeBytes(uint64_t{kEventsPerEntryMax} * record_max);
 }
 
 void SealEntry(EntryHeader& header, std::span<const std::byte> body) {
@@ -40,8 +30,8 @@ void SealEntry(EntryHeader& header, std::span<const std::byte> body) {
   header.chain_hash = EntryChainHash(header);
 }
 
-bool IsWellFormedEntryHeader(const EntryHeader& header) {
-  const uint32_t event_size = EventSizeBytes(header.operation);
+bool IsWellFormedEntryHeader(const EntryHeader& header, const EntrySchema& schema) {
+  const uint32_t event_size = schema.record_size_bytes[header.operation];
   return header.magic == kEntryMagic && header.format_version == kFormatVersion &&
          event_size != 0 && header.reserved0 == 0 && header.reserved1 == 0 &&
          IsAllZero(std::as_bytes(std::span(header.reserved2))) &&

@@ -7,6 +7,7 @@
 // corruption, torn and misdirected writes and careless edits, not a forger who recomputes it.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -107,25 +108,25 @@ static_assert(offsetof(GroupHeader, size_bytes) == 24 && offsetof(GroupHeader, c
 
 inline constexpr uint64_t kEntryMagic = 0x5952544E454C4157ULL;  // "WALENTRY"
 
-enum class Operation : uint8_t {
-  kCreateLedgers = 1,    // body: Ledger[event_count]
-  kCreateAccounts = 2,   // body: Account[event_count]
-  kCreateTransfers = 3,  // body: Transfer[event_count]
-};
-inline constexpr uint8_t kOperationMax = 3;
+// What the layer above logs, which wal/ checks and knows nothing else of: the size of one
+// record of each operation code's body (0: no operation has that code). replica/ builds it
+// from engine/operation.h; the reader refuses an entry whose code or size it does not give.
+struct EntrySchema {
+  std::array<uint32_t, 256> record_size_bytes{};
 
-// Bytes of one event of the operation, or 0 for an unknown operation.
-uint32_t EventSizeBytes(Operation operation);
+  // The largest entry the schema allows (kEventsPerEntryMax of its largest record).
+  uint64_t entry_size_max_bytes() const;
+};
 
 struct EntryHeader {
   uint64_t magic;  // kEntryMagic
   uint16_t format_version;
-  Operation operation;
+  uint8_t operation;  // what the body holds: a code of the EntrySchema (engine::Operation)
   uint8_t reserved0;
   uint32_t event_count;
   uint64_t op;                // dense from 1
   uint64_t timestamp_ns;      // the batch's booking timestamp (events get timestamp_ns + 1 + i)
-  uint32_t body_size_bytes;   // event_count * EventSizeBytes(operation)
+  uint32_t body_size_bytes;   // event_count * the schema's record size for `operation`
   uint32_t entry_size_bytes;  // header + body + padding: the next entry's offset - this one's
   uint64_t reserved1;
   Hash128 body_checksum;
@@ -153,9 +154,10 @@ inline constexpr uint64_t EntrySizeBytes(uint64_t body_size_bytes) {
 
 // Fills magic, version, sizes, the body checksum and chain_hash from the other fields.
 void SealEntry(EntryHeader& header, std::span<const std::byte> body);
-// Checks magic, version, reserved bytes, sizes and the chain hash (not the body, not the
-// link to the previous entry). False for anything that is not a well-formed header.
-bool IsWellFormedEntryHeader(const EntryHeader& header);
+// Checks magic, version, the operation and sizes against `schema`, reserved bytes and the
+// chain hash (not the body, not the link to the previous entry). False for anything that is
+// not a well-formed header.
+bool IsWellFormedEntryHeader(const EntryHeader& header, const EntrySchema& schema);
 
 // ---------------------------------------------------------------------------------------------
 // Snapshots: "snapshot-<op, 20 digits>.snap", the engine state after entry `op`. Written to a

@@ -183,7 +183,8 @@ std::string LogScanner::CheckEntriesIntact(std::span<const std::byte> entries,
       return absl::StrCat("entry ", i, " of the group is cut short");
     }
     std::memcpy(&entry, entries.data() + position, sizeof(entry));
-    if (!IsWellFormedEntryHeader(entry) || entry.entry_size_bytes > entries.size() - position) {
+    if (!IsWellFormedEntryHeader(entry, options_.schema) ||
+        entry.entry_size_bytes > entries.size() - position) {
       return absl::StrCat("entry ", i, " of the group has a malformed header");
     }
     const auto body = entries.subspan(position + sizeof(EntryHeader), entry.body_size_bytes);
@@ -298,6 +299,9 @@ absl::Status LogScanner::Corruption(const Segment& segment, uint64_t offset,
 
 absl::StatusOr<ScanResult> ScanLog(const Directory& directory, const ScanOptions& options,
                                    const EntryVisitor& visit) {
+  if (options.schema.entry_size_max_bytes() == EntrySizeBytes(0)) {
+    return absl::InvalidArgumentError("the scan's schema names no operation");
+  }
   LogScanner scanner(directory, options, visit);
   return scanner.Run();
 }

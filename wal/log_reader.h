@@ -49,6 +49,8 @@ struct ScanResult {
 using EntryVisitor = std::function<absl::Status(const EntryHeader&, std::span<const std::byte>)>;
 
 struct ScanOptions {
+  // What the entries may hold (their codes and record sizes). Required.
+  EntrySchema schema;
   // Skip the body checksum of entries at or below this op (a snapshot covers them; their
   // headers and chain are still checked). 0 checks every body.
   uint64_t trusted_through_op = 0;

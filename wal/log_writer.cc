@@ -9,10 +9,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
-#include "engine/types.h"
 
 namespace ledger::wal {
 
@@ -102,6 +102,25 @@ class UringIo final : public LogWriter::Io {
 
 }  // namespace
 
+absl::Status CutTail(const Directory& directory, const LogPosition& at) {
+  if (!directory.writable()) {
+    return absl::FailedPreconditionError("the log can only be cut with the lock held");
+  }
+  const std::string path = directory.SegmentPath(at.segment_index);
+  LEDGER_ASSIGN_OR_RETURN(internal::FileDescriptor fd, internal::Open(path, O_RDWR));
+  const uint64_t length = directory.segment_size_bytes() - at.offset;
+  if (fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(at.offset),
+                static_cast<off_t>(length)) != 0) {
+    std::vector<std::byte> zeros(std::min<uint64_t>(length, uint64_t{1} << 20));
+    for (uint64_t done = 0; done < length; done += zeros.size()) {
+      const uint64_t take = std::min<uint64_t>(zeros.size(), length - done);
+      LEDGER_RETURN_IF_ERROR(
+          internal::PwriteFully(fd.get(), std::span(zeros).first(take), at.offset + done, path));
+    }
+  }
+  return internal::Fdatasync(fd.get(), path);
+}
+
 LogWriter::LogWriter(const Directory& directory, WriterOptions options)
     : directory_(directory), options_(std::move(options)) {}
 
@@ -111,7 +130,10 @@ absl::StatusOr<std::unique_ptr<LogWriter>> LogWriter::Open(const Directory& dire
   if (!directory.writable()) {
     return absl::FailedPreconditionError("the log can only be appended to with the lock held");
   }
-  const uint64_t entry_max = EntrySizeBytes(uint64_t{kEventsPerEntryMax} * sizeof(Transfer));
+  const uint64_t entry_max = options.schema.entry_size_max_bytes();
+  if (entry_max == EntrySizeBytes(0)) {
+    return absl::InvalidArgumentError("the writer's schema names no operation");
+  }
   if (options.buffer_bytes % kBlockBytes != 0 ||
       options.buffer_bytes < RoundUpToBlock(sizeof(GroupHeader) + entry_max) ||
       options.buffer_bytes > directory.segment_size_bytes() - kBlockBytes) {
@@ -180,7 +202,7 @@ void LogWriter::Append(const EntryHeader& header, std::span<const std::byte> bod
                 body.size());
   {
     std::unique_lock lock(mutex_);
-    LEDGER_ASSERT(header.op == next_op_, header.op, next_op_);
+    LEDGER_REQUIRE(header.op == next_op_, header.op, next_op_);
     space_.wait(lock,
                 [&] { return filling_bytes_ + size <= options_.buffer_bytes || !status_.ok(); });
     ++next_op_;

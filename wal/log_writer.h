@@ -40,6 +40,8 @@ struct GroupDone {
 };
 
 struct WriterOptions {
+  // What the entries may hold: the writer's buffers must take the largest. Required.
+  EntrySchema schema;
   // false: pwrite + fdatasync (ThreadSanitizer builds, or kernels and containers that refuse
   // io_uring).
   bool use_io_uring = true;
@@ -59,6 +61,10 @@ struct WriterStats {
   uint64_t write_ns_total = 0;  // write + sync, summed
   uint64_t segments_created = 0;
 };
+
+// Zeroes the log from `at` to the end of its segment and syncs it, so a torn tail that
+// recovery found can never be read again. Needs a writable directory.
+absl::Status CutTail(const Directory& directory, const LogPosition& at);
 
 class LogWriter {
  public:

@@ -61,7 +61,7 @@ absl::Status Corrupt(const std::string& path, const std::string& why) {
 }  // namespace
 
 absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash128& chain_hash,
-                           const engine::EngineSnapshot& image) {
+                           const SnapshotSource& source) {
   const std::string path = directory.SnapshotPath(op);
   const std::string temporary = path + ".tmp";
   unlink(temporary.c_str());
@@ -69,10 +69,10 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
                           internal::Open(temporary, O_WRONLY | O_CREAT | O_EXCL));
   HashingWriter body(fd.get(), sizeof(SnapshotHeader), temporary);
   uint32_t section_count = 0;
-  LEDGER_RETURN_IF_ERROR(image.Stream(
-      [&](engine::SnapshotSectionKind kind, uint32_t record_size_bytes, uint64_t size_bytes) {
+  LEDGER_RETURN_IF_ERROR(source.Stream(
+      [&](uint32_t kind, uint32_t record_size_bytes, uint64_t size_bytes) {
         ++section_count;
-        const SectionHeader framing{static_cast<uint32_t>(kind), record_size_bytes, size_bytes};
+        const SectionHeader framing{kind, record_size_bytes, size_bytes};
         return body.Write(std::as_bytes(std::span(&framing, 1)));
       },
       [&](std::span<const std::byte> bytes) { return body.Write(bytes); }));
@@ -83,7 +83,7 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
   header.section_count = section_count;
   header.directory_id = directory.identity().directory_id;
   header.op = op;
-  header.timestamp_ns = image.last_timestamp_ns();
+  header.timestamp_ns = source.last_timestamp_ns();
   header.chain_hash = chain_hash;
   header.body_size_bytes = body.written();
   header.body_checksum = body.Digest();
@@ -126,8 +126,7 @@ absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t
     if (framing.size_bytes > loaded.body.size() - position) {
       return Corrupt(path, "section larger than the file");
     }
-    loaded.sections.push_back({static_cast<engine::SnapshotSectionKind>(framing.kind),
-                               framing.record_size_bytes,
+    loaded.sections.push_back({framing.kind, framing.record_size_bytes,
                                loaded.body.subspan(position, framing.size_bytes)});
     position += framing.size_bytes;
   }

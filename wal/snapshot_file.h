@@ -1,5 +1,6 @@
-// Snapshot files (wal/format.h): the engine's sections framed, with the op they follow, that
-// op's chain hash and checksums over header and body.
+// Snapshot files (wal/format.h): sections of fixed-size records handed in by the layer above
+// (replica/ hands the engine's), framed, with the op they follow, that op's chain hash and
+// checksums over header and body. wal/ knows nothing of what the records mean.
 #pragma once
 
 #include <cstdint>
@@ -7,19 +8,40 @@
 #include <span>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/snapshot.h"
 #include "wal/directory.h"
 #include "wal/format.h"
 
 namespace ledger::wal {
 
+// What a snapshot holds: sections, each of records of one size, streamed in order.
+class SnapshotSource {
+ public:
+  using StartSection = absl::FunctionRef<absl::Status(uint32_t kind, uint32_t record_size_bytes,
+                                                      uint64_t size_bytes)>;
+  using WriteBytes = absl::FunctionRef<absl::Status(std::span<const std::byte>)>;
+
+  virtual ~SnapshotSource() = default;
+  // The state's last timestamp (kept in the header for operators' tools).
+  virtual uint64_t last_timestamp_ns() const = 0;
+  // For each section: start(its kind, record size, size in bytes), then its bytes through
+  // write(), in pieces. An error from either stops the stream and is returned.
+  virtual absl::Status Stream(StartSection start, WriteBytes write) const = 0;
+};
+
+struct SnapshotSection {
+  uint32_t kind;
+  uint32_t record_size_bytes;
+  std::span<const std::byte> bytes;
+};
+
 // Writes snapshot-<op>.snap under a temporary name, syncs it and renames it into place, so a
 // crash leaves either the whole snapshot or none. The caller must make sure the log is durable
 // through `op` first: a snapshot must never be ahead of the log.
 absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash128& chain_hash,
-                           const engine::EngineSnapshot& image);
+                           const SnapshotSource& source);
 
 struct LoadedSnapshot {
   SnapshotHeader header{};
@@ -27,7 +49,7 @@ struct LoadedSnapshot {
   // third of restore time when it was). `body` and `sections` point into the mapping.
   std::shared_ptr<const std::byte> mapping;
   std::span<const std::byte> body;
-  std::vector<engine::SnapshotSection> sections;
+  std::vector<SnapshotSection> sections;
 };
 
 // Reads and checks snapshot-<op>.snap: header, directory id, body checksum, section framing.

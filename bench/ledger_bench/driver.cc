@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "base/clock.h"
 #include "engine/result_names.h"
 
 namespace ledger::bench {
@@ -15,19 +16,6 @@ namespace {
 
 constexpr uint64_t kLateNs = 1'000'000;  // open loop: sent this much after its due time
 constexpr uint32_t kQueryPageSize = 10;  // a history lookup: an account's newest transfers
-
-uint64_t SteadyNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
-
-// The server books with CLOCK_REALTIME; expiry deadlines are on that clock.
-uint64_t RealtimeNs() {
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
-}
 
 uint64_t ProcessCpuNs() {
   timespec now{};
@@ -56,7 +44,7 @@ CpuTicks MachineCpuTicks() {
 }
 
 void SleepUntilSteady(uint64_t due_ns) {
-  const uint64_t now = SteadyNs();
+  const uint64_t now = base::MonotonicNs();
   if (due_ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - now));
 }
 
@@ -156,18 +144,18 @@ void Load::Work(Worker& worker) {
     std::span<Transfer> batch(worker.events.data(), size);
     std::span<net::TransferResult> results(worker.results.data(), size);
     worker.stream->Fill(batch);
-    uint64_t sent_ns = SteadyNs();
+    uint64_t sent_ns = base::MonotonicNs();
     bool late = false;
     if (rate != 0) {  // open loop: due at offset / rate; latency counts from then
       const uint64_t due_ns =
           start_ns_ + static_cast<uint64_t>(u128{offset} * 1'000'000'000 / rate);
       SleepUntilSteady(due_ns);
-      sent_ns = SteadyNs();
+      sent_ns = base::MonotonicNs();
       late = sent_ns > due_ns + kLateNs;
       sent_ns = due_ns;
     }
     worker.status = worker.client->CreateTransfers(batch, results);
-    const uint64_t acknowledged_ns = SteadyNs();
+    const uint64_t acknowledged_ns = base::MonotonicNs();
     if (!worker.status.ok()) {
       failed_.store(true);
       return;
@@ -183,7 +171,7 @@ absl::Status Load::Run(Report& report) {
   ProgressBar progress(options_.progress ? stderr : nullptr, options_.transfers);
   const uint64_t cpu_start_ns = ProcessCpuNs();
   const CpuTicks machine_start = MachineCpuTicks();
-  start_ns_ = SteadyNs();
+  start_ns_ = base::MonotonicNs();
   workers_running_.store(static_cast<uint32_t>(workers_.size()));
   for (auto& worker : workers_) {
     worker->thread = std::thread([this, raw = worker.get()] {
@@ -193,7 +181,7 @@ absl::Status Load::Run(Report& report) {
   }
   while (workers_running_.load() != 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    progress.Update(acknowledged_.load(), SteadyNs());
+    progress.Update(acknowledged_.load(), base::MonotonicNs());
   }
   std::vector<BatchSample> samples;
   for (auto& worker : workers_) {
@@ -298,7 +286,7 @@ absl::Status Load::Expire(Validation& validation) {
     deadline_ns = std::max(deadline_ns, worker->stream->expiry_deadline_ns());
   }
   if (deadline_ns == 0) return absl::OkStatus();
-  const uint64_t now_ns = RealtimeNs();
+  const uint64_t now_ns = base::RealtimeNs();
   if (deadline_ns > now_ns) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(deadline_ns - now_ns + 10'000'000));
   }
@@ -323,10 +311,10 @@ void Load::TimeQueries(Report& report) {
     filter.account_id = space_->IdOf(space_->Pick(random));
     filter.flags |= filter_flags::kReversed;
     filter.limit = kQueryPageSize;
-    const uint64_t start_ns = SteadyNs();
+    const uint64_t start_ns = base::MonotonicNs();
     auto page = clients_[0]->GetAccountTransfers(filter);
     if (!page.ok()) continue;
-    latencies_ns.push_back(SteadyNs() - start_ns);
+    latencies_ns.push_back(base::MonotonicNs() - start_ns);
   }
   report.query_latency = Summarize(latencies_ns);
 }

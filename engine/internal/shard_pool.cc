@@ -2,17 +2,13 @@
 
 #include <chrono>
 
+#include "base/clock.h"
+
 namespace ledger::engine::internal {
 
 WaitPolicy WaitPolicyFor(uint32_t lane_count) {
   if (lane_count <= std::thread::hardware_concurrency()) return {4096, 2'000'000};
   return {64, 0};
-}
-
-uint64_t MonotonicNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
 }
 
 ShardPool::ShardPool(uint32_t lane_count)

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/assert.h"
+#include "base/clock.h"
 
 namespace ledger::engine::internal {
 
@@ -32,7 +33,6 @@ struct WaitPolicy {
   uint64_t yield_ns;
 };
 WaitPolicy WaitPolicyFor(uint32_t lane_count);
-uint64_t MonotonicNs();
 
 // Returns once done(word's value) holds, waiting as `policy` says; a sleeper is woken by a
 // notify_all. Never inlined, so profiles can tell waiting from work
@@ -48,7 +48,7 @@ template <typename T, typename Done>
       ++spin;
       _mm_pause();
     } else {
-      const uint64_t now_ns = MonotonicNs();
+      const uint64_t now_ns = base::MonotonicNs();
       if (yield_until_ns == 0) yield_until_ns = now_ns + policy.yield_ns;
       if (now_ns < yield_until_ns) {
         sched_yield();

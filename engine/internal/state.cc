@@ -308,8 +308,8 @@ void State::RecordChange(ChangeKind kind, const TransferId& transfer_id, uint64_
 // Batches, expiry, rollback
 
 void State::BeginBatch(uint64_t timestamp_ns, size_t event_count) {
-  LEDGER_ASSERT(timestamp_ns > last_timestamp_ns_, timestamp_ns, last_timestamp_ns_);
-  LEDGER_ASSERT(event_count < ~uint64_t{0} - timestamp_ns, timestamp_ns, event_count);
+  LEDGER_REQUIRE(timestamp_ns > last_timestamp_ns_, timestamp_ns, last_timestamp_ns_);
+  LEDGER_REQUIRE(event_count < ~uint64_t{0} - timestamp_ns, timestamp_ns, event_count);
   ExpireReservations(timestamp_ns);
   last_timestamp_ns_ = timestamp_ns + event_count;
 }
@@ -443,7 +443,7 @@ void State::RollbackChainChanges() {
 
 void State::CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
                           std::span<CreateLedgerResult> results) {
-  LEDGER_ASSERT(events.size() == results.size(), events.size(), results.size());
+  LEDGER_REQUIRE(events.size() == results.size(), events.size(), results.size());
   BeginBatch(timestamp_ns, events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     results[i] = CreateLedger(events[i], timestamp_ns + 1 + i);
@@ -480,7 +480,7 @@ CreateLedgerResult State::CreateLedger(const Ledger& event, uint64_t timestamp_n
 
 void State::CreateAccounts(std::span<const Account> events, uint64_t timestamp_ns,
                            std::span<CreateAccountResult> results) {
-  LEDGER_ASSERT(events.size() == results.size(), events.size(), results.size());
+  LEDGER_REQUIRE(events.size() == results.size(), events.size(), results.size());
   BeginBatch(timestamp_ns, events.size());
   RunChains(events, results, account_flags::kLinked,
             [&](size_t i) { return CreateAccount(events[i], timestamp_ns + 1 + i); });

@@ -36,7 +36,7 @@ Amount Available(Amount have, Amount owed_posted, Amount owed_pending) {
 
 void State::CreateTransfers(std::span<const Transfer> events, uint64_t timestamp_ns,
                             std::span<CreateTransferResult> results) {
-  LEDGER_ASSERT(events.size() == results.size(), events.size(), results.size());
+  LEDGER_REQUIRE(events.size() == results.size(), events.size(), results.size());
   if (lane_count_ > 1) return CreateTransfersSharded(events, timestamp_ns, results);
   BeginBatch(timestamp_ns, events.size());
   ApplyInOrder(events, timestamp_ns, results);

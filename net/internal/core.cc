@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "net/metrics.h"
-#include "wal/recovery.h"
 
 namespace ledger::net::internal {
 
@@ -19,51 +18,32 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
                                                  ServerMetrics& metrics) {
   std::unique_ptr<Core> core(new Core());
   core->metrics_ = &metrics;
-  LEDGER_ASSIGN_OR_RETURN(core->directory_, wal::Directory::Open(options.data_dir, true));
-  wal::RecoveryOptions recovery;
-  recovery.engine.accounts_capacity = options.accounts_capacity;
-  recovery.engine.transfers_capacity = options.transfers_capacity;
-  recovery.engine.change_feed_capacity = options.feed_retention;
-  recovery.engine.shard_count = options.shard_count;
-  recovery.engine.shard_threads = options.shard_threads;
-  LEDGER_ASSIGN_OR_RETURN(wal::Recovered recovered, wal::Recover(*core->directory_, recovery));
-  for (const std::string& note : recovered.notes) log(note);
-  log(absl::StrCat("recovered through op ", recovered.log.last_op, " (snapshot at op ",
-                   recovered.snapshot_op, ", ", recovered.replayed_entries, " entries replayed)"));
-  core->engine_ = std::move(recovered.engine);
-  core->durable_change_next_ = core->engine_->change_sequence_next();
-
   const int event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (event_fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   core->event_fd_ = event_fd;
   core->observer_ = kj::heap<kj::UnixEventPort::FdObserver>(
       port, event_fd, kj::UnixEventPort::FdObserver::OBSERVE_READ);
 
-  wal::WriterOptions writer;
-  writer.use_io_uring = options.use_io_uring;
+  replica::ReplicaOptions replica;
+  replica.engine.accounts_capacity = options.accounts_capacity;
+  replica.engine.transfers_capacity = options.transfers_capacity;
+  replica.engine.change_feed_capacity = options.feed_retention;
+  replica.engine.shard_count = options.shard_count;
+  replica.engine.shard_threads = options.shard_threads;
+  replica.use_io_uring = options.use_io_uring;
+  replica.snapshot_interval_ops = options.snapshot_interval_ops;
+  replica.log = log;
   Core* raw = core.get();
-  writer.on_group_done = [raw](const wal::GroupDone& done) { raw->OnGroupDone(done); };
-  LEDGER_ASSIGN_OR_RETURN(core->writer_,
-                          wal::LogWriter::Open(*core->directory_, recovered.log.end,
-                                               recovered.log.last_op + 1, std::move(writer)));
-  log(absl::StrCat("log writes through ", core->writer_->io_backend()));
-
-  wal::SequencerOptions sequencer;
-  sequencer.snapshot_interval_ops = options.snapshot_interval_ops;
-  sequencer.on_snapshot = [log](const absl::Status& status) {
-    if (!status.ok()) log(absl::StrCat("snapshot failed: ", status.ToString().c_str()));
-  };
-  core->sequencer_ = std::make_unique<wal::Sequencer>(
-      *core->engine_, *core->writer_, *core->directory_, recovered.log.last_op,
-      recovered.log.last_chain_hash, std::move(sequencer));
+  replica.on_group_done = [raw](const wal::GroupDone& done) { raw->OnGroupDone(done); };
+  LEDGER_ASSIGN_OR_RETURN(core->replica_,
+                          replica::Replica::Open(options.data_dir, std::move(replica)));
+  core->durable_change_next_ = core->engine().change_sequence_next();
   return core;
 }
 
 Core::~Core() {
-  // The sequencer waits for its snapshot; the writer flushes what was appended and stops, so
-  // no callback runs after the eventfd closes.
-  sequencer_.reset();
-  writer_.reset();
+  // The replica stops its threads first, so no callback runs after the eventfd closes.
+  replica_.reset();
   observer_ = nullptr;
   if (event_fd_ >= 0) close(event_fd_);
 }
@@ -93,10 +73,9 @@ kj::Promise<void> Core::WaitDurable(uint64_t op) {
   return kj::mv(paf.promise);
 }
 
-void Core::NoteApplied() {
-  const uint64_t change_next = engine_->change_sequence_next();
-  if (!marks_.empty() && marks_.back().change_next == change_next) return;
-  marks_.push_back(Mark{sequencer_->last_op(), change_next});
+void Core::NoteApplied(const replica::BatchReceipt& receipt) {
+  if (!marks_.empty() && marks_.back().change_next == receipt.change_sequence_next) return;
+  marks_.push_back(Mark{receipt.op, receipt.change_sequence_next});
 }
 
 void Core::ResolveWaiters() {

@@ -1,5 +1,5 @@
-// The server's ledger: the recovered engine, the log writer and the sequencer, and the
-// machinery that holds replies until the log is durable.
+// The server's ledger: the replica (replica/replica.h) and the machinery that holds replies
+// until the log is durable, on the KJ event loop.
 //
 // Threading: everything here runs on the KJ event loop thread, except the log writer's thread,
 // which only reports finished groups (GroupDone) through atomics and an eventfd.
@@ -21,9 +21,7 @@
 #include "kj/async.h"
 #include "kj/debug.h"
 #include "net/server.h"
-#include "wal/directory.h"
-#include "wal/log_writer.h"
-#include "wal/sequencer.h"
+#include "replica/replica.h"
 
 namespace ledger::net {
 struct ServerMetrics;
@@ -41,17 +39,17 @@ class Core {
       const std::function<void(std::string_view)>& log, ServerMetrics& metrics);
   ~Core();
 
-  engine::Engine& engine() { return *engine_; }
-  wal::Sequencer& sequencer() { return *sequencer_; }
-  const wal::LogWriter& log_writer() const { return *writer_; }
+  replica::Replica& replica() { return *replica_; }
+  const engine::Engine& engine() const { return replica_->engine(); }
+  uint64_t last_op() const { return replica_->last_op(); }
 
   // Resolves once every op up to `op` is durable; breaks if the log failed (nothing after the
   // failure is ever acknowledged).
   kj::Promise<void> WaitDurable(uint64_t op);
   // For reads: durable through everything applied so far.
-  kj::Promise<void> WaitReadable() { return WaitDurable(sequencer_->last_op()); }
-  // After each state-changing batch: where the change feed stands at that op.
-  void NoteApplied();
+  kj::Promise<void> WaitReadable() { return WaitDurable(last_op()); }
+  // After each state-changing batch: where the change feed stands at its op.
+  void NoteApplied(const replica::BatchReceipt& receipt);
   // Changes below this are durable (subscriptions push only those).
   uint64_t durable_change_next() const { return durable_change_next_; }
   // Called on the loop after each wake-up, once waiters are resolved (subscriptions).
@@ -60,12 +58,12 @@ class Core {
   // Runs forever: resolves waiters when the writer reports groups. Breaks when the log fails.
   kj::Promise<void> WatchDurability();
   // Everything applied is durable and no reply waits.
-  bool Idle() const { return waiters_.empty() && durable_op() >= sequencer_->last_op(); }
-  uint64_t durable_op() const { return writer_->durable_op(); }
-  absl::Status log_status() const { return writer_->status(); }
+  bool Idle() const { return waiters_.empty() && durable_op() >= last_op(); }
+  uint64_t durable_op() const { return replica_->durable_op(); }
+  absl::Status log_status() const { return replica_->log_status(); }
 
   // Writes a snapshot of the state at the last op (graceful shutdown).
-  absl::Status SnapshotNow() { return sequencer_->SnapshotNow(); }
+  absl::Status SnapshotNow() { return replica_->SnapshotNow(); }
 
  private:
   struct Waiter {
@@ -81,11 +79,8 @@ class Core {
   void OnGroupDone(const wal::GroupDone& done);  // writer thread
   void ResolveWaiters();
 
-  std::unique_ptr<wal::Directory> directory_;
-  std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<wal::LogWriter> writer_;
-  std::unique_ptr<wal::Sequencer> sequencer_;
-  int event_fd_ = -1;
+  int event_fd_ = -1;  // before the replica: its writer thread writes to it until it stops
+  std::unique_ptr<replica::Replica> replica_;
   kj::Own<kj::UnixEventPort::FdObserver> observer_;
   std::deque<Waiter> waiters_;  // in op order
   std::deque<Mark> marks_;      // change feed position after each op not yet durable

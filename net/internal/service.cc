@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "base/clock.h"
 #include "net/internal/codec.h"
 
 namespace ledger::net::internal {
@@ -18,12 +19,6 @@ constexpr auto kFailedLoginDelay = 200 * kj::MILLISECONDS;
 constexpr uint32_t kFailedLoginsMax = 3;
 // Changes per push of a subscription: ~170 KB messages, well under any message limit.
 constexpr size_t kChangesPerPush = 1024;
-
-uint64_t NowNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 [[noreturn]] void Fail(kj::Exception::Type type, const std::string& message) {
   kj::throwFatalException(kj::Exception(type, __FILE__, __LINE__, kj::heapString(message)));
@@ -188,13 +183,14 @@ ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t, Server
       ledger_results(o.limits.batch_events_max),
       account_results(o.limits.batch_events_max),
       transfer_results(o.limits.batch_events_max),
+      timestamps_ns(o.limits.batch_events_max),
       balances(o.limits.query_results_max + 1),
       changes(std::max<size_t>(o.limits.query_results_max, kChangesPerPush)) {}
 
 rpc::ServerInfo::Builder ServiceState::FillInfo(rpc::ServerInfo::Builder out) const {
   out.setSchemaVersion(rpc::SCHEMA_VERSION);
   out.setShardCount(options.shard_count);
-  out.setLastOp(core.sequencer().last_op());
+  out.setLastOp(core.last_op());
   auto limits = out.initLimits();
   limits.setBatchEventsMax(options.limits.batch_events_max);
   limits.setQueryIdsMax(options.limits.query_ids_max);
@@ -224,74 +220,43 @@ struct CreateTraits;
 
 template <>
 struct CreateTraits<rpc::Ledger::Server::CreateLedgersContext> {
-  static constexpr Operation kOperation = Operation::kCreateLedgers;
   using Event = Ledger;
-  using Result = CreateLedgerResult;
   using Status = rpc::CreateLedgerStatus;
-  static constexpr const char* kName = "createLedgers";
   static auto Events(rpc::Ledger::CreateLedgersParams::Reader params) {
     return params.getLedgers();
   }
   static Event Decode(rpc::LedgerInfo::Reader in) { return DecodeLedger(in); }
   static std::vector<Event>& Scratch(ServiceState& s) { return s.ledgers; }
-  static std::vector<Result>& Results(ServiceState& s) { return s.ledger_results; }
-  static absl::StatusOr<wal::Receipt> Submit(wal::Sequencer& q, std::span<const Event> events,
-                                             std::span<Result> results) {
-    return q.CreateLedgers(events, results);
-  }
-  static uint64_t ExistingTimestamp(const engine::Engine& engine, const Event& event) {
-    return engine.LookupLedger(event.id).value_or(Ledger{}).timestamp_ns;
-  }
+  static std::vector<engine::ResultOf<Event>>& Results(ServiceState& s) { return s.ledger_results; }
 };
 
 template <>
 struct CreateTraits<rpc::Ledger::Server::CreateAccountsContext> {
-  static constexpr Operation kOperation = Operation::kCreateAccounts;
   using Event = Account;
-  using Result = CreateAccountResult;
   using Status = rpc::CreateAccountStatus;
-  static constexpr const char* kName = "createAccounts";
   static auto Events(rpc::Ledger::CreateAccountsParams::Reader params) {
     return params.getAccounts();
   }
   static Event Decode(rpc::Account::Reader in) { return DecodeAccount(in); }
   static std::vector<Event>& Scratch(ServiceState& s) { return s.accounts; }
-  static std::vector<Result>& Results(ServiceState& s) { return s.account_results; }
-  static absl::StatusOr<wal::Receipt> Submit(wal::Sequencer& q, std::span<const Event> events,
-                                             std::span<Result> results) {
-    return q.CreateAccounts(events, results);
-  }
-  static uint64_t ExistingTimestamp(const engine::Engine& engine, const Event& event) {
-    return engine.LookupAccount(event.id).value_or(Account{}).timestamp_ns;
+  static std::vector<engine::ResultOf<Event>>& Results(ServiceState& s) {
+    return s.account_results;
   }
 };
 
 template <>
 struct CreateTraits<rpc::Ledger::Server::CreateTransfersContext> {
-  static constexpr Operation kOperation = Operation::kCreateTransfers;
   using Event = Transfer;
-  using Result = CreateTransferResult;
   using Status = rpc::CreateTransferStatus;
-  static constexpr const char* kName = "createTransfers";
   static auto Events(rpc::Ledger::CreateTransfersParams::Reader params) {
     return params.getTransfers();
   }
   static Event Decode(rpc::Transfer::Reader in) { return DecodeTransfer(in); }
   static std::vector<Event>& Scratch(ServiceState& s) { return s.transfers; }
-  static std::vector<Result>& Results(ServiceState& s) { return s.transfer_results; }
-  static absl::StatusOr<wal::Receipt> Submit(wal::Sequencer& q, std::span<const Event> events,
-                                             std::span<Result> results) {
-    return q.CreateTransfers(events, results);
-  }
-  static uint64_t ExistingTimestamp(const engine::Engine& engine, const Event& event) {
-    return engine.LookupTransfer(event.id).value_or(Transfer{}).timestamp_ns;
+  static std::vector<engine::ResultOf<Event>>& Results(ServiceState& s) {
+    return s.transfer_results;
   }
 };
-
-template <typename Result>
-constexpr bool IsExists(Result result) {
-  return result == Result::kExists;
-}
 
 class LedgerImpl final : public rpc::Ledger::Server {
  public:
@@ -322,7 +287,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> lookupLedgers(LookupLedgersContext context) override {
-    const uint64_t start_ns = NowNs();
+    const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     auto ids = context.getParams().getIds();
     CheckIds(ids.size());
@@ -338,7 +303,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> lookupAccounts(LookupAccountsContext context) override {
-    const uint64_t start_ns = NowNs();
+    const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     auto ids = context.getParams().getIds();
     CheckIds(ids.size());
@@ -356,7 +321,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> lookupTransfers(LookupTransfersContext context) override {
-    const uint64_t start_ns = NowNs();
+    const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     auto ids = context.getParams().getIds();
     CheckIds(ids.size());
@@ -374,7 +339,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> getAccountTransfers(GetAccountTransfersContext context) override {
-    const uint64_t start_ns = NowNs();
+    const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     AccountFilter filter =
         DecodeFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
@@ -395,7 +360,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> getAccountBalances(GetAccountBalancesContext context) override {
-    const uint64_t start_ns = NowNs();
+    const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     AccountFilter filter =
         DecodeFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
@@ -416,7 +381,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> trialBalance(TrialBalanceContext context) override {
-    const uint64_t start_ns = NowNs();
+    const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     EncodeTrialBalance(engine().GetTrialBalance(context.getParams().getLedger()),
                        context.getResults(ReplyWords(32)).initTrialBalance());
@@ -424,7 +389,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> changes(ChangesContext context) override {
-    const uint64_t start_ns = NowNs();
+    const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
     const uint64_t from = context.getParams().getFromSequence();
     CheckFeedCursor(from);
@@ -461,7 +426,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
  private:
-  engine::Engine& engine() { return state_.core.engine(); }
+  const engine::Engine& engine() { return state_.core.engine(); }
 
   // Admits a call under the limits, or fails it with `overloaded`.
   kj::Own<CallGuard> Admit(uint64_t request_words) {
@@ -489,7 +454,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     metrics.Queries(method).Increment();
     return state_.core.WaitReadable()
         .then([&metrics, method, start_ns] {
-          metrics.QueryLatency(method).Observe(NowNs() - start_ns);
+          metrics.QueryLatency(method).Observe(base::MonotonicNs() - start_ns);
         })
         .attach(kj::mv(guard));
   }
@@ -540,26 +505,30 @@ class LedgerImpl final : public rpc::Ledger::Server {
     if (count <= state_.options.limits.batch_events_max) return;
     state_.metrics.RequestsRejected(RejectReason::kBatchTooLarge).Increment();
     Fail(kj::Exception::Type::FAILED,
-         absl::StrCat(Traits::kName, ": a batch holds at most ",
-                      state_.options.limits.batch_events_max, " events, not ", count));
+         absl::StrCat(
+             std::string(engine::InfoOf(engine::kOperationOf<typename Traits::Event>).rpc_method),
+             ": a batch holds at most ", state_.options.limits.batch_events_max, " events, not ",
+             count));
   }
 
   // The create* pipeline after admission: `decode` fills the scratch events (or fails the
   // call), then sequence (log + apply), encode the results, and reply once durable.
   template <typename Traits, typename Context, typename Decode>
   kj::Promise<void> CreateFrom(Context& context, uint64_t request_words, Decode&& decode) {
-    const uint64_t start_ns = NowNs();
+    using Result = engine::ResultOf<typename Traits::Event>;
+    constexpr Operation kOperation = engine::kOperationOf<typename Traits::Event>;
+    const uint64_t start_ns = base::MonotonicNs();
     ServerMetrics& metrics = state_.metrics;
     // Counted as rejected unless it reaches the log (dismissed below).
     bool rejected = true;
-    KJ_DEFER(
-        if (rejected) metrics.Batches(Traits::kOperation, BatchOutcome::kRejected).Increment());
+    KJ_DEFER(if (rejected) metrics.Batches(kOperation, BatchOutcome::kRejected).Increment());
     auto guard = Admit(request_words);
     const std::span<typename Traits::Event> decoded = decode();
     const size_t count = decoded.size();
-    std::span<typename Traits::Result> results(Traits::Results(state_).data(), count);
-    absl::StatusOr<wal::Receipt> receipt =
-        Traits::Submit(state_.core.sequencer(), decoded, results);
+    std::span<Result> results(Traits::Results(state_).data(), count);
+    const std::span<uint64_t> timestamps_ns(state_.timestamps_ns.data(), count);
+    absl::StatusOr<replica::BatchReceipt> receipt =
+        state_.core.replica().Submit<typename Traits::Event>(decoded, results, timestamps_ns);
     if (!receipt.ok()) {
       if (absl::IsResourceExhausted(receipt.status())) {
         metrics.RequestsRejected(RejectReason::kEngineFull).Increment();
@@ -567,26 +536,22 @@ class LedgerImpl final : public rpc::Ledger::Server {
       FailStatus(receipt.status());
     }
     rejected = false;
-    state_.core.NoteApplied();
-    metrics.Batches(Traits::kOperation, BatchOutcome::kOk).Increment();
-    metrics.CountEvents(std::span<const typename Traits::Result>(results));
+    state_.core.NoteApplied(*receipt);
+    metrics.Batches(kOperation, BatchOutcome::kOk).Increment();
+    metrics.CountEvents(std::span<const Result>(results));
     auto out = context.getResults(ReplyWords(count * kEventResultWords))
                    .initResults(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) {
       auto result = out[static_cast<unsigned>(i)];
       result.setStatus(static_cast<typename Traits::Status>(results[i]));
-      if (results[i] == Traits::Result::kOk) {
-        result.setTimestampNs(receipt->timestamp_ns + 1 + i);
-      } else if (IsExists(results[i])) {
-        result.setTimestampNs(Traits::ExistingTimestamp(engine(), decoded[i]));
-      }
+      if (timestamps_ns[i] != 0) result.setTimestampNs(timestamps_ns[i]);
     }
     context.releaseParams();
     metrics.inflight_batches.Increment();
     metrics.awaiting_durability_batches.Increment();
     return state_.core.WaitDurable(receipt->op)
         .then([&metrics, start_ns] {
-          metrics.BatchLatency(Traits::kOperation).Observe(NowNs() - start_ns);
+          metrics.BatchLatency(kOperation).Observe(base::MonotonicNs() - start_ns);
         })
         .attach(kj::mv(guard), kj::defer([&metrics] {
                   metrics.inflight_batches.Decrement();

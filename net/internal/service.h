@@ -56,6 +56,7 @@ class ServiceState {
   std::vector<CreateLedgerResult> ledger_results;
   std::vector<CreateAccountResult> account_results;
   std::vector<CreateTransferResult> transfer_results;
+  std::vector<uint64_t> timestamps_ns;  // each event's booking timestamp (replica's Submit)
   std::vector<AccountBalance> balances;
   std::vector<Change> changes;
 

@@ -114,8 +114,9 @@ bool IsRunning(pid_t pid) {
 }
 
 void ExpectNoCrashInLog(const std::string& log) {
-  for (const char* marker : {"assertion failed", "Sanitizer", "runtime error", "terminate called",
-                             "Segmentation fault", "Aborted", "uncaught exception"}) {
+  for (const char* marker :
+       {"assertion failed", "precondition failed", "Sanitizer", "runtime error", "terminate called",
+        "Segmentation fault", "Aborted", "uncaught exception"}) {
     EXPECT_EQ(log.find(marker), std::string::npos) << "'" << marker << "' in the log:\n" << log;
   }
 }

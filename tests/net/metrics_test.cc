@@ -231,8 +231,8 @@ TEST(ResultName, EveryCodeHasTheSchemasName) {
 
 TEST(LabelNames, EveryValueHasADistinctName) {
   std::set<std::string_view> operations, methods, reasons;
-  for (size_t i = 0; i < kOperationCount; ++i) {
-    EXPECT_TRUE(operations.insert(OperationName(static_cast<Operation>(i))).second);
+  for (const engine::OperationInfo& info : engine::kOperations) {
+    EXPECT_TRUE(operations.insert(OperationName(info.operation)).second);
   }
   for (size_t i = 0; i < kQueryMethodCount; ++i) {
     EXPECT_TRUE(methods.insert(QueryMethodName(static_cast<QueryMethod>(i))).second);

@@ -1,4 +1,4 @@
-// ledger-wal, run as a real process against data directories written through the Sequencer:
+// ledger-wal, run as a real process against data directories written through a replica:
 // exit codes, what each command prints, and that nothing it is fed makes it crash or change a
 // file.
 #include <fcntl.h>
@@ -22,11 +22,9 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "replica/replica.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
-#include "wal/log_writer.h"
-#include "wal/recovery.h"
-#include "wal/sequencer.h"
 
 extern char** environ;
 
@@ -184,7 +182,7 @@ class JsonObject {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Writing a log through the Sequencer.
+// Writing a log through a replica.
 
 std::string U128Text(u128 value) {
   std::string digits;
@@ -211,36 +209,30 @@ struct Written {
 constexpr uint64_t kSeed = 42;
 constexpr uint64_t kTransferOps = 120;  // then one large batch, alone in the last group
 
-// Writes ledger, accounts and transfers through a real Sequencer (snapshots every 50 ops).
+// Writes ledger, accounts and transfers through a real replica (snapshots every 50 ops).
 Written WriteLog(const std::string& path) {
   Written written;
   EXPECT_TRUE(wal::Directory::Init(path, {.segment_size_bytes = wal::kSegmentSizeMinBytes}).ok());
-  auto directory = wal::Directory::Open(path, /*writable=*/true);
-  EXPECT_TRUE(directory.ok()) << directory.status();
-  auto recovered = wal::Recover(**directory, {});
-  EXPECT_TRUE(recovered.ok()) << recovered.status();
-  wal::WriterOptions writer_options;
-  writer_options.use_io_uring = false;
-  writer_options.buffer_bytes = uint64_t{2} << 20;
-  auto writer = wal::LogWriter::Open(**directory, recovered->log.end, 1, writer_options);
-  EXPECT_TRUE(writer.ok()) << writer.status();
-  wal::SequencerOptions sequencer_options;
-  sequencer_options.snapshot_interval_ops = 50;
-  // The sequencer skips a snapshot while the previous one is still being written (it never
+  replica::ReplicaOptions options;
+  options.use_io_uring = false;
+  options.writer_buffer_bytes = uint64_t{2} << 20;
+  options.snapshot_interval_ops = 50;
+  // The replica skips a snapshot while the previous one is still being written (it never
   // stalls for one); the tests expect both, so op 100 waits for the first to be done.
   std::atomic<int> snapshots_done{0};
-  sequencer_options.on_snapshot = [&snapshots_done](const absl::Status& status) {
+  options.on_snapshot = [&snapshots_done](const absl::Status& status) {
     EXPECT_TRUE(status.ok()) << status;
     snapshots_done.fetch_add(1);
   };
-  auto sequencer = std::make_unique<wal::Sequencer>(*recovered->engine, **writer, **directory, 0,
-                                                    wal::Hash128{}, sequencer_options);
+  auto opened = replica::Replica::Open(path, std::move(options));
+  EXPECT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<replica::Replica> replica = std::move(*opened);
   Ledger ledger = wal::testing::TestLedger();
   CreateLedgerResult ledger_result;
-  EXPECT_TRUE(sequencer->CreateLedgers({&ledger, 1}, {&ledger_result, 1}).ok());
+  EXPECT_TRUE(replica->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
   std::vector<Account> accounts = wal::testing::TestAccounts();
   std::vector<CreateAccountResult> account_results(accounts.size());
-  EXPECT_TRUE(sequencer->CreateAccounts(accounts, account_results).ok());
+  EXPECT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
   uint64_t op = 2;
   for (uint64_t i = 0; i <= kTransferOps; ++i) {
     const bool last = i == kTransferOps;
@@ -261,17 +253,17 @@ Written WriteLog(const std::string& path) {
     }
     // Waiting for durability now and then makes groups of one entry as well as larger ones.
     if (last || op % 3 == 0) {
-      EXPECT_TRUE((*writer)->WaitDurable(op - 1).ok());
+      EXPECT_TRUE(replica->WaitDurable(op - 1).ok());
     }
     std::vector<CreateTransferResult> results(batch.size());
-    EXPECT_TRUE(sequencer->CreateTransfers(batch, results).ok());
+    EXPECT_TRUE(replica->Submit<Transfer>(batch, results).ok());
     written.transfers.insert(written.transfers.end(), batch.begin(), batch.end());
     ++written.transfer_entry_count;
   }
-  EXPECT_TRUE((*writer)->WaitDurable(op).ok());
-  sequencer.reset();  // waits for the snapshot in progress
+  EXPECT_TRUE(replica->WaitDurable(op).ok());
   written.last_op = op;
-  written.state_hash = HashText(recovered->engine->ComputeStateHash());
+  written.state_hash = HashText(replica->engine().ComputeStateHash());
+  replica.reset();  // waits for the snapshot in progress
   return written;
 }
 

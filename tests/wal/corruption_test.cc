@@ -11,16 +11,18 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "replica/log_schema.h"
+#include "replica/recovery.h"
 #include "tests/wal/corruption_util.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
 #include "wal/format.h"
 #include "wal/log_reader.h"
-#include "wal/recovery.h"
 
 namespace ledger::wal {
 namespace {
 
+using replica::Recovered;
 using testing::BuildLog;
 using testing::BuiltLog;
 using testing::FileSizeBytes;
@@ -89,7 +91,7 @@ class SmallLogTest : public ::testing::Test {
   size_t group_count() const { return groups_.size(); }
 
   absl::StatusOr<Recovered> RecoverNow(bool use_snapshots = true) const {
-    return Recover(*directory_, testing::TestRecoveryOptions(use_snapshots));
+    return replica::Recover(*directory_, testing::TestRecoveryOptions(use_snapshots));
   }
   // Puts the original log back.
   void Restore() const { WriteBytes(segment_path_, 0, image_); }
@@ -119,7 +121,8 @@ class SmallLogTest : public ::testing::Test {
   // nothing changes.
   void ExpectRefused(std::span<const std::byte> on_disk, size_t position,
                      const std::string& reason = "", bool recover = true) const {
-    std::vector<absl::Status> statuses = {ScanLog(*directory_, {}, nullptr).status()};
+    std::vector<absl::Status> statuses = {
+        ScanLog(*directory_, replica::LogScanOptions(), nullptr).status()};
     if (recover) statuses.push_back(RecoverNow().status());
     for (const absl::Status& status : statuses) {
       EXPECT_TRUE(absl::IsDataLoss(status)) << status;
@@ -137,7 +140,7 @@ class SmallLogTest : public ::testing::Test {
   void ExpectTornAt(std::span<const std::byte> on_disk, size_t position,
                     bool recover = true) const {
     const LogPosition torn_at{0, GroupOffset(position)};
-    absl::StatusOr<ScanResult> scanned = ScanLog(*directory_, {}, nullptr);
+    absl::StatusOr<ScanResult> scanned = ScanLog(*directory_, replica::LogScanOptions(), nullptr);
     ASSERT_TRUE(scanned.ok()) << scanned.status();
     EXPECT_TRUE(scanned->torn_tail);
     EXPECT_EQ(scanned->torn_at, torn_at);
@@ -194,7 +197,7 @@ class CorruptionCut : public SmallLogTest {
       }
     }
     const LogPosition end{0, whole < group_count() ? GroupOffset(whole) : log_end()};
-    absl::StatusOr<ScanResult> scanned = ScanLog(*directory_, {}, nullptr);
+    absl::StatusOr<ScanResult> scanned = ScanLog(*directory_, replica::LogScanOptions(), nullptr);
     ASSERT_TRUE(scanned.ok()) << scanned.status();
     EXPECT_EQ(scanned->last_op, whole);
     EXPECT_EQ(scanned->last_chain_hash, log_.chain_hash_by_op[whole]);
@@ -228,14 +231,18 @@ class CorruptionCut : public SmallLogTest {
     const uint64_t last_op = recovered.log.last_op;
     engine::StateHash expected;
     {
-      auto appender = testing::Appender::Open(*directory_, std::move(recovered));
+      directory_.reset();  // the appender's replica takes the directory's lock
+      auto appender = testing::Appender::Open(path_);
       ASSERT_TRUE(appender.ok()) << appender.status();
       const std::vector<Transfer> batch = testing::TestTransfers(kSeed + 1, last_op + 1, 4);
-      absl::StatusOr<Receipt> receipt = (*appender)->AppendTransfers(batch);
+      absl::StatusOr<replica::BatchReceipt> receipt = (*appender)->AppendTransfers(batch);
       ASSERT_TRUE(receipt.ok()) << receipt.status();
       EXPECT_EQ(receipt->op, last_op + 1);
       expected = (*appender)->engine().ComputeStateHash();
     }
+    auto directory = Directory::Open(path_, /*writable=*/true);
+    ASSERT_TRUE(directory.ok()) << directory.status();
+    directory_ = std::move(*directory);
     absl::StatusOr<Recovered> again = RecoverNow();
     ASSERT_TRUE(again.ok()) << again.status();
     EXPECT_EQ(again->log.last_op, last_op + 1);
@@ -293,7 +300,7 @@ TEST_F(CorruptionCut, RecoveryRefusesATruncatedSegmentAndLeavesItAsItIs) {
   for (uint64_t cut : cuts) {
     SCOPED_TRACE(absl::StrCat("truncated at ", cut));
     testing::ResizeFile(segment_path_, cut);
-    absl::StatusOr<ScanResult> scanned = ScanLog(*directory_, {}, nullptr);
+    absl::StatusOr<ScanResult> scanned = ScanLog(*directory_, replica::LogScanOptions(), nullptr);
     EXPECT_TRUE(absl::IsDataLoss(scanned.status())) << scanned.status();
     absl::StatusOr<Recovered> recovered = RecoverNow();
     EXPECT_TRUE(absl::IsDataLoss(recovered.status())) << recovered.status();
@@ -375,7 +382,8 @@ class CorruptionChain : public SmallLogTest {
                       const std::string& reason = "") {
     SCOPED_TRACE(absl::StrCat("first bad entry at position ", position));
     const std::vector<std::byte> on_disk = WriteLayout(entries);
-    const bool refused = absl::IsDataLoss(ScanLog(*directory_, {}, nullptr).status());
+    const bool refused =
+        absl::IsDataLoss(ScanLog(*directory_, replica::LogScanOptions(), nullptr).status());
     if (position + 1 < entries.size() || refused) {
       ExpectRefused(on_disk, position, reason);
     } else {
@@ -490,8 +498,8 @@ class CorruptionSegment : public ::testing::Test {
   // `foreign_allowed`), and every segment but `except` still holds what it held.
   void ExpectRefused(const std::string& reason, uint64_t except, bool foreign_allowed = false) {
     for (const absl::Status& status :
-         {ScanLog(*directory_, {}, nullptr).status(),
-          Recover(*directory_, testing::TestRecoveryOptions()).status()}) {
+         {ScanLog(*directory_, replica::LogScanOptions(), nullptr).status(),
+          replica::Recover(*directory_, testing::TestRecoveryOptions()).status()}) {
       const bool code_ok =
           absl::IsDataLoss(status) ||
           (foreign_allowed && status.code() == absl::StatusCode::kFailedPrecondition);
@@ -518,7 +526,8 @@ TEST_F(CorruptionSegment, MissingMiddleSegmentIsDataLoss) {
   std::filesystem::rename(SegmentPath(1), aside);
   ExpectRefused("segment 1 is missing", 1);
   std::filesystem::rename(aside, SegmentPath(1));
-  absl::StatusOr<Recovered> recovered = Recover(*directory_, testing::TestRecoveryOptions());
+  absl::StatusOr<Recovered> recovered =
+      replica::Recover(*directory_, testing::TestRecoveryOptions());
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   EXPECT_EQ(recovered->engine->ComputeStateHash(), log_.state_hash_by_op[log_.last_op()]);
 }
@@ -527,11 +536,12 @@ TEST_F(CorruptionSegment, MissingFirstSegmentIsDataLossWithoutASnapshotCoveringI
   // To the scan this is a log whose oldest segments were archived; recovery then needs a
   // snapshot at or past the op before the first one left, and there is none.
   std::filesystem::rename(SegmentPath(0), temporary_.Sub("aside"));
-  absl::StatusOr<ScanResult> scanned = ScanLog(*directory_, {}, nullptr);
+  absl::StatusOr<ScanResult> scanned = ScanLog(*directory_, replica::LogScanOptions(), nullptr);
   ASSERT_TRUE(scanned.ok()) << scanned.status();
   EXPECT_TRUE(scanned->archived_start);
   EXPECT_EQ(scanned->first_op, groups_[1].front().first_op);
-  absl::StatusOr<Recovered> recovered = Recover(*directory_, testing::TestRecoveryOptions());
+  absl::StatusOr<Recovered> recovered =
+      replica::Recover(*directory_, testing::TestRecoveryOptions());
   EXPECT_TRUE(absl::IsDataLoss(recovered.status())) << recovered.status();
   EXPECT_TRUE(Mentions(recovered.status(), "archived"));
   for (uint64_t index : {1, 2}) EXPECT_EQ(FileDigest(SegmentPath(index)), digests_[index]);
@@ -576,7 +586,8 @@ TEST_F(CorruptionSegment, FlipInTheLastGroupOfASegmentIsDataLossWhenTheNextSegme
   FlipBit(byte, 3);
   WriteBytes(SegmentPath(0), at, byte);
   ExpectRefused(absl::StrCat("at offset ", last.offset, " (op ", last.first_op, ")"), 0);
-  EXPECT_TRUE(Mentions(ScanLog(*directory_, {}, nullptr).status(), SegmentPath(0)));
+  EXPECT_TRUE(
+      Mentions(ScanLog(*directory_, replica::LogScanOptions(), nullptr).status(), SegmentPath(0)));
 }
 
 TEST_F(CorruptionSegment, LostGroupAtTheEndOfASegmentIsDataLossWhenTheNextSegmentHasGroups) {
@@ -599,8 +610,8 @@ TEST_F(CorruptionSegment, LostGroupAtTheEndOfASegmentIsDataLossWhenTheNextSegmen
   testing::WriteZeros(SegmentPath(1), lost.offset, lost.size_bytes);
   const std::vector<std::byte> newest_segment = ReadBytes(SegmentPath(2), 0, kSegmentBytes);
   for (const absl::Status& status :
-       {ScanLog(*directory_, {}, nullptr).status(),
-        Recover(*directory_, testing::TestRecoveryOptions()).status()}) {
+       {ScanLog(*directory_, replica::LogScanOptions(), nullptr).status(),
+        replica::Recover(*directory_, testing::TestRecoveryOptions()).status()}) {
     EXPECT_TRUE(absl::IsDataLoss(status)) << status;
     EXPECT_TRUE(Mentions(status, absl::StrCat("(op ", lost.first_op, ")")));
   }
@@ -611,7 +622,8 @@ TEST_F(CorruptionSegment, TornLastGroupOfTheLastSegmentIsCut) {
   const GroupLayout& last = groups_[2].back();
   testing::WriteZeros(SegmentPath(2), last.offset + last.size_bytes / 2,
                       last.size_bytes - last.size_bytes / 2);
-  absl::StatusOr<Recovered> recovered = Recover(*directory_, testing::TestRecoveryOptions());
+  absl::StatusOr<Recovered> recovered =
+      replica::Recover(*directory_, testing::TestRecoveryOptions());
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   EXPECT_TRUE(recovered->log.torn_tail);
   EXPECT_EQ(recovered->log.torn_at, (LogPosition{2, last.offset}));
@@ -711,9 +723,9 @@ TEST_F(CorruptionSnapshot, SnapshotBeyondTheLogIsDataLoss) {
   absl::StatusOr<Recovered> full = RecoverNow(/*use_snapshots=*/false);
   ASSERT_TRUE(full.ok());
   const uint64_t op = log_.last_op() + 5;
-  ASSERT_TRUE(WriteSnapshot(*directory_, op, log_.chain_hash_by_op[log_.last_op()],
-                            *full->engine->CaptureSnapshot())
-                  .ok());
+  ASSERT_TRUE(
+      replica::WriteSnapshot(*directory_, op, log_.chain_hash_by_op[log_.last_op()], *full->engine)
+          .ok());
   absl::StatusOr<Recovered> recovered = RecoverNow();
   EXPECT_TRUE(absl::IsDataLoss(recovered.status())) << recovered.status();
   EXPECT_TRUE(Mentions(recovered.status(), "beyond"));

@@ -23,15 +23,19 @@
 #include "absl/status/statusor.h"
 #include "base/assert.h"
 #include "engine/engine.h"
+#include "replica/recovery.h"
+#include "replica/replica.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
 #include "wal/format.h"
 #include "wal/log_writer.h"
-#include "wal/recovery.h"
-#include "wal/sequencer.h"
 #include "wal/snapshot_file.h"
 
 namespace ledger::wal::testing {
+
+using replica::BatchReceipt;
+using replica::Recovered;
+using replica::RecoveryOptions;
 
 // ---------------------------------------------------------------------------------------------
 // Raw file access. A failure here is the test machine's problem, not a finding about the WAL:
@@ -203,62 +207,54 @@ inline RecoveryOptions TestRecoveryOptions(bool use_snapshots = true) {
   return options;
 }
 
-inline WriterOptions TestWriterOptions() {
-  WriterOptions options;
-  options.use_io_uring = false;              // pwrite + fdatasync: works in every container
-  options.buffer_bytes = uint64_t{2} << 20;  // the smallest that holds the largest entry
-  return options;
-}
-
-// Appends batches through a LogWriter and a Sequencer, waiting after each until its group is
-// durable, so every group holds exactly one entry. Continues the log `recovered` found, on its
-// engine. `directory` (writable) must outlive the appender.
+// Appends batches through a replica, waiting after each until its group is durable, so every
+// group holds exactly one entry. Opening it recovers the directory at `path` (whose lock must
+// be free) and continues its log.
 class Appender {
  public:
-  static absl::StatusOr<std::unique_ptr<Appender>> Open(const Directory& directory,
-                                                        Recovered recovered) {
+  static absl::StatusOr<std::unique_ptr<Appender>> Open(const std::string& path) {
+    replica::ReplicaOptions options;
+    options.engine = TestRecoveryOptions().engine;
+    options.use_io_uring = false;                     // pwrite + fdatasync: works everywhere
+    options.writer_buffer_bytes = uint64_t{2} << 20;  // the smallest that holds the largest entry
     auto appender = std::unique_ptr<Appender>(new Appender());
-    appender->recovered_ = std::move(recovered);
-    const ScanResult& log = appender->recovered_.log;
-    LEDGER_ASSIGN_OR_RETURN(appender->writer_, LogWriter::Open(directory, log.end, log.last_op + 1,
-                                                               TestWriterOptions()));
-    appender->sequencer_ =
-        std::make_unique<Sequencer>(*appender->recovered_.engine, *appender->writer_, directory,
-                                    log.last_op, log.last_chain_hash, SequencerOptions{});
+    LEDGER_ASSIGN_OR_RETURN(appender->replica_, replica::Replica::Open(path, std::move(options)));
     return appender;
   }
 
-  absl::StatusOr<Receipt> AppendLedger() {
+  absl::StatusOr<BatchReceipt> AppendLedger() {
     const Ledger ledger = TestLedger();
     CreateLedgerResult result;
-    return Durable(sequencer_->CreateLedgers({&ledger, 1}, {&result, 1}));
+    return Durable(replica_->Submit<Ledger>({&ledger, 1}, {&result, 1}));
   }
-  absl::StatusOr<Receipt> AppendAccounts() {
+  absl::StatusOr<BatchReceipt> AppendAccounts() {
     const std::vector<Account> accounts = TestAccounts();
     std::vector<CreateAccountResult> results(accounts.size());
-    return Durable(sequencer_->CreateAccounts(accounts, results));
+    return Durable(replica_->Submit<Account>(accounts, results));
   }
-  absl::StatusOr<Receipt> AppendTransfers(std::span<const Transfer> transfers) {
+  absl::StatusOr<BatchReceipt> AppendTransfers(std::span<const Transfer> transfers) {
     std::vector<CreateTransferResult> results(transfers.size());
-    return Durable(sequencer_->CreateTransfers(transfers, results));
+    return Durable(replica_->Submit<Transfer>(transfers, results));
   }
 
   // The engine the appended batches were applied to.
-  const engine::Engine& engine() const { return *recovered_.engine; }
-  const Hash128& chain_hash() const { return sequencer_->chain_hash(); }
+  const engine::Engine& engine() const { return replica_->engine(); }
+  const Hash128& chain_hash() const { return replica_->chain_hash(); }
+  // Writes a snapshot of the state after the last op.
+  absl::Status Snapshot() {
+    return replica::WriteSnapshot(replica_->directory(), replica_->last_op(), chain_hash(),
+                                  engine());
+  }
 
  private:
   Appender() = default;
-  absl::StatusOr<Receipt> Durable(absl::StatusOr<Receipt> receipt) {
+  absl::StatusOr<BatchReceipt> Durable(absl::StatusOr<BatchReceipt> receipt) {
     if (!receipt.ok()) return receipt;
-    LEDGER_RETURN_IF_ERROR(writer_->WaitDurable(receipt->op));
+    LEDGER_RETURN_IF_ERROR(replica_->WaitDurable(receipt->op));
     return receipt;
   }
 
-  // Declared in this order so that the sequencer goes first, then the writer, then the engine.
-  Recovered recovered_;
-  std::unique_ptr<LogWriter> writer_;
-  std::unique_ptr<Sequencer> sequencer_;
+  std::unique_ptr<replica::Replica> replica_;
 };
 
 // A log of one entry per group: op 1 creates the ledger, op 2 the accounts, the rest are
@@ -279,27 +275,22 @@ struct LogPlan {
 inline absl::StatusOr<BuiltLog> BuildLog(const std::string& path, uint64_t segment_size_bytes,
                                          const LogPlan& plan) {
   LEDGER_RETURN_IF_ERROR(Directory::Init(path, {.segment_size_bytes = segment_size_bytes}));
-  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Directory> directory, Directory::Open(path, true));
-  LEDGER_ASSIGN_OR_RETURN(Recovered recovered, Recover(*directory, TestRecoveryOptions()));
-  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Appender> appender,
-                          Appender::Open(*directory, std::move(recovered)));
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Appender> appender, Appender::Open(path));
   engine::Engine reference;
   BuiltLog log;
   log.state_hash_by_op.push_back(reference.ComputeStateHash());
   log.chain_hash_by_op.push_back({});
-  auto record = [&](const Receipt& receipt) -> absl::Status {
+  auto record = [&](const BatchReceipt& receipt) -> absl::Status {
     if (receipt.op != log.state_hash_by_op.size()) return absl::InternalError("op out of order");
     log.state_hash_by_op.push_back(reference.ComputeStateHash());
     log.chain_hash_by_op.push_back(appender->chain_hash());
     for (uint64_t op : plan.snapshot_ops) {
-      if (op != receipt.op) continue;
-      const std::unique_ptr<engine::EngineSnapshot> image = appender->engine().CaptureSnapshot();
-      LEDGER_RETURN_IF_ERROR(WriteSnapshot(*directory, op, appender->chain_hash(), *image));
+      if (op == receipt.op) LEDGER_RETURN_IF_ERROR(appender->Snapshot());
     }
     return absl::OkStatus();
   };
 
-  LEDGER_ASSIGN_OR_RETURN(Receipt receipt, appender->AppendLedger());
+  LEDGER_ASSIGN_OR_RETURN(BatchReceipt receipt, appender->AppendLedger());
   const Ledger ledger = TestLedger();
   CreateLedgerResult ledger_result;
   reference.CreateLedgers({&ledger, 1}, receipt.timestamp_ns, {&ledger_result, 1});

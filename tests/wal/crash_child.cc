@@ -34,11 +34,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
+#include "replica/replica.h"
 #include "tests/wal/wal_test_util.h"
-#include "wal/directory.h"
-#include "wal/log_writer.h"
-#include "wal/recovery.h"
-#include "wal/sequencer.h"
 
 namespace ledger::wal {
 namespace {
@@ -94,25 +91,25 @@ void CheckTemporary(const std::string& path) {
 }
 
 // Appends op `op` of the workload; results are discarded (the parent checks the state).
-void AppendOp(Sequencer& sequencer, uint64_t seed, uint64_t op,
+void AppendOp(replica::Replica& replica, uint64_t seed, uint64_t op,
               const std::vector<size_t>& count_max_list) {
   absl::Status status;
   if (op == 1) {
     const Ledger ledger = testing::TestLedger();
     CreateLedgerResult result;
-    status = sequencer.CreateLedgers({&ledger, 1}, {&result, 1}).status();
+    status = replica.Submit<Ledger>({&ledger, 1}, {&result, 1}).status();
   } else if (op == 2) {
     const std::vector<Account> accounts = testing::TestAccounts();
     std::vector<CreateAccountResult> results(accounts.size());
-    status = sequencer.CreateAccounts(accounts, results).status();
+    status = replica.Submit<Account>(accounts, results).status();
   } else {
     const std::vector<Transfer> batch =
         testing::TestTransfers(seed, op, count_max_list[op % count_max_list.size()]);
     std::vector<CreateTransferResult> results(batch.size());
-    status = sequencer.CreateTransfers(batch, results).status();
+    status = replica.Submit<Transfer>(batch, results).status();
   }
   Check(status, "append");
-  if (sequencer.last_op() != op) Fail(absl::StrCat("sequencer gave op ", sequencer.last_op()));
+  if (replica.last_op() != op) Fail(absl::StrCat("the replica gave op ", replica.last_op()));
 }
 
 void WriteLine(const std::string& text) {
@@ -142,37 +139,29 @@ int Run(int argc, char** argv) {
   if (getppid() != parent) Fail("the parent is gone");
   CheckTemporary(path);
 
-  auto directory = Directory::Open(path, /*writable=*/true);
-  Check(directory.status(), "open");
+  replica::ReplicaOptions options;
   // The parent picks the shard count (tests/wal/crash_test.cc).
-  RecoveryOptions recovery;
   if (const char* shards = std::getenv("LEDGER_CRASH_SHARDS"); shards != nullptr) {
-    recovery.engine.shard_count = static_cast<uint32_t>(ParseNumber(shards, "shards"));
+    options.engine.shard_count = static_cast<uint32_t>(ParseNumber(shards, "shards"));
   }
-  auto recovered = Recover(**directory, recovery);
-  Check(recovered.status(), "recover");
-  WriteLine(absl::StrCat("ready ", recovered->log.last_op, " ", recovered->snapshot_op, "\n"));
-
-  WriterOptions writer_options;
-  writer_options.use_io_uring = use_io_uring;
-  writer_options.buffer_bytes = kWriterBufferBytes;
-  auto writer = LogWriter::Open(**directory, recovered->log.end, recovered->log.last_op + 1,
-                                std::move(writer_options));
-  Check(writer.status(), "open the log");
-  SequencerOptions sequencer_options;
-  sequencer_options.snapshot_interval_ops = snapshot_interval_ops;
-  sequencer_options.on_snapshot = [](const absl::Status& status) { Check(status, "snapshot"); };
-  Sequencer sequencer(*recovered->engine, **writer, **directory, recovered->log.last_op,
-                      recovered->log.last_chain_hash, std::move(sequencer_options));
+  options.use_io_uring = use_io_uring;
+  options.writer_buffer_bytes = kWriterBufferBytes;
+  options.snapshot_interval_ops = snapshot_interval_ops;
+  options.on_snapshot = [](const absl::Status& status) { Check(status, "snapshot"); };
+  auto opened = replica::Replica::Open(path, std::move(options));
+  Check(opened.status(), "open");
+  replica::Replica& replica = **opened;
+  WriteLine(absl::StrCat("ready ", replica.recovery().last_op, " ", replica.recovery().snapshot_op,
+                         "\n"));
 
   // Burst sizes need not be reproducible (the kill moment is not): only the entries are.
   std::mt19937_64 random(std::random_device{}());
   const auto deadline = std::chrono::steady_clock::now() + kLifetimeMax;
   while (std::chrono::steady_clock::now() < deadline) {
-    const uint64_t first = sequencer.last_op() + 1;
+    const uint64_t first = replica.last_op() + 1;
     const uint64_t last = first + random() % kBurstOpsMax;
-    for (uint64_t op = first; op <= last; ++op) AppendOp(sequencer, seed, op, count_max_list);
-    Check((*writer)->WaitDurable(last), "wait for durability");
+    for (uint64_t op = first; op <= last; ++op) AppendOp(replica, seed, op, count_max_list);
+    Check(replica.WaitDurable(last), "wait for durability");
     std::string lines;
     for (uint64_t op = first; op <= last; ++op) absl::StrAppend(&lines, op, "\n");
     WriteLine(lines);

@@ -42,10 +42,12 @@
 #include "absl/strings/str_join.h"
 #include "base/assert.h"
 #include "engine/engine.h"
+#include "engine/operation.h"
+#include "replica/log_schema.h"
+#include "replica/recovery.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
 #include "wal/log_reader.h"
-#include "wal/recovery.h"
 
 #ifndef LEDGER_WAL_CRASH_CHILD
 #error "LEDGER_WAL_CRASH_CHILD must name the wal_crash_child executable (tests/CMakeLists.txt)"
@@ -91,6 +93,10 @@ uint64_t EnvironmentNumber(const char* name, uint64_t fallback) {
 
 // ---------------------------------------------------------------------------------------------
 // The workload: what each op of the log must hold
+
+using engine::Operation;
+using replica::Recover;
+using replica::RecoveryOptions;
 
 struct ExpectedEntry {
   Operation operation;
@@ -334,21 +340,22 @@ uint64_t CheckRecoveredDirectory(const std::string& path, uint64_t seed, uint64_
       << recovered->snapshot_op << " differs from a single-shard replay from genesis";
 
   uint64_t next_op = 1;
-  auto scanned =
-      ScanLog(**directory, {}, [&](const EntryHeader& header, std::span<const std::byte> body) {
-        if (header.op != next_op) {
-          return absl::InternalError(
-              absl::StrCat("op ", header.op, " where ", next_op, " was due"));
-        }
-        const ExpectedEntry expected = ExpectedEntryOf(seed, next_op++);
-        if (header.operation != expected.operation || header.event_count != expected.event_count ||
-            body.size() != expected.body.size() ||
-            std::memcmp(body.data(), expected.body.data(), body.size()) != 0) {
-          return absl::InternalError(
-              absl::StrCat("op ", header.op, " does not hold the batch the child wrote"));
-        }
-        return absl::OkStatus();
-      });
+  auto scanned = ScanLog(**directory, replica::LogScanOptions(),
+                         [&](const EntryHeader& header, std::span<const std::byte> body) {
+                           if (header.op != next_op) {
+                             return absl::InternalError(
+                                 absl::StrCat("op ", header.op, " where ", next_op, " was due"));
+                           }
+                           const ExpectedEntry expected = ExpectedEntryOf(seed, next_op++);
+                           if (header.operation != static_cast<uint8_t>(expected.operation) ||
+                               header.event_count != expected.event_count ||
+                               body.size() != expected.body.size() ||
+                               std::memcmp(body.data(), expected.body.data(), body.size()) != 0) {
+                             return absl::InternalError(absl::StrCat(
+                                 "op ", header.op, " does not hold the batch the child wrote"));
+                           }
+                           return absl::OkStatus();
+                         });
   EXPECT_TRUE(scanned.ok()) << scanned.status();
   EXPECT_EQ(next_op, last_op + 1);
   totals.entries_checked += next_op - 1;

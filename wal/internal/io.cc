@@ -82,12 +82,6 @@ FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
   return *this;
 }
 
-uint64_t RealtimeNs() {
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
-}
-
 absl::StatusOr<FileDescriptor> Open(const std::string& path, int flags, int mode) {
   const int fd = open(path.c_str(), flags | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus("open", path, errno);

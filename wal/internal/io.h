@@ -41,9 +41,6 @@ class FileDescriptor {
   int fd_ = -1;
 };
 
-// CLOCK_REALTIME in nanoseconds.
-uint64_t RealtimeNs();
-
 // Opens path with flags (and mode when creating); the Status names the path.
 absl::StatusOr<FileDescriptor> Open(const std::string& path, int flags, int mode = 0644);
 

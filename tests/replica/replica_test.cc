@@ -1,45 +1,29 @@
-// The whole path: init, append batches through the sequencer, recover, compare with an engine
-// that applied the same batches directly.
+// The whole path: init, open a replica, submit batches, reopen (recover), compare with an
+// engine that applied the same batches directly.
+#include "replica/replica.h"
+
 #include <gtest/gtest.h>
 
 #include "engine/engine.h"
+#include "replica/recovery.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
-#include "wal/log_writer.h"
-#include "wal/recovery.h"
-#include "wal/sequencer.h"
 
-namespace ledger::wal {
+namespace ledger::replica {
 namespace {
 
-using testing::TemporaryDirectory;
+using wal::Directory;
+using wal::kSegmentSizeMinBytes;
+using wal::testing::TemporaryDirectory;
+namespace testing = wal::testing;
 
-struct Opened {
-  std::unique_ptr<Directory> directory;
-  Recovered recovered;
-  std::unique_ptr<LogWriter> writer;
-  std::unique_ptr<Sequencer> sequencer;
-};
-
-Opened OpenLedger(const std::string& path, bool use_io_uring, SequencerOptions options = {}) {
-  Opened opened;
-  auto directory = Directory::Open(path, /*writable=*/true);
-  EXPECT_TRUE(directory.ok()) << directory.status();
-  opened.directory = std::move(*directory);
-  auto recovered = Recover(*opened.directory, {});
-  EXPECT_TRUE(recovered.ok()) << recovered.status();
-  opened.recovered = std::move(*recovered);
-  WriterOptions writer_options;
-  writer_options.use_io_uring = use_io_uring;
-  writer_options.buffer_bytes = uint64_t{2} << 20;
-  auto writer = LogWriter::Open(*opened.directory, opened.recovered.log.end,
-                                opened.recovered.log.last_op + 1, writer_options);
-  EXPECT_TRUE(writer.ok()) << writer.status();
-  opened.writer = std::move(*writer);
-  opened.sequencer = std::make_unique<Sequencer>(
-      *opened.recovered.engine, *opened.writer, *opened.directory, opened.recovered.log.last_op,
-      opened.recovered.log.last_chain_hash, std::move(options));
-  return opened;
+std::unique_ptr<Replica> OpenLedger(const std::string& path, bool use_io_uring,
+                                    ReplicaOptions options = {}) {
+  options.use_io_uring = use_io_uring;
+  options.writer_buffer_bytes = uint64_t{2} << 20;
+  auto replica = Replica::Open(path, std::move(options));
+  EXPECT_TRUE(replica.ok()) << replica.status();
+  return replica.ok() ? std::move(*replica) : nullptr;
 }
 
 class RoundTrip : public ::testing::TestWithParam<bool> {};
@@ -52,18 +36,19 @@ TEST_P(RoundTrip, RecoveredStateEqualsDirectApplicationAcrossRestartsAndSegments
   uint64_t op = 0;
   const uint64_t seed = 7;
   for (int restart = 0; restart < 3; ++restart) {
-    Opened opened = OpenLedger(path, GetParam());
-    ASSERT_EQ(opened.recovered.log.last_op, op);
-    ASSERT_EQ(opened.recovered.engine->ComputeStateHash(), reference.ComputeStateHash());
+    std::unique_ptr<Replica> opened = OpenLedger(path, GetParam());
+    ASSERT_NE(opened, nullptr);
+    ASSERT_EQ(opened->recovery().last_op, op);
+    ASSERT_EQ(opened->engine().ComputeStateHash(), reference.ComputeStateHash());
     if (op == 0) {
       Ledger ledger = testing::TestLedger();
       CreateLedgerResult ledger_result;
-      auto receipt = opened.sequencer->CreateLedgers({&ledger, 1}, {&ledger_result, 1});
+      auto receipt = opened->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1});
       ASSERT_TRUE(receipt.ok());
       reference.CreateLedgers({&ledger, 1}, receipt->timestamp_ns, {&ledger_result, 1});
       std::vector<Account> accounts = testing::TestAccounts();
       std::vector<CreateAccountResult> results(accounts.size());
-      receipt = opened.sequencer->CreateAccounts(accounts, results);
+      receipt = opened->Submit<Account>(accounts, results);
       ASSERT_TRUE(receipt.ok());
       reference.CreateAccounts(accounts, receipt->timestamp_ns, results);
       op = 2;
@@ -73,13 +58,13 @@ TEST_P(RoundTrip, RecoveredStateEqualsDirectApplicationAcrossRestartsAndSegments
       std::vector<Transfer> batch = testing::TestTransfers(seed, ++op, 60);
       std::vector<CreateTransferResult> results(batch.size());
       std::vector<CreateTransferResult> expected(batch.size());
-      auto receipt = opened.sequencer->CreateTransfers(batch, results);
+      auto receipt = opened->Submit<Transfer>(batch, results);
       ASSERT_TRUE(receipt.ok());
       ASSERT_EQ(receipt->op, op);
       reference.CreateTransfers(batch, receipt->timestamp_ns, expected);
       ASSERT_EQ(results, expected);
     }
-    ASSERT_TRUE(opened.writer->WaitDurable(op).ok());
+    ASSERT_TRUE(opened->WaitDurable(op).ok());
   }
   auto directory = Directory::Open(path, /*writable=*/false);
   ASSERT_TRUE(directory.ok());
@@ -93,46 +78,30 @@ INSTANTIATE_TEST_SUITE_P(Io, RoundTrip, ::testing::Values(true, false),
                            return param_info.param ? "IoUring" : "Pwrite";
                          });
 
-TEST(Directory, OpenRefusesMissingForeignAndLockedDirectories) {
-  TemporaryDirectory temporary;
-  auto missing = Directory::Open(temporary.Sub("nope"), true);
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
-  auto not_ledger = Directory::Open(temporary.path(), true);
-  EXPECT_EQ(not_ledger.status().code(), absl::StatusCode::kFailedPrecondition);
-  const std::string path = temporary.Sub("data");
-  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
-  EXPECT_EQ(Directory::Init(path, {}).code(), absl::StatusCode::kAlreadyExists);
-  auto first = Directory::Open(path, true);
-  ASSERT_TRUE(first.ok());
-  auto second = Directory::Open(path, true);
-  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
-  auto reader = Directory::Open(path, false);
-  EXPECT_TRUE(reader.ok());
-}
-
-TEST(Sequencer, SnapshotsAreWrittenAndRecoveryUsesTheNewest) {
+TEST(Replica, SnapshotsAreWrittenAndRecoveryUsesTheNewest) {
   TemporaryDirectory temporary;
   const std::string path = temporary.Sub("data");
   ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
   engine::StateHash expected;
   {
-    SequencerOptions options;
+    ReplicaOptions options;
     options.snapshot_interval_ops = 50;
-    Opened opened = OpenLedger(path, true, std::move(options));
+    std::unique_ptr<Replica> opened = OpenLedger(path, true, std::move(options));
+    ASSERT_NE(opened, nullptr);
     Ledger ledger = testing::TestLedger();
     CreateLedgerResult ledger_result;
-    ASSERT_TRUE(opened.sequencer->CreateLedgers({&ledger, 1}, {&ledger_result, 1}).ok());
+    ASSERT_TRUE(opened->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
     std::vector<Account> accounts = testing::TestAccounts();
     std::vector<CreateAccountResult> account_results(accounts.size());
-    ASSERT_TRUE(opened.sequencer->CreateAccounts(accounts, account_results).ok());
+    ASSERT_TRUE(opened->Submit<Account>(accounts, account_results).ok());
     for (uint64_t op = 3; op <= 230; ++op) {
       std::vector<Transfer> batch = testing::TestTransfers(11, op);
       std::vector<CreateTransferResult> results(batch.size());
-      ASSERT_TRUE(opened.sequencer->CreateTransfers(batch, results).ok());
+      ASSERT_TRUE(opened->Submit<Transfer>(batch, results).ok());
     }
-    ASSERT_TRUE(opened.writer->WaitDurable(230).ok());
-    opened.sequencer.reset();  // waits for the snapshot in progress
-    expected = opened.recovered.engine->ComputeStateHash();
+    ASSERT_TRUE(opened->WaitDurable(230).ok());
+    expected = opened->engine().ComputeStateHash();
+    opened.reset();  // waits for the snapshot in progress
   }
   auto directory = Directory::Open(path, true);
   ASSERT_TRUE(directory.ok());
@@ -153,4 +122,4 @@ TEST(Sequencer, SnapshotsAreWrittenAndRecoveryUsesTheNewest) {
 }
 
 }  // namespace
-}  // namespace ledger::wal
+}  // namespace ledger::replica

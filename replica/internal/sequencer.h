@@ -21,12 +21,20 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
 #include "engine/engine.h"
+#include "engine/operation.h"
+#include "replica/internal/apply.h"
 #include "wal/directory.h"
 #include "wal/format.h"
 #include "wal/log_writer.h"
 
-namespace ledger::wal {
+namespace ledger::replica::internal {
+
+using wal::Directory;
+using wal::Hash128;
+using wal::LogWriter;
 
 struct SequencerOptions {
   std::function<uint64_t()> clock_ns;  // wall clock in ns; default CLOCK_REALTIME
@@ -47,14 +55,12 @@ class Sequencer {
             const Hash128& chain_hash, SequencerOptions options);
   ~Sequencer();  // waits for a snapshot in progress
 
-  // InvalidArgument for more than kEventsPerEntryMax events, ResourceExhausted when the
-  // engine's tables are full; then nothing is logged or applied.
-  absl::StatusOr<Receipt> CreateLedgers(std::span<const Ledger> events,
-                                        std::span<CreateLedgerResult> results);
-  absl::StatusOr<Receipt> CreateAccounts(std::span<const Account> events,
-                                         std::span<CreateAccountResult> results);
-  absl::StatusOr<Receipt> CreateTransfers(std::span<const Transfer> events,
-                                          std::span<CreateTransferResult> results);
+  // Logs and applies one batch of any operation. InvalidArgument for more than
+  // kEventsPerEntryMax events, ResourceExhausted when the engine's tables are full; then
+  // nothing is logged or applied.
+  template <typename Event>
+  absl::StatusOr<Receipt> Submit(std::span<const Event> events,
+                                 std::span<engine::ResultOf<Event>> results);  // below
 
   // Writes a snapshot of the current state now (after waiting for one in progress and for the
   // log to be durable through last_op()), then prunes old ones. For a graceful shutdown, so
@@ -65,10 +71,8 @@ class Sequencer {
   const Hash128& chain_hash() const { return chain_hash_; }
 
  private:
-  template <typename Event>
-  absl::StatusOr<Receipt> Append(Operation operation, std::span<const Event> events);
-  template <typename Event, typename Result>
-  absl::StatusOr<Receipt> Submit(std::span<const Event> events, std::span<Result> results);
+  absl::StatusOr<Receipt> Append(engine::Operation operation, uint32_t event_count,
+                                 std::span<const std::byte> body);
   void MaybeSnapshot();
   void RunSnapshots();
 
@@ -91,4 +95,24 @@ class Sequencer {
   std::thread snapshot_thread_;
 };
 
-}  // namespace ledger::wal
+template <typename Event>
+absl::StatusOr<Receipt> Sequencer::Submit(std::span<const Event> events,
+                                          std::span<engine::ResultOf<Event>> results) {
+  constexpr engine::Operation kOperation = engine::kOperationOf<Event>;
+  if (events.size() > wal::kEventsPerEntryMax) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a batch holds at most ", wal::kEventsPerEntryMax, " events, not ",
+                     events.size()));
+  }
+  if (!HasRoomFor(engine_, kOperation, events.size())) {
+    return absl::ResourceExhaustedError("the ledger's tables are full");
+  }
+  LEDGER_ASSIGN_OR_RETURN(
+      Receipt receipt,
+      Append(kOperation, static_cast<uint32_t>(events.size()), std::as_bytes(events)));
+  Apply<Event>(engine_, events, receipt.timestamp_ns, results);
+  MaybeSnapshot();
+  return receipt;
+}
+
+}  // namespace ledger::replica::internal

@@ -14,8 +14,9 @@
 #include "wal/directory.h"
 #include "wal/format.h"
 #include "wal/log_reader.h"
+#include "wal/snapshot_file.h"
 
-namespace ledger::wal {
+namespace ledger::replica {
 
 struct RecoveryOptions {
   engine::EngineOptions engine;
@@ -27,17 +28,27 @@ struct RecoveryOptions {
 
 struct Recovered {
   std::unique_ptr<engine::Engine> engine;
-  ScanResult log;            // what the scan found (end, last op, chain, torn tail)
+  wal::ScanResult log;            // what the scan found (end, last op, chain, torn tail)
   uint64_t snapshot_op = 0;  // 0: started from an empty engine
   uint64_t replayed_entries = 0;
   std::vector<std::string> notes;  // snapshots skipped, tail cut: for the operator's log
 };
 
-absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOptions& options);
+absl::StatusOr<Recovered> Recover(const wal::Directory& directory,
+                                  const RecoveryOptions& options);
 
-// Applies one entry to the engine (results discarded). DataLoss when the entry cannot follow
-// the engine's state (its timestamp is not past the engine's last one).
-absl::Status ApplyEntry(engine::Engine& engine, const EntryHeader& header,
-                        std::span<const std::byte> body);
+// One snapshot file read, checked and restored into an engine (Engine::Restore trusts nothing).
+struct RestoredSnapshot {
+  std::unique_ptr<engine::Engine> engine;
+  wal::SnapshotHeader header{};
+  uint64_t file_bytes = 0;
+};
+absl::StatusOr<RestoredSnapshot> RestoreSnapshot(const wal::Directory& directory, uint64_t op,
+                                                 const engine::EngineOptions& options);
 
-}  // namespace ledger::wal
+// Writes a snapshot of `engine` as the state after `op`, whose chain hash is `chain_hash` (the
+// log must be durable through op). For tools and tests; a replica snapshots by itself.
+absl::Status WriteSnapshot(const wal::Directory& directory, uint64_t op,
+                           const wal::Hash128& chain_hash, const engine::Engine& engine);
+
+}  // namespace ledger::replica

@@ -1,14 +1,18 @@
-#include "wal/sequencer.h"
+#include "replica/internal/sequencer.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
-#include "wal/internal/apply.h"
-#include "wal/internal/io.h"
+#include "base/clock.h"
+#include "replica/internal/apply.h"
+#include "replica/internal/snapshot.h"
 #include "wal/snapshot_file.h"
 
-namespace ledger::wal {
+namespace ledger::replica::internal {
+
+using wal::EntryHeader;
+using wal::kEventsPerEntryMax;
 
 Sequencer::Sequencer(engine::Engine& engine, LogWriter& log, const Directory& directory,
                      uint64_t last_op, const Hash128& chain_hash, SequencerOptions options)
@@ -18,7 +22,7 @@ Sequencer::Sequencer(engine::Engine& engine, LogWriter& log, const Directory& di
       options_(std::move(options)),
       last_op_(last_op),
       chain_hash_(chain_hash) {
-  if (!options_.clock_ns) options_.clock_ns = internal::RealtimeNs;
+  if (!options_.clock_ns) options_.clock_ns = base::RealtimeNs;
   if (options_.snapshot_interval_ops > 0)
     snapshot_thread_ = std::thread([this] { RunSnapshots(); });
 }
@@ -32,54 +36,21 @@ Sequencer::~Sequencer() {
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
 }
 
-template <typename Event>
-absl::StatusOr<Receipt> Sequencer::Append(Operation operation, std::span<const Event> events) {
-  if (events.size() > kEventsPerEntryMax) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a batch holds at most ", kEventsPerEntryMax, " events, not ", events.size()));
-  }
+absl::StatusOr<Receipt> Sequencer::Append(engine::Operation operation, uint32_t event_count,
+                                          std::span<const std::byte> body) {
   // Strictly increasing: past the engine's last event timestamp even if the clock stepped back.
   const uint64_t timestamp_ns = std::max(options_.clock_ns(), engine_.last_timestamp_ns() + 1);
   EntryHeader header{};
-  header.operation = operation;
-  header.event_count = static_cast<uint32_t>(events.size());
+  header.operation = static_cast<uint8_t>(operation);
+  header.event_count = event_count;
   header.op = last_op_ + 1;
   header.timestamp_ns = timestamp_ns;
   header.previous_chain_hash = chain_hash_;
-  const std::span<const std::byte> body = std::as_bytes(events);
   SealEntry(header, body);
   log_.Append(header, body);
   last_op_ = header.op;
   chain_hash_ = header.chain_hash;
   return Receipt{header.op, timestamp_ns};
-}
-
-template <typename Event, typename Result>
-absl::StatusOr<Receipt> Sequencer::Submit(std::span<const Event> events,
-                                          std::span<Result> results) {
-  if (!internal::HasRoomFor<Event>(engine_, events.size())) {
-    return absl::ResourceExhaustedError("the ledger's tables are full");
-  }
-  LEDGER_ASSIGN_OR_RETURN(Receipt receipt,
-                          Append(internal::OperationOf<Event>::kOperation, events));
-  internal::Apply(engine_, events, receipt.timestamp_ns, results);
-  MaybeSnapshot();
-  return receipt;
-}
-
-absl::StatusOr<Receipt> Sequencer::CreateLedgers(std::span<const Ledger> events,
-                                                 std::span<CreateLedgerResult> results) {
-  return Submit(events, results);
-}
-
-absl::StatusOr<Receipt> Sequencer::CreateAccounts(std::span<const Account> events,
-                                                  std::span<CreateAccountResult> results) {
-  return Submit(events, results);
-}
-
-absl::StatusOr<Receipt> Sequencer::CreateTransfers(std::span<const Transfer> events,
-                                                   std::span<CreateTransferResult> results) {
-  return Submit(events, results);
 }
 
 void Sequencer::MaybeSnapshot() {
@@ -106,8 +77,10 @@ void Sequencer::RunSnapshots() {
     lock.unlock();
     // Never ahead of the log: wait until the entry it follows is durable.
     absl::Status status = log_.WaitDurable(op);
-    if (status.ok()) status = WriteSnapshot(directory_, op, chain_hash, *image);
-    if (status.ok()) status = PruneSnapshots(directory_, options_.snapshots_kept);
+    if (status.ok()) {
+      status = wal::WriteSnapshot(directory_, op, chain_hash, EngineSnapshotSource(*image));
+    }
+    if (status.ok()) status = wal::PruneSnapshots(directory_, options_.snapshots_kept);
     if (options_.on_snapshot) options_.on_snapshot(status);
     image.reset();
     lock.lock();
@@ -123,8 +96,9 @@ absl::Status Sequencer::SnapshotNow() {
   }
   LEDGER_RETURN_IF_ERROR(log_.WaitDurable(last_op_));
   const std::unique_ptr<engine::EngineSnapshot> image = engine_.CaptureSnapshot();
-  LEDGER_RETURN_IF_ERROR(WriteSnapshot(directory_, last_op_, chain_hash_, *image));
-  return PruneSnapshots(directory_, options_.snapshots_kept);
+  LEDGER_RETURN_IF_ERROR(
+      wal::WriteSnapshot(directory_, last_op_, chain_hash_, EngineSnapshotSource(*image)));
+  return wal::PruneSnapshots(directory_, options_.snapshots_kept);
 }
 
-}  // namespace ledger::wal
+}  // namespace ledger::replica::internal

@@ -1,0 +1,118 @@
+#include "replica/recovery.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "replica/internal/apply.h"
+#include "replica/internal/snapshot.h"
+#include "replica/log_schema.h"
+#include "wal/log_writer.h"
+#include "wal/snapshot_file.h"
+
+namespace ledger::replica {
+
+using wal::Directory;
+using wal::EntryHeader;
+using wal::Hash128;
+using wal::ScanResult;
+
+namespace {
+
+// The newest snapshot that reads and restores (each rejected one is noted), or an empty
+// engine. Returns the chain hash at the snapshot's op.
+absl::StatusOr<Hash128> LoadNewestSnapshot(const Directory& directory,
+                                           const RecoveryOptions& options, Recovered& recovered) {
+  if (options.use_snapshots) {
+    LEDGER_ASSIGN_OR_RETURN(std::vector<uint64_t> snapshot_ops, directory.ListSnapshots());
+    for (uint64_t op : snapshot_ops) {
+      absl::StatusOr<RestoredSnapshot> restored = RestoreSnapshot(directory, op, options.engine);
+      if (!restored.ok()) {
+        recovered.notes.push_back(
+            absl::StrCat("skipped snapshot at op ", op, ": ", restored.status().message()));
+        continue;
+      }
+      recovered.engine = std::move(restored->engine);
+      recovered.snapshot_op = op;
+      return restored->header.chain_hash;
+    }
+  }
+  recovered.engine = std::make_unique<engine::Engine>(options.engine);
+  return Hash128{};
+}
+
+}  // namespace
+
+absl::StatusOr<RestoredSnapshot> RestoreSnapshot(const Directory& directory, uint64_t op,
+                                                 const engine::EngineOptions& options) {
+  LEDGER_ASSIGN_OR_RETURN(const wal::LoadedSnapshot loaded, wal::ReadSnapshot(directory, op));
+  RestoredSnapshot restored;
+  LEDGER_ASSIGN_OR_RETURN(restored.engine, engine::Engine::Restore(
+                                               options, internal::EngineSections(loaded.sections)));
+  restored.header = loaded.header;
+  restored.file_bytes = sizeof(wal::SnapshotHeader) + loaded.body.size();
+  return restored;
+}
+
+absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash128& chain_hash,
+                           const engine::Engine& engine) {
+  const std::unique_ptr<engine::EngineSnapshot> image = engine.CaptureSnapshot();
+  return wal::WriteSnapshot(directory, op, chain_hash, internal::EngineSnapshotSource(*image));
+}
+
+absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOptions& options) {
+  Recovered recovered;
+  LEDGER_ASSIGN_OR_RETURN(const Hash128 snapshot_chain_hash,
+                          LoadNewestSnapshot(directory, options, recovered));
+
+  const uint64_t snapshot_op = recovered.snapshot_op;
+  wal::ScanOptions scan_options;
+  scan_options.schema = LogSchema();
+  scan_options.trusted_through_op = 0;  // verify every body: it is cheap next to the disk read
+  scan_options.progress = options.progress;
+  engine::Engine& engine = *recovered.engine;
+  bool snapshot_linked = snapshot_op == 0;
+  LEDGER_ASSIGN_OR_RETURN(
+      recovered.log,
+      wal::ScanLog(directory, scan_options,
+              [&](const EntryHeader& header, std::span<const std::byte> body) -> absl::Status {
+                // The snapshot must sit on the log's chain: its op's entry carries its chain
+                // hash, or (when that entry's segment is archived) the next entry links to it.
+                const bool at_snapshot = header.op == snapshot_op;
+                const bool after_archived_snapshot =
+                    snapshot_op > 0 && !snapshot_linked && header.op == snapshot_op + 1;
+                if (at_snapshot || after_archived_snapshot) {
+                  const Hash128& link =
+                      at_snapshot ? header.chain_hash : header.previous_chain_hash;
+                  if (link != snapshot_chain_hash) {
+                    return absl::DataLossError(absl::StrCat(
+                        "snapshot at op ", snapshot_op, " does not match the log's chain there"));
+                  }
+                  snapshot_linked = true;
+                }
+                if (header.op <= snapshot_op) return absl::OkStatus();
+                ++recovered.replayed_entries;
+                return internal::ApplyEntry(engine, header, body);
+              }));
+  const ScanResult& log = recovered.log;
+  if (log.archived_start && log.first_op > snapshot_op + 1) {
+    return absl::DataLossError(absl::StrCat("segments before op ", log.first_op,
+                                            " are archived and no snapshot covers them"));
+  }
+  if (!snapshot_linked) {
+    return absl::DataLossError(
+        absl::StrCat("snapshot at op ", snapshot_op, " is beyond the log's last op ", log.last_op));
+  }
+  if (log.torn_tail) {
+    recovered.notes.push_back(absl::StrCat(
+        "torn tail in ", directory.SegmentPath(log.torn_at.segment_index), " at offset ",
+        log.torn_at.offset, " (", log.torn_reason, "); the log ends at op ", log.last_op));
+    if (options.cut_torn_tail && directory.writable()) {
+      LEDGER_RETURN_IF_ERROR(wal::CutTail(directory, log.torn_at));
+      recovered.notes.back() += "; cut";
+    }
+  }
+  return recovered;
+}
+
+}  // namespace ledger::replica

@@ -1,0 +1,75 @@
+#include "replica/replica.h"
+
+#include "absl/strings/str_cat.h"
+#include "replica/log_schema.h"
+#include "replica/recovery.h"
+
+namespace ledger::replica {
+
+absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_dir,
+                                                       ReplicaOptions options) {
+  const auto log = [&options](std::string_view message) {
+    if (options.log) options.log(message);
+  };
+  std::unique_ptr<Replica> replica(new Replica());
+  LEDGER_ASSIGN_OR_RETURN(replica->directory_, wal::Directory::Open(data_dir, /*writable=*/true));
+
+  RecoveryOptions recovery;
+  recovery.engine = options.engine;
+  LEDGER_ASSIGN_OR_RETURN(Recovered recovered, Recover(*replica->directory_, recovery));
+  for (const std::string& note : recovered.notes) log(note);
+  log(absl::StrCat("recovered through op ", recovered.log.last_op, " (snapshot at op ",
+                   recovered.snapshot_op, ", ", recovered.replayed_entries, " entries replayed)"));
+  replica->engine_ = std::move(recovered.engine);
+  replica->recovery_ = {recovered.snapshot_op, recovered.replayed_entries, recovered.log.last_op};
+
+  wal::WriterOptions writer;
+  writer.schema = LogSchema();
+  writer.use_io_uring = options.use_io_uring;
+  writer.buffer_bytes = options.writer_buffer_bytes;
+  writer.on_group_done = std::move(options.on_group_done);
+  LEDGER_ASSIGN_OR_RETURN(replica->writer_,
+                          wal::LogWriter::Open(*replica->directory_, recovered.log.end,
+                                               recovered.log.last_op + 1, std::move(writer)));
+  log(absl::StrCat("log writes through ", replica->writer_->io_backend()));
+
+  internal::SequencerOptions sequencer;
+  sequencer.clock_ns = std::move(options.clock_ns);
+  sequencer.snapshot_interval_ops = options.snapshot_interval_ops;
+  sequencer.snapshots_kept = options.snapshots_kept;
+  sequencer.on_snapshot = std::move(options.on_snapshot);
+  if (!sequencer.on_snapshot) {
+    sequencer.on_snapshot = [log = std::move(options.log)](const absl::Status& status) {
+      if (!status.ok() && log) log(absl::StrCat("snapshot failed: ", status.ToString().c_str()));
+    };
+  }
+  replica->sequencer_ = std::make_unique<internal::Sequencer>(
+      *replica->engine_, *replica->writer_, *replica->directory_, recovered.log.last_op,
+      recovered.log.last_chain_hash, std::move(sequencer));
+  return replica;
+}
+
+Replica::~Replica() {
+  // The sequencer waits for its snapshot; the writer flushes what was appended and stops, so
+  // no callback runs after this returns.
+  sequencer_.reset();
+  writer_.reset();
+}
+
+uint64_t Replica::last_op() const { return sequencer_->last_op(); }
+
+const wal::Hash128& Replica::chain_hash() const { return sequencer_->chain_hash(); }
+
+absl::Status Replica::SnapshotNow() { return sequencer_->SnapshotNow(); }
+
+uint64_t Replica::StoredTimestamp(const Ledger& event) const {
+  return engine_->LookupLedger(event.id).value_or(Ledger{}).timestamp_ns;
+}
+uint64_t Replica::StoredTimestamp(const Account& event) const {
+  return engine_->LookupAccount(event.id).value_or(Account{}).timestamp_ns;
+}
+uint64_t Replica::StoredTimestamp(const Transfer& event) const {
+  return engine_->LookupTransfer(event.id).value_or(Transfer{}).timestamp_ns;
+}
+
+}  // namespace ledger::replica

@@ -1,0 +1,146 @@
+// A replica: one data directory brought to life. Open recovers it (the newest snapshot, then
+// the verified log replayed), starts the log writer and the sequencer, and from then on every
+// state-changing batch is given an op number and a booking timestamp, logged and applied here.
+// The server, the tools and the tests all open a ledger this way; what sits above adds only
+// how replies wait for durability (net/ does it on its event loop).
+//
+// Threading: one owner thread calls everything, except that the log writer's thread calls
+// ReplicaOptions::on_group_done and a snapshot thread writes periodic snapshots.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/engine.h"
+#include "engine/operation.h"
+#include "replica/internal/sequencer.h"
+#include "wal/directory.h"
+#include "wal/log_writer.h"
+
+namespace ledger::replica {
+
+struct ReplicaOptions {
+  engine::EngineOptions engine;  // tables, shards, change feed window
+  // false: pwrite + fdatasync instead of io_uring (ThreadSanitizer builds, refused io_uring).
+  bool use_io_uring = true;
+  // The log writer's two buffers, each (wal::WriterOptions::buffer_bytes).
+  uint64_t writer_buffer_bytes = uint64_t{16} << 20;
+  uint64_t snapshot_interval_ops = 0;  // 0 = only when asked (SnapshotNow)
+  size_t snapshots_kept = 2;
+  std::function<uint64_t()> clock_ns;  // booking clock in ns; default CLOCK_REALTIME
+  // Operator messages (recovery notes, the I/O backend, failed snapshots); may be empty.
+  std::function<void(std::string_view)> log;
+  // On the snapshot thread after each periodic snapshot, written or failed; when empty, a
+  // failure goes to `log`.
+  std::function<void(const absl::Status&)> on_snapshot;
+  // On the writer thread after each group write, durable or failed; must be quick.
+  std::function<void(const wal::GroupDone&)> on_group_done;
+};
+
+// What one batch became.
+struct BatchReceipt {
+  uint64_t op = 0;
+  uint64_t timestamp_ns = 0;  // the batch's; event i is booked at timestamp_ns + 1 + i
+  // The change feed's next sequence after this batch: changes below it are this batch's or
+  // older, and become durable with op.
+  uint64_t change_sequence_next = 0;
+};
+
+// What recovery found, for the operator's log and the tools.
+struct RecoverySummary {
+  uint64_t snapshot_op = 0;  // 0: replayed from genesis
+  uint64_t replayed_entries = 0;
+  uint64_t last_op = 0;
+};
+
+class Replica {
+ public:
+  // Opens the data directory with its lock, recovers it and starts writing after its last op.
+  static absl::StatusOr<std::unique_ptr<Replica>> Open(const std::string& data_dir,
+                                                       ReplicaOptions options);
+  // Stops the snapshot thread, then writes everything appended and stops the writer.
+  ~Replica();
+
+  // Logs and applies one batch. `timestamps_ns`, when not empty (events.size() of them),
+  // receives each event's booking timestamp: its own when ok, the stored record's when it
+  // exists already, 0 otherwise. The batch is durable once durable_op() reaches the receipt's
+  // op. InvalidArgument past wal::kEventsPerEntryMax events, ResourceExhausted when the
+  // engine's tables are full; then nothing is logged or applied.
+  template <typename Event>
+  absl::StatusOr<BatchReceipt> Submit(std::span<const Event> events,
+                                      std::span<engine::ResultOf<Event>> results,
+                                      std::span<uint64_t> timestamps_ns = {});
+
+  // The state after the last op. Reads see everything sequenced; a caller that must not show
+  // what is not durable waits for durable_op() >= last_op() first.
+  const engine::Engine& engine() const { return *engine_; }
+  uint64_t last_op() const;
+  const wal::Hash128& chain_hash() const;  // of last_op's entry: the log's head
+  uint64_t durable_op() const { return writer_->durable_op(); }
+  // Blocks until durable_op() >= op, or returns the log's failure.
+  absl::Status WaitDurable(uint64_t op) { return writer_->WaitDurable(op); }
+  // OK until a write fails; then nothing more is ever durable.
+  absl::Status log_status() const { return writer_->status(); }
+  const wal::LogWriter& log_writer() const { return *writer_; }
+  const wal::Directory& directory() const { return *directory_; }
+  const RecoverySummary& recovery() const { return recovery_; }
+
+  // Waits for a snapshot in progress and for the log to be durable through last_op(), then
+  // writes a snapshot of the state there and prunes old ones (a graceful shutdown: the next
+  // start replays nothing). Blocks the owner thread.
+  absl::Status SnapshotNow();
+
+ private:
+  Replica() = default;
+  // The booking timestamp of the stored record an `exists` event names.
+  uint64_t StoredTimestamp(const Ledger& event) const;
+  uint64_t StoredTimestamp(const Account& event) const;
+  uint64_t StoredTimestamp(const Transfer& event) const;
+  // The timestamps of a batch's events (Submit's `timestamps_ns`).
+  template <typename Event>
+  void FillTimestamps(std::span<const Event> events,
+                      std::span<const engine::ResultOf<Event>> results, uint64_t timestamp_ns,
+                      std::span<uint64_t> timestamps_ns) const;
+
+  std::unique_ptr<wal::Directory> directory_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<wal::LogWriter> writer_;
+  std::unique_ptr<internal::Sequencer> sequencer_;
+  RecoverySummary recovery_;
+};
+
+template <typename Event>
+absl::StatusOr<BatchReceipt> Replica::Submit(std::span<const Event> events,
+                                             std::span<engine::ResultOf<Event>> results,
+                                             std::span<uint64_t> timestamps_ns) {
+  LEDGER_ASSIGN_OR_RETURN(const internal::Receipt receipt, sequencer_->Submit(events, results));
+  if (!timestamps_ns.empty()) {
+    FillTimestamps<Event>(events, results, receipt.timestamp_ns, timestamps_ns);
+  }
+  return BatchReceipt{receipt.op, receipt.timestamp_ns, engine_->change_sequence_next()};
+}
+
+template <typename Event>
+void Replica::FillTimestamps(std::span<const Event> events,
+                             std::span<const engine::ResultOf<Event>> results,
+                             uint64_t timestamp_ns, std::span<uint64_t> timestamps_ns) const {
+  using Result = engine::ResultOf<Event>;
+  LEDGER_REQUIRE(timestamps_ns.size() == events.size(), timestamps_ns.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (results[i] == Result::kOk) {
+      timestamps_ns[i] = timestamp_ns + 1 + i;
+    } else if (results[i] == Result::kExists) {
+      timestamps_ns[i] = StoredTimestamp(events[i]);
+    } else {
+      timestamps_ns[i] = 0;
+    }
+  }
+}
+
+}  // namespace ledger::replica
