@@ -1,6 +1,6 @@
 // Prometheus metrics: counters, gauges and histograms that any thread updates without a lock,
 // and a Registry that renders them in the text exposition format 0.0.4 (served by
-// net/metrics_http.h). ServerMetrics, at the bottom, is the ledger server's set; every metric's
+// net/metrics_http.h). The ledger server's own set is net/server_metrics.h; every metric's
 // meaning is in docs/metrics.md.
 //
 // Updates are relaxed atomic adds on cells allocated at registration: no lock, no allocation,
@@ -25,8 +25,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "base/assert.h"
-#include "engine/operation.h"
-#include "engine/types.h"
 
 namespace ledger::net {
 
@@ -233,127 +231,5 @@ class Registry {
 // "0". Prometheus wants seconds; the data path keeps integer nanoseconds.
 std::string FormatSeconds(uint64_t duration_ns);
 void AppendSeconds(uint64_t duration_ns, std::string* out);
-
-// ---------------------------------------------------------------------------------------------
-// Label values of the ledger server's metrics: snake_case, fixed at compile time.
-
-// Result codes are named by engine/result_names.h.
-
-// Operations are engine/operation.h's: their names label the create metrics.
-using engine::kOperationCount;
-using engine::Operation;
-inline std::string_view OperationName(Operation operation) {  // "create_transfers"
-  return engine::InfoOf(operation).name;
-}
-
-// ok: the batch was logged and answered; rejected: refused before the log (over a limit,
-// malformed, shutting down, engine full), so none of its events were looked at.
-enum class BatchOutcome : uint8_t { kOk = 0, kRejected = 1 };
-inline constexpr size_t kBatchOutcomeCount = 2;
-std::string_view BatchOutcomeName(BatchOutcome outcome);
-
-// The read methods of the Ledger interface (net/ledger.capnp).
-enum class QueryMethod : uint8_t {
-  kLookupLedgers = 0,
-  kLookupAccounts = 1,
-  kLookupTransfers = 2,
-  kGetAccountTransfers = 3,
-  kGetAccountBalances = 4,
-  kTrialBalance = 5,
-  kChanges = 6,
-};
-inline constexpr size_t kQueryMethodCount = 7;
-std::string_view QueryMethodName(QueryMethod method);  // "lookup_accounts"
-
-// Why a request was refused before it reached the engine or the log.
-enum class RejectReason : uint8_t {
-  kBatchTooLarge = 0,  // more events than batchEventsMax
-  kIdsTooMany = 1,     // a lookup with more ids than queryIdsMax
-  kMalformed = 2,      // a field out of range or a message that does not decode
-  kShuttingDown = 3,   // the server is draining
-  kEngineFull = 4,     // the engine's hard limits (accounts_max, transfers_max) are reached
-};
-inline constexpr size_t kRejectReasonCount = 5;
-std::string_view RejectReasonName(RejectReason reason);  // "batch_too_large"
-
-// Histogram bounds in ns. A batch waits for the log: commit p50 0.6-1.1 ms and p99 2-5 ms on
-// the reference disk (docs/benchmarks.md), so 50 µs to 1 s in 1-2.5-5 steps brackets it with
-// room on both sides. Queries and single WAL flushes can be faster: from 10 µs.
-inline constexpr uint64_t kBatchLatencyBoundsNs[] = {
-    50'000,     100'000,    250'000,    500'000,     1'000'000,   2'500'000,   5'000'000,
-    10'000'000, 25'000'000, 50'000'000, 100'000'000, 250'000'000, 500'000'000, 1'000'000'000};
-inline constexpr uint64_t kFastLatencyBoundsNs[] = {
-    10'000,      25'000,      50'000,      100'000,      250'000,    500'000,
-    1'000'000,   2'500'000,   5'000'000,   10'000'000,   25'000'000, 50'000'000,
-    100'000'000, 250'000'000, 500'000'000, 1'000'000'000};
-
-// The ledger server's metrics (docs/metrics.md), all registered and preallocated by the
-// constructor. Every accessor is O(1) and returns a metric that any thread may update.
-// `registry` must outlive this object.
-struct ServerMetrics {
-  explicit ServerMetrics(Registry& registry);
-
-  // ledger_events_total{operation, result}: one per event, by result code.
-  template <typename Result>
-  Counter& Event(Result result) const {
-    return EventCounter(engine::kOperationOfResult<Result>, static_cast<size_t>(result));
-  }
-  // Counts a batch's results: tallies on the stack (at most 256 codes), then one atomic add
-  // per distinct code, so a batch of 8,190 events costs a few adds rather than one per event.
-  template <typename Results>  // a range of one operation's result codes
-  void CountEvents(const Results& results) const {
-    using Result = std::remove_cvref_t<decltype(*std::begin(results))>;
-    constexpr Operation kOperation = engine::kOperationOfResult<Result>;
-    std::array<uint64_t, engine::InfoOf(kOperation).result_count> tally{};
-    for (Result result : results) {
-      const auto code = static_cast<size_t>(result);
-      LEDGER_ASSERT(code < tally.size(), code);
-      ++tally[code];
-    }
-    AddEventTally(kOperation, tally);
-  }
-
-  Counter& Batches(Operation operation, BatchOutcome outcome) const;
-  Histogram& BatchLatency(Operation operation) const;  // observe ns from receipt to reply
-  Counter& Queries(QueryMethod method) const;
-  Histogram& QueryLatency(QueryMethod method) const;  // observe ns from receipt to reply
-  Counter& RequestsRejected(RejectReason reason) const;
-
-  Family<Counter>& events_total;
-  Family<Counter>& batches_total;
-  Family<Histogram>& batch_latency_seconds;
-  Family<Counter>& queries_total;
-  Family<Histogram>& query_latency_seconds;
-  Family<Counter>& requests_rejected_total;
-
-  Histogram& wal_flush_latency_seconds;  // observe ns from a group's submit to durable
-  Counter& wal_written_bytes_total;
-  Counter& wal_groups_total;
-  Counter& wal_entries_total;
-
-  Gauge& inflight_batches;
-  Gauge& awaiting_durability_batches;
-  Gauge& connections;
-  Counter& connections_accepted_total;
-  Counter& connections_rejected_total;
-  Counter& logins_failed_total;
-
-  Gauge& last_op;
-  Gauge& durable_op;
-  Gauge& accounts;
-  Gauge& transfers;
-  Gauge& up;                  // 1 from construction
-  Gauge& start_time_seconds;  // Unix time of construction, whole seconds
-  // The standard process metrics, set when scraped (UpdateProcessMetrics).
-  DurationCounter& process_cpu_seconds_total;
-  Gauge& process_resident_memory_bytes;
-
-  // Reads this process's CPU time (user + system) and resident memory into the two above.
-  void UpdateProcessMetrics() const;
-
- private:
-  Counter& EventCounter(Operation operation, size_t code) const;
-  void AddEventTally(Operation operation, std::span<const uint64_t> tally) const;
-};
 
 }  // namespace ledger::net

@@ -18,8 +18,8 @@
 #include "kj/compat/tls.h"
 #include "net/internal/core.h"
 #include "net/internal/service.h"
-#include "net/metrics.h"
 #include "net/metrics_http.h"
+#include "net/server_metrics.h"
 #include "wal/format.h"
 
 namespace ledger::net {

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
-#include "net/metrics.h"
+#include "net/server_metrics.h"
 
 namespace ledger::net::internal {
 

@@ -13,8 +13,8 @@
 #include "kj/timer.h"
 #include "net/internal/core.h"
 #include "net/ledger.capnp.h"
-#include "net/metrics.h"
 #include "net/server.h"
+#include "net/server_metrics.h"
 
 namespace ledger::net::internal {
 

@@ -1,7 +1,5 @@
 // Metrics: values, exact rendering, bucket boundaries, concurrent updates, the label names of
 // every result code (checked against the RPC schema), and /metrics served over a real socket.
-#include "net/metrics.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -20,6 +18,7 @@
 #include "kj/compat/http.h"
 #include "net/ledger.capnp.h"
 #include "net/metrics_http.h"
+#include "net/server_metrics.h"
 
 namespace ledger::net {
 namespace {

@@ -3,10 +3,7 @@
 //   ledgerctl [global flags] COMMAND [flags] [args]     (ledgerctl --help lists the commands)
 //
 // This file holds the usage texts, the dispatch, flag parsing and the connection; the commands
-// live in ledgerctl_create.cc, ledgerctl_query.cc and ledgerctl_tail.cc, their output in
-// ledgerctl_print.cc. Exit codes: ledgerctl.h.
-#include "tools/ledgerctl.h"
-
+// live in create.cc, query.cc and tail.cc, their output in print.cc. Exit codes: ledgerctl.h.
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -16,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "tools/amount_text.h"
+#include "tools/ledgerctl/ledgerctl.h"
 
 namespace ledger::tools::ctl {
 namespace {

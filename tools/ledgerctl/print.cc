@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tools/amount_text.h"
-#include "tools/ledgerctl.h"
+#include "tools/ledgerctl/ledgerctl.h"
 
 namespace ledger::tools::ctl {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "tools/ledger_wal_tool.h"
+#include "tools/ledger_wal/ledger_wal.h"
 #include "wal/log_reader.h"
 
 namespace ledger::tools {

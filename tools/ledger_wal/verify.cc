@@ -16,7 +16,7 @@
 #include "base/clock.h"
 #include "engine/engine.h"
 #include "replica/recovery.h"
-#include "tools/ledger_wal_tool.h"
+#include "tools/ledger_wal/ledger_wal.h"
 #include "wal/log_reader.h"
 #include "wal/snapshot_file.h"
 

@@ -17,7 +17,7 @@
 #include "engine/engine.h"
 #include "engine/snapshot.h"
 #include "replica/recovery.h"
-#include "tools/ledger_wal_tool.h"
+#include "tools/ledger_wal/ledger_wal.h"
 
 namespace ledger::tools {
 

@@ -157,7 +157,7 @@ class Session {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Output (ledgerctl_print.cc). Text goes to stdout aligned; with --json, one object per line.
+// Output (print.cc). Text goes to stdout aligned; with --json, one object per line.
 
 // "2024-05-01T12:00:00.123456789Z" (UTC); "-" for 0.
 std::string TimeText(uint64_t timestamp_ns);

@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
-#include "tools/ledger_wal_tool.h"
+#include "tools/ledger_wal/ledger_wal.h"
 
 namespace ledger::tools {
 

@@ -1,7 +1,7 @@
 // ledger-wal: inspect, verify and replay a ledger data directory offline (docs/operations.md).
 //
-// This file parses the command line and dispatches; each command lives in ledger_wal_<command>.cc
-// and the shared helpers in ledger_wal_util.cc.
+// This file parses the command line and dispatches; each command lives in <command>.cc
+// and the shared helpers in util.cc.
 #include <signal.h>
 
 #include <cstdio>
@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "engine/shard.h"
-#include "tools/ledger_wal_tool.h"
+#include "tools/ledger_wal/ledger_wal.h"
 
 namespace ledger::tools {
 

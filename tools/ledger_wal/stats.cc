@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "tools/ledger_wal_tool.h"
+#include "tools/ledger_wal/ledger_wal.h"
 #include "wal/log_reader.h"
 
 namespace ledger::tools {
