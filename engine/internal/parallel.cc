@@ -196,13 +196,13 @@ uint16_t State::ReferenceLanes(const Transfer& event, const Prepared& route) con
     // Not found: the event fails on its own; found: it moves the reservation's accounts.
     const uint32_t reservation = FindTransfer(event.pending_id);
     return reservation == kNoSlot ? LanesOf(route.debit_home)
-                                  : LanesOf(reservation >> slot_bits_,
+                                  : LanesOf(shard_index_of(reservation),
                                             HomeOf(transfer(reservation).credit_account_id));
   }
   // A reversal: its accounts, and the reversed transfer's shard (where its sums live).
   uint16_t lanes = LanesOf(route.debit_home, route.credit_home);
   const uint32_t reversed = FindTransfer(event.reverses_id);
-  if (reversed != kNoSlot) lanes |= LanesOf(reversed >> slot_bits_);
+  if (reversed != kNoSlot) lanes |= LanesOf(shard_index_of(reversed));
   return lanes;
 }
 

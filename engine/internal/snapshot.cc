@@ -442,7 +442,7 @@ absl::Status State::RestoreTransfers(std::span<const std::byte> bytes, Restoring
         CheckReversal(transfer, &reversed_slot) != CreateTransferResult::kOk) {
       return Corrupt("transfer", i, "invalid reversal");
     }
-    const uint32_t home = debit_slot >> slot_bits_;
+    const uint32_t home = shard_index_of(debit_slot);
     const uint32_t slot = MakeRef(home, shards_[home]->transfers.Append(transfer));
     restoring.transfer_refs.push_back(slot);
     shards_[HomeOf(transfer.id)]->transfer_index.Insert(hash, slot);

@@ -495,7 +495,7 @@ class State {
     std::vector<std::vector<Balances>> derived;
   };
   Balances& DerivedOf(Restoring& restoring, uint32_t ref) const {
-    return restoring.derived[ref >> slot_bits_][slot_of(ref)];
+    return restoring.derived[shard_index_of(ref)][slot_of(ref)];
   }
   absl::Status RestoreLedgers(std::span<const std::byte> bytes);
   absl::Status RestoreAccounts(std::span<const std::byte> bytes, Restoring& restoring);
@@ -527,9 +527,12 @@ class State {
   uint32_t MakeRef(uint32_t shard, uint64_t slot) const {
     return shard << slot_bits_ | static_cast<uint32_t>(slot);
   }
-  Shard& shard_of(uint32_t ref) { return *shards_[ref >> slot_bits_]; }
-  const Shard& shard_of(uint32_t ref) const { return *shards_[ref >> slot_bits_]; }
+  // A ref's two halves: the shard above slot_bits_, the slot below (the only place that
+  // splits a ref; MakeRef joins them).
+  uint32_t shard_index_of(uint32_t ref) const { return ref >> slot_bits_; }
   uint64_t slot_of(uint32_t ref) const { return ref & slot_mask_; }
+  Shard& shard_of(uint32_t ref) { return *shards_[shard_index_of(ref)]; }
+  const Shard& shard_of(uint32_t ref) const { return *shards_[shard_index_of(ref)]; }
   AccountRecord& account(uint32_t ref) { return shard_of(ref).accounts[slot_of(ref)]; }
   const AccountRecord& account(uint32_t ref) const { return shard_of(ref).accounts[slot_of(ref)]; }
   Transfer& transfer(uint32_t ref) { return shard_of(ref).transfers[slot_of(ref)]; }

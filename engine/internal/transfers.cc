@@ -462,7 +462,7 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
 uint32_t State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount,
                                uint32_t id_hash, uint32_t debit_slot) {
   // The record lives with its debit account (for a post/void, the reservation's).
-  const uint32_t home = debit_slot >> slot_bits_;
+  const uint32_t home = shard_index_of(debit_slot);
   VirtualArray<Transfer>& transfers = shards_[home]->transfers;
   LEDGER_ASSERT(!transfers.full(), transfers.size());  // gated by HasRoomFor
   const uint32_t slot = MakeRef(home, transfers.Append(event));
