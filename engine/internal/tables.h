@@ -1,0 +1,147 @@
+// The records and tables of one shard (State holds one Shard per shard): account records,
+// reservation, reversal and expiry state, per-account history, and the undo entries a failed
+// chain rolls back. Private to engine/.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <span>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "engine/engine.h"
+#include "engine/internal/hash_index.h"
+#include "engine/internal/virtual_array.h"
+#include "engine/types.h"
+
+namespace ledger::engine::internal {
+
+inline constexpr uint32_t kNoSlot = ~uint32_t{0};
+// Transfer index payloads: a transfer ref, or with this bit an index in failures_.
+inline constexpr uint32_t kFailedBit = uint32_t{1} << 31;
+// Records per table at most (refs are 31 bits); EngineOptions sets the actual limits.
+inline constexpr uint32_t kSlotsMax = kFailedBit - 1;
+
+// Asset codes: 1 to 16 chars of A-Z 0-9 . _ -, then NUL padding.
+bool IsValidAssetCode(const char (&code)[kAssetCodeSizeBytes]);
+
+// Internal account flag, never visible outside: the account has an entry in pending_balances_.
+inline constexpr uint16_t kHasPendingBalances = 1 << 15;
+
+// Hot fields (checked on every transfer) first, within the first 64 bytes.
+struct AccountRecord {
+  AccountId id;
+  Amount debits_posted;
+  Amount credits_posted;
+  uint32_t ledger;
+  uint32_t history_offset;  // into HistoryArena
+  uint32_t history_count;
+  uint16_t flags;                 // account_flags (minus kLinked) | kHasPendingBalances
+  uint8_t history_capacity_log2;  // 0 = no block yet
+  uint8_t reserved;
+  UserData128 user_data_128;
+  uint64_t user_data_64;
+  uint64_t timestamp_ns;
+  uint32_t user_data_32;
+  uint16_t code;
+  uint16_t reserved2;
+};
+static_assert(sizeof(AccountRecord) == 104 && offsetof(AccountRecord, user_data_128) == 64);
+
+using Balances = AccountBalances;
+
+struct PendingBalances {
+  Amount debits, credits;
+};
+
+struct PendingState {
+  uint64_t expires_at_ns = 0;  // 0 = never
+  uint32_t debit_slot = kNoSlot;
+  uint32_t credit_slot = kNoSlot;
+  uint32_t resolver_slot = kNoSlot;  // the post/void transfer
+  PendingStatus status = PendingStatus::kPending;
+};
+
+struct ReversalState {
+  Amount reversed;
+  std::vector<uint32_t> reversal_slots;  // oldest first
+};
+
+// Ordered by expiry, then booking: the order single-shard and sharded engines both release in.
+struct ExpiryEntry {
+  uint64_t expires_at_ns;
+  uint64_t booked_ns;  // the reservation's timestamp
+  uint32_t transfer_slot;
+  friend auto operator<=>(const ExpiryEntry&, const ExpiryEntry&) = default;
+};
+using ExpiryQueue = std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>>;
+
+// Per-account lists of transfer slots, in blocks of 2^k entries that double as a list grows
+// (copying, amortised O(1)); freed blocks are reused through per-size free lists threaded
+// through the blocks themselves. At most 2x slack, so 8-16 bytes per transfer (two sides).
+class HistoryArena {
+ public:
+  explicit HistoryArena(uint64_t entries_max);
+  void Prefault(uint64_t entry_count) { entries_.Prefault(entry_count); }
+  void Append(AccountRecord& account, uint32_t transfer_slot);
+  void PopBack(AccountRecord& account) { --account.history_count; }
+  std::span<const uint32_t> List(const AccountRecord& account) const {
+    return {entries_.data() + account.history_offset, account.history_count};
+  }
+  void PrefetchTail(const AccountRecord& account) const {
+    __builtin_prefetch(entries_.data() + account.history_offset + account.history_count, 1);
+  }
+  uint64_t bytes() const { return entries_.used_bytes(); }
+
+ private:
+  uint32_t Allocate(uint8_t capacity_log2);
+  void Free(uint32_t offset, uint8_t capacity_log2);
+
+  VirtualArray<uint32_t> entries_;
+  uint32_t free_heads_[33];
+};
+
+// One shard's tables. Maps are keyed by ref; every ref in them names a record of this shard.
+struct alignas(64) Shard {  // aligned: shards' counters never share a cache line
+
+  Shard(const EngineOptions& options, uint32_t shard_count, uint64_t slots_max);
+
+  VirtualArray<AccountRecord> accounts;
+  // The indexes are read by other shards' threads while this shard's thread appends records
+  // and history (parallel.cc): each on cache lines of its own, so those writes do not evict
+  // what the readers hold.
+  alignas(64) HashIndex account_index;
+  alignas(64) absl::flat_hash_map<uint32_t, PendingBalances> pending_balances;  // by account ref
+  absl::flat_hash_map<uint32_t, std::vector<AccountBalance>> balance_history;
+  HistoryArena history;  // transfer refs, for this shard's accounts
+
+  VirtualArray<Transfer> transfers;      // those whose debit account is here, booking order
+  alignas(64) HashIndex transfer_index;  // ids placed here: transfer ref or failure index
+  alignas(64) absl::flat_hash_map<uint32_t, PendingState> pending;  // reservations stored here
+  ExpiryQueue expiry_queue;
+  absl::flat_hash_map<uint32_t, ReversalState> reversals;  // by the reversed transfer's ref
+  uint64_t pending_count = 0;
+};
+
+struct UndoEntry {
+  enum class Kind : uint8_t {
+    kAccountCreated,
+    kAccountState,
+    kTransferCreated,
+    kHistoryAppended,
+    kBalanceSnapshot,
+    kPendingCreated,
+    kPendingResolved,
+    kReversalAdded,
+  };
+  Kind kind = Kind::kAccountCreated;
+  PendingStatus status = PendingStatus::kNone;  // kPendingResolved: the status before
+  uint16_t flags = 0;                           // kAccountState: the flags before
+  uint32_t slot = 0;                            // account or transfer slot
+  uint32_t hash = 0;    // kAccountCreated / kTransferCreated: for the index erase
+  Balances balances{};  // kAccountState: the balances before
+  Amount amount{};      // kReversalAdded
+};
+
+}  // namespace ledger::engine::internal
