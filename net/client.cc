@@ -6,13 +6,12 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "capnp/message.h"
 #include "capnp/rpc-twoparty.h"
 #include "kj/async-io.h"
@@ -70,14 +69,6 @@ ServerInfo DecodeInfo(rpc::ServerInfo::Reader in) {
   info.limits.inflight_calls_max = limits.getInflightCallsMax();
   info.limits.feed_retention = limits.getFeedRetention();
   return info;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // A result handed to another thread. Not an absl::Status: copies of one share a reference-counted
@@ -155,7 +146,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (event_fd_ < 0) return absl::InternalError("eventfd failed");
     if (!options_.tls_ca_file.empty()) {
-      auto ca = ReadFile(options_.tls_ca_file);
+      auto ca = base::ReadFileToString(options_.tls_ca_file);
       if (!ca.ok()) return ca.status();
       ca_pem_ = *ca;
     }
@@ -742,7 +733,7 @@ absl::Status Client::Subscribe(uint64_t from_sequence,
 void Client::Unsubscribe() { impl_->Unsubscribe(); }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  absl::StatusOr<std::string> token = ReadFile(path);
+  absl::StatusOr<std::string> token = base::ReadFileToString(path);
   if (!token.ok()) return absl::NotFoundError(absl::StrCat("cannot read the token file ", path));
   while (!token->empty() &&
          (token->back() == '\n' || token->back() == '\r' || token->back() == ' ')) {

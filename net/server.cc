@@ -5,11 +5,11 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "base/file.h"
 #include "capnp/rpc-twoparty.h"
 #include "capnp/rpc.h"
 #include "engine/shard.h"
@@ -58,14 +58,6 @@ absl::Status CheckOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // A socket, its RPC system and the connection state its capabilities share.
@@ -200,8 +192,9 @@ struct Tls {
 };
 
 absl::StatusOr<Tls> MakeTls(const ServerOptions& options) {
-  LEDGER_ASSIGN_OR_RETURN(std::string certificate, ReadFile(options.tls_certificate_file));
-  LEDGER_ASSIGN_OR_RETURN(std::string key, ReadFile(options.tls_key_file));
+  LEDGER_ASSIGN_OR_RETURN(std::string certificate,
+                          base::ReadFileToString(options.tls_certificate_file));
+  LEDGER_ASSIGN_OR_RETURN(std::string key, base::ReadFileToString(options.tls_key_file));
   Tls tls;
   KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
                  tls.keypair = kj::heap<kj::TlsKeypair>(kj::TlsKeypair{
