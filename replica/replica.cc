@@ -39,7 +39,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
   sequencer.snapshots_kept = options.snapshots_kept;
   sequencer.on_snapshot = std::move(options.on_snapshot);
   if (!sequencer.on_snapshot) {
-    sequencer.on_snapshot = [log = std::move(options.log)](const absl::Status& status) {
+    sequencer.on_snapshot = [log = options.log](const absl::Status& status) {
       if (!status.ok() && log) log(absl::StrCat("snapshot failed: ", status.ToString().c_str()));
     };
   }

@@ -221,14 +221,14 @@ class CorruptionCut : public SmallLogTest {
       } else {
         EXPECT_TRUE(recovered->notes.empty());
       }
-      if (append_after) AppendAndRecoverAgain(std::move(*recovered));
+      if (append_after) AppendAndRecoverAgain(recovered->log.last_op);
     }
     Restore();
   }
 
-  // A new writer continues where recovery ended the log, and the next recovery sees its entry.
-  void AppendAndRecoverAgain(Recovered recovered) {
-    const uint64_t last_op = recovered.log.last_op;
+  // A new replica continues where recovery ended the log (at `last_op`), and the next
+  // recovery sees its entry.
+  void AppendAndRecoverAgain(uint64_t last_op) {
     engine::StateHash expected;
     {
       directory_.reset();  // the appender's replica takes the directory's lock
