@@ -36,8 +36,8 @@ struct ReplicaOptions {
   std::function<uint64_t()> clock_ns;  // booking clock in ns; default CLOCK_REALTIME
   // Operator messages (recovery notes, the I/O backend, failed snapshots); may be empty.
   std::function<void(std::string_view)> log;
-  // On the snapshot thread after each periodic snapshot, written or failed; when empty, a
-  // failure goes to `log`.
+  // On the snapshot thread after each periodic snapshot, written or failed, once the next
+  // one may start; when empty, a failure goes to `log`.
   std::function<void(const absl::Status&)> on_snapshot;
   // On the writer thread after each group write, durable or failed; must be quick.
   std::function<void(const wal::GroupDone&)> on_group_done;

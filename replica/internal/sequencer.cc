@@ -81,11 +81,17 @@ void Sequencer::RunSnapshots() {
       status = wal::WriteSnapshot(directory_, op, chain_hash, EngineSnapshotSource(*image));
     }
     if (status.ok()) status = wal::PruneSnapshots(directory_, options_.snapshots_kept);
-    if (options_.on_snapshot) options_.on_snapshot(status);
     image.reset();
     lock.lock();
     snapshot_busy_ = false;
     idle_.notify_all();
+    // Told only once the next snapshot may start, so whoever waits for this one can count on
+    // the next interval being taken.
+    if (options_.on_snapshot) {
+      lock.unlock();
+      options_.on_snapshot(status);
+      lock.lock();
+    }
   }
 }
 
