@@ -34,6 +34,8 @@ std::string FormatAssertValue(const T& value) {
     return value ? "true" : "false";
   } else if constexpr (std::is_enum_v<T>) {
     return std::to_string(static_cast<std::underlying_type_t<T>>(value));
+  } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    return std::string(std::string_view(value));
   } else {
     return std::to_string(value);
   }

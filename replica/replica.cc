@@ -12,7 +12,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
     if (options.log) options.log(message);
   };
   std::unique_ptr<Replica> replica(new Replica());
-  LEDGER_ASSIGN_OR_RETURN(replica->directory_, wal::Directory::Open(data_dir, /*writable=*/true));
+  LEDGER_ASSIGN_OR_RETURN(replica->directory_,
+                          wal::Directory::Open(data_dir, /*writable=*/true, *options.storage));
 
   RecoveryOptions recovery;
   recovery.engine = options.engine;

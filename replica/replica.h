@@ -29,6 +29,9 @@ struct ReplicaOptions {
   engine::EngineOptions engine;  // tables, shards, change feed window
   // false: pwrite + fdatasync instead of io_uring (ThreadSanitizer builds, refused io_uring).
   bool use_io_uring = true;
+  // Where the directory lives: the real file system unless a test hands in a simulated disk.
+  // Outlives the replica.
+  wal::Storage* storage = &wal::Storage::Posix();
   // The log writer's two buffers, each (wal::WriterOptions::buffer_bytes).
   uint64_t writer_buffer_bytes = uint64_t{16} << 20;
   uint64_t snapshot_interval_ops = 0;  // 0 = only when asked (SnapshotNow)

@@ -1,7 +1,8 @@
-// A data directory: the identity file "LEDGER", WAL segments and snapshots (wal/format.h).
+// A data directory: the identity file "LEDGER", WAL segments and snapshots (wal/format.h),
+// on a Storage (wal/storage.h; the real file system unless a test hands in another).
 //
 // A directory is created explicitly (Init), so a mistyped path never silently starts an
-// empty ledger, and it is held with an exclusive flock for as long as a writable Directory
+// empty ledger, and it is held with an exclusive lock (flock) as long as a writable Directory
 // object lives, so two processes never append to one log.
 #pragma once
 
@@ -13,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "wal/format.h"
-#include "wal/internal/io.h"
+#include "wal/storage.h"
 
 namespace ledger::wal {
 
@@ -28,16 +29,20 @@ class Directory {
  public:
   // Creates `path` (it must not exist, or be an empty directory) with its identity file and
   // first segment, all synced.
-  static absl::Status Init(const std::string& path, const InitOptions& options);
+  static absl::Status Init(const std::string& path, const InitOptions& options,
+                           Storage& storage = Storage::Posix());
   // Opens an initialised directory. Writable opens take the lock (Unavailable when another
   // process holds it) and delete temporaries a crash left behind. FailedPrecondition when
   // `path` is not a data directory.
-  static absl::StatusOr<std::unique_ptr<Directory>> Open(const std::string& path, bool writable);
+  static absl::StatusOr<std::unique_ptr<Directory>> Open(const std::string& path, bool writable,
+                                                         Storage& storage = Storage::Posix());
 
   const std::string& path() const { return path_; }
   const IdentityFile& identity() const { return identity_; }
   uint64_t segment_size_bytes() const { return identity_.segment_size_bytes; }
   bool writable() const { return writable_; }
+  // Where every file of the directory is read and written; outlives the Directory.
+  Storage& storage() const { return storage_; }
 
   // Segment indexes present, ascending, and snapshot ops present, descending.
   absl::StatusOr<std::vector<uint64_t>> ListSegments() const;
@@ -48,17 +53,18 @@ class Directory {
   // Creates segment `segment_index`: preallocated, header written, file and directory synced.
   absl::Status CreateSegment(uint64_t segment_index) const;
   // Reads and checks a segment's header (FailedPrecondition when foreign or malformed).
-  absl::Status CheckSegmentHeader(int fd, uint64_t segment_index) const;
+  absl::Status CheckSegmentHeader(File& segment, uint64_t segment_index) const;
   absl::Status SyncDirectory() const;
 
  private:
-  Directory() = default;
+  explicit Directory(Storage& storage) : storage_(storage) {}
   absl::Status RemoveTemporaries() const;
 
+  Storage& storage_;
   std::string path_;
   IdentityFile identity_{};
   bool writable_ = false;
-  internal::FileDescriptor lock_fd_;  // the identity file, flocked while writable
+  std::unique_ptr<File> identity_file_;  // locked while writable
 };
 
 }  // namespace ledger::wal

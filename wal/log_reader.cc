@@ -1,14 +1,11 @@
 #include "wal/log_reader.h"
 
-#include <fcntl.h>
-
 #include <cstring>
 #include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
-#include "wal/internal/io.h"
 
 namespace ledger::wal {
 
@@ -21,8 +18,7 @@ constexpr uint64_t kScanChunkBytes = uint64_t{1} << 20;
 
 struct Segment {
   uint64_t index;
-  internal::FileDescriptor fd;
-  std::string path;
+  std::unique_ptr<File> file;
 };
 
 class LogScanner {
@@ -80,9 +76,10 @@ absl::Status LogScanner::OpenSegments() {
                                               " is missing (", indexes[i - 1], " and ", indexes[i],
                                               " exist)"));
     }
-    Segment segment{indexes[i], {}, directory_.SegmentPath(indexes[i])};
-    LEDGER_ASSIGN_OR_RETURN(segment.fd, internal::Open(segment.path, O_RDONLY));
-    LEDGER_RETURN_IF_ERROR(directory_.CheckSegmentHeader(segment.fd.get(), indexes[i]));
+    Segment segment{indexes[i], {}};
+    LEDGER_ASSIGN_OR_RETURN(segment.file,
+                            directory_.storage().Open(directory_.SegmentPath(indexes[i]), {}));
+    LEDGER_RETURN_IF_ERROR(directory_.CheckSegmentHeader(*segment.file, indexes[i]));
     segments_.push_back(std::move(segment));
   }
   result_.archived_start = indexes.front() != 0;
@@ -136,8 +133,7 @@ absl::StatusOr<ScanResult> LogScanner::Run() {
 absl::StatusOr<LogScanner::Verdict> LogScanner::ReadGroup(Segment& segment, uint64_t offset) {
   const uint64_t segment_size = directory_.segment_size_bytes();
   GroupHeader header;
-  LEDGER_RETURN_IF_ERROR(internal::PreadFully(
-      segment.fd.get(), std::as_writable_bytes(std::span(&header, 1)), offset, segment.path));
+  LEDGER_RETURN_IF_ERROR(segment.file->Read(offset, std::as_writable_bytes(std::span(&header, 1))));
   if (IsAllZero(std::as_bytes(std::span(&header, 1)))) return Verdict{Kind::kZeros, 0, {}};
   if (!IsValid(header, directory_.identity().directory_id)) {
     return Verdict{Kind::kTorn, 0, "group header is malformed"};
@@ -156,7 +152,7 @@ absl::StatusOr<LogScanner::Verdict> LogScanner::ReadGroup(Segment& segment, uint
   const uint64_t padded = std::min(
       (header.size_bytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes, segment_size - offset);
   group_.resize(padded);
-  LEDGER_RETURN_IF_ERROR(internal::PreadFully(segment.fd.get(), group_, offset, segment.path));
+  LEDGER_RETURN_IF_ERROR(segment.file->Read(offset, group_));
   bytes_read_ += padded;
   if (options_.progress) options_.progress(bytes_read_);
   const std::span<const std::byte> entries =
@@ -266,8 +262,7 @@ absl::StatusOr<std::optional<LogPosition>> LogScanner::FindLaterGroup(size_t seg
     uint64_t start = position == segment_position ? offset + kBlockBytes : kBlockBytes;
     while (start < segment_size) {
       const uint64_t length = std::min<uint64_t>(kScanChunkBytes, segment_size - start);
-      LEDGER_RETURN_IF_ERROR(internal::PreadFully(segment.fd.get(), std::span(chunk).first(length),
-                                                  start, segment.path));
+      LEDGER_RETURN_IF_ERROR(segment.file->Read(start, std::span(chunk).first(length)));
       for (uint64_t block = 0; block < length; block += kBlockBytes) {
         GroupHeader header;
         std::memcpy(&header, chunk.data() + block, sizeof(header));
@@ -290,9 +285,10 @@ absl::Status LogScanner::Corruption(const Segment& segment, uint64_t offset,
       later.has_value() ? absl::StrCat("a valid group follows in segment ", later->segment_index,
                                        " at offset ", later->offset, ", so this is not a torn tail")
                         : std::string("the group is whole, so no crash explains it");
-  return absl::DataLossError(absl::StrCat(
-      "WAL corruption in ", segment.path, " at offset ", offset, " (op ", result_.last_op + 1,
-      "): ", reason, "; ", why, ". Nothing was changed; inspect with `ledger-wal verify`"));
+  return absl::DataLossError(
+      absl::StrCat("WAL corruption in ", segment.file->path(), " at offset ", offset, " (op ",
+                   result_.last_op + 1, "): ", reason, "; ", why,
+                   ". Nothing was changed; inspect with `ledger-wal verify`"));
 }
 
 }  // namespace

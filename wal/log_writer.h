@@ -6,9 +6,10 @@
 // entry that arrived meanwhile, and throughput grows with offered load until the disk is
 // saturated. A group is written only after the previous one is durable.
 //
-// I/O goes through io_uring (registered buffers, O_DIRECT, RWF_DSYNC) when the kernel allows
-// it, else pwrite + fdatasync; io_backend() says which. An I/O error is sticky: nothing after
-// it is acknowledged, and the caller must stop (what reached the disk is unknown).
+// Groups reach the disk through the directory's Storage (wal/storage.h): on the real file
+// system io_uring (registered buffers, O_DIRECT, RWF_DSYNC) when the kernel allows it, else
+// pwrite + fdatasync; io_backend() says which. An I/O error is sticky: nothing after it is
+// acknowledged, and the caller must stop (what reached the disk is unknown).
 #pragma once
 
 #include <atomic>
@@ -25,7 +26,6 @@
 #include "absl/status/statusor.h"
 #include "wal/directory.h"
 #include "wal/format.h"
-#include "wal/internal/io.h"
 #include "wal/log_reader.h"
 
 namespace ledger::wal {
@@ -42,8 +42,8 @@ struct GroupDone {
 struct WriterOptions {
   // What the entries may hold: the writer's buffers must take the largest. Required.
   EntrySchema schema;
-  // false: pwrite + fdatasync (ThreadSanitizer builds, or kernels and containers that refuse
-  // io_uring).
+  // false: the storage's plain write + sync, never io_uring (ThreadSanitizer builds, or
+  // kernels and containers that refuse io_uring).
   bool use_io_uring = true;
   // Each of the two buffers, so the largest group. 16 MiB holds ~13 full batches of 8,190
   // transfers: enough for group commit to amortise a sync (~2 GB/s x 56 us = 112 KB per
@@ -87,11 +87,8 @@ class LogWriter {
   absl::Status status() const;
   // How groups reach the disk, and when io_uring was refused, why ("pwrite+fdatasync
   // (io_uring unavailable: Operation not permitted)"): operators see it at start-up.
-  const std::string& io_backend() const { return io_backend_; }
+  const std::string& io_backend() const { return io_->name(); }
   WriterStats stats() const;
-
- public:
-  class Io;  // how a group reaches the disk: io_uring or pwrite (log_writer.cc)
 
  private:
   LogWriter(const Directory& directory, WriterOptions options);
@@ -102,13 +99,12 @@ class LogWriter {
 
   const Directory& directory_;  // outlives the writer
   WriterOptions options_;
-  std::unique_ptr<Io> io_;
-  std::string io_backend_;
+  std::unique_ptr<DurableWriter> io_;
   std::unique_ptr<std::byte, void (*)(void*)> memory_{nullptr, nullptr};
   std::byte* buffers_[2] = {nullptr, nullptr};
 
   // Writer thread only.
-  internal::FileDescriptor segment_fd_;
+  std::unique_ptr<File> segment_;
   uint64_t segment_index_ = 0;
   uint64_t segment_offset_ = 0;
 

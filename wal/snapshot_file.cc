@@ -1,16 +1,10 @@
 #include "wal/snapshot_file.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "base/hash.h"
-#include "wal/internal/io.h"
 
 namespace ledger::wal {
 
@@ -21,8 +15,7 @@ constexpr uint64_t kWriteChunkBytes = uint64_t{4} << 20;
 // Buffers writes into large chunks and hashes everything it writes.
 class HashingWriter {
  public:
-  HashingWriter(int fd, uint64_t offset, std::string path)
-      : fd_(fd), offset_(offset), path_(std::move(path)) {
+  HashingWriter(File& file, uint64_t offset) : file_(file), offset_(offset) {
     buffer_.reserve(kWriteChunkBytes);
   }
   absl::Status Write(std::span<const std::byte> bytes) {
@@ -36,7 +29,7 @@ class HashingWriter {
     return absl::OkStatus();
   }
   absl::Status Flush() {
-    LEDGER_RETURN_IF_ERROR(internal::PwriteFully(fd_, buffer_, offset_, path_));
+    LEDGER_RETURN_IF_ERROR(file_.Write(offset_, buffer_));
     offset_ += buffer_.size();
     written_ += buffer_.size();
     buffer_.clear();
@@ -46,9 +39,8 @@ class HashingWriter {
   uint64_t written() const { return written_; }
 
  private:
-  int fd_;
+  File& file_;
   uint64_t offset_;
-  std::string path_;
   std::vector<std::byte> buffer_;
   base::Hasher128 hasher_;
   uint64_t written_ = 0;
@@ -62,12 +54,13 @@ absl::Status Corrupt(const std::string& path, const std::string& why) {
 
 absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash128& chain_hash,
                            const SnapshotSource& source) {
+  Storage& storage = directory.storage();
   const std::string path = directory.SnapshotPath(op);
   const std::string temporary = path + ".tmp";
-  unlink(temporary.c_str());
-  LEDGER_ASSIGN_OR_RETURN(internal::FileDescriptor fd,
-                          internal::Open(temporary, O_WRONLY | O_CREAT | O_EXCL));
-  HashingWriter body(fd.get(), sizeof(SnapshotHeader), temporary);
+  storage.Remove(temporary).IgnoreError();  // a leftover of an earlier failed attempt
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
+                          storage.Open(temporary, {.create_new = true}));
+  HashingWriter body(*file, sizeof(SnapshotHeader));
   uint32_t section_count = 0;
   LEDGER_RETURN_IF_ERROR(source.Stream(
       [&](uint32_t kind, uint32_t record_size_bytes, uint64_t size_bytes) {
@@ -88,27 +81,20 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
   header.body_size_bytes = body.written();
   header.body_checksum = body.Digest();
   header.checksum = HeaderChecksum(header);
-  LEDGER_RETURN_IF_ERROR(
-      internal::PwriteFully(fd.get(), std::as_bytes(std::span(&header, 1)), 0, temporary));
-  LEDGER_RETURN_IF_ERROR(internal::Fdatasync(fd.get(), temporary));
-  if (rename(temporary.c_str(), path.c_str()) != 0) {
-    return internal::ErrnoStatus("rename", temporary, errno);
-  }
+  LEDGER_RETURN_IF_ERROR(file->Write(0, std::as_bytes(std::span(&header, 1))));
+  LEDGER_RETURN_IF_ERROR(file->Sync());
+  file.reset();
+  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary, path));
   return directory.SyncDirectory();
 }
 
 absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t op) {
   const std::string path = directory.SnapshotPath(op);
-  LEDGER_ASSIGN_OR_RETURN(internal::FileDescriptor fd, internal::Open(path, O_RDONLY));
-  LEDGER_ASSIGN_OR_RETURN(uint64_t size, internal::FileSize(fd.get(), path));
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file, directory.storage().Open(path, {}));
+  LEDGER_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   LoadedSnapshot loaded;
   if (size < sizeof(SnapshotHeader)) return Corrupt(path, "shorter than its header");
-  void* mapped = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
-  if (mapped == MAP_FAILED) return internal::ErrnoStatus("map", path, errno);
-  madvise(mapped, size, MADV_SEQUENTIAL);
-  loaded.mapping = std::shared_ptr<const std::byte>(
-      static_cast<const std::byte*>(mapped),
-      [size](const std::byte* memory) { munmap(const_cast<std::byte*>(memory), size); });
+  LEDGER_ASSIGN_OR_RETURN(loaded.mapping, file->MapReadOnly(size));
   std::memcpy(&loaded.header, loaded.mapping.get(), sizeof(SnapshotHeader));
   const SnapshotHeader& header = loaded.header;
   if (!IsValid(header) || header.directory_id != directory.identity().directory_id ||
@@ -137,8 +123,7 @@ absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t
 absl::Status PruneSnapshots(const Directory& directory, size_t keep) {
   LEDGER_ASSIGN_OR_RETURN(std::vector<uint64_t> ops, directory.ListSnapshots());
   for (size_t i = keep; i < ops.size(); ++i) {
-    const std::string path = directory.SnapshotPath(ops[i]);
-    if (unlink(path.c_str()) != 0) return internal::ErrnoStatus("delete", path, errno);
+    LEDGER_RETURN_IF_ERROR(directory.storage().Remove(directory.SnapshotPath(ops[i])));
   }
   return absl::OkStatus();
 }

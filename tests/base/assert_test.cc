@@ -32,6 +32,11 @@ TEST(Assert, FormatsBoolsAndEnumsReadably) {
   EXPECT_EQ(AssertDetail(""), "");
 }
 
+TEST(Assert, PrintsStringsAsThemselves) {
+  const std::string path = "dir/wal-1.seg";
+  EXPECT_EQ(AssertDetail("path, name", path, "x"), "path=dir/wal-1.seg name=x");
+}
+
 TEST(Assert, PassingConditionEvaluatesNoValue) {
   int evaluated = 0;
   LEDGER_ASSERT(true, ++evaluated);

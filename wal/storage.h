@@ -1,0 +1,105 @@
+// The storage seam: every byte the log, its directory and its snapshots read or write goes
+// through a Storage and the Files it opens, so a simulated disk (one that tears, misdirects
+// or loses writes) can stand in for the real one, as LevelDB's Env and TigerBeetle's Storage
+// allow. Storage::Posix() is the real file system; the log writer's io_uring path is its fast
+// way to write durably (DurableWriter), not something the writer knows.
+//
+// The contract is POSIX's, narrowed to what wal/ needs; an implementation must keep it
+// exactly (tests/wal/storage_test.cc runs the same cases against each):
+// - a write is durable only after a Sync of its file that returned ok; once a Sync fails,
+//   what reached the disk is unknown (the writer stops);
+// - a create, rename or remove is durable only after SyncDirectory of its directory;
+// - Rename replaces its target atomically.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ledger::wal {
+
+struct OpenOptions {
+  bool writable = false;
+  bool create_new = false;  // create the file (writable); AlreadyExists when it exists
+  // Bypass the page cache where the storage can (O_DIRECT; offsets and sizes then whole
+  // blocks), and quietly not where it cannot (tmpfs): durability never depends on it.
+  bool direct = false;
+};
+
+class File {
+ public:
+  virtual ~File() = default;
+  const std::string& path() const { return path_; }
+
+  // Exactly bytes.size() bytes at offset; OutOfRange when the file ends first.
+  virtual absl::Status Read(uint64_t offset, std::span<std::byte> bytes) = 0;
+  // All of bytes at offset, growing the file if needed; not durable until Sync.
+  virtual absl::Status Write(uint64_t offset, std::span<const std::byte> bytes) = 0;
+  // Makes every write so far durable (data and the size needed to read it back).
+  virtual absl::Status Sync() = 0;
+  virtual absl::StatusOr<uint64_t> Size() = 0;
+  // Grows the file to size_bytes with its blocks reserved, reading as zeros, so later writes
+  // in place never allocate (and never find the disk full).
+  virtual absl::Status Allocate(uint64_t size_bytes) = 0;
+  // Makes [offset, offset + length) read as zeros, size unchanged; not durable until Sync.
+  virtual absl::Status Zero(uint64_t offset, uint64_t length) = 0;
+  // An exclusive lock for as long as this File lives; Unavailable when another holds it.
+  virtual absl::Status LockExclusive() = 0;
+  // The first size_bytes of the file, read-only, valid while the pointer lives: mapped where
+  // the storage can (a 1.5 GB snapshot is then neither zero-filled nor copied).
+  virtual absl::StatusOr<std::shared_ptr<const std::byte>> MapReadOnly(uint64_t size_bytes) = 0;
+
+ protected:
+  explicit File(std::string path) : path_(std::move(path)) {}
+
+ private:
+  std::string path_;
+};
+
+// How the log writer's groups reach the disk durably. Each write's bytes lie within one of
+// the buffers the writer was created with (a storage may register them with the kernel).
+class DurableWriter {
+ public:
+  virtual ~DurableWriter() = default;
+  // For operators: "io_uring (registered buffers, RWF_DSYNC)", or "pwrite+fdatasync (why)".
+  virtual const std::string& name() const = 0;
+  // `file` comes from the same Storage. Returns once the bytes are durable.
+  virtual absl::Status WriteDurable(File& file, uint64_t offset, std::span<const std::byte> bytes,
+                                    int buffer_index) = 0;
+};
+
+class Storage {
+ public:
+  // The real file system (shared, stateless).
+  static Storage& Posix();
+
+  virtual ~Storage() = default;
+  virtual absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path,
+                                                     const OpenOptions& options) = 0;
+  // The names in a directory, without "." and ".."; NotFound when it is not a directory.
+  virtual absl::StatusOr<std::vector<std::string>> List(const std::string& directory) = 0;
+  // AlreadyExists when something exists at path.
+  virtual absl::Status CreateDirectory(const std::string& path) = 0;
+  // Replaces `to` atomically.
+  virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
+  // NotFound when absent.
+  virtual absl::Status Remove(const std::string& path) = 0;
+  // Makes the creates, renames and removes in a directory durable.
+  virtual absl::Status SyncDirectory(const std::string& path) = 0;
+  // The log writer's way to the disk over `buffers`; `fast_path` false asks for the plain
+  // Write + Sync that every storage has (the default). A storage with no faster way ignores
+  // it.
+  virtual std::unique_ptr<DurableWriter> NewDurableWriter(
+      std::span<const std::span<std::byte>> buffers, bool fast_path);
+};
+
+// Write + Sync, named `name`: what any storage can do.
+std::unique_ptr<DurableWriter> NewSyncingWriter(std::string name);
+
+}  // namespace ledger::wal
