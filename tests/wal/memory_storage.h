@@ -1,0 +1,69 @@
+// A disk in memory behind the storage seam (wal/storage.h), for tests: it keeps POSIX's
+// contract (tests/wal/storage_test.cc holds it to the same cases as the real file system)
+// and remembers what is durable, so Crash() can forget the rest: file bytes not synced,
+// directory entries (creates, renames, removes) not made durable by SyncDirectory.
+// `fault` may fail any operation before it happens. Thread-safe (the log writer and the
+// snapshot thread use it at once).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wal/storage.h"
+
+namespace ledger::wal::testing {
+
+class MemoryStorage final : public Storage {
+ public:
+  // Called before each operation with its name ("open", "read", "write", "sync", "allocate",
+  // "zero", "list", "create directory", "rename", "remove", "sync directory") and path; a
+  // status that is not ok fails the operation, which then changes nothing.
+  std::function<absl::Status(std::string_view operation, const std::string& path)> fault;
+
+  // The machine stops: what was not durable is gone, and every operation fails (Unavailable)
+  // until Restart, on files opened before the crash for ever.
+  void Crash();
+  // The machine is back: locks are free, and the durable state is what everyone sees.
+  void Restart();
+  // Whether anything (file or directory) exists at path.
+  bool Exists(const std::string& path) const;
+
+  absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path,
+                                             const OpenOptions& options) override;
+  absl::StatusOr<std::vector<std::string>> List(const std::string& directory) override;
+  absl::Status CreateDirectory(const std::string& path) override;
+  absl::Status Rename(const std::string& from, const std::string& to) override;
+  absl::Status Remove(const std::string& path) override;
+  absl::Status SyncDirectory(const std::string& path) override;
+
+  struct Inode {
+    std::vector<std::byte> bytes;    // what reads see
+    std::vector<std::byte> durable;  // what survives a crash
+    bool locked = false;
+  };
+  struct Folder {
+    std::map<std::string, std::shared_ptr<Inode>> entries;  // by name
+    std::map<std::string, std::shared_ptr<Inode>> durable_entries;
+  };
+
+ private:
+  friend class MemoryFile;
+  absl::Status Fault(std::string_view operation, const std::string& path) const;
+  // Unavailable while down, or for a file opened before the last crash. Needs mutex_.
+  absl::Status Up(uint64_t generation) const;
+  // The folder holding path and path's name in it; NotFound when there is no such folder.
+  absl::StatusOr<std::pair<Folder*, std::string>> Locate(const std::string& path);
+
+  mutable std::mutex mutex_;
+  bool down_ = false;
+  uint64_t generation_ = 0;                // crashes so far
+  std::map<std::string, Folder> folders_;  // by path; created durable (a simplification)
+};
+
+}  // namespace ledger::wal::testing
