@@ -133,6 +133,28 @@ void BM_ApplyPlainTransfers(benchmark::State& state) {
       static_cast<uint64_t>(state.range(0)));
 }
 
+// Gives each transfer accounts on one shard, or on two for cross_percent of them; `on_shard`
+// lists each shard's account indexes.
+void PlaceOnShards(Random& random, const std::vector<std::vector<uint64_t>>& on_shard,
+                   uint64_t cross_percent, std::span<Transfer> batch) {
+  const auto shard_count = static_cast<uint32_t>(on_shard.size());
+  for (Transfer& transfer : batch) {
+    const uint32_t debit_shard = static_cast<uint32_t>(random.Below(shard_count));
+    uint32_t credit_shard = debit_shard;
+    if (shard_count > 1 && random.Below(100) < cross_percent) {
+      credit_shard =
+          static_cast<uint32_t>((debit_shard + 1 + random.Below(shard_count - 1)) % shard_count);
+    }
+    const auto& debits = on_shard[debit_shard];
+    const auto& credits = on_shard[credit_shard];
+    const uint64_t debit = debits[random.Below(debits.size())];
+    uint64_t credit = credits[random.Below(credits.size())];
+    while (credit == debit) credit = credits[random.Below(credits.size())];
+    transfer.debit_account_id = AccountIdOf(debit);
+    transfer.credit_account_id = AccountIdOf(credit);
+  }
+}
+
 // Plain transfers on a sharded engine (docs/shards.md), 10,000 accounts. Ranges: shards, and
 // the percentage of transfers whose accounts are on two shards (the others keep both
 // accounts on one shard, chosen uniformly). Each batch is also applied to a single-shard
@@ -179,21 +201,7 @@ void BM_ApplySharded(benchmark::State& state) {
   for (auto _ : state) {
     std::vector<Transfer>& batch = block[blocked++];
     FillPlainBatch(random, kAccounts, kLedger, batch);
-    for (Transfer& transfer : batch) {
-      const uint32_t debit_shard = static_cast<uint32_t>(random.Below(shard_count));
-      uint32_t credit_shard = debit_shard;
-      if (shard_count > 1 && random.Below(100) < cross_percent) {
-        credit_shard =
-            static_cast<uint32_t>((debit_shard + 1 + random.Below(shard_count - 1)) % shard_count);
-      }
-      const auto& debits = on_shard[debit_shard];
-      const auto& credits = on_shard[credit_shard];
-      const uint64_t debit = debits[random.Below(debits.size())];
-      uint64_t credit = credits[random.Below(credits.size())];
-      while (credit == debit) credit = credits[random.Below(credits.size())];
-      transfer.debit_account_id = AccountIdOf(debit);
-      transfer.credit_account_id = AccountIdOf(credit);
-    }
+    PlaceOnShards(random, on_shard, cross_percent, batch);
     const double seconds = apply(*sharded, batch);
     sharded_seconds += seconds;
     state.SetIterationTime(seconds);

@@ -101,58 +101,57 @@ int CheckSamples(engine::Engine& ledger_engine, const std::vector<Transfer>& sam
   return problems;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Options options;
-  if (!Parse(argc, argv, options)) {
-    std::fprintf(stderr,
-                 "usage: memory_bench [--accounts N (>= 2)] [--transfers N] [--shards 1..16]\n");
-    return 2;
-  }
+std::unique_ptr<engine::Engine> CommitEngine(const Options& options) {
   engine::EngineOptions engine_options;
   engine_options.accounts_capacity = options.accounts;
   engine_options.transfers_capacity = options.transfers;
   engine_options.accounts_max = options.accounts;
   engine_options.transfers_max = options.transfers + kSamples;  // the retries are looked up
   engine_options.shard_count = options.shards;
-  auto start = std::chrono::steady_clock::now();
+  const auto start = std::chrono::steady_clock::now();
   auto ledger_engine = std::make_unique<engine::Engine>(engine_options);
   std::printf(
       "engine committed for %llu accounts, %llu transfers, %u shards: %.1f s, rss %.2f GiB\n",
       static_cast<unsigned long long>(options.accounts),
       static_cast<unsigned long long>(options.transfers), options.shards, SecondsSince(start),
       ProcessMemoryGib("Rss"));
-  start = std::chrono::steady_clock::now();
-  CreateLedgerAndAccounts(*ledger_engine, kLedger, options.accounts);
-  std::printf("accounts created: %.1f s\n", SecondsSince(start));
+  return ledger_engine;
+}
 
+struct Applied {
+  std::vector<Transfer> samples;  // spread over the run, looked up again at the end
+  uint64_t failures = 0;
+  double apply_seconds = 0;
+};
+
+Applied ApplyTransfers(engine::Engine& ledger_engine, const Options& options) {
   Random random{2026};
   std::vector<Transfer> batch(kBatchEvents);
   std::vector<CreateTransferResult> results(kBatchEvents);
-  std::vector<Transfer> samples;
+  Applied applied;
   const uint64_t sample_every = std::max<uint64_t>(1, options.transfers / kSamples);
-  uint64_t failures = 0;
-  double apply_seconds = 0;
   for (uint64_t done = 0; done < options.transfers;) {
     const size_t count = std::min<uint64_t>(kBatchEvents, options.transfers - done);
     const std::span<Transfer> events(batch.data(), count);
     FillPlainBatch(random, options.accounts, kLedger, events);
-    start = std::chrono::steady_clock::now();
-    ledger_engine->CreateTransfers(events, ledger_engine->last_timestamp_ns() + 1,
-                                   {results.data(), count});
-    apply_seconds += SecondsSince(start);
+    const auto start = std::chrono::steady_clock::now();
+    ledger_engine.CreateTransfers(events, ledger_engine.last_timestamp_ns() + 1,
+                                  {results.data(), count});
+    applied.apply_seconds += SecondsSince(start);
     for (size_t i = 0; i < count; ++i) {
-      failures += results[i] != CreateTransferResult::kOk;
-      if ((done + i) % sample_every == 0 && samples.size() < kSamples) samples.push_back(events[i]);
+      applied.failures += results[i] != CreateTransferResult::kOk;
+      if ((done + i) % sample_every == 0 && applied.samples.size() < kSamples) {
+        applied.samples.push_back(events[i]);
+      }
     }
     done += count;
   }
-  const engine::EngineStats stats = ledger_engine->GetStats();
+  return applied;
+}
+
+void PrintMemory(const engine::EngineStats& stats) {
   const double accounts = static_cast<double>(stats.account_count);
   const double transfers = static_cast<double>(stats.transfer_count);
-  std::printf("transfers applied: %.1f s (%.2f M/s), %llu failed\n", apply_seconds,
-              transfers / apply_seconds / 1e6, static_cast<unsigned long long>(failures));
   std::printf(
       "bytes per account: %.1f (record %.1f + index %.1f)\n",
       static_cast<double>(stats.account_record_bytes + stats.account_index_bytes) / accounts,
@@ -172,8 +171,30 @@ int main(int argc, char** argv) {
                                   stats.change_feed_bytes) /
                   (1024.0 * 1024.0 * 1024.0),
               ProcessMemoryGib("Rss"));
-  const int problems = CheckSamples(*ledger_engine, samples);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (!Parse(argc, argv, options)) {
+    std::fprintf(stderr,
+                 "usage: memory_bench [--accounts N (>= 2)] [--transfers N] [--shards 1..16]\n");
+    return 2;
+  }
+  std::unique_ptr<engine::Engine> ledger_engine = CommitEngine(options);
+  const auto start = std::chrono::steady_clock::now();
+  CreateLedgerAndAccounts(*ledger_engine, kLedger, options.accounts);
+  std::printf("accounts created: %.1f s\n", SecondsSince(start));
+
+  const Applied applied = ApplyTransfers(*ledger_engine, options);
+  const engine::EngineStats stats = ledger_engine->GetStats();
+  std::printf("transfers applied: %.1f s (%.2f M/s), %llu failed\n", applied.apply_seconds,
+              static_cast<double>(stats.transfer_count) / applied.apply_seconds / 1e6,
+              static_cast<unsigned long long>(applied.failures));
+  PrintMemory(stats);
+  const int problems = CheckSamples(*ledger_engine, applied.samples);
   std::printf("%zu sampled transfers found by id, deduplicated and in their histories: %s\n",
-              samples.size(), problems == 0 ? "ok" : "FAILED");
-  return failures == 0 && problems == 0 ? 0 : 1;
+              applied.samples.size(), problems == 0 ? "ok" : "FAILED");
+  return applied.failures == 0 && problems == 0 ? 0 : 1;
 }
