@@ -1,5 +1,7 @@
 #include "replica/replica.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "replica/log_schema.h"
 #include "replica/recovery.h"
@@ -27,7 +29,10 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
   wal::WriterOptions writer;
   writer.schema = LogSchema();
   writer.use_io_uring = options.use_io_uring;
-  writer.buffer_bytes = options.writer_buffer_bytes;
+  // A group never straddles segments: in a directory of small segments the buffers shrink to
+  // what one holds after its header block (still far more than the largest entry).
+  writer.buffer_bytes = std::min(options.writer_buffer_bytes,
+                                 replica->directory_->segment_size_bytes() - wal::kBlockBytes);
   writer.on_group_done = std::move(options.on_group_done);
   LEDGER_ASSIGN_OR_RETURN(replica->writer_,
                           wal::LogWriter::Open(*replica->directory_, recovered.log.end,

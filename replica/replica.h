@@ -32,7 +32,8 @@ struct ReplicaOptions {
   // Where the directory lives: the real file system unless a test hands in a simulated disk.
   // Outlives the replica.
   wal::Storage* storage = &wal::Storage::Posix();
-  // The log writer's two buffers, each (wal::WriterOptions::buffer_bytes).
+  // The log writer's two buffers, each (wal::WriterOptions::buffer_bytes); at most a segment
+  // less its header block, whatever is asked.
   uint64_t writer_buffer_bytes = uint64_t{16} << 20;
   uint64_t snapshot_interval_ops = 0;  // 0 = only when asked (SnapshotNow)
   size_t snapshots_kept = 2;

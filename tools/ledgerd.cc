@@ -34,6 +34,7 @@ constexpr int kExitUsage = 64;
 constexpr int kExitNoInput = 66;
 constexpr int kExitUnavailable = 69;
 constexpr int kExitSoftware = 70;
+constexpr int kExitCantCreate = 73;
 constexpr int kExitIo = 74;
 constexpr size_t kTokenBytes = 32;  // 256 bits: not guessable at any login rate
 
@@ -152,12 +153,28 @@ absl::Status WriteNewToken(const std::string& path) {
   }
   const std::string token = Hex(bytes, sizeof(bytes)) + "\n";
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::AlreadyExistsError(absl::StrCat(path, ": ", std::strerror(errno)));
+  if (fd < 0) return absl::ErrnoToStatus(errno, path);
   const bool written = write(fd, token.data(), token.size()) == static_cast<ssize_t>(token.size());
   const bool synced = fsync(fd) == 0;
   close(fd);
   if (!written || !synced) return absl::InternalError(absl::StrCat("cannot write ", path));
   return absl::OkStatus();
+}
+
+// What the operator can mend (a missing parent, an occupied path, permissions, a full disk)
+// is 73, "cannot create"; anything else an I/O error.
+int InitExitCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return kExitUsage;
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kResourceExhausted:
+      return kExitCantCreate;
+    default:
+      return kExitIo;
+  }
 }
 
 int Init(Flags& flags) {
@@ -174,10 +191,12 @@ int Init(Flags& flags) {
   wal::InitOptions options;
   options.segment_size_bytes = segment_size_mib << 20;
   if (absl::Status status = wal::Directory::Init(data_dir, options); !status.ok()) {
-    return Fail(kExitSoftware, status.ToString());
+    return Fail(InitExitCode(status),
+                absl::StrCat("cannot initialise ", data_dir, ": ", std::string(status.message())));
   }
   if (absl::Status status = WriteNewToken(token_file); !status.ok()) {
-    return Fail(kExitSoftware, status.ToString());
+    return Fail(InitExitCode(status),
+                absl::StrCat("cannot write the token: ", std::string(status.message())));
   }
   std::printf("initialised %s; login token in %s\n", data_dir.c_str(), token_file.c_str());
   return 0;

@@ -129,7 +129,7 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::Open(const std::string& pa
   const absl::Status read =
       (*file)->Read(0, std::as_writable_bytes(std::span(&directory->identity_, 1)));
   if (!read.ok() || !IsValid(directory->identity_)) {
-    return absl::FailedPreconditionError(
+    return absl::DataLossError(
         absl::StrCat(identity_path, " is not a valid identity file (format version ",
                      kFormatVersion, " expected); the directory is foreign or damaged"));
   }

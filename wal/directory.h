@@ -33,7 +33,8 @@ class Directory {
                            Storage& storage = Storage::Posix());
   // Opens an initialised directory. Writable opens take the lock (Unavailable when another
   // process holds it) and delete temporaries a crash left behind. FailedPrecondition when
-  // `path` is not a data directory.
+  // `path` is not a data directory (no identity file), DataLoss when its identity file is
+  // damaged or of another format version.
   static absl::StatusOr<std::unique_ptr<Directory>> Open(const std::string& path, bool writable,
                                                          Storage& storage = Storage::Posix());
 

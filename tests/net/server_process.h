@@ -61,8 +61,11 @@ class ServerProcess {
             "--feed-retention",    "4096", "--snapshot-interval-ops", "0"};
   }
 
-  ServerProcess() : data_dir_(directory_.path() + "/data") {
-    const pid_t pid = Spawn({LEDGERD_BINARY, "init", "--data-dir", data_dir_}, log_path());
+  explicit ServerProcess(const std::vector<std::string>& init_flags = {})
+      : data_dir_(directory_.path() + "/data") {
+    std::vector<std::string> argv = {LEDGERD_BINARY, "init", "--data-dir", data_dir_};
+    argv.insert(argv.end(), init_flags.begin(), init_flags.end());
+    const pid_t pid = Spawn(argv, log_path());
     init_exit_code_ = WaitExit(pid);
     token_ = ReadWholeFile(data_dir_ + "/token");
     while (!token_.empty() && token_.back() == '\n') token_.pop_back();

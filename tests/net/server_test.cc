@@ -10,6 +10,8 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -21,7 +23,10 @@ namespace ledger::net {
 namespace {
 
 using testing::Connect;
+using testing::ReadWholeFile;
 using testing::ServerProcess;
+using testing::Spawn;
+using testing::WaitExit;
 
 constexpr uint32_t kLedgerId = 7;
 
@@ -289,6 +294,29 @@ TEST(Server, RestartFindsEverythingAndShutsDownCleanly) {
   EXPECT_EQ(feed->changes.size(), 50u);  // the feed survives the restart
 }
 
+TEST(Server, RunsADirectoryOfTheSmallestSegmentsAcrossManyOfThem) {
+  ServerProcess server({"--segment-size-mib", "4"});
+  ASSERT_EQ(server.init_exit_code(), 0) << server.log();
+  ASSERT_TRUE(server.Start({"--accounts-capacity", "1024", "--transfers-capacity", "131072",
+                            "--snapshot-interval-ops", "0"}))
+      << server.log();
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  CreateBasics(*client);
+  // 30 batches of 4,000 transfers of 152 bytes: about 18 MB of log, five segments of 4 MiB.
+  for (uint64_t batch = 0; batch < 30; ++batch) {
+    std::vector<Transfer> transfers;
+    for (uint64_t i = 0; i < 4000; ++i)
+      transfers.push_back(MakeTransfer((batch << 32 | i) + 1, 2, 3, 1));
+    std::vector<TransferResult> results(transfers.size());
+    ASSERT_TRUE(client->CreateTransfers(transfers, results).ok());
+  }
+  auto accounts = client->LookupAccounts(std::vector<AccountId>{AccountId::From(3)});
+  ASSERT_TRUE(accounts.ok());
+  EXPECT_EQ((*accounts)[0].credits_posted, Amount::From(120'000));
+  EXPECT_TRUE(std::filesystem::exists(server.data_dir() + "/wal-00000000000000000004.seg"));
+}
+
 TEST(Server, CoalescesConcurrentSubmissionsAndAnswersEachCaller) {
   ServerProcess server;
   ASSERT_TRUE(server.Start()) << server.log();
@@ -398,6 +426,26 @@ TEST(Server, ExportsPrometheusMetrics) {
     EXPECT_NE(text.find(line), std::string::npos) << line << " in\n" << text;
   }
   EXPECT_NE(HttpGet(server.metrics_address(), "/other").find("404"), std::string::npos);
+}
+
+TEST(Server, InitRefusesWhatItCannotCreateWithItsOwnCode) {
+  wal::testing::TemporaryDirectory temporary;
+  const std::string log = temporary.Sub("init.log");
+  const pid_t parentless =
+      Spawn({LEDGERD_BINARY, "init", "--data-dir", temporary.Sub("no/parent")}, log);
+  EXPECT_EQ(WaitExit(parentless), 73) << ReadWholeFile(log);
+  EXPECT_NE(ReadWholeFile(log).find("cannot initialise"), std::string::npos) << ReadWholeFile(log);
+  ServerProcess server;
+  ASSERT_EQ(server.init_exit_code(), 0);
+  const pid_t again = Spawn({LEDGERD_BINARY, "init", "--data-dir", server.data_dir()}, log);
+  EXPECT_EQ(WaitExit(again), 73) << ReadWholeFile(log);
+  // A damaged identity file: refused as damage (74), not as a missing directory.
+  std::fstream identity(server.data_dir() + "/LEDGER", std::ios::in | std::ios::out);
+  identity.seekp(8);
+  identity.write("garbage", 7);
+  identity.close();
+  EXPECT_FALSE(server.Start());
+  EXPECT_NE(server.log().find("not a valid identity file"), std::string::npos) << server.log();
 }
 
 TEST(Server, RejectsBadFlags) {

@@ -597,6 +597,19 @@ TEST_F(LedgerWal, MissingOrForeignDirectoriesGetAClearMessage) {
   EXPECT_NE(file.err.find("is not a directory"), std::string::npos) << file.err;
 }
 
+TEST_F(LedgerWal, ADamagedIdentityFileIsCorruptionNotAUsageError) {
+  const std::string copy = Copy();
+  WriteAt(copy + "/LEDGER", 8, "garbage");
+  for (const char* command : {"verify", "stats", "replay", "dump"}) {
+    const ToolRun run = Tool({command, copy});
+    EXPECT_EQ(run.exit_code, 2) << command << ": " << run.err;
+    EXPECT_NE(run.err.find("LEDGER is not a valid identity file"), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find("usage:"), std::string::npos) << run.err;
+  }
+  const ToolRun parentless = Tool({"init", scratch_.Sub("no/such/parent")});
+  EXPECT_EQ(parentless.exit_code, 73) << parentless.err;
+}
+
 TEST_F(LedgerWal, InitCreatesADirectoryTheOtherCommandsAccept) {
   const std::string path = scratch_.Sub("fresh");
   const ToolRun init = Tool({"init", path, "--segment-size-mib", "4"});

@@ -26,6 +26,13 @@ int RunInit(const InitArgs& args) {
   wal::InitOptions options;
   options.segment_size_bytes = args.segment_size_mib << 20;
   if (absl::Status status = wal::Directory::Init(args.dir, options); !status.ok()) {
+    // What the operator can mend (a missing parent, permissions, a full disk) is "cannot
+    // create", as an existing directory is.
+    if (absl::IsNotFound(status) || absl::IsPermissionDenied(status) ||
+        absl::IsResourceExhausted(status)) {
+      status = absl::AlreadyExistsError(
+          absl::StrCat("cannot create ", args.dir, ": ", std::string(status.message())));
+    }
     return Fail(status);
   }
   absl::StatusOr<std::unique_ptr<wal::Directory>> directory = OpenReadOnly(args.dir);
