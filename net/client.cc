@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
@@ -19,6 +20,7 @@
 #include "kj/compat/tls.h"
 #include "kj/debug.h"
 #include "net/internal/codec.h"
+#include "net/internal/tls.h"
 #include "net/ledger.capnp.h"
 
 namespace ledger::net {
@@ -324,6 +326,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() { RunLoop(); })) {
       status = StatusOf(*exception);
     }
+    if (status.ok()) status = loop_failure_;
     std::lock_guard lock(mutex_);
     if (!start_done_) {
       start_status_ = status.ok() ? absl::UnavailableError("the client loop stopped") : status;
@@ -334,22 +337,51 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     FailQueued(absl::UnavailableError("the client is closed"));
   }
 
+  // The TLS handshake; a failure carries kTlsFailurePayload with the reason.
+  absl::StatusOr<kj::Own<kj::AsyncIoStream>> Secure(kj::Own<kj::AsyncIoStream> stream,
+                                                    kj::AsyncIoContext& io) {
+    std::string host = options_.address.substr(0, options_.address.rfind(':'));
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);  // [::1]:7700
+    }
+    kj::Own<kj::AsyncIoStream> secured;
+    KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
+                   trusted_.add(kj::TlsCertificate(ca_pem_.c_str()));
+                   kj::TlsContext::Options tls_options;
+                   tls_options.useSystemTrustStore = false;
+                   tls_options.trustedCertificates = trusted_;
+                   tls_ = kj::heap<kj::TlsContext>(kj::mv(tls_options));
+                   std::string name = options_.tls_server_name;
+                   if (name.empty()) {
+                     name = host;
+                     if (internal::IsAddressLiteral(host)) {
+                       tls_address_ = host;
+                       internal::AcceptCertificatesHoldingAddress(*tls_, tls_address_);
+                     }
+                   }
+                   secured = tls_->wrapClient(kj::mv(stream), name.c_str()).wait(io.waitScope);
+                 })) {
+      const std::string reason = internal::TlsFailureReason(*exception);
+      absl::Status failure = absl::FailedPreconditionError(
+          absl::StrCat("TLS with ", options_.address, " failed: ", reason));
+      failure.SetPayload(kTlsFailurePayload, absl::Cord(reason));
+      return failure;
+    }
+    return secured;
+  }
+
   void RunLoop() {
     kj::AsyncIoContext io = kj::setupAsyncIo();
     auto address =
         io.provider->getNetwork().parseAddress(options_.address.c_str()).wait(io.waitScope);
     kj::Own<kj::AsyncIoStream> stream = address->connect().wait(io.waitScope);
-    kj::Own<kj::TlsContext> tls;
-    kj::Vector<kj::TlsCertificate> trusted;
     if (!ca_pem_.empty()) {
-      trusted.add(kj::TlsCertificate(ca_pem_.c_str()));
-      kj::TlsContext::Options tls_options;
-      tls_options.useSystemTrustStore = false;
-      tls_options.trustedCertificates = trusted;
-      tls = kj::heap<kj::TlsContext>(kj::mv(tls_options));
-      std::string name = options_.tls_server_name;
-      if (name.empty()) name = options_.address.substr(0, options_.address.rfind(':'));
-      stream = tls->wrapClient(kj::mv(stream), name.c_str()).wait(io.waitScope);
+      absl::StatusOr<kj::Own<kj::AsyncIoStream>> secured = Secure(kj::mv(stream), io);
+      if (!secured.ok()) {
+        loop_failure_ = secured.status();
+        return;
+      }
+      stream = kj::mv(*secured);
     }
     capnp::ReaderOptions reader;
     reader.traversalLimitInWords = kReplyWordsMax;
@@ -496,6 +528,11 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 
   ClientOptions options_;
   std::string ca_pem_;
+  // Loop thread: the TLS context and what it borrows, and why the loop ended before serving.
+  kj::Vector<kj::TlsCertificate> trusted_;
+  kj::Own<kj::TlsContext> tls_;
+  std::string tls_address_;
+  absl::Status loop_failure_;
   ServerInfo info_;
   uint32_t submit_batch_events_max_ = 0;
   int event_fd_ = -1;

@@ -30,13 +30,20 @@
 
 namespace ledger::net {
 
+// The payload (absl::Status::GetPayload) of a Connect failure in the TLS handshake: the
+// server's certificate is not trusted or holds neither the name nor the address dialled, or
+// the server does not speak TLS. Its value is the reason.
+inline constexpr char kTlsFailurePayload[] = "type.ledger/tls-failure";
+
 struct ClientOptions {
   std::string address = "127.0.0.1:7700";  // host:port
   std::string token;
   // PEM file of the certificate authority (or the server's self-signed certificate) to trust.
   // Set: the connection uses TLS.
   std::string tls_ca_file;
-  std::string tls_server_name;           // expected in the server's certificate; default: the host
+  // Expected in the server's certificate. Default: the host; an address (127.0.0.1, ::1) is
+  // then matched against the certificate's IP addresses.
+  std::string tls_server_name;
   uint32_t submit_batch_events_max = 0;  // Submit's batches; 0: the server's limit
   uint32_t submit_inflight_batches_max = 4;
   // Send transfers as packed records (createTransfersPacked) when the server has them; false

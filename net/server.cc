@@ -18,6 +18,7 @@
 #include "kj/compat/tls.h"
 #include "net/internal/core.h"
 #include "net/internal/service.h"
+#include "net/internal/tls.h"
 #include "net/metrics_http.h"
 #include "net/server_metrics.h"
 #include "wal/format.h"
@@ -96,26 +97,46 @@ class ConnectionHolder {
 
 class Listener final : private kj::TaskSet::ErrorHandler {
  public:
-  Listener(ServiceState& state, kj::Timer& timer, const std::function<void(std::string_view)>& log)
-      : state_(state), timer_(timer), log_(log) {
+  // `tls`, when not null, secures every connection (and outlives the listener).
+  Listener(ServiceState& state, kj::Timer& timer, kj::TlsContext* tls,
+           const std::function<void(std::string_view)>& log)
+      : state_(state), timer_(timer), tls_(tls), log_(log) {
     reader_options_.traversalLimitInWords =
         state.options.limits.message_bytes_max / sizeof(capnp::word);
   }
 
   kj::Promise<void> Accept(kj::ConnectionReceiver& receiver) {
     return receiver.accept().then([this, &receiver](kj::Own<kj::AsyncIoStream> stream) {
-      if (state_.connections.size() >= state_.options.limits.connections_max) {
+      if (state_.connections.size() + handshakes_ >= state_.options.limits.connections_max) {
         // Dropped at once: a flood of connections costs nothing.
         state_.metrics.connections_rejected_total.Increment();
       } else {
         state_.metrics.connections_accepted_total.Increment();
-        tasks_.add(Serve(kj::mv(stream)));
+        tasks_.add(tls_ != nullptr ? Handshake(kj::mv(stream)) : Serve(kj::mv(stream)));
       }
       return Accept(receiver);
     });
   }
 
  private:
+  // A handshake gets the login timeout too. A failure (a client without TLS, or one that does
+  // not trust the certificate) is one line in the log, never a stack trace.
+  kj::Promise<void> Handshake(kj::Own<kj::AsyncIoStream> stream) {
+    ++handshakes_;
+    return timer_
+        .timeoutAfter(state_.options.limits.login_timeout_ms * kj::MILLISECONDS,
+                      tls_->wrapServer(kj::mv(stream)))
+        .then(
+            [this](kj::Own<kj::AsyncIoStream> secured) {
+              --handshakes_;
+              return Serve(kj::mv(secured));
+            },
+            [this](kj::Exception&& exception) {
+              --handshakes_;
+              log_(absl::StrCat("TLS handshake failed: ", internal::TlsFailureReason(exception)));
+            });
+  }
+
   kj::Promise<void> Serve(kj::Own<kj::AsyncIoStream> stream) {
     auto holder = kj::heap<ConnectionHolder>(state_, kj::mv(stream), reader_options_);
     auto closed = kj::newPromiseAndFulfiller<void>();
@@ -140,8 +161,10 @@ class Listener final : private kj::TaskSet::ErrorHandler {
 
   ServiceState& state_;
   kj::Timer& timer_;
+  kj::TlsContext* tls_;
   const std::function<void(std::string_view)>& log_;
   capnp::ReaderOptions reader_options_;
+  uint64_t handshakes_ = 0;  // connections accepted whose TLS handshake is under way
   kj::TaskSet tasks_{*this};
 };
 
@@ -218,13 +241,12 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   ServiceState state(*core, options, io.provider->getTimer(), metrics);
   core->set_on_durable([&state] { state.PumpSubscriptions(); });
 
-  Tls tls;  // before the receiver: a TLS receiver borrows the context
+  Tls tls;  // before the listener, which borrows the context
   std::string bound;
   LEDGER_ASSIGN_OR_RETURN(kj::Own<kj::ConnectionReceiver> receiver,
                           Listen(io, options.listen_address, &bound));
   if (!options.tls_certificate_file.empty()) {
     LEDGER_ASSIGN_OR_RETURN(tls, MakeTls(options));
-    receiver = tls.context->wrapPort(kj::mv(receiver));
   }
   log(absl::StrCat("listening on ", bound, tls.context ? " (TLS)" : ""));
 
@@ -255,7 +277,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
         WriteReadyFile(options.ready_file, absl::StrCat(bound, "\n", metrics_bound, "\n")));
   }
 
-  Listener listener(state, io.provider->getTimer(), log);
+  Listener listener(state, io.provider->getTimer(), tls.context.get(), log);
   kj::Promise<void> accepting =
       listener.Accept(*receiver).eagerlyEvaluate([&log](kj::Exception&& exception) {
         log(absl::StrCat("stopped accepting connections: ", exception.getDescription().cStr()));

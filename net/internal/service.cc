@@ -31,8 +31,14 @@ constexpr size_t kChangesPerPush = 1024;
   Fail(type, std::string(status.message()));
 }
 
-// Compares in time independent of where the strings differ (and of the guess's length).
+// Compares in time independent of where the strings differ (and of the guess's length). A
+// guess may end with the token file's newline (or CR, spaces), as a client that sends the file
+// as read does: they are not part of the token (ReadTokenFile drops them too).
 bool TokenMatches(kj::ArrayPtr<const kj::byte> guess, const std::string& token) {
+  while (guess.size() > 0 &&
+         (guess.back() == '\n' || guess.back() == '\r' || guess.back() == ' ')) {
+    guess = guess.slice(0, guess.size() - 1);
+  }
   unsigned char difference = guess.size() == token.size() ? 0 : 1;
   for (size_t i = 0; i < token.size(); ++i) {
     const unsigned char g = i < guess.size() ? guess[i] : 0;

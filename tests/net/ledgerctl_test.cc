@@ -2,6 +2,7 @@
 // codes by name, exit codes, JSON.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,19 @@ TEST_F(LedgerctlTest, BooksHumanAmountsAndShowsThemInTheLedgersScale) {
   EXPECT_EQ(trial.exit_code, 0) << trial.out;
   EXPECT_EQ(Run({"lookup-account", "99"}).exit_code, 1);
   EXPECT_EQ(Run({"no-such-command"}).exit_code, 64);
+}
+
+// A server that does not speak TLS (or a certificate not trusted): 76, not the usage code.
+TEST_F(LedgerctlTest, ATlsFailureHasItsOwnExitCode) {
+  const std::string certificate = server_.data_dir() + "/../cert.pem";
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -keyout " +
+      server_.data_dir() + "/../key.pem -out " + certificate + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const CtlRun run = Run({"--tls-ca", certificate, "info"});
+  EXPECT_EQ(run.exit_code, 76) << run.out;
+  EXPECT_NE(run.out.find("TLS with " + server_.address() + " failed"), std::string::npos)
+      << run.out;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -242,8 +243,12 @@ TEST(Server, RejectsWrongTokenAndUnauthenticatedCalls) {
   EXPECT_EQ(client.status().code(), absl::StatusCode::kUnauthenticated) << client.status();
   options.token = "";
   EXPECT_FALSE(Client::Connect(options).ok());
-  // The right token still works on a fresh connection.
+  // The right token still works on a fresh connection, and so does the token file's text as
+  // read, newline and all (a client in another language sends it so).
   EXPECT_NE(Connect(server, server.token()), nullptr);
+  EXPECT_NE(Connect(server, server.token() + "\r\n"), nullptr);
+  options.token = "\n" + server.token();  // only trailing whitespace is forgiven
+  EXPECT_EQ(Client::Connect(options).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST(Server, RefusesBatchesOverTheLimitAndChangesNothing) {
@@ -346,15 +351,21 @@ TEST(Server, CoalescesConcurrentSubmissionsAndAnswersEachCaller) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A self-signed certificate and its key beside the server's data directory.
+void MakeCertificate(const ServerProcess& server, const std::string& alt_names) {
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext "
+      "subjectAltName=" +
+      alt_names + " -keyout " + server.data_dir() + "/../key.pem -out " + server.data_dir() +
+      "/../cert.pem >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+}
+
 TEST(Server, ServesOverTls) {
   ServerProcess server;
   const std::string certificate = server.data_dir() + "/../cert.pem";
   const std::string key = server.data_dir() + "/../key.pem";
-  const std::string command =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost -keyout " +
-      key + " -out " + certificate + " >/dev/null 2>&1";
-  ASSERT_EQ(std::system(command.c_str()), 0);
+  MakeCertificate(server, "DNS:localhost");
   std::vector<std::string> flags = ServerProcess::DefaultFlags();
   flags.insert(flags.end(), {"--tls-cert", certificate, "--tls-key", key});
   ASSERT_TRUE(server.Start(flags)) << server.log();
@@ -369,8 +380,55 @@ TEST(Server, ServesOverTls) {
   auto trial = (*client)->GetTrialBalance(kLedgerId);
   ASSERT_TRUE(trial.ok());
   EXPECT_EQ(trial->account_count, 4u);
-  // Without TLS the server does not answer.
+  // Without TLS the server does not answer, and logs one line for it (no stack trace).
   options.tls_ca_file.clear();
+  EXPECT_FALSE(Client::Connect(options).ok());
+  for (int waited_ms = 0;
+       server.log().find("TLS handshake failed") == std::string::npos && waited_ms < 5000;
+       waited_ms += 10) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(server.log().find("TLS handshake failed: wrong version number"), std::string::npos)
+      << server.log();
+  EXPECT_EQ(server.log().find("stack:"), std::string::npos) << server.log();
+  // Dialled by address, a certificate that holds only the name is refused as such.
+  options.tls_ca_file = certificate;
+  options.tls_server_name.clear();
+  auto by_address = Client::Connect(options);
+  ASSERT_FALSE(by_address.ok());
+  EXPECT_TRUE(by_address.status().GetPayload(kTlsFailurePayload).has_value())
+      << by_address.status();
+  EXPECT_NE(by_address.status().message().find("hostname mismatch"), std::string::npos)
+      << by_address.status();
+}
+
+TEST(Server, TlsByAddressChecksTheCertificatesAddresses) {
+  ServerProcess server;
+  MakeCertificate(server, "DNS:localhost,IP:127.0.0.1");
+  std::vector<std::string> flags = ServerProcess::DefaultFlags();
+  flags.insert(flags.end(), {"--tls-cert", server.data_dir() + "/../cert.pem", "--tls-key",
+                             server.data_dir() + "/../key.pem"});
+  ASSERT_TRUE(server.Start(flags)) << server.log();
+  ASSERT_EQ(server.address().rfind("127.0.0.1:", 0), 0u) << server.address();
+  ClientOptions options;
+  options.address = server.address();
+  options.token = server.token();
+  options.tls_ca_file = server.data_dir() + "/../cert.pem";
+  auto client = Client::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto found = (*client)->LookupAccounts(std::vector<AccountId>{AccountId::From(1)});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_TRUE(found->empty());
+  // A certificate trusted for another authority is still refused by address.
+  ServerProcess other;
+  MakeCertificate(other, "IP:127.0.0.1");
+  options.tls_ca_file = other.data_dir() + "/../cert.pem";
+  auto untrusted = Client::Connect(options);
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_TRUE(untrusted.status().GetPayload(kTlsFailurePayload).has_value()) << untrusted.status();
+  // And a name that the certificate does not hold is refused even though the address is.
+  options.tls_ca_file = server.data_dir() + "/../cert.pem";
+  options.tls_server_name = "ledger.example";
   EXPECT_FALSE(Client::Connect(options).ok());
 }
 

@@ -36,6 +36,7 @@ inline constexpr int kExitNoInput = 66;       // the token file cannot be read
 inline constexpr int kExitUnavailable = 69;   // the server cannot be reached, or went away
 inline constexpr int kExitSoftware = 70;      // anything else (a bug: please report it)
 inline constexpr int kExitTryLater = 75;      // the server is at a limit; retry later
+inline constexpr int kExitTls = 76;           // the TLS handshake failed (trust, name, no TLS)
 inline constexpr int kExitNoPermission = 77;  // the server refused the login token
 
 // A mistake in the command line: exit kExitUsage with the message and a pointer to --help.

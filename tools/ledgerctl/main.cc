@@ -53,7 +53,8 @@ global flags (before or after the command):
 
 exit codes: 0 success (each event ok or exists), 1 an event failed or a record was not found,
 64 usage, 66 the token file cannot be read, 69 the server cannot be reached, 75 the server is
-at a limit (retry later), 77 the server refused the token, 70 anything else.
+at a limit (retry later), 76 the TLS handshake failed, 77 the server refused the token, 70
+anything else.
 )";
 
 struct Command {
@@ -375,6 +376,11 @@ std::unique_ptr<net::Client> Session::Connect() const {
   absl::StatusOr<std::unique_ptr<net::Client>> client = net::Client::Connect(client_options);
   if (client.ok()) return *std::move(client);
   const absl::Status& status = client.status();
+  if (status.GetPayload(net::kTlsFailurePayload).has_value()) {
+    throw Failure{kExitTls, absl::StrCat(status.message(),
+                                         " (--tls-ca: the certificate to trust; --tls-server-name: "
+                                         "a name it holds; is the server speaking TLS?)")};
+  }
   if (status.code() == absl::StatusCode::kUnauthenticated) {
     throw Failure{kExitNoPermission,
                   absl::StrCat("the server at ", options_.address, " refused the token in ",
