@@ -43,8 +43,13 @@ absl::Status StatusOf(const kj::Exception& exception) {
     case kj::Exception::Type::UNIMPLEMENTED:
       return absl::UnimplementedError(message);
     default:
-      return absl::FailedPreconditionError(message);
+      break;
   }
+  absl::Status failed = absl::FailedPreconditionError(message);
+  if (absl::StrContains(message, internal::kLedgerFullMarker)) {
+    failed.SetPayload(kLedgerFullPayload, absl::Cord(message));
+  }
+  return failed;
 }
 
 FeedChange DecodeChange(rpc::Change::Reader in) {
@@ -78,10 +83,16 @@ ServerInfo DecodeInfo(rpc::ServerInfo::Reader in) {
 struct Outcome {
   absl::StatusCode code = absl::StatusCode::kOk;
   std::string message;
+  bool ledger_full = false;  // the status carries kLedgerFullPayload
   static Outcome Of(const absl::Status& status) {
-    return Outcome{status.code(), std::string(status.message())};
+    return Outcome{status.code(), std::string(status.message()),
+                   status.GetPayload(kLedgerFullPayload).has_value()};
   }
-  absl::Status ToStatus() const { return absl::Status(code, message); }
+  absl::Status ToStatus() const {
+    absl::Status status(code, message);
+    if (ledger_full) status.SetPayload(kLedgerFullPayload, absl::Cord(message));
+    return status;
+  }
 };
 
 // A caller of Submit, waiting on its own stack.

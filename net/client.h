@@ -12,8 +12,9 @@
 // Errors: a Status whose code says what to do. Unavailable: the connection is gone or the
 // server is shutting down (reconnect; creates are safe to retry, ids are idempotency keys).
 // ResourceExhausted: the server is busy (calls or memory in flight); retry later.
-// FailedPrecondition: the server refused the request (over a limit, a feed cursor out of range;
-// the message says which): not worth retrying as is. InvalidArgument: refused by the client
+// FailedPrecondition: the server refused the request (over a limit, a feed cursor out of range,
+// a table at its maximum with kLedgerFullPayload; the message says which): not worth retrying
+// as is. InvalidArgument: refused by the client
 // itself (e.g. a submission ending with a linked transfer). Unauthenticated: wrong token.
 #pragma once
 
@@ -34,6 +35,11 @@ namespace ledger::net {
 // server's certificate is not trusted or holds neither the name nor the address dialled, or
 // the server does not speak TLS. Its value is the reason.
 inline constexpr char kTlsFailurePayload[] = "type.ledger/tls-failure";
+
+// The payload of a create's failure because a table of the ledger is at its maximum (the
+// server's --accounts-max or --transfers-max): retrying will not help. Its code is
+// FailedPrecondition.
+inline constexpr char kLedgerFullPayload[] = "type.ledger/ledger-full";
 
 struct ClientOptions {
   std::string address = "127.0.0.1:7700";  // host:port

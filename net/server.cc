@@ -239,6 +239,8 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Core> core,
                           Core::Open(options, io.unixEventPort, log, metrics));
   ServiceState state(*core, options, io.provider->getTimer(), metrics);
+  metrics.accounts_max.Set(static_cast<int64_t>(options.accounts_max));
+  metrics.transfers_max.Set(static_cast<int64_t>(options.transfers_max));
   core->set_on_durable([&state] { state.PumpSubscriptions(); });
 
   Tls tls;  // before the listener, which borrows the context
@@ -255,6 +257,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
     const engine::EngineStats stats = core->engine().GetStats();
     metrics.accounts.Set(static_cast<int64_t>(stats.account_count));
     metrics.transfers.Set(static_cast<int64_t>(stats.transfer_count));
+    metrics.failed_transfers.Set(static_cast<int64_t>(stats.failed_transfer_count));
     metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
     metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
     metrics.connections.Set(static_cast<int64_t>(state.connections.size()));

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "engine/engine.h"
 
 namespace ledger::net {
 
@@ -52,6 +53,10 @@ struct ServerOptions {
   bool use_io_uring = true;
   uint64_t accounts_capacity = 1 << 16;  // committed at start; the tables grow past it
   uint64_t transfers_capacity = 1 << 20;
+  // Hard limits of each shard's tables (engine::EngineOptions): a batch past them is refused
+  // with "ledger full" (kLedgerFullPayload), never half applied.
+  uint64_t accounts_max = engine::EngineOptions{}.accounts_max;
+  uint64_t transfers_max = engine::EngineOptions{}.transfers_max;
   uint64_t feed_retention = 1 << 20;  // changes the change feed retains (~170 B each)
   ServerLimits limits;
   std::function<void(std::string_view)> log;  // operator messages; default: stderr

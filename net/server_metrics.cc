@@ -179,6 +179,14 @@ ServerMetrics::ServerMetrics(Registry& registry)
       durable_op(registry.AddGauge("ledger_durable_op", "The last op number durable on disk.")),
       accounts(registry.AddGauge("ledger_accounts", "Accounts in the ledger.")),
       transfers(registry.AddGauge("ledger_transfers", "Successful transfers in the ledger.")),
+      failed_transfers(registry.AddGauge(
+          "ledger_failed_transfers",
+          "Transfer ids recorded as failed; with ledger_transfers, against transfers_max.")),
+      accounts_max(registry.AddGauge(
+          "ledger_accounts_max", "Accounts each shard's table holds at most (--accounts-max).")),
+      transfers_max(registry.AddGauge(
+          "ledger_transfers_max",
+          "Transfers and recorded failures each shard's table holds at most (--transfers-max).")),
       up(registry.AddGauge("ledger_up", "1 while the server runs.")),
       start_time_seconds(registry.AddGauge("ledger_start_time_seconds",
                                            "When the server started: Unix time in seconds.")),

@@ -125,6 +125,9 @@ struct ServerMetrics {
   Gauge& durable_op;
   Gauge& accounts;
   Gauge& transfers;
+  Gauge& failed_transfers;  // recorded failures: they count against transfers_max
+  Gauge& accounts_max;      // the tables' hard limits, per shard
+  Gauge& transfers_max;
   Gauge& up;                  // 1 from construction
   Gauge& start_time_seconds;  // Unix time of construction, whole seconds
   // The standard process metrics, set when scraped (UpdateProcessMetrics).

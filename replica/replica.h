@@ -25,6 +25,12 @@
 
 namespace ledger::replica {
 
+// A batch refused because a table is at its maximum (EngineOptions::accounts_max,
+// transfers_max) carries this payload (the table's name) and a message that starts with
+// kLedgerFullPrefix. Retrying will not help; a larger maximum will.
+inline constexpr char kLedgerFullPayload[] = "type.ledger/ledger-full";
+inline constexpr char kLedgerFullPrefix[] = "ledger full: ";
+
 struct ReplicaOptions {
   engine::EngineOptions engine;  // tables, shards, change feed window
   // false: pwrite + fdatasync instead of io_uring (ThreadSanitizer builds, refused io_uring).
@@ -74,8 +80,8 @@ class Replica {
   // Logs and applies one batch. `timestamps_ns`, when not empty (events.size() of them),
   // receives each event's booking timestamp: its own when ok, the stored record's when it
   // exists already, 0 otherwise. The batch is durable once durable_op() reaches the receipt's
-  // op. InvalidArgument past wal::kEventsPerEntryMax events, ResourceExhausted when the
-  // engine's tables are full; then nothing is logged or applied.
+  // op. InvalidArgument past wal::kEventsPerEntryMax events, FailedPrecondition with
+  // kLedgerFullPayload when a table is at its maximum; then nothing is logged or applied.
   template <typename Event>
   absl::StatusOr<BatchReceipt> Submit(std::span<const Event> events,
                                       std::span<engine::ResultOf<Event>> results,

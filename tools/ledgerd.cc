@@ -60,6 +60,10 @@ flags for run:
   --no-io-uring               write the log with pwrite + fdatasync
   --accounts-capacity N       accounts to commit memory for at start (default 65536)
   --transfers-capacity N      transfers to commit memory for at start (default 1048576)
+  --accounts-max N            accounts a shard holds at most (default 67108864); past it,
+                              creates are refused with "ledger full"
+  --transfers-max N           transfers and recorded failures a shard holds at most
+                              (default 268435456)
   --feed-retention N          changes the change feed retains (default 1048576)
   --max-batch-events N        events per create call (default and most: 8190)
   --max-query-ids N           ids per lookup (default 8190)
@@ -225,6 +229,7 @@ int Run(Flags& flags) {
   bool help = false;
   net::ServerLimits& limits = options.limits;
   const uint64_t kU32 = 0xffffffffu;
+  const uint64_t kTableMax = (uint64_t{1} << 31) - 1;  // refs are 31 bits
   const std::string error = flags.Parse(
       {{"--data-dir", Text(&options.data_dir)},
        {"--listen", Text(&options.listen_address)},
@@ -242,6 +247,8 @@ int Run(Flags& flags) {
         Number("--accounts-capacity", &options.accounts_capacity, 1, uint64_t{1} << 31)},
        {"--transfers-capacity",
         Number("--transfers-capacity", &options.transfers_capacity, 1, uint64_t{1} << 31)},
+       {"--accounts-max", Number("--accounts-max", &options.accounts_max, 1, kTableMax)},
+       {"--transfers-max", Number("--transfers-max", &options.transfers_max, 1, kTableMax)},
        {"--feed-retention",
         Number("--feed-retention", &options.feed_retention, 0, uint64_t{1} << 31)},
        {"--max-batch-events", Number("--max-batch-events", &limits.batch_events_max, 1, 8190)},

@@ -14,6 +14,11 @@
 
 namespace ledger::net::internal {
 
+// A batch refused because a table is at its maximum fails with a message that starts with
+// this (replica::kLedgerFullPrefix): the client tells "full, retrying will not help" from
+// other failures by it, as Cap'n Proto exceptions carry a type and text only.
+inline constexpr char kLedgerFullMarker[] = "ledger full: ";
+
 // Words per encoded record: data section, pointers, and 2 words per U128. Size hints built
 // from these put a whole message in one segment: without one, a batch spreads over growing
 // segments and every pointer between them costs the reader a segment lookup.

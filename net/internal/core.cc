@@ -27,6 +27,8 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   replica::ReplicaOptions replica;
   replica.engine.accounts_capacity = options.accounts_capacity;
   replica.engine.transfers_capacity = options.transfers_capacity;
+  replica.engine.accounts_max = options.accounts_max;
+  replica.engine.transfers_max = options.transfers_max;
   replica.engine.change_feed_capacity = options.feed_retention;
   replica.engine.shard_count = options.shard_count;
   replica.engine.shard_threads = options.shard_threads;

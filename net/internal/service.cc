@@ -24,6 +24,8 @@ constexpr size_t kChangesPerPush = 1024;
   kj::throwFatalException(kj::Exception(type, __FILE__, __LINE__, kj::heapString(message)));
 }
 
+static_assert(std::string_view(replica::kLedgerFullPrefix) == kLedgerFullMarker);
+
 [[noreturn]] void FailStatus(const absl::Status& status) {
   const kj::Exception::Type type = absl::IsResourceExhausted(status)
                                        ? kj::Exception::Type::OVERLOADED
@@ -536,7 +538,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     absl::StatusOr<replica::BatchReceipt> receipt =
         state_.core.replica().Submit<typename Traits::Event>(decoded, results, timestamps_ns);
     if (!receipt.ok()) {
-      if (absl::IsResourceExhausted(receipt.status())) {
+      if (receipt.status().GetPayload(replica::kLedgerFullPayload).has_value()) {
         metrics.RequestsRejected(RejectReason::kEngineFull).Increment();
       }
       FailStatus(receipt.status());

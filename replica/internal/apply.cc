@@ -3,7 +3,9 @@
 #include <cstring>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "replica/replica.h"
 
 namespace ledger::replica::internal {
 
@@ -11,6 +13,16 @@ bool HasRoomFor(const engine::Engine& engine, engine::Operation operation, uint6
   using engine::Operation;
   return engine.HasRoomFor(operation == Operation::kCreateAccounts ? event_count : 0,
                            operation == Operation::kCreateTransfers ? event_count : 0);
+}
+
+absl::Status LedgerFull(engine::Operation operation, uint64_t event_count) {
+  const bool accounts = operation == engine::Operation::kCreateAccounts;
+  absl::Status full = absl::FailedPreconditionError(absl::StrCat(
+      kLedgerFullPrefix, "the ", accounts ? "accounts" : "transfers", " table has no room for ",
+      event_count, " more (it is at its maximum, ", accounts ? "accounts_max" : "transfers_max",
+      "); retrying will not help"));
+  full.SetPayload(kLedgerFullPayload, absl::Cord(accounts ? "accounts" : "transfers"));
+  return full;
 }
 
 namespace {

@@ -15,6 +15,9 @@ namespace ledger::replica::internal {
 // Whether the engine's tables can take `event_count` events of this kind (ledgers take none).
 bool HasRoomFor(const engine::Engine& engine, engine::Operation operation, uint64_t event_count);
 
+// The refusal of a batch the tables cannot take: FailedPrecondition with kLedgerFullPayload.
+absl::Status LedgerFull(engine::Operation operation, uint64_t event_count);
+
 template <typename Event>
 void Apply(engine::Engine& engine, std::span<const Event> events, uint64_t timestamp_ns,
            std::span<engine::ResultOf<Event>> results) {

@@ -56,7 +56,7 @@ class Sequencer {
   ~Sequencer();  // waits for a snapshot in progress
 
   // Logs and applies one batch of any operation. InvalidArgument for more than
-  // kEventsPerEntryMax events, ResourceExhausted when the engine's tables are full; then
+  // kEventsPerEntryMax events, LedgerFull (apply.h) when the engine's tables are full; then
   // nothing is logged or applied.
   template <typename Event>
   absl::StatusOr<Receipt> Submit(std::span<const Event> events,
@@ -104,9 +104,7 @@ absl::StatusOr<Receipt> Sequencer::Submit(std::span<const Event> events,
         absl::StrCat("a batch holds at most ", wal::kEventsPerEntryMax, " events, not ",
                      events.size()));
   }
-  if (!HasRoomFor(engine_, kOperation, events.size())) {
-    return absl::ResourceExhaustedError("the ledger's tables are full");
-  }
+  if (!HasRoomFor(engine_, kOperation, events.size())) return LedgerFull(kOperation, events.size());
   LEDGER_ASSIGN_OR_RETURN(
       Receipt receipt,
       Append(kOperation, static_cast<uint32_t>(events.size()), std::as_bytes(events)));

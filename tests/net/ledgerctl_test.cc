@@ -20,7 +20,8 @@ struct CtlRun {
 
 class LedgerctlTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(server_.Start()) << server_.log(); }
+  void SetUp() override { ASSERT_TRUE(server_.Start(ServerFlags())) << server_.log(); }
+  virtual std::vector<std::string> ServerFlags() const { return ServerProcess::DefaultFlags(); }
 
   CtlRun Run(std::vector<std::string> args) {
     const std::string out_path = server_.data_dir() + "/../ctl-" + std::to_string(++runs_);
@@ -80,6 +81,26 @@ TEST_F(LedgerctlTest, ATlsFailureHasItsOwnExitCode) {
   EXPECT_EQ(run.exit_code, 76) << run.out;
   EXPECT_NE(run.out.find("TLS with " + server_.address() + " failed"), std::string::npos)
       << run.out;
+}
+
+// A ledger whose accounts table holds two.
+class LedgerctlFullTest : public LedgerctlTest {
+  std::vector<std::string> ServerFlags() const override {
+    std::vector<std::string> flags = ServerProcess::DefaultFlags();
+    flags.insert(flags.end(), {"--accounts-max", "2"});
+    return flags;
+  }
+};
+
+TEST_F(LedgerctlFullTest, AFullLedgerHasItsOwnExitCode) {
+  EXPECT_EQ(Run({"create-ledger", "--id", "1", "--asset", "USD", "--scale", "2"}).exit_code, 0);
+  EXPECT_EQ(Run({"create-account", "--id", "1", "--ledger", "1", "--code", "1", "then", "--id", "2",
+                 "--ledger", "1", "--code", "1"})
+                .exit_code,
+            0);
+  const CtlRun full = Run({"create-account", "--id", "3", "--ledger", "1", "--code", "1"});
+  EXPECT_EQ(full.exit_code, 73) << full.out;
+  EXPECT_NE(full.out.find("ledger full"), std::string::npos) << full.out;
 }
 
 }  // namespace

@@ -486,6 +486,42 @@ TEST(Server, ExportsPrometheusMetrics) {
   EXPECT_NE(HttpGet(server.metrics_address(), "/other").find("404"), std::string::npos);
 }
 
+TEST(Server, AFullTableRefusesWithItsOwnCodeAndChangesNothing) {
+  ServerProcess server;
+  std::vector<std::string> flags = ServerProcess::DefaultFlags();
+  flags.insert(flags.end(),
+               {"--accounts-max", "4", "--transfers-max", "3", "--metrics", "127.0.0.1:0"});
+  ASSERT_TRUE(server.Start(flags)) << server.log();
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  CreateBasics(*client);  // a ledger and accounts 1 to 4
+  std::vector<Account> more = {MakeAccount(5)};
+  std::vector<AccountResult> account_results(1);
+  const absl::Status full = client->CreateAccounts(more, account_results);
+  EXPECT_EQ(full.code(), absl::StatusCode::kFailedPrecondition) << full;
+  EXPECT_TRUE(full.GetPayload(kLedgerFullPayload).has_value()) << full;
+  EXPECT_NE(full.message().find("accounts table"), std::string::npos) << full;
+  // Transfers: three fit, a batch of two more is refused whole.
+  std::vector<Transfer> three = {MakeTransfer(1, 2, 3, 1), MakeTransfer(2, 2, 3, 1),
+                                 MakeTransfer(3, 2, 3, 1)};
+  std::vector<TransferResult> results(3);
+  ASSERT_TRUE(client->CreateTransfers(three, results).ok());
+  std::vector<Transfer> two = {MakeTransfer(4, 2, 3, 1), MakeTransfer(5, 2, 3, 1)};
+  results.resize(2);
+  EXPECT_TRUE(client->CreateTransfers(two, results).GetPayload(kLedgerFullPayload).has_value());
+  auto accounts =
+      client->LookupAccounts(std::vector<AccountId>{AccountId::From(3), AccountId::From(5)});
+  ASSERT_TRUE(accounts.ok());
+  ASSERT_EQ(accounts->size(), 1u);  // account 5 was not created
+  EXPECT_EQ((*accounts)[0].credits_posted, Amount::From(3));
+  const std::string text = HttpGet(server.metrics_address(), "/metrics");
+  EXPECT_NE(text.find("ledger_requests_rejected_total{reason=\"engine_full\"} 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("ledger_accounts_max 4\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ledger_transfers_max 3\n"), std::string::npos) << text;
+}
+
 TEST(Server, InitRefusesWhatItCannotCreateWithItsOwnCode) {
   wal::testing::TemporaryDirectory temporary;
   const std::string log = temporary.Sub("init.log");

@@ -35,6 +35,7 @@ inline constexpr int kExitUsage = 64;         // bad arguments, or a request the
 inline constexpr int kExitNoInput = 66;       // the token file cannot be read
 inline constexpr int kExitUnavailable = 69;   // the server cannot be reached, or went away
 inline constexpr int kExitSoftware = 70;      // anything else (a bug: please report it)
+inline constexpr int kExitLedgerFull = 73;    // a table is at its maximum: retrying won't help
 inline constexpr int kExitTryLater = 75;      // the server is at a limit; retry later
 inline constexpr int kExitTls = 76;           // the TLS handshake failed (trust, name, no TLS)
 inline constexpr int kExitNoPermission = 77;  // the server refused the login token

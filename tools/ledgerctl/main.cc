@@ -53,8 +53,8 @@ global flags (before or after the command):
 
 exit codes: 0 success (each event ok or exists), 1 an event failed or a record was not found,
 64 usage, 66 the token file cannot be read, 69 the server cannot be reached, 75 the server is
-at a limit (retry later), 76 the TLS handshake failed, 77 the server refused the token, 70
-anything else.
+at a limit (retry later), 73 the ledger is full (a table at its maximum: retrying will not
+help), 76 the TLS handshake failed, 77 the server refused the token, 70 anything else.
 )";
 
 struct Command {
@@ -249,6 +249,7 @@ int Main(int argc, char** argv) {
 // Errors.
 
 int ExitCodeOf(const absl::Status& status) {
+  if (status.GetPayload(net::kLedgerFullPayload).has_value()) return kExitLedgerFull;
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
