@@ -1,6 +1,6 @@
 // What a transfer batch carries while it runs on several shard threads (parallel.cc,
-// docs/shards.md): the batch's ids, its plan (per event, per slice, per unit), and what each
-// lane holds back to apply in log order afterwards. Private to engine/.
+// docs/shards.md): the batch's ids and its plan (per event, per slice, per unit). What each
+// lane holds back meanwhile is in lane.h. Private to engine/.
 #pragma once
 
 #include <algorithm>
@@ -99,33 +99,6 @@ struct BatchPlan {
   };
   std::vector<Event> events;
   std::vector<Slice> slices;  // one per lane
-};
-
-// What a view holds back while shards run side by side, applied in log order afterwards:
-// index entries go to the shard that holds the id's entry, failures and changes are
-// numbered in log order.
-struct Deferred {
-  struct Insert {
-    uint32_t hash, ref;
-  };
-  struct Failure {
-    uint32_t event_index;
-    uint32_t hash;
-    TransferId id;
-    CreateTransferResult code;
-  };
-  std::vector<Insert> inserts[kShardsMax];  // by the shard holding the id's index entry
-  std::vector<Failure> failures;            // in this view's log order
-  size_t failures_flushed = 0;              // those before it are in failures_ already
-  std::vector<Change> changes;              // in this view's log order
-  size_t chain_changes_begin = 0;           // where the open chain's changes start
-  void Clear() {
-    for (auto& list : inserts) list.clear();
-    failures.clear();
-    failures_flushed = 0;
-    changes.clear();
-    chain_changes_begin = 0;
-  }
 };
 
 }  // namespace ledger::engine::internal

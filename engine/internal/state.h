@@ -33,6 +33,7 @@
 #include "engine/internal/batch_plan.h"
 #include "engine/internal/change_feed.h"
 #include "engine/internal/hash_index.h"
+#include "engine/internal/lane.h"
 #include "engine/internal/shard_pool.h"
 #include "engine/internal/tables.h"
 #include "engine/internal/virtual_array.h"
