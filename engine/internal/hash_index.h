@@ -1,5 +1,5 @@
-// Open-addressing index from a 128-bit id to a 31-bit payload (a record slot plus one flag
-// bit), with linear probing over 8-byte entries: eight entries per cache line, so a lookup
+// Open-addressing index from a 128-bit id to a 31-bit payload (a record's slot or ref, plus one
+// flag bit), with linear probing over 8-byte entries: eight entries per cache line, so a lookup
 // is usually one cache miss. Each entry keeps 32 bits of the id's hash; the home bucket is
 // derived from them, so growth and deletion never touch the records. The caller confirms a
 // hit by comparing the record's id (Find takes a predicate).

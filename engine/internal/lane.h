@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/internal/ref.h"
 #include "engine/shard.h"
 #include "engine/types.h"
 
@@ -18,7 +19,8 @@ namespace ledger::engine::internal {
 // numbered in log order.
 struct Deferred {
   struct Insert {
-    uint32_t hash, ref;
+    uint32_t hash;
+    Ref ref;  // the new transfer
   };
   struct Failure {
     uint32_t event_index;

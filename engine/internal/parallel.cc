@@ -194,15 +194,15 @@ void State::PlanSlice(std::span<const Transfer> events, uint32_t slice) {
 uint16_t State::ReferenceLanes(const Transfer& event, const Prepared& route) const {
   if ((event.flags & kResolveFlags) != 0) {
     // Not found: the event fails on its own; found: it moves the reservation's accounts.
-    const uint32_t reservation = FindTransfer(event.pending_id);
-    return reservation == kNoSlot ? LanesOf(route.debit_home)
-                                  : LanesOf(shard_index_of(reservation),
-                                            HomeOf(transfer(reservation).credit_account_id));
+    const Ref reservation = FindTransfer(event.pending_id);
+    return reservation == kNoRef ? LanesOf(route.debit_home)
+                                 : LanesOf(shard_index_of(reservation),
+                                           HomeOf(transfer(reservation).credit_account_id));
   }
   // A reversal: its accounts, and the reversed transfer's shard (where its sums live).
   uint16_t lanes = LanesOf(route.debit_home, route.credit_home);
-  const uint32_t reversed = FindTransfer(event.reverses_id);
-  if (reversed != kNoSlot) lanes |= LanesOf(shard_index_of(reversed));
+  const Ref reversed = FindTransfer(event.reverses_id);
+  if (reversed != kNoRef) lanes |= LanesOf(shard_index_of(reversed));
   return lanes;
 }
 
@@ -324,8 +324,8 @@ void State::FlushDeferredFailures() {
     }
     if (next == nullptr) return;
     const Deferred::Failure& failure = next->failures[next->failures_flushed++];
-    const uint32_t slot = static_cast<uint32_t>(failures_.Append({failure.id, failure.code, {}}));
-    shards_[HomeOf(failure.id)]->transfer_index.Insert(failure.hash, slot | kFailedBit);
+    const uint32_t index = static_cast<uint32_t>(failures_.Append({failure.id, failure.code, {}}));
+    shards_[HomeOf(failure.id)]->transfer_index.Insert(failure.hash, index | kFailedBit);
   }
 }
 
@@ -341,7 +341,7 @@ void State::InsertHeldBack(uint32_t shard) {
     std::vector<Deferred::Insert>& inserts = view->deferred_.inserts[shard];
     for (size_t k = 0; k < inserts.size(); ++k) {
       if (k + kAhead < inserts.size()) ids.Prefetch(inserts[k + kAhead].hash);
-      ids.Insert(inserts[k].hash, inserts[k].ref);
+      ids.Insert(inserts[k].hash, inserts[k].ref.bits());
     }
     inserts.clear();
   }

@@ -25,72 +25,73 @@ std::optional<Ledger> State::LookupLedger(uint32_t ledger_id) const {
 }
 
 std::optional<Account> State::LookupAccount(AccountId id) const {
-  const uint32_t slot = FindAccount(id);
-  if (slot == kNoSlot) return std::nullopt;
-  return ToAccount(slot);
+  const Ref ref = FindAccount(id);
+  if (ref == kNoRef) return std::nullopt;
+  return ToAccount(ref);
 }
 
 std::optional<Transfer> State::LookupTransfer(TransferId id) const {
-  const uint32_t slot = FindTransfer(id);
-  if (slot == kNoSlot) return std::nullopt;
-  return transfer(slot);
+  const Ref ref = FindTransfer(id);
+  if (ref == kNoRef) return std::nullopt;
+  return transfer(ref);
 }
 
 PendingStatus State::GetPendingStatus(TransferId id) const {
-  const uint32_t slot = FindTransfer(id);
-  if (slot == kNoSlot || (transfer(slot).flags & transfer_flags::kPending) == 0) {
+  const Ref ref = FindTransfer(id);
+  if (ref == kNoRef || (transfer(ref).flags & transfer_flags::kPending) == 0) {
     return PendingStatus::kNone;
   }
-  return pending(slot).status;
+  return pending(ref).status;
 }
 
 Amount State::GetPostedAmount(TransferId pending_id) const {
-  const uint32_t slot = FindTransfer(pending_id);
-  if (slot == kNoSlot || (transfer(slot).flags & transfer_flags::kPending) == 0) return {};
-  const PendingState& pending = this->pending(slot);
+  const Ref ref = FindTransfer(pending_id);
+  if (ref == kNoRef || (transfer(ref).flags & transfer_flags::kPending) == 0) return {};
+  const PendingState& pending = this->pending(ref);
   if (pending.status != PendingStatus::kPosted) return {};
-  return transfer(pending.resolver_slot).amount;
+  return transfer(pending.resolver_ref).amount;
 }
 
 Amount State::GetReversedAmount(TransferId id) const {
-  const uint32_t slot = FindTransfer(id);
-  if (slot == kNoSlot) return {};
-  const auto& reversals = shard_of(slot).reversals;
-  auto it = reversals.find(slot);
+  const Ref ref = FindTransfer(id);
+  if (ref == kNoRef) return {};
+  const auto& reversals = shard_of(ref).reversals;
+  auto it = reversals.find(ref);
   return it == reversals.end() ? Amount{} : it->second.reversed;
 }
 
 size_t State::GetReversals(TransferId id, std::span<TransferId> out) const {
-  const uint32_t slot = FindTransfer(id);
-  if (slot == kNoSlot) return 0;
-  const auto& reversals = shard_of(slot).reversals;
-  auto it = reversals.find(slot);
+  const Ref ref = FindTransfer(id);
+  if (ref == kNoRef) return 0;
+  const auto& reversals = shard_of(ref).reversals;
+  auto it = reversals.find(ref);
   if (it == reversals.end()) return 0;
-  const size_t count = std::min(out.size(), it->second.reversal_slots.size());
-  for (size_t i = 0; i < count; ++i) out[i] = transfer(it->second.reversal_slots[i]).id;
+  const size_t count = std::min(out.size(), it->second.reversal_refs.size());
+  for (size_t i = 0; i < count; ++i) out[i] = transfer(it->second.reversal_refs[i]).id;
   return count;
 }
 
 size_t State::GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const {
-  const uint32_t slot = FindAccount(filter.account_id);
+  const Ref account_ref = FindAccount(filter.account_id);
   const bool debits = (filter.flags & filter_flags::kDebits) != 0;
   const bool credits = (filter.flags & filter_flags::kCredits) != 0;
   const uint64_t timestamp_max_ns = EffectiveMax(filter.timestamp_max_ns);
-  if (slot == kNoSlot || (!debits && !credits) || filter.timestamp_min_ns > timestamp_max_ns) {
+  if (account_ref == kNoRef || (!debits && !credits) ||
+      filter.timestamp_min_ns > timestamp_max_ns) {
     return 0;
   }
-  // The list holds slots in booking order, so a time range is two binary searches.
-  const std::span<const uint32_t> list = shard_of(slot).history.List(account(slot));
-  auto first =
-      std::lower_bound(list.begin(), list.end(), filter.timestamp_min_ns,
-                       [&](uint32_t s, uint64_t t) { return transfer(s).timestamp_ns < t; });
-  auto last = std::upper_bound(first, list.end(), timestamp_max_ns, [&](uint64_t t, uint32_t s) {
-    return t < transfer(s).timestamp_ns;
-  });
+  // The list holds refs (as their bits) in booking order, so a time range is two binary
+  // searches.
+  const std::span<const uint32_t> list = shard_of(account_ref).history.List(account(account_ref));
+  const auto booked_ns = [&](uint32_t bits) { return transfer(Ref::FromBits(bits)).timestamp_ns; };
+  auto first = std::lower_bound(list.begin(), list.end(), filter.timestamp_min_ns,
+                                [&](uint32_t bits, uint64_t t) { return booked_ns(bits) < t; });
+  auto last = std::upper_bound(first, list.end(), timestamp_max_ns,
+                               [&](uint64_t t, uint32_t bits) { return t < booked_ns(bits); });
   const size_t limit = EffectiveLimit(filter.limit, out.size());
   size_t count = 0;
-  auto take = [&](uint32_t transfer_slot) {
-    const Transfer& transfer = this->transfer(transfer_slot);
+  auto take = [&](uint32_t bits) {
+    const Transfer& transfer = this->transfer(Ref::FromBits(bits));
     const bool is_debit = transfer.debit_account_id == filter.account_id;
     if ((is_debit ? debits : credits) && (filter.code == 0 || filter.code == transfer.code)) {
       out[count++] = transfer;
@@ -105,11 +106,11 @@ size_t State::GetAccountTransfers(const AccountFilter& filter, std::span<Transfe
 }
 
 size_t State::GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const {
-  const uint32_t slot = FindAccount(filter.account_id);
+  const Ref ref = FindAccount(filter.account_id);
   const uint64_t timestamp_max_ns = EffectiveMax(filter.timestamp_max_ns);
-  if (slot == kNoSlot || filter.timestamp_min_ns > timestamp_max_ns) return 0;
-  const auto& balance_history = shard_of(slot).balance_history;
-  auto history = balance_history.find(slot);
+  if (ref == kNoRef || filter.timestamp_min_ns > timestamp_max_ns) return 0;
+  const auto& balance_history = shard_of(ref).balance_history;
+  auto history = balance_history.find(ref);
   if (history == balance_history.end()) return 0;
   const std::vector<AccountBalance>& snapshots = history->second;
   auto first =
@@ -129,14 +130,14 @@ size_t State::GetAccountBalances(const AccountFilter& filter, std::span<AccountB
 }
 
 std::optional<AccountBalance> State::GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const {
-  const uint32_t slot = FindAccount(id);
-  if (slot == kNoSlot) return std::nullopt;
-  const AccountRecord& account = this->account(slot);
+  const Ref ref = FindAccount(id);
+  if (ref == kNoRef) return std::nullopt;
+  const AccountRecord& account = this->account(ref);
   if ((account.flags & account_flags::kHistory) == 0 || timestamp_ns < account.timestamp_ns) {
     return std::nullopt;
   }
-  const auto& balance_history = shard_of(slot).balance_history;
-  auto history = balance_history.find(slot);
+  const auto& balance_history = shard_of(ref).balance_history;
+  auto history = balance_history.find(ref);
   if (history != balance_history.end()) {
     const std::vector<AccountBalance>& snapshots = history->second;
     auto after =
@@ -152,9 +153,9 @@ TrialBalance State::GetTrialBalance(uint32_t ledger_id) const {
   trial.ledger = ledger_id;
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     for (uint64_t local_slot = 0; local_slot < shards_[shard]->accounts.size(); ++local_slot) {
-      const uint32_t slot = MakeRef(shard, local_slot);
-      if (account(slot).ledger != ledger_id) continue;
-      const Balances balances = GetBalances(slot);
+      const Ref ref = MakeRef(shard, local_slot);
+      if (account(ref).ledger != ledger_id) continue;
+      const Balances balances = GetBalances(ref);
       ++trial.account_count;
       trial.debits_pending.Add(balances.debits_pending);
       trial.debits_posted.Add(balances.debits_posted);
@@ -184,13 +185,13 @@ EngineStats State::GetStats() const {
     stats.history_bytes += shard.history.bytes();
     // flat_hash_map: one control byte plus the slot per bucket.
     stats.pending_bytes +=
-        shard.pending.capacity() * (sizeof(std::pair<uint32_t, PendingState>) + 1) +
-        shard.pending_balances.capacity() * (sizeof(std::pair<uint32_t, PendingBalances>) + 1) +
+        shard.pending.capacity() * (sizeof(std::pair<Ref, PendingState>) + 1) +
+        shard.pending_balances.capacity() * (sizeof(std::pair<Ref, PendingBalances>) + 1) +
         shard.expiry_queue.size() * sizeof(ExpiryEntry);
-    for (const auto& [slot, snapshots] : shard.balance_history) {
+    for (const auto& [ref, snapshots] : shard.balance_history) {
       snapshot_bytes += snapshots.capacity() * sizeof(AccountBalance);
     }
-    reversal_bytes += shard.reversals.capacity() * (sizeof(std::pair<uint32_t, ReversalState>) + 1);
+    reversal_bytes += shard.reversals.capacity() * (sizeof(std::pair<Ref, ReversalState>) + 1);
   }
   stats.other_bytes = failures_.used_bytes() + snapshot_bytes + reversal_bytes +
                       ledgers_.capacity() * sizeof(Ledger);

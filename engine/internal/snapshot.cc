@@ -88,9 +88,9 @@ ChangeKind ChangeKindOf(const Transfer& transfer) {
 // ---------------------------------------------------------------------------------------------
 // Capture
 
-Account State::ToAccount(uint32_t slot) const {
-  const AccountRecord& record = this->account(slot);
-  const Balances balances = GetBalances(slot);
+Account State::ToAccount(Ref account_ref) const {
+  const AccountRecord& record = this->account(account_ref);
+  const Balances balances = GetBalances(account_ref);
   Account account{};
   account.id = record.id;
   account.debits_pending = balances.debits_pending;
@@ -113,23 +113,25 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
       last_timestamp_ns_, expired_count_, change_sequence_next(), kSnapshotFormatVersion, 0, {}};
   image.ledgers_ = ledgers_;
   // Sections are in creation order whatever the shard count: a snapshot restores onto any.
-  const std::vector<uint32_t> accounts = AccountsInOrder();
+  const std::vector<Ref> accounts = AccountsInOrder();
   image.accounts_.resize(accounts.size());
   image.balance_history_.clear();
   for (uint32_t index = 0; index < accounts.size(); ++index) {
-    const uint32_t slot = accounts[index];
-    image.accounts_[index] = ToAccount(slot);
-    const auto& balance_history = shard_of(slot).balance_history;
-    auto history = balance_history.find(slot);
+    const Ref ref = accounts[index];
+    image.accounts_[index] = ToAccount(ref);
+    const auto& balance_history = shard_of(ref).balance_history;
+    auto history = balance_history.find(ref);
     if (history == balance_history.end()) continue;
     for (const AccountBalance& balance : history->second) {
       image.balance_history_.push_back({index, 0, balance});
     }
   }
   // A transfer's index in the section (timestamp order): with several shards, how many
-  // transfers of every shard are older (each shard's table is in timestamp order).
-  const auto index_of = [&](uint32_t ref) -> uint32_t {
-    if (ref == kNoSlot || shard_count_ == 1) return ref;
+  // transfers of every shard are older (each shard's table is in timestamp order). With one
+  // shard a ref is its slot, so its index.
+  const auto index_of = [&](Ref ref) -> uint32_t {
+    if (ref == kNoRef) return kNoSlot;
+    if (shard_count_ == 1) return ref.bits();
     const uint64_t timestamp_ns = transfer(ref).timestamp_ns;
     uint64_t older = 0;
     for (uint32_t shard = 0; shard < shard_count_; ++shard) {
@@ -143,9 +145,9 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
   };
   image.reservations_.clear();
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    for (const auto& [slot, state] : shards_[shard]->pending) {
+    for (const auto& [ref, state] : shards_[shard]->pending) {
       image.reservations_.push_back(
-          {state.expires_at_ns, index_of(slot), index_of(state.resolver_slot), state.status, {}});
+          {state.expires_at_ns, index_of(ref), index_of(state.resolver_ref), state.status, {}});
     }
   }
   std::sort(image.reservations_.begin(), image.reservations_.end(),
@@ -340,7 +342,7 @@ absl::Status State::RestoreAccounts(std::span<const std::byte> bytes, Restoring&
     }
     previous_timestamp_ns = account.timestamp_ns;
     const uint32_t hash = HashId(account.id.lo, account.id.hi);
-    if (FindAccount(account.id, hash) != kNoSlot) return Corrupt("account", i, "duplicate id");
+    if (FindAccount(account.id, hash) != kNoRef) return Corrupt("account", i, "duplicate id");
     AccountRecord record{};
     record.id = account.id;
     record.ledger = account.ledger;
@@ -352,9 +354,9 @@ absl::Status State::RestoreAccounts(std::span<const std::byte> bytes, Restoring&
     const uint32_t home = HomeOf(account.id);
     const uint32_t local_slot = static_cast<uint32_t>(shards_[home]->accounts.Append(record));
     shards_[home]->account_index.Insert(hash, local_slot);
-    const uint32_t slot = MakeRef(home, local_slot);
-    restoring.account_refs.push_back(slot);
-    WriteAccountState(slot,
+    const Ref ref = MakeRef(home, local_slot);
+    restoring.account_refs.push_back(ref);
+    WriteAccountState(ref,
                       {account.debits_pending, account.debits_posted, account.credits_pending,
                        account.credits_posted},
                       account.flags);
@@ -416,18 +418,18 @@ absl::Status State::RestoreTransfers(std::span<const std::byte> bytes, Restoring
     if (FindTransferPayload(transfer.id, hash) != HashIndex::kNotFound) {
       return Corrupt("transfer", i, "duplicate id");
     }
-    const uint32_t debit_slot = FindAccount(transfer.debit_account_id, hashes.debit);
-    const uint32_t credit_slot = FindAccount(transfer.credit_account_id, hashes.credit);
-    if (debit_slot == kNoSlot || credit_slot == kNoSlot ||
-        account(debit_slot).ledger != transfer.ledger ||
-        account(credit_slot).ledger != transfer.ledger ||
-        account(debit_slot).timestamp_ns > transfer.timestamp_ns ||
-        account(credit_slot).timestamp_ns > transfer.timestamp_ns) {
+    const Ref debit_ref = FindAccount(transfer.debit_account_id, hashes.debit);
+    const Ref credit_ref = FindAccount(transfer.credit_account_id, hashes.credit);
+    if (debit_ref == kNoRef || credit_ref == kNoRef ||
+        account(debit_ref).ledger != transfer.ledger ||
+        account(credit_ref).ledger != transfer.ledger ||
+        account(debit_ref).timestamp_ns > transfer.timestamp_ns ||
+        account(credit_ref).timestamp_ns > transfer.timestamp_ns) {
       return Corrupt("transfer", i, "unknown accounts or ledger");
     }
     if (resolves) {
-      const uint32_t reservation = FindTransfer(transfer.pending_id);
-      if (reservation == kNoSlot || (this->transfer(reservation).flags & kPending) == 0 ||
+      const Ref reservation = FindTransfer(transfer.pending_id);
+      if (reservation == kNoRef || (this->transfer(reservation).flags & kPending) == 0 ||
           this->transfer(reservation).debit_account_id != transfer.debit_account_id ||
           this->transfer(reservation).credit_account_id != transfer.credit_account_id ||
           this->transfer(reservation).code != transfer.code ||
@@ -437,25 +439,25 @@ absl::Status State::RestoreTransfers(std::span<const std::byte> bytes, Restoring
         return Corrupt("transfer", i, "does not match its reservation");
       }
     }
-    uint32_t reversed_slot = kNoSlot;
+    Ref reversed_ref = kNoRef;
     if (!transfer.reverses_id.IsZero() &&
-        CheckReversal(transfer, &reversed_slot) != CreateTransferResult::kOk) {
+        CheckReversal(transfer, &reversed_ref) != CreateTransferResult::kOk) {
       return Corrupt("transfer", i, "invalid reversal");
     }
-    const uint32_t home = shard_index_of(debit_slot);
-    const uint32_t slot = MakeRef(home, shards_[home]->transfers.Append(transfer));
-    restoring.transfer_refs.push_back(slot);
-    shards_[HomeOf(transfer.id)]->transfer_index.Insert(hash, slot);
-    shard_of(debit_slot).history.Append(account(debit_slot), slot);
-    shard_of(credit_slot).history.Append(account(credit_slot), slot);
-    if (reversed_slot != kNoSlot) {
-      ReversalState& reversal = shard_of(reversed_slot).reversals[reversed_slot];
+    const uint32_t home = shard_index_of(debit_ref);
+    const Ref ref = MakeRef(home, shards_[home]->transfers.Append(transfer));
+    restoring.transfer_refs.push_back(ref);
+    shards_[HomeOf(transfer.id)]->transfer_index.Insert(hash, ref.bits());
+    shard_of(debit_ref).history.Append(account(debit_ref), ref);
+    shard_of(credit_ref).history.Append(account(credit_ref), ref);
+    if (reversed_ref != kNoRef) {
+      ReversalState& reversal = shard_of(reversed_ref).reversals[reversed_ref];
       reversal.reversed = Amount::From(reversal.reversed.Get() + transfer.amount.Get());
-      reversal.reversal_slots.push_back(slot);
+      reversal.reversal_refs.push_back(ref);
     }
     // Balances as the transfers say; reservations are released in RestoreReservations.
-    Balances& d = DerivedOf(restoring, debit_slot);
-    Balances& c = DerivedOf(restoring, credit_slot);
+    Balances& d = DerivedOf(restoring, debit_ref);
+    Balances& c = DerivedOf(restoring, credit_ref);
     const bool pending = (transfer.flags & kPending) != 0;
     const bool moves_posted = !pending && (transfer.flags & kVoidPending) == 0;
     bool ok = true;
@@ -495,12 +497,12 @@ absl::Status State::RestoreFailures(std::span<const std::byte> bytes) {
 
 absl::Status State::RestoreReservations(std::span<const std::byte> bytes, Restoring& restoring) {
   Records<ReservationRecord> reservations(bytes);
-  const std::vector<uint32_t>& refs = restoring.transfer_refs;
+  const std::vector<Ref>& refs = restoring.transfer_refs;
   uint64_t pending_transfers = 0;
   uint64_t resolving_transfers = 0;
-  for (uint32_t slot : refs) {
-    pending_transfers += (transfer(slot).flags & kPending) != 0 ? 1 : 0;
-    resolving_transfers += (transfer(slot).flags & (kPostPending | kVoidPending)) != 0 ? 1 : 0;
+  for (Ref ref : refs) {
+    pending_transfers += (transfer(ref).flags & kPending) != 0 ? 1 : 0;
+    resolving_transfers += (transfer(ref).flags & (kPostPending | kVoidPending)) != 0 ? 1 : 0;
   }
   if (reservations.size() != pending_transfers) {
     return Corrupt("reservations", reservations.size(), "count differs from pending transfers");
@@ -514,7 +516,7 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes, Restor
         !IsZero(record.reserved, sizeof(record.reserved))) {
       return Corrupt("reservation", i, "invalid slot");
     }
-    const uint32_t transfer_ref = refs[record.transfer_slot];
+    const Ref transfer_ref = refs[record.transfer_slot];
     const Transfer& transfer = this->transfer(transfer_ref);
     uint64_t expires_at_ns = 0;
     if (transfer.timeout_s != 0 &&
@@ -540,11 +542,11 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes, Restor
                record.resolver_slot != kNoSlot) {
       return Corrupt("reservation", i, "invalid status");
     }
-    const uint32_t debit_slot = FindAccount(transfer.debit_account_id);
-    const uint32_t credit_slot = FindAccount(transfer.credit_account_id);
-    const uint32_t resolver_ref = is_resolved ? refs[record.resolver_slot] : kNoSlot;
+    const Ref debit_ref = FindAccount(transfer.debit_account_id);
+    const Ref credit_ref = FindAccount(transfer.credit_account_id);
+    const Ref resolver_ref = is_resolved ? refs[record.resolver_slot] : kNoRef;
     Shard& home = shard_of(transfer_ref);
-    home.pending.emplace(transfer_ref, PendingState{expires_at_ns, debit_slot, credit_slot,
+    home.pending.emplace(transfer_ref, PendingState{expires_at_ns, debit_ref, credit_ref,
                                                     resolver_ref, record.status});
     if (record.status == PendingStatus::kPending) {
       ++home.pending_count;
@@ -554,8 +556,8 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes, Restor
       continue;
     }
     expired += record.status == PendingStatus::kExpired ? 1 : 0;
-    Balances& d = DerivedOf(restoring, debit_slot);
-    Balances& c = DerivedOf(restoring, credit_slot);
+    Balances& d = DerivedOf(restoring, debit_ref);
+    Balances& c = DerivedOf(restoring, credit_ref);
     d.debits_pending = Amount::From(d.debits_pending.Get() - transfer.amount.Get());
     c.credits_pending = Amount::From(c.credits_pending.Get() - transfer.amount.Get());
   }
@@ -568,28 +570,28 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes, Restor
 
 absl::Status State::CheckRestoredAccounts(Restoring& restoring) const {
   // An account is closed while a closing reservation of its side is pending or posted.
-  absl::flat_hash_map<uint32_t, bool> closed;  // by account ref: few accounts are closed
+  absl::flat_hash_map<Ref, bool> closed;  // by account ref: few accounts are closed
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    for (const auto& [slot, state] : shards_[shard]->pending) {
+    for (const auto& [ref, state] : shards_[shard]->pending) {
       if (state.status != PendingStatus::kPending && state.status != PendingStatus::kPosted) {
         continue;
       }
-      const uint16_t flags = transfer(slot).flags;
-      if ((flags & transfer_flags::kClosingDebit) != 0) closed[state.debit_slot] = true;
-      if ((flags & transfer_flags::kClosingCredit) != 0) closed[state.credit_slot] = true;
+      const uint16_t flags = transfer(ref).flags;
+      if ((flags & transfer_flags::kClosingDebit) != 0) closed[state.debit_ref] = true;
+      if ((flags & transfer_flags::kClosingCredit) != 0) closed[state.credit_ref] = true;
     }
   }
   for (uint64_t index = 0; index < restoring.account_refs.size(); ++index) {
-    const uint32_t slot = restoring.account_refs[index];
-    const Balances actual = GetBalances(slot);
-    const Balances& expected = DerivedOf(restoring, slot);
+    const Ref ref = restoring.account_refs[index];
+    const Balances actual = GetBalances(ref);
+    const Balances& expected = DerivedOf(restoring, ref);
     if (actual.debits_pending != expected.debits_pending ||
         actual.debits_posted != expected.debits_posted ||
         actual.credits_pending != expected.credits_pending ||
         actual.credits_posted != expected.credits_posted) {
       return Corrupt("account", index, "balances differ from its transfers");
     }
-    if (((account(slot).flags & account_flags::kClosed) != 0) != closed.contains(slot)) {
+    if (((account(ref).flags & account_flags::kClosed) != 0) != closed.contains(ref)) {
       return Corrupt("account", index, "closed flag differs from its closing transfers");
     }
   }
@@ -607,10 +609,10 @@ absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes,
             0) {
       return Corrupt("balance history", i, "invalid account");
     }
-    const uint32_t slot = restoring.account_refs[record.account_slot];
-    std::vector<AccountBalance>& snapshots = shard_of(slot).balance_history[slot];
+    const Ref ref = restoring.account_refs[record.account_slot];
+    std::vector<AccountBalance>& snapshots = shard_of(ref).balance_history[ref];
     const uint64_t after_ns =
-        snapshots.empty() ? account(slot).timestamp_ns : snapshots.back().timestamp_ns;
+        snapshots.empty() ? account(ref).timestamp_ns : snapshots.back().timestamp_ns;
     if (record.balance.timestamp_ns <= after_ns ||
         record.balance.timestamp_ns > last_timestamp_ns_) {
       return Corrupt("balance history", i, "timestamps out of order");
@@ -619,13 +621,13 @@ absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes,
   }
   // The newest snapshot of an account is its balance now.
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    for (const auto& [slot, snapshots] : shards_[shard]->balance_history) {
-      const Balances now = GetBalances(slot);
+    for (const auto& [ref, snapshots] : shards_[shard]->balance_history) {
+      const Balances now = GetBalances(ref);
       const AccountBalance& last = snapshots.back();
       if (last.debits_pending != now.debits_pending || last.debits_posted != now.debits_posted ||
           last.credits_pending != now.credits_pending ||
           last.credits_posted != now.credits_posted) {
-        return Corrupt("balance history", slot, "newest entry differs from the balances");
+        return Corrupt("balance history", ref.bits(), "newest entry differs from the balances");
       }
     }
   }
@@ -637,7 +639,7 @@ absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes,
 
 absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t next_sequence,
                                    const Restoring& restoring) {
-  const std::vector<uint32_t>& refs = restoring.transfer_refs;  // booking order
+  const std::vector<Ref>& refs = restoring.transfer_refs;  // booking order
   if (next_sequence != refs.size() + expired_count_) {
     return Corrupt("meta", 0, "change sequence differs from the transfers and expiries");
   }
@@ -651,12 +653,10 @@ absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t ne
   // Every transfer booked since the window's oldest change is in it, in booking order.
   uint64_t index = refs.size();
   if (!changes.empty()) {
-    index =
-        static_cast<uint64_t>(std::lower_bound(refs.begin(), refs.end(), changes[0].timestamp_ns,
-                                               [&](uint32_t slot, uint64_t t) {
-                                                 return transfer(slot).timestamp_ns < t;
-                                               }) -
-                              refs.begin());
+    index = static_cast<uint64_t>(
+        std::lower_bound(refs.begin(), refs.end(), changes[0].timestamp_ns,
+                         [&](Ref ref, uint64_t t) { return transfer(ref).timestamp_ns < t; }) -
+        refs.begin());
   }
   for (size_t i = 0; i < changes.size(); ++i) {
     const Change& change = changes[i];
@@ -665,10 +665,10 @@ absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t ne
       return Corrupt("change", i, "invalid sequence, kind or reserved bytes");
     }
     if (change.kind == ChangeKind::kExpired) {
-      const uint32_t slot = FindTransfer(change.transfer_id);
-      if (slot == kNoSlot || (transfer(slot).flags & kPending) == 0 ||
-          pending(slot).status != PendingStatus::kExpired ||
-          pending(slot).expires_at_ns > change.timestamp_ns ||
+      const Ref ref = FindTransfer(change.transfer_id);
+      if (ref == kNoRef || (transfer(ref).flags & kPending) == 0 ||
+          pending(ref).status != PendingStatus::kExpired ||
+          pending(ref).expires_at_ns > change.timestamp_ns ||
           change.timestamp_ns > last_timestamp_ns_) {
         return Corrupt("change", i, "names no reservation that expired then");
       }
@@ -699,26 +699,26 @@ bool State::IsInLogOrder(const Change& previous, const Change& change) const {
       change.kind != ChangeKind::kExpired) {
     return false;
   }
-  const uint32_t previous_slot = FindTransfer(previous.transfer_id);
-  const uint32_t slot = FindTransfer(change.transfer_id);
-  return std::pair(pending(previous_slot).expires_at_ns, transfer(previous_slot).timestamp_ns) <
-         std::pair(pending(slot).expires_at_ns, transfer(slot).timestamp_ns);
+  const Ref previous_ref = FindTransfer(previous.transfer_id);
+  const Ref ref = FindTransfer(change.transfer_id);
+  return std::pair(pending(previous_ref).expires_at_ns, transfer(previous_ref).timestamp_ns) <
+         std::pair(pending(ref).expires_at_ns, transfer(ref).timestamp_ns);
 }
 
 // From the newest change back, each change must report the balances its two accounts have at
 // that point: their balances now, less the effects of the later changes.
 absl::Status State::CheckChangeBalances(const std::vector<Change>& changes) const {
-  absl::flat_hash_map<uint32_t, Balances> running;  // by account slot
+  absl::flat_hash_map<Ref, Balances> running;  // by account ref
   for (size_t i = changes.size(); i-- > 0;) {
     const Change& change = changes[i];
     const Transfer& transfer = this->transfer(FindTransfer(change.transfer_id));
-    const uint32_t debit_slot = FindAccount(transfer.debit_account_id);
-    const uint32_t credit_slot = FindAccount(transfer.credit_account_id);
-    for (uint32_t slot : {debit_slot, credit_slot}) {
-      if (running.try_emplace(slot).second) running[slot] = GetBalances(slot);
+    const Ref debit_ref = FindAccount(transfer.debit_account_id);
+    const Ref credit_ref = FindAccount(transfer.credit_account_id);
+    for (Ref ref : {debit_ref, credit_ref}) {
+      if (running.try_emplace(ref).second) running[ref] = GetBalances(ref);
     }
-    Balances& d = running.at(debit_slot);  // no insertion from here on: references hold
-    Balances& c = running.at(credit_slot);
+    Balances& d = running.at(debit_ref);  // no insertion from here on: references hold
+    Balances& c = running.at(credit_ref);
     if (d != change.debit_balance || c != change.credit_balance) {
       return Corrupt("change", i, "balances differ from the state");
     }

@@ -66,7 +66,7 @@ void HistoryArena::Free(uint32_t offset, uint8_t capacity_log2) {
   free_heads_[capacity_log2] = offset;
 }
 
-void HistoryArena::Append(AccountRecord& account, uint32_t transfer_slot) {
+void HistoryArena::Append(AccountRecord& account, Ref transfer) {
   const uint64_t capacity =
       account.history_capacity_log2 == 0 ? 0 : uint64_t{1} << account.history_capacity_log2;
   if (account.history_count == capacity) {
@@ -86,7 +86,7 @@ void HistoryArena::Append(AccountRecord& account, uint32_t transfer_slot) {
     account.history_offset = grown;
     account.history_capacity_log2 = grown_log2;
   }
-  entries_[account.history_offset + account.history_count] = transfer_slot;
+  entries_[account.history_offset + account.history_count] = transfer.bits();
   ++account.history_count;
 }
 
@@ -155,24 +155,25 @@ State::State(State& owner, View)
 
 State::~State() = default;
 
-uint32_t State::FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const {
+Ref State::FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const {
   const Shard& shard = *shards_[home];
+  // The account index holds slots local to its shard.
   uint32_t slot =
       shard.account_index.Find(hash, [&](uint32_t s) { return shard.accounts[s].id == id; });
-  return slot == HashIndex::kNotFound ? kNoSlot : MakeRef(home, slot);
+  return slot == HashIndex::kNotFound ? kNoRef : MakeRef(home, slot);
 }
 
 uint32_t State::FindTransferPayloadIn(uint32_t home, TransferId id, uint32_t hash) const {
   return shards_[home]->transfer_index.Find(hash, [&](uint32_t payload) {
     return (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].id == id
-                                       : transfer(payload).id == id;
+                                       : transfer(Ref::FromBits(payload)).id == id;
   });
 }
 
-uint32_t State::FindTransfer(TransferId id) const {
+Ref State::FindTransfer(TransferId id) const {
   uint32_t payload = FindTransferPayload(id, HashId(id.lo, id.hi));
-  if (payload == HashIndex::kNotFound || (payload & kFailedBit) != 0) return kNoSlot;
-  return payload;
+  if (payload == HashIndex::kNotFound || (payload & kFailedBit) != 0) return kNoRef;
+  return Ref::FromBits(payload);
 }
 
 uint64_t State::account_count() const {
@@ -198,10 +199,10 @@ uint64_t State::pending_count() const {
 // Merges the shards' tables (accounts or transfers), each in timestamp order, into one list
 // of refs.
 template <typename Table>
-std::vector<uint32_t> State::MergeByTimestamp(Table Shard::*table) const {
+std::vector<Ref> State::MergeByTimestamp(Table Shard::*table) const {
   uint64_t total = 0;
   for (uint32_t shard = 0; shard < shard_count_; ++shard) total += (shards_[shard]->*table).size();
-  std::vector<uint32_t> refs;
+  std::vector<Ref> refs;
   refs.reserve(total);
   uint64_t next[kShardsMax] = {};
   while (refs.size() < total) {
@@ -218,66 +219,64 @@ std::vector<uint32_t> State::MergeByTimestamp(Table Shard::*table) const {
   return refs;
 }
 
-std::vector<uint32_t> State::AccountsInOrder() const { return MergeByTimestamp(&Shard::accounts); }
-std::vector<uint32_t> State::TransfersInOrder() const {
-  return MergeByTimestamp(&Shard::transfers);
-}
+std::vector<Ref> State::AccountsInOrder() const { return MergeByTimestamp(&Shard::accounts); }
+std::vector<Ref> State::TransfersInOrder() const { return MergeByTimestamp(&Shard::transfers); }
 
-Balances State::GetBalances(uint32_t account_slot) const {
-  const AccountRecord& account = this->account(account_slot);
+Balances State::GetBalances(Ref account_ref) const {
+  const AccountRecord& account = this->account(account_ref);
   Balances balances{{}, account.debits_posted, {}, account.credits_posted};
   if ((account.flags & kHasPendingBalances) != 0) {
-    const PendingBalances& pending = shard_of(account_slot).pending_balances.at(account_slot);
+    const PendingBalances& pending = shard_of(account_ref).pending_balances.at(account_ref);
     balances.debits_pending = pending.debits;
     balances.credits_pending = pending.credits;
   }
   return balances;
 }
 
-void State::WritePendingBalances(uint32_t account_slot, Balances& out) const {
-  const PendingBalances& pending = shard_of(account_slot).pending_balances.at(account_slot);
+void State::WritePendingBalances(Ref account_ref, Balances& out) const {
+  const PendingBalances& pending = shard_of(account_ref).pending_balances.at(account_ref);
   out.debits_pending = pending.debits;
   out.credits_pending = pending.credits;
 }
 
 // GetBalances' logic again, for the change feed's record; GetBalances keeps its own copy: the
 // reservation paths call it several times per event, with its map lookup inlined.
-void State::WriteBalances(uint32_t account_slot, Balances& out) const {
-  const AccountRecord& account = this->account(account_slot);
+void State::WriteBalances(Ref account_ref, Balances& out) const {
+  const AccountRecord& account = this->account(account_ref);
   out.debits_posted = account.debits_posted;
   out.credits_posted = account.credits_posted;
   out.debits_pending = out.credits_pending = {};
-  if ((account.flags & kHasPendingBalances) != 0) WritePendingBalances(account_slot, out);
+  if ((account.flags & kHasPendingBalances) != 0) WritePendingBalances(account_ref, out);
 }
 
-void State::WriteAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags) {
-  AccountRecord& account = this->account(account_slot);
+void State::WriteAccountState(Ref account_ref, const Balances& balances, uint16_t flags) {
+  AccountRecord& account = this->account(account_ref);
   account.debits_posted = balances.debits_posted;
   account.credits_posted = balances.credits_posted;
   if (!balances.debits_pending.IsZero() || !balances.credits_pending.IsZero()) {
-    shard_of(account_slot).pending_balances[account_slot] = {balances.debits_pending,
-                                                             balances.credits_pending};
+    shard_of(account_ref).pending_balances[account_ref] = {balances.debits_pending,
+                                                           balances.credits_pending};
     flags |= kHasPendingBalances;
   } else {
     if ((account.flags & kHasPendingBalances) != 0)
-      shard_of(account_slot).pending_balances.erase(account_slot);
+      shard_of(account_ref).pending_balances.erase(account_ref);
     flags &= static_cast<uint16_t>(~kHasPendingBalances);
   }
   account.flags = flags;
 }
 
-void State::SetAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags) {
-  LogAccountState(account_slot);
-  WriteAccountState(account_slot, balances, flags);
+void State::SetAccountState(Ref account_ref, const Balances& balances, uint16_t flags) {
+  LogAccountState(account_ref);
+  WriteAccountState(account_ref, balances, flags);
 }
 
-void State::SnapshotBalances(uint32_t account_slot, uint64_t timestamp_ns) {
-  if ((account(account_slot).flags & account_flags::kHistory) == 0) return;
-  const Balances balances = GetBalances(account_slot);
+void State::SnapshotBalances(Ref account_ref, uint64_t timestamp_ns) {
+  if ((account(account_ref).flags & account_flags::kHistory) == 0) return;
+  const Balances balances = GetBalances(account_ref);
   const AccountBalance snapshot{
       balances.debits_pending, balances.debits_posted, balances.credits_pending,
       balances.credits_posted, timestamp_ns,           0};
-  std::vector<AccountBalance>& snapshots = shard_of(account_slot).balance_history[account_slot];
+  std::vector<AccountBalance>& snapshots = shard_of(account_ref).balance_history[account_ref];
   // Several expiries in one batch share its timestamp: keep one entry per timestamp, so
   // timestamps stay unique per account and cursor pagination never skips. (Events have
   // unique timestamps, so this never happens inside a chain.)
@@ -287,11 +286,11 @@ void State::SnapshotBalances(uint32_t account_slot, uint64_t timestamp_ns) {
     return;
   }
   snapshots.push_back(snapshot);
-  if (in_chain_) undo_.push_back({.kind = UndoEntry::Kind::kBalanceSnapshot, .slot = account_slot});
+  if (in_chain_) undo_.push_back({.kind = UndoEntry::Kind::kBalanceSnapshot, .ref = account_ref});
 }
 
 void State::RecordChange(ChangeKind kind, const TransferId& transfer_id, uint64_t timestamp_ns,
-                         uint32_t debit_slot, uint32_t credit_slot) {
+                         Ref debit_ref, Ref credit_ref) {
   // Field by field: an aggregate assignment builds (and memsets) a temporary first.
   // Deferred: numbered when the batch's changes are merged in log order (MergeDeferred).
   Change& change = defer_changes_ ? deferred_.changes.emplace_back() : changes_.Append(in_chain_);
@@ -300,8 +299,8 @@ void State::RecordChange(ChangeKind kind, const TransferId& transfer_id, uint64_
   change.transfer_id = transfer_id;
   change.kind = kind;
   std::memset(change.reserved, 0, sizeof(change.reserved));
-  WriteBalances(debit_slot, change.debit_balance);
-  WriteBalances(credit_slot, change.credit_balance);
+  WriteBalances(debit_ref, change.debit_balance);
+  WriteBalances(credit_ref, change.credit_balance);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -320,20 +319,21 @@ void State::EndBatch() {
 #endif
 }
 
-void State::ReleaseReservation(uint32_t pending_slot, const PendingState& pending,
+void State::ReleaseReservation(Ref pending_ref, const PendingState& pending,
                                uint64_t timestamp_ns) {
-  const Transfer& reservation = this->transfer(pending_slot);
+  const Transfer& reservation = this->transfer(pending_ref);
   for (uint32_t side = 0; side < 2; ++side) {
-    const uint32_t slot = side == 0 ? pending.debit_slot : pending.credit_slot;
-    Balances balances = GetBalances(slot);
+    const Ref account_ref = side == 0 ? pending.debit_ref : pending.credit_ref;
+    Balances balances = GetBalances(account_ref);
     Amount& pending_balance = side == 0 ? balances.debits_pending : balances.credits_pending;
-    LEDGER_ASSERT(CheckedSub(pending_balance, reservation.amount, &pending_balance), slot);
+    LEDGER_ASSERT(CheckedSub(pending_balance, reservation.amount, &pending_balance),
+                  account_ref.bits());
     const uint16_t closing =
         side == 0 ? transfer_flags::kClosingDebit : transfer_flags::kClosingCredit;
-    uint16_t flags = account(slot).flags;
+    uint16_t flags = account(account_ref).flags;
     if ((reservation.flags & closing) != 0) flags &= static_cast<uint16_t>(~account_flags::kClosed);
-    SetAccountState(slot, balances, flags);
-    SnapshotBalances(slot, timestamp_ns);
+    SetAccountState(account_ref, balances, flags);
+    SnapshotBalances(account_ref, timestamp_ns);
   }
 }
 
@@ -350,17 +350,17 @@ void State::ExpireReservations(uint64_t timestamp_ns) {
     const ExpiryEntry entry = next->expiry_queue.top();
     next->expiry_queue.pop();
     // Entries are removed lazily: skip reservations resolved or rolled back since (a rolled
-    // back one's slot may hold a newer transfer: hence the booking time).
-    auto it = next->pending.find(entry.transfer_slot);
+    // back one's ref may name a newer transfer: hence the booking time).
+    auto it = next->pending.find(entry.transfer_ref);
     if (it == next->pending.end() || it->second.status != PendingStatus::kPending ||
         it->second.expires_at_ns != entry.expires_at_ns ||
-        transfer(entry.transfer_slot).timestamp_ns != entry.booked_ns) {
+        transfer(entry.transfer_ref).timestamp_ns != entry.booked_ns) {
       continue;
     }
-    ReleaseReservation(entry.transfer_slot, it->second, timestamp_ns);
+    ReleaseReservation(entry.transfer_ref, it->second, timestamp_ns);
     if (changes_.enabled()) {
-      RecordChange(ChangeKind::kExpired, transfer(entry.transfer_slot).id, timestamp_ns,
-                   it->second.debit_slot, it->second.credit_slot);
+      RecordChange(ChangeKind::kExpired, transfer(entry.transfer_ref).id, timestamp_ns,
+                   it->second.debit_ref, it->second.credit_ref);
     }
     it->second.status = PendingStatus::kExpired;
     --next->pending_count;
@@ -371,49 +371,50 @@ void State::ExpireReservations(uint64_t timestamp_ns) {
 void State::Rollback() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
     const UndoEntry& entry = *it;
-    Shard& shard = shard_of(entry.slot);
+    Shard& shard = shard_of(entry.ref);
     switch (entry.kind) {
       case UndoEntry::Kind::kAccountCreated:
-        shard.account_index.Erase(entry.hash, static_cast<uint32_t>(slot_of(entry.slot)));
+        shard.account_index.Erase(entry.hash, static_cast<uint32_t>(slot_of(entry.ref)));
         shard.accounts.PopBack();
         break;
       case UndoEntry::Kind::kAccountState:
-        WriteAccountState(entry.slot, entry.balances, entry.flags);
+        WriteAccountState(entry.ref, entry.balances, entry.flags);
         break;
       case UndoEntry::Kind::kTransferCreated:
         if (defer_index_) {
-          deferred_.inserts[HomeOf(transfer(entry.slot).id)].pop_back();
+          deferred_.inserts[HomeOf(transfer(entry.ref).id)].pop_back();
         } else {
-          shards_[HomeOf(transfer(entry.slot).id)]->transfer_index.Erase(entry.hash, entry.slot);
+          shards_[HomeOf(transfer(entry.ref).id)]->transfer_index.Erase(entry.hash,
+                                                                        entry.ref.bits());
         }
         shard.transfers.PopBack();
         break;
       case UndoEntry::Kind::kHistoryAppended:
-        shard.history.PopBack(account(entry.slot));
+        shard.history.PopBack(account(entry.ref));
         break;
       case UndoEntry::Kind::kBalanceSnapshot: {
-        auto snapshots = shard.balance_history.find(entry.slot);
+        auto snapshots = shard.balance_history.find(entry.ref);
         snapshots->second.pop_back();
         if (snapshots->second.empty()) shard.balance_history.erase(snapshots);
         break;
       }
       case UndoEntry::Kind::kPendingCreated:
-        shard.pending.erase(entry.slot);
+        shard.pending.erase(entry.ref);
         --shard.pending_count;
         break;
       case UndoEntry::Kind::kPendingResolved: {
-        PendingState& state = shard.pending.at(entry.slot);
+        PendingState& state = shard.pending.at(entry.ref);
         state.status = entry.status;
-        state.resolver_slot = kNoSlot;
+        state.resolver_ref = kNoRef;
         ++shard.pending_count;
         break;
       }
       case UndoEntry::Kind::kReversalAdded: {
-        auto reversal = shard.reversals.find(entry.slot);
+        auto reversal = shard.reversals.find(entry.ref);
         reversal->second.reversed =
             Amount::From(reversal->second.reversed.Get() - entry.amount.Get());
-        reversal->second.reversal_slots.pop_back();
-        if (reversal->second.reversal_slots.empty()) shard.reversals.erase(reversal);
+        reversal->second.reversal_refs.pop_back();
+        if (reversal->second.reversal_refs.empty()) shard.reversals.erase(reversal);
         break;
       }
     }
@@ -512,9 +513,9 @@ CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestam
   using R = CreateAccountResult;
   if (R result = ValidateAccount(event); result != R::kOk) return result;
   const uint32_t hash = HashId(event.id.lo, event.id.hi);
-  const uint32_t existing_slot = FindAccount(event.id, hash);
-  if (existing_slot != kNoSlot) {
-    const AccountRecord& stored = this->account(existing_slot);
+  const Ref existing_ref = FindAccount(event.id, hash);
+  if (existing_ref != kNoRef) {
+    const AccountRecord& stored = this->account(existing_ref);
     constexpr uint16_t kCreationFlags =
         account_flags::kAll & ~(account_flags::kLinked | account_flags::kClosed);
     if ((event.flags & kCreationFlags) != (stored.flags & kCreationFlags)) {
@@ -544,11 +545,10 @@ CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestam
   record.timestamp_ns = timestamp_ns;
   const uint32_t local_slot = static_cast<uint32_t>(shard.accounts.Append(record));
   shard.account_index.Insert(hash, local_slot);
-  const uint32_t slot = MakeRef(home, local_slot);
   if (in_chain_) {
     UndoEntry entry{};
     entry.kind = UndoEntry::Kind::kAccountCreated;
-    entry.slot = slot;
+    entry.ref = MakeRef(home, local_slot);
     entry.hash = hash;
     undo_.push_back(entry);
   }
@@ -575,22 +575,22 @@ void State::VerifyInvariants() const {
     const TrialBalance trial = GetTrialBalance(ledger.id);
     LEDGER_ASSERT(trial.Balanced(), ledger.id);
   }
-  for (uint32_t slot : AccountsInOrder()) {
-    const Balances b = GetBalances(slot);
-    const uint16_t flags = account(slot).flags;
+  for (Ref ref : AccountsInOrder()) {
+    const Balances b = GetBalances(ref);
+    const uint16_t flags = account(ref).flags;
     const u128 debits = b.debits_pending.Get() + b.debits_posted.Get();
     const u128 credits = b.credits_pending.Get() + b.credits_posted.Get();
-    LEDGER_ASSERT(debits >= b.debits_posted.Get() && credits >= b.credits_posted.Get(), slot);
+    LEDGER_ASSERT(debits >= b.debits_posted.Get() && credits >= b.credits_posted.Get(), ref.bits());
     if ((flags & account_flags::kDebitsMustNotExceedCredits) != 0) {
-      LEDGER_ASSERT(debits <= b.credits_posted.Get(), slot);
+      LEDGER_ASSERT(debits <= b.credits_posted.Get(), ref.bits());
     }
     if ((flags & account_flags::kCreditsMustNotExceedDebits) != 0) {
-      LEDGER_ASSERT(credits <= b.debits_posted.Get(), slot);
+      LEDGER_ASSERT(credits <= b.debits_posted.Get(), ref.bits());
     }
   }
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     uint64_t pending_count = 0;
-    for (const auto& [slot, state] : shards_[shard]->pending) {
+    for (const auto& [ref, state] : shards_[shard]->pending) {
       pending_count += state.status == PendingStatus::kPending ? 1 : 0;
     }
     LEDGER_ASSERT(pending_count == shards_[shard]->pending_count, shard, pending_count);

@@ -7,16 +7,17 @@
 //   128 bytes);
 // - transfers: the 152-byte public record in booking order, plus an id index shared with the
 //   ids of recorded failures (one probe tells new / exists / failed);
-// - per-account history: a list of transfer slots in a shared arena, ascending, so slot order
+// - per-account history: a list of transfer refs in a shared arena, ascending, so ref order
 //   is time order and a time range is a binary search;
-// - reservations, reversals and balance snapshots: side maps keyed by slot (the rarer paths);
+// - reservations, reversals and balance snapshots: side maps keyed by ref (the rarer paths);
 // and for the whole ledger: ledgers, recorded failures (in log order) and the change feed (a
 // counter and a ring of the newest changes, change_feed.h).
 //
 // An account lives on the shard ShardOf(its id) picks; a transfer record on its debit
-// account's shard; an id's index entry on ShardOf(the id). Slots are refs: the shard in the
-// bits above slot_bits_, so one 32-bit value names a record on any shard (refs of one shard
-// rise in its booking order; across shards, timestamps order them).
+// account's shard; an id's index entry on ShardOf(the id). A record is named by a Ref
+// (ref.h): the shard in the bits above slot_bits_, its slot in that shard's table below, so
+// one 32-bit value names a record on any shard (refs of one shard rise in its booking order;
+// across shards, timestamps order them). A slot alone (uint32_t/uint64_t) is local to a shard.
 #pragma once
 
 #include <algorithm>
@@ -34,6 +35,7 @@
 #include "engine/internal/change_feed.h"
 #include "engine/internal/hash_index.h"
 #include "engine/internal/lane.h"
+#include "engine/internal/ref.h"
 #include "engine/internal/shard_pool.h"
 #include "engine/internal/tables.h"
 #include "engine/internal/virtual_array.h"
@@ -101,8 +103,8 @@ class State {
     uint32_t id_hash;
     uint32_t debit_hash;
     uint32_t credit_hash;
-    uint32_t debit_slot;
-    uint32_t credit_slot;
+    Ref debit_ref;
+    Ref credit_ref;
     uint8_t id_home;  // shards: of the id's index entry, of each account
     uint8_t debit_home;
     uint8_t credit_home;
@@ -123,53 +125,52 @@ class State {
     const uint64_t hash = base::HashWords64(lo, hi, hash_seed_);
     return static_cast<uint32_t>(hash ^ (hash >> 32));
   }
-  uint32_t FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const;
-  uint32_t FindAccount(AccountId id, uint32_t hash) const {
-    return FindAccountIn(HomeOf(id), id, hash);
-  }
-  uint32_t FindAccount(AccountId id) const { return FindAccount(id, HashId(id.lo, id.hi)); }
-  // A transfer index payload (maybe with kFailedBit), or HashIndex::kNotFound.
+  // An account's ref, or kNoRef.
+  Ref FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const;
+  Ref FindAccount(AccountId id, uint32_t hash) const { return FindAccountIn(HomeOf(id), id, hash); }
+  Ref FindAccount(AccountId id) const { return FindAccount(id, HashId(id.lo, id.hi)); }
+  // A transfer index payload (a transfer ref's bits, or with kFailedBit a failure's index), or
+  // HashIndex::kNotFound.
   // home: the shard holding the id's index entry (HomeOf), when the caller has it already.
   uint32_t FindTransferPayloadIn(uint32_t home, TransferId id, uint32_t hash) const;
   uint32_t FindTransferPayload(TransferId id, uint32_t hash) const {
     return FindTransferPayloadIn(HomeOf(id), id, hash);
   }
-  uint32_t FindTransfer(TransferId id) const;  // a stored transfer's slot, or kNoSlot
+  Ref FindTransfer(TransferId id) const;  // a stored transfer's ref, or kNoRef
 
-  Balances GetBalances(uint32_t account_slot) const;
+  Balances GetBalances(Ref account_ref) const;
   // The same, written in place (a 64-byte result is returned through a copy); the pending
   // part, a map lookup for the few accounts with reservations outstanding, out of line.
-  void WriteBalances(uint32_t account_slot, Balances& out) const;
-  void WritePendingBalances(uint32_t account_slot, Balances& out) const;
-  Account ToAccount(uint32_t account_slot) const;  // the public record
+  void WriteBalances(Ref account_ref, Balances& out) const;
+  void WritePendingBalances(Ref account_ref, Balances& out) const;
+  Account ToAccount(Ref account_ref) const;  // the public record
   // Inside a chain, logs an account's balances and flags so a rollback can restore them.
   // Inline: on the posting fast path this is one test of in_chain_.
-  void LogAccountState(uint32_t account_slot) {
+  void LogAccountState(Ref account_ref) {
     if (!in_chain_) return;
     undo_.push_back({.kind = UndoEntry::Kind::kAccountState,
-                     .flags = account(account_slot).flags,
-                     .slot = account_slot,
-                     .balances = GetBalances(account_slot)});
+                     .flags = account(account_ref).flags,
+                     .ref = account_ref,
+                     .balances = GetBalances(account_ref)});
   }
   // Writes balances (and flags) back, logging the old values when inside a chain.
-  void SetAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags);
-  void WriteAccountState(uint32_t account_slot, const Balances& balances, uint16_t flags);
+  void SetAccountState(Ref account_ref, const Balances& balances, uint16_t flags);
+  void WriteAccountState(Ref account_ref, const Balances& balances, uint16_t flags);
   // For history accounts: appends the current balances, booked at timestamp_ns.
-  void SnapshotBalances(uint32_t account_slot, uint64_t timestamp_ns);
+  void SnapshotBalances(Ref account_ref, uint64_t timestamp_ns);
   // The change feed, when changes_.enabled(): callers test it, and this is out of line, so
   // that with the feed off the apply path pays one test and keeps its registers. Appends a
   // change (staged inside a chain) with its two accounts' balances as they are now, numbered
   // by the counter as it is now: call it once the balances are written and before the
   // transfer is stored (or the expiry counted).
   void RecordChange(ChangeKind kind, const TransferId& transfer_id, uint64_t timestamp_ns,
-                    uint32_t debit_slot, uint32_t credit_slot);
+                    Ref debit_ref, Ref credit_ref);
 
   void BeginBatch(uint64_t timestamp_ns, size_t event_count);
   void EndBatch();
   void ExpireReservations(uint64_t timestamp_ns);
   // Releases a reservation's pending balances and reopens the accounts it closed.
-  void ReleaseReservation(uint32_t pending_slot, const PendingState& pending,
-                          uint64_t timestamp_ns);
+  void ReleaseReservation(Ref pending_ref, const PendingState& pending, uint64_t timestamp_ns);
 
   // Chain driver shared by accounts and transfers: runs apply(i) for each event, handles
   // linked chains, rollback and open chains.
@@ -235,28 +236,27 @@ class State {
                                 const Prepared& prepared);
   CreateTransferResult ApplyResolve(const Transfer& event, uint64_t timestamp_ns,
                                     const Prepared& prepared);
-  CreateTransferResult CheckReversal(const Transfer& event, uint32_t* reversed_slot) const;
+  CreateTransferResult CheckReversal(const Transfer& event, Ref* reversed_ref) const;
   bool AmountMatches(const Transfer& event, const Transfer& stored) const;
   CreateTransferResult ApplyPosting(const Transfer& event, uint64_t timestamp_ns,
                                     const Prepared& prepared);
   // Stores the event as a record (booked, without kLinked, with the amount moved) and
-  // indexes it; returns its slot.
-  uint32_t AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount,
-                          uint32_t id_hash, uint32_t debit_slot);
+  // indexes it; returns its ref.
+  Ref AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount, uint32_t id_hash,
+                     Ref debit_ref);
   // Adds a stored transfer to both accounts' histories (and balance snapshots).
-  void RecordHistory(uint32_t transfer_slot, uint32_t debit_slot, uint32_t credit_slot,
-                     uint64_t timestamp_ns);
+  void RecordHistory(Ref transfer_ref, Ref debit_ref, Ref credit_ref, uint64_t timestamp_ns);
   void RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult code);
 
   // Restore steps (snapshot.cc), sharing a working set: the refs of the accounts and
   // transfers in section order, and each account's balances as its transfers say (`derived`,
   // [shard][slot]), to be compared with the balances the snapshot states.
   struct Restoring {
-    std::vector<uint32_t> account_refs;
-    std::vector<uint32_t> transfer_refs;
+    std::vector<Ref> account_refs;
+    std::vector<Ref> transfer_refs;
     std::vector<std::vector<Balances>> derived;
   };
-  Balances& DerivedOf(Restoring& restoring, uint32_t ref) const {
+  Balances& DerivedOf(Restoring& restoring, Ref ref) const {
     return restoring.derived[shard_index_of(ref)][slot_of(ref)];
   }
   absl::Status RestoreLedgers(std::span<const std::byte> bytes);
@@ -273,8 +273,8 @@ class State {
   absl::Status CheckChangeBalances(const std::vector<Change>& changes) const;
 
   // state_hash.cc: one account's or transfer's part of the hashes.
-  void HashAccount(Hasher& hasher, uint32_t ref) const;
-  void HashTransfer(Hasher& hasher, uint32_t ref) const;
+  void HashAccount(Hasher& hasher, Ref ref) const;
+  void HashTransfer(Hasher& hasher, Ref ref) const;
 
   // Expensive whole-state checks (LEDGER_EXPENSIVE_CHECKS builds): trial balance per ledger
   // and every limit, after each batch.
@@ -286,30 +286,29 @@ class State {
   uint32_t HomeOf(const Value128<Tag>& id) const {
     return shard_count_ == 1 ? 0 : ShardOf(AccountId{id.lo, id.hi}, shard_count_);
   }
-  uint32_t MakeRef(uint32_t shard, uint64_t slot) const {
-    return shard << slot_bits_ | static_cast<uint32_t>(slot);
+  // The only place that joins a ref; shard_index_of and slot_of the only ones that split it.
+  Ref MakeRef(uint32_t shard, uint64_t slot) const {
+    return Ref::FromBits(shard << slot_bits_ | static_cast<uint32_t>(slot));
   }
-  // A ref's two halves: the shard above slot_bits_, the slot below (the only place that
-  // splits a ref; MakeRef joins them).
-  uint32_t shard_index_of(uint32_t ref) const { return ref >> slot_bits_; }
-  uint64_t slot_of(uint32_t ref) const { return ref & slot_mask_; }
-  Shard& shard_of(uint32_t ref) { return *shards_[shard_index_of(ref)]; }
-  const Shard& shard_of(uint32_t ref) const { return *shards_[shard_index_of(ref)]; }
-  AccountRecord& account(uint32_t ref) { return shard_of(ref).accounts[slot_of(ref)]; }
-  const AccountRecord& account(uint32_t ref) const { return shard_of(ref).accounts[slot_of(ref)]; }
-  Transfer& transfer(uint32_t ref) { return shard_of(ref).transfers[slot_of(ref)]; }
-  const Transfer& transfer(uint32_t ref) const { return shard_of(ref).transfers[slot_of(ref)]; }
-  PendingState& pending(uint32_t ref) { return shard_of(ref).pending.at(ref); }
-  const PendingState& pending(uint32_t ref) const { return shard_of(ref).pending.at(ref); }
+  uint32_t shard_index_of(Ref ref) const { return ref.bits() >> slot_bits_; }
+  uint64_t slot_of(Ref ref) const { return ref.bits() & slot_mask_; }
+  Shard& shard_of(Ref ref) { return *shards_[shard_index_of(ref)]; }
+  const Shard& shard_of(Ref ref) const { return *shards_[shard_index_of(ref)]; }
+  AccountRecord& account(Ref ref) { return shard_of(ref).accounts[slot_of(ref)]; }
+  const AccountRecord& account(Ref ref) const { return shard_of(ref).accounts[slot_of(ref)]; }
+  Transfer& transfer(Ref ref) { return shard_of(ref).transfers[slot_of(ref)]; }
+  const Transfer& transfer(Ref ref) const { return shard_of(ref).transfers[slot_of(ref)]; }
+  PendingState& pending(Ref ref) { return shard_of(ref).pending.at(ref); }
+  const PendingState& pending(Ref ref) const { return shard_of(ref).pending.at(ref); }
   uint64_t account_count() const;
   uint64_t transfer_count() const;
   uint64_t pending_count() const;
   // Every account or transfer ref in creation (booking) order: the shards' tables merged by
   // timestamp. For hashing, snapshots and whole-ledger scans, never for the apply path.
-  std::vector<uint32_t> AccountsInOrder() const;
-  std::vector<uint32_t> TransfersInOrder() const;
+  std::vector<Ref> AccountsInOrder() const;
+  std::vector<Ref> TransfersInOrder() const;
   template <typename Table>
-  std::vector<uint32_t> MergeByTimestamp(Table Shard::*table) const;
+  std::vector<Ref> MergeByTimestamp(Table Shard::*table) const;
 
   uint64_t hash_seed_;
   uint64_t last_timestamp_ns_ = 0;

@@ -22,7 +22,7 @@ class Hasher {
 };
 
 // An account's public record and balance snapshots.
-void State::HashAccount(Hasher& hasher, uint32_t ref) const {
+void State::HashAccount(Hasher& hasher, Ref ref) const {
   // The public record (all four balances, no internal bits), not the storage layout.
   hasher.Add(ToAccount(ref));
   const auto& balance_history = shard_of(ref).balance_history;
@@ -34,20 +34,20 @@ void State::HashAccount(Hasher& hasher, uint32_t ref) const {
 
 // A transfer's record, its reservation state and its reversals. Refs depend on the shard
 // count, so references are hashed as the timestamps they name.
-void State::HashTransfer(Hasher& hasher, uint32_t ref) const {
+void State::HashTransfer(Hasher& hasher, Ref ref) const {
   const Transfer& record = this->transfer(ref);
   hasher.Add(record);
   if ((record.flags & transfer_flags::kPending) != 0) {
     const PendingState& state = pending(ref);
     hasher.Add(state.status);
     hasher.Add(state.expires_at_ns);
-    hasher.Add(state.resolver_slot == kNoSlot ? 0 : transfer(state.resolver_slot).timestamp_ns);
+    hasher.Add(state.resolver_ref == kNoRef ? 0 : transfer(state.resolver_ref).timestamp_ns);
   }
   const auto& reversals = shard_of(ref).reversals;
   if (auto reversal = reversals.find(ref); reversal != reversals.end()) {
     hasher.Add(reversal->second.reversed);
-    for (uint32_t reversal_slot : reversal->second.reversal_slots) {
-      hasher.Add(transfer(reversal_slot).timestamp_ns);
+    for (Ref reversal_ref : reversal->second.reversal_refs) {
+      hasher.Add(transfer(reversal_ref).timestamp_ns);
     }
   }
 }
@@ -60,12 +60,12 @@ StateHash State::ComputeStateHash() const {
   hasher.Add(change_sequence_next());
   hasher.Add(static_cast<uint64_t>(ledgers_.size()));
   for (const Ledger& ledger : ledgers_) hasher.Add(ledger);
-  const std::vector<uint32_t> accounts = AccountsInOrder();
+  const std::vector<Ref> accounts = AccountsInOrder();
   hasher.Add(static_cast<uint64_t>(accounts.size()));
-  for (uint32_t ref : accounts) HashAccount(hasher, ref);
-  const std::vector<uint32_t> transfers = TransfersInOrder();
+  for (Ref ref : accounts) HashAccount(hasher, ref);
+  const std::vector<Ref> transfers = TransfersInOrder();
   hasher.Add(static_cast<uint64_t>(transfers.size()));
-  for (uint32_t ref : transfers) HashTransfer(hasher, ref);
+  for (Ref ref : transfers) HashTransfer(hasher, ref);
   hasher.Add(failures_.size());
   for (uint64_t i = 0; i < failures_.size(); ++i) {
     hasher.Add(failures_[i].id);

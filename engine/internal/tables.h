@@ -12,13 +12,16 @@
 #include "absl/container/flat_hash_map.h"
 #include "engine/engine.h"
 #include "engine/internal/hash_index.h"
+#include "engine/internal/ref.h"
 #include "engine/internal/virtual_array.h"
 #include "engine/types.h"
 
 namespace ledger::engine::internal {
 
+// No slot or offset (the history arena's free lists, a snapshot's section indexes); a ref
+// that names no record is kNoRef.
 inline constexpr uint32_t kNoSlot = ~uint32_t{0};
-// Transfer index payloads: a transfer ref, or with this bit an index in failures_.
+// Transfer index payloads: a transfer ref's bits, or with this bit an index in failures_.
 inline constexpr uint32_t kFailedBit = uint32_t{1} << 31;
 // Records per table at most (refs are 31 bits); EngineOptions sets the actual limits.
 inline constexpr uint32_t kSlotsMax = kFailedBit - 1;
@@ -57,36 +60,38 @@ struct PendingBalances {
 
 struct PendingState {
   uint64_t expires_at_ns = 0;  // 0 = never
-  uint32_t debit_slot = kNoSlot;
-  uint32_t credit_slot = kNoSlot;
-  uint32_t resolver_slot = kNoSlot;  // the post/void transfer
+  Ref debit_ref;
+  Ref credit_ref;
+  Ref resolver_ref;  // the post/void transfer, or kNoRef
   PendingStatus status = PendingStatus::kPending;
 };
 
 struct ReversalState {
   Amount reversed;
-  std::vector<uint32_t> reversal_slots;  // oldest first
+  std::vector<Ref> reversal_refs;  // oldest first
 };
 
 // Ordered by expiry, then booking: the order single-shard and sharded engines both release in.
 struct ExpiryEntry {
   uint64_t expires_at_ns;
   uint64_t booked_ns;  // the reservation's timestamp
-  uint32_t transfer_slot;
+  Ref transfer_ref;
   friend auto operator<=>(const ExpiryEntry&, const ExpiryEntry&) = default;
 };
 using ExpiryQueue = std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>>;
 
-// Per-account lists of transfer slots, in blocks of 2^k entries that double as a list grows
+// Per-account lists of transfer refs, in blocks of 2^k entries that double as a list grows
 // (copying, amortised O(1)); freed blocks are reused through per-size free lists threaded
 // through the blocks themselves. At most 2x slack, so 8-16 bytes per transfer (two sides).
+// Entries are raw words (a free block's first word holds an offset, not a ref): Append takes a
+// Ref, List gives the refs' bits (Ref::FromBits reads one).
 class HistoryArena {
  public:
   explicit HistoryArena(uint64_t entries_max);
   void Prefault(uint64_t entry_count) { entries_.Prefault(entry_count); }
-  void Append(AccountRecord& account, uint32_t transfer_slot);
+  void Append(AccountRecord& account, Ref transfer);
   void PopBack(AccountRecord& account) { --account.history_count; }
-  std::span<const uint32_t> List(const AccountRecord& account) const {
+  std::span<const uint32_t> List(const AccountRecord& account) const {  // ref bits
     return {entries_.data() + account.history_offset, account.history_count};
   }
   void PrefetchTail(const AccountRecord& account) const {
@@ -112,15 +117,15 @@ struct alignas(64) Shard {  // aligned: shards' counters never share a cache lin
   // and history (parallel.cc): each on cache lines of its own, so those writes do not evict
   // what the readers hold.
   alignas(64) HashIndex account_index;
-  alignas(64) absl::flat_hash_map<uint32_t, PendingBalances> pending_balances;  // by account ref
-  absl::flat_hash_map<uint32_t, std::vector<AccountBalance>> balance_history;
+  alignas(64) absl::flat_hash_map<Ref, PendingBalances> pending_balances;  // by account ref
+  absl::flat_hash_map<Ref, std::vector<AccountBalance>> balance_history;
   HistoryArena history;  // transfer refs, for this shard's accounts
 
   VirtualArray<Transfer> transfers;      // those whose debit account is here, booking order
   alignas(64) HashIndex transfer_index;  // ids placed here: transfer ref or failure index
-  alignas(64) absl::flat_hash_map<uint32_t, PendingState> pending;  // reservations stored here
+  alignas(64) absl::flat_hash_map<Ref, PendingState> pending;  // reservations stored here
   ExpiryQueue expiry_queue;
-  absl::flat_hash_map<uint32_t, ReversalState> reversals;  // by the reversed transfer's ref
+  absl::flat_hash_map<Ref, ReversalState> reversals;  // by the reversed transfer's ref
   uint64_t pending_count = 0;
 };
 
@@ -138,7 +143,7 @@ struct UndoEntry {
   Kind kind = Kind::kAccountCreated;
   PendingStatus status = PendingStatus::kNone;  // kPendingResolved: the status before
   uint16_t flags = 0;                           // kAccountState: the flags before
-  uint32_t slot = 0;                            // account or transfer slot
+  Ref ref;                                      // the account or transfer
   uint32_t hash = 0;    // kAccountCreated / kTransferCreated: for the index erase
   Balances balances{};  // kAccountState: the balances before
   Amount amount{};      // kReversalAdded

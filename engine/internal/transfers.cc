@@ -20,7 +20,7 @@ constexpr uint64_t kNanosecondsPerSecond = 1'000'000'000;
 //   kHashAhead:     hash the ids; prefetch the id-index and account-index buckets;
 //   kProbeAhead:    read the account buckets (now cached); prefetch the candidate records;
 //   kResolveAhead:  confirm the accounts (records now cached); prefetch their history tails.
-// Account slots may be resolved early because a transfer batch never creates accounts.
+// Account refs may be resolved early because a transfer batch never creates accounts.
 constexpr size_t kHashAhead = 24;
 constexpr size_t kProbeAhead = 12;
 constexpr size_t kResolveAhead = 6;
@@ -91,15 +91,15 @@ void State::PrefetchAccounts(size_t index) const {
 void State::Resolve(std::span<const Transfer> events, size_t index) {
   const Transfer& event = events[index];
   Prepared& prepared = prepared_[index];
-  prepared.debit_slot =
+  prepared.debit_ref =
       FindAccountIn(prepared.debit_home, event.debit_account_id, prepared.debit_hash);
-  prepared.credit_slot =
+  prepared.credit_ref =
       FindAccountIn(prepared.credit_home, event.credit_account_id, prepared.credit_hash);
   // A post/void moves its reservation's accounts, which may not be the ones it names (and
   // those may be another shard's, changing meanwhile): no prefetch there.
   if ((event.flags & kResolveFlags) != 0) return;
-  for (uint32_t slot : {prepared.debit_slot, prepared.credit_slot}) {
-    if (slot != kNoSlot) shard_of(slot).history.PrefetchTail(account(slot));
+  for (Ref ref : {prepared.debit_ref, prepared.credit_ref}) {
+    if (ref != kNoRef) shard_of(ref).history.PrefetchTail(account(ref));
   }
 }
 
@@ -108,7 +108,7 @@ CreateTransferResult State::CreateValidTransfer(const Transfer& event, uint64_t 
   const uint32_t payload = FindTransferPayloadIn(prepared.id_home, event.id, prepared.id_hash);
   if (payload != HashIndex::kNotFound) {
     if ((payload & kFailedBit) != 0) return failures_[payload & ~kFailedBit].code;
-    return CompareExisting(event, transfer(payload));
+    return CompareExisting(event, transfer(Ref::FromBits(payload)));
   }
   return CreateNewTransfer(event, timestamp_ns, prepared);
 }
@@ -169,7 +169,7 @@ CreateTransferResult State::ValidateTransfer(const Transfer& event) {
 bool State::AmountMatches(const Transfer& event, const Transfer& stored) const {
   if ((stored.flags & kPostPending) != 0) {
     if (!event.amount.IsMax()) return event.amount == stored.amount;
-    const uint32_t reservation = FindTransfer(stored.pending_id);
+    const Ref reservation = FindTransfer(stored.pending_id);
     return transfer(reservation).amount == stored.amount;
   }
   if ((stored.flags & kVoidPending) != 0) {
@@ -210,23 +210,23 @@ CreateTransferResult State::CompareExisting(const Transfer& event, const Transfe
   return R::kExists;
 }
 
-CreateTransferResult State::CheckReversal(const Transfer& event, uint32_t* reversed_slot) const {
-  const uint32_t slot = FindTransfer(event.reverses_id);
-  if (slot == kNoSlot) return R::kReversedTransferNotFound;
-  const Transfer& original = this->transfer(slot);
+CreateTransferResult State::CheckReversal(const Transfer& event, Ref* reversed_ref) const {
+  const Ref original_ref = FindTransfer(event.reverses_id);
+  if (original_ref == kNoRef) return R::kReversedTransferNotFound;
+  const Transfer& original = this->transfer(original_ref);
   if ((original.flags & (kPending | kVoidPending)) != 0) return R::kReversedTransferNotPosted;
   if (event.debit_account_id != original.credit_account_id ||
       event.credit_account_id != original.debit_account_id) {
     return R::kReversalMustSwapAccounts;
   }
   Amount reversed;
-  const auto& reversals = shard_of(slot).reversals;
-  if (auto it = reversals.find(slot); it != reversals.end()) reversed = it->second.reversed;
+  const auto& reversals = shard_of(original_ref).reversals;
+  if (auto it = reversals.find(original_ref); it != reversals.end()) reversed = it->second.reversed;
   Amount total;
   if (!CheckedAdd(reversed, event.amount, &total) || total > original.amount) {
     return R::kExceedsReversibleAmount;
   }
-  *reversed_slot = slot;
+  *reversed_ref = original_ref;
   return R::kOk;
 }
 
@@ -252,20 +252,20 @@ static CreateTransferResult CheckTotals(const Balances& debit, uint16_t debit_fl
 
 CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_ns,
                                      const Prepared& prepared) {
-  if (prepared.debit_slot == kNoSlot) return R::kDebitAccountNotFound;
-  if (prepared.credit_slot == kNoSlot) return R::kCreditAccountNotFound;
-  const AccountRecord& debit = this->account(prepared.debit_slot);
-  const AccountRecord& credit = this->account(prepared.credit_slot);
+  if (prepared.debit_ref == kNoRef) return R::kDebitAccountNotFound;
+  if (prepared.credit_ref == kNoRef) return R::kCreditAccountNotFound;
+  const AccountRecord& debit = this->account(prepared.debit_ref);
+  const AccountRecord& credit = this->account(prepared.credit_ref);
   if (debit.ledger != credit.ledger) return R::kAccountsMustHaveTheSameLedger;
   if (event.ledger != debit.ledger) return R::kTransferMustHaveTheSameLedgerAsAccounts;
-  uint32_t reversed_slot = kNoSlot;
+  Ref reversed_ref = kNoRef;
   if (!event.reverses_id.IsZero()) {
-    if (R result = CheckReversal(event, &reversed_slot); result != R::kOk) return result;
+    if (R result = CheckReversal(event, &reversed_ref); result != R::kOk) return result;
   }
   if ((debit.flags & account_flags::kClosed) != 0) return R::kDebitAccountAlreadyClosed;
   if ((credit.flags & account_flags::kClosed) != 0) return R::kCreditAccountAlreadyClosed;
   // The common case: a plain posting between accounts without reservations outstanding.
-  if ((event.flags & ~kLinked) == 0 && reversed_slot == kNoSlot &&
+  if ((event.flags & ~kLinked) == 0 && reversed_ref == kNoRef &&
       ((debit.flags | credit.flags) & kHasPendingBalances) == 0) {
     return ApplyPosting(event, timestamp_ns, prepared);
   }
@@ -277,8 +277,8 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
     return R::kOverflowsTimeout;
   }
 
-  Balances d = GetBalances(prepared.debit_slot);
-  Balances c = GetBalances(prepared.credit_slot);
+  Balances d = GetBalances(prepared.debit_ref);
+  Balances c = GetBalances(prepared.credit_ref);
   Amount amount = event.amount;
   if ((event.flags & kBalancingDebit) != 0) {
     amount = std::min(amount, Available(d.credits_posted, d.debits_posted, d.debits_pending));
@@ -302,32 +302,32 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
   uint16_t credit_flags = credit.flags;
   if ((event.flags & kClosingDebit) != 0) debit_flags |= account_flags::kClosed;
   if ((event.flags & kClosingCredit) != 0) credit_flags |= account_flags::kClosed;
-  SetAccountState(prepared.debit_slot, d, debit_flags);
-  SetAccountState(prepared.credit_slot, c, credit_flags);
+  SetAccountState(prepared.debit_ref, d, debit_flags);
+  SetAccountState(prepared.credit_ref, c, credit_flags);
   if (changes_.enabled()) {
     RecordChange(pending ? ChangeKind::kPending : ChangeKind::kSinglePhase, event.id, timestamp_ns,
-                 prepared.debit_slot, prepared.credit_slot);
+                 prepared.debit_ref, prepared.credit_ref);
   }
 
-  const uint32_t slot =
-      AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, prepared.debit_slot);
-  RecordHistory(slot, prepared.debit_slot, prepared.credit_slot, timestamp_ns);
+  const Ref transfer_ref =
+      AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, prepared.debit_ref);
+  RecordHistory(transfer_ref, prepared.debit_ref, prepared.credit_ref, timestamp_ns);
   if (pending) {
-    Shard& home = shard_of(slot);
+    Shard& home = shard_of(transfer_ref);
     home.pending.emplace(
-        slot, PendingState{expires_at_ns, prepared.debit_slot, prepared.credit_slot, kNoSlot,
-                           PendingStatus::kPending});
+        transfer_ref, PendingState{expires_at_ns, prepared.debit_ref, prepared.credit_ref, kNoRef,
+                                   PendingStatus::kPending});
     ++home.pending_count;
-    if (expires_at_ns != 0) home.expiry_queue.push({expires_at_ns, timestamp_ns, slot});
-    if (in_chain_) undo_.push_back({.kind = UndoEntry::Kind::kPendingCreated, .slot = slot});
+    if (expires_at_ns != 0) home.expiry_queue.push({expires_at_ns, timestamp_ns, transfer_ref});
+    if (in_chain_) undo_.push_back({.kind = UndoEntry::Kind::kPendingCreated, .ref = transfer_ref});
   }
-  if (reversed_slot != kNoSlot) {
-    ReversalState& reversal = shard_of(reversed_slot).reversals[reversed_slot];
+  if (reversed_ref != kNoRef) {
+    ReversalState& reversal = shard_of(reversed_ref).reversals[reversed_ref];
     reversal.reversed = Amount::From(reversal.reversed.Get() + amount.Get());
-    reversal.reversal_slots.push_back(slot);
+    reversal.reversal_refs.push_back(transfer_ref);
     if (in_chain_) {
       undo_.push_back(
-          {.kind = UndoEntry::Kind::kReversalAdded, .slot = reversed_slot, .amount = amount});
+          {.kind = UndoEntry::Kind::kReversalAdded, .ref = reversed_ref, .amount = amount});
     }
   }
   return R::kOk;
@@ -339,8 +339,8 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
 // overflows_debits/credits cannot happen once the posted sums did not overflow.
 CreateTransferResult State::ApplyPosting(const Transfer& event, uint64_t timestamp_ns,
                                          const Prepared& prepared) {
-  AccountRecord& debit = this->account(prepared.debit_slot);
-  AccountRecord& credit = this->account(prepared.credit_slot);
+  AccountRecord& debit = this->account(prepared.debit_ref);
+  AccountRecord& credit = this->account(prepared.credit_ref);
   Amount debits_posted;
   Amount credits_posted;
   if (!CheckedAdd(debit.debits_posted, event.amount, &debits_posted)) {
@@ -357,25 +357,25 @@ CreateTransferResult State::ApplyPosting(const Transfer& event, uint64_t timesta
       credits_posted > credit.debits_posted) {
     return R::kExceedsDebits;
   }
-  LogAccountState(prepared.debit_slot);
-  LogAccountState(prepared.credit_slot);
+  LogAccountState(prepared.debit_ref);
+  LogAccountState(prepared.credit_ref);
   debit.debits_posted = debits_posted;
   credit.credits_posted = credits_posted;
   if (changes_.enabled()) {
-    RecordChange(ChangeKind::kSinglePhase, event.id, timestamp_ns, prepared.debit_slot,
-                 prepared.credit_slot);
+    RecordChange(ChangeKind::kSinglePhase, event.id, timestamp_ns, prepared.debit_ref,
+                 prepared.credit_ref);
   }
-  const uint32_t slot =
-      AppendTransfer(event, timestamp_ns, event.amount, prepared.id_hash, prepared.debit_slot);
-  RecordHistory(slot, prepared.debit_slot, prepared.credit_slot, timestamp_ns);
+  const Ref transfer_ref =
+      AppendTransfer(event, timestamp_ns, event.amount, prepared.id_hash, prepared.debit_ref);
+  RecordHistory(transfer_ref, prepared.debit_ref, prepared.credit_ref, timestamp_ns);
   return R::kOk;
 }
 
 CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timestamp_ns,
                                          const Prepared& prepared) {
-  const uint32_t pending_slot = FindTransfer(event.pending_id);
-  if (pending_slot == kNoSlot) return R::kPendingTransferNotFound;
-  const Transfer& reservation = this->transfer(pending_slot);
+  const Ref pending_ref = FindTransfer(event.pending_id);
+  if (pending_ref == kNoRef) return R::kPendingTransferNotFound;
+  const Transfer& reservation = this->transfer(pending_ref);
   if ((reservation.flags & kPending) == 0) return R::kPendingTransferNotPending;
   if (!event.debit_account_id.IsZero() && event.debit_account_id != reservation.debit_account_id) {
     return R::kPendingTransferHasDifferentDebitAccountId;
@@ -395,12 +395,12 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
   if (!post && !event.amount.IsZero() && event.amount != reservation.amount) {
     return R::kPendingTransferHasDifferentAmount;
   }
-  const PendingState pending = this->pending(pending_slot);
+  const PendingState pending = this->pending(pending_ref);
   if (pending.status == PendingStatus::kPosted) return R::kPendingTransferAlreadyPosted;
   if (pending.status == PendingStatus::kVoided) return R::kPendingTransferAlreadyVoided;
   if (pending.status == PendingStatus::kExpired) return R::kPendingTransferExpired;
-  const AccountRecord& debit = this->account(pending.debit_slot);
-  const AccountRecord& credit = this->account(pending.credit_slot);
+  const AccountRecord& debit = this->account(pending.debit_ref);
+  const AccountRecord& credit = this->account(pending.credit_ref);
   // Voids are always accepted; a post is accepted by an account closed by this very
   // reservation (that is how a closing is made final).
   if (post && (debit.flags & account_flags::kClosed) != 0 &&
@@ -412,11 +412,12 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
     return R::kCreditAccountAlreadyClosed;
   }
 
-  Balances d = GetBalances(pending.debit_slot);
-  Balances c = GetBalances(pending.credit_slot);
-  LEDGER_ASSERT(CheckedSub(d.debits_pending, reservation.amount, &d.debits_pending), pending_slot);
+  Balances d = GetBalances(pending.debit_ref);
+  Balances c = GetBalances(pending.credit_ref);
+  LEDGER_ASSERT(CheckedSub(d.debits_pending, reservation.amount, &d.debits_pending),
+                pending_ref.bits());
   LEDGER_ASSERT(CheckedSub(c.credits_pending, reservation.amount, &c.credits_pending),
-                pending_slot);
+                pending_ref.bits());
   const Amount amount =
       post ? (event.amount.IsMax() ? reservation.amount : event.amount) : reservation.amount;
   if (post) {
@@ -433,67 +434,67 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
   if (!post && (reservation.flags & kClosingCredit) != 0) {
     credit_flags &= static_cast<uint16_t>(~account_flags::kClosed);
   }
-  SetAccountState(pending.debit_slot, d, debit_flags);
-  SetAccountState(pending.credit_slot, c, credit_flags);
+  SetAccountState(pending.debit_ref, d, debit_flags);
+  SetAccountState(pending.credit_ref, c, credit_flags);
   if (changes_.enabled()) {
     RecordChange(post ? ChangeKind::kPosted : ChangeKind::kVoided, event.id, timestamp_ns,
-                 pending.debit_slot, pending.credit_slot);
+                 pending.debit_ref, pending.credit_ref);
   }
 
-  const uint32_t slot =
-      AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, pending.debit_slot);
-  Transfer& record = this->transfer(slot);  // a post/void stores the reservation's accounts
+  const Ref transfer_ref =
+      AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, pending.debit_ref);
+  Transfer& record = this->transfer(transfer_ref);  // a post/void stores the reservation's accounts
   record.debit_account_id = reservation.debit_account_id;
   record.credit_account_id = reservation.credit_account_id;
   record.ledger = reservation.ledger;
   record.code = reservation.code;
-  RecordHistory(slot, pending.debit_slot, pending.credit_slot, timestamp_ns);
-  PendingState& state = this->pending(pending_slot);
+  RecordHistory(transfer_ref, pending.debit_ref, pending.credit_ref, timestamp_ns);
+  PendingState& state = this->pending(pending_ref);
   if (in_chain_) {
     undo_.push_back(
-        {.kind = UndoEntry::Kind::kPendingResolved, .status = state.status, .slot = pending_slot});
+        {.kind = UndoEntry::Kind::kPendingResolved, .status = state.status, .ref = pending_ref});
   }
   state.status = post ? PendingStatus::kPosted : PendingStatus::kVoided;
-  state.resolver_slot = slot;
-  --shard_of(pending_slot).pending_count;
+  state.resolver_ref = transfer_ref;
+  --shard_of(pending_ref).pending_count;
   return R::kOk;
 }
 
-uint32_t State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount,
-                               uint32_t id_hash, uint32_t debit_slot) {
+Ref State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount,
+                          uint32_t id_hash, Ref debit_ref) {
   // The record lives with its debit account (for a post/void, the reservation's).
-  const uint32_t home = shard_index_of(debit_slot);
+  const uint32_t home = shard_index_of(debit_ref);
   VirtualArray<Transfer>& transfers = shards_[home]->transfers;
   LEDGER_ASSERT(!transfers.full(), transfers.size());  // gated by HasRoomFor
-  const uint32_t slot = MakeRef(home, transfers.Append(event));
-  Transfer& record = this->transfer(slot);  // written in place: no second copy of 152 bytes
+  const Ref transfer_ref = MakeRef(home, transfers.Append(event));
+  Transfer& record = this->transfer(transfer_ref);  // written in place: no second copy of 152 bytes
   record.timestamp_ns = timestamp_ns;
   record.flags = static_cast<uint16_t>(event.flags & ~kLinked);
   record.amount = amount;
   if (defer_index_) {
-    deferred_.inserts[HomeOf(event.id)].push_back({id_hash, slot});
+    deferred_.inserts[HomeOf(event.id)].push_back({id_hash, transfer_ref});
   } else {
-    shards_[HomeOf(event.id)]->transfer_index.Insert(id_hash, slot);
+    shards_[HomeOf(event.id)]->transfer_index.Insert(id_hash, transfer_ref.bits());
   }
   if (in_chain_) {
-    undo_.push_back({.kind = UndoEntry::Kind::kTransferCreated, .slot = slot, .hash = id_hash});
+    undo_.push_back(
+        {.kind = UndoEntry::Kind::kTransferCreated, .ref = transfer_ref, .hash = id_hash});
   }
-  return slot;
+  return transfer_ref;
 }
 
-void State::RecordHistory(uint32_t transfer_slot, uint32_t debit_slot, uint32_t credit_slot,
-                          uint64_t timestamp_ns) {
-  shard_of(debit_slot).history.Append(account(debit_slot), transfer_slot);
-  shard_of(credit_slot).history.Append(account(credit_slot), transfer_slot);
+void State::RecordHistory(Ref transfer_ref, Ref debit_ref, Ref credit_ref, uint64_t timestamp_ns) {
+  shard_of(debit_ref).history.Append(account(debit_ref), transfer_ref);
+  shard_of(credit_ref).history.Append(account(credit_ref), transfer_ref);
   if (in_chain_) {
-    undo_.push_back({.kind = UndoEntry::Kind::kHistoryAppended, .slot = debit_slot});
-    undo_.push_back({.kind = UndoEntry::Kind::kHistoryAppended, .slot = credit_slot});
+    undo_.push_back({.kind = UndoEntry::Kind::kHistoryAppended, .ref = debit_ref});
+    undo_.push_back({.kind = UndoEntry::Kind::kHistoryAppended, .ref = credit_ref});
   }
-  if ((account(debit_slot).flags & account_flags::kHistory) != 0) {
-    SnapshotBalances(debit_slot, timestamp_ns);
+  if ((account(debit_ref).flags & account_flags::kHistory) != 0) {
+    SnapshotBalances(debit_ref, timestamp_ns);
   }
-  if ((account(credit_slot).flags & account_flags::kHistory) != 0) {
-    SnapshotBalances(credit_slot, timestamp_ns);
+  if ((account(credit_ref).flags & account_flags::kHistory) != 0) {
+    SnapshotBalances(credit_ref, timestamp_ns);
   }
 }
 
@@ -503,8 +504,8 @@ void State::RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult 
     deferred_.failures.push_back({event_index_, id_hash, id, code});
     return;
   }
-  const uint32_t slot = static_cast<uint32_t>(failures_.Append({id, code, {}}));
-  shards_[HomeOf(id)]->transfer_index.Insert(id_hash, slot | kFailedBit);
+  const uint32_t index = static_cast<uint32_t>(failures_.Append({id, code, {}}));
+  shards_[HomeOf(id)]->transfer_index.Insert(id_hash, index | kFailedBit);
 }
 
 }  // namespace ledger::engine::internal
