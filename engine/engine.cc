@@ -78,6 +78,7 @@ std::vector<StateHash> Engine::ComputeShardStateHashes() const {
   return hashes;
 }
 uint64_t Engine::last_timestamp_ns() const { return state_->last_timestamp_ns(); }
+std::optional<uint64_t> Engine::next_expiry_ns() const { return state_->next_expiry_ns(); }
 bool Engine::HasRoomFor(uint64_t account_count, uint64_t transfer_count) const {
   return state_->HasRoomFor(account_count, transfer_count);
 }

@@ -164,6 +164,11 @@ class Engine {
                                                          std::span<const SnapshotSection> sections);
 
   uint64_t last_timestamp_ns() const;
+  // The earliest deadline of a reservation that may still be pending (one resolved since may
+  // leave its deadline here until a batch passes it). Any batch at or after it releases what
+  // is due, an empty CreateTransfers batch included: that is how a server expires reservations
+  // on a quiet ledger, through the log like any batch.
+  std::optional<uint64_t> next_expiry_ns() const;
   // Whether the tables can take this many more accounts and transfers. Callers that accept
   // untrusted batches (the server) check it first and refuse with a clear error; the engine
   // treats running past its tables as a bug. The tables hold 2^31 - 1 records each, far past

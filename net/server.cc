@@ -286,6 +286,11 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
         log(absl::StrCat("stopped accepting connections: ", exception.getDescription().cStr()));
       });
   kj::ForkedPromise<void> watching = core->WatchDurability().fork();
+  kj::Promise<void> expiring =
+      core->ExpireOnTime(io.provider->getTimer())
+          .eagerlyEvaluate([&log](kj::Exception&& exception) {
+            log(absl::StrCat("expiry stopped: ", exception.getDescription().cStr()));
+          });
   auto stop = io.unixEventPort.onSignal(SIGTERM)
                   .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
                   .then([&log](siginfo_t signal) {
@@ -300,6 +305,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   // Graceful: stop accepting, refuse new calls, let the calls in flight finish and their
   // replies leave, then snapshot.
   accepting = nullptr;
+  expiring = nullptr;
   state.shutting_down = true;
   state.EndSubscriptions("the server is shutting down");
   kj::Timer& timer = io.provider->getTimer();

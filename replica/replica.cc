@@ -68,6 +68,13 @@ const wal::Hash128& Replica::chain_hash() const { return sequencer_->chain_hash(
 
 absl::Status Replica::SnapshotNow() { return sequencer_->SnapshotNow(); }
 
+absl::StatusOr<std::optional<BatchReceipt>> Replica::ExpireDue() {
+  const std::optional<uint64_t> next_ns = engine_->next_expiry_ns();
+  if (!next_ns.has_value() || *next_ns > sequencer_->clock_ns()) return std::nullopt;
+  LEDGER_ASSIGN_OR_RETURN(const BatchReceipt receipt, Submit<Transfer>({}, {}));
+  return receipt;
+}
+
 uint64_t Replica::StoredTimestamp(const Ledger& event) const {
   return engine_->LookupLedger(event.id).value_or(Ledger{}).timestamp_ns;
 }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -105,6 +106,12 @@ class Replica {
   // writes a snapshot of the state there and prunes old ones (a graceful shutdown: the next
   // start replays nothing). Blocks the owner thread.
   absl::Status SnapshotNow();
+
+  // When a reservation's deadline has passed by the booking clock, logs and applies an empty
+  // transfer batch, which releases everything due (an expiry tick: replay does the same, and
+  // the change feed shows each release at the tick's timestamp). nullopt when nothing is due.
+  // A server calls it a few times a second, so holds expire on time on a quiet ledger too.
+  absl::StatusOr<std::optional<BatchReceipt>> ExpireDue();
 
  private:
   Replica() = default;

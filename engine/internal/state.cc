@@ -337,6 +337,17 @@ void State::ReleaseReservation(Ref pending_ref, const PendingState& pending,
   }
 }
 
+std::optional<uint64_t> State::next_expiry_ns() const {
+  std::optional<uint64_t> next;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    const ExpiryQueue& queue = shards_[shard]->expiry_queue;
+    if (!queue.empty() && (!next || queue.top().expires_at_ns < *next)) {
+      next = queue.top().expires_at_ns;
+    }
+  }
+  return next;
+}
+
 void State::ExpireReservations(uint64_t timestamp_ns) {
   while (true) {
     // The earliest due entry over all shards: the order one shard would release them in.

@@ -24,6 +24,7 @@
 #include <bit>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <queue>
 #include <span>
 #include <vector>
@@ -95,6 +96,7 @@ class State {
   absl::Status Restore(std::span<const SnapshotSection> sections);
   EngineStats GetStats() const;
   uint64_t last_timestamp_ns() const { return last_timestamp_ns_; }
+  std::optional<uint64_t> next_expiry_ns() const;
   bool HasRoomFor(uint64_t account_count, uint64_t transfer_count) const;
 
  private:

@@ -43,6 +43,17 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   return core;
 }
 
+kj::Promise<void> Core::ExpireOnTime(kj::Timer& timer) {
+  return timer.afterDelay(kExpiryTickInterval).then([this, &timer]() -> kj::Promise<void> {
+    absl::StatusOr<std::optional<replica::BatchReceipt>> tick = replica_->ExpireDue();
+    if (!tick.ok()) {
+      return KJ_EXCEPTION(FAILED, "expiry tick", std::string(tick.status().message()));
+    }
+    if (tick->has_value()) NoteApplied(**tick);
+    return ExpireOnTime(timer);
+  });
+}
+
 Core::~Core() {
   // The replica stops its threads first, so no callback runs after the eventfd closes.
   replica_.reset();

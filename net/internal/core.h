@@ -29,6 +29,9 @@ struct ServerMetrics;
 
 namespace ledger::net::internal {
 
+// How often the server looks for reservations past their deadline: the most a release can lag.
+inline constexpr kj::Duration kExpiryTickInterval = 100 * kj::MILLISECONDS;
+
 class Core {
  public:
   // Opens and recovers the data directory and starts the log. `port` is the loop's; `log`
@@ -62,6 +65,10 @@ class Core {
   uint64_t durable_op() const { return replica_->durable_op(); }
   absl::Status log_status() const { return replica_->log_status(); }
 
+  // Runs forever: an expiry tick (Replica::ExpireDue) every kExpiryTickInterval, so a
+  // reservation is released within that of its deadline when no request arrives. Breaks if
+  // the log fails.
+  kj::Promise<void> ExpireOnTime(kj::Timer& timer);
   // Writes a snapshot of the state at the last op (graceful shutdown).
   absl::Status SnapshotNow() { return replica_->SnapshotNow(); }
 

@@ -68,6 +68,7 @@ class Sequencer {
   absl::Status SnapshotNow();
 
   uint64_t last_op() const { return last_op_; }
+  uint64_t clock_ns() const { return options_.clock_ns(); }  // the booking clock, now
   const Hash128& chain_hash() const { return chain_hash_; }
 
  private:

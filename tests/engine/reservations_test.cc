@@ -134,6 +134,42 @@ TEST(Expiry, ReservationExpiresAtTheFirstBatchReachingItsExpiryNotOneNanosecondE
   EXPECT_EQ(h.engine().last_timestamp_ns(), expiry_ns);
 }
 
+// What a server's expiry tick reads: the earliest deadline, on one shard or several, and an
+// empty batch at it releases the reservation.
+TEST(Expiry, NextExpiryIsTheEarliestDeadlineAndAnEmptyBatchThereReleasesIt) {
+  for (const uint32_t shard_count : {1u, 4u}) {
+    SCOPED_TRACE(shard_count);
+    Harness h(EngineOptions{.accounts_capacity = 64,
+                            .transfers_capacity = 256,
+                            .change_feed_capacity = 16,
+                            .shard_count = shard_count});
+    CreateStandardBook(h);
+    EXPECT_EQ(h.engine().next_expiry_ns(), std::nullopt);
+    h.AddTransfer({.id = 200,
+                   .debit = kA,
+                   .credit = kB,
+                   .amount = 50,
+                   .timeout_s = 5,
+                   .flags = tf::kPending});
+    h.AddTransfer(
+        {.id = 201, .debit = kB, .credit = kA, .amount = 7, .timeout_s = 2, .flags = tf::kPending});
+    const uint64_t first_ns = BookedAt(h, 201) + 2 * kNanosPerSecond;
+    ASSERT_EQ(h.engine().next_expiry_ns(), first_ns);
+    h.AdvanceTo(first_ns);
+    EXPECT_EQ(h.StatusOf(201), PendingStatus::kExpired);
+    EXPECT_EQ(h.StatusOf(200), PendingStatus::kPending);
+    EXPECT_EQ(h.engine().next_expiry_ns(), BookedAt(h, 200) + 5 * kNanosPerSecond);
+    // Resolved before its deadline, it may still be named until a batch passes it.
+    EXPECT_EQ(
+        h.CreateTransfer(
+            {.id = 10, .amount = 50, .pending_id = 200, .ledger = 0, .code = 0, .flags = kVoid}),
+        R::kOk);
+    h.AdvanceTo(BookedAt(h, 200) + 5 * kNanosPerSecond);
+    EXPECT_EQ(h.engine().next_expiry_ns(), std::nullopt);
+    EXPECT_EQ(h.engine().GetStats().expired_count, 1u);
+  }
+}
+
 TEST(Expiry, ReservationExpiresInALaterBatchThatPassesItsExpiry) {
   Harness h;
   CreateStandardBook(h);

@@ -322,6 +322,49 @@ TEST(Server, RunsADirectoryOfTheSmallestSegmentsAcrossManyOfThem) {
   EXPECT_TRUE(std::filesystem::exists(server.data_dir() + "/wal-00000000000000000004.seg"));
 }
 
+// Nothing is sent after the hold: the server's own tick releases it, through the log (the
+// release survives a restart) and the change feed.
+TEST(Server, AHoldExpiresOnAQuietLedgerWithinASecondOfItsDeadline) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  CreateBasics(*client);
+  Transfer hold = MakeTransfer(700, 2, 3, 25, transfer_flags::kPending);
+  hold.timeout_s = 1;
+  TransferResult result;
+  ASSERT_TRUE(client->CreateTransfers({&hold, 1}, {&result, 1}).ok());
+  ASSERT_EQ(result.status, CreateTransferResult::kOk);
+  const uint64_t deadline_ns = result.timestamp_ns + 1'000'000'000;
+  // Reads only (they book nothing), until the release shows, for at most a few seconds.
+  std::vector<FeedChange> changes;
+  for (int polls = 0; polls < 100; ++polls) {
+    auto page = client->GetChanges(0, 0);
+    ASSERT_TRUE(page.ok()) << page.status();
+    changes = page->changes;
+    if (changes.size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].kind, ChangeKind::kExpired);
+  EXPECT_EQ(changes[1].transfer.id, TransferId::From(700));
+  EXPECT_GE(changes[1].timestamp_ns, deadline_ns);
+  EXPECT_LT(changes[1].timestamp_ns, deadline_ns + 1'000'000'000);  // within a second
+  auto accounts = client->LookupAccounts(std::vector<AccountId>{AccountId::From(3)});
+  ASSERT_TRUE(accounts.ok());
+  EXPECT_EQ((*accounts)[0].credits_pending, Amount::From(0));
+  client.reset();
+  ASSERT_EQ(server.Stop(), 0) << server.log();
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto again = Connect(server, server.token());
+  ASSERT_NE(again, nullptr);
+  auto page = again->GetChanges(1, 0);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->changes.size(), 1u);
+  EXPECT_EQ(page->changes[0].kind, ChangeKind::kExpired);
+  EXPECT_EQ(page->changes[0].timestamp_ns, changes[1].timestamp_ns);
+}
+
 TEST(Server, CoalescesConcurrentSubmissionsAndAnswersEachCaller) {
   ServerProcess server;
   ASSERT_TRUE(server.Start()) << server.log();

@@ -121,5 +121,55 @@ TEST(Replica, SnapshotsAreWrittenAndRecoveryUsesTheNewest) {
   EXPECT_EQ(replayed->replayed_entries, 230u);
 }
 
+TEST(Replica, ExpireDueLogsATickOnlyOnceADeadlineHasPassedAndReplayReleasesTheSame) {
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  auto now_ns = std::make_shared<uint64_t>(uint64_t{1'000'000'000'000});
+  ReplicaOptions options;
+  options.clock_ns = [now_ns] { return *now_ns; };
+  std::unique_ptr<Replica> opened = OpenLedger(path, false, std::move(options));
+  ASSERT_NE(opened, nullptr);
+  Ledger ledger = testing::TestLedger();
+  CreateLedgerResult ledger_result;
+  ASSERT_TRUE(opened->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
+  std::vector<Account> accounts = testing::TestAccounts();
+  std::vector<CreateAccountResult> account_results(accounts.size());
+  ASSERT_TRUE(opened->Submit<Account>(accounts, account_results).ok());
+  Transfer hold{};
+  hold.id = TransferId::From(1);
+  hold.debit_account_id = AccountId::From(2);
+  hold.credit_account_id = AccountId::From(3);
+  hold.amount = Amount::From(10);
+  hold.ledger = testing::kTestLedger;
+  hold.code = 1;
+  hold.flags = transfer_flags::kPending;
+  hold.timeout_s = 1;
+  CreateTransferResult result;
+  ASSERT_TRUE(opened->Submit<Transfer>({&hold, 1}, {&result, 1}).ok());
+  ASSERT_EQ(result, CreateTransferResult::kOk);
+  auto nothing_due = opened->ExpireDue();
+  ASSERT_TRUE(nothing_due.ok());
+  EXPECT_FALSE(nothing_due->has_value());
+  EXPECT_EQ(opened->last_op(), 3u);
+  *now_ns += 2'000'000'000;
+  auto tick = opened->ExpireDue();
+  ASSERT_TRUE(tick.ok()) << tick.status();
+  ASSERT_TRUE(tick->has_value());
+  EXPECT_EQ((*tick)->op, 4u);
+  EXPECT_EQ((*tick)->timestamp_ns, *now_ns);
+  EXPECT_EQ(opened->engine().GetStats().expired_count, 1u);
+  auto again = opened->ExpireDue();
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->has_value()) << "released: nothing more is due";
+  const engine::StateHash expected = opened->engine().ComputeStateHash();
+  ASSERT_TRUE(opened->WaitDurable(4).ok());
+  opened.reset();
+  std::unique_ptr<Replica> reopened = OpenLedger(path, false);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->engine().ComputeStateHash(), expected);
+  EXPECT_EQ(reopened->engine().GetStats().expired_count, 1u);
+}
+
 }  // namespace
 }  // namespace ledger::replica

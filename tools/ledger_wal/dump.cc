@@ -124,7 +124,8 @@ std::string TextEntry(const wal::EntryHeader& entry) {
   return absl::StrCat("op ", entry.op, "  ", TimeText(entry.timestamp_ns), " (", entry.timestamp_ns,
                       ")  ", std::string(OperationName(entry.operation)), "  ", entry.event_count,
                       entry.event_count == 1 ? " event  " : " events  ", entry.entry_size_bytes,
-                      " bytes\n");
+                      " bytes",
+                      entry.event_count == 0 ? "  (a tick: releases holds due by then)" : "", "\n");
 }
 
 template <typename Event>
