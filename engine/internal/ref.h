@@ -9,9 +9,13 @@
 #pragma once
 
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 
 namespace ledger::engine::internal {
 
@@ -30,7 +34,7 @@ class Ref {
 
   friend constexpr bool operator==(const Ref&, const Ref&) = default;
   friend constexpr std::strong_ordering operator<=>(const Ref&, const Ref&) = default;
-  // For absl::flat_hash_map keys: the hash of its bits.
+  // For absl::Hash: the hash of its bits (RefMap below hashes the same, faster).
   template <typename H>
   friend H AbslHashValue(H state, const Ref& ref) {
     return H::combine(std::move(state), ref.bits_);
@@ -44,6 +48,15 @@ class Ref {
 
 // "No record": a lookup that found nothing, a reservation not yet resolved.
 inline constexpr Ref kNoRef{};
+
+// The maps keyed by ref (a shard's side tables, restore's working sets). Hashed through its
+// bits as an integer: absl's integer fast path, where the generic AbslHashValue route costs a
+// few more instructions per lookup on the reservation paths. Same hash values either way.
+struct RefHash {
+  size_t operator()(Ref ref) const { return absl::Hash<uint32_t>{}(ref.bits()); }
+};
+template <typename Value>
+using RefMap = absl::flat_hash_map<Ref, Value, RefHash>;
 
 // Stored in hash map entries, undo entries, held-back index inserts and the pending state:
 // as small and as cheap to copy as the word it wraps.

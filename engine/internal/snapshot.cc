@@ -75,6 +75,22 @@ bool IsZero(const void* bytes, size_t size) {
   return std::all_of(p, p + size, [](unsigned char c) { return c == 0; });
 }
 
+// A stored transfer's effect on its accounts' derived balances `d` and `c`; false if the
+// posted sums overflow.
+bool AddToDerived(const Transfer& transfer, Balances& d, Balances& c) {
+  if ((transfer.flags & kPending) != 0) {
+    // Modulo 2^128: reservations are added here and released in RestoreReservations, so
+    // the running sum of an account's reservations, resolved ones included, may pass 2^128
+    // while the true balance (what is compared at the end) never does.
+    d.debits_pending = Amount::From(d.debits_pending.Get() + transfer.amount.Get());
+    c.credits_pending = Amount::From(c.credits_pending.Get() + transfer.amount.Get());
+    return true;
+  }
+  if ((transfer.flags & kVoidPending) != 0) return true;  // moves nothing posted
+  return CheckedAdd(d.debits_posted, transfer.amount, &d.debits_posted) &&
+         CheckedAdd(c.credits_posted, transfer.amount, &c.credits_posted);
+}
+
 // The change a stored transfer made.
 ChangeKind ChangeKindOf(const Transfer& transfer) {
   if ((transfer.flags & kPending) != 0) return ChangeKind::kPending;
@@ -112,65 +128,12 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
   image.meta_ = {
       last_timestamp_ns_, expired_count_, change_sequence_next(), kSnapshotFormatVersion, 0, {}};
   image.ledgers_ = ledgers_;
-  // Sections are in creation order whatever the shard count: a snapshot restores onto any.
-  const std::vector<Ref> accounts = AccountsInOrder();
-  image.accounts_.resize(accounts.size());
-  image.balance_history_.clear();
-  for (uint32_t index = 0; index < accounts.size(); ++index) {
-    const Ref ref = accounts[index];
-    image.accounts_[index] = ToAccount(ref);
-    const auto& balance_history = shard_of(ref).balance_history;
-    auto history = balance_history.find(ref);
-    if (history == balance_history.end()) continue;
-    for (const AccountBalance& balance : history->second) {
-      image.balance_history_.push_back({index, 0, balance});
-    }
-  }
-  // A transfer's index in the section (timestamp order): with several shards, how many
-  // transfers of every shard are older (each shard's table is in timestamp order). With one
-  // shard a ref is its slot, so its index.
-  const auto index_of = [&](Ref ref) -> uint32_t {
-    if (ref == kNoRef) return kNoSlot;
-    if (shard_count_ == 1) return ref.bits();
-    const uint64_t timestamp_ns = transfer(ref).timestamp_ns;
-    uint64_t older = 0;
-    for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-      const VirtualArray<Transfer>& table = shards_[shard]->transfers;
-      older += static_cast<uint64_t>(
-          std::partition_point(table.data(), table.data() + table.size(),
-                               [&](const Transfer& t) { return t.timestamp_ns < timestamp_ns; }) -
-          table.data());
-    }
-    return static_cast<uint32_t>(older);
-  };
-  image.reservations_.clear();
-  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    for (const auto& [ref, state] : shards_[shard]->pending) {
-      image.reservations_.push_back(
-          {state.expires_at_ns, index_of(ref), index_of(state.resolver_ref), state.status, {}});
-    }
-  }
-  std::sort(image.reservations_.begin(), image.reservations_.end(),
-            [](const ReservationRecord& a, const ReservationRecord& b) {
-              return a.transfer_slot < b.transfer_slot;
-            });
+  CaptureAccounts(image);
+  CaptureReservations(image);
   // The ring is overwritten as the engine goes on: copied, oldest first.
   image.changes_.resize(changes_.retained_count());
   GetChanges(change_sequence_oldest(), image.changes_);
-  // Transfers and failures are append-only: their prefix is borrowed, not copied. With
-  // several shards the transfers section is merged as it is written (EngineSnapshot::Stream).
-  std::span<const std::byte> transfer_bytes =
-      BytesOf(shards_[0]->transfers.data(), shards_[0]->transfers.size());
-  image.transfer_count_ = transfer_count();
-  image.shard_transfers_.clear();
-  image.merged_transfers_.clear();
-  if (shard_count_ > 1) {
-    for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-      image.shard_transfers_.push_back(
-          {shards_[shard]->transfers.data(), shards_[shard]->transfers.size()});
-    }
-    transfer_bytes = {};  // sections() merges on demand
-  }
+  const std::span<const std::byte> transfer_bytes = CaptureTransfers(image);
   image.sections_ = {
       {SnapshotSectionKind::kMeta, sizeof(SnapshotMeta), BytesOf(&image.meta_, 1)},
       {SnapshotSectionKind::kLedgers, sizeof(Ledger),
@@ -187,6 +150,73 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
       {SnapshotSectionKind::kChanges, sizeof(Change),
        BytesOf(image.changes_.data(), image.changes_.size())},
   };
+}
+
+// Sections are in creation order whatever the shard count: a snapshot restores onto any.
+void State::CaptureAccounts(EngineSnapshot& image) const {
+  const std::vector<Ref> accounts = AccountsInOrder();
+  image.accounts_.resize(accounts.size());
+  image.balance_history_.clear();
+  for (uint32_t index = 0; index < accounts.size(); ++index) {
+    const Ref ref = accounts[index];
+    image.accounts_[index] = ToAccount(ref);
+    const auto& balance_history = shard_of(ref).balance_history;
+    auto history = balance_history.find(ref);
+    if (history == balance_history.end()) continue;
+    for (const AccountBalance& balance : history->second) {
+      image.balance_history_.push_back({index, 0, balance});
+    }
+  }
+}
+
+// Every shard's reservations, named by their transfers' section indexes and in their order.
+void State::CaptureReservations(EngineSnapshot& image) const {
+  image.reservations_.clear();
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    for (const auto& [ref, state] : shards_[shard]->pending) {
+      image.reservations_.push_back({state.expires_at_ns,
+                                     TransferSectionIndex(ref),
+                                     TransferSectionIndex(state.resolver_ref),
+                                     state.status,
+                                     {}});
+    }
+  }
+  std::sort(image.reservations_.begin(), image.reservations_.end(),
+            [](const ReservationRecord& a, const ReservationRecord& b) {
+              return a.transfer_slot < b.transfer_slot;
+            });
+}
+
+// With several shards: how many transfers of every shard are older (each shard's table is in
+// timestamp order, and so is the section). With one shard a ref is its slot, so its index.
+uint32_t State::TransferSectionIndex(Ref ref) const {
+  if (ref == kNoRef) return kNoSlot;
+  if (shard_count_ == 1) return ref.bits();
+  const uint64_t timestamp_ns = transfer(ref).timestamp_ns;
+  uint64_t older = 0;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    const VirtualArray<Transfer>& table = shards_[shard]->transfers;
+    older += static_cast<uint64_t>(
+        std::partition_point(table.data(), table.data() + table.size(),
+                             [&](const Transfer& t) { return t.timestamp_ns < timestamp_ns; }) -
+        table.data());
+  }
+  return static_cast<uint32_t>(older);
+}
+
+// Transfers and failures are append-only: their prefix is borrowed, not copied. With several
+// shards the transfers section is merged as it is written (EngineSnapshot::Stream), and the
+// bytes returned are empty (sections() merges on demand).
+std::span<const std::byte> State::CaptureTransfers(EngineSnapshot& image) const {
+  image.transfer_count_ = transfer_count();
+  image.shard_transfers_.clear();
+  image.merged_transfers_.clear();
+  if (shard_count_ == 1) return BytesOf(shards_[0]->transfers.data(), shards_[0]->transfers.size());
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    image.shard_transfers_.push_back(
+        {shards_[shard]->transfers.data(), shards_[shard]->transfers.size()});
+  }
+  return {};
 }
 
 }  // namespace ledger::engine::internal
@@ -376,104 +406,115 @@ absl::Status State::RestoreTransfers(std::span<const std::byte> bytes, Restoring
   // Index probes are random: hash the ids kRestoreAhead records early and prefetch their
   // buckets, as the apply loop does (restore was bound by these misses).
   constexpr size_t kRestoreAhead = 16;
-  struct Hashes {
-    uint32_t id, debit, credit;
-  };
-  Hashes ahead[kRestoreAhead];
-  const auto hash_record = [&](size_t index) {
-    const Transfer record = transfers[index];
-    Hashes& hashes = ahead[index % kRestoreAhead];
-    hashes = {HashId(record.id.lo, record.id.hi),
-              HashId(record.debit_account_id.lo, record.debit_account_id.hi),
-              HashId(record.credit_account_id.lo, record.credit_account_id.hi)};
-    shards_[HomeOf(record.id)]->transfer_index.Prefetch(hashes.id);
-    shards_[HomeOf(record.debit_account_id)]->account_index.Prefetch(hashes.debit);
-    shards_[HomeOf(record.credit_account_id)]->account_index.Prefetch(hashes.credit);
-  };
-  for (size_t i = 0; i < std::min(transfers.size(), kRestoreAhead); ++i) hash_record(i);
+  TransferHashes ahead[kRestoreAhead];
+  for (size_t i = 0; i < std::min(transfers.size(), kRestoreAhead); ++i) {
+    ahead[i] = HashAndPrefetch(transfers[i]);
+  }
   for (size_t i = 0; i < transfers.size(); ++i) {
     const Transfer transfer = transfers[i];
-    const Hashes hashes = ahead[i % kRestoreAhead];
-    if (i + kRestoreAhead < transfers.size()) hash_record(i + kRestoreAhead);
-    const bool resolves = (transfer.flags & (kPostPending | kVoidPending)) != 0;
-    // A stored amount may be 0 where an event's may not: a balancing transfer clamped to
-    // nothing, or the post/void of such a reservation.
-    constexpr uint16_t kMayMoveNothing = transfer_flags::kBalancingDebit |
-                                         transfer_flags::kBalancingCredit | kPostPending |
-                                         kVoidPending;
-    Transfer fresh = transfer;
-    fresh.timestamp_ns = 0;
-    if (fresh.amount.IsZero()) fresh.amount = Amount::From(1);
-    if (ValidateTransfer(fresh) != CreateTransferResult::kOk ||
-        (transfer.amount.IsZero() && (transfer.flags & kMayMoveNothing) == 0)) {
-      return Corrupt("transfer", i, "invalid fields");
+    const TransferHashes hashes = ahead[i % kRestoreAhead];
+    if (i + kRestoreAhead < transfers.size()) {
+      ahead[i % kRestoreAhead] = HashAndPrefetch(transfers[i + kRestoreAhead]);
     }
-    if ((transfer.flags & transfer_flags::kLinked) != 0 ||
-        transfer.timestamp_ns <= previous_timestamp_ns ||
-        transfer.timestamp_ns > last_timestamp_ns_) {
-      return Corrupt("transfer", i, "invalid flags or timestamp");
-    }
+    LEDGER_RETURN_IF_ERROR(CheckTransferFields(transfer, i, previous_timestamp_ns));
     previous_timestamp_ns = transfer.timestamp_ns;
-    const uint32_t hash = hashes.id;
-    if (FindTransferPayload(transfer.id, hash) != HashIndex::kNotFound) {
-      return Corrupt("transfer", i, "duplicate id");
-    }
-    const Ref debit_ref = FindAccount(transfer.debit_account_id, hashes.debit);
-    const Ref credit_ref = FindAccount(transfer.credit_account_id, hashes.credit);
-    if (debit_ref == kNoRef || credit_ref == kNoRef ||
-        account(debit_ref).ledger != transfer.ledger ||
-        account(credit_ref).ledger != transfer.ledger ||
-        account(debit_ref).timestamp_ns > transfer.timestamp_ns ||
-        account(credit_ref).timestamp_ns > transfer.timestamp_ns) {
-      return Corrupt("transfer", i, "unknown accounts or ledger");
-    }
-    if (resolves) {
-      const Ref reservation = FindTransfer(transfer.pending_id);
-      if (reservation == kNoRef || (this->transfer(reservation).flags & kPending) == 0 ||
-          this->transfer(reservation).debit_account_id != transfer.debit_account_id ||
-          this->transfer(reservation).credit_account_id != transfer.credit_account_id ||
-          this->transfer(reservation).code != transfer.code ||
-          transfer.amount > this->transfer(reservation).amount ||
-          ((transfer.flags & kVoidPending) != 0 &&
-           transfer.amount != this->transfer(reservation).amount)) {
-        return Corrupt("transfer", i, "does not match its reservation");
-      }
-    }
-    Ref reversed_ref = kNoRef;
-    if (!transfer.reverses_id.IsZero() &&
-        CheckReversal(transfer, &reversed_ref) != CreateTransferResult::kOk) {
-      return Corrupt("transfer", i, "invalid reversal");
-    }
-    const uint32_t home = shard_index_of(debit_ref);
-    const Ref ref = MakeRef(home, shards_[home]->transfers.Append(transfer));
-    restoring.transfer_refs.push_back(ref);
-    shards_[HomeOf(transfer.id)]->transfer_index.Insert(hash, ref.bits());
-    shard_of(debit_ref).history.Append(account(debit_ref), ref);
-    shard_of(credit_ref).history.Append(account(credit_ref), ref);
-    if (reversed_ref != kNoRef) {
-      ReversalState& reversal = shard_of(reversed_ref).reversals[reversed_ref];
-      reversal.reversed = Amount::From(reversal.reversed.Get() + transfer.amount.Get());
-      reversal.reversal_refs.push_back(ref);
-    }
+    TransferLinks links;
+    LEDGER_RETURN_IF_ERROR(FindTransferLinks(transfer, i, hashes, links));
+    restoring.transfer_refs.push_back(StoreRestoredTransfer(transfer, hashes.id, links));
     // Balances as the transfers say; reservations are released in RestoreReservations.
-    Balances& d = DerivedOf(restoring, debit_ref);
-    Balances& c = DerivedOf(restoring, credit_ref);
-    const bool pending = (transfer.flags & kPending) != 0;
-    const bool moves_posted = !pending && (transfer.flags & kVoidPending) == 0;
-    bool ok = true;
-    if (pending) {
-      // Modulo 2^128: reservations are added here and released in RestoreReservations, so
-      // the running sum of an account's reservations, resolved ones included, may pass 2^128
-      // while the true balance (what is compared at the end) never does.
-      d.debits_pending = Amount::From(d.debits_pending.Get() + transfer.amount.Get());
-      c.credits_pending = Amount::From(c.credits_pending.Get() + transfer.amount.Get());
-    } else if (moves_posted) {
-      ok = CheckedAdd(d.debits_posted, transfer.amount, &d.debits_posted) &&
-           CheckedAdd(c.credits_posted, transfer.amount, &c.credits_posted);
+    if (!AddToDerived(transfer, DerivedOf(restoring, links.debit),
+                      DerivedOf(restoring, links.credit))) {
+      return Corrupt("transfer", i, "balances overflow");
     }
-    if (!ok) return Corrupt("transfer", i, "balances overflow");
   }
   return absl::OkStatus();
+}
+
+State::TransferHashes State::HashAndPrefetch(const Transfer& record) const {
+  const TransferHashes hashes = {HashId(record.id.lo, record.id.hi),
+                                 HashId(record.debit_account_id.lo, record.debit_account_id.hi),
+                                 HashId(record.credit_account_id.lo, record.credit_account_id.hi)};
+  shards_[HomeOf(record.id)]->transfer_index.Prefetch(hashes.id);
+  shards_[HomeOf(record.debit_account_id)]->account_index.Prefetch(hashes.debit);
+  shards_[HomeOf(record.credit_account_id)]->account_index.Prefetch(hashes.credit);
+  return hashes;
+}
+
+// The record alone: what an event must satisfy, and what booking made of it.
+absl::Status State::CheckTransferFields(const Transfer& transfer, uint64_t index,
+                                        uint64_t previous_timestamp_ns) const {
+  // A stored amount may be 0 where an event's may not: a balancing transfer clamped to
+  // nothing, or the post/void of such a reservation.
+  constexpr uint16_t kMayMoveNothing = transfer_flags::kBalancingDebit |
+                                       transfer_flags::kBalancingCredit | kPostPending |
+                                       kVoidPending;
+  Transfer fresh = transfer;
+  fresh.timestamp_ns = 0;
+  if (fresh.amount.IsZero()) fresh.amount = Amount::From(1);
+  if (ValidateTransfer(fresh) != CreateTransferResult::kOk ||
+      (transfer.amount.IsZero() && (transfer.flags & kMayMoveNothing) == 0)) {
+    return Corrupt("transfer", index, "invalid fields");
+  }
+  if ((transfer.flags & transfer_flags::kLinked) != 0 ||
+      transfer.timestamp_ns <= previous_timestamp_ns ||
+      transfer.timestamp_ns > last_timestamp_ns_) {
+    return Corrupt("transfer", index, "invalid flags or timestamp");
+  }
+  return absl::OkStatus();
+}
+
+// What the record names, in the tables restored so far: a new id, its accounts, and the
+// reservation it posts or voids or the transfer it reverses, each as booking would have found
+// them.
+absl::Status State::FindTransferLinks(const Transfer& transfer, uint64_t index,
+                                      const TransferHashes& hashes, TransferLinks& links) const {
+  if (FindTransferPayload(transfer.id, hashes.id) != HashIndex::kNotFound) {
+    return Corrupt("transfer", index, "duplicate id");
+  }
+  links.debit = FindAccount(transfer.debit_account_id, hashes.debit);
+  links.credit = FindAccount(transfer.credit_account_id, hashes.credit);
+  if (links.debit == kNoRef || links.credit == kNoRef ||
+      account(links.debit).ledger != transfer.ledger ||
+      account(links.credit).ledger != transfer.ledger ||
+      account(links.debit).timestamp_ns > transfer.timestamp_ns ||
+      account(links.credit).timestamp_ns > transfer.timestamp_ns) {
+    return Corrupt("transfer", index, "unknown accounts or ledger");
+  }
+  if ((transfer.flags & (kPostPending | kVoidPending)) != 0) {
+    const Ref reservation = FindTransfer(transfer.pending_id);
+    if (reservation == kNoRef || (this->transfer(reservation).flags & kPending) == 0 ||
+        this->transfer(reservation).debit_account_id != transfer.debit_account_id ||
+        this->transfer(reservation).credit_account_id != transfer.credit_account_id ||
+        this->transfer(reservation).code != transfer.code ||
+        transfer.amount > this->transfer(reservation).amount ||
+        ((transfer.flags & kVoidPending) != 0 &&
+         transfer.amount != this->transfer(reservation).amount)) {
+      return Corrupt("transfer", index, "does not match its reservation");
+    }
+  }
+  links.reversed = kNoRef;
+  if (!transfer.reverses_id.IsZero() &&
+      CheckReversal(transfer, &links.reversed) != CreateTransferResult::kOk) {
+    return Corrupt("transfer", index, "invalid reversal");
+  }
+  return absl::OkStatus();
+}
+
+// Appends the checked record to its debit account's shard, indexes it, and rebuilds what is
+// derived from it: both histories and the reversed transfer's sum.
+Ref State::StoreRestoredTransfer(const Transfer& transfer, uint32_t id_hash,
+                                 const TransferLinks& links) {
+  const uint32_t home = shard_index_of(links.debit);
+  const Ref ref = MakeRef(home, shards_[home]->transfers.Append(transfer));
+  shards_[HomeOf(transfer.id)]->transfer_index.Insert(id_hash, ref.bits());
+  shard_of(links.debit).history.Append(account(links.debit), ref);
+  shard_of(links.credit).history.Append(account(links.credit), ref);
+  if (links.reversed != kNoRef) {
+    ReversalState& reversal = shard_of(links.reversed).reversals[links.reversed];
+    reversal.reversed = Amount::From(reversal.reversed.Get() + transfer.amount.Get());
+    reversal.reversal_refs.push_back(ref);
+  }
+  return ref;
 }
 
 absl::Status State::RestoreFailures(std::span<const std::byte> bytes) {
@@ -516,50 +557,12 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes, Restor
         !IsZero(record.reserved, sizeof(record.reserved))) {
       return Corrupt("reservation", i, "invalid slot");
     }
-    const Ref transfer_ref = refs[record.transfer_slot];
-    const Transfer& transfer = this->transfer(transfer_ref);
     uint64_t expires_at_ns = 0;
-    if (transfer.timeout_s != 0 &&
-        __builtin_add_overflow(transfer.timestamp_ns, uint64_t{transfer.timeout_s} * 1'000'000'000,
-                               &expires_at_ns)) {
-      return Corrupt("reservation", i, "timeout overflows");
-    }
-    if ((transfer.flags & kPending) == 0 || record.expires_at_ns != expires_at_ns) {
-      return Corrupt("reservation", i, "does not match its transfer");
-    }
-    const bool is_resolved =
-        record.status == PendingStatus::kPosted || record.status == PendingStatus::kVoided;
-    if (is_resolved) {
-      const uint16_t kind = record.status == PendingStatus::kPosted ? kPostPending : kVoidPending;
-      if (record.resolver_slot >= refs.size() || record.resolver_slot <= record.transfer_slot ||
-          (this->transfer(refs[record.resolver_slot]).flags & kind) == 0 ||
-          this->transfer(refs[record.resolver_slot]).pending_id != transfer.id) {
-        return Corrupt("reservation", i, "invalid resolving transfer");
-      }
-      ++resolved;
-    } else if ((record.status != PendingStatus::kPending &&
-                (record.status != PendingStatus::kExpired || expires_at_ns == 0)) ||
-               record.resolver_slot != kNoSlot) {
-      return Corrupt("reservation", i, "invalid status");
-    }
-    const Ref debit_ref = FindAccount(transfer.debit_account_id);
-    const Ref credit_ref = FindAccount(transfer.credit_account_id);
-    const Ref resolver_ref = is_resolved ? refs[record.resolver_slot] : kNoRef;
-    Shard& home = shard_of(transfer_ref);
-    home.pending.emplace(transfer_ref, PendingState{expires_at_ns, debit_ref, credit_ref,
-                                                    resolver_ref, record.status});
-    if (record.status == PendingStatus::kPending) {
-      ++home.pending_count;
-      if (expires_at_ns != 0) {
-        home.expiry_queue.push({expires_at_ns, transfer.timestamp_ns, transfer_ref});
-      }
-      continue;
-    }
+    LEDGER_RETURN_IF_ERROR(CheckReservation(record, i, refs, expires_at_ns));
+    AddRestoredReservation(record, refs, expires_at_ns, restoring);
+    resolved +=
+        record.status == PendingStatus::kPosted || record.status == PendingStatus::kVoided ? 1 : 0;
     expired += record.status == PendingStatus::kExpired ? 1 : 0;
-    Balances& d = DerivedOf(restoring, debit_ref);
-    Balances& c = DerivedOf(restoring, credit_ref);
-    d.debits_pending = Amount::From(d.debits_pending.Get() - transfer.amount.Get());
-    c.credits_pending = Amount::From(c.credits_pending.Get() - transfer.amount.Get());
   }
   if (resolved != resolving_transfers) {
     return Corrupt("reservations", resolved, "posts and voids without a reservation");
@@ -568,9 +571,64 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes, Restor
   return absl::OkStatus();
 }
 
+// A record (its transfer slot checked) against its transfer, and a resolved one against its
+// resolving transfer; sets expires_at_ns to the expiry the transfer implies.
+absl::Status State::CheckReservation(const ReservationRecord& record, uint64_t index,
+                                     const std::vector<Ref>& refs, uint64_t& expires_at_ns) const {
+  const Transfer& transfer = this->transfer(refs[record.transfer_slot]);
+  if (transfer.timeout_s != 0 &&
+      __builtin_add_overflow(transfer.timestamp_ns, uint64_t{transfer.timeout_s} * 1'000'000'000,
+                             &expires_at_ns)) {
+    return Corrupt("reservation", index, "timeout overflows");
+  }
+  if ((transfer.flags & kPending) == 0 || record.expires_at_ns != expires_at_ns) {
+    return Corrupt("reservation", index, "does not match its transfer");
+  }
+  if (record.status == PendingStatus::kPosted || record.status == PendingStatus::kVoided) {
+    const uint16_t kind = record.status == PendingStatus::kPosted ? kPostPending : kVoidPending;
+    if (record.resolver_slot >= refs.size() || record.resolver_slot <= record.transfer_slot ||
+        (this->transfer(refs[record.resolver_slot]).flags & kind) == 0 ||
+        this->transfer(refs[record.resolver_slot]).pending_id != transfer.id) {
+      return Corrupt("reservation", index, "invalid resolving transfer");
+    }
+  } else if ((record.status != PendingStatus::kPending &&
+              (record.status != PendingStatus::kExpired || expires_at_ns == 0)) ||
+             record.resolver_slot != kNoSlot) {
+    return Corrupt("reservation", index, "invalid status");
+  }
+  return absl::OkStatus();
+}
+
+// A checked record's state; while pending, its count and place in the expiry queue; once
+// resolved or expired, its amount released from the derived pending balances.
+void State::AddRestoredReservation(const ReservationRecord& record, const std::vector<Ref>& refs,
+                                   uint64_t expires_at_ns, Restoring& restoring) {
+  const Ref transfer_ref = refs[record.transfer_slot];
+  const Transfer& transfer = this->transfer(transfer_ref);
+  const Ref debit_ref = FindAccount(transfer.debit_account_id);
+  const Ref credit_ref = FindAccount(transfer.credit_account_id);
+  const bool is_resolved =
+      record.status == PendingStatus::kPosted || record.status == PendingStatus::kVoided;
+  const Ref resolver_ref = is_resolved ? refs[record.resolver_slot] : kNoRef;
+  Shard& home = shard_of(transfer_ref);
+  home.pending.emplace(transfer_ref, PendingState{expires_at_ns, debit_ref, credit_ref,
+                                                  resolver_ref, record.status});
+  if (record.status == PendingStatus::kPending) {
+    ++home.pending_count;
+    if (expires_at_ns != 0) {
+      home.expiry_queue.push({expires_at_ns, transfer.timestamp_ns, transfer_ref});
+    }
+    return;
+  }
+  Balances& d = DerivedOf(restoring, debit_ref);
+  Balances& c = DerivedOf(restoring, credit_ref);
+  d.debits_pending = Amount::From(d.debits_pending.Get() - transfer.amount.Get());
+  c.credits_pending = Amount::From(c.credits_pending.Get() - transfer.amount.Get());
+}
+
 absl::Status State::CheckRestoredAccounts(Restoring& restoring) const {
   // An account is closed while a closing reservation of its side is pending or posted.
-  absl::flat_hash_map<Ref, bool> closed;  // by account ref: few accounts are closed
+  RefMap<bool> closed;  // by account ref: few accounts are closed
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     for (const auto& [ref, state] : shards_[shard]->pending) {
       if (state.status != PendingStatus::kPending && state.status != PendingStatus::kPosted) {
@@ -708,7 +766,7 @@ bool State::IsInLogOrder(const Change& previous, const Change& change) const {
 // From the newest change back, each change must report the balances its two accounts have at
 // that point: their balances now, less the effects of the later changes.
 absl::Status State::CheckChangeBalances(const std::vector<Change>& changes) const {
-  absl::flat_hash_map<Ref, Balances> running;  // by account ref
+  RefMap<Balances> running;  // by account ref
   for (size_t i = changes.size(); i-- > 0;) {
     const Change& change = changes[i];
     const Transfer& transfer = this->transfer(FindTransfer(change.transfer_id));

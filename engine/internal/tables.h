@@ -117,15 +117,15 @@ struct alignas(64) Shard {  // aligned: shards' counters never share a cache lin
   // and history (parallel.cc): each on cache lines of its own, so those writes do not evict
   // what the readers hold.
   alignas(64) HashIndex account_index;
-  alignas(64) absl::flat_hash_map<Ref, PendingBalances> pending_balances;  // by account ref
-  absl::flat_hash_map<Ref, std::vector<AccountBalance>> balance_history;
+  alignas(64) RefMap<PendingBalances> pending_balances;  // by account ref
+  RefMap<std::vector<AccountBalance>> balance_history;
   HistoryArena history;  // transfer refs, for this shard's accounts
 
-  VirtualArray<Transfer> transfers;      // those whose debit account is here, booking order
-  alignas(64) HashIndex transfer_index;  // ids placed here: transfer ref or failure index
-  alignas(64) absl::flat_hash_map<Ref, PendingState> pending;  // reservations stored here
+  VirtualArray<Transfer> transfers;          // those whose debit account is here, booking order
+  alignas(64) HashIndex transfer_index;      // ids placed here: transfer ref or failure index
+  alignas(64) RefMap<PendingState> pending;  // reservations stored here
   ExpiryQueue expiry_queue;
-  absl::flat_hash_map<Ref, ReversalState> reversals;  // by the reversed transfer's ref
+  RefMap<ReversalState> reversals;  // by the reversed transfer's ref
   uint64_t pending_count = 0;
 };
 

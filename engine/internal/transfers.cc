@@ -230,9 +230,11 @@ CreateTransferResult State::CheckReversal(const Transfer& event, Ref* reversed_r
   return R::kOk;
 }
 
+namespace {
+
 // Balance checks shared by new transfers and posts/voids, on the balances after the change.
-static CreateTransferResult CheckTotals(const Balances& debit, uint16_t debit_flags,
-                                        const Balances& credit, uint16_t credit_flags) {
+CreateTransferResult CheckTotals(const Balances& debit, uint16_t debit_flags,
+                                 const Balances& credit, uint16_t credit_flags) {
   Amount debits;
   Amount credits;
   if (!CheckedAdd(debit.debits_pending, debit.debits_posted, &debits)) return R::kOverflowsDebits;
@@ -249,6 +251,36 @@ static CreateTransferResult CheckTotals(const Balances& debit, uint16_t debit_fl
   }
   return R::kOk;
 }
+
+// What a new transfer moves: its amount, or less where a balancing flag says so (what the
+// debit or credit account `d`, `c` has available before the transfer).
+Amount BalancedAmount(const Transfer& event, const Balances& d, const Balances& c) {
+  Amount amount = event.amount;
+  if ((event.flags & kBalancingDebit) != 0) {
+    amount = std::min(amount, Available(d.credits_posted, d.debits_posted, d.debits_pending));
+  }
+  if ((event.flags & kBalancingCredit) != 0) {
+    amount = std::min(amount, Available(c.debits_posted, c.credits_posted, c.credits_pending));
+  }
+  return amount;
+}
+
+// `amount` added to the debit account's debits and the credit account's credits, pending or
+// posted; fails on overflow, leaving the balances partly changed (the caller discards them).
+CreateTransferResult AddPending(Amount amount, Balances& d, Balances& c) {
+  if (!CheckedAdd(d.debits_pending, amount, &d.debits_pending)) return R::kOverflowsDebitsPending;
+  if (!CheckedAdd(c.credits_pending, amount, &c.credits_pending)) {
+    return R::kOverflowsCreditsPending;
+  }
+  return R::kOk;
+}
+CreateTransferResult AddPosted(Amount amount, Balances& d, Balances& c) {
+  if (!CheckedAdd(d.debits_posted, amount, &d.debits_posted)) return R::kOverflowsDebitsPosted;
+  if (!CheckedAdd(c.credits_posted, amount, &c.credits_posted)) return R::kOverflowsCreditsPosted;
+  return R::kOk;
+}
+
+}  // namespace
 
 CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_ns,
                                      const Prepared& prepared) {
@@ -269,6 +301,11 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
       ((debit.flags | credit.flags) & kHasPendingBalances) == 0) {
     return ApplyPosting(event, timestamp_ns, prepared);
   }
+  return ApplyNewInFull(event, timestamp_ns, prepared, reversed_ref);
+}
+
+CreateTransferResult State::ApplyNewInFull(const Transfer& event, uint64_t timestamp_ns,
+                                           const Prepared& prepared, Ref reversed_ref) {
   const bool pending = (event.flags & kPending) != 0;
   uint64_t expires_at_ns = 0;
   if (pending && event.timeout_s != 0 &&
@@ -276,24 +313,13 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
                              &expires_at_ns)) {
     return R::kOverflowsTimeout;
   }
-
+  const AccountRecord& debit = this->account(prepared.debit_ref);
+  const AccountRecord& credit = this->account(prepared.credit_ref);
   Balances d = GetBalances(prepared.debit_ref);
   Balances c = GetBalances(prepared.credit_ref);
-  Amount amount = event.amount;
-  if ((event.flags & kBalancingDebit) != 0) {
-    amount = std::min(amount, Available(d.credits_posted, d.debits_posted, d.debits_pending));
-  }
-  if ((event.flags & kBalancingCredit) != 0) {
-    amount = std::min(amount, Available(c.debits_posted, c.credits_posted, c.credits_pending));
-  }
-  if (pending) {
-    if (!CheckedAdd(d.debits_pending, amount, &d.debits_pending)) return R::kOverflowsDebitsPending;
-    if (!CheckedAdd(c.credits_pending, amount, &c.credits_pending)) {
-      return R::kOverflowsCreditsPending;
-    }
-  } else {
-    if (!CheckedAdd(d.debits_posted, amount, &d.debits_posted)) return R::kOverflowsDebitsPosted;
-    if (!CheckedAdd(c.credits_posted, amount, &c.credits_posted)) return R::kOverflowsCreditsPosted;
+  const Amount amount = BalancedAmount(event, d, c);
+  if (R result = pending ? AddPending(amount, d, c) : AddPosted(amount, d, c); result != R::kOk) {
+    return result;
   }
   if (R result = CheckTotals(d, debit.flags, c, credit.flags); result != R::kOk) return result;
 
@@ -308,29 +334,35 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
     RecordChange(pending ? ChangeKind::kPending : ChangeKind::kSinglePhase, event.id, timestamp_ns,
                  prepared.debit_ref, prepared.credit_ref);
   }
-
   const Ref transfer_ref =
       AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, prepared.debit_ref);
   RecordHistory(transfer_ref, prepared.debit_ref, prepared.credit_ref, timestamp_ns);
   if (pending) {
-    Shard& home = shard_of(transfer_ref);
-    home.pending.emplace(
-        transfer_ref, PendingState{expires_at_ns, prepared.debit_ref, prepared.credit_ref, kNoRef,
-                                   PendingStatus::kPending});
-    ++home.pending_count;
-    if (expires_at_ns != 0) home.expiry_queue.push({expires_at_ns, timestamp_ns, transfer_ref});
-    if (in_chain_) undo_.push_back({.kind = UndoEntry::Kind::kPendingCreated, .ref = transfer_ref});
+    AddReservation(transfer_ref, prepared.debit_ref, prepared.credit_ref, expires_at_ns,
+                   timestamp_ns);
   }
-  if (reversed_ref != kNoRef) {
-    ReversalState& reversal = shard_of(reversed_ref).reversals[reversed_ref];
-    reversal.reversed = Amount::From(reversal.reversed.Get() + amount.Get());
-    reversal.reversal_refs.push_back(transfer_ref);
-    if (in_chain_) {
-      undo_.push_back(
-          {.kind = UndoEntry::Kind::kReversalAdded, .ref = reversed_ref, .amount = amount});
-    }
-  }
+  if (reversed_ref != kNoRef) AddReversal(reversed_ref, transfer_ref, amount);
   return R::kOk;
+}
+
+void State::AddReservation(Ref transfer_ref, Ref debit_ref, Ref credit_ref, uint64_t expires_at_ns,
+                           uint64_t booked_ns) {
+  Shard& home = shard_of(transfer_ref);
+  home.pending.emplace(transfer_ref, PendingState{expires_at_ns, debit_ref, credit_ref, kNoRef,
+                                                  PendingStatus::kPending});
+  ++home.pending_count;
+  if (expires_at_ns != 0) home.expiry_queue.push({expires_at_ns, booked_ns, transfer_ref});
+  if (in_chain_) undo_.push_back({.kind = UndoEntry::Kind::kPendingCreated, .ref = transfer_ref});
+}
+
+void State::AddReversal(Ref reversed_ref, Ref reversal_ref, Amount amount) {
+  ReversalState& reversal = shard_of(reversed_ref).reversals[reversed_ref];
+  reversal.reversed = Amount::From(reversal.reversed.Get() + amount.Get());
+  reversal.reversal_refs.push_back(reversal_ref);
+  if (in_chain_) {
+    undo_.push_back(
+        {.kind = UndoEntry::Kind::kReversalAdded, .ref = reversed_ref, .amount = amount});
+  }
 }
 
 // ApplyNew's checks and effects for a plain posting when neither account has pending
@@ -371,11 +403,11 @@ CreateTransferResult State::ApplyPosting(const Transfer& event, uint64_t timesta
   return R::kOk;
 }
 
-CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timestamp_ns,
-                                         const Prepared& prepared) {
-  const Ref pending_ref = FindTransfer(event.pending_id);
-  if (pending_ref == kNoRef) return R::kPendingTransferNotFound;
-  const Transfer& reservation = this->transfer(pending_ref);
+namespace {
+
+// A post/void against the reservation it names: the accounts, ledger and code it may omit
+// must match where given, and its amount must fit.
+CreateTransferResult CheckAgainstReservation(const Transfer& event, const Transfer& reservation) {
   if ((reservation.flags & kPending) == 0) return R::kPendingTransferNotPending;
   if (!event.debit_account_id.IsZero() && event.debit_account_id != reservation.debit_account_id) {
     return R::kPendingTransferHasDifferentDebitAccountId;
@@ -395,23 +427,58 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
   if (!post && !event.amount.IsZero() && event.amount != reservation.amount) {
     return R::kPendingTransferHasDifferentAmount;
   }
-  const PendingState pending = this->pending(pending_ref);
-  if (pending.status == PendingStatus::kPosted) return R::kPendingTransferAlreadyPosted;
-  if (pending.status == PendingStatus::kVoided) return R::kPendingTransferAlreadyVoided;
-  if (pending.status == PendingStatus::kExpired) return R::kPendingTransferExpired;
-  const AccountRecord& debit = this->account(pending.debit_ref);
-  const AccountRecord& credit = this->account(pending.credit_ref);
-  // Voids are always accepted; a post is accepted by an account closed by this very
-  // reservation (that is how a closing is made final).
-  if (post && (debit.flags & account_flags::kClosed) != 0 &&
-      (reservation.flags & kClosingDebit) == 0) {
+  return R::kOk;
+}
+
+CreateTransferResult CheckStillPending(PendingStatus status) {
+  if (status == PendingStatus::kPosted) return R::kPendingTransferAlreadyPosted;
+  if (status == PendingStatus::kVoided) return R::kPendingTransferAlreadyVoided;
+  if (status == PendingStatus::kExpired) return R::kPendingTransferExpired;
+  return R::kOk;
+}
+
+// Voids are always accepted; a post is accepted by an account closed by this very reservation
+// (that is how a closing is made final).
+CreateTransferResult CheckOpenForPost(const Transfer& reservation, uint16_t debit_flags,
+                                      uint16_t credit_flags) {
+  if ((debit_flags & account_flags::kClosed) != 0 && (reservation.flags & kClosingDebit) == 0) {
     return R::kDebitAccountAlreadyClosed;
   }
-  if (post && (credit.flags & account_flags::kClosed) != 0 &&
-      (reservation.flags & kClosingCredit) == 0) {
+  if ((credit_flags & account_flags::kClosed) != 0 && (reservation.flags & kClosingCredit) == 0) {
     return R::kCreditAccountAlreadyClosed;
   }
+  return R::kOk;
+}
 
+// A post/void's record, as AppendTransfer stored it from the event, takes the reservation's
+// accounts, ledger and code (the event may omit them).
+void InheritFromReservation(Transfer& record, const Transfer& reservation) {
+  record.debit_account_id = reservation.debit_account_id;
+  record.credit_account_id = reservation.credit_account_id;
+  record.ledger = reservation.ledger;
+  record.code = reservation.code;
+}
+
+}  // namespace
+
+CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timestamp_ns,
+                                         const Prepared& prepared) {
+  const Ref pending_ref = FindTransfer(event.pending_id);
+  if (pending_ref == kNoRef) return R::kPendingTransferNotFound;
+  const Transfer& reservation = this->transfer(pending_ref);
+  if (R result = CheckAgainstReservation(event, reservation); result != R::kOk) return result;
+  const PendingState pending = this->pending(pending_ref);
+  if (R result = CheckStillPending(pending.status); result != R::kOk) return result;
+  const bool post = (event.flags & kPostPending) != 0;
+  const AccountRecord& debit = this->account(pending.debit_ref);
+  const AccountRecord& credit = this->account(pending.credit_ref);
+  if (post) {
+    if (R result = CheckOpenForPost(reservation, debit.flags, credit.flags); result != R::kOk) {
+      return result;
+    }
+  }
+
+  // The reservation's pending amounts released, and for a post the amount posted.
   Balances d = GetBalances(pending.debit_ref);
   Balances c = GetBalances(pending.credit_ref);
   LEDGER_ASSERT(CheckedSub(d.debits_pending, reservation.amount, &d.debits_pending),
@@ -421,11 +488,11 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
   const Amount amount =
       post ? (event.amount.IsMax() ? reservation.amount : event.amount) : reservation.amount;
   if (post) {
-    if (!CheckedAdd(d.debits_posted, amount, &d.debits_posted)) return R::kOverflowsDebitsPosted;
-    if (!CheckedAdd(c.credits_posted, amount, &c.credits_posted)) return R::kOverflowsCreditsPosted;
+    if (R result = AddPosted(amount, d, c); result != R::kOk) return result;
   }
   if (R result = CheckTotals(d, debit.flags, c, credit.flags); result != R::kOk) return result;
 
+  // Everything is checked: commit. A void reopens the accounts its reservation closed.
   uint16_t debit_flags = debit.flags;
   uint16_t credit_flags = credit.flags;
   if (!post && (reservation.flags & kClosingDebit) != 0) {
@@ -440,24 +507,23 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
     RecordChange(post ? ChangeKind::kPosted : ChangeKind::kVoided, event.id, timestamp_ns,
                  pending.debit_ref, pending.credit_ref);
   }
-
   const Ref transfer_ref =
       AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, pending.debit_ref);
-  Transfer& record = this->transfer(transfer_ref);  // a post/void stores the reservation's accounts
-  record.debit_account_id = reservation.debit_account_id;
-  record.credit_account_id = reservation.credit_account_id;
-  record.ledger = reservation.ledger;
-  record.code = reservation.code;
+  InheritFromReservation(this->transfer(transfer_ref), reservation);
   RecordHistory(transfer_ref, pending.debit_ref, pending.credit_ref, timestamp_ns);
+  MarkResolved(pending_ref, transfer_ref, post);
+  return R::kOk;
+}
+
+inline void State::MarkResolved(Ref pending_ref, Ref resolver_ref, bool post) {
   PendingState& state = this->pending(pending_ref);
   if (in_chain_) {
     undo_.push_back(
         {.kind = UndoEntry::Kind::kPendingResolved, .status = state.status, .ref = pending_ref});
   }
   state.status = post ? PendingStatus::kPosted : PendingStatus::kVoided;
-  state.resolver_ref = transfer_ref;
+  state.resolver_ref = resolver_ref;
   --shard_of(pending_ref).pending_count;
-  return R::kOk;
 }
 
 Ref State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount,
