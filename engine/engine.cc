@@ -48,6 +48,9 @@ Amount Engine::GetPostedAmount(TransferId pending_id) const {
   return state_->GetPostedAmount(pending_id);
 }
 Amount Engine::GetReversedAmount(TransferId id) const { return state_->GetReversedAmount(id); }
+std::optional<TransferStatus> Engine::GetTransferStatus(TransferId id) const {
+  return state_->GetTransferStatus(id);
+}
 size_t Engine::GetReversals(TransferId id, std::span<TransferId> out) const {
   return state_->GetReversals(id, out);
 }

@@ -110,6 +110,8 @@ class Engine {
   std::optional<Account> LookupAccount(AccountId id) const;
   std::optional<Transfer> LookupTransfer(TransferId id) const;
   PendingStatus GetPendingStatus(TransferId id) const;
+  // Holds you can see: nullopt when no transfer has this id.
+  std::optional<TransferStatus> GetTransferStatus(TransferId id) const;
   // For a post_pending transfer record: the amount posted is its `amount`; this is for the
   // reservation itself: how much of it has been posted (zero unless kPosted).
   Amount GetPostedAmount(TransferId pending_id) const;

@@ -271,6 +271,21 @@ enum class PendingStatus : uint8_t {
   kExpired = 4,
 };
 
+// What became of a transfer (Engine::GetTransferStatus): for a reservation, whether it is still
+// held and how it was resolved; for any transfer, how much of it has been reversed.
+struct TransferStatus {
+  PendingStatus pending_status = PendingStatus::kNone;  // kNone: not a reservation
+  uint64_t expires_at_ns = 0;                           // a reservation's deadline; 0 = none
+  Amount posted_amount;                                 // kPosted: what its post moved
+  // Resolved: what went back to the accounts (the rest of a partial post; all of a void or
+  // an expiry). A reservation still pending holds all of its amount.
+  Amount released_amount;
+  TransferId resolved_by;       // kPosted, kVoided: the post or void; otherwise zero
+  Amount reversed_amount;       // reversed so far (never more than the amount)
+  uint32_t reversal_count = 0;  // its reversals, oldest first from GetReversals
+  friend bool operator==(const TransferStatus&, const TransferStatus&) = default;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Queries.
 

@@ -60,6 +60,31 @@ Amount State::GetReversedAmount(TransferId id) const {
   return it == reversals.end() ? Amount{} : it->second.reversed;
 }
 
+std::optional<TransferStatus> State::GetTransferStatus(TransferId id) const {
+  const Ref ref = FindTransfer(id);
+  if (ref == kNoRef) return std::nullopt;
+  const Transfer& record = transfer(ref);
+  TransferStatus status;
+  if ((record.flags & transfer_flags::kPending) != 0) {
+    const PendingState& held = pending(ref);
+    status.pending_status = held.status;
+    status.expires_at_ns = held.expires_at_ns;
+    if (held.status == PendingStatus::kPosted) {
+      status.posted_amount = transfer(held.resolver_ref).amount;
+    }
+    if (held.status != PendingStatus::kPending) {
+      status.released_amount = Amount::From(record.amount.Get() - status.posted_amount.Get());
+    }
+    if (held.resolver_ref != kNoRef) status.resolved_by = transfer(held.resolver_ref).id;
+  }
+  const auto& reversals = shard_of(ref).reversals;
+  if (auto it = reversals.find(ref); it != reversals.end()) {
+    status.reversed_amount = it->second.reversed;
+    status.reversal_count = static_cast<uint32_t>(it->second.reversal_refs.size());
+  }
+  return status;
+}
+
 size_t State::GetReversals(TransferId id, std::span<TransferId> out) const {
   const Ref ref = FindTransfer(id);
   if (ref == kNoRef) return 0;

@@ -72,6 +72,7 @@ class State {
   Amount GetPostedAmount(TransferId pending_id) const;
   Amount GetReversedAmount(TransferId id) const;
   size_t GetReversals(TransferId id, std::span<TransferId> out) const;
+  std::optional<TransferStatus> GetTransferStatus(TransferId id) const;
   size_t GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const;
   size_t GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const;
   std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;

@@ -352,6 +352,10 @@ class Harness {
                       << U128ToString(model_reversed.Get());
         return false;
       }
+      if (engine_.GetTransferStatus(id) != model_.GetTransferStatus(id)) {
+        ADD_FAILURE() << name() << ": transfer status differs";
+        return false;
+      }
       const std::vector<TransferId> model_reversals = model_.GetReversals(id);
       std::vector<TransferId> engine_reversals(model_reversals.size() + 4);
       engine_reversals.resize(engine_.GetReversals(id, engine_reversals));

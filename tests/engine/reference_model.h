@@ -42,6 +42,8 @@ class ReferenceModel {
   Amount GetPostedAmount(TransferId pending_id) const;
   Amount GetReversedAmount(TransferId id) const;
   std::vector<TransferId> GetReversals(TransferId id) const;
+  // As Engine's, from the model's own records: its definition of each field, in one place.
+  std::optional<TransferStatus> GetTransferStatus(TransferId id) const;
 
   // Queries mirror Engine's; out_size_max stands for the size of the engine's output span.
   std::vector<Transfer> GetAccountTransfers(const AccountFilter& filter,
@@ -76,6 +78,7 @@ class ReferenceModel {
     PendingStatus status = PendingStatus::kPending;
     uint64_t expires_at_ns = 0;
     u128 posted_amount = 0;
+    u128 resolved_by = 0;  // the post or void
   };
 
   // The whole logical state. Copyable on purpose: a chain snapshots it and restores it.

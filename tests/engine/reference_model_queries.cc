@@ -80,6 +80,26 @@ Amount ReferenceModel::GetPostedAmount(TransferId pending_id) const {
   return Amount::From(found->second.posted_amount);
 }
 
+std::optional<TransferStatus> ReferenceModel::GetTransferStatus(TransferId id) const {
+  auto transfer = state_.transfers.find(id.Get());
+  if (transfer == state_.transfers.end()) return std::nullopt;
+  TransferStatus status;
+  if (auto held = state_.reservations.find(id.Get()); held != state_.reservations.end()) {
+    const Reservation& reservation = held->second;
+    status.pending_status = reservation.status;
+    status.expires_at_ns = reservation.expires_at_ns;
+    status.posted_amount = Amount::From(reservation.posted_amount);
+    if (reservation.status != PendingStatus::kPending) {
+      status.released_amount =
+          Amount::From(transfer->second.amount.Get() - reservation.posted_amount);
+    }
+    status.resolved_by = TransferId::From(reservation.resolved_by);
+  }
+  status.reversed_amount = GetReversedAmount(id);
+  status.reversal_count = static_cast<uint32_t>(GetReversals(id).size());
+  return status;
+}
+
 Amount ReferenceModel::GetReversedAmount(TransferId id) const {
   return Amount::From(ReversedAmount(id.Get()));
 }

@@ -336,9 +336,12 @@ void ReferenceModel::Commit(const Transfer& event, uint64_t timestamp_ns, const 
     Reservation& reservation = state_.reservations.at(event.pending_id.Get());
     reservation.status = PendingStatus::kPosted;
     reservation.posted_amount = plan.amount;
+    reservation.resolved_by = id;
   }
   if (Has(event.flags, kVoidPending)) {
-    state_.reservations.at(event.pending_id.Get()).status = PendingStatus::kVoided;
+    Reservation& reservation = state_.reservations.at(event.pending_id.Get());
+    reservation.status = PendingStatus::kVoided;
+    reservation.resolved_by = id;
     Reopen(*plan.reservation);
   }
   if (!event.reverses_id.IsZero()) state_.reversals[event.reverses_id.Get()].push_back(id);

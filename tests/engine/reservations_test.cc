@@ -111,6 +111,53 @@ TEST(Pending, VoidReleasesTheWholeReservationAndRecordsTheReservedAmount) {
   EXPECT_EQ(h.engine().GetStats().pending_count, 0u);
 }
 
+// Holds you can see: every fate of a reservation, and the reversals of what it posted.
+TEST(Pending, TransferStatusTellsWhatBecameOfAHold) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_EQ(h.engine().GetTransferStatus(Tid(999)), std::nullopt);
+  h.AddTransfer(
+      {.id = 200, .debit = kA, .credit = kB, .amount = 50, .timeout_s = 60, .flags = tf::kPending});
+  TransferStatus held = h.engine().GetTransferStatus(Tid(200)).value();
+  EXPECT_EQ(held.pending_status, PendingStatus::kPending);
+  EXPECT_EQ(held.expires_at_ns, BookedAt(h, 200) + 60 * kNanosPerSecond);
+  EXPECT_EQ(held.released_amount, Amt(0));
+  EXPECT_EQ(held.resolved_by, Tid(0));
+  // Posting 30 of 50 releases 20.
+  EXPECT_EQ(
+      h.CreateTransfer(
+          {.id = 10, .amount = 30, .pending_id = 200, .ledger = 0, .code = 0, .flags = kPost}),
+      R::kOk);
+  const TransferStatus posted = h.engine().GetTransferStatus(Tid(200)).value();
+  EXPECT_EQ(posted.pending_status, PendingStatus::kPosted);
+  EXPECT_EQ(posted.posted_amount, Amt(30));
+  EXPECT_EQ(posted.released_amount, Amt(20));
+  EXPECT_EQ(posted.resolved_by, Tid(10));
+  // The post is reversed in part: its status counts it; the hold's does not change.
+  h.AddTransfer({.id = 11, .debit = kB, .credit = kA, .amount = 12, .reverses_id = 10});
+  const TransferStatus post = h.engine().GetTransferStatus(Tid(10)).value();
+  EXPECT_EQ(post.pending_status, PendingStatus::kNone);
+  EXPECT_EQ(post.reversed_amount, Amt(12));
+  EXPECT_EQ(post.reversal_count, 1u);
+  EXPECT_EQ(h.engine().GetTransferStatus(Tid(200)), posted);
+  // A void releases all, named; an expiry releases all, unnamed.
+  h.AddTransfer({.id = 201, .debit = kA, .credit = kB, .amount = 8, .flags = tf::kPending});
+  EXPECT_EQ(h.CreateTransfer(
+                {.id = 12, .amount = 0, .pending_id = 201, .ledger = 0, .code = 0, .flags = kVoid}),
+            R::kOk);
+  const TransferStatus voided = h.engine().GetTransferStatus(Tid(201)).value();
+  EXPECT_EQ(voided.pending_status, PendingStatus::kVoided);
+  EXPECT_EQ(voided.released_amount, Amt(8));
+  EXPECT_EQ(voided.resolved_by, Tid(12));
+  h.AddTransfer(
+      {.id = 202, .debit = kA, .credit = kB, .amount = 9, .timeout_s = 1, .flags = tf::kPending});
+  h.AdvanceTo(BookedAt(h, 202) + kNanosPerSecond);
+  const TransferStatus expired = h.engine().GetTransferStatus(Tid(202)).value();
+  EXPECT_EQ(expired.pending_status, PendingStatus::kExpired);
+  EXPECT_EQ(expired.released_amount, Amt(9));
+  EXPECT_EQ(expired.resolved_by, Tid(0));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Expiry.
 
