@@ -52,6 +52,25 @@ absl::Status StatusOf(const kj::Exception& exception) {
   return failed;
 }
 
+TransferStatusInfo DecodeTransferStatus(rpc::TransferStatus::Reader in) {
+  TransferStatusInfo info;
+  info.id = DecodeU128<TransferIdTag>(in.getId());
+  TransferStatus& status = info.status;
+  // An unknown state from a newer server reads as none rather than as a wrong one.
+  const auto pending = static_cast<uint8_t>(in.getPendingStatus());
+  status.pending_status = pending <= static_cast<uint8_t>(PendingStatus::kExpired)
+                              ? static_cast<PendingStatus>(pending)
+                              : PendingStatus::kNone;
+  status.expires_at_ns = in.getExpiresAtNs();
+  status.posted_amount = DecodeU128<AmountTag>(in.getPostedAmount());
+  status.released_amount = DecodeU128<AmountTag>(in.getReleasedAmount());
+  status.resolved_by = DecodeU128<TransferIdTag>(in.getResolvedBy());
+  status.reversed_amount = DecodeU128<AmountTag>(in.getReversedAmount());
+  status.reversal_count = in.getReversalCount();
+  for (auto id : in.getReversals()) info.reversals.push_back(DecodeU128<TransferIdTag>(id));
+  return info;
+}
+
 FeedChange DecodeChange(rpc::Change::Reader in) {
   FeedChange change;
   change.sequence = in.getSequence();
@@ -695,6 +714,25 @@ absl::StatusOr<std::vector<Transfer>> Client::LookupTransfers(std::span<const Tr
       for (auto transfer : response.getTransfers()) {
         found.push_back(internal::DecodeTransfer(transfer));
       }
+    });
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
+absl::StatusOr<std::vector<TransferStatusInfo>> Client::GetTransferStatuses(
+    std::span<const TransferId> ids) {
+  if (impl_->info().schema_version < 3) {
+    return absl::FailedPreconditionError("the server predates transfer statuses (schema 3)");
+  }
+  std::vector<TransferStatusInfo> found;
+  absl::Status status = impl_->Call([&]() {
+    auto request =
+        impl_->ledger().getTransferStatusesRequest(internal::MessageWords(ids.size() * 3));
+    auto list = request.initIds(static_cast<unsigned>(ids.size()));
+    for (size_t i = 0; i < ids.size(); ++i) EncodeU128(ids[i], list[static_cast<unsigned>(i)]);
+    return request.send().then([&](auto&& response) {
+      for (auto in : response.getStatuses()) found.push_back(DecodeTransferStatus(in));
     });
   });
   if (!status.ok()) return status;

@@ -41,6 +41,14 @@ inline constexpr char kTlsFailurePayload[] = "type.ledger/tls-failure";
 // FailedPrecondition.
 inline constexpr char kLedgerFullPayload[] = "type.ledger/ledger-full";
 
+// A transfer's status (engine/types.h, TransferStatus) with its id and its oldest reversals
+// (all of them up to 64; reversal_count says how many there are).
+struct TransferStatusInfo {
+  TransferId id;
+  TransferStatus status;
+  std::vector<TransferId> reversals;
+};
+
 struct ClientOptions {
   std::string address = "127.0.0.1:7700";  // host:port
   std::string token;
@@ -132,6 +140,9 @@ class Client {
   absl::StatusOr<std::vector<Ledger>> LookupLedgers(std::span<const uint32_t> ids);
   absl::StatusOr<std::vector<Account>> LookupAccounts(std::span<const AccountId> ids);
   absl::StatusOr<std::vector<Transfer>> LookupTransfers(std::span<const TransferId> ids);
+  // What became of each transfer found (schema 3; FailedPrecondition from an older server).
+  absl::StatusOr<std::vector<TransferStatusInfo>> GetTransferStatuses(
+      std::span<const TransferId> ids);
 
   // filter.limit 0 means the server's page size.
   absl::StatusOr<Page<Transfer>> GetAccountTransfers(const AccountFilter& filter);

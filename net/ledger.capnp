@@ -24,7 +24,7 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("ledger::net::rpc");
 
-const schemaVersion :UInt32 = 2;  # 2 added createTransfersPacked
+const schemaVersion :UInt32 = 3;  # 2 added createTransfersPacked; 3 getTransferStatuses
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -92,6 +92,28 @@ struct Transfer {
   userData32 @12 :UInt32;
   valueTimeNs @13 :UInt64;   # when it happened economically (your clock); stored as given
   timestampNs @14 :UInt64;
+}
+
+# Since schema version 3. Where a reservation stands.
+enum PendingStatus {
+  none @0;     # not a reservation
+  pending @1;  # still held
+  posted @2;
+  voided @3;
+  expired @4;
+}
+
+# Since schema version 3. What became of a transfer (getTransferStatuses; docs/data-model.md).
+struct TransferStatus {
+  id @0 :U128;
+  pendingStatus @1 :PendingStatus;
+  expiresAtNs @2 :UInt64;     # a reservation's deadline; 0 = none
+  postedAmount @3 :U128;      # posted: what its post moved
+  releasedAmount @4 :U128;    # resolved: what went back (the rest of a post; all of a void or expiry)
+  resolvedBy @5 :U128;        # posted or voided: the post or void transfer; else 0
+  reversedAmount @6 :U128;    # reversed so far
+  reversalCount @7 :UInt32;
+  reversals @8 :List(U128);   # the oldest reversals, at most 64 (the rest: the accounts' history)
 }
 
 # ------------------------------------------------------------------------------------------
@@ -363,6 +385,11 @@ interface Ledger {
   # on the wire against 208 in a List(Transfer). A size that is not a whole number of records
   # fails the call; every field is validated like createTransfers' (a result code per event).
   createTransfersPacked @12 (records :Data) -> (results :List(TransferResult));
+
+  # Since schema version 3. What became of each transfer: a reservation's state, what was
+  # posted and released and by which transfer, what was reversed and by which. In request
+  # order; missing ids are left out.
+  getTransferStatuses @13 (ids :List(U128)) -> (statuses :List(TransferStatus));
 }
 
 const transferRecordBytes :UInt32 = 152;  # createTransfersPacked's record size

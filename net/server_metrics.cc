@@ -30,7 +30,7 @@ constexpr std::array<std::string_view, kOperationCount> kOperationNames = [] {
 constexpr std::string_view kBatchOutcomeNames[] = {"ok", "rejected"};
 constexpr std::string_view kQueryMethodNames[] = {
     "lookup_ledgers",       "lookup_accounts", "lookup_transfers", "get_account_transfers",
-    "get_account_balances", "trial_balance",   "changes"};
+    "get_account_balances", "trial_balance",   "changes",          "get_transfer_statuses"};
 constexpr std::string_view kRejectReasonNames[] = {"batch_too_large", "ids_too_many", "malformed",
                                                    "shutting_down", "engine_full"};
 

@@ -44,8 +44,9 @@ enum class QueryMethod : uint8_t {
   kGetAccountBalances = 4,
   kTrialBalance = 5,
   kChanges = 6,
+  kGetTransferStatuses = 7,
 };
-inline constexpr size_t kQueryMethodCount = 7;
+inline constexpr size_t kQueryMethodCount = 8;
 std::string_view QueryMethodName(QueryMethod method);  // "lookup_accounts"
 
 // Why a request was refused before it reached the engine or the log.

@@ -128,6 +128,18 @@ void EncodeTransfer(const Transfer& transfer, rpc::Transfer::Builder out) {
   out.setTimestampNs(transfer.timestamp_ns);
 }
 
+void EncodeTransferStatus(TransferId id, const TransferStatus& status,
+                          rpc::TransferStatus::Builder out) {
+  EncodeU128(id, out.initId());
+  out.setPendingStatus(static_cast<rpc::PendingStatus>(status.pending_status));
+  out.setExpiresAtNs(status.expires_at_ns);
+  EncodeU128(status.posted_amount, out.initPostedAmount());
+  EncodeU128(status.released_amount, out.initReleasedAmount());
+  EncodeU128(status.resolved_by, out.initResolvedBy());
+  EncodeU128(status.reversed_amount, out.initReversedAmount());
+  out.setReversalCount(status.reversal_count);
+}
+
 void EncodeBalance(const AccountBalance& balance, rpc::AccountBalance::Builder out) {
   EncodeU128(balance.debits_pending, out.initDebitsPending());
   EncodeU128(balance.debits_posted, out.initDebitsPosted());

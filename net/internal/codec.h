@@ -26,6 +26,10 @@ constexpr uint64_t kLedgerWords = 6;
 constexpr uint64_t kAccountWords = 5 + 7 + 7 * 2;
 constexpr uint64_t kTransferWords = 5 + 7 + 7 * 2;
 constexpr uint64_t kBalanceWords = 2 + 4 + 4 * 2;
+// A TransferStatus without its reversals: 2 data words, 5 pointers, 5 U128s.
+constexpr uint64_t kTransferStatusWords = 2 + 6 + 5 * 2;
+// getTransferStatuses lists at most this many reversals per transfer.
+constexpr uint32_t kReversalsListedMax = 64;
 constexpr uint64_t kChangeWords = 4 + 6 + kTransferWords + 2 * 2 + 2 * kBalanceWords;
 constexpr uint64_t kEventResultWords = 3;
 // A message of `words` of records, plus room for its root and list pointers.
@@ -50,6 +54,9 @@ Transfer DecodeTransfer(rpc::Transfer::Reader in);
 void EncodeLedger(const Ledger& ledger, rpc::LedgerInfo::Builder out);
 void EncodeAccount(const Account& account, rpc::Account::Builder out);
 void EncodeTransfer(const Transfer& transfer, rpc::Transfer::Builder out);
+// A status without its reversals' ids (the caller fills `reversals`).
+void EncodeTransferStatus(TransferId id, const TransferStatus& status,
+                          rpc::TransferStatus::Builder out);
 void EncodeBalance(const AccountBalance& balance, rpc::AccountBalance::Builder out);
 void EncodeTrialBalance(const TrialBalance& trial_balance, rpc::TrialBalance::Builder out);
 

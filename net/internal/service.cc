@@ -193,7 +193,9 @@ ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t, Server
       transfer_results(o.limits.batch_events_max),
       timestamps_ns(o.limits.batch_events_max),
       balances(o.limits.query_results_max + 1),
-      changes(std::max<size_t>(o.limits.query_results_max, kChangesPerPush)) {}
+      changes(std::max<size_t>(o.limits.query_results_max, kChangesPerPush)),
+      status_ids(o.limits.query_ids_max),
+      statuses(o.limits.query_ids_max) {}
 
 rpc::ServerInfo::Builder ServiceState::FillInfo(rpc::ServerInfo::Builder out) const {
   out.setSchemaVersion(rpc::SCHEMA_VERSION);
@@ -344,6 +346,36 @@ class LedgerImpl final : public rpc::Ledger::Server {
                    .initTransfers(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeTransfer(found[i], out[static_cast<unsigned>(i)]);
     return Reply(QueryMethod::kLookupTransfers, start_ns, kj::mv(guard));
+  }
+
+  kj::Promise<void> getTransferStatuses(GetTransferStatusesContext context) override {
+    const uint64_t start_ns = base::MonotonicNs();
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    auto ids = context.getParams().getIds();
+    CheckIds(ids.size());
+    size_t count = 0;
+    uint64_t words = 0;
+    for (auto raw_id : ids) {
+      const TransferId id = DecodeU128<TransferIdTag>(raw_id);
+      if (auto status = engine().GetTransferStatus(id)) {
+        state_.status_ids[count] = id;
+        state_.statuses[count++] = *status;
+        words += kTransferStatusWords +
+                 2 * uint64_t{std::min(status->reversal_count, kReversalsListedMax)};
+      }
+    }
+    auto out = context.getResults(ReplyWords(words)).initStatuses(static_cast<unsigned>(count));
+    TransferId reversals[kReversalsListedMax];
+    for (size_t i = 0; i < count; ++i) {
+      auto status = out[static_cast<unsigned>(i)];
+      EncodeTransferStatus(state_.status_ids[i], state_.statuses[i], status);
+      const size_t listed = engine().GetReversals(state_.status_ids[i], reversals);
+      auto listed_out = status.initReversals(static_cast<unsigned>(listed));
+      for (size_t j = 0; j < listed; ++j) {
+        EncodeU128(reversals[j], listed_out[static_cast<unsigned>(j)]);
+      }
+    }
+    return Reply(QueryMethod::kGetTransferStatuses, start_ns, kj::mv(guard));
   }
 
   kj::Promise<void> getAccountTransfers(GetAccountTransfersContext context) override {

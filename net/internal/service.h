@@ -59,6 +59,8 @@ class ServiceState {
   std::vector<uint64_t> timestamps_ns;  // each event's booking timestamp (replica's Submit)
   std::vector<AccountBalance> balances;
   std::vector<Change> changes;
+  std::vector<TransferId> status_ids;  // getTransferStatuses: the ids found and their statuses
+  std::vector<TransferStatus> statuses;
 
   rpc::ServerInfo::Builder FillInfo(rpc::ServerInfo::Builder out) const;
   // Pushes durable changes to every subscriber that is ready for more.

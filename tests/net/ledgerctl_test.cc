@@ -70,6 +70,37 @@ TEST_F(LedgerctlTest, BooksHumanAmountsAndShowsThemInTheLedgersScale) {
   EXPECT_EQ(Run({"no-such-command"}).exit_code, 64);
 }
 
+// Holds you can see: a reservation's status line while held and once posted in part, and the
+// reversals of the post; the same in JSON.
+TEST_F(LedgerctlTest, LookupTransferSaysWhatBecameOfAHold) {
+  ASSERT_EQ(Run({"create-ledger", "--id", "1", "--asset", "USD", "--scale", "2"}).exit_code, 0);
+  ASSERT_EQ(Run({"create-account", "--id", "1", "--ledger", "1", "--code", "1", "then", "--id", "2",
+                 "--ledger", "1", "--code", "1"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Run({"transfer", "--id", "20", "--debit", "1", "--credit", "2", "--amount", "50",
+                 "--ledger", "1", "--code", "1", "--pending", "--timeout-s", "3600"})
+                .exit_code,
+            0);
+  const CtlRun held = Run({"lookup-transfer", "20"});
+  EXPECT_EQ(held.exit_code, 0) << held.out;
+  EXPECT_NE(held.out.find("status"), std::string::npos) << held.out;
+  EXPECT_NE(held.out.find("pending until "), std::string::npos) << held.out;
+  ASSERT_EQ(Run({"post", "--id", "21", "--pending-id", "20", "--amount", "30"}).exit_code, 0);
+  ASSERT_EQ(Run({"reverse", "--id", "22", "--reverses", "21", "--amount", "5"}).exit_code, 0);
+  const CtlRun posted = Run({"lookup-transfer", "20", "21"});
+  EXPECT_EQ(posted.exit_code, 0) << posted.out;
+  EXPECT_NE(posted.out.find("posted 30.00 USD by 21, released 20.00 USD"), std::string::npos)
+      << posted.out;
+  EXPECT_NE(posted.out.find("5.00 USD by 22"), std::string::npos) << posted.out;
+  const CtlRun json = Run({"--json", "lookup-transfer", "20", "21"});
+  EXPECT_EQ(json.exit_code, 0) << json.out;
+  EXPECT_NE(json.out.find("\"pending_status\":\"posted\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"released_amount\":\"2000\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"resolved_by\":\"21\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"reversals\":[\"22\"]"), std::string::npos) << json.out;
+}
+
 // A server that does not speak TLS (or a certificate not trusted): 76, not the usage code.
 TEST_F(LedgerctlTest, ATlsFailureHasItsOwnExitCode) {
   const std::string certificate = server_.data_dir() + "/../cert.pem";

@@ -84,7 +84,7 @@ TEST(Server, ServesEveryMethodEndToEnd) {
   ASSERT_TRUE(server.Start()) << server.log();
   auto client = Connect(server, server.token());
   ASSERT_NE(client, nullptr);
-  EXPECT_EQ(client->server_info().schema_version, 2u);
+  EXPECT_EQ(client->server_info().schema_version, 3u);
   EXPECT_EQ(client->server_info().limits.batch_events_max, 8190u);
   CreateBasics(*client);
 
@@ -138,6 +138,37 @@ TEST(Server, ServesEveryMethodEndToEnd) {
   EXPECT_TRUE(trial->Balanced());
   EXPECT_EQ(trial->account_count, 4u);
   EXPECT_EQ(trial->debits_posted.low, Amount::From(650));
+}
+
+TEST(Server, TransferStatusesSayWhatBecameOfAHoldAndItsPost) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto client = Connect(server, server.token());
+  ASSERT_NE(client, nullptr);
+  CreateBasics(*client);
+  // A hold of 200 posted 150 by 103 (50 released); the post reversed in part by 104.
+  ASSERT_EQ(client->Submit(MakeTransfer(102, 3, 4, 200, transfer_flags::kPending))->status,
+            CreateTransferResult::kOk);
+  Transfer post = MakeTransfer(103, 3, 4, 150, transfer_flags::kPostPending);
+  post.pending_id = TransferId::From(102);
+  ASSERT_EQ(client->Submit(post)->status, CreateTransferResult::kOk);
+  Transfer reversal = MakeTransfer(104, 4, 3, 40);
+  reversal.reverses_id = TransferId::From(103);
+  ASSERT_EQ(client->Submit(reversal)->status, CreateTransferResult::kOk);
+  const std::vector<TransferId> status_ids = {TransferId::From(102), TransferId::From(999),
+                                              TransferId::From(103)};
+  auto statuses = client->GetTransferStatuses(status_ids);
+  ASSERT_TRUE(statuses.ok()) << statuses.status();
+  ASSERT_EQ(statuses->size(), 2u);  // 999 does not exist
+  EXPECT_EQ((*statuses)[0].id, TransferId::From(102));
+  EXPECT_EQ((*statuses)[0].status.pending_status, PendingStatus::kPosted);
+  EXPECT_EQ((*statuses)[0].status.posted_amount, Amount::From(150));
+  EXPECT_EQ((*statuses)[0].status.released_amount, Amount::From(50));
+  EXPECT_EQ((*statuses)[0].status.resolved_by, TransferId::From(103));
+  EXPECT_EQ((*statuses)[1].status.pending_status, PendingStatus::kNone);
+  EXPECT_EQ((*statuses)[1].status.reversed_amount, Amount::From(40));
+  EXPECT_EQ((*statuses)[1].status.reversal_count, 1u);
+  EXPECT_EQ((*statuses)[1].reversals, std::vector<TransferId>{TransferId::From(104)});
 }
 
 TEST(Server, PaginatesHistoryAndBalances) {

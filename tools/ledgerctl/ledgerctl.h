@@ -149,6 +149,8 @@ class Session {
   std::vector<Account> LookupAccounts(std::span<const AccountId> ids);
   std::vector<Transfer> LookupTransfers(std::span<const TransferId> ids);
   std::optional<Transfer> LookupTransfer(TransferId id);
+  // What became of each transfer found; empty from a server older than schema 3.
+  std::vector<net::TransferStatusInfo> GetTransferStatuses(std::span<const TransferId> ids);
 
  private:
   size_t QueryIdsMax();
@@ -191,7 +193,8 @@ class JsonObject {
 
 std::string JsonLedger(const Ledger& ledger);
 std::string JsonAccount(const Account& account, const Ledger* ledger);
-std::string JsonTransfer(const Transfer& transfer, const Ledger* ledger);
+std::string JsonTransfer(const Transfer& transfer, const Ledger* ledger,
+                         const net::TransferStatusInfo* status = nullptr);
 std::string JsonBalances(const AccountBalance& balance, const Ledger* ledger);
 
 // Columns aligned across rows. Rows are buffered until Flush, or until kRowsBufferedMax (a few
@@ -223,7 +226,10 @@ void PrintFields(std::string_view title,
 // One line per record (JSON) or a block per record (text).
 void PrintLedger(const Session& session, const Ledger& ledger);
 void PrintAccount(const Session& session, const Account& account, const Ledger* ledger);
-void PrintTransfer(const Session& session, const Transfer& transfer, const Ledger* ledger);
+// With `status` (lookup-transfer), a status line for a reservation (held, posted, voided,
+// expired: what and by which transfer) or a reversed line for a posting.
+void PrintTransfer(const Session& session, const Transfer& transfer, const Ledger* ledger,
+                   const net::TransferStatusInfo* status = nullptr);
 // "account 5: not found" (text) or {"type":"not_found",...}.
 void PrintNotFound(const Session& session, std::string_view kind, std::string_view id);
 // The result of one event of a create call.

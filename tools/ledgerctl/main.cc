@@ -139,7 +139,9 @@ Shows accounts: ledger, code, flags, the four balances, user data. Exit 1 when o
 )",
      RunLookupAccount},
     {"lookup-transfer", R"(usage: ledgerctl lookup-transfer ID...
-Shows transfers as booked. Exit 1 when one is not found.
+Shows transfers as booked, and what became of them: a reservation's status (pending until
+its deadline, posted, voided or expired, with the amounts posted and released and the
+transfer that resolved it), a posting's reversals. Exit 1 when one is not found.
 )",
      RunLookupTransfer},
     {"history", R"(usage: ledgerctl history ACCOUNT [--from-ns N] [--to-ns N] [--code N]
@@ -436,6 +438,19 @@ std::vector<Transfer> Session::LookupTransfers(std::span<const TransferId> ids) 
     const auto part = ids.subspan(i, std::min(chunk, ids.size() - i));
     std::vector<Transfer> transfers = Check(client().LookupTransfers(part), "lookup-transfer");
     found.insert(found.end(), transfers.begin(), transfers.end());
+  }
+  return found;
+}
+
+std::vector<net::TransferStatusInfo> Session::GetTransferStatuses(std::span<const TransferId> ids) {
+  std::vector<net::TransferStatusInfo> found;
+  if (client().server_info().schema_version < 3) return found;
+  const size_t chunk = QueryIdsMax();
+  for (size_t i = 0; i < ids.size(); i += chunk) {
+    const auto part = ids.subspan(i, std::min(chunk, ids.size() - i));
+    std::vector<net::TransferStatusInfo> statuses =
+        Check(client().GetTransferStatuses(part), "lookup-transfer");
+    for (net::TransferStatusInfo& status : statuses) found.push_back(std::move(status));
   }
   return found;
 }

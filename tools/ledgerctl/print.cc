@@ -185,7 +185,33 @@ std::string JsonAccount(const Account& account, const Ledger* ledger) {
       .Close();
 }
 
-std::string JsonTransfer(const Transfer& transfer, const Ledger* ledger) {
+const char* PendingStatusText(PendingStatus status) {
+  switch (status) {
+    case PendingStatus::kPending:
+      return "pending";
+    case PendingStatus::kPosted:
+      return "posted";
+    case PendingStatus::kVoided:
+      return "voided";
+    case PendingStatus::kExpired:
+      return "expired";
+    case PendingStatus::kNone:
+      break;
+  }
+  return "none";
+}
+
+// ["11","12"]: ids as decimal strings, as everywhere in the JSON.
+std::string JsonIdList(const std::vector<TransferId>& ids) {
+  std::string list = "[";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    absl::StrAppend(&list, i == 0 ? "\"" : ",\"", FormatId(ids[i].Get()), "\"");
+  }
+  return list + "]";
+}
+
+std::string JsonTransfer(const Transfer& transfer, const Ledger* ledger,
+                         const net::TransferStatusInfo* status) {
   JsonObject json("transfer");
   json.Wide("id", transfer.id.Get())
       .Str("kind", TransferKindText(transfer))
@@ -194,7 +220,7 @@ std::string JsonTransfer(const Transfer& transfer, const Ledger* ledger) {
       .Money("amount", transfer.amount, ledger)
       .Int("ledger", transfer.ledger);
   if (ledger != nullptr) json.Str("asset_code", AssetText(*ledger)).Int("scale", ledger->scale);
-  return json.Int("code", transfer.code)
+  json.Int("code", transfer.code)
       .Int("flags", transfer.flags)
       .Raw("flag_names", JsonNameList(TransferFlagsText(transfer.flags)))
       .Wide("pending_id", transfer.pending_id.Get())
@@ -204,8 +230,19 @@ std::string JsonTransfer(const Transfer& transfer, const Ledger* ledger) {
       .Wide("user_data_64", transfer.user_data_64)
       .Int("user_data_32", transfer.user_data_32)
       .Wide("value_time_ns", transfer.value_time_ns)
-      .Wide("timestamp_ns", transfer.timestamp_ns)
-      .Close();
+      .Wide("timestamp_ns", transfer.timestamp_ns);
+  if (status != nullptr) {
+    const TransferStatus& s = status->status;
+    json.Str("pending_status", PendingStatusText(s.pending_status))
+        .Wide("expires_at_ns", s.expires_at_ns)
+        .Money("posted_amount", s.posted_amount, ledger)
+        .Money("released_amount", s.released_amount, ledger)
+        .Wide("resolved_by", s.resolved_by.Get())
+        .Money("reversed_amount", s.reversed_amount, ledger)
+        .Int("reversal_count", s.reversal_count)
+        .Raw("reversals", JsonIdList(status->reversals));
+  }
+  return json.Close();
 }
 
 std::string JsonBalances(const AccountBalance& balance, const Ledger* ledger) {
@@ -293,8 +330,43 @@ void PrintAccount(const Session& session, const Account& account, const Ledger* 
   PrintFields(absl::StrCat("account ", FormatId(account.id.Get())), fields);
 }
 
-void PrintTransfer(const Session& session, const Transfer& transfer, const Ledger* ledger) {
-  if (session.json()) return WriteLine(JsonTransfer(transfer, ledger));
+// "posted 30.00 USD by 10, released 20.00 USD"; for a posting, "12.00 USD by 11".
+std::pair<std::string, std::string> StatusField(const Session& session,
+                                                const net::TransferStatusInfo& info,
+                                                const Ledger* ledger) {
+  const TransferStatus& status = info.status;
+  const auto money = [&](Amount amount) { return MoneyText(session, amount, ledger); };
+  switch (status.pending_status) {
+    case PendingStatus::kPending:
+      return {"status", status.expires_at_ns == 0
+                            ? std::string("pending (no deadline)")
+                            : absl::StrCat("pending until ", TimeText(status.expires_at_ns))};
+    case PendingStatus::kPosted:
+      return {"status", absl::StrCat("posted ", money(status.posted_amount), " by ",
+                                     FormatId(status.resolved_by.Get()), ", released ",
+                                     money(status.released_amount))};
+    case PendingStatus::kVoided:
+      return {"status", absl::StrCat("voided by ", FormatId(status.resolved_by.Get()),
+                                     ", released ", money(status.released_amount))};
+    case PendingStatus::kExpired:
+      return {"status", absl::StrCat("expired at ", TimeText(status.expires_at_ns), ", released ",
+                                     money(status.released_amount))};
+    case PendingStatus::kNone:
+      break;
+  }
+  std::string reversed = money(status.reversed_amount);
+  for (size_t i = 0; i < info.reversals.size(); ++i) {
+    absl::StrAppend(&reversed, i == 0 ? " by " : ", ", FormatId(info.reversals[i].Get()));
+  }
+  if (status.reversal_count > info.reversals.size()) {
+    absl::StrAppend(&reversed, " and ", status.reversal_count - info.reversals.size(), " more");
+  }
+  return {"reversed", reversed};
+}
+
+void PrintTransfer(const Session& session, const Transfer& transfer, const Ledger* ledger,
+                   const net::TransferStatusInfo* status) {
+  if (session.json()) return WriteLine(JsonTransfer(transfer, ledger, status));
   std::vector<std::pair<std::string, std::string>> fields = {
       {"kind", TransferKindText(transfer)},
       {"debit", FormatId(transfer.debit_account_id.Get())},
@@ -320,6 +392,7 @@ void PrintTransfer(const Session& session, const Transfer& transfer, const Ledge
     fields.emplace_back("value time", TimeText(transfer.value_time_ns));
   }
   fields.emplace_back("booked", TimeText(transfer.timestamp_ns));
+  if (status != nullptr) fields.push_back(StatusField(session, *status, ledger));
   PrintFields(absl::StrCat("transfer ", FormatId(transfer.id.Get())), fields);
 }
 

@@ -177,8 +177,13 @@ int RunLookupTransfer(GlobalOptions& global, std::span<const std::string> args) 
   std::vector<TransferId> transfer_ids;
   for (u128 id : ids) transfer_ids.push_back(TransferId::From(id));
   const std::vector<Transfer> found = session.LookupTransfers(transfer_ids);
-  return PrintFound(session, "transfer", ids, found, [&session](const Transfer& transfer) {
-    PrintTransfer(session, transfer, session.FindLedger(transfer.ledger));
+  const std::vector<net::TransferStatusInfo> statuses = session.GetTransferStatuses(transfer_ids);
+  return PrintFound(session, "transfer", ids, found, [&](const Transfer& transfer) {
+    const net::TransferStatusInfo* status = nullptr;
+    for (const net::TransferStatusInfo& candidate : statuses) {
+      if (candidate.id == transfer.id) status = &candidate;
+    }
+    PrintTransfer(session, transfer, session.FindLedger(transfer.ledger), status);
   });
 }
 
