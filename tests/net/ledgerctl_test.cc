@@ -34,6 +34,15 @@ class LedgerctlTest : public ::testing::Test {
     return run;
   }
 
+  // Ledger 1 (USD, scale 2) and its accounts 1 and 2.
+  void CreateLedgerAndTwoAccounts() {
+    ASSERT_EQ(Run({"create-ledger", "--id", "1", "--asset", "USD", "--scale", "2"}).exit_code, 0);
+    ASSERT_EQ(Run({"create-account", "--id", "1", "--ledger", "1", "--code", "1", "then", "--id",
+                   "2", "--ledger", "1", "--code", "1"})
+                  .exit_code,
+              0);
+  }
+
   ServerProcess server_;
   int runs_ = 0;
 };
@@ -73,11 +82,7 @@ TEST_F(LedgerctlTest, BooksHumanAmountsAndShowsThemInTheLedgersScale) {
 // Holds you can see: a reservation's status line while held and once posted in part, and the
 // reversals of the post; the same in JSON.
 TEST_F(LedgerctlTest, LookupTransferSaysWhatBecameOfAHold) {
-  ASSERT_EQ(Run({"create-ledger", "--id", "1", "--asset", "USD", "--scale", "2"}).exit_code, 0);
-  ASSERT_EQ(Run({"create-account", "--id", "1", "--ledger", "1", "--code", "1", "then", "--id", "2",
-                 "--ledger", "1", "--code", "1"})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndTwoAccounts());
   ASSERT_EQ(Run({"transfer", "--id", "20", "--debit", "1", "--credit", "2", "--amount", "50",
                  "--ledger", "1", "--code", "1", "--pending", "--timeout-s", "3600"})
                 .exit_code,
@@ -124,11 +129,7 @@ class LedgerctlFullTest : public LedgerctlTest {
 };
 
 TEST_F(LedgerctlFullTest, AFullLedgerHasItsOwnExitCode) {
-  EXPECT_EQ(Run({"create-ledger", "--id", "1", "--asset", "USD", "--scale", "2"}).exit_code, 0);
-  EXPECT_EQ(Run({"create-account", "--id", "1", "--ledger", "1", "--code", "1", "then", "--id", "2",
-                 "--ledger", "1", "--code", "1"})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndTwoAccounts());
   const CtlRun full = Run({"create-account", "--id", "3", "--ledger", "1", "--code", "1"});
   EXPECT_EQ(full.exit_code, 73) << full.out;
   EXPECT_NE(full.out.find("ledger full"), std::string::npos) << full.out;

@@ -26,6 +26,16 @@ std::unique_ptr<Replica> OpenLedger(const std::string& path, bool use_io_uring,
   return replica.ok() ? std::move(*replica) : nullptr;
 }
 
+// Ops 1 and 2: the test ledger and its accounts.
+void CreateLedgerAndAccounts(Replica& replica) {
+  Ledger ledger = testing::TestLedger();
+  CreateLedgerResult ledger_result;
+  ASSERT_TRUE(replica.Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
+  std::vector<Account> accounts = testing::TestAccounts();
+  std::vector<CreateAccountResult> account_results(accounts.size());
+  ASSERT_TRUE(replica.Submit<Account>(accounts, account_results).ok());
+}
+
 class RoundTrip : public ::testing::TestWithParam<bool> {};
 
 TEST_P(RoundTrip, RecoveredStateEqualsDirectApplicationAcrossRestartsAndSegments) {
@@ -88,12 +98,7 @@ TEST(Replica, SnapshotsAreWrittenAndRecoveryUsesTheNewest) {
     options.snapshot_interval_ops = 50;
     std::unique_ptr<Replica> opened = OpenLedger(path, true, std::move(options));
     ASSERT_NE(opened, nullptr);
-    Ledger ledger = testing::TestLedger();
-    CreateLedgerResult ledger_result;
-    ASSERT_TRUE(opened->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
-    std::vector<Account> accounts = testing::TestAccounts();
-    std::vector<CreateAccountResult> account_results(accounts.size());
-    ASSERT_TRUE(opened->Submit<Account>(accounts, account_results).ok());
+    ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(*opened));
     for (uint64_t op = 3; op <= 230; ++op) {
       std::vector<Transfer> batch = testing::TestTransfers(11, op);
       std::vector<CreateTransferResult> results(batch.size());
@@ -130,12 +135,7 @@ TEST(Replica, ExpireDueLogsATickOnlyOnceADeadlineHasPassedAndReplayReleasesTheSa
   options.clock_ns = [now_ns] { return *now_ns; };
   std::unique_ptr<Replica> opened = OpenLedger(path, false, std::move(options));
   ASSERT_NE(opened, nullptr);
-  Ledger ledger = testing::TestLedger();
-  CreateLedgerResult ledger_result;
-  ASSERT_TRUE(opened->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
-  std::vector<Account> accounts = testing::TestAccounts();
-  std::vector<CreateAccountResult> account_results(accounts.size());
-  ASSERT_TRUE(opened->Submit<Account>(accounts, account_results).ok());
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(*opened));
   Transfer hold{};
   hold.id = TransferId::From(1);
   hold.debit_account_id = AccountId::From(2);
