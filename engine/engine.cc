@@ -48,6 +48,10 @@ Amount Engine::GetPostedAmount(TransferId pending_id) const {
   return state_->GetPostedAmount(pending_id);
 }
 Amount Engine::GetReversedAmount(TransferId id) const { return state_->GetReversedAmount(id); }
+std::optional<PostedAtValueTime> Engine::GetPostedAtValueTime(AccountId id,
+                                                              uint64_t value_time_ns) const {
+  return state_->GetPostedAtValueTime(id, value_time_ns);
+}
 std::optional<TransferStatus> Engine::GetTransferStatus(TransferId id) const {
   return state_->GetTransferStatus(id);
 }

@@ -129,6 +129,12 @@ class Engine {
   // Balances as they were right after the last change at or before timestamp_ns; nullopt when
   // the account does not exist, has no history flag, or did not exist yet at that time.
   std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;
+  // Posted balances as of a value time: the sums of the account's postings (plain transfers,
+  // posts, reversals, balancing transfers as booked) whose value time (ValueTimeOf) is at or
+  // before value_time_ns, whatever their booking time; reservations and voids move nothing
+  // posted. At the end of time it equals the account's posted balances. Costs one pass over
+  // the account's history (O(transfers of the account)); nullopt when there is no account.
+  std::optional<PostedAtValueTime> GetPostedAtValueTime(AccountId id, uint64_t value_time_ns) const;
 
   // Sums over every account of a ledger (zero counts if the ledger has none).
   TrialBalance GetTrialBalance(uint32_t ledger_id) const;

@@ -304,6 +304,25 @@ struct AccountFilter {
   uint16_t code = 0;              // 0 = any code
   uint32_t flags = filter_flags::kDebits | filter_flags::kCredits;
   uint32_t limit = 0;  // at most this many results (and at most the output span's size)
+  // Transfers whose value time (ValueTimeOf) is in this range, inclusive; 0 = open. Results
+  // stay in booking order, and pages still continue from the last booking timestamp: the
+  // booking-time range bounds the scan, this one filters it.
+  uint64_t value_time_min_ns = 0;
+  uint64_t value_time_max_ns = 0;
+};
+
+// When a transfer happened economically: its value_time_ns, or its booking timestamp when the
+// client gave none (0).
+inline uint64_t ValueTimeOf(const Transfer& transfer) {
+  return transfer.value_time_ns != 0 ? transfer.value_time_ns : transfer.timestamp_ns;
+}
+
+// An account's posted balances at a value time (Engine::GetPostedAtValueTime).
+struct PostedAtValueTime {
+  Amount debits_posted;
+  Amount credits_posted;
+  uint64_t transfer_count = 0;  // the postings counted
+  friend bool operator==(const PostedAtValueTime&, const PostedAtValueTime&) = default;
 };
 
 // An account's balances right after a change (a transfer or an expiry) at timestamp_ns.

@@ -739,7 +739,32 @@ absl::StatusOr<std::vector<TransferStatusInfo>> Client::GetTransferStatuses(
   return found;
 }
 
+absl::StatusOr<PostedAtValueTime> Client::GetPostedAtValueTime(AccountId id,
+                                                               uint64_t value_time_ns) {
+  if (impl_->info().schema_version < 3) {
+    return absl::FailedPreconditionError("the server predates value-time balances (schema 3)");
+  }
+  PostedAtValueTime posted;
+  absl::Status status = impl_->Call([&]() {
+    auto request = impl_->ledger().getPostedAtValueTimeRequest();
+    EncodeU128(id, request.initAccountId());
+    request.setValueTimeNs(value_time_ns);
+    return request.send().then([&](auto&& response) {
+      posted.debits_posted = DecodeU128<AmountTag>(response.getDebitsPosted());
+      posted.credits_posted = DecodeU128<AmountTag>(response.getCreditsPosted());
+      posted.transfer_count = response.getTransferCount();
+    });
+  });
+  if (!status.ok()) return status;
+  return posted;
+}
+
 absl::StatusOr<Page<Transfer>> Client::GetAccountTransfers(const AccountFilter& filter) {
+  if ((filter.value_time_min_ns != 0 || filter.value_time_max_ns != 0) &&
+      impl_->info().schema_version < 3) {
+    // An older server would ignore the range and answer more than was asked.
+    return absl::FailedPreconditionError("the server predates value-time filters (schema 3)");
+  }
   Page<Transfer> page;
   absl::Status status = impl_->Call([&]() {
     auto request = impl_->ledger().getAccountTransfersRequest();

@@ -143,6 +143,9 @@ class Client {
   // What became of each transfer found (schema 3; FailedPrecondition from an older server).
   absl::StatusOr<std::vector<TransferStatusInfo>> GetTransferStatuses(
       std::span<const TransferId> ids);
+  // An account's posted balances as of a value time (schema 3); FailedPrecondition when there
+  // is no such account.
+  absl::StatusOr<PostedAtValueTime> GetPostedAtValueTime(AccountId id, uint64_t value_time_ns);
 
   // filter.limit 0 means the server's page size.
   absl::StatusOr<Page<Transfer>> GetAccountTransfers(const AccountFilter& filter);

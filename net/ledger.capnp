@@ -24,7 +24,7 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("ledger::net::rpc");
 
-const schemaVersion :UInt32 = 3;  # 2 added createTransfersPacked; 3 getTransferStatuses
+const schemaVersion :UInt32 = 3;  # 2 added createTransfersPacked; 3 transfer statuses, value time
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -261,6 +261,11 @@ struct AccountFilter {
   credits @5 :Bool = true;    # include transfers that credit the account
   reversed @6 :Bool;          # newest first
   limit @7 :UInt32;           # at most this many; 0 or above the server's queryResultsMax = that max
+  # Since schema version 3 (getAccountTransfers): only transfers whose value time (valueTimeNs,
+  # or the booking time when it is 0) is in this range, inclusive; 0 = open. Pages still follow
+  # booking time; the booking-time range bounds the scan, this one filters it.
+  valueTimeMinNs @8 :UInt64;
+  valueTimeMaxNs @9 :UInt64;
 }
 
 # An account's balances right after a change (a transfer or an expiry) at timestampNs.
@@ -390,6 +395,12 @@ interface Ledger {
   # posted and released and by which transfer, what was reversed and by which. In request
   # order; missing ids are left out.
   getTransferStatuses @13 (ids :List(U128)) -> (statuses :List(TransferStatus));
+
+  # Since schema version 3. An account's posted balances as of a value time: the sums of its
+  # postings whose value time is at or before valueTimeNs, whatever their booking time. One
+  # pass over the account's history. Fails when there is no such account.
+  getPostedAtValueTime @14 (accountId :U128, valueTimeNs :UInt64)
+      -> (debitsPosted :U128, creditsPosted :U128, transferCount :UInt64);
 }
 
 const transferRecordBytes :UInt32 = 152;  # createTransfersPacked's record size

@@ -45,8 +45,9 @@ enum class QueryMethod : uint8_t {
   kTrialBalance = 5,
   kChanges = 6,
   kGetTransferStatuses = 7,
+  kGetPostedAtValueTime = 8,
 };
-inline constexpr size_t kQueryMethodCount = 8;
+inline constexpr size_t kQueryMethodCount = 9;
 std::string_view QueryMethodName(QueryMethod method);  // "lookup_accounts"
 
 // Why a request was refused before it reached the engine or the log.

@@ -114,11 +114,14 @@ size_t State::GetAccountTransfers(const AccountFilter& filter, std::span<Transfe
   auto last = std::upper_bound(first, list.end(), timestamp_max_ns,
                                [&](uint64_t t, uint32_t bits) { return t < booked_ns(bits); });
   const size_t limit = EffectiveLimit(filter.limit, out.size());
+  const uint64_t value_time_max_ns = EffectiveMax(filter.value_time_max_ns);
   size_t count = 0;
   auto take = [&](uint32_t bits) {
     const Transfer& transfer = this->transfer(Ref::FromBits(bits));
     const bool is_debit = transfer.debit_account_id == filter.account_id;
-    if ((is_debit ? debits : credits) && (filter.code == 0 || filter.code == transfer.code)) {
+    const uint64_t value_time_ns = ValueTimeOf(transfer);
+    if ((is_debit ? debits : credits) && (filter.code == 0 || filter.code == transfer.code) &&
+        value_time_ns >= filter.value_time_min_ns && value_time_ns <= value_time_max_ns) {
       out[count++] = transfer;
     }
   };
@@ -171,6 +174,25 @@ std::optional<AccountBalance> State::GetBalanceAsOf(AccountId id, uint64_t times
     if (after != snapshots.begin()) return *(after - 1);
   }
   return AccountBalance{{}, {}, {}, {}, account.timestamp_ns, 0};
+}
+
+std::optional<PostedAtValueTime> State::GetPostedAtValueTime(AccountId id,
+                                                             uint64_t value_time_ns) const {
+  const Ref account_ref = FindAccount(id);
+  if (account_ref == kNoRef) return std::nullopt;
+  PostedAtValueTime posted;
+  for (const uint32_t bits : shard_of(account_ref).history.List(account(account_ref))) {
+    const Transfer& transfer = this->transfer(Ref::FromBits(bits));
+    if ((transfer.flags & (transfer_flags::kPending | transfer_flags::kVoidPending)) != 0 ||
+        ValueTimeOf(transfer) > value_time_ns) {
+      continue;
+    }
+    // Sums of what the account's posted balances hold, so they cannot overflow either.
+    Amount& side = transfer.debit_account_id == id ? posted.debits_posted : posted.credits_posted;
+    side = Amount::From(side.Get() + transfer.amount.Get());
+    ++posted.transfer_count;
+  }
+  return posted;
 }
 
 TrialBalance State::GetTrialBalance(uint32_t ledger_id) const {

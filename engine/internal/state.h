@@ -73,6 +73,7 @@ class State {
   Amount GetReversedAmount(TransferId id) const;
   size_t GetReversals(TransferId id, std::span<TransferId> out) const;
   std::optional<TransferStatus> GetTransferStatus(TransferId id) const;
+  std::optional<PostedAtValueTime> GetPostedAtValueTime(AccountId id, uint64_t value_time_ns) const;
   size_t GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const;
   size_t GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const;
   std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;

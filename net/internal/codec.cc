@@ -206,6 +206,8 @@ AccountFilter DecodeFilter(rpc::AccountFilter::Reader in, uint32_t results_max) 
                  (in.getReversed() ? filter_flags::kReversed : 0);
   const uint32_t limit = in.getLimit();
   filter.limit = limit == 0 || limit > results_max ? results_max : limit;
+  filter.value_time_min_ns = in.getValueTimeMinNs();
+  filter.value_time_max_ns = in.getValueTimeMaxNs();
   return filter;
 }
 
@@ -218,6 +220,8 @@ void EncodeFilter(const AccountFilter& filter, rpc::AccountFilter::Builder out) 
   out.setCredits((filter.flags & filter_flags::kCredits) != 0);
   out.setReversed((filter.flags & filter_flags::kReversed) != 0);
   out.setLimit(filter.limit);
+  out.setValueTimeMinNs(filter.value_time_min_ns);
+  out.setValueTimeMaxNs(filter.value_time_max_ns);
 }
 
 }  // namespace ledger::net::internal

@@ -378,6 +378,20 @@ class LedgerImpl final : public rpc::Ledger::Server {
     return Reply(QueryMethod::kGetTransferStatuses, start_ns, kj::mv(guard));
   }
 
+  kj::Promise<void> getPostedAtValueTime(GetPostedAtValueTimeContext context) override {
+    const uint64_t start_ns = base::MonotonicNs();
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    const AccountId id = DecodeU128<AccountIdTag>(context.getParams().getAccountId());
+    const std::optional<PostedAtValueTime> posted =
+        engine().GetPostedAtValueTime(id, context.getParams().getValueTimeNs());
+    if (!posted.has_value()) Fail(kj::Exception::Type::FAILED, "no such account");
+    auto out = context.getResults(ReplyWords(4 + 2 * 2));
+    EncodeU128(posted->debits_posted, out.initDebitsPosted());
+    EncodeU128(posted->credits_posted, out.initCreditsPosted());
+    out.setTransferCount(posted->transfer_count);
+    return Reply(QueryMethod::kGetPostedAtValueTime, start_ns, kj::mv(guard));
+  }
+
   kj::Promise<void> getAccountTransfers(GetAccountTransfersContext context) override {
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);

@@ -146,6 +146,21 @@ class Generator {
   }
 
  private:
+  // None (the booking time stands for it), the distant past, or around the booking time,
+  // before or after it: value-time queries then cut across booking order.
+  uint64_t RandomValueTime() {
+    switch (Uniform(0, 3)) {
+      case 0:
+        return 0;
+      case 1:
+        return Uniform(1, 3);
+      default:
+        return booked_ns_ - std::min<uint64_t>(booked_ns_ - 1, kValueTimeSpreadNs) +
+               Uniform(0, 2 * kValueTimeSpreadNs);
+    }
+  }
+  static constexpr uint64_t kValueTimeSpreadNs = 5'000'000'000;
+
   // Mostly a random gap after the last batch; sometimes exactly at (or 1 ns before) the expiry
   // of a pending reservation, to hit the "expiry <= T" boundary.
   uint64_t NextTimestamp(uint64_t last_timestamp_ns) {
@@ -394,7 +409,7 @@ class Generator {
     transfer.user_data_128 = UserData128::From(Uniform(0, 2));
     transfer.user_data_64 = Uniform(0, 2);
     transfer.user_data_32 = static_cast<uint32_t>(Uniform(0, 2));
-    transfer.value_time_ns = Uniform(0, 3);
+    transfer.value_time_ns = RandomValueTime();
     return transfer;
   }
 

@@ -403,6 +403,8 @@ class Harness {
     filter.flags =
         static_cast<uint32_t>(QueryUniform(0, 9) == 0 ? QueryUniform(0, 7) : QueryUniform(1, 7));
     if (QueryUniform(0, 1) == 0) filter.limit = static_cast<uint32_t>(QueryUniform(1, 8));
+    if (QueryUniform(0, 3) == 0) filter.value_time_min_ns = RandomInstant(filter.account_id);
+    if (QueryUniform(0, 3) == 0) filter.value_time_max_ns = RandomInstant(filter.account_id);
     return filter;
   }
 
@@ -421,6 +423,26 @@ class Harness {
       balances.resize(engine_.GetAccountBalances(filter, balances));
       if (!ExpectSameList(balances, model_.GetAccountBalances(filter, out_size),
                           "GetAccountBalances(" + DebugString(filter) + ")")) {
+        return false;
+      }
+      const uint64_t value_ns = RandomInstant(filter.account_id);
+      if (!ExpectSameOptional(engine_.GetPostedAtValueTime(filter.account_id, value_ns),
+                              model_.GetPostedAtValueTime(filter.account_id, value_ns), [&] {
+                                return "GetPostedAtValueTime(" +
+                                       U128ToString(filter.account_id.Get()) + ", " +
+                                       std::to_string(value_ns) + ")";
+                              })) {
+        return false;
+      }
+      // At the end of time, value time and booking time agree on what was posted.
+      const std::optional<PostedAtValueTime> all =
+          engine_.GetPostedAtValueTime(filter.account_id, UINT64_MAX);
+      const std::optional<Account> account = engine_.LookupAccount(filter.account_id);
+      if (all.has_value() != account.has_value() ||
+          (account && (all->debits_posted != account->debits_posted ||
+                       all->credits_posted != account->credits_posted))) {
+        ADD_FAILURE() << "GetPostedAtValueTime(" << U128ToString(filter.account_id.Get())
+                      << ", end of time) differs from the account's posted balances";
         return false;
       }
       const uint64_t at_ns = RandomInstant(filter.account_id);

@@ -286,6 +286,54 @@ TEST(AccountBalances, TimeRangeOrderAndLimitApplyButSideAndCodeDoNot) {
             expected);
 }
 
+// Value time: booked in one order, valued in another. A back-dated transfer counts at its
+// value time; one without a value time at its booking time; reservations post nothing.
+TEST(ValueTime, HistoryFiltersAndPostedBalancesFollowValueTimeNotBookingTime) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AdvanceTo(h.next_timestamp_ns() + 1'000'000);  // room for value times before the bookings
+  const uint64_t t0 = h.next_timestamp_ns();
+  h.AddTransfer({.id = 30, .debit = kA, .credit = kB, .amount = 10, .value_time_ns = t0 + 500});
+  h.AddTransfer({.id = 31, .debit = kA, .credit = kB, .amount = 20, .value_time_ns = t0 - 100});
+  h.AddTransfer({.id = 32, .debit = kB, .credit = kA, .amount = 4});  // valued when booked
+  h.AddTransfer({.id = 33,
+                 .debit = kA,
+                 .credit = kB,
+                 .amount = 7,
+                 .value_time_ns = t0 - 50,
+                 .flags = tf::kPending});
+  const uint64_t booked_32 = BookedAt(h, 32);
+  ASSERT_LT(booked_32, t0 + 500);
+
+  AccountFilter filter{.account_id = Aid(kA)};
+  filter.value_time_max_ns = t0;  // 31 and the reservation 33
+  std::vector<Transfer> out(8);
+  out.resize(h.engine().GetAccountTransfers(filter, out));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].id, Tid(31));
+  EXPECT_EQ(out[1].id, Tid(33));
+  filter.value_time_min_ns = booked_32;
+  filter.value_time_max_ns = 0;  // 30 (valued later than booked) and 32
+  out.resize(8);
+  out.resize(h.engine().GetAccountTransfers(filter, out));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].id, Tid(30));
+  EXPECT_EQ(out[1].id, Tid(32));
+
+  EXPECT_EQ(h.engine().GetPostedAtValueTime(Aid(kA), t0 - 101),
+            (PostedAtValueTime{.debits_posted = Amt(0), .credits_posted = Amt(0)}));
+  EXPECT_EQ(
+      h.engine().GetPostedAtValueTime(Aid(kA), t0),
+      (PostedAtValueTime{.debits_posted = Amt(20), .credits_posted = Amt(0), .transfer_count = 1}));
+  EXPECT_EQ(
+      h.engine().GetPostedAtValueTime(Aid(kA), booked_32),
+      (PostedAtValueTime{.debits_posted = Amt(20), .credits_posted = Amt(4), .transfer_count = 2}));
+  const PostedAtValueTime all = h.engine().GetPostedAtValueTime(Aid(kA), UINT64_MAX).value();
+  EXPECT_EQ(all.debits_posted, Amt(30));
+  EXPECT_EQ(all.debits_posted, h.engine().LookupAccount(Aid(kA))->debits_posted);
+  EXPECT_EQ(h.engine().GetPostedAtValueTime(Aid(999), UINT64_MAX), std::nullopt);
+}
+
 TEST(AccountBalances, ExpiryAddsAnEntryAtItsBatchTimestamp) {
   Harness h;
   CreateStandardBook(h);

@@ -366,12 +366,20 @@ std::string DebugString(const Change& change) {
          " credit=" + balances(change.credit_balance) + "}";
 }
 
+std::string DebugString(const PostedAtValueTime& posted) {
+  return "PostedAtValueTime{debits=" + Str(posted.debits_posted) +
+         " credits=" + Str(posted.credits_posted) +
+         " transfers=" + std::to_string(posted.transfer_count) + "}";
+}
+
 std::string DebugString(const AccountFilter& filter) {
   return "AccountFilter{account=" + Str(filter.account_id) +
          " min=" + std::to_string(filter.timestamp_min_ns) +
          " max=" + std::to_string(filter.timestamp_max_ns) +
          " code=" + std::to_string(filter.code) + " flags=" + Hex(filter.flags) +
-         " limit=" + std::to_string(filter.limit) + "}";
+         " limit=" + std::to_string(filter.limit) +
+         " value_min=" + std::to_string(filter.value_time_min_ns) +
+         " value_max=" + std::to_string(filter.value_time_max_ns) + "}";
 }
 
 namespace {

@@ -51,6 +51,7 @@ class ReferenceModel {
   std::vector<AccountBalance> GetAccountBalances(const AccountFilter& filter,
                                                  size_t out_size_max = SIZE_MAX) const;
   std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;
+  std::optional<PostedAtValueTime> GetPostedAtValueTime(AccountId id, uint64_t value_time_ns) const;
   TrialBalance GetTrialBalance(uint32_t ledger_id) const;
 
   // The change feed, as Engine's: changes with sequence >= from_sequence, oldest first, at most
@@ -154,6 +155,7 @@ std::string DebugString(const Transfer& transfer);
 std::string DebugString(const AccountBalance& balance);
 std::string DebugString(const TrialBalance& trial_balance);
 std::string DebugString(const AccountFilter& filter);
+std::string DebugString(const PostedAtValueTime& posted);
 std::string DebugString(const Change& change);
 const char* ResultName(CreateLedgerResult result);
 const char* ResultName(CreateAccountResult result);

@@ -127,8 +127,33 @@ std::vector<Transfer> ReferenceModel::GetAccountTransfers(const AccountFilter& f
     const bool credit_side = (filter.flags & filter_flags::kCredits) != 0 &&
                              transfer.credit_account_id == filter.account_id;
     if (!debit_side && !credit_side) return false;
+    const uint64_t value_time_ns =
+        transfer.value_time_ns != 0 ? transfer.value_time_ns : transfer.timestamp_ns;
+    if (value_time_ns < filter.value_time_min_ns) return false;
+    if (filter.value_time_max_ns != 0 && value_time_ns > filter.value_time_max_ns) return false;
     return filter.code == 0 || transfer.code == filter.code;
   });
+}
+
+std::optional<PostedAtValueTime> ReferenceModel::GetPostedAtValueTime(
+    AccountId id, uint64_t value_time_ns) const {
+  if (!state_.accounts.contains(id.Get())) return std::nullopt;
+  PostedAtValueTime posted;
+  for (const Transfer& transfer : state_.transfer_log) {
+    const bool debit = transfer.debit_account_id == id;
+    if (!debit && transfer.credit_account_id != id) continue;
+    if (Has(transfer.flags, transfer_flags::kPending) ||
+        Has(transfer.flags, transfer_flags::kVoidPending)) {
+      continue;
+    }
+    const uint64_t when =
+        transfer.value_time_ns != 0 ? transfer.value_time_ns : transfer.timestamp_ns;
+    if (when > value_time_ns) continue;
+    Amount& side = debit ? posted.debits_posted : posted.credits_posted;
+    side = Amount::From(side.Get() + transfer.amount.Get());
+    ++posted.transfer_count;
+  }
+  return posted;
 }
 
 std::vector<AccountBalance> ReferenceModel::GetAccountBalances(const AccountFilter& filter,

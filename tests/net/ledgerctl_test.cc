@@ -119,6 +119,33 @@ TEST_F(LedgerctlTest, ATlsFailureHasItsOwnExitCode) {
       << run.out;
 }
 
+// Value time over the wire: a back-dated transfer is found by its value time and counts in the
+// posted balances as of then; one without a value time counts at its booking time.
+TEST_F(LedgerctlTest, ValueTimeFiltersHistoryAndGivesBalancesAsOfThen) {
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndTwoAccounts());
+  ASSERT_EQ(Run({"transfer", "--id", "40", "--debit", "1", "--credit", "2", "--amount", "3",
+                 "--ledger", "1", "--code", "1", "--value-time-ns", "1000"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Run({"transfer", "--id", "41", "--debit", "1", "--credit", "2", "--amount", "4",
+                 "--ledger", "1", "--code", "1"})
+                .exit_code,
+            0);
+  const CtlRun valued = Run({"--json", "history", "1", "--value-to-ns", "2000"});
+  EXPECT_EQ(valued.exit_code, 0) << valued.out;
+  EXPECT_NE(valued.out.find("\"id\":\"40\""), std::string::npos) << valued.out;
+  EXPECT_EQ(valued.out.find("\"id\":\"41\""), std::string::npos) << valued.out;
+  const CtlRun then = Run({"--json", "value-balance", "1", "--at-ns", "2000"});
+  EXPECT_EQ(then.exit_code, 0) << then.out;
+  EXPECT_NE(then.out.find("\"debits_posted\":\"300\""), std::string::npos) << then.out;
+  EXPECT_NE(then.out.find("\"transfer_count\":\"1\""), std::string::npos) << then.out;
+  const CtlRun now = Run({"value-balance", "1", "--at-ns", "18446744073709551615"});
+  EXPECT_EQ(now.exit_code, 0) << now.out;
+  EXPECT_NE(now.out.find("7.00 USD"), std::string::npos) << now.out;
+  EXPECT_EQ(Run({"value-balance", "9", "--at-ns", "1"}).exit_code, 1);
+  EXPECT_EQ(Run({"value-balance", "1"}).exit_code, 64);
+}
+
 // A ledger whose accounts table holds two.
 class LedgerctlFullTest : public LedgerctlTest {
   std::vector<std::string> ServerFlags() const override {

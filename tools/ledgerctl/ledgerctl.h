@@ -261,6 +261,7 @@ int RunLookupTransfer(GlobalOptions& global, std::span<const std::string> args);
 int RunHistory(GlobalOptions& global, std::span<const std::string> args);
 int RunBalances(GlobalOptions& global, std::span<const std::string> args);
 int RunTrialBalance(GlobalOptions& global, std::span<const std::string> args);
+int RunValueBalance(GlobalOptions& global, std::span<const std::string> args);
 int RunTail(GlobalOptions& global, std::span<const std::string> args);
 int RunInfo(GlobalOptions& global, std::span<const std::string> args);
 

@@ -36,6 +36,7 @@ commands:
   lookup-transfer   show transfers by id
   history           an account's transfers
   balances          an account's balances after each change (accounts with history)
+  value-balance     an account's posted balances as of a value time
   trial-balance     a ledger's sums: debits equal credits
   tail              the change feed; --follow streams it until SIGINT or SIGTERM
   info              the server's state and limits
@@ -145,10 +146,14 @@ transfer that resolved it), a posting's reversals. Exit 1 when one is not found.
 )",
      RunLookupTransfer},
     {"history", R"(usage: ledgerctl history ACCOUNT [--from-ns N] [--to-ns N] [--code N]
+                         [--value-from-ns N] [--value-to-ns N]
                          [--debits | --credits] [--reversed] [--limit N] [--all]
 The account's transfers, oldest first, one page (the server's page size) unless --limit or
 --all says otherwise.
   --from-ns N, --to-ns N  booked in this range (inclusive; nanoseconds since the epoch)
+  --value-from-ns N, --value-to-ns N
+                          valued in this range (value_time_ns, or the booking time when
+                          none was given); still in booking order
   --code N                only transfers with this code
   --debits, --credits     only transfers that debit (credit) the account
   --reversed              newest first
@@ -162,6 +167,11 @@ The account's balances right after each change (transfer or expiry), oldest firs
 accounts created with the history flag. Flags as for history.
 )",
      RunBalances},
+    {"value-balance", R"(usage: ledgerctl value-balance ACCOUNT --at-ns N
+The account's posted balances as of a value time: its postings whose value time (value_time_ns,
+or the booking time when none was given) is at or before N, whatever their booking time.
+)",
+     RunValueBalance},
     {"trial-balance", R"(usage: ledgerctl trial-balance LEDGER
 The sums of the four balances over the ledger's accounts. Double entry: debits equal credits,
 pending and posted (exit 1 if they ever do not).

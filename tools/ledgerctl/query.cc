@@ -82,6 +82,8 @@ RangeArgs ParseRange(GlobalOptions& global, std::span<const std::string> args, c
   parser.Switch("--all", [&] { range.all = true; });
   if (sides) {
     parser.Value("--code", Number("--code", &filter.code, 1));
+    parser.Value("--value-from-ns", Number("--value-from-ns", &filter.value_time_min_ns));
+    parser.Value("--value-to-ns", Number("--value-to-ns", &filter.value_time_max_ns));
     parser.Switch("--debits", [&] { debits = true; });
     parser.Switch("--credits", [&] { credits = true; });
   }
@@ -254,6 +256,49 @@ int RunBalances(GlobalOptions& global, std::span<const std::string> args) {
       });
   table.Flush();
   if (more) NoteMore(session, "balances");
+  return kExitOk;
+}
+
+int RunValueBalance(GlobalOptions& global, std::span<const std::string> args) {
+  AccountId account_id;
+  bool has_account = false;
+  uint64_t at_ns = 0;
+  bool has_at = false;
+  FlagParser parser;
+  AddGlobalFlags(parser, &global);
+  parser.Positional([&](const std::string& text) {
+    if (has_account) throw UsageError{"value-balance takes one account"};
+    account_id = AccountId::From(ParseIdArgument("account", text));
+    has_account = true;
+  });
+  parser.Value("--at-ns", [&](const std::string& text) {
+    at_ns = ParseNumber("--at-ns", text, 0, UINT64_MAX);
+    has_at = true;
+  });
+  parser.Parse(args);
+  if (!has_account) throw UsageError{"value-balance needs an account id"};
+  if (!has_at) throw UsageError{"value-balance needs --at-ns (a value time)"};
+  Session session(global);
+  const Account account = RequireAccount(session, account_id);
+  const Ledger* ledger = session.FindLedger(account.ledger);
+  const PostedAtValueTime posted =
+      Check(session.client().GetPostedAtValueTime(account_id, at_ns), "value-balance");
+  if (session.json()) {
+    std::puts(JsonObject("value_balance")
+                  .Wide("account_id", account_id.Get())
+                  .Wide("value_time_ns", at_ns)
+                  .Money("debits_posted", posted.debits_posted, ledger)
+                  .Money("credits_posted", posted.credits_posted, ledger)
+                  .Wide("transfer_count", posted.transfer_count)
+                  .Close()
+                  .c_str());
+  } else {
+    PrintFields(
+        absl::StrCat("account ", FormatId(account_id.Get()), " at value time ", TimeText(at_ns)),
+        {{"debits posted", MoneyText(session, posted.debits_posted, ledger)},
+         {"credits posted", MoneyText(session, posted.credits_posted, ledger)},
+         {"postings", absl::StrCat(posted.transfer_count)}});
+  }
   return kExitOk;
 }
 
