@@ -1,11 +1,11 @@
 #include "wal/log_writer.h"
 
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "base/clock.h"
 
 namespace ledger::wal {
 
@@ -128,18 +128,16 @@ void LogWriter::Run() {
       failed = status_;  // once the log is dead, nothing more is written
     }
     space_.notify_all();
-    const auto start = std::chrono::steady_clock::now();
+    const uint64_t start_ns = base::MonotonicNs();
     absl::Status written =
         failed.ok() ? WriteGroup(buffers_[index], bytes, first_op, entry_count) : failed;
-    const auto elapsed = std::chrono::steady_clock::now() - start;
+    const uint64_t write_ns = base::MonotonicNs() - start_ns;
     const uint64_t last_op = first_op + entry_count - 1;
-    const GroupDone done{
-        .ok = written.ok(),
-        .durable_op = written.ok() ? last_op : durable_op(),
-        .entry_count = entry_count,
-        .bytes = RoundUpToBlock(bytes),
-        .write_ns = static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count())};
+    const GroupDone done{.ok = written.ok(),
+                         .durable_op = written.ok() ? last_op : durable_op(),
+                         .entry_count = entry_count,
+                         .bytes = RoundUpToBlock(bytes),
+                         .write_ns = write_ns};
     {
       std::lock_guard lock(mutex_);
       if (!written.ok() && status_.ok()) status_ = written;
