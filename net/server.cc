@@ -133,6 +133,7 @@ class Listener final : private kj::TaskSet::ErrorHandler {
             },
             [this](kj::Exception&& exception) {
               --handshakes_;
+              state_.metrics.tls_handshakes_failed_total.Increment();
               log_(absl::StrCat("TLS handshake failed: ", internal::TlsFailureReason(exception)));
             });
   }

@@ -174,6 +174,10 @@ ServerMetrics::ServerMetrics(Registry& registry)
           registry.AddCounter("ledger_connections_accepted_total", "RPC connections accepted.")),
       connections_rejected_total(registry.AddCounter(
           "ledger_connections_rejected_total", "RPC connections closed at once: over the limit.")),
+      tls_handshakes_failed_total(
+          registry.AddCounter("ledger_tls_handshakes_failed_total",
+                              "TLS handshakes that failed or timed out (clients without TLS, "
+                              "untrusted certificates).")),
       logins_failed_total(
           registry.AddCounter("ledger_logins_failed_total", "Logins refused: wrong token.")),
       last_op(registry.AddGauge("ledger_last_op", "The log's last op number (sequenced).")),

@@ -121,6 +121,7 @@ struct ServerMetrics {
   Gauge& connections;
   Counter& connections_accepted_total;
   Counter& connections_rejected_total;
+  Counter& tls_handshakes_failed_total;
   Counter& logins_failed_total;
 
   Gauge& last_op;

@@ -62,8 +62,11 @@ Hash128 RandomDirectoryId() {
 absl::Status EnsureEmptyDirectory(Storage& storage, const std::string& path) {
   const absl::Status created = storage.CreateDirectory(path);
   if (!absl::IsAlreadyExists(created)) return created;
-  LEDGER_ASSIGN_OR_RETURN(const std::vector<std::string> names, storage.List(path));
-  if (!names.empty()) {
+  const absl::StatusOr<std::vector<std::string>> names = storage.List(path);
+  if (!names.ok()) {
+    return absl::AlreadyExistsError(absl::StrCat(path, " exists and is not a directory"));
+  }
+  if (!names->empty()) {
     return absl::AlreadyExistsError(
         absl::StrCat(path, " exists and is not empty: init only creates new data directories"));
   }

@@ -425,6 +425,30 @@ TEST(Server, CoalescesConcurrentSubmissionsAndAnswersEachCaller) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// GET over a plain socket: the test needs no HTTP client.
+std::string HttpGet(const std::string& address, const std::string& path) {
+  const size_t colon = address.rfind(':');
+  sockaddr_in socket_address{};
+  socket_address.sin_family = AF_INET;
+  socket_address.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &socket_address.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&socket_address), sizeof(socket_address)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
+  shutdown(fd, SHUT_WR);  // the whole request is sent: the server answers and closes
+  std::string response;
+  char buffer[4096];
+  ssize_t got;
+  while ((got = read(fd, buffer, sizeof(buffer))) > 0)
+    response.append(buffer, static_cast<size_t>(got));
+  close(fd);
+  return response;
+}
+
 // A self-signed certificate and its key beside the server's data directory.
 void MakeCertificate(const ServerProcess& server, const std::string& alt_names) {
   const std::string command =
@@ -441,7 +465,8 @@ TEST(Server, ServesOverTls) {
   const std::string key = server.data_dir() + "/../key.pem";
   MakeCertificate(server, "DNS:localhost");
   std::vector<std::string> flags = ServerProcess::DefaultFlags();
-  flags.insert(flags.end(), {"--tls-cert", certificate, "--tls-key", key});
+  flags.insert(flags.end(),
+               {"--tls-cert", certificate, "--tls-key", key, "--metrics", "127.0.0.1:0"});
   ASSERT_TRUE(server.Start(flags)) << server.log();
   ClientOptions options;
   options.address = server.address();
@@ -465,6 +490,9 @@ TEST(Server, ServesOverTls) {
   EXPECT_NE(server.log().find("TLS handshake failed: wrong version number"), std::string::npos)
       << server.log();
   EXPECT_EQ(server.log().find("stack:"), std::string::npos) << server.log();
+  EXPECT_NE(
+      HttpGet(server.metrics_address(), "/metrics").find("ledger_tls_handshakes_failed_total 1\n"),
+      std::string::npos);
   // Dialled by address, a certificate that holds only the name is refused as such.
   options.tls_ca_file = certificate;
   options.tls_server_name.clear();
@@ -504,30 +532,6 @@ TEST(Server, TlsByAddressChecksTheCertificatesAddresses) {
   options.tls_ca_file = server.data_dir() + "/../cert.pem";
   options.tls_server_name = "ledger.example";
   EXPECT_FALSE(Client::Connect(options).ok());
-}
-
-// GET over a plain socket: the test needs no HTTP client.
-std::string HttpGet(const std::string& address, const std::string& path) {
-  const size_t colon = address.rfind(':');
-  sockaddr_in socket_address{};
-  socket_address.sin_family = AF_INET;
-  socket_address.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &socket_address.sin_addr);
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&socket_address), sizeof(socket_address)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
-  shutdown(fd, SHUT_WR);  // the whole request is sent: the server answers and closes
-  std::string response;
-  char buffer[4096];
-  ssize_t got;
-  while ((got = read(fd, buffer, sizeof(buffer))) > 0)
-    response.append(buffer, static_cast<size_t>(got));
-  close(fd);
-  return response;
 }
 
 TEST(Server, ExportsPrometheusMetrics) {

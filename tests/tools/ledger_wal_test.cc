@@ -608,6 +608,10 @@ TEST_F(LedgerWal, ADamagedIdentityFileIsCorruptionNotAUsageError) {
   }
   const ToolRun parentless = Tool({"init", scratch_.Sub("no/such/parent")});
   EXPECT_EQ(parentless.exit_code, 73) << parentless.err;
+  const ToolRun onto_a_file = Tool({"init", copy + "/LEDGER"});
+  EXPECT_EQ(onto_a_file.exit_code, 73) << onto_a_file.err;
+  EXPECT_NE(onto_a_file.err.find("exists and is not a directory"), std::string::npos)
+      << onto_a_file.err;
 }
 
 TEST_F(LedgerWal, InitCreatesADirectoryTheOtherCommandsAccept) {

@@ -400,9 +400,12 @@ std::unique_ptr<net::Client> Session::Connect() const {
                                options_.token_file, ": ", status.message())};
   }
   if (status.code() == absl::StatusCode::kUnavailable) {
-    throw Failure{kExitUnavailable,
-                  absl::StrCat("cannot reach the server at ", options_.address, ": ",
-                               status.message(), " (is ledgerd running? --address)")};
+    throw Failure{
+        kExitUnavailable,
+        absl::StrCat("cannot reach the server at ", options_.address, ": ", status.message(),
+                     options_.tls_ca_file.empty()
+                         ? " (is ledgerd running? --address; does it want TLS? --tls-ca)"
+                         : " (is ledgerd running? --address)")};
   }
   ThrowStatus(status, absl::StrCat("connecting to ", options_.address));
 }
