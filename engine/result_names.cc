@@ -125,6 +125,9 @@ constexpr const char* kChangeKindNames[] = {"single_phase", "pending", "posted",
                                             "expired"};
 static_assert(std::size(kChangeKindNames) == kChangeKindCount);
 
+constexpr const char* kPendingStatusNames[] = {"none", "pending", "posted", "voided", "expired"};
+static_assert(std::size(kPendingStatusNames) == static_cast<size_t>(PendingStatus::kExpired) + 1);
+
 template <size_t kCount>
 const char* NameAt(const char* const (&names)[kCount], size_t index) {
   return index < kCount ? names[index] : "unknown";
@@ -146,6 +149,10 @@ const char* ResultName(CreateTransferResult result) {
 
 const char* ChangeKindName(ChangeKind kind) {
   return NameAt(kChangeKindNames, static_cast<size_t>(kind));
+}
+
+const char* PendingStatusName(PendingStatus status) {
+  return NameAt(kPendingStatusNames, static_cast<size_t>(status));
 }
 
 }  // namespace ledger

@@ -58,5 +58,14 @@ TEST(ResultNames, ChangeKindsHaveNames) {
   EXPECT_STREQ(ChangeKindName(static_cast<ChangeKind>(kChangeKindCount)), "unknown");
 }
 
+TEST(ResultNames, PendingStatusesHaveTheSchemasNames) {
+  EXPECT_STREQ(PendingStatusName(PendingStatus::kNone), "none");
+  EXPECT_STREQ(PendingStatusName(PendingStatus::kPending), "pending");
+  EXPECT_STREQ(PendingStatusName(PendingStatus::kPosted), "posted");
+  EXPECT_STREQ(PendingStatusName(PendingStatus::kVoided), "voided");
+  EXPECT_STREQ(PendingStatusName(PendingStatus::kExpired), "expired");
+  EXPECT_STREQ(PendingStatusName(static_cast<PendingStatus>(5)), "unknown");
+}
+
 }  // namespace
 }  // namespace ledger

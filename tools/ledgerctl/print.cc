@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/result_names.h"
 #include "tools/amount_text.h"
 #include "tools/ledgerctl/ledgerctl.h"
 
@@ -185,22 +186,6 @@ std::string JsonAccount(const Account& account, const Ledger* ledger) {
       .Close();
 }
 
-const char* PendingStatusText(PendingStatus status) {
-  switch (status) {
-    case PendingStatus::kPending:
-      return "pending";
-    case PendingStatus::kPosted:
-      return "posted";
-    case PendingStatus::kVoided:
-      return "voided";
-    case PendingStatus::kExpired:
-      return "expired";
-    case PendingStatus::kNone:
-      break;
-  }
-  return "none";
-}
-
 // ["11","12"]: ids as decimal strings, as everywhere in the JSON.
 std::string JsonIdList(const std::vector<TransferId>& ids) {
   std::string list = "[";
@@ -233,7 +218,7 @@ std::string JsonTransfer(const Transfer& transfer, const Ledger* ledger,
       .Wide("timestamp_ns", transfer.timestamp_ns);
   if (status != nullptr) {
     const TransferStatus& s = status->status;
-    json.Str("pending_status", PendingStatusText(s.pending_status))
+    json.Str("pending_status", PendingStatusName(s.pending_status))
         .Wide("expires_at_ns", s.expires_at_ns)
         .Money("posted_amount", s.posted_amount, ledger)
         .Money("released_amount", s.released_amount, ledger)

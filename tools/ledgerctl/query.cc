@@ -180,12 +180,13 @@ int RunLookupTransfer(GlobalOptions& global, std::span<const std::string> args) 
   for (u128 id : ids) transfer_ids.push_back(TransferId::From(id));
   const std::vector<Transfer> found = session.LookupTransfers(transfer_ids);
   const std::vector<net::TransferStatusInfo> statuses = session.GetTransferStatuses(transfer_ids);
+  std::map<u128, const net::TransferStatusInfo*> status_of;
+  for (const net::TransferStatusInfo& status : statuses)
+    status_of.emplace(status.id.Get(), &status);
   return PrintFound(session, "transfer", ids, found, [&](const Transfer& transfer) {
-    const net::TransferStatusInfo* status = nullptr;
-    for (const net::TransferStatusInfo& candidate : statuses) {
-      if (candidate.id == transfer.id) status = &candidate;
-    }
-    PrintTransfer(session, transfer, session.FindLedger(transfer.ledger), status);
+    const auto status = status_of.find(transfer.id.Get());
+    PrintTransfer(session, transfer, session.FindLedger(transfer.ledger),
+                  status == status_of.end() ? nullptr : status->second);
   });
 }
 
