@@ -61,6 +61,12 @@ size_t Engine::GetReversals(TransferId id, std::span<TransferId> out) const {
 size_t Engine::GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const {
   return state_->GetAccountTransfers(filter, out);
 }
+size_t Engine::QueryAccounts(const QueryFilter& filter, std::span<Account> out) const {
+  return state_->QueryAccounts(filter, out);
+}
+size_t Engine::QueryTransfers(const QueryFilter& filter, std::span<Transfer> out) const {
+  return state_->QueryTransfers(filter, out);
+}
 size_t Engine::GetAccountBalances(const AccountFilter& filter,
                                   std::span<AccountBalance> out) const {
   return state_->GetAccountBalances(filter, out);

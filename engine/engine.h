@@ -76,11 +76,13 @@ struct EngineStats {
   uint64_t account_record_bytes = 0;
   uint64_t account_index_bytes = 0;
   uint64_t transfer_record_bytes = 0;
-  uint64_t transfer_index_bytes = 0;  // id index, shared with recorded failures
-  uint64_t history_bytes = 0;         // per-account transfer lists
-  uint64_t pending_bytes = 0;         // reservation state, pending balances, expiry queue
-  uint64_t other_bytes = 0;           // failures, reversals, balance snapshots, ledgers
-  uint64_t change_feed_bytes = 0;     // the change ring, by capacity
+  uint64_t transfer_index_bytes = 0;        // id index, shared with recorded failures
+  uint64_t history_bytes = 0;               // per-account transfer lists
+  uint64_t account_query_index_bytes = 0;   // QueryAccounts' index (user data, ledger, code)
+  uint64_t transfer_query_index_bytes = 0;  // QueryTransfers' index (user data)
+  uint64_t pending_bytes = 0;               // reservation state, pending balances, expiry queue
+  uint64_t other_bytes = 0;                 // failures, reversals, balance snapshots, ledgers
+  uint64_t change_feed_bytes = 0;           // the change ring, by capacity
 };
 
 namespace internal {
@@ -126,6 +128,14 @@ class Engine {
   // For accounts with account_flags::kHistory: balances after each change (transfer or
   // expiry). Time range, order and limit as above; side and code filters do not apply.
   size_t GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const;
+  // Ledger-wide queries (QueryFilter): the accounts or transfers whose fields match, in booking
+  // order (newest first when reversed), at most filter.limit and out.size(); returns the count.
+  // Indexed by user data (and accounts by ledger and code too): a filter naming one of those
+  // costs a hash lookup, two binary searches and the records read up to the limit. A transfer
+  // filter with only ledger, code or a time range scans the transfers in the range in order,
+  // so its cost is the transfers skipped before the page fills (docs/data-model.md).
+  size_t QueryAccounts(const QueryFilter& filter, std::span<Account> out) const;
+  size_t QueryTransfers(const QueryFilter& filter, std::span<Transfer> out) const;
   // Balances as they were right after the last change at or before timestamp_ns; nullopt when
   // the account does not exist, has no history flag, or did not exist yet at that time.
   std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;

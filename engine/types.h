@@ -311,6 +311,24 @@ struct AccountFilter {
   uint64_t value_time_max_ns = 0;
 };
 
+// Selects accounts or transfers across the whole ledger (Engine::QueryAccounts,
+// QueryTransfers): every field that is not zero must match (so zero cannot be asked for), and
+// an empty filter selects everything. Results in booking order (newest first when reversed);
+// pagination as AccountFilter: pass the last returned timestamp + 1 as timestamp_min_ns (or - 1
+// as timestamp_max_ns when reversed). Timestamps are unique across accounts and transfers, so
+// pages neither skip nor repeat a record.
+struct QueryFilter {
+  UserData128 user_data_128{};
+  uint64_t user_data_64 = 0;
+  uint32_t user_data_32 = 0;
+  uint32_t ledger = 0;
+  uint16_t code = 0;
+  bool reversed = false;
+  uint64_t timestamp_min_ns = 0;  // inclusive; 0 = from the start
+  uint64_t timestamp_max_ns = 0;  // inclusive; 0 = to the end
+  uint32_t limit = 0;             // at most this many (and at most the output span's size)
+};
+
 // When a transfer happened economically: its value_time_ns, or its booking timestamp when the
 // client gave none (0).
 inline uint64_t ValueTimeOf(const Transfer& transfer) {

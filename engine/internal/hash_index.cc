@@ -64,6 +64,17 @@ void HashIndex::Erase(uint32_t hash, uint32_t payload) {
   --size_;
 }
 
+void HashIndex::Replace(uint32_t hash, uint32_t payload, uint32_t new_payload) {
+  LEDGER_ASSERT(new_payload != ~uint32_t{0}, new_payload);
+  const uint64_t target = (static_cast<uint64_t>(hash) << 32) | (uint64_t{payload} + 1);
+  uint64_t bucket = hash & mask_;
+  while (entries_[bucket] != target) {
+    LEDGER_ASSERT(entries_[bucket] != 0, hash, payload);
+    bucket = (bucket + 1) & mask_;
+  }
+  entries_[bucket] = (static_cast<uint64_t>(hash) << 32) | (uint64_t{new_payload} + 1);
+}
+
 void HashIndex::Grow() {
   uint64_t old_count = mask_ + 1;
   uint64_t* old = entries_;

@@ -55,6 +55,8 @@ class HashIndex {
   void Insert(uint32_t hash, uint32_t payload);
   // Removes the entry with this hash and payload (it must be present).
   void Erase(uint32_t hash, uint32_t payload);
+  // Gives the entry with this hash and payload (it must be present) another payload.
+  void Replace(uint32_t hash, uint32_t payload, uint32_t new_payload);
 
   uint64_t size() const { return size_; }
   uint64_t bucket_count() const { return mask_ + 1; }

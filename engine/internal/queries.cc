@@ -16,6 +16,59 @@ size_t EffectiveLimit(uint32_t limit, size_t out_size) {
   return limit == 0 ? out_size : std::min<size_t>(limit, out_size);
 }
 
+// Where ledger-wide queries find a kind of record on a shard.
+template <typename Record>
+struct QueryTable;
+template <>
+struct QueryTable<AccountRecord> {
+  static constexpr VirtualArray<AccountRecord> Shard::*kRecords = &Shard::accounts;
+  static constexpr QueryIndex Shard::*kIndex = &Shard::account_query;
+  static constexpr uint32_t kFields = kAccountQueryFields;
+};
+template <>
+struct QueryTable<Transfer> {
+  static constexpr VirtualArray<Transfer> Shard::*kRecords = &Shard::transfers;
+  static constexpr QueryIndex Shard::*kIndex = &Shard::transfer_query;
+  static constexpr uint32_t kFields = kTransferQueryFields;
+};
+
+// A record holding the filter's values: looked up in the index as a new record would be.
+template <typename Record>
+Record ProbeOf(const QueryFilter& filter) {
+  Record probe{};
+  probe.user_data_128 = filter.user_data_128;
+  probe.user_data_64 = filter.user_data_64;
+  probe.user_data_32 = filter.user_data_32;
+  probe.ledger = filter.ledger;
+  probe.code = filter.code;
+  return probe;
+}
+
+template <typename Record>
+bool MatchesQuery(const Record& record, const QueryFilter& filter) {
+  return (filter.user_data_128.IsZero() || record.user_data_128 == filter.user_data_128) &&
+         (filter.user_data_64 == 0 || record.user_data_64 == filter.user_data_64) &&
+         (filter.user_data_32 == 0 || record.user_data_32 == filter.user_data_32) &&
+         (filter.ledger == 0 || record.ledger == filter.ledger) &&
+         (filter.code == 0 || record.code == filter.code);
+}
+
+// The first of n positions whose timestamp is at least t (timestamps rise with the position).
+template <typename TimestampAt>
+uint64_t FirstAtOrAfter(uint64_t n, uint64_t t, TimestampAt&& timestamp_at) {
+  uint64_t low = 0;
+  while (n > 0) {
+    const uint64_t half = n / 2;
+    if (timestamp_at(low + half) < t) {
+      low += half + 1;
+      n -= half + 1;
+    } else {
+      n = half;
+    }
+  }
+  return low;
+}
+
 }  // namespace
 
 std::optional<Ledger> State::LookupLedger(uint32_t ledger_id) const {
@@ -133,6 +186,116 @@ size_t State::GetAccountTransfers(const AccountFilter& filter, std::span<Transfe
   return count;
 }
 
+// A shard's candidates are the shortest of the postings of the filter's indexed fields, or,
+// when it names none of them, the shard's whole table; either way in booking order, so the
+// time range is two binary searches and the scan stops at the limit. Costs the records
+// scanned: with only a transfer ledger or code, that is every transfer skipped on the way.
+template <typename Record>
+void State::QueryShard(const QueryFilter& filter, uint32_t shard, uint32_t limit,
+                       std::vector<Ref>& found) const {
+  using Table = QueryTable<Record>;
+  const Shard& tables = *shards_[shard];
+  const auto record_at = [this](Ref ref) -> const Record& {
+    return (shard_of(ref).*Table::kRecords)[slot_of(ref)];
+  };
+  bool indexed = false;
+  Postings shortest;
+  ForEachQueryKey(ProbeOf<Record>(filter), record_at, Table::kFields,
+                  [&](uint32_t hash, auto&& same) {
+                    const Postings postings = (tables.*Table::kIndex).Get(hash, same);
+                    if (!indexed || postings.refs().size() < shortest.refs().size()) {
+                      shortest = postings;
+                    }
+                    indexed = true;
+                  });
+  const std::span<const uint32_t> refs = shortest.refs();
+  const auto ref_at = [&](uint64_t position) {
+    return indexed ? Ref::FromBits(refs[position]) : MakeRef(shard, position);
+  };
+  const uint64_t size = indexed ? refs.size() : (tables.*Table::kRecords).size();
+  const auto timestamp_at = [&](uint64_t position) {
+    return record_at(ref_at(position)).timestamp_ns;
+  };
+  const uint64_t first = FirstAtOrAfter(size, filter.timestamp_min_ns, timestamp_at);
+  const uint64_t max_ns = EffectiveMax(filter.timestamp_max_ns);
+  const uint64_t end = max_ns == std::numeric_limits<uint64_t>::max()
+                           ? size
+                           : FirstAtOrAfter(size, max_ns + 1, timestamp_at);
+  const size_t found_max = found.size() + limit;
+  const auto take = [&](uint64_t position) {
+    const Ref ref = ref_at(position);
+    if (MatchesQuery(record_at(ref), filter)) found.push_back(ref);
+    return found.size() < found_max;
+  };
+  if (!filter.reversed) {
+    for (uint64_t position = first; position < end && take(position); ++position) {
+    }
+  } else {
+    for (uint64_t position = end; position > first && take(position - 1); --position) {
+    }
+  }
+}
+
+// Each shard's first `limit` matches, merged by timestamp: the first `limit` of those are the
+// ledger's.
+template <typename Record>
+std::vector<Ref> State::Query(const QueryFilter& filter, uint32_t limit) const {
+  std::vector<Ref> found;
+  if (limit == 0 || filter.timestamp_min_ns > EffectiveMax(filter.timestamp_max_ns)) return found;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    QueryShard<Record>(filter, shard, limit, found);
+  }
+  if (shard_count_ > 1) {
+    using Table = QueryTable<Record>;
+    const auto timestamp_of = [this](Ref ref) {
+      return (shard_of(ref).*Table::kRecords)[slot_of(ref)].timestamp_ns;
+    };
+    std::sort(found.begin(), found.end(), [&](Ref a, Ref b) {
+      return filter.reversed ? timestamp_of(a) > timestamp_of(b)
+                             : timestamp_of(a) < timestamp_of(b);
+    });
+    if (found.size() > limit) found.resize(limit);
+  }
+  return found;
+}
+
+size_t State::QueryAccounts(const QueryFilter& filter, std::span<Account> out) const {
+  const std::vector<Ref> found =
+      Query<AccountRecord>(filter, static_cast<uint32_t>(EffectiveLimit(filter.limit, out.size())));
+  for (size_t i = 0; i < found.size(); ++i) out[i] = ToAccount(found[i]);
+  return found.size();
+}
+
+size_t State::QueryTransfers(const QueryFilter& filter, std::span<Transfer> out) const {
+  const std::vector<Ref> found =
+      Query<Transfer>(filter, static_cast<uint32_t>(EffectiveLimit(filter.limit, out.size())));
+  for (size_t i = 0; i < found.size(); ++i) out[i] = transfer(found[i]);
+  return found.size();
+}
+
+void State::IndexAccount(Ref ref) {
+  QueryIndex& index = shard_of(ref).account_query;
+  ForEachQueryKey(
+      account(ref), [this](Ref other) -> const AccountRecord& { return account(other); },
+      kAccountQueryFields, [&](uint32_t hash, auto&& same) { index.Add(hash, ref, same); });
+}
+
+void State::UnindexAccount(Ref ref) {
+  QueryIndex& index = shard_of(ref).account_query;
+  ForEachQueryKey(
+      account(ref), [this](Ref other) -> const AccountRecord& { return account(other); },
+      kAccountQueryFields,
+      [&](uint32_t hash, auto&& same) { index.RemoveNewest(hash, ref, same); });
+}
+
+void State::UnindexTransfer(Ref ref) {
+  QueryIndex& index = shard_of(ref).transfer_query;
+  ForEachQueryKey(
+      transfer(ref), [this](Ref other) -> const Transfer& { return transfer(other); },
+      kTransferQueryFields,
+      [&](uint32_t hash, auto&& same) { index.RemoveNewest(hash, ref, same); });
+}
+
 size_t State::GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const {
   const Ref ref = FindAccount(filter.account_id);
   const uint64_t timestamp_max_ns = EffectiveMax(filter.timestamp_max_ns);
@@ -230,6 +393,8 @@ EngineStats State::GetStats() const {
     stats.transfer_record_bytes += shard.transfers.used_bytes();
     stats.transfer_index_bytes += shard.transfer_index.bytes();
     stats.history_bytes += shard.history.bytes();
+    stats.account_query_index_bytes += shard.account_query.bytes();
+    stats.transfer_query_index_bytes += shard.transfer_query.bytes();
     // flat_hash_map: one control byte plus the slot per bucket.
     stats.pending_bytes +=
         shard.pending.capacity() * (sizeof(std::pair<Ref, PendingState>) + 1) +

@@ -385,6 +385,7 @@ absl::Status State::RestoreAccounts(std::span<const std::byte> bytes, Restoring&
     const uint32_t local_slot = static_cast<uint32_t>(shards_[home]->accounts.Append(record));
     shards_[home]->account_index.Insert(hash, local_slot);
     const Ref ref = MakeRef(home, local_slot);
+    IndexAccount(ref);
     restoring.account_refs.push_back(ref);
     WriteAccountState(ref,
                       {account.debits_pending, account.debits_posted, account.credits_pending,
@@ -500,13 +501,15 @@ absl::Status State::FindTransferLinks(const Transfer& transfer, uint64_t index,
   return absl::OkStatus();
 }
 
-// Appends the checked record to its debit account's shard, indexes it, and rebuilds what is
+// Appends the checked record to its debit account's shard, indexes it (by id and for
+// queries), and rebuilds what is
 // derived from it: both histories and the reversed transfer's sum.
 Ref State::StoreRestoredTransfer(const Transfer& transfer, uint32_t id_hash,
                                  const TransferLinks& links) {
   const uint32_t home = shard_index_of(links.debit);
   const Ref ref = MakeRef(home, shards_[home]->transfers.Append(transfer));
   shards_[HomeOf(transfer.id)]->transfer_index.Insert(id_hash, ref.bits());
+  IndexTransfer(ref);
   shard_of(links.debit).history.Append(account(links.debit), ref);
   shard_of(links.credit).history.Append(account(links.credit), ref);
   if (links.reversed != kNoRef) {

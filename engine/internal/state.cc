@@ -10,12 +10,12 @@ namespace ledger::engine::internal {
 
 namespace {
 
-// Two entries per transfer. A list of n entries has held blocks of 4, 8, ... up to 2n, so
-// even if no freed block were ever reused the arena needs at most 4 entries per entry.
-// Offsets are 32 bits, which bounds transfers_max to 2^29 for a guarantee.
-uint64_t HistoryEntriesMax(uint64_t transfers_max) {
+// A list of n entries has held blocks of 4, 8, ... up to 2n, so even if no freed block were
+// ever reused an arena needs at most 4 entries per entry. Offsets are 32 bits, which bounds
+// records_max * lists_per_record to 2^30 for a guarantee.
+uint64_t ListEntriesMax(uint64_t records_max, uint32_t lists_per_record) {
   return std::min<uint64_t>(uint64_t{1} << 32,
-                            8 * std::min<uint64_t>(transfers_max, kSlotsMax) + 64);
+                            4 * lists_per_record * std::min<uint64_t>(records_max, kSlotsMax) + 64);
 }
 
 uint32_t LaneCount(const EngineOptions& options) {
@@ -45,60 +45,19 @@ bool IsValidAssetCode(const char (&code)[kAssetCodeSizeBytes]) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HistoryArena
-
-HistoryArena::HistoryArena(uint64_t entries_max) : entries_(entries_max) {
-  std::fill(std::begin(free_heads_), std::end(free_heads_), kNoSlot);
-}
-
-uint32_t HistoryArena::Allocate(uint8_t capacity_log2) {
-  uint32_t& head = free_heads_[capacity_log2];
-  if (head != kNoSlot) {
-    uint32_t offset = head;
-    head = entries_[offset];
-    return offset;
-  }
-  return static_cast<uint32_t>(entries_.Grow(uint64_t{1} << capacity_log2));
-}
-
-void HistoryArena::Free(uint32_t offset, uint8_t capacity_log2) {
-  entries_[offset] = free_heads_[capacity_log2];
-  free_heads_[capacity_log2] = offset;
-}
-
-void HistoryArena::Append(AccountRecord& account, Ref transfer) {
-  const uint64_t capacity =
-      account.history_capacity_log2 == 0 ? 0 : uint64_t{1} << account.history_capacity_log2;
-  if (account.history_count == capacity) {
-    // Start at 4 entries (16 bytes): most accounts in a big ledger see few transfers.
-    const uint8_t grown_log2 = account.history_capacity_log2 == 0
-                                   ? 2
-                                   : static_cast<uint8_t>(account.history_capacity_log2 + 1);
-    LEDGER_ASSERT(grown_log2 <= 31, grown_log2);
-    const uint32_t grown = Allocate(grown_log2);
-    if (account.history_count > 0) {
-      std::memcpy(&entries_[grown], &entries_[account.history_offset],
-                  account.history_count * sizeof(uint32_t));
-    }
-    if (account.history_capacity_log2 != 0) {
-      Free(account.history_offset, account.history_capacity_log2);
-    }
-    account.history_offset = grown;
-    account.history_capacity_log2 = grown_log2;
-  }
-  entries_[account.history_offset + account.history_count] = transfer.bits();
-  ++account.history_count;
-}
-
-// ---------------------------------------------------------------------------------------------
 // State: construction, hashing, balances
 
 Shard::Shard(const EngineOptions& options, uint32_t shard_count, uint64_t slots_max)
     : accounts(std::min(options.accounts_max, slots_max)),
       account_index(options.accounts_capacity / shard_count),
-      history(HistoryEntriesMax(std::min(options.transfers_max, slots_max))),
+      history(ListEntriesMax(std::min(options.transfers_max, slots_max), 2)),
+      account_query(options.accounts_capacity / shard_count,
+                    ListEntriesMax(std::min(options.accounts_max, slots_max), kAccountQueryFields)),
       transfers(std::min(options.transfers_max, slots_max)),
-      transfer_index(options.transfers_capacity / shard_count) {
+      transfer_index(options.transfers_capacity / shard_count),
+      transfer_query(
+          options.transfers_capacity / shard_count,
+          ListEntriesMax(std::min(options.transfers_max, slots_max), kTransferQueryFields)) {
   // Placement is a hash, so shards fill evenly; a shard past its share faults pages in.
   accounts.Prefault(options.accounts_capacity / shard_count);
   transfers.Prefault(options.transfers_capacity / shard_count);
@@ -385,6 +344,7 @@ void State::Rollback() {
     Shard& shard = shard_of(entry.ref);
     switch (entry.kind) {
       case UndoEntry::Kind::kAccountCreated:
+        UnindexAccount(entry.ref);
         shard.account_index.Erase(entry.hash, static_cast<uint32_t>(slot_of(entry.ref)));
         shard.accounts.PopBack();
         break;
@@ -392,6 +352,7 @@ void State::Rollback() {
         WriteAccountState(entry.ref, entry.balances, entry.flags);
         break;
       case UndoEntry::Kind::kTransferCreated:
+        UnindexTransfer(entry.ref);
         if (defer_index_) {
           deferred_.inserts[HomeOf(transfer(entry.ref).id)].pop_back();
         } else {
@@ -556,6 +517,7 @@ CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestam
   record.timestamp_ns = timestamp_ns;
   const uint32_t local_slot = static_cast<uint32_t>(shard.accounts.Append(record));
   shard.account_index.Insert(hash, local_slot);
+  IndexAccount(MakeRef(home, local_slot));
   if (in_chain_) {
     UndoEntry entry{};
     entry.kind = UndoEntry::Kind::kAccountCreated;

@@ -76,6 +76,8 @@ class State {
   std::optional<PostedAtValueTime> GetPostedAtValueTime(AccountId id, uint64_t value_time_ns) const;
   size_t GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const;
   size_t GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const;
+  size_t QueryAccounts(const QueryFilter& filter, std::span<Account> out) const;
+  size_t QueryTransfers(const QueryFilter& filter, std::span<Transfer> out) const;
   std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;
   TrialBalance GetTrialBalance(uint32_t ledger_id) const;
   size_t GetChanges(uint64_t from_sequence, std::span<Change> out) const {
@@ -129,6 +131,32 @@ class State {
     const uint64_t hash = base::HashWords64(lo, hi, hash_seed_);
     return static_cast<uint32_t>(hash ^ (hash >> 32));
   }
+  // A query index key: a field's value hashed with the field, so one index holds several.
+  uint32_t HashQueryKey(QueryField field, uint64_t lo, uint64_t hi = 0) const {
+    const uint64_t hash =
+        base::HashWords64(lo, hi, hash_seed_ + static_cast<uint64_t>(field) * 0x9e3779b97f4a7c15);
+    return static_cast<uint32_t>(hash ^ (hash >> 32));
+  }
+  // Calls visit(hash, same) for each of a record's indexed fields that is not zero, where
+  // same(ref bits) tells whether the record there has the same value (QueryIndex's matches).
+  // record_at(ref) reads a record of the table.
+  template <typename Record, typename RecordAt, typename Visit>
+  void ForEachQueryKey(const Record& record, RecordAt&& record_at, uint32_t field_count,
+                       Visit&& visit) const;
+  // The query indexes (queries.cc): a new record added to its shard's, or a rolled-back one
+  // taken out (before its record is popped: the index reads it). IndexTransfer is on the
+  // apply path: inline, below.
+  void IndexAccount(Ref ref);
+  void UnindexAccount(Ref ref);
+  void IndexTransfer(Ref ref);
+  void UnindexTransfer(Ref ref);
+  // A query's matches on one shard, in its order (reversed: newest first), at most `limit`.
+  template <typename Record>
+  void QueryShard(const QueryFilter& filter, uint32_t shard, uint32_t limit,
+                  std::vector<Ref>& found) const;
+  template <typename Record>
+  std::vector<Ref> Query(const QueryFilter& filter, uint32_t limit) const;
+
   // An account's ref, or kNoRef.
   Ref FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const;
   Ref FindAccount(AccountId id, uint32_t hash) const { return FindAccountIn(HomeOf(id), id, hash); }
@@ -399,5 +427,41 @@ class State {
   // one array, the lanes' writes to neighbouring entries would fight over cache lines).
   std::vector<Prepared> routes_;
 };
+
+template <typename Record, typename RecordAt, typename Visit>
+void State::ForEachQueryKey(const Record& record, RecordAt&& record_at, uint32_t field_count,
+                            Visit&& visit) const {
+  const auto same = [&record_at, &record](auto field) {
+    return [&record_at, &record, field](uint32_t bits) {
+      return record_at(Ref::FromBits(bits)).*field == record.*field;
+    };
+  };
+  const UserData128 user_data_128 = record.user_data_128;
+  if (!user_data_128.IsZero()) {
+    visit(HashQueryKey(QueryField::kUserData128, user_data_128.lo, user_data_128.hi),
+          same(&Record::user_data_128));
+  }
+  if (record.user_data_64 != 0) {
+    visit(HashQueryKey(QueryField::kUserData64, record.user_data_64), same(&Record::user_data_64));
+  }
+  if (record.user_data_32 != 0) {
+    visit(HashQueryKey(QueryField::kUserData32, record.user_data_32), same(&Record::user_data_32));
+  }
+  if (field_count < kAccountQueryFields) return;
+  // Never zero in a record; zero in a query's probe (QueryShard) when not asked for.
+  if (record.ledger != 0) {
+    visit(HashQueryKey(QueryField::kLedger, record.ledger), same(&Record::ledger));
+  }
+  if (record.code != 0) visit(HashQueryKey(QueryField::kCode, record.code), same(&Record::code));
+}
+
+// Only user data is indexed (tables.h), which a post or void does not inherit from its
+// reservation: the record is complete for the index as soon as AppendTransfer has written it.
+inline void State::IndexTransfer(Ref ref) {
+  QueryIndex& index = shard_of(ref).transfer_query;
+  ForEachQueryKey(
+      transfer(ref), [this](Ref other) -> const Transfer& { return transfer(other); },
+      kTransferQueryFields, [&](uint32_t hash, auto&& same) { index.Add(hash, ref, same); });
+}
 
 }  // namespace ledger::engine::internal

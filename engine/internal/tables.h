@@ -12,6 +12,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "engine/engine.h"
 #include "engine/internal/hash_index.h"
+#include "engine/internal/list_arena.h"
+#include "engine/internal/query_index.h"
 #include "engine/internal/ref.h"
 #include "engine/internal/virtual_array.h"
 #include "engine/types.h"
@@ -80,32 +82,32 @@ struct ExpiryEntry {
 };
 using ExpiryQueue = std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>>;
 
-// Per-account lists of transfer refs, in blocks of 2^k entries that double as a list grows
-// (copying, amortised O(1)); freed blocks are reused through per-size free lists threaded
-// through the blocks themselves. At most 2x slack, so 8-16 bytes per transfer (two sides).
-// Entries are raw words (a free block's first word holds an offset, not a ref): Append takes a
-// Ref, List gives the refs' bits (Ref::FromBits reads one).
-class HistoryArena {
+// Per-account lists of transfer refs (ListArena, list_arena.h), each list's place kept in its
+// account's record.
+class HistoryArena : public ListArena {
  public:
-  explicit HistoryArena(uint64_t entries_max);
-  void Prefault(uint64_t entry_count) { entries_.Prefault(entry_count); }
-  void Append(AccountRecord& account, Ref transfer);
+  using ListArena::Append;
+  using ListArena::List;
+  using ListArena::ListArena;
+  void Append(AccountRecord& account, Ref transfer) { Append(PlaceOf(account), transfer); }
   void PopBack(AccountRecord& account) { --account.history_count; }
   std::span<const uint32_t> List(const AccountRecord& account) const {  // ref bits
-    return {entries_.data() + account.history_offset, account.history_count};
+    return List(account.history_offset, account.history_count);
   }
   void PrefetchTail(const AccountRecord& account) const {
-    __builtin_prefetch(entries_.data() + account.history_offset + account.history_count, 1);
+    PrefetchEntry(account.history_offset + account.history_count);
   }
-  uint64_t bytes() const { return entries_.used_bytes(); }
 
  private:
-  uint32_t Allocate(uint8_t capacity_log2);
-  void Free(uint32_t offset, uint8_t capacity_log2);
-
-  VirtualArray<uint32_t> entries_;
-  uint32_t free_heads_[33];
+  static Place PlaceOf(AccountRecord& account) {
+    return {account.history_offset, account.history_count, account.history_capacity_log2};
+  }
 };
+
+// The fields the query indexes hold (QueryIndex: one index per table, the fields hashed apart).
+enum class QueryField : uint8_t { kUserData128 = 1, kUserData64, kUserData32, kLedger, kCode };
+inline constexpr uint32_t kAccountQueryFields = 5;   // all of them
+inline constexpr uint32_t kTransferQueryFields = 3;  // the user data
 
 // One shard's tables. Maps are keyed by ref; every ref in them names a record of this shard.
 struct alignas(64) Shard {  // aligned: shards' counters never share a cache line
@@ -120,9 +122,14 @@ struct alignas(64) Shard {  // aligned: shards' counters never share a cache lin
   alignas(64) RefMap<PendingBalances> pending_balances;  // by account ref
   RefMap<std::vector<AccountBalance>> balance_history;
   HistoryArena history;  // transfer refs, for this shard's accounts
+  // Ledger-wide queries: this shard's accounts by user data, ledger and code; its transfers
+  // by user data (ledger and code are scanned: indexing them too would cost every transfer
+  // two more index updates for queries that a time range already narrows).
+  QueryIndex account_query;
 
-  VirtualArray<Transfer> transfers;          // those whose debit account is here, booking order
-  alignas(64) HashIndex transfer_index;      // ids placed here: transfer ref or failure index
+  VirtualArray<Transfer> transfers;      // those whose debit account is here, booking order
+  alignas(64) HashIndex transfer_index;  // ids placed here: transfer ref or failure index
+  QueryIndex transfer_query;
   alignas(64) RefMap<PendingState> pending;  // reservations stored here
   ExpiryQueue expiry_queue;
   RefMap<ReversalState> reversals;  // by the reversed transfer's ref

@@ -537,6 +537,7 @@ Ref State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount a
   record.timestamp_ns = timestamp_ns;
   record.flags = static_cast<uint16_t>(event.flags & ~kLinked);
   record.amount = amount;
+  IndexTransfer(transfer_ref);
   if (defer_index_) {
     deferred_.inserts[HomeOf(event.id)].push_back({id_hash, transfer_ref});
   } else {

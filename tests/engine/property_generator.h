@@ -406,7 +406,9 @@ class Generator {
     transfer.code = static_cast<uint16_t>(Uniform(1, 3));
     transfer.amount = RandomAmount();
     if ((flags & transfer_flags::kPending) != 0) transfer.timeout_s = RandomTimeout();
-    transfer.user_data_128 = UserData128::From(Uniform(0, 2));
+    // Often an orchestrator's own reference, on one transfer only (the query index keeps
+    // those inline), else a value many share (the index keeps a list).
+    transfer.user_data_128 = UserData128::From(Percent(30) ? transfer.id.Get() : Uniform(0, 2));
     transfer.user_data_64 = Uniform(0, 2);
     transfer.user_data_32 = static_cast<uint32_t>(Uniform(0, 2));
     transfer.value_time_ns = RandomValueTime();

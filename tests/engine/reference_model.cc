@@ -382,6 +382,17 @@ std::string DebugString(const AccountFilter& filter) {
          " value_max=" + std::to_string(filter.value_time_max_ns) + "}";
 }
 
+std::string DebugString(const QueryFilter& filter) {
+  return "QueryFilter{user_data_128=" + U128ToString(filter.user_data_128.Get()) +
+         " user_data_64=" + std::to_string(filter.user_data_64) +
+         " user_data_32=" + std::to_string(filter.user_data_32) +
+         " ledger=" + std::to_string(filter.ledger) + " code=" + std::to_string(filter.code) +
+         " min=" + std::to_string(filter.timestamp_min_ns) +
+         " max=" + std::to_string(filter.timestamp_max_ns) +
+         " reversed=" + std::to_string(filter.reversed) + " limit=" + std::to_string(filter.limit) +
+         "}";
+}
+
 namespace {
 
 template <size_t kCount, typename Result>

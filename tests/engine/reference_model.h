@@ -51,6 +51,10 @@ class ReferenceModel {
   std::vector<AccountBalance> GetAccountBalances(const AccountFilter& filter,
                                                  size_t out_size_max = SIZE_MAX) const;
   std::optional<AccountBalance> GetBalanceAsOf(AccountId id, uint64_t timestamp_ns) const;
+  std::vector<Account> QueryAccounts(const QueryFilter& filter,
+                                     size_t out_size_max = SIZE_MAX) const;
+  std::vector<Transfer> QueryTransfers(const QueryFilter& filter,
+                                       size_t out_size_max = SIZE_MAX) const;
   std::optional<PostedAtValueTime> GetPostedAtValueTime(AccountId id, uint64_t value_time_ns) const;
   TrialBalance GetTrialBalance(uint32_t ledger_id) const;
 
@@ -155,6 +159,7 @@ std::string DebugString(const Transfer& transfer);
 std::string DebugString(const AccountBalance& balance);
 std::string DebugString(const TrialBalance& trial_balance);
 std::string DebugString(const AccountFilter& filter);
+std::string DebugString(const QueryFilter& filter);
 std::string DebugString(const PostedAtValueTime& posted);
 std::string DebugString(const Change& change);
 const char* ResultName(CreateLedgerResult result);

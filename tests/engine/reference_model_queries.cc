@@ -30,10 +30,46 @@ std::vector<Record> Page(const std::vector<Record>& matches, const AccountFilter
   return page;
 }
 
+// The records (in booking order) that a ledger-wide query selects, in its order and limit.
+template <typename Record>
+std::vector<Record> QueryPage(const std::vector<Record>& records, const QueryFilter& filter,
+                              size_t out_size_max) {
+  std::vector<Record> page;
+  for (const Record& record : records) {
+    if (record.timestamp_ns < filter.timestamp_min_ns) continue;
+    if (filter.timestamp_max_ns != 0 && record.timestamp_ns > filter.timestamp_max_ns) continue;
+    if (!filter.user_data_128.IsZero() && record.user_data_128 != filter.user_data_128) continue;
+    if (filter.user_data_64 != 0 && record.user_data_64 != filter.user_data_64) continue;
+    if (filter.user_data_32 != 0 && record.user_data_32 != filter.user_data_32) continue;
+    if (filter.ledger != 0 && record.ledger != filter.ledger) continue;
+    if (filter.code != 0 && record.code != filter.code) continue;
+    page.push_back(record);
+  }
+  if (filter.reversed) std::reverse(page.begin(), page.end());
+  size_t count_max = out_size_max;
+  if (filter.limit != 0) count_max = std::min<size_t>(count_max, filter.limit);
+  if (page.size() > count_max) page.resize(count_max);
+  return page;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Queries.
+
+std::vector<Account> ReferenceModel::QueryAccounts(const QueryFilter& filter,
+                                                   size_t out_size_max) const {
+  std::vector<Account> accounts;
+  for (const auto& [id, account] : state_.accounts) accounts.push_back(account);
+  std::sort(accounts.begin(), accounts.end(),
+            [](const Account& a, const Account& b) { return a.timestamp_ns < b.timestamp_ns; });
+  return QueryPage(accounts, filter, out_size_max);
+}
+
+std::vector<Transfer> ReferenceModel::QueryTransfers(const QueryFilter& filter,
+                                                     size_t out_size_max) const {
+  return QueryPage(state_.transfer_log, filter, out_size_max);
+}
 
 uint64_t ReferenceModel::change_sequence_oldest() const {
   const uint64_t next = change_sequence_next();

@@ -243,6 +243,32 @@ class Log {
              << "transfer " << static_cast<uint64_t>(id) << " differs";
     }
   }
+  // Ledger-wide queries: by each ledger, by shared and single-record user data, both orders,
+  // a page of each (the shards' matches merged by timestamp).
+  std::vector<QueryFilter> queries;
+  for (uint32_t ledger : named.ledgers) queries.push_back({.ledger = ledger});
+  for (uint64_t value = 1; value <= 2; ++value) {
+    queries.push_back({.user_data_128 = UserData128::From(value)});
+    queries.push_back({.user_data_64 = value, .code = 2});
+  }
+  if (!named.transfers.empty()) {
+    queries.push_back({.user_data_128 = UserData128::From(*named.transfers.rbegin())});
+  }
+  std::vector<Account> one_accounts(64), other_accounts(64);
+  for (QueryFilter query : queries) {
+    for (bool reversed : {false, true}) {
+      query.reversed = reversed;
+      const size_t transfer_count = one.QueryTransfers(query, one_list);
+      const size_t account_count = one.QueryAccounts(query, one_accounts);
+      if (transfer_count != other.QueryTransfers(query, other_list) ||
+          std::memcmp(one_list.data(), other_list.data(), transfer_count * sizeof(Transfer)) != 0 ||
+          account_count != other.QueryAccounts(query, other_accounts) ||
+          std::memcmp(one_accounts.data(), other_accounts.data(),
+                      account_count * sizeof(Account)) != 0) {
+        return ::testing::AssertionFailure() << "a ledger-wide query differs";
+      }
+    }
+  }
   std::vector<Change> one_changes(kChangeFeedCapacity), other_changes(kChangeFeedCapacity);
   const uint64_t oldest = one.change_sequence_oldest();
   const size_t change_count = one.GetChanges(oldest, one_changes);
