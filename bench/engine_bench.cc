@@ -90,6 +90,8 @@ void ReportMemory(benchmark::State& state, const engine::Engine& ledger_engine) 
       static_cast<double>(stats.transfer_record_bytes) / transfers;
   state.counters["transfer_index_B"] =
       static_cast<double>(stats.transfer_index_bytes + stats.history_bytes) / transfers;
+  state.counters["query_index_B"] =
+      static_cast<double>(stats.transfer_query_index_bytes) / transfers;
   state.counters["transfers"] = transfers;
 }
 
@@ -129,6 +131,23 @@ void BM_ApplyPlainTransfers(benchmark::State& state) {
       state,
       [&](uint64_t account_count, std::span<Transfer> batch) {
         FillPlainBatch(random, account_count, kLedger, batch);
+      },
+      static_cast<uint64_t>(state.range(0)));
+}
+
+// As BM_ApplyPlainTransfers, with what an orchestrator puts in the user data of each transfer:
+// its own reference (user_data_128, on this transfer only) and a merchant among 1,000
+// (user_data_32): two query index updates per transfer, one a new value, one a list append.
+void BM_ApplyReferencedTransfers(benchmark::State& state) {
+  Random random{42};
+  RunBatches(
+      state,
+      [&](uint64_t account_count, std::span<Transfer> batch) {
+        FillPlainBatch(random, account_count, kLedger, batch);
+        for (Transfer& transfer : batch) {
+          transfer.user_data_128 = UserData128{random.Next(), random.Next()};
+          transfer.user_data_32 = static_cast<uint32_t>(1 + random.Below(1'000));
+        }
       },
       static_cast<uint64_t>(state.range(0)));
 }
@@ -269,6 +288,11 @@ int64_t BatchCount(int64_t full_scale) {
 
 int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_ApplyPlainTransfers", BM_ApplyPlainTransfers)
+      ->Arg(10'000)
+      ->Arg(1'000'000)
+      ->Iterations(BatchCount(1222))
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_ApplyReferencedTransfers", BM_ApplyReferencedTransfers)
       ->Arg(10'000)
       ->Arg(1'000'000)
       ->Iterations(BatchCount(1222))

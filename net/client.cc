@@ -796,6 +796,44 @@ absl::StatusOr<Page<AccountBalance>> Client::GetAccountBalances(const AccountFil
   return page;
 }
 
+absl::StatusOr<Page<Account>> Client::QueryAccounts(const QueryFilter& filter) {
+  if (impl_->info().schema_version < 3) {
+    return absl::FailedPreconditionError("the server predates ledger-wide queries (schema 3)");
+  }
+  Page<Account> page;
+  absl::Status status = impl_->Call([&]() {
+    auto request = impl_->ledger().queryAccountsRequest();
+    internal::EncodeQueryFilter(filter, request.initFilter());
+    return request.send().then([&](auto&& response) {
+      for (auto account : response.getAccounts()) {
+        page.records.push_back(internal::DecodeAccount(account));
+      }
+      page.next_timestamp_ns = response.getNextTimestampNs();
+    });
+  });
+  if (!status.ok()) return status;
+  return page;
+}
+
+absl::StatusOr<Page<Transfer>> Client::QueryTransfers(const QueryFilter& filter) {
+  if (impl_->info().schema_version < 3) {
+    return absl::FailedPreconditionError("the server predates ledger-wide queries (schema 3)");
+  }
+  Page<Transfer> page;
+  absl::Status status = impl_->Call([&]() {
+    auto request = impl_->ledger().queryTransfersRequest();
+    internal::EncodeQueryFilter(filter, request.initFilter());
+    return request.send().then([&](auto&& response) {
+      for (auto transfer : response.getTransfers()) {
+        page.records.push_back(internal::DecodeTransfer(transfer));
+      }
+      page.next_timestamp_ns = response.getNextTimestampNs();
+    });
+  });
+  if (!status.ok()) return status;
+  return page;
+}
+
 absl::StatusOr<TrialBalance> Client::GetTrialBalance(uint32_t ledger) {
   TrialBalance trial_balance;
   absl::Status status = impl_->Call([&]() {

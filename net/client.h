@@ -150,6 +150,11 @@ class Client {
   // filter.limit 0 means the server's page size.
   absl::StatusOr<Page<Transfer>> GetAccountTransfers(const AccountFilter& filter);
   absl::StatusOr<Page<AccountBalance>> GetAccountBalances(const AccountFilter& filter);
+  // Accounts or transfers across the ledger (schema 3; FailedPrecondition from an older
+  // server). filter.limit 0 means the server's page size; pages continue from
+  // next_timestamp_ns as timestamp_min_ns (timestamp_max_ns when reversed).
+  absl::StatusOr<Page<Account>> QueryAccounts(const QueryFilter& filter);
+  absl::StatusOr<Page<Transfer>> QueryTransfers(const QueryFilter& filter);
   absl::StatusOr<TrialBalance> GetTrialBalance(uint32_t ledger);
   absl::StatusOr<ServerInfo> GetServerInfo();
 

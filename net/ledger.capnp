@@ -268,6 +268,23 @@ struct AccountFilter {
   valueTimeMaxNs @9 :UInt64;
 }
 
+# Since schema version 3 (queryAccounts, queryTransfers): selects accounts or transfers across
+# the whole ledger. Every field that is not zero must match (so zero cannot be asked for); an
+# empty filter selects everything. Results in booking order; pagination as AccountFilter's.
+# Accounts are indexed by user data, ledger and code; transfers by user data, their ledger and
+# code scanned in booking order (docs/rpc-api.md has the costs).
+struct QueryFilter {
+  ledger @0 :UInt32;
+  code @1 :UInt16;
+  userData128 @2 :U128;
+  userData64 @3 :UInt64;
+  userData32 @4 :UInt32;
+  timestampMinNs @5 :UInt64;  # inclusive; 0 = from the start
+  timestampMaxNs @6 :UInt64;  # inclusive; 0 = to the end
+  reversed @7 :Bool;          # newest first
+  limit @8 :UInt32;           # at most this many; 0 or above the server's queryResultsMax = that max
+}
+
 # An account's balances right after a change (a transfer or an expiry) at timestampNs.
 struct AccountBalance {
   debitsPending @0 :U128;
@@ -401,6 +418,12 @@ interface Ledger {
   # pass over the account's history. Fails when there is no such account.
   getPostedAtValueTime @14 (accountId :U128, valueTimeNs :UInt64)
       -> (debitsPosted :U128, creditsPosted :U128, transferCount :UInt64);
+
+  # Since schema version 3. Accounts or transfers across the ledger by QueryFilter; the next
+  # page's cursor as in getAccountTransfers (0 when this page is the last).
+  queryAccounts @15 (filter :QueryFilter) -> (accounts :List(Account), nextTimestampNs :UInt64);
+  queryTransfers @16 (filter :QueryFilter)
+      -> (transfers :List(Transfer), nextTimestampNs :UInt64);
 }
 
 const transferRecordBytes :UInt32 = 152;  # createTransfersPacked's record size

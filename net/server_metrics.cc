@@ -29,9 +29,9 @@ constexpr std::array<std::string_view, kOperationCount> kOperationNames = [] {
 }();
 constexpr std::string_view kBatchOutcomeNames[] = {"ok", "rejected"};
 constexpr std::string_view kQueryMethodNames[] = {
-    "lookup_ledgers",          "lookup_accounts", "lookup_transfers", "get_account_transfers",
-    "get_account_balances",    "trial_balance",   "changes",          "get_transfer_statuses",
-    "get_posted_at_value_time"};
+    "lookup_ledgers",           "lookup_accounts", "lookup_transfers", "get_account_transfers",
+    "get_account_balances",     "trial_balance",   "changes",          "get_transfer_statuses",
+    "get_posted_at_value_time", "query_accounts",  "query_transfers"};
 constexpr std::string_view kRejectReasonNames[] = {"batch_too_large", "ids_too_many", "malformed",
                                                    "shutting_down", "engine_full"};
 

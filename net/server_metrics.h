@@ -46,8 +46,10 @@ enum class QueryMethod : uint8_t {
   kChanges = 6,
   kGetTransferStatuses = 7,
   kGetPostedAtValueTime = 8,
+  kQueryAccounts = 9,
+  kQueryTransfers = 10,
 };
-inline constexpr size_t kQueryMethodCount = 9;
+inline constexpr size_t kQueryMethodCount = 11;
 std::string_view QueryMethodName(QueryMethod method);  // "lookup_accounts"
 
 // Why a request was refused before it reached the engine or the log.

@@ -224,4 +224,31 @@ void EncodeFilter(const AccountFilter& filter, rpc::AccountFilter::Builder out) 
   out.setValueTimeMaxNs(filter.value_time_max_ns);
 }
 
+QueryFilter DecodeQueryFilter(rpc::QueryFilter::Reader in, uint32_t results_max) {
+  QueryFilter filter;
+  filter.ledger = in.getLedger();
+  filter.code = in.getCode();
+  filter.user_data_128 = DecodeU128<UserData128Tag>(in.getUserData128());
+  filter.user_data_64 = in.getUserData64();
+  filter.user_data_32 = in.getUserData32();
+  filter.timestamp_min_ns = in.getTimestampMinNs();
+  filter.timestamp_max_ns = in.getTimestampMaxNs();
+  filter.reversed = in.getReversed();
+  const uint32_t limit = in.getLimit();
+  filter.limit = limit == 0 || limit > results_max ? results_max : limit;
+  return filter;
+}
+
+void EncodeQueryFilter(const QueryFilter& filter, rpc::QueryFilter::Builder out) {
+  out.setLedger(filter.ledger);
+  out.setCode(filter.code);
+  EncodeU128(filter.user_data_128, out.initUserData128());
+  out.setUserData64(filter.user_data_64);
+  out.setUserData32(filter.user_data_32);
+  out.setTimestampMinNs(filter.timestamp_min_ns);
+  out.setTimestampMaxNs(filter.timestamp_max_ns);
+  out.setReversed(filter.reversed);
+  out.setLimit(filter.limit);
+}
+
 }  // namespace ledger::net::internal

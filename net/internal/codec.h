@@ -70,6 +70,9 @@ AccountFilter DecodeFilter(rpc::AccountFilter::Reader in, uint32_t results_max);
 
 // The client side's inverses (the client library and tests).
 void EncodeFilter(const AccountFilter& filter, rpc::AccountFilter::Builder out);
+// A limit of 0 or above results_max becomes results_max.
+QueryFilter DecodeQueryFilter(rpc::QueryFilter::Reader in, uint32_t results_max);
+void EncodeQueryFilter(const QueryFilter& filter, rpc::QueryFilter::Builder out);
 AccountBalance DecodeBalance(rpc::AccountBalance::Reader in);
 TrialBalance DecodeTrialBalance(rpc::TrialBalance::Reader in);
 

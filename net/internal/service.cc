@@ -188,6 +188,7 @@ ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t, Server
       ledgers(o.limits.batch_events_max),
       accounts(std::max(o.limits.batch_events_max, o.limits.query_ids_max)),
       transfers(std::max<size_t>(o.limits.batch_events_max, o.limits.query_results_max + 1)),
+      query_accounts(o.limits.query_results_max + 1),
       ledger_results(o.limits.batch_events_max),
       account_results(o.limits.batch_events_max),
       transfer_results(o.limits.batch_events_max),
@@ -413,6 +414,50 @@ class LedgerImpl final : public rpc::Ledger::Server {
     return Reply(QueryMethod::kGetAccountTransfers, start_ns, kj::mv(guard));
   }
 
+  kj::Promise<void> queryAccounts(QueryAccountsContext context) override {
+    const uint64_t start_ns = base::MonotonicNs();
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    QueryFilter filter =
+        DecodeQueryFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
+    const uint32_t limit = filter.limit;
+    filter.limit = limit + 1;  // one more tells whether another page follows
+    const size_t count =
+        engine().QueryAccounts(filter, std::span(state_.query_accounts).first(limit + 1));
+    const size_t shown = std::min<size_t>(count, limit);
+    auto results = context.getResults(ReplyWords(shown * kAccountWords));
+    auto out = results.initAccounts(static_cast<unsigned>(shown));
+    for (size_t i = 0; i < shown; ++i) {
+      EncodeAccount(state_.query_accounts[i], out[static_cast<unsigned>(i)]);
+    }
+    if (count > limit) {
+      results.setNextTimestampNs(
+          NextCursor(filter.reversed, state_.query_accounts[shown - 1].timestamp_ns));
+    }
+    return Reply(QueryMethod::kQueryAccounts, start_ns, kj::mv(guard));
+  }
+
+  kj::Promise<void> queryTransfers(QueryTransfersContext context) override {
+    const uint64_t start_ns = base::MonotonicNs();
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    QueryFilter filter =
+        DecodeQueryFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
+    const uint32_t limit = filter.limit;
+    filter.limit = limit + 1;
+    const size_t count =
+        engine().QueryTransfers(filter, std::span(state_.transfers).first(limit + 1));
+    const size_t shown = std::min<size_t>(count, limit);
+    auto results = context.getResults(ReplyWords(shown * kTransferWords));
+    auto out = results.initTransfers(static_cast<unsigned>(shown));
+    for (size_t i = 0; i < shown; ++i) {
+      EncodeTransfer(state_.transfers[i], out[static_cast<unsigned>(i)]);
+    }
+    if (count > limit) {
+      results.setNextTimestampNs(
+          NextCursor(filter.reversed, state_.transfers[shown - 1].timestamp_ns));
+    }
+    return Reply(QueryMethod::kQueryTransfers, start_ns, kj::mv(guard));
+  }
+
   kj::Promise<void> getAccountBalances(GetAccountBalancesContext context) override {
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
@@ -536,8 +581,10 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   static uint64_t NextCursor(const AccountFilter& filter, uint64_t last_timestamp_ns) {
-    return (filter.flags & filter_flags::kReversed) != 0 ? last_timestamp_ns - 1
-                                                         : last_timestamp_ns + 1;
+    return NextCursor((filter.flags & filter_flags::kReversed) != 0, last_timestamp_ns);
+  }
+  static uint64_t NextCursor(bool reversed, uint64_t last_timestamp_ns) {
+    return reversed ? last_timestamp_ns - 1 : last_timestamp_ns + 1;
   }
 
   template <typename Context>

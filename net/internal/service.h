@@ -53,6 +53,7 @@ class ServiceState {
   std::vector<Ledger> ledgers;
   std::vector<Account> accounts;
   std::vector<Transfer> transfers;
+  std::vector<Account> query_accounts;  // a queryAccounts page and one more
   std::vector<CreateLedgerResult> ledger_results;
   std::vector<CreateAccountResult> account_results;
   std::vector<CreateTransferResult> transfer_results;

@@ -2,6 +2,7 @@
 // codes by name, exit codes, JSON.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -144,6 +145,74 @@ TEST_F(LedgerctlTest, ValueTimeFiltersHistoryAndGivesBalancesAsOfThen) {
   EXPECT_NE(now.out.find("7.00 USD"), std::string::npos) << now.out;
   EXPECT_EQ(Run({"value-balance", "9", "--at-ns", "1"}).exit_code, 1);
   EXPECT_EQ(Run({"value-balance", "1"}).exit_code, 64);
+}
+
+// How many JSON lines of `out` hold this id (one record per line).
+int CountId(const std::string& out, const std::string& id) {
+  int count = 0;
+  const std::string key = "\"id\":\"" + id + "\"";
+  for (size_t at = out.find(key); at != std::string::npos; at = out.find(key, at + 1)) ++count;
+  return count;
+}
+
+TEST_F(LedgerctlTest, QueriesFindAccountsAndTransfersAcrossTheLedger) {
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndTwoAccounts());
+  ASSERT_EQ(Run({"create-ledger", "--id", "2", "--asset", "EUR", "--scale", "2"}).exit_code, 0);
+  ASSERT_EQ(Run({"create-account", "--id", "3", "--ledger", "2", "--code", "7", "--user-data-64",
+                 "77", "then", "--id", "4", "--ledger", "2", "--code", "7"})
+                .exit_code,
+            0);
+  const std::vector<std::vector<std::string>> transfers = {
+      {"--id", "50", "--user-data-128", "0xabc", "--user-data-32", "5"},
+      {"--id", "51", "--user-data-32", "5"},
+      {"--id", "52", "--user-data-32", "6", "--code", "2"}};
+  for (std::vector<std::string> args : transfers) {
+    args.insert(args.begin(), "transfer");
+    for (const char* arg : {"--debit", "1", "--credit", "2", "--amount", "1", "--ledger", "1"}) {
+      args.push_back(arg);
+    }
+    if (std::find(args.begin(), args.end(), "--code") == args.end()) {
+      args.insert(args.end(), {"--code", "1"});
+    }
+    ASSERT_EQ(Run(args).exit_code, 0) << args[2];
+  }
+
+  const CtlRun reference = Run({"--json", "query-transfers", "--user-data-128", "0xabc"});
+  EXPECT_EQ(reference.exit_code, 0) << reference.out;
+  EXPECT_EQ(CountId(reference.out, "50"), 1) << reference.out;
+  EXPECT_EQ(CountId(reference.out, "51") + CountId(reference.out, "52"), 0) << reference.out;
+
+  const CtlRun newest_first =
+      Run({"--json", "query-transfers", "--user-data-32", "5", "--reversed"});
+  EXPECT_EQ(newest_first.exit_code, 0) << newest_first.out;
+  EXPECT_LT(newest_first.out.find("\"id\":\"51\""), newest_first.out.find("\"id\":\"50\""))
+      << newest_first.out;
+  EXPECT_EQ(CountId(newest_first.out, "52"), 0) << newest_first.out;
+
+  const CtlRun page = Run({"--json", "query-transfers", "--ledger", "1", "--limit", "2"});
+  EXPECT_EQ(page.exit_code, 0) << page.out;
+  EXPECT_EQ(CountId(page.out, "50") + CountId(page.out, "51"), 2) << page.out;
+  EXPECT_EQ(CountId(page.out, "52"), 0) << page.out;
+  const CtlRun by_code = Run({"query-transfers", "--ledger", "1", "--code", "2"});
+  EXPECT_EQ(by_code.exit_code, 0) << by_code.out;
+  EXPECT_NE(by_code.out.find("52"), std::string::npos) << by_code.out;
+  EXPECT_EQ(by_code.out.find(" 50 "), std::string::npos) << by_code.out;
+
+  const CtlRun ledger_two = Run({"--json", "query-accounts", "--ledger", "2", "--all"});
+  EXPECT_EQ(ledger_two.exit_code, 0) << ledger_two.out;
+  EXPECT_EQ(CountId(ledger_two.out, "3") + CountId(ledger_two.out, "4"), 2) << ledger_two.out;
+  EXPECT_EQ(CountId(ledger_two.out, "1") + CountId(ledger_two.out, "2"), 0) << ledger_two.out;
+  const CtlRun by_reference = Run({"--json", "query-accounts", "--user-data-64", "77"});
+  EXPECT_EQ(CountId(by_reference.out, "3"), 1) << by_reference.out;
+  EXPECT_EQ(CountId(by_reference.out, "4"), 0) << by_reference.out;
+  const CtlRun none = Run({"--json", "query-accounts", "--ledger", "1", "--code", "7"});
+  EXPECT_EQ(none.exit_code, 0) << none.out;
+  EXPECT_EQ(none.out.find("\"id\""), std::string::npos) << none.out;
+
+  // Zero would match anything, a positional argument is not a filter: usage errors.
+  EXPECT_EQ(Run({"query-transfers", "--ledger", "0"}).exit_code, 64);
+  EXPECT_EQ(Run({"query-transfers", "--user-data-128", "0"}).exit_code, 64);
+  EXPECT_EQ(Run({"query-accounts", "1"}).exit_code, 64);
 }
 
 // A ledger whose accounts table holds two.

@@ -164,6 +164,7 @@ class Session {
 // Output (print.cc). Text goes to stdout aligned; with --json, one object per line.
 
 // "2024-05-01T12:00:00.123456789Z" (UTC); "-" for 0.
+std::string UserDataText(UserData128 data_128, uint64_t data_64, uint32_t data_32);
 std::string TimeText(uint64_t timestamp_ns);
 // The asset code of a ledger, printable.
 std::string AssetText(const Ledger& ledger);
@@ -260,6 +261,8 @@ int RunLookupAccount(GlobalOptions& global, std::span<const std::string> args);
 int RunLookupTransfer(GlobalOptions& global, std::span<const std::string> args);
 int RunHistory(GlobalOptions& global, std::span<const std::string> args);
 int RunBalances(GlobalOptions& global, std::span<const std::string> args);
+int RunQueryAccounts(GlobalOptions& global, std::span<const std::string> args);
+int RunQueryTransfers(GlobalOptions& global, std::span<const std::string> args);
 int RunTrialBalance(GlobalOptions& global, std::span<const std::string> args);
 int RunValueBalance(GlobalOptions& global, std::span<const std::string> args);
 int RunTail(GlobalOptions& global, std::span<const std::string> args);

@@ -36,6 +36,8 @@ commands:
   lookup-transfer   show transfers by id
   history           an account's transfers
   balances          an account's balances after each change (accounts with history)
+  query-accounts    accounts across the ledger by ledger, code, user data, creation time
+  query-transfers   transfers across the ledger by ledger, code, user data, booking time
   value-balance     an account's posted balances as of a value time
   trial-balance     a ledger's sums: debits equal credits
   tail              the change feed; --follow streams it until SIGINT or SIGTERM
@@ -161,6 +163,32 @@ The account's transfers, oldest first, one page (the server's page size) unless 
   --all                   every page to the end
 )",
      RunHistory},
+    {"query-accounts",
+     R"(usage: ledgerctl query-accounts [--ledger N] [--code N] [--user-data-128 ID]
+                                [--user-data-64 N] [--user-data-32 N] [--from-ns N] [--to-ns N]
+                                [--reversed] [--limit N] [--all]
+Accounts across the ledger whose fields match every flag given, oldest first, one page (the
+server's page size) unless --limit or --all says otherwise. With only --ledger: every account
+of that ledger. Values must not be 0 (0 would match anything: leave the flag out).
+  --ledger N, --code N    the account's ledger, its code
+  --user-data-128 ID      your reference (decimal, 0x hex or a UUID)
+  --user-data-64 N, --user-data-32 N
+  --from-ns N, --to-ns N  created in this range (inclusive; nanoseconds since the epoch)
+  --reversed              newest first
+  --limit N               at most N accounts, over as many pages as it takes
+  --all                   every page to the end
+)",
+     RunQueryAccounts},
+    {"query-transfers",
+     R"(usage: ledgerctl query-transfers [--ledger N] [--code N] [--user-data-128 ID]
+                                 [--user-data-64 N] [--user-data-32 N] [--from-ns N] [--to-ns N]
+                                 [--reversed] [--limit N] [--all]
+Transfers across the ledger whose fields match every flag given, oldest first; flags as for
+query-accounts (--from-ns and --to-ns: booked in this range). A user-data flag finds its
+transfers through an index; with only --ledger, --code or a time range the server reads the
+transfers of the range in booking order until the page is full.
+)",
+     RunQueryTransfers},
     {"balances", R"(usage: ledgerctl balances ACCOUNT [--from-ns N] [--to-ns N] [--reversed]
                           [--limit N] [--all]
 The account's balances right after each change (transfer or expiry), oldest first. Only for

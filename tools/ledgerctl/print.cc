@@ -43,10 +43,6 @@ std::string LedgerText(uint32_t id, const Ledger* ledger) {
   return absl::StrCat(id, " (", AssetText(*ledger), ", scale ", ledger->scale, ")");
 }
 
-std::string UserDataText(UserData128 data_128, uint64_t data_64, uint32_t data_32) {
-  return absl::StrCat("128: ", FormatId(data_128.Get()), "  64: ", data_64, "  32: ", data_32);
-}
-
 // Pads each amount on the left to the widest of them, so their points line up.
 void AlignRight(std::vector<std::pair<std::string, std::string>>& fields, size_t first,
                 size_t count) {
@@ -61,6 +57,10 @@ void AlignRight(std::vector<std::pair<std::string, std::string>>& fields, size_t
 
 // ---------------------------------------------------------------------------------------------
 // Values.
+
+std::string UserDataText(UserData128 data_128, uint64_t data_64, uint32_t data_32) {
+  return absl::StrCat("128: ", FormatId(data_128.Get()), "  64: ", data_64, "  32: ", data_32);
+}
 
 std::string TimeText(uint64_t timestamp_ns) {
   if (timestamp_ns == 0) return "-";

@@ -95,10 +95,51 @@ RangeArgs ParseRange(GlobalOptions& global, std::span<const std::string> args, c
   return range;
 }
 
+// query-accounts and query-transfers: a ledger-wide filter, paged as RangeArgs.
+struct QueryArgs {
+  QueryFilter filter;
+  uint64_t limit = 0;
+  bool all = false;
+};
+
+bool IsReversed(const AccountFilter& filter) {
+  return (filter.flags & filter_flags::kReversed) != 0;
+}
+bool IsReversed(const QueryFilter& filter) { return filter.reversed; }
+
+QueryArgs ParseQuery(GlobalOptions& global, std::span<const std::string> args,
+                     const char* command) {
+  QueryArgs query;
+  QueryFilter& filter = query.filter;
+  u128 user_data_128 = 0;
+  FlagParser parser;
+  AddGlobalFlags(parser, &global);
+  parser.Positional([command](const std::string& text) {
+    throw UsageError{absl::StrCat(command, " takes flags only, not \"", text, "\"")};
+  });
+  // Zero matches anything, so a filter value of 0 is refused rather than silently ignored.
+  parser.Value("--ledger", Number("--ledger", &filter.ledger, 1));
+  parser.Value("--code", Number("--code", &filter.code, 1));
+  parser.Value("--user-data-128", Id("--user-data-128", &user_data_128));
+  parser.Value("--user-data-64", Number("--user-data-64", &filter.user_data_64, 1));
+  parser.Value("--user-data-32", Number("--user-data-32", &filter.user_data_32, 1));
+  parser.Value("--from-ns", Number("--from-ns", &filter.timestamp_min_ns));
+  parser.Value("--to-ns", Number("--to-ns", &filter.timestamp_max_ns));
+  parser.Value("--limit", Number("--limit", &query.limit, 1));
+  parser.Switch("--reversed", [&] { filter.reversed = true; });
+  parser.Switch("--all", [&] { query.all = true; });
+  parser.Parse(args);
+  if (parser.Seen("--user-data-128") && user_data_128 == 0) {
+    throw UsageError{"--user-data-128 must not be 0 (0 matches any: leave the flag out)"};
+  }
+  filter.user_data_128 = UserData128::From(user_data_128);
+  return query;
+}
+
 // Runs `fetch` (one page for a filter) until the range is done, handing each page to `print`.
 // Returns whether more remain when it stopped at one page or at the limit.
-template <typename Record, typename Fetch, typename Print>
-bool ForEachPage(Session& session, RangeArgs range, Fetch fetch, Print print) {
+template <typename Record, typename Args, typename Fetch, typename Print>
+bool ForEachPage(Session& session, Args range, Fetch fetch, Print print) {
   const uint32_t page_max = session.client().server_info().limits.query_results_max;
   uint64_t printed = 0;
   for (;;) {
@@ -112,7 +153,7 @@ bool ForEachPage(Session& session, RangeArgs range, Fetch fetch, Print print) {
     const bool limit_reached = range.limit != 0 && printed >= range.limit;
     if (limit_reached || (!range.all && range.limit == 0)) return true;
     // The cursor moves the end of the range the pages walk from.
-    if ((range.filter.flags & filter_flags::kReversed) != 0) {
+    if (IsReversed(range.filter)) {
       range.filter.timestamp_max_ns = page.next_timestamp_ns;
     } else {
       range.filter.timestamp_min_ns = page.next_timestamp_ns;
@@ -216,6 +257,73 @@ int RunHistory(GlobalOptions& global, std::span<const std::string> args) {
           table.Add({TimeText(t.timestamp_ns), FormatId(t.id.Get()), TransferKindText(t),
                      FormatId(t.debit_account_id.Get()), FormatId(t.credit_account_id.Get()),
                      MoneyText(session, t.amount, ledger), absl::StrCat(t.code)});
+        }
+      });
+  table.Flush();
+  if (more) NoteMore(session, "transfers");
+  return kExitOk;
+}
+
+int RunQueryAccounts(GlobalOptions& global, std::span<const std::string> args) {
+  const QueryArgs query = ParseQuery(global, args, "query-accounts");
+  Session session(global);
+  Table table({{"CREATED"},
+               {"ACCOUNT"},
+               {"LEDGER", true},
+               {"CODE", true},
+               {"DEBITS POSTED", true},
+               {"CREDITS POSTED", true},
+               {"USER DATA"}});
+  const bool more = ForEachPage<Account>(
+      session, query,
+      [&session](const QueryFilter& filter) {
+        return Check(session.client().QueryAccounts(filter), "query-accounts");
+      },
+      [&](const std::vector<Account>& page) {
+        for (const Account& a : page) {
+          const Ledger* ledger = session.FindLedger(a.ledger);
+          if (session.json()) {
+            std::puts(JsonAccount(a, ledger).c_str());
+            continue;
+          }
+          table.Add({TimeText(a.timestamp_ns), FormatId(a.id.Get()), absl::StrCat(a.ledger),
+                     absl::StrCat(a.code), MoneyText(session, a.debits_posted, ledger),
+                     MoneyText(session, a.credits_posted, ledger),
+                     UserDataText(a.user_data_128, a.user_data_64, a.user_data_32)});
+        }
+      });
+  table.Flush();
+  if (more) NoteMore(session, "accounts");
+  return kExitOk;
+}
+
+int RunQueryTransfers(GlobalOptions& global, std::span<const std::string> args) {
+  const QueryArgs query = ParseQuery(global, args, "query-transfers");
+  Session session(global);
+  Table table({{"BOOKED"},
+               {"TRANSFER"},
+               {"KIND"},
+               {"DEBIT"},
+               {"CREDIT"},
+               {"AMOUNT", true},
+               {"CODE", true},
+               {"USER DATA"}});
+  const bool more = ForEachPage<Transfer>(
+      session, query,
+      [&session](const QueryFilter& filter) {
+        return Check(session.client().QueryTransfers(filter), "query-transfers");
+      },
+      [&](const std::vector<Transfer>& page) {
+        for (const Transfer& t : page) {
+          const Ledger* ledger = session.FindLedger(t.ledger);
+          if (session.json()) {
+            std::puts(JsonTransfer(t, ledger).c_str());
+            continue;
+          }
+          table.Add({TimeText(t.timestamp_ns), FormatId(t.id.Get()), TransferKindText(t),
+                     FormatId(t.debit_account_id.Get()), FormatId(t.credit_account_id.Get()),
+                     MoneyText(session, t.amount, ledger), absl::StrCat(t.code),
+                     UserDataText(t.user_data_128, t.user_data_64, t.user_data_32)});
         }
       });
   table.Flush();
