@@ -191,14 +191,18 @@ std::string FlagNames(uint16_t flags, const char* const* names, size_t name_coun
   return out;
 }
 
-constexpr const char* kAccountFlagNames[] = {"linked", "debits_must_not_exceed_credits",
-                                             "credits_must_not_exceed_debits", "history", "closed"};
-static_assert(std::size(kAccountFlagNames) == 5 && account_flags::kAll == (1 << 5) - 1);
+constexpr const char* kAccountFlagNames[] = {"linked",
+                                             "debits_must_not_exceed_credits",
+                                             "credits_must_not_exceed_debits",
+                                             "history",
+                                             "closed",
+                                             "imported"};
+static_assert(std::size(kAccountFlagNames) == 6 && account_flags::kAll == (1 << 6) - 1);
 
 constexpr const char* kTransferFlagNames[] = {
-    "linked",          "pending",          "post_pending",  "void_pending",
-    "balancing_debit", "balancing_credit", "closing_debit", "closing_credit"};
-static_assert(std::size(kTransferFlagNames) == 8 && transfer_flags::kAll == (1 << 8) - 1);
+    "linked",           "pending",       "post_pending",   "void_pending", "balancing_debit",
+    "balancing_credit", "closing_debit", "closing_credit", "imported"};
+static_assert(std::size(kTransferFlagNames) == 9 && transfer_flags::kAll == (1 << 9) - 1);
 
 }  // namespace
 
