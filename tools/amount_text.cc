@@ -308,7 +308,7 @@ absl::StatusOr<uint16_t> ParseAccountFlags(std::string_view text) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown account flag '", name,
           "'; the flags are debits-must-not-exceed-credits, credits-must-not-exceed-debits, "
-          "history and linked (closed is state, set only by closing transfers)"));
+          "history, linked and imported (closed is state, set only by closing transfers)"));
     }
     flags = static_cast<uint16_t>(flags | (1u << bit));
   }
