@@ -94,7 +94,10 @@ inline constexpr uint16_t kDebitsMustNotExceedCredits = 1 << 1;
 inline constexpr uint16_t kCreditsMustNotExceedDebits = 1 << 2;
 inline constexpr uint16_t kHistory = 1 << 3;  // keep a balance snapshot per change (as-of queries)
 inline constexpr uint16_t kClosed = 1 << 4;   // state: set by a pending closing transfer
-inline constexpr uint16_t kAll = (1 << 5) - 1;
+// Migrated from another system: the event carries its booking timestamp (docs/data-model.md,
+// "Import"); a batch is all imported or all native.
+inline constexpr uint16_t kImported = 1 << 5;
+inline constexpr uint16_t kAll = (1 << 6) - 1;
 }  // namespace account_flags
 
 struct Account {
@@ -110,7 +113,7 @@ struct Account {
   uint32_t ledger;        // must name a created ledger
   uint16_t code;          // chart-of-accounts type chosen by the user; not 0
   uint16_t flags;         // account_flags
-  uint64_t timestamp_ns;  // booking timestamp; zero on create, set by the engine
+  uint64_t timestamp_ns;  // booking timestamp; zero on create, set by the engine (imported: given)
 };
 
 // Codes are listed in precedence order: an event gets the first that applies.
@@ -118,7 +121,10 @@ enum class CreateAccountResult : uint8_t {
   kOk = 0,
   kLinkedEventFailed = 1,
   kLinkedEventChainOpen = 2,
+  kImportedEventExpected = 24,     // the batch is imported (its first event is) but this is not
+  kImportedEventNotExpected = 25,  // the batch is native but this event is imported
   kTimestampMustBeZero = 3,
+  kImportedEventTimestampOutOfRange = 26,  // imported: 0, or not below the batch's, or >= 2^63
   kReservedField = 4,
   kReservedFlag = 5,
   kIdMustNotBeZero = 6,
@@ -138,9 +144,10 @@ enum class CreateAccountResult : uint8_t {
   kExistsWithDifferentLedger = 20,
   kExistsWithDifferentCode = 21,
   kExists = 22,
+  kImportedEventTimestampMustNotRegress = 27,  // at or before the last timestamp booked
   kLedgerNotFound = 23,
 };
-inline constexpr uint8_t kCreateAccountResultCount = 24;
+inline constexpr uint8_t kCreateAccountResultCount = 28;
 
 // ---------------------------------------------------------------------------------------------
 // Transfer: moves `amount` from the debit account to the credit account of one ledger.
@@ -154,8 +161,15 @@ inline constexpr uint16_t kBalancingDebit = 1 << 4;   // move at most what the d
 inline constexpr uint16_t kBalancingCredit = 1 << 5;  // move at most what the credit side allows
 inline constexpr uint16_t kClosingDebit = 1 << 6;     // (pending only) closes the debit account
 inline constexpr uint16_t kClosingCredit = 1 << 7;    // (pending only) closes the credit account
-inline constexpr uint16_t kAll = (1 << 8) - 1;
+// Migrated from another system: the event carries its booking timestamp (docs/data-model.md,
+// "Import"); a batch is all imported or all native.
+inline constexpr uint16_t kImported = 1 << 8;
+inline constexpr uint16_t kAll = (1 << 9) - 1;
 }  // namespace transfer_flags
+
+// An imported event's timestamp is below this (and below its batch's): 2^63 ns is the year
+// 2262, and the top bit stays free for the engine's own use.
+inline constexpr uint64_t kImportedTimestampLimitNs = uint64_t{1} << 63;
 
 struct Transfer {
   TransferId id;  // client-chosen idempotency key; not 0, not 2^128-1
@@ -167,7 +181,7 @@ struct Transfer {
   UserData128 user_data_128;
   uint64_t user_data_64;
   uint64_t value_time_ns;  // when it happened economically (client's clock); stored as given
-  uint64_t timestamp_ns;   // booking timestamp; zero on create, set by the engine
+  uint64_t timestamp_ns;   // booking timestamp; zero on create, set by the engine (imported: given)
   uint32_t user_data_32;
   uint32_t timeout_s;  // pending only: expires this many seconds after booking; 0 = never
   uint32_t ledger;
@@ -179,12 +193,17 @@ struct Transfer {
 // validation of the event's own fields, idempotency, references, balances. Codes from
 // kDebitAccountNotFound on are state-dependent: the id is recorded with its code, and any
 // later event with that id gets the same code (a retry never turns a failure into a success).
+// Numbers are appended as codes are added, so they are not in precedence order; 69 and 70 are
+// taken on another branch.
 enum class CreateTransferResult : uint8_t {
   kOk = 0,
   kLinkedEventFailed = 1,
   kLinkedEventChainOpen = 2,
-  // Validation of the event's own fields.
+  // Validation of the event's own fields (and of its import mode against the batch's).
+  kImportedEventExpected = 71,     // the batch is imported (its first event is) but this is not
+  kImportedEventNotExpected = 72,  // the batch is native but this event is imported
   kTimestampMustBeZero = 3,
+  kImportedEventTimestampOutOfRange = 73,  // imported: 0, or not below the batch's, or >= 2^63
   kReservedFlag = 4,
   kIdMustNotBeZero = 5,
   kIdMustNotBeIntMax = 6,
@@ -197,6 +216,7 @@ enum class CreateTransferResult : uint8_t {
   kReversesIdMustBeDifferent = 13,
   kReversalMustBePlain = 14,
   kTimeoutReservedForPendingTransfer = 15,
+  kImportedEventTimeoutMustBeZero = 75,  // an imported reservation never expires by the clock
   kClosingTransferMustBePending = 16,
   kDebitAccountIdMustNotBeZero = 17,
   kDebitAccountIdMustNotBeIntMax = 18,
@@ -221,6 +241,8 @@ enum class CreateTransferResult : uint8_t {
   kExistsWithDifferentCode = 36,
   kExistsWithDifferentValueTime = 37,
   kExists = 38,
+  // Imported: at or before the last timestamp booked (not recorded: a retry may fix it).
+  kImportedEventTimestampMustNotRegress = 74,
   // References (state-dependent from here on: recorded).
   kDebitAccountNotFound = 39,
   kCreditAccountNotFound = 40,
@@ -254,11 +276,12 @@ enum class CreateTransferResult : uint8_t {
   kExceedsCredits = 67,
   kExceedsDebits = 68,
 };
-inline constexpr uint8_t kCreateTransferResultCount = 69;
+inline constexpr uint8_t kCreateTransferResultCount = 76;
 
 // True for codes whose id is recorded (see CreateTransferResult).
 constexpr bool IsRecordedFailure(CreateTransferResult result) {
-  return result >= CreateTransferResult::kDebitAccountNotFound;
+  return result >= CreateTransferResult::kDebitAccountNotFound &&
+         result <= CreateTransferResult::kExceedsDebits;
 }
 
 // Where a reservation stands. Expiry happens at the first batch whose timestamp reaches

@@ -49,6 +49,7 @@ const accountDebitsMustNotExceedCredits :UInt16 = 2; # limit: available = credit
 const accountCreditsMustNotExceedDebits :UInt16 = 4; # the mirror limit
 const accountHistory :UInt16 = 8;                    # keep balances after each change (getAccountBalances)
 const accountClosed :UInt16 = 16;                    # state, set by closing transfers; never on create
+const accountImported :UInt16 = 32;                  # migrated: timestampNs is given (batch all imported)
 
 struct Account {
   id @0 :U128;             # client-chosen, never reused; not 0, not 2^128-1
@@ -75,6 +76,7 @@ const transferBalancingDebit :UInt16 = 16;  # move at most what the debit accoun
 const transferBalancingCredit :UInt16 = 32; # move at most what the credit account's limit allows
 const transferClosingDebit :UInt16 = 64;    # (pending only) closes the debit account
 const transferClosingCredit :UInt16 = 128;  # (pending only) closes the credit account
+const transferImported :UInt16 = 256;       # migrated: timestampNs is given (batch all imported)
 
 struct Transfer {
   id @0 :U128;               # client-chosen idempotency key; not 0, not 2^128-1
@@ -158,6 +160,11 @@ enum CreateAccountStatus {
   existsWithDifferentCode @21;
   exists @22;
   ledgerNotFound @23;
+  # Imports (Account flag accountImported).
+  importedEventExpected @24;
+  importedEventNotExpected @25;
+  importedEventTimestampOutOfRange @26;
+  importedEventTimestampMustNotRegress @27;
 }
 
 enum CreateTransferStatus {
@@ -230,6 +237,14 @@ enum CreateTransferStatus {
   overflowsCredits @66;
   exceedsCredits @67;
   exceedsDebits @68;
+  reserved69 @69;  # placeholders: codes 69 and 70 are taken on another branch
+  reserved70 @70;
+  # Imports (Transfer flag transferImported).
+  importedEventExpected @71;
+  importedEventNotExpected @72;
+  importedEventTimestampOutOfRange @73;
+  importedEventTimestampMustNotRegress @74;
+  importedEventTimeoutMustBeZero @75;
 }
 
 # timestampNs: the event's booking timestamp when it was booked now (ok) or earlier (exists);

@@ -151,7 +151,8 @@ void Replica::FillTimestamps(std::span<const Event> events,
   LEDGER_REQUIRE(timestamps_ns.size() == events.size(), timestamps_ns.size(), events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     if (results[i] == Result::kOk) {
-      timestamps_ns[i] = timestamp_ns + 1 + i;
+      // An imported event is booked at its own timestamp (only those may carry one and be ok).
+      timestamps_ns[i] = events[i].timestamp_ns != 0 ? events[i].timestamp_ns : timestamp_ns + 1 + i;
     } else if (results[i] == Result::kExists) {
       timestamps_ns[i] = StoredTimestamp(events[i]);
     } else {

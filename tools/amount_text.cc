@@ -191,14 +191,18 @@ std::string FlagNames(uint16_t flags, const char* const* names, size_t name_coun
   return out;
 }
 
-constexpr const char* kAccountFlagNames[] = {"linked", "debits_must_not_exceed_credits",
-                                             "credits_must_not_exceed_debits", "history", "closed"};
-static_assert(std::size(kAccountFlagNames) == 5 && account_flags::kAll == (1 << 5) - 1);
+constexpr const char* kAccountFlagNames[] = {"linked",
+                                             "debits_must_not_exceed_credits",
+                                             "credits_must_not_exceed_debits",
+                                             "history",
+                                             "closed",
+                                             "imported"};
+static_assert(std::size(kAccountFlagNames) == 6 && account_flags::kAll == (1 << 6) - 1);
 
 constexpr const char* kTransferFlagNames[] = {
-    "linked",          "pending",          "post_pending",  "void_pending",
-    "balancing_debit", "balancing_credit", "closing_debit", "closing_credit"};
-static_assert(std::size(kTransferFlagNames) == 8 && transfer_flags::kAll == (1 << 8) - 1);
+    "linked",           "pending",       "post_pending",   "void_pending", "balancing_debit",
+    "balancing_credit", "closing_debit", "closing_credit", "imported"};
+static_assert(std::size(kTransferFlagNames) == 9 && transfer_flags::kAll == (1 << 9) - 1);
 
 }  // namespace
 
@@ -304,7 +308,7 @@ absl::StatusOr<uint16_t> ParseAccountFlags(std::string_view text) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown account flag '", name,
           "'; the flags are debits-must-not-exceed-credits, credits-must-not-exceed-debits, "
-          "history and linked (closed is state, set only by closing transfers)"));
+          "history, linked and imported (closed is state, set only by closing transfers)"));
     }
     flags = static_cast<uint16_t>(flags | (1u << bit));
   }

@@ -31,6 +31,7 @@ void State::RunChains(std::span<const Event> events, std::span<Result> results,
       chain_start = i;
       chain_failed = false;
       undo_.clear();
+      chain_start_timestamp_ns_ = last_timestamp_ns_;
       BeginChainChanges();
     }
     if (chain_failed) {

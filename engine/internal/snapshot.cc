@@ -364,7 +364,7 @@ absl::Status State::RestoreAccounts(std::span<const std::byte> bytes, Restoring&
     fresh.timestamp_ns = 0;
     fresh.debits_pending = fresh.debits_posted = fresh.credits_pending = fresh.credits_posted = {};
     fresh.flags &= static_cast<uint16_t>(~account_flags::kClosed);  // state, not a creation flag
-    if (ValidateAccount(fresh) != CreateAccountResult::kOk ||
+    if (ValidateAccountFields(fresh) != CreateAccountResult::kOk ||
         (account.flags & account_flags::kLinked) != 0 || !ledger_index_.contains(account.ledger) ||
         account.timestamp_ns <= previous_timestamp_ns ||
         account.timestamp_ns > last_timestamp_ns_) {
@@ -452,7 +452,7 @@ absl::Status State::CheckTransferFields(const Transfer& transfer, uint64_t index
   Transfer fresh = transfer;
   fresh.timestamp_ns = 0;
   if (fresh.amount.IsZero()) fresh.amount = Amount::From(1);
-  if (ValidateTransfer(fresh) != CreateTransferResult::kOk ||
+  if (ValidateTransferFields(fresh) != CreateTransferResult::kOk ||
       (transfer.amount.IsZero() && (transfer.flags & kMayMoveNothing) == 0)) {
     return Corrupt("transfer", index, "invalid fields");
   }

@@ -272,6 +272,14 @@ void State::BeginBatch(uint64_t timestamp_ns, size_t event_count) {
   last_timestamp_ns_ = timestamp_ns + event_count;
 }
 
+void State::BeginImportBatch(uint64_t timestamp_ns) {
+  LEDGER_REQUIRE(timestamp_ns > last_timestamp_ns_, timestamp_ns, last_timestamp_ns_);
+  // No expiry: imported events are booked in the past, before timestamp_ns, and a release
+  // booked at timestamp_ns would come before them in no order at all. What came due is
+  // released by the next native batch (or expiry tick), at its timestamp, which exceeds every
+  // imported one. last_timestamp_ns_ advances event by event (CreateImported*).
+}
+
 void State::EndBatch() {
 #if defined(LEDGER_EXPENSIVE_CHECKS)
   VerifyInvariants();
@@ -393,6 +401,8 @@ void State::Rollback() {
   }
   undo_.clear();
   RollbackChainChanges();
+  // An import chain's timestamps are not booked (a native batch's never move within it).
+  last_timestamp_ns_ = chain_start_timestamp_ns_;
 }
 
 void State::BeginChainChanges() {
@@ -454,6 +464,13 @@ CreateLedgerResult State::CreateLedger(const Ledger& event, uint64_t timestamp_n
 void State::CreateAccounts(std::span<const Account> events, uint64_t timestamp_ns,
                            std::span<CreateAccountResult> results) {
   LEDGER_REQUIRE(events.size() == results.size(), events.size(), results.size());
+  if (IsImportBatch(events, account_flags::kImported)) {
+    BeginImportBatch(timestamp_ns);
+    RunChains(events, results, account_flags::kLinked,
+              [&](size_t i) { return CreateImportedAccount(events[i], timestamp_ns); });
+    EndBatch();
+    return;
+  }
   BeginBatch(timestamp_ns, events.size());
   RunChains(events, results, account_flags::kLinked,
             [&](size_t i) { return CreateAccount(events[i], timestamp_ns + 1 + i); });
@@ -462,7 +479,13 @@ void State::CreateAccounts(std::span<const Account> events, uint64_t timestamp_n
 
 CreateAccountResult State::ValidateAccount(const Account& event) {
   using R = CreateAccountResult;
+  if ((event.flags & account_flags::kImported) != 0) return R::kImportedEventNotExpected;
   if (event.timestamp_ns != 0) return R::kTimestampMustBeZero;
+  return ValidateAccountFields(event);
+}
+
+CreateAccountResult State::ValidateAccountFields(const Account& event) {
+  using R = CreateAccountResult;
   if (event.reserved != 0) return R::kReservedField;
   if ((event.flags & ~account_flags::kAll) != 0) return R::kReservedFlag;
   if (event.id.IsZero()) return R::kIdMustNotBeZero;
@@ -484,6 +507,24 @@ CreateAccountResult State::ValidateAccount(const Account& event) {
 CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestamp_ns) {
   using R = CreateAccountResult;
   if (R result = ValidateAccount(event); result != R::kOk) return result;
+  return CreateValidAccount(event, timestamp_ns);
+}
+
+CreateAccountResult State::CreateImportedAccount(const Account& event,
+                                                 uint64_t batch_timestamp_ns) {
+  using R = CreateAccountResult;
+  if ((event.flags & account_flags::kImported) == 0) return R::kImportedEventExpected;
+  if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
+      event.timestamp_ns >= kImportedTimestampLimitNs) {
+    return R::kImportedEventTimestampOutOfRange;
+  }
+  if (R result = ValidateAccountFields(event); result != R::kOk) return result;
+  return CreateValidAccount(event, event.timestamp_ns);
+}
+
+CreateAccountResult State::CreateValidAccount(const Account& event, uint64_t timestamp_ns) {
+  using R = CreateAccountResult;
+  const bool imported = (event.flags & account_flags::kImported) != 0;
   const uint32_t hash = HashId(event.id.lo, event.id.hi);
   const Ref existing_ref = FindAccount(event.id, hash);
   if (existing_ref != kNoRef) {
@@ -499,6 +540,9 @@ CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestam
     if (event.ledger != stored.ledger) return R::kExistsWithDifferentLedger;
     if (event.code != stored.code) return R::kExistsWithDifferentCode;
     return R::kExists;
+  }
+  if (imported && timestamp_ns <= last_timestamp_ns_) {
+    return R::kImportedEventTimestampMustNotRegress;
   }
   if (!ledger_index_.contains(event.ledger)) return R::kLedgerNotFound;
   // Capacity is gated by the caller (HasRoomFor); reaching here full is our bug.
@@ -525,6 +569,7 @@ CreateAccountResult State::CreateAccount(const Account& event, uint64_t timestam
     entry.hash = hash;
     undo_.push_back(entry);
   }
+  if (imported) last_timestamp_ns_ = timestamp_ns;
   return R::kOk;
 }
 

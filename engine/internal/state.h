@@ -199,6 +199,13 @@ class State {
                     Ref debit_ref, Ref credit_ref);
 
   void BeginBatch(uint64_t timestamp_ns, size_t event_count);
+  // An import batch (docs/data-model.md, "Import"): its events carry their timestamps, below
+  // timestamp_ns; it expires nothing (the next native batch books what came due).
+  void BeginImportBatch(uint64_t timestamp_ns);
+  template <typename Event>
+  static bool IsImportBatch(std::span<const Event> events, uint16_t imported_flag) {
+    return !events.empty() && (events[0].flags & imported_flag) != 0;
+  }
   void EndBatch();
   void ExpireReservations(uint64_t timestamp_ns);
   // Releases a reservation's pending balances and reopens the accounts it closed.
@@ -247,7 +254,13 @@ class State {
 
   CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns);
   CreateAccountResult CreateAccount(const Account& event, uint64_t timestamp_ns);
+  // In an import batch whose timestamp is batch_timestamp_ns: booked at the event's own.
+  CreateAccountResult CreateImportedAccount(const Account& event, uint64_t batch_timestamp_ns);
+  // After validation: the id lookup, then create (imported: timestamp_ns is the event's).
+  CreateAccountResult CreateValidAccount(const Account& event, uint64_t timestamp_ns);
+  // A native event: not imported, no timestamp, then its fields.
   static CreateAccountResult ValidateAccount(const Account& event);
+  static CreateAccountResult ValidateAccountFields(const Account& event);
 
   // transfers.cc
   CreateTransferResult CreateTransfer(const Transfer& event, uint64_t timestamp_ns,
@@ -262,7 +275,15 @@ class State {
   // Its steps after the id lookup found nothing: apply, or record the failure.
   CreateTransferResult CreateNewTransfer(const Transfer& event, uint64_t timestamp_ns,
                                          const Prepared& prepared);
+  // A native event: not imported, no timestamp, then its fields (ValidateTransferFields).
   static CreateTransferResult ValidateTransfer(const Transfer& event);
+  static CreateTransferResult ValidateTransferFields(const Transfer& event);
+  // An import batch (transfers.cc): every event in log order on this thread, each booked at
+  // its own timestamp.
+  void ApplyImported(std::span<const Transfer> events, uint64_t timestamp_ns,
+                     std::span<CreateTransferResult> results);
+  CreateTransferResult CreateImportedTransfer(const Transfer& event, uint64_t batch_timestamp_ns,
+                                              const Prepared& prepared);
   CreateTransferResult CompareExisting(const Transfer& event, const Transfer& stored) const;
   CreateTransferResult ApplyNew(const Transfer& event, uint64_t timestamp_ns,
                                 const Prepared& prepared);
@@ -420,6 +441,7 @@ class State {
   uint64_t batch_change_base_ = 0;  // owner: the change sequence the batch's events start at
 
   bool in_chain_ = false;
+  uint64_t chain_start_timestamp_ns_ = 0;  // last_timestamp_ns_ when the chain began (imports)
   std::vector<UndoEntry> undo_;
   std::vector<Prepared> prepared_;  // sized to the largest batch seen
   // Owner of a sharded engine: each event's hashes and shards (phase 1), read by every

@@ -37,6 +37,12 @@ Amount Available(Amount have, Amount owed_posted, Amount owed_pending) {
 void State::CreateTransfers(std::span<const Transfer> events, uint64_t timestamp_ns,
                             std::span<CreateTransferResult> results) {
   LEDGER_REQUIRE(events.size() == results.size(), events.size(), results.size());
+  if (IsImportBatch(events, kImported)) {  // one well-predicted test per batch
+    BeginImportBatch(timestamp_ns);
+    ApplyImported(events, timestamp_ns, results);
+    EndBatch();
+    return;
+  }
   if (lane_count_ > 1) return CreateTransfersSharded(events, timestamp_ns, results);
   BeginBatch(timestamp_ns, events.size());
   ApplyInOrder(events, timestamp_ns, results);
@@ -56,6 +62,39 @@ void State::ApplyInOrder(std::span<const Transfer> events, uint64_t timestamp_ns
     for (; resolved < std::min(count, i + kResolveAhead); ++resolved) Resolve(events, resolved);
     return CreateTransfer(events[i], timestamp_ns + 1 + i, prepared_[i]);
   });
+}
+
+// Imports run in order on this thread whatever the shard count: the sharded path books event i
+// at timestamp_ns + 1 + i, and an import is a one-off migration, not the hot path. No
+// look-ahead either: each event's lookups in turn.
+void State::ApplyImported(std::span<const Transfer> events, uint64_t timestamp_ns,
+                          std::span<CreateTransferResult> results) {
+  if (prepared_.size() < events.size()) prepared_.resize(events.size());
+  RunChains(events, results, kLinked, [&](size_t i) {
+    Prepare(events, i);
+    Resolve(events, i);
+    return CreateImportedTransfer(events[i], timestamp_ns, prepared_[i]);
+  });
+}
+
+CreateTransferResult State::CreateImportedTransfer(const Transfer& event,
+                                                   uint64_t batch_timestamp_ns,
+                                                   const Prepared& prepared) {
+  if ((event.flags & kImported) == 0) return R::kImportedEventExpected;
+  if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
+      event.timestamp_ns >= kImportedTimestampLimitNs) {
+    return R::kImportedEventTimestampOutOfRange;
+  }
+  if (R result = ValidateTransferFields(event); result != R::kOk) return result;
+  const uint32_t payload = FindTransferPayloadIn(prepared.id_home, event.id, prepared.id_hash);
+  if (payload != HashIndex::kNotFound) {
+    if ((payload & kFailedBit) != 0) return failures_[payload & ~kFailedBit].code;
+    return CompareExisting(event, transfer(Ref::FromBits(payload)));
+  }
+  if (event.timestamp_ns <= last_timestamp_ns_) return R::kImportedEventTimestampMustNotRegress;
+  // Booked at its own timestamp, a recorded failure too (a chain's rollback undoes that).
+  last_timestamp_ns_ = event.timestamp_ns;
+  return CreateNewTransfer(event, event.timestamp_ns, prepared);
 }
 
 void State::Route(const Transfer& event, Prepared& prepared) const {
@@ -125,7 +164,12 @@ CreateTransferResult State::CreateNewTransfer(const Transfer& event, uint64_t ti
 }
 
 CreateTransferResult State::ValidateTransfer(const Transfer& event) {
+  if ((event.flags & kImported) != 0) return R::kImportedEventNotExpected;
   if (event.timestamp_ns != 0) return R::kTimestampMustBeZero;
+  return ValidateTransferFields(event);
+}
+
+CreateTransferResult State::ValidateTransferFields(const Transfer& event) {
   if ((event.flags & ~kAll) != 0) return R::kReservedFlag;
   if (event.id.IsZero()) return R::kIdMustNotBeZero;
   if (event.id.IsMax()) return R::kIdMustNotBeIntMax;
@@ -145,10 +189,13 @@ CreateTransferResult State::ValidateTransfer(const Transfer& event) {
   if (!event.reverses_id.IsZero()) {
     if (event.reverses_id.IsMax()) return R::kReversesIdMustNotBeIntMax;
     if (event.reverses_id == event.id) return R::kReversesIdMustBeDifferent;
-    if ((event.flags & ~kLinked) != 0) return R::kReversalMustBePlain;
+    if ((event.flags & ~(kLinked | kImported)) != 0) return R::kReversalMustBePlain;
   }
   if (event.timeout_s != 0 && (event.flags & kPending) == 0) {
     return R::kTimeoutReservedForPendingTransfer;
+  }
+  if (event.timeout_s != 0 && (event.flags & kImported) != 0) {
+    return R::kImportedEventTimeoutMustBeZero;
   }
   if ((event.flags & (kClosingDebit | kClosingCredit)) != 0 && (event.flags & kPending) == 0) {
     return R::kClosingTransferMustBePending;
@@ -297,7 +344,7 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
   if ((debit.flags & account_flags::kClosed) != 0) return R::kDebitAccountAlreadyClosed;
   if ((credit.flags & account_flags::kClosed) != 0) return R::kCreditAccountAlreadyClosed;
   // The common case: a plain posting between accounts without reservations outstanding.
-  if ((event.flags & ~kLinked) == 0 && reversed_ref == kNoRef &&
+  if ((event.flags & ~(kLinked | kImported)) == 0 && reversed_ref == kNoRef &&
       ((debit.flags | credit.flags) & kHasPendingBalances) == 0) {
     return ApplyPosting(event, timestamp_ns, prepared);
   }

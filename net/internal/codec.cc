@@ -16,7 +16,7 @@ static_assert(static_cast<uint16_t>(rpc::CreateAccountStatus::LEDGER_NOT_FOUND) 
               static_cast<uint16_t>(CreateAccountResult::kLedgerNotFound));
 static_assert(static_cast<uint16_t>(rpc::CreateTransferStatus::EXCEEDS_DEBITS) ==
                   static_cast<uint16_t>(CreateTransferResult::kExceedsDebits) &&
-              kCreateTransferResultCount == 69);
+              kCreateTransferResultCount == 76);
 
 // '?' is outside the asset code alphabet: the engine answers asset_code_invalid.
 constexpr char kInvalidAssetCodeByte = '?';

@@ -21,7 +21,8 @@ Sequencer::Sequencer(engine::Engine& engine, LogWriter& log, const Directory& di
       directory_(directory),
       options_(std::move(options)),
       last_op_(last_op),
-      chain_hash_(chain_hash) {
+      chain_hash_(chain_hash),
+      log_timestamp_min_ns_(options_.log_last_timestamp_ns + 1) {
   if (!options_.clock_ns) options_.clock_ns = base::RealtimeNs;
   if (options_.snapshot_interval_ops > 0)
     snapshot_thread_ = std::thread([this] { RunSnapshots(); });
@@ -38,8 +39,12 @@ Sequencer::~Sequencer() {
 
 absl::StatusOr<Receipt> Sequencer::Append(engine::Operation operation, uint32_t event_count,
                                           std::span<const std::byte> body) {
-  // Strictly increasing: past the engine's last event timestamp even if the clock stepped back.
-  const uint64_t timestamp_ns = std::max(options_.clock_ns(), engine_.last_timestamp_ns() + 1);
+  // Strictly increasing: past the engine's last event timestamp even if the clock stepped back,
+  // and past the last entry's timestamp + its event count (the log's rule, wal/log_reader.cc).
+  // The two differ after an import batch: its events carry timestamps below its own, and the
+  // engine's last timestamp is the last imported one.
+  const uint64_t timestamp_ns = std::max(
+      {options_.clock_ns(), engine_.last_timestamp_ns() + 1, log_timestamp_min_ns_});
   EntryHeader header{};
   header.operation = static_cast<uint8_t>(operation);
   header.event_count = event_count;
@@ -50,6 +55,7 @@ absl::StatusOr<Receipt> Sequencer::Append(engine::Operation operation, uint32_t 
   log_.Append(header, body);
   last_op_ = header.op;
   chain_hash_ = header.chain_hash;
+  log_timestamp_min_ns_ = timestamp_ns + event_count + 1;
   return Receipt{header.op, timestamp_ns};
 }
 

@@ -41,6 +41,9 @@ struct SequencerOptions {
   uint64_t snapshot_interval_ops = 0;  // 0 = never
   size_t snapshots_kept = 2;
   std::function<void(const absl::Status&)> on_snapshot;  // after each snapshot attempt
+  // The log's last entry's timestamp + its event count (wal::ScanResult, from recovery): the
+  // next entry's timestamp must exceed it, whatever the engine's last timestamp is.
+  uint64_t log_last_timestamp_ns = 0;
 };
 
 struct Receipt {
@@ -83,6 +86,7 @@ class Sequencer {
   SequencerOptions options_;
   uint64_t last_op_;
   Hash128 chain_hash_;
+  uint64_t log_timestamp_min_ns_;  // the log's rule: past the last entry's timestamp + events
 
   // Handoff to the snapshot thread: at most one image at a time.
   std::mutex mutex_;

@@ -52,6 +52,9 @@ struct Mix {
   // a few batches.
   uint64_t gap_ns_max = 2'000'000'000;
   uint64_t start_timestamp_ns = 1'000'000'000;
+  // An account or transfer batch is an import (docs/data-model.md, "Import"): its events carry
+  // timestamps between the last booked and the batch's, a few of them wrong.
+  int import_batch_percent = 8;
 };
 
 inline Mix MixedWorkload() { return Mix{}; }
@@ -132,20 +135,65 @@ class Generator {
       batch.type = Batch::Type::kAccounts;
       for (uint64_t i = Uniform(1, 6); i > 0; --i) batch.accounts.push_back(MakeAccount());
       Chain(batch.accounts, account_flags::kLinked);
+      if (Percent(mix_.import_batch_percent)) {
+        Import(batch.accounts, account_flags::kImported, last_timestamp_ns, batch.timestamp_ns);
+      }
     } else {
       batch.type = Batch::Type::kTransfers;
       sent_in_batch_.clear();
       const uint64_t count = Uniform(1, mix_.batch_events_max);
+      const bool import = Percent(mix_.import_batch_percent);
+      std::vector<uint64_t> imported_ns;
+      if (import) imported_ns = ImportTimestamps(count, last_timestamp_ns, batch.timestamp_ns);
       for (uint64_t i = 0; i < count; ++i) {
-        booked_ns_ = batch.timestamp_ns + 1 + i;
+        booked_ns_ = import ? std::max<uint64_t>(imported_ns[i], 1) : batch.timestamp_ns + 1 + i;
         batch.transfers.push_back(MakeTransfer());
       }
       Chain(batch.transfers, transfer_flags::kLinked);
+      if (import) {
+        for (uint64_t i = 0; i < count; ++i) {
+          Transfer& transfer = batch.transfers[i];
+          transfer.flags |= transfer_flags::kImported;
+          if (transfer.timestamp_ns == 0) transfer.timestamp_ns = imported_ns[i];
+          // An imported reservation may not have a timeout: mostly drop it.
+          if (transfer.timeout_s != 0 && Percent(90)) transfer.timeout_s = 0;
+          if (i > 0 && Percent(3)) {  // a native event in an import
+            transfer.flags &= static_cast<uint16_t>(~transfer_flags::kImported);
+          }
+        }
+      }
     }
     return batch;
   }
 
  private:
+  // Timestamps for an import of `count` events between last_timestamp_ns and the batch's: rising,
+  // a few zero, equal to the previous (regressing) or at the batch's (out of range).
+  std::vector<uint64_t> ImportTimestamps(uint64_t count, uint64_t last_timestamp_ns,
+                                         uint64_t batch_timestamp_ns) {
+    std::vector<uint64_t> timestamps;
+    const uint64_t room = batch_timestamp_ns - last_timestamp_ns - 1;  // free timestamps
+    const uint64_t step_max = std::max<uint64_t>(1, room / (count + 1));
+    uint64_t at = last_timestamp_ns;
+    for (uint64_t i = 0; i < count; ++i) {
+      at += Uniform(1, step_max);
+      const uint64_t roll = Uniform(0, 99);
+      timestamps.push_back(roll < 2 ? 0 : roll < 5 ? at - 1 : roll < 7 ? batch_timestamp_ns : at);
+    }
+    return timestamps;
+  }
+  template <typename Event>
+  void Import(std::vector<Event>& events, uint16_t imported_flag, uint64_t last_timestamp_ns,
+              uint64_t batch_timestamp_ns) {
+    const std::vector<uint64_t> timestamps =
+        ImportTimestamps(events.size(), last_timestamp_ns, batch_timestamp_ns);
+    for (size_t i = 0; i < events.size(); ++i) {
+      events[i].flags |= imported_flag;
+      if (events[i].timestamp_ns == 0) events[i].timestamp_ns = timestamps[i];
+      if (i > 0 && Percent(3)) events[i].flags &= static_cast<uint16_t>(~imported_flag);
+    }
+  }
+
   // None (the booking time stands for it), the distant past, or around the booking time,
   // before or after it: value-time queries then cut across booking order.
   uint64_t RandomValueTime() {

@@ -686,12 +686,16 @@ TEST(PropertyTest, StateHashEqualAcrossEnginesWhenSameLogApplied) {
   for (uint64_t index = 0; index < BatchCount(); ++index) {
     if (index >= log.size()) log.push_back(generator.Next(small.last_timestamp_ns()));
     const Batch& batch = log[index];
+    const uint64_t last_before_ns = small.last_timestamp_ns();
     ApplyToModel(model, batch);
     ASSERT_EQ(ApplyToEngine(small, batch), ApplyToEngine(other, batch)) << "batch " << index;
     hashes.push_back(small.ComputeStateHash());
     ASSERT_EQ(hashes.back(), other.ComputeStateHash()) << "batch " << index << " seed " << seed;
-    // Every batch moves last_timestamp_ns, which is part of the state, so the hash moves.
-    ASSERT_NE(hashes.back(), previous) << "batch " << index << " seed " << seed;
+    // Every native batch moves last_timestamp_ns, which is part of the state, so the hash
+    // moves; an import moves it when it books something.
+    if (small.last_timestamp_ns() != last_before_ns) {
+      ASSERT_NE(hashes.back(), previous) << "batch " << index << " seed " << seed;
+    }
     previous = hashes.back();
   }
   Engine replay(SmallEngineOptions());

@@ -171,6 +171,16 @@ std::vector<CreateLedgerResult> ReferenceModel::CreateLedgers(std::span<const Le
 
 std::vector<CreateAccountResult> ReferenceModel::CreateAccounts(std::span<const Account> events,
                                                                 uint64_t timestamp_ns) {
+  if (!events.empty() && Has(events[0].flags, account_flags::kImported)) {
+    // An import: no expiry; each event is booked at its own timestamp, below the batch's.
+    LEDGER_ASSERT(timestamp_ns > state_.last_timestamp_ns, timestamp_ns, state_.last_timestamp_ns);
+    return RunChains<AccountResult>(
+        events, timestamp_ns, account_flags::kLinked,
+        [this, timestamp_ns](const Account& event, uint64_t) {
+          return CreateImportedAccount(event, timestamp_ns);
+        },
+        [](const Account&, AccountResult) {});
+  }
   BeginBatch(timestamp_ns);
   auto results = RunChains<AccountResult>(
       events, timestamp_ns, account_flags::kLinked,
@@ -182,6 +192,19 @@ std::vector<CreateAccountResult> ReferenceModel::CreateAccounts(std::span<const 
 
 std::vector<CreateTransferResult> ReferenceModel::CreateTransfers(std::span<const Transfer> events,
                                                                   uint64_t timestamp_ns) {
+  const auto record = [this](const Transfer& event, TransferResult result) {
+    if (IsRecordedFailure(result)) state_.failures[event.id.Get()] = result;
+  };
+  if (!events.empty() && Has(events[0].flags, transfer_flags::kImported)) {
+    // An import: no expiry; each event is booked at its own timestamp, below the batch's.
+    LEDGER_ASSERT(timestamp_ns > state_.last_timestamp_ns, timestamp_ns, state_.last_timestamp_ns);
+    return RunChains<TransferResult>(
+        events, timestamp_ns, transfer_flags::kLinked,
+        [this, timestamp_ns](const Transfer& event, uint64_t) {
+          return CreateImportedTransfer(event, timestamp_ns);
+        },
+        record);
+  }
   BeginBatch(timestamp_ns);
   auto results = RunChains<TransferResult>(
       events, timestamp_ns, transfer_flags::kLinked,
@@ -223,7 +246,10 @@ CreateLedgerResult ReferenceModel::CreateLedger(const Ledger& event, uint64_t ti
 
 CreateAccountResult ReferenceModel::ValidateAccount(const Account& event) {
   using namespace account_flags;  // NOLINT: a table of flags reads better unqualified.
-  if (event.timestamp_ns != 0) return AccountResult::kTimestampMustBeZero;
+  // An imported event's timestamp was checked by CreateImportedAccount.
+  if (!Has(event.flags, kImported) && event.timestamp_ns != 0) {
+    return AccountResult::kTimestampMustBeZero;
+  }
   if (event.reserved != 0) return AccountResult::kReservedField;
   if ((event.flags & ~kAll) != 0) return AccountResult::kReservedFlag;
   if (event.id.IsZero()) return AccountResult::kIdMustNotBeZero;
@@ -242,7 +268,20 @@ CreateAccountResult ReferenceModel::ValidateAccount(const Account& event) {
   return AccountResult::kOk;
 }
 
-CreateAccountResult ReferenceModel::CreateAccount(const Account& event, uint64_t timestamp_ns) {
+CreateAccountResult ReferenceModel::CreateImportedAccount(const Account& event,
+                                                          uint64_t batch_timestamp_ns) {
+  if (!Has(event.flags, account_flags::kImported)) return AccountResult::kImportedEventExpected;
+  if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
+      event.timestamp_ns >= (uint64_t{1} << 63)) {
+    return AccountResult::kImportedEventTimestampOutOfRange;
+  }
+  return CreateAccount(event, event.timestamp_ns, /*import_batch=*/true);
+}
+
+CreateAccountResult ReferenceModel::CreateAccount(const Account& event, uint64_t timestamp_ns,
+                                                  bool import_batch) {
+  const bool imported = Has(event.flags, account_flags::kImported);
+  if (imported && !import_batch) return AccountResult::kImportedEventNotExpected;
   const AccountResult invalid = ValidateAccount(event);
   if (invalid != AccountResult::kOk) return invalid;
   auto existing = state_.accounts.find(event.id.Get());
@@ -265,11 +304,15 @@ CreateAccountResult ReferenceModel::CreateAccount(const Account& event, uint64_t
     if (stored.code != event.code) return AccountResult::kExistsWithDifferentCode;
     return AccountResult::kExists;
   }
+  if (imported && timestamp_ns <= state_.last_timestamp_ns) {
+    return AccountResult::kImportedEventTimestampMustNotRegress;
+  }
   if (!state_.ledgers.contains(event.ledger)) return AccountResult::kLedgerNotFound;
   Account stored = event;
   stored.flags &= static_cast<uint16_t>(~account_flags::kLinked);
   stored.timestamp_ns = timestamp_ns;
   state_.accounts[event.id.Get()] = stored;
+  if (imported) state_.last_timestamp_ns = timestamp_ns;
   return AccountResult::kOk;
 }
 
@@ -424,8 +467,11 @@ const char* ResultName(CreateAccountResult result) {
       "ledger_must_not_be_zero", "code_must_not_be_zero", "exists_with_different_flags",
       "exists_with_different_user_data_128", "exists_with_different_user_data_64",
       "exists_with_different_user_data_32", "exists_with_different_ledger",
-      "exists_with_different_code", "exists", "ledger_not_found",
+      "exists_with_different_code", "exists", "ledger_not_found", "imported_event_expected",
+      "imported_event_not_expected", "imported_event_timestamp_out_of_range",
+      "imported_event_timestamp_must_not_regress",
   };
+  static_assert(std::size(kNames) == kCreateAccountResultCount);
   // clang-format on
   return NameOf(kNames, result);
 }
@@ -460,7 +506,9 @@ const char* ResultName(CreateTransferResult result) {
       "debit_account_already_closed", "credit_account_already_closed", "overflows_timeout",
       "overflows_debits_pending", "overflows_credits_pending", "overflows_debits_posted",
       "overflows_credits_posted", "overflows_debits", "overflows_credits", "exceeds_credits",
-      "exceeds_debits",
+      "exceeds_debits", "reserved_69", "reserved_70", "imported_event_expected",
+      "imported_event_not_expected", "imported_event_timestamp_out_of_range",
+      "imported_event_timestamp_must_not_regress", "imported_event_timeout_must_be_zero",
   };
   // clang-format on
   static_assert(std::size(kNames) == kCreateTransferResultCount);

@@ -128,8 +128,13 @@ class ReferenceModel {
                     u128 credit_id);
 
   CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns);
-  CreateAccountResult CreateAccount(const Account& event, uint64_t timestamp_ns);
+  CreateAccountResult CreateAccount(const Account& event, uint64_t timestamp_ns,
+                                    bool import_batch = false);
   CreateTransferResult CreateTransfer(const Transfer& event, uint64_t timestamp_ns);
+  // Imports (docs/data-model.md, "Import"): batch_timestamp_ns is the batch's; the event is
+  // booked at its own timestamp.
+  CreateAccountResult CreateImportedAccount(const Account& event, uint64_t batch_timestamp_ns);
+  CreateTransferResult CreateImportedTransfer(const Transfer& event, uint64_t batch_timestamp_ns);
 
   static CreateAccountResult ValidateAccount(const Account& event);
   static CreateTransferResult ValidateTransfer(const Transfer& event);

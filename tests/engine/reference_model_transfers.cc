@@ -25,10 +25,36 @@ constexpr u128 kU64Max = UINT64_MAX;
 // Transfers: validation, idempotency, references, balances, then the commit.
 
 CreateTransferResult ReferenceModel::CreateTransfer(const Transfer& event, uint64_t timestamp_ns) {
+  if (Has(event.flags, transfer_flags::kImported)) return TransferResult::kImportedEventNotExpected;
   TransferResult result = ValidateTransfer(event);
   if (result != TransferResult::kOk) return result;
   result = CompareWithExisting(event);
   if (result != TransferResult::kOk) return result;
+  Plan plan;
+  result = CheckReferences(event, timestamp_ns, &plan);
+  if (result != TransferResult::kOk) return result;
+  result = CheckBalances(event, &plan);
+  if (result != TransferResult::kOk) return result;
+  Commit(event, timestamp_ns, plan);
+  return TransferResult::kOk;
+}
+
+CreateTransferResult ReferenceModel::CreateImportedTransfer(const Transfer& event,
+                                                            uint64_t batch_timestamp_ns) {
+  if (!Has(event.flags, transfer_flags::kImported)) return TransferResult::kImportedEventExpected;
+  const uint64_t timestamp_ns = event.timestamp_ns;
+  if (timestamp_ns == 0 || timestamp_ns >= batch_timestamp_ns || timestamp_ns >= kU64Max / 2 + 1) {
+    return TransferResult::kImportedEventTimestampOutOfRange;
+  }
+  TransferResult result = ValidateTransfer(event);
+  if (result != TransferResult::kOk) return result;
+  result = CompareWithExisting(event);
+  if (result != TransferResult::kOk) return result;
+  if (timestamp_ns <= state_.last_timestamp_ns) {
+    return TransferResult::kImportedEventTimestampMustNotRegress;
+  }
+  // Booked, a recorded failure too; a failing chain restores the state from before it.
+  state_.last_timestamp_ns = timestamp_ns;
   Plan plan;
   result = CheckReferences(event, timestamp_ns, &plan);
   if (result != TransferResult::kOk) return result;
@@ -49,7 +75,10 @@ CreateTransferResult ReferenceModel::ValidateTransfer(const Transfer& event) {
   const bool closing = Has(flags, kClosingDebit | kClosingCredit);
   const bool reversal = !event.reverses_id.IsZero();
   const int kind_count = int{pending} + int{post} + int{void_pending};
-  if (event.timestamp_ns != 0) return TransferResult::kTimestampMustBeZero;
+  // An imported event's timestamp was checked by CreateImportedTransfer.
+  if (!Has(flags, kImported) && event.timestamp_ns != 0) {
+    return TransferResult::kTimestampMustBeZero;
+  }
   if ((flags & ~kAll) != 0) return TransferResult::kReservedFlag;
   if (event.id.IsZero()) return TransferResult::kIdMustNotBeZero;
   if (event.id.IsMax()) return TransferResult::kIdMustNotBeIntMax;
@@ -64,9 +93,14 @@ CreateTransferResult ReferenceModel::ValidateTransfer(const Transfer& event) {
   if (reversal && event.reverses_id == event.id) {
     return TransferResult::kReversesIdMustBeDifferent;
   }
-  if (reversal && (flags & ~kLinked) != 0) return TransferResult::kReversalMustBePlain;
+  if (reversal && (flags & ~(kLinked | kImported)) != 0) {
+    return TransferResult::kReversalMustBePlain;
+  }
   if (event.timeout_s != 0 && !pending) {
     return TransferResult::kTimeoutReservedForPendingTransfer;
+  }
+  if (event.timeout_s != 0 && Has(flags, kImported)) {
+    return TransferResult::kImportedEventTimeoutMustBeZero;
   }
   if (closing && !pending) return TransferResult::kClosingTransferMustBePending;
   const AccountId debit = event.debit_account_id;

@@ -99,8 +99,8 @@ inline Amount Amt(u128 value) { return Amount::From(value); }
 
 inline constexpr uint64_t kNanosPerSecond = 1'000'000'000;
 // Flag bits outside the documented sets.
-inline constexpr uint16_t kUnknownAccountFlag = 1 << 5;
-inline constexpr uint16_t kUnknownTransferFlag = 1 << 8;
+inline constexpr uint16_t kUnknownAccountFlag = 1 << 6;
+inline constexpr uint16_t kUnknownTransferFlag = 1 << 9;
 
 // ---------------------------------------------------------------------------------------------
 // Records from designated fields. Field order follows the records in engine/types.h (designated

@@ -171,5 +171,57 @@ TEST(Replica, ExpireDueLogsATickOnlyOnceADeadlineHasPassedAndReplayReleasesTheSa
   EXPECT_EQ(reopened->engine().GetStats().expired_count, 1u);
 }
 
+// After an import the engine's last timestamp is below the batch's; the sequencer still gives
+// the next batch a timestamp past the import batch's timestamp + its events (the log's rule),
+// even with a clock that stands still, and replay books the imported events where they were.
+TEST(Replica, ImportBatchesKeepTheLogsTimestampRuleAndReplayIdentically) {
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  auto now_ns = std::make_shared<uint64_t>(uint64_t{1'000'000'000'000});
+  ReplicaOptions options;
+  options.clock_ns = [now_ns] { return *now_ns; };
+  std::unique_ptr<Replica> opened = OpenLedger(path, false, std::move(options));
+  ASSERT_NE(opened, nullptr);
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(*opened));
+  *now_ns += 1'000'000;
+  std::vector<Transfer> imported(3);
+  for (size_t i = 0; i < imported.size(); ++i) {
+    imported[i].id = TransferId::From(100 + i);
+    imported[i].debit_account_id = AccountId::From(2);
+    imported[i].credit_account_id = AccountId::From(3);
+    imported[i].amount = Amount::From(10);
+    imported[i].ledger = testing::kTestLedger;
+    imported[i].code = 1;
+    imported[i].flags = transfer_flags::kImported;
+    imported[i].timestamp_ns = opened->engine().last_timestamp_ns() + 1 + 10 * i;
+  }
+  std::vector<CreateTransferResult> results(imported.size());
+  std::vector<uint64_t> timestamps_ns(imported.size());
+  auto receipt = opened->Submit<Transfer>(imported, results, timestamps_ns);
+  ASSERT_TRUE(receipt.ok()) << receipt.status();
+  EXPECT_EQ(results, std::vector<CreateTransferResult>(3, CreateTransferResult::kOk));
+  EXPECT_EQ(timestamps_ns[2], imported[2].timestamp_ns) << "its own timestamp, reported";
+  EXPECT_EQ(opened->engine().last_timestamp_ns(), imported[2].timestamp_ns);
+  // The clock stands still: the next batch goes past the import batch's timestamp + events.
+  Transfer native = imported[0];
+  native.id = TransferId::From(200);
+  native.flags = 0;
+  native.timestamp_ns = 0;
+  CreateTransferResult native_result;
+  auto next = opened->Submit<Transfer>({&native, 1}, {&native_result, 1});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(native_result, CreateTransferResult::kOk);
+  EXPECT_GT(next->timestamp_ns, receipt->timestamp_ns + imported.size());
+  const engine::StateHash expected = opened->engine().ComputeStateHash();
+  ASSERT_TRUE(opened->WaitDurable(next->op).ok());
+  opened.reset();
+  std::unique_ptr<Replica> reopened = OpenLedger(path, false);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->engine().ComputeStateHash(), expected);
+  EXPECT_EQ(reopened->engine().LookupTransfer(TransferId::From(101))->timestamp_ns,
+            imported[1].timestamp_ns);
+}
+
 }  // namespace
 }  // namespace ledger::replica

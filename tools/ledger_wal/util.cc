@@ -175,15 +175,19 @@ std::string FlagNames(uint16_t flags, const char* const* names, size_t name_coun
 std::string TransferFlagNames(uint16_t flags) {
   static constexpr const char* kNames[] = {"linked",        "pending",         "post_pending",
                                            "void_pending",  "balancing_debit", "balancing_credit",
-                                           "closing_debit", "closing_credit"};
-  static_assert(std::size(kNames) == 8 && transfer_flags::kAll == (1 << 8) - 1);
+                                           "closing_debit", "closing_credit",  "imported"};
+  static_assert(std::size(kNames) == 9 && transfer_flags::kAll == (1 << 9) - 1);
   return FlagNames(flags, kNames, std::size(kNames));
 }
 
 std::string AccountFlagNames(uint16_t flags) {
-  static constexpr const char* kNames[] = {"linked", "debits_must_not_exceed_credits",
-                                           "credits_must_not_exceed_debits", "history", "closed"};
-  static_assert(std::size(kNames) == 5 && account_flags::kAll == (1 << 5) - 1);
+  static constexpr const char* kNames[] = {"linked",
+                                           "debits_must_not_exceed_credits",
+                                           "credits_must_not_exceed_debits",
+                                           "history",
+                                           "closed",
+                                           "imported"};
+  static_assert(std::size(kNames) == 6 && account_flags::kAll == (1 << 6) - 1);
   return FlagNames(flags, kNames, std::size(kNames));
 }
 

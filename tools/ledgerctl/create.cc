@@ -54,6 +54,26 @@ void AddFlagSwitch(FlagParser& parser, const char* name, uint16_t* flags, uint16
   parser.Switch(name, [flags, bit] { *flags = static_cast<uint16_t>(*flags | bit); });
 }
 
+// Imports (docs/data-model.md, "Import"): --imported and --timestamp-ns (the booking timestamp
+// in the system migrated from) go together; a batch is all imported or all native, as the
+// engine says per event.
+void AddImportFlags(FlagParser& parser, uint16_t* flags, uint16_t imported_bit,
+                    uint64_t* timestamp_ns) {
+  AddFlagSwitch(parser, "--imported", flags, imported_bit);
+  parser.Value("--timestamp-ns", Number("--timestamp-ns", timestamp_ns, 1));
+}
+
+void CheckImportFlags(const FlagParser& parser, uint16_t flags, uint16_t imported_bit) {
+  const bool imported = (flags & imported_bit) != 0;
+  if (imported && !parser.Seen("--timestamp-ns")) {
+    throw UsageError{
+        "--imported needs --timestamp-ns (the event's booking time where it came from)"};
+  }
+  if (!imported && parser.Seen("--timestamp-ns")) {
+    throw UsageError{"--timestamp-ns needs --imported (the ledger books native events itself)"};
+  }
+}
+
 Amount ParseAmountArgument(const std::string& text, const Ledger& ledger) {
   absl::StatusOr<Amount> amount = ParseAmount(text, ledger.scale);
   if (!amount.ok()) {
@@ -155,9 +175,11 @@ TransferSpec ParseTransferSpec(GlobalOptions& global, std::span<const std::strin
   AddFlagSwitch(parser, "--balancing-credit", &t.flags, transfer_flags::kBalancingCredit);
   AddFlagSwitch(parser, "--closing-debit", &t.flags, transfer_flags::kClosingDebit);
   AddFlagSwitch(parser, "--closing-credit", &t.flags, transfer_flags::kClosingCredit);
+  AddImportFlags(parser, &t.flags, transfer_flags::kImported, &t.timestamp_ns);
   AddUserDataFlags(parser, &user_data, /*transfer=*/true);
   parser.Parse(args);
   parser.Require("transfer", {"--id", "--debit", "--credit", "--amount", "--ledger", "--code"});
+  CheckImportFlags(parser, t.flags, transfer_flags::kImported);
   const bool pending = (t.flags & transfer_flags::kPending) != 0;
   if (parser.Seen("--timeout-s") && !pending) throw UsageError{"--timeout-s needs --pending"};
   const uint16_t closing = transfer_flags::kClosingDebit | transfer_flags::kClosingCredit;
@@ -187,9 +209,11 @@ Account ParseAccountSpec(GlobalOptions& global, std::span<const std::string> arg
     account.flags = static_cast<uint16_t>(account.flags | *flags);
   });
   AddFlagSwitch(parser, "--linked", &account.flags, account_flags::kLinked);
+  AddImportFlags(parser, &account.flags, account_flags::kImported, &account.timestamp_ns);
   AddUserDataFlags(parser, &user_data, /*transfer=*/false);
   parser.Parse(args);
   parser.Require("create-account", {"--id", "--ledger", "--code"});
+  CheckImportFlags(parser, account.flags, account_flags::kImported);
   account.id = AccountId::From(id);
   account.user_data_128 = UserData128::From(user_data.data_128);
   account.user_data_64 = user_data.data_64;
