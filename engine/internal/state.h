@@ -9,6 +9,8 @@
 //   ids of recorded failures (one probe tells new / exists / failed);
 // - per-account history: a list of transfer refs in a shared arena, ascending, so ref order
 //   is time order and a time range is a binary search;
+// - query indexes (query_index.h): accounts by user data, ledger and code, transfers by user
+//   data, each value to its one record or to a list of refs, oldest first;
 // - reservations, reversals and balance snapshots: side maps keyed by ref (the rarer paths);
 // and for the whole ledger: ledgers, recorded failures (in log order) and the change feed (a
 // counter and a ring of the newest changes, change_feed.h).
