@@ -796,18 +796,20 @@ absl::StatusOr<Page<AccountBalance>> Client::GetAccountBalances(const AccountFil
   return page;
 }
 
-absl::StatusOr<Page<Account>> Client::QueryAccounts(const QueryFilter& filter) {
-  if (impl_->info().schema_version < 3) {
+// QueryAccounts and QueryTransfers: `request` makes the call's request, `records` reads the
+// reply's list, `decode` one record.
+template <typename Record, typename Request, typename Records, typename Decode>
+absl::StatusOr<Page<Record>> QueryPage(Client::Impl& impl, const QueryFilter& filter,
+                                       Request request, Records records, Decode decode) {
+  if (impl.info().schema_version < 3) {
     return absl::FailedPreconditionError("the server predates ledger-wide queries (schema 3)");
   }
-  Page<Account> page;
-  absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().queryAccountsRequest();
-    internal::EncodeQueryFilter(filter, request.initFilter());
-    return request.send().then([&](auto&& response) {
-      for (auto account : response.getAccounts()) {
-        page.records.push_back(internal::DecodeAccount(account));
-      }
+  Page<Record> page;
+  absl::Status status = impl.Call([&]() {
+    auto call = request(impl.ledger());
+    internal::EncodeQueryFilter(filter, call.initFilter());
+    return call.send().then([&](auto&& response) {
+      for (auto record : records(response)) page.records.push_back(decode(record));
       page.next_timestamp_ns = response.getNextTimestampNs();
     });
   });
@@ -815,23 +817,16 @@ absl::StatusOr<Page<Account>> Client::QueryAccounts(const QueryFilter& filter) {
   return page;
 }
 
+absl::StatusOr<Page<Account>> Client::QueryAccounts(const QueryFilter& filter) {
+  return QueryPage<Account>(
+      *impl_, filter, [](auto& ledger) { return ledger.queryAccountsRequest(); },
+      [](auto& response) { return response.getAccounts(); }, internal::DecodeAccount);
+}
+
 absl::StatusOr<Page<Transfer>> Client::QueryTransfers(const QueryFilter& filter) {
-  if (impl_->info().schema_version < 3) {
-    return absl::FailedPreconditionError("the server predates ledger-wide queries (schema 3)");
-  }
-  Page<Transfer> page;
-  absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().queryTransfersRequest();
-    internal::EncodeQueryFilter(filter, request.initFilter());
-    return request.send().then([&](auto&& response) {
-      for (auto transfer : response.getTransfers()) {
-        page.records.push_back(internal::DecodeTransfer(transfer));
-      }
-      page.next_timestamp_ns = response.getNextTimestampNs();
-    });
-  });
-  if (!status.ok()) return status;
-  return page;
+  return QueryPage<Transfer>(
+      *impl_, filter, [](auto& ledger) { return ledger.queryTransfersRequest(); },
+      [](auto& response) { return response.getTransfers(); }, internal::DecodeTransfer);
 }
 
 absl::StatusOr<TrialBalance> Client::GetTrialBalance(uint32_t ledger) {

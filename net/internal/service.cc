@@ -415,47 +415,21 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> queryAccounts(QueryAccountsContext context) override {
-    const uint64_t start_ns = base::MonotonicNs();
-    auto guard = Admit(context.getParams().totalSize().wordCount);
-    QueryFilter filter =
-        DecodeQueryFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
-    const uint32_t limit = filter.limit;
-    filter.limit = limit + 1;  // one more tells whether another page follows
-    const size_t count =
-        engine().QueryAccounts(filter, std::span(state_.query_accounts).first(limit + 1));
-    const size_t shown = std::min<size_t>(count, limit);
-    auto results = context.getResults(ReplyWords(shown * kAccountWords));
-    auto out = results.initAccounts(static_cast<unsigned>(shown));
-    for (size_t i = 0; i < shown; ++i) {
-      EncodeAccount(state_.query_accounts[i], out[static_cast<unsigned>(i)]);
-    }
-    if (count > limit) {
-      results.setNextTimestampNs(
-          NextCursor(filter.reversed, state_.query_accounts[shown - 1].timestamp_ns));
-    }
-    return Reply(QueryMethod::kQueryAccounts, start_ns, kj::mv(guard));
+    return QueryPage(
+        context, QueryMethod::kQueryAccounts, state_.query_accounts, kAccountWords,
+        [this](const QueryFilter& filter, std::span<Account> out) {
+          return engine().QueryAccounts(filter, out);
+        },
+        [](auto& results, unsigned count) { return results.initAccounts(count); }, EncodeAccount);
   }
 
   kj::Promise<void> queryTransfers(QueryTransfersContext context) override {
-    const uint64_t start_ns = base::MonotonicNs();
-    auto guard = Admit(context.getParams().totalSize().wordCount);
-    QueryFilter filter =
-        DecodeQueryFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
-    const uint32_t limit = filter.limit;
-    filter.limit = limit + 1;
-    const size_t count =
-        engine().QueryTransfers(filter, std::span(state_.transfers).first(limit + 1));
-    const size_t shown = std::min<size_t>(count, limit);
-    auto results = context.getResults(ReplyWords(shown * kTransferWords));
-    auto out = results.initTransfers(static_cast<unsigned>(shown));
-    for (size_t i = 0; i < shown; ++i) {
-      EncodeTransfer(state_.transfers[i], out[static_cast<unsigned>(i)]);
-    }
-    if (count > limit) {
-      results.setNextTimestampNs(
-          NextCursor(filter.reversed, state_.transfers[shown - 1].timestamp_ns));
-    }
-    return Reply(QueryMethod::kQueryTransfers, start_ns, kj::mv(guard));
+    return QueryPage(
+        context, QueryMethod::kQueryTransfers, state_.transfers, kTransferWords,
+        [this](const QueryFilter& filter, std::span<Transfer> out) {
+          return engine().QueryTransfers(filter, out);
+        },
+        [](auto& results, unsigned count) { return results.initTransfers(count); }, EncodeTransfer);
   }
 
   kj::Promise<void> getAccountBalances(GetAccountBalancesContext context) override {
@@ -578,6 +552,28 @@ class LedgerImpl final : public rpc::Ledger::Server {
       Fail(kj::Exception::Type::FAILED,
            absl::StrCat("change ", from, " does not exist yet; the next is ", next));
     }
+  }
+
+  // queryAccounts and queryTransfers: a page of the records `run` finds for the call's
+  // QueryFilter, asked for one more than the limit to tell whether another page follows.
+  template <typename Context, typename Record, typename Run, typename Init, typename Encode>
+  kj::Promise<void> QueryPage(Context& context, QueryMethod method, std::vector<Record>& scratch,
+                              uint64_t record_words, Run run, Init init, Encode encode) {
+    const uint64_t start_ns = base::MonotonicNs();
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    QueryFilter filter =
+        DecodeQueryFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
+    const uint32_t limit = filter.limit;
+    filter.limit = limit + 1;
+    const size_t count = run(filter, std::span(scratch).first(limit + 1));
+    const size_t shown = std::min<size_t>(count, limit);
+    auto results = context.getResults(ReplyWords(shown * record_words));
+    auto out = init(results, static_cast<unsigned>(shown));
+    for (size_t i = 0; i < shown; ++i) encode(scratch[i], out[static_cast<unsigned>(i)]);
+    if (count > limit) {
+      results.setNextTimestampNs(NextCursor(filter.reversed, scratch[shown - 1].timestamp_ns));
+    }
+    return Reply(method, start_ns, kj::mv(guard));
   }
 
   static uint64_t NextCursor(const AccountFilter& filter, uint64_t last_timestamp_ns) {

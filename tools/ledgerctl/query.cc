@@ -166,6 +166,32 @@ void NoteMore(const Session& session, const char* what) {
   std::fprintf(stderr, "(more %s follow: --all, or --limit N)\n", what);
 }
 
+// query-accounts and query-transfers: the pages of `fetch`, each record a table row (`row`)
+// or a JSON line (`json`); records_name says what more pages would hold.
+template <typename Record, typename Fetch, typename Row, typename Json>
+int RunQuery(GlobalOptions& global, std::span<const std::string> args, const char* command,
+             const char* records_name, std::vector<Table::Column> columns, Fetch fetch, Row row,
+             Json json) {
+  const QueryArgs query = ParseQuery(global, args, command);
+  Session session(global);
+  Table table(std::move(columns));
+  const bool more = ForEachPage<Record>(
+      session, query, [&](const QueryFilter& filter) { return fetch(session, filter); },
+      [&](const std::vector<Record>& page) {
+        for (const Record& record : page) {
+          const Ledger* ledger = session.FindLedger(record.ledger);
+          if (session.json()) {
+            std::puts(json(record, ledger).c_str());
+          } else {
+            table.Add(row(session, record, ledger));
+          }
+        }
+      });
+  table.Flush();
+  if (more) NoteMore(session, records_name);
+  return kExitOk;
+}
+
 std::string SumText(const Session& session, const WideSum& sum, const Ledger& ledger) {
   if (session.options().raw || ledger.scale > kScaleMax) return FormatWideRaw(sum) + "u";
   return absl::StrCat(FormatWide(sum, ledger.scale), " ", AssetText(ledger));
@@ -265,70 +291,57 @@ int RunHistory(GlobalOptions& global, std::span<const std::string> args) {
 }
 
 int RunQueryAccounts(GlobalOptions& global, std::span<const std::string> args) {
-  const QueryArgs query = ParseQuery(global, args, "query-accounts");
-  Session session(global);
-  Table table({{"CREATED"},
-               {"ACCOUNT"},
-               {"LEDGER", true},
-               {"CODE", true},
-               {"DEBITS POSTED", true},
-               {"CREDITS POSTED", true},
-               {"USER DATA"}});
-  const bool more = ForEachPage<Account>(
-      session, query,
-      [&session](const QueryFilter& filter) {
+  return RunQuery<Account>(
+      global, args, "query-accounts", "accounts",
+      {{"CREATED"},
+       {"ACCOUNT"},
+       {"LEDGER", true},
+       {"CODE", true},
+       {"DEBITS POSTED", true},
+       {"CREDITS POSTED", true},
+       {"USER DATA"}},
+      [](Session& session, const QueryFilter& filter) {
         return Check(session.client().QueryAccounts(filter), "query-accounts");
       },
-      [&](const std::vector<Account>& page) {
-        for (const Account& a : page) {
-          const Ledger* ledger = session.FindLedger(a.ledger);
-          if (session.json()) {
-            std::puts(JsonAccount(a, ledger).c_str());
-            continue;
-          }
-          table.Add({TimeText(a.timestamp_ns), FormatId(a.id.Get()), absl::StrCat(a.ledger),
-                     absl::StrCat(a.code), MoneyText(session, a.debits_posted, ledger),
-                     MoneyText(session, a.credits_posted, ledger),
-                     UserDataText(a.user_data_128, a.user_data_64, a.user_data_32)});
-        }
-      });
-  table.Flush();
-  if (more) NoteMore(session, "accounts");
-  return kExitOk;
+      [](const Session& session, const Account& a, const Ledger* ledger) {
+        return std::vector<std::string>{
+            TimeText(a.timestamp_ns),
+            FormatId(a.id.Get()),
+            absl::StrCat(a.ledger),
+            absl::StrCat(a.code),
+            MoneyText(session, a.debits_posted, ledger),
+            MoneyText(session, a.credits_posted, ledger),
+            UserDataText(a.user_data_128, a.user_data_64, a.user_data_32)};
+      },
+      [](const Account& a, const Ledger* ledger) { return JsonAccount(a, ledger); });
 }
 
 int RunQueryTransfers(GlobalOptions& global, std::span<const std::string> args) {
-  const QueryArgs query = ParseQuery(global, args, "query-transfers");
-  Session session(global);
-  Table table({{"BOOKED"},
-               {"TRANSFER"},
-               {"KIND"},
-               {"DEBIT"},
-               {"CREDIT"},
-               {"AMOUNT", true},
-               {"CODE", true},
-               {"USER DATA"}});
-  const bool more = ForEachPage<Transfer>(
-      session, query,
-      [&session](const QueryFilter& filter) {
+  return RunQuery<Transfer>(
+      global, args, "query-transfers", "transfers",
+      {{"BOOKED"},
+       {"TRANSFER"},
+       {"KIND"},
+       {"DEBIT"},
+       {"CREDIT"},
+       {"AMOUNT", true},
+       {"CODE", true},
+       {"USER DATA"}},
+      [](Session& session, const QueryFilter& filter) {
         return Check(session.client().QueryTransfers(filter), "query-transfers");
       },
-      [&](const std::vector<Transfer>& page) {
-        for (const Transfer& t : page) {
-          const Ledger* ledger = session.FindLedger(t.ledger);
-          if (session.json()) {
-            std::puts(JsonTransfer(t, ledger).c_str());
-            continue;
-          }
-          table.Add({TimeText(t.timestamp_ns), FormatId(t.id.Get()), TransferKindText(t),
-                     FormatId(t.debit_account_id.Get()), FormatId(t.credit_account_id.Get()),
-                     MoneyText(session, t.amount, ledger), absl::StrCat(t.code),
-                     UserDataText(t.user_data_128, t.user_data_64, t.user_data_32)});
-        }
-      });
-  table.Flush();
-  if (more) NoteMore(session, "transfers");
-  return kExitOk;
+      [](const Session& session, const Transfer& t, const Ledger* ledger) {
+        return std::vector<std::string>{
+            TimeText(t.timestamp_ns),
+            FormatId(t.id.Get()),
+            TransferKindText(t),
+            FormatId(t.debit_account_id.Get()),
+            FormatId(t.credit_account_id.Get()),
+            MoneyText(session, t.amount, ledger),
+            absl::StrCat(t.code),
+            UserDataText(t.user_data_128, t.user_data_64, t.user_data_32)};
+      },
+      [](const Transfer& t, const Ledger* ledger) { return JsonTransfer(t, ledger); });
 }
 
 int RunBalances(GlobalOptions& global, std::span<const std::string> args) {
