@@ -188,73 +188,86 @@ size_t State::GetAccountTransfers(const AccountFilter& filter, std::span<Transfe
 
 // A shard's candidates are the shortest of the postings of the filter's indexed fields, or,
 // when it names none of them, the shard's whole table; either way in booking order, so the
-// time range is two binary searches and the scan stops at the limit. Costs the records
-// scanned: with only a transfer ledger or code, that is every transfer skipped on the way.
+// time range is two binary searches, and Next reads records from one end of the range until
+// one matches. Costs the records read: with only a transfer ledger or code, that is every
+// transfer passed over.
 template <typename Record>
-void State::QueryShard(const QueryFilter& filter, uint32_t shard, uint32_t limit,
-                       std::vector<Ref>& found) const {
-  using Table = QueryTable<Record>;
-  const Shard& tables = *shards_[shard];
-  const auto record_at = [this](Ref ref) -> const Record& {
-    return (shard_of(ref).*Table::kRecords)[slot_of(ref)];
-  };
-  bool indexed = false;
-  Postings shortest;
-  ForEachQueryKey(ProbeOf<Record>(filter), record_at, Table::kFields,
-                  [&](uint32_t hash, auto&& same) {
-                    const Postings postings = (tables.*Table::kIndex).Get(hash, same);
-                    if (!indexed || postings.refs().size() < shortest.refs().size()) {
-                      shortest = postings;
-                    }
-                    indexed = true;
-                  });
-  const std::span<const uint32_t> refs = shortest.refs();
-  const auto ref_at = [&](uint64_t position) {
-    return indexed ? Ref::FromBits(refs[position]) : MakeRef(shard, position);
-  };
-  const uint64_t size = indexed ? refs.size() : (tables.*Table::kRecords).size();
-  const auto timestamp_at = [&](uint64_t position) {
-    return record_at(ref_at(position)).timestamp_ns;
-  };
-  const uint64_t first = FirstAtOrAfter(size, filter.timestamp_min_ns, timestamp_at);
-  const uint64_t max_ns = EffectiveMax(filter.timestamp_max_ns);
-  const uint64_t end = max_ns == std::numeric_limits<uint64_t>::max()
-                           ? size
-                           : FirstAtOrAfter(size, max_ns + 1, timestamp_at);
-  const size_t found_max = found.size() + limit;
-  const auto take = [&](uint64_t position) {
-    const Ref ref = ref_at(position);
-    if (MatchesQuery(record_at(ref), filter)) found.push_back(ref);
-    return found.size() < found_max;
-  };
-  if (!filter.reversed) {
-    for (uint64_t position = first; position < end && take(position); ++position) {
-    }
-  } else {
-    for (uint64_t position = end; position > first && take(position - 1); --position) {
-    }
+class State::QueryCursor {
+ public:
+  QueryCursor(const State& state, const QueryFilter& filter, uint32_t shard)
+      : state_(state), filter_(filter), shard_(shard) {
+    const Shard& tables = *state.shards_[shard];
+    state.ForEachQueryKey(ProbeOf<Record>(filter), RecordAt(), Table::kFields,
+                          [&](uint32_t hash, auto&& same) {
+                            const Postings postings = (tables.*Table::kIndex).Get(hash, same);
+                            if (!indexed_ || postings.refs().size() < postings_.refs().size()) {
+                              postings_ = postings;
+                            }
+                            indexed_ = true;
+                          });
+    const uint64_t size = indexed_ ? postings_.refs().size() : (tables.*Table::kRecords).size();
+    const auto timestamp_at = [&](uint64_t position) { return TimestampOf(RefAt(position)); };
+    first_ = FirstAtOrAfter(size, filter.timestamp_min_ns, timestamp_at);
+    const uint64_t max_ns = EffectiveMax(filter.timestamp_max_ns);
+    end_ = max_ns == std::numeric_limits<uint64_t>::max()
+               ? size
+               : FirstAtOrAfter(size, max_ns + 1, timestamp_at);
   }
-}
 
-// Each shard's first `limit` matches, merged by timestamp: the first `limit` of those are the
-// ledger's.
+  // The next match in the filter's order, or kNoRef when the shard has no more.
+  Ref Next() {
+    while (first_ < end_) {
+      const Ref ref = RefAt(filter_.reversed ? --end_ : first_++);
+      if (MatchesQuery(RecordAt()(ref), filter_)) return ref;
+    }
+    return kNoRef;
+  }
+
+  uint64_t TimestampOf(Ref ref) const { return RecordAt()(ref).timestamp_ns; }
+
+ private:
+  using Table = QueryTable<Record>;
+  auto RecordAt() const {
+    return [this](Ref ref) -> const Record& {
+      return (state_.shard_of(ref).*Table::kRecords)[state_.slot_of(ref)];
+    };
+  }
+  Ref RefAt(uint64_t position) const {
+    return indexed_ ? Ref::FromBits(postings_.refs()[position]) : state_.MakeRef(shard_, position);
+  }
+
+  const State& state_;
+  const QueryFilter& filter_;
+  uint32_t shard_;
+  bool indexed_ = false;
+  Postings postings_;
+  uint64_t first_ = 0;  // the candidates not yet read: positions [first_, end_)
+  uint64_t end_ = 0;
+};
+
+// The shards' matches merged by timestamp: each shard is read only as far as the page needs.
 template <typename Record>
 std::vector<Ref> State::Query(const QueryFilter& filter, uint32_t limit) const {
   std::vector<Ref> found;
   if (limit == 0 || filter.timestamp_min_ns > EffectiveMax(filter.timestamp_max_ns)) return found;
+  std::vector<QueryCursor<Record>> cursors;
+  std::vector<Ref> heads;  // each shard's next match
+  cursors.reserve(shard_count_);
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    QueryShard<Record>(filter, shard, limit, found);
+    cursors.emplace_back(*this, filter, shard);
+    heads.push_back(cursors.back().Next());
   }
-  if (shard_count_ > 1) {
-    using Table = QueryTable<Record>;
-    const auto timestamp_of = [this](Ref ref) {
-      return (shard_of(ref).*Table::kRecords)[slot_of(ref)].timestamp_ns;
-    };
-    std::sort(found.begin(), found.end(), [&](Ref a, Ref b) {
-      return filter.reversed ? timestamp_of(a) > timestamp_of(b)
-                             : timestamp_of(a) < timestamp_of(b);
-    });
-    if (found.size() > limit) found.resize(limit);
+  while (found.size() < limit) {
+    uint32_t best = shard_count_;
+    for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+      if (heads[shard] == kNoRef) continue;
+      const bool earlier = best == shard_count_ || cursors[shard].TimestampOf(heads[shard]) <
+                                                       cursors[best].TimestampOf(heads[best]);
+      if (best == shard_count_ || earlier != filter.reversed) best = shard;
+    }
+    if (best == shard_count_) break;
+    found.push_back(heads[best]);
+    heads[best] = cursors[best].Next();
   }
   return found;
 }

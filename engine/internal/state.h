@@ -152,10 +152,9 @@ class State {
   void UnindexAccount(Ref ref);
   void IndexTransfer(Ref ref);
   void UnindexTransfer(Ref ref);
-  // A query's matches on one shard, in its order (reversed: newest first), at most `limit`.
+  // A query's candidates on one shard, walked in its order (queries.cc).
   template <typename Record>
-  void QueryShard(const QueryFilter& filter, uint32_t shard, uint32_t limit,
-                  std::vector<Ref>& found) const;
+  class QueryCursor;
   template <typename Record>
   std::vector<Ref> Query(const QueryFilter& filter, uint32_t limit) const;
 
