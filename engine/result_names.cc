@@ -16,9 +16,16 @@ constexpr const char* kLedgerResultNames[] = {"ok",
                                               "asset_code_invalid",
                                               "exists_with_different_scale",
                                               "exists_with_different_asset_code",
-                                              "exists"};
+                                              "exists",
+                                              "reserved_flag",
+                                              "imported_event_expected",
+                                              "imported_event_not_expected",
+                                              "imported_event_timestamp_out_of_range",
+                                              "imported_event_timestamp_must_not_regress",
+                                              "exists_with_different_flags"};
 static_assert(std::size(kLedgerResultNames) == kCreateLedgerResultCount &&
-              static_cast<size_t>(CreateLedgerResult::kExists) + 1 == kCreateLedgerResultCount);
+              static_cast<size_t>(CreateLedgerResult::kExistsWithDifferentFlags) + 1 ==
+                  kCreateLedgerResultCount);
 
 constexpr const char* kAccountResultNames[] = {"ok",
                                                "linked_event_failed",

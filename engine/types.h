@@ -64,26 +64,41 @@ inline bool CheckedSub(Amount a, Amount b, Amount* difference) {
 inline constexpr uint32_t kAssetCodeSizeBytes = 16;
 inline constexpr uint8_t kScaleMax = 38;  // 10^38 < 2^128 <= 10^39
 
+namespace ledger_flags {
+// Migrated from another system: the event carries its booking timestamp (docs/data-model.md,
+// "Import"), so a migration can start with its ledgers; a batch is all imported or all native.
+inline constexpr uint8_t kImported = 1 << 0;
+inline constexpr uint8_t kAll = (1 << 1) - 1;
+}  // namespace ledger_flags
+
 struct Ledger {
   uint32_t id;                           // 0 is invalid
   uint8_t scale;                         // decimals: 1234 in a scale-2 ledger is 12.34
-  uint8_t reserved[3];                   // zero
+  uint8_t flags;                         // ledger_flags (was reserved: old records hold zero)
+  uint8_t reserved[2];                   // zero
   char asset_code[kAssetCodeSizeBytes];  // [A-Z0-9._-], 1..16 chars, NUL-padded ("USD")
-  uint64_t timestamp_ns;                 // booking timestamp; zero on create, set by the engine
+  uint64_t timestamp_ns;  // booking timestamp; zero on create, set by the engine (imported: given)
 };
 
+// Codes are listed in precedence order: an event gets the first that applies.
 enum class CreateLedgerResult : uint8_t {
   kOk = 0,
+  kImportedEventExpected = 10,     // the batch is imported (its first event is) but this is not
+  kImportedEventNotExpected = 11,  // the batch is native but this event is imported
   kTimestampMustBeZero = 1,
+  kImportedEventTimestampOutOfRange = 12,  // imported: 0, or not below the batch's, or >= 2^63
   kReservedField = 2,
+  kReservedFlag = 9,
   kIdMustNotBeZero = 3,
   kScaleTooLarge = 4,
   kAssetCodeInvalid = 5,
+  kExistsWithDifferentFlags = 14,
   kExistsWithDifferentScale = 6,
   kExistsWithDifferentAssetCode = 7,
   kExists = 8,
+  kImportedEventTimestampMustNotRegress = 13,  // at or before the last timestamp booked
 };
-inline constexpr uint8_t kCreateLedgerResultCount = 9;
+inline constexpr uint8_t kCreateLedgerResultCount = 15;
 
 // ---------------------------------------------------------------------------------------------
 // Account: balances are derived only from transfers; there is no "set balance" operation.
@@ -435,7 +450,8 @@ struct TrialBalance {
 
 static_assert(sizeof(AccountId) == 16 && alignof(AccountId) == 8);
 static_assert(std::is_trivially_copyable_v<Ledger> && sizeof(Ledger) == 32);
-static_assert(offsetof(Ledger, scale) == 4 && offsetof(Ledger, asset_code) == 8 &&
+static_assert(offsetof(Ledger, scale) == 4 && offsetof(Ledger, flags) == 5 &&
+              offsetof(Ledger, reserved) == 6 && offsetof(Ledger, asset_code) == 8 &&
               offsetof(Ledger, timestamp_ns) == 24);
 static_assert(std::is_trivially_copyable_v<Account> && sizeof(Account) == 128);
 static_assert(offsetof(Account, debits_pending) == 16 && offsetof(Account, debits_posted) == 32 &&

@@ -40,8 +40,12 @@ struct LedgerInfo {
   id @0 :UInt32;          # not 0
   scale @1 :UInt8;        # decimals for display: 1234 in a scale-2 ledger is 12.34; at most 38
   assetCode @2 :Text;     # 1 to 16 characters of A-Z 0-9 . _ -  ("USD", "BTC")
-  timestampNs @3 :UInt64;
+  timestampNs @3 :UInt64;  # booking timestamp: 0 on create, unless imported
+  flags @4 :UInt8;         # ledger flags (ledgerImported)
 }
+
+# Ledger flags (bit values of LedgerInfo.flags).
+const ledgerImported :UInt8 = 1;  # migrated: timestampNs is given (batch all imported)
 
 # Account flags (bit values of Account.flags).
 const accountLinked :UInt16 = 1;                     # this event and the next succeed or fail together
@@ -133,6 +137,13 @@ enum CreateLedgerStatus {
   existsWithDifferentScale @6;
   existsWithDifferentAssetCode @7;
   exists @8;
+  reservedFlag @9;
+  # Imports (LedgerInfo flag ledgerImported).
+  importedEventExpected @10;
+  importedEventNotExpected @11;
+  importedEventTimestampOutOfRange @12;
+  importedEventTimestampMustNotRegress @13;
+  existsWithDifferentFlags @14;
 }
 
 enum CreateAccountStatus {

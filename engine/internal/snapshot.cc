@@ -340,8 +340,8 @@ absl::Status State::RestoreLedgers(std::span<const std::byte> bytes) {
   Records<Ledger> ledgers(bytes);
   for (size_t i = 0; i < ledgers.size(); ++i) {
     const Ledger ledger = ledgers[i];
-    if (ledger.id == 0 || ledger.scale > kScaleMax || !IsValidAssetCode(ledger.asset_code) ||
-        !IsZero(ledger.reserved, sizeof(ledger.reserved)) || ledger.timestamp_ns == 0 ||
+    // The imported flag is accepted (booked at its own timestamp); other flag bits are not.
+    if (ValidateLedgerFields(ledger) != CreateLedgerResult::kOk || ledger.timestamp_ns == 0 ||
         ledger.timestamp_ns > last_timestamp_ns_) {
       return Corrupt("ledger", i, "invalid fields");
     }

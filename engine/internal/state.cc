@@ -427,6 +427,14 @@ void State::RollbackChainChanges() {
 void State::CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
                           std::span<CreateLedgerResult> results) {
   LEDGER_REQUIRE(events.size() == results.size(), events.size(), results.size());
+  if (IsImportBatch(events, ledger_flags::kImported)) {
+    BeginImportBatch(timestamp_ns);
+    for (size_t i = 0; i < events.size(); ++i) {
+      results[i] = CreateImportedLedger(events[i], timestamp_ns);
+    }
+    EndBatch();
+    return;
+  }
   BeginBatch(timestamp_ns, events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     results[i] = CreateLedger(events[i], timestamp_ns + 1 + i);
@@ -435,27 +443,56 @@ void State::CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
 }
 
 CreateLedgerResult State::CreateLedger(const Ledger& event, uint64_t timestamp_ns) {
-  if (event.timestamp_ns != 0) return CreateLedgerResult::kTimestampMustBeZero;
-  if (event.reserved[0] != 0 || event.reserved[1] != 0 || event.reserved[2] != 0) {
-    return CreateLedgerResult::kReservedField;
+  using R = CreateLedgerResult;
+  if ((event.flags & ledger_flags::kImported) != 0) return R::kImportedEventNotExpected;
+  if (event.timestamp_ns != 0) return R::kTimestampMustBeZero;
+  if (R result = ValidateLedgerFields(event); result != R::kOk) return result;
+  return CreateValidLedger(event, timestamp_ns);
+}
+
+CreateLedgerResult State::CreateImportedLedger(const Ledger& event, uint64_t batch_timestamp_ns) {
+  using R = CreateLedgerResult;
+  if ((event.flags & ledger_flags::kImported) == 0) return R::kImportedEventExpected;
+  if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
+      event.timestamp_ns >= kImportedTimestampLimitNs) {
+    return R::kImportedEventTimestampOutOfRange;
   }
-  if (event.id == 0) return CreateLedgerResult::kIdMustNotBeZero;
-  if (event.scale > kScaleMax) return CreateLedgerResult::kScaleTooLarge;
-  if (!IsValidAssetCode(event.asset_code)) return CreateLedgerResult::kAssetCodeInvalid;
+  if (R result = ValidateLedgerFields(event); result != R::kOk) return result;
+  return CreateValidLedger(event, event.timestamp_ns);
+}
+
+CreateLedgerResult State::ValidateLedgerFields(const Ledger& event) {
+  using R = CreateLedgerResult;
+  if (event.reserved[0] != 0 || event.reserved[1] != 0) return R::kReservedField;
+  if ((event.flags & ~ledger_flags::kAll) != 0) return R::kReservedFlag;
+  if (event.id == 0) return R::kIdMustNotBeZero;
+  if (event.scale > kScaleMax) return R::kScaleTooLarge;
+  if (!IsValidAssetCode(event.asset_code)) return R::kAssetCodeInvalid;
+  return R::kOk;
+}
+
+CreateLedgerResult State::CreateValidLedger(const Ledger& event, uint64_t timestamp_ns) {
+  using R = CreateLedgerResult;
+  const bool imported = (event.flags & ledger_flags::kImported) != 0;
   auto existing = ledger_index_.find(event.id);
   if (existing != ledger_index_.end()) {
     const Ledger& stored = ledgers_[existing->second];
-    if (stored.scale != event.scale) return CreateLedgerResult::kExistsWithDifferentScale;
+    if (stored.flags != event.flags) return R::kExistsWithDifferentFlags;
+    if (stored.scale != event.scale) return R::kExistsWithDifferentScale;
     if (std::memcmp(stored.asset_code, event.asset_code, kAssetCodeSizeBytes) != 0) {
-      return CreateLedgerResult::kExistsWithDifferentAssetCode;
+      return R::kExistsWithDifferentAssetCode;
     }
-    return CreateLedgerResult::kExists;
+    return R::kExists;
+  }
+  if (imported && timestamp_ns <= last_timestamp_ns_) {
+    return R::kImportedEventTimestampMustNotRegress;
   }
   Ledger stored = event;
   stored.timestamp_ns = timestamp_ns;
   ledger_index_.emplace(event.id, static_cast<uint32_t>(ledgers_.size()));
   ledgers_.push_back(stored);
-  return CreateLedgerResult::kOk;
+  if (imported) last_timestamp_ns_ = timestamp_ns;
+  return R::kOk;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -254,6 +254,12 @@ class State {
   void MergeDeferredChanges();
 
   CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns);
+  // In an import batch whose timestamp is batch_timestamp_ns: booked at the event's own.
+  CreateLedgerResult CreateImportedLedger(const Ledger& event, uint64_t batch_timestamp_ns);
+  // The checks shared by native and imported ledgers, and by snapshot restore.
+  static CreateLedgerResult ValidateLedgerFields(const Ledger& event);
+  // After validation: the id lookup, then create (imported: timestamp_ns is the event's).
+  CreateLedgerResult CreateValidLedger(const Ledger& event, uint64_t timestamp_ns);
   CreateAccountResult CreateAccount(const Account& event, uint64_t timestamp_ns);
   // In an import batch whose timestamp is batch_timestamp_ns: booked at the event's own.
   CreateAccountResult CreateImportedAccount(const Account& event, uint64_t batch_timestamp_ns);

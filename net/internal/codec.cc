@@ -10,8 +10,9 @@ namespace ledger::net::internal {
 namespace {
 
 // The wire's status enums are the engine's codes, number for number.
-static_assert(static_cast<uint16_t>(rpc::CreateLedgerStatus::EXISTS) ==
-              static_cast<uint16_t>(CreateLedgerResult::kExists));
+static_assert(static_cast<uint16_t>(rpc::CreateLedgerStatus::EXISTS_WITH_DIFFERENT_FLAGS) ==
+                  static_cast<uint16_t>(CreateLedgerResult::kExistsWithDifferentFlags) &&
+              kCreateLedgerResultCount == 15);
 static_assert(static_cast<uint16_t>(rpc::CreateAccountStatus::LEDGER_NOT_FOUND) ==
               static_cast<uint16_t>(CreateAccountResult::kLedgerNotFound));
 static_assert(static_cast<uint16_t>(rpc::CreateTransferStatus::EXCEEDS_DEBITS) ==
@@ -27,6 +28,7 @@ Ledger DecodeLedger(rpc::LedgerInfo::Reader in) {
   Ledger ledger{};
   ledger.id = in.getId();
   ledger.scale = in.getScale();
+  ledger.flags = in.getFlags();
   ledger.timestamp_ns = in.getTimestampNs();
   const capnp::Text::Reader code = in.getAssetCode();
   if (code.size() > kAssetCodeSizeBytes) {
@@ -88,6 +90,7 @@ std::span<Transfer> DecodePackedTransfers(capnp::Data::Reader records,
 void EncodeLedger(const Ledger& ledger, rpc::LedgerInfo::Builder out) {
   out.setId(ledger.id);
   out.setScale(ledger.scale);
+  out.setFlags(ledger.flags);
   const size_t length =
       std::find(ledger.asset_code, ledger.asset_code + kAssetCodeSizeBytes, '\0') -
       ledger.asset_code;

@@ -57,8 +57,8 @@ TEST(CreateLedger, TimestampMustBeZeroWhenTimestampIsSet) {
 
 TEST(CreateLedger, ReservedFieldWhenAnyReservedByteIsNonZero) {
   Harness h;
-  EXPECT_TRUE(LedgerRejected(h, {.id = 1, .reserved = {1, 0, 0}}, R::kReservedField));
-  EXPECT_TRUE(LedgerRejected(h, {.id = 1, .reserved = {0, 0, 0x80}}, R::kReservedField));
+  EXPECT_TRUE(LedgerRejected(h, {.id = 1, .reserved = {1, 0}}, R::kReservedField));
+  EXPECT_TRUE(LedgerRejected(h, {.id = 1, .reserved = {0, 0x80}}, R::kReservedField));
   EXPECT_EQ(h.CreateLedger({.id = 1}), R::kOk);
 }
 

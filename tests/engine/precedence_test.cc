@@ -20,15 +20,15 @@ constexpr uint16_t kVoid = tf::kVoidPending;
 
 TEST(LedgerPrecedence, TimestampMustBeZeroBeatsReservedField) {
   Harness h;
-  EXPECT_EQ(h.CreateLedger({.id = 1, .reserved = {1, 0, 0}}), L::kReservedField);
+  EXPECT_EQ(h.CreateLedger({.id = 1, .reserved = {1, 0}}), L::kReservedField);
   EXPECT_EQ(h.CreateLedger({.id = 1, .timestamp_ns = 1}), L::kTimestampMustBeZero);
-  EXPECT_EQ(h.CreateLedger({.id = 1, .reserved = {1, 0, 0}, .timestamp_ns = 1}),
+  EXPECT_EQ(h.CreateLedger({.id = 1, .reserved = {1, 0}, .timestamp_ns = 1}),
             L::kTimestampMustBeZero);
 }
 
 TEST(LedgerPrecedence, ReservedFieldBeatsIdMustNotBeZero) {
   Harness h;
-  EXPECT_EQ(h.CreateLedger({.id = 0, .reserved = {0, 1, 0}}), L::kReservedField);
+  EXPECT_EQ(h.CreateLedger({.id = 0, .reserved = {0, 1}}), L::kReservedField);
 }
 
 TEST(LedgerPrecedence, IdMustNotBeZeroBeatsScaleTooLarge) {

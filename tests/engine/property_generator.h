@@ -52,8 +52,8 @@ struct Mix {
   // a few batches.
   uint64_t gap_ns_max = 2'000'000'000;
   uint64_t start_timestamp_ns = 1'000'000'000;
-  // An account or transfer batch is an import (docs/data-model.md, "Import"): its events carry
-  // timestamps between the last booked and the batch's, a few of them wrong.
+  // A ledger, account or transfer batch is an import (docs/data-model.md, "Import"): its events
+  // carry timestamps between the last booked and the batch's, a few of them wrong.
   int import_batch_percent = 8;
 };
 
@@ -131,6 +131,9 @@ class Generator {
     } else if (roll < ledgers) {
       batch.type = Batch::Type::kLedgers;
       for (uint64_t i = Uniform(1, 3); i > 0; --i) batch.ledgers.push_back(MakeLedger());
+      if (Percent(mix_.import_batch_percent)) {
+        Import(batch.ledgers, ledger_flags::kImported, last_timestamp_ns, batch.timestamp_ns);
+      }
     } else if (roll < accounts) {
       batch.type = Batch::Type::kAccounts;
       for (uint64_t i = Uniform(1, 6); i > 0; --i) batch.accounts.push_back(MakeAccount());
@@ -187,10 +190,12 @@ class Generator {
               uint64_t batch_timestamp_ns) {
     const std::vector<uint64_t> timestamps =
         ImportTimestamps(events.size(), last_timestamp_ns, batch_timestamp_ns);
+    using Flags = decltype(Event::flags);  // uint8_t for ledgers
     for (size_t i = 0; i < events.size(); ++i) {
-      events[i].flags |= imported_flag;
+      events[i].flags = static_cast<Flags>(events[i].flags | imported_flag);
       if (events[i].timestamp_ns == 0) events[i].timestamp_ns = timestamps[i];
-      if (i > 0 && Percent(3)) events[i].flags &= static_cast<uint16_t>(~imported_flag);
+      if (i > 0 && Percent(3))
+        events[i].flags = static_cast<Flags>(events[i].flags & ~imported_flag);
     }
   }
 
@@ -292,9 +297,10 @@ class Generator {
     if (Percent(10)) ledger.asset_code[0] = 'Q';
     if (!Percent(30)) return ledger;  // ledgers are few: break them often
     // clang-format off
-    switch (Uniform(0, 8)) {
+    switch (Uniform(0, 9)) {
       case 0: ledger.timestamp_ns = 1; break;
-      case 1: ledger.reserved[Uniform(0, 2)] = 1; break;
+      case 1: ledger.reserved[Uniform(0, 1)] = 1; break;
+      case 8: ledger.flags = static_cast<uint8_t>(1u << Uniform(1, 7)); break;  // reserved flag
       case 2: ledger.id = 0; break;
       case 3: ledger.scale = static_cast<uint8_t>(Uniform(kScaleMax + 1, kScaleMax + 2)); break;
       case 4: std::memset(ledger.asset_code, 0, kAssetCodeSizeBytes); break;

@@ -160,8 +160,16 @@ void ReferenceModel::Reopen(const Transfer& reservation) {
 
 std::vector<CreateLedgerResult> ReferenceModel::CreateLedgers(std::span<const Ledger> events,
                                                               uint64_t timestamp_ns) {
-  BeginBatch(timestamp_ns);
   std::vector<CreateLedgerResult> results;
+  if (!events.empty() && Has(events[0].flags, ledger_flags::kImported)) {
+    // An import: no expiry; each event is booked at its own timestamp, below the batch's.
+    LEDGER_ASSERT(timestamp_ns > state_.last_timestamp_ns, timestamp_ns, state_.last_timestamp_ns);
+    for (const Ledger& event : events) {
+      results.push_back(CreateImportedLedger(event, timestamp_ns));
+    }
+    return results;
+  }
+  BeginBatch(timestamp_ns);
   for (size_t i = 0; i < events.size(); ++i) {
     results.push_back(CreateLedger(events[i], timestamp_ns + 1 + i));
   }
@@ -221,26 +229,44 @@ std::vector<CreateTransferResult> ReferenceModel::CreateTransfers(std::span<cons
 // ---------------------------------------------------------------------------------------------
 // Ledgers and accounts.
 
-CreateLedgerResult ReferenceModel::CreateLedger(const Ledger& event, uint64_t timestamp_ns) {
-  if (event.timestamp_ns != 0) return LedgerResult::kTimestampMustBeZero;
-  if (event.reserved[0] != 0 || event.reserved[1] != 0 || event.reserved[2] != 0) {
-    return LedgerResult::kReservedField;
+CreateLedgerResult ReferenceModel::CreateImportedLedger(const Ledger& event,
+                                                        uint64_t batch_timestamp_ns) {
+  if (!Has(event.flags, ledger_flags::kImported)) return LedgerResult::kImportedEventExpected;
+  if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
+      event.timestamp_ns >= (uint64_t{1} << 63)) {
+    return LedgerResult::kImportedEventTimestampOutOfRange;
   }
+  return CreateLedger(event, event.timestamp_ns, /*import_batch=*/true);
+}
+
+CreateLedgerResult ReferenceModel::CreateLedger(const Ledger& event, uint64_t timestamp_ns,
+                                                bool import_batch) {
+  const bool imported = Has(event.flags, ledger_flags::kImported);
+  if (imported && !import_batch) return LedgerResult::kImportedEventNotExpected;
+  // An imported event's timestamp was checked by CreateImportedLedger.
+  if (!imported && event.timestamp_ns != 0) return LedgerResult::kTimestampMustBeZero;
+  if (event.reserved[0] != 0 || event.reserved[1] != 0) return LedgerResult::kReservedField;
+  if ((event.flags & ~ledger_flags::kAll) != 0) return LedgerResult::kReservedFlag;
   if (event.id == 0) return LedgerResult::kIdMustNotBeZero;
   if (event.scale > kScaleMax) return LedgerResult::kScaleTooLarge;
   if (!AssetCodeValid(event.asset_code)) return LedgerResult::kAssetCodeInvalid;
   auto existing = state_.ledgers.find(event.id);
   if (existing != state_.ledgers.end()) {
     const Ledger& stored = existing->second;
+    if (stored.flags != event.flags) return LedgerResult::kExistsWithDifferentFlags;
     if (stored.scale != event.scale) return LedgerResult::kExistsWithDifferentScale;
     if (std::memcmp(stored.asset_code, event.asset_code, kAssetCodeSizeBytes) != 0) {
       return LedgerResult::kExistsWithDifferentAssetCode;
     }
     return LedgerResult::kExists;
   }
+  if (imported && timestamp_ns <= state_.last_timestamp_ns) {
+    return LedgerResult::kImportedEventTimestampMustNotRegress;
+  }
   Ledger stored = event;
   stored.timestamp_ns = timestamp_ns;
   state_.ledgers[event.id] = stored;
+  if (imported) state_.last_timestamp_ns = timestamp_ns;
   return LedgerResult::kOk;
 }
 
@@ -346,9 +372,9 @@ std::string Hex(uint64_t value) {
 
 std::string DebugString(const Ledger& ledger) {
   return "Ledger{id=" + std::to_string(ledger.id) + " scale=" + std::to_string(ledger.scale) +
-         " reserved=" + std::to_string(ledger.reserved[0]) + "," +
-         std::to_string(ledger.reserved[1]) + "," + std::to_string(ledger.reserved[2]) +
-         " asset_code=\"" + std::string(ledger.asset_code, kAssetCodeSizeBytes) +
+         " flags=" + Hex(ledger.flags) + " reserved=" + std::to_string(ledger.reserved[0]) + "," +
+         std::to_string(ledger.reserved[1]) + " asset_code=\"" +
+         std::string(ledger.asset_code, kAssetCodeSizeBytes) +
          "\" ts=" + std::to_string(ledger.timestamp_ns) + "}";
 }
 
@@ -451,7 +477,9 @@ const char* ResultName(CreateLedgerResult result) {
   static constexpr const char* kNames[] = {
       "ok", "timestamp_must_be_zero", "reserved_field", "id_must_not_be_zero", "scale_too_large",
       "asset_code_invalid", "exists_with_different_scale", "exists_with_different_asset_code",
-      "exists",
+      "exists", "reserved_flag", "imported_event_expected", "imported_event_not_expected",
+      "imported_event_timestamp_out_of_range", "imported_event_timestamp_must_not_regress",
+      "exists_with_different_flags",
   };
   // clang-format on
   return NameOf(kNames, result);

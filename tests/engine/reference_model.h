@@ -127,12 +127,14 @@ class ReferenceModel {
   void RecordChange(ChangeKind kind, TransferId transfer_id, uint64_t timestamp_ns, u128 debit_id,
                     u128 credit_id);
 
-  CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns);
+  CreateLedgerResult CreateLedger(const Ledger& event, uint64_t timestamp_ns,
+                                  bool import_batch = false);
   CreateAccountResult CreateAccount(const Account& event, uint64_t timestamp_ns,
                                     bool import_batch = false);
   CreateTransferResult CreateTransfer(const Transfer& event, uint64_t timestamp_ns);
   // Imports (docs/data-model.md, "Import"): batch_timestamp_ns is the batch's; the event is
   // booked at its own timestamp.
+  CreateLedgerResult CreateImportedLedger(const Ledger& event, uint64_t batch_timestamp_ns);
   CreateAccountResult CreateImportedAccount(const Account& event, uint64_t batch_timestamp_ns);
   CreateTransferResult CreateImportedTransfer(const Transfer& event, uint64_t batch_timestamp_ns);
 

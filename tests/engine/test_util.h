@@ -109,7 +109,8 @@ inline constexpr uint16_t kUnknownTransferFlag = 1 << 9;
 struct LedgerSpec {
   uint32_t id = 1;
   uint8_t scale = 2;
-  std::array<uint8_t, 3> reserved = {};
+  uint8_t flags = 0;
+  std::array<uint8_t, 2> reserved = {};
   std::string asset_code = "USD";  // copied into the 16 bytes, NUL-padded; may hold NULs
   uint64_t timestamp_ns = 0;
 };
@@ -154,6 +155,7 @@ inline Ledger MakeLedger(const LedgerSpec& spec) {
   Ledger ledger{};
   ledger.id = spec.id;
   ledger.scale = spec.scale;
+  ledger.flags = spec.flags;
   std::memcpy(ledger.reserved, spec.reserved.data(), sizeof(ledger.reserved));
   std::memcpy(ledger.asset_code, spec.asset_code.data(),
               std::min<size_t>(spec.asset_code.size(), kAssetCodeSizeBytes));

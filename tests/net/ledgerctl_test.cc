@@ -224,16 +224,34 @@ uint64_t JsonNumber(const std::string& json, const std::string& key, size_t from
   return std::strtoull(json.c_str() + at, nullptr, 10);
 }
 
-// An import through ledgerctl (docs/data-model.md, "Import"): accounts and a few thousand
-// transfers with their original timestamps, in batches of events joined by `then`; then the
-// balances and records as booked. The history must post-date what the ledger holds (here, the
-// ledger record), so the timestamps start just after it.
+// An import through ledgerctl (docs/data-model.md, "Import"): a ledger from 2019, then accounts
+// and a few thousand transfers with their original timestamps, in batches of events joined by
+// `then`; then the balances and records as booked. The history must post-date what the ledger
+// holds (here, the imported ledger record), so the timestamps start just after it.
 TEST_F(LedgerctlTest, ImportsAccountsAndTransfersWithTheirTimestamps) {
-  const CtlRun ledger =
-      Run({"--json", "create-ledger", "--id", "1", "--asset", "USD", "--scale", "2"});
+  const uint64_t start_ns = uint64_t{1'546'300'800} * 1'000'000'000;  // 2019-01-01T00:00:00Z
+  const std::vector<std::string> create_ledger = {"create-ledger", "--id",    "1", "--asset",
+                                                  "USD",           "--scale", "2"};
+  auto with = [](std::vector<std::string> args, std::vector<std::string> more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  // One import flag without the other is a usage error; nothing is created.
+  EXPECT_EQ(Run(with(create_ledger, {"--imported"})).exit_code, 64);
+  EXPECT_EQ(Run(with(create_ledger, {"--timestamp-ns", std::to_string(start_ns)})).exit_code, 64);
+  const CtlRun ledger = Run(with(with({"--json"}, create_ledger),
+                                 {"--imported", "--timestamp-ns", std::to_string(start_ns)}));
   ASSERT_EQ(ledger.exit_code, 0) << ledger.out;
-  const uint64_t start_ns = JsonNumber(ledger.out, "timestamp_ns");
-  ASSERT_GT(start_ns, 0u) << ledger.out;
+  EXPECT_EQ(JsonNumber(ledger.out, "timestamp_ns"), start_ns) << ledger.out;
+  // A retry of the import is fine (exists). (Not a native batch: it would move the clock to now.)
+  EXPECT_EQ(Run(with(create_ledger, {"--imported", "--timestamp-ns", "5"})).exit_code, 0);
+  const CtlRun ledger_json = Run({"--json", "lookup-ledger", "1"});
+  ASSERT_EQ(ledger_json.exit_code, 0) << ledger_json.out;
+  EXPECT_NE(ledger_json.out.find("\"imported\":true"), std::string::npos) << ledger_json.out;
+  EXPECT_EQ(JsonNumber(ledger_json.out, "timestamp_ns"), start_ns) << ledger_json.out;
+  const CtlRun ledger_text = Run({"lookup-ledger", "1"});
+  ASSERT_EQ(ledger_text.exit_code, 0) << ledger_text.out;
+  EXPECT_NE(ledger_text.out.find("imported"), std::string::npos) << ledger_text.out;
   ASSERT_EQ(
       Run({"create-account", "--id", "1",          "--ledger",       "1",
            "--code",         "1",    "--imported", "--timestamp-ns", std::to_string(start_ns + 1),
@@ -282,6 +300,11 @@ TEST_F(LedgerctlTest, ImportsAccountsAndTransfersWithTheirTimestamps) {
   ASSERT_EQ(native.exit_code, 0) << native.out;
   EXPECT_GT(JsonNumber(native.out, "timestamp_ns"),
             start_ns + 10 + 10 * uint64_t{kBatches * kPerBatch});
+  // A native create of the imported ledger's id differs in its flags.
+  const CtlRun native_ledger = Run(create_ledger);
+  EXPECT_NE(native_ledger.exit_code, 0);
+  EXPECT_NE(native_ledger.out.find("exists_with_different_flags"), std::string::npos)
+      << native_ledger.out;
   // Out of range or regressing: refused with the engine's codes; misuse of the flags: usage.
   const CtlRun regress =
       Run({"transfer", "--id", "10", "--debit", "1", "--credit", "2", "--amount", "1", "--ledger",

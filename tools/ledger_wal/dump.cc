@@ -33,8 +33,8 @@ std::string JsonEventPrefix(const char* type, const wal::EntryHeader& entry, uin
 
 std::string JsonLedger(const wal::EntryHeader& entry, uint32_t i, const Ledger& ledger) {
   return absl::StrCat(JsonEventPrefix("ledger", entry, i), ",\"id\":", ledger.id,
-                      ",\"scale\":", ledger.scale, ",\"reserved\":[", ledger.reserved[0], ",",
-                      ledger.reserved[1], ",", ledger.reserved[2],
+                      ",\"scale\":", ledger.scale, ",\"flags\":", ledger.flags, ",\"reserved\":[",
+                      ledger.reserved[0], ",", ledger.reserved[1],
                       "],\"asset_code\":", JsonString(AssetCode(ledger)),
                       ",\"timestamp_ns\":", ledger.timestamp_ns, "}\n");
 }
@@ -83,7 +83,8 @@ std::string JsonEntry(const wal::EntryHeader& entry) {
 
 std::string TextLedger(const Ledger& ledger) {
   return absl::StrCat("  ledger ", ledger.id, "  scale ", ledger.scale, "  asset ",
-                      PrintableText(AssetCode(ledger)), "\n");
+                      PrintableText(AssetCode(ledger)),
+                      (ledger.flags & ledger_flags::kImported) != 0 ? "  imported" : "", "\n");
 }
 
 std::string TextAccount(const Account& account) {

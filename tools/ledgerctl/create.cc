@@ -296,8 +296,12 @@ int RunCreateLedger(GlobalOptions& global, std::span<const std::string> args) {
   parser.Value("--id", Number("--id", &ledger.id));
   parser.Value("--asset", Text(&asset));
   parser.Value("--scale", Number("--scale", &ledger.scale));
+  uint16_t flags = 0;
+  AddImportFlags(parser, &flags, ledger_flags::kImported, &ledger.timestamp_ns);
   parser.Parse(args);
   parser.Require("create-ledger", {"--id", "--asset", "--scale"});
+  CheckImportFlags(parser, flags, ledger_flags::kImported);
+  ledger.flags = static_cast<uint8_t>(flags);
   // Only the length is checked here (it must fit the record); the engine judges the characters.
   if (asset.empty() || asset.size() > kAssetCodeSizeBytes) {
     throw UsageError{absl::StrCat("--asset must be 1 to ", kAssetCodeSizeBytes, " characters")};

@@ -68,11 +68,16 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"create-ledger", R"(usage: ledgerctl create-ledger --id N --asset CODE --scale N
+                                [--imported --timestamp-ns T]
 Creates a ledger: an asset book. Its amounts are integers of minor units; the scale is how
 many of their digits are decimals (USD: 2, so 1234 minor units read 12.34).
   --id N          the ledger's id, 1..4294967295
   --asset CODE    the asset code: 1 to 16 characters of A-Z 0-9 . _ - (USD, BTC)
   --scale N       decimals, 0..38
+  --imported --timestamp-ns T
+                  a migration's ledger, booked at T (ns since the epoch, in the past and
+                  after everything booked so far), so its accounts and transfers can be
+                  imported after it
 example: ledgerctl create-ledger --id 1 --asset USD --scale 2
 )",
      RunCreateLedger},

@@ -165,6 +165,7 @@ std::string JsonLedger(const Ledger& ledger) {
       .Str("asset_code", AssetText(ledger))
       .Int("scale", ledger.scale)
       .Wide("timestamp_ns", ledger.timestamp_ns)
+      .Bool("imported", (ledger.flags & ledger_flags::kImported) != 0)
       .Close();
 }
 
@@ -290,9 +291,12 @@ void PrintFields(std::string_view title,
 
 void PrintLedger(const Session& session, const Ledger& ledger) {
   if (session.json()) return WriteLine(JsonLedger(ledger));
-  PrintFields(absl::StrCat("ledger ", ledger.id), {{"asset", AssetText(ledger)},
-                                                   {"scale", absl::StrCat(ledger.scale)},
-                                                   {"created", TimeText(ledger.timestamp_ns)}});
+  std::vector<std::pair<std::string, std::string>> fields = {{"asset", AssetText(ledger)},
+                                                             {"scale", absl::StrCat(ledger.scale)}};
+  // Imported: booked at the timestamp it had in the system it was migrated from.
+  if ((ledger.flags & ledger_flags::kImported) != 0) fields.emplace_back("imported", "yes");
+  fields.emplace_back("created", TimeText(ledger.timestamp_ns));
+  PrintFields(absl::StrCat("ledger ", ledger.id), fields);
 }
 
 void PrintAccount(const Session& session, const Account& account, const Ledger* ledger) {

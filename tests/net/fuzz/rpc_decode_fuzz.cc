@@ -228,7 +228,7 @@ void Apply(engine::Engine& engine, std::span<const Transfer> events,
   engine.CreateTransfers(events, kBatchTimestampNs, results);
 }
 
-constexpr uint8_t ResultCount(CreateLedgerResult) { return 9; }
+constexpr uint8_t ResultCount(CreateLedgerResult) { return kCreateLedgerResultCount; }
 constexpr uint8_t ResultCount(CreateAccountResult) { return 24; }
 constexpr uint8_t ResultCount(CreateTransferResult) { return kCreateTransferResultCount; }
 
