@@ -70,7 +70,7 @@ struct EngineStats {
   uint64_t account_count = 0;
   uint64_t transfer_count = 0;         // successful transfers retained
   uint64_t pending_count = 0;          // reservations still pending
-  uint64_t failed_transfer_count = 0;  // ids recorded with a state-dependent failure
+  uint64_t failed_transfer_count = 0;  // events recorded with a state-dependent failure
   uint64_t expired_count = 0;          // reservations released by expiry, all time
   // Bytes held by each structure (records in use; indexes and maps by capacity).
   uint64_t account_record_bytes = 0;
@@ -79,8 +79,10 @@ struct EngineStats {
   uint64_t transfer_index_bytes = 0;  // id index, shared with recorded failures
   uint64_t history_bytes = 0;         // per-account transfer lists
   uint64_t pending_bytes = 0;         // reservation state, pending balances, expiry queue
-  uint64_t other_bytes = 0;           // failures, reversals, balance snapshots, ledgers
-  uint64_t change_feed_bytes = 0;     // the change ring, by capacity
+  // Failures (160 bytes each: the failed event and its code), reversals, balance snapshots,
+  // ledgers.
+  uint64_t other_bytes = 0;
+  uint64_t change_feed_bytes = 0;  // the change ring, by capacity
 };
 
 namespace internal {
@@ -97,7 +99,7 @@ class Engine {
   // Each Create* applies one batch: results.size() must equal events.size(), and
   // timestamp_ns must exceed last_timestamp_ns() (both checked with LEDGER_ASSERT: a caller
   // bug). Every event gets a result; events rejected for any reason change nothing, except
-  // that state-dependent transfer failures record their id (see CreateTransferResult).
+  // that state-dependent transfer failures record the event (see CreateTransferResult).
   void CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
                      std::span<CreateLedgerResult> results);
   void CreateAccounts(std::span<const Account> events, uint64_t timestamp_ns,
@@ -109,6 +111,10 @@ class Engine {
   std::optional<Ledger> LookupLedger(uint32_t ledger_id) const;
   std::optional<Account> LookupAccount(AccountId id) const;
   std::optional<Transfer> LookupTransfer(TransferId id) const;
+  // A transfer id whose first attempt failed with a state-dependent code (IsRecordedFailure):
+  // the failed event and that code; nullopt when the id is unknown or names a stored transfer.
+  // This is how a client that got kIdAlreadyFailed learns what the first attempt got.
+  std::optional<FailedTransfer> LookupFailedTransfer(TransferId id) const;
   PendingStatus GetPendingStatus(TransferId id) const;
   // Holds you can see: nullopt when no transfer has this id.
   std::optional<TransferStatus> GetTransferStatus(TransferId id) const;
@@ -150,10 +156,10 @@ class Engine {
   uint64_t change_sequence_oldest() const;  // oldest sequence still retained (== next when empty)
 
   // XXH3-128 over a canonical serialisation of the whole logical state (ledgers, accounts,
-  // transfers, reservation states, reversal sums, recorded failures, balance history, the
-  // change sequence counter and the last timestamp), in creation order. Equal states give equal
-  // hashes whatever the layout. The retained changes are not hashed: which ones are retained
-  // depends on change_feed_capacity, a setting, and their content follows from the log.
+  // transfers, reservation states, reversal sums, recorded failures (event and code), balance
+  // history, the change sequence counter and the last timestamp), in creation order. Equal states
+  // give equal hashes whatever the layout. The retained changes are not hashed: which ones are
+  // retained depends on change_feed_capacity, a setting, and their content follows from the log.
   StateHash ComputeStateHash() const;
   // Per shard (shard_count of them): each shard's accounts, transfers and the failures whose
   // ids it indexes, hashed in its own order. Comparable between engines with the same shard

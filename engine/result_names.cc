@@ -116,9 +116,10 @@ constexpr const char* kTransferResultNames[] = {"ok",
                                                 "overflows_debits",
                                                 "overflows_credits",
                                                 "exceeds_credits",
-                                                "exceeds_debits"};
+                                                "exceeds_debits",
+                                                "id_already_failed"};
 static_assert(std::size(kTransferResultNames) == kCreateTransferResultCount);
-static_assert(static_cast<size_t>(CreateTransferResult::kExceedsDebits) + 1 ==
+static_assert(static_cast<size_t>(CreateTransferResult::kIdAlreadyFailed) + 1 ==
               kCreateTransferResultCount);
 
 constexpr const char* kChangeKindNames[] = {"single_phase", "pending", "posted", "voided",

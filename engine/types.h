@@ -9,6 +9,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace ledger {
@@ -176,9 +177,11 @@ struct Transfer {
 };
 
 // Codes are listed in precedence order: an event gets the first that applies. Groups:
-// validation of the event's own fields, idempotency, references, balances. Codes from
-// kDebitAccountNotFound on are state-dependent: the id is recorded with its code, and any
-// later event with that id gets the same code (a retry never turns a failure into a success).
+// validation of the event's own fields, idempotency, references, balances. The codes from
+// kDebitAccountNotFound to kExceedsDebits are state-dependent: the event is recorded with its
+// code (IsRecordedFailure), and a later event with that id never succeeds: compared with the
+// failed event field by field as with a stored transfer, it gets kExistsWithDifferent* or,
+// identical, kIdAlreadyFailed (Engine::LookupFailedTransfer tells the recorded code).
 enum class CreateTransferResult : uint8_t {
   kOk = 0,
   kLinkedEventFailed = 1,
@@ -221,6 +224,7 @@ enum class CreateTransferResult : uint8_t {
   kExistsWithDifferentCode = 36,
   kExistsWithDifferentValueTime = 37,
   kExists = 38,
+  kIdAlreadyFailed = 69,  // a retry of a failed id; its first attempt's code is recorded
   // References (state-dependent from here on: recorded).
   kDebitAccountNotFound = 39,
   kCreditAccountNotFound = 40,
@@ -254,12 +258,26 @@ enum class CreateTransferResult : uint8_t {
   kExceedsCredits = 67,
   kExceedsDebits = 68,
 };
-inline constexpr uint8_t kCreateTransferResultCount = 69;
+inline constexpr uint8_t kCreateTransferResultCount = 70;
 
-// True for codes whose id is recorded (see CreateTransferResult).
+// True for codes whose event is recorded (see CreateTransferResult): the state-dependent range.
+// Not kIdAlreadyFailed, numbered after it: a retry records nothing.
 constexpr bool IsRecordedFailure(CreateTransferResult result) {
-  return result >= CreateTransferResult::kDebitAccountNotFound;
+  return result >= CreateTransferResult::kDebitAccountNotFound &&
+         result <= CreateTransferResult::kExceedsDebits;
 }
+static_assert(!IsRecordedFailure(CreateTransferResult::kIdAlreadyFailed));
+
+// A transfer whose first attempt failed with a state-dependent code (Engine::LookupFailedTransfer).
+struct FailedTransfer {
+  // The event as submitted, except: timestamp_ns is the booking timestamp it would have had,
+  // and flags lack kLinked (as a stored transfer's: being linked is the chain's, not the event's).
+  Transfer event;
+  CreateTransferResult code;  // IsRecordedFailure
+  friend bool operator==(const FailedTransfer& a, const FailedTransfer& b) {
+    return a.code == b.code && std::memcmp(&a.event, &b.event, sizeof(Transfer)) == 0;
+  }
+};
 
 // Where a reservation stands. Expiry happens at the first batch whose timestamp reaches
 // booking timestamp + timeout.

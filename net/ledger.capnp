@@ -24,7 +24,8 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("ledger::net::rpc");
 
-const schemaVersion :UInt32 = 3;  # 2 added createTransfersPacked; 3 transfer statuses, value time
+const schemaVersion :UInt32 = 4;  # 2 added createTransfersPacked; 3 transfer statuses, value time;
+                                  # 4 idAlreadyFailed, lookupFailedTransfers
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -230,6 +231,9 @@ enum CreateTransferStatus {
   overflowsCredits @66;
   exceedsCredits @67;
   exceedsDebits @68;
+  # Since schema version 4. A retry of an id whose first attempt failed with a recorded
+  # (state-dependent) code, identical to it; listed after `exists` in precedence.
+  idAlreadyFailed @69;
 }
 
 # timestampNs: the event's booking timestamp when it was booked now (ok) or earlier (exists);

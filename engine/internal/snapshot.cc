@@ -520,18 +520,29 @@ Ref State::StoreRestoredTransfer(const Transfer& transfer, uint32_t id_hash,
 absl::Status State::RestoreFailures(std::span<const std::byte> bytes) {
   Records<FailureRecord> failures(bytes);
   if (failures.size() > failures_.capacity_max()) return Corrupt("failures", 0, "too many");
+  uint64_t previous_timestamp_ns = 0;
   for (size_t i = 0; i < failures.size(); ++i) {
     const FailureRecord failure = failures[i];
-    const uint8_t code = static_cast<uint8_t>(failure.code);
-    if (failure.id.IsZero() || failure.id.IsMax() || !IsRecordedFailure(failure.code) ||
-        code >= kCreateTransferResultCount || !IsZero(failure.reserved, sizeof(failure.reserved))) {
+    // The event as submitted passed validation (failures come after it), and was recorded
+    // without kLinked at the timestamp it would have been booked at, in log order.
+    Transfer fresh = failure.event;
+    fresh.timestamp_ns = 0;
+    if (ValidateTransfer(fresh) != CreateTransferResult::kOk ||
+        (failure.event.flags & transfer_flags::kLinked) != 0 || !IsRecordedFailure(failure.code) ||
+        !IsZero(failure.reserved, sizeof(failure.reserved))) {
       return Corrupt("failure", i, "invalid fields");
     }
-    const uint32_t hash = HashId(failure.id.lo, failure.id.hi);
-    if (FindTransferPayload(failure.id, hash) != HashIndex::kNotFound) {
+    if (failure.event.timestamp_ns <= previous_timestamp_ns ||
+        failure.event.timestamp_ns > last_timestamp_ns_) {
+      return Corrupt("failure", i, "timestamp out of order");
+    }
+    previous_timestamp_ns = failure.event.timestamp_ns;
+    const TransferId id = failure.event.id;
+    const uint32_t hash = HashId(id.lo, id.hi);
+    if (FindTransferPayload(id, hash) != HashIndex::kNotFound) {
       return Corrupt("failure", i, "duplicate id");
     }
-    RecordFailure(failure.id, hash, failure.code);
+    AppendFailure(failure, hash);
   }
   return absl::OkStatus();
 }

@@ -165,7 +165,7 @@ Ref State::FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const {
 
 uint32_t State::FindTransferPayloadIn(uint32_t home, TransferId id, uint32_t hash) const {
   return shards_[home]->transfer_index.Find(hash, [&](uint32_t payload) {
-    return (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].id == id
+    return (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].event.id == id
                                        : transfer(Ref::FromBits(payload)).id == id;
   });
 }

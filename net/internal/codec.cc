@@ -14,9 +14,9 @@ static_assert(static_cast<uint16_t>(rpc::CreateLedgerStatus::EXISTS) ==
               static_cast<uint16_t>(CreateLedgerResult::kExists));
 static_assert(static_cast<uint16_t>(rpc::CreateAccountStatus::LEDGER_NOT_FOUND) ==
               static_cast<uint16_t>(CreateAccountResult::kLedgerNotFound));
-static_assert(static_cast<uint16_t>(rpc::CreateTransferStatus::EXCEEDS_DEBITS) ==
-                  static_cast<uint16_t>(CreateTransferResult::kExceedsDebits) &&
-              kCreateTransferResultCount == 69);
+static_assert(static_cast<uint16_t>(rpc::CreateTransferStatus::ID_ALREADY_FAILED) ==
+                  static_cast<uint16_t>(CreateTransferResult::kIdAlreadyFailed) &&
+              kCreateTransferResultCount == 70);
 
 // '?' is outside the asset code alphabet: the engine answers asset_code_invalid.
 constexpr char kInvalidAssetCodeByte = '?';

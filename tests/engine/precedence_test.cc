@@ -373,7 +373,7 @@ TEST(TransferPrecedence, ValidationBeatsTheRecordedCodeOfAFailedId) {
                 {.id = 10, .debit = kMissingAccount, .credit = kB, .amount = 5, .timestamp_ns = 1}),
             R::kTimestampMustBeZero);
   EXPECT_EQ(h.CreateTransfer({.id = 10, .debit = kMissingAccount, .credit = kB, .amount = 5}),
-            R::kDebitAccountNotFound);
+            R::kIdAlreadyFailed);
 }
 
 TEST(TransferPrecedence, ExistsWithDifferentFlagsBeatsExistsWithDifferentAmount) {

@@ -517,10 +517,22 @@ class Generator {
     return transfer;
   }
 
-  // The same event again (exists, or the recorded failure), or with one field changed.
+  // The same event again (exists, or id_already_failed), or with one field changed. Half the
+  // time a retry of a recently failed id, when there is one (the model knows which failed).
   Transfer MakeRetry() {
     if (sent_.empty()) return Base(0);
     Transfer transfer = PickRecent(sent_);
+    if (Percent(50)) {
+      const size_t look_back = std::min<size_t>(sent_.size(), 64);
+      const size_t start = static_cast<size_t>(Uniform(0, look_back - 1));
+      for (size_t k = 0; k < look_back; ++k) {
+        const Transfer& sent = sent_[sent_.size() - 1 - (start + k) % look_back];
+        if (model_.LookupFailedTransfer(sent.id).has_value()) {
+          transfer = sent;
+          break;
+        }
+      }
+    }
     transfer.flags &= static_cast<uint16_t>(~transfer_flags::kLinked);
     if (!Percent(35)) return transfer;
     // clang-format off

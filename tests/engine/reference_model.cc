@@ -71,7 +71,7 @@ std::vector<Result> ReferenceModel::RunChains(std::span<const Event> events, uin
       for (size_t j = start; j <= end; ++j) {
         if (j != i) results[j] = Result::kLinkedEventFailed;
       }
-      record(events[i], result);
+      record(events[i], timestamp_ns + 1 + i, result);
       break;
     }
     start = end + 1;
@@ -175,7 +175,7 @@ std::vector<CreateAccountResult> ReferenceModel::CreateAccounts(std::span<const 
   auto results = RunChains<AccountResult>(
       events, timestamp_ns, account_flags::kLinked,
       [this](const Account& event, uint64_t booked_ns) { return CreateAccount(event, booked_ns); },
-      [](const Account&, AccountResult) {});
+      [](const Account&, uint64_t, AccountResult) {});
   state_.last_timestamp_ns = timestamp_ns + events.size();
   return results;
 }
@@ -188,8 +188,12 @@ std::vector<CreateTransferResult> ReferenceModel::CreateTransfers(std::span<cons
       [this](const Transfer& event, uint64_t booked_ns) {
         return CreateTransfer(event, booked_ns);
       },
-      [this](const Transfer& event, TransferResult result) {
-        if (IsRecordedFailure(result)) state_.failures[event.id.Get()] = result;
+      [this](const Transfer& event, uint64_t booked_ns, TransferResult result) {
+        if (!IsRecordedFailure(result)) return;
+        FailedTransfer failed{event, result};
+        failed.event.timestamp_ns = booked_ns;
+        failed.event.flags &= static_cast<uint16_t>(~transfer_flags::kLinked);
+        state_.failures[event.id.Get()] = failed;
       });
   state_.last_timestamp_ns = timestamp_ns + events.size();
   return results;
@@ -449,7 +453,7 @@ const char* ResultName(CreateTransferResult result) {
       "debit_account_already_closed", "credit_account_already_closed", "overflows_timeout",
       "overflows_debits_pending", "overflows_credits_pending", "overflows_debits_posted",
       "overflows_credits_posted", "overflows_debits", "overflows_credits", "exceeds_credits",
-      "exceeds_debits",
+      "exceeds_debits", "id_already_failed",
   };
   // clang-format on
   static_assert(std::size(kNames) == kCreateTransferResultCount);

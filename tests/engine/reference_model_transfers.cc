@@ -87,11 +87,19 @@ CreateTransferResult ReferenceModel::ValidateTransfer(const Transfer& event) {
 CreateTransferResult ReferenceModel::CompareWithExisting(const Transfer& event) const {
   using namespace transfer_flags;  // NOLINT: a table of flags reads better unqualified.
   auto existing = state_.transfers.find(event.id.Get());
-  if (existing == state_.transfers.end()) {
-    auto failure = state_.failures.find(event.id.Get());
-    return failure == state_.failures.end() ? TransferResult::kOk : failure->second;
+  if (existing != state_.transfers.end()) {
+    return CompareFields(event, existing->second, /*failed=*/false);
   }
-  const Transfer& stored = existing->second;
+  auto failure = state_.failures.find(event.id.Get());
+  if (failure == state_.failures.end()) return TransferResult::kOk;
+  // A retry of a failed id: never a success.
+  const TransferResult result = CompareFields(event, failure->second.event, /*failed=*/true);
+  return result == TransferResult::kExists ? TransferResult::kIdAlreadyFailed : result;
+}
+
+CreateTransferResult ReferenceModel::CompareFields(const Transfer& event, const Transfer& stored,
+                                                   bool failed) const {
+  using namespace transfer_flags;  // NOLINT: a table of flags reads better unqualified.
   const bool settles = Has(event.flags, kPostPending | kVoidPending);
   if ((event.flags & ~kLinked) != stored.flags) return TransferResult::kExistsWithDifferentFlags;
   if (event.pending_id != stored.pending_id) return TransferResult::kExistsWithDifferentPendingId;
@@ -107,7 +115,9 @@ CreateTransferResult ReferenceModel::CompareWithExisting(const Transfer& event) 
       event.credit_account_id != stored.credit_account_id) {
     return TransferResult::kExistsWithDifferentCreditAccountId;
   }
-  if (!AmountMatches(event, stored)) return TransferResult::kExistsWithDifferentAmount;
+  // A failed event's amount is as given, so a retry must give it again exactly.
+  const bool amount_matches = failed ? event.amount == stored.amount : AmountMatches(event, stored);
+  if (!amount_matches) return TransferResult::kExistsWithDifferentAmount;
   if (event.user_data_128 != stored.user_data_128) {
     return TransferResult::kExistsWithDifferentUserData128;
   }

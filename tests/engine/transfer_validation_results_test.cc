@@ -74,7 +74,8 @@ TEST(CreateTransfer, LinkedEventFailedWhenAnotherEventOfTheChainFails) {
   // linked_event_failed is not recorded; the failing event's own code is.
   EXPECT_EQ(h.CreateTransfer({.id = 10, .debit = kA, .credit = kB, .amount = 100}), R::kOk);
   EXPECT_EQ(h.CreateTransfer({.id = 11, .debit = kDebitLimited, .credit = kB, .amount = 1}),
-            R::kExceedsCredits);
+            R::kIdAlreadyFailed);
+  EXPECT_EQ(h.engine().LookupFailedTransfer(TransferId::From(11))->code, R::kExceedsCredits);
 }
 
 TEST(CreateTransfer, LinkedEventChainOpenWhenTheLastEventOfTheBatchIsLinked) {
