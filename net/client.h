@@ -139,7 +139,11 @@ class Client {
   // The records found, in request order; missing ids are left out.
   absl::StatusOr<std::vector<Ledger>> LookupLedgers(std::span<const uint32_t> ids);
   absl::StatusOr<std::vector<Account>> LookupAccounts(std::span<const AccountId> ids);
-  absl::StatusOr<std::vector<Transfer>> LookupTransfers(std::span<const TransferId> ids);
+  // failures, when given: of the ids not found, those whose first attempt failed with a
+  // recorded code (engine/types.h, FailedTransfer), in request order (schema 4; an older
+  // server leaves it empty).
+  absl::StatusOr<std::vector<Transfer>> LookupTransfers(
+      std::span<const TransferId> ids, std::vector<FailedTransfer>* failures = nullptr);
   // What became of each transfer found (schema 3; FailedPrecondition from an older server).
   absl::StatusOr<std::vector<TransferStatusInfo>> GetTransferStatuses(
       std::span<const TransferId> ids);

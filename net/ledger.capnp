@@ -25,7 +25,7 @@ using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("ledger::net::rpc");
 
 const schemaVersion :UInt32 = 4;  # 2 added createTransfersPacked; 3 transfer statuses, value time;
-                                  # 4 idAlreadyFailed, lookupFailedTransfers
+                                  # 4 idAlreadyFailed, lookupTransfers' failures
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -233,7 +233,17 @@ enum CreateTransferStatus {
   exceedsDebits @68;
   # Since schema version 4. A retry of an id whose first attempt failed with a recorded
   # (state-dependent) code, identical to it; listed after `exists` in precedence.
+  # lookupTransfers' `failures` tells the code the first attempt got.
   idAlreadyFailed @69;
+}
+
+# Since schema version 4. A transfer id whose first attempt failed with a recorded
+# (state-dependent) code (lookupTransfers' `failures`; docs/data-model.md, "Retries of a failed id").
+struct FailedTransfer {
+  # The event as submitted, except: timestampNs is when it would have been booked, and flags
+  # lack transferLinked.
+  transfer @0 :Transfer;
+  status @1 :CreateTransferStatus;  # the code the first attempt got
 }
 
 # timestampNs: the event's booking timestamp when it was booked now (ok) or earlier (exists);
@@ -366,7 +376,11 @@ interface Ledger {
   # Lookups return the records found, in request order; missing ids are left out.
   lookupLedgers @3 (ids :List(UInt32)) -> (ledgers :List(LedgerInfo));
   lookupAccounts @4 (ids :List(U128)) -> (accounts :List(Account));
-  lookupTransfers @5 (ids :List(U128)) -> (transfers :List(Transfer));
+  # failures (since schema version 4): of the ids not found, those whose first attempt failed
+  # with a recorded code, with the failed event and that code (a retry of such an id answers
+  # idAlreadyFailed), in request order.
+  lookupTransfers @5 (ids :List(U128))
+      -> (transfers :List(Transfer), failures :List(FailedTransfer));
 
   # nextTimestampNs: the cursor of the next page, or 0 when this page is the last.
   getAccountTransfers @6 (filter :AccountFilter)

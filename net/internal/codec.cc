@@ -128,6 +128,17 @@ void EncodeTransfer(const Transfer& transfer, rpc::Transfer::Builder out) {
   out.setTimestampNs(transfer.timestamp_ns);
 }
 
+void EncodeFailedTransfer(const FailedTransfer& failed, rpc::FailedTransfer::Builder out) {
+  EncodeTransfer(failed.event, out.initTransfer());
+  out.setStatus(static_cast<rpc::CreateTransferStatus>(failed.code));
+}
+
+FailedTransfer DecodeFailedTransfer(rpc::FailedTransfer::Reader in) {
+  // A code from a newer server stays a number (ResultName calls it "unknown").
+  return {DecodeTransfer(in.getTransfer()),
+          static_cast<CreateTransferResult>(static_cast<uint16_t>(in.getStatus()))};
+}
+
 void EncodeTransferStatus(TransferId id, const TransferStatus& status,
                           rpc::TransferStatus::Builder out) {
   EncodeU128(id, out.initId());

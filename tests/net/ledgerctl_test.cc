@@ -106,6 +106,37 @@ TEST_F(LedgerctlTest, LookupTransferSaysWhatBecameOfAHold) {
   EXPECT_NE(json.out.find("\"reversals\":[\"22\"]"), std::string::npos) << json.out;
 }
 
+// A transfer id that failed with a recorded code: a retry says id_already_failed, and
+// lookup-transfer shows the recorded code and the failed event instead of "not found".
+TEST_F(LedgerctlTest, LookupTransferOfAFailedIdShowsItsRecordedCode) {
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndTwoAccounts());
+  const std::vector<std::string> transfer = {
+      "transfer", "--id",     "30", "--debit", "9", "--credit",       "2", "--amount",
+      "7",        "--ledger", "1",  "--code",  "5", "--user-data-64", "77"};
+  const CtlRun failed = Run(transfer);
+  EXPECT_EQ(failed.exit_code, 1) << failed.out;
+  EXPECT_NE(failed.out.find("transfer 30: debit_account_not_found"), std::string::npos)
+      << failed.out;
+  const CtlRun retried = Run(transfer);
+  EXPECT_EQ(retried.exit_code, 1) << retried.out;
+  EXPECT_NE(retried.out.find("transfer 30: id_already_failed"), std::string::npos) << retried.out;
+
+  const CtlRun text = Run({"lookup-transfer", "30", "31"});
+  EXPECT_EQ(text.exit_code, 1) << text.out;
+  EXPECT_NE(text.out.find("transfer 30: failed, debit_account_not_found"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("7.00 USD"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("transfer 31: not found"), std::string::npos) << text.out;
+  const CtlRun json = Run({"--json", "lookup-transfer", "30"});
+  EXPECT_EQ(json.exit_code, 1) << json.out;
+  EXPECT_NE(json.out.find("\"type\":\"failed\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"result\":\"debit_account_not_found\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"result_code\":39"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"debit_account_id\":\"9\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"user_data_64\":\"77\""), std::string::npos) << json.out;
+  EXPECT_EQ(json.out.find("\"type\":\"not_found\""), std::string::npos) << json.out;
+}
+
 // A server that does not speak TLS (or a certificate not trusted): 76, not the usage code.
 TEST_F(LedgerctlTest, ATlsFailureHasItsOwnExitCode) {
   const std::string certificate = server_.data_dir() + "/../cert.pem";

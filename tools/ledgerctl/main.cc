@@ -444,13 +444,20 @@ std::vector<Account> Session::LookupAccounts(std::span<const AccountId> ids) {
   return found;
 }
 
-std::vector<Transfer> Session::LookupTransfers(std::span<const TransferId> ids) {
+std::vector<Transfer> Session::LookupTransfers(std::span<const TransferId> ids,
+                                               std::vector<FailedTransfer>* failures) {
   std::vector<Transfer> found;
+  std::vector<FailedTransfer> part_failures;
   const size_t chunk = QueryIdsMax();
   for (size_t i = 0; i < ids.size(); i += chunk) {
     const auto part = ids.subspan(i, std::min(chunk, ids.size() - i));
-    std::vector<Transfer> transfers = Check(client().LookupTransfers(part), "lookup-transfer");
+    std::vector<Transfer> transfers =
+        Check(client().LookupTransfers(part, failures != nullptr ? &part_failures : nullptr),
+              "lookup-transfer");
     found.insert(found.end(), transfers.begin(), transfers.end());
+    if (failures != nullptr) {
+      failures->insert(failures->end(), part_failures.begin(), part_failures.end());
+    }
   }
   return found;
 }
