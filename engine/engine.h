@@ -7,7 +7,10 @@
 // Timestamps: a batch carries timestamp_ns, which must exceed last_timestamp_ns(). Reservations
 // whose expiry is at or before timestamp_ns expire first (booked at timestamp_ns); then event i
 // is booked at timestamp_ns + 1 + i. So a batch of n events uses timestamps up to
-// timestamp_ns + n, and the next batch must start above that.
+// timestamp_ns + n, and the next batch must start above that. Stored timestamps are meant to
+// stay below kTimestampLimitNs (types.h): value times and reservation deadlines are checked
+// against it (value_time_out_of_range, overflows_timeout); batch timestamps, a server's clock,
+// are far below it.
 //
 // Threading: an Engine is owned by one thread; nothing here is synchronised.
 #pragma once

@@ -117,9 +117,10 @@ constexpr const char* kTransferResultNames[] = {"ok",
                                                 "overflows_credits",
                                                 "exceeds_credits",
                                                 "exceeds_debits",
-                                                "id_already_failed"};
+                                                "id_already_failed",
+                                                "value_time_out_of_range"};
 static_assert(std::size(kTransferResultNames) == kCreateTransferResultCount);
-static_assert(static_cast<size_t>(CreateTransferResult::kIdAlreadyFailed) + 1 ==
+static_assert(static_cast<size_t>(CreateTransferResult::kValueTimeOutOfRange) + 1 ==
               kCreateTransferResultCount);
 
 constexpr const char* kChangeKindNames[] = {"single_phase", "pending", "posted", "voided",

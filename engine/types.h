@@ -20,6 +20,11 @@ __extension__ typedef unsigned __int128 u128;  // NOLINT: GCC/Clang builtin, no 
 
 inline constexpr u128 kU128Max = ~u128{0};
 
+// Every timestamp the ledger stores (booking times, value times, reservation deadlines) is
+// nanoseconds since the Unix epoch below 2^63 (year 2262): the range of a signed 64-bit
+// integer, which is what Go, Java, JavaScript's BigInt64 and most JSON and SQL clients hold.
+inline constexpr uint64_t kTimestampLimitNs = uint64_t{1} << 63;
+
 // A 128-bit unsigned value as two little-endian 64-bit words (alignment 8, so records have no
 // hidden padding). Tag makes ids of different kinds and amounts distinct types.
 template <typename Tag>
@@ -167,10 +172,15 @@ struct Transfer {
   TransferId reverses_id;  // non-zero: this transfer reverses that posted transfer
   UserData128 user_data_128;
   uint64_t user_data_64;
-  uint64_t value_time_ns;  // when it happened economically (client's clock); stored as given
-  uint64_t timestamp_ns;   // booking timestamp; zero on create, set by the engine
+  // When it happened economically (client's clock), stored as given: 0 (= the booking time) or
+  // below kTimestampLimitNs, else value_time_out_of_range.
+  uint64_t value_time_ns;
+  uint64_t timestamp_ns;  // booking timestamp; zero on create, set by the engine
   uint32_t user_data_32;
-  uint32_t timeout_s;  // pending only: expires this many seconds after booking; 0 = never
+  // Pending only: expires this many seconds after booking; 0 = never. Any uint32, but the
+  // deadline (booking timestamp + timeout_s * 10^9) must be below kTimestampLimitNs, else
+  // overflows_timeout.
+  uint32_t timeout_s;
   uint32_t ledger;
   uint16_t code;   // not 0
   uint16_t flags;  // transfer_flags
@@ -209,6 +219,7 @@ enum class CreateTransferResult : uint8_t {
   kLedgerMustNotBeZero = 22,
   kCodeMustNotBeZero = 23,
   kAmountMustNotBeZero = 24,
+  kValueTimeOutOfRange = 70,  // value_time_ns neither 0 nor below kTimestampLimitNs
   // Idempotency.
   kExistsWithDifferentFlags = 25,
   kExistsWithDifferentPendingId = 26,
@@ -247,7 +258,7 @@ enum class CreateTransferResult : uint8_t {
   kExceedsReversibleAmount = 57,
   kDebitAccountAlreadyClosed = 58,
   kCreditAccountAlreadyClosed = 59,
-  kOverflowsTimeout = 60,
+  kOverflowsTimeout = 60,  // the deadline is not below kTimestampLimitNs
   // Balances.
   kOverflowsDebitsPending = 61,
   kOverflowsCreditsPending = 62,
@@ -258,7 +269,7 @@ enum class CreateTransferResult : uint8_t {
   kExceedsCredits = 67,
   kExceedsDebits = 68,
 };
-inline constexpr uint8_t kCreateTransferResultCount = 70;
+inline constexpr uint8_t kCreateTransferResultCount = 71;
 
 // True for codes whose event is recorded (see CreateTransferResult): the state-dependent range.
 // Not kIdAlreadyFailed, numbered after it: a retry records nothing.

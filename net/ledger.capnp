@@ -25,7 +25,8 @@ using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("ledger::net::rpc");
 
 const schemaVersion :UInt32 = 4;  # 2 added createTransfersPacked; 3 transfer statuses, value time;
-                                  # 4 idAlreadyFailed, lookupTransfers' failures
+                                  # 4 idAlreadyFailed, lookupTransfers' failures,
+                                  #   valueTimeOutOfRange
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -88,10 +89,11 @@ struct Transfer {
   pendingId @7 :U128;        # postPending/voidPending: the reservation; else 0
   reversesId @8 :U128;       # non-zero: this transfer reverses that posted transfer
   timeoutS @9 :UInt32;       # pending only: expires this many seconds after booking; 0 = never
+                             # (the deadline must be below 2^63 ns, else overflowsTimeout)
   userData128 @10 :U128;
   userData64 @11 :UInt64;
   userData32 @12 :UInt32;
-  valueTimeNs @13 :UInt64;   # when it happened economically (your clock); stored as given
+  valueTimeNs @13 :UInt64;   # when it happened economically (your clock); 0 or below 2^63
   timestampNs @14 :UInt64;
 }
 
@@ -235,6 +237,9 @@ enum CreateTransferStatus {
   # (state-dependent) code, identical to it; listed after `exists` in precedence.
   # lookupTransfers' `failures` tells the code the first attempt got.
   idAlreadyFailed @69;
+  # Since schema version 4. valueTimeNs is neither 0 nor below 2^63; listed after
+  # amountMustNotBeZero in precedence.
+  valueTimeOutOfRange @70;
 }
 
 # Since schema version 4. A transfer id whose first attempt failed with a recorded

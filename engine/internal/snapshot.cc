@@ -588,8 +588,9 @@ absl::Status State::CheckReservation(const ReservationRecord& record, uint64_t i
                                      const std::vector<Ref>& refs, uint64_t& expires_at_ns) const {
   const Transfer& transfer = this->transfer(refs[record.transfer_slot]);
   if (transfer.timeout_s != 0 &&
-      __builtin_add_overflow(transfer.timestamp_ns, uint64_t{transfer.timeout_s} * 1'000'000'000,
-                             &expires_at_ns)) {
+      (__builtin_add_overflow(transfer.timestamp_ns, uint64_t{transfer.timeout_s} * 1'000'000'000,
+                              &expires_at_ns) ||
+       expires_at_ns >= kTimestampLimitNs)) {
     return Corrupt("reservation", index, "timeout overflows");
   }
   if ((transfer.flags & kPending) == 0 || record.expires_at_ns != expires_at_ns) {

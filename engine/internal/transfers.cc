@@ -163,6 +163,7 @@ CreateTransferResult State::ValidateTransfer(const Transfer& event) {
   if (!resolves && event.ledger == 0) return R::kLedgerMustNotBeZero;
   if (!resolves && event.code == 0) return R::kCodeMustNotBeZero;
   if (event.amount.IsZero() && (event.flags & kVoidPending) == 0) return R::kAmountMustNotBeZero;
+  if (event.value_time_ns >= kTimestampLimitNs) return R::kValueTimeOutOfRange;
   return R::kOk;
 }
 
@@ -324,8 +325,9 @@ CreateTransferResult State::ApplyNewInFull(const Transfer& event, uint64_t times
   const bool pending = (event.flags & kPending) != 0;
   uint64_t expires_at_ns = 0;
   if (pending && event.timeout_s != 0 &&
-      __builtin_add_overflow(timestamp_ns, event.timeout_s * kNanosecondsPerSecond,
-                             &expires_at_ns)) {
+      (__builtin_add_overflow(timestamp_ns, event.timeout_s * kNanosecondsPerSecond,
+                              &expires_at_ns) ||
+       expires_at_ns >= kTimestampLimitNs)) {
     return R::kOverflowsTimeout;
   }
   const AccountRecord& debit = this->account(prepared.debit_ref);

@@ -15,8 +15,10 @@ static_assert(static_cast<uint16_t>(rpc::CreateLedgerStatus::EXISTS) ==
 static_assert(static_cast<uint16_t>(rpc::CreateAccountStatus::LEDGER_NOT_FOUND) ==
               static_cast<uint16_t>(CreateAccountResult::kLedgerNotFound));
 static_assert(static_cast<uint16_t>(rpc::CreateTransferStatus::ID_ALREADY_FAILED) ==
-                  static_cast<uint16_t>(CreateTransferResult::kIdAlreadyFailed) &&
-              kCreateTransferResultCount == 70);
+              static_cast<uint16_t>(CreateTransferResult::kIdAlreadyFailed));
+static_assert(static_cast<uint16_t>(rpc::CreateTransferStatus::VALUE_TIME_OUT_OF_RANGE) ==
+                  static_cast<uint16_t>(CreateTransferResult::kValueTimeOutOfRange) &&
+              kCreateTransferResultCount == 71);
 
 // '?' is outside the asset code alphabet: the engine answers asset_code_invalid.
 constexpr char kInvalidAssetCodeByte = '?';

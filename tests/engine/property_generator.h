@@ -72,12 +72,13 @@ inline Mix ChainHeavyWorkload() {
   return mix;
 }
 
-// Amounts near 2^128 and batch timestamps near 2^64 (so a long timeout overflows).
+// Amounts near 2^128 and batch timestamps near 2^63, the limit of stored timestamps (so a long
+// timeout overflows).
 inline Mix OverflowWorkload() {
   Mix mix;
   mix.huge_amount_percent = 35;
   mix.huge_timeout_percent = 10;
-  mix.start_timestamp_ns = UINT64_MAX - (uint64_t{1} << 61);
+  mix.start_timestamp_ns = kTimestampLimitNs - (uint64_t{1} << 61);
   return mix;
 }
 
@@ -558,7 +559,7 @@ class Generator {
     using namespace transfer_flags;  // NOLINT: a table of flags reads better unqualified.
     const TransferId other = TransferId::From(Uniform(1, 1 << 20));
     // clang-format off
-    switch (Uniform(0, 22)) {
+    switch (Uniform(0, 23)) {
       case 0: transfer->timestamp_ns = 1; break;
       case 1: transfer->flags |= static_cast<uint16_t>(1 << Uniform(8, 15)); break;
       case 2: transfer->id = TransferId{}; break;
@@ -581,6 +582,7 @@ class Generator {
       case 19: transfer->credit_account_id = transfer->debit_account_id; break;
       case 20: transfer->ledger = 0; break;
       case 21: transfer->code = 0; break;
+      case 22: transfer->value_time_ns = kTimestampLimitNs + Uniform(0, 1) * UINT64_MAX / 2; break;
       default: transfer->amount = Amount{}; break;
     }
     // clang-format on

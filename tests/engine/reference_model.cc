@@ -453,7 +453,7 @@ const char* ResultName(CreateTransferResult result) {
       "debit_account_already_closed", "credit_account_already_closed", "overflows_timeout",
       "overflows_debits_pending", "overflows_credits_pending", "overflows_debits_posted",
       "overflows_credits_posted", "overflows_debits", "overflows_credits", "exceeds_credits",
-      "exceeds_debits", "id_already_failed",
+      "exceeds_debits", "id_already_failed", "value_time_out_of_range",
   };
   // clang-format on
   static_assert(std::size(kNames) == kCreateTransferResultCount);

@@ -17,7 +17,7 @@ using model_internal::SumOverflows;
 using TransferResult = CreateTransferResult;
 
 constexpr u128 kNsPerS = 1'000'000'000;
-constexpr u128 kU64Max = UINT64_MAX;
+constexpr u128 kTimestampMaxNs = INT64_MAX;  // the largest timestamp the ledger stores
 
 }  // namespace
 
@@ -81,6 +81,7 @@ CreateTransferResult ReferenceModel::ValidateTransfer(const Transfer& event) {
   if (!settles && event.ledger == 0) return TransferResult::kLedgerMustNotBeZero;
   if (!settles && event.code == 0) return TransferResult::kCodeMustNotBeZero;
   if (event.amount.IsZero() && !void_pending) return TransferResult::kAmountMustNotBeZero;
+  if (event.value_time_ns > kTimestampMaxNs) return TransferResult::kValueTimeOutOfRange;
   return TransferResult::kOk;
 }
 
@@ -253,7 +254,7 @@ CreateTransferResult ReferenceModel::CheckClosedAndTimeout(const Transfer& event
     return TransferResult::kCreditAccountAlreadyClosed;
   }
   const u128 expires_at_ns = u128{timestamp_ns} + u128{event.timeout_s} * kNsPerS;
-  if (Has(event.flags, transfer_flags::kPending) && expires_at_ns > kU64Max) {
+  if (Has(event.flags, transfer_flags::kPending) && expires_at_ns > kTimestampMaxNs) {
     return TransferResult::kOverflowsTimeout;
   }
   return TransferResult::kOk;

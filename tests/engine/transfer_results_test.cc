@@ -589,11 +589,11 @@ TEST(CreateTransfer, CreditAccountAlreadyClosedWhenCreditingAClosedAccount) {
   EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kCreditAccountAlreadyClosed));
 }
 
-TEST(CreateTransfer, OverflowsTimeoutWhenExpiryWouldPassTwoToThe64Nanoseconds) {
+TEST(CreateTransfer, OverflowsTimeoutWhenExpiryWouldReachTwoToThe63Nanoseconds) {
   Harness h;
   CreateStandardBook(h);
-  // Booked at 1.8e19 + 1; + (2^32 - 1) s = 4.29e18 ns passes 2^64 = 1.8447e19.
-  const uint64_t late_ns = 18'000'000'000'000'000'000ULL;
+  // Booked at 8e18 + 1; + (2^32 - 1) s = 4.29e18 ns passes 2^63 = 9.223e18 (not 2^64).
+  const uint64_t late_ns = 8'000'000'000'000'000'000ULL;
   const Observation before = h.Observe();
   EXPECT_EQ(h.CreateTransfer({.id = 10,
                               .debit = kA,
@@ -621,6 +621,26 @@ TEST(CreateTransfer, OverflowsTimeoutWhenExpiryWouldPassTwoToThe64Nanoseconds) {
                               .timeout_s = 400'000'000,
                               .flags = tf::kPending}),
             R::kOk);
+}
+
+TEST(CreateTransfer, OverflowsTimeoutExactlyWhenTheDeadlineIsNotBelowTwoToThe63) {
+  Harness h;
+  CreateStandardBook(h);
+  constexpr uint64_t kTimeoutNs = 1000 * kNanosPerSecond;
+  // Batch at T, the event booked at T + 1: the deadline is T + 1 + 1000 s.
+  const uint64_t last_ok_ns = kTimestampLimitNs - 1 - kTimeoutNs - 1;  // deadline 2^63 - 1
+  const TransferSpec reservation = {
+      .id = 10, .debit = kA, .credit = kB, .amount = 5, .timeout_s = 1000, .flags = tf::kPending};
+  EXPECT_EQ(h.CreateTransfer(reservation, last_ok_ns), R::kOk);
+  EXPECT_EQ(h.engine().GetTransferStatus(TransferId::From(10))->expires_at_ns,
+            kTimestampLimitNs - 1);
+  TransferSpec late = reservation;
+  late.id = 11;
+  EXPECT_EQ(h.CreateTransfer(late, last_ok_ns + 1 + 1), R::kOverflowsTimeout);  // 2^63 + 1
+  EXPECT_FALSE(h.LookupTransfer(11).has_value());
+  late.id = 12;
+  late.timeout_s = 0;  // never expires: no deadline to check
+  EXPECT_EQ(h.CreateTransfer(late), R::kOk);
 }
 
 TEST(CreateTransfer, OverflowsDebitsPendingWhenDebitPendingBalanceWouldWrap) {

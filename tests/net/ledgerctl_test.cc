@@ -137,6 +137,41 @@ TEST_F(LedgerctlTest, LookupTransferOfAFailedIdShowsItsRecordedCode) {
   EXPECT_EQ(json.out.find("\"type\":\"not_found\""), std::string::npos) << json.out;
 }
 
+// Timestamps are below 2^63 (a signed 64-bit integer): --value-time-ns and --timeout-s refuse
+// what is out of range with a usage error that names the flag and the range, before any call.
+TEST_F(LedgerctlTest, ValueTimeAndTimeoutOutOfRangeAreUsageErrors) {
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndTwoAccounts());
+  const auto transfer = [this](const std::string& id, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"transfer", "--id",   id,         "--debit", "1",
+                                     "--credit", "2",      "--amount", "1",       "--ledger",
+                                     "1",        "--code", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  };
+  for (const char* value : {"9223372036854775808", "18446744073709551615", "-1"}) {
+    const CtlRun run = transfer("50", {"--value-time-ns", value});
+    EXPECT_EQ(run.exit_code, 64) << value << ": " << run.out;
+    EXPECT_NE(run.out.find("--value-time-ns must be a whole number in 0..9223372036854775807"),
+              std::string::npos)
+        << run.out;
+  }
+  for (const char* value : {"4294967296", "-1"}) {
+    const CtlRun run = transfer("51", {"--pending", "--timeout-s", value});
+    EXPECT_EQ(run.exit_code, 64) << value << ": " << run.out;
+    EXPECT_NE(run.out.find("--timeout-s must be a whole number in 0..4294967295"),
+              std::string::npos)
+        << run.out;
+  }
+  // Nothing was submitted: the ids are still free, and the largest values are accepted.
+  const CtlRun largest = transfer("50", {"--value-time-ns", "9223372036854775807"});
+  EXPECT_EQ(largest.exit_code, 0) << largest.out;
+  const CtlRun longest = transfer("51", {"--pending", "--timeout-s", "4294967295"});
+  EXPECT_EQ(longest.exit_code, 0) << longest.out;
+  const CtlRun json = Run({"--json", "lookup-transfer", "50"});
+  EXPECT_NE(json.out.find("\"value_time_ns\":\"9223372036854775807\""), std::string::npos)
+      << json.out;
+}
+
 // A server that does not speak TLS (or a certificate not trusted): 76, not the usage code.
 TEST_F(LedgerctlTest, ATlsFailureHasItsOwnExitCode) {
   const std::string certificate = server_.data_dir() + "/../cert.pem";
