@@ -36,7 +36,8 @@ struct EngineOptions {
   uint64_t accounts_capacity = 1024;
   uint64_t transfers_capacity = 4096;
   // Hard limits: address space for this many records is reserved up front (it costs no
-  // memory until used). Recorded failures count against transfers_max too. At most 2^31 - 1.
+  // memory until used). Recorded failures count against transfers_max too (their table reserves
+  // 160 bytes of address space per transfer: 43 GB more at the default). At most 2^31 - 1.
   uint64_t accounts_max = uint64_t{1} << 26;   // 7 GB of address space
   uint64_t transfers_max = uint64_t{1} << 28;  // 40 GB of address space
   // Seed of the hash that places ids in the indexes. Affects layout only, never results or
