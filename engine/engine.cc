@@ -43,6 +43,9 @@ std::optional<Account> Engine::LookupAccount(AccountId id) const {
 std::optional<Transfer> Engine::LookupTransfer(TransferId id) const {
   return state_->LookupTransfer(id);
 }
+std::optional<FailedTransfer> Engine::LookupFailedTransfer(TransferId id) const {
+  return state_->LookupFailedTransfer(id);
+}
 PendingStatus Engine::GetPendingStatus(TransferId id) const { return state_->GetPendingStatus(id); }
 Amount Engine::GetPostedAmount(TransferId pending_id) const {
   return state_->GetPostedAmount(pending_id);

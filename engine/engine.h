@@ -7,7 +7,10 @@
 // Timestamps: a batch carries timestamp_ns, which must exceed last_timestamp_ns(). Reservations
 // whose expiry is at or before timestamp_ns expire first (booked at timestamp_ns); then event i
 // is booked at timestamp_ns + 1 + i. So a batch of n events uses timestamps up to
-// timestamp_ns + n, and the next batch must start above that.
+// timestamp_ns + n, and the next batch must start above that. Stored timestamps are meant to
+// stay below kTimestampLimitNs (types.h): value times and reservation deadlines are checked
+// against it (value_time_out_of_range, overflows_timeout); batch timestamps, a server's clock,
+// are far below it.
 //
 // Threading: an Engine is owned by one thread; nothing here is synchronised.
 #pragma once
@@ -33,7 +36,8 @@ struct EngineOptions {
   uint64_t accounts_capacity = 1024;
   uint64_t transfers_capacity = 4096;
   // Hard limits: address space for this many records is reserved up front (it costs no
-  // memory until used). Recorded failures count against transfers_max too. At most 2^31 - 1.
+  // memory until used). Recorded failures count against transfers_max too (their table reserves
+  // 160 bytes of address space per transfer: 43 GB more at the default). At most 2^31 - 1.
   uint64_t accounts_max = uint64_t{1} << 26;   // 7 GB of address space
   uint64_t transfers_max = uint64_t{1} << 28;  // 40 GB of address space
   // Seed of the hash that places ids in the indexes. Affects layout only, never results or
@@ -70,7 +74,7 @@ struct EngineStats {
   uint64_t account_count = 0;
   uint64_t transfer_count = 0;         // successful transfers retained
   uint64_t pending_count = 0;          // reservations still pending
-  uint64_t failed_transfer_count = 0;  // ids recorded with a state-dependent failure
+  uint64_t failed_transfer_count = 0;  // events recorded with a state-dependent failure
   uint64_t expired_count = 0;          // reservations released by expiry, all time
   // Bytes held by each structure (records in use; indexes and maps by capacity).
   uint64_t account_record_bytes = 0;
@@ -81,8 +85,10 @@ struct EngineStats {
   uint64_t account_query_index_bytes = 0;   // QueryAccounts' index (user data, ledger, code)
   uint64_t transfer_query_index_bytes = 0;  // QueryTransfers' index (user data)
   uint64_t pending_bytes = 0;               // reservation state, pending balances, expiry queue
-  uint64_t other_bytes = 0;                 // failures, reversals, balance snapshots, ledgers
-  uint64_t change_feed_bytes = 0;           // the change ring, by capacity
+  // Failures (160 bytes each: the failed event and its code), reversals, balance snapshots,
+  // ledgers.
+  uint64_t other_bytes = 0;
+  uint64_t change_feed_bytes = 0;  // the change ring, by capacity
 };
 
 namespace internal {
@@ -99,7 +105,7 @@ class Engine {
   // Each Create* applies one batch: results.size() must equal events.size(), and
   // timestamp_ns must exceed last_timestamp_ns() (both checked with LEDGER_ASSERT: a caller
   // bug). Every event gets a result; events rejected for any reason change nothing, except
-  // that state-dependent transfer failures record their id (see CreateTransferResult).
+  // that state-dependent transfer failures record the event (see CreateTransferResult).
   void CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,
                      std::span<CreateLedgerResult> results);
   void CreateAccounts(std::span<const Account> events, uint64_t timestamp_ns,
@@ -111,6 +117,10 @@ class Engine {
   std::optional<Ledger> LookupLedger(uint32_t ledger_id) const;
   std::optional<Account> LookupAccount(AccountId id) const;
   std::optional<Transfer> LookupTransfer(TransferId id) const;
+  // A transfer id whose first attempt failed with a state-dependent code (IsRecordedFailure):
+  // the failed event and that code; nullopt when the id is unknown or names a stored transfer.
+  // This is how a client that got kIdAlreadyFailed learns what the first attempt got.
+  std::optional<FailedTransfer> LookupFailedTransfer(TransferId id) const;
   PendingStatus GetPendingStatus(TransferId id) const;
   // Holds you can see: nullopt when no transfer has this id.
   std::optional<TransferStatus> GetTransferStatus(TransferId id) const;
@@ -160,10 +170,10 @@ class Engine {
   uint64_t change_sequence_oldest() const;  // oldest sequence still retained (== next when empty)
 
   // XXH3-128 over a canonical serialisation of the whole logical state (ledgers, accounts,
-  // transfers, reservation states, reversal sums, recorded failures, balance history, the
-  // change sequence counter and the last timestamp), in creation order. Equal states give equal
-  // hashes whatever the layout. The retained changes are not hashed: which ones are retained
-  // depends on change_feed_capacity, a setting, and their content follows from the log.
+  // transfers, reservation states, reversal sums, recorded failures (event and code), balance
+  // history, the change sequence counter and the last timestamp), in creation order. Equal states
+  // give equal hashes whatever the layout. The retained changes are not hashed: which ones are
+  // retained depends on change_feed_capacity, a setting, and their content follows from the log.
   StateHash ComputeStateHash() const;
   // Per shard (shard_count of them): each shard's accounts, transfers and the failures whose
   // ids it indexes, hashed in its own order. Comparable between engines with the same shard

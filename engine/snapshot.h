@@ -36,7 +36,9 @@ inline constexpr uint32_t kSnapshotSectionCount = 8;
 // The version of the engine's sections (wal/format.h versions the framing around them).
 // 0: before the change feed (no kChanges section, no sequence counter): refused, since the
 // feed cannot be rebuilt from it; recovery then falls back to an older snapshot or the log.
-inline constexpr uint32_t kSnapshotFormatVersion = 1;
+// 1: failures recorded as {id, code} only: refused, since a retry of a failed id is compared
+// with the failed event, which such a snapshot lacks.
+inline constexpr uint32_t kSnapshotFormatVersion = 2;
 
 struct SnapshotMeta {
   uint64_t last_timestamp_ns;
@@ -47,10 +49,12 @@ struct SnapshotMeta {
   uint64_t reserved[4];
 };
 
+// A recorded failure (FailedTransfer): the event as submitted, with the booking timestamp it
+// would have had and without kLinked, and its code. Also the engine's in-memory record.
 struct FailureRecord {
-  TransferId id;
+  Transfer event;
   CreateTransferResult code;
-  uint8_t reserved[7];
+  uint8_t reserved[7];  // zero
 };
 
 struct ReservationRecord {
@@ -68,8 +72,9 @@ struct BalanceHistoryRecord {
 };
 
 static_assert(sizeof(SnapshotMeta) == 64 && offsetof(SnapshotMeta, change_sequence_next) == 16 &&
-              offsetof(SnapshotMeta, format_version) == 24 && sizeof(FailureRecord) == 24 &&
-              sizeof(ReservationRecord) == 24 && sizeof(BalanceHistoryRecord) == 88);
+              offsetof(SnapshotMeta, format_version) == 24 && sizeof(FailureRecord) == 160 &&
+              offsetof(FailureRecord, code) == 152 && sizeof(ReservationRecord) == 24 &&
+              sizeof(BalanceHistoryRecord) == 88);
 
 struct SnapshotSection {
   SnapshotSectionKind kind;

@@ -9,6 +9,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace ledger {
@@ -18,6 +19,11 @@ static_assert(std::endian::native == std::endian::little, "records are little-en
 __extension__ typedef unsigned __int128 u128;  // NOLINT: GCC/Clang builtin, no ISO spelling.
 
 inline constexpr u128 kU128Max = ~u128{0};
+
+// Every timestamp the ledger stores (booking times, value times, reservation deadlines) is
+// nanoseconds since the Unix epoch below 2^63 (year 2262): the range of a signed 64-bit
+// integer, which is what Go, Java, JavaScript's BigInt64 and most JSON and SQL clients hold.
+inline constexpr uint64_t kTimestampLimitNs = uint64_t{1} << 63;
 
 // A 128-bit unsigned value as two little-endian 64-bit words (alignment 8, so records have no
 // hidden padding). Tag makes ids of different kinds and amounts distinct types.
@@ -182,9 +188,6 @@ inline constexpr uint16_t kImported = 1 << 8;
 inline constexpr uint16_t kAll = (1 << 9) - 1;
 }  // namespace transfer_flags
 
-// An imported event's timestamp is below this (and below its batch's): 2^63 ns is the year
-// 2262, and the top bit stays free for the engine's own use.
-inline constexpr uint64_t kImportedTimestampLimitNs = uint64_t{1} << 63;
 
 struct Transfer {
   TransferId id;  // client-chosen idempotency key; not 0, not 2^128-1
@@ -195,21 +198,27 @@ struct Transfer {
   TransferId reverses_id;  // non-zero: this transfer reverses that posted transfer
   UserData128 user_data_128;
   uint64_t user_data_64;
-  uint64_t value_time_ns;  // when it happened economically (client's clock); stored as given
-  uint64_t timestamp_ns;   // booking timestamp; zero on create, set by the engine (imported: given)
+  // When it happened economically (client's clock), stored as given: 0 (= the booking time) or
+  // below kTimestampLimitNs, else value_time_out_of_range.
+  uint64_t value_time_ns;
+  uint64_t timestamp_ns;  // booking timestamp; zero on create, set by the engine (imported: given)
   uint32_t user_data_32;
-  uint32_t timeout_s;  // pending only: expires this many seconds after booking; 0 = never
+  // Pending only: expires this many seconds after booking; 0 = never. Any uint32, but the
+  // deadline (booking timestamp + timeout_s * 10^9) must be below kTimestampLimitNs, else
+  // overflows_timeout.
+  uint32_t timeout_s;
   uint32_t ledger;
   uint16_t code;   // not 0
   uint16_t flags;  // transfer_flags
 };
 
 // Codes are listed in precedence order: an event gets the first that applies. Groups:
-// validation of the event's own fields, idempotency, references, balances. Codes from
-// kDebitAccountNotFound on are state-dependent: the id is recorded with its code, and any
-// later event with that id gets the same code (a retry never turns a failure into a success).
-// Numbers are appended as codes are added, so they are not in precedence order; 69 and 70 are
-// taken on another branch.
+// validation of the event's own fields, idempotency, references, balances. The codes from
+// kDebitAccountNotFound to kExceedsDebits are state-dependent: the event is recorded with its
+// code (IsRecordedFailure), and a later event with that id never succeeds: compared with the
+// failed event field by field as with a stored transfer, it gets kExistsWithDifferent* or,
+// identical, kIdAlreadyFailed (Engine::LookupFailedTransfer tells the recorded code).
+// Numbers are appended as codes are added, so they are not in precedence order.
 enum class CreateTransferResult : uint8_t {
   kOk = 0,
   kLinkedEventFailed = 1,
@@ -241,6 +250,7 @@ enum class CreateTransferResult : uint8_t {
   kLedgerMustNotBeZero = 22,
   kCodeMustNotBeZero = 23,
   kAmountMustNotBeZero = 24,
+  kValueTimeOutOfRange = 70,  // value_time_ns neither 0 nor below kTimestampLimitNs
   // Idempotency.
   kExistsWithDifferentFlags = 25,
   kExistsWithDifferentPendingId = 26,
@@ -256,6 +266,7 @@ enum class CreateTransferResult : uint8_t {
   kExistsWithDifferentCode = 36,
   kExistsWithDifferentValueTime = 37,
   kExists = 38,
+  kIdAlreadyFailed = 69,  // a retry of a failed id; its first attempt's code is recorded
   // Imported: at or before the last timestamp booked (not recorded: a retry may fix it).
   kImportedEventTimestampMustNotRegress = 74,
   // References (state-dependent from here on: recorded).
@@ -280,7 +291,7 @@ enum class CreateTransferResult : uint8_t {
   kExceedsReversibleAmount = 57,
   kDebitAccountAlreadyClosed = 58,
   kCreditAccountAlreadyClosed = 59,
-  kOverflowsTimeout = 60,
+  kOverflowsTimeout = 60,  // the deadline is not below kTimestampLimitNs
   // Balances.
   kOverflowsDebitsPending = 61,
   kOverflowsCreditsPending = 62,
@@ -293,11 +304,24 @@ enum class CreateTransferResult : uint8_t {
 };
 inline constexpr uint8_t kCreateTransferResultCount = 76;
 
-// True for codes whose id is recorded (see CreateTransferResult).
+// True for codes whose event is recorded (see CreateTransferResult): the state-dependent range.
+// Not kIdAlreadyFailed, numbered after it: a retry records nothing.
 constexpr bool IsRecordedFailure(CreateTransferResult result) {
   return result >= CreateTransferResult::kDebitAccountNotFound &&
          result <= CreateTransferResult::kExceedsDebits;
 }
+static_assert(!IsRecordedFailure(CreateTransferResult::kIdAlreadyFailed));
+
+// A transfer whose first attempt failed with a state-dependent code (Engine::LookupFailedTransfer).
+struct FailedTransfer {
+  // The event as submitted, except: timestamp_ns is the booking timestamp it would have had,
+  // and flags lack kLinked (as a stored transfer's: being linked is the chain's, not the event's).
+  Transfer event;
+  CreateTransferResult code;  // IsRecordedFailure
+  friend bool operator==(const FailedTransfer& a, const FailedTransfer& b) {
+    return a.code == b.code && std::memcmp(&a.event, &b.event, sizeof(Transfer)) == 0;
+  }
+};
 
 // Where a reservation stands. Expiry happens at the first batch whose timestamp reaches
 // booking timestamp + timeout.

@@ -704,8 +704,10 @@ absl::StatusOr<std::vector<Account>> Client::LookupAccounts(std::span<const Acco
   return found;
 }
 
-absl::StatusOr<std::vector<Transfer>> Client::LookupTransfers(std::span<const TransferId> ids) {
+absl::StatusOr<std::vector<Transfer>> Client::LookupTransfers(
+    std::span<const TransferId> ids, std::vector<FailedTransfer>* failures) {
   std::vector<Transfer> found;
+  if (failures != nullptr) failures->clear();
   absl::Status status = impl_->Call([&]() {
     auto request = impl_->ledger().lookupTransfersRequest(internal::MessageWords(ids.size() * 3));
     auto list = request.initIds(static_cast<unsigned>(ids.size()));
@@ -713,6 +715,10 @@ absl::StatusOr<std::vector<Transfer>> Client::LookupTransfers(std::span<const Tr
     return request.send().then([&](auto&& response) {
       for (auto transfer : response.getTransfers()) {
         found.push_back(internal::DecodeTransfer(transfer));
+      }
+      if (failures == nullptr) return;
+      for (auto failed : response.getFailures()) {
+        failures->push_back(internal::DecodeFailedTransfer(failed));
       }
     });
   });
@@ -801,8 +807,8 @@ absl::StatusOr<Page<AccountBalance>> Client::GetAccountBalances(const AccountFil
 template <typename Record, typename Request, typename Records, typename Decode>
 absl::StatusOr<Page<Record>> QueryPage(Client::Impl& impl, const QueryFilter& filter,
                                        Request request, Records records, Decode decode) {
-  if (impl.info().schema_version < 3) {
-    return absl::FailedPreconditionError("the server predates ledger-wide queries (schema 3)");
+  if (impl.info().schema_version < 4) {
+    return absl::FailedPreconditionError("the server predates ledger-wide queries (schema 4)");
   }
   Page<Record> page;
   absl::Status status = impl.Call([&]() {

@@ -139,7 +139,11 @@ class Client {
   // The records found, in request order; missing ids are left out.
   absl::StatusOr<std::vector<Ledger>> LookupLedgers(std::span<const uint32_t> ids);
   absl::StatusOr<std::vector<Account>> LookupAccounts(std::span<const AccountId> ids);
-  absl::StatusOr<std::vector<Transfer>> LookupTransfers(std::span<const TransferId> ids);
+  // failures, when given: of the ids not found, those whose first attempt failed with a
+  // recorded code (engine/types.h, FailedTransfer), in request order (schema 4; an older
+  // server leaves it empty).
+  absl::StatusOr<std::vector<Transfer>> LookupTransfers(
+      std::span<const TransferId> ids, std::vector<FailedTransfer>* failures = nullptr);
   // What became of each transfer found (schema 3; FailedPrecondition from an older server).
   absl::StatusOr<std::vector<TransferStatusInfo>> GetTransferStatuses(
       std::span<const TransferId> ids);
@@ -150,7 +154,7 @@ class Client {
   // filter.limit 0 means the server's page size.
   absl::StatusOr<Page<Transfer>> GetAccountTransfers(const AccountFilter& filter);
   absl::StatusOr<Page<AccountBalance>> GetAccountBalances(const AccountFilter& filter);
-  // Accounts or transfers across the ledger (schema 3; FailedPrecondition from an older
+  // Accounts or transfers across the ledger (schema 4; FailedPrecondition from an older
   // server). filter.limit 0 means the server's page size; pages continue from
   // next_timestamp_ns as timestamp_min_ns (timestamp_max_ns when reversed).
   absl::StatusOr<Page<Account>> QueryAccounts(const QueryFilter& filter);

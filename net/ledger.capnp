@@ -24,7 +24,9 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("ledger::net::rpc");
 
-const schemaVersion :UInt32 = 3;  # 2 added createTransfersPacked; 3 transfer statuses, value time
+const schemaVersion :UInt32 = 4;  # 2 added createTransfersPacked; 3 transfer statuses, value time;
+                                  # 4 idAlreadyFailed, lookupTransfers' failures,
+                                  #   valueTimeOutOfRange, imports, queryAccounts/Transfers
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -93,10 +95,11 @@ struct Transfer {
   pendingId @7 :U128;        # postPending/voidPending: the reservation; else 0
   reversesId @8 :U128;       # non-zero: this transfer reverses that posted transfer
   timeoutS @9 :UInt32;       # pending only: expires this many seconds after booking; 0 = never
+                             # (the deadline must be below 2^63 ns, else overflowsTimeout)
   userData128 @10 :U128;
   userData64 @11 :UInt64;
   userData32 @12 :UInt32;
-  valueTimeNs @13 :UInt64;   # when it happened economically (your clock); stored as given
+  valueTimeNs @13 :UInt64;   # when it happened economically (your clock); 0 or below 2^63
   timestampNs @14 :UInt64;
 }
 
@@ -248,14 +251,28 @@ enum CreateTransferStatus {
   overflowsCredits @66;
   exceedsCredits @67;
   exceedsDebits @68;
-  reserved69 @69;  # placeholders: codes 69 and 70 are taken on another branch
-  reserved70 @70;
-  # Imports (Transfer flag transferImported).
+  # Since schema version 4. A retry of an id whose first attempt failed with a recorded
+  # (state-dependent) code, identical to it; listed after `exists` in precedence.
+  # lookupTransfers' `failures` tells the code the first attempt got.
+  idAlreadyFailed @69;
+  # Since schema version 4. valueTimeNs is neither 0 nor below 2^63; listed after
+  # amountMustNotBeZero in precedence.
+  valueTimeOutOfRange @70;
+  # Since schema version 4. Imports (the flag transferImported; docs/data-model.md, "Import").
   importedEventExpected @71;
   importedEventNotExpected @72;
   importedEventTimestampOutOfRange @73;
   importedEventTimestampMustNotRegress @74;
   importedEventTimeoutMustBeZero @75;
+}
+
+# Since schema version 4. A transfer id whose first attempt failed with a recorded
+# (state-dependent) code (lookupTransfers' `failures`; docs/data-model.md, "Retries of a failed id").
+struct FailedTransfer {
+  # The event as submitted, except: timestampNs is when it would have been booked, and flags
+  # lack transferLinked.
+  transfer @0 :Transfer;
+  status @1 :CreateTransferStatus;  # the code the first attempt got
 }
 
 # timestampNs: the event's booking timestamp when it was booked now (ok) or earlier (exists);
@@ -294,7 +311,7 @@ struct AccountFilter {
   valueTimeMaxNs @9 :UInt64;
 }
 
-# Since schema version 3 (queryAccounts, queryTransfers): selects accounts or transfers across
+# Since schema version 4 (queryAccounts, queryTransfers): selects accounts or transfers across
 # the whole ledger. Every field that is not zero must match (so zero cannot be asked for); an
 # empty filter selects everything. Results in booking order; pagination as AccountFilter's.
 # Accounts are indexed by user data, ledger and code; transfers by user data, their ledger and
@@ -405,7 +422,11 @@ interface Ledger {
   # Lookups return the records found, in request order; missing ids are left out.
   lookupLedgers @3 (ids :List(UInt32)) -> (ledgers :List(LedgerInfo));
   lookupAccounts @4 (ids :List(U128)) -> (accounts :List(Account));
-  lookupTransfers @5 (ids :List(U128)) -> (transfers :List(Transfer));
+  # failures (since schema version 4): of the ids not found, those whose first attempt failed
+  # with a recorded code, with the failed event and that code (a retry of such an id answers
+  # idAlreadyFailed), in request order.
+  lookupTransfers @5 (ids :List(U128))
+      -> (transfers :List(Transfer), failures :List(FailedTransfer));
 
   # nextTimestampNs: the cursor of the next page, or 0 when this page is the last.
   getAccountTransfers @6 (filter :AccountFilter)
@@ -445,7 +466,7 @@ interface Ledger {
   getPostedAtValueTime @14 (accountId :U128, valueTimeNs :UInt64)
       -> (debitsPosted :U128, creditsPosted :U128, transferCount :UInt64);
 
-  # Since schema version 3. Accounts or transfers across the ledger by QueryFilter; the next
+  # Since schema version 4. Accounts or transfers across the ledger by QueryFilter; the next
   # page's cursor as in getAccountTransfers (0 when this page is the last).
   queryAccounts @15 (filter :QueryFilter) -> (accounts :List(Account), nextTimestampNs :UInt64);
   queryTransfers @16 (filter :QueryFilter)

@@ -10,6 +10,7 @@
 
 #include "engine/internal/ref.h"
 #include "engine/shard.h"
+#include "engine/snapshot.h"
 #include "engine/types.h"
 
 namespace ledger::engine::internal {
@@ -25,8 +26,7 @@ struct Deferred {
   struct Failure {
     uint32_t event_index;
     uint32_t hash;
-    TransferId id;
-    CreateTransferResult code;
+    FailureRecord record;  // the failed event, booked, and its code
   };
   std::vector<Insert> inserts[kShardsMax];  // by the shard holding the id's index entry
   std::vector<Failure> failures;            // in this view's log order

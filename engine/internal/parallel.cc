@@ -324,8 +324,7 @@ void State::FlushDeferredFailures() {
     }
     if (next == nullptr) return;
     const Deferred::Failure& failure = next->failures[next->failures_flushed++];
-    const uint32_t index = static_cast<uint32_t>(failures_.Append({failure.id, failure.code, {}}));
-    shards_[HomeOf(failure.id)]->transfer_index.Insert(failure.hash, index | kFailedBit);
+    AppendFailure(failure.record, failure.hash);
   }
 }
 

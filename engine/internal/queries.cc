@@ -89,6 +89,13 @@ std::optional<Transfer> State::LookupTransfer(TransferId id) const {
   return transfer(ref);
 }
 
+std::optional<FailedTransfer> State::LookupFailedTransfer(TransferId id) const {
+  const uint32_t payload = FindTransferPayload(id, HashId(id.lo, id.hi));
+  if (payload == HashIndex::kNotFound || (payload & kFailedBit) == 0) return std::nullopt;
+  const FailureRecord& failure = failures_[payload & ~kFailedBit];
+  return FailedTransfer{failure.event, failure.code};
+}
+
 PendingStatus State::GetPendingStatus(TransferId id) const {
   const Ref ref = FindTransfer(id);
   if (ref == kNoRef || (transfer(ref).flags & transfer_flags::kPending) == 0) {

@@ -523,18 +523,28 @@ Ref State::StoreRestoredTransfer(const Transfer& transfer, uint32_t id_hash,
 absl::Status State::RestoreFailures(std::span<const std::byte> bytes) {
   Records<FailureRecord> failures(bytes);
   if (failures.size() > failures_.capacity_max()) return Corrupt("failures", 0, "too many");
+  uint64_t previous_timestamp_ns = 0;
   for (size_t i = 0; i < failures.size(); ++i) {
     const FailureRecord failure = failures[i];
-    const uint8_t code = static_cast<uint8_t>(failure.code);
-    if (failure.id.IsZero() || failure.id.IsMax() || !IsRecordedFailure(failure.code) ||
-        code >= kCreateTransferResultCount || !IsZero(failure.reserved, sizeof(failure.reserved))) {
+    // The event as submitted passed validation (failures come after it), and was recorded
+    // without kLinked at the timestamp it would have been booked at (an imported one at its
+    // own), in log order.
+    if (ValidateTransferFields(failure.event) != CreateTransferResult::kOk ||
+        (failure.event.flags & transfer_flags::kLinked) != 0 || !IsRecordedFailure(failure.code) ||
+        !IsZero(failure.reserved, sizeof(failure.reserved))) {
       return Corrupt("failure", i, "invalid fields");
     }
-    const uint32_t hash = HashId(failure.id.lo, failure.id.hi);
-    if (FindTransferPayload(failure.id, hash) != HashIndex::kNotFound) {
+    if (failure.event.timestamp_ns <= previous_timestamp_ns ||
+        failure.event.timestamp_ns > last_timestamp_ns_) {
+      return Corrupt("failure", i, "timestamp out of order");
+    }
+    previous_timestamp_ns = failure.event.timestamp_ns;
+    const TransferId id = failure.event.id;
+    const uint32_t hash = HashId(id.lo, id.hi);
+    if (FindTransferPayload(id, hash) != HashIndex::kNotFound) {
       return Corrupt("failure", i, "duplicate id");
     }
-    RecordFailure(failure.id, hash, failure.code);
+    AppendFailure(failure, hash);
   }
   return absl::OkStatus();
 }
@@ -580,8 +590,9 @@ absl::Status State::CheckReservation(const ReservationRecord& record, uint64_t i
                                      const std::vector<Ref>& refs, uint64_t& expires_at_ns) const {
   const Transfer& transfer = this->transfer(refs[record.transfer_slot]);
   if (transfer.timeout_s != 0 &&
-      __builtin_add_overflow(transfer.timestamp_ns, uint64_t{transfer.timeout_s} * 1'000'000'000,
-                             &expires_at_ns)) {
+      (__builtin_add_overflow(transfer.timestamp_ns, uint64_t{transfer.timeout_s} * 1'000'000'000,
+                              &expires_at_ns) ||
+       expires_at_ns >= kTimestampLimitNs)) {
     return Corrupt("reservation", index, "timeout overflows");
   }
   if ((transfer.flags & kPending) == 0 || record.expires_at_ns != expires_at_ns) {

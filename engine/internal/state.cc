@@ -124,7 +124,7 @@ Ref State::FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const {
 
 uint32_t State::FindTransferPayloadIn(uint32_t home, TransferId id, uint32_t hash) const {
   return shards_[home]->transfer_index.Find(hash, [&](uint32_t payload) {
-    return (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].id == id
+    return (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].event.id == id
                                        : transfer(Ref::FromBits(payload)).id == id;
   });
 }
@@ -454,7 +454,7 @@ CreateLedgerResult State::CreateImportedLedger(const Ledger& event, uint64_t bat
   using R = CreateLedgerResult;
   if ((event.flags & ledger_flags::kImported) == 0) return R::kImportedEventExpected;
   if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
-      event.timestamp_ns >= kImportedTimestampLimitNs) {
+      event.timestamp_ns >= kTimestampLimitNs) {
     return R::kImportedEventTimestampOutOfRange;
   }
   if (R result = ValidateLedgerFields(event); result != R::kOk) return result;
@@ -552,7 +552,7 @@ CreateAccountResult State::CreateImportedAccount(const Account& event,
   using R = CreateAccountResult;
   if ((event.flags & account_flags::kImported) == 0) return R::kImportedEventExpected;
   if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
-      event.timestamp_ns >= kImportedTimestampLimitNs) {
+      event.timestamp_ns >= kTimestampLimitNs) {
     return R::kImportedEventTimestampOutOfRange;
   }
   if (R result = ValidateAccountFields(event); result != R::kOk) return result;

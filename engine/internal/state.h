@@ -70,6 +70,7 @@ class State {
   std::optional<Ledger> LookupLedger(uint32_t ledger_id) const;
   std::optional<Account> LookupAccount(AccountId id) const;
   std::optional<Transfer> LookupTransfer(TransferId id) const;
+  std::optional<FailedTransfer> LookupFailedTransfer(TransferId id) const;
   PendingStatus GetPendingStatus(TransferId id) const;
   Amount GetPostedAmount(TransferId pending_id) const;
   Amount GetReversedAmount(TransferId id) const;
@@ -292,6 +293,12 @@ class State {
   CreateTransferResult CreateImportedTransfer(const Transfer& event, uint64_t batch_timestamp_ns,
                                               const Prepared& prepared);
   CreateTransferResult CompareExisting(const Transfer& event, const Transfer& stored) const;
+  // A later event with a failed id: kIdAlreadyFailed when identical, else as CompareExisting.
+  CreateTransferResult CompareFailed(const Transfer& event, const FailureRecord& failed) const;
+  // The field-by-field checks of both, in precedence order, against a stored transfer or (with
+  // `failed`) a failed event.
+  CreateTransferResult CompareFields(const Transfer& event, const Transfer& stored,
+                                     bool failed) const;
   CreateTransferResult ApplyNew(const Transfer& event, uint64_t timestamp_ns,
                                 const Prepared& prepared);
   // ApplyNew for what ApplyPosting leaves out (a reservation, balancing or closing flags, a
@@ -319,7 +326,10 @@ class State {
                      Ref debit_ref);
   // Adds a stored transfer to both accounts' histories (and balance snapshots).
   void RecordHistory(Ref transfer_ref, Ref debit_ref, Ref credit_ref, uint64_t timestamp_ns);
-  void RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult code);
+  // Records a state-dependent failure of `event`, booked at timestamp_ns (deferred in a view).
+  void RecordFailure(const Transfer& event, uint64_t timestamp_ns, uint32_t id_hash,
+                     CreateTransferResult code);
+  void AppendFailure(const FailureRecord& failure, uint32_t id_hash);  // and index its id
 
   // CaptureSnapshot's steps (snapshot.cc): the sections it builds, in section order.
   void CaptureAccounts(EngineSnapshot& image) const;  // and their balance history
@@ -376,6 +386,7 @@ class State {
   // state_hash.cc: one account's or transfer's part of the hashes.
   void HashAccount(Hasher& hasher, Ref ref) const;
   void HashTransfer(Hasher& hasher, Ref ref) const;
+  static void HashFailure(Hasher& hasher, const FailureRecord& failure);
 
   // Expensive whole-state checks (LEDGER_EXPENSIVE_CHECKS builds): trial balance per ledger
   // and every limit, after each batch.

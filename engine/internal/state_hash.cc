@@ -52,6 +52,12 @@ void State::HashTransfer(Hasher& hasher, Ref ref) const {
   }
 }
 
+// A recorded failure: the failed event (as booked) and its code.
+void State::HashFailure(Hasher& hasher, const FailureRecord& failure) {
+  hasher.Add(failure.event);
+  hasher.Add(failure.code);
+}
+
 StateHash State::ComputeStateHash() const {
   Hasher hasher;
   hasher.Add(last_timestamp_ns_);
@@ -67,10 +73,7 @@ StateHash State::ComputeStateHash() const {
   hasher.Add(static_cast<uint64_t>(transfers.size()));
   for (Ref ref : transfers) HashTransfer(hasher, ref);
   hasher.Add(failures_.size());
-  for (uint64_t i = 0; i < failures_.size(); ++i) {
-    hasher.Add(failures_[i].id);
-    hasher.Add(failures_[i].code);
-  }
+  for (uint64_t i = 0; i < failures_.size(); ++i) HashFailure(hasher, failures_[i]);
   return hasher.Finish();
 }
 
@@ -87,9 +90,8 @@ StateHash State::ComputeShardStateHash(uint32_t shard) const {
   }
   // The recorded failures whose ids this shard indexes, in log order.
   for (uint64_t i = 0; i < failures_.size(); ++i) {
-    if (HomeOf(failures_[i].id) != shard) continue;
-    hasher.Add(failures_[i].id);
-    hasher.Add(failures_[i].code);
+    if (HomeOf(failures_[i].event.id) != shard) continue;
+    HashFailure(hasher, failures_[i]);
   }
   return hasher.Finish();
 }

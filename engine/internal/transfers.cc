@@ -82,13 +82,13 @@ CreateTransferResult State::CreateImportedTransfer(const Transfer& event,
                                                    const Prepared& prepared) {
   if ((event.flags & kImported) == 0) return R::kImportedEventExpected;
   if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
-      event.timestamp_ns >= kImportedTimestampLimitNs) {
+      event.timestamp_ns >= kTimestampLimitNs) {
     return R::kImportedEventTimestampOutOfRange;
   }
   if (R result = ValidateTransferFields(event); result != R::kOk) return result;
   const uint32_t payload = FindTransferPayloadIn(prepared.id_home, event.id, prepared.id_hash);
   if (payload != HashIndex::kNotFound) {
-    if ((payload & kFailedBit) != 0) return failures_[payload & ~kFailedBit].code;
+    if ((payload & kFailedBit) != 0) return CompareFailed(event, failures_[payload & ~kFailedBit]);
     return CompareExisting(event, transfer(Ref::FromBits(payload)));
   }
   if (event.timestamp_ns <= last_timestamp_ns_) return R::kImportedEventTimestampMustNotRegress;
@@ -146,7 +146,7 @@ CreateTransferResult State::CreateValidTransfer(const Transfer& event, uint64_t 
                                                 const Prepared& prepared) {
   const uint32_t payload = FindTransferPayloadIn(prepared.id_home, event.id, prepared.id_hash);
   if (payload != HashIndex::kNotFound) {
-    if ((payload & kFailedBit) != 0) return failures_[payload & ~kFailedBit].code;
+    if ((payload & kFailedBit) != 0) return CompareFailed(event, failures_[payload & ~kFailedBit]);
     return CompareExisting(event, transfer(Ref::FromBits(payload)));
   }
   return CreateNewTransfer(event, timestamp_ns, prepared);
@@ -158,7 +158,7 @@ CreateTransferResult State::CreateNewTransfer(const Transfer& event, uint64_t ti
                                                       : ApplyNew(event, timestamp_ns, prepared);
   if (result != R::kOk) {
     LEDGER_ASSERT(IsRecordedFailure(result), static_cast<int>(result));
-    RecordFailure(event.id, prepared.id_hash, result);
+    RecordFailure(event, timestamp_ns, prepared.id_hash, result);
   }
   return result;
 }
@@ -210,6 +210,7 @@ CreateTransferResult State::ValidateTransferFields(const Transfer& event) {
   if (!resolves && event.ledger == 0) return R::kLedgerMustNotBeZero;
   if (!resolves && event.code == 0) return R::kCodeMustNotBeZero;
   if (event.amount.IsZero() && (event.flags & kVoidPending) == 0) return R::kAmountMustNotBeZero;
+  if (event.value_time_ns >= kTimestampLimitNs) return R::kValueTimeOutOfRange;
   return R::kOk;
 }
 
@@ -229,6 +230,17 @@ bool State::AmountMatches(const Transfer& event, const Transfer& stored) const {
 }
 
 CreateTransferResult State::CompareExisting(const Transfer& event, const Transfer& stored) const {
+  return CompareFields(event, stored, /*failed=*/false);
+}
+
+CreateTransferResult State::CompareFailed(const Transfer& event,
+                                          const FailureRecord& failed) const {
+  const R result = CompareFields(event, failed.event, /*failed=*/true);
+  return result == R::kExists ? R::kIdAlreadyFailed : result;
+}
+
+CreateTransferResult State::CompareFields(const Transfer& event, const Transfer& stored,
+                                          bool failed) const {
   // A post/void may omit the reservation's accounts, ledger and code (they are inherited).
   const bool resolves = (stored.flags & kResolveFlags) != 0;
   if ((event.flags & ~kLinked) != stored.flags) return R::kExistsWithDifferentFlags;
@@ -243,7 +255,11 @@ CreateTransferResult State::CompareExisting(const Transfer& event, const Transfe
       event.credit_account_id != stored.credit_account_id) {
     return R::kExistsWithDifferentCreditAccountId;
   }
-  if (!AmountMatches(event, stored)) return R::kExistsWithDifferentAmount;
+  // A failed event's amount is as given (a stored one's is what it moved, which AmountMatches
+  // interprets), so a retry gives it again exactly.
+  if (failed ? event.amount != stored.amount : !AmountMatches(event, stored)) {
+    return R::kExistsWithDifferentAmount;
+  }
   if (event.user_data_128 != stored.user_data_128) return R::kExistsWithDifferentUserData128;
   if (event.user_data_64 != stored.user_data_64) return R::kExistsWithDifferentUserData64;
   if (event.user_data_32 != stored.user_data_32) return R::kExistsWithDifferentUserData32;
@@ -356,8 +372,9 @@ CreateTransferResult State::ApplyNewInFull(const Transfer& event, uint64_t times
   const bool pending = (event.flags & kPending) != 0;
   uint64_t expires_at_ns = 0;
   if (pending && event.timeout_s != 0 &&
-      __builtin_add_overflow(timestamp_ns, event.timeout_s * kNanosecondsPerSecond,
-                             &expires_at_ns)) {
+      (__builtin_add_overflow(timestamp_ns, event.timeout_s * kNanosecondsPerSecond,
+                              &expires_at_ns) ||
+       expires_at_ns >= kTimestampLimitNs)) {
     return R::kOverflowsTimeout;
   }
   const AccountRecord& debit = this->account(prepared.debit_ref);
@@ -612,14 +629,22 @@ void State::RecordHistory(Ref transfer_ref, Ref debit_ref, Ref credit_ref, uint6
   }
 }
 
-void State::RecordFailure(TransferId id, uint32_t id_hash, CreateTransferResult code) {
+void State::RecordFailure(const Transfer& event, uint64_t timestamp_ns, uint32_t id_hash,
+                          CreateTransferResult code) {
   // Not undone by a chain rollback: the failure is the outcome the id keeps.
+  FailureRecord failure{event, code, {}};
+  failure.event.timestamp_ns = timestamp_ns;
+  failure.event.flags = static_cast<uint16_t>(event.flags & ~kLinked);
   if (defer_index_) {
-    deferred_.failures.push_back({event_index_, id_hash, id, code});
+    deferred_.failures.push_back({event_index_, id_hash, failure});
     return;
   }
-  const uint32_t index = static_cast<uint32_t>(failures_.Append({id, code, {}}));
-  shards_[HomeOf(id)]->transfer_index.Insert(id_hash, index | kFailedBit);
+  AppendFailure(failure, id_hash);
+}
+
+void State::AppendFailure(const FailureRecord& failure, uint32_t id_hash) {
+  const uint32_t index = static_cast<uint32_t>(failures_.Append(failure));
+  shards_[HomeOf(failure.event.id)]->transfer_index.Insert(id_hash, index | kFailedBit);
 }
 
 }  // namespace ledger::engine::internal

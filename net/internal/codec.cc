@@ -15,9 +15,14 @@ static_assert(static_cast<uint16_t>(rpc::CreateLedgerStatus::EXISTS_WITH_DIFFERE
               kCreateLedgerResultCount == 15);
 static_assert(static_cast<uint16_t>(rpc::CreateAccountStatus::LEDGER_NOT_FOUND) ==
               static_cast<uint16_t>(CreateAccountResult::kLedgerNotFound));
-static_assert(static_cast<uint16_t>(rpc::CreateTransferStatus::EXCEEDS_DEBITS) ==
-                  static_cast<uint16_t>(CreateTransferResult::kExceedsDebits) &&
-              kCreateTransferResultCount == 76);
+static_assert(static_cast<uint16_t>(rpc::CreateTransferStatus::ID_ALREADY_FAILED) ==
+              static_cast<uint16_t>(CreateTransferResult::kIdAlreadyFailed));
+static_assert(static_cast<uint16_t>(rpc::CreateTransferStatus::VALUE_TIME_OUT_OF_RANGE) ==
+              static_cast<uint16_t>(CreateTransferResult::kValueTimeOutOfRange));
+static_assert(
+    static_cast<uint16_t>(rpc::CreateTransferStatus::IMPORTED_EVENT_TIMEOUT_MUST_BE_ZERO) ==
+        static_cast<uint16_t>(CreateTransferResult::kImportedEventTimeoutMustBeZero) &&
+    kCreateTransferResultCount == 76);
 
 // '?' is outside the asset code alphabet: the engine answers asset_code_invalid.
 constexpr char kInvalidAssetCodeByte = '?';
@@ -129,6 +134,17 @@ void EncodeTransfer(const Transfer& transfer, rpc::Transfer::Builder out) {
   out.setUserData32(transfer.user_data_32);
   out.setValueTimeNs(transfer.value_time_ns);
   out.setTimestampNs(transfer.timestamp_ns);
+}
+
+void EncodeFailedTransfer(const FailedTransfer& failed, rpc::FailedTransfer::Builder out) {
+  EncodeTransfer(failed.event, out.initTransfer());
+  out.setStatus(static_cast<rpc::CreateTransferStatus>(failed.code));
+}
+
+FailedTransfer DecodeFailedTransfer(rpc::FailedTransfer::Reader in) {
+  // A code from a newer server stays a number (ResultName calls it "unknown").
+  return {DecodeTransfer(in.getTransfer()),
+          static_cast<CreateTransferResult>(static_cast<uint16_t>(in.getStatus()))};
 }
 
 void EncodeTransferStatus(TransferId id, const TransferStatus& status,

@@ -25,6 +25,8 @@ inline constexpr char kLedgerFullMarker[] = "ledger full: ";
 constexpr uint64_t kLedgerWords = 6;
 constexpr uint64_t kAccountWords = 5 + 7 + 7 * 2;
 constexpr uint64_t kTransferWords = 5 + 7 + 7 * 2;
+// A FailedTransfer: 1 data word, 1 pointer, its transfer.
+constexpr uint64_t kFailedTransferWords = 2 + kTransferWords;
 constexpr uint64_t kBalanceWords = 2 + 4 + 4 * 2;
 // A TransferStatus without its reversals: 2 data words, 5 pointers, 5 U128s.
 constexpr uint64_t kTransferStatusWords = 2 + 6 + 5 * 2;
@@ -54,6 +56,8 @@ Transfer DecodeTransfer(rpc::Transfer::Reader in);
 void EncodeLedger(const Ledger& ledger, rpc::LedgerInfo::Builder out);
 void EncodeAccount(const Account& account, rpc::Account::Builder out);
 void EncodeTransfer(const Transfer& transfer, rpc::Transfer::Builder out);
+void EncodeFailedTransfer(const FailedTransfer& failed, rpc::FailedTransfer::Builder out);
+FailedTransfer DecodeFailedTransfer(rpc::FailedTransfer::Reader in);
 // A status without its reversals' ids (the caller fills `reversals`).
 void EncodeTransferStatus(TransferId id, const TransferStatus& status,
                           rpc::TransferStatus::Builder out);

@@ -196,7 +196,8 @@ ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t, Server
       balances(o.limits.query_results_max + 1),
       changes(std::max<size_t>(o.limits.query_results_max, kChangesPerPush)),
       status_ids(o.limits.query_ids_max),
-      statuses(o.limits.query_ids_max) {}
+      statuses(o.limits.query_ids_max),
+      failed_transfers(o.limits.query_ids_max) {}
 
 rpc::ServerInfo::Builder ServiceState::FillInfo(rpc::ServerInfo::Builder out) const {
   out.setSchemaVersion(rpc::SCHEMA_VERSION);
@@ -337,15 +338,27 @@ class LedgerImpl final : public rpc::Ledger::Server {
     auto ids = context.getParams().getIds();
     CheckIds(ids.size());
     std::vector<Transfer>& found = state_.transfers;
+    std::vector<FailedTransfer>& failed = state_.failed_transfers;
     size_t count = 0;
-    for (auto id : ids) {
-      if (auto transfer = engine().LookupTransfer(DecodeU128<TransferIdTag>(id))) {
+    size_t failed_count = 0;
+    for (auto raw_id : ids) {
+      const TransferId id = DecodeU128<TransferIdTag>(raw_id);
+      if (auto transfer = engine().LookupTransfer(id)) {
         found[count++] = *transfer;
+      } else if (auto failure = engine().LookupFailedTransfer(id)) {
+        failed[failed_count++] = *failure;
       }
     }
-    auto out = context.getResults(ReplyWords(count * kTransferWords))
-                   .initTransfers(static_cast<unsigned>(count));
+    auto results = context.getResults(
+        ReplyWords(count * kTransferWords + failed_count * kFailedTransferWords));
+    auto out = results.initTransfers(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeTransfer(found[i], out[static_cast<unsigned>(i)]);
+    if (failed_count > 0) {
+      auto failed_out = results.initFailures(static_cast<unsigned>(failed_count));
+      for (size_t i = 0; i < failed_count; ++i) {
+        EncodeFailedTransfer(failed[i], failed_out[static_cast<unsigned>(i)]);
+      }
+    }
     return Reply(QueryMethod::kLookupTransfers, start_ns, kj::mv(guard));
   }
 

@@ -62,6 +62,7 @@ class ServiceState {
   std::vector<Change> changes;
   std::vector<TransferId> status_ids;  // getTransferStatuses: the ids found and their statuses
   std::vector<TransferStatus> statuses;
+  std::vector<FailedTransfer> failed_transfers;  // lookupTransfers: the ids that failed
 
   rpc::ServerInfo::Builder FillInfo(rpc::ServerInfo::Builder out) const;
   // Pushes durable changes to every subscriber that is ready for more.

@@ -55,8 +55,9 @@ TEST(Chain, FailingEventUndoesEarlierEventsOfItsChainOnly) {
   // Only the failing event's id is recorded.
   EXPECT_EQ(h.CreateTransfer({.id = 10, .debit = kA, .credit = kB, .amount = 100}), R::kOk);
   EXPECT_EQ(h.CreateTransfer({.id = 11, .debit = kB, .credit = kC, .amount = 60}), R::kOk);
-  EXPECT_EQ(h.CreateTransfer({.id = 12, .debit = kA, .credit = kB, .amount = 1}),
-            R::kExceedsCredits);
+  EXPECT_EQ(h.CreateTransfer(Failing(12)), R::kIdAlreadyFailed);
+  ASSERT_TRUE(h.engine().LookupFailedTransfer(TransferId::From(12)).has_value());
+  EXPECT_EQ(h.engine().LookupFailedTransfer(TransferId::From(12))->code, R::kExceedsCredits);
 }
 
 TEST(Chain, EventsAfterTheFailingEventGetLinkedEventFailed) {
@@ -287,6 +288,8 @@ TEST(Chain, FailureCausedByAnEarlierEventIsRecordedEvenThoughThatEventIsUndone) 
             (std::vector<R>{R::kLinkedEventFailed, R::kDebitAccountAlreadyClosed}));
   EXPECT_FALSE(h.IsClosed(kA));
   EXPECT_EQ(h.CreateTransfer({.id = 11, .debit = kA, .credit = kC, .amount = 5}),
+            R::kIdAlreadyFailed);
+  EXPECT_EQ(h.engine().LookupFailedTransfer(TransferId::From(11))->code,
             R::kDebitAccountAlreadyClosed);
   EXPECT_EQ(h.CreateTransfer({.id = 12, .debit = kA, .credit = kC, .amount = 5}), R::kOk);
 }
@@ -298,10 +301,11 @@ TEST(Chain, DuplicateIdsInOneBatchSeeTheEarlierOutcome) {
                 {.id = 10, .debit = kA, .credit = kB, .amount = 3},
                 {.id = 10, .debit = kA, .credit = kB, .amount = 4},
                 Failing(11),
+                Failing(11),
                 {.id = 11, .debit = kA, .credit = kB, .amount = 1},
             }),
             (std::vector<R>{R::kOk, R::kExistsWithDifferentAmount, R::kExceedsCredits,
-                            R::kExceedsCredits}));
+                            R::kIdAlreadyFailed, R::kExistsWithDifferentDebitAccountId}));
   EXPECT_EQ(h.BalancesOf(kA), (Balances{.debits_posted = 3}));
 }
 

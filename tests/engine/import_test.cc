@@ -173,7 +173,9 @@ TEST(ImportTransfers, RecordedFailureIsBookedAtItsTimestampAndKept) {
   unknown.debit = 99;
   EXPECT_EQ(h.CreateTransfer(unknown, kNow + 10), R::kDebitAccountNotFound);
   EXPECT_EQ(h.engine().last_timestamp_ns(), 300u);
-  EXPECT_EQ(h.CreateTransfer(Imported(20, 301), kNow + 20), R::kDebitAccountNotFound);
+  // Retries are compared with the failed event, as native ones are.
+  EXPECT_EQ(h.CreateTransfer(Imported(20, 301), kNow + 20), R::kExistsWithDifferentDebitAccountId);
+  EXPECT_EQ(h.CreateTransfer(unknown, kNow + 30), R::kIdAlreadyFailed);
   EXPECT_EQ(h.engine().GetStats().failed_transfer_count, 1u);
 }
 

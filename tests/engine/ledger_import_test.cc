@@ -62,7 +62,7 @@ TEST(ImportLedgers, TimestampOutOfRangeWhenZeroNotBelowTheBatchOrNotBelowTwoToTh
               L::kImportedEventTimestampOutOfRange)
         << bad;
   }
-  const uint64_t limit = kImportedTimestampLimitNs;
+  const uint64_t limit = kTimestampLimitNs;
   EXPECT_EQ(h.CreateLedger({.id = 1, .flags = kImported, .timestamp_ns = limit}, limit + 10),
             L::kImportedEventTimestampOutOfRange);
   EXPECT_FALSE(h.engine().LookupLedger(1).has_value());

@@ -364,6 +364,44 @@ TEST(TransferPrecedence, AmountMustNotBeZeroBeatsExistsWithDifferentAmount) {
             R::kAmountMustNotBeZero);
 }
 
+TEST(TransferPrecedence, AmountMustNotBeZeroBeatsValueTimeOutOfRange) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_EQ(
+      h.CreateTransfer(
+          {.id = 10, .debit = kA, .credit = kB, .amount = 0, .value_time_ns = kTimestampLimitNs}),
+      R::kAmountMustNotBeZero);
+  EXPECT_EQ(
+      h.CreateTransfer(
+          {.id = 10, .debit = kA, .credit = kB, .amount = 1, .value_time_ns = kTimestampLimitNs}),
+      R::kValueTimeOutOfRange);
+}
+
+TEST(TransferPrecedence, ValueTimeOutOfRangeBeatsExistsWithDifferentValueTime) {
+  Harness h;
+  CreateStandardBook(h);
+  h.AddTransfer({.id = 10, .debit = kA, .credit = kB, .amount = 5, .value_time_ns = 7});
+  EXPECT_EQ(
+      h.CreateTransfer(
+          {.id = 10, .debit = kA, .credit = kB, .amount = 5, .value_time_ns = kTimestampLimitNs}),
+      R::kValueTimeOutOfRange);
+  EXPECT_EQ(
+      h.CreateTransfer({.id = 10, .debit = kA, .credit = kB, .amount = 5, .value_time_ns = 8}),
+      R::kExistsWithDifferentValueTime);
+}
+
+TEST(TransferPrecedence, ValueTimeOutOfRangeBeatsDebitAccountNotFoundAndIsNotRecorded) {
+  Harness h;
+  CreateStandardBook(h);
+  EXPECT_EQ(h.CreateTransfer({.id = 10,
+                              .debit = kMissingAccount,
+                              .credit = kB,
+                              .amount = 5,
+                              .value_time_ns = ~uint64_t{0}}),
+            R::kValueTimeOutOfRange);
+  EXPECT_EQ(h.CreateTransfer({.id = 10, .debit = kA, .credit = kB, .amount = 5}), R::kOk);
+}
+
 TEST(TransferPrecedence, ValidationBeatsTheRecordedCodeOfAFailedId) {
   Harness h;
   CreateStandardBook(h);
@@ -373,7 +411,7 @@ TEST(TransferPrecedence, ValidationBeatsTheRecordedCodeOfAFailedId) {
                 {.id = 10, .debit = kMissingAccount, .credit = kB, .amount = 5, .timestamp_ns = 1}),
             R::kTimestampMustBeZero);
   EXPECT_EQ(h.CreateTransfer({.id = 10, .debit = kMissingAccount, .credit = kB, .amount = 5}),
-            R::kDebitAccountNotFound);
+            R::kIdAlreadyFailed);
 }
 
 TEST(TransferPrecedence, ExistsWithDifferentFlagsBeatsExistsWithDifferentAmount) {

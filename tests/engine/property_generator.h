@@ -75,12 +75,13 @@ inline Mix ChainHeavyWorkload() {
   return mix;
 }
 
-// Amounts near 2^128 and batch timestamps near 2^64 (so a long timeout overflows).
+// Amounts near 2^128 and batch timestamps near 2^63, the limit of stored timestamps (so a long
+// timeout overflows).
 inline Mix OverflowWorkload() {
   Mix mix;
   mix.huge_amount_percent = 35;
   mix.huge_timeout_percent = 10;
-  mix.start_timestamp_ns = UINT64_MAX - (uint64_t{1} << 61);
+  mix.start_timestamp_ns = kTimestampLimitNs - (uint64_t{1} << 61);
   return mix;
 }
 
@@ -573,10 +574,22 @@ class Generator {
     return transfer;
   }
 
-  // The same event again (exists, or the recorded failure), or with one field changed.
+  // The same event again (exists, or id_already_failed), or with one field changed. Half the
+  // time a retry of a recently failed id, when there is one (the model knows which failed).
   Transfer MakeRetry() {
     if (sent_.empty()) return Base(0);
     Transfer transfer = PickRecent(sent_);
+    if (Percent(50)) {
+      const size_t look_back = std::min<size_t>(sent_.size(), 64);
+      const size_t start = static_cast<size_t>(Uniform(0, look_back - 1));
+      for (size_t k = 0; k < look_back; ++k) {
+        const Transfer& sent = sent_[sent_.size() - 1 - (start + k) % look_back];
+        if (model_.LookupFailedTransfer(sent.id).has_value()) {
+          transfer = sent;
+          break;
+        }
+      }
+    }
     transfer.flags &= static_cast<uint16_t>(~transfer_flags::kLinked);
     if (!Percent(35)) return transfer;
     // clang-format off
@@ -602,7 +615,7 @@ class Generator {
     using namespace transfer_flags;  // NOLINT: a table of flags reads better unqualified.
     const TransferId other = TransferId::From(Uniform(1, 1 << 20));
     // clang-format off
-    switch (Uniform(0, 22)) {
+    switch (Uniform(0, 23)) {
       case 0: transfer->timestamp_ns = 1; break;
       case 1: transfer->flags |= static_cast<uint16_t>(1 << Uniform(8, 15)); break;
       case 2: transfer->id = TransferId{}; break;
@@ -625,6 +638,7 @@ class Generator {
       case 19: transfer->credit_account_id = transfer->debit_account_id; break;
       case 20: transfer->ledger = 0; break;
       case 21: transfer->code = 0; break;
+      case 22: transfer->value_time_ns = kTimestampLimitNs + Uniform(0, 1) * UINT64_MAX / 2; break;
       default: transfer->amount = Amount{}; break;
     }
     // clang-format on

@@ -352,6 +352,18 @@ class Harness {
                       << U128ToString(model_reversed.Get());
         return false;
       }
+      const std::optional<FailedTransfer> engine_failed = engine_.LookupFailedTransfer(id);
+      const std::optional<FailedTransfer> model_failed = model_.LookupFailedTransfer(id);
+      if (engine_failed.has_value() != model_failed.has_value() ||
+          (engine_failed.has_value() && (engine_failed->code != model_failed->code ||
+                                         !SameBytes(engine_failed->event, model_failed->event)))) {
+        const auto text = [](const std::optional<FailedTransfer>& failed) {
+          return failed ? DebugString(failed->event) + " " + ResultName(failed->code) : "nullopt";
+        };
+        ADD_FAILURE() << name() << ": failed transfer differs\n  engine: " << text(engine_failed)
+                      << "\n  model:  " << text(model_failed);
+        return false;
+      }
       if (engine_.GetTransferStatus(id) != model_.GetTransferStatus(id)) {
         ADD_FAILURE() << name() << ": transfer status differs";
         return false;

@@ -71,7 +71,7 @@ std::vector<Result> ReferenceModel::RunChains(std::span<const Event> events, uin
       for (size_t j = start; j <= end; ++j) {
         if (j != i) results[j] = Result::kLinkedEventFailed;
       }
-      record(events[i], result);
+      record(events[i], timestamp_ns + 1 + i, result);
       break;
     }
     start = end + 1;
@@ -187,21 +187,27 @@ std::vector<CreateAccountResult> ReferenceModel::CreateAccounts(std::span<const 
         [this, timestamp_ns](const Account& event, uint64_t) {
           return CreateImportedAccount(event, timestamp_ns);
         },
-        [](const Account&, AccountResult) {});
+        [](const Account&, uint64_t, AccountResult) {});
   }
   BeginBatch(timestamp_ns);
   auto results = RunChains<AccountResult>(
       events, timestamp_ns, account_flags::kLinked,
       [this](const Account& event, uint64_t booked_ns) { return CreateAccount(event, booked_ns); },
-      [](const Account&, AccountResult) {});
+      [](const Account&, uint64_t, AccountResult) {});
   state_.last_timestamp_ns = timestamp_ns + events.size();
   return results;
 }
 
 std::vector<CreateTransferResult> ReferenceModel::CreateTransfers(std::span<const Transfer> events,
                                                                   uint64_t timestamp_ns) {
-  const auto record = [this](const Transfer& event, TransferResult result) {
-    if (IsRecordedFailure(result)) state_.failures[event.id.Get()] = result;
+  // A failure with a recorded code keeps the event as it would have been booked (an imported
+  // one at its own timestamp).
+  const auto record = [this](const Transfer& event, uint64_t booked_ns, TransferResult result) {
+    if (!IsRecordedFailure(result)) return;
+    FailedTransfer failed{event, result};
+    if (!Has(event.flags, transfer_flags::kImported)) failed.event.timestamp_ns = booked_ns;
+    failed.event.flags &= static_cast<uint16_t>(~transfer_flags::kLinked);
+    state_.failures[event.id.Get()] = failed;
   };
   if (!events.empty() && Has(events[0].flags, transfer_flags::kImported)) {
     // An import: no expiry; each event is booked at its own timestamp, below the batch's.
@@ -219,9 +225,7 @@ std::vector<CreateTransferResult> ReferenceModel::CreateTransfers(std::span<cons
       [this](const Transfer& event, uint64_t booked_ns) {
         return CreateTransfer(event, booked_ns);
       },
-      [this](const Transfer& event, TransferResult result) {
-        if (IsRecordedFailure(result)) state_.failures[event.id.Get()] = result;
-      });
+      record);
   state_.last_timestamp_ns = timestamp_ns + events.size();
   return results;
 }
@@ -534,7 +538,7 @@ const char* ResultName(CreateTransferResult result) {
       "debit_account_already_closed", "credit_account_already_closed", "overflows_timeout",
       "overflows_debits_pending", "overflows_credits_pending", "overflows_debits_posted",
       "overflows_credits_posted", "overflows_debits", "overflows_credits", "exceeds_credits",
-      "exceeds_debits", "reserved_69", "reserved_70", "imported_event_expected",
+      "exceeds_debits", "id_already_failed", "value_time_out_of_range", "imported_event_expected",
       "imported_event_not_expected", "imported_event_timestamp_out_of_range",
       "imported_event_timestamp_must_not_regress", "imported_event_timeout_must_be_zero",
   };

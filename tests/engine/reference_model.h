@@ -38,6 +38,7 @@ class ReferenceModel {
   std::optional<Ledger> LookupLedger(uint32_t ledger_id) const;
   std::optional<Account> LookupAccount(AccountId id) const;
   std::optional<Transfer> LookupTransfer(TransferId id) const;
+  std::optional<FailedTransfer> LookupFailedTransfer(TransferId id) const;
   PendingStatus GetPendingStatus(TransferId id) const;
   Amount GetPostedAmount(TransferId pending_id) const;
   Amount GetReversedAmount(TransferId id) const;
@@ -92,11 +93,11 @@ class ReferenceModel {
     std::map<uint32_t, Ledger> ledgers;
     std::map<u128, Account> accounts;
     std::map<u128, Transfer> transfers;
-    std::vector<Transfer> transfer_log;  // the same records in creation (= booking) order
-    std::map<u128, CreateTransferResult> failures;        // recorded state-dependent failures
-    std::map<u128, Reservation> reservations;             // by the pending transfer's id
-    std::map<u128, std::vector<u128>> reversals;          // original id -> reversal ids
-    std::map<u128, u128> closed_by;                       // account id -> closing reservation
+    std::vector<Transfer> transfer_log;           // the same records in creation (= booking) order
+    std::map<u128, FailedTransfer> failures;      // recorded state-dependent failures
+    std::map<u128, Reservation> reservations;     // by the pending transfer's id
+    std::map<u128, std::vector<u128>> reversals;  // original id -> reversal ids
+    std::map<u128, u128> closed_by;               // account id -> closing reservation
     std::map<u128, std::vector<AccountBalance>> history;  // history accounts' snapshots
     std::vector<Change> changes;  // every change since genesis; index = sequence
   };
@@ -113,8 +114,8 @@ class ReferenceModel {
   };
 
   // Runs a batch's events with the chain rules of the data model. apply(event, booked_ns)
-  // applies one event and returns its code without recording anything; record(event, code)
-  // keeps what a failure leaves behind, after any rollback.
+  // applies one event and returns its code without recording anything; record(event,
+  // booked_ns, code) keeps what a failure leaves behind, after any rollback.
   template <typename Result, typename Event, typename Apply, typename Record>
   std::vector<Result> RunChains(std::span<const Event> events, uint64_t timestamp_ns,
                                 uint16_t linked_flag, Apply apply, Record record);
@@ -141,6 +142,10 @@ class ReferenceModel {
   static CreateAccountResult ValidateAccount(const Account& event);
   static CreateTransferResult ValidateTransfer(const Transfer& event);
   CreateTransferResult CompareWithExisting(const Transfer& event) const;
+  // The rows of the idempotency table against `stored` (a transfer, or a failed event), the
+  // amount's row decided by the caller.
+  CreateTransferResult CompareFields(const Transfer& event, const Transfer& stored,
+                                     bool failed) const;
   bool AmountMatches(const Transfer& event, const Transfer& stored) const;
   CreateTransferResult CheckReferences(const Transfer& event, uint64_t timestamp_ns,
                                        Plan* plan) const;

@@ -104,6 +104,12 @@ std::optional<Transfer> ReferenceModel::LookupTransfer(TransferId id) const {
   return found->second;
 }
 
+std::optional<FailedTransfer> ReferenceModel::LookupFailedTransfer(TransferId id) const {
+  auto found = state_.failures.find(id.Get());
+  if (found == state_.failures.end()) return std::nullopt;
+  return found->second;
+}
+
 PendingStatus ReferenceModel::GetPendingStatus(TransferId id) const {
   auto found = state_.reservations.find(id.Get());
   return found == state_.reservations.end() ? PendingStatus::kNone : found->second.status;

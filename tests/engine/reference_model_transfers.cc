@@ -17,7 +17,7 @@ using model_internal::SumOverflows;
 using TransferResult = CreateTransferResult;
 
 constexpr u128 kNsPerS = 1'000'000'000;
-constexpr u128 kU64Max = UINT64_MAX;
+constexpr u128 kTimestampMaxNs = INT64_MAX;  // the largest timestamp the ledger stores
 
 }  // namespace
 
@@ -43,7 +43,7 @@ CreateTransferResult ReferenceModel::CreateImportedTransfer(const Transfer& even
                                                             uint64_t batch_timestamp_ns) {
   if (!Has(event.flags, transfer_flags::kImported)) return TransferResult::kImportedEventExpected;
   const uint64_t timestamp_ns = event.timestamp_ns;
-  if (timestamp_ns == 0 || timestamp_ns >= batch_timestamp_ns || timestamp_ns >= kU64Max / 2 + 1) {
+  if (timestamp_ns == 0 || timestamp_ns >= batch_timestamp_ns || timestamp_ns >= kTimestampLimitNs) {
     return TransferResult::kImportedEventTimestampOutOfRange;
   }
   TransferResult result = ValidateTransfer(event);
@@ -115,17 +115,26 @@ CreateTransferResult ReferenceModel::ValidateTransfer(const Transfer& event) {
   if (!settles && event.ledger == 0) return TransferResult::kLedgerMustNotBeZero;
   if (!settles && event.code == 0) return TransferResult::kCodeMustNotBeZero;
   if (event.amount.IsZero() && !void_pending) return TransferResult::kAmountMustNotBeZero;
+  if (event.value_time_ns > kTimestampMaxNs) return TransferResult::kValueTimeOutOfRange;
   return TransferResult::kOk;
 }
 
 CreateTransferResult ReferenceModel::CompareWithExisting(const Transfer& event) const {
   using namespace transfer_flags;  // NOLINT: a table of flags reads better unqualified.
   auto existing = state_.transfers.find(event.id.Get());
-  if (existing == state_.transfers.end()) {
-    auto failure = state_.failures.find(event.id.Get());
-    return failure == state_.failures.end() ? TransferResult::kOk : failure->second;
+  if (existing != state_.transfers.end()) {
+    return CompareFields(event, existing->second, /*failed=*/false);
   }
-  const Transfer& stored = existing->second;
+  auto failure = state_.failures.find(event.id.Get());
+  if (failure == state_.failures.end()) return TransferResult::kOk;
+  // A retry of a failed id: never a success.
+  const TransferResult result = CompareFields(event, failure->second.event, /*failed=*/true);
+  return result == TransferResult::kExists ? TransferResult::kIdAlreadyFailed : result;
+}
+
+CreateTransferResult ReferenceModel::CompareFields(const Transfer& event, const Transfer& stored,
+                                                   bool failed) const {
+  using namespace transfer_flags;  // NOLINT: a table of flags reads better unqualified.
   const bool settles = Has(event.flags, kPostPending | kVoidPending);
   if ((event.flags & ~kLinked) != stored.flags) return TransferResult::kExistsWithDifferentFlags;
   if (event.pending_id != stored.pending_id) return TransferResult::kExistsWithDifferentPendingId;
@@ -141,7 +150,9 @@ CreateTransferResult ReferenceModel::CompareWithExisting(const Transfer& event) 
       event.credit_account_id != stored.credit_account_id) {
     return TransferResult::kExistsWithDifferentCreditAccountId;
   }
-  if (!AmountMatches(event, stored)) return TransferResult::kExistsWithDifferentAmount;
+  // A failed event's amount is as given, so a retry must give it again exactly.
+  const bool amount_matches = failed ? event.amount == stored.amount : AmountMatches(event, stored);
+  if (!amount_matches) return TransferResult::kExistsWithDifferentAmount;
   if (event.user_data_128 != stored.user_data_128) {
     return TransferResult::kExistsWithDifferentUserData128;
   }
@@ -277,7 +288,7 @@ CreateTransferResult ReferenceModel::CheckClosedAndTimeout(const Transfer& event
     return TransferResult::kCreditAccountAlreadyClosed;
   }
   const u128 expires_at_ns = u128{timestamp_ns} + u128{event.timeout_s} * kNsPerS;
-  if (Has(event.flags, transfer_flags::kPending) && expires_at_ns > kU64Max) {
+  if (Has(event.flags, transfer_flags::kPending) && expires_at_ns > kTimestampMaxNs) {
     return TransferResult::kOverflowsTimeout;
   }
   return TransferResult::kOk;

@@ -46,6 +46,7 @@ TEST(ResultNames, NamesMatchTheEnumerators) {
   EXPECT_STREQ(ResultName(CreateTransferResult::kOverflowsTimeout), "overflows_timeout");
   EXPECT_STREQ(ResultName(CreateTransferResult::kExceedsCredits), "exceeds_credits");
   EXPECT_STREQ(ResultName(CreateTransferResult::kExceedsDebits), "exceeds_debits");
+  EXPECT_STREQ(ResultName(CreateTransferResult::kIdAlreadyFailed), "id_already_failed");
 }
 
 TEST(ResultNames, ChangeKindsHaveNames) {

@@ -255,10 +255,11 @@ TEST(Time, ValueTimeIsStoredAsGiven) {
   Harness h;
   CreateStandardBook(h);
   h.AddTransfer({.id = 10, .debit = kA, .credit = kB, .amount = 1, .value_time_ns = 5});
-  h.AddTransfer({.id = 11, .debit = kA, .credit = kB, .amount = 1, .value_time_ns = ~uint64_t{0}});
+  h.AddTransfer(
+      {.id = 11, .debit = kA, .credit = kB, .amount = 1, .value_time_ns = kTimestampLimitNs - 1});
   h.AddTransfer({.id = 12, .debit = kA, .credit = kB, .amount = 1});
   EXPECT_EQ(h.LookupTransfer(10).value().value_time_ns, 5u);
-  EXPECT_EQ(h.LookupTransfer(11).value().value_time_ns, ~uint64_t{0});
+  EXPECT_EQ(h.LookupTransfer(11).value().value_time_ns, kTimestampLimitNs - 1);  // the largest
   EXPECT_EQ(h.LookupTransfer(12).value().value_time_ns, 0u);
   EXPECT_NE(h.LookupTransfer(10).value().timestamp_ns, 5u);
 }

@@ -84,7 +84,7 @@ class Workload {
     transfer.amount = Amount::From(1 + random_() % 1000);
     transfer.ledger = kLedger;
     transfer.code = static_cast<uint16_t>(1 + random_() % 3);
-    transfer.value_time_ns = random_();
+    transfer.value_time_ns = random_() >> 1;  // below 2^63, as every stored time
     switch (random_() % 9) {
       case 0:
       case 1:

@@ -1,9 +1,10 @@
 // One test (at least) per CreateTransferResult code, part two: idempotency, references and
 // balances. Each sets up the state, submits the event, and checks the code and that nothing
 // changed (accounts, trial balances, reservations, reversal sums, the record under the id).
-// Idempotency failures are not recorded. State-dependent failures are recorded: after the cause
-// is fixed, the same id still gets the same code. ok, the chain codes and the validation of the
-// event's own fields: transfer_validation_results_test.cc.
+// Idempotency failures are not recorded. State-dependent failures are recorded with the event:
+// after the cause is fixed, the same event gets id_already_failed (and a changed one the precise
+// exists_with_different_*), and the id keeps its first code. ok, the chain codes and the
+// validation of the event's own fields: transfer_validation_results_test.cc.
 #include <optional>
 #include <vector>
 
@@ -24,6 +25,26 @@ using R = CreateTransferResult;
   }
   if (h.LookupTransfer(event.id).has_value()) {
     return ::testing::AssertionFailure() << "a record was stored";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// A later event `retry` with the id of a recorded failure gets `code` (id_already_failed when
+// identical), changes nothing and records nothing; the id still holds its first code.
+::testing::AssertionResult RetryOfFailedGets(Harness& h, const TransferSpec& retry, R code,
+                                             R recorded) {
+  const uint64_t failed_before = h.engine().GetStats().failed_transfer_count;
+  const std::optional<FailedTransfer> before =
+      h.engine().LookupFailedTransfer(TransferId::From(retry.id));
+  ::testing::AssertionResult rejected = TransferRejected(h, retry, code);
+  if (!rejected) return rejected;
+  const std::optional<FailedTransfer> after =
+      h.engine().LookupFailedTransfer(TransferId::From(retry.id));
+  if (!before.has_value() || before->code != recorded || !after.has_value() || *after != *before) {
+    return ::testing::AssertionFailure() << "the failure recorded under the id is not the first";
+  }
+  if (h.engine().GetStats().failed_transfer_count != failed_before) {
+    return ::testing::AssertionFailure() << "a retry recorded a failure";
   }
   return ::testing::AssertionSuccess();
 }
@@ -267,7 +288,7 @@ TEST(CreateTransfer, DebitAccountNotFoundIsRecordedEvenAfterTheAccountIsCreated)
   const TransferSpec event = {.id = 10, .debit = kMissingAccount, .credit = kB, .amount = 5};
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kDebitAccountNotFound));
   h.AddAccount({.id = kMissingAccount});
-  EXPECT_TRUE(TransferRejected(h, event, R::kDebitAccountNotFound));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kDebitAccountNotFound));
   EXPECT_EQ(h.engine().GetStats().failed_transfer_count, 1u);
 }
 
@@ -277,7 +298,7 @@ TEST(CreateTransfer, CreditAccountNotFoundIsRecordedEvenAfterTheAccountIsCreated
   const TransferSpec event = {.id = 10, .debit = kA, .credit = kMissingAccount, .amount = 5};
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kCreditAccountNotFound));
   h.AddAccount({.id = kMissingAccount});
-  EXPECT_TRUE(TransferRejected(h, event, R::kCreditAccountNotFound));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kCreditAccountNotFound));
 }
 
 TEST(CreateTransfer, AccountsMustHaveTheSameLedgerIsRecordedEvenForAFixedRetry) {
@@ -285,9 +306,10 @@ TEST(CreateTransfer, AccountsMustHaveTheSameLedgerIsRecordedEvenForAFixedRetry) 
   CreateStandardBook(h);
   EXPECT_TRUE(RejectedAndRecorded(h, {.id = 10, .debit = kA, .credit = kEurAccount, .amount = 5},
                                   R::kAccountsMustHaveTheSameLedger));
-  // Any later event with this id gets the recorded code, even a valid one.
-  EXPECT_TRUE(TransferRejected(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5},
-                               R::kAccountsMustHaveTheSameLedger));
+  // A later event with this id is compared with the failed one: never booked, even if valid.
+  EXPECT_TRUE(RetryOfFailedGets(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5},
+                                R::kExistsWithDifferentCreditAccountId,
+                                R::kAccountsMustHaveTheSameLedger));
 }
 
 TEST(CreateTransfer, TransferMustHaveTheSameLedgerAsAccountsIsRecorded) {
@@ -296,8 +318,9 @@ TEST(CreateTransfer, TransferMustHaveTheSameLedgerAsAccountsIsRecorded) {
   EXPECT_TRUE(
       RejectedAndRecorded(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .ledger = kEur},
                           R::kTransferMustHaveTheSameLedgerAsAccounts));
-  EXPECT_TRUE(TransferRejected(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5},
-                               R::kTransferMustHaveTheSameLedgerAsAccounts));
+  EXPECT_TRUE(RetryOfFailedGets(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5},
+                                R::kExistsWithDifferentLedger,
+                                R::kTransferMustHaveTheSameLedgerAsAccounts));
 }
 
 TEST(CreateTransfer, PendingTransferNotFoundIsRecordedEvenAfterTheReservationExists) {
@@ -308,7 +331,7 @@ TEST(CreateTransfer, PendingTransferNotFoundIsRecordedEvenAfterTheReservationExi
   EXPECT_TRUE(RejectedAndRecorded(h, {.id = 11, .pending_id = 300, .flags = kVoidFlag},
                                   R::kPendingTransferNotFound));
   h.AddTransfer({.id = 300, .debit = kA, .credit = kB, .amount = 50, .flags = tf::kPending});
-  EXPECT_TRUE(TransferRejected(h, post, R::kPendingTransferNotFound));
+  EXPECT_TRUE(RetryOfFailedGets(h, post, R::kIdAlreadyFailed, R::kPendingTransferNotFound));
   EXPECT_EQ(h.StatusOf(300), PendingStatus::kPending);
 }
 
@@ -329,7 +352,7 @@ TEST(CreateTransfer, PendingTransferNotPendingWhenPendingIdNamesAPlainTransfer) 
   AddOriginals(h);
   const TransferSpec post = {.id = 10, .amount = 5, .pending_id = 100, .flags = kPostFlag};
   EXPECT_TRUE(RejectedAndRecorded(h, post, R::kPendingTransferNotPending));
-  EXPECT_TRUE(TransferRejected(h, post, R::kPendingTransferNotPending));
+  EXPECT_TRUE(RetryOfFailedGets(h, post, R::kIdAlreadyFailed, R::kPendingTransferNotPending));
 }
 
 TEST(CreateTransfer, PendingTransferNotPendingWhenPendingIdNamesAPostRecord) {
@@ -348,9 +371,9 @@ TEST(CreateTransfer, PendingTransferHasDifferentDebitAccountIdWhenGivenAndDiffer
   EXPECT_TRUE(RejectedAndRecorded(
       h, {.id = 10, .debit = kC, .amount = 5, .pending_id = 200, .code = 0, .flags = kPostFlag},
       R::kPendingTransferHasDifferentDebitAccountId));
-  EXPECT_TRUE(TransferRejected(
+  EXPECT_TRUE(RetryOfFailedGets(
       h, {.id = 10, .debit = kA, .amount = 5, .pending_id = 200, .code = 0, .flags = kPostFlag},
-      R::kPendingTransferHasDifferentDebitAccountId));
+      R::kExistsWithDifferentDebitAccountId, R::kPendingTransferHasDifferentDebitAccountId));
   EXPECT_EQ(h.StatusOf(200), PendingStatus::kPending);
 }
 
@@ -361,8 +384,9 @@ TEST(CreateTransfer, PendingTransferHasDifferentCreditAccountIdWhenGivenAndDiffe
   EXPECT_TRUE(RejectedAndRecorded(
       h, {.id = 10, .credit = kC, .pending_id = 200, .code = 0, .flags = kVoidFlag},
       R::kPendingTransferHasDifferentCreditAccountId));
-  EXPECT_TRUE(TransferRejected(h, {.id = 10, .pending_id = 200, .code = 0, .flags = kVoidFlag},
-                               R::kPendingTransferHasDifferentCreditAccountId));
+  EXPECT_TRUE(RetryOfFailedGets(h, {.id = 10, .pending_id = 200, .code = 0, .flags = kVoidFlag},
+                                R::kIdAlreadyFailed,
+                                R::kPendingTransferHasDifferentCreditAccountId));
 }
 
 TEST(CreateTransfer, PendingTransferHasDifferentLedgerWhenGivenAndDifferent) {
@@ -372,9 +396,9 @@ TEST(CreateTransfer, PendingTransferHasDifferentLedgerWhenGivenAndDifferent) {
   EXPECT_TRUE(RejectedAndRecorded(
       h, {.id = 10, .amount = 5, .pending_id = 200, .ledger = kEur, .code = 0, .flags = kPostFlag},
       R::kPendingTransferHasDifferentLedger));
-  EXPECT_TRUE(TransferRejected(
+  EXPECT_TRUE(RetryOfFailedGets(
       h, {.id = 10, .amount = 5, .pending_id = 200, .ledger = 0, .code = 0, .flags = kPostFlag},
-      R::kPendingTransferHasDifferentLedger));
+      R::kIdAlreadyFailed, R::kPendingTransferHasDifferentLedger));
 }
 
 TEST(CreateTransfer, PendingTransferHasDifferentCodeWhenGivenAndDifferent) {
@@ -384,9 +408,9 @@ TEST(CreateTransfer, PendingTransferHasDifferentCodeWhenGivenAndDifferent) {
   EXPECT_TRUE(RejectedAndRecorded(
       h, {.id = 10, .amount = 5, .pending_id = 200, .code = 2, .flags = kPostFlag},
       R::kPendingTransferHasDifferentCode));
-  EXPECT_TRUE(
-      TransferRejected(h, {.id = 10, .amount = 5, .pending_id = 200, .code = 1, .flags = kPostFlag},
-                       R::kPendingTransferHasDifferentCode));
+  EXPECT_TRUE(RetryOfFailedGets(
+      h, {.id = 10, .amount = 5, .pending_id = 200, .code = 1, .flags = kPostFlag},
+      R::kExistsWithDifferentCode, R::kPendingTransferHasDifferentCode));
 }
 
 TEST(CreateTransfer, ExceedsPendingTransferAmountWhenPostingMoreThanReserved) {
@@ -396,9 +420,9 @@ TEST(CreateTransfer, ExceedsPendingTransferAmountWhenPostingMoreThanReserved) {
   EXPECT_TRUE(RejectedAndRecorded(
       h, {.id = 10, .amount = 51, .pending_id = 200, .code = 0, .flags = kPostFlag},
       R::kExceedsPendingTransferAmount));
-  EXPECT_TRUE(TransferRejected(
+  EXPECT_TRUE(RetryOfFailedGets(
       h, {.id = 10, .amount = 50, .pending_id = 200, .code = 0, .flags = kPostFlag},
-      R::kExceedsPendingTransferAmount));
+      R::kExistsWithDifferentAmount, R::kExceedsPendingTransferAmount));
   EXPECT_EQ(h.BalancesOf(kA), (Balances{.debits_pending = 50, .debits_posted = 30}));
 }
 
@@ -412,9 +436,9 @@ TEST(CreateTransfer, PendingTransferHasDifferentAmountWhenVoidAmountIsNeitherZer
   EXPECT_TRUE(TransferRejected(
       h, {.id = 11, .amount = 51, .pending_id = 200, .code = 0, .flags = kVoidFlag},
       R::kPendingTransferHasDifferentAmount));
-  EXPECT_TRUE(
-      TransferRejected(h, {.id = 10, .amount = 0, .pending_id = 200, .code = 0, .flags = kVoidFlag},
-                       R::kPendingTransferHasDifferentAmount));
+  EXPECT_TRUE(RetryOfFailedGets(
+      h, {.id = 10, .amount = 0, .pending_id = 200, .code = 0, .flags = kVoidFlag},
+      R::kExistsWithDifferentAmount, R::kPendingTransferHasDifferentAmount));
   EXPECT_EQ(h.StatusOf(200), PendingStatus::kPending);
 }
 
@@ -466,7 +490,7 @@ TEST(CreateTransfer, ReversedTransferNotFoundIsRecordedEvenAfterTheOriginalExist
       .id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100};
   EXPECT_TRUE(RejectedAndRecorded(h, reversal, R::kReversedTransferNotFound));
   AddOriginals(h);
-  EXPECT_TRUE(TransferRejected(h, reversal, R::kReversedTransferNotFound));
+  EXPECT_TRUE(RetryOfFailedGets(h, reversal, R::kIdAlreadyFailed, R::kReversedTransferNotFound));
   EXPECT_EQ(h.ReversedAmountOf(100), Amt(0));
 }
 
@@ -498,8 +522,8 @@ TEST(CreateTransfer, ReversedTransferNotPostedWhenReversingAPendingOrAVoid) {
       RejectedAndRecorded(h, {.id = 12, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 200},
                           R::kReversedTransferNotPosted));
   EXPECT_TRUE(
-      TransferRejected(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 203},
-                       R::kReversedTransferNotPosted));
+      RetryOfFailedGets(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 203},
+                        R::kExistsWithDifferentReversesId, R::kReversedTransferNotPosted));
 }
 
 TEST(CreateTransfer, ReversalMustSwapAccountsWhenAccountsAreNotTheOriginalsSwapped) {
@@ -513,8 +537,8 @@ TEST(CreateTransfer, ReversalMustSwapAccountsWhenAccountsAreNotTheOriginalsSwapp
       RejectedAndRecorded(h, {.id = 11, .debit = kB, .credit = kC, .amount = 5, .reverses_id = 100},
                           R::kReversalMustSwapAccounts));
   EXPECT_TRUE(
-      TransferRejected(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100},
-                       R::kReversalMustSwapAccounts));
+      RetryOfFailedGets(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100},
+                        R::kExistsWithDifferentDebitAccountId, R::kReversalMustSwapAccounts));
 }
 
 TEST(CreateTransfer, ExceedsReversibleAmountWhenReversalsWouldExceedTheOriginal) {
@@ -530,8 +554,8 @@ TEST(CreateTransfer, ExceedsReversibleAmountWhenReversalsWouldExceedTheOriginal)
                           R::kExceedsReversibleAmount));
   // Recorded: a retry within the remaining 5 still fails.
   EXPECT_TRUE(
-      TransferRejected(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100},
-                       R::kExceedsReversibleAmount));
+      RetryOfFailedGets(h, {.id = 10, .debit = kB, .credit = kA, .amount = 5, .reverses_id = 100},
+                        R::kExistsWithDifferentAmount, R::kExceedsReversibleAmount));
   EXPECT_EQ(h.ReversedAmountOf(100), Amt(25));
 }
 
@@ -547,7 +571,7 @@ TEST(CreateTransfer, DebitAccountAlreadyClosedWhenDebitingAClosedAccount) {
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kDebitAccountAlreadyClosed));
   h.AddTransfer({.id = 301, .pending_id = 300, .flags = kVoidFlag});  // reopens kA
   ASSERT_FALSE(h.IsClosed(kA));
-  EXPECT_TRUE(TransferRejected(h, event, R::kDebitAccountAlreadyClosed));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kDebitAccountAlreadyClosed));
 }
 
 TEST(CreateTransfer, CreditAccountAlreadyClosedWhenCreditingAClosedAccount) {
@@ -562,14 +586,14 @@ TEST(CreateTransfer, CreditAccountAlreadyClosedWhenCreditingAClosedAccount) {
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kCreditAccountAlreadyClosed));
   h.AddTransfer({.id = 301, .pending_id = 300, .flags = kVoidFlag});  // reopens kB
   ASSERT_FALSE(h.IsClosed(kB));
-  EXPECT_TRUE(TransferRejected(h, event, R::kCreditAccountAlreadyClosed));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kCreditAccountAlreadyClosed));
 }
 
-TEST(CreateTransfer, OverflowsTimeoutWhenExpiryWouldPassTwoToThe64Nanoseconds) {
+TEST(CreateTransfer, OverflowsTimeoutWhenExpiryWouldReachTwoToThe63Nanoseconds) {
   Harness h;
   CreateStandardBook(h);
-  // Booked at 1.8e19 + 1; + (2^32 - 1) s = 4.29e18 ns passes 2^64 = 1.8447e19.
-  const uint64_t late_ns = 18'000'000'000'000'000'000ULL;
+  // Booked at 8e18 + 1; + (2^32 - 1) s = 4.29e18 ns passes 2^63 = 9.223e18 (not 2^64).
+  const uint64_t late_ns = 8'000'000'000'000'000'000ULL;
   const Observation before = h.Observe();
   EXPECT_EQ(h.CreateTransfer({.id = 10,
                               .debit = kA,
@@ -582,14 +606,14 @@ TEST(CreateTransfer, OverflowsTimeoutWhenExpiryWouldPassTwoToThe64Nanoseconds) {
   EXPECT_EQ(DiffObservations(before, h.Observe()), "");
   EXPECT_FALSE(h.LookupTransfer(10).has_value());
   // 4e8 s = 4e17 ns fits; the recorded id still fails.
-  EXPECT_TRUE(TransferRejected(h,
-                               {.id = 10,
-                                .debit = kA,
-                                .credit = kB,
-                                .amount = 5,
-                                .timeout_s = 400'000'000,
-                                .flags = tf::kPending},
-                               R::kOverflowsTimeout));
+  EXPECT_TRUE(RetryOfFailedGets(h,
+                                {.id = 10,
+                                 .debit = kA,
+                                 .credit = kB,
+                                 .amount = 5,
+                                 .timeout_s = 400'000'000,
+                                 .flags = tf::kPending},
+                                R::kExistsWithDifferentTimeout, R::kOverflowsTimeout));
   EXPECT_EQ(h.CreateTransfer({.id = 11,
                               .debit = kA,
                               .credit = kB,
@@ -597,6 +621,26 @@ TEST(CreateTransfer, OverflowsTimeoutWhenExpiryWouldPassTwoToThe64Nanoseconds) {
                               .timeout_s = 400'000'000,
                               .flags = tf::kPending}),
             R::kOk);
+}
+
+TEST(CreateTransfer, OverflowsTimeoutExactlyWhenTheDeadlineIsNotBelowTwoToThe63) {
+  Harness h;
+  CreateStandardBook(h);
+  constexpr uint64_t kTimeoutNs = 1000 * kNanosPerSecond;
+  // Batch at T, the event booked at T + 1: the deadline is T + 1 + 1000 s.
+  const uint64_t last_ok_ns = kTimestampLimitNs - 1 - kTimeoutNs - 1;  // deadline 2^63 - 1
+  const TransferSpec reservation = {
+      .id = 10, .debit = kA, .credit = kB, .amount = 5, .timeout_s = 1000, .flags = tf::kPending};
+  EXPECT_EQ(h.CreateTransfer(reservation, last_ok_ns), R::kOk);
+  EXPECT_EQ(h.engine().GetTransferStatus(TransferId::From(10))->expires_at_ns,
+            kTimestampLimitNs - 1);
+  TransferSpec late = reservation;
+  late.id = 11;
+  EXPECT_EQ(h.CreateTransfer(late, last_ok_ns + 1 + 1), R::kOverflowsTimeout);  // 2^63 + 1
+  EXPECT_FALSE(h.LookupTransfer(11).has_value());
+  late.id = 12;
+  late.timeout_s = 0;  // never expires: no deadline to check
+  EXPECT_EQ(h.CreateTransfer(late), R::kOk);
 }
 
 TEST(CreateTransfer, OverflowsDebitsPendingWhenDebitPendingBalanceWouldWrap) {
@@ -607,7 +651,7 @@ TEST(CreateTransfer, OverflowsDebitsPendingWhenDebitPendingBalanceWouldWrap) {
       .id = 10, .debit = kA, .credit = kC, .amount = 1, .flags = tf::kPending};
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsDebitsPending));
   h.AddTransfer({.id = 301, .pending_id = 300, .flags = kVoidFlag});
-  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsDebitsPending));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kOverflowsDebitsPending));
 }
 
 TEST(CreateTransfer, OverflowsCreditsPendingWhenCreditPendingBalanceWouldWrap) {
@@ -618,7 +662,7 @@ TEST(CreateTransfer, OverflowsCreditsPendingWhenCreditPendingBalanceWouldWrap) {
       .id = 10, .debit = kC, .credit = kB, .amount = 1, .flags = tf::kPending};
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsCreditsPending));
   h.AddTransfer({.id = 301, .pending_id = 300, .flags = kVoidFlag});
-  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsCreditsPending));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kOverflowsCreditsPending));
 }
 
 TEST(CreateTransfer, OverflowsDebitsPostedWhenDebitPostedBalanceWouldWrap) {
@@ -627,7 +671,7 @@ TEST(CreateTransfer, OverflowsDebitsPostedWhenDebitPostedBalanceWouldWrap) {
   h.AddTransfer({.id = 300, .debit = kA, .credit = kB, .amount = kU128Max - 1});
   const TransferSpec event = {.id = 10, .debit = kA, .credit = kC, .amount = 2};
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsDebitsPosted));
-  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsDebitsPosted));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kOverflowsDebitsPosted));
   // Exactly reaching 2^128 - 1 is fine.
   EXPECT_EQ(h.CreateTransfer({.id = 11, .debit = kA, .credit = kC, .amount = 1}), R::kOk);
   EXPECT_EQ(h.BalancesOf(kA), (Balances{.debits_posted = kU128Max}));
@@ -639,7 +683,7 @@ TEST(CreateTransfer, OverflowsCreditsPostedWhenCreditPostedBalanceWouldWrap) {
   h.AddTransfer({.id = 300, .debit = kA, .credit = kB, .amount = kU128Max});
   const TransferSpec event = {.id = 10, .debit = kC, .credit = kB, .amount = 1};
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsCreditsPosted));
-  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsCreditsPosted));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kOverflowsCreditsPosted));
 }
 
 TEST(CreateTransfer, OverflowsDebitsWhenDebitPendingPlusPostedWouldWrap) {
@@ -649,7 +693,7 @@ TEST(CreateTransfer, OverflowsDebitsWhenDebitPendingPlusPostedWouldWrap) {
   const TransferSpec event = {
       .id = 10, .debit = kA, .credit = kC, .amount = 1, .flags = tf::kPending};
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsDebits));
-  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsDebits));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kOverflowsDebits));
 }
 
 TEST(CreateTransfer, OverflowsCreditsWhenCreditPendingPlusPostedWouldWrap) {
@@ -659,7 +703,7 @@ TEST(CreateTransfer, OverflowsCreditsWhenCreditPendingPlusPostedWouldWrap) {
   const TransferSpec event = {
       .id = 10, .debit = kC, .credit = kB, .amount = 1, .flags = tf::kPending};
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kOverflowsCredits));
-  EXPECT_TRUE(TransferRejected(h, event, R::kOverflowsCredits));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kOverflowsCredits));
 }
 
 TEST(CreateTransfer, ExceedsCreditsWhenDebitLimitedAccountWouldOverdraw) {
@@ -669,7 +713,7 @@ TEST(CreateTransfer, ExceedsCreditsWhenDebitLimitedAccountWouldOverdraw) {
   const TransferSpec event = {.id = 10, .debit = kDebitLimited, .credit = kB, .amount = 101};
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kExceedsCredits));
   h.AddTransfer({.id = 301, .debit = kA, .credit = kDebitLimited, .amount = 1});  // now enough
-  EXPECT_TRUE(TransferRejected(h, event, R::kExceedsCredits));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kExceedsCredits));
   EXPECT_EQ(h.BalancesOf(kDebitLimited), (Balances{.credits_posted = 101}));
 }
 
@@ -679,20 +723,20 @@ TEST(CreateTransfer, ExceedsDebitsWhenCreditLimitedAccountWouldOverfill) {
   const TransferSpec event = {.id = 10, .debit = kA, .credit = kCreditLimited, .amount = 1};
   EXPECT_TRUE(RejectedAndRecorded(h, event, R::kExceedsDebits));
   h.AddTransfer({.id = 300, .debit = kCreditLimited, .credit = kB, .amount = 1});  // now room
-  EXPECT_TRUE(TransferRejected(h, event, R::kExceedsDebits));
+  EXPECT_TRUE(RetryOfFailedGets(h, event, R::kIdAlreadyFailed, R::kExceedsDebits));
   EXPECT_EQ(h.BalancesOf(kCreditLimited), (Balances{.debits_posted = 1}));
 }
 
-TEST(CreateTransfer, RecordedCodeReturnedWhateverTheRetryContains) {
+TEST(CreateTransfer, RetryOfAFailedIdIsComparedWithTheFailedEventNeverBooked) {
   Harness h;
   CreateStandardBook(h);
   EXPECT_TRUE(RejectedAndRecorded(h, {.id = 10, .debit = kDebitLimited, .credit = kB, .amount = 1},
                                   R::kExceedsCredits));
-  EXPECT_TRUE(TransferRejected(h, {.id = 10, .debit = kA, .credit = kC, .amount = 7, .code = 3},
-                               R::kExceedsCredits));
-  EXPECT_TRUE(
-      TransferRejected(h, {.id = 10, .debit = kA, .credit = kB, .amount = 7, .flags = tf::kPending},
-                       R::kExceedsCredits));
+  EXPECT_TRUE(RetryOfFailedGets(h, {.id = 10, .debit = kA, .credit = kC, .amount = 7, .code = 3},
+                                R::kExistsWithDifferentDebitAccountId, R::kExceedsCredits));
+  EXPECT_TRUE(RetryOfFailedGets(
+      h, {.id = 10, .debit = kA, .credit = kB, .amount = 7, .flags = tf::kPending},
+      R::kExistsWithDifferentFlags, R::kExceedsCredits));
   EXPECT_EQ(h.engine().GetStats().failed_transfer_count, 1u);
 }
 

@@ -74,7 +74,8 @@ TEST(CreateTransfer, LinkedEventFailedWhenAnotherEventOfTheChainFails) {
   // linked_event_failed is not recorded; the failing event's own code is.
   EXPECT_EQ(h.CreateTransfer({.id = 10, .debit = kA, .credit = kB, .amount = 100}), R::kOk);
   EXPECT_EQ(h.CreateTransfer({.id = 11, .debit = kDebitLimited, .credit = kB, .amount = 1}),
-            R::kExceedsCredits);
+            R::kIdAlreadyFailed);
+  EXPECT_EQ(h.engine().LookupFailedTransfer(TransferId::From(11))->code, R::kExceedsCredits);
 }
 
 TEST(CreateTransfer, LinkedEventChainOpenWhenTheLastEventOfTheBatchIsLinked) {
@@ -335,6 +336,27 @@ TEST(CreateTransfer, CodeMustNotBeZeroWhenNotPostOrVoid) {
   EXPECT_TRUE(RejectedThenFixed(h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .code = 0},
                                 R::kCodeMustNotBeZero,
                                 {.id = 10, .debit = kA, .credit = kB, .amount = 5, .code = 1}));
+}
+
+TEST(CreateTransfer, ValueTimeOutOfRangeWhenNotBelowTwoToThe63) {
+  Harness h;
+  CreateStandardBook(h);
+  for (uint64_t value_time_ns : {kTimestampLimitNs, kTimestampLimitNs + 1, ~uint64_t{0}}) {
+    EXPECT_TRUE(TransferRejected(
+        h, {.id = 10, .debit = kA, .credit = kB, .amount = 5, .value_time_ns = value_time_ns},
+        R::kValueTimeOutOfRange))
+        << value_time_ns;
+  }
+  EXPECT_EQ(h.engine().GetStats().failed_transfer_count, 0u);  // not recorded: fixed, it books
+  EXPECT_EQ(h.CreateTransfer({.id = 10,
+                              .debit = kA,
+                              .credit = kB,
+                              .amount = 5,
+                              .value_time_ns = kTimestampLimitNs - 1}),
+            R::kOk);
+  EXPECT_EQ(h.LookupTransfer(10)->value_time_ns, kTimestampLimitNs - 1);
+  // 0 means the booking time; it is not out of range.
+  EXPECT_EQ(h.CreateTransfer({.id = 11, .debit = kA, .credit = kB, .amount = 5}), R::kOk);
 }
 
 TEST(CreateTransfer, AmountMustNotBeZeroExceptForVoid) {

@@ -107,6 +107,72 @@ TEST_F(LedgerctlTest, LookupTransferSaysWhatBecameOfAHold) {
   EXPECT_NE(json.out.find("\"reversals\":[\"22\"]"), std::string::npos) << json.out;
 }
 
+// A transfer id that failed with a recorded code: a retry says id_already_failed, and
+// lookup-transfer shows the recorded code and the failed event instead of "not found".
+TEST_F(LedgerctlTest, LookupTransferOfAFailedIdShowsItsRecordedCode) {
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndTwoAccounts());
+  const std::vector<std::string> transfer = {
+      "transfer", "--id",     "30", "--debit", "9", "--credit",       "2", "--amount",
+      "7",        "--ledger", "1",  "--code",  "5", "--user-data-64", "77"};
+  const CtlRun failed = Run(transfer);
+  EXPECT_EQ(failed.exit_code, 1) << failed.out;
+  EXPECT_NE(failed.out.find("transfer 30: debit_account_not_found"), std::string::npos)
+      << failed.out;
+  const CtlRun retried = Run(transfer);
+  EXPECT_EQ(retried.exit_code, 1) << retried.out;
+  EXPECT_NE(retried.out.find("transfer 30: id_already_failed"), std::string::npos) << retried.out;
+
+  const CtlRun text = Run({"lookup-transfer", "30", "31"});
+  EXPECT_EQ(text.exit_code, 1) << text.out;
+  EXPECT_NE(text.out.find("transfer 30: failed, debit_account_not_found"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("7.00 USD"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("transfer 31: not found"), std::string::npos) << text.out;
+  const CtlRun json = Run({"--json", "lookup-transfer", "30"});
+  EXPECT_EQ(json.exit_code, 1) << json.out;
+  EXPECT_NE(json.out.find("\"type\":\"failed\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"result\":\"debit_account_not_found\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"result_code\":39"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"debit_account_id\":\"9\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"user_data_64\":\"77\""), std::string::npos) << json.out;
+  EXPECT_EQ(json.out.find("\"type\":\"not_found\""), std::string::npos) << json.out;
+}
+
+// Timestamps are below 2^63 (a signed 64-bit integer): --value-time-ns and --timeout-s refuse
+// what is out of range with a usage error that names the flag and the range, before any call.
+TEST_F(LedgerctlTest, ValueTimeAndTimeoutOutOfRangeAreUsageErrors) {
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndTwoAccounts());
+  const auto transfer = [this](const std::string& id, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"transfer", "--id",   id,         "--debit", "1",
+                                     "--credit", "2",      "--amount", "1",       "--ledger",
+                                     "1",        "--code", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  };
+  for (const char* value : {"9223372036854775808", "18446744073709551615", "-1"}) {
+    const CtlRun run = transfer("50", {"--value-time-ns", value});
+    EXPECT_EQ(run.exit_code, 64) << value << ": " << run.out;
+    EXPECT_NE(run.out.find("--value-time-ns must be a whole number in 0..9223372036854775807"),
+              std::string::npos)
+        << run.out;
+  }
+  for (const char* value : {"4294967296", "-1"}) {
+    const CtlRun run = transfer("51", {"--pending", "--timeout-s", value});
+    EXPECT_EQ(run.exit_code, 64) << value << ": " << run.out;
+    EXPECT_NE(run.out.find("--timeout-s must be a whole number in 0..4294967295"),
+              std::string::npos)
+        << run.out;
+  }
+  // Nothing was submitted: the ids are still free, and the largest values are accepted.
+  const CtlRun largest = transfer("50", {"--value-time-ns", "9223372036854775807"});
+  EXPECT_EQ(largest.exit_code, 0) << largest.out;
+  const CtlRun longest = transfer("51", {"--pending", "--timeout-s", "4294967295"});
+  EXPECT_EQ(longest.exit_code, 0) << longest.out;
+  const CtlRun json = Run({"--json", "lookup-transfer", "50"});
+  EXPECT_NE(json.out.find("\"value_time_ns\":\"9223372036854775807\""), std::string::npos)
+      << json.out;
+}
+
 // A server that does not speak TLS (or a certificate not trusted): 76, not the usage code.
 TEST_F(LedgerctlTest, ATlsFailureHasItsOwnExitCode) {
   const std::string certificate = server_.data_dir() + "/../cert.pem";

@@ -84,7 +84,7 @@ TEST(Server, ServesEveryMethodEndToEnd) {
   ASSERT_TRUE(server.Start()) << server.log();
   auto client = Connect(server, server.token());
   ASSERT_NE(client, nullptr);
-  EXPECT_EQ(client->server_info().schema_version, 3u);
+  EXPECT_EQ(client->server_info().schema_version, 4u);
   EXPECT_EQ(client->server_info().limits.batch_events_max, 8190u);
   CreateBasics(*client);
 
@@ -121,10 +121,22 @@ TEST(Server, ServesEveryMethodEndToEnd) {
   EXPECT_EQ((*accounts)[1].debits_posted, Amount::From(500));
 
   const std::vector<TransferId> transfer_ids = {TransferId::From(103), TransferId::From(101)};
-  auto found = client->LookupTransfers(transfer_ids);
+  std::vector<FailedTransfer> failures;
+  auto found = client->LookupTransfers(transfer_ids, &failures);
   ASSERT_TRUE(found.ok());
   ASSERT_EQ(found->size(), 1u);  // a failed transfer is not a transfer
   EXPECT_EQ((*found)[0].amount, Amount::From(150));
+  // ... but its id is spent: a retry answers id_already_failed, and the lookup gives the failed
+  // event as submitted (booked where it would have been) and the code it got.
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].code, CreateTransferResult::kExceedsCredits);
+  EXPECT_EQ(failures[0].event.id, TransferId::From(101));
+  EXPECT_EQ(failures[0].event.amount, transfers[1].amount);
+  EXPECT_EQ(failures[0].event.debit_account_id, transfers[1].debit_account_id);
+  EXPECT_EQ(failures[0].event.timestamp_ns, results[0].timestamp_ns + 1);
+  ASSERT_TRUE(client->CreateTransfers({&transfers[1], 1}, retry).ok());
+  EXPECT_EQ(retry[0].status, CreateTransferResult::kIdAlreadyFailed);
+  EXPECT_EQ(retry[0].timestamp_ns, 0u);
 
   const std::vector<uint32_t> ledger_ids = {kLedgerId, 8};
   auto ledgers = client->LookupLedgers(ledger_ids);

@@ -40,7 +40,12 @@ void AddUserDataFlags(FlagParser& parser, UserData* data, bool transfer) {
   parser.Value("--user-data-128", Id("--user-data-128", &data->data_128));
   parser.Value("--user-data-64", Number("--user-data-64", &data->data_64));
   parser.Value("--user-data-32", Number("--user-data-32", &data->data_32));
-  if (transfer) parser.Value("--value-time-ns", Number("--value-time-ns", &data->value_time_ns));
+  // Every timestamp the ledger stores is below 2^63 (engine/types.h, kTimestampLimitNs): a
+  // larger value time is a usage error here rather than value_time_out_of_range from the server.
+  if (transfer) {
+    parser.Value("--value-time-ns",
+                 Number("--value-time-ns", &data->value_time_ns, 0, kTimestampLimitNs - 1));
+  }
 }
 
 void SetUserData(const UserData& data, Transfer* transfer) {

@@ -147,7 +147,9 @@ class Session {
   const Ledger* FindLedger(uint32_t id);
   // Lookups split into calls of at most the server's query_ids_max ids.
   std::vector<Account> LookupAccounts(std::span<const AccountId> ids);
-  std::vector<Transfer> LookupTransfers(std::span<const TransferId> ids);
+  // failures, when given: the ids that failed with a recorded code (schema 4).
+  std::vector<Transfer> LookupTransfers(std::span<const TransferId> ids,
+                                        std::vector<FailedTransfer>* failures = nullptr);
   std::optional<Transfer> LookupTransfer(TransferId id);
   // What became of each transfer found; empty from a server older than schema 3.
   std::vector<net::TransferStatusInfo> GetTransferStatuses(std::span<const TransferId> ids);
@@ -231,6 +233,11 @@ void PrintAccount(const Session& session, const Account& account, const Ledger* 
 // expired: what and by which transfer) or a reversed line for a posting.
 void PrintTransfer(const Session& session, const Transfer& transfer, const Ledger* ledger,
                    const net::TransferStatusInfo* status = nullptr);
+// A transfer id whose first attempt failed with a recorded code: "transfer 5: failed,
+// exceeds_credits (not booked)" and the failed event's fields (text), or {"type":"failed",
+// "id":..,"result":..,"result_code":..,"transfer":{the failed event}} (JSON).
+void PrintFailedTransfer(const Session& session, const FailedTransfer& failed,
+                         const Ledger* ledger);
 // "account 5: not found" (text) or {"type":"not_found",...}.
 void PrintNotFound(const Session& session, std::string_view kind, std::string_view id);
 // The result of one event of a create call.

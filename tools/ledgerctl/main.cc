@@ -108,11 +108,13 @@ moved).
   --amount AMOUNT          12.34 in the ledger's units, 1234u in minor units, or max
   --pending                reserve the amount; post or void it later
   --timeout-s N            (with --pending) the reservation expires after N seconds
+                           (0..4294967295; booking time + N s must stay below 2^63 ns)
   --closing-debit, --closing-credit
                            (with --pending) the reservation closes that account
   --balancing-debit, --balancing-credit
                            move at most what that account's limit allows (max: all of it)
-  --value-time-ns N        when it happened economically (your clock), stored as given
+  --value-time-ns N        when it happened economically (your clock), stored as given:
+                           ns since the epoch, 0..9223372036854775807 (0 = the booking time)
 example: ledgerctl transfer --id 1001 --debit 100 --credit 200 --amount 12.34 --ledger 1 --code 1
 )",
      RunTransfer},
@@ -477,13 +479,20 @@ std::vector<Account> Session::LookupAccounts(std::span<const AccountId> ids) {
   return found;
 }
 
-std::vector<Transfer> Session::LookupTransfers(std::span<const TransferId> ids) {
+std::vector<Transfer> Session::LookupTransfers(std::span<const TransferId> ids,
+                                               std::vector<FailedTransfer>* failures) {
   std::vector<Transfer> found;
+  std::vector<FailedTransfer> part_failures;
   const size_t chunk = QueryIdsMax();
   for (size_t i = 0; i < ids.size(); i += chunk) {
     const auto part = ids.subspan(i, std::min(chunk, ids.size() - i));
-    std::vector<Transfer> transfers = Check(client().LookupTransfers(part), "lookup-transfer");
+    std::vector<Transfer> transfers =
+        Check(client().LookupTransfers(part, failures != nullptr ? &part_failures : nullptr),
+              "lookup-transfer");
     found.insert(found.end(), transfers.begin(), transfers.end());
+    if (failures != nullptr) {
+      failures->insert(failures->end(), part_failures.begin(), part_failures.end());
+    }
   }
   return found;
 }

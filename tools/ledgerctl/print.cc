@@ -353,9 +353,12 @@ std::pair<std::string, std::string> StatusField(const Session& session,
   return {"reversed", reversed};
 }
 
-void PrintTransfer(const Session& session, const Transfer& transfer, const Ledger* ledger,
-                   const net::TransferStatusInfo* status) {
-  if (session.json()) return WriteLine(JsonTransfer(transfer, ledger, status));
+namespace {
+
+// A transfer's fields as PrintTransfer shows them, up to its booking time.
+std::vector<std::pair<std::string, std::string>> TransferFields(const Session& session,
+                                                                const Transfer& transfer,
+                                                                const Ledger* ledger) {
   std::vector<std::pair<std::string, std::string>> fields = {
       {"kind", TransferKindText(transfer)},
       {"debit", FormatId(transfer.debit_account_id.Get())},
@@ -380,9 +383,39 @@ void PrintTransfer(const Session& session, const Transfer& transfer, const Ledge
   if (transfer.value_time_ns != 0) {
     fields.emplace_back("value time", TimeText(transfer.value_time_ns));
   }
+  return fields;
+}
+
+}  // namespace
+
+void PrintTransfer(const Session& session, const Transfer& transfer, const Ledger* ledger,
+                   const net::TransferStatusInfo* status) {
+  if (session.json()) return WriteLine(JsonTransfer(transfer, ledger, status));
+  std::vector<std::pair<std::string, std::string>> fields =
+      TransferFields(session, transfer, ledger);
   fields.emplace_back("booked", TimeText(transfer.timestamp_ns));
   if (status != nullptr) fields.push_back(StatusField(session, *status, ledger));
   PrintFields(absl::StrCat("transfer ", FormatId(transfer.id.Get())), fields);
+}
+
+void PrintFailedTransfer(const Session& session, const FailedTransfer& failed,
+                         const Ledger* ledger) {
+  const Transfer& transfer = failed.event;
+  if (session.json()) {
+    return WriteLine(JsonObject("failed")
+                         .Wide("id", transfer.id.Get())
+                         .Str("result", ResultName(failed.code))
+                         .Int("result_code", static_cast<uint32_t>(failed.code))
+                         .Raw("transfer", JsonTransfer(transfer, ledger))
+                         .Close());
+  }
+  std::vector<std::pair<std::string, std::string>> fields =
+      TransferFields(session, transfer, ledger);
+  fields.emplace_back("attempted", TimeText(transfer.timestamp_ns));
+  fields.emplace_back("retries", "get id_already_failed: a new attempt needs a new id");
+  PrintFields(absl::StrCat("transfer ", FormatId(transfer.id.Get()), ": failed, ",
+                           ResultName(failed.code), " (not booked)"),
+              fields);
 }
 
 void PrintNotFound(const Session& session, std::string_view kind, std::string_view id) {

@@ -25,12 +25,15 @@ std::vector<u128> ParseIds(GlobalOptions& global, std::span<const std::string> a
   return ids;
 }
 
-// Prints what was found in request order and "not found" for the rest; kExitFailed if any is
+// Prints what was found in request order and, for the rest, what print_missing(id) prints when
+// it returns true (lookup-transfer: a failed id), else "not found"; kExitFailed if any is
 // missing. A map, not a merge: the result is correct whether the server repeats or folds a
 // duplicated id.
-template <typename Record, typename Print>
-int PrintFound(Session& session, const char* kind, const std::vector<u128>& ids,
-               const std::vector<Record>& found, Print print) {
+template <typename Record, typename Print, typename PrintMissing = bool (*)(u128)>
+int PrintFound(
+    Session& session, const char* kind, const std::vector<u128>& ids,
+    const std::vector<Record>& found, Print print,
+    PrintMissing print_missing = [](u128) { return false; }) {
   std::map<u128, const Record*> by_id;
   for (const Record& record : found) by_id.emplace(static_cast<u128>(record.id.Get()), &record);
   int exit_code = kExitOk;
@@ -39,7 +42,7 @@ int PrintFound(Session& session, const char* kind, const std::vector<u128>& ids,
     if (it != by_id.end()) {
       print(*it->second);
     } else {
-      PrintNotFound(session, kind, FormatId(id));
+      if (!print_missing(id)) PrintNotFound(session, kind, FormatId(id));
       exit_code = kExitFailed;
     }
   }
@@ -245,16 +248,28 @@ int RunLookupTransfer(GlobalOptions& global, std::span<const std::string> args) 
   Session session(global);
   std::vector<TransferId> transfer_ids;
   for (u128 id : ids) transfer_ids.push_back(TransferId::From(id));
-  const std::vector<Transfer> found = session.LookupTransfers(transfer_ids);
+  std::vector<FailedTransfer> failures;
+  const std::vector<Transfer> found = session.LookupTransfers(transfer_ids, &failures);
   const std::vector<net::TransferStatusInfo> statuses = session.GetTransferStatuses(transfer_ids);
   std::map<u128, const net::TransferStatusInfo*> status_of;
   for (const net::TransferStatusInfo& status : statuses)
     status_of.emplace(status.id.Get(), &status);
-  return PrintFound(session, "transfer", ids, found, [&](const Transfer& transfer) {
-    const auto status = status_of.find(transfer.id.Get());
-    PrintTransfer(session, transfer, session.FindLedger(transfer.ledger),
-                  status == status_of.end() ? nullptr : status->second);
-  });
+  std::map<u128, const FailedTransfer*> failure_of;
+  for (const FailedTransfer& failed : failures) failure_of.emplace(failed.event.id.Get(), &failed);
+  return PrintFound(
+      session, "transfer", ids, found,
+      [&](const Transfer& transfer) {
+        const auto status = status_of.find(transfer.id.Get());
+        PrintTransfer(session, transfer, session.FindLedger(transfer.ledger),
+                      status == status_of.end() ? nullptr : status->second);
+      },
+      [&](u128 id) {
+        const auto failed = failure_of.find(id);
+        if (failed == failure_of.end()) return false;
+        PrintFailedTransfer(session, *failed->second,
+                            session.FindLedger(failed->second->event.ledger));
+        return true;
+      });
 }
 
 int RunHistory(GlobalOptions& global, std::span<const std::string> args) {
