@@ -188,7 +188,6 @@ inline constexpr uint16_t kImported = 1 << 8;
 inline constexpr uint16_t kAll = (1 << 9) - 1;
 }  // namespace transfer_flags
 
-
 struct Transfer {
   TransferId id;  // client-chosen idempotency key; not 0, not 2^128-1
   AccountId debit_account_id;

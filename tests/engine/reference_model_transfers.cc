@@ -43,7 +43,8 @@ CreateTransferResult ReferenceModel::CreateImportedTransfer(const Transfer& even
                                                             uint64_t batch_timestamp_ns) {
   if (!Has(event.flags, transfer_flags::kImported)) return TransferResult::kImportedEventExpected;
   const uint64_t timestamp_ns = event.timestamp_ns;
-  if (timestamp_ns == 0 || timestamp_ns >= batch_timestamp_ns || timestamp_ns >= kTimestampLimitNs) {
+  if (timestamp_ns == 0 || timestamp_ns >= batch_timestamp_ns ||
+      timestamp_ns >= kTimestampLimitNs) {
     return TransferResult::kImportedEventTimestampOutOfRange;
   }
   TransferResult result = ValidateTransfer(event);

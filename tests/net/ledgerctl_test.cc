@@ -360,6 +360,25 @@ TEST_F(LedgerctlTest, ImportsAccountsAndTransfersWithTheirTimestamps) {
   EXPECT_EQ(JsonNumber(last.out, "timestamp_ns"),
             start_ns + 10 + 10 * uint64_t{kBatches * kPerBatch - 1})
       << last.out;
+  // The imported history answers ledger-wide queries by its own times: the three transfers
+  // booked in the second batch's first 30 ns, and the newest of all.
+  const uint64_t second_batch_ns = start_ns + 10 + 10 * uint64_t{kPerBatch};
+  const CtlRun window =
+      Run({"--json", "query-transfers", "--ledger", "1", "--from-ns",
+           std::to_string(second_batch_ns), "--to-ns", std::to_string(second_batch_ns + 29)});
+  ASSERT_EQ(window.exit_code, 0) << window.out;
+  for (int n = kPerBatch; n < kPerBatch + 3; ++n) {
+    EXPECT_EQ(CountId(window.out, std::to_string(100 + n)), 1) << window.out;
+  }
+  EXPECT_EQ(CountId(window.out, std::to_string(100 + kPerBatch + 3)), 0) << window.out;
+  const CtlRun newest =
+      Run({"--json", "query-transfers", "--ledger", "1", "--reversed", "--limit", "1"});
+  ASSERT_EQ(newest.exit_code, 0) << newest.out;
+  EXPECT_EQ(CountId(newest.out, std::to_string(100 + kBatches * kPerBatch - 1)), 1) << newest.out;
+  const CtlRun accounts =
+      Run({"--json", "query-accounts", "--ledger", "1", "--to-ns", std::to_string(start_ns + 1)});
+  EXPECT_EQ(CountId(accounts.out, "1"), 1) << accounts.out;
+  EXPECT_EQ(CountId(accounts.out, "2"), 0) << accounts.out;
   // A native transfer afterwards is booked by the server's clock, after the history.
   const CtlRun native = Run({"--json", "transfer", "--id", "9", "--debit", "2", "--credit", "1",
                              "--amount", "0.01", "--ledger", "1", "--code", "1"});
