@@ -431,6 +431,29 @@ TEST_F(LedgerWal, DumpJsonIsOneObjectPerLineWithEveryTransferId) {
   EXPECT_EQ(ids, expected);
 }
 
+// An imported event was booked at its own timestamp, not at its place in the batch.
+TEST_F(LedgerWal, DumpShowsAnImportedEventBookedAtItsOwnTimestamp) {
+  const std::string path = scratch_.Sub("imported");
+  ASSERT_TRUE(wal::Directory::Init(path, {.segment_size_bytes = wal::kSegmentSizeMinBytes}).ok());
+  {
+    replica::ReplicaOptions options;
+    options.use_io_uring = false;
+    options.writer_buffer_bytes = uint64_t{2} << 20;
+    auto opened = replica::Replica::Open(path, std::move(options));
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    Ledger ledger = wal::testing::TestLedger();
+    ledger.flags = ledger_flags::kImported;
+    ledger.timestamp_ns = 1'546'300'800'000'000'000;  // 2019-01-01
+    CreateLedgerResult result;
+    ASSERT_TRUE((*opened)->Submit<Ledger>({&ledger, 1}, {&result, 1}).ok());
+    ASSERT_EQ(result, CreateLedgerResult::kOk);
+    ASSERT_TRUE((*opened)->WaitDurable(1).ok());
+  }
+  const ToolRun run = Tool({"dump", path, "--json"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("\"booked_at_ns\":1546300800000000000,"), std::string::npos) << run.out;
+}
+
 TEST_F(LedgerWal, DumpAccountShowsOnlyEventsTouchingTheAccount) {
   const u128 account = 5;
   const ToolRun run = Tool({"dump", data(), "--json", "--account", "5"});

@@ -25,22 +25,28 @@ std::string AssetCode(const Ledger& ledger) {
   return std::string(ledger.asset_code, strnlen(ledger.asset_code, kAssetCodeSizeBytes));
 }
 
-// The fields every event line starts with: where it is in the log and when it was booked.
-std::string JsonEventPrefix(const char* type, const wal::EntryHeader& entry, uint32_t i) {
+// The fields every event line starts with: where it is in the log and when it was booked
+// (event i of a batch at its timestamp + 1 + i; an imported event at its own timestamp).
+template <typename Event>
+std::string JsonEventPrefix(const char* type, const wal::EntryHeader& entry, uint32_t i,
+                            const Event& event, uint16_t imported_flag) {
+  const uint64_t booked_at_ns =
+      (event.flags & imported_flag) != 0 ? event.timestamp_ns : entry.timestamp_ns + 1 + i;
   return absl::StrCat("{\"type\":\"", type, "\",\"op\":", entry.op, ",\"index\":", i,
-                      ",\"booked_at_ns\":", entry.timestamp_ns + 1 + i);
+                      ",\"booked_at_ns\":", booked_at_ns);
 }
 
 std::string JsonLedger(const wal::EntryHeader& entry, uint32_t i, const Ledger& ledger) {
-  return absl::StrCat(JsonEventPrefix("ledger", entry, i), ",\"id\":", ledger.id,
-                      ",\"scale\":", ledger.scale, ",\"flags\":", ledger.flags, ",\"reserved\":[",
-                      ledger.reserved[0], ",", ledger.reserved[1],
-                      "],\"asset_code\":", JsonString(AssetCode(ledger)),
+  return absl::StrCat(JsonEventPrefix("ledger", entry, i, ledger, ledger_flags::kImported),
+                      ",\"id\":", ledger.id, ",\"scale\":", ledger.scale,
+                      ",\"flags\":", ledger.flags, ",\"reserved\":[", ledger.reserved[0], ",",
+                      ledger.reserved[1], "],\"asset_code\":", JsonString(AssetCode(ledger)),
                       ",\"timestamp_ns\":", ledger.timestamp_ns, "}\n");
 }
 
 std::string JsonAccount(const wal::EntryHeader& entry, uint32_t i, const Account& account) {
-  return absl::StrCat(JsonEventPrefix("account", entry, i), ",\"id\":", Quoted(account.id.Get()),
+  return absl::StrCat(JsonEventPrefix("account", entry, i, account, account_flags::kImported),
+                      ",\"id\":", Quoted(account.id.Get()),
                       ",\"debits_pending\":", Quoted(account.debits_pending.Get()),
                       ",\"debits_posted\":", Quoted(account.debits_posted.Get()),
                       ",\"credits_pending\":", Quoted(account.credits_pending.Get()),
@@ -56,7 +62,8 @@ std::string JsonAccount(const wal::EntryHeader& entry, uint32_t i, const Account
 
 std::string JsonTransfer(const wal::EntryHeader& entry, uint32_t i, const Transfer& transfer) {
   return absl::StrCat(
-      JsonEventPrefix("transfer", entry, i), ",\"id\":", Quoted(transfer.id.Get()),
+      JsonEventPrefix("transfer", entry, i, transfer, transfer_flags::kImported),
+      ",\"id\":", Quoted(transfer.id.Get()),
       ",\"debit_account_id\":", Quoted(transfer.debit_account_id.Get()),
       ",\"credit_account_id\":", Quoted(transfer.credit_account_id.Get()),
       ",\"amount\":", Quoted(transfer.amount.Get()),
