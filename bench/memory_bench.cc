@@ -34,26 +34,14 @@ constexpr size_t kSamples = 64;  // transfers checked at the end, spread over th
 struct Options {
   uint64_t accounts = 100'000;
   uint64_t transfers = 1'000'000;
-  uint32_t shards = 1;
+  uint64_t shards = 1;
 };
 
 bool Parse(int argc, char** argv, Options& options) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    char* end = nullptr;
-    const uint64_t value = std::strtoull(argv[i + 1], &end, 10);
-    if (end == argv[i + 1] || *end != '\0') return false;
-    if (flag == "--accounts" && value >= 2) {
-      options.accounts = value;
-    } else if (flag == "--transfers" && value >= 1) {
-      options.transfers = value;
-    } else if (flag == "--shards" && value >= 1 && value <= 16) {
-      options.shards = static_cast<uint32_t>(value);
-    } else {
-      return false;
-    }
-  }
-  return argc % 2 == 1;
+  const ledger::bench::NumberFlag flags[] = {{"--accounts", &options.accounts, 2, UINT64_MAX},
+                                             {"--transfers", &options.transfers, 1, UINT64_MAX},
+                                             {"--shards", &options.shards, 1, 16}};
+  return ledger::bench::ParseNumberFlags(argc, argv, flags);
 }
 
 // A field of /proc/self/smaps_rollup in GiB ("Rss"), or -1.
@@ -107,14 +95,14 @@ std::unique_ptr<engine::Engine> CommitEngine(const Options& options) {
   engine_options.transfers_capacity = options.transfers;
   engine_options.accounts_max = options.accounts;
   engine_options.transfers_max = options.transfers + kSamples;  // the retries are looked up
-  engine_options.shard_count = options.shards;
+  engine_options.shard_count = static_cast<uint32_t>(options.shards);
   const auto start = std::chrono::steady_clock::now();
   auto ledger_engine = std::make_unique<engine::Engine>(engine_options);
   std::printf(
       "engine committed for %llu accounts, %llu transfers, %u shards: %.1f s, rss %.2f GiB\n",
       static_cast<unsigned long long>(options.accounts),
-      static_cast<unsigned long long>(options.transfers), options.shards, SecondsSince(start),
-      ProcessMemoryGib("Rss"));
+      static_cast<unsigned long long>(options.transfers), static_cast<unsigned>(options.shards),
+      SecondsSince(start), ProcessMemoryGib("Rss"));
   return ledger_engine;
 }
 

@@ -39,28 +39,15 @@ struct Options {
   uint64_t accounts = 100'000;
   uint64_t transfers = 1'000'000;
   uint64_t queries = 10'000;
-  uint32_t shards = 1;
+  uint64_t shards = 1;
 };
 
 bool Parse(int argc, char** argv, Options& options) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    char* end = nullptr;
-    const uint64_t value = std::strtoull(argv[i + 1], &end, 10);
-    if (end == argv[i + 1] || *end != '\0') return false;
-    if (flag == "--accounts" && value >= 2) {
-      options.accounts = value;
-    } else if (flag == "--transfers" && value >= 1) {
-      options.transfers = value;
-    } else if (flag == "--queries" && value >= 1) {
-      options.queries = value;
-    } else if (flag == "--shards" && value >= 1 && value <= 16) {
-      options.shards = static_cast<uint32_t>(value);
-    } else {
-      return false;
-    }
-  }
-  return argc % 2 == 1;
+  const ledger::bench::NumberFlag flags[] = {{"--accounts", &options.accounts, 2, UINT64_MAX},
+                                             {"--transfers", &options.transfers, 1, UINT64_MAX},
+                                             {"--queries", &options.queries, 1, UINT64_MAX},
+                                             {"--shards", &options.shards, 1, 16}};
+  return ledger::bench::ParseNumberFlags(argc, argv, flags);
 }
 
 UserData128 AccountReference(uint64_t index) { return UserData128::From(u128{index} << 32 | 7); }
@@ -143,7 +130,7 @@ int main(int argc, char** argv) {
   engine::EngineOptions engine_options;
   engine_options.accounts_capacity = options.accounts;
   engine_options.transfers_capacity = options.transfers;
-  engine_options.shard_count = options.shards;
+  engine_options.shard_count = static_cast<uint32_t>(options.shards);
   auto ledger_engine = std::make_unique<engine::Engine>(engine_options);
   std::vector<UserData128> references;
   std::vector<uint64_t> booked_ns;
@@ -154,7 +141,8 @@ int main(int argc, char** argv) {
   const engine::EngineStats stats = ledger_engine->GetStats();
   std::printf("%llu accounts, %llu transfers, %u shard(s), built in %.1f s\n",
               static_cast<unsigned long long>(stats.account_count),
-              static_cast<unsigned long long>(stats.transfer_count), options.shards, build_s);
+              static_cast<unsigned long long>(stats.transfer_count),
+              static_cast<unsigned>(options.shards), build_s);
   std::printf("query index bytes: %.1f per account, %.1f per transfer\n",
               static_cast<double>(stats.account_query_index_bytes) /
                   static_cast<double>(stats.account_count),

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "engine/engine.h"
@@ -25,6 +27,31 @@ struct Random {
   // Uniform in [0, bound) by multiply-shift (no modulo bias worth measuring).
   uint64_t Below(uint64_t bound) { return static_cast<uint64_t>((u128{Next()} * bound) >> 64); }
 };
+
+// One numeric flag of a scale benchmark (memory_bench, query_bench): `--name N` with
+// min <= N <= max, written to *value.
+struct NumberFlag {
+  const char* name;
+  uint64_t* value;
+  uint64_t min;
+  uint64_t max;
+};
+
+// Parses argv as `--name N` pairs of the given flags; false on anything else.
+inline bool ParseNumberFlags(int argc, char** argv, std::span<const NumberFlag> flags) {
+  if (argc % 2 != 1) return false;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    char* end = nullptr;
+    const uint64_t number = std::strtoull(argv[i + 1], &end, 10);
+    if (end == argv[i + 1] || *end != '\0') return false;
+    const auto flag = std::find_if(flags.begin(), flags.end(), [&](const NumberFlag& f) {
+      return std::string(argv[i]) == f.name;
+    });
+    if (flag == flags.end() || number < flag->min || number > flag->max) return false;
+    *flag->value = number;
+  }
+  return true;
+}
 
 inline AccountId AccountIdOf(uint64_t index) {
   return AccountId::From((u128{index} << 64) | 0xACC);

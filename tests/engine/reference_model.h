@@ -138,6 +138,8 @@ class ReferenceModel {
   CreateLedgerResult CreateImportedLedger(const Ledger& event, uint64_t batch_timestamp_ns);
   CreateAccountResult CreateImportedAccount(const Account& event, uint64_t batch_timestamp_ns);
   CreateTransferResult CreateImportedTransfer(const Transfer& event, uint64_t batch_timestamp_ns);
+  // A new id whose fields passed validation: the reference and balance checks, then the commit.
+  CreateTransferResult ApplyNew(const Transfer& event, uint64_t timestamp_ns);
 
   static CreateAccountResult ValidateAccount(const Account& event);
   static CreateTransferResult ValidateTransfer(const Transfer& event);

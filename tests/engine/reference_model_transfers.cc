@@ -30,8 +30,12 @@ CreateTransferResult ReferenceModel::CreateTransfer(const Transfer& event, uint6
   if (result != TransferResult::kOk) return result;
   result = CompareWithExisting(event);
   if (result != TransferResult::kOk) return result;
+  return ApplyNew(event, timestamp_ns);
+}
+
+CreateTransferResult ReferenceModel::ApplyNew(const Transfer& event, uint64_t timestamp_ns) {
   Plan plan;
-  result = CheckReferences(event, timestamp_ns, &plan);
+  TransferResult result = CheckReferences(event, timestamp_ns, &plan);
   if (result != TransferResult::kOk) return result;
   result = CheckBalances(event, &plan);
   if (result != TransferResult::kOk) return result;
@@ -56,13 +60,7 @@ CreateTransferResult ReferenceModel::CreateImportedTransfer(const Transfer& even
   }
   // Booked, a recorded failure too; a failing chain restores the state from before it.
   state_.last_timestamp_ns = timestamp_ns;
-  Plan plan;
-  result = CheckReferences(event, timestamp_ns, &plan);
-  if (result != TransferResult::kOk) return result;
-  result = CheckBalances(event, &plan);
-  if (result != TransferResult::kOk) return result;
-  Commit(event, timestamp_ns, plan);
-  return TransferResult::kOk;
+  return ApplyNew(event, timestamp_ns);
 }
 
 CreateTransferResult ReferenceModel::ValidateTransfer(const Transfer& event) {
