@@ -534,11 +534,19 @@ absl::Status State::RestoreFailures(std::span<const std::byte> bytes) {
         !IsZero(failure.reserved, sizeof(failure.reserved))) {
       return Corrupt("failure", i, "invalid fields");
     }
-    if (failure.event.timestamp_ns <= previous_timestamp_ns ||
-        failure.event.timestamp_ns > last_timestamp_ns_) {
+    // Native failures were recorded in log order at their batch's times. An imported one has
+    // its own time, which a failed chain leaves above the ledger's last timestamp (the failure
+    // stays, the chain's bookings go), so only its range is checked.
+    const uint64_t failed_ns = failure.event.timestamp_ns;
+    if ((failure.event.flags & transfer_flags::kImported) != 0) {
+      if (failed_ns == 0 || failed_ns >= kTimestampLimitNs) {
+        return Corrupt("failure", i, "timestamp out of range");
+      }
+    } else if (failed_ns <= previous_timestamp_ns || failed_ns > last_timestamp_ns_) {
       return Corrupt("failure", i, "timestamp out of order");
+    } else {
+      previous_timestamp_ns = failed_ns;
     }
-    previous_timestamp_ns = failure.event.timestamp_ns;
     const TransferId id = failure.event.id;
     const uint32_t hash = HashId(id.lo, id.hi);
     if (FindTransferPayload(id, hash) != HashIndex::kNotFound) {

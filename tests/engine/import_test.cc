@@ -179,6 +179,29 @@ TEST(ImportTransfers, RecordedFailureIsBookedAtItsTimestampAndKept) {
   EXPECT_EQ(h.engine().GetStats().failed_transfer_count, 1u);
 }
 
+// The failure of a rolled-back import chain keeps its own time, above the ledger's last
+// timestamp; a snapshot restores it, and the import goes on below that time.
+TEST(ImportTransfers, FailureOfARolledBackChainSurvivesASnapshot) {
+  Harness h;
+  SetUpImportedAccounts(h);
+  TransferSpec first = Imported(30, 300);
+  first.flags |= tf::kLinked;
+  TransferSpec second = Imported(31, 400);
+  second.debit = 99;  // fails: debit_account_not_found, recorded
+  EXPECT_EQ(h.CreateTransfers({first, second}, kNow + 10),
+            (std::vector<R>{R::kLinkedEventFailed, R::kDebitAccountNotFound}));
+  EXPECT_EQ(h.engine().last_timestamp_ns(), 200u);
+  std::unique_ptr<EngineSnapshot> image = h.engine().CaptureSnapshot();
+  absl::StatusOr<std::unique_ptr<Engine>> restored =
+      Engine::Restore(EngineOptions{}, image->sections());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ((*restored)->ComputeStateHash(), h.engine().ComputeStateHash());
+  const std::optional<FailedTransfer> failed = (*restored)->LookupFailedTransfer(Tid(31));
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(failed->event.timestamp_ns, 400u);
+  EXPECT_EQ(failed->code, R::kDebitAccountNotFound);
+}
+
 TEST(ImportTransfers, FailedChainBooksNoTimestamp) {
   Harness h;
   SetUpImportedAccounts(h, af::kHistory);
