@@ -453,8 +453,7 @@ CreateLedgerResult State::CreateLedger(const Ledger& event, uint64_t timestamp_n
 CreateLedgerResult State::CreateImportedLedger(const Ledger& event, uint64_t batch_timestamp_ns) {
   using R = CreateLedgerResult;
   if ((event.flags & ledger_flags::kImported) == 0) return R::kImportedEventExpected;
-  if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
-      event.timestamp_ns >= kTimestampLimitNs) {
+  if (!IsImportedTimestampInRange(event.timestamp_ns, batch_timestamp_ns)) {
     return R::kImportedEventTimestampOutOfRange;
   }
   if (R result = ValidateLedgerFields(event); result != R::kOk) return result;
@@ -551,8 +550,7 @@ CreateAccountResult State::CreateImportedAccount(const Account& event,
                                                  uint64_t batch_timestamp_ns) {
   using R = CreateAccountResult;
   if ((event.flags & account_flags::kImported) == 0) return R::kImportedEventExpected;
-  if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
-      event.timestamp_ns >= kTimestampLimitNs) {
+  if (!IsImportedTimestampInRange(event.timestamp_ns, batch_timestamp_ns)) {
     return R::kImportedEventTimestampOutOfRange;
   }
   if (R result = ValidateAccountFields(event); result != R::kOk) return result;

@@ -208,6 +208,12 @@ class State {
   static bool IsImportBatch(std::span<const Event> events, uint16_t imported_flag) {
     return !events.empty() && (events[0].flags & imported_flag) != 0;
   }
+  // An imported event's own timestamp: set, in the past (below its batch's) and storable;
+  // else imported_event_timestamp_out_of_range.
+  static bool IsImportedTimestampInRange(uint64_t timestamp_ns, uint64_t batch_timestamp_ns) {
+    return timestamp_ns != 0 && timestamp_ns < batch_timestamp_ns &&
+           timestamp_ns < kTimestampLimitNs;
+  }
   void EndBatch();
   void ExpireReservations(uint64_t timestamp_ns);
   // Releases a reservation's pending balances and reopens the accounts it closed.
@@ -292,6 +298,9 @@ class State {
                      std::span<CreateTransferResult> results);
   CreateTransferResult CreateImportedTransfer(const Transfer& event, uint64_t batch_timestamp_ns,
                                               const Prepared& prepared);
+  // An id already indexed (payload: a stored transfer, or a failure with kFailedBit): the
+  // retry compared with what is there.
+  CreateTransferResult CompareWithPayload(const Transfer& event, uint32_t payload) const;
   CreateTransferResult CompareExisting(const Transfer& event, const Transfer& stored) const;
   // A later event with a failed id: kIdAlreadyFailed when identical, else as CompareExisting.
   CreateTransferResult CompareFailed(const Transfer& event, const FailureRecord& failed) const;

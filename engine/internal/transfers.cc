@@ -81,18 +81,15 @@ CreateTransferResult State::CreateImportedTransfer(const Transfer& event,
                                                    uint64_t batch_timestamp_ns,
                                                    const Prepared& prepared) {
   if ((event.flags & kImported) == 0) return R::kImportedEventExpected;
-  if (event.timestamp_ns == 0 || event.timestamp_ns >= batch_timestamp_ns ||
-      event.timestamp_ns >= kTimestampLimitNs) {
+  if (!IsImportedTimestampInRange(event.timestamp_ns, batch_timestamp_ns)) {
     return R::kImportedEventTimestampOutOfRange;
   }
   if (R result = ValidateTransferFields(event); result != R::kOk) return result;
   const uint32_t payload = FindTransferPayloadIn(prepared.id_home, event.id, prepared.id_hash);
-  if (payload != HashIndex::kNotFound) {
-    if ((payload & kFailedBit) != 0) return CompareFailed(event, failures_[payload & ~kFailedBit]);
-    return CompareExisting(event, transfer(Ref::FromBits(payload)));
-  }
+  if (payload != HashIndex::kNotFound) return CompareWithPayload(event, payload);
   if (event.timestamp_ns <= last_timestamp_ns_) return R::kImportedEventTimestampMustNotRegress;
-  // Booked at its own timestamp, a recorded failure too (a chain's rollback undoes that).
+  // Booked at its own timestamp, a recorded failure too (a chain's rollback undoes the
+  // booking; a recorded failure stays, at its own time).
   last_timestamp_ns_ = event.timestamp_ns;
   return CreateNewTransfer(event, event.timestamp_ns, prepared);
 }
@@ -145,10 +142,7 @@ void State::Resolve(std::span<const Transfer> events, size_t index) {
 CreateTransferResult State::CreateValidTransfer(const Transfer& event, uint64_t timestamp_ns,
                                                 const Prepared& prepared) {
   const uint32_t payload = FindTransferPayloadIn(prepared.id_home, event.id, prepared.id_hash);
-  if (payload != HashIndex::kNotFound) {
-    if ((payload & kFailedBit) != 0) return CompareFailed(event, failures_[payload & ~kFailedBit]);
-    return CompareExisting(event, transfer(Ref::FromBits(payload)));
-  }
+  if (payload != HashIndex::kNotFound) return CompareWithPayload(event, payload);
   return CreateNewTransfer(event, timestamp_ns, prepared);
 }
 
@@ -227,6 +221,11 @@ bool State::AmountMatches(const Transfer& event, const Transfer& stored) const {
     return event.amount >= stored.amount;
   }
   return event.amount == stored.amount;
+}
+
+CreateTransferResult State::CompareWithPayload(const Transfer& event, uint32_t payload) const {
+  if ((payload & kFailedBit) != 0) return CompareFailed(event, failures_[payload & ~kFailedBit]);
+  return CompareExisting(event, transfer(Ref::FromBits(payload)));
 }
 
 CreateTransferResult State::CompareExisting(const Transfer& event, const Transfer& stored) const {
