@@ -229,7 +229,7 @@ void Apply(engine::Engine& engine, std::span<const Transfer> events,
 }
 
 constexpr uint8_t ResultCount(CreateLedgerResult) { return kCreateLedgerResultCount; }
-constexpr uint8_t ResultCount(CreateAccountResult) { return 24; }
+constexpr uint8_t ResultCount(CreateAccountResult) { return kCreateAccountResultCount; }
 constexpr uint8_t ResultCount(CreateTransferResult) { return kCreateTransferResultCount; }
 
 // ---------------------------------------------------------------------------------------------
