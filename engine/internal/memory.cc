@@ -51,4 +51,13 @@ void Prefault(void* memory, uint64_t bytes) {
   }
 }
 
+void Release(void* memory, uint64_t bytes) {
+  const uint64_t start = RoundUp(reinterpret_cast<uint64_t>(memory), kHugePageBytes);
+  const uint64_t end =
+      (reinterpret_cast<uint64_t>(memory) + bytes) / kHugePageBytes * kHugePageBytes;
+  if (end <= start) return;
+  // Best effort: on failure the pages stay resident, which costs memory, not correctness.
+  madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+}
+
 }  // namespace ledger::engine::internal

@@ -27,7 +27,7 @@ struct QueryTable<AccountRecord> {
 };
 template <>
 struct QueryTable<Transfer> {
-  static constexpr VirtualArray<Transfer> Shard::*kRecords = &Shard::transfers;
+  static constexpr RingArray<Transfer> Shard::*kRecords = &Shard::transfers;
   static constexpr QueryIndex Shard::*kIndex = &Shard::transfer_query;
   static constexpr uint32_t kFields = kTransferQueryFields;
 };
@@ -239,8 +239,11 @@ class State::QueryCursor {
       return (state_.shard_of(ref).*Table::kRecords)[state_.slot_of(ref)];
     };
   }
+  // The candidate at `position` of the postings, or of the table's window.
   Ref RefAt(uint64_t position) const {
-    return indexed_ ? Ref::FromBits(postings_.refs()[position]) : state_.MakeRef(shard_, position);
+    if (indexed_) return Ref::FromBits(postings_.refs()[position]);
+    const auto& table = state_.shards_[shard_]->*Table::kRecords;
+    return state_.MakeRef(shard_, table.slot_of(table.begin_position() + position));
   }
 
   const State& state_;

@@ -195,11 +195,12 @@ uint32_t State::TransferSectionIndex(Ref ref) const {
   const uint64_t timestamp_ns = transfer(ref).timestamp_ns;
   uint64_t older = 0;
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    const VirtualArray<Transfer>& table = shards_[shard]->transfers;
+    const RingArray<Transfer>& table = shards_[shard]->transfers;
+    const Transfer* records = table.unwrapped_data();
     older += static_cast<uint64_t>(
-        std::partition_point(table.data(), table.data() + table.size(),
+        std::partition_point(records, records + table.size(),
                              [&](const Transfer& t) { return t.timestamp_ns < timestamp_ns; }) -
-        table.data());
+        records);
   }
   return static_cast<uint32_t>(older);
 }
@@ -211,10 +212,12 @@ std::span<const std::byte> State::CaptureTransfers(EngineSnapshot& image) const 
   image.transfer_count_ = transfer_count();
   image.shard_transfers_.clear();
   image.merged_transfers_.clear();
-  if (shard_count_ == 1) return BytesOf(shards_[0]->transfers.data(), shards_[0]->transfers.size());
+  if (shard_count_ == 1) {
+    return BytesOf(shards_[0]->transfers.unwrapped_data(), shards_[0]->transfers.size());
+  }
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     image.shard_transfers_.push_back(
-        {shards_[shard]->transfers.data(), shards_[shard]->transfers.size()});
+        {shards_[shard]->transfers.unwrapped_data(), shards_[shard]->transfers.size()});
   }
   return {};
 }

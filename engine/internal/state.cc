@@ -54,6 +54,7 @@ Shard::Shard(const EngineOptions& options, uint32_t shard_count, uint64_t slots_
       account_query(options.accounts_capacity / shard_count,
                     ListEntriesMax(std::min(options.accounts_max, slots_max), kAccountQueryFields)),
       transfers(std::min(options.transfers_max, slots_max)),
+      transfers_max(std::min(options.transfers_max, slots_max)),
       transfer_index(options.transfers_capacity / shard_count),
       transfer_query(
           options.transfers_capacity / shard_count,
@@ -144,7 +145,7 @@ uint64_t State::account_count() const {
 uint64_t State::transfer_count() const {
   uint64_t count = 0;
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    count += shards_[shard]->transfers.size();
+    count += shards_[shard]->transfers.end_position();
   }
   return count;
 }
@@ -160,20 +161,24 @@ uint64_t State::pending_count() const {
 template <typename Table>
 std::vector<Ref> State::MergeByTimestamp(Table Shard::*table) const {
   uint64_t total = 0;
-  for (uint32_t shard = 0; shard < shard_count_; ++shard) total += (shards_[shard]->*table).size();
+  uint64_t next[kShardsMax] = {};  // each shard's next position
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    total += (shards_[shard]->*table).size();
+    next[shard] = (shards_[shard]->*table).begin_position();
+  }
   std::vector<Ref> refs;
   refs.reserve(total);
-  uint64_t next[kShardsMax] = {};
   while (refs.size() < total) {
     uint32_t best = kShardsMax;
     uint64_t best_ns = 0;
     for (uint32_t shard = 0; shard < shard_count_; ++shard) {
       const Table& records = shards_[shard]->*table;
-      if (next[shard] == records.size()) continue;
-      const uint64_t ns = records[next[shard]].timestamp_ns;
+      if (next[shard] == records.end_position()) continue;
+      const uint64_t ns = records.at(next[shard]).timestamp_ns;
       if (best == kShardsMax || ns < best_ns) best = shard, best_ns = ns;
     }
-    refs.push_back(MakeRef(best, next[best]++));
+    const Table& records = shards_[best]->*table;
+    refs.push_back(MakeRef(best, records.slot_of(next[best]++)));
   }
   return refs;
 }
@@ -613,7 +618,7 @@ bool State::HasRoomFor(uint64_t account_count, uint64_t transfer_count) const {
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     const Shard& tables = *shards_[shard];
     if (account_count > tables.accounts.capacity_max() - tables.accounts.size() ||
-        transfer_count > tables.transfers.capacity_max() - tables.transfers.size()) {
+        transfer_count > tables.transfers_max - tables.transfers.size()) {
       return false;
     }
   }

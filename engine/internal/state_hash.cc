@@ -85,8 +85,9 @@ StateHash State::ComputeShardStateHash(uint32_t shard) const {
     HashAccount(hasher, MakeRef(shard, slot));
   }
   hasher.Add(static_cast<uint64_t>(tables.transfers.size()));
-  for (uint64_t slot = 0; slot < tables.transfers.size(); ++slot) {
-    HashTransfer(hasher, MakeRef(shard, slot));
+  for (uint64_t position = tables.transfers.begin_position();
+       position < tables.transfers.end_position(); ++position) {
+    HashTransfer(hasher, MakeRef(shard, tables.transfers.slot_of(position)));
   }
   // The recorded failures whose ids this shard indexes, in log order.
   for (uint64_t i = 0; i < failures_.size(); ++i) {

@@ -15,6 +15,7 @@
 #include "engine/internal/list_arena.h"
 #include "engine/internal/query_index.h"
 #include "engine/internal/ref.h"
+#include "engine/internal/ring_array.h"
 #include "engine/internal/virtual_array.h"
 #include "engine/types.h"
 
@@ -127,7 +128,10 @@ struct alignas(64) Shard {  // aligned: shards' counters never share a cache lin
   // two more index updates for queries that a time range already narrows).
   QueryIndex account_query;
 
-  VirtualArray<Transfer> transfers;      // those whose debit account is here, booking order
+  // Those whose debit account is here, in booking order; positions count every transfer the
+  // shard ever stored.
+  RingArray<Transfer> transfers;
+  uint64_t transfers_max;                // EngineOptions::transfers_max, within what refs can name
   alignas(64) HashIndex transfer_index;  // ids placed here: transfer ref or failure index
   QueryIndex transfer_query;
   alignas(64) RefMap<PendingState> pending;  // reservations stored here

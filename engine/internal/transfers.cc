@@ -593,7 +593,7 @@ Ref State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount a
                           uint32_t id_hash, Ref debit_ref) {
   // The record lives with its debit account (for a post/void, the reservation's).
   const uint32_t home = shard_index_of(debit_ref);
-  VirtualArray<Transfer>& transfers = shards_[home]->transfers;
+  RingArray<Transfer>& transfers = shards_[home]->transfers;
   LEDGER_ASSERT(!transfers.full(), transfers.size());  // gated by HasRoomFor
   const Ref transfer_ref = MakeRef(home, transfers.Append(event));
   Transfer& record = this->transfer(transfer_ref);  // written in place: no second copy of 152 bytes

@@ -38,6 +38,11 @@ class VirtualArray {
   T* data() { return data_; }
   const T* data() const { return data_; }
   uint64_t size() const { return size_; }
+  // As RingArray's, for code over either: nothing ever leaves, so a position is its index.
+  uint64_t begin_position() const { return 0; }
+  uint64_t end_position() const { return size_; }
+  const T& at(uint64_t position) const { return data_[position]; }
+  uint64_t slot_of(uint64_t position) const { return position; }
   uint64_t capacity_max() const { return capacity_max_; }
   bool full() const { return size_ == capacity_max_; }
 
