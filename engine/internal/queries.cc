@@ -115,9 +115,8 @@ Amount State::GetPostedAmount(TransferId pending_id) const {
 Amount State::GetReversedAmount(TransferId id) const {
   const Ref ref = FindTransfer(id);
   if (ref == kNoRef) return {};
-  const auto& reversals = shard_of(ref).reversals;
-  auto it = reversals.find(ref);
-  return it == reversals.end() ? Amount{} : it->second.reversed;
+  const ReversalState* reversals = FindReversals(ref);
+  return reversals == nullptr ? Amount{} : reversals->reversed;
 }
 
 std::optional<TransferStatus> State::GetTransferStatus(TransferId id) const {
@@ -137,10 +136,9 @@ std::optional<TransferStatus> State::GetTransferStatus(TransferId id) const {
     }
     if (held.resolver_ref != kNoRef) status.resolved_by = transfer(held.resolver_ref).id;
   }
-  const auto& reversals = shard_of(ref).reversals;
-  if (auto it = reversals.find(ref); it != reversals.end()) {
-    status.reversed_amount = it->second.reversed;
-    status.reversal_count = static_cast<uint32_t>(it->second.reversal_refs.size());
+  if (const ReversalState* reversals = FindReversals(ref)) {
+    status.reversed_amount = reversals->reversed;
+    status.reversal_count = static_cast<uint32_t>(reversals->reversal_refs.size());
   }
   return status;
 }
@@ -148,11 +146,10 @@ std::optional<TransferStatus> State::GetTransferStatus(TransferId id) const {
 size_t State::GetReversals(TransferId id, std::span<TransferId> out) const {
   const Ref ref = FindTransfer(id);
   if (ref == kNoRef) return 0;
-  const auto& reversals = shard_of(ref).reversals;
-  auto it = reversals.find(ref);
-  if (it == reversals.end()) return 0;
-  const size_t count = std::min(out.size(), it->second.reversal_refs.size());
-  for (size_t i = 0; i < count; ++i) out[i] = transfer(it->second.reversal_refs[i]).id;
+  const ReversalState* reversals = FindReversals(ref);
+  if (reversals == nullptr) return 0;
+  const size_t count = std::min(out.size(), reversals->reversal_refs.size());
+  for (size_t i = 0; i < count; ++i) out[i] = transfer(reversals->reversal_refs[i]).id;
   return count;
 }
 
@@ -420,13 +417,14 @@ EngineStats State::GetStats() const {
     stats.transfer_query_index_bytes += shard.transfer_query.bytes();
     // flat_hash_map: one control byte plus the slot per bucket.
     stats.pending_bytes +=
-        shard.pending.capacity() * (sizeof(std::pair<Ref, PendingState>) + 1) +
+        shard.pending.capacity() * (sizeof(std::pair<TransferId, PendingState>) + 1) +
         shard.pending_balances.capacity() * (sizeof(std::pair<Ref, PendingBalances>) + 1) +
         shard.expiry_queue.size() * sizeof(ExpiryEntry);
     for (const auto& [ref, snapshots] : shard.balance_history) {
       snapshot_bytes += snapshots.capacity() * sizeof(AccountBalance);
     }
-    reversal_bytes += shard.reversals.capacity() * (sizeof(std::pair<Ref, ReversalState>) + 1);
+    reversal_bytes +=
+        shard.reversals.capacity() * (sizeof(std::pair<TransferId, ReversalState>) + 1);
   }
   stats.other_bytes = failures_.used_bytes() + snapshot_bytes + reversal_bytes +
                       ledgers_.capacity() * sizeof(Ledger);

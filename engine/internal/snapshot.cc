@@ -173,9 +173,9 @@ void State::CaptureAccounts(EngineSnapshot& image) const {
 void State::CaptureReservations(EngineSnapshot& image) const {
   image.reservations_.clear();
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    for (const auto& [ref, state] : shards_[shard]->pending) {
+    for (const auto& [id, state] : shards_[shard]->pending) {
       image.reservations_.push_back({state.expires_at_ns,
-                                     TransferSectionIndex(ref),
+                                     TransferSectionIndex(FindTransfer(id)),
                                      TransferSectionIndex(state.resolver_ref),
                                      state.status,
                                      {}});
@@ -516,7 +516,7 @@ Ref State::StoreRestoredTransfer(const Transfer& transfer, uint32_t id_hash,
   shard_of(links.debit).history.Append(account(links.debit), ref);
   shard_of(links.credit).history.Append(account(links.credit), ref);
   if (links.reversed != kNoRef) {
-    ReversalState& reversal = shard_of(links.reversed).reversals[links.reversed];
+    ReversalState& reversal = shard_of(links.reversed).reversals[transfer.reverses_id];
     reversal.reversed = Amount::From(reversal.reversed.Get() + transfer.amount.Get());
     reversal.reversal_refs.push_back(ref);
   }
@@ -636,12 +636,14 @@ void State::AddRestoredReservation(const ReservationRecord& record, const std::v
       record.status == PendingStatus::kPosted || record.status == PendingStatus::kVoided;
   const Ref resolver_ref = is_resolved ? refs[record.resolver_slot] : kNoRef;
   Shard& home = shard_of(transfer_ref);
-  home.pending.emplace(transfer_ref, PendingState{expires_at_ns, debit_ref, credit_ref,
-                                                  resolver_ref, record.status});
+  home.pending.emplace(
+      transfer.id,
+      PendingState{transfer.amount, expires_at_ns, transfer.timestamp_ns, debit_ref, credit_ref,
+                   resolver_ref, transfer.flags, transfer.code, record.status});
   if (record.status == PendingStatus::kPending) {
     ++home.pending_count;
     if (expires_at_ns != 0) {
-      home.expiry_queue.push({expires_at_ns, transfer.timestamp_ns, transfer_ref});
+      home.expiry_queue.push({expires_at_ns, transfer.timestamp_ns, transfer.id});
     }
     return;
   }
@@ -655,11 +657,11 @@ absl::Status State::CheckRestoredAccounts(Restoring& restoring) const {
   // An account is closed while a closing reservation of its side is pending or posted.
   RefMap<bool> closed;  // by account ref: few accounts are closed
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    for (const auto& [ref, state] : shards_[shard]->pending) {
+    for (const auto& [id, state] : shards_[shard]->pending) {
       if (state.status != PendingStatus::kPending && state.status != PendingStatus::kPosted) {
         continue;
       }
-      const uint16_t flags = transfer(ref).flags;
+      const uint16_t flags = state.flags;
       if ((flags & transfer_flags::kClosingDebit) != 0) closed[state.debit_ref] = true;
       if ((flags & transfer_flags::kClosingCredit) != 0) closed[state.credit_ref] = true;
     }

@@ -291,19 +291,17 @@ void State::EndBatch() {
 #endif
 }
 
-void State::ReleaseReservation(Ref pending_ref, const PendingState& pending,
-                               uint64_t timestamp_ns) {
-  const Transfer& reservation = this->transfer(pending_ref);
+void State::ReleaseReservation(const PendingState& pending, uint64_t timestamp_ns) {
   for (uint32_t side = 0; side < 2; ++side) {
     const Ref account_ref = side == 0 ? pending.debit_ref : pending.credit_ref;
     Balances balances = GetBalances(account_ref);
     Amount& pending_balance = side == 0 ? balances.debits_pending : balances.credits_pending;
-    LEDGER_ASSERT(CheckedSub(pending_balance, reservation.amount, &pending_balance),
+    LEDGER_ASSERT(CheckedSub(pending_balance, pending.amount, &pending_balance),
                   account_ref.bits());
     const uint16_t closing =
         side == 0 ? transfer_flags::kClosingDebit : transfer_flags::kClosingCredit;
     uint16_t flags = account(account_ref).flags;
-    if ((reservation.flags & closing) != 0) flags &= static_cast<uint16_t>(~account_flags::kClosed);
+    if ((pending.flags & closing) != 0) flags &= static_cast<uint16_t>(~account_flags::kClosed);
     SetAccountState(account_ref, balances, flags);
     SnapshotBalances(account_ref, timestamp_ns);
   }
@@ -333,17 +331,17 @@ void State::ExpireReservations(uint64_t timestamp_ns) {
     const ExpiryEntry entry = next->expiry_queue.top();
     next->expiry_queue.pop();
     // Entries are removed lazily: skip reservations resolved or rolled back since (a rolled
-    // back one's ref may name a newer transfer: hence the booking time).
-    auto it = next->pending.find(entry.transfer_ref);
+    // back id may have been booked again since: hence the booking time).
+    auto it = next->pending.find(entry.id);
     if (it == next->pending.end() || it->second.status != PendingStatus::kPending ||
         it->second.expires_at_ns != entry.expires_at_ns ||
-        transfer(entry.transfer_ref).timestamp_ns != entry.booked_ns) {
+        it->second.booked_ns != entry.booked_ns) {
       continue;
     }
-    ReleaseReservation(entry.transfer_ref, it->second, timestamp_ns);
+    ReleaseReservation(it->second, timestamp_ns);
     if (changes_.enabled()) {
-      RecordChange(ChangeKind::kExpired, transfer(entry.transfer_ref).id, timestamp_ns,
-                   it->second.debit_ref, it->second.credit_ref);
+      RecordChange(ChangeKind::kExpired, entry.id, timestamp_ns, it->second.debit_ref,
+                   it->second.credit_ref);
     }
     it->second.status = PendingStatus::kExpired;
     --next->pending_count;
@@ -384,22 +382,23 @@ void State::Rollback() {
         break;
       }
       case UndoEntry::Kind::kPendingCreated:
-        shard.pending.erase(entry.ref);
+        shard.pending.erase(transfer(entry.ref).id);
         --shard.pending_count;
         break;
       case UndoEntry::Kind::kPendingResolved: {
-        PendingState& state = shard.pending.at(entry.ref);
+        PendingState& state = pending(entry.ref);
         state.status = entry.status;
         state.resolver_ref = kNoRef;
         ++shard.pending_count;
         break;
       }
       case UndoEntry::Kind::kReversalAdded: {
-        auto reversal = shard.reversals.find(entry.ref);
+        auto& reversals = shards_[entry.hash]->reversals;
+        auto reversal = reversals.find(entry.id);
         reversal->second.reversed =
             Amount::From(reversal->second.reversed.Get() - entry.amount.Get());
         reversal->second.reversal_refs.pop_back();
-        if (reversal->second.reversal_refs.empty()) shard.reversals.erase(reversal);
+        if (reversal->second.reversal_refs.empty()) reversals.erase(reversal);
         break;
       }
     }
@@ -648,7 +647,7 @@ void State::VerifyInvariants() const {
   }
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     uint64_t pending_count = 0;
-    for (const auto& [ref, state] : shards_[shard]->pending) {
+    for (const auto& [id, state] : shards_[shard]->pending) {
       pending_count += state.status == PendingStatus::kPending ? 1 : 0;
     }
     LEDGER_ASSERT(pending_count == shards_[shard]->pending_count, shard, pending_count);

@@ -217,7 +217,7 @@ class State {
   void EndBatch();
   void ExpireReservations(uint64_t timestamp_ns);
   // Releases a reservation's pending balances and reopens the accounts it closed.
-  void ReleaseReservation(Ref pending_ref, const PendingState& pending, uint64_t timestamp_ns);
+  void ReleaseReservation(const PendingState& pending, uint64_t timestamp_ns);
 
   // Chain driver shared by accounts and transfers: runs apply(i) for each event, handles
   // linked chains, rollback and open chains.
@@ -314,11 +314,11 @@ class State {
   // reversal, an account with pending balances): the checks on whole balances, then the effects.
   CreateTransferResult ApplyNewInFull(const Transfer& event, uint64_t timestamp_ns,
                                       const Prepared& prepared, Ref reversed_ref);
-  // A new reservation's state, and its place in the expiry queue if it has a timeout.
-  void AddReservation(Ref transfer_ref, Ref debit_ref, Ref credit_ref, uint64_t expires_at_ns,
-                      uint64_t booked_ns);
-  // A reversal added to the reversed transfer's sum and list.
-  void AddReversal(Ref reversed_ref, Ref reversal_ref, Amount amount);
+  // A new reservation's state (from its record, just stored at transfer_ref), and its place in
+  // the expiry queue if it has a timeout.
+  void AddReservation(Ref transfer_ref, Ref debit_ref, Ref credit_ref, uint64_t expires_at_ns);
+  // A reversal added to the sum and list of the transfer it reverses, whose record is on `home`.
+  void AddReversal(uint32_t home, const TransferId& reversed_id, Ref reversal_ref, Amount amount);
   CreateTransferResult ApplyResolve(const Transfer& event, uint64_t timestamp_ns,
                                     const Prepared& prepared);
   // The reservation at pending_ref is posted (or voided) by the transfer at resolver_ref.
@@ -419,8 +419,17 @@ class State {
   const AccountRecord& account(Ref ref) const { return shard_of(ref).accounts[slot_of(ref)]; }
   Transfer& transfer(Ref ref) { return shard_of(ref).transfers[slot_of(ref)]; }
   const Transfer& transfer(Ref ref) const { return shard_of(ref).transfers[slot_of(ref)]; }
-  PendingState& pending(Ref ref) { return shard_of(ref).pending.at(ref); }
-  const PendingState& pending(Ref ref) const { return shard_of(ref).pending.at(ref); }
+  PendingState& pending(Ref ref) { return shard_of(ref).pending.at(transfer(ref).id); }
+  const PendingState& pending(Ref ref) const { return shard_of(ref).pending.at(transfer(ref).id); }
+  // The reversals of a transfer whose record is on `home`, or null.
+  const ReversalState* FindReversals(uint32_t home, const TransferId& id) const {
+    const auto& reversals = shards_[home]->reversals;
+    auto it = reversals.find(id);
+    return it == reversals.end() ? nullptr : &it->second;
+  }
+  const ReversalState* FindReversals(Ref ref) const {
+    return FindReversals(shard_index_of(ref), transfer(ref).id);
+  }
   uint64_t account_count() const;
   uint64_t transfer_count() const;
   uint64_t pending_count() const;

@@ -43,10 +43,9 @@ void State::HashTransfer(Hasher& hasher, Ref ref) const {
     hasher.Add(state.expires_at_ns);
     hasher.Add(state.resolver_ref == kNoRef ? 0 : transfer(state.resolver_ref).timestamp_ns);
   }
-  const auto& reversals = shard_of(ref).reversals;
-  if (auto reversal = reversals.find(ref); reversal != reversals.end()) {
-    hasher.Add(reversal->second.reversed);
-    for (Ref reversal_ref : reversal->second.reversal_refs) {
+  if (const ReversalState* reversals = FindReversals(ref)) {
+    hasher.Add(reversals->reversed);
+    for (Ref reversal_ref : reversals->reversal_refs) {
       hasher.Add(transfer(reversal_ref).timestamp_ns);
     }
   }

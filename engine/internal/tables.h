@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/hash.h"
 #include "engine/engine.h"
 #include "engine/internal/hash_index.h"
 #include "engine/internal/list_arena.h"
@@ -61,25 +62,46 @@ struct PendingBalances {
   Amount debits, credits;
 };
 
+// The maps keyed by a transfer's id: a reservation's or a reversed transfer's state, which may
+// outlive the record's place in the hot window.
+struct TransferIdHash {
+  size_t operator()(const TransferId& id) const {
+    return static_cast<size_t>(base::HashWords64(id.lo, id.hi, 0));
+  }
+};
+template <typename Value>
+using TransferIdMap = absl::flat_hash_map<TransferId, Value, TransferIdHash>;
+
+// A reservation's state, on its record's shard, keyed by its id. It holds what a release, a
+// post or a void reads of the reservation, so none of them reads its record.
 struct PendingState {
+  Amount amount;
   uint64_t expires_at_ns = 0;  // 0 = never
+  uint64_t booked_ns = 0;      // the reservation's timestamp
   Ref debit_ref;
   Ref credit_ref;
-  Ref resolver_ref;  // the post/void transfer, or kNoRef
+  Ref resolver_ref;    // the post/void transfer, or kNoRef
+  uint16_t flags = 0;  // the reservation's transfer_flags (its closing flags matter)
+  uint16_t code = 0;
   PendingStatus status = PendingStatus::kPending;
 };
 
+// A transfer's reversals, on its record's shard, keyed by its id.
 struct ReversalState {
   Amount reversed;
   std::vector<Ref> reversal_refs;  // oldest first
 };
 
 // Ordered by expiry, then booking: the order single-shard and sharded engines both release in.
+// Booking timestamps are unique, so the id never decides.
 struct ExpiryEntry {
   uint64_t expires_at_ns;
   uint64_t booked_ns;  // the reservation's timestamp
-  Ref transfer_ref;
-  friend auto operator<=>(const ExpiryEntry&, const ExpiryEntry&) = default;
+  TransferId id;
+  friend bool operator>(const ExpiryEntry& a, const ExpiryEntry& b) {
+    return std::pair(a.expires_at_ns, a.booked_ns) > std::pair(b.expires_at_ns, b.booked_ns);
+  }
+  friend bool operator<(const ExpiryEntry& a, const ExpiryEntry& b) { return b > a; }
 };
 using ExpiryQueue = std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>>;
 
@@ -134,9 +156,9 @@ struct alignas(64) Shard {  // aligned: shards' counters never share a cache lin
   uint64_t transfers_max;                // EngineOptions::transfers_max, within what refs can name
   alignas(64) HashIndex transfer_index;  // ids placed here: transfer ref or failure index
   QueryIndex transfer_query;
-  alignas(64) RefMap<PendingState> pending;  // reservations stored here
+  alignas(64) TransferIdMap<PendingState> pending;  // reservations stored here
   ExpiryQueue expiry_queue;
-  RefMap<ReversalState> reversals;  // by the reversed transfer's ref
+  TransferIdMap<ReversalState> reversals;  // transfers stored here that have reversals
   uint64_t pending_count = 0;
 };
 
@@ -158,6 +180,7 @@ struct UndoEntry {
   uint32_t hash = 0;    // kAccountCreated / kTransferCreated: for the index erase
   Balances balances{};  // kAccountState: the balances before
   Amount amount{};      // kReversalAdded
+  TransferId id{};      // kReversalAdded: the reversed transfer, on shard `hash`
 };
 
 }  // namespace ledger::engine::internal

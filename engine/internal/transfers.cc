@@ -282,8 +282,7 @@ CreateTransferResult State::CheckReversal(const Transfer& event, Ref* reversed_r
     return R::kReversalMustSwapAccounts;
   }
   Amount reversed;
-  const auto& reversals = shard_of(original_ref).reversals;
-  if (auto it = reversals.find(original_ref); it != reversals.end()) reversed = it->second.reversed;
+  if (const ReversalState* reversals = FindReversals(original_ref)) reversed = reversals->reversed;
   Amount total;
   if (!CheckedAdd(reversed, event.amount, &total) || total > original.amount) {
     return R::kExceedsReversibleAmount;
@@ -400,31 +399,37 @@ CreateTransferResult State::ApplyNewInFull(const Transfer& event, uint64_t times
   const Ref transfer_ref =
       AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, prepared.debit_ref);
   RecordHistory(transfer_ref, prepared.debit_ref, prepared.credit_ref, timestamp_ns);
-  if (pending) {
-    AddReservation(transfer_ref, prepared.debit_ref, prepared.credit_ref, expires_at_ns,
-                   timestamp_ns);
+  if (pending) AddReservation(transfer_ref, prepared.debit_ref, prepared.credit_ref, expires_at_ns);
+  if (reversed_ref != kNoRef) {
+    AddReversal(shard_index_of(reversed_ref), event.reverses_id, transfer_ref, amount);
   }
-  if (reversed_ref != kNoRef) AddReversal(reversed_ref, transfer_ref, amount);
   return R::kOk;
 }
 
-void State::AddReservation(Ref transfer_ref, Ref debit_ref, Ref credit_ref, uint64_t expires_at_ns,
-                           uint64_t booked_ns) {
+void State::AddReservation(Ref transfer_ref, Ref debit_ref, Ref credit_ref,
+                           uint64_t expires_at_ns) {
   Shard& home = shard_of(transfer_ref);
-  home.pending.emplace(transfer_ref, PendingState{expires_at_ns, debit_ref, credit_ref, kNoRef,
-                                                  PendingStatus::kPending});
+  const Transfer& record = transfer(transfer_ref);
+  home.pending.emplace(record.id, PendingState{record.amount, expires_at_ns, record.timestamp_ns,
+                                               debit_ref, credit_ref, kNoRef, record.flags,
+                                               record.code, PendingStatus::kPending});
   ++home.pending_count;
-  if (expires_at_ns != 0) home.expiry_queue.push({expires_at_ns, booked_ns, transfer_ref});
+  if (expires_at_ns != 0) home.expiry_queue.push({expires_at_ns, record.timestamp_ns, record.id});
   if (in_chain_) undo_.push_back({.kind = UndoEntry::Kind::kPendingCreated, .ref = transfer_ref});
 }
 
-void State::AddReversal(Ref reversed_ref, Ref reversal_ref, Amount amount) {
-  ReversalState& reversal = shard_of(reversed_ref).reversals[reversed_ref];
+void State::AddReversal(uint32_t home, const TransferId& reversed_id, Ref reversal_ref,
+                        Amount amount) {
+  ReversalState& reversal = shards_[home]->reversals[reversed_id];
   reversal.reversed = Amount::From(reversal.reversed.Get() + amount.Get());
   reversal.reversal_refs.push_back(reversal_ref);
   if (in_chain_) {
-    undo_.push_back(
-        {.kind = UndoEntry::Kind::kReversalAdded, .ref = reversed_ref, .amount = amount});
+    undo_.push_back({.kind = UndoEntry::Kind::kReversalAdded,
+                     .ref = reversal_ref,
+                     .hash = home,
+                     .balances = {},
+                     .amount = amount,
+                     .id = reversed_id});
   }
 }
 
