@@ -8,6 +8,14 @@ Engine::Engine(const EngineOptions& options) : state_(std::make_unique<internal:
 Engine::Engine(std::unique_ptr<internal::State> state) : state_(std::move(state)) {}
 Engine::~Engine() = default;
 
+void Engine::ExportCold(uint64_t before_ns, ColdFacts& facts) {
+  state_->ExportCold(before_ns, facts);
+}
+void Engine::EvictBefore(uint64_t before_ns) { state_->EvictBefore(before_ns); }
+uint64_t Engine::cold_before_ns() const { return state_->cold_before_ns(); }
+uint64_t Engine::exported_before_ns() const { return state_->exported_before_ns(); }
+uint64_t Engine::hot_transfer_count() const { return state_->hot_transfer_count(); }
+
 std::unique_ptr<EngineSnapshot> Engine::CaptureSnapshot() const {
   auto image = std::make_unique<EngineSnapshot>();
   state_->CaptureSnapshot(*image);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/cold.h"
 #include "engine/snapshot.h"
 #include "engine/types.h"
 
@@ -58,6 +59,15 @@ struct EngineOptions {
   // two threads runs in order on one thread: there the threads would mostly hand each other
   // cross-thread units. Above 100: never (tests use it to keep the threads busy).
   uint32_t in_order_cross_percent = 30;
+  // History beyond memory (engine/cold.h). 0: every transfer stays in memory, up to
+  // transfers_max. Otherwise the window of transfers in memory holds at most about this many
+  // (each shard's share rounded up to a power of two), and so do the windows of recorded
+  // failures and expiries; transfers_max no longer limits the total. The caller moves older
+  // facts to a cold store (ExportCold, EvictBefore) before the window fills (HasRoomFor).
+  uint64_t hot_transfers = 0;
+  // Where the evicted facts are read back from; must outlive the engine. Needed before the
+  // first EvictBefore.
+  const ColdReader* cold = nullptr;
 };
 
 // 2^32 changes = 720 GB of ring: far past any memory, so a larger value is a typo.
@@ -203,6 +213,16 @@ class Engine {
   // what memory allows, so in practice memory is the limit to configure.
   bool HasRoomFor(uint64_t account_count, uint64_t transfer_count) const;
   EngineStats GetStats() const;
+
+  // History beyond memory (engine/cold.h). Copies into `facts` the facts booked from the end
+  // of the previous export up to before_ns (exclusive), at most last_timestamp_ns() + 1.
+  void ExportCold(uint64_t before_ns, ColdFacts& facts);
+  // Forgets the facts booked before before_ns, which must all have been exported, and which
+  // EngineOptions::cold must now hold. Results, queries and the state hash stay the same.
+  void EvictBefore(uint64_t before_ns);
+  uint64_t cold_before_ns() const;      // facts booked before it are cold (0: none)
+  uint64_t exported_before_ns() const;  // facts booked before it have been exported
+  uint64_t hot_transfer_count() const;  // transfers in memory
 
  private:
   explicit Engine(std::unique_ptr<internal::State> state);

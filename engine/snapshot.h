@@ -30,15 +30,18 @@ enum class SnapshotSectionKind : uint32_t {
   kReservations = 6,    // ReservationRecord[], one per pending transfer, booking order
   kBalanceHistory = 7,  // BalanceHistoryRecord[], per account in time order
   kChanges = 8,         // Change[], the change feed's retained window, oldest first
+  kExpiries = 9,        // ExpiryFact[] (engine/cold.h), every expiry in log order
 };
-inline constexpr uint32_t kSnapshotSectionCount = 8;
+inline constexpr uint32_t kSnapshotSectionCount = 9;
 
 // The version of the engine's sections (wal/format.h versions the framing around them).
 // 0: before the change feed (no kChanges section, no sequence counter): refused, since the
 // feed cannot be rebuilt from it; recovery then falls back to an older snapshot or the log.
 // 1: failures recorded as {id, code} only: refused, since a retry of a failed id is compared
 // with the failed event, which such a snapshot lacks.
-inline constexpr uint32_t kSnapshotFormatVersion = 2;
+// 2: no kExpiries section: refused, since when a reservation expired (the state hash's chain of
+// expiries) is not in it.
+inline constexpr uint32_t kSnapshotFormatVersion = 3;
 
 struct SnapshotMeta {
   uint64_t last_timestamp_ns;
@@ -48,6 +51,14 @@ struct SnapshotMeta {
   uint32_t reserved0;
   uint64_t reserved[4];
 };
+
+// An expiry (the release of a reservation at a batch's timestamp). Also in engine/cold.h.
+struct ExpiryFact {
+  TransferId id;
+  uint64_t timestamp_ns;
+  uint64_t reserved;  // zero
+};
+static_assert(sizeof(ExpiryFact) == 32);
 
 // A recorded failure (FailedTransfer): the event as submitted, with the booking timestamp it
 // would have had and without kLinked, and its code. Also the engine's in-memory record.
@@ -121,6 +132,7 @@ class EngineSnapshot {
   std::vector<ReservationRecord> reservations_;
   std::vector<BalanceHistoryRecord> balance_history_;
   std::vector<Change> changes_;
+  std::vector<ExpiryFact> expiries_;
   mutable std::vector<SnapshotSection> sections_;
 };
 

@@ -193,16 +193,28 @@ void State::PlanSlice(std::span<const Transfer> events, uint32_t slice) {
 
 uint16_t State::ReferenceLanes(const Transfer& event, const Prepared& route) const {
   if ((event.flags & kResolveFlags) != 0) {
-    // Not found: the event fails on its own; found: it moves the reservation's accounts.
-    const Ref reservation = FindTransfer(event.pending_id);
-    return reservation == kNoRef ? LanesOf(route.debit_home)
-                                 : LanesOf(shard_index_of(reservation),
-                                           HomeOf(transfer(reservation).credit_account_id));
+    // Found in the window or kept: it moves the reservation's accounts (and writes the state on
+    // the first's shard); else it fails on its own, reading only the cold store.
+    const uint32_t payload =
+        FindTransferPayload(event.pending_id, HashId(event.pending_id.lo, event.pending_id.hi));
+    if ((payload & kFailedBit) == 0) {
+      const Ref reservation = Ref::FromBits(payload);
+      return LanesOf(shard_index_of(reservation), HomeOf(transfer(reservation).credit_account_id));
+    }
+    if (payload != HashIndex::kNotFound && IsKept(payload)) {
+      const PendingState& state = KeptState(payload, event.pending_id);
+      return LanesOf(shard_index_of(state.debit_ref), shard_index_of(state.credit_ref));
+    }
+    return LanesOf(route.debit_home);
   }
   // A reversal: its accounts, and the reversed transfer's shard (where its sums live).
   uint16_t lanes = LanesOf(route.debit_home, route.credit_home);
   const Ref reversed = FindTransfer(event.reverses_id);
-  if (reversed != kNoRef) lanes |= LanesOf(shard_index_of(reversed));
+  if (reversed != kNoRef) {
+    lanes |= LanesOf(shard_index_of(reversed));
+  } else if (const std::optional<Transfer> cold = FindColdTransfer(event.reverses_id)) {
+    lanes |= LanesOf(HomeOf(cold->debit_account_id));
+  }
   return lanes;
 }
 

@@ -83,73 +83,136 @@ std::optional<Account> State::LookupAccount(AccountId id) const {
   return ToAccount(ref);
 }
 
-std::optional<Transfer> State::LookupTransfer(TransferId id) const {
-  const Ref ref = FindTransfer(id);
-  if (ref == kNoRef) return std::nullopt;
-  return transfer(ref);
-}
+std::optional<Transfer> State::LookupTransfer(TransferId id) const { return FindAnyTransfer(id); }
 
 std::optional<FailedTransfer> State::LookupFailedTransfer(TransferId id) const {
   const uint32_t payload = FindTransferPayload(id, HashId(id.lo, id.hi));
-  if (payload == HashIndex::kNotFound || (payload & kFailedBit) == 0) return std::nullopt;
+  if (payload == HashIndex::kNotFound) {
+    const std::optional<ColdTransfer> cold = FindCold(id);
+    if (!cold || cold->failure == CreateTransferResult::kOk) return std::nullopt;
+    return FailedTransfer{cold->record, cold->failure};
+  }
+  if ((payload & kFailedBit) == 0 || IsKept(payload)) return std::nullopt;  // a stored transfer
   const FailureRecord& failure = failures_[payload & ~kFailedBit];
   return FailedTransfer{failure.event, failure.code};
 }
 
-PendingStatus State::GetPendingStatus(TransferId id) const {
-  const Ref ref = FindTransfer(id);
-  if (ref == kNoRef || (transfer(ref).flags & transfer_flags::kPending) == 0) {
-    return PendingStatus::kNone;
+State::HeldStatus State::GetHeldStatus(const Transfer& reservation) const {
+  const uint32_t payload =
+      FindTransferPayload(reservation.id, HashId(reservation.id.lo, reservation.id.hi));
+  const PendingState* state = nullptr;
+  if ((payload & kFailedBit) == 0) state = &pending(Ref::FromBits(payload));
+  if (payload != HashIndex::kNotFound && IsKept(payload))
+    state = &KeptState(payload, reservation.id);
+  HeldStatus held;
+  if (state != nullptr) {
+    held.status = state->status;
+    held.expires_at_ns = state->expires_at_ns;
+    if (state->resolver_ref != kNoRef) held.resolver = transfer(state->resolver_ref);
+    return held;
   }
-  return pending(ref).status;
+  // Its state was let go of with its post, void or expiry: the cold store tells which.
+  const ColdResolution resolution = cold_->FindResolution(reservation.id, cold_before_ns_);
+  held.status = resolution.status;
+  if (reservation.timeout_s != 0) {
+    held.expires_at_ns = reservation.timestamp_ns + uint64_t{reservation.timeout_s} * 1'000'000'000;
+  }
+  if (resolution.status == PendingStatus::kPosted || resolution.status == PendingStatus::kVoided) {
+    held.resolver = resolution.resolver;
+  }
+  return held;
+}
+
+PendingStatus State::GetPendingStatus(TransferId id) const {
+  const std::optional<Transfer> record = FindAnyTransfer(id);
+  if (!record || (record->flags & transfer_flags::kPending) == 0) return PendingStatus::kNone;
+  return GetHeldStatus(*record).status;
 }
 
 Amount State::GetPostedAmount(TransferId pending_id) const {
-  const Ref ref = FindTransfer(pending_id);
-  if (ref == kNoRef || (transfer(ref).flags & transfer_flags::kPending) == 0) return {};
-  const PendingState& pending = this->pending(ref);
-  if (pending.status != PendingStatus::kPosted) return {};
-  return transfer(pending.resolver_ref).amount;
+  const std::optional<Transfer> record = FindAnyTransfer(pending_id);
+  if (!record || (record->flags & transfer_flags::kPending) == 0) return {};
+  const HeldStatus held = GetHeldStatus(*record);
+  if (held.status != PendingStatus::kPosted) return {};
+  return held.resolver->amount;
+}
+
+// The record lives on its debit account's shard, and so do its reversals' sums.
+ColdReversals State::ReversalsOf(const Transfer& record) const {
+  return AllReversals(HomeOf(record.debit_account_id), record.id,
+                      record.timestamp_ns < cold_before_ns_);
 }
 
 Amount State::GetReversedAmount(TransferId id) const {
-  const Ref ref = FindTransfer(id);
-  if (ref == kNoRef) return {};
-  const ReversalState* reversals = FindReversals(ref);
-  return reversals == nullptr ? Amount{} : reversals->reversed;
+  const std::optional<Transfer> record = FindAnyTransfer(id);
+  return record ? ReversalsOf(*record).reversed : Amount{};
 }
 
 std::optional<TransferStatus> State::GetTransferStatus(TransferId id) const {
-  const Ref ref = FindTransfer(id);
-  if (ref == kNoRef) return std::nullopt;
-  const Transfer& record = transfer(ref);
+  const std::optional<Transfer> record = FindAnyTransfer(id);
+  if (!record) return std::nullopt;
   TransferStatus status;
-  if ((record.flags & transfer_flags::kPending) != 0) {
-    const PendingState& held = pending(ref);
+  if ((record->flags & transfer_flags::kPending) != 0) {
+    const HeldStatus held = GetHeldStatus(*record);
     status.pending_status = held.status;
     status.expires_at_ns = held.expires_at_ns;
-    if (held.status == PendingStatus::kPosted) {
-      status.posted_amount = transfer(held.resolver_ref).amount;
-    }
+    if (held.status == PendingStatus::kPosted) status.posted_amount = held.resolver->amount;
     if (held.status != PendingStatus::kPending) {
-      status.released_amount = Amount::From(record.amount.Get() - status.posted_amount.Get());
+      status.released_amount = Amount::From(record->amount.Get() - status.posted_amount.Get());
     }
-    if (held.resolver_ref != kNoRef) status.resolved_by = transfer(held.resolver_ref).id;
+    if (held.resolver) status.resolved_by = held.resolver->id;
   }
-  if (const ReversalState* reversals = FindReversals(ref)) {
-    status.reversed_amount = reversals->reversed;
-    status.reversal_count = static_cast<uint32_t>(reversals->reversal_refs.size());
-  }
+  const ColdReversals reversals = ReversalsOf(*record);
+  status.reversed_amount = reversals.reversed;
+  status.reversal_count = static_cast<uint32_t>(reversals.count);
   return status;
 }
 
 size_t State::GetReversals(TransferId id, std::span<TransferId> out) const {
-  const Ref ref = FindTransfer(id);
-  if (ref == kNoRef) return 0;
-  const ReversalState* reversals = FindReversals(ref);
-  if (reversals == nullptr) return 0;
-  const size_t count = std::min(out.size(), reversals->reversal_refs.size());
-  for (size_t i = 0; i < count; ++i) out[i] = transfer(reversals->reversal_refs[i]).id;
+  const std::optional<Transfer> record = FindAnyTransfer(id);
+  if (!record) return 0;
+  // The cold ones first: they are the older.
+  size_t count = 0;
+  if (record->timestamp_ns < cold_before_ns_) {
+    const ColdReversals cold = cold_->FindReversals(id, cold_before_ns_, out);
+    count = std::min<size_t>(out.size(), cold.count);
+  }
+  const ReversalState* reversals = FindReversals(HomeOf(record->debit_account_id), id);
+  if (reversals == nullptr) return count;
+  for (size_t i = 0; i < reversals->reversal_refs.size() && count < out.size(); ++i) {
+    out[count++] = transfer(reversals->reversal_refs[i]).id;
+  }
+  return count;
+}
+
+// Cold below the boundary, then the window above it (or the other way round when reversed):
+// read_cold and read_hot each take the filter narrowed to their side and the room left.
+template <typename Filter, typename Record, typename ReadCold, typename ReadHot>
+size_t State::SplitAtBoundary(const Filter& filter, bool reversed, std::span<Record> out,
+                              ReadCold&& read_cold, ReadHot&& read_hot) const {
+  size_t count = 0;
+  const auto cold = [&] {
+    if (cold_before_ns_ == 0 || filter.timestamp_min_ns >= cold_before_ns_ || count == out.size()) {
+      return;
+    }
+    Filter below = filter;
+    below.timestamp_max_ns = std::min(EffectiveMax(filter.timestamp_max_ns), cold_before_ns_ - 1);
+    below.limit = static_cast<uint32_t>(out.size() - count);
+    count += read_cold(below, out.subspan(count));
+  };
+  const auto hot = [&] {
+    if (count == out.size()) return;
+    Filter above = filter;
+    above.timestamp_min_ns = std::max(filter.timestamp_min_ns, cold_before_ns_);
+    count += read_hot(above, out.subspan(count));
+  };
+  if (!reversed) {
+    cold();
+    hot();
+  } else {
+    hot();
+    cold();
+  }
   return count;
 }
 
@@ -157,11 +220,27 @@ size_t State::GetAccountTransfers(const AccountFilter& filter, std::span<Transfe
   const Ref account_ref = FindAccount(filter.account_id);
   const bool debits = (filter.flags & filter_flags::kDebits) != 0;
   const bool credits = (filter.flags & filter_flags::kCredits) != 0;
-  const uint64_t timestamp_max_ns = EffectiveMax(filter.timestamp_max_ns);
   if (account_ref == kNoRef || (!debits && !credits) ||
-      filter.timestamp_min_ns > timestamp_max_ns) {
+      filter.timestamp_min_ns > EffectiveMax(filter.timestamp_max_ns)) {
     return 0;
   }
+  return SplitAtBoundary(
+      filter, (filter.flags & filter_flags::kReversed) != 0,
+      out.first(EffectiveLimit(filter.limit, out.size())),
+      [&](const AccountFilter& below, std::span<Transfer> room) {
+        return cold_->GetAccountTransfers(below, room);
+      },
+      [&](const AccountFilter& above, std::span<Transfer> room) {
+        return GetHotAccountTransfers(account_ref, above, room);
+      });
+}
+
+size_t State::GetHotAccountTransfers(Ref account_ref, const AccountFilter& filter,
+                                     std::span<Transfer> out) const {
+  const bool debits = (filter.flags & filter_flags::kDebits) != 0;
+  const bool credits = (filter.flags & filter_flags::kCredits) != 0;
+  const uint64_t timestamp_max_ns = EffectiveMax(filter.timestamp_max_ns);
+  if (filter.timestamp_min_ns > timestamp_max_ns) return 0;
   // The list holds refs (as their bits) in booking order, so a time range is two binary
   // searches.
   const std::span<const uint32_t> list = shard_of(account_ref).history.List(account(account_ref));
@@ -170,7 +249,7 @@ size_t State::GetAccountTransfers(const AccountFilter& filter, std::span<Transfe
                                 [&](uint32_t bits, uint64_t t) { return booked_ns(bits) < t; });
   auto last = std::upper_bound(first, list.end(), timestamp_max_ns,
                                [&](uint64_t t, uint32_t bits) { return t < booked_ns(bits); });
-  const size_t limit = EffectiveLimit(filter.limit, out.size());
+  const size_t limit = out.size();
   const uint64_t value_time_max_ns = EffectiveMax(filter.value_time_max_ns);
   size_t count = 0;
   auto take = [&](uint32_t bits) {
@@ -287,10 +366,17 @@ size_t State::QueryAccounts(const QueryFilter& filter, std::span<Account> out) c
 }
 
 size_t State::QueryTransfers(const QueryFilter& filter, std::span<Transfer> out) const {
-  const std::vector<Ref> found =
-      Query<Transfer>(filter, static_cast<uint32_t>(EffectiveLimit(filter.limit, out.size())));
-  for (size_t i = 0; i < found.size(); ++i) out[i] = transfer(found[i]);
-  return found.size();
+  if (filter.timestamp_min_ns > EffectiveMax(filter.timestamp_max_ns)) return 0;
+  return SplitAtBoundary(
+      filter, filter.reversed, out.first(EffectiveLimit(filter.limit, out.size())),
+      [&](const QueryFilter& below, std::span<Transfer> room) {
+        return cold_->QueryTransfers(below, room);
+      },
+      [&](const QueryFilter& above, std::span<Transfer> room) {
+        const std::vector<Ref> found = Query<Transfer>(above, static_cast<uint32_t>(room.size()));
+        for (size_t i = 0; i < found.size(); ++i) room[i] = transfer(found[i]);
+        return found.size();
+      });
 }
 
 void State::IndexAccount(Ref ref) {
@@ -318,19 +404,33 @@ void State::UnindexTransfer(Ref ref) {
 
 size_t State::GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const {
   const Ref ref = FindAccount(filter.account_id);
+  if (ref == kNoRef || filter.timestamp_min_ns > EffectiveMax(filter.timestamp_max_ns)) return 0;
+  return SplitAtBoundary(
+      filter, (filter.flags & filter_flags::kReversed) != 0,
+      out.first(EffectiveLimit(filter.limit, out.size())),
+      [&](const AccountFilter& below, std::span<AccountBalance> room) {
+        return cold_->GetAccountBalances(below, room);
+      },
+      [&](const AccountFilter& above, std::span<AccountBalance> room) {
+        return GetHotAccountBalances(ref, above, room);
+      });
+}
+
+size_t State::GetHotAccountBalances(Ref ref, const AccountFilter& filter,
+                                    std::span<AccountBalance> out) const {
   const uint64_t timestamp_max_ns = EffectiveMax(filter.timestamp_max_ns);
-  if (ref == kNoRef || filter.timestamp_min_ns > timestamp_max_ns) return 0;
+  if (filter.timestamp_min_ns > timestamp_max_ns) return 0;
   const auto& balance_history = shard_of(ref).balance_history;
   auto history = balance_history.find(ref);
   if (history == balance_history.end()) return 0;
-  const std::vector<AccountBalance>& snapshots = history->second;
+  const BalanceHistory& snapshots = history->second;
   auto first =
       std::lower_bound(snapshots.begin(), snapshots.end(), filter.timestamp_min_ns,
                        [](const AccountBalance& b, uint64_t t) { return b.timestamp_ns < t; });
   auto last =
       std::upper_bound(first, snapshots.end(), timestamp_max_ns,
                        [](uint64_t t, const AccountBalance& b) { return t < b.timestamp_ns; });
-  const size_t limit = EffectiveLimit(filter.limit, out.size());
+  const size_t limit = out.size();
   size_t count = 0;
   if ((filter.flags & filter_flags::kReversed) == 0) {
     for (auto it = first; it != last && count < limit; ++it) out[count++] = *it;
@@ -350,11 +450,21 @@ std::optional<AccountBalance> State::GetBalanceAsOf(AccountId id, uint64_t times
   const auto& balance_history = shard_of(ref).balance_history;
   auto history = balance_history.find(ref);
   if (history != balance_history.end()) {
-    const std::vector<AccountBalance>& snapshots = history->second;
+    const BalanceHistory& snapshots = history->second;
     auto after =
         std::upper_bound(snapshots.begin(), snapshots.end(), timestamp_ns,
                          [](uint64_t t, const AccountBalance& b) { return t < b.timestamp_ns; });
     if (after != snapshots.begin()) return *(after - 1);
+  }
+  // None in the window at or before that time: the newest cold one, if any.
+  if (cold_before_ns_ != 0 && account.timestamp_ns < cold_before_ns_) {
+    AccountFilter filter;
+    filter.account_id = id;
+    filter.timestamp_max_ns = std::min(timestamp_ns, cold_before_ns_ - 1);
+    filter.flags = filter_flags::kReversed;
+    filter.limit = 1;
+    AccountBalance balance;
+    if (cold_->GetAccountBalances(filter, {&balance, 1}) == 1) return balance;
   }
   return AccountBalance{{}, {}, {}, {}, account.timestamp_ns, 0};
 }
@@ -364,16 +474,29 @@ std::optional<PostedAtValueTime> State::GetPostedAtValueTime(AccountId id,
   const Ref account_ref = FindAccount(id);
   if (account_ref == kNoRef) return std::nullopt;
   PostedAtValueTime posted;
-  for (const uint32_t bits : shard_of(account_ref).history.List(account(account_ref))) {
-    const Transfer& transfer = this->transfer(Ref::FromBits(bits));
+  const auto add = [&](const Transfer& transfer) {
     if ((transfer.flags & (transfer_flags::kPending | transfer_flags::kVoidPending)) != 0 ||
         ValueTimeOf(transfer) > value_time_ns) {
-      continue;
+      return;
     }
     // Sums of what the account's posted balances hold, so they cannot overflow either.
     Amount& side = transfer.debit_account_id == id ? posted.debits_posted : posted.credits_posted;
     side = Amount::From(side.Get() + transfer.amount.Get());
     ++posted.transfer_count;
+  };
+  // The cold part a page at a time, then the window.
+  AccountFilter page;
+  page.account_id = id;
+  std::vector<Transfer> cold(cold_before_ns_ == 0 ? 0 : 1024);
+  while (cold_before_ns_ != 0 && page.timestamp_min_ns < cold_before_ns_) {
+    page.timestamp_max_ns = cold_before_ns_ - 1;
+    const size_t count = cold_->GetAccountTransfers(page, cold);
+    for (size_t i = 0; i < count; ++i) add(cold[i]);
+    if (count < cold.size()) break;
+    page.timestamp_min_ns = cold[count - 1].timestamp_ns + 1;
+  }
+  for (const uint32_t bits : shard_of(account_ref).history.List(account(account_ref))) {
+    add(transfer(Ref::FromBits(bits)));
   }
   return posted;
 }
@@ -402,7 +525,7 @@ EngineStats State::GetStats() const {
   stats.account_count = account_count();
   stats.transfer_count = transfer_count();
   stats.pending_count = pending_count();
-  stats.failed_transfer_count = failures_.size();
+  stats.failed_transfer_count = failures_.end_position();
   stats.expired_count = expired_count_;
   uint64_t snapshot_bytes = 0;
   uint64_t reversal_bytes = 0;

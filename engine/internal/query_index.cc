@@ -11,7 +11,13 @@ void QueryIndex::AppendTo(uint32_t list_index, Ref ref) {
 }
 
 uint32_t QueryIndex::NewList(Ref oldest, Ref newest) {
-  const uint32_t list_index = static_cast<uint32_t>(lists_.Append(ListHead{}));
+  uint32_t list_index = free_list_head_;
+  if (list_index != kNoList) {
+    free_list_head_ = lists_[list_index].offset;
+    lists_[list_index] = ListHead{};
+  } else {
+    list_index = static_cast<uint32_t>(lists_.Append(ListHead{}));
+  }
   LEDGER_ASSERT(list_index < kListBit, list_index);
   AppendTo(list_index, oldest);
   AppendTo(list_index, newest);
@@ -23,7 +29,25 @@ bool QueryIndex::PopFrom(uint32_t list_index, Ref ref) {
   LEDGER_ASSERT(list.count > 0 && arena_.List(list.offset, list.count).back() == ref.bits(),
                 list.count, ref.bits());
   --list.count;
-  return list.count == 0;
+  if (list.count > 0) return false;
+  FreeList(list_index);
+  return true;
+}
+
+bool QueryIndex::PopOldestFrom(uint32_t list_index, Ref ref) {
+  ListHead& list = lists_[list_index];
+  const ListArena::Place place{list.offset, list.count, list.capacity_log2};
+  arena_.PopFront(place, ref);
+  if (list.count > 0) return false;
+  FreeList(list_index);
+  return true;
+}
+
+void QueryIndex::FreeList(uint32_t list_index) {
+  ListHead& list = lists_[list_index];
+  arena_.Release({list.offset, list.count, list.capacity_log2});
+  list.offset = free_list_head_;
+  free_list_head_ = list_index;
 }
 
 }  // namespace ledger::engine::internal

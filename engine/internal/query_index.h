@@ -69,6 +69,19 @@ class QueryIndex {
     }
   }
 
+  // Drops the oldest record of this value (the hot window moved past it), which is `ref`.
+  template <typename Matches>
+  void RemoveOldest(uint32_t hash, Ref ref, Matches&& matches) {
+    const uint32_t payload = Find(hash, matches);
+    LEDGER_ASSERT(payload != HashIndex::kNotFound, hash, ref.bits());
+    if ((payload & kListBit) == 0) {
+      LEDGER_ASSERT(payload == ref.bits(), payload, ref.bits());
+      index_.Erase(hash, payload);
+    } else if (PopOldestFrom(payload & ~kListBit, ref)) {
+      index_.Erase(hash, payload);
+    }
+  }
+
   template <typename Matches>
   Postings Get(uint32_t hash, Matches&& matches) const {
     const uint32_t payload = Find(hash, matches);
@@ -83,6 +96,7 @@ class QueryIndex {
  private:
   // Payloads: a ref's bits (below 2^31), or this bit and an index into lists_.
   static constexpr uint32_t kListBit = uint32_t{1} << 31;
+  static constexpr uint32_t kNoList = ~uint32_t{0};
   struct ListHead {
     uint32_t offset = 0;
     uint32_t count = 0;
@@ -99,10 +113,14 @@ class QueryIndex {
   }
   void AppendTo(uint32_t list_index, Ref ref);
   uint32_t NewList(Ref oldest, Ref newest);
-  bool PopFrom(uint32_t list_index, Ref ref);  // true when the list is left empty
+  bool PopFrom(uint32_t list_index, Ref ref);  // true when the list is left empty (and freed)
+  // As PopFrom, for the oldest entry.
+  bool PopOldestFrom(uint32_t list_index, Ref ref);
+  void FreeList(uint32_t list_index);  // an empty list's block and head, for reuse
 
   HashIndex index_;
   VirtualArray<ListHead> lists_;
+  uint32_t free_list_head_ = kNoList;  // freed heads, chained through their offset
   ListArena arena_;
 };
 

@@ -66,6 +66,8 @@ uint32_t RecordSizeOf(SnapshotSectionKind kind) {
       return sizeof(BalanceHistoryRecord);
     case SnapshotSectionKind::kChanges:
       return sizeof(Change);
+    case SnapshotSectionKind::kExpiries:
+      return sizeof(ExpiryFact);
   }
   return 0;
 }
@@ -130,6 +132,10 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
   image.ledgers_ = ledgers_;
   CaptureAccounts(image);
   CaptureReservations(image);
+  image.expiries_.clear();
+  for (uint64_t i = expiries_->begin_position(); i < expiries_->end_position(); ++i) {
+    image.expiries_.push_back({expiries_->at(i).id, expiries_->at(i).timestamp_ns, 0});
+  }
   // The ring is overwritten as the engine goes on: copied, oldest first.
   image.changes_.resize(changes_.retained_count());
   GetChanges(change_sequence_oldest(), image.changes_);
@@ -142,11 +148,13 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
        BytesOf(image.accounts_.data(), image.accounts_.size())},
       {SnapshotSectionKind::kTransfers, sizeof(Transfer), transfer_bytes},
       {SnapshotSectionKind::kFailures, sizeof(FailureRecord),
-       BytesOf(failures_.data(), failures_.size())},
+       BytesOf(failures_.unwrapped_data(), failures_.size())},
       {SnapshotSectionKind::kReservations, sizeof(ReservationRecord),
        BytesOf(image.reservations_.data(), image.reservations_.size())},
       {SnapshotSectionKind::kBalanceHistory, sizeof(BalanceHistoryRecord),
        BytesOf(image.balance_history_.data(), image.balance_history_.size())},
+      {SnapshotSectionKind::kExpiries, sizeof(ExpiryFact),
+       BytesOf(image.expiries_.data(), image.expiries_.size())},
       {SnapshotSectionKind::kChanges, sizeof(Change),
        BytesOf(image.changes_.data(), image.changes_.size())},
   };
@@ -331,6 +339,7 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
   LEDGER_RETURN_IF_ERROR(RestoreFailures(section(SnapshotSectionKind::kFailures)));
   LEDGER_RETURN_IF_ERROR(
       RestoreReservations(section(SnapshotSectionKind::kReservations), restoring));
+  LEDGER_RETURN_IF_ERROR(RestoreExpiries(section(SnapshotSectionKind::kExpiries)));
   LEDGER_RETURN_IF_ERROR(CheckRestoredAccounts(restoring));
   LEDGER_RETURN_IF_ERROR(
       RestoreBalanceHistory(section(SnapshotSectionKind::kBalanceHistory), restoring));
@@ -496,9 +505,9 @@ absl::Status State::FindTransferLinks(const Transfer& transfer, uint64_t index,
       return Corrupt("transfer", index, "does not match its reservation");
     }
   }
-  links.reversed = kNoRef;
+  links.reversed_home = kNoSlot;
   if (!transfer.reverses_id.IsZero() &&
-      CheckReversal(transfer, &links.reversed) != CreateTransferResult::kOk) {
+      CheckReversal(transfer, &links.reversed_home) != CreateTransferResult::kOk) {
     return Corrupt("transfer", index, "invalid reversal");
   }
   return absl::OkStatus();
@@ -515,8 +524,8 @@ Ref State::StoreRestoredTransfer(const Transfer& transfer, uint32_t id_hash,
   IndexTransfer(ref);
   shard_of(links.debit).history.Append(account(links.debit), ref);
   shard_of(links.credit).history.Append(account(links.credit), ref);
-  if (links.reversed != kNoRef) {
-    ReversalState& reversal = shard_of(links.reversed).reversals[transfer.reverses_id];
+  if (links.reversed_home != kNoSlot) {
+    ReversalState& reversal = shards_[links.reversed_home]->reversals[transfer.reverses_id];
     reversal.reversed = Amount::From(reversal.reversed.Get() + transfer.amount.Get());
     reversal.reversal_refs.push_back(ref);
   }
@@ -525,7 +534,7 @@ Ref State::StoreRestoredTransfer(const Transfer& transfer, uint32_t id_hash,
 
 absl::Status State::RestoreFailures(std::span<const std::byte> bytes) {
   Records<FailureRecord> failures(bytes);
-  if (failures.size() > failures_.capacity_max()) return Corrupt("failures", 0, "too many");
+  if (failures.size() > failures_.capacity()) return Corrupt("failures", 0, "too many");
   uint64_t previous_timestamp_ns = 0;
   for (size_t i = 0; i < failures.size(); ++i) {
     const FailureRecord failure = failures[i];
@@ -653,6 +662,25 @@ void State::AddRestoredReservation(const ReservationRecord& record, const std::v
   c.credits_pending = Amount::From(c.credits_pending.Get() - transfer.amount.Get());
 }
 
+absl::Status State::RestoreExpiries(std::span<const std::byte> bytes) {
+  Records<ExpiryFact> expiries(bytes);
+  if (expiries.size() != expired_count_) return Corrupt("expiries", 0, "count differs");
+  uint64_t previous_ns = 0;
+  for (size_t i = 0; i < expiries.size(); ++i) {
+    const ExpiryFact fact = expiries[i];
+    const Ref ref = FindTransfer(fact.id);
+    if (ref == kNoRef || (transfer(ref).flags & kPending) == 0 ||
+        pending(ref).status != PendingStatus::kExpired || fact.reserved != 0 ||
+        fact.timestamp_ns < pending(ref).expires_at_ns || fact.timestamp_ns < previous_ns ||
+        fact.timestamp_ns > last_timestamp_ns_) {
+      return Corrupt("expiry", i, "names no reservation that expired then, in log order");
+    }
+    previous_ns = fact.timestamp_ns;
+    expiries_->Append({fact.id, fact.timestamp_ns, shard_index_of(ref)});
+  }
+  return absl::OkStatus();
+}
+
 absl::Status State::CheckRestoredAccounts(Restoring& restoring) const {
   // An account is closed while a closing reservation of its side is pending or posted.
   RefMap<bool> closed;  // by account ref: few accounts are closed
@@ -695,7 +723,7 @@ absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes,
       return Corrupt("balance history", i, "invalid account");
     }
     const Ref ref = restoring.account_refs[record.account_slot];
-    std::vector<AccountBalance>& snapshots = shard_of(ref).balance_history[ref];
+    BalanceHistory& snapshots = shard_of(ref).balance_history[ref];
     const uint64_t after_ns =
         snapshots.empty() ? account(ref).timestamp_ns : snapshots.back().timestamp_ns;
     if (record.balance.timestamp_ns <= after_ns ||

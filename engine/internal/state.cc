@@ -47,14 +47,22 @@ bool IsValidAssetCode(const char (&code)[kAssetCodeSizeBytes]) {
 // ---------------------------------------------------------------------------------------------
 // State: construction, hashing, balances
 
+// Each shard's window of transfers: all of transfers_max, or its share of hot_transfers.
+uint64_t TransfersWindow(const EngineOptions& options, uint32_t shard_count, uint64_t slots_max) {
+  const uint64_t window = options.hot_transfers == 0
+                              ? options.transfers_max
+                              : (options.hot_transfers + shard_count - 1) / shard_count;
+  return std::min(window, slots_max);
+}
+
 Shard::Shard(const EngineOptions& options, uint32_t shard_count, uint64_t slots_max)
     : accounts(std::min(options.accounts_max, slots_max)),
       account_index(options.accounts_capacity / shard_count),
       history(ListEntriesMax(std::min(options.transfers_max, slots_max), 2)),
       account_query(options.accounts_capacity / shard_count,
                     ListEntriesMax(std::min(options.accounts_max, slots_max), kAccountQueryFields)),
-      transfers(std::min(options.transfers_max, slots_max)),
-      transfers_max(std::min(options.transfers_max, slots_max)),
+      transfers(TransfersWindow(options, shard_count, slots_max)),
+      transfers_max(TransfersWindow(options, shard_count, slots_max)),
       transfer_index(options.transfers_capacity / shard_count),
       transfer_query(
           options.transfers_capacity / shard_count,
@@ -73,11 +81,15 @@ State::State(const EngineOptions& options)
       in_order_cross_percent_(options.in_order_cross_percent),
       slot_bits_(31 - static_cast<uint32_t>(std::bit_width(options.shard_count - 1))),
       slot_mask_((uint32_t{1} << slot_bits_) - 1),
-      owned_failures_(std::make_unique<VirtualArray<FailureRecord>>(
-          std::min<uint64_t>(options.transfers_max, kSlotsMax))),
+      owned_failures_(std::make_unique<RingArray<FailureRecord>>(std::min<uint64_t>(
+          options.hot_transfers == 0 ? options.transfers_max : options.hot_transfers,
+          kFailureSlotsMax))),
       owned_changes_(std::make_unique<ChangeFeed>(options.change_feed_capacity)),
       failures_(*owned_failures_),
-      changes_(*owned_changes_) {
+      changes_(*owned_changes_),
+      cold_(options.cold),
+      expiries_(std::make_unique<RingArray<ExpiredRecord>>(std::min<uint64_t>(
+          options.hot_transfers == 0 ? options.transfers_max : options.hot_transfers, kSlotsMax))) {
   LEDGER_ASSERT(shard_count_ >= 1 && shard_count_ <= kShardsMax, shard_count_);
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     lane_bit_[shard] = static_cast<uint16_t>(1u << (shard % lane_count_));
@@ -125,8 +137,9 @@ Ref State::FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const {
 
 uint32_t State::FindTransferPayloadIn(uint32_t home, TransferId id, uint32_t hash) const {
   return shards_[home]->transfer_index.Find(hash, [&](uint32_t payload) {
-    return (payload & kFailedBit) != 0 ? failures_[payload & ~kFailedBit].event.id == id
-                                       : transfer(Ref::FromBits(payload)).id == id;
+    if ((payload & kFailedBit) == 0) return transfer(Ref::FromBits(payload)).id == id;
+    if (IsKept(payload)) return shards_[payload & ~kKeptBits]->pending.contains(id);
+    return failures_[payload & ~kFailedBit].event.id == id;
   });
 }
 
@@ -240,7 +253,7 @@ void State::SnapshotBalances(Ref account_ref, uint64_t timestamp_ns) {
   const AccountBalance snapshot{
       balances.debits_pending, balances.debits_posted, balances.credits_pending,
       balances.credits_posted, timestamp_ns,           0};
-  std::vector<AccountBalance>& snapshots = shard_of(account_ref).balance_history[account_ref];
+  BalanceHistory& snapshots = shard_of(account_ref).balance_history[account_ref];
   // Several expiries in one batch share its timestamp: keep one entry per timestamp, so
   // timestamps stay unique per account and cursor pagination never skips. (Events have
   // unique timestamps, so this never happens inside a chain.)
@@ -322,10 +335,14 @@ void State::ExpireReservations(uint64_t timestamp_ns) {
   while (true) {
     // The earliest due entry over all shards: the order one shard would release them in.
     Shard* next = nullptr;
+    uint32_t next_index = 0;
     for (uint32_t shard = 0; shard < shard_count_; ++shard) {
       const ExpiryQueue& queue = shards_[shard]->expiry_queue;
       if (queue.empty() || queue.top().expires_at_ns > timestamp_ns) continue;
-      if (next == nullptr || queue.top() < next->expiry_queue.top()) next = shards_[shard];
+      if (next == nullptr || queue.top() < next->expiry_queue.top()) {
+        next = shards_[shard];
+        next_index = shard;
+      }
     }
     if (next == nullptr) return;
     const ExpiryEntry entry = next->expiry_queue.top();
@@ -339,6 +356,7 @@ void State::ExpireReservations(uint64_t timestamp_ns) {
       continue;
     }
     ReleaseReservation(it->second, timestamp_ns);
+    expiries_->Append({entry.id, timestamp_ns, next_index});
     if (changes_.enabled()) {
       RecordChange(ChangeKind::kExpired, entry.id, timestamp_ns, it->second.debit_ref,
                    it->second.credit_ref);
@@ -386,10 +404,10 @@ void State::Rollback() {
         --shard.pending_count;
         break;
       case UndoEntry::Kind::kPendingResolved: {
-        PendingState& state = pending(entry.ref);
+        PendingState& state = shards_[entry.hash]->pending.at(entry.id);
         state.status = entry.status;
         state.resolver_ref = kNoRef;
-        ++shard.pending_count;
+        ++shards_[entry.hash]->pending_count;
         break;
       }
       case UndoEntry::Kind::kReversalAdded: {
@@ -621,7 +639,8 @@ bool State::HasRoomFor(uint64_t account_count, uint64_t transfer_count) const {
       return false;
     }
   }
-  return transfer_count <= failures_.capacity_max() - failures_.size();
+  return transfer_count <= failures_.capacity() - failures_.size() &&
+         transfer_count <= expiries_->capacity() - expiries_->size();
 }
 
 // ---------------------------------------------------------------------------------------------

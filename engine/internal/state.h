@@ -33,6 +33,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "engine/cold.h"
 #include "engine/engine.h"
 #include "engine/internal/batch_plan.h"
 #include "engine/internal/change_feed.h"
@@ -106,6 +107,13 @@ class State {
   std::optional<uint64_t> next_expiry_ns() const;
   bool HasRoomFor(uint64_t account_count, uint64_t transfer_count) const;
 
+  // History beyond memory (cold.cc, engine/cold.h).
+  void ExportCold(uint64_t before_ns, ColdFacts& facts);
+  void EvictBefore(uint64_t before_ns);
+  uint64_t cold_before_ns() const { return cold_before_ns_; }
+  uint64_t exported_before_ns() const { return exported_before_ns_; }
+  uint64_t hot_transfer_count() const;
+
  private:
   // Per-event values computed a few events ahead in the transfer loop (transfers.cc).
   struct Prepared {
@@ -153,6 +161,21 @@ class State {
   void UnindexAccount(Ref ref);
   void IndexTransfer(Ref ref);
   void UnindexTransfer(Ref ref);
+  // Queries over both sides of the cold boundary (queries.cc).
+  struct HeldStatus {  // a reservation's
+    PendingStatus status = PendingStatus::kPending;
+    uint64_t expires_at_ns = 0;
+    std::optional<Transfer> resolver;  // its post or void
+  };
+  HeldStatus GetHeldStatus(const Transfer& reservation) const;
+  ColdReversals ReversalsOf(const Transfer& record) const;
+  template <typename Filter, typename Record, typename ReadCold, typename ReadHot>
+  size_t SplitAtBoundary(const Filter& filter, bool reversed, std::span<Record> out,
+                         ReadCold&& read_cold, ReadHot&& read_hot) const;
+  size_t GetHotAccountTransfers(Ref account_ref, const AccountFilter& filter,
+                                std::span<Transfer> out) const;
+  size_t GetHotAccountBalances(Ref account_ref, const AccountFilter& filter,
+                               std::span<AccountBalance> out) const;
   // A query's candidates on one shard, walked in its order (queries.cc).
   template <typename Record>
   class QueryCursor;
@@ -171,6 +194,51 @@ class State {
     return FindTransferPayloadIn(HomeOf(id), id, hash);
   }
   Ref FindTransfer(TransferId id) const;  // a stored transfer's ref, or kNoRef
+
+  // What a post or void reads of the reservation it names, from its record (in the window or
+  // cold) or its kept state.
+  struct ReservationView {
+    AccountId debit_account_id;
+    AccountId credit_account_id;
+    Amount amount;
+    uint32_t ledger;
+    uint16_t code;
+    uint16_t flags;
+  };
+  ReservationView ViewOf(const Transfer& record) const {
+    return {record.debit_account_id,
+            record.credit_account_id,
+            record.amount,
+            record.ledger,
+            record.code,
+            record.flags};
+  }
+  ReservationView ViewOf(const PendingState& state) const {
+    return {account(state.debit_ref).id,
+            account(state.credit_ref).id,
+            state.amount,
+            account(state.debit_ref).ledger,
+            state.code,
+            state.flags};
+  }
+  // The transfer or recorded failure with this id below the cold boundary, or nullopt.
+  std::optional<ColdTransfer> FindCold(const TransferId& id) const {
+    if (cold_before_ns_ == 0) return std::nullopt;
+    return cold_->FindTransfer(id, cold_before_ns_);
+  }
+  std::optional<Transfer> FindColdTransfer(const TransferId& id) const {
+    std::optional<ColdTransfer> cold = FindCold(id);
+    if (!cold || cold->failure != CreateTransferResult::kOk) return std::nullopt;
+    return cold->record;
+  }
+  // A stored transfer's record wherever it is (in the window or cold), or nullopt.
+  std::optional<Transfer> FindAnyTransfer(const TransferId& id) const;
+  // The state of a reservation whose record has left the window (a kKeptBits payload).
+  const PendingState& KeptState(uint32_t payload, const TransferId& id) const {
+    return shards_[payload & ~kKeptBits]->pending.at(id);
+  }
+  // The reversals of `id`, whose record is on `home`, in the window and cold: the sum and count.
+  ColdReversals AllReversals(uint32_t home, const TransferId& id, bool cold) const;
 
   Balances GetBalances(Ref account_ref) const;
   // The same, written in place (a 64-byte result is returned through a copy); the pending
@@ -301,6 +369,9 @@ class State {
   // An id already indexed (payload: a stored transfer, or a failure with kFailedBit): the
   // retry compared with what is there.
   CreateTransferResult CompareWithPayload(const Transfer& event, uint32_t payload) const;
+  // The same for any payload or none, looking in the cold store below the window: kOk when the
+  // id is new.
+  CreateTransferResult CompareWithStored(const Transfer& event, uint32_t payload) const;
   CreateTransferResult CompareExisting(const Transfer& event, const Transfer& stored) const;
   // A later event with a failed id: kIdAlreadyFailed when identical, else as CompareExisting.
   CreateTransferResult CompareFailed(const Transfer& event, const FailureRecord& failed) const;
@@ -313,19 +384,37 @@ class State {
   // ApplyNew for what ApplyPosting leaves out (a reservation, balancing or closing flags, a
   // reversal, an account with pending balances): the checks on whole balances, then the effects.
   CreateTransferResult ApplyNewInFull(const Transfer& event, uint64_t timestamp_ns,
-                                      const Prepared& prepared, Ref reversed_ref);
+                                      const Prepared& prepared, uint32_t reversed_home);
   // A new reservation's state (from its record, just stored at transfer_ref), and its place in
   // the expiry queue if it has a timeout.
   void AddReservation(Ref transfer_ref, Ref debit_ref, Ref credit_ref, uint64_t expires_at_ns);
   // A reversal added to the sum and list of the transfer it reverses, whose record is on `home`.
   void AddReversal(uint32_t home, const TransferId& reversed_id, Ref reversal_ref, Amount amount);
+  // History beyond memory (cold.cc): a record's facts copied out, or dropped from memory.
+  void ExportTransfer(const Transfer& record, ColdFacts& facts) const;
+  void ExportBalance(const AccountId& account_id, uint64_t timestamp_ns, ColdFacts& facts) const;
+  void EvictTransfer(uint32_t shard, uint64_t position);
+  void EvictFailure();
+  void EvictExpiry();
+  // Drops a kept reservation's state once its post, void or expiry leaves the window too.
+  void ForgetReservation(uint32_t home, const TransferId& id);
+  void DropBalancesBefore(Ref account_ref, uint64_t before_ns);
+  // The shard whose window holds the oldest transfer booked before before_ns, or kShardsMax.
+  uint32_t OldestTransferShard(uint64_t from[], uint64_t end_of[], uint64_t before_ns) const;
   CreateTransferResult ApplyResolve(const Transfer& event, uint64_t timestamp_ns,
                                     const Prepared& prepared);
   // The reservation at pending_ref is posted (or voided) by the transfer at resolver_ref.
   // Inline (defined and only called in transfers.cc): out of line it cost a post or void
   // about 10 instructions more (callgrind, BM_ApplyPendingThenPost).
-  inline void MarkResolved(Ref pending_ref, Ref resolver_ref, bool post);
-  CreateTransferResult CheckReversal(const Transfer& event, Ref* reversed_ref) const;
+  // The reservation's state is on `home`.
+  inline void MarkResolved(uint32_t home, const TransferId& pending_id, Ref resolver_ref,
+                           bool post);
+  // On success, reversed_home is the shard of the reversed transfer's record (its sums').
+  CreateTransferResult CheckReversal(const Transfer& event, uint32_t* reversed_home) const;
+  // A post/void of a reservation whose record is cold and whose state is forgotten: it is not
+  // found, not a reservation, or its post, void or expiry is cold too.
+  CreateTransferResult ResolveCold(const Transfer& event) const;
+  Amount ReservationAmount(const TransferId& id) const;  // a stored reservation's
   bool AmountMatches(const Transfer& event, const Transfer& stored) const;
   CreateTransferResult ApplyPosting(const Transfer& event, uint64_t timestamp_ns,
                                     const Prepared& prepared);
@@ -369,7 +458,7 @@ class State {
   };
   struct TransferLinks {
     Ref debit, credit;
-    Ref reversed;  // or kNoRef
+    uint32_t reversed_home;  // the reversed transfer's shard, or kNoSlot
   };
   TransferHashes HashAndPrefetch(const Transfer& record) const;
   absl::Status CheckTransferFields(const Transfer& transfer, uint64_t index,
@@ -384,6 +473,8 @@ class State {
                                 const std::vector<Ref>& refs, uint64_t& expires_at_ns) const;
   void AddRestoredReservation(const ReservationRecord& record, const std::vector<Ref>& refs,
                               uint64_t expires_at_ns, Restoring& restoring);
+  // Every expiry names a reservation that expired, no earlier than its deadline, in log order.
+  absl::Status RestoreExpiries(std::span<const std::byte> bytes);
   absl::Status CheckRestoredAccounts(Restoring& restoring) const;
   absl::Status RestoreBalanceHistory(std::span<const std::byte> bytes, const Restoring& restoring);
   // Last: checks the window against the restored transfers, reservations and balances.
@@ -392,10 +483,14 @@ class State {
   bool IsInLogOrder(const Change& previous, const Change& change) const;
   absl::Status CheckChangeBalances(const std::vector<Change>& changes) const;
 
-  // state_hash.cc: one account's or transfer's part of the hashes.
+  // state_hash.cc: an account's part of the hashes, and the chains over the facts (each
+  // digest the hash of the previous one and the fact), which eviction carries on over what
+  // leaves memory and the hash over what is still here.
   void HashAccount(Hasher& hasher, Ref ref) const;
-  void HashTransfer(Hasher& hasher, Ref ref) const;
-  static void HashFailure(Hasher& hasher, const FailureRecord& failure);
+  static base::Hash128 ChainTransfer(const base::Hash128& digest, const Transfer& record);
+  static base::Hash128 ChainFailure(const base::Hash128& digest, const FailureRecord& failure);
+  static base::Hash128 ChainExpiry(const base::Hash128& digest, const TransferId& id,
+                                   uint64_t timestamp_ns);
 
   // Expensive whole-state checks (LEDGER_EXPENSIVE_CHECKS builds): trial balance per ledger
   // and every limit, after each batch.
@@ -454,12 +549,33 @@ class State {
 
   // A view (see the view constructor) borrows these three from its owner.
   std::unique_ptr<Shard> owned_shards_[kShardsMax];
-  std::unique_ptr<VirtualArray<FailureRecord>> owned_failures_;
+  std::unique_ptr<RingArray<FailureRecord>> owned_failures_;
   std::unique_ptr<ChangeFeed> owned_changes_;
   Shard* shards_[kShardsMax] = {};
-  VirtualArray<FailureRecord>& failures_;  // log order, whichever shard indexes the id
+  RingArray<FailureRecord>& failures_;  // log order, whichever shard indexes the id
   uint64_t expired_count_ = 0;
   ChangeFeed& changes_;
+  // History beyond memory (engine/cold.h): the owner's (a view never evicts).
+  struct ExpiredRecord {
+    TransferId id;
+    uint64_t timestamp_ns;
+    uint32_t shard;  // of the reservation's state
+  };
+  const ColdReader* cold_ = nullptr;
+  uint64_t cold_before_ns_ = 0;      // facts booked before it have left memory (0: none)
+  uint64_t exported_before_ns_ = 0;  // facts booked before it have been exported
+  // Where the next export starts: each shard's transfer position, the failures' and expiries'.
+  uint64_t export_transfer_[kShardsMax] = {};
+  uint64_t export_failure_ = 0;
+  uint64_t export_expiry_ = 0;
+  std::unique_ptr<RingArray<ExpiredRecord>> expiries_;  // log order (owner only)
+  // The state hash's chains over what left memory, in log order (state_hash.cc): the whole
+  // engine's and each shard's.
+  struct ColdDigests {
+    base::Hash128 transfers, failures, expiries;
+  };
+  ColdDigests cold_digest_;
+  ColdDigests shard_cold_digest_[kShardsMax];
 
   // Sharded batches (parallel.cc): the owner's views, one per lane, and the lane threads.
   std::vector<std::unique_ptr<State>> views_;

@@ -1,5 +1,14 @@
 // The state hash: XXH3-128 over a canonical serialisation, in creation order, so it depends on
-// the logical state only (not on the hash seed, table sizes or map layouts).
+// the logical state only (not on the hash seed, table sizes, map layouts or the cold boundary).
+//
+// What is hashed: the last timestamp, the change counter, the ledgers and accounts (with their
+// balances), and three chains in log order: every stored transfer, every recorded failure and
+// every expiry. Everything else (reservation states, reversal sums, histories, balance
+// snapshots) follows from those facts. Chains, not one stream, so that what leaves memory
+// (cold.cc) is folded in once, in order, and the hash goes on from there.
+#include <array>
+#include <cstring>
+
 #include "base/hash.h"
 #include "engine/internal/state.h"
 
@@ -21,41 +30,38 @@ class Hasher {
   base::Hasher128 hasher_;
 };
 
-// An account's public record and balance snapshots.
-void State::HashAccount(Hasher& hasher, Ref ref) const {
-  // The public record (all four balances, no internal bits), not the storage layout.
-  hasher.Add(ToAccount(ref));
-  const auto& balance_history = shard_of(ref).balance_history;
-  auto history = balance_history.find(ref);
-  const uint64_t snapshot_count = history == balance_history.end() ? 0 : history->second.size();
-  hasher.Add(snapshot_count);
-  for (uint64_t i = 0; i < snapshot_count; ++i) hasher.Add(history->second[i]);
+namespace {
+
+// The previous digest and the fact's bytes (facts have no padding), hashed as one.
+template <typename Fact>
+base::Hash128 Chain(const base::Hash128& digest, const Fact& fact) {
+  static_assert(std::has_unique_object_representations_v<Fact>);
+  std::array<std::byte, sizeof(digest) + sizeof(Fact)> link;
+  std::memcpy(link.data(), &digest, sizeof(digest));
+  std::memcpy(link.data() + sizeof(digest), &fact, sizeof(Fact));
+  return base::HashBytes128(link);
 }
 
-// A transfer's record, its reservation state and its reversals. Refs depend on the shard
-// count, so references are hashed as the timestamps they name.
-void State::HashTransfer(Hasher& hasher, Ref ref) const {
-  const Transfer& record = this->transfer(ref);
-  hasher.Add(record);
-  if ((record.flags & transfer_flags::kPending) != 0) {
-    const PendingState& state = pending(ref);
-    hasher.Add(state.status);
-    hasher.Add(state.expires_at_ns);
-    hasher.Add(state.resolver_ref == kNoRef ? 0 : transfer(state.resolver_ref).timestamp_ns);
-  }
-  if (const ReversalState* reversals = FindReversals(ref)) {
-    hasher.Add(reversals->reversed);
-    for (Ref reversal_ref : reversals->reversal_refs) {
-      hasher.Add(transfer(reversal_ref).timestamp_ns);
-    }
-  }
+struct ExpiryFields {
+  TransferId id;
+  uint64_t timestamp_ns;
+};
+
+}  // namespace
+
+base::Hash128 State::ChainTransfer(const base::Hash128& digest, const Transfer& record) {
+  return Chain(digest, record);
+}
+base::Hash128 State::ChainFailure(const base::Hash128& digest, const FailureRecord& failure) {
+  return Chain(digest, failure);  // its reserved bytes are zero
+}
+base::Hash128 State::ChainExpiry(const base::Hash128& digest, const TransferId& id,
+                                 uint64_t timestamp_ns) {
+  return Chain(digest, ExpiryFields{id, timestamp_ns});
 }
 
-// A recorded failure: the failed event (as booked) and its code.
-void State::HashFailure(Hasher& hasher, const FailureRecord& failure) {
-  hasher.Add(failure.event);
-  hasher.Add(failure.code);
-}
+// An account's public record: all four balances, no internal bits, not the storage layout.
+void State::HashAccount(Hasher& hasher, Ref ref) const { hasher.Add(ToAccount(ref)); }
 
 StateHash State::ComputeStateHash() const {
   Hasher hasher;
@@ -68,11 +74,18 @@ StateHash State::ComputeStateHash() const {
   const std::vector<Ref> accounts = AccountsInOrder();
   hasher.Add(static_cast<uint64_t>(accounts.size()));
   for (Ref ref : accounts) HashAccount(hasher, ref);
-  const std::vector<Ref> transfers = TransfersInOrder();
-  hasher.Add(static_cast<uint64_t>(transfers.size()));
-  for (Ref ref : transfers) HashTransfer(hasher, ref);
-  hasher.Add(failures_.size());
-  for (uint64_t i = 0; i < failures_.size(); ++i) HashFailure(hasher, failures_[i]);
+  ColdDigests digest = cold_digest_;
+  for (Ref ref : TransfersInOrder())
+    digest.transfers = ChainTransfer(digest.transfers, transfer(ref));
+  for (uint64_t i = failures_.begin_position(); i < failures_.end_position(); ++i) {
+    digest.failures = ChainFailure(digest.failures, failures_.at(i));
+  }
+  for (uint64_t i = expiries_->begin_position(); i < expiries_->end_position(); ++i) {
+    digest.expiries =
+        ChainExpiry(digest.expiries, expiries_->at(i).id, expiries_->at(i).timestamp_ns);
+  }
+  hasher.Add(transfer_count());
+  hasher.Add(digest);
   return hasher.Finish();
 }
 
@@ -83,16 +96,23 @@ StateHash State::ComputeShardStateHash(uint32_t shard) const {
   for (uint64_t slot = 0; slot < tables.accounts.size(); ++slot) {
     HashAccount(hasher, MakeRef(shard, slot));
   }
-  hasher.Add(static_cast<uint64_t>(tables.transfers.size()));
-  for (uint64_t position = tables.transfers.begin_position();
-       position < tables.transfers.end_position(); ++position) {
-    HashTransfer(hasher, MakeRef(shard, tables.transfers.slot_of(position)));
+  ColdDigests digest = shard_cold_digest_[shard];
+  for (uint64_t i = tables.transfers.begin_position(); i < tables.transfers.end_position(); ++i) {
+    digest.transfers = ChainTransfer(digest.transfers, tables.transfers.at(i));
   }
-  // The recorded failures whose ids this shard indexes, in log order.
-  for (uint64_t i = 0; i < failures_.size(); ++i) {
-    if (HomeOf(failures_[i].event.id) != shard) continue;
-    HashFailure(hasher, failures_[i]);
+  // The recorded failures whose ids this shard indexes and the expiries of its reservations,
+  // in log order.
+  for (uint64_t i = failures_.begin_position(); i < failures_.end_position(); ++i) {
+    if (HomeOf(failures_.at(i).event.id) != shard) continue;
+    digest.failures = ChainFailure(digest.failures, failures_.at(i));
   }
+  for (uint64_t i = expiries_->begin_position(); i < expiries_->end_position(); ++i) {
+    if (expiries_->at(i).shard != shard) continue;
+    digest.expiries =
+        ChainExpiry(digest.expiries, expiries_->at(i).id, expiries_->at(i).timestamp_ns);
+  }
+  hasher.Add(tables.transfers.end_position());
+  hasher.Add(digest);
   return hasher.Finish();
 }
 

@@ -25,8 +25,14 @@ namespace ledger::engine::internal {
 // No slot or offset (the history arena's free lists, a snapshot's section indexes); a ref
 // that names no record is kNoRef.
 inline constexpr uint32_t kNoSlot = ~uint32_t{0};
-// Transfer index payloads: a transfer ref's bits, or with this bit an index in failures_.
+// Transfer index payloads: a transfer ref's bits; or with kFailedBit a slot of failures_; or
+// with both bits of kKeptBits the index of the shard keeping the state of a reservation whose
+// record has left the hot window (engine/cold.h).
 inline constexpr uint32_t kFailedBit = uint32_t{1} << 31;
+inline constexpr uint32_t kKeptBits = kFailedBit | uint32_t{1} << 30;
+inline bool IsKept(uint32_t payload) { return (payload & kKeptBits) == kKeptBits; }
+// Slots of failures_ at most (they share 30 payload bits with kKeptBits' flag).
+inline constexpr uint64_t kFailureSlotsMax = uint64_t{1} << 30;
 // Records per table at most (refs are 31 bits); EngineOptions sets the actual limits.
 inline constexpr uint32_t kSlotsMax = kFailedBit - 1;
 
@@ -92,6 +98,33 @@ struct ReversalState {
   std::vector<Ref> reversal_refs;  // oldest first
 };
 
+// An account's balance snapshots in time order (account_flags::kHistory): a vector whose front
+// the hot window drops (DropBefore), compacted once half of it is dropped.
+class BalanceHistory {
+ public:
+  const AccountBalance* begin() const { return snapshots_.data() + head_; }
+  const AccountBalance* end() const { return snapshots_.data() + snapshots_.size(); }
+  size_t size() const { return snapshots_.size() - head_; }
+  bool empty() const { return size() == 0; }
+  const AccountBalance& operator[](size_t index) const { return snapshots_[head_ + index]; }
+  AccountBalance& back() { return snapshots_.back(); }
+  const AccountBalance& back() const { return snapshots_.back(); }
+  void push_back(const AccountBalance& snapshot) { snapshots_.push_back(snapshot); }
+  void pop_back() { snapshots_.pop_back(); }
+  size_t capacity() const { return snapshots_.capacity(); }
+  // Drops the snapshots taken before timestamp_ns.
+  void DropBefore(uint64_t timestamp_ns) {
+    while (head_ < snapshots_.size() && snapshots_[head_].timestamp_ns < timestamp_ns) ++head_;
+    if (head_ * 2 < snapshots_.size()) return;
+    snapshots_.erase(snapshots_.begin(), snapshots_.begin() + static_cast<ptrdiff_t>(head_));
+    head_ = 0;
+  }
+
+ private:
+  std::vector<AccountBalance> snapshots_;
+  size_t head_ = 0;  // snapshots_ before it are dropped
+};
+
 // Ordered by expiry, then booking: the order single-shard and sharded engines both release in.
 // Booking timestamps are unique, so the id never decides.
 struct ExpiryEntry {
@@ -112,8 +145,10 @@ class HistoryArena : public ListArena {
   using ListArena::Append;
   using ListArena::List;
   using ListArena::ListArena;
+  using ListArena::PopFront;
   void Append(AccountRecord& account, Ref transfer) { Append(PlaceOf(account), transfer); }
   void PopBack(AccountRecord& account) { --account.history_count; }
+  void PopFront(AccountRecord& account, Ref transfer) { PopFront(PlaceOf(account), transfer); }
   std::span<const uint32_t> List(const AccountRecord& account) const {  // ref bits
     return List(account.history_offset, account.history_count);
   }
@@ -143,7 +178,7 @@ struct alignas(64) Shard {  // aligned: shards' counters never share a cache lin
   // what the readers hold.
   alignas(64) HashIndex account_index;
   alignas(64) RefMap<PendingBalances> pending_balances;  // by account ref
-  RefMap<std::vector<AccountBalance>> balance_history;
+  RefMap<BalanceHistory> balance_history;
   HistoryArena history;  // transfer refs, for this shard's accounts
   // Ledger-wide queries: this shard's accounts by user data, ledger and code; its transfers
   // by user data (ledger and code are scanned: indexing them too would cost every transfer
@@ -180,7 +215,9 @@ struct UndoEntry {
   uint32_t hash = 0;    // kAccountCreated / kTransferCreated: for the index erase
   Balances balances{};  // kAccountState: the balances before
   Amount amount{};      // kReversalAdded
-  TransferId id{};      // kReversalAdded: the reversed transfer, on shard `hash`
+  // kReversalAdded / kPendingResolved: the reversed transfer or the reservation, whose state
+  // is on shard `hash`.
+  TransferId id{};
 };
 
 }  // namespace ledger::engine::internal

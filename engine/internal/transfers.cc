@@ -86,7 +86,7 @@ CreateTransferResult State::CreateImportedTransfer(const Transfer& event,
   }
   if (R result = ValidateTransferFields(event); result != R::kOk) return result;
   const uint32_t payload = FindTransferPayloadIn(prepared.id_home, event.id, prepared.id_hash);
-  if (payload != HashIndex::kNotFound) return CompareWithPayload(event, payload);
+  if (R result = CompareWithStored(event, payload); result != R::kOk) return result;
   if (event.timestamp_ns <= last_timestamp_ns_) return R::kImportedEventTimestampMustNotRegress;
   // Booked at its own timestamp, a recorded failure too (a chain's rollback undoes the
   // booking; a recorded failure stays, at its own time).
@@ -142,7 +142,7 @@ void State::Resolve(std::span<const Transfer> events, size_t index) {
 CreateTransferResult State::CreateValidTransfer(const Transfer& event, uint64_t timestamp_ns,
                                                 const Prepared& prepared) {
   const uint32_t payload = FindTransferPayloadIn(prepared.id_home, event.id, prepared.id_hash);
-  if (payload != HashIndex::kNotFound) return CompareWithPayload(event, payload);
+  if (R result = CompareWithStored(event, payload); result != R::kOk) return result;
   return CreateNewTransfer(event, timestamp_ns, prepared);
 }
 
@@ -211,8 +211,7 @@ CreateTransferResult State::ValidateTransferFields(const Transfer& event) {
 bool State::AmountMatches(const Transfer& event, const Transfer& stored) const {
   if ((stored.flags & kPostPending) != 0) {
     if (!event.amount.IsMax()) return event.amount == stored.amount;
-    const Ref reservation = FindTransfer(stored.pending_id);
-    return transfer(reservation).amount == stored.amount;
+    return ReservationAmount(stored.pending_id) == stored.amount;
   }
   if ((stored.flags & kVoidPending) != 0) {
     return event.amount.IsZero() || event.amount == stored.amount;
@@ -221,6 +220,27 @@ bool State::AmountMatches(const Transfer& event, const Transfer& stored) const {
     return event.amount >= stored.amount;
   }
   return event.amount == stored.amount;
+}
+
+Amount State::ReservationAmount(const TransferId& id) const {
+  const uint32_t payload = FindTransferPayload(id, HashId(id.lo, id.hi));
+  if ((payload & kFailedBit) == 0) return transfer(Ref::FromBits(payload)).amount;
+  if (IsKept(payload) && payload != HashIndex::kNotFound) return KeptState(payload, id).amount;
+  const std::optional<Transfer> reservation = FindColdTransfer(id);
+  LEDGER_ASSERT(reservation.has_value(), payload);
+  return reservation->amount;
+}
+
+CreateTransferResult State::CompareWithStored(const Transfer& event, uint32_t payload) const {
+  if (payload != HashIndex::kNotFound && !IsKept(payload))
+    return CompareWithPayload(event, payload);
+  if (cold_before_ns_ == 0) return R::kOk;
+  const std::optional<ColdTransfer> cold = FindCold(event.id);
+  LEDGER_ASSERT(cold.has_value() || payload == HashIndex::kNotFound, payload);  // kept: cold
+  if (!cold) return R::kOk;
+  if (cold->failure != R::kOk)
+    return CompareFailed(event, FailureRecord{cold->record, cold->failure, {}});
+  return CompareExisting(event, cold->record);
 }
 
 CreateTransferResult State::CompareWithPayload(const Transfer& event, uint32_t payload) const {
@@ -272,22 +292,27 @@ CreateTransferResult State::CompareFields(const Transfer& event, const Transfer&
   return R::kExists;
 }
 
-CreateTransferResult State::CheckReversal(const Transfer& event, Ref* reversed_ref) const {
+CreateTransferResult State::CheckReversal(const Transfer& event, uint32_t* reversed_home) const {
   const Ref original_ref = FindTransfer(event.reverses_id);
-  if (original_ref == kNoRef) return R::kReversedTransferNotFound;
-  const Transfer& original = this->transfer(original_ref);
+  // In the window, or cold (then its reversals may be partly cold too).
+  std::optional<Transfer> cold;
+  if (original_ref == kNoRef) {
+    cold = FindColdTransfer(event.reverses_id);
+    if (!cold) return R::kReversedTransferNotFound;
+  }
+  const Transfer& original = cold ? *cold : this->transfer(original_ref);
   if ((original.flags & (kPending | kVoidPending)) != 0) return R::kReversedTransferNotPosted;
   if (event.debit_account_id != original.credit_account_id ||
       event.credit_account_id != original.debit_account_id) {
     return R::kReversalMustSwapAccounts;
   }
-  Amount reversed;
-  if (const ReversalState* reversals = FindReversals(original_ref)) reversed = reversals->reversed;
+  const uint32_t home = cold ? HomeOf(original.debit_account_id) : shard_index_of(original_ref);
+  const Amount reversed = AllReversals(home, event.reverses_id, cold.has_value()).reversed;
   Amount total;
   if (!CheckedAdd(reversed, event.amount, &total) || total > original.amount) {
     return R::kExceedsReversibleAmount;
   }
-  *reversed_ref = original_ref;
+  *reversed_home = home;
   return R::kOk;
 }
 
@@ -351,22 +376,22 @@ CreateTransferResult State::ApplyNew(const Transfer& event, uint64_t timestamp_n
   const AccountRecord& credit = this->account(prepared.credit_ref);
   if (debit.ledger != credit.ledger) return R::kAccountsMustHaveTheSameLedger;
   if (event.ledger != debit.ledger) return R::kTransferMustHaveTheSameLedgerAsAccounts;
-  Ref reversed_ref = kNoRef;
+  uint32_t reversed_home = kNoSlot;
   if (!event.reverses_id.IsZero()) {
-    if (R result = CheckReversal(event, &reversed_ref); result != R::kOk) return result;
+    if (R result = CheckReversal(event, &reversed_home); result != R::kOk) return result;
   }
   if ((debit.flags & account_flags::kClosed) != 0) return R::kDebitAccountAlreadyClosed;
   if ((credit.flags & account_flags::kClosed) != 0) return R::kCreditAccountAlreadyClosed;
   // The common case: a plain posting between accounts without reservations outstanding.
-  if ((event.flags & ~(kLinked | kImported)) == 0 && reversed_ref == kNoRef &&
+  if ((event.flags & ~(kLinked | kImported)) == 0 && reversed_home == kNoSlot &&
       ((debit.flags | credit.flags) & kHasPendingBalances) == 0) {
     return ApplyPosting(event, timestamp_ns, prepared);
   }
-  return ApplyNewInFull(event, timestamp_ns, prepared, reversed_ref);
+  return ApplyNewInFull(event, timestamp_ns, prepared, reversed_home);
 }
 
 CreateTransferResult State::ApplyNewInFull(const Transfer& event, uint64_t timestamp_ns,
-                                           const Prepared& prepared, Ref reversed_ref) {
+                                           const Prepared& prepared, uint32_t reversed_home) {
   const bool pending = (event.flags & kPending) != 0;
   uint64_t expires_at_ns = 0;
   if (pending && event.timeout_s != 0 &&
@@ -400,9 +425,7 @@ CreateTransferResult State::ApplyNewInFull(const Transfer& event, uint64_t times
       AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, prepared.debit_ref);
   RecordHistory(transfer_ref, prepared.debit_ref, prepared.credit_ref, timestamp_ns);
   if (pending) AddReservation(transfer_ref, prepared.debit_ref, prepared.credit_ref, expires_at_ns);
-  if (reversed_ref != kNoRef) {
-    AddReversal(shard_index_of(reversed_ref), event.reverses_id, transfer_ref, amount);
-  }
+  if (reversed_home != kNoSlot) AddReversal(reversed_home, event.reverses_id, transfer_ref, amount);
   return R::kOk;
 }
 
@@ -475,7 +498,9 @@ namespace {
 
 // A post/void against the reservation it names: the accounts, ledger and code it may omit
 // must match where given, and its amount must fit.
-CreateTransferResult CheckAgainstReservation(const Transfer& event, const Transfer& reservation) {
+template <typename Reservation>  // a Transfer record or a ReservationView: the same fields
+CreateTransferResult CheckAgainstReservation(const Transfer& event,
+                                             const Reservation& reservation) {
   if ((reservation.flags & kPending) == 0) return R::kPendingTransferNotPending;
   if (!event.debit_account_id.IsZero() && event.debit_account_id != reservation.debit_account_id) {
     return R::kPendingTransferHasDifferentDebitAccountId;
@@ -507,7 +532,8 @@ CreateTransferResult CheckStillPending(PendingStatus status) {
 
 // Voids are always accepted; a post is accepted by an account closed by this very reservation
 // (that is how a closing is made final).
-CreateTransferResult CheckOpenForPost(const Transfer& reservation, uint16_t debit_flags,
+template <typename Reservation>
+CreateTransferResult CheckOpenForPost(const Reservation& reservation, uint16_t debit_flags,
                                       uint16_t credit_flags) {
   if ((debit_flags & account_flags::kClosed) != 0 && (reservation.flags & kClosingDebit) == 0) {
     return R::kDebitAccountAlreadyClosed;
@@ -520,7 +546,8 @@ CreateTransferResult CheckOpenForPost(const Transfer& reservation, uint16_t debi
 
 // A post/void's record, as AppendTransfer stored it from the event, takes the reservation's
 // accounts, ledger and code (the event may omit them).
-void InheritFromReservation(Transfer& record, const Transfer& reservation) {
+template <typename Reservation>
+void InheritFromReservation(Transfer& record, const Reservation& reservation) {
   record.debit_account_id = reservation.debit_account_id;
   record.credit_account_id = reservation.credit_account_id;
   record.ledger = reservation.ledger;
@@ -531,11 +558,24 @@ void InheritFromReservation(Transfer& record, const Transfer& reservation) {
 
 CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timestamp_ns,
                                          const Prepared& prepared) {
-  const Ref pending_ref = FindTransfer(event.pending_id);
-  if (pending_ref == kNoRef) return R::kPendingTransferNotFound;
-  const Transfer& reservation = this->transfer(pending_ref);
-  if (R result = CheckAgainstReservation(event, reservation); result != R::kOk) return result;
-  const PendingState pending = this->pending(pending_ref);
+  // The reservation's record in the window, or its state kept after the record left.
+  const uint32_t payload =
+      FindTransferPayload(event.pending_id, HashId(event.pending_id.lo, event.pending_id.hi));
+  uint32_t home;  // the shard keeping its state
+  if ((payload & kFailedBit) == 0) {
+    const Ref pending_ref = Ref::FromBits(payload);
+    const Transfer& record = transfer(pending_ref);
+    if (R result = CheckAgainstReservation(event, record); result != R::kOk) return result;
+    home = shard_index_of(pending_ref);
+  } else if (payload != HashIndex::kNotFound && IsKept(payload)) {
+    home = payload & ~kKeptBits;
+    const ReservationView view = ViewOf(KeptState(payload, event.pending_id));
+    if (R result = CheckAgainstReservation(event, view); result != R::kOk) return result;
+  } else {
+    return ResolveCold(event);
+  }
+  const PendingState pending = shards_[home]->pending.at(event.pending_id);
+  const ReservationView reservation = ViewOf(pending);
   if (R result = CheckStillPending(pending.status); result != R::kOk) return result;
   const bool post = (event.flags & kPostPending) != 0;
   const AccountRecord& debit = this->account(pending.debit_ref);
@@ -549,10 +589,8 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
   // The reservation's pending amounts released, and for a post the amount posted.
   Balances d = GetBalances(pending.debit_ref);
   Balances c = GetBalances(pending.credit_ref);
-  LEDGER_ASSERT(CheckedSub(d.debits_pending, reservation.amount, &d.debits_pending),
-                pending_ref.bits());
-  LEDGER_ASSERT(CheckedSub(c.credits_pending, reservation.amount, &c.credits_pending),
-                pending_ref.bits());
+  LEDGER_ASSERT(CheckedSub(d.debits_pending, reservation.amount, &d.debits_pending), home);
+  LEDGER_ASSERT(CheckedSub(c.credits_pending, reservation.amount, &c.credits_pending), home);
   const Amount amount =
       post ? (event.amount.IsMax() ? reservation.amount : event.amount) : reservation.amount;
   if (post) {
@@ -579,19 +617,36 @@ CreateTransferResult State::ApplyResolve(const Transfer& event, uint64_t timesta
       AppendTransfer(event, timestamp_ns, amount, prepared.id_hash, pending.debit_ref);
   InheritFromReservation(this->transfer(transfer_ref), reservation);
   RecordHistory(transfer_ref, pending.debit_ref, pending.credit_ref, timestamp_ns);
-  MarkResolved(pending_ref, transfer_ref, post);
+  MarkResolved(home, event.pending_id, transfer_ref, post);
   return R::kOk;
 }
 
-inline void State::MarkResolved(Ref pending_ref, Ref resolver_ref, bool post) {
-  PendingState& state = this->pending(pending_ref);
+CreateTransferResult State::ResolveCold(const Transfer& event) const {
+  const std::optional<Transfer> reservation = FindColdTransfer(event.pending_id);
+  if (!reservation) return R::kPendingTransferNotFound;
+  if (R result = CheckAgainstReservation(event, *reservation); result != R::kOk) return result;
+  // Its state was let go of when its post, void or expiry left the window.
+  const R result =
+      CheckStillPending(cold_->FindResolution(event.pending_id, cold_before_ns_).status);
+  LEDGER_ASSERT(result != R::kOk, event.pending_id.lo, event.pending_id.hi);
+  return result;
+}
+
+inline void State::MarkResolved(uint32_t home, const TransferId& pending_id, Ref resolver_ref,
+                                bool post) {
+  PendingState& state = shards_[home]->pending.at(pending_id);
   if (in_chain_) {
-    undo_.push_back(
-        {.kind = UndoEntry::Kind::kPendingResolved, .status = state.status, .ref = pending_ref});
+    undo_.push_back({.kind = UndoEntry::Kind::kPendingResolved,
+                     .status = state.status,
+                     .ref = resolver_ref,
+                     .hash = home,
+                     .balances = {},
+                     .amount = {},
+                     .id = pending_id});
   }
   state.status = post ? PendingStatus::kPosted : PendingStatus::kVoided;
   state.resolver_ref = resolver_ref;
-  --shard_of(pending_ref).pending_count;
+  --shards_[home]->pending_count;
 }
 
 Ref State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount amount,

@@ -294,7 +294,7 @@ TEST(FailedRetry, RestoreRefusesInvalidFailuresAndTheOldFormat) {
   old.SetMeta(meta);
   const absl::Status status = RestoreStatus(old);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
-  EXPECT_NE(status.message().find("format version 1, this engine reads 2"), std::string::npos)
+  EXPECT_NE(status.message().find("format version 1, this engine reads 3"), std::string::npos)
       << status;
 }
 

@@ -1,0 +1,231 @@
+// History beyond memory (engine/cold.h, docs/cold-store.md): facts copied out for the cold
+// store, and dropped from memory once it holds them.
+//
+// Everything in memory that names a transfer by its ref is let go of when the transfer leaves
+// the window, in booking order: its id's index entry, its place in both accounts' histories and
+// in the query index, its balance snapshots. What must outlive the record is keyed by id: the
+// state of a reservation whose post, void or expiry is still in the window (its index entry then
+// says which shard keeps it), and the reversals in the window of an older transfer.
+#include <algorithm>
+
+#include "engine/internal/state.h"
+
+namespace ledger::engine::internal {
+
+namespace {
+constexpr uint16_t kResolveFlags = transfer_flags::kPostPending | transfer_flags::kVoidPending;
+}  // namespace
+
+uint64_t State::hot_transfer_count() const {
+  uint64_t count = 0;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) count += shards_[shard]->transfers.size();
+  return count;
+}
+
+std::optional<Transfer> State::FindAnyTransfer(const TransferId& id) const {
+  const Ref ref = FindTransfer(id);
+  if (ref != kNoRef) return transfer(ref);
+  return FindColdTransfer(id);
+}
+
+ColdReversals State::AllReversals(uint32_t home, const TransferId& id, bool cold) const {
+  ColdReversals all;
+  if (cold && cold_before_ns_ != 0) all = cold_->FindReversals(id, cold_before_ns_, {});
+  if (const ReversalState* hot = FindReversals(home, id)) {
+    all.reversed = Amount::From(all.reversed.Get() + hot->reversed.Get());
+    all.count += hot->reversal_refs.size();
+  }
+  return all;
+}
+
+// The shard whose next transfer (from[shard], before end_of[shard]) is the oldest one booked
+// before before_ns: shards are merged in booking order, as one shard would have booked them.
+uint32_t State::OldestTransferShard(uint64_t from[], uint64_t end_of[], uint64_t before_ns) const {
+  uint32_t best = kShardsMax;
+  uint64_t best_ns = before_ns;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    if (from[shard] == end_of[shard]) continue;
+    const uint64_t ns = shards_[shard]->transfers.at(from[shard]).timestamp_ns;
+    if (ns < best_ns) best = shard, best_ns = ns;
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export
+
+void State::ExportCold(uint64_t before_ns, ColdFacts& facts) {
+  LEDGER_REQUIRE(before_ns >= exported_before_ns_ && before_ns <= last_timestamp_ns_ + 1, before_ns,
+                 exported_before_ns_, last_timestamp_ns_);
+  facts.Clear();
+  facts.begin_ns = exported_before_ns_;
+  facts.end_ns = before_ns;
+  uint64_t end_of[kShardsMax] = {};
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    end_of[shard] = shards_[shard]->transfers.end_position();
+  }
+  // Transfers and expiries interleaved in log order, so the balance snapshots come out in time
+  // order too.
+  while (true) {
+    const uint32_t shard = OldestTransferShard(export_transfer_, end_of, before_ns);
+    const uint64_t transfer_ns =
+        shard == kShardsMax ? before_ns
+                            : shards_[shard]->transfers.at(export_transfer_[shard]).timestamp_ns;
+    if (export_expiry_ < expiries_->end_position() &&
+        expiries_->at(export_expiry_).timestamp_ns < transfer_ns) {
+      const ExpiredRecord& expired = expiries_->at(export_expiry_++);
+      facts.expiries.push_back({expired.id, expired.timestamp_ns, 0});
+      const PendingState& state = shards_[expired.shard]->pending.at(expired.id);
+      ExportBalance(account(state.debit_ref).id, expired.timestamp_ns, facts);
+      ExportBalance(account(state.credit_ref).id, expired.timestamp_ns, facts);
+      continue;
+    }
+    if (shard == kShardsMax) break;
+    ExportTransfer(shards_[shard]->transfers.at(export_transfer_[shard]++), facts);
+  }
+  for (; export_failure_ < failures_.end_position() &&
+         failures_.at(export_failure_).event.timestamp_ns < before_ns;
+       ++export_failure_) {
+    facts.failures.push_back(failures_.at(export_failure_));
+  }
+  exported_before_ns_ = before_ns;
+}
+
+void State::ExportTransfer(const Transfer& record, ColdFacts& facts) const {
+  facts.transfers.push_back(record);
+  ExportBalance(record.debit_account_id, record.timestamp_ns, facts);
+  ExportBalance(record.credit_account_id, record.timestamp_ns, facts);
+}
+
+// The account's snapshot taken at timestamp_ns, if it keeps history. Expiries of one batch
+// share a timestamp and an account keeps one snapshot per timestamp: it goes out once.
+void State::ExportBalance(const AccountId& account_id, uint64_t timestamp_ns,
+                          ColdFacts& facts) const {
+  const Ref ref = FindAccount(account_id);
+  if ((account(ref).flags & account_flags::kHistory) == 0) return;
+  const BalanceHistory& history = shard_of(ref).balance_history.at(ref);
+  const AccountBalance* it =
+      std::lower_bound(history.begin(), history.end(), timestamp_ns,
+                       [](const AccountBalance& b, uint64_t t) { return b.timestamp_ns < t; });
+  LEDGER_ASSERT(it != history.end() && it->timestamp_ns == timestamp_ns, timestamp_ns);
+  for (auto back = facts.balances.rbegin();
+       back != facts.balances.rend() && back->balance.timestamp_ns == timestamp_ns; ++back) {
+    if (back->account_id == account_id) return;
+  }
+  facts.balances.push_back({account_id, *it});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eviction
+
+void State::EvictBefore(uint64_t before_ns) {
+  LEDGER_REQUIRE(
+      cold_ != nullptr && before_ns >= cold_before_ns_ && before_ns <= exported_before_ns_,
+      before_ns, cold_before_ns_, exported_before_ns_);
+  uint64_t from[kShardsMax] = {};
+  uint64_t end_of[kShardsMax] = {};
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    from[shard] = shards_[shard]->transfers.begin_position();
+    end_of[shard] = shards_[shard]->transfers.end_position();
+  }
+  // In log order: a post, void or expiry after its reservation, a reversal after its transfer.
+  while (true) {
+    const uint32_t shard = OldestTransferShard(from, end_of, before_ns);
+    const uint64_t transfer_ns =
+        shard == kShardsMax ? before_ns : shards_[shard]->transfers.at(from[shard]).timestamp_ns;
+    if (expiries_->size() > 0 &&
+        expiries_->at(expiries_->begin_position()).timestamp_ns < transfer_ns) {
+      EvictExpiry();
+      continue;
+    }
+    if (shard == kShardsMax) break;
+    EvictTransfer(shard, from[shard]++);
+  }
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    shards_[shard]->transfers.DropFront(from[shard]);
+  }
+  while (failures_.size() > 0 &&
+         failures_.at(failures_.begin_position()).event.timestamp_ns < before_ns) {
+    EvictFailure();
+  }
+  cold_before_ns_ = before_ns;
+}
+
+void State::EvictTransfer(uint32_t shard, uint64_t position) {
+  Shard& tables = *shards_[shard];
+  const Ref ref = MakeRef(shard, tables.transfers.slot_of(position));
+  const Transfer& record = tables.transfers.at(position);
+  cold_digest_.transfers = ChainTransfer(cold_digest_.transfers, record);
+  shard_cold_digest_[shard].transfers = ChainTransfer(shard_cold_digest_[shard].transfers, record);
+  // Its id: to the shard keeping its reservation state, or out of the index.
+  const uint32_t id_hash = HashId(record.id.lo, record.id.hi);
+  HashIndex& ids = shards_[HomeOf(record.id)]->transfer_index;
+  if ((record.flags & transfer_flags::kPending) != 0 && tables.pending.contains(record.id)) {
+    ids.Replace(id_hash, ref.bits(), kKeptBits | shard);
+  } else {
+    ids.Erase(id_hash, ref.bits());
+  }
+  // What it resolved or reversed: older, so out of the window already.
+  if ((record.flags & kResolveFlags) != 0) {
+    LEDGER_ASSERT(tables.pending.at(record.pending_id).resolver_ref == ref, ref.bits());
+    ForgetReservation(shard, record.pending_id);
+  }
+  if (!record.reverses_id.IsZero()) {
+    const uint32_t home = HomeOf(record.credit_account_id);  // the reversed one's debit account
+    auto it = shards_[home]->reversals.find(record.reverses_id);
+    LEDGER_ASSERT(it != shards_[home]->reversals.end() && it->second.reversal_refs.front() == ref,
+                  ref.bits());
+    it->second.reversed = Amount::From(it->second.reversed.Get() - record.amount.Get());
+    it->second.reversal_refs.erase(it->second.reversal_refs.begin());
+    if (it->second.reversal_refs.empty()) shards_[home]->reversals.erase(it);
+  }
+  // Its places in the histories and the query index.
+  ForEachQueryKey(
+      record, [this](Ref other) -> const Transfer& { return transfer(other); },
+      kTransferQueryFields,
+      [&](uint32_t hash, auto&& same) { tables.transfer_query.RemoveOldest(hash, ref, same); });
+  for (const AccountId& account_id : {record.debit_account_id, record.credit_account_id}) {
+    const Ref account_ref = FindAccount(account_id);
+    shard_of(account_ref).history.PopFront(account(account_ref), ref);
+    DropBalancesBefore(account_ref, record.timestamp_ns + 1);
+  }
+}
+
+void State::EvictExpiry() {
+  const ExpiredRecord expired = expiries_->at(expiries_->begin_position());
+  expiries_->DropFront(expiries_->begin_position() + 1);
+  cold_digest_.expiries = ChainExpiry(cold_digest_.expiries, expired.id, expired.timestamp_ns);
+  ColdDigests& shard_digest = shard_cold_digest_[expired.shard];
+  shard_digest.expiries = ChainExpiry(shard_digest.expiries, expired.id, expired.timestamp_ns);
+  const PendingState& state = shards_[expired.shard]->pending.at(expired.id);
+  DropBalancesBefore(state.debit_ref, expired.timestamp_ns + 1);
+  DropBalancesBefore(state.credit_ref, expired.timestamp_ns + 1);
+  ForgetReservation(expired.shard, expired.id);
+}
+
+void State::EvictFailure() {
+  const uint64_t position = failures_.begin_position();
+  const FailureRecord& failure = failures_.at(position);
+  cold_digest_.failures = ChainFailure(cold_digest_.failures, failure);
+  const uint32_t home = HomeOf(failure.event.id);
+  shard_cold_digest_[home].failures = ChainFailure(shard_cold_digest_[home].failures, failure);
+  const uint32_t slot = static_cast<uint32_t>(failures_.slot_of(position));
+  shards_[home]->transfer_index.Erase(HashId(failure.event.id.lo, failure.event.id.hi),
+                                      slot | kFailedBit);
+  failures_.DropFront(position + 1);
+}
+
+void State::ForgetReservation(uint32_t home, const TransferId& id) {
+  shards_[HomeOf(id)]->transfer_index.Erase(HashId(id.lo, id.hi), kKeptBits | home);
+  LEDGER_ASSERT(shards_[home]->pending.erase(id) == 1, home);
+}
+
+void State::DropBalancesBefore(Ref account_ref, uint64_t before_ns) {
+  if ((account(account_ref).flags & account_flags::kHistory) == 0) return;
+  auto& histories = shard_of(account_ref).balance_history;
+  auto it = histories.find(account_ref);
+  if (it == histories.end()) return;
+  it->second.DropBefore(before_ns);
+}
+
+}  // namespace ledger::engine::internal
