@@ -193,7 +193,7 @@ void State::EvictTransfer(uint32_t shard, uint64_t position) {
 
 void State::EvictExpiry() {
   const ExpiredRecord expired = expiries_->at(expiries_->begin_position());
-  expiries_->DropFront(expiries_->begin_position() + 1);
+  expiries_->DropFront();
   cold_digest_.expiries = ChainExpiry(cold_digest_.expiries, expired.id, expired.timestamp_ns);
   ColdDigests& shard_digest = shard_cold_digest_[expired.shard];
   shard_digest.expiries = ChainExpiry(shard_digest.expiries, expired.id, expired.timestamp_ns);

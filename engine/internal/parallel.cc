@@ -65,6 +65,7 @@ void State::CreateTransfersSharded(std::span<const Transfer> events, uint64_t ti
   plan_.events.resize(events.size());
   if (routes_.size() < events.size()) routes_.resize(events.size());
   for (auto& view : views_) {
+    view->cold_before_ns_ = cold_before_ns_;  // the views read the cold store as the owner does
     view->deferred_.Clear();
     if (view->prepared_.size() < events.size()) view->prepared_.resize(events.size());
     if (view->results_.size() < events.size()) view->results_.resize(events.size());

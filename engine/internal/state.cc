@@ -88,8 +88,7 @@ State::State(const EngineOptions& options)
       failures_(*owned_failures_),
       changes_(*owned_changes_),
       cold_(options.cold),
-      expiries_(std::make_unique<RingArray<ExpiredRecord>>(std::min<uint64_t>(
-          options.hot_transfers == 0 ? options.transfers_max : options.hot_transfers, kSlotsMax))) {
+      expiries_(std::make_unique<FactQueue<ExpiredRecord>>()) {
   LEDGER_ASSERT(shard_count_ >= 1 && shard_count_ <= kShardsMax, shard_count_);
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     lane_bit_[shard] = static_cast<uint16_t>(1u << (shard % lane_count_));
@@ -117,6 +116,7 @@ State::State(State& owner, View)
       slot_mask_(owner.slot_mask_),
       failures_(owner.failures_),
       changes_(owner.changes_),
+      cold_(owner.cold_),
       owner_(&owner),
       defer_index_(true),
       defer_changes_(true) {
@@ -639,8 +639,7 @@ bool State::HasRoomFor(uint64_t account_count, uint64_t transfer_count) const {
       return false;
     }
   }
-  return transfer_count <= failures_.capacity() - failures_.size() &&
-         transfer_count <= expiries_->capacity() - expiries_->size();
+  return transfer_count <= failures_.capacity() - failures_.size();
 }
 
 // ---------------------------------------------------------------------------------------------

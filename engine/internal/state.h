@@ -568,7 +568,7 @@ class State {
   uint64_t export_transfer_[kShardsMax] = {};
   uint64_t export_failure_ = 0;
   uint64_t export_expiry_ = 0;
-  std::unique_ptr<RingArray<ExpiredRecord>> expiries_;  // log order (owner only)
+  std::unique_ptr<FactQueue<ExpiredRecord>> expiries_;  // log order (owner only)
   // The state hash's chains over what left memory, in log order (state_hash.cc): the whole
   // engine's and each shard's.
   struct ColdDigests {

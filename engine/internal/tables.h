@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <queue>
 #include <span>
@@ -123,6 +124,27 @@ class BalanceHistory {
  private:
   std::vector<AccountBalance> snapshots_;
   size_t head_ = 0;  // snapshots_ before it are dropped
+};
+
+// Facts in log order at positions [begin_position(), end_position()) of an unbounded sequence,
+// the oldest dropped from the front: for the expiries, which one batch may add any number of (a
+// RingArray would put a limit there).
+template <typename T>
+class FactQueue {
+ public:
+  uint64_t begin_position() const { return begin_; }
+  uint64_t end_position() const { return begin_ + facts_.size(); }
+  uint64_t size() const { return facts_.size(); }
+  const T& at(uint64_t position) const { return facts_[position - begin_]; }
+  void Append(const T& fact) { facts_.push_back(fact); }
+  void DropFront() {
+    facts_.pop_front();
+    ++begin_;
+  }
+
+ private:
+  std::deque<T> facts_;
+  uint64_t begin_ = 0;
 };
 
 // Ordered by expiry, then booking: the order single-shard and sharded engines both release in.

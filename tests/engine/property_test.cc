@@ -25,6 +25,7 @@
 
 #include "engine/engine.h"
 #include "engine/types.h"
+#include "tests/engine/memory_cold_store.h"
 #include "tests/engine/property_generator.h"
 #include "tests/engine/reference_model.h"
 
@@ -180,10 +181,28 @@ bool ExpectSameList(const std::vector<T>& engine, const std::vector<T>& model,
   return false;
 }
 
+// History beyond memory (engine/cold.h): with cold_window_batches > 0 the engine keeps only the
+// transfers of about that many recent batches in memory and the rest in a MemoryColdStore, and
+// an all-hot twin applies the same batches, whose state hash it must have after every batch.
+constexpr uint64_t kColdWindowTransfers = 64;  // a ring of 64: it wraps every few batches
+
+EngineOptions WithColdStore(EngineOptions options, uint32_t cold_window_batches,
+                            const engine::ColdReader* cold) {
+  if (cold_window_batches == 0) return options;
+  options.hot_transfers = kColdWindowTransfers;
+  options.cold = cold;
+  return options;
+}
+
 class Harness {
  public:
-  Harness(const EngineOptions& options, uint64_t seed)
-      : engine_(options), model_(options.change_feed_capacity), query_rng_(seed) {}
+  Harness(const EngineOptions& options, uint64_t seed, uint32_t cold_window_batches = 0)
+      : cold_window_batches_(cold_window_batches),
+        engine_(WithColdStore(options, cold_window_batches, &cold_store_)),
+        model_(options.change_feed_capacity),
+        query_rng_(seed) {
+    if (cold_window_batches_ > 0) twin_.emplace(options);
+  }
 
   Engine& engine() { return engine_; }
   const ReferenceModel& model() const { return model_; }
@@ -192,6 +211,7 @@ class Harness {
   bool Apply(const Batch& batch) {
     Remember(batch);
     const std::vector<uint8_t> engine_codes = ApplyToEngine(engine_, batch);
+    if (twin_ && !ApplyToTwin(batch, engine_codes)) return false;
     const std::vector<uint8_t> model_codes = ApplyToModel(model_, batch);
     if (verbose_) std::cout << BatchString(batch, engine_codes);
     static constexpr const char* kTypeNames[] = {"ledger", "account", "transfer"};
@@ -212,6 +232,30 @@ class Harness {
     return false;
   }
 
+  // Moves what is older than the last cold_window_batches_ batches to the cold store, at random
+  // points: exports without evicting, evicts part of what was exported, or everything.
+  void Cool() {
+    if (cold_window_batches_ == 0) return;
+    batch_ends_ns_.push_back(engine_.last_timestamp_ns() + 1);
+    if (batch_ends_ns_.size() <= cold_window_batches_) return;
+    const uint64_t boundary_ns = batch_ends_ns_.front();
+    batch_ends_ns_.erase(batch_ends_ns_.begin());
+    // Skips only while the window has room for two more batches of transfers and failures.
+    const bool may_skip = engine_.hot_transfer_count() <= kColdWindowTransfers / 4;
+    if (may_skip && QueryUniform(0, 3) == 0) return;  // later: the next boundary covers this one
+    engine::ColdFacts facts;
+    engine_.ExportCold(std::max(boundary_ns, engine_.exported_before_ns()), facts);
+    cold_store_.Add(facts);
+    if (may_skip && QueryUniform(0, 3) == 0) return;  // exported, not yet evicted
+    engine_.EvictBefore(boundary_ns);
+  }
+
+  void PrintColdCounts() const {
+    if (cold_window_batches_ == 0) return;
+    std::cout << "[   COLD   ] " << cold_store_.transfer_count() << " transfers cold, "
+              << engine_.hot_transfer_count() << " in memory\n";
+  }
+
   // How often each result code came up: LEDGER_PROPERTY_STATS=1 prints it, to see what a
   // workload exercises.
   void PrintCodeCounts() const {
@@ -228,10 +272,25 @@ class Harness {
       return false;
     }
     return CheckCounts() && CheckLedgersAndTrialBalances() && CheckAccounts() && CheckTransfers() &&
-           CheckQueries() && CheckChanges();
+           CheckQueries() && CheckChanges() && CheckTwin();
   }
 
  private:
+  bool ApplyToTwin(const Batch& batch, const std::vector<uint8_t>& engine_codes) {
+    if (ApplyToEngine(*twin_, batch) != engine_codes) {
+      ADD_FAILURE() << "results differ from the all-hot engine's";
+      return false;
+    }
+    return true;
+  }
+
+  bool CheckTwin() {
+    if (!twin_ || engine_.ComputeStateHash() == twin_->ComputeStateHash()) return true;
+    ADD_FAILURE() << "state hash differs from the all-hot engine's (cold before "
+                  << engine_.cold_before_ns() << ")";
+    return false;
+  }
+
   void Remember(const Batch& batch) {
     batch_transfer_ids_.clear();
     for (const Account& account : batch.accounts) account_ids_.insert(account.id.Get());
@@ -618,7 +677,11 @@ class Harness {
     return true;
   }
 
+  uint32_t cold_window_batches_;
+  engine::testing::MemoryColdStore cold_store_;  // before engine_, which reads it
   Engine engine_;
+  std::optional<Engine> twin_;           // all hot, with a cold window
+  std::vector<uint64_t> batch_ends_ns_;  // the last few batches' end timestamps, + 1
   ReferenceModel model_;
   std::mt19937_64 query_rng_;  // separate from the generator's, so checks never change the log
   std::set<u128> account_ids_;
@@ -646,9 +709,11 @@ uint64_t SeedForThisTest() {
 
 uint64_t BatchCount() { return EnvU64("LEDGER_PROPERTY_BATCHES", kBatchCountDefault); }
 
-void RunAgainstModel(const Mix& mix, uint64_t change_feed_capacity) {
+void RunAgainstModel(const Mix& mix, uint64_t change_feed_capacity,
+                     uint32_t cold_window_batches = 0) {
   const uint64_t seed = SeedForThisTest();
-  Harness harness(SmallEngineOptions(change_feed_capacity), seed ^ 0x9e3779b97f4a7c15ULL);
+  Harness harness(SmallEngineOptions(change_feed_capacity), seed ^ 0x9e3779b97f4a7c15ULL,
+                  cold_window_batches);
   Generator generator(seed, mix, harness.model());
   const std::vector<Batch> setup = generator.Setup();
   const uint64_t batch_count = setup.size() + BatchCount();
@@ -659,8 +724,10 @@ void RunAgainstModel(const Mix& mix, uint64_t change_feed_capacity) {
       ADD_FAILURE() << "at batch " << index << "; replay with LEDGER_SEED=" << seed;
       return;
     }
+    harness.Cool();
   }
   harness.PrintCodeCounts();
+  harness.PrintColdCounts();
 }
 
 TEST(PropertyTest, MatchesModelOnMixedWorkload) { RunAgainstModel(MixedWorkload(), kFeedWraps); }
@@ -678,6 +745,21 @@ TEST(PropertyTest, MatchesModelOnChainHeavyWorkloadWithWrappingFeed) {
 }
 
 TEST(PropertyTest, MatchesModelOnOverflowAmounts) { RunAgainstModel(OverflowWorkload(), kFeedOff); }
+
+// History beyond memory: a window of three batches (tens of transfers), everything older cold.
+constexpr uint32_t kColdWindowBatches = 3;
+
+TEST(PropertyTest, MatchesModelOnMixedWorkloadWithATinyHotWindow) {
+  RunAgainstModel(MixedWorkload(), kFeedWraps, kColdWindowBatches);
+}
+
+TEST(PropertyTest, MatchesModelOnReservationHeavyWorkloadWithATinyHotWindow) {
+  RunAgainstModel(ReservationHeavyWorkload(), kFeedOff, kColdWindowBatches);
+}
+
+TEST(PropertyTest, MatchesModelOnChainHeavyWorkloadWithATinyHotWindow) {
+  RunAgainstModel(ChainHeavyWorkload(), kFeedTiny, kColdWindowBatches);
+}
 
 // Same log, different table sizes, hash seeds and change feed capacities: the state hash must
 // not see the layout or the feed's window.

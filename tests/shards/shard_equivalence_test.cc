@@ -27,6 +27,7 @@
 #include "engine/shard.h"
 #include "engine/snapshot.h"
 #include "engine/types.h"
+#include "tests/engine/memory_cold_store.h"
 #include "tests/engine/property_generator.h"
 #include "tests/engine/reference_model.h"
 
@@ -302,6 +303,54 @@ TEST(ShardEquivalence, RandomLogsGiveIdenticalResultsAndStateOnEveryShardCount) 
           ASSERT_TRUE(SameState(*engines[0], *engines[e], log.named()))
               << kConfigs[e] << ", after batch " << log.index()
               << "; replay with LEDGER_SEED=" << log_seed << " LEDGER_SHARD_LOGS=1";
+        }
+      }
+    }
+  }
+}
+
+// History beyond memory (engine/cold.h): on every shard count, an engine that keeps only the
+// last two batches' transfers in memory and the rest in a cold store answers exactly as the
+// all-hot single-shard engine does. A quarter of the logs: each runs twelve engines.
+TEST(ShardEquivalence, TinyHotWindowGivesIdenticalResultsAndStateOnEveryShardCount) {
+  constexpr uint64_t kHotTransfers = 4096;  // rings that hold two batches of 300 and the next
+  constexpr size_t kWindowBatches = 2;
+  const uint64_t seed = Seed();
+  for (uint64_t number = 0; number < std::max<uint64_t>(1, LogCount() / 4); ++number) {
+    const uint64_t log_seed = seed + number;
+    Log log(log_seed, number);
+    Engine all_hot(Options(kConfigs[0]));
+    std::vector<std::unique_ptr<engine::testing::MemoryColdStore>> stores;
+    std::vector<std::unique_ptr<Engine>> engines;
+    for (const Config& config : kConfigs) {
+      stores.push_back(std::make_unique<engine::testing::MemoryColdStore>());
+      EngineOptions options = Options(config);
+      options.hot_transfers = kHotTransfers;
+      options.cold = stores.back().get();
+      engines.push_back(std::make_unique<Engine>(options));
+    }
+    std::vector<uint64_t> batch_ends_ns;
+    while (!log.done()) {
+      const Batch& batch = log.Next();
+      const std::vector<uint8_t> expected = ApplyBatch(all_hot, batch);
+      batch_ends_ns.push_back(all_hot.last_timestamp_ns() + 1);
+      const uint64_t boundary_ns = batch_ends_ns.size() > kWindowBatches
+                                       ? batch_ends_ns[batch_ends_ns.size() - 1 - kWindowBatches]
+                                       : 0;
+      for (size_t e = 0; e < engines.size(); ++e) {
+        ASSERT_EQ(ApplyBatch(*engines[e], batch), expected)
+            << kConfigs[e] << " with a cold store, batch " << log.index()
+            << "; replay with LEDGER_SEED=" << log_seed << " LEDGER_SHARD_LOGS=4";
+        engine::ColdFacts facts;
+        engines[e]->ExportCold(std::max(boundary_ns, engines[e]->exported_before_ns()), facts);
+        stores[e]->Add(facts);
+        engines[e]->EvictBefore(std::max(boundary_ns, engines[e]->cold_before_ns()));
+      }
+      if (log.index() % 10 == 9 || log.done()) {
+        for (size_t e = 0; e < engines.size(); ++e) {
+          ASSERT_TRUE(SameState(all_hot, *engines[e], log.named()))
+              << kConfigs[e] << " with a cold store, after batch " << log.index()
+              << "; replay with LEDGER_SEED=" << log_seed << " LEDGER_SHARD_LOGS=4";
         }
       }
     }
