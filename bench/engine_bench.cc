@@ -38,9 +38,13 @@ constexpr uint32_t kLedger = 1;
 
 // A ledger with `account_count` unlimited accounts, tables sized for `transfer_count`.
 std::unique_ptr<engine::Engine> MakeEngine(uint64_t account_count, uint64_t transfer_count,
-                                           uint32_t shard_count = 1) {
+                                           uint32_t shard_count = 1,
+                                           const engine::ColdReader* cold = nullptr,
+                                           uint64_t hot_transfers = 0) {
   engine::EngineOptions options;
   options.shard_count = shard_count;
+  options.cold = cold;
+  options.hot_transfers = hot_transfers;
   options.accounts_capacity = account_count;
   options.transfers_capacity = transfer_count;
   options.accounts_max = account_count;
@@ -121,6 +125,65 @@ void RunBatches(benchmark::State& state, Fill&& fill, uint64_t account_count) {
       benchmark::Counter(static_cast<double>(state.iterations() * kBatchEvents),
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   ReportMemory(state, *ledger_engine);
+}
+
+// A cold store that holds nothing the engine asks for: every id is new, so a run measures what
+// the hot window itself costs (the export's copies, the eviction's index and list updates, a
+// look in the store per new id), not a store's reads.
+class EmptyColdStore : public engine::ColdReader {
+ public:
+  std::optional<engine::ColdTransfer> FindTransfer(const TransferId&, uint64_t) const override {
+    return std::nullopt;
+  }
+  engine::ColdResolution FindResolution(const TransferId&, uint64_t) const override { return {}; }
+  engine::ColdReversals FindReversals(const TransferId&, uint64_t,
+                                      std::span<TransferId>) const override {
+    return {};
+  }
+  size_t GetAccountTransfers(const AccountFilter&, std::span<Transfer>) const override { return 0; }
+  size_t GetAccountBalances(const AccountFilter&, std::span<AccountBalance>) const override {
+    return 0;
+  }
+  size_t QueryTransfers(const QueryFilter&, std::span<Transfer>) const override { return 0; }
+};
+
+// As BM_ApplyPlainTransfers with a hot window of 16 batches (131,040 transfers): after each
+// batch, everything booked is exported (copied out) and what is older than 8 batches evicted,
+// both timed, as a server with a cold store would do in steady state. Range: account count.
+void BM_ApplyWithHotWindow(benchmark::State& state) {
+  constexpr uint64_t kWindowBatches = 8;
+  const auto account_count = static_cast<uint64_t>(state.range(0));
+  EmptyColdStore cold;
+  auto ledger_engine = MakeEngine(account_count, kBatchEvents * 2 * kWindowBatches, 1, &cold,
+                                  kBatchEvents * 2 * kWindowBatches);
+  Random random{42};
+  std::vector<Transfer> batch(kBatchEvents);
+  std::vector<CreateTransferResult> results(kBatchEvents);
+  std::vector<uint64_t> batch_ends_ns;
+  engine::ColdFacts facts;
+  uint64_t failures = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    FillPlainBatch(random, account_count, kLedger, batch);
+    const uint64_t timestamp_ns = ledger_engine->last_timestamp_ns() + 1;
+    state.ResumeTiming();
+    ledger_engine->CreateTransfers(batch, timestamp_ns, results);
+    batch_ends_ns.push_back(ledger_engine->last_timestamp_ns() + 1);
+    ledger_engine->ExportCold(batch_ends_ns.back(), facts);
+    if (batch_ends_ns.size() > kWindowBatches) {
+      ledger_engine->EvictBefore(batch_ends_ns[batch_ends_ns.size() - 1 - kWindowBatches]);
+    }
+    state.PauseTiming();
+    for (CreateTransferResult result : results) failures += result != CreateTransferResult::kOk;
+    state.ResumeTiming();
+  }
+  if (failures != 0) state.SkipWithError("a transfer failed");
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatchEvents));
+  state.counters["time_per_transfer"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * kBatchEvents),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["rss_MiB"] = ProcessMemoryMib("Rss");
+  state.counters["hot_transfers"] = static_cast<double>(ledger_engine->hot_transfer_count());
 }
 
 // Plain transfers between uniformly random accounts, every id new (the index grows by one
@@ -288,6 +351,11 @@ int64_t BatchCount(int64_t full_scale) {
 
 int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_ApplyPlainTransfers", BM_ApplyPlainTransfers)
+      ->Arg(10'000)
+      ->Arg(1'000'000)
+      ->Iterations(BatchCount(1222))
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_ApplyWithHotWindow", BM_ApplyWithHotWindow)
       ->Arg(10'000)
       ->Arg(1'000'000)
       ->Iterations(BatchCount(1222))

@@ -76,12 +76,12 @@ void State::ExportCold(uint64_t before_ns, ColdFacts& facts) {
       const ExpiredRecord& expired = expiries_->at(export_expiry_++);
       facts.expiries.push_back({expired.id, expired.timestamp_ns, 0});
       const PendingState& state = shards_[expired.shard]->pending.at(expired.id);
-      ExportBalance(account(state.debit_ref).id, expired.timestamp_ns, facts);
-      ExportBalance(account(state.credit_ref).id, expired.timestamp_ns, facts);
+      ExportBalance(state.debit_ref, expired.timestamp_ns, facts);
+      ExportBalance(state.credit_ref, expired.timestamp_ns, facts);
       continue;
     }
     if (shard == kShardsMax) break;
-    ExportTransfer(shards_[shard]->transfers.at(export_transfer_[shard]++), facts);
+    ExportTransfer(shard, export_transfer_[shard]++, facts);
   }
   for (; export_failure_ < failures_.end_position() &&
          failures_.at(export_failure_).event.timestamp_ns < before_ns;
@@ -91,18 +91,20 @@ void State::ExportCold(uint64_t before_ns, ColdFacts& facts) {
   exported_before_ns_ = before_ns;
 }
 
-void State::ExportTransfer(const Transfer& record, ColdFacts& facts) const {
+void State::ExportTransfer(uint32_t shard, uint64_t position, ColdFacts& facts) const {
+  const Transfer& record = shards_[shard]->transfers.at(position);
   facts.transfers.push_back(record);
-  ExportBalance(record.debit_account_id, record.timestamp_ns, facts);
-  ExportBalance(record.credit_account_id, record.timestamp_ns, facts);
+  const TransferAccounts accounts = shards_[shard]->transfer_accounts.at(position);
+  if (((accounts.debit | accounts.credit) & TransferAccounts::kHistoryBit) == 0) return;
+  ExportBalance(accounts.debit_ref(), record.timestamp_ns, facts);
+  ExportBalance(accounts.credit_ref(), record.timestamp_ns, facts);
 }
 
 // The account's snapshot taken at timestamp_ns, if it keeps history. Expiries of one batch
 // share a timestamp and an account keeps one snapshot per timestamp: it goes out once.
-void State::ExportBalance(const AccountId& account_id, uint64_t timestamp_ns,
-                          ColdFacts& facts) const {
-  const Ref ref = FindAccount(account_id);
+void State::ExportBalance(Ref ref, uint64_t timestamp_ns, ColdFacts& facts) const {
   if ((account(ref).flags & account_flags::kHistory) == 0) return;
+  const AccountId& account_id = account(ref).id;
   const BalanceHistory& history = shard_of(ref).balance_history.at(ref);
   const AccountBalance* it =
       std::lower_bound(history.begin(), history.end(), timestamp_ns,
@@ -129,26 +131,57 @@ void State::EvictBefore(uint64_t before_ns) {
     end_of[shard] = shards_[shard]->transfers.end_position();
   }
   // In log order: a post, void or expiry after its reservation, a reversal after its transfer.
+  // The order first, then the work, with the cache misses of several transfers in flight.
+  evictions_.clear();
+  uint64_t expiry = expiries_->begin_position();
   while (true) {
     const uint32_t shard = OldestTransferShard(from, end_of, before_ns);
     const uint64_t transfer_ns =
         shard == kShardsMax ? before_ns : shards_[shard]->transfers.at(from[shard]).timestamp_ns;
-    if (expiries_->size() > 0 &&
-        expiries_->at(expiries_->begin_position()).timestamp_ns < transfer_ns) {
-      EvictExpiry();
+    if (expiry < expiries_->end_position() && expiries_->at(expiry).timestamp_ns < transfer_ns) {
+      evictions_.push_back({kShardsMax, expiry++});
       continue;
     }
     if (shard == kShardsMax) break;
-    EvictTransfer(shard, from[shard]++);
+    evictions_.push_back({shard, from[shard]++});
+  }
+  constexpr size_t kFetchAhead = 16;  // the index bucket and both accounts' records
+  constexpr size_t kListAhead = 8;    // the oldest entry of both accounts' histories
+  for (size_t i = 0; i < evictions_.size(); ++i) {
+    if (i + kFetchAhead < evictions_.size()) PrefetchEviction(evictions_[i + kFetchAhead], false);
+    if (i + kListAhead < evictions_.size()) PrefetchEviction(evictions_[i + kListAhead], true);
+    if (evictions_[i].shard == kShardsMax) {
+      EvictExpiry();
+    } else {
+      EvictTransfer(evictions_[i].shard, evictions_[i].position);
+    }
   }
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     shards_[shard]->transfers.DropFront(from[shard]);
+    shards_[shard]->transfer_accounts.DropFront(from[shard]);
   }
   while (failures_.size() > 0 &&
          failures_.at(failures_.begin_position()).event.timestamp_ns < before_ns) {
     EvictFailure();
   }
   cold_before_ns_ = before_ns;
+}
+
+void State::PrefetchEviction(const Eviction& eviction, bool lists) const {
+  if (eviction.shard == kShardsMax) return;
+  const Shard& tables = *shards_[eviction.shard];
+  const TransferAccounts accounts = tables.transfer_accounts.at(eviction.position);
+  for (Ref ref : {accounts.debit_ref(), accounts.credit_ref()}) {
+    const AccountRecord& record = account(ref);
+    if (lists) {
+      shard_of(ref).history.PrefetchEntry(record.history_offset);
+    } else {
+      __builtin_prefetch(&record, 1);
+    }
+  }
+  if (lists) return;
+  const TransferId& id = tables.transfers.at(eviction.position).id;
+  shards_[HomeOf(id)]->transfer_index.Prefetch(HashId(id.lo, id.hi));
 }
 
 void State::EvictTransfer(uint32_t shard, uint64_t position) {
@@ -184,10 +217,13 @@ void State::EvictTransfer(uint32_t shard, uint64_t position) {
       record, [this](Ref other) -> const Transfer& { return transfer(other); },
       kTransferQueryFields,
       [&](uint32_t hash, auto&& same) { tables.transfer_query.RemoveOldest(hash, ref, same); });
-  for (const AccountId& account_id : {record.debit_account_id, record.credit_account_id}) {
-    const Ref account_ref = FindAccount(account_id);
+  const TransferAccounts accounts = tables.transfer_accounts.at(position);
+  for (const uint32_t bits : {accounts.debit, accounts.credit}) {
+    const Ref account_ref = Ref::FromBits(bits & ~TransferAccounts::kHistoryBit);
     shard_of(account_ref).history.PopFront(account(account_ref), ref);
-    DropBalancesBefore(account_ref, record.timestamp_ns + 1);
+    if ((bits & TransferAccounts::kHistoryBit) != 0) {
+      DropBalancesBefore(account_ref, record.timestamp_ns + 1);
+    }
   }
 }
 

@@ -520,6 +520,13 @@ Ref State::StoreRestoredTransfer(const Transfer& transfer, uint32_t id_hash,
                                  const TransferLinks& links) {
   const uint32_t home = shard_index_of(links.debit);
   const Ref ref = MakeRef(home, shards_[home]->transfers.Append(transfer));
+  const auto history_bit = [&](Ref account_ref) {
+    return (account(account_ref).flags & account_flags::kHistory) != 0
+               ? TransferAccounts::kHistoryBit
+               : 0;
+  };
+  shards_[home]->transfer_accounts.Append({links.debit.bits() | history_bit(links.debit),
+                                           links.credit.bits() | history_bit(links.credit)});
   shards_[HomeOf(transfer.id)]->transfer_index.Insert(id_hash, ref.bits());
   IndexTransfer(ref);
   shard_of(links.debit).history.Append(account(links.debit), ref);

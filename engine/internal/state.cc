@@ -47,6 +47,13 @@ bool IsValidAssetCode(const char (&code)[kAssetCodeSizeBytes]) {
 // ---------------------------------------------------------------------------------------------
 // State: construction, hashing, balances
 
+// The transfers a shard's lists may have named at once, for the arenas' address space. With a
+// hot window the lists lose entries and regrow, and freed blocks wait for a list of their size:
+// the address space is reserved to the arenas' 32-bit limit (memory follows what is used).
+uint64_t ListedTransfersMax(const EngineOptions& options, uint64_t slots_max) {
+  return options.hot_transfers == 0 ? std::min(options.transfers_max, slots_max) : kSlotsMax;
+}
+
 // Each shard's window of transfers: all of transfers_max, or its share of hot_transfers.
 uint64_t TransfersWindow(const EngineOptions& options, uint32_t shard_count, uint64_t slots_max) {
   const uint64_t window = options.hot_transfers == 0
@@ -58,15 +65,15 @@ uint64_t TransfersWindow(const EngineOptions& options, uint32_t shard_count, uin
 Shard::Shard(const EngineOptions& options, uint32_t shard_count, uint64_t slots_max)
     : accounts(std::min(options.accounts_max, slots_max)),
       account_index(options.accounts_capacity / shard_count),
-      history(ListEntriesMax(std::min(options.transfers_max, slots_max), 2)),
+      history(ListEntriesMax(ListedTransfersMax(options, slots_max), 2)),
       account_query(options.accounts_capacity / shard_count,
                     ListEntriesMax(std::min(options.accounts_max, slots_max), kAccountQueryFields)),
       transfers(TransfersWindow(options, shard_count, slots_max)),
+      transfer_accounts(TransfersWindow(options, shard_count, slots_max)),
       transfers_max(TransfersWindow(options, shard_count, slots_max)),
       transfer_index(options.transfers_capacity / shard_count),
-      transfer_query(
-          options.transfers_capacity / shard_count,
-          ListEntriesMax(std::min(options.transfers_max, slots_max), kTransferQueryFields)) {
+      transfer_query(options.transfers_capacity / shard_count,
+                     ListEntriesMax(ListedTransfersMax(options, slots_max), kTransferQueryFields)) {
   // Placement is a hash, so shards fill evenly; a shard past its share faults pages in.
   accounts.Prefault(options.accounts_capacity / shard_count);
   transfers.Prefault(options.transfers_capacity / shard_count);
@@ -389,6 +396,7 @@ void State::Rollback() {
                                                                         entry.ref.bits());
         }
         shard.transfers.PopBack();
+        shard.transfer_accounts.PopBack();
         break;
       case UndoEntry::Kind::kHistoryAppended:
         shard.history.PopBack(account(entry.ref));

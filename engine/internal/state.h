@@ -391,8 +391,17 @@ class State {
   // A reversal added to the sum and list of the transfer it reverses, whose record is on `home`.
   void AddReversal(uint32_t home, const TransferId& reversed_id, Ref reversal_ref, Amount amount);
   // History beyond memory (cold.cc): a record's facts copied out, or dropped from memory.
-  void ExportTransfer(const Transfer& record, ColdFacts& facts) const;
-  void ExportBalance(const AccountId& account_id, uint64_t timestamp_ns, ColdFacts& facts) const;
+  void ExportTransfer(uint32_t shard, uint64_t position, ColdFacts& facts) const;
+  void ExportBalance(Ref account_ref, uint64_t timestamp_ns, ColdFacts& facts) const;
+  // A fact leaving memory: a shard's transfer at a position, or (shard kShardsMax) the oldest
+  // expiry.
+  struct Eviction {
+    uint32_t shard;
+    uint64_t position;
+  };
+  // Fetches what evicting it will touch: the id's index bucket and the accounts' records, or
+  // (lists) the oldest entries of the accounts' histories.
+  void PrefetchEviction(const Eviction& eviction, bool lists) const;
   void EvictTransfer(uint32_t shard, uint64_t position);
   void EvictFailure();
   void EvictExpiry();
@@ -569,6 +578,7 @@ class State {
   uint64_t export_failure_ = 0;
   uint64_t export_expiry_ = 0;
   std::unique_ptr<FactQueue<ExpiredRecord>> expiries_;  // log order (owner only)
+  std::vector<Eviction> evictions_;  // EvictBefore's order, kept to reuse its memory
   // The state hash's chains over what left memory, in log order (state_hash.cc): the whole
   // engine's and each shard's.
   struct ColdDigests {

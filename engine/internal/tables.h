@@ -184,6 +184,16 @@ class HistoryArena : public ListArena {
   }
 };
 
+// A stored transfer's two accounts, in the slot beside its record's: what export and eviction
+// read without an account lookup each. Bit 31 of each marks an account with
+// account_flags::kHistory (refs are 31 bits), whose balance snapshots go with the transfer.
+struct TransferAccounts {
+  static constexpr uint32_t kHistoryBit = uint32_t{1} << 31;
+  uint32_t debit, credit;
+  Ref debit_ref() const { return Ref::FromBits(debit & ~kHistoryBit); }
+  Ref credit_ref() const { return Ref::FromBits(credit & ~kHistoryBit); }
+};
+
 // The fields the query indexes hold (QueryIndex: one index per table, the fields hashed apart).
 enum class QueryField : uint8_t { kUserData128 = 1, kUserData64, kUserData32, kLedger, kCode };
 inline constexpr uint32_t kAccountQueryFields = 5;   // all of them
@@ -210,6 +220,7 @@ struct alignas(64) Shard {  // aligned: shards' counters never share a cache lin
   // Those whose debit account is here, in booking order; positions count every transfer the
   // shard ever stored.
   RingArray<Transfer> transfers;
+  RingArray<TransferAccounts> transfer_accounts;  // in step with transfers, slot for slot
   uint64_t transfers_max;                // EngineOptions::transfers_max, within what refs can name
   alignas(64) HashIndex transfer_index;  // ids placed here: transfer ref or failure index
   QueryIndex transfer_query;

@@ -656,6 +656,7 @@ Ref State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount a
   RingArray<Transfer>& transfers = shards_[home]->transfers;
   LEDGER_ASSERT(!transfers.full(), transfers.size());  // gated by HasRoomFor
   const Ref transfer_ref = MakeRef(home, transfers.Append(event));
+  shards_[home]->transfer_accounts.Append({});      // RecordHistory fills it
   Transfer& record = this->transfer(transfer_ref);  // written in place: no second copy of 152 bytes
   record.timestamp_ns = timestamp_ns;
   record.flags = static_cast<uint16_t>(event.flags & ~kLinked);
@@ -674,8 +675,15 @@ Ref State::AppendTransfer(const Transfer& event, uint64_t timestamp_ns, Amount a
 }
 
 void State::RecordHistory(Ref transfer_ref, Ref debit_ref, Ref credit_ref, uint64_t timestamp_ns) {
-  shard_of(debit_ref).history.Append(account(debit_ref), transfer_ref);
-  shard_of(credit_ref).history.Append(account(credit_ref), transfer_ref);
+  AccountRecord& debit = account(debit_ref);
+  AccountRecord& credit = account(credit_ref);
+  shard_of(debit_ref).history.Append(debit, transfer_ref);
+  shard_of(credit_ref).history.Append(credit, transfer_ref);
+  const auto history_bit = [](const AccountRecord& record) {
+    return (record.flags & account_flags::kHistory) != 0 ? TransferAccounts::kHistoryBit : 0;
+  };
+  shard_of(transfer_ref).transfer_accounts[slot_of(transfer_ref)] = {
+      debit_ref.bits() | history_bit(debit), credit_ref.bits() | history_bit(credit)};
   if (in_chain_) {
     undo_.push_back({.kind = UndoEntry::Kind::kHistoryAppended, .ref = debit_ref});
     undo_.push_back({.kind = UndoEntry::Kind::kHistoryAppended, .ref = credit_ref});
