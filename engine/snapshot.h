@@ -17,6 +17,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "base/hash.h"
 #include "engine/types.h"
 
 namespace ledger::engine {
@@ -25,14 +26,15 @@ enum class SnapshotSectionKind : uint32_t {
   kMeta = 1,            // SnapshotMeta[1]
   kLedgers = 2,         // Ledger[], creation order
   kAccounts = 3,        // Account[], creation order, with balances and flags
-  kTransfers = 4,       // Transfer[], booking order
-  kFailures = 5,        // FailureRecord[], in the order they were recorded
-  kReservations = 6,    // ReservationRecord[], one per pending transfer, booking order
+  kTransfers = 4,       // Transfer[], the transfers in memory, booking order
+  kFailures = 5,        // FailureRecord[], those in memory, in the order they were recorded
+  kReservations = 6,    // ReservationRecord[], each reservation state in memory, booking order
   kBalanceHistory = 7,  // BalanceHistoryRecord[], per account in time order
   kChanges = 8,         // Change[], the change feed's retained window, oldest first
-  kExpiries = 9,        // ExpiryFact[] (engine/cold.h), every expiry in log order
+  kExpiries = 9,        // ExpiryFact[], the expiries in memory, log order
+  kColdDigest = 10,     // ColdDigest[1]: what left memory for the cold store
 };
-inline constexpr uint32_t kSnapshotSectionCount = 9;
+inline constexpr uint32_t kSnapshotSectionCount = 10;
 
 // The version of the engine's sections (wal/format.h versions the framing around them).
 // 0: before the change feed (no kChanges section, no sequence counter): refused, since the
@@ -40,7 +42,7 @@ inline constexpr uint32_t kSnapshotSectionCount = 9;
 // 1: failures recorded as {id, code} only: refused, since a retry of a failed id is compared
 // with the failed event, which such a snapshot lacks.
 // 2: no kExpiries section: refused, since when a reservation expired (the state hash's chain of
-// expiries) is not in it.
+// expiries) is not in it, nor what left memory for a cold store.
 inline constexpr uint32_t kSnapshotFormatVersion = 3;
 
 struct SnapshotMeta {
@@ -49,8 +51,20 @@ struct SnapshotMeta {
   uint64_t change_sequence_next;  // changes since genesis (= transfers + expiries)
   uint32_t format_version;        // kSnapshotFormatVersion
   uint32_t reserved0;
-  uint64_t reserved[4];
+  // Facts booked before it are in the cold store, not in the sections (0: none; engine/cold.h).
+  uint64_t cold_before_ns;
+  uint64_t reserved[3];
 };
+
+// What left memory for the cold store (engine/cold.h), as the state hash needs it: the chains
+// (each digest the XXH3-128 of the previous one and the fact) over the transfers, failures and
+// expiries evicted, in log order, and how many transfers and failures that was.
+struct ColdDigest {
+  base::Hash128 transfers, failures, expiries;
+  uint64_t transfer_count = 0;
+  uint64_t failure_count = 0;
+};
+static_assert(sizeof(ColdDigest) == 64);
 
 // An expiry (the release of a reservation at a batch's timestamp). Also in engine/cold.h.
 struct ExpiryFact {
@@ -68,12 +82,20 @@ struct FailureRecord {
   uint8_t reserved[7];  // zero
 };
 
+// A reservation's state: of a pending reservation, or of one whose post, void or expiry is in
+// memory. Its record is in the transfers section, or (booked before the cold boundary) cold.
 struct ReservationRecord {
-  uint64_t expires_at_ns;  // 0 = never
-  uint32_t transfer_slot;  // index in the transfers section
-  uint32_t resolver_slot;  // the post/void transfer's index, or 2^32-1
+  TransferId id;
+  Amount amount;
+  uint64_t expires_at_ns;        // 0 = never
+  uint64_t booked_ns;            // the reservation's timestamp
+  uint32_t debit_account_slot;   // index in the accounts section
+  uint32_t credit_account_slot;  // index in the accounts section
+  uint32_t resolver_slot;  // the post/void transfer's index in the transfers section, or 2^32-1
+  uint16_t flags;          // the reservation's transfer_flags
+  uint16_t code;
   PendingStatus status;
-  uint8_t reserved[7];
+  uint8_t reserved[15];
 };
 
 struct BalanceHistoryRecord {
@@ -84,8 +106,8 @@ struct BalanceHistoryRecord {
 
 static_assert(sizeof(SnapshotMeta) == 64 && offsetof(SnapshotMeta, change_sequence_next) == 16 &&
               offsetof(SnapshotMeta, format_version) == 24 && sizeof(FailureRecord) == 160 &&
-              offsetof(FailureRecord, code) == 152 && sizeof(ReservationRecord) == 24 &&
-              sizeof(BalanceHistoryRecord) == 88);
+              offsetof(FailureRecord, code) == 152 && sizeof(ReservationRecord) == 80 &&
+              offsetof(ReservationRecord, status) == 64 && sizeof(BalanceHistoryRecord) == 88);
 
 struct SnapshotSection {
   SnapshotSectionKind kind;
@@ -113,11 +135,14 @@ class EngineSnapshot {
 
  private:
   friend class internal::State;
-  // With several shards: the transfers of each shard at capture (a prefix of its table, in
-  // booking order), merged by timestamp into the transfers section as it is written.
+  // The transfers of each shard at capture (its window, in booking order: at most two pieces
+  // of its ring), merged by timestamp into the transfers section as it is written.
   struct ShardTransfers {
-    const Transfer* records;
-    size_t count;
+    std::span<const Transfer> pieces[2];
+    size_t count() const { return pieces[0].size() + pieces[1].size(); }
+    const Transfer& operator[](size_t i) const {
+      return i < pieces[0].size() ? pieces[0][i] : pieces[1][i - pieces[0].size()];
+    }
   };
   // Calls write() with the next merged pieces of the transfers section, until it is done.
   absl::Status MergeTransfers(
@@ -126,13 +151,15 @@ class EngineSnapshot {
   SnapshotMeta meta_{};
   std::vector<Ledger> ledgers_;
   std::vector<Account> accounts_;
-  std::vector<ShardTransfers> shard_transfers_;  // empty with one shard (the section borrows)
+  std::vector<ShardTransfers> shard_transfers_;  // empty when the section borrows one piece
   uint64_t transfer_count_ = 0;
   mutable std::vector<Transfer> merged_transfers_;  // sections() with several shards
   std::vector<ReservationRecord> reservations_;
   std::vector<BalanceHistoryRecord> balance_history_;
   std::vector<Change> changes_;
   std::vector<ExpiryFact> expiries_;
+  std::vector<FailureRecord> failures_;  // a copy when the ring wraps (else the section borrows)
+  ColdDigest cold_digest_;
   mutable std::vector<SnapshotSection> sections_;
 };
 

@@ -189,7 +189,7 @@ void State::EvictTransfer(uint32_t shard, uint64_t position) {
   const Ref ref = MakeRef(shard, tables.transfers.slot_of(position));
   const Transfer& record = tables.transfers.at(position);
   cold_digest_.transfers = ChainTransfer(cold_digest_.transfers, record);
-  shard_cold_digest_[shard].transfers = ChainTransfer(shard_cold_digest_[shard].transfers, record);
+  ++cold_digest_.transfer_count;
   // Its id: to the shard keeping its reservation state, or out of the index.
   const uint32_t id_hash = HashId(record.id.lo, record.id.hi);
   HashIndex& ids = shards_[HomeOf(record.id)]->transfer_index;
@@ -231,8 +231,6 @@ void State::EvictExpiry() {
   const ExpiredRecord expired = expiries_->at(expiries_->begin_position());
   expiries_->DropFront();
   cold_digest_.expiries = ChainExpiry(cold_digest_.expiries, expired.id, expired.timestamp_ns);
-  ColdDigests& shard_digest = shard_cold_digest_[expired.shard];
-  shard_digest.expiries = ChainExpiry(shard_digest.expiries, expired.id, expired.timestamp_ns);
   const PendingState& state = shards_[expired.shard]->pending.at(expired.id);
   DropBalancesBefore(state.debit_ref, expired.timestamp_ns + 1);
   DropBalancesBefore(state.credit_ref, expired.timestamp_ns + 1);
@@ -243,8 +241,8 @@ void State::EvictFailure() {
   const uint64_t position = failures_.begin_position();
   const FailureRecord& failure = failures_.at(position);
   cold_digest_.failures = ChainFailure(cold_digest_.failures, failure);
+  ++cold_digest_.failure_count;
   const uint32_t home = HomeOf(failure.event.id);
-  shard_cold_digest_[home].failures = ChainFailure(shard_cold_digest_[home].failures, failure);
   const uint32_t slot = static_cast<uint32_t>(failures_.slot_of(position));
   shards_[home]->transfer_index.Erase(HashId(failure.event.id.lo, failure.event.id.hi),
                                       slot | kFailedBit);

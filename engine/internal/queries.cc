@@ -525,7 +525,7 @@ EngineStats State::GetStats() const {
   stats.account_count = account_count();
   stats.transfer_count = transfer_count();
   stats.pending_count = pending_count();
-  stats.failed_transfer_count = failures_.end_position();
+  stats.failed_transfer_count = cold_digest_.failure_count + failures_.size();
   stats.expired_count = expired_count_;
   uint64_t snapshot_bytes = 0;
   uint64_t reversal_bytes = 0;

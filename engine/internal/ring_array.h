@@ -6,8 +6,10 @@
 // the window; positions are 64 bits and never wrap.
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cstdint>
+#include <span>
 #include <type_traits>
 
 #include "base/assert.h"
@@ -50,10 +52,13 @@ class RingArray {
   uint64_t capacity() const { return capacity_; }
   bool full() const { return size() == capacity_; }
   uint64_t used_bytes() const { return size() * sizeof(T); }
-  // The records as one array: only while nothing has been dropped and the array never wrapped.
-  const T* unwrapped_data() const {
-    LEDGER_ASSERT(begin_ == 0 && end_ <= capacity_, begin_, end_);
-    return data_;
+  // The records in position order: the window's one or two runs of slots (the second empty
+  // unless the window wraps round the array's end).
+  std::array<std::span<const T>, 2> pieces() const {
+    const uint64_t first = begin_ & mask_;
+    const uint64_t first_count = std::min(size(), capacity_ - first);
+    return {std::span<const T>(data_ + first, first_count),
+            std::span<const T>(data_, size() - first_count)};
   }
 
   // Returns the slot of the new record.

@@ -68,6 +68,8 @@ uint32_t RecordSizeOf(SnapshotSectionKind kind) {
       return sizeof(Change);
     case SnapshotSectionKind::kExpiries:
       return sizeof(ExpiryFact);
+    case SnapshotSectionKind::kColdDigest:
+      return sizeof(ColdDigest);
   }
   return 0;
 }
@@ -127,8 +129,14 @@ Account State::ToAccount(Ref account_ref) const {
 
 void State::CaptureSnapshot(EngineSnapshot& image) const {
   LEDGER_ASSERT(!in_chain_);
-  image.meta_ = {
-      last_timestamp_ns_, expired_count_, change_sequence_next(), kSnapshotFormatVersion, 0, {}};
+  image.meta_ = {last_timestamp_ns_,
+                 expired_count_,
+                 change_sequence_next(),
+                 kSnapshotFormatVersion,
+                 0,
+                 cold_before_ns_,
+                 {}};
+  image.cold_digest_ = cold_digest_;
   image.ledgers_ = ledgers_;
   CaptureAccounts(image);
   CaptureReservations(image);
@@ -147,14 +155,14 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
       {SnapshotSectionKind::kAccounts, sizeof(Account),
        BytesOf(image.accounts_.data(), image.accounts_.size())},
       {SnapshotSectionKind::kTransfers, sizeof(Transfer), transfer_bytes},
-      {SnapshotSectionKind::kFailures, sizeof(FailureRecord),
-       BytesOf(failures_.unwrapped_data(), failures_.size())},
+      {SnapshotSectionKind::kFailures, sizeof(FailureRecord), CaptureFailures(image)},
       {SnapshotSectionKind::kReservations, sizeof(ReservationRecord),
        BytesOf(image.reservations_.data(), image.reservations_.size())},
       {SnapshotSectionKind::kBalanceHistory, sizeof(BalanceHistoryRecord),
        BytesOf(image.balance_history_.data(), image.balance_history_.size())},
       {SnapshotSectionKind::kExpiries, sizeof(ExpiryFact),
        BytesOf(image.expiries_.data(), image.expiries_.size())},
+      {SnapshotSectionKind::kColdDigest, sizeof(ColdDigest), BytesOf(&image.cold_digest_, 1)},
       {SnapshotSectionKind::kChanges, sizeof(Change),
        BytesOf(image.changes_.data(), image.changes_.size())},
   };
@@ -182,16 +190,23 @@ void State::CaptureReservations(EngineSnapshot& image) const {
   image.reservations_.clear();
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     for (const auto& [id, state] : shards_[shard]->pending) {
-      image.reservations_.push_back({state.expires_at_ns,
-                                     TransferSectionIndex(FindTransfer(id)),
-                                     TransferSectionIndex(state.resolver_ref),
-                                     state.status,
-                                     {}});
+      ReservationRecord& record = image.reservations_.emplace_back();
+      record = ReservationRecord{};
+      record.id = id;
+      record.amount = state.amount;
+      record.expires_at_ns = state.expires_at_ns;
+      record.booked_ns = state.booked_ns;
+      record.debit_account_slot = AccountSectionIndex(state.debit_ref);
+      record.credit_account_slot = AccountSectionIndex(state.credit_ref);
+      record.resolver_slot = TransferSectionIndex(state.resolver_ref);
+      record.flags = state.flags;
+      record.code = state.code;
+      record.status = state.status;
     }
   }
   std::sort(image.reservations_.begin(), image.reservations_.end(),
             [](const ReservationRecord& a, const ReservationRecord& b) {
-              return a.transfer_slot < b.transfer_slot;
+              return a.booked_ns < b.booked_ns;
             });
 }
 
@@ -199,16 +214,30 @@ void State::CaptureReservations(EngineSnapshot& image) const {
 // timestamp order, and so is the section). With one shard a ref is its slot, so its index.
 uint32_t State::TransferSectionIndex(Ref ref) const {
   if (ref == kNoRef) return kNoSlot;
-  if (shard_count_ == 1) return ref.bits();
   const uint64_t timestamp_ns = transfer(ref).timestamp_ns;
   uint64_t older = 0;
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    const RingArray<Transfer>& table = shards_[shard]->transfers;
-    const Transfer* records = table.unwrapped_data();
-    older += static_cast<uint64_t>(
-        std::partition_point(records, records + table.size(),
-                             [&](const Transfer& t) { return t.timestamp_ns < timestamp_ns; }) -
-        records);
+    for (const std::span<const Transfer> piece : shards_[shard]->transfers.pieces()) {
+      older += static_cast<uint64_t>(
+          std::partition_point(piece.begin(), piece.end(),
+                               [&](const Transfer& t) { return t.timestamp_ns < timestamp_ns; }) -
+          piece.begin());
+    }
+  }
+  return static_cast<uint32_t>(older);
+}
+
+// As TransferSectionIndex, for the accounts section (creation order).
+uint32_t State::AccountSectionIndex(Ref ref) const {
+  const uint64_t timestamp_ns = account(ref).timestamp_ns;
+  uint64_t older = 0;
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    const VirtualArray<AccountRecord>& table = shards_[shard]->accounts;
+    older += static_cast<uint64_t>(std::partition_point(table.data(), table.data() + table.size(),
+                                                        [&](const AccountRecord& a) {
+                                                          return a.timestamp_ns < timestamp_ns;
+                                                        }) -
+                                   table.data());
   }
   return static_cast<uint32_t>(older);
 }
@@ -217,17 +246,25 @@ uint32_t State::TransferSectionIndex(Ref ref) const {
 // shards the transfers section is merged as it is written (EngineSnapshot::Stream), and the
 // bytes returned are empty (sections() merges on demand).
 std::span<const std::byte> State::CaptureTransfers(EngineSnapshot& image) const {
-  image.transfer_count_ = transfer_count();
+  image.transfer_count_ = hot_transfer_count();
   image.shard_transfers_.clear();
   image.merged_transfers_.clear();
-  if (shard_count_ == 1) {
-    return BytesOf(shards_[0]->transfers.unwrapped_data(), shards_[0]->transfers.size());
-  }
+  const auto pieces = shards_[0]->transfers.pieces();
+  if (shard_count_ == 1 && pieces[1].empty()) return std::as_bytes(pieces[0]);
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    image.shard_transfers_.push_back(
-        {shards_[shard]->transfers.unwrapped_data(), shards_[shard]->transfers.size()});
+    const auto shard_pieces = shards_[shard]->transfers.pieces();
+    image.shard_transfers_.push_back({{shard_pieces[0], shard_pieces[1]}});
   }
   return {};
+}
+
+std::span<const std::byte> State::CaptureFailures(EngineSnapshot& image) const {
+  const auto pieces = failures_.pieces();
+  image.failures_.clear();
+  if (pieces[1].empty()) return std::as_bytes(pieces[0]);
+  image.failures_.assign(pieces[0].begin(), pieces[0].end());
+  image.failures_.insert(image.failures_.end(), pieces[1].begin(), pieces[1].end());
+  return std::as_bytes(std::span<const FailureRecord>(image.failures_));
 }
 
 }  // namespace ledger::engine::internal
@@ -243,14 +280,14 @@ absl::Status EngineSnapshot::MergeTransfers(
   for (uint64_t done = 0; done < transfer_count_; ++done) {
     size_t oldest = shard_transfers_.size();
     for (size_t shard = 0; shard < shard_transfers_.size(); ++shard) {
-      if (next[shard] == shard_transfers_[shard].count) continue;
+      if (next[shard] == shard_transfers_[shard].count()) continue;
       if (oldest == shard_transfers_.size() ||
-          shard_transfers_[shard].records[next[shard]].timestamp_ns <
-              shard_transfers_[oldest].records[next[oldest]].timestamp_ns) {
+          shard_transfers_[shard][next[shard]].timestamp_ns <
+              shard_transfers_[oldest][next[oldest]].timestamp_ns) {
         oldest = shard;
       }
     }
-    piece.push_back(shard_transfers_[oldest].records[next[oldest]++]);
+    piece.push_back(shard_transfers_[oldest][next[oldest]++]);
     if (piece.size() == kPieceRecords || done + 1 == transfer_count_) {
       LEDGER_RETURN_IF_ERROR(write(piece));
       piece.clear();
@@ -323,7 +360,8 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
     return absl::DataLossError(absl::StrCat("snapshot: format version ", meta[0].format_version,
                                             ", this engine reads ", kSnapshotFormatVersion));
   }
-  if (meta[0].reserved0 != 0 || !IsZero(meta[0].reserved, sizeof(meta[0].reserved))) {
+  if (meta[0].reserved0 != 0 || !IsZero(meta[0].reserved, sizeof(meta[0].reserved)) ||
+      meta[0].cold_before_ns > meta[0].last_timestamp_ns + 1) {
     return Corrupt("meta", 0, "malformed");
   }
   for (uint32_t kind = 1; kind <= kSnapshotSectionCount; ++kind) {
@@ -331,6 +369,8 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
   }
   last_timestamp_ns_ = meta[0].last_timestamp_ns;
   expired_count_ = meta[0].expired_count;
+  LEDGER_RETURN_IF_ERROR(
+      RestoreColdDigest(section(SnapshotSectionKind::kColdDigest), meta[0].cold_before_ns));
 
   LEDGER_RETURN_IF_ERROR(RestoreLedgers(section(SnapshotSectionKind::kLedgers)));
   Restoring restoring;
@@ -339,12 +379,33 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
   LEDGER_RETURN_IF_ERROR(RestoreFailures(section(SnapshotSectionKind::kFailures)));
   LEDGER_RETURN_IF_ERROR(
       RestoreReservations(section(SnapshotSectionKind::kReservations), restoring));
-  LEDGER_RETURN_IF_ERROR(RestoreExpiries(section(SnapshotSectionKind::kExpiries)));
+  LEDGER_RETURN_IF_ERROR(RestoreExpiries(section(SnapshotSectionKind::kExpiries), restoring));
   LEDGER_RETURN_IF_ERROR(CheckRestoredAccounts(restoring));
   LEDGER_RETURN_IF_ERROR(
       RestoreBalanceHistory(section(SnapshotSectionKind::kBalanceHistory), restoring));
   LEDGER_RETURN_IF_ERROR(RestoreChanges(section(SnapshotSectionKind::kChanges),
                                         meta[0].change_sequence_next, restoring));
+  return absl::OkStatus();
+}
+
+// What left memory: the cold store must be there to answer for it (a windowed snapshot restores
+// only onto an engine given the store its facts went to).
+absl::Status State::RestoreColdDigest(std::span<const std::byte> bytes, uint64_t cold_before_ns) {
+  Records<ColdDigest> digest(bytes);
+  if (digest.size() != 1) return Corrupt("cold digest", 0, "missing or malformed");
+  const ColdDigest cold = digest[0];
+  const bool empty = cold.transfer_count == 0 && cold.failure_count == 0 &&
+                     cold.transfers == base::Hash128{} && cold.failures == base::Hash128{} &&
+                     cold.expiries == base::Hash128{};
+  if (cold_before_ns == 0 && !empty) return Corrupt("cold digest", 0, "without a cold boundary");
+  if (cold_before_ns != 0 && cold_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("snapshot: the facts booked before ", cold_before_ns,
+                     " are in a cold store, and the engine was given none"));
+  }
+  cold_digest_ = cold;
+  cold_before_ns_ = cold_before_ns;
+  exported_before_ns_ = cold_before_ns;
   return absl::OkStatus();
 }
 
@@ -430,13 +491,17 @@ absl::Status State::RestoreTransfers(std::span<const std::byte> bytes, Restoring
       ahead[i % kRestoreAhead] = HashAndPrefetch(transfers[i + kRestoreAhead]);
     }
     LEDGER_RETURN_IF_ERROR(CheckTransferFields(transfer, i, previous_timestamp_ns));
+    if (transfer.timestamp_ns < cold_before_ns_) {
+      return Corrupt("transfer", i, "booked before the cold boundary");
+    }
     previous_timestamp_ns = transfer.timestamp_ns;
     TransferLinks links;
     LEDGER_RETURN_IF_ERROR(FindTransferLinks(transfer, i, hashes, links));
     restoring.transfer_refs.push_back(StoreRestoredTransfer(transfer, hashes.id, links));
-    // Balances as the transfers say; reservations are released in RestoreReservations.
-    if (!AddToDerived(transfer, DerivedOf(restoring, links.debit),
-                      DerivedOf(restoring, links.credit))) {
+    // Balances as the transfers say; reservations are released in RestoreReservations. With
+    // a cold part only the pending balances can be derived (from the reservations).
+    if (cold_before_ns_ == 0 && !AddToDerived(transfer, DerivedOf(restoring, links.debit),
+                                              DerivedOf(restoring, links.credit))) {
       return Corrupt("transfer", i, "balances overflow");
     }
   }
@@ -494,14 +559,12 @@ absl::Status State::FindTransferLinks(const Transfer& transfer, uint64_t index,
     return Corrupt("transfer", index, "unknown accounts or ledger");
   }
   if ((transfer.flags & (kPostPending | kVoidPending)) != 0) {
-    const Ref reservation = FindTransfer(transfer.pending_id);
-    if (reservation == kNoRef || (this->transfer(reservation).flags & kPending) == 0 ||
-        this->transfer(reservation).debit_account_id != transfer.debit_account_id ||
-        this->transfer(reservation).credit_account_id != transfer.credit_account_id ||
-        this->transfer(reservation).code != transfer.code ||
-        transfer.amount > this->transfer(reservation).amount ||
-        ((transfer.flags & kVoidPending) != 0 &&
-         transfer.amount != this->transfer(reservation).amount)) {
+    const std::optional<Transfer> reservation = FindAnyTransfer(transfer.pending_id);
+    if (!reservation || (reservation->flags & kPending) == 0 ||
+        reservation->debit_account_id != transfer.debit_account_id ||
+        reservation->credit_account_id != transfer.credit_account_id ||
+        reservation->code != transfer.code || transfer.amount > reservation->amount ||
+        ((transfer.flags & kVoidPending) != 0 && transfer.amount != reservation->amount)) {
       return Corrupt("transfer", index, "does not match its reservation");
     }
   }
@@ -585,51 +648,64 @@ absl::Status State::RestoreReservations(std::span<const std::byte> bytes, Restor
     pending_transfers += (transfer(ref).flags & kPending) != 0 ? 1 : 0;
     resolving_transfers += (transfer(ref).flags & (kPostPending | kVoidPending)) != 0 ? 1 : 0;
   }
-  if (reservations.size() != pending_transfers) {
-    return Corrupt("reservations", reservations.size(), "count differs from pending transfers");
-  }
+  uint64_t in_window = 0;  // reservations whose record is in the transfers section
   uint64_t resolved = 0;
-  uint64_t expired = 0;
   for (size_t i = 0; i < reservations.size(); ++i) {
     const ReservationRecord record = reservations[i];
-    if (record.transfer_slot >= refs.size() ||
-        (i > 0 && record.transfer_slot <= reservations[i - 1].transfer_slot) ||
+    if ((i > 0 && record.booked_ns <= reservations[i - 1].booked_ns) ||
+        record.debit_account_slot >= restoring.account_refs.size() ||
+        record.credit_account_slot >= restoring.account_refs.size() ||
         !IsZero(record.reserved, sizeof(record.reserved))) {
-      return Corrupt("reservation", i, "invalid slot");
+      return Corrupt("reservation", i, "invalid order, slots or reserved bytes");
     }
-    uint64_t expires_at_ns = 0;
-    LEDGER_RETURN_IF_ERROR(CheckReservation(record, i, refs, expires_at_ns));
-    AddRestoredReservation(record, refs, expires_at_ns, restoring);
+    LEDGER_RETURN_IF_ERROR(CheckReservation(record, i, restoring));
+    AddRestoredReservation(record, restoring);
+    in_window += record.booked_ns >= cold_before_ns_ ? 1 : 0;
     resolved +=
         record.status == PendingStatus::kPosted || record.status == PendingStatus::kVoided ? 1 : 0;
-    expired += record.status == PendingStatus::kExpired ? 1 : 0;
+    restoring.expired_states += record.status == PendingStatus::kExpired ? 1 : 0;
+  }
+  if (in_window != pending_transfers) {
+    return Corrupt("reservations", in_window, "count differs from pending transfers");
   }
   if (resolved != resolving_transfers) {
     return Corrupt("reservations", resolved, "posts and voids without a reservation");
   }
-  if (expired != expired_count_) return Corrupt("meta", 0, "expired count differs");
   return absl::OkStatus();
 }
 
-// A record (its transfer slot checked) against its transfer, and a resolved one against its
-// resolving transfer; sets expires_at_ns to the expiry the transfer implies.
+// A record against its reservation (in the transfers section, or cold before the boundary) and
+// a resolved one against its resolving transfer, which is in the section.
 absl::Status State::CheckReservation(const ReservationRecord& record, uint64_t index,
-                                     const std::vector<Ref>& refs, uint64_t& expires_at_ns) const {
-  const Transfer& transfer = this->transfer(refs[record.transfer_slot]);
-  if (transfer.timeout_s != 0 &&
-      (__builtin_add_overflow(transfer.timestamp_ns, uint64_t{transfer.timeout_s} * 1'000'000'000,
-                              &expires_at_ns) ||
-       expires_at_ns >= kTimestampLimitNs)) {
-    return Corrupt("reservation", index, "timeout overflows");
+                                     const Restoring& restoring) const {
+  std::optional<Transfer> reservation;
+  if (record.booked_ns < cold_before_ns_) {
+    reservation = FindColdTransfer(record.id);
+  } else if (const Ref ref = FindTransfer(record.id); ref != kNoRef) {
+    reservation = transfer(ref);
   }
-  if ((transfer.flags & kPending) == 0 || record.expires_at_ns != expires_at_ns) {
+  uint64_t expires_at_ns = 0;
+  if (!reservation || (reservation->flags & kPending) == 0 ||
+      reservation->timestamp_ns != record.booked_ns || reservation->amount != record.amount ||
+      reservation->flags != record.flags || reservation->code != record.code ||
+      reservation->debit_account_id !=
+          account(restoring.account_refs[record.debit_account_slot]).id ||
+      reservation->credit_account_id !=
+          account(restoring.account_refs[record.credit_account_slot]).id ||
+      (reservation->timeout_s != 0 &&
+       (__builtin_add_overflow(reservation->timestamp_ns,
+                               uint64_t{reservation->timeout_s} * 1'000'000'000, &expires_at_ns) ||
+        expires_at_ns >= kTimestampLimitNs)) ||
+      record.expires_at_ns != expires_at_ns) {
     return Corrupt("reservation", index, "does not match its transfer");
   }
+  const std::vector<Ref>& refs = restoring.transfer_refs;
   if (record.status == PendingStatus::kPosted || record.status == PendingStatus::kVoided) {
     const uint16_t kind = record.status == PendingStatus::kPosted ? kPostPending : kVoidPending;
-    if (record.resolver_slot >= refs.size() || record.resolver_slot <= record.transfer_slot ||
-        (this->transfer(refs[record.resolver_slot]).flags & kind) == 0 ||
-        this->transfer(refs[record.resolver_slot]).pending_id != transfer.id) {
+    if (record.resolver_slot >= refs.size() ||
+        transfer(refs[record.resolver_slot]).timestamp_ns <= record.booked_ns ||
+        (transfer(refs[record.resolver_slot]).flags & kind) == 0 ||
+        transfer(refs[record.resolver_slot]).pending_id != record.id) {
       return Corrupt("reservation", index, "invalid resolving transfer");
     }
   } else if ((record.status != PendingStatus::kPending &&
@@ -640,50 +716,66 @@ absl::Status State::CheckReservation(const ReservationRecord& record, uint64_t i
   return absl::OkStatus();
 }
 
-// A checked record's state; while pending, its count and place in the expiry queue; once
-// resolved or expired, its amount released from the derived pending balances.
-void State::AddRestoredReservation(const ReservationRecord& record, const std::vector<Ref>& refs,
-                                   uint64_t expires_at_ns, Restoring& restoring) {
-  const Ref transfer_ref = refs[record.transfer_slot];
-  const Transfer& transfer = this->transfer(transfer_ref);
-  const Ref debit_ref = FindAccount(transfer.debit_account_id);
-  const Ref credit_ref = FindAccount(transfer.credit_account_id);
+// A checked record's state (for one whose record is cold, an index entry naming its shard);
+// while pending, its count and place in the expiry queue. The derived pending balances: without
+// a cold part, a resolved or expired one's amount is released from what its transfer added;
+// with one, a pending one's amount is added (nothing else derives them).
+void State::AddRestoredReservation(const ReservationRecord& record, Restoring& restoring) {
+  const Ref debit_ref = restoring.account_refs[record.debit_account_slot];
+  const Ref credit_ref = restoring.account_refs[record.credit_account_slot];
   const bool is_resolved =
       record.status == PendingStatus::kPosted || record.status == PendingStatus::kVoided;
-  const Ref resolver_ref = is_resolved ? refs[record.resolver_slot] : kNoRef;
-  Shard& home = shard_of(transfer_ref);
-  home.pending.emplace(
-      transfer.id,
-      PendingState{transfer.amount, expires_at_ns, transfer.timestamp_ns, debit_ref, credit_ref,
-                   resolver_ref, transfer.flags, transfer.code, record.status});
-  if (record.status == PendingStatus::kPending) {
-    ++home.pending_count;
-    if (expires_at_ns != 0) {
-      home.expiry_queue.push({expires_at_ns, transfer.timestamp_ns, transfer.id});
-    }
-    return;
+  const Ref resolver_ref = is_resolved ? restoring.transfer_refs[record.resolver_slot] : kNoRef;
+  const uint32_t home = shard_index_of(debit_ref);
+  Shard& shard = *shards_[home];
+  shard.pending.emplace(
+      record.id, PendingState{record.amount, record.expires_at_ns, record.booked_ns, debit_ref,
+                              credit_ref, resolver_ref, record.flags, record.code, record.status});
+  if (record.booked_ns < cold_before_ns_) {
+    shards_[HomeOf(record.id)]->transfer_index.Insert(HashId(record.id.lo, record.id.hi),
+                                                      kKeptBits | home);
   }
   Balances& d = DerivedOf(restoring, debit_ref);
   Balances& c = DerivedOf(restoring, credit_ref);
-  d.debits_pending = Amount::From(d.debits_pending.Get() - transfer.amount.Get());
-  c.credits_pending = Amount::From(c.credits_pending.Get() - transfer.amount.Get());
+  if (record.status == PendingStatus::kPending) {
+    ++shard.pending_count;
+    if (record.expires_at_ns != 0) {
+      shard.expiry_queue.push({record.expires_at_ns, record.booked_ns, record.id});
+    }
+    if (cold_before_ns_ != 0) {
+      d.debits_pending = Amount::From(d.debits_pending.Get() + record.amount.Get());
+      c.credits_pending = Amount::From(c.credits_pending.Get() + record.amount.Get());
+    }
+    return;
+  }
+  if (cold_before_ns_ != 0) return;
+  d.debits_pending = Amount::From(d.debits_pending.Get() - record.amount.Get());
+  c.credits_pending = Amount::From(c.credits_pending.Get() - record.amount.Get());
 }
 
-absl::Status State::RestoreExpiries(std::span<const std::byte> bytes) {
+absl::Status State::RestoreExpiries(std::span<const std::byte> bytes, const Restoring& restoring) {
   Records<ExpiryFact> expiries(bytes);
-  if (expiries.size() != expired_count_) return Corrupt("expiries", 0, "count differs");
+  // Each in memory has its reservation's state (kept until the expiry leaves), and without a
+  // cold part they are all there.
+  if (expiries.size() != restoring.expired_states ||
+      (cold_before_ns_ == 0 && expiries.size() != expired_count_)) {
+    return Corrupt("expiries", 0, "count differs");
+  }
   uint64_t previous_ns = 0;
   for (size_t i = 0; i < expiries.size(); ++i) {
     const ExpiryFact fact = expiries[i];
-    const Ref ref = FindTransfer(fact.id);
-    if (ref == kNoRef || (transfer(ref).flags & kPending) == 0 ||
-        pending(ref).status != PendingStatus::kExpired || fact.reserved != 0 ||
-        fact.timestamp_ns < pending(ref).expires_at_ns || fact.timestamp_ns < previous_ns ||
-        fact.timestamp_ns > last_timestamp_ns_) {
+    const uint32_t payload = FindTransferPayload(fact.id, HashId(fact.id.lo, fact.id.hi));
+    uint32_t home = kNoSlot;
+    if ((payload & kFailedBit) == 0) home = shard_index_of(Ref::FromBits(payload));
+    if (payload != HashIndex::kNotFound && IsKept(payload)) home = payload & ~kKeptBits;
+    const PendingState* state = home == kNoSlot ? nullptr : &shards_[home]->pending.at(fact.id);
+    if (state == nullptr || state->status != PendingStatus::kExpired || fact.reserved != 0 ||
+        fact.timestamp_ns < state->expires_at_ns || fact.timestamp_ns < previous_ns ||
+        fact.timestamp_ns < cold_before_ns_ || fact.timestamp_ns > last_timestamp_ns_) {
       return Corrupt("expiry", i, "names no reservation that expired then, in log order");
     }
     previous_ns = fact.timestamp_ns;
-    expiries_->Append({fact.id, fact.timestamp_ns, shard_index_of(ref)});
+    expiries_->Append({fact.id, fact.timestamp_ns, home});
   }
   return absl::OkStatus();
 }
@@ -701,17 +793,22 @@ absl::Status State::CheckRestoredAccounts(Restoring& restoring) const {
       if ((flags & transfer_flags::kClosingCredit) != 0) closed[state.credit_ref] = true;
     }
   }
+  // With a cold part the posted balances follow from transfers not here: only the pending ones
+  // are checked (`ledger-wal verify` replays the log for the rest).
+  const bool posted_derived = cold_before_ns_ == 0;
   for (uint64_t index = 0; index < restoring.account_refs.size(); ++index) {
     const Ref ref = restoring.account_refs[index];
     const Balances actual = GetBalances(ref);
     const Balances& expected = DerivedOf(restoring, ref);
     if (actual.debits_pending != expected.debits_pending ||
-        actual.debits_posted != expected.debits_posted ||
         actual.credits_pending != expected.credits_pending ||
-        actual.credits_posted != expected.credits_posted) {
+        (posted_derived && (actual.debits_posted != expected.debits_posted ||
+                            actual.credits_posted != expected.credits_posted))) {
       return Corrupt("account", index, "balances differ from its transfers");
     }
-    if (((account(ref).flags & account_flags::kClosed) != 0) != closed.contains(ref)) {
+    // A closing reservation posted long ago may be cold: then only its presence is checked.
+    const bool is_closed = (account(ref).flags & account_flags::kClosed) != 0;
+    if (posted_derived ? is_closed != closed.contains(ref) : !is_closed && closed.contains(ref)) {
       return Corrupt("account", index, "closed flag differs from its closing transfers");
     }
   }
@@ -760,7 +857,7 @@ absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes,
 absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t next_sequence,
                                    const Restoring& restoring) {
   const std::vector<Ref>& refs = restoring.transfer_refs;  // booking order
-  if (next_sequence != refs.size() + expired_count_) {
+  if (next_sequence != transfer_count() + expired_count_) {
     return Corrupt("meta", 0, "change sequence differs from the transfers and expiries");
   }
   Records<Change> records(bytes);
@@ -785,12 +882,19 @@ absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t ne
       return Corrupt("change", i, "invalid sequence, kind or reserved bytes");
     }
     if (change.kind == ChangeKind::kExpired) {
-      const Ref ref = FindTransfer(change.transfer_id);
-      if (ref == kNoRef || (transfer(ref).flags & kPending) == 0 ||
-          pending(ref).status != PendingStatus::kExpired ||
-          pending(ref).expires_at_ns > change.timestamp_ns ||
+      const std::optional<Transfer> reservation = FindAnyTransfer(change.transfer_id);
+      if (!reservation || (reservation->flags & kPending) == 0 ||
+          GetHeldStatus(*reservation).status != PendingStatus::kExpired ||
+          GetHeldStatus(*reservation).expires_at_ns > change.timestamp_ns ||
           change.timestamp_ns > last_timestamp_ns_) {
         return Corrupt("change", i, "names no reservation that expired then");
+      }
+    } else if (change.timestamp_ns < cold_before_ns_) {
+      // Booked before the window: the cold store has it.
+      const std::optional<Transfer> cold = FindColdTransfer(change.transfer_id);
+      if (!cold || cold->timestamp_ns != change.timestamp_ns ||
+          ChangeKindOf(*cold) != change.kind) {
+        return Corrupt("change", i, "differs from the cold transfer it names");
       }
     } else if (index == refs.size() || transfer(refs[index]).id != change.transfer_id ||
                transfer(refs[index]).timestamp_ns != change.timestamp_ns ||
@@ -819,10 +923,10 @@ bool State::IsInLogOrder(const Change& previous, const Change& change) const {
       change.kind != ChangeKind::kExpired) {
     return false;
   }
-  const Ref previous_ref = FindTransfer(previous.transfer_id);
-  const Ref ref = FindTransfer(change.transfer_id);
-  return std::pair(pending(previous_ref).expires_at_ns, transfer(previous_ref).timestamp_ns) <
-         std::pair(pending(ref).expires_at_ns, transfer(ref).timestamp_ns);
+  const Transfer earlier = *FindAnyTransfer(previous.transfer_id);
+  const Transfer later = *FindAnyTransfer(change.transfer_id);
+  return std::pair(GetHeldStatus(earlier).expires_at_ns, earlier.timestamp_ns) <
+         std::pair(GetHeldStatus(later).expires_at_ns, later.timestamp_ns);
 }
 
 // From the newest change back, each change must report the balances its two accounts have at
@@ -831,7 +935,7 @@ absl::Status State::CheckChangeBalances(const std::vector<Change>& changes) cons
   RefMap<Balances> running;  // by account ref
   for (size_t i = changes.size(); i-- > 0;) {
     const Change& change = changes[i];
-    const Transfer& transfer = this->transfer(FindTransfer(change.transfer_id));
+    const Transfer transfer = *FindAnyTransfer(change.transfer_id);
     const Ref debit_ref = FindAccount(transfer.debit_account_id);
     const Ref credit_ref = FindAccount(transfer.credit_account_id);
     for (Ref ref : {debit_ref, credit_ref}) {
@@ -847,7 +951,7 @@ absl::Status State::CheckChangeBalances(const std::vector<Change>& changes) cons
     Amount released;  // moved out of the pending balances
     const Amount reservation_amount =
         change.kind == ChangeKind::kPosted || change.kind == ChangeKind::kVoided
-            ? this->transfer(FindTransfer(transfer.pending_id)).amount
+            ? ReservationAmount(transfer.pending_id)
             : transfer.amount;
     switch (change.kind) {
       case ChangeKind::kSinglePhase:

@@ -163,9 +163,9 @@ uint64_t State::account_count() const {
 }
 
 uint64_t State::transfer_count() const {
-  uint64_t count = 0;
+  uint64_t count = cold_digest_.transfer_count;
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    count += shards_[shard]->transfers.end_position();
+    count += shards_[shard]->transfers.size();
   }
   return count;
 }

@@ -442,6 +442,9 @@ class State {
   void CaptureAccounts(EngineSnapshot& image) const;  // and their balance history
   void CaptureReservations(EngineSnapshot& image) const;
   uint32_t TransferSectionIndex(Ref transfer_ref) const;  // kNoSlot for kNoRef
+  uint32_t AccountSectionIndex(Ref account_ref) const;
+  // The failures section's bytes: borrowed, or copied into the image when the ring wraps.
+  std::span<const std::byte> CaptureFailures(EngineSnapshot& image) const;
   // Returns the transfers section's bytes (empty with several shards: merged when written).
   std::span<const std::byte> CaptureTransfers(EngineSnapshot& image) const;
 
@@ -452,6 +455,7 @@ class State {
     std::vector<Ref> account_refs;
     std::vector<Ref> transfer_refs;
     std::vector<std::vector<Balances>> derived;
+    uint64_t expired_states = 0;  // reservation states with status expired
   };
   Balances& DerivedOf(Restoring& restoring, Ref ref) const {
     return restoring.derived[shard_index_of(ref)][slot_of(ref)];
@@ -479,11 +483,11 @@ class State {
   absl::Status RestoreReservations(std::span<const std::byte> bytes, Restoring& restoring);
   // RestoreReservations' steps for one record (refs: the transfers in section order).
   absl::Status CheckReservation(const ReservationRecord& record, uint64_t index,
-                                const std::vector<Ref>& refs, uint64_t& expires_at_ns) const;
-  void AddRestoredReservation(const ReservationRecord& record, const std::vector<Ref>& refs,
-                              uint64_t expires_at_ns, Restoring& restoring);
+                                const Restoring& restoring) const;
+  void AddRestoredReservation(const ReservationRecord& record, Restoring& restoring);
   // Every expiry names a reservation that expired, no earlier than its deadline, in log order.
-  absl::Status RestoreExpiries(std::span<const std::byte> bytes);
+  absl::Status RestoreExpiries(std::span<const std::byte> bytes, const Restoring& restoring);
+  absl::Status RestoreColdDigest(std::span<const std::byte> bytes, uint64_t cold_before_ns);
   absl::Status CheckRestoredAccounts(Restoring& restoring) const;
   absl::Status RestoreBalanceHistory(std::span<const std::byte> bytes, const Restoring& restoring);
   // Last: checks the window against the restored transfers, reservations and balances.
@@ -579,13 +583,9 @@ class State {
   uint64_t export_expiry_ = 0;
   std::unique_ptr<FactQueue<ExpiredRecord>> expiries_;  // log order (owner only)
   std::vector<Eviction> evictions_;  // EvictBefore's order, kept to reuse its memory
-  // The state hash's chains over what left memory, in log order (state_hash.cc): the whole
-  // engine's and each shard's.
-  struct ColdDigests {
-    base::Hash128 transfers, failures, expiries;
-  };
-  ColdDigests cold_digest_;
-  ColdDigests shard_cold_digest_[kShardsMax];
+  // The state hash's chains over what left memory, in log order (state_hash.cc), and how many
+  // transfers and failures left (the totals count them).
+  ColdDigest cold_digest_;
 
   // Sharded batches (parallel.cc): the owner's views, one per lane, and the lane threads.
   std::vector<std::unique_ptr<State>> views_;

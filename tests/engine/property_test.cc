@@ -16,6 +16,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -198,19 +199,20 @@ class Harness {
  public:
   Harness(const EngineOptions& options, uint64_t seed, uint32_t cold_window_batches = 0)
       : cold_window_batches_(cold_window_batches),
-        engine_(WithColdStore(options, cold_window_batches, &cold_store_)),
+        options_(WithColdStore(options, cold_window_batches, &cold_store_)),
+        engine_(std::make_unique<Engine>(options_)),
         model_(options.change_feed_capacity),
         query_rng_(seed) {
     if (cold_window_batches_ > 0) twin_.emplace(options);
   }
 
-  Engine& engine() { return engine_; }
+  Engine& engine() { return *engine_; }
   const ReferenceModel& model() const { return model_; }
 
   // Applies the batch to both; reports and returns false when any result code differs.
   bool Apply(const Batch& batch) {
     Remember(batch);
-    const std::vector<uint8_t> engine_codes = ApplyToEngine(engine_, batch);
+    const std::vector<uint8_t> engine_codes = ApplyToEngine(*engine_, batch);
     if (twin_ && !ApplyToTwin(batch, engine_codes)) return false;
     const std::vector<uint8_t> model_codes = ApplyToModel(model_, batch);
     if (verbose_) std::cout << BatchString(batch, engine_codes);
@@ -236,24 +238,37 @@ class Harness {
   // points: exports without evicting, evicts part of what was exported, or everything.
   void Cool() {
     if (cold_window_batches_ == 0) return;
-    batch_ends_ns_.push_back(engine_.last_timestamp_ns() + 1);
+    batch_ends_ns_.push_back(engine_->last_timestamp_ns() + 1);
     if (batch_ends_ns_.size() <= cold_window_batches_) return;
     const uint64_t boundary_ns = batch_ends_ns_.front();
     batch_ends_ns_.erase(batch_ends_ns_.begin());
     // Skips only while the window has room for two more batches of transfers and failures.
-    const bool may_skip = engine_.hot_transfer_count() <= kColdWindowTransfers / 4;
+    const bool may_skip = engine_->hot_transfer_count() <= kColdWindowTransfers / 4;
     if (may_skip && QueryUniform(0, 3) == 0) return;  // later: the next boundary covers this one
     engine::ColdFacts facts;
-    engine_.ExportCold(std::max(boundary_ns, engine_.exported_before_ns()), facts);
+    engine_->ExportCold(std::max(boundary_ns, engine_->exported_before_ns()), facts);
     cold_store_.Add(facts);
     if (may_skip && QueryUniform(0, 3) == 0) return;  // exported, not yet evicted
-    engine_.EvictBefore(boundary_ns);
+    engine_->EvictBefore(boundary_ns);
+    if (QueryUniform(0, 9) == 0) RestartFromSnapshot();
+  }
+
+  // Goes on from a snapshot of the windowed engine, restored over the same cold store: what the
+  // snapshot holds and what the store holds must make up the whole state again.
+  void RestartFromSnapshot() {
+    const std::unique_ptr<engine::EngineSnapshot> image = engine_->CaptureSnapshot();
+    absl::StatusOr<std::unique_ptr<Engine>> restored = Engine::Restore(options_, image->sections());
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    ASSERT_EQ((*restored)->ComputeStateHash(), engine_->ComputeStateHash());
+    engine_ = std::move(*restored);
+    ++restarts_;
   }
 
   void PrintColdCounts() const {
     if (cold_window_batches_ == 0) return;
     std::cout << "[   COLD   ] " << cold_store_.transfer_count() << " transfers cold, "
-              << engine_.hot_transfer_count() << " in memory\n";
+              << engine_->hot_transfer_count() << " in memory, " << restarts_
+              << " restarts from a snapshot\n";
   }
 
   // How often each result code came up: LEDGER_PROPERTY_STATS=1 prints it, to see what a
@@ -266,8 +281,8 @@ class Harness {
 
   // Everything a client can observe, engine against model, plus the invariants.
   bool Check() {
-    if (engine_.last_timestamp_ns() != model_.last_timestamp_ns()) {
-      ADD_FAILURE() << "last_timestamp_ns: engine " << engine_.last_timestamp_ns() << ", model "
+    if (engine_->last_timestamp_ns() != model_.last_timestamp_ns()) {
+      ADD_FAILURE() << "last_timestamp_ns: engine " << engine_->last_timestamp_ns() << ", model "
                     << model_.last_timestamp_ns();
       return false;
     }
@@ -285,9 +300,9 @@ class Harness {
   }
 
   bool CheckTwin() {
-    if (!twin_ || engine_.ComputeStateHash() == twin_->ComputeStateHash()) return true;
+    if (!twin_ || engine_->ComputeStateHash() == twin_->ComputeStateHash()) return true;
     ADD_FAILURE() << "state hash differs from the all-hot engine's (cold before "
-                  << engine_.cold_before_ns() << ")";
+                  << engine_->cold_before_ns() << ")";
     return false;
   }
 
@@ -305,7 +320,7 @@ class Harness {
   }
 
   bool CheckCounts() {
-    const engine::EngineStats engine = engine_.GetStats();
+    const engine::EngineStats engine = engine_->GetStats();
     const ReferenceModel::Counts model = model_.GetCounts();
     if (engine.ledger_count == model.ledger_count && engine.account_count == model.account_count &&
         engine.transfer_count == model.transfer_count &&
@@ -327,10 +342,10 @@ class Harness {
   bool CheckLedgersAndTrialBalances() {
     for (uint32_t ledger : {0u, 1u, 2u, 3u, 4u, kUnknownLedger}) {
       auto name = [ledger] { return "ledger " + std::to_string(ledger); };
-      if (!ExpectSameOptional(engine_.LookupLedger(ledger), model_.LookupLedger(ledger), name)) {
+      if (!ExpectSameOptional(engine_->LookupLedger(ledger), model_.LookupLedger(ledger), name)) {
         return false;
       }
-      const TrialBalance engine = engine_.GetTrialBalance(ledger);
+      const TrialBalance engine = engine_->GetTrialBalance(ledger);
       const TrialBalance model = model_.GetTrialBalance(ledger);
       const bool same = engine.ledger == model.ledger &&
                         engine.account_count == model.account_count &&
@@ -350,7 +365,7 @@ class Harness {
 
   bool CheckAccounts() {
     for (u128 id : account_ids_) {
-      const std::optional<Account> engine = engine_.LookupAccount(AccountId::From(id));
+      const std::optional<Account> engine = engine_->LookupAccount(AccountId::From(id));
       if (!ExpectSameOptional(engine, model_.LookupAccount(AccountId::From(id)),
                               [id] { return "account " + U128ToString(id); })) {
         return false;
@@ -392,14 +407,14 @@ class Harness {
     for (u128 raw_id : TransferIdsToCheck()) {
       const TransferId id = TransferId::From(raw_id);
       auto name = [raw_id] { return "transfer " + U128ToString(raw_id); };
-      if (!ExpectSameOptional(engine_.LookupTransfer(id), model_.LookupTransfer(id), name)) {
+      if (!ExpectSameOptional(engine_->LookupTransfer(id), model_.LookupTransfer(id), name)) {
         return false;
       }
-      const PendingStatus engine_status = engine_.GetPendingStatus(id);
+      const PendingStatus engine_status = engine_->GetPendingStatus(id);
       const PendingStatus model_status = model_.GetPendingStatus(id);
-      const Amount engine_posted = engine_.GetPostedAmount(id);
+      const Amount engine_posted = engine_->GetPostedAmount(id);
       const Amount model_posted = model_.GetPostedAmount(id);
-      const Amount engine_reversed = engine_.GetReversedAmount(id);
+      const Amount engine_reversed = engine_->GetReversedAmount(id);
       const Amount model_reversed = model_.GetReversedAmount(id);
       if (engine_status != model_status || engine_posted != model_posted ||
           engine_reversed != model_reversed) {
@@ -411,7 +426,7 @@ class Harness {
                       << U128ToString(model_reversed.Get());
         return false;
       }
-      const std::optional<FailedTransfer> engine_failed = engine_.LookupFailedTransfer(id);
+      const std::optional<FailedTransfer> engine_failed = engine_->LookupFailedTransfer(id);
       const std::optional<FailedTransfer> model_failed = model_.LookupFailedTransfer(id);
       if (engine_failed.has_value() != model_failed.has_value() ||
           (engine_failed.has_value() && (engine_failed->code != model_failed->code ||
@@ -423,13 +438,13 @@ class Harness {
                       << "\n  model:  " << text(model_failed);
         return false;
       }
-      if (engine_.GetTransferStatus(id) != model_.GetTransferStatus(id)) {
+      if (engine_->GetTransferStatus(id) != model_.GetTransferStatus(id)) {
         ADD_FAILURE() << name() << ": transfer status differs";
         return false;
       }
       const std::vector<TransferId> model_reversals = model_.GetReversals(id);
       std::vector<TransferId> engine_reversals(model_reversals.size() + 4);
-      engine_reversals.resize(engine_.GetReversals(id, engine_reversals));
+      engine_reversals.resize(engine_->GetReversals(id, engine_reversals));
       if (engine_reversals != model_reversals) {
         ADD_FAILURE() << name() << ": reversals differ: engine " << engine_reversals.size()
                       << ", model " << model_reversals.size();
@@ -485,19 +500,19 @@ class Harness {
       const AccountFilter filter = RandomFilter();
       const size_t out_size = QueryUniform(0, 4) == 0 ? QueryUniform(1, 4) : 1024;
       std::vector<Transfer> transfers(out_size);
-      transfers.resize(engine_.GetAccountTransfers(filter, transfers));
+      transfers.resize(engine_->GetAccountTransfers(filter, transfers));
       if (!ExpectSameList(transfers, model_.GetAccountTransfers(filter, out_size),
                           "GetAccountTransfers(" + DebugString(filter) + ")")) {
         return false;
       }
       std::vector<AccountBalance> balances(out_size);
-      balances.resize(engine_.GetAccountBalances(filter, balances));
+      balances.resize(engine_->GetAccountBalances(filter, balances));
       if (!ExpectSameList(balances, model_.GetAccountBalances(filter, out_size),
                           "GetAccountBalances(" + DebugString(filter) + ")")) {
         return false;
       }
       const uint64_t value_ns = RandomInstant(filter.account_id);
-      if (!ExpectSameOptional(engine_.GetPostedAtValueTime(filter.account_id, value_ns),
+      if (!ExpectSameOptional(engine_->GetPostedAtValueTime(filter.account_id, value_ns),
                               model_.GetPostedAtValueTime(filter.account_id, value_ns), [&] {
                                 return "GetPostedAtValueTime(" +
                                        U128ToString(filter.account_id.Get()) + ", " +
@@ -507,8 +522,8 @@ class Harness {
       }
       // At the end of time, value time and booking time agree on what was posted.
       const std::optional<PostedAtValueTime> all =
-          engine_.GetPostedAtValueTime(filter.account_id, UINT64_MAX);
-      const std::optional<Account> account = engine_.LookupAccount(filter.account_id);
+          engine_->GetPostedAtValueTime(filter.account_id, UINT64_MAX);
+      const std::optional<Account> account = engine_->LookupAccount(filter.account_id);
       if (all.has_value() != account.has_value() ||
           (account && (all->debits_posted != account->debits_posted ||
                        all->credits_posted != account->credits_posted))) {
@@ -517,7 +532,7 @@ class Harness {
         return false;
       }
       const uint64_t at_ns = RandomInstant(filter.account_id);
-      if (!ExpectSameOptional(engine_.GetBalanceAsOf(filter.account_id, at_ns),
+      if (!ExpectSameOptional(engine_->GetBalanceAsOf(filter.account_id, at_ns),
                               model_.GetBalanceAsOf(filter.account_id, at_ns), [&] {
                                 return "GetBalanceAsOf(" + U128ToString(filter.account_id.Get()) +
                                        ", " + std::to_string(at_ns) + ")";
@@ -558,9 +573,9 @@ class Harness {
       const QueryFilter filter = RandomQueryFilter();
       const size_t out_size = QueryUniform(0, 4) == 0 ? QueryUniform(1, 4) : 4096;
       std::vector<Account> accounts(out_size);
-      accounts.resize(engine_.QueryAccounts(filter, accounts));
+      accounts.resize(engine_->QueryAccounts(filter, accounts));
       std::vector<Transfer> transfers(out_size);
-      transfers.resize(engine_.QueryTransfers(filter, transfers));
+      transfers.resize(engine_->QueryTransfers(filter, transfers));
       if (!ExpectSameList(accounts, model_.QueryAccounts(filter, out_size),
                           "QueryAccounts(" + DebugString(filter) + ")") ||
           !ExpectSameList(transfers, model_.QueryTransfers(filter, out_size),
@@ -577,7 +592,7 @@ class Harness {
     QueryFilter page = filter;
     for (size_t pages = 0; pages < model_transfers.size() + 2; ++pages) {
       std::vector<Transfer> out(filter.limit);
-      out.resize(engine_.QueryTransfers(page, out));
+      out.resize(engine_->QueryTransfers(page, out));
       transfers.insert(transfers.end(), out.begin(), out.end());
       if (out.empty() || !NextQueryPage(out.back().timestamp_ns, &page)) break;
     }
@@ -614,14 +629,14 @@ class Harness {
     AccountFilter page = filter;
     for (size_t pages = 0; pages < pages_max; ++pages) {
       std::vector<Transfer> out(filter.limit);
-      out.resize(engine_.GetAccountTransfers(page, out));
+      out.resize(engine_->GetAccountTransfers(page, out));
       transfers.insert(transfers.end(), out.begin(), out.end());
       if (out.empty() || !NextPage(out.back().timestamp_ns, reversed, &page)) break;
     }
     page = filter;
     for (size_t pages = 0; pages < pages_max; ++pages) {
       std::vector<AccountBalance> out(filter.limit);
-      out.resize(engine_.GetAccountBalances(page, out));
+      out.resize(engine_->GetAccountBalances(page, out));
       balances.insert(balances.end(), out.begin(), out.end());
       if (out.empty() || !NextPage(out.back().timestamp_ns, reversed, &page)) break;
     }
@@ -633,15 +648,15 @@ class Harness {
 
   std::vector<Change> EngineChanges(uint64_t from_sequence, size_t out_size) {
     std::vector<Change> out(out_size);
-    out.resize(engine_.GetChanges(from_sequence, out));
+    out.resize(engine_->GetChanges(from_sequence, out));
     return out;
   }
 
   // The change feed: the counters, every change the batch added (while retained), a random
   // page (sometimes from below the window: nothing), and now and then the whole window.
   bool CheckChanges() {
-    const uint64_t next = engine_.change_sequence_next();
-    const uint64_t oldest = engine_.change_sequence_oldest();
+    const uint64_t next = engine_->change_sequence_next();
+    const uint64_t oldest = engine_->change_sequence_oldest();
     if (next != model_.change_sequence_next() || oldest != model_.change_sequence_oldest()) {
       ADD_FAILURE() << "change sequences (engine/model): next " << next << "/"
                     << model_.change_sequence_next() << " oldest " << oldest << "/"
@@ -679,9 +694,11 @@ class Harness {
 
   uint32_t cold_window_batches_;
   engine::testing::MemoryColdStore cold_store_;  // before engine_, which reads it
-  Engine engine_;
+  EngineOptions options_;
+  std::unique_ptr<Engine> engine_;
   std::optional<Engine> twin_;           // all hot, with a cold window
   std::vector<uint64_t> batch_ends_ns_;  // the last few batches' end timestamps, + 1
+  uint64_t restarts_ = 0;
   ReferenceModel model_;
   std::mt19937_64 query_rng_;  // separate from the generator's, so checks never change the log
   std::set<u128> account_ids_;
