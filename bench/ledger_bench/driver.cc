@@ -249,6 +249,7 @@ absl::Status Load::Finish(Report& report) {
   for (auto& worker : workers_) {
     validation.results_checked += worker->validation.results_checked;
     validation.results_unexpected += worker->validation.results_unexpected;
+    validation.resubmits_exist += worker->validation.resubmits_exist;
     if (validation.first_unexpected.empty()) {
       validation.first_unexpected = worker->validation.first_unexpected;
     }
@@ -270,6 +271,7 @@ absl::Status Load::Finish(Report& report) {
   echo.void_share = options_.void_share;
   echo.expire_share = options_.expire_share;
   echo.chain_share = options_.chain_share;
+  echo.resubmit_share = options_.resubmit_share;
   echo.cross_shard_share = options_.cross_shard_share;
   echo.id_order = options_.id_order == IdOrder::kRandom ? "random" : "sequential";
   echo.wire = options_.packed ? "packed" : "list";

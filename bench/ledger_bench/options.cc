@@ -35,6 +35,8 @@ Workload (defaults: 10,000 accounts, 10,000,000 transfers, batches of 8,190, uni
   --post P --void P --expire P   of the pending: posted, voided, left to expire (1 s timeout);
                            the rest stays pending (defaults 0.5, 0.3, 0.1)
   --chains P               share of transfers that begin a linked chain of 2 to 4 (default 0)
+  --resubmit-share P       share of transfers that resubmit an acknowledged one, any age, and
+                           expect exists (default 0)
   --cross-shard P          share of transfers between accounts on different shards (default 0)
   --shards N               the shard count that share is about (default: the server's);
                            a server started here gets it too
@@ -158,6 +160,7 @@ absl::StatusOr<BenchOptions> ParseOptions(const std::vector<std::string>& args) 
       {"--void", Share("--void", &options.void_share)},
       {"--expire", Share("--expire", &options.expire_share)},
       {"--chains", Share("--chains", &options.chain_share)},
+      {"--resubmit-share", Share("--resubmit-share", &options.resubmit_share)},
       {"--cross-shard", Share("--cross-shard", &options.cross_shard_share)},
       {"--shards", Number("--shards", &options.shards, 0, engine::kShardsMax)},
       {"--id-order", Choice("--id-order", &options.id_order,

@@ -30,13 +30,16 @@ struct BenchOptions {
   uint64_t rate_per_s = 0;               // open loop: offered transfers/s; 0: closed loop
   Distribution distribution = Distribution::kUniform;
   double zipf_skew = 1.0;
-  uint64_t hot_accounts = 100;   // the hot set's size
-  double hot_share = 0.9;        // of transfers touching only the hot set
-  double pending_share = 0;      // of transfers that reserve; each pending is then
-  double post_share = 0.5;       //   posted (some partially),
-  double void_share = 0.3;       //   voided,
-  double expire_share = 0.1;     //   left to expire (timeout 1 s); the rest stays pending
-  double chain_share = 0;        // of transfers that begin a linked chain (2 to 4 transfers)
+  uint64_t hot_accounts = 100;  // the hot set's size
+  double hot_share = 0.9;       // of transfers touching only the hot set
+  double pending_share = 0;     // of transfers that reserve; each pending is then
+  double post_share = 0.5;      //   posted (some partially),
+  double void_share = 0.3;      //   voided,
+  double expire_share = 0.1;    //   left to expire (timeout 1 s); the rest stays pending
+  double chain_share = 0;       // of transfers that begin a linked chain (2 to 4 transfers)
+  // Of transfers that resubmit one acknowledged earlier (any age: in memory or cold), with the
+  // same id and fields: the ledger must answer `exists`.
+  double resubmit_share = 0;
   double cross_shard_share = 0;  // of transfers whose two accounts live on different shards
   uint32_t shards = 0;           // shard count the cross-shard share is about; 0: the server's
   IdOrder id_order = IdOrder::kSequential;

@@ -109,11 +109,12 @@ void WorkloadRows(const WorkloadEcho& w, std::string* text) {
   Row("workload:", WorkloadLine(w), text);
   Row("", LoadLine(w), text);
   Row("",
-      absl::StrFormat("pending %s (posted %s, voided %s, left to expire %s), chains %s, "
-                      "cross-shard %s",
-                      ShareText(w.pending_share), ShareText(w.post_share), ShareText(w.void_share),
-                      ShareText(w.expire_share), ShareText(w.chain_share),
-                      ShareText(w.cross_shard_share)),
+      absl::StrCat(absl::StrFormat("pending %s (posted %s, voided %s, left to expire %s), "
+                                   "chains %s, cross-shard %s",
+                                   ShareText(w.pending_share), ShareText(w.post_share),
+                                   ShareText(w.void_share), ShareText(w.expire_share),
+                                   ShareText(w.chain_share), ShareText(w.cross_shard_share)),
+                   w.resubmit_share > 0 ? ", resubmitted " + ShareText(w.resubmit_share) : ""),
       text);
   Row("server:", ServerLine(w), text);
 }
@@ -161,8 +162,12 @@ void ValidationRows(const Validation& v, std::string* text) {
     Row("validation:", "not run", text);
   } else if (v.ok()) {
     Row("validation:",
-        absl::StrFormat("PASSED (%s results as expected, trial balance ok, %s accounts match)",
-                        Thousands(v.results_checked), Thousands(v.accounts_checked)),
+        absl::StrFormat("PASSED (%s results as expected%s, trial balance ok, %s accounts match)",
+                        Thousands(v.results_checked),
+                        v.resubmits_exist == 0
+                            ? ""
+                            : " (" + Thousands(v.resubmits_exist) + " resubmissions exist)",
+                        Thousands(v.accounts_checked)),
         text);
   } else {
     Row("validation:",
@@ -239,6 +244,7 @@ std::string JsonWorkload(const WorkloadEcho& w) {
       .Real("void_share", w.void_share)
       .Real("expire_share", w.expire_share)
       .Real("chain_share", w.chain_share)
+      .Real("resubmit_share", w.resubmit_share)
       .Real("cross_shard_share", w.cross_shard_share)
       .Str("id_order", w.id_order)
       .Str("wire", w.wire)
@@ -274,6 +280,7 @@ std::string JsonValidation(const Validation& v) {
       .Bool("ran", v.ran)
       .Int("results_checked", v.results_checked)
       .Int("results_unexpected", v.results_unexpected)
+      .Int("resubmits_exist", v.resubmits_exist)
       .Str("first_unexpected", v.first_unexpected)
       .Bool("trial_balance_ok", v.trial_balance_ok)
       .Int("accounts_checked", v.accounts_checked)

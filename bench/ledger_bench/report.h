@@ -42,6 +42,7 @@ struct WorkloadEcho {
   double void_share = 0;
   double expire_share = 0;
   double chain_share = 0;
+  double resubmit_share = 0;
   double cross_shard_share = 0;
   std::string id_order;  // "sequential" or "random"
   std::string wire;      // "packed" or "list"
@@ -59,6 +60,7 @@ struct Validation {
   uint64_t accounts_checked = 0;
   uint64_t accounts_mismatched = 0;
   std::string first_mismatch;
+  uint64_t resubmits_exist = 0;  // resubmitted transfers answered `exists`, as expected
   bool ok() const {
     return ran && results_unexpected == 0 && trial_balance_ok && accounts_mismatched == 0;
   }

@@ -208,6 +208,13 @@ void Stream::Fill(std::span<Transfer> batch) {
     taken_.push_back(reservation);
   }
   while (filled < batch.size()) {
+    if (!acknowledged_.empty() && random_.Chance(options_.resubmit_share)) {
+      Transfer& transfer = batch[filled++];
+      transfer = acknowledged_[random_.Below(acknowledged_.size())];
+      transfer.flags &= static_cast<uint16_t>(~transfer_flags::kLinked);  // alone: no chain
+      events_.push_back({0, 0, Fate::kResubmit, Fate::kPlain, 0});
+      continue;
+    }
     if (batch.size() - filled >= 2 && random_.Chance(options_.chain_share)) {
       filled += AddChain(batch.subspan(filled));
       continue;
@@ -258,18 +265,25 @@ void Stream::Check(std::span<const Transfer> batch, std::span<const net::Transfe
   validation.results_checked += batch.size();
   for (size_t i = 0; i < batch.size(); ++i) {
     const net::TransferResult& result = results[i];
-    if (result.status != CreateTransferResult::kOk) {
+    const EventInfo& event = events_[i];
+    const CreateTransferResult expected =
+        event.fate == Fate::kResubmit ? CreateTransferResult::kExists : CreateTransferResult::kOk;
+    if (result.status != expected) {
       if (validation.results_unexpected++ == 0) {
-        validation.first_unexpected = absl::StrCat(
-            "transfer ", i, " of a batch: ", ResultName(result.status), " where ok was expected");
+        validation.first_unexpected =
+            absl::StrCat("transfer ", i, " of a batch: ", ResultName(result.status), " where ",
+                         ResultName(expected), " was expected");
       }
       continue;
     }
-    const EventInfo& event = events_[i];
     const Transfer& transfer = batch[i];
     switch (event.fate) {
+      case Fate::kResubmit:
+        ++validation.resubmits_exist;
+        break;
       case Fate::kPlain:
         Book(transfer, event.debit, event.credit, +1);
+        if (options_.resubmit_share > 0) Remember(transfer);
         break;
       case Fate::kPending: {
         Book(transfer, event.debit, event.credit, +1);
@@ -302,6 +316,16 @@ void Stream::Check(std::span<const Transfer> batch, std::span<const net::Transfe
         break;
     }
   }
+}
+
+void Stream::Remember(const Transfer& transfer) {
+  ++acknowledged_count_;
+  if (acknowledged_.size() < kResubmitPool) {
+    acknowledged_.push_back(transfer);
+    return;
+  }
+  const uint64_t slot = random_.Below(acknowledged_count_);
+  if (slot < kResubmitPool) acknowledged_[slot] = transfer;
 }
 
 void Stream::ExpireAll() {

@@ -98,7 +98,7 @@ class Stream {
   const ExpectedBook& book() const { return book_; }
 
  private:
-  enum class Fate : uint8_t { kPlain, kPending, kPost, kVoid, kExpire };
+  enum class Fate : uint8_t { kPlain, kPending, kPost, kVoid, kExpire, kResubmit };
   struct Reservation {
     TransferId id;
     uint64_t debit, credit;
@@ -109,6 +109,9 @@ class Stream {
   Transfer Plain(uint64_t debit, uint64_t credit);
   size_t AddChain(std::span<Transfer> room);
   void Book(const Transfer& transfer, uint64_t debit, uint64_t credit, int direction);
+  // Keeps a uniform sample of every acknowledged plain transfer (reservoir sampling), so a
+  // resubmission is as likely to name an old transfer as a recent one.
+  void Remember(const Transfer& transfer);
   void BookAccount(uint64_t index, bool is_debit, bool pending, Amount amount, int direction);
 
   const BenchOptions& options_;
@@ -126,6 +129,9 @@ class Stream {
   std::vector<Reservation> follow_ups_;  // reservations to post or void in the next batch
   std::vector<Reservation> taken_;       // those in the batch in flight
   std::vector<Reservation> expiring_;
+  static constexpr size_t kResubmitPool = 4096;  // per worker: 600 KiB
+  std::vector<Transfer> acknowledged_;           // the sample resubmissions draw from
+  uint64_t acknowledged_count_ = 0;              // plain transfers acknowledged, all told
   uint64_t expiry_deadline_ns_ = 0;
   ExpectedBook book_;
 };

@@ -65,6 +65,8 @@ TEST_F(LedgerBench, ClosedLoopWithEveryKindOfTransferValidates) {
                                  "0.2",
                                  "--chains",
                                  "0.1",
+                                 "--resubmit-share",
+                                 "0.05",
                                  "--cross-shard",
                                  "0.5",
                                  "--shards",
@@ -90,6 +92,9 @@ TEST_F(LedgerBench, ClosedLoopWithEveryKindOfTransferValidates) {
   EXPECT_NE(report.find("\"ok\": true"), std::string::npos) << report;
   EXPECT_NE(report.find("\"distribution\": \"zipf:1.1\""), std::string::npos) << report;
   EXPECT_NE(report.find("\"transfers_acknowledged\": 6000"), std::string::npos) << report;
+  // Resubmissions drew on earlier transfers and every one was answered `exists`.
+  EXPECT_EQ(report.find("\"resubmits_exist\": 0,"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"resubmit_share\": 0.05"), std::string::npos) << report;
   const std::string svg = ReadWholeFile(chart);
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_NE(svg.find("<polyline"), std::string::npos);
