@@ -218,7 +218,8 @@ class Engine {
   // of the previous export up to before_ns (exclusive), at most last_timestamp_ns() + 1.
   void ExportCold(uint64_t before_ns, ColdFacts& facts);
   // Forgets the facts booked before before_ns, which must all have been exported, and which
-  // EngineOptions::cold must now hold. Results, queries and the state hash stay the same.
+  // EngineOptions::cold must now hold. Results, queries and the state hash stay the same. No
+  // snapshot image may be alive (it borrows the window, whose slots eviction frees for reuse).
   void EvictBefore(uint64_t before_ns);
   uint64_t cold_before_ns() const;      // facts booked before it are cold (0: none)
   uint64_t exported_before_ns() const;  // facts booked before it have been exported

@@ -10,6 +10,7 @@
 // tools; at 100M transfers that is 15 GB, which a server must not spend).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -123,6 +124,12 @@ class State;
 // engine must outlive it.
 class EngineSnapshot {
  public:
+  EngineSnapshot() = default;
+  EngineSnapshot(const EngineSnapshot&) = delete;
+  EngineSnapshot& operator=(const EngineSnapshot&) = delete;
+  ~EngineSnapshot() {
+    if (live_images_ != nullptr) live_images_->fetch_sub(1, std::memory_order_release);
+  }
   // Every section in memory. Not thread-safe: the first call may merge the shards' transfers.
   std::span<const SnapshotSection> sections() const;
   // Writes the sections in order: for each, start(its kind, record size and size in bytes),
@@ -159,6 +166,9 @@ class EngineSnapshot {
   std::vector<Change> changes_;
   std::vector<ExpiryFact> expiries_;
   std::vector<FailureRecord> failures_;  // a copy when the ring wraps (else the section borrows)
+  // The engine's count of images alive: an image borrows the window, so the engine must not
+  // evict while one is (Engine::EvictBefore checks it).
+  std::atomic<uint32_t>* live_images_ = nullptr;
   ColdDigest cold_digest_;
   mutable std::vector<SnapshotSection> sections_;
 };

@@ -128,7 +128,9 @@ Account State::ToAccount(Ref account_ref) const {
 }
 
 void State::CaptureSnapshot(EngineSnapshot& image) const {
-  LEDGER_ASSERT(!in_chain_);
+  LEDGER_ASSERT(!in_chain_ && image.live_images_ == nullptr);
+  live_images_.fetch_add(1, std::memory_order_relaxed);
+  image.live_images_ = &live_images_;
   image.meta_ = {last_timestamp_ns_,
                  expired_count_,
                  change_sequence_next(),

@@ -583,6 +583,9 @@ class State {
   uint64_t export_expiry_ = 0;
   std::unique_ptr<FactQueue<ExpiredRecord>> expiries_;  // log order (owner only)
   std::vector<Eviction> evictions_;  // EvictBefore's order, kept to reuse its memory
+  // Snapshot images alive (they borrow the window; see EngineSnapshot). Mutable: capturing is
+  // const, and an image's end is seen from the thread that destroys it.
+  mutable std::atomic<uint32_t> live_images_{0};
   // The state hash's chains over what left memory, in log order (state_hash.cc), and how many
   // transfers and failures left (the totals count them).
   ColdDigest cold_digest_;

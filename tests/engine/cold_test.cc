@@ -1,0 +1,122 @@
+// The hot window's own contract (engine/cold.h): memory follows the window, not the total, and
+// the calls that move the boundary refuse what would lose facts. Equivalence with an all-hot
+// engine is the property tests' (PropertyTest.*WithATinyHotWindow).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "engine/engine.h"
+#include "tests/engine/memory_cold_store.h"
+
+namespace ledger::engine {
+namespace {
+
+constexpr uint64_t kWindow = 1024;
+constexpr size_t kBatch = 100;
+
+class ColdWindow : public ::testing::Test {
+ protected:
+  ColdWindow() {
+    EngineOptions options;
+    options.hot_transfers = kWindow;
+    options.cold = &store_;
+    engine_ = std::make_unique<Engine>(options);
+    Ledger ledger{};
+    ledger.id = 1;
+    std::memcpy(ledger.asset_code, "USD", 3);
+    CreateLedgerResult ledger_result[1];
+    engine_->CreateLedgers({&ledger, 1}, Next(), ledger_result);
+    std::vector<Account> accounts(2);
+    for (size_t i = 0; i < accounts.size(); ++i) {
+      accounts[i] = Account{};
+      accounts[i].id = AccountId::From(i + 1);
+      accounts[i].ledger = 1;
+      accounts[i].code = 1;
+    }
+    std::vector<CreateAccountResult> results(accounts.size());
+    engine_->CreateAccounts(accounts, Next(), results);
+  }
+
+  uint64_t Next() { return engine_->last_timestamp_ns() + 1; }
+
+  // A batch of plain transfers between the two accounts, then (cool) everything exported and
+  // what is older than the last two batches evicted.
+  void ApplyAndCool(bool cool = true) {
+    std::vector<Transfer> batch(kBatch);
+    for (Transfer& transfer : batch) {
+      transfer = Transfer{};
+      transfer.id = TransferId::From(++next_id_);
+      transfer.debit_account_id = AccountId::From(1);
+      transfer.credit_account_id = AccountId::From(2);
+      transfer.amount = Amount::From(1);
+      transfer.ledger = 1;
+      transfer.code = 1;
+    }
+    std::vector<CreateTransferResult> results(batch.size());
+    ASSERT_TRUE(engine_->HasRoomFor(0, batch.size()));
+    engine_->CreateTransfers(batch, Next(), results);
+    for (CreateTransferResult result : results) ASSERT_EQ(result, CreateTransferResult::kOk);
+    ends_ns_.push_back(engine_->last_timestamp_ns() + 1);
+    if (!cool || ends_ns_.size() < 3) return;
+    ColdFacts facts;
+    engine_->ExportCold(ends_ns_.back(), facts);
+    store_.Add(facts);
+    engine_->EvictBefore(ends_ns_[ends_ns_.size() - 3]);
+  }
+
+  testing::MemoryColdStore store_;
+  std::unique_ptr<Engine> engine_;
+  uint64_t next_id_ = 0;
+  std::vector<uint64_t> ends_ns_;
+};
+
+TEST_F(ColdWindow, MemoryFollowsTheWindowWhileTheTotalGrows) {
+  for (int i = 0; i < 500; ++i) ApplyAndCool();
+  const EngineStats stats = engine_->GetStats();
+  EXPECT_EQ(stats.transfer_count, 500 * kBatch);  // all of them, cold ones too
+  EXPECT_EQ(engine_->hot_transfer_count(), 2 * kBatch);
+  EXPECT_EQ(stats.transfer_record_bytes, 2 * kBatch * sizeof(Transfer));
+  // The window's lists: the arena keeps a freed block of every size a list grew through, so at
+  // most a small multiple of the window's entries, where the total's would be 400,000 bytes.
+  EXPECT_LE(stats.history_bytes, 16 * 2 * 2 * kBatch * sizeof(uint32_t));
+  EXPECT_EQ(store_.transfer_count(), 500 * kBatch);  // exported, the newest still in memory too
+  // The oldest transfer, long cold, is still found and still a duplicate.
+  ASSERT_TRUE(engine_->LookupTransfer(TransferId::From(1)).has_value());
+  EXPECT_EQ(engine_->LookupTransfer(TransferId::From(1))->amount, Amount::From(1));
+  EXPECT_EQ(engine_->LookupAccount(AccountId::From(1))->debits_posted, Amount::From(500 * kBatch));
+}
+
+TEST_F(ColdWindow, EvictingWhileASnapshotImageIsAliveIsRefused) {
+  for (int i = 0; i < 4; ++i) ApplyAndCool();
+  const std::unique_ptr<EngineSnapshot> image = engine_->CaptureSnapshot();
+  ColdFacts facts;
+  engine_->ExportCold(engine_->last_timestamp_ns() + 1, facts);
+  EXPECT_DEATH(engine_->EvictBefore(engine_->last_timestamp_ns() + 1), "live_images_");
+}
+
+TEST_F(ColdWindow, EvictingPastWhatWasExportedIsRefused) {
+  for (int i = 0; i < 4; ++i) ApplyAndCool();
+  ApplyAndCool(/*cool=*/false);
+  EXPECT_DEATH(engine_->EvictBefore(engine_->last_timestamp_ns() + 1), "exported_before_ns_");
+}
+
+TEST_F(ColdWindow, AWindowedSnapshotNeedsTheColdStore) {
+  for (int i = 0; i < 4; ++i) ApplyAndCool();
+  const std::unique_ptr<EngineSnapshot> image = engine_->CaptureSnapshot();
+  EngineOptions without_store;
+  without_store.hot_transfers = kWindow;
+  const auto refused = Engine::Restore(without_store, image->sections());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EngineOptions with_store = without_store;
+  with_store.cold = &store_;
+  const auto restored = Engine::Restore(with_store, image->sections());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ((*restored)->ComputeStateHash(), engine_->ComputeStateHash());
+  EXPECT_EQ((*restored)->GetStats().transfer_count, 4 * kBatch);
+}
+
+}  // namespace
+}  // namespace ledger::engine
