@@ -196,6 +196,7 @@ void State::EvictTransfer(uint32_t shard, uint64_t position) {
   HashIndex& ids = shards_[HomeOf(record.id)]->transfer_index;
   if ((record.flags & transfer_flags::kPending) != 0 && tables.pending.contains(record.id)) {
     ids.Replace(id_hash, ref.bits(), kKeptBits | shard);
+    tables.kept_ids.insert(record.id);
   } else {
     ids.Erase(id_hash, ref.bits());
   }
@@ -252,6 +253,7 @@ void State::EvictFailure() {
 
 void State::ForgetReservation(uint32_t home, const TransferId& id) {
   shards_[HomeOf(id)]->transfer_index.Erase(HashId(id.lo, id.hi), kKeptBits | home);
+  LEDGER_ASSERT(shards_[home]->kept_ids.erase(id) == 1, home);
   LEDGER_ASSERT(shards_[home]->pending.erase(id) == 1, home);
 }
 

@@ -736,6 +736,7 @@ void State::AddRestoredReservation(const ReservationRecord& record, Restoring& r
   if (record.booked_ns < cold_before_ns_) {
     shards_[HomeOf(record.id)]->transfer_index.Insert(HashId(record.id.lo, record.id.hi),
                                                       kKeptBits | home);
+    shard.kept_ids.insert(record.id);
   }
   Balances& d = DerivedOf(restoring, debit_ref);
   Balances& c = DerivedOf(restoring, credit_ref);

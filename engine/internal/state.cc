@@ -145,7 +145,7 @@ Ref State::FindAccountIn(uint32_t home, AccountId id, uint32_t hash) const {
 uint32_t State::FindTransferPayloadIn(uint32_t home, TransferId id, uint32_t hash) const {
   return shards_[home]->transfer_index.Find(hash, [&](uint32_t payload) {
     if ((payload & kFailedBit) == 0) return transfer(Ref::FromBits(payload)).id == id;
-    if (IsKept(payload)) return shards_[payload & ~kKeptBits]->pending.contains(id);
+    if (IsKept(payload)) return shards_[payload & ~kKeptBits]->kept_ids.contains(id);
     return failures_[payload & ~kFailedBit].event.id == id;
   });
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "base/hash.h"
 #include "engine/engine.h"
 #include "engine/internal/hash_index.h"
@@ -225,6 +226,10 @@ struct alignas(64) Shard {  // aligned: shards' counters never share a cache lin
   alignas(64) HashIndex transfer_index;  // ids placed here: transfer ref or failure index
   QueryIndex transfer_query;
   alignas(64) TransferIdMap<PendingState> pending;  // reservations stored here
+  // The ids of those whose record is cold (index payload kKeptBits | this shard): what other
+  // shards' threads confirm an index hit against. Changed only between batches (eviction), so
+  // reading it while this shard's thread inserts into `pending` is safe.
+  absl::flat_hash_set<TransferId, TransferIdHash> kept_ids;
   ExpiryQueue expiry_queue;
   TransferIdMap<ReversalState> reversals;  // transfers stored here that have reversals
   uint64_t pending_count = 0;

@@ -222,10 +222,11 @@ bool State::AmountMatches(const Transfer& event, const Transfer& stored) const {
   return event.amount == stored.amount;
 }
 
+// From the record wherever it is: a kept reservation's state is another shard's, which its
+// thread may be changing (a record never changes).
 Amount State::ReservationAmount(const TransferId& id) const {
   const uint32_t payload = FindTransferPayload(id, HashId(id.lo, id.hi));
   if ((payload & kFailedBit) == 0) return transfer(Ref::FromBits(payload)).amount;
-  if (IsKept(payload) && payload != HashIndex::kNotFound) return KeptState(payload, id).amount;
   const std::optional<Transfer> reservation = FindColdTransfer(id);
   LEDGER_ASSERT(reservation.has_value(), payload);
   return reservation->amount;
