@@ -61,8 +61,8 @@ struct EngineOptions {
   uint32_t in_order_cross_percent = 30;
   // History beyond memory (engine/cold.h). 0: every transfer stays in memory, up to
   // transfers_max. Otherwise the window of transfers in memory holds at most about this many
-  // (each shard's share rounded up to a power of two), and so do the windows of recorded
-  // failures and expiries; transfers_max no longer limits the total. The caller moves older
+  // (each shard's share rounded up to a power of two), and so does the window of recorded
+  // failures; transfers_max no longer limits the total. The caller moves older
   // facts to a cold store (ExportCold, EvictBefore) before the window fills (HasRoomFor).
   uint64_t hot_transfers = 0;
   // Where the evicted facts are read back from; must outlive the engine. Needed before the

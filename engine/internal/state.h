@@ -5,8 +5,10 @@
 // - accounts: 104-byte records in creation order, plus an id index; pending balances live in
 //   a side map because most accounts have none at any moment (keeps a record + index under
 //   128 bytes);
-// - transfers: the 152-byte public record in booking order, plus an id index shared with the
-//   ids of recorded failures (one probe tells new / exists / failed);
+// - transfers: the 152-byte public record in booking order, in a window of the newest
+//   (ring_array.h; older ones are in a cold store, cold.cc and engine/cold.h), plus an id index
+//   shared with the ids of recorded failures (one probe tells new / exists / failed) and of
+//   reservations whose record is cold but whose state is still here;
 // - per-account history: a list of transfer refs in a shared arena, ascending, so ref order
 //   is time order and a time range is a binary search;
 // - query indexes (query_index.h): accounts by user data, ledger and code, transfers by user
@@ -412,10 +414,9 @@ class State {
   uint32_t OldestTransferShard(uint64_t from[], uint64_t end_of[], uint64_t before_ns) const;
   CreateTransferResult ApplyResolve(const Transfer& event, uint64_t timestamp_ns,
                                     const Prepared& prepared);
-  // The reservation at pending_ref is posted (or voided) by the transfer at resolver_ref.
-  // Inline (defined and only called in transfers.cc): out of line it cost a post or void
-  // about 10 instructions more (callgrind, BM_ApplyPendingThenPost).
-  // The reservation's state is on `home`.
+  // The reservation pending_id, whose state is on `home`, is posted (or voided) by the transfer
+  // at resolver_ref. Inline (defined and only called in transfers.cc): out of line it cost a
+  // post or void about 10 instructions more (callgrind, BM_ApplyPendingThenPost).
   inline void MarkResolved(uint32_t home, const TransferId& pending_id, Ref resolver_ref,
                            bool post);
   // On success, reversed_home is the shard of the reversed transfer's record (its sums').
