@@ -11,7 +11,12 @@
 #if defined(__x86_64__) && !defined(XXH_VECTOR)
 #define XXH_VECTOR 1  // XXH_SSE2
 #endif
+// GCC's warning only (clang has no such group and, with -Werror, would refuse the pragma).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include "xxhash.h"
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
