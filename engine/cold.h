@@ -34,6 +34,10 @@ struct BalanceFact {
 
 // The facts booked in [begin_ns, end_ns), each list in booking order (balances: by time, the
 // debit account's before the credit account's, expiries' in the order they were released).
+// Two exceptions a store must take: after a restore the engine exports again from its boundary,
+// so the first facts may be ones the store holds already (it keeps its own); and a recorded
+// failure of an imported chain may be booked before begin_ns (imports book their own times, and
+// failures go out in log order), so failures are new by id, not by time.
 struct ColdFacts {
   uint64_t begin_ns = 0;
   uint64_t end_ns = 0;

@@ -27,17 +27,29 @@ size_t Walk(const std::vector<Record>& records, bool reversed, size_t limit, Tak
 
 }  // namespace
 
+// Keeps what it holds (facts before end_ns_, and failures by id): see ColdFacts.
 void MemoryColdStore::Add(const ColdFacts& facts) {
   for (const Transfer& transfer : facts.transfers) {
+    if (transfer.timestamp_ns < end_ns_) continue;
     transfers_.push_back(transfer);
     by_id_[{transfer.id.lo, transfer.id.hi}] = {transfer, CreateTransferResult::kOk};
   }
   for (const FailureRecord& failure : facts.failures) {
+    if (!by_id_
+             .try_emplace({failure.event.id.lo, failure.event.id.hi},
+                          ColdTransfer{failure.event, failure.code})
+             .second) {
+      continue;
+    }
     failures_.push_back(failure);
-    by_id_[{failure.event.id.lo, failure.event.id.hi}] = {failure.event, failure.code};
   }
-  expiries_.insert(expiries_.end(), facts.expiries.begin(), facts.expiries.end());
-  balances_.insert(balances_.end(), facts.balances.begin(), facts.balances.end());
+  for (const ExpiryFact& expiry : facts.expiries) {
+    if (expiry.timestamp_ns >= end_ns_) expiries_.push_back(expiry);
+  }
+  for (const BalanceFact& balance : facts.balances) {
+    if (balance.balance.timestamp_ns >= end_ns_) balances_.push_back(balance);
+  }
+  end_ns_ = std::max(end_ns_, facts.end_ns);
 }
 
 std::optional<ColdTransfer> MemoryColdStore::FindTransfer(const TransferId& id,

@@ -30,6 +30,7 @@ class MemoryColdStore : public ColdReader {
   std::vector<ExpiryFact> expiries_;
   std::vector<BalanceFact> balances_;
   std::map<std::pair<uint64_t, uint64_t>, ColdTransfer> by_id_;
+  uint64_t end_ns_ = 0;  // every fact booked before it is here (failures aside: by id)
 };
 
 }  // namespace ledger::engine::testing

@@ -248,7 +248,10 @@ class Harness {
     engine::ColdFacts facts;
     engine_->ExportCold(std::max(boundary_ns, engine_->exported_before_ns()), facts);
     cold_store_.Add(facts);
-    if (may_skip && QueryUniform(0, 3) == 0) return;  // exported, not yet evicted
+    if (may_skip && QueryUniform(0, 3) == 0) {             // exported, not yet evicted
+      if (QueryUniform(0, 9) == 0) RestartFromSnapshot();  // then exported again
+      return;
+    }
     engine_->EvictBefore(boundary_ns);
     if (QueryUniform(0, 9) == 0) RestartFromSnapshot();
   }
