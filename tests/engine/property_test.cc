@@ -259,10 +259,11 @@ class Harness {
   // Goes on from a snapshot of the windowed engine, restored over the same cold store: what the
   // snapshot holds and what the store holds must make up the whole state again.
   void RestartFromSnapshot() {
-    const std::unique_ptr<engine::EngineSnapshot> image = engine_->CaptureSnapshot();
+    std::unique_ptr<engine::EngineSnapshot> image = engine_->CaptureSnapshot();
     absl::StatusOr<std::unique_ptr<Engine>> restored = Engine::Restore(options_, image->sections());
     ASSERT_TRUE(restored.ok()) << restored.status();
     ASSERT_EQ((*restored)->ComputeStateHash(), engine_->ComputeStateHash());
+    image.reset();  // it borrows from the engine it was taken of, which must outlive it
     engine_ = std::move(*restored);
     ++restarts_;
   }
