@@ -24,6 +24,10 @@
 
 namespace ledger::wal {
 
+// How a mapping will be read: all of it in order (a snapshot: read ahead, populated at once),
+// or a few pages here and there (the cold store's runs: only what is touched is read).
+enum class MapAccess { kSequential, kRandom };
+
 struct OpenOptions {
   bool writable = false;
   bool create_new = false;  // create the file (writable); AlreadyExists when it exists
@@ -53,7 +57,8 @@ class File {
   virtual absl::Status LockExclusive() = 0;
   // The first size_bytes of the file, read-only, valid while the pointer lives: mapped where
   // the storage can (a 1.5 GB snapshot is then neither zero-filled nor copied).
-  virtual absl::StatusOr<std::shared_ptr<const std::byte>> MapReadOnly(uint64_t size_bytes) = 0;
+  virtual absl::StatusOr<std::shared_ptr<const std::byte>> MapReadOnly(
+      uint64_t size_bytes, MapAccess access = MapAccess::kSequential) = 0;
 
  protected:
   explicit File(std::string path) : path_(std::move(path)) {}

@@ -88,7 +88,8 @@ class MemoryFile final : public File {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::shared_ptr<const std::byte>> MapReadOnly(uint64_t size_bytes) override {
+  absl::StatusOr<std::shared_ptr<const std::byte>> MapReadOnly(uint64_t size_bytes,
+                                                               MapAccess) override {
     LEDGER_RETURN_IF_ERROR(storage_.Fault("read", path()));
     std::lock_guard lock(storage_.mutex_);
     LEDGER_RETURN_IF_ERROR(storage_.Up(generation_));

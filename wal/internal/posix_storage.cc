@@ -112,11 +112,14 @@ class PosixFile final : public File {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::shared_ptr<const std::byte>> MapReadOnly(uint64_t size_bytes) override {
+  absl::StatusOr<std::shared_ptr<const std::byte>> MapReadOnly(uint64_t size_bytes,
+                                                               MapAccess access) override {
     if (size_bytes == 0) return std::shared_ptr<const std::byte>();
-    void* mapped = mmap(nullptr, size_bytes, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd_, 0);
+    const bool sequential = access == MapAccess::kSequential;
+    void* mapped =
+        mmap(nullptr, size_bytes, PROT_READ, MAP_PRIVATE | (sequential ? MAP_POPULATE : 0), fd_, 0);
     if (mapped == MAP_FAILED) return ErrnoStatus("map", path(), errno);
-    madvise(mapped, size_bytes, MADV_SEQUENTIAL);
+    madvise(mapped, size_bytes, sequential ? MADV_SEQUENTIAL : MADV_RANDOM);
     return std::shared_ptr<const std::byte>(static_cast<const std::byte*>(mapped),
                                             [size_bytes](const std::byte* memory) {
                                               munmap(const_cast<std::byte*>(memory), size_bytes);

@@ -1,0 +1,417 @@
+#include "cold/cold_store.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "cold/format.h"
+#include "cold/internal/id_filter.h"
+#include "cold/internal/run.h"
+
+namespace ledger::cold {
+
+
+
+using engine::BalanceFact;
+using engine::ColdFacts;
+using engine::ColdResolution;
+using engine::ColdReversals;
+using engine::ColdTransfer;
+using engine::ExpiryFact;
+using engine::FailureRecord;
+
+
+
+using internal::LowerBound;
+using internal::Run;
+
+WrittenRun::WrittenRun() = default;
+WrittenRun::WrittenRun(WrittenRun&&) noexcept = default;
+WrittenRun& WrittenRun::operator=(WrittenRun&&) noexcept = default;
+WrittenRun::~WrittenRun() = default;
+
+namespace {
+
+// The filter grows by half before it gets sparser than 16 / 1.5 = 10.7 bits per id: it never
+// takes more than 2 bytes per id (past its 64 KiB minimum).
+constexpr uint64_t kFilterGrowthNumerator = 3;
+constexpr uint64_t kFilterGrowthDenominator = 2;
+constexpr uint64_t kFilterCapacityMin = 32768;
+
+std::optional<uint64_t> SequenceOfName(const std::string& name) {
+  if (!absl::StartsWith(name, "run-") || !absl::EndsWith(name, ".cold")) return std::nullopt;
+  uint64_t sequence = 0;
+  if (!absl::SimpleAtoi(name.substr(4, name.size() - 9), &sequence)) {
+    return std::nullopt;
+  }
+  return sequence;
+}
+
+uint64_t MaxOf(uint64_t timestamp_max_ns) {
+  return timestamp_max_ns == 0 ? std::numeric_limits<uint64_t>::max() : timestamp_max_ns;
+}
+
+size_t LimitOf(uint32_t limit, size_t out_size) {
+  return limit == 0 ? out_size : std::min<size_t>(limit, out_size);
+}
+
+uint64_t IdCount(const Run& run) {
+  return run.Count<IdEntry>(RunSection::kIds);
+}
+
+// Whether the run may hold facts booked in [min_ns, max_ns].
+bool Overlaps(const Run& run, uint64_t min_ns, uint64_t max_ns) {
+  return run.header().begin_ns <= max_ns && run.header().end_ns > min_ns;
+}
+
+// Calls visit(index) for indexes [begin, end) in order, or reversed, until it returns false.
+template <typename Visit>
+void Walk(uint64_t begin, uint64_t end, bool reversed, Visit&& visit) {
+  for (uint64_t k = 0; k < end - begin; ++k) {
+    if (!visit(reversed ? end - 1 - k : begin + k)) return;
+  }
+}
+
+// Calls visit(run) for the runs in time order, or newest first, until it returns false.
+template <typename Visit>
+void WalkRuns(const std::vector<std::unique_ptr<Run>>& runs, bool reversed, Visit&& visit) {
+  Walk(0, runs.size(), reversed, [&](uint64_t r) { return visit(*runs[r]); });
+}
+
+// The range of a section sorted by (account, timestamp) whose entries name `account` in
+// [min_ns, max_ns].
+template <typename Entry, typename AccountOf, typename TimeOf>
+std::pair<uint64_t, uint64_t> AccountRange(const Run& run, RunSection section,
+                                           const AccountId& account, uint64_t min_ns,
+                                           uint64_t max_ns, AccountOf&& account_of,
+                                           TimeOf&& time_of) {
+  const uint64_t begin = LowerBound<Entry>(run, section, [&](const Entry& entry) {
+    return account_of(entry) < account || (account_of(entry) == account && time_of(entry) < min_ns);
+  });
+  const uint64_t end = LowerBound<Entry>(run, section, [&](const Entry& entry) {
+    return account_of(entry) < account ||
+           (account_of(entry) == account && time_of(entry) <= max_ns);
+  });
+  return {begin, std::max(begin, end)};
+}
+
+}  // namespace
+
+ColdStore::ColdStore(std::string directory, wal::Storage& storage)
+    : directory_(std::move(directory)), storage_(storage) {}
+
+ColdStore::~ColdStore() = default;
+
+uint64_t ColdStore::filter_bytes() const { return filter_->size_bytes(); }
+
+absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::Open(const std::string& directory,
+                                                           wal::Storage& storage) {
+  std::unique_ptr<ColdStore> store(new ColdStore(directory, storage));
+  absl::StatusOr<std::vector<std::string>> names = storage.List(directory);
+  if (absl::IsNotFound(names.status())) {
+    LEDGER_RETURN_IF_ERROR(storage.CreateDirectory(directory));
+    const size_t slash = directory.find_last_of('/');
+    LEDGER_RETURN_IF_ERROR(
+        storage.SyncDirectory(slash == std::string::npos ? "." : directory.substr(0, slash)));
+    names = std::vector<std::string>();
+  }
+  LEDGER_RETURN_IF_ERROR(names.status());
+  std::vector<uint64_t> sequences;
+  bool removed = false;
+  for (const std::string& name : *names) {
+    if (absl::EndsWith(name, kTemporarySuffix)) {  // a run whose write never finished
+      LEDGER_RETURN_IF_ERROR(storage.Remove(absl::StrCat(directory, "/", name)));
+      removed = true;
+    } else if (const std::optional<uint64_t> sequence = SequenceOfName(name)) {
+      sequences.push_back(*sequence);
+    }
+  }
+  if (removed) LEDGER_RETURN_IF_ERROR(storage.SyncDirectory(directory));
+  std::sort(sequences.begin(), sequences.end());
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    if (sequences[i] != i + 1) {
+      return absl::DataLossError(absl::StrCat("cold store ", directory, ": run ", i + 1,
+                                              " is missing (", RunFileName(i + 1), ")"));
+    }
+    const std::string path = absl::StrCat(directory, "/", RunFileName(sequences[i]));
+    LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Run> run, Run::Open(storage, path));
+    LEDGER_RETURN_IF_ERROR(store->AddRun(std::move(run)));
+  }
+  store->filter_ = store->BuildFilter(nullptr, &store->filter_capacity_ids_);
+  return store;
+}
+
+absl::Status ColdStore::AddRun(std::unique_ptr<Run> run) {
+  const RunHeader& header = run->header();
+  if (header.sequence != runs_.size() + 1 || (!runs_.empty() && header.begin_ns != end_ns_)) {
+    return absl::DataLossError(absl::StrCat(
+        "cold run ", run->path(), ": sequence ", header.sequence, " covers [", header.begin_ns,
+        ", ", header.end_ns, "), but the runs before it end at ", end_ns_));
+  }
+  end_ns_ = header.end_ns;
+  transfer_count_ += run->Count<Transfer>(RunSection::kTransfers);
+  failure_count_ += run->Count<FailureRecord>(RunSection::kFailures);
+  runs_.push_back(std::move(run));
+  return absl::OkStatus();
+}
+
+std::unique_ptr<internal::IdFilter> ColdStore::BuildFilter(const Run* extra,
+                                                           uint64_t* capacity_ids) const {
+  uint64_t id_count = extra == nullptr ? 0 : IdCount(*extra);
+  for (const auto& run : runs_) id_count += IdCount(*run);
+  *capacity_ids = std::max(id_count, kFilterCapacityMin);
+  auto filter = std::make_unique<internal::IdFilter>(*capacity_ids);
+  const auto insert_all = [&filter](const Run& run) {
+    for (uint64_t i = 0; i < IdCount(run); ++i) {
+      filter->Insert(run.At<IdEntry>(RunSection::kIds, i).id);
+    }
+  };
+  for (const auto& run : runs_) insert_all(*run);
+  if (extra != nullptr) insert_all(*extra);
+  return filter;
+}
+
+absl::StatusOr<WrittenRun> ColdStore::Write(const ColdFacts& facts) {
+  if (written_unpublished_) {
+    return absl::FailedPreconditionError("cold store: the last run written is not published");
+  }
+  if (facts.begin_ns > end_ns_ && !runs_.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cold store: facts from ", facts.begin_ns, " would leave a gap after ", end_ns_));
+  }
+  // What the store holds already is left out (the facts' first part after a restore).
+  const auto first_new = [this](const auto& list, auto time_of) {
+    return std::find_if(list.begin(), list.end(),
+                        [&](const auto& fact) { return time_of(fact) >= end_ns_; }) -
+           list.begin();
+  };
+  const auto transfer_at = [](const Transfer& t) { return t.timestamp_ns; };
+  const auto expiry_at = [](const ExpiryFact& e) { return e.timestamp_ns; };
+  const auto balance_at = [](const BalanceFact& b) { return b.balance.timestamp_ns; };
+  std::vector<FailureRecord> failures;
+  for (const FailureRecord& failure : facts.failures) {
+    if (!FindAnywhere(failure.event.id).has_value()) failures.push_back(failure);
+  }
+  internal::RunFacts run_facts;
+  run_facts.begin_ns = runs_.empty() ? facts.begin_ns : end_ns_;
+  run_facts.end_ns = std::max(facts.end_ns, run_facts.begin_ns);
+  run_facts.transfers = std::span(facts.transfers).subspan(first_new(facts.transfers, transfer_at));
+  run_facts.failures = failures;
+  run_facts.expiries = std::span(facts.expiries).subspan(first_new(facts.expiries, expiry_at));
+  run_facts.balances = std::span(facts.balances).subspan(first_new(facts.balances, balance_at));
+  const uint64_t sequence = runs_.size() + 1;
+  LEDGER_RETURN_IF_ERROR(internal::WriteRun(storage_, directory_, sequence, run_facts));
+
+  WrittenRun written;
+  LEDGER_ASSIGN_OR_RETURN(written.run,
+                          Run::Open(storage_, absl::StrCat(directory_, "/", RunFileName(sequence))));
+  written.transfer_count = run_facts.transfers.size();
+  written.failure_count = run_facts.failures.size();
+  const uint64_t id_count = transfer_count_ + failure_count_ + IdCount(*written.run);
+  if (id_count * kFilterGrowthDenominator > filter_capacity_ids_ * kFilterGrowthNumerator) {
+    written.grown_filter = BuildFilter(written.run.get(), &written.grown_filter_capacity_ids);
+  } else {
+    // Readers may see these ids as "maybe" before the run is published: they then search the
+    // published runs and find nothing, which is right until Publish.
+    for (uint64_t i = 0; i < IdCount(*written.run); ++i) {
+      filter_->Insert(written.run->At<IdEntry>(RunSection::kIds, i).id);
+    }
+  }
+  written_unpublished_ = true;
+  return written;
+}
+
+void ColdStore::Publish(WrittenRun written) {
+  LEDGER_REQUIRE(written_unpublished_ && written.run != nullptr);
+  const absl::Status added = AddRun(std::move(written.run));
+  LEDGER_ASSERT(added.ok(), std::string(added.message()));  // Write made it the next one
+  if (written.grown_filter != nullptr) {
+    filter_ = std::move(written.grown_filter);
+    filter_capacity_ids_ = written.grown_filter_capacity_ids;
+  }
+  written_unpublished_ = false;
+}
+
+absl::Status ColdStore::Append(const ColdFacts& facts) {
+  LEDGER_ASSIGN_OR_RETURN(WrittenRun written, Write(facts));
+  Publish(std::move(written));
+  return absl::OkStatus();
+}
+
+absl::Status ColdStore::Verify() const {
+  for (const auto& run : runs_) LEDGER_RETURN_IF_ERROR(run->Verify());
+  return absl::OkStatus();
+}
+
+std::optional<ColdTransfer> ColdStore::FindAnywhere(const TransferId& id) const {
+  return FindTransfer(id, std::numeric_limits<uint64_t>::max());
+}
+
+std::optional<ColdTransfer> ColdStore::FindTransfer(const TransferId& id,
+                                                    uint64_t before_ns) const {
+  if (!filter_->MayContain(id)) return std::nullopt;
+  run_searches_.fetch_add(1, std::memory_order_relaxed);
+  for (auto run = runs_.rbegin(); run != runs_.rend(); ++run) {
+    if ((*run)->header().timestamp_min_ns >= before_ns) continue;
+    const uint64_t index = LowerBound<IdEntry>(
+        **run, RunSection::kIds, [&id](const IdEntry& entry) { return entry.id < id; });
+    if (index == IdCount(**run)) continue;
+    const IdEntry& entry = (*run)->At<IdEntry>(RunSection::kIds, index);
+    if (entry.id != id) continue;
+    ColdTransfer found;
+    if ((entry.where & kInFailures) != 0) {
+      const FailureRecord& failure =
+          (*run)->At<FailureRecord>(RunSection::kFailures, entry.where & ~kInFailures);
+      found = {failure.event, failure.code};
+    } else {
+      found.record = (*run)->At<Transfer>(RunSection::kTransfers, entry.where);
+    }
+    if (found.record.timestamp_ns >= before_ns) return std::nullopt;
+    return found;  // ids are unique across runs
+  }
+  return std::nullopt;
+}
+
+ColdResolution ColdStore::FindResolution(const TransferId& pending_id, uint64_t before_ns) const {
+  ColdResolution resolution;
+  for (const auto& run : runs_) {
+    if (run->header().begin_ns >= before_ns) break;
+    const uint64_t entries = run->Count<ResolutionEntry>(RunSection::kResolutions);
+    for (uint64_t i = LowerBound<ResolutionEntry>(
+             *run, RunSection::kResolutions,
+             [&pending_id](const ResolutionEntry& entry) { return entry.pending_id < pending_id; });
+         i < entries; ++i) {
+      const ResolutionEntry& entry = run->At<ResolutionEntry>(RunSection::kResolutions, i);
+      if (entry.pending_id != pending_id) break;
+      if ((entry.where & kIsExpiry) != 0) {
+        const ExpiryFact& expiry =
+            run->At<ExpiryFact>(RunSection::kExpiries, entry.where & ~kIsExpiry);
+        if (expiry.timestamp_ns >= before_ns) continue;
+        resolution.status = PendingStatus::kExpired;
+        resolution.expired_at_ns = expiry.timestamp_ns;
+        return resolution;
+      }
+      const Transfer& resolver = run->At<Transfer>(RunSection::kTransfers, entry.where);
+      if (resolver.timestamp_ns >= before_ns) continue;
+      resolution.status = (resolver.flags & transfer_flags::kPostPending) != 0
+                              ? PendingStatus::kPosted
+                              : PendingStatus::kVoided;
+      resolution.resolver = resolver;
+      return resolution;
+    }
+  }
+  return resolution;
+}
+
+ColdReversals ColdStore::FindReversals(const TransferId& id, uint64_t before_ns,
+                                       std::span<TransferId> ids_out) const {
+  ColdReversals reversals;
+  for (const auto& run : runs_) {
+    if (run->header().begin_ns >= before_ns) break;
+    const uint64_t entries = run->Count<ReversalEntry>(RunSection::kReversals);
+    for (uint64_t i = LowerBound<ReversalEntry>(
+             *run, RunSection::kReversals,
+             [&id](const ReversalEntry& entry) { return entry.reverses_id < id; });
+         i < entries; ++i) {
+      const ReversalEntry& entry = run->At<ReversalEntry>(RunSection::kReversals, i);
+      if (entry.reverses_id != id) break;
+      const Transfer& reversal = run->At<Transfer>(RunSection::kTransfers, entry.position);
+      if (reversal.timestamp_ns >= before_ns) break;  // booking order within a run
+      if (reversals.count < ids_out.size()) ids_out[reversals.count] = reversal.id;
+      // Never overflows: the engine keeps reversals of a transfer within its amount.
+      reversals.reversed = Amount::From(reversals.reversed.Get() + reversal.amount.Get());
+      ++reversals.count;
+    }
+  }
+  return reversals;
+}
+
+size_t ColdStore::GetAccountTransfers(const AccountFilter& filter,
+                                      std::span<Transfer> out) const {
+  const bool debits = (filter.flags & filter_flags::kDebits) != 0;
+  const bool credits = (filter.flags & filter_flags::kCredits) != 0;
+  const bool reversed = (filter.flags & filter_flags::kReversed) != 0;
+  const uint64_t max_ns = MaxOf(filter.timestamp_max_ns);
+  const uint64_t value_max_ns = MaxOf(filter.value_time_max_ns);
+  const size_t limit = LimitOf(filter.limit, out.size());
+  size_t count = 0;
+  WalkRuns(runs_, reversed, [&](const Run& run) {
+    if (!Overlaps(run, filter.timestamp_min_ns, max_ns)) return count < limit;
+    const auto [begin, end] = AccountRange<AccountEntry>(
+        run, RunSection::kAccounts, filter.account_id, filter.timestamp_min_ns, max_ns,
+        [](const AccountEntry& e) { return e.account_id; },
+        [](const AccountEntry& e) { return e.timestamp_ns; });
+    Walk(begin, end, reversed, [&](uint64_t i) {
+      if (count >= limit) return false;
+      const Transfer& t = run.At<Transfer>(
+          RunSection::kTransfers, run.At<AccountEntry>(RunSection::kAccounts, i).position);
+      const bool side = (t.debit_account_id == filter.account_id && debits) ||
+                        (t.credit_account_id == filter.account_id && credits);
+      const uint64_t value_ns = ValueTimeOf(t);
+      if (side && (filter.code == 0 || t.code == filter.code) &&
+          value_ns >= filter.value_time_min_ns && value_ns <= value_max_ns) {
+        out[count++] = t;
+      }
+      return true;
+    });
+    return count < limit;
+  });
+  return count;
+}
+
+size_t ColdStore::GetAccountBalances(const AccountFilter& filter,
+                                     std::span<AccountBalance> out) const {
+  const bool reversed = (filter.flags & filter_flags::kReversed) != 0;
+  const uint64_t max_ns = MaxOf(filter.timestamp_max_ns);
+  const size_t limit = LimitOf(filter.limit, out.size());
+  size_t count = 0;
+  WalkRuns(runs_, reversed, [&](const Run& run) {
+    if (!Overlaps(run, filter.timestamp_min_ns, max_ns)) return count < limit;
+    const auto [begin, end] = AccountRange<BalanceFact>(
+        run, RunSection::kBalances, filter.account_id, filter.timestamp_min_ns, max_ns,
+        [](const BalanceFact& b) { return b.account_id; },
+        [](const BalanceFact& b) { return b.balance.timestamp_ns; });
+    Walk(begin, end, reversed, [&](uint64_t i) {
+      if (count >= limit) return false;
+      out[count++] = run.At<BalanceFact>(RunSection::kBalances, i).balance;
+      return true;
+    });
+    return count < limit;
+  });
+  return count;
+}
+
+// Scans the runs' records in the time range: the user data, ledger and code are not indexed in
+// the runs (yet), so a selective query over a long range reads every record in it.
+size_t ColdStore::QueryTransfers(const QueryFilter& filter, std::span<Transfer> out) const {
+  const uint64_t max_ns = MaxOf(filter.timestamp_max_ns);
+  const size_t limit = LimitOf(filter.limit, out.size());
+  size_t count = 0;
+  WalkRuns(runs_, filter.reversed, [&](const Run& run) {
+    if (!Overlaps(run, filter.timestamp_min_ns, max_ns)) return count < limit;
+    const uint64_t begin = LowerBound<Transfer>(run, RunSection::kTransfers, [&](const Transfer& t) {
+      return t.timestamp_ns < filter.timestamp_min_ns;
+    });
+    const uint64_t end = LowerBound<Transfer>(
+        run, RunSection::kTransfers, [&](const Transfer& t) { return t.timestamp_ns <= max_ns; });
+    Walk(begin, std::max(begin, end), filter.reversed, [&](uint64_t i) {
+      if (count >= limit) return false;
+      const Transfer& t = run.At<Transfer>(RunSection::kTransfers, i);
+      if ((filter.user_data_128.IsZero() || t.user_data_128 == filter.user_data_128) &&
+          (filter.user_data_64 == 0 || t.user_data_64 == filter.user_data_64) &&
+          (filter.user_data_32 == 0 || t.user_data_32 == filter.user_data_32) &&
+          (filter.ledger == 0 || t.ledger == filter.ledger) &&
+          (filter.code == 0 || t.code == filter.code)) {
+        out[count++] = t;
+      }
+      return true;
+    });
+    return count < limit;
+  });
+  return count;
+}
+
+}  // namespace ledger::cold

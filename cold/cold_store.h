@@ -1,0 +1,113 @@
+// The cold store on disk (docs/cold-store.md): the facts a windowed engine let go of, as
+// immutable run files (cold/format.h) in one directory, read through engine/cold.h's
+// ColdReader, and an id filter in memory that answers "never stored" for new ids without a
+// disk read.
+//
+// Threads. Reads (the ColdReader methods) run on any thread, several at once. Writing takes
+// two steps so the slow part runs off the reading thread: Write makes facts durable as a new
+// run (one Write at a time, on any thread, side by side with reads), and Publish makes the
+// run visible to reads (on the thread that coordinates the readers, while none runs: a
+// replica calls it between batches). Until then reads answer as before.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/cold.h"
+#include "wal/storage.h"
+
+namespace ledger::cold {
+
+namespace internal {
+class IdFilter;
+class Run;
+}  // namespace internal
+
+// A run written by ColdStore::Write and not yet published.
+struct WrittenRun {
+  std::unique_ptr<internal::Run> run;
+  std::unique_ptr<internal::IdFilter> grown_filter;  // when the store's filter had to grow
+  uint64_t grown_filter_capacity_ids = 0;
+  uint64_t transfer_count = 0;
+  uint64_t failure_count = 0;
+  WrittenRun();
+  WrittenRun(WrittenRun&&) noexcept;
+  WrittenRun& operator=(WrittenRun&&) noexcept;
+  ~WrittenRun();
+};
+
+class ColdStore final : public engine::ColdReader {
+ public:
+  // Opens the store in `directory` (created when missing), which `storage` holds: removes what
+  // a write left half-done (temporary files), checks every run's header and checksums section,
+  // and fills the id filter from the runs' id sections. DataLoss naming the file when a run is
+  // damaged or missing (runs are numbered and cover consecutive time ranges).
+  static absl::StatusOr<std::unique_ptr<ColdStore>> Open(const std::string& directory,
+                                                         wal::Storage& storage);
+  ~ColdStore() override;
+
+  // Every fact booked before it is here (a recorded failure: by its id, whatever its time).
+  uint64_t end_ns() const { return end_ns_; }
+  uint64_t run_count() const { return runs_.size(); }
+  uint64_t transfer_count() const { return transfer_count_; }
+  uint64_t failure_count() const { return failure_count_; }
+  uint64_t filter_bytes() const;
+  // Lookups of an id that passed the filter and searched the runs (present ids and the
+  // filter's false positives).
+  uint64_t run_searches() const { return run_searches_.load(std::memory_order_relaxed); }
+  const std::string& directory() const { return directory_; }
+
+  // Makes the facts the store lacks durable as the next run (those booked before end_ns() it
+  // holds already, and failures whose id it has; engine/cold.h's ColdFacts says why they come
+  // again). FailedPrecondition when facts.begin_ns is past end_ns() (a gap), or a written run
+  // is not yet published; I/O errors as they come (nothing is then visible, and the next Open
+  // removes the leftovers).
+  absl::StatusOr<WrittenRun> Write(const engine::ColdFacts& facts);
+  void Publish(WrittenRun written);
+  // Write and Publish, for callers that read on the same thread (tests, tools).
+  absl::Status Append(const engine::ColdFacts& facts);
+
+  // Checks every chunk of every run: DataLoss naming the file and chunk that fail.
+  absl::Status Verify() const;
+
+  std::optional<engine::ColdTransfer> FindTransfer(const TransferId& id,
+                                                   uint64_t before_ns) const override;
+  engine::ColdResolution FindResolution(const TransferId& pending_id,
+                                        uint64_t before_ns) const override;
+  engine::ColdReversals FindReversals(const TransferId& id, uint64_t before_ns,
+                                      std::span<TransferId> ids_out) const override;
+  size_t GetAccountTransfers(const AccountFilter& filter,
+                             std::span<Transfer> out) const override;
+  size_t GetAccountBalances(const AccountFilter& filter,
+                            std::span<AccountBalance> out) const override;
+  size_t QueryTransfers(const QueryFilter& filter,
+                        std::span<Transfer> out) const override;
+
+ private:
+  ColdStore(std::string directory, wal::Storage& storage);
+  absl::Status AddRun(std::unique_ptr<internal::Run> run);
+  // A filter of every published id and those of `extra`, sized for them (*capacity_ids).
+  std::unique_ptr<internal::IdFilter> BuildFilter(const internal::Run* extra,
+                                                  uint64_t* capacity_ids) const;
+  std::optional<engine::ColdTransfer> FindAnywhere(const TransferId& id) const;
+
+  std::string directory_;
+  wal::Storage& storage_;
+  std::vector<std::unique_ptr<internal::Run>> runs_;  // by sequence
+  std::unique_ptr<internal::IdFilter> filter_;
+  uint64_t filter_capacity_ids_ = 0;
+  uint64_t end_ns_ = 0;
+  uint64_t transfer_count_ = 0;
+  uint64_t failure_count_ = 0;
+  bool written_unpublished_ = false;
+  mutable std::atomic<uint64_t> run_searches_{0};
+};
+
+}  // namespace ledger::cold

@@ -1,0 +1,277 @@
+#include "cold/internal/run.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+
+namespace ledger::cold {
+
+std::string RunFileName(uint64_t sequence) {
+  std::string digits = std::to_string(sequence);
+  return absl::StrCat("run-", std::string(digits.size() < 16 ? 16 - digits.size() : 0, '0'),
+                      digits, ".cold");
+}
+
+namespace internal {
+namespace {
+
+using engine::BalanceFact;
+using engine::ExpiryFact;
+using engine::FailureRecord;
+using ::ledger::Transfer;
+
+constexpr uint32_t kRecordSizes[kRunSectionCount] = {
+    sizeof(Transfer),     sizeof(FailureRecord),   sizeof(ExpiryFact),
+    sizeof(BalanceFact),  sizeof(IdEntry),         sizeof(AccountEntry),
+    sizeof(ResolutionEntry), sizeof(ReversalEntry), sizeof(Hash128)};
+
+uint64_t AlignUp(uint64_t bytes) { return (bytes + kRunAlignBytes - 1) / kRunAlignBytes * kRunAlignBytes; }
+
+uint64_t ChunkCount(uint64_t size_bytes) { return (size_bytes + kChunkBytes - 1) / kChunkBytes; }
+
+template <typename Record>
+std::span<const std::byte> BytesOf(const std::vector<Record>& records) {
+  return std::as_bytes(std::span(records));
+}
+
+// The sorted sections, built from the records.
+struct Indexes {
+  std::vector<BalanceFact> balances;
+  std::vector<IdEntry> ids;
+  std::vector<AccountEntry> accounts;
+  std::vector<ResolutionEntry> resolutions;
+  std::vector<ReversalEntry> reversals;
+};
+
+Indexes BuildIndexes(const RunFacts& facts) {
+  Indexes indexes;
+  indexes.balances.assign(facts.balances.begin(), facts.balances.end());
+  std::stable_sort(indexes.balances.begin(), indexes.balances.end(),
+                   [](const BalanceFact& a, const BalanceFact& b) {
+                     return a.account_id < b.account_id;  // stable: time order within one
+                   });
+  indexes.ids.reserve(facts.transfers.size() + facts.failures.size());
+  indexes.accounts.reserve(2 * facts.transfers.size());
+  for (uint64_t i = 0; i < facts.transfers.size(); ++i) {
+    const Transfer& transfer = facts.transfers[i];
+    indexes.ids.push_back({transfer.id, i});
+    indexes.accounts.push_back({transfer.debit_account_id, transfer.timestamp_ns, i});
+    indexes.accounts.push_back({transfer.credit_account_id, transfer.timestamp_ns, i});
+    if ((transfer.flags & (transfer_flags::kPostPending |
+                           transfer_flags::kVoidPending)) != 0) {
+      indexes.resolutions.push_back({transfer.pending_id, i});
+    }
+    if (!transfer.reverses_id.IsZero()) indexes.reversals.push_back({transfer.reverses_id, i});
+  }
+  for (uint64_t j = 0; j < facts.failures.size(); ++j) {
+    indexes.ids.push_back({facts.failures[j].event.id, kInFailures | j});
+  }
+  for (uint64_t k = 0; k < facts.expiries.size(); ++k) {
+    indexes.resolutions.push_back({facts.expiries[k].id, kIsExpiry | k});
+  }
+  std::sort(indexes.ids.begin(), indexes.ids.end(),
+            [](const IdEntry& a, const IdEntry& b) { return a.id < b.id; });
+  std::sort(indexes.accounts.begin(), indexes.accounts.end(),
+            [](const AccountEntry& a, const AccountEntry& b) {
+              return a.account_id != b.account_id ? a.account_id < b.account_id
+                                                  : a.timestamp_ns < b.timestamp_ns;
+            });
+  std::stable_sort(indexes.resolutions.begin(), indexes.resolutions.end(),
+                   [](const ResolutionEntry& a, const ResolutionEntry& b) {
+                     return a.pending_id < b.pending_id;
+                   });
+  std::stable_sort(indexes.reversals.begin(), indexes.reversals.end(),
+                   [](const ReversalEntry& a, const ReversalEntry& b) {
+                     return a.reverses_id < b.reverses_id;  // stable: booking order within one
+                   });
+  return indexes;
+}
+
+absl::Status CheckOrder(const RunFacts& facts) {
+  uint64_t previous_ns = 0;
+  for (const Transfer& transfer : facts.transfers) {
+    if (transfer.timestamp_ns < facts.begin_ns || transfer.timestamp_ns >= facts.end_ns ||
+        transfer.timestamp_ns <= previous_ns) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cold run: transfer booked at ", transfer.timestamp_ns,
+                       " out of order or outside [", facts.begin_ns, ", ", facts.end_ns, ")"));
+    }
+    previous_ns = transfer.timestamp_ns;
+  }
+  return absl::OkStatus();
+}
+
+uint64_t TimestampMin(const RunFacts& facts) {
+  uint64_t min_ns = facts.begin_ns;
+  for (const FailureRecord& failure : facts.failures) {
+    min_ns = std::min(min_ns, failure.event.timestamp_ns);
+  }
+  return min_ns;
+}
+
+}  // namespace
+
+absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint64_t sequence,
+                      const RunFacts& facts) {
+  LEDGER_RETURN_IF_ERROR(CheckOrder(facts));
+  const Indexes indexes = BuildIndexes(facts);
+  const std::span<const std::byte> contents[kRunSectionCount - 1] = {
+      std::as_bytes(facts.transfers), std::as_bytes(facts.failures),
+      std::as_bytes(facts.expiries),  BytesOf(indexes.balances),
+      BytesOf(indexes.ids),           BytesOf(indexes.accounts),
+      BytesOf(indexes.resolutions),   BytesOf(indexes.reversals)};
+
+  RunHeader header{};
+  header.magic = kRunMagic;
+  header.format_version = kRunFormatVersion;
+  header.section_count = kRunSectionCount;
+  header.sequence = sequence;
+  header.begin_ns = facts.begin_ns;
+  header.end_ns = facts.end_ns;
+  header.timestamp_min_ns = TimestampMin(facts);
+  std::vector<Hash128> checksums;
+  uint64_t offset = kRunHeaderBytes;
+  for (size_t s = 0; s + 1 < kRunSectionCount; ++s) {
+    header.sections[s] = {offset, contents[s].size(), kRecordSizes[s], 0, checksums.size()};
+    for (uint64_t chunk = 0; chunk < ChunkCount(contents[s].size()); ++chunk) {
+      checksums.push_back(base::HashBytes128(contents[s].subspan(
+          chunk * kChunkBytes, std::min(kChunkBytes, contents[s].size() - chunk * kChunkBytes))));
+    }
+    offset = AlignUp(offset + contents[s].size());
+  }
+  const std::span<const std::byte> checksum_bytes = BytesOf(checksums);
+  header.sections[kRunSectionCount - 1] = {offset, checksum_bytes.size(), sizeof(Hash128), 0, 0};
+  header.checksums_checksum = base::HashBytes128(checksum_bytes);
+  header.file_size_bytes = offset + checksum_bytes.size();
+  header.checksum = base::HashBytes128(
+      std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
+
+  const std::string path = absl::StrCat(directory, "/", RunFileName(sequence));
+  const std::string temporary = absl::StrCat(path, kTemporarySuffix);
+  wal::OpenOptions options;
+  options.writable = true;
+  options.create_new = true;
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> file, storage.Open(temporary, options));
+  // Reserved whole first: the file has its size even where its last sections are empty, and
+  // a full disk shows here, not half-way.
+  LEDGER_RETURN_IF_ERROR(file->Allocate(header.file_size_bytes));
+  LEDGER_RETURN_IF_ERROR(file->Write(0, std::as_bytes(std::span(&header, 1))));
+  for (size_t s = 0; s + 1 < kRunSectionCount; ++s) {
+    if (!contents[s].empty()) {
+      LEDGER_RETURN_IF_ERROR(file->Write(header.sections[s].offset, contents[s]));
+    }
+  }
+  if (!checksum_bytes.empty()) {
+    LEDGER_RETURN_IF_ERROR(file->Write(header.sections[kRunSectionCount - 1].offset, checksum_bytes));
+  }
+  LEDGER_RETURN_IF_ERROR(file->Sync());
+  file.reset();
+  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary, path));
+  return storage.SyncDirectory(directory);
+}
+
+namespace {
+
+absl::Status Corrupt(const std::string& path, std::string_view what) {
+  return absl::DataLossError(absl::StrCat("cold run ", path, ": ", std::string(what)));
+}
+
+absl::Status CheckHeader(const RunHeader& header, const std::string& path, uint64_t size_bytes) {
+  if (header.magic != kRunMagic) return Corrupt(path, "not a cold run (magic)");
+  const Hash128 checksum = base::HashBytes128(
+      std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
+  if (checksum != header.checksum) return Corrupt(path, "header checksum mismatch");
+  if (header.format_version != kRunFormatVersion) {
+    return Corrupt(path, absl::StrCat("format version ", header.format_version, ", this build reads ",
+                                      kRunFormatVersion));
+  }
+  if (header.section_count != kRunSectionCount || header.file_size_bytes != size_bytes ||
+      header.begin_ns > header.end_ns) {
+    return Corrupt(path, absl::StrCat("header does not fit the file (", size_bytes, " bytes)"));
+  }
+  uint64_t chunk_count = 0;
+  for (size_t s = 0; s < kRunSectionCount; ++s) {
+    const SectionExtent& extent = header.sections[s];
+    if (extent.offset % kRunAlignBytes != 0 || extent.offset < kRunHeaderBytes ||
+        extent.offset > size_bytes || extent.size_bytes > size_bytes - extent.offset ||
+        extent.record_size_bytes != kRecordSizes[s] || extent.size_bytes % kRecordSizes[s] != 0 ||
+        (s + 1 < kRunSectionCount && extent.first_chunk != chunk_count)) {
+      return Corrupt(path, absl::StrCat("section ", s, " does not fit the file"));
+    }
+    if (s + 1 < kRunSectionCount) chunk_count += ChunkCount(extent.size_bytes);
+  }
+  if (header.sections[kRunSectionCount - 1].size_bytes != chunk_count * sizeof(Hash128)) {
+    return Corrupt(path, "checksums section has the wrong size");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Run>> Run::Open(wal::Storage& storage, const std::string& path) {
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> file, storage.Open(path, {}));
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t size_bytes, file->Size());
+  if (size_bytes < kRunHeaderBytes) return Corrupt(path, "shorter than its header");
+  std::unique_ptr<Run> run(new Run());
+  run->path_ = path;
+  LEDGER_RETURN_IF_ERROR(
+      file->Read(0, std::as_writable_bytes(std::span(&run->header_, 1))));
+  LEDGER_RETURN_IF_ERROR(CheckHeader(run->header_, path, size_bytes));
+  LEDGER_ASSIGN_OR_RETURN(run->bytes_, file->MapReadOnly(size_bytes, wal::MapAccess::kRandom));
+  const SectionExtent& checksums = run->header_.sections[kRunSectionCount - 1];
+  const std::span<const std::byte> checksum_bytes(run->bytes_.get() + checksums.offset,
+                                                  checksums.size_bytes);
+  if (base::HashBytes128(checksum_bytes) != run->header_.checksums_checksum) {
+    return Corrupt(path, "checksums section checksum mismatch");
+  }
+  run->checksums_ = {reinterpret_cast<const Hash128*>(checksum_bytes.data()),
+                     checksum_bytes.size() / sizeof(Hash128)};
+  const uint64_t words = (run->checksums_.size() + 63) / 64;
+  run->checked_ = std::make_unique<std::atomic<uint64_t>[]>(words);
+  for (uint64_t w = 0; w < words; ++w) run->checked_[w].store(0, std::memory_order_relaxed);
+  return run;
+}
+
+absl::Status Run::CheckChunk(const SectionExtent& extent, uint64_t chunk_in_section) const {
+  const uint64_t chunk = extent.first_chunk + chunk_in_section;
+  const uint64_t bit = uint64_t{1} << (chunk % 64);
+  if ((checked_[chunk / 64].load(std::memory_order_acquire) & bit) != 0) return absl::OkStatus();
+  const uint64_t begin = chunk_in_section * kChunkBytes;
+  const std::span<const std::byte> bytes(bytes_.get() + extent.offset + begin,
+                                         std::min(kChunkBytes, extent.size_bytes - begin));
+  if (base::HashBytes128(bytes) != checksums_[chunk]) {
+    return Corrupt(path_, absl::StrCat("chunk ", chunk, " (bytes ", extent.offset + begin,
+                                       " to ", extent.offset + begin + bytes.size(),
+                                       ") checksum mismatch"));
+  }
+  checked_[chunk / 64].fetch_or(bit, std::memory_order_acq_rel);
+  return absl::OkStatus();
+}
+
+void Run::CheckRange(const SectionExtent& extent, uint64_t offset, uint64_t size_bytes) const {
+  LEDGER_REQUIRE(offset + size_bytes <= extent.size_bytes, offset, size_bytes, extent.size_bytes);
+  for (uint64_t chunk = offset / kChunkBytes; chunk <= (offset + size_bytes - 1) / kChunkBytes;
+       ++chunk) {
+    const absl::Status status = CheckChunk(extent, chunk);
+    if (LEDGER_UNLIKELY(!status.ok())) {
+      base::AssertFail(__FILE__, __LINE__, "cold store read", "chunk checksum",
+                       std::string(status.message()));
+    }
+  }
+}
+
+absl::Status Run::Verify() const {
+  for (size_t s = 0; s + 1 < kRunSectionCount; ++s) {
+    const SectionExtent& extent = header_.sections[s];
+    for (uint64_t chunk = 0; chunk < ChunkCount(extent.size_bytes); ++chunk) {
+      LEDGER_RETURN_IF_ERROR(CheckChunk(extent, chunk));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+}  // namespace ledger::cold

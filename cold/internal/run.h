@@ -1,0 +1,93 @@
+// One run file (cold/format.h): written once from a batch of facts, then mapped and read.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cold/format.h"
+#include "engine/cold.h"
+#include "wal/storage.h"
+
+namespace ledger::cold::internal {
+
+// The facts of one run, already cut to what the store lacks.
+struct RunFacts {
+  uint64_t begin_ns = 0;
+  uint64_t end_ns = 0;
+  std::span<const Transfer> transfers;
+  std::span<const engine::FailureRecord> failures;
+  std::span<const engine::ExpiryFact> expiries;
+  std::span<const engine::BalanceFact> balances;
+};
+
+// Writes run `sequence` into `directory` durably: under a temporary name, synced, renamed, and
+// the directory synced. InvalidArgument when the transfers are not in booking order inside
+// [begin_ns, end_ns).
+absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint64_t sequence,
+                      const RunFacts& facts);
+
+// A run mapped for reading. Thread-safe: its bytes never change, and a chunk's check is
+// recorded in an atomic bitmap (two threads may both check a chunk; both agree).
+class Run {
+ public:
+  // Reads and checks the header and the checksums section; DataLoss naming the file when they
+  // do not hold.
+  static absl::StatusOr<std::unique_ptr<Run>> Open(wal::Storage& storage, const std::string& path);
+
+  const RunHeader& header() const { return header_; }
+  const std::string& path() const { return path_; }
+
+  template <typename Record>
+  uint64_t Count(RunSection section) const {
+    return header_.sections[static_cast<size_t>(section)].size_bytes / sizeof(Record);
+  }
+  // The record at `index` of `section`, its chunks checked first. A chunk that fails its
+  // check stops the process, naming the file and the chunk: the store must never answer
+  // "nothing" for what it cannot read (engine/cold.h).
+  template <typename Record>
+  const Record& At(RunSection section, uint64_t index) const {
+    const SectionExtent& extent = header_.sections[static_cast<size_t>(section)];
+    const uint64_t offset = index * sizeof(Record);
+    CheckRange(extent, offset, sizeof(Record));
+    return *reinterpret_cast<const Record*>(bytes_.get() + extent.offset + offset);
+  }
+
+  // Checks every chunk: DataLoss naming the first that fails.
+  absl::Status Verify() const;
+
+ private:
+  Run() = default;
+  void CheckRange(const SectionExtent& extent, uint64_t offset, uint64_t size_bytes) const;
+  absl::Status CheckChunk(const SectionExtent& extent, uint64_t chunk_in_section) const;
+
+  std::string path_;
+  RunHeader header_{};
+  std::shared_ptr<const std::byte> bytes_;
+  std::span<const Hash128> checksums_;
+  std::unique_ptr<std::atomic<uint64_t>[]> checked_;  // one bit per chunk
+};
+
+// The first index in [0, count) whose record is not less than the key (less(record) says
+// "record < key"), reading through run.At.
+template <typename Record, typename Less>
+uint64_t LowerBound(const Run& run, RunSection section, Less&& less) {
+  uint64_t low = 0;
+  uint64_t count = run.Count<Record>(section);
+  while (count > 0) {
+    const uint64_t half = count / 2;
+    if (less(run.At<Record>(section, low + half))) {
+      low += half + 1;
+      count -= half + 1;
+    } else {
+      count = half;
+    }
+  }
+  return low;
+}
+
+}  // namespace ledger::cold::internal

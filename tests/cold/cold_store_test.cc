@@ -1,0 +1,418 @@
+// The cold store on disk against the in-memory one (tests/engine/memory_cold_store.h, obviously
+// right): a windowed engine runs the property tests' random workload over the disk store, an
+// all-hot twin runs it too (same results, same state hash after every batch), every export
+// goes to both stores, and random questions get the same answers from both, before and after
+// the store is opened again. Then the store's own contract: damage named, half-written runs
+// removed, the id filter.
+#include "cold/cold_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cold/format.h"
+#include "engine/engine.h"
+#include "tests/engine/memory_cold_store.h"
+#include "tests/engine/property_generator.h"
+#include "tests/engine/reference_model.h"
+#include "tests/wal/wal_test_util.h"
+
+namespace ledger::cold {
+namespace {
+
+using engine::ColdFacts;
+using engine::Engine;
+using engine::EngineOptions;
+
+using ledger::testing::Batch;
+using ledger::testing::Generator;
+using ledger::testing::ReferenceModel;
+using wal::testing::TemporaryDirectory;
+
+constexpr uint64_t kHotTransfers = 64;
+constexpr uint64_t kWindowBatches = 3;
+
+uint64_t SeedForThisTest() {
+  std::random_device entropy;
+  const char* text = std::getenv("LEDGER_SEED");
+  const uint64_t seed =
+      text != nullptr ? std::stoull(text) : ((uint64_t{entropy()} << 32) | entropy());
+  std::cout << "[   SEED   ] LEDGER_SEED=" << seed << std::endl;
+  return seed;
+}
+
+std::vector<uint8_t> Apply(Engine& engine, const Batch& batch) {
+  std::vector<uint8_t> codes;
+  if (batch.type == Batch::Type::kLedgers) {
+    std::vector<CreateLedgerResult> results(batch.ledgers.size());
+    engine.CreateLedgers(batch.ledgers, batch.timestamp_ns, results);
+    for (auto r : results) codes.push_back(static_cast<uint8_t>(r));
+  } else if (batch.type == Batch::Type::kAccounts) {
+    std::vector<CreateAccountResult> results(batch.accounts.size());
+    engine.CreateAccounts(batch.accounts, batch.timestamp_ns, results);
+    for (auto r : results) codes.push_back(static_cast<uint8_t>(r));
+  } else {
+    std::vector<CreateTransferResult> results(batch.transfers.size());
+    engine.CreateTransfers(batch.transfers, batch.timestamp_ns, results);
+    for (auto r : results) codes.push_back(static_cast<uint8_t>(r));
+  }
+  return codes;
+}
+
+void ApplyToModel(ReferenceModel& model, const Batch& batch) {
+  if (batch.type == Batch::Type::kLedgers) {
+    model.CreateLedgers(batch.ledgers, batch.timestamp_ns);
+  } else if (batch.type == Batch::Type::kAccounts) {
+    model.CreateAccounts(batch.accounts, batch.timestamp_ns);
+  } else {
+    model.CreateTransfers(batch.transfers, batch.timestamp_ns);
+  }
+}
+
+bool SameTransfers(std::span<const Transfer> a, std::span<const Transfer> b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(Transfer)) == 0;
+}
+
+class DiskAgainstMemory {
+ public:
+  explicit DiskAgainstMemory(uint64_t seed) : rng_(seed), generator_(seed, Mix(), model_) {
+    Reopen();
+    EngineOptions options;
+    options.accounts_capacity = 16;
+    options.transfers_capacity = 16;
+    twin_ = std::make_unique<Engine>(options);
+    options_ = options;
+    options_.hot_transfers = kHotTransfers;
+    options_.cold = disk_.get();
+    engine_ = std::make_unique<Engine>(options_);
+  }
+
+  static ledger::testing::Mix Mix() {
+    ledger::testing::Mix mix = ledger::testing::ReservationHeavyWorkload();
+    mix.import_batch_percent = 8;
+    return mix;
+  }
+
+  void Run(uint64_t batch_count) {
+    std::vector<Batch> batches = generator_.Setup();
+    for (uint64_t index = 0; index < batch_count; ++index) {
+      const Batch batch =
+          index < batches.size() ? batches[index] : generator_.Next(engine_->last_timestamp_ns());
+      Remember(batch);
+      const std::vector<uint8_t> codes = Apply(*engine_, batch);
+      ASSERT_EQ(codes, Apply(*twin_, batch)) << "at batch " << index;
+      ApplyToModel(model_, batch);
+      batch_ends_ns_.push_back(engine_->last_timestamp_ns() + 1);
+      ASSERT_EQ(engine_->ComputeStateHash(), twin_->ComputeStateHash()) << "at batch " << index;
+      Cool();
+      if (std::uniform_int_distribution<int>(0, 3)(rng_) == 0) {
+        ASSERT_NO_FATAL_FAILURE(CompareAnswers()) << "at batch " << index;
+      }
+      if (std::uniform_int_distribution<int>(0, 49)(rng_) == 0) {
+        ASSERT_NO_FATAL_FAILURE(Restart());
+      }
+    }
+    std::cout << "[   COLD   ] " << disk_->transfer_count() << " transfers in "
+              << disk_->run_count() << " runs, " << restarts_ << " restarts\n";
+    EXPECT_GT(disk_->transfer_count(), 100u);
+    EXPECT_EQ(disk_->transfer_count(), memory_.transfer_count());
+  }
+
+ private:
+  void Remember(const Batch& batch) {
+    for (const Transfer& t : batch.transfers) {
+      for (const TransferId& id : {t.id, t.pending_id, t.reverses_id}) {
+        if (!id.IsZero()) ids_.insert(id);
+      }
+      accounts_.insert(t.debit_account_id);
+      accounts_.insert(t.credit_account_id);
+    }
+  }
+
+  void Cool() {
+    if (batch_ends_ns_.size() <= kWindowBatches) return;
+    const uint64_t boundary_ns = batch_ends_ns_.front();
+    batch_ends_ns_.erase(batch_ends_ns_.begin());
+    ColdFacts facts;
+    engine_->ExportCold(std::max(boundary_ns, engine_->exported_before_ns()), facts);
+    memory_.Add(facts);
+    const absl::Status appended = disk_->Append(facts);
+    ASSERT_TRUE(appended.ok()) << appended;
+    engine_->EvictBefore(boundary_ns);
+  }
+
+  // The engine from a snapshot, over the store opened again.
+  void Restart() {
+    std::unique_ptr<engine::EngineSnapshot> image = engine_->CaptureSnapshot();
+    const std::vector<engine::SnapshotSection> sections(image->sections().begin(),
+                                                        image->sections().end());
+    Reopen();
+    options_.cold = disk_.get();
+    absl::StatusOr<std::unique_ptr<Engine>> restored = Engine::Restore(options_, sections);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    ASSERT_EQ((*restored)->ComputeStateHash(), twin_->ComputeStateHash());
+    image.reset();
+    engine_ = std::move(*restored);
+    ++restarts_;
+  }
+
+  void Reopen() {
+    disk_.reset();
+    absl::StatusOr<std::unique_ptr<ColdStore>> opened =
+        ColdStore::Open(directory_.Sub("cold"), wal::Storage::Posix());
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    disk_ = std::move(*opened);
+  }
+
+  template <typename T>
+  const T& Pick(const std::set<T>& values) {
+    auto it = values.begin();
+    std::advance(it, std::uniform_int_distribution<size_t>(0, values.size() - 1)(rng_));
+    return *it;
+  }
+  uint64_t Uniform(uint64_t low, uint64_t high) {
+    return std::uniform_int_distribution<uint64_t>(low, high)(rng_);
+  }
+
+  void CompareAnswers() {
+    const uint64_t end_ns = disk_->end_ns();
+    if (ids_.empty() || end_ns == 0) return;
+    for (int q = 0; q < 20; ++q) {
+      const TransferId id =
+          Uniform(0, 9) == 0 ? TransferId::From(Uniform(1, 1u << 30)) : Pick(ids_);
+      const uint64_t before_ns = Uniform(0, 3) == 0 ? Uniform(0, end_ns) : end_ns;
+      const auto disk_found = disk_->FindTransfer(id, before_ns);
+      const auto memory_found = memory_.FindTransfer(id, before_ns);
+      ASSERT_EQ(disk_found.has_value(), memory_found.has_value());
+      if (disk_found) {
+        ASSERT_TRUE(SameTransfers({&disk_found->record, 1}, {&memory_found->record, 1}));
+        ASSERT_EQ(disk_found->failure, memory_found->failure);
+      }
+      const engine::ColdResolution a = disk_->FindResolution(id, before_ns);
+      const engine::ColdResolution b = memory_.FindResolution(id, before_ns);
+      ASSERT_EQ(a.status, b.status);
+      ASSERT_EQ(a.expired_at_ns, b.expired_at_ns);
+      ASSERT_TRUE(SameTransfers({&a.resolver, 1}, {&b.resolver, 1}));
+      TransferId disk_ids[4], memory_ids[4];
+      const engine::ColdReversals ra = disk_->FindReversals(id, before_ns, disk_ids);
+      const engine::ColdReversals rb = memory_.FindReversals(id, before_ns, memory_ids);
+      ASSERT_EQ(ra.count, rb.count);
+      ASSERT_EQ(ra.reversed, rb.reversed);
+      for (uint64_t k = 0; k < std::min<uint64_t>(ra.count, 4); ++k) {
+        ASSERT_EQ(disk_ids[k], memory_ids[k]);
+      }
+    }
+    for (int q = 0; q < 10; ++q) ASSERT_NO_FATAL_FAILURE(CompareListings(end_ns));
+  }
+
+  void CompareListings(uint64_t end_ns) {
+    AccountFilter filter;
+    filter.account_id = Pick(accounts_);
+    filter.timestamp_min_ns = Uniform(0, 1) == 0 ? 0 : Uniform(0, end_ns);
+    filter.timestamp_max_ns =
+        Uniform(0, 1) == 0 ? end_ns - 1 : Uniform(filter.timestamp_min_ns, end_ns);
+    filter.flags = static_cast<uint32_t>(Uniform(1, 7));
+    filter.code = static_cast<uint16_t>(Uniform(0, 2) == 0 ? Uniform(1, 3) : 0);
+    filter.limit = static_cast<uint32_t>(Uniform(0, 20));
+    std::vector<Transfer> a(16), b(16);
+    a.resize(disk_->GetAccountTransfers(filter, a));
+    b.resize(memory_.GetAccountTransfers(filter, b));
+    ASSERT_TRUE(SameTransfers(a, b)) << a.size() << " against " << b.size();
+    std::vector<AccountBalance> ba(16), bb(16);
+    ba.resize(disk_->GetAccountBalances(filter, ba));
+    bb.resize(memory_.GetAccountBalances(filter, bb));
+    ASSERT_EQ(ba.size(), bb.size());
+    ASSERT_EQ(std::memcmp(ba.data(), bb.data(), ba.size() * sizeof(AccountBalance)), 0);
+    QueryFilter query;
+    query.timestamp_min_ns = filter.timestamp_min_ns;
+    query.timestamp_max_ns = filter.timestamp_max_ns;
+    query.reversed = Uniform(0, 1) == 0;
+    query.code = filter.code;
+    query.ledger = static_cast<uint32_t>(Uniform(0, 1) == 0 ? Uniform(1, 3) : 0);
+    query.limit = filter.limit;
+    a.assign(16, Transfer{});
+    b.assign(16, Transfer{});
+    a.resize(disk_->QueryTransfers(query, a));
+    b.resize(memory_.QueryTransfers(query, b));
+    ASSERT_TRUE(SameTransfers(a, b));
+  }
+
+  TemporaryDirectory directory_;
+  std::mt19937_64 rng_;
+  ReferenceModel model_;  // only steers the generator
+  Generator generator_;
+  engine::testing::MemoryColdStore memory_;
+  std::unique_ptr<ColdStore> disk_;
+  EngineOptions options_;
+  std::unique_ptr<Engine> engine_;  // reads disk_
+  std::unique_ptr<Engine> twin_;    // all hot
+  std::vector<uint64_t> batch_ends_ns_;
+  std::set<TransferId> ids_;
+  std::set<AccountId> accounts_;
+  uint64_t restarts_ = 0;
+};
+
+TEST(ColdStore, AnswersAsTheMemoryStoreUnderARandomWorkloadAcrossRestarts) {
+  DiskAgainstMemory test(SeedForThisTest());
+  test.Run(600);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store's own contract.
+
+Transfer Plain(uint64_t id, uint64_t timestamp_ns) {
+  Transfer transfer{};
+  transfer.id = TransferId::From(id);
+  transfer.debit_account_id = AccountId::From(1);
+  transfer.credit_account_id = AccountId::From(2);
+  transfer.amount = Amount::From(id);
+  transfer.ledger = 1;
+  transfer.code = 1;
+  transfer.timestamp_ns = timestamp_ns;
+  return transfer;
+}
+
+// Facts [begin_ns, end_ns) with one transfer per ns from first_id on.
+ColdFacts Facts(uint64_t begin_ns, uint64_t end_ns, uint64_t first_id) {
+  ColdFacts facts;
+  facts.begin_ns = begin_ns;
+  facts.end_ns = end_ns;
+  for (uint64_t t = begin_ns; t < end_ns; ++t) facts.transfers.push_back(Plain(first_id++, t));
+  return facts;
+}
+
+std::unique_ptr<ColdStore> OpenOrDie(const std::string& directory) {
+  absl::StatusOr<std::unique_ptr<ColdStore>> store =
+      ColdStore::Open(directory, wal::Storage::Posix());
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+void FlipByte(const std::string& path, uint64_t offset) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(offset));
+  char byte = 0;
+  file.read(&byte, 1);
+  byte = static_cast<char>(byte ^ 0x20);
+  file.seekp(static_cast<std::streamoff>(offset));
+  file.write(&byte, 1);
+}
+
+// Three runs of 100,000 transfers at 1..300,000 ns, ids 1..300,000.
+class StoreFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+    for (uint64_t r = 0; r < 3; ++r) {
+      ASSERT_TRUE(
+          store->Append(Facts(1 + r * kPerRun, 1 + (r + 1) * kPerRun, 1 + r * kPerRun)).ok());
+    }
+  }
+  std::string directory() const { return temporary_.Sub("cold"); }
+  std::string RunPath(uint64_t sequence) const { return directory() + "/" + RunFileName(sequence); }
+
+  static constexpr uint64_t kPerRun = 100'000;
+  TemporaryDirectory temporary_;
+};
+
+TEST_F(StoreFiles, EveryIdFoundAfterReopenAndFewNewIdsPassTheFilter) {
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+  ASSERT_EQ(store->run_count(), 3u);
+  ASSERT_EQ(store->end_ns(), 1 + 3 * kPerRun);
+  for (uint64_t id = 1; id <= 3 * kPerRun; id += 997) {
+    const auto found = store->FindTransfer(TransferId::From(id), store->end_ns());
+    ASSERT_TRUE(found.has_value()) << id;
+    EXPECT_EQ(found->record.amount, Amount::From(id));
+    EXPECT_EQ(found->record.timestamp_ns, id);
+    // Not yet booked before a boundary at its own time.
+    EXPECT_FALSE(store->FindTransfer(TransferId::From(id), id).has_value());
+  }
+  EXPECT_LE(store->filter_bytes(), 2 * 3 * kPerRun);  // at most 2 bytes per cold id
+  const absl::Status verified = store->Verify();
+  EXPECT_TRUE(verified.ok()) << verified;
+
+  const uint64_t searches_before = store->run_searches();
+  constexpr uint64_t kAbsent = 100'000;
+  for (uint64_t id = 1; id <= kAbsent; ++id) {
+    ASSERT_FALSE(store->FindTransfer(TransferId::From(id << 32), store->end_ns()).has_value());
+  }
+  // 16 bits per id: about 0.1% of new ids pass the filter and cost a search of the runs.
+  EXPECT_LT(store->run_searches() - searches_before, kAbsent / 100);
+}
+
+TEST_F(StoreFiles, DamagedChunkNamedByVerifyAndAReadOfItStops) {
+  FlipByte(RunPath(2), kRunHeaderBytes + 5 * sizeof(Transfer));  // in run 2's first chunk
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory());     // headers are intact
+  const absl::Status verified = store->Verify();
+  EXPECT_TRUE(absl::IsDataLoss(verified)) << verified;
+  EXPECT_NE(verified.message().find(RunFileName(2)), std::string::npos) << verified;
+  EXPECT_NE(verified.message().find("chunk 0 "), std::string::npos) << verified;
+  // Run 1 reads on; run 2's damaged chunk stops the process rather than answer "nothing".
+  EXPECT_TRUE(store->FindTransfer(TransferId::From(6), store->end_ns()).has_value());
+  EXPECT_DEATH(store->FindTransfer(TransferId::From(kPerRun + 6), store->end_ns()),
+               RunFileName(2) + ".*checksum mismatch");
+}
+
+TEST_F(StoreFiles, DamagedHeaderOrChecksumsOrAMissingRunRefusedAtOpenByName) {
+  for (const uint64_t offset : {uint64_t{20}, uint64_t{300}}) {  // header fields
+    TemporaryDirectory copy;
+    std::filesystem::copy(directory(), copy.Sub("cold"));
+    FlipByte(copy.Sub("cold") + "/" + RunFileName(3), offset);
+    absl::StatusOr<std::unique_ptr<ColdStore>> opened =
+        ColdStore::Open(copy.Sub("cold"), wal::Storage::Posix());
+    EXPECT_TRUE(absl::IsDataLoss(opened.status())) << opened.status();
+    EXPECT_NE(opened.status().message().find(RunFileName(3)), std::string::npos);
+  }
+  const uint64_t checksums_at = std::filesystem::file_size(RunPath(1)) - 8;
+  FlipByte(RunPath(1), checksums_at);
+  absl::StatusOr<std::unique_ptr<ColdStore>> opened =
+      ColdStore::Open(directory(), wal::Storage::Posix());
+  EXPECT_TRUE(absl::IsDataLoss(opened.status())) << opened.status();
+  EXPECT_NE(opened.status().message().find("checksums section"), std::string::npos);
+  FlipByte(RunPath(1), checksums_at);  // mended
+
+  std::filesystem::remove(RunPath(2));
+  opened = ColdStore::Open(directory(), wal::Storage::Posix());
+  EXPECT_TRUE(absl::IsDataLoss(opened.status())) << opened.status();
+  EXPECT_NE(opened.status().message().find("run 2 is missing"), std::string::npos)
+      << opened.status();
+}
+
+TEST_F(StoreFiles, HalfWrittenRunRemovedAtOpen) {
+  const std::string leftover = RunPath(4) + kTemporarySuffix;
+  std::ofstream(leftover) << "a run whose write never finished";
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+  EXPECT_FALSE(std::filesystem::exists(leftover));
+  EXPECT_EQ(store->run_count(), 3u);
+  EXPECT_TRUE(store->Append(Facts(store->end_ns(), store->end_ns() + 10, 1'000'000)).ok());
+}
+
+TEST_F(StoreFiles, WrittenRunInvisibleUntilPublishedAndFactsHeldAreLeftOut) {
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+  const uint64_t end_ns = store->end_ns();
+  // Overlaps what the store holds by 50 ns: those are left out.
+  absl::StatusOr<WrittenRun> written =
+      store->Write(Facts(end_ns - 50, end_ns + 50, 3 * kPerRun - 49));
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(written->transfer_count, 50u);
+  EXPECT_FALSE(store->FindTransfer(TransferId::From(3 * kPerRun + 10), end_ns + 100).has_value());
+  EXPECT_EQ(store->end_ns(), end_ns);
+  EXPECT_TRUE(absl::IsFailedPrecondition(store->Write(Facts(end_ns, end_ns + 1, 1)).status()));
+  store->Publish(std::move(*written));
+  EXPECT_EQ(store->end_ns(), end_ns + 50);
+  EXPECT_EQ(store->transfer_count(), 3 * kPerRun + 50);
+  EXPECT_TRUE(store->FindTransfer(TransferId::From(3 * kPerRun + 10), end_ns + 100).has_value());
+  // A gap is refused.
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(store->Write(Facts(end_ns + 60, end_ns + 70, 1)).status()));
+}
+
+}  // namespace
+}  // namespace ledger::cold
