@@ -202,12 +202,25 @@ absl::StatusOr<WrittenRun> ColdStore::Write(const ColdFacts& facts) {
   run_facts.failures = failures;
   run_facts.expiries = std::span(facts.expiries).subspan(first_new(facts.expiries, expiry_at));
   run_facts.balances = std::span(facts.balances).subspan(first_new(facts.balances, balance_at));
-  const uint64_t sequence = runs_.size() + 1;
-  LEDGER_RETURN_IF_ERROR(internal::WriteRun(storage_, directory_, sequence, run_facts));
-
   WrittenRun written;
-  LEDGER_ASSIGN_OR_RETURN(written.run,
-                          Run::Open(storage_, absl::StrCat(directory_, "/", RunFileName(sequence))));
+  written_unpublished_ = true;
+  if (facts.end_ns <= end_ns_ && failures.empty() && !runs_.empty()) {
+    return written;  // all held already (a replay over a store written before): no run
+  }
+  const uint64_t sequence = runs_.size() + 1;
+  const absl::Status status = internal::WriteRun(storage_, directory_, sequence, run_facts);
+  if (!status.ok()) {
+    written_unpublished_ = false;
+    return status;
+  }
+
+  absl::StatusOr<std::unique_ptr<Run>> run =
+      Run::Open(storage_, absl::StrCat(directory_, "/", RunFileName(sequence)));
+  if (!run.ok()) {
+    written_unpublished_ = false;
+    return run.status();
+  }
+  written.run = std::move(*run);
   written.transfer_count = run_facts.transfers.size();
   written.failure_count = run_facts.failures.size();
   const uint64_t id_count = transfer_count_ + failure_count_ + IdCount(*written.run);
@@ -220,19 +233,19 @@ absl::StatusOr<WrittenRun> ColdStore::Write(const ColdFacts& facts) {
       filter_->Insert(written.run->At<IdEntry>(RunSection::kIds, i).id);
     }
   }
-  written_unpublished_ = true;
   return written;
 }
 
 void ColdStore::Publish(WrittenRun written) {
-  LEDGER_REQUIRE(written_unpublished_ && written.run != nullptr);
+  LEDGER_REQUIRE(written_unpublished_);
+  written_unpublished_ = false;
+  if (written.run == nullptr) return;  // nothing was new
   const absl::Status added = AddRun(std::move(written.run));
   LEDGER_ASSERT(added.ok(), std::string(added.message()));  // Write made it the next one
   if (written.grown_filter != nullptr) {
     filter_ = std::move(written.grown_filter);
     filter_capacity_ids_ = written.grown_filter_capacity_ids;
   }
-  written_unpublished_ = false;
 }
 
 absl::Status ColdStore::Append(const ColdFacts& facts) {

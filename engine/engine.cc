@@ -15,6 +15,7 @@ void Engine::EvictBefore(uint64_t before_ns) { state_->EvictBefore(before_ns); }
 uint64_t Engine::cold_before_ns() const { return state_->cold_before_ns(); }
 uint64_t Engine::exported_before_ns() const { return state_->exported_before_ns(); }
 uint64_t Engine::hot_transfer_count() const { return state_->hot_transfer_count(); }
+bool Engine::snapshot_image_alive() const { return state_->snapshot_image_alive(); }
 
 std::unique_ptr<EngineSnapshot> Engine::CaptureSnapshot() const {
   auto image = std::make_unique<EngineSnapshot>();

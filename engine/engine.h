@@ -224,6 +224,8 @@ class Engine {
   uint64_t cold_before_ns() const;      // facts booked before it are cold (0: none)
   uint64_t exported_before_ns() const;  // facts booked before it have been exported
   uint64_t hot_transfer_count() const;  // transfers in memory
+  // Whether a snapshot image is alive, so EvictBefore must wait until it is let go of.
+  bool snapshot_image_alive() const;
 
  private:
   explicit Engine(std::unique_ptr<internal::State> state);

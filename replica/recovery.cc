@@ -92,7 +92,10 @@ absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOpti
                 }
                 if (header.op <= snapshot_op) return absl::OkStatus();
                 ++recovered.replayed_entries;
-                return internal::ApplyEntry(engine, header, body);
+                if (options.before_entry) LEDGER_RETURN_IF_ERROR(options.before_entry(engine, header));
+                LEDGER_RETURN_IF_ERROR(internal::ApplyEntry(engine, header, body));
+                return options.after_entry ? options.after_entry(engine, header)
+                                           : absl::OkStatus();
               }));
   const ScanResult& log = recovered.log;
   if (log.archived_start && log.first_op > snapshot_op + 1) {

@@ -24,6 +24,9 @@ struct RecoveryOptions {
   // Cut a torn tail (needs a writable directory). Read-only recovery only reports it.
   bool cut_torn_tail = true;
   std::function<void(uint64_t bytes_read)> progress;
+  // Around each entry replayed (a windowed engine's cooler moves old facts out meanwhile).
+  std::function<absl::Status(engine::Engine&, const wal::EntryHeader&)> before_entry;
+  std::function<absl::Status(engine::Engine&, const wal::EntryHeader&)> after_entry;
 };
 
 struct Recovered {

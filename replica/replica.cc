@@ -8,6 +8,17 @@
 
 namespace ledger::replica {
 
+namespace {
+
+// The facts a logged entry may add to the engine's window: one per transfer event at most.
+uint64_t FactsOf(const wal::EntryHeader& header) {
+  return header.operation == static_cast<uint8_t>(engine::Operation::kCreateTransfers)
+             ? header.event_count
+             : 0;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_dir,
                                                        ReplicaOptions options) {
   const auto log = [&options](std::string_view message) {
@@ -19,11 +30,33 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
 
   RecoveryOptions recovery;
   recovery.engine = options.engine;
+  if (options.engine.hot_transfers > 0) {
+    LEDGER_ASSIGN_OR_RETURN(replica->cold_store_,
+                            cold::ColdStore::Open(data_dir + "/cold", *options.storage));
+    recovery.engine.cold = replica->cold_store_.get();
+    replica->cooler_ = std::make_unique<internal::Cooler>(
+        *replica->cold_store_,
+        internal::CoolerOptions{options.engine.hot_transfers, options.log});
+    internal::Cooler* cooler = replica->cooler_.get();
+    recovery.before_entry = [cooler](engine::Engine& engine, const wal::EntryHeader& header) {
+      return cooler->BeforeReplayedEntry(engine, FactsOf(header));
+    };
+    recovery.after_entry = [cooler](engine::Engine& engine, const wal::EntryHeader& header) {
+      return cooler->AfterReplayedEntry(engine, header.op, FactsOf(header));
+    };
+  }
   LEDGER_ASSIGN_OR_RETURN(Recovered recovered, Recover(*replica->directory_, recovery));
   for (const std::string& note : recovered.notes) log(note);
   log(absl::StrCat("recovered through op ", recovered.log.last_op, " (snapshot at op ",
                    recovered.snapshot_op, ", ", recovered.replayed_entries, " entries replayed)"));
   replica->engine_ = std::move(recovered.engine);
+  if (replica->cold_store_ != nullptr &&
+      replica->engine_->cold_before_ns() > replica->cold_store_->end_ns()) {
+    return absl::DataLossError(absl::StrCat(
+        "the cold store ends at ", replica->cold_store_->end_ns(), " ns but the state needs it through ",
+        replica->engine_->cold_before_ns(), " ns: rebuild it (ledger-wal rebuild-cold)"));
+  }
+  if (replica->cooler_ != nullptr) replica->cooler_->Begin(*replica->engine_, recovered.log.last_op);
   replica->recovery_ = {recovered.snapshot_op, recovered.replayed_entries, recovered.log.last_op};
 
   wal::WriterOptions writer;
@@ -57,10 +90,22 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
 }
 
 Replica::~Replica() {
-  // The sequencer waits for its snapshot; the writer flushes what was appended and stops, so
-  // no callback runs after this returns.
+  // The sequencer waits for its snapshot; the cooler for a run being written; the writer
+  // flushes what was appended and stops, so no callback runs after this returns.
   sequencer_.reset();
+  cooler_.reset();
   writer_.reset();
+}
+
+absl::Status Replica::MakeRoom(uint64_t event_count) {
+  return cooler_->MakeRoom(
+      *engine_, event_count, [this](uint64_t op) { return writer_->WaitDurable(op); },
+      [this] { sequencer_->WaitSnapshotIdle(); });
+}
+
+void Replica::AfterBatch(engine::Operation operation, uint64_t op, uint64_t event_count) {
+  const bool transfers = operation == engine::Operation::kCreateTransfers;
+  cooler_->AfterBatch(*engine_, op, transfers ? event_count : 0, writer_->durable_op());
 }
 
 uint64_t Replica::last_op() const { return sequencer_->last_op(); }

@@ -18,8 +18,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "cold/cold_store.h"
 #include "engine/engine.h"
 #include "engine/operation.h"
+#include "replica/internal/cooler.h"
 #include "replica/internal/sequencer.h"
 #include "wal/directory.h"
 #include "wal/log_writer.h"
@@ -33,7 +35,10 @@ inline constexpr char kLedgerFullPayload[] = "type.ledger/ledger-full";
 inline constexpr char kLedgerFullPrefix[] = "ledger full: ";
 
 struct ReplicaOptions {
-  engine::EngineOptions engine;  // tables, shards, change feed window
+  // Tables, shards, change feed window. With engine.hot_transfers > 0 the transfers beyond that
+  // window live in the cold store, in the directory's "cold" folder (docs/cold-store.md);
+  // engine.cold is the replica's to set.
+  engine::EngineOptions engine;
   // false: pwrite + fdatasync instead of io_uring (ThreadSanitizer builds, refused io_uring).
   bool use_io_uring = true;
   // Where the directory lives: the real file system unless a test hands in a simulated disk.
@@ -101,6 +106,8 @@ class Replica {
   const wal::LogWriter& log_writer() const { return *writer_; }
   const wal::Directory& directory() const { return *directory_; }
   const RecoverySummary& recovery() const { return recovery_; }
+  // The cold store, when the engine keeps a window (else null).
+  const cold::ColdStore* cold_store() const { return cold_store_.get(); }
 
   // Waits for a snapshot in progress and for the log to be durable through last_op(), then
   // writes a snapshot of the state there and prunes old ones (a graceful shutdown: the next
@@ -125,8 +132,14 @@ class Replica {
                       std::span<const engine::ResultOf<Event>> results, uint64_t timestamp_ns,
                       std::span<uint64_t> timestamps_ns) const;
 
+  // Before a batch of transfers, when the window lacks room for it: the cooler catches up.
+  absl::Status MakeRoom(uint64_t event_count);
+  void AfterBatch(engine::Operation operation, uint64_t op, uint64_t event_count);
+
   std::unique_ptr<wal::Directory> directory_;
+  std::unique_ptr<cold::ColdStore> cold_store_;  // before the engine, which reads it
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<internal::Cooler> cooler_;
   std::unique_ptr<wal::LogWriter> writer_;
   std::unique_ptr<internal::Sequencer> sequencer_;
   RecoverySummary recovery_;
@@ -136,7 +149,13 @@ template <typename Event>
 absl::StatusOr<BatchReceipt> Replica::Submit(std::span<const Event> events,
                                              std::span<engine::ResultOf<Event>> results,
                                              std::span<uint64_t> timestamps_ns) {
+  constexpr engine::Operation kOperation = engine::kOperationOf<Event>;
+  if (cooler_ != nullptr && kOperation == engine::Operation::kCreateTransfers &&
+      !engine_->HasRoomFor(0, events.size())) {
+    LEDGER_RETURN_IF_ERROR(MakeRoom(events.size()));
+  }
   LEDGER_ASSIGN_OR_RETURN(const internal::Receipt receipt, sequencer_->Submit(events, results));
+  if (cooler_ != nullptr) AfterBatch(kOperation, receipt.op, events.size());
   if (!timestamps_ns.empty()) {
     FillTimestamps<Event>(events, results, receipt.timestamp_ns, timestamps_ns);
   }

@@ -115,6 +115,7 @@ class State {
   uint64_t cold_before_ns() const { return cold_before_ns_; }
   uint64_t exported_before_ns() const { return exported_before_ns_; }
   uint64_t hot_transfer_count() const;
+  bool snapshot_image_alive() const { return live_images_.load(std::memory_order_acquire) != 0; }
 
  private:
   // Per-event values computed a few events ahead in the transfer loop (transfers.cc).

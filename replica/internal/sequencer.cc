@@ -101,11 +101,13 @@ void Sequencer::RunSnapshots() {
   }
 }
 
+void Sequencer::WaitSnapshotIdle() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [&] { return !snapshot_busy_; });
+}
+
 absl::Status Sequencer::SnapshotNow() {
-  {
-    std::unique_lock lock(mutex_);
-    idle_.wait(lock, [&] { return !snapshot_busy_; });
-  }
+  WaitSnapshotIdle();
   LEDGER_RETURN_IF_ERROR(log_.WaitDurable(last_op_));
   const std::unique_ptr<engine::EngineSnapshot> image = engine_.CaptureSnapshot();
   LEDGER_RETURN_IF_ERROR(

@@ -69,6 +69,8 @@ class Sequencer {
   // log to be durable through last_op()), then prunes old ones. For a graceful shutdown, so
   // the next start replays nothing. Blocks the calling (owner) thread.
   absl::Status SnapshotNow();
+  // Waits until no snapshot is being written (its image, which borrows the engine, is gone).
+  void WaitSnapshotIdle();
 
   uint64_t last_op() const { return last_op_; }
   uint64_t clock_ns() const { return options_.clock_ns(); }  // the booking clock, now

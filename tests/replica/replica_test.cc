@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "engine/engine.h"
 #include "replica/recovery.h"
 #include "tests/wal/wal_test_util.h"
@@ -221,6 +223,97 @@ TEST(Replica, ImportBatchesKeepTheLogsTimestampRuleAndReplayIdentically) {
   EXPECT_EQ(reopened->engine().ComputeStateHash(), expected);
   EXPECT_EQ(reopened->engine().LookupTransfer(TransferId::From(101))->timestamp_ns,
             imported[1].timestamp_ns);
+}
+
+// History beyond memory through the replica: the cooler's background runs, eviction, recovery.
+
+constexpr uint64_t kHotTransfers = 256;
+
+// A batch of new transfers plus, from an op long ago (cold by now), a retry of one of its
+// transfers and a post of one of its reservations (expired, or cold and still pending).
+std::vector<Transfer> BatchReachingBack(uint64_t seed, uint64_t op) {
+  std::vector<Transfer> batch = testing::TestTransfers(seed, op, 40);
+  if (op > 40) {
+    const std::vector<Transfer> old = testing::TestTransfers(seed, op - 37, 40);
+    batch.push_back(old.front());
+    batch.back().flags &= static_cast<uint16_t>(~transfer_flags::kLinked);
+    for (const Transfer& candidate : old) {
+      if ((candidate.flags & transfer_flags::kPending) == 0) continue;
+      Transfer post{};
+      post.id = TransferId::From((u128{op} << 32) | 0xffff);
+      post.pending_id = candidate.id;
+      post.amount = Amount::Max();
+      post.flags = transfer_flags::kPostPending;
+      batch.push_back(post);
+      break;
+    }
+  }
+  return batch;
+}
+
+TEST(Replica, HotWindowAnswersAsAllInMemoryAcrossSnapshotsAndRestarts) {
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  engine::Engine reference;
+  std::vector<TransferId> some_ids;
+  uint64_t op = 0;
+  for (int restart = 0; restart < 4; ++restart) {
+    ReplicaOptions options;
+    options.engine.hot_transfers = kHotTransfers;
+    options.snapshot_interval_ops = restart % 2 == 0 ? 70 : 0;  // odd: replay from older ops
+    std::unique_ptr<Replica> opened = OpenLedger(path, /*use_io_uring=*/false, options);
+    ASSERT_NE(opened, nullptr);
+    ASSERT_EQ(opened->engine().ComputeStateHash(), reference.ComputeStateHash()) << restart;
+    if (op == 0) {
+      Ledger ledger = testing::TestLedger();
+      CreateLedgerResult ledger_result;
+      auto receipt = opened->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1});
+      ASSERT_TRUE(receipt.ok());
+      reference.CreateLedgers({&ledger, 1}, receipt->timestamp_ns, {&ledger_result, 1});
+      std::vector<Account> accounts = testing::TestAccounts();
+      std::vector<CreateAccountResult> results(accounts.size());
+      receipt = opened->Submit<Account>(accounts, results);
+      ASSERT_TRUE(receipt.ok());
+      reference.CreateAccounts(accounts, receipt->timestamp_ns, results);
+      op = 2;
+    }
+    for (int i = 0; i < 150; ++i) {
+      std::vector<Transfer> batch = BatchReachingBack(11, ++op);
+      std::vector<CreateTransferResult> results(batch.size());
+      std::vector<CreateTransferResult> expected(batch.size());
+      auto receipt = opened->Submit<Transfer>(batch, results);
+      ASSERT_TRUE(receipt.ok()) << receipt.status();
+      reference.CreateTransfers(batch, receipt->timestamp_ns, expected);
+      ASSERT_EQ(results, expected) << "op " << op;
+      ASSERT_LE(opened->engine().hot_transfer_count(), kHotTransfers);
+      some_ids.push_back(batch.front().id);
+    }
+    ASSERT_EQ(opened->engine().ComputeStateHash(), reference.ComputeStateHash());
+    // Every transfer reads the same, cold or hot; account history across the boundary too.
+    for (const TransferId& id : some_ids) {
+      const std::optional<Transfer> found = opened->engine().LookupTransfer(id);
+      const std::optional<Transfer> expected = reference.LookupTransfer(id);
+      ASSERT_EQ(found.has_value(), expected.has_value());
+      if (found) {
+        ASSERT_EQ(std::memcmp(&*found, &*expected, sizeof(Transfer)), 0);
+      }
+    }
+    AccountFilter filter;
+    filter.account_id = AccountId::From(3);
+    std::vector<Transfer> history(5000), expected_history(5000);
+    history.resize(opened->engine().GetAccountTransfers(filter, history));
+    expected_history.resize(reference.GetAccountTransfers(filter, expected_history));
+    ASSERT_EQ(history.size(), expected_history.size());
+    ASSERT_EQ(
+        std::memcmp(history.data(), expected_history.data(), history.size() * sizeof(Transfer)), 0);
+    ASSERT_GT(opened->engine().cold_before_ns(), 0u);
+    ASSERT_GT(opened->cold_store()->run_count(), 0u);
+    ASSERT_TRUE(opened->WaitDurable(op).ok());
+    if (restart == 2) {
+      ASSERT_TRUE(opened->SnapshotNow().ok());
+    }
+  }
 }
 
 }  // namespace

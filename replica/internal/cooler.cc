@@ -1,0 +1,164 @@
+#include "replica/internal/cooler.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+
+namespace ledger::replica::internal {
+
+namespace {
+// After a failed write, the next try waits this many batches (a full disk is not fixed by
+// retrying at once, and each failure is logged).
+constexpr uint64_t kRetryAfterBatches = 1000;
+}  // namespace
+
+Cooler::Cooler(cold::ColdStore& store, CoolerOptions options)
+    : store_(store), options_(std::move(options)) {
+  LEDGER_REQUIRE(options_.hot_transfers > 0);
+  thread_ = std::thread([this] { RunWriter(); });
+}
+
+Cooler::~Cooler() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void Cooler::RunWriter() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || (writing_ && !result_.has_value()); });
+    if (writing_ && !result_.has_value()) {
+      lock.unlock();
+      // facts_ is the owner's again only once result_ is set.
+      absl::StatusOr<cold::WrittenRun> written = store_.Write(facts_);
+      lock.lock();
+      result_ = std::move(written);
+      done_.notify_all();
+      continue;
+    }
+    return;  // stopping, nothing in hand
+  }
+}
+
+void Cooler::AfterBatch(engine::Engine& engine, uint64_t op, uint64_t fact_count,
+                        uint64_t durable_op) {
+  fact_total_ += fact_count;
+  marks_.push_back({op, engine.last_timestamp_ns() + 1, fact_total_});
+  (void)Settle(engine, /*wait=*/false);  // a failure is logged and retried
+  if (writing_) return;
+  if (facts_.end_ns != 0) {  // exported, and its write failed
+    if (retry_after_batches_ > 0 && --retry_after_batches_ > 0) return;
+    std::lock_guard lock(mutex_);
+    writing_ = true;  // the failed write again: its facts are exported already
+    wake_.notify_one();
+    return;
+  }
+  if (engine.hot_transfer_count() < options_.hot_transfers / 2) return;
+  if (const std::optional<uint64_t> boundary = TakeBoundary(durable_op, options_.hot_transfers / 4)) {
+    StartWrite(engine, *boundary);
+  }
+}
+
+void Cooler::Begin(const engine::Engine& engine, uint64_t op) {
+  marks_.push_back({op, engine.last_timestamp_ns() + 1, fact_total_});
+}
+
+absl::Status Cooler::BeforeReplayedEntry(engine::Engine& engine, uint64_t fact_count) {
+  if (engine.HasRoomFor(0, fact_count)) return absl::OkStatus();
+  marks_.clear();
+  StartWrite(engine, engine.last_timestamp_ns() + 1);
+  return Settle(engine, /*wait=*/true);
+}
+
+absl::Status Cooler::AfterReplayedEntry(engine::Engine& engine, uint64_t op, uint64_t fact_count) {
+  fact_total_ += fact_count;
+  marks_.push_back({op, engine.last_timestamp_ns() + 1, fact_total_});
+  if (engine.hot_transfer_count() < options_.hot_transfers / 2) return absl::OkStatus();
+  if (const std::optional<uint64_t> boundary = TakeBoundary(op, options_.hot_transfers / 4)) {
+    StartWrite(engine, *boundary);
+    return Settle(engine, /*wait=*/true);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Cooler::MakeRoom(engine::Engine& engine, uint64_t fact_count,
+                              const std::function<absl::Status(uint64_t op)>& durable_through,
+                              const std::function<void()>& snapshot_idle) {
+  if (engine.HasRoomFor(0, fact_count)) return absl::OkStatus();
+  LEDGER_RETURN_IF_ERROR(Settle(engine, /*wait=*/true));
+  if (!engine.HasRoomFor(0, fact_count) && !marks_.empty()) {
+    const uint64_t last_op = marks_.back().op;
+    LEDGER_RETURN_IF_ERROR(durable_through(last_op));
+    if (const std::optional<uint64_t> boundary = TakeBoundary(last_op, 0)) {
+      StartWrite(engine, *boundary);
+      LEDGER_RETURN_IF_ERROR(Settle(engine, /*wait=*/true));
+    }
+  }
+  if (!engine.HasRoomFor(0, fact_count) && engine.snapshot_image_alive()) {
+    snapshot_idle();
+    Evict(engine);
+  }
+  if (engine.HasRoomFor(0, fact_count)) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the window of transfers in memory (", options_.hot_transfers,
+      ") has no room for a batch of ", fact_count, " even with everything older evicted"));
+}
+
+std::optional<uint64_t> Cooler::TakeBoundary(uint64_t durable_op, uint64_t keep_facts) {
+  for (auto mark = marks_.rbegin(); mark != marks_.rend(); ++mark) {
+    if (mark->op > durable_op || fact_total_ - mark->fact_total < keep_facts) continue;
+    const uint64_t end_ns = mark->end_ns;
+    marks_.erase(marks_.begin(), mark.base());
+    return end_ns;
+  }
+  return std::nullopt;
+}
+
+void Cooler::StartWrite(engine::Engine& engine, uint64_t before_ns) {
+  facts_.Clear();
+  engine.ExportCold(std::max(before_ns, engine.exported_before_ns()), facts_);
+  std::lock_guard lock(mutex_);
+  writing_ = true;
+  wake_.notify_one();
+}
+
+absl::Status Cooler::Settle(engine::Engine& engine, bool wait) {
+  if (writing_) {
+    std::optional<absl::StatusOr<cold::WrittenRun>> result;
+    {
+      std::unique_lock lock(mutex_);
+      if (wait) done_.wait(lock, [&] { return result_.has_value(); });
+      if (!result_.has_value()) return absl::OkStatus();  // still writing
+      result = std::move(result_);
+      result_.reset();
+      writing_ = false;
+    }
+    if (!result->ok()) {
+      retry_after_batches_ = kRetryAfterBatches;
+      if (options_.log) {
+        options_.log(absl::StrCat("cold store: writing a run failed (retried later): ",
+                                  result->status().ToString().c_str()));
+      }
+      return result->status();
+    }
+    store_.Publish(std::move(**result));
+    ++runs_written_;
+    evict_before_ns_ = store_.end_ns();
+    facts_ = engine::ColdFacts();  // its memory back too
+  }
+  Evict(engine);
+  return absl::OkStatus();
+}
+
+void Cooler::Evict(engine::Engine& engine) {
+  const uint64_t before_ns = std::min(evict_before_ns_, engine.exported_before_ns());
+  if (before_ns <= engine.cold_before_ns() || engine.snapshot_image_alive()) return;
+  engine.EvictBefore(before_ns);
+}
+
+}  // namespace ledger::replica::internal
