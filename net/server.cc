@@ -55,6 +55,12 @@ absl::Status CheckOptions(const ServerOptions& options) {
   if (limits.message_bytes_max < (uint64_t{64} << 10)) {
     return absl::InvalidArgumentError("the message size limit must be at least 64 KiB");
   }
+  const uint64_t hot_transfers_min = 4 * limits.batch_events_max * options.shard_count;
+  if (options.hot_transfers != 0 && options.hot_transfers < hot_transfers_min) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the window of transfers in memory must be 0 (all) or at least ", hot_transfers_min,
+        " (4 batches of ", limits.batch_events_max, " per shard), not ", options.hot_transfers));
+  }
   if (options.tls_certificate_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
   }

@@ -58,6 +58,11 @@ struct ServerOptions {
   uint64_t accounts_max = engine::EngineOptions{}.accounts_max;
   uint64_t transfers_max = engine::EngineOptions{}.transfers_max;
   uint64_t feed_retention = 1 << 20;  // changes the change feed retains (~170 B each)
+  // Transfers kept in memory; older ones live in the cold store on disk (docs/cold-store.md).
+  // 0: all in memory, up to transfers_max. Otherwise at least 4 batches (limits'
+  // batch_events_max) per shard: the cooler starts at half, and a shard must take a whole
+  // batch while a run is being written.
+  uint64_t hot_transfers = 0;
   ServerLimits limits;
   std::function<void(std::string_view)> log;  // operator messages; default: stderr
 };

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -62,9 +63,13 @@ flags for run:
   --transfers-capacity N      transfers to commit memory for at start (default 1048576)
   --accounts-max N            accounts a shard holds at most (default 67108864); past it,
                               creates are refused with "ledger full"
-  --transfers-max N           transfers and recorded failures a shard holds at most
-                              (default 268435456)
+  --transfers-max N           with --hot-transfers 0: transfers and recorded failures a
+                              shard holds at most (default 268435456)
   --feed-retention N          changes the change feed retains (default 1048576)
+  --hot-transfers N|auto      transfers kept in memory; older ones move to the cold store in
+                              DIR/cold (docs/cold-store.md). auto (the default): about a
+                              quarter of the machine's memory at ~384 bytes each (16M on
+                              24 GiB); 0: all in memory, up to --transfers-max
   --max-batch-events N        events per create call (default and most: 8190)
   --max-query-ids N           ids per lookup (default 8190)
   --max-query-results N       results per query page (default 8190)
@@ -222,8 +227,22 @@ int ExitCodeOf(const absl::Status& status) {
   }
 }
 
+// --hot-transfers auto: a quarter of physical memory at ~384 bytes per transfer in the window
+// (its record, index entries, two history entries and query-index entries, with the tables'
+// slack), in whole millions, at least 4 batches per shard.
+uint64_t AutoHotTransfers(const net::ServerOptions& options) {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_bytes = sysconf(_SC_PAGE_SIZE);
+  const uint64_t memory_bytes =
+      pages > 0 && page_bytes > 0 ? uint64_t(pages) * uint64_t(page_bytes) : uint64_t{4} << 30;
+  const uint64_t millions = memory_bytes / 4 / 384 / 1'000'000;
+  return std::max<uint64_t>(millions * 1'000'000,
+                            4 * options.limits.batch_events_max * options.shard_count);
+}
+
 int Run(Flags& flags) {
   net::ServerOptions options;
+  std::string hot_transfers = "auto";
   options.data_dir = "data";
   std::string token_file;
   bool help = false;
@@ -249,6 +268,7 @@ int Run(Flags& flags) {
         Number("--transfers-capacity", &options.transfers_capacity, 1, uint64_t{1} << 31)},
        {"--accounts-max", Number("--accounts-max", &options.accounts_max, 1, kTableMax)},
        {"--transfers-max", Number("--transfers-max", &options.transfers_max, 1, kTableMax)},
+       {"--hot-transfers", Text(&hot_transfers)},
        {"--feed-retention",
         Number("--feed-retention", &options.feed_retention, 0, uint64_t{1} << 31)},
        {"--max-batch-events", Number("--max-batch-events", &limits.batch_events_max, 1, 8190)},
@@ -271,6 +291,22 @@ int Run(Flags& flags) {
     return 0;
   }
   if (!error.empty()) return Fail(kExitUsage, absl::StrCat(error, "\n", kUsage));
+  if (hot_transfers == "auto") {
+    options.hot_transfers = AutoHotTransfers(options);
+  } else if (!absl::SimpleAtoi(hot_transfers, &options.hot_transfers) ||
+             options.hot_transfers > (uint64_t{1} << 31)) {
+    return Fail(kExitUsage, absl::StrCat("--hot-transfers must be auto or a whole number in "
+                                         "0..2147483648, not '",
+                                         hot_transfers, "'\n", kUsage));
+  }
+  if (hot_transfers == "auto") {
+    options.hot_transfers = AutoHotTransfers(options);
+  } else if (!absl::SimpleAtoi(hot_transfers, &options.hot_transfers) ||
+             options.hot_transfers > (uint64_t{1} << 31)) {
+    return Fail(kExitUsage, absl::StrCat("--hot-transfers must be auto or a whole number in "
+                                         "0..2147483648, not '",
+                                         hot_transfers, "'\n", kUsage));
+  }
   if (token_file.empty()) token_file = options.data_dir + "/token";
   absl::StatusOr<std::string> token = net::ReadTokenFile(token_file);
   if (!token.ok()) return Fail(kExitNoInput, std::string(token.status().message()));

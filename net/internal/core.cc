@@ -30,6 +30,7 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   replica.engine.accounts_max = options.accounts_max;
   replica.engine.transfers_max = options.transfers_max;
   replica.engine.change_feed_capacity = options.feed_retention;
+  replica.engine.hot_transfers = options.hot_transfers;
   replica.engine.shard_count = options.shard_count;
   replica.engine.shard_threads = options.shard_threads;
   replica.use_io_uring = options.use_io_uring;

@@ -579,8 +579,8 @@ TEST(Server, ExportsPrometheusMetrics) {
 TEST(Server, AFullTableRefusesWithItsOwnCodeAndChangesNothing) {
   ServerProcess server;
   std::vector<std::string> flags = ServerProcess::DefaultFlags();
-  flags.insert(flags.end(),
-               {"--accounts-max", "4", "--transfers-max", "3", "--metrics", "127.0.0.1:0"});
+  flags.insert(flags.end(), {"--accounts-max", "4", "--transfers-max", "3", "--hot-transfers", "0",
+                             "--metrics", "127.0.0.1:0"});
   ASSERT_TRUE(server.Start(flags)) << server.log();
   auto client = Connect(server, server.token());
   ASSERT_NE(client, nullptr);
