@@ -109,9 +109,21 @@ uint64_t ColdStore::filter_bytes() const { return filter_->size_bytes(); }
 
 absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::Open(const std::string& directory,
                                                            wal::Storage& storage) {
+  return OpenWith(directory, storage, /*writable=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::OpenReadOnly(const std::string& directory,
+                                                                   wal::Storage& storage) {
+  return OpenWith(directory, storage, /*writable=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::OpenWith(const std::string& directory,
+                                                               wal::Storage& storage,
+                                                               bool writable) {
   std::unique_ptr<ColdStore> store(new ColdStore(directory, storage));
+  store->writable_ = writable;
   absl::StatusOr<std::vector<std::string>> names = storage.List(directory);
-  if (absl::IsNotFound(names.status())) {
+  if (absl::IsNotFound(names.status()) && writable) {
     LEDGER_RETURN_IF_ERROR(storage.CreateDirectory(directory));
     const size_t slash = directory.find_last_of('/');
     LEDGER_RETURN_IF_ERROR(
@@ -123,6 +135,8 @@ absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::Open(const std::string& di
   bool removed = false;
   for (const std::string& name : *names) {
     if (absl::EndsWith(name, kTemporarySuffix)) {  // a run whose write never finished
+      ++store->leftover_count_;
+      if (!writable) continue;
       LEDGER_RETURN_IF_ERROR(storage.Remove(absl::StrCat(directory, "/", name)));
       removed = true;
     } else if (const std::optional<uint64_t> sequence = SequenceOfName(name)) {
@@ -175,6 +189,7 @@ std::unique_ptr<internal::IdFilter> ColdStore::BuildFilter(const Run* extra,
 }
 
 absl::StatusOr<WrittenRun> ColdStore::Write(const ColdFacts& facts) {
+  LEDGER_REQUIRE(writable_);
   if (written_unpublished_) {
     return absl::FailedPreconditionError("cold store: the last run written is not published");
   }
@@ -257,6 +272,41 @@ absl::Status ColdStore::Append(const ColdFacts& facts) {
 absl::Status ColdStore::Verify() const {
   for (const auto& run : runs_) LEDGER_RETURN_IF_ERROR(run->Verify());
   return absl::OkStatus();
+}
+
+void ColdStore::ReadFacts(uint64_t begin_ns, uint64_t end_ns, ColdFacts& out) const {
+  out.Clear();
+  out.begin_ns = begin_ns;
+  out.end_ns = end_ns;
+  const auto in_range = [&](uint64_t at_ns) { return at_ns >= begin_ns && at_ns < end_ns; };
+  for (const auto& run : runs_) {
+    for (uint64_t i = 0; i < run->Count<FailureRecord>(RunSection::kFailures); ++i) {
+      const FailureRecord& failure = run->At<FailureRecord>(RunSection::kFailures, i);
+      if (in_range(failure.event.timestamp_ns)) out.failures.push_back(failure);
+    }
+    if (end_ns == 0 || !Overlaps(*run, begin_ns, end_ns - 1)) continue;
+    for (uint64_t i = 0; i < run->Count<Transfer>(RunSection::kTransfers); ++i) {
+      const Transfer& transfer = run->At<Transfer>(RunSection::kTransfers, i);
+      if (in_range(transfer.timestamp_ns)) out.transfers.push_back(transfer);
+    }
+    for (uint64_t i = 0; i < run->Count<ExpiryFact>(RunSection::kExpiries); ++i) {
+      const ExpiryFact& expiry = run->At<ExpiryFact>(RunSection::kExpiries, i);
+      if (in_range(expiry.timestamp_ns)) out.expiries.push_back(expiry);
+    }
+    for (uint64_t i = 0; i < run->Count<BalanceFact>(RunSection::kBalances); ++i) {
+      const BalanceFact& balance = run->At<BalanceFact>(RunSection::kBalances, i);
+      if (in_range(balance.balance.timestamp_ns)) out.balances.push_back(balance);
+    }
+  }
+  std::sort(out.failures.begin(), out.failures.end(),
+            [](const FailureRecord& a, const FailureRecord& b) {
+              return a.event.timestamp_ns < b.event.timestamp_ns;
+            });
+  std::sort(out.balances.begin(), out.balances.end(), [](const BalanceFact& a, const BalanceFact& b) {
+    return a.balance.timestamp_ns != b.balance.timestamp_ns
+               ? a.balance.timestamp_ns < b.balance.timestamp_ns
+               : a.account_id < b.account_id;
+  });
 }
 
 std::optional<ColdTransfer> ColdStore::FindAnywhere(const TransferId& id) const {

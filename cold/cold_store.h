@@ -51,6 +51,10 @@ class ColdStore final : public engine::ColdReader {
   // damaged or missing (runs are numbered and cover consecutive time ranges).
   static absl::StatusOr<std::unique_ptr<ColdStore>> Open(const std::string& directory,
                                                          wal::Storage& storage);
+  // For tools beside a live server: changes nothing (a missing directory is NotFound, and a
+  // half-written run is left alone and counted in leftover_count()).
+  static absl::StatusOr<std::unique_ptr<ColdStore>> OpenReadOnly(const std::string& directory,
+                                                                 wal::Storage& storage);
   ~ColdStore() override;
 
   // Every fact booked before it is here (a recorded failure: by its id, whatever its time).
@@ -76,6 +80,10 @@ class ColdStore final : public engine::ColdReader {
 
   // Checks every chunk of every run: DataLoss naming the file and chunk that fail.
   absl::Status Verify() const;
+  // Every fact the store holds booked in [begin_ns, end_ns): transfers, expiries and failures
+  // in booking order, balances by time then account (for tools that compare it with a replay).
+  void ReadFacts(uint64_t begin_ns, uint64_t end_ns, engine::ColdFacts& out) const;
+  uint64_t leftover_count() const { return leftover_count_; }
 
   std::optional<engine::ColdTransfer> FindTransfer(const TransferId& id,
                                                    uint64_t before_ns) const override;
@@ -92,6 +100,8 @@ class ColdStore final : public engine::ColdReader {
 
  private:
   ColdStore(std::string directory, wal::Storage& storage);
+  static absl::StatusOr<std::unique_ptr<ColdStore>> OpenWith(const std::string& directory,
+                                                             wal::Storage& storage, bool writable);
   absl::Status AddRun(std::unique_ptr<internal::Run> run);
   // A filter of every published id and those of `extra`, sized for them (*capacity_ids).
   std::unique_ptr<internal::IdFilter> BuildFilter(const internal::Run* extra,
@@ -107,6 +117,8 @@ class ColdStore final : public engine::ColdReader {
   uint64_t transfer_count_ = 0;
   uint64_t failure_count_ = 0;
   bool written_unpublished_ = false;
+  bool writable_ = true;
+  uint64_t leftover_count_ = 0;
   mutable std::atomic<uint64_t> run_searches_{0};
 };
 

@@ -37,9 +37,17 @@ struct InitArgs {
   std::string dir;
   uint64_t segment_size_mib = 256;  // InitOptions' default
 };
+// The window of transfers the cold store's replays keep in memory (--hot-transfers).
+inline constexpr uint64_t kReplayHotTransfers = uint64_t{1} << 22;
+
 struct VerifyArgs {
   std::string dir;
   bool from_snapshot = false;
+  uint64_t hot_transfers = kReplayHotTransfers;  // for the cold store's check
+};
+struct RebuildColdArgs {
+  std::string dir;
+  uint64_t hot_transfers = kReplayHotTransfers;
 };
 struct DumpArgs {
   std::string dir;
@@ -63,6 +71,12 @@ int RunVerify(const VerifyArgs& args);
 int RunDump(const DumpArgs& args);
 int RunStats(const StatsArgs& args);
 int RunReplay(const ReplayArgs& args);
+int RunRebuildCold(const RebuildColdArgs& args);
+
+// verify's part for the cold store (cold.cc): its files' checksums, then (compare_with_log) a
+// replay of the log from genesis compared with it. OK when there is no store.
+absl::Status VerifyCold(const wal::Directory& directory, const std::string& dir,
+                        uint64_t hot_transfers, bool compare_with_log);
 
 // The usage text (ledger_wal.cc).
 void PrintUsage(FILE* out);

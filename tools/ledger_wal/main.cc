@@ -23,8 +23,12 @@ void PrintUsage(FILE* out) {
   std::fputs(
       "usage: ledger-wal COMMAND DIR [flags]\n"
       "  init DIR [--segment-size-mib N]  create a data directory (N >= 4, default 256)\n"
-      "  verify DIR [--from-snapshot]     check every checksum and the chain; exit 0 only if "
-      "intact\n"
+      "  verify DIR [--from-snapshot] [--hot-transfers N]\n"
+      "                                   check every checksum and the chain, and the cold store\n"
+      "                                   against a replay of the log; exit 0 only if intact\n"
+      "  rebuild-cold DIR [--hot-transfers N]\n"
+      "                                   write the cold store anew from the log (the old one is\n"
+      "                                   kept aside); the server must be stopped\n"
       "  dump DIR [--json] [--from-op N] [--to-op M] [--account ID]\n"
       "                                   print entries and their events (ID: decimal or 0x hex)\n"
       "  stats DIR                        segments, groups, entries, events and snapshots\n"
@@ -163,10 +167,36 @@ absl::StatusOr<int> RunReplayCommand(const Parsed& parsed) {
   return RunReplay(args);
 }
 
+absl::StatusOr<int> RunVerifyCommand(const Parsed& parsed) {
+  VerifyArgs args;
+  args.dir = parsed.dir;
+  args.from_snapshot = Has(parsed, "--from-snapshot");
+  LEDGER_ASSIGN_OR_RETURN(args.hot_transfers,
+                          Number(parsed, "--hot-transfers", args.hot_transfers));
+  if (args.hot_transfers < 2 * wal::kEventsPerEntryMax) {
+    return UsageError(
+        absl::StrCat("--hot-transfers must be at least ", 2 * wal::kEventsPerEntryMax));
+  }
+  return RunVerify(args);
+}
+
+absl::StatusOr<int> RunRebuildColdCommand(const Parsed& parsed) {
+  RebuildColdArgs args;
+  args.dir = parsed.dir;
+  LEDGER_ASSIGN_OR_RETURN(args.hot_transfers,
+                          Number(parsed, "--hot-transfers", args.hot_transfers));
+  if (args.hot_transfers < 2 * wal::kEventsPerEntryMax) {
+    return UsageError(
+        absl::StrCat("--hot-transfers must be at least ", 2 * wal::kEventsPerEntryMax));
+  }
+  return RunRebuildCold(args);
+}
+
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec> commands = {
       {"init", {{"--segment-size-mib", true}}},
-      {"verify", {{"--from-snapshot", false}}},
+      {"verify", {{"--from-snapshot", false}, {"--hot-transfers", true}}},
+      {"rebuild-cold", {{"--hot-transfers", true}}},
       {"dump", {{"--json", false}, {"--from-op", true}, {"--to-op", true}, {"--account", true}}},
       {"stats", {}},
       {"replay", {{"--full", false}, {"--shards", true}}},
@@ -179,7 +209,8 @@ absl::StatusOr<int> Dispatch(const std::string& name, std::span<char* const> res
     if (command.name != name) continue;
     LEDGER_ASSIGN_OR_RETURN(Parsed parsed, Parse(command, rest));
     if (name == "init") return RunInitCommand(parsed);
-    if (name == "verify") return RunVerify({parsed.dir, Has(parsed, "--from-snapshot")});
+    if (name == "verify") return RunVerifyCommand(parsed);
+    if (name == "rebuild-cold") return RunRebuildColdCommand(parsed);
     if (name == "dump") return RunDumpCommand(parsed);
     if (name == "stats") return RunStats({parsed.dir});
     return RunReplayCommand(parsed);

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
+#include "cold/cold_store.h"
 #include "engine/engine.h"
 #include "engine/snapshot.h"
 #include "replica/recovery.h"
@@ -135,6 +136,10 @@ void PrintReplay(const wal::Directory& directory, const replica::Recovered& reco
 
 }  // namespace
 
+// Replay's window over a cold store: 2^27 transfers of address space (about 20 GB reserved, not
+// committed).
+constexpr uint64_t kReplayWindowTransfers = uint64_t{1} << 27;
+
 int RunReplay(const ReplayArgs& args) {
   absl::StatusOr<std::unique_ptr<wal::Directory>> opened = OpenReadOnly(args.dir);
   if (!opened.ok()) return Fail(opened.status());
@@ -145,6 +150,15 @@ int RunReplay(const ReplayArgs& args) {
   options.engine.shard_count = static_cast<uint32_t>(args.shard_count);
   options.cut_torn_tail = false;  // read-only: report, never change a file
   options.progress = bar.Callback();
+  // A snapshot of a windowed engine restores over its cold store, read here, never written:
+  // the log after it replays into a window large enough to need no eviction (address space
+  // is reserved, memory follows what the tail adds).
+  absl::StatusOr<std::unique_ptr<cold::ColdStore>> store =
+      cold::ColdStore::OpenReadOnly(args.dir + "/cold", wal::Storage::Posix());
+  if (store.ok() && !args.full) {
+    options.engine.cold = store->get();
+    options.engine.hot_transfers = kReplayWindowTransfers;
+  }
   const uint64_t start_ns = base::MonotonicNs();
   absl::StatusOr<replica::Recovered> recovered = replica::Recover(directory, options);
   const uint64_t elapsed_ns = base::MonotonicNs() - start_ns;

@@ -255,6 +255,10 @@ int RunVerify(const VerifyArgs& args) {
                  log.torn_reason.c_str());
     return kExitTornTail;
   }
+  const absl::Status cold = VerifyCold(directory, args.dir, args.hot_transfers,
+                                       /*compare_with_log=*/!log.archived_start);
+  if (cold.code() == absl::StatusCode::kDataLoss) return ReportCorruption(cold, verified);
+  if (!cold.ok()) return Fail(cold);
   std::printf("result: intact\n");
   return kExitOk;
 }
