@@ -168,6 +168,7 @@ absl::Status ColdStore::AddRun(std::unique_ptr<Run> run) {
   end_ns_ = header.end_ns;
   transfer_count_ += run->Count<Transfer>(RunSection::kTransfers);
   failure_count_ += run->Count<FailureRecord>(RunSection::kFailures);
+  std::lock_guard lock(publish_mutex_);
   runs_.push_back(std::move(run));
   return absl::OkStatus();
 }
@@ -258,6 +259,7 @@ void ColdStore::Publish(WrittenRun written) {
   const absl::Status added = AddRun(std::move(written.run));
   LEDGER_ASSERT(added.ok(), std::string(added.message()));  // Write made it the next one
   if (written.grown_filter != nullptr) {
+    std::lock_guard lock(publish_mutex_);
     filter_ = std::move(written.grown_filter);
     filter_capacity_ids_ = written.grown_filter_capacity_ids;
   }
@@ -307,6 +309,40 @@ void ColdStore::ReadFacts(uint64_t begin_ns, uint64_t end_ns, ColdFacts& out) co
                ? a.balance.timestamp_ns < b.balance.timestamp_ns
                : a.account_id < b.account_id;
   });
+}
+
+bool ColdStore::MayHold(const TransferId& id) const { return filter_->MayContain(id); }
+
+void ColdStore::ReadAhead(std::span<const TransferId> ids) const {
+  std::vector<const Run*> runs;
+  std::shared_ptr<const internal::IdFilter> filter;
+  {
+    std::lock_guard lock(publish_mutex_);
+    runs.reserve(runs_.size());
+    for (const auto& run : runs_) runs.push_back(run.get());
+    filter = filter_;
+  }
+  // Each lookup's binary searches and records, as FindTransfer, FindResolution and
+  // FindReversals make them (the checksum checks come with the reads).
+  for (const TransferId& id : ids) {
+    if (!filter->MayContain(id)) continue;
+    for (const Run* run : runs) {
+      const uint64_t at = LowerBound<IdEntry>(*run, RunSection::kIds,
+                                              [&id](const IdEntry& e) { return e.id < id; });
+      if (at < IdCount(*run) && run->At<IdEntry>(RunSection::kIds, at).id == id) {
+        const uint64_t where = run->At<IdEntry>(RunSection::kIds, at).where;
+        if ((where & kInFailures) != 0) {
+          (void)run->At<FailureRecord>(RunSection::kFailures, where & ~kInFailures);
+        } else {
+          (void)run->At<Transfer>(RunSection::kTransfers, where);
+        }
+      }
+      (void)LowerBound<ResolutionEntry>(*run, RunSection::kResolutions,
+                                        [&id](const ResolutionEntry& e) { return e.pending_id < id; });
+      (void)LowerBound<ReversalEntry>(*run, RunSection::kReversals,
+                                      [&id](const ReversalEntry& e) { return e.reverses_id < id; });
+    }
+  }
 }
 
 std::optional<ColdTransfer> ColdStore::FindAnywhere(const TransferId& id) const {

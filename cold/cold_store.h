@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -78,6 +79,13 @@ class ColdStore final : public engine::ColdReader {
   // Write and Publish, for callers that read on the same thread (tests, tools).
   absl::Status Append(const engine::ColdFacts& facts);
 
+  // Whether `id` may be cold (the id filter: never a disk read). Same thread as Publish.
+  bool MayHold(const TransferId& id) const;
+  // Reads into memory (the page cache and this process's mappings) what a lookup of each id,
+  // of a resolution of it and of its reversals will touch, so a batch that asks them next
+  // does not wait for the disk. Any thread, at any time, also while Publish runs.
+  void ReadAhead(std::span<const TransferId> ids) const;
+
   // Checks every chunk of every run: DataLoss naming the file and chunk that fail.
   absl::Status Verify() const;
   // Every fact the store holds booked in [begin_ns, end_ns): transfers, expiries and failures
@@ -111,8 +119,11 @@ class ColdStore final : public engine::ColdReader {
   std::string directory_;
   wal::Storage& storage_;
   std::vector<std::unique_ptr<internal::Run>> runs_;  // by sequence
-  std::unique_ptr<internal::IdFilter> filter_;
+  // Shared with ReadAhead, which may hold the one it found while Publish replaces it.
+  std::shared_ptr<internal::IdFilter> filter_;
   uint64_t filter_capacity_ids_ = 0;
+  // Held by Publish while it changes runs_ and filter_, and by ReadAhead while it copies them.
+  mutable std::mutex publish_mutex_;
   uint64_t end_ns_ = 0;
   uint64_t transfer_count_ = 0;
   uint64_t failure_count_ = 0;

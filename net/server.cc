@@ -265,6 +265,12 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
     metrics.accounts.Set(static_cast<int64_t>(stats.account_count));
     metrics.transfers.Set(static_cast<int64_t>(stats.transfer_count));
     metrics.failed_transfers.Set(static_cast<int64_t>(stats.failed_transfer_count));
+    metrics.hot_transfers.Set(static_cast<int64_t>(core->engine().hot_transfer_count()));
+    if (const cold::ColdStore* store = core->replica().cold_store()) {
+      metrics.cold_transfers.Set(static_cast<int64_t>(store->transfer_count()));
+      metrics.cold_runs.Set(static_cast<int64_t>(store->run_count()));
+      metrics.cold_filter_bytes.Set(static_cast<int64_t>(store->filter_bytes()));
+    }
     metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
     metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
     metrics.connections.Set(static_cast<int64_t>(state.connections.size()));

@@ -192,6 +192,16 @@ ServerMetrics::ServerMetrics(Registry& registry)
       transfers_max(registry.AddGauge(
           "ledger_transfers_max",
           "Transfers and recorded failures each shard's table holds at most (--transfers-max).")),
+      hot_transfers(registry.AddGauge("ledger_hot_transfers", "Transfers in memory (the window).")),
+      cold_transfers(
+          registry.AddGauge("ledger_cold_transfers", "Transfers in the cold store on disk.")),
+      cold_runs(registry.AddGauge("ledger_cold_runs", "Run files of the cold store.")),
+      cold_filter_bytes(registry.AddGauge(
+          "ledger_cold_filter_bytes",
+          "Memory of the cold store's id filter (at most 2 bytes per cold transfer).")),
+      cold_read_ahead_batches_total(registry.AddCounter(
+          "ledger_cold_read_ahead_batches_total",
+          "Batches that waited for the cold store's read-ahead before they were applied.")),
       up(registry.AddGauge("ledger_up", "1 while the server runs.")),
       start_time_seconds(registry.AddGauge("ledger_start_time_seconds",
                                            "When the server started: Unix time in seconds.")),

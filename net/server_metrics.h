@@ -133,8 +133,14 @@ struct ServerMetrics {
   Gauge& failed_transfers;  // recorded failures: they count against transfers_max
   Gauge& accounts_max;      // the tables' hard limits, per shard
   Gauge& transfers_max;
-  Gauge& up;                  // 1 from construction
-  Gauge& start_time_seconds;  // Unix time of construction, whole seconds
+  // History beyond memory (docs/cold-store.md): the window in memory and the cold store.
+  Gauge& hot_transfers;
+  Gauge& cold_transfers;
+  Gauge& cold_runs;
+  Gauge& cold_filter_bytes;
+  Counter& cold_read_ahead_batches_total;  // batches that waited for their cold reads
+  Gauge& up;                               // 1 from construction
+  Gauge& start_time_seconds;               // Unix time of construction, whole seconds
   // The standard process metrics, set when scraped (UpdateProcessMetrics).
   DurationCounter& process_cpu_seconds_total;
   Gauge& process_resident_memory_bytes;

@@ -108,6 +108,22 @@ void Replica::AfterBatch(engine::Operation operation, uint64_t op, uint64_t even
   cooler_->AfterBatch(*engine_, op, transfers ? event_count : 0, writer_->durable_op());
 }
 
+void Replica::ColdCandidates(std::span<const Transfer> events,
+                             std::vector<TransferId>& ids) const {
+  if (cold_store_ == nullptr) return;
+  for (const Transfer& event : events) {
+    // The id (a retry of a cold transfer), the reservation a post or void names, the transfer
+    // a reversal names: whatever else an event refers to is an account, always in memory.
+    for (const TransferId& id : {event.id, event.pending_id, event.reverses_id}) {
+      if (!id.IsZero() && cold_store_->MayHold(id)) ids.push_back(id);
+    }
+  }
+}
+
+void Replica::ReadAhead(std::span<const TransferId> ids) const {
+  if (cold_store_ != nullptr) cold_store_->ReadAhead(ids);
+}
+
 uint64_t Replica::last_op() const { return sequencer_->last_op(); }
 
 const wal::Hash128& Replica::chain_hash() const { return sequencer_->chain_hash(); }

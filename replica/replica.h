@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -108,6 +109,13 @@ class Replica {
   const RecoverySummary& recovery() const { return recovery_; }
   // The cold store, when the engine keeps a window (else null).
   const cold::ColdStore* cold_store() const { return cold_store_.get(); }
+  // The ids a batch of transfers names that may be cold (the store's id filter, in memory):
+  // their lookups would read the disk. Appended to `ids`; none without a window. A server reads
+  // them ahead (ReadAhead, on another thread) before it submits the batch, so its event loop
+  // never waits for the disk.
+  void ColdCandidates(std::span<const Transfer> events, std::vector<TransferId>& ids) const;
+  // Reads what the engine will ask the cold store about `ids` into memory. Any thread.
+  void ReadAhead(std::span<const TransferId> ids) const;
 
   // Waits for a snapshot in progress and for the log to be durable through last_op(), then
   // writes a snapshot of the state there and prunes old ones (a graceful shutdown: the next

@@ -56,10 +56,67 @@ kj::Promise<void> Core::ExpireOnTime(kj::Timer& timer) {
 }
 
 Core::~Core() {
+  // The read-ahead thread reads the replica's store: it stops first (jobs left are dropped,
+  // which breaks their batches' promises: the loop is gone by now).
+  {
+    std::lock_guard lock(read_ahead_mutex_);
+    read_ahead_stopping_ = true;
+  }
+  read_ahead_wake_.notify_all();
+  if (read_ahead_thread_.joinable()) read_ahead_thread_.join();
+  read_ahead_jobs_.clear();
   // The replica stops its threads first, so no callback runs after the eventfd closes.
   replica_.reset();
   observer_ = nullptr;
   if (event_fd_ >= 0) close(event_fd_);
+}
+
+bool Core::MustQueue(std::span<const Transfer> events) {
+  cold_ids_.clear();
+  replica_->ColdCandidates(events, cold_ids_);
+  return queued_ > 0 || !cold_ids_.empty();
+}
+
+Core::Turn Core::EnterQueue() {
+  kj::Promise<void> read = kj::READY_NOW;
+  metrics_->cold_read_ahead_batches_total.Increment();
+  if (!cold_ids_.empty()) {
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+    read = kj::mv(paf.promise);
+    {
+      std::lock_guard lock(read_ahead_mutex_);
+      read_ahead_jobs_.push_back({std::move(cold_ids_), kj::mv(paf.fulfiller)});
+      if (!read_ahead_thread_.joinable()) {
+        read_ahead_thread_ = std::thread([this] { RunReadAhead(); });
+      }
+    }
+    read_ahead_wake_.notify_one();
+    cold_ids_ = {};
+  }
+  // After the batch before it, however that ended (a failed batch must not stall the queue).
+  kj::Promise<void> before = kj::READY_NOW;
+  KJ_IF_MAYBE (tail, queue_tail_) {
+    before = tail->addBranch().catch_([](kj::Exception&&) {});
+  }
+  auto done = kj::newPromiseAndFulfiller<void>();
+  ++queued_;
+  queue_tail_ = done.promise.fork();
+  return Turn{before.then([read = kj::mv(read)]() mutable { return kj::mv(read); }),
+              kj::heap<QueueSlot>(*this, kj::mv(done.fulfiller))};
+}
+
+void Core::RunReadAhead() {
+  std::unique_lock lock(read_ahead_mutex_);
+  for (;;) {
+    read_ahead_wake_.wait(lock, [&] { return read_ahead_stopping_ || !read_ahead_jobs_.empty(); });
+    if (read_ahead_stopping_) return;
+    ReadAheadJob job = std::move(read_ahead_jobs_.front());
+    read_ahead_jobs_.pop_front();
+    lock.unlock();
+    replica_->ReadAhead(job.ids);
+    job.done->fulfill();
+    lock.lock();
+  }
 }
 
 void Core::OnGroupDone(const wal::GroupDone& done) {

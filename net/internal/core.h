@@ -6,13 +6,16 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -72,6 +75,36 @@ class Core {
   // Writes a snapshot of the state at the last op (graceful shutdown).
   absl::Status SnapshotNow() { return replica_->SnapshotNow(); }
 
+  // History beyond memory: a batch of transfers whose ids may be cold waits until a
+  // read-ahead thread has brought what its lookups touch into memory, so the loop never
+  // waits for the disk; batches stay in arrival order (a batch behind a waiting one waits
+  // too). MustQueue says whether this batch must (its ids go to the read-ahead); then
+  // EnterQueue returns its turn: `ready` resolves when it may be submitted, and the caller
+  // lets go of `slot` once it has submitted the batch (or failed, or was cancelled), which
+  // lets the next one go.
+  bool MustQueue(std::span<const Transfer> events);
+  class QueueSlot {
+   public:
+    QueueSlot(Core& core, kj::Own<kj::PromiseFulfiller<void>> done)
+        : core_(&core), done_(kj::mv(done)) {}
+    ~QueueSlot() { Leave(); }
+    void Leave() {
+      if (core_ == nullptr) return;
+      --core_->queued_;
+      done_->fulfill();
+      core_ = nullptr;
+    }
+
+   private:
+    Core* core_;
+    kj::Own<kj::PromiseFulfiller<void>> done_;
+  };
+  struct Turn {
+    kj::Promise<void> ready;
+    kj::Own<QueueSlot> slot;
+  };
+  Turn EnterQueue();
+
  private:
   struct Waiter {
     uint64_t op;
@@ -85,6 +118,12 @@ class Core {
   Core() = default;
   void OnGroupDone(const wal::GroupDone& done);  // writer thread
   void ResolveWaiters();
+  void RunReadAhead();  // the read-ahead thread
+
+  struct ReadAheadJob {
+    std::vector<TransferId> ids;
+    kj::Own<kj::CrossThreadPromiseFulfiller<void>> done;
+  };
 
   int event_fd_ = -1;  // before the replica: its writer thread writes to it until it stops
   std::unique_ptr<replica::Replica> replica_;
@@ -94,6 +133,17 @@ class Core {
   uint64_t durable_change_next_ = 0;
   std::function<void()> on_durable_;
   ServerMetrics* metrics_ = nullptr;  // borrowed
+
+  // The queue of batches waiting for cold reads (loop thread).
+  std::vector<TransferId> cold_ids_;  // MustQueue's finds, for EnterQueue
+  uint64_t queued_ = 0;
+  kj::Maybe<kj::ForkedPromise<void>> queue_tail_;  // the last queued batch submitted
+  // The read-ahead thread and its jobs (started with the first).
+  std::mutex read_ahead_mutex_;
+  std::condition_variable read_ahead_wake_;
+  std::deque<ReadAheadJob> read_ahead_jobs_;
+  bool read_ahead_stopping_ = false;
+  std::thread read_ahead_thread_;
 };
 
 }  // namespace ledger::net::internal

@@ -622,18 +622,40 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   // The create* pipeline after admission: `decode` fills the scratch events (or fails the
-  // call), then sequence (log + apply), encode the results, and reply once durable.
+  // call), then sequence (log + apply), encode the results, and reply once durable. A batch of
+  // transfers whose ids may be cold first waits, with a copy of its events, for their
+  // read-ahead (Core::MustQueue).
   template <typename Traits, typename Context, typename Decode>
   kj::Promise<void> CreateFrom(Context& context, uint64_t request_words, Decode&& decode) {
+    using Event = typename Traits::Event;
+    const uint64_t start_ns = base::MonotonicNs();
+    auto guard = Admit(request_words);
+    const std::span<Event> decoded = decode();
+    if constexpr (std::is_same_v<Event, Transfer>) {
+      if (state_.core.MustQueue(decoded)) {
+        Core::Turn turn = state_.core.EnterQueue();
+        return turn.ready.then(
+            [this, context, events = kj::heapArray<Event>(decoded.data(), decoded.size()),
+             guard = kj::mv(guard), slot = kj::mv(turn.slot), start_ns]() mutable {
+              KJ_DEFER(slot->Leave());
+              return SubmitAndReply<Traits>(context,
+                                            std::span<Event>(events.begin(), events.size()),
+                                            kj::mv(guard), start_ns);
+            });
+      }
+    }
+    return SubmitAndReply<Traits>(context, decoded, kj::mv(guard), start_ns);
+  }
+
+  template <typename Traits, typename Context>
+  kj::Promise<void> SubmitAndReply(Context& context, std::span<typename Traits::Event> decoded,
+                                   kj::Own<CallGuard> guard, uint64_t start_ns) {
     using Result = engine::ResultOf<typename Traits::Event>;
     constexpr Operation kOperation = engine::kOperationOf<typename Traits::Event>;
-    const uint64_t start_ns = base::MonotonicNs();
     ServerMetrics& metrics = state_.metrics;
     // Counted as rejected unless it reaches the log (dismissed below).
     bool rejected = true;
     KJ_DEFER(if (rejected) metrics.Batches(kOperation, BatchOutcome::kRejected).Increment());
-    auto guard = Admit(request_words);
-    const std::span<typename Traits::Event> decoded = decode();
     const size_t count = decoded.size();
     std::span<Result> results(Traits::Results(state_).data(), count);
     const std::span<uint64_t> timestamps_ns(state_.timestamps_ns.data(), count);

@@ -132,6 +132,11 @@ TEST_F(LedgerBench, ColdStoreAnswersUnderLoadAndAfterSigkill) {
     }
   }
   EXPECT_NE(server.log().find("recovered through op"), std::string::npos);
+  // Retries of cold ids waited for their read-ahead off the event loop.
+  const std::string metrics = net::testing::HttpGet(server.metrics_address(), "/metrics");
+  EXPECT_EQ(metrics.find("ledger_cold_read_ahead_batches_total 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("ledger_cold_read_ahead_batches_total "), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("ledger_cold_runs 0\n"), std::string::npos) << metrics;
   EXPECT_TRUE(std::filesystem::exists(server.data_dir() + "/cold/run-0000000000000001.cold"));
 }
 

@@ -24,6 +24,7 @@ namespace ledger::net {
 namespace {
 
 using testing::Connect;
+using testing::HttpGet;
 using testing::ReadWholeFile;
 using testing::ServerProcess;
 using testing::Spawn;
@@ -435,30 +436,6 @@ TEST(Server, CoalescesConcurrentSubmissionsAndAnswersEachCaller) {
   // A submission ending with a linked transfer would link to a stranger's: refused.
   EXPECT_EQ(client->Submit(MakeTransfer(99'999, 2, 3, 1, transfer_flags::kLinked)).status().code(),
             absl::StatusCode::kInvalidArgument);
-}
-
-// GET over a plain socket: the test needs no HTTP client.
-std::string HttpGet(const std::string& address, const std::string& path) {
-  const size_t colon = address.rfind(':');
-  sockaddr_in socket_address{};
-  socket_address.sin_family = AF_INET;
-  socket_address.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &socket_address.sin_addr);
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&socket_address), sizeof(socket_address)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
-  shutdown(fd, SHUT_WR);  // the whole request is sent: the server answers and closes
-  std::string response;
-  char buffer[4096];
-  ssize_t got;
-  while ((got = read(fd, buffer, sizeof(buffer))) > 0)
-    response.append(buffer, static_cast<size_t>(got));
-  close(fd);
-  return response;
 }
 
 // A self-signed certificate and its key beside the server's data directory.
