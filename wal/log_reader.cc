@@ -93,6 +93,7 @@ absl::StatusOr<ScanResult> LogScanner::Run() {
   result_.end = {segments_.front().index, kBlockBytes};
   for (size_t position = 0; position < segments_.size() && !result_.torn_tail; ++position) {
     Segment& segment = segments_[position];
+    if (options_.on_segment) options_.on_segment(segment.index);
     uint64_t offset = kBlockBytes;
     while (offset < segment_size) {
       LEDGER_ASSIGN_OR_RETURN(Verdict verdict, ReadGroup(segment, offset));

@@ -56,6 +56,8 @@ struct ScanOptions {
   uint64_t trusted_through_op = 0;
   // Called with bytes read so far, for progress bars (may be empty).
   std::function<void(uint64_t)> progress;
+  // Called as the scan enters each segment, before its entries (may be empty).
+  std::function<void(uint64_t segment_index)> on_segment;
 };
 
 absl::StatusOr<ScanResult> ScanLog(const Directory& directory, const ScanOptions& options,

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -681,7 +682,7 @@ TEST_F(LedgerWal, NoCommandCrashesOnDamageAnywhere) {
 
 // A windowed replica (256 transfers in memory) over 400 ops of up to 60 transfers; its state
 // hash as the tool prints it.
-std::string WriteWindowedLog(const std::string& path) {
+std::string WriteWindowedLog(const std::string& path, uint64_t last_op = 400) {
   EXPECT_TRUE(wal::Directory::Init(path, {.segment_size_bytes = wal::kSegmentSizeMinBytes}).ok());
   replica::ReplicaOptions options;
   options.use_io_uring = false;
@@ -697,13 +698,16 @@ std::string WriteWindowedLog(const std::string& path) {
   std::vector<Account> accounts = wal::testing::TestAccounts();
   std::vector<CreateAccountResult> account_results(accounts.size());
   EXPECT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
-  for (uint64_t op = 3; op <= 400; ++op) {
+  for (uint64_t op = 3; op <= last_op; ++op) {
     std::vector<Transfer> batch = wal::testing::TestTransfers(kSeed, op, 60);
     std::vector<CreateTransferResult> results(batch.size());
     EXPECT_TRUE(replica->Submit<Transfer>(batch, results).ok());
   }
   EXPECT_TRUE(replica->WaitDurable(replica->last_op()).ok());
   EXPECT_GT(replica->cold_store()->run_count(), 10u);
+  if (last_op > 400) {
+    EXPECT_TRUE(replica->SnapshotNow().ok());
+  }
   return HashText(replica->engine().ComputeStateHash());
 }
 
@@ -757,6 +761,74 @@ TEST(LedgerWalCold, VerifyChecksTheStoreAgainstTheLogAndRebuildGivesTheSameState
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_EQ("state hash       " + HashText((*reopened)->engine().ComputeStateHash()) + "\n",
             expected);
+}
+
+TEST(LedgerWalCold, ArchiveMovesOldSegmentsOutAndEveryAnswerStays) {
+  TemporaryDirectory temporary;
+  const std::string data = temporary.Sub("data");
+  const std::string archive = temporary.Sub("archive");
+  const std::string expected = WriteWindowedLog(data, 1500);  // 4 MiB segments: several
+  const auto tool = [&](const std::vector<std::string>& args) {
+    return RunTool(args, temporary.path());
+  };
+  // What the oldest op's transfers read as before: the same after.
+  const std::vector<Transfer> oldest = wal::testing::TestTransfers(kSeed, 3, 60);
+  const auto lookups = [&oldest](const replica::Replica& replica) {
+    std::vector<std::optional<Transfer>> found;
+    for (const Transfer& transfer : oldest)
+      found.push_back(replica.engine().LookupTransfer(transfer.id));
+    return found;
+  };
+  replica::ReplicaOptions options;
+  options.use_io_uring = false;
+  options.engine.hot_transfers = 256;
+  std::vector<std::optional<Transfer>> before;
+  {
+    auto opened = replica::Replica::Open(data, options);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    before = lookups(**opened);
+  }
+  ASSERT_TRUE(
+      std::any_of(before.begin(), before.end(), [](const auto& t) { return t.has_value(); }));
+  const size_t segments_before = std::distance(std::filesystem::directory_iterator(data),
+                                               std::filesystem::directory_iterator{});
+  ToolRun run = tool({"archive", data, archive});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("archived wal-00000000000000000000.seg"), std::string::npos) << run.out;
+  EXPECT_FALSE(std::filesystem::exists(data + "/wal-00000000000000000000.seg"));
+  EXPECT_TRUE(std::filesystem::exists(archive + "/wal-00000000000000000000.seg"));
+  EXPECT_LT(std::distance(std::filesystem::directory_iterator(data),
+                          std::filesystem::directory_iterator{}),
+            static_cast<ptrdiff_t>(segments_before));
+  // The archive verifies on its own, and its manifest's last chain hash is where the log now
+  // starts.
+  run = tool({"verify", archive});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  const std::vector<std::string> manifest = Lines(ReadFile(archive + "/ARCHIVE"));
+  ASSERT_FALSE(manifest.empty());
+  const std::string last_chain = manifest.back().substr(manifest.back().rfind(' ') + 1);
+  run = tool({"verify", data});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("archived"), std::string::npos) << run.out;
+  run = tool({"dump", data, "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(Lines(run.out).front().find(last_chain), std::string::npos)
+      << Lines(run.out).front() << " should link to " << last_chain;
+  // Nothing more to move now; the ledger opens and answers for its oldest transfer.
+  run = tool({"archive", data, archive});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("nothing to archive"), std::string::npos) << run.out;
+  auto reopened = replica::Replica::Open(data, std::move(options));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(HashText((*reopened)->engine().ComputeStateHash()), expected);
+  const std::vector<std::optional<Transfer>> after = lookups(**reopened);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    ASSERT_EQ(after[i].has_value(), before[i].has_value());
+    if (after[i]) {
+      EXPECT_EQ(std::memcmp(&*after[i], &*before[i], sizeof(Transfer)), 0);
+    }
+  }
 }
 
 }  // namespace

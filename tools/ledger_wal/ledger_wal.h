@@ -45,6 +45,10 @@ struct VerifyArgs {
   bool from_snapshot = false;
   uint64_t hot_transfers = kReplayHotTransfers;  // for the cold store's check
 };
+struct ArchiveArgs {
+  std::string dir;
+  std::string dest;
+};
 struct RebuildColdArgs {
   std::string dir;
   uint64_t hot_transfers = kReplayHotTransfers;
@@ -72,6 +76,7 @@ int RunDump(const DumpArgs& args);
 int RunStats(const StatsArgs& args);
 int RunReplay(const ReplayArgs& args);
 int RunRebuildCold(const RebuildColdArgs& args);
+int RunArchive(const ArchiveArgs& args);
 
 // verify's part for the cold store (cold.cc): its files' checksums, then (compare_with_log) a
 // replay of the log from genesis compared with it. OK when there is no store.

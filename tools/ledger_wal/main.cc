@@ -29,6 +29,9 @@ void PrintUsage(FILE* out) {
       "  rebuild-cold DIR [--hot-transfers N]\n"
       "                                   write the cold store anew from the log (the old one is\n"
       "                                   kept aside); the server must be stopped\n"
+      "  archive DIR DEST                 move the oldest segments no longer needed (behind the\n"
+      "                                   newest snapshot, their transfers cold) to DEST, with\n"
+      "                                   their chain hashes in DEST/ARCHIVE; server stopped\n"
       "  dump DIR [--json] [--from-op N] [--to-op M] [--account ID]\n"
       "                                   print entries and their events (ID: decimal or 0x hex)\n"
       "  stats DIR                        segments, groups, entries, events and snapshots\n"
@@ -50,11 +53,13 @@ struct FlagSpec {
 struct CommandSpec {
   std::string name;
   std::vector<FlagSpec> flags;
+  std::vector<std::string> operands = {"DIR"};  // positional arguments, in order
 };
 
 // What the command line said: the directory and each flag given (value "" for switches).
 struct Parsed {
   std::string dir;
+  std::vector<std::string> operands;  // the positional arguments, DIR first
   std::map<std::string, std::string> flags;
 };
 
@@ -69,16 +74,18 @@ const FlagSpec* FindFlag(const CommandSpec& command, const std::string& name) {
   return nullptr;
 }
 
-// Accepts `--flag value` and `--flag=value`; exactly one positional argument, DIR.
+// Accepts `--flag value` and `--flag=value`, and exactly the command's operands (DIR, ...).
 absl::StatusOr<Parsed> Parse(const CommandSpec& command, std::span<char* const> args) {
   Parsed parsed;
-  bool have_dir = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string arg = args[i];
     if (!arg.starts_with("-") || arg == "-") {
-      if (have_dir) return UsageError(absl::StrCat("unexpected argument '", arg, "'"));
-      parsed.dir = arg;
-      have_dir = true;
+      if (parsed.operands.size() == command.operands.size()) {
+        return UsageError(absl::StrCat("unexpected argument '", arg, "'"));
+      }
+      if (arg.empty())
+        return UsageError(absl::StrCat(command.operands[parsed.operands.size()], " is empty"));
+      parsed.operands.push_back(arg);
       continue;
     }
     std::string name = arg;
@@ -102,8 +109,14 @@ absl::StatusOr<Parsed> Parse(const CommandSpec& command, std::span<char* const> 
       return UsageError(absl::StrCat(name, " is given twice"));
     }
   }
-  if (!have_dir) return UsageError(absl::StrCat(command.name, " needs a data directory (DIR)"));
-  if (parsed.dir.empty()) return UsageError("DIR is empty");
+  if (parsed.operands.empty()) {
+    return UsageError(absl::StrCat(command.name, " needs a data directory (DIR)"));
+  }
+  if (parsed.operands.size() < command.operands.size()) {
+    return UsageError(
+        absl::StrCat(command.name, " needs ", command.operands[parsed.operands.size()]));
+  }
+  parsed.dir = parsed.operands.front();
   return parsed;
 }
 
@@ -197,6 +210,7 @@ const std::vector<CommandSpec>& Commands() {
       {"init", {{"--segment-size-mib", true}}},
       {"verify", {{"--from-snapshot", false}, {"--hot-transfers", true}}},
       {"rebuild-cold", {{"--hot-transfers", true}}},
+      {"archive", {}, {"DIR", "DEST"}},
       {"dump", {{"--json", false}, {"--from-op", true}, {"--to-op", true}, {"--account", true}}},
       {"stats", {}},
       {"replay", {{"--full", false}, {"--shards", true}}},
@@ -211,6 +225,7 @@ absl::StatusOr<int> Dispatch(const std::string& name, std::span<char* const> res
     if (name == "init") return RunInitCommand(parsed);
     if (name == "verify") return RunVerifyCommand(parsed);
     if (name == "rebuild-cold") return RunRebuildColdCommand(parsed);
+    if (name == "archive") return RunArchive({parsed.dir, parsed.operands[1]});
     if (name == "dump") return RunDumpCommand(parsed);
     if (name == "stats") return RunStats({parsed.dir});
     return RunReplayCommand(parsed);
