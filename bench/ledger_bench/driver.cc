@@ -66,7 +66,7 @@ absl::StatusOr<std::unique_ptr<Load>> Load::Prepare(const BenchOptions& options,
   client_options.address = address;
   client_options.token = token;
   client_options.packed_transfers = options.packed;
-  for (uint32_t i = 0; i < options.connections; ++i) {
+  for (uint32_t i = 0; i < options.connections + (options.cold_queries > 0 ? 1 : 0); ++i) {
     auto client = net::Client::Connect(client_options);
     if (!client.ok()) return client.status();
     load->clients_.push_back(std::move(*client));
@@ -179,10 +179,18 @@ absl::Status Load::Run(Report& report) {
       workers_running_.fetch_sub(1);
     });
   }
+  std::vector<uint64_t> old_lookups_ns, old_pages_ns;
+  std::thread old_queries;
+  if (options_.cold_queries > 0) {
+    old_queries = std::thread([&] { TimeOldQueries(old_lookups_ns, old_pages_ns); });
+  }
   while (workers_running_.load() != 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     progress.Update(acknowledged_.load(), base::MonotonicNs());
   }
+  if (old_queries.joinable()) old_queries.join();
+  report.cold_lookup_latency = Summarize(old_lookups_ns);
+  report.cold_page_latency = Summarize(old_pages_ns);
   std::vector<BatchSample> samples;
   for (auto& worker : workers_) {
     worker->thread.join();
@@ -302,6 +310,35 @@ absl::Status Load::Expire(Validation& validation) {
   worker.stream->Check(batch, results, validation);
   for (auto& each : workers_) each->stream->ExpireAll();
   return absl::OkStatus();
+}
+
+// Ids are handed out in order (Stream::NextId), so a number from the first half of those
+// acknowledged names a transfer booked long ago; a lookup of one that failed or was never
+// booked is timed too. Spread over the load: one lookup and one page every 5 ms at most.
+void Load::TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_t>& pages_ns) {
+  net::Client& client = *clients_.back();
+  Random random{Mix(options_.seed ^ 0x01D)};
+  while (workers_running_.load() != 0 && lookups_ns.size() < options_.cold_queries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const uint64_t half = acknowledged_.load(std::memory_order_relaxed) / 2;
+    if (half == 0) continue;
+    const uint64_t number = 1 + random.Below(half);
+    const TransferId id{options_.id_order == IdOrder::kRandom ? Mix(number) : number,
+                        space_->nonce()};
+    uint64_t start_ns = base::MonotonicNs();
+    auto found = client.LookupTransfers(std::vector<TransferId>{id});
+    if (!found.ok()) return;
+    lookups_ns.push_back(base::MonotonicNs() - start_ns);
+    if (found->empty()) continue;
+    AccountFilter filter;
+    filter.account_id = found->front().debit_account_id;
+    filter.timestamp_max_ns = found->front().timestamp_ns;
+    filter.flags |= filter_flags::kReversed;
+    filter.limit = kQueryPageSize;
+    start_ns = base::MonotonicNs();
+    if (!client.GetAccountTransfers(filter).ok()) return;
+    pages_ns.push_back(base::MonotonicNs() - start_ns);
+  }
 }
 
 void Load::TimeQueries(Report& report) {

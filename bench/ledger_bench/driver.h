@@ -54,6 +54,8 @@ class Load {
   void Work(Worker& worker);
   absl::Status Expire(Validation& validation);
   void TimeQueries(Report& report);
+  // --cold-queries: on its own connection while the workers run.
+  void TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_t>& pages_ns);
   void Validate(Validation& validation);
   void FillLatencies(const std::vector<BatchSample>& samples, Report& report) const;
   void FillThroughput(const std::vector<BatchSample>& samples, Report& report) const;

@@ -46,6 +46,10 @@ Workload (defaults: 10,000 accounts, 10,000,000 transfers, batches of 8,190, uni
 
 Measurement and output:
   --queries N              history lookups timed after the load (default 1000)
+  --cold-queries N         during the load, up to N lookups of transfers from the run's first
+                           half and N pages of their debit account's history up to them (old:
+                           in the cold store once the server's window has moved on), timed
+                           (default 0)
   --sample-accounts N      accounts whose balances are checked (default 1024)
   --json FILE              the report as JSON
   --chart FILE.svg         throughput over time and latency percentiles
@@ -168,6 +172,7 @@ absl::StatusOr<BenchOptions> ParseOptions(const std::vector<std::string>& args) 
       {"--seed", Number("--seed", &options.seed, 0, kMax)},
       {"--wire", Choice("--wire", &options.packed, {{"packed", true}, {"list", false}})},
       {"--queries", Number("--queries", &options.queries, 0, 1'000'000)},
+      {"--cold-queries", Number("--cold-queries", &options.cold_queries, 0, 1'000'000)},
       {"--sample-accounts", Number("--sample-accounts", &options.sample_accounts, 0, 1'000'000)},
       {"--json", Text(&options.json_file)},
       {"--chart", Text(&options.chart_file)},

@@ -48,6 +48,7 @@ struct BenchOptions {
   bool packed = true;  // --wire packed (createTransfersPacked) or list (List(Transfer))
 
   uint32_t queries = 1'000;          // history lookups timed after the load
+  uint32_t cold_queries = 0;         // old lookups and history pages timed during the load
   uint32_t sample_accounts = 1'024;  // accounts whose balances are checked at the end
 
   std::string json_file;

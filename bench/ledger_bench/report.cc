@@ -139,6 +139,10 @@ void ResultRows(const Report& r, std::string* text) {
         text);
   }
   Row("query latency:", LatencyRow(r.query_latency, "queries"), text);
+  if (r.cold_lookup_latency.count != 0) {
+    Row("old lookups:", LatencyRow(r.cold_lookup_latency, "during the load"), text);
+    Row("old pages:", LatencyRow(r.cold_page_latency, "during the load"), text);
+  }
   Row("server usage:",
       r.has_server_stats ? absl::StrFormat("RSS %.1f MiB, CPU %s ns/transfer",
                                            static_cast<double>(r.server_rss_bytes) / kBytesPerMiB,
@@ -595,6 +599,8 @@ std::string ToJson(const Report& report) {
       .Raw("batch_latency_ns", JsonLatency(report.batch_latency))
       .Int("slowest_batch_sent_ns", report.slowest_batch_sent_ns)
       .Raw("query_latency_ns", JsonLatency(report.query_latency))
+      .Raw("cold_lookup_latency_ns", JsonLatency(report.cold_lookup_latency))
+      .Raw("cold_page_latency_ns", JsonLatency(report.cold_page_latency))
       .Bool("has_server_stats", report.has_server_stats)
       // Unknown, not zero, when the server's metrics were out of reach.
       .Raw("server_rss_bytes", stats ? absl::StrCat(report.server_rss_bytes) : "null")

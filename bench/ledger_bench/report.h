@@ -77,6 +77,10 @@ struct Report {
   LatencySummary batch_latency;
   uint64_t slowest_batch_sent_ns = 0;  // when the p100 batch was sent, since the load started
   LatencySummary query_latency;        // history lookups (getAccountTransfers), after the load
+  // During the load (--cold-queries): lookups of transfers from the run's first half, and a
+  // page of their debit account's history up to each.
+  LatencySummary cold_lookup_latency;
+  LatencySummary cold_page_latency;
   // Server resources, from its metrics endpoint; has_server_stats false when unreachable.
   bool has_server_stats = false;
   uint64_t server_rss_bytes = 0;

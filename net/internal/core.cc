@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   LEDGER_ASSIGN_OR_RETURN(core->replica_,
                           replica::Replica::Open(options.data_dir, std::move(replica)));
   core->durable_change_next_ = core->engine().change_sequence_next();
+  core->durable_timestamp_ns_ = core->engine().last_timestamp_ns();  // recovered: all durable
   return core;
 }
 
@@ -145,8 +146,7 @@ kj::Promise<void> Core::WaitDurable(uint64_t op) {
 }
 
 void Core::NoteApplied(const replica::BatchReceipt& receipt) {
-  if (!marks_.empty() && marks_.back().change_next == receipt.change_sequence_next) return;
-  marks_.push_back(Mark{receipt.op, receipt.change_sequence_next});
+  marks_.push_back(Mark{receipt.op, receipt.change_sequence_next, engine().last_timestamp_ns()});
 }
 
 void Core::ResolveWaiters() {
@@ -157,6 +157,7 @@ void Core::ResolveWaiters() {
   }
   while (!marks_.empty() && marks_.front().op <= durable) {
     durable_change_next_ = marks_.front().change_next;
+    durable_timestamp_ns_ = marks_.front().last_timestamp_ns;
     marks_.pop_front();
   }
   const absl::Status status = log_status();

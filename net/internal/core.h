@@ -58,6 +58,8 @@ class Core {
   void NoteApplied(const replica::BatchReceipt& receipt);
   // Changes below this are durable (subscriptions push only those).
   uint64_t durable_change_next() const { return durable_change_next_; }
+  // Every booking at or before this is durable.
+  uint64_t durable_timestamp_ns() const { return durable_timestamp_ns_; }
   // Called on the loop after each wake-up, once waiters are resolved (subscriptions).
   void set_on_durable(std::function<void()> on_durable) { on_durable_ = std::move(on_durable); }
 
@@ -113,6 +115,7 @@ class Core {
   struct Mark {
     uint64_t op;
     uint64_t change_next;
+    uint64_t last_timestamp_ns;  // the engine's after the op
   };
 
   Core() = default;
@@ -131,6 +134,7 @@ class Core {
   std::deque<Waiter> waiters_;  // in op order
   std::deque<Mark> marks_;      // change feed position after each op not yet durable
   uint64_t durable_change_next_ = 0;
+  uint64_t durable_timestamp_ns_ = 0;
   std::function<void()> on_durable_;
   ServerMetrics* metrics_ = nullptr;  // borrowed
 

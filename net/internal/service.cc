@@ -353,13 +353,16 @@ class LedgerImpl final : public rpc::Ledger::Server {
         ReplyWords(count * kTransferWords + failed_count * kFailedTransferWords));
     auto out = results.initTransfers(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeTransfer(found[i], out[static_cast<unsigned>(i)]);
+    uint64_t newest_ns = 0;
+    for (size_t i = 0; i < count; ++i) newest_ns = std::max(newest_ns, found[i].timestamp_ns);
     if (failed_count > 0) {
       auto failed_out = results.initFailures(static_cast<unsigned>(failed_count));
       for (size_t i = 0; i < failed_count; ++i) {
         EncodeFailedTransfer(failed[i], failed_out[static_cast<unsigned>(i)]);
+        newest_ns = std::max(newest_ns, failed[i].event.timestamp_ns);
       }
     }
-    return Reply(QueryMethod::kLookupTransfers, start_ns, kj::mv(guard));
+    return Reply(QueryMethod::kLookupTransfers, start_ns, kj::mv(guard), newest_ns);
   }
 
   kj::Promise<void> getTransferStatuses(GetTransferStatusesContext context) override {
@@ -424,7 +427,11 @@ class LedgerImpl final : public rpc::Ledger::Server {
     if (count > limit) {
       results.setNextTimestampNs(NextCursor(filter, state_.transfers[shown - 1].timestamp_ns));
     }
-    return Reply(QueryMethod::kGetAccountTransfers, start_ns, kj::mv(guard));
+    uint64_t newest_ns = 0;
+    for (size_t i = 0; i < count; ++i) {
+      newest_ns = std::max(newest_ns, state_.transfers[i].timestamp_ns);
+    }
+    return Reply(QueryMethod::kGetAccountTransfers, start_ns, kj::mv(guard), newest_ns);
   }
 
   kj::Promise<void> queryAccounts(QueryAccountsContext context) override {
@@ -535,10 +542,18 @@ class LedgerImpl final : public rpc::Ledger::Server {
   }
 
   // Counts the query and holds its reply until everything it could have seen is durable.
-  kj::Promise<void> Reply(QueryMethod method, uint64_t start_ns, kj::Own<CallGuard> guard) {
+  // newest_ns: the newest booking the answer shows (a transfer found, or the one that tells a
+  // page has more). An answer made only of records durable already (booked at or before the
+  // durable point: old transfers, a cold account's history) needs no wait; a miss shows
+  // nothing (what is absent now was absent at the durable point too).
+  kj::Promise<void> Reply(QueryMethod method, uint64_t start_ns, kj::Own<CallGuard> guard,
+                          uint64_t newest_ns = UINT64_MAX) {
     ServerMetrics& metrics = state_.metrics;
     metrics.Queries(method).Increment();
-    return state_.core.WaitReadable()
+    kj::Promise<void> readable = newest_ns <= state_.core.durable_timestamp_ns()
+                                     ? kj::Promise<void>(kj::READY_NOW)
+                                     : state_.core.WaitReadable();
+    return readable
         .then([&metrics, method, start_ns] {
           metrics.QueryLatency(method).Observe(base::MonotonicNs() - start_ns);
         })
