@@ -154,7 +154,7 @@ absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::OpenWith(const std::string
     LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Run> run, Run::Open(storage, path));
     LEDGER_RETURN_IF_ERROR(store->AddRun(std::move(run)));
   }
-  store->filter_ = store->BuildFilter(nullptr, &store->filter_capacity_ids_);
+  LEDGER_ASSIGN_OR_RETURN(store->filter_, store->BuildFilter({}, &store->filter_capacity_ids_));
   return store;
 }
 
@@ -173,19 +173,19 @@ absl::Status ColdStore::AddRun(std::unique_ptr<Run> run) {
   return absl::OkStatus();
 }
 
-std::unique_ptr<internal::IdFilter> ColdStore::BuildFilter(const Run* extra,
-                                                           uint64_t* capacity_ids) const {
-  uint64_t id_count = extra == nullptr ? 0 : IdCount(*extra);
+absl::StatusOr<std::unique_ptr<internal::IdFilter>> ColdStore::BuildFilter(
+    std::span<const IdEntry> extra, uint64_t* capacity_ids) const {
+  uint64_t id_count = extra.size();
   for (const auto& run : runs_) id_count += IdCount(*run);
   *capacity_ids = std::max(id_count, kFilterCapacityMin);
   auto filter = std::make_unique<internal::IdFilter>(*capacity_ids);
-  const auto insert_all = [&filter](const Run& run) {
-    for (uint64_t i = 0; i < IdCount(run); ++i) {
-      filter->Insert(run.At<IdEntry>(RunSection::kIds, i).id);
-    }
-  };
-  for (const auto& run : runs_) insert_all(*run);
-  if (extra != nullptr) insert_all(*extra);
+  internal::IdFilter* const raw = filter.get();
+  for (const auto& run : runs_) {
+    LEDGER_RETURN_IF_ERROR(run->ForEachIds([raw](std::span<const IdEntry> entries) {
+      raw->InsertAll(entries, [](const IdEntry& entry) { return entry.id; });
+    }));
+  }
+  raw->InsertAll(extra, [](const IdEntry& entry) { return entry.id; });
   return filter;
 }
 
@@ -224,7 +224,9 @@ absl::StatusOr<WrittenRun> ColdStore::Write(const ColdFacts& facts) {
     return written;  // all held already (a replay over a store written before): no run
   }
   const uint64_t sequence = runs_.size() + 1;
-  const absl::Status status = internal::WriteRun(storage_, directory_, sequence, run_facts);
+  if (scratch_ == nullptr) scratch_ = std::make_unique<internal::RunScratch>();
+  const absl::Status status =
+      internal::WriteRun(storage_, directory_, sequence, run_facts, *scratch_);
   if (!status.ok()) {
     written_unpublished_ = false;
     return status;
@@ -239,15 +241,20 @@ absl::StatusOr<WrittenRun> ColdStore::Write(const ColdFacts& facts) {
   written.run = std::move(*run);
   written.transfer_count = run_facts.transfers.size();
   written.failure_count = run_facts.failures.size();
-  const uint64_t id_count = transfer_count_ + failure_count_ + IdCount(*written.run);
+  const std::span<const IdEntry> ids = scratch_->ids;  // the run's, sorted, in memory
+  const uint64_t id_count = transfer_count_ + failure_count_ + ids.size();
   if (id_count * kFilterGrowthDenominator > filter_capacity_ids_ * kFilterGrowthNumerator) {
-    written.grown_filter = BuildFilter(written.run.get(), &written.grown_filter_capacity_ids);
+    absl::StatusOr<std::unique_ptr<internal::IdFilter>> grown =
+        BuildFilter(ids, &written.grown_filter_capacity_ids);
+    if (!grown.ok()) {
+      written_unpublished_ = false;
+      return grown.status();
+    }
+    written.grown_filter = std::move(*grown);
   } else {
     // Readers may see these ids as "maybe" before the run is published: they then search the
     // published runs and find nothing, which is right until Publish.
-    for (uint64_t i = 0; i < IdCount(*written.run); ++i) {
-      filter_->Insert(written.run->At<IdEntry>(RunSection::kIds, i).id);
-    }
+    filter_->InsertAll(ids, [](const IdEntry& entry) { return entry.id; });
   }
   return written;
 }
@@ -313,6 +320,8 @@ void ColdStore::ReadFacts(uint64_t begin_ns, uint64_t end_ns, ColdFacts& out) co
 
 bool ColdStore::MayHold(const TransferId& id) const { return filter_->MayContain(id); }
 
+void ColdStore::PrefetchFilter(const TransferId& id) const { filter_->Prefetch(id); }
+
 void ColdStore::ReadAhead(std::span<const TransferId> ids) const {
   std::vector<const Run*> runs;
   std::shared_ptr<const internal::IdFilter> filter;
@@ -349,29 +358,42 @@ std::optional<ColdTransfer> ColdStore::FindAnywhere(const TransferId& id) const 
   return FindTransfer(id, std::numeric_limits<uint64_t>::max());
 }
 
+namespace {
+
+// The transfer or failure with this id in the run, if it is there.
+std::optional<ColdTransfer> FindIn(const Run& run, const TransferId& id) {
+  const uint64_t index = LowerBound<IdEntry>(
+      run, RunSection::kIds, [&id](const IdEntry& entry) { return entry.id < id; });
+  if (index == IdCount(run)) return std::nullopt;
+  const IdEntry& entry = run.At<IdEntry>(RunSection::kIds, index);
+  if (entry.id != id) return std::nullopt;
+  if ((entry.where & kInFailures) != 0) {
+    const FailureRecord& failure =
+        run.At<FailureRecord>(RunSection::kFailures, entry.where & ~kInFailures);
+    return ColdTransfer{failure.event, failure.code};
+  }
+  return ColdTransfer{run.At<Transfer>(RunSection::kTransfers, entry.where),
+                      CreateTransferResult::kOk};
+}
+
+}  // namespace
+
+// Ids are unique across runs, so the first run that has the id answers. The runs from
+// before_ns on go first, oldest first: an engine replaying the log over a store written
+// ahead of it (recovery) asks for the ids it is booking now, which the store holds there, near
+// its boundary; then the runs below, newest first (a retry is most often of a recent id).
 std::optional<ColdTransfer> ColdStore::FindTransfer(const TransferId& id,
                                                     uint64_t before_ns) const {
   if (!filter_->MayContain(id)) return std::nullopt;
   run_searches_.fetch_add(1, std::memory_order_relaxed);
-  for (auto run = runs_.rbegin(); run != runs_.rend(); ++run) {
-    if ((*run)->header().timestamp_min_ns >= before_ns) continue;
-    const uint64_t index = LowerBound<IdEntry>(
-        **run, RunSection::kIds, [&id](const IdEntry& entry) { return entry.id < id; });
-    if (index == IdCount(**run)) continue;
-    const IdEntry& entry = (*run)->At<IdEntry>(RunSection::kIds, index);
-    if (entry.id != id) continue;
-    ColdTransfer found;
-    if ((entry.where & kInFailures) != 0) {
-      const FailureRecord& failure =
-          (*run)->At<FailureRecord>(RunSection::kFailures, entry.where & ~kInFailures);
-      found = {failure.event, failure.code};
-    } else {
-      found.record = (*run)->At<Transfer>(RunSection::kTransfers, entry.where);
-    }
-    if (found.record.timestamp_ns >= before_ns) return std::nullopt;
-    return found;  // ids are unique across runs
-  }
-  return std::nullopt;
+  const auto after = std::partition_point(runs_.begin(), runs_.end(), [before_ns](const auto& run) {
+    return run->header().begin_ns < before_ns;
+  });
+  std::optional<ColdTransfer> found;
+  for (auto run = after; run != runs_.end() && !found; ++run) found = FindIn(**run, id);
+  for (auto run = after; run != runs_.begin() && !found;) found = FindIn(**--run, id);
+  if (!found || found->record.timestamp_ns >= before_ns) return std::nullopt;
+  return found;
 }
 
 ColdResolution ColdStore::FindResolution(const TransferId& pending_id, uint64_t before_ns) const {

@@ -26,9 +26,11 @@
 
 namespace ledger::cold {
 
+struct IdEntry;
 namespace internal {
 class IdFilter;
 class Run;
+struct RunScratch;
 }  // namespace internal
 
 // A run written by ColdStore::Write and not yet published.
@@ -81,6 +83,8 @@ class ColdStore final : public engine::ColdReader {
 
   // Whether `id` may be cold (the id filter: never a disk read). Same thread as Publish.
   bool MayHold(const TransferId& id) const;
+  // Brings the filter's block for `id` towards the cache, ahead of MayHold (batches).
+  void PrefetchFilter(const TransferId& id) const;
   // Reads into memory (the page cache and this process's mappings) what a lookup of each id,
   // of a resolution of it and of its reversals will touch, so a batch that asks them next
   // does not wait for the disk. Any thread, at any time, also while Publish runs.
@@ -111,9 +115,9 @@ class ColdStore final : public engine::ColdReader {
   static absl::StatusOr<std::unique_ptr<ColdStore>> OpenWith(const std::string& directory,
                                                              wal::Storage& storage, bool writable);
   absl::Status AddRun(std::unique_ptr<internal::Run> run);
-  // A filter of every published id and those of `extra`, sized for them (*capacity_ids).
-  std::unique_ptr<internal::IdFilter> BuildFilter(const internal::Run* extra,
-                                                  uint64_t* capacity_ids) const;
+  // A filter of every published id and those in `extra`, sized for them (*capacity_ids).
+  absl::StatusOr<std::unique_ptr<internal::IdFilter>> BuildFilter(
+      std::span<const IdEntry> extra, uint64_t* capacity_ids) const;
   std::optional<engine::ColdTransfer> FindAnywhere(const TransferId& id) const;
 
   std::string directory_;
@@ -128,6 +132,7 @@ class ColdStore final : public engine::ColdReader {
   uint64_t transfer_count_ = 0;
   uint64_t failure_count_ = 0;
   bool written_unpublished_ = false;
+  std::unique_ptr<internal::RunScratch> scratch_;  // Write's: one run at a time
   bool writable_ = true;
   uint64_t leftover_count_ = 0;
   mutable std::atomic<uint64_t> run_searches_{0};

@@ -45,7 +45,10 @@ struct ColdFacts {
   std::vector<FailureRecord> failures;
   std::vector<ExpiryFact> expiries;
   std::vector<BalanceFact> balances;
+  // Empty, keeping the lists' capacity.
   void Clear() {
+    begin_ns = 0;
+    end_ns = 0;
     transfers.clear();
     failures.clear();
     expiries.clear();

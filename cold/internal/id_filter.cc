@@ -15,8 +15,6 @@ constexpr uint64_t kSalts[8] = {0x47b6137b44974d91ULL, 0x8824ad5ba2b7289dULL,
                                 0x2df1424b705495c7ULL, 0x5c6bfb319efc4947ULL};
 constexpr uint64_t kSeed = 0x636f6c6466696c74ULL;  // "coldfilt": not the index's seed
 
-uint64_t HashOf(const TransferId& id) { return base::HashWords64(id.lo, id.hi, kSeed); }
-
 uint64_t BitOf(uint64_t hash, size_t word) {
   return uint64_t{1} << ((static_cast<uint32_t>(hash) * kSalts[word]) >> 58);
 }
@@ -29,6 +27,10 @@ IdFilter::IdFilter(uint64_t id_capacity)
   for (uint64_t w = 0; w < block_count_ * kWordsPerBlock; ++w) {
     words_[w].store(0, std::memory_order_relaxed);
   }
+}
+
+uint64_t IdFilter::HashOf(const TransferId& id) {
+  return base::HashWords64(id.lo, id.hi, kSeed);
 }
 
 std::atomic<uint64_t>* IdFilter::BlockOf(uint64_t hash) const {

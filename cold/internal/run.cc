@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 
@@ -37,29 +38,60 @@ std::span<const std::byte> BytesOf(const std::vector<Record>& records) {
   return std::as_bytes(std::span(records));
 }
 
-// The sorted sections, built from the records.
-struct Indexes {
-  std::vector<BalanceFact> balances;
-  std::vector<IdEntry> ids;
-  std::vector<AccountEntry> accounts;
-  std::vector<ResolutionEntry> resolutions;
-  std::vector<ReversalEntry> reversals;
+struct AccountIdHash {
+  size_t operator()(const AccountId& id) const { return base::HashWords64(id.lo, id.hi); }
 };
 
-Indexes BuildIndexes(const RunFacts& facts) {
-  Indexes indexes;
+// accounts_unsorted (booking order) into accounts, by (account, time): entries are grouped by
+// account in one pass, in the order of the accounts sorted; within an account they stay in
+// booking order. Linear in the entries (a run has far fewer accounts than entries), where a
+// comparison sort of 2M entries was a tenth of the server's time.
+void GroupByAccount(RunScratch& indexes) {
+  absl::flat_hash_map<AccountId, uint32_t, AccountIdHash> slot_of;
+  std::vector<AccountId> distinct;
+  indexes.account_slots.clear();
+  for (const AccountEntry& entry : indexes.accounts_unsorted) {
+    const auto [it, added] = slot_of.try_emplace(entry.account_id, distinct.size());
+    if (added) distinct.push_back(entry.account_id);
+    indexes.account_slots.push_back(it->second);
+  }
+  std::vector<uint32_t> order(distinct.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&distinct](uint32_t a, uint32_t b) { return distinct[a] < distinct[b]; });
+  std::vector<uint64_t> next(distinct.size() + 1, 0);  // by slot: where its next entry goes
+  for (uint32_t slot : indexes.account_slots) ++next[slot];
+  uint64_t offset = 0;
+  for (uint32_t slot : order) {
+    const uint64_t count = next[slot];
+    next[slot] = offset;
+    offset += count;
+  }
+  indexes.accounts.resize(indexes.accounts_unsorted.size());
+  for (size_t i = 0; i < indexes.accounts_unsorted.size(); ++i) {
+    indexes.accounts[next[indexes.account_slots[i]]++] = indexes.accounts_unsorted[i];
+  }
+}
+
+// The sorted sections, built from the records into the scratch.
+void BuildIndexes(const RunFacts& facts, RunScratch& indexes) {
+  indexes.ids.clear();
+  indexes.accounts.clear();
+  indexes.resolutions.clear();
+  indexes.reversals.clear();
   indexes.balances.assign(facts.balances.begin(), facts.balances.end());
   std::stable_sort(indexes.balances.begin(), indexes.balances.end(),
                    [](const BalanceFact& a, const BalanceFact& b) {
                      return a.account_id < b.account_id;  // stable: time order within one
                    });
   indexes.ids.reserve(facts.transfers.size() + facts.failures.size());
-  indexes.accounts.reserve(2 * facts.transfers.size());
+  indexes.accounts_unsorted.clear();
+  indexes.accounts_unsorted.reserve(2 * facts.transfers.size());
   for (uint64_t i = 0; i < facts.transfers.size(); ++i) {
     const Transfer& transfer = facts.transfers[i];
     indexes.ids.push_back({transfer.id, i});
-    indexes.accounts.push_back({transfer.debit_account_id, transfer.timestamp_ns, i});
-    indexes.accounts.push_back({transfer.credit_account_id, transfer.timestamp_ns, i});
+    indexes.accounts_unsorted.push_back({transfer.debit_account_id, transfer.timestamp_ns, i});
+    indexes.accounts_unsorted.push_back({transfer.credit_account_id, transfer.timestamp_ns, i});
     if ((transfer.flags & (transfer_flags::kPostPending |
                            transfer_flags::kVoidPending)) != 0) {
       indexes.resolutions.push_back({transfer.pending_id, i});
@@ -74,11 +106,7 @@ Indexes BuildIndexes(const RunFacts& facts) {
   }
   std::sort(indexes.ids.begin(), indexes.ids.end(),
             [](const IdEntry& a, const IdEntry& b) { return a.id < b.id; });
-  std::sort(indexes.accounts.begin(), indexes.accounts.end(),
-            [](const AccountEntry& a, const AccountEntry& b) {
-              return a.account_id != b.account_id ? a.account_id < b.account_id
-                                                  : a.timestamp_ns < b.timestamp_ns;
-            });
+  GroupByAccount(indexes);
   std::stable_sort(indexes.resolutions.begin(), indexes.resolutions.end(),
                    [](const ResolutionEntry& a, const ResolutionEntry& b) {
                      return a.pending_id < b.pending_id;
@@ -87,7 +115,6 @@ Indexes BuildIndexes(const RunFacts& facts) {
                    [](const ReversalEntry& a, const ReversalEntry& b) {
                      return a.reverses_id < b.reverses_id;  // stable: booking order within one
                    });
-  return indexes;
 }
 
 absl::Status CheckOrder(const RunFacts& facts) {
@@ -115,9 +142,9 @@ uint64_t TimestampMin(const RunFacts& facts) {
 }  // namespace
 
 absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint64_t sequence,
-                      const RunFacts& facts) {
+                      const RunFacts& facts, RunScratch& indexes) {
   LEDGER_RETURN_IF_ERROR(CheckOrder(facts));
-  const Indexes indexes = BuildIndexes(facts);
+  BuildIndexes(facts, indexes);
   const std::span<const std::byte> contents[kRunSectionCount - 1] = {
       std::as_bytes(facts.transfers), std::as_bytes(facts.failures),
       std::as_bytes(facts.expiries),  BytesOf(indexes.balances),
@@ -217,10 +244,12 @@ absl::StatusOr<std::unique_ptr<Run>> Run::Open(wal::Storage& storage, const std:
   if (size_bytes < kRunHeaderBytes) return Corrupt(path, "shorter than its header");
   std::unique_ptr<Run> run(new Run());
   run->path_ = path;
+  run->file_ = std::move(file);
+  wal::File* const file_ptr = run->file_.get();
   LEDGER_RETURN_IF_ERROR(
-      file->Read(0, std::as_writable_bytes(std::span(&run->header_, 1))));
+      file_ptr->Read(0, std::as_writable_bytes(std::span(&run->header_, 1))));
   LEDGER_RETURN_IF_ERROR(CheckHeader(run->header_, path, size_bytes));
-  LEDGER_ASSIGN_OR_RETURN(run->bytes_, file->MapReadOnly(size_bytes, wal::MapAccess::kRandom));
+  LEDGER_ASSIGN_OR_RETURN(run->bytes_, file_ptr->MapReadOnly(size_bytes, wal::MapAccess::kRandom));
   const SectionExtent& checksums = run->header_.sections[kRunSectionCount - 1];
   const std::span<const std::byte> checksum_bytes(run->bytes_.get() + checksums.offset,
                                                   checksums.size_bytes);
@@ -261,6 +290,49 @@ void Run::CheckRange(const SectionExtent& extent, uint64_t offset, uint64_t size
                        std::string(status.message()));
     }
   }
+}
+
+absl::Status Run::ForEachIds(const std::function<void(std::span<const IdEntry>)>& visit) const {
+  const SectionExtent& extent = header_.sections[static_cast<size_t>(RunSection::kIds)];
+  std::vector<std::byte> chunk(kChunkBytes);
+  alignas(IdEntry) std::byte carry[sizeof(IdEntry)];
+  size_t carry_bytes = 0;
+  std::vector<IdEntry> entries;
+  entries.reserve(kChunkBytes / sizeof(IdEntry) + 1);
+  for (uint64_t begin = 0; begin < extent.size_bytes; begin += kChunkBytes) {
+    const std::span<std::byte> bytes =
+        std::span(chunk).first(std::min(kChunkBytes, extent.size_bytes - begin));
+    LEDGER_RETURN_IF_ERROR(file_->Read(extent.offset + begin, bytes));
+    const uint64_t index = extent.first_chunk + begin / kChunkBytes;
+    if (base::HashBytes128(bytes) != checksums_[index]) {
+      return Corrupt(path_, absl::StrCat("chunk ", index, " (bytes ", extent.offset + begin, " to ",
+                                         extent.offset + begin + bytes.size(),
+                                         ") checksum mismatch"));
+    }
+    // An entry may straddle two chunks: its first part waits in `carry` for the rest.
+    entries.clear();
+    std::span<const std::byte> rest = bytes;
+    if (carry_bytes > 0) {
+      const size_t take = sizeof(IdEntry) - carry_bytes;
+      std::memcpy(carry + carry_bytes, rest.data(), std::min(take, rest.size()));
+      if (rest.size() < take) {
+        carry_bytes += rest.size();
+        continue;
+      }
+      entries.push_back(*reinterpret_cast<const IdEntry*>(carry));
+      rest = rest.subspan(take);
+      carry_bytes = 0;
+    }
+    const size_t whole = rest.size() / sizeof(IdEntry);
+    const size_t had = entries.size();
+    entries.resize(had + whole);
+    std::memcpy(entries.data() + had, rest.data(), whole * sizeof(IdEntry));
+    rest = rest.subspan(whole * sizeof(IdEntry));
+    visit(entries);
+    std::memcpy(carry, rest.data(), rest.size());
+    carry_bytes = rest.size();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Run::Verify() const {

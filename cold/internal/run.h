@@ -3,9 +3,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,11 +27,23 @@ struct RunFacts {
   std::span<const engine::BalanceFact> balances;
 };
 
+// The sorted sections of the run being written, kept from one run to the next so their memory
+// is reused (the writer's thread owns it). After WriteRun, `ids` holds the run's ids.
+struct RunScratch {
+  std::vector<engine::BalanceFact> balances;
+  std::vector<IdEntry> ids;
+  std::vector<AccountEntry> accounts;
+  std::vector<AccountEntry> accounts_unsorted;  // in booking order, before grouping
+  std::vector<uint32_t> account_slots;          // each unsorted entry's account, numbered
+  std::vector<ResolutionEntry> resolutions;
+  std::vector<ReversalEntry> reversals;
+};
+
 // Writes run `sequence` into `directory` durably: under a temporary name, synced, renamed, and
 // the directory synced. InvalidArgument when the transfers are not in booking order inside
 // [begin_ns, end_ns).
 absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint64_t sequence,
-                      const RunFacts& facts);
+                      const RunFacts& facts, RunScratch& scratch);
 
 // A run mapped for reading. Thread-safe: its bytes never change, and a chunk's check is
 // recorded in an atomic bitmap (two threads may both check a chunk; both agree).
@@ -59,6 +73,10 @@ class Run {
 
   // Checks every chunk: DataLoss naming the first that fails.
   absl::Status Verify() const;
+  // Calls visit(entries) with the run's id entries, a chunk's worth at a time, read with pread
+  // (and checked), not through the mapping: filling the id filter leaves no pages resident in
+  // this process.
+  absl::Status ForEachIds(const std::function<void(std::span<const IdEntry>)>& visit) const;
 
  private:
   Run() = default;
@@ -66,6 +84,7 @@ class Run {
   absl::Status CheckChunk(const SectionExtent& extent, uint64_t chunk_in_section) const;
 
   std::string path_;
+  std::unique_ptr<wal::File> file_;
   RunHeader header_{};
   std::shared_ptr<const std::byte> bytes_;
   std::span<const Hash128> checksums_;

@@ -61,9 +61,13 @@ void State::ExportCold(uint64_t before_ns, ColdFacts& facts) {
   facts.begin_ns = exported_before_ns_;
   facts.end_ns = before_ns;
   uint64_t end_of[kShardsMax] = {};
+  uint64_t unexported = 0;
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
     end_of[shard] = shards_[shard]->transfers.end_position();
+    unexported += end_of[shard] - export_transfer_[shard];
   }
+  // At most this many: address space, touched only as far as used (no copy on regrowth).
+  facts.transfers.reserve(unexported);
   // Transfers and expiries interleaved in log order, so the balance snapshots come out in time
   // order too.
   while (true) {

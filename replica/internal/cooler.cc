@@ -11,6 +11,9 @@ namespace {
 // After a failed write, the next try waits this many batches (a full disk is not fixed by
 // retrying at once, and each failure is logged).
 constexpr uint64_t kRetryAfterBatches = 1000;
+// Facts per run at most: a run's copy and its sorted sections (~400 bytes a transfer while it
+// is written) stay near 400 MB, and the writer keeps pace in steps of a second or so.
+constexpr uint64_t kRunFactsMax = uint64_t{1} << 20;
 }  // namespace
 
 Cooler::Cooler(cold::ColdStore& store, CoolerOptions options)
@@ -110,13 +113,18 @@ absl::Status Cooler::MakeRoom(engine::Engine& engine, uint64_t fact_count,
 }
 
 std::optional<uint64_t> Cooler::TakeBoundary(uint64_t durable_op, uint64_t keep_facts) {
-  for (auto mark = marks_.rbegin(); mark != marks_.rend(); ++mark) {
-    if (mark->op > durable_op || fact_total_ - mark->fact_total < keep_facts) continue;
-    const uint64_t end_ns = mark->end_ns;
-    marks_.erase(marks_.begin(), mark.base());
-    return end_ns;
+  size_t taken = marks_.size();
+  for (size_t m = 0; m < marks_.size(); ++m) {
+    const Mark& mark = marks_[m];
+    if (mark.op > durable_op || fact_total_ - mark.fact_total < keep_facts) break;
+    if (taken != marks_.size() && mark.fact_total - exported_fact_total_ > kRunFactsMax) break;
+    taken = m;
   }
-  return std::nullopt;
+  if (taken == marks_.size()) return std::nullopt;
+  const Mark mark = marks_[taken];
+  marks_.erase(marks_.begin(), marks_.begin() + static_cast<std::ptrdiff_t>(taken) + 1);
+  exported_fact_total_ = mark.fact_total;
+  return mark.end_ns;
 }
 
 void Cooler::StartWrite(engine::Engine& engine, uint64_t before_ns) {
@@ -149,7 +157,7 @@ absl::Status Cooler::Settle(engine::Engine& engine, bool wait) {
     store_.Publish(std::move(**result));
     ++runs_written_;
     evict_before_ns_ = store_.end_ns();
-    facts_ = engine::ColdFacts();  // its memory back too
+    facts_.Clear();  // keeps its capacity for the next run (at most kRunFactsMax transfers)
   }
   Evict(engine);
   return absl::OkStatus();

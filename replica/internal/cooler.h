@@ -69,8 +69,9 @@ class Cooler {
     uint64_t fact_total;   // facts up to and including it
   };
 
-  // The newest mark at or below durable_op that leaves at least keep_facts after it; drops
-  // the marks up to it.
+  // The newest mark at or below durable_op that leaves at least keep_facts after it and
+  // exports at most kRunFactsMax (or the oldest such mark, when one batch is more); drops the
+  // marks up to it.
   std::optional<uint64_t> TakeBoundary(uint64_t durable_op, uint64_t keep_facts);
   void StartWrite(engine::Engine& engine, uint64_t before_ns);
   // Publishes the written run (waiting for it when `wait`) and evicts as far as allowed.
@@ -82,6 +83,7 @@ class Cooler {
   CoolerOptions options_;
   std::deque<Mark> marks_;
   uint64_t fact_total_ = 0;
+  uint64_t exported_fact_total_ = 0;  // fact_total_ at the last boundary taken
   uint64_t evict_before_ns_ = 0;  // published, not yet evicted below it
   uint64_t runs_written_ = 0;
 
