@@ -262,6 +262,7 @@ absl::StatusOr<WrittenRun> ColdStore::Write(const ColdFacts& facts) {
 void ColdStore::Publish(WrittenRun written) {
   LEDGER_REQUIRE(written_unpublished_);
   written_unpublished_ = false;
+  for (const auto& run : runs_) run->DropPages();
   if (written.run == nullptr) return;  // nothing was new
   const absl::Status added = AddRun(std::move(written.run));
   LEDGER_ASSERT(added.ok(), std::string(added.message()));  // Write made it the next one

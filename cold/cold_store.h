@@ -77,6 +77,8 @@ class ColdStore final : public engine::ColdReader {
   // is not yet published; I/O errors as they come (nothing is then visible, and the next Open
   // removes the leftovers).
   absl::StatusOr<WrittenRun> Write(const engine::ColdFacts& facts);
+  // Also lets the pages lookups have touched in the mapped runs leave the process's resident
+  // memory (they stay in the page cache): RSS is the store's memory, not what was read.
   void Publish(WrittenRun written);
   // Write and Publish, for callers that read on the same thread (tests, tools).
   absl::Status Append(const engine::ColdFacts& facts);

@@ -59,6 +59,14 @@ class File {
   // the storage can (a 1.5 GB snapshot is then neither zero-filled nor copied).
   virtual absl::StatusOr<std::shared_ptr<const std::byte>> MapReadOnly(
       uint64_t size_bytes, MapAccess access = MapAccess::kSequential) = 0;
+  // A hint: the pages of `mapping` (from MapReadOnly) this process has read may leave its
+  // resident memory; the mapping stays valid and reads them again from the page cache or the
+  // disk. The cold store calls it so its mapped runs do not grow the process's RSS with what
+  // lookups touched. The default does nothing.
+  virtual void DropMappedPages(const std::byte* mapping, uint64_t size_bytes) {
+    (void)mapping;
+    (void)size_bytes;
+  }
 
  protected:
   explicit File(std::string path) : path_(std::move(path)) {}

@@ -73,6 +73,9 @@ class Run {
 
   // Checks every chunk: DataLoss naming the first that fails.
   absl::Status Verify() const;
+  // Lets the pages reads have touched leave this process's resident memory (they stay in the
+  // page cache); the run reads on as before.
+  void DropPages() const { file_->DropMappedPages(bytes_.get(), header_.file_size_bytes); }
   // Calls visit(entries) with the run's id entries, a chunk's worth at a time, read with pread
   // (and checked), not through the mapping: filling the id filter leaves no pages resident in
   // this process.

@@ -112,6 +112,12 @@ class PosixFile final : public File {
     return absl::OkStatus();
   }
 
+  void DropMappedPages(const std::byte* mapping, uint64_t size_bytes) override {
+    // A private read-only file mapping: MADV_DONTNEED drops this process's page table entries;
+    // the next read faults the page in again from the page cache.
+    if (mapping != nullptr) madvise(const_cast<std::byte*>(mapping), size_bytes, MADV_DONTNEED);
+  }
+
   absl::StatusOr<std::shared_ptr<const std::byte>> MapReadOnly(uint64_t size_bytes,
                                                                MapAccess access) override {
     if (size_bytes == 0) return std::shared_ptr<const std::byte>();
