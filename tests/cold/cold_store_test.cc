@@ -22,6 +22,7 @@
 #include "tests/engine/memory_cold_store.h"
 #include "tests/engine/property_generator.h"
 #include "tests/engine/reference_model.h"
+#include "tests/wal/memory_storage.h"
 #include "tests/wal/wal_test_util.h"
 
 namespace ledger::cold {
@@ -412,6 +413,46 @@ TEST_F(StoreFiles, WrittenRunInvisibleUntilPublishedAndFactsHeldAreLeftOut) {
   // A gap is refused.
   EXPECT_TRUE(
       absl::IsFailedPrecondition(store->Write(Facts(end_ns + 60, end_ns + 70, 1)).status()));
+}
+
+// The machine stops at every step of writing a run (each open, allocate, write, sync, rename,
+// directory sync): what was durable opens as a whole store, the half-written run is gone or
+// removed, and the store takes the same run again afterwards.
+TEST(ColdStoreCrash, AStopAtEveryStepOfARunWriteLeavesAStoreThatOpens) {
+  constexpr uint64_t kPerRun = 5'000;
+  bool finished = false;
+  for (int stop_at = 1; !finished; ++stop_at) {
+    ASSERT_LT(stop_at, 100) << "a run's write should take fewer steps";
+    wal::testing::MemoryStorage storage;
+    ASSERT_TRUE(storage.CreateDirectory("/data").ok());
+    {
+      absl::StatusOr<std::unique_ptr<ColdStore>> store = ColdStore::Open("/data/cold", storage);
+      ASSERT_TRUE(store.ok()) << store.status();
+      ASSERT_TRUE((*store)->Append(Facts(1, 1 + kPerRun, 1)).ok());
+      int steps = 0;
+      storage.fault = [&](std::string_view, const std::string&) {
+        if (++steps != stop_at) return absl::OkStatus();
+        storage.Crash();
+        return absl::UnavailableError("the machine stopped");
+      };
+      finished = (*store)->Append(Facts(1 + kPerRun, 1 + 2 * kPerRun, 1 + kPerRun)).ok();
+      storage.fault = nullptr;
+    }
+    storage.Restart();
+    absl::StatusOr<std::unique_ptr<ColdStore>> reopened = ColdStore::Open("/data/cold", storage);
+    ASSERT_TRUE(reopened.ok()) << "stopped at step " << stop_at << ": " << reopened.status();
+    const uint64_t runs = (*reopened)->run_count();
+    ASSERT_TRUE(runs == 1 || runs == 2) << runs;
+    EXPECT_FALSE(storage.Exists("/data/cold/" + RunFileName(2) + kTemporarySuffix));
+    for (uint64_t id = 1; id <= runs * kPerRun; id += 499) {
+      ASSERT_TRUE((*reopened)->FindTransfer(TransferId::From(id), UINT64_MAX).has_value()) << id;
+    }
+    if (runs == 1) {  // the write is retried whole
+      ASSERT_TRUE((*reopened)->Append(Facts(1 + kPerRun, 1 + 2 * kPerRun, 1 + kPerRun)).ok());
+    }
+    EXPECT_EQ((*reopened)->transfer_count(), 2 * kPerRun);
+    EXPECT_TRUE((*reopened)->Verify().ok());
+  }
 }
 
 }  // namespace
