@@ -299,14 +299,6 @@ int Run(Flags& flags) {
                                          "0..2147483648, not '",
                                          hot_transfers, "'\n", kUsage));
   }
-  if (hot_transfers == "auto") {
-    options.hot_transfers = AutoHotTransfers(options);
-  } else if (!absl::SimpleAtoi(hot_transfers, &options.hot_transfers) ||
-             options.hot_transfers > (uint64_t{1} << 31)) {
-    return Fail(kExitUsage, absl::StrCat("--hot-transfers must be auto or a whole number in "
-                                         "0..2147483648, not '",
-                                         hot_transfers, "'\n", kUsage));
-  }
   if (token_file.empty()) token_file = options.data_dir + "/token";
   absl::StatusOr<std::string> token = net::ReadTokenFile(token_file);
   if (!token.ok()) return Fail(kExitNoInput, std::string(token.status().message()));

@@ -617,6 +617,14 @@ TEST(Server, RejectsBadFlags) {
   EXPECT_NE(server.log().find("shard threads must be"), std::string::npos) << server.log();
   EXPECT_FALSE(server.Start({"--no-such-flag"}));
   EXPECT_NE(server.log().find("unknown flag --no-such-flag"), std::string::npos);
+  EXPECT_FALSE(server.Start({"--hot-transfers", "lots"}));
+  EXPECT_NE(server.log().find("--hot-transfers must be auto or a whole number"), std::string::npos)
+      << server.log();
+  // Smaller than four batches per shard: the cooler could not keep a batch's room.
+  EXPECT_FALSE(server.Start({"--hot-transfers", "1000"}));
+  EXPECT_NE(server.log().find("at least 32760 (4 batches of 8190 per shard), not 1000"),
+            std::string::npos)
+      << server.log();
 }
 
 }  // namespace

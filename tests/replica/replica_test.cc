@@ -38,6 +38,20 @@ void CreateLedgerAndAccounts(Replica& replica) {
   ASSERT_TRUE(replica.Submit<Account>(accounts, account_results).ok());
 }
 
+// The same, applied to `reference` too at the replica's timestamps.
+void CreateLedgerAndAccounts(Replica& replica, engine::Engine& reference) {
+  Ledger ledger = testing::TestLedger();
+  CreateLedgerResult ledger_result;
+  auto receipt = replica.Submit<Ledger>({&ledger, 1}, {&ledger_result, 1});
+  ASSERT_TRUE(receipt.ok());
+  reference.CreateLedgers({&ledger, 1}, receipt->timestamp_ns, {&ledger_result, 1});
+  std::vector<Account> accounts = testing::TestAccounts();
+  std::vector<CreateAccountResult> results(accounts.size());
+  receipt = replica.Submit<Account>(accounts, results);
+  ASSERT_TRUE(receipt.ok());
+  reference.CreateAccounts(accounts, receipt->timestamp_ns, results);
+}
+
 class RoundTrip : public ::testing::TestWithParam<bool> {};
 
 TEST_P(RoundTrip, RecoveredStateEqualsDirectApplicationAcrossRestartsAndSegments) {
@@ -53,16 +67,7 @@ TEST_P(RoundTrip, RecoveredStateEqualsDirectApplicationAcrossRestartsAndSegments
     ASSERT_EQ(opened->recovery().last_op, op);
     ASSERT_EQ(opened->engine().ComputeStateHash(), reference.ComputeStateHash());
     if (op == 0) {
-      Ledger ledger = testing::TestLedger();
-      CreateLedgerResult ledger_result;
-      auto receipt = opened->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1});
-      ASSERT_TRUE(receipt.ok());
-      reference.CreateLedgers({&ledger, 1}, receipt->timestamp_ns, {&ledger_result, 1});
-      std::vector<Account> accounts = testing::TestAccounts();
-      std::vector<CreateAccountResult> results(accounts.size());
-      receipt = opened->Submit<Account>(accounts, results);
-      ASSERT_TRUE(receipt.ok());
-      reference.CreateAccounts(accounts, receipt->timestamp_ns, results);
+      ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(*opened, reference));
       op = 2;
     }
     // Enough bytes to fill a 4 MiB segment or two: 600 ops of up to 60 transfers.
@@ -266,16 +271,7 @@ TEST(Replica, HotWindowAnswersAsAllInMemoryAcrossSnapshotsAndRestarts) {
     ASSERT_NE(opened, nullptr);
     ASSERT_EQ(opened->engine().ComputeStateHash(), reference.ComputeStateHash()) << restart;
     if (op == 0) {
-      Ledger ledger = testing::TestLedger();
-      CreateLedgerResult ledger_result;
-      auto receipt = opened->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1});
-      ASSERT_TRUE(receipt.ok());
-      reference.CreateLedgers({&ledger, 1}, receipt->timestamp_ns, {&ledger_result, 1});
-      std::vector<Account> accounts = testing::TestAccounts();
-      std::vector<CreateAccountResult> results(accounts.size());
-      receipt = opened->Submit<Account>(accounts, results);
-      ASSERT_TRUE(receipt.ok());
-      reference.CreateAccounts(accounts, receipt->timestamp_ns, results);
+      ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(*opened, reference));
       op = 2;
     }
     for (int i = 0; i < 150; ++i) {

@@ -180,28 +180,30 @@ absl::StatusOr<int> RunReplayCommand(const Parsed& parsed) {
   return RunReplay(args);
 }
 
+// --hot-transfers of the cold store's replays: at least two batches, as the engine must take a
+// whole one after evicting.
+absl::StatusOr<uint64_t> ReplayWindow(const Parsed& parsed) {
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t hot_transfers,
+                          Number(parsed, "--hot-transfers", kReplayHotTransfers));
+  if (hot_transfers < 2 * wal::kEventsPerEntryMax) {
+    return UsageError(
+        absl::StrCat("--hot-transfers must be at least ", 2 * wal::kEventsPerEntryMax));
+  }
+  return hot_transfers;
+}
+
 absl::StatusOr<int> RunVerifyCommand(const Parsed& parsed) {
   VerifyArgs args;
   args.dir = parsed.dir;
   args.from_snapshot = Has(parsed, "--from-snapshot");
-  LEDGER_ASSIGN_OR_RETURN(args.hot_transfers,
-                          Number(parsed, "--hot-transfers", args.hot_transfers));
-  if (args.hot_transfers < 2 * wal::kEventsPerEntryMax) {
-    return UsageError(
-        absl::StrCat("--hot-transfers must be at least ", 2 * wal::kEventsPerEntryMax));
-  }
+  LEDGER_ASSIGN_OR_RETURN(args.hot_transfers, ReplayWindow(parsed));
   return RunVerify(args);
 }
 
 absl::StatusOr<int> RunRebuildColdCommand(const Parsed& parsed) {
   RebuildColdArgs args;
   args.dir = parsed.dir;
-  LEDGER_ASSIGN_OR_RETURN(args.hot_transfers,
-                          Number(parsed, "--hot-transfers", args.hot_transfers));
-  if (args.hot_transfers < 2 * wal::kEventsPerEntryMax) {
-    return UsageError(
-        absl::StrCat("--hot-transfers must be at least ", 2 * wal::kEventsPerEntryMax));
-  }
+  LEDGER_ASSIGN_OR_RETURN(args.hot_transfers, ReplayWindow(parsed));
   return RunRebuildCold(args);
 }
 
