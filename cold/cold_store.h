@@ -73,7 +73,8 @@ class ColdStore final : public engine::ColdReader {
 
   // Makes the facts the store lacks durable as the next run (those booked before end_ns() it
   // holds already, and failures whose id it has; engine/cold.h's ColdFacts says why they come
-  // again). FailedPrecondition when facts.begin_ns is past end_ns() (a gap), or a written run
+  // again). When it holds them all (a replay over a store written before), writes nothing and
+  // returns a WrittenRun without a run, which Publish takes as well. FailedPrecondition when facts.begin_ns is past end_ns() (a gap), or a written run
   // is not yet published; I/O errors as they come (nothing is then visible, and the next Open
   // removes the leftovers).
   absl::StatusOr<WrittenRun> Write(const engine::ColdFacts& facts);
