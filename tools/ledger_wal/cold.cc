@@ -80,7 +80,9 @@ absl::StatusOr<CoolingReplay> ReplayCooling(
 
 template <typename Fact>
 bool SameBytes(const std::vector<Fact>& a, const std::vector<Fact>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(Fact)) == 0;
+  // memcmp must not see the null data() of an empty list, even for 0 bytes.
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(Fact)) == 0);
 }
 
 // The exported facts against the store's for their range, cut at the store's end.
