@@ -219,38 +219,27 @@ absl::StatusOr<WrittenRun> ColdStore::Write(const ColdFacts& facts) {
   run_facts.expiries = std::span(facts.expiries).subspan(first_new(facts.expiries, expiry_at));
   run_facts.balances = std::span(facts.balances).subspan(first_new(facts.balances, balance_at));
   WrittenRun written;
+  if (facts.end_ns > end_ns_ || !failures.empty() || runs_.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(written, WriteNewRun(run_facts));
+  }  // else all held already (a replay over a store written before): no run
   written_unpublished_ = true;
-  if (facts.end_ns <= end_ns_ && failures.empty() && !runs_.empty()) {
-    return written;  // all held already (a replay over a store written before): no run
-  }
+  return written;
+}
+
+absl::StatusOr<WrittenRun> ColdStore::WriteNewRun(const internal::RunFacts& run_facts) {
   const uint64_t sequence = runs_.size() + 1;
   if (scratch_ == nullptr) scratch_ = std::make_unique<internal::RunScratch>();
-  const absl::Status status =
-      internal::WriteRun(storage_, directory_, sequence, run_facts, *scratch_);
-  if (!status.ok()) {
-    written_unpublished_ = false;
-    return status;
-  }
-
-  absl::StatusOr<std::unique_ptr<Run>> run =
-      Run::Open(storage_, absl::StrCat(directory_, "/", RunFileName(sequence)));
-  if (!run.ok()) {
-    written_unpublished_ = false;
-    return run.status();
-  }
-  written.run = std::move(*run);
+  LEDGER_RETURN_IF_ERROR(internal::WriteRun(storage_, directory_, sequence, run_facts, *scratch_));
+  WrittenRun written;
+  LEDGER_ASSIGN_OR_RETURN(written.run,
+                          Run::Open(storage_, absl::StrCat(directory_, "/", RunFileName(sequence))));
   written.transfer_count = run_facts.transfers.size();
   written.failure_count = run_facts.failures.size();
   const std::span<const IdEntry> ids = scratch_->ids;  // the run's, sorted, in memory
   const uint64_t id_count = transfer_count_ + failure_count_ + ids.size();
   if (id_count * kFilterGrowthDenominator > filter_capacity_ids_ * kFilterGrowthNumerator) {
-    absl::StatusOr<std::unique_ptr<internal::IdFilter>> grown =
-        BuildFilter(ids, &written.grown_filter_capacity_ids);
-    if (!grown.ok()) {
-      written_unpublished_ = false;
-      return grown.status();
-    }
-    written.grown_filter = std::move(*grown);
+    LEDGER_ASSIGN_OR_RETURN(written.grown_filter,
+                            BuildFilter(ids, &written.grown_filter_capacity_ids));
   } else {
     // Readers may see these ids as "maybe" before the run is published: they then search the
     // published runs and find nothing, which is right until Publish.
@@ -312,51 +301,7 @@ void ColdStore::ReadFacts(uint64_t begin_ns, uint64_t end_ns, ColdFacts& out) co
             [](const FailureRecord& a, const FailureRecord& b) {
               return a.event.timestamp_ns < b.event.timestamp_ns;
             });
-  std::sort(out.balances.begin(), out.balances.end(), [](const BalanceFact& a, const BalanceFact& b) {
-    return a.balance.timestamp_ns != b.balance.timestamp_ns
-               ? a.balance.timestamp_ns < b.balance.timestamp_ns
-               : a.account_id < b.account_id;
-  });
-}
-
-bool ColdStore::MayHold(const TransferId& id) const { return filter_->MayContain(id); }
-
-void ColdStore::PrefetchFilter(const TransferId& id) const { filter_->Prefetch(id); }
-
-void ColdStore::ReadAhead(std::span<const TransferId> ids) const {
-  std::vector<const Run*> runs;
-  std::shared_ptr<const internal::IdFilter> filter;
-  {
-    std::lock_guard lock(publish_mutex_);
-    runs.reserve(runs_.size());
-    for (const auto& run : runs_) runs.push_back(run.get());
-    filter = filter_;
-  }
-  // Each lookup's binary searches and records, as FindTransfer, FindResolution and
-  // FindReversals make them (the checksum checks come with the reads).
-  for (const TransferId& id : ids) {
-    if (!filter->MayContain(id)) continue;
-    for (const Run* run : runs) {
-      const uint64_t at = LowerBound<IdEntry>(*run, RunSection::kIds,
-                                              [&id](const IdEntry& e) { return e.id < id; });
-      if (at < IdCount(*run) && run->At<IdEntry>(RunSection::kIds, at).id == id) {
-        const uint64_t where = run->At<IdEntry>(RunSection::kIds, at).where;
-        if ((where & kInFailures) != 0) {
-          (void)run->At<FailureRecord>(RunSection::kFailures, where & ~kInFailures);
-        } else {
-          (void)run->At<Transfer>(RunSection::kTransfers, where);
-        }
-      }
-      (void)LowerBound<ResolutionEntry>(*run, RunSection::kResolutions,
-                                        [&id](const ResolutionEntry& e) { return e.pending_id < id; });
-      (void)LowerBound<ReversalEntry>(*run, RunSection::kReversals,
-                                      [&id](const ReversalEntry& e) { return e.reverses_id < id; });
-    }
-  }
-}
-
-std::optional<ColdTransfer> ColdStore::FindAnywhere(const TransferId& id) const {
-  return FindTransfer(id, std::numeric_limits<uint64_t>::max());
+  std::sort(out.balances.begin(), out.balances.end(), ByTimeThenAccount);
 }
 
 namespace {
@@ -378,6 +323,38 @@ std::optional<ColdTransfer> FindIn(const Run& run, const TransferId& id) {
 }
 
 }  // namespace
+
+bool ColdStore::MayHold(const TransferId& id) const { return filter_->MayContain(id); }
+
+void ColdStore::PrefetchFilter(const TransferId& id) const { filter_->Prefetch(id); }
+
+void ColdStore::ReadAhead(std::span<const TransferId> ids) const {
+  std::vector<const Run*> runs;
+  std::shared_ptr<const internal::IdFilter> filter;
+  {
+    std::lock_guard lock(publish_mutex_);
+    runs.reserve(runs_.size());
+    for (const auto& run : runs_) runs.push_back(run.get());
+    filter = filter_;
+  }
+  // Each lookup's binary searches and records, as FindTransfer, FindResolution and
+  // FindReversals make them (the checksum checks come with the reads).
+  for (const TransferId& id : ids) {
+    if (!filter->MayContain(id)) continue;
+    for (const Run* run : runs) {
+      (void)FindIn(*run, id);
+      (void)LowerBound<ResolutionEntry>(*run, RunSection::kResolutions,
+                                        [&id](const ResolutionEntry& e) { return e.pending_id < id; });
+      (void)LowerBound<ReversalEntry>(*run, RunSection::kReversals,
+                                      [&id](const ReversalEntry& e) { return e.reverses_id < id; });
+    }
+  }
+}
+
+std::optional<ColdTransfer> ColdStore::FindAnywhere(const TransferId& id) const {
+  return FindTransfer(id, std::numeric_limits<uint64_t>::max());
+}
+
 
 // Ids are unique across runs, so the first run that has the id answers. The runs from
 // before_ns on go first, oldest first: an engine replaying the log over a store written

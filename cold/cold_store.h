@@ -30,8 +30,16 @@ struct IdEntry;
 namespace internal {
 class IdFilter;
 class Run;
+struct RunFacts;
 struct RunScratch;
 }  // namespace internal
+
+// The order of ColdStore::ReadFacts' balances: by time, then account.
+inline bool ByTimeThenAccount(const engine::BalanceFact& a, const engine::BalanceFact& b) {
+  return a.balance.timestamp_ns != b.balance.timestamp_ns
+             ? a.balance.timestamp_ns < b.balance.timestamp_ns
+             : a.account_id < b.account_id;
+}
 
 // A run written by ColdStore::Write and not yet published.
 struct WrittenRun {
@@ -118,6 +126,7 @@ class ColdStore final : public engine::ColdReader {
   static absl::StatusOr<std::unique_ptr<ColdStore>> OpenWith(const std::string& directory,
                                                              wal::Storage& storage, bool writable);
   absl::Status AddRun(std::unique_ptr<internal::Run> run);
+  absl::StatusOr<WrittenRun> WriteNewRun(const internal::RunFacts& run_facts);
   // A filter of every published id and those in `extra`, sized for them (*capacity_ids).
   absl::StatusOr<std::unique_ptr<internal::IdFilter>> BuildFilter(
       std::span<const IdEntry> extra, uint64_t* capacity_ids) const;

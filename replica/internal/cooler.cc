@@ -41,6 +41,7 @@ void Cooler::RunWriter() {
       absl::StatusOr<cold::WrittenRun> written = store_.Write(facts_);
       lock.lock();
       result_ = std::move(written);
+      has_result_.store(true, std::memory_order_release);
       done_.notify_all();
       continue;
     }
@@ -136,7 +137,8 @@ void Cooler::StartWrite(engine::Engine& engine, uint64_t before_ns) {
 }
 
 absl::Status Cooler::Settle(engine::Engine& engine, bool wait) {
-  if (writing_) {
+  // After every batch: the lock only once the writer has a result (or when waiting for one).
+  if (writing_ && (wait || has_result_.load(std::memory_order_acquire))) {
     std::optional<absl::StatusOr<cold::WrittenRun>> result;
     {
       std::unique_lock lock(mutex_);
@@ -144,6 +146,7 @@ absl::Status Cooler::Settle(engine::Engine& engine, bool wait) {
       if (!result_.has_value()) return absl::OkStatus();  // still writing
       result = std::move(result_);
       result_.reset();
+      has_result_.store(false, std::memory_order_relaxed);
       writing_ = false;
     }
     if (!result->ok()) {

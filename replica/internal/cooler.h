@@ -10,6 +10,7 @@
 // the cooler's thread only calls ColdStore::Write.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -95,6 +96,7 @@ class Cooler {
   bool writing_ = false;             // facts_ handed to the thread
   bool stopping_ = false;
   std::optional<absl::StatusOr<cold::WrittenRun>> result_;
+  std::atomic<bool> has_result_{false};  // result_ is set: Settle need not lock to find out
   uint64_t retry_after_batches_ = 0;  // after a failed write
   std::thread thread_;
 };

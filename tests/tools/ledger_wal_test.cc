@@ -210,6 +210,21 @@ struct Written {
 constexpr uint64_t kSeed = 42;
 constexpr uint64_t kTransferOps = 120;  // then one large batch, alone in the last group
 
+// A replica on `path` with ops 1 and 2 submitted: the test ledger and its accounts.
+std::unique_ptr<replica::Replica> OpenWithLedgerAndAccounts(const std::string& path,
+                                                            replica::ReplicaOptions options) {
+  auto opened = replica::Replica::Open(path, std::move(options));
+  EXPECT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<replica::Replica> replica = std::move(*opened);
+  Ledger ledger = wal::testing::TestLedger();
+  CreateLedgerResult ledger_result;
+  EXPECT_TRUE(replica->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
+  std::vector<Account> accounts = wal::testing::TestAccounts();
+  std::vector<CreateAccountResult> account_results(accounts.size());
+  EXPECT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
+  return replica;
+}
+
 // Writes ledger, accounts and transfers through a real replica (snapshots every 50 ops).
 Written WriteLog(const std::string& path) {
   Written written;
@@ -225,15 +240,7 @@ Written WriteLog(const std::string& path) {
     EXPECT_TRUE(status.ok()) << status;
     snapshots_done.fetch_add(1);
   };
-  auto opened = replica::Replica::Open(path, std::move(options));
-  EXPECT_TRUE(opened.ok()) << opened.status();
-  std::unique_ptr<replica::Replica> replica = std::move(*opened);
-  Ledger ledger = wal::testing::TestLedger();
-  CreateLedgerResult ledger_result;
-  EXPECT_TRUE(replica->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
-  std::vector<Account> accounts = wal::testing::TestAccounts();
-  std::vector<CreateAccountResult> account_results(accounts.size());
-  EXPECT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
+  std::unique_ptr<replica::Replica> replica = OpenWithLedgerAndAccounts(path, std::move(options));
   uint64_t op = 2;
   for (uint64_t i = 0; i <= kTransferOps; ++i) {
     const bool last = i == kTransferOps;
@@ -689,15 +696,7 @@ std::string WriteWindowedLog(const std::string& path, uint64_t last_op = 400) {
   options.writer_buffer_bytes = uint64_t{2} << 20;
   options.snapshot_interval_ops = 150;
   options.engine.hot_transfers = 256;
-  auto opened = replica::Replica::Open(path, std::move(options));
-  EXPECT_TRUE(opened.ok()) << opened.status();
-  std::unique_ptr<replica::Replica> replica = std::move(*opened);
-  Ledger ledger = wal::testing::TestLedger();
-  CreateLedgerResult ledger_result;
-  EXPECT_TRUE(replica->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
-  std::vector<Account> accounts = wal::testing::TestAccounts();
-  std::vector<CreateAccountResult> account_results(accounts.size());
-  EXPECT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
+  std::unique_ptr<replica::Replica> replica = OpenWithLedgerAndAccounts(path, std::move(options));
   for (uint64_t op = 3; op <= last_op; ++op) {
     std::vector<Transfer> batch = wal::testing::TestTransfers(kSeed, op, 60);
     std::vector<CreateTransferResult> results(batch.size());

@@ -102,12 +102,7 @@ absl::Status CompareWithStore(const ColdFacts& exported, const cold::ColdStore& 
   for (const engine::BalanceFact& b : exported.balances) {
     if (before_end(b.balance.timestamp_ns)) expected.balances.push_back(b);
   }
-  std::sort(expected.balances.begin(), expected.balances.end(),
-            [](const engine::BalanceFact& a, const engine::BalanceFact& b) {
-              return a.balance.timestamp_ns != b.balance.timestamp_ns
-                         ? a.balance.timestamp_ns < b.balance.timestamp_ns
-                         : a.account_id < b.account_id;
-            });
+  std::sort(expected.balances.begin(), expected.balances.end(), cold::ByTimeThenAccount);
   ColdFacts stored;
   store.ReadFacts(exported.begin_ns, end_ns, stored);
   const std::string range = absl::StrCat("booked in [", exported.begin_ns, ", ", end_ns, ")");
