@@ -43,7 +43,8 @@ void IdFilter::Insert(const TransferId& id) {
   const uint64_t hash = HashOf(id);
   std::atomic<uint64_t>* block = BlockOf(hash);
   for (size_t w = 0; w < kWordsPerBlock; ++w) {
-    block[w].fetch_or(BitOf(hash, w), std::memory_order_relaxed);
+    const uint64_t word = block[w].load(std::memory_order_relaxed);
+    block[w].store(word | BitOf(hash, w), std::memory_order_relaxed);
   }
 }
 

@@ -19,7 +19,9 @@ class IdFilter {
   // Room for id_capacity ids at 16 bits each (at least 64 KiB).
   explicit IdFilter(uint64_t id_capacity);
 
-  // Thread-safe, also against MayContain: bits are only ever set.
+  // One writer at a time (the store's writer thread, or whoever builds a new filter), safe
+  // against any number of MayContain: bits are only ever set, each word by a plain load and
+  // store (a locked read-modify-write per word cost the writer a tenth of the server's time).
   void Insert(const TransferId& id);
   // false: the id was never inserted. true: it may have been.
   bool MayContain(const TransferId& id) const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -131,6 +132,68 @@ absl::Status CheckOrder(const RunFacts& facts) {
   return absl::OkStatus();
 }
 
+constexpr uint64_t kStagingBytes = uint64_t{1} << 20;
+
+void FreeStaging(std::byte* bytes) { ::operator delete[](bytes, std::align_val_t{kRunAlignBytes}); }
+
+// Writes a file front to back through the scratch's staging buffer, in whole aligned blocks:
+// the gaps between sections and the end of the last block are zeros.
+class StagedWriter {
+ public:
+  StagedWriter(wal::File& file, RunScratch& scratch) : file_(file) {
+    if (scratch.staging == nullptr) {
+      scratch.staging = {static_cast<std::byte*>(
+                             ::operator new[](kStagingBytes, std::align_val_t{kRunAlignBytes})),
+                         FreeStaging};
+    }
+    staging_ = scratch.staging.get();
+  }
+
+  // `offset` is at or past the end of what was put before.
+  absl::Status Put(uint64_t offset, std::span<const std::byte> bytes) {
+    LEDGER_ASSERT(offset >= end(), offset, end());
+    LEDGER_RETURN_IF_ERROR(Fill(offset - end(), {}));
+    return Fill(bytes.size(), bytes);
+  }
+
+  // Pads the last block with zeros and writes it.
+  absl::Status Finish() {
+    LEDGER_RETURN_IF_ERROR(Fill(AlignUp(end()) - end(), {}));
+    return Flush();
+  }
+
+ private:
+  uint64_t end() const { return flushed_ + filled_; }
+
+  // `size` bytes from `bytes`, or zeros when it is empty.
+  absl::Status Fill(uint64_t size, std::span<const std::byte> bytes) {
+    for (uint64_t done = 0; done < size;) {
+      if (filled_ == kStagingBytes) LEDGER_RETURN_IF_ERROR(Flush());
+      const uint64_t piece = std::min(size - done, kStagingBytes - filled_);
+      if (bytes.empty()) {
+        std::memset(staging_ + filled_, 0, piece);
+      } else {
+        std::memcpy(staging_ + filled_, bytes.data() + done, piece);
+      }
+      filled_ += piece;
+      done += piece;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush() {
+    LEDGER_RETURN_IF_ERROR(file_.Write(flushed_, std::span(staging_, filled_)));
+    flushed_ += filled_;
+    filled_ = 0;
+    return absl::OkStatus();
+  }
+
+  wal::File& file_;
+  std::byte* staging_;
+  uint64_t flushed_ = 0;
+  uint64_t filled_ = 0;
+};
+
 uint64_t TimestampMin(const RunFacts& facts) {
   uint64_t min_ns = facts.begin_ns;
   for (const FailureRecord& failure : facts.failures) {
@@ -172,7 +235,7 @@ absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint6
   const std::span<const std::byte> checksum_bytes = BytesOf(checksums);
   header.sections[kRunSectionCount - 1] = {offset, checksum_bytes.size(), sizeof(Hash128), 0, 0};
   header.checksums_checksum = base::HashBytes128(checksum_bytes);
-  header.file_size_bytes = offset + checksum_bytes.size();
+  header.file_size_bytes = AlignUp(offset + checksum_bytes.size());  // whole blocks: O_DIRECT
   header.checksum = base::HashBytes128(
       std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
 
@@ -181,19 +244,17 @@ absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint6
   wal::OpenOptions options;
   options.writable = true;
   options.create_new = true;
+  options.direct = true;
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> file, storage.Open(temporary, options));
-  // Reserved whole first: the file has its size even where its last sections are empty, and
-  // a full disk shows here, not half-way.
+  // Reserved whole first: a full disk shows here, not half-way.
   LEDGER_RETURN_IF_ERROR(file->Allocate(header.file_size_bytes));
-  LEDGER_RETURN_IF_ERROR(file->Write(0, std::as_bytes(std::span(&header, 1))));
+  StagedWriter writer(*file, indexes);
+  LEDGER_RETURN_IF_ERROR(writer.Put(0, std::as_bytes(std::span(&header, 1))));
   for (size_t s = 0; s + 1 < kRunSectionCount; ++s) {
-    if (!contents[s].empty()) {
-      LEDGER_RETURN_IF_ERROR(file->Write(header.sections[s].offset, contents[s]));
-    }
+    LEDGER_RETURN_IF_ERROR(writer.Put(header.sections[s].offset, contents[s]));
   }
-  if (!checksum_bytes.empty()) {
-    LEDGER_RETURN_IF_ERROR(file->Write(header.sections[kRunSectionCount - 1].offset, checksum_bytes));
-  }
+  LEDGER_RETURN_IF_ERROR(writer.Put(header.sections[kRunSectionCount - 1].offset, checksum_bytes));
+  LEDGER_RETURN_IF_ERROR(writer.Finish());
   LEDGER_RETURN_IF_ERROR(file->Sync());
   file.reset();
   LEDGER_RETURN_IF_ERROR(storage.Rename(temporary, path));

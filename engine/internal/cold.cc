@@ -150,11 +150,9 @@ void State::EvictBefore(uint64_t before_ns) {
     if (shard == kShardsMax) break;
     evictions_.push_back({shard, from[shard]++});
   }
-  constexpr size_t kFetchAhead = 16;  // the index bucket and both accounts' records
-  constexpr size_t kListAhead = 8;    // the oldest entry of both accounts' histories
+  constexpr size_t kFetchAhead = 16;  // both accounts' records
   for (size_t i = 0; i < evictions_.size(); ++i) {
-    if (i + kFetchAhead < evictions_.size()) PrefetchEviction(evictions_[i + kFetchAhead], false);
-    if (i + kListAhead < evictions_.size()) PrefetchEviction(evictions_[i + kListAhead], true);
+    if (i + kFetchAhead < evictions_.size()) PrefetchEviction(evictions_[i + kFetchAhead]);
     if (evictions_[i].shard == kShardsMax) {
       EvictExpiry();
     } else {
@@ -169,24 +167,19 @@ void State::EvictBefore(uint64_t before_ns) {
          failures_.at(failures_.begin_position()).event.timestamp_ns < before_ns) {
     EvictFailure();
   }
+  for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+    shards_[shard]->transfer_index.EraseAll(erasures_[shard], erasure_scratch_);
+    erasures_[shard].clear();
+  }
   cold_before_ns_ = before_ns;
 }
 
-void State::PrefetchEviction(const Eviction& eviction, bool lists) const {
+void State::PrefetchEviction(const Eviction& eviction) const {
   if (eviction.shard == kShardsMax) return;
-  const Shard& tables = *shards_[eviction.shard];
-  const TransferAccounts accounts = tables.transfer_accounts.at(eviction.position);
-  for (Ref ref : {accounts.debit_ref(), accounts.credit_ref()}) {
-    const AccountRecord& record = account(ref);
-    if (lists) {
-      shard_of(ref).history.PrefetchEntry(record.history_offset);
-    } else {
-      __builtin_prefetch(&record, 1);
-    }
-  }
-  if (lists) return;
-  const TransferId& id = tables.transfers.at(eviction.position).id;
-  shards_[HomeOf(id)]->transfer_index.Prefetch(HashId(id.lo, id.hi));
+  const TransferAccounts accounts =
+      shards_[eviction.shard]->transfer_accounts.at(eviction.position);
+  __builtin_prefetch(&account(accounts.debit_ref()), 1);
+  __builtin_prefetch(&account(accounts.credit_ref()), 1);
 }
 
 void State::EvictTransfer(uint32_t shard, uint64_t position) {
@@ -202,7 +195,7 @@ void State::EvictTransfer(uint32_t shard, uint64_t position) {
     ids.Replace(id_hash, ref.bits(), kKeptBits | shard);
     tables.kept_ids.insert(record.id);
   } else {
-    ids.Erase(id_hash, ref.bits());
+    erasures_[HomeOf(record.id)].push_back((uint64_t{id_hash} << 32) | ref.bits());
   }
   // What it resolved or reversed: older, so out of the window already.
   if ((record.flags & kResolveFlags) != 0) {
@@ -250,8 +243,8 @@ void State::EvictFailure() {
   ++cold_digest_.failure_count;
   const uint32_t home = HomeOf(failure.event.id);
   const uint32_t slot = static_cast<uint32_t>(failures_.slot_of(position));
-  shards_[home]->transfer_index.Erase(HashId(failure.event.id.lo, failure.event.id.hi),
-                                      slot | kFailedBit);
+  erasures_[home].push_back((uint64_t{HashId(failure.event.id.lo, failure.event.id.hi)} << 32) |
+                            (slot | kFailedBit));
   failures_.DropFront(position + 1);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <utility>
 
 #include "engine/internal/memory.h"
 
@@ -62,6 +63,28 @@ void HashIndex::Erase(uint32_t hash, uint32_t payload) {
   }
   entries_[hole] = 0;
   --size_;
+}
+
+void HashIndex::EraseAll(std::vector<uint64_t>& entries, std::vector<uint64_t>& scratch) {
+  // LSD radix sort on the home bucket, 11 bits a pass (2^32 buckets at most: three passes).
+  constexpr uint32_t kDigitBits = 11;
+  constexpr uint64_t kDigits = uint64_t{1} << kDigitBits;
+  const uint32_t bucket_bits = static_cast<uint32_t>(std::bit_width(mask_));
+  scratch.resize(entries.size());
+  for (uint32_t shift = 0; shift < bucket_bits; shift += kDigitBits) {
+    const auto digit = [&](uint64_t entry) {
+      return ((entry >> 32) & mask_) >> shift & (kDigits - 1);
+    };
+    uint64_t next[kDigits] = {};
+    for (uint64_t entry : entries) ++next[digit(entry)];
+    uint64_t offset = 0;
+    for (uint64_t& count : next) offset += std::exchange(count, offset);
+    for (uint64_t entry : entries) scratch[next[digit(entry)]++] = entry;
+    entries.swap(scratch);
+  }
+  for (uint64_t entry : entries) {
+    Erase(static_cast<uint32_t>(entry >> 32), static_cast<uint32_t>(entry));
+  }
 }
 
 void HashIndex::Replace(uint32_t hash, uint32_t payload, uint32_t new_payload) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "base/assert.h"
 
@@ -55,6 +56,10 @@ class HashIndex {
   void Insert(uint32_t hash, uint32_t payload);
   // Removes the entry with this hash and payload (it must be present).
   void Erase(uint32_t hash, uint32_t payload);
+  // Erase for each of `entries` (hash << 32 | payload), in bucket order: a window's eviction
+  // erases a quarter of the index at once, and in bucket order the table is read front to back
+  // instead of a cache miss per entry. `entries` is reordered; `scratch` is kept to reuse.
+  void EraseAll(std::vector<uint64_t>& entries, std::vector<uint64_t>& scratch);
   // Gives the entry with this hash and payload (it must be present) another payload.
   void Replace(uint32_t hash, uint32_t payload, uint32_t new_payload);
 

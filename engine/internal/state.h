@@ -402,9 +402,9 @@ class State {
     uint32_t shard;
     uint64_t position;
   };
-  // Fetches what evicting it will touch: the id's index bucket and the accounts' records, or
-  // (lists) the oldest entries of the accounts' histories.
-  void PrefetchEviction(const Eviction& eviction, bool lists) const;
+  // Fetches the accounts' records, which evicting it updates (its index entry is erased later,
+  // in bucket order with the others; its histories' entries are not read).
+  void PrefetchEviction(const Eviction& eviction) const;
   void EvictTransfer(uint32_t shard, uint64_t position);
   void EvictFailure();
   void EvictExpiry();
@@ -585,6 +585,10 @@ class State {
   uint64_t export_expiry_ = 0;
   std::unique_ptr<FactQueue<ExpiredRecord>> expiries_;  // log order (owner only)
   std::vector<Eviction> evictions_;  // EvictBefore's order, kept to reuse its memory
+  // EvictBefore's index erasures by home shard (hash << 32 | payload), made together at its end
+  // in bucket order (HashIndex::EraseAll); kept to reuse their memory.
+  std::vector<uint64_t> erasures_[kShardsMax];
+  std::vector<uint64_t> erasure_scratch_;
   // Snapshot images alive (they borrow the window; see EngineSnapshot). Mutable: capturing is
   // const, and an image's end is seen from the thread that destroys it.
   mutable std::atomic<uint32_t> live_images_{0};

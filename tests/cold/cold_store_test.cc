@@ -374,7 +374,14 @@ TEST_F(StoreFiles, DamagedHeaderOrChecksumsOrAMissingRunRefusedAtOpenByName) {
     EXPECT_TRUE(absl::IsDataLoss(opened.status())) << opened.status();
     EXPECT_NE(opened.status().message().find(RunFileName(3)), std::string::npos);
   }
-  const uint64_t checksums_at = std::filesystem::file_size(RunPath(1)) - 8;
+  RunHeader header{};
+  std::ifstream(RunPath(1), std::ios::binary)
+      .read(reinterpret_cast<char*>(&header), sizeof(header));
+  const SectionExtent& checksums = header.sections[kRunSectionCount - 1];
+  ASSERT_GT(checksums.size_bytes, 8u);
+  // The file is whole blocks (written around the page cache); the checksums end before that.
+  ASSERT_EQ(std::filesystem::file_size(RunPath(1)) % kRunAlignBytes, 0u);
+  const uint64_t checksums_at = checksums.offset + checksums.size_bytes - 8;
   FlipByte(RunPath(1), checksums_at);
   absl::StatusOr<std::unique_ptr<ColdStore>> opened =
       ColdStore::Open(directory(), wal::Storage::Posix());

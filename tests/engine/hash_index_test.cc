@@ -55,6 +55,42 @@ TEST(HashIndex, MatchesMapUnderRandomInsertsAndErasesWithCollisions) {
   EXPECT_GT(index.bucket_count(), 16u);  // it grew
 }
 
+// EraseAll (an eviction's erasures, in bucket order) leaves exactly the entries not named, with
+// colliding hashes (wrap-arounds) and with full 32-bit ones (several radix passes).
+TEST(HashIndex, EraseAllLeavesExactlyTheOthers) {
+  const uint64_t seed = std::random_device{}();
+  std::cout << "seed " << seed << "\n";
+  std::mt19937_64 random(seed);
+  for (const bool colliding : {true, false}) {
+    const auto hash_of = [colliding](uint64_t key) {
+      return colliding ? SmallHash(key)
+                       : static_cast<uint32_t>((key * 0xD6E8FEB86659FD93ULL) >> 32);
+    };
+    HashIndex index(16);
+    std::vector<uint64_t> keys;
+    for (uint32_t payload = 0; payload < 50000; ++payload) {
+      keys.push_back(random());
+      index.Insert(hash_of(keys.back()), payload);
+    }
+    std::vector<uint64_t> erasures, scratch;
+    std::vector<bool> erased(keys.size());
+    for (uint32_t payload = 0; payload < keys.size(); ++payload) {
+      if (random() % 3 != 0) continue;
+      erased[payload] = true;
+      erasures.push_back((uint64_t{hash_of(keys[payload])} << 32) | payload);
+    }
+    const uint64_t erased_count = erasures.size();
+    index.EraseAll(erasures, scratch);
+    ASSERT_EQ(index.size(), keys.size() - erased_count);
+    for (uint32_t payload = 0; payload < keys.size(); ++payload) {
+      const uint32_t found =
+          index.Find(hash_of(keys[payload]), [&](uint32_t p) { return keys[p] == keys[payload]; });
+      ASSERT_EQ(found, erased[payload] ? HashIndex::kNotFound : payload)
+          << "payload " << payload << (colliding ? " colliding" : "");
+    }
+  }
+}
+
 TEST(HashIndex, KeepsLoadBelowSeventyPercent) {
   HashIndex index(1000);
   for (uint32_t i = 0; i < 100000; ++i) index.Insert(SmallHash(i) ^ i, i);
