@@ -328,7 +328,7 @@ bool ColdStore::MayHold(const TransferId& id) const { return filter_->MayContain
 
 void ColdStore::PrefetchFilter(const TransferId& id) const { filter_->Prefetch(id); }
 
-void ColdStore::ReadAhead(std::span<const TransferId> ids) const {
+void ColdStore::ReadAhead(std::span<const TransferId> ids, ReadAheadAnswers& answers) const {
   std::vector<const Run*> runs;
   std::shared_ptr<const internal::IdFilter> filter;
   {
@@ -337,18 +337,24 @@ void ColdStore::ReadAhead(std::span<const TransferId> ids) const {
     for (const auto& run : runs_) runs.push_back(run.get());
     filter = filter_;
   }
-  // Each lookup's binary searches and records, as FindTransfer, FindResolution and
-  // FindReversals make them (the checksum checks come with the reads).
+  answers.answers_.clear();
+  answers.run_count_ = runs.size();
+  // The lookup as FindTransfer makes it, newest run first; the sections FindResolution and
+  // FindReversals search, touched (the checksum checks come with the reads).
   for (const TransferId& id : ids) {
     if (!filter->MayContain(id)) continue;
+    std::optional<ColdTransfer> found;
+    for (auto run = runs.rbegin(); run != runs.rend() && !found; ++run) found = FindIn(**run, id);
+    answers.answers_.push_back({id, found});
     for (const Run* run : runs) {
-      (void)FindIn(*run, id);
       (void)LowerBound<ResolutionEntry>(*run, RunSection::kResolutions,
                                         [&id](const ResolutionEntry& e) { return e.pending_id < id; });
       (void)LowerBound<ReversalEntry>(*run, RunSection::kReversals,
                                       [&id](const ReversalEntry& e) { return e.reverses_id < id; });
     }
   }
+  std::sort(answers.answers_.begin(), answers.answers_.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
 }
 
 std::optional<ColdTransfer> ColdStore::FindAnywhere(const TransferId& id) const {
@@ -363,6 +369,20 @@ std::optional<ColdTransfer> ColdStore::FindAnywhere(const TransferId& id) const 
 std::optional<ColdTransfer> ColdStore::FindTransfer(const TransferId& id,
                                                     uint64_t before_ns) const {
   if (!filter_->MayContain(id)) return std::nullopt;
+  if (answers_ != nullptr) {
+    const auto& answers = answers_->answers_;
+    const auto answer = std::lower_bound(answers.begin(), answers.end(), id,
+                                         [](const auto& a, const TransferId& b) { return a.id < b; });
+    if (answer != answers.end() && answer->id == id) {
+      // Ids are unique across runs: found once is found for good; else only the newer runs.
+      std::optional<ColdTransfer> found = answer->found;
+      for (size_t r = answers_->run_count_; r < runs_.size() && !found; ++r) {
+        found = FindIn(*runs_[r], id);
+      }
+      if (!found || found->record.timestamp_ns >= before_ns) return std::nullopt;
+      return found;
+    }
+  }
   run_searches_.fetch_add(1, std::memory_order_relaxed);
   const auto after = std::partition_point(runs_.begin(), runs_.end(), [before_ns](const auto& run) {
     return run->header().begin_ns < before_ns;

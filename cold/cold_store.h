@@ -54,6 +54,24 @@ struct WrittenRun {
   ~WrittenRun();
 };
 
+// What ColdStore::ReadAhead found for a batch's ids: while that batch applies (UseAnswers),
+// the store answers lookups of them from here and searches only the runs published since, so
+// the binary searches of every run happen once, on the read-ahead thread, not again on the
+// thread that applies.
+class ReadAheadAnswers {
+ public:
+  bool empty() const { return answers_.empty(); }
+
+ private:
+  friend class ColdStore;
+  struct Answer {
+    TransferId id;
+    std::optional<engine::ColdTransfer> found;  // in any run
+  };
+  std::vector<Answer> answers_;  // by id
+  size_t run_count_ = 0;         // the runs searched: the first run_count_ by sequence
+};
+
 class ColdStore final : public engine::ColdReader {
  public:
   // Opens the store in `directory` (created when missing), which `storage` holds: removes what
@@ -96,10 +114,14 @@ class ColdStore final : public engine::ColdReader {
   bool MayHold(const TransferId& id) const;
   // Brings the filter's block for `id` towards the cache, ahead of MayHold (batches).
   void PrefetchFilter(const TransferId& id) const;
-  // Reads into memory (the page cache and this process's mappings) what a lookup of each id,
-  // of a resolution of it and of its reversals will touch, so a batch that asks them next
-  // does not wait for the disk. Any thread, at any time, also while Publish runs.
-  void ReadAhead(std::span<const TransferId> ids) const;
+  // Looks up each id in the runs (into `answers`), and reads into memory (the page cache and
+  // this process's mappings) what a lookup of a resolution of it and of its reversals will
+  // touch, so a batch that asks them next does not wait for the disk. Any thread, at any time,
+  // also while Publish runs.
+  void ReadAhead(std::span<const TransferId> ids, ReadAheadAnswers& answers) const;
+  // FindTransfer takes its answers for their ids from `answers` (null: none) until the next
+  // call. Same thread as Publish and the lookups; `answers` outlives its use.
+  void UseAnswers(const ReadAheadAnswers* answers) { answers_ = answers; }
 
   // Checks every chunk of every run: DataLoss naming the file and chunk that fail.
   absl::Status Verify() const;
@@ -148,6 +170,7 @@ class ColdStore final : public engine::ColdReader {
   bool writable_ = true;
   uint64_t leftover_count_ = 0;
   mutable std::atomic<uint64_t> run_searches_{0};
+  const ReadAheadAnswers* answers_ = nullptr;  // UseAnswers'
 };
 
 }  // namespace ledger::cold

@@ -123,8 +123,8 @@ void Replica::ColdCandidates(std::span<const Transfer> events,
   }
 }
 
-void Replica::ReadAhead(std::span<const TransferId> ids) const {
-  if (cold_store_ != nullptr) cold_store_->ReadAhead(ids);
+void Replica::ReadAhead(std::span<const TransferId> ids, cold::ReadAheadAnswers& answers) const {
+  if (cold_store_ != nullptr) cold_store_->ReadAhead(ids, answers);
 }
 
 uint64_t Replica::last_op() const { return sequencer_->last_op(); }

@@ -114,8 +114,14 @@ class Replica {
   // them ahead (ReadAhead, on another thread) before it submits the batch, so its event loop
   // never waits for the disk.
   void ColdCandidates(std::span<const Transfer> events, std::vector<TransferId>& ids) const;
-  // Reads what the engine will ask the cold store about `ids` into memory. Any thread.
-  void ReadAhead(std::span<const TransferId> ids) const;
+  // Looks `ids` up in the cold store (into `answers`) and reads what the engine will ask it
+  // about them into memory. Any thread.
+  void ReadAhead(std::span<const TransferId> ids, cold::ReadAheadAnswers& answers) const;
+  // The engine's cold lookups take their answers from `answers` (a ReadAhead's for the batch
+  // about to be submitted; null: none) until the next call.
+  void UseColdAnswers(const cold::ReadAheadAnswers* answers) {
+    if (cold_store_ != nullptr) cold_store_->UseAnswers(answers);
+  }
 
   // Waits for a snapshot in progress and for the log to be durable through last_op(), then
   // writes a snapshot of the state there and prunes old ones (a graceful shutdown: the next

@@ -80,13 +80,15 @@ bool Core::MustQueue(std::span<const Transfer> events) {
 
 Core::Turn Core::EnterQueue() {
   kj::Promise<void> read = kj::READY_NOW;
+  std::shared_ptr<cold::ReadAheadAnswers> answers;
   metrics_->cold_read_ahead_batches_total.Increment();
   if (!cold_ids_.empty()) {
     auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
     read = kj::mv(paf.promise);
+    answers = std::make_shared<cold::ReadAheadAnswers>();
     {
       std::lock_guard lock(read_ahead_mutex_);
-      read_ahead_jobs_.push_back({std::move(cold_ids_), kj::mv(paf.fulfiller)});
+      read_ahead_jobs_.push_back({std::move(cold_ids_), answers, kj::mv(paf.fulfiller)});
       if (!read_ahead_thread_.joinable()) {
         read_ahead_thread_ = std::thread([this] { RunReadAhead(); });
       }
@@ -103,7 +105,7 @@ Core::Turn Core::EnterQueue() {
   ++queued_;
   queue_tail_ = done.promise.fork();
   return Turn{before.then([read = kj::mv(read)]() mutable { return kj::mv(read); }),
-              kj::heap<QueueSlot>(*this, kj::mv(done.fulfiller))};
+              kj::heap<QueueSlot>(*this, kj::mv(done.fulfiller)), std::move(answers)};
 }
 
 void Core::RunReadAhead() {
@@ -114,7 +116,7 @@ void Core::RunReadAhead() {
     ReadAheadJob job = std::move(read_ahead_jobs_.front());
     read_ahead_jobs_.pop_front();
     lock.unlock();
-    replica_->ReadAhead(job.ids);
+    replica_->ReadAhead(job.ids, *job.answers);
     job.done->fulfill();
     lock.lock();
   }

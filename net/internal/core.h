@@ -104,6 +104,9 @@ class Core {
   struct Turn {
     kj::Promise<void> ready;
     kj::Own<QueueSlot> slot;
+    // The read-ahead's lookups (filled once `ready` resolves), for Replica::UseColdAnswers
+    // while the batch is submitted.
+    std::shared_ptr<cold::ReadAheadAnswers> answers;
   };
   Turn EnterQueue();
 
@@ -125,6 +128,7 @@ class Core {
 
   struct ReadAheadJob {
     std::vector<TransferId> ids;
+    std::shared_ptr<cold::ReadAheadAnswers> answers;
     kj::Own<kj::CrossThreadPromiseFulfiller<void>> done;
   };
 

@@ -649,14 +649,17 @@ class LedgerImpl final : public rpc::Ledger::Server {
     if constexpr (std::is_same_v<Event, Transfer>) {
       if (state_.core.MustQueue(decoded)) {
         Core::Turn turn = state_.core.EnterQueue();
-        return turn.ready.then(
-            [this, context, events = kj::heapArray<Event>(decoded.data(), decoded.size()),
-             guard = kj::mv(guard), slot = kj::mv(turn.slot), start_ns]() mutable {
-              KJ_DEFER(slot->Leave());
-              return SubmitAndReply<Traits>(context,
-                                            std::span<Event>(events.begin(), events.size()),
-                                            kj::mv(guard), start_ns);
-            });
+        return turn.ready.then([this, context,
+                                events = kj::heapArray<Event>(decoded.data(), decoded.size()),
+                                guard = kj::mv(guard), slot = kj::mv(turn.slot),
+                                answers = std::move(turn.answers), start_ns]() mutable {
+          KJ_DEFER(slot->Leave());
+          replica::Replica& replica = state_.core.replica();
+          replica.UseColdAnswers(answers.get());
+          KJ_DEFER(replica.UseColdAnswers(nullptr));
+          return SubmitAndReply<Traits>(context, std::span<Event>(events.begin(), events.size()),
+                                        kj::mv(guard), start_ns);
+        });
       }
     }
     return SubmitAndReply<Traits>(context, decoded, kj::mv(guard), start_ns);

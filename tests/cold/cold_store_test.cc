@@ -364,6 +364,41 @@ TEST_F(StoreFiles, DamagedChunkNamedByVerifyAndAReadOfItStops) {
                RunFileName(2) + ".*checksum mismatch");
 }
 
+// A read-ahead's answers, used while a batch applies, give what searching the runs gives, also
+// for ids that went cold after the read-ahead (a run published in between: the filter let them
+// through only then), and the runs are not searched again for the ids it answered.
+TEST_F(StoreFiles, ReadAheadAnswersAsTheRunsIncludingRunsPublishedSince) {
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+  std::vector<TransferId> ids;
+  for (uint64_t id = 1; id <= 4 * kPerRun + 10; id += 9973) ids.push_back(TransferId::From(id));
+  ids.push_back(TransferId::From(4 * kPerRun));  // in the run published after the read-ahead
+  ReadAheadAnswers answers;
+  store->ReadAhead(ids, answers);
+  ASSERT_FALSE(answers.empty());
+  ASSERT_TRUE(store->Append(Facts(1 + 3 * kPerRun, 1 + 4 * kPerRun, 1 + 3 * kPerRun)).ok());
+  for (const uint64_t before_ns : {uint64_t{1}, 2 * kPerRun, store->end_ns()}) {
+    for (const TransferId& id : ids) {
+      store->UseAnswers(nullptr);
+      const std::optional<engine::ColdTransfer> searched = store->FindTransfer(id, before_ns);
+      store->UseAnswers(&answers);
+      const uint64_t searches_before = store->run_searches();
+      const std::optional<engine::ColdTransfer> answered = store->FindTransfer(id, before_ns);
+      if (id.lo <= 3 * kPerRun) {  // cold at the read-ahead: answered, no full search
+        EXPECT_EQ(store->run_searches(), searches_before) << id.lo;
+      }
+      ASSERT_EQ(answered.has_value(), searched.has_value()) << id.lo << " before " << before_ns;
+      if (searched) {
+        EXPECT_EQ(answered->record.timestamp_ns, searched->record.timestamp_ns);
+        EXPECT_EQ(answered->record.amount, searched->record.amount);
+      }
+      if (id.lo <= 4 * kPerRun && before_ns == store->end_ns()) {
+        EXPECT_TRUE(answered.has_value()) << id.lo;
+      }
+    }
+  }
+  store->UseAnswers(nullptr);
+}
+
 TEST_F(StoreFiles, DamagedHeaderOrChecksumsOrAMissingRunRefusedAtOpenByName) {
   for (const uint64_t offset : {uint64_t{20}, uint64_t{300}}) {  // header fields
     TemporaryDirectory copy;
