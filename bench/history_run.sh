@@ -27,11 +27,15 @@ start_server() {
     --ready-file "$out/ready" --hot-transfers "$hot" \
     --snapshot-interval-ops "${SNAPSHOT_OPS:-250}" >>"$out/ledgerd.log" 2>&1 &
   server=$!
-  for _ in $(seq 1 6000); do [[ -s "$out/ready" ]] && return 0; sleep 0.01; done
+  # Up to 10 minutes: a recovery without a recent snapshot replays the whole log.
+  for _ in $(seq 1 60000); do [[ -s "$out/ready" ]] && return 0; sleep 0.01; done
   echo "ledgerd did not start; see $out/ledgerd.log" >&2
+  kill -KILL "$server" 2>/dev/null || true
   return 1
 }
 
+# Whatever fails below, no server or sampler outlives the script.
+trap 'kill -KILL "$server" "${sampler:-}" 2>/dev/null || true' EXIT
 start_server
 address=$(sed -n 1p "$out/ready")
 metrics=$(sed -n 2p "$out/ready")

@@ -107,6 +107,12 @@ ColdStore::~ColdStore() = default;
 
 uint64_t ColdStore::filter_bytes() const { return filter_->size_bytes(); }
 
+uint64_t ColdStore::fence_bytes() const {
+  uint64_t bytes = 0;
+  for (const auto& run : runs_) bytes += run->fences().size() * sizeof(TransferId);
+  return bytes;
+}
+
 absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::Open(const std::string& directory,
                                                            wal::Storage& storage) {
   return OpenWith(directory, storage, /*writable=*/true);
@@ -181,9 +187,16 @@ absl::StatusOr<std::unique_ptr<internal::IdFilter>> ColdStore::BuildFilter(
   auto filter = std::make_unique<internal::IdFilter>(*capacity_ids);
   internal::IdFilter* const raw = filter.get();
   for (const auto& run : runs_) {
-    LEDGER_RETURN_IF_ERROR(run->ForEachIds([raw](std::span<const IdEntry> entries) {
+    // A run opened from disk gets its fences here, in the same pass (before any reader).
+    std::vector<TransferId> fences;
+    uint64_t index = 0;
+    LEDGER_RETURN_IF_ERROR(run->ForEachIds([&](std::span<const IdEntry> entries) {
       raw->InsertAll(entries, [](const IdEntry& entry) { return entry.id; });
+      for (const IdEntry& entry : entries) {
+        if (index++ % Run::kFenceStride == 0) fences.push_back(entry.id);
+      }
     }));
+    if (!run->has_fences()) run->SetFences(std::move(fences));
   }
   raw->InsertAll(extra, [](const IdEntry& entry) { return entry.id; });
   return filter;
@@ -236,6 +249,10 @@ absl::StatusOr<WrittenRun> ColdStore::WriteNewRun(const internal::RunFacts& run_
   written.transfer_count = run_facts.transfers.size();
   written.failure_count = run_facts.failures.size();
   const std::span<const IdEntry> ids = scratch_->ids;  // the run's, sorted, in memory
+  std::vector<TransferId> fences;
+  fences.reserve(ids.size() / Run::kFenceStride + 1);
+  for (uint64_t i = 0; i < ids.size(); i += Run::kFenceStride) fences.push_back(ids[i].id);
+  written.run->SetFences(std::move(fences));
   const uint64_t id_count = transfer_count_ + failure_count_ + ids.size();
   if (id_count * kFilterGrowthDenominator > filter_capacity_ids_ * kFilterGrowthNumerator) {
     LEDGER_ASSIGN_OR_RETURN(written.grown_filter,
@@ -308,11 +325,9 @@ namespace {
 
 // The transfer or failure with this id in the run, if it is there.
 std::optional<ColdTransfer> FindIn(const Run& run, const TransferId& id) {
-  const uint64_t index = LowerBound<IdEntry>(
-      run, RunSection::kIds, [&id](const IdEntry& entry) { return entry.id < id; });
+  const uint64_t index = run.FindId(id);
   if (index == IdCount(run)) return std::nullopt;
   const IdEntry& entry = run.At<IdEntry>(RunSection::kIds, index);
-  if (entry.id != id) return std::nullopt;
   if ((entry.where & kInFailures) != 0) {
     const FailureRecord& failure =
         run.At<FailureRecord>(RunSection::kFailures, entry.where & ~kInFailures);
@@ -328,7 +343,7 @@ bool ColdStore::MayHold(const TransferId& id) const { return filter_->MayContain
 
 void ColdStore::PrefetchFilter(const TransferId& id) const { filter_->Prefetch(id); }
 
-void ColdStore::ReadAhead(std::span<const TransferId> ids, ReadAheadAnswers& answers) const {
+void ColdStore::ReadAhead(const ReadAheadIds& ids, ReadAheadAnswers& answers) const {
   std::vector<const Run*> runs;
   std::shared_ptr<const internal::IdFilter> filter;
   {
@@ -339,13 +354,20 @@ void ColdStore::ReadAhead(std::span<const TransferId> ids, ReadAheadAnswers& ans
   }
   answers.answers_.clear();
   answers.run_count_ = runs.size();
-  // The lookup as FindTransfer makes it, newest run first; the sections FindResolution and
-  // FindReversals search, touched (the checksum checks come with the reads).
-  for (const TransferId& id : ids) {
-    if (!filter->MayContain(id)) continue;
+  // The lookup as FindTransfer makes it, newest run first (the checksum checks come with the
+  // reads).
+  const auto look_up = [&](const TransferId& id) {
     std::optional<ColdTransfer> found;
     for (auto run = runs.rbegin(); run != runs.rend() && !found; ++run) found = FindIn(**run, id);
     answers.answers_.push_back({id, found});
+  };
+  for (const TransferId& id : ids.own) {
+    if (filter->MayContain(id)) look_up(id);
+  }
+  // The sections FindResolution and FindReversals search, touched.
+  for (const TransferId& id : ids.referenced) {
+    if (!filter->MayContain(id)) continue;
+    look_up(id);
     for (const Run* run : runs) {
       (void)LowerBound<ResolutionEntry>(*run, RunSection::kResolutions,
                                         [&id](const ResolutionEntry& e) { return e.pending_id < id; });

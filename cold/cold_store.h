@@ -54,6 +54,15 @@ struct WrittenRun {
   ~WrittenRun();
 };
 
+// The ids a batch names that may be cold, for ColdStore::ReadAhead: its own (a retry's: only
+// looked up) and those it refers to (a reservation posted or voided, a transfer reversed:
+// looked up, and their resolutions or reversals searched as well).
+struct ReadAheadIds {
+  std::vector<TransferId> own;
+  std::vector<TransferId> referenced;
+  bool empty() const { return own.empty() && referenced.empty(); }
+};
+
 // What ColdStore::ReadAhead found for a batch's ids: while that batch applies (UseAnswers),
 // the store answers lookups of them from here and searches only the runs published since, so
 // the binary searches of every run happen once, on the read-ahead thread, not again on the
@@ -92,6 +101,9 @@ class ColdStore final : public engine::ColdReader {
   uint64_t transfer_count() const { return transfer_count_; }
   uint64_t failure_count() const { return failure_count_; }
   uint64_t filter_bytes() const;
+  // Memory of the runs' id fences (internal::Run::fences): 16 bytes per 256 cold ids. Same
+  // thread as Publish.
+  uint64_t fence_bytes() const;
   // Lookups of an id that passed the filter and searched the runs (present ids and the
   // filter's false positives).
   uint64_t run_searches() const { return run_searches_.load(std::memory_order_relaxed); }
@@ -114,11 +126,11 @@ class ColdStore final : public engine::ColdReader {
   bool MayHold(const TransferId& id) const;
   // Brings the filter's block for `id` towards the cache, ahead of MayHold (batches).
   void PrefetchFilter(const TransferId& id) const;
-  // Looks up each id in the runs (into `answers`), and reads into memory (the page cache and
-  // this process's mappings) what a lookup of a resolution of it and of its reversals will
-  // touch, so a batch that asks them next does not wait for the disk. Any thread, at any time,
+  // Looks up each id in the runs (into `answers`), and for the referenced ones reads into
+  // memory (the page cache and this process's mappings) what a lookup of a resolution of it
+  // and of its reversals will touch, so a batch that asks them next does not wait for the disk. Any thread, at any time,
   // also while Publish runs.
-  void ReadAhead(std::span<const TransferId> ids, ReadAheadAnswers& answers) const;
+  void ReadAhead(const ReadAheadIds& ids, ReadAheadAnswers& answers) const;
   // FindTransfer takes its answers for their ids from `answers` (null: none) until the next
   // call. Same thread as Publish and the lookups; `answers` outlives its use.
   void UseAnswers(const ReadAheadAnswers* answers) { answers_ = answers; }

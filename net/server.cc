@@ -270,6 +270,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
       metrics.cold_transfers.Set(static_cast<int64_t>(store->transfer_count()));
       metrics.cold_runs.Set(static_cast<int64_t>(store->run_count()));
       metrics.cold_filter_bytes.Set(static_cast<int64_t>(store->filter_bytes()));
+      metrics.cold_fence_bytes.Set(static_cast<int64_t>(store->fence_bytes()));
     }
     metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
     metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));

@@ -138,6 +138,7 @@ struct ServerMetrics {
   Gauge& cold_transfers;
   Gauge& cold_runs;
   Gauge& cold_filter_bytes;
+  Gauge& cold_fence_bytes;
   Counter& cold_read_ahead_batches_total;  // batches that waited for their cold reads
   Gauge& up;                               // 1 from construction
   Gauge& start_time_seconds;               // Unix time of construction, whole seconds

@@ -108,8 +108,7 @@ void Replica::AfterBatch(engine::Operation operation, uint64_t op, uint64_t even
   cooler_->AfterBatch(*engine_, op, transfers ? event_count : 0, writer_->durable_op());
 }
 
-void Replica::ColdCandidates(std::span<const Transfer> events,
-                             std::vector<TransferId>& ids) const {
+void Replica::ColdCandidates(std::span<const Transfer> events, cold::ReadAheadIds& ids) const {
   if (cold_store_ == nullptr) return;
   // The ids' filter blocks first (one cache miss each, overlapped), then the checks; the
   // engine's own checks when it applies the batch find them cached too.
@@ -117,13 +116,14 @@ void Replica::ColdCandidates(std::span<const Transfer> events,
   for (const Transfer& event : events) {
     // The id (a retry of a cold transfer), the reservation a post or void names, the transfer
     // a reversal names: whatever else an event refers to is an account, always in memory.
-    for (const TransferId& id : {event.id, event.pending_id, event.reverses_id}) {
-      if (!id.IsZero() && cold_store_->MayHold(id)) ids.push_back(id);
+    if (cold_store_->MayHold(event.id)) ids.own.push_back(event.id);
+    for (const TransferId& id : {event.pending_id, event.reverses_id}) {
+      if (!id.IsZero() && cold_store_->MayHold(id)) ids.referenced.push_back(id);
     }
   }
 }
 
-void Replica::ReadAhead(std::span<const TransferId> ids, cold::ReadAheadAnswers& answers) const {
+void Replica::ReadAhead(const cold::ReadAheadIds& ids, cold::ReadAheadAnswers& answers) const {
   if (cold_store_ != nullptr) cold_store_->ReadAhead(ids, answers);
 }
 

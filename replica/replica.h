@@ -113,10 +113,10 @@ class Replica {
   // their lookups would read the disk. Appended to `ids`; none without a window. A server reads
   // them ahead (ReadAhead, on another thread) before it submits the batch, so its event loop
   // never waits for the disk.
-  void ColdCandidates(std::span<const Transfer> events, std::vector<TransferId>& ids) const;
+  void ColdCandidates(std::span<const Transfer> events, cold::ReadAheadIds& ids) const;
   // Looks `ids` up in the cold store (into `answers`) and reads what the engine will ask it
   // about them into memory. Any thread.
-  void ReadAhead(std::span<const TransferId> ids, cold::ReadAheadAnswers& answers) const;
+  void ReadAhead(const cold::ReadAheadIds& ids, cold::ReadAheadAnswers& answers) const;
   // The engine's cold lookups take their answers from `answers` (a ReadAhead's for the batch
   // about to be submitted; null: none) until the next call.
   void UseColdAnswers(const cold::ReadAheadAnswers* answers) {

@@ -73,7 +73,8 @@ Core::~Core() {
 }
 
 bool Core::MustQueue(std::span<const Transfer> events) {
-  cold_ids_.clear();
+  cold_ids_.own.clear();
+  cold_ids_.referenced.clear();
   replica_->ColdCandidates(events, cold_ids_);
   return queued_ > 0 || !cold_ids_.empty();
 }

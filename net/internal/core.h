@@ -127,7 +127,7 @@ class Core {
   void RunReadAhead();  // the read-ahead thread
 
   struct ReadAheadJob {
-    std::vector<TransferId> ids;
+    cold::ReadAheadIds ids;
     std::shared_ptr<cold::ReadAheadAnswers> answers;
     kj::Own<kj::CrossThreadPromiseFulfiller<void>> done;
   };
@@ -143,7 +143,7 @@ class Core {
   ServerMetrics* metrics_ = nullptr;  // borrowed
 
   // The queue of batches waiting for cold reads (loop thread).
-  std::vector<TransferId> cold_ids_;  // MustQueue's finds, for EnterQueue
+  cold::ReadAheadIds cold_ids_;  // MustQueue's finds, for EnterQueue
   uint64_t queued_ = 0;
   kj::Maybe<kj::ForkedPromise<void>> queue_tail_;  // the last queued batch submitted
   // The read-ahead thread and its jobs (started with the first).

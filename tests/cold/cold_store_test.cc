@@ -338,6 +338,15 @@ TEST_F(StoreFiles, EveryIdFoundAfterReopenAndFewNewIdsPassTheFilter) {
     // Not yet booked before a boundary at its own time.
     EXPECT_FALSE(store->FindTransfer(TransferId::From(id), id).has_value());
   }
+  // Every id, each side of every fence (a lookup searches the fences, then one block).
+  for (uint64_t id = 1; id <= 3 * kPerRun; ++id) {
+    ASSERT_TRUE(store->FindTransfer(TransferId::From(id), store->end_ns()).has_value()) << id;
+  }
+  for (uint64_t id = 3 * kPerRun + 1; id <= 3 * kPerRun + 1000; ++id) {
+    ASSERT_FALSE(store->FindTransfer(TransferId::From(id), store->end_ns()).has_value()) << id;
+  }
+  ASSERT_FALSE(store->FindTransfer(TransferId{}, store->end_ns()).has_value());  // below all
+  EXPECT_EQ(store->fence_bytes(), 3 * ((kPerRun + 255) / 256) * sizeof(TransferId));
   EXPECT_LE(store->filter_bytes(), 2 * 3 * kPerRun);  // at most 2 bytes per cold id
   const absl::Status verified = store->Verify();
   EXPECT_TRUE(verified.ok()) << verified;
@@ -373,7 +382,7 @@ TEST_F(StoreFiles, ReadAheadAnswersAsTheRunsIncludingRunsPublishedSince) {
   for (uint64_t id = 1; id <= 4 * kPerRun + 10; id += 9973) ids.push_back(TransferId::From(id));
   ids.push_back(TransferId::From(4 * kPerRun));  // in the run published after the read-ahead
   ReadAheadAnswers answers;
-  store->ReadAhead(ids, answers);
+  store->ReadAhead({.own = ids, .referenced = {}}, answers);
   ASSERT_FALSE(answers.empty());
   ASSERT_TRUE(store->Append(Facts(1 + 3 * kPerRun, 1 + 4 * kPerRun, 1 + 3 * kPerRun)).ok());
   for (const uint64_t before_ns : {uint64_t{1}, 2 * kPerRun, store->end_ns()}) {
