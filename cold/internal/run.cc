@@ -1,6 +1,7 @@
 #include "cold/internal/run.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <new>
 #include <vector>
@@ -32,7 +33,13 @@ constexpr uint32_t kRecordSizes[kRunSectionCount] = {
 
 uint64_t AlignUp(uint64_t bytes) { return (bytes + kRunAlignBytes - 1) / kRunAlignBytes * kRunAlignBytes; }
 
-uint64_t ChunkCount(uint64_t size_bytes) { return (size_bytes + kChunkBytes - 1) / kChunkBytes; }
+uint64_t ChunkCount(uint64_t size_bytes, uint64_t chunk_bytes) {
+  return (size_bytes + chunk_bytes - 1) / chunk_bytes;
+}
+
+uint64_t ChunkBytesOf(const RunHeader& header) {
+  return header.format_version == 1 ? kChunkBytesVersion1 : header.chunk_bytes;
+}
 
 template <typename Record>
 std::span<const std::byte> BytesOf(const std::vector<Record>& records) {
@@ -222,11 +229,12 @@ absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint6
   header.begin_ns = facts.begin_ns;
   header.end_ns = facts.end_ns;
   header.timestamp_min_ns = TimestampMin(facts);
+  header.chunk_bytes = kChunkBytes;
   std::vector<Hash128> checksums;
   uint64_t offset = kRunHeaderBytes;
   for (size_t s = 0; s + 1 < kRunSectionCount; ++s) {
     header.sections[s] = {offset, contents[s].size(), kRecordSizes[s], 0, checksums.size()};
-    for (uint64_t chunk = 0; chunk < ChunkCount(contents[s].size()); ++chunk) {
+    for (uint64_t chunk = 0; chunk < ChunkCount(contents[s].size(), kChunkBytes); ++chunk) {
       checksums.push_back(base::HashBytes128(contents[s].subspan(
           chunk * kChunkBytes, std::min(kChunkBytes, contents[s].size() - chunk * kChunkBytes))));
     }
@@ -272,9 +280,14 @@ absl::Status CheckHeader(const RunHeader& header, const std::string& path, uint6
   const Hash128 checksum = base::HashBytes128(
       std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
   if (checksum != header.checksum) return Corrupt(path, "header checksum mismatch");
-  if (header.format_version != kRunFormatVersion) {
-    return Corrupt(path, absl::StrCat("format version ", header.format_version, ", this build reads ",
-                                      kRunFormatVersion));
+  if (header.format_version != 1 && header.format_version != kRunFormatVersion) {
+    return Corrupt(path, absl::StrCat("format version ", header.format_version,
+                                      ", this build reads 1 and ", kRunFormatVersion));
+  }
+  const uint64_t chunk_bytes = ChunkBytesOf(header);
+  if (!std::has_single_bit(chunk_bytes) || chunk_bytes < kRunAlignBytes ||
+      chunk_bytes > kChunkBytesVersion1) {
+    return Corrupt(path, absl::StrCat("chunk size ", chunk_bytes, " out of range"));
   }
   if (header.section_count != kRunSectionCount || header.file_size_bytes != size_bytes ||
       header.begin_ns > header.end_ns) {
@@ -289,7 +302,7 @@ absl::Status CheckHeader(const RunHeader& header, const std::string& path, uint6
         (s + 1 < kRunSectionCount && extent.first_chunk != chunk_count)) {
       return Corrupt(path, absl::StrCat("section ", s, " does not fit the file"));
     }
-    if (s + 1 < kRunSectionCount) chunk_count += ChunkCount(extent.size_bytes);
+    if (s + 1 < kRunSectionCount) chunk_count += ChunkCount(extent.size_bytes, chunk_bytes);
   }
   if (header.sections[kRunSectionCount - 1].size_bytes != chunk_count * sizeof(Hash128)) {
     return Corrupt(path, "checksums section has the wrong size");
@@ -310,6 +323,7 @@ absl::StatusOr<std::unique_ptr<Run>> Run::Open(wal::Storage& storage, const std:
   LEDGER_RETURN_IF_ERROR(
       file_ptr->Read(0, std::as_writable_bytes(std::span(&run->header_, 1))));
   LEDGER_RETURN_IF_ERROR(CheckHeader(run->header_, path, size_bytes));
+  run->chunk_bytes_ = ChunkBytesOf(run->header_);
   LEDGER_ASSIGN_OR_RETURN(run->bytes_, file_ptr->MapReadOnly(size_bytes, wal::MapAccess::kRandom));
   const SectionExtent& checksums = run->header_.sections[kRunSectionCount - 1];
   const std::span<const std::byte> checksum_bytes(run->bytes_.get() + checksums.offset,
@@ -329,9 +343,9 @@ absl::Status Run::CheckChunk(const SectionExtent& extent, uint64_t chunk_in_sect
   const uint64_t chunk = extent.first_chunk + chunk_in_section;
   const uint64_t bit = uint64_t{1} << (chunk % 64);
   if ((checked_[chunk / 64].load(std::memory_order_acquire) & bit) != 0) return absl::OkStatus();
-  const uint64_t begin = chunk_in_section * kChunkBytes;
+  const uint64_t begin = chunk_in_section * chunk_bytes_;
   const std::span<const std::byte> bytes(bytes_.get() + extent.offset + begin,
-                                         std::min(kChunkBytes, extent.size_bytes - begin));
+                                         std::min(chunk_bytes_, extent.size_bytes - begin));
   if (base::HashBytes128(bytes) != checksums_[chunk]) {
     return Corrupt(path_, absl::StrCat("chunk ", chunk, " (bytes ", extent.offset + begin,
                                        " to ", extent.offset + begin + bytes.size(),
@@ -343,7 +357,7 @@ absl::Status Run::CheckChunk(const SectionExtent& extent, uint64_t chunk_in_sect
 
 void Run::CheckRange(const SectionExtent& extent, uint64_t offset, uint64_t size_bytes) const {
   LEDGER_REQUIRE(offset + size_bytes <= extent.size_bytes, offset, size_bytes, extent.size_bytes);
-  for (uint64_t chunk = offset / kChunkBytes; chunk <= (offset + size_bytes - 1) / kChunkBytes;
+  for (uint64_t chunk = offset / chunk_bytes_; chunk <= (offset + size_bytes - 1) / chunk_bytes_;
        ++chunk) {
     const absl::Status status = CheckChunk(extent, chunk);
     if (LEDGER_UNLIKELY(!status.ok())) {
@@ -355,20 +369,26 @@ void Run::CheckRange(const SectionExtent& extent, uint64_t offset, uint64_t size
 
 absl::Status Run::ForEachIds(const std::function<void(std::span<const IdEntry>)>& visit) const {
   const SectionExtent& extent = header_.sections[static_cast<size_t>(RunSection::kIds)];
-  std::vector<std::byte> chunk(kChunkBytes);
+  // Read a piece of whole chunks at a time, each chunk checked.
+  const uint64_t piece_bytes = std::max(chunk_bytes_, kChunkBytesVersion1);
+  std::vector<std::byte> piece(piece_bytes);
   alignas(IdEntry) std::byte carry[sizeof(IdEntry)];
   size_t carry_bytes = 0;
   std::vector<IdEntry> entries;
-  entries.reserve(kChunkBytes / sizeof(IdEntry) + 1);
-  for (uint64_t begin = 0; begin < extent.size_bytes; begin += kChunkBytes) {
+  entries.reserve(piece_bytes / sizeof(IdEntry) + 1);
+  for (uint64_t begin = 0; begin < extent.size_bytes; begin += piece_bytes) {
     const std::span<std::byte> bytes =
-        std::span(chunk).first(std::min(kChunkBytes, extent.size_bytes - begin));
+        std::span(piece).first(std::min(piece_bytes, extent.size_bytes - begin));
     LEDGER_RETURN_IF_ERROR(file_->Read(extent.offset + begin, bytes));
-    const uint64_t index = extent.first_chunk + begin / kChunkBytes;
-    if (base::HashBytes128(bytes) != checksums_[index]) {
-      return Corrupt(path_, absl::StrCat("chunk ", index, " (bytes ", extent.offset + begin, " to ",
-                                         extent.offset + begin + bytes.size(),
-                                         ") checksum mismatch"));
+    for (uint64_t at = 0; at < bytes.size(); at += chunk_bytes_) {
+      const uint64_t index = extent.first_chunk + (begin + at) / chunk_bytes_;
+      const std::span<const std::byte> chunk =
+          std::span(bytes).subspan(at, std::min(chunk_bytes_, bytes.size() - at));
+      if (base::HashBytes128(chunk) != checksums_[index]) {
+        return Corrupt(path_, absl::StrCat("chunk ", index, " (bytes ", extent.offset + begin + at,
+                                           " to ", extent.offset + begin + at + chunk.size(),
+                                           ") checksum mismatch"));
+      }
     }
     // An entry may straddle two chunks: its first part waits in `carry` for the rest.
     entries.clear();
@@ -399,7 +419,7 @@ absl::Status Run::ForEachIds(const std::function<void(std::span<const IdEntry>)>
 absl::Status Run::Verify() const {
   for (size_t s = 0; s + 1 < kRunSectionCount; ++s) {
     const SectionExtent& extent = header_.sections[s];
-    for (uint64_t chunk = 0; chunk < ChunkCount(extent.size_bytes); ++chunk) {
+    for (uint64_t chunk = 0; chunk < ChunkCount(extent.size_bytes, chunk_bytes_); ++chunk) {
       LEDGER_RETURN_IF_ERROR(CheckChunk(extent, chunk));
     }
   }

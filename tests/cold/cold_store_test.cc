@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/hash.h"
 #include "cold/format.h"
 #include "engine/engine.h"
 #include "tests/engine/memory_cold_store.h"
@@ -438,6 +440,57 @@ TEST_F(StoreFiles, DamagedHeaderOrChecksumsOrAMissingRunRefusedAtOpenByName) {
   EXPECT_TRUE(absl::IsDataLoss(opened.status())) << opened.status();
   EXPECT_NE(opened.status().message().find("run 2 is missing"), std::string::npos)
       << opened.status();
+}
+
+// Rewrites run `path` as format version 1 wrote it: 64 KiB chunks, the file ending with its
+// checksums.
+void RewriteAsVersion1(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  RunHeader header{};
+  std::memcpy(&header, bytes.data(), sizeof(header));
+  std::vector<base::Hash128> checksums;
+  for (size_t s = 0; s + 1 < kRunSectionCount; ++s) {
+    SectionExtent& extent = header.sections[s];
+    extent.first_chunk = checksums.size();
+    for (uint64_t at = 0; at < extent.size_bytes; at += kChunkBytesVersion1) {
+      checksums.push_back(base::HashBytes128(
+          std::as_bytes(std::span(bytes.data() + extent.offset + at,
+                                  std::min(kChunkBytesVersion1, extent.size_bytes - at)))));
+    }
+  }
+  SectionExtent& checksum_extent = header.sections[kRunSectionCount - 1];
+  const std::span<const std::byte> checksum_bytes = std::as_bytes(std::span(checksums));
+  checksum_extent.size_bytes = checksum_bytes.size();
+  header.format_version = 1;
+  header.chunk_bytes = 0;
+  header.checksums_checksum = base::HashBytes128(checksum_bytes);
+  header.file_size_bytes = checksum_extent.offset + checksum_bytes.size();
+  header.checksum =
+      base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
+  bytes.resize(header.file_size_bytes);
+  std::memcpy(bytes.data() + checksum_extent.offset, checksum_bytes.data(), checksum_bytes.size());
+  std::memcpy(bytes.data(), &header, sizeof(header));
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Runs written by format version 1 (64 KiB chunks) read and verify as before, beside new ones.
+TEST_F(StoreFiles, Version1RunsStillRead) {
+  RewriteAsVersion1(RunPath(2));
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+  ASSERT_NE(store, nullptr);
+  for (uint64_t id = 1; id <= 3 * kPerRun; id += 101) {
+    const auto found = store->FindTransfer(TransferId::From(id), store->end_ns());
+    ASSERT_TRUE(found.has_value()) << id;
+    EXPECT_EQ(found->record.amount, Amount::From(id));
+  }
+  EXPECT_TRUE(store->Verify().ok());
+  FlipByte(RunPath(2), kRunHeaderBytes + 40'000);  // in its first 64 KiB chunk of transfers
+  store = OpenOrDie(directory());
+  const absl::Status verified = store->Verify();
+  EXPECT_TRUE(absl::IsDataLoss(verified)) << verified;
+  EXPECT_NE(verified.message().find(RunFileName(2) + ": chunk 0 "), std::string::npos) << verified;
 }
 
 TEST_F(StoreFiles, HalfWrittenRunRemovedAtOpen) {
