@@ -68,7 +68,10 @@ absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOpti
   const uint64_t snapshot_op = recovered.snapshot_op;
   wal::ScanOptions scan_options;
   scan_options.schema = LogSchema();
-  scan_options.trusted_through_op = 0;  // verify every body: it is cheap next to the disk read
+  scan_options.trusted_through_op = 0;  // verify every body read: cheap next to the disk read
+  // From the segment holding the snapshot's op: recovery reads what the snapshot does not
+  // cover, however long the history (ledger-wal verify reads the whole chain).
+  scan_options.from_op = snapshot_op;
   scan_options.progress = options.progress;
   engine::Engine& engine = *recovered.engine;
   bool snapshot_linked = snapshot_op == 0;

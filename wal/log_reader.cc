@@ -30,6 +30,8 @@ class LogScanner {
 
  private:
   absl::Status OpenSegments();
+  // The position of the segment to start reading at (ScanOptions::from_op).
+  absl::StatusOr<size_t> StartPosition();
   // What is at a group position. kTorn: something a torn write explains (a malformed group
   // header, or an entry that fails its own checks). kCorrupt: a group whose header and
   // entries check out but that does not continue the log, or has dirty padding: no crash
@@ -62,6 +64,7 @@ class LogScanner {
   std::vector<Segment> segments_;
   std::vector<std::byte> group_;  // reused read buffer
   ScanResult result_;
+  bool unlinked_start_ = false;  // the first entry read links to nothing read before it
   uint64_t bytes_read_ = 0;
 };
 
@@ -87,11 +90,29 @@ absl::Status LogScanner::OpenSegments() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<size_t> LogScanner::StartPosition() {
+  if (options_.from_op == 0) return 0;
+  for (size_t position = segments_.size(); position-- > 0;) {
+    GroupHeader header;
+    LEDGER_RETURN_IF_ERROR(
+        segments_[position].file->Read(kBlockBytes, std::as_writable_bytes(std::span(&header, 1))));
+    if (IsValid(header, directory_.identity().directory_id) &&
+        header.segment_index == segments_[position].index && header.segment_offset == kBlockBytes &&
+        header.first_op <= options_.from_op) {
+      return position;
+    }
+  }
+  return 0;
+}
+
 absl::StatusOr<ScanResult> LogScanner::Run() {
   LEDGER_RETURN_IF_ERROR(OpenSegments());
+  LEDGER_ASSIGN_OR_RETURN(const size_t start, StartPosition());
+  unlinked_start_ = result_.archived_start || start > 0;
+  result_.start_segment_index = segments_[start].index;
   const uint64_t segment_size = directory_.segment_size_bytes();
-  result_.end = {segments_.front().index, kBlockBytes};
-  for (size_t position = 0; position < segments_.size() && !result_.torn_tail; ++position) {
+  result_.end = {segments_[start].index, kBlockBytes};
+  for (size_t position = start; position < segments_.size() && !result_.torn_tail; ++position) {
     Segment& segment = segments_[position];
     if (options_.on_segment) options_.on_segment(segment.index);
     uint64_t offset = kBlockBytes;
@@ -201,9 +222,9 @@ std::string LogScanner::CheckEntriesIntact(std::span<const std::byte> entries,
 std::string LogScanner::CheckEntriesContinue(std::span<const std::byte> entries, uint64_t first_op,
                                              uint32_t entry_count) const {
   const bool log_empty = result_.entry_count == 0;
-  // From genesis the log starts at op 1; after archived segments anywhere, unlinked.
+  // From genesis the log starts at op 1; after archived or unread segments anywhere, unlinked.
   const uint64_t expected_first =
-      log_empty ? (result_.archived_start ? first_op : 1) : result_.last_op + 1;
+      log_empty ? (unlinked_start_ ? first_op : 1) : result_.last_op + 1;
   if (first_op != expected_first) {
     return absl::StrCat("group starts at op ", first_op, ", expected op ", expected_first);
   }
@@ -215,7 +236,7 @@ std::string LogScanner::CheckEntriesContinue(std::span<const std::byte> entries,
     std::memcpy(&entry, entries.data() + position, sizeof(entry));
     const uint64_t op = first_op + i;
     if (entry.op != op) return absl::StrCat("entry holds op ", entry.op, ", expected op ", op);
-    const bool link_known = !(log_empty && i == 0 && result_.archived_start);
+    const bool link_known = !(log_empty && i == 0 && unlinked_start_);
     if (link_known && entry.previous_chain_hash != chain) {
       return absl::StrCat("entry of op ", op, " does not link to the previous entry");
     }

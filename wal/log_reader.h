@@ -28,10 +28,11 @@ struct LogPosition {
 struct ScanResult {
   uint64_t first_op = 0;  // 0 when the log holds no entry
   uint64_t last_op = 0;
-  Hash128 last_chain_hash;         // of last_op (zero when empty)
-  uint64_t last_timestamp_ns = 0;  // last entry's timestamp + its event count
-  LogPosition end;                 // where the next group goes
-  bool archived_start = false;     // the first segment is not 0 (older ones archived)
+  Hash128 last_chain_hash;           // of last_op (zero when empty)
+  uint64_t last_timestamp_ns = 0;    // last entry's timestamp + its event count
+  LogPosition end;                   // where the next group goes
+  bool archived_start = false;       // the first segment is not 0 (older ones archived)
+  uint64_t start_segment_index = 0;  // the first segment read (ScanOptions::from_op)
 
   bool torn_tail = false;  // the newest group was not wholly written
   LogPosition torn_at;     // its position (== end)
@@ -58,6 +59,12 @@ struct ScanOptions {
   std::function<void(uint64_t)> progress;
   // Called as the scan enters each segment, before its entries (may be empty).
   std::function<void(uint64_t segment_index)> on_segment;
+  // Start reading at the newest segment whose first group begins at or before this op (a
+  // snapshot's: what lies before it is covered, and reading it would make recovery as slow as
+  // the history is long); the segments before are opened and their headers checked, not read,
+  // and the first entry read is not linked to anything (as after archived segments). 0 reads
+  // from the first segment.
+  uint64_t from_op = 0;
 };
 
 absl::StatusOr<ScanResult> ScanLog(const Directory& directory, const ScanOptions& options,

@@ -547,6 +547,46 @@ TEST_F(CorruptionSegment, MissingFirstSegmentIsDataLossWithoutASnapshotCoveringI
   for (uint64_t index : {1, 2}) EXPECT_EQ(FileDigest(SegmentPath(index)), digests_[index]);
 }
 
+// ScanOptions::from_op (recovery's, from a snapshot's op) reads from the newest segment whose
+// first group begins at or before it: same end as a full scan, the segments before it not
+// read (damage there is ledger-wal verify's to find, which reads from the start).
+TEST_F(CorruptionSegment, ScanFromAnOpReadsFromTheSegmentHoldingIt) {
+  absl::StatusOr<ScanResult> full = ScanLog(*directory_, replica::LogScanOptions(), nullptr);
+  ASSERT_TRUE(full.ok()) << full.status();
+  const uint64_t segment_2_first_op = groups_[2].front().first_op;
+  for (const uint64_t from_op : {uint64_t{1}, groups_[1].front().first_op, segment_2_first_op,
+                                 segment_2_first_op + 1, full->last_op}) {
+    wal::ScanOptions options = replica::LogScanOptions();
+    options.from_op = from_op;
+    uint64_t first_visited = 0;
+    absl::StatusOr<ScanResult> scanned =
+        ScanLog(*directory_, options, [&](const EntryHeader& header, std::span<const std::byte>) {
+          if (first_visited == 0) first_visited = header.op;
+          return absl::OkStatus();
+        });
+    ASSERT_TRUE(scanned.ok()) << scanned.status();
+    const uint64_t expected_segment = from_op >= segment_2_first_op            ? 2
+                                      : from_op >= groups_[1].front().first_op ? 1
+                                                                               : 0;
+    EXPECT_EQ(scanned->start_segment_index, expected_segment) << from_op;
+    EXPECT_EQ(first_visited, groups_[expected_segment].front().first_op) << from_op;
+    EXPECT_LE(first_visited, from_op);
+    EXPECT_EQ(scanned->last_op, full->last_op);
+    EXPECT_EQ(scanned->last_chain_hash, full->last_chain_hash);
+    EXPECT_EQ(scanned->end.segment_index, full->end.segment_index);
+    EXPECT_EQ(scanned->end.offset, full->end.offset);
+  }
+  // A flip in segment 0: the full scan refuses; a scan from segment 2 does not read it.
+  const uint64_t at = groups_[0].front().offset + sizeof(GroupHeader) + sizeof(EntryHeader) + 1000;
+  std::vector<std::byte> byte = ReadBytes(SegmentPath(0), at, 1);
+  FlipBit(byte, 3);
+  WriteBytes(SegmentPath(0), at, byte);
+  EXPECT_TRUE(absl::IsDataLoss(ScanLog(*directory_, replica::LogScanOptions(), nullptr).status()));
+  wal::ScanOptions options = replica::LogScanOptions();
+  options.from_op = segment_2_first_op;
+  EXPECT_TRUE(ScanLog(*directory_, options, nullptr).ok());
+}
+
 TEST_F(CorruptionSegment, SegmentOfAnotherDirectoryIsRefused) {
   const std::string other_path = temporary_.Sub("other");
   ASSERT_TRUE(BuildLog(other_path, kSegmentBytes, {}).ok());
