@@ -51,6 +51,8 @@ class File {
   // Grows the file to size_bytes with its blocks reserved, reading as zeros, so later writes
   // in place never allocate (and never find the disk full).
   virtual absl::Status Allocate(uint64_t size_bytes) = 0;
+  // Cuts or grows (with zeros) the file to size_bytes; not durable until Sync.
+  virtual absl::Status Truncate(uint64_t size_bytes) = 0;
   // Makes [offset, offset + length) read as zeros, size unchanged; not durable until Sync.
   virtual absl::Status Zero(uint64_t offset, uint64_t length) = 0;
   // An exclusive lock for as long as this File lives; Unavailable when another holds it.

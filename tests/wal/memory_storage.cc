@@ -66,6 +66,15 @@ class MemoryFile final : public File {
     return absl::OkStatus();
   }
 
+  absl::Status Truncate(uint64_t size_bytes) override {
+    LEDGER_RETURN_IF_ERROR(Writable());
+    LEDGER_RETURN_IF_ERROR(storage_.Fault("truncate", path()));
+    std::lock_guard lock(storage_.mutex_);
+    LEDGER_RETURN_IF_ERROR(storage_.Up(generation_));
+    inode_->bytes.resize(size_bytes);
+    return absl::OkStatus();
+  }
+
   absl::Status Zero(uint64_t offset, uint64_t length) override {
     LEDGER_RETURN_IF_ERROR(Writable());
     LEDGER_RETURN_IF_ERROR(storage_.Fault("zero", path()));

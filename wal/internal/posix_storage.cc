@@ -93,6 +93,13 @@ class PosixFile final : public File {
     return absl::OkStatus();
   }
 
+  absl::Status Truncate(uint64_t size_bytes) override {
+    if (ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0) {
+      return ErrnoStatus("truncate", path(), errno);
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Zero(uint64_t offset, uint64_t length) override {
     if (fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                   static_cast<off_t>(length)) == 0) {
