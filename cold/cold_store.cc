@@ -109,23 +109,36 @@ uint64_t ColdStore::filter_bytes() const { return filter_->size_bytes(); }
 
 uint64_t ColdStore::fence_bytes() const {
   uint64_t bytes = 0;
-  for (const auto& run : runs_) bytes += run->fences().size() * sizeof(TransferId);
+  for (const auto& run : runs_) {
+    if (run->has_fences()) bytes += run->fences().size() * sizeof(TransferId);
+  }
   return bytes;
 }
 
 absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::Open(const std::string& directory,
                                                            wal::Storage& storage) {
-  return OpenWith(directory, storage, /*writable=*/true);
+  return OpenWith(directory, storage, /*writable=*/true, /*load_ids=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::OpenIdsLater(const std::string& directory,
+                                                                   wal::Storage& storage) {
+  return OpenWith(directory, storage, /*writable=*/true, /*load_ids=*/false);
 }
 
 absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::OpenReadOnly(const std::string& directory,
                                                                    wal::Storage& storage) {
-  return OpenWith(directory, storage, /*writable=*/false);
+  return OpenWith(directory, storage, /*writable=*/false, /*load_ids=*/true);
+}
+
+absl::Status ColdStore::LoadIds() {
+  LEDGER_ASSIGN_OR_RETURN(filter_, BuildFilter({}, &filter_capacity_ids_));
+  ids_loaded_.store(true, std::memory_order_release);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::OpenWith(const std::string& directory,
                                                                wal::Storage& storage,
-                                                               bool writable) {
+                                                               bool writable, bool load_ids) {
   std::unique_ptr<ColdStore> store(new ColdStore(directory, storage));
   store->writable_ = writable;
   absl::StatusOr<std::vector<std::string>> names = storage.List(directory);
@@ -160,7 +173,7 @@ absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::OpenWith(const std::string
     LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Run> run, Run::Open(storage, path));
     LEDGER_RETURN_IF_ERROR(store->AddRun(std::move(run)));
   }
-  LEDGER_ASSIGN_OR_RETURN(store->filter_, store->BuildFilter({}, &store->filter_capacity_ids_));
+  if (load_ids) LEDGER_RETURN_IF_ERROR(store->LoadIds());
   return store;
 }
 
@@ -390,7 +403,9 @@ std::optional<ColdTransfer> ColdStore::FindAnywhere(const TransferId& id) const 
 // its boundary; then the runs below, newest first (a retry is most often of a recent id).
 std::optional<ColdTransfer> ColdStore::FindTransfer(const TransferId& id,
                                                     uint64_t before_ns) const {
-  if (!filter_->MayContain(id)) return std::nullopt;
+  // Until LoadIds is done (a snapshot's restore on another thread checks its reservations
+  // meanwhile), the runs are searched without the filter.
+  if (ids_loaded_.load(std::memory_order_acquire) && !filter_->MayContain(id)) return std::nullopt;
   if (answers_ != nullptr) {
     const auto& answers = answers_->answers_;
     const auto answer = std::lower_bound(answers.begin(), answers.end(), id,

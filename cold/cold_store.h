@@ -89,6 +89,14 @@ class ColdStore final : public engine::ColdReader {
   // damaged or missing (runs are numbered and cover consecutive time ranges).
   static absl::StatusOr<std::unique_ptr<ColdStore>> Open(const std::string& directory,
                                                          wal::Storage& storage);
+  // As Open, without reading the runs' ids: until LoadIds returns, the store answers only
+  // FindTransfer, FindResolution and FindReversals (searching every run, without the filter),
+  // on one thread other than LoadIds' (a replica reads the ids on a thread of their own while
+  // it restores its snapshot, which checks its reservations against the store).
+  static absl::StatusOr<std::unique_ptr<ColdStore>> OpenIdsLater(const std::string& directory,
+                                                                 wal::Storage& storage);
+  // Fills the id filter and the runs' fences from their id sections (Open does it).
+  absl::Status LoadIds();
   // For tools beside a live server: changes nothing (a missing directory is NotFound, and a
   // half-written run is left alone and counted in leftover_count()).
   static absl::StatusOr<std::unique_ptr<ColdStore>> OpenReadOnly(const std::string& directory,
@@ -158,7 +166,8 @@ class ColdStore final : public engine::ColdReader {
  private:
   ColdStore(std::string directory, wal::Storage& storage);
   static absl::StatusOr<std::unique_ptr<ColdStore>> OpenWith(const std::string& directory,
-                                                             wal::Storage& storage, bool writable);
+                                                             wal::Storage& storage, bool writable,
+                                                             bool load_ids);
   absl::Status AddRun(std::unique_ptr<internal::Run> run);
   absl::StatusOr<WrittenRun> WriteNewRun(const internal::RunFacts& run_facts);
   // A filter of every published id and those in `extra`, sized for them (*capacity_ids).
@@ -183,6 +192,7 @@ class ColdStore final : public engine::ColdReader {
   uint64_t leftover_count_ = 0;
   mutable std::atomic<uint64_t> run_searches_{0};
   const ReadAheadAnswers* answers_ = nullptr;  // UseAnswers'
+  std::atomic<bool> ids_loaded_{false};         // filter_ and every run's fences are set
 };
 
 }  // namespace ledger::cold

@@ -65,6 +65,7 @@ absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOpti
   LEDGER_ASSIGN_OR_RETURN(const Hash128 snapshot_chain_hash,
                           LoadNewestSnapshot(directory, options, recovered));
 
+  if (options.after_snapshot) LEDGER_RETURN_IF_ERROR(options.after_snapshot());
   const uint64_t snapshot_op = recovered.snapshot_op;
   wal::ScanOptions scan_options;
   scan_options.schema = LogSchema();

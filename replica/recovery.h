@@ -27,6 +27,9 @@ struct RecoveryOptions {
   // Around each entry replayed (a windowed engine's cooler moves old facts out meanwhile).
   std::function<absl::Status(engine::Engine&, const wal::EntryHeader&)> before_entry;
   std::function<absl::Status(engine::Engine&, const wal::EntryHeader&)> after_entry;
+  // Once the snapshot is loaded, before the log is read (a replica's cold store finishes
+  // loading its ids meanwhile, on another thread).
+  std::function<absl::Status()> after_snapshot;
 };
 
 struct Recovered {

@@ -1,6 +1,7 @@
 #include "replica/replica.h"
 
 #include <algorithm>
+#include <future>
 
 #include "absl/strings/str_cat.h"
 #include "replica/log_schema.h"
@@ -30,9 +31,15 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
 
   RecoveryOptions recovery;
   recovery.engine = options.engine;
+  // The store's ids are read on a thread of their own while the snapshot loads (both take
+  // seconds on a long history); the replay waits for them. Joined however Open ends.
+  std::future<absl::Status> ids_loaded;
   if (options.engine.hot_transfers > 0) {
     LEDGER_ASSIGN_OR_RETURN(replica->cold_store_,
-                            cold::ColdStore::Open(data_dir + "/cold", *options.storage));
+                            cold::ColdStore::OpenIdsLater(data_dir + "/cold", *options.storage));
+    cold::ColdStore* store = replica->cold_store_.get();
+    ids_loaded = std::async(std::launch::async, [store] { return store->LoadIds(); });
+    recovery.after_snapshot = [&ids_loaded] { return ids_loaded.get(); };
     recovery.engine.cold = replica->cold_store_.get();
     replica->cooler_ = std::make_unique<internal::Cooler>(
         *replica->cold_store_,

@@ -89,15 +89,15 @@ class Run {
 
   // The fences of the id section: the id of every kFenceStride-th entry, in memory, so a
   // lookup searches them first and then one block of the section (a page or two) instead of
-  // touching twenty pages of it: 16 bytes per 256 ids. Set once, before the run is read by
-  // more than one thread (SetFences, from the ids in order).
+  // touching twenty pages of it: 16 bytes per 256 ids. Set once (SetFences, from the ids in
+  // order); a lookup on another thread before that searches the whole section.
   static constexpr uint64_t kFenceStride = 256;
-  bool has_fences() const { return has_fences_; }
+  bool has_fences() const { return has_fences_.load(std::memory_order_acquire); }
   void SetFences(std::vector<TransferId> fences) {
     fences_ = std::move(fences);
-    has_fences_ = true;
+    has_fences_.store(true, std::memory_order_release);
   }
-  const std::vector<TransferId>& fences() const { return fences_; }
+  const std::vector<TransferId>& fences() const { return fences_; }  // once has_fences()
   // The index of the entry holding `id`, or Count<IdEntry>(kIds) when there is none.
   uint64_t FindId(const TransferId& id) const;
 
@@ -114,7 +114,7 @@ class Run {
   std::unique_ptr<std::atomic<uint64_t>[]> checked_;  // one bit per chunk
   uint64_t chunk_bytes_ = kChunkBytes;  // the header's (version 1: 64 KiB)
   std::vector<TransferId> fences_;
-  bool has_fences_ = false;
+  std::atomic<bool> has_fences_{false};
 };
 
 // The first index in [begin, end) whose record is not less than the key (less(record) says
@@ -147,7 +147,7 @@ inline uint64_t Run::FindId(const TransferId& id) const {
   const uint64_t count = Count<IdEntry>(RunSection::kIds);
   uint64_t begin = 0;
   uint64_t end = count;
-  if (has_fences_) {
+  if (has_fences()) {
     const auto after = std::upper_bound(fences_.begin(), fences_.end(), id);
     if (after == fences_.begin()) return count;  // below the first id
     begin = static_cast<uint64_t>(after - fences_.begin() - 1) * kFenceStride;
