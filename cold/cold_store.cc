@@ -13,8 +13,6 @@
 
 namespace ledger::cold {
 
-
-
 using engine::BalanceFact;
 using engine::ColdFacts;
 using engine::ColdResolution;
@@ -22,9 +20,6 @@ using engine::ColdReversals;
 using engine::ColdTransfer;
 using engine::ExpiryFact;
 using engine::FailureRecord;
-
-
-
 using internal::LowerBound;
 using internal::Run;
 

@@ -136,8 +136,8 @@ class ColdStore final : public engine::ColdReader {
   void PrefetchFilter(const TransferId& id) const;
   // Looks up each id in the runs (into `answers`), and for the referenced ones reads into
   // memory (the page cache and this process's mappings) what a lookup of a resolution of it
-  // and of its reversals will touch, so a batch that asks them next does not wait for the disk. Any thread, at any time,
-  // also while Publish runs.
+  // and of its reversals will touch, so a batch that asks them next does not wait for the
+  // disk. Any thread, at any time, also while Publish runs.
   void ReadAhead(const ReadAheadIds& ids, ReadAheadAnswers& answers) const;
   // FindTransfer takes its answers for their ids from `answers` (null: none) until the next
   // call. Same thread as Publish and the lookups; `answers` outlives its use.

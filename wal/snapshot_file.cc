@@ -1,8 +1,6 @@
 #include "wal/snapshot_file.h"
 
 #include <cstring>
-#include <memory>
-#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
@@ -13,76 +11,6 @@ namespace ledger::wal {
 namespace {
 
 constexpr uint64_t kWriteChunkBytes = uint64_t{4} << 20;
-constexpr uint64_t kDirectBlockBytes = 4096;
-
-struct AlignedFree {
-  void operator()(std::byte* bytes) const {
-    ::operator delete[](bytes, std::align_val_t{kDirectBlockBytes});
-  }
-};
-using AlignedBytes = std::unique_ptr<std::byte[], AlignedFree>;
-
-AlignedBytes AllocateAligned(uint64_t size_bytes) {
-  return AlignedBytes(
-      static_cast<std::byte*>(::operator new[](size_bytes, std::align_val_t{kDirectBlockBytes})));
-}
-
-// Writes the file front to back in whole aligned blocks (so it can go around the page cache:
-// copying a 1.5 GB snapshot into fresh cache pages was a fifth of a busy server's CPU), hashing
-// the body as it goes. The header goes last, into the first block, kept aside for it; the file
-// is then cut to header + body.
-class SnapshotWriter {
- public:
-  explicit SnapshotWriter(File& file)
-      : file_(file),
-        buffer_(AllocateAligned(kWriteChunkBytes)),
-        first_block_(AllocateAligned(kDirectBlockBytes)) {
-    std::memset(buffer_.get(), 0, sizeof(SnapshotHeader));  // the header's place, for now
-    filled_ = sizeof(SnapshotHeader);
-  }
-  absl::Status Write(std::span<const std::byte> bytes) {
-    hasher_.Update(bytes);
-    body_bytes_ += bytes.size();
-    while (!bytes.empty()) {
-      const size_t take = std::min(bytes.size(), kWriteChunkBytes - filled_);
-      std::memcpy(buffer_.get() + filled_, bytes.data(), take);
-      filled_ += take;
-      bytes = bytes.subspan(take);
-      if (filled_ == kWriteChunkBytes) LEDGER_RETURN_IF_ERROR(Flush());
-    }
-    return absl::OkStatus();
-  }
-  uint64_t body_bytes() const { return body_bytes_; }
-  Hash128 Digest() { return hasher_.Digest(); }
-  // The rest of the body, then the header in the first block, then the file cut to size.
-  absl::Status Finish(const SnapshotHeader& header) {
-    const uint64_t padded =
-        (filled_ + kDirectBlockBytes - 1) / kDirectBlockBytes * kDirectBlockBytes;
-    std::memset(buffer_.get() + filled_, 0, padded - filled_);
-    filled_ = padded;
-    LEDGER_RETURN_IF_ERROR(Flush());
-    std::memcpy(first_block_.get(), &header, sizeof(header));
-    LEDGER_RETURN_IF_ERROR(file_.Write(0, std::span(first_block_.get(), kDirectBlockBytes)));
-    return file_.Truncate(sizeof(SnapshotHeader) + body_bytes_);
-  }
-
- private:
-  absl::Status Flush() {
-    if (offset_ == 0) std::memcpy(first_block_.get(), buffer_.get(), kDirectBlockBytes);
-    LEDGER_RETURN_IF_ERROR(file_.Write(offset_, std::span(buffer_.get(), filled_)));
-    offset_ += filled_;
-    filled_ = 0;
-    return absl::OkStatus();
-  }
-
-  File& file_;
-  AlignedBytes buffer_;       // file bytes [offset_, offset_ + filled_)
-  AlignedBytes first_block_;  // the file's first block as written, for the header
-  uint64_t offset_ = 0;
-  uint64_t filled_ = 0;
-  uint64_t body_bytes_ = 0;
-  base::Hasher128 hasher_;
-};
 
 absl::Status Corrupt(const std::string& path, const std::string& why) {
   return absl::DataLossError(absl::StrCat("snapshot ", path, ": ", why));
@@ -98,15 +26,24 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
   storage.Remove(temporary).IgnoreError();  // a leftover of an earlier failed attempt
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
                           storage.Open(temporary, {.create_new = true, .direct = true}));
-  SnapshotWriter body(*file);
+  // Around the page cache, in whole blocks (BlockWriter); the header last, into the first
+  // block, and the file then cut to header + body.
+  BlockWriter writer(*file, kWriteChunkBytes);
+  base::Hasher128 body_hasher;
+  uint64_t body_bytes = 0;
+  const auto write_body = [&](std::span<const std::byte> bytes) {
+    body_hasher.Update(bytes);
+    body_bytes += bytes.size();
+    return writer.Put(sizeof(SnapshotHeader) + body_bytes - bytes.size(), bytes);
+  };
   uint32_t section_count = 0;
   LEDGER_RETURN_IF_ERROR(source.Stream(
       [&](uint32_t kind, uint32_t record_size_bytes, uint64_t size_bytes) {
         ++section_count;
         const SectionHeader framing{kind, record_size_bytes, size_bytes};
-        return body.Write(std::as_bytes(std::span(&framing, 1)));
+        return write_body(std::as_bytes(std::span(&framing, 1)));
       },
-      [&](std::span<const std::byte> bytes) { return body.Write(bytes); }));
+      write_body));
   SnapshotHeader header{};
   header.magic = kSnapshotMagic;
   header.format_version = kFormatVersion;
@@ -115,10 +52,12 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
   header.op = op;
   header.timestamp_ns = source.last_timestamp_ns();
   header.chain_hash = chain_hash;
-  header.body_size_bytes = body.body_bytes();
-  header.body_checksum = body.Digest();
+  header.body_size_bytes = body_bytes;
+  header.body_checksum = body_hasher.Digest();
   header.checksum = HeaderChecksum(header);
-  LEDGER_RETURN_IF_ERROR(body.Finish(header));
+  LEDGER_RETURN_IF_ERROR(writer.Finish());
+  LEDGER_RETURN_IF_ERROR(writer.RewriteFirstBlock(std::as_bytes(std::span(&header, 1))));
+  LEDGER_RETURN_IF_ERROR(file->Truncate(sizeof(SnapshotHeader) + body_bytes));
   LEDGER_RETURN_IF_ERROR(file->Sync());
   file.reset();
   LEDGER_RETURN_IF_ERROR(storage.Rename(temporary, path));

@@ -39,10 +39,6 @@ struct RunScratch {
   std::vector<uint32_t> account_slots;          // each unsorted entry's account, numbered
   std::vector<ResolutionEntry> resolutions;
   std::vector<ReversalEntry> reversals;
-  // The file's bytes on their way out, a piece at a time: block-aligned, so the run is written
-  // around the page cache (O_DIRECT), where copying 200 bytes per transfer into fresh cache
-  // pages cost a sixth of the server's time and pushed the log's pages out.
-  std::unique_ptr<std::byte[], void (*)(std::byte*)> staging{nullptr, nullptr};
 };
 
 // Writes run `sequence` into `directory` durably: under a temporary name, synced, renamed, and

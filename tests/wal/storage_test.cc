@@ -99,6 +99,37 @@ TEST_P(StorageContract, AllocateGrowsWithZerosAndZeroKeepsTheSize) {
   EXPECT_EQ(*file->Size(), 16u);
 }
 
+TEST_P(StorageContract, TruncateCutsAndGrowsWithZeros) {
+  std::unique_ptr<File> file = Create("a", "abcdefgh");
+  ASSERT_TRUE(file->Truncate(3).ok());
+  EXPECT_EQ(ReadAll(*file), "abc");
+  ASSERT_TRUE(file->Truncate(5).ok());
+  EXPECT_EQ(ReadAll(*file), std::string("abc\0\0", 5));
+}
+
+// BlockWriter (direct, where the storage can): whole 4 KiB blocks, gaps and the last block's
+// end as zeros, the first block rewritten with a header at the end.
+TEST_P(StorageContract, BlockWriterWritesWholeBlocksAndRewritesTheFirst) {
+  auto file = storage().Open(Path("b"), {.create_new = true, .direct = true});
+  ASSERT_TRUE(file.ok()) << file.status();
+  BlockWriter writer(**file, 2 * BlockWriter::kBlockBytes);
+  ASSERT_TRUE(writer.Put(10, Bytes("first")).ok());
+  ASSERT_TRUE(writer.Append(Bytes("+")).ok());
+  ASSERT_TRUE(writer.Put(9000, Bytes("after a flush")).ok());  // past the 8 KiB buffer
+  ASSERT_TRUE(writer.Finish().ok());
+  ASSERT_TRUE(writer.RewriteFirstBlock(Bytes("HEAD")).ok());
+  ASSERT_TRUE((*file)->Sync().ok());
+  std::string expected(3 * BlockWriter::kBlockBytes, '\0');
+  expected.replace(0, 4, "HEAD");
+  expected.replace(10, 6, "first+");
+  expected.replace(9000, 13, "after a flush");
+  auto reader = storage().Open(Path("b"), {});  // direct reads need aligned buffers
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const std::string written = ReadAll(**reader);
+  EXPECT_EQ(written.size(), expected.size());
+  EXPECT_TRUE(written == expected);  // (not EXPECT_EQ: 12 KiB of mostly zeros on failure)
+}
+
 TEST_P(StorageContract, ListRenameAndRemove) {
   Create("a", "1");
   Create("b", "2");
