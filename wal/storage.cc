@@ -72,7 +72,7 @@ absl::Status BlockWriter::Finish() {
 absl::Status BlockWriter::RewriteFirstBlock(std::span<const std::byte> bytes) {
   LEDGER_REQUIRE(bytes.size() <= kBlockBytes && flushed_ >= kBlockBytes && filled_ == 0,
                  bytes.size(), flushed_, filled_);
-  std::memcpy(first_block_, bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(first_block_, bytes.data(), bytes.size());
   return file_.Write(0, std::span(first_block_, kBlockBytes));
 }
 

@@ -41,7 +41,9 @@ absl::Status ApplyRecords(engine::Engine& engine, const wal::EntryHeader& header
   thread_local std::vector<Result> results;
   events.resize(body.size() / sizeof(Event));
   results.resize(events.size());
-  std::memcpy(events.data(), body.data(), events.size() * sizeof(Event));
+  // An empty batch (an expiry) may come first: memcpy must not see the null data of a vector
+  // that never held anything.
+  if (!events.empty()) std::memcpy(events.data(), body.data(), events.size() * sizeof(Event));
   Apply<Event>(engine, events, header.timestamp_ns, results);
   return absl::OkStatus();
 }
