@@ -29,12 +29,11 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
   // Around the page cache, in whole blocks (BlockWriter); the header last, into the first
   // block, and the file then cut to header + body.
   BlockWriter writer(*file, kWriteChunkBytes);
+  LEDGER_RETURN_IF_ERROR(writer.Put(sizeof(SnapshotHeader), {}));  // the header's place: zeros
   base::Hasher128 body_hasher;
-  uint64_t body_bytes = 0;
   const auto write_body = [&](std::span<const std::byte> bytes) {
     body_hasher.Update(bytes);
-    body_bytes += bytes.size();
-    return writer.Put(sizeof(SnapshotHeader) + body_bytes - bytes.size(), bytes);
+    return writer.Append(bytes);
   };
   uint32_t section_count = 0;
   LEDGER_RETURN_IF_ERROR(source.Stream(
@@ -52,6 +51,7 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
   header.op = op;
   header.timestamp_ns = source.last_timestamp_ns();
   header.chain_hash = chain_hash;
+  const uint64_t body_bytes = writer.end() - sizeof(SnapshotHeader);
   header.body_size_bytes = body_bytes;
   header.body_checksum = body_hasher.Digest();
   header.checksum = HeaderChecksum(header);

@@ -195,7 +195,7 @@ void State::EvictTransfer(uint32_t shard, uint64_t position) {
     ids.Replace(id_hash, ref.bits(), kKeptBits | shard);
     tables.kept_ids.insert(record.id);
   } else {
-    erasures_[HomeOf(record.id)].push_back((uint64_t{id_hash} << 32) | ref.bits());
+    erasures_[HomeOf(record.id)].push_back(HashIndex::Erasure(id_hash, ref.bits()));
   }
   // What it resolved or reversed: older, so out of the window already.
   if ((record.flags & kResolveFlags) != 0) {
@@ -243,8 +243,8 @@ void State::EvictFailure() {
   ++cold_digest_.failure_count;
   const uint32_t home = HomeOf(failure.event.id);
   const uint32_t slot = static_cast<uint32_t>(failures_.slot_of(position));
-  erasures_[home].push_back((uint64_t{HashId(failure.event.id.lo, failure.event.id.hi)} << 32) |
-                            (slot | kFailedBit));
+  erasures_[home].push_back(
+      HashIndex::Erasure(HashId(failure.event.id.lo, failure.event.id.hi), slot | kFailedBit));
   failures_.DropFront(position + 1);
 }
 

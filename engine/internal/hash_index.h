@@ -56,7 +56,11 @@ class HashIndex {
   void Insert(uint32_t hash, uint32_t payload);
   // Removes the entry with this hash and payload (it must be present).
   void Erase(uint32_t hash, uint32_t payload);
-  // Erase for each of `entries` (hash << 32 | payload), in bucket order: a window's eviction
+  // An entry for EraseAll.
+  static uint64_t Erasure(uint32_t hash, uint32_t payload) {
+    return (static_cast<uint64_t>(hash) << 32) | payload;
+  }
+  // Erase for each of `entries` (Erasure(hash, payload)), in bucket order: a window's eviction
   // erases a quarter of the index at once, and in bucket order the table is read front to back
   // instead of a cache miss per entry. `entries` is reordered; `scratch` is kept to reuse.
   void EraseAll(std::vector<uint64_t>& entries, std::vector<uint64_t>& scratch);

@@ -585,7 +585,7 @@ class State {
   uint64_t export_expiry_ = 0;
   std::unique_ptr<FactQueue<ExpiredRecord>> expiries_;  // log order (owner only)
   std::vector<Eviction> evictions_;  // EvictBefore's order, kept to reuse its memory
-  // EvictBefore's index erasures by home shard (hash << 32 | payload), made together at its end
+  // EvictBefore's index erasures by home shard (HashIndex::Erasure), made together at its end
   // in bucket order (HashIndex::EraseAll); kept to reuse their memory.
   std::vector<uint64_t> erasures_[kShardsMax];
   std::vector<uint64_t> erasure_scratch_;

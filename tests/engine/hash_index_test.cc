@@ -77,7 +77,7 @@ TEST(HashIndex, EraseAllLeavesExactlyTheOthers) {
     for (uint32_t payload = 0; payload < keys.size(); ++payload) {
       if (random() % 3 != 0) continue;
       erased[payload] = true;
-      erasures.push_back((uint64_t{hash_of(keys[payload])} << 32) | payload);
+      erasures.push_back(HashIndex::Erasure(hash_of(keys[payload]), payload));
     }
     const uint64_t erased_count = erasures.size();
     index.EraseAll(erasures, scratch);
