@@ -15,11 +15,11 @@ void Engine::EvictBefore(uint64_t before_ns) { state_->EvictBefore(before_ns); }
 uint64_t Engine::cold_before_ns() const { return state_->cold_before_ns(); }
 uint64_t Engine::exported_before_ns() const { return state_->exported_before_ns(); }
 uint64_t Engine::hot_transfer_count() const { return state_->hot_transfer_count(); }
-bool Engine::snapshot_image_alive() const { return state_->snapshot_image_alive(); }
+uint64_t Engine::evictable_before_ns() const { return state_->evictable_before_ns(); }
 
-std::unique_ptr<EngineSnapshot> Engine::CaptureSnapshot() const {
+std::unique_ptr<EngineSnapshot> Engine::CaptureSnapshot(const CaptureOptions& options) const {
   auto image = std::make_unique<EngineSnapshot>();
-  state_->CaptureSnapshot(*image);
+  state_->CaptureSnapshot(*image, options);
   return image;
 }
 

@@ -192,8 +192,9 @@ class Engine {
   std::vector<StateHash> ComputeShardStateHashes() const;
 
   // A consistent image of the whole state, for a snapshot (engine/snapshot.h). Short: copies
-  // the mutable parts and borrows the rest; this engine must outlive the image.
-  std::unique_ptr<EngineSnapshot> CaptureSnapshot() const;
+  // the mutable parts and borrows the rest; this engine must outlive the image. `options`
+  // leaves out what an earlier snapshot's extents already hold.
+  std::unique_ptr<EngineSnapshot> CaptureSnapshot(const CaptureOptions& options = {}) const;
   // Rebuilds an engine from snapshot sections. Never trusts them: checks every record and
   // reference and re-derives every balance from the transfers; DataLoss when inconsistent.
   // The change feed goes on with the snapshot's sequence and window (its newest
@@ -219,13 +220,15 @@ class Engine {
   void ExportCold(uint64_t before_ns, ColdFacts& facts);
   // Forgets the facts booked before before_ns, which must all have been exported, and which
   // EngineOptions::cold must now hold. Results, queries and the state hash stay the same. No
-  // snapshot image may be alive (it borrows the window, whose slots eviction frees for reuse).
+  // snapshot image may borrow them (it borrows the window, whose slots eviction frees for reuse):
+  // before_ns is at most evictable_before_ns().
   void EvictBefore(uint64_t before_ns);
   uint64_t cold_before_ns() const;      // facts booked before it are cold (0: none)
   uint64_t exported_before_ns() const;  // facts booked before it have been exported
   uint64_t hot_transfer_count() const;  // transfers in memory
-  // Whether a snapshot image is alive, so EvictBefore must wait until it is let go of.
-  bool snapshot_image_alive() const;
+  // How far EvictBefore may go while the snapshot images alive borrow the window (each from
+  // its CaptureOptions::transfers_after_ns on); UINT64_MAX when none is alive.
+  uint64_t evictable_before_ns() const;
 
  private:
   explicit Engine(std::unique_ptr<internal::State> state);

@@ -5,6 +5,8 @@
 // (ledgers, accounts, reservation states, balance snapshots, the change ring) and borrows the
 // append-only prefix of the transfer and failure tables, which never change once written. The
 // image can then be written from another thread while the engine goes on applying batches.
+// A capture may leave out the transfers and changes an earlier snapshot already wrote
+// (CaptureOptions): replica/ keeps those in extent files that later snapshots share.
 // With several shards the transfers section is the shards' tables merged by timestamp:
 // Stream merges them as it writes; sections() merges them into memory (once, for tests and
 // tools; at 100M transfers that is 15 GB, which a server must not spend).
@@ -110,6 +112,15 @@ static_assert(sizeof(SnapshotMeta) == 64 && offsetof(SnapshotMeta, change_sequen
               offsetof(FailureRecord, code) == 152 && sizeof(ReservationRecord) == 80 &&
               offsetof(ReservationRecord, status) == 64 && sizeof(BalanceHistoryRecord) == 88);
 
+// What a capture leaves out because an earlier snapshot's extents hold it (replica/). The
+// image's transfers and changes sections then hold only the rest; Restore takes those
+// sections in pieces, in order, and the pieces together must be the whole window again.
+struct CaptureOptions {
+  uint64_t transfers_after_ns = 0;     // only transfers booked after it (0: all in memory)
+  uint64_t changes_from_sequence = 0;  // only retained changes from this sequence on
+};
+
+// A section, or with kTransfers and kChanges one piece of it (Restore concatenates them).
 struct SnapshotSection {
   SnapshotSectionKind kind;
   uint32_t record_size_bytes;
@@ -133,12 +144,24 @@ class EngineSnapshot {
   // Every section in memory. Not thread-safe: the first call may merge the shards' transfers.
   std::span<const SnapshotSection> sections() const;
   // Writes the sections in order: for each, start(its kind, record size and size in bytes),
-  // then its bytes through write(), in pieces. Copies nothing whole.
-  absl::Status Stream(absl::FunctionRef<absl::Status(
-                          SnapshotSectionKind, uint32_t record_size_bytes, uint64_t size_bytes)>
-                          start,
-                      absl::FunctionRef<absl::Status(std::span<const std::byte>)> write) const;
+  // then its bytes through write(), in pieces. Copies nothing whole. With `include`, only the
+  // sections it accepts.
+  using StartSection = absl::FunctionRef<absl::Status(
+      SnapshotSectionKind, uint32_t record_size_bytes, uint64_t size_bytes)>;
+  using WriteBytes = absl::FunctionRef<absl::Status(std::span<const std::byte>)>;
+  absl::Status Stream(StartSection start, WriteBytes write) const {
+    return Stream(start, write, [](SnapshotSectionKind) { return true; });
+  }
+  absl::Status Stream(StartSection start, WriteBytes write,
+                      absl::FunctionRef<bool(SnapshotSectionKind)> include) const;
   uint64_t last_timestamp_ns() const { return meta_.last_timestamp_ns; }
+  uint64_t change_sequence_next() const { return meta_.change_sequence_next; }
+  // Records in this image's transfers and changes sections, and in the whole window at capture
+  // (equal unless CaptureOptions left some out).
+  uint64_t transfer_count() const { return transfer_count_; }
+  uint64_t change_count() const { return changes_.size(); }
+  uint64_t window_transfer_count() const { return window_transfer_count_; }
+  uint64_t window_change_count() const { return window_change_count_; }
 
  private:
   friend class internal::State;
@@ -160,14 +183,17 @@ class EngineSnapshot {
   std::vector<Account> accounts_;
   std::vector<ShardTransfers> shard_transfers_;  // empty when the section borrows one piece
   uint64_t transfer_count_ = 0;
+  uint64_t window_transfer_count_ = 0;
+  uint64_t window_change_count_ = 0;
   mutable std::vector<Transfer> merged_transfers_;  // sections() with several shards
   std::vector<ReservationRecord> reservations_;
   std::vector<BalanceHistoryRecord> balance_history_;
   std::vector<Change> changes_;
   std::vector<ExpiryFact> expiries_;
   std::vector<FailureRecord> failures_;  // a copy when the ring wraps (else the section borrows)
-  // The engine's count of images alive: an image borrows the window, so the engine must not
-  // evict while one is (Engine::EvictBefore checks it).
+  // The engine's count of images alive: an image borrows the window from
+  // CaptureOptions::transfers_after_ns on, which the engine must not evict while it is
+  // (Engine::evictable_before_ns).
   std::atomic<uint32_t>* live_images_ = nullptr;
   ColdDigest cold_digest_;
   mutable std::vector<SnapshotSection> sections_;

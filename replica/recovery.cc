@@ -34,6 +34,7 @@ absl::StatusOr<Hash128> LoadNewestSnapshot(const Directory& directory,
       }
       recovered.engine = std::move(restored->engine);
       recovered.snapshot_op = op;
+      recovered.extent_chain = std::move(restored->extent_chain);
       return restored->header.chain_hash;
     }
   }
@@ -45,19 +46,28 @@ absl::StatusOr<Hash128> LoadNewestSnapshot(const Directory& directory,
 
 absl::StatusOr<RestoredSnapshot> RestoreSnapshot(const Directory& directory, uint64_t op,
                                                  const engine::EngineOptions& options) {
-  LEDGER_ASSIGN_OR_RETURN(const wal::LoadedSnapshot loaded, wal::ReadSnapshot(directory, op));
+  LEDGER_ASSIGN_OR_RETURN(internal::LoadedEngineSnapshot loaded,
+                          internal::LoadSnapshot(directory, op));
   RestoredSnapshot restored;
-  LEDGER_ASSIGN_OR_RETURN(restored.engine, engine::Engine::Restore(
-                                               options, internal::EngineSections(loaded.sections)));
-  restored.header = loaded.header;
-  restored.file_bytes = sizeof(wal::SnapshotHeader) + loaded.body.size();
+  LEDGER_ASSIGN_OR_RETURN(restored.engine, engine::Engine::Restore(options, loaded.sections));
+  restored.header = loaded.snapshot.header;
+  restored.file_bytes = sizeof(wal::SnapshotHeader) + loaded.snapshot.body.size();
+  for (const wal::LoadedSnapshot& extent : loaded.extents) {
+    restored.file_bytes += sizeof(wal::SnapshotHeader) + extent.body.size();
+  }
+  restored.extent_chain = std::move(loaded.chain);
   return restored;
+}
+
+absl::Status CheckSnapshotFiles(const Directory& directory, uint64_t op) {
+  return internal::LoadSnapshot(directory, op).status();
 }
 
 absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash128& chain_hash,
                            const engine::Engine& engine) {
+  internal::SnapshotWriter writer(directory, {});
   const std::unique_ptr<engine::EngineSnapshot> image = engine.CaptureSnapshot();
-  return wal::WriteSnapshot(directory, op, chain_hash, internal::EngineSnapshotSource(*image));
+  return writer.Write(*image, op, chain_hash);
 }
 
 absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOptions& options) {

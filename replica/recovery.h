@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/engine.h"
+#include "replica/internal/snapshot.h"
 #include "wal/directory.h"
 #include "wal/format.h"
 #include "wal/log_reader.h"
@@ -37,20 +38,27 @@ struct Recovered {
   wal::ScanResult log;            // what the scan found (end, last op, chain, torn tail)
   uint64_t snapshot_op = 0;  // 0: started from an empty engine
   uint64_t replayed_entries = 0;
+  internal::ExtentChain extent_chain;  // the snapshot's extents, which the next one shares
   std::vector<std::string> notes;  // snapshots skipped, tail cut: for the operator's log
 };
 
 absl::StatusOr<Recovered> Recover(const wal::Directory& directory,
                                   const RecoveryOptions& options);
 
-// One snapshot file read, checked and restored into an engine (Engine::Restore trusts nothing).
+// One snapshot file read with its extents, checked and restored into an engine
+// (Engine::Restore trusts nothing).
 struct RestoredSnapshot {
   std::unique_ptr<engine::Engine> engine;
   wal::SnapshotHeader header{};
-  uint64_t file_bytes = 0;
+  uint64_t file_bytes = 0;  // the snapshot file's and its extents'
+  internal::ExtentChain extent_chain;
 };
 absl::StatusOr<RestoredSnapshot> RestoreSnapshot(const wal::Directory& directory, uint64_t op,
                                                  const engine::EngineOptions& options);
+
+// Reads a snapshot file and the extents it names and checks them (checksums, framing, that
+// each extent is the one named), without restoring.
+absl::Status CheckSnapshotFiles(const wal::Directory& directory, uint64_t op);
 
 // Writes a snapshot of `engine` as the state after `op`, whose chain hash is `chain_hash` (the
 // log must be durable through op). For tools and tests; a replica snapshots by itself.

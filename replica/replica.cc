@@ -84,6 +84,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
   sequencer.snapshot_interval_ops = options.snapshot_interval_ops;
   sequencer.snapshots_kept = options.snapshots_kept;
   sequencer.log_last_timestamp_ns = recovered.log.last_timestamp_ns;
+  sequencer.extent_chain = std::move(recovered.extent_chain);
   sequencer.on_snapshot = std::move(options.on_snapshot);
   if (!sequencer.on_snapshot) {
     sequencer.on_snapshot = [log = options.log](const absl::Status& status) {

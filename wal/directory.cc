@@ -154,6 +154,7 @@ absl::Status Directory::RemoveTemporaries() const {
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
       const std::string base = name.substr(0, name.size() - 4);
       if (ParseNumberedName(base, "snapshot-", ".snap", &number) ||
+          ParseNumberedName(base, "extent-", ".snap", &number) ||
           ParseNumberedName(base, "wal-", ".seg", &number)) {
         LEDGER_RETURN_IF_ERROR(storage_.Remove(path_ + "/" + name));
       }
@@ -173,12 +174,20 @@ absl::StatusOr<std::vector<uint64_t>> Directory::ListSnapshots() const {
   return ops;
 }
 
+absl::StatusOr<std::vector<uint64_t>> Directory::ListExtents() const {
+  return ListNumbered(storage_, path_, "extent-", ".snap");
+}
+
 std::string Directory::SegmentPath(uint64_t segment_index) const {
   return path_ + "/" + NumberedName("wal-", segment_index, ".seg");
 }
 
 std::string Directory::SnapshotPath(uint64_t op) const {
   return path_ + "/" + NumberedName("snapshot-", op, ".snap");
+}
+
+std::string Directory::ExtentPath(uint64_t op) const {
+  return path_ + "/" + NumberedName("extent-", op, ".snap");
 }
 
 absl::Status Directory::SyncDirectory() const { return storage_.SyncDirectory(path_); }

@@ -1,5 +1,6 @@
-// A data directory: the identity file "LEDGER", WAL segments and snapshots (wal/format.h),
-// on a Storage (wal/storage.h; the real file system unless a test hands in another).
+// A data directory: the identity file "LEDGER", WAL segments, snapshots and their extents
+// (wal/format.h), on a Storage (wal/storage.h; the real file system unless a test hands in
+// another).
 //
 // A directory is created explicitly (Init), so a mistyped path never silently starts an
 // empty ledger, and it is held with an exclusive lock (flock) as long as a writable Directory
@@ -45,11 +46,14 @@ class Directory {
   // Where every file of the directory is read and written; outlives the Directory.
   Storage& storage() const { return storage_; }
 
-  // Segment indexes present, ascending, and snapshot ops present, descending.
+  // Segment indexes present, ascending, and snapshot ops present, descending; extent ops
+  // (snapshot_file.h), ascending.
   absl::StatusOr<std::vector<uint64_t>> ListSegments() const;
   absl::StatusOr<std::vector<uint64_t>> ListSnapshots() const;
+  absl::StatusOr<std::vector<uint64_t>> ListExtents() const;
   std::string SegmentPath(uint64_t segment_index) const;
   std::string SnapshotPath(uint64_t op) const;
+  std::string ExtentPath(uint64_t op) const;
 
   // Creates segment `segment_index`: preallocated, header written, file and directory synced.
   absl::Status CreateSegment(uint64_t segment_index) const;

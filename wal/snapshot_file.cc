@@ -16,12 +16,10 @@ absl::Status Corrupt(const std::string& path, const std::string& why) {
   return absl::DataLossError(absl::StrCat("snapshot ", path, ": ", why));
 }
 
-}  // namespace
-
-absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash128& chain_hash,
-                           const SnapshotSource& source) {
+absl::StatusOr<SnapshotHeader> WriteFramed(const Directory& directory, const std::string& path,
+                                           uint64_t op, const Hash128& chain_hash,
+                                           const SnapshotSource& source) {
   Storage& storage = directory.storage();
-  const std::string path = directory.SnapshotPath(op);
   const std::string temporary = path + ".tmp";
   storage.Remove(temporary).IgnoreError();  // a leftover of an earlier failed attempt
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
@@ -61,11 +59,12 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
   LEDGER_RETURN_IF_ERROR(file->Sync());
   file.reset();
   LEDGER_RETURN_IF_ERROR(storage.Rename(temporary, path));
-  return directory.SyncDirectory();
+  LEDGER_RETURN_IF_ERROR(directory.SyncDirectory());
+  return header;
 }
 
-absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t op) {
-  const std::string path = directory.SnapshotPath(op);
+absl::StatusOr<LoadedSnapshot> ReadFramed(const Directory& directory, const std::string& path,
+                                          uint64_t op) {
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file, directory.storage().Open(path, {}));
   LEDGER_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   LoadedSnapshot loaded;
@@ -94,6 +93,27 @@ absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t
   }
   if (position != loaded.body.size()) return Corrupt(path, "bytes after the last section");
   return loaded;
+}
+
+}  // namespace
+
+absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash128& chain_hash,
+                           const SnapshotSource& source) {
+  return WriteFramed(directory, directory.SnapshotPath(op), op, chain_hash, source).status();
+}
+
+absl::StatusOr<SnapshotHeader> WriteExtent(const Directory& directory, uint64_t op,
+                                           const Hash128& chain_hash,
+                                           const SnapshotSource& source) {
+  return WriteFramed(directory, directory.ExtentPath(op), op, chain_hash, source);
+}
+
+absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t op) {
+  return ReadFramed(directory, directory.SnapshotPath(op), op);
+}
+
+absl::StatusOr<LoadedSnapshot> ReadExtent(const Directory& directory, uint64_t op) {
+  return ReadFramed(directory, directory.ExtentPath(op), op);
 }
 
 absl::Status PruneSnapshots(const Directory& directory, size_t keep) {

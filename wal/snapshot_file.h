@@ -56,6 +56,14 @@ struct LoadedSnapshot {
 // DataLoss when any of it fails (the caller then tries an older snapshot).
 absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t op);
 
+// Extent files (extent-<op>.snap): framed, checked and written exactly as snapshots are, with
+// the op and chain hash of the snapshot they were written for. The layer above puts in them
+// the records a snapshot shares with later ones, and names them from its snapshot files.
+// Returns the header written (its body checksum identifies the file).
+absl::StatusOr<SnapshotHeader> WriteExtent(const Directory& directory, uint64_t op,
+                                           const Hash128& chain_hash, const SnapshotSource& source);
+absl::StatusOr<LoadedSnapshot> ReadExtent(const Directory& directory, uint64_t op);
+
 // Deletes all but the newest `keep` snapshots.
 absl::Status PruneSnapshots(const Directory& directory, size_t keep);
 

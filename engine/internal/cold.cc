@@ -126,8 +126,7 @@ void State::ExportBalance(Ref ref, uint64_t timestamp_ns, ColdFacts& facts) cons
 
 void State::EvictBefore(uint64_t before_ns) {
   LEDGER_REQUIRE(cold_ != nullptr && before_ns >= cold_before_ns_ &&
-                     before_ns <= exported_before_ns_ &&
-                     live_images_.load(std::memory_order_acquire) == 0,
+                     before_ns <= exported_before_ns_ && before_ns <= evictable_before_ns(),
                  before_ns, cold_before_ns_, exported_before_ns_);
   uint64_t from[kShardsMax] = {};
   uint64_t end_of[kShardsMax] = {};

@@ -28,20 +28,36 @@ std::span<const std::byte> BytesOf(const T* records, size_t count) {
   return std::as_bytes(std::span<const T>(records, count));
 }
 
-// Records of a section, copied out one at a time (the bytes may be unaligned).
+// Records of a section, copied out one at a time (the bytes may be unaligned). The transfers
+// and changes sections may come in several pieces (a snapshot's extents, replica/): read as
+// one, mostly in order, so the piece of the previous read is tried first.
 template <typename T>
 class Records {
  public:
-  explicit Records(std::span<const std::byte> bytes) : bytes_(bytes) {}
-  size_t size() const { return bytes_.size() / sizeof(T); }
+  explicit Records(std::span<const std::byte> bytes) { Add(bytes); }
+  explicit Records(std::span<const std::span<const std::byte>> pieces) {
+    for (const std::span<const std::byte> piece : pieces) Add(piece);
+  }
+  size_t size() const { return ends_.empty() ? 0 : ends_.back(); }
   T operator[](size_t index) const {
+    if (index < PieceBegin(cursor_)) cursor_ = 0;
+    while (index >= ends_[cursor_]) ++cursor_;
     T record;
-    std::memcpy(&record, bytes_.data() + index * sizeof(T), sizeof(T));
+    std::memcpy(&record, pieces_[cursor_].data() + (index - PieceBegin(cursor_)) * sizeof(T),
+                sizeof(T));
     return record;
   }
 
  private:
-  std::span<const std::byte> bytes_;
+  void Add(std::span<const std::byte> bytes) {
+    pieces_.push_back(bytes);
+    ends_.push_back(size() + bytes.size() / sizeof(T));
+  }
+  size_t PieceBegin(size_t piece) const { return piece == 0 ? 0 : ends_[piece - 1]; }
+
+  std::vector<std::span<const std::byte>> pieces_;
+  std::vector<size_t> ends_;  // records up to the end of each piece
+  mutable size_t cursor_ = 0;
 };
 
 absl::Status Corrupt(const char* what, uint64_t index, const char* why) {
@@ -127,9 +143,15 @@ Account State::ToAccount(Ref account_ref) const {
   return account;
 }
 
-void State::CaptureSnapshot(EngineSnapshot& image) const {
+void State::CaptureSnapshot(EngineSnapshot& image, const CaptureOptions& options) const {
   LEDGER_ASSERT(!in_chain_ && image.live_images_ == nullptr);
-  live_images_.fetch_add(1, std::memory_order_relaxed);
+  // The window from transfers_after_ns on is borrowed: eviction stops short of it.
+  const uint64_t borrow_from_ns = options.transfers_after_ns + 1;
+  if (live_images_.load(std::memory_order_acquire) == 0 ||
+      borrow_from_ns < images_borrow_from_ns_.load(std::memory_order_relaxed)) {
+    images_borrow_from_ns_.store(borrow_from_ns, std::memory_order_release);
+  }
+  live_images_.fetch_add(1, std::memory_order_acq_rel);
   image.live_images_ = &live_images_;
   image.meta_ = {last_timestamp_ns_,
                  expired_count_,
@@ -147,9 +169,14 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
     image.expiries_.push_back({expiries_->at(i).id, expiries_->at(i).timestamp_ns, 0});
   }
   // The ring is overwritten as the engine goes on: copied, oldest first.
-  image.changes_.resize(changes_.retained_count());
-  GetChanges(change_sequence_oldest(), image.changes_);
-  const std::span<const std::byte> transfer_bytes = CaptureTransfers(image);
+  const uint64_t changes_from = std::max(options.changes_from_sequence, change_sequence_oldest());
+  image.window_change_count_ = changes_.retained_count();
+  image.changes_.resize(change_sequence_next() - std::min(changes_from, change_sequence_next()));
+  GetChanges(change_sequence_next() - image.changes_.size(), image.changes_);
+  image.window_transfer_count_ = hot_transfer_count();
+  const std::span<const std::byte> transfer_bytes =
+      CaptureTransfers(image, options.transfers_after_ns);
+  const bool whole_window = options.transfers_after_ns == 0;
   image.sections_ = {
       {SnapshotSectionKind::kMeta, sizeof(SnapshotMeta), BytesOf(&image.meta_, 1)},
       {SnapshotSectionKind::kLedgers, sizeof(Ledger),
@@ -157,7 +184,7 @@ void State::CaptureSnapshot(EngineSnapshot& image) const {
       {SnapshotSectionKind::kAccounts, sizeof(Account),
        BytesOf(image.accounts_.data(), image.accounts_.size())},
       {SnapshotSectionKind::kTransfers, sizeof(Transfer), transfer_bytes},
-      {SnapshotSectionKind::kFailures, sizeof(FailureRecord), CaptureFailures(image)},
+      {SnapshotSectionKind::kFailures, sizeof(FailureRecord), CaptureFailures(image, whole_window)},
       {SnapshotSectionKind::kReservations, sizeof(ReservationRecord),
        BytesOf(image.reservations_.data(), image.reservations_.size())},
       {SnapshotSectionKind::kBalanceHistory, sizeof(BalanceHistoryRecord),
@@ -247,23 +274,34 @@ uint32_t State::AccountSectionIndex(Ref ref) const {
 // Transfers and failures are append-only: their prefix is borrowed, not copied. With several
 // shards the transfers section is merged as it is written (EngineSnapshot::Stream), and the
 // bytes returned are empty (sections() merges on demand).
-std::span<const std::byte> State::CaptureTransfers(EngineSnapshot& image) const {
-  image.transfer_count_ = hot_transfer_count();
+std::span<const std::byte> State::CaptureTransfers(EngineSnapshot& image, uint64_t after_ns) const {
   image.shard_transfers_.clear();
   image.merged_transfers_.clear();
-  const auto pieces = shards_[0]->transfers.pieces();
-  if (shard_count_ == 1 && pieces[1].empty()) return std::as_bytes(pieces[0]);
+  image.transfer_count_ = 0;
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    const auto shard_pieces = shards_[shard]->transfers.pieces();
-    image.shard_transfers_.push_back({{shard_pieces[0], shard_pieces[1]}});
+    EngineSnapshot::ShardTransfers& borrowed = image.shard_transfers_.emplace_back();
+    const auto pieces = shards_[shard]->transfers.pieces();
+    for (size_t i = 0; i < 2; ++i) {
+      const auto first =
+          std::partition_point(pieces[i].begin(), pieces[i].end(),
+                               [&](const Transfer& t) { return t.timestamp_ns <= after_ns; });
+      borrowed.pieces[i] = pieces[i].subspan(static_cast<size_t>(first - pieces[i].begin()));
+    }
+    image.transfer_count_ += borrowed.count();
+  }
+  if (shard_count_ == 1 && image.shard_transfers_[0].pieces[1].empty()) {
+    const std::span<const Transfer> only = image.shard_transfers_[0].pieces[0];
+    image.shard_transfers_.clear();
+    return std::as_bytes(only);
   }
   return {};
 }
 
-std::span<const std::byte> State::CaptureFailures(EngineSnapshot& image) const {
+// Failures are borrowed only while eviction waits for the image: it frees their slots.
+std::span<const std::byte> State::CaptureFailures(EngineSnapshot& image, bool borrow) const {
   const auto pieces = failures_.pieces();
   image.failures_.clear();
-  if (pieces[1].empty()) return std::as_bytes(pieces[0]);
+  if (borrow && pieces[1].empty()) return std::as_bytes(pieces[0]);
   image.failures_.assign(pieces[0].begin(), pieces[0].end());
   image.failures_.insert(image.failures_.end(), pieces[1].begin(), pieces[1].end());
   return std::as_bytes(std::span<const FailureRecord>(image.failures_));
@@ -315,10 +353,10 @@ std::span<const SnapshotSection> EngineSnapshot::sections() const {
   return sections_;
 }
 
-absl::Status EngineSnapshot::Stream(
-    absl::FunctionRef<absl::Status(SnapshotSectionKind, uint32_t, uint64_t)> start,
-    absl::FunctionRef<absl::Status(std::span<const std::byte>)> write) const {
+absl::Status EngineSnapshot::Stream(StartSection start, WriteBytes write,
+                                    absl::FunctionRef<bool(SnapshotSectionKind)> include) const {
   for (const SnapshotSection& section : sections_) {
+    if (!include(section.kind)) continue;
     if (section.kind == SnapshotSectionKind::kTransfers && !shard_transfers_.empty()) {
       LEDGER_RETURN_IF_ERROR(
           start(section.kind, section.record_size_bytes, transfer_count_ * sizeof(Transfer)));
@@ -341,21 +379,30 @@ namespace ledger::engine::internal {
 
 absl::Status State::Restore(std::span<const SnapshotSection> sections) {
   LEDGER_ASSERT(ledgers_.empty() && account_count() == 0 && transfer_count() == 0);
-  std::span<const std::byte> bytes[kSnapshotSectionCount + 1];
-  bool seen[kSnapshotSectionCount + 1] = {};
+  // Each kind once, except the transfers and changes, which may come in pieces (in order).
+  std::vector<std::span<const std::byte>> pieces[kSnapshotSectionCount + 1];
   for (const SnapshotSection& section : sections) {
     const uint32_t kind = static_cast<uint32_t>(section.kind);
     if (kind == 0 || kind > kSnapshotSectionCount) return Corrupt("section", kind, "unknown kind");
-    if (seen[kind]) return Corrupt("section", kind, "appears twice");
+    const bool in_pieces = section.kind == SnapshotSectionKind::kTransfers ||
+                           section.kind == SnapshotSectionKind::kChanges;
+    if (!pieces[kind].empty() && !in_pieces) return Corrupt("section", kind, "appears twice");
     if (section.record_size_bytes != RecordSizeOf(section.kind) ||
         section.bytes.size() % section.record_size_bytes != 0) {
       return Corrupt("section", kind, "wrong record size");
     }
-    seen[kind] = true;
-    bytes[kind] = section.bytes;
+    pieces[kind].push_back(section.bytes);
   }
-  const auto section = [&](SnapshotSectionKind kind) { return bytes[static_cast<uint32_t>(kind)]; };
+  const auto section = [&](SnapshotSectionKind kind) {
+    return pieces[static_cast<uint32_t>(kind)].front();
+  };
+  const auto section_pieces = [&](SnapshotSectionKind kind) {
+    return std::span<const std::span<const std::byte>>(pieces[static_cast<uint32_t>(kind)]);
+  };
   // The version first: an older snapshot also lacks sections, and this says why.
+  if (pieces[static_cast<uint32_t>(SnapshotSectionKind::kMeta)].empty()) {
+    return Corrupt("meta", 0, "missing or malformed");
+  }
   Records<SnapshotMeta> meta(section(SnapshotSectionKind::kMeta));
   if (meta.size() != 1) return Corrupt("meta", 0, "missing or malformed");
   if (meta[0].format_version != kSnapshotFormatVersion) {
@@ -367,7 +414,7 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
     return Corrupt("meta", 0, "malformed");
   }
   for (uint32_t kind = 1; kind <= kSnapshotSectionCount; ++kind) {
-    if (!seen[kind]) return Corrupt("section", kind, "missing");
+    if (pieces[kind].empty()) return Corrupt("section", kind, "missing");
   }
   last_timestamp_ns_ = meta[0].last_timestamp_ns;
   expired_count_ = meta[0].expired_count;
@@ -377,7 +424,8 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
   LEDGER_RETURN_IF_ERROR(RestoreLedgers(section(SnapshotSectionKind::kLedgers)));
   Restoring restoring;
   LEDGER_RETURN_IF_ERROR(RestoreAccounts(section(SnapshotSectionKind::kAccounts), restoring));
-  LEDGER_RETURN_IF_ERROR(RestoreTransfers(section(SnapshotSectionKind::kTransfers), restoring));
+  LEDGER_RETURN_IF_ERROR(
+      RestoreTransfers(section_pieces(SnapshotSectionKind::kTransfers), restoring));
   LEDGER_RETURN_IF_ERROR(RestoreFailures(section(SnapshotSectionKind::kFailures)));
   LEDGER_RETURN_IF_ERROR(
       RestoreReservations(section(SnapshotSectionKind::kReservations), restoring));
@@ -385,7 +433,7 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
   LEDGER_RETURN_IF_ERROR(CheckRestoredAccounts(restoring));
   LEDGER_RETURN_IF_ERROR(
       RestoreBalanceHistory(section(SnapshotSectionKind::kBalanceHistory), restoring));
-  LEDGER_RETURN_IF_ERROR(RestoreChanges(section(SnapshotSectionKind::kChanges),
+  LEDGER_RETURN_IF_ERROR(RestoreChanges(section_pieces(SnapshotSectionKind::kChanges),
                                         meta[0].change_sequence_next, restoring));
   return absl::OkStatus();
 }
@@ -474,8 +522,9 @@ absl::Status State::RestoreAccounts(std::span<const std::byte> bytes, Restoring&
   return absl::OkStatus();
 }
 
-absl::Status State::RestoreTransfers(std::span<const std::byte> bytes, Restoring& restoring) {
-  Records<Transfer> transfers(bytes);
+absl::Status State::RestoreTransfers(std::span<const std::span<const std::byte>> pieces,
+                                     Restoring& restoring) {
+  Records<Transfer> transfers(pieces);
   if (!HasRoomFor(0, transfers.size())) return Corrupt("transfers", 0, "too many");
   restoring.transfer_refs.reserve(transfers.size());
   uint64_t previous_timestamp_ns = 0;
@@ -857,13 +906,13 @@ absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes,
 // ---------------------------------------------------------------------------------------------
 // Restore: the change feed
 
-absl::Status State::RestoreChanges(std::span<const std::byte> bytes, uint64_t next_sequence,
-                                   const Restoring& restoring) {
+absl::Status State::RestoreChanges(std::span<const std::span<const std::byte>> pieces,
+                                   uint64_t next_sequence, const Restoring& restoring) {
   const std::vector<Ref>& refs = restoring.transfer_refs;  // booking order
   if (next_sequence != transfer_count() + expired_count_) {
     return Corrupt("meta", 0, "change sequence differs from the transfers and expiries");
   }
-  Records<Change> records(bytes);
+  Records<Change> records(pieces);
   if (records.size() > next_sequence) {
     return Corrupt("changes", records.size(), "more than the sequence counter");
   }

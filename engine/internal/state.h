@@ -101,7 +101,7 @@ class State {
   uint32_t shard_count() const { return shard_count_; }
 
   // snapshot.cc
-  void CaptureSnapshot(EngineSnapshot& image) const;
+  void CaptureSnapshot(EngineSnapshot& image, const CaptureOptions& options) const;
   // On a fresh State: loads the sections, checking every record and reference.
   absl::Status Restore(std::span<const SnapshotSection> sections);
   EngineStats GetStats() const;
@@ -115,7 +115,11 @@ class State {
   uint64_t cold_before_ns() const { return cold_before_ns_; }
   uint64_t exported_before_ns() const { return exported_before_ns_; }
   uint64_t hot_transfer_count() const;
-  bool snapshot_image_alive() const { return live_images_.load(std::memory_order_acquire) != 0; }
+  uint64_t evictable_before_ns() const {
+    return live_images_.load(std::memory_order_acquire) == 0
+               ? UINT64_MAX
+               : images_borrow_from_ns_.load(std::memory_order_acquire);
+  }
 
  private:
   // Per-event values computed a few events ahead in the transfer loop (transfers.cc).
@@ -446,9 +450,11 @@ class State {
   uint32_t TransferSectionIndex(Ref transfer_ref) const;  // kNoSlot for kNoRef
   uint32_t AccountSectionIndex(Ref account_ref) const;
   // The failures section's bytes: borrowed, or copied into the image when the ring wraps.
-  std::span<const std::byte> CaptureFailures(EngineSnapshot& image) const;
-  // Returns the transfers section's bytes (empty with several shards: merged when written).
-  std::span<const std::byte> CaptureTransfers(EngineSnapshot& image) const;
+  // `borrow`: whether the image may borrow them (not when the window may be evicted under it).
+  std::span<const std::byte> CaptureFailures(EngineSnapshot& image, bool borrow) const;
+  // Returns the transfers section's bytes (empty with several shards: merged when written):
+  // those booked after after_ns.
+  std::span<const std::byte> CaptureTransfers(EngineSnapshot& image, uint64_t after_ns) const;
 
   // Restore steps (snapshot.cc), sharing a working set: the refs of the accounts and
   // transfers in section order, and each account's balances as its transfers say (`derived`,
@@ -464,7 +470,8 @@ class State {
   }
   absl::Status RestoreLedgers(std::span<const std::byte> bytes);
   absl::Status RestoreAccounts(std::span<const std::byte> bytes, Restoring& restoring);
-  absl::Status RestoreTransfers(std::span<const std::byte> bytes, Restoring& restoring);
+  absl::Status RestoreTransfers(std::span<const std::span<const std::byte>> pieces,
+                                Restoring& restoring);
   // RestoreTransfers' steps for one record: its ids' hashes (taken ahead, their index buckets
   // prefetched), its own fields checked, then what it names found and checked (`links`), then
   // stored with what derives from it.
@@ -493,8 +500,8 @@ class State {
   absl::Status CheckRestoredAccounts(Restoring& restoring) const;
   absl::Status RestoreBalanceHistory(std::span<const std::byte> bytes, const Restoring& restoring);
   // Last: checks the window against the restored transfers, reservations and balances.
-  absl::Status RestoreChanges(std::span<const std::byte> bytes, uint64_t next_sequence,
-                              const Restoring& restoring);
+  absl::Status RestoreChanges(std::span<const std::span<const std::byte>> pieces,
+                              uint64_t next_sequence, const Restoring& restoring);
   bool IsInLogOrder(const Change& previous, const Change& change) const;
   absl::Status CheckChangeBalances(const std::vector<Change>& changes) const;
 
@@ -592,6 +599,9 @@ class State {
   // Snapshot images alive (they borrow the window; see EngineSnapshot). Mutable: capturing is
   // const, and an image's end is seen from the thread that destroys it.
   mutable std::atomic<uint32_t> live_images_{0};
+  // While images are alive: the least of their CaptureOptions::transfers_after_ns + 1 (set by
+  // the engine's thread, the only one that captures; images are let go of on any thread).
+  mutable std::atomic<uint64_t> images_borrow_from_ns_{0};
   // The state hash's chains over what left memory, in log order (state_hash.cc), and how many
   // transfers and failures left (the totals count them).
   ColdDigest cold_digest_;

@@ -103,7 +103,7 @@ absl::Status Cooler::MakeRoom(engine::Engine& engine, uint64_t fact_count,
       LEDGER_RETURN_IF_ERROR(Settle(engine, /*wait=*/true));
     }
   }
-  if (!engine.HasRoomFor(0, fact_count) && engine.snapshot_image_alive()) {
+  if (!engine.HasRoomFor(0, fact_count) && engine.evictable_before_ns() != UINT64_MAX) {
     snapshot_idle();
     Evict(engine);
   }
@@ -167,8 +167,10 @@ absl::Status Cooler::Settle(engine::Engine& engine, bool wait) {
 }
 
 void Cooler::Evict(engine::Engine& engine) {
-  const uint64_t before_ns = std::min(evict_before_ns_, engine.exported_before_ns());
-  if (before_ns <= engine.cold_before_ns() || engine.snapshot_image_alive()) return;
+  // Not into the part of the window a snapshot image borrows (its extent's transfers).
+  const uint64_t before_ns = std::min(
+      {evict_before_ns_, engine.exported_before_ns(), engine.evictable_before_ns()});
+  if (before_ns <= engine.cold_before_ns()) return;
   engine.EvictBefore(before_ns);
 }
 

@@ -4,7 +4,7 @@
 // thread, and once the run is durable publishes it and lets the engine evict those facts.
 //
 // Only durable ops are exported: a fact in the cold store is never one the log could lose.
-// Eviction waits while a snapshot image is alive (it borrows the window).
+// Eviction stops short of what a live snapshot image borrows (its extent's part of the window).
 //
 // Threading: every method on the replica's owner thread (or recovery's), which owns the engine;
 // the cooler's thread only calls ColdStore::Write.

@@ -7,7 +7,6 @@
 #include "base/clock.h"
 #include "replica/internal/apply.h"
 #include "replica/internal/snapshot.h"
-#include "wal/snapshot_file.h"
 
 namespace ledger::replica::internal {
 
@@ -22,7 +21,8 @@ Sequencer::Sequencer(engine::Engine& engine, LogWriter& log, const Directory& di
       options_(std::move(options)),
       last_op_(last_op),
       chain_hash_(chain_hash),
-      log_timestamp_min_ns_(options_.log_last_timestamp_ns + 1) {
+      log_timestamp_min_ns_(options_.log_last_timestamp_ns + 1),
+      snapshot_writer_(directory, std::move(options_.extent_chain)) {
   if (!options_.clock_ns) options_.clock_ns = base::RealtimeNs;
   if (options_.snapshot_interval_ops > 0)
     snapshot_thread_ = std::thread([this] { RunSnapshots(); });
@@ -65,7 +65,7 @@ void Sequencer::MaybeSnapshot() {
   }
   std::lock_guard lock(mutex_);
   if (snapshot_busy_) return;  // the previous one is still being written: skip this one
-  pending_image_ = engine_.CaptureSnapshot();
+  pending_image_ = engine_.CaptureSnapshot(snapshot_writer_.NextCapture());
   pending_op_ = last_op_;
   pending_chain_hash_ = chain_hash_;
   snapshot_busy_ = true;
@@ -83,11 +83,9 @@ void Sequencer::RunSnapshots() {
     lock.unlock();
     // Never ahead of the log: wait until the entry it follows is durable.
     absl::Status status = log_.WaitDurable(op);
-    if (status.ok()) {
-      status = wal::WriteSnapshot(directory_, op, chain_hash, EngineSnapshotSource(*image));
-    }
-    if (status.ok()) status = wal::PruneSnapshots(directory_, options_.snapshots_kept);
-    image.reset();
+    if (status.ok()) status = snapshot_writer_.Write(*image, op, chain_hash);
+    image.reset();  // eviction may go on
+    if (status.ok()) status = snapshot_writer_.Prune(options_.snapshots_kept);
     lock.lock();
     snapshot_busy_ = false;
     idle_.notify_all();
@@ -109,10 +107,11 @@ void Sequencer::WaitSnapshotIdle() {
 absl::Status Sequencer::SnapshotNow() {
   WaitSnapshotIdle();
   LEDGER_RETURN_IF_ERROR(log_.WaitDurable(last_op_));
-  const std::unique_ptr<engine::EngineSnapshot> image = engine_.CaptureSnapshot();
-  LEDGER_RETURN_IF_ERROR(
-      wal::WriteSnapshot(directory_, last_op_, chain_hash_, EngineSnapshotSource(*image)));
-  return wal::PruneSnapshots(directory_, options_.snapshots_kept);
+  std::unique_ptr<engine::EngineSnapshot> image =
+      engine_.CaptureSnapshot(snapshot_writer_.NextCapture());
+  LEDGER_RETURN_IF_ERROR(snapshot_writer_.Write(*image, last_op_, chain_hash_));
+  image.reset();
+  return snapshot_writer_.Prune(options_.snapshots_kept);
 }
 
 }  // namespace ledger::replica::internal

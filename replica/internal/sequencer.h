@@ -6,7 +6,8 @@
 //
 // It also takes snapshots every `snapshot_interval_ops`: the image is captured here (short)
 // and written by a background thread once the log is durable through its op, so a snapshot is
-// never ahead of the log.
+// never ahead of the log. Each writes only what is new since the previous one into an extent
+// (replica/internal/snapshot.h).
 //
 // Threading: all methods from one thread, except that the background snapshot thread is
 // internal. The engine, log and directory must outlive the sequencer.
@@ -26,6 +27,7 @@
 #include "engine/engine.h"
 #include "engine/operation.h"
 #include "replica/internal/apply.h"
+#include "replica/internal/snapshot.h"
 #include "wal/directory.h"
 #include "wal/format.h"
 #include "wal/log_writer.h"
@@ -44,6 +46,8 @@ struct SequencerOptions {
   // The log's last entry's timestamp + its event count (wal::ScanResult, from recovery): the
   // next entry's timestamp must exceed it, whatever the engine's last timestamp is.
   uint64_t log_last_timestamp_ns = 0;
+  // The extents of the snapshot recovery started from: the next snapshot shares them.
+  ExtentChain extent_chain;
 };
 
 struct Receipt {
@@ -89,6 +93,7 @@ class Sequencer {
   uint64_t last_op_;
   Hash128 chain_hash_;
   uint64_t log_timestamp_min_ns_;  // the log's rule: past the last entry's timestamp + events
+  SnapshotWriter snapshot_writer_;  // used by one snapshot at a time (snapshot_busy_)
 
   // Handoff to the snapshot thread: at most one image at a time.
   std::mutex mutex_;

@@ -15,6 +15,7 @@ namespace {
 
 constexpr uint64_t kWindow = 1024;
 constexpr size_t kBatch = 100;
+constexpr uint64_t kChangeFeedCapacity = 250;
 
 class ColdWindow : public ::testing::Test {
  protected:
@@ -22,6 +23,7 @@ class ColdWindow : public ::testing::Test {
     EngineOptions options;
     options.hot_transfers = kWindow;
     options.cold = &store_;
+    options.change_feed_capacity = kChangeFeedCapacity;
     engine_ = std::make_unique<Engine>(options);
     Ledger ledger{};
     ledger.id = 1;
@@ -93,7 +95,38 @@ TEST_F(ColdWindow, EvictingWhileASnapshotImageIsAliveIsRefused) {
   const std::unique_ptr<EngineSnapshot> image = engine_->CaptureSnapshot();
   ColdFacts facts;
   engine_->ExportCold(engine_->last_timestamp_ns() + 1, facts);
-  EXPECT_DEATH(engine_->EvictBefore(engine_->last_timestamp_ns() + 1), "live_images_");
+  EXPECT_EQ(engine_->evictable_before_ns(), 1);  // a whole image borrows the whole window
+  EXPECT_DEATH(engine_->EvictBefore(engine_->last_timestamp_ns() + 1), "evictable_before_ns");
+}
+
+// An image that leaves out what an earlier snapshot's extent holds borrows only the rest:
+// eviction goes on up to it while the image is alive, and the image still holds what it took.
+TEST_F(ColdWindow, AnImageBorrowsOnlyWhatItTakes) {
+  for (int i = 0; i < 4; ++i) ApplyAndCool();
+  const uint64_t through_ns = engine_->last_timestamp_ns();
+  const uint64_t change_next = engine_->change_sequence_next();
+  ApplyAndCool(/*cool=*/false);
+  const std::unique_ptr<EngineSnapshot> image = engine_->CaptureSnapshot(
+      {.transfers_after_ns = through_ns, .changes_from_sequence = change_next});
+  EXPECT_EQ(image->transfer_count(), kBatch);
+  EXPECT_EQ(image->change_count(), kBatch);
+  EXPECT_EQ(image->window_transfer_count(), 3 * kBatch);
+  EXPECT_EQ(image->window_change_count(), kChangeFeedCapacity);
+  EXPECT_EQ(engine_->evictable_before_ns(), through_ns + 1);
+  ColdFacts facts;
+  engine_->ExportCold(engine_->last_timestamp_ns() + 1, facts);
+  store_.Add(facts);
+  engine_->EvictBefore(through_ns + 1);  // all that the image left out
+  EXPECT_EQ(engine_->hot_transfer_count(), kBatch);
+  EXPECT_DEATH(engine_->EvictBefore(engine_->last_timestamp_ns() + 1), "evictable_before_ns");
+  ApplyAndCool(/*cool=*/false);
+  for (const SnapshotSection& section : image->sections()) {
+    if (section.kind != SnapshotSectionKind::kTransfers) continue;
+    ASSERT_EQ(section.bytes.size(), kBatch * sizeof(Transfer));
+    Transfer first;
+    std::memcpy(&first, section.bytes.data(), sizeof(first));
+    EXPECT_EQ(first.id, TransferId::From(4 * kBatch + 1));
+  }
 }
 
 TEST_F(ColdWindow, EvictingPastWhatWasExportedIsRefused) {

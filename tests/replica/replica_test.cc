@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
 
 #include "engine/engine.h"
+#include "replica/internal/snapshot.h"
 #include "replica/recovery.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
@@ -310,6 +314,157 @@ TEST(Replica, HotWindowAnswersAsAllInMemoryAcrossSnapshotsAndRestarts) {
       ASSERT_TRUE(opened->SnapshotNow().ok());
     }
   }
+}
+
+// Each snapshot writes only what is new since the previous one into its extent and names the
+// older extents its window still reaches into; recovery from any kept snapshot gives the state
+// and change feed the engine had; extents no kept snapshot names are deleted; a damaged or
+// missing extent fails its snapshots by name and recovery goes back to the log.
+TEST(Replica, SnapshotsShareExtentsAndRecoveryChecksThem) {
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  ReplicaOptions options;
+  options.engine.change_feed_capacity = 300;
+  options.engine.hot_transfers = 400;  // evicted under the extents
+  std::unique_ptr<Replica> opened = OpenLedger(path, /*use_io_uring=*/false, options);
+  ASSERT_NE(opened, nullptr);
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(*opened));
+  auto directory = Directory::Open(path, /*writable=*/false);
+  ASSERT_TRUE(directory.ok());
+  engine::EngineOptions restore_options = options.engine;  // over the replica's cold store
+  restore_options.cold = opened->cold_store();
+  uint64_t op = 2;
+  uint64_t transfers_before = 0;
+  size_t longest_chain = 0;
+  for (size_t round = 0; round < 30; ++round) {
+    if (round == 20) {  // the chain goes on from the snapshot recovery starts with
+      opened.reset();
+      opened = OpenLedger(path, /*use_io_uring=*/false, options);
+      ASSERT_NE(opened, nullptr);
+      restore_options.cold = opened->cold_store();
+    }
+    for (int i = 0; i < 12; ++i) {
+      std::vector<Transfer> batch = testing::TestTransfers(23, ++op);
+      std::vector<CreateTransferResult> results(batch.size());
+      ASSERT_TRUE(opened->Submit<Transfer>(batch, results).ok());
+    }
+    ASSERT_TRUE(opened->SnapshotNow().ok());
+    auto restored = RestoreSnapshot(**directory, op, restore_options);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    const engine::Engine& live = opened->engine();
+    ASSERT_EQ(restored->engine->ComputeStateHash(), live.ComputeStateHash()) << round;
+    ASSERT_EQ(restored->engine->change_sequence_oldest(), live.change_sequence_oldest());
+    std::vector<Change> changes(300), expected_changes(300);
+    changes.resize(restored->engine->GetChanges(live.change_sequence_oldest(), changes));
+    expected_changes.resize(live.GetChanges(live.change_sequence_oldest(), expected_changes));
+    ASSERT_EQ(changes.size(), expected_changes.size());
+    ASSERT_EQ(std::memcmp(changes.data(), expected_changes.data(), changes.size() * sizeof(Change)),
+              0);
+    // This snapshot's extent holds what is new: the transfers and changes since the last one,
+    // unless the chain was long enough to start again from the whole window.
+    const uint64_t transfers_now = live.GetStats().transfer_count;
+    const uint64_t new_transfers = transfers_now - transfers_before;
+    transfers_before = transfers_now;
+    const auto& extents = restored->extent_chain.extents;
+    ASSERT_FALSE(extents.empty());
+    ASSERT_LT(extents.size(), internal::kExtentsMax);  // the window moves on first
+    EXPECT_EQ(extents.back().op, op);
+    if (round > 0) {
+      ASSERT_GT(extents.size(), 1u) << round;
+      EXPECT_EQ(extents.back().transfer_count, new_transfers) << round;
+    }
+    longest_chain = std::max(longest_chain, extents.size());
+    uint64_t window = 0;
+    for (const internal::ExtentRef& ref : extents) window += ref.transfer_count;
+    EXPECT_EQ(window, live.hot_transfer_count());
+    // Kept: two snapshots and the extents they name, nothing else.
+    auto snapshots = (*directory)->ListSnapshots();
+    ASSERT_TRUE(snapshots.ok());
+    ASSERT_LE(snapshots->size(), 2u);
+    std::set<uint64_t> named;
+    for (const uint64_t snapshot_op : *snapshots) {
+      auto loaded = internal::LoadSnapshot(**directory, snapshot_op);
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+      for (const internal::ExtentRef& ref : loaded->chain.extents) named.insert(ref.op);
+    }
+    auto on_disk = (*directory)->ListExtents();
+    ASSERT_TRUE(on_disk.ok());
+    EXPECT_EQ(*on_disk, std::vector<uint64_t>(named.begin(), named.end()));
+  }
+  EXPECT_GE(longest_chain, 5u);  // the window reaches back a few snapshots
+  const engine::StateHash expected = opened->engine().ComputeStateHash();
+  const auto newest = (*directory)->ListSnapshots();
+  ASSERT_TRUE(newest.ok() && newest->size() == 2);
+  auto chain = RestoreSnapshot(**directory, newest->front(), restore_options);
+  ASSERT_TRUE(chain.ok());
+  opened.reset();
+
+  // A bit flipped in the newest snapshot's oldest extent, then that extent gone: each time the
+  // snapshots naming it are skipped with its name, and recovery replays the log instead.
+  const std::string damaged = (*directory)->ExtentPath(chain->extent_chain.extents.front().op);
+  {
+    std::fstream file(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    const auto middle = static_cast<std::streamoff>(std::filesystem::file_size(damaged) / 2);
+    char byte = 0;
+    file.seekg(middle);
+    file.read(&byte, 1);
+    byte = static_cast<char>(byte ^ 0x10);
+    file.seekp(middle);
+    file.write(&byte, 1);
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    RecoveryOptions recovery;
+    recovery.engine = options.engine;
+    recovery.engine.hot_transfers = 0;  // everything replayed into memory
+    recovery.cut_torn_tail = false;
+    auto recovered = Recover(**directory, recovery);
+    ASSERT_TRUE(recovered.ok()) << recovered.status();
+    ASSERT_FALSE(recovered->notes.empty());
+    EXPECT_NE(recovered->notes.front().find(damaged), std::string::npos)
+        << recovered->notes.front();
+    EXPECT_EQ(recovered->engine->ComputeStateHash(), expected);
+    std::filesystem::remove(damaged);
+  }
+}
+
+// A chain of extents_max extents makes the next snapshot write its whole window into one
+// extent; every snapshot restores to the state it was taken of.
+TEST(Replica, ALongChainOfExtentsStartsAgainFromTheWholeWindow) {
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  auto directory = Directory::Open(path, /*writable=*/true);
+  ASSERT_TRUE(directory.ok());
+  engine::EngineOptions options;
+  options.change_feed_capacity = 1000;
+  engine::Engine engine(options);
+  uint64_t timestamp_ns = 1000;
+  Ledger ledger = testing::TestLedger();
+  CreateLedgerResult ledger_result;
+  engine.CreateLedgers({&ledger, 1}, ++timestamp_ns, {&ledger_result, 1});
+  std::vector<Account> accounts = testing::TestAccounts();
+  std::vector<CreateAccountResult> account_results(accounts.size());
+  engine.CreateAccounts(accounts, timestamp_ns += 10, account_results);
+  internal::SnapshotWriter writer(**directory, {}, /*extents_max=*/3);
+  std::vector<size_t> chain_sizes;
+  for (uint64_t op = 3; op < 11; ++op) {
+    std::vector<Transfer> batch = testing::TestTransfers(5, op);
+    std::vector<CreateTransferResult> results(batch.size());
+    engine.CreateTransfers(batch, timestamp_ns += 100, results);
+    const std::unique_ptr<engine::EngineSnapshot> image =
+        engine.CaptureSnapshot(writer.NextCapture());
+    ASSERT_TRUE(writer.Write(*image, op, wal::Hash128{op, 0}).ok());
+    chain_sizes.push_back(writer.chain().extents.size());
+    auto restored = RestoreSnapshot(**directory, op, options);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    ASSERT_EQ(restored->engine->ComputeStateHash(), engine.ComputeStateHash()) << op;
+  }
+  EXPECT_EQ(chain_sizes, (std::vector<size_t>{1, 2, 3, 1, 2, 3, 1, 2}));
+  ASSERT_TRUE(writer.Prune(1).ok());
+  auto extents = (*directory)->ListExtents();
+  ASSERT_TRUE(extents.ok());
+  EXPECT_EQ(*extents, (std::vector<uint64_t>{9, 10}));
 }
 
 }  // namespace

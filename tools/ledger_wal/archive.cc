@@ -21,6 +21,7 @@
 #include "base/assert.h"
 #include "cold/cold_store.h"
 #include "replica/log_schema.h"
+#include "replica/recovery.h"
 #include "tools/ledger_wal/ledger_wal.h"
 #include "wal/log_reader.h"
 #include "wal/snapshot_file.h"
@@ -73,7 +74,7 @@ uint64_t NewestGoodSnapshot(const wal::Directory& directory) {
   absl::StatusOr<std::vector<uint64_t>> ops = directory.ListSnapshots();
   if (!ops.ok()) return 0;
   for (uint64_t op : *ops) {  // newest first
-    if (wal::ReadSnapshot(directory, op).ok()) return op;
+    if (replica::CheckSnapshotFiles(directory, op).ok()) return op;
   }
   return 0;
 }

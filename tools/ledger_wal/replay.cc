@@ -3,12 +3,10 @@
 //
 // The state hash is printed as 32 hex digits, high word first: compare it with a server's or
 // with another replay (`replay` against `replay --full` checks the snapshot).
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,34 +25,6 @@ namespace {
 // Transfers stored plus failures recorded: what a replay adds, and so what its speed counts.
 uint64_t TransferRecords(const engine::EngineStats& stats) {
   return stats.transfer_count + stats.failed_transfer_count;
-}
-
-// The same count in a snapshot file, read from its section framing (recovery has checked it).
-uint64_t SnapshotTransferRecords(const wal::Directory& directory, uint64_t op) {
-  const std::string path = directory.SnapshotPath(op);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  wal::SnapshotHeader header{};
-  uint64_t records = 0;
-  if (pread(fd, &header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header))) {
-    uint64_t offset = sizeof(header);
-    for (uint32_t i = 0; i < header.section_count && i < engine::kSnapshotSectionCount; ++i) {
-      wal::SectionHeader section{};
-      if (pread(fd, &section, sizeof(section), static_cast<off_t>(offset)) !=
-          static_cast<ssize_t>(sizeof(section))) {
-        break;
-      }
-      const auto kind = static_cast<engine::SnapshotSectionKind>(section.kind);
-      if ((kind == engine::SnapshotSectionKind::kTransfers ||
-           kind == engine::SnapshotSectionKind::kFailures) &&
-          section.record_size_bytes != 0) {
-        records += section.size_bytes / section.record_size_bytes;
-      }
-      offset += sizeof(section) + section.size_bytes;
-    }
-  }
-  close(fd);
-  return records;
 }
 
 // Every ledger, in creation order (the engine lists them only through a snapshot image).
@@ -91,13 +61,12 @@ void PrintTrialBalance(const engine::Engine& engine) {
   }
 }
 
-void PrintReplay(const wal::Directory& directory, const replica::Recovered& recovered,
-                 uint64_t bytes_read, uint64_t elapsed_ns) {
+// `base_records`: TransferRecords when the replay began (what the snapshot held).
+void PrintReplay(const replica::Recovered& recovered, uint64_t base_records, uint64_t bytes_read,
+                 uint64_t elapsed_ns) {
   const engine::Engine& engine = *recovered.engine;
   const engine::EngineStats stats = engine.GetStats();
   const wal::ScanResult& log = recovered.log;
-  const uint64_t base_records =
-      recovered.snapshot_op == 0 ? 0 : SnapshotTransferRecords(directory, recovered.snapshot_op);
   const uint64_t added = TransferRecords(stats) - std::min(base_records, TransferRecords(stats));
   const double seconds = static_cast<double>(std::max<uint64_t>(elapsed_ns, 1)) / 1e9;
   for (const std::string& note : recovered.notes)
@@ -159,6 +128,11 @@ int RunReplay(const ReplayArgs& args) {
     options.engine.cold = store->get();
     options.engine.hot_transfers = kReplayWindowTransfers;
   }
+  std::optional<uint64_t> base_records;  // at the first entry replayed
+  options.before_entry = [&base_records](engine::Engine& engine, const wal::EntryHeader&) {
+    if (!base_records.has_value()) base_records = TransferRecords(engine.GetStats());
+    return absl::OkStatus();
+  };
   const uint64_t start_ns = base::MonotonicNs();
   absl::StatusOr<replica::Recovered> recovered = replica::Recover(directory, options);
   const uint64_t elapsed_ns = base::MonotonicNs() - start_ns;
@@ -169,7 +143,8 @@ int RunReplay(const ReplayArgs& args) {
                   ? absl::StrCat("from the snapshot at op ", recovered->snapshot_op).c_str()
               : args.full ? "from genesis: --full"
                           : "from genesis: no usable snapshot");
-  PrintReplay(directory, *recovered, bar.bytes_read(), elapsed_ns);
+  PrintReplay(*recovered, base_records.value_or(TransferRecords(recovered->engine->GetStats())),
+              bar.bytes_read(), elapsed_ns);
   return kExitOk;
 }
 

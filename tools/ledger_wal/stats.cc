@@ -10,6 +10,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,17 @@ absl::Status PrintSnapshots(const wal::Directory& directory) {
                 info.header_ok ? absl::StrCat("state at ", TimeText(info.timestamp_ns)).c_str()
                                : "HEADER DAMAGED");
   }
+  // What the snapshots share (docs/wal-format.md): each extent holds the transfers and changes
+  // booked between two snapshots.
+  absl::StatusOr<std::vector<uint64_t>> extents = directory.ListExtents();
+  if (!extents.ok()) return extents.status();
+  uint64_t extent_bytes = 0;
+  for (uint64_t op : *extents) {
+    std::error_code error;
+    extent_bytes += std::filesystem::file_size(directory.ExtentPath(op), error);
+  }
+  std::printf("extents          %zu, %" PRIu64 " bytes (%s)\n", extents->size(), extent_bytes,
+              ByteText(extent_bytes).c_str());
   return absl::OkStatus();
 }
 
