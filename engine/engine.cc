@@ -17,8 +17,11 @@ uint64_t Engine::exported_before_ns() const { return state_->exported_before_ns(
 uint64_t Engine::hot_transfer_count() const { return state_->hot_transfer_count(); }
 uint64_t Engine::evictable_before_ns() const { return state_->evictable_before_ns(); }
 
-std::unique_ptr<EngineSnapshot> Engine::CaptureSnapshot(const CaptureOptions& options) const {
-  auto image = std::make_unique<EngineSnapshot>();
+std::unique_ptr<EngineSnapshot> Engine::CaptureSnapshot(
+    const CaptureOptions& options, std::unique_ptr<EngineSnapshot> reuse) const {
+  std::unique_ptr<EngineSnapshot> image =
+      reuse != nullptr ? std::move(reuse) : std::make_unique<EngineSnapshot>();
+  image->Release();
   state_->CaptureSnapshot(*image, options);
   return image;
 }

@@ -193,8 +193,10 @@ class Engine {
 
   // A consistent image of the whole state, for a snapshot (engine/snapshot.h). Short: copies
   // the mutable parts and borrows the rest; this engine must outlive the image. `options`
-  // leaves out what an earlier snapshot's extents already hold.
-  std::unique_ptr<EngineSnapshot> CaptureSnapshot(const CaptureOptions& options = {}) const;
+  // leaves out what an earlier snapshot's extents already hold. `reuse`: an image let go of
+  // (EngineSnapshot::Release) whose buffers this one may take over.
+  std::unique_ptr<EngineSnapshot> CaptureSnapshot(
+      const CaptureOptions& options = {}, std::unique_ptr<EngineSnapshot> reuse = nullptr) const;
   // Rebuilds an engine from snapshot sections. Never trusts them: checks every record and
   // reference and re-derives every balance from the transfers; DataLoss when inconsistent.
   // The change feed goes on with the snapshot's sequence and window (its newest

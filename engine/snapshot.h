@@ -138,8 +138,14 @@ class EngineSnapshot {
   EngineSnapshot() = default;
   EngineSnapshot(const EngineSnapshot&) = delete;
   EngineSnapshot& operator=(const EngineSnapshot&) = delete;
-  ~EngineSnapshot() {
+  ~EngineSnapshot() { Release(); }
+  // Lets go of the engine (what it borrowed may be evicted) and keeps the buffers, so that the
+  // next CaptureSnapshot may reuse this image without fresh pages. Only the buffers are left.
+  void Release() {
     if (live_images_ != nullptr) live_images_->fetch_sub(1, std::memory_order_release);
+    live_images_ = nullptr;
+    sections_.clear();
+    shard_transfers_.clear();
   }
   // Every section in memory. Not thread-safe: the first call may merge the shards' transfers.
   std::span<const SnapshotSection> sections() const;
@@ -159,7 +165,7 @@ class EngineSnapshot {
   // Records in this image's transfers and changes sections, and in the whole window at capture
   // (equal unless CaptureOptions left some out).
   uint64_t transfer_count() const { return transfer_count_; }
-  uint64_t change_count() const { return changes_.size(); }
+  uint64_t change_count() const { return change_count_; }
   uint64_t window_transfer_count() const { return window_transfer_count_; }
   uint64_t window_change_count() const { return window_change_count_; }
 
@@ -188,7 +194,8 @@ class EngineSnapshot {
   mutable std::vector<Transfer> merged_transfers_;  // sections() with several shards
   std::vector<ReservationRecord> reservations_;
   std::vector<BalanceHistoryRecord> balance_history_;
-  std::vector<Change> changes_;
+  std::vector<Change> changes_;  // the first change_count_ are this image's (a reused buffer)
+  uint64_t change_count_ = 0;
   std::vector<ExpiryFact> expiries_;
   std::vector<FailureRecord> failures_;  // a copy when the ring wraps (else the section borrows)
   // The engine's count of images alive: an image borrows the window from

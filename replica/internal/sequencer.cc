@@ -65,7 +65,8 @@ void Sequencer::MaybeSnapshot() {
   }
   std::lock_guard lock(mutex_);
   if (snapshot_busy_) return;  // the previous one is still being written: skip this one
-  pending_image_ = engine_.CaptureSnapshot(snapshot_writer_.NextCapture());
+  pending_image_ =
+      engine_.CaptureSnapshot(snapshot_writer_.NextCapture(), std::move(spare_image_));
   pending_op_ = last_op_;
   pending_chain_hash_ = chain_hash_;
   snapshot_busy_ = true;
@@ -84,9 +85,10 @@ void Sequencer::RunSnapshots() {
     // Never ahead of the log: wait until the entry it follows is durable.
     absl::Status status = log_.WaitDurable(op);
     if (status.ok()) status = snapshot_writer_.Write(*image, op, chain_hash);
-    image.reset();  // eviction may go on
+    image->Release();  // eviction may go on
     if (status.ok()) status = snapshot_writer_.Prune(options_.snapshots_kept);
     lock.lock();
+    spare_image_ = std::move(image);
     snapshot_busy_ = false;
     idle_.notify_all();
     // Told only once the next snapshot may start, so whoever waits for this one can count on

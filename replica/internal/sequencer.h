@@ -100,6 +100,7 @@ class Sequencer {
   std::condition_variable wake_;
   std::condition_variable idle_;  // a background snapshot finished
   std::unique_ptr<engine::EngineSnapshot> pending_image_;
+  std::unique_ptr<engine::EngineSnapshot> spare_image_;  // let go of, its buffers kept for reuse
   uint64_t pending_op_ = 0;
   Hash128 pending_chain_hash_;
   bool snapshot_busy_ = false;

@@ -151,5 +151,28 @@ TEST_F(ColdWindow, AWindowedSnapshotNeedsTheColdStore) {
   EXPECT_EQ((*restored)->GetStats().transfer_count, 4 * kBatch);
 }
 
+// An image let go of and reused keeps its buffers; what it captures is what a fresh one would.
+TEST_F(ColdWindow, AReusedImageCapturesWhatAFreshOneWould) {
+  for (int i = 0; i < 3; ++i) ApplyAndCool();
+  std::unique_ptr<EngineSnapshot> image = engine_->CaptureSnapshot();
+  image->Release();
+  EXPECT_EQ(engine_->evictable_before_ns(), UINT64_MAX);
+  ApplyAndCool();
+  const std::unique_ptr<EngineSnapshot> fresh = engine_->CaptureSnapshot();
+  image = engine_->CaptureSnapshot({}, std::move(image));
+  const std::span<const SnapshotSection> expected = fresh->sections();
+  const std::span<const SnapshotSection> reused = image->sections();
+  ASSERT_EQ(reused.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(reused[i].kind, expected[i].kind);
+    ASSERT_EQ(reused[i].bytes.size(), expected[i].bytes.size()) << i;
+    EXPECT_EQ(std::memcmp(reused[i].bytes.data(), expected[i].bytes.data(),
+                          expected[i].bytes.size()),
+              0)
+        << i;
+  }
+  EXPECT_EQ(image->change_count(), kChangeFeedCapacity);
+}
+
 }  // namespace
 }  // namespace ledger::engine
