@@ -166,9 +166,8 @@ TEST_F(ColdWindow, AReusedImageCapturesWhatAFreshOneWould) {
   for (size_t i = 0; i < expected.size(); ++i) {
     ASSERT_EQ(reused[i].kind, expected[i].kind);
     ASSERT_EQ(reused[i].bytes.size(), expected[i].bytes.size()) << i;
-    EXPECT_EQ(std::memcmp(reused[i].bytes.data(), expected[i].bytes.data(),
-                          expected[i].bytes.size()),
-              0)
+    EXPECT_EQ(
+        std::memcmp(reused[i].bytes.data(), expected[i].bytes.data(), expected[i].bytes.size()), 0)
         << i;
   }
   EXPECT_EQ(image->change_count(), kChangeFeedCapacity);
