@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "cold/format.h"
+#include "cold/internal/filter_file.h"
 #include "cold/internal/id_filter.h"
 #include "cold/internal/run.h"
 
@@ -126,7 +127,37 @@ absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::OpenReadOnly(const std::st
 }
 
 absl::Status ColdStore::LoadIds() {
-  LEDGER_ASSIGN_OR_RETURN(filter_, BuildFilter({}, &filter_capacity_ids_));
+  absl::StatusOr<internal::SavedIds> saved = internal::LoadSavedIds(storage_, directory_, runs_);
+  if (!saved.ok()) {
+    if (!runs_.empty()) {
+      ids_note_ = absl::StrCat("ids read from every run's id section (saved filter not used: ",
+                               saved.status().message(), ")");
+    }
+    LEDGER_ASSIGN_OR_RETURN(filter_, BuildFilter({}, &filter_capacity_ids_));
+    ids_loaded_.store(true, std::memory_order_release);
+    return absl::OkStatus();
+  }
+  const size_t saved_runs = saved->fences.size();
+  for (size_t r = 0; r < saved_runs; ++r) {
+    saved_id_count_ += IdCount(*runs_[r]);
+    if (!runs_[r]->has_fences()) runs_[r]->SetFences(std::move(saved->fences[r]));
+  }
+  // The runs written after the file: their ids read, as BuildFilter does.
+  for (size_t r = saved_runs; r < runs_.size(); ++r) {
+    std::vector<TransferId> fences;
+    uint64_t index = 0;
+    LEDGER_RETURN_IF_ERROR(runs_[r]->ForEachIds([&](std::span<const IdEntry> entries) {
+      saved->filter->InsertAll(entries, [](const IdEntry& entry) { return entry.id; });
+      for (const IdEntry& entry : entries) {
+        if (index++ % Run::kFenceStride == 0) fences.push_back(entry.id);
+      }
+    }));
+    if (!runs_[r]->has_fences()) runs_[r]->SetFences(std::move(fences));
+  }
+  ids_note_ = absl::StrCat("ids: saved filter for ", saved_runs, " runs, ",
+                           runs_.size() - saved_runs, " more runs' id sections read");
+  filter_ = std::move(saved->filter);
+  filter_capacity_ids_ = saved->capacity_ids;
   ids_loaded_.store(true, std::memory_order_release);
   return absl::OkStatus();
 }
@@ -269,6 +300,22 @@ absl::StatusOr<WrittenRun> ColdStore::WriteNewRun(const internal::RunFacts& run_
     // Readers may see these ids as "maybe" before the run is published: they then search the
     // published runs and find nothing, which is right until Publish.
     filter_->InsertAll(ids, [](const IdEntry& entry) { return entry.id; });
+  }
+  // Once the store has an eighth more ids than the saved filter holds, saved again (about 16
+  // bytes written per id over a store's life), so an open reads 2 bytes per id, not 24.
+  if ((id_count - saved_id_count_) * 8 > saved_id_count_) {
+    std::vector<const Run*> runs;
+    for (const auto& run : runs_) runs.push_back(run.get());
+    runs.push_back(written.run.get());
+    const internal::IdFilter& filter =
+        written.grown_filter != nullptr ? *written.grown_filter : *filter_;
+    const uint64_t capacity_ids = written.grown_filter != nullptr
+                                      ? written.grown_filter_capacity_ids
+                                      : filter_capacity_ids_;
+    // Not saving it costs only the next open's time: the run is durable either way.
+    if (internal::SaveIds(storage_, directory_, filter, capacity_ids, runs).ok()) {
+      saved_id_count_ = id_count;
+    }
   }
   return written;
 }

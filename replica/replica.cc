@@ -54,6 +54,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
   }
   LEDGER_ASSIGN_OR_RETURN(Recovered recovered, Recover(*replica->directory_, recovery));
   for (const std::string& note : recovered.notes) log(note);
+  if (replica->cold_store_ != nullptr && !replica->cold_store_->ids_note().empty()) {
+    log(absl::StrCat("cold store: ", replica->cold_store_->ids_note()));
+  }
   log(absl::StrCat("recovered through op ", recovered.log.last_op, " (snapshot at op ",
                    recovered.snapshot_op, ", ", recovered.replayed_entries, " entries replayed)"));
   replica->engine_ = std::move(recovered.engine);

@@ -40,6 +40,14 @@ class IdFilter {
 
   uint64_t size_bytes() const { return block_count_ * kBlockBytes; }
 
+  // Its bits as 64-bit words, to save and load them (filter_file.h): Word while inserts may
+  // run (the writer's thread), SetWord only before any reader.
+  uint64_t word_count() const { return block_count_ * kWordsPerBlock; }
+  uint64_t Word(uint64_t index) const { return words_[index].load(std::memory_order_relaxed); }
+  void SetWord(uint64_t index, uint64_t word) {
+    words_[index].store(word, std::memory_order_relaxed);
+  }
+
  private:
   static constexpr uint64_t kBlockBytes = 64;
   static constexpr uint64_t kWordsPerBlock = 8;

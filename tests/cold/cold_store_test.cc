@@ -362,6 +362,55 @@ TEST_F(StoreFiles, EveryIdFoundAfterReopenAndFewNewIdsPassTheFilter) {
   EXPECT_LT(store->run_searches() - searches_before, kAbsent / 100);
 }
 
+// The filter and fences saved with the runs: an open reads them, and only the id sections of
+// runs written since; a damaged file, or one of other runs, is not used, and the ids are read
+// from every run instead. Every id is found either way.
+TEST_F(StoreFiles, SavedFilterUsedAtOpenAndIgnoredWhenDamagedOrForeign) {
+  const auto every_id_found = [](const ColdStore& store, uint64_t last_id) {
+    for (uint64_t id = 1; id <= last_id; ++id) {
+      ASSERT_TRUE(store.MayHold(TransferId::From(id))) << id;
+      ASSERT_TRUE(store.FindTransfer(TransferId::From(id), store.end_ns()).has_value()) << id;
+    }
+  };
+  {
+    std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+    EXPECT_EQ(store->ids_note(), "ids: saved filter for 3 runs, 0 more runs' id sections read");
+    ASSERT_NO_FATAL_FAILURE(every_id_found(*store, 3 * kPerRun));
+    EXPECT_EQ(store->fence_bytes(), 3 * ((kPerRun + 255) / 256) * sizeof(TransferId));
+    // A small run: fewer than an eighth more ids, so the file is not saved again.
+    const uint64_t begin = 1 + 3 * kPerRun;
+    ASSERT_TRUE(store->Append(Facts(begin, begin + 1000, begin)).ok());
+  }
+  {
+    std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+    EXPECT_EQ(store->ids_note(), "ids: saved filter for 3 runs, 1 more runs' id sections read");
+    ASSERT_NO_FATAL_FAILURE(every_id_found(*store, 3 * kPerRun + 1000));
+  }
+  const std::string saved = directory() + "/ids.filter";
+  FlipByte(saved, std::filesystem::file_size(saved) - 100);  // in the filter's words
+  {
+    std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+    EXPECT_NE(store->ids_note().find("saved filter not used"), std::string::npos)
+        << store->ids_note();
+    EXPECT_NE(store->ids_note().find("checksum fails"), std::string::npos) << store->ids_note();
+    ASSERT_NO_FATAL_FAILURE(every_id_found(*store, 3 * kPerRun + 1000));
+  }
+  // Another store's file (its runs' checksums differ from these).
+  const std::string other = temporary_.Sub("other");
+  {
+    std::unique_ptr<ColdStore> store = OpenOrDie(other);
+    ASSERT_TRUE(store->Append(Facts(1, 1 + kPerRun, 7 * kPerRun)).ok());
+  }
+  std::filesystem::copy_file(other + "/ids.filter", saved,
+                             std::filesystem::copy_options::overwrite_existing);
+  {
+    std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+    EXPECT_NE(store->ids_note().find("is not the one whose ids it holds"), std::string::npos)
+        << store->ids_note();
+    ASSERT_NO_FATAL_FAILURE(every_id_found(*store, 3 * kPerRun + 1000));
+  }
+}
+
 TEST_F(StoreFiles, DamagedChunkNamedByVerifyAndAReadOfItStops) {
   FlipByte(RunPath(2), kRunHeaderBytes + 5 * sizeof(Transfer));  // in run 2's first chunk
   std::unique_ptr<ColdStore> store = OpenOrDie(directory());     // headers are intact
