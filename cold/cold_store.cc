@@ -342,6 +342,21 @@ absl::Status ColdStore::Append(const ColdFacts& facts) {
 
 absl::Status ColdStore::Verify() const {
   for (const auto& run : runs_) LEDGER_RETURN_IF_ERROR(run->Verify());
+  // A filter that lacks an id would let a retry of it be booked again: every id must pass.
+  for (const auto& run : runs_) {
+    std::optional<TransferId> missing;
+    LEDGER_RETURN_IF_ERROR(run->ForEachIds([&](std::span<const IdEntry> entries) {
+      for (const IdEntry& entry : entries) {
+        if (!missing.has_value() && !filter_->MayContain(entry.id)) missing = entry.id;
+      }
+    }));
+    if (missing.has_value()) {
+      return absl::DataLossError(absl::StrCat(
+          "cold store ", directory_, ": the id filter lacks an id of run ",
+          run->header().sequence, " (", missing->hi, ":", missing->lo, "); ",
+          internal::kFilterFileName, " is wrong: delete it, the next start reads the runs' ids"));
+    }
+  }
   return absl::OkStatus();
 }
 

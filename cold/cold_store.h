@@ -148,7 +148,8 @@ class ColdStore final : public engine::ColdReader {
   // call. Same thread as Publish and the lookups; `answers` outlives its use.
   void UseAnswers(const ReadAheadAnswers* answers) { answers_ = answers; }
 
-  // Checks every chunk of every run: DataLoss naming the file and chunk that fail.
+  // Checks every chunk of every run (DataLoss naming the file and chunk that fail) and that the
+  // id filter holds every id of every run.
   absl::Status Verify() const;
   // Every fact the store holds booked in [begin_ns, end_ns): transfers, expiries and failures
   // in booking order, balances by time then account (for tools that compare it with a replay).

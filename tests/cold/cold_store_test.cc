@@ -20,6 +20,8 @@
 #include "absl/status/status.h"
 #include "base/hash.h"
 #include "cold/format.h"
+#include "cold/internal/filter_file.h"
+#include "cold/internal/run.h"
 #include "engine/engine.h"
 #include "tests/engine/memory_cold_store.h"
 #include "tests/engine/property_generator.h"
@@ -409,6 +411,37 @@ TEST_F(StoreFiles, SavedFilterUsedAtOpenAndIgnoredWhenDamagedOrForeign) {
         << store->ids_note();
     ASSERT_NO_FATAL_FAILURE(every_id_found(*store, 3 * kPerRun + 1000));
   }
+}
+
+// A saved filter that passes every check of its own but lacks ids (a bug, not rot) is caught
+// by Verify (ledger-wal verify), which asks the filter for every id of every run.
+TEST_F(StoreFiles, VerifyFindsASavedFilterThatLacksIds) {
+  std::vector<std::unique_ptr<internal::Run>> runs;
+  std::vector<const internal::Run*> run_pointers;
+  for (uint64_t sequence = 1; sequence <= 3; ++sequence) {
+    auto run = internal::Run::Open(wal::Storage::Posix(), RunPath(sequence));
+    ASSERT_TRUE(run.ok()) << run.status();
+    std::vector<TransferId> fences;
+    uint64_t index = 0;
+    ASSERT_TRUE((*run)
+                    ->ForEachIds([&](std::span<const IdEntry> entries) {
+                      for (const IdEntry& entry : entries) {
+                        if (index++ % internal::Run::kFenceStride == 0) fences.push_back(entry.id);
+                      }
+                    })
+                    .ok());
+    (*run)->SetFences(std::move(fences));
+    run_pointers.push_back(run->get());
+    runs.push_back(std::move(*run));
+  }
+  const internal::IdFilter empty(3 * kPerRun);
+  ASSERT_TRUE(
+      internal::SaveIds(wal::Storage::Posix(), directory(), empty, 3 * kPerRun, run_pointers).ok());
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+  EXPECT_EQ(store->ids_note(), "ids: saved filter for 3 runs, 0 more runs' id sections read");
+  const absl::Status verified = store->Verify();
+  EXPECT_EQ(verified.code(), absl::StatusCode::kDataLoss) << verified;
+  EXPECT_NE(verified.message().find("lacks an id of run 1"), std::string::npos) << verified;
 }
 
 TEST_F(StoreFiles, DamagedChunkNamedByVerifyAndAReadOfItStops) {
