@@ -166,6 +166,7 @@ TEST_F(ColdWindow, AReusedImageCapturesWhatAFreshOneWould) {
   for (size_t i = 0; i < expected.size(); ++i) {
     ASSERT_EQ(reused[i].kind, expected[i].kind);
     ASSERT_EQ(reused[i].bytes.size(), expected[i].bytes.size()) << i;
+    if (expected[i].bytes.empty()) continue;  // memcmp of null pointers is undefined
     EXPECT_EQ(
         std::memcmp(reused[i].bytes.data(), expected[i].bytes.data(), expected[i].bytes.size()), 0)
         << i;
