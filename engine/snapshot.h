@@ -168,6 +168,7 @@ class EngineSnapshot {
   uint64_t change_count() const { return change_count_; }
   uint64_t window_transfer_count() const { return window_transfer_count_; }
   uint64_t window_change_count() const { return window_change_count_; }
+  uint64_t change_feed_capacity() const { return change_feed_capacity_; }  // retained at most
 
  private:
   friend class internal::State;
@@ -191,6 +192,7 @@ class EngineSnapshot {
   uint64_t transfer_count_ = 0;
   uint64_t window_transfer_count_ = 0;
   uint64_t window_change_count_ = 0;
+  uint64_t change_feed_capacity_ = 0;
   mutable std::vector<Transfer> merged_transfers_;  // sections() with several shards
   std::vector<ReservationRecord> reservations_;
   std::vector<BalanceHistoryRecord> balance_history_;

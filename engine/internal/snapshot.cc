@@ -171,6 +171,7 @@ void State::CaptureSnapshot(EngineSnapshot& image, const CaptureOptions& options
   // The ring is overwritten as the engine goes on: copied, oldest first.
   const uint64_t changes_from = std::max(options.changes_from_sequence, change_sequence_oldest());
   image.window_change_count_ = changes_.retained_count();
+  image.change_feed_capacity_ = changes_.capacity();
   image.change_count_ = change_sequence_next() - std::min(changes_from, change_sequence_next());
   // A reused image's buffer only grows: no zero-fill, no fresh pages (those were two thirds of
   // a busy server's page faults, on the engine's thread).

@@ -15,33 +15,36 @@ namespace {
 
 using engine::SnapshotSectionKind;
 
-bool InExtent(uint32_t kind) {
-  return kind == static_cast<uint32_t>(SnapshotSectionKind::kTransfers) ||
-         kind == static_cast<uint32_t>(SnapshotSectionKind::kChanges);
-}
+bool Is(uint32_t kind, SnapshotSectionKind wanted) { return kind == static_cast<uint32_t>(wanted); }
 
-// An image's sections as wal/ writes them: the extent's (transfers and changes), or the
-// snapshot file's (the others, then the extents it names).
+// An image's sections as wal/ writes them: the extent's (the transfers, and the changes when
+// they go there), or the snapshot file's (the others, then the extents it names).
 class ImageSource final : public wal::SnapshotSource {
  public:
-  ImageSource(const engine::EngineSnapshot& image, bool extent, std::span<const ExtentRef> refs)
-      : image_(image), extent_(extent), refs_(refs) {}
+  ImageSource(const engine::EngineSnapshot& image, bool extent, bool changes_in_extent,
+              std::span<const ExtentRef> refs)
+      : image_(image), extent_(extent), changes_in_extent_(changes_in_extent), refs_(refs) {}
   uint64_t last_timestamp_ns() const override { return image_.last_timestamp_ns(); }
   absl::Status Stream(StartSection start, WriteBytes write) const override {
     LEDGER_RETURN_IF_ERROR(image_.Stream(
         [&](SnapshotSectionKind kind, uint32_t record_size_bytes, uint64_t size_bytes) {
           return start(static_cast<uint32_t>(kind), record_size_bytes, size_bytes);
         },
-        write,
-        [&](SnapshotSectionKind kind) { return InExtent(static_cast<uint32_t>(kind)) == extent_; }));
+        write, [&](SnapshotSectionKind kind) { return InExtent(kind) == extent_; }));
     if (extent_) return absl::OkStatus();
     LEDGER_RETURN_IF_ERROR(start(kExtentRefsSection, sizeof(ExtentRef), refs_.size_bytes()));
     return write(std::as_bytes(refs_));
   }
 
  private:
+  bool InExtent(SnapshotSectionKind kind) const {
+    return kind == SnapshotSectionKind::kTransfers ||
+           (kind == SnapshotSectionKind::kChanges && changes_in_extent_);
+  }
+
   const engine::EngineSnapshot& image_;
   bool extent_;
+  bool changes_in_extent_;
   std::span<const ExtentRef> refs_;
 };
 
@@ -56,9 +59,11 @@ std::vector<T> CopyRecords(std::span<const std::byte> bytes) {
 absl::StatusOr<std::optional<std::vector<ExtentRef>>> ExtentRefsOf(
     const wal::LoadedSnapshot& snapshot, const std::string& path) {
   std::optional<std::vector<ExtentRef>> refs;
-  bool window_inside = false;
+  bool transfers_inside = false;
+  bool changes_inside = false;
   for (const wal::SnapshotSection& section : snapshot.sections) {
-    window_inside |= InExtent(section.kind);
+    transfers_inside |= Is(section.kind, SnapshotSectionKind::kTransfers);
+    changes_inside |= Is(section.kind, SnapshotSectionKind::kChanges);
     if (section.kind != kExtentRefsSection) continue;
     if (refs.has_value() || section.record_size_bytes != sizeof(ExtentRef) ||
         section.bytes.size() % sizeof(ExtentRef) != 0) {
@@ -66,9 +71,13 @@ absl::StatusOr<std::optional<std::vector<ExtentRef>>> ExtentRefsOf(
     }
     refs = CopyRecords<ExtentRef>(section.bytes);
   }
-  if (refs.has_value() && window_inside) {
-    return absl::DataLossError(
-        absl::StrCat("snapshot ", path, ": holds transfers or changes and names extents too"));
+  const auto names_changes = [&] {
+    return std::any_of(refs->begin(), refs->end(),
+                       [](const ExtentRef& ref) { return ref.change_count > 0; });
+  };
+  if (refs.has_value() && (transfers_inside || (changes_inside && names_changes()))) {
+    return absl::DataLossError(absl::StrCat(
+        "snapshot ", path, ": holds transfers, or changes, that it names in extents too"));
   }
   return refs;
 }
@@ -97,7 +106,9 @@ absl::Status TakeNewest(const wal::LoadedSnapshot& extent, const std::string& pa
 
 engine::CaptureOptions SnapshotWriter::NextCapture() const {
   if (chain_.extents.empty() || chain_.extents.size() >= extents_max_) return {};
-  return {chain_.through_timestamp_ns, chain_.change_sequence_next};
+  // Changes from the extents' end on; all retained ones when the extents hold none.
+  return {chain_.through_timestamp_ns,
+          chain_.changes_in_extents ? chain_.change_sequence_next : 0};
 }
 
 absl::Status SnapshotWriter::Write(const engine::EngineSnapshot& image, uint64_t op,
@@ -123,16 +134,28 @@ absl::Status SnapshotWriter::Write(const engine::EngineSnapshot& image, uint64_t
                                             " changes of the window; the next one writes it all"));
   }
   std::reverse(refs.begin(), refs.end());
+  // When the changes since the previous snapshot fill the whole feed (snapshots further apart
+  // than the feed is long), no later snapshot shares any of them: they go into the snapshot
+  // file, so the extents carry no changes only a pruned snapshot needed (recovery reads every
+  // extent it names whole), and the next capture takes the whole feed again.
+  const uint64_t new_changes =
+      image.change_sequence_next() - std::min(chain_.change_sequence_next,
+                                              image.change_sequence_next());
+  const bool changes_in_extent = new_changes < image.change_feed_capacity();
+  const uint64_t extent_changes = changes_in_extent ? image.change_count() : 0;
   // An extent only when there is something new (a snapshot again at the same op has nothing).
-  if (image.transfer_count() > 0 || image.change_count() > 0) {
-    LEDGER_ASSIGN_OR_RETURN(const wal::SnapshotHeader extent,
-                            wal::WriteExtent(directory_, op, chain_hash,
-                                             ImageSource(image, /*extent=*/true, {})));
-    refs.push_back({op, image.transfer_count(), image.change_count(), 0, extent.body_checksum});
+  if (image.transfer_count() > 0 || extent_changes > 0) {
+    LEDGER_ASSIGN_OR_RETURN(
+        const wal::SnapshotHeader extent,
+        wal::WriteExtent(directory_, op, chain_hash,
+                         ImageSource(image, /*extent=*/true, changes_in_extent, {})));
+    refs.push_back({op, image.transfer_count(), extent_changes, 0, extent.body_checksum});
   }
-  LEDGER_RETURN_IF_ERROR(wal::WriteSnapshot(directory_, op, chain_hash,
-                                            ImageSource(image, /*extent=*/false, refs)));
-  chain_ = {std::move(refs), image.last_timestamp_ns(), image.change_sequence_next()};
+  LEDGER_RETURN_IF_ERROR(
+      wal::WriteSnapshot(directory_, op, chain_hash,
+                         ImageSource(image, /*extent=*/false, changes_in_extent, refs)));
+  chain_ = {std::move(refs), image.last_timestamp_ns(), image.change_sequence_next(),
+            changes_in_extent};
   return absl::OkStatus();
 }
 
@@ -174,7 +197,8 @@ absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& director
     loaded.sections.push_back({kind, section.record_size_bytes, section.bytes});
   }
   if (!refs.has_value()) return loaded;
-  // Both sections even when no extent holds any of them (an empty window).
+  // Both sections even when no extent holds any of them (an empty window, or the changes in
+  // the file itself): an empty piece changes nothing.
   loaded.sections.push_back({SnapshotSectionKind::kTransfers, sizeof(Transfer), {}});
   loaded.sections.push_back({SnapshotSectionKind::kChanges, sizeof(Change), {}});
   for (const ExtentRef& ref : *refs) {
@@ -195,7 +219,13 @@ absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& director
                                       sizeof(Change), ref.change_count, loaded.sections));
     loaded.extents.push_back(*std::move(extent));
   }
-  loaded.chain = {*refs, loaded.snapshot.header.timestamp_ns, meta.change_sequence_next};
+  const bool changes_inside =
+      std::any_of(loaded.snapshot.sections.begin(), loaded.snapshot.sections.end(),
+                  [](const wal::SnapshotSection& section) {
+                    return Is(section.kind, SnapshotSectionKind::kChanges);
+                  });
+  loaded.chain = {*refs, loaded.snapshot.header.timestamp_ns, meta.change_sequence_next,
+                  !changes_inside};
   return loaded;
 }
 

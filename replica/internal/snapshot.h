@@ -4,7 +4,9 @@
 // Transfers and changes never change once booked, and a window of millions of them is most of
 // a snapshot. So each snapshot writes only those booked since the previous one, into an extent
 // file of its own (extent-<op>.snap), and names in its snapshot file the extents that hold the
-// rest of its window, with how many of each extent's newest records belong to it. Extents are
+// rest of its window, with how many of each extent's newest records belong to it. Changes go
+// to the extent only while the change feed is longer than the interval between snapshots
+// (otherwise no later snapshot shares them, and they go into the snapshot file). Extents are
 // shared by later snapshots until the window has moved past them; a snapshot that would name
 // more than extents_max writes its whole window into one new extent instead.
 #pragma once
@@ -41,7 +43,10 @@ static_assert(sizeof(ExtentRef) == 48);
 struct ExtentChain {
   std::vector<ExtentRef> extents;
   uint64_t through_timestamp_ns = 0;  // they hold the transfers booked up to it
-  uint64_t change_sequence_next = 0;  // and the changes below it
+  uint64_t change_sequence_next = 0;  // the newest snapshot's change feed ended below it
+  // Whether its changes are in the extents (those below change_sequence_next), or in its own
+  // file: written there when they were the whole retained feed, which no later snapshot shares.
+  bool changes_in_extents = true;
 };
 
 inline constexpr size_t kExtentsMax = 16;

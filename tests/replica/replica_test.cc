@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "engine/engine.h"
 #include "replica/internal/snapshot.h"
 #include "replica/recovery.h"
@@ -429,15 +430,19 @@ TEST(Replica, SnapshotsShareExtentsAndRecoveryChecksThem) {
 }
 
 // A chain of extents_max extents makes the next snapshot write its whole window into one
-// extent; every snapshot restores to the state it was taken of.
-TEST(Replica, ALongChainOfExtentsStartsAgainFromTheWholeWindow) {
+// extent; every snapshot restores to the state and change feed it was taken of. With a feed
+// shorter than the changes between two snapshots, the changes go into the snapshot file (no
+// later one shares them), otherwise into the extents; the writer switches as the load does.
+class ExtentChains : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(ExtentChains, StartAgainFromTheWholeWindowAndKeepTheFeed) {
   TemporaryDirectory temporary;
   const std::string path = temporary.Sub("data");
   ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
   auto directory = Directory::Open(path, /*writable=*/true);
   ASSERT_TRUE(directory.ok());
   engine::EngineOptions options;
-  options.change_feed_capacity = 1000;
+  options.change_feed_capacity = GetParam();
   engine::Engine engine(options);
   uint64_t timestamp_ns = 1000;
   Ledger ledger = testing::TestLedger();
@@ -448,6 +453,7 @@ TEST(Replica, ALongChainOfExtentsStartsAgainFromTheWholeWindow) {
   engine.CreateAccounts(accounts, timestamp_ns += 10, account_results);
   internal::SnapshotWriter writer(**directory, {}, /*extents_max=*/3);
   std::vector<size_t> chain_sizes;
+  std::set<bool> changes_in_extents;
   for (uint64_t op = 3; op < 11; ++op) {
     std::vector<Transfer> batch = testing::TestTransfers(5, op);
     std::vector<CreateTransferResult> results(batch.size());
@@ -456,16 +462,34 @@ TEST(Replica, ALongChainOfExtentsStartsAgainFromTheWholeWindow) {
         engine.CaptureSnapshot(writer.NextCapture());
     ASSERT_TRUE(writer.Write(*image, op, wal::Hash128{op, 0}).ok());
     chain_sizes.push_back(writer.chain().extents.size());
+    changes_in_extents.insert(writer.chain().changes_in_extents);
     auto restored = RestoreSnapshot(**directory, op, options);
     ASSERT_TRUE(restored.ok()) << restored.status();
     ASSERT_EQ(restored->engine->ComputeStateHash(), engine.ComputeStateHash()) << op;
+    ASSERT_EQ(restored->engine->change_sequence_oldest(), engine.change_sequence_oldest());
+    std::vector<Change> changes(GetParam()), expected(GetParam());
+    changes.resize(restored->engine->GetChanges(engine.change_sequence_oldest(), changes));
+    expected.resize(engine.GetChanges(engine.change_sequence_oldest(), expected));
+    ASSERT_EQ(changes.size(), expected.size());
+    for (size_t i = 0; i < changes.size(); ++i) {
+      ASSERT_EQ(std::memcmp(&changes[i], &expected[i], sizeof(Change)), 0) << op << " " << i;
+    }
   }
   EXPECT_EQ(chain_sizes, (std::vector<size_t>{1, 2, 3, 1, 2, 3, 1, 2}));
+  // A long feed shares its changes through the extents; a short one switches as batches vary.
+  const std::set<bool> expected_modes =
+      GetParam() > 100 ? std::set<bool>{true} : std::set<bool>{false, true};
+  EXPECT_EQ(changes_in_extents, expected_modes);
   ASSERT_TRUE(writer.Prune(1).ok());
   auto extents = (*directory)->ListExtents();
   ASSERT_TRUE(extents.ok());
   EXPECT_EQ(*extents, (std::vector<uint64_t>{9, 10}));
 }
+
+INSTANTIATE_TEST_SUITE_P(ChangeFeed, ExtentChains, ::testing::Values(1000, 3),
+                         [](const ::testing::TestParamInfo<uint64_t>& param_info) {
+                           return absl::StrCat("Capacity", param_info.param);
+                         });
 
 }  // namespace
 }  // namespace ledger::replica
