@@ -58,6 +58,21 @@ uint64_t IdCount(const Run& run) {
   return run.Count<IdEntry>(RunSection::kIds);
 }
 
+// Inserts a run's ids into `filter`; a run opened from disk gets its fences from the same pass
+// (before any reader).
+absl::Status AddRunIds(Run& run, internal::IdFilter& filter) {
+  std::vector<TransferId> fences;
+  uint64_t index = 0;
+  LEDGER_RETURN_IF_ERROR(run.ForEachIds([&](std::span<const IdEntry> entries) {
+    filter.InsertAll(entries, [](const IdEntry& entry) { return entry.id; });
+    for (const IdEntry& entry : entries) {
+      if (index++ % Run::kFenceStride == 0) fences.push_back(entry.id);
+    }
+  }));
+  if (!run.has_fences()) run.SetFences(std::move(fences));
+  return absl::OkStatus();
+}
+
 // Whether the run may hold facts booked in [min_ns, max_ns].
 bool Overlaps(const Run& run, uint64_t min_ns, uint64_t max_ns) {
   return run.header().begin_ns <= max_ns && run.header().end_ns > min_ns;
@@ -142,17 +157,9 @@ absl::Status ColdStore::LoadIds() {
     saved_id_count_ += IdCount(*runs_[r]);
     if (!runs_[r]->has_fences()) runs_[r]->SetFences(std::move(saved->fences[r]));
   }
-  // The runs written after the file: their ids read, as BuildFilter does.
+  // The runs written after the file: their ids read.
   for (size_t r = saved_runs; r < runs_.size(); ++r) {
-    std::vector<TransferId> fences;
-    uint64_t index = 0;
-    LEDGER_RETURN_IF_ERROR(runs_[r]->ForEachIds([&](std::span<const IdEntry> entries) {
-      saved->filter->InsertAll(entries, [](const IdEntry& entry) { return entry.id; });
-      for (const IdEntry& entry : entries) {
-        if (index++ % Run::kFenceStride == 0) fences.push_back(entry.id);
-      }
-    }));
-    if (!runs_[r]->has_fences()) runs_[r]->SetFences(std::move(fences));
+    LEDGER_RETURN_IF_ERROR(AddRunIds(*runs_[r], *saved->filter));
   }
   ids_note_ = absl::StrCat("ids: saved filter for ", saved_runs, " runs, ",
                            runs_.size() - saved_runs, " more runs' id sections read");
@@ -224,20 +231,8 @@ absl::StatusOr<std::unique_ptr<internal::IdFilter>> ColdStore::BuildFilter(
   for (const auto& run : runs_) id_count += IdCount(*run);
   *capacity_ids = std::max(id_count, kFilterCapacityMin);
   auto filter = std::make_unique<internal::IdFilter>(*capacity_ids);
-  internal::IdFilter* const raw = filter.get();
-  for (const auto& run : runs_) {
-    // A run opened from disk gets its fences here, in the same pass (before any reader).
-    std::vector<TransferId> fences;
-    uint64_t index = 0;
-    LEDGER_RETURN_IF_ERROR(run->ForEachIds([&](std::span<const IdEntry> entries) {
-      raw->InsertAll(entries, [](const IdEntry& entry) { return entry.id; });
-      for (const IdEntry& entry : entries) {
-        if (index++ % Run::kFenceStride == 0) fences.push_back(entry.id);
-      }
-    }));
-    if (!run->has_fences()) run->SetFences(std::move(fences));
-  }
-  raw->InsertAll(extra, [](const IdEntry& entry) { return entry.id; });
+  for (const auto& run : runs_) LEDGER_RETURN_IF_ERROR(AddRunIds(*run, *filter));
+  filter->InsertAll(extra, [](const IdEntry& entry) { return entry.id; });
   return filter;
 }
 
