@@ -87,8 +87,9 @@ void Walk(uint64_t begin, uint64_t end, bool reversed, Visit&& visit) {
 }
 
 // Calls visit(run) for the runs in time order, or newest first, until it returns false.
-template <typename Visit>
-void WalkRuns(const std::vector<std::unique_ptr<Run>>& runs, bool reversed, Visit&& visit) {
+// `runs`: the store's own, or a PublishedRuns' copy.
+template <typename Runs, typename Visit>
+void WalkRuns(const Runs& runs, bool reversed, Visit&& visit) {
   Walk(0, runs.size(), reversed, [&](uint64_t r) { return visit(*runs[r]); });
 }
 
@@ -402,6 +403,78 @@ std::optional<ColdTransfer> FindIn(const Run& run, const TransferId& id) {
                       CreateTransferResult::kOk};
 }
 
+// Ids are unique across runs, so the first run that has the id answers. The runs from
+// before_ns on go first, oldest first: an engine replaying the log over a store written
+// ahead of it (recovery) asks for the ids it is booking now, which the store holds there, near
+// its boundary; then the runs below, newest first (a retry is most often of a recent id).
+template <typename Runs>
+std::optional<ColdTransfer> FindInRuns(const Runs& runs, const TransferId& id, uint64_t before_ns) {
+  const auto after = std::partition_point(runs.begin(), runs.end(), [before_ns](const auto& run) {
+    return run->header().begin_ns < before_ns;
+  });
+  std::optional<ColdTransfer> found;
+  for (auto run = after; run != runs.end() && !found; ++run) found = FindIn(**run, id);
+  for (auto run = after; run != runs.begin() && !found;) found = FindIn(**--run, id);
+  if (!found || found->record.timestamp_ns >= before_ns) return std::nullopt;
+  return found;
+}
+
+template <typename Runs>
+size_t AccountTransfersIn(const Runs& runs, const AccountFilter& filter, std::span<Transfer> out) {
+  const bool debits = (filter.flags & filter_flags::kDebits) != 0;
+  const bool credits = (filter.flags & filter_flags::kCredits) != 0;
+  const bool reversed = (filter.flags & filter_flags::kReversed) != 0;
+  const uint64_t max_ns = MaxOf(filter.timestamp_max_ns);
+  const uint64_t value_max_ns = MaxOf(filter.value_time_max_ns);
+  const size_t limit = LimitOf(filter.limit, out.size());
+  size_t count = 0;
+  WalkRuns(runs, reversed, [&](const Run& run) {
+    if (!Overlaps(run, filter.timestamp_min_ns, max_ns)) return count < limit;
+    const auto [begin, end] = AccountRange<AccountEntry>(
+        run, RunSection::kAccounts, filter.account_id, filter.timestamp_min_ns, max_ns,
+        [](const AccountEntry& e) { return e.account_id; },
+        [](const AccountEntry& e) { return e.timestamp_ns; });
+    Walk(begin, end, reversed, [&](uint64_t i) {
+      if (count >= limit) return false;
+      const Transfer& t = run.At<Transfer>(
+          RunSection::kTransfers, run.At<AccountEntry>(RunSection::kAccounts, i).position);
+      const bool side = (t.debit_account_id == filter.account_id && debits) ||
+                        (t.credit_account_id == filter.account_id && credits);
+      const uint64_t value_ns = ValueTimeOf(t);
+      if (side && (filter.code == 0 || t.code == filter.code) &&
+          value_ns >= filter.value_time_min_ns && value_ns <= value_max_ns) {
+        out[count++] = t;
+      }
+      return true;
+    });
+    return count < limit;
+  });
+  return count;
+}
+
+template <typename Runs>
+size_t AccountBalancesIn(const Runs& runs, const AccountFilter& filter,
+                         std::span<AccountBalance> out) {
+  const bool reversed = (filter.flags & filter_flags::kReversed) != 0;
+  const uint64_t max_ns = MaxOf(filter.timestamp_max_ns);
+  const size_t limit = LimitOf(filter.limit, out.size());
+  size_t count = 0;
+  WalkRuns(runs, reversed, [&](const Run& run) {
+    if (!Overlaps(run, filter.timestamp_min_ns, max_ns)) return count < limit;
+    const auto [begin, end] = AccountRange<BalanceFact>(
+        run, RunSection::kBalances, filter.account_id, filter.timestamp_min_ns, max_ns,
+        [](const BalanceFact& b) { return b.account_id; },
+        [](const BalanceFact& b) { return b.balance.timestamp_ns; });
+    Walk(begin, end, reversed, [&](uint64_t i) {
+      if (count >= limit) return false;
+      out[count++] = run.At<BalanceFact>(RunSection::kBalances, i).balance;
+      return true;
+    });
+    return count < limit;
+  });
+  return count;
+}
+
 }  // namespace
 
 bool ColdStore::MayHold(const TransferId& id) const { return filter_->MayContain(id); }
@@ -409,14 +482,8 @@ bool ColdStore::MayHold(const TransferId& id) const { return filter_->MayContain
 void ColdStore::PrefetchFilter(const TransferId& id) const { filter_->Prefetch(id); }
 
 void ColdStore::ReadAhead(const ReadAheadIds& ids, ReadAheadAnswers& answers) const {
-  std::vector<const Run*> runs;
-  std::shared_ptr<const internal::IdFilter> filter;
-  {
-    std::lock_guard lock(publish_mutex_);
-    runs.reserve(runs_.size());
-    for (const auto& run : runs_) runs.push_back(run.get());
-    filter = filter_;
-  }
+  const PublishedRuns published = Published();
+  const std::vector<const Run*>& runs = published.runs_;
   answers.answers_.clear();
   answers.run_count_ = runs.size();
   // The lookup as FindTransfer makes it, newest run first (the checksum checks come with the
@@ -427,11 +494,11 @@ void ColdStore::ReadAhead(const ReadAheadIds& ids, ReadAheadAnswers& answers) co
     answers.answers_.push_back({id, found});
   };
   for (const TransferId& id : ids.own) {
-    if (filter->MayContain(id)) look_up(id);
+    if (published.MayHold(id)) look_up(id);
   }
   // The sections FindResolution and FindReversals search, touched.
   for (const TransferId& id : ids.referenced) {
-    if (!filter->MayContain(id)) continue;
+    if (!published.MayHold(id)) continue;
     look_up(id);
     for (const Run* run : runs) {
       (void)LowerBound<ResolutionEntry>(*run, RunSection::kResolutions,
@@ -448,11 +515,7 @@ std::optional<ColdTransfer> ColdStore::FindAnywhere(const TransferId& id) const 
   return FindTransfer(id, std::numeric_limits<uint64_t>::max());
 }
 
-
-// Ids are unique across runs, so the first run that has the id answers. The runs from
-// before_ns on go first, oldest first: an engine replaying the log over a store written
-// ahead of it (recovery) asks for the ids it is booking now, which the store holds there, near
-// its boundary; then the runs below, newest first (a retry is most often of a recent id).
+// FindInRuns, with the filter first and the read-ahead's answers.
 std::optional<ColdTransfer> ColdStore::FindTransfer(const TransferId& id,
                                                     uint64_t before_ns) const {
   // Until LoadIds is done (a snapshot's restore on another thread checks its reservations
@@ -473,14 +536,7 @@ std::optional<ColdTransfer> ColdStore::FindTransfer(const TransferId& id,
     }
   }
   run_searches_.fetch_add(1, std::memory_order_relaxed);
-  const auto after = std::partition_point(runs_.begin(), runs_.end(), [before_ns](const auto& run) {
-    return run->header().begin_ns < before_ns;
-  });
-  std::optional<ColdTransfer> found;
-  for (auto run = after; run != runs_.end() && !found; ++run) found = FindIn(**run, id);
-  for (auto run = after; run != runs_.begin() && !found;) found = FindIn(**--run, id);
-  if (!found || found->record.timestamp_ns >= before_ns) return std::nullopt;
-  return found;
+  return FindInRuns(runs_, id, before_ns);
 }
 
 ColdResolution ColdStore::FindResolution(const TransferId& pending_id, uint64_t before_ns) const {
@@ -539,57 +595,49 @@ ColdReversals ColdStore::FindReversals(const TransferId& id, uint64_t before_ns,
 
 size_t ColdStore::GetAccountTransfers(const AccountFilter& filter,
                                       std::span<Transfer> out) const {
-  const bool debits = (filter.flags & filter_flags::kDebits) != 0;
-  const bool credits = (filter.flags & filter_flags::kCredits) != 0;
-  const bool reversed = (filter.flags & filter_flags::kReversed) != 0;
-  const uint64_t max_ns = MaxOf(filter.timestamp_max_ns);
-  const uint64_t value_max_ns = MaxOf(filter.value_time_max_ns);
-  const size_t limit = LimitOf(filter.limit, out.size());
-  size_t count = 0;
-  WalkRuns(runs_, reversed, [&](const Run& run) {
-    if (!Overlaps(run, filter.timestamp_min_ns, max_ns)) return count < limit;
-    const auto [begin, end] = AccountRange<AccountEntry>(
-        run, RunSection::kAccounts, filter.account_id, filter.timestamp_min_ns, max_ns,
-        [](const AccountEntry& e) { return e.account_id; },
-        [](const AccountEntry& e) { return e.timestamp_ns; });
-    Walk(begin, end, reversed, [&](uint64_t i) {
-      if (count >= limit) return false;
-      const Transfer& t = run.At<Transfer>(
-          RunSection::kTransfers, run.At<AccountEntry>(RunSection::kAccounts, i).position);
-      const bool side = (t.debit_account_id == filter.account_id && debits) ||
-                        (t.credit_account_id == filter.account_id && credits);
-      const uint64_t value_ns = ValueTimeOf(t);
-      if (side && (filter.code == 0 || t.code == filter.code) &&
-          value_ns >= filter.value_time_min_ns && value_ns <= value_max_ns) {
-        out[count++] = t;
-      }
-      return true;
-    });
-    return count < limit;
-  });
-  return count;
+  return AccountTransfersIn(runs_, filter, out);
 }
 
 size_t ColdStore::GetAccountBalances(const AccountFilter& filter,
                                      std::span<AccountBalance> out) const {
-  const bool reversed = (filter.flags & filter_flags::kReversed) != 0;
-  const uint64_t max_ns = MaxOf(filter.timestamp_max_ns);
-  const size_t limit = LimitOf(filter.limit, out.size());
-  size_t count = 0;
-  WalkRuns(runs_, reversed, [&](const Run& run) {
-    if (!Overlaps(run, filter.timestamp_min_ns, max_ns)) return count < limit;
-    const auto [begin, end] = AccountRange<BalanceFact>(
-        run, RunSection::kBalances, filter.account_id, filter.timestamp_min_ns, max_ns,
-        [](const BalanceFact& b) { return b.account_id; },
-        [](const BalanceFact& b) { return b.balance.timestamp_ns; });
-    Walk(begin, end, reversed, [&](uint64_t i) {
-      if (count >= limit) return false;
-      out[count++] = run.At<BalanceFact>(RunSection::kBalances, i).balance;
-      return true;
-    });
-    return count < limit;
-  });
-  return count;
+  return AccountBalancesIn(runs_, filter, out);
+}
+
+PublishedRuns ColdStore::Published() const {
+  PublishedRuns published;
+  std::lock_guard lock(publish_mutex_);
+  published.runs_.reserve(runs_.size());
+  for (const auto& run : runs_) published.runs_.push_back(run.get());
+  if (ids_loaded_.load(std::memory_order_acquire)) published.filter_ = filter_;
+  return published;
+}
+
+PublishedRuns::PublishedRuns() = default;
+PublishedRuns::PublishedRuns(const PublishedRuns&) = default;
+PublishedRuns::~PublishedRuns() = default;
+
+bool PublishedRuns::MayHold(const TransferId& id) const {
+  return filter_ == nullptr || filter_->MayContain(id);
+}
+
+void PublishedRuns::PrefetchFilter(const TransferId& id) const {
+  if (filter_ != nullptr) filter_->Prefetch(id);
+}
+
+std::optional<ColdTransfer> PublishedRuns::FindTransfer(const TransferId& id,
+                                                        uint64_t before_ns) const {
+  if (!MayHold(id)) return std::nullopt;
+  return FindInRuns(runs_, id, before_ns);
+}
+
+size_t PublishedRuns::GetAccountTransfers(const AccountFilter& filter,
+                                          std::span<Transfer> out) const {
+  return AccountTransfersIn(runs_, filter, out);
+}
+
+size_t PublishedRuns::GetAccountBalances(const AccountFilter& filter,
+                                         std::span<AccountBalance> out) const {
+  return AccountBalancesIn(runs_, filter, out);
 }
 
 // Scans the runs' records in the time range: the user data, ledger and code are not indexed in

@@ -81,6 +81,28 @@ class ReadAheadAnswers {
   size_t run_count_ = 0;         // the runs searched: the first run_count_ by sequence
 };
 
+// The runs published when it was taken, read on any thread, also while the store publishes
+// more (the store's own reads must not overlap Publish): a server answers questions about old
+// history from it beside the batches being applied. Cheap to take (a copy of the run list);
+// must not outlive its store. Answers as ColdStore's methods of the same names.
+class PublishedRuns {
+ public:
+  PublishedRuns();
+  PublishedRuns(const PublishedRuns&);
+  ~PublishedRuns();
+  // false: never stored (the id filter, in memory).
+  bool MayHold(const TransferId& id) const;
+  void PrefetchFilter(const TransferId& id) const;
+  std::optional<engine::ColdTransfer> FindTransfer(const TransferId& id, uint64_t before_ns) const;
+  size_t GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const;
+  size_t GetAccountBalances(const AccountFilter& filter, std::span<AccountBalance> out) const;
+
+ private:
+  friend class ColdStore;
+  std::vector<const internal::Run*> runs_;  // by sequence
+  std::shared_ptr<const internal::IdFilter> filter_;  // null: not loaded yet (search every run)
+};
+
 class ColdStore final : public engine::ColdReader {
  public:
   // Opens the store in `directory` (created when missing), which `storage` holds: removes what
@@ -147,6 +169,8 @@ class ColdStore final : public engine::ColdReader {
   // FindTransfer takes its answers for their ids from `answers` (null: none) until the next
   // call. Same thread as Publish and the lookups; `answers` outlives its use.
   void UseAnswers(const ReadAheadAnswers* answers) { answers_ = answers; }
+  // The runs published so far. Any thread.
+  PublishedRuns Published() const;
 
   // Checks every chunk of every run (DataLoss naming the file and chunk that fail) and that the
   // id filter holds every id of every run.

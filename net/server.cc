@@ -28,6 +28,7 @@ namespace {
 
 using internal::Connection;
 using internal::Core;
+using internal::EngineTurn;
 using internal::ServiceState;
 
 // How often the graceful drain looks whether the last replies have left.
@@ -259,19 +260,9 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   }
   log(absl::StrCat("listening on ", bound, tls.context ? " (TLS)" : ""));
 
-  // Gauges that mirror state are read when scraped, on this thread.
+  // Gauges of the engine's state are set after each change (Core::AfterChange); the rest are
+  // read when scraped, on this thread.
   MetricsHttpServer metrics_server(io.provider->getTimer(), [&] {
-    const engine::EngineStats stats = core->engine().GetStats();
-    metrics.accounts.Set(static_cast<int64_t>(stats.account_count));
-    metrics.transfers.Set(static_cast<int64_t>(stats.transfer_count));
-    metrics.failed_transfers.Set(static_cast<int64_t>(stats.failed_transfer_count));
-    metrics.hot_transfers.Set(static_cast<int64_t>(core->engine().hot_transfer_count()));
-    if (const cold::ColdStore* store = core->replica().cold_store()) {
-      metrics.cold_transfers.Set(static_cast<int64_t>(store->transfer_count()));
-      metrics.cold_runs.Set(static_cast<int64_t>(store->run_count()));
-      metrics.cold_filter_bytes.Set(static_cast<int64_t>(store->filter_bytes()));
-      metrics.cold_fence_bytes.Set(static_cast<int64_t>(store->fence_bytes()));
-    }
     metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
     metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
     metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
@@ -342,6 +333,8 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   }
   if (!drained) log("shutdown: some replies were still unsent at the deadline");
   LEDGER_RETURN_IF_ERROR(core->log_status());
+  // A batch of a call that went away may still be applying: the snapshot waits for it.
+  kj::Own<EngineTurn> engine = core->TakeEngine().wait(io.waitScope);
   if (options.snapshot_on_shutdown && core->last_op() > 0) {
     LEDGER_RETURN_IF_ERROR(core->SnapshotNow());
     log(absl::StrCat("snapshot written at op ", core->last_op()));

@@ -205,6 +205,9 @@ ServerMetrics::ServerMetrics(Registry& registry)
       cold_read_ahead_batches_total(registry.AddCounter(
           "ledger_cold_read_ahead_batches_total",
           "Batches that waited for the cold store's read-ahead before they were applied.")),
+      cold_history_reads_total(registry.AddCounter(
+          "ledger_cold_history_reads_total",
+          "Queries answered from old history alone, beside the batches being applied.")),
       up(registry.AddGauge("ledger_up", "1 while the server runs.")),
       start_time_seconds(registry.AddGauge("ledger_start_time_seconds",
                                            "When the server started: Unix time in seconds.")),

@@ -140,6 +140,7 @@ struct ServerMetrics {
   Gauge& cold_filter_bytes;
   Gauge& cold_fence_bytes;
   Counter& cold_read_ahead_batches_total;  // batches that waited for their cold reads
+  Counter& cold_history_reads_total;       // queries answered from old history, off the engine
   Gauge& up;                               // 1 from construction
   Gauge& start_time_seconds;               // Unix time of construction, whole seconds
   // The standard process metrics, set when scraped (UpdateProcessMetrics).

@@ -119,23 +119,60 @@ void Replica::AfterBatch(engine::Operation operation, uint64_t op, uint64_t even
   cooler_->AfterBatch(*engine_, op, transfers ? event_count : 0, writer_->durable_op());
 }
 
-void Replica::ColdCandidates(std::span<const Transfer> events, cold::ReadAheadIds& ids) const {
-  if (cold_store_ == nullptr) return;
+void ColdHistory::ColdCandidates(std::span<const Transfer> events, cold::ReadAheadIds& ids) const {
   // The ids' filter blocks first (one cache miss each, overlapped), then the checks; the
   // engine's own checks when it applies the batch find them cached too.
-  for (const Transfer& event : events) cold_store_->PrefetchFilter(event.id);
+  for (const Transfer& event : events) runs_.PrefetchFilter(event.id);
   for (const Transfer& event : events) {
     // The id (a retry of a cold transfer), the reservation a post or void names, the transfer
     // a reversal names: whatever else an event refers to is an account, always in memory.
-    if (cold_store_->MayHold(event.id)) ids.own.push_back(event.id);
+    if (runs_.MayHold(event.id)) ids.own.push_back(event.id);
     for (const TransferId& id : {event.pending_id, event.reverses_id}) {
-      if (!id.IsZero() && cold_store_->MayHold(id)) ids.referenced.push_back(id);
+      if (!id.IsZero() && runs_.MayHold(id)) ids.referenced.push_back(id);
     }
   }
 }
 
 void Replica::ReadAhead(const cold::ReadAheadIds& ids, cold::ReadAheadAnswers& answers) const {
   if (cold_store_ != nullptr) cold_store_->ReadAhead(ids, answers);
+}
+
+std::shared_ptr<const ColdHistory> Replica::TakeColdHistory() const {
+  if (cold_store_ == nullptr || engine_->cold_before_ns() == 0) return nullptr;
+  return std::make_shared<const ColdHistory>(cold_store_->Published(), engine_->cold_before_ns());
+}
+
+bool ColdHistory::LookupTransfers(std::span<const TransferId> ids, std::vector<Transfer>& transfers,
+                                  std::vector<FailedTransfer>& failures) const {
+  for (const TransferId& id : ids) {
+    const std::optional<engine::ColdTransfer> found = runs_.FindTransfer(id, before_ns_);
+    if (!found.has_value()) return false;
+    if (found->failure == CreateTransferResult::kOk) {
+      transfers.push_back(found->record);
+    } else {
+      failures.push_back(FailedTransfer{found->record, found->failure});
+    }
+  }
+  return true;
+}
+
+// The engine's answer, below its boundary: nothing for an account it does not know (which
+// has no history either), the store's otherwise.
+std::optional<size_t> ColdHistory::GetAccountTransfers(const AccountFilter& filter,
+                                                       std::span<Transfer> out) const {
+  if (!Covers(filter)) return std::nullopt;
+  if ((filter.flags & (filter_flags::kDebits | filter_flags::kCredits)) == 0 ||
+      filter.timestamp_min_ns > filter.timestamp_max_ns) {
+    return 0;
+  }
+  return runs_.GetAccountTransfers(filter, out);
+}
+
+std::optional<size_t> ColdHistory::GetAccountBalances(const AccountFilter& filter,
+                                                      std::span<AccountBalance> out) const {
+  if (!Covers(filter)) return std::nullopt;
+  if (filter.timestamp_min_ns > filter.timestamp_max_ns) return 0;
+  return runs_.GetAccountBalances(filter, out);
 }
 
 uint64_t Replica::last_op() const { return sequencer_->last_op(); }

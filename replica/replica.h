@@ -76,6 +76,47 @@ struct RecoverySummary {
   uint64_t last_op = 0;
 };
 
+// Questions that old history alone answers, on any thread, while batches apply: a server
+// answers them beside the thread that applies (docs/cold-store.md, "Old history beside the
+// batches"). Taken between batches, it holds the cold store's runs published then and the
+// engine's cold boundary: the store holds every fact booked before it, and facts never change,
+// so its answers are the engine's, and durable, for as long as it is kept (within the life of
+// its replica).
+class ColdHistory {
+ public:
+  ColdHistory(cold::PublishedRuns runs, uint64_t before_ns)
+      : runs_(std::move(runs)), before_ns_(before_ns) {}
+
+  // The ids a batch of transfers names that may be cold (the id filter, in memory): their
+  // lookups would read the disk. Appended to `ids`. A server reads them ahead
+  // (Replica::ReadAhead, on another thread) before it submits the batch, so the thread that
+  // applies it does not wait for the disk (a run published since only costs that wait).
+  void ColdCandidates(std::span<const Transfer> events, cold::ReadAheadIds& ids) const;
+  // false: the id was never stored cold (the id filter, in memory).
+  bool MayHold(const TransferId& id) const { return runs_.MayHold(id); }
+  // Whether the filter's time range ends below the boundary: then the engine's history and
+  // balance pages are the store's (GetAccountTransfers, GetAccountBalances).
+  bool Covers(const AccountFilter& filter) const {
+    return filter.timestamp_max_ns != 0 && filter.timestamp_max_ns < before_ns_;
+  }
+  // As Engine::LookupTransfer and LookupFailedTransfer of each id in order, appending to
+  // `transfers` and `failures`; false when an id is not in the history below the boundary
+  // (the engine must answer: it is in the window, or was never booked).
+  bool LookupTransfers(std::span<const TransferId> ids, std::vector<Transfer>& transfers,
+                       std::vector<FailedTransfer>& failures) const;
+  // As Engine::GetAccountTransfers and GetAccountBalances when it Covers the filter; else
+  // nullopt.
+  std::optional<size_t> GetAccountTransfers(const AccountFilter& filter,
+                                            std::span<Transfer> out) const;
+  std::optional<size_t> GetAccountBalances(const AccountFilter& filter,
+                                           std::span<AccountBalance> out) const;
+  uint64_t before_ns() const { return before_ns_; }
+
+ private:
+  cold::PublishedRuns runs_;
+  uint64_t before_ns_;
+};
+
 class Replica {
  public:
   // Opens the data directory with its lock, recovers it and starts writing after its last op.
@@ -109,11 +150,6 @@ class Replica {
   const RecoverySummary& recovery() const { return recovery_; }
   // The cold store, when the engine keeps a window (else null).
   const cold::ColdStore* cold_store() const { return cold_store_.get(); }
-  // The ids a batch of transfers names that may be cold (the store's id filter, in memory):
-  // their lookups would read the disk. Appended to `ids`; none without a window. A server reads
-  // them ahead (ReadAhead, on another thread) before it submits the batch, so its event loop
-  // never waits for the disk.
-  void ColdCandidates(std::span<const Transfer> events, cold::ReadAheadIds& ids) const;
   // Looks `ids` up in the cold store (into `answers`) and reads what the engine will ask it
   // about them into memory. Any thread.
   void ReadAhead(const cold::ReadAheadIds& ids, cold::ReadAheadAnswers& answers) const;
@@ -122,6 +158,10 @@ class Replica {
   void UseColdAnswers(const cold::ReadAheadAnswers* answers) {
     if (cold_store_ != nullptr) cold_store_->UseAnswers(answers);
   }
+
+  // Old history as it stands now (the owner thread, between batches), for reads on other
+  // threads. Null without a window or before anything went cold.
+  std::shared_ptr<const ColdHistory> TakeColdHistory() const;
 
   // Waits for a snapshot in progress and for the log to be durable through last_op(), then
   // writes a snapshot of the state there and prunes old ones (a graceful shutdown: the next

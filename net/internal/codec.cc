@@ -81,15 +81,14 @@ Transfer DecodeTransfer(rpc::Transfer::Reader in) {
   return transfer;
 }
 
-std::span<Transfer> DecodePackedTransfers(capnp::Data::Reader records,
-                                          std::vector<Transfer>& scratch) {
+std::span<Transfer> DecodePackedTransfers(capnp::Data::Reader records, std::span<Transfer> out) {
   static_assert(std::endian::native == std::endian::little, "records are little-endian");
   const size_t count = records.size() / sizeof(Transfer);
-  LEDGER_ASSERT(count <= scratch.size(), count, scratch.size());
+  LEDGER_ASSERT(count <= out.size(), count, out.size());
   // An absent Data reads as null, which memcpy must not see even for 0 bytes.
-  if (count == 0) return std::span<Transfer>(scratch.data(), 0);
-  std::memcpy(scratch.data(), records.begin(), count * sizeof(Transfer));
-  return std::span<Transfer>(scratch.data(), count);
+  if (count == 0) return out.first(0);
+  std::memcpy(out.data(), records.begin(), count * sizeof(Transfer));
+  return out.first(count);
 }
 
 void EncodeLedger(const Ledger& ledger, rpc::LedgerInfo::Builder out) {

@@ -64,11 +64,10 @@ void EncodeTransferStatus(TransferId id, const TransferStatus& status,
 void EncodeBalance(const AccountBalance& balance, rpc::AccountBalance::Builder out);
 void EncodeTrialBalance(const TrialBalance& trial_balance, rpc::TrialBalance::Builder out);
 
-// createTransfersPacked's records: the engine's Transfer layout, copied whole into `scratch`
+// createTransfersPacked's records: the engine's Transfer layout, copied whole into `out`
 // (which holds at least size / 152 records). The engine validates every field.
 static_assert(sizeof(Transfer) == rpc::TRANSFER_RECORD_BYTES);
-std::span<Transfer> DecodePackedTransfers(capnp::Data::Reader records,
-                                          std::vector<Transfer>& scratch);
+std::span<Transfer> DecodePackedTransfers(capnp::Data::Reader records, std::span<Transfer> out);
 
 AccountFilter DecodeFilter(rpc::AccountFilter::Reader in, uint32_t results_max);
 

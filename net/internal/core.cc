@@ -12,12 +12,50 @@
 
 namespace ledger::net::internal {
 
+kj::Promise<void> Worker::Run(kj::Function<void()> job) {
+  auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(Job{kj::mv(job), kj::mv(paf.fulfiller)});
+    if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { Loop(); });
+  }
+  wake_.notify_one();
+  return kj::mv(paf.promise);
+}
+
+void Worker::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  jobs_.clear();
+}
+
+void Worker::Loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+    if (stopping_) return;
+    Job job = kj::mv(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    job.run();
+    job.done->fulfill();
+    lock.lock();
+  }
+}
+
+EngineTurn::~EngineTurn() { core_.ReleaseEngine(); }
+
 absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
                                                  kj::UnixEventPort& port,
                                                  const std::function<void(std::string_view)>& log,
                                                  ServerMetrics& metrics) {
   std::unique_ptr<Core> core(new Core());
   core->metrics_ = &metrics;
+  core->log_ = log;
   const int event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (event_fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   core->event_fd_ = event_fd;
@@ -42,30 +80,86 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
                           replica::Replica::Open(options.data_dir, std::move(replica)));
   core->durable_change_next_ = core->engine().change_sequence_next();
   core->durable_timestamp_ns_ = core->engine().last_timestamp_ns();  // recovered: all durable
+  core->last_op_ = core->replica_->last_op();
+  core->AfterChange();
   return core;
 }
 
 kj::Promise<void> Core::ExpireOnTime(kj::Timer& timer) {
-  return timer.afterDelay(kExpiryTickInterval).then([this, &timer]() -> kj::Promise<void> {
-    absl::StatusOr<std::optional<replica::BatchReceipt>> tick = replica_->ExpireDue();
-    if (!tick.ok()) {
-      return KJ_EXCEPTION(FAILED, "expiry tick", std::string(tick.status().message()));
+  return timer.afterDelay(kExpiryTickInterval)
+      .then([this] { return TakeEngine(); })
+      .then([this, &timer](kj::Own<EngineTurn> turn) -> kj::Promise<void> {
+        absl::StatusOr<std::optional<replica::BatchReceipt>> tick = replica_->ExpireDue();
+        if (!tick.ok()) {
+          return KJ_EXCEPTION(FAILED, "expiry tick", std::string(tick.status().message()));
+        }
+        if (tick->has_value()) {
+          NoteApplied(**tick);
+          AfterChange();
+        }
+        turn = nullptr;
+        return ExpireOnTime(timer);
+      });
+}
+
+kj::Promise<kj::Own<EngineTurn>> Core::TakeEngine() {
+  if (!engine_taken_ && engine_queue_.empty()) {
+    engine_taken_ = true;
+    return kj::heap<EngineTurn>(*this);
+  }
+  auto paf = kj::newPromiseAndFulfiller<kj::Own<EngineTurn>>();
+  engine_queue_.push_back(kj::mv(paf.fulfiller));
+  return kj::mv(paf.promise);
+}
+
+void Core::ReleaseEngine() {
+  while (!engine_queue_.empty()) {
+    kj::Own<kj::PromiseFulfiller<kj::Own<EngineTurn>>> next = kj::mv(engine_queue_.front());
+    engine_queue_.pop_front();
+    if (next->isWaiting()) {  // else its caller is gone
+      next->fulfill(kj::heap<EngineTurn>(*this));
+      return;
     }
-    if (tick->has_value()) NoteApplied(**tick);
-    return ExpireOnTime(timer);
-  });
+  }
+  engine_taken_ = false;
+}
+
+kj::Promise<kj::Own<EngineTurn>> Core::Apply(kj::Own<EngineTurn> turn, kj::Function<void()> job) {
+  auto back = kj::newPromiseAndFulfiller<kj::Own<EngineTurn>>();
+  applying_.add(apply_.Run(kj::mv(job))
+                    .then([this, turn = kj::mv(turn), back = kj::mv(back.fulfiller)]() mutable {
+                      AfterChange();
+                      back->fulfill(kj::mv(turn));
+                    }));
+  return kj::mv(back.promise);
+}
+
+void Core::AfterChange() {
+  cold_history_ = replica_->TakeColdHistory();
+  const engine::Engine& engine = replica_->engine();
+  const engine::EngineStats stats = engine.GetStats();
+  metrics_->accounts.Set(static_cast<int64_t>(stats.account_count));
+  metrics_->transfers.Set(static_cast<int64_t>(stats.transfer_count));
+  metrics_->failed_transfers.Set(static_cast<int64_t>(stats.failed_transfer_count));
+  metrics_->hot_transfers.Set(static_cast<int64_t>(engine.hot_transfer_count()));
+  if (const cold::ColdStore* store = replica_->cold_store()) {
+    metrics_->cold_transfers.Set(static_cast<int64_t>(store->transfer_count()));
+    metrics_->cold_runs.Set(static_cast<int64_t>(store->run_count()));
+    metrics_->cold_filter_bytes.Set(static_cast<int64_t>(store->filter_bytes()));
+    metrics_->cold_fence_bytes.Set(static_cast<int64_t>(store->fence_bytes()));
+  }
+}
+
+void Core::taskFailed(kj::Exception&& exception) {
+  log_(absl::StrCat("apply: ", exception.getDescription().cStr()));
 }
 
 Core::~Core() {
-  // The read-ahead thread reads the replica's store: it stops first (jobs left are dropped,
-  // which breaks their batches' promises: the loop is gone by now).
-  {
-    std::lock_guard lock(read_ahead_mutex_);
-    read_ahead_stopping_ = true;
-  }
-  read_ahead_wake_.notify_all();
-  if (read_ahead_thread_.joinable()) read_ahead_thread_.join();
-  read_ahead_jobs_.clear();
+  // The threads read the replica: they stop first (jobs left are dropped, which breaks their
+  // promises: the loop is gone by now).
+  apply_.Stop();
+  history_.Stop();
+  read_ahead_.Stop();
   // The replica stops its threads first, so no callback runs after the eventfd closes.
   replica_.reset();
   observer_ = nullptr;
@@ -75,7 +169,7 @@ Core::~Core() {
 bool Core::MustQueue(std::span<const Transfer> events) {
   cold_ids_.own.clear();
   cold_ids_.referenced.clear();
-  replica_->ColdCandidates(events, cold_ids_);
+  if (cold_history_ != nullptr) cold_history_->ColdCandidates(events, cold_ids_);
   return queued_ > 0 || !cold_ids_.empty();
 }
 
@@ -84,17 +178,9 @@ Core::Turn Core::EnterQueue() {
   std::shared_ptr<cold::ReadAheadAnswers> answers;
   metrics_->cold_read_ahead_batches_total.Increment();
   if (!cold_ids_.empty()) {
-    auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
-    read = kj::mv(paf.promise);
     answers = std::make_shared<cold::ReadAheadAnswers>();
-    {
-      std::lock_guard lock(read_ahead_mutex_);
-      read_ahead_jobs_.push_back({std::move(cold_ids_), answers, kj::mv(paf.fulfiller)});
-      if (!read_ahead_thread_.joinable()) {
-        read_ahead_thread_ = std::thread([this] { RunReadAhead(); });
-      }
-    }
-    read_ahead_wake_.notify_one();
+    read = read_ahead_.Run(
+        [this, ids = std::move(cold_ids_), answers]() { replica_->ReadAhead(ids, *answers); });
     cold_ids_ = {};
   }
   // After the batch before it, however that ended (a failed batch must not stall the queue).
@@ -107,20 +193,6 @@ Core::Turn Core::EnterQueue() {
   queue_tail_ = done.promise.fork();
   return Turn{before.then([read = kj::mv(read)]() mutable { return kj::mv(read); }),
               kj::heap<QueueSlot>(*this, kj::mv(done.fulfiller)), std::move(answers)};
-}
-
-void Core::RunReadAhead() {
-  std::unique_lock lock(read_ahead_mutex_);
-  for (;;) {
-    read_ahead_wake_.wait(lock, [&] { return read_ahead_stopping_ || !read_ahead_jobs_.empty(); });
-    if (read_ahead_stopping_) return;
-    ReadAheadJob job = std::move(read_ahead_jobs_.front());
-    read_ahead_jobs_.pop_front();
-    lock.unlock();
-    replica_->ReadAhead(job.ids, *job.answers);
-    job.done->fulfill();
-    lock.lock();
-  }
 }
 
 void Core::OnGroupDone(const wal::GroupDone& done) {
@@ -149,7 +221,14 @@ kj::Promise<void> Core::WaitDurable(uint64_t op) {
 }
 
 void Core::NoteApplied(const replica::BatchReceipt& receipt) {
+  last_op_ = receipt.op;
   marks_.push_back(Mark{receipt.op, receipt.change_sequence_next, engine().last_timestamp_ns()});
+  // The log may have made it durable while the apply thread still worked on it: then no
+  // wake-up is coming for it.
+  if (durable_op() >= receipt.op) {
+    ResolveWaiters();
+    if (on_durable_) on_durable_();
+  }
 }
 
 void Core::ResolveWaiters() {

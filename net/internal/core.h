@@ -1,8 +1,14 @@
 // The server's ledger: the replica (replica/replica.h) and the machinery that holds replies
 // until the log is durable, on the KJ event loop.
 //
-// Threading: everything here runs on the KJ event loop thread, except the log writer's thread,
-// which only reports finished groups (GroupDone) through atomics and an eventfd.
+// Threading (docs/architecture.md, "Threads of the server"): the loop reads requests and
+// writes replies. The engine has one user at a time, in order of asking (TakeEngine): a batch
+// applies on the apply thread, so the loop goes on meanwhile; any other use of the engine
+// (queries, the change feed, expiry ticks) runs on the loop when its turn comes. Questions
+// that old history alone answers (replica::ColdHistory) need no turn: they run on the history
+// thread beside the batch being applied. The read-ahead thread reads what a batch will ask the
+// cold store. The log writer's thread only reports finished groups (GroupDone) through
+// atomics and an eventfd.
 #pragma once
 
 #include <atomic>
@@ -23,6 +29,7 @@
 #include "kj/async-unix.h"
 #include "kj/async.h"
 #include "kj/debug.h"
+#include "kj/function.h"
 #include "net/server.h"
 #include "replica/replica.h"
 
@@ -35,7 +42,45 @@ namespace ledger::net::internal {
 // How often the server looks for reservations past their deadline: the most a release can lag.
 inline constexpr kj::Duration kExpiryTickInterval = 100 * kj::MILLISECONDS;
 
-class Core {
+// A thread that runs jobs one at a time, in order of Run; each job's promise resolves on the
+// loop that called Run. Started with its first job.
+class Worker {
+ public:
+  Worker() = default;
+  ~Worker() { Stop(); }
+  kj::Promise<void> Run(kj::Function<void()> job);
+  // Waits for the job running, and stops the thread; jobs not yet run are dropped (their
+  // promises break).
+  void Stop();
+
+ private:
+  void Loop();
+  struct Job {
+    kj::Function<void()> run;
+    kj::Own<kj::CrossThreadPromiseFulfiller<void>> done;
+  };
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+class Core;
+
+// The engine, taken (Core::TakeEngine): while one exists, nothing else uses the engine, and
+// dropping it lets the next taker in. Loop thread.
+class EngineTurn {
+ public:
+  explicit EngineTurn(Core& core) : core_(core) {}
+  ~EngineTurn();
+  KJ_DISALLOW_COPY(EngineTurn);
+
+ private:
+  Core& core_;
+};
+
+class Core final : private kj::TaskSet::ErrorHandler {
  public:
   // Opens and recovers the data directory and starts the log. `port` is the loop's; `log`
   // receives operator messages; the log writer's thread counts its groups in `metrics`. All
@@ -45,9 +90,22 @@ class Core {
       const std::function<void(std::string_view)>& log, ServerMetrics& metrics);
   ~Core();
 
+  // Only while the engine is taken (TakeEngine), or on the apply thread (Apply).
   replica::Replica& replica() { return *replica_; }
   const engine::Engine& engine() const { return replica_->engine(); }
-  uint64_t last_op() const { return replica_->last_op(); }
+  // The last op applied and noted (NoteApplied): what a reply waits to be durable.
+  uint64_t last_op() const { return last_op_; }
+
+  // Resolves with the engine once every earlier taker has let go of it.
+  kj::Promise<kj::Own<EngineTurn>> TakeEngine();
+  // Runs `job` on the apply thread with the engine `turn` took; the turn comes back once the
+  // job is done, for the caller to read what it changed on the loop. A caller that is gone by
+  // then (a cancelled call) lets go of it: the job always runs to its end first.
+  kj::Promise<kj::Own<EngineTurn>> Apply(kj::Own<EngineTurn> turn, kj::Function<void()> job);
+  // Old history as it stood after the last batch (null without a window, or before anything
+  // went cold), and the thread that reads it.
+  std::shared_ptr<const replica::ColdHistory> cold_history() const { return cold_history_; }
+  kj::Promise<void> ReadHistory(kj::Function<void()> job) { return history_.Run(kj::mv(job)); }
 
   // Resolves once every op up to `op` is durable; breaks if the log failed (nothing after the
   // failure is ever acknowledged).
@@ -65,8 +123,8 @@ class Core {
 
   // Runs forever: resolves waiters when the writer reports groups. Breaks when the log fails.
   kj::Promise<void> WatchDurability();
-  // Everything applied is durable and no reply waits.
-  bool Idle() const { return waiters_.empty() && durable_op() >= last_op(); }
+  // Everything applied is durable, no reply waits and nobody has the engine.
+  bool Idle() const { return waiters_.empty() && durable_op() >= last_op() && !engine_taken_; }
   uint64_t durable_op() const { return replica_->durable_op(); }
   absl::Status log_status() const { return replica_->log_status(); }
 
@@ -74,16 +132,16 @@ class Core {
   // reservation is released within that of its deadline when no request arrives. Breaks if
   // the log fails.
   kj::Promise<void> ExpireOnTime(kj::Timer& timer);
-  // Writes a snapshot of the state at the last op (graceful shutdown).
+  // Writes a snapshot of the state at the last op (graceful shutdown; with the engine taken).
   absl::Status SnapshotNow() { return replica_->SnapshotNow(); }
 
   // History beyond memory: a batch of transfers whose ids may be cold waits until a
-  // read-ahead thread has brought what its lookups touch into memory, so the loop never
-  // waits for the disk; batches stay in arrival order (a batch behind a waiting one waits
+  // read-ahead thread has brought what its lookups touch into memory, so the apply thread
+  // does not wait for the disk; batches stay in arrival order (a batch behind a waiting one waits
   // too). MustQueue says whether this batch must (its ids go to the read-ahead); then
-  // EnterQueue returns its turn: `ready` resolves when it may be submitted, and the caller
-  // lets go of `slot` once it has submitted the batch (or failed, or was cancelled), which
-  // lets the next one go.
+  // EnterQueue returns its turn: `ready` resolves when it may take the engine, and the caller
+  // lets go of `slot` once it has asked for it (or failed, or was cancelled), which lets the
+  // next one go.
   bool MustQueue(std::span<const Transfer> events);
   class QueueSlot {
    public:
@@ -121,16 +179,14 @@ class Core {
     uint64_t last_timestamp_ns;  // the engine's after the op
   };
 
+  friend class EngineTurn;
   Core() = default;
   void OnGroupDone(const wal::GroupDone& done);  // writer thread
   void ResolveWaiters();
-  void RunReadAhead();  // the read-ahead thread
-
-  struct ReadAheadJob {
-    cold::ReadAheadIds ids;
-    std::shared_ptr<cold::ReadAheadAnswers> answers;
-    kj::Own<kj::CrossThreadPromiseFulfiller<void>> done;
-  };
+  void ReleaseEngine();  // an EngineTurn's end
+  // After the engine changed (the turn held): the loop's copies of what it shows elsewhere.
+  void AfterChange();
+  void taskFailed(kj::Exception&& exception) override;
 
   int event_fd_ = -1;  // before the replica: its writer thread writes to it until it stops
   std::unique_ptr<replica::Replica> replica_;
@@ -141,17 +197,23 @@ class Core {
   uint64_t durable_timestamp_ns_ = 0;
   std::function<void()> on_durable_;
   ServerMetrics* metrics_ = nullptr;  // borrowed
+  std::function<void(std::string_view)> log_;
+  uint64_t last_op_ = 0;
+
+  // The engine's takers: whether one has it, and those waiting, in order.
+  bool engine_taken_ = false;
+  std::deque<kj::Own<kj::PromiseFulfiller<kj::Own<EngineTurn>>>> engine_queue_;
+  std::shared_ptr<const replica::ColdHistory> cold_history_;
 
   // The queue of batches waiting for cold reads (loop thread).
   cold::ReadAheadIds cold_ids_;  // MustQueue's finds, for EnterQueue
   uint64_t queued_ = 0;
   kj::Maybe<kj::ForkedPromise<void>> queue_tail_;  // the last queued batch submitted
-  // The read-ahead thread and its jobs (started with the first).
-  std::mutex read_ahead_mutex_;
-  std::condition_variable read_ahead_wake_;
-  std::deque<ReadAheadJob> read_ahead_jobs_;
-  bool read_ahead_stopping_ = false;
-  std::thread read_ahead_thread_;
+  // Each stops before the replica, which they read.
+  Worker read_ahead_;
+  Worker history_;
+  Worker apply_;
+  kj::TaskSet applying_{*this};  // each apply's return to the loop, whatever became of its caller
 };
 
 }  // namespace ledger::net::internal

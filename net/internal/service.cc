@@ -123,6 +123,7 @@ struct Subscriber final : private kj::TaskSet::ErrorHandler {
   rpc::ChangeConsumer::Client consumer;
   bool pushing = false;
   bool ended = false;
+  bool taking_engine = false;
   kj::TaskSet tasks{*this};  // a push may start the next from its continuation
   std::list<Subscriber*>::iterator position;
 
@@ -142,7 +143,17 @@ struct Subscriber final : private kj::TaskSet::ErrorHandler {
     tasks.add(request.send().ignoreResult());
   }
 
+  // Pushes the next durable changes, once the engine is free to read them.
   void Pump() {
+    if (pushing || ended || taking_engine) return;
+    taking_engine = true;
+    tasks.add(state.core.TakeEngine().then([this](kj::Own<EngineTurn>) {
+      taking_engine = false;
+      PumpNow();
+    }));
+  }
+
+  void PumpNow() {
     if (pushing || ended) return;
     const engine::Engine& engine = state.core.engine();
     const uint64_t durable_next = state.core.durable_change_next();
@@ -238,7 +249,6 @@ struct CreateTraits<rpc::Ledger::Server::CreateLedgersContext> {
     return params.getLedgers();
   }
   static Event Decode(rpc::LedgerInfo::Reader in) { return DecodeLedger(in); }
-  static std::vector<Event>& Scratch(ServiceState& s) { return s.ledgers; }
   static std::vector<engine::ResultOf<Event>>& Results(ServiceState& s) { return s.ledger_results; }
 };
 
@@ -250,7 +260,6 @@ struct CreateTraits<rpc::Ledger::Server::CreateAccountsContext> {
     return params.getAccounts();
   }
   static Event Decode(rpc::Account::Reader in) { return DecodeAccount(in); }
-  static std::vector<Event>& Scratch(ServiceState& s) { return s.accounts; }
   static std::vector<engine::ResultOf<Event>>& Results(ServiceState& s) {
     return s.account_results;
   }
@@ -264,7 +273,6 @@ struct CreateTraits<rpc::Ledger::Server::CreateTransfersContext> {
     return params.getTransfers();
   }
   static Event Decode(rpc::Transfer::Reader in) { return DecodeTransfer(in); }
-  static std::vector<Event>& Scratch(ServiceState& s) { return s.transfers; }
   static std::vector<engine::ResultOf<Event>>& Results(ServiceState& s) {
     return s.transfer_results;
   }
@@ -294,15 +302,23 @@ class LedgerImpl final : public rpc::Ledger::Server {
                           " bytes are not whole records of ", sizeof(Transfer)));
       }
       CheckBatchSize<Traits>(records.size() / sizeof(Transfer));
-      return DecodePackedTransfers(records, state_.transfers);
+      auto decoded = kj::heapArray<Transfer>(records.size() / sizeof(Transfer));
+      DecodePackedTransfers(records, decoded);
+      return decoded;
     });
   }
 
   kj::Promise<void> lookupLedgers(LookupLedgersContext context) override {
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
+    CheckIds(context.getParams().getIds().size());
+    return WithEngine([this, context, start_ns, guard = kj::mv(guard)]() mutable {
+      return LookupLedgers(context, start_ns, kj::mv(guard));
+    });
+  }
+  kj::Promise<void> LookupLedgers(LookupLedgersContext context, uint64_t start_ns,
+                                  kj::Own<CallGuard> guard) {
     auto ids = context.getParams().getIds();
-    CheckIds(ids.size());
     std::vector<Ledger>& found = state_.ledgers;
     size_t count = 0;
     for (uint32_t id : ids) {
@@ -317,8 +333,14 @@ class LedgerImpl final : public rpc::Ledger::Server {
   kj::Promise<void> lookupAccounts(LookupAccountsContext context) override {
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
+    CheckIds(context.getParams().getIds().size());
+    return WithEngine([this, context, start_ns, guard = kj::mv(guard)]() mutable {
+      return LookupAccounts(context, start_ns, kj::mv(guard));
+    });
+  }
+  kj::Promise<void> LookupAccounts(LookupAccountsContext context, uint64_t start_ns,
+                                   kj::Own<CallGuard> guard) {
     auto ids = context.getParams().getIds();
-    CheckIds(ids.size());
     std::vector<Account>& found = state_.accounts;
     size_t count = 0;
     for (auto id : ids) {
@@ -337,39 +359,92 @@ class LedgerImpl final : public rpc::Ledger::Server {
     auto guard = Admit(context.getParams().totalSize().wordCount);
     auto ids = context.getParams().getIds();
     CheckIds(ids.size());
-    std::vector<Transfer>& found = state_.transfers;
-    std::vector<FailedTransfer>& failed = state_.failed_transfers;
-    size_t count = 0;
-    size_t failed_count = 0;
-    for (auto raw_id : ids) {
-      const TransferId id = DecodeU128<TransferIdTag>(raw_id);
-      if (auto transfer = engine().LookupTransfer(id)) {
-        found[count++] = *transfer;
-      } else if (auto failure = engine().LookupFailedTransfer(id)) {
-        failed[failed_count++] = *failure;
+    // Ids that may all be old go to the history thread first; the engine answers the rest,
+    // and those the history did not hold.
+    std::shared_ptr<const replica::ColdHistory> history = state_.core.cold_history();
+    if (history != nullptr && ids.size() > 0) {
+      auto lookup = std::make_shared<HistoryLookup>();
+      lookup->ids.reserve(ids.size());
+      for (auto raw_id : ids) {
+        lookup->ids.push_back(DecodeU128<TransferIdTag>(raw_id));
+        if (!history->MayHold(lookup->ids.back()))
+          return LookUpInEngine(context, start_ns, kj::mv(guard));
       }
+      return state_.core
+          .ReadHistory([history, lookup] {
+            lookup->found =
+                history->LookupTransfers(lookup->ids, lookup->transfers, lookup->failures);
+          })
+          .then([this, context, lookup, start_ns, guard = kj::mv(guard)]() mutable {
+            if (!lookup->found) return LookUpInEngine(context, start_ns, kj::mv(guard));
+            state_.metrics.cold_history_reads_total.Increment();
+            EncodeLookup(context, lookup->transfers, lookup->failures);
+            return Reply(QueryMethod::kLookupTransfers, start_ns, kj::mv(guard), 0);
+          });
     }
+    return LookUpInEngine(context, start_ns, kj::mv(guard));
+  }
+
+  struct HistoryLookup {
+    std::vector<TransferId> ids;
+    bool found = false;
+    std::vector<Transfer> transfers;
+    std::vector<FailedTransfer> failures;
+  };
+
+  kj::Promise<void> LookUpInEngine(LookupTransfersContext context, uint64_t start_ns,
+                                   kj::Own<CallGuard> guard) {
+    return WithEngine([this, context, start_ns, guard = kj::mv(guard)]() mutable {
+      std::vector<Transfer>& found = state_.transfers;
+      std::vector<FailedTransfer>& failed = state_.failed_transfers;
+      size_t count = 0;
+      size_t failed_count = 0;
+      for (auto raw_id : context.getParams().getIds()) {
+        const TransferId id = DecodeU128<TransferIdTag>(raw_id);
+        if (auto transfer = engine().LookupTransfer(id)) {
+          found[count++] = *transfer;
+        } else if (auto failure = engine().LookupFailedTransfer(id)) {
+          failed[failed_count++] = *failure;
+        }
+      }
+      const uint64_t newest_ns = EncodeLookup(context, std::span(found).first(count),
+                                              std::span(failed).first(failed_count));
+      return Reply(QueryMethod::kLookupTransfers, start_ns, kj::mv(guard), newest_ns);
+    });
+  }
+
+  // lookupTransfers' reply; returns the newest booking it shows.
+  static uint64_t EncodeLookup(LookupTransfersContext& context, std::span<const Transfer> found,
+                               std::span<const FailedTransfer> failed) {
     auto results = context.getResults(
-        ReplyWords(count * kTransferWords + failed_count * kFailedTransferWords));
-    auto out = results.initTransfers(static_cast<unsigned>(count));
-    for (size_t i = 0; i < count; ++i) EncodeTransfer(found[i], out[static_cast<unsigned>(i)]);
+        ReplyWords(found.size() * kTransferWords + failed.size() * kFailedTransferWords));
+    auto out = results.initTransfers(static_cast<unsigned>(found.size()));
     uint64_t newest_ns = 0;
-    for (size_t i = 0; i < count; ++i) newest_ns = std::max(newest_ns, found[i].timestamp_ns);
-    if (failed_count > 0) {
-      auto failed_out = results.initFailures(static_cast<unsigned>(failed_count));
-      for (size_t i = 0; i < failed_count; ++i) {
+    for (size_t i = 0; i < found.size(); ++i) {
+      EncodeTransfer(found[i], out[static_cast<unsigned>(i)]);
+      newest_ns = std::max(newest_ns, found[i].timestamp_ns);
+    }
+    if (!failed.empty()) {
+      auto failed_out = results.initFailures(static_cast<unsigned>(failed.size()));
+      for (size_t i = 0; i < failed.size(); ++i) {
         EncodeFailedTransfer(failed[i], failed_out[static_cast<unsigned>(i)]);
         newest_ns = std::max(newest_ns, failed[i].event.timestamp_ns);
       }
     }
-    return Reply(QueryMethod::kLookupTransfers, start_ns, kj::mv(guard), newest_ns);
+    return newest_ns;
   }
 
   kj::Promise<void> getTransferStatuses(GetTransferStatusesContext context) override {
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
+    CheckIds(context.getParams().getIds().size());
+    return WithEngine([this, context, start_ns, guard = kj::mv(guard)]() mutable {
+      return GetTransferStatuses(context, start_ns, kj::mv(guard));
+    });
+  }
+  kj::Promise<void> GetTransferStatuses(GetTransferStatusesContext context, uint64_t start_ns,
+                                        kj::Own<CallGuard> guard) {
     auto ids = context.getParams().getIds();
-    CheckIds(ids.size());
     size_t count = 0;
     uint64_t words = 0;
     for (auto raw_id : ids) {
@@ -398,6 +473,12 @@ class LedgerImpl final : public rpc::Ledger::Server {
   kj::Promise<void> getPostedAtValueTime(GetPostedAtValueTimeContext context) override {
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
+    return WithEngine([this, context, start_ns, guard = kj::mv(guard)]() mutable {
+      return GetPostedAtValueTime(context, start_ns, kj::mv(guard));
+    });
+  }
+  kj::Promise<void> GetPostedAtValueTime(GetPostedAtValueTimeContext context, uint64_t start_ns,
+                                         kj::Own<CallGuard> guard) {
     const AccountId id = DecodeU128<AccountIdTag>(context.getParams().getAccountId());
     const std::optional<PostedAtValueTime> posted =
         engine().GetPostedAtValueTime(id, context.getParams().getValueTimeNs());
@@ -414,24 +495,13 @@ class LedgerImpl final : public rpc::Ledger::Server {
     auto guard = Admit(context.getParams().totalSize().wordCount);
     AccountFilter filter =
         DecodeFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
-    const uint32_t limit = filter.limit;
-    filter.limit = limit + 1;  // one more tells whether another page follows
-    const size_t count =
-        engine().GetAccountTransfers(filter, std::span(state_.transfers).first(limit + 1));
-    const size_t shown = std::min<size_t>(count, limit);
-    auto results = context.getResults(ReplyWords(shown * kTransferWords));
-    auto out = results.initTransfers(static_cast<unsigned>(shown));
-    for (size_t i = 0; i < shown; ++i) {
-      EncodeTransfer(state_.transfers[i], out[static_cast<unsigned>(i)]);
-    }
-    if (count > limit) {
-      results.setNextTimestampNs(NextCursor(filter, state_.transfers[shown - 1].timestamp_ns));
-    }
-    uint64_t newest_ns = 0;
-    for (size_t i = 0; i < count; ++i) {
-      newest_ns = std::max(newest_ns, state_.transfers[i].timestamp_ns);
-    }
-    return Reply(QueryMethod::kGetAccountTransfers, start_ns, kj::mv(guard), newest_ns);
+    return AccountPage(
+        context, QueryMethod::kGetAccountTransfers, start_ns, kj::mv(guard), filter,
+        state_.transfers, kTransferWords,
+        [](const auto& reader, const AccountFilter& f, std::span<Transfer> out) {
+          return reader.GetAccountTransfers(f, out);
+        },
+        [](auto& results, unsigned count) { return results.initTransfers(count); }, EncodeTransfer);
   }
 
   kj::Promise<void> queryAccounts(QueryAccountsContext context) override {
@@ -457,33 +527,33 @@ class LedgerImpl final : public rpc::Ledger::Server {
     auto guard = Admit(context.getParams().totalSize().wordCount);
     AccountFilter filter =
         DecodeFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
-    const uint32_t limit = filter.limit;
-    filter.limit = limit + 1;
-    const size_t count =
-        engine().GetAccountBalances(filter, std::span(state_.balances).first(limit + 1));
-    const size_t shown = std::min<size_t>(count, limit);
-    auto results = context.getResults(ReplyWords(shown * kBalanceWords));
-    auto out = results.initBalances(static_cast<unsigned>(shown));
-    for (size_t i = 0; i < shown; ++i) {
-      EncodeBalance(state_.balances[i], out[static_cast<unsigned>(i)]);
-    }
-    if (count > limit) {
-      results.setNextTimestampNs(NextCursor(filter, state_.balances[shown - 1].timestamp_ns));
-    }
-    return Reply(QueryMethod::kGetAccountBalances, start_ns, kj::mv(guard));
+    return AccountPage(
+        context, QueryMethod::kGetAccountBalances, start_ns, kj::mv(guard), filter, state_.balances,
+        kBalanceWords,
+        [](const auto& reader, const AccountFilter& f, std::span<AccountBalance> out) {
+          return reader.GetAccountBalances(f, out);
+        },
+        [](auto& results, unsigned count) { return results.initBalances(count); }, EncodeBalance);
   }
 
   kj::Promise<void> trialBalance(TrialBalanceContext context) override {
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
-    EncodeTrialBalance(engine().GetTrialBalance(context.getParams().getLedger()),
-                       context.getResults(ReplyWords(32)).initTrialBalance());
-    return Reply(QueryMethod::kTrialBalance, start_ns, kj::mv(guard));
+    return WithEngine([this, context, start_ns, guard = kj::mv(guard)]() mutable {
+      EncodeTrialBalance(engine().GetTrialBalance(context.getParams().getLedger()),
+                         context.getResults(ReplyWords(32)).initTrialBalance());
+      return Reply(QueryMethod::kTrialBalance, start_ns, kj::mv(guard));
+    });
   }
 
   kj::Promise<void> changes(ChangesContext context) override {
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
+    return WithEngine([this, context, start_ns, guard = kj::mv(guard)]() mutable {
+      return Changes(context, start_ns, kj::mv(guard));
+    });
+  }
+  kj::Promise<void> Changes(ChangesContext context, uint64_t start_ns, kj::Own<CallGuard> guard) {
     const uint64_t from = context.getParams().getFromSequence();
     CheckFeedCursor(from);
     uint32_t limit = context.getParams().getLimit();
@@ -502,14 +572,16 @@ class LedgerImpl final : public rpc::Ledger::Server {
 
   kj::Promise<void> subscribe(SubscribeContext context) override {
     auto guard = Admit(context.getParams().totalSize().wordCount);
-    const uint64_t from = context.getParams().getFromSequence();
-    CheckFeedCursor(from);
-    auto subscriber = kj::heap<Subscriber>(state_, from, context.getParams().getConsumer());
-    Subscriber& raw = *subscriber;
-    context.getResults(ReplyWords(1, 1))
-        .setSubscription(kj::heap<SubscriptionImpl>(kj::mv(subscriber)));
-    raw.Pump();
-    return kj::READY_NOW;
+    return WithEngine([this, context, guard = kj::mv(guard)]() mutable -> kj::Promise<void> {
+      const uint64_t from = context.getParams().getFromSequence();
+      CheckFeedCursor(from);
+      auto subscriber = kj::heap<Subscriber>(state_, from, context.getParams().getConsumer());
+      Subscriber& raw = *subscriber;
+      context.getResults(ReplyWords(1, 1))
+          .setSubscription(kj::heap<SubscriptionImpl>(kj::mv(subscriber)));
+      raw.Pump();
+      return kj::READY_NOW;
+    });
   }
 
   kj::Promise<void> info(InfoContext context) override {
@@ -520,6 +592,59 @@ class LedgerImpl final : public rpc::Ledger::Server {
 
  private:
   const engine::Engine& engine() { return state_.core.engine(); }
+
+  // Runs `read`, which reads the engine and returns the reply's promise, with the engine
+  // taken (Core::TakeEngine); it is let go of as soon as `read` returns.
+  template <typename Read>
+  kj::Promise<void> WithEngine(Read&& read) {
+    return state_.core.TakeEngine().then(
+        [read = kj::mv(read)](kj::Own<EngineTurn> turn) mutable -> kj::Promise<void> {
+          kj::Promise<void> reply = read();
+          turn = nullptr;
+          return reply;
+        });
+  }
+
+  // getAccountTransfers and getAccountBalances: a page of what `run` finds for `filter` (on
+  // the engine, or the old history when its range ends there: ColdHistory::Covers), asked for
+  // one more than the limit to tell whether another page follows.
+  template <typename Context, typename Record, typename Run, typename Init, typename Encode>
+  kj::Promise<void> AccountPage(Context& context, QueryMethod method, uint64_t start_ns,
+                                kj::Own<CallGuard> guard, AccountFilter filter,
+                                std::vector<Record>& scratch, uint64_t record_words, Run run,
+                                Init init, Encode encode) {
+    const uint32_t limit = filter.limit;
+    filter.limit = limit + 1;  // one more tells whether another page follows
+    auto reply = [this, context, method, start_ns, filter, limit, record_words, init, encode](
+                     std::span<const Record> found, kj::Own<CallGuard> held) mutable {
+      const size_t shown = std::min<size_t>(found.size(), limit);
+      auto results = context.getResults(ReplyWords(shown * record_words));
+      auto out = init(results, static_cast<unsigned>(shown));
+      uint64_t newest_ns = 0;
+      for (size_t i = 0; i < shown; ++i) encode(found[i], out[static_cast<unsigned>(i)]);
+      for (const Record& record : found) newest_ns = std::max(newest_ns, record.timestamp_ns);
+      if (found.size() > limit) {
+        results.setNextTimestampNs(NextCursor(filter, found[shown - 1].timestamp_ns));
+      }
+      return Reply(method, start_ns, kj::mv(held), newest_ns);
+    };
+    std::shared_ptr<const replica::ColdHistory> history = state_.core.cold_history();
+    if (history != nullptr && history->Covers(filter)) {
+      auto page = std::make_shared<std::vector<Record>>(limit + 1);
+      return state_.core
+          .ReadHistory([history, page, filter, run] {
+            page->resize(*run(*history, filter, std::span(*page)));
+          })
+          .then([this, page, reply, guard = kj::mv(guard)]() mutable {
+            state_.metrics.cold_history_reads_total.Increment();
+            return reply(*page, kj::mv(guard));
+          });
+    }
+    return WithEngine([this, filter, limit, run, reply, &scratch, guard = kj::mv(guard)]() mutable {
+      const size_t count = run(engine(), filter, std::span(scratch).first(limit + 1));
+      return reply(std::span<const Record>(scratch).first(count), kj::mv(guard));
+    });
+  }
 
   // Admits a call under the limits, or fails it with `overloaded`.
   kj::Own<CallGuard> Admit(uint64_t request_words) {
@@ -593,15 +718,18 @@ class LedgerImpl final : public rpc::Ledger::Server {
         DecodeQueryFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
     const uint32_t limit = filter.limit;
     filter.limit = limit + 1;
-    const size_t count = run(filter, std::span(scratch).first(limit + 1));
-    const size_t shown = std::min<size_t>(count, limit);
-    auto results = context.getResults(ReplyWords(shown * record_words));
-    auto out = init(results, static_cast<unsigned>(shown));
-    for (size_t i = 0; i < shown; ++i) encode(scratch[i], out[static_cast<unsigned>(i)]);
-    if (count > limit) {
-      results.setNextTimestampNs(NextCursor(filter.reversed, scratch[shown - 1].timestamp_ns));
-    }
-    return Reply(method, start_ns, kj::mv(guard));
+    return WithEngine([this, context, method, &scratch, record_words, run, init, encode, start_ns,
+                       filter, limit, guard = kj::mv(guard)]() mutable {
+      const size_t count = run(filter, std::span(scratch).first(limit + 1));
+      const size_t shown = std::min<size_t>(count, limit);
+      auto results = context.getResults(ReplyWords(shown * record_words));
+      auto out = init(results, static_cast<unsigned>(shown));
+      for (size_t i = 0; i < shown; ++i) encode(scratch[i], out[static_cast<unsigned>(i)]);
+      if (count > limit) {
+        results.setNextTimestampNs(NextCursor(filter.reversed, scratch[shown - 1].timestamp_ns));
+      }
+      return Reply(method, start_ns, kj::mv(guard));
+    });
   }
 
   static uint64_t NextCursor(const AccountFilter& filter, uint64_t last_timestamp_ns) {
@@ -617,7 +745,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     return CreateFrom<Traits>(context, context.getParams().totalSize().wordCount, [&] {
       auto events = Traits::Events(context.getParams());
       CheckBatchSize<Traits>(events.size());
-      std::span<typename Traits::Event> decoded(Traits::Scratch(state_).data(), events.size());
+      auto decoded = kj::heapArray<typename Traits::Event>(events.size());
       for (size_t i = 0; i < decoded.size(); ++i) {
         decoded[i] = Traits::Decode(events[static_cast<unsigned>(i)]);
       }
@@ -636,59 +764,92 @@ class LedgerImpl final : public rpc::Ledger::Server {
              count));
   }
 
-  // The create* pipeline after admission: `decode` fills the scratch events (or fails the
-  // call), then sequence (log + apply), encode the results, and reply once durable. A batch of
-  // transfers whose ids may be cold first waits, with a copy of its events, for their
-  // read-ahead (Core::MustQueue).
+  // The create* pipeline after admission: `decode` returns the call's events (or fails the
+  // call), then they wait for the engine and go to the apply thread (log + apply), the
+  // results are encoded back on the loop, and the reply goes once durable. A batch of
+  // transfers whose ids may be cold first waits for their read-ahead (Core::MustQueue).
+  // Decoding runs while an earlier batch applies.
   template <typename Traits, typename Context, typename Decode>
   kj::Promise<void> CreateFrom(Context& context, uint64_t request_words, Decode&& decode) {
     using Event = typename Traits::Event;
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(request_words);
-    const std::span<Event> decoded = decode();
+    auto batch = std::make_shared<Batch<Event>>();
+    batch->events = decode();
+    context.releaseParams();
     if constexpr (std::is_same_v<Event, Transfer>) {
-      if (state_.core.MustQueue(decoded)) {
+      if (state_.core.MustQueue(batch->events)) {
         Core::Turn turn = state_.core.EnterQueue();
-        return turn.ready.then([this, context,
-                                events = kj::heapArray<Event>(decoded.data(), decoded.size()),
-                                guard = kj::mv(guard), slot = kj::mv(turn.slot),
-                                answers = std::move(turn.answers), start_ns]() mutable {
-          KJ_DEFER(slot->Leave());
-          replica::Replica& replica = state_.core.replica();
-          replica.UseColdAnswers(answers.get());
-          KJ_DEFER(replica.UseColdAnswers(nullptr));
-          return SubmitAndReply<Traits>(context, std::span<Event>(events.begin(), events.size()),
-                                        kj::mv(guard), start_ns);
+        batch->answers = std::move(turn.answers);
+        return turn.ready.then([this, context, batch, guard = kj::mv(guard),
+                                slot = kj::mv(turn.slot), start_ns]() mutable {
+          kj::Promise<kj::Own<EngineTurn>> taken = state_.core.TakeEngine();
+          slot->Leave();  // the next batch takes the engine after this one
+          return SubmitAndReply<Traits>(context, kj::mv(taken), batch, kj::mv(guard), start_ns);
         });
       }
     }
-    return SubmitAndReply<Traits>(context, decoded, kj::mv(guard), start_ns);
+    return SubmitAndReply<Traits>(context, state_.core.TakeEngine(), batch, kj::mv(guard),
+                                  start_ns);
   }
 
-  template <typename Traits, typename Context>
-  kj::Promise<void> SubmitAndReply(Context& context, std::span<typename Traits::Event> decoded,
-                                   kj::Own<CallGuard> guard, uint64_t start_ns) {
-    using Result = engine::ResultOf<typename Traits::Event>;
-    constexpr Operation kOperation = engine::kOperationOf<typename Traits::Event>;
-    ServerMetrics& metrics = state_.metrics;
-    // Counted as rejected unless it reaches the log (dismissed below).
-    bool rejected = true;
-    KJ_DEFER(if (rejected) metrics.Batches(kOperation, BatchOutcome::kRejected).Increment());
-    const size_t count = decoded.size();
-    std::span<Result> results(Traits::Results(state_).data(), count);
+  // A batch on its way to the apply thread, shared with the job there, which may outlive the
+  // call (cancelled meanwhile).
+  template <typename Event>
+  struct Batch {
+    kj::Array<Event> events;
+    std::shared_ptr<cold::ReadAheadAnswers> answers;  // the read-ahead's, if it waited for one
+    absl::StatusOr<replica::BatchReceipt> receipt;
+  };
+
+  template <typename Traits, typename Context, typename Event = typename Traits::Event>
+  kj::Promise<void> SubmitAndReply(Context context, kj::Promise<kj::Own<EngineTurn>> taken,
+                                   std::shared_ptr<Batch<Event>> batch, kj::Own<CallGuard> guard,
+                                   uint64_t start_ns) {
+    using Result = engine::ResultOf<Event>;
+    const size_t count = batch->events.size();
+    // The results are the state's scratch: written on the apply thread, read here, both with
+    // the engine taken.
+    const std::span<Result> results(Traits::Results(state_).data(), count);
     const std::span<uint64_t> timestamps_ns(state_.timestamps_ns.data(), count);
-    absl::StatusOr<replica::BatchReceipt> receipt =
-        state_.core.replica().Submit<typename Traits::Event>(decoded, results, timestamps_ns);
+    Core& core = state_.core;
+    return taken
+        .then([&core, batch, results, timestamps_ns](kj::Own<EngineTurn> turn) {
+          return core.Apply(kj::mv(turn), [&core, batch, results, timestamps_ns] {
+            replica::Replica& replica = core.replica();
+            replica.UseColdAnswers(batch->answers.get());
+            batch->receipt = replica.Submit<Event>(batch->events, results, timestamps_ns);
+            replica.UseColdAnswers(nullptr);
+          });
+        })
+        .then([this, context, batch, results, timestamps_ns, guard = kj::mv(guard),
+               start_ns](kj::Own<EngineTurn> turn) mutable {
+          return ReplyToBatch<Traits>(context, *batch, results, timestamps_ns, kj::mv(turn),
+                                      kj::mv(guard), start_ns);
+        });
+  }
+
+  // After the apply, with the engine still taken: the results encoded, then the reply once
+  // durable.
+  template <typename Traits, typename Context, typename Event, typename Result>
+  kj::Promise<void> ReplyToBatch(Context& context, const Batch<Event>& batch,
+                                 std::span<Result> results, std::span<const uint64_t> timestamps_ns,
+                                 kj::Own<EngineTurn> turn, kj::Own<CallGuard> guard,
+                                 uint64_t start_ns) {
+    constexpr Operation kOperation = engine::kOperationOf<Event>;
+    ServerMetrics& metrics = state_.metrics;
+    const absl::StatusOr<replica::BatchReceipt>& receipt = batch.receipt;
     if (!receipt.ok()) {
+      metrics.Batches(kOperation, BatchOutcome::kRejected).Increment();
       if (receipt.status().GetPayload(replica::kLedgerFullPayload).has_value()) {
         metrics.RequestsRejected(RejectReason::kEngineFull).Increment();
       }
       FailStatus(receipt.status());
     }
-    rejected = false;
     state_.core.NoteApplied(*receipt);
     metrics.Batches(kOperation, BatchOutcome::kOk).Increment();
     metrics.CountEvents(std::span<const Result>(results));
+    const size_t count = results.size();
     auto out = context.getResults(ReplyWords(count * kEventResultWords))
                    .initResults(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) {
@@ -696,7 +857,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
       result.setStatus(static_cast<typename Traits::Status>(results[i]));
       if (timestamps_ns[i] != 0) result.setTimestampNs(timestamps_ns[i]);
     }
-    context.releaseParams();
+    turn = nullptr;
     metrics.inflight_batches.Increment();
     metrics.awaiting_durability_batches.Increment();
     return state_.core.WaitDurable(receipt->op)
