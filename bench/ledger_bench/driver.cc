@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -182,7 +183,8 @@ absl::Status Load::Run(Report& report) {
   std::vector<uint64_t> old_lookups_ns, old_pages_ns;
   std::thread old_queries;
   if (options_.cold_queries > 0) {
-    old_queries = std::thread([&] { TimeOldQueries(old_lookups_ns, old_pages_ns); });
+    old_queries =
+        std::thread([&] { TimeOldQueries(old_lookups_ns, old_pages_ns, report.validation); });
   }
   while (workers_running_.load() != 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -315,9 +317,14 @@ absl::Status Load::Expire(Validation& validation) {
 // Ids are handed out in order (Stream::NextId), so a number from the first half of those
 // acknowledged names a transfer booked long ago; a lookup of one that failed or was never
 // booked is timed too. Spread over the load: one lookup and one page every 5 ms at most.
-void Load::TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_t>& pages_ns) {
+void Load::TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_t>& pages_ns,
+                          Validation& validation) {
   net::Client& client = *clients_.back();
   Random random{Mix(options_.seed ^ 0x01D)};
+  const auto unexpected = [&validation](std::string what) {
+    ++validation.results_unexpected;
+    if (validation.first_unexpected.empty()) validation.first_unexpected = std::move(what);
+  };
   while (workers_running_.load() != 0 && lookups_ns.size() < options_.cold_queries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     const uint64_t half = acknowledged_.load(std::memory_order_relaxed) / 2;
@@ -329,15 +336,29 @@ void Load::TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_
     auto found = client.LookupTransfers(std::vector<TransferId>{id});
     if (!found.ok()) return;
     lookups_ns.push_back(base::MonotonicNs() - start_ns);
+    ++validation.results_checked;
     if (found->empty()) continue;
+    const Transfer transfer = found->front();
+    if (found->size() != 1 || transfer.id != id) {
+      unexpected(absl::StrCat("old lookup of transfer ", number, ": another transfer answered"));
+      continue;
+    }
     AccountFilter filter;
-    filter.account_id = found->front().debit_account_id;
-    filter.timestamp_max_ns = found->front().timestamp_ns;
+    filter.account_id = transfer.debit_account_id;
+    filter.timestamp_max_ns = transfer.timestamp_ns;
     filter.flags |= filter_flags::kReversed;
     filter.limit = kQueryPageSize;
     start_ns = base::MonotonicNs();
-    if (!client.GetAccountTransfers(filter).ok()) return;
+    auto page = client.GetAccountTransfers(filter);
+    if (!page.ok()) return;
     pages_ns.push_back(base::MonotonicNs() - start_ns);
+    // Its debit account's history up to it, newest first, starts with it.
+    ++validation.results_checked;
+    if (page->records.empty() ||
+        std::memcmp(&page->records.front(), &transfer, sizeof(Transfer)) != 0) {
+      unexpected(
+          absl::StrCat("old history page up to transfer ", number, " does not start with it"));
+    }
   }
 }
 

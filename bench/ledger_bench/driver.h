@@ -54,8 +54,10 @@ class Load {
   void Work(Worker& worker);
   absl::Status Expire(Validation& validation);
   void TimeQueries(Report& report);
-  // --cold-queries: on its own connection while the workers run.
-  void TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_t>& pages_ns);
+  // --cold-queries: on its own connection while the workers run. Each answer is checked (the
+  // transfer asked for; a page that starts with it), into `validation`.
+  void TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_t>& pages_ns,
+                      Validation& validation);
   void Validate(Validation& validation);
   void FillLatencies(const std::vector<BatchSample>& samples, Report& report) const;
   void FillThroughput(const std::vector<BatchSample>& samples, Report& report) const;

@@ -122,9 +122,12 @@ TEST_F(LedgerBench, ColdStoreAnswersUnderLoadAndAfterSigkill) {
                                    "--pending",         "0.3",
                                    "--resubmit-share",  "0.1",
                                    "--queries",         "50",
+                                   "--cold-queries",    "200",
                                    "--sample-accounts", "50"},
                                   directory_.path());
     ASSERT_EQ(run.exit_code, 0) << run.output;
+    // Old lookups and pages answered during the load, each checked.
+    EXPECT_NE(run.output.find("old lookups:"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("PASSED"), std::string::npos) << run.output;
     if (round == 0) {
       EXPECT_EQ(server.Kill(), 128 + SIGKILL);
@@ -137,6 +140,9 @@ TEST_F(LedgerBench, ColdStoreAnswersUnderLoadAndAfterSigkill) {
   EXPECT_EQ(metrics.find("ledger_cold_read_ahead_batches_total 0\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("ledger_cold_read_ahead_batches_total "), std::string::npos) << metrics;
   EXPECT_EQ(metrics.find("ledger_cold_runs 0\n"), std::string::npos) << metrics;
+  // Some were answered from old history alone, beside the batches.
+  EXPECT_NE(metrics.find("ledger_cold_history_reads_total "), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("ledger_cold_history_reads_total 0\n"), std::string::npos) << metrics;
   EXPECT_TRUE(std::filesystem::exists(server.data_dir() + "/cold/run-0000000000000001.cold"));
 }
 

@@ -7,7 +7,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
@@ -315,6 +318,150 @@ TEST(Replica, HotWindowAnswersAsAllInMemoryAcrossSnapshotsAndRestarts) {
       ASSERT_TRUE(opened->SnapshotNow().ok());
     }
   }
+}
+
+// Old history read on another thread while batches apply (a server's history thread): each
+// ColdHistory, taken between batches and used while later ones apply, answers lookups and
+// history and balance pages as the engine does at the end, whenever it covers the question;
+// ids in the window, never booked, or ranges that reach it are left to the engine.
+TEST(Replica, ColdHistoryAnswersAsTheEngineWhileBatchesApply) {
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  ReplicaOptions options;
+  options.engine.hot_transfers = kHotTransfers;
+  std::unique_ptr<Replica> opened = OpenLedger(path, /*use_io_uring=*/false, options);
+  ASSERT_NE(opened, nullptr);
+  engine::Engine reference;
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(*opened, reference));
+  ASSERT_EQ(opened->TakeColdHistory(), nullptr);  // nothing cold yet
+
+  // What the reader thread asked and was told.
+  struct Lookup {
+    TransferId id;
+    bool answered;
+    std::vector<Transfer> transfers;
+    std::vector<FailedTransfer> failures;
+  };
+  struct Page {
+    AccountFilter filter;
+    std::optional<size_t> count;
+    std::vector<Transfer> transfers;
+    std::vector<AccountBalance> balances;
+  };
+  std::mutex mutex;
+  std::shared_ptr<const ColdHistory> latest;
+  std::atomic<uint64_t> last_op{0};
+  std::atomic<uint64_t> first_timestamp_ns{0};
+  std::atomic<bool> done{false};
+  std::vector<Lookup> lookups;
+  std::vector<Page> pages;
+  std::thread reader([&] {
+    std::mt19937_64 random(7);
+    while (!done.load()) {
+      std::shared_ptr<const ColdHistory> history;
+      {
+        std::lock_guard lock(mutex);
+        history = latest;
+      }
+      if (history == nullptr) {
+        std::this_thread::yield();
+        continue;
+      }
+      Lookup lookup;
+      const uint64_t op = 3 + random() % (last_op.load() - 2);
+      lookup.id = TransferId::From((u128{op} << 32) | (random() % 10 == 0 ? 0xffff : random() % 9));
+      lookup.answered =
+          history->LookupTransfers({&lookup.id, 1}, lookup.transfers, lookup.failures);
+      Page page;
+      page.filter.account_id = AccountId::From(1 + random() % testing::kTestAccounts);
+      // Half of the ranges end in the window, or beyond it.
+      const uint64_t span_ns = 2 * (history->before_ns() - first_timestamp_ns.load());
+      page.filter.timestamp_max_ns = first_timestamp_ns.load() + random() % span_ns;
+      page.filter.timestamp_min_ns =
+          random() % 3 == 0 ? page.filter.timestamp_max_ns - random() % span_ns : 0;
+      page.filter.flags = static_cast<uint32_t>(random() % 8);  // debits, credits, reversed
+      page.filter.code = static_cast<uint16_t>(random() % 3 == 0 ? random() % 3 : 0);
+      page.filter.limit = static_cast<uint32_t>(1 + random() % 40);
+      page.transfers.resize(page.filter.limit);
+      page.count = history->GetAccountTransfers(page.filter, page.transfers);
+      if (page.count) page.transfers.resize(*page.count);
+      Page balances = page;
+      balances.balances.resize(page.filter.limit);
+      balances.count = history->GetAccountBalances(balances.filter, balances.balances);
+      if (balances.count) balances.balances.resize(*balances.count);
+      std::lock_guard lock(mutex);
+      lookups.push_back(std::move(lookup));
+      pages.push_back(std::move(page));
+      pages.push_back(std::move(balances));
+    }
+  });
+
+  uint64_t op = 2;
+  for (int i = 0; i < 400; ++i) {
+    std::vector<Transfer> batch = BatchReachingBack(13, ++op);
+    std::vector<CreateTransferResult> results(batch.size());
+    std::vector<CreateTransferResult> expected(batch.size());
+    auto receipt = opened->Submit<Transfer>(batch, results);
+    ASSERT_TRUE(receipt.ok()) << receipt.status();
+    reference.CreateTransfers(batch, receipt->timestamp_ns, expected);
+    ASSERT_EQ(results, expected) << "op " << op;
+    if (op == 3) first_timestamp_ns = receipt->timestamp_ns;
+    last_op = op;
+    if (i % 3 == 0) {  // the reader goes on with an older one meanwhile
+      std::shared_ptr<const ColdHistory> history = opened->TakeColdHistory();
+      std::lock_guard lock(mutex);
+      if (history != nullptr) latest = std::move(history);
+    }
+  }
+  done = true;
+  reader.join();
+
+  // Every answer the history gave is the engine's (and the all-in-memory reference's) now.
+  size_t lookups_answered = 0, pages_answered = 0;
+  for (const Lookup& lookup : lookups) {
+    const std::optional<Transfer> transfer = opened->engine().LookupTransfer(lookup.id);
+    const std::optional<FailedTransfer> failure = opened->engine().LookupFailedTransfer(lookup.id);
+    const std::optional<Transfer> expected = reference.LookupTransfer(lookup.id);
+    ASSERT_EQ(transfer.has_value(), expected.has_value());
+    if (!lookup.answered) continue;
+    ++lookups_answered;
+    ASSERT_EQ(lookup.transfers.size() + lookup.failures.size(), 1u);
+    if (!lookup.transfers.empty()) {
+      ASSERT_TRUE(transfer.has_value());
+      ASSERT_EQ(std::memcmp(&lookup.transfers[0], &*transfer, sizeof(Transfer)), 0);
+    } else {
+      ASSERT_TRUE(failure.has_value());
+      ASSERT_EQ(lookup.failures[0], *failure);
+    }
+  }
+  for (const Page& page : pages) {
+    if (!page.count) continue;
+    ++pages_answered;
+    if (page.balances.empty() && page.transfers.size() == *page.count) {
+      std::vector<Transfer> engine_page(page.filter.limit), expected_page(page.filter.limit);
+      engine_page.resize(opened->engine().GetAccountTransfers(page.filter, engine_page));
+      expected_page.resize(reference.GetAccountTransfers(page.filter, expected_page));
+      ASSERT_EQ(engine_page.size(), *page.count);
+      ASSERT_EQ(expected_page.size(), *page.count);
+      ASSERT_EQ(std::memcmp(page.transfers.data(), engine_page.data(),
+                            engine_page.size() * sizeof(Transfer)),
+                0);
+    }
+    if (page.balances.size() == *page.count) {
+      std::vector<AccountBalance> engine_page(page.filter.limit);
+      engine_page.resize(opened->engine().GetAccountBalances(page.filter, engine_page));
+      ASSERT_EQ(engine_page.size(), *page.count);
+      ASSERT_EQ(std::memcmp(page.balances.data(), engine_page.data(),
+                            engine_page.size() * sizeof(AccountBalance)),
+                0);
+    }
+  }
+  // Enough of each to mean something: cold answers, and questions left to the engine.
+  EXPECT_GT(lookups_answered, lookups.size() / 4) << lookups.size();
+  EXPECT_LT(lookups_answered, lookups.size());
+  EXPECT_GT(pages_answered, 10u) << pages.size();
+  EXPECT_LT(pages_answered, pages.size());
 }
 
 // Each snapshot writes only what is new since the previous one into its extent and names the
