@@ -1,13 +1,17 @@
 // The ledger server: recovers the ledger from its data directory, then serves the RPC contract
 // (net/ledger.capnp) until SIGTERM or SIGINT, and shuts down gracefully.
 //
-// Pipeline, on one KJ event loop thread: decode a batch -> sequencer (op number, timestamp,
-// append to the WAL's group commit) -> engine apply -> reply once the WAL writer thread reports
-// the entry durable (an eventfd wakes the loop). Execution overlaps the write in flight.
+// Pipeline: the KJ event loop decodes a batch; it waits for its turn at the engine; the apply
+// thread runs the sequencer (op number, timestamp, append to the WAL's group commit) and the
+// engine's apply; back on the loop its results are encoded, and the reply goes once the WAL
+// writer thread reports the entry durable (an eventfd wakes the loop). Execution overlaps the
+// write in flight, and the loop goes on reading requests while a batch applies.
 //
-// Reads run on the same thread against the applied state and reply once the log is durable
-// through the last op applied when they ran: they see every acknowledged write, and never
-// report one that a crash could still take away.
+// Reads take their turn at the engine on the loop and reply once the log is durable through
+// the last op applied when they ran: they see every acknowledged write, and never report one
+// that a crash could still take away. Those that old history alone answers (cold transfers,
+// pages that end below the cold boundary) run on a thread of their own without waiting for a
+// turn (docs/architecture.md, "The server").
 #pragma once
 
 #include <cstdint>

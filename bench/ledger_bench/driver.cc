@@ -327,9 +327,12 @@ void Load::TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_
   };
   while (workers_running_.load() != 0 && lookups_ns.size() < options_.cold_queries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    const uint64_t half = acknowledged_.load(std::memory_order_relaxed) / 2;
-    if (half == 0) continue;
-    const uint64_t number = 1 + random.Below(half);
+    const uint64_t acknowledged = acknowledged_.load(std::memory_order_relaxed);
+    const uint64_t range = options_.cold_age == 0
+                               ? acknowledged / 2
+                               : acknowledged - std::min(acknowledged, options_.cold_age);
+    if (range == 0) continue;
+    const uint64_t number = 1 + random.Below(range);
     const TransferId id{options_.id_order == IdOrder::kRandom ? Mix(number) : number,
                         space_->nonce()};
     uint64_t start_ns = base::MonotonicNs();

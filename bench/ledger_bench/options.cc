@@ -50,6 +50,9 @@ Measurement and output:
                            half and N pages of their debit account's history up to them (old:
                            in the cold store once the server's window has moved on), timed
                            (default 0)
+  --cold-age N             with --cold-queries: only transfers at least N transfers older than
+                           the newest acknowledged (give the server's --hot-transfers to time
+                           cold ones only; default 0: the first half)
   --sample-accounts N      accounts whose balances are checked (default 1024)
   --json FILE              the report as JSON
   --chart FILE.svg         throughput over time and latency percentiles
@@ -173,6 +176,7 @@ absl::StatusOr<BenchOptions> ParseOptions(const std::vector<std::string>& args) 
       {"--wire", Choice("--wire", &options.packed, {{"packed", true}, {"list", false}})},
       {"--queries", Number("--queries", &options.queries, 0, 1'000'000)},
       {"--cold-queries", Number("--cold-queries", &options.cold_queries, 0, 1'000'000)},
+      {"--cold-age", Number("--cold-age", &options.cold_age, 0, uint64_t{1} << 40)},
       {"--sample-accounts", Number("--sample-accounts", &options.sample_accounts, 0, 1'000'000)},
       {"--json", Text(&options.json_file)},
       {"--chart", Text(&options.chart_file)},

@@ -196,6 +196,9 @@ ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t, Server
       options(o),
       timer(t),
       metrics(m),
+      ledger_buffers(std::make_shared<EventBuffers<Ledger>>(o.limits.batch_events_max)),
+      account_buffers(std::make_shared<EventBuffers<Account>>(o.limits.batch_events_max)),
+      transfer_buffers(std::make_shared<EventBuffers<Transfer>>(o.limits.batch_events_max)),
       ledgers(o.limits.batch_events_max),
       accounts(std::max(o.limits.batch_events_max, o.limits.query_ids_max)),
       transfers(std::max<size_t>(o.limits.batch_events_max, o.limits.query_results_max + 1)),
@@ -249,6 +252,7 @@ struct CreateTraits<rpc::Ledger::Server::CreateLedgersContext> {
     return params.getLedgers();
   }
   static Event Decode(rpc::LedgerInfo::Reader in) { return DecodeLedger(in); }
+  static std::shared_ptr<EventBuffers<Event>> Buffers(ServiceState& s) { return s.ledger_buffers; }
   static std::vector<engine::ResultOf<Event>>& Results(ServiceState& s) { return s.ledger_results; }
 };
 
@@ -260,6 +264,7 @@ struct CreateTraits<rpc::Ledger::Server::CreateAccountsContext> {
     return params.getAccounts();
   }
   static Event Decode(rpc::Account::Reader in) { return DecodeAccount(in); }
+  static std::shared_ptr<EventBuffers<Event>> Buffers(ServiceState& s) { return s.account_buffers; }
   static std::vector<engine::ResultOf<Event>>& Results(ServiceState& s) {
     return s.account_results;
   }
@@ -273,6 +278,9 @@ struct CreateTraits<rpc::Ledger::Server::CreateTransfersContext> {
     return params.getTransfers();
   }
   static Event Decode(rpc::Transfer::Reader in) { return DecodeTransfer(in); }
+  static std::shared_ptr<EventBuffers<Event>> Buffers(ServiceState& s) {
+    return s.transfer_buffers;
+  }
   static std::vector<engine::ResultOf<Event>>& Results(ServiceState& s) {
     return s.transfer_results;
   }
@@ -294,18 +302,17 @@ class LedgerImpl final : public rpc::Ledger::Server {
   kj::Promise<void> createTransfersPacked(CreateTransfersPackedContext context) override {
     using Traits = CreateTraits<CreateTransfersContext>;
     const capnp::Data::Reader records = context.getParams().getRecords();
-    return CreateFrom<Traits>(context, records.size() / sizeof(capnp::word), [&] {
-      if (records.size() % sizeof(Transfer) != 0) {
-        state_.metrics.RequestsRejected(RejectReason::kMalformed).Increment();
-        Fail(kj::Exception::Type::FAILED,
-             absl::StrCat("createTransfersPacked: ", records.size(),
-                          " bytes are not whole records of ", sizeof(Transfer)));
-      }
-      CheckBatchSize<Traits>(records.size() / sizeof(Transfer));
-      auto decoded = kj::heapArray<Transfer>(records.size() / sizeof(Transfer));
-      DecodePackedTransfers(records, decoded);
-      return decoded;
-    });
+    return CreateFrom<Traits>(
+        context, records.size() / sizeof(capnp::word), [&](std::span<Transfer> room) {
+          if (records.size() % sizeof(Transfer) != 0) {
+            state_.metrics.RequestsRejected(RejectReason::kMalformed).Increment();
+            Fail(kj::Exception::Type::FAILED,
+                 absl::StrCat("createTransfersPacked: ", records.size(),
+                              " bytes are not whole records of ", sizeof(Transfer)));
+          }
+          CheckBatchSize<Traits>(records.size() / sizeof(Transfer));
+          return DecodePackedTransfers(records, room);
+        });
   }
 
   kj::Promise<void> lookupLedgers(LookupLedgersContext context) override {
@@ -742,15 +749,17 @@ class LedgerImpl final : public rpc::Ledger::Server {
   template <typename Context>
   kj::Promise<void> Create(Context& context) {
     using Traits = CreateTraits<Context>;
-    return CreateFrom<Traits>(context, context.getParams().totalSize().wordCount, [&] {
-      auto events = Traits::Events(context.getParams());
-      CheckBatchSize<Traits>(events.size());
-      auto decoded = kj::heapArray<typename Traits::Event>(events.size());
-      for (size_t i = 0; i < decoded.size(); ++i) {
-        decoded[i] = Traits::Decode(events[static_cast<unsigned>(i)]);
-      }
-      return decoded;
-    });
+    return CreateFrom<Traits>(context, context.getParams().totalSize().wordCount,
+                              [&](std::span<typename Traits::Event> room) {
+                                auto events = Traits::Events(context.getParams());
+                                CheckBatchSize<Traits>(events.size());
+                                const std::span<typename Traits::Event> decoded =
+                                    room.first(events.size());
+                                for (size_t i = 0; i < decoded.size(); ++i) {
+                                  decoded[i] = Traits::Decode(events[static_cast<unsigned>(i)]);
+                                }
+                                return decoded;
+                              });
   }
 
   template <typename Traits>
@@ -764,9 +773,9 @@ class LedgerImpl final : public rpc::Ledger::Server {
              count));
   }
 
-  // The create* pipeline after admission: `decode` returns the call's events (or fails the
-  // call), then they wait for the engine and go to the apply thread (log + apply), the
-  // results are encoded back on the loop, and the reply goes once durable. A batch of
+  // The create* pipeline after admission: `decode` fills the call's events into the room it
+  // is given (or fails the call), then they wait for the engine and go to the apply thread (log +
+  // apply), the results are encoded back on the loop, and the reply goes once durable. A batch of
   // transfers whose ids may be cold first waits for their read-ahead (Core::MustQueue).
   // Decoding runs while an earlier batch applies.
   template <typename Traits, typename Context, typename Decode>
@@ -774,8 +783,8 @@ class LedgerImpl final : public rpc::Ledger::Server {
     using Event = typename Traits::Event;
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(request_words);
-    auto batch = std::make_shared<Batch<Event>>();
-    batch->events = decode();
+    auto batch = std::make_shared<Batch<Event>>(Traits::Buffers(state_));
+    batch->events = decode(std::span(batch->buffer));
     context.releaseParams();
     if constexpr (std::is_same_v<Event, Transfer>) {
       if (state_.core.MustQueue(batch->events)) {
@@ -797,7 +806,14 @@ class LedgerImpl final : public rpc::Ledger::Server {
   // call (cancelled meanwhile).
   template <typename Event>
   struct Batch {
-    kj::Array<Event> events;
+    explicit Batch(std::shared_ptr<EventBuffers<Event>> from)
+        : buffers(std::move(from)), buffer(buffers->Take()) {}
+    ~Batch() { buffers->Give(std::move(buffer)); }
+    KJ_DISALLOW_COPY(Batch);
+
+    std::shared_ptr<EventBuffers<Event>> buffers;
+    std::vector<Event> buffer;
+    std::span<Event> events;                          // in `buffer`
     std::shared_ptr<cold::ReadAheadAnswers> answers;  // the read-ahead's, if it waited for one
     absl::StatusOr<replica::BatchReceipt> receipt;
   };

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <list>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,6 +36,37 @@ struct Connection : public kj::Refcounted {
 
 struct Subscriber;
 
+// Event arrays of batches on their way to the apply thread, reused: a fresh 1.2 MB array per
+// batch cost the loop a page fault per 4 KiB and its zeroing. Taken on the loop; given back by
+// whichever thread lets go of the batch last (a cancelled call's batch may still be applying).
+template <typename Event>
+class EventBuffers {
+ public:
+  explicit EventBuffers(size_t events_max) : events_max_(events_max) {}
+  // events_max() events.
+  std::vector<Event> Take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!spare_.empty()) {
+        std::vector<Event> buffer = std::move(spare_.back());
+        spare_.pop_back();
+        return buffer;
+      }
+    }
+    return std::vector<Event>(events_max_);
+  }
+  void Give(std::vector<Event> buffer) {
+    std::lock_guard lock(mutex_);
+    if (spare_.size() < kSpareMax) spare_.push_back(std::move(buffer));
+  }
+
+ private:
+  static constexpr size_t kSpareMax = 4;  // a few batches in flight; more are allocated
+  const size_t events_max_;
+  std::mutex mutex_;
+  std::vector<std::vector<Event>> spare_;
+};
+
 // Everything the interfaces share. Lives on the loop thread for the server's lifetime.
 class ServiceState {
  public:
@@ -49,7 +82,11 @@ class ServiceState {
   std::set<Connection*> connections;
   std::list<Subscriber*> subscribers;
 
-  // Decoding scratch, reused by every call (the loop runs one call at a time).
+  // Batches' events (shared with the batches, which may outlive this state).
+  std::shared_ptr<EventBuffers<Ledger>> ledger_buffers;
+  std::shared_ptr<EventBuffers<Account>> account_buffers;
+  std::shared_ptr<EventBuffers<Transfer>> transfer_buffers;
+  // Scratch of calls that use the engine, reused by each (they take turns at it).
   std::vector<Ledger> ledgers;
   std::vector<Account> accounts;
   std::vector<Transfer> transfers;
