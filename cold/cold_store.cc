@@ -434,6 +434,14 @@ size_t AccountTransfersIn(const Runs& runs, const AccountFilter& filter, std::sp
         run, RunSection::kAccounts, filter.account_id, filter.timestamp_min_ns, max_ns,
         [](const AccountEntry& e) { return e.account_id; },
         [](const AccountEntry& e) { return e.timestamp_ns; });
+    // The records a page will read are all over the run: their reads start together (twice
+    // the room left, as some may be filtered out).
+    uint64_t prefetched = 0;
+    Walk(begin, end, reversed, [&](uint64_t i) {
+      run.Prefetch<Transfer>(RunSection::kTransfers,
+                             run.At<AccountEntry>(RunSection::kAccounts, i).position);
+      return ++prefetched < 2 * (limit - count);
+    });
     Walk(begin, end, reversed, [&](uint64_t i) {
       if (count >= limit) return false;
       const Transfer& t = run.At<Transfer>(

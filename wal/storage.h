@@ -69,6 +69,13 @@ class File {
     (void)mapping;
     (void)size_bytes;
   }
+  // A hint: [address, address + size_bytes) of a mapping from MapReadOnly will be read soon;
+  // the storage may start reading it from the disk now, so that several pages wanted together
+  // are read side by side, not one after the other. The default does nothing.
+  virtual void PrefetchMapped(const std::byte* address, uint64_t size_bytes) const {
+    (void)address;
+    (void)size_bytes;
+  }
 
  protected:
   explicit File(std::string path) : path_(std::move(path)) {}

@@ -73,6 +73,17 @@ class Run {
     return *reinterpret_cast<const Record*>(bytes_.get() + extent.offset + offset);
   }
 
+  // Starts reading records [index, index + count) of `section` from the disk, if they are not
+  // in memory, without waiting (several pages a read will want are then read side by side).
+  template <typename Record>
+  void Prefetch(RunSection section, uint64_t index, uint64_t count = 1) const {
+    const SectionExtent& extent = header_.sections[static_cast<size_t>(section)];
+    const uint64_t offset = index * sizeof(Record);
+    const uint64_t size_bytes = count * sizeof(Record);
+    if (offset + size_bytes > extent.size_bytes) return;
+    file_->PrefetchMapped(bytes_.get() + extent.offset + offset, size_bytes);
+  }
+
   // Checks every chunk: DataLoss naming the first that fails.
   absl::Status Verify() const;
   // Lets the pages reads have touched leave this process's resident memory (they stay in the
@@ -148,6 +159,7 @@ inline uint64_t Run::FindId(const TransferId& id) const {
     if (after == fences_.begin()) return count;  // below the first id
     begin = static_cast<uint64_t>(after - fences_.begin() - 1) * kFenceStride;
     end = std::min(begin + kFenceStride, count);
+    Prefetch<IdEntry>(RunSection::kIds, begin, end - begin);  // its pages together
   }
   const uint64_t index = LowerBoundIn<IdEntry>(
       *this, RunSection::kIds, begin, end, [&id](const IdEntry& entry) { return entry.id < id; });
