@@ -264,6 +264,19 @@ std::vector<Transfer> BatchReachingBack(uint64_t seed, uint64_t op) {
   return batch;
 }
 
+// Submits `batch` (op `op`) to the replica and applies it to `reference` at the same
+// timestamp, which goes to *timestamp_ns: both give the same results.
+void SubmitToBoth(Replica& replica, engine::Engine& reference, std::span<const Transfer> batch,
+                  uint64_t op, uint64_t* timestamp_ns = nullptr) {
+  std::vector<CreateTransferResult> results(batch.size());
+  std::vector<CreateTransferResult> expected(batch.size());
+  auto receipt = replica.Submit<Transfer>(batch, results);
+  ASSERT_TRUE(receipt.ok()) << receipt.status();
+  reference.CreateTransfers(batch, receipt->timestamp_ns, expected);
+  ASSERT_EQ(results, expected) << "op " << op;
+  if (timestamp_ns != nullptr) *timestamp_ns = receipt->timestamp_ns;
+}
+
 TEST(Replica, HotWindowAnswersAsAllInMemoryAcrossSnapshotsAndRestarts) {
   TemporaryDirectory temporary;
   const std::string path = temporary.Sub("data");
@@ -284,12 +297,7 @@ TEST(Replica, HotWindowAnswersAsAllInMemoryAcrossSnapshotsAndRestarts) {
     }
     for (int i = 0; i < 150; ++i) {
       std::vector<Transfer> batch = BatchReachingBack(11, ++op);
-      std::vector<CreateTransferResult> results(batch.size());
-      std::vector<CreateTransferResult> expected(batch.size());
-      auto receipt = opened->Submit<Transfer>(batch, results);
-      ASSERT_TRUE(receipt.ok()) << receipt.status();
-      reference.CreateTransfers(batch, receipt->timestamp_ns, expected);
-      ASSERT_EQ(results, expected) << "op " << op;
+      ASSERT_NO_FATAL_FAILURE(SubmitToBoth(*opened, reference, batch, op));
       ASSERT_LE(opened->engine().hot_transfer_count(), kHotTransfers);
       some_ids.push_back(batch.front().id);
     }
@@ -400,13 +408,9 @@ TEST(Replica, ColdHistoryAnswersAsTheEngineWhileBatchesApply) {
   uint64_t op = 2;
   for (int i = 0; i < 400; ++i) {
     std::vector<Transfer> batch = BatchReachingBack(13, ++op);
-    std::vector<CreateTransferResult> results(batch.size());
-    std::vector<CreateTransferResult> expected(batch.size());
-    auto receipt = opened->Submit<Transfer>(batch, results);
-    ASSERT_TRUE(receipt.ok()) << receipt.status();
-    reference.CreateTransfers(batch, receipt->timestamp_ns, expected);
-    ASSERT_EQ(results, expected) << "op " << op;
-    if (op == 3) first_timestamp_ns = receipt->timestamp_ns;
+    uint64_t timestamp_ns = 0;
+    ASSERT_NO_FATAL_FAILURE(SubmitToBoth(*opened, reference, batch, op, &timestamp_ns));
+    if (op == 3) first_timestamp_ns = timestamp_ns;
     last_op = op;
     if (i % 3 == 0) {  // the reader goes on with an older one meanwhile
       std::shared_ptr<const ColdHistory> history = opened->TakeColdHistory();
