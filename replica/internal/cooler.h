@@ -1,7 +1,8 @@
 // Keeps a windowed engine's memory bounded (docs/cold-store.md): once the window of transfers
 // in memory is half full, it exports what the log has made durable, up to where about a
 // quarter of the window stays hot, has the cold store write it as a run on the cooler's own
-// thread, and once the run is durable publishes it and lets the engine evict those facts.
+// thread, and once the run is durable publishes it and lets the engine evict those facts, a
+// step after each batch.
 //
 // Only durable ops are exported: a fact in the cold store is never one the log could lose.
 // Eviction stops short of what a live snapshot image borrows (its extent's part of the window).
@@ -77,7 +78,8 @@ class Cooler {
   void StartWrite(engine::Engine& engine, uint64_t before_ns);
   // Publishes the written run (waiting for it when `wait`) and evicts as far as allowed.
   absl::Status Settle(engine::Engine& engine, bool wait);
-  void Evict(engine::Engine& engine);
+  // Evicts as far as allowed: everything published (`all`), or the next step of it.
+  void Evict(engine::Engine& engine, bool all);
   void RunWriter();
 
   cold::ColdStore& store_;
@@ -86,6 +88,7 @@ class Cooler {
   uint64_t fact_total_ = 0;
   uint64_t exported_fact_total_ = 0;  // fact_total_ at the last boundary taken
   uint64_t evict_before_ns_ = 0;  // published, not yet evicted below it
+  std::deque<uint64_t> evict_steps_ns_;  // on the way there, rising; the last is it
   uint64_t runs_written_ = 0;
 
   // The handoff to the writer thread: one run at a time.
