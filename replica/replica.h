@@ -4,8 +4,10 @@
 // The server, the tools and the tests all open a ledger this way; what sits above adds only
 // how replies wait for durability (net/ does it on its event loop).
 //
-// Threading: one owner thread calls everything, except that the log writer's thread calls
-// ReplicaOptions::on_group_done and a snapshot thread writes periodic snapshots.
+// Threading: one owner at a time calls everything (it may change threads, each handing over
+// with a happens-before, as the server's engine turns do), except that the log writer's thread
+// calls ReplicaOptions::on_group_done and a snapshot thread writes periodic snapshots; a
+// ColdHistory may be read on any thread.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // The server's ledger: the replica (replica/replica.h) and the machinery that holds replies
 // until the log is durable, on the KJ event loop.
 //
-// Threading (docs/architecture.md, "Threads of the server"): the loop reads requests and
+// Threading (docs/architecture.md, "The server"): the loop reads requests and
 // writes replies. The engine has one user at a time, in order of asking (TakeEngine): a batch
 // applies on the apply thread, so the loop goes on meanwhile; any other use of the engine
 // (queries, the change feed, expiry ticks) runs on the loop when its turn comes. Questions
