@@ -146,6 +146,7 @@ struct Subscriber final : private kj::TaskSet::ErrorHandler {
   // Pushes the next durable changes, once the engine is free to read them.
   void Pump() {
     if (pushing || ended || taking_engine) return;
+    if (next_sequence >= state.core.durable_change_next()) return;  // nothing new: no turn
     taking_engine = true;
     tasks.add(state.core.TakeEngine().then([this](kj::Own<EngineTurn>) {
       taking_engine = false;
