@@ -9,6 +9,7 @@ packages=(
   libbenchmark-dev libgtest-dev libgmock-dev
   libcapnp-dev capnproto libssl-dev openssl
   clang libclang-rt-14-dev
+  etcd-server
 )
 
 missing=()
