@@ -1,73 +1,21 @@
 #include "cluster/etcd.h"
 
-#include <charconv>
 #include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
-#include "capnp/compat/json.h"
-#include "capnp/message.h"
-#include "kj/encoding.h"
+#include "cluster/internal/json.h"
 
 namespace ledger::cluster {
 namespace {
 
-using Json = capnp::JsonValue;
-
-std::string Base64(std::string_view bytes) {
-  kj::String text = kj::encodeBase64(
-      kj::arrayPtr(reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()));
-  return std::string(text.cStr(), text.size());
-}
-
-// The member `name` of a JSON object, if it has one.
-std::optional<Json::Reader> Member(Json::Reader object, std::string_view name) {
-  if (!object.isObject()) return std::nullopt;
-  for (Json::Field::Reader field : object.getObject()) {
-    kj::StringPtr field_name = field.getName();
-    if (std::string_view(field_name.cStr(), field_name.size()) == name) return field.getValue();
-  }
-  return std::nullopt;
-}
-
-// A 64-bit number the gateway sends as a decimal string (or, for small ones, a number). Absent
-// means 0: protobuf's JSON leaves out default values.
-absl::StatusOr<int64_t> Int64Member(Json::Reader object, const char* name) {
-  std::optional<Json::Reader> value = Member(object, name);
-  if (!value) return 0;
-  if (value->isNumber()) {
-    double number = value->getNumber();
-    if (number != static_cast<double>(static_cast<int64_t>(number))) {
-      return absl::DataLossError(absl::StrCat("etcd: '", name, "' is not an integer"));
-    }
-    return static_cast<int64_t>(number);
-  }
-  if (!value->isString()) {
-    return absl::DataLossError(absl::StrCat("etcd: '", name, "' is not a number"));
-  }
-  kj::StringPtr text = value->getString();
-  int64_t parsed = 0;
-  auto [end, error] = std::from_chars(text.begin(), text.end(), parsed);
-  if (error != std::errc() || end != text.end()) {
-    return absl::DataLossError(absl::StrCat("etcd: '", name, "' is not a number: ", text.cStr()));
-  }
-  return parsed;
-}
-
-// Bytes the gateway sends base64-encoded. Absent means empty.
-absl::StatusOr<std::string> BytesMember(Json::Reader object, const char* name) {
-  std::optional<Json::Reader> value = Member(object, name);
-  if (!value) return std::string();
-  if (!value->isString()) {
-    return absl::DataLossError(absl::StrCat("etcd: '", name, "' is not a string"));
-  }
-  kj::EncodingResult<kj::Array<kj::byte>> bytes = kj::decodeBase64(value->getString());
-  if (bytes.hadErrors) {
-    return absl::DataLossError(absl::StrCat("etcd: '", name, "' is not base64"));
-  }
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
+using internal::Base64;
+using internal::BytesMember;
+using internal::Int64Member;
+using internal::Json;
+using internal::Member;
+using Answer = internal::JsonDocument;
 
 absl::StatusOr<EtcdKeyValue> ParseKeyValue(Json::Reader object) {
   EtcdKeyValue kv;
@@ -87,24 +35,6 @@ absl::StatusOr<std::optional<EtcdKeyValue>> FirstKeyValue(Json::Reader range) {
   if (kvs->getArray().size() == 0) return std::optional<EtcdKeyValue>();
   LEDGER_ASSIGN_OR_RETURN(EtcdKeyValue kv, ParseKeyValue(kvs->getArray()[0]));
   return std::optional<EtcdKeyValue>(std::move(kv));
-}
-
-// A parsed answer: the message owns the tree `root` points into.
-struct Answer {
-  kj::Own<capnp::MallocMessageBuilder> message;
-  Json::Reader root;
-};
-
-absl::StatusOr<Answer> ParseJson(kj::StringPtr text) {
-  Answer answer{kj::heap<capnp::MallocMessageBuilder>(), {}};
-  Json::Builder root = answer.message->initRoot<Json>();
-  kj::Maybe<kj::Exception> error = kj::runCatchingExceptions(
-      [&] { capnp::JsonCodec().decodeRaw(text.asArray(), root); });
-  if (error != nullptr || !root.asReader().isObject()) {
-    return absl::DataLossError("etcd: an answer is not a JSON object");
-  }
-  answer.root = root.asReader();
-  return answer;
 }
 
 // etcd's refusal (a non-200 answer carries {"error", "code", "message"}) as a status.
@@ -198,7 +128,7 @@ class EtcdClient::Impl {
               const uint32_t status = response.statusCode;
               kj::Promise<kj::String> text = response.body->readAllText(limit);
               return text.attach(kj::mv(response.body)).then([status](kj::String reply) {
-                absl::StatusOr<Answer> answer = ParseJson(reply);
+                absl::StatusOr<Answer> answer = internal::ParseJsonObject(reply.asArray(), "etcd's answer");
                 if (status != 200) {
                   return absl::StatusOr<Answer>(Refusal(status, answer.ok() ? &*answer : nullptr));
                 }
@@ -256,14 +186,20 @@ kj::Promise<absl::StatusOr<std::optional<EtcdKeyValue>>> EtcdClient::Get(std::st
       });
 }
 
-kj::Promise<absl::StatusOr<bool>> EtcdClient::PutIfModRevision(std::string key, std::string value,
-                                                               int64_t expected_mod_revision) {
-  // An absent key's mod revision compares as 0.
-  const std::string key_text = Base64(key);
-  std::string body = absl::StrCat(
-      R"({"compare":[{"key":")", key_text, R"(","target":"MOD","result":"EQUAL","mod_revision":)",
-      Quoted(expected_mod_revision), R"(}],"success":[{"request_put":{"key":")", key_text,
-      R"(","value":")", Base64(value), R"("}}]})");
+kj::Promise<absl::StatusOr<bool>> EtcdClient::PutIf(std::vector<EtcdCondition> conditions,
+                                                    std::string key, std::string value) {
+  // An absent key's revisions compare as 0.
+  std::string compares;
+  for (const EtcdCondition& condition : conditions) {
+    const bool create = condition.target == EtcdCondition::Target::kCreateRevision;
+    absl::StrAppend(&compares, compares.empty() ? "" : ",", R"({"key":")", Base64(condition.key),
+                    R"(","result":"EQUAL","target":")", create ? "CREATE" : "MOD", R"(",")",
+                    create ? "create_revision" : "mod_revision", R"(":)",
+                    Quoted(condition.revision), "}");
+  }
+  std::string body =
+      absl::StrCat(R"({"compare":[)", compares, R"(],"success":[{"request_put":{"key":")",
+                   Base64(key), R"(","value":")", Base64(value), R"("}}]})");
   return impl_->Call("/v3/kv/txn", std::move(body))
       .then([](absl::StatusOr<Answer> answer) -> absl::StatusOr<bool> {
         LEDGER_RETURN_IF_ERROR(answer.status());

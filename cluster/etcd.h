@@ -8,7 +8,7 @@
 //
 // Errors: Unavailable when no endpoint answered within the request timeout (every endpoint is
 // tried in turn, starting from the last that answered). A write that ends Unavailable is
-// indefinite (etcd may still apply it): what must happen once goes through PutIfModRevision. FailedPrecondition for etcd's own
+// indefinite (etcd may still apply it): what must happen once goes through PutIf. FailedPrecondition for etcd's own
 // refusals (an unknown or expired lease, for instance); DataLoss when an answer is not the JSON
 // etcd sends. A call never throws.
 #pragma once
@@ -40,6 +40,14 @@ struct EtcdKeyValue {
   int64_t lease = 0;            // 0: none
 };
 
+// A condition of a transaction: a key's revision is `revision` (0: the key is absent).
+struct EtcdCondition {
+  enum class Target { kCreateRevision, kModRevision };
+  std::string key;
+  Target target = Target::kModRevision;
+  int64_t revision = 0;
+};
+
 // A won election: the leader key etcd made for this campaign. Its create revision is unique
 // and grows with every new leader of any election: the group's epoch.
 struct EtcdLeadership {
@@ -61,10 +69,10 @@ class EtcdClient {
   kj::Promise<absl::StatusOr<int64_t>> Put(std::string key, std::string value, int64_t lease = 0);
   // The key's value, or nullopt when it is absent.
   kj::Promise<absl::StatusOr<std::optional<EtcdKeyValue>>> Get(std::string key);
-  // Puts `value` only if the key's mod revision is still `expected_mod_revision` (0: the key
-  // must be absent). False when another write came first: nothing was changed.
-  kj::Promise<absl::StatusOr<bool>> PutIfModRevision(std::string key, std::string value,
-                                                     int64_t expected_mod_revision);
+  // Puts `value` at `key` only if every condition holds, in one transaction. False when one
+  // did not (another write came first): nothing was changed.
+  kj::Promise<absl::StatusOr<bool>> PutIf(std::vector<EtcdCondition> conditions, std::string key,
+                                          std::string value);
 
   // A lease of `ttl_s` seconds; its id.
   kj::Promise<absl::StatusOr<int64_t>> GrantLease(int64_t ttl_s);

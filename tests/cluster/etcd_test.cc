@@ -16,6 +16,10 @@ using testing::EtcdProcess;
 
 constexpr uint64_t kSecondNs = 1'000'000'000;
 
+EtcdCondition Unchanged(const std::string& key, int64_t mod_revision) {
+  return {key, EtcdCondition::Target::kModRevision, mod_revision};
+}
+
 class EtcdTest : public ::testing::Test {
  protected:
   ~EtcdTest() noexcept override {}  // KJ's members may throw from their destructors; not here
@@ -50,10 +54,10 @@ TEST_F(EtcdTest, PutGetAndCompareAndSetKeepBinaryBytes) {
   ASSERT_TRUE(absent.ok()) << absent.status();
   EXPECT_FALSE(absent->has_value());
 
-  absl::StatusOr<bool> created = Wait(etcd.PutIfModRevision(key, value, 0));
+  absl::StatusOr<bool> created = Wait(etcd.PutIf({Unchanged(key, 0)}, key, value));
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_TRUE(*created);
-  absl::StatusOr<bool> created_again = Wait(etcd.PutIfModRevision(key, "other", 0));
+  absl::StatusOr<bool> created_again = Wait(etcd.PutIf({Unchanged(key, 0)}, key, "other"));
   ASSERT_TRUE(created_again.ok()) << created_again.status();
   EXPECT_FALSE(*created_again) << "the key exists: a create must not overwrite it";
 
@@ -65,9 +69,9 @@ TEST_F(EtcdTest, PutGetAndCompareAndSetKeepBinaryBytes) {
   EXPECT_EQ((*stored)->mod_revision, (*stored)->create_revision);
 
   const int64_t seen = (*stored)->mod_revision;
-  absl::StatusOr<bool> swapped = Wait(etcd.PutIfModRevision(key, "second", seen));
+  absl::StatusOr<bool> swapped = Wait(etcd.PutIf({Unchanged(key, seen)}, key, "second"));
   ASSERT_TRUE(swapped.ok() && *swapped) << swapped.status();
-  absl::StatusOr<bool> stale = Wait(etcd.PutIfModRevision(key, "stale writer", seen));
+  absl::StatusOr<bool> stale = Wait(etcd.PutIf({Unchanged(key, seen)}, key, "stale writer"));
   ASSERT_TRUE(stale.ok()) << stale.status();
   EXPECT_FALSE(*stale);
   EXPECT_EQ((*Wait(etcd.Get(key)))->value, "second");
