@@ -89,6 +89,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
   sequencer.log_last_timestamp_ns = recovered.log.last_timestamp_ns;
   sequencer.extent_chain = std::move(recovered.extent_chain);
   sequencer.on_snapshot = std::move(options.on_snapshot);
+  sequencer.on_entry = std::move(options.on_entry);
   if (!sequencer.on_snapshot) {
     sequencer.on_snapshot = [log = options.log](const absl::Status& status) {
       if (!status.ok() && log) log(absl::StrCat("snapshot failed: ", status.ToString().c_str()));
@@ -180,6 +181,23 @@ uint64_t Replica::last_op() const { return sequencer_->last_op(); }
 const wal::Hash128& Replica::chain_hash() const { return sequencer_->chain_hash(); }
 
 absl::Status Replica::SnapshotNow() { return sequencer_->SnapshotNow(); }
+
+absl::StatusOr<BatchReceipt> Replica::AppendReplicated(const wal::EntryHeader& header,
+                                                      std::span<const std::byte> body) {
+  if (!wal::IsWellFormedEntryHeader(header, LogSchema()) ||
+      body.size() != header.body_size_bytes || wal::HashBytes(body) != header.body_checksum) {
+    return absl::DataLossError(
+        absl::StrCat("replicated entry of op ", header.op, " is malformed or its body is damaged"));
+  }
+  const auto operation = static_cast<engine::Operation>(header.operation);
+  const bool transfers = operation == engine::Operation::kCreateTransfers;
+  if (cooler_ != nullptr && transfers && !engine_->HasRoomFor(0, header.event_count)) {
+    LEDGER_RETURN_IF_ERROR(MakeRoom(header.event_count));
+  }
+  LEDGER_RETURN_IF_ERROR(sequencer_->AppendSealed(header, body));
+  if (cooler_ != nullptr) AfterBatch(operation, header.op, header.event_count);
+  return BatchReceipt{header.op, header.timestamp_ns, engine_->change_sequence_next()};
+}
 
 absl::StatusOr<std::optional<BatchReceipt>> Replica::ExpireDue() {
   const std::optional<uint64_t> next_ns = engine_->next_expiry_ns();

@@ -60,6 +60,9 @@ struct ReplicaOptions {
   std::function<void(const absl::Status&)> on_snapshot;
   // On the writer thread after each group write, durable or failed; must be quick.
   std::function<void(const wal::GroupDone&)> on_group_done;
+  // On the owner's thread after each entry is sealed and handed to the log (durable later):
+  // a leader copies it for its followers (docs/replication.md). The spans last for the call.
+  std::function<void(const wal::EntryHeader&, std::span<const std::byte>)> on_entry;
 };
 
 // What one batch became.
@@ -136,6 +139,15 @@ class Replica {
   absl::StatusOr<BatchReceipt> Submit(std::span<const Event> events,
                                       std::span<engine::ResultOf<Event>> results,
                                       std::span<uint64_t> timestamps_ns = {});
+
+  // A follower's batch: `header` and `body` exactly as the leader sealed and logged them (op
+  // last_op() + 1, linked to chain_hash()). Logged here as they are, and applied as replay
+  // applies a logged entry, so the follower's log, chain and state are the leader's. DataLoss
+  // when the entry is malformed (header, body checksum, schema) or does not follow this log's
+  // head; FailedPrecondition with kLedgerFullPayload when a table is at its maximum; then
+  // nothing is logged or applied. Durable once durable_op() reaches the receipt's op.
+  absl::StatusOr<BatchReceipt> AppendReplicated(const wal::EntryHeader& header,
+                                                std::span<const std::byte> body);
 
   // The state after the last op. Reads see everything sequenced; a caller that must not show
   // what is not durable waits for durable_op() >= last_op() first.

@@ -52,11 +52,39 @@ absl::StatusOr<Receipt> Sequencer::Append(engine::Operation operation, uint32_t 
   header.timestamp_ns = timestamp_ns;
   header.previous_chain_hash = chain_hash_;
   SealEntry(header, body);
+  Logged(header, body);
+  return Receipt{header.op, timestamp_ns};
+}
+
+void Sequencer::Logged(const EntryHeader& header, std::span<const std::byte> body) {
   log_.Append(header, body);
   last_op_ = header.op;
   chain_hash_ = header.chain_hash;
-  log_timestamp_min_ns_ = timestamp_ns + event_count + 1;
-  return Receipt{header.op, timestamp_ns};
+  log_timestamp_min_ns_ = header.timestamp_ns + header.event_count + 1;
+  if (options_.on_entry) options_.on_entry(header, body);
+}
+
+absl::Status Sequencer::AppendSealed(const EntryHeader& header, std::span<const std::byte> body) {
+  if (header.op != last_op_ + 1 || header.previous_chain_hash != chain_hash_) {
+    return absl::DataLossError(absl::StrCat("entry of op ", header.op,
+                                            " does not follow this log's head, op ", last_op_));
+  }
+  // The log's timestamp rule (which the leader kept), and past the state's last timestamp
+  // (which replay requires: ApplyEntry).
+  if (header.timestamp_ns < log_timestamp_min_ns_ ||
+      header.timestamp_ns <= engine_.last_timestamp_ns()) {
+    return absl::DataLossError(
+        absl::StrCat("entry of op ", header.op, " has a timestamp that goes backwards"));
+  }
+  const auto operation = static_cast<engine::Operation>(header.operation);
+  if (!HasRoomFor(engine_, operation, header.event_count)) {
+    return LedgerFull(operation, header.event_count);
+  }
+  Logged(header, body);
+  const absl::Status applied = ApplyEntry(engine_, header, body);
+  LEDGER_ASSERT(applied.ok(), header.op, applied.ToString());  // checked above, before logging
+  MaybeSnapshot();
+  return absl::OkStatus();
 }
 
 void Sequencer::MaybeSnapshot() {

@@ -48,6 +48,9 @@ struct SequencerOptions {
   uint64_t log_last_timestamp_ns = 0;
   // The extents of the snapshot recovery started from: the next snapshot shares them.
   ExtentChain extent_chain;
+  // After each entry is sealed and handed to the log (not yet durable), on the calling
+  // thread: a leader copies it for its followers. May be empty.
+  std::function<void(const wal::EntryHeader&, std::span<const std::byte>)> on_entry;
 };
 
 struct Receipt {
@@ -69,6 +72,13 @@ class Sequencer {
   absl::StatusOr<Receipt> Submit(std::span<const Event> events,
                                  std::span<engine::ResultOf<Event>> results);  // below
 
+  // A follower's batch: an entry the leader sealed, logged and applied here exactly as there.
+  // The header must be well formed and the body match it (the caller checks both against the
+  // log's schema); here it must follow the log's head (next op, chain link, timestamp rule)
+  // and fit the engine's tables. DataLoss when it does not follow, LedgerFull when it does not
+  // fit; then nothing is logged or applied.
+  absl::Status AppendSealed(const wal::EntryHeader& header, std::span<const std::byte> body);
+
   // Writes a snapshot of the current state now (after waiting for one in progress and for the
   // log to be durable through last_op()), then prunes old ones. For a graceful shutdown, so
   // the next start replays nothing. Blocks the calling (owner) thread.
@@ -83,6 +93,8 @@ class Sequencer {
  private:
   absl::StatusOr<Receipt> Append(engine::Operation operation, uint32_t event_count,
                                  std::span<const std::byte> body);
+  // Hands a sealed entry that follows the head to the log and makes it the head.
+  void Logged(const wal::EntryHeader& header, std::span<const std::byte> body);
   void MaybeSnapshot();
   void RunSnapshots();
 

@@ -1,0 +1,166 @@
+// A follower's replica fed the leader's sealed entries (Replica::AppendReplicated): the same
+// log chain and state at every op, across its own restart; entries that do not follow its
+// head are refused and change nothing.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "replica/replica.h"
+#include "tests/wal/wal_test_util.h"
+#include "wal/directory.h"
+
+namespace ledger::replica {
+namespace {
+
+using wal::Directory;
+using wal::EntryHeader;
+using wal::testing::TemporaryDirectory;
+namespace testing = wal::testing;
+
+struct SealedEntry {
+  EntryHeader header;
+  std::vector<std::byte> body;
+};
+
+std::unique_ptr<Replica> OpenAt(const std::string& path, ReplicaOptions options) {
+  options.use_io_uring = false;
+  options.writer_buffer_bytes = uint64_t{2} << 20;
+  auto replica = Replica::Open(path, std::move(options));
+  EXPECT_TRUE(replica.ok()) << replica.status();
+  return replica.ok() ? std::move(*replica) : nullptr;
+}
+
+std::string InitDirectory(const TemporaryDirectory& temporary, const std::string& name) {
+  const std::string path = temporary.Sub(name);
+  EXPECT_TRUE(Directory::Init(path, {.segment_size_bytes = wal::kSegmentSizeMinBytes}).ok());
+  return path;
+}
+
+// A leader that keeps a copy of every entry it seals (ReplicaOptions::on_entry).
+struct Leader {
+  std::vector<SealedEntry> entries;
+  std::unique_ptr<Replica> replica;
+
+  Leader(const std::string& path, ReplicaOptions options) {
+    options.on_entry = [this](const EntryHeader& header, std::span<const std::byte> body) {
+      entries.push_back({header, {body.begin(), body.end()}});
+    };
+    replica = OpenAt(path, std::move(options));
+  }
+
+  // Ledger, accounts, then `batches` transfer batches, some retrying or posting old ones.
+  void Book(uint64_t seed, int batches) {
+    Ledger ledger = testing::TestLedger();
+    CreateLedgerResult ledger_result;
+    ASSERT_TRUE(replica->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
+    std::vector<Account> accounts = testing::TestAccounts();
+    std::vector<CreateAccountResult> account_results(accounts.size());
+    ASSERT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
+    for (int i = 0; i < batches; ++i) {
+      const uint64_t op = replica->last_op() + 1;
+      std::vector<Transfer> batch = testing::TestTransfers(seed, op, 40);
+      if (op > 30) {
+        Transfer retry = testing::TestTransfers(seed, op - 27, 40).front();
+        retry.flags &= static_cast<uint16_t>(~transfer_flags::kLinked);
+        batch.push_back(retry);
+      }
+      std::vector<CreateTransferResult> results(batch.size());
+      ASSERT_TRUE(replica->Submit<Transfer>(batch, results).ok());
+    }
+    ASSERT_TRUE(replica->WaitDurable(replica->last_op()).ok());
+  }
+};
+
+class Replicated : public ::testing::TestWithParam<uint64_t> {};  // the hot window (0: all)
+
+TEST_P(Replicated, FollowerHasTheLeadersChainAndStateAtEveryOpAndAfterItsRestart) {
+  TemporaryDirectory temporary;
+  ReplicaOptions options;
+  options.engine.hot_transfers = GetParam();
+  options.snapshot_interval_ops = 50;
+  Leader leader(InitDirectory(temporary, "leader"), options);
+  ASSERT_NE(leader.replica, nullptr);
+  ASSERT_NO_FATAL_FAILURE(leader.Book(5, 200));
+
+  const std::string follower_path = InitDirectory(temporary, "follower");
+  std::unique_ptr<Replica> follower = OpenAt(follower_path, options);
+  ASSERT_NE(follower, nullptr);
+  for (const SealedEntry& entry : leader.entries) {
+    absl::StatusOr<BatchReceipt> receipt = follower->AppendReplicated(entry.header, entry.body);
+    ASSERT_TRUE(receipt.ok()) << receipt.status();
+    ASSERT_EQ(receipt->op, entry.header.op);
+    ASSERT_EQ(follower->last_op(), entry.header.op);
+    ASSERT_EQ(follower->chain_hash(), entry.header.chain_hash);
+  }
+  EXPECT_EQ(follower->engine().ComputeStateHash(), leader.replica->engine().ComputeStateHash());
+  if (GetParam() != 0) {
+    EXPECT_GT(follower->engine().cold_before_ns(), 0u) << "history went cold";
+  }
+  ASSERT_TRUE(follower->WaitDurable(follower->last_op()).ok());
+
+  // Its own log, snapshots and recovery bring it back to the same head and state.
+  follower.reset();
+  follower = OpenAt(follower_path, options);
+  ASSERT_NE(follower, nullptr);
+  EXPECT_EQ(follower->last_op(), leader.replica->last_op());
+  EXPECT_EQ(follower->chain_hash(), leader.replica->chain_hash());
+  EXPECT_EQ(follower->engine().ComputeStateHash(), leader.replica->engine().ComputeStateHash());
+  EXPECT_GT(follower->recovery().snapshot_op, 0u) << "it wrote its own snapshots";
+}
+
+INSTANTIATE_TEST_SUITE_P(Window, Replicated, ::testing::Values(0, 64),
+                         [](const ::testing::TestParamInfo<uint64_t>& param_info) {
+                           return param_info.param == 0 ? "AllInMemory" : "HotWindow64";
+                         });
+
+TEST(Replicated, EntriesThatDoNotFollowTheHeadAreRefusedAndChangeNothing) {
+  TemporaryDirectory temporary;
+  Leader leader(InitDirectory(temporary, "leader"), {});
+  ASSERT_NE(leader.replica, nullptr);
+  ASSERT_NO_FATAL_FAILURE(leader.Book(9, 6));
+  std::unique_ptr<Replica> follower = OpenAt(InitDirectory(temporary, "follower"), {});
+  ASSERT_NE(follower, nullptr);
+  const std::vector<SealedEntry>& entries = leader.entries;
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(follower->AppendReplicated(entries[i].header, entries[i].body).ok());
+  }
+
+  const engine::StateHash state = follower->engine().ComputeStateHash();
+  const wal::Hash128 head = follower->chain_hash();
+  const SealedEntry& next = entries[3];
+  auto refused = [&](const EntryHeader& header, std::span<const std::byte> body) {
+    absl::StatusOr<BatchReceipt> receipt = follower->AppendReplicated(header, body);
+    EXPECT_TRUE(absl::IsDataLoss(receipt.status())) << receipt.status();
+    EXPECT_EQ(follower->last_op(), 3u);
+    EXPECT_EQ(follower->chain_hash(), head);
+    EXPECT_EQ(follower->engine().ComputeStateHash(), state);
+  };
+  refused(entries[2].header, entries[2].body);  // again
+  refused(entries[4].header, entries[4].body);  // a gap
+  std::vector<std::byte> damaged = next.body;
+  damaged[damaged.size() / 2] ^= std::byte{1};
+  refused(next.header, damaged);
+  refused(next.header, std::span(next.body).first(next.body.size() - 1));
+  EntryHeader edited = next.header;
+  edited.timestamp_ns += 1;  // not resealed: the chain hash no longer matches
+  refused(edited, next.body);
+  // Sealed properly, but by a leader whose log forked: linked to another head.
+  EntryHeader forked = next.header;
+  forked.previous_chain_hash.low ^= 1;
+  wal::SealEntry(forked, next.body);
+  refused(forked, next.body);
+  // Sealed and linked, with a timestamp before the previous entry's events.
+  EntryHeader backwards = next.header;
+  backwards.timestamp_ns = entries[2].header.timestamp_ns;
+  wal::SealEntry(backwards, next.body);
+  refused(backwards, next.body);
+
+  for (size_t i = 3; i < entries.size(); ++i) {
+    ASSERT_TRUE(follower->AppendReplicated(entries[i].header, entries[i].body).ok()) << i;
+  }
+  EXPECT_EQ(follower->engine().ComputeStateHash(), leader.replica->engine().ComputeStateHash());
+}
+
+}  // namespace
+}  // namespace ledger::replica
