@@ -95,15 +95,20 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
       if (!status.ok() && log) log(absl::StrCat("snapshot failed: ", status.ToString().c_str()));
     };
   }
+  replica->commit_gate_ =
+      std::make_unique<internal::CommitGate>(*replica->writer_, options.replicated);
   replica->sequencer_ = std::make_unique<internal::Sequencer>(
-      *replica->engine_, *replica->writer_, *replica->directory_, recovered.log.last_op,
+      *replica->engine_, *replica->writer_, *replica->commit_gate_, *replica->directory_,
+      recovered.log.last_op,
       recovered.log.last_chain_hash, std::move(sequencer));
   return replica;
 }
 
 Replica::~Replica() {
-  // The sequencer waits for its snapshot; the cooler for a run being written; the writer
-  // flushes what was appended and stops, so no callback runs after this returns.
+  // The sequencer waits for its snapshot (which waits no longer for the group to commit); the
+  // cooler for a run being written; the writer flushes what was appended and stops, so no
+  // callback runs after this returns.
+  if (commit_gate_ != nullptr) commit_gate_->Stop();
   sequencer_.reset();
   cooler_.reset();
   writer_.reset();
@@ -111,13 +116,14 @@ Replica::~Replica() {
 
 absl::Status Replica::MakeRoom(uint64_t event_count) {
   return cooler_->MakeRoom(
-      *engine_, event_count, [this](uint64_t op) { return writer_->WaitDurable(op); },
+      *engine_, event_count, commit_gate_->committed_op(),
+      [this](uint64_t op) { return commit_gate_->Wait(op); },
       [this] { sequencer_->WaitSnapshotIdle(); });
 }
 
 void Replica::AfterBatch(engine::Operation operation, uint64_t op, uint64_t event_count) {
   const bool transfers = operation == engine::Operation::kCreateTransfers;
-  cooler_->AfterBatch(*engine_, op, transfers ? event_count : 0, writer_->durable_op());
+  cooler_->AfterBatch(*engine_, op, transfers ? event_count : 0, commit_gate_->committed_op());
 }
 
 void ColdHistory::ColdCandidates(std::span<const Transfer> events, cold::ReadAheadIds& ids) const {

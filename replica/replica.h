@@ -24,6 +24,7 @@
 #include "cold/cold_store.h"
 #include "engine/engine.h"
 #include "engine/operation.h"
+#include "replica/internal/commit_gate.h"
 #include "replica/internal/cooler.h"
 #include "replica/internal/sequencer.h"
 #include "wal/directory.h"
@@ -63,6 +64,10 @@ struct ReplicaOptions {
   // On the owner's thread after each entry is sealed and handed to the log (durable later):
   // a leader copies it for its followers (docs/replication.md). The spans last for the call.
   std::function<void(const wal::EntryHeader&, std::span<const std::byte>)> on_entry;
+  // A member of a replica group (docs/replication.md): snapshots and cold exports wait for the
+  // group's committed op (NoteCommitted) as well as this log, so a new epoch's cut of entries
+  // never acknowledged is a cut of the log alone.
+  bool replicated = false;
 };
 
 // What one batch became.
@@ -149,6 +154,12 @@ class Replica {
   absl::StatusOr<BatchReceipt> AppendReplicated(const wal::EntryHeader& header,
                                                 std::span<const std::byte> body);
 
+  // The group's committed op, as its leader says (replicated only; any thread).
+  void NoteCommitted(uint64_t op) { commit_gate_->NoteCommitted(op); }
+  // Through which op state may go into snapshots and the cold store: durable_op(), and in a
+  // group at most the group's committed op.
+  uint64_t committed_op() const { return commit_gate_->committed_op(); }
+
   // The state after the last op. Reads see everything sequenced; a caller that must not show
   // what is not durable waits for durable_op() >= last_op() first.
   const engine::Engine& engine() const { return *engine_; }
@@ -209,6 +220,7 @@ class Replica {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<internal::Cooler> cooler_;
   std::unique_ptr<wal::LogWriter> writer_;
+  std::unique_ptr<internal::CommitGate> commit_gate_;
   std::unique_ptr<internal::Sequencer> sequencer_;
   RecoverySummary recovery_;
 };

@@ -100,22 +100,33 @@ absl::Status Cooler::AfterReplayedEntry(engine::Engine& engine, uint64_t op, uin
   return absl::OkStatus();
 }
 
-absl::Status Cooler::MakeRoom(engine::Engine& engine, uint64_t fact_count,
-                              const std::function<absl::Status(uint64_t op)>& durable_through,
-                              const std::function<void()>& snapshot_idle) {
+absl::Status Cooler::ExportAndEvictAll(engine::Engine& engine, uint64_t fact_count,
+                                       uint64_t durable_op,
+                                       const std::function<void()>& snapshot_idle) {
   if (engine.HasRoomFor(0, fact_count)) return absl::OkStatus();
-  LEDGER_RETURN_IF_ERROR(Settle(engine, /*wait=*/true));
-  if (!engine.HasRoomFor(0, fact_count) && !marks_.empty()) {
-    const uint64_t last_op = marks_.back().op;
-    LEDGER_RETURN_IF_ERROR(durable_through(last_op));
-    if (const std::optional<uint64_t> boundary = TakeBoundary(last_op, 0)) {
-      StartWrite(engine, *boundary);
-      LEDGER_RETURN_IF_ERROR(Settle(engine, /*wait=*/true));
-    }
+  if (const std::optional<uint64_t> boundary = TakeBoundary(durable_op, 0)) {
+    StartWrite(engine, *boundary);
+    LEDGER_RETURN_IF_ERROR(Settle(engine, /*wait=*/true));
   }
   if (!engine.HasRoomFor(0, fact_count) && engine.evictable_before_ns() != UINT64_MAX) {
     snapshot_idle();
     Evict(engine, /*all=*/true);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Cooler::MakeRoom(engine::Engine& engine, uint64_t fact_count, uint64_t durable_op,
+                              const std::function<absl::Status(uint64_t op)>& durable_through,
+                              const std::function<void()>& snapshot_idle) {
+  if (engine.HasRoomFor(0, fact_count)) return absl::OkStatus();
+  LEDGER_RETURN_IF_ERROR(Settle(engine, /*wait=*/true));
+  // What may go now first: in a replica group the last ops wait for the group's commit, a
+  // round trip away.
+  LEDGER_RETURN_IF_ERROR(ExportAndEvictAll(engine, fact_count, durable_op, snapshot_idle));
+  if (!engine.HasRoomFor(0, fact_count) && !marks_.empty()) {
+    const uint64_t last_op = marks_.back().op;
+    LEDGER_RETURN_IF_ERROR(durable_through(last_op));
+    LEDGER_RETURN_IF_ERROR(ExportAndEvictAll(engine, fact_count, last_op, snapshot_idle));
   }
   if (engine.HasRoomFor(0, fact_count)) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(

@@ -55,10 +55,11 @@ class Cooler {
   absl::Status AfterReplayedEntry(engine::Engine& engine, uint64_t op, uint64_t fact_count);
 
   // Before a batch of `fact_count` facts, when the window lacks room for it (the cooler fell
-  // behind: a slow disk): waits for the log (durable_through(op)) and the snapshot in progress
+  // behind: a slow disk): exports through `durable_op` (what may be exported now) if that
+  // makes room; else waits for the log (durable_through(op)) and the snapshot in progress
   // (snapshot_idle()), writes and evicts all it can at once. ResourceExhausted when the window
   // is too small for the batch even then; the store's error when it cannot write.
-  absl::Status MakeRoom(engine::Engine& engine, uint64_t fact_count,
+  absl::Status MakeRoom(engine::Engine& engine, uint64_t fact_count, uint64_t durable_op,
                         const std::function<absl::Status(uint64_t op)>& durable_through,
                         const std::function<void()>& snapshot_idle);
 
@@ -75,6 +76,10 @@ class Cooler {
   // exports at most kRunFactsMax (or the oldest such mark, when one batch is more); drops the
   // marks up to it.
   std::optional<uint64_t> TakeBoundary(uint64_t durable_op, uint64_t keep_facts);
+  // MakeRoom's step: when the batch has no room, writes a run of everything through
+  // durable_op and evicts everything written.
+  absl::Status ExportAndEvictAll(engine::Engine& engine, uint64_t fact_count, uint64_t durable_op,
+                                 const std::function<void()>& snapshot_idle);
   void StartWrite(engine::Engine& engine, uint64_t before_ns);
   // Publishes the written run (waiting for it when `wait`) and evicts as far as allowed.
   absl::Status Settle(engine::Engine& engine, bool wait);

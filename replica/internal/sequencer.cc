@@ -13,10 +13,12 @@ namespace ledger::replica::internal {
 using wal::EntryHeader;
 using wal::kEventsPerEntryMax;
 
-Sequencer::Sequencer(engine::Engine& engine, LogWriter& log, const Directory& directory,
-                     uint64_t last_op, const Hash128& chain_hash, SequencerOptions options)
+Sequencer::Sequencer(engine::Engine& engine, LogWriter& log, CommitGate& commit_gate,
+                     const Directory& directory, uint64_t last_op, const Hash128& chain_hash,
+                     SequencerOptions options)
     : engine_(engine),
       log_(log),
+      commit_gate_(commit_gate),
       directory_(directory),
       options_(std::move(options)),
       last_op_(last_op),
@@ -110,8 +112,9 @@ void Sequencer::RunSnapshots() {
     const uint64_t op = pending_op_;
     const Hash128 chain_hash = pending_chain_hash_;
     lock.unlock();
-    // Never ahead of the log: wait until the entry it follows is durable.
-    absl::Status status = log_.WaitDurable(op);
+    // Never ahead of the log (nor of the group): wait until the entry it follows is durable
+    // (and committed).
+    absl::Status status = commit_gate_.Wait(op);
     if (status.ok()) status = snapshot_writer_.Write(*image, op, chain_hash);
     image->Release();  // eviction may go on
     if (status.ok()) status = snapshot_writer_.Prune(options_.snapshots_kept);
@@ -135,8 +138,14 @@ void Sequencer::WaitSnapshotIdle() {
 }
 
 absl::Status Sequencer::SnapshotNow() {
-  WaitSnapshotIdle();
+  // Checked first: a snapshot in progress may be waiting for the group too.
   LEDGER_RETURN_IF_ERROR(log_.WaitDurable(last_op_));
+  if (commit_gate_.committed_op() < last_op_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no snapshot: the group has committed op ", commit_gate_.committed_op(),
+                     ", not the last op ", last_op_));
+  }
+  WaitSnapshotIdle();
   std::unique_ptr<engine::EngineSnapshot> image =
       engine_.CaptureSnapshot(snapshot_writer_.NextCapture());
   LEDGER_RETURN_IF_ERROR(snapshot_writer_.Write(*image, last_op_, chain_hash_));

@@ -27,6 +27,7 @@
 #include "engine/engine.h"
 #include "engine/operation.h"
 #include "replica/internal/apply.h"
+#include "replica/internal/commit_gate.h"
 #include "replica/internal/snapshot.h"
 #include "wal/directory.h"
 #include "wal/format.h"
@@ -60,9 +61,11 @@ struct Receipt {
 
 class Sequencer {
  public:
-  // Continues after `last_op` whose chain hash is `chain_hash` (from recovery).
-  Sequencer(engine::Engine& engine, LogWriter& log, const Directory& directory, uint64_t last_op,
-            const Hash128& chain_hash, SequencerOptions options);
+  // Continues after `last_op` whose chain hash is `chain_hash` (from recovery). Snapshots are
+  // written once `commit_gate` has passed their op.
+  Sequencer(engine::Engine& engine, LogWriter& log, CommitGate& commit_gate,
+            const Directory& directory, uint64_t last_op, const Hash128& chain_hash,
+            SequencerOptions options);
   ~Sequencer();  // waits for a snapshot in progress
 
   // Logs and applies one batch of any operation. InvalidArgument for more than
@@ -81,7 +84,8 @@ class Sequencer {
 
   // Writes a snapshot of the current state now (after waiting for one in progress and for the
   // log to be durable through last_op()), then prunes old ones. For a graceful shutdown, so
-  // the next start replays nothing. Blocks the calling (owner) thread.
+  // the next start replays nothing. Blocks the calling (owner) thread. FailedPrecondition when
+  // the group has not committed last_op() (a snapshot never holds what a new epoch may cut).
   absl::Status SnapshotNow();
   // Waits until no snapshot is being written (its image, which borrows the engine, is gone).
   void WaitSnapshotIdle();
@@ -100,6 +104,7 @@ class Sequencer {
 
   engine::Engine& engine_;
   LogWriter& log_;
+  CommitGate& commit_gate_;
   const Directory& directory_;
   SequencerOptions options_;
   uint64_t last_op_;

@@ -3,7 +3,9 @@
 // head are refused and change nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "replica/replica.h"
@@ -113,6 +115,80 @@ INSTANTIATE_TEST_SUITE_P(Window, Replicated, ::testing::Values(0, 64),
                          [](const ::testing::TestParamInfo<uint64_t>& param_info) {
                            return param_info.param == 0 ? "AllInMemory" : "HotWindow64";
                          });
+
+// The ops of the snapshot files in a data directory (snapshot-<op>.snap).
+std::vector<uint64_t> SnapshotOps(const std::string& path) {
+  std::vector<uint64_t> ops;
+  for (const auto& file : std::filesystem::directory_iterator(path)) {
+    const std::string name = file.path().filename().string();
+    if (name.starts_with("snapshot-") && name.ends_with(".snap")) {
+      ops.push_back(std::stoull(name.substr(9, 20)));
+    }
+  }
+  return ops;
+}
+
+// A member of a group makes nothing permanent beyond its log past the group's committed op:
+// no snapshot and no cold run holds what a new epoch might cut.
+TEST(Replicated, SnapshotsAndColdExportsWaitForTheGroupsCommittedOp) {
+  TemporaryDirectory temporary;
+  ReplicaOptions options;
+  // The window holds the uncommitted ops: a member short of room waits for the group to
+  // commit what it would export, and here the commits come from this thread.
+  options.engine.hot_transfers = 1024;
+  options.snapshot_interval_ops = 20;
+  Leader leader(InitDirectory(temporary, "leader"), options);
+  ASSERT_NE(leader.replica, nullptr);
+  ASSERT_NO_FATAL_FAILURE(leader.Book(3, 300));
+
+  options.replicated = true;
+  const std::string path = InitDirectory(temporary, "follower");
+  std::unique_ptr<Replica> follower = OpenAt(path, options);
+  ASSERT_NE(follower, nullptr);
+  constexpr uint64_t kCommitLagOps = 5;
+  for (const SealedEntry& entry : leader.entries) {
+    ASSERT_TRUE(follower->AppendReplicated(entry.header, entry.body).ok());
+    // As a leader would: its commit follows this member's durable op.
+    ASSERT_TRUE(follower->WaitDurable(entry.header.op).ok());
+    if (entry.header.op > kCommitLagOps) follower->NoteCommitted(entry.header.op - kCommitLagOps);
+  }
+  const uint64_t last_op = follower->last_op();
+  ASSERT_TRUE(follower->WaitDurable(last_op).ok());
+  const uint64_t committed_op = last_op - kCommitLagOps;
+  EXPECT_EQ(follower->committed_op(), committed_op);
+  absl::Status refused = follower->SnapshotNow();
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  // Facts of the last uncommitted ops stay in memory: the cold boundary is at most the first
+  // uncommitted entry's timestamp.
+  EXPECT_GT(follower->engine().cold_before_ns(), 0u);
+  EXPECT_LE(follower->engine().cold_before_ns(), leader.entries[committed_op].header.timestamp_ns);
+
+  const std::vector<uint64_t> snapshots = SnapshotOps(path);
+  ASSERT_FALSE(snapshots.empty());
+  for (uint64_t op : snapshots) EXPECT_LE(op, committed_op);
+
+  follower->NoteCommitted(last_op);
+  ASSERT_TRUE(follower->SnapshotNow().ok());
+  const std::vector<uint64_t> after = SnapshotOps(path);
+  EXPECT_EQ(*std::max_element(after.begin(), after.end()), last_op);
+}
+
+TEST(Replicated, AMemberWaitingForTheGroupStillClosesAtOnce) {
+  TemporaryDirectory temporary;
+  ReplicaOptions options;
+  options.snapshot_interval_ops = 5;
+  Leader leader(InitDirectory(temporary, "leader"), options);
+  ASSERT_NO_FATAL_FAILURE(leader.Book(4, 10));
+  options.replicated = true;
+  std::unique_ptr<Replica> follower = OpenAt(InitDirectory(temporary, "follower"), options);
+  ASSERT_NE(follower, nullptr);
+  for (const SealedEntry& entry : leader.entries) {
+    ASSERT_TRUE(follower->AppendReplicated(entry.header, entry.body).ok());
+  }
+  ASSERT_TRUE(follower->WaitDurable(follower->last_op()).ok());
+  EXPECT_EQ(follower->committed_op(), 0u) << "nothing committed: its snapshot thread waits";
+  follower.reset();  // must not wait for a commit that never comes
+}
 
 TEST(Replicated, EntriesThatDoNotFollowTheHeadAreRefusedAndChangeNothing) {
   TemporaryDirectory temporary;
