@@ -15,6 +15,7 @@ namespace ledger::wal {
 namespace {
 
 constexpr char kIdentityName[] = "LEDGER";
+constexpr char kEpochName[] = "EPOCH";
 
 // Parses "<prefix><20 digits><suffix>"; false for anything else.
 bool ParseNumberedName(const std::string& name, const std::string& prefix,
@@ -155,12 +156,41 @@ absl::Status Directory::RemoveTemporaries() const {
       const std::string base = name.substr(0, name.size() - 4);
       if (ParseNumberedName(base, "snapshot-", ".snap", &number) ||
           ParseNumberedName(base, "extent-", ".snap", &number) ||
-          ParseNumberedName(base, "wal-", ".seg", &number)) {
+          ParseNumberedName(base, "wal-", ".seg", &number) || base == kEpochName) {
         LEDGER_RETURN_IF_ERROR(storage_.Remove(path_ + "/" + name));
       }
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Directory::ReadEpoch() const {
+  const std::string path = path_ + "/" + kEpochName;
+  absl::StatusOr<std::unique_ptr<File>> file = storage_.Open(path, {});
+  if (absl::IsNotFound(file.status())) return 0;
+  LEDGER_RETURN_IF_ERROR(file.status());
+  EpochFile epoch{};
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t size, (*file)->Size());
+  if (size == sizeof(epoch)) {
+    LEDGER_RETURN_IF_ERROR((*file)->Read(0, std::as_writable_bytes(std::span(&epoch, 1))));
+  }
+  if (size != sizeof(epoch) || !IsValid(epoch) || epoch.directory_id != identity_.directory_id) {
+    return absl::DataLossError(absl::StrCat(path, " is damaged or not this directory's"));
+  }
+  return epoch.epoch;
+}
+
+absl::Status Directory::WriteEpoch(uint64_t epoch) const {
+  LEDGER_REQUIRE(writable_);
+  EpochFile file{};
+  file.magic = kEpochMagic;
+  file.format_version = kFormatVersion;
+  file.directory_id = identity_.directory_id;
+  file.epoch = epoch;
+  file.checksum = HeaderChecksum(file);
+  LEDGER_RETURN_IF_ERROR(
+      WriteNewFile(storage_, path_ + "/" + kEpochName, std::as_bytes(std::span(&file, 1))));
+  return SyncDirectory();
 }
 
 absl::StatusOr<std::vector<uint64_t>> Directory::ListSegments() const {

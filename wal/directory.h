@@ -61,6 +61,12 @@ class Directory {
   absl::Status CheckSegmentHeader(File& segment, uint64_t segment_index) const;
   absl::Status SyncDirectory() const;
 
+  // The highest epoch of a replica group this member has seen (the epoch file, wal/format.h);
+  // 0 when none. DataLoss when the file is damaged or another directory's.
+  absl::StatusOr<uint64_t> ReadEpoch() const;
+  // Replaces it, durably (writable directories only).
+  absl::Status WriteEpoch(uint64_t epoch) const;
+
  private:
   explicit Directory(Storage& storage) : storage_(storage) {}
   absl::Status RemoveTemporaries() const;

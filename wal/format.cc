@@ -48,6 +48,13 @@ bool IsValid(const IdentityFile& identity) {
          identity.checksum == HeaderChecksum(identity);
 }
 
+bool IsValid(const EpochFile& file) {
+  return file.magic == kEpochMagic && file.format_version == kFormatVersion &&
+         file.reserved0 == 0 && file.reserved1 == 0 &&
+         IsAllZero(std::as_bytes(std::span(file.reserved2))) &&
+         file.checksum == HeaderChecksum(file);
+}
+
 bool IsValid(const SegmentHeader& header) {
   return header.magic == kSegmentMagic && header.format_version == kFormatVersion &&
          header.reserved0 == 0 && header.reserved1 == 0 &&

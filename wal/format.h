@@ -192,6 +192,27 @@ struct SectionHeader {
 };
 static_assert(sizeof(SectionHeader) == 16);
 
+// ---------------------------------------------------------------------------------------------
+// Epoch file ("EPOCH"): in a replica group, the highest epoch this member has seen
+// (docs/replication.md); it refuses anything from an older one. Replaced whole (written to
+// "EPOCH.tmp", synced, renamed, the directory synced). Absent: epoch 0.
+
+inline constexpr uint64_t kEpochMagic = 0x48434F5045474C4CULL;  // "LLGEPOCH"
+
+struct EpochFile {
+  uint64_t magic;  // kEpochMagic
+  uint16_t format_version;
+  uint16_t reserved0;
+  uint32_t reserved1;
+  Hash128 directory_id;  // the directory's: an epoch file copied from elsewhere is refused
+  uint64_t epoch;
+  uint8_t reserved2[8];
+  Hash128 checksum;  // of the bytes before it
+};
+static_assert(std::is_trivially_copyable_v<EpochFile> && sizeof(EpochFile) == 64);
+static_assert(offsetof(EpochFile, directory_id) == 16 && offsetof(EpochFile, epoch) == 32 &&
+              offsetof(EpochFile, checksum) == 48);
+
 // The checksum field of these headers covers the bytes before it.
 template <typename Header>
 Hash128 HeaderChecksum(const Header& header) {
@@ -202,6 +223,7 @@ Hash128 HeaderChecksum(const Header& header) {
 bool IsValid(const IdentityFile& identity);
 bool IsValid(const SegmentHeader& header);
 bool IsValid(const SnapshotHeader& header);
+bool IsValid(const EpochFile& file);
 
 // Group headers are checksummed with a seed taken from the directory id, which never leaves
 // the directory: bytes inside an entry's body (a client's records) can then never pass for a

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/assert.h"
+#include "tests/wal/corruption_util.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/snapshot_file.h"
 
@@ -61,6 +62,37 @@ class PatternSource final : public SnapshotSource {
 // Snapshots are written in whole aligned blocks around the page cache, their header last into
 // the first block, then cut to size: whatever the body's size (under a block, across the 4 MiB
 // write pieces), the file is exactly header + body and reads back byte for byte.
+TEST(Directory, EpochIsReplacedDurablyAndADamagedOrForeignOneIsRefused) {
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  const std::string other = temporary.Sub("other");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  ASSERT_TRUE(Directory::Init(other, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  {
+    auto directory = Directory::Open(path, /*writable=*/true);
+    ASSERT_TRUE(directory.ok()) << directory.status();
+    EXPECT_EQ(*(*directory)->ReadEpoch(), 0u);
+    ASSERT_TRUE((*directory)->WriteEpoch(7).ok());
+    ASSERT_TRUE((*directory)->WriteEpoch(9012).ok());
+    EXPECT_EQ(*(*directory)->ReadEpoch(), 9012u);
+  }
+  auto reopened = Directory::Open(path, /*writable=*/false);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(*(*reopened)->ReadEpoch(), 9012u);
+
+  std::filesystem::copy_file(path + "/EPOCH", other + "/EPOCH");
+  auto foreign = Directory::Open(other, /*writable=*/false);
+  ASSERT_TRUE(foreign.ok());
+  EXPECT_TRUE(absl::IsDataLoss((*foreign)->ReadEpoch().status())) << "another directory's";
+
+  std::vector<std::byte> bytes = testing::ReadBytes(path + "/EPOCH", 0, sizeof(EpochFile));
+  testing::FlipBit(bytes, 8 * 33);  // in the epoch
+  testing::WriteBytes(path + "/EPOCH", 0, bytes);
+  EXPECT_TRUE(absl::IsDataLoss((*reopened)->ReadEpoch().status()));
+  std::filesystem::resize_file(path + "/EPOCH", 10);
+  EXPECT_TRUE(absl::IsDataLoss((*reopened)->ReadEpoch().status()));
+}
+
 TEST(Snapshot, WrittenInAlignedBlocksReadsBackExactlyAtAnySize) {
   TemporaryDirectory temporary;
   const std::string path = temporary.Sub("data");

@@ -1,0 +1,46 @@
+# The replication contract between the members of a replica group (docs/replication.md). Not a
+# client API: members speak it on their replication address, with the group's token.
+#
+# A follower connects to the leader's replication address, takes the bootstrap capability (a
+# ReplicationSource) and calls `follow` with its head and a sink; the leader pushes whole
+# sealed entries into the sink, in op order from the follower's head on, and the follower
+# reports what its own log has made durable through the session it got back. The leader
+# acknowledges a batch to its client once every in-sync member has it durable.
+#
+# Every message carries the sender's epoch: a member refuses anything from an older epoch than
+# the highest it has seen (fencing), and a leader that meets a newer one steps down.
+@0xce84972a3f3c5b8d;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("ledger::net::rpc");
+
+interface ReplicationSource {
+  follow @0 (hello :FollowerHello, sink :EntrySink) -> (session :FollowerSession, start :LeaderHello);
+}
+
+struct FollowerHello {
+  groupToken @0 :Text;     # the group's shared secret
+  member @1 :Text;         # the follower's name in the group
+  directoryId @2 :Data;    # its data directory's identity, 16 bytes (low word, then high)
+  epoch @3 :UInt64;        # the highest epoch it has seen
+  headOp @4 :UInt64;       # its log's last op
+  headChainHash @5 :Data;  # that op's chain hash, 16 bytes (zero when headOp is 0)
+}
+
+struct LeaderHello {
+  epoch @0 :UInt64;
+  leaderOp @1 :UInt64;     # the leader's last op when the follower was taken on
+}
+
+interface EntrySink {
+  # Whole sealed entries (wal/format.h: header, body, padding), concatenated, the first one
+  # following the follower's head. `committedOp`: the group's committed op when sent.
+  append @0 (epoch :UInt64, committedOp :UInt64, entries :Data) -> stream;
+  # The group's committed op moved, and no entry is on its way.
+  commit @1 (epoch :UInt64, committedOp :UInt64);
+}
+
+interface FollowerSession {
+  # Every entry through `op` is durable in the follower's log.
+  durable @0 (op :UInt64);
+}
