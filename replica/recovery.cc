@@ -71,6 +71,7 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
 }
 
 absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOptions& options) {
+  LEDGER_RETURN_IF_ERROR(FinishCut(directory));
   Recovered recovered;
   LEDGER_ASSIGN_OR_RETURN(const Hash128 snapshot_chain_hash,
                           LoadNewestSnapshot(directory, options, recovered));

@@ -60,6 +60,18 @@ absl::StatusOr<RestoredSnapshot> RestoreSnapshot(const wal::Directory& directory
 // each extent is the one named), without restoring.
 absl::Status CheckSnapshotFiles(const wal::Directory& directory, uint64_t op);
 
+// A member of a replica group drops the entries a new epoch does not have
+// (docs/replication.md): afterwards the log ends with `op`, whose chain hash must be
+// `chain_hash` (any for op 0). Crash-safe: the entries kept from the group holding `op` wait
+// in the cut file (wal/format.h) until appended again, and Recover finishes a cut it finds.
+// FailedPrecondition when the log does not hold `op` with that hash or a snapshot lies past
+// it; then nothing changes. Needs the directory writable and no replica open on it.
+absl::Status CutLogAfter(const wal::Directory& directory, uint64_t op,
+                         const wal::Hash128& chain_hash);
+// Finishes a cut in progress, if any (Recover calls it first). FailedPrecondition when one is
+// in progress and the directory is read-only; DataLoss when the cut file is damaged.
+absl::Status FinishCut(const wal::Directory& directory);
+
 // Writes a snapshot of `engine` as the state after `op`, whose chain hash is `chain_hash` (the
 // log must be durable through op). For tools and tests; a replica snapshots by itself.
 absl::Status WriteSnapshot(const wal::Directory& directory, uint64_t op,

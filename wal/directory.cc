@@ -156,7 +156,7 @@ absl::Status Directory::RemoveTemporaries() const {
       const std::string base = name.substr(0, name.size() - 4);
       if (ParseNumberedName(base, "snapshot-", ".snap", &number) ||
           ParseNumberedName(base, "extent-", ".snap", &number) ||
-          ParseNumberedName(base, "wal-", ".seg", &number) || base == kEpochName) {
+          ParseNumberedName(base, "wal-", ".seg", &number) || base == kEpochName || base == "CUT") {
         LEDGER_RETURN_IF_ERROR(storage_.Remove(path_ + "/" + name));
       }
     }

@@ -55,6 +55,13 @@ bool IsValid(const EpochFile& file) {
          file.checksum == HeaderChecksum(file);
 }
 
+bool IsValid(const CutHeader& header) {
+  return header.magic == kCutMagic && header.format_version == kFormatVersion &&
+         header.reserved0 == 0 && header.reserved1 == 0 &&
+         IsAllZero(std::as_bytes(std::span(header.reserved2))) &&
+         header.checksum == HeaderChecksum(header);
+}
+
 bool IsValid(const SegmentHeader& header) {
   return header.magic == kSegmentMagic && header.format_version == kFormatVersion &&
          header.reserved0 == 0 && header.reserved1 == 0 &&

@@ -213,6 +213,37 @@ static_assert(std::is_trivially_copyable_v<EpochFile> && sizeof(EpochFile) == 64
 static_assert(offsetof(EpochFile, directory_id) == 16 && offsetof(EpochFile, epoch) == 32 &&
               offsetof(EpochFile, checksum) == 48);
 
+// ---------------------------------------------------------------------------------------------
+// Cut file ("CUT"): a cut of the log's tail in progress. A member of a replica group drops the
+// entries a new epoch does not have (written under an older one, never acknowledged:
+// docs/replication.md). The log can only be cut at a group's start, so the entries of the
+// group holding `after_op` up to it are kept here and appended again after the cut; recovery
+// finishes a cut it finds, so a crash midway loses nothing kept. The header is followed by
+// `kept_bytes` of whole entries (kept_first_op through after_op).
+
+inline constexpr uint64_t kCutMagic = 0x4C49415447554C4CULL;  // "LLUGTAIL"
+
+struct CutHeader {
+  uint64_t magic;  // kCutMagic
+  uint16_t format_version;
+  uint16_t reserved0;
+  uint32_t reserved1;
+  Hash128 directory_id;
+  uint64_t after_op;  // the log's last op once cut
+  // Where the group holding after_op starts: the log is zeroed from here.
+  uint64_t group_segment_index;
+  uint64_t group_offset;
+  uint64_t kept_first_op;  // that group's first op
+  uint64_t kept_bytes;
+  Hash128 after_chain_hash;  // after_op's chain hash
+  Hash128 kept_checksum;     // XXH3-128 of the kept entries
+  uint8_t reserved2[8];
+  Hash128 checksum;  // of the bytes before it
+};
+static_assert(std::is_trivially_copyable_v<CutHeader> && sizeof(CutHeader) == 128);
+static_assert(offsetof(CutHeader, after_op) == 32 && offsetof(CutHeader, kept_bytes) == 64 &&
+              offsetof(CutHeader, after_chain_hash) == 72 && offsetof(CutHeader, checksum) == 112);
+
 // The checksum field of these headers covers the bytes before it.
 template <typename Header>
 Hash128 HeaderChecksum(const Header& header) {
@@ -224,6 +255,7 @@ bool IsValid(const IdentityFile& identity);
 bool IsValid(const SegmentHeader& header);
 bool IsValid(const SnapshotHeader& header);
 bool IsValid(const EpochFile& file);
+bool IsValid(const CutHeader& header);
 
 // Group headers are checksummed with a seed taken from the directory id, which never leaves
 // the directory: bytes inside an entry's body (a client's records) can then never pass for a

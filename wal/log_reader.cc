@@ -187,6 +187,7 @@ absl::StatusOr<LogScanner::Verdict> LogScanner::ReadGroup(Segment& segment, uint
   reason = CheckEntriesContinue(entries, header.first_op, header.entry_count);
   if (!reason.empty()) return Verdict{Kind::kCorrupt, 0, reason};
   // The whole group is good: only now hand its entries out.
+  if (options_.on_group) options_.on_group({segment.index, offset}, header.first_op);
   LEDGER_RETURN_IF_ERROR(VisitEntries(entries, header.entry_count));
   ++result_.group_count;
   return Verdict{Kind::kGood, header.size_bytes, {}};

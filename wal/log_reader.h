@@ -59,6 +59,9 @@ struct ScanOptions {
   std::function<void(uint64_t)> progress;
   // Called as the scan enters each segment, before its entries (may be empty).
   std::function<void(uint64_t segment_index)> on_segment;
+  // Called for each verified group, with where it starts and its first op, before its entries
+  // are visited (may be empty).
+  std::function<void(const LogPosition& at, uint64_t first_op)> on_group;
   // Start reading at the newest segment whose first group begins at or before this op (a
   // snapshot's: what lies before it is covered, and reading it would make recovery as slow as
   // the history is long); the segments before are opened and their headers checked, not read,
