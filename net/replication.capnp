@@ -30,6 +30,12 @@ struct FollowerHello {
 struct LeaderHello {
   epoch @0 :UInt64;
   leaderOp @1 :UInt64;     # the leader's last op when the follower was taken on
+  # The follower's log holds entries past the leader's epoch start that the leader does not
+  # have (written under an older epoch, never acknowledged): it must cut its log after
+  # `cutAfterOp`, whose chain hash must be `cutChainHash`, and follow again. No entries come.
+  mustCut @2 :Bool;
+  cutAfterOp @3 :UInt64;
+  cutChainHash @4 :Data;
 }
 
 interface EntrySink {

@@ -12,14 +12,17 @@
 #include "base/file.h"
 #include "capnp/rpc-twoparty.h"
 #include "capnp/rpc.h"
+#include "cluster/group.h"
 #include "engine/shard.h"
 #include "kj/async-io.h"
 #include "kj/async-unix.h"
 #include "kj/compat/tls.h"
 #include "net/internal/core.h"
+#include "net/internal/group_role.h"
 #include "net/internal/service.h"
 #include "net/internal/tls.h"
 #include "net/metrics_http.h"
+#include "net/replication.capnp.h"
 #include "net/server_metrics.h"
 #include "wal/format.h"
 
@@ -29,11 +32,13 @@ namespace {
 using internal::Connection;
 using internal::Core;
 using internal::EngineTurn;
+using internal::GroupRole;
 using internal::ServiceState;
 
 // How often the graceful drain looks whether the last replies have left.
 constexpr auto kDrainPollInterval = 2 * kj::MILLISECONDS;
 constexpr auto kDrainDeadline = 30 * kj::SECONDS;
+constexpr auto kStepDownDeadline = 1 * kj::SECONDS;
 
 absl::Status CheckOptions(const ServerOptions& options) {
   const ServerLimits& limits = options.limits;
@@ -64,6 +69,20 @@ absl::Status CheckOptions(const ServerOptions& options) {
   }
   if (options.tls_certificate_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
+  }
+  const GroupOptions& group = options.group;
+  if (!group.name.empty()) {
+    if (!cluster::IsValidMemberName(group.name) || !cluster::IsValidMemberName(group.member)) {
+      return absl::InvalidArgumentError(
+          "a group's and a member's names are 1 to 64 of [A-Za-z0-9._-]");
+    }
+    if (group.etcd.empty() || group.token.empty() || group.replication_listen.empty()) {
+      return absl::InvalidArgumentError(
+          "a group member needs etcd endpoints, the group token and a replication address");
+    }
+    if (group.lease_ttl_s < 1 || group.lag_max_ms == 0) {
+      return absl::InvalidArgumentError("the lease and the lag bound must be positive");
+    }
   }
   return absl::OkStatus();
 }
@@ -240,8 +259,50 @@ absl::StatusOr<Tls> MakeTls(const ServerOptions& options) {
   return tls;
 }
 
+// The replication port's bootstrap: a follower's follow() goes to the role, which answers only
+// while it leads.
+class ReplicationSourceImpl final : public rpc::ReplicationSource::Server {
+ public:
+  explicit ReplicationSourceImpl(GroupRole& role) : role_(role) {}
+  kj::Promise<void> follow(FollowContext context) override { return role_.Follow(context); }
+
+ private:
+  GroupRole& role_;  // outlives the replication server
+};
+
+// A replica group's member: its replication port and its role, for the server's life.
+struct Membership {
+  kj::Own<kj::ConnectionReceiver> receiver;
+  std::unique_ptr<GroupRole> role;
+  std::unique_ptr<capnp::TwoPartyServer> server;
+  kj::Promise<void> serving = nullptr;
+};
+
+absl::StatusOr<std::unique_ptr<Membership>> JoinGroup(
+    const ServerOptions& options, kj::AsyncIoContext& io, Core& core,
+    const std::string& client_address, const std::function<void(std::string_view)>& log) {
+  auto membership = std::make_unique<Membership>();
+  std::string bound;
+  LEDGER_ASSIGN_OR_RETURN(membership->receiver,
+                          Listen(io, options.group.replication_listen, &bound));
+  const std::string advertise =
+      options.group.replication_advertise.empty() ? bound : options.group.replication_advertise;
+  membership->role = std::make_unique<GroupRole>(core, *io.provider, options.group, advertise,
+                                                 client_address, log);
+  membership->server =
+      std::make_unique<capnp::TwoPartyServer>(kj::heap<ReplicationSourceImpl>(*membership->role));
+  membership->serving =
+      membership->server->listen(*membership->receiver)
+          .eagerlyEvaluate([&log](kj::Exception&& exception) {
+            log(absl::StrCat("replication port stopped: ", exception.getDescription().cStr()));
+          });
+  log(absl::StrCat("replication on ", bound, " (group ", options.group.name, ", member ",
+                   options.group.member, ")"));
+  return membership;
+}
+
 absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
-                   const std::function<void(std::string_view)>& log) {
+                   const std::function<void(std::string_view)>& log, GroupStop* group_stop) {
   Registry registry;
   ServerMetrics metrics(registry);
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Core> core,
@@ -249,12 +310,26 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   ServiceState state(*core, options, io.provider->getTimer(), metrics);
   metrics.accounts_max.Set(static_cast<int64_t>(options.accounts_max));
   metrics.transfers_max.Set(static_cast<int64_t>(options.transfers_max));
-  core->set_on_durable([&state] { state.PumpSubscriptions(); });
 
   Tls tls;  // before the listener, which borrows the context
   std::string bound;
   LEDGER_ASSIGN_OR_RETURN(kj::Own<kj::ConnectionReceiver> receiver,
                           Listen(io, options.listen_address, &bound));
+  std::unique_ptr<Membership> membership;
+  kj::Promise<absl::Status> role_stopped = kj::NEVER_DONE;
+  if (!options.group.name.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(membership, JoinGroup(options, io, *core, bound, log));
+    state.role = membership->role.get();
+    role_stopped = membership->role->Run();
+  }
+  GroupRole* role = membership != nullptr ? membership->role.get() : nullptr;
+  core->set_on_durable([&state, role] {
+    if (role != nullptr) role->OnLocalDurable();
+    state.PumpSubscriptions();
+  });
+  core->set_on_published([role] {
+    if (role != nullptr) role->OnPublished();
+  });
   if (!options.tls_certificate_file.empty()) {
     LEDGER_ASSIGN_OR_RETURN(tls, MakeTls(options));
   }
@@ -296,15 +371,27 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
           .eagerlyEvaluate([&log](kj::Exception&& exception) {
             log(absl::StrCat("expiry stopped: ", exception.getDescription().cStr()));
           });
+  absl::Status role_status;  // why the role stopped the member, if it did
   auto stop = io.unixEventPort.onSignal(SIGTERM)
                   .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
                   .then([&log](siginfo_t signal) {
                     log(absl::StrCat("signal ", signal.si_signo, ": shutting down"));
                   })
-                  .exclusiveJoin(watching.addBranch());
+                  .exclusiveJoin(watching.addBranch())
+                  .exclusiveJoin(role_stopped.then([&log, &role_status](absl::Status why) {
+                    log(absl::StrCat("group: ", why.ToString(), ": shutting down"));
+                    role_status = why;
+                  }));
   KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() { stop.wait(io.waitScope); })) {
     return absl::DataLossError(
         absl::StrCat("the log failed: ", exception->getDescription().cStr()));
+  }
+  if (role != nullptr && role_status.ok()) {
+    // Hands the lead over at once rather than after the lease; bounded, etcd may be away.
+    io.provider->getTimer()
+        .timeoutAfter(kStepDownDeadline, role->StepDown())
+        .then([] {}, [](kj::Exception&&) {})
+        .wait(io.waitScope);
   }
 
   // Graceful: stop accepting, refuse new calls, let the calls in flight finish and their
@@ -336,16 +423,29 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   // A batch of a call that went away may still be applying: the snapshot waits for it.
   kj::Own<EngineTurn> engine = core->TakeEngine().wait(io.waitScope);
   if (options.snapshot_on_shutdown && core->last_op() > 0) {
-    LEDGER_RETURN_IF_ERROR(core->SnapshotNow());
-    log(absl::StrCat("snapshot written at op ", core->last_op()));
+    const absl::Status snapshot = core->SnapshotNow();
+    // A group member's last ops may be uncommitted: then the next start replays them.
+    if (!snapshot.ok() && !(role != nullptr && absl::IsFailedPrecondition(snapshot))) {
+      return snapshot;
+    }
+    log(snapshot.ok() ? absl::StrCat("snapshot written at op ", core->last_op())
+                      : absl::StrCat("no snapshot: ", snapshot.message()));
   }
   log(absl::StrCat("stopped at op ", core->last_op()));
-  return absl::OkStatus();
+  if (!role_status.ok() && group_stop != nullptr) {
+    group_stop->restart = true;
+    if (role->cut().has_value()) {
+      group_stop->cut = true;
+      group_stop->cut_after_op = role->cut()->op;
+      group_stop->cut_chain_hash = role->cut()->chain_hash;
+    }
+  }
+  return role_status;
 }
 
 }  // namespace
 
-absl::Status RunServer(const ServerOptions& options_in) {
+absl::Status RunServer(const ServerOptions& options_in, GroupStop* stop) {
   ServerOptions options = options_in;
   if (!options.log) {
     options.log = [](std::string_view message) {
@@ -358,7 +458,7 @@ absl::Status RunServer(const ServerOptions& options_in) {
   kj::UnixEventPort::captureSignal(SIGINT);
   signal(SIGPIPE, SIG_IGN);
   kj::AsyncIoContext io = kj::setupAsyncIo();
-  return Serve(options, io, options.log);
+  return Serve(options, io, options.log, stop);
 }
 
 }  // namespace ledger::net

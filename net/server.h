@@ -18,8 +18,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "base/hash.h"
 #include "engine/engine.h"
 
 namespace ledger::net {
@@ -40,6 +42,23 @@ struct ServerLimits {
   // A connection whose unread replies exceed this is closed: its client stopped reading.
   uint64_t unsent_reply_bytes_max = uint64_t{64} << 20;
   uint32_t login_timeout_ms = 10'000;  // unauthenticated connections are closed after this
+};
+
+// Membership of a replica group (docs/replication.md). Without a group name the server runs
+// alone, as before.
+struct GroupOptions {
+  std::string name;                   // the group; empty: no group
+  std::vector<std::string> etcd;      // host:port of etcd members' client URLs
+  std::string member;                 // this member's name in the group
+  std::string replication_listen;     // host:port where it serves the replication contract
+  std::string replication_advertise;  // how the others reach it; default: the bound address
+  std::string token;                  // the members' shared secret
+  bool bootstrap = false;             // may start a group that has no configuration yet
+  int64_t lease_ttl_s = 2;
+  // A follower whose durable op stays behind the leader's for this long leaves the in-sync set.
+  uint64_t lag_max_ms = 2000;
+  // The leader's recent entries kept for its followers (older ones are read from the log).
+  uint64_t ring_bytes = uint64_t{64} << 20;
 };
 
 struct ServerOptions {
@@ -68,14 +87,27 @@ struct ServerOptions {
   // batch while a run is being written.
   uint64_t hot_transfers = 0;
   ServerLimits limits;
+  GroupOptions group;
   std::function<void(std::string_view)> log;  // operator messages; default: stderr
+};
+
+// Why a member of a replica group stopped serving on its own (docs/replication.md): it lost
+// its lease while leading, or its log must be cut (after `cut_after_op`, whose chain hash is
+// `cut_chain_hash`) before it can follow. Either way ledgerd starts it again (cutting first):
+// it then follows the new leader.
+struct GroupStop {
+  bool restart = false;
+  bool cut = false;
+  uint64_t cut_after_op = 0;
+  base::Hash128 cut_chain_hash;
 };
 
 // Serves until SIGTERM/SIGINT, then stops accepting, finishes and flushes the batches in
 // flight, snapshots (if asked) and returns OK. Errors: the data directory cannot be opened or
 // recovered, the address cannot be bound, or the log failed (then nothing more was
-// acknowledged). Must be called before the process starts any other thread (it routes the
-// signals to its event loop).
-absl::Status RunServer(const ServerOptions& options);
+// acknowledged). A member of a replica group also stops on its own (`*stop` says why, and the
+// status). Must be called with no other thread running (it routes the signals to its event
+// loop).
+absl::Status RunServer(const ServerOptions& options, GroupStop* stop = nullptr);
 
 }  // namespace ledger::net

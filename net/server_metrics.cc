@@ -33,7 +33,7 @@ constexpr std::string_view kQueryMethodNames[] = {
     "get_account_balances",     "trial_balance",   "changes",          "get_transfer_statuses",
     "get_posted_at_value_time", "query_accounts",  "query_transfers"};
 constexpr std::string_view kRejectReasonNames[] = {"batch_too_large", "ids_too_many", "malformed",
-                                                   "shutting_down", "engine_full"};
+                                                   "shutting_down",   "engine_full",  "not_leader"};
 
 // Every name is a non-empty [a-z0-9_]+ and no two in a table are alike.
 template <typename Names>

@@ -59,8 +59,9 @@ enum class RejectReason : uint8_t {
   kMalformed = 2,      // a field out of range or a message that does not decode
   kShuttingDown = 3,   // the server is draining
   kEngineFull = 4,     // the engine's hard limits (accounts_max, transfers_max) are reached
+  kNotLeader = 5,      // a replica group's member that does not lead, or cannot acknowledge
 };
-inline constexpr size_t kRejectReasonCount = 5;
+inline constexpr size_t kRejectReasonCount = 6;
 std::string_view RejectReasonName(RejectReason reason);  // "batch_too_large"
 
 // Histogram bounds in ns. A batch waits for the log: commit p50 0.6-1.1 ms and p99 2-5 ms on

@@ -23,9 +23,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "engine/shard.h"
 #include "net/client.h"
 #include "net/server.h"
+#include "replica/recovery.h"
 #include "wal/directory.h"
 
 namespace ledger::tools {
@@ -80,6 +82,17 @@ flags for run:
   --login-timeout-ms N        close connections not logged in after N ms (default 10000)
   --ready-file FILE           write the bound addresses (RPC, metrics) here once listening
   --help                      this text
+
+flags for a replica group (docs/replication.md; all of the first five, or none):
+  --replica-group NAME        the group this member belongs to
+  --etcd HOST:PORT[,...]      etcd members' client addresses
+  --member NAME               this member's name in the group
+  --replication-listen HOST:PORT   where the other members reach it (port 0 picks one)
+  --group-token-file FILE     the members' shared secret
+  --replication-advertise HOST:PORT  the address the others dial, if not the bound one
+  --bootstrap-group           may start a group that has no configuration in etcd yet
+  --lag-max-ms N              a follower lagging this long leaves the in-sync set (default 2000)
+  --lease-ttl-s N             the member's etcd lease (default 2))
 )";
 
 struct UsageError {
@@ -240,11 +253,49 @@ uint64_t AutoHotTransfers(const net::ServerOptions& options) {
                             4 * options.limits.batch_events_max * options.shard_count);
 }
 
+// Empty when the group flags are all given or all absent; else what is wrong.
+std::string GroupProblem(const net::GroupOptions& group, bool group_token_given) {
+  const bool any = !group.name.empty() || !group.etcd.empty() || !group.member.empty() ||
+                   !group.replication_listen.empty() || group_token_given;
+  if (!any) return {};
+  if (group.name.empty() || group.etcd.empty() || group.member.empty() ||
+      group.replication_listen.empty() || !group_token_given) {
+    return "a replica group needs --replica-group, --etcd, --member, --replication-listen and "
+           "--group-token-file";
+  }
+  return {};
+}
+
+// Serves; a member of a replica group that stepped down, or whose log must be cut first,
+// starts again in this process (cutting its log first): it then follows the new leader.
+int Serve(const net::ServerOptions& options) {
+  for (;;) {
+    net::GroupStop stop;
+    const absl::Status status = net::RunServer(options, &stop);
+    if (!stop.restart) {
+      if (!status.ok()) return Fail(ExitCodeOf(status), status.ToString());
+      return 0;
+    }
+    if (stop.cut) {
+      absl::StatusOr<std::unique_ptr<wal::Directory>> directory =
+          wal::Directory::Open(options.data_dir, /*writable=*/true);
+      absl::Status cut = directory.status();
+      if (cut.ok()) cut = replica::CutLogAfter(**directory, stop.cut_after_op, stop.cut_chain_hash);
+      if (!cut.ok()) return Fail(ExitCodeOf(cut), cut.ToString());
+      std::fprintf(stderr, "ledgerd: the log was cut after op %llu\n",
+                   static_cast<unsigned long long>(stop.cut_after_op));
+    }
+    std::fprintf(stderr, "ledgerd: %s; starting again\n", status.ToString().c_str());
+  }
+}
+
 int Run(Flags& flags) {
   net::ServerOptions options;
   std::string hot_transfers = "auto";
   options.data_dir = "data";
   std::string token_file;
+  std::string etcd;
+  std::string group_token_file;
   bool help = false;
   net::ServerLimits& limits = options.limits;
   const uint64_t kU32 = 0xffffffffu;
@@ -282,10 +333,19 @@ int Run(Flags& flags) {
         Number("--max-inflight-calls", &limits.inflight_calls_max, 1, kU32)},
        {"--login-timeout-ms", Number("--login-timeout-ms", &limits.login_timeout_ms, 1, 3'600'000)},
        {"--max-inflight-bytes",
-        Number("--max-inflight-bytes", &limits.inflight_bytes_max, 1 << 20, ~uint64_t{0})}},
+        Number("--max-inflight-bytes", &limits.inflight_bytes_max, 1 << 20, ~uint64_t{0})},
+       {"--replica-group", Text(&options.group.name)},
+       {"--etcd", Text(&etcd)},
+       {"--member", Text(&options.group.member)},
+       {"--replication-listen", Text(&options.group.replication_listen)},
+       {"--replication-advertise", Text(&options.group.replication_advertise)},
+       {"--group-token-file", Text(&group_token_file)},
+       {"--lag-max-ms", Number("--lag-max-ms", &options.group.lag_max_ms, 1, 3'600'000)},
+       {"--lease-ttl-s", Number("--lease-ttl-s", &options.group.lease_ttl_s, 1, 3600)}},
       {{"--help", [&] { help = true; }},
        {"--no-snapshot-on-shutdown", [&] { options.snapshot_on_shutdown = false; }},
-       {"--no-io-uring", [&] { options.use_io_uring = false; }}});
+       {"--no-io-uring", [&] { options.use_io_uring = false; }},
+       {"--bootstrap-group", [&] { options.group.bootstrap = true; }}});
   if (help) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -299,13 +359,21 @@ int Run(Flags& flags) {
                                          "0..2147483648, not '",
                                          hot_transfers, "'\n", kUsage));
   }
+  if (!etcd.empty()) options.group.etcd = absl::StrSplit(etcd, ',', absl::SkipEmpty());
+  if (const std::string problem = GroupProblem(options.group, !group_token_file.empty());
+      !problem.empty()) {
+    return Fail(kExitUsage, absl::StrCat(problem, "\n", kUsage));
+  }
   if (token_file.empty()) token_file = options.data_dir + "/token";
   absl::StatusOr<std::string> token = net::ReadTokenFile(token_file);
   if (!token.ok()) return Fail(kExitNoInput, std::string(token.status().message()));
   options.token = *token;
-  const absl::Status status = net::RunServer(options);
-  if (!status.ok()) return Fail(ExitCodeOf(status), status.ToString());
-  return 0;
+  if (!group_token_file.empty()) {
+    absl::StatusOr<std::string> group_token = net::ReadTokenFile(group_token_file);
+    if (!group_token.ok()) return Fail(kExitNoInput, std::string(group_token.status().message()));
+    options.group.token = *group_token;
+  }
+  return Serve(options);
 }
 
 int Main(int argc, char** argv) {

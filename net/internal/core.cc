@@ -3,12 +3,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "net/server_metrics.h"
+#include "replica/log_schema.h"
 
 namespace ledger::net::internal {
 
@@ -74,10 +76,21 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   replica.use_io_uring = options.use_io_uring;
   replica.snapshot_interval_ops = options.snapshot_interval_ops;
   replica.log = log;
+  replica.replicated = !options.group.name.empty();
+  core->replicated_ = replica.replicated;
+  core->entry_bytes_max_ = replica::LogSchema().entry_size_max_bytes();
   Core* raw = core.get();
   replica.on_group_done = [raw](const wal::GroupDone& done) { raw->OnGroupDone(done); };
+  // On the apply thread (or the loop), with the turn held: BeforeChange made the room.
+  replica.on_entry = [raw](const wal::EntryHeader& header, std::span<const std::byte> body) {
+    raw->ring_->Append(header, body);
+  };
   LEDGER_ASSIGN_OR_RETURN(core->replica_,
                           replica::Replica::Open(options.data_dir, std::move(replica)));
+  // Two of the largest entries at least; a thousand entries per MiB (most are far smaller).
+  const uint64_t ring_bytes = std::max(options.group.ring_bytes, 2 * core->entry_bytes_max_);
+  core->ring_ = std::make_unique<EntryRing>(ring_bytes, std::max<uint64_t>(ring_bytes >> 10, 1024),
+                                            core->replica_->last_op());
   core->durable_change_next_ = core->engine().change_sequence_next();
   core->durable_timestamp_ns_ = core->engine().last_timestamp_ns();  // recovered: all durable
   core->last_op_ = core->replica_->last_op();
@@ -89,6 +102,7 @@ kj::Promise<void> Core::ExpireOnTime(kj::Timer& timer) {
   return timer.afterDelay(kExpiryTickInterval)
       .then([this] { return TakeEngine(); })
       .then([this, &timer](kj::Own<EngineTurn> turn) -> kj::Promise<void> {
+        BeforeChange();
         absl::StatusOr<std::optional<replica::BatchReceipt>> tick = replica_->ExpireDue();
         if (!tick.ok()) {
           return KJ_EXCEPTION(FAILED, "expiry tick", std::string(tick.status().message()));
@@ -125,6 +139,7 @@ void Core::ReleaseEngine() {
 }
 
 kj::Promise<kj::Own<EngineTurn>> Core::Apply(kj::Own<EngineTurn> turn, kj::Function<void()> job) {
+  BeforeChange();
   auto back = kj::newPromiseAndFulfiller<kj::Own<EngineTurn>>();
   applying_.add(apply_.Run(kj::mv(job))
                     .then([this, turn = kj::mv(turn), back = kj::mv(back.fulfiller)]() mutable {
@@ -134,7 +149,12 @@ kj::Promise<kj::Own<EngineTurn>> Core::Apply(kj::Own<EngineTurn> turn, kj::Funct
   return kj::mv(back.promise);
 }
 
+void Core::BeforeChange() { ring_->MakeRoom(entry_bytes_max_); }
+
 void Core::AfterChange() {
+  const uint64_t published_op = ring_->last_op();
+  ring_->Publish();
+  if (ring_->last_op() != published_op && on_published_) on_published_();
   cold_history_ = replica_->TakeColdHistory();
   const engine::Engine& engine = replica_->engine();
   const engine::EngineStats stats = engine.GetStats();
@@ -207,8 +227,21 @@ void Core::OnGroupDone(const wal::GroupDone& done) {
   [[maybe_unused]] const ssize_t written = write(event_fd_, &one, sizeof(one));
 }
 
+uint64_t Core::acknowledged_op() const {
+  const uint64_t durable = durable_op();
+  return replicated_ ? std::min(durable, group_committed_op_) : durable;
+}
+
+void Core::NoteGroupCommitted(uint64_t op) {
+  if (op <= group_committed_op_) return;
+  group_committed_op_ = op;
+  replica_->NoteCommitted(op);
+  ResolveWaiters();
+  if (on_durable_) on_durable_();
+}
+
 kj::Promise<void> Core::WaitDurable(uint64_t op) {
-  if (durable_op() >= op) return kj::READY_NOW;
+  if (acknowledged_op() >= op) return kj::READY_NOW;
   const absl::Status status = log_status();
   if (!status.ok()) {
     return KJ_EXCEPTION(FAILED, "the ledger's log failed; nothing more is acknowledged",
@@ -225,14 +258,14 @@ void Core::NoteApplied(const replica::BatchReceipt& receipt) {
   marks_.push_back(Mark{receipt.op, receipt.change_sequence_next, engine().last_timestamp_ns()});
   // The log may have made it durable while the apply thread still worked on it: then no
   // wake-up is coming for it.
-  if (durable_op() >= receipt.op) {
+  if (acknowledged_op() >= receipt.op) {
     ResolveWaiters();
     if (on_durable_) on_durable_();
   }
 }
 
 void Core::ResolveWaiters() {
-  const uint64_t durable = durable_op();
+  const uint64_t durable = acknowledged_op();
   while (!waiters_.empty() && waiters_.front().op <= durable) {
     waiters_.front().fulfiller->fulfill();
     waiters_.pop_front();

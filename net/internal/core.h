@@ -30,6 +30,7 @@
 #include "kj/async.h"
 #include "kj/debug.h"
 #include "kj/function.h"
+#include "net/internal/entry_ring.h"
 #include "net/server.h"
 #include "replica/replica.h"
 
@@ -107,9 +108,23 @@ class Core final : private kj::TaskSet::ErrorHandler {
   std::shared_ptr<const replica::ColdHistory> cold_history() const { return cold_history_; }
   kj::Promise<void> ReadHistory(kj::Function<void()> job) { return history_.Run(kj::mv(job)); }
 
-  // Resolves once every op up to `op` is durable; breaks if the log failed (nothing after the
-  // failure is ever acknowledged).
+  // Resolves once every op up to `op` is acknowledged (acknowledged_op()); breaks if the log
+  // failed (nothing after the failure is ever acknowledged).
   kj::Promise<void> WaitDurable(uint64_t op);
+  // Durable here, and in a replica group also committed by the group (NoteGroupCommitted):
+  // what replies and reads wait for.
+  uint64_t acknowledged_op() const;
+  // In a replica group: the group's committed op moved (the leader's count of its in-sync
+  // members' durable ops, or what a follower's leader said). Never goes back.
+  void NoteGroupCommitted(uint64_t op);
+  uint64_t group_committed_op() const { return group_committed_op_; }
+  bool replicated() const { return replicated_; }
+  // The recent sealed entries, for followers (entry_ring.h): loop thread.
+  const EntryRing& entry_ring() const { return *ring_; }
+  // Called on the loop after new entries were published in the ring.
+  void set_on_published(std::function<void()> on_published) {
+    on_published_ = std::move(on_published);
+  }
   // For reads: durable through everything applied so far.
   kj::Promise<void> WaitReadable() { return WaitDurable(last_op()); }
   // After each state-changing batch: where the change feed stands at its op.
@@ -123,7 +138,8 @@ class Core final : private kj::TaskSet::ErrorHandler {
 
   // Runs forever: resolves waiters when the writer reports groups. Breaks when the log fails.
   kj::Promise<void> WatchDurability();
-  // Everything applied is durable, no reply waits and nobody has the engine.
+  // Everything applied is durable here, no reply waits and nobody has the engine. (In a group
+  // the last ops may never be committed: a member that does not lead cannot wait for that.)
   bool Idle() const { return waiters_.empty() && durable_op() >= last_op() && !engine_taken_; }
   uint64_t durable_op() const { return replica_->durable_op(); }
   absl::Status log_status() const { return replica_->log_status(); }
@@ -184,6 +200,8 @@ class Core final : private kj::TaskSet::ErrorHandler {
   void OnGroupDone(const wal::GroupDone& done);  // writer thread
   void ResolveWaiters();
   void ReleaseEngine();  // an EngineTurn's end
+  // Before the engine may change (the turn held): room in the ring for one more entry.
+  void BeforeChange();
   // After the engine changed (the turn held): the loop's copies of what it shows elsewhere.
   void AfterChange();
   void taskFailed(kj::Exception&& exception) override;
@@ -196,6 +214,11 @@ class Core final : private kj::TaskSet::ErrorHandler {
   uint64_t durable_change_next_ = 0;
   uint64_t durable_timestamp_ns_ = 0;
   std::function<void()> on_durable_;
+  std::function<void()> on_published_;
+  bool replicated_ = false;
+  uint64_t group_committed_op_ = 0;
+  uint64_t entry_bytes_max_ = 0;      // the largest entry the log takes
+  std::unique_ptr<EntryRing> ring_;   // before the replica, whose entries it copies
   ServerMetrics* metrics_ = nullptr;  // borrowed
   std::function<void(std::string_view)> log_;
   uint64_t last_op_ = 0;

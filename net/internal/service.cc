@@ -9,6 +9,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "net/internal/codec.h"
+#include "net/internal/group_role.h"
 
 namespace ledger::net::internal {
 namespace {
@@ -662,6 +663,13 @@ class LedgerImpl final : public rpc::Ledger::Server {
       Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
     }
     CheckClientReads(*connection_, limits);
+    if (state_.role != nullptr) {
+      // Writes, and reads (linearizable only on the leader): both wait for the leader.
+      if (const absl::Status writable = state_.role->Writable(); !writable.ok()) {
+        state_.metrics.RequestsRejected(RejectReason::kNotLeader).Increment();
+        Fail(kj::Exception::Type::DISCONNECTED, std::string(writable.message()));
+      }
+    }
     if (connection_->inflight_calls >= limits.inflight_calls_max) {
       Fail(kj::Exception::Type::OVERLOADED,
            absl::StrCat("more than ", limits.inflight_calls_max,

@@ -35,6 +35,7 @@ struct Connection : public kj::Refcounted {
 };
 
 struct Subscriber;
+class GroupRole;
 
 // Event arrays of batches on their way to the apply thread, reused: a fresh 1.2 MB array per
 // batch cost the loop a page fault per 4 KiB and its zeroing. Taken on the loop; given back by
@@ -77,6 +78,8 @@ class ServiceState {
   kj::Timer& timer;
   ServerMetrics& metrics;
   bool shutting_down = false;
+  // In a replica group: whether this member takes client calls now (null: no group).
+  const GroupRole* role = nullptr;
   uint64_t inflight_bytes = 0;
   uint64_t inflight_calls = 0;
   std::set<Connection*> connections;

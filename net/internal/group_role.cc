@@ -1,0 +1,301 @@
+#include "net/internal/group_role.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "base/clock.h"
+
+namespace ledger::net::internal {
+namespace {
+
+// How often a member looks at the group (who leads, whether it may campaign) while it does not
+// lead, and a leader at its followers and its lease: a failover takes a few of these.
+constexpr auto kCyclePeriod = 200 * kj::MILLISECONDS;
+constexpr auto kManagePeriod = 100 * kj::MILLISECONDS;
+// A campaign waits this long for the lead before it is asked again (a member stays a candidate
+// the whole time; etcd queues candidates).
+constexpr uint64_t kCampaignWaitNs = uint64_t{600} * 1'000'000'000;
+
+// The election's value: "<replication address> <client address>".
+std::pair<std::string, std::string> ParseLeaderValue(const std::string& value) {
+  const size_t space = value.find(' ');
+  if (space == std::string::npos) return {value, ""};
+  return {value.substr(0, space), value.substr(space + 1)};
+}
+
+bool Holds(const std::vector<cluster::GroupMember>& members, const std::string& name) {
+  return std::any_of(members.begin(), members.end(),
+                     [&](const cluster::GroupMember& m) { return m.name == name; });
+}
+
+}  // namespace
+
+GroupRole::GroupRole(Core& core, kj::AsyncIoProvider& io, const GroupOptions& options,
+                     std::string replication_address, std::string client_address,
+                     std::function<void(std::string_view)> log)
+    : core_(core),
+      io_(io),
+      timer_(io.getTimer()),
+      options_(options),
+      self_{options.member, core.replica().directory().identity().directory_id},
+      log_(std::move(log)),
+      etcd_(io, cluster::EtcdOptions{.endpoints = options.etcd}),
+      coordinator_(etcd_, timer_,
+                   cluster::GroupOptions{.group = options.name,
+                                         .self = self_,
+                                         .advertise = replication_address + " " + client_address,
+                                         .lease_ttl_s = options.lease_ttl_s}),
+      replication_address_(std::move(replication_address)) {}
+
+GroupRole::~GroupRole() {
+  following_ = nullptr;  // before the follower it runs
+  follower_.reset();
+}
+
+void GroupRole::taskFailed(kj::Exception&& exception) {
+  log_(absl::StrCat("group: ", exception.getDescription().cStr()));
+}
+
+void GroupRole::Stop(absl::Status why) {
+  if (stopped_ && stopped_->isWaiting()) stopped_->fulfill(std::move(why));
+}
+
+kj::Promise<absl::Status> GroupRole::Run() {
+  auto stopped = kj::newPromiseAndFulfiller<absl::Status>();
+  stopped_ = kj::mv(stopped.fulfiller);
+  // After the loop's first wake-up: its timer counts from then, not from before recovery,
+  // which would end the first request's timeout at once.
+  tasks_.add(timer_.afterDelay(1 * kj::MILLISECONDS).then([this] { return Cycle(); }));
+  return kj::mv(stopped.promise);
+}
+
+kj::Promise<void> GroupRole::RenewLease() {
+  return coordinator_.Start().then([this](absl::Status started) {
+    if (started.ok()) {
+      log_(absl::StrCat("group ", options_.name, ": member ", self_.name, ", lease ",
+                        coordinator_.lease()));
+    } else {
+      log_(absl::StrCat("group: no lease yet: ", started.ToString()));
+    }
+  });
+}
+
+kj::Promise<void> GroupRole::Cycle() {
+  if (state_ == State::kLeading) return kj::READY_NOW;
+  // First, and whenever it lapsed (etcd away for longer than its TTL): a member without a
+  // lease cannot campaign. A campaign on the old one fails and is made again.
+  if (!coordinator_.LeaseSurelyAlive()) {
+    return RenewLease().then([this]() -> kj::Promise<void> {
+      if (coordinator_.LeaseSurelyAlive()) return Cycle();
+      return timer_.afterDelay(kCyclePeriod).then([this] { return Cycle(); });
+    });
+  }
+  return coordinator_.ReadConfig()
+      .then([this](absl::StatusOr<cluster::StoredGroupConfig> stored) {
+        if (stored.ok() && !campaigning_ && state_ != State::kLeading) {
+          const bool eligible = stored->config ? stored->config->InSync(self_) : options_.bootstrap;
+          if (eligible) Campaign();
+        }
+        return coordinator_.LeaderAddress();
+      })
+      .then([this](absl::StatusOr<std::optional<std::string>> leader) -> kj::Promise<void> {
+        if (state_ == State::kLeading) return kj::READY_NOW;
+        if (leader.ok() && leader->has_value()) {
+          auto [replication, client] = ParseLeaderValue(**leader);
+          leader_client_address_ = client;
+          if (following_ == nullptr && replication != replication_address_) {
+            StartFollowing(replication);
+          }
+        }
+        return timer_.afterDelay(kCyclePeriod).then([this] { return Cycle(); });
+      });
+}
+
+void GroupRole::StartFollowing(const std::string& address) {
+  absl::StatusOr<uint64_t> epoch = core_.replica().directory().ReadEpoch();
+  if (!epoch.ok()) {
+    Stop(epoch.status());
+    return;
+  }
+  follower_ = std::make_unique<FollowerReplication>(
+      core_, io_, FollowerIdentity{self_, options_.token}, *epoch, log_);
+  state_ = State::kFollowing;
+  following_ = follower_->Run(address)
+                   .then([this](FollowerReplication::Outcome outcome) {
+                     log_(absl::StrCat("group: stopped following: ", outcome.status.ToString()));
+                     if (outcome.cut.has_value()) {
+                       cut_ = outcome.cut;
+                       Stop(absl::FailedPreconditionError(
+                           absl::StrCat("the log must be cut after op ", outcome.cut->op)));
+                     }
+                     // Not from inside the promise being dropped.
+                     tasks_.add(kj::evalLater([this] {
+                       if (state_ != State::kFollowing) return;
+                       following_ = nullptr;
+                       follower_.reset();
+                       state_ = State::kStarting;
+                     }));
+                   })
+                   .eagerlyEvaluate(nullptr);
+}
+
+void GroupRole::Campaign() {
+  campaigning_ = true;
+  tasks_.add(coordinator_.Campaign(kCampaignWaitNs)
+                 .then([this](absl::StatusOr<cluster::EtcdLeadership> won) -> kj::Promise<void> {
+                   campaigning_ = false;
+                   if (!won.ok()) return kj::READY_NOW;  // the next cycle campaigns again
+                   return Lead(*won);
+                 }));
+}
+
+kj::Promise<void> GroupRole::Lead(cluster::EtcdLeadership leadership) {
+  state_ = State::kLeading;
+  // No entry of the old epoch is taken from here on: the old leader cannot gather this
+  // member's acknowledgement any more.
+  if (follower_ != nullptr) follower_->Close();
+  following_ = nullptr;
+  follower_.reset();
+  const uint64_t epoch = static_cast<uint64_t>(leadership.create_revision);
+  const wal::Directory& directory = core_.replica().directory();
+  absl::StatusOr<uint64_t> seen = directory.ReadEpoch();
+  absl::Status written =
+      seen.ok() && *seen < epoch
+          ? directory.WriteEpoch(epoch)
+          : absl::FailedPreconditionError(absl::StrCat("epoch ", epoch, " is not newer"));
+  if (!seen.ok()) written = seen.status();
+  if (!written.ok()) {
+    log_(absl::StrCat("group: cannot lead: ", written.ToString()));
+    return Abdicate(leadership);
+  }
+  // The head, with the engine taken: every entry of the old leader taken in is applied.
+  return core_.TakeEngine().then([this, leadership, epoch](kj::Own<EngineTurn> turn) {
+    const uint64_t head_op = core_.replica().last_op();
+    const base::Hash128 head_hash = core_.replica().chain_hash();
+    turn = nullptr;
+    return coordinator_.SealEpoch(leadership, head_op, head_hash, options_.bootstrap)
+        .then([this, leadership, epoch, head_op,
+               head_hash](absl::StatusOr<cluster::GroupConfig> sealed) -> kj::Promise<void> {
+          if (!sealed.ok()) {
+            log_(
+                absl::StrCat("group: cannot seal epoch ", epoch, ": ", sealed.status().ToString()));
+            return Abdicate(leadership);
+          }
+          leader_ = std::make_unique<LeaderReplication>(core_, timer_, self_.name, epoch, head_op,
+                                                        head_hash, options_.token, log_);
+          leader_->SetInSync(sealed->in_sync);
+          leadership_ = leadership;
+          leading_since_ns_ = base::MonotonicNs();
+          log_(absl::StrCat("group: leading epoch ", epoch, " from op ", head_op, ", ",
+                            sealed->in_sync.size(), " in sync"));
+          return Manage();
+        });
+  });
+}
+
+kj::Promise<void> GroupRole::Abdicate(const cluster::EtcdLeadership& leadership) {
+  return coordinator_.Resign(leadership).then([this](absl::Status) {
+    state_ = State::kStarting;
+    return timer_.afterDelay(kCyclePeriod).then([this] { return Cycle(); });
+  });
+}
+
+kj::Promise<void> GroupRole::Manage() {
+  if (!coordinator_.LeaseSurelyAlive()) {
+    Stop(absl::UnavailableError("no longer sure of the lease while leading: stepping down"));
+    return kj::READY_NOW;
+  }
+  return coordinator_.ReadConfig()
+      .then([this](absl::StatusOr<cluster::StoredGroupConfig> stored) -> kj::Promise<void> {
+        if (!stored.ok() || !stored->config.has_value()) return kj::READY_NOW;  // etcd away
+        const cluster::GroupConfig& config = *stored->config;
+        if (config.epoch != leadership_->create_revision) {
+          Stop(absl::UnavailableError(absl::StrCat("epoch ", config.epoch, " sealed by ",
+                                                   config.leader, " : stepping down")));
+          return kj::READY_NOW;
+        }
+        leader_->SetInSync(config.in_sync);  // etcd's word, read fresh each round
+        return ChangeInSync(config);
+      })
+      .then([this] { return timer_.afterDelay(kManagePeriod); })
+      .then([this] { return Manage(); });
+}
+
+kj::Promise<void> GroupRole::ChangeInSync(const cluster::GroupConfig& config) {
+  const uint64_t now_ns = base::MonotonicNs();
+  const uint64_t lag_max_ns = options_.lag_max_ms * 1'000'000;
+  const uint64_t durable = core_.durable_op();
+  std::vector<FollowerView> followers = leader_->Followers();
+  std::vector<cluster::GroupMember> next;
+  for (const cluster::GroupMember& member : config.in_sync) {
+    if (member.name == self_.name) {
+      next.push_back(member);
+      continue;
+    }
+    auto found = std::find_if(followers.begin(), followers.end(),
+                              [&](const FollowerView& f) { return f.member == member; });
+    const bool absent_too_long =
+        found == followers.end() && now_ns - leading_since_ns_ > lag_max_ns;
+    const bool lagging = found != followers.end() && found->behind_since_ns != 0 &&
+                         now_ns - found->behind_since_ns > lag_max_ns;
+    if (!absent_too_long && !lagging) next.push_back(member);
+  }
+  const size_t kept = next.size();
+  for (const FollowerView& follower : followers) {
+    if (!Holds(next, follower.member.name) && follower.behind_since_ns == 0 &&
+        follower.durable_op >= durable) {
+      next.push_back(follower.member);
+    }
+  }
+  if (next == config.in_sync) return kj::READY_NOW;
+  // Additions are waited for before etcd counts them; removals stop being waited for only
+  // once etcd no longer counts them (the next round reads them back).
+  if (next.size() > kept) leader_->SetInSync(next);
+  log_(absl::StrCat("group: in sync: ", next.size(), " members (was ", config.in_sync.size(), ")"));
+  return coordinator_.SetInSync(*leadership_, next).then([this](auto written) {
+    if (!written.ok()) log_(absl::StrCat("group: in-sync change: ", written.status().ToString()));
+  });
+}
+
+absl::Status GroupRole::Writable() const {
+  if (state_ != State::kLeading || leader_ == nullptr) {
+    return absl::UnavailableError(
+        leader_client_address_.empty()
+            ? std::string("not the leader of the group, and no leader is known yet")
+            : absl::StrCat("not the leader of the group; the leader is at ",
+                           leader_client_address_));
+  }
+  if (!coordinator_.LeaseSurelyAlive()) {
+    return absl::UnavailableError("the leader is not sure of its lease; retry shortly");
+  }
+  if (leader_->in_sync().size() < 2) {
+    return absl::UnavailableError(
+        "fewer than two members are in sync: writes are refused until a follower catches up");
+  }
+  return absl::OkStatus();
+}
+
+kj::Promise<void> GroupRole::Follow(LeaderReplication::FollowContext context) {
+  if (state_ != State::kLeading || leader_ == nullptr) {
+    return KJ_EXCEPTION(DISCONNECTED, "not the leader");
+  }
+  return leader_->Follow(context);
+}
+
+void GroupRole::OnLocalDurable() {
+  if (leader_ != nullptr) leader_->OnLocalDurable();
+  if (follower_ != nullptr) follower_->OnLocalDurable();
+}
+
+void GroupRole::OnPublished() {
+  if (leader_ != nullptr) leader_->OnPublished();
+}
+
+kj::Promise<void> GroupRole::StepDown() {
+  if (!leadership_.has_value()) return kj::READY_NOW;
+  return coordinator_.Resign(*leadership_).then([](absl::Status) {});
+}
+
+}  // namespace ledger::net::internal

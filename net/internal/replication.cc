@@ -1,0 +1,532 @@
+#include "net/internal/replication.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "base/clock.h"
+#include "capnp/rpc-twoparty.h"
+#include "replica/log_schema.h"
+#include "wal/log_reader.h"
+
+namespace ledger::net::internal {
+namespace {
+
+// One append carries about this much: large enough to amortise a call, small enough to keep a
+// follower's apply and the leader's memory per follower short.
+constexpr uint64_t kChunkBytesMax = uint64_t{4} << 20;
+
+bool TokenMatches(kj::StringPtr guess, const std::string& token) {
+  unsigned char difference = guess.size() == token.size() ? 0 : 1;
+  for (size_t i = 0; i < token.size(); ++i) {
+    const char g = i < guess.size() ? guess[i] : 0;
+    difference |= static_cast<unsigned char>(g ^ token[i]);
+  }
+  return difference == 0;
+}
+
+// The op of the last entry of a run the ring (or the log) gave.
+uint64_t LastOpOf(std::span<const std::byte> entries) {
+  uint64_t last_op = 0;
+  while (!entries.empty()) {
+    wal::EntryHeader header;
+    std::memcpy(&header, entries.data(), sizeof(header));
+    last_op = header.op;
+    entries = entries.subspan(header.entry_size_bytes);
+  }
+  return last_op;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<EntryView>> SplitEntries(std::span<const std::byte> bytes) {
+  std::vector<EntryView> entries;
+  while (!bytes.empty()) {
+    EntryView entry;
+    if (bytes.size() < sizeof(entry.header)) {
+      return absl::InvalidArgumentError("a replicated entry is cut short");
+    }
+    std::memcpy(&entry.header, bytes.data(), sizeof(entry.header));
+    const uint64_t size_bytes = entry.header.entry_size_bytes;
+    if (size_bytes < sizeof(entry.header) + entry.header.body_size_bytes ||
+        size_bytes > bytes.size() || size_bytes % wal::kEntryAlignBytes != 0) {
+      return absl::InvalidArgumentError("a replicated entry's sizes do not hold");
+    }
+    entry.body = bytes.subspan(sizeof(entry.header), entry.header.body_size_bytes);
+    entries.push_back(entry);
+    bytes = bytes.subspan(size_bytes);
+  }
+  return entries;
+}
+
+void PutHash(capnp::Data::Builder out, const base::Hash128& hash) {
+  LEDGER_REQUIRE(out.size() == 16, out.size());
+  std::memcpy(out.begin(), &hash.low, 8);
+  std::memcpy(out.begin() + 8, &hash.high, 8);
+}
+
+std::optional<base::Hash128> GetHash(capnp::Data::Reader in) {
+  if (in.size() != 16) return std::nullopt;
+  base::Hash128 hash;
+  std::memcpy(&hash.low, in.begin(), 8);
+  std::memcpy(&hash.high, in.begin() + 8, 8);
+  return hash;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leader
+
+struct LeaderReplication::Follower {
+  cluster::GroupMember member;
+  rpc::EntrySink::Client sink = nullptr;
+  uint64_t next_op = 0;  // the next entry to send
+  uint64_t durable_op = 0;
+  uint64_t committed_sent = 0;
+  uint64_t behind_since_ns = 0;
+  bool sending = false;
+  bool dropped = false;
+  uint64_t session = 0;  // tells a reconnected member's new session from its old one
+};
+
+// A follower's reports. It may outlive the leader that made it (its connection stays open
+// a moment longer): `alive` says whether the leader is still there.
+class SessionImpl final : public rpc::FollowerSession::Server {
+ public:
+  SessionImpl(std::shared_ptr<const bool> alive, std::function<void(uint64_t)> on_durable)
+      : alive_(std::move(alive)), on_durable_(std::move(on_durable)) {}
+  kj::Promise<void> durable(DurableContext context) override {
+    if (*alive_) on_durable_(context.getParams().getOp());
+    return kj::READY_NOW;
+  }
+
+ private:
+  std::shared_ptr<const bool> alive_;
+  std::function<void(uint64_t)> on_durable_;
+};
+
+LeaderReplication::LeaderReplication(Core& core, kj::Timer& timer, std::string self, uint64_t epoch,
+                                     uint64_t start_op, const base::Hash128& start_chain_hash,
+                                     std::string token, std::function<void(std::string_view)> log)
+    : core_(core),
+      timer_(timer),
+      self_(std::move(self)),
+      epoch_(epoch),
+      start_op_(start_op),
+      start_chain_hash_(start_chain_hash),
+      token_(std::move(token)),
+      log_(std::move(log)) {}
+
+LeaderReplication::~LeaderReplication() {
+  *alive_ = false;
+  log_reader_.Stop();
+}
+
+void LeaderReplication::taskFailed(kj::Exception&& exception) {
+  log_(absl::StrCat("replication: ", exception.getDescription().cStr()));
+}
+
+kj::Promise<std::optional<base::Hash128>> LeaderReplication::ChainHashAt(uint64_t op) {
+  if (op == 0) return std::optional<base::Hash128>(base::Hash128{});
+  if (op == start_op_) return std::optional<base::Hash128>(start_chain_hash_);
+  if (std::optional<base::Hash128> hash = core_.entry_ring().ChainHashAt(op)) {
+    return std::optional<base::Hash128>(*hash);
+  }
+  if (op > core_.last_op()) return std::optional<base::Hash128>();
+  auto found = std::make_shared<std::optional<base::Hash128>>();
+  const wal::Directory& directory = core_.replica().directory();
+  return log_reader_
+      .Run([&directory, op, found] {
+        wal::ScanOptions options = replica::LogScanOptions();
+        options.from_op = op;
+        (void)wal::ScanLog(directory, options,
+                           [op, found](const wal::EntryHeader& header, std::span<const std::byte>) {
+                             if (header.op < op) return absl::OkStatus();
+                             if (header.op == op) *found = header.chain_hash;
+                             return absl::CancelledError("found");  // read no further
+                           });
+      })
+      .then([found] { return *found; });
+}
+
+kj::Promise<void> LeaderReplication::Follow(FollowContext context) {
+  auto hello = context.getParams().getHello();
+  if (!TokenMatches(hello.getGroupToken(), token_)) {
+    return KJ_EXCEPTION(FAILED, "follow: wrong group token");
+  }
+  cluster::GroupMember member;
+  member.name = hello.getMember().cStr();
+  const std::optional<base::Hash128> directory_id = GetHash(hello.getDirectoryId());
+  const std::optional<base::Hash128> head_hash = GetHash(hello.getHeadChainHash());
+  if (!cluster::IsValidMemberName(member.name) || !directory_id || !head_hash ||
+      member.name == self_) {
+    return KJ_EXCEPTION(FAILED, "follow: malformed hello");
+  }
+  member.directory_id = *directory_id;
+  if (hello.getEpoch() > epoch_) {
+    return KJ_EXCEPTION(FAILED, "follow: the follower has seen a newer epoch than this leader's");
+  }
+  const uint64_t head_op = hello.getHeadOp();
+  return ChainHashAt(head_op).then([this, alive = alive_, context, member = std::move(member),
+                                    head_op, head_hash = *head_hash](
+                                       std::optional<base::Hash128> ours) mutable {
+    if (!*alive) throw KJ_EXCEPTION(DISCONNECTED, "follow: no longer the leader");
+    auto start = context.getResults().initStart();
+    start.setEpoch(epoch_);
+    start.setLeaderOp(core_.last_op());
+    if (!ours.has_value() || *ours != head_hash) {
+      // Entries we do not have: written under an older epoch past our start, never
+      // acknowledged. Before our start the logs cannot differ (docs/replication.md).
+      if (head_op <= start_op_) {
+        throw KJ_EXCEPTION(FAILED,
+                           "follow: the follower's log differs from the leader's before "
+                           "the epoch's start; it must be rebuilt");
+      }
+      start.setMustCut(true);
+      start.setCutAfterOp(start_op_);
+      PutHash(start.initCutChainHash(16), start_chain_hash_);
+      log_(absl::StrCat("replication: ", member.name, " must cut its log after op ", start_op_));
+      return;
+    }
+    auto follower = std::make_unique<Follower>();
+    follower->member = member;
+    follower->sink = context.getParams().getSink();
+    follower->next_op = head_op + 1;
+    follower->session = ++sessions_;
+    const std::string name = member.name;
+    const uint64_t session = follower->session;
+    if (auto old = followers_.find(name); old != followers_.end()) old->second->dropped = true;
+    followers_[name] = std::move(follower);
+    context.getResults().setSession(
+        kj::heap<SessionImpl>(alive_, [this, name, session](uint64_t op) {
+          auto found = followers_.find(name);
+          if (found == followers_.end() || found->second->session != session) return;
+          found->second->durable_op = std::max(found->second->durable_op, op);
+          Recommit();
+        }));
+    log_(absl::StrCat("replication: ", name, " follows from op ", head_op + 1));
+    Send(*followers_[name]);
+  });
+}
+
+void LeaderReplication::Send(Follower& follower) {
+  if (follower.sending || follower.dropped) return;
+  const EntryRing& ring = core_.entry_ring();
+  if (follower.next_op > ring.last_op()) {
+    // Nothing new: the commit may have moved since the last append.
+    const uint64_t committed = core_.group_committed_op();
+    if (committed > follower.committed_sent) {
+      follower.committed_sent = committed;
+      auto request = follower.sink.commitRequest();
+      request.setEpoch(epoch_);
+      request.setCommittedOp(committed);
+      tasks_.add(request.send().ignoreResult().catch_([](kj::Exception&&) {}));
+    }
+    return;
+  }
+  if (follower.next_op < ring.first_op()) return SendFromLog(follower);
+  const std::span<const std::byte> entries = ring.EntriesFrom(follower.next_op, kChunkBytesMax);
+  SendChunk(follower, entries, LastOpOf(entries));
+}
+
+void LeaderReplication::SendFromLog(Follower& follower) {
+  follower.sending = true;
+  auto bytes = std::make_shared<std::vector<std::byte>>();
+  const uint64_t from_op = follower.next_op;
+  const uint64_t until_op = core_.entry_ring().first_op();  // the ring has the rest
+  const wal::Directory& directory = core_.replica().directory();
+  auto last_op = std::make_shared<uint64_t>(0);
+  const std::string name = follower.member.name;
+  const uint64_t session = follower.session;
+  tasks_.add(log_reader_
+                 .Run([&directory, from_op, until_op, bytes, last_op] {
+                   wal::ScanOptions options = replica::LogScanOptions();
+                   options.from_op = from_op;
+                   (void)wal::ScanLog(
+                       directory, options,
+                       [&](const wal::EntryHeader& header, std::span<const std::byte> body) {
+                         if (header.op < from_op) return absl::OkStatus();
+                         if (header.op >= until_op || bytes->size() >= kChunkBytesMax) {
+                           return absl::CancelledError("enough");
+                         }
+                         const size_t at = bytes->size();
+                         bytes->resize(at + header.entry_size_bytes);  // zero padding
+                         std::memcpy(bytes->data() + at, &header, sizeof(header));
+                         std::memcpy(bytes->data() + at + sizeof(header), body.data(), body.size());
+                         *last_op = header.op;
+                         return absl::OkStatus();
+                       });
+                 })
+                 .then([this, name, session, bytes, last_op] {
+                   auto found = followers_.find(name);
+                   if (found == followers_.end() || found->second->session != session) return;
+                   Follower& again = *found->second;
+                   again.sending = false;
+                   if (*last_op == 0) {
+                     Drop(again, "its next entry is in neither the ring nor the log");
+                     return;
+                   }
+                   SendChunk(again, *bytes, *last_op);
+                 }));
+}
+
+void LeaderReplication::SendChunk(Follower& follower, std::span<const std::byte> entries,
+                                  uint64_t last_op) {
+  auto request =
+      follower.sink.appendRequest(capnp::MessageSize{entries.size() / sizeof(capnp::word) + 16, 0});
+  request.setEpoch(epoch_);
+  const uint64_t committed = core_.group_committed_op();
+  request.setCommittedOp(committed);
+  request.setEntries(
+      kj::arrayPtr(reinterpret_cast<const kj::byte*>(entries.data()), entries.size()));
+  follower.sending = true;
+  follower.committed_sent = committed;
+  follower.next_op = last_op + 1;
+  const std::string name = follower.member.name;
+  const uint64_t session = follower.session;
+  // A stream: the promise resolves when the flow window has room for more, not when the
+  // follower has applied it.
+  tasks_.add(request.send().then(
+      [this, name, session] {
+        auto found = followers_.find(name);
+        if (found == followers_.end() || found->second->session != session) return;
+        found->second->sending = false;
+        Send(*found->second);
+      },
+      [this, name, session](kj::Exception&& exception) {
+        auto found = followers_.find(name);
+        if (found == followers_.end() || found->second->session != session) return;
+        Drop(*found->second, exception.getDescription().cStr());
+      }));
+}
+
+void LeaderReplication::Drop(Follower& follower, std::string_view why) {
+  log_(absl::StrCat("replication: ", follower.member.name, " dropped: ", std::string(why)));
+  follower.dropped = true;
+  followers_.erase(follower.member.name);  // `follower` is gone
+}
+
+void LeaderReplication::OnPublished() {
+  for (auto& [name, follower] : followers_) Send(*follower);
+}
+
+void LeaderReplication::OnLocalDurable() { Recommit(); }
+
+void LeaderReplication::SetInSync(std::vector<cluster::GroupMember> in_sync) {
+  in_sync_ = std::move(in_sync);
+  Recommit();
+}
+
+void LeaderReplication::Recommit() {
+  const uint64_t durable = core_.durable_op();
+  const uint64_t now_ns = base::MonotonicNs();
+  for (auto& [name, follower] : followers_) {
+    if (follower->durable_op >= durable) {
+      follower->behind_since_ns = 0;
+    } else if (follower->behind_since_ns == 0) {
+      follower->behind_since_ns = now_ns;
+    }
+  }
+  // Below two copies nothing is acknowledged (writes are refused before they get here).
+  if (in_sync_.size() < 2) return;
+  uint64_t committed = durable;
+  for (const cluster::GroupMember& member : in_sync_) {
+    if (member.name == self_) continue;
+    auto found = followers_.find(member.name);
+    if (found == followers_.end() || found->second->member.directory_id != member.directory_id) {
+      return;  // an in-sync member that is not here holds the commit back
+    }
+    committed = std::min(committed, found->second->durable_op);
+  }
+  if (committed <= core_.group_committed_op()) return;
+  core_.NoteGroupCommitted(committed);
+  for (auto& [name, follower] : followers_) Send(*follower);  // idle ones hear of the commit
+}
+
+std::vector<FollowerView> LeaderReplication::Followers() const {
+  std::vector<FollowerView> views;
+  for (const auto& [name, follower] : followers_) {
+    views.push_back({follower->member, follower->durable_op, follower->behind_since_ns});
+  }
+  return views;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Follower
+
+class FollowerReplication::Sink final : public rpc::EntrySink::Server {
+ public:
+  Sink(FollowerReplication& follower, std::shared_ptr<const bool> alive)
+      : follower_(follower), alive_(std::move(alive)) {}
+  kj::Promise<void> append(AppendContext context) override {
+    if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "not following");
+    auto params = context.getParams();
+    // Kept until applied: the entries are read on the apply thread.
+    kj::Array<const kj::byte> entries = kj::heapArray<const kj::byte>(params.getEntries());
+    return follower_.Append(params.getEpoch(), params.getCommittedOp(), kj::mv(entries));
+  }
+  kj::Promise<void> commit(CommitContext context) override {
+    auto params = context.getParams();
+    if (*alive_ && params.getEpoch() == follower_.leader_epoch_ && !follower_.closed_) {
+      follower_.core_.NoteGroupCommitted(params.getCommittedOp());
+    }
+    return kj::READY_NOW;
+  }
+
+ private:
+  FollowerReplication& follower_;  // valid while *alive_
+  std::shared_ptr<const bool> alive_;
+};
+
+FollowerReplication::FollowerReplication(Core& core, kj::AsyncIoProvider& io,
+                                         FollowerIdentity identity, uint64_t epoch,
+                                         std::function<void(std::string_view)> log)
+    : core_(core), io_(io), identity_(std::move(identity)), epoch_(epoch), log_(std::move(log)) {}
+
+FollowerReplication::~FollowerReplication() { *alive_ = false; }
+
+void FollowerReplication::taskFailed(kj::Exception&& exception) {
+  log_(absl::StrCat("following: ", exception.getDescription().cStr()));
+}
+
+kj::Promise<FollowerReplication::Outcome> FollowerReplication::Run(std::string address) {
+  return io_.getNetwork()
+      .parseAddress(address.c_str())
+      .then([](kj::Own<kj::NetworkAddress> resolved) { return resolved->connect(); })
+      .then([this](kj::Own<kj::AsyncIoStream> stream) {
+        auto client = kj::heap<capnp::TwoPartyClient>(*stream);
+        rpc::ReplicationSource::Client source =
+            client->bootstrap().castAs<rpc::ReplicationSource>();
+        kj::Promise<Outcome> disconnected = client->onDisconnect().then([] {
+          return Outcome{absl::UnavailableError("the leader's connection ended"), {}};
+        });
+        // Follow resolves only when following ends: an entry refused, or a refusal to start.
+        return Follow(kj::mv(source))
+            .exclusiveJoin(kj::mv(disconnected))
+            .attach(kj::mv(client), kj::mv(stream));
+      })
+      .catch_([](kj::Exception&& exception) {
+        return Outcome{
+            absl::UnavailableError(absl::StrCat("following: ", exception.getDescription().cStr())),
+            {}};
+      });
+}
+
+kj::Promise<FollowerReplication::Outcome> FollowerReplication::Follow(
+    rpc::ReplicationSource::Client source) {
+  // The head, read with the engine taken: no append of an earlier leader is under way.
+  return core_.TakeEngine().then([this, source = kj::mv(source)](kj::Own<EngineTurn> turn) mutable {
+    auto request = source.followRequest();
+    auto hello = request.initHello();
+    hello.setGroupToken(identity_.token);
+    hello.setMember(identity_.member.name);
+    PutHash(hello.initDirectoryId(16), identity_.member.directory_id);
+    hello.setEpoch(epoch_);
+    hello.setHeadOp(core_.replica().last_op());
+    PutHash(hello.initHeadChainHash(16), core_.replica().chain_hash());
+    request.setSink(kj::heap<Sink>(*this, alive_));
+    turn = nullptr;
+    auto failed = kj::newPromiseAndFulfiller<absl::Status>();
+    failed_ = kj::mv(failed.fulfiller);
+    return request.send().then([this, failed = kj::mv(failed.promise)](
+                                   capnp::Response<rpc::ReplicationSource::FollowResults>
+                                       response) mutable -> kj::Promise<Outcome> {
+      auto start = response.getStart();
+      if (start.getEpoch() < epoch_) {
+        return Outcome{
+            absl::FailedPreconditionError(absl::StrCat("the leader's epoch ", start.getEpoch(),
+                                                       " is older than this member's ", epoch_)),
+            {}};
+      }
+      if (start.getMustCut()) {
+        std::optional<base::Hash128> hash = GetHash(start.getCutChainHash());
+        if (!hash) return Outcome{absl::DataLossError("a cut without a chain hash"), {}};
+        return Outcome{absl::FailedPreconditionError("the log must be cut first"),
+                       CutPoint{start.getCutAfterOp(), *hash}};
+      }
+      if (start.getEpoch() > epoch_) {
+        const absl::Status written = core_.replica().directory().WriteEpoch(start.getEpoch());
+        if (!written.ok()) return Outcome{written, {}};
+        epoch_ = start.getEpoch();
+      }
+      leader_epoch_ = start.getEpoch();
+      session_ = response.getSession();
+      log_(absl::StrCat("following the leader of epoch ", leader_epoch_, " from op ",
+                        core_.last_op() + 1));
+      Report();
+      return failed.then([](absl::Status status) { return Outcome{status, {}}; });
+    });
+  });
+}
+
+kj::Promise<void> FollowerReplication::Append(uint64_t epoch, uint64_t committed_op,
+                                              kj::Array<const kj::byte> entries) {
+  if (closed_ || epoch != leader_epoch_) {
+    return KJ_EXCEPTION(DISCONNECTED, "not following this leader");
+  }
+  auto split = std::make_shared<absl::StatusOr<std::vector<EntryView>>>(
+      SplitEntries(std::as_bytes(std::span(entries.begin(), entries.size()))));
+  if (!split->ok()) {
+    Fail(split->status());
+    return KJ_EXCEPTION(FAILED, split->status().ToString());
+  }
+  return core_.TakeEngine().then([this, split, committed_op, entries = kj::mv(entries)](
+                                     kj::Own<EngineTurn> turn) mutable -> kj::Promise<void> {
+    if (closed_) return KJ_EXCEPTION(DISCONNECTED, "no longer following");
+    auto receipt = std::make_shared<absl::StatusOr<replica::BatchReceipt>>(
+        absl::FailedPreconditionError("no entry"));
+    auto status = std::make_shared<absl::Status>();
+    return core_
+        .Apply(kj::mv(turn),
+               [&core = core_, split, receipt, status] {
+                 for (const EntryView& entry : **split) {
+                   absl::StatusOr<replica::BatchReceipt> applied =
+                       core.replica().AppendReplicated(entry.header, entry.body);
+                   if (!applied.ok()) {
+                     *status = applied.status();
+                     return;
+                   }
+                   *receipt = *applied;
+                 }
+               })
+        .then([this, receipt, status, committed_op](kj::Own<EngineTurn> back) -> kj::Promise<void> {
+          if (receipt->ok()) core_.NoteApplied(**receipt);
+          back = nullptr;
+          if (!status->ok()) {
+            log_(absl::StrCat("following: an entry was refused: ", status->ToString()));
+            Fail(*status);
+            return KJ_EXCEPTION(FAILED, status->ToString());
+          }
+          core_.NoteGroupCommitted(committed_op);
+          return kj::READY_NOW;
+        })
+        .attach(kj::mv(entries));
+  });
+}
+
+void FollowerReplication::Fail(const absl::Status& status) {
+  if (failed_ && failed_->isWaiting()) failed_->fulfill(absl::Status(status));
+}
+
+void FollowerReplication::OnLocalDurable() { Report(); }
+
+void FollowerReplication::Report() {
+  KJ_IF_MAYBE (session, session_) {
+    if (reporting_ || closed_) return;
+    const uint64_t durable = core_.durable_op();
+    if (durable <= reported_op_) return;
+    reporting_ = true;
+    auto request = session->durableRequest();
+    request.setOp(durable);
+    tasks_.add(request.send().then(
+        [this, durable](auto) {
+          reported_op_ = durable;
+          reporting_ = false;
+          Report();
+        },
+        [this](kj::Exception&&) { reporting_ = false; }));
+  }
+}
+
+}  // namespace ledger::net::internal
