@@ -341,6 +341,12 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
     metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
     metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
     metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
+    if (role != nullptr) {
+      metrics.group_leader.Set(role->leading() ? 1 : 0);
+      metrics.group_epoch.Set(static_cast<int64_t>(role->epoch()));
+      metrics.group_in_sync.Set(static_cast<int64_t>(role->in_sync_count()));
+      metrics.group_committed_op.Set(static_cast<int64_t>(core->group_committed_op()));
+    }
     metrics.UpdateProcessMetrics();
     return registry.Render();
   });

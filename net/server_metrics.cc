@@ -208,6 +208,16 @@ ServerMetrics::ServerMetrics(Registry& registry)
       cold_history_reads_total(registry.AddCounter(
           "ledger_cold_history_reads_total",
           "Queries answered from old history alone, beside the batches being applied.")),
+      group_leader(registry.AddGauge("ledger_group_leader",
+                                     "1 while this member leads its replica group's epoch.")),
+      group_epoch(registry.AddGauge(
+          "ledger_group_epoch", "The highest epoch of its replica group this member has seen.")),
+      group_in_sync(registry.AddGauge(
+          "ledger_group_in_sync_members",
+          "On the leader: the members every acknowledgement waits for, itself included.")),
+      group_committed_op(registry.AddGauge(
+          "ledger_group_committed_op",
+          "The last op every in-sync member has durable, as this member knows it.")),
       up(registry.AddGauge("ledger_up", "1 while the server runs.")),
       start_time_seconds(registry.AddGauge("ledger_start_time_seconds",
                                            "When the server started: Unix time in seconds.")),

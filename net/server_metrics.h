@@ -142,8 +142,13 @@ struct ServerMetrics {
   Gauge& cold_fence_bytes;
   Counter& cold_read_ahead_batches_total;  // batches that waited for their cold reads
   Counter& cold_history_reads_total;       // queries answered from old history, off the engine
-  Gauge& up;                               // 1 from construction
-  Gauge& start_time_seconds;               // Unix time of construction, whole seconds
+  // A replica group's member (docs/replication.md), set when scraped; 0 without a group.
+  Gauge& group_leader;        // 1 while this member leads a sealed epoch
+  Gauge& group_epoch;         // the highest epoch it has seen
+  Gauge& group_in_sync;       // members the leader's acknowledgements wait for
+  Gauge& group_committed_op;  // the group's committed op, as this member knows it
+  Gauge& up;                  // 1 from construction
+  Gauge& start_time_seconds;  // Unix time of construction, whole seconds
   // The standard process metrics, set when scraped (UpdateProcessMetrics).
   DurationCounter& process_cpu_seconds_total;
   Gauge& process_resident_memory_bytes;

@@ -25,10 +25,11 @@ for preset in release asan; do
 done
 
 # ThreadSanitizer for the threaded parts only: the sharded engine, the WAL's writer and
-# snapshot threads, the server and the client library.
+# snapshot threads, the server and the client library, replica groups.
 echo "== tsan: build" >&2
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan -j "${jobs}" --target shard_test wal_test net_test bench_test
+cmake --build --preset tsan -j "${jobs}" --target shard_test wal_test net_test bench_test \
+  cluster_test
 echo "== tsan: test" >&2
 ctest --preset tsan -j "${jobs}" -L threaded
 

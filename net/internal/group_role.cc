@@ -217,6 +217,7 @@ kj::Promise<void> GroupRole::Manage() {
           return kj::READY_NOW;
         }
         leader_->SetInSync(config.in_sync);  // etcd's word, read fresh each round
+        leader_->Heartbeat();
         return ChangeInSync(config);
       })
       .then([this] { return timer_.afterDelay(kManagePeriod); })
@@ -236,11 +237,22 @@ kj::Promise<void> GroupRole::ChangeInSync(const cluster::GroupConfig& config) {
     }
     auto found = std::find_if(followers.begin(), followers.end(),
                               [&](const FollowerView& f) { return f.member == member; });
-    const bool absent_too_long =
-        found == followers.end() && now_ns - leading_since_ns_ > lag_max_ns;
+    if (found != followers.end()) last_seen_ns_[member.name] = now_ns;
+    const auto seen = last_seen_ns_.find(member.name);
+    const uint64_t present_ns =
+        std::max(leading_since_ns_, seen == last_seen_ns_.end() ? 0 : seen->second);
+    const bool absent_too_long = found == followers.end() && now_ns - present_ns > lag_max_ns;
     const bool lagging = found != followers.end() && found->behind_since_ns != 0 &&
                          now_ns - found->behind_since_ns > lag_max_ns;
-    if (!absent_too_long && !lagging) next.push_back(member);
+    if (!absent_too_long && !lagging) {
+      next.push_back(member);
+    } else {
+      log_(absl::StrCat(
+          "group: ", member.name, " leaves the in-sync set: ",
+          lagging ? absl::StrCat("its log lags by ", durable - found->durable_op, " ops for ",
+                                 (now_ns - found->behind_since_ns) / 1'000'000, " ms")
+                  : "not connected"));
+    }
   }
   const size_t kept = next.size();
   for (const FollowerView& follower : followers) {

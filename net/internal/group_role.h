@@ -45,6 +45,9 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   void OnPublished();
   // Set once Run resolved because this log must be cut before it can follow.
   const std::optional<FollowerReplication::CutPoint>& cut() const { return cut_; }
+  bool leading() const { return state_ == State::kLeading && leader_ != nullptr; }
+  uint64_t epoch() const { return leader_ != nullptr ? leader_->epoch() : follower_epoch(); }
+  size_t in_sync_count() const { return leader_ != nullptr ? leader_->in_sync().size() : 0; }
   // On a graceful stop: hands the lead over at once (resigns) rather than after the lease.
   kj::Promise<void> StepDown();
 
@@ -53,6 +56,7 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
 
   kj::Promise<void> Cycle();
   kj::Promise<void> RenewLease();
+  uint64_t follower_epoch() const { return follower_ != nullptr ? follower_->leader_epoch() : 0; }
   void StartFollowing(const std::string& address);
   void Campaign();
   kj::Promise<void> Lead(cluster::EtcdLeadership leadership);
@@ -82,6 +86,7 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   std::unique_ptr<LeaderReplication> leader_;
   std::optional<cluster::EtcdLeadership> leadership_;
   uint64_t leading_since_ns_ = 0;
+  std::map<std::string, uint64_t> last_seen_ns_;  // followers connected, by name: monotonic
   std::optional<FollowerReplication::CutPoint> cut_;
   kj::Own<kj::PromiseFulfiller<absl::Status>> stopped_;
   kj::TaskSet tasks_{*this};

@@ -307,6 +307,27 @@ void LeaderReplication::Drop(Follower& follower, std::string_view why) {
   followers_.erase(follower.member.name);  // `follower` is gone
 }
 
+void LeaderReplication::Heartbeat() {
+  const uint64_t committed = core_.group_committed_op();
+  for (auto& [name, follower] : followers_) {
+    if (follower->sending) continue;  // an append in flight tells as much
+    auto request = follower->sink.commitRequest();
+    request.setEpoch(epoch_);
+    request.setCommittedOp(committed);
+    follower->committed_sent = std::max(follower->committed_sent, committed);
+    const std::string member = name;
+    const uint64_t session = follower->session;
+    tasks_.add(request.send().then([](auto) {},
+                                   [this, member, session](kj::Exception&& exception) {
+                                     auto found = followers_.find(member);
+                                     if (found == followers_.end() ||
+                                         found->second->session != session)
+                                       return;
+                                     Drop(*found->second, exception.getDescription().cStr());
+                                   }));
+  }
+}
+
 void LeaderReplication::OnPublished() {
   for (auto& [name, follower] : followers_) Send(*follower);
 }
@@ -382,7 +403,11 @@ class FollowerReplication::Sink final : public rpc::EntrySink::Server {
 FollowerReplication::FollowerReplication(Core& core, kj::AsyncIoProvider& io,
                                          FollowerIdentity identity, uint64_t epoch,
                                          std::function<void(std::string_view)> log)
-    : core_(core), io_(io), identity_(std::move(identity)), epoch_(epoch), log_(std::move(log)) {}
+    : core_(core), io_(io), identity_(std::move(identity)), epoch_(epoch), log_(std::move(log)) {
+  auto started = kj::newPromiseAndFulfiller<void>();
+  started_ = started.promise.fork();
+  started_fulfiller_ = kj::mv(started.fulfiller);
+}
 
 FollowerReplication::~FollowerReplication() { *alive_ = false; }
 
@@ -452,6 +477,7 @@ kj::Promise<FollowerReplication::Outcome> FollowerReplication::Follow(
       }
       leader_epoch_ = start.getEpoch();
       session_ = response.getSession();
+      started_fulfiller_->fulfill();
       log_(absl::StrCat("following the leader of epoch ", leader_epoch_, " from op ",
                         core_.last_op() + 1));
       Report();
@@ -462,6 +488,16 @@ kj::Promise<FollowerReplication::Outcome> FollowerReplication::Follow(
 
 kj::Promise<void> FollowerReplication::Append(uint64_t epoch, uint64_t committed_op,
                                               kj::Array<const kj::byte> entries) {
+  // The leader sends entries as soon as it took this follower on: the first may arrive before
+  // the answer to follow() was read here.
+  return started_.addBranch().then(
+      [this, epoch, committed_op, entries = kj::mv(entries)]() mutable {
+        return AppendStarted(epoch, committed_op, kj::mv(entries));
+      });
+}
+
+kj::Promise<void> FollowerReplication::AppendStarted(uint64_t epoch, uint64_t committed_op,
+                                                     kj::Array<const kj::byte> entries) {
   if (closed_ || epoch != leader_epoch_) {
     return KJ_EXCEPTION(DISCONNECTED, "not following this leader");
   }

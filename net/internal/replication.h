@@ -63,7 +63,9 @@ class LeaderReplication final : private kj::TaskSet::ErrorHandler {
   const std::vector<cluster::GroupMember>& in_sync() const { return in_sync_; }
   std::vector<FollowerView> Followers() const;
 
-  void OnPublished();     // new entries in the ring: the senders wake
+  void OnPublished();  // new entries in the ring: the senders wake
+  // Tells idle followers the committed op: one that no longer answers is dropped.
+  void Heartbeat();
   void OnLocalDurable();  // this log moved: the commit may too
   uint64_t epoch() const { return epoch_; }
 
@@ -132,6 +134,8 @@ class FollowerReplication final : private kj::TaskSet::ErrorHandler {
   class Sink;
   kj::Promise<void> Append(uint64_t epoch, uint64_t committed_op,
                            kj::Array<const kj::byte> entries);
+  kj::Promise<void> AppendStarted(uint64_t epoch, uint64_t committed_op,
+                                  kj::Array<const kj::byte> entries);
   void Report();
   void Fail(const absl::Status& status);  // following ends
   void taskFailed(kj::Exception&& exception) override;
@@ -148,6 +152,9 @@ class FollowerReplication final : private kj::TaskSet::ErrorHandler {
   kj::Maybe<rpc::FollowerSession::Client> session_;
   // Fulfilled when an append fails: following ends.
   kj::Own<kj::PromiseFulfiller<absl::Status>> failed_;
+  // Resolved once the leader's answer to follow() is read: appends wait for it.
+  kj::ForkedPromise<void> started_ = nullptr;
+  kj::Own<kj::PromiseFulfiller<void>> started_fulfiller_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   uint64_t reported_op_ = 0;
   bool reporting_ = false;

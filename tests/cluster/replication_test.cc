@@ -1,0 +1,301 @@
+// Replica groups for real: etcd and ledgerd processes on this machine (docs/replication.md).
+// Every acknowledged transfer survives the leader's SIGKILL, the old leader cuts what was never
+// acknowledged and follows, and every member's log ends with the same chain and state.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+#include "replica/recovery.h"
+#include "tests/cluster/etcd_process.h"
+#include "tests/net/server_process.h"
+#include "tests/wal/wal_test_util.h"
+#include "wal/directory.h"
+
+namespace ledger::cluster {
+namespace {
+
+using net::Client;
+using net::testing::ServerProcess;
+using std::chrono::steady_clock;
+
+constexpr auto kLeaderWait = std::chrono::seconds(60);
+
+#define ASSERT_OK(expr)                   \
+  do {                                    \
+    const absl::Status status_ = (expr);  \
+    ASSERT_TRUE(status_.ok()) << status_; \
+  } while (false)
+
+// The value of an unlabelled gauge in a Prometheus text page; nullopt when absent.
+std::optional<int64_t> Gauge(const std::string& page, const std::string& name) {
+  const size_t at = page.find("\n" + name + " ");
+  if (at == std::string::npos) return std::nullopt;
+  const size_t begin = at + name.size() + 2;
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(page.substr(begin, page.find('\n', begin) - begin), &value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+class Group {
+ public:
+  explicit Group(int size) : members_(size) {
+    EXPECT_TRUE(etcd_.Start()) << etcd_.log();
+    WriteFile(directory_.path() + "/client-token", "client-token-of-the-test-group\n");
+    WriteFile(directory_.path() + "/group-token", "group-token-of-the-test-group\n");
+    for (auto& member : members_) {
+      member = std::make_unique<ServerProcess>();
+      EXPECT_EQ(member->init_exit_code(), 0);
+    }
+  }
+
+  // Starts member i (r<i>); the first may start the group.
+  bool Start(size_t i) {
+    std::vector<std::string> flags = ServerProcess::DefaultFlags();
+    const std::vector<std::string> group = {"--token-file",
+                                            directory_.path() + "/client-token",
+                                            "--metrics",
+                                            "127.0.0.1:0",
+                                            "--replica-group",
+                                            "g",
+                                            "--etcd",
+                                            etcd_.endpoint(),
+                                            "--member",
+                                            "r" + std::to_string(i),
+                                            "--replication-listen",
+                                            "127.0.0.1:0",
+                                            "--group-token-file",
+                                            directory_.path() + "/group-token",
+                                            "--lag-max-ms",
+                                            "1500",
+                                            "--hot-transfers",
+                                            "0"};
+    flags.insert(flags.end(), group.begin(), group.end());
+    if (i == 0) flags.push_back("--bootstrap-group");
+    return members_[i]->Start(flags);
+  }
+
+  ServerProcess& member(size_t i) { return *members_[i]; }
+  size_t size() const { return members_.size(); }
+
+  std::string Metrics(size_t i) {
+    return net::testing::HttpGet(members_[i]->metrics_address(), "/metrics");
+  }
+  // The member that leads, once one does and has `in_sync` members in sync: its index.
+  std::optional<size_t> WaitForLeader(int64_t in_sync, std::optional<size_t> skip = {}) {
+    const auto deadline = steady_clock::now() + kLeaderWait;
+    while (steady_clock::now() < deadline) {
+      for (size_t i = 0; i < members_.size(); ++i) {
+        if (skip == i || members_[i]->pid() <= 0) continue;
+        const std::string page = Metrics(i);
+        if (Gauge(page, "ledger_group_leader") == 1 &&
+            Gauge(page, "ledger_group_in_sync_members").value_or(0) >= in_sync) {
+          return i;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::nullopt;
+  }
+
+  std::unique_ptr<Client> Connect(size_t i) {
+    return net::testing::Connect(*members_[i], "client-token-of-the-test-group");
+  }
+
+ private:
+  static void WriteFile(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+  }
+
+  wal::testing::TemporaryDirectory directory_;
+  testing::EtcdProcess etcd_;
+  std::vector<std::unique_ptr<ServerProcess>> members_;
+};
+
+// Ledger 1 and its accounts, then `batches` batches of transfers from `first_id` on; the
+// acknowledged transfers are appended to `acknowledged`.
+absl::Status Book(Client& client, uint64_t first_id, int batches,
+                  std::vector<Transfer>& acknowledged, bool with_setup) {
+  if (with_setup) {
+    Ledger ledger = wal::testing::TestLedger();
+    net::LedgerResult ledger_result;
+    LEDGER_RETURN_IF_ERROR(client.CreateLedgers({&ledger, 1}, {&ledger_result, 1}));
+    std::vector<Account> accounts = wal::testing::TestAccounts();
+    for (Account& account : accounts) account.flags = 0;  // any balance: every transfer books
+    std::vector<net::AccountResult> account_results(accounts.size());
+    LEDGER_RETURN_IF_ERROR(client.CreateAccounts(accounts, account_results));
+  }
+  for (int b = 0; b < batches; ++b) {
+    std::vector<Transfer> batch(50);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Transfer& transfer = batch[i];
+      transfer.id = TransferId::From(first_id + b * batch.size() + i);
+      transfer.debit_account_id = AccountId::From(1 + (b + i) % wal::testing::kTestAccounts);
+      transfer.credit_account_id = AccountId::From(1 + (b + i + 1) % wal::testing::kTestAccounts);
+      transfer.amount = Amount::From(1 + i);
+      transfer.ledger = wal::testing::kTestLedger;
+      transfer.code = 1;
+    }
+    std::vector<net::TransferResult> results(batch.size());
+    LEDGER_RETURN_IF_ERROR(client.CreateTransfers(batch, results));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (results[i].status != CreateTransferResult::kOk) {
+        return absl::InternalError(absl::StrCat("transfer ", i, " of batch ", b, " refused"));
+      }
+    }
+    acknowledged.insert(acknowledged.end(), batch.begin(), batch.end());
+  }
+  return absl::OkStatus();
+}
+
+// A member's data directory, recovered read-only once it stopped.
+struct Recovered {
+  uint64_t last_op = 0;
+  wal::Hash128 chain_hash;
+  engine::StateHash state_hash;
+  std::unique_ptr<engine::Engine> engine;
+};
+
+Recovered RecoverMember(const std::string& data_dir) {
+  Recovered out;
+  auto directory = wal::Directory::Open(data_dir, /*writable=*/false);
+  EXPECT_TRUE(directory.ok()) << directory.status();
+  if (!directory.ok()) return out;
+  replica::RecoveryOptions options;
+  options.cut_torn_tail = false;
+  auto recovered = replica::Recover(**directory, options);
+  EXPECT_TRUE(recovered.ok()) << recovered.status();
+  if (!recovered.ok()) return out;
+  out.last_op = recovered->log.last_op;
+  out.chain_hash = recovered->log.last_chain_hash;
+  out.state_hash = recovered->engine->ComputeStateHash();
+  out.engine = std::move(recovered->engine);
+  return out;
+}
+
+void ExpectAll(const engine::Engine& engine, const std::vector<Transfer>& acknowledged,
+               const std::string& who) {
+  for (const Transfer& transfer : acknowledged) {
+    const std::optional<Transfer> found = engine.LookupTransfer(transfer.id);
+    ASSERT_TRUE(found.has_value()) << who << " lost an acknowledged transfer";
+    ASSERT_EQ(found->amount, transfer.amount) << who;
+    ASSERT_EQ(found->debit_account_id, transfer.debit_account_id) << who;
+  }
+}
+
+TEST(ReplicaGroup, AcknowledgedTransfersSurviveTheLeadersDeathAndEveryLogEndsAlike) {
+  Group group(3);
+  for (size_t i = 0; i < group.size(); ++i) ASSERT_TRUE(group.Start(i)) << group.member(i).log();
+  std::optional<size_t> leader = group.WaitForLeader(3);
+  ASSERT_TRUE(leader.has_value()) << group.member(0).log();
+
+  // A member that does not lead refuses clients and names the leader.
+  const size_t follower = (*leader + 1) % group.size();
+  std::vector<Transfer> acknowledged;
+  {
+    std::unique_ptr<Client> client = group.Connect(follower);
+    ASSERT_NE(client, nullptr);
+    absl::Status refused = Book(*client, 1, 1, acknowledged, /*with_setup=*/true);
+    EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+    EXPECT_NE(refused.message().find(group.member(*leader).address()), std::string::npos)
+        << refused;
+  }
+  {
+    std::unique_ptr<Client> client = group.Connect(*leader);
+    ASSERT_NE(client, nullptr);
+    ASSERT_OK(Book(*client, 1, 40, acknowledged, /*with_setup=*/true));
+  }
+
+  // The leader dies: another leads, with every acknowledged transfer, and takes more.
+  const size_t old_leader = *leader;
+  group.member(old_leader).Kill();
+  const auto killed_at = steady_clock::now();
+  std::optional<size_t> next = group.WaitForLeader(2, old_leader);
+  ASSERT_TRUE(next.has_value()) << group.member(follower).log();
+  std::cout << "new leader after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() -
+                                                                     killed_at)
+                   .count()
+            << " ms\n";
+  {
+    std::unique_ptr<Client> client = group.Connect(*next);
+    ASSERT_NE(client, nullptr);
+    std::vector<TransferId> ids;
+    for (const Transfer& transfer : acknowledged) ids.push_back(transfer.id);
+    absl::StatusOr<std::vector<Transfer>> found = client->LookupTransfers(ids);
+    ASSERT_TRUE(found.ok()) << found.status();
+    EXPECT_EQ(found->size(), acknowledged.size()) << "acknowledged transfers were lost";
+    ASSERT_OK(Book(*client, 100'000, 20, acknowledged, /*with_setup=*/false));
+  }
+
+  // The old leader comes back, follows (cutting what it never had acknowledged) and joins the
+  // in-sync set again; then everyone stops, and every log ends alike.
+  ASSERT_TRUE(group.Start(old_leader)) << group.member(old_leader).log();
+  ASSERT_TRUE(group.WaitForLeader(3).has_value()) << group.member(old_leader).log();
+  {
+    std::unique_ptr<Client> client = group.Connect(*next);
+    ASSERT_NE(client, nullptr);
+    ASSERT_OK(Book(*client, 200'000, 5, acknowledged, /*with_setup=*/false));
+  }
+  for (size_t i = 0; i < group.size(); ++i) EXPECT_EQ(group.member(i).Stop(), 0) << i;
+  std::vector<Recovered> members;
+  for (size_t i = 0; i < group.size(); ++i)
+    members.push_back(RecoverMember(group.member(i).data_dir()));
+  for (size_t i = 0; i < group.size(); ++i) {
+    ASSERT_NE(members[i].engine, nullptr);
+    ExpectAll(*members[i].engine, acknowledged, "member " + std::to_string(i));
+    EXPECT_EQ(members[i].last_op, members[0].last_op) << i;
+    EXPECT_EQ(members[i].chain_hash, members[0].chain_hash) << i;
+    EXPECT_EQ(members[i].state_hash, members[0].state_hash) << i;
+  }
+}
+
+TEST(ReplicaGroup, WritesWaitForTwoCopiesAndResumeWhenAFollowerReturns) {
+  Group group(2);
+  for (size_t i = 0; i < group.size(); ++i) ASSERT_TRUE(group.Start(i)) << group.member(i).log();
+  std::optional<size_t> leader = group.WaitForLeader(2);
+  ASSERT_TRUE(leader.has_value()) << group.member(0).log();
+  std::unique_ptr<Client> client = group.Connect(*leader);
+  ASSERT_NE(client, nullptr);
+  std::vector<Transfer> acknowledged;
+  ASSERT_OK(Book(*client, 1, 5, acknowledged, /*with_setup=*/true));
+
+  // The follower dies: once it is out of the in-sync set, one copy is all there is, and writes
+  // are refused rather than acknowledged on one disk.
+  const size_t follower = 1 - *leader;
+  group.member(follower).Kill();
+  const auto deadline = steady_clock::now() + kLeaderWait;
+  while (steady_clock::now() < deadline &&
+         Gauge(group.Metrics(*leader), "ledger_group_in_sync_members") != 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(Gauge(group.Metrics(*leader), "ledger_group_in_sync_members"), 1);
+  absl::Status refused = Book(*client, 10'000, 1, acknowledged, false);
+  EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+  EXPECT_NE(refused.message().find("fewer than two"), std::string::npos) << refused;
+
+  ASSERT_TRUE(group.Start(follower)) << group.member(follower).log();
+  ASSERT_TRUE(group.WaitForLeader(2).has_value()) << group.member(follower).log();
+  ASSERT_OK(Book(*client, 20'000, 3, acknowledged, false));
+  client.reset();
+  for (size_t i = 0; i < group.size(); ++i) EXPECT_EQ(group.member(i).Stop(), 0) << i;
+  for (size_t i = 0; i < group.size(); ++i) {
+    Recovered member = RecoverMember(group.member(i).data_dir());
+    ASSERT_NE(member.engine, nullptr);
+    ExpectAll(*member.engine, acknowledged, "member " + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace ledger::cluster
