@@ -8,6 +8,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "capnp/rpc-twoparty.h"
+#include "net/internal/service.h"
 #include "replica/log_schema.h"
 #include "wal/log_reader.h"
 
@@ -17,15 +18,6 @@ namespace {
 // One append carries about this much: large enough to amortise a call, small enough to keep a
 // follower's apply and the leader's memory per follower short.
 constexpr uint64_t kChunkBytesMax = uint64_t{4} << 20;
-
-bool TokenMatches(kj::StringPtr guess, const std::string& token) {
-  unsigned char difference = guess.size() == token.size() ? 0 : 1;
-  for (size_t i = 0; i < token.size(); ++i) {
-    const char g = i < guess.size() ? guess[i] : 0;
-    difference |= static_cast<unsigned char>(g ^ token[i]);
-  }
-  return difference == 0;
-}
 
 // The op of the last entry of a run the ring (or the log) gave.
 uint64_t LastOpOf(std::span<const std::byte> entries) {
@@ -152,7 +144,7 @@ kj::Promise<std::optional<base::Hash128>> LeaderReplication::ChainHashAt(uint64_
 
 kj::Promise<void> LeaderReplication::Follow(FollowContext context) {
   auto hello = context.getParams().getHello();
-  if (!TokenMatches(hello.getGroupToken(), token_)) {
+  if (!TokenMatches(hello.getGroupToken().asBytes(), token_)) {
     return KJ_EXCEPTION(FAILED, "follow: wrong group token");
   }
   cluster::GroupMember member;

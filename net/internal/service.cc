@@ -34,22 +34,6 @@ static_assert(std::string_view(replica::kLedgerFullPrefix) == kLedgerFullMarker)
   Fail(type, std::string(status.message()));
 }
 
-// Compares in time independent of where the strings differ (and of the guess's length). A
-// guess may end with the token file's newline (or CR, spaces), as a client that sends the file
-// as read does: they are not part of the token (ReadTokenFile drops them too).
-bool TokenMatches(kj::ArrayPtr<const kj::byte> guess, const std::string& token) {
-  while (guess.size() > 0 &&
-         (guess.back() == '\n' || guess.back() == '\r' || guess.back() == ' ')) {
-    guess = guess.slice(0, guess.size() - 1);
-  }
-  unsigned char difference = guess.size() == token.size() ? 0 : 1;
-  for (size_t i = 0; i < token.size(); ++i) {
-    const unsigned char g = i < guess.size() ? guess[i] : 0;
-    difference |= static_cast<unsigned char>(g ^ static_cast<unsigned char>(token[i]));
-  }
-  return difference == 0;
-}
-
 // Replies queued for a client that does not read them cost the server ~6-12 KB each (a reply
 // message's first segment), however small they are on the wire: count them too.
 constexpr size_t kUnsentRepliesMax = 4096;
@@ -940,6 +924,19 @@ class GatewayImpl final : public rpc::Gateway::Server {
 };
 
 }  // namespace
+
+bool TokenMatches(kj::ArrayPtr<const kj::byte> guess, const std::string& token) {
+  while (guess.size() > 0 &&
+         (guess.back() == '\n' || guess.back() == '\r' || guess.back() == ' ')) {
+    guess = guess.slice(0, guess.size() - 1);
+  }
+  unsigned char difference = guess.size() == token.size() ? 0 : 1;
+  for (size_t i = 0; i < token.size(); ++i) {
+    const unsigned char g = i < guess.size() ? guess[i] : 0;
+    difference |= static_cast<unsigned char>(g ^ static_cast<unsigned char>(token[i]));
+  }
+  return difference == 0;
+}
 
 kj::Own<rpc::Gateway::Server> NewGateway(ServiceState& state, kj::Own<Connection> connection) {
   return kj::heap<GatewayImpl>(state, kj::mv(connection));

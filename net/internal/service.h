@@ -111,6 +111,12 @@ class ServiceState {
   void EndSubscriptions(kj::StringPtr reason);
 };
 
+// Whether `guess` is `token`, compared in time independent of where they differ (and of the
+// guess's length). A guess may end with the token file's newline (or CR, spaces), as a client
+// that sends the file as read does: they are not part of the token (ReadTokenFile drops them
+// too). Logins and the replication port's group token.
+bool TokenMatches(kj::ArrayPtr<const kj::byte> guess, const std::string& token);
+
 // The bootstrap capability of a connection.
 kj::Own<rpc::Gateway::Server> NewGateway(ServiceState& state, kj::Own<Connection> connection);
 
