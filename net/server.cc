@@ -373,7 +373,8 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
       });
   kj::ForkedPromise<void> watching = core->WatchDurability().fork();
   kj::Promise<void> expiring =
-      core->ExpireOnTime(io.provider->getTimer())
+      core->ExpireOnTime(io.provider->getTimer(),
+                         [role] { return role == nullptr || role->leading(); })
           .eagerlyEvaluate([&log](kj::Exception&& exception) {
             log(absl::StrCat("expiry stopped: ", exception.getDescription().cStr()));
           });

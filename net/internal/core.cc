@@ -98,10 +98,15 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   return core;
 }
 
-kj::Promise<void> Core::ExpireOnTime(kj::Timer& timer) {
+kj::Promise<void> Core::ExpireOnTime(kj::Timer& timer, std::function<bool()> may_sequence) {
   return timer.afterDelay(kExpiryTickInterval)
       .then([this] { return TakeEngine(); })
-      .then([this, &timer](kj::Own<EngineTurn> turn) -> kj::Promise<void> {
+      .then([this, &timer, may_sequence = std::move(may_sequence)](
+                kj::Own<EngineTurn> turn) mutable -> kj::Promise<void> {
+        if (!may_sequence()) {
+          turn = nullptr;
+          return ExpireOnTime(timer, std::move(may_sequence));
+        }
         BeforeChange();
         absl::StatusOr<std::optional<replica::BatchReceipt>> tick = replica_->ExpireDue();
         if (!tick.ok()) {
@@ -112,7 +117,7 @@ kj::Promise<void> Core::ExpireOnTime(kj::Timer& timer) {
           AfterChange();
         }
         turn = nullptr;
-        return ExpireOnTime(timer);
+        return ExpireOnTime(timer, std::move(may_sequence));
       });
 }
 

@@ -146,8 +146,9 @@ class Core final : private kj::TaskSet::ErrorHandler {
 
   // Runs forever: an expiry tick (Replica::ExpireDue) every kExpiryTickInterval, so a
   // reservation is released within that of its deadline when no request arrives. Breaks if
-  // the log fails.
-  kj::Promise<void> ExpireOnTime(kj::Timer& timer);
+  // the log fails. `may_sequence`: whether this server may log entries of its own now (in a
+  // replica group only the leader does: a follower's log is the leader's).
+  kj::Promise<void> ExpireOnTime(kj::Timer& timer, std::function<bool()> may_sequence);
   // Writes a snapshot of the state at the last op (graceful shutdown; with the engine taken).
   absl::Status SnapshotNow() { return replica_->SnapshotNow(); }
 
