@@ -16,10 +16,6 @@ using internal::Json;
 using internal::Member;
 using internal::StringMember;
 
-// A transaction that lost to another write is read again and retried this often: only the
-// leader writes the configuration, so a conflict is rare (a predecessor's last write).
-constexpr int kWriteAttemptsMax = 8;
-
 std::string HashHex(const base::Hash128& hash) {
   char text[33];
   for (int i = 0; i < 32; ++i) {
@@ -217,51 +213,57 @@ kj::Promise<absl::StatusOr<GroupConfig>> GroupCoordinator::WriteIfStill(
       });
 }
 
+absl::StatusOr<GroupConfig> GroupCoordinator::NextEpoch(const StoredGroupConfig& seen,
+                                                        const EtcdLeadership& leadership,
+                                                        uint64_t last_op,
+                                                        const base::Hash128& chain_hash,
+                                                        bool may_bootstrap) const {
+  GroupConfig next;
+  if (seen.config.has_value()) {
+    if (!seen.config->InSync(options_.self)) {
+      return absl::FailedPreconditionError(absl::StrCat("member '", options_.self.name,
+                                                        "' is not in sync in epoch ",
+                                                        seen.config->epoch, ": it must not lead"));
+    }
+    if (seen.config->epoch >= leadership.create_revision) {
+      return absl::FailedPreconditionError(absl::StrCat("epoch ", seen.config->epoch,
+                                                        " is sealed already, not older than ",
+                                                        leadership.create_revision));
+    }
+    next = *seen.config;
+  } else if (!may_bootstrap) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("group '", options_.group, "' has no configuration"));
+  } else {
+    next.in_sync = {options_.self};
+  }
+  next.epoch = leadership.create_revision;
+  next.leader = options_.self.name;
+  next.start_op = last_op;
+  next.start_chain_hash = chain_hash;
+  return next;
+}
+
 kj::Promise<absl::StatusOr<GroupConfig>> GroupCoordinator::SealEpoch(
     const EtcdLeadership& leadership, uint64_t last_op, const base::Hash128& chain_hash,
-    bool may_bootstrap) {
-  auto attempt = [this, leadership, last_op, chain_hash, may_bootstrap](
-                     auto& self, int attempts_left) -> kj::Promise<absl::StatusOr<GroupConfig>> {
-    return ReadConfig().then([this, leadership, last_op, chain_hash, may_bootstrap, &self,
-                              attempts_left](absl::StatusOr<StoredGroupConfig> seen)
-                                 -> kj::Promise<absl::StatusOr<GroupConfig>> {
-      if (!seen.ok()) return absl::StatusOr<GroupConfig>(seen.status());
-      GroupConfig next;
-      if (seen->config.has_value()) {
-        if (!seen->config->InSync(options_.self)) {
-          return absl::StatusOr<GroupConfig>(absl::FailedPreconditionError(absl::StrCat(
-              "member '", options_.self.name, "' is not in sync in epoch ", seen->config->epoch,
-              ": it must not lead")));
-        }
-        if (seen->config->epoch >= leadership.create_revision) {
-          return absl::StatusOr<GroupConfig>(absl::FailedPreconditionError(
-              absl::StrCat("epoch ", seen->config->epoch, " is sealed already, not older than ",
-                           leadership.create_revision)));
-        }
-        next = *seen->config;
-      } else if (!may_bootstrap) {
-        return absl::StatusOr<GroupConfig>(absl::FailedPreconditionError(
-            absl::StrCat("group '", options_.group, "' has no configuration")));
-      } else {
-        next.in_sync = {options_.self};
-      }
-      next.epoch = leadership.create_revision;
-      next.leader = options_.self.name;
-      next.start_op = last_op;
-      next.start_chain_hash = chain_hash;
-      return WriteIfStill(leadership, *seen, std::move(next))
-          .then([&self, attempts_left](absl::StatusOr<GroupConfig> sealed)
-                    -> kj::Promise<absl::StatusOr<GroupConfig>> {
-            if (absl::IsAborted(sealed.status()) && attempts_left > 1) {
-              return self(self, attempts_left - 1);
-            }
-            return kj::mv(sealed);
-          });
-    });
-  };
-  auto owned = kj::heap<decltype(attempt)>(kj::mv(attempt));
-  auto& loop = *owned;
-  return loop(loop, kWriteAttemptsMax).attach(kj::mv(owned));
+    bool may_bootstrap, int attempts_left) {
+  return ReadConfig().then([this, leadership, last_op, chain_hash, may_bootstrap, attempts_left](
+                               absl::StatusOr<StoredGroupConfig> seen)
+                               -> kj::Promise<absl::StatusOr<GroupConfig>> {
+    if (!seen.ok()) return absl::StatusOr<GroupConfig>(seen.status());
+    absl::StatusOr<GroupConfig> next = NextEpoch(*seen, leadership, last_op, chain_hash,
+                                                 may_bootstrap);
+    if (!next.ok()) return kj::mv(next);
+    return WriteIfStill(leadership, *seen, *std::move(next))
+        .then([this, leadership, last_op, chain_hash, may_bootstrap,
+               attempts_left](absl::StatusOr<GroupConfig> sealed)
+                  -> kj::Promise<absl::StatusOr<GroupConfig>> {
+          if (absl::IsAborted(sealed.status()) && attempts_left > 1) {
+            return SealEpoch(leadership, last_op, chain_hash, may_bootstrap, attempts_left - 1);
+          }
+          return kj::mv(sealed);
+        });
+  });
 }
 
 kj::Promise<absl::StatusOr<GroupConfig>> GroupCoordinator::SetInSync(

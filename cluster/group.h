@@ -99,7 +99,8 @@ class GroupCoordinator {
   kj::Promise<absl::StatusOr<GroupConfig>> SealEpoch(const EtcdLeadership& leadership,
                                                      uint64_t last_op,
                                                      const base::Hash128& chain_hash,
-                                                     bool may_bootstrap);
+                                                     bool may_bootstrap,
+                                                     int attempts_left = kWriteAttemptsMax);
   // As leader of `config`'s epoch: replaces the in-sync set (a follower dropped for its lag, or
   // added once it caught up). FailedPrecondition when the epoch is no longer the group's or
   // the set would not hold the leader; Aborted when the configuration changed meanwhile or the
@@ -114,7 +115,15 @@ class GroupCoordinator {
   std::string ElectionName() const;
 
  private:
+  // A transaction that lost to another write is read again and retried this often: only the
+  // leader writes the configuration, so a conflict is rare (a predecessor's last write).
+  static constexpr int kWriteAttemptsMax = 8;
+
   kj::Promise<void> RenewLoop();
+  // The configuration of the next epoch after `seen`, or why this member must not seal it.
+  absl::StatusOr<GroupConfig> NextEpoch(const StoredGroupConfig& seen,
+                                        const EtcdLeadership& leadership, uint64_t last_op,
+                                        const base::Hash128& chain_hash, bool may_bootstrap) const;
   kj::Promise<absl::StatusOr<GroupConfig>> WriteIfStill(const EtcdLeadership& leadership,
                                                         const StoredGroupConfig& seen,
                                                         GroupConfig next);

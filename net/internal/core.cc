@@ -81,16 +81,21 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   core->entry_bytes_max_ = replica::LogSchema().entry_size_max_bytes();
   Core* raw = core.get();
   replica.on_group_done = [raw](const wal::GroupDone& done) { raw->OnGroupDone(done); };
+  // Only a group member keeps its entries for followers: a server alone copies nothing.
   // On the apply thread (or the loop), with the turn held: BeforeChange made the room.
-  replica.on_entry = [raw](const wal::EntryHeader& header, std::span<const std::byte> body) {
-    raw->ring_->Append(header, body);
-  };
+  if (replica.replicated) {
+    replica.on_entry = [raw](const wal::EntryHeader& header, std::span<const std::byte> body) {
+      raw->ring_->Append(header, body);
+    };
+  }
   LEDGER_ASSIGN_OR_RETURN(core->replica_,
                           replica::Replica::Open(options.data_dir, std::move(replica)));
-  // Two of the largest entries at least; a thousand entries per MiB (most are far smaller).
-  const uint64_t ring_bytes = std::max(options.group.ring_bytes, 2 * core->entry_bytes_max_);
-  core->ring_ = std::make_unique<EntryRing>(ring_bytes, std::max<uint64_t>(ring_bytes >> 10, 1024),
-                                            core->replica_->last_op());
+  if (core->replicated_) {
+    // Two of the largest entries at least; a thousand entries per MiB (most are far smaller).
+    const uint64_t ring_bytes = std::max(options.group.ring_bytes, 2 * core->entry_bytes_max_);
+    core->ring_ = std::make_unique<EntryRing>(
+        ring_bytes, std::max<uint64_t>(ring_bytes >> 10, 1024), core->replica_->last_op());
+  }
   core->durable_change_next_ = core->engine().change_sequence_next();
   core->durable_timestamp_ns_ = core->engine().last_timestamp_ns();  // recovered: all durable
   core->last_op_ = core->replica_->last_op();
@@ -154,12 +159,16 @@ kj::Promise<kj::Own<EngineTurn>> Core::Apply(kj::Own<EngineTurn> turn, kj::Funct
   return kj::mv(back.promise);
 }
 
-void Core::BeforeChange() { ring_->MakeRoom(entry_bytes_max_); }
+void Core::BeforeChange() {
+  if (ring_ != nullptr) ring_->MakeRoom(entry_bytes_max_);
+}
 
 void Core::AfterChange() {
-  const uint64_t published_op = ring_->last_op();
-  ring_->Publish();
-  if (ring_->last_op() != published_op && on_published_) on_published_();
+  if (ring_ != nullptr) {
+    const uint64_t published_op = ring_->last_op();
+    ring_->Publish();
+    if (ring_->last_op() != published_op && on_published_) on_published_();
+  }
   cold_history_ = replica_->TakeColdHistory();
   const engine::Engine& engine = replica_->engine();
   const engine::EngineStats stats = engine.GetStats();

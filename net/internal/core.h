@@ -119,7 +119,7 @@ class Core final : private kj::TaskSet::ErrorHandler {
   void NoteGroupCommitted(uint64_t op);
   uint64_t group_committed_op() const { return group_committed_op_; }
   bool replicated() const { return replicated_; }
-  // The recent sealed entries, for followers (entry_ring.h): loop thread.
+  // The recent sealed entries, for followers (entry_ring.h): loop thread; group members only.
   const EntryRing& entry_ring() const { return *ring_; }
   // Called on the loop after new entries were published in the ring.
   void set_on_published(std::function<void()> on_published) {
@@ -219,7 +219,7 @@ class Core final : private kj::TaskSet::ErrorHandler {
   bool replicated_ = false;
   uint64_t group_committed_op_ = 0;
   uint64_t entry_bytes_max_ = 0;      // the largest entry the log takes
-  std::unique_ptr<EntryRing> ring_;   // before the replica, whose entries it copies
+  std::unique_ptr<EntryRing> ring_;   // in a group only; before the replica, which fills it
   ServerMetrics* metrics_ = nullptr;  // borrowed
   std::function<void(std::string_view)> log_;
   uint64_t last_op_ = 0;

@@ -207,14 +207,7 @@ void LeaderReplication::Send(Follower& follower) {
   const EntryRing& ring = core_.entry_ring();
   if (follower.next_op > ring.last_op()) {
     // Nothing new: the commit may have moved since the last append.
-    const uint64_t committed = core_.group_committed_op();
-    if (committed > follower.committed_sent) {
-      follower.committed_sent = committed;
-      auto request = follower.sink.commitRequest();
-      request.setEpoch(epoch_);
-      request.setCommittedOp(committed);
-      tasks_.add(request.send().ignoreResult().catch_([](kj::Exception&&) {}));
-    }
+    if (core_.group_committed_op() > follower.committed_sent) SendCommit(follower);
     return;
   }
   if (follower.next_op < ring.first_op()) return SendFromLog(follower);
@@ -299,24 +292,28 @@ void LeaderReplication::Drop(Follower& follower, std::string_view why) {
   followers_.erase(follower.member.name);  // `follower` is gone
 }
 
-void LeaderReplication::Heartbeat() {
+void LeaderReplication::SendCommit(Follower& follower) {
   const uint64_t committed = core_.group_committed_op();
+  auto request = follower.sink.commitRequest();
+  request.setEpoch(epoch_);
+  request.setCommittedOp(committed);
+  follower.committed_sent = std::max(follower.committed_sent, committed);
+  const std::string name = follower.member.name;
+  const uint64_t session = follower.session;
+  // A follower that does not answer is gone.
+  tasks_.add(request.send().then([](auto) {},
+                                 [this, name, session](kj::Exception&& exception) {
+                                   auto found = followers_.find(name);
+                                   if (found == followers_.end() ||
+                                       found->second->session != session)
+                                     return;
+                                   Drop(*found->second, exception.getDescription().cStr());
+                                 }));
+}
+
+void LeaderReplication::Heartbeat() {
   for (auto& [name, follower] : followers_) {
-    if (follower->sending) continue;  // an append in flight tells as much
-    auto request = follower->sink.commitRequest();
-    request.setEpoch(epoch_);
-    request.setCommittedOp(committed);
-    follower->committed_sent = std::max(follower->committed_sent, committed);
-    const std::string member = name;
-    const uint64_t session = follower->session;
-    tasks_.add(request.send().then([](auto) {},
-                                   [this, member, session](kj::Exception&& exception) {
-                                     auto found = followers_.find(member);
-                                     if (found == followers_.end() ||
-                                         found->second->session != session)
-                                       return;
-                                     Drop(*found->second, exception.getDescription().cStr());
-                                   }));
+    if (!follower->sending) SendCommit(*follower);  // an append in flight tells as much
   }
 }
 

@@ -74,6 +74,8 @@ class LeaderReplication final : private kj::TaskSet::ErrorHandler {
   void Send(Follower& follower);
   void SendFromLog(Follower& follower);
   void SendChunk(Follower& follower, std::span<const std::byte> entries, uint64_t last_op);
+  // The committed op, with no entry; a follower that does not answer is dropped.
+  void SendCommit(Follower& follower);
   void Drop(Follower& follower, std::string_view why);
   void Recommit();
   void taskFailed(kj::Exception&& exception) override;
