@@ -142,8 +142,16 @@ GroupCoordinator::~GroupCoordinator() = default;
 std::string GroupCoordinator::ConfigKey() const {
   return absl::StrCat("/ledger/", options_.group, "/config");
 }
-std::string GroupCoordinator::ElectionName() const {
-  return absl::StrCat("/ledger/", options_.group, "/election");
+std::string GroupCoordinator::ElectionName() const { return GroupElectionName(options_.group); }
+
+std::string GroupElectionName(const std::string& group) {
+  return absl::StrCat("/ledger/", group, "/election");
+}
+
+AdvertisedAddresses ParseAdvertised(const std::string& value) {
+  const size_t space = value.find(' ');
+  if (space == std::string::npos) return {value, ""};
+  return {value.substr(0, space), value.substr(space + 1)};
 }
 
 kj::Promise<absl::Status> GroupCoordinator::Start() {

@@ -29,6 +29,15 @@
 
 namespace ledger::cluster {
 
+// The etcd election of replica group `group`. Its leader's value is the address the leader
+// advertises: "<replication address> <client address>".
+std::string GroupElectionName(const std::string& group);
+struct AdvertisedAddresses {
+  std::string replication;
+  std::string client;  // empty when the value names only one address
+};
+AdvertisedAddresses ParseAdvertised(const std::string& value);
+
 // A member as the in-sync set counts it: its name and its data directory's identity. A member
 // restarted on a new, empty directory has a new identity, so it is not counted until it has
 // caught up from the others.

@@ -12,9 +12,13 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/clock.h"
 #include "base/file.h"
 #include "capnp/message.h"
 #include "capnp/rpc-twoparty.h"
+#include "cluster/etcd.h"
+#include "cluster/group.h"
 #include "kj/async-io.h"
 #include "kj/async-unix.h"
 #include "kj/compat/tls.h"
@@ -586,19 +590,166 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 
 // ---------------------------------------------------------------------------------------------
 
-Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)), server_info_(impl_->info()) {}
+// The connection to the server, or to a replica group's leader. With a group (several
+// addresses, or etcd), a call refused as Unavailable (the connection broke, or the server is
+// not the leader) reconnects to the leader and runs again, until failover_timeout_ns.
+class Client::Connections {
+ public:
+  explicit Connections(const ClientOptions& options)
+      : options_(options),
+        failover_(!options.addresses.empty() || !options.etcd_endpoints.empty()) {}
+
+  absl::Status Open() {
+    if (!failover_) {
+      auto impl = Dial(options_.address);
+      if (!impl.ok()) return impl.status();
+      impl_ = std::move(*impl);
+      return absl::OkStatus();
+    }
+    std::lock_guard lock(mutex_);
+    return FindLeader("", base::MonotonicNs() + options_.failover_timeout_ns);
+  }
+
+  const ServerInfo& info() const { return impl_->info(); }  // of the first connection
+
+  absl::Status Run(absl::FunctionRef<absl::Status(Impl&)> attempt) {
+    const uint64_t deadline_ns = base::MonotonicNs() + options_.failover_timeout_ns;
+    std::shared_ptr<Impl> impl = Current();
+    for (;;) {
+      absl::Status status = attempt(*impl);
+      if (!failover_ || status.code() != absl::StatusCode::kUnavailable) return status;
+      std::lock_guard lock(mutex_);
+      if (impl_ == impl) {  // no other caller has moved on yet
+        absl::Status found = FindLeader(LeaderHint(status.message()), deadline_ns);
+        if (!found.ok()) {
+          return absl::UnavailableError(absl::StrCat(status.message(), "; ", found.message()));
+        }
+      }
+      impl = impl_;
+    }
+  }
+
+  std::shared_ptr<Impl> Current() {
+    std::lock_guard lock(mutex_);
+    return impl_;
+  }
+
+ private:
+  static constexpr uint64_t kRoundPauseNs = 100'000'000;
+
+  absl::StatusOr<std::shared_ptr<Impl>> Dial(const std::string& address) {
+    ClientOptions options = options_;
+    options.address = address;
+    auto impl = std::make_shared<Impl>(options);
+    absl::Status status = impl->Start();
+    if (!status.ok()) {
+      if (absl::StrContains(status.message(), "login failed")) {
+        return absl::UnauthenticatedError(status.message());
+      }
+      return status;
+    }
+    return impl;
+  }
+
+  // The leader named by a follower's refusal ("... the leader is at HOST:PORT").
+  static std::string LeaderHint(absl::string_view message) {
+    const size_t at = message.find(internal::kLeaderIsAtMarker);
+    if (at == absl::string_view::npos) return "";
+    absl::string_view rest = message.substr(at + std::strlen(internal::kLeaderIsAtMarker));
+    return std::string(rest.substr(0, rest.find_first_of(" ;,\n")));
+  }
+
+  // Tries the hint, etcd's leader and every address in turn, round after round, until one
+  // accepts a call (only the leader does) or the deadline passes. mutex_ held.
+  absl::Status FindLeader(std::string hint, uint64_t deadline_ns) {
+    std::string last_error = "no address to try";
+    for (;;) {
+      std::vector<std::string> candidates;
+      if (!hint.empty()) candidates.push_back(hint);
+      if (!options_.etcd_endpoints.empty()) {
+        absl::StatusOr<std::string> leader = EtcdLeader();
+        if (leader.ok()) candidates.push_back(*leader);
+        if (!leader.ok()) last_error = std::string(leader.status().message());
+      }
+      candidates.insert(candidates.end(), options_.addresses.begin(), options_.addresses.end());
+      hint.clear();
+      for (const std::string& address : candidates) {
+        absl::StatusOr<std::shared_ptr<Impl>> impl = Dial(address);
+        if (impl.ok()) {
+          absl::Status probe = Probe(**impl);
+          if (probe.ok()) {
+            impl_ = std::move(*impl);
+            return absl::OkStatus();
+          }
+          if (hint.empty()) hint = LeaderHint(probe.message());
+          last_error = absl::StrCat(address, ": ", probe.message());
+          continue;
+        }
+        const absl::Status& status = impl.status();
+        if (status.code() == absl::StatusCode::kUnauthenticated ||
+            status.GetPayload(kTlsFailurePayload).has_value()) {
+          return status;  // another address will not fix the token or the certificate
+        }
+        last_error = absl::StrCat(address, ": ", status.message());
+      }
+      if (base::MonotonicNs() + kRoundPauseNs >= deadline_ns) {
+        return absl::UnavailableError(absl::StrCat("no leader of the group answered within ",
+                                                   options_.failover_timeout_ns / 1'000'000,
+                                                   " ms (last: ", last_error, ")"));
+      }
+      std::this_thread::sleep_for(std::chrono::nanoseconds(kRoundPauseNs));
+    }
+  }
+
+  // Only the leader admits a call: the cheapest is info.
+  static absl::Status Probe(Impl& impl) {
+    return impl.Call([&]() { return impl.ledger().infoRequest().send().ignoreResult(); });
+  }
+
+  // The client address the group's leader advertises in etcd. On a thread of its own: the
+  // etcd client needs an event loop, and the caller's thread may already run one.
+  absl::StatusOr<std::string> EtcdLeader() {
+    absl::StatusOr<std::string> found = absl::UnavailableError("etcd was not asked");
+    std::thread([&] {
+      kj::AsyncIoContext io = kj::setupAsyncIo();
+      cluster::EtcdClient etcd(*io.provider, {.endpoints = options_.etcd_endpoints});
+      absl::StatusOr<std::optional<cluster::EtcdKeyValue>> leader =
+          etcd.Leader(cluster::GroupElectionName(options_.replica_group)).wait(io.waitScope);
+      if (!leader.ok()) {
+        found = leader.status();
+      } else if (!leader->has_value()) {
+        found = absl::UnavailableError(
+            absl::StrCat("group ", options_.replica_group, " has no leader in etcd"));
+      } else {
+        found = cluster::ParseAdvertised((*leader)->value).client;
+      }
+    }).join();
+    return found;
+  }
+
+  const ClientOptions options_;
+  const bool failover_;
+  std::mutex mutex_;  // held while the leader is sought: callers wait for the new connection
+  std::shared_ptr<Impl> impl_;
+};
+
+// Runs `body` on the current connection's loop, again on the new leader after a failover.
+absl::Status Call(Client::Connections& connections,
+                  kj::Function<kj::Promise<void>(Client::Impl&)> body) {
+  return connections.Run(
+      [&](Client::Impl& impl) { return impl.Call([&]() { return body(impl); }); });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Client::Client(std::unique_ptr<Connections> connections)
+    : connections_(std::move(connections)), server_info_(connections_->info()) {}
 Client::~Client() = default;
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
-  auto impl = std::make_unique<Impl>(options);
-  absl::Status status = impl->Start();
-  if (!status.ok()) {
-    if (absl::StrContains(status.message(), "login failed")) {
-      return absl::UnauthenticatedError(status.message());
-    }
-    return status;
-  }
-  return std::unique_ptr<Client>(new Client(std::move(impl)));
+  auto connections = std::make_unique<Connections>(options);
+  if (absl::Status status = connections->Open(); !status.ok()) return status;
+  return std::unique_ptr<Client>(new Client(std::move(connections)));
 }
 
 namespace {
@@ -623,8 +774,8 @@ absl::Status CheckSizes(size_t events, size_t results) {
 absl::Status Client::CreateLedgers(std::span<const Ledger> events,
                                    std::span<LedgerResult> results) {
   if (auto status = CheckSizes(events.size(), results.size()); !status.ok()) return status;
-  return impl_->Call([&]() {
-    auto request = impl_->ledger().createLedgersRequest(
+  return Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().createLedgersRequest(
         internal::MessageWords(events.size() * internal::kLedgerWords));
     auto list = request.initLedgers(static_cast<unsigned>(events.size()));
     for (size_t i = 0; i < events.size(); ++i) {
@@ -638,8 +789,8 @@ absl::Status Client::CreateLedgers(std::span<const Ledger> events,
 absl::Status Client::CreateAccounts(std::span<const Account> events,
                                     std::span<AccountResult> results) {
   if (auto status = CheckSizes(events.size(), results.size()); !status.ok()) return status;
-  return impl_->Call([&]() {
-    auto request = impl_->ledger().createAccountsRequest(
+  return Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().createAccountsRequest(
         internal::MessageWords(events.size() * internal::kAccountWords));
     auto list = request.initAccounts(static_cast<unsigned>(events.size()));
     for (size_t i = 0; i < events.size(); ++i) {
@@ -653,8 +804,8 @@ absl::Status Client::CreateAccounts(std::span<const Account> events,
 absl::Status Client::CreateTransfers(std::span<const Transfer> events,
                                      std::span<TransferResult> results) {
   if (auto status = CheckSizes(events.size(), results.size()); !status.ok()) return status;
-  return impl_->Call([&]() {
-    return impl_->SendTransfers(
+  return Call(*connections_, [&](Impl& impl) {
+    return impl.SendTransfers(
         events.size(),
         [&](auto&& sink) {
           for (const Transfer& transfer : events) sink(transfer);
@@ -665,19 +816,19 @@ absl::Status Client::CreateTransfers(std::span<const Transfer> events,
 
 absl::StatusOr<TransferResult> Client::Submit(const Transfer& transfer) {
   TransferResult result;
-  absl::Status status = impl_->Submit({&transfer, 1}, {&result, 1});
+  absl::Status status = Submit({&transfer, 1}, {&result, 1});
   if (!status.ok()) return status;
   return result;
 }
 
 absl::Status Client::Submit(std::span<const Transfer> chain, std::span<TransferResult> results) {
-  return impl_->Submit(chain, results);
+  return connections_->Run([&](Impl& impl) { return impl.Submit(chain, results); });
 }
 
 absl::StatusOr<std::vector<Ledger>> Client::LookupLedgers(std::span<const uint32_t> ids) {
   std::vector<Ledger> found;
-  absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().lookupLedgersRequest();
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().lookupLedgersRequest();
     auto list = request.initIds(static_cast<unsigned>(ids.size()));
     for (size_t i = 0; i < ids.size(); ++i) list.set(static_cast<unsigned>(i), ids[i]);
     return request.send().then([&](auto&& response) {
@@ -690,8 +841,8 @@ absl::StatusOr<std::vector<Ledger>> Client::LookupLedgers(std::span<const uint32
 
 absl::StatusOr<std::vector<Account>> Client::LookupAccounts(std::span<const AccountId> ids) {
   std::vector<Account> found;
-  absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().lookupAccountsRequest(internal::MessageWords(ids.size() * 3));
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().lookupAccountsRequest(internal::MessageWords(ids.size() * 3));
     auto list = request.initIds(static_cast<unsigned>(ids.size()));
     for (size_t i = 0; i < ids.size(); ++i) EncodeU128(ids[i], list[static_cast<unsigned>(i)]);
     return request.send().then([&](auto&& response) {
@@ -708,8 +859,8 @@ absl::StatusOr<std::vector<Transfer>> Client::LookupTransfers(
     std::span<const TransferId> ids, std::vector<FailedTransfer>* failures) {
   std::vector<Transfer> found;
   if (failures != nullptr) failures->clear();
-  absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().lookupTransfersRequest(internal::MessageWords(ids.size() * 3));
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().lookupTransfersRequest(internal::MessageWords(ids.size() * 3));
     auto list = request.initIds(static_cast<unsigned>(ids.size()));
     for (size_t i = 0; i < ids.size(); ++i) EncodeU128(ids[i], list[static_cast<unsigned>(i)]);
     return request.send().then([&](auto&& response) {
@@ -728,13 +879,12 @@ absl::StatusOr<std::vector<Transfer>> Client::LookupTransfers(
 
 absl::StatusOr<std::vector<TransferStatusInfo>> Client::GetTransferStatuses(
     std::span<const TransferId> ids) {
-  if (impl_->info().schema_version < 3) {
+  if (connections_->Current()->info().schema_version < 3) {
     return absl::FailedPreconditionError("the server predates transfer statuses (schema 3)");
   }
   std::vector<TransferStatusInfo> found;
-  absl::Status status = impl_->Call([&]() {
-    auto request =
-        impl_->ledger().getTransferStatusesRequest(internal::MessageWords(ids.size() * 3));
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().getTransferStatusesRequest(internal::MessageWords(ids.size() * 3));
     auto list = request.initIds(static_cast<unsigned>(ids.size()));
     for (size_t i = 0; i < ids.size(); ++i) EncodeU128(ids[i], list[static_cast<unsigned>(i)]);
     return request.send().then([&](auto&& response) {
@@ -747,12 +897,12 @@ absl::StatusOr<std::vector<TransferStatusInfo>> Client::GetTransferStatuses(
 
 absl::StatusOr<PostedAtValueTime> Client::GetPostedAtValueTime(AccountId id,
                                                                uint64_t value_time_ns) {
-  if (impl_->info().schema_version < 3) {
+  if (connections_->Current()->info().schema_version < 3) {
     return absl::FailedPreconditionError("the server predates value-time balances (schema 3)");
   }
   PostedAtValueTime posted;
-  absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().getPostedAtValueTimeRequest();
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().getPostedAtValueTimeRequest();
     EncodeU128(id, request.initAccountId());
     request.setValueTimeNs(value_time_ns);
     return request.send().then([&](auto&& response) {
@@ -767,13 +917,13 @@ absl::StatusOr<PostedAtValueTime> Client::GetPostedAtValueTime(AccountId id,
 
 absl::StatusOr<Page<Transfer>> Client::GetAccountTransfers(const AccountFilter& filter) {
   if ((filter.value_time_min_ns != 0 || filter.value_time_max_ns != 0) &&
-      impl_->info().schema_version < 3) {
+      connections_->Current()->info().schema_version < 3) {
     // An older server would ignore the range and answer more than was asked.
     return absl::FailedPreconditionError("the server predates value-time filters (schema 3)");
   }
   Page<Transfer> page;
-  absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().getAccountTransfersRequest();
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().getAccountTransfersRequest();
     internal::EncodeFilter(filter, request.initFilter());
     return request.send().then([&](auto&& response) {
       for (auto transfer : response.getTransfers()) {
@@ -788,8 +938,8 @@ absl::StatusOr<Page<Transfer>> Client::GetAccountTransfers(const AccountFilter& 
 
 absl::StatusOr<Page<AccountBalance>> Client::GetAccountBalances(const AccountFilter& filter) {
   Page<AccountBalance> page;
-  absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().getAccountBalancesRequest();
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().getAccountBalancesRequest();
     internal::EncodeFilter(filter, request.initFilter());
     return request.send().then([&](auto&& response) {
       for (auto balance : response.getBalances()) {
@@ -805,13 +955,14 @@ absl::StatusOr<Page<AccountBalance>> Client::GetAccountBalances(const AccountFil
 // QueryAccounts and QueryTransfers: `request` makes the call's request, `records` reads the
 // reply's list, `decode` one record.
 template <typename Record, typename Request, typename Records, typename Decode>
-absl::StatusOr<Page<Record>> QueryPage(Client::Impl& impl, const QueryFilter& filter,
+absl::StatusOr<Page<Record>> QueryPage(Client::Connections& connections, const QueryFilter& filter,
                                        Request request, Records records, Decode decode) {
-  if (impl.info().schema_version < 4) {
+  if (connections.Current()->info().schema_version < 4) {
     return absl::FailedPreconditionError("the server predates ledger-wide queries (schema 4)");
   }
   Page<Record> page;
-  absl::Status status = impl.Call([&]() {
+  absl::Status status = Call(connections, [&](Client::Impl& impl) {
+    page.records.clear();
     auto call = request(impl.ledger());
     internal::EncodeQueryFilter(filter, call.initFilter());
     return call.send().then([&](auto&& response) {
@@ -825,20 +976,20 @@ absl::StatusOr<Page<Record>> QueryPage(Client::Impl& impl, const QueryFilter& fi
 
 absl::StatusOr<Page<Account>> Client::QueryAccounts(const QueryFilter& filter) {
   return QueryPage<Account>(
-      *impl_, filter, [](auto& ledger) { return ledger.queryAccountsRequest(); },
+      *connections_, filter, [](auto& ledger) { return ledger.queryAccountsRequest(); },
       [](auto& response) { return response.getAccounts(); }, internal::DecodeAccount);
 }
 
 absl::StatusOr<Page<Transfer>> Client::QueryTransfers(const QueryFilter& filter) {
   return QueryPage<Transfer>(
-      *impl_, filter, [](auto& ledger) { return ledger.queryTransfersRequest(); },
+      *connections_, filter, [](auto& ledger) { return ledger.queryTransfersRequest(); },
       [](auto& response) { return response.getTransfers(); }, internal::DecodeTransfer);
 }
 
 absl::StatusOr<TrialBalance> Client::GetTrialBalance(uint32_t ledger) {
   TrialBalance trial_balance;
-  absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().trialBalanceRequest();
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().trialBalanceRequest();
     request.setLedger(ledger);
     return request.send().then([&](auto&& response) {
       trial_balance = internal::DecodeTrialBalance(response.getTrialBalance());
@@ -850,8 +1001,8 @@ absl::StatusOr<TrialBalance> Client::GetTrialBalance(uint32_t ledger) {
 
 absl::StatusOr<ServerInfo> Client::GetServerInfo() {
   ServerInfo info;
-  absl::Status status = impl_->Call([&]() {
-    return impl_->ledger().infoRequest().send().then(
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    return impl.ledger().infoRequest().send().then(
         [&](auto&& response) { info = DecodeInfo(response.getInfo()); });
   });
   if (!status.ok()) return status;
@@ -860,8 +1011,8 @@ absl::StatusOr<ServerInfo> Client::GetServerInfo() {
 
 absl::StatusOr<ChangePage> Client::GetChanges(uint64_t from_sequence, uint32_t limit) {
   ChangePage page;
-  absl::Status status = impl_->Call([&]() {
-    auto request = impl_->ledger().changesRequest();
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    auto request = impl.ledger().changesRequest();
     request.setFromSequence(from_sequence);
     request.setLimit(limit);
     return request.send().then([&](auto&& response) {
@@ -877,10 +1028,28 @@ absl::StatusOr<ChangePage> Client::GetChanges(uint64_t from_sequence, uint32_t l
 absl::Status Client::Subscribe(uint64_t from_sequence,
                                std::function<void(std::span<const FeedChange>)> on_changes,
                                std::function<void(const absl::Status&)> on_end) {
-  return impl_->Subscribe(from_sequence, std::move(on_changes), std::move(on_end));
+  return connections_->Run([&](Impl& impl) {
+    return impl.Subscribe(from_sequence, on_changes, on_end);  // copies: it may run again
+  });
 }
 
-void Client::Unsubscribe() { impl_->Unsubscribe(); }
+void Client::Unsubscribe() { connections_->Current()->Unsubscribe(); }
+
+absl::Status SetServer(const std::string& addresses, const std::string& etcd_endpoints,
+                       const std::string& replica_group, ClientOptions& options) {
+  const std::vector<std::string> members = absl::StrSplit(addresses, ',', absl::SkipEmpty());
+  options.etcd_endpoints = absl::StrSplit(etcd_endpoints, ',', absl::SkipEmpty());
+  options.replica_group = replica_group;
+  if (options.etcd_endpoints.empty() != replica_group.empty()) {
+    return absl::InvalidArgumentError("--etcd and --replica-group go together");
+  }
+  if (members.size() > 1 || !options.etcd_endpoints.empty()) {
+    options.addresses = members;
+  } else if (members.size() == 1) {
+    options.address = members[0];
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   absl::StatusOr<std::string> token = base::ReadFileToString(path);

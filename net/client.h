@@ -10,7 +10,9 @@
 // one batch, so a chain stays atomic.
 //
 // Errors: a Status whose code says what to do. Unavailable: the connection is gone or the
-// server is shutting down (reconnect; creates are safe to retry, ids are idempotency keys).
+// server is shutting down (reconnect; creates are safe to retry, ids are idempotency keys);
+// a client of a replica group has already reconnected to the leader and retried until its
+// failover timeout.
 // ResourceExhausted: the server is busy (calls or memory in flight); retry later.
 // FailedPrecondition: the server refused the request (over a limit, a feed cursor out of range,
 // a table at its maximum with kLedgerFullPayload; the message says which): not worth retrying
@@ -51,6 +53,16 @@ struct TransferStatusInfo {
 
 struct ClientOptions {
   std::string address = "127.0.0.1:7700";  // host:port
+  // A replica group (docs/replication.md) instead of `address`: its members' client addresses,
+  // or etcd's endpoints with the group's name (both may be given). The client connects to
+  // the leader and follows it: a call that fails as Unavailable (the connection broke, the
+  // server is no longer the leader, the group has fewer than two members in sync) reconnects
+  // to the current leader and runs again, until failover_timeout_ns has passed. A create that
+  // ran again answers `exists` for each event its lost first attempt had booked.
+  std::vector<std::string> addresses;
+  std::vector<std::string> etcd_endpoints;  // host:port
+  std::string replica_group;
+  uint64_t failover_timeout_ns = 15'000'000'000;
   std::string token;
   // PEM file of the certificate authority (or the server's self-signed certificate) to trust.
   // Set: the connection uses TLS.
@@ -111,6 +123,12 @@ struct ChangePage {
   uint64_t next_sequence = 0;
   uint64_t oldest_sequence = 0;
 };
+
+// The server a tool's flags name: `addresses` is one server's HOST:PORT or a replica group's
+// members as HOST:PORT,HOST:PORT,...; `etcd_endpoints` (HOST:PORT,...) with `replica_group`
+// finds a group's leader through etcd. InvalidArgument when they do not go together.
+absl::Status SetServer(const std::string& addresses, const std::string& etcd_endpoints,
+                       const std::string& replica_group, ClientOptions& options);
 
 // The login token in a token file as `ledgerd init` writes it, without trailing whitespace.
 // NotFound when the file cannot be read; InvalidArgument when the token is shorter than 16
@@ -175,10 +193,11 @@ class Client {
   void Unsubscribe();
 
   class Impl;
+  class Connections;
 
  private:
-  explicit Client(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Client(std::unique_ptr<Connections> connections);
+  std::unique_ptr<Connections> connections_;
   ServerInfo server_info_;
 };
 

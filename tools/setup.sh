@@ -10,6 +10,7 @@ packages=(
   libcapnp-dev capnproto libssl-dev openssl
   clang libclang-rt-14-dev
   etcd-server
+  iproute2 iptables  # the cluster harness: hosts as network namespaces, faults as rules
 )
 
 missing=()

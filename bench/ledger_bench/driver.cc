@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "base/assert.h"
 #include "base/clock.h"
 #include "engine/result_names.h"
 
@@ -64,7 +65,8 @@ absl::StatusOr<std::unique_ptr<Load>> Load::Prepare(const BenchOptions& options,
                                                     const std::string& token, uint64_t nonce) {
   std::unique_ptr<Load> load(new Load(options));
   net::ClientOptions client_options;
-  client_options.address = address;
+  LEDGER_RETURN_IF_ERROR(
+      net::SetServer(address, options.etcd_endpoints, options.replica_group, client_options));
   client_options.token = token;
   client_options.packed_transfers = options.packed;
   for (uint32_t i = 0; i < options.connections + (options.cold_queries > 0 ? 1 : 0); ++i) {

@@ -16,7 +16,9 @@ constexpr char kUsage[] = R"(ledger-bench: drives ledgerd over RPC and reports w
 Usage: ledger-bench [flags]
 
 Server (default: start ledgerd on a temporary data directory, stop it at the end):
-  --address HOST:PORT      drive a running server instead
+  --address HOST:PORT      drive a running server instead; a replica group's members as
+                           HOST:PORT,HOST:PORT,... (the client follows the leader)
+  --etcd HOST:PORT,...     with --replica-group NAME: find a group's leader through etcd
   --token-file FILE        its token (required with --address)
   --metrics HOST:PORT      its metrics endpoint, for server RSS and CPU per transfer
   --ledgerd FILE           the ledgerd to start (default: tools/ledgerd beside this binary)
@@ -113,6 +115,12 @@ Setter Choice(const std::string& name, Enum* out, std::map<std::string, Enum> ch
 }
 
 absl::Status Check(const BenchOptions& options) {
+  if (options.etcd_endpoints.empty() != options.replica_group.empty()) {
+    return absl::InvalidArgumentError("--etcd and --replica-group go together");
+  }
+  if (!options.etcd_endpoints.empty() && options.address.empty()) {
+    return absl::InvalidArgumentError("--etcd drives a running group: give --address too");
+  }
   if (!options.address.empty() && options.token_file.empty()) {
     return absl::InvalidArgumentError("--address needs --token-file");
   }
@@ -142,6 +150,8 @@ absl::StatusOr<BenchOptions> ParseOptions(const std::vector<std::string>& args) 
   std::map<std::string, Setter> flags = {
       {"--address", Text(&options.address)},
       {"--token-file", Text(&options.token_file)},
+      {"--etcd", Text(&options.etcd_endpoints)},
+      {"--replica-group", Text(&options.replica_group)},
       {"--metrics", Text(&options.metrics_address)},
       {"--ledgerd", Text(&options.ledgerd_binary)},
       {"--server-flag",

@@ -15,7 +15,9 @@ enum class IdOrder { kSequential, kRandom };
 struct BenchOptions {
   // The server: an address (with its token file) to drive a running ledgerd, or empty to start
   // one on a temporary data directory and stop it at the end.
-  std::string address;
+  std::string address;         // HOST:PORT, or a replica group's members HOST:PORT,HOST:PORT,...
+  std::string etcd_endpoints;  // a replica group's etcd (HOST:PORT,...), with replica_group
+  std::string replica_group;
   std::string token_file;
   std::string metrics_address;  // a running server's metrics endpoint (RSS, CPU); optional
   std::string ledgerd_binary;   // the one to start; default: tools/ledgerd beside this binary

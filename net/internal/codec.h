@@ -18,6 +18,9 @@ namespace ledger::net::internal {
 // this (replica::kLedgerFullPrefix): the client tells "full, retrying will not help" from
 // other failures by it, as Cap'n Proto exceptions carry a type and text only.
 inline constexpr char kLedgerFullMarker[] = "ledger full: ";
+// In a replica group member's refusal of a call it cannot serve, before the leader's client
+// address: the client reconnects there (net/client.cc).
+inline constexpr char kLeaderIsAtMarker[] = "the leader is at ";
 
 // Words per encoded record: data section, pointers, and 2 words per U128. Size hints built
 // from these put a whole message in one segment: without one, a batch spreads over growing

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "base/clock.h"
+#include "net/internal/codec.h"
 
 namespace ledger::net::internal {
 namespace {
@@ -17,13 +18,6 @@ constexpr auto kManagePeriod = 100 * kj::MILLISECONDS;
 // A campaign waits this long for the lead before it is asked again (a member stays a candidate
 // the whole time; etcd queues candidates).
 constexpr uint64_t kCampaignWaitNs = uint64_t{600} * 1'000'000'000;
-
-// The election's value: "<replication address> <client address>".
-std::pair<std::string, std::string> ParseLeaderValue(const std::string& value) {
-  const size_t space = value.find(' ');
-  if (space == std::string::npos) return {value, ""};
-  return {value.substr(0, space), value.substr(space + 1)};
-}
 
 bool Holds(const std::vector<cluster::GroupMember>& members, const std::string& name) {
   return std::any_of(members.begin(), members.end(),
@@ -103,7 +97,7 @@ kj::Promise<void> GroupRole::Cycle() {
       .then([this](absl::StatusOr<std::optional<std::string>> leader) -> kj::Promise<void> {
         if (state_ == State::kLeading) return kj::READY_NOW;
         if (leader.ok() && leader->has_value()) {
-          auto [replication, client] = ParseLeaderValue(**leader);
+          auto [replication, client] = cluster::ParseAdvertised(**leader);
           leader_client_address_ = client;
           if (following_ == nullptr && replication != replication_address_) {
             StartFollowing(replication);
@@ -276,7 +270,7 @@ absl::Status GroupRole::Writable() const {
     return absl::UnavailableError(
         leader_client_address_.empty()
             ? std::string("not the leader of the group, and no leader is known yet")
-            : absl::StrCat("not the leader of the group; the leader is at ",
+            : absl::StrCat("not the leader of the group; ", kLeaderIsAtMarker,
                            leader_client_address_));
   }
   if (!coordinator_.LeaseSurelyAlive()) {

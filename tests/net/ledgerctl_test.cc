@@ -78,6 +78,14 @@ TEST_F(LedgerctlTest, BooksHumanAmountsAndShowsThemInTheLedgersScale) {
   EXPECT_EQ(trial.exit_code, 0) << trial.out;
   EXPECT_EQ(Run({"lookup-account", "99"}).exit_code, 1);
   EXPECT_EQ(Run({"no-such-command"}).exit_code, 64);
+
+  // A list of addresses is a replica group's: the first that serves answers, a dead one is
+  // passed over. --etcd without --replica-group is a usage error.
+  const CtlRun listed =
+      Run({"--address", "127.0.0.1:1," + server_.address(), "lookup-account", "2"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.out;
+  EXPECT_NE(listed.out.find("12.34"), std::string::npos) << listed.out;
+  EXPECT_EQ(Run({"--etcd", "127.0.0.1:2379", "info"}).exit_code, 64);
 }
 
 // Holds you can see: a reservation's status line while held and once posted in part, and the

@@ -119,7 +119,9 @@ ValueHandler Number(const char* name, Int* out, uint64_t min, uint64_t max) {
 // The global flags (accepted before and after the command) and the connection.
 
 struct GlobalOptions {
-  std::string address = "127.0.0.1:7700";
+  std::string address = "127.0.0.1:7700";  // or a replica group's members, comma-separated
+  std::string etcd_endpoints;              // a replica group's etcd, with replica_group
+  std::string replica_group;
   std::string token_file = "data/token";  // where `ledgerd init` writes it
   std::string tls_ca_file;
   std::string tls_server_name;

@@ -45,7 +45,10 @@ commands:
   help COMMAND      a command's flags (or: ledgerctl COMMAND --help)
 
 global flags (before or after the command):
-  --address HOST:PORT     the server (default 127.0.0.1:7700)
+  --address HOST:PORT     the server (default 127.0.0.1:7700); a replica group's members as
+                          HOST:PORT,HOST:PORT,...: the command goes to the leader, and follows
+                          it across a failover
+  --etcd HOST:PORT,...    with --replica-group NAME: find the group's leader through etcd
   --token-file FILE       the login token (default data/token, written by `ledgerd init`)
   --tls-ca FILE           use TLS, trusting this PEM certificate authority (or the server's
                           self-signed certificate)
@@ -405,6 +408,8 @@ ValueHandler Id(const char* name, u128* out) {
 
 void AddGlobalFlags(FlagParser& parser, GlobalOptions* options) {
   parser.Value("--address", Text(&options->address));
+  parser.Value("--etcd", Text(&options->etcd_endpoints));
+  parser.Value("--replica-group", Text(&options->replica_group));
   parser.Value("--token-file", Text(&options->token_file));
   parser.Value("--tls-ca", Text(&options->tls_ca_file));
   parser.Value("--tls-server-name", Text(&options->tls_server_name));
@@ -417,7 +422,11 @@ void AddGlobalFlags(FlagParser& parser, GlobalOptions* options) {
 
 std::unique_ptr<net::Client> Session::Connect() const {
   net::ClientOptions client_options;
-  client_options.address = options_.address;
+  if (absl::Status status = net::SetServer(options_.address, options_.etcd_endpoints,
+                                           options_.replica_group, client_options);
+      !status.ok()) {
+    throw Failure{kExitUsage, std::string(status.message())};
+  }
   client_options.tls_ca_file = options_.tls_ca_file;
   client_options.tls_server_name = options_.tls_server_name;
   client_options.token = ReadToken(options_.token_file);
