@@ -425,7 +425,13 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
     return absl::DataLossError(
         absl::StrCat("the log failed: ", exception->getDescription().cStr()));
   }
-  if (!drained) log("shutdown: some replies were still unsent at the deadline");
+  if (!drained) {
+    log("shutdown: some replies were still unsent at the deadline");
+    // Their calls end now, before what they refer to (on this stack) goes; a reply waiting for
+    // an acknowledgement that will not come says its outcome is unknown.
+    core->AbandonWaiters();
+    io.waitScope.poll();
+  }
   LEDGER_RETURN_IF_ERROR(core->log_status());
   // A batch of a call that went away may still be applying: the snapshot waits for it.
   kj::Own<EngineTurn> engine = core->TakeEngine().wait(io.waitScope);

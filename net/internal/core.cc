@@ -291,11 +291,18 @@ void Core::ResolveWaiters() {
   }
   const absl::Status status = log_status();
   if (status.ok()) return;
-  for (Waiter& waiter : waiters_) {
-    waiter.fulfiller->reject(KJ_EXCEPTION(FAILED,
-                                          "the ledger's log failed; this batch is not acknowledged",
-                                          status.ToString().c_str()));
-  }
+  RejectWaiters(KJ_EXCEPTION(FAILED, "the ledger's log failed; this batch is not acknowledged",
+                             status.ToString().c_str()));
+}
+
+void Core::AbandonWaiters() {
+  RejectWaiters(KJ_EXCEPTION(DISCONNECTED,
+                             "the server stopped before it could acknowledge this; its outcome "
+                             "is unknown: retry it (ids make a retry safe)"));
+}
+
+void Core::RejectWaiters(const kj::Exception& exception) {
+  for (Waiter& waiter : waiters_) waiter.fulfiller->reject(kj::cp(exception));
   waiters_.clear();
 }
 

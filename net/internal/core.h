@@ -114,6 +114,10 @@ class Core final : private kj::TaskSet::ErrorHandler {
   // Durable here, and in a replica group also committed by the group (NoteGroupCommitted):
   // what replies and reads wait for.
   uint64_t acknowledged_op() const;
+  // Fails every WaitDurable still waiting (Unavailable: outcome unknown). At shutdown, when a
+  // group member stopped leading and what it waits for will not come: the calls end while
+  // what they refer to still exists.
+  void AbandonWaiters();
   // In a replica group: the group's committed op moved (the leader's count of its in-sync
   // members' durable ops, or what a follower's leader said). Never goes back.
   void NoteGroupCommitted(uint64_t op);
@@ -206,6 +210,7 @@ class Core final : private kj::TaskSet::ErrorHandler {
   // After the engine changed (the turn held): the loop's copies of what it shows elsewhere.
   void AfterChange();
   void taskFailed(kj::Exception&& exception) override;
+  void RejectWaiters(const kj::Exception& exception);
 
   int event_fd_ = -1;  // before the replica: its writer thread writes to it until it stops
   std::unique_ptr<replica::Replica> replica_;

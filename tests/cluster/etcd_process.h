@@ -42,6 +42,13 @@ inline std::string EtcdBinary() {
 class EtcdProcess {
  public:
   EtcdProcess() : data_dir_(directory_.path() + "/etcd") {}
+  // On a host of the harness's network: its address, and the prefix that runs a program there.
+  EtcdProcess(std::string host, std::vector<std::string> launcher)
+      : data_dir_(directory_.path() + "/etcd"),
+        host_(std::move(host)),
+        launcher_(std::move(launcher)),
+        client_port_(2379),
+        peer_port_(2380) {}
   ~EtcdProcess() { Kill(); }
 
   // Starts etcd and waits until it answers a read. False (with its log) when it does not.
@@ -50,14 +57,19 @@ class EtcdProcess {
       client_port_ = FreeLoopbackPort();
       peer_port_ = FreeLoopbackPort();
     }
-    const std::string client_url = "http://127.0.0.1:" + std::to_string(client_port_);
-    const std::string peer_url = "http://127.0.0.1:" + std::to_string(peer_port_);
-    pid_ = net::testing::Spawn(
-        {EtcdBinary(), "--name", "test", "--data-dir", data_dir_, "--listen-client-urls",
-         client_url, "--advertise-client-urls", client_url, "--listen-peer-urls", peer_url,
-         "--initial-advertise-peer-urls", peer_url, "--initial-cluster", "test=" + peer_url,
-         "--log-outputs", "stderr"},
-        directory_.path() + "/etcd.log");
+    const std::string client_url = "http://" + endpoint();
+    const std::string peer_url = "http://" + host_ + ":" + std::to_string(peer_port_);
+    std::vector<std::string> argv = launcher_;
+    for (const std::string& arg :
+         {EtcdBinary(), std::string("--name"), std::string("test"), std::string("--data-dir"),
+          data_dir_, std::string("--listen-client-urls"), client_url,
+          std::string("--advertise-client-urls"), client_url, std::string("--listen-peer-urls"),
+          peer_url, std::string("--initial-advertise-peer-urls"), peer_url,
+          std::string("--initial-cluster"), "test=" + peer_url, std::string("--log-outputs"),
+          std::string("stderr")}) {
+      argv.push_back(arg);
+    }
+    pid_ = net::testing::Spawn(argv, directory_.path() + "/etcd.log");
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
       if (net::testing::HttpGet(endpoint(), "/health").find("\"health\":\"true\"") !=
@@ -85,12 +97,14 @@ class EtcdProcess {
   void Pause() { kill(pid_, SIGSTOP); }
   void Resume() { kill(pid_, SIGCONT); }
 
-  std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
+  std::string endpoint() const { return host_ + ":" + std::to_string(client_port_); }
   std::string log() const { return net::testing::ReadWholeFile(directory_.path() + "/etcd.log"); }
 
  private:
   wal::testing::TemporaryDirectory directory_;
   std::string data_dir_;
+  std::string host_ = "127.0.0.1";
+  std::vector<std::string> launcher_;
   uint16_t client_port_ = 0;
   uint16_t peer_port_ = 0;
   pid_t pid_ = -1;

@@ -13,14 +13,12 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
-#include "replica/recovery.h"
+#include "tests/cluster/cluster_util.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/net/server_process.h"
 #include "tests/wal/wal_test_util.h"
-#include "wal/directory.h"
 
 namespace ledger::cluster {
 namespace {
@@ -28,6 +26,10 @@ namespace {
 using net::Client;
 using net::testing::ServerProcess;
 using std::chrono::steady_clock;
+using testing::ExpectAll;
+using testing::Gauge;
+using testing::Recovered;
+using testing::RecoverMember;
 
 constexpr auto kLeaderWait = std::chrono::seconds(60);
 
@@ -36,18 +38,6 @@ constexpr auto kLeaderWait = std::chrono::seconds(60);
     const absl::Status status_ = (expr);  \
     ASSERT_TRUE(status_.ok()) << status_; \
   } while (false)
-
-// The value of an unlabelled gauge in a Prometheus text page; nullopt when absent.
-std::optional<int64_t> Gauge(const std::string& page, const std::string& name) {
-  const size_t at = page.find("\n" + name + " ");
-  if (at == std::string::npos) return std::nullopt;
-  const size_t begin = at + name.size() + 2;
-  int64_t value = 0;
-  if (!absl::SimpleAtoi(page.substr(begin, page.find('\n', begin) - begin), &value)) {
-    return std::nullopt;
-  }
-  return value;
-}
 
 class Group {
  public:
@@ -178,41 +168,6 @@ absl::Status Book(Client& client, uint64_t first_id, int batches,
     acknowledged.insert(acknowledged.end(), batch.begin(), batch.end());
   }
   return absl::OkStatus();
-}
-
-// A member's data directory, recovered read-only once it stopped.
-struct Recovered {
-  uint64_t last_op = 0;
-  wal::Hash128 chain_hash;
-  engine::StateHash state_hash;
-  std::unique_ptr<engine::Engine> engine;
-};
-
-Recovered RecoverMember(const std::string& data_dir) {
-  Recovered out;
-  auto directory = wal::Directory::Open(data_dir, /*writable=*/false);
-  EXPECT_TRUE(directory.ok()) << directory.status();
-  if (!directory.ok()) return out;
-  replica::RecoveryOptions options;
-  options.cut_torn_tail = false;
-  auto recovered = replica::Recover(**directory, options);
-  EXPECT_TRUE(recovered.ok()) << recovered.status();
-  if (!recovered.ok()) return out;
-  out.last_op = recovered->log.last_op;
-  out.chain_hash = recovered->log.last_chain_hash;
-  out.state_hash = recovered->engine->ComputeStateHash();
-  out.engine = std::move(recovered->engine);
-  return out;
-}
-
-void ExpectAll(const engine::Engine& engine, const std::vector<Transfer>& acknowledged,
-               const std::string& who) {
-  for (const Transfer& transfer : acknowledged) {
-    const std::optional<Transfer> found = engine.LookupTransfer(transfer.id);
-    ASSERT_TRUE(found.has_value()) << who << " lost an acknowledged transfer";
-    ASSERT_EQ(found->amount, transfer.amount) << who;
-    ASSERT_EQ(found->debit_account_id, transfer.debit_account_id) << who;
-  }
 }
 
 TEST(ReplicaGroup, AcknowledgedTransfersSurviveTheLeadersDeathAndEveryLogEndsAlike) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -108,8 +109,12 @@ class ServerProcess {
   bool Start(std::vector<std::string> extra_flags = DefaultFlags()) {
     const std::string ready = directory_.path() + "/ready";
     unlink(ready.c_str());
-    std::vector<std::string> argv = {LEDGERD_BINARY, "--data-dir",   data_dir_, "--listen",
-                                     "127.0.0.1:0",  "--ready-file", ready};
+    std::vector<std::string> argv = launcher_;
+    for (const std::string& arg : {std::string(LEDGERD_BINARY), std::string("--data-dir"),
+                                   data_dir_, std::string("--listen"), std::string("127.0.0.1:0"),
+                                   std::string("--ready-file"), ready}) {
+      argv.push_back(arg);
+    }
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     pid_ = Spawn(argv, log_path());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -133,6 +138,20 @@ class ServerProcess {
     }
     return false;
   }
+
+  // Runs the server through this prefix (e.g. `ip netns exec HOST`), which must exec it.
+  void set_launcher(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
+
+  // The disk is lost: a new, empty data directory (a new directory id) in its place.
+  bool Reinitialize() {
+    if (pid_ > 0) return false;
+    std::filesystem::remove_all(data_dir_);
+    return WaitExit(Spawn({LEDGERD_BINARY, "init", "--data-dir", data_dir_}, log_path())) == 0;
+  }
+
+  // SIGSTOP / SIGCONT: the process stops answering without closing its sockets.
+  void Pause() { kill(pid_, SIGSTOP); }
+  void Resume() { kill(pid_, SIGCONT); }
 
   // SIGTERM, then the exit code.
   int Stop() { return Signal(SIGTERM); }
@@ -158,6 +177,7 @@ class ServerProcess {
   }
 
   wal::testing::TemporaryDirectory directory_;
+  std::vector<std::string> launcher_;
   std::string data_dir_;
   std::string token_;
   std::string address_;
