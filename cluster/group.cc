@@ -239,6 +239,11 @@ absl::StatusOr<GroupConfig> GroupCoordinator::NextEpoch(const StoredGroupConfig&
                                                         leadership.create_revision));
     }
     next = *seen.config;
+    // The old leader lost its lease: dead, paused or cut off. Waiting for it would hold every
+    // write for the lag bound; it rejoins once it has cut its tail and caught up.
+    std::erase_if(next.in_sync, [&](const GroupMember& member) {
+      return member.name == seen.config->leader && member.name != options_.self.name;
+    });
   } else if (!may_bootstrap) {
     return absl::FailedPreconditionError(
         absl::StrCat("group '", options_.group, "' has no configuration"));

@@ -36,6 +36,7 @@ namespace {
 
 // Replies can be as large as a full query page; accept up to 64 MiB (the server bounds them).
 constexpr uint64_t kReplyWordsMax = (uint64_t{64} << 20) / sizeof(capnp::word);
+constexpr uint64_t kConnectTimeoutNs = 1'000'000'000;
 
 absl::Status StatusOf(const kj::Exception& exception) {
   const std::string message = exception.getDescription().cStr();
@@ -328,6 +329,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
       KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() { promise = call->body(); })) {
         promise = kj::mv(*exception);
       }
+      promise = Bounded(kj::mv(promise));
       auto task = kj::heap<CallTask>();  // in place: a moved-from copy would fail the call
       CallTask* raw = task.get();
       raw->impl = this;
@@ -344,6 +346,24 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
                           })
                       .attach(kj::mv(task)));
     }
+  }
+
+  // With call_timeout_ns: a call unanswered that long fails as Unavailable (a leader that
+  // stopped without closing its connections: paused, or cut off by the network).
+  // Connecting and logging in are bounded too, by at most kConnectTimeoutNs: a healthy server
+  // answers in a few milliseconds, and a client seeking the leader tries the next.
+  template <typename T>
+  kj::Promise<T> Bounded(kj::Promise<T> call, bool connecting = false) {
+    uint64_t timeout_ns = options_.call_timeout_ns;
+    if (timeout_ns == 0) return call;
+    if (connecting) timeout_ns = std::min(timeout_ns, kConnectTimeoutNs);
+    return call.exclusiveJoin(
+        timer_->afterDelay(timeout_ns * kj::NANOSECONDS).then([this, timeout_ns]() {
+          return kj::Promise<T>(KJ_EXCEPTION(
+              DISCONNECTED, absl::StrCat("no answer from ", options_.address, " within ",
+                                         timeout_ns / 1'000'000, " ms; the outcome is unknown")
+                                .c_str()));
+        }));
   }
 
   void FinishCall(CallRequest& call, const absl::Status& status) {
@@ -393,7 +413,8 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
                        internal::AcceptCertificatesHoldingAddress(*tls_, tls_address_);
                      }
                    }
-                   secured = tls_->wrapClient(kj::mv(stream), name.c_str()).wait(io.waitScope);
+                   secured =
+                       Bounded(tls_->wrapClient(kj::mv(stream), name.c_str())).wait(io.waitScope);
                  })) {
       const std::string reason = internal::TlsFailureReason(*exception);
       absl::Status failure = absl::FailedPreconditionError(
@@ -406,9 +427,10 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 
   void RunLoop() {
     kj::AsyncIoContext io = kj::setupAsyncIo();
+    timer_ = &io.provider->getTimer();
     auto address =
         io.provider->getNetwork().parseAddress(options_.address.c_str()).wait(io.waitScope);
-    kj::Own<kj::AsyncIoStream> stream = address->connect().wait(io.waitScope);
+    kj::Own<kj::AsyncIoStream> stream = Bounded(address->connect(), true).wait(io.waitScope);
     if (!ca_pem_.empty()) {
       absl::StatusOr<kj::Own<kj::AsyncIoStream>> secured = Secure(kj::mv(stream), io);
       if (!secured.ok()) {
@@ -428,7 +450,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     auto login = gateway.loginRequest();
     login.setToken(kj::arrayPtr(reinterpret_cast<const kj::byte*>(options_.token.data()),
                                 options_.token.size()));
-    auto response = login.send().wait(io.waitScope);
+    auto response = Bounded(login.send(), true).wait(io.waitScope);
     ledger_ = kj::heap<rpc::Ledger::Client>(response.getLedger());
     info_ = DecodeInfo(response.getInfo());
     submit_batch_events_max_ = info_.limits.batch_events_max;
@@ -506,7 +528,8 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
           for (const Transfer& transfer : submission->events) sink(transfer);
         }
       };
-      auto sent = SendTransfers(events, each, [this, &raw](auto results) { Finish(raw, results); });
+      auto sent = Bounded(
+          SendTransfers(events, each, [this, &raw](auto results) { Finish(raw, results); }));
       tasks_->add(kj::mv(sent)
                       .catch_([this, &raw](kj::Exception&& exception) {
                         if (!raw.finished) Finish(raw, StatusOf(exception));
@@ -575,6 +598,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   kj::Own<rpc::Ledger::Client> ledger_;
   kj::Maybe<rpc::Subscription::Client> subscription_;
   kj::TaskSet* tasks_ = nullptr;
+  kj::Timer* timer_ = nullptr;
   uint32_t inflight_batches_ = 0;  // loop thread
 
   std::mutex mutex_;
@@ -596,7 +620,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 class Client::Connections {
  public:
   explicit Connections(const ClientOptions& options)
-      : options_(options),
+      : options_(WithGroupDefaults(options)),
         failover_(!options.addresses.empty() || !options.etcd_endpoints.empty()) {}
 
   absl::Status Open() {
@@ -636,6 +660,13 @@ class Client::Connections {
 
  private:
   static constexpr uint64_t kRoundPauseNs = 100'000'000;
+  static constexpr uint64_t kGroupCallTimeoutNs = 3'000'000'000;
+
+  static ClientOptions WithGroupDefaults(ClientOptions options) {
+    const bool group = !options.addresses.empty() || !options.etcd_endpoints.empty();
+    if (group && options.call_timeout_ns == 0) options.call_timeout_ns = kGroupCallTimeoutNs;
+    return options;
+  }
 
   absl::StatusOr<std::shared_ptr<Impl>> Dial(const std::string& address) {
     ClientOptions options = options_;

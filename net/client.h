@@ -63,6 +63,12 @@ struct ClientOptions {
   std::vector<std::string> etcd_endpoints;  // host:port
   std::string replica_group;
   uint64_t failover_timeout_ns = 15'000'000'000;
+  // A call unanswered this long fails as Unavailable, its outcome unknown (0: never). Meant for
+  // a group: a leader that stopped without closing its connections (paused, or cut off by the
+  // network) would hold a call for as long as TCP takes to give up; then the call runs again
+  // on the next leader. Above the group's --lag-max-ms, which a write may wait out. 0: never
+  // for one server, 3 s for a group.
+  uint64_t call_timeout_ns = 0;
   std::string token;
   // PEM file of the certificate authority (or the server's self-signed certificate) to trust.
   // Set: the connection uses TLS.

@@ -401,6 +401,10 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
         .wait(io.waitScope);
   }
 
+  // A member whose role stopped (it lost the lead, or must cut its log) will see no more
+  // commits: the calls waiting for one end now, their outcome unknown, rather than at the
+  // drain's deadline.
+  if (!role_status.ok()) core->AbandonWaiters();
   // Graceful: stop accepting, refuse new calls, let the calls in flight finish and their
   // replies leave, then snapshot.
   accepting = nullptr;

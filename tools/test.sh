@@ -21,7 +21,11 @@ for preset in release asan; do
   cmake --preset "${preset}" >/dev/null
   cmake --build --preset "${preset}" -j "${jobs}"
   echo "== ${preset}: test" >&2
-  ctest --preset "${preset}" -j "${jobs}"
+  # The cluster harness (three members, etcd, faults for about 90 s) runs in the release build;
+  # under ASan its members are too slow for 2 s leases on two cores.
+  skip=()
+  [[ ${preset} == asan ]] && skip=(-LE harness)
+  ctest --preset "${preset}" -j "${jobs}" "${skip[@]}"
 done
 
 # ThreadSanitizer for the threaded parts only: the sharded engine, the WAL's writer and

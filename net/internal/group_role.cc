@@ -53,6 +53,7 @@ void GroupRole::taskFailed(kj::Exception&& exception) {
 }
 
 void GroupRole::Stop(absl::Status why) {
+  stopping_ = true;  // from now on it neither counts as leader nor takes writes
   if (stopped_ && stopped_->isWaiting()) stopped_->fulfill(std::move(why));
 }
 
@@ -77,7 +78,7 @@ kj::Promise<void> GroupRole::RenewLease() {
 }
 
 kj::Promise<void> GroupRole::Cycle() {
-  if (state_ == State::kLeading) return kj::READY_NOW;
+  if (state_ == State::kLeading || stopping_) return kj::READY_NOW;
   // First, and whenever it lapsed (etcd away for longer than its TTL): a member without a
   // lease cannot campaign. A campaign on the old one fails and is made again.
   if (!coordinator_.LeaseSurelyAlive()) {
@@ -99,6 +100,12 @@ kj::Promise<void> GroupRole::Cycle() {
         if (leader.ok() && leader->has_value()) {
           auto [replication, client] = cluster::ParseAdvertised(**leader);
           leader_client_address_ = client;
+          if (following_ != nullptr && replication != followed_address_) {
+            // A new leader, while the old one holds the connection open (paused, or cut off
+            // without a reset): its entries come from the new one from now on.
+            log_(absl::StrCat("group: the leader is now at ", replication));
+            StopFollowing();
+          }
           if (following_ == nullptr && replication != replication_address_) {
             StartFollowing(replication);
           }
@@ -116,6 +123,7 @@ void GroupRole::StartFollowing(const std::string& address) {
   follower_ = std::make_unique<FollowerReplication>(
       core_, io_, FollowerIdentity{self_, options_.token}, *epoch, log_);
   state_ = State::kFollowing;
+  followed_address_ = address;
   following_ = follower_->Run(address)
                    .then([this](FollowerReplication::Outcome outcome) {
                      log_(absl::StrCat("group: stopped following: ", outcome.status.ToString()));
@@ -126,13 +134,18 @@ void GroupRole::StartFollowing(const std::string& address) {
                      }
                      // Not from inside the promise being dropped.
                      tasks_.add(kj::evalLater([this] {
-                       if (state_ != State::kFollowing) return;
-                       following_ = nullptr;
-                       follower_.reset();
-                       state_ = State::kStarting;
+                       if (state_ == State::kFollowing) StopFollowing();
                      }));
                    })
                    .eagerlyEvaluate(nullptr);
+}
+
+void GroupRole::StopFollowing() {
+  if (follower_ != nullptr) follower_->Close();
+  following_ = nullptr;  // before the follower it runs
+  follower_.reset();
+  followed_address_.clear();
+  state_ = State::kStarting;
 }
 
 void GroupRole::Campaign() {
@@ -146,12 +159,10 @@ void GroupRole::Campaign() {
 }
 
 kj::Promise<void> GroupRole::Lead(cluster::EtcdLeadership leadership) {
-  state_ = State::kLeading;
   // No entry of the old epoch is taken from here on: the old leader cannot gather this
   // member's acknowledgement any more.
-  if (follower_ != nullptr) follower_->Close();
-  following_ = nullptr;
-  follower_.reset();
+  StopFollowing();
+  state_ = State::kLeading;
   const uint64_t epoch = static_cast<uint64_t>(leadership.create_revision);
   const wal::Directory& directory = core_.replica().directory();
   absl::StatusOr<uint64_t> seen = directory.ReadEpoch();
@@ -266,7 +277,7 @@ kj::Promise<void> GroupRole::ChangeInSync(const cluster::GroupConfig& config) {
 }
 
 absl::Status GroupRole::Writable() const {
-  if (state_ != State::kLeading || leader_ == nullptr) {
+  if (!leading()) {
     return absl::UnavailableError(
         leader_client_address_.empty()
             ? std::string("not the leader of the group, and no leader is known yet")

@@ -45,7 +45,7 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   void OnPublished();
   // Set once Run resolved because this log must be cut before it can follow.
   const std::optional<FollowerReplication::CutPoint>& cut() const { return cut_; }
-  bool leading() const { return state_ == State::kLeading && leader_ != nullptr; }
+  bool leading() const { return !stopping_ && state_ == State::kLeading && leader_ != nullptr; }
   uint64_t epoch() const { return leader_ != nullptr ? leader_->epoch() : follower_epoch(); }
   size_t in_sync_count() const { return leader_ != nullptr ? leader_->in_sync().size() : 0; }
   // On a graceful stop: hands the lead over at once (resigns) rather than after the lease.
@@ -58,6 +58,7 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   kj::Promise<void> RenewLease();
   uint64_t follower_epoch() const { return follower_ != nullptr ? follower_->leader_epoch() : 0; }
   void StartFollowing(const std::string& address);
+  void StopFollowing();
   void Campaign();
   kj::Promise<void> Lead(cluster::EtcdLeadership leadership);
   // Elected but unable to lead (not in sync, epoch not newer): resigns and cycles again.
@@ -83,6 +84,8 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   bool campaigning_ = false;
   std::unique_ptr<FollowerReplication> follower_;
   kj::Maybe<kj::Promise<void>> following_;  // dropped before follower_
+  std::string followed_address_;            // the replication address it follows
+  bool stopping_ = false;                   // Stop was called: it leads no more
   std::unique_ptr<LeaderReplication> leader_;
   std::optional<cluster::EtcdLeadership> leadership_;
   uint64_t leading_since_ns_ = 0;

@@ -180,7 +180,8 @@ struct Op {
 // and linked pairs between accounts without limits: every event books.
 class Writers {
  public:
-  Writers(const net::ClientOptions& options) {
+  // pace: a pause after each batch (the long run's history stays within the members' tables).
+  Writers(const net::ClientOptions& options, milliseconds pace) : pace_(pace) {
     for (int w = 0; w < kWriters; ++w) {
       threads_.emplace_back([this, w, options] { Write(w, options); });
     }
@@ -240,9 +241,11 @@ class Writers {
       if (op.acknowledged) ++acknowledged_;
       ops_[writer].push_back(std::move(op));
       if (!status.ok()) Sleep(milliseconds(50));  // the group was unavailable all along
+      if (pace_.count() > 0) Sleep(pace_);
     }
   }
 
+  const milliseconds pace_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> acknowledged_{0};
   std::vector<Op> ops_[kWriters];
@@ -271,60 +274,65 @@ bool CreateLedgerAndAccounts(const net::ClientOptions& options) {
 // ---------------------------------------------------------------------------------------------
 // Faults. Each starts on a group that leads with three in sync and ends when it has healed.
 
-using Fault = std::function<void(Cluster&, int leader)>;
+// A fault that takes the leader away sets `leader_lost_ns` when it is gone (the failover
+// time counts from there).
+using Fault = std::function<void(Cluster&, int leader, uint64_t& leader_lost_ns)>;
 
 int FollowerOf(int leader) { return (leader + 1) % kMembers; }
 
-void KillLeader(Cluster& cluster, int leader) {
+void KillLeader(Cluster& cluster, int leader, uint64_t& leader_lost_ns) {
   cluster.member(leader).Kill();
+  leader_lost_ns = base::MonotonicNs();
   EXPECT_TRUE(cluster.WaitForLeader(2, leader).has_value()) << cluster.Logs();
   cluster.Start(leader);
 }
 
-void KillFollower(Cluster& cluster, int leader) {
+void KillFollower(Cluster& cluster, int leader, uint64_t& /*leader_lost_ns*/) {
   const int follower = FollowerOf(leader);
   cluster.member(follower).Kill();
   Sleep(milliseconds(2000));
   cluster.Start(follower);
 }
 
-void PauseLeader(Cluster& cluster, int leader) {
+void PauseLeader(Cluster& cluster, int leader, uint64_t& leader_lost_ns) {
   cluster.member(leader).Pause();  // its lease runs out: another leads; it steps down after
+  leader_lost_ns = base::MonotonicNs();
   Sleep(milliseconds(4000));
   cluster.member(leader).Resume();
 }
 
-void PauseFollower(Cluster& cluster, int leader) {
+void PauseFollower(Cluster& cluster, int leader, uint64_t& /*leader_lost_ns*/) {
   cluster.member(FollowerOf(leader)).Pause();
   Sleep(milliseconds(3000));
   cluster.member(FollowerOf(leader)).Resume();
 }
 
-void PartitionLeader(Cluster& cluster, int leader) {
+void PartitionLeader(Cluster& cluster, int leader, uint64_t& leader_lost_ns) {
   testing::Network& network = cluster.network();
   for (int host = 0; host <= kClientHost; ++host) {
     if (host == leader) continue;
     network.Drop(leader, host);
     network.Drop(host, leader);
   }
+  leader_lost_ns = base::MonotonicNs();
   Sleep(milliseconds(5000));
   network.Heal();
 }
 
-void OneWayPartition(Cluster& cluster, int leader) {
+void OneWayPartition(Cluster& cluster, int leader, uint64_t& /*leader_lost_ns*/) {
   cluster.network().Drop(FollowerOf(leader), leader);  // the leader hears it, it not the leader
   Sleep(milliseconds(4000));
   cluster.network().Heal();
 }
 
-void PacketLoss(Cluster& cluster, int leader) {
+void PacketLoss(Cluster& cluster, int leader, uint64_t& /*leader_lost_ns*/) {
   cluster.network().Lose(FollowerOf(leader), 0.2);
   cluster.network().Lose(leader, 0.2);
   Sleep(milliseconds(4000));
   cluster.network().Heal();
 }
 
-void SlowFollower(Cluster& cluster, int leader) {
+void SlowFollower(Cluster& cluster, int leader, uint64_t& /*leader_lost_ns*/) {
   ServerProcess& follower = cluster.member(FollowerOf(leader));
   for (int cycle = 0; cycle < 20; ++cycle) {  // runs a quarter of the time, for 4 s
     follower.Pause();
@@ -334,7 +342,7 @@ void SlowFollower(Cluster& cluster, int leader) {
   }
 }
 
-void LoseFollowersDisk(Cluster& cluster, int leader) {
+void LoseFollowersDisk(Cluster& cluster, int leader, uint64_t& /*leader_lost_ns*/) {
   const int follower = FollowerOf(leader);
   cluster.member(follower).Kill();
   EXPECT_TRUE(cluster.member(follower).Reinitialize());
@@ -471,20 +479,21 @@ TEST(ClusterHarness, NothingAcknowledgedIsLostThroughKillsPausesPartitionsLossAn
   struct Scheduled {
     const char* name;
     Fault fault;
-    bool leader_lost;  // the time to the next leader's first acknowledgement is a failover
   };
   std::vector<Scheduled> schedule = {
-      {"kill the leader", KillLeader, true},
-      {"kill a follower", KillFollower, false},
-      {"pause the leader", PauseLeader, true},
-      {"pause a follower", PauseFollower, false},
-      {"partition the leader", PartitionLeader, true},
-      {"one-way partition", OneWayPartition, false},
-      {"packet loss", PacketLoss, false},
-      {"slow follower", SlowFollower, false},
-      {"lose a follower's disk", LoseFollowersDisk, false},
+      {"kill the leader", KillLeader},
+      {"kill a follower", KillFollower},
+      {"pause the leader", PauseLeader},
+      {"pause a follower", PauseFollower},
+      {"partition the leader", PartitionLeader},
+      {"one-way partition", OneWayPartition},
+      {"packet loss", PacketLoss},
+      {"slow follower", SlowFollower},
+      {"lose a follower's disk", LoseFollowersDisk},
   };
+  milliseconds pace(0);
   if (const char* rounds = std::getenv("LEDGER_CLUSTER_ROUNDS")) {
+    pace = milliseconds(20);
     std::vector<Scheduled> long_run;
     for (int round = 0; round < std::atoi(rounds); ++round) {
       long_run.push_back(schedule[0]);
@@ -497,17 +506,17 @@ TEST(ClusterHarness, NothingAcknowledgedIsLostThroughKillsPausesPartitionsLossAn
     std::erase_if(schedule, [&](const Scheduled& s) { return std::string(s.name) != only; });
   }
 
-  Writers writers(cluster.ClientOptions());
-  std::vector<std::pair<uint64_t, const char*>> failovers;  // (fault start, name)
+  Writers writers(cluster.ClientOptions(), pace);
+  std::vector<std::pair<uint64_t, const char*>> failovers;  // (leader lost, fault)
   for (const Scheduled& scheduled : schedule) {
     const std::optional<int> leader = cluster.WaitForLeader(kMembers);
     ASSERT_TRUE(leader.has_value()) << "the group did not heal: " << cluster.Logs();
     Sleep(milliseconds(300));  // some writes before the fault
     const uint64_t acknowledged = writers.acknowledged();
-    const uint64_t start_ns = base::MonotonicNs();
     std::cout << "fault: " << scheduled.name << " (leader m" << *leader << ")" << std::endl;
-    scheduled.fault(cluster, *leader);
-    if (scheduled.leader_lost) failovers.emplace_back(start_ns, scheduled.name);
+    uint64_t leader_lost_ns = 0;
+    scheduled.fault(cluster, *leader, leader_lost_ns);
+    if (leader_lost_ns != 0) failovers.emplace_back(leader_lost_ns, scheduled.name);
     ASSERT_TRUE(cluster.WaitForLeader(kMembers).has_value())
         << "the group did not heal after: " << scheduled.name << "\n"
         << cluster.Logs();
@@ -531,14 +540,14 @@ TEST(ClusterHarness, NothingAcknowledgedIsLostThroughKillsPausesPartitionsLossAn
             << "), transfers found " << checked.transfers_found << std::endl;
 
   std::vector<uint64_t> failover_ns;
-  for (const auto& [start_ns, name] : failovers) {
-    // A reply already on its way when the fault began lands within microseconds; later ones
+  for (const auto& [lost_ns, name] : failovers) {
+    // A reply already on its way when the leader went lands within microseconds; later ones
     // come from the next leader.
-    const std::optional<uint64_t> first = FirstAckAfter(ops, start_ns + kInFlightNs);
+    const std::optional<uint64_t> first = FirstAckAfter(ops, lost_ns + kInFlightNs);
     if (!first) continue;
-    failover_ns.push_back(*first - start_ns);
+    failover_ns.push_back(*first - lost_ns);
     if (failovers.size() <= 10) {
-      std::cout << name << ": first write acknowledged after " << (*first - start_ns) / 1'000'000
+      std::cout << name << ": first write acknowledged after " << (*first - lost_ns) / 1'000'000
                 << " ms" << std::endl;
     }
   }
@@ -565,6 +574,7 @@ TEST(ClusterHarness, NothingAcknowledgedIsLostThroughKillsPausesPartitionsLossAn
     EXPECT_EQ(members[i].chain_hash, members[0].chain_hash) << i;
     EXPECT_EQ(members[i].state_hash, members[0].state_hash) << i;
   }
+  if (HasFailure()) std::cout << cluster.Logs();
 }
 
 }  // namespace
