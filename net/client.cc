@@ -450,6 +450,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     auto login = gateway.loginRequest();
     login.setToken(kj::arrayPtr(reinterpret_cast<const kj::byte*>(options_.token.data()),
                                 options_.token.size()));
+    login.setStaleReads(options_.stale_reads);
     auto response = Bounded(login.send(), true).wait(io.waitScope);
     ledger_ = kj::heap<rpc::Ledger::Client>(response.getLedger());
     info_ = DecodeInfo(response.getInfo());

@@ -76,6 +76,10 @@ struct ClientOptions {
   // Expected in the server's certificate. Default: the host; an address (127.0.0.1, ::1) is
   // then matched against the certificate's IP addresses.
   std::string tls_server_name;
+  // A replica group's member answers this client's reads even when it does not lead: from
+  // what the group has committed as far as the member knows, possibly behind the leader (a
+  // server before schema 5 ignores it). Writes still need the leader.
+  bool stale_reads = false;
   uint32_t submit_batch_events_max = 0;  // Submit's batches; 0: the server's limit
   uint32_t submit_inflight_batches_max = 4;
   // Send transfers as packed records (createTransfersPacked) when the server has them; false

@@ -24,9 +24,10 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("ledger::net::rpc");
 
-const schemaVersion :UInt32 = 4;  # 2 added createTransfersPacked; 3 transfer statuses, value time;
+const schemaVersion :UInt32 = 5;  # 2 added createTransfersPacked; 3 transfer statuses, value time;
                                   # 4 idAlreadyFailed, lookupTransfers' failures,
-                                  #   valueTimeOutOfRange, imports, queryAccounts/Transfers
+                                  #   valueTimeOutOfRange, imports, queryAccounts/Transfers;
+                                  # 5 login's staleReads
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -411,7 +412,10 @@ struct ServerInfo {
 interface Gateway {
   # Compares the token in constant time. A wrong token gets an error (and a delay); nothing
   # else is reachable without the Ledger capability.
-  login @0 (token :Data) -> (ledger :Ledger, info :ServerInfo);
+  # staleReads (schema 5): in a replica group, this member answers reads even when it does not
+  # lead, from what the group has committed as far as it knows (possibly behind the leader;
+  # never anything uncommitted). Writes still go to the leader only.
+  login @0 (token :Data, staleReads :Bool) -> (ledger :Ledger, info :ServerInfo);
 }
 
 interface Ledger {

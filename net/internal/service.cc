@@ -639,16 +639,19 @@ class LedgerImpl final : public rpc::Ledger::Server {
     });
   }
 
+  enum class Access { kRead, kWrite };
+
   // Admits a call under the limits, or fails it with `overloaded`.
-  kj::Own<CallGuard> Admit(uint64_t request_words) {
+  kj::Own<CallGuard> Admit(uint64_t request_words, Access access = Access::kRead) {
     const ServerLimits& limits = state_.options.limits;
     if (state_.shutting_down) {
       state_.metrics.RequestsRejected(RejectReason::kShuttingDown).Increment();
       Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
     }
     CheckClientReads(*connection_, limits);
-    if (state_.role != nullptr) {
-      // Writes, and reads (linearizable only on the leader): both wait for the leader.
+    // Writes go to the leader, and so do reads (linearizable there), unless the connection
+    // asked for stale reads: a member answers those from what its group has committed.
+    if (state_.role != nullptr && (access == Access::kWrite || !connection_->stale_reads)) {
       if (const absl::Status writable = state_.role->Writable(); !writable.ok()) {
         state_.metrics.RequestsRejected(RejectReason::kNotLeader).Increment();
         Fail(kj::Exception::Type::DISCONNECTED, std::string(writable.message()));
@@ -775,7 +778,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   kj::Promise<void> CreateFrom(Context& context, uint64_t request_words, Decode&& decode) {
     using Event = typename Traits::Event;
     const uint64_t start_ns = base::MonotonicNs();
-    auto guard = Admit(request_words);
+    auto guard = Admit(request_words, Access::kWrite);
     auto batch = std::make_shared<Batch<Event>>(Traits::Buffers(state_));
     batch->events = decode(std::span(batch->buffer));
     context.releaseParams();
@@ -912,6 +915,7 @@ class GatewayImpl final : public rpc::Gateway::Server {
           });
     }
     connection_->authenticated = true;
+    connection_->stale_reads = context.getParams().getStaleReads();
     auto results = context.getResults(ReplyWords(16, 1));
     results.setLedger(kj::heap<LedgerImpl>(state_, kj::addRef(*connection_)));
     state_.FillInfo(results.initInfo());

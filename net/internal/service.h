@@ -23,6 +23,7 @@ namespace ledger::net::internal {
 // One client connection's state, shared by its capabilities (which may outlive the socket).
 struct Connection : public kj::Refcounted {
   bool authenticated = false;
+  bool stale_reads = false;  // asked at login: reads served by a member that does not lead
   bool closed = false;
   uint32_t failed_logins = 0;
   uint32_t inflight_calls = 0;

@@ -193,6 +193,30 @@ TEST(ReplicaGroup, AcknowledgedTransfersSurviveTheLeadersDeathAndEveryLogEndsAli
     ASSERT_OK(Book(*client, 1, 40, acknowledged, /*with_setup=*/true));
   }
 
+  // A follower answers stale reads from what the group committed; writes still go to the
+  // leader.
+  {
+    net::ClientOptions options;
+    options.address = group.member(follower).address();
+    options.token = "client-token-of-the-test-group";
+    options.stale_reads = true;
+    auto client = Client::Connect(options);
+    ASSERT_TRUE(client.ok()) << client.status();
+    std::vector<TransferId> ids;
+    for (const Transfer& transfer : acknowledged) ids.push_back(transfer.id);
+    size_t found = 0;
+    for (int attempt = 0; attempt < 100 && found < ids.size(); ++attempt) {
+      absl::StatusOr<std::vector<Transfer>> page = (*client)->LookupTransfers(ids);
+      ASSERT_TRUE(page.ok()) << page.status();
+      found = page->size();
+      if (found < ids.size()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(found, ids.size()) << "a follower's stale reads never caught up";
+    std::vector<Transfer> refused_write;
+    absl::Status refused = Book(**client, 900'000, 1, refused_write, /*with_setup=*/false);
+    EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+  }
+
   // The leader dies: another leads, with every acknowledged transfer, and takes more.
   const size_t old_leader = *leader;
   group.member(old_leader).Kill();
