@@ -29,7 +29,8 @@ struct CutPlan {
   std::vector<std::byte> kept;  // that group's entries through op
 };
 
-absl::StatusOr<CutPlan> PlanCut(const Directory& directory, uint64_t op) {
+// damaged_after: the log is known damaged past `op`; the damage then ends the plan's scan.
+absl::StatusOr<CutPlan> PlanCut(const Directory& directory, uint64_t op, bool damaged_after) {
   CutPlan plan;
   plan.found = op == 0;
   wal::LogPosition current_at;
@@ -62,7 +63,11 @@ absl::StatusOr<CutPlan> PlanCut(const Directory& directory, uint64_t op) {
         }
         return absl::OkStatus();
       });
-  if (!scanned.ok() && !absl::IsCancelled(scanned.status())) return scanned.status();
+  if (damaged_after && plan.found && absl::IsDataLoss(scanned.status())) {
+    plan.beyond = true;  // the damage and whatever follows it go
+  } else if (!scanned.ok() && !absl::IsCancelled(scanned.status())) {
+    return scanned.status();
+  }
   if (op == 0) plan.kept.clear();
   return plan;
 }
@@ -149,14 +154,17 @@ absl::Status FinishCut(const Directory& directory) {
   return directory.SyncDirectory();
 }
 
-absl::Status CutLogAfter(const Directory& directory, uint64_t op, const wal::Hash128& chain_hash) {
+namespace {
+
+absl::Status Cut(const Directory& directory, uint64_t op, const wal::Hash128& chain_hash,
+                 bool damaged_after) {
   LEDGER_RETURN_IF_ERROR(FinishCut(directory));
   LEDGER_ASSIGN_OR_RETURN(const std::vector<uint64_t> snapshots, directory.ListSnapshots());
   if (!snapshots.empty() && snapshots.front() > op) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot cut the log after op ", op, ": snapshot ", snapshots.front(), " lies past it"));
   }
-  LEDGER_ASSIGN_OR_RETURN(CutPlan plan, PlanCut(directory, op));
+  LEDGER_ASSIGN_OR_RETURN(CutPlan plan, PlanCut(directory, op, damaged_after));
   if (!plan.found) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot cut the log after op ", op, ": the log does not reach it"));
@@ -180,6 +188,32 @@ absl::Status CutLogAfter(const Directory& directory, uint64_t op, const wal::Has
   header.checksum = wal::HeaderChecksum(header);
   LEDGER_RETURN_IF_ERROR(WriteCutFile(directory, header, plan.kept));
   return FinishCut(directory);
+}
+
+}  // namespace
+
+absl::Status CutLogAfter(const Directory& directory, uint64_t op, const wal::Hash128& chain_hash) {
+  return Cut(directory, op, chain_hash, /*damaged_after=*/false);
+}
+
+absl::StatusOr<uint64_t> CutDamagedLog(const Directory& directory) {
+  LEDGER_RETURN_IF_ERROR(FinishCut(directory));
+  uint64_t last_op = 0;  // of the last intact group: a group's entries come once it is verified
+  wal::Hash128 last_chain_hash{};
+  const absl::StatusOr<wal::ScanResult> scanned = wal::ScanLog(
+      directory, LogScanOptions(), [&](const wal::EntryHeader& header, std::span<const std::byte>) {
+        last_op = header.op;
+        last_chain_hash = header.chain_hash;
+        return absl::OkStatus();
+      });
+  if (scanned.ok()) return absl::FailedPreconditionError("the log is intact: nothing to cut");
+  if (!absl::IsDataLoss(scanned.status())) return scanned.status();
+  if (last_op == 0) {
+    return absl::FailedPreconditionError(
+        "the log's first group is damaged: start this member on a new data directory");
+  }
+  LEDGER_RETURN_IF_ERROR(Cut(directory, last_op, last_chain_hash, /*damaged_after=*/true));
+  return last_op;
 }
 
 }  // namespace ledger::replica

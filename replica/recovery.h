@@ -68,6 +68,11 @@ absl::Status CheckSnapshotFiles(const wal::Directory& directory, uint64_t op);
 // it; then nothing changes. Needs the directory writable and no replica open on it.
 absl::Status CutLogAfter(const wal::Directory& directory, uint64_t op,
                          const wal::Hash128& chain_hash);
+// A replica group's member whose log is damaged before its end (DataLoss: not a torn tail)
+// keeps what lies before the damage and takes the rest from its leader again: the log is cut
+// after the last op of the last intact group, as CutLogAfter does, and the op it now ends with
+// returned. FailedPrecondition when the log is intact or a snapshot lies past the damage.
+absl::StatusOr<uint64_t> CutDamagedLog(const wal::Directory& directory);
 // Finishes a cut in progress, if any (Recover calls it first). FailedPrecondition when one is
 // in progress and the directory is read-only; DataLoss when the cut file is damaged.
 absl::Status FinishCut(const wal::Directory& directory);

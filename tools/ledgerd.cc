@@ -24,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/assert.h"
 #include "engine/shard.h"
 #include "net/client.h"
 #include "net/server.h"
@@ -266,12 +267,37 @@ std::string GroupProblem(const net::GroupOptions& group, bool group_token_given)
   return {};
 }
 
+// A replica group's member whose log is damaged before its end: it keeps what lies before the
+// damage, takes the rest from the leader again, and leads only once caught up (the REPAIR
+// file). The op its log now ends with.
+absl::StatusOr<uint64_t> RepairDamagedLog(const std::string& data_dir) {
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::Directory> directory,
+                          wal::Directory::Open(data_dir, /*writable=*/true));
+  LEDGER_RETURN_IF_ERROR(directory->SetRepairPending(true));
+  return replica::CutDamagedLog(*directory);
+}
+
 // Serves; a member of a replica group that stepped down, or whose log must be cut first,
-// starts again in this process (cutting its log first): it then follows the new leader.
+// starts again in this process (cutting its log first): it then follows the new leader. One
+// whose log is damaged cuts the damage off and starts again, once.
 int Serve(const net::ServerOptions& options) {
+  bool repaired = false;
   for (;;) {
     net::GroupStop stop;
     const absl::Status status = net::RunServer(options, &stop);
+    if (!stop.restart && absl::IsDataLoss(status) && !options.group.name.empty() && !repaired) {
+      repaired = true;
+      const absl::StatusOr<uint64_t> kept = RepairDamagedLog(options.data_dir);
+      if (kept.ok()) {
+        std::fprintf(stderr,
+                     "ledgerd: %s; the log was cut after op %llu, before the damage: the rest "
+                     "comes from the leader again\n",
+                     status.ToString().c_str(), static_cast<unsigned long long>(*kept));
+        continue;
+      }
+      std::fprintf(stderr, "ledgerd: cannot repair the log: %s\n",
+                   kept.status().ToString().c_str());
+    }
     if (!stop.restart) {
       if (!status.ok()) return Fail(ExitCodeOf(status), status.ToString());
       return 0;

@@ -16,6 +16,7 @@ namespace {
 
 constexpr char kIdentityName[] = "LEDGER";
 constexpr char kEpochName[] = "EPOCH";
+constexpr char kRepairName[] = "REPAIR";
 
 // Parses "<prefix><20 digits><suffix>"; false for anything else.
 bool ParseNumberedName(const std::string& name, const std::string& prefix,
@@ -156,7 +157,8 @@ absl::Status Directory::RemoveTemporaries() const {
       const std::string base = name.substr(0, name.size() - 4);
       if (ParseNumberedName(base, "snapshot-", ".snap", &number) ||
           ParseNumberedName(base, "extent-", ".snap", &number) ||
-          ParseNumberedName(base, "wal-", ".seg", &number) || base == kEpochName || base == "CUT") {
+          ParseNumberedName(base, "wal-", ".seg", &number) || base == kEpochName || base == "CUT" ||
+          base == kRepairName) {
         LEDGER_RETURN_IF_ERROR(storage_.Remove(path_ + "/" + name));
       }
     }
@@ -190,6 +192,22 @@ absl::Status Directory::WriteEpoch(uint64_t epoch) const {
   file.checksum = HeaderChecksum(file);
   LEDGER_RETURN_IF_ERROR(
       WriteNewFile(storage_, path_ + "/" + kEpochName, std::as_bytes(std::span(&file, 1))));
+  return SyncDirectory();
+}
+
+absl::StatusOr<bool> Directory::RepairPending() const {
+  absl::StatusOr<std::unique_ptr<File>> file = storage_.Open(path_ + "/" + kRepairName, {});
+  if (absl::IsNotFound(file.status())) return false;
+  LEDGER_RETURN_IF_ERROR(file.status());
+  return true;
+}
+
+absl::Status Directory::SetRepairPending(bool pending) const {
+  LEDGER_REQUIRE(writable_);
+  LEDGER_ASSIGN_OR_RETURN(const bool now, RepairPending());
+  if (now == pending) return absl::OkStatus();
+  const std::string path = path_ + "/" + kRepairName;
+  LEDGER_RETURN_IF_ERROR(pending ? WriteNewFile(storage_, path, {}) : storage_.Remove(path));
   return SyncDirectory();
 }
 

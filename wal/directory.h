@@ -67,6 +67,12 @@ class Directory {
   // Replaces it, durably (writable directories only).
   absl::Status WriteEpoch(uint64_t epoch) const;
 
+  // A replica group's member whose damaged log was cut (replica::CutDamagedLog) lacks entries
+  // its group committed: the REPAIR file, while it exists, keeps it from leading until it has
+  // caught up. Set and cleared durably (writable directories only).
+  absl::StatusOr<bool> RepairPending() const;
+  absl::Status SetRepairPending(bool pending) const;
+
  private:
   explicit Directory(Storage& storage) : storage_(storage) {}
   absl::Status RemoveTemporaries() const;

@@ -112,7 +112,7 @@ kj::Promise<void> Core::ExpireOnTime(kj::Timer& timer, std::function<bool()> may
           turn = nullptr;
           return ExpireOnTime(timer, std::move(may_sequence));
         }
-        BeforeChange();
+        BeforeChange({});
         absl::StatusOr<std::optional<replica::BatchReceipt>> tick = replica_->ExpireDue();
         if (!tick.ok()) {
           return KJ_EXCEPTION(FAILED, "expiry tick", std::string(tick.status().message()));
@@ -148,8 +148,9 @@ void Core::ReleaseEngine() {
   engine_taken_ = false;
 }
 
-kj::Promise<kj::Own<EngineTurn>> Core::Apply(kj::Own<EngineTurn> turn, kj::Function<void()> job) {
-  BeforeChange();
+kj::Promise<kj::Own<EngineTurn>> Core::Apply(kj::Own<EngineTurn> turn, kj::Function<void()> job,
+                                             EntryRoom room) {
+  BeforeChange(room);
   auto back = kj::newPromiseAndFulfiller<kj::Own<EngineTurn>>();
   applying_.add(apply_.Run(kj::mv(job))
                     .then([this, turn = kj::mv(turn), back = kj::mv(back.fulfiller)]() mutable {
@@ -159,8 +160,9 @@ kj::Promise<kj::Own<EngineTurn>> Core::Apply(kj::Own<EngineTurn> turn, kj::Funct
   return kj::mv(back.promise);
 }
 
-void Core::BeforeChange() {
-  if (ring_ != nullptr) ring_->MakeRoom(entry_bytes_max_);
+void Core::BeforeChange(EntryRoom room) {
+  if (ring_ != nullptr)
+    ring_->MakeRoom(room.bytes == 0 ? entry_bytes_max_ : room.bytes, room.entries);
 }
 
 void Core::AfterChange() {

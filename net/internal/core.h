@@ -67,6 +67,13 @@ class Worker {
   std::thread thread_;
 };
 
+// What a job on the engine may log: a job that logs more than one entry (a follower's chunk)
+// says how many and their bytes, and the ring of recent entries makes room for them all first.
+struct EntryRoom {
+  uint64_t bytes = 0;  // 0: one entry of the largest size
+  uint64_t entries = 1;
+};
+
 class Core;
 
 // The engine, taken (Core::TakeEngine): while one exists, nothing else uses the engine, and
@@ -102,7 +109,8 @@ class Core final : private kj::TaskSet::ErrorHandler {
   // Runs `job` on the apply thread with the engine `turn` took; the turn comes back once the
   // job is done, for the caller to read what it changed on the loop. A caller that is gone by
   // then (a cancelled call) lets go of it: the job always runs to its end first.
-  kj::Promise<kj::Own<EngineTurn>> Apply(kj::Own<EngineTurn> turn, kj::Function<void()> job);
+  kj::Promise<kj::Own<EngineTurn>> Apply(kj::Own<EngineTurn> turn, kj::Function<void()> job,
+                                         EntryRoom room = {});
   // Old history as it stood after the last batch (null without a window, or before anything
   // went cold), and the thread that reads it.
   std::shared_ptr<const replica::ColdHistory> cold_history() const { return cold_history_; }
@@ -206,7 +214,7 @@ class Core final : private kj::TaskSet::ErrorHandler {
   void ResolveWaiters();
   void ReleaseEngine();  // an EngineTurn's end
   // Before the engine may change (the turn held): room in the ring for one more entry.
-  void BeforeChange();
+  void BeforeChange(EntryRoom room);
   // After the engine changed (the turn held): the loop's copies of what it shows elsewhere.
   void AfterChange();
   void taskFailed(kj::Exception&& exception) override;

@@ -38,9 +38,12 @@ void EntryRing::DropOldest() {
   if (count_ == 0) end_offset_ = 0;
 }
 
-void EntryRing::MakeRoom(uint64_t bytes) {
-  LEDGER_REQUIRE(bytes * 2 <= capacity_bytes_, bytes, capacity_bytes_);
-  while (count_ == slots_max_ || !PlaceFor(bytes).has_value()) DropOldest();
+void EntryRing::MakeRoom(uint64_t bytes, uint64_t entries) {
+  LEDGER_REQUIRE(bytes * 2 <= capacity_bytes_ && entries <= slots_max_, bytes, capacity_bytes_,
+                 entries, slots_max_);
+  // One contiguous place for all of them: appended one by one, each then fits where the last
+  // ended, or from the ring's start after a wrap.
+  while (count_ + entries > slots_max_ || !PlaceFor(bytes).has_value()) DropOldest();
 }
 
 void EntryRing::Append(const wal::EntryHeader& header, std::span<const std::byte> body) {

@@ -26,9 +26,9 @@ class EntryRing {
   // last_op: the log's head; the first entry appended is the next op.
   EntryRing(uint64_t capacity_bytes, uint64_t entries_max, uint64_t last_op);
 
-  // Loop, holding the turn: room for `bytes` more (an entry's size, padding included) by
-  // dropping the oldest entries, and an index slot.
-  void MakeRoom(uint64_t bytes);
+  // Loop, holding the turn: room for `entries` more entries of `bytes` in all (sizes, padding
+  // included) by dropping the oldest entries, and their index slots.
+  void MakeRoom(uint64_t bytes, uint64_t entries = 1);
   // Writer: one sealed entry following the last appended (op order). Requires the room.
   void Append(const wal::EntryHeader& header, std::span<const std::byte> body);
   // Loop, once the writer has handed the turn back: what it appended becomes readable.

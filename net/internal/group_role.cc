@@ -41,7 +41,10 @@ GroupRole::GroupRole(Core& core, kj::AsyncIoProvider& io, const GroupOptions& op
                                          .self = self_,
                                          .advertise = replication_address + " " + client_address,
                                          .lease_ttl_s = options.lease_ttl_s}),
-      replication_address_(std::move(replication_address)) {}
+      replication_address_(std::move(replication_address)) {
+  // Unreadable: as pending (it then only keeps this member from leading).
+  repair_pending_ = core.replica().directory().RepairPending().value_or(true);
+}
 
 GroupRole::~GroupRole() {
   following_ = nullptr;  // before the follower it runs
@@ -90,7 +93,9 @@ kj::Promise<void> GroupRole::Cycle() {
   return coordinator_.ReadConfig()
       .then([this](absl::StatusOr<cluster::StoredGroupConfig> stored) {
         if (stored.ok() && !campaigning_ && state_ != State::kLeading) {
-          const bool eligible = stored->config ? stored->config->InSync(self_) : options_.bootstrap;
+          // A member that cut a damaged log lacks committed entries until it has caught up.
+          const bool eligible = !repair_pending_ && (stored->config ? stored->config->InSync(self_)
+                                                                    : options_.bootstrap);
           if (eligible) Campaign();
         }
         return coordinator_.LeaderAddress();
@@ -303,7 +308,20 @@ kj::Promise<void> GroupRole::Follow(LeaderReplication::FollowContext context) {
 
 void GroupRole::OnLocalDurable() {
   if (leader_ != nullptr) leader_->OnLocalDurable();
-  if (follower_ != nullptr) follower_->OnLocalDurable();
+  if (follower_ != nullptr) {
+    follower_->OnLocalDurable();
+    if (repair_pending_) FinishRepair();
+  }
+}
+
+void GroupRole::FinishRepair() {
+  // Caught up once it holds everything its leader says the group committed.
+  const uint64_t committed = core_.group_committed_op();
+  if (committed == 0 || core_.durable_op() < committed) return;
+  const absl::Status cleared = core_.replica().directory().SetRepairPending(false);
+  if (!cleared.ok()) return Stop(cleared);
+  repair_pending_ = false;
+  log_(absl::StrCat("group: caught up through op ", committed, " after the repair of the log"));
 }
 
 void GroupRole::OnPublished() {

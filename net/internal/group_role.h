@@ -59,6 +59,7 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   uint64_t follower_epoch() const { return follower_ != nullptr ? follower_->leader_epoch() : 0; }
   void StartFollowing(const std::string& address);
   void StopFollowing();
+  void FinishRepair();
   void Campaign();
   kj::Promise<void> Lead(cluster::EtcdLeadership leadership);
   // Elected but unable to lead (not in sync, epoch not newer): resigns and cycles again.
@@ -86,6 +87,7 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   kj::Maybe<kj::Promise<void>> following_;  // dropped before follower_
   std::string followed_address_;            // the replication address it follows
   bool stopping_ = false;                   // Stop was called: it leads no more
+  bool repair_pending_ = false;             // the REPAIR file: must catch up before leading
   std::unique_ptr<LeaderReplication> leader_;
   std::optional<cluster::EtcdLeadership> leadership_;
   uint64_t leading_since_ns_ = 0;

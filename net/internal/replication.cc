@@ -502,19 +502,22 @@ kj::Promise<void> FollowerReplication::AppendStarted(uint64_t epoch, uint64_t co
     auto receipt = std::make_shared<absl::StatusOr<replica::BatchReceipt>>(
         absl::FailedPreconditionError("no entry"));
     auto status = std::make_shared<absl::Status>();
+    const EntryRoom room{.bytes = entries.size(), .entries = (*split)->size()};
     return core_
-        .Apply(kj::mv(turn),
-               [&core = core_, split, receipt, status] {
-                 for (const EntryView& entry : **split) {
-                   absl::StatusOr<replica::BatchReceipt> applied =
-                       core.replica().AppendReplicated(entry.header, entry.body);
-                   if (!applied.ok()) {
-                     *status = applied.status();
-                     return;
-                   }
-                   *receipt = *applied;
-                 }
-               })
+        .Apply(
+            kj::mv(turn),
+            [&core = core_, split, receipt, status] {
+              for (const EntryView& entry : **split) {
+                absl::StatusOr<replica::BatchReceipt> applied =
+                    core.replica().AppendReplicated(entry.header, entry.body);
+                if (!applied.ok()) {
+                  *status = applied.status();
+                  return;
+                }
+                *receipt = *applied;
+              }
+            },
+            room)
         .then([this, receipt, status, committed_op](kj::Own<EngineTurn> back) -> kj::Promise<void> {
           if (receipt->ok()) core_.NoteApplied(**receipt);
           back = nullptr;

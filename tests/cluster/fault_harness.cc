@@ -4,7 +4,8 @@
 //
 // Faults: SIGKILL and SIGSTOP of the leader and of a follower, the leader partitioned from
 // every other host, a one-way partition, packet loss, a slow follower (stopped most of the
-// time: SIGSTOP/SIGCONT), and a follower's lost disk (a new, empty data directory).
+// time: SIGSTOP/SIGCONT), a follower's lost disk (a new, empty data directory), and a
+// follower's damaged segment (repaired from the leader).
 //
 // The checker, after a final read phase on the healed group:
 // - every acknowledged transfer is there, identical, with the booking timestamp it was
@@ -28,8 +29,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -349,6 +353,44 @@ void LoseFollowersDisk(Cluster& cluster, int leader, uint64_t& /*leader_lost_ns*
   cluster.Start(follower);
 }
 
+// Flips a byte in the middle of what `data_dir`'s newest segment holds: a group before the
+// log's end no longer matches its checksum (not a torn tail). False when there is too little.
+bool DamageNewestSegment(const std::string& data_dir) {
+  std::string newest;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("wal-") && name.ends_with(".seg") && name > newest) newest = name;
+  }
+  if (newest.empty()) return false;
+  std::fstream segment(data_dir + "/" + newest, std::ios::in | std::ios::out | std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(segment)), {});
+  size_t end = bytes.size();
+  while (end > 0 && bytes[end - 1] == 0) --end;  // preallocated: zeros past the log's end
+  if (end < (size_t{256} << 10)) return false;
+  segment.seekp(static_cast<std::streamoff>(end / 2));
+  segment.put(static_cast<char>(bytes[end / 2] ^ 0x5a));
+  return segment.good();
+}
+
+// A follower's segment is damaged while it is down: it cuts its log before the damage, takes
+// the rest from the leader again, and counts in sync once caught up.
+void DamageFollowersSegment(Cluster& cluster, int leader, uint64_t& /*leader_lost_ns*/) {
+  const int follower = FollowerOf(leader);
+  ServerProcess& member = cluster.member(follower);
+  member.Kill();
+  EXPECT_TRUE(DamageNewestSegment(member.data_dir()));
+  cluster.Start(follower);
+  const auto deadline = std::chrono::steady_clock::now() + kSettleWait;
+  while (member.log().find("after the repair of the log") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    Sleep(milliseconds(50));
+  }
+  EXPECT_NE(member.log().find("before the damage: the rest comes from the leader again"),
+            std::string::npos)
+      << member.log();
+  EXPECT_NE(member.log().find("after the repair of the log"), std::string::npos) << member.log();
+}
+
 // ---------------------------------------------------------------------------------------------
 // The checker.
 
@@ -490,6 +532,7 @@ TEST(ClusterHarness, NothingAcknowledgedIsLostThroughKillsPausesPartitionsLossAn
       {"packet loss", PacketLoss},
       {"slow follower", SlowFollower},
       {"lose a follower's disk", LoseFollowersDisk},
+      {"damage a follower's segment", DamageFollowersSegment},
   };
   milliseconds pace(0);
   if (const char* rounds = std::getenv("LEDGER_CLUSTER_ROUNDS")) {

@@ -121,6 +121,42 @@ TEST(EntryRing, DropsTheOldestToMakeRoomAndWrapsWithoutSplittingAnEntry) {
   EXPECT_GT(ring.first_op(), 1900u);
 }
 
+// A follower appends a chunk of entries in one turn: room made once for them all is enough,
+// whatever the ring held (a member catching up from op 1 fills it many times over).
+TEST(EntryRing, RoomForAChunkHoldsEveryEntryOfIt) {
+  std::mt19937_64 random(7);
+  constexpr uint64_t kCapacityBytes = 64 << 10;
+  constexpr uint64_t kEntriesMax = 12;
+  EntryRing ring(kCapacityBytes, kEntriesMax, 0);
+  std::map<uint64_t, Entry> entries;
+  wal::Hash128 previous{};
+  uint64_t op = 0;
+  for (int chunk = 0; chunk < 300; ++chunk) {
+    std::vector<Entry> batch(1 + random() % kEntriesMax);
+    uint64_t bytes = 0;
+    for (Entry& entry : batch) {
+      entry = MakeEntry(++op, static_cast<uint32_t>(random() % 2000), previous);
+      previous = entry.header.chain_hash;
+      bytes += entry.header.entry_size_bytes;
+    }
+    ASSERT_LE(bytes * 2, kCapacityBytes);
+    ring.MakeRoom(bytes, batch.size());
+    for (const Entry& entry : batch) ring.Append(entry.header, entry.body);
+    ring.Publish();
+    ASSERT_EQ(ring.last_op(), op);
+    ASSERT_LE(ring.entry_count(), kEntriesMax);
+    for (Entry& entry : batch) entries[entry.header.op] = std::move(entry);
+    std::vector<uint64_t> ops;
+    for (uint64_t next = ring.first_op(); next <= ring.last_op();) {
+      const std::vector<uint64_t> piece = ReadEntries(ring.EntriesFrom(next, UINT64_MAX), entries);
+      ASSERT_FALSE(piece.empty());
+      ops.insert(ops.end(), piece.begin(), piece.end());
+      next = piece.back() + 1;
+    }
+    ASSERT_EQ(ops.size(), ring.entry_count());
+  }
+}
+
 // The apply thread appends while the loop reads what is published; room is made and entries
 // published only between the writer's turns (ThreadSanitizer checks the contract).
 TEST(EntryRing, ReadersOfPublishedEntriesRunBesideTheWriter) {
