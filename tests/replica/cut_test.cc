@@ -1,11 +1,13 @@
 // Cutting a log's tail (replica::CutLogAfter): the log ends with the op asked, later entries
-// follow it, and a crash at any step of the cut leaves the whole log or the cut one.
+// follow it, and a crash at any step of the cut leaves the whole log or the cut one. A damaged
+// log is cut before the damage (replica::CutDamagedLog).
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "replica/log_schema.h"
 #include "replica/recovery.h"
 #include "replica/replica.h"
 #include "tests/wal/memory_storage.h"
@@ -120,6 +122,52 @@ TEST(Cut, RefusesAnotherChainAnOpPastTheEndAndASnapshotPastTheCut) {
   EXPECT_TRUE(Cut(storage, kOps, entries[kOps - 1].header.chain_hash).ok()) << "nothing to cut";
   std::unique_ptr<Replica> replica = OpenOn(storage, kPath);
   EXPECT_EQ(replica->last_op(), kOps) << "nothing was changed";
+  EXPECT_EQ(replica->engine().ComputeStateHash(), StateAfter(entries, kOps));
+}
+
+// A group damaged before the log's end (a flipped byte): recovery refuses the log; the cut
+// keeps every group before the damage, and the rest follows again from another member.
+TEST(Cut, ADamagedLogIsCutAfterItsLastIntactGroup) {
+  MemoryStorage storage;
+  const std::vector<SealedEntry> entries = BuildLog(storage);
+  auto directory = Directory::Open(kPath, /*writable=*/true, storage);
+  ASSERT_TRUE(directory.ok()) << directory.status();
+  // The group that holds op 40, and the first op of the group after it.
+  wal::ScanOptions options = LogScanOptions();
+  wal::LogPosition damaged_at;
+  uint64_t damaged_first_op = 0;
+  options.on_group = [&](const wal::LogPosition& at, uint64_t first_op) {
+    if (first_op <= 40) {
+      damaged_at = at;
+      damaged_first_op = first_op;
+    }
+  };
+  ASSERT_TRUE(wal::ScanLog(**directory, options, [](auto&&...) { return absl::OkStatus(); }).ok());
+  ASSERT_GT(damaged_first_op, 1u);
+  {
+    auto segment =
+        storage.Open((*directory)->SegmentPath(damaged_at.segment_index), {.writable = true});
+    ASSERT_TRUE(segment.ok()) << segment.status();
+    std::byte byte{};
+    ASSERT_TRUE((*segment)->Read(damaged_at.offset + 200, std::span(&byte, 1)).ok());
+    byte ^= std::byte{0x5a};
+    ASSERT_TRUE((*segment)->Write(damaged_at.offset + 200, std::span(&byte, 1)).ok());
+    ASSERT_TRUE((*segment)->Sync().ok());
+  }
+  EXPECT_TRUE(absl::IsDataLoss(Recover(**directory, {}).status()));
+
+  absl::StatusOr<uint64_t> kept = CutDamagedLog(**directory);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(*kept, damaged_first_op - 1) << "every group before the damaged one stays";
+  EXPECT_TRUE(absl::IsFailedPrecondition(CutDamagedLog(**directory).status())) << "now intact";
+  directory->reset();
+  std::unique_ptr<Replica> replica = OpenOn(storage, kPath);
+  ASSERT_NE(replica, nullptr);
+  EXPECT_EQ(replica->last_op(), *kept);
+  EXPECT_EQ(replica->engine().ComputeStateHash(), StateAfter(entries, *kept));
+  for (uint64_t op = *kept + 1; op <= kOps; ++op) {
+    ASSERT_TRUE(replica->AppendReplicated(entries[op - 1].header, entries[op - 1].body).ok());
+  }
   EXPECT_EQ(replica->engine().ComputeStateHash(), StateAfter(entries, kOps));
 }
 
