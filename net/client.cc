@@ -642,7 +642,10 @@ class Client::Connections {
     std::shared_ptr<Impl> impl = Current();
     for (;;) {
       absl::Status status = attempt(*impl);
-      if (!failover_ || status.code() != absl::StatusCode::kUnavailable) return status;
+      if (!failover_ || status.code() != absl::StatusCode::kUnavailable ||
+          base::MonotonicNs() >= deadline_ns) {
+        return status;
+      }
       std::lock_guard lock(mutex_);
       if (impl_ == impl) {  // no other caller has moved on yet
         absl::Status found = FindLeader(LeaderHint(status.message()), deadline_ns);
