@@ -45,7 +45,7 @@ cmake --preset x86-64-v4 >/dev/null
 cmake --build --preset x86-64-v4 -j "${jobs}"
 if tools/cpu_level.sh x86-64-v4; then
   echo "== x86-64-v4: test (this CPU has AVX-512)" >&2
-  ctest --preset x86-64-v4 -j "${jobs}"
+  ctest --preset x86-64-v4 -j "${jobs}" -LE harness  # the harness ran in release: not CPU-specific
 else
   echo "== x86-64-v4: compiled only (this CPU has no AVX-512)" >&2
 fi
