@@ -93,6 +93,8 @@ flags for a replica group (docs/replication.md; all of the first five, or none):
   --replication-advertise HOST:PORT  the address the others dial, if not the bound one
   --bootstrap-group           may start a group that has no configuration in etcd yet
   --lag-max-ms N              a follower lagging this long leaves the in-sync set (default 2000)
+  --replication-ring-bytes N  recent entries kept in memory for followers; older ones are read
+                              from the log (default 67108864; at least two 4 MiB chunks)
   --lease-ttl-s N             the member's etcd lease (default 2))
 )";
 
@@ -367,6 +369,8 @@ int Run(Flags& flags) {
        {"--replication-advertise", Text(&options.group.replication_advertise)},
        {"--group-token-file", Text(&group_token_file)},
        {"--lag-max-ms", Number("--lag-max-ms", &options.group.lag_max_ms, 1, 3'600'000)},
+       {"--replication-ring-bytes",
+        Number("--replication-ring-bytes", &options.group.ring_bytes, 1 << 20, uint64_t{1} << 40)},
        {"--lease-ttl-s", Number("--lease-ttl-s", &options.group.lease_ttl_s, 1, 3600)}},
       {{"--help", [&] { help = true; }},
        {"--no-snapshot-on-shutdown", [&] { options.snapshot_on_shutdown = false; }},

@@ -91,10 +91,12 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   LEDGER_ASSIGN_OR_RETURN(core->replica_,
                           replica::Replica::Open(options.data_dir, std::move(replica)));
   if (core->replicated_) {
-    // Two of the largest entries at least; a thousand entries per MiB (most are far smaller).
-    const uint64_t ring_bytes = std::max(options.group.ring_bytes, 2 * core->entry_bytes_max_);
-    core->ring_ = std::make_unique<EntryRing>(
-        ring_bytes, std::max<uint64_t>(ring_bytes >> 10, 1024), core->replica_->last_op());
+    // Two whole chunks at least (a follower makes room for one at once), and a slot for as
+    // many entries as fit.
+    const uint64_t ring_bytes = std::max(options.group.ring_bytes,
+                                         2 * (kReplicationChunkBytesMax + core->entry_bytes_max_));
+    core->ring_ = std::make_unique<EntryRing>(ring_bytes, ring_bytes / kSmallestEntryBytes,
+                                              core->replica_->last_op());
   }
   core->durable_change_next_ = core->engine().change_sequence_next();
   core->durable_timestamp_ns_ = core->engine().last_timestamp_ns();  // recovered: all durable

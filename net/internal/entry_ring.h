@@ -19,6 +19,12 @@
 
 namespace ledger::net::internal {
 
+// The leader sends a follower its entries in chunks of about this many bytes (one more entry
+// at most); a follower's ring makes room for a whole chunk at once, so it holds two at least.
+inline constexpr uint64_t kReplicationChunkBytesMax = uint64_t{4} << 20;
+// The smallest entry: its header and one record, padded. A ring of N bytes indexes N / this.
+inline constexpr uint64_t kSmallestEntryBytes = sizeof(wal::EntryHeader) + wal::kEntryAlignBytes;
+
 class EntryRing {
  public:
   // capacity_bytes: the ring; it must take at least two of the largest entries.

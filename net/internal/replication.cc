@@ -17,7 +17,6 @@ namespace {
 
 // One append carries about this much: large enough to amortise a call, small enough to keep a
 // follower's apply and the leader's memory per follower short.
-constexpr uint64_t kChunkBytesMax = uint64_t{4} << 20;
 
 // The op of the last entry of a run the ring (or the log) gave.
 uint64_t LastOpOf(std::span<const std::byte> entries) {
@@ -211,7 +210,8 @@ void LeaderReplication::Send(Follower& follower) {
     return;
   }
   if (follower.next_op < ring.first_op()) return SendFromLog(follower);
-  const std::span<const std::byte> entries = ring.EntriesFrom(follower.next_op, kChunkBytesMax);
+  const std::span<const std::byte> entries =
+      ring.EntriesFrom(follower.next_op, kReplicationChunkBytesMax);
   SendChunk(follower, entries, LastOpOf(entries));
 }
 
@@ -232,7 +232,10 @@ void LeaderReplication::SendFromLog(Follower& follower) {
                        directory, options,
                        [&](const wal::EntryHeader& header, std::span<const std::byte> body) {
                          if (header.op < from_op) return absl::OkStatus();
-                         if (header.op >= until_op || bytes->size() >= kChunkBytesMax) {
+                         if (*last_op == 0 && header.op != from_op) {
+                           return absl::CancelledError("older segments were archived");
+                         }
+                         if (header.op >= until_op || bytes->size() >= kReplicationChunkBytesMax) {
                            return absl::CancelledError("enough");
                          }
                          const size_t at = bytes->size();
@@ -249,7 +252,11 @@ void LeaderReplication::SendFromLog(Follower& follower) {
                    Follower& again = *found->second;
                    again.sending = false;
                    if (*last_op == 0) {
-                     Drop(again, "its next entry is in neither the ring nor the log");
+                     // Archived segments (ledger-wal archive): snapshot transfer is not built;
+                     // copy a member's data directory to start this one.
+                     Drop(again, absl::StrCat("its next entry, op ", again.next_op,
+                                              ", is in neither the ring nor the log (older "
+                                              "segments archived?)"));
                      return;
                    }
                    SendChunk(again, *bytes, *last_op);

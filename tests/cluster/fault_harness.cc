@@ -99,30 +99,15 @@ class Cluster {
   bool Start(int i) {
     std::vector<std::string> flags = ServerProcess::DefaultFlags();
     const std::string ip = network_.ip(i);
-    const std::vector<std::string> group = {"--listen",
-                                            ip + ":7700",
-                                            "--metrics",
-                                            ip + ":9100",
-                                            "--replication-listen",
-                                            ip + ":7701",
-                                            "--token-file",
-                                            directory_.path() + "/client-token",
-                                            "--group-token-file",
-                                            directory_.path() + "/group-token",
-                                            "--replica-group",
-                                            "h",
-                                            "--etcd",
-                                            etcd_.endpoint(),
-                                            "--member",
-                                            absl::StrCat("m", i),
-                                            "--lag-max-ms",
-                                            "1500",
-                                            "--hot-transfers",
-                                            "0",
-                                            "--transfers-capacity",
-                                            "1048576",
-                                            "--transfers-max",
-                                            "8388608"};
+    const std::vector<std::string> group = {
+        "--listen", ip + ":7700", "--metrics", ip + ":9100", "--replication-listen", ip + ":7701",
+        "--token-file", directory_.path() + "/client-token", "--group-token-file",
+        directory_.path() + "/group-token", "--replica-group", "h", "--etcd", etcd_.endpoint(),
+        "--member", absl::StrCat("m", i), "--lag-max-ms", "1500", "--hot-transfers", "0",
+        // A small ring: a member catching up after a
+        // restart reads most entries from the log.
+        "--replication-ring-bytes", "4194304", "--transfers-capacity", "1048576", "--transfers-max",
+        "8388608"};
     flags.insert(flags.end(), group.begin(), group.end());
     if (i == 0) flags.push_back("--bootstrap-group");
     const bool started = members_[i]->Start(flags);
