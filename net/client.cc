@@ -621,8 +621,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 class Client::Connections {
  public:
   explicit Connections(const ClientOptions& options)
-      : options_(WithGroupDefaults(options)),
-        failover_(!options.addresses.empty() || !options.etcd_endpoints.empty()) {}
+      : options_(WithGroupDefaults(options)), failover_(IsGroup(options)) {}
 
   absl::Status Open() {
     if (!failover_) {
@@ -666,9 +665,14 @@ class Client::Connections {
   static constexpr uint64_t kRoundPauseNs = 100'000'000;
   static constexpr uint64_t kGroupCallTimeoutNs = 3'000'000'000;
 
+  static bool IsGroup(const ClientOptions& options) {
+    return !options.addresses.empty() || !options.etcd_endpoints.empty();
+  }
+
   static ClientOptions WithGroupDefaults(ClientOptions options) {
-    const bool group = !options.addresses.empty() || !options.etcd_endpoints.empty();
-    if (group && options.call_timeout_ns == 0) options.call_timeout_ns = kGroupCallTimeoutNs;
+    if (IsGroup(options) && options.call_timeout_ns == 0) {
+      options.call_timeout_ns = kGroupCallTimeoutNs;
+    }
     return options;
   }
 
