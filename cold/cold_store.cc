@@ -37,15 +37,6 @@ constexpr uint64_t kFilterGrowthNumerator = 3;
 constexpr uint64_t kFilterGrowthDenominator = 2;
 constexpr uint64_t kFilterCapacityMin = 32768;
 
-std::optional<uint64_t> SequenceOfName(const std::string& name) {
-  if (!absl::StartsWith(name, "run-") || !absl::EndsWith(name, ".cold")) return std::nullopt;
-  uint64_t sequence = 0;
-  if (!absl::SimpleAtoi(name.substr(4, name.size() - 9), &sequence)) {
-    return std::nullopt;
-  }
-  return sequence;
-}
-
 uint64_t MaxOf(uint64_t timestamp_max_ns) {
   return timestamp_max_ns == 0 ? std::numeric_limits<uint64_t>::max() : timestamp_max_ns;
 }
@@ -192,7 +183,7 @@ absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::OpenWith(const std::string
       if (!writable) continue;
       LEDGER_RETURN_IF_ERROR(storage.Remove(absl::StrCat(directory, "/", name)));
       removed = true;
-    } else if (const std::optional<uint64_t> sequence = SequenceOfName(name)) {
+    } else if (const std::optional<uint64_t> sequence = RunSequenceOf(name)) {
       sequences.push_back(*sequence);
     }
   }

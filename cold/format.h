@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 
 #include "base/hash.h"
@@ -114,5 +115,7 @@ static_assert(sizeof(Transfer) == 152 && sizeof(engine::FailureRecord) == 160 &&
 // The name of run `sequence` in the store's directory, and the name it is written under first.
 std::string RunFileName(uint64_t sequence);
 inline constexpr char kTemporarySuffix[] = ".tmp";
+// The sequence a run's file name holds; nullopt for any other name.
+std::optional<uint64_t> RunSequenceOf(const std::string& name);
 
 }  // namespace ledger::cold

@@ -71,6 +71,12 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
 }
 
 absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOptions& options) {
+  LEDGER_ASSIGN_OR_RETURN(const bool installing, directory.InstallPending());
+  if (installing) {
+    return absl::FailedPreconditionError(
+        "an install of a replica group leader's snapshot did not finish here (the INSTALL "
+        "file): start the member in its group again, which clears it and installs anew");
+  }
   LEDGER_RETURN_IF_ERROR(FinishCut(directory));
   Recovered recovered;
   LEDGER_ASSIGN_OR_RETURN(const Hash128 snapshot_chain_hash,
@@ -116,6 +122,14 @@ absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOpti
   if (log.archived_start && log.first_op > snapshot_op + 1) {
     return absl::DataLossError(absl::StrCat("segments before op ", log.first_op,
                                             " are archived and no snapshot covers them"));
+  }
+  // A log that starts after the snapshot (installed from a group's leader, replica/install.h,
+  // or every segment archived): its first entry will link to the snapshot's op.
+  if (!snapshot_linked && log.archived_start && log.entry_count == 0) {
+    recovered.log.last_op = snapshot_op;
+    recovered.log.last_chain_hash = snapshot_chain_hash;
+    recovered.log.last_timestamp_ns = engine.last_timestamp_ns();
+    snapshot_linked = true;
   }
   if (!snapshot_linked) {
     return absl::DataLossError(

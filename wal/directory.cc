@@ -17,6 +17,7 @@ namespace {
 constexpr char kIdentityName[] = "LEDGER";
 constexpr char kEpochName[] = "EPOCH";
 constexpr char kRepairName[] = "REPAIR";
+constexpr char kInstallName[] = "INSTALL";
 
 // Parses "<prefix><20 digits><suffix>"; false for anything else.
 bool ParseNumberedName(const std::string& name, const std::string& prefix,
@@ -158,7 +159,7 @@ absl::Status Directory::RemoveTemporaries() const {
       if (ParseNumberedName(base, "snapshot-", ".snap", &number) ||
           ParseNumberedName(base, "extent-", ".snap", &number) ||
           ParseNumberedName(base, "wal-", ".seg", &number) || base == kEpochName || base == "CUT" ||
-          base == kRepairName) {
+          base == kRepairName || base == kInstallName) {
         LEDGER_RETURN_IF_ERROR(storage_.Remove(path_ + "/" + name));
       }
     }
@@ -195,20 +196,32 @@ absl::Status Directory::WriteEpoch(uint64_t epoch) const {
   return SyncDirectory();
 }
 
-absl::StatusOr<bool> Directory::RepairPending() const {
-  absl::StatusOr<std::unique_ptr<File>> file = storage_.Open(path_ + "/" + kRepairName, {});
+absl::StatusOr<bool> Directory::MarkPresent(const char* name) const {
+  absl::StatusOr<std::unique_ptr<File>> file = storage_.Open(path_ + "/" + name, {});
   if (absl::IsNotFound(file.status())) return false;
   LEDGER_RETURN_IF_ERROR(file.status());
   return true;
 }
 
-absl::Status Directory::SetRepairPending(bool pending) const {
+absl::Status Directory::SetMark(const char* name, bool present) const {
   LEDGER_REQUIRE(writable_);
-  LEDGER_ASSIGN_OR_RETURN(const bool now, RepairPending());
-  if (now == pending) return absl::OkStatus();
-  const std::string path = path_ + "/" + kRepairName;
-  LEDGER_RETURN_IF_ERROR(pending ? WriteNewFile(storage_, path, {}) : storage_.Remove(path));
+  LEDGER_ASSIGN_OR_RETURN(const bool now, MarkPresent(name));
+  if (now == present) return absl::OkStatus();
+  const std::string path = path_ + "/" + name;
+  LEDGER_RETURN_IF_ERROR(present ? WriteNewFile(storage_, path, {}) : storage_.Remove(path));
   return SyncDirectory();
+}
+
+absl::StatusOr<bool> Directory::RepairPending() const { return MarkPresent(kRepairName); }
+
+absl::Status Directory::SetRepairPending(bool pending) const {
+  return SetMark(kRepairName, pending);
+}
+
+absl::StatusOr<bool> Directory::InstallPending() const { return MarkPresent(kInstallName); }
+
+absl::Status Directory::SetInstallPending(bool pending) const {
+  return SetMark(kInstallName, pending);
 }
 
 absl::StatusOr<std::vector<uint64_t>> Directory::ListSegments() const {

@@ -73,9 +73,18 @@ class Directory {
   absl::StatusOr<bool> RepairPending() const;
   absl::Status SetRepairPending(bool pending) const;
 
+  // A member installing its leader's snapshot and cold store (replica/install.h) marks its
+  // directory first: the INSTALL file, while it exists, says what the directory holds is an
+  // install that did not finish, to be cleared (replica::AbandonInstall), never recovered.
+  absl::StatusOr<bool> InstallPending() const;
+  absl::Status SetInstallPending(bool pending) const;
+
  private:
   explicit Directory(Storage& storage) : storage_(storage) {}
   absl::Status RemoveTemporaries() const;
+  // The empty marker files (REPAIR, INSTALL): present or not, set durably.
+  absl::StatusOr<bool> MarkPresent(const char* name) const;
+  absl::Status SetMark(const char* name, bool present) const;
 
   Storage& storage_;
   std::string path_;

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 
@@ -15,6 +17,13 @@ std::string RunFileName(uint64_t sequence) {
   std::string digits = std::to_string(sequence);
   return absl::StrCat("run-", std::string(digits.size() < 16 ? 16 - digits.size() : 0, '0'),
                       digits, ".cold");
+}
+
+std::optional<uint64_t> RunSequenceOf(const std::string& name) {
+  if (!absl::StartsWith(name, "run-") || !absl::EndsWith(name, ".cold")) return std::nullopt;
+  uint64_t sequence = 0;
+  if (!absl::SimpleAtoi(name.substr(4, name.size() - 9), &sequence)) return std::nullopt;
+  return sequence;
 }
 
 namespace internal {
