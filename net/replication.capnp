@@ -16,6 +16,35 @@ $Cxx.namespace("ledger::net::rpc");
 
 interface ReplicationSource {
   follow @0 (hello :FollowerHello, sink :EntrySink) -> (session :FollowerSession, start :LeaderHello);
+  # The member's newest snapshot and the runs of its cold store, for a member that must install
+  # them before it can follow (LeaderHello.mustInstall): read piece by piece from `image`.
+  snapshot @1 (groupToken :Text) -> (image :SnapshotImage, about :ImageInfo);
+}
+
+struct ImageInfo {
+  op @0 :UInt64;                # the snapshot follows this op
+  chainHash @1 :Data;           # its chain hash, 16 bytes
+  sectionsChecksum @2 :Data;    # XXH3-128 of the sections (replica::SectionsChecksum)
+  sections @3 :List(SectionInfo);
+  coldRuns @4 :List(ColdRunInfo);
+}
+
+struct SectionInfo {
+  kind @0 :UInt32;              # engine/snapshot.h's SnapshotSectionKind
+  recordSizeBytes @1 :UInt32;
+  sizeBytes @2 :UInt64;
+}
+
+struct ColdRunInfo {
+  sequence @0 :UInt64;          # runs 1, 2, ... in order
+  sizeBytes @1 :UInt64;
+}
+
+interface SnapshotImage {
+  # At most about 4 MiB of section `index` (of ImageInfo.sections) or cold run `index` (of
+  # ImageInfo.coldRuns), from `offset`.
+  readSection @0 (index :UInt32, offset :UInt64) -> (bytes :Data);
+  readColdRun @1 (index :UInt32, offset :UInt64) -> (bytes :Data);
 }
 
 struct FollowerHello {
@@ -36,6 +65,10 @@ struct LeaderHello {
   mustCut @2 :Bool;
   cutAfterOp @3 :UInt64;
   cutChainHash @4 :Data;
+  # The follower holds nothing yet and the leader's log no longer starts at op 1 (older
+  # segments archived): it must install the leader's snapshot and cold store first
+  # (ReplicationSource.snapshot), and follow again. No entries come.
+  mustInstall @5 :Bool;
 }
 
 interface EntrySink {

@@ -260,11 +260,12 @@ absl::StatusOr<Tls> MakeTls(const ServerOptions& options) {
 }
 
 // The replication port's bootstrap: a follower's follow() goes to the role, which answers only
-// while it leads.
+// while it leads; snapshot() to any member.
 class ReplicationSourceImpl final : public rpc::ReplicationSource::Server {
  public:
   explicit ReplicationSourceImpl(GroupRole& role) : role_(role) {}
   kj::Promise<void> follow(FollowContext context) override { return role_.Follow(context); }
+  kj::Promise<void> snapshot(SnapshotContext context) override { return role_.Snapshot(context); }
 
  private:
   GroupRole& role_;  // outlives the replication server
@@ -456,19 +457,24 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
       group_stop->cut_after_op = role->cut()->op;
       group_stop->cut_chain_hash = role->cut()->chain_hash;
     }
+    if (role->install_from().has_value()) group_stop->install_from = *role->install_from();
   }
   return role_status;
+}
+
+// Operator messages: options.log, or stderr.
+std::function<void(std::string_view)> LogOf(const ServerOptions& options) {
+  if (options.log) return options.log;
+  return [](std::string_view message) {
+    std::fprintf(stderr, "ledgerd: %.*s\n", static_cast<int>(message.size()), message.data());
+  };
 }
 
 }  // namespace
 
 absl::Status RunServer(const ServerOptions& options_in, GroupStop* stop) {
   ServerOptions options = options_in;
-  if (!options.log) {
-    options.log = [](std::string_view message) {
-      std::fprintf(stderr, "ledgerd: %.*s\n", static_cast<int>(message.size()), message.data());
-    };
-  }
+  options.log = LogOf(options);
   LEDGER_RETURN_IF_ERROR(CheckOptions(options));
   // Before any thread exists: the signals then reach only the event loop, never a worker.
   kj::UnixEventPort::captureSignal(SIGTERM);
@@ -476,6 +482,16 @@ absl::Status RunServer(const ServerOptions& options_in, GroupStop* stop) {
   signal(SIGPIPE, SIG_IGN);
   kj::AsyncIoContext io = kj::setupAsyncIo();
   return Serve(options, io, options.log, stop);
+}
+
+absl::Status InstallSnapshotFrom(const ServerOptions& options, const std::string& address) {
+  const std::function<void(std::string_view)> log = LogOf(options);
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::Directory> directory,
+                          wal::Directory::Open(options.data_dir, /*writable=*/true));
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  return internal::FetchAndInstall(*io.provider, address, options.group.token, *directory,
+                                   internal::EngineOptionsOf(options), log)
+      .wait(io.waitScope);
 }
 
 }  // namespace ledger::net

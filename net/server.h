@@ -92,14 +92,16 @@ struct ServerOptions {
 };
 
 // Why a member of a replica group stopped serving on its own (docs/replication.md): it lost
-// its lease while leading, or its log must be cut (after `cut_after_op`, whose chain hash is
-// `cut_chain_hash`) before it can follow. Either way ledgerd starts it again (cutting first):
-// it then follows the new leader.
+// its lease while leading, its log must be cut (after `cut_after_op`, whose chain hash is
+// `cut_chain_hash`) before it can follow, or it holds nothing and must install its leader's
+// snapshot first (from the replication address `install_from`). Either way ledgerd starts it
+// again (cutting or installing first): it then follows the new leader.
 struct GroupStop {
   bool restart = false;
   bool cut = false;
   uint64_t cut_after_op = 0;
   base::Hash128 cut_chain_hash;
+  std::string install_from;  // empty: no install
 };
 
 // Serves until SIGTERM/SIGINT, then stops accepting, finishes and flushes the batches in
@@ -109,5 +111,11 @@ struct GroupStop {
 // status). Must be called with no other thread running (it routes the signals to its event
 // loop).
 absl::Status RunServer(const ServerOptions& options, GroupStop* stop = nullptr);
+
+// A member of a replica group (options.group) installs the snapshot and cold store of the
+// member whose replication port is at `address` into its data directory, which must hold
+// nothing yet (replica/install.h); an install that did not finish there before is cleared
+// first. On an error the directory is left marked, and the next call clears it.
+absl::Status InstallSnapshotFrom(const ServerOptions& options, const std::string& address);
 
 }  // namespace ledger::net

@@ -156,6 +156,9 @@ class Replica {
 
   // The group's committed op, as its leader says (replicated only; any thread).
   void NoteCommitted(uint64_t op) { commit_gate_->NoteCommitted(op); }
+  // A batch waiting for the group's commit to make room in a full window (its leader may be
+  // gone) is refused now, with nothing logged or applied (Unavailable). Any thread.
+  void InterruptCommitWait() { commit_gate_->Interrupt(); }
   // Through which op state may go into snapshots and the cold store: durable_op(), and in a
   // group at most the group's committed op.
   uint64_t committed_op() const { return commit_gate_->committed_op(); }

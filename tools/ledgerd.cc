@@ -12,12 +12,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,6 +30,7 @@
 #include "engine/shard.h"
 #include "net/client.h"
 #include "net/server.h"
+#include "replica/install.h"
 #include "replica/recovery.h"
 #include "wal/directory.h"
 
@@ -279,12 +282,28 @@ absl::StatusOr<uint64_t> RepairDamagedLog(const std::string& data_dir) {
   return replica::CutDamagedLog(*directory);
 }
 
-// Serves; a member of a replica group that stepped down, or whose log must be cut first,
-// starts again in this process (cutting its log first): it then follows the new leader. One
-// whose log is damaged cuts the damage off and starts again, once.
+// A member's install of its leader's snapshot that did not finish (a crash, a leader gone)
+// is cleared before the member starts: it then holds nothing and is told to install again.
+absl::Status ClearUnfinishedInstall(const std::string& data_dir) {
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::Directory> directory,
+                          wal::Directory::Open(data_dir, /*writable=*/true));
+  LEDGER_ASSIGN_OR_RETURN(const bool pending, directory->InstallPending());
+  if (!pending) return absl::OkStatus();
+  std::fprintf(stderr, "ledgerd: clearing a snapshot install that did not finish\n");
+  return replica::AbandonInstall(*directory);
+}
+
+// Serves; a member of a replica group that stepped down, or whose log must be cut first, or
+// that must install its leader's snapshot first, starts again in this process (cutting or
+// installing first): it then follows the new leader. One whose log is damaged cuts the damage
+// off and starts again, once.
 int Serve(const net::ServerOptions& options) {
   bool repaired = false;
   for (;;) {
+    if (!options.group.name.empty()) {
+      const absl::Status cleared = ClearUnfinishedInstall(options.data_dir);
+      if (!cleared.ok()) return Fail(ExitCodeOf(cleared), cleared.ToString());
+    }
     net::GroupStop stop;
     const absl::Status status = net::RunServer(options, &stop);
     if (!stop.restart && absl::IsDataLoss(status) && !options.group.name.empty() && !repaired) {
@@ -312,6 +331,14 @@ int Serve(const net::ServerOptions& options) {
       if (!cut.ok()) return Fail(ExitCodeOf(cut), cut.ToString());
       std::fprintf(stderr, "ledgerd: the log was cut after op %llu\n",
                    static_cast<unsigned long long>(stop.cut_after_op));
+    }
+    if (!stop.install_from.empty()) {
+      const absl::Status installed = net::InstallSnapshotFrom(options, stop.install_from);
+      if (!installed.ok()) {
+        // Cleared at the next start; the leader then asks again, perhaps another leader.
+        std::fprintf(stderr, "ledgerd: the install failed: %s\n", installed.ToString().c_str());
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
     }
     std::fprintf(stderr, "ledgerd: %s; starting again\n", status.ToString().c_str());
   }

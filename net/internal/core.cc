@@ -51,6 +51,19 @@ void Worker::Loop() {
 
 EngineTurn::~EngineTurn() { core_.ReleaseEngine(); }
 
+engine::EngineOptions EngineOptionsOf(const ServerOptions& options) {
+  engine::EngineOptions engine;
+  engine.accounts_capacity = options.accounts_capacity;
+  engine.transfers_capacity = options.transfers_capacity;
+  engine.accounts_max = options.accounts_max;
+  engine.transfers_max = options.transfers_max;
+  engine.change_feed_capacity = options.feed_retention;
+  engine.hot_transfers = options.hot_transfers;
+  engine.shard_count = options.shard_count;
+  engine.shard_threads = options.shard_threads;
+  return engine;
+}
+
 absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
                                                  kj::UnixEventPort& port,
                                                  const std::function<void(std::string_view)>& log,
@@ -65,14 +78,7 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
       port, event_fd, kj::UnixEventPort::FdObserver::OBSERVE_READ);
 
   replica::ReplicaOptions replica;
-  replica.engine.accounts_capacity = options.accounts_capacity;
-  replica.engine.transfers_capacity = options.transfers_capacity;
-  replica.engine.accounts_max = options.accounts_max;
-  replica.engine.transfers_max = options.transfers_max;
-  replica.engine.change_feed_capacity = options.feed_retention;
-  replica.engine.hot_transfers = options.hot_transfers;
-  replica.engine.shard_count = options.shard_count;
-  replica.engine.shard_threads = options.shard_threads;
+  replica.engine = EngineOptionsOf(options);
   replica.use_io_uring = options.use_io_uring;
   replica.snapshot_interval_ops = options.snapshot_interval_ops;
   replica.log = log;

@@ -88,6 +88,9 @@ class EngineTurn {
   Core& core_;
 };
 
+// The engine's options a server's take (its tables, window and shards).
+engine::EngineOptions EngineOptionsOf(const ServerOptions& options);
+
 class Core final : private kj::TaskSet::ErrorHandler {
  public:
   // Opens and recovers the data directory and starts the log. `port` is the loop's; `log`
@@ -129,6 +132,9 @@ class Core final : private kj::TaskSet::ErrorHandler {
   // In a replica group: the group's committed op moved (the leader's count of its in-sync
   // members' durable ops, or what a follower's leader said). Never goes back.
   void NoteGroupCommitted(uint64_t op);
+  // The apply thread's wait for the group's commit (a full window) gives up: a follower
+  // stopped following, and the engine must come back. Any thread.
+  void InterruptGroupCommitWait() { replica_->InterruptCommitWait(); }
   uint64_t group_committed_op() const { return group_committed_op_; }
   bool replicated() const { return replicated_; }
   // The recent sealed entries, for followers (entry_ring.h): loop thread; group members only.

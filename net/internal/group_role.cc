@@ -129,20 +129,24 @@ void GroupRole::StartFollowing(const std::string& address) {
       core_, io_, FollowerIdentity{self_, options_.token}, *epoch, log_);
   state_ = State::kFollowing;
   followed_address_ = address;
-  following_ = follower_->Run(address)
-                   .then([this](FollowerReplication::Outcome outcome) {
-                     log_(absl::StrCat("group: stopped following: ", outcome.status.ToString()));
-                     if (outcome.cut.has_value()) {
-                       cut_ = outcome.cut;
-                       Stop(absl::FailedPreconditionError(
-                           absl::StrCat("the log must be cut after op ", outcome.cut->op)));
-                     }
-                     // Not from inside the promise being dropped.
-                     tasks_.add(kj::evalLater([this] {
-                       if (state_ == State::kFollowing) StopFollowing();
-                     }));
-                   })
-                   .eagerlyEvaluate(nullptr);
+  following_ =
+      follower_->Run(address)
+          .then([this, address](FollowerReplication::Outcome outcome) {
+            log_(absl::StrCat("group: stopped following: ", outcome.status.ToString()));
+            if (outcome.cut.has_value()) {
+              cut_ = outcome.cut;
+              Stop(absl::FailedPreconditionError(
+                  absl::StrCat("the log must be cut after op ", outcome.cut->op)));
+            } else if (outcome.install) {
+              install_from_ = address;
+              Stop(absl::FailedPreconditionError("the leader's snapshot must be installed first"));
+            }
+            // Not from inside the promise being dropped.
+            tasks_.add(kj::evalLater([this] {
+              if (state_ == State::kFollowing) StopFollowing();
+            }));
+          })
+          .eagerlyEvaluate(nullptr);
 }
 
 void GroupRole::StopFollowing() {
@@ -304,6 +308,11 @@ kj::Promise<void> GroupRole::Follow(LeaderReplication::FollowContext context) {
     return KJ_EXCEPTION(DISCONNECTED, "not the leader");
   }
   return leader_->Follow(context);
+}
+
+kj::Promise<void> GroupRole::Snapshot(SnapshotContext context) {
+  // Any member: a snapshot holds only what the group committed.
+  return ServeSnapshot(core_.replica().directory(), options_.token, context);
 }
 
 void GroupRole::OnLocalDurable() {

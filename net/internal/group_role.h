@@ -20,6 +20,7 @@
 #include "kj/async-io.h"
 #include "net/internal/core.h"
 #include "net/internal/replication.h"
+#include "net/internal/snapshot_transfer.h"
 #include "net/server.h"
 
 namespace ledger::net::internal {
@@ -41,10 +42,14 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   absl::Status Writable() const;
   // The replication port's calls.
   kj::Promise<void> Follow(LeaderReplication::FollowContext context);
+  kj::Promise<void> Snapshot(SnapshotContext context);
   void OnLocalDurable();
   void OnPublished();
   // Set once Run resolved because this log must be cut before it can follow.
   const std::optional<FollowerReplication::CutPoint>& cut() const { return cut_; }
+  // Set once Run resolved because this member must install its leader's snapshot first: the
+  // leader's replication address.
+  const std::optional<std::string>& install_from() const { return install_from_; }
   bool leading() const { return !stopping_ && state_ == State::kLeading && leader_ != nullptr; }
   uint64_t epoch() const { return leader_ != nullptr ? leader_->epoch() : follower_epoch(); }
   size_t in_sync_count() const { return leader_ != nullptr ? leader_->in_sync().size() : 0; }
@@ -93,6 +98,7 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   uint64_t leading_since_ns_ = 0;
   std::map<std::string, uint64_t> last_seen_ns_;  // followers connected, by name: monotonic
   std::optional<FollowerReplication::CutPoint> cut_;
+  std::optional<std::string> install_from_;
   kj::Own<kj::PromiseFulfiller<absl::Status>> stopped_;
   kj::TaskSet tasks_{*this};
 };

@@ -118,14 +118,23 @@ void LeaderReplication::taskFailed(kj::Exception&& exception) {
   log_(absl::StrCat("replication: ", exception.getDescription().cStr()));
 }
 
-kj::Promise<std::optional<base::Hash128>> LeaderReplication::ChainHashAt(uint64_t op) {
-  if (op == 0) return std::optional<base::Hash128>(base::Hash128{});
-  if (op == start_op_) return std::optional<base::Hash128>(start_chain_hash_);
-  if (std::optional<base::Hash128> hash = core_.entry_ring().ChainHashAt(op)) {
-    return std::optional<base::Hash128>(*hash);
+kj::Promise<LeaderReplication::HeadCheck> LeaderReplication::CheckHead(uint64_t op) {
+  HeadCheck check;
+  if (op == 0) check.chain_hash = base::Hash128{};
+  if (op == start_op_) check.chain_hash = start_chain_hash_;
+  if (!check.chain_hash) check.chain_hash = core_.entry_ring().ChainHashAt(op);
+  const EntryRing& ring = core_.entry_ring();
+  if (op > core_.last_op()) {
+    check.chain_hash.reset();  // entries we never had
+    return check;
   }
-  if (op > core_.last_op()) return std::optional<base::Hash128>();
-  auto found = std::make_shared<std::optional<base::Hash128>>();
+  // Nothing to send yet, or the next entry in the ring.
+  check.next_held =
+      op == core_.last_op() || (ring.first_op() <= op + 1 && op + 1 <= ring.last_op());
+  if (check.chain_hash && check.next_held) return check;
+  // Read the log at op: its hash there (or, when op's segment is archived, the next entry's
+  // link to it), and whether the next entry is still here.
+  auto found = std::make_shared<HeadCheck>(check);
   const wal::Directory& directory = core_.replica().directory();
   return log_reader_
       .Run([&directory, op, found] {
@@ -134,7 +143,16 @@ kj::Promise<std::optional<base::Hash128>> LeaderReplication::ChainHashAt(uint64_
         (void)wal::ScanLog(directory, options,
                            [op, found](const wal::EntryHeader& header, std::span<const std::byte>) {
                              if (header.op < op) return absl::OkStatus();
-                             if (header.op == op) *found = header.chain_hash;
+                             if (header.op == op) {
+                               found->chain_hash = header.chain_hash;
+                               return absl::OkStatus();
+                             }
+                             if (header.op == op + 1) {
+                               if (!found->chain_hash) {
+                                 found->chain_hash = header.previous_chain_hash;
+                               }
+                               found->next_held = true;
+                             }
                              return absl::CancelledError("found");  // read no further
                            });
       })
@@ -159,14 +177,27 @@ kj::Promise<void> LeaderReplication::Follow(FollowContext context) {
     return KJ_EXCEPTION(FAILED, "follow: the follower has seen a newer epoch than this leader's");
   }
   const uint64_t head_op = hello.getHeadOp();
-  return ChainHashAt(head_op).then([this, alive = alive_, context, member = std::move(member),
-                                    head_op, head_hash = *head_hash](
-                                       std::optional<base::Hash128> ours) mutable {
+  return CheckHead(head_op).then([this, alive = alive_, context, member = std::move(member),
+                                  head_op, head_hash = *head_hash](HeadCheck ours) mutable {
     if (!*alive) throw KJ_EXCEPTION(DISCONNECTED, "follow: no longer the leader");
     auto start = context.getResults().initStart();
     start.setEpoch(epoch_);
     start.setLeaderOp(core_.last_op());
-    if (!ours.has_value() || *ours != head_hash) {
+    if (!ours.next_held) {
+      // Older segments were archived (ledger-wal archive): a member that holds nothing
+      // installs our snapshot and cold store first; one that holds an older history cannot.
+      if (head_op > 0) {
+        throw KJ_EXCEPTION(FAILED, absl::StrCat("follow: the follower's next op, ", head_op + 1,
+                                                ", is no longer in the leader's log (older "
+                                                "segments archived); rebuild it on a new "
+                                                "directory")
+                                       .c_str());
+      }
+      start.setMustInstall(true);
+      log_(absl::StrCat("replication: ", member.name, " must install a snapshot first"));
+      return;
+    }
+    if (!ours.chain_hash.has_value() || *ours.chain_hash != head_hash) {
       // Entries we do not have: written under an older epoch past our start, never
       // acknowledged. Before our start the logs cannot differ (docs/replication.md).
       if (head_op <= start_op_) {
@@ -252,8 +283,7 @@ void LeaderReplication::SendFromLog(Follower& follower) {
                    Follower& again = *found->second;
                    again.sending = false;
                    if (*last_op == 0) {
-                     // Archived segments (ledger-wal archive): snapshot transfer is not built;
-                     // copy a member's data directory to start this one.
+                     // Archived since the follower was taken on (CheckHead saw it here).
                      Drop(again, absl::StrCat("its next entry, op ", again.next_op,
                                               ", is in neither the ring nor the log (older "
                                               "segments archived?)"));
@@ -460,6 +490,13 @@ kj::Promise<FollowerReplication::Outcome> FollowerReplication::Follow(
                                                        " is older than this member's ", epoch_)),
             {}};
       }
+      if (start.getMustInstall()) {
+        return Outcome{absl::FailedPreconditionError(
+                           "this member holds nothing and the leader's log no longer starts at "
+                           "op 1: it installs the leader's snapshot first"),
+                       {},
+                       /*install=*/true};
+      }
       if (start.getMustCut()) {
         std::optional<base::Hash128> hash = GetHash(start.getCutChainHash());
         if (!hash) return Outcome{absl::DataLossError("a cut without a chain hash"), {}};
@@ -503,7 +540,11 @@ kj::Promise<void> FollowerReplication::AppendStarted(uint64_t epoch, uint64_t co
     Fail(split->status());
     return KJ_EXCEPTION(FAILED, split->status().ToString());
   }
-  return core_.TakeEngine().then([this, split, committed_op, entries = kj::mv(entries)](
+  // Before the apply: making room in a full window exports what the group committed, and a
+  // member that just started knows nothing committed yet (it would wait for a commit that the
+  // leader sends only once this append is done).
+  core_.NoteGroupCommitted(committed_op);
+  return core_.TakeEngine().then([this, split, entries = kj::mv(entries)](
                                      kj::Own<EngineTurn> turn) mutable -> kj::Promise<void> {
     if (closed_) return KJ_EXCEPTION(DISCONNECTED, "no longer following");
     auto receipt = std::make_shared<absl::StatusOr<replica::BatchReceipt>>(
@@ -525,7 +566,7 @@ kj::Promise<void> FollowerReplication::AppendStarted(uint64_t epoch, uint64_t co
               }
             },
             room)
-        .then([this, receipt, status, committed_op](kj::Own<EngineTurn> back) -> kj::Promise<void> {
+        .then([this, receipt, status](kj::Own<EngineTurn> back) -> kj::Promise<void> {
           if (receipt->ok()) core_.NoteApplied(**receipt);
           back = nullptr;
           if (!status->ok()) {
@@ -533,7 +574,6 @@ kj::Promise<void> FollowerReplication::AppendStarted(uint64_t epoch, uint64_t co
             Fail(*status);
             return KJ_EXCEPTION(FAILED, status->ToString());
           }
-          core_.NoteGroupCommitted(committed_op);
           return kj::READY_NOW;
         })
         .attach(kj::mv(entries));

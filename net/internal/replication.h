@@ -80,8 +80,14 @@ class LeaderReplication final : private kj::TaskSet::ErrorHandler {
   void Recommit();
   void taskFailed(kj::Exception&& exception) override;
 
-  // Our chain hash at `op` (the ring's, or the log's), for a follower's head.
-  kj::Promise<std::optional<base::Hash128>> ChainHashAt(uint64_t op);
+  // A follower's head as we see it: our chain hash at `op` (the ring's, or the log's; nullopt
+  // when we never had op), and whether we still hold the entry after it (older segments may
+  // be archived).
+  struct HeadCheck {
+    std::optional<base::Hash128> chain_hash;
+    bool next_held = true;
+  };
+  kj::Promise<HeadCheck> CheckHead(uint64_t op);
 
   Core& core_;
   kj::Timer& timer_;
@@ -121,6 +127,7 @@ class FollowerReplication final : private kj::TaskSet::ErrorHandler {
   struct Outcome {
     absl::Status status;          // why following stopped
     std::optional<CutPoint> cut;  // set when the leader asked for a cut
+    bool install = false;         // the leader asked for an install of its snapshot first
   };
   // Connects to the leader at `address` and follows it until the connection ends or an entry
   // does not fit. The promise is dropped before the follower.
@@ -129,8 +136,12 @@ class FollowerReplication final : private kj::TaskSet::ErrorHandler {
   void OnLocalDurable();
   // The leader's epoch once following (persisted in the epoch file first); 0 before.
   uint64_t leader_epoch() const { return leader_epoch_; }
-  // Entries refused from now on (the member is about to lead or stop).
-  void Close() { closed_ = true; }
+  // Entries refused from now on (the member is about to lead or stop); an entry waiting for
+  // the old leader's commit gives up.
+  void Close() {
+    closed_ = true;
+    core_.InterruptGroupCommitWait();
+  }
 
  private:
   class Sink;

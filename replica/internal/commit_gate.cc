@@ -1,6 +1,7 @@
 #include "replica/internal/commit_gate.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
@@ -28,11 +29,32 @@ absl::Status CommitGate::Wait(uint64_t op) {
   LEDGER_RETURN_IF_ERROR(log_.WaitDurable(op));
   if (!replicated_) return absl::OkStatus();
   std::unique_lock lock(mutex_);
-  advanced_.wait(lock, [&] { return stopped_ || group_committed_op_ >= op; });
+  const uint64_t interrupts = interrupts_;
+  const bool advanced =
+      advanced_.wait_for(lock, std::chrono::milliseconds(kGroupCommitWaitMaxMs), [&] {
+        return stopped_ || interrupts_ != interrupts || group_committed_op_ >= op;
+      });
   if (group_committed_op_ >= op) return absl::OkStatus();
-  return absl::CancelledError(
-      absl::StrCat("closing before the group committed op ", op, " (committed: ",
-                   group_committed_op_, ")"));
+  if (stopped_) {
+    return absl::CancelledError(absl::StrCat("closing before the group committed op ", op,
+                                             " (committed: ", group_committed_op_, ")"));
+  }
+  const std::string committed = absl::StrCat(" (committed: ", group_committed_op_, ")");
+  if (!advanced) {
+    return absl::UnavailableError(absl::StrCat("the group's commit of op ", op,
+                                               " did not come within ", kGroupCommitWaitMaxMs,
+                                               " ms", committed));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("the group's commit of op ", op, " is no longer awaited", committed));
+}
+
+void CommitGate::Interrupt() {
+  {
+    std::lock_guard lock(mutex_);
+    ++interrupts_;
+  }
+  advanced_.notify_all();
 }
 
 void CommitGate::Stop() {

@@ -24,10 +24,17 @@ class CommitGate {
   void NoteCommitted(uint64_t op);
   // The log's durable op, and in a group at most the group's committed op.
   uint64_t committed_op() const;
-  // Blocks until committed_op() >= op. The log's failure, or Cancelled once stopped.
+  // Blocks until committed_op() >= op. The log's failure, Cancelled once stopped, and in a
+  // group Unavailable when interrupted or when the commit has not come within
+  // kGroupCommitWaitMaxMs (the leader may be gone: the caller must not hold the engine
+  // forever).
   absl::Status Wait(uint64_t op);
+  // Ends the Waits in progress with Unavailable (a member stops following). Any thread.
+  void Interrupt();
   // Ends every Wait now and to come (the replica closes).
   void Stop();
+
+  static constexpr int64_t kGroupCommitWaitMaxMs = 5000;
 
  private:
   wal::LogWriter& log_;
@@ -35,6 +42,7 @@ class CommitGate {
   mutable std::mutex mutex_;
   std::condition_variable advanced_;
   uint64_t group_committed_op_ = 0;
+  uint64_t interrupts_ = 0;  // Waits end when it changes
   bool stopped_ = false;
 };
 

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "engine/engine.h"
 #include "replica/recovery.h"
+#include "replica/replica.h"
 #include "wal/directory.h"
 
 namespace ledger::cluster::testing {
@@ -50,6 +51,30 @@ inline Recovered RecoverMember(const std::string& data_dir) {
   out.chain_hash = recovered->log.last_chain_hash;
   out.state_hash = recovered->engine->ComputeStateHash();
   out.engine = std::move(recovered->engine);
+  return out;
+}
+
+// A member with a cold store (--hot-transfers N), opened as ledgerd opens it once it stopped
+// (the cold store read, what its cooler left to write written).
+struct Opened {
+  uint64_t last_op = 0;
+  wal::Hash128 chain_hash;
+  engine::StateHash state_hash;
+  std::unique_ptr<replica::Replica> replica;
+};
+
+inline Opened OpenMember(const std::string& data_dir, uint64_t hot_transfers) {
+  Opened out;
+  replica::ReplicaOptions options;
+  options.engine.hot_transfers = hot_transfers;
+  options.use_io_uring = false;
+  auto opened = replica::Replica::Open(data_dir, std::move(options));
+  EXPECT_TRUE(opened.ok()) << opened.status();
+  if (!opened.ok()) return out;
+  out.replica = std::move(*opened);
+  out.last_op = out.replica->last_op();
+  out.chain_hash = out.replica->chain_hash();
+  out.state_hash = out.replica->engine().ComputeStateHash();
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -41,12 +42,15 @@ constexpr auto kLeaderWait = std::chrono::seconds(60);
 
 class Group {
  public:
-  explicit Group(int size) : members_(size) {
+  // `init_flags` for each member's `ledgerd init`, `flags` added to each start's.
+  explicit Group(int size, const std::vector<std::string>& init_flags = {},
+                 std::vector<std::string> flags = {"--hot-transfers", "0"})
+      : members_(size), flags_(std::move(flags)) {
     EXPECT_TRUE(etcd_.Start()) << etcd_.log();
     WriteFile(directory_.path() + "/client-token", "client-token-of-the-test-group\n");
     WriteFile(directory_.path() + "/group-token", "group-token-of-the-test-group\n");
     for (auto& member : members_) {
-      member = std::make_unique<ServerProcess>();
+      member = std::make_unique<ServerProcess>(init_flags);
       EXPECT_EQ(member->init_exit_code(), 0);
     }
   }
@@ -69,15 +73,22 @@ class Group {
                                             "--group-token-file",
                                             directory_.path() + "/group-token",
                                             "--lag-max-ms",
-                                            "1500",
-                                            "--hot-transfers",
-                                            "0"};
+                                            "1500"};
     flags.insert(flags.end(), group.begin(), group.end());
+    flags.insert(flags.end(), flags_.begin(), flags_.end());
     if (i == 0) flags.push_back("--bootstrap-group");
     return members_[i]->Start(flags);
   }
 
   ServerProcess& member(size_t i) { return *members_[i]; }
+  // Every member's log, for a failure's message.
+  std::string Logs() {
+    std::string logs;
+    for (size_t i = 0; i < members_.size(); ++i) {
+      absl::StrAppend(&logs, "--- r", i, ":\n", members_[i]->log());
+    }
+    return logs;
+  }
   size_t size() const { return members_.size(); }
 
   std::string Metrics(size_t i) {
@@ -125,12 +136,13 @@ class Group {
   wal::testing::TemporaryDirectory directory_;
   testing::EtcdProcess etcd_;
   std::vector<std::unique_ptr<ServerProcess>> members_;
+  std::vector<std::string> flags_;
 };
 
 // Ledger 1 and its accounts, then `batches` batches of transfers from `first_id` on; the
 // acknowledged transfers are appended to `acknowledged`.
 absl::Status Book(Client& client, uint64_t first_id, int batches,
-                  std::vector<Transfer>& acknowledged, bool with_setup) {
+                  std::vector<Transfer>& acknowledged, bool with_setup, size_t batch_size = 50) {
   if (with_setup) {
     Ledger ledger = wal::testing::TestLedger();
     net::LedgerResult ledger_result;
@@ -141,7 +153,7 @@ absl::Status Book(Client& client, uint64_t first_id, int batches,
     LEDGER_RETURN_IF_ERROR(client.CreateAccounts(accounts, account_results));
   }
   for (int b = 0; b < batches; ++b) {
-    std::vector<Transfer> batch(50);
+    std::vector<Transfer> batch(batch_size);
     for (size_t i = 0; i < batch.size(); ++i) {
       Transfer& transfer = batch[i];
       transfer.id = TransferId::From(first_id + b * batch.size() + i);
@@ -349,6 +361,87 @@ TEST(ReplicaGroup, AClientFollowsTheLeaderAcrossAFailoverAndLosesNothing) {
     ASSERT_NE(member.engine, nullptr);
     ExpectAll(*member.engine, acknowledged, "member " + std::to_string(i));
   }
+}
+
+// A group whose logs no longer start at op 1 (ledger-wal archive moved the old segments away)
+// takes a member on a new, empty disk: the leader sends its snapshot and cold store, the
+// member installs them, follows from the snapshot's op, joins the in-sync set and can lead;
+// every member ends with the same log head and state, and every acknowledged transfer.
+TEST(ReplicaGroup, ANewMemberInstallsTheLeadersSnapshotWhenItsLogNoLongerStartsAtOpOne) {
+  constexpr uint64_t kHotTransfers = 1000;  // history goes cold: the cold store travels too
+  Group group(3, {"--segment-size-mib", "4"},
+              {"--hot-transfers", std::to_string(kHotTransfers), "--max-batch-events", "200",
+               "--snapshot-interval-ops", "40"});
+  for (size_t i = 0; i < 2; ++i) ASSERT_TRUE(group.Start(i)) << group.member(i).log();
+  std::optional<size_t> leader = group.WaitForLeader(2);
+  ASSERT_TRUE(leader.has_value()) << group.member(0).log();
+  std::vector<Transfer> acknowledged;
+  {
+    std::unique_ptr<Client> client = group.Connect(*leader);
+    ASSERT_NE(client, nullptr);
+    // About two segments of 4 MiB.
+    ASSERT_OK(Book(*client, 1, 300, acknowledged, /*with_setup=*/true, 200));
+  }
+  // The follower first: the leader's last snapshot then holds everything.
+  ASSERT_EQ(group.member(1 - *leader).Stop(), 0);
+  ASSERT_EQ(group.member(*leader).Stop(), 0);
+  for (size_t i = 0; i < 2; ++i) {
+    const std::string archive = group.member(i).data_dir() + "-archive";
+    const std::string log = group.member(i).data_dir() + "-archive.log";
+    EXPECT_EQ(net::testing::WaitExit(net::testing::Spawn(
+                  {LEDGER_WAL_BINARY, "archive", group.member(i).data_dir(), archive}, log)),
+              0)
+        << net::testing::ReadWholeFile(log);
+    EXPECT_FALSE(
+        std::filesystem::exists(group.member(i).data_dir() + "/wal-00000000000000000000.seg"))
+        << i << " still holds op 1";
+  }
+  for (size_t i = 0; i < 2; ++i) ASSERT_TRUE(group.Start(i)) << group.member(i).log();
+  leader = group.WaitForLeader(2);
+  ASSERT_TRUE(leader.has_value()) << group.member(0).log();
+  {
+    std::unique_ptr<Client> client = group.ConnectToGroup({0, 1}, /*with_etcd=*/true);
+    ASSERT_NE(client, nullptr);
+    ASSERT_OK(Book(*client, 100'000, 20, acknowledged, /*with_setup=*/false, 200));
+  }
+
+  // The new member installs, catches up and is counted.
+  ASSERT_TRUE(group.Start(2)) << group.member(2).log();
+  ASSERT_TRUE(group.WaitForLeader(3).has_value()) << group.Logs();
+  EXPECT_NE(group.member(2).log().find("installing the snapshot at op"), std::string::npos)
+      << group.member(2).log();
+  EXPECT_NE(group.member(2).log().find("snapshot installed"), std::string::npos);
+
+  // It may lead: the leader dies, and the group goes on with the new member in it.
+  std::unique_ptr<Client> client = group.ConnectToGroup({0, 1, 2}, /*with_etcd=*/true);
+  ASSERT_NE(client, nullptr);
+  ASSERT_OK(Book(*client, 200'000, 10, acknowledged, /*with_setup=*/false, 200));
+  group.member(*leader).Kill();
+  ASSERT_TRUE(group.WaitForLeader(2, *leader).has_value()) << group.Logs();
+  const absl::Status booked = Book(*client, 300'000, 10, acknowledged, false, 200);
+  ASSERT_TRUE(booked.ok()) << booked << "\n" << group.Logs();
+  client.reset();
+  ASSERT_TRUE(group.Start(*leader)) << group.member(*leader).log();
+  ASSERT_TRUE(group.WaitForLeader(3).has_value()) << group.member(*leader).log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the last holds expire
+
+  for (size_t i = 0; i < group.size(); ++i) EXPECT_EQ(group.member(i).Stop(), 0) << i;
+  std::vector<testing::Opened> members;
+  for (size_t i = 0; i < group.size(); ++i) {
+    members.push_back(testing::OpenMember(group.member(i).data_dir(), kHotTransfers));
+    ASSERT_NE(members[i].replica, nullptr) << i;
+    ExpectAll(members[i].replica->engine(), acknowledged, "member " + std::to_string(i));
+    EXPECT_EQ(members[i].last_op, members[0].last_op) << i;
+    EXPECT_EQ(members[i].chain_hash, members[0].chain_hash) << i;
+    EXPECT_EQ(members[i].state_hash, members[0].state_hash) << i;
+  }
+  // The installed member's directory checks out whole: its log starts after the snapshot.
+  members.clear();
+  const std::string verify_log = group.member(2).data_dir() + "-verify.log";
+  EXPECT_EQ(net::testing::WaitExit(net::testing::Spawn(
+                {LEDGER_WAL_BINARY, "verify", group.member(2).data_dir()}, verify_log)),
+            0)
+      << net::testing::ReadWholeFile(verify_log);
 }
 
 }  // namespace
