@@ -544,9 +544,11 @@ kj::Promise<void> FollowerReplication::AppendStarted(uint64_t epoch, uint64_t co
   // member that just started knows nothing committed yet (it would wait for a commit that the
   // leader sends only once this append is done).
   core_.NoteGroupCommitted(committed_op);
-  return core_.TakeEngine().then([this, split, entries = kj::mv(entries)](
+  // The call may outlive this follower (its connection's calls end after it): `alive` says
+  // whether it is still here; the core always is.
+  return core_.TakeEngine().then([this, alive = alive_, split, entries = kj::mv(entries)](
                                      kj::Own<EngineTurn> turn) mutable -> kj::Promise<void> {
-    if (closed_) return KJ_EXCEPTION(DISCONNECTED, "no longer following");
+    if (!*alive || closed_) return KJ_EXCEPTION(DISCONNECTED, "no longer following");
     auto receipt = std::make_shared<absl::StatusOr<replica::BatchReceipt>>(
         absl::FailedPreconditionError("no entry"));
     auto status = std::make_shared<absl::Status>();
@@ -566,9 +568,11 @@ kj::Promise<void> FollowerReplication::AppendStarted(uint64_t epoch, uint64_t co
               }
             },
             room)
-        .then([this, receipt, status](kj::Own<EngineTurn> back) -> kj::Promise<void> {
-          if (receipt->ok()) core_.NoteApplied(**receipt);
+        .then([this, alive, &core = core_, receipt,
+               status](kj::Own<EngineTurn> back) -> kj::Promise<void> {
+          if (receipt->ok()) core.NoteApplied(**receipt);  // applied, whoever follows now
           back = nullptr;
+          if (!*alive) return KJ_EXCEPTION(DISCONNECTED, "no longer following");
           if (!status->ok()) {
             log_(absl::StrCat("following: an entry was refused: ", status->ToString()));
             Fail(*status);
