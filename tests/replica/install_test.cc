@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -116,6 +118,22 @@ void CopyColdRuns(const SnapshotImage& image, Installation& installation,
   }
 }
 
+// An install of `image` into `directory` from Begin to Finish (its status in *finished), the
+// image's cold runs and sections damaged on the way when asked.
+void InstallImage(const SnapshotImage& image, const Directory& directory,
+                  const engine::EngineOptions& options, absl::Status* finished,
+                  std::optional<uint64_t> damage_run_at = std::nullopt,
+                  const std::function<void(ReceivedSections&)>& damage_sections = {}) {
+  auto installation = Installation::Begin(directory);
+  ASSERT_TRUE(installation.ok()) << installation.status();
+  ASSERT_NO_FATAL_FAILURE(CopyColdRuns(image, **installation, damage_run_at));
+  ReceivedSections received(image);
+  if (damage_sections) damage_sections(received);
+  *finished = (*installation)
+                  ->Finish(image.op(), image.chain_hash(), received.sections,
+                           SectionsChecksum(image.sections()), options);
+}
+
 class Install : public ::testing::TestWithParam<uint64_t> {};  // the hot window (0: all)
 
 TEST_P(Install, NewMemberGoesOnFromTheImageWithTheSameChainAndState) {
@@ -142,14 +160,8 @@ TEST_P(Install, NewMemberGoesOnFromTheImageWithTheSameChainAndState) {
   {
     auto directory = Directory::Open(path, /*writable=*/true);
     ASSERT_TRUE(directory.ok());
-    auto installation = Installation::Begin(**directory);
-    ASSERT_TRUE(installation.ok()) << installation.status();
-    ASSERT_NO_FATAL_FAILURE(CopyColdRuns(**image, **installation));
-    ReceivedSections received(**image);
-    const absl::Status finished =
-        (*installation)
-            ->Finish(op, (*image)->chain_hash(), received.sections,
-                     SectionsChecksum((*image)->sections()), options.engine);
+    absl::Status finished;
+    ASSERT_NO_FATAL_FAILURE(InstallImage(**image, **directory, options.engine, &finished));
     ASSERT_TRUE(finished.ok()) << finished;
     EXPECT_FALSE(*(*directory)->InstallPending());
     EXPECT_EQ(*(*directory)->ListSegments(), std::vector<uint64_t>{1}) << "the log starts after";
@@ -193,24 +205,19 @@ TEST_P(Install, DamagedImageIsRefusedAndAbandoningLeavesTheDirectoryAsNew) {
   ASSERT_TRUE(source.replica->SnapshotNow().ok());
   auto image = SnapshotImage::Open(source.replica->directory());
   ASSERT_TRUE(image.ok()) << image.status();
-  const wal::Hash128 checksum = SectionsChecksum((*image)->sections());
   const std::string path = InitDirectory(temporary, "new");
   auto directory = Directory::Open(path, /*writable=*/true);
   ASSERT_TRUE(directory.ok());
 
   // A section's byte flipped on the way.
-  {
-    auto installation = Installation::Begin(**directory);
-    ASSERT_TRUE(installation.ok()) << installation.status();
-    ASSERT_NO_FATAL_FAILURE(CopyColdRuns(**image, **installation));
-    ReceivedSections received(**image);
-    received.bytes.back()[received.bytes.back().size() / 2] ^= std::byte{1};
-    const absl::Status finished = (*installation)
-                                      ->Finish((*image)->op(), (*image)->chain_hash(),
-                                               received.sections, checksum, options.engine);
-    EXPECT_TRUE(absl::IsDataLoss(finished)) << finished;
-    EXPECT_TRUE(*(*directory)->InstallPending()) << "marked until abandoned";
-  }
+  absl::Status finished;
+  ASSERT_NO_FATAL_FAILURE(InstallImage(**image, **directory, options.engine, &finished,
+                                       std::nullopt, [](ReceivedSections& received) {
+                                         received.bytes.back()[received.bytes.back().size() / 2] ^=
+                                             std::byte{1};
+                                       }));
+  EXPECT_TRUE(absl::IsDataLoss(finished)) << finished;
+  EXPECT_TRUE(*(*directory)->InstallPending()) << "marked until abandoned";
   // A marked directory is not recovered: its owner must abandon the install first.
   directory->reset();
   auto refused = Replica::Open(path, options);
@@ -220,14 +227,8 @@ TEST_P(Install, DamagedImageIsRefusedAndAbandoningLeavesTheDirectoryAsNew) {
 
   // A byte of a cold run's first section (its first transfer) flipped on the way: its
   // chunk's checksum tells.
-  if (GetParam() != 0) {
-    auto installation = Installation::Begin(**directory);  // abandons the last one first
-    ASSERT_TRUE(installation.ok()) << installation.status();
-    ASSERT_NO_FATAL_FAILURE(CopyColdRuns(**image, **installation, 4100));
-    ReceivedSections received(**image);
-    const absl::Status finished = (*installation)
-                                      ->Finish((*image)->op(), (*image)->chain_hash(),
-                                               received.sections, checksum, options.engine);
+  if (GetParam() != 0) {  // Begin abandons the last install first
+    ASSERT_NO_FATAL_FAILURE(InstallImage(**image, **directory, options.engine, &finished, 4100));
     EXPECT_TRUE(absl::IsDataLoss(finished)) << finished;
   }
   // Runs out of order, or short, are refused as they come.
@@ -286,15 +287,9 @@ TEST(InstallCrash, AbandonUndoesEveryStepOfFinish) {
     ASSERT_TRUE(directory.ok());
     ASSERT_TRUE(AbandonInstall(**directory).ok());
     EXPECT_EQ(*(*directory)->ListSegments(), std::vector<uint64_t>{0}) << step;
-    installation = Installation::Begin(**directory);
-    ASSERT_TRUE(installation.ok()) << installation.status();
-    ASSERT_NO_FATAL_FAILURE(CopyColdRuns(**image, **installation));
-    ReceivedSections received(**image);
-    ASSERT_TRUE((*installation)
-                    ->Finish((*image)->op(), (*image)->chain_hash(), received.sections,
-                             SectionsChecksum((*image)->sections()), options.engine)
-                    .ok());
-    installation->reset();
+    absl::Status finished;
+    ASSERT_NO_FATAL_FAILURE(InstallImage(**image, **directory, options.engine, &finished));
+    ASSERT_TRUE(finished.ok()) << finished;
     directory->reset();
     auto member = Replica::Open(path, options);
     ASSERT_TRUE(member.ok()) << member.status();
