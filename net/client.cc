@@ -662,7 +662,7 @@ class Client::Connections {
   }
 
  private:
-  static constexpr uint64_t kRoundPauseNs = 100'000'000;
+  static constexpr uint64_t kRoundPauseNs = 25'000'000;  // a failover waits for it
   static constexpr uint64_t kGroupCallTimeoutNs = 3'000'000'000;
 
   static bool IsGroup(const ClientOptions& options) {

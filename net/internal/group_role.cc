@@ -12,8 +12,11 @@ namespace ledger::net::internal {
 namespace {
 
 // How often a member looks at the group (who leads, whether it may campaign) while it does not
-// lead, and a leader at its followers and its lease: a failover takes a few of these.
-constexpr auto kCyclePeriod = 200 * kj::MILLISECONDS;
+// lead: while it follows a leader (a new one may be elected while the old one holds the
+// connection open: paused, or cut off), and sooner while it seeks one (a failover waits for a
+// follower to join the new leader).
+constexpr auto kCyclePeriod = 100 * kj::MILLISECONDS;
+constexpr auto kSeekPeriod = 25 * kj::MILLISECONDS;
 constexpr auto kManagePeriod = 100 * kj::MILLISECONDS;
 // A campaign waits this long for the lead before it is asked again (a member stays a candidate
 // the whole time; etcd queues candidates).
@@ -115,7 +118,10 @@ kj::Promise<void> GroupRole::Cycle() {
             StartFollowing(replication);
           }
         }
-        return timer_.afterDelay(kCyclePeriod).then([this] { return Cycle(); });
+        const bool settled = follower_ != nullptr && follower_->leader_epoch() != 0;
+        return timer_.afterDelay(settled ? kCyclePeriod : kSeekPeriod).then([this] {
+          return Cycle();
+        });
       });
 }
 
