@@ -15,55 +15,37 @@
 #include "cold/format.h"
 #include "replica/recovery.h"
 #include "replica/replica.h"
+#include "tests/replica/sealing_replica.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
 
 namespace ledger::replica {
 namespace {
 
+using testing::InitDirectory;
+using testing::SealedEntry;
+using testing::SealingReplica;
 using wal::Directory;
 using wal::EntryHeader;
 using wal::testing::TemporaryDirectory;
-namespace testing = wal::testing;
-
-struct SealedEntry {
-  EntryHeader header;
-  std::vector<std::byte> body;
-};
+namespace wal_testing = wal::testing;
 
 ReplicaOptions OptionsWith(uint64_t hot_transfers) {
   ReplicaOptions options;
-  options.use_io_uring = false;
-  options.writer_buffer_bytes = uint64_t{2} << 20;
+  options.use_io_uring = false;  // as SealingReplica's, for the members opened here
   options.engine.hot_transfers = hot_transfers;
   return options;
 }
 
-std::string InitDirectory(const TemporaryDirectory& temporary, const std::string& name) {
-  const std::string path = temporary.Sub(name);
-  EXPECT_TRUE(Directory::Init(path, {.segment_size_bytes = wal::kSegmentSizeMinBytes}).ok());
-  return path;
-}
-
 // The member that sends: it books and keeps a copy of every entry it seals.
-struct Source {
-  std::vector<SealedEntry> entries;
-  std::unique_ptr<Replica> replica;
-
-  Source(const std::string& path, ReplicaOptions options) {
-    options.on_entry = [this](const EntryHeader& header, std::span<const std::byte> body) {
-      entries.push_back({header, {body.begin(), body.end()}});
-    };
-    auto opened = Replica::Open(path, std::move(options));
-    EXPECT_TRUE(opened.ok()) << opened.status();
-    if (opened.ok()) replica = std::move(*opened);
-  }
+struct Source : SealingReplica {
+  using SealingReplica::SealingReplica;
 
   void Book(uint64_t seed, int batches) {
-    Ledger ledger = testing::TestLedger();
+    Ledger ledger = wal_testing::TestLedger();
     CreateLedgerResult ledger_result;
     ASSERT_TRUE(replica->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
-    std::vector<Account> accounts = testing::TestAccounts();
+    std::vector<Account> accounts = wal_testing::TestAccounts();
     std::vector<CreateAccountResult> account_results(accounts.size());
     ASSERT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
     ASSERT_NO_FATAL_FAILURE(MoreTransfers(seed, batches));
@@ -71,7 +53,7 @@ struct Source {
 
   void MoreTransfers(uint64_t seed, int batches) {
     for (int i = 0; i < batches; ++i) {
-      std::vector<Transfer> batch = testing::TestTransfers(seed, replica->last_op() + 1, 40);
+      std::vector<Transfer> batch = wal_testing::TestTransfers(seed, replica->last_op() + 1, 40);
       std::vector<CreateTransferResult> results(batch.size());
       ASSERT_TRUE(replica->Submit<Transfer>(batch, results).ok());
     }

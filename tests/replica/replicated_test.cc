@@ -9,21 +9,20 @@
 #include <vector>
 
 #include "replica/replica.h"
+#include "tests/replica/sealing_replica.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
 
 namespace ledger::replica {
 namespace {
 
+using testing::InitDirectory;
+using testing::SealedEntry;
+using testing::SealingReplica;
 using wal::Directory;
 using wal::EntryHeader;
 using wal::testing::TemporaryDirectory;
-namespace testing = wal::testing;
-
-struct SealedEntry {
-  EntryHeader header;
-  std::vector<std::byte> body;
-};
+namespace wal_testing = wal::testing;
 
 std::unique_ptr<Replica> OpenAt(const std::string& path, ReplicaOptions options) {
   options.use_io_uring = false;
@@ -33,37 +32,23 @@ std::unique_ptr<Replica> OpenAt(const std::string& path, ReplicaOptions options)
   return replica.ok() ? std::move(*replica) : nullptr;
 }
 
-std::string InitDirectory(const TemporaryDirectory& temporary, const std::string& name) {
-  const std::string path = temporary.Sub(name);
-  EXPECT_TRUE(Directory::Init(path, {.segment_size_bytes = wal::kSegmentSizeMinBytes}).ok());
-  return path;
-}
-
-// A leader that keeps a copy of every entry it seals (ReplicaOptions::on_entry).
-struct Leader {
-  std::vector<SealedEntry> entries;
-  std::unique_ptr<Replica> replica;
-
-  Leader(const std::string& path, ReplicaOptions options) {
-    options.on_entry = [this](const EntryHeader& header, std::span<const std::byte> body) {
-      entries.push_back({header, {body.begin(), body.end()}});
-    };
-    replica = OpenAt(path, std::move(options));
-  }
+// A leader: it books, and keeps a copy of every entry it seals.
+struct Leader : SealingReplica {
+  using SealingReplica::SealingReplica;
 
   // Ledger, accounts, then `batches` transfer batches, some retrying or posting old ones.
   void Book(uint64_t seed, int batches) {
-    Ledger ledger = testing::TestLedger();
+    Ledger ledger = wal_testing::TestLedger();
     CreateLedgerResult ledger_result;
     ASSERT_TRUE(replica->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
-    std::vector<Account> accounts = testing::TestAccounts();
+    std::vector<Account> accounts = wal_testing::TestAccounts();
     std::vector<CreateAccountResult> account_results(accounts.size());
     ASSERT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
     for (int i = 0; i < batches; ++i) {
       const uint64_t op = replica->last_op() + 1;
-      std::vector<Transfer> batch = testing::TestTransfers(seed, op, 40);
+      std::vector<Transfer> batch = wal_testing::TestTransfers(seed, op, 40);
       if (op > 30) {
-        Transfer retry = testing::TestTransfers(seed, op - 27, 40).front();
+        Transfer retry = wal_testing::TestTransfers(seed, op - 27, 40).front();
         retry.flags &= static_cast<uint16_t>(~transfer_flags::kLinked);
         batch.push_back(retry);
       }
