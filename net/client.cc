@@ -37,6 +37,10 @@ namespace {
 // Replies can be as large as a full query page; accept up to 64 MiB (the server bounds them).
 constexpr uint64_t kReplyWordsMax = (uint64_t{64} << 20) / sizeof(capnp::word);
 constexpr uint64_t kConnectTimeoutNs = 1'000'000'000;
+// A group's call unanswered this long asks etcd whether another member leads, and again every
+// kLeaderCheckPeriodNs.
+constexpr uint64_t kLeaderCheckAfterNs = 1'000'000'000;
+constexpr uint64_t kLeaderCheckPeriodNs = 100'000'000;
 
 absl::Status StatusOf(const kj::Exception& exception) {
   const std::string message = exception.getDescription().cStr();
@@ -352,18 +356,50 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   // stopped without closing its connections: paused, or cut off by the network).
   // Connecting and logging in are bounded too, by at most kConnectTimeoutNs: a healthy server
   // answers in a few milliseconds, and a client seeking the leader tries the next.
+  // A call of a group's client with etcd also ends once etcd has a new leader (LeaderMoved): a
+  // leader cut off by the network cannot answer, and the next one leads before the timeout.
   template <typename T>
   kj::Promise<T> Bounded(kj::Promise<T> call, bool connecting = false) {
     uint64_t timeout_ns = options_.call_timeout_ns;
     if (timeout_ns == 0) return call;
     if (connecting) timeout_ns = std::min(timeout_ns, kConnectTimeoutNs);
-    return call.exclusiveJoin(
+    kj::Promise<T> bounded = call.exclusiveJoin(
         timer_->afterDelay(timeout_ns * kj::NANOSECONDS).then([this, timeout_ns]() {
           return kj::Promise<T>(KJ_EXCEPTION(
               DISCONNECTED, absl::StrCat("no answer from ", options_.address, " within ",
                                          timeout_ns / 1'000'000, " ms; the outcome is unknown")
                                 .c_str()));
         }));
+    if (connecting || etcd_ == nullptr) return bounded;
+    return bounded.exclusiveJoin(LeaderMoved().then([this]() {
+      return kj::Promise<T>(
+          KJ_EXCEPTION(DISCONNECTED, absl::StrCat("etcd names another leader than ",
+                                                  options_.address, "; the outcome is unknown")
+                                         .c_str()));
+    }));
+  }
+
+  // Resolves once etcd's election has a new leader: its key is asked for once a call has waited
+  // kLeaderCheckAfterNs (longer than a healthy group's writes), then every kLeaderCheckPeriodNs,
+  // and a key made since the first answer (another campaign won) is a new leader. The key, not
+  // the address it holds: a member may advertise its address in another form than ours.
+  kj::Promise<void> LeaderMoved() {
+    return timer_->afterDelay(kLeaderCheckAfterNs * kj::NANOSECONDS).then([this] {
+      return CheckLeader(std::make_shared<int64_t>(0));
+    });
+  }
+  kj::Promise<void> CheckLeader(std::shared_ptr<int64_t> first_revision) {
+    return etcd_->Leader(cluster::GroupElectionName(options_.replica_group))
+        .then([this, first_revision](absl::StatusOr<std::optional<cluster::EtcdKeyValue>> leader)
+                  -> kj::Promise<void> {
+          if (leader.ok() && leader->has_value()) {
+            const int64_t revision = (*leader)->create_revision;
+            if (*first_revision == 0) *first_revision = revision;
+            if (revision != *first_revision) return kj::READY_NOW;
+          }
+          return timer_->afterDelay(kLeaderCheckPeriodNs * kj::NANOSECONDS)
+              .then([this, first_revision] { return CheckLeader(first_revision); });
+        });
   }
 
   void FinishCall(CallRequest& call, const absl::Status& status) {
@@ -428,6 +464,11 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   void RunLoop() {
     kj::AsyncIoContext io = kj::setupAsyncIo();
     timer_ = &io.provider->getTimer();
+    std::optional<cluster::EtcdClient> etcd;
+    if (options_.call_timeout_ns != 0 && !options_.etcd_endpoints.empty()) {
+      etcd.emplace(*io.provider, cluster::EtcdOptions{.endpoints = options_.etcd_endpoints});
+      etcd_ = &*etcd;
+    }
     auto address =
         io.provider->getNetwork().parseAddress(options_.address.c_str()).wait(io.waitScope);
     kj::Own<kj::AsyncIoStream> stream = Bounded(address->connect(), true).wait(io.waitScope);
@@ -600,7 +641,8 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
   kj::Maybe<rpc::Subscription::Client> subscription_;
   kj::TaskSet* tasks_ = nullptr;
   kj::Timer* timer_ = nullptr;
-  uint32_t inflight_batches_ = 0;  // loop thread
+  cluster::EtcdClient* etcd_ = nullptr;  // a group's, with etcd: on the loop, for LeaderMoved
+  uint32_t inflight_batches_ = 0;        // loop thread
 
   std::mutex mutex_;
   std::condition_variable started_;

@@ -119,11 +119,11 @@ void LeaderReplication::taskFailed(kj::Exception&& exception) {
 }
 
 kj::Promise<LeaderReplication::HeadCheck> LeaderReplication::CheckHead(uint64_t op) {
+  const EntryRing& ring = core_.entry_ring();
   HeadCheck check;
   if (op == 0) check.chain_hash = base::Hash128{};
   if (op == start_op_) check.chain_hash = start_chain_hash_;
-  if (!check.chain_hash) check.chain_hash = core_.entry_ring().ChainHashAt(op);
-  const EntryRing& ring = core_.entry_ring();
+  if (!check.chain_hash) check.chain_hash = ring.ChainHashAt(op);
   if (op > core_.last_op()) {
     check.chain_hash.reset();  // entries we never had
     return check;

@@ -174,6 +174,11 @@ absl::Status TakeInfo(rpc::ImageInfo::Reader about, Fetch& fetch) {
   return absl::OkStatus();
 }
 
+absl::Status Unavailable(const kj::Exception& exception) {
+  return absl::UnavailableError(
+      absl::StrCat("installing a snapshot: ", exception.getDescription().cStr()));
+}
+
 }  // namespace
 
 kj::Promise<void> ServeSnapshot(const wal::Directory& directory, const std::string& token,
@@ -266,17 +271,23 @@ kj::Promise<absl::Status> FetchAndInstall(kj::AsyncIoProvider& io, const std::st
                                                                 checksum, engine_options));
                       });
             })
+            .then([] { return absl::OkStatus(); },
+                  [fetch](kj::Exception&& exception) {
+                    return *fetch != nullptr && !(*fetch)->failure.ok() ? (*fetch)->failure
+                                                                        : Unavailable(exception);
+                  })
+            .then([fetch](absl::Status status) {
+              fetch->reset();  // the image's capability goes before its connection
+              return status;
+            })
             .attach(kj::mv(client), kj::mv(stream));
       })
-      .then([log] {
-        log("snapshot installed");
-        return absl::OkStatus();
-      })
-      .catch_([fetch](kj::Exception&& exception) {
-        if (*fetch != nullptr && !(*fetch)->failure.ok()) return (*fetch)->failure;
-        return absl::UnavailableError(
-            absl::StrCat("installing a snapshot: ", exception.getDescription().cStr()));
-      });
+      .then(
+          [log](absl::Status status) {
+            if (status.ok()) log("snapshot installed");
+            return status;
+          },
+          [](kj::Exception&& exception) { return Unavailable(exception); });
 }
 
 }  // namespace ledger::net::internal
