@@ -67,7 +67,8 @@ struct ClientOptions {
   // a group: a leader that stopped without closing its connections (paused, or cut off by the
   // network) would hold a call for as long as TCP takes to give up; then the call runs again
   // on the next leader. Above the group's --lag-max-ms, which a write may wait out. 0: never
-  // for one server, 3 s for a group.
+  // for one server, 3 s for a group. With etcd_endpoints, a call unanswered for 1 s also ends
+  // (the same way) once etcd's election has a new leader.
   uint64_t call_timeout_ns = 0;
   std::string token;
   // PEM file of the certificate authority (or the server's self-signed certificate) to trust.
