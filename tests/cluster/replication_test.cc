@@ -365,8 +365,9 @@ TEST(ReplicaGroup, AClientFollowsTheLeaderAcrossAFailoverAndLosesNothing) {
 
 // A group whose logs no longer start at op 1 (ledger-wal archive moved the old segments away)
 // takes a member on a new, empty disk: the leader sends its snapshot and cold store, the
-// member installs them, follows from the snapshot's op, joins the in-sync set and can lead;
-// every member ends with the same log head and state, and every acknowledged transfer.
+// member installs them, follows from the snapshot's op and joins the in-sync set, through the
+// leader's death too; every member ends with the same log head and state, and every
+// acknowledged transfer.
 TEST(ReplicaGroup, ANewMemberInstallsTheLeadersSnapshotWhenItsLogNoLongerStartsAtOpOne) {
   constexpr uint64_t kHotTransfers = 1000;  // history goes cold: the cold store travels too
   Group group(3, {"--segment-size-mib", "4"},
@@ -412,7 +413,8 @@ TEST(ReplicaGroup, ANewMemberInstallsTheLeadersSnapshotWhenItsLogNoLongerStartsA
       << group.member(2).log();
   EXPECT_NE(group.member(2).log().find("snapshot installed"), std::string::npos);
 
-  // It may lead: the leader dies, and the group goes on with the new member in it.
+  // The leader dies: the group goes on with the new member one of the two in sync (either may
+  // lead).
   std::unique_ptr<Client> client = group.ConnectToGroup({0, 1, 2}, /*with_etcd=*/true);
   ASSERT_NE(client, nullptr);
   ASSERT_OK(Book(*client, 200'000, 10, acknowledged, /*with_setup=*/false, 200));
