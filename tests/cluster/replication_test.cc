@@ -413,8 +413,8 @@ TEST(ReplicaGroup, ANewMemberInstallsTheLeadersSnapshotWhenItsLogNoLongerStartsA
       << group.member(2).log();
   EXPECT_NE(group.member(2).log().find("snapshot installed"), std::string::npos);
 
-  // The leader dies: the group goes on with the new member one of the two in sync (either may
-  // lead).
+  // The leader dies: the group goes on with two in sync, the new member one of them (either
+  // may lead).
   std::unique_ptr<Client> client = group.ConnectToGroup({0, 1, 2}, /*with_etcd=*/true);
   ASSERT_NE(client, nullptr);
   ASSERT_OK(Book(*client, 200'000, 10, acknowledged, /*with_setup=*/false, 200));
