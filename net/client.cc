@@ -373,8 +373,9 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     if (connecting || etcd_ == nullptr) return bounded;
     return bounded.exclusiveJoin(LeaderMoved().then([this]() {
       return kj::Promise<T>(
-          KJ_EXCEPTION(DISCONNECTED, absl::StrCat("etcd names another leader than ",
-                                                  options_.address, "; the outcome is unknown")
+          KJ_EXCEPTION(DISCONNECTED, absl::StrCat("no answer from ", options_.address,
+                                                  ", and the group has elected a new leader; "
+                                                  "the outcome is unknown")
                                          .c_str()));
     }));
   }

@@ -32,9 +32,8 @@ namespace wal_testing = wal::testing;
 
 ReplicaOptions OptionsWith(uint64_t hot_transfers) {
   ReplicaOptions options;
-  options.use_io_uring = false;  // as SealingReplica's, for the members opened here
   options.engine.hot_transfers = hot_transfers;
-  return options;
+  return testing::TestOptions(options);
 }
 
 // The member that sends: it books and keeps a copy of every entry it seals.
@@ -42,12 +41,7 @@ struct Source : SealingReplica {
   using SealingReplica::SealingReplica;
 
   void Book(uint64_t seed, int batches) {
-    Ledger ledger = wal_testing::TestLedger();
-    CreateLedgerResult ledger_result;
-    ASSERT_TRUE(replica->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
-    std::vector<Account> accounts = wal_testing::TestAccounts();
-    std::vector<CreateAccountResult> account_results(accounts.size());
-    ASSERT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
+    ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts());
     ASSERT_NO_FATAL_FAILURE(MoreTransfers(seed, batches));
   }
 

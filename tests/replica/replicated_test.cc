@@ -25,9 +25,7 @@ using wal::testing::TemporaryDirectory;
 namespace wal_testing = wal::testing;
 
 std::unique_ptr<Replica> OpenAt(const std::string& path, ReplicaOptions options) {
-  options.use_io_uring = false;
-  options.writer_buffer_bytes = uint64_t{2} << 20;
-  auto replica = Replica::Open(path, std::move(options));
+  auto replica = Replica::Open(path, testing::TestOptions(std::move(options)));
   EXPECT_TRUE(replica.ok()) << replica.status();
   return replica.ok() ? std::move(*replica) : nullptr;
 }
@@ -38,12 +36,7 @@ struct Leader : SealingReplica {
 
   // Ledger, accounts, then `batches` transfer batches, some retrying or posting old ones.
   void Book(uint64_t seed, int batches) {
-    Ledger ledger = wal_testing::TestLedger();
-    CreateLedgerResult ledger_result;
-    ASSERT_TRUE(replica->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
-    std::vector<Account> accounts = wal_testing::TestAccounts();
-    std::vector<CreateAccountResult> account_results(accounts.size());
-    ASSERT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
+    ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts());
     for (int i = 0; i < batches; ++i) {
       const uint64_t op = replica->last_op() + 1;
       std::vector<Transfer> batch = wal_testing::TestTransfers(seed, op, 40);

@@ -28,6 +28,13 @@ inline std::string InitDirectory(const wal::testing::TemporaryDirectory& tempora
   return path;
 }
 
+// What these tests open replicas with: plain writes, small writer buffers.
+inline ReplicaOptions TestOptions(ReplicaOptions options) {
+  options.use_io_uring = false;
+  options.writer_buffer_bytes = uint64_t{2} << 20;
+  return options;
+}
+
 struct SealingReplica {
   std::vector<SealedEntry> entries;
   std::unique_ptr<Replica> replica;  // null when it did not open (a failure is reported)
@@ -36,11 +43,19 @@ struct SealingReplica {
     options.on_entry = [this](const wal::EntryHeader& header, std::span<const std::byte> body) {
       entries.push_back({header, {body.begin(), body.end()}});
     };
-    options.use_io_uring = false;
-    options.writer_buffer_bytes = uint64_t{2} << 20;
-    auto opened = Replica::Open(path, std::move(options));
+    auto opened = Replica::Open(path, TestOptions(std::move(options)));
     EXPECT_TRUE(opened.ok()) << opened.status();
     if (opened.ok()) replica = std::move(*opened);
+  }
+
+  // The test ledger and its accounts, the first ops of every log here.
+  void CreateLedgerAndAccounts() {
+    Ledger ledger = wal::testing::TestLedger();
+    CreateLedgerResult ledger_result;
+    ASSERT_TRUE(replica->Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
+    std::vector<Account> accounts = wal::testing::TestAccounts();
+    std::vector<CreateAccountResult> account_results(accounts.size());
+    ASSERT_TRUE(replica->Submit<Account>(accounts, account_results).ok());
   }
 };
 
