@@ -110,12 +110,15 @@ absl::StatusOr<SavedIds> LoadSavedIds(wal::Storage& storage, const std::string& 
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": holds the ids of ", header.run_count, " runs, the store has ", runs.size()));
   }
+  // Before the filter is built: its size follows from capacity_ids, which only this check
+  // bounds by the file's size (a damaged capacity must not size an allocation).
+  if (header.capacity_ids > body.size() ||
+      IdFilter::WordCountFor(header.capacity_ids) != header.word_count) {
+    return Damaged(path, "its filter's size does not match its capacity");
+  }
   SavedIds saved;
   saved.capacity_ids = header.capacity_ids;
   saved.filter = std::make_unique<IdFilter>(header.capacity_ids);
-  if (saved.filter->word_count() != header.word_count) {
-    return Damaged(path, "its filter's size does not match its capacity");
-  }
   const std::byte* fences = body.data() + runs_bytes;
   for (uint64_t r = 0; r < header.run_count; ++r) {
     Hash128 checksum;

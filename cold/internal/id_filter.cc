@@ -22,7 +22,7 @@ uint64_t BitOf(uint64_t hash, size_t word) {
 }  // namespace
 
 IdFilter::IdFilter(uint64_t id_capacity)
-    : block_count_(std::max<uint64_t>(1024, id_capacity * 2 / kBlockBytes)),
+    : block_count_(BlockCountFor(id_capacity)),
       words_(std::make_unique<std::atomic<uint64_t>[]>(block_count_ * kWordsPerBlock)) {
   for (uint64_t w = 0; w < block_count_ * kWordsPerBlock; ++w) {
     words_[w].store(0, std::memory_order_relaxed);

@@ -18,6 +18,10 @@ class IdFilter {
  public:
   // Room for id_capacity ids at 16 bits each (at least 64 KiB).
   explicit IdFilter(uint64_t id_capacity);
+  // The word_count() of IdFilter(id_capacity), without building it.
+  static uint64_t WordCountFor(uint64_t id_capacity) {
+    return BlockCountFor(id_capacity) * kWordsPerBlock;
+  }
 
   // One writer at a time (the store's writer thread, or whoever builds a new filter), safe
   // against any number of MayContain: bits are only ever set, each word by a plain load and
@@ -52,6 +56,9 @@ class IdFilter {
   static constexpr uint64_t kBlockBytes = 64;
   static constexpr uint64_t kWordsPerBlock = 8;
 
+  static uint64_t BlockCountFor(uint64_t id_capacity) {
+    return id_capacity * 2 / kBlockBytes > 1024 ? id_capacity * 2 / kBlockBytes : 1024;
+  }
   static uint64_t HashOf(const TransferId& id);
   std::atomic<uint64_t>* BlockOf(uint64_t hash) const;
 

@@ -374,6 +374,53 @@ absl::Status Run::Verify() const {
       LEDGER_RETURN_IF_ERROR(CheckChunk(extent, chunk));
     }
   }
+  return CheckPositions();
+}
+
+absl::Status Run::CheckPositions() const {
+  const uint64_t transfers = Count<Transfer>(RunSection::kTransfers);
+  const uint64_t failures = Count<FailureRecord>(RunSection::kFailures);
+  const uint64_t expiries = Count<ExpiryFact>(RunSection::kExpiries);
+  const auto wrong = [this](const char* section, uint64_t index) {
+    return Corrupt(path_, absl::StrCat(section, " entry ", index,
+                                       " names no record of the run filed under it"));
+  };
+  for (uint64_t i = 0; i < Count<IdEntry>(RunSection::kIds); ++i) {
+    const IdEntry& entry = At<IdEntry>(RunSection::kIds, i);
+    const uint64_t position = entry.where & ~kInFailures;
+    const bool failure = (entry.where & kInFailures) != 0;
+    if (position >= (failure ? failures : transfers) ||
+        (failure ? At<FailureRecord>(RunSection::kFailures, position).event.id
+                 : At<Transfer>(RunSection::kTransfers, position).id) != entry.id) {
+      return wrong("id", i);
+    }
+  }
+  for (uint64_t i = 0; i < Count<AccountEntry>(RunSection::kAccounts); ++i) {
+    const AccountEntry& entry = At<AccountEntry>(RunSection::kAccounts, i);
+    if (entry.position >= transfers) return wrong("account", i);
+    const Transfer& transfer = At<Transfer>(RunSection::kTransfers, entry.position);
+    if (transfer.debit_account_id != entry.account_id &&
+        transfer.credit_account_id != entry.account_id) {
+      return wrong("account", i);
+    }
+  }
+  for (uint64_t i = 0; i < Count<ResolutionEntry>(RunSection::kResolutions); ++i) {
+    const ResolutionEntry& entry = At<ResolutionEntry>(RunSection::kResolutions, i);
+    const uint64_t position = entry.where & ~kIsExpiry;
+    const bool expiry = (entry.where & kIsExpiry) != 0;
+    if (position >= (expiry ? expiries : transfers) ||
+        (expiry ? At<ExpiryFact>(RunSection::kExpiries, position).id
+                : At<Transfer>(RunSection::kTransfers, position).pending_id) != entry.pending_id) {
+      return wrong("resolution", i);
+    }
+  }
+  for (uint64_t i = 0; i < Count<ReversalEntry>(RunSection::kReversals); ++i) {
+    const ReversalEntry& entry = At<ReversalEntry>(RunSection::kReversals, i);
+    if (entry.position >= transfers ||
+        At<Transfer>(RunSection::kTransfers, entry.position).reverses_id != entry.reverses_id) {
+      return wrong("reversal", i);
+    }
+  }
   return absl::OkStatus();
 }
 

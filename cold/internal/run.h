@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/assert.h"
 #include "cold/format.h"
 #include "engine/cold.h"
 #include "wal/storage.h"
@@ -65,9 +66,14 @@ class Run {
   // The record at `index` of `section`, its chunks checked first. A chunk that fails its
   // check stops the process, naming the file and the chunk: the store must never answer
   // "nothing" for what it cannot read (engine/cold.h).
+  // `index` must be below Count<Record>(section) (checked: a position read from the run that
+  // is not, and which Verify would have named, stops the process).
   template <typename Record>
   const Record& At(RunSection section, uint64_t index) const {
     const SectionExtent& extent = header_.sections[static_cast<size_t>(section)];
+    // Compared before multiplying: index * sizeof(Record) may wrap for a position read from a
+    // damaged run, and a wrapped offset would pass CheckRange.
+    LEDGER_REQUIRE(index < Count<Record>(section), index, extent.size_bytes);
     const uint64_t offset = index * sizeof(Record);
     CheckRange(extent, offset, sizeof(Record));
     return *reinterpret_cast<const Record*>(bytes_.get() + extent.offset + offset);
@@ -78,13 +84,17 @@ class Run {
   template <typename Record>
   void Prefetch(RunSection section, uint64_t index, uint64_t count = 1) const {
     const SectionExtent& extent = header_.sections[static_cast<size_t>(section)];
+    const uint64_t records = Count<Record>(section);
+    if (index >= records || count > records - index) return;  // no product that could wrap
     const uint64_t offset = index * sizeof(Record);
     const uint64_t size_bytes = count * sizeof(Record);
-    if (offset + size_bytes > extent.size_bytes) return;
     file_->PrefetchMapped(bytes_.get() + extent.offset + offset, size_bytes);
   }
 
-  // Checks every chunk: DataLoss naming the first that fails.
+  // Checks every chunk, then that every position the sorted sections hold names a record of
+  // the run filed under the same id (account, reservation, reversed transfer): DataLoss naming
+  // the first that fails. A run whose checksums hold but whose positions do not (a writer's
+  // bug, or an edit whose checksums were recomputed: XXH3 is no MAC) stops a read of them.
   absl::Status Verify() const;
   // Lets the pages reads have touched leave this process's resident memory (they stay in the
   // page cache); the run reads on as before.
@@ -112,6 +122,8 @@ class Run {
   Run() = default;
   void CheckRange(const SectionExtent& extent, uint64_t offset, uint64_t size_bytes) const;
   absl::Status CheckChunk(const SectionExtent& extent, uint64_t chunk_in_section) const;
+  // Verify's second half: the sorted sections' positions (every chunk checked already).
+  absl::Status CheckPositions() const;
 
   std::string path_;
   std::unique_ptr<wal::File> file_;

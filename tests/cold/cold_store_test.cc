@@ -444,6 +444,75 @@ TEST_F(StoreFiles, VerifyFindsASavedFilterThatLacksIds) {
   EXPECT_NE(verified.message().find("lacks an id of run 1"), std::string::npos) << verified;
 }
 
+// A file's bytes, and its bytes written back.
+std::vector<std::byte> ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto view = std::as_bytes(std::span(bytes));
+  return {view.begin(), view.end()};
+}
+void WriteBytes(const std::string& path, std::span<const std::byte> bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
+}
+
+// A forger's edit (XXH3 is no MAC): an id entry of run 2 names transfer 2^61 - 1, whose offset
+// (times 152 bytes) wraps to 152 bytes before the section, and every checksum is recomputed.
+// Verify names it; a lookup of it stops the process (it read before the section and indexed
+// the chunk bitmap far past its end).
+TEST_F(StoreFiles, ForgedPositionNamedByVerifyAndALookupOfItStops) {
+  std::vector<std::byte> bytes = ReadBytes(RunPath(2));
+  RunHeader header;
+  std::memcpy(&header, bytes.data(), sizeof(header));
+  const SectionExtent& ids = header.sections[static_cast<size_t>(RunSection::kIds)];
+  IdEntry entry;
+  std::memcpy(&entry, bytes.data() + ids.offset, sizeof(entry));
+  ASSERT_EQ(entry.id, TransferId::From(kPerRun + 1));
+  entry.where = (uint64_t{1} << 61) - 1;
+  std::memcpy(bytes.data() + ids.offset, &entry, sizeof(entry));
+  const SectionExtent& sums = header.sections[kRunSectionCount - 1];
+  const uint64_t chunk = ids.first_chunk;  // the entry's chunk: the section's first
+  const base::Hash128 sum = base::HashBytes128(
+      std::span(bytes).subspan(ids.offset, std::min(kChunkBytes, ids.size_bytes)));
+  std::memcpy(bytes.data() + sums.offset + chunk * sizeof(sum), &sum, sizeof(sum));
+  header.checksums_checksum =
+      base::HashBytes128(std::span(bytes).subspan(sums.offset, sums.size_bytes));
+  header.checksum =
+      base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
+  std::memcpy(bytes.data(), &header, sizeof(header));
+  WriteBytes(RunPath(2), bytes);
+
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory());  // the header checks out
+  const absl::Status verified = store->Verify();
+  EXPECT_TRUE(absl::IsDataLoss(verified)) << verified;
+  EXPECT_NE(verified.message().find(RunFileName(2)), std::string::npos) << verified;
+  EXPECT_NE(verified.message().find("id entry 0 names no record"), std::string::npos) << verified;
+  EXPECT_TRUE(store->FindTransfer(TransferId::From(kPerRun + 2), store->end_ns()).has_value());
+  EXPECT_DEATH(store->FindTransfer(TransferId::From(kPerRun + 1), store->end_ns()), "precondition");
+}
+
+// A saved filter whose header claims a huge capacity (checksums recomputed) is refused before
+// the filter is built: the capacity sized an allocation (2^60 ids: 2^57 bytes) before it was
+// compared with the words the file holds.
+TEST_F(StoreFiles, SavedFilterClaimingAHugeCapacityIsNotUsed) {
+  const std::string path = directory() + "/" + internal::kFilterFileName;
+  std::vector<std::byte> bytes = ReadBytes(path);
+  internal::FilterFileHeader header;
+  std::memcpy(&header, bytes.data(), sizeof(header));
+  header.capacity_ids = uint64_t{1} << 60;
+  header.checksum = base::HashBytes128(
+      std::as_bytes(std::span(&header, 1)).first(offsetof(internal::FilterFileHeader, checksum)));
+  std::memcpy(bytes.data(), &header, sizeof(header));
+  WriteBytes(path, bytes);
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+  EXPECT_NE(store->ids_note().find("does not match its capacity"), std::string::npos)
+      << store->ids_note();
+  for (uint64_t id = 1; id <= 3 * kPerRun; id += 9973) {
+    ASSERT_TRUE(store->FindTransfer(TransferId::From(id), store->end_ns()).has_value()) << id;
+  }
+}
+
 TEST_F(StoreFiles, DamagedChunkNamedByVerifyAndAReadOfItStops) {
   FlipByte(RunPath(2), kRunHeaderBytes + 5 * sizeof(Transfer));  // in run 2's first chunk
   std::unique_ptr<ColdStore> store = OpenOrDie(directory());     // headers are intact
