@@ -244,6 +244,11 @@ std::string LogScanner::CheckEntriesContinue(std::span<const std::byte> entries,
     if (entry.timestamp_ns < timestamp_min_ns) {
       return absl::StrCat("entry of op ", op, " has a timestamp that goes backwards");
     }
+    // Its events are booked up to timestamp_ns + event_count, and the next entry starts past
+    // that: a sum that wraps would let any timestamp follow (and stops an engine replaying it).
+    if (entry.timestamp_ns >= ~uint64_t{0} - entry.event_count) {
+      return absl::StrCat("entry of op ", op, " has a timestamp at the end of time");
+    }
     chain = entry.chain_hash;
     timestamp_min_ns = entry.timestamp_ns + entry.event_count + 1;
     position += entry.entry_size_bytes;

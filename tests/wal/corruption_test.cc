@@ -451,6 +451,19 @@ TEST_F(CorruptionChain, BodyEditedWithItsChecksumRecomputedBreaksItsChainHash) {
   }
 }
 
+// An entry resealed with the last timestamp there is (a forger's edit, or a writer's bug):
+// the events it books, and the next entry's least timestamp, would wrap past 2^64, so any
+// timestamp could follow, and an engine replaying it stops (its batch would end past time's
+// end). Refused wherever it is, even as the last entry: a whole group no crash explains.
+TEST_F(CorruptionChain, EntryAtTheEndOfTimeIsDataLoss) {
+  for (size_t i = 0; i < entries_.size() && !HasFailure(); ++i) {
+    std::vector<RawEntry> edited = entries_;
+    edited[i].header.timestamp_ns = ~uint64_t{0} - edited[i].header.event_count;
+    edited[i] = Resealed(edited[i], i + 1);
+    ExpectDetected(edited, i, "at the end of time");
+  }
+}
+
 TEST_F(CorruptionChain, BodyEditedAndResealedBreaksTheNextEntrysLink) {
   // Only the next entry can tell, so the edited entry needs two after it to be refused; an
   // edit resealed in one of the last two entries is beyond what the chain can catch (format.h:
