@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up, builds and passes the whole test suite: the format check, a short fuzz run, the
+# Sets up, builds and passes the whole test suite: the format check, short fuzz runs, the
 # release and ASan+UBSan builds with every test, ThreadSanitizer on the threaded parts, the
 # AVX-512 build (compiled on every host, tested where the CPU has AVX-512), and the README's
 # first command from a clean clone. Long soaks: LEDGER_PROPERTY_BATCHES=N and the others in
@@ -11,9 +11,10 @@ tools/setup.sh
 tools/check_format.sh
 source tools/ccache_env.sh
 
-# libFuzzer (clang) over the RPC decoding path, briefly; longer: LEDGER_FUZZ_SECONDS=N.
-echo "== fuzz: rpc decoding" >&2
-tests/net/fuzz/run.sh
+# libFuzzer (clang) over everything that reads bytes from outside: RPC decoding, the log, the
+# snapshots, the cold store's runs; 10 s each; longer: LEDGER_FUZZ_SECONDS=N.
+echo "== fuzz: rpc decoding, log, snapshots, cold runs" >&2
+tests/fuzz/run.sh
 
 jobs=$(nproc)
 for preset in release asan; do

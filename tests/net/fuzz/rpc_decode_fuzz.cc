@@ -16,7 +16,7 @@
 //   - lookups return only what was asked for, queries only what the filter selects, in order.
 //
 // Seeds: LEDGER_FUZZ_WRITE_SEEDS=DIR rpc_decode_fuzz writes a valid request per method (and a
-// few richer batches) to DIR and exits; tests/net/fuzz/run.sh does this before fuzzing.
+// few richer batches) to DIR and exits; tests/fuzz/run.sh does this before fuzzing.
 #include <fcntl.h>
 #include <unistd.h>
 
