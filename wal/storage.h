@@ -30,7 +30,9 @@ enum class MapAccess { kSequential, kRandom };
 
 struct OpenOptions {
   bool writable = false;
-  bool create_new = false;  // create the file (writable); AlreadyExists when it exists
+  // Create the file (writable), for its owner only (Posix: 0600 whatever the umask);
+  // AlreadyExists when it exists.
+  bool create_new = false;
   // Bypass the page cache where the storage can (O_DIRECT; offsets and sizes then whole
   // blocks), and quietly not where it cannot (tmpfs): durability never depends on it.
   bool direct = false;
@@ -106,7 +108,8 @@ class Storage {
                                                      const OpenOptions& options) = 0;
   // The names in a directory, without "." and ".."; NotFound when it is not a directory.
   virtual absl::StatusOr<std::vector<std::string>> List(const std::string& directory) = 0;
-  // AlreadyExists when something exists at path.
+  // For its owner only (Posix: 0700 whatever the umask). AlreadyExists when something exists
+  // at path.
   virtual absl::Status CreateDirectory(const std::string& path) = 0;
   // Replaces `to` atomically.
   virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;

@@ -234,15 +234,26 @@ class UringWriter final : public DurableWriter {
 
 class PosixStorage final : public Storage {
  public:
+  // Everything the storage creates is its owner's alone: the log and snapshots hold every
+  // transaction, and `ledger-wal dump` reads them to anyone who can open them.
+  static constexpr mode_t kFileMode = 0600;
+  static constexpr mode_t kDirectoryMode = 0700;
+
   absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path,
                                              const OpenOptions& options) override {
     int flags = O_CLOEXEC | (options.writable || options.create_new ? O_RDWR : O_RDONLY);
     if (options.create_new) flags |= O_CREAT | O_EXCL;
     int fd = -1;
     // Some file systems (tmpfs) refuse O_DIRECT; Sync and RWF_DSYNC still make writes durable.
-    if (options.direct) fd = open(path.c_str(), flags | O_DIRECT, 0644);
-    if (fd < 0) fd = open(path.c_str(), flags, 0644);
+    if (options.direct) fd = open(path.c_str(), flags | O_DIRECT, kFileMode);
+    if (fd < 0) fd = open(path.c_str(), flags, kFileMode);
     if (fd < 0) return ErrnoStatus("open", path, errno);
+    // The umask may only have taken bits away: the mode is set whole, whatever it was.
+    if (options.create_new && fchmod(fd, kFileMode) != 0) {
+      const int error = errno;
+      close(fd);
+      return ErrnoStatus("set the mode of", path, error);
+    }
     return std::make_unique<PosixFile>(path, fd);
   }
 
@@ -260,7 +271,12 @@ class PosixStorage final : public Storage {
   }
 
   absl::Status CreateDirectory(const std::string& path) override {
-    if (mkdir(path.c_str(), 0755) != 0) return ErrnoStatus("create directory", path, errno);
+    if (mkdir(path.c_str(), kDirectoryMode) != 0) {
+      return ErrnoStatus("create directory", path, errno);
+    }
+    if (chmod(path.c_str(), kDirectoryMode) != 0) {
+      return ErrnoStatus("set the mode of", path, errno);
+    }
     return absl::OkStatus();
   }
 
