@@ -825,7 +825,12 @@ absl::Status State::RestoreExpiries(std::span<const std::byte> bytes, const Rest
     uint32_t home = kNoSlot;
     if ((payload & kFailedBit) == 0) home = shard_index_of(Ref::FromBits(payload));
     if (payload != HashIndex::kNotFound && IsKept(payload)) home = payload & ~kKeptBits;
-    const PendingState* state = home == kNoSlot ? nullptr : &shards_[home]->pending.at(fact.id);
+    // find, not at: the id may name a transfer that never was a reservation (at would throw).
+    const PendingState* state = nullptr;
+    if (home != kNoSlot) {
+      const auto found = shards_[home]->pending.find(fact.id);
+      if (found != shards_[home]->pending.end()) state = &found->second;
+    }
     if (state == nullptr || state->status != PendingStatus::kExpired || fact.reserved != 0 ||
         fact.timestamp_ns < state->expires_at_ns || fact.timestamp_ns < previous_ns ||
         fact.timestamp_ns < cold_before_ns_ || fact.timestamp_ns > last_timestamp_ns_) {

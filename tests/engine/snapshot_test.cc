@@ -261,6 +261,46 @@ TEST(Snapshot, RestoreRefusesEveryKindOfTamperingWithDataLoss) {
   }
 }
 
+// An expiry naming a transfer that was never a reservation (found by the snapshot fuzz target,
+// tests/wal/fuzz/: Restore looked its reservation state up with flat_hash_map::at, which threw
+// std::out_of_range through the engine).
+TEST(Snapshot, RestoreRefusesAnExpiryOfAPlainTransferWithDataLoss) {
+  using test::MakeTransfer;
+  Engine original(SmallOptions());
+  const std::vector<Ledger> ledgers = {test::MakeLedger({.id = 1})};
+  std::vector<CreateLedgerResult> ledger_results(1);
+  original.CreateLedgers(ledgers, 1 * test::kNanosPerSecond, ledger_results);
+  const std::vector<Account> accounts = {test::MakeAccount({.id = 1}),
+                                         test::MakeAccount({.id = 2})};
+  std::vector<CreateAccountResult> account_results(2);
+  original.CreateAccounts(accounts, 2 * test::kNanosPerSecond, account_results);
+  const std::vector<Transfer> transfers = {
+      MakeTransfer({.id = 10, .debit = 1, .credit = 2, .amount = 5}),
+      MakeTransfer({.id = 11,
+                    .debit = 1,
+                    .credit = 2,
+                    .amount = 7,
+                    .timeout_s = 1,
+                    .flags = transfer_flags::kPending})};
+  std::vector<CreateTransferResult> transfer_results(2);
+  original.CreateTransfers(transfers, 3 * test::kNanosPerSecond, transfer_results);
+  ASSERT_EQ(transfer_results, std::vector<CreateTransferResult>(2, CreateTransferResult::kOk));
+  original.CreateTransfers({}, 9 * test::kNanosPerSecond, {});  // 11 expires
+  std::unique_ptr<EngineSnapshot> image = original.CaptureSnapshot();
+  ASSERT_TRUE(Engine::Restore(SmallOptions(), image->sections()).ok());
+
+  OwnedSections sections(*image);
+  std::vector<std::byte>& expiries = sections.Of(SnapshotSectionKind::kExpiries);
+  ASSERT_EQ(expiries.size(), sizeof(ExpiryFact));
+  const TransferId plain = TransferId::From(10);
+  std::memcpy(expiries.data() + offsetof(ExpiryFact, id), &plain, sizeof(plain));
+  sections.Refresh();
+  absl::StatusOr<std::unique_ptr<Engine>> restored =
+      Engine::Restore(SmallOptions(), sections.sections);
+  ASSERT_FALSE(restored.ok());
+  EXPECT_EQ(restored.status().code(), absl::StatusCode::kDataLoss) << restored.status();
+}
+
 // The change feed's window must describe the state it comes with: every change a transfer or
 // expiry that happened, in log order, densely numbered up to the counter, with the balances
 // the state implies.
