@@ -20,6 +20,7 @@ bench=$build/bench/ledger_bench/ledger-bench
 mkdir -p "$out"
 printf 'client-token-of-the-replication-run\n' >"$out/client.token"
 printf 'group-token-of-the-replication-run\n' >"$out/group.token"
+chmod 600 "$out/client.token" "$out/group.token"  # ledgerd refuses tokens others may read
 
 pids=()
 trap 'kill -KILL "${pids[@]}" 2>/dev/null || true' EXIT

@@ -1,9 +1,11 @@
 #include "net/client.h"
 
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -44,6 +46,11 @@ constexpr uint64_t kLeaderCheckPeriodNs = 100'000'000;
 
 absl::Status StatusOf(const kj::Exception& exception) {
   const std::string message = exception.getDescription().cStr();
+  // A server turning the connection away says why (its RPC Abort; "remote exception: ..."):
+  // it is busy with other connections, so retrying later may succeed.
+  if (const size_t refused = message.find(internal::kRefusedMarker); refused != std::string::npos) {
+    return absl::ResourceExhaustedError(message.substr(refused));
+  }
   switch (exception.getType()) {
     case kj::Exception::Type::DISCONNECTED:
       return absl::UnavailableError(message);
@@ -1145,6 +1152,21 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
         absl::StrCat("the token in ", path, " is shorter than 16 characters"));
   }
   return token;
+}
+
+absl::StatusOr<std::string> ReadPrivateTokenFile(const std::string& path) {
+  struct stat status {};
+  if (stat(path.c_str(), &status) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot read the token file ", path));
+  }
+  if ((status.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", status.st_mode & 07777u);
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the token file ", path, " may be read or written by others than its owner (mode ", mode,
+        "); run: chmod 600 ", path));
+  }
+  return ReadTokenFile(path);
 }
 
 }  // namespace ledger::net

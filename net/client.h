@@ -146,6 +146,11 @@ absl::Status SetServer(const std::string& addresses, const std::string& etcd_end
 // characters, which no server accepts (ledgerd refuses to start with one).
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
+// As ReadTokenFile, for a server's own secrets (ledgerd's login and group tokens): also
+// PermissionDenied, with the chmod that mends it, when the file's group or others may read or
+// write it (mode & 077 != 0): any local user could log in with it, or replace it.
+absl::StatusOr<std::string> ReadPrivateTokenFile(const std::string& path);
+
 class Client {
  public:
   // Connects and logs in. Unauthenticated when the token is wrong, Unavailable when the server

@@ -1,6 +1,8 @@
 // Serves the metrics (net/metrics.h) to Prometheus: `GET /metrics` over HTTP/1.1, on a KJ event
 // loop. Everything else gets 404. It is a scrape endpoint, not a web server: bind it to
-// loopback (or an operations network) and let Prometheus pull; it has no authentication.
+// loopback (or an operations network) and let Prometheus pull. With a bearer token it answers
+// only requests that carry it (`Authorization: Bearer <token>`, compared in constant time), and
+// 401 to the rest; without one it has no authentication.
 //
 // Bounded against a hostile or broken peer: at most kConnectionsMax connections are served at
 // once (a connection beyond that is closed as soon as it is accepted), a request's headers must
@@ -35,7 +37,9 @@ class MetricsHttpServer {
   // the exposition text (e.g. Registry::Render); called on the event loop's thread for every
   // GET or HEAD of /metrics, so it must be quick (the ledger server's set renders ~28 KB in
   // ~60 µs). Construct, use and destroy on the event loop's thread.
-  MetricsHttpServer(kj::Timer& timer, std::function<std::string()> render);
+  // bearer_token: when not empty, every request must carry it.
+  MetricsHttpServer(kj::Timer& timer, std::function<std::string()> render,
+                    std::string bearer_token = "");
   ~MetricsHttpServer();
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
@@ -46,8 +50,9 @@ class MetricsHttpServer {
   // outlive the promise.
   kj::Promise<void> Listen(kj::ConnectionReceiver& receiver);
 
-  uint32_t open_connections() const;      // being served now
-  uint64_t rejected_connections() const;  // closed at once: kConnectionsMax were open
+  uint32_t open_connections() const;       // being served now
+  uint64_t rejected_connections() const;   // closed at once: kConnectionsMax were open
+  uint64_t unauthorized_requests() const;  // answered 401: no token, or a wrong one
 
  private:
   class Impl;

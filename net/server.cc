@@ -1,6 +1,7 @@
 #include "net/server.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <cstdio>
 #include <fstream>
@@ -11,12 +12,15 @@
 #include "base/assert.h"
 #include "base/file.h"
 #include "capnp/rpc-twoparty.h"
+#include "capnp/rpc.capnp.h"
 #include "capnp/rpc.h"
+#include "capnp/serialize.h"
 #include "cluster/group.h"
 #include "engine/shard.h"
 #include "kj/async-io.h"
 #include "kj/async-unix.h"
 #include "kj/compat/tls.h"
+#include "net/internal/admission.h"
 #include "net/internal/core.h"
 #include "net/internal/group_role.h"
 #include "net/internal/service.h"
@@ -29,6 +33,7 @@
 namespace ledger::net {
 namespace {
 
+using internal::Admission;
 using internal::Connection;
 using internal::Core;
 using internal::EngineTurn;
@@ -91,95 +96,205 @@ absl::Status CheckOptions(const ServerOptions& options) {
 class ConnectionHolder {
  public:
   ConnectionHolder(ServiceState& state, kj::Own<kj::AsyncIoStream> stream,
-                   capnp::ReaderOptions reader_options)
+                   capnp::ReaderOptions reader_options, std::unique_ptr<Admission::Place> place)
       : state_(state),
         stream_(kj::mv(stream)),
-        network_(*stream_, capnp::rpc::twoparty::Side::SERVER, reader_options),
+        place_(std::move(place)),
+        network_(kj::heap<capnp::TwoPartyVatNetwork>(*stream_, capnp::rpc::twoparty::Side::SERVER,
+                                                     reader_options)),
         connection_(kj::refcounted<Connection>()),
-        rpc_(capnp::makeRpcServer(network_, capnp::Capability::Client(internal::NewGateway(
-                                                state, kj::addRef(*connection_))))) {
-    connection_->network = &network_;
+        rpc_(kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(capnp::makeRpcServer(
+            *network_,
+            capnp::Capability::Client(internal::NewGateway(state, kj::addRef(*connection_)))))) {
+    connection_->network = network_.get();
+    connection_->place = place_.get();
     // The RPC system stops reading a connection with this many bytes of calls unanswered:
     // per-connection back-pressure, two largest messages deep.
-    rpc_.setFlowLimit(2 * reader_options.traversalLimitInWords);
+    rpc_->setFlowLimit(2 * reader_options.traversalLimitInWords);
     state_.connections.insert(connection_.get());
   }
-  ~ConnectionHolder() {
-    connection_->network = nullptr;
-    connection_->closed = true;
-    state_.connections.erase(connection_.get());
-  }
+  ~ConnectionHolder() { Detach(); }
 
   Connection& connection() { return *connection_; }
-  capnp::TwoPartyVatNetwork& network() { return network_; }
+  capnp::TwoPartyVatNetwork& network() { return *network_; }
+  Admission::Place& place() { return *place_; }
+
+  // Ends the RPC system (the client's calls end with the connection) and gives back the socket,
+  // to tell the client why.
+  kj::Own<kj::AsyncIoStream> TakeStream() {
+    Detach();
+    return kj::mv(stream_);
+  }
 
  private:
+  void Detach() {
+    if (rpc_.get() == nullptr) return;
+    connection_->network = nullptr;
+    connection_->place = nullptr;
+    connection_->closed = true;
+    state_.connections.erase(connection_.get());
+    rpc_ = nullptr;  // before the network it uses
+    network_ = nullptr;
+    place_ = nullptr;
+  }
+
   ServiceState& state_;
   kj::Own<kj::AsyncIoStream> stream_;
-  capnp::TwoPartyVatNetwork network_;
+  std::unique_ptr<Admission::Place> place_;
+  kj::Own<capnp::TwoPartyVatNetwork> network_;
   kj::Own<Connection> connection_;
-  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc_;
+  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc_;
 };
+
+// The bytes of a Cap'n Proto RPC Abort message carrying `reason`: a client's RPC system ends
+// every call of the connection with it, so the client learns why it was refused rather than
+// "Peer disconnected".
+kj::Array<capnp::word> AbortMessage(const std::string& reason) {
+  capnp::MallocMessageBuilder message(64);
+  auto abort = message.initRoot<capnp::rpc::Message>().initAbort();
+  abort.setType(capnp::rpc::Exception::Type::OVERLOADED);
+  abort.setReason(reason);
+  return capnp::messageToFlatArray(message);
+}
 
 class Listener final : private kj::TaskSet::ErrorHandler {
  public:
   // `tls`, when not null, secures every connection (and outlives the listener).
-  Listener(ServiceState& state, kj::Timer& timer, kj::TlsContext* tls,
+  // `admission` outlives the listener.
+  Listener(ServiceState& state, Admission& admission, kj::Timer& timer, kj::TlsContext* tls,
            const std::function<void(std::string_view)>& log)
-      : state_(state), timer_(timer), tls_(tls), log_(log) {
+      : state_(state), admission_(admission), timer_(timer), tls_(tls), log_(log) {
     reader_options_.traversalLimitInWords =
         state.options.limits.message_bytes_max / sizeof(capnp::word);
   }
 
   kj::Promise<void> Accept(kj::ConnectionReceiver& receiver) {
     return receiver.accept().then([this, &receiver](kj::Own<kj::AsyncIoStream> stream) {
-      if (state_.connections.size() + handshakes_ >= state_.options.limits.connections_max) {
-        // Dropped at once: a flood of connections costs nothing.
+      Admission::Outcome outcome = admission_.Admit(PeerAddress(*stream));
+      if (outcome.evicted.has_value()) {
+        state_.metrics.ConnectionsEvicted(*outcome.evicted).Increment();
+      }
+      if (outcome.place == nullptr) {
+        // Every connection is logged in. Told why over plain TCP; over TLS dropped at once,
+        // rather than paying a handshake for a connection turned away.
         state_.metrics.connections_rejected_total.Increment();
+        if (tls_ == nullptr) tasks_.add(Refuse(kj::mv(stream), outcome.refusal));
       } else {
         state_.metrics.connections_accepted_total.Increment();
-        tasks_.add(tls_ != nullptr ? Handshake(kj::mv(stream)) : Serve(kj::mv(stream)));
+        tasks_.add(tls_ != nullptr ? Handshake(kj::mv(stream), std::move(outcome.place))
+                                   : Serve(kj::mv(stream), std::move(outcome.place)));
       }
       return Accept(receiver);
     });
   }
 
  private:
-  // A handshake gets the login timeout too. A failure (a client without TLS, or one that does
-  // not trust the certificate) is one line in the log, never a stack trace.
-  kj::Promise<void> Handshake(kj::Own<kj::AsyncIoStream> stream) {
-    ++handshakes_;
+  // Refusals being told at once; more are closed without a word. Each holds a socket for at
+  // most kRefusalLinger.
+  static constexpr uint32_t kRefusalsMax = 32;
+  // After the refusal the server reads (and drops) what the client still sends until it closes:
+  // closing with unread bytes would reset the connection, and the client could lose the reason.
+  static constexpr auto kRefusalLinger = 1 * kj::SECONDS;
+  static constexpr uint64_t kRefusalDrainBytesMax = 64 << 10;
+
+  static std::string PeerAddress(kj::AsyncIoStream& stream) {
+    sockaddr_storage address{};
+    kj::uint length = sizeof(address);
+    KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
+                   stream.getpeername(reinterpret_cast<sockaddr*>(&address), &length);
+                 })) {
+      return "local";
+    }
+    return internal::AddressKey(reinterpret_cast<sockaddr*>(&address), length);
+  }
+
+  // A handshake gets the login timeout too, and counts as a connection not logged in (an
+  // evicted one ends at once: the client learns no reason). A failure (a client without TLS, or
+  // one that does not trust the certificate) is one line in the log, never a stack trace.
+  kj::Promise<void> Handshake(kj::Own<kj::AsyncIoStream> stream,
+                              std::unique_ptr<Admission::Place> place) {
+    auto evicted = kj::newPromiseAndFulfiller<kj::Own<kj::AsyncIoStream>>();
+    place->on_evicted = [fulfiller = evicted.fulfiller.get()](const std::string&) {
+      fulfiller->reject(KJ_EXCEPTION(DISCONNECTED, "evicted: too many connections not logged in"));
+    };
+    Admission::Place& borrowed = *place;
     return timer_
         .timeoutAfter(state_.options.limits.login_timeout_ms * kj::MILLISECONDS,
                       tls_->wrapServer(kj::mv(stream)))
+        .exclusiveJoin(kj::mv(evicted.promise))
         .then(
-            [this](kj::Own<kj::AsyncIoStream> secured) {
-              --handshakes_;
-              return Serve(kj::mv(secured));
+            [this, place = std::move(place)](kj::Own<kj::AsyncIoStream> secured) mutable {
+              place->on_evicted = nullptr;
+              return Serve(kj::mv(secured), std::move(place));
             },
-            [this](kj::Exception&& exception) {
-              --handshakes_;
+            [this, &borrowed](kj::Exception&& exception) -> kj::Promise<void> {
+              if (borrowed.evicted()) return kj::READY_NOW;
               state_.metrics.tls_handshakes_failed_total.Increment();
               log_(absl::StrCat("TLS handshake failed: ", internal::TlsFailureReason(exception)));
-            });
+              return kj::READY_NOW;
+            })
+        .attach(kj::mv(evicted.fulfiller));
   }
 
-  kj::Promise<void> Serve(kj::Own<kj::AsyncIoStream> stream) {
-    auto holder = kj::heap<ConnectionHolder>(state_, kj::mv(stream), reader_options_);
+  // Serves until the client goes, the connection is closed (Connection::Close), the login
+  // timeout passes without a login, or the connection is evicted; the last two are told why.
+  kj::Promise<void> Serve(kj::Own<kj::AsyncIoStream> stream,
+                          std::unique_ptr<Admission::Place> place) {
+    auto holder =
+        kj::heap<ConnectionHolder>(state_, kj::mv(stream), reader_options_, std::move(place));
     auto closed = kj::newPromiseAndFulfiller<void>();
+    auto evicted = kj::newPromiseAndFulfiller<std::string>();
     Connection& connection = holder->connection();
     connection.closer = kj::mv(closed.fulfiller);
+    holder->place().on_evicted = [fulfiller = evicted.fulfiller.get()](const std::string& why) {
+      fulfiller->fulfill(std::string(why));
+    };
+    const uint32_t timeout_ms = state_.options.limits.login_timeout_ms;
     auto login_deadline =
-        timer_.afterDelay(state_.options.limits.login_timeout_ms * kj::MILLISECONDS)
-            .then([&connection]() -> kj::Promise<void> {
+        timer_.afterDelay(timeout_ms * kj::MILLISECONDS)
+            .then([&connection, timeout_ms]() -> kj::Promise<std::string> {
               if (connection.authenticated) return kj::NEVER_DONE;
-              return kj::READY_NOW;
+              return absl::StrCat(internal::kRefusedMarker, "not logged in within ", timeout_ms,
+                                  " ms (--login-timeout-ms)");
             });
     return holder->network()
         .onDisconnect()
-        .exclusiveJoin(kj::mv(closed.promise))
+        .then([] { return std::string(); })
+        .exclusiveJoin(closed.promise.then([] { return std::string(); }))
         .exclusiveJoin(kj::mv(login_deadline))
-        .attach(kj::mv(holder));
+        .exclusiveJoin(kj::mv(evicted.promise))
+        .then([this, holder = kj::mv(holder)](std::string why) mutable -> kj::Promise<void> {
+          if (why.empty()) return kj::READY_NOW;
+          kj::Own<kj::AsyncIoStream> socket = holder->TakeStream();
+          holder = nullptr;
+          return Refuse(kj::mv(socket), why);
+        })
+        .attach(kj::mv(evicted.fulfiller));
+  }
+
+  // Tells a client why it is turned away (an RPC Abort), then closes once it has gone, or after
+  // kRefusalLinger.
+  kj::Promise<void> Refuse(kj::Own<kj::AsyncIoStream> stream, const std::string& why) {
+    if (refusals_ >= kRefusalsMax) return kj::READY_NOW;  // dropping the stream closes it
+    ++refusals_;
+    kj::Array<capnp::word> message = AbortMessage(why);
+    kj::AsyncIoStream& socket = *stream;
+    auto bytes = message.asBytes();
+    auto told = socket.write(bytes.begin(), bytes.size()).then([this, &socket] {
+      socket.shutdownWrite();
+      return Drain(socket, 0);
+    });
+    return timer_.timeoutAfter(kRefusalLinger, kj::mv(told))
+        .then([] {}, [](kj::Exception&&) {})
+        .attach(kj::mv(stream), kj::mv(message), kj::defer([this] { --refusals_; }));
+  }
+
+  kj::Promise<void> Drain(kj::AsyncIoStream& socket, uint64_t drained_bytes) {
+    return socket.tryRead(drain_scratch_, 1, sizeof(drain_scratch_))
+        .then([this, &socket, drained_bytes](size_t got) -> kj::Promise<void> {
+          if (got == 0 || drained_bytes + got > kRefusalDrainBytesMax) return kj::READY_NOW;
+          return Drain(socket, drained_bytes + got);
+        });
   }
 
   void taskFailed(kj::Exception&& exception) override {
@@ -187,11 +302,13 @@ class Listener final : private kj::TaskSet::ErrorHandler {
   }
 
   ServiceState& state_;
+  Admission& admission_;
   kj::Timer& timer_;
   kj::TlsContext* tls_;
   const std::function<void(std::string_view)>& log_;
   capnp::ReaderOptions reader_options_;
-  uint64_t handshakes_ = 0;  // connections accepted whose TLS handshake is under way
+  uint32_t refusals_ = 0;         // connections being told they are refused
+  kj::byte drain_scratch_[4096];  // what refused clients still send, dropped
   kj::TaskSet tasks_{*this};
 };
 
@@ -338,19 +455,28 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
 
   // Gauges of the engine's state are set after each change (Core::AfterChange); the rest are
   // read when scraped, on this thread.
-  MetricsHttpServer metrics_server(io.provider->getTimer(), [&] {
-    metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
-    metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
-    metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
-    if (role != nullptr) {
-      metrics.group_leader.Set(role->leading() ? 1 : 0);
-      metrics.group_epoch.Set(static_cast<int64_t>(role->epoch()));
-      metrics.group_in_sync.Set(static_cast<int64_t>(role->in_sync_count()));
-      metrics.group_committed_op.Set(static_cast<int64_t>(core->group_committed_op()));
-    }
-    metrics.UpdateProcessMetrics();
-    return registry.Render();
-  });
+  Admission admission(options.limits);
+  MetricsHttpServer* scraped = nullptr;  // the server below, once built
+  MetricsHttpServer metrics_server(
+      io.provider->getTimer(),
+      [&] {
+        metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
+        metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
+        metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
+        metrics.connections_unauthenticated.Set(static_cast<int64_t>(admission.unauthenticated()));
+        Counter& unauthorized = metrics.metrics_requests_unauthorized_total;
+        unauthorized.Add(scraped->unauthorized_requests() - unauthorized.Value());
+        if (role != nullptr) {
+          metrics.group_leader.Set(role->leading() ? 1 : 0);
+          metrics.group_epoch.Set(static_cast<int64_t>(role->epoch()));
+          metrics.group_in_sync.Set(static_cast<int64_t>(role->in_sync_count()));
+          metrics.group_committed_op.Set(static_cast<int64_t>(core->group_committed_op()));
+        }
+        metrics.UpdateProcessMetrics();
+        return registry.Render();
+      },
+      options.metrics_token);
+  scraped = &metrics_server;
   kj::Own<kj::ConnectionReceiver> metrics_receiver;
   std::string metrics_bound;
   kj::Promise<void> serving_metrics = kj::NEVER_DONE;
@@ -360,14 +486,15 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
         metrics_server.Listen(*metrics_receiver).eagerlyEvaluate([&log](kj::Exception&& exception) {
           log(absl::StrCat("metrics endpoint stopped: ", exception.getDescription().cStr()));
         });
-    log(absl::StrCat("metrics at http://", metrics_bound, "/metrics"));
+    log(absl::StrCat("metrics at http://", metrics_bound, "/metrics",
+                     options.metrics_token.empty() ? "" : " (bearer token required)"));
   }
   if (!options.ready_file.empty()) {
     LEDGER_RETURN_IF_ERROR(
         WriteReadyFile(options.ready_file, absl::StrCat(bound, "\n", metrics_bound, "\n")));
   }
 
-  Listener listener(state, io.provider->getTimer(), tls.context.get(), log);
+  Listener listener(state, admission, io.provider->getTimer(), tls.context.get(), log);
   kj::Promise<void> accepting =
       listener.Accept(*receiver).eagerlyEvaluate([&log](kj::Exception&& exception) {
         log(absl::StrCat("stopped accepting connections: ", exception.getDescription().cStr()));

@@ -42,6 +42,13 @@ struct ServerLimits {
   // A connection whose unread replies exceed this is closed: its client stopped reading.
   uint64_t unsent_reply_bytes_max = uint64_t{64} << 20;
   uint32_t login_timeout_ms = 10'000;  // unauthenticated connections are closed after this
+  // Connections not logged in yet (TLS handshakes included), all addresses together and from
+  // one address (an IPv6 /64), each at most connections_max. A new connection past either
+  // evicts the oldest one not logged in (net/internal/admission.h says which and why), which
+  // is told so. A client logs in within a round trip or two: 64 covers bursts of clients
+  // starting together, and leaves three quarters of 256 connections to logged-in ones.
+  uint32_t unauthenticated_max = 64;
+  uint32_t unauthenticated_per_address_max = 32;
 };
 
 // Membership of a replica group (docs/replication.md). Without a group name the server runs
@@ -66,7 +73,8 @@ struct ServerOptions {
   std::string listen_address = "127.0.0.1:7700";  // host:port; port 0 picks a free one
   std::string token;                              // the secret clients log in with
   std::string metrics_address;                    // host:port for GET /metrics; empty: none
-  std::string tls_certificate_file;               // PEM; with tls_key_file, the RPC port is TLS
+  std::string metrics_token;         // not empty: /metrics wants "Authorization: Bearer <token>"
+  std::string tls_certificate_file;  // PEM; with tls_key_file, the RPC port is TLS
   std::string tls_key_file;
   std::string ready_file;  // once listening, "<rpc address>\n<metrics address>\n" goes here
   uint32_t shard_count = 1;

@@ -34,6 +34,8 @@ constexpr std::string_view kQueryMethodNames[] = {
     "get_posted_at_value_time", "query_accounts",  "query_transfers"};
 constexpr std::string_view kRejectReasonNames[] = {"batch_too_large", "ids_too_many", "malformed",
                                                    "shutting_down",   "engine_full",  "not_leader"};
+constexpr std::string_view kEvictReasonNames[] = {"unauthenticated", "unauthenticated_per_address",
+                                                  "connections"};
 
 // Every name is a non-empty [a-z0-9_]+ and no two in a table are alike.
 template <typename Names>
@@ -54,11 +56,13 @@ constexpr bool AreDistinctLabelValues(const Names& names) {
 static_assert(std::size(kOperationNames) == kOperationCount &&
               std::size(kBatchOutcomeNames) == kBatchOutcomeCount &&
               std::size(kQueryMethodNames) == kQueryMethodCount &&
-              std::size(kRejectReasonNames) == kRejectReasonCount);
+              std::size(kRejectReasonNames) == kRejectReasonCount &&
+              std::size(kEvictReasonNames) == kEvictReasonCount);
 static_assert(AreDistinctLabelValues(kOperationNames) &&
               AreDistinctLabelValues(kBatchOutcomeNames) &&
               AreDistinctLabelValues(kQueryMethodNames) &&
-              AreDistinctLabelValues(kRejectReasonNames));
+              AreDistinctLabelValues(kRejectReasonNames) &&
+              AreDistinctLabelValues(kEvictReasonNames));
 
 template <size_t kCount, typename Enum>
 std::string_view NameOf(const std::string_view (&names)[kCount], Enum value) {
@@ -173,13 +177,25 @@ ServerMetrics::ServerMetrics(Registry& registry)
       connections_accepted_total(
           registry.AddCounter("ledger_connections_accepted_total", "RPC connections accepted.")),
       connections_rejected_total(registry.AddCounter(
-          "ledger_connections_rejected_total", "RPC connections closed at once: over the limit.")),
+          "ledger_connections_rejected_total",
+          "RPC connections refused when accepted: every one of --max-connections was logged in.")),
+      connections_unauthenticated(
+          registry.AddGauge("ledger_connections_unauthenticated",
+                            "RPC connections not logged in yet (TLS handshakes included).")),
+      connections_evicted_total(registry.AddCounterFamily(
+          "ledger_connections_evicted_total",
+          "RPC connections not logged in that were closed to admit a newer one, by the budget "
+          "that was full: all addresses', the new one's address's, or all connections'.",
+          {"reason"}, LabelsOf(kEvictReasonNames))),
       tls_handshakes_failed_total(
           registry.AddCounter("ledger_tls_handshakes_failed_total",
                               "TLS handshakes that failed or timed out (clients without TLS, "
                               "untrusted certificates).")),
       logins_failed_total(
           registry.AddCounter("ledger_logins_failed_total", "Logins refused: wrong token.")),
+      metrics_requests_unauthorized_total(registry.AddCounter(
+          "ledger_metrics_requests_unauthorized_total",
+          "Requests to the metrics endpoint answered 401: without its token, or a wrong one.")),
       last_op(registry.AddGauge("ledger_last_op", "The log's last op number (sequenced).")),
       durable_op(registry.AddGauge("ledger_durable_op", "The last op number durable on disk.")),
       accounts(registry.AddGauge("ledger_accounts", "Accounts in the ledger.")),
@@ -280,6 +296,10 @@ Histogram& ServerMetrics::QueryLatency(QueryMethod method) const {
 
 Counter& ServerMetrics::RequestsRejected(RejectReason reason) const {
   return requests_rejected_total.child(static_cast<size_t>(reason));
+}
+
+Counter& ServerMetrics::ConnectionsEvicted(EvictReason reason) const {
+  return connections_evicted_total.child(static_cast<size_t>(reason));
 }
 
 }  // namespace ledger::net

@@ -64,6 +64,15 @@ enum class RejectReason : uint8_t {
 inline constexpr size_t kRejectReasonCount = 6;
 std::string_view RejectReasonName(RejectReason reason);  // "batch_too_large"
 
+// Which budget of connections not logged in (ServerLimits) was full when the oldest of them was
+// closed to admit a new connection.
+enum class EvictReason : uint8_t {
+  kUnauthenticated = 0,            // unauthenticated_max, all addresses together
+  kUnauthenticatedPerAddress = 1,  // unauthenticated_per_address_max, the new one's address
+  kConnections = 2,                // connections_max, logged in or not
+};
+inline constexpr size_t kEvictReasonCount = 3;
+
 // Histogram bounds in ns. A batch waits for the log: commit p50 0.6-1.1 ms and p99 2-5 ms on
 // the reference disk (docs/benchmarks.md), so 50 µs to 1 s in 1-2.5-5 steps brackets it with
 // room on both sides. Queries and single WAL flushes can be faster: from 10 µs.
@@ -106,6 +115,7 @@ struct ServerMetrics {
   Counter& Queries(QueryMethod method) const;
   Histogram& QueryLatency(QueryMethod method) const;  // observe ns from receipt to reply
   Counter& RequestsRejected(RejectReason reason) const;
+  Counter& ConnectionsEvicted(EvictReason reason) const;
 
   Family<Counter>& events_total;
   Family<Counter>& batches_total;
@@ -124,8 +134,11 @@ struct ServerMetrics {
   Gauge& connections;
   Counter& connections_accepted_total;
   Counter& connections_rejected_total;
+  Gauge& connections_unauthenticated;  // not logged in yet (TLS handshakes included)
+  Family<Counter>& connections_evicted_total;
   Counter& tls_handshakes_failed_total;
   Counter& logins_failed_total;
+  Counter& metrics_requests_unauthorized_total;  // set when scraped
 
   Gauge& last_op;
   Gauge& durable_op;

@@ -3,11 +3,13 @@
 //   ledgerd init --data-dir DIR        create a data directory and its login token
 //   ledgerd [run] --data-dir DIR ...   serve it (see --help)
 //
-// Exit codes: 0 clean shutdown, 64 usage, 66 the data directory is missing or not initialised,
+// Exit codes: 0 clean shutdown, 64 usage (or a token file others may open), 66 the data
+// directory or token file is missing or not initialised,
 // 69 the address cannot be bound or another server holds the directory, 74 the log failed or
 // is corrupt, 70 anything else.
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,16 +49,20 @@ constexpr size_t kTokenBytes = 32;  // 256 bits: not guessable at any login rate
 
 constexpr const char* kUsage = R"(usage:
   ledgerd init [--data-dir DIR] [--token-file FILE] [--segment-size-mib N]
-      Creates the data directory (default: data) and a random login token
-      (default: DIR/token, readable by its owner only).
+      Creates the data directory (default: data; mode 0700, and everything the server
+      writes in it is 0600) and a random login token (default: DIR/token, mode 0600).
   ledgerd [run] [flags]
       Recovers the ledger in the data directory and serves it until SIGTERM or SIGINT.
 
 flags for run:
   --data-dir DIR              data directory created by `ledgerd init` (default: data)
   --listen HOST:PORT          RPC address (default: 127.0.0.1:7700; port 0 picks one)
-  --token-file FILE           the login token (default: DIR/token)
+  --token-file FILE           the login token (default: DIR/token); refused (exit 64) when
+                              group or others may read or write it: chmod 600 FILE
   --metrics HOST:PORT         serve Prometheus metrics at http://HOST:PORT/metrics
+  --metrics-token-file FILE   /metrics then answers only requests with the header
+                              "Authorization: Bearer <token in FILE>" (401 otherwise); mode
+                              0600, as --token-file
   --tls-cert FILE --tls-key FILE
                               serve RPC over TLS with this PEM certificate and key
   --shards N                  shards (1 to 16, default 1; docs/shards.md)
@@ -80,7 +86,14 @@ flags for run:
   --max-query-ids N           ids per lookup (default 8190)
   --max-query-results N       results per query page (default 8190)
   --max-message-bytes N       largest request (default 8388608)
-  --max-connections N         concurrent connections (default 256)
+  --max-connections N         concurrent connections (default 256); when all are logged in,
+                              a new one is refused and told why
+  --max-unauthenticated N     connections not logged in yet (default 64, at most
+                              --max-connections); past it, the oldest of them (of the address
+                              holding the most) is closed to admit the new one, and told why
+  --max-unauthenticated-per-address N
+                              the same from one address (an IPv6 /64) (default 32); past it, that
+                              address's oldest is closed
   --max-inflight-calls N      calls in flight per connection (default 64)
   --max-inflight-bytes N      request bytes in flight, all connections (default 536870912)
   --login-timeout-ms N        close connections not logged in after N ms (default 10000)
@@ -92,7 +105,7 @@ flags for a replica group (docs/replication.md; all of the first five, or none):
   --etcd HOST:PORT[,...]      etcd members' client addresses
   --member NAME               this member's name in the group
   --replication-listen HOST:PORT   where the other members reach it (port 0 picks one)
-  --group-token-file FILE     the members' shared secret
+  --group-token-file FILE     the members' shared secret (mode 0600, as --token-file)
   --replication-advertise HOST:PORT  the address the others dial, if not the bound one
   --bootstrap-group           may start a group that has no configuration in etcd yet
   --lag-max-ms N              a follower lagging this long leaves the in-sync set (default 2000)
@@ -182,6 +195,12 @@ absl::Status WriteNewToken(const std::string& path) {
   const std::string token = Hex(bytes, sizeof(bytes)) + "\n";
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return absl::ErrnoToStatus(errno, path);
+  // 0600 whatever the umask: `ledgerd run` refuses a token file others may open.
+  if (fchmod(fd, 0600) != 0) {
+    const int error = errno;
+    close(fd);
+    return absl::ErrnoToStatus(error, path);
+  }
   const bool written = write(fd, token.data(), token.size()) == static_cast<ssize_t>(token.size());
   const bool synced = fsync(fd) == 0;
   close(fd);
@@ -222,6 +241,12 @@ int Init(Flags& flags) {
     return Fail(InitExitCode(status),
                 absl::StrCat("cannot initialise ", data_dir, ": ", std::string(status.message())));
   }
+  // Directory::Init creates the directory for its owner only, but may take an empty one that
+  // exists: that one is closed too.
+  if (chmod(data_dir.c_str(), 0700) != 0) {
+    return Fail(kExitCantCreate, absl::StrCat("cannot make ", data_dir,
+                                              " its owner's only: ", std::strerror(errno)));
+  }
   if (absl::Status status = WriteNewToken(token_file); !status.ok()) {
     return Fail(InitExitCode(status),
                 absl::StrCat("cannot write the token: ", std::string(status.message())));
@@ -257,6 +282,23 @@ uint64_t AutoHotTransfers(const net::ServerOptions& options) {
   const uint64_t millions = memory_bytes / 4 / 384 / 1'000'000;
   return std::max<uint64_t>(millions * 1'000'000,
                             4 * options.limits.batch_events_max * options.shard_count);
+}
+
+// A token file others may read or write is a wrong setting (64, like a wrong flag); one that
+// is missing or too short, 66.
+int TokenExitCode(const absl::Status& status) {
+  return absl::IsPermissionDenied(status) ? kExitUsage : kExitNoInput;
+}
+
+// A data directory made before its files were its owner's only (or opened up by hand) still
+// serves; the operator is told how to close it. Its older files keep their modes.
+void WarnIfOpenToOthers(const std::string& data_dir) {
+  struct stat status {};
+  if (stat(data_dir.c_str(), &status) != 0 || (status.st_mode & 077) == 0) return;
+  std::fprintf(stderr,
+               "ledgerd: warning: the data directory %s is open to others than its owner (mode "
+               "%04o): they may read every transaction in its log; run: chmod -R go= %s\n",
+               data_dir.c_str(), status.st_mode & 07777u, data_dir.c_str());
 }
 
 // Empty when the group flags are all given or all absent; else what is wrong.
@@ -351,6 +393,7 @@ int Run(Flags& flags) {
   std::string token_file;
   std::string etcd;
   std::string group_token_file;
+  std::string metrics_token_file;
   bool help = false;
   net::ServerLimits& limits = options.limits;
   const uint64_t kU32 = 0xffffffffu;
@@ -384,6 +427,12 @@ int Run(Flags& flags) {
        {"--max-message-bytes",
         Number("--max-message-bytes", &limits.message_bytes_max, 64 << 10, uint64_t{1} << 31)},
        {"--max-connections", Number("--max-connections", &limits.connections_max, 1, 1 << 20)},
+       {"--max-unauthenticated",
+        Number("--max-unauthenticated", &limits.unauthenticated_max, 1, 1 << 20)},
+       {"--max-unauthenticated-per-address",
+        Number("--max-unauthenticated-per-address", &limits.unauthenticated_per_address_max, 1,
+               1 << 20)},
+       {"--metrics-token-file", Text(&metrics_token_file)},
        {"--max-inflight-calls",
         Number("--max-inflight-calls", &limits.inflight_calls_max, 1, kU32)},
        {"--login-timeout-ms", Number("--login-timeout-ms", &limits.login_timeout_ms, 1, 3'600'000)},
@@ -422,14 +471,29 @@ int Run(Flags& flags) {
     return Fail(kExitUsage, absl::StrCat(problem, "\n", kUsage));
   }
   if (token_file.empty()) token_file = options.data_dir + "/token";
-  absl::StatusOr<std::string> token = net::ReadTokenFile(token_file);
-  if (!token.ok()) return Fail(kExitNoInput, std::string(token.status().message()));
+  absl::StatusOr<std::string> token = net::ReadPrivateTokenFile(token_file);
+  if (!token.ok())
+    return Fail(TokenExitCode(token.status()), std::string(token.status().message()));
   options.token = *token;
   if (!group_token_file.empty()) {
-    absl::StatusOr<std::string> group_token = net::ReadTokenFile(group_token_file);
-    if (!group_token.ok()) return Fail(kExitNoInput, std::string(group_token.status().message()));
+    absl::StatusOr<std::string> group_token = net::ReadPrivateTokenFile(group_token_file);
+    if (!group_token.ok()) {
+      return Fail(TokenExitCode(group_token.status()), std::string(group_token.status().message()));
+    }
     options.group.token = *group_token;
   }
+  if (!metrics_token_file.empty()) {
+    if (options.metrics_address.empty()) {
+      return Fail(kExitUsage, absl::StrCat("--metrics-token-file needs --metrics\n", kUsage));
+    }
+    absl::StatusOr<std::string> metrics_token = net::ReadPrivateTokenFile(metrics_token_file);
+    if (!metrics_token.ok()) {
+      return Fail(TokenExitCode(metrics_token.status()),
+                  std::string(metrics_token.status().message()));
+    }
+    options.metrics_token = *metrics_token;
+  }
+  WarnIfOpenToOthers(options.data_dir);
   return Serve(options);
 }
 

@@ -21,6 +21,9 @@ inline constexpr char kLedgerFullMarker[] = "ledger full: ";
 // In a replica group member's refusal of a call it cannot serve, before the leader's client
 // address: the client reconnects there (net/client.cc).
 inline constexpr char kLeaderIsAtMarker[] = "the leader is at ";
+// Starts every reason a server gives a connection it turns away (net/internal/admission.h): the
+// client's status is then ResourceExhausted, with the reason from here on.
+inline constexpr char kRefusedMarker[] = "the server refused the connection: ";
 
 // Words per encoded record: data section, pointers, and 2 words per U128. Size hints built
 // from these put a whole message in one segment: without one, a batch spreads over growing

@@ -905,6 +905,10 @@ class GatewayImpl final : public rpc::Gateway::Server {
       connection_->Close();
       Fail(kj::Exception::Type::DISCONNECTED, "this connection is already logged in");
     }
+    if (connection_->place == nullptr || connection_->place->evicted()) {
+      // Evicted (net/internal/admission.h): the client is being told why.
+      Fail(kj::Exception::Type::DISCONNECTED, "the connection is closing");
+    }
     if (!TokenMatches(context.getParams().getToken(), state_.options.token)) {
       ++connection_->failed_logins;
       state_.metrics.logins_failed_total.Increment();
@@ -915,6 +919,8 @@ class GatewayImpl final : public rpc::Gateway::Server {
           });
     }
     connection_->authenticated = true;
+    connection_->place
+        ->LoggedIn();  // no longer counts against the budgets of connections not logged in
     connection_->stale_reads = context.getParams().getStaleReads();
     auto results = context.getResults(ReplyWords(16, 1));
     results.setLedger(kj::heap<LedgerImpl>(state_, kj::addRef(*connection_)));

@@ -13,6 +13,7 @@
 #include "capnp/rpc-twoparty.h"
 #include "kj/async-io.h"
 #include "kj/timer.h"
+#include "net/internal/admission.h"
 #include "net/internal/core.h"
 #include "net/ledger.capnp.h"
 #include "net/server.h"
@@ -28,6 +29,7 @@ struct Connection : public kj::Refcounted {
   uint32_t failed_logins = 0;
   uint32_t inflight_calls = 0;
   capnp::TwoPartyVatNetwork* network = nullptr;  // borrowed; null once the socket is gone
+  Admission::Place* place = nullptr;             // borrowed; null once the socket is gone
   kj::Own<kj::PromiseFulfiller<void>> closer;    // fulfilling it closes the connection
   void Close() {
     if (!closed && closer->isWaiting()) closer->fulfill();

@@ -79,8 +79,10 @@ class Cluster {
         etcd_(network_.ip(kEtcdHost), network_.Launcher(kEtcdHost)),
         members_(kMembers) {
     if (!network_.ok() || !network_.Enter(kClientHost)) return;
-    std::ofstream(directory_.path() + "/client-token") << kClientToken << "\n";
-    std::ofstream(directory_.path() + "/group-token") << "group-token-of-the-harness\n";
+    net::testing::WriteTokenFile(directory_.path() + "/client-token",
+                                 std::string(kClientToken) + "\n");
+    net::testing::WriteTokenFile(directory_.path() + "/group-token",
+                                 "group-token-of-the-harness\n");
     if (!etcd_.Start()) {
       ADD_FAILURE() << "etcd did not start: " << etcd_.log();
       return;

@@ -47,8 +47,10 @@ class Group {
                  std::vector<std::string> flags = {"--hot-transfers", "0"})
       : members_(size), flags_(std::move(flags)) {
     EXPECT_TRUE(etcd_.Start()) << etcd_.log();
-    WriteFile(directory_.path() + "/client-token", "client-token-of-the-test-group\n");
-    WriteFile(directory_.path() + "/group-token", "group-token-of-the-test-group\n");
+    net::testing::WriteTokenFile(directory_.path() + "/client-token",
+                                 "client-token-of-the-test-group\n");
+    net::testing::WriteTokenFile(directory_.path() + "/group-token",
+                                 "group-token-of-the-test-group\n");
     for (auto& member : members_) {
       member = std::make_unique<ServerProcess>(init_flags);
       EXPECT_EQ(member->init_exit_code(), 0);
@@ -129,10 +131,6 @@ class Group {
   }
 
  private:
-  static void WriteFile(const std::string& path, const std::string& text) {
-    std::ofstream(path) << text;
-  }
-
   wal::testing::TemporaryDirectory directory_;
   testing::EtcdProcess etcd_;
   std::vector<std::unique_ptr<ServerProcess>> members_;

@@ -52,7 +52,9 @@ namespace {
 
 using testing::Connect;
 using testing::Describe;
+using testing::RawSocket;
 using testing::RpcConnection;
+using testing::SendOutcome;
 using testing::ServerProcess;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -226,76 +228,6 @@ void ExpectCleanShutdown(ServerProcess& server) {
 
 // ---------------------------------------------------------------------------------------------
 // Raw TCP
-
-enum class SendOutcome { kSent, kClosed, kStalled };
-
-class RawSocket {
- public:
-  // Connects to "host:port" (IPv4). A small receive buffer makes a client that never reads
-  // back up sooner.
-  explicit RawSocket(const std::string& address, int receive_buffer_bytes = 0) {
-    const size_t colon = address.rfind(':');
-    sockaddr_in peer{};
-    peer.sin_family = AF_INET;
-    peer.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-    if (inet_pton(AF_INET, address.substr(0, colon).c_str(), &peer.sin_addr) != 1) return;
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) return;
-    if (receive_buffer_bytes > 0) {
-      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof(receive_buffer_bytes));
-    }
-    if (connect(fd_, reinterpret_cast<const sockaddr*>(&peer), sizeof(peer)) != 0) Close();
-  }
-  ~RawSocket() { Close(); }
-  RawSocket(const RawSocket&) = delete;
-  RawSocket& operator=(const RawSocket&) = delete;
-
-  bool connected() const { return fd_ >= 0; }
-
-  // Writes all of `bytes`, unless the server closes the connection (kClosed) or takes nothing
-  // for `stall` (kStalled: it stopped reading this connection).
-  SendOutcome Send(std::span<const std::byte> bytes, milliseconds stall) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      pollfd poll_fd{fd_, POLLOUT, 0};
-      const int ready = poll(&poll_fd, 1, static_cast<int>(stall.count()));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) return SendOutcome::kStalled;
-      if ((poll_fd.revents & (POLLERR | POLLHUP)) != 0) return SendOutcome::kClosed;
-      const ssize_t count =
-          send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (count < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      if (count < 0) return SendOutcome::kClosed;
-      sent += static_cast<size_t>(count);
-    }
-    return SendOutcome::kSent;
-  }
-
-  // True when the server closes the connection within `timeout`; what it sends is dropped.
-  bool WaitClosed(milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    char buffer[65536];
-    while (true) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return false;
-      pollfd poll_fd{fd_, POLLIN, 0};
-      const int ready = poll(&poll_fd, 1, static_cast<int>(left));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) continue;
-      const ssize_t count = recv(fd_, buffer, sizeof(buffer), MSG_DONTWAIT);
-      if (count < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      if (count <= 0) return true;  // EOF, or reset
-    }
-  }
-
-  void Close() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Raw Cap'n Proto RPC frames, for clients that must not read their replies

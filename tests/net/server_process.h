@@ -33,6 +33,13 @@ inline std::string ReadWholeFile(const std::string& path) {
   return text.str();
 }
 
+// Writes a token file as ledgerd wants it: its owner's only (mode 0600), or it refuses to start.
+inline void WriteTokenFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
 // Forks and execs `argv`; stdout and stderr go to `log_path`. Returns the pid (or -1).
 inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
   const pid_t parent = getpid();
@@ -57,8 +64,10 @@ inline int WaitExit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// GET over a plain socket: the test needs no HTTP client.
-inline std::string HttpGet(const std::string& address, const std::string& path) {
+// GET over a plain socket: the test needs no HTTP client. `headers`: more header lines, each
+// ending with "\r\n".
+inline std::string HttpGet(const std::string& address, const std::string& path,
+                           const std::string& headers = "") {
   const size_t colon = address.rfind(':');
   sockaddr_in socket_address{};
   socket_address.sin_family = AF_INET;
@@ -69,7 +78,8 @@ inline std::string HttpGet(const std::string& address, const std::string& path) 
     close(fd);
     return "";
   }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string request =
+      "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n";
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
   shutdown(fd, SHUT_WR);  // the whole request is sent: the server answers and closes
   std::string response;
@@ -132,6 +142,7 @@ class ServerProcess {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
+        start_exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         return false;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -159,6 +170,8 @@ class ServerProcess {
   int Kill() { return Signal(SIGKILL); }
 
   int init_exit_code() const { return init_exit_code_; }
+  // The exit code of a server that exited instead of listening (Start returned false).
+  int start_exit_code() const { return start_exit_code_; }
   pid_t pid() const { return pid_; }
   const std::string& address() const { return address_; }
   const std::string& metrics_address() const { return metrics_address_; }  // empty: none
@@ -183,6 +196,7 @@ class ServerProcess {
   std::string address_;
   std::string metrics_address_;
   int init_exit_code_ = -1;
+  int start_exit_code_ = -1;
   pid_t pid_ = -1;
 };
 
