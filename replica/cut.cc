@@ -190,6 +190,21 @@ absl::Status Cut(const Directory& directory, uint64_t op, const wal::Hash128& ch
   return FinishCut(directory);
 }
 
+// A log whose every group reads back but which ends before its durable mark: the member
+// keeps it as it is (a torn tail cut) and takes the rest from its leader.
+absl::StatusOr<uint64_t> LowerDurableMark(const Directory& directory,
+                                          const std::optional<wal::DurableMark>& mark,
+                                          const wal::ScanResult& log) {
+  if (!absl::IsDataLoss(wal::CheckDurableMark(directory, mark, log))) {
+    return absl::FailedPreconditionError("the log is intact: nothing to cut");
+  }
+  if (log.torn_tail) LEDGER_RETURN_IF_ERROR(wal::CutTail(directory, log.torn_at));
+  LEDGER_ASSIGN_OR_RETURN(const std::vector<uint64_t> segments, directory.ListSegments());
+  LEDGER_RETURN_IF_ERROR(directory.WriteDurableMark(
+      {.segment_index = segments.empty() ? 0 : segments.back(), .op = log.last_op}));
+  return log.last_op;
+}
+
 }  // namespace
 
 absl::Status CutLogAfter(const Directory& directory, uint64_t op, const wal::Hash128& chain_hash) {
@@ -198,6 +213,7 @@ absl::Status CutLogAfter(const Directory& directory, uint64_t op, const wal::Has
 
 absl::StatusOr<uint64_t> CutDamagedLog(const Directory& directory) {
   LEDGER_RETURN_IF_ERROR(FinishCut(directory));
+  LEDGER_ASSIGN_OR_RETURN(const std::optional<wal::DurableMark> mark, directory.ReadDurableMark());
   uint64_t last_op = 0;  // of the last intact group: a group's entries come once it is verified
   wal::Hash128 last_chain_hash{};
   const absl::StatusOr<wal::ScanResult> scanned = wal::ScanLog(
@@ -206,7 +222,7 @@ absl::StatusOr<uint64_t> CutDamagedLog(const Directory& directory) {
         last_chain_hash = header.chain_hash;
         return absl::OkStatus();
       });
-  if (scanned.ok()) return absl::FailedPreconditionError("the log is intact: nothing to cut");
+  if (scanned.ok()) return LowerDurableMark(directory, mark, *scanned);
   if (!absl::IsDataLoss(scanned.status())) return scanned.status();
   if (last_op == 0) {
     return absl::FailedPreconditionError(

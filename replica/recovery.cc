@@ -78,6 +78,8 @@ absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOpti
         "file): start the member in its group again, which clears it and installs anew");
   }
   LEDGER_RETURN_IF_ERROR(FinishCut(directory));
+  LEDGER_ASSIGN_OR_RETURN(const std::optional<wal::DurableMark> durable_mark,
+                          directory.ReadDurableMark());
   Recovered recovered;
   LEDGER_ASSIGN_OR_RETURN(const Hash128 snapshot_chain_hash,
                           LoadNewestSnapshot(directory, options, recovered));
@@ -135,10 +137,13 @@ absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOpti
     return absl::DataLossError(
         absl::StrCat("snapshot at op ", snapshot_op, " is beyond the log's last op ", log.last_op));
   }
+  // A log shorter than the directory made durable is damage, however its end looks.
+  LEDGER_RETURN_IF_ERROR(wal::CheckDurableMark(directory, durable_mark, log));
   if (log.torn_tail) {
     recovered.notes.push_back(absl::StrCat(
         "torn tail in ", directory.SegmentPath(log.torn_at.segment_index), " at offset ",
-        log.torn_at.offset, " (", log.torn_reason, "); the log ends at op ", log.last_op));
+        log.torn_at.offset, " (", log.torn_reason, "); the log ends at op ", log.last_op, ": ",
+        wal::TornTailMeaning(directory, log)));
     if (options.cut_torn_tail && directory.writable()) {
       LEDGER_RETURN_IF_ERROR(wal::CutTail(directory, log.torn_at));
       recovered.notes.back() += "; cut";

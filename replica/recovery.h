@@ -71,7 +71,9 @@ absl::Status CutLogAfter(const wal::Directory& directory, uint64_t op,
 // A replica group's member whose log is damaged before its end (DataLoss: not a torn tail)
 // keeps what lies before the damage and takes the rest from its leader again: the log is cut
 // after the last op of the last intact group, as CutLogAfter does, and the op it now ends with
-// returned. FailedPrecondition when the log is intact or a snapshot lies past the damage.
+// returned. A log that reads back whole but ends before its durable mark (its newest entries
+// lost: wal::CheckDurableMark) keeps what it holds: a torn tail is cut and the mark lowered.
+// FailedPrecondition when the log is intact or a snapshot lies past the damage.
 absl::StatusOr<uint64_t> CutDamagedLog(const wal::Directory& directory);
 // Finishes a cut in progress, if any (Recover calls it first). FailedPrecondition when one is
 // in progress and the directory is read-only; DataLoss when the cut file is damaged.

@@ -18,6 +18,7 @@ constexpr char kIdentityName[] = "LEDGER";
 constexpr char kEpochName[] = "EPOCH";
 constexpr char kRepairName[] = "REPAIR";
 constexpr char kInstallName[] = "INSTALL";
+constexpr char kDurableName[] = "DURABLE";
 
 // Parses "<prefix><20 digits><suffix>"; false for anything else.
 bool ParseNumberedName(const std::string& name, const std::string& prefix,
@@ -113,7 +114,8 @@ absl::Status Directory::Init(const std::string& path, const InitOptions& options
   LEDGER_RETURN_IF_ERROR(storage.SyncDirectory(path));
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Directory> directory,
                           Open(path, /*writable=*/true, storage));
-  return directory->CreateSegment(0);
+  LEDGER_RETURN_IF_ERROR(directory->CreateSegment(0));
+  return directory->WriteDurableMark({.segment_index = 0, .op = 0});
 }
 
 absl::StatusOr<std::unique_ptr<Directory>> Directory::Open(const std::string& path, bool writable,
@@ -159,7 +161,7 @@ absl::Status Directory::RemoveTemporaries() const {
       if (ParseNumberedName(base, "snapshot-", ".snap", &number) ||
           ParseNumberedName(base, "extent-", ".snap", &number) ||
           ParseNumberedName(base, "wal-", ".seg", &number) || base == kEpochName || base == "CUT" ||
-          base == kRepairName || base == kInstallName) {
+          base == kRepairName || base == kInstallName || base == kDurableName) {
         LEDGER_RETURN_IF_ERROR(storage_.Remove(path_ + "/" + name));
       }
     }
@@ -194,6 +196,63 @@ absl::Status Directory::WriteEpoch(uint64_t epoch) const {
   LEDGER_RETURN_IF_ERROR(
       WriteNewFile(storage_, path_ + "/" + kEpochName, std::as_bytes(std::span(&file, 1))));
   return SyncDirectory();
+}
+
+absl::StatusOr<std::optional<DurableRecord>> Directory::ReadDurableRecord() const {
+  const std::string path = path_ + "/" + kDurableName;
+  absl::StatusOr<std::unique_ptr<File>> file = storage_.Open(path, {});
+  if (absl::IsNotFound(file.status())) return std::nullopt;
+  LEDGER_RETURN_IF_ERROR(file.status());
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t size, (*file)->Size());
+  std::optional<DurableRecord> newest;
+  for (uint64_t slot = 0; slot < kDurableSlotCount; ++slot) {
+    DurableRecord record{};
+    if (size < slot * kBlockBytes + sizeof(record)) break;
+    LEDGER_RETURN_IF_ERROR(
+        (*file)->Read(slot * kBlockBytes, std::as_writable_bytes(std::span(&record, 1))));
+    const bool valid = IsValid(record) && record.directory_id == identity_.directory_id &&
+                       record.sequence % kDurableSlotCount == slot;
+    if (valid && (!newest || record.sequence > newest->sequence)) newest = record;
+  }
+  if (!newest) {
+    return absl::DataLossError(
+        absl::StrCat(path,
+                     " (how far the log was made durable) is damaged or not this "
+                     "directory's: the log's length cannot be checked"));
+  }
+  return newest;
+}
+
+absl::StatusOr<std::optional<DurableMark>> Directory::ReadDurableMark() const {
+  LEDGER_ASSIGN_OR_RETURN(const std::optional<DurableRecord> record, ReadDurableRecord());
+  if (!record) return std::nullopt;
+  return DurableMark{.segment_index = record->segment_index, .op = record->durable_op};
+}
+
+absl::Status Directory::WriteDurableMark(const DurableMark& mark) const {
+  LEDGER_REQUIRE(writable_);
+  LEDGER_ASSIGN_OR_RETURN(const std::optional<DurableRecord> newest, ReadDurableRecord());
+  DurableRecord record{};
+  record.magic = kDurableMagic;
+  record.format_version = kFormatVersion;
+  record.directory_id = identity_.directory_id;
+  record.sequence = newest ? newest->sequence + 1 : 1;
+  record.segment_index = mark.segment_index;
+  record.durable_op = mark.op;
+  record.checksum = HeaderChecksum(record);
+  std::byte slot[kBlockBytes] = {};
+  std::memcpy(slot, &record, sizeof(record));
+  const std::string path = path_ + "/" + kDurableName;
+  if (!newest) {
+    // The first record: both slots written whole under a temporary name, then renamed.
+    std::byte file[kDurableSlotCount * kBlockBytes] = {};
+    std::memcpy(file + (record.sequence % kDurableSlotCount) * kBlockBytes, slot, sizeof(slot));
+    LEDGER_RETURN_IF_ERROR(WriteNewFile(storage_, path, file));
+    return SyncDirectory();
+  }
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file, storage_.Open(path, {.writable = true}));
+  LEDGER_RETURN_IF_ERROR(file->Write((record.sequence % kDurableSlotCount) * kBlockBytes, slot));
+  return file->Sync();
 }
 
 absl::StatusOr<bool> Directory::MarkPresent(const char* name) const {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,13 @@ struct InitOptions {
   uint64_t segment_size_bytes = uint64_t{256} << 20;
 };
 inline constexpr uint64_t kSegmentSizeMinBytes = uint64_t{4} << 20;  // > any group
+
+// How far the log was made durable in a directory (the DURABLE file, wal/format.h).
+struct DurableMark {
+  uint64_t segment_index = 0;  // the newest segment created
+  uint64_t op = 0;             // every op through this one was durable in the log
+  friend bool operator==(const DurableMark&, const DurableMark&) = default;
+};
 
 class Directory {
  public:
@@ -67,6 +75,14 @@ class Directory {
   // Replaces it, durably (writable directories only).
   absl::Status WriteEpoch(uint64_t epoch) const;
 
+  // How far the log was made durable here: recovery and verify refuse a log that ends before
+  // it (CheckDurableMark, wal/log_reader.h). nullopt when the directory has none (made before
+  // it existed); DataLoss when both slots are damaged or another directory's.
+  absl::StatusOr<std::optional<DurableMark>> ReadDurableMark() const;
+  // Records `mark` durably in the slot after the newest (writable directories only). The log
+  // writer raises it; only a cut of the log lowers it.
+  absl::Status WriteDurableMark(const DurableMark& mark) const;
+
   // A replica group's member whose damaged log was cut (replica::CutDamagedLog) lacks entries
   // its group committed: the REPAIR file, while it exists, keeps it from leading until it has
   // caught up. Set and cleared durably (writable directories only).
@@ -85,6 +101,9 @@ class Directory {
   // The empty marker files (REPAIR, INSTALL): present or not, set durably.
   absl::StatusOr<bool> MarkPresent(const char* name) const;
   absl::Status SetMark(const char* name, bool present) const;
+  // The valid slot of the DURABLE file with the higher sequence; nullopt when there is no
+  // file.
+  absl::StatusOr<std::optional<DurableRecord>> ReadDurableRecord() const;
 
   Storage& storage_;
   std::string path_;

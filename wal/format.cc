@@ -62,6 +62,13 @@ bool IsValid(const CutHeader& header) {
          header.checksum == HeaderChecksum(header);
 }
 
+bool IsValid(const DurableRecord& record) {
+  return record.magic == kDurableMagic && record.format_version == kFormatVersion &&
+         record.reserved0 == 0 && record.reserved1 == 0 &&
+         IsAllZero(std::as_bytes(std::span(record.reserved2))) &&
+         record.checksum == HeaderChecksum(record);
+}
+
 bool IsValid(const SegmentHeader& header) {
   return header.magic == kSegmentMagic && header.format_version == kFormatVersion &&
          header.reserved0 == 0 && header.reserved1 == 0 &&

@@ -244,6 +244,35 @@ static_assert(std::is_trivially_copyable_v<CutHeader> && sizeof(CutHeader) == 12
 static_assert(offsetof(CutHeader, after_op) == 32 && offsetof(CutHeader, kept_bytes) == 64 &&
               offsetof(CutHeader, after_chain_hash) == 72 && offsetof(CutHeader, checksum) == 112);
 
+// ---------------------------------------------------------------------------------------------
+// Durable file ("DURABLE"): how far the log has been made durable here, so that a log found
+// shorter (its newest segment deleted or replaced by an older copy, acknowledged groups zeroed
+// or damaged at its end) is refused rather than taken for a log that ends earlier. Two slots
+// of kBlockBytes, written in place and synced in turn (slot = sequence % 2), so a write torn
+// by a crash leaves the other: the valid slot with the higher sequence holds. The log writer
+// updates it at each segment switch, at most every second after a group, and when it stops;
+// a cut of the log (recovery.h) lowers it. Absent (directories made before it): no bound.
+
+inline constexpr uint64_t kDurableMagic = 0x4C42525544474C4CULL;  // "LLGDURBL"
+inline constexpr uint64_t kDurableSlotCount = 2;
+
+struct DurableRecord {
+  uint64_t magic;  // kDurableMagic
+  uint16_t format_version;
+  uint16_t reserved0;
+  uint32_t reserved1;
+  Hash128 directory_id;    // the directory's: a copy from elsewhere is refused
+  uint64_t sequence;       // the newer of the two slots has the higher one
+  uint64_t segment_index;  // the newest segment created
+  uint64_t durable_op;     // every op through this one was durable in the log
+  uint8_t reserved2[8];
+  Hash128 checksum;  // of the bytes before it
+};
+static_assert(std::is_trivially_copyable_v<DurableRecord> && sizeof(DurableRecord) == 80);
+static_assert(offsetof(DurableRecord, sequence) == 32 &&
+              offsetof(DurableRecord, segment_index) == 40 &&
+              offsetof(DurableRecord, durable_op) == 48 && offsetof(DurableRecord, checksum) == 64);
+
 // The checksum field of these headers covers the bytes before it.
 template <typename Header>
 Hash128 HeaderChecksum(const Header& header) {
@@ -256,6 +285,7 @@ bool IsValid(const SegmentHeader& header);
 bool IsValid(const SnapshotHeader& header);
 bool IsValid(const EpochFile& file);
 bool IsValid(const CutHeader& header);
+bool IsValid(const DurableRecord& record);
 
 // Group headers are checksummed with a seed taken from the directory id, which never leaves
 // the directory: bytes inside an entry's body (a client's records) can then never pass for a

@@ -73,4 +73,17 @@ struct ScanOptions {
 absl::StatusOr<ScanResult> ScanLog(const Directory& directory, const ScanOptions& options,
                                    const EntryVisitor& visit);
 
+// Refuses with DataLoss, saying where and why, a log that ends before the directory's durable
+// mark (Directory::ReadDurableMark, read before the scan: a writer beside a read-only reader
+// only raises it): its newest segment missing, or its last op (log.last_op: the scan's, or the
+// snapshot's when the log holds no entry after it) below the mark, whether the entries after
+// it are gone or damaged where a torn write would otherwise explain them. OK without a mark.
+absl::Status CheckDurableMark(const Directory& directory, const std::optional<DurableMark>& mark,
+                              const ScanResult& log);
+
+// What can be said of a torn tail (ScanResult::torn_tail) that CheckDurableMark accepted: a
+// crash mid-write leaves one, and its entries were never acknowledged, but damage to entries
+// written after the mark was last recorded looks the same. For operators' messages.
+std::string TornTailMeaning(const Directory& directory, const ScanResult& log);
+
 }  // namespace ledger::wal

@@ -56,6 +56,10 @@ absl::StatusOr<std::unique_ptr<LogWriter>> LogWriter::Open(const Directory& dire
   writer->io_ = directory.storage().NewDurableWriter(buffers, writer->options_.use_io_uring);
   writer->segment_offset_ = end.offset;
   LEDGER_RETURN_IF_ERROR(writer->OpenSegment(end.segment_index, /*create=*/false));
+  // What recovery read may have been in the page cache only (a process killed before its
+  // sync): made durable before the mark says so.
+  LEDGER_RETURN_IF_ERROR(writer->segment_->Sync());
+  LEDGER_RETURN_IF_ERROR(writer->RaiseDurableMark(next_op - 1));
   writer->next_op_ = next_op;
   writer->durable_op_.store(next_op - 1, std::memory_order_release);
   writer->thread_ = std::thread([raw = writer.get()] { raw->Run(); });
@@ -69,6 +73,13 @@ LogWriter::~LogWriter() {
   }
   work_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+absl::Status LogWriter::RaiseDurableMark(uint64_t op) {
+  LEDGER_RETURN_IF_ERROR(directory_.WriteDurableMark({.segment_index = segment_index_, .op = op}));
+  marked_op_ = op;
+  marked_ns_ = base::MonotonicNs();
+  return absl::OkStatus();
 }
 
 absl::Status LogWriter::OpenSegment(uint64_t segment_index, bool create) {
@@ -116,7 +127,12 @@ void LogWriter::Run() {
     {
       std::unique_lock lock(mutex_);
       work_.wait(lock, [&] { return filling_entries_ > 0 || stopping_; });
-      if (filling_entries_ == 0) return;  // stopping, and everything is written
+      if (filling_entries_ == 0) {  // stopping, and everything is written
+        if (status_.ok() && durable_op() > marked_op_) {
+          status_ = RaiseDurableMark(durable_op());  // nothing waits on it any more
+        }
+        return;
+      }
       index = filling_;
       bytes = filling_bytes_;
       first_op = filling_first_op_;
@@ -133,6 +149,9 @@ void LogWriter::Run() {
         failed.ok() ? WriteGroup(buffers_[index], bytes, first_op, entry_count) : failed;
     const uint64_t write_ns = base::MonotonicNs() - start_ns;
     const uint64_t last_op = first_op + entry_count - 1;
+    if (written.ok() && base::MonotonicNs() - marked_ns_ >= options_.durable_mark_interval_ns) {
+      written = RaiseDurableMark(last_op);
+    }
     const GroupDone done{.ok = written.ok(),
                          .durable_op = written.ok() ? last_op : durable_op(),
                          .entry_count = entry_count,
@@ -162,6 +181,7 @@ absl::Status LogWriter::WriteGroup(std::byte* buffer, uint64_t bytes, uint64_t f
   if (segment_offset_ + padded > directory_.segment_size_bytes()) {
     // Groups never straddle segments: the rest of this one stays zero.
     LEDGER_RETURN_IF_ERROR(OpenSegment(segment_index_ + 1, /*create=*/true));
+    LEDGER_RETURN_IF_ERROR(RaiseDurableMark(first_op - 1));
     segment_offset_ = kBlockBytes;
     std::lock_guard lock(mutex_);
     ++stats_.segments_created;

@@ -49,6 +49,11 @@ struct WriterOptions {
   // transfers: enough for group commit to amortise a sync (~2 GB/s x 56 us = 112 KB per
   // sync at the device's rate) many times over.
   uint64_t buffer_bytes = uint64_t{16} << 20;
+  // The directory's durable mark (Directory::WriteDurableMark) is raised at each segment
+  // switch, when the writer stops, and after a group at most this often: one small write and
+  // sync (~60 us) a second costs nothing, and a lost or damaged group older than that is then
+  // refused at recovery rather than cut as a torn tail. 0: after every group (tests).
+  uint64_t durable_mark_interval_ns = 1'000'000'000;
   // Called on the writer thread after each group write, durable or failed. Must be quick
   // (e.g. wake another thread).
   std::function<void(const GroupDone&)> on_group_done;
@@ -96,6 +101,8 @@ class LogWriter {
   absl::Status WriteGroup(std::byte* buffer, uint64_t bytes, uint64_t first_op,
                           uint32_t entry_count);
   absl::Status OpenSegment(uint64_t segment_index, bool create);
+  // Records ops through `op` as durable, in the current segment.
+  absl::Status RaiseDurableMark(uint64_t op);
 
   const Directory& directory_;  // outlives the writer
   WriterOptions options_;
@@ -107,6 +114,8 @@ class LogWriter {
   std::unique_ptr<File> segment_;
   uint64_t segment_index_ = 0;
   uint64_t segment_offset_ = 0;
+  uint64_t marked_op_ = 0;  // the durable mark's op
+  uint64_t marked_ns_ = 0;  // when it was last raised (monotonic)
 
   mutable std::mutex mutex_;
   std::condition_variable work_;     // the writer waits for entries or stop

@@ -313,6 +313,17 @@ void FlipByte(const std::string& file, uint64_t offset) {
   WriteAt(file, offset, byte);
 }
 
+// As after a crash just before the log writer raised the directory's durable mark past `op`
+// (wal/format.h, DURABLE): a group damaged after it is then a torn tail, not lost data.
+void CrashBeforeTheMarkPassed(const std::string& path, uint64_t op) {
+  absl::StatusOr<std::unique_ptr<wal::Directory>> directory =
+      wal::Directory::Open(path, /*writable=*/true);
+  ASSERT_TRUE(directory.ok()) << directory.status();
+  const absl::StatusOr<std::optional<wal::DurableMark>> mark = (*directory)->ReadDurableMark();
+  ASSERT_TRUE(mark.ok() && mark->has_value()) << mark.status();
+  ASSERT_TRUE((*directory)->WriteDurableMark({(*mark)->segment_index, op}).ok());
+}
+
 // Every file's bytes, to prove a command changed none.
 std::map<std::string, std::string> Contents(const std::string& path) {
   std::map<std::string, std::string> contents;
@@ -398,6 +409,7 @@ TEST_F(LedgerWal, VerifyExitsOneOnATornTail) {
   const Group last = Groups(copy).back();
   ASSERT_GT(last.size_bytes, 2 * wal::kBlockBytes);
   WriteAt(last.path, last.offset + wal::kBlockBytes, std::string(wal::kBlockBytes, '\0'));
+  ASSERT_NO_FATAL_FAILURE(CrashBeforeTheMarkPassed(copy, written().last_op - 1));
   const ToolRun run = Tool({"verify", copy});
   EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
   EXPECT_NE(run.out.find("TORN TAIL"), std::string::npos) << run.out;
@@ -405,6 +417,32 @@ TEST_F(LedgerWal, VerifyExitsOneOnATornTail) {
             std::string::npos)
       << run.out;
   EXPECT_NE(run.err.find("offset " + std::to_string(last.offset)), std::string::npos) << run.err;
+}
+
+TEST_F(LedgerWal, VerifyExitsTwoWhenTheNewestGroupWasMadeDurableAndIsDamaged) {
+  const std::string copy = Copy();
+  const Group last = Groups(copy).back();
+  WriteAt(last.path, last.offset + wal::kBlockBytes, std::string(wal::kBlockBytes, '\0'));
+  const ToolRun run = Tool({"verify", copy});
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_NE(run.out.find("result: CORRUPT"), std::string::npos) << run.out;
+  EXPECT_NE(run.err.find("offset " + std::to_string(last.offset)), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("ops through " + std::to_string(written().last_op) + " were made durable"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST_F(LedgerWal, VerifyExitsTwoWhenTheLogIsAnOlderCopyOfItself) {
+  // The newest group gone whole: the log reads as one that ends cleanly one op earlier.
+  const std::string copy = Copy();
+  const Group last = Groups(copy).back();
+  WriteAt(last.path, last.offset, std::string(last.size_bytes, '\0'));
+  const ToolRun run = Tool({"verify", copy});
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_NE(run.err.find("the log ends at op " + std::to_string(written().last_op - 1)),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("acknowledged entries are gone"), std::string::npos) << run.err;
 }
 
 TEST_F(LedgerWal, VerifyFromSnapshotExitsTwoWhenTheNewestSnapshotIsDamaged) {
@@ -569,6 +607,7 @@ TEST_F(LedgerWal, ReplayOfATornLogReportsItAndChangesNothing) {
   const std::string copy = Copy();
   const Group last = Groups(copy).back();
   WriteAt(last.path, last.offset + wal::kBlockBytes, std::string(wal::kBlockBytes, '\0'));
+  ASSERT_NO_FATAL_FAILURE(CrashBeforeTheMarkPassed(copy, written().last_op - 1));
   const auto before = Contents(copy);
   const ToolRun run = Tool({"replay", copy, "--full"});
   EXPECT_EQ(run.exit_code, 0) << run.err;

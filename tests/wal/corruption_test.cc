@@ -42,6 +42,13 @@ constexpr uint64_t kSmallTransferOps = 6;
 // Room kept after the small log's groups for one appended or inserted group.
 constexpr uint64_t kImageSlackBytes = 2 * kBlockBytes;
 
+// As after a crash before the log writer first raised the directory's durable mark
+// (wal/format.h, DURABLE): these tests are about what the log alone shows.
+// tests/replica/durable_mark_test.cc holds the log to its mark.
+void ForgetDurableMark(const Directory& directory) {
+  ASSERT_TRUE(directory.WriteDurableMark({.segment_index = 0, .op = 0}).ok());
+}
+
 ::testing::AssertionResult Mentions(const absl::Status& status, const std::string& text) {
   if (std::string(status.message()).find(text) != std::string::npos) {
     return ::testing::AssertionSuccess();
@@ -71,6 +78,7 @@ class SmallLogTest : public ::testing::Test {
     auto directory = Directory::Open(path_, /*writable=*/true);
     ASSERT_TRUE(directory.ok()) << directory.status();
     directory_ = std::move(*directory);
+    ASSERT_NO_FATAL_FAILURE(ForgetDurableMark(*directory_));
     segment_path_ = directory_->SegmentPath(0);
     const std::vector<std::byte> segment = ReadBytes(segment_path_, 0, kSegmentBytes);
     groups_ = testing::ParseGroups(segment, directory_->identity().directory_id);
@@ -248,6 +256,7 @@ class CorruptionCut : public SmallLogTest {
     EXPECT_EQ(again->log.last_op, last_op + 1);
     EXPECT_FALSE(again->log.torn_tail);
     EXPECT_EQ(again->engine->ComputeStateHash(), expected);
+    ForgetDurableMark(*directory_);  // the appender raised it; the next cut is a crash again
   }
 };
 
@@ -493,6 +502,7 @@ class CorruptionSegment : public ::testing::Test {
     auto directory = Directory::Open(path_, /*writable=*/true);
     ASSERT_TRUE(directory.ok()) << directory.status();
     directory_ = std::move(*directory);
+    ASSERT_NO_FATAL_FAILURE(ForgetDurableMark(*directory_));
     auto segments = directory_->ListSegments();
     ASSERT_TRUE(segments.ok());
     ASSERT_EQ(*segments, (std::vector<uint64_t>{0, 1, 2}));

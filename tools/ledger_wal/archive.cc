@@ -126,7 +126,7 @@ absl::Status AppendManifest(const std::string& dest, const SegmentSpan& span,
                                         " previous_chain ", HashText(span.previous_chain_hash),
                                         " last_chain ", HashText(span.last_chain_hash), "\n");
   const std::string path = dest + "/ARCHIVE";
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
   const bool written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
                        fdatasync(fd) == 0;

@@ -216,10 +216,9 @@ int RunDump(const DumpArgs& args) {
   }
   if (!scan.ok() && !reached_end) return Fail(scan.status());
   if (scan.ok() && scan->torn_tail) {
-    std::fprintf(stderr,
-                 "ledger-wal: note: the log ends at op %" PRIu64
-                 " with a torn tail (%s); the torn group was never acknowledged\n",
-                 scan->last_op, scan->torn_reason.c_str());
+    std::fprintf(
+        stderr, "ledger-wal: note: the log ends at op %" PRIu64 " with a torn tail (%s); %s\n",
+        scan->last_op, scan->torn_reason.c_str(), wal::TornTailMeaning(**opened, *scan).c_str());
   }
   return kExitOk;
 }

@@ -114,6 +114,20 @@ struct Verified {
   uint64_t elapsed_ns = 0;
 };
 
+// The log held to how far the directory made it durable. A log that holds no entry after
+// archived segments (or an install's snapshot, replica/install.h) reaches its newest
+// snapshot's op.
+absl::Status CheckReachedDurableMark(const wal::Directory& directory,
+                                     const std::optional<wal::DurableMark>& mark,
+                                     const wal::ScanResult& log) {
+  wal::ScanResult reached = log;
+  if (log.archived_start && log.entry_count == 0) {
+    LEDGER_ASSIGN_OR_RETURN(const std::vector<uint64_t> snapshots, directory.ListSnapshots());
+    if (!snapshots.empty()) reached.last_op = std::max(reached.last_op, snapshots.front());
+  }
+  return wal::CheckDurableMark(directory, mark, reached);
+}
+
 absl::Status ScanForVerify(const wal::Directory& directory, const SnapshotCheck& snapshot,
                            Verified* verified) {
   ProgressBar bar("verify", LogCapacityBytes(directory));
@@ -121,6 +135,8 @@ absl::Status ScanForVerify(const wal::Directory& directory, const SnapshotCheck&
   options.schema = replica::LogSchema();
   options.trusted_through_op = snapshot.op;  // a checked snapshot covers these bodies
   options.progress = bar.Callback();
+  // Read first: a server writing beside this only raises it.
+  LEDGER_ASSIGN_OR_RETURN(const std::optional<wal::DurableMark> mark, directory.ReadDurableMark());
   const uint64_t start_ns = base::MonotonicNs();
   absl::StatusOr<wal::ScanResult> scan = wal::ScanLog(
       directory, options,
@@ -144,7 +160,7 @@ absl::Status ScanForVerify(const wal::Directory& directory, const SnapshotCheck&
                                             "the snapshot at op ",
                                             snapshot.op));
   }
-  return absl::OkStatus();
+  return CheckReachedDurableMark(directory, mark, log);
 }
 
 // `agrees`: the log was read and matches the snapshot at its op.
@@ -248,9 +264,9 @@ int RunVerify(const VerifyArgs& args) {
                                            " at offset ", log.torn_at.offset);
     std::printf("result: TORN TAIL in %s: %s\n", where.c_str(), log.torn_reason.c_str());
     std::printf("  the log ends at op %" PRIu64
-                "; the torn group was never acknowledged and the server cuts it at its next "
-                "start (nothing was changed)\n",
-                log.last_op);
+                "; %s; the server cuts it at its next start "
+                "(nothing was changed)\n",
+                log.last_op, wal::TornTailMeaning(directory, log).c_str());
     std::fprintf(stderr, "ledger-wal: torn tail in %s: %s\n", where.c_str(),
                  log.torn_reason.c_str());
     return kExitTornTail;
