@@ -81,6 +81,11 @@ struct ServerOptions {
   uint32_t shard_threads = 0;                // 0: one per shard, at most one per core
   uint64_t snapshot_interval_ops = 100'000;  // 0: none while running
   bool snapshot_on_shutdown = true;
+  // Keyed checkpoints of the log's head (replica/checkpoint.h): the key's hex text (empty:
+  // none), the file they are appended to, and how often.
+  std::string checkpoint_key;
+  std::string checkpoint_file;
+  uint64_t checkpoint_interval_ops = 100'000;
   bool use_io_uring = true;
   uint64_t accounts_capacity = 1 << 16;  // committed at start; the tables grow past it
   uint64_t transfers_capacity = 1 << 20;

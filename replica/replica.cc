@@ -89,7 +89,11 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
   sequencer.log_last_timestamp_ns = recovered.log.last_timestamp_ns;
   sequencer.extent_chain = std::move(recovered.extent_chain);
   sequencer.on_snapshot = std::move(options.on_snapshot);
-  sequencer.on_entry = std::move(options.on_entry);
+  sequencer.on_entry = [raw = replica.get(), on_entry = std::move(options.on_entry)](
+                           const wal::EntryHeader& header, std::span<const std::byte> body) {
+    if (on_entry) on_entry(header, body);
+    if (raw->checkpointer_ != nullptr) raw->checkpointer_->Noted(header);
+  };
   if (!sequencer.on_snapshot) {
     sequencer.on_snapshot = [log = options.log](const absl::Status& status) {
       if (!status.ok() && log) log(absl::StrCat("snapshot failed: ", status.ToString().c_str()));
@@ -97,6 +101,15 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
   }
   replica->commit_gate_ =
       std::make_unique<internal::CommitGate>(*replica->writer_, options.replicated);
+  if (!options.checkpoint_key.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(
+        replica->checkpointer_,
+        internal::Checkpointer::Open({.key = std::move(options.checkpoint_key),
+                                      .file_path = options.checkpoint_file,
+                                      .interval_ops = options.checkpoint_interval_ops,
+                                      .log = options.log},
+                                     *replica->commit_gate_));
+  }
   replica->sequencer_ = std::make_unique<internal::Sequencer>(
       *replica->engine_, *replica->writer_, *replica->commit_gate_, *replica->directory_,
       recovered.log.last_op,
@@ -107,7 +120,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
 Replica::~Replica() {
   // The sequencer waits for its snapshot (which waits no longer for the group to commit); the
   // cooler for a run being written; the writer flushes what was appended and stops, so no
-  // callback runs after this returns.
+  // callback runs after this returns. The last checkpoint first: it waits for the log.
+  if (checkpointer_ != nullptr) checkpointer_->Close();
   if (commit_gate_ != nullptr) commit_gate_->Stop();
   sequencer_.reset();
   cooler_.reset();

@@ -24,6 +24,7 @@
 #include "cold/cold_store.h"
 #include "engine/engine.h"
 #include "engine/operation.h"
+#include "replica/internal/checkpointer.h"
 #include "replica/internal/commit_gate.h"
 #include "replica/internal/cooler.h"
 #include "replica/internal/sequencer.h"
@@ -64,6 +65,11 @@ struct ReplicaOptions {
   // On the owner's thread after each entry is sealed and handed to the log (durable later):
   // a leader copies it for its followers (docs/replication.md). The spans last for the call.
   std::function<void(const wal::EntryHeader&, std::span<const std::byte>)> on_entry;
+  // Keyed checkpoints of the log's head (replica/checkpoint.h): with a key, every
+  // checkpoint_interval_ops ops once committed, and at close, appended to checkpoint_file.
+  std::vector<uint8_t> checkpoint_key;  // empty: none
+  std::string checkpoint_file;
+  uint64_t checkpoint_interval_ops = 100'000;
   // A member of a replica group (docs/replication.md): snapshots and cold exports wait for the
   // group's committed op (NoteCommitted) as well as this log, so a new epoch's cut of entries
   // never acknowledged is a cut of the log alone.
@@ -224,6 +230,7 @@ class Replica {
   std::unique_ptr<internal::Cooler> cooler_;
   std::unique_ptr<wal::LogWriter> writer_;
   std::unique_ptr<internal::CommitGate> commit_gate_;
+  std::unique_ptr<internal::Checkpointer> checkpointer_;  // with a checkpoint key
   std::unique_ptr<internal::Sequencer> sequencer_;
   RecoverySummary recovery_;
 };

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -49,8 +50,11 @@ constexpr size_t kTokenBytes = 32;  // 256 bits: not guessable at any login rate
 
 constexpr const char* kUsage = R"(usage:
   ledgerd init [--data-dir DIR] [--token-file FILE] [--segment-size-mib N]
+              [--checkpoint-key-file FILE]
       Creates the data directory (default: data; mode 0700, and everything the server
-      writes in it is 0600) and a random login token (default: DIR/token, mode 0600).
+      writes in it is 0600) and a random login token (default: DIR/token, mode 0600);
+      with --checkpoint-key-file, a random checkpoint key there too (mode 0600; keep it
+      outside the data directory).
   ledgerd [run] [flags]
       Recovers the ledger in the data directory and serves it until SIGTERM or SIGINT.
 
@@ -63,6 +67,11 @@ flags for run:
   --metrics-token-file FILE   /metrics then answers only requests with the header
                               "Authorization: Bearer <token in FILE>" (401 otherwise); mode
                               0600, as --token-file
+  --checkpoint-key-file FILE --checkpoint-file FILE
+                              sign the log's head with this key (HMAC-SHA-256) every
+                              --checkpoint-interval-ops ops (default 100000) and at shutdown,
+                              appending to FILE; both outside the data directory
+                              (docs/wal-format.md, "Checkpoints"; ledger-wal verify --key)
   --tls-cert FILE --tls-key FILE
                               serve RPC over TLS with this PEM certificate and key
   --shards N                  shards (1 to 16, default 1; docs/shards.md)
@@ -227,10 +236,12 @@ int InitExitCode(const absl::Status& status) {
 int Init(Flags& flags) {
   std::string data_dir = "data";
   std::string token_file;
+  std::string checkpoint_key_file;
   uint64_t segment_size_mib = 256;
   const std::string error = flags.Parse(
       {{"--data-dir", Text(&data_dir)},
        {"--token-file", Text(&token_file)},
+       {"--checkpoint-key-file", Text(&checkpoint_key_file)},
        {"--segment-size-mib", Number("--segment-size-mib", &segment_size_mib, 4, 1 << 16)}},
       {});
   if (!error.empty()) return Fail(kExitUsage, absl::StrCat(error, "\n", kUsage));
@@ -252,6 +263,13 @@ int Init(Flags& flags) {
                 absl::StrCat("cannot write the token: ", std::string(status.message())));
   }
   std::printf("initialised %s; login token in %s\n", data_dir.c_str(), token_file.c_str());
+  if (!checkpoint_key_file.empty()) {
+    if (absl::Status status = WriteNewToken(checkpoint_key_file); !status.ok()) {
+      return Fail(InitExitCode(status),
+                  absl::StrCat("cannot write the checkpoint key: ", std::string(status.message())));
+    }
+    std::printf("checkpoint key in %s\n", checkpoint_key_file.c_str());
+  }
   return 0;
 }
 
@@ -386,6 +404,32 @@ int Serve(const net::ServerOptions& options) {
   }
 }
 
+// The checkpoint key and file go together, outside the data directory: a key beside the log
+// would let whoever rewrites the log sign it again. 0, or the exit code.
+int ReadCheckpointKey(const std::string& key_file, net::ServerOptions& options) {
+  if (key_file.empty() != options.checkpoint_file.empty()) {
+    return Fail(kExitUsage,
+                absl::StrCat("--checkpoint-key-file and --checkpoint-file go together\n", kUsage));
+  }
+  if (key_file.empty()) return 0;
+  std::error_code error;
+  const std::filesystem::path data = std::filesystem::weakly_canonical(options.data_dir, error);
+  for (const std::string& file : {key_file, options.checkpoint_file}) {
+    const std::filesystem::path path = std::filesystem::weakly_canonical(file, error);
+    const auto [data_end, path_at] =
+        std::mismatch(data.begin(), data.end(), path.begin(), path.end());
+    if (!error && data_end == data.end()) {
+      return Fail(kExitUsage, absl::StrCat(file,
+                                           " is inside the data directory: keep the "
+                                           "checkpoint key and file outside it"));
+    }
+  }
+  absl::StatusOr<std::string> key = net::ReadPrivateTokenFile(key_file);
+  if (!key.ok()) return Fail(TokenExitCode(key.status()), std::string(key.status().message()));
+  options.checkpoint_key = *key;
+  return 0;
+}
+
 int Run(Flags& flags) {
   net::ServerOptions options;
   std::string hot_transfers = "auto";
@@ -394,6 +438,7 @@ int Run(Flags& flags) {
   std::string etcd;
   std::string group_token_file;
   std::string metrics_token_file;
+  std::string checkpoint_key_file;
   bool help = false;
   net::ServerLimits& limits = options.limits;
   const uint64_t kU32 = 0xffffffffu;
@@ -433,6 +478,10 @@ int Run(Flags& flags) {
         Number("--max-unauthenticated-per-address", &limits.unauthenticated_per_address_max, 1,
                1 << 20)},
        {"--metrics-token-file", Text(&metrics_token_file)},
+       {"--checkpoint-key-file", Text(&checkpoint_key_file)},
+       {"--checkpoint-file", Text(&options.checkpoint_file)},
+       {"--checkpoint-interval-ops",
+        Number("--checkpoint-interval-ops", &options.checkpoint_interval_ops, 1, ~uint64_t{0})},
        {"--max-inflight-calls",
         Number("--max-inflight-calls", &limits.inflight_calls_max, 1, kU32)},
        {"--login-timeout-ms", Number("--login-timeout-ms", &limits.login_timeout_ms, 1, 3'600'000)},
@@ -492,6 +541,9 @@ int Run(Flags& flags) {
                   std::string(metrics_token.status().message()));
     }
     options.metrics_token = *metrics_token;
+  }
+  if (const int failed = ReadCheckpointKey(checkpoint_key_file, options); failed != 0) {
+    return failed;
   }
   WarnIfOpenToOthers(options.data_dir);
   return Serve(options);

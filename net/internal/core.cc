@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "net/server_metrics.h"
+#include "replica/checkpoint.h"
 #include "replica/log_schema.h"
 
 namespace ledger::net::internal {
@@ -82,6 +83,12 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   replica.use_io_uring = options.use_io_uring;
   replica.snapshot_interval_ops = options.snapshot_interval_ops;
   replica.log = log;
+  if (!options.checkpoint_key.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(replica.checkpoint_key,
+                            replica::ParseCheckpointKey(options.checkpoint_key));
+    replica.checkpoint_file = options.checkpoint_file;
+    replica.checkpoint_interval_ops = options.checkpoint_interval_ops;
+  }
   replica.replicated = !options.group.name.empty();
   core->replicated_ = replica.replicated;
   core->entry_bytes_max_ = replica::LogSchema().entry_size_max_bytes();

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "replica/checkpoint.h"
 #include "replica/replica.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
@@ -867,6 +868,125 @@ TEST(LedgerWalCold, ArchiveMovesOldSegmentsOutAndEveryAnswerStays) {
       EXPECT_EQ(std::memcmp(&*after[i], &*before[i], sizeof(Transfer)), 0);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keyed checkpoints (replica/checkpoint.h): a replica signs its log's head every N ops and at
+// close; verify --key holds a log to them.
+
+constexpr char kCheckpointKey[] =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+
+class Checkpoints : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::ofstream(key_) << kCheckpointKey;
+    ASSERT_TRUE(
+        wal::Directory::Init(data_, {.segment_size_bytes = wal::kSegmentSizeMinBytes}).ok());
+  }
+  // Books `batches` more batches of transfers (seed `seed`) into `path`, signing every 10 ops
+  // into `checkpoints` (default: the test's file).
+  void Book(const std::string& path, uint64_t seed, uint64_t batches,
+            const std::string& checkpoints = "") {
+    replica::ReplicaOptions options;
+    options.use_io_uring = false;
+    options.writer_buffer_bytes = uint64_t{2} << 20;
+    options.checkpoint_key = *replica::ParseCheckpointKey(kCheckpointKey);
+    options.checkpoint_file = checkpoints.empty() ? checkpoints_ : checkpoints;
+    options.checkpoint_interval_ops = 10;
+    auto opened = replica::Replica::Open(path, std::move(options));
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    replica::Replica& replica = **opened;
+    if (replica.last_op() == 0) {
+      Ledger ledger = wal::testing::TestLedger();
+      CreateLedgerResult ledger_result;
+      ASSERT_TRUE(replica.Submit<Ledger>({&ledger, 1}, {&ledger_result, 1}).ok());
+      std::vector<Account> accounts = wal::testing::TestAccounts();
+      std::vector<CreateAccountResult> results(accounts.size());
+      ASSERT_TRUE(replica.Submit<Account>(accounts, results).ok());
+    }
+    for (uint64_t i = 0; i < batches; ++i) {
+      std::vector<Transfer> batch = wal::testing::TestTransfers(seed, replica.last_op() + 1);
+      std::vector<CreateTransferResult> results(batch.size());
+      ASSERT_TRUE(replica.Submit<Transfer>(batch, results).ok());
+    }
+  }
+  std::vector<std::string> SignedOps() const {
+    std::vector<std::string> ops;
+    for (const std::string& line : Lines(ReadFile(checkpoints_))) {
+      ops.push_back(
+          line.substr(line.find("op="), line.find(' ', line.find("op=")) - line.find("op=")));
+    }
+    return ops;
+  }
+  ToolRun Verify(const std::string& path) const {
+    return RunTool({"verify", path, "--key", key_, "--checkpoints", checkpoints_}, scratch_.path());
+  }
+
+  TemporaryDirectory scratch_;
+  TemporaryDirectory keep_;  // outside the data directory, as ledgerd requires
+  const std::string data_ = scratch_.Sub("data");
+  const std::string key_ = keep_.Sub("checkpoint.key");
+  const std::string checkpoints_ = keep_.Sub("checkpoints");
+};
+
+TEST_F(Checkpoints, AReplicaSignsEveryIntervalOnceDurableAndAtCloseAndVerifyFindsEach) {
+  ASSERT_NO_FATAL_FAILURE(Book(data_, 1, 23));  // ops 1 to 25
+  EXPECT_EQ(SignedOps(), (std::vector<std::string>{"op=10", "op=20", "op=25"}));
+  ASSERT_NO_FATAL_FAILURE(Book(data_, 2, 5));  // to 30: signed once, not again at close
+  EXPECT_EQ(SignedOps(), (std::vector<std::string>{"op=10", "op=20", "op=25", "op=30"}));
+  const ToolRun run = Verify(data_);
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("checkpoints     4 of 4 found in the log as signed"), std::string::npos)
+      << run.out;
+  // Each line checks with openssl alone: the HMAC covers the text before " hmac=".
+  const std::string line = Lines(ReadFile(checkpoints_)).front();
+  EXPECT_TRUE(line.starts_with("checkpoint v1 op=10 chain=")) << line;
+}
+
+TEST_F(Checkpoints, VerifyFindsAHistoryRewrittenAndChainedAnew) {
+  ASSERT_NO_FATAL_FAILURE(Book(data_, 1, 28));
+  // Another history as long, whole and valid: what a forger who recomputed every checksum and
+  // chain hash would leave. Its own signatures go elsewhere: the forger has no key.
+  const std::string forged = scratch_.Sub("forged");
+  ASSERT_TRUE(wal::Directory::Init(forged, {.segment_size_bytes = wal::kSegmentSizeMinBytes}).ok());
+  ASSERT_NO_FATAL_FAILURE(Book(forged, 99, 28, keep_.Sub("forger-unused")));
+  EXPECT_EQ(RunTool({"verify", forged}, scratch_.path()).exit_code, 0) << "valid on its own";
+  const ToolRun run = Verify(forged);
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_NE(run.err.find("op 10 is not the entry signed"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("rewritten"), std::string::npos) << run.err;
+}
+
+TEST_F(Checkpoints, VerifyFindsALogCutBackToAnOlderConsistentState) {
+  ASSERT_NO_FATAL_FAILURE(Book(data_, 1, 12));  // ops 1 to 14
+  const std::string older = scratch_.Sub("older");
+  std::filesystem::copy(data_, older);          // whole and consistent, DURABLE file and all
+  ASSERT_NO_FATAL_FAILURE(Book(data_, 1, 12));  // to 26
+  EXPECT_EQ(RunTool({"verify", older}, scratch_.path()).exit_code, 0) << "valid on its own";
+  const ToolRun run = Verify(older);
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_NE(run.err.find("the log ends at op 14, but op 26 was signed"), std::string::npos)
+      << run.err;
+}
+
+TEST_F(Checkpoints, AnEditedOrForeignCheckpointLineIsRefusedByLine) {
+  ASSERT_NO_FATAL_FAILURE(Book(data_, 1, 18));  // ops 10 and 20 signed
+  std::string text = ReadFile(checkpoints_);
+  const size_t at = text.find("op=20");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 5, "op=21");
+  std::ofstream(checkpoints_, std::ios::trunc) << text;
+  const ToolRun run = Verify(data_);
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_NE(run.err.find("line 2: the checkpoint of op 21 does not carry this key's HMAC"),
+            std::string::npos)
+      << run.err;
+  const ToolRun short_key = RunTool(
+      {"verify", data_, "--key", checkpoints_, "--checkpoints", checkpoints_}, scratch_.path());
+  EXPECT_NE(short_key.exit_code, 0);
+  EXPECT_NE(short_key.err.find("a checkpoint key is at least 32 bytes"), std::string::npos)
+      << short_key.err;
 }
 
 }  // namespace

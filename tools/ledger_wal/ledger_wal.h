@@ -44,6 +44,10 @@ struct VerifyArgs {
   std::string dir;
   bool from_snapshot = false;
   uint64_t hot_transfers = kReplayHotTransfers;  // for the cold store's check
+  // Keyed checkpoints (replica/checkpoint.h): the key file and the checkpoints an auditor
+  // kept; the log must hold each signed op with its chain hash. Both or neither.
+  std::string key_file;
+  std::string checkpoints_file;
 };
 struct ArchiveArgs {
   std::string dir;

@@ -23,9 +23,11 @@ void PrintUsage(FILE* out) {
   std::fputs(
       "usage: ledger-wal COMMAND DIR [flags]\n"
       "  init DIR [--segment-size-mib N]  create a data directory (N >= 4, default 256)\n"
-      "  verify DIR [--from-snapshot] [--hot-transfers N]\n"
+      "  verify DIR [--from-snapshot] [--hot-transfers N] [--key FILE --checkpoints FILE]\n"
       "                                   check every checksum and the chain, and the cold store\n"
-      "                                   against a replay of the log; exit 0 only if intact\n"
+      "                                   against a replay of the log; with a checkpoint key,\n"
+      "                                   that the log holds every signed checkpoint (not\n"
+      "                                   rewritten, not cut back); exit 0 only if intact\n"
       "  rebuild-cold DIR [--hot-transfers N]\n"
       "                                   write the cold store anew from the log (the old one is\n"
       "                                   kept aside); the server must be stopped\n"
@@ -197,6 +199,15 @@ absl::StatusOr<int> RunVerifyCommand(const Parsed& parsed) {
   args.dir = parsed.dir;
   args.from_snapshot = Has(parsed, "--from-snapshot");
   LEDGER_ASSIGN_OR_RETURN(args.hot_transfers, ReplayWindow(parsed));
+  if (const auto key = parsed.flags.find("--key"); key != parsed.flags.end()) {
+    args.key_file = key->second;
+  }
+  if (const auto file = parsed.flags.find("--checkpoints"); file != parsed.flags.end()) {
+    args.checkpoints_file = file->second;
+  }
+  if (args.key_file.empty() != args.checkpoints_file.empty()) {
+    return UsageError("verify: --key and --checkpoints go together");
+  }
   return RunVerify(args);
 }
 
@@ -210,7 +221,11 @@ absl::StatusOr<int> RunRebuildColdCommand(const Parsed& parsed) {
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec> commands = {
       {"init", {{"--segment-size-mib", true}}},
-      {"verify", {{"--from-snapshot", false}, {"--hot-transfers", true}}},
+      {"verify",
+       {{"--from-snapshot", false},
+        {"--hot-transfers", true},
+        {"--key", true},
+        {"--checkpoints", true}}},
       {"rebuild-cold", {{"--hot-transfers", true}}},
       {"archive", {}, {"DIR", "DEST"}},
       {"dump", {{"--json", false}, {"--from-op", true}, {"--to-op", true}, {"--account", true}}},

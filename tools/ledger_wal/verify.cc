@@ -7,14 +7,20 @@
 // after that op. Exit 0 only when everything checked is intact.
 #include <cinttypes>
 #include <cstdio>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/assert.h"
 #include "base/clock.h"
 #include "engine/engine.h"
+#include "replica/checkpoint.h"
 #include "replica/recovery.h"
 #include "tools/ledger_wal/ledger_wal.h"
 #include "wal/log_reader.h"
@@ -114,22 +120,85 @@ struct Verified {
   uint64_t elapsed_ns = 0;
 };
 
-// The log held to how far the directory made it durable. A log that holds no entry after
-// archived segments (or an install's snapshot, replica/install.h) reaches its newest
-// snapshot's op.
-absl::Status CheckReachedDurableMark(const wal::Directory& directory,
-                                     const std::optional<wal::DurableMark>& mark,
-                                     const wal::ScanResult& log) {
-  wal::ScanResult reached = log;
-  if (log.archived_start && log.entry_count == 0) {
-    LEDGER_ASSIGN_OR_RETURN(const std::vector<uint64_t> snapshots, directory.ListSnapshots());
-    if (!snapshots.empty()) reached.last_op = std::max(reached.last_op, snapshots.front());
+// The op the directory's state reaches: the log's last, or, when the log holds no entry after
+// archived segments (or an install's snapshot, replica/install.h), its newest snapshot's.
+absl::StatusOr<uint64_t> ReachedOp(const wal::Directory& directory, const wal::ScanResult& log) {
+  if (!log.archived_start || log.entry_count > 0) return log.last_op;
+  LEDGER_ASSIGN_OR_RETURN(const std::vector<uint64_t> snapshots, directory.ListSnapshots());
+  return snapshots.empty() ? log.last_op : std::max(log.last_op, snapshots.front());
+}
+
+// The checkpoints an auditor kept (replica/checkpoint.h), by op.
+struct Checkpoints {
+  std::string path;
+  std::map<uint64_t, replica::Checkpoint> by_op;
+  uint64_t checked = 0;   // found in the log as signed
+  uint64_t archived = 0;  // before the log's first op: not here to check
+};
+
+absl::StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << stream.rdbuf();
+  return text.str();
+}
+
+// Every line must carry the key's HMAC: a line edited or added without the key is DataLoss.
+absl::StatusOr<Checkpoints> ReadCheckpoints(const VerifyArgs& args) {
+  LEDGER_ASSIGN_OR_RETURN(const std::string key_text, ReadText(args.key_file));
+  LEDGER_ASSIGN_OR_RETURN(const std::vector<uint8_t> key, replica::ParseCheckpointKey(key_text));
+  LEDGER_ASSIGN_OR_RETURN(const std::string text, ReadText(args.checkpoints_file));
+  Checkpoints checkpoints;
+  checkpoints.path = args.checkpoints_file;
+  uint64_t line_number = 0;
+  for (const absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    ++line_number;
+    absl::StatusOr<replica::Checkpoint> checkpoint =
+        replica::ParseCheckpoint(key, std::string_view(line.data(), line.size()));
+    if (!checkpoint.ok()) {
+      return absl::DataLossError(absl::StrCat(args.checkpoints_file, " line ", line_number, ": ",
+                                              checkpoint.status().message()));
+    }
+    checkpoints.by_op[checkpoint->op] = *checkpoint;
   }
-  return wal::CheckDurableMark(directory, mark, reached);
+  return checkpoints;
+}
+
+// The entry at a signed op must be the one signed.
+absl::Status CheckAgainstCheckpoint(Checkpoints& checkpoints, const wal::EntryHeader& entry) {
+  const auto found = checkpoints.by_op.find(entry.op);
+  if (found == checkpoints.by_op.end()) return absl::OkStatus();
+  if (found->second.chain_hash != entry.chain_hash ||
+      found->second.timestamp_ns != entry.timestamp_ns) {
+    return absl::DataLossError(
+        absl::StrCat("op ", entry.op, " is not the entry signed for it in ", checkpoints.path,
+                     " (chain ", HashText(entry.chain_hash), ", signed ",
+                     HashText(found->second.chain_hash), "): the history up to it was rewritten"));
+  }
+  ++checkpoints.checked;
+  return absl::OkStatus();
+}
+
+// Every signed op must still be in the log: one beyond its end means it was cut back.
+absl::Status CheckCheckpointsReached(Checkpoints& checkpoints, const wal::ScanResult& log,
+                                     uint64_t reached_op) {
+  if (checkpoints.by_op.empty()) return absl::OkStatus();
+  const uint64_t newest = checkpoints.by_op.rbegin()->first;
+  if (newest > reached_op) {
+    return absl::DataLossError(absl::StrCat("the log ends at op ", reached_op, ", but op ", newest,
+                                            " was signed (", checkpoints.path,
+                                            "): the log was cut back to an older state"));
+  }
+  const uint64_t first_op = log.entry_count > 0 ? log.first_op : reached_op + 1;
+  for (const auto& [op, checkpoint] : checkpoints.by_op) {
+    if (op < first_op) ++checkpoints.archived;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ScanForVerify(const wal::Directory& directory, const SnapshotCheck& snapshot,
-                           Verified* verified) {
+                           Checkpoints* checkpoints, Verified* verified) {
   ProgressBar bar("verify", LogCapacityBytes(directory));
   wal::ScanOptions options;
   options.schema = replica::LogSchema();
@@ -142,6 +211,9 @@ absl::Status ScanForVerify(const wal::Directory& directory, const SnapshotCheck&
       directory, options,
       [&](const wal::EntryHeader& entry, std::span<const std::byte>) -> absl::Status {
         verified->tally.Add(entry);
+        if (checkpoints != nullptr) {
+          LEDGER_RETURN_IF_ERROR(CheckAgainstCheckpoint(*checkpoints, entry));
+        }
         return snapshot.op == 0 ? absl::OkStatus() : CheckAgainstSnapshot(snapshot, entry);
       });
   verified->elapsed_ns = base::MonotonicNs() - start_ns;
@@ -160,7 +232,12 @@ absl::Status ScanForVerify(const wal::Directory& directory, const SnapshotCheck&
                                             "the snapshot at op ",
                                             snapshot.op));
   }
-  return CheckReachedDurableMark(directory, mark, log);
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t reached_op, ReachedOp(directory, log));
+  wal::ScanResult reached = log;
+  reached.last_op = reached_op;
+  LEDGER_RETURN_IF_ERROR(wal::CheckDurableMark(directory, mark, reached));
+  return checkpoints == nullptr ? absl::OkStatus()
+                                : CheckCheckpointsReached(*checkpoints, log, reached_op);
 }
 
 // `agrees`: the log was read and matches the snapshot at its op.
@@ -247,12 +324,26 @@ int RunVerify(const VerifyArgs& args) {
   std::printf("verify %s (%s)\n", args.dir.c_str(),
               snapshot.op == 0 ? "from genesis"
                                : absl::StrCat("from the snapshot at op ", snapshot.op).c_str());
+  std::optional<Checkpoints> checkpoints;
+  if (!args.key_file.empty()) {
+    absl::StatusOr<Checkpoints> read = ReadCheckpoints(args);
+    if (!read.ok()) return Fail(read.status());
+    checkpoints = std::move(*read);
+  }
   Verified verified;
-  const absl::Status status = ScanForVerify(directory, snapshot, &verified);
+  const absl::Status status =
+      ScanForVerify(directory, snapshot, checkpoints ? &*checkpoints : nullptr, &verified);
   if (args.from_snapshot) PrintSnapshot(snapshot, status.ok());
   if (status.code() == absl::StatusCode::kDataLoss) return ReportCorruption(status, verified);
   if (!status.ok()) return Fail(status);
   PrintVerified(directory, verified, snapshot.op);
+  if (checkpoints) {
+    std::printf("  checkpoints     %" PRIu64 " of %zu found in the log as signed%s\n",
+                checkpoints->checked, checkpoints->by_op.size(),
+                checkpoints->archived == 0
+                    ? ""
+                    : absl::StrCat(" (", checkpoints->archived, " in archived segments)").c_str());
+  }
   if (!snapshot.damaged.empty()) {
     return ReportCorruption(
         absl::DataLossError(absl::StrCat(snapshot.damaged.front(), " (recovery skips it)")),

@@ -1,0 +1,114 @@
+#include "replica/internal/checkpointer.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/assert.h"
+
+namespace ledger::replica::internal {
+
+absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Open(CheckpointerOptions options,
+                                                                 CommitGate& gate) {
+  LEDGER_REQUIRE(options.interval_ops > 0 && options.key.size() >= kCheckpointKeyBytesMin);
+  wal::Storage& storage = wal::Storage::Posix();
+  absl::StatusOr<std::unique_ptr<wal::File>> file =
+      storage.Open(options.file_path, {.writable = true});
+  if (absl::IsNotFound(file.status())) {
+    file = storage.Open(options.file_path, {.writable = true, .create_new = true});
+  }
+  if (!file.ok()) {
+    return absl::Status(file.status().code(), absl::StrCat("the checkpoint file: ",
+                                                           file.status().message()));
+  }
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t size_bytes, (*file)->Size());
+  return std::unique_ptr<Checkpointer>(
+      new Checkpointer(std::move(options), gate, std::move(*file), size_bytes));
+}
+
+Checkpointer::Checkpointer(CheckpointerOptions options, CommitGate& gate,
+                           std::unique_ptr<wal::File> file, uint64_t file_bytes)
+    : options_(std::move(options)), gate_(gate), file_(std::move(file)), file_bytes_(file_bytes) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Checkpointer::~Checkpointer() { Close(); }
+
+void Checkpointer::Noted(const wal::EntryHeader& header) {
+  const Head head{header.op, header.chain_hash, header.timestamp_ns};
+  if (header.op % options_.interval_ops != 0) {
+    std::lock_guard lock(mutex_);
+    newest_ = head;
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    newest_ = head;
+    due_.push_back(head);
+  }
+  wake_.notify_one();
+}
+
+void Checkpointer::Run() {
+  for (;;) {
+    Head head;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return !due_.empty() || stopping_; });
+      if (due_.empty()) return;
+      head = due_.front();
+    }
+    // In a group a commit may take a new leader's election: wait on, in bounded steps.
+    absl::Status committed = gate_.Wait(head.op);
+    while (absl::IsUnavailable(committed)) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+      }
+      committed = gate_.Wait(head.op);
+    }
+    if (!committed.ok()) return;  // the log failed or the replica closes
+    const absl::Status appended = Append(head);
+    if (!appended.ok() && options_.log) {
+      options_.log(absl::StrCat("checkpoint of op ", head.op, " failed: ", appended.ToString()));
+    }
+    std::lock_guard lock(mutex_);
+    due_.pop_front();
+  }
+}
+
+absl::Status Checkpointer::Append(const Head& head) {
+  {
+    std::lock_guard lock(mutex_);
+    if (head.op <= signed_op_) return absl::OkStatus();
+  }
+  const std::string line = FormatCheckpoint(
+      SignCheckpoint(options_.key, head.op, head.chain_hash, head.timestamp_ns));
+  LEDGER_RETURN_IF_ERROR(file_->Write(file_bytes_, std::as_bytes(std::span(line))));
+  LEDGER_RETURN_IF_ERROR(file_->Sync());
+  file_bytes_ += line.size();
+  std::lock_guard lock(mutex_);
+  signed_op_ = head.op;
+  return absl::OkStatus();
+}
+
+void Checkpointer::Close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  Head newest;
+  {
+    std::lock_guard lock(mutex_);
+    newest = newest_;
+  }
+  // The newest entry, once durable (and, in a group, committed: a member whose last entries
+  // the group does not commit within the gate's bound signs nothing more).
+  if (newest.op == 0 || !gate_.Wait(newest.op).ok()) return;
+  const absl::Status appended = Append(newest);
+  if (!appended.ok() && options_.log) {
+    options_.log(absl::StrCat("checkpoint of op ", newest.op, " failed: ", appended.ToString()));
+  }
+}
+
+}  // namespace ledger::replica::internal
