@@ -35,7 +35,7 @@ struct ScanResult {
   uint64_t start_segment_index = 0;  // the first segment read (ScanOptions::from_op)
 
   bool torn_tail = false;  // the newest group was not wholly written
-  LogPosition torn_at;     // its position (== end)
+  LogPosition torn_at;     // its position: end, unless the writer had left its segment
   std::string torn_reason;
 
   uint64_t segment_count = 0;

@@ -78,6 +78,11 @@ absl::Status Sequencer::AppendSealed(const EntryHeader& header, std::span<const 
     return absl::DataLossError(
         absl::StrCat("entry of op ", header.op, " has a timestamp that goes backwards"));
   }
+  // As the log's reader: a sum past the last timestamp that wraps would stop the engine.
+  if (header.timestamp_ns >= ~uint64_t{0} - header.event_count) {
+    return absl::DataLossError(
+        absl::StrCat("entry of op ", header.op, " has a timestamp at the end of time"));
+  }
   const auto operation = static_cast<engine::Operation>(header.operation);
   if (!HasRoomFor(engine_, operation, header.event_count)) {
     return LedgerFull(operation, header.event_count);

@@ -209,6 +209,11 @@ TEST(Replicated, EntriesThatDoNotFollowTheHeadAreRefusedAndChangeNothing) {
   backwards.timestamp_ns = entries[2].header.timestamp_ns;
   wal::SealEntry(backwards, next.body);
   refused(backwards, next.body);
+  // Sealed and linked, with its events booked past the end of time (the sum wraps).
+  EntryHeader end_of_time = next.header;
+  end_of_time.timestamp_ns = ~uint64_t{0} - end_of_time.event_count;
+  wal::SealEntry(end_of_time, next.body);
+  refused(end_of_time, next.body);
 
   for (size_t i = 3; i < entries.size(); ++i) {
     ASSERT_TRUE(follower->AppendReplicated(entries[i].header, entries[i].body).ok()) << i;
