@@ -40,14 +40,23 @@ class MemoryFile final : public File {
     LEDGER_RETURN_IF_ERROR(storage_.Up(generation_));
     if (inode_->bytes.size() < offset + bytes.size()) inode_->bytes.resize(offset + bytes.size());
     if (!bytes.empty()) std::memcpy(inode_->bytes.data() + offset, bytes.data(), bytes.size());
+    inode_->unsynced.emplace_back(offset, bytes.size());
     return absl::OkStatus();
   }
 
   absl::Status Sync() override {
-    LEDGER_RETURN_IF_ERROR(storage_.Fault("sync", path()));
+    if (const absl::Status failed = storage_.Fault("sync", path()); !failed.ok()) {
+      std::lock_guard lock(storage_.mutex_);
+      if (storage_.failed_sync_drops_pages && storage_.Up(generation_).ok()) {
+        inode_->bytes = inode_->durable;
+        inode_->unsynced.clear();
+      }
+      return failed;
+    }
     std::lock_guard lock(storage_.mutex_);
     LEDGER_RETURN_IF_ERROR(storage_.Up(generation_));
     inode_->durable = inode_->bytes;
+    inode_->unsynced.clear();
     return absl::OkStatus();
   }
 
@@ -84,6 +93,7 @@ class MemoryFile final : public File {
     if (offset < end) {
       std::fill(inode_->bytes.begin() + static_cast<long>(offset),
                 inode_->bytes.begin() + static_cast<long>(end), std::byte{0});
+      inode_->unsynced.emplace_back(offset, end - offset);
     }
     return absl::OkStatus();
   }
@@ -145,14 +155,40 @@ absl::StatusOr<std::pair<MemoryStorage::Folder*, std::string>> MemoryStorage::Lo
   return std::pair{&folder->second, path.substr(slash + 1)};
 }
 
-void MemoryStorage::Crash() {
+void MemoryStorage::Tear(Inode& inode, std::mt19937_64& random) {
+  constexpr uint64_t kSectorBytes = 512;
+  for (const auto& [offset, length] : inode.unsynced) {
+    const uint64_t end = std::min<uint64_t>(offset + length, inode.bytes.size());
+    if (offset >= end) continue;
+    const uint64_t mode = random() % 4;  // none, all, some sectors, a prefix
+    uint64_t prefix_end = mode == 1 ? end : offset;
+    if (mode == 3) prefix_end = offset + random() % (end - offset + 1);
+    if (inode.durable.size() < end) inode.durable.resize(end);
+    for (uint64_t sector = offset; sector < end;) {
+      const uint64_t sector_end = std::min(end, (sector / kSectorBytes + 1) * kSectorBytes);
+      const uint64_t keep_end =
+          mode == 2 ? (random() % 2 == 0 ? sector_end : sector) : std::min(sector_end, prefix_end);
+      if (keep_end > sector) {
+        std::memcpy(inode.durable.data() + sector, inode.bytes.data() + sector, keep_end - sector);
+      }
+      sector = sector_end;
+    }
+  }
+}
+
+void MemoryStorage::Crash(std::mt19937_64* tear) {
   std::lock_guard lock(mutex_);
   down_ = true;
   ++generation_;
   for (auto& [path, folder] : folders_) {
+    for (auto& [name, inode] : folder.entries) {
+      if (tear != nullptr) Tear(*inode, *tear);
+      inode->unsynced.clear();
+    }
     folder.entries = folder.durable_entries;
     for (auto& [name, inode] : folder.entries) {
       inode->bytes = inode->durable;
+      inode->unsynced.clear();
       inode->locked = false;
     }
   }

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,9 +27,15 @@ class MemoryStorage final : public Storage {
   // status that is not ok fails the operation, which then changes nothing.
   std::function<absl::Status(std::string_view operation, const std::string& path)> fault;
 
+  // A failed "sync" (from `fault`) drops the file's unsynced pages, as Linux does after a
+  // writeback error (fsyncgate): reads then see what was durable.
+  bool failed_sync_drops_pages = false;
+
   // The machine stops: what was not durable is gone, and every operation fails (Unavailable)
-  // until Restart, on files opened before the crash for ever.
-  void Crash();
+  // until Restart, on files opened before the crash for ever. With `tear`, each write since
+  // its file's last sync may have reached the disk in part: none, all, a random set of its
+  // 512-byte sectors, or a prefix cut at any byte (a disk tears writes so).
+  void Crash(std::mt19937_64* tear = nullptr);
   // The machine is back: locks are free, and the durable state is what everyone sees.
   void Restart();
   // Whether anything (file or directory) exists at path.
@@ -43,8 +50,9 @@ class MemoryStorage final : public Storage {
   absl::Status SyncDirectory(const std::string& path) override;
 
   struct Inode {
-    std::vector<std::byte> bytes;    // what reads see
-    std::vector<std::byte> durable;  // what survives a crash
+    std::vector<std::byte> bytes;                         // what reads see
+    std::vector<std::byte> durable;                       // what survives a crash
+    std::vector<std::pair<uint64_t, uint64_t>> unsynced;  // writes since the last sync
     bool locked = false;
   };
   struct Folder {
@@ -59,6 +67,8 @@ class MemoryStorage final : public Storage {
   absl::Status Up(uint64_t generation) const;
   // The folder holding path and path's name in it; NotFound when there is no such folder.
   absl::StatusOr<std::pair<Folder*, std::string>> Locate(const std::string& path);
+  // What of `inode`'s unsynced writes reached the disk at a crash. Needs mutex_.
+  static void Tear(Inode& inode, std::mt19937_64& random);
 
   mutable std::mutex mutex_;
   bool down_ = false;
