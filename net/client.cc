@@ -51,6 +51,13 @@ absl::Status StatusOf(const kj::Exception& exception) {
   if (const size_t refused = message.find(internal::kRefusedMarker); refused != std::string::npos) {
     return absl::ResourceExhaustedError(message.substr(refused));
   }
+  if (absl::StrContains(message, internal::kTokenRevokedMarker)) {
+    return absl::UnauthenticatedError(message);
+  }
+  if (const size_t denied = message.find(internal::kPermissionDeniedMarker);
+      denied != std::string::npos) {
+    return absl::PermissionDeniedError(message.substr(denied));
+  }
   switch (exception.getType()) {
     case kj::Exception::Type::DISCONNECTED:
       return absl::UnavailableError(message);

@@ -17,7 +17,9 @@
 // FailedPrecondition: the server refused the request (over a limit, a feed cursor out of range,
 // a table at its maximum with kLedgerFullPayload; the message says which): not worth retrying
 // as is. InvalidArgument: refused by the client
-// itself (e.g. a submission ending with a linked transfer). Unauthenticated: wrong token.
+// itself (e.g. a submission ending with a linked transfer). Unauthenticated: wrong token, or
+// the token was revoked (the server closed the connection). PermissionDenied: the token's role
+// or ledgers do not allow the call (docs/operations.md, "Tokens and roles"); nothing changed.
 #pragma once
 
 #include <cstdint>

@@ -28,6 +28,7 @@
 #include "net/metrics_http.h"
 #include "net/replication.capnp.h"
 #include "net/server_metrics.h"
+#include "net/tokens.h"
 #include "wal/format.h"
 
 namespace ledger::net {
@@ -48,7 +49,9 @@ constexpr auto kStepDownDeadline = 1 * kj::SECONDS;
 absl::Status CheckOptions(const ServerOptions& options) {
   const ServerLimits& limits = options.limits;
   if (options.data_dir.empty()) return absl::InvalidArgumentError("no data directory given");
-  if (options.token.empty()) return absl::InvalidArgumentError("the token is empty");
+  if (options.token.empty() && options.tokens_file.empty()) {
+    return absl::InvalidArgumentError("no token: give a token, a tokens file or both");
+  }
   if (options.shard_count < 1 || options.shard_count > engine::kShardsMax) {
     return absl::InvalidArgumentError(absl::StrCat("shards must be 1..", engine::kShardsMax));
   }
@@ -260,7 +263,7 @@ class Listener final : private kj::TaskSet::ErrorHandler {
     return holder->network()
         .onDisconnect()
         .then([] { return std::string(); })
-        .exclusiveJoin(closed.promise.then([] { return std::string(); }))
+        .exclusiveJoin(closed.promise.then([&connection] { return connection.close_reason; }))
         .exclusiveJoin(kj::mv(login_deadline))
         .exclusiveJoin(kj::mv(evicted.promise))
         .then([this, holder = kj::mv(holder)](std::string why) mutable -> kj::Promise<void> {
@@ -419,6 +422,41 @@ absl::StatusOr<std::unique_ptr<Membership>> JoinGroup(
   return membership;
 }
 
+// The tokens clients may log in with: the tokens file's and the admin token (either may be
+// absent, not both).
+absl::StatusOr<std::shared_ptr<const TokenSet>> LoadTokens(const ServerOptions& options) {
+  if (options.tokens_file.empty()) {
+    return std::make_shared<const TokenSet>(
+        std::vector<TokenGrant>{TokenGrant{options.token, Role::kAdmin, {}}});
+  }
+  LEDGER_ASSIGN_OR_RETURN(TokenSet tokens, ReadTokensFile(options.tokens_file, options.token));
+  return std::make_shared<const TokenSet>(std::move(tokens));
+}
+
+// On each SIGHUP, re-reads the tokens file; a file that cannot be read or parsed leaves the
+// tokens in use as they are.
+kj::Promise<void> ReloadTokensOnHangup(kj::UnixEventPort& port, ServiceState& state,
+                                       const std::function<void(std::string_view)>& log) {
+  return port.onSignal(SIGHUP).then([&port, &state, &log](siginfo_t) {
+    const ServerOptions& options = state.options;
+    if (options.tokens_file.empty()) {
+      log("SIGHUP: no --tokens-file to re-read");
+    } else if (absl::StatusOr<std::shared_ptr<const TokenSet>> tokens = LoadTokens(options);
+               !tokens.ok()) {
+      state.metrics.token_reloads_failed_total.Increment();
+      log(absl::StrCat("SIGHUP: kept the ", state.tokens->grants().size(),
+                       " tokens in use: ", tokens.status().message()));
+    } else {
+      const size_t count = (*tokens)->grants().size();
+      const size_t closed = state.ReplaceTokens(std::move(*tokens));
+      state.metrics.token_reloads_total.Increment();
+      log(absl::StrCat("SIGHUP: tokens reloaded: ", count, " tokens; closed ", closed,
+                       " connections of revoked tokens"));
+    }
+    return ReloadTokensOnHangup(port, state, log);
+  });
+}
+
 absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
                    const std::function<void(std::string_view)>& log, GroupStop* group_stop) {
   Registry registry;
@@ -426,6 +464,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Core> core,
                           Core::Open(options, io.unixEventPort, log, metrics));
   ServiceState state(*core, options, io.provider->getTimer(), metrics);
+  LEDGER_ASSIGN_OR_RETURN(state.tokens, LoadTokens(options));
   metrics.accounts_max.Set(static_cast<int64_t>(options.accounts_max));
   metrics.transfers_max.Set(static_cast<int64_t>(options.transfers_max));
 
@@ -494,6 +533,11 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
         WriteReadyFile(options.ready_file, absl::StrCat(bound, "\n", metrics_bound, "\n")));
   }
 
+  kj::Promise<void> reloading =
+      ReloadTokensOnHangup(io.unixEventPort, state, log)
+          .eagerlyEvaluate([&log](kj::Exception&& exception) {
+            log(absl::StrCat("token reloads stopped: ", exception.getDescription().cStr()));
+          });
   Listener listener(state, admission, io.provider->getTimer(), tls.context.get(), log);
   kj::Promise<void> accepting =
       listener.Accept(*receiver).eagerlyEvaluate([&log](kj::Exception&& exception) {
@@ -606,6 +650,7 @@ absl::Status RunServer(const ServerOptions& options_in, GroupStop* stop) {
   // Before any thread exists: the signals then reach only the event loop, never a worker.
   kj::UnixEventPort::captureSignal(SIGTERM);
   kj::UnixEventPort::captureSignal(SIGINT);
+  kj::UnixEventPort::captureSignal(SIGHUP);  // re-reads the tokens file
   signal(SIGPIPE, SIG_IGN);
   kj::AsyncIoContext io = kj::setupAsyncIo();
   return Serve(options, io, options.log, stop);

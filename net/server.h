@@ -71,8 +71,11 @@ struct GroupOptions {
 struct ServerOptions {
   std::string data_dir;                           // initialised with `ledgerd init`
   std::string listen_address = "127.0.0.1:7700";  // host:port; port 0 picks a free one
-  std::string token;                              // the secret clients log in with
-  std::string metrics_address;                    // host:port for GET /metrics; empty: none
+  // The admin token clients log in with (--token-file); may be empty with a tokens_file.
+  std::string token;
+  // Tokens with roles and ledgers (net/tokens.h), re-read on SIGHUP; empty: `token` alone.
+  std::string tokens_file;
+  std::string metrics_address;       // host:port for GET /metrics; empty: none
   std::string metrics_token;         // not empty: /metrics wants "Authorization: Bearer <token>"
   std::string tls_certificate_file;  // PEM; with tls_key_file, the RPC port is TLS
   std::string tls_key_file;

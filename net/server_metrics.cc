@@ -32,8 +32,10 @@ constexpr std::string_view kQueryMethodNames[] = {
     "lookup_ledgers",           "lookup_accounts", "lookup_transfers", "get_account_transfers",
     "get_account_balances",     "trial_balance",   "changes",          "get_transfer_statuses",
     "get_posted_at_value_time", "query_accounts",  "query_transfers"};
-constexpr std::string_view kRejectReasonNames[] = {"batch_too_large", "ids_too_many", "malformed",
-                                                   "shutting_down",   "engine_full",  "not_leader"};
+constexpr std::string_view kRejectReasonNames[] = {"batch_too_large",  "ids_too_many", "malformed",
+                                                   "shutting_down",    "engine_full",  "not_leader",
+                                                   "permission_denied"};
+constexpr std::string_view kRoleNames[] = {"read", "write", "admin"};
 constexpr std::string_view kEvictReasonNames[] = {"unauthenticated", "unauthenticated_per_address",
                                                   "connections"};
 
@@ -57,12 +59,13 @@ static_assert(std::size(kOperationNames) == kOperationCount &&
               std::size(kBatchOutcomeNames) == kBatchOutcomeCount &&
               std::size(kQueryMethodNames) == kQueryMethodCount &&
               std::size(kRejectReasonNames) == kRejectReasonCount &&
-              std::size(kEvictReasonNames) == kEvictReasonCount);
+              std::size(kEvictReasonNames) == kEvictReasonCount &&
+              std::size(kRoleNames) == kRoleCount);
 static_assert(AreDistinctLabelValues(kOperationNames) &&
               AreDistinctLabelValues(kBatchOutcomeNames) &&
               AreDistinctLabelValues(kQueryMethodNames) &&
               AreDistinctLabelValues(kRejectReasonNames) &&
-              AreDistinctLabelValues(kEvictReasonNames));
+              AreDistinctLabelValues(kEvictReasonNames) && AreDistinctLabelValues(kRoleNames));
 
 template <size_t kCount, typename Enum>
 std::string_view NameOf(const std::string_view (&names)[kCount], Enum value) {
@@ -193,6 +196,18 @@ ServerMetrics::ServerMetrics(Registry& registry)
                               "untrusted certificates).")),
       logins_failed_total(
           registry.AddCounter("ledger_logins_failed_total", "Logins refused: wrong token.")),
+      logins_total(registry.AddCounterFamily("ledger_logins_total",
+                                             "Logins accepted, by the token's role.", {"role"},
+                                             LabelsOf(kRoleNames))),
+      calls_denied_total(registry.AddCounterFamily(
+          "ledger_calls_denied_total",
+          "Calls refused because the token's role or ledgers do not allow them, by role.", {"role"},
+          LabelsOf(kRoleNames))),
+      token_reloads_total(registry.AddCounter("ledger_token_reloads_total",
+                                              "Tokens files re-read and taken (SIGHUP).")),
+      token_reloads_failed_total(registry.AddCounter(
+          "ledger_token_reloads_failed_total",
+          "Tokens files that could not be re-read or parsed: the tokens in use were kept.")),
       metrics_requests_unauthorized_total(registry.AddCounter(
           "ledger_metrics_requests_unauthorized_total",
           "Requests to the metrics endpoint answered 401: without its token, or a wrong one.")),
@@ -296,6 +311,14 @@ Histogram& ServerMetrics::QueryLatency(QueryMethod method) const {
 
 Counter& ServerMetrics::RequestsRejected(RejectReason reason) const {
   return requests_rejected_total.child(static_cast<size_t>(reason));
+}
+
+Counter& ServerMetrics::Logins(Role role) const {
+  return logins_total.child(static_cast<size_t>(role));
+}
+
+Counter& ServerMetrics::CallsDenied(Role role) const {
+  return calls_denied_total.child(static_cast<size_t>(role));
 }
 
 Counter& ServerMetrics::ConnectionsEvicted(EvictReason reason) const {

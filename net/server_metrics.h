@@ -14,6 +14,7 @@
 #include "engine/operation.h"
 #include "engine/types.h"
 #include "net/metrics.h"
+#include "net/tokens.h"
 
 namespace ledger::net {
 
@@ -54,14 +55,15 @@ std::string_view QueryMethodName(QueryMethod method);  // "lookup_accounts"
 
 // Why a request was refused before it reached the engine or the log.
 enum class RejectReason : uint8_t {
-  kBatchTooLarge = 0,  // more events than batchEventsMax
-  kIdsTooMany = 1,     // a lookup with more ids than queryIdsMax
-  kMalformed = 2,      // a field out of range or a message that does not decode
-  kShuttingDown = 3,   // the server is draining
-  kEngineFull = 4,     // the engine's hard limits (accounts_max, transfers_max) are reached
-  kNotLeader = 5,      // a replica group's member that does not lead, or cannot acknowledge
+  kBatchTooLarge = 0,     // more events than batchEventsMax
+  kIdsTooMany = 1,        // a lookup with more ids than queryIdsMax
+  kMalformed = 2,         // a field out of range or a message that does not decode
+  kShuttingDown = 3,      // the server is draining
+  kEngineFull = 4,        // the engine's hard limits (accounts_max, transfers_max) are reached
+  kNotLeader = 5,         // a replica group's member that does not lead, or cannot acknowledge
+  kPermissionDenied = 6,  // the login token's role or ledgers do not allow the call
 };
-inline constexpr size_t kRejectReasonCount = 6;
+inline constexpr size_t kRejectReasonCount = 7;
 std::string_view RejectReasonName(RejectReason reason);  // "batch_too_large"
 
 // Which budget of connections not logged in (ServerLimits) was full when the oldest of them was
@@ -116,6 +118,8 @@ struct ServerMetrics {
   Histogram& QueryLatency(QueryMethod method) const;  // observe ns from receipt to reply
   Counter& RequestsRejected(RejectReason reason) const;
   Counter& ConnectionsEvicted(EvictReason reason) const;
+  Counter& Logins(Role role) const;       // accepted logins, by the token's role
+  Counter& CallsDenied(Role role) const;  // calls the token's role or ledgers do not allow
 
   Family<Counter>& events_total;
   Family<Counter>& batches_total;
@@ -138,6 +142,10 @@ struct ServerMetrics {
   Family<Counter>& connections_evicted_total;
   Counter& tls_handshakes_failed_total;
   Counter& logins_failed_total;
+  Family<Counter>& logins_total;        // by role
+  Family<Counter>& calls_denied_total;  // by role
+  Counter& token_reloads_total;
+  Counter& token_reloads_failed_total;
   Counter& metrics_requests_unauthorized_total;  // set when scraped
 
   Gauge& last_op;

@@ -33,6 +33,7 @@
 #include "engine/shard.h"
 #include "net/client.h"
 #include "net/server.h"
+#include "net/tokens.h"
 #include "replica/install.h"
 #include "replica/recovery.h"
 #include "wal/directory.h"
@@ -61,8 +62,18 @@ constexpr const char* kUsage = R"(usage:
 flags for run:
   --data-dir DIR              data directory created by `ledgerd init` (default: data)
   --listen HOST:PORT          RPC address (default: 127.0.0.1:7700; port 0 picks one)
-  --token-file FILE           the login token (default: DIR/token); refused (exit 64) when
-                              group or others may read or write it: chmod 600 FILE
+  --token-file FILE           an admin login token (default: DIR/token, unless
+                              --tokens-file is given); refused (exit 64) when group or others
+                              may read or write it: chmod 600 FILE
+  --tokens-file FILE          login tokens with roles, one a line (docs/operations.md,
+                              "Tokens and roles"):
+                                <read|write|admin> <token> [ledgers=<id>,...]  [# comment]
+                              read: lookups, queries, the change feed; write: also creates;
+                              admin: as write (no admin-only call exists yet). ledgers=
+                              limits a token to those ledgers. Mode 0600 as --token-file;
+                              one that does not parse is refused (exit 64). SIGHUP re-reads
+                              it: revoked tokens' connections are closed; a file that does
+                              not parse keeps the tokens in use (the log says why)
   --metrics HOST:PORT         serve Prometheus metrics at http://HOST:PORT/metrics
   --metrics-token-file FILE   /metrics then answers only requests with the header
                               "Authorization: Bearer <token in FILE>" (401 otherwise); mode
@@ -447,6 +458,7 @@ int Run(Flags& flags) {
       {{"--data-dir", Text(&options.data_dir)},
        {"--listen", Text(&options.listen_address)},
        {"--token-file", Text(&token_file)},
+       {"--tokens-file", Text(&options.tokens_file)},
        {"--metrics", Text(&options.metrics_address)},
        {"--tls-cert", Text(&options.tls_certificate_file)},
        {"--tls-key", Text(&options.tls_key_file)},
@@ -519,11 +531,23 @@ int Run(Flags& flags) {
       !problem.empty()) {
     return Fail(kExitUsage, absl::StrCat(problem, "\n", kUsage));
   }
-  if (token_file.empty()) token_file = options.data_dir + "/token";
-  absl::StatusOr<std::string> token = net::ReadPrivateTokenFile(token_file);
-  if (!token.ok())
-    return Fail(TokenExitCode(token.status()), std::string(token.status().message()));
-  options.token = *token;
+  // With a tokens file, DIR/token is an admin token only when named: a server moved to roles
+  // does not keep a forgotten all-powerful one.
+  if (token_file.empty() && options.tokens_file.empty()) token_file = options.data_dir + "/token";
+  if (!token_file.empty()) {
+    absl::StatusOr<std::string> token = net::ReadPrivateTokenFile(token_file);
+    if (!token.ok())
+      return Fail(TokenExitCode(token.status()), std::string(token.status().message()));
+    options.token = *token;
+  }
+  if (!options.tokens_file.empty()) {
+    // Checked here for its exit code; the server reads it again (and on each SIGHUP).
+    absl::StatusOr<net::TokenSet> tokens = net::ReadTokensFile(options.tokens_file, options.token);
+    if (!tokens.ok()) {
+      return Fail(absl::IsNotFound(tokens.status()) ? kExitNoInput : kExitUsage,
+                  std::string(tokens.status().message()));
+    }
+  }
   if (!group_token_file.empty()) {
     absl::StatusOr<std::string> group_token = net::ReadPrivateTokenFile(group_token_file);
     if (!group_token.ok()) {

@@ -24,6 +24,11 @@ inline constexpr char kLeaderIsAtMarker[] = "the leader is at ";
 // Starts every reason a server gives a connection it turns away (net/internal/admission.h): the
 // client's status is then ResourceExhausted, with the reason from here on.
 inline constexpr char kRefusedMarker[] = "the server refused the connection: ";
+// Starts the error of a call the login token's role or ledgers do not allow (net/tokens.h):
+// the client's status is then PermissionDenied.
+inline constexpr char kPermissionDeniedMarker[] = "permission denied: ";
+// Why a connection whose token was revoked is closed (told in the RPC Abort).
+inline constexpr char kTokenRevokedMarker[] = "the token was revoked";
 
 // Words per encoded record: data section, pointers, and 2 words per U128. Size hints built
 // from these put a whole message in one segment: without one, a batch spreads over growing

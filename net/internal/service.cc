@@ -221,10 +221,37 @@ void ServiceState::EndSubscriptions(kj::StringPtr reason) {
   for (Subscriber* subscriber : subscribers) subscriber->End(reason);
 }
 
+size_t ServiceState::ReplaceTokens(std::shared_ptr<const TokenSet> next) {
+  LEDGER_ASSERT(next != nullptr);
+  tokens = std::move(next);
+  size_t closed = 0;
+  for (Connection* connection : connections) {  // Close() ends them later, on the loop
+    if (!connection->authenticated || connection->closed) continue;
+    if (const TokenGrant* grant = tokens->Find(connection->grant.token)) {
+      connection->grant = *grant;
+    } else {
+      connection->close_reason = kTokenRevokedMarker;
+      connection->Close();
+      ++closed;
+    }
+  }
+  return closed;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ledger
 
 namespace {
+
+uint32_t LedgerOf(const Ledger& ledger) { return ledger.id; }
+uint32_t LedgerOf(const Account& account) { return account.ledger; }
+uint32_t LedgerOf(const Transfer& transfer) { return transfer.ledger; }
+
+std::string LedgerList(const TokenGrant& grant) {
+  std::string list;
+  for (uint32_t ledger : grant.ledgers) absl::StrAppend(&list, list.empty() ? "" : ",", ledger);
+  return list;
+}
 
 // What differs between the three create* methods.
 template <typename Context>
@@ -315,7 +342,8 @@ class LedgerImpl final : public rpc::Ledger::Server {
     std::vector<Ledger>& found = state_.ledgers;
     size_t count = 0;
     for (uint32_t id : ids) {
-      if (auto ledger = engine().LookupLedger(id)) found[count++] = *ledger;
+      auto ledger = engine().LookupLedger(id);
+      if (ledger && grant().AllowsLedger(id)) found[count++] = *ledger;
     }
     auto out = context.getResults(ReplyWords(count * kLedgerWords))
                    .initLedgers(static_cast<unsigned>(count));
@@ -337,9 +365,8 @@ class LedgerImpl final : public rpc::Ledger::Server {
     std::vector<Account>& found = state_.accounts;
     size_t count = 0;
     for (auto id : ids) {
-      if (auto account = engine().LookupAccount(DecodeU128<AccountIdTag>(id))) {
-        found[count++] = *account;
-      }
+      auto account = engine().LookupAccount(DecodeU128<AccountIdTag>(id));
+      if (account && grant().AllowsLedger(account->ledger)) found[count++] = *account;
     }
     auto out = context.getResults(ReplyWords(count * kAccountWords))
                    .initAccounts(static_cast<unsigned>(count));
@@ -371,11 +398,21 @@ class LedgerImpl final : public rpc::Ledger::Server {
           .then([this, context, lookup, start_ns, guard = kj::mv(guard)]() mutable {
             if (!lookup->found) return LookUpInEngine(context, start_ns, kj::mv(guard));
             state_.metrics.cold_history_reads_total.Increment();
+            ForgetOtherLedgers(lookup->transfers, [](const Transfer& t) { return t.ledger; });
+            ForgetOtherLedgers(lookup->failures,
+                               [](const FailedTransfer& f) { return f.event.ledger; });
             EncodeLookup(context, lookup->transfers, lookup->failures);
             return Reply(QueryMethod::kLookupTransfers, start_ns, kj::mv(guard), 0);
           });
     }
     return LookUpInEngine(context, start_ns, kj::mv(guard));
+  }
+
+  // Leaves out the records of ledgers the token may not see, as if they were not found.
+  template <typename Record, typename Ledger>
+  void ForgetOtherLedgers(std::vector<Record>& records, Ledger ledger_of) {
+    if (!grant().limited()) return;
+    std::erase_if(records, [&](const Record& r) { return !grant().AllowsLedger(ledger_of(r)); });
   }
 
   struct HistoryLookup {
@@ -395,9 +432,9 @@ class LedgerImpl final : public rpc::Ledger::Server {
       for (auto raw_id : context.getParams().getIds()) {
         const TransferId id = DecodeU128<TransferIdTag>(raw_id);
         if (auto transfer = engine().LookupTransfer(id)) {
-          found[count++] = *transfer;
+          if (grant().AllowsLedger(transfer->ledger)) found[count++] = *transfer;
         } else if (auto failure = engine().LookupFailedTransfer(id)) {
-          failed[failed_count++] = *failure;
+          if (grant().AllowsLedger(failure->event.ledger)) failed[failed_count++] = *failure;
         }
       }
       const uint64_t newest_ns = EncodeLookup(context, std::span(found).first(count),
@@ -442,6 +479,10 @@ class LedgerImpl final : public rpc::Ledger::Server {
     uint64_t words = 0;
     for (auto raw_id : ids) {
       const TransferId id = DecodeU128<TransferIdTag>(raw_id);
+      if (grant().limited()) {
+        const std::optional<Transfer> transfer = engine().LookupTransfer(id);
+        if (!transfer || !grant().AllowsLedger(transfer->ledger)) continue;
+      }
       if (auto status = engine().GetTransferStatus(id)) {
         state_.status_ids[count] = id;
         state_.statuses[count++] = *status;
@@ -473,6 +514,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   kj::Promise<void> GetPostedAtValueTime(GetPostedAtValueTimeContext context, uint64_t start_ns,
                                          kj::Own<CallGuard> guard) {
     const AccountId id = DecodeU128<AccountIdTag>(context.getParams().getAccountId());
+    if (!MaySeeAccount(id)) Fail(kj::Exception::Type::FAILED, "no such account");
     const std::optional<PostedAtValueTime> posted =
         engine().GetPostedAtValueTime(id, context.getParams().getValueTimeNs());
     if (!posted.has_value()) Fail(kj::Exception::Type::FAILED, "no such account");
@@ -532,6 +574,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   kj::Promise<void> trialBalance(TrialBalanceContext context) override {
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
+    CheckLedger(context.getParams().getLedger());
     return WithEngine([this, context, start_ns, guard = kj::mv(guard)]() mutable {
       EncodeTrialBalance(engine().GetTrialBalance(context.getParams().getLedger()),
                          context.getResults(ReplyWords(32)).initTrialBalance());
@@ -542,6 +585,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   kj::Promise<void> changes(ChangesContext context) override {
     const uint64_t start_ns = base::MonotonicNs();
     auto guard = Admit(context.getParams().totalSize().wordCount);
+    CheckWholeLedger("the change feed");
     return WithEngine([this, context, start_ns, guard = kj::mv(guard)]() mutable {
       return Changes(context, start_ns, kj::mv(guard));
     });
@@ -565,6 +609,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
 
   kj::Promise<void> subscribe(SubscribeContext context) override {
     auto guard = Admit(context.getParams().totalSize().wordCount);
+    CheckWholeLedger("the change feed");
     return WithEngine([this, context, guard = kj::mv(guard)]() mutable -> kj::Promise<void> {
       const uint64_t from = context.getParams().getFromSequence();
       CheckFeedCursor(from);
@@ -605,7 +650,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
   kj::Promise<void> AccountPage(Context& context, QueryMethod method, uint64_t start_ns,
                                 kj::Own<CallGuard> guard, AccountFilter filter,
                                 std::vector<Record>& scratch, uint64_t record_words, Run run,
-                                Init init, Encode encode) {
+                                Init init, Encode encode, bool account_checked = false) {
     const uint32_t limit = filter.limit;
     filter.limit = limit + 1;  // one more tells whether another page follows
     auto reply = [this, context, method, start_ns, filter, limit, record_words, init, encode](
@@ -621,6 +666,17 @@ class LedgerImpl final : public rpc::Ledger::Server {
       }
       return Reply(method, start_ns, kj::mv(held), newest_ns);
     };
+    if (grant().limited() && !account_checked) {
+      // The account's ledger is the engine's to tell: take it first, then go on as usual (with
+      // the answer of an account the token may not see: none, as for an unknown account).
+      return WithEngine([this, context, method, start_ns, guard = kj::mv(guard), filter, &scratch,
+                         record_words, run, init, encode, reply]() mutable -> kj::Promise<void> {
+        if (!MaySeeAccount(filter.account_id)) return reply({}, kj::mv(guard));
+        filter.limit -= 1;
+        return AccountPage(context, method, start_ns, kj::mv(guard), filter, scratch, record_words,
+                           run, init, encode, /*account_checked=*/true);
+      });
+    }
     std::shared_ptr<const replica::ColdHistory> history = state_.core.cold_history();
     if (history != nullptr && history->Covers(filter)) {
       auto page = std::make_shared<std::vector<Record>>(limit + 1);
@@ -641,12 +697,56 @@ class LedgerImpl final : public rpc::Ledger::Server {
 
   enum class Access { kRead, kWrite };
 
+  const TokenGrant& grant() const { return connection_->grant; }
+
+  // Fails the call as the token's role or ledgers do not allow it; nothing changed.
+  [[noreturn]] void Deny(std::string_view why) {
+    state_.metrics.RequestsRejected(RejectReason::kPermissionDenied).Increment();
+    state_.metrics.CallsDenied(grant().role).Increment();
+    Fail(kj::Exception::Type::FAILED, absl::StrCat(kPermissionDeniedMarker, std::string(why)));
+  }
+
+  void CheckLedger(uint32_t ledger) {
+    if (grant().AllowsLedger(ledger)) return;
+    Deny(absl::StrCat("this token is limited to ledgers ", LedgerList(grant()), ", not ", ledger));
+  }
+
+  void CheckWholeLedger(std::string_view what) {
+    if (!grant().limited()) return;
+    Deny(absl::StrCat(std::string(what), " spans every ledger; this token is limited to ledgers ",
+                      LedgerList(grant())));
+  }
+
+  // Whether the account exists in a ledger the token may see. With the engine taken.
+  bool MaySeeAccount(AccountId id) {
+    if (!grant().limited()) return true;
+    const std::optional<Account> account = engine().LookupAccount(id);
+    return account.has_value() && grant().AllowsLedger(account->ledger);
+  }
+
+  // A batch with any event outside the token's ledgers is refused whole, before the log.
+  template <typename Event>
+  void CheckEventLedgers(std::span<const Event> events) {
+    if (!grant().limited()) return;
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (grant().AllowsLedger(LedgerOf(events[i]))) continue;
+      state_.metrics.Batches(engine::kOperationOf<Event>, BatchOutcome::kRejected).Increment();
+      Deny(absl::StrCat("event ", i, " is in ledger ", LedgerOf(events[i]),
+                        "; this token is limited to ledgers ", LedgerList(grant()),
+                        " (the batch was not booked)"));
+    }
+  }
+
   // Admits a call under the limits, or fails it with `overloaded`.
   kj::Own<CallGuard> Admit(uint64_t request_words, Access access = Access::kRead) {
     const ServerLimits& limits = state_.options.limits;
     if (state_.shutting_down) {
       state_.metrics.RequestsRejected(RejectReason::kShuttingDown).Increment();
       Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
+    }
+    if (access == Access::kWrite && grant().role < Role::kWrite) {
+      Deny(absl::StrCat("this token's role is ", std::string(RoleName(grant().role)),
+                        "; creating ledgers, accounts and transfers needs write"));
     }
     CheckClientReads(*connection_, limits);
     // Writes go to the leader, and so do reads (linearizable there), unless the connection
@@ -719,6 +819,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     auto guard = Admit(context.getParams().totalSize().wordCount);
     QueryFilter filter =
         DecodeQueryFilter(context.getParams().getFilter(), state_.options.limits.query_results_max);
+    if (grant().limited()) CheckLedger(filter.ledger);
     const uint32_t limit = filter.limit;
     filter.limit = limit + 1;
     return WithEngine([this, context, method, &scratch, record_words, run, init, encode, start_ns,
@@ -781,6 +882,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     auto guard = Admit(request_words, Access::kWrite);
     auto batch = std::make_shared<Batch<Event>>(Traits::Buffers(state_));
     batch->events = decode(std::span(batch->buffer));
+    CheckEventLedgers(std::span<const Event>(batch->events));
     context.releaseParams();
     if constexpr (std::is_same_v<Event, Transfer>) {
       if (state_.core.MustQueue(batch->events)) {
@@ -909,7 +1011,10 @@ class GatewayImpl final : public rpc::Gateway::Server {
       // Evicted (net/internal/admission.h): the client is being told why.
       Fail(kj::Exception::Type::DISCONNECTED, "the connection is closing");
     }
-    if (!TokenMatches(context.getParams().getToken(), state_.options.token)) {
+    const capnp::Data::Reader guess = context.getParams().getToken();
+    const TokenGrant* grant = state_.tokens->Find(
+        std::string_view(reinterpret_cast<const char*>(guess.begin()), guess.size()));
+    if (grant == nullptr) {
       ++connection_->failed_logins;
       state_.metrics.logins_failed_total.Increment();
       return state_.timer.afterDelay(kFailedLoginDelay)
@@ -919,6 +1024,8 @@ class GatewayImpl final : public rpc::Gateway::Server {
           });
     }
     connection_->authenticated = true;
+    connection_->grant = *grant;
+    state_.metrics.Logins(grant->role).Increment();
     connection_->place
         ->LoggedIn();  // no longer counts against the budgets of connections not logged in
     connection_->stale_reads = context.getParams().getStaleReads();
@@ -936,16 +1043,8 @@ class GatewayImpl final : public rpc::Gateway::Server {
 }  // namespace
 
 bool TokenMatches(kj::ArrayPtr<const kj::byte> guess, const std::string& token) {
-  while (guess.size() > 0 &&
-         (guess.back() == '\n' || guess.back() == '\r' || guess.back() == ' ')) {
-    guess = guess.slice(0, guess.size() - 1);
-  }
-  unsigned char difference = guess.size() == token.size() ? 0 : 1;
-  for (size_t i = 0; i < token.size(); ++i) {
-    const unsigned char g = i < guess.size() ? guess[i] : 0;
-    difference |= static_cast<unsigned char>(g ^ static_cast<unsigned char>(token[i]));
-  }
-  return difference == 0;
+  return TokenEquals(std::string_view(reinterpret_cast<const char*>(guess.begin()), guess.size()),
+                     token);
 }
 
 kj::Own<rpc::Gateway::Server> NewGateway(ServiceState& state, kj::Own<Connection> connection) {

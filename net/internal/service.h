@@ -18,6 +18,7 @@
 #include "net/ledger.capnp.h"
 #include "net/server.h"
 #include "net/server_metrics.h"
+#include "net/tokens.h"
 
 namespace ledger::net::internal {
 
@@ -28,6 +29,8 @@ struct Connection : public kj::Refcounted {
   bool closed = false;
   uint32_t failed_logins = 0;
   uint32_t inflight_calls = 0;
+  TokenGrant grant;          // what the login's token may do; updated by a reload
+  std::string close_reason;  // told to the client when Close() ends the connection
   capnp::TwoPartyVatNetwork* network = nullptr;  // borrowed; null once the socket is gone
   Admission::Place* place = nullptr;             // borrowed; null once the socket is gone
   kj::Own<kj::PromiseFulfiller<void>> closer;    // fulfilling it closes the connection
@@ -86,6 +89,7 @@ class ServiceState {
   uint64_t inflight_bytes = 0;
   uint64_t inflight_calls = 0;
   std::set<Connection*> connections;
+  std::shared_ptr<const TokenSet> tokens;  // replaced whole by a reload (ReloadTokens)
   std::list<Subscriber*> subscribers;
 
   // Batches' events (shared with the batches, which may outlive this state).
@@ -112,6 +116,10 @@ class ServiceState {
   void PumpSubscriptions();
   // Ends every subscription (shutdown).
   void EndSubscriptions(kj::StringPtr reason);
+  // Takes `next` as the tokens in use: connections logged in with a token no longer listed are
+  // closed (told kTokenRevokedMarker), the others take their token's new role and ledgers.
+  // Returns how many were closed.
+  size_t ReplaceTokens(std::shared_ptr<const TokenSet> next);
 };
 
 // Whether `guess` is `token`, compared in time independent of where they differ (and of the
