@@ -63,7 +63,9 @@ struct EngineOptions {
   // transfers_max. Otherwise the window of transfers in memory holds at most about this many
   // (each shard's share rounded up to a power of two), and so does the window of recorded
   // failures; transfers_max no longer limits the total. The caller moves older
-  // facts to a cold store (ExportCold, EvictBefore) before the window fills (HasRoomFor).
+  // facts to a cold store (ExportCold, EvictBefore) before the window fills (HasRoomFor, which
+  // checks both windows: a log whose transfers all fail fills the failures' window while
+  // hot_transfer_count() stays at zero).
   uint64_t hot_transfers = 0;
   // Where the evicted facts are read back from; must outlive the engine. Needed before the
   // first EvictBefore.

@@ -711,6 +711,7 @@ void State::RecordFailure(const Transfer& event, uint64_t timestamp_ns, uint32_t
 }
 
 void State::AppendFailure(const FailureRecord& failure, uint32_t id_hash) {
+  LEDGER_ASSERT(!failures_.full(), failures_.size());  // gated by HasRoomFor
   const uint32_t index = static_cast<uint32_t>(failures_.Append(failure));
   shards_[HomeOf(failure.event.id)]->transfer_index.Insert(id_hash, index | kFailedBit);
 }
