@@ -411,7 +411,9 @@ struct ServerInfo {
 
 interface Gateway {
   # Compares the token in constant time. A wrong token gets an error (and a delay); nothing
-  # else is reachable without the Ledger capability.
+  # else is reachable without the Ledger capability. The Ledger can do what the token's role
+  # allows (read, write, admin; possibly limited to some ledgers: docs/operations.md, "Tokens
+  # and roles"); other calls fail with "permission denied: ..." and change nothing.
   # staleReads (schema 5): in a replica group, this member answers reads even when it does not
   # lead, from what the group has committed as far as it knows (possibly behind the leader;
   # never anything uncommitted). Writes still go to the leader only.

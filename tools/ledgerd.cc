@@ -3,7 +3,8 @@
 //   ledgerd init --data-dir DIR        create a data directory and its login token
 //   ledgerd [run] --data-dir DIR ...   serve it (see --help)
 //
-// Exit codes: 0 clean shutdown, 64 usage (or a token file others may open), 66 the data
+// Exit codes: 0 clean shutdown, 64 usage (or a token file others may open, or a tokens file
+// that does not parse), 66 the data
 // directory or token file is missing or not initialised,
 // 69 the address cannot be bound or another server holds the directory, 74 the log failed or
 // is corrupt, 70 anything else.
@@ -57,7 +58,8 @@ constexpr const char* kUsage = R"(usage:
       with --checkpoint-key-file, a random checkpoint key there too (mode 0600; keep it
       outside the data directory).
   ledgerd [run] [flags]
-      Recovers the ledger in the data directory and serves it until SIGTERM or SIGINT.
+      Recovers the ledger in the data directory and serves it until SIGTERM or SIGINT;
+      SIGHUP re-reads --tokens-file.
 
 flags for run:
   --data-dir DIR              data directory created by `ledgerd init` (default: data)
