@@ -294,8 +294,11 @@ absl::StatusOr<std::optional<LogPosition>> LogScanner::FindLaterGroup(size_t seg
       for (uint64_t block = 0; block < length; block += kBlockBytes) {
         GroupHeader header;
         std::memcpy(&header, chunk.data() + block, sizeof(header));
+        // Wherever it was meant to go: a group written here for another place (a misdirected
+        // write, reported done) is as much a sign of damage as one in its place. No crash
+        // leaves a valid header past the log's end: segments are preallocated zeros, never
+        // reused, and a cut tail is zeroed to the segment's end.
         if (IsValid(header, directory_.identity().directory_id) &&
-            header.segment_index == segment.index && header.segment_offset == start + block &&
             header.first_op > result_.last_op) {
           return LogPosition{segment.index, start + block};
         }

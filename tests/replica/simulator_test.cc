@@ -51,6 +51,8 @@ struct Tally {
   std::atomic<uint64_t> crashes{0};  // these three counted on the replica's threads too
   std::atomic<uint64_t> sync_failures{0};
   std::atomic<uint64_t> disk_full{0};
+  std::atomic<uint64_t> misdirected{0};
+  uint64_t refused_after_misdirect = 0;  // recoveries that found the damage and refused
   uint64_t read_errors = 0;
   uint64_t recoveries = 0;
   uint64_t acknowledged = 0;
@@ -80,6 +82,7 @@ class Simulation {
       Book(*replica, tally);
       replica.reset();  // its writes fail after the crash; it closes all the same
       disk_.fault = nullptr;
+      disk_.misdirect = nullptr;
       disk_.Restart();
     }
     ++tally.seeds;
@@ -109,6 +112,11 @@ class Simulation {
       }
     }
     absl::StatusOr<std::unique_ptr<Replica>> opened = Open();
+    if (!opened.ok() && misdirected_->load() && absl::IsDataLoss(opened.status())) {
+      // A group written where another belongs: damage the log shows, refused with its place.
+      ++tally.refused_after_misdirect;
+      return nullptr;
+    }
     EXPECT_TRUE(opened.ok()) << "seed " << seed_ << ": " << opened.status();
     if (!opened.ok()) return nullptr;
     ++tally.recoveries;
@@ -217,9 +225,29 @@ class Simulation {
   void ArmFaults(Tally& tally) {
     crashed_ = std::make_shared<std::atomic<bool>>(false);
     const uint64_t crash_at = 1 + random_() % 60;
-    const uint64_t fail_kind = random_() % 6;  // 0: a sync fails, 1: the disk is full
+    const uint64_t fail_kind = random_() % 6;  // 0: a sync fails, 1: the disk is full, 2: a
+                                               // segment write lands elsewhere
     const uint64_t fail_at = random_() % 40;
     auto count = std::make_shared<std::atomic<uint64_t>>(0);
+    if (fail_kind == 2) {
+      const int64_t shift_blocks = static_cast<int64_t>(random_() % 7) - 3;
+      auto writes = std::make_shared<std::atomic<uint64_t>>(0);
+      disk_.misdirect = [this, writes, shift_blocks, &tally, misdirected = misdirected_](
+                            const std::string& path, uint64_t offset,
+                            uint64_t size_bytes) -> std::optional<uint64_t> {
+        if (path.find("/wal-") == std::string::npos || shift_blocks == 0 ||
+            writes->fetch_add(1) != 2) {
+          return std::nullopt;
+        }
+        const int64_t to = static_cast<int64_t>(offset) + shift_blocks * int64_t{4096};
+        if (to < 4096 || static_cast<uint64_t>(to) + size_bytes > wal::kSegmentSizeMinBytes) {
+          return std::nullopt;
+        }
+        ++tally.misdirected;
+        misdirected->store(true);
+        return static_cast<uint64_t>(to);
+      };
+    }
     disk_.fault = [this, count, crash_at, fail_kind, fail_at, &tally, crashed = crashed_](
                       std::string_view operation, const std::string&) {
       const uint64_t n = count->fetch_add(1);
@@ -246,6 +274,8 @@ class Simulation {
   std::mt19937_64 tear_;
   std::shared_ptr<std::mutex> tear_mutex_ = std::make_shared<std::mutex>();
   std::shared_ptr<std::atomic<bool>> crashed_ = std::make_shared<std::atomic<bool>>(false);
+  // A misdirected write happened since the seed began: recovery may then refuse.
+  std::shared_ptr<std::atomic<bool>> misdirected_ = std::make_shared<std::atomic<bool>>(false);
   MemoryStorage disk_;
   std::vector<std::vector<Transfer>> planned_;  // index op - 1; empty for ops 1 and 2
   uint64_t acknowledged_op_ = 0;
@@ -269,12 +299,14 @@ TEST(Simulator, AcknowledgedOpsSurviveCrashesTornWritesAndDiskFaultsWithTheRefer
     if (HasFailure()) break;
   }
   std::printf(
-      "[   SIM    ] seeds %lu, crashes %lu, failed syncs %lu, disk-full writes %lu, failed "
-      "recoveries (read errors) %lu, recoveries checked %lu, ops acknowledged %lu, logged but "
-      "unacknowledged at a crash %lu\n",
+      "[   SIM    ] seeds %lu, crashes %lu, failed syncs %lu, disk-full writes %lu, misdirected "
+      "writes %lu (refused after: %lu), failed recoveries (read errors) %lu, recoveries checked "
+      "%lu, ops acknowledged %lu, logged but unacknowledged at a crash %lu\n",
       static_cast<unsigned long>(tally.seeds), static_cast<unsigned long>(tally.crashes.load()),
       static_cast<unsigned long>(tally.sync_failures.load()),
       static_cast<unsigned long>(tally.disk_full.load()),
+      static_cast<unsigned long>(tally.misdirected.load()),
+      static_cast<unsigned long>(tally.refused_after_misdirect),
       static_cast<unsigned long>(tally.read_errors), static_cast<unsigned long>(tally.recoveries),
       static_cast<unsigned long>(tally.acknowledged),
       static_cast<unsigned long>(tally.lost_unacknowledged));

@@ -36,6 +36,12 @@ class MemoryFile final : public File {
   absl::Status Write(uint64_t offset, std::span<const std::byte> bytes) override {
     LEDGER_RETURN_IF_ERROR(Writable());
     LEDGER_RETURN_IF_ERROR(storage_.Fault("write", path()));
+    if (storage_.misdirect) {
+      if (const std::optional<uint64_t> elsewhere =
+              storage_.misdirect(path(), offset, bytes.size())) {
+        offset = *elsewhere;
+      }
+    }
     std::lock_guard lock(storage_.mutex_);
     LEDGER_RETURN_IF_ERROR(storage_.Up(generation_));
     if (inode_->bytes.size() < offset + bytes.size()) inode_->bytes.resize(offset + bytes.size());

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -26,6 +27,12 @@ class MemoryStorage final : public Storage {
   // "zero", "list", "create directory", "rename", "remove", "sync directory") and path; a
   // status that is not ok fails the operation, which then changes nothing.
   std::function<absl::Status(std::string_view operation, const std::string& path)> fault;
+
+  // Called before each write with its path, offset and size; a value sends the write there
+  // instead (a misdirected write: the right bytes at the wrong offset, reported as done).
+  std::function<std::optional<uint64_t>(const std::string& path, uint64_t offset,
+                                        uint64_t size_bytes)>
+      misdirect;
 
   // A failed "sync" (from `fault`) drops the file's unsynced pages, as Linux does after a
   // writeback error (fsyncgate): reads then see what was durable.
