@@ -247,8 +247,10 @@ class Listener final : private kj::TaskSet::ErrorHandler {
         kj::heap<ConnectionHolder>(state_, kj::mv(stream), reader_options_, std::move(place));
     auto closed = kj::newPromiseAndFulfiller<void>();
     auto evicted = kj::newPromiseAndFulfiller<std::string>();
+    auto revoked = kj::newPromiseAndFulfiller<void>();
     Connection& connection = holder->connection();
     connection.closer = kj::mv(closed.fulfiller);
+    connection.revoker = kj::mv(revoked.fulfiller);
     holder->place().on_evicted = [fulfiller = evicted.fulfiller.get()](const std::string& why) {
       fulfiller->fulfill(std::string(why));
     };
@@ -263,7 +265,13 @@ class Listener final : private kj::TaskSet::ErrorHandler {
     return holder->network()
         .onDisconnect()
         .then([] { return std::string(); })
-        .exclusiveJoin(closed.promise.then([&connection] { return connection.close_reason; }))
+        .exclusiveJoin(closed.promise.then([] { return std::string(); }))
+        .exclusiveJoin(revoked.promise.then([this, timeout_ms]() -> kj::Promise<std::string> {
+          // Its calls meanwhile are told why they fail; then it goes, as one not logged in.
+          return timer_.afterDelay(timeout_ms * kj::MILLISECONDS).then([] {
+            return absl::StrCat(internal::kTokenRevokedMarker, "; the connection is closed");
+          });
+        }))
         .exclusiveJoin(kj::mv(login_deadline))
         .exclusiveJoin(kj::mv(evicted.promise))
         .then([this, holder = kj::mv(holder)](std::string why) mutable -> kj::Promise<void> {
@@ -450,8 +458,8 @@ kj::Promise<void> ReloadTokensOnHangup(kj::UnixEventPort& port, ServiceState& st
       const size_t count = (*tokens)->grants().size();
       const size_t closed = state.ReplaceTokens(std::move(*tokens));
       state.metrics.token_reloads_total.Increment();
-      log(absl::StrCat("SIGHUP: tokens reloaded: ", count, " tokens; closed ", closed,
-                       " connections of revoked tokens"));
+      log(absl::StrCat("SIGHUP: tokens reloaded: ", count, " tokens; revoked ", closed,
+                       " connections of tokens no longer listed"));
     }
     return ReloadTokensOnHangup(port, state, log);
   });

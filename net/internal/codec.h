@@ -27,7 +27,8 @@ inline constexpr char kRefusedMarker[] = "the server refused the connection: ";
 // Starts the error of a call the login token's role or ledgers do not allow (net/tokens.h):
 // the client's status is then PermissionDenied.
 inline constexpr char kPermissionDeniedMarker[] = "permission denied: ";
-// Why a connection whose token was revoked is closed (told in the RPC Abort).
+// Starts the error of every call on a connection whose token was revoked, and the reason told
+// when it is closed (the RPC Abort): the client's status is then Unauthenticated.
 inline constexpr char kTokenRevokedMarker[] = "the token was revoked";
 
 // Words per encoded record: data section, pointers, and 2 words per U128. Size hints built

@@ -104,6 +104,7 @@ void EncodeChange(const engine::Engine& engine, const Change& change, rpc::Chang
 // One subscription: at most one push in flight; the next starts when it returns.
 struct Subscriber final : private kj::TaskSet::ErrorHandler {
   ServiceState& state;
+  kj::Own<Connection> connection;  // the subscriber's: a revoked token ends the subscription
   uint64_t next_sequence;
   rpc::ChangeConsumer::Client consumer;
   bool pushing = false;
@@ -112,8 +113,9 @@ struct Subscriber final : private kj::TaskSet::ErrorHandler {
   kj::TaskSet tasks{*this};  // a push may start the next from its continuation
   std::list<Subscriber*>::iterator position;
 
-  Subscriber(ServiceState& s, uint64_t from, rpc::ChangeConsumer::Client c)
-      : state(s), next_sequence(from), consumer(kj::mv(c)) {
+  Subscriber(ServiceState& s, kj::Own<Connection> owner, uint64_t from,
+             rpc::ChangeConsumer::Client c)
+      : state(s), connection(kj::mv(owner)), next_sequence(from), consumer(kj::mv(c)) {
     position = state.subscribers.insert(state.subscribers.end(), this);
   }
   ~Subscriber() { state.subscribers.erase(position); }
@@ -130,6 +132,7 @@ struct Subscriber final : private kj::TaskSet::ErrorHandler {
 
   // Pushes the next durable changes, once the engine is free to read them.
   void Pump() {
+    if (connection->revoked) return End(kTokenRevokedMarker);
     if (pushing || ended || taking_engine) return;
     if (next_sequence >= state.core.durable_change_next()) return;  // nothing new: no turn
     taking_engine = true;
@@ -226,15 +229,15 @@ size_t ServiceState::ReplaceTokens(std::shared_ptr<const TokenSet> next) {
   tokens = std::move(next);
   size_t closed = 0;
   for (Connection* connection : connections) {  // Close() ends them later, on the loop
-    if (!connection->authenticated || connection->closed) continue;
+    if (!connection->authenticated || connection->revoked) continue;
     if (const TokenGrant* grant = tokens->Find(connection->grant.token)) {
       connection->grant = *grant;
     } else {
-      connection->close_reason = kTokenRevokedMarker;
-      connection->Close();
+      connection->Revoke();
       ++closed;
     }
   }
+  if (closed > 0) PumpSubscriptions();  // ends the revoked connections' subscriptions now
   return closed;
 }
 
@@ -613,7 +616,8 @@ class LedgerImpl final : public rpc::Ledger::Server {
     return WithEngine([this, context, guard = kj::mv(guard)]() mutable -> kj::Promise<void> {
       const uint64_t from = context.getParams().getFromSequence();
       CheckFeedCursor(from);
-      auto subscriber = kj::heap<Subscriber>(state_, from, context.getParams().getConsumer());
+      auto subscriber = kj::heap<Subscriber>(state_, kj::addRef(*connection_), from,
+                                             context.getParams().getConsumer());
       Subscriber& raw = *subscriber;
       context.getResults(ReplyWords(1, 1))
           .setSubscription(kj::heap<SubscriptionImpl>(kj::mv(subscriber)));
@@ -743,6 +747,11 @@ class LedgerImpl final : public rpc::Ledger::Server {
     if (state_.shutting_down) {
       state_.metrics.RequestsRejected(RejectReason::kShuttingDown).Increment();
       Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
+    }
+    if (connection_->revoked) {
+      state_.metrics.CallsDenied(grant().role).Increment();
+      Fail(kj::Exception::Type::FAILED,
+           absl::StrCat(kTokenRevokedMarker, ": log in again with a token the server lists"));
     }
     if (access == Access::kWrite && grant().role < Role::kWrite) {
       Deny(absl::StrCat("this token's role is ", std::string(RoleName(grant().role)),

@@ -29,14 +29,21 @@ struct Connection : public kj::Refcounted {
   bool closed = false;
   uint32_t failed_logins = 0;
   uint32_t inflight_calls = 0;
-  TokenGrant grant;          // what the login's token may do; updated by a reload
-  std::string close_reason;  // told to the client when Close() ends the connection
+  TokenGrant grant;      // what the login's token may do; updated by a reload
+  bool revoked = false;  // its token was taken out of the tokens file: every call is refused
+  kj::Own<kj::PromiseFulfiller<void>> revoker;   // fulfilling it closes the connection soon
   capnp::TwoPartyVatNetwork* network = nullptr;  // borrowed; null once the socket is gone
   Admission::Place* place = nullptr;             // borrowed; null once the socket is gone
   kj::Own<kj::PromiseFulfiller<void>> closer;    // fulfilling it closes the connection
   void Close() {
     if (!closed && closer->isWaiting()) closer->fulfill();
     closed = true;
+  }
+  // From now on every call fails with kTokenRevokedMarker (the client learns why), and the
+  // connection is closed after the login timeout (net/server.cc).
+  void Revoke() {
+    if (!revoked && revoker.get() != nullptr && revoker->isWaiting()) revoker->fulfill();
+    revoked = true;
   }
 };
 
@@ -117,8 +124,8 @@ class ServiceState {
   // Ends every subscription (shutdown).
   void EndSubscriptions(kj::StringPtr reason);
   // Takes `next` as the tokens in use: connections logged in with a token no longer listed are
-  // closed (told kTokenRevokedMarker), the others take their token's new role and ledgers.
-  // Returns how many were closed.
+  // revoked (Connection::Revoke), the others take their token's new role and ledgers.
+  // Returns how many were revoked.
   size_t ReplaceTokens(std::shared_ptr<const TokenSet> next);
 };
 
