@@ -315,6 +315,25 @@ TEST(Roles, MalformedTokensFileOnReloadKeepsTheOldTokens) {
   EXPECT_EQ(server.Stop(), 0);
 }
 
+TEST(Roles, TokensFileAloneLeavesTheInitTokenOut) {
+  constexpr char kAdminToken[] = "admin-token-0123456789abcdef";
+  ServerProcess server;
+  const std::string tokens_file = server.data_dir() + "/../tokens";
+  WriteTokenFile(tokens_file, absl::StrCat("admin ", kAdminToken, "\n"));
+  std::vector<std::string> flags = ServerProcess::DefaultFlags();
+  flags.push_back("--tokens-file");
+  flags.push_back(tokens_file);
+  ASSERT_TRUE(server.Start(flags)) << server.log();
+  ClientOptions options;
+  options.address = server.address();
+  options.token = server.token();  // DIR/token: not read without --token-file
+  EXPECT_EQ(Client::Connect(options).status().code(), absl::StatusCode::kUnauthenticated);
+  auto admin = Connect(server, kAdminToken);
+  ASSERT_NE(admin, nullptr);
+  CreateLedger(*admin, 7);
+  EXPECT_EQ(server.Stop(), 0);
+}
+
 TEST(Roles, TokensFileOpenToOthersIsRefusedAtStart) {
   RoleServer roles(absl::StrCat("read ", kReadToken, "\n"));
   std::filesystem::permissions(roles.tokens_file(), std::filesystem::perms::group_read,
