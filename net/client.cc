@@ -205,6 +205,14 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
       if (!ca.ok()) return ca.status();
       ca_pem_ = *ca;
     }
+    if (!options_.tls_certificate_file.empty()) {
+      auto certificate = base::ReadFileToString(options_.tls_certificate_file);
+      if (!certificate.ok()) return certificate.status();
+      auto key = base::ReadFileToString(options_.tls_key_file);
+      if (!key.ok()) return key.status();
+      certificate_pem_ = *certificate;
+      key_pem_ = *key;
+    }
     std::unique_lock lock(mutex_);
     thread_ = std::thread([this] { Loop(); });
     started_.wait(lock, [&] { return start_done_; });
@@ -455,6 +463,12 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
                    kj::TlsContext::Options tls_options;
                    tls_options.useSystemTrustStore = false;
                    tls_options.trustedCertificates = trusted_;
+                   if (!certificate_pem_.empty()) {
+                     keypair_ = kj::heap<kj::TlsKeypair>(
+                         kj::TlsKeypair{kj::TlsPrivateKey(key_pem_.c_str()),
+                                        kj::TlsCertificate(certificate_pem_.c_str())});
+                     tls_options.defaultKeypair = *keypair_;
+                   }
                    tls_ = kj::heap<kj::TlsContext>(kj::mv(tls_options));
                    std::string name = options_.tls_server_name;
                    if (name.empty()) {
@@ -642,6 +656,9 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
 
   ClientOptions options_;
   std::string ca_pem_;
+  std::string certificate_pem_;  // mutual TLS: this client's certificate and key
+  std::string key_pem_;
+  kj::Own<kj::TlsKeypair> keypair_;
   // Loop thread: the TLS context and what it borrows, and why the loop ended before serving.
   kj::Vector<kj::TlsCertificate> trusted_;
   kj::Own<kj::TlsContext> tls_;

@@ -76,6 +76,10 @@ struct ClientOptions {
   // PEM file of the certificate authority (or the server's self-signed certificate) to trust.
   // Set: the connection uses TLS.
   std::string tls_ca_file;
+  // PEM certificate and key this client presents (mutual TLS: a server with --tls-client-ca
+  // maps the certificate's common name to a role; log in with an empty token then).
+  std::string tls_certificate_file;
+  std::string tls_key_file;
   // Expected in the server's certificate. Default: the host; an address (127.0.0.1, ::1) is
   // then matched against the certificate's IP addresses.
   std::string tls_server_name;

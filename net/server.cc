@@ -78,6 +78,9 @@ absl::Status CheckOptions(const ServerOptions& options) {
   if (options.tls_certificate_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
   }
+  if (!options.tls_client_ca_file.empty() && options.tls_certificate_file.empty()) {
+    return absl::InvalidArgumentError("client certificates need TLS: a certificate and a key");
+  }
   const GroupOptions& group = options.group;
   if (!group.name.empty()) {
     if (!cluster::IsValidMemberName(group.name) || !cluster::IsValidMemberName(group.member)) {
@@ -216,19 +219,24 @@ class Listener final : private kj::TaskSet::ErrorHandler {
   // one that does not trust the certificate) is one line in the log, never a stack trace.
   kj::Promise<void> Handshake(kj::Own<kj::AsyncIoStream> stream,
                               std::unique_ptr<Admission::Place> place) {
-    auto evicted = kj::newPromiseAndFulfiller<kj::Own<kj::AsyncIoStream>>();
+    auto evicted = kj::newPromiseAndFulfiller<kj::AuthenticatedStream>();
     place->on_evicted = [fulfiller = evicted.fulfiller.get()](const std::string&) {
       fulfiller->reject(KJ_EXCEPTION(DISCONNECTED, "evicted: too many connections not logged in"));
     };
     Admission::Place& borrowed = *place;
     return timer_
         .timeoutAfter(state_.options.limits.login_timeout_ms * kj::MILLISECONDS,
-                      tls_->wrapServer(kj::mv(stream)))
+                      tls_->wrapServer(kj::AuthenticatedStream{
+                          kj::mv(stream), kj::UnknownPeerIdentity::newInstance()}))
         .exclusiveJoin(kj::mv(evicted.promise))
         .then(
-            [this, place = std::move(place)](kj::Own<kj::AsyncIoStream> secured) mutable {
+            [this, place = std::move(place)](kj::AuthenticatedStream secured) mutable {
               place->on_evicted = nullptr;
-              return Serve(kj::mv(secured), std::move(place));
+              // With --tls-client-ca the handshake verified it: its name finds its grant.
+              auto& peer = kj::downcast<kj::TlsPeerIdentity>(*secured.peerIdentity);
+              std::string certificate_name =
+                  peer.hasCertificate() ? std::string(peer.getCommonName().cStr()) : "";
+              return Serve(kj::mv(secured.stream), std::move(place), std::move(certificate_name));
             },
             [this, &borrowed](kj::Exception&& exception) -> kj::Promise<void> {
               if (borrowed.evicted()) return kj::READY_NOW;
@@ -242,9 +250,11 @@ class Listener final : private kj::TaskSet::ErrorHandler {
   // Serves until the client goes, the connection is closed (Connection::Close), the login
   // timeout passes without a login, or the connection is evicted; the last two are told why.
   kj::Promise<void> Serve(kj::Own<kj::AsyncIoStream> stream,
-                          std::unique_ptr<Admission::Place> place) {
+                          std::unique_ptr<Admission::Place> place,
+                          std::string certificate_name = "") {
     auto holder =
         kj::heap<ConnectionHolder>(state_, kj::mv(stream), reader_options_, std::move(place));
+    holder->connection().certificate_name = std::move(certificate_name);
     auto closed = kj::newPromiseAndFulfiller<void>();
     auto evicted = kj::newPromiseAndFulfiller<std::string>();
     auto revoked = kj::newPromiseAndFulfiller<void>();
@@ -366,6 +376,7 @@ absl::StatusOr<kj::Own<kj::ConnectionReceiver>> Listen(kj::AsyncIoContext& io,
 
 struct Tls {
   kj::Own<kj::TlsKeypair> keypair;
+  kj::Vector<kj::TlsCertificate> client_cas;  // mutual TLS: the CA clients' certificates need
   kj::Own<kj::TlsContext> context;
 };
 
@@ -373,12 +384,22 @@ absl::StatusOr<Tls> MakeTls(const ServerOptions& options) {
   LEDGER_ASSIGN_OR_RETURN(std::string certificate,
                           base::ReadFileToString(options.tls_certificate_file));
   LEDGER_ASSIGN_OR_RETURN(std::string key, base::ReadFileToString(options.tls_key_file));
+  std::string client_ca;
+  if (!options.tls_client_ca_file.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(client_ca, base::ReadFileToString(options.tls_client_ca_file));
+  }
   Tls tls;
   KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
                  tls.keypair = kj::heap<kj::TlsKeypair>(kj::TlsKeypair{
                      kj::TlsPrivateKey(key.c_str()), kj::TlsCertificate(certificate.c_str())});
                  kj::TlsContext::Options tls_options;
                  tls_options.defaultKeypair = *tls.keypair;
+                 if (!client_ca.empty()) {
+                   tls.client_cas.add(kj::TlsCertificate(client_ca.c_str()));
+                   tls_options.useSystemTrustStore = false;
+                   tls_options.verifyClients = true;
+                   tls_options.trustedCertificates = tls.client_cas;
+                 }
                  tls.context = kj::heap<kj::TlsContext>(kj::mv(tls_options));
                })) {
     return absl::InvalidArgumentError(
@@ -435,7 +456,7 @@ absl::StatusOr<std::unique_ptr<Membership>> JoinGroup(
 absl::StatusOr<std::shared_ptr<const TokenSet>> LoadTokens(const ServerOptions& options) {
   if (options.tokens_file.empty()) {
     return std::make_shared<const TokenSet>(
-        std::vector<TokenGrant>{TokenGrant{options.token, Role::kAdmin, {}}});
+        std::vector<TokenGrant>{TokenGrant{options.token, "", Role::kAdmin, {}}});
   }
   LEDGER_ASSIGN_OR_RETURN(TokenSet tokens, ReadTokensFile(options.tokens_file, options.token));
   return std::make_shared<const TokenSet>(std::move(tokens));

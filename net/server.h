@@ -79,6 +79,9 @@ struct ServerOptions {
   std::string metrics_token;         // not empty: /metrics wants "Authorization: Bearer <token>"
   std::string tls_certificate_file;  // PEM; with tls_key_file, the RPC port is TLS
   std::string tls_key_file;
+  // PEM CA: clients must present a certificate it signed (mutual TLS); the certificate's common
+  // name finds its role in the tokens file ("cert:<name>" lines). Needs the two above.
+  std::string tls_client_ca_file;
   std::string ready_file;  // once listening, "<rpc address>\n<metrics address>\n" goes here
   uint32_t shard_count = 1;
   uint32_t shard_threads = 0;                // 0: one per shard, at most one per core

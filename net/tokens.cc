@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::string_view kRoleNames[kRoleCount] = {"read", "write", "admin"};
 constexpr absl::string_view kLedgersPrefix = "ledgers=";
+constexpr absl::string_view kCertificatePrefix = "cert:";
 
 std::optional<Role> RoleNamed(std::string_view name) {
   for (size_t i = 0; i < kRoleCount; ++i) {
@@ -62,11 +63,17 @@ absl::StatusOr<std::optional<TokenGrant>> ParseLine(absl::string_view text, size
     return LineError(line, absl::StrCat("unknown role '", words[0], "' (read, write or admin)"));
   }
   grant.role = *role;
-  if (words[1].size() < kTokenBytesMin || words[1].size() > kTokenBytesMax) {
+  absl::string_view name = words[1];
+  if (absl::ConsumePrefix(&name, kCertificatePrefix)) {
+    if (name.empty() || name.size() > kTokenBytesMax) {
+      return LineError(line, "cert: needs a certificate's common name");
+    }
+    grant.certificate_name = std::string(name);
+  } else if (words[1].size() < kTokenBytesMin || words[1].size() > kTokenBytesMax) {
     return LineError(line, absl::StrCat("a token is ", kTokenBytesMin, " to ", kTokenBytesMax,
                                         " characters, not ", words[1].size()));
   }
-  grant.token = std::string(words[1]);
+  if (grant.certificate_name.empty()) grant.token = std::string(words[1]);
   if (words.size() == 3) {
     absl::string_view list = words[2];
     if (!absl::ConsumePrefix(&list, kLedgersPrefix)) {
@@ -102,10 +109,19 @@ bool TokenEquals(std::string_view guess, std::string_view token) {
 const TokenGrant* TokenSet::Find(std::string_view guess) const {
   const TokenGrant* found = nullptr;
   for (const TokenGrant& grant : grants_) {
+    if (grant.token.empty()) continue;                   // a certificate's: no token
     const bool equal = TokenEquals(guess, grant.token);  // every one compared, found or not
     if (equal && found == nullptr) found = &grant;
   }
   return found;
+}
+
+const TokenGrant* TokenSet::FindCertificate(std::string_view name) const {
+  if (name.empty()) return nullptr;
+  for (const TokenGrant& grant : grants_) {
+    if (grant.certificate_name == name) return &grant;
+  }
+  return nullptr;
 }
 
 absl::StatusOr<TokenSet> ParseTokens(std::string_view text, std::string_view admin_token) {
@@ -118,7 +134,9 @@ absl::StatusOr<TokenSet> ParseTokens(std::string_view text, std::string_view adm
     if (!grant.ok()) return grant.status();
     if (!grant->has_value()) continue;
     for (const TokenGrant& other : grants) {
-      if (other.token == (*grant)->token) return LineError(line, "this token is listed before");
+      if (other.token == (*grant)->token && other.certificate_name == (*grant)->certificate_name) {
+        return LineError(line, "this token is listed before");
+      }
     }
     if (!admin_token.empty() && (*grant)->token == admin_token) {
       return LineError(line, "this token is --token-file's (an admin token already)");
@@ -129,8 +147,9 @@ absl::StatusOr<TokenSet> ParseTokens(std::string_view text, std::string_view adm
     // An empty file is more likely a file caught mid-write than a wish to lock everyone out.
     return absl::InvalidArgumentError("the tokens file lists no token");
   }
-  if (!admin_token.empty())
-    grants.push_back(TokenGrant{std::string(admin_token), Role::kAdmin, {}});
+  if (!admin_token.empty()) {
+    grants.push_back(TokenGrant{std::string(admin_token), "", Role::kAdmin, {}});
+  }
   return TokenSet(std::move(grants));
 }
 

@@ -6,7 +6,9 @@
 //   # comment
 //   <role> <token> [ledgers=<id>,<id>,...]   [# comment]
 //
-// role: read | write | admin. token: 16 to 256 characters, none of them whitespace or '#'.
+// role: read | write | admin. token: 16 to 256 characters, none of them whitespace or '#'; or
+// cert:<common name>, for clients presenting a certificate the server's --tls-client-ca
+// signed with that subject common name (mutual TLS; they log in with an empty token).
 // ledgers=: the token may only create and see accounts and transfers of these ledgers (and
 // these ledgers themselves); absent: every ledger. Blank lines and comments are ignored. A
 // token listed twice, an unknown role, a bad ledger id or a file with no token at all is an
@@ -37,7 +39,8 @@ inline constexpr size_t kTokenBytesMin = 16;
 inline constexpr size_t kTokenLedgersMax = 64;
 
 struct TokenGrant {
-  std::string token;
+  std::string token;             // empty for a certificate's grant
+  std::string certificate_name;  // cert:<name>: a client certificate's common name
   Role role = Role::kRead;
   std::vector<uint32_t> ledgers;  // empty: every ledger
 
@@ -56,6 +59,8 @@ class TokenSet {
   // independent of where they differ, and never stops early: the time depends on the set, not
   // on the guess. A guess may end with a newline, CRs or spaces (a token file sent as read).
   const TokenGrant* Find(std::string_view guess) const;
+  // The grant of a client certificate whose subject common name is `name`, or null.
+  const TokenGrant* FindCertificate(std::string_view name) const;
   const std::vector<TokenGrant>& grants() const { return grants_; }
 
  private:

@@ -87,6 +87,9 @@ flags for run:
                               (docs/wal-format.md, "Checkpoints"; ledger-wal verify --key)
   --tls-cert FILE --tls-key FILE
                               serve RPC over TLS with this PEM certificate and key
+  --tls-client-ca FILE        mutual TLS: clients must present a certificate this PEM CA
+                              signed; its subject's common name NAME gets the role of the
+                              tokens file's "cert:NAME" line (log in with an empty token)
   --shards N                  shards (1 to 16, default 1; docs/shards.md)
   --shard-threads N           threads applying them: 0 = one per shard, at most one per core
                               (default 0; at most --shards)
@@ -464,6 +467,7 @@ int Run(Flags& flags) {
        {"--metrics", Text(&options.metrics_address)},
        {"--tls-cert", Text(&options.tls_certificate_file)},
        {"--tls-key", Text(&options.tls_key_file)},
+       {"--tls-client-ca", Text(&options.tls_client_ca_file)},
        {"--ready-file", Text(&options.ready_file)},
        {"--shards", Number("--shards", &options.shard_count, 1, engine::kShardsMax)},
        {"--shard-threads",

@@ -230,7 +230,10 @@ size_t ServiceState::ReplaceTokens(std::shared_ptr<const TokenSet> next) {
   size_t closed = 0;
   for (Connection* connection : connections) {  // Close() ends them later, on the loop
     if (!connection->authenticated || connection->revoked) continue;
-    if (const TokenGrant* grant = tokens->Find(connection->grant.token)) {
+    const TokenGrant* grant = connection->grant.token.empty()
+                                  ? tokens->FindCertificate(connection->grant.certificate_name)
+                                  : tokens->Find(connection->grant.token);
+    if (grant != nullptr) {
       connection->grant = *grant;
     } else {
       connection->Revoke();
@@ -1021,8 +1024,11 @@ class GatewayImpl final : public rpc::Gateway::Server {
       Fail(kj::Exception::Type::DISCONNECTED, "the connection is closing");
     }
     const capnp::Data::Reader guess = context.getParams().getToken();
-    const TokenGrant* grant = state_.tokens->Find(
-        std::string_view(reinterpret_cast<const char*>(guess.begin()), guess.size()));
+    const std::string_view token(reinterpret_cast<const char*>(guess.begin()), guess.size());
+    // An empty token with a verified client certificate: the certificate's grant.
+    const TokenGrant* grant = token.find_first_not_of("\r\n ") == std::string_view::npos
+                                  ? state_.tokens->FindCertificate(connection_->certificate_name)
+                                  : state_.tokens->Find(token);
     if (grant == nullptr) {
       ++connection_->failed_logins;
       state_.metrics.logins_failed_total.Increment();

@@ -29,7 +29,8 @@ struct Connection : public kj::Refcounted {
   bool closed = false;
   uint32_t failed_logins = 0;
   uint32_t inflight_calls = 0;
-  TokenGrant grant;      // what the login's token may do; updated by a reload
+  TokenGrant grant;              // what the login's token may do; updated by a reload
+  std::string certificate_name;  // a verified client certificate's common name (mutual TLS)
   bool revoked = false;  // its token was taken out of the tokens file: every call is refused
   kj::Own<kj::PromiseFulfiller<void>> revoker;   // fulfilling it closes the connection soon
   capnp::TwoPartyVatNetwork* network = nullptr;  // borrowed; null once the socket is gone

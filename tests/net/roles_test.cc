@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -331,6 +332,81 @@ TEST(Roles, TokensFileAloneLeavesTheInitTokenOut) {
   auto admin = Connect(server, kAdminToken);
   ASSERT_NE(admin, nullptr);
   CreateLedger(*admin, 7);
+  EXPECT_EQ(server.Stop(), 0);
+}
+
+// Runs `command` through the shell, quietly; whether it succeeded.
+bool Shell(const std::string& command) {
+  return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+// In `dir`: a CA (ca.pem), the server's self-signed certificate for localhost (server.pem), and
+// client certificates with the common names `names` signed by the CA (NAME.pem, NAME.key), and
+// one signed by nobody (stranger.pem).
+void MakeCertificates(const std::string& dir, const std::vector<std::string>& names) {
+  const std::string new_key = "openssl req -newkey rsa:2048 -nodes -days 2 ";
+  ASSERT_TRUE(Shell(absl::StrCat(new_key, "-x509 -subj /CN=test-ca -keyout ", dir, "/ca.key -out ",
+                                 dir, "/ca.pem")));
+  ASSERT_TRUE(Shell(absl::StrCat(new_key, "-x509 -subj /CN=localhost -addext ",
+                                 "subjectAltName=DNS:localhost -keyout ", dir, "/server.key -out ",
+                                 dir, "/server.pem")));
+  ASSERT_TRUE(Shell(absl::StrCat(new_key, "-x509 -subj /CN=reader-app -keyout ", dir,
+                                 "/stranger.key -out ", dir, "/stranger.pem")));
+  for (const std::string& name : names) {
+    const std::string base = absl::StrCat(dir, "/", name);
+    ASSERT_TRUE(Shell(
+        absl::StrCat(new_key, "-subj /CN=", name, " -keyout ", base, ".key -out ", base, ".csr")));
+    ASSERT_TRUE(
+        Shell(absl::StrCat("openssl x509 -req -days 2 -in ", base, ".csr -CA ", dir,
+                           "/ca.pem -CAkey ", dir, "/ca.key -CAcreateserial -out ", base, ".pem")));
+  }
+}
+
+TEST(Roles, ClientCertificateNameMapsToARole) {
+  RoleServer roles("read cert:reader-app  # the dashboard's certificate\n");
+  ServerProcess& server = roles.server();
+  const std::string dir = server.data_dir() + "/..";
+  MakeCertificates(dir, {"reader-app", "unlisted-app"});
+  std::vector<std::string> flags = roles.flags();
+  flags.insert(flags.end(), {"--tls-cert", dir + "/server.pem", "--tls-key", dir + "/server.key",
+                             "--tls-client-ca", dir + "/ca.pem"});
+  ASSERT_TRUE(server.Start(flags)) << server.log();
+  const auto options_for = [&](const std::string& name, const std::string& token) {
+    ClientOptions options;
+    options.address = server.address();
+    options.token = token;
+    options.tls_ca_file = dir + "/server.pem";
+    options.tls_server_name = "localhost";
+    options.tls_certificate_file = dir + "/" + name + ".pem";
+    options.tls_key_file = dir + "/" + name + ".key";
+    return options;
+  };
+
+  // A token still logs in (with any certificate the CA signed): the admin sets up.
+  auto admin = Client::Connect(options_for("unlisted-app", server.token()));
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  CreateLedger(**admin, 7);
+  CreateAccounts(**admin, 7, 1, 2);
+
+  // The certificate's name is the reader's login.
+  auto reader = Client::Connect(options_for("reader-app", ""));
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const Transfer transfer = TransferOf(1, 1, 2, 7);
+  TransferResult result;
+  EXPECT_EQ((*reader)->CreateTransfers(std::span(&transfer, 1), std::span(&result, 1)).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CreditsOf(**admin, 2), Amount::From(0));
+  EXPECT_EQ(CreditsOf(**reader, 2), Amount::From(0));
+
+  // A certificate the tokens file does not name, without a token, is a wrong login; one the
+  // CA did not sign, or none, fails the handshake.
+  EXPECT_EQ(Client::Connect(options_for("unlisted-app", "")).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_FALSE(Client::Connect(options_for("stranger", "")).ok());
+  ClientOptions without = options_for("reader-app", server.token());
+  without.tls_certificate_file.clear();
+  without.tls_key_file.clear();
+  EXPECT_FALSE(Client::Connect(without).ok());
   EXPECT_EQ(server.Stop(), 0);
 }
 

@@ -19,10 +19,18 @@ TEST(Tokens, ParsesRolesLedgersAndComments) {
       "\n"
       "read   reader-token-0123456789   # dashboards\n"
       "write\twriter-token-0123456789 ledgers=3,1,3\r\n"
-      "admin admin-token-01234567890\n",
+      "admin admin-token-01234567890\n"
+      "read cert:dashboard ledgers=2\n",
       "cli-admin-token-0123456789");
   ASSERT_TRUE(tokens.ok()) << tokens.status();
-  ASSERT_EQ(tokens->grants().size(), 4u);
+  ASSERT_EQ(tokens->grants().size(), 5u);
+  const TokenGrant* dashboard = tokens->FindCertificate("dashboard");
+  ASSERT_NE(dashboard, nullptr);
+  EXPECT_EQ(dashboard->role, Role::kRead);
+  EXPECT_EQ(dashboard->ledgers, (std::vector<uint32_t>{2}));
+  EXPECT_EQ(tokens->FindCertificate(""), nullptr);
+  EXPECT_EQ(tokens->FindCertificate("dashboard2"), nullptr);
+  EXPECT_EQ(tokens->Find("cert:dashboard"), nullptr);  // a name is no password
   const TokenGrant* reader = tokens->Find("reader-token-0123456789");
   ASSERT_NE(reader, nullptr);
   EXPECT_EQ(reader->role, Role::kRead);
@@ -57,6 +65,8 @@ TEST(Tokens, RefusesWhatDoesNotParseNamingTheLine) {
       {"read token-0123456789abcdef ledgers=1 extra\n", "expected: <role> <token>"},
       {"read\n", "expected: <role> <token>"},
       {"read admin-token-0123456789\n", "line 1: this token is --token-file's"},
+      {"read cert:\n", "line 1: cert: needs a certificate's common name"},
+      {"read cert:app\nwrite cert:app\n", "line 2: this token is listed before"},
   };
   for (const auto& c : cases) {
     auto tokens = ParseTokens(c.text, "admin-token-0123456789");
