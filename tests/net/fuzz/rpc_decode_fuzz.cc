@@ -39,6 +39,7 @@
 #include "net/internal/codec.h"
 #include "net/ledger.capnp.h"
 #include "net/server.h"
+#include "tests/fuzz/seed_ledger.h"
 
 namespace ledger::net {
 namespace {
@@ -80,54 +81,23 @@ engine::EngineOptions Options() {
   return options;
 }
 
-Ledger MakeLedger(uint32_t id, const char* code) {
-  Ledger ledger{};
-  ledger.id = id;
-  ledger.scale = 2;
-  std::memcpy(ledger.asset_code, code, std::strlen(code));
-  return ledger;
-}
-
-Account MakeAccount(uint64_t id, uint32_t ledger, uint16_t flags) {
-  Account account{};
-  account.id = AccountId::From(id);
-  account.ledger = ledger;
-  account.code = 1;
-  account.flags = flags;
-  return account;
-}
-
-Transfer MakeTransfer(uint64_t id, uint64_t debit, uint64_t credit, uint64_t amount,
-                      uint16_t flags = 0, uint64_t pending_id = 0, uint32_t ledger = kLedgerA) {
-  Transfer transfer{};
-  transfer.id = TransferId::From(id);
-  transfer.debit_account_id = AccountId::From(debit);
-  transfer.credit_account_id = AccountId::From(credit);
-  transfer.amount = Amount::From(amount);
-  transfer.pending_id = TransferId::From(pending_id);
-  transfer.ledger = ledger;
-  transfer.code = 1;
-  transfer.flags = flags;
-  return transfer;
-}
-
 const std::vector<Ledger>& SetUpLedgers() {
-  static const std::vector<Ledger> ledgers = {MakeLedger(kLedgerA, "USD"),
-                                              MakeLedger(kLedgerB, "BTC")};
+  static const std::vector<Ledger> ledgers = {fuzz::SeedLedger(kLedgerA, "USD"),
+                                              fuzz::SeedLedger(kLedgerB, "BTC")};
   return ledgers;
 }
 
 const std::vector<Account>& SetUpAccounts() {
   static const std::vector<Account> accounts = {
-      MakeAccount(1, kLedgerA, 0),
-      MakeAccount(2, kLedgerA, account_flags::kDebitsMustNotExceedCredits),
-      MakeAccount(3, kLedgerA, account_flags::kCreditsMustNotExceedDebits),
-      MakeAccount(4, kLedgerA, account_flags::kHistory),
-      MakeAccount(5, kLedgerA,
-                  account_flags::kHistory | account_flags::kDebitsMustNotExceedCredits),
-      MakeAccount(6, kLedgerA, 0),
-      MakeAccount(7, kLedgerB, 0),
-      MakeAccount(8, kLedgerB, account_flags::kHistory),
+      fuzz::SeedAccount(1, kLedgerA, 0),
+      fuzz::SeedAccount(2, kLedgerA, account_flags::kDebitsMustNotExceedCredits),
+      fuzz::SeedAccount(3, kLedgerA, account_flags::kCreditsMustNotExceedDebits),
+      fuzz::SeedAccount(4, kLedgerA, account_flags::kHistory),
+      fuzz::SeedAccount(5, kLedgerA,
+                        account_flags::kHistory | account_flags::kDebitsMustNotExceedCredits),
+      fuzz::SeedAccount(6, kLedgerA, 0),
+      fuzz::SeedAccount(7, kLedgerB, 0),
+      fuzz::SeedAccount(8, kLedgerB, account_flags::kHistory),
   };
   return accounts;
 }
@@ -135,16 +105,16 @@ const std::vector<Account>& SetUpAccounts() {
 const std::vector<Transfer>& SetUpTransfers() {
   static const std::vector<Transfer> transfers = [] {
     std::vector<Transfer> list = {
-        MakeTransfer(200, 1, 2, 1000),
-        MakeTransfer(201, 1, 4, 500),
-        MakeTransfer(202, 4, 5, 300),
-        MakeTransfer(203, 1, 6, 200, transfer_flags::kPending),
-        MakeTransfer(204, 6, 4, 50, transfer_flags::kPending),  // expires (timeout below)
-        MakeTransfer(205, 3, 1, 100),
-        MakeTransfer(206, 1, 5, 70, transfer_flags::kPending),
-        MakeTransfer(207, 7, 8, 900, 0, 0, kLedgerB),
-        MakeTransfer(208, 1, 2, 30, transfer_flags::kLinked),
-        MakeTransfer(209, 2, 4, 10),
+        fuzz::SeedTransfer(200, 1, 2, 1000),
+        fuzz::SeedTransfer(201, 1, 4, 500),
+        fuzz::SeedTransfer(202, 4, 5, 300),
+        fuzz::SeedTransfer(203, 1, 6, 200, transfer_flags::kPending),
+        fuzz::SeedTransfer(204, 6, 4, 50, transfer_flags::kPending),  // expires (timeout below)
+        fuzz::SeedTransfer(205, 3, 1, 100),
+        fuzz::SeedTransfer(206, 1, 5, 70, transfer_flags::kPending),
+        fuzz::SeedTransfer(207, 7, 8, 900, 0, 0, kLedgerB),
+        fuzz::SeedTransfer(208, 1, 2, 30, transfer_flags::kLinked),
+        fuzz::SeedTransfer(209, 2, 4, 10),
     };
     list[4].timeout_s = 1;
     return list;
@@ -436,21 +406,21 @@ void WriteParamsSeed(const std::string& directory, const std::string& name, Meth
 
 std::vector<Transfer> SeedTransfers() {
   std::vector<Transfer> transfers = {
-      MakeTransfer(300, 1, 2, 10),
-      MakeTransfer(301, 2, 3, 2000),                                  // exceeds 2's credits
-      MakeTransfer(302, 1, 6, 0, transfer_flags::kPostPending, 203),  // post 203 in part
-      MakeTransfer(303, 1, 5, 0, transfer_flags::kVoidPending, 206),  // void 206
-      MakeTransfer(304, 6, 4, 0, transfer_flags::kPostPending, 204),  // 204 expired
-      MakeTransfer(305, 4, 5, 100, transfer_flags::kLinked),
-      MakeTransfer(306, 5, 1, 1000, transfer_flags::kLinked),  // fails: the chain rolls back
-      MakeTransfer(307, 1, 4, 1),
-      MakeTransfer(308, 2, 1, 999, transfer_flags::kBalancingDebit),
-      MakeTransfer(309, 1, 3, 5, transfer_flags::kPending | transfer_flags::kClosingDebit),
-      MakeTransfer(310, 4, 1, 100),  // reversal of 201 (below)
-      MakeTransfer(311, 7, 8, 1, 0, 0, kLedgerB),
-      MakeTransfer(312, 1, 7, 1),                           // accounts of different ledgers
-      MakeTransfer(200, 1, 2, 1000),                        // exists
-      MakeTransfer(313, 1, 2, 5, transfer_flags::kLinked),  // chain left open
+      fuzz::SeedTransfer(300, 1, 2, 10),
+      fuzz::SeedTransfer(301, 2, 3, 2000),                                  // exceeds 2's credits
+      fuzz::SeedTransfer(302, 1, 6, 0, transfer_flags::kPostPending, 203),  // post 203 in part
+      fuzz::SeedTransfer(303, 1, 5, 0, transfer_flags::kVoidPending, 206),  // void 206
+      fuzz::SeedTransfer(304, 6, 4, 0, transfer_flags::kPostPending, 204),  // 204 expired
+      fuzz::SeedTransfer(305, 4, 5, 100, transfer_flags::kLinked),
+      fuzz::SeedTransfer(306, 5, 1, 1000, transfer_flags::kLinked),  // fails: the chain rolls back
+      fuzz::SeedTransfer(307, 1, 4, 1),
+      fuzz::SeedTransfer(308, 2, 1, 999, transfer_flags::kBalancingDebit),
+      fuzz::SeedTransfer(309, 1, 3, 5, transfer_flags::kPending | transfer_flags::kClosingDebit),
+      fuzz::SeedTransfer(310, 4, 1, 100),  // reversal of 201 (below)
+      fuzz::SeedTransfer(311, 7, 8, 1, 0, 0, kLedgerB),
+      fuzz::SeedTransfer(312, 1, 7, 1),                           // accounts of different ledgers
+      fuzz::SeedTransfer(200, 1, 2, 1000),                        // exists
+      fuzz::SeedTransfer(313, 1, 2, 5, transfer_flags::kLinked),  // chain left open
   };
   transfers[2].amount = Amount::From(150);
   transfers[10].reverses_id = TransferId::From(201);
@@ -461,17 +431,17 @@ void WriteSeeds(const std::string& directory) {
   WriteParamsSeed<rpc::Ledger::CreateLedgersParams>(
       directory, "create_ledgers", Method::kCreateLedgers, [](auto params) {
         auto list = params.initLedgers(3);
-        internal::EncodeLedger(MakeLedger(3, "EUR"), list[0]);
-        internal::EncodeLedger(MakeLedger(kLedgerA, "USD"), list[1]);
+        internal::EncodeLedger(fuzz::SeedLedger(3, "EUR"), list[0]);
+        internal::EncodeLedger(fuzz::SeedLedger(kLedgerA, "USD"), list[1]);
         list[2].setId(4);
         list[2].setAssetCode("lower-case?");
       });
   WriteParamsSeed<rpc::Ledger::CreateAccountsParams>(
       directory, "create_accounts", Method::kCreateAccounts, [](auto params) {
-        const std::vector<Account> accounts = {MakeAccount(20, kLedgerA, account_flags::kLinked),
-                                               MakeAccount(21, kLedgerA, 0),
-                                               MakeAccount(1, kLedgerA, 0), MakeAccount(22, 9, 0),
-                                               MakeAccount(23, kLedgerB, account_flags::kClosed)};
+        const std::vector<Account> accounts = {
+            fuzz::SeedAccount(20, kLedgerA, account_flags::kLinked),
+            fuzz::SeedAccount(21, kLedgerA, 0), fuzz::SeedAccount(1, kLedgerA, 0),
+            fuzz::SeedAccount(22, 9, 0), fuzz::SeedAccount(23, kLedgerB, account_flags::kClosed)};
         auto list = params.initAccounts(static_cast<unsigned>(accounts.size()));
         for (unsigned i = 0; i < accounts.size(); ++i) {
           internal::EncodeAccount(accounts[i], list[i]);
