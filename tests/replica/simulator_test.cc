@@ -35,10 +35,12 @@ using wal::testing::MemoryStorage;
 namespace testing = wal::testing;
 
 constexpr char kPath[] = "data";
-// ~140 ms of CPU a seed in release. ThreadSanitizer, ten times slower, checks the threads'
-// part (the same code whatever the seed) on fewer.
+// ~140 ms of CPU a seed in release. The sanitizers, three (ASan) to ten (TSan) times slower,
+// check the memory and the threads of the same code on fewer.
 #if defined(__SANITIZE_THREAD__)
 constexpr uint64_t kSeeds = 30;
+#elif defined(__SANITIZE_ADDRESS__)
+constexpr uint64_t kSeeds = 60;
 #else
 constexpr uint64_t kSeeds = 200;
 #endif
