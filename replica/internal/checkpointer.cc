@@ -33,17 +33,13 @@ Checkpointer::~Checkpointer() { Close(); }
 
 void Checkpointer::Noted(const wal::EntryHeader& header) {
   const Head head{header.op, header.chain_hash, header.timestamp_ns};
-  if (header.op % options_.interval_ops != 0) {
-    std::lock_guard lock(mutex_);
-    newest_ = head;
-    return;
-  }
+  const bool due = header.op % options_.interval_ops == 0;
   {
     std::lock_guard lock(mutex_);
     newest_ = head;
-    due_.push_back(head);
+    if (due) due_.push_back(head);
   }
-  wake_.notify_one();
+  if (due) wake_.notify_one();
 }
 
 void Checkpointer::Run() {

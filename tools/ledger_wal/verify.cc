@@ -7,11 +7,9 @@
 // after that op. Exit 0 only when everything checked is intact.
 #include <cinttypes>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "engine/engine.h"
 #include "replica/checkpoint.h"
 #include "replica/recovery.h"
@@ -136,19 +135,11 @@ struct Checkpoints {
   uint64_t archived = 0;  // before the log's first op: not here to check
 };
 
-absl::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream stream(path, std::ios::binary);
-  if (!stream) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << stream.rdbuf();
-  return text.str();
-}
-
 // Every line must carry the key's HMAC: a line edited or added without the key is DataLoss.
 absl::StatusOr<Checkpoints> ReadCheckpoints(const VerifyArgs& args) {
-  LEDGER_ASSIGN_OR_RETURN(const std::string key_text, ReadText(args.key_file));
+  LEDGER_ASSIGN_OR_RETURN(const std::string key_text, base::ReadFileToString(args.key_file));
   LEDGER_ASSIGN_OR_RETURN(const std::vector<uint8_t> key, replica::ParseCheckpointKey(key_text));
-  LEDGER_ASSIGN_OR_RETURN(const std::string text, ReadText(args.checkpoints_file));
+  LEDGER_ASSIGN_OR_RETURN(const std::string text, base::ReadFileToString(args.checkpoints_file));
   Checkpoints checkpoints;
   checkpoints.path = args.checkpoints_file;
   uint64_t line_number = 0;
