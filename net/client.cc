@@ -61,8 +61,13 @@ absl::Status StatusOf(const kj::Exception& exception) {
   switch (exception.getType()) {
     case kj::Exception::Type::DISCONNECTED:
       return absl::UnavailableError(message);
-    case kj::Exception::Type::OVERLOADED:
-      return absl::ResourceExhaustedError(message);
+    case kj::Exception::Type::OVERLOADED: {
+      absl::Status busy = absl::ResourceExhaustedError(message);
+      if (absl::StrContains(message, internal::kStorageFullMarker)) {
+        busy.SetPayload(kStorageFullPayload, absl::Cord(message));
+      }
+      return busy;
+    }
     case kj::Exception::Type::UNIMPLEMENTED:
       return absl::UnimplementedError(message);
     default:
@@ -125,14 +130,17 @@ ServerInfo DecodeInfo(rpc::ServerInfo::Reader in) {
 struct Outcome {
   absl::StatusCode code = absl::StatusCode::kOk;
   std::string message;
-  bool ledger_full = false;  // the status carries kLedgerFullPayload
+  bool ledger_full = false;   // the status carries kLedgerFullPayload
+  bool storage_full = false;  // the status carries kStorageFullPayload
   static Outcome Of(const absl::Status& status) {
     return Outcome{status.code(), std::string(status.message()),
-                   status.GetPayload(kLedgerFullPayload).has_value()};
+                   status.GetPayload(kLedgerFullPayload).has_value(),
+                   status.GetPayload(kStorageFullPayload).has_value()};
   }
   absl::Status ToStatus() const {
     absl::Status status(code, message);
     if (ledger_full) status.SetPayload(kLedgerFullPayload, absl::Cord(message));
+    if (storage_full) status.SetPayload(kStorageFullPayload, absl::Cord(message));
     return status;
   }
 };

@@ -13,7 +13,8 @@
 // server is shutting down (reconnect; creates are safe to retry, ids are idempotency keys);
 // a client of a replica group has already reconnected to the leader and retried until its
 // failover timeout.
-// ResourceExhausted: the server is busy (calls or memory in flight); retry later.
+// ResourceExhausted: the server is busy (calls or memory in flight), or its disk is full
+// (kStorageFullPayload); retry later.
 // FailedPrecondition: the server refused the request (over a limit, a feed cursor out of range,
 // a table at its maximum with kLedgerFullPayload; the message says which): not worth retrying
 // as is. InvalidArgument: refused by the client
@@ -44,6 +45,11 @@ inline constexpr char kTlsFailurePayload[] = "type.ledger/tls-failure";
 // server's --accounts-max or --transfers-max): retrying will not help. Its code is
 // FailedPrecondition.
 inline constexpr char kLedgerFullPayload[] = "type.ledger/ledger-full";
+
+// The payload of a create's failure because the server's disk is full: nothing was booked,
+// reads still work, and the server takes writes again by itself once space is freed, so
+// retrying later helps. Its code is ResourceExhausted; the message says why.
+inline constexpr char kStorageFullPayload[] = "type.ledger/storage-full";
 
 // A transfer's status (engine/types.h, TransferStatus) with its id and its oldest reversals
 // (all of them up to 64; reversal_count says how many there are).

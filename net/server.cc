@@ -530,6 +530,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
       [&] {
         metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
         metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
+        metrics.storage_full.Set(core->has_room() ? 0 : 1);
         metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
         metrics.connections_unauthenticated.Set(static_cast<int64_t>(admission.unauthenticated()));
         Counter& unauthorized = metrics.metrics_requests_unauthorized_total;
@@ -642,12 +643,13 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   kj::Own<EngineTurn> engine = core->TakeEngine().wait(io.waitScope);
   if (options.snapshot_on_shutdown && core->last_op() > 0) {
     const absl::Status snapshot = core->SnapshotNow();
-    // A group member's last ops may be uncommitted: then the next start replays them.
-    if (!snapshot.ok() && !(role != nullptr && absl::IsFailedPrecondition(snapshot))) {
-      return snapshot;
-    }
+    // Only a failed log fails the stop. A snapshot that could not be written (a full disk; in
+    // a group, last ops not yet committed) leaves nothing behind, and the next start replays
+    // the log instead.
+    LEDGER_RETURN_IF_ERROR(core->log_status());
     log(snapshot.ok() ? absl::StrCat("snapshot written at op ", core->last_op())
-                      : absl::StrCat("no snapshot: ", snapshot.message()));
+                      : absl::StrCat("no snapshot (the next start replays the log instead): ",
+                                     snapshot.message()));
   }
   log(absl::StrCat("stopped at op ", core->last_op()));
   if (!role_status.ok() && group_stop != nullptr) {

@@ -32,9 +32,9 @@ constexpr std::string_view kQueryMethodNames[] = {
     "lookup_ledgers",           "lookup_accounts", "lookup_transfers", "get_account_transfers",
     "get_account_balances",     "trial_balance",   "changes",          "get_transfer_statuses",
     "get_posted_at_value_time", "query_accounts",  "query_transfers"};
-constexpr std::string_view kRejectReasonNames[] = {"batch_too_large",  "ids_too_many", "malformed",
-                                                   "shutting_down",    "engine_full",  "not_leader",
-                                                   "permission_denied"};
+constexpr std::string_view kRejectReasonNames[] = {
+    "batch_too_large", "ids_too_many", "malformed",         "shutting_down",
+    "engine_full",     "not_leader",   "permission_denied", "storage_full"};
 constexpr std::string_view kRoleNames[] = {"read", "write", "admin"};
 constexpr std::string_view kEvictReasonNames[] = {"unauthenticated", "unauthenticated_per_address",
                                                   "connections"};
@@ -213,6 +213,10 @@ ServerMetrics::ServerMetrics(Registry& registry)
           "Requests to the metrics endpoint answered 401: without its token, or a wrong one.")),
       last_op(registry.AddGauge("ledger_last_op", "The log's last op number (sequenced).")),
       durable_op(registry.AddGauge("ledger_durable_op", "The last op number durable on disk.")),
+      storage_full(registry.AddGauge(
+          "ledger_storage_full",
+          "1 while the disk has no room for the log's next segment: writes are refused, reads "
+          "go on, and writes resume by themselves once space is freed.")),
       accounts(registry.AddGauge("ledger_accounts", "Accounts in the ledger.")),
       transfers(registry.AddGauge("ledger_transfers", "Successful transfers in the ledger.")),
       failed_transfers(registry.AddGauge(

@@ -62,8 +62,9 @@ enum class RejectReason : uint8_t {
   kEngineFull = 4,        // the engine's hard limits (accounts_max, transfers_max) are reached
   kNotLeader = 5,         // a replica group's member that does not lead, or cannot acknowledge
   kPermissionDenied = 6,  // the login token's role or ledgers do not allow the call
+  kStorageFull = 7,       // the disk has no room for the log to grow (writes only)
 };
-inline constexpr size_t kRejectReasonCount = 7;
+inline constexpr size_t kRejectReasonCount = 8;
 std::string_view RejectReasonName(RejectReason reason);  // "batch_too_large"
 
 // Which budget of connections not logged in (ServerLimits) was full when the oldest of them was
@@ -150,6 +151,7 @@ struct ServerMetrics {
 
   Gauge& last_op;
   Gauge& durable_op;
+  Gauge& storage_full;  // 1 while the log cannot reserve room and writes are refused
   Gauge& accounts;
   Gauge& transfers;
   Gauge& failed_transfers;  // recorded failures: they count against transfers_max

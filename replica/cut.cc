@@ -75,15 +75,16 @@ absl::StatusOr<CutPlan> PlanCut(const Directory& directory, uint64_t op, bool da
 absl::Status WriteCutFile(const Directory& directory, const CutHeader& header,
                           std::span<const std::byte> kept) {
   wal::Storage& storage = directory.storage();
-  const std::string temporary = CutPath(directory) + ".tmp";
+  wal::TemporaryFile temporary(storage, CutPath(directory) + ".tmp");
   {
     LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> file,
-                            storage.Open(temporary, {.create_new = true}));
+                            storage.Open(temporary.path(), {.create_new = true}));
     LEDGER_RETURN_IF_ERROR(file->Write(0, std::as_bytes(std::span(&header, 1))));
     if (!kept.empty()) LEDGER_RETURN_IF_ERROR(file->Write(sizeof(header), kept));
     LEDGER_RETURN_IF_ERROR(file->Sync());
   }
-  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary, CutPath(directory)));
+  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary.path(), CutPath(directory)));
+  temporary.Keep();
   return directory.SyncDirectory();
 }
 
@@ -93,8 +94,8 @@ absl::Status AppendKept(const Directory& directory, const CutHeader& header,
   wal::WriterOptions options;
   options.schema = LogSchema();
   options.use_io_uring = false;
-  options.buffer_bytes = std::min<uint64_t>(options.buffer_bytes,
-                                            directory.segment_size_bytes() - wal::kBlockBytes);
+  options.buffer_bytes =
+      std::min<uint64_t>(options.buffer_bytes, directory.segment_size_bytes() - wal::kBlockBytes);
   LEDGER_ASSIGN_OR_RETURN(
       std::unique_ptr<wal::LogWriter> writer,
       wal::LogWriter::Open(directory, {header.group_segment_index, header.group_offset},

@@ -38,6 +38,12 @@ namespace ledger::replica {
 // kLedgerFullPrefix. Retrying will not help; a larger maximum will.
 inline constexpr char kLedgerFullPayload[] = "type.ledger/ledger-full";
 inline constexpr char kLedgerFullPrefix[] = "ledger full: ";
+// A batch refused because the disk has no room for the log to grow (wal::LogWriter's
+// room_status()) carries this payload and a message that starts with kStorageFullPrefix and
+// says why. Nothing is logged or applied; reads go on, and writes are taken again by
+// themselves once space is freed: retrying later will help.
+inline constexpr char kStorageFullPayload[] = "type.ledger/storage-full";
+inline constexpr char kStorageFullPrefix[] = "storage full: ";
 
 struct ReplicaOptions {
   // Tables, shards, change feed window. With engine.hot_transfers > 0 the transfers beyond that
@@ -145,7 +151,8 @@ class Replica {
   // receives each event's booking timestamp: its own when ok, the stored record's when it
   // exists already, 0 otherwise. The batch is durable once durable_op() reaches the receipt's
   // op. InvalidArgument past wal::kEventsPerEntryMax events, FailedPrecondition with
-  // kLedgerFullPayload when a table is at its maximum; then nothing is logged or applied.
+  // kLedgerFullPayload when a table is at its maximum, ResourceExhausted with
+  // kStorageFullPayload when the disk is full; then nothing is logged or applied.
   template <typename Event>
   absl::StatusOr<BatchReceipt> Submit(std::span<const Event> events,
                                       std::span<engine::ResultOf<Event>> results,
@@ -155,8 +162,9 @@ class Replica {
   // last_op() + 1, linked to chain_hash()). Logged here as they are, and applied as replay
   // applies a logged entry, so the follower's log, chain and state are the leader's. DataLoss
   // when the entry is malformed (header, body checksum, schema) or does not follow this log's
-  // head; FailedPrecondition with kLedgerFullPayload when a table is at its maximum; then
-  // nothing is logged or applied. Durable once durable_op() reaches the receipt's op.
+  // head; FailedPrecondition with kLedgerFullPayload when a table is at its maximum,
+  // ResourceExhausted with kStorageFullPayload when the disk is full; then nothing is logged
+  // or applied. Durable once durable_op() reaches the receipt's op.
   absl::StatusOr<BatchReceipt> AppendReplicated(const wal::EntryHeader& header,
                                                 std::span<const std::byte> body);
 
@@ -261,7 +269,8 @@ void Replica::FillTimestamps(std::span<const Event> events,
   for (size_t i = 0; i < events.size(); ++i) {
     if (results[i] == Result::kOk) {
       // An imported event is booked at its own timestamp (only those may carry one and be ok).
-      timestamps_ns[i] = events[i].timestamp_ns != 0 ? events[i].timestamp_ns : timestamp_ns + 1 + i;
+      timestamps_ns[i] =
+          events[i].timestamp_ns != 0 ? events[i].timestamp_ns : timestamp_ns + 1 + i;
     } else if (results[i] == Result::kExists) {
       timestamps_ns[i] = StoredTimestamp(events[i]);
     } else {

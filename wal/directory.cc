@@ -81,14 +81,16 @@ absl::Status EnsureEmptyDirectory(Storage& storage, const std::string& path) {
 // (the directory is not synced): a crash never leaves it half written.
 absl::Status WriteNewFile(Storage& storage, const std::string& path,
                           std::span<const std::byte> bytes) {
-  const std::string temporary = path + ".tmp";
+  TemporaryFile temporary(storage, path + ".tmp");
   {
     LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
-                            storage.Open(temporary, {.create_new = true}));
+                            storage.Open(temporary.path(), {.create_new = true}));
     LEDGER_RETURN_IF_ERROR(file->Write(0, bytes));
     LEDGER_RETURN_IF_ERROR(file->Sync());
   }
-  return storage.Rename(temporary, path);
+  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary.path(), path));
+  temporary.Keep();
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -313,29 +315,40 @@ std::string Directory::ExtentPath(uint64_t op) const {
 absl::Status Directory::SyncDirectory() const { return storage_.SyncDirectory(path_); }
 
 absl::Status Directory::CreateSegment(uint64_t segment_index) const {
+  LEDGER_RETURN_IF_ERROR(PrepareSegment(segment_index));
+  return PublishSegment(segment_index);
+}
+
+absl::Status Directory::PrepareSegment(uint64_t segment_index) const {
   LEDGER_ASSERT(writable_);
   // Built under a temporary name and renamed once synced: a crash never leaves a segment
   // without its header.
+  const std::string temporary_path = SegmentPath(segment_index) + ".tmp";
+  storage_.Remove(temporary_path).IgnoreError();  // a leftover of an earlier attempt
+  TemporaryFile temporary(storage_, temporary_path);
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
+                          storage_.Open(temporary_path, {.create_new = true}));
+  // Preallocate: a write that grows a file costs ~91 us against ~53 us in place (measured), and
+  // in place it never finds the disk full.
+  LEDGER_RETURN_IF_ERROR(file->Allocate(segment_size_bytes()));
+  std::byte block[kBlockBytes] = {};
+  SegmentHeader header{};
+  header.magic = kSegmentMagic;
+  header.format_version = kFormatVersion;
+  header.directory_id = identity_.directory_id;
+  header.segment_index = segment_index;
+  header.checksum = HeaderChecksum(header);
+  std::memcpy(block, &header, sizeof(header));
+  LEDGER_RETURN_IF_ERROR(file->Write(0, block));
+  LEDGER_RETURN_IF_ERROR(file->Sync());
+  temporary.Keep();
+  return absl::OkStatus();
+}
+
+absl::Status Directory::PublishSegment(uint64_t segment_index) const {
+  LEDGER_ASSERT(writable_);
   const std::string path = SegmentPath(segment_index);
-  const std::string temporary = path + ".tmp";
-  storage_.Remove(temporary).IgnoreError();  // a leftover of a crash during an earlier attempt
-  {
-    LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
-                            storage_.Open(temporary, {.create_new = true}));
-    // Preallocate: a write that grows a file costs ~91 us against ~53 us in place (measured).
-    LEDGER_RETURN_IF_ERROR(file->Allocate(segment_size_bytes()));
-    std::byte block[kBlockBytes] = {};
-    SegmentHeader header{};
-    header.magic = kSegmentMagic;
-    header.format_version = kFormatVersion;
-    header.directory_id = identity_.directory_id;
-    header.segment_index = segment_index;
-    header.checksum = HeaderChecksum(header);
-    std::memcpy(block, &header, sizeof(header));
-    LEDGER_RETURN_IF_ERROR(file->Write(0, block));
-    LEDGER_RETURN_IF_ERROR(file->Sync());
-  }
-  LEDGER_RETURN_IF_ERROR(storage_.Rename(temporary, path));
+  LEDGER_RETURN_IF_ERROR(storage_.Rename(path + ".tmp", path));
   return SyncDirectory();
 }
 

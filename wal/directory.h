@@ -64,7 +64,15 @@ class Directory {
   std::string ExtentPath(uint64_t op) const;
 
   // Creates segment `segment_index`: preallocated, header written, file and directory synced.
+  // PrepareSegment then PublishSegment.
   absl::Status CreateSegment(uint64_t segment_index) const;
+  // Builds segment `segment_index` under its temporary name ("wal-<index>.seg.tmp", which
+  // readers never see and a writable open removes), preallocated with its header, synced: the
+  // log writer keeps the next segment prepared so that the disk filling up never fails a
+  // group (wal/log_writer.h). Nothing is left behind when it fails.
+  absl::Status PrepareSegment(uint64_t segment_index) const;
+  // Renames a prepared segment into place and syncs the directory: no space needed.
+  absl::Status PublishSegment(uint64_t segment_index) const;
   // Reads and checks a segment's header (FailedPrecondition when foreign or malformed).
   absl::Status CheckSegmentHeader(File& segment, uint64_t segment_index) const;
   absl::Status SyncDirectory() const;

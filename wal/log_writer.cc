@@ -1,5 +1,6 @@
 #include "wal/log_writer.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -55,11 +56,12 @@ absl::StatusOr<std::unique_ptr<LogWriter>> LogWriter::Open(const Directory& dire
                                            {writer->buffers_[1], writer->options_.buffer_bytes}};
   writer->io_ = directory.storage().NewDurableWriter(buffers, writer->options_.use_io_uring);
   writer->segment_offset_ = end.offset;
-  LEDGER_RETURN_IF_ERROR(writer->OpenSegment(end.segment_index, /*create=*/false));
+  LEDGER_RETURN_IF_ERROR(writer->OpenSegment(end.segment_index));
   // What recovery read may have been in the page cache only (a process killed before its
   // sync): made durable before the mark says so.
   LEDGER_RETURN_IF_ERROR(writer->segment_->Sync());
   LEDGER_RETURN_IF_ERROR(writer->RaiseDurableMark(next_op - 1));
+  writer->PrepareSpare();  // a full disk is not a failure here: room_status() says so
   writer->next_op_ = next_op;
   writer->durable_op_.store(next_op - 1, std::memory_order_release);
   writer->thread_ = std::thread([raw = writer.get()] { raw->Run(); });
@@ -82,8 +84,7 @@ absl::Status LogWriter::RaiseDurableMark(uint64_t op) {
   return absl::OkStatus();
 }
 
-absl::Status LogWriter::OpenSegment(uint64_t segment_index, bool create) {
-  if (create) LEDGER_RETURN_IF_ERROR(directory_.CreateSegment(segment_index));
+absl::Status LogWriter::OpenSegment(uint64_t segment_index) {
   const std::string path = directory_.SegmentPath(segment_index);
   {
     // Checked through the page cache: a direct read must be whole blocks.
@@ -94,6 +95,59 @@ absl::Status LogWriter::OpenSegment(uint64_t segment_index, bool create) {
                           directory_.storage().Open(path, {.writable = true, .direct = true}));
   segment_index_ = segment_index;
   return absl::OkStatus();
+}
+
+absl::Status LogWriter::SwitchSegment(uint64_t first_op) {
+  while (!spare_ready_) {
+    // The segment in use is full and the next one could not be prepared (callers have been
+    // refusing new batches since): the group waits for space, or fails if the writer stops.
+    const uint64_t now_ns = base::MonotonicNs();
+    if (now_ns >= spare_retry_at_ns_) {
+      PrepareSpare();
+      continue;
+    }
+    std::unique_lock lock(mutex_);
+    if (stopping_) return room_status_;
+    work_.wait_for(lock, std::chrono::nanoseconds(spare_retry_at_ns_ - now_ns),
+                   [&] { return stopping_; });
+  }
+  const uint64_t next = segment_index_ + 1;
+  LEDGER_RETURN_IF_ERROR(directory_.PublishSegment(next));
+  spare_ready_ = false;
+  spare_retry_at_ns_ = 0;  // the one after is prepared once this group is written
+  LEDGER_RETURN_IF_ERROR(OpenSegment(next));
+  LEDGER_RETURN_IF_ERROR(RaiseDurableMark(first_op - 1));
+  segment_offset_ = kBlockBytes;
+  std::lock_guard lock(mutex_);
+  ++stats_.segments_created;
+  return absl::OkStatus();
+}
+
+void LogWriter::PrepareSpare() {
+  const absl::Status prepared = directory_.PrepareSegment(segment_index_ + 1);
+  spare_ready_ = prepared.ok();
+  spare_retry_at_ns_ = base::MonotonicNs() + options_.spare_retry_interval_ns;
+  {
+    std::lock_guard lock(mutex_);
+    room_status_ = prepared.ok()
+                       ? absl::OkStatus()
+                       : absl::Status(prepared.code(), absl::StrCat("cannot reserve the log's next "
+                                                                    "segment: ",
+                                                                    prepared.message()));
+  }
+  room_missing_.store(!prepared.ok(), std::memory_order_release);
+}
+
+void LogWriter::WaitForWork(std::unique_lock<std::mutex>& lock) {
+  const auto ready = [&] { return filling_entries_ > 0 || stopping_; };
+  if (spare_ready_ || !status_.ok()) {
+    work_.wait(lock, ready);
+    return;
+  }
+  const uint64_t now_ns = base::MonotonicNs();
+  if (now_ns < spare_retry_at_ns_) {
+    work_.wait_for(lock, std::chrono::nanoseconds(spare_retry_at_ns_ - now_ns), ready);
+  }
 }
 
 void LogWriter::Append(const EntryHeader& header, std::span<const std::byte> body) {
@@ -120,16 +174,28 @@ void LogWriter::Append(const EntryHeader& header, std::span<const std::byte> bod
 
 void LogWriter::Run() {
   for (;;) {
+    // status_ is written on this thread only: read here without the lock.
+    if (!spare_ready_ && status_.ok() && base::MonotonicNs() >= spare_retry_at_ns_) {
+      PrepareSpare();
+    }
     int index;
     uint64_t bytes, first_op;
     uint32_t entry_count;
     absl::Status failed;
     {
       std::unique_lock lock(mutex_);
-      work_.wait(lock, [&] { return filling_entries_ > 0 || stopping_; });
-      if (filling_entries_ == 0) {  // stopping, and everything is written
+      WaitForWork(lock);
+      if (filling_entries_ == 0) {
+        if (!stopping_) continue;  // woke to prepare the next segment
+        // Stopping, and everything is written.
         if (status_.ok() && durable_op() > marked_op_) {
           status_ = RaiseDurableMark(durable_op());  // nothing waits on it any more
+        }
+        // The space it holds goes back to the disk; the next writer prepares its own.
+        if (spare_ready_) {
+          directory_.storage()
+              .Remove(directory_.SegmentPath(segment_index_ + 1) + ".tmp")
+              .IgnoreError();
         }
         return;
       }
@@ -180,11 +246,7 @@ absl::Status LogWriter::WriteGroup(std::byte* buffer, uint64_t bytes, uint64_t f
   std::memset(buffer + bytes, 0, padded - bytes);
   if (segment_offset_ + padded > directory_.segment_size_bytes()) {
     // Groups never straddle segments: the rest of this one stays zero.
-    LEDGER_RETURN_IF_ERROR(OpenSegment(segment_index_ + 1, /*create=*/true));
-    LEDGER_RETURN_IF_ERROR(RaiseDurableMark(first_op - 1));
-    segment_offset_ = kBlockBytes;
-    std::lock_guard lock(mutex_);
-    ++stats_.segments_created;
+    LEDGER_RETURN_IF_ERROR(SwitchSegment(first_op));
   }
   GroupHeader header{};
   header.magic = kGroupMagic;
@@ -210,6 +272,11 @@ absl::Status LogWriter::WaitDurable(uint64_t op) {
 absl::Status LogWriter::status() const {
   std::lock_guard lock(mutex_);
   return status_;
+}
+
+absl::Status LogWriter::room_status() const {
+  std::lock_guard lock(mutex_);
+  return room_status_;
 }
 
 WriterStats LogWriter::stats() const {

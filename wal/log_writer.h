@@ -10,6 +10,14 @@
 // system io_uring (registered buffers, O_DIRECT, RWF_DSYNC) when the kernel allows it, else
 // pwrite + fdatasync; io_backend() says which. An I/O error is sticky: nothing after it is
 // acknowledged, and the caller must stop (what reached the disk is unknown).
+//
+// A full disk is not an I/O error. The next segment is always prepared ahead (preallocated
+// under its temporary name, Directory::PrepareSegment), so a switch needs no space and a group
+// never fails half way for want of it. When preparing it fails, room_status() says why and
+// the caller stops taking new batches (the segment in use still holds far more than the
+// writer's buffers); the writer tries again every spare_retry_interval_ns, and once it has
+// the segment, room_status() is ok again: writing resumes by itself when space is freed. Only
+// if the segment in use fills up before that does a group wait, and it is written then.
 #pragma once
 
 #include <atomic>
@@ -54,6 +62,9 @@ struct WriterOptions {
   // sync (~60 us) a second costs nothing, and a lost or damaged group older than that is then
   // refused at recovery rather than cut as a torn tail. 0: after every group (tests).
   uint64_t durable_mark_interval_ns = 1'000'000'000;
+  // How often to try again to prepare the next segment after it failed (a full disk): a
+  // preallocation is one fallocate call.
+  uint64_t spare_retry_interval_ns = 1'000'000'000;
   // Called on the writer thread after each group write, durable or failed. Must be quick
   // (e.g. wake another thread).
   std::function<void(const GroupDone&)> on_group_done;
@@ -78,7 +89,8 @@ class LogWriter {
   static absl::StatusOr<std::unique_ptr<LogWriter>> Open(const Directory& directory,
                                                          const LogPosition& end, uint64_t next_op,
                                                          WriterOptions options);
-  // Writes everything appended, then stops the writer thread.
+  // Writes everything appended, then stops the writer thread and removes the prepared next
+  // segment (its space goes back to the disk).
   ~LogWriter();
 
   // From one thread only. `header` is sealed (SealEntry) and its op is the next one. Copies
@@ -90,6 +102,10 @@ class LogWriter {
   // Blocks until durable_op() >= op, or returns the I/O error that makes it never happen.
   absl::Status WaitDurable(uint64_t op);
   absl::Status status() const;
+  // Ok while the next segment is prepared (or being prepared); else why it could not be
+  // (ResourceExhausted for a full disk). Callers refuse new batches meanwhile. Any thread.
+  absl::Status room_status() const;
+  bool has_room() const { return !room_missing_.load(std::memory_order_acquire); }
   // How groups reach the disk, and when io_uring was refused, why ("pwrite+fdatasync
   // (io_uring unavailable: Operation not permitted)"): operators see it at start-up.
   const std::string& io_backend() const { return io_->name(); }
@@ -100,7 +116,15 @@ class LogWriter {
   void Run();
   absl::Status WriteGroup(std::byte* buffer, uint64_t bytes, uint64_t first_op,
                           uint32_t entry_count);
-  absl::Status OpenSegment(uint64_t segment_index, bool create);
+  absl::Status OpenSegment(uint64_t segment_index);
+  // Switches to the next segment, prepared ahead (or waits until it can be).
+  absl::Status SwitchSegment(uint64_t first_op);
+  // Prepares the segment after the one in use unless it is ready; notes a failure in
+  // room_status() and when to try again.
+  void PrepareSpare();
+  // The writer waits for work, and when the next segment is missing, at most until the next
+  // try at preparing it.
+  void WaitForWork(std::unique_lock<std::mutex>& lock);
   // Records ops through `op` as durable, in the current segment.
   absl::Status RaiseDurableMark(uint64_t op);
 
@@ -114,8 +138,10 @@ class LogWriter {
   std::unique_ptr<File> segment_;
   uint64_t segment_index_ = 0;
   uint64_t segment_offset_ = 0;
-  uint64_t marked_op_ = 0;  // the durable mark's op
-  uint64_t marked_ns_ = 0;  // when it was last raised (monotonic)
+  uint64_t marked_op_ = 0;          // the durable mark's op
+  uint64_t marked_ns_ = 0;          // when it was last raised (monotonic)
+  bool spare_ready_ = false;        // segment_index_ + 1 is prepared
+  uint64_t spare_retry_at_ns_ = 0;  // when to try preparing it again (monotonic)
 
   mutable std::mutex mutex_;
   std::condition_variable work_;     // the writer waits for entries or stop
@@ -129,6 +155,8 @@ class LogWriter {
   bool writing_ = false;
   bool stopping_ = false;
   absl::Status status_;
+  absl::Status room_status_;  // PrepareSpare's last failure, until it succeeds
+  std::atomic<bool> room_missing_{false};
   WriterStats stats_;
   std::atomic<uint64_t> durable_op_{0};
   std::thread thread_;

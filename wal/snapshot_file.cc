@@ -20,10 +20,11 @@ absl::StatusOr<SnapshotHeader> WriteFramed(const Directory& directory, const std
                                            uint64_t op, const Hash128& chain_hash,
                                            const SnapshotSource& source) {
   Storage& storage = directory.storage();
-  const std::string temporary = path + ".tmp";
-  storage.Remove(temporary).IgnoreError();  // a leftover of an earlier failed attempt
+  const std::string temporary_path = path + ".tmp";
+  storage.Remove(temporary_path).IgnoreError();      // a leftover of a crash
+  TemporaryFile temporary(storage, temporary_path);  // gone if the disk fills half way
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
-                          storage.Open(temporary, {.create_new = true, .direct = true}));
+                          storage.Open(temporary_path, {.create_new = true, .direct = true}));
   // Around the page cache, in whole blocks (BlockWriter); the header last, into the first
   // block, and the file then cut to header + body.
   BlockWriter writer(*file, kWriteChunkBytes);
@@ -58,7 +59,8 @@ absl::StatusOr<SnapshotHeader> WriteFramed(const Directory& directory, const std
   LEDGER_RETURN_IF_ERROR(file->Truncate(sizeof(SnapshotHeader) + body_bytes));
   LEDGER_RETURN_IF_ERROR(file->Sync());
   file.reset();
-  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary, path));
+  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary_path, path));
+  temporary.Keep();
   LEDGER_RETURN_IF_ERROR(directory.SyncDirectory());
   return header;
 }

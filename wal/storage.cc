@@ -26,6 +26,12 @@ class SyncingWriter final : public DurableWriter {
 
 }  // namespace
 
+TemporaryFile::~TemporaryFile() {
+  // Best effort: a removal that fails leaves a temporary the directory's next writable open
+  // removes.
+  if (!kept_) storage_.Remove(path_).IgnoreError();
+}
+
 std::unique_ptr<DurableWriter> NewSyncingWriter(std::string name) {
   return std::make_unique<SyncingWriter>(std::move(name));
 }

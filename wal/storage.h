@@ -127,6 +127,25 @@ class Storage {
 // Write + Sync, named `name`: what any storage can do.
 std::unique_ptr<DurableWriter> NewSyncingWriter(std::string name);
 
+// A file built under a temporary name and renamed into place once whole: removed when the
+// guard goes out of scope unless Keep() was called, so a build that failed (the disk full
+// half way through a snapshot) leaves nothing behind to fill it further.
+class TemporaryFile {
+ public:
+  TemporaryFile(Storage& storage, std::string path) : storage_(storage), path_(std::move(path)) {}
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+  ~TemporaryFile();
+
+  const std::string& path() const { return path_; }
+  void Keep() { kept_ = true; }
+
+ private:
+  Storage& storage_;
+  std::string path_;
+  bool kept_ = false;
+};
+
 // Writes a file front to back in whole 4 KiB blocks from an aligned buffer, so the file can be
 // opened with OpenOptions::direct and written around the page cache (copying a cold run or a
 // snapshot into fresh cache pages cost a sixth of a busy server's CPU). Put places bytes at or

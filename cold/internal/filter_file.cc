@@ -32,10 +32,11 @@ absl::Status Damaged(const std::string& path, const char* why) {
 absl::Status SaveIds(wal::Storage& storage, const std::string& directory, const IdFilter& filter,
                      uint64_t capacity_ids, std::span<const Run* const> runs) {
   const std::string path = absl::StrCat(directory, "/", kFilterFileName);
-  const std::string temporary = absl::StrCat(path, kTemporarySuffix);
-  storage.Remove(temporary).IgnoreError();  // a leftover of an earlier failed attempt
+  const std::string temporary_path = absl::StrCat(path, kTemporarySuffix);
+  storage.Remove(temporary_path).IgnoreError();           // a leftover of a crash
+  wal::TemporaryFile temporary(storage, temporary_path);  // gone if the disk fills half way
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> file,
-                          storage.Open(temporary, {.create_new = true, .direct = true}));
+                          storage.Open(temporary_path, {.create_new = true, .direct = true}));
   wal::BlockWriter writer(*file, kWriteBytes);
   LEDGER_RETURN_IF_ERROR(writer.Put(sizeof(FilterFileHeader), {}));  // the header last
   base::Hasher128 body_hasher;
@@ -75,7 +76,8 @@ absl::Status SaveIds(wal::Storage& storage, const std::string& directory, const 
   LEDGER_RETURN_IF_ERROR(file->Truncate(sizeof(FilterFileHeader) + header.body_size_bytes));
   LEDGER_RETURN_IF_ERROR(file->Sync());
   file.reset();
-  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary, path));
+  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary_path, path));
+  temporary.Keep();
   return storage.SyncDirectory(directory);
 }
 
@@ -85,8 +87,7 @@ absl::StatusOr<SavedIds> LoadSavedIds(wal::Storage& storage, const std::string& 
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> file, storage.Open(path, {}));
   LEDGER_ASSIGN_OR_RETURN(const uint64_t size, file->Size());
   if (size < sizeof(FilterFileHeader)) return Damaged(path, "shorter than its header");
-  LEDGER_ASSIGN_OR_RETURN(const std::shared_ptr<const std::byte> mapping,
-                          file->MapReadOnly(size));
+  LEDGER_ASSIGN_OR_RETURN(const std::shared_ptr<const std::byte> mapping, file->MapReadOnly(size));
   FilterFileHeader header;
   std::memcpy(&header, mapping.get(), sizeof(header));
   if (header.magic != kFilterFileMagic || header.format_version != kFilterFileVersion ||
@@ -101,14 +102,13 @@ absl::StatusOr<SavedIds> LoadSavedIds(wal::Storage& storage, const std::string& 
   if (header.run_count > body.size() / (sizeof(Hash128) + sizeof(uint64_t)) ||
       header.fence_count > body.size() / sizeof(TransferId) ||
       header.word_count > body.size() / sizeof(uint64_t) ||
-      runs_bytes + header.fence_count * sizeof(TransferId) +
-              header.word_count * sizeof(uint64_t) !=
+      runs_bytes + header.fence_count * sizeof(TransferId) + header.word_count * sizeof(uint64_t) !=
           body.size()) {
     return Damaged(path, "sections do not add up to the file");
   }
   if (header.run_count > runs.size()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": holds the ids of ", header.run_count, " runs, the store has ", runs.size()));
+    return absl::FailedPreconditionError(absl::StrCat(path, ": holds the ids of ", header.run_count,
+                                                      " runs, the store has ", runs.size()));
   }
   // Before the filter is built: its size follows from capacity_ids, which only this check
   // bounds by the file's size (a damaged capacity must not size an allocation).

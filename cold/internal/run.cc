@@ -15,8 +15,8 @@ namespace ledger::cold {
 
 std::string RunFileName(uint64_t sequence) {
   std::string digits = std::to_string(sequence);
-  return absl::StrCat("run-", std::string(digits.size() < 16 ? 16 - digits.size() : 0, '0'),
-                      digits, ".cold");
+  return absl::StrCat("run-", std::string(digits.size() < 16 ? 16 - digits.size() : 0, '0'), digits,
+                      ".cold");
 }
 
 std::optional<uint64_t> RunSequenceOf(const std::string& name) {
@@ -35,11 +35,13 @@ using engine::FailureRecord;
 using ::ledger::Transfer;
 
 constexpr uint32_t kRecordSizes[kRunSectionCount] = {
-    sizeof(Transfer),     sizeof(FailureRecord),   sizeof(ExpiryFact),
-    sizeof(BalanceFact),  sizeof(IdEntry),         sizeof(AccountEntry),
+    sizeof(Transfer),        sizeof(FailureRecord), sizeof(ExpiryFact),
+    sizeof(BalanceFact),     sizeof(IdEntry),       sizeof(AccountEntry),
     sizeof(ResolutionEntry), sizeof(ReversalEntry), sizeof(Hash128)};
 
-uint64_t AlignUp(uint64_t bytes) { return (bytes + kRunAlignBytes - 1) / kRunAlignBytes * kRunAlignBytes; }
+uint64_t AlignUp(uint64_t bytes) {
+  return (bytes + kRunAlignBytes - 1) / kRunAlignBytes * kRunAlignBytes;
+}
 
 uint64_t ChunkCount(uint64_t size_bytes, uint64_t chunk_bytes) {
   return (size_bytes + chunk_bytes - 1) / chunk_bytes;
@@ -108,8 +110,7 @@ void BuildIndexes(const RunFacts& facts, RunScratch& indexes) {
     indexes.ids.push_back({transfer.id, i});
     indexes.accounts_unsorted.push_back({transfer.debit_account_id, transfer.timestamp_ns, i});
     indexes.accounts_unsorted.push_back({transfer.credit_account_id, transfer.timestamp_ns, i});
-    if ((transfer.flags & (transfer_flags::kPostPending |
-                           transfer_flags::kVoidPending)) != 0) {
+    if ((transfer.flags & (transfer_flags::kPostPending | transfer_flags::kVoidPending)) != 0) {
       indexes.resolutions.push_back({transfer.pending_id, i});
     }
     if (!transfer.reverses_id.IsZero()) indexes.reversals.push_back({transfer.reverses_id, i});
@@ -165,9 +166,8 @@ absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint6
   LEDGER_RETURN_IF_ERROR(CheckOrder(facts));
   BuildIndexes(facts, indexes);
   const std::span<const std::byte> contents[kRunSectionCount - 1] = {
-      std::as_bytes(facts.transfers), std::as_bytes(facts.failures),
-      std::as_bytes(facts.expiries),  BytesOf(indexes.balances),
-      BytesOf(indexes.ids),           BytesOf(indexes.accounts),
+      std::as_bytes(facts.transfers), std::as_bytes(facts.failures), std::as_bytes(facts.expiries),
+      BytesOf(indexes.balances),      BytesOf(indexes.ids),          BytesOf(indexes.accounts),
       BytesOf(indexes.resolutions),   BytesOf(indexes.reversals)};
 
   RunHeader header{};
@@ -193,16 +193,18 @@ absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint6
   header.sections[kRunSectionCount - 1] = {offset, checksum_bytes.size(), sizeof(Hash128), 0, 0};
   header.checksums_checksum = base::HashBytes128(checksum_bytes);
   header.file_size_bytes = AlignUp(offset + checksum_bytes.size());  // whole blocks: O_DIRECT
-  header.checksum = base::HashBytes128(
-      std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
+  header.checksum =
+      base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
 
   const std::string path = absl::StrCat(directory, "/", RunFileName(sequence));
-  const std::string temporary = absl::StrCat(path, kTemporarySuffix);
+  const std::string temporary_path = absl::StrCat(path, kTemporarySuffix);
+  storage.Remove(temporary_path).IgnoreError();           // a leftover of a crash
+  wal::TemporaryFile temporary(storage, temporary_path);  // gone if the disk is full
   wal::OpenOptions options;
   options.writable = true;
   options.create_new = true;
   options.direct = true;
-  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> file, storage.Open(temporary, options));
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> file, storage.Open(temporary_path, options));
   // Reserved whole first: a full disk shows here, not half-way.
   LEDGER_RETURN_IF_ERROR(file->Allocate(header.file_size_bytes));
   // Around the page cache (direct), in whole blocks: copying ~200 bytes a transfer into fresh
@@ -216,7 +218,8 @@ absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint6
   LEDGER_RETURN_IF_ERROR(writer.Finish());
   LEDGER_RETURN_IF_ERROR(file->Sync());
   file.reset();
-  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary, path));
+  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary_path, path));
+  temporary.Keep();
   return storage.SyncDirectory(directory);
 }
 
@@ -228,8 +231,8 @@ absl::Status Corrupt(const std::string& path, std::string_view what) {
 
 absl::Status CheckHeader(const RunHeader& header, const std::string& path, uint64_t size_bytes) {
   if (header.magic != kRunMagic) return Corrupt(path, "not a cold run (magic)");
-  const Hash128 checksum = base::HashBytes128(
-      std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
+  const Hash128 checksum =
+      base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
   if (checksum != header.checksum) return Corrupt(path, "header checksum mismatch");
   if (header.format_version != 1 && header.format_version != kRunFormatVersion) {
     return Corrupt(path, absl::StrCat("format version ", header.format_version,
@@ -271,8 +274,7 @@ absl::StatusOr<std::unique_ptr<Run>> Run::Open(wal::Storage& storage, const std:
   run->path_ = path;
   run->file_ = std::move(file);
   wal::File* const file_ptr = run->file_.get();
-  LEDGER_RETURN_IF_ERROR(
-      file_ptr->Read(0, std::as_writable_bytes(std::span(&run->header_, 1))));
+  LEDGER_RETURN_IF_ERROR(file_ptr->Read(0, std::as_writable_bytes(std::span(&run->header_, 1))));
   LEDGER_RETURN_IF_ERROR(CheckHeader(run->header_, path, size_bytes));
   run->chunk_bytes_ = ChunkBytesOf(run->header_);
   LEDGER_ASSIGN_OR_RETURN(run->bytes_, file_ptr->MapReadOnly(size_bytes, wal::MapAccess::kRandom));
@@ -298,9 +300,9 @@ absl::Status Run::CheckChunk(const SectionExtent& extent, uint64_t chunk_in_sect
   const std::span<const std::byte> bytes(bytes_.get() + extent.offset + begin,
                                          std::min(chunk_bytes_, extent.size_bytes - begin));
   if (base::HashBytes128(bytes) != checksums_[chunk]) {
-    return Corrupt(path_, absl::StrCat("chunk ", chunk, " (bytes ", extent.offset + begin,
-                                       " to ", extent.offset + begin + bytes.size(),
-                                       ") checksum mismatch"));
+    return Corrupt(path_,
+                   absl::StrCat("chunk ", chunk, " (bytes ", extent.offset + begin, " to ",
+                                extent.offset + begin + bytes.size(), ") checksum mismatch"));
   }
   checked_[chunk / 64].fetch_or(bit, std::memory_order_acq_rel);
   return absl::OkStatus();
@@ -336,9 +338,9 @@ absl::Status Run::ForEachIds(const std::function<void(std::span<const IdEntry>)>
       const std::span<const std::byte> chunk =
           std::span(bytes).subspan(at, std::min(chunk_bytes_, bytes.size() - at));
       if (base::HashBytes128(chunk) != checksums_[index]) {
-        return Corrupt(path_, absl::StrCat("chunk ", index, " (bytes ", extent.offset + begin + at,
-                                           " to ", extent.offset + begin + at + chunk.size(),
-                                           ") checksum mismatch"));
+        return Corrupt(
+            path_, absl::StrCat("chunk ", index, " (bytes ", extent.offset + begin + at, " to ",
+                                extent.offset + begin + at + chunk.size(), ") checksum mismatch"));
       }
     }
     // An entry may straddle two chunks: its first part waits in `carry` for the rest.

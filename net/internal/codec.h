@@ -18,6 +18,10 @@ namespace ledger::net::internal {
 // this (replica::kLedgerFullPrefix): the client tells "full, retrying will not help" from
 // other failures by it, as Cap'n Proto exceptions carry a type and text only.
 inline constexpr char kLedgerFullMarker[] = "ledger full: ";
+// Starts the error of a write refused while the server's disk is full
+// (replica::kStorageFullPrefix; OVERLOADED): the client's status then carries
+// kStorageFullPayload. Reads go on; writes are taken again once space is freed.
+inline constexpr char kStorageFullMarker[] = "storage full: ";
 // In a replica group member's refusal of a call it cannot serve, before the leader's client
 // address: the client reconnects there (net/client.cc).
 inline constexpr char kLeaderIsAtMarker[] = "the leader is at ";

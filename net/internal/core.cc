@@ -123,12 +123,18 @@ kj::Promise<void> Core::ExpireOnTime(kj::Timer& timer, std::function<bool()> may
       .then([this] { return TakeEngine(); })
       .then([this, &timer, may_sequence = std::move(may_sequence)](
                 kj::Own<EngineTurn> turn) mutable -> kj::Promise<void> {
+        NoteRoom();
         if (!may_sequence()) {
           turn = nullptr;
           return ExpireOnTime(timer, std::move(may_sequence));
         }
         BeforeChange({});
         absl::StatusOr<std::optional<replica::BatchReceipt>> tick = replica_->ExpireDue();
+        if (!tick.ok() && tick.status().GetPayload(replica::kStorageFullPayload).has_value()) {
+          // Holds come due wait for space like any write; the next tick releases them.
+          turn = nullptr;
+          return ExpireOnTime(timer, std::move(may_sequence));
+        }
         if (!tick.ok()) {
           return KJ_EXCEPTION(FAILED, "expiry tick", std::string(tick.status().message()));
         }
@@ -139,6 +145,16 @@ kj::Promise<void> Core::ExpireOnTime(kj::Timer& timer, std::function<bool()> may
         turn = nullptr;
         return ExpireOnTime(timer, std::move(may_sequence));
       });
+}
+
+void Core::NoteRoom() {
+  const bool missing = !has_room();
+  if (missing == room_missing_logged_) return;
+  room_missing_logged_ = missing;
+  if (!log_) return;
+  log_(missing ? absl::StrCat("storage full: writes are refused until space is freed (",
+                              replica_->log_writer().room_status().message(), ")")
+               : std::string("storage: room again for the log; writes are taken again"));
 }
 
 kj::Promise<kj::Own<EngineTurn>> Core::TakeEngine() {

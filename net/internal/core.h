@@ -167,6 +167,10 @@ class Core final : private kj::TaskSet::ErrorHandler {
   // the log fails. `may_sequence`: whether this server may log entries of its own now (in a
   // replica group only the leader does: a follower's log is the leader's).
   kj::Promise<void> ExpireOnTime(kj::Timer& timer, std::function<bool()> may_sequence);
+  // Whether the log can reserve room to grow (wal::LogWriter::room_status): while it cannot,
+  // batches are refused as "storage full". Logs each change for the operator (at the expiry
+  // tick, so within kExpiryTickInterval).
+  bool has_room() const { return replica_->log_writer().has_room(); }
   // Writes a snapshot of the state at the last op (graceful shutdown; with the engine taken).
   absl::Status SnapshotNow() { return replica_->SnapshotNow(); }
 
@@ -218,6 +222,8 @@ class Core final : private kj::TaskSet::ErrorHandler {
   Core() = default;
   void OnGroupDone(const wal::GroupDone& done);  // writer thread
   void ResolveWaiters();
+  // Tells the operator when the log's room goes or comes back (has_room).
+  void NoteRoom();
   void ReleaseEngine();  // an EngineTurn's end
   // Before the engine may change (the turn held): room in the ring for one more entry.
   void BeforeChange(EntryRoom room);
@@ -241,6 +247,8 @@ class Core final : private kj::TaskSet::ErrorHandler {
   std::unique_ptr<EntryRing> ring_;   // in a group only; before the replica, which fills it
   ServerMetrics* metrics_ = nullptr;  // borrowed
   std::function<void(std::string_view)> log_;
+  bool room_missing_logged_ =
+      false;  // the operator was told the disk is full  // the operator was told the disk is full
   uint64_t last_op_ = 0;
 
   // The engine's takers: whether one has it, and those waiting, in order.

@@ -26,6 +26,7 @@ constexpr size_t kChangesPerPush = 1024;
 }
 
 static_assert(std::string_view(replica::kLedgerFullPrefix) == kLedgerFullMarker);
+static_assert(std::string_view(replica::kStorageFullPrefix) == kStorageFullMarker);
 
 [[noreturn]] void FailStatus(const absl::Status& status) {
   const kj::Exception::Type type = absl::IsResourceExhausted(status)
@@ -969,6 +970,9 @@ class LedgerImpl final : public rpc::Ledger::Server {
       metrics.Batches(kOperation, BatchOutcome::kRejected).Increment();
       if (receipt.status().GetPayload(replica::kLedgerFullPayload).has_value()) {
         metrics.RequestsRejected(RejectReason::kEngineFull).Increment();
+      }
+      if (receipt.status().GetPayload(replica::kStorageFullPayload).has_value()) {
+        metrics.RequestsRejected(RejectReason::kStorageFull).Increment();
       }
       FailStatus(receipt.status());
     }

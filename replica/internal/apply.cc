@@ -17,11 +17,19 @@ bool HasRoomFor(const engine::Engine& engine, engine::Operation operation, uint6
 
 absl::Status LedgerFull(engine::Operation operation, uint64_t event_count) {
   const bool accounts = operation == engine::Operation::kCreateAccounts;
-  absl::Status full = absl::FailedPreconditionError(absl::StrCat(
-      kLedgerFullPrefix, "the ", accounts ? "accounts" : "transfers", " table has no room for ",
-      event_count, " more (it is at its maximum, ", accounts ? "accounts_max" : "transfers_max",
-      "); retrying will not help"));
+  absl::Status full = absl::FailedPreconditionError(
+      absl::StrCat(kLedgerFullPrefix, "the ", accounts ? "accounts" : "transfers",
+                   " table has no room for ", event_count, " more (it is at its maximum, ",
+                   accounts ? "accounts_max" : "transfers_max", "); retrying will not help"));
   full.SetPayload(kLedgerFullPayload, absl::Cord(accounts ? "accounts" : "transfers"));
+  return full;
+}
+
+absl::Status StorageFull(const absl::Status& room) {
+  absl::Status full = absl::ResourceExhaustedError(absl::StrCat(
+      kStorageFullPrefix, "the ledger takes no writes until space is freed on its disk (",
+      room.message(), "); reads go on, and writes resume by themselves"));
+  full.SetPayload(kStorageFullPayload, absl::Cord(room.message()));
   return full;
 }
 

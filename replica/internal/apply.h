@@ -17,6 +17,9 @@ bool HasRoomFor(const engine::Engine& engine, engine::Operation operation, uint6
 
 // The refusal of a batch the tables cannot take: FailedPrecondition with kLedgerFullPayload.
 absl::Status LedgerFull(engine::Operation operation, uint64_t event_count);
+// The refusal of a batch while the log cannot reserve room to grow (`room`, the log writer's
+// room_status()): ResourceExhausted with kStorageFullPayload.
+absl::Status StorageFull(const absl::Status& room);
 
 template <typename Event>
 void Apply(engine::Engine& engine, std::span<const Event> events, uint64_t timestamp_ns,

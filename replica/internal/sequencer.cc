@@ -45,8 +45,8 @@ absl::StatusOr<Receipt> Sequencer::Append(engine::Operation operation, uint32_t 
   // and past the last entry's timestamp + its event count (the log's rule, wal/log_reader.cc).
   // The two differ after an import batch: its events carry timestamps below its own, and the
   // engine's last timestamp is the last imported one.
-  const uint64_t timestamp_ns = std::max(
-      {options_.clock_ns(), engine_.last_timestamp_ns() + 1, log_timestamp_min_ns_});
+  const uint64_t timestamp_ns =
+      std::max({options_.clock_ns(), engine_.last_timestamp_ns() + 1, log_timestamp_min_ns_});
   EntryHeader header{};
   header.operation = static_cast<uint8_t>(operation);
   header.event_count = event_count;
@@ -68,8 +68,8 @@ void Sequencer::Logged(const EntryHeader& header, std::span<const std::byte> bod
 
 absl::Status Sequencer::AppendSealed(const EntryHeader& header, std::span<const std::byte> body) {
   if (header.op != last_op_ + 1 || header.previous_chain_hash != chain_hash_) {
-    return absl::DataLossError(absl::StrCat("entry of op ", header.op,
-                                            " does not follow this log's head, op ", last_op_));
+    return absl::DataLossError(
+        absl::StrCat("entry of op ", header.op, " does not follow this log's head, op ", last_op_));
   }
   // The log's timestamp rule (which the leader kept), and past the state's last timestamp
   // (which replay requires: ApplyEntry).
@@ -87,6 +87,9 @@ absl::Status Sequencer::AppendSealed(const EntryHeader& header, std::span<const 
   if (!HasRoomFor(engine_, operation, header.event_count)) {
     return LedgerFull(operation, header.event_count);
   }
+  // A follower whose disk is full refuses too, rather than block its thread in the log: its
+  // leader sends the entry again later.
+  if (!log_.has_room()) return StorageFull(log_.room_status());
   Logged(header, body);
   const absl::Status applied = ApplyEntry(engine_, header, body);
   LEDGER_ASSERT(applied.ok(), header.op, applied.ToString());  // checked above, before logging
@@ -100,8 +103,7 @@ void Sequencer::MaybeSnapshot() {
   }
   std::lock_guard lock(mutex_);
   if (snapshot_busy_) return;  // the previous one is still being written: skip this one
-  pending_image_ =
-      engine_.CaptureSnapshot(snapshot_writer_.NextCapture(), std::move(spare_image_));
+  pending_image_ = engine_.CaptureSnapshot(snapshot_writer_.NextCapture(), std::move(spare_image_));
   pending_op_ = last_op_;
   pending_chain_hash_ = chain_hash_;
   snapshot_busy_ = true;
@@ -146,9 +148,9 @@ absl::Status Sequencer::SnapshotNow() {
   // Checked first: a snapshot in progress may be waiting for the group too.
   LEDGER_RETURN_IF_ERROR(log_.WaitDurable(last_op_));
   if (commit_gate_.committed_op() < last_op_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no snapshot: the group has committed op ", commit_gate_.committed_op(),
-                     ", not the last op ", last_op_));
+    return absl::FailedPreconditionError(absl::StrCat("no snapshot: the group has committed op ",
+                                                      commit_gate_.committed_op(),
+                                                      ", not the last op ", last_op_));
   }
   WaitSnapshotIdle();
   std::unique_ptr<engine::EngineSnapshot> image =

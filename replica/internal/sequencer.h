@@ -70,7 +70,7 @@ class Sequencer {
 
   // Logs and applies one batch of any operation. InvalidArgument for more than
   // kEventsPerEntryMax events, LedgerFull (apply.h) when the engine's tables are full; then
-  // nothing is logged or applied.
+  // nothing is logged or applied; StorageFull (apply.h) while the log cannot reserve room.
   template <typename Event>
   absl::StatusOr<Receipt> Submit(std::span<const Event> events,
                                  std::span<engine::ResultOf<Event>> results);  // below
@@ -109,7 +109,7 @@ class Sequencer {
   SequencerOptions options_;
   uint64_t last_op_;
   Hash128 chain_hash_;
-  uint64_t log_timestamp_min_ns_;  // the log's rule: past the last entry's timestamp + events
+  uint64_t log_timestamp_min_ns_;   // the log's rule: past the last entry's timestamp + events
   SnapshotWriter snapshot_writer_;  // used by one snapshot at a time (snapshot_busy_)
 
   // Handoff to the snapshot thread: at most one image at a time.
@@ -130,14 +130,13 @@ absl::StatusOr<Receipt> Sequencer::Submit(std::span<const Event> events,
                                           std::span<engine::ResultOf<Event>> results) {
   constexpr engine::Operation kOperation = engine::kOperationOf<Event>;
   if (events.size() > wal::kEventsPerEntryMax) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a batch holds at most ", wal::kEventsPerEntryMax, " events, not ",
-                     events.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a batch holds at most ", wal::kEventsPerEntryMax, " events, not ", events.size()));
   }
   if (!HasRoomFor(engine_, kOperation, events.size())) return LedgerFull(kOperation, events.size());
-  LEDGER_ASSIGN_OR_RETURN(
-      Receipt receipt,
-      Append(kOperation, static_cast<uint32_t>(events.size()), std::as_bytes(events)));
+  if (!log_.has_room()) return StorageFull(log_.room_status());
+  LEDGER_ASSIGN_OR_RETURN(Receipt receipt, Append(kOperation, static_cast<uint32_t>(events.size()),
+                                                  std::as_bytes(events)));
   Apply<Event>(engine_, events, receipt.timestamp_ns, results);
   MaybeSnapshot();
   return receipt;

@@ -99,8 +99,11 @@ class ServerProcess {
             "--feed-retention",    "4096", "--snapshot-interval-ops", "0"};
   }
 
-  explicit ServerProcess(const std::vector<std::string>& init_flags = {})
-      : data_dir_(directory_.path() + "/data") {
+  // `data_dir`: where the data directory goes (it must not exist); by default in a temporary
+  // directory of the test's.
+  explicit ServerProcess(const std::vector<std::string>& init_flags = {},
+                         const std::string& data_dir = "")
+      : data_dir_(data_dir.empty() ? directory_.path() + "/data" : data_dir) {
     std::vector<std::string> argv = {LEDGERD_BINARY, "init", "--data-dir", data_dir_};
     argv.insert(argv.end(), init_flags.begin(), init_flags.end());
     const pid_t pid = Spawn(argv, log_path());

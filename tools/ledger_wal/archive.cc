@@ -83,12 +83,12 @@ absl::Status CopyDurably(const std::string& from, const std::string& to) {
   wal::Storage& storage = wal::Storage::Posix();
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> in, storage.Open(from, {}));
   LEDGER_ASSIGN_OR_RETURN(const uint64_t size_bytes, in->Size());
-  const std::string temporary = to + ".tmp";
-  (void)storage.Remove(temporary);
+  (void)storage.Remove(to + ".tmp");
+  wal::TemporaryFile temporary(storage, to + ".tmp");  // gone if the destination fills up
   wal::OpenOptions create;
   create.writable = true;
   create.create_new = true;
-  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> out, storage.Open(temporary, create));
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> out, storage.Open(temporary.path(), create));
   std::vector<std::byte> buffer(uint64_t{4} << 20);
   for (uint64_t offset = 0; offset < size_bytes; offset += buffer.size()) {
     const std::span<std::byte> piece =
@@ -97,7 +97,9 @@ absl::Status CopyDurably(const std::string& from, const std::string& to) {
     LEDGER_RETURN_IF_ERROR(out->Write(offset, piece));
   }
   LEDGER_RETURN_IF_ERROR(out->Sync());
-  return storage.Rename(temporary, to);
+  LEDGER_RETURN_IF_ERROR(storage.Rename(temporary.path(), to));
+  temporary.Keep();
+  return absl::OkStatus();
 }
 
 // DEST as a data directory of the same ledger: created with a copy of the identity file, or
