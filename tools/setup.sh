@@ -11,6 +11,7 @@ packages=(
   clang libclang-rt-14-dev
   etcd-server
   iproute2 iptables  # the cluster harness: hosts as network namespaces, faults as rules
+  e2fsprogs util-linux  # the full-disk test: an ext4 image (mkfs.ext4), mount -o loop, fallocate
 )
 
 missing=()
