@@ -26,8 +26,8 @@
 
 namespace ledger::net {
 
-// Each role may do what the ones before it may. admin: write, plus admin-only calls (the RPC
-// contract has none yet, so admin grants what write does).
+// Each role may do what the ones before it may. admin: write, plus imports (events booked at
+// their own past timestamps: a writer books now, only an operator migrates history).
 enum class Role : uint8_t { kRead = 0, kWrite = 1, kAdmin = 2 };
 inline constexpr size_t kRoleCount = 3;
 std::string_view RoleName(Role role);  // "read", "write", "admin"

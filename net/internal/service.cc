@@ -253,6 +253,11 @@ namespace {
 uint32_t LedgerOf(const Ledger& ledger) { return ledger.id; }
 uint32_t LedgerOf(const Account& account) { return account.ledger; }
 uint32_t LedgerOf(const Transfer& transfer) { return transfer.ledger; }
+bool IsImported(const Ledger& ledger) { return (ledger.flags & ledger_flags::kImported) != 0; }
+bool IsImported(const Account& account) { return (account.flags & account_flags::kImported) != 0; }
+bool IsImported(const Transfer& transfer) {
+  return (transfer.flags & transfer_flags::kImported) != 0;
+}
 
 std::string LedgerList(const TokenGrant& grant) {
   std::string list;
@@ -732,9 +737,22 @@ class LedgerImpl final : public rpc::Ledger::Server {
     return account.has_value() && grant().AllowsLedger(account->ledger);
   }
 
-  // A batch with any event outside the token's ledgers is refused whole, before the log.
+  // A batch with any event outside the token's ledgers is refused whole, before the log; so is
+  // an import (events booked at their own, past, timestamps) by a token without admin: a writer
+  // books now, only an operator migrates history.
   template <typename Event>
-  void CheckEventLedgers(std::span<const Event> events) {
+  void CheckEvents(std::span<const Event> events) {
+    if (grant().role < Role::kAdmin) {
+      for (size_t i = 0; i < events.size(); ++i) {
+        if (!IsImported(events[i])) continue;
+        state_.metrics.Batches(engine::kOperationOf<Event>, BatchOutcome::kRejected).Increment();
+        Deny(absl::StrCat("event ", i,
+                          " is imported (booked at its own timestamp); this token's "
+                          "role is ",
+                          std::string(RoleName(grant().role)),
+                          " and importing needs admin (the batch was not booked)"));
+      }
+    }
     if (!grant().limited()) return;
     for (size_t i = 0; i < events.size(); ++i) {
       if (grant().AllowsLedger(LedgerOf(events[i]))) continue;
@@ -895,7 +913,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     auto guard = Admit(request_words, Access::kWrite);
     auto batch = std::make_shared<Batch<Event>>(Traits::Buffers(state_));
     batch->events = decode(std::span(batch->buffer));
-    CheckEventLedgers(std::span<const Event>(batch->events));
+    CheckEvents(std::span<const Event>(batch->events));
     context.releaseParams();
     if constexpr (std::is_same_v<Event, Transfer>) {
       if (state_.core.MustQueue(batch->events)) {

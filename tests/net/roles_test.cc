@@ -242,6 +242,42 @@ TEST(Roles, LedgerLimitedWriterCannotBookInAnotherLedger) {
   EXPECT_EQ(server.Stop(), 0);
 }
 
+TEST(Roles, ImportingHistoryNeedsAdmin) {
+  RoleServer roles(absl::StrCat("write ", kWriteToken, "\n"));
+  ServerProcess& server = roles.server();
+  ASSERT_TRUE(server.Start(roles.flags())) << server.log();
+  auto admin = Connect(server);
+  ASSERT_NE(admin, nullptr);
+  CreateLedger(*admin, 1);
+  CreateAccounts(*admin, 1, 11, 2);
+  const AccountId debit = AccountId::From(11);
+  auto accounts = admin->LookupAccounts(std::span(&debit, 1));
+  ASSERT_TRUE(accounts.ok() && accounts->size() == 1) << accounts.status();
+
+  // Booked at its own timestamp, after the accounts' and before now.
+  Transfer imported = TransferOf(1, 11, 12, 1);
+  imported.flags = transfer_flags::kImported;
+  imported.timestamp_ns = (*accounts)[0].timestamp_ns + 1000;
+  auto writer = Connect(server, kWriteToken);
+  ASSERT_NE(writer, nullptr);
+  TransferResult result;
+  const absl::Status denied =
+      writer->CreateTransfers(std::span(&imported, 1), std::span(&result, 1));
+  EXPECT_EQ(denied.code(), absl::StatusCode::kPermissionDenied) << denied;
+  EXPECT_TRUE(absl::StrContains(denied.message(), "importing needs admin")) << denied;
+  EXPECT_EQ(CreditsOf(*admin, 12), Amount::From(0));
+  // The same transfer booked now is the writer's to book; the import is the admin's.
+  Transfer native = TransferOf(2, 11, 12, 1);
+  ASSERT_TRUE(writer->CreateTransfers(std::span(&native, 1), std::span(&result, 1)).ok());
+  EXPECT_EQ(result.status, CreateTransferResult::kOk);
+  imported.timestamp_ns = result.timestamp_ns + 1000;
+  ASSERT_TRUE(admin->CreateTransfers(std::span(&imported, 1), std::span(&result, 1)).ok());
+  EXPECT_EQ(result.status, CreateTransferResult::kOk);
+  EXPECT_EQ(result.timestamp_ns, imported.timestamp_ns);
+  EXPECT_EQ(CreditsOf(*admin, 12), Amount::From(200));
+  EXPECT_EQ(server.Stop(), 0);
+}
+
 TEST(Roles, SighupRevocationEndsALiveSessionAndRefusesNewLogins) {
   RoleServer roles(absl::StrCat("write ", kWriteToken, "\nread ", kReadToken, "\n"));
   ServerProcess& server = roles.server();
