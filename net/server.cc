@@ -20,6 +20,7 @@
 #include "kj/async-io.h"
 #include "kj/async-unix.h"
 #include "kj/compat/tls.h"
+#include "net/client.h"  // ReadPrivateTokenFile
 #include "net/internal/admission.h"
 #include "net/internal/core.h"
 #include "net/internal/group_role.h"
@@ -454,22 +455,26 @@ absl::StatusOr<std::unique_ptr<Membership>> JoinGroup(
 // The tokens clients may log in with: the tokens file's and the admin token (either may be
 // absent, not both).
 absl::StatusOr<std::shared_ptr<const TokenSet>> LoadTokens(const ServerOptions& options) {
+  std::string admin_token = options.token;
+  if (!options.token_file.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(admin_token, ReadPrivateTokenFile(options.token_file));
+  }
   if (options.tokens_file.empty()) {
     return std::make_shared<const TokenSet>(
-        std::vector<TokenGrant>{TokenGrant{options.token, "", Role::kAdmin, {}}});
+        std::vector<TokenGrant>{TokenGrant{admin_token, "", Role::kAdmin, {}}});
   }
-  LEDGER_ASSIGN_OR_RETURN(TokenSet tokens, ReadTokensFile(options.tokens_file, options.token));
+  LEDGER_ASSIGN_OR_RETURN(TokenSet tokens, ReadTokensFile(options.tokens_file, admin_token));
   return std::make_shared<const TokenSet>(std::move(tokens));
 }
 
-// On each SIGHUP, re-reads the tokens file; a file that cannot be read or parsed leaves the
-// tokens in use as they are.
+// On each SIGHUP, re-reads the tokens file and the admin token's file; a file that cannot be
+// read or parsed leaves the tokens in use as they are.
 kj::Promise<void> ReloadTokensOnHangup(kj::UnixEventPort& port, ServiceState& state,
                                        const std::function<void(std::string_view)>& log) {
   return port.onSignal(SIGHUP).then([&port, &state, &log](siginfo_t) {
     const ServerOptions& options = state.options;
-    if (options.tokens_file.empty()) {
-      log("SIGHUP: no --tokens-file to re-read");
+    if (options.tokens_file.empty() && options.token_file.empty()) {
+      log("SIGHUP: no --tokens-file or --token-file to re-read");
     } else if (absl::StatusOr<std::shared_ptr<const TokenSet>> tokens = LoadTokens(options);
                !tokens.ok()) {
       state.metrics.token_reloads_failed_total.Increment();

@@ -73,6 +73,9 @@ struct ServerOptions {
   std::string listen_address = "127.0.0.1:7700";  // host:port; port 0 picks a free one
   // The admin token clients log in with (--token-file); may be empty with a tokens_file.
   std::string token;
+  // Where `token` was read from: re-read on SIGHUP too, so the admin token can be rotated
+  // without a restart. Empty: `token` as given.
+  std::string token_file;
   // Tokens with roles and ledgers (net/tokens.h), re-read on SIGHUP; empty: `token` alone.
   std::string tokens_file;
   std::string metrics_address;       // host:port for GET /metrics; empty: none

@@ -59,7 +59,7 @@ constexpr const char* kUsage = R"(usage:
       outside the data directory).
   ledgerd [run] [flags]
       Recovers the ledger in the data directory and serves it until SIGTERM or SIGINT;
-      SIGHUP re-reads --tokens-file.
+      SIGHUP re-reads --tokens-file and --token-file.
 
 flags for run:
   --data-dir DIR              data directory created by `ledgerd init` (default: data)
@@ -71,7 +71,7 @@ flags for run:
                               "Tokens and roles"):
                                 <read|write|admin> <token> [ledgers=<id>,...]  [# comment]
                               read: lookups, queries, the change feed; write: also creates;
-                              admin: as write (no admin-only call exists yet). ledgers=
+                              admin: also imports (past timestamps). ledgers=
                               limits a token to those ledgers. Mode 0600 as --token-file;
                               one that does not parse is refused (exit 64). SIGHUP re-reads
                               it: revoked tokens' connections are closed; a file that does
@@ -545,6 +545,7 @@ int Run(Flags& flags) {
     if (!token.ok())
       return Fail(TokenExitCode(token.status()), std::string(token.status().message()));
     options.token = *token;
+    options.token_file = token_file;
   }
   if (!options.tokens_file.empty()) {
     // Checked here for its exit code; the server reads it again (and on each SIGHUP).

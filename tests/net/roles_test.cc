@@ -371,6 +371,35 @@ TEST(Roles, TokensFileAloneLeavesTheInitTokenOut) {
   EXPECT_EQ(server.Stop(), 0);
 }
 
+TEST(Roles, SighupRotatesTheAdminTokenFile) {
+  constexpr char kNewToken[] = "rotated-admin-token-0123456789";
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();  // DIR/token, no tokens file
+  auto old_admin = Connect(server);
+  ASSERT_NE(old_admin, nullptr);
+  CreateLedger(*old_admin, 7);
+
+  WriteTokenFile(server.data_dir() + "/token", absl::StrCat(kNewToken, "\n"));
+  kill(server.pid(), SIGHUP);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (server.log().find("tokens reloaded") == std::string::npos && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_NE(server.log().find("SIGHUP: tokens reloaded: 1 tokens; revoked 1"), std::string::npos)
+      << server.log();
+  // The old token's session ends; the new token logs in and writes.
+  EXPECT_EQ(old_admin->LookupLedgers(std::vector<uint32_t>{7}).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  ClientOptions options;
+  options.address = server.address();
+  options.token = server.token();
+  EXPECT_EQ(Client::Connect(options).status().code(), absl::StatusCode::kUnauthenticated);
+  auto new_admin = Connect(server, kNewToken);
+  ASSERT_NE(new_admin, nullptr);
+  CreateLedger(*new_admin, 8);
+  EXPECT_EQ(server.Stop(), 0);
+}
+
 // Runs `command` through the shell, quietly; whether it succeeded.
 bool Shell(const std::string& command) {
   return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
