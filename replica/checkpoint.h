@@ -27,9 +27,20 @@ inline constexpr size_t kCheckpointKeyBytesMin = 32;
 
 struct Checkpoint {
   uint64_t op = 0;
-  wal::Hash128 chain_hash;   // of op's entry
+  wal::Hash128 chain_hash;    // of op's entry
   uint64_t timestamp_ns = 0;  // op's entry's
   std::array<uint8_t, 32> hmac{};
+};
+
+// A checkpoint signed and synced to its file, as the replica reports it (ReplicaOptions::
+// on_checkpoint) for export elsewhere, e.g. the server's change feed. The line is what an
+// auditor verifies; the feed's position beside it is not signed.
+struct SignedCheckpoint {
+  Checkpoint checkpoint;
+  std::string line;  // exactly as in the file, without its newline
+  // The change feed's next sequence after the checkpoint's op (BatchReceipt's): the changes
+  // below it are that op's or older.
+  uint64_t change_sequence_next = 0;
 };
 
 // The key from its file's text: hex digits (a trailing newline allowed), at least
