@@ -1,6 +1,7 @@
 // Keyed checkpoints of the log's head: HMAC-SHA-256, under a key kept outside the data
 // directory, of (op, chain hash, timestamp) every N ops and when the replica closes, appended as
-// text lines to a file an auditor keeps (docs/wal-format.md, "Checkpoints"). The XXH3 chain
+// text lines to a file an auditor keeps, and from there exported on the server's change feed
+// (docs/wal-format.md, "Checkpoints"). The XXH3 chain
 // catches accidents; whoever holds no key cannot sign a rewritten history or an older one
 // again, so `ledger-wal verify --key K --checkpoints F` holds the log to what was signed: a
 // history rewritten and chained anew, or a log cut back to an older consistent state, is found.
