@@ -10,7 +10,9 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -142,7 +144,8 @@ void Book(Client& client, uint64_t first_id, uint64_t batches,
   }
 }
 
-// The feed as a consumer stores it: changes and checkpoints, in the order they came.
+// The feed as a consumer stores it: changes and checkpoints, in the order they came. The
+// callbacks share what they record, so it outlives a client that ends its subscription late.
 class Recorder {
  public:
   struct Event {
@@ -155,27 +158,31 @@ class Recorder {
   SubscribeOptions Options(uint64_t from_sequence, bool checkpoints, int slow_pushes = 0) {
     SubscribeOptions options;
     options.from_sequence = from_sequence;
-    options.on_changes = [this, slow_pushes](std::span<const FeedChange> changes) {
-      std::lock_guard lock(mutex_);
-      for (const FeedChange& change : changes) events_.push_back({false, change.sequence, {}});
-      if (pushes_++ < slow_pushes) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    options.on_changes = [shared = shared_, slow_pushes](std::span<const FeedChange> changes) {
+      std::lock_guard lock(shared->mutex);
+      for (const FeedChange& change : changes) {
+        shared->events.push_back({false, change.sequence, {}});
+      }
+      if (shared->pushes++ < slow_pushes) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
     };
     if (checkpoints) {
-      options.on_checkpoint = [this](const FeedCheckpoint& checkpoint) {
-        std::lock_guard lock(mutex_);
-        events_.push_back({true, 0, checkpoint});
+      options.on_checkpoint = [shared = shared_](const FeedCheckpoint& checkpoint) {
+        std::lock_guard lock(shared->mutex);
+        shared->events.push_back({true, 0, checkpoint});
       };
     }
-    options.on_end = [this](const absl::Status& status) {
-      std::lock_guard lock(mutex_);
-      end_ = status;
+    options.on_end = [shared = shared_](const absl::Status& status) {
+      std::lock_guard lock(shared->mutex);
+      shared->end = status;
     };
     return options;
   }
 
   std::vector<Event> events() const {
-    std::lock_guard lock(mutex_);
-    return events_;
+    std::lock_guard lock(shared_->mutex);
+    return shared_->events;
   }
   std::vector<FeedCheckpoint> checkpoints() const {
     std::vector<FeedCheckpoint> found;
@@ -194,15 +201,18 @@ class Recorder {
         [&] { return change_count() >= changes && this->checkpoints().size() >= checkpoints; });
   }
   std::optional<absl::Status> end() const {
-    std::lock_guard lock(mutex_);
-    return end_;
+    std::lock_guard lock(shared_->mutex);
+    return shared_->end;
   }
 
  private:
-  mutable std::mutex mutex_;
-  std::vector<Event> events_;
-  int pushes_ = 0;
-  std::optional<absl::Status> end_;
+  struct Shared {
+    std::mutex mutex;
+    std::vector<Event> events;
+    int pushes = 0;
+    std::optional<absl::Status> end;
+  };
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
 };
 
 // Changes arrive dense and in order from `from`, and each checkpoint after every change below
@@ -396,11 +406,11 @@ TEST(CheckpointFeed, ASubscriberThatDidNotAskGetsNoCheckpointAndGoesOn) {
   Recorder witness;  // asks: shows when the server has pushed each checkpoint
   ASSERT_TRUE(client->Subscribe(witness.Options(0, true)).ok());
 
+  uint64_t changes = 0;  // the consumer's, which lives as long as the connection
+  std::string ended;
   RpcConnection rpc(server.address());
   auto login = rpc.Login(server.token()).wait(rpc.wait_scope());
   rpc::Ledger::Client ledger = login.getLedger();
-  uint64_t changes = 0;
-  std::string ended;
   auto request = ledger.subscribeRequest();
   request.setFromSequence(0);
   request.setConsumer(kj::heap<ConsumerBeforeCheckpoints>(changes, ended));
