@@ -110,6 +110,17 @@ FeedChange DecodeChange(rpc::Change::Reader in) {
   return change;
 }
 
+FeedCheckpoint DecodeCheckpoint(rpc::Checkpoint::Reader in) {
+  FeedCheckpoint checkpoint;
+  checkpoint.op = in.getOp();
+  checkpoint.chain_hash_high = in.getChainHash().getHi();
+  checkpoint.chain_hash_low = in.getChainHash().getLo();
+  checkpoint.timestamp_ns = in.getTimestampNs();
+  checkpoint.line = in.getLine().cStr();
+  checkpoint.change_sequence_next = in.getChangeSequenceNext();
+  return checkpoint;
+}
+
 ServerInfo DecodeInfo(rpc::ServerInfo::Reader in) {
   ServerInfo info;
   info.schema_version = in.getSchemaVersion();
@@ -155,15 +166,13 @@ struct Submission {
 
 class ConsumerImpl final : public rpc::ChangeConsumer::Server {
  public:
-  ConsumerImpl(std::function<void(std::span<const FeedChange>)> on_changes,
-               std::function<void(const absl::Status&)> on_end)
-      : on_changes_(std::move(on_changes)), on_end_(std::move(on_end)) {}
+  explicit ConsumerImpl(SubscribeOptions options) : options_(std::move(options)) {}
   ~ConsumerImpl() { End(absl::CancelledError("the subscription was dropped")); }
 
   void End(const absl::Status& status) {
     if (ended_) return;
     ended_ = true;
-    if (on_end_) on_end_(status);
+    if (options_.on_end) options_.on_end(status);
   }
 
  protected:
@@ -171,17 +180,25 @@ class ConsumerImpl final : public rpc::ChangeConsumer::Server {
     auto list = context.getParams().getChanges();
     changes_.clear();
     for (auto change : list) changes_.push_back(DecodeChange(change));
-    if (!ended_) on_changes_(changes_);
+    if (!ended_) options_.on_changes(changes_);
     return kj::READY_NOW;
   }
   kj::Promise<void> end(EndContext context) override {
     End(absl::FailedPreconditionError(context.getParams().getReason().cStr()));
     return kj::READY_NOW;
   }
+  // Sent only to a subscription that asked; without a callback it is refused as a consumer
+  // before schema 6 would (the server then ends the subscription).
+  kj::Promise<void> checkpoint(CheckpointContext context) override {
+    if (!options_.on_checkpoint) {
+      return KJ_EXCEPTION(UNIMPLEMENTED, "this consumer did not ask for checkpoints");
+    }
+    if (!ended_) options_.on_checkpoint(DecodeCheckpoint(context.getParams().getCheckpoint()));
+    return kj::READY_NOW;
+  }
 
  private:
-  std::function<void(std::span<const FeedChange>)> on_changes_;
-  std::function<void(const absl::Status&)> on_end_;
+  SubscribeOptions options_;
   std::vector<FeedChange> changes_;
   bool ended_ = false;
 };
@@ -295,12 +312,16 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     return submission.outcome.ToStatus();
   }
 
-  absl::Status Subscribe(uint64_t from, std::function<void(std::span<const FeedChange>)> on_changes,
-                         std::function<void(const absl::Status&)> on_end) {
-    return Call([&, from]() mutable {
+  absl::Status Subscribe(SubscribeOptions options) {
+    if (options.on_checkpoint && info_.schema_version < 6) {
+      return absl::FailedPreconditionError(
+          "the server predates checkpoints on the change feed (schema 6)");
+    }
+    return Call([&]() mutable {
       auto request = ledger_->subscribeRequest();
-      request.setFromSequence(from);
-      auto consumer = kj::heap<ConsumerImpl>(std::move(on_changes), std::move(on_end));
+      request.setFromSequence(options.from_sequence);
+      request.setWithCheckpoints(static_cast<bool>(options.on_checkpoint));
+      auto consumer = kj::heap<ConsumerImpl>(std::move(options));
       ConsumerImpl* raw = consumer.get();
       request.setConsumer(kj::mv(consumer));
       return request.send().then(
@@ -1149,9 +1170,35 @@ absl::StatusOr<ChangePage> Client::GetChanges(uint64_t from_sequence, uint32_t l
 absl::Status Client::Subscribe(uint64_t from_sequence,
                                std::function<void(std::span<const FeedChange>)> on_changes,
                                std::function<void(const absl::Status&)> on_end) {
+  return Subscribe(SubscribeOptions{.from_sequence = from_sequence,
+                                    .on_changes = std::move(on_changes),
+                                    .on_checkpoint = nullptr,
+                                    .on_end = std::move(on_end)});
+}
+
+absl::Status Client::Subscribe(SubscribeOptions options) {
   return connections_->Run([&](Impl& impl) {
-    return impl.Subscribe(from_sequence, on_changes, on_end);  // copies: it may run again
+    return impl.Subscribe(options);  // a copy: it may run again
   });
+}
+
+absl::StatusOr<std::vector<FeedCheckpoint>> Client::Checkpoints(uint64_t from_op) {
+  if (connections_->Current()->info().schema_version < 6) {
+    return absl::FailedPreconditionError("the server predates checkpoints (schema 6)");
+  }
+  std::vector<FeedCheckpoint> checkpoints;
+  absl::Status status = Call(*connections_, [&](Impl& impl) {
+    checkpoints.clear();
+    auto request = impl.ledger().checkpointsRequest();
+    request.setFromOp(from_op);
+    return request.send().then([&](auto&& response) {
+      for (auto checkpoint : response.getCheckpoints()) {
+        checkpoints.push_back(DecodeCheckpoint(checkpoint));
+      }
+    });
+  });
+  if (!status.ok()) return status;
+  return checkpoints;
 }
 
 void Client::Unsubscribe() { connections_->Current()->Unsubscribe(); }

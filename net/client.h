@@ -147,6 +147,33 @@ struct ChangePage {
   uint64_t oldest_sequence = 0;
 };
 
+// A keyed checkpoint of the server's log head (schema 6; docs/wal-format.md, "Checkpoints").
+// `line` is what an auditor verifies with the key (replica::ParseCheckpoint, or openssl); op,
+// chain hash and timestamp repeat what it signs. change_sequence_next is not signed.
+struct FeedCheckpoint {
+  uint64_t op = 0;
+  uint64_t chain_hash_high = 0;  // the line's chain=, high word first
+  uint64_t chain_hash_low = 0;
+  uint64_t timestamp_ns = 0;
+  std::string line;  // exactly the checkpoint file's line, without its newline
+  // The feed's cursor after op: the changes below it are op's or older.
+  uint64_t change_sequence_next = 0;
+};
+
+// A subscription to the change feed (Client::Subscribe). The callbacks run on the client's
+// thread, one at a time, in the feed's order (keep them short; the next push comes after one
+// returns).
+struct SubscribeOptions {
+  uint64_t from_sequence = 0;
+  std::function<void(std::span<const FeedChange>)> on_changes;
+  // The server's keyed checkpoints too (schema 6; none from a server without a checkpoint
+  // key): each after every change below its change_sequence_next, those retained at or past
+  // from_sequence first. Empty: none asked for.
+  std::function<void(const FeedCheckpoint&)> on_checkpoint;
+  // Once, when the stream ends (the server ended it, or the connection broke).
+  std::function<void(const absl::Status&)> on_end;
+};
+
 // The server a tool's flags name: `addresses` is one server's HOST:PORT or a replica group's
 // members as HOST:PORT,HOST:PORT,...; `etcd_endpoints` (HOST:PORT,...) with `replica_group`
 // finds a group's leader through etcd. InvalidArgument when they do not go together.
@@ -218,7 +245,15 @@ class Client {
   absl::Status Subscribe(uint64_t from_sequence,
                          std::function<void(std::span<const FeedChange>)> on_changes,
                          std::function<void(const absl::Status&)> on_end);
+  // The same with keyed checkpoints when options.on_checkpoint is set (FailedPrecondition from
+  // a server before schema 6).
+  absl::Status Subscribe(SubscribeOptions options);
   void Unsubscribe();
+
+  // The keyed checkpoints the server retains (its newest 64 since it started) whose op is at
+  // or after from_op, in op order; empty without a checkpoint key (schema 6;
+  // FailedPrecondition from an older server).
+  absl::StatusOr<std::vector<FeedCheckpoint>> Checkpoints(uint64_t from_op);
 
   class Impl;
   class Connections;

@@ -24,10 +24,11 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("ledger::net::rpc");
 
-const schemaVersion :UInt32 = 5;  # 2 added createTransfersPacked; 3 transfer statuses, value time;
+const schemaVersion :UInt32 = 6;  # 2 added createTransfersPacked; 3 transfer statuses, value time;
                                   # 4 idAlreadyFailed, lookupTransfers' failures,
                                   #   valueTimeOutOfRange, imports, queryAccounts/Transfers;
-                                  # 5 login's staleReads
+                                  # 5 login's staleReads; 6 keyed checkpoints on the change
+                                  #   feed (subscribe's withCheckpoints, checkpoints)
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -378,6 +379,20 @@ struct Change {
   creditBalance @7 :AccountBalance;
 }
 
+# Since schema version 6. A keyed checkpoint of the log's head (docs/wal-format.md,
+# "Checkpoints"), as the server signed it with its checkpoint key and appended it to its
+# checkpoint file. `line` is what an auditor verifies: the HMAC-SHA-256 at its end covers the
+# text before " hmac=" (openssl dgst -sha256 -mac HMAC -macopt hexkey:KEY). op, chainHash and
+# timestampNs repeat what it signs; changeSequenceNext is not signed.
+struct Checkpoint {
+  op @0 :UInt64;
+  chainHash @1 :U128;        # the op's entry's chain hash (the line's chain=: hi, then lo, in hex)
+  timestampNs @2 :UInt64;    # the op's entry's booking timestamp
+  line @3 :Text;             # exactly the checkpoint file's line, without its newline
+  changeSequenceNext @4 :UInt64;  # the changes below it are the op's or older (the feed's
+                                  # cursor after the op)
+}
+
 # Receives a subscription's changes. The server sends the next batch only after this call
 # returns, so a slow consumer slows only its own feed. Throwing ends the subscription.
 interface ChangeConsumer {
@@ -385,6 +400,10 @@ interface ChangeConsumer {
   # The server ended the subscription (shutting down, or the consumer fell so far behind that
   # the changes it needs are no longer retained). No push follows.
   end @1 (reason :Text) -> ();
+  # Since schema version 6, only to a subscription made withCheckpoints: the next keyed
+  # checkpoint, sent only after every change below its changeSequenceNext was pushed (and
+  # those pushes returned), one call at a time with the pushes.
+  checkpoint @2 (checkpoint :Checkpoint) -> ();
 }
 
 # Dropping this capability (or the connection) ends the subscription.
@@ -448,8 +467,12 @@ interface Ledger {
   changes @9 (fromSequence :UInt64, limit :UInt32)
       -> (changes :List(Change), nextSequence :UInt64, oldestSequence :UInt64);
   # Pushes changes from fromSequence on to `consumer` as they are committed, until the returned
-  # Subscription (or the connection) is dropped.
-  subscribe @10 (fromSequence :UInt64, consumer :ChangeConsumer) -> (subscription :Subscription);
+  # Subscription (or the connection) is dropped. withCheckpoints (schema 6): the server's keyed
+  # checkpoints too (ChangeConsumer.checkpoint), each after the changes it covers: those still
+  # retained (checkpoints) whose changeSequenceNext is at or past fromSequence, then each as it
+  # is signed. A server without a checkpoint key sends none.
+  subscribe @10 (fromSequence :UInt64, consumer :ChangeConsumer, withCheckpoints :Bool)
+      -> (subscription :Subscription);
 
   info @11 () -> (info :ServerInfo);
 
@@ -477,6 +500,11 @@ interface Ledger {
   queryAccounts @15 (filter :QueryFilter) -> (accounts :List(Account), nextTimestampNs :UInt64);
   queryTransfers @16 (filter :QueryFilter)
       -> (transfers :List(Transfer), nextTimestampNs :UInt64);
+
+  # Since schema version 6. The keyed checkpoints the server retains (the newest 64 signed
+  # since it started; the checkpoint file holds them all) whose op is at or after fromOp, in op
+  # order; none without a checkpoint key. For consumers that poll `changes`.
+  checkpoints @17 (fromOp :UInt64) -> (checkpoints :List(Checkpoint));
 }
 
 const transferRecordBytes :UInt32 = 152;  # createTransfersPacked's record size

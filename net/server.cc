@@ -518,6 +518,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
     if (role != nullptr) role->OnLocalDurable();
     state.PumpSubscriptions();
   });
+  core->set_on_checkpoints([&state] { state.PumpSubscriptions(); });
   core->set_on_published([role] {
     if (role != nullptr) role->OnPublished();
   });

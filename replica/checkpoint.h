@@ -1,6 +1,7 @@
 // Keyed checkpoints of the log's head: HMAC-SHA-256, under a key kept outside the data
 // directory, of (op, chain hash, timestamp) every N ops and when the replica closes, appended as
-// text lines to a file an auditor keeps (docs/wal-format.md, "Checkpoints"). The XXH3 chain
+// text lines to a file an auditor keeps, and from there exported on the server's change feed
+// (docs/wal-format.md, "Checkpoints"). The XXH3 chain
 // catches accidents; whoever holds no key cannot sign a rewritten history or an older one
 // again, so `ledger-wal verify --key K --checkpoints F` holds the log to what was signed: a
 // history rewritten and chained anew, or a log cut back to an older consistent state, is found.
@@ -27,9 +28,20 @@ inline constexpr size_t kCheckpointKeyBytesMin = 32;
 
 struct Checkpoint {
   uint64_t op = 0;
-  wal::Hash128 chain_hash;   // of op's entry
+  wal::Hash128 chain_hash;    // of op's entry
   uint64_t timestamp_ns = 0;  // op's entry's
   std::array<uint8_t, 32> hmac{};
+};
+
+// A checkpoint signed and synced to its file, as the replica reports it (ReplicaOptions::
+// on_checkpoint) for export elsewhere, e.g. the server's change feed. The line is what an
+// auditor verifies; the feed's position beside it is not signed.
+struct SignedCheckpoint {
+  Checkpoint checkpoint;
+  std::string line;  // exactly as in the file, without its newline
+  // The change feed's next sequence after the checkpoint's op (BatchReceipt's): the changes
+  // below it are that op's or older.
+  uint64_t change_sequence_next = 0;
 };
 
 // The key from its file's text: hex digits (a trailing newline allowed), at least

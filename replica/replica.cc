@@ -42,8 +42,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
     recovery.after_snapshot = [&ids_loaded] { return ids_loaded.get(); };
     recovery.engine.cold = replica->cold_store_.get();
     replica->cooler_ = std::make_unique<internal::Cooler>(
-        *replica->cold_store_,
-        internal::CoolerOptions{options.engine.hot_transfers, options.log});
+        *replica->cold_store_, internal::CoolerOptions{options.engine.hot_transfers, options.log});
     internal::Cooler* cooler = replica->cooler_.get();
     recovery.before_entry = [cooler](engine::Engine& engine, const wal::EntryHeader& header) {
       return cooler->BeforeReplayedEntry(engine, FactsOf(header));
@@ -62,11 +61,13 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
   replica->engine_ = std::move(recovered.engine);
   if (replica->cold_store_ != nullptr &&
       replica->engine_->cold_before_ns() > replica->cold_store_->end_ns()) {
-    return absl::DataLossError(absl::StrCat(
-        "the cold store ends at ", replica->cold_store_->end_ns(), " ns but the state needs it through ",
-        replica->engine_->cold_before_ns(), " ns: rebuild it (ledger-wal rebuild-cold)"));
+    return absl::DataLossError(
+        absl::StrCat("the cold store ends at ", replica->cold_store_->end_ns(),
+                     " ns but the state needs it through ", replica->engine_->cold_before_ns(),
+                     " ns: rebuild it (ledger-wal rebuild-cold)"));
   }
-  if (replica->cooler_ != nullptr) replica->cooler_->Begin(*replica->engine_, recovered.log.last_op);
+  if (replica->cooler_ != nullptr)
+    replica->cooler_->Begin(*replica->engine_, recovered.log.last_op);
   replica->recovery_ = {recovered.snapshot_op, recovered.replayed_entries, recovered.log.last_op};
 
   wal::WriterOptions writer;
@@ -89,11 +90,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
   sequencer.log_last_timestamp_ns = recovered.log.last_timestamp_ns;
   sequencer.extent_chain = std::move(recovered.extent_chain);
   sequencer.on_snapshot = std::move(options.on_snapshot);
-  sequencer.on_entry = [raw = replica.get(), on_entry = std::move(options.on_entry)](
-                           const wal::EntryHeader& header, std::span<const std::byte> body) {
-    if (on_entry) on_entry(header, body);
-    if (raw->checkpointer_ != nullptr) raw->checkpointer_->Noted(header);
-  };
+  sequencer.on_entry = std::move(options.on_entry);
   if (!sequencer.on_snapshot) {
     sequencer.on_snapshot = [log = options.log](const absl::Status& status) {
       if (!status.ok() && log) log(absl::StrCat("snapshot failed: ", status.ToString().c_str()));
@@ -107,13 +104,13 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
         internal::Checkpointer::Open({.key = std::move(options.checkpoint_key),
                                       .file_path = options.checkpoint_file,
                                       .interval_ops = options.checkpoint_interval_ops,
-                                      .log = options.log},
+                                      .log = options.log,
+                                      .on_checkpoint = std::move(options.on_checkpoint)},
                                      *replica->commit_gate_));
   }
   replica->sequencer_ = std::make_unique<internal::Sequencer>(
       *replica->engine_, *replica->writer_, *replica->commit_gate_, *replica->directory_,
-      recovered.log.last_op,
-      recovered.log.last_chain_hash, std::move(sequencer));
+      recovered.log.last_op, recovered.log.last_chain_hash, std::move(sequencer));
   return replica;
 }
 
@@ -126,6 +123,12 @@ Replica::~Replica() {
   sequencer_.reset();
   cooler_.reset();
   writer_.reset();
+}
+
+void Replica::NoteHead(uint64_t timestamp_ns) {
+  if (checkpointer_ == nullptr) return;
+  checkpointer_->Noted({sequencer_->last_op(), sequencer_->chain_hash(), timestamp_ns,
+                        engine_->change_sequence_next()});
 }
 
 absl::Status Replica::MakeRoom(uint64_t event_count) {
@@ -203,9 +206,9 @@ const wal::Hash128& Replica::chain_hash() const { return sequencer_->chain_hash(
 absl::Status Replica::SnapshotNow() { return sequencer_->SnapshotNow(); }
 
 absl::StatusOr<BatchReceipt> Replica::AppendReplicated(const wal::EntryHeader& header,
-                                                      std::span<const std::byte> body) {
-  if (!wal::IsWellFormedEntryHeader(header, LogSchema()) ||
-      body.size() != header.body_size_bytes || wal::HashBytes(body) != header.body_checksum) {
+                                                       std::span<const std::byte> body) {
+  if (!wal::IsWellFormedEntryHeader(header, LogSchema()) || body.size() != header.body_size_bytes ||
+      wal::HashBytes(body) != header.body_checksum) {
     return absl::DataLossError(
         absl::StrCat("replicated entry of op ", header.op, " is malformed or its body is damaged"));
   }
@@ -215,6 +218,7 @@ absl::StatusOr<BatchReceipt> Replica::AppendReplicated(const wal::EntryHeader& h
     LEDGER_RETURN_IF_ERROR(MakeRoom(header.event_count));
   }
   LEDGER_RETURN_IF_ERROR(sequencer_->AppendSealed(header, body));
+  NoteHead(header.timestamp_ns);
   if (cooler_ != nullptr) AfterBatch(operation, header.op, header.event_count);
   return BatchReceipt{header.op, header.timestamp_ns, engine_->change_sequence_next()};
 }

@@ -6,8 +6,8 @@
 //
 // Threading: one owner at a time calls everything (it may change threads, each handing over
 // with a happens-before, as the server's engine turns do), except that the log writer's thread
-// calls ReplicaOptions::on_group_done and a snapshot thread writes periodic snapshots; a
-// ColdHistory may be read on any thread.
+// calls ReplicaOptions::on_group_done, the checkpointer's thread on_checkpoint, and a snapshot
+// thread writes periodic snapshots; a ColdHistory may be read on any thread.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +24,7 @@
 #include "cold/cold_store.h"
 #include "engine/engine.h"
 #include "engine/operation.h"
+#include "replica/checkpoint.h"
 #include "replica/internal/checkpointer.h"
 #include "replica/internal/commit_gate.h"
 #include "replica/internal/cooler.h"
@@ -76,6 +77,9 @@ struct ReplicaOptions {
   std::vector<uint8_t> checkpoint_key;  // empty: none
   std::string checkpoint_file;
   uint64_t checkpoint_interval_ops = 100'000;
+  // After each checkpoint is in checkpoint_file (synced), in op order: on the checkpointer's
+  // thread, and for the last one on the thread that closes the replica; must be quick.
+  std::function<void(const SignedCheckpoint&)> on_checkpoint;
   // A member of a replica group (docs/replication.md): snapshots and cold exports wait for the
   // group's committed op (NoteCommitted) as well as this log, so a new epoch's cut of entries
   // never acknowledged is a cut of the log alone.
@@ -228,6 +232,9 @@ class Replica {
                       std::span<const engine::ResultOf<Event>> results, uint64_t timestamp_ns,
                       std::span<uint64_t> timestamps_ns) const;
 
+  // After each entry is logged and applied (the change feed moved with it): the checkpointer's
+  // head.
+  void NoteHead(uint64_t timestamp_ns);
   // Before a batch of transfers, when the window lacks room for it: the cooler catches up.
   absl::Status MakeRoom(uint64_t event_count);
   void AfterBatch(engine::Operation operation, uint64_t op, uint64_t event_count);
@@ -253,6 +260,7 @@ absl::StatusOr<BatchReceipt> Replica::Submit(std::span<const Event> events,
     LEDGER_RETURN_IF_ERROR(MakeRoom(events.size()));
   }
   LEDGER_ASSIGN_OR_RETURN(const internal::Receipt receipt, sequencer_->Submit(events, results));
+  NoteHead(receipt.timestamp_ns);
   if (cooler_ != nullptr) AfterBatch(kOperation, receipt.op, events.size());
   if (!timestamps_ns.empty()) {
     FillTimestamps<Event>(events, results, receipt.timestamp_ns, timestamps_ns);

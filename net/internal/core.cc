@@ -94,6 +94,9 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
   core->entry_bytes_max_ = replica::LogSchema().entry_size_max_bytes();
   Core* raw = core.get();
   replica.on_group_done = [raw](const wal::GroupDone& done) { raw->OnGroupDone(done); };
+  replica.on_checkpoint = [raw](const replica::SignedCheckpoint& checkpoint) {
+    raw->OnCheckpoint(checkpoint);
+  };
   // Only a group member keeps its entries for followers: a server alone copies nothing.
   // On the apply thread (or the loop), with the turn held: BeforeChange made the room.
   if (replica.replicated) {
@@ -269,6 +272,15 @@ void Core::OnGroupDone(const wal::GroupDone& done) {
     metrics_->wal_written_bytes_total.Add(done.bytes);
     metrics_->wal_flush_latency_seconds.Observe(done.write_ns);
   }
+  Wake();
+}
+
+void Core::OnCheckpoint(const replica::SignedCheckpoint& checkpoint) {
+  checkpoints_.Append(checkpoint);
+  Wake();
+}
+
+void Core::Wake() {
   const uint64_t one = 1;
   // Cannot fail short of a bad descriptor; a full counter (2^64 - 2 wake-ups) cannot happen.
   [[maybe_unused]] const ssize_t written = write(event_fd_, &one, sizeof(one));
@@ -346,6 +358,10 @@ kj::Promise<void> Core::WatchDurability() {
     }
     ResolveWaiters();
     if (on_durable_) on_durable_();
+    if (const uint64_t signed_count = checkpoints_.next(); signed_count != checkpoints_seen_) {
+      checkpoints_seen_ = signed_count;
+      if (on_checkpoints_) on_checkpoints_();
+    }
     const absl::Status status = log_status();
     if (!status.ok()) {
       return KJ_EXCEPTION(FAILED, "the ledger's log failed", status.ToString().c_str());

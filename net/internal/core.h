@@ -8,7 +8,8 @@
 // that old history alone answers (replica::ColdHistory) need no turn: they run on the history
 // thread beside the batch being applied. The read-ahead thread reads what a batch will ask the
 // cold store. The log writer's thread only reports finished groups (GroupDone) through
-// atomics and an eventfd.
+// atomics and an eventfd; the checkpointer's thread hands over each keyed checkpoint through a
+// ring (checkpoint_ring.h) and the same eventfd.
 #pragma once
 
 #include <atomic>
@@ -30,6 +31,7 @@
 #include "kj/async.h"
 #include "kj/debug.h"
 #include "kj/function.h"
+#include "net/internal/checkpoint_ring.h"
 #include "net/internal/entry_ring.h"
 #include "net/server.h"
 #include "replica/replica.h"
@@ -153,6 +155,12 @@ class Core final : private kj::TaskSet::ErrorHandler {
   uint64_t durable_timestamp_ns() const { return durable_timestamp_ns_; }
   // Called on the loop after each wake-up, once waiters are resolved (subscriptions).
   void set_on_durable(std::function<void()> on_durable) { on_durable_ = std::move(on_durable); }
+  // The newest keyed checkpoints signed (with a checkpoint key), each once in its file.
+  const CheckpointRing& checkpoints() const { return checkpoints_; }
+  // Called on the loop after a wake-up that found new checkpoints (subscriptions).
+  void set_on_checkpoints(std::function<void()> on_checkpoints) {
+    on_checkpoints_ = std::move(on_checkpoints);
+  }
 
   // Runs forever: resolves waiters when the writer reports groups. Breaks when the log fails.
   kj::Promise<void> WatchDurability();
@@ -221,6 +229,9 @@ class Core final : private kj::TaskSet::ErrorHandler {
   friend class EngineTurn;
   Core() = default;
   void OnGroupDone(const wal::GroupDone& done);  // writer thread
+  // The checkpointer's thread (the one that closes the replica, for the last checkpoint).
+  void OnCheckpoint(const replica::SignedCheckpoint& checkpoint);
+  void Wake();  // any thread: the loop runs WatchDurability's wake-up
   void ResolveWaiters();
   // Tells the operator when the log's room goes or comes back (has_room).
   void NoteRoom();
@@ -232,7 +243,10 @@ class Core final : private kj::TaskSet::ErrorHandler {
   void taskFailed(kj::Exception&& exception) override;
   void RejectWaiters(const kj::Exception& exception);
 
-  int event_fd_ = -1;  // before the replica: its writer thread writes to it until it stops
+  // Before the replica: its writer and checkpointer threads write to them until it stops.
+  int event_fd_ = -1;
+  CheckpointRing checkpoints_;
+  uint64_t checkpoints_seen_ = 0;  // checkpoints_.next() at the last wake-up (loop)
   std::unique_ptr<replica::Replica> replica_;
   kj::Own<kj::UnixEventPort::FdObserver> observer_;
   std::deque<Waiter> waiters_;  // in op order
@@ -240,6 +254,7 @@ class Core final : private kj::TaskSet::ErrorHandler {
   uint64_t durable_change_next_ = 0;
   uint64_t durable_timestamp_ns_ = 0;
   std::function<void()> on_durable_;
+  std::function<void()> on_checkpoints_;
   std::function<void()> on_published_;
   bool replicated_ = false;
   uint64_t group_committed_op_ = 0;

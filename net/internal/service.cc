@@ -20,6 +20,8 @@ constexpr auto kFailedLoginDelay = 200 * kj::MILLISECONDS;
 constexpr uint32_t kFailedLoginsMax = 3;
 // Changes per push of a subscription: ~170 KB messages, well under any message limit.
 constexpr size_t kChangesPerPush = 1024;
+// An encoded Checkpoint: 3 data words, 2 pointers, its chain hash and at most its longest line.
+constexpr uint64_t kCheckpointWords = 3 + 2 + 2 + kCheckpointLineBytesMax / sizeof(capnp::word);
 
 [[noreturn]] void Fail(kj::Exception::Type type, const std::string& message) {
   kj::throwFatalException(kj::Exception(type, __FILE__, __LINE__, kj::heapString(message)));
@@ -102,21 +104,41 @@ void EncodeChange(const engine::Engine& engine, const Change& change, rpc::Chang
   balance(change.credit_balance, out.initCreditBalance());
 }
 
-// One subscription: at most one push in flight; the next starts when it returns.
+void EncodeCheckpoint(const CheckpointRing::Entry& entry, rpc::Checkpoint::Builder out) {
+  const replica::Checkpoint& checkpoint = entry.checkpoint;
+  out.setOp(checkpoint.op);
+  auto chain_hash = out.initChainHash();
+  chain_hash.setLo(checkpoint.chain_hash.low);
+  chain_hash.setHi(checkpoint.chain_hash.high);
+  out.setTimestampNs(checkpoint.timestamp_ns);
+  out.setLine(capnp::Text::Reader(entry.line.c_str(), entry.line.size()));
+  out.setChangeSequenceNext(entry.change_sequence_next);
+}
+
+// One subscription: at most one push (of changes or of a checkpoint) in flight; the next
+// starts when it returns. A checkpoint goes once every change below its position was pushed.
 struct Subscriber final : private kj::TaskSet::ErrorHandler {
   ServiceState& state;
   kj::Own<Connection> connection;  // the subscriber's: a revoked token ends the subscription
   uint64_t next_sequence;
   rpc::ChangeConsumer::Client consumer;
+  const bool with_checkpoints;
+  uint64_t next_checkpoint;  // its number in the core's ring (CheckpointRing)
   bool pushing = false;
   bool ended = false;
   bool taking_engine = false;
   kj::TaskSet tasks{*this};  // a push may start the next from its continuation
   std::list<Subscriber*>::iterator position;
 
+  // The retained checkpoints at or past `from` come first, each after its changes.
   Subscriber(ServiceState& s, kj::Own<Connection> owner, uint64_t from,
-             rpc::ChangeConsumer::Client c)
-      : state(s), connection(kj::mv(owner)), next_sequence(from), consumer(kj::mv(c)) {
+             rpc::ChangeConsumer::Client c, bool checkpoints)
+      : state(s),
+        connection(kj::mv(owner)),
+        next_sequence(from),
+        consumer(kj::mv(c)),
+        with_checkpoints(checkpoints),
+        next_checkpoint(s.core.checkpoints().FirstAtOrAfter(from)) {
     position = state.subscribers.insert(state.subscribers.end(), this);
   }
   ~Subscriber() { state.subscribers.erase(position); }
@@ -131,10 +153,12 @@ struct Subscriber final : private kj::TaskSet::ErrorHandler {
     tasks.add(request.send().ignoreResult());
   }
 
-  // Pushes the next durable changes, once the engine is free to read them.
+  // Pushes the next checkpoint whose changes went, or else the next durable changes, once the
+  // engine is free to read them.
   void Pump() {
     if (connection->revoked) return End(kTokenRevokedMarker);
     if (pushing || ended || taking_engine) return;
+    if (PushCheckpoint()) return;
     if (next_sequence >= state.core.durable_change_next()) return;  // nothing new: no turn
     taking_engine = true;
     tasks.add(state.core.TakeEngine().then([this](kj::Own<EngineTurn>) {
@@ -143,17 +167,45 @@ struct Subscriber final : private kj::TaskSet::ErrorHandler {
     }));
   }
 
+  // The next checkpoint, into the state's scratch; false when none waits (or none was asked
+  // for). One that left the ring is skipped: a later checkpoint covers all an earlier one did.
+  bool NextCheckpoint() {
+    if (!with_checkpoints) return false;
+    const CheckpointRing& ring = state.core.checkpoints();
+    next_checkpoint = std::max(next_checkpoint, ring.oldest());
+    return ring.Read(next_checkpoint, state.checkpoint);
+  }
+
+  // Pushes the next checkpoint if every change it covers was pushed; whether it did.
+  bool PushCheckpoint() {
+    if (!NextCheckpoint() || state.checkpoint.change_sequence_next > next_sequence) return false;
+    auto request = consumer.checkpointRequest(MessageWords(kCheckpointWords));
+    EncodeCheckpoint(state.checkpoint, request.initCheckpoint());
+    pushing = true;
+    tasks.add(request.send().then([this](auto&&) {
+      pushing = false;
+      ++next_checkpoint;
+      Pump();
+    }));
+    return true;
+  }
+
   void PumpNow() {
     if (pushing || ended) return;
+    if (PushCheckpoint()) return;  // signed while the turn was awaited
     const engine::Engine& engine = state.core.engine();
-    const uint64_t durable_next = state.core.durable_change_next();
-    if (next_sequence >= durable_next) return;
+    uint64_t end = state.core.durable_change_next();
+    if (next_sequence >= end) return;
     if (next_sequence < engine.change_sequence_oldest()) {
       return End(kj::str("the subscription fell behind: change ", next_sequence,
                          " is no longer retained (oldest ", engine.change_sequence_oldest(), ")"));
     }
-    const size_t count =
-        static_cast<size_t>(std::min<uint64_t>(durable_next - next_sequence, kChangesPerPush));
+    end = std::min<uint64_t>(end, next_sequence + kChangesPerPush);
+    // A checkpoint waiting for its changes goes right after the last of them.
+    if (NextCheckpoint() && state.checkpoint.change_sequence_next > next_sequence) {
+      end = std::min(end, state.checkpoint.change_sequence_next);
+    }
+    const size_t count = static_cast<size_t>(end - next_sequence);
     std::span<Change> changes(state.changes.data(), count);
     const size_t found = engine.GetChanges(next_sequence, changes);
     LEDGER_ASSERT(found == count, found, count);
@@ -201,7 +253,11 @@ ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t, Server
       changes(std::max<size_t>(o.limits.query_results_max, kChangesPerPush)),
       status_ids(o.limits.query_ids_max),
       statuses(o.limits.query_ids_max),
-      failed_transfers(o.limits.query_ids_max) {}
+      failed_transfers(o.limits.query_ids_max) {
+  for (size_t i = 0; i < kCheckpointsRetained; ++i) {
+    checkpoints.push_back(CheckpointRing::MakeEntry());
+  }
+}
 
 rpc::ServerInfo::Builder ServiceState::FillInfo(rpc::ServerInfo::Builder out) const {
   out.setSchemaVersion(rpc::SCHEMA_VERSION);
@@ -626,13 +682,32 @@ class LedgerImpl final : public rpc::Ledger::Server {
       const uint64_t from = context.getParams().getFromSequence();
       CheckFeedCursor(from);
       auto subscriber = kj::heap<Subscriber>(state_, kj::addRef(*connection_), from,
-                                             context.getParams().getConsumer());
+                                             context.getParams().getConsumer(),
+                                             context.getParams().getWithCheckpoints());
       Subscriber& raw = *subscriber;
       context.getResults(ReplyWords(1, 1))
           .setSubscription(kj::heap<SubscriptionImpl>(kj::mv(subscriber)));
       raw.Pump();
       return kj::READY_NOW;
     });
+  }
+
+  // The retained checkpoints from fromOp on. Each is durable (and committed) before it is
+  // signed, so the answer waits for nothing; like the feed, it spans every ledger.
+  kj::Promise<void> checkpoints(CheckpointsContext context) override {
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    CheckWholeLedger("checkpoints");
+    const uint64_t from_op = context.getParams().getFromOp();
+    const CheckpointRing& ring = state_.core.checkpoints();
+    std::vector<CheckpointRing::Entry>& found = state_.checkpoints;
+    size_t count = 0;
+    for (uint64_t number = ring.oldest(); number < ring.next() && count < found.size(); ++number) {
+      if (ring.Read(number, found[count]) && found[count].checkpoint.op >= from_op) ++count;
+    }
+    auto out = context.getResults(ReplyWords(count * kCheckpointWords))
+                   .initCheckpoints(static_cast<unsigned>(count));
+    for (size_t i = 0; i < count; ++i) EncodeCheckpoint(found[i], out[static_cast<unsigned>(i)]);
+    return kj::READY_NOW;
   }
 
   kj::Promise<void> info(InfoContext context) override {

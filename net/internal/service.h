@@ -14,6 +14,7 @@
 #include "kj/async-io.h"
 #include "kj/timer.h"
 #include "net/internal/admission.h"
+#include "net/internal/checkpoint_ring.h"
 #include "net/internal/core.h"
 #include "net/ledger.capnp.h"
 #include "net/server.h"
@@ -118,6 +119,8 @@ class ServiceState {
   std::vector<TransferId> status_ids;  // getTransferStatuses: the ids found and their statuses
   std::vector<TransferStatus> statuses;
   std::vector<FailedTransfer> failed_transfers;  // lookupTransfers: the ids that failed
+  CheckpointRing::Entry checkpoint = CheckpointRing::MakeEntry();  // a subscription's next
+  std::vector<CheckpointRing::Entry> checkpoints;                  // a `checkpoints` reply's
 
   rpc::ServerInfo::Builder FillInfo(rpc::ServerInfo::Builder out) const;
   // Pushes durable changes to every subscriber that is ready for more.

@@ -15,8 +15,8 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Open(CheckpointerOpt
     file = storage.Open(options.file_path, {.writable = true, .create_new = true});
   }
   if (!file.ok()) {
-    return absl::Status(file.status().code(), absl::StrCat("the checkpoint file: ",
-                                                           file.status().message()));
+    return absl::Status(file.status().code(),
+                        absl::StrCat("the checkpoint file: ", file.status().message()));
   }
   LEDGER_ASSIGN_OR_RETURN(const uint64_t size_bytes, (*file)->Size());
   return std::unique_ptr<Checkpointer>(
@@ -31,9 +31,8 @@ Checkpointer::Checkpointer(CheckpointerOptions options, CommitGate& gate,
 
 Checkpointer::~Checkpointer() { Close(); }
 
-void Checkpointer::Noted(const wal::EntryHeader& header) {
-  const Head head{header.op, header.chain_hash, header.timestamp_ns};
-  const bool due = header.op % options_.interval_ops == 0;
+void Checkpointer::Noted(const CheckpointHead& head) {
+  const bool due = head.op % options_.interval_ops == 0;
   {
     std::lock_guard lock(mutex_);
     newest_ = head;
@@ -75,13 +74,21 @@ absl::Status Checkpointer::Append(const Head& head) {
     std::lock_guard lock(mutex_);
     if (head.op <= signed_op_) return absl::OkStatus();
   }
-  const std::string line = FormatCheckpoint(
-      SignCheckpoint(options_.key, head.op, head.chain_hash, head.timestamp_ns));
+  const Checkpoint checkpoint =
+      SignCheckpoint(options_.key, head.op, head.chain_hash, head.timestamp_ns);
+  SignedCheckpoint signed_checkpoint{checkpoint, FormatCheckpoint(checkpoint),
+                                     head.change_sequence_next};
+  const std::string& line = signed_checkpoint.line;
   LEDGER_RETURN_IF_ERROR(file_->Write(file_bytes_, std::as_bytes(std::span(line))));
   LEDGER_RETURN_IF_ERROR(file_->Sync());
   file_bytes_ += line.size();
-  std::lock_guard lock(mutex_);
-  signed_op_ = head.op;
+  {
+    std::lock_guard lock(mutex_);
+    signed_op_ = head.op;
+  }
+  // Reported only once it is in the file: an export never holds what the file may not.
+  signed_checkpoint.line.pop_back();  // its newline
+  if (options_.on_checkpoint) options_.on_checkpoint(signed_checkpoint);
   return absl::OkStatus();
 }
 

@@ -1,7 +1,8 @@
 // Signs the log's head every `interval_ops` ops once the group has committed it (the log's
 // durable op, and in a replica group the group's commit), and at close, appending each
 // checkpoint to its file and syncing it (replica/checkpoint.h). Its own thread: a sign and a
-// sync never hold the thread that applies batches.
+// sync never hold the thread that applies batches. Each checkpoint signed and synced is then
+// reported (on_checkpoint) for export beside the file.
 #pragma once
 
 #include <condition_variable>
@@ -27,6 +28,17 @@ struct CheckpointerOptions {
   std::string file_path;     // appended to; created when absent
   uint64_t interval_ops = 0;
   std::function<void(std::string_view)> log;  // failures, for the operator
+  // After each checkpoint is appended and synced, on the checkpointer's thread (the one that
+  // calls Close for the last); must be quick. May be empty.
+  std::function<void(const SignedCheckpoint&)> on_checkpoint;
+};
+
+// An entry the checkpointer may sign, and where the change feed stood after it.
+struct CheckpointHead {
+  uint64_t op = 0;
+  wal::Hash128 chain_hash;
+  uint64_t timestamp_ns = 0;
+  uint64_t change_sequence_next = 0;
 };
 
 class Checkpointer {
@@ -36,18 +48,14 @@ class Checkpointer {
                                                             CommitGate& gate);
   ~Checkpointer();  // Close() if not done
 
-  // After each entry is logged (the thread that logs).
-  void Noted(const wal::EntryHeader& header);
+  // After each entry is logged and applied (the thread that logs).
+  void Noted(const CheckpointHead& head);
   // Signs the newest entry noted that the group has committed, unless signed already, and
   // stops the thread. Before the gate stops and the log closes.
   void Close();
 
  private:
-  struct Head {
-    uint64_t op = 0;
-    wal::Hash128 chain_hash;
-    uint64_t timestamp_ns = 0;
-  };
+  using Head = CheckpointHead;
   Checkpointer(CheckpointerOptions options, CommitGate& gate, std::unique_ptr<wal::File> file,
                uint64_t file_bytes);
   void Run();

@@ -7,12 +7,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/file.h"
 #include "engine/engine.h"
 #include "replica/internal/snapshot.h"
 #include "replica/recovery.h"
@@ -22,6 +25,7 @@
 namespace ledger::replica {
 namespace {
 
+using internal::CheckpointHead;
 using wal::Directory;
 using wal::kSegmentSizeMinBytes;
 using wal::testing::TemporaryDirectory;
@@ -139,6 +143,61 @@ TEST(Replica, SnapshotsAreWrittenAndRecoveryUsesTheNewest) {
   ASSERT_TRUE(replayed.ok());
   EXPECT_EQ(replayed->engine->ComputeStateHash(), expected);
   EXPECT_EQ(replayed->replayed_entries, 230u);
+}
+
+// Each keyed checkpoint is reported once it is in its file, with the file's line and where
+// the change feed stood after its op (which the line does not sign): the server exports them
+// on its change feed so.
+TEST(Replica, ReportsEachCheckpointInItsFileWithTheFeedsPositionAfterItsOp) {
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  const std::vector<uint8_t> key =
+      *ParseCheckpointKey("00112233445566778899aabbccddeeff00112233445566778899aabbccddee01");
+  std::mutex mutex;
+  std::vector<SignedCheckpoint> reported;
+  std::map<uint64_t, CheckpointHead> heads;  // by op, as each batch left it
+  {
+    ReplicaOptions options;
+    options.checkpoint_key = key;
+    options.checkpoint_file = temporary.Sub("checkpoints");
+    options.checkpoint_interval_ops = 3;
+    options.on_checkpoint = [&](const SignedCheckpoint& checkpoint) {
+      std::lock_guard lock(mutex);
+      reported.push_back(checkpoint);
+    };
+    std::unique_ptr<Replica> opened = OpenLedger(path, false, std::move(options));
+    ASSERT_NE(opened, nullptr);
+    ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(*opened));
+    for (uint64_t op = 3; op <= 7; ++op) {
+      std::vector<Transfer> batch = testing::TestTransfers(5, op);
+      std::vector<CreateTransferResult> results(batch.size());
+      auto receipt = opened->Submit<Transfer>(batch, results);
+      ASSERT_TRUE(receipt.ok()) << receipt.status();
+      heads[op] = {receipt->op, opened->chain_hash(), receipt->timestamp_ns,
+                   receipt->change_sequence_next};
+    }
+    ASSERT_GT(heads[3].change_sequence_next, 0u);
+    ASSERT_GT(heads[6].change_sequence_next, heads[3].change_sequence_next);
+  }  // closing signs op 7
+  const std::vector<std::string> lines = absl::StrSplit(
+      *base::ReadFileToString(temporary.Sub("checkpoints")), '\n', absl::SkipEmpty());
+  ASSERT_EQ(reported.size(), 3u);
+  ASSERT_EQ(lines.size(), 3u);
+  const uint64_t ops[] = {3, 6, 7};
+  for (size_t i = 0; i < reported.size(); ++i) {
+    const SignedCheckpoint& checkpoint = reported[i];
+    const CheckpointHead& head = heads[ops[i]];
+    EXPECT_EQ(checkpoint.line, lines[i]);
+    absl::StatusOr<Checkpoint> parsed = ParseCheckpoint(key, checkpoint.line);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->op, head.op);
+    EXPECT_EQ(parsed->chain_hash, head.chain_hash);
+    EXPECT_EQ(parsed->timestamp_ns, head.timestamp_ns);
+    EXPECT_EQ(checkpoint.checkpoint.op, head.op);
+    EXPECT_EQ(checkpoint.checkpoint.hmac, parsed->hmac);
+    EXPECT_EQ(checkpoint.change_sequence_next, head.change_sequence_next) << "op " << head.op;
+  }
 }
 
 TEST(Replica, ExpireDueLogsATickOnlyOnceADeadlineHasPassedAndReplayReleasesTheSame) {
