@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -227,6 +229,66 @@ TEST(MemoryStorage, AFaultFailsTheOperationAndChangesNothing) {
   ASSERT_TRUE(file.ok());
   EXPECT_TRUE(absl::IsDataLoss((*file)->Write(0, Bytes("x"))));
   EXPECT_EQ(*(*file)->Size(), 0u);
+}
+
+// A bad sector fails every read that touches it, and a mapping of its file, with DataLoss
+// naming the file (EIO), until a write covers it whole; it outlasts a crash. The test's own
+// view (SeeThroughBadSectors) reads through it.
+TEST(MemoryStorage, ABadSectorFailsReadsAndMapsUntilAWriteCoversIt) {
+  MemoryStorage storage;
+  ASSERT_TRUE(storage.CreateDirectory("/d").ok());
+  auto file = storage.Open("/d/f", {.create_new = true});
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->Write(0, Bytes(std::string(2048, 'a'))).ok());
+  ASSERT_TRUE((*file)->Sync().ok());
+  ASSERT_TRUE(storage.SyncDirectory("/d").ok());
+  EXPECT_TRUE(absl::IsNotFound(storage.MarkBadSectors("/d/missing", 0, 1)));
+  ASSERT_TRUE(storage.MarkBadSectors("/d/f", 600, 10).ok());  // sector 1: [512, 1024)
+  EXPECT_EQ(storage.bad_sector_count(), 1u);
+  std::byte bytes[16];
+  EXPECT_TRUE((*file)->Read(496, bytes).ok()) << "ends where the sector begins";
+  EXPECT_TRUE((*file)->Read(1024, bytes).ok()) << "the next sector";
+  const absl::Status failed = (*file)->Read(1020, bytes);
+  EXPECT_TRUE(absl::IsDataLoss(failed)) << failed;
+  EXPECT_NE(failed.message().find("/d/f"), std::string_view::npos) << failed;
+  EXPECT_NE(failed.message().find("Input/output error"), std::string_view::npos) << failed;
+  EXPECT_TRUE(absl::IsDataLoss((*file)->MapReadOnly(2048).status()));
+  EXPECT_TRUE((*file)->MapReadOnly(512).ok()) << "a mapping that stops short of it";
+  EXPECT_EQ(storage.bad_sector_reads(), 2u);
+  {
+    MemoryStorage::SeeThroughBadSectors oracle;
+    EXPECT_TRUE((*file)->Read(1020, bytes).ok());
+  }
+  file->reset();
+  storage.Crash();
+  storage.Restart();
+  auto reopened = storage.Open("/d/f", {.writable = true});
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE(absl::IsDataLoss((*reopened)->Read(512, bytes))) << "the medium, not the cache";
+  ASSERT_TRUE((*reopened)->Write(600, Bytes("part")).ok());
+  EXPECT_TRUE(absl::IsDataLoss((*reopened)->Read(512, bytes))) << "a write of part of it";
+  ASSERT_TRUE((*reopened)->Write(512, Bytes(std::string(512, 'b'))).ok());
+  EXPECT_TRUE((*reopened)->Read(512, bytes).ok()) << "rewritten whole: remapped";
+  EXPECT_EQ(storage.bad_sector_count(), 0u);
+  ASSERT_TRUE(storage.MarkBadSectors("/d/f", 1500, 1).ok());
+  ASSERT_TRUE((*reopened)->Truncate(1024).ok());
+  ASSERT_TRUE((*reopened)->Truncate(2048).ok());
+  EXPECT_TRUE((*reopened)->Read(1024, bytes).ok()) << "freed by the truncate";
+}
+
+TEST(MemoryStorage, LatencyPausesOperationsAndChangesNothingElse) {
+  MemoryStorage storage;
+  ASSERT_TRUE(storage.CreateDirectory("/d").ok());
+  storage.SetLatency(/*max_ns=*/2'000'000, /*seed=*/7);
+  auto file = storage.Open("/d/f", {.create_new = true});
+  ASSERT_TRUE(file.ok());
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*file)->Sync().ok());  // 1 ms each on average
+  EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2));
+  ASSERT_TRUE((*file)->Write(0, Bytes("slow")).ok());
+  std::byte bytes[4];
+  ASSERT_TRUE((*file)->Read(0, bytes).ok());
+  EXPECT_EQ(Text(bytes), "slow");
 }
 
 // ---------------------------------------------------------------------------------------------
