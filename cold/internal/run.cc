@@ -198,6 +198,7 @@ absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint6
 
   const std::string path = absl::StrCat(directory, "/", RunFileName(sequence));
   const std::string temporary = absl::StrCat(path, kTemporarySuffix);
+  storage.Remove(temporary).IgnoreError();  // a leftover of an earlier failed attempt
   wal::OpenOptions options;
   options.writable = true;
   options.create_new = true;

@@ -321,20 +321,21 @@ class ReplicaOnMemoryStorage : public ::testing::Test {
     reference_.CreateAccounts(accounts, receipt->timestamp_ns, results);
   }
 
-  std::unique_ptr<replica::Replica> Open() {
+  std::unique_ptr<replica::Replica> Open(uint64_t hot_transfers = 0) {
     replica::ReplicaOptions options;
     options.storage = &storage_;
     options.writer_buffer_bytes = uint64_t{2} << 20;
     options.snapshot_interval_ops = 100;
+    options.engine.hot_transfers = hot_transfers;
     auto opened = replica::Replica::Open(kData, std::move(options));
     EXPECT_TRUE(opened.ok()) << opened.status();
     return opened.ok() ? std::move(*opened) : nullptr;
   }
 
   // One transfer batch, the next op, on both; false once the replica refuses.
-  bool BookTransfers() {
+  bool BookTransfers(size_t count_max = 250) {
     const uint64_t op = replica_->last_op() + 1;
-    std::vector<Transfer> batch = workload::TestTransfers(5, op, 250);
+    std::vector<Transfer> batch = workload::TestTransfers(5, op, count_max);
     std::vector<CreateTransferResult> results(batch.size());
     std::vector<CreateTransferResult> expected(batch.size());
     auto receipt = replica_->Submit<Transfer>(batch, results);
@@ -398,6 +399,52 @@ TEST_F(ReplicaOnMemoryStorage, AFailedSyncAcknowledgesNothingMoreAndLosesNothing
   ASSERT_NE(recovered, nullptr);
   EXPECT_EQ(recovered->recovery().last_op, acknowledged);
   EXPECT_EQ(recovered->engine().ComputeStateHash(), acknowledged_hash);
+}
+
+// The cold store's disk is full for a moment (three of its writes fail) while the log's is not:
+// a run whose write failed is written again when the window fills, and batches go on, every
+// transfer reading as the reference's. The cooler used to export anew over the failed run's
+// facts: the first run then began after them, and they were evicted from memory with no copy
+// in the store (lookups of the first transfers found nothing). Later runs' writes also failed
+// on the failed one's temporary file, and with no marks left the window never had room again.
+TEST_F(ReplicaOnMemoryStorage, AColdRunThatFailedToWriteIsWrittenAgainWhenTheWindowFills) {
+  replica_.reset();
+  replica_ = Open(/*hot_transfers=*/128);
+  ASSERT_NE(replica_, nullptr);
+  constexpr int kFailures = 3;
+  auto failures_left = std::make_shared<std::atomic<int>>(kFailures);
+  storage_.fault = [failures_left](std::string_view operation, const std::string& path) {
+    const bool cold_write = path.find("/cold/") != std::string::npos &&
+                            (operation == "write" || operation == "allocate");
+    if (cold_write && failures_left->fetch_sub(1) > 0) {
+      return absl::ResourceExhaustedError("simulated: no space left on device");
+    }
+    return absl::OkStatus();
+  };
+  int refused = 0;
+  for (int i = 0; i < 60; ++i) {
+    if (!BookTransfers(/*count_max=*/30)) ++refused;
+    ASSERT_TRUE(replica_->WaitDurable(replica_->last_op()).ok());
+  }
+  EXPECT_LT(failures_left->load(), 0) << "the fault should have fired";
+  EXPECT_LE(refused, kFailures) << "a refusal only for a failed write";
+  EXPECT_EQ(replica_->engine().ComputeStateHash(), reference_.ComputeStateHash());
+  EXPECT_GT(replica_->cold_store()->run_count(), 2u);
+  // Every transfer booked reads as the reference's, the cold ones from the store.
+  uint64_t checked = 0;
+  for (uint64_t op = 3; op <= replica_->last_op(); ++op) {
+    for (uint64_t i = 0; i < 30; ++i) {
+      const TransferId id = TransferId::From((u128{op} << 32) | i);
+      const std::optional<Transfer> expected = reference_.LookupTransfer(id);
+      const std::optional<Transfer> found = replica_->engine().LookupTransfer(id);
+      ASSERT_EQ(found.has_value(), expected.has_value()) << "op " << op << " event " << i;
+      if (found) {
+        ASSERT_EQ(std::memcmp(&*found, &*expected, sizeof(Transfer)), 0);
+      }
+      checked += found.has_value();
+    }
+  }
+  EXPECT_GT(checked, 500u);
 }
 
 }  // namespace
