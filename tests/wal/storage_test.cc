@@ -276,6 +276,20 @@ TEST(MemoryStorage, ABadSectorFailsReadsAndMapsUntilAWriteCoversIt) {
   EXPECT_TRUE((*reopened)->Read(1024, bytes).ok()) << "freed by the truncate";
 }
 
+// An identity file that does not read (EIO) is named with the disk's error, not called foreign:
+// the operator looks at the disk, not at the directory's origin.
+TEST(MemoryStorage, ADirectoryWhoseIdentityDoesNotReadIsRefusedWithTheDisksError) {
+  MemoryStorage storage;
+  ASSERT_TRUE(storage.CreateDirectory("/d").ok());
+  ASSERT_TRUE(
+      Directory::Init("/d/data", {.segment_size_bytes = kSegmentSizeMinBytes}, storage).ok());
+  ASSERT_TRUE(storage.MarkBadSectors("/d/data/LEDGER", 0, 1).ok());
+  const absl::Status opened = Directory::Open("/d/data", /*writable=*/true, storage).status();
+  EXPECT_TRUE(absl::IsDataLoss(opened)) << opened;
+  EXPECT_NE(opened.message().find("/d/data/LEDGER"), std::string_view::npos) << opened;
+  EXPECT_NE(opened.message().find("Input/output error"), std::string_view::npos) << opened;
+}
+
 TEST(MemoryStorage, LatencyPausesOperationsAndChangesNothingElse) {
   MemoryStorage storage;
   ASSERT_TRUE(storage.CreateDirectory("/d").ok());
