@@ -1,24 +1,71 @@
 #include "replica/internal/checkpointer.h"
 
+#include <span>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 
 namespace ledger::replica::internal {
 
+namespace {
+
+// Past the last newline in the first size_bytes of `file` (0 when there is none).
+absl::StatusOr<uint64_t> WholeLinesEnd(wal::File& file, uint64_t size_bytes) {
+  constexpr uint64_t kPieceBytes = 4096;
+  std::string piece;
+  for (uint64_t end = size_bytes; end > 0;) {
+    const uint64_t begin = end > kPieceBytes ? end - kPieceBytes : 0;
+    piece.resize(end - begin);
+    LEDGER_RETURN_IF_ERROR(file.Read(begin, std::as_writable_bytes(std::span(piece))));
+    if (const size_t newline = piece.rfind('\n'); newline != std::string::npos) {
+      return begin + newline + 1;
+    }
+    end = begin;
+  }
+  return 0;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Open(CheckpointerOptions options,
                                                                  CommitGate& gate) {
   LEDGER_REQUIRE(options.interval_ops > 0 && options.key.size() >= kCheckpointKeyBytesMin);
-  wal::Storage& storage = wal::Storage::Posix();
+  wal::Storage& storage = *options.storage;
   absl::StatusOr<std::unique_ptr<wal::File>> file =
       storage.Open(options.file_path, {.writable = true});
   if (absl::IsNotFound(file.status())) {
     file = storage.Open(options.file_path, {.writable = true, .create_new = true});
+    // A new file is durable once its directory is synced: until then a power loss takes it,
+    // and every checkpoint appended and synced since, away.
+    if (file.ok()) {
+      const size_t slash = options.file_path.rfind('/');
+      const std::string directory = slash == std::string::npos ? "."
+                                    : slash == 0               ? "/"
+                                                               : options.file_path.substr(0, slash);
+      if (const absl::Status synced = storage.SyncDirectory(directory); !synced.ok()) {
+        file = synced;
+      }
+    }
   }
   if (!file.ok()) {
     return absl::Status(file.status().code(), absl::StrCat("the checkpoint file: ",
                                                            file.status().message()));
   }
-  LEDGER_ASSIGN_OR_RETURN(const uint64_t size_bytes, (*file)->Size());
+  LEDGER_ASSIGN_OR_RETURN(uint64_t size_bytes, (*file)->Size());
+  // A power loss during an append may have left part of a line (or zeros) after the last
+  // whole one: cut, or the next line would go on from it and verify would call the file
+  // tampered with.
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t whole_bytes, WholeLinesEnd(**file, size_bytes));
+  if (whole_bytes < size_bytes) {
+    LEDGER_RETURN_IF_ERROR((*file)->Truncate(whole_bytes));
+    LEDGER_RETURN_IF_ERROR((*file)->Sync());
+    if (options.log) {
+      options.log(absl::StrCat("checkpoint file ", options.file_path, ": cut ",
+                               size_bytes - whole_bytes, " bytes of a line left unfinished"));
+    }
+    size_bytes = whole_bytes;
+  }
   return std::unique_ptr<Checkpointer>(
       new Checkpointer(std::move(options), gate, std::move(*file), size_bytes));
 }

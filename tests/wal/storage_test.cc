@@ -11,8 +11,11 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 
+#include "absl/strings/str_split.h"
 #include "engine/engine.h"
+#include "replica/checkpoint.h"
 #include "replica/replica.h"
 #include "tests/wal/memory_storage.h"
 #include "tests/wal/wal_test_util.h"
@@ -459,6 +462,81 @@ TEST_F(ReplicaOnMemoryStorage, AColdRunThatFailedToWriteIsWrittenAgainWhenTheWin
     }
   }
   EXPECT_GT(checked, 500u);
+}
+
+// Checkpoints go to the replica's storage, outlast a power loss once signed, and a line a power
+// loss cut short is cut at the next open. The checkpointer used to write to the real disk
+// whatever the storage, never synced the directory of the file it created (a power loss took
+// the file and every checkpoint in it), and appended after a line cut short, which verify then
+// refused as tampered with.
+TEST_F(ReplicaOnMemoryStorage, CheckpointsOutlastAPowerLossAndALineCutShortIsCut) {
+  constexpr char kCheckpoints[] = "/memory-disk/keys/checkpoints";
+  ASSERT_TRUE(storage_.CreateDirectory("/memory-disk/keys").ok());
+  replica_.reset();
+  const std::vector<uint8_t> key(replica::kCheckpointKeyBytesMin, 7);
+  std::mutex mutex;
+  std::vector<std::string> messages;
+  const auto open = [&] {
+    replica::ReplicaOptions options;
+    options.storage = &storage_;
+    options.writer_buffer_bytes = uint64_t{2} << 20;
+    options.checkpoint_key = key;
+    options.checkpoint_file = kCheckpoints;
+    options.checkpoint_interval_ops = 4;
+    options.log = [&](std::string_view message) {
+      std::lock_guard lock(mutex);
+      messages.emplace_back(message);
+    };
+    auto opened = replica::Replica::Open(kData, std::move(options));
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    return opened.ok() ? std::move(*opened) : nullptr;
+  };
+  // The ops of the lines, each line whole and signed with the key.
+  const auto signed_ops = [&] {
+    auto file = storage_.Open(kCheckpoints, {});
+    EXPECT_TRUE(file.ok()) << file.status();
+    std::vector<uint64_t> ops;
+    if (!file.ok()) return ops;
+    std::string text(*(*file)->Size(), '\0');
+    EXPECT_TRUE((*file)->Read(0, std::as_writable_bytes(std::span(text))).ok());
+    EXPECT_TRUE(text.empty() || text.back() == '\n') << text;
+    for (const absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+      auto checkpoint = replica::ParseCheckpoint(key, std::string_view(line.data(), line.size()));
+      EXPECT_TRUE(checkpoint.ok()) << checkpoint.status();
+      if (checkpoint.ok()) ops.push_back(checkpoint->op);
+    }
+    return ops;
+  };
+  replica_ = open();
+  ASSERT_NE(replica_, nullptr);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(BookTransfers(/*count_max=*/20));
+  const uint64_t closed_op = replica_->last_op();
+  replica_.reset();  // signs the last op
+  storage_.Crash();  // the power goes
+  storage_.Restart();
+  EXPECT_FALSE(std::filesystem::exists(kCheckpoints));
+  std::vector<uint64_t> ops = signed_ops();
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ops.back(), closed_op);
+
+  {  // an append the power cut short
+    auto file = storage_.Open(kCheckpoints, {.writable = true});
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE((*file)->Write(*(*file)->Size(), Bytes("checkpoint v1 op=99 chai")).ok());
+    ASSERT_TRUE((*file)->Sync().ok());
+  }
+  replica_ = open();
+  ASSERT_NE(replica_, nullptr);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(BookTransfers(/*count_max=*/20));
+  const uint64_t reclosed_op = replica_->last_op();
+  replica_.reset();
+  ops = signed_ops();
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ops.back(), reclosed_op);
+  std::lock_guard lock(mutex);
+  EXPECT_TRUE(std::any_of(messages.begin(), messages.end(), [](const std::string& message) {
+    return message.find("24 bytes of a line left unfinished") != std::string::npos;
+  }));
 }
 
 }  // namespace
