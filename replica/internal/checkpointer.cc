@@ -2,6 +2,8 @@
 
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
@@ -10,20 +12,37 @@ namespace ledger::replica::internal {
 
 namespace {
 
-// Past the last newline in the first size_bytes of `file` (0 when there is none).
-absl::StatusOr<uint64_t> WholeLinesEnd(wal::File& file, uint64_t size_bytes) {
+// Where the last line of the file's first size_bytes begins: past the newline before its
+// end (a newline that ends the file belongs to that line), or 0.
+absl::StatusOr<uint64_t> LastLineStart(wal::File& file, uint64_t size_bytes) {
   constexpr uint64_t kPieceBytes = 4096;
   std::string piece;
   for (uint64_t end = size_bytes; end > 0;) {
     const uint64_t begin = end > kPieceBytes ? end - kPieceBytes : 0;
     piece.resize(end - begin);
     LEDGER_RETURN_IF_ERROR(file.Read(begin, std::as_writable_bytes(std::span(piece))));
-    if (const size_t newline = piece.rfind('\n'); newline != std::string::npos) {
+    // The file's last byte is left out: a newline there ends the last line.
+    const size_t searched = end == size_bytes ? piece.size() - 1 : piece.size();
+    if (const size_t newline = std::string_view(piece).substr(0, searched).rfind('\n');
+        newline != std::string::npos) {
       return begin + newline + 1;
     }
     end = begin;
   }
   return 0;
+}
+
+// Whether the file's last line, from `start`, is what a power loss during its append leaves:
+// no newline, or not a checkpoint line at all (its first sectors lost). A whole line whose
+// HMAC fails is not: that is for verify to report.
+absl::StatusOr<bool> LastLineUnfinished(wal::File& file, uint64_t start, uint64_t size_bytes,
+                                        const std::vector<uint8_t>& key) {
+  std::string line(size_bytes - start, '\0');
+  LEDGER_RETURN_IF_ERROR(file.Read(start, std::as_writable_bytes(std::span(line))));
+  if (line.empty()) return false;
+  if (line.back() != '\n') return true;
+  line.pop_back();
+  return absl::IsInvalidArgument(ParseCheckpoint(key, line).status());
 }
 
 }  // namespace
@@ -53,18 +72,20 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Open(CheckpointerOpt
                                                            file.status().message()));
   }
   LEDGER_ASSIGN_OR_RETURN(uint64_t size_bytes, (*file)->Size());
-  // A power loss during an append may have left part of a line (or zeros) after the last
-  // whole one: cut, or the next line would go on from it and verify would call the file
-  // tampered with.
-  LEDGER_ASSIGN_OR_RETURN(const uint64_t whole_bytes, WholeLinesEnd(**file, size_bytes));
-  if (whole_bytes < size_bytes) {
-    LEDGER_RETURN_IF_ERROR((*file)->Truncate(whole_bytes));
+  // A power loss during an append may have left part of the line (zeros where its sectors did
+  // not land): cut, or the next line would go on from it and verify would call the file
+  // tampered with. Only the last append can be torn: each is synced before the next.
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t start, LastLineStart(**file, size_bytes));
+  LEDGER_ASSIGN_OR_RETURN(const bool unfinished,
+                          LastLineUnfinished(**file, start, size_bytes, options.key));
+  if (unfinished) {
+    LEDGER_RETURN_IF_ERROR((*file)->Truncate(start));
     LEDGER_RETURN_IF_ERROR((*file)->Sync());
     if (options.log) {
-      options.log(absl::StrCat("checkpoint file ", options.file_path, ": cut ",
-                               size_bytes - whole_bytes, " bytes of a line left unfinished"));
+      options.log(absl::StrCat("checkpoint file ", options.file_path, ": cut ", size_bytes - start,
+                               " bytes of a line left unfinished"));
     }
-    size_bytes = whole_bytes;
+    size_bytes = start;
   }
   return std::unique_ptr<Checkpointer>(
       new Checkpointer(std::move(options), gate, std::move(*file), size_bytes));
