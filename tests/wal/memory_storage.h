@@ -54,7 +54,8 @@ class MemoryStorage final : public Storage {
   // The medium fails under [offset, offset + length) of the file at path: every 512-byte
   // sector it touches stops reading (a read touching one fails with DataLoss, as EIO; so does
   // mapping the file, where Linux would raise SIGBUS at the first touch of the page) until a
-  // write or a Zero covers the sector whole (the drive remaps it). It lasts through crashes.
+  // write or a Zero covers the sector whole (the drive remaps it) or a Truncate frees it. It
+  // lasts through crashes.
   // NotFound when there is no such file. Faults and latency do not apply.
   absl::Status MarkBadSectors(const std::string& path, uint64_t offset, uint64_t length);
   // Reads and maps that failed on a bad sector so far.
