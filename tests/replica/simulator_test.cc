@@ -4,8 +4,9 @@
 // unsynced pages (fsyncgate), runs out of space, misdirects writes, fails reads during
 // recovery, grows bad sectors on old files while the replica serves, and on some seeds makes
 // every operation slow. Half the seeds keep a window of tens of transfers in memory, so most
-// go to the cold store on the same disk. While it serves, and after each crash once it opens
-// again:
+// go to the cold store on the same disk; a third sign checkpoints beside it; now and then the
+// replica shuts down cleanly before the power goes. While it serves, and after each crash once
+// it opens again:
 // - every acknowledged op is there: recovery never starts with less;
 // - the state is exactly the reference engine's after the same batches at the log's
 //   timestamps (the log holds what was submitted, nothing else), however much of it is cold;
@@ -13,7 +14,10 @@
 //   history (ColdHistory), answer exactly as the reference's;
 // - a recovery that cannot read its disk refuses (an error), and the next one, without the
 //   fault, recovers in full; one over a bad sector recovers in full or refuses with DataLoss
-//   naming the file.
+//   naming the file;
+// - after a clean shutdown everything logged is there, and every checkpoint line is whole,
+//   signed and an op of the log;
+// - a batch refused for a fault that is over goes through when retried.
 //
 // LEDGER_SEED=N replays one seed (its faults; with latency, the threads may interleave
 // otherwise); LEDGER_SIM_SECONDS=S runs seeds for S seconds (the long mode); by default kSeeds
