@@ -103,6 +103,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
         replica->checkpointer_,
         internal::Checkpointer::Open({.key = std::move(options.checkpoint_key),
                                       .file_path = options.checkpoint_file,
+                                      .storage = options.storage,
                                       .interval_ops = options.checkpoint_interval_ops,
                                       .log = options.log,
                                       .on_checkpoint = std::move(options.on_checkpoint)},

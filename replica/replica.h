@@ -73,7 +73,8 @@ struct ReplicaOptions {
   // a leader copies it for its followers (docs/replication.md). The spans last for the call.
   std::function<void(const wal::EntryHeader&, std::span<const std::byte>)> on_entry;
   // Keyed checkpoints of the log's head (replica/checkpoint.h): with a key, every
-  // checkpoint_interval_ops ops once committed, and at close, appended to checkpoint_file.
+  // checkpoint_interval_ops ops once committed, and at close, appended to checkpoint_file
+  // (on `storage`, like the directory).
   std::vector<uint8_t> checkpoint_key;  // empty: none
   std::string checkpoint_file;
   uint64_t checkpoint_interval_ops = 100'000;

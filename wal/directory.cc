@@ -138,6 +138,9 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::Open(const std::string& pa
   directory->writable_ = writable;
   const absl::Status read =
       (*file)->Read(0, std::as_writable_bytes(std::span(&directory->identity_, 1)));
+  if (!read.ok() && !absl::IsOutOfRange(read)) {  // the disk's error (EIO), not the file's
+    return absl::DataLossError(absl::StrCat(identity_path, " does not read: ", read.message()));
+  }
   if (!read.ok() || !IsValid(directory->identity_)) {
     return absl::DataLossError(
         absl::StrCat(identity_path, " is not a valid identity file (format version ",

@@ -1,24 +1,92 @@
 #include "replica/internal/checkpointer.h"
 
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 
 namespace ledger::replica::internal {
 
+namespace {
+
+// Where the last line of the file's first size_bytes begins: past the newline before its
+// end (a newline that ends the file belongs to that line), or 0.
+absl::StatusOr<uint64_t> LastLineStart(wal::File& file, uint64_t size_bytes) {
+  constexpr uint64_t kPieceBytes = 4096;
+  std::string piece;
+  for (uint64_t end = size_bytes; end > 0;) {
+    const uint64_t begin = end > kPieceBytes ? end - kPieceBytes : 0;
+    piece.resize(end - begin);
+    LEDGER_RETURN_IF_ERROR(file.Read(begin, std::as_writable_bytes(std::span(piece))));
+    // The file's last byte is left out: a newline there ends the last line.
+    const size_t searched = end == size_bytes ? piece.size() - 1 : piece.size();
+    if (const size_t newline = std::string_view(piece).substr(0, searched).rfind('\n');
+        newline != std::string::npos) {
+      return begin + newline + 1;
+    }
+    end = begin;
+  }
+  return 0;
+}
+
+// Whether the file's last line, from `start`, is what a power loss during its append leaves:
+// no newline, or not a checkpoint line at all (its first sectors lost). A whole line whose
+// HMAC fails is not: that is for verify to report.
+absl::StatusOr<bool> LastLineUnfinished(wal::File& file, uint64_t start, uint64_t size_bytes,
+                                        const std::vector<uint8_t>& key) {
+  std::string line(size_bytes - start, '\0');
+  LEDGER_RETURN_IF_ERROR(file.Read(start, std::as_writable_bytes(std::span(line))));
+  if (line.empty()) return false;
+  if (line.back() != '\n') return true;
+  line.pop_back();
+  return absl::IsInvalidArgument(ParseCheckpoint(key, line).status());
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Open(CheckpointerOptions options,
                                                                  CommitGate& gate) {
   LEDGER_REQUIRE(options.interval_ops > 0 && options.key.size() >= kCheckpointKeyBytesMin);
-  wal::Storage& storage = wal::Storage::Posix();
+  wal::Storage& storage = *options.storage;
   absl::StatusOr<std::unique_ptr<wal::File>> file =
       storage.Open(options.file_path, {.writable = true});
   if (absl::IsNotFound(file.status())) {
     file = storage.Open(options.file_path, {.writable = true, .create_new = true});
+    // A new file is durable once its directory is synced: until then a power loss takes it,
+    // and every checkpoint appended and synced since, away.
+    if (file.ok()) {
+      const size_t slash = options.file_path.rfind('/');
+      const std::string directory = slash == std::string::npos ? "."
+                                    : slash == 0               ? "/"
+                                                               : options.file_path.substr(0, slash);
+      if (const absl::Status synced = storage.SyncDirectory(directory); !synced.ok()) {
+        file = synced;
+      }
+    }
   }
   if (!file.ok()) {
     return absl::Status(file.status().code(),
                         absl::StrCat("the checkpoint file: ", file.status().message()));
   }
-  LEDGER_ASSIGN_OR_RETURN(const uint64_t size_bytes, (*file)->Size());
+  LEDGER_ASSIGN_OR_RETURN(uint64_t size_bytes, (*file)->Size());
+  // A power loss during an append may have left part of the line (zeros where its sectors did
+  // not land): cut, or the next line would go on from it and verify would call the file
+  // tampered with. Only the last append can be torn: each is synced before the next.
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t start, LastLineStart(**file, size_bytes));
+  LEDGER_ASSIGN_OR_RETURN(const bool unfinished,
+                          LastLineUnfinished(**file, start, size_bytes, options.key));
+  if (unfinished) {
+    LEDGER_RETURN_IF_ERROR((*file)->Truncate(start));
+    LEDGER_RETURN_IF_ERROR((*file)->Sync());
+    if (options.log) {
+      options.log(absl::StrCat("checkpoint file ", options.file_path, ": cut ", size_bytes - start,
+                               " bytes of a line left unfinished"));
+    }
+    size_bytes = start;
+  }
   return std::unique_ptr<Checkpointer>(
       new Checkpointer(std::move(options), gate, std::move(*file), size_bytes));
 }

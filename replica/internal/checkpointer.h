@@ -24,8 +24,9 @@
 namespace ledger::replica::internal {
 
 struct CheckpointerOptions {
-  std::vector<uint8_t> key;  // ParseCheckpointKey's
-  std::string file_path;     // appended to; created when absent
+  std::vector<uint8_t> key;                        // ParseCheckpointKey's
+  std::string file_path;                           // appended to; created when absent
+  wal::Storage* storage = &wal::Storage::Posix();  // where file_path lives (the replica's)
   uint64_t interval_ops = 0;
   std::function<void(std::string_view)> log;  // failures, for the operator
   // After each checkpoint is appended and synced, on the checkpointer's thread (the one that

@@ -104,6 +104,16 @@ absl::Status Cooler::ExportAndEvictAll(engine::Engine& engine, uint64_t fact_cou
                                        uint64_t durable_op,
                                        const std::function<void()>& snapshot_idle) {
   if (engine.HasRoomFor(0, fact_count)) return absl::OkStatus();
+  if (!writing_ && facts_.end_ns != 0) {
+    // A run whose write failed goes again first, now: the engine exports each fact once, so
+    // the facts in hand are the only copy for the store.
+    {
+      std::lock_guard lock(mutex_);
+      writing_ = true;
+      wake_.notify_one();
+    }
+    LEDGER_RETURN_IF_ERROR(Settle(engine, /*wait=*/true));
+  }
   if (const std::optional<uint64_t> boundary = TakeBoundary(durable_op, 0)) {
     StartWrite(engine, *boundary);
     LEDGER_RETURN_IF_ERROR(Settle(engine, /*wait=*/true));
@@ -150,6 +160,9 @@ std::optional<uint64_t> Cooler::TakeBoundary(uint64_t durable_op, uint64_t keep_
 }
 
 void Cooler::StartWrite(engine::Engine& engine, uint64_t before_ns) {
+  // Never over a failed write's facts: the next export starts after them, and the store would
+  // begin (or go on) without them while the engine evicts them.
+  LEDGER_ASSERT(facts_.end_ns == 0, facts_.end_ns);
   facts_.Clear();
   engine.ExportCold(std::max(before_ns, engine.exported_before_ns()), facts_);
   std::lock_guard lock(mutex_);

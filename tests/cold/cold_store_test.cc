@@ -713,5 +713,34 @@ TEST(ColdStoreCrash, AStopAtEveryStepOfARunWriteLeavesAStoreThatOpens) {
   }
 }
 
+// A write that fails at each step of a run in turn (the disk full for a moment, an EIO), the
+// process going on: the same run written again succeeds. A failed write used to leave its
+// temporary file, on which every later write of the run failed (AlreadyExists) until a restart.
+TEST(ColdStoreCrash, AFailureAtEveryStepOfARunWriteLeavesAStoreThatTakesItAgain) {
+  constexpr uint64_t kPerRun = 5'000;
+  bool finished = false;
+  for (int fail_at = 1; !finished; ++fail_at) {
+    ASSERT_LT(fail_at, 100) << "a run's write should take fewer steps";
+    wal::testing::MemoryStorage storage;
+    ASSERT_TRUE(storage.CreateDirectory("/data").ok());
+    absl::StatusOr<std::unique_ptr<ColdStore>> store = ColdStore::Open("/data/cold", storage);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Append(Facts(1, 1 + kPerRun, 1)).ok());
+    int steps = 0;
+    storage.fault = [&](std::string_view, const std::string&) {
+      return ++steps == fail_at ? absl::ResourceExhaustedError("no space left on device")
+                                : absl::OkStatus();
+    };
+    finished = (*store)->Append(Facts(1 + kPerRun, 1 + 2 * kPerRun, 1 + kPerRun)).ok();
+    storage.fault = nullptr;
+    if (!finished) {
+      const absl::Status again = (*store)->Append(Facts(1 + kPerRun, 1 + 2 * kPerRun, 1 + kPerRun));
+      ASSERT_TRUE(again.ok()) << "failed at step " << fail_at << ": " << again;
+    }
+    EXPECT_EQ((*store)->transfer_count(), 2 * kPerRun);
+    EXPECT_TRUE((*store)->Verify().ok());
+  }
+}
+
 }  // namespace
 }  // namespace ledger::cold

@@ -1,12 +1,25 @@
 #include "tests/wal/memory_storage.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 
 namespace ledger::wal::testing {
+
+namespace {
+thread_local bool see_through_bad_sectors = false;
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+}  // namespace
 
 class MemoryFile final : public File {
  public:
@@ -29,6 +42,7 @@ class MemoryFile final : public File {
     if (offset > inode_->bytes.size() || bytes.size() > inode_->bytes.size() - offset) {
       return absl::OutOfRangeError(absl::StrCat("read ", path(), ": file ends early"));
     }
+    LEDGER_RETURN_IF_ERROR(storage_.CheckReadable(*inode_, "read", path(), offset, bytes.size()));
     if (!bytes.empty()) std::memcpy(bytes.data(), inode_->bytes.data() + offset, bytes.size());
     return absl::OkStatus();
   }
@@ -47,6 +61,7 @@ class MemoryFile final : public File {
     if (inode_->bytes.size() < offset + bytes.size()) inode_->bytes.resize(offset + bytes.size());
     if (!bytes.empty()) std::memcpy(inode_->bytes.data() + offset, bytes.data(), bytes.size());
     inode_->unsynced.emplace_back(offset, bytes.size());
+    MemoryStorage::Remap(*inode_, offset, bytes.size());
     return absl::OkStatus();
   }
 
@@ -87,6 +102,11 @@ class MemoryFile final : public File {
     std::lock_guard lock(storage_.mutex_);
     LEDGER_RETURN_IF_ERROR(storage_.Up(generation_));
     inode_->bytes.resize(size_bytes);
+    // The blocks past the end are freed; growing again gives fresh ones.
+    inode_->bad_sectors.erase(
+        inode_->bad_sectors.lower_bound((size_bytes + MemoryStorage::kSectorBytes - 1) /
+                                        MemoryStorage::kSectorBytes),
+        inode_->bad_sectors.end());
     return absl::OkStatus();
   }
 
@@ -100,6 +120,7 @@ class MemoryFile final : public File {
       std::fill(inode_->bytes.begin() + static_cast<long>(offset),
                 inode_->bytes.begin() + static_cast<long>(end), std::byte{0});
       inode_->unsynced.emplace_back(offset, end - offset);
+      MemoryStorage::Remap(*inode_, offset, end - offset);
     }
     return absl::OkStatus();
   }
@@ -121,6 +142,9 @@ class MemoryFile final : public File {
     if (size_bytes > inode_->bytes.size()) {
       return absl::OutOfRangeError(absl::StrCat("map ", path(), ": file ends early"));
     }
+    // Linux maps a file with a bad sector and raises SIGBUS when the page is touched: failing
+    // here is what a reader that checks can honestly be told.
+    LEDGER_RETURN_IF_ERROR(storage_.CheckReadable(*inode_, "map", path(), 0, size_bytes));
     std::shared_ptr<std::byte[]> copy(new std::byte[size_bytes]);
     std::memcpy(copy.get(), inode_->bytes.data(), size_bytes);
     return std::shared_ptr<const std::byte>(copy, copy.get());
@@ -140,7 +164,82 @@ class MemoryFile final : public File {
 };
 
 absl::Status MemoryStorage::Fault(std::string_view operation, const std::string& path) const {
+  if (const uint64_t max_ns = latency_max_ns_.load(std::memory_order_relaxed); max_ns > 0) {
+    const uint64_t draw = SplitMix64(latency_seed_.load(std::memory_order_relaxed) ^
+                                     latency_draws_.fetch_add(1, std::memory_order_relaxed));
+    const uint64_t pause_ns = draw % (operation == "sync" ? max_ns : max_ns / 4 + 1);
+    std::this_thread::sleep_for(std::chrono::nanoseconds(pause_ns));
+  }
   return fault ? fault(operation, path) : absl::OkStatus();
+}
+
+void MemoryStorage::SetLatency(uint64_t max_ns, uint64_t seed) {
+  latency_seed_.store(seed, std::memory_order_relaxed);
+  latency_max_ns_.store(max_ns, std::memory_order_relaxed);
+}
+
+absl::Status MemoryStorage::CheckReadable(const Inode& inode, const std::string& what,
+                                          const std::string& path, uint64_t offset,
+                                          uint64_t length) const {
+  if (length == 0 || inode.bad_sectors.empty() || see_through_bad_sectors) {
+    return absl::OkStatus();
+  }
+  const auto bad = inode.bad_sectors.lower_bound(offset / kSectorBytes);
+  if (bad == inode.bad_sectors.end() || *bad > (offset + length - 1) / kSectorBytes) {
+    return absl::OkStatus();
+  }
+  bad_sector_reads_.fetch_add(1, std::memory_order_relaxed);
+  return absl::DataLossError(absl::StrCat(what, " ", path, ": Input/output error (bad sector at ",
+                                          *bad * kSectorBytes, ", simulated)"));
+}
+
+void MemoryStorage::Remap(Inode& inode, uint64_t offset, uint64_t length) {
+  const uint64_t first = (offset + kSectorBytes - 1) / kSectorBytes;
+  const uint64_t end = (offset + length) / kSectorBytes;  // sectors before it covered whole
+  if (first >= end) return;
+  inode.bad_sectors.erase(inode.bad_sectors.lower_bound(first), inode.bad_sectors.lower_bound(end));
+}
+
+absl::Status MemoryStorage::MarkBadSectors(const std::string& path, uint64_t offset,
+                                           uint64_t length) {
+  std::lock_guard lock(mutex_);
+  LEDGER_ASSIGN_OR_RETURN(auto located, Locate(path));
+  auto entry = located.first->entries.find(located.second);
+  if (entry == located.first->entries.end()) {
+    return absl::NotFoundError(absl::StrCat("bad sector ", path, ": no such file"));
+  }
+  if (length == 0) return absl::OkStatus();
+  for (uint64_t sector = offset / kSectorBytes; sector <= (offset + length - 1) / kSectorBytes;
+       ++sector) {
+    entry->second->bad_sectors.insert(sector);
+  }
+  return absl::OkStatus();
+}
+
+uint64_t MemoryStorage::bad_sector_count() const {
+  std::lock_guard lock(mutex_);
+  uint64_t count = 0;
+  for (const auto& [path, folder] : folders_) {
+    for (const auto& [name, inode] : folder.entries) count += inode->bad_sectors.size();
+  }
+  return count;
+}
+
+MemoryStorage::SeeThroughBadSectors::SeeThroughBadSectors() { see_through_bad_sectors = true; }
+MemoryStorage::SeeThroughBadSectors::~SeeThroughBadSectors() { see_through_bad_sectors = false; }
+
+std::vector<MemoryStorage::FileInfo> MemoryStorage::FilesIn(const std::string& directory) const {
+  std::lock_guard lock(mutex_);
+  std::vector<FileInfo> files;
+  auto folder = folders_.find(directory);
+  if (folder == folders_.end()) return files;
+  for (const auto& [name, inode] : folder->second.entries) {
+    const std::vector<std::byte>& bytes = inode->bytes;
+    const auto last =
+        std::find_if(bytes.rbegin(), bytes.rend(), [](std::byte b) { return b != std::byte{0}; });
+    files.push_back({name, bytes.size(), static_cast<uint64_t>(bytes.rend() - last)});
+  }
+  return files;
 }
 
 absl::Status MemoryStorage::Up(uint64_t generation) const {
@@ -162,7 +261,6 @@ absl::StatusOr<std::pair<MemoryStorage::Folder*, std::string>> MemoryStorage::Lo
 }
 
 void MemoryStorage::Tear(Inode& inode, std::mt19937_64& random) {
-  constexpr uint64_t kSectorBytes = 512;
   for (const auto& [offset, length] : inode.unsynced) {
     const uint64_t end = std::min<uint64_t>(offset + length, inode.bytes.size());
     if (offset >= end) continue;

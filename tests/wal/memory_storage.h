@@ -2,10 +2,12 @@
 // contract (tests/wal/storage_test.cc holds it to the same cases as the real file system)
 // and remembers what is durable, so Crash() can forget the rest: file bytes not synced,
 // directory entries (creates, renames, removes) not made durable by SyncDirectory.
-// `fault` may fail any operation before it happens. Thread-safe (the log writer and the
-// snapshot thread use it at once).
+// `fault` may fail any operation before it happens; a bad sector (MarkBadSectors) fails every
+// read of it, whenever it happens; SetLatency pauses each operation for a while. Thread-safe
+// (the log writer, the snapshot thread and the cold store's writer use it at once).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -13,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +51,44 @@ class MemoryStorage final : public Storage {
   // Whether anything (file or directory) exists at path.
   bool Exists(const std::string& path) const;
 
+  // The medium fails under [offset, offset + length) of the file at path: every 512-byte
+  // sector it touches stops reading (a read touching one fails with DataLoss, as EIO; so does
+  // mapping the file, where Linux would raise SIGBUS at the first touch of the page) until a
+  // write or a Zero covers the sector whole (the drive remaps it) or a Truncate frees it. It
+  // lasts through crashes.
+  // NotFound when there is no such file. Faults and latency do not apply.
+  absl::Status MarkBadSectors(const std::string& path, uint64_t offset, uint64_t length);
+  // Reads and maps that failed on a bad sector so far.
+  uint64_t bad_sector_reads() const { return bad_sector_reads_.load(); }
+  // Bad sectors in the files that exist now.
+  uint64_t bad_sector_count() const;
+  // While one lives, reads on its thread see through bad sectors: a test's own view of the
+  // disk (its oracle), not the system's.
+  class SeeThroughBadSectors {
+   public:
+    SeeThroughBadSectors();
+    ~SeeThroughBadSectors();
+    SeeThroughBadSectors(const SeeThroughBadSectors&) = delete;
+    SeeThroughBadSectors& operator=(const SeeThroughBadSectors&) = delete;
+  };
+
+  // Before each operation, a pause drawn from `seed`: up to max_ns for a sync, a quarter of
+  // it for anything else (0: none, the default). The threads sharing the disk then interleave
+  // differently; which pause each operation gets depends on their order.
+  void SetLatency(uint64_t max_ns, uint64_t seed);
+
+  // A file of a directory as reads see it, for tests choosing one.
+  struct FileInfo {
+    std::string name;
+    uint64_t size_bytes = 0;
+    // Past its last byte that is not zero: a preallocated block never written reads as zeros
+    // without reaching the disk (an unwritten extent), so only what lies before it can meet a
+    // bad sector.
+    uint64_t data_end = 0;
+  };
+  // Faults and latency do not apply.
+  std::vector<FileInfo> FilesIn(const std::string& directory) const;
+
   absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path,
                                              const OpenOptions& options) override;
   absl::StatusOr<std::vector<std::string>> List(const std::string& directory) override;
@@ -60,6 +101,7 @@ class MemoryStorage final : public Storage {
     std::vector<std::byte> bytes;                         // what reads see
     std::vector<std::byte> durable;                       // what survives a crash
     std::vector<std::pair<uint64_t, uint64_t>> unsynced;  // writes since the last sync
+    std::set<uint64_t> bad_sectors;                       // indexes of 512-byte sectors
     bool locked = false;
   };
   struct Folder {
@@ -69,7 +111,14 @@ class MemoryStorage final : public Storage {
 
  private:
   friend class MemoryFile;
+  static constexpr uint64_t kSectorBytes = 512;
+  // Pauses (SetLatency), then asks `fault`.
   absl::Status Fault(std::string_view operation, const std::string& path) const;
+  // DataLoss when [offset, offset + length) of `inode` touches a bad sector. Needs mutex_.
+  absl::Status CheckReadable(const Inode& inode, const std::string& what, const std::string& path,
+                             uint64_t offset, uint64_t length) const;
+  // A write or Zero over [offset, offset + length) remaps the bad sectors it covers whole.
+  static void Remap(Inode& inode, uint64_t offset, uint64_t length);
   // Unavailable while down, or for a file opened before the last crash. Needs mutex_.
   absl::Status Up(uint64_t generation) const;
   // The folder holding path and path's name in it; NotFound when there is no such folder.
@@ -81,6 +130,10 @@ class MemoryStorage final : public Storage {
   bool down_ = false;
   uint64_t generation_ = 0;                // crashes so far
   std::map<std::string, Folder> folders_;  // by path; created durable (a simplification)
+  mutable std::atomic<uint64_t> bad_sector_reads_{0};
+  std::atomic<uint64_t> latency_max_ns_{0};
+  std::atomic<uint64_t> latency_seed_{0};
+  mutable std::atomic<uint64_t> latency_draws_{0};
 };
 
 }  // namespace ledger::wal::testing
