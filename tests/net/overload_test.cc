@@ -95,16 +95,20 @@ constexpr uint64_t kHotTransfers = uint64_t{1} << 20;
 // What a flood may make the server hold, by its limits (docs/rpc-api.md, "Limits"):
 // - requests read and not yet answered: at most --max-inflight-bytes (512 MiB) in all (each
 //   connection reads 2 x 8 MiB ahead at most: 32 connections fill it);
-// - answers its clients leave unread, or read and never finish: Cap'n Proto keeps each answer
-//   until its Finish. A createTransfers reply is 16 bytes a transfer; an answer also costs
-//   ~125 bytes of its own (an error's text a little more). A connection whose unsent replies
-//   pass 64 MiB is closed; one whose client reads them never is (LEDGER_OVERLOAD_READ=1);
+// - replies its clients leave unread, queued until written: a createTransfers reply is 16 bytes
+//   a transfer, counted twice here (each is a 131 KB block, and the allocator keeps slack). A
+//   connection whose unsent replies pass 64 MiB (or 4,096 replies) is closed: 32 connections
+//   may hold 2 GiB before that, which at a few hundred thousand transfers a second takes
+//   minutes;
+// - answers: Cap'n Proto keeps ~125 bytes of each until the client's Finish, read or not (a
+//   client that reads and never finishes is never closed: LEDGER_OVERLOAD_READ=1); 1 KiB a
+//   call here, refused calls' error texts included;
 // - the cold store's growth (above);
 // - the rest (allocator caches and fragmentation, buffers): kRssGrowthBytesMax, as for every
 //   hostile client (300 MB; 1,200 MB under the sanitizers).
 // Requests past the limits are refused (`overloaded`) and freed: memory that grew with the bytes
-// the flood sent (gigabytes) would break the bound at once.
-constexpr uint64_t kReplyBytesPerTransfer = 16;
+// the flood sent (tens of gigabytes in a minute) would break the bound at once.
+constexpr uint64_t kReplyBytesPerTransfer = 2 * 16;
 constexpr uint64_t kAnswerBytesPerCall = 1024;
 
 double Seconds(Clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
@@ -427,7 +431,11 @@ double CpuSeconds(pid_t pid) {
   if (name_end == std::string::npos) return 0;
   // After ") ": state (field 3), then fields 4..13; utime and stime are fields 14 and 15.
   const char* field = stat.c_str() + name_end + 2;
-  for (int skip = 0; skip < 11 && *field != '\0'; ++skip) field = std::strchr(field, ' ') + 1;
+  for (int skip = 0; skip < 11; ++skip) {
+    field = std::strchr(field, ' ');
+    if (field == nullptr) return 0;
+    ++field;
+  }
   char* end = nullptr;
   const double user = std::strtod(field, &end);
   const double system = std::strtod(end, nullptr);
@@ -487,6 +495,7 @@ TEST(Overload, ClientsThatNeverReadOfferingTenTimesCapacityLeaveMemoryBounded) {
   }
   const uint64_t rss_before = RssBytes(server.pid());
   const uint64_t cold_index_before = ColdIndexBytes(server);
+  const uint64_t transfers_before = Metric(server, "ledger_transfers");
   const double server_cpu_before = CpuSeconds(server.pid());
   const double own_cpu_before = CpuSeconds(getpid());
   FloodTally tally;
@@ -504,6 +513,9 @@ TEST(Overload, ClientsThatNeverReadOfferingTenTimesCapacityLeaveMemoryBounded) {
   }
   std::this_thread::sleep_for(std::chrono::seconds(flood_seconds));
   const uint64_t rss_flood_end = RssBytes(server.pid());
+  const auto scrape_start = Clock::now();
+  const uint64_t booked_in_flood = Metric(server, "ledger_transfers") - transfers_before;
+  const double scrape_ms = Seconds(Clock::now() - scrape_start) * 1000;
   stop_flood.store(true);
   for (std::thread& thread : threads) thread.join();  // their connections close
   const double flood_time = Seconds(Clock::now() - flood_start);
@@ -512,6 +524,7 @@ TEST(Overload, ClientsThatNeverReadOfferingTenTimesCapacityLeaveMemoryBounded) {
   looker.join();
 
   // The calls the server had taken go on; wait until its booking stops.
+  const auto drain_start = Clock::now();
   Booked flood_booked = BookedBetween(*client, kFloodAccountFirst, kFloodAccounts);
   for (const auto deadline = Clock::now() + std::chrono::seconds(120); Clock::now() < deadline;) {
     std::this_thread::sleep_for(milliseconds(500));
@@ -519,6 +532,8 @@ TEST(Overload, ClientsThatNeverReadOfferingTenTimesCapacityLeaveMemoryBounded) {
     if (now.debits == flood_booked.debits) break;
     flood_booked = now;
   }
+  const double drain_time = Seconds(Clock::now() - drain_start);
+  EXPECT_EQ(Metric(server, "ledger_transfers") - transfers_before, flood_booked.debits);
   stop_sampling.store(true);
   sampler.join();
   const uint64_t rss_after = RssBytes(server.pid());
@@ -547,21 +562,23 @@ TEST(Overload, ClientsThatNeverReadOfferingTenTimesCapacityLeaveMemoryBounded) {
   std::printf(
       "overload: capacity C %.0f transfers/s (%d clients, closed loop, %.1f s); %llu clients %s "
       "offered %.0f/s (%.1f x C) for %.1f s; the server took %.0f MB from them (%llu whole "
-      "calls, %llu transfers, %.2f x C) and booked %llu of them (%.0f/s, %.2f x C); they read "
-      "%.0f MB; connections closed by the server %llu, stalled %llu, reconnects %llu; server RSS "
-      "before the flood %.0f MB, max %.0f MB (+%.0f), at its end %.0f MB, after %.0f MB, by tenth "
-      "of the flood %s MB (cold store index +%.1f MB); well-behaved lookups %zu answered, %llu "
-      "failed, p50 %.1f ms, max %.1f ms; CPU during the flood: server %.2f cores, clients %.2f "
-      "cores\n",
+      "calls, %llu transfers, %.2f x C), booked %llu during the flood (%.0f/s, %.2f x C) and "
+      "%llu in all, the last %.1f s after it; the clients read %.0f MB; connections closed by "
+      "the server %llu, stalled %llu, reconnects %llu; server RSS before the flood %.0f MB, max "
+      "%.0f MB (+%.0f), at its end %.0f MB, after %.0f MB, by tenth of the flood %s MB (cold "
+      "store index +%.1f MB); well-behaved lookups %zu answered, %llu failed, p50 %.1f ms, max "
+      "%.1f ms; /metrics answered in %.0f ms at the flood's end; CPU during the flood: server "
+      "%.2f cores, clients %.2f cores\n",
       capacity.per_second, kCapacityThreads, capacity.seconds,
       static_cast<unsigned long long>(flooders),
       read ? "reading replies but never finishing a call" : "never reading", offered_per_second,
       offered_per_second / capacity.per_second, flood_time, Mb(tally.bytes_sent.load()),
       static_cast<unsigned long long>(calls_sent), static_cast<unsigned long long>(transfers_sent),
       static_cast<double>(transfers_sent) / flood_time / capacity.per_second,
-      static_cast<unsigned long long>(flood_booked.debits),
-      static_cast<double>(flood_booked.debits) / flood_time,
-      static_cast<double>(flood_booked.debits) / flood_time / capacity.per_second,
+      static_cast<unsigned long long>(booked_in_flood),
+      static_cast<double>(booked_in_flood) / flood_time,
+      static_cast<double>(booked_in_flood) / flood_time / capacity.per_second,
+      static_cast<unsigned long long>(flood_booked.debits), drain_time,
       Mb(tally.bytes_received.load()),
       static_cast<unsigned long long>(tally.closed_by_server.load()),
       static_cast<unsigned long long>(tally.stalled.load()),
@@ -569,7 +586,8 @@ TEST(Overload, ClientsThatNeverReadOfferingTenTimesCapacityLeaveMemoryBounded) {
       Mb(rss_before), Mb(rss_max), Mb(rss_max - std::min(rss_max, rss_before)), Mb(rss_flood_end),
       Mb(rss_after), by_tenth.c_str(), Mb(cold_index_growth), lookups.latencies_ms.size(),
       static_cast<unsigned long long>(lookups.failed), Percentile(lookups.latencies_ms, 0.5),
-      Percentile(lookups.latencies_ms, 1.0), server_cpu / flood_time, own_cpu / flood_time);
+      Percentile(lookups.latencies_ms, 1.0), scrape_ms, server_cpu / flood_time,
+      own_cpu / flood_time);
   std::fflush(stdout);
 
   // (a) Memory: within what the limits let the flood hold (see kReplyBytesPerTransfer).
