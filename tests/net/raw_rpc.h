@@ -101,6 +101,7 @@ class RawSocket {
   RawSocket& operator=(const RawSocket&) = delete;
 
   bool connected() const { return fd_ >= 0; }
+  int fd() const { return fd_; }  // for a test's own polling; -1 when not connected
 
   // Writes all of `bytes`, unless the server closes the connection (kClosed) or takes nothing
   // for `stall` (kStalled: it stopped reading this connection).
