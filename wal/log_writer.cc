@@ -107,7 +107,7 @@ absl::Status LogWriter::SwitchSegment(uint64_t first_op) {
       continue;
     }
     std::unique_lock lock(mutex_);
-    if (stopping_) return room_status_;
+    if (stopping_) return RoomStatusLocked();
     work_.wait_for(lock, std::chrono::nanoseconds(spare_retry_at_ns_ - now_ns),
                    [&] { return stopping_; });
   }
@@ -129,11 +129,10 @@ void LogWriter::PrepareSpare() {
   spare_retry_at_ns_ = base::MonotonicNs() + options_.spare_retry_interval_ns;
   {
     std::lock_guard lock(mutex_);
-    room_status_ = prepared.ok()
-                       ? absl::OkStatus()
-                       : absl::Status(prepared.code(), absl::StrCat("cannot reserve the log's next "
-                                                                    "segment: ",
-                                                                    prepared.message()));
+    room_code_ = prepared.code();
+    room_message_ =
+        prepared.ok() ? std::string()
+                      : absl::StrCat("cannot reserve the log's next segment: ", prepared.message());
   }
   room_missing_.store(!prepared.ok(), std::memory_order_release);
 }
@@ -276,7 +275,12 @@ absl::Status LogWriter::status() const {
 
 absl::Status LogWriter::room_status() const {
   std::lock_guard lock(mutex_);
-  return room_status_;
+  return RoomStatusLocked();
+}
+
+absl::Status LogWriter::RoomStatusLocked() const {
+  return room_code_ == absl::StatusCode::kOk ? absl::OkStatus()
+                                             : absl::Status(room_code_, room_message_);
 }
 
 WriterStats LogWriter::stats() const {

@@ -125,6 +125,8 @@ class LogWriter {
   // The writer waits for work, and when the next segment is missing, at most until the next
   // try at preparing it.
   void WaitForWork(std::unique_lock<std::mutex>& lock);
+  // room_status(), with mutex_ held.
+  absl::Status RoomStatusLocked() const;
   // Records ops through `op` as durable, in the current segment.
   absl::Status RaiseDurableMark(uint64_t op);
 
@@ -155,7 +157,12 @@ class LogWriter {
   bool writing_ = false;
   bool stopping_ = false;
   absl::Status status_;
-  absl::Status room_status_;  // PrepareSpare's last failure, until it succeeds
+  // PrepareSpare's last failure, until it succeeds. Kept as text, not as an absl::Status:
+  // copies of a Status share its text by a reference count, and a copy handed to another
+  // thread would then race with the writer replacing it (ThreadSanitizer cannot see the count
+  // inside the uninstrumented absl library).
+  absl::StatusCode room_code_ = absl::StatusCode::kOk;
+  std::string room_message_;
   std::atomic<bool> room_missing_{false};
   WriterStats stats_;
   std::atomic<uint64_t> durable_op_{0};

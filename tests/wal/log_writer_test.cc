@@ -123,6 +123,9 @@ TEST(Replica, AFullDiskRefusesBatchesUntilSpaceComesBackAndLosesNothing) {
     EXPECT_TRUE(opened.ok()) << opened.status();
     return opened.ok() ? std::move(*opened) : nullptr;
   };
+  // The fault is in place before any thread of the replica runs; only the flag changes later.
+  auto full = std::make_shared<std::atomic<bool>>(false);
+  FillUp(storage, full);
   std::unique_ptr<replica::Replica> replica = open();
   ASSERT_NE(replica, nullptr);
   engine::Engine reference;
@@ -149,8 +152,7 @@ TEST(Replica, AFullDiskRefusesBatchesUntilSpaceComesBackAndLosesNothing) {
     return absl::OkStatus();
   };
 
-  auto full = std::make_shared<std::atomic<bool>>(true);
-  FillUp(storage, full);
+  full->store(true);
   absl::Status refused;
   for (int i = 0; i < 1000 && refused.ok(); ++i) refused = book();
   ASSERT_TRUE(absl::IsResourceExhausted(refused)) << refused;
