@@ -29,6 +29,7 @@ namespace {
 
 using testing::Connect;
 using testing::ServerProcess;
+using testing::Shell;
 
 constexpr uint64_t kImageMib = 96;
 constexpr uint64_t kSegmentMib = 8;
@@ -37,19 +38,15 @@ constexpr uint32_t kLedgerId = wal::testing::kTestLedger;
 constexpr uint64_t kBatchEvents = 8190;
 constexpr int kBatchesMax = 60;  // the disk is full well before
 
-int Shell(const std::string& command) {
-  return std::system((command + " >/dev/null 2>&1").c_str());
-}
-
 // An ext4 file system in an image file, mounted for the test's life.
 class MountedImage {
  public:
   MountedImage(const std::string& image, const std::string& mount_point, uint64_t size_mib)
       : mount_point_(mount_point) {
     std::filesystem::create_directories(mount_point);
-    mounted_ = Shell(absl::StrCat("truncate -s ", size_mib, "M ", image)) == 0 &&
-               Shell(absl::StrCat("mkfs.ext4 -q -F -m 0 ", image)) == 0 &&
-               Shell(absl::StrCat("mount -o loop ", image, " ", mount_point)) == 0;
+    mounted_ = Shell(absl::StrCat("truncate -s ", size_mib, "M ", image)) &&
+               Shell(absl::StrCat("mkfs.ext4 -q -F -m 0 ", image)) &&
+               Shell(absl::StrCat("mount -o loop ", image, " ", mount_point));
   }
   ~MountedImage() {
     if (mounted_) Shell(absl::StrCat("umount ", mount_point_));
@@ -178,7 +175,7 @@ TEST(DiskFull, WritesAreRefusedReadsGoOnAndWritingResumesOnceSpaceIsFreed) {
     // The disk is filled but for kFreeMib.
     const std::string ballast = mount_point + "/ballast";
     const uint64_t ballast_mib = FreeBytes(mount_point) / (1 << 20) - kFreeMib;
-    ASSERT_EQ(Shell(absl::StrCat("fallocate -l ", ballast_mib, "M ", ballast)), 0);
+    ASSERT_TRUE(Shell(absl::StrCat("fallocate -l ", ballast_mib, "M ", ballast)));
 
     uint64_t next_id = 1, acknowledged = 0;
     {
@@ -215,8 +212,8 @@ TEST(DiskFull, WritesAreRefusedReadsGoOnAndWritingResumesOnceSpaceIsFreed) {
       // filled again.
       const uint64_t free_mib = FreeBytes(mount_point) / (1 << 20);
       if (free_mib > kFreeMib / 2) {
-        ASSERT_EQ(
-            Shell(absl::StrCat("fallocate -l ", free_mib - kFreeMib / 2, "M ", ballast, "-2")), 0);
+        ASSERT_TRUE(
+            Shell(absl::StrCat("fallocate -l ", free_mib - kFreeMib / 2, "M ", ballast, "-2")));
       }
       const absl::Status still = BookUntilRefused(*client, next_id, acknowledged);
       ASSERT_TRUE(IsStorageFull(still)) << still;

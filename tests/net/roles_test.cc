@@ -25,6 +25,7 @@ namespace {
 using testing::Connect;
 using testing::HttpGet;
 using testing::ServerProcess;
+using testing::Shell;
 using testing::WriteTokenFile;
 using Clock = std::chrono::steady_clock;
 
@@ -398,11 +399,6 @@ TEST(Roles, SighupRotatesTheAdminTokenFile) {
   ASSERT_NE(new_admin, nullptr);
   CreateLedger(*new_admin, 8);
   EXPECT_EQ(server.Stop(), 0);
-}
-
-// Runs `command` through the shell, quietly; whether it succeeded.
-bool Shell(const std::string& command) {
-  return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
 }
 
 // In `dir`: a CA (ca.pem), the server's self-signed certificate for localhost (server.pem), and
