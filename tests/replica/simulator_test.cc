@@ -83,7 +83,7 @@ struct Tally {
   std::atomic<uint64_t> cold_write_failures{0};  // the cold store's alone, for a moment
   uint64_t retried = 0;                          // batches refused meanwhile, then accepted
   uint64_t refused_after_misdirect = 0;          // recoveries that found the damage and refused
-  uint64_t lost_under_torn_misdirect = 0;        // acknowledged ops (TornOverMisdirect)
+  uint64_t lost_under_misdirect = 0;             // acknowledged ops (LossUnderMisdirect)
   uint64_t read_errors = 0;
   uint64_t bad_sectors = 0;                // put on old files while the replica served
   uint64_t serving_read_errors = 0;        // reads and maps that met one while serving
@@ -146,7 +146,7 @@ class Simulation {
   // Opens the replica, once perhaps with read errors (it must then refuse, not start short),
   // and checks what it recovered.
   std::unique_ptr<Replica> Recover(Tally& tally) {
-    torn_over_misdirect_ = TornOverMisdirect();
+    loss_under_misdirect_ = LossUnderMisdirect();
     if (random_() % 4 == 0) {
       const uint64_t failing_read = random_() % 40;
       auto reads = std::make_shared<std::atomic<uint64_t>>(0);
@@ -190,13 +190,19 @@ class Simulation {
     return ::testing::Test::HasFailure() ? nullptr : std::move(*opened);
   }
 
-  // Whether the log ends in a torn group over which the last round's misdirected write
-  // landed (before its place, so over the groups before it) and the crash tore: where the
-  // write's header did not land, the damage is a torn tail to the reader, however
-  // acknowledged the group under it (the durable mark only bounds the loss). A hole the log's
-  // format cannot close; counted apart.
-  bool TornOverMisdirect() {
-    if (!last_misdirect_->happened || last_misdirect_->to >= last_misdirect_->from) return false;
+  // Whether the last round's misdirected segment write explains a log that ends short: the
+  // two holes the log's format cannot close, where only the durable mark bounds the loss
+  // (recovery refuses a log shorter than it, and it is raised on an interval, not with each
+  // group). Counted apart:
+  // - backward: the write landed before its place, over the groups before it, and the crash
+  //   tore it so that its header did not land: the last acknowledged group fails its checks with
+  //   nothing valid after it, a torn tail to the reader;
+  // - forward: the write landed after its place, which stays zeros, and the next group (torn by
+  //   the crash, its header lost) overwrote the only copy: the log ends where the misdirected
+  //   group belonged.
+  bool LossUnderMisdirect() {
+    const Misdirected& misdirect = *last_misdirect_;
+    if (!misdirect.happened.load(std::memory_order_acquire)) return false;
     MemoryStorage::SeeThroughBadSectors oracle;
     absl::StatusOr<std::unique_ptr<wal::Directory>> directory =
         wal::Directory::Open(kPath, /*writable=*/false, disk_);
@@ -204,7 +210,23 @@ class Simulation {
     const absl::StatusOr<wal::ScanResult> scanned = wal::ScanLog(
         **directory, LogScanOptions(),
         [](const wal::EntryHeader&, std::span<const std::byte>) { return absl::OkStatus(); });
-    return scanned.ok() && scanned->torn_tail && scanned->torn_at.offset <= last_misdirect_->to;
+    if (!scanned.ok() || (*directory)->SegmentPath(scanned->end.segment_index) != misdirect.path) {
+      return false;
+    }
+    if (misdirect.to < misdirect.from) {
+      return scanned->torn_tail && scanned->torn_at.offset <= misdirect.to;
+    }
+    return scanned->end.offset == misdirect.from;
+  }
+
+  // The directory's durable mark, as the test's oracle reads it (0 without one).
+  uint64_t DurableMarkOp() {
+    MemoryStorage::SeeThroughBadSectors oracle;
+    absl::StatusOr<std::unique_ptr<wal::Directory>> directory =
+        wal::Directory::Open(kPath, /*writable=*/false, disk_);
+    if (!directory.ok()) return 0;
+    const absl::StatusOr<std::optional<wal::DurableMark>> mark = (*directory)->ReadDurableMark();
+    return mark.ok() && mark->has_value() ? (*mark)->op : 0;
   }
 
   // DataLoss for an I/O error, naming a file with a bad sector.
@@ -259,8 +281,14 @@ class Simulation {
   // Acknowledged ops survive; the state is the reference's after the logged batches.
   void Check(const Replica& replica, Tally& tally) {
     const uint64_t last_op = replica.last_op();
-    if (last_op < acknowledged_op_ && torn_over_misdirect_) {
-      tally.lost_under_torn_misdirect += acknowledged_op_ - last_op;
+    if (last_op < acknowledged_op_ && loss_under_misdirect_) {
+      std::printf("[   SIM    ] seed %lu: ops %lu to %lu, acknowledged, lost to a misdirected write "
+                  "%s its place and a torn write (the durable mark: op %lu)\n",
+                  static_cast<unsigned long>(seed_), static_cast<unsigned long>(last_op + 1),
+                  static_cast<unsigned long>(acknowledged_op_),
+                  last_misdirect_->to < last_misdirect_->from ? "before" : "after",
+                  static_cast<unsigned long>(DurableMarkOp()));
+      tally.lost_under_misdirect += acknowledged_op_ - last_op;
       acknowledged_op_ = last_op;
     }
     ASSERT_GE(last_op, acknowledged_op_) << "seed " << seed_ << ": acknowledged ops lost";
@@ -562,9 +590,10 @@ class Simulation {
         }
         ++tally.misdirected;
         misdirected->store(true);
+        last->path = path;
         last->from = offset;
         last->to = static_cast<uint64_t>(to);
-        last->happened = true;
+        last->happened.store(true, std::memory_order_release);
         return static_cast<uint64_t>(to);
       };
     }
@@ -617,16 +646,18 @@ class Simulation {
   std::shared_ptr<std::atomic<bool>> crashed_ = std::make_shared<std::atomic<bool>>(false);
   // A misdirected write happened since the seed began: recovery may then refuse.
   std::shared_ptr<std::atomic<bool>> misdirected_ = std::make_shared<std::atomic<bool>>(false);
-  // The last round's misdirected segment write: where it belonged and where it went.
+  // The last round's misdirected segment write: where it belonged and where it went (written
+  // on the log writer's thread, read once it has stopped).
   struct Misdirected {
     std::atomic<bool> happened{false};
-    std::atomic<uint64_t> from{0};
-    std::atomic<uint64_t> to{0};
+    std::string path;
+    uint64_t from = 0;
+    uint64_t to = 0;
   };
   std::shared_ptr<Misdirected> last_misdirect_ = std::make_shared<Misdirected>();
-  // The log, before this recovery, ends in a group torn where the last round's misdirected
-  // write landed before its place (TornOverMisdirect).
-  bool torn_over_misdirect_ = false;
+  // The log, before this recovery, ends short where the last round's misdirected write
+  // explains it (LossUnderMisdirect).
+  bool loss_under_misdirect_ = false;
   MemoryStorage disk_;
   std::vector<std::vector<Transfer>> planned_;  // index op - 1; empty for ops 1 and 2
   // The state after the replica's last op: rebuilt from the log at each recovery, then given
@@ -660,8 +691,8 @@ TEST(Simulator, AcknowledgedOpsSurviveCrashesTornWritesAndDiskFaultsWithTheRefer
       "[   SIM    ] seeds %lu (all rounds: %lu; a small window: %lu, latency: %lu, checkpoints: "
       "%lu), crashes %lu (after a clean shutdown: %lu), "
       "failed syncs %lu, disk-full writes %lu, cold-store writes failed %lu (batches retried: "
-      "%lu), misdirected writes %lu (refused after: %lu; acknowledged ops lost under one the "
-      "crash tore: %lu), "
+      "%lu), misdirected writes %lu (refused after: %lu; acknowledged ops lost to one and a "
+      "torn write, within the durable mark: %lu), "
       "failed recoveries (read errors) %lu, bad sectors %lu (reads failed while serving: %lu, "
       "recoveries past one: %lu, refused naming the file: %lu), cold runs %lu (crashes in the "
       "cold store: %lu), lookups checked %lu (answered by old history: %lu), checkpoints checked "
@@ -673,7 +704,7 @@ TEST(Simulator, AcknowledgedOpsSurviveCrashesTornWritesAndDiskFaultsWithTheRefer
       n(tally.checkpoint_seeds), n(tally.crashes.load()), n(tally.clean_closes),
       n(tally.sync_failures.load()), n(tally.disk_full.load()), n(tally.cold_write_failures.load()),
       n(tally.retried), n(tally.misdirected.load()), n(tally.refused_after_misdirect),
-      n(tally.lost_under_torn_misdirect), n(tally.read_errors), n(tally.bad_sectors),
+      n(tally.lost_under_misdirect), n(tally.read_errors), n(tally.bad_sectors),
       n(tally.serving_read_errors), n(tally.recovered_over_bad_sector),
       n(tally.refused_after_bad_sector), n(tally.cold_runs), n(tally.cold_crashes.load()),
       n(tally.lookups), n(tally.history_lookups), n(tally.checkpoints), n(tally.torn_checkpoints),
