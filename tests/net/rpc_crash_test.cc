@@ -9,9 +9,10 @@
 //   - once a transfer was seen after a restart it stays (the log does not lose it later);
 //   - every account's balances equal a model summed from the transfers that are there, and the
 //     trial balance holds.
-// The data directory carries over from kill to kill, so recovery also meets what earlier
-// crashes left; the server snapshots every kSnapshotIntervalOps, so kills land in snapshot
-// writing too.
+// The data directory carries over from kill to kill (kKillsPerDirectory of them, then the server
+// stops cleanly and a new directory begins: the checks grow with what the directory holds), so
+// recovery also meets what earlier crashes left; the server snapshots every
+// kSnapshotIntervalOps, so kills land in snapshot writing too.
 //
 //   LEDGER_SEED=<n>                  replays the workload and kill schedule (not their timing)
 //   LEDGER_RPC_CRASH_ITERATIONS=<n>  kills per run (default 5)
@@ -56,6 +57,8 @@ constexpr uint64_t kChainOneIn = 4;      // submissions that are linked chains o
 constexpr int64_t kKillDelayMsMin = 20;  // from the start of the load
 constexpr int64_t kKillDelayMsMax = 400;
 constexpr uint64_t kSnapshotIntervalOps = 100;
+// ~15,000 transfers a kill: 50 kills leave ~750,000, checked whole after each kill in ~2 s.
+constexpr uint64_t kKillsPerDirectory = 50;
 // Threads end at their first failed call, which follows the kill at once; past this they hang.
 constexpr auto kThreadsEndTimeout = std::chrono::seconds(60);
 
@@ -372,23 +375,31 @@ TEST(RpcCrash, AcknowledgedTransfersSurviveSigkillAndNothingElseAppears) {
   std::vector<std::string> flags = ServerProcess::DefaultFlags();
   flags.insert(flags.end(), {"--snapshot-interval-ops", std::to_string(kSnapshotIntervalOps),
                              "--transfers-capacity", "65536"});
-  ServerProcess server;
-  ASSERT_EQ(server.init_exit_code(), 0) << server.log();
-  ASSERT_TRUE(server.Start(flags)) << server.log();
-  {
-    auto client = Connect(server);
-    ASSERT_NE(client, nullptr);
-    ASSERT_NO_FATAL_FAILURE(CreateAccounts(*client));
-  }
-
+  std::unique_ptr<ServerProcess> server;
   Model model;
   Totals totals;
   for (uint64_t iteration = 0; iteration < iterations && !HasFailure(); ++iteration) {
     SCOPED_TRACE(absl::StrCat("LEDGER_SEED=", seed, " kill ", iteration));
+    if (iteration % kKillsPerDirectory == 0) {
+      // A new directory: the one before stops cleanly first.
+      if (server != nullptr) {
+        EXPECT_EQ(server->Stop(), 0) << server->log();
+        std::printf("rpc crash test: %lu kills, %.0f s\n", static_cast<unsigned long>(iteration),
+                    std::chrono::duration<double>(Clock::now() - started).count());
+        std::fflush(stdout);
+      }
+      server = std::make_unique<ServerProcess>();
+      model = Model{};
+      ASSERT_EQ(server->init_exit_code(), 0) << server->log();
+      ASSERT_TRUE(server->Start(flags)) << server->log();
+      auto client = Connect(*server);
+      ASSERT_NE(client, nullptr);
+      ASSERT_NO_FATAL_FAILURE(CreateAccounts(*client));
+    }
     const auto delay = milliseconds(
         kKillDelayMsMin + static_cast<int64_t>(random() % (kKillDelayMsMax - kKillDelayMsMin + 1)));
     std::vector<ThreadLog> logs;
-    ASSERT_NO_FATAL_FAILURE(LoadAndKill(server, seed, iteration, delay, &logs));
+    ASSERT_NO_FATAL_FAILURE(LoadAndKill(*server, seed, iteration, delay, &logs));
     for (const ThreadLog& log : logs) {
       EXPECT_EQ(log.unexpected, "");
       for (const Transfer& transfer : log.sent) model.sent[transfer.id] = transfer;
@@ -400,12 +411,14 @@ TEST(RpcCrash, AcknowledgedTransfersSurviveSigkillAndNothingElseAppears) {
     }
     ++totals.kills;
 
-    ASSERT_TRUE(server.Start(flags)) << server.log();
-    auto checker = Connect(server);
+    ASSERT_TRUE(server->Start(flags)) << server->log();
+    auto checker = Connect(*server);
     ASSERT_NE(checker, nullptr);
     ASSERT_NO_FATAL_FAILURE(CheckRecovered(*checker, model, totals));
   }
-  EXPECT_EQ(server.Stop(), 0) << server.log();
+  if (server != nullptr) {
+    EXPECT_EQ(server->Stop(), 0) << server->log();
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::printf("%s\n",
               absl::StrCat("rpc crash test: ", totals.kills, " kills in ", absl::SixDigits(seconds),
