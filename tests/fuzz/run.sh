@@ -9,11 +9,14 @@
 #   LEDGER_FUZZ_SECONDS=<n>  how long to fuzz each target (CI: the default; on demand: hours)
 #   LEDGER_FUZZ_JOBS=<n>     build parallelism (default 2)
 #   LEDGER_FUZZ_BUILD=<dir>  the build directory (default build/fuzz)
+#   LEDGER_FUZZ_TIMEOUT=<s>  one input taking this long is a hang (default 10; raise it on a
+#                            machine busy with other work, where a slow input is only starved)
 # Each target's corpus grows in <build>/corpus/<target> and is reused by the next run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 seconds=${LEDGER_FUZZ_SECONDS:-10}
+timeout=${LEDGER_FUZZ_TIMEOUT:-10}
 jobs=${LEDGER_FUZZ_JOBS:-2}
 build=${LEDGER_FUZZ_BUILD:-build/fuzz}
 # Each target and the largest input it takes (bytes): a request; a log of two 64 KiB segments;
@@ -36,7 +39,7 @@ for target in "${targets[@]}"; do
   LEDGER_FUZZ_WRITE_SEEDS="${seeds}" "${build}/${target}"
   # -timeout: one input taking this long is a hang. -rss_limit_mb: a bound on what one input
   # may make the process hold (an allocation sized by a length field shows here).
-  "${build}/${target}" -max_total_time="${seconds}" -timeout=10 -rss_limit_mb=2048 \
+  "${build}/${target}" -max_total_time="${seconds}" -timeout="${timeout}" -rss_limit_mb=2048 \
     -max_len="${max_len[${target}]}" -print_final_stats=1 \
     -artifact_prefix="${build}/artifacts/${target}/" "${build}/corpus/${target}" "${seeds}"
 done
