@@ -282,12 +282,13 @@ class Simulation {
   void Check(const Replica& replica, Tally& tally) {
     const uint64_t last_op = replica.last_op();
     if (last_op < acknowledged_op_ && loss_under_misdirect_) {
-      std::printf("[   SIM    ] seed %lu: ops %lu to %lu, acknowledged, lost to a misdirected write "
-                  "%s its place and a torn write (the durable mark: op %lu)\n",
-                  static_cast<unsigned long>(seed_), static_cast<unsigned long>(last_op + 1),
-                  static_cast<unsigned long>(acknowledged_op_),
-                  last_misdirect_->to < last_misdirect_->from ? "before" : "after",
-                  static_cast<unsigned long>(DurableMarkOp()));
+      std::printf(
+          "[   SIM    ] seed %lu: ops %lu to %lu, acknowledged, lost to a misdirected write "
+          "%s its place and a torn write (the durable mark: op %lu)\n",
+          static_cast<unsigned long>(seed_), static_cast<unsigned long>(last_op + 1),
+          static_cast<unsigned long>(acknowledged_op_),
+          last_misdirect_->to < last_misdirect_->from ? "before" : "after",
+          static_cast<unsigned long>(DurableMarkOp()));
       tally.lost_under_misdirect += acknowledged_op_ - last_op;
       acknowledged_op_ = last_op;
     }
