@@ -26,6 +26,7 @@
 #include "net/internal/group_role.h"
 #include "net/internal/service.h"
 #include "net/internal/tls.h"
+#include "net/internal/unfinished_replies.h"
 #include "net/metrics_http.h"
 #include "net/replication.capnp.h"
 #include "net/server_metrics.h"
@@ -103,17 +104,22 @@ absl::Status CheckOptions(const ServerOptions& options) {
 class ConnectionHolder {
  public:
   ConnectionHolder(ServiceState& state, kj::Own<kj::AsyncIoStream> stream,
-                   capnp::ReaderOptions reader_options, std::unique_ptr<Admission::Place> place)
+                   capnp::ReaderOptions reader_options, std::unique_ptr<Admission::Place> place,
+                   const std::function<void(std::string_view)>& log)
       : state_(state),
+        log_(log),
         stream_(kj::mv(stream)),
         place_(std::move(place)),
-        network_(kj::heap<capnp::TwoPartyVatNetwork>(*stream_, capnp::rpc::twoparty::Side::SERVER,
+        messages_(kj::heap<internal::UnfinishedReplies>(*stream_, state.unfinished_reply_bytes,
+                                                        [this] { CheckReplies(); })),
+        network_(kj::heap<capnp::TwoPartyVatNetwork>(*messages_, capnp::rpc::twoparty::Side::SERVER,
                                                      reader_options)),
         connection_(kj::refcounted<Connection>()),
         rpc_(kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(capnp::makeRpcServer(
             *network_,
             capnp::Capability::Client(internal::NewGateway(state, kj::addRef(*connection_)))))) {
     connection_->network = network_.get();
+    connection_->replies = messages_.get();
     connection_->place = place_.get();
     // The RPC system stops reading a connection with this many bytes of calls unanswered:
     // per-connection back-pressure, two largest messages deep.
@@ -137,17 +143,31 @@ class ConnectionHolder {
   void Detach() {
     if (rpc_.get() == nullptr) return;
     connection_->network = nullptr;
+    connection_->replies = nullptr;
+    state_.unsent_reply_bytes -= connection_->unsent_reply_bytes;
+    connection_->unsent_reply_bytes = 0;
     connection_->place = nullptr;
     connection_->closed = true;
     state_.connections.erase(connection_.get());
-    rpc_ = nullptr;  // before the network it uses
+    rpc_ = nullptr;  // before the network it uses, and the network before its stream
     network_ = nullptr;
+    messages_ = nullptr;
     place_ = nullptr;
   }
 
+  // Closes the connection, telling the client why, when the replies it holds pass a limit.
+  void CheckReplies() {
+    const std::string why = internal::ReplyLimitPassed(state_, *connection_);
+    if (why.empty()) return;
+    log_(why);
+    connection_->CloseFor(why);
+  }
+
   ServiceState& state_;
+  const std::function<void(std::string_view)>& log_;
   kj::Own<kj::AsyncIoStream> stream_;
   std::unique_ptr<Admission::Place> place_;
+  kj::Own<internal::UnfinishedReplies> messages_;
   kj::Own<capnp::TwoPartyVatNetwork> network_;
   kj::Own<Connection> connection_;
   kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc_;
@@ -254,7 +274,7 @@ class Listener final : private kj::TaskSet::ErrorHandler {
                           std::unique_ptr<Admission::Place> place,
                           std::string certificate_name = "") {
     auto holder =
-        kj::heap<ConnectionHolder>(state_, kj::mv(stream), reader_options_, std::move(place));
+        kj::heap<ConnectionHolder>(state_, kj::mv(stream), reader_options_, std::move(place), log_);
     holder->connection().certificate_name = std::move(certificate_name);
     auto closed = kj::newPromiseAndFulfiller<void>();
     auto evicted = kj::newPromiseAndFulfiller<std::string>();
@@ -276,7 +296,7 @@ class Listener final : private kj::TaskSet::ErrorHandler {
     return holder->network()
         .onDisconnect()
         .then([] { return std::string(); })
-        .exclusiveJoin(closed.promise.then([] { return std::string(); }))
+        .exclusiveJoin(closed.promise.then([&connection] { return connection.close_reason; }))
         .exclusiveJoin(revoked.promise.then([this, timeout_ms]() -> kj::Promise<std::string> {
           // Its calls meanwhile are told why they fail; then it goes, as one not logged in.
           return timer_.afterDelay(timeout_ms * kj::MILLISECONDS).then([] {
@@ -539,6 +559,8 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
         metrics.storage_full.Set(core->has_room() ? 0 : 1);
         metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
         metrics.connections_unauthenticated.Set(static_cast<int64_t>(admission.unauthenticated()));
+        metrics.held_reply_bytes.Set(
+            static_cast<int64_t>(state.unsent_reply_bytes + state.unfinished_reply_bytes));
         Counter& unauthorized = metrics.metrics_requests_unauthorized_total;
         unauthorized.Add(scraped->unauthorized_requests() - unauthorized.Value());
         if (role != nullptr) {

@@ -41,6 +41,12 @@ struct ServerLimits {
   uint64_t inflight_bytes_max = uint64_t{512} << 20;
   // A connection whose unread replies exceed this is closed: its client stopped reading.
   uint64_t unsent_reply_bytes_max = uint64_t{64} << 20;
+  // Replies sent and not yet finished (Cap'n Proto keeps each until the client's Finish,
+  // net/internal/unfinished_replies.h): a connection holding more is closed.
+  uint64_t unfinished_reply_bytes_max = uint64_t{64} << 20;
+  // Replies held, unsent or unfinished, all connections together: past it, a connection
+  // holding 1 MiB or more of them is closed.
+  uint64_t reply_bytes_total_max = uint64_t{256} << 20;
   uint32_t login_timeout_ms = 10'000;  // unauthenticated connections are closed after this
   // Connections not logged in yet (TLS handshakes included), all addresses together and from
   // one address (an IPv6 /64), each at most connections_max. A new connection past either

@@ -38,6 +38,7 @@ constexpr std::string_view kRejectReasonNames[] = {
 constexpr std::string_view kRoleNames[] = {"read", "write", "admin"};
 constexpr std::string_view kEvictReasonNames[] = {"unauthenticated", "unauthenticated_per_address",
                                                   "connections"};
+constexpr std::string_view kReplyCloseReasonNames[] = {"unread_replies", "unfinished_replies"};
 
 // Every name is a non-empty [a-z0-9_]+ and no two in a table are alike.
 template <typename Names>
@@ -60,12 +61,14 @@ static_assert(std::size(kOperationNames) == kOperationCount &&
               std::size(kQueryMethodNames) == kQueryMethodCount &&
               std::size(kRejectReasonNames) == kRejectReasonCount &&
               std::size(kEvictReasonNames) == kEvictReasonCount &&
+              std::size(kReplyCloseReasonNames) == kReplyCloseReasonCount &&
               std::size(kRoleNames) == kRoleCount);
 static_assert(AreDistinctLabelValues(kOperationNames) &&
               AreDistinctLabelValues(kBatchOutcomeNames) &&
               AreDistinctLabelValues(kQueryMethodNames) &&
               AreDistinctLabelValues(kRejectReasonNames) &&
-              AreDistinctLabelValues(kEvictReasonNames) && AreDistinctLabelValues(kRoleNames));
+              AreDistinctLabelValues(kEvictReasonNames) &&
+              AreDistinctLabelValues(kReplyCloseReasonNames) && AreDistinctLabelValues(kRoleNames));
 
 template <size_t kCount, typename Enum>
 std::string_view NameOf(const std::string_view (&names)[kCount], Enum value) {
@@ -190,6 +193,16 @@ ServerMetrics::ServerMetrics(Registry& registry)
           "RPC connections not logged in that were closed to admit a newer one, by the budget "
           "that was full: all addresses', the new one's address's, or all connections'.",
           {"reason"}, LabelsOf(kEvictReasonNames))),
+      connections_closed_total(registry.AddCounterFamily(
+          "ledger_connections_closed_total",
+          "Logged-in RPC connections closed for the replies the server held for them: unsent "
+          "(the client stopped reading) or sent and never finished (Cap'n Proto Finish).",
+          {"reason"}, LabelsOf(kReplyCloseReasonNames))),
+      held_reply_bytes(registry.AddGauge(
+          "ledger_held_reply_bytes",
+          "Bytes of replies held for clients, all connections: queued unsent (as last seen) "
+          "and sent but not yet finished (Cap'n Proto Finish); --max-reply-bytes-total bounds "
+          "it.")),
       tls_handshakes_failed_total(
           registry.AddCounter("ledger_tls_handshakes_failed_total",
                               "TLS handshakes that failed or timed out (clients without TLS, "
@@ -327,6 +340,10 @@ Counter& ServerMetrics::CallsDenied(Role role) const {
 
 Counter& ServerMetrics::ConnectionsEvicted(EvictReason reason) const {
   return connections_evicted_total.child(static_cast<size_t>(reason));
+}
+
+Counter& ServerMetrics::ConnectionsClosed(ReplyCloseReason reason) const {
+  return connections_closed_total.child(static_cast<size_t>(reason));
 }
 
 }  // namespace ledger::net

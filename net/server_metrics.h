@@ -76,6 +76,13 @@ enum class EvictReason : uint8_t {
 };
 inline constexpr size_t kEvictReasonCount = 3;
 
+// Why a logged-in connection was closed for the replies the server holds for it.
+enum class ReplyCloseReason : uint8_t {
+  kUnreadReplies = 0,      // its unsent replies passed unsent_reply_bytes_max: it stopped reading
+  kUnfinishedReplies = 1,  // its replies not yet finished passed a limit (unfinished_reply_*)
+};
+inline constexpr size_t kReplyCloseReasonCount = 2;
+
 // Histogram bounds in ns. A batch waits for the log: commit p50 0.6-1.1 ms and p99 2-5 ms on
 // the reference disk (docs/benchmarks.md), so 50 µs to 1 s in 1-2.5-5 steps brackets it with
 // room on both sides. Queries and single WAL flushes can be faster: from 10 µs.
@@ -119,6 +126,7 @@ struct ServerMetrics {
   Histogram& QueryLatency(QueryMethod method) const;  // observe ns from receipt to reply
   Counter& RequestsRejected(RejectReason reason) const;
   Counter& ConnectionsEvicted(EvictReason reason) const;
+  Counter& ConnectionsClosed(ReplyCloseReason reason) const;
   Counter& Logins(Role role) const;       // accepted logins, by the token's role
   Counter& CallsDenied(Role role) const;  // calls the token's role or ledgers do not allow
 
@@ -141,6 +149,8 @@ struct ServerMetrics {
   Counter& connections_rejected_total;
   Gauge& connections_unauthenticated;  // not logged in yet (TLS handshakes included)
   Family<Counter>& connections_evicted_total;
+  Family<Counter>& connections_closed_total;  // by ReplyCloseReason
+  Gauge& held_reply_bytes;                    // set when scraped
   Counter& tls_handshakes_failed_total;
   Counter& logins_failed_total;
   Family<Counter>& logins_total;        // by role

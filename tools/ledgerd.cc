@@ -121,6 +121,12 @@ flags for run:
                               address's oldest is closed
   --max-inflight-calls N      calls in flight per connection (default 64)
   --max-inflight-bytes N      request bytes in flight, all connections (default 536870912)
+  --max-unfinished-reply-bytes N
+                              replies sent and never finished (Cap'n Proto Finish) one
+                              connection may hold; past it, it is closed (default 67108864)
+  --max-reply-bytes-total N   replies held, unsent or never finished, all connections
+                              together; past it, a connection holding 1 MiB or more of them is
+                              closed (default 268435456)
   --login-timeout-ms N        close connections not logged in after N ms (default 10000)
   --ready-file FILE           write the bound addresses (RPC, metrics) here once listening
   --help                      this text
@@ -505,6 +511,11 @@ int Run(Flags& flags) {
        {"--login-timeout-ms", Number("--login-timeout-ms", &limits.login_timeout_ms, 1, 3'600'000)},
        {"--max-inflight-bytes",
         Number("--max-inflight-bytes", &limits.inflight_bytes_max, 1 << 20, ~uint64_t{0})},
+       {"--max-unfinished-reply-bytes",
+        Number("--max-unfinished-reply-bytes", &limits.unfinished_reply_bytes_max, 1 << 20,
+               ~uint64_t{0})},
+       {"--max-reply-bytes-total",
+        Number("--max-reply-bytes-total", &limits.reply_bytes_total_max, 1 << 20, ~uint64_t{0})},
        {"--replica-group", Text(&options.group.name)},
        {"--etcd", Text(&etcd)},
        {"--member", Text(&options.group.member)},

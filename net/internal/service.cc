@@ -41,14 +41,59 @@ static_assert(std::string_view(replica::kStorageFullPrefix) == kStorageFullMarke
 // message's first segment), however small they are on the wire: count them too.
 constexpr size_t kUnsentRepliesMax = 4096;
 
-// Closes a connection whose client stopped reading its replies, and fails the call.
-void CheckClientReads(Connection& connection, const ServerLimits& limits) {
-  if (connection.network == nullptr) return;
-  if (connection.network->getCurrentQueueSize() > limits.unsent_reply_bytes_max ||
-      connection.network->getCurrentQueueCount() > kUnsentRepliesMax) {
-    connection.Close();
-    Fail(kj::Exception::Type::DISCONNECTED, "the client does not read its replies");
+}  // namespace
+
+// A connection holding at least this much in replies is closed once all connections together
+// hold more than reply_bytes_total_max: the ones holding the memory go, not a client with a
+// reply or two in flight.
+constexpr uint64_t kReplyBytesToCloseMin = uint64_t{1} << 20;
+
+std::string ReplyLimitPassed(ServiceState& state, Connection& connection) {
+  if (connection.network == nullptr || connection.replies == nullptr || connection.closed) {
+    return "";
   }
+  const ServerLimits& limits = state.options.limits;
+  const uint64_t unsent_bytes = connection.network->getCurrentQueueSize();
+  state.unsent_reply_bytes += unsent_bytes - connection.unsent_reply_bytes;  // mod 2^64
+  connection.unsent_reply_bytes = unsent_bytes;
+  const uint64_t unfinished_bytes = connection.replies->held_bytes();
+  const uint64_t total_bytes = state.unsent_reply_bytes + state.unfinished_reply_bytes;
+  std::string why;
+  ReplyCloseReason reason = ReplyCloseReason::kUnreadReplies;
+  if (unsent_bytes > limits.unsent_reply_bytes_max ||
+      connection.network->getCurrentQueueCount() > kUnsentRepliesMax) {
+    why = absl::StrCat("the client does not read its replies: ", unsent_bytes >> 20,
+                       " MiB of them unsent");
+  } else if (unfinished_bytes > limits.unfinished_reply_bytes_max) {
+    reason = ReplyCloseReason::kUnfinishedReplies;
+    why = absl::StrCat("the client does not finish its calls: ", connection.replies->held_replies(),
+                       " replies (", unfinished_bytes >> 20,
+                       " MiB) sent and never finished (Cap'n Proto Finish) are held for it "
+                       "(--max-unfinished-reply-bytes)");
+  } else if (total_bytes > limits.reply_bytes_total_max &&
+             unsent_bytes + unfinished_bytes >= kReplyBytesToCloseMin) {
+    if (unfinished_bytes >= unsent_bytes) reason = ReplyCloseReason::kUnfinishedReplies;
+    why = absl::StrCat(
+        "the server holds ", total_bytes >> 20,
+        " MiB of replies for its clients (--max-reply-bytes-total), ",
+        (unsent_bytes + unfinished_bytes) >> 20, " MiB for this one (", unsent_bytes >> 20,
+        " unsent, ", unfinished_bytes >> 20, " sent and never finished: the client does not ",
+        reason == ReplyCloseReason::kUnreadReplies ? "read its replies" : "finish its calls", ")");
+  } else {
+    return "";
+  }
+  state.metrics.ConnectionsClosed(reason).Increment();
+  return absl::StrCat(why, "; the connection is closed");
+}
+
+namespace {
+
+// Closes a connection holding too much in replies (ReplyLimitPassed), and fails the call.
+void CheckClientReads(ServiceState& state, Connection& connection) {
+  const std::string why = ReplyLimitPassed(state, connection);
+  if (why.empty()) return;
+  connection.Close();
+  Fail(kj::Exception::Type::DISCONNECTED, why);
 }
 
 // Size hints for replies, in words (an underestimate only costs another segment). Without
@@ -854,7 +899,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
       Deny(absl::StrCat("this token's role is ", std::string(RoleName(grant().role)),
                         "; creating ledgers, accounts and transfers needs write"));
     }
-    CheckClientReads(*connection_, limits);
+    CheckClientReads(state_, *connection_);
     // Writes go to the leader, and so do reads (linearizable there), unless the connection
     // asked for stale reads: a member answers those from what its group has committed.
     if (state_.role != nullptr && (access == Access::kWrite || !connection_->stale_reads)) {
@@ -1110,7 +1155,7 @@ class GatewayImpl final : public rpc::Gateway::Server {
     if (state_.shutting_down) {
       Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
     }
-    CheckClientReads(*connection_, state_.options.limits);
+    CheckClientReads(state_, *connection_);
     if (connection_->authenticated) {
       // Each answer holds a Ledger capability for the connection's life: one login is enough.
       connection_->Close();

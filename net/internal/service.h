@@ -16,6 +16,7 @@
 #include "net/internal/admission.h"
 #include "net/internal/checkpoint_ring.h"
 #include "net/internal/core.h"
+#include "net/internal/unfinished_replies.h"
 #include "net/ledger.capnp.h"
 #include "net/server.h"
 #include "net/server_metrics.h"
@@ -35,11 +36,19 @@ struct Connection : public kj::Refcounted {
   bool revoked = false;  // its token was taken out of the tokens file: every call is refused
   kj::Own<kj::PromiseFulfiller<void>> revoker;   // fulfilling it closes the connection soon
   capnp::TwoPartyVatNetwork* network = nullptr;  // borrowed; null once the socket is gone
-  Admission::Place* place = nullptr;             // borrowed; null once the socket is gone
-  kj::Own<kj::PromiseFulfiller<void>> closer;    // fulfilling it closes the connection
+  UnfinishedReplies* replies = nullptr;          // borrowed; null once the socket is gone
+  uint64_t unsent_reply_bytes = 0;    // its network's queue when last seen (ReplyLimitPassed)
+  Admission::Place* place = nullptr;  // borrowed; null once the socket is gone
+  kj::Own<kj::PromiseFulfiller<void>> closer;  // fulfilling it closes the connection
+  std::string close_reason;                    // told to the client when not empty (CloseFor)
   void Close() {
     if (!closed && closer->isWaiting()) closer->fulfill();
     closed = true;
+  }
+  // Closes it and tells the client why (an RPC Abort, net/server.cc).
+  void CloseFor(std::string reason) {
+    if (!closed) close_reason = std::move(reason);
+    Close();
   }
   // From now on every call fails with kTokenRevokedMarker (the client learns why), and the
   // connection is closed after the login timeout (net/server.cc).
@@ -97,6 +106,10 @@ class ServiceState {
   const GroupRole* role = nullptr;
   uint64_t inflight_bytes = 0;
   uint64_t inflight_calls = 0;
+  // Replies held for clients, all connections: sent and not finished (UnfinishedReplies, kept
+  // up to date) and queued unsent (each connection's as last seen by ReplyLimitPassed).
+  uint64_t unfinished_reply_bytes = 0;
+  uint64_t unsent_reply_bytes = 0;
   std::set<Connection*> connections;
   std::shared_ptr<const TokenSet> tokens;  // replaced whole by a reload (ReloadTokens)
   std::list<Subscriber*> subscribers;
@@ -132,6 +145,11 @@ class ServiceState {
   // Returns how many were revoked.
   size_t ReplaceTokens(std::shared_ptr<const TokenSet> next);
 };
+
+// Whether `connection` holds more in replies than the limits allow (ServerLimits: unsent,
+// unfinished, all connections' together): why it must be closed ("" if not), counted in the
+// metrics. Run as each call comes in and as each reply is written.
+std::string ReplyLimitPassed(ServiceState& state, Connection& connection);
 
 // Whether `guess` is `token`, compared in time independent of where they differ (and of the
 // guess's length). A guess may end with the token file's newline (or CR, spaces), as a client

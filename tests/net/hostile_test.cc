@@ -542,8 +542,9 @@ Flood FloodCalls(const ServerProcess& server, const Baseline& baseline, uint64_t
                  Replies replies, const CallMaker& call) {
   constexpr uint64_t kCallsPerSend = 64;
   Flood flood;
-  // A small receive buffer: unread replies back up into the server sooner.
-  RawSocket socket(server.address(), /*receive_buffer_bytes=*/4096);
+  // Never reading: a small receive buffer, so unread replies back up into the server sooner.
+  // Reading: the usual one, so the replies leave as fast as the server sends them.
+  RawSocket socket(server.address(), replies == Replies::kNeverRead ? 4096 : 0);
   std::atomic<bool> done{false};
   std::thread reader;
   if (replies == Replies::kReadAndDropped) {
@@ -606,6 +607,54 @@ TEST(HostileInput, ClientThatNeverReadsLargeRepliesIsCutOff) {
       });
   EXPECT_NE(flood.outcome, SendOutcome::kSent) << "the server answered 4,000 unread calls";
   EXPECT_LT(flood.rss_bytes_max, baseline.rss_bytes + kRssGrowthBytesMax);
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+// Replies read by the client but never finished: Cap'n Proto keeps each answer's results until
+// the client's Finish, so they stay in the server though they left. The server counts what it
+// holds for the client, sent or not, and closes it past --max-unfinished-reply-bytes (4 MiB
+// here, so that it trips long before the 64 MiB of unsent replies a reader starved on a busy
+// machine could leave). Each call looks account 1 up 512 times: a ~90 KB reply, so the limit is
+// reached after ~45 calls of 4,000; without it the server holds them all (~360 MB).
+TEST(HostileInput, ClientThatReadsLargeRepliesButNeverFinishesIsCutOff) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(FlagsWith({"--max-unfinished-reply-bytes", "4194304"}))) << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+  const Flood flood = FloodCalls(
+      server, baseline, 4000, Replies::kReadAndDropped, [](uint32_t question, const std::string&) {
+        return LedgerCallFrame(
+            question, kLookupAccountsMethod, [](capnp::AnyPointer::Builder params) {
+              auto ids = params.initAs<rpc::Ledger::LookupAccountsParams>().initIds(512);
+              for (auto id : ids) id.setLo(1);
+            });
+      });
+  EXPECT_EQ(flood.outcome, SendOutcome::kClosed) << "the server answered 4,000 unfinished calls";
+  EXPECT_LT(flood.rss_bytes_max, baseline.rss_bytes + kRssGrowthBytesMax);
+  EXPECT_NE(server.log().find("does not finish its calls"), std::string::npos) << server.log();
+  ExpectStillServing(server, baseline, 1000);
+  ExpectCleanShutdown(server);
+}
+
+// The same client under the server-wide limit: its own (64 MiB) is far off, but all
+// connections' replies together pass --max-reply-bytes-total (8 MiB here), and the connection
+// holding 1 MiB or more of them is closed.
+TEST(HostileInput, RepliesHeldPastTheServersTotalCloseTheConnectionHoldingThem) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(FlagsWith({"--max-reply-bytes-total", "8388608"}))) << server.log();
+  Baseline baseline;
+  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
+  const Flood flood = FloodCalls(
+      server, baseline, 4000, Replies::kReadAndDropped, [](uint32_t question, const std::string&) {
+        return LedgerCallFrame(
+            question, kLookupAccountsMethod, [](capnp::AnyPointer::Builder params) {
+              auto ids = params.initAs<rpc::Ledger::LookupAccountsParams>().initIds(512);
+              for (auto id : ids) id.setLo(1);
+            });
+      });
+  EXPECT_EQ(flood.outcome, SendOutcome::kClosed) << "the server answered 4,000 unfinished calls";
+  EXPECT_NE(server.log().find("(--max-reply-bytes-total)"), std::string::npos) << server.log();
   ExpectStillServing(server, baseline, 1000);
   ExpectCleanShutdown(server);
 }

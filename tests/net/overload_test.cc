@@ -4,8 +4,9 @@
 // (net::Client, closed loop, batches of 8,190 new transfers). Then K raw-RPC clients, each its
 // own socket and thread, log in and send createTransfersPacked calls of 8,190 new transfers,
 // paced to offer together ratio x C transfers/s, never reading a reply and never sending Finish
-// (so the server keeps every answer for as long as the connection lives). A connection the
-// server closes, or stops reading for kStallTimeout, is opened again. Throughout, the server's
+// (so the server would keep every answer for as long as the connection lives, but for its
+// limits on the replies it holds). A connection the server closes, or stops reading for
+// kStallTimeout, is opened again. Throughout, the server's
 // resident set is sampled every 100 ms and a well-behaved client times lookups.
 //
 // Afterwards the server must (a) have stayed within a memory bound, (b) still serve (the baseline
@@ -18,7 +19,7 @@
 //   LEDGER_OVERLOAD_CLIENTS=<k>  flooding clients (default 32)
 //   LEDGER_OVERLOAD_RATIO=<r>    offered load / capacity (default 10)
 //   LEDGER_OVERLOAD_READ=1       the flooding clients read their replies (and drop them), still
-//                                never sending Finish: the server never closes them
+//                                never sending Finish
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -95,21 +96,18 @@ constexpr uint64_t kHotTransfers = uint64_t{1} << 20;
 // What a flood may make the server hold, by its limits (docs/rpc-api.md, "Limits"):
 // - requests read and not yet answered: at most --max-inflight-bytes (512 MiB) in all (each
 //   connection reads 2 x 8 MiB ahead at most: 32 connections fill it);
-// - replies its clients leave unread, queued until written: a createTransfers reply is 16 bytes
-//   a transfer, counted twice here (each is a 131 KB block, and the allocator keeps slack). A
-//   connection whose unsent replies pass 64 MiB (or 4,096 replies) is closed: 32 connections
-//   may hold 2 GiB before that, which at a few hundred thousand transfers a second takes
-//   minutes;
-// - answers: Cap'n Proto keeps ~125 bytes of each until the client's Finish, read or not (a
-//   client that reads and never finishes is never closed: LEDGER_OVERLOAD_READ=1); 1 KiB a
-//   call here, refused calls' error texts included;
+// - replies held for the clients, queued unsent or sent and never finished (Cap'n Proto keeps
+//   each answer until the client's Finish): at most --max-reply-bytes-total (256 MiB) in all,
+//   past which a connection holding 1 MiB or more is closed, and per connection what it holds
+//   under that 1 MiB plus what its calls in flight may add before the server looks again (64
+//   replies of 8,190 transfers, 16 bytes each): kReplyBytesPerConnection;
 // - the cold store's growth (above);
 // - the rest (allocator caches and fragmentation, buffers): kRssGrowthBytesMax, as for every
 //   hostile client (300 MB; 1,200 MB under the sanitizers).
 // Requests past the limits are refused (`overloaded`) and freed: memory that grew with the bytes
-// the flood sent (tens of gigabytes in a minute) would break the bound at once.
-constexpr uint64_t kReplyBytesPerTransfer = 2 * 16;
-constexpr uint64_t kAnswerBytesPerCall = 1024;
+// the flood sent (tens of gigabytes in a minute), or with the transfers booked for it, would
+// break the bound in time.
+constexpr uint64_t kReplyBytesPerConnection = (uint64_t{1} << 20) + 64 * 8190 * 16;
 
 double Seconds(Clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
 double Mb(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
@@ -270,7 +268,8 @@ struct FloodTally {
 enum class Progress { kSent, kClosed, kStalled, kStopped };
 
 // One connection of a flooding client. It never sends Finish, so the server keeps every answer
-// until the connection goes; it reads nothing, or (`read`) reads and drops what comes.
+// until the connection goes or it closes it; it reads nothing, or (`read`) reads and drops what
+// comes.
 class FloodConnection {
  public:
   FloodConnection(int fd, bool read, const std::atomic<bool>& stop, FloodTally& tally)
@@ -590,10 +589,11 @@ TEST(Overload, ClientsThatNeverReadOfferingTenTimesCapacityLeaveMemoryBounded) {
       own_cpu / flood_time);
   std::fflush(stdout);
 
-  // (a) Memory: within what the limits let the flood hold (see kReplyBytesPerTransfer).
-  const uint64_t held_max =
-      ServerLimits{}.inflight_bytes_max + flood_booked.debits * kReplyBytesPerTransfer +
-      calls_sent * kAnswerBytesPerCall + cold_index_growth + testing::kRssGrowthBytesMax;
+  // (a) Memory: within what the limits let the flood hold (see kReplyBytesPerConnection).
+  const ServerLimits limits;
+  const uint64_t held_max = limits.inflight_bytes_max + limits.reply_bytes_total_max +
+                            flooders * kReplyBytesPerConnection + cold_index_growth +
+                            testing::kRssGrowthBytesMax;
   EXPECT_LT(rss_max, rss_before + held_max)
       << "the server grew from " << rss_before << " to " << rss_max << " bytes";
   // (b) Served: the flood's accounts moved by what it booked (and it booked only calls it sent
