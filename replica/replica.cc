@@ -106,7 +106,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
                                       .storage = options.storage,
                                       .interval_ops = options.checkpoint_interval_ops,
                                       .log = options.log,
-                                      .on_checkpoint = std::move(options.on_checkpoint)},
+                                      .on_checkpoint = std::move(options.on_checkpoint),
+                                      .log_last_op = recovered.log.last_op,
+                                      .log_last_chain_hash = recovered.log.last_chain_hash},
                                      *replica->commit_gate_));
   }
   replica->sequencer_ = std::make_unique<internal::Sequencer>(

@@ -45,6 +45,32 @@ absl::StatusOr<bool> LastLineUnfinished(wal::File& file, uint64_t start, uint64_
   return absl::IsInvalidArgument(ParseCheckpoint(key, line).status());
 }
 
+// Refuses a log that ends before the file's last checkpoint, or holds its op with another chain
+// hash: the checkpoint was signed once its op was durable, so the log lost or changed it. A last
+// line that does not verify is left for `ledger-wal verify` to report.
+absl::Status CheckLogReachesLastCheckpoint(wal::File& file, uint64_t size_bytes,
+                                           const CheckpointerOptions& options) {
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t start, LastLineStart(file, size_bytes));
+  if (start == size_bytes) return absl::OkStatus();
+  std::string line(size_bytes - start, '\0');
+  LEDGER_RETURN_IF_ERROR(file.Read(start, std::as_writable_bytes(std::span(line))));
+  if (line.back() == '\n') line.pop_back();
+  const absl::StatusOr<Checkpoint> last = ParseCheckpoint(options.key, line);
+  if (!last.ok()) return absl::OkStatus();
+  const bool beyond = last->op > options.log_last_op;
+  if (!beyond &&
+      (last->op < options.log_last_op || last->chain_hash == options.log_last_chain_hash)) {
+    return absl::OkStatus();
+  }
+  return absl::DataLossError(absl::StrCat(
+      "the checkpoint file ", options.file_path, " signs op ", last->op,
+      beyond ? absl::StrCat(", but the log ends at op ", options.log_last_op,
+                            ": acknowledged ops were lost, or the log was cut back")
+             : ", but the log holds another entry there: the history was rewritten",
+      ". Nothing was changed; inspect with `ledger-wal verify --key KEY --checkpoints FILE`. "
+      "If the log was cut on purpose, start with another checkpoint file"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Open(CheckpointerOptions options,
@@ -87,6 +113,7 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Open(CheckpointerOpt
     }
     size_bytes = start;
   }
+  LEDGER_RETURN_IF_ERROR(CheckLogReachesLastCheckpoint(**file, size_bytes, options));
   return std::unique_ptr<Checkpointer>(
       new Checkpointer(std::move(options), gate, std::move(*file), size_bytes));
 }

@@ -32,6 +32,11 @@ struct CheckpointerOptions {
   // After each checkpoint is appended and synced, on the checkpointer's thread (the one that
   // calls Close for the last); must be quick. May be empty.
   std::function<void(const SignedCheckpoint&)> on_checkpoint;
+  // The recovered log's head. A checkpoint is signed only once its op is durable, so a file
+  // whose last line signs a later op (or this op with another chain hash) means the log lost
+  // acknowledged ops or was rewritten: Open refuses with DataLoss.
+  uint64_t log_last_op = 0;
+  wal::Hash128 log_last_chain_hash;
 };
 
 // An entry the checkpointer may sign, and where the change feed stood after it.
@@ -44,7 +49,8 @@ struct CheckpointHead {
 
 class Checkpointer {
  public:
-  // gate: borrowed for the checkpointer's life. Opens (or creates) the file.
+  // gate: borrowed for the checkpointer's life. Opens (or creates) the file, and checks its
+  // last line against the log's head (CheckpointerOptions::log_last_op).
   static absl::StatusOr<std::unique_ptr<Checkpointer>> Open(CheckpointerOptions options,
                                                             CommitGate& gate);
   ~Checkpointer();  // Close() if not done

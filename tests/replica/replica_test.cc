@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "base/file.h"
 #include "engine/engine.h"
+#include "replica/checkpoint.h"
 #include "replica/internal/snapshot.h"
 #include "replica/recovery.h"
 #include "tests/wal/wal_test_util.h"
@@ -198,6 +199,74 @@ TEST(Replica, ReportsEachCheckpointInItsFileWithTheFeedsPositionAfterItsOp) {
     EXPECT_EQ(checkpoint.checkpoint.hmac, parsed->hmac);
     EXPECT_EQ(checkpoint.change_sequence_next, head.change_sequence_next) << "op " << head.op;
   }
+}
+
+// A checkpoint is signed once its op is durable: a log that ends before the file's last one, or
+// holds its op with another chain hash, lost acknowledged ops or was rewritten, and the replica
+// refuses to open on it (DataLoss naming the file) rather than start short. A last line that
+// does not verify is verify's to report, not recovery's.
+TEST(Replica, RefusesALogThatEndsBeforeItsLastCheckpointOrDiffersAtIt) {
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  const std::string file = temporary.Sub("checkpoints");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  const std::vector<uint8_t> key =
+      *ParseCheckpointKey("00112233445566778899aabbccddeeff00112233445566778899aabbccddee01");
+  const auto open = [&] {
+    ReplicaOptions options;
+    options.writer_buffer_bytes = uint64_t{2} << 20;
+    options.checkpoint_key = key;
+    options.checkpoint_file = file;
+    options.checkpoint_interval_ops = 3;
+    return Replica::Open(path, std::move(options));
+  };
+  wal::Hash128 head_chain;
+  {
+    absl::StatusOr<std::unique_ptr<Replica>> opened = open();
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(**opened));
+    std::vector<Transfer> batch = testing::TestTransfers(5, 3);
+    std::vector<CreateTransferResult> results(batch.size());
+    ASSERT_TRUE((*opened)->Submit<Transfer>(batch, results).ok());
+    head_chain = (*opened)->chain_hash();
+  }  // closing signs op 3
+  const std::string signed_text = *base::ReadFileToString(file);
+  {
+    const std::vector<std::string> lines = absl::StrSplit(signed_text, '\n', absl::SkipEmpty());
+    ASSERT_FALSE(lines.empty());
+    absl::StatusOr<Checkpoint> last = ParseCheckpoint(key, lines.back());
+    ASSERT_TRUE(last.ok()) << last.status();
+    ASSERT_EQ(last->op, 3u);
+    ASSERT_EQ(last->chain_hash, head_chain);
+  }
+  {
+    absl::StatusOr<std::unique_ptr<Replica>> reopened = open();
+    ASSERT_TRUE(reopened.ok()) << reopened.status();
+  }
+  const auto open_with_last_line = [&](const Checkpoint& last) {
+    std::ofstream(file, std::ios::trunc) << signed_text << FormatCheckpoint(last);
+    return open();
+  };
+  // Signed ahead of the log: ops lost (or cut back).
+  absl::StatusOr<std::unique_ptr<Replica>> refused =
+      open_with_last_line(SignCheckpoint(key, 5, head_chain, 1));
+  ASSERT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("signs op 5, but the log ends at op 3"),
+            std::string::npos)
+      << refused.status();
+  EXPECT_NE(refused.status().message().find(file), std::string::npos) << refused.status();
+  // The log's head signed with another chain hash: rewritten.
+  wal::Hash128 other_chain = head_chain;
+  other_chain.low ^= 1;
+  refused = open_with_last_line(SignCheckpoint(key, 3, other_chain, 1));
+  ASSERT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("the history was rewritten"), std::string::npos)
+      << refused.status();
+  // An older op signed last, and a last line another key signed: opened.
+  EXPECT_TRUE(open_with_last_line(SignCheckpoint(key, 2, other_chain, 1)).ok());
+  std::vector<uint8_t> other_key = key;
+  other_key[0] ^= 1;
+  EXPECT_TRUE(open_with_last_line(SignCheckpoint(other_key, 9, head_chain, 1)).ok());
 }
 
 TEST(Replica, ExpireDueLogsATickOnlyOnceADeadlineHasPassedAndReplayReleasesTheSame) {
