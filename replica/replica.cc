@@ -108,7 +108,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
                                       .log = options.log,
                                       .on_checkpoint = std::move(options.on_checkpoint),
                                       .log_last_op = recovered.log.last_op,
-                                      .log_last_chain_hash = recovered.log.last_chain_hash},
+                                      .log_last_chain_hash = recovered.log.last_chain_hash,
+                                      .log_catches_up = options.replicated},
                                      *replica->commit_gate_));
   }
   replica->sequencer_ = std::make_unique<internal::Sequencer>(

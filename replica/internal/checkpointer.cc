@@ -1,5 +1,6 @@
 #include "replica/internal/checkpointer.h"
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,21 +46,38 @@ absl::StatusOr<bool> LastLineUnfinished(wal::File& file, uint64_t start, uint64_
   return absl::IsInvalidArgument(ParseCheckpoint(key, line).status());
 }
 
-// Refuses a log that ends before the file's last checkpoint, or holds its op with another chain
-// hash: the checkpoint was signed once its op was durable, so the log lost or changed it. A last
-// line that does not verify is left for `ledger-wal verify` to report.
-absl::Status CheckLogReachesLastCheckpoint(wal::File& file, uint64_t size_bytes,
-                                           const CheckpointerOptions& options) {
+// The file's last line, when it is a checkpoint signed with the key (one that does not verify
+// is left for `ledger-wal verify` to report).
+absl::StatusOr<std::optional<Checkpoint>> LastCheckpoint(wal::File& file, uint64_t size_bytes,
+                                                         const std::vector<uint8_t>& key) {
   LEDGER_ASSIGN_OR_RETURN(const uint64_t start, LastLineStart(file, size_bytes));
-  if (start == size_bytes) return absl::OkStatus();
+  if (start == size_bytes) return std::nullopt;
   std::string line(size_bytes - start, '\0');
   LEDGER_RETURN_IF_ERROR(file.Read(start, std::as_writable_bytes(std::span(line))));
   if (line.back() == '\n') line.pop_back();
-  const absl::StatusOr<Checkpoint> last = ParseCheckpoint(options.key, line);
-  if (!last.ok()) return absl::OkStatus();
+  absl::StatusOr<Checkpoint> last = ParseCheckpoint(key, line);
+  if (!last.ok()) return std::nullopt;
+  return *last;
+}
+
+// A checkpoint is signed once its op is durable: a log that ends before the file's last one
+// lost acknowledged ops (or was cut back), and one holding its op with another chain hash was
+// rewritten. Refused, but for a member of a replica group, which takes the rest from its leader.
+absl::Status CheckLogReachesLastCheckpoint(wal::File& file, uint64_t size_bytes,
+                                           const CheckpointerOptions& options) {
+  LEDGER_ASSIGN_OR_RETURN(const std::optional<Checkpoint> last,
+                          LastCheckpoint(file, size_bytes, options.key));
+  if (!last.has_value() || last->op < options.log_last_op ||
+      (last->op == options.log_last_op && last->chain_hash == options.log_last_chain_hash)) {
+    return absl::OkStatus();
+  }
   const bool beyond = last->op > options.log_last_op;
-  if (!beyond &&
-      (last->op < options.log_last_op || last->chain_hash == options.log_last_chain_hash)) {
+  if (beyond && options.log_catches_up) {
+    if (options.log) {
+      options.log(absl::StrCat("the checkpoint file ", options.file_path, " signs op ", last->op,
+                               ", beyond this log's op ", options.log_last_op,
+                               ": this member takes the rest from its leader"));
+    }
     return absl::OkStatus();
   }
   return absl::DataLossError(absl::StrCat(

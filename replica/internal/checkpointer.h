@@ -34,9 +34,11 @@ struct CheckpointerOptions {
   std::function<void(const SignedCheckpoint&)> on_checkpoint;
   // The recovered log's head. A checkpoint is signed only once its op is durable, so a file
   // whose last line signs a later op (or this op with another chain hash) means the log lost
-  // acknowledged ops or was rewritten: Open refuses with DataLoss.
+  // acknowledged ops or was rewritten: Open refuses with DataLoss. A member of a replica group
+  // (`log_catches_up`) takes what it lacks from its leader instead: Open only logs it.
   uint64_t log_last_op = 0;
   wal::Hash128 log_last_chain_hash;
+  bool log_catches_up = false;
 };
 
 // An entry the checkpointer may sign, and where the change feed stood after it.

@@ -212,12 +212,15 @@ TEST(Replica, RefusesALogThatEndsBeforeItsLastCheckpointOrDiffersAtIt) {
   ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
   const std::vector<uint8_t> key =
       *ParseCheckpointKey("00112233445566778899aabbccddeeff00112233445566778899aabbccddee01");
-  const auto open = [&] {
+  std::string logged;
+  const auto open = [&](bool replicated = false) {
     ReplicaOptions options;
     options.writer_buffer_bytes = uint64_t{2} << 20;
     options.checkpoint_key = key;
     options.checkpoint_file = file;
     options.checkpoint_interval_ops = 3;
+    options.replicated = replicated;
+    options.log = [&logged](std::string_view message) { logged.append(message).append("\n"); };
     return Replica::Open(path, std::move(options));
   };
   wal::Hash128 head_chain;
@@ -255,6 +258,12 @@ TEST(Replica, RefusesALogThatEndsBeforeItsLastCheckpointOrDiffersAtIt) {
             std::string::npos)
       << refused.status();
   EXPECT_NE(refused.status().message().find(file), std::string::npos) << refused.status();
+  // A member of a replica group takes the rest from its leader: opened, and said so.
+  EXPECT_TRUE(open(/*replicated=*/true).ok());
+  EXPECT_NE(logged.find("signs op 5, beyond this log's op 3: this member takes the rest from its "
+                        "leader"),
+            std::string::npos)
+      << logged;
   // The log's head signed with another chain hash: rewritten.
   wal::Hash128 other_chain = head_chain;
   other_chain.low ^= 1;
