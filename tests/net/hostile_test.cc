@@ -613,13 +613,15 @@ TEST(HostileInput, ClientThatNeverReadsLargeRepliesIsCutOff) {
 
 // Replies read by the client but never finished: Cap'n Proto keeps each answer's results until
 // the client's Finish, so they stay in the server though they left. The server counts what it
-// holds for the client, sent or not, and closes it past --max-unfinished-reply-bytes (4 MiB
-// here, so that it trips long before the 64 MiB of unsent replies a reader starved on a busy
-// machine could leave). Each call looks account 1 up 512 times: a ~90 KB reply, so the limit is
-// reached after ~45 calls of 4,000; without it the server holds them all (~360 MB).
-TEST(HostileInput, ClientThatReadsLargeRepliesButNeverFinishesIsCutOff) {
+// holds for the client, sent or not, and closes it past a limit, saying which (`limit_named`
+// in its log). The limits are set low (`flags`), so they trip long before the 64 MiB of unsent
+// replies a reader starved on a busy machine could leave. Each call looks account 1 up 512
+// times: a ~90 KB reply, so a few MiB are reached after tens of calls of 4,000; without the
+// limits the server holds them all (~360 MB).
+void ExpectUnfinishedRepliesCutOff(std::initializer_list<std::string> flags,
+                                   const std::string& limit_named) {
   ServerProcess server;
-  ASSERT_TRUE(server.Start(FlagsWith({"--max-unfinished-reply-bytes", "4194304"}))) << server.log();
+  ASSERT_TRUE(server.Start(FlagsWith(flags))) << server.log();
   Baseline baseline;
   ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
   const Flood flood = FloodCalls(
@@ -632,31 +634,23 @@ TEST(HostileInput, ClientThatReadsLargeRepliesButNeverFinishesIsCutOff) {
       });
   EXPECT_EQ(flood.outcome, SendOutcome::kClosed) << "the server answered 4,000 unfinished calls";
   EXPECT_LT(flood.rss_bytes_max, baseline.rss_bytes + kRssGrowthBytesMax);
-  EXPECT_NE(server.log().find("does not finish its calls"), std::string::npos) << server.log();
+  EXPECT_NE(server.log().find(limit_named), std::string::npos) << server.log();
   ExpectStillServing(server, baseline, 1000);
   ExpectCleanShutdown(server);
 }
 
-// The same client under the server-wide limit: its own (64 MiB) is far off, but all
-// connections' replies together pass --max-reply-bytes-total (8 MiB here), and the connection
-// holding 1 MiB or more of them is closed.
+// Its own limit (4 MiB here).
+TEST(HostileInput, ClientThatReadsLargeRepliesButNeverFinishesIsCutOff) {
+  ExpectUnfinishedRepliesCutOff({"--max-unfinished-reply-bytes", "4194304"},
+                                "does not finish its calls");
+}
+
+// The server-wide limit: the client's own (64 MiB) is far off, but all connections' replies
+// together pass --max-reply-bytes-total (8 MiB here), and the connection holding 1 MiB or more
+// of them is closed.
 TEST(HostileInput, RepliesHeldPastTheServersTotalCloseTheConnectionHoldingThem) {
-  ServerProcess server;
-  ASSERT_TRUE(server.Start(FlagsWith({"--max-reply-bytes-total", "8388608"}))) << server.log();
-  Baseline baseline;
-  ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
-  const Flood flood = FloodCalls(
-      server, baseline, 4000, Replies::kReadAndDropped, [](uint32_t question, const std::string&) {
-        return LedgerCallFrame(
-            question, kLookupAccountsMethod, [](capnp::AnyPointer::Builder params) {
-              auto ids = params.initAs<rpc::Ledger::LookupAccountsParams>().initIds(512);
-              for (auto id : ids) id.setLo(1);
-            });
-      });
-  EXPECT_EQ(flood.outcome, SendOutcome::kClosed) << "the server answered 4,000 unfinished calls";
-  EXPECT_NE(server.log().find("(--max-reply-bytes-total)"), std::string::npos) << server.log();
-  ExpectStillServing(server, baseline, 1000);
-  ExpectCleanShutdown(server);
+  ExpectUnfinishedRepliesCutOff({"--max-reply-bytes-total", "8388608"},
+                                "(--max-reply-bytes-total)");
 }
 
 // Small replies: the server's limit on unsent replies must bound its memory, not only the
