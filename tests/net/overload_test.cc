@@ -514,6 +514,11 @@ TEST(Overload, ClientsThatNeverReadOfferingTenTimesCapacityLeaveMemoryBounded) {
   const uint64_t rss_flood_end = RssBytes(server.pid());
   const auto scrape_start = Clock::now();
   const uint64_t booked_in_flood = Metric(server, "ledger_transfers") - transfers_before;
+  const uint64_t held_reply_bytes = Metric(server, "ledger_held_reply_bytes");
+  const uint64_t closed_unread =
+      Metric(server, "ledger_connections_closed_total{reason=\"unread_replies\"}");
+  const uint64_t closed_unfinished =
+      Metric(server, "ledger_connections_closed_total{reason=\"unfinished_replies\"}");
   const double scrape_ms = Seconds(Clock::now() - scrape_start) * 1000;
   stop_flood.store(true);
   for (std::thread& thread : threads) thread.join();  // their connections close
@@ -563,7 +568,8 @@ TEST(Overload, ClientsThatNeverReadOfferingTenTimesCapacityLeaveMemoryBounded) {
       "offered %.0f/s (%.1f x C) for %.1f s; the server took %.0f MB from them (%llu whole "
       "calls, %llu transfers, %.2f x C), booked %llu during the flood (%.0f/s, %.2f x C) and "
       "%llu in all, the last %.1f s after it; the clients read %.0f MB; connections closed by "
-      "the server %llu, stalled %llu, reconnects %llu; server RSS before the flood %.0f MB, max "
+      "the server %llu (for replies unread %llu, unfinished %llu; replies held at the flood's "
+      "end %.0f MB), stalled %llu, reconnects %llu; server RSS before the flood %.0f MB, max "
       "%.0f MB (+%.0f), at its end %.0f MB, after %.0f MB, by tenth of the flood %s MB (cold "
       "store index +%.1f MB); well-behaved lookups %zu answered, %llu failed, p50 %.1f ms, max "
       "%.1f ms; /metrics answered in %.0f ms at the flood's end; CPU during the flood: server "
@@ -580,6 +586,8 @@ TEST(Overload, ClientsThatNeverReadOfferingTenTimesCapacityLeaveMemoryBounded) {
       static_cast<unsigned long long>(flood_booked.debits), drain_time,
       Mb(tally.bytes_received.load()),
       static_cast<unsigned long long>(tally.closed_by_server.load()),
+      static_cast<unsigned long long>(closed_unread),
+      static_cast<unsigned long long>(closed_unfinished), Mb(held_reply_bytes),
       static_cast<unsigned long long>(tally.stalled.load()),
       static_cast<unsigned long long>(connections - std::min(connections, flooders)),
       Mb(rss_before), Mb(rss_max), Mb(rss_max - std::min(rss_max, rss_before)), Mb(rss_flood_end),
