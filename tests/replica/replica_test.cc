@@ -212,6 +212,7 @@ TEST(Replica, RefusesALogThatEndsBeforeItsLastCheckpointOrDiffersAtIt) {
   ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
   const std::vector<uint8_t> key =
       *ParseCheckpointKey("00112233445566778899aabbccddeeff00112233445566778899aabbccddee01");
+  std::mutex log_mutex;  // the replica's threads may log too
   std::string logged;
   const auto open = [&](bool replicated = false) {
     ReplicaOptions options;
@@ -220,7 +221,10 @@ TEST(Replica, RefusesALogThatEndsBeforeItsLastCheckpointOrDiffersAtIt) {
     options.checkpoint_file = file;
     options.checkpoint_interval_ops = 3;
     options.replicated = replicated;
-    options.log = [&logged](std::string_view message) { logged.append(message).append("\n"); };
+    options.log = [&](std::string_view message) {
+      std::lock_guard lock(log_mutex);
+      logged.append(message).append("\n");
+    };
     return Replica::Open(path, std::move(options));
   };
   wal::Hash128 head_chain;
@@ -260,10 +264,13 @@ TEST(Replica, RefusesALogThatEndsBeforeItsLastCheckpointOrDiffersAtIt) {
   EXPECT_NE(refused.status().message().find(file), std::string::npos) << refused.status();
   // A member of a replica group takes the rest from its leader: opened, and said so.
   EXPECT_TRUE(open(/*replicated=*/true).ok());
-  EXPECT_NE(logged.find("signs op 5, beyond this log's op 3: this member takes the rest from its "
-                        "leader"),
-            std::string::npos)
-      << logged;
+  {
+    std::lock_guard lock(log_mutex);
+    EXPECT_NE(logged.find("signs op 5, beyond this log's op 3: this member takes the rest from its "
+                          "leader"),
+              std::string::npos)
+        << logged;
+  }
   // The log's head signed with another chain hash: rewritten.
   wal::Hash128 other_chain = head_chain;
   other_chain.low ^= 1;
