@@ -104,10 +104,8 @@ absl::Status CheckOptions(const ServerOptions& options) {
 class ConnectionHolder {
  public:
   ConnectionHolder(ServiceState& state, kj::Own<kj::AsyncIoStream> stream,
-                   capnp::ReaderOptions reader_options, std::unique_ptr<Admission::Place> place,
-                   const std::function<void(std::string_view)>& log)
+                   capnp::ReaderOptions reader_options, std::unique_ptr<Admission::Place> place)
       : state_(state),
-        log_(log),
         stream_(kj::mv(stream)),
         place_(std::move(place)),
         messages_(kj::heap<internal::UnfinishedReplies>(*stream_, state.unfinished_reply_bytes,
@@ -158,13 +156,10 @@ class ConnectionHolder {
   // Closes the connection, telling the client why, when the replies it holds pass a limit.
   void CheckReplies() {
     const std::string why = internal::ReplyLimitPassed(state_, *connection_);
-    if (why.empty()) return;
-    log_(why);
-    connection_->CloseFor(why);
+    if (!why.empty()) connection_->CloseFor(why);
   }
 
   ServiceState& state_;
-  const std::function<void(std::string_view)>& log_;
   kj::Own<kj::AsyncIoStream> stream_;
   std::unique_ptr<Admission::Place> place_;
   kj::Own<internal::UnfinishedReplies> messages_;
@@ -274,7 +269,7 @@ class Listener final : private kj::TaskSet::ErrorHandler {
                           std::unique_ptr<Admission::Place> place,
                           std::string certificate_name = "") {
     auto holder =
-        kj::heap<ConnectionHolder>(state_, kj::mv(stream), reader_options_, std::move(place), log_);
+        kj::heap<ConnectionHolder>(state_, kj::mv(stream), reader_options_, std::move(place));
     holder->connection().certificate_name = std::move(certificate_name);
     auto closed = kj::newPromiseAndFulfiller<void>();
     auto evicted = kj::newPromiseAndFulfiller<std::string>();
@@ -518,6 +513,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Core> core,
                           Core::Open(options, io.unixEventPort, log, metrics));
   ServiceState state(*core, options, io.provider->getTimer(), metrics);
+  state.log = log;
   LEDGER_ASSIGN_OR_RETURN(state.tokens, LoadTokens(options));
   metrics.accounts_max.Set(static_cast<int64_t>(options.accounts_max));
   metrics.transfers_max.Set(static_cast<int64_t>(options.transfers_max));

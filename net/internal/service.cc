@@ -83,7 +83,9 @@ std::string ReplyLimitPassed(ServiceState& state, Connection& connection) {
     return "";
   }
   state.metrics.ConnectionsClosed(reason).Increment();
-  return absl::StrCat(why, "; the connection is closed");
+  absl::StrAppend(&why, "; the connection is closed");
+  if (state.log) state.log(why);
+  return why;
 }
 
 namespace {

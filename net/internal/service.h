@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -101,6 +102,7 @@ class ServiceState {
   const ServerOptions& options;
   kj::Timer& timer;
   ServerMetrics& metrics;
+  std::function<void(std::string_view)> log;  // for the operator; may be empty
   bool shutting_down = false;
   // In a replica group: whether this member takes client calls now (null: no group).
   const GroupRole* role = nullptr;
@@ -148,7 +150,7 @@ class ServiceState {
 
 // Whether `connection` holds more in replies than the limits allow (ServerLimits: unsent,
 // unfinished, all connections' together): why it must be closed ("" if not), counted in the
-// metrics. Run as each call comes in and as each reply is written.
+// metrics and logged. Run as each call comes in and as each reply is written.
 std::string ReplyLimitPassed(ServiceState& state, Connection& connection);
 
 // Whether `guess` is `token`, compared in time independent of where they differ (and of the
