@@ -91,7 +91,7 @@ std::string ReplyLimitPassed(ServiceState& state, Connection& connection) {
 namespace {
 
 // Closes a connection holding too much in replies (ReplyLimitPassed), and fails the call.
-void CheckClientReads(ServiceState& state, Connection& connection) {
+void CheckReplyLimits(ServiceState& state, Connection& connection) {
   const std::string why = ReplyLimitPassed(state, connection);
   if (why.empty()) return;
   connection.Close();
@@ -901,7 +901,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
       Deny(absl::StrCat("this token's role is ", std::string(RoleName(grant().role)),
                         "; creating ledgers, accounts and transfers needs write"));
     }
-    CheckClientReads(state_, *connection_);
+    CheckReplyLimits(state_, *connection_);
     // Writes go to the leader, and so do reads (linearizable there), unless the connection
     // asked for stale reads: a member answers those from what its group has committed.
     if (state_.role != nullptr && (access == Access::kWrite || !connection_->stale_reads)) {
@@ -1157,7 +1157,7 @@ class GatewayImpl final : public rpc::Gateway::Server {
     if (state_.shutting_down) {
       Fail(kj::Exception::Type::DISCONNECTED, "the server is shutting down; retry elsewhere");
     }
-    CheckClientReads(state_, *connection_);
+    CheckReplyLimits(state_, *connection_);
     if (connection_->authenticated) {
       // Each answer holds a Ledger capability for the connection's life: one login is enough.
       connection_->Close();
