@@ -201,8 +201,11 @@ absl::StatusOr<uint64_t> LowerDurableMark(const Directory& directory,
   }
   if (log.torn_tail) LEDGER_RETURN_IF_ERROR(wal::CutTail(directory, log.torn_at));
   LEDGER_ASSIGN_OR_RETURN(const std::vector<uint64_t> segments, directory.ListSegments());
-  LEDGER_RETURN_IF_ERROR(directory.WriteDurableMark(
-      {.segment_index = segments.empty() ? 0 : segments.back(), .op = log.last_op}));
+  LEDGER_RETURN_IF_ERROR(
+      directory
+          .WriteDurableMark(
+              {.segment_index = segments.empty() ? 0 : segments.back(), .op = log.last_op})
+          .status());
   return log.last_op;
 }
 

@@ -117,7 +117,7 @@ absl::Status Directory::Init(const std::string& path, const InitOptions& options
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Directory> directory,
                           Open(path, /*writable=*/true, storage));
   LEDGER_RETURN_IF_ERROR(directory->CreateSegment(0));
-  return directory->WriteDurableMark({.segment_index = 0, .op = 0});
+  return directory->WriteDurableMark({.segment_index = 0, .op = 0}).status();
 }
 
 absl::StatusOr<std::unique_ptr<Directory>> Directory::Open(const std::string& path, bool writable,
@@ -204,7 +204,7 @@ absl::Status Directory::WriteEpoch(uint64_t epoch) const {
 }
 
 absl::StatusOr<std::optional<DurableRecord>> Directory::ReadDurableRecord() const {
-  const std::string path = path_ + "/" + kDurableName;
+  const std::string path = DurableMarkPath();
   absl::StatusOr<std::unique_ptr<File>> file = storage_.Open(path, {});
   if (absl::IsNotFound(file.status())) return std::nullopt;
   LEDGER_RETURN_IF_ERROR(file.status());
@@ -234,30 +234,43 @@ absl::StatusOr<std::optional<DurableMark>> Directory::ReadDurableMark() const {
   return DurableMark{.segment_index = record->segment_index, .op = record->durable_op};
 }
 
-absl::Status Directory::WriteDurableMark(const DurableMark& mark) const {
-  LEDGER_REQUIRE(writable_);
-  LEDGER_ASSIGN_OR_RETURN(const std::optional<DurableRecord> newest, ReadDurableRecord());
+uint64_t Directory::FillDurableSlot(uint64_t sequence, const DurableMark& mark,
+                                    std::span<std::byte> slot) const {
+  LEDGER_REQUIRE(slot.size() == kBlockBytes, slot.size());
   DurableRecord record{};
   record.magic = kDurableMagic;
   record.format_version = kFormatVersion;
   record.directory_id = identity_.directory_id;
-  record.sequence = newest ? newest->sequence + 1 : 1;
+  record.sequence = sequence;
   record.segment_index = mark.segment_index;
   record.durable_op = mark.op;
   record.checksum = HeaderChecksum(record);
-  std::byte slot[kBlockBytes] = {};
-  std::memcpy(slot, &record, sizeof(record));
-  const std::string path = path_ + "/" + kDurableName;
+  std::memset(slot.data(), 0, slot.size());
+  std::memcpy(slot.data(), &record, sizeof(record));
+  return (sequence % kDurableSlotCount) * kBlockBytes;
+}
+
+std::string Directory::DurableMarkPath() const { return path_ + "/" + kDurableName; }
+
+absl::StatusOr<uint64_t> Directory::WriteDurableMark(const DurableMark& mark) const {
+  LEDGER_REQUIRE(writable_);
+  LEDGER_ASSIGN_OR_RETURN(const std::optional<DurableRecord> newest, ReadDurableRecord());
+  const uint64_t sequence = newest ? newest->sequence + 1 : 1;
+  std::byte slot[kBlockBytes];
+  const uint64_t offset = FillDurableSlot(sequence, mark, slot);
+  const std::string path = DurableMarkPath();
   if (!newest) {
     // The first record: both slots written whole under a temporary name, then renamed.
     std::byte file[kDurableSlotCount * kBlockBytes] = {};
-    std::memcpy(file + (record.sequence % kDurableSlotCount) * kBlockBytes, slot, sizeof(slot));
+    std::memcpy(file + offset, slot, sizeof(slot));
     LEDGER_RETURN_IF_ERROR(WriteNewFile(storage_, path, file));
-    return SyncDirectory();
+    LEDGER_RETURN_IF_ERROR(SyncDirectory());
+    return sequence;
   }
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file, storage_.Open(path, {.writable = true}));
-  LEDGER_RETURN_IF_ERROR(file->Write((record.sequence % kDurableSlotCount) * kBlockBytes, slot));
-  return file->Sync();
+  LEDGER_RETURN_IF_ERROR(file->Write(offset, slot));
+  LEDGER_RETURN_IF_ERROR(file->Sync());
+  return sequence;
 }
 
 absl::StatusOr<bool> Directory::MarkPresent(const char* name) const {

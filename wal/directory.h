@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -87,9 +88,16 @@ class Directory {
   // it (CheckDurableMark, wal/log_reader.h). nullopt when the directory has none (made before
   // it existed); DataLoss when both slots are damaged or another directory's.
   absl::StatusOr<std::optional<DurableMark>> ReadDurableMark() const;
-  // Records `mark` durably in the slot after the newest (writable directories only). The log
-  // writer raises it; only a cut of the log lowers it.
-  absl::Status WriteDurableMark(const DurableMark& mark) const;
+  // Records `mark` durably in the slot after the newest (writable directories only), and
+  // returns that record's sequence. The log writer raises it; only a cut of the log lowers it.
+  absl::StatusOr<uint64_t> WriteDurableMark(const DurableMark& mark) const;
+  // For the one writer that raises the mark before every group (the log writer), with the
+  // file held open and its sequence known: fills `slot` (kBlockBytes) with record `sequence`
+  // holding `mark`, and returns the slot's offset in the file, where it is written in place
+  // and synced. A torn write spoils that slot only; the other keeps the mark before.
+  uint64_t FillDurableSlot(uint64_t sequence, const DurableMark& mark,
+                           std::span<std::byte> slot) const;
+  std::string DurableMarkPath() const;
 
   // A replica group's member whose damaged log was cut (replica::CutDamagedLog) lacks entries
   // its group committed: the REPAIR file, while it exists, keeps it from leading until it has

@@ -45,22 +45,32 @@ absl::StatusOr<std::unique_ptr<LogWriter>> LogWriter::Open(const Directory& dire
     return absl::InvalidArgumentError("log end is not at a group boundary");
   }
   auto writer = std::unique_ptr<LogWriter>(new LogWriter(directory, std::move(options)));
-  void* memory = std::aligned_alloc(kBlockBytes, 2 * writer->options_.buffer_bytes);
-  LEDGER_ASSERT(memory != nullptr, writer->options_.buffer_bytes);
-  std::memset(memory, 0, 2 * writer->options_.buffer_bytes);
+  const uint64_t buffer_bytes = writer->options_.buffer_bytes;
+  void* memory = std::aligned_alloc(kBlockBytes, 2 * buffer_bytes + kBlockBytes);
+  LEDGER_ASSERT(memory != nullptr, buffer_bytes);
+  std::memset(memory, 0, 2 * buffer_bytes + kBlockBytes);
   writer->memory_ = {static_cast<std::byte*>(memory), std::free};
   writer->buffers_[0] = writer->memory_.get();
-  writer->buffers_[1] = writer->memory_.get() + writer->options_.buffer_bytes;
+  writer->buffers_[1] = writer->memory_.get() + buffer_bytes;
+  writer->mark_slot_ = writer->memory_.get() + 2 * buffer_bytes;
 
-  const std::span<std::byte> buffers[2] = {{writer->buffers_[0], writer->options_.buffer_bytes},
-                                           {writer->buffers_[1], writer->options_.buffer_bytes}};
+  const std::span<std::byte> buffers[3] = {{writer->buffers_[0], buffer_bytes},
+                                           {writer->buffers_[1], buffer_bytes},
+                                           {writer->mark_slot_, kBlockBytes}};
   writer->io_ = directory.storage().NewDurableWriter(buffers, writer->options_.use_io_uring);
   writer->segment_offset_ = end.offset;
   LEDGER_RETURN_IF_ERROR(writer->OpenSegment(end.segment_index));
   // What recovery read may have been in the page cache only (a process killed before its
   // sync): made durable before the mark says so.
   LEDGER_RETURN_IF_ERROR(writer->segment_->Sync());
-  LEDGER_RETURN_IF_ERROR(writer->RaiseDurableMark(next_op - 1));
+  // Through the directory once (it creates the file when a directory made before it has
+  // none), then in place through the file held open.
+  LEDGER_ASSIGN_OR_RETURN(
+      writer->mark_sequence_,
+      directory.WriteDurableMark({.segment_index = writer->segment_index_, .op = next_op - 1}));
+  LEDGER_ASSIGN_OR_RETURN(
+      writer->mark_file_,
+      directory.storage().Open(directory.DurableMarkPath(), {.writable = true, .direct = true}));
   writer->PrepareSpare();  // a full disk is not a failure here: room_status() says so
   writer->next_op_ = next_op;
   writer->durable_op_.store(next_op - 1, std::memory_order_release);
@@ -78,9 +88,11 @@ LogWriter::~LogWriter() {
 }
 
 absl::Status LogWriter::RaiseDurableMark(uint64_t op) {
-  LEDGER_RETURN_IF_ERROR(directory_.WriteDurableMark({.segment_index = segment_index_, .op = op}));
-  marked_op_ = op;
-  marked_ns_ = base::MonotonicNs();
+  const uint64_t offset = directory_.FillDurableSlot(
+      mark_sequence_ + 1, {.segment_index = segment_index_, .op = op}, {mark_slot_, kBlockBytes});
+  LEDGER_RETURN_IF_ERROR(
+      io_->WriteDurable(*mark_file_, offset, {mark_slot_, kBlockBytes}, kMarkBufferIndex));
+  ++mark_sequence_;
   return absl::OkStatus();
 }
 
@@ -186,10 +198,7 @@ void LogWriter::Run() {
       WaitForWork(lock);
       if (filling_entries_ == 0) {
         if (!stopping_) continue;  // woke to prepare the next segment
-        // Stopping, and everything is written.
-        if (status_.ok() && durable_op() > marked_op_) {
-          status_ = RaiseDurableMark(durable_op());  // nothing waits on it any more
-        }
+        // Stopping, and everything is written (and marked durable).
         // The space it holds goes back to the disk; the next writer prepares its own.
         if (spare_ready_) {
           directory_.storage()
@@ -214,9 +223,6 @@ void LogWriter::Run() {
         failed.ok() ? WriteGroup(buffers_[index], bytes, first_op, entry_count) : failed;
     const uint64_t write_ns = base::MonotonicNs() - start_ns;
     const uint64_t last_op = first_op + entry_count - 1;
-    if (written.ok() && base::MonotonicNs() - marked_ns_ >= options_.durable_mark_interval_ns) {
-      written = RaiseDurableMark(last_op);
-    }
     const GroupDone done{.ok = written.ok(),
                          .durable_op = written.ok() ? last_op : durable_op(),
                          .entry_count = entry_count,
@@ -236,7 +242,17 @@ void LogWriter::Run() {
     if (options_.on_group_done) options_.on_group_done(done);
     durable_.notify_all();
     space_.notify_all();
+    if (written.ok()) RaiseMarkAfterGroup(last_op);
   }
+}
+
+void LogWriter::RaiseMarkAfterGroup(uint64_t last_op) {
+  const uint64_t start_ns = base::MonotonicNs();
+  const absl::Status marked = RaiseDurableMark(last_op);
+  std::lock_guard lock(mutex_);
+  stats_.mark_ns_total += base::MonotonicNs() - start_ns;
+  // The group stays acknowledged (it is durable); nothing after it is written.
+  if (!marked.ok() && status_.ok()) status_ = marked;
 }
 
 absl::Status LogWriter::WriteGroup(std::byte* buffer, uint64_t bytes, uint64_t first_op,

@@ -6,6 +6,16 @@
 // entry that arrived meanwhile, and throughput grows with offered load until the disk is
 // saturated. A group is written only after the previous one is durable.
 //
+// After each group the writer raises the directory's durable mark (Directory's DURABLE file)
+// to its last op, before the next group is written: one 4 KiB slot written in place and
+// synced. The group is acknowledged first, so a client waits for one sync, not two. The mark
+// is what lets recovery tell an acknowledged group from a torn one: a disk that misdirects a
+// write can leave the log ending cleanly where acknowledged groups belong (the next group
+// written over the only copy of a group it sent a few blocks on, or sent back over the group
+// before it, and then torn by a crash), and only the next group's write can do that, never a
+// crash alone. With the mark durable before that write, such a log is always shorter than
+// the mark, and refused (docs/wal-format.md, "The simulated disk").
+//
 // Groups reach the disk through the directory's Storage (wal/storage.h): on the real file
 // system io_uring (registered buffers, O_DIRECT, RWF_DSYNC) when the kernel allows it, else
 // pwrite + fdatasync; io_backend() says which. An I/O error is sticky: nothing after it is
@@ -57,11 +67,6 @@ struct WriterOptions {
   // transfers: enough for group commit to amortise a sync (~2 GB/s x 56 us = 112 KB per
   // sync at the device's rate) many times over.
   uint64_t buffer_bytes = uint64_t{16} << 20;
-  // The directory's durable mark (Directory::WriteDurableMark) is raised at each segment
-  // switch, when the writer stops, and after a group at most this often: one small write and
-  // sync (~60 us) a second costs nothing, and a lost or damaged group older than that is then
-  // refused at recovery rather than cut as a torn tail. 0: after every group (tests).
-  uint64_t durable_mark_interval_ns = 1'000'000'000;
   // How often to try again to prepare the next segment after it failed (a full disk): a
   // preallocation is one fallocate call.
   uint64_t spare_retry_interval_ns = 1'000'000'000;
@@ -75,6 +80,7 @@ struct WriterStats {
   uint64_t entries = 0;
   uint64_t bytes_written = 0;   // including group headers and padding
   uint64_t write_ns_total = 0;  // write + sync, summed
+  uint64_t mark_ns_total = 0;   // raising the durable mark after each group, summed
   uint64_t segments_created = 0;
 };
 
@@ -127,23 +133,28 @@ class LogWriter {
   void WaitForWork(std::unique_lock<std::mutex>& lock);
   // room_status(), with mutex_ held.
   absl::Status RoomStatusLocked() const;
-  // Records ops through `op` as durable, in the current segment.
+  // Records ops through `op` as durable, in the current segment: one slot of the DURABLE
+  // file, held open, written in place and synced.
   absl::Status RaiseDurableMark(uint64_t op);
+  // After a group was acknowledged, before the next is written; a failure stops the log.
+  void RaiseMarkAfterGroup(uint64_t last_op);
+  static constexpr int kMarkBufferIndex = 2;  // of the DurableWriter's buffers: mark_slot_
 
   const Directory& directory_;  // outlives the writer
   WriterOptions options_;
   std::unique_ptr<DurableWriter> io_;
   std::unique_ptr<std::byte, void (*)(void*)> memory_{nullptr, nullptr};
   std::byte* buffers_[2] = {nullptr, nullptr};
+  std::byte* mark_slot_ = nullptr;  // one block, after the buffers: the DURABLE slot written
 
   // Writer thread only.
   std::unique_ptr<File> segment_;
   uint64_t segment_index_ = 0;
   uint64_t segment_offset_ = 0;
-  uint64_t marked_op_ = 0;          // the durable mark's op
-  uint64_t marked_ns_ = 0;          // when it was last raised (monotonic)
-  bool spare_ready_ = false;        // segment_index_ + 1 is prepared
-  uint64_t spare_retry_at_ns_ = 0;  // when to try preparing it again (monotonic)
+  std::unique_ptr<File> mark_file_;  // DURABLE
+  uint64_t mark_sequence_ = 0;       // of the newest record written there
+  bool spare_ready_ = false;         // segment_index_ + 1 is prepared
+  uint64_t spare_retry_at_ns_ = 0;   // when to try preparing it again (monotonic)
 
   mutable std::mutex mutex_;
   std::condition_variable work_;     // the writer waits for entries or stop

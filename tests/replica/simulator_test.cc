@@ -83,7 +83,6 @@ struct Tally {
   std::atomic<uint64_t> cold_write_failures{0};  // the cold store's alone, for a moment
   uint64_t retried = 0;                          // batches refused meanwhile, then accepted
   uint64_t refused_after_misdirect = 0;          // recoveries that found the damage and refused
-  uint64_t lost_under_misdirect = 0;             // acknowledged ops (LossUnderMisdirect)
   uint64_t read_errors = 0;
   uint64_t bad_sectors = 0;                // put on old files while the replica served
   uint64_t serving_read_errors = 0;        // reads and maps that met one while serving
@@ -146,7 +145,6 @@ class Simulation {
   // Opens the replica, once perhaps with read errors (it must then refuse, not start short),
   // and checks what it recovered.
   std::unique_ptr<Replica> Recover(Tally& tally) {
-    loss_under_misdirect_ = LossUnderMisdirect();
     if (random_() % 4 == 0) {
       const uint64_t failing_read = random_() % 40;
       auto reads = std::make_shared<std::atomic<uint64_t>>(0);
@@ -188,45 +186,6 @@ class Simulation {
     Check(**opened, tally);
     if (!::testing::Test::HasFailure()) CheckLookups(**opened, tally);
     return ::testing::Test::HasFailure() ? nullptr : std::move(*opened);
-  }
-
-  // Whether the last round's misdirected segment write explains a log that ends short: the
-  // two holes the log's format cannot close, where only the durable mark bounds the loss
-  // (recovery refuses a log shorter than it, and it is raised on an interval, not with each
-  // group). Counted apart:
-  // - backward: the write landed before its place, over the groups before it, and the crash
-  //   tore it so that its header did not land: the last acknowledged group fails its checks with
-  //   nothing valid after it, a torn tail to the reader;
-  // - forward: the write landed after its place, which stays zeros, and the next group (torn by
-  //   the crash, its header lost) overwrote the only copy: the log ends where the misdirected
-  //   group belonged.
-  bool LossUnderMisdirect() {
-    const Misdirected& misdirect = *last_misdirect_;
-    if (!misdirect.happened.load(std::memory_order_acquire)) return false;
-    MemoryStorage::SeeThroughBadSectors oracle;
-    absl::StatusOr<std::unique_ptr<wal::Directory>> directory =
-        wal::Directory::Open(kPath, /*writable=*/false, disk_);
-    if (!directory.ok()) return false;
-    const absl::StatusOr<wal::ScanResult> scanned = wal::ScanLog(
-        **directory, LogScanOptions(),
-        [](const wal::EntryHeader&, std::span<const std::byte>) { return absl::OkStatus(); });
-    if (!scanned.ok() || (*directory)->SegmentPath(scanned->end.segment_index) != misdirect.path) {
-      return false;
-    }
-    if (misdirect.to < misdirect.from) {
-      return scanned->torn_tail && scanned->torn_at.offset <= misdirect.to;
-    }
-    return scanned->end.offset == misdirect.from;
-  }
-
-  // The directory's durable mark, as the test's oracle reads it (0 without one).
-  uint64_t DurableMarkOp() {
-    MemoryStorage::SeeThroughBadSectors oracle;
-    absl::StatusOr<std::unique_ptr<wal::Directory>> directory =
-        wal::Directory::Open(kPath, /*writable=*/false, disk_);
-    if (!directory.ok()) return 0;
-    const absl::StatusOr<std::optional<wal::DurableMark>> mark = (*directory)->ReadDurableMark();
-    return mark.ok() && mark->has_value() ? (*mark)->op : 0;
   }
 
   // DataLoss for an I/O error, naming a file with a bad sector.
@@ -281,17 +240,6 @@ class Simulation {
   // Acknowledged ops survive; the state is the reference's after the logged batches.
   void Check(const Replica& replica, Tally& tally) {
     const uint64_t last_op = replica.last_op();
-    if (last_op < acknowledged_op_ && loss_under_misdirect_) {
-      std::printf(
-          "[   SIM    ] seed %lu: ops %lu to %lu, acknowledged, lost to a misdirected write "
-          "%s its place and a torn write (the durable mark: op %lu)\n",
-          static_cast<unsigned long>(seed_), static_cast<unsigned long>(last_op + 1),
-          static_cast<unsigned long>(acknowledged_op_),
-          last_misdirect_->to < last_misdirect_->from ? "before" : "after",
-          static_cast<unsigned long>(DurableMarkOp()));
-      tally.lost_under_misdirect += acknowledged_op_ - last_op;
-      acknowledged_op_ = last_op;
-    }
     ASSERT_GE(last_op, acknowledged_op_) << "seed " << seed_ << ": acknowledged ops lost";
     ASSERT_LE(last_op, planned_.size()) << "seed " << seed_ << ": ops nobody submitted";
     const std::vector<wal::EntryHeader> log = LogHeaders(last_op);
@@ -562,7 +510,6 @@ class Simulation {
   void ArmFaults(Tally& tally) {
     crashed_ = std::make_shared<std::atomic<bool>>(false);
     quiet_ = std::make_shared<std::atomic<bool>>(false);
-    last_misdirect_ = std::make_shared<Misdirected>();
     const uint64_t crash_at = 1 + random_() % 60;
     const uint64_t fail_kind = random_() % 6;  // 0: a sync fails, 1: the disk is full, 2: a
                                                // segment write lands elsewhere
@@ -577,10 +524,9 @@ class Simulation {
     if (fail_kind == 2) {
       const int64_t shift_blocks = static_cast<int64_t>(random_() % 7) - 3;
       auto writes = std::make_shared<std::atomic<uint64_t>>(0);
-      disk_.misdirect = [this, writes, shift_blocks, &tally, misdirected = misdirected_,
-                         quiet = quiet_,
-                         last = last_misdirect_](const std::string& path, uint64_t offset,
-                                                 uint64_t size_bytes) -> std::optional<uint64_t> {
+      disk_.misdirect = [writes, shift_blocks, &tally, misdirected = misdirected_, quiet = quiet_](
+                            const std::string& path, uint64_t offset,
+                            uint64_t size_bytes) -> std::optional<uint64_t> {
         if (quiet->load() || path.find("/wal-") == std::string::npos || shift_blocks == 0 ||
             writes->fetch_add(1) != 2) {
           return std::nullopt;
@@ -591,10 +537,6 @@ class Simulation {
         }
         ++tally.misdirected;
         misdirected->store(true);
-        last->path = path;
-        last->from = offset;
-        last->to = static_cast<uint64_t>(to);
-        last->happened.store(true, std::memory_order_release);
         return static_cast<uint64_t>(to);
       };
     }
@@ -647,18 +589,6 @@ class Simulation {
   std::shared_ptr<std::atomic<bool>> crashed_ = std::make_shared<std::atomic<bool>>(false);
   // A misdirected write happened since the seed began: recovery may then refuse.
   std::shared_ptr<std::atomic<bool>> misdirected_ = std::make_shared<std::atomic<bool>>(false);
-  // The last round's misdirected segment write: where it belonged and where it went (written
-  // on the log writer's thread, read once it has stopped).
-  struct Misdirected {
-    std::atomic<bool> happened{false};
-    std::string path;
-    uint64_t from = 0;
-    uint64_t to = 0;
-  };
-  std::shared_ptr<Misdirected> last_misdirect_ = std::make_shared<Misdirected>();
-  // The log, before this recovery, ends short where the last round's misdirected write
-  // explains it (LossUnderMisdirect).
-  bool loss_under_misdirect_ = false;
   MemoryStorage disk_;
   std::vector<std::vector<Transfer>> planned_;  // index op - 1; empty for ops 1 and 2
   // The state after the replica's last op: rebuilt from the log at each recovery, then given
@@ -692,8 +622,7 @@ TEST(Simulator, AcknowledgedOpsSurviveCrashesTornWritesAndDiskFaultsWithTheRefer
       "[   SIM    ] seeds %lu (all rounds: %lu; a small window: %lu, latency: %lu, checkpoints: "
       "%lu), crashes %lu (after a clean shutdown: %lu), "
       "failed syncs %lu, disk-full writes %lu, cold-store writes failed %lu (batches retried: "
-      "%lu), misdirected writes %lu (refused after: %lu; acknowledged ops lost to one and a "
-      "torn write, within the durable mark: %lu), "
+      "%lu), misdirected writes %lu (refused after: %lu), "
       "failed recoveries (read errors) %lu, bad sectors %lu (reads failed while serving: %lu, "
       "recoveries past one: %lu, refused naming the file: %lu), cold runs %lu (crashes in the "
       "cold store: %lu), lookups checked %lu (answered by old history: %lu), checkpoints checked "
@@ -705,11 +634,11 @@ TEST(Simulator, AcknowledgedOpsSurviveCrashesTornWritesAndDiskFaultsWithTheRefer
       n(tally.checkpoint_seeds), n(tally.crashes.load()), n(tally.clean_closes),
       n(tally.sync_failures.load()), n(tally.disk_full.load()), n(tally.cold_write_failures.load()),
       n(tally.retried), n(tally.misdirected.load()), n(tally.refused_after_misdirect),
-      n(tally.lost_under_misdirect), n(tally.read_errors), n(tally.bad_sectors),
-      n(tally.serving_read_errors), n(tally.recovered_over_bad_sector),
-      n(tally.refused_after_bad_sector), n(tally.cold_runs), n(tally.cold_crashes.load()),
-      n(tally.lookups), n(tally.history_lookups), n(tally.checkpoints), n(tally.torn_checkpoints),
-      n(tally.recoveries), n(tally.acknowledged), n(tally.lost_unacknowledged));
+      n(tally.read_errors), n(tally.bad_sectors), n(tally.serving_read_errors),
+      n(tally.recovered_over_bad_sector), n(tally.refused_after_bad_sector), n(tally.cold_runs),
+      n(tally.cold_crashes.load()), n(tally.lookups), n(tally.history_lookups),
+      n(tally.checkpoints), n(tally.torn_checkpoints), n(tally.recoveries), n(tally.acknowledged),
+      n(tally.lost_unacknowledged));
   EXPECT_GT(tally.crashes, 0u);
 }
 

@@ -2,6 +2,8 @@
 // never fails a group for want of space; while it cannot prepare one, the replica refuses
 // batches as "storage full" (nothing logged or applied) and takes them again by itself once
 // space comes back; a group that finds its segment full waits for the space and is written.
+// A disk that misdirects a write, then a crash that tears the next: the log ends cleanly where
+// acknowledged groups belong, and the durable mark, raised before each next group, refuses it.
 #include "wal/log_writer.h"
 
 #include <gtest/gtest.h>
@@ -176,6 +178,150 @@ TEST(Replica, AFullDiskRefusesBatchesUntilSpaceComesBackAndLosesNothing) {
   ASSERT_NE(replica, nullptr);
   EXPECT_EQ(replica->last_op(), acknowledged);
   EXPECT_EQ(replica->engine().ComputeStateHash(), reference.ComputeStateHash());
+}
+
+// The log writer on the in-memory disk, groups of one entry each, and the log as recovery
+// would see it after the crash the test arranges.
+struct MisdirectedLog {
+  MisdirectedLog() {
+    EXPECT_TRUE(storage.CreateDirectory("/memory-disk").ok());
+    EXPECT_TRUE(Directory::Init(kData, {.segment_size_bytes = kSegmentSizeMinBytes}, storage).ok());
+    auto opened = Directory::Open(kData, /*writable=*/true, storage);
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    directory = std::move(*opened);
+    segment = directory->SegmentPath(0);
+    WriterOptions options;
+    options.schema = replica::LogSchema();
+    options.use_io_uring = false;
+    options.buffer_bytes = uint64_t{2} << 20;
+    auto writer_opened = LogWriter::Open(*directory, LogPosition{}, 1, options);
+    EXPECT_TRUE(writer_opened.ok()) << writer_opened.status();
+    writer = std::move(*writer_opened);
+  }
+
+  // Appends op `op` with `events` transfers as a group of its own; whether it was acknowledged.
+  bool Write(uint64_t op, uint32_t events) {
+    // Not zeros, so a block of one group never reads like a block of another.
+    const std::vector<std::byte> bytes(events * sizeof(Transfer), static_cast<std::byte>(op));
+    const std::span<const std::byte> body = bytes;
+    EntryHeader header{};
+    header.operation = static_cast<uint8_t>(engine::Operation::kCreateTransfers);
+    header.event_count = events;
+    header.op = op;
+    header.timestamp_ns = op * 1'000'000;
+    header.previous_chain_hash = chain;
+    SealEntry(header, body);
+    chain = header.chain_hash;
+    writer->Append(header, body);
+    return writer->WaitDurable(op).ok();
+  }
+
+  // Bytes of the segment through the storage, past the test's own hooks.
+  void Put(uint64_t offset, std::span<const std::byte> bytes) {
+    auto file = storage.Open(segment, {.writable = true});
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE((*file)->Write(offset, bytes).ok());
+  }
+  std::vector<std::byte> Get(uint64_t offset) {
+    std::vector<std::byte> block(kBlockBytes);
+    auto file = storage.Open(segment, {});
+    EXPECT_TRUE(file.ok() && (*file)->Read(offset, block).ok());
+    return block;
+  }
+
+  // After the crash: what recovery says of the log against the durable mark.
+  absl::Status Recover() {
+    writer.reset();
+    directory.reset();
+    storage.Restart();
+    storage.fault = nullptr;
+    storage.misdirect = nullptr;
+    auto opened = Directory::Open(kData, /*writable=*/false, storage);
+    if (!opened.ok()) return opened.status();
+    auto log =
+        ScanLog(**opened, replica::LogScanOptions(),
+                [](const EntryHeader&, std::span<const std::byte>) { return absl::OkStatus(); });
+    if (!log.ok()) return log.status();
+    last_op = log->last_op;
+    auto mark = (*opened)->ReadDurableMark();
+    if (!mark.ok()) return mark.status();
+    return CheckDurableMark(**opened, *mark, *log);
+  }
+
+  // Segment writes (groups) go through here, in order from 1: `shift_blocks` for write
+  // `misdirected`; the crash comes at the sync of write `torn`, which lands without its
+  // first block (`header_was`: what that block held before the write).
+  void Arrange(int misdirected, int64_t shift_blocks, int torn) {
+    storage.misdirect = [this, misdirected, shift_blocks, torn](
+                            const std::string& path, uint64_t offset,
+                            uint64_t) -> std::optional<uint64_t> {
+      if (inside || path != segment) return std::nullopt;
+      ++writes;
+      uint64_t to = offset;
+      if (writes == misdirected) {
+        to = static_cast<uint64_t>(static_cast<int64_t>(offset) + shift_blocks * 4096);
+      }
+      if (writes == torn) {
+        inside = true;
+        torn_at = to;
+        header_was = Get(to);
+        inside = false;
+      }
+      return to;
+    };
+    storage.fault = [this, torn](std::string_view operation, const std::string& path) {
+      if (inside || operation != "sync" || path != segment || writes != torn) {
+        return absl::OkStatus();
+      }
+      inside = true;
+      Put(torn_at, header_was);  // the header's sector did not land
+      auto file = storage.Open(segment, {.writable = true});
+      EXPECT_TRUE(file.ok() && (*file)->Sync().ok());
+      storage.Crash();
+      return absl::UnavailableError("simulated: the machine stopped");
+    };
+  }
+
+  MemoryStorage storage;
+  std::unique_ptr<Directory> directory;
+  std::string segment;
+  std::unique_ptr<LogWriter> writer;
+  Hash128 chain{};
+  int writes = 0;
+  bool inside = false;  // the hooks' own reads and writes
+  uint64_t torn_at = 0;
+  std::vector<std::byte> header_was;
+  uint64_t last_op = 0;
+};
+
+// The disk sends group 2 (one block) two blocks on and reports it done: its place stays zeros.
+// Group 3 (two blocks), written at the place after it, covers the only copy, and the crash
+// tears it so that its header is lost: the log ends cleanly after op 1.
+TEST(LogWriter, AnAcknowledgedGroupSentForwardThenCoveredByATornWriteIsRefusedNotCut) {
+  MisdirectedLog log;
+  log.Arrange(/*misdirected=*/2, /*shift_blocks=*/2, /*torn=*/3);
+  ASSERT_TRUE(log.Write(1, 0));
+  ASSERT_TRUE(log.Write(2, 0));  // acknowledged: the disk said it was done
+  EXPECT_FALSE(log.Write(3, 40));
+  const absl::Status recovered = log.Recover();
+  EXPECT_EQ(log.last_op, 1u);
+  EXPECT_TRUE(absl::IsDataLoss(recovered)) << recovered;
+  EXPECT_NE(recovered.message().find("ops through 2 were made durable"), std::string::npos)
+      << recovered;
+}
+
+// Group 1 (three blocks) is acknowledged; the disk sends group 2 (two blocks) two blocks back,
+// over group 1's last two, and the crash tears it so that its header is lost: group 1 fails its
+// checks with nothing valid after it, a torn tail to the reader.
+TEST(LogWriter, AnAcknowledgedGroupOverwrittenByTheNextSentBackAndTornIsRefusedNotCut) {
+  MisdirectedLog log;
+  log.Arrange(/*misdirected=*/2, /*shift_blocks=*/-2, /*torn=*/2);
+  ASSERT_TRUE(log.Write(1, 70));
+  EXPECT_FALSE(log.Write(2, 40));
+  const absl::Status recovered = log.Recover();
+  EXPECT_EQ(log.last_op, 0u);
+  EXPECT_TRUE(absl::IsDataLoss(recovered)) << recovered;
+  EXPECT_NE(recovered.message().find("not torn by a crash"), std::string::npos) << recovered;
 }
 
 }  // namespace
