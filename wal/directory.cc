@@ -210,20 +210,26 @@ absl::StatusOr<std::optional<DurableRecord>> Directory::ReadDurableRecord() cons
   LEDGER_RETURN_IF_ERROR(file.status());
   LEDGER_ASSIGN_OR_RETURN(const uint64_t size, (*file)->Size());
   std::optional<DurableRecord> newest;
+  absl::Status unreadable;  // a slot on a sector that does not read: as good as torn
   for (uint64_t slot = 0; slot < kDurableSlotCount; ++slot) {
     DurableRecord record{};
     if (size < slot * kBlockBytes + sizeof(record)) break;
-    LEDGER_RETURN_IF_ERROR(
-        (*file)->Read(slot * kBlockBytes, std::as_writable_bytes(std::span(&record, 1))));
+    const absl::Status read =
+        (*file)->Read(slot * kBlockBytes, std::as_writable_bytes(std::span(&record, 1)));
+    if (absl::IsDataLoss(read)) {
+      unreadable = read;
+      continue;
+    }
+    LEDGER_RETURN_IF_ERROR(read);
     const bool valid = IsValid(record) && record.directory_id == identity_.directory_id &&
                        record.sequence % kDurableSlotCount == slot;
     if (valid && (!newest || record.sequence > newest->sequence)) newest = record;
   }
   if (!newest) {
     return absl::DataLossError(
-        absl::StrCat(path,
-                     " (how far the log was made durable) is damaged or not this "
-                     "directory's: the log's length cannot be checked"));
+        absl::StrCat(path, " (how far the log was made durable) is damaged or not this directory's",
+                     unreadable.ok() ? "" : absl::StrCat(" (", unreadable.message(), ")"),
+                     ": the log's length cannot be checked"));
   }
   return newest;
 }

@@ -124,6 +124,12 @@ class Storage {
       std::span<const std::span<std::byte>> buffers, bool fast_path);
 };
 
+// A failed system call on a file as a Status naming it: "read PATH: Input/output error". The
+// medium's errors (EIO, and a file system's own checksum failures) are DataLoss, as the
+// simulated disk's bad sectors are, so recovery refuses them as damage, naming the file; a full
+// disk is ResourceExhausted; a missing file NotFound.
+absl::Status ErrnoStatus(const std::string& what, const std::string& path, int error);
+
 // Write + Sync, named `name`: what any storage can do.
 std::unique_ptr<DurableWriter> NewSyncingWriter(std::string name);
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -200,6 +201,18 @@ INSTANTIATE_TEST_SUITE_P(Storages, StorageContract, ::testing::Values(true, fals
                            return param_info.param ? "Posix" : "Memory";
                          });
 
+TEST(PosixStorage, TheMediumsErrorsAreDataLossAndAFullDiskIsResourceExhausted) {
+  for (const int error : {EIO, EBADMSG, EUCLEAN}) {
+    const absl::Status status = ErrnoStatus("read", "/data/wal-0.seg", error);
+    EXPECT_TRUE(absl::IsDataLoss(status)) << status;
+    EXPECT_NE(status.message().find("read /data/wal-0.seg: "), std::string::npos) << status;
+  }
+  EXPECT_EQ(ErrnoStatus("read", "/data/x", EIO).message(), "read /data/x: Input/output error");
+  EXPECT_TRUE(absl::IsResourceExhausted(ErrnoStatus("write", "/data/x", ENOSPC)));
+  EXPECT_TRUE(absl::IsNotFound(ErrnoStatus("open", "/data/x", ENOENT)));
+  EXPECT_TRUE(absl::IsInternal(ErrnoStatus("open", "/data/x", EMFILE)));
+}
+
 TEST(MemoryStorage, CrashForgetsWhatWasNotSynced) {
   MemoryStorage storage;
   ASSERT_TRUE(storage.CreateDirectory("/d").ok());
@@ -292,6 +305,29 @@ TEST(MemoryStorage, ADirectoryWhoseIdentityDoesNotReadIsRefusedWithTheDisksError
   EXPECT_TRUE(absl::IsDataLoss(opened)) << opened;
   EXPECT_NE(opened.message().find("/d/data/LEDGER"), std::string_view::npos) << opened;
   EXPECT_NE(opened.message().find("Input/output error"), std::string_view::npos) << opened;
+}
+
+// A slot of the durable mark that does not read is as good as a torn one: the other slot holds;
+// with both unreadable the directory is refused, naming the file and the disk's error.
+TEST(MemoryStorage, ADurableSlotThatDoesNotReadLeavesTheOther) {
+  MemoryStorage storage;
+  ASSERT_TRUE(storage.CreateDirectory("/d").ok());
+  ASSERT_TRUE(
+      Directory::Init("/d/data", {.segment_size_bytes = kSegmentSizeMinBytes}, storage).ok());
+  auto directory = Directory::Open("/d/data", /*writable=*/true, storage);
+  ASSERT_TRUE(directory.ok());
+  const absl::StatusOr<uint64_t> sequence = (*directory)->WriteDurableMark({0, 7});
+  ASSERT_TRUE(sequence.ok());
+  const uint64_t newest_slot = *sequence % kDurableSlotCount;
+  ASSERT_TRUE(storage.MarkBadSectors("/d/data/DURABLE", (1 - newest_slot) * kBlockBytes, 1).ok());
+  auto mark = (*directory)->ReadDurableMark();
+  ASSERT_TRUE(mark.ok() && mark->has_value()) << mark.status();
+  EXPECT_EQ((*mark)->op, 7u);
+  ASSERT_TRUE(storage.MarkBadSectors("/d/data/DURABLE", newest_slot * kBlockBytes, 1).ok());
+  mark = (*directory)->ReadDurableMark();
+  EXPECT_TRUE(absl::IsDataLoss(mark.status())) << mark.status();
+  EXPECT_NE(mark.status().message().find("/d/data/DURABLE"), std::string_view::npos);
+  EXPECT_NE(mark.status().message().find("Input/output error"), std::string_view::npos);
 }
 
 TEST(MemoryStorage, LatencyPausesOperationsAndChangesNothingElse) {

@@ -22,8 +22,6 @@
 
 namespace ledger::wal {
 
-namespace {
-
 absl::Status ErrnoStatus(const std::string& what, const std::string& path, int error) {
   const std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(error));
   switch (error) {
@@ -38,10 +36,16 @@ absl::Status ErrnoStatus(const std::string& what, const std::string& path, int e
       return absl::ResourceExhaustedError(message);
     case EWOULDBLOCK:
       return absl::UnavailableError(message);
+    case EIO:
+    case EBADMSG:  // ext4's EFSBADCRC: a checksum of the file system's own failed
+    case EUCLEAN:  // ext4's and XFS's EFSCORRUPTED
+      return absl::DataLossError(message);
     default:
       return absl::InternalError(message);
   }
 }
+
+namespace {
 
 class PosixFile final : public File {
  public:
