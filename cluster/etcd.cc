@@ -95,9 +95,9 @@ class EtcdClient::Impl {
     }
     const size_t endpoint = (current_ + tries_done) % options_.endpoints.size();
     return CallOne(endpoint, path, body, timeout_ns)
-        .then([this, path = std::move(path), body = std::move(body), timeout_ns,
-               rotate_on_timeout, tries_done,
-               endpoint](absl::StatusOr<Answer> answer) mutable -> kj::Promise<absl::StatusOr<Answer>> {
+        .then([this, path = std::move(path), body = std::move(body), timeout_ns, rotate_on_timeout,
+               tries_done, endpoint](
+                  absl::StatusOr<Answer> answer) mutable -> kj::Promise<absl::StatusOr<Answer>> {
           const bool timed_out = absl::IsDeadlineExceeded(answer.status());
           if (answer.ok() || !(absl::IsUnavailable(answer.status()) || timed_out) ||
               (timed_out && !rotate_on_timeout)) {
@@ -128,7 +128,8 @@ class EtcdClient::Impl {
               const uint32_t status = response.statusCode;
               kj::Promise<kj::String> text = response.body->readAllText(limit);
               return text.attach(kj::mv(response.body)).then([status](kj::String reply) {
-                absl::StatusOr<Answer> answer = internal::ParseJsonObject(reply.asArray(), "etcd's answer");
+                absl::StatusOr<Answer> answer =
+                    internal::ParseJsonObject(reply.asArray(), "etcd's answer");
                 if (status != 200) {
                   return absl::StatusOr<Answer>(Refusal(status, answer.ok() ? &*answer : nullptr));
                 }
@@ -261,8 +262,8 @@ kj::Promise<absl::StatusOr<EtcdLeadership>> EtcdClient::Campaign(std::string ele
                                                                  int64_t lease, std::string value,
                                                                  uint64_t wait_ns) {
   // Cancelled by the timeout, the request's end cancels etcd's campaign, which deletes its key.
-  std::string body = absl::StrCat(R"({"name":")", Base64(election), R"(","lease":)",
-                                  Quoted(lease), R"(,"value":")", Base64(value), R"("})");
+  std::string body = absl::StrCat(R"({"name":")", Base64(election), R"(","lease":)", Quoted(lease),
+                                  R"(,"value":")", Base64(value), R"("})");
   return impl_->Call("/v3/election/campaign", std::move(body), wait_ns, false)
       .then([](absl::StatusOr<Answer> answer) -> absl::StatusOr<EtcdLeadership> {
         LEDGER_RETURN_IF_ERROR(answer.status());
@@ -270,8 +271,7 @@ kj::Promise<absl::StatusOr<EtcdLeadership>> EtcdClient::Campaign(std::string ele
       });
 }
 
-kj::Promise<absl::StatusOr<std::optional<EtcdKeyValue>>> EtcdClient::Leader(
-    std::string election) {
+kj::Promise<absl::StatusOr<std::optional<EtcdKeyValue>>> EtcdClient::Leader(std::string election) {
   std::string body = absl::StrCat(R"({"name":")", Base64(election), R"("})");
   return impl_->Call("/v3/election/leader", std::move(body))
       .then([](absl::StatusOr<Answer> answer) -> absl::StatusOr<std::optional<EtcdKeyValue>> {
@@ -288,10 +288,10 @@ kj::Promise<absl::StatusOr<std::optional<EtcdKeyValue>>> EtcdClient::Leader(
 }
 
 kj::Promise<absl::Status> EtcdClient::Resign(const EtcdLeadership& leadership) {
-  std::string body = absl::StrCat(R"({"leader":{"name":")", Base64(leadership.election),
-                                  R"(","key":")", Base64(leadership.key), R"(","rev":)",
-                                  Quoted(leadership.create_revision), R"(,"lease":)",
-                                  Quoted(leadership.lease), "}}");
+  std::string body =
+      absl::StrCat(R"({"leader":{"name":")", Base64(leadership.election), R"(","key":")",
+                   Base64(leadership.key), R"(","rev":)", Quoted(leadership.create_revision),
+                   R"(,"lease":)", Quoted(leadership.lease), "}}");
   return impl_->Call("/v3/election/resign", std::move(body))
       .then([](absl::StatusOr<Answer> answer) { return answer.status(); });
 }

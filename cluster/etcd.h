@@ -8,9 +8,9 @@
 //
 // Errors: Unavailable when no endpoint answered within the request timeout (every endpoint is
 // tried in turn, starting from the last that answered). A write that ends Unavailable is
-// indefinite (etcd may still apply it): what must happen once goes through PutIf. FailedPrecondition for etcd's own
-// refusals (an unknown or expired lease, for instance); DataLoss when an answer is not the JSON
-// etcd sends. A call never throws.
+// indefinite (etcd may still apply it): what must happen once goes through PutIf.
+// FailedPrecondition for etcd's own refusals (an unknown or expired lease, for instance); DataLoss
+// when an answer is not the JSON etcd sends. A call never throws.
 #pragma once
 
 #include <cstdint>

@@ -95,8 +95,8 @@ EtcdCondition LeadershipStands(const EtcdLeadership& leadership) {
 bool IsValidMemberName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -188,8 +188,9 @@ kj::Promise<void> GroupCoordinator::RenewLoop() {
 }
 
 kj::Promise<absl::StatusOr<StoredGroupConfig>> GroupCoordinator::ReadConfig() {
-  return etcd_.Get(ConfigKey()).then(
-      [](absl::StatusOr<std::optional<EtcdKeyValue>> stored) -> absl::StatusOr<StoredGroupConfig> {
+  return etcd_.Get(ConfigKey())
+      .then([](absl::StatusOr<std::optional<EtcdKeyValue>> stored)
+                -> absl::StatusOr<StoredGroupConfig> {
         LEDGER_RETURN_IF_ERROR(stored.status());
         StoredGroupConfig result;
         if (!stored->has_value()) return result;
@@ -210,8 +211,8 @@ kj::Promise<absl::StatusOr<GroupConfig>> GroupCoordinator::WriteIfStill(
       {ConfigKey(), EtcdCondition::Target::kModRevision, seen.mod_revision},
       LeadershipStands(leadership)};
   return etcd_.PutIf(std::move(conditions), ConfigKey(), EncodeGroupConfig(next))
-      .then([next = std::move(next)](absl::StatusOr<bool> written) mutable
-            -> absl::StatusOr<GroupConfig> {
+      .then([next = std::move(next)](
+                absl::StatusOr<bool> written) mutable -> absl::StatusOr<GroupConfig> {
         LEDGER_RETURN_IF_ERROR(written.status());
         if (!*written) {
           return absl::AbortedError(
@@ -260,17 +261,16 @@ absl::StatusOr<GroupConfig> GroupCoordinator::NextEpoch(const StoredGroupConfig&
 kj::Promise<absl::StatusOr<GroupConfig>> GroupCoordinator::SealEpoch(
     const EtcdLeadership& leadership, uint64_t last_op, const base::Hash128& chain_hash,
     bool may_bootstrap, int attempts_left) {
-  return ReadConfig().then([this, leadership, last_op, chain_hash, may_bootstrap, attempts_left](
-                               absl::StatusOr<StoredGroupConfig> seen)
+  return ReadConfig().then([this, leadership, last_op, chain_hash, may_bootstrap,
+                            attempts_left](absl::StatusOr<StoredGroupConfig> seen)
                                -> kj::Promise<absl::StatusOr<GroupConfig>> {
     if (!seen.ok()) return absl::StatusOr<GroupConfig>(seen.status());
-    absl::StatusOr<GroupConfig> next = NextEpoch(*seen, leadership, last_op, chain_hash,
-                                                 may_bootstrap);
+    absl::StatusOr<GroupConfig> next =
+        NextEpoch(*seen, leadership, last_op, chain_hash, may_bootstrap);
     if (!next.ok()) return kj::mv(next);
     return WriteIfStill(leadership, *seen, *std::move(next))
-        .then([this, leadership, last_op, chain_hash, may_bootstrap,
-               attempts_left](absl::StatusOr<GroupConfig> sealed)
-                  -> kj::Promise<absl::StatusOr<GroupConfig>> {
+        .then([this, leadership, last_op, chain_hash, may_bootstrap, attempts_left](
+                  absl::StatusOr<GroupConfig> sealed) -> kj::Promise<absl::StatusOr<GroupConfig>> {
           if (absl::IsAborted(sealed.status()) && attempts_left > 1) {
             return SealEpoch(leadership, last_op, chain_hash, may_bootstrap, attempts_left - 1);
           }
@@ -286,8 +286,8 @@ kj::Promise<absl::StatusOr<GroupConfig>> GroupCoordinator::SetInSync(
                            -> kj::Promise<absl::StatusOr<GroupConfig>> {
     if (!seen.ok()) return absl::StatusOr<GroupConfig>(seen.status());
     if (!seen->config.has_value() || seen->config->epoch != leadership.create_revision) {
-      return absl::StatusOr<GroupConfig>(absl::FailedPreconditionError(absl::StrCat(
-          "epoch ", leadership.create_revision, " is not the group's any more")));
+      return absl::StatusOr<GroupConfig>(absl::FailedPreconditionError(
+          absl::StrCat("epoch ", leadership.create_revision, " is not the group's any more")));
     }
     GroupConfig next = *seen->config;
     next.in_sync = std::move(in_sync);

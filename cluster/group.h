@@ -48,8 +48,8 @@ struct GroupMember {
 };
 
 struct GroupConfig {
-  int64_t epoch = 0;     // the sealing leader's key's create revision
-  std::string leader;    // its name
+  int64_t epoch = 0;      // the sealing leader's key's create revision
+  std::string leader;     // its name
   uint64_t start_op = 0;  // the leader's last op when it sealed the epoch
   // start_op's chain hash: a follower keeps its log through start_op if its own entry there has
   // this hash, and drops what follows (written under an older epoch, never acknowledged).

@@ -45,9 +45,7 @@ size_t LimitOf(uint32_t limit, size_t out_size) {
   return limit == 0 ? out_size : std::min<size_t>(limit, out_size);
 }
 
-uint64_t IdCount(const Run& run) {
-  return run.Count<IdEntry>(RunSection::kIds);
-}
+uint64_t IdCount(const Run& run) { return run.Count<IdEntry>(RunSection::kIds); }
 
 // Inserts a run's ids into `filter`; a run opened from disk gets its fences from the same pass
 // (before any reader).
@@ -162,8 +160,8 @@ absl::Status ColdStore::LoadIds() {
 }
 
 absl::StatusOr<std::unique_ptr<ColdStore>> ColdStore::OpenWith(const std::string& directory,
-                                                               wal::Storage& storage,
-                                                               bool writable, bool load_ids) {
+                                                               wal::Storage& storage, bool writable,
+                                                               bool load_ids) {
   std::unique_ptr<ColdStore> store(new ColdStore(directory, storage));
   store->writable_ = writable;
   absl::StatusOr<std::vector<std::string>> names = storage.List(directory);
@@ -234,8 +232,8 @@ absl::StatusOr<WrittenRun> ColdStore::Write(const ColdFacts& facts) {
     return absl::FailedPreconditionError("cold store: the last run written is not published");
   }
   if (facts.begin_ns > end_ns_ && !runs_.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cold store: facts from ", facts.begin_ns, " would leave a gap after ", end_ns_));
+    return absl::FailedPreconditionError(absl::StrCat("cold store: facts from ", facts.begin_ns,
+                                                      " would leave a gap after ", end_ns_));
   }
   // What the store holds already is left out (the facts' first part after a restore).
   const auto first_new = [this](const auto& list, auto time_of) {
@@ -270,8 +268,8 @@ absl::StatusOr<WrittenRun> ColdStore::WriteNewRun(const internal::RunFacts& run_
   if (scratch_ == nullptr) scratch_ = std::make_unique<internal::RunScratch>();
   LEDGER_RETURN_IF_ERROR(internal::WriteRun(storage_, directory_, sequence, run_facts, *scratch_));
   WrittenRun written;
-  LEDGER_ASSIGN_OR_RETURN(written.run,
-                          Run::Open(storage_, absl::StrCat(directory_, "/", RunFileName(sequence))));
+  LEDGER_ASSIGN_OR_RETURN(
+      written.run, Run::Open(storage_, absl::StrCat(directory_, "/", RunFileName(sequence))));
   written.transfer_count = run_facts.transfers.size();
   written.failure_count = run_facts.failures.size();
   const std::span<const IdEntry> ids = scratch_->ids;  // the run's, sorted, in memory
@@ -296,9 +294,8 @@ absl::StatusOr<WrittenRun> ColdStore::WriteNewRun(const internal::RunFacts& run_
     runs.push_back(written.run.get());
     const internal::IdFilter& filter =
         written.grown_filter != nullptr ? *written.grown_filter : *filter_;
-    const uint64_t capacity_ids = written.grown_filter != nullptr
-                                      ? written.grown_filter_capacity_ids
-                                      : filter_capacity_ids_;
+    const uint64_t capacity_ids =
+        written.grown_filter != nullptr ? written.grown_filter_capacity_ids : filter_capacity_ids_;
     // Not saving it costs only the next open's time: the run is durable either way.
     if (internal::SaveIds(storage_, directory_, filter, capacity_ids, runs).ok()) {
       saved_id_count_ = id_count;
@@ -339,9 +336,9 @@ absl::Status ColdStore::Verify() const {
     }));
     if (missing.has_value()) {
       return absl::DataLossError(absl::StrCat(
-          "cold store ", directory_, ": the id filter lacks an id of run ",
-          run->header().sequence, " (", missing->hi, ":", missing->lo, "); ",
-          internal::kFilterFileName, " is wrong: delete it, the next start reads the runs' ids"));
+          "cold store ", directory_, ": the id filter lacks an id of run ", run->header().sequence,
+          " (", missing->hi, ":", missing->lo, "); ", internal::kFilterFileName,
+          " is wrong: delete it, the next start reads the runs' ids"));
     }
   }
   return absl::OkStatus();
@@ -435,8 +432,8 @@ size_t AccountTransfersIn(const Runs& runs, const AccountFilter& filter, std::sp
     });
     Walk(begin, end, reversed, [&](uint64_t i) {
       if (count >= limit) return false;
-      const Transfer& t = run.At<Transfer>(
-          RunSection::kTransfers, run.At<AccountEntry>(RunSection::kAccounts, i).position);
+      const Transfer& t = run.At<Transfer>(RunSection::kTransfers,
+                                           run.At<AccountEntry>(RunSection::kAccounts, i).position);
       const bool side = (t.debit_account_id == filter.account_id && debits) ||
                         (t.credit_account_id == filter.account_id && credits);
       const uint64_t value_ns = ValueTimeOf(t);
@@ -500,8 +497,9 @@ void ColdStore::ReadAhead(const ReadAheadIds& ids, ReadAheadAnswers& answers) co
     if (!published.MayHold(id)) continue;
     look_up(id);
     for (const Run* run : runs) {
-      (void)LowerBound<ResolutionEntry>(*run, RunSection::kResolutions,
-                                        [&id](const ResolutionEntry& e) { return e.pending_id < id; });
+      (void)LowerBound<ResolutionEntry>(
+          *run, RunSection::kResolutions,
+          [&id](const ResolutionEntry& e) { return e.pending_id < id; });
       (void)LowerBound<ReversalEntry>(*run, RunSection::kReversals,
                                       [&id](const ReversalEntry& e) { return e.reverses_id < id; });
     }
@@ -522,8 +520,9 @@ std::optional<ColdTransfer> ColdStore::FindTransfer(const TransferId& id,
   if (ids_loaded_.load(std::memory_order_acquire) && !filter_->MayContain(id)) return std::nullopt;
   if (answers_ != nullptr) {
     const auto& answers = answers_->answers_;
-    const auto answer = std::lower_bound(answers.begin(), answers.end(), id,
-                                         [](const auto& a, const TransferId& b) { return a.id < b; });
+    const auto answer =
+        std::lower_bound(answers.begin(), answers.end(), id,
+                         [](const auto& a, const TransferId& b) { return a.id < b; });
     if (answer != answers.end() && answer->id == id) {
       // Ids are unique across runs: found once is found for good; else only the newer runs.
       std::optional<ColdTransfer> found = answer->found;
@@ -592,8 +591,7 @@ ColdReversals ColdStore::FindReversals(const TransferId& id, uint64_t before_ns,
   return reversals;
 }
 
-size_t ColdStore::GetAccountTransfers(const AccountFilter& filter,
-                                      std::span<Transfer> out) const {
+size_t ColdStore::GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const {
   return AccountTransfersIn(runs_, filter, out);
 }
 
@@ -647,9 +645,9 @@ size_t ColdStore::QueryTransfers(const QueryFilter& filter, std::span<Transfer> 
   size_t count = 0;
   WalkRuns(runs_, filter.reversed, [&](const Run& run) {
     if (!Overlaps(run, filter.timestamp_min_ns, max_ns)) return count < limit;
-    const uint64_t begin = LowerBound<Transfer>(run, RunSection::kTransfers, [&](const Transfer& t) {
-      return t.timestamp_ns < filter.timestamp_min_ns;
-    });
+    const uint64_t begin = LowerBound<Transfer>(
+        run, RunSection::kTransfers,
+        [&](const Transfer& t) { return t.timestamp_ns < filter.timestamp_min_ns; });
     const uint64_t end = LowerBound<Transfer>(
         run, RunSection::kTransfers, [&](const Transfer& t) { return t.timestamp_ns <= max_ns; });
     Walk(begin, std::max(begin, end), filter.reversed, [&](uint64_t i) {

@@ -99,7 +99,7 @@ class PublishedRuns {
 
  private:
   friend class ColdStore;
-  std::vector<const internal::Run*> runs_;  // by sequence
+  std::vector<const internal::Run*> runs_;            // by sequence
   std::shared_ptr<const internal::IdFilter> filter_;  // null: not loaded yet (search every run)
 };
 
@@ -147,9 +147,9 @@ class ColdStore final : public engine::ColdReader {
   // Makes the facts the store lacks durable as the next run (those booked before end_ns() it
   // holds already, and failures whose id it has; engine/cold.h's ColdFacts says why they come
   // again). When it holds them all (a replay over a store written before), writes nothing and
-  // returns a WrittenRun without a run, which Publish takes as well. FailedPrecondition when facts.begin_ns is past end_ns() (a gap), or a written run
-  // is not yet published; I/O errors as they come (nothing is then visible, and the next Open
-  // removes the leftovers).
+  // returns a WrittenRun without a run, which Publish takes as well. FailedPrecondition when
+  // facts.begin_ns is past end_ns() (a gap), or a written run is not yet published; I/O errors as
+  // they come (nothing is then visible, and the next Open removes the leftovers).
   absl::StatusOr<WrittenRun> Write(const engine::ColdFacts& facts);
   // Also lets the pages lookups have touched in the mapped runs leave the process's resident
   // memory (they stay in the page cache): RSS is the store's memory, not what was read.
@@ -186,12 +186,10 @@ class ColdStore final : public engine::ColdReader {
                                         uint64_t before_ns) const override;
   engine::ColdReversals FindReversals(const TransferId& id, uint64_t before_ns,
                                       std::span<TransferId> ids_out) const override;
-  size_t GetAccountTransfers(const AccountFilter& filter,
-                             std::span<Transfer> out) const override;
+  size_t GetAccountTransfers(const AccountFilter& filter, std::span<Transfer> out) const override;
   size_t GetAccountBalances(const AccountFilter& filter,
                             std::span<AccountBalance> out) const override;
-  size_t QueryTransfers(const QueryFilter& filter,
-                        std::span<Transfer> out) const override;
+  size_t QueryTransfers(const QueryFilter& filter, std::span<Transfer> out) const override;
 
  private:
   ColdStore(std::string directory, wal::Storage& storage);
@@ -201,8 +199,8 @@ class ColdStore final : public engine::ColdReader {
   absl::Status AddRun(std::unique_ptr<internal::Run> run);
   absl::StatusOr<WrittenRun> WriteNewRun(const internal::RunFacts& run_facts);
   // A filter of every published id and those in `extra`, sized for them (*capacity_ids).
-  absl::StatusOr<std::unique_ptr<internal::IdFilter>> BuildFilter(
-      std::span<const IdEntry> extra, uint64_t* capacity_ids) const;
+  absl::StatusOr<std::unique_ptr<internal::IdFilter>> BuildFilter(std::span<const IdEntry> extra,
+                                                                  uint64_t* capacity_ids) const;
   std::optional<engine::ColdTransfer> FindAnywhere(const TransferId& id) const;
 
   std::string directory_;
@@ -226,7 +224,7 @@ class ColdStore final : public engine::ColdReader {
   uint64_t leftover_count_ = 0;
   mutable std::atomic<uint64_t> run_searches_{0};
   const ReadAheadAnswers* answers_ = nullptr;  // UseAnswers'
-  std::atomic<bool> ids_loaded_{false};         // filter_ and every run's fences are set
+  std::atomic<bool> ids_loaded_{false};        // filter_ and every run's fences are set
 };
 
 }  // namespace ledger::cold

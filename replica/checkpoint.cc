@@ -44,9 +44,9 @@ std::string Hex(std::span<const uint8_t> bytes) {
 // The signed text: everything before " hmac=".
 std::string SignedText(uint64_t op, const wal::Hash128& chain_hash, uint64_t timestamp_ns) {
   char chain[33];
-  std::snprintf(chain, sizeof(chain), "%016" PRIx64 "%016" PRIx64, chain_hash.high,
-                chain_hash.low);
-  return absl::StrCat(std::string(kPrefix), "op=", op, " chain=", chain, " timestamp_ns=", timestamp_ns);
+  std::snprintf(chain, sizeof(chain), "%016" PRIx64 "%016" PRIx64, chain_hash.high, chain_hash.low);
+  return absl::StrCat(std::string(kPrefix), "op=", op, " chain=", chain,
+                      " timestamp_ns=", timestamp_ns);
 }
 
 std::array<uint8_t, 32> Mac(const std::vector<uint8_t>& key, std::string_view text) {
@@ -108,7 +108,8 @@ std::string FormatCheckpoint(const Checkpoint& checkpoint) {
 absl::StatusOr<Checkpoint> ParseCheckpoint(const std::vector<uint8_t>& key, std::string_view line) {
   const size_t mac_at = line.find(kMacField);
   const auto malformed = [&] {
-    return absl::InvalidArgumentError(absl::StrCat("not a checkpoint line: \"", std::string(line), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a checkpoint line: \"", std::string(line), "\""));
   };
   if (!line.starts_with(kPrefix) || mac_at == std::string_view::npos) return malformed();
   Checkpoint checkpoint;

@@ -131,15 +131,14 @@ absl::Status SnapshotImage::ReadColdRun(size_t index, uint64_t offset,
 
 Installation::~Installation() = default;
 
-absl::StatusOr<std::unique_ptr<Installation>> Installation::Begin(
-    const wal::Directory& directory) {
+absl::StatusOr<std::unique_ptr<Installation>> Installation::Begin(const wal::Directory& directory) {
   LEDGER_REQUIRE(directory.writable());
   LEDGER_RETURN_IF_ERROR(AbandonInstall(directory));
   LEDGER_ASSIGN_OR_RETURN(const std::string held, WhatItHolds(directory));
   if (!held.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "a snapshot is installed only on a directory that holds nothing yet; ", directory.path(),
-        " holds ", held));
+    return absl::FailedPreconditionError(
+        absl::StrCat("a snapshot is installed only on a directory that holds nothing yet; ",
+                     directory.path(), " holds ", held));
   }
   LEDGER_RETURN_IF_ERROR(directory.SetInstallPending(true));
   return std::unique_ptr<Installation>(new Installation(directory));
@@ -157,8 +156,8 @@ absl::Status Installation::StartColdRun(uint64_t sequence, uint64_t size_bytes) 
     if (!created.ok() && !absl::IsAlreadyExists(created)) return created;
     LEDGER_RETURN_IF_ERROR(directory_.SyncDirectory());
   }
-  const std::string path = absl::StrCat(cold_directory, "/", cold::RunFileName(sequence),
-                                        cold::kTemporarySuffix);
+  const std::string path =
+      absl::StrCat(cold_directory, "/", cold::RunFileName(sequence), cold::kTemporarySuffix);
   LEDGER_ASSIGN_OR_RETURN(run_file_, storage.Open(path, {.writable = true, .create_new = true}));
   run_sequence_ = sequence;
   run_size_bytes_ = size_bytes;
@@ -178,8 +177,8 @@ absl::Status Installation::WriteColdRun(std::span<const std::byte> bytes) {
 absl::Status Installation::EndColdRun() {
   if (run_file_ == nullptr || run_written_bytes_ != run_size_bytes_) {
     return absl::InvalidArgumentError(absl::StrCat("cold run ", run_sequence_, " got ",
-                                                   run_written_bytes_, " of its ",
-                                                   run_size_bytes_, " bytes"));
+                                                   run_written_bytes_, " of its ", run_size_bytes_,
+                                                   " bytes"));
   }
   LEDGER_RETURN_IF_ERROR(run_file_->Sync());
   run_file_.reset();
@@ -203,12 +202,13 @@ absl::Status Installation::Finish(uint64_t op, const wal::Hash128& chain_hash,
   }
   std::unique_ptr<cold::ColdStore> store;
   if (options.hot_transfers > 0 || next_sequence_ > 1) {
-    LEDGER_ASSIGN_OR_RETURN(store,
-                            cold::ColdStore::Open(ColdDirectoryOf(directory_), directory_.storage()));
+    LEDGER_ASSIGN_OR_RETURN(
+        store, cold::ColdStore::Open(ColdDirectoryOf(directory_), directory_.storage()));
     LEDGER_RETURN_IF_ERROR(store->Verify());  // every chunk: the runs came over the network
   }
   options.cold = options.hot_transfers > 0 ? store.get() : nullptr;
-  absl::StatusOr<std::unique_ptr<engine::Engine>> engine = engine::Engine::Restore(options, sections);
+  absl::StatusOr<std::unique_ptr<engine::Engine>> engine =
+      engine::Engine::Restore(options, sections);
   if (!engine.ok()) {
     return absl::DataLossError(
         absl::StrCat("the snapshot sent does not restore: ", engine.status().message()));

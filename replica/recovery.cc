@@ -97,29 +97,28 @@ absl::StatusOr<Recovered> Recover(const Directory& directory, const RecoveryOpti
   bool snapshot_linked = snapshot_op == 0;
   LEDGER_ASSIGN_OR_RETURN(
       recovered.log,
-      wal::ScanLog(directory, scan_options,
-              [&](const EntryHeader& header, std::span<const std::byte> body) -> absl::Status {
-                // The snapshot must sit on the log's chain: its op's entry carries its chain
-                // hash, or (when that entry's segment is archived) the next entry links to it.
-                const bool at_snapshot = header.op == snapshot_op;
-                const bool after_archived_snapshot =
-                    snapshot_op > 0 && !snapshot_linked && header.op == snapshot_op + 1;
-                if (at_snapshot || after_archived_snapshot) {
-                  const Hash128& link =
-                      at_snapshot ? header.chain_hash : header.previous_chain_hash;
-                  if (link != snapshot_chain_hash) {
-                    return absl::DataLossError(absl::StrCat(
-                        "snapshot at op ", snapshot_op, " does not match the log's chain there"));
-                  }
-                  snapshot_linked = true;
-                }
-                if (header.op <= snapshot_op) return absl::OkStatus();
-                ++recovered.replayed_entries;
-                if (options.before_entry) LEDGER_RETURN_IF_ERROR(options.before_entry(engine, header));
-                LEDGER_RETURN_IF_ERROR(internal::ApplyEntry(engine, header, body));
-                return options.after_entry ? options.after_entry(engine, header)
-                                           : absl::OkStatus();
-              }));
+      wal::ScanLog(
+          directory, scan_options,
+          [&](const EntryHeader& header, std::span<const std::byte> body) -> absl::Status {
+            // The snapshot must sit on the log's chain: its op's entry carries its chain
+            // hash, or (when that entry's segment is archived) the next entry links to it.
+            const bool at_snapshot = header.op == snapshot_op;
+            const bool after_archived_snapshot =
+                snapshot_op > 0 && !snapshot_linked && header.op == snapshot_op + 1;
+            if (at_snapshot || after_archived_snapshot) {
+              const Hash128& link = at_snapshot ? header.chain_hash : header.previous_chain_hash;
+              if (link != snapshot_chain_hash) {
+                return absl::DataLossError(absl::StrCat("snapshot at op ", snapshot_op,
+                                                        " does not match the log's chain there"));
+              }
+              snapshot_linked = true;
+            }
+            if (header.op <= snapshot_op) return absl::OkStatus();
+            ++recovered.replayed_entries;
+            if (options.before_entry) LEDGER_RETURN_IF_ERROR(options.before_entry(engine, header));
+            LEDGER_RETURN_IF_ERROR(internal::ApplyEntry(engine, header, body));
+            return options.after_entry ? options.after_entry(engine, header) : absl::OkStatus();
+          }));
   const ScanResult& log = recovered.log;
   if (log.archived_start && log.first_op > snapshot_op + 1) {
     return absl::DataLossError(absl::StrCat("segments before op ", log.first_op,

@@ -35,15 +35,14 @@ struct RecoveryOptions {
 
 struct Recovered {
   std::unique_ptr<engine::Engine> engine;
-  wal::ScanResult log;            // what the scan found (end, last op, chain, torn tail)
+  wal::ScanResult log;       // what the scan found (end, last op, chain, torn tail)
   uint64_t snapshot_op = 0;  // 0: started from an empty engine
   uint64_t replayed_entries = 0;
   internal::ExtentChain extent_chain;  // the snapshot's extents, which the next one shares
-  std::vector<std::string> notes;  // snapshots skipped, tail cut: for the operator's log
+  std::vector<std::string> notes;      // snapshots skipped, tail cut: for the operator's log
 };
 
-absl::StatusOr<Recovered> Recover(const wal::Directory& directory,
-                                  const RecoveryOptions& options);
+absl::StatusOr<Recovered> Recover(const wal::Directory& directory, const RecoveryOptions& options);
 
 // One snapshot file read with its extents, checked and restored into an engine
 // (Engine::Restore trusts nothing).

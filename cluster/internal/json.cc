@@ -15,8 +15,7 @@ absl::Status Malformed(std::string_view name, std::string_view problem) {
 
 }  // namespace
 
-absl::StatusOr<JsonDocument> ParseJsonObject(kj::ArrayPtr<const char> text,
-                                             std::string_view what) {
+absl::StatusOr<JsonDocument> ParseJsonObject(kj::ArrayPtr<const char> text, std::string_view what) {
   JsonDocument document{kj::heap<capnp::MallocMessageBuilder>(), {}};
   Json::Builder root = document.message->initRoot<Json>();
   kj::Maybe<kj::Exception> error =
@@ -77,8 +76,8 @@ absl::StatusOr<std::string> BytesMember(Json::Reader object, std::string_view na
 }
 
 std::string Base64(std::string_view bytes) {
-  kj::String text = kj::encodeBase64(
-      kj::arrayPtr(reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()));
+  kj::String text =
+      kj::encodeBase64(kj::arrayPtr(reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()));
   return std::string(text.cStr(), text.size());
 }
 

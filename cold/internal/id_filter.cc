@@ -9,9 +9,8 @@ namespace {
 
 // Odd multipliers that spread the hash's low word over each word's 64 bits (Parquet's salts,
 // widened).
-constexpr uint64_t kSalts[8] = {0x47b6137b44974d91ULL, 0x8824ad5ba2b7289dULL,
-                                0x705495c72df1424bULL, 0x9efc49475c6bfb31ULL,
-                                0x44974d9147b6137bULL, 0xa2b7289d8824ad5bULL,
+constexpr uint64_t kSalts[8] = {0x47b6137b44974d91ULL, 0x8824ad5ba2b7289dULL, 0x705495c72df1424bULL,
+                                0x9efc49475c6bfb31ULL, 0x44974d9147b6137bULL, 0xa2b7289d8824ad5bULL,
                                 0x2df1424b705495c7ULL, 0x5c6bfb319efc4947ULL};
 constexpr uint64_t kSeed = 0x636f6c6466696c74ULL;  // "coldfilt": not the index's seed
 
@@ -29,9 +28,7 @@ IdFilter::IdFilter(uint64_t id_capacity)
   }
 }
 
-uint64_t IdFilter::HashOf(const TransferId& id) {
-  return base::HashWords64(id.lo, id.hi, kSeed);
-}
+uint64_t IdFilter::HashOf(const TransferId& id) { return base::HashWords64(id.lo, id.hi, kSeed); }
 
 std::atomic<uint64_t>* IdFilter::BlockOf(uint64_t hash) const {
   // The high word picks the block (multiply-shift: no division), the low word the bits.

@@ -131,7 +131,7 @@ class Run {
   std::shared_ptr<const std::byte> bytes_;
   std::span<const Hash128> checksums_;
   std::unique_ptr<std::atomic<uint64_t>[]> checked_;  // one bit per chunk
-  uint64_t chunk_bytes_ = kChunkBytes;  // the header's (version 1: 64 KiB)
+  uint64_t chunk_bytes_ = kChunkBytes;                // the header's (version 1: 64 KiB)
   std::vector<TransferId> fences_;
   std::atomic<bool> has_fences_{false};
 };

@@ -30,10 +30,9 @@ absl::Status CommitGate::Wait(uint64_t op) {
   if (!replicated_) return absl::OkStatus();
   std::unique_lock lock(mutex_);
   const uint64_t interrupts = interrupts_;
-  const bool advanced =
-      advanced_.wait_for(lock, std::chrono::milliseconds(kGroupCommitWaitMaxMs), [&] {
-        return stopped_ || interrupts_ != interrupts || group_committed_op_ >= op;
-      });
+  const bool advanced = advanced_.wait_for(
+      lock, std::chrono::milliseconds(kGroupCommitWaitMaxMs),
+      [&] { return stopped_ || interrupts_ != interrupts || group_committed_op_ >= op; });
   if (group_committed_op_ >= op) return absl::OkStatus();
   if (stopped_) {
     return absl::CancelledError(absl::StrCat("closing before the group committed op ", op,

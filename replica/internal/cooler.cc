@@ -73,7 +73,8 @@ void Cooler::AfterBatch(engine::Engine& engine, uint64_t op, uint64_t fact_count
   if (!evict_steps_ns_.empty() && engine.hot_transfer_count() < options_.hot_transfers / 4 * 3) {
     return;
   }
-  if (const std::optional<uint64_t> boundary = TakeBoundary(durable_op, options_.hot_transfers / 4)) {
+  if (const std::optional<uint64_t> boundary =
+          TakeBoundary(durable_op, options_.hot_transfers / 4)) {
     StartWrite(engine, *boundary);
   }
 }

@@ -29,7 +29,7 @@
 namespace ledger::replica::internal {
 
 struct CoolerOptions {
-  uint64_t hot_transfers = 0;  // the engine's window (EngineOptions::hot_transfers)
+  uint64_t hot_transfers = 0;                 // the engine's window (EngineOptions::hot_transfers)
   std::function<void(std::string_view)> log;  // write failures; may be empty
 };
 
@@ -68,8 +68,8 @@ class Cooler {
  private:
   struct Mark {
     uint64_t op;
-    uint64_t end_ns;       // the engine's last timestamp after it, + 1
-    uint64_t fact_total;   // facts up to and including it
+    uint64_t end_ns;      // the engine's last timestamp after it, + 1
+    uint64_t fact_total;  // facts up to and including it
   };
 
   // The newest mark at or below durable_op that leaves at least keep_facts after it and
@@ -91,8 +91,8 @@ class Cooler {
   CoolerOptions options_;
   std::deque<Mark> marks_;
   uint64_t fact_total_ = 0;
-  uint64_t exported_fact_total_ = 0;  // fact_total_ at the last boundary taken
-  uint64_t evict_before_ns_ = 0;  // published, not yet evicted below it
+  uint64_t exported_fact_total_ = 0;     // fact_total_ at the last boundary taken
+  uint64_t evict_before_ns_ = 0;         // published, not yet evicted below it
   std::deque<uint64_t> evict_steps_ns_;  // on the way there, rising; the last is it
   uint64_t runs_written_ = 0;
 
@@ -100,12 +100,12 @@ class Cooler {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  engine::ColdFacts facts_;          // exported, kept until written (a failed write retries)
-  bool writing_ = false;             // facts_ handed to the thread
+  engine::ColdFacts facts_;  // exported, kept until written (a failed write retries)
+  bool writing_ = false;     // facts_ handed to the thread
   bool stopping_ = false;
   std::optional<absl::StatusOr<cold::WrittenRun>> result_;
   std::atomic<bool> has_result_{false};  // result_ is set: Settle need not lock to find out
-  uint64_t retry_after_batches_ = 0;  // after a failed write
+  uint64_t retry_after_batches_ = 0;     // after a failed write
   std::thread thread_;
 };
 

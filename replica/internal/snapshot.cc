@@ -91,8 +91,8 @@ absl::Status TakeNewest(const wal::LoadedSnapshot& extent, const std::string& pa
     if (section.kind != static_cast<uint32_t>(kind)) continue;
     if (section.record_size_bytes != record_size_bytes ||
         section.bytes.size() / record_size_bytes < count) {
-      return absl::DataLossError(absl::StrCat(
-          path, ": section ", section.kind, " holds fewer records than its snapshot names"));
+      return absl::DataLossError(absl::StrCat(path, ": section ", section.kind,
+                                              " holds fewer records than its snapshot names"));
     }
     sections.push_back({kind, record_size_bytes, section.bytes.last(count * record_size_bytes)});
     return absl::OkStatus();
@@ -107,8 +107,7 @@ absl::Status TakeNewest(const wal::LoadedSnapshot& extent, const std::string& pa
 engine::CaptureOptions SnapshotWriter::NextCapture() const {
   if (chain_.extents.empty() || chain_.extents.size() >= extents_max_) return {};
   // Changes from the extents' end on; all retained ones when the extents hold none.
-  return {chain_.through_timestamp_ns,
-          chain_.changes_in_extents ? chain_.change_sequence_next : 0};
+  return {chain_.through_timestamp_ns, chain_.changes_in_extents ? chain_.change_sequence_next : 0};
 }
 
 absl::Status SnapshotWriter::Write(const engine::EngineSnapshot& image, uint64_t op,
@@ -138,9 +137,8 @@ absl::Status SnapshotWriter::Write(const engine::EngineSnapshot& image, uint64_t
   // than the feed is long), no later snapshot shares any of them: they go into the snapshot
   // file, so the extents carry no changes only a pruned snapshot needed (recovery reads every
   // extent it names whole), and the next capture takes the whole feed again.
-  const uint64_t new_changes =
-      image.change_sequence_next() - std::min(chain_.change_sequence_next,
-                                              image.change_sequence_next());
+  const uint64_t new_changes = image.change_sequence_next() -
+                               std::min(chain_.change_sequence_next, image.change_sequence_next());
   const bool changes_in_extent = new_changes < image.change_feed_capacity();
   const uint64_t extent_changes = changes_in_extent ? image.change_count() : 0;
   // An extent only when there is something new (a snapshot again at the same op has nothing).
@@ -151,9 +149,8 @@ absl::Status SnapshotWriter::Write(const engine::EngineSnapshot& image, uint64_t
                          ImageSource(image, /*extent=*/true, changes_in_extent, {})));
     refs.push_back({op, image.transfer_count(), extent_changes, 0, extent.body_checksum});
   }
-  LEDGER_RETURN_IF_ERROR(
-      wal::WriteSnapshot(directory_, op, chain_hash,
-                         ImageSource(image, /*extent=*/false, changes_in_extent, refs)));
+  LEDGER_RETURN_IF_ERROR(wal::WriteSnapshot(
+      directory_, op, chain_hash, ImageSource(image, /*extent=*/false, changes_in_extent, refs)));
   chain_ = {std::move(refs), image.last_timestamp_ns(), image.change_sequence_next(),
             changes_in_extent};
   return absl::OkStatus();
@@ -209,12 +206,11 @@ absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& director
           absl::StrCat(path, " names ", extent_path, ": ", extent.status().message()));
     }
     if (extent->header.body_checksum != ref.body_checksum || ref.reserved != 0) {
-      return absl::DataLossError(
-          absl::StrCat(path, " names ", extent_path, ", which is not the extent it was written with"));
+      return absl::DataLossError(absl::StrCat(path, " names ", extent_path,
+                                              ", which is not the extent it was written with"));
     }
     LEDGER_RETURN_IF_ERROR(TakeNewest(*extent, extent_path, SnapshotSectionKind::kTransfers,
-                                      sizeof(Transfer), ref.transfer_count,
-                                      loaded.sections));
+                                      sizeof(Transfer), ref.transfer_count, loaded.sections));
     LEDGER_RETURN_IF_ERROR(TakeNewest(*extent, extent_path, SnapshotSectionKind::kChanges,
                                       sizeof(Change), ref.change_count, loaded.sections));
     loaded.extents.push_back(*std::move(extent));
