@@ -40,6 +40,20 @@ void FillUp(MemoryStorage& storage, std::shared_ptr<std::atomic<bool>> full) {
   };
 }
 
+// Entry `op` of `body` (create_transfers records), sealed after the entry whose chain hash is
+// `chain`, which then becomes this one's.
+EntryHeader SealedEntry(uint64_t op, std::span<const std::byte> body, Hash128& chain) {
+  EntryHeader header{};
+  header.operation = static_cast<uint8_t>(engine::Operation::kCreateTransfers);
+  header.event_count = static_cast<uint32_t>(body.size() / sizeof(Transfer));
+  header.op = op;
+  header.timestamp_ns = op * 1'000'000;
+  header.previous_chain_hash = chain;
+  SealEntry(header, body);
+  chain = header.chain_hash;
+  return header;
+}
+
 bool WaitFor(const std::function<bool()>& condition) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!condition()) {
@@ -75,15 +89,7 @@ TEST(LogWriter, AGroupThatFindsItsSegmentFullWaitsForSpaceAndIsWrittenOnceItCome
   Hash128 chain{};
   constexpr uint64_t kEntries = 6;
   for (uint64_t op = 1; op <= kEntries; ++op) {
-    EntryHeader header{};
-    header.operation = static_cast<uint8_t>(engine::Operation::kCreateTransfers);
-    header.event_count = kEntryEvents;
-    header.op = op;
-    header.timestamp_ns = op * 1'000'000;
-    header.previous_chain_hash = chain;
-    SealEntry(header, body);
-    chain = header.chain_hash;
-    (*writer)->Append(header, body);
+    (*writer)->Append(SealedEntry(op, body, chain), body);
   }
   // The segment in use takes what fits; the next group waits, and nothing fails.
   ASSERT_TRUE(WaitFor([&] { return (*writer)->durable_op() >= 4; }));
@@ -203,16 +209,7 @@ struct MisdirectedLog {
   bool Write(uint64_t op, uint32_t events) {
     // Not zeros, so a block of one group never reads like a block of another.
     const std::vector<std::byte> bytes(events * sizeof(Transfer), static_cast<std::byte>(op));
-    const std::span<const std::byte> body = bytes;
-    EntryHeader header{};
-    header.operation = static_cast<uint8_t>(engine::Operation::kCreateTransfers);
-    header.event_count = events;
-    header.op = op;
-    header.timestamp_ns = op * 1'000'000;
-    header.previous_chain_hash = chain;
-    SealEntry(header, body);
-    chain = header.chain_hash;
-    writer->Append(header, body);
+    writer->Append(SealedEntry(op, bytes, chain), bytes);
     return writer->WaitDurable(op).ok();
   }
 
