@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -432,14 +433,22 @@ TEST_F(ReplicaOnMemoryStorage, RunsRecoversAndSurvivesACrashWithoutTouchingTheRe
 }
 
 TEST_F(ReplicaOnMemoryStorage, AFailedSyncAcknowledgesNothingMoreAndLosesNothingBefore) {
+  // The fault is in place before the replica's threads run, only the flag changes later: an
+  // acknowledged group's durable mark may still be being written when WaitDurable returns.
+  auto failing = std::make_shared<std::atomic<bool>>(false);
+  replica_.reset();
+  storage_.fault = [failing](std::string_view operation, const std::string& path) {
+    return failing->load() && operation == "sync" && path.ends_with(".seg")
+               ? absl::InternalError("sync: EIO")
+               : absl::OkStatus();
+  };
+  replica_ = Open();
+  ASSERT_NE(replica_, nullptr);
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(BookTransfers());
   const uint64_t acknowledged = replica_->last_op();
   ASSERT_TRUE(replica_->WaitDurable(acknowledged).ok());
   const engine::StateHash acknowledged_hash = reference_.ComputeStateHash();
-  storage_.fault = [](std::string_view operation, const std::string& path) {
-    return operation == "sync" && path.ends_with(".seg") ? absl::InternalError("sync: EIO")
-                                                         : absl::OkStatus();
-  };
+  failing->store(true);
   for (int i = 0; i < 3; ++i) BookTransfers();
   const absl::Status waited = replica_->WaitDurable(replica_->last_op());
   EXPECT_TRUE(absl::IsInternal(waited)) << waited;
