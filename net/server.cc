@@ -24,6 +24,7 @@
 #include "net/internal/admission.h"
 #include "net/internal/core.h"
 #include "net/internal/group_role.h"
+#include "net/internal/http_api.h"
 #include "net/internal/service.h"
 #include "net/internal/tls.h"
 #include "net/internal/unfinished_replies.h"
@@ -546,7 +547,8 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   // Gauges of the engine's state are set after each change (Core::AfterChange); the rest are
   // read when scraped, on this thread.
   Admission admission(options.limits);
-  MetricsHttpServer* scraped = nullptr;  // the server below, once built
+  MetricsHttpServer* scraped = nullptr;     // the server below, once built
+  const internal::HttpApi* http = nullptr;  // the HTTP API, once built
   MetricsHttpServer metrics_server(
       io.provider->getTimer(),
       [&] {
@@ -554,6 +556,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
         metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
         metrics.storage_full.Set(core->has_room() ? 0 : 1);
         metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
+        if (http != nullptr) metrics.http_connections.Set(http->open_connections());
         metrics.connections_unauthenticated.Set(static_cast<int64_t>(admission.unauthenticated()));
         metrics.held_reply_bytes.Set(
             static_cast<int64_t>(state.unsent_reply_bytes + state.unfinished_reply_bytes));
@@ -582,9 +585,22 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
     log(absl::StrCat("metrics at http://", metrics_bound, "/metrics",
                      options.metrics_token.empty() ? "" : " (bearer token required)"));
   }
+  internal::HttpApi http_api(state);
+  http = &http_api;
+  kj::Own<kj::ConnectionReceiver> http_receiver;
+  std::string http_bound;
+  kj::Promise<void> serving_http = kj::NEVER_DONE;
+  if (!options.http_address.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(http_receiver, Listen(io, options.http_address, &http_bound));
+    serving_http =
+        http_api.Listen(*http_receiver).eagerlyEvaluate([&log](kj::Exception&& exception) {
+          log(absl::StrCat("HTTP API stopped: ", exception.getDescription().cStr()));
+        });
+    log(absl::StrCat("HTTP API at http://", http_bound, "/v1/"));
+  }
   if (!options.ready_file.empty()) {
-    LEDGER_RETURN_IF_ERROR(
-        WriteReadyFile(options.ready_file, absl::StrCat(bound, "\n", metrics_bound, "\n")));
+    LEDGER_RETURN_IF_ERROR(WriteReadyFile(
+        options.ready_file, absl::StrCat(bound, "\n", metrics_bound, "\n", http_bound, "\n")));
   }
 
   kj::Promise<void> reloading =
@@ -634,6 +650,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   // Graceful: stop accepting, refuse new calls, let the calls in flight finish and their
   // replies leave, then snapshot.
   accepting = nullptr;
+  serving_http = nullptr;  // requests on open connections are refused: shutting down
   expiring = nullptr;
   state.shutting_down = true;
   state.EndSubscriptions("the server is shutting down");

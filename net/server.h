@@ -55,6 +55,11 @@ struct ServerLimits {
   // starting together, and leaves three quarters of 256 connections to logged-in ones.
   uint32_t unauthenticated_max = 64;
   uint32_t unauthenticated_per_address_max = 32;
+  // The HTTP/JSON API (docs/http-api.md): connections served at once (more are closed when
+  // accepted), and a request body's size (413 past it). A full batch of 8,190 transfers is
+  // 3 to 6 MB of JSON.
+  uint32_t http_connections_max = 64;
+  uint64_t http_body_bytes_max = uint64_t{16} << 20;
 };
 
 // Membership of a replica group (docs/replication.md). Without a group name the server runs
@@ -86,12 +91,15 @@ struct ServerOptions {
   std::string tokens_file;
   std::string metrics_address;       // host:port for GET /metrics; empty: none
   std::string metrics_token;         // not empty: /metrics wants "Authorization: Bearer <token>"
+  std::string http_address;          // host:port of the HTTP/JSON API; empty: none
   std::string tls_certificate_file;  // PEM; with tls_key_file, the RPC port is TLS
   std::string tls_key_file;
   // PEM CA: clients must present a certificate it signed (mutual TLS); the certificate's common
   // name finds its role in the tokens file ("cert:<name>" lines). Needs the two above.
   std::string tls_client_ca_file;
-  std::string ready_file;  // once listening, "<rpc address>\n<metrics address>\n" goes here
+  // Once listening, "<rpc address>\n<metrics address>\n<http address>\n" goes here (an address
+  // not served: an empty line).
+  std::string ready_file;
   uint32_t shard_count = 1;
   uint32_t shard_threads = 0;                // 0: one per shard, at most one per core
   uint64_t snapshot_interval_ops = 100'000;  // 0: none while running

@@ -39,6 +39,10 @@ constexpr std::string_view kRoleNames[] = {"read", "write", "admin"};
 constexpr std::string_view kEvictReasonNames[] = {"unauthenticated", "unauthenticated_per_address",
                                                   "connections"};
 constexpr std::string_view kReplyCloseReasonNames[] = {"unread_replies", "unfinished_replies"};
+// The statuses the HTTP API answers with (net/internal/http_api.cc); "other" last.
+constexpr std::string_view kHttpStatusNames[] = {"200", "400", "401", "403", "404",
+                                                 "405", "408", "413", "415", "429",
+                                                 "500", "501", "503", "507", "other"};
 
 // Every name is a non-empty [a-z0-9_]+ and no two in a table are alike.
 template <typename Names>
@@ -224,6 +228,15 @@ ServerMetrics::ServerMetrics(Registry& registry)
       metrics_requests_unauthorized_total(registry.AddCounter(
           "ledger_metrics_requests_unauthorized_total",
           "Requests to the metrics endpoint answered 401: without its token, or a wrong one.")),
+      http_responses_total(registry.AddCounterFamily(
+          "ledger_http_responses_total",
+          "Responses of the HTTP/JSON API, by status (errors: docs/http-api.md).", {"status"},
+          LabelsOf(kHttpStatusNames))),
+      http_connections_rejected_total(registry.AddCounter(
+          "ledger_http_connections_rejected_total",
+          "HTTP connections closed when accepted: --max-http-connections were open.")),
+      http_connections(
+          registry.AddGauge("ledger_http_connections", "HTTP connections being served.")),
       last_op(registry.AddGauge("ledger_last_op", "The log's last op number (sequenced).")),
       durable_op(registry.AddGauge("ledger_durable_op", "The last op number durable on disk.")),
       storage_full(registry.AddGauge(
@@ -336,6 +349,13 @@ Counter& ServerMetrics::Logins(Role role) const {
 
 Counter& ServerMetrics::CallsDenied(Role role) const {
   return calls_denied_total.child(static_cast<size_t>(role));
+}
+
+Counter& ServerMetrics::HttpResponses(unsigned status) const {
+  const std::string text = std::to_string(status);
+  size_t index = 0;
+  while (index + 1 < std::size(kHttpStatusNames) && kHttpStatusNames[index] != text) ++index;
+  return http_responses_total.child(index);
 }
 
 Counter& ServerMetrics::ConnectionsEvicted(EvictReason reason) const {

@@ -127,8 +127,9 @@ struct ServerMetrics {
   Counter& RequestsRejected(RejectReason reason) const;
   Counter& ConnectionsEvicted(EvictReason reason) const;
   Counter& ConnectionsClosed(ReplyCloseReason reason) const;
-  Counter& Logins(Role role) const;       // accepted logins, by the token's role
-  Counter& CallsDenied(Role role) const;  // calls the token's role or ledgers do not allow
+  Counter& Logins(Role role) const;               // accepted logins, by the token's role
+  Counter& CallsDenied(Role role) const;          // calls the token's role or ledgers do not allow
+  Counter& HttpResponses(unsigned status) const;  // an HTTP status; unlisted ones count as "other"
 
   Family<Counter>& events_total;
   Family<Counter>& batches_total;
@@ -158,6 +159,10 @@ struct ServerMetrics {
   Counter& token_reloads_total;
   Counter& token_reloads_failed_total;
   Counter& metrics_requests_unauthorized_total;  // set when scraped
+  // The HTTP/JSON API (docs/http-api.md).
+  Family<Counter>& http_responses_total;  // by status (HttpResponses)
+  Counter& http_connections_rejected_total;
+  Gauge& http_connections;  // set when scraped
 
   Gauge& last_op;
   Gauge& durable_op;

@@ -80,6 +80,10 @@ flags for run:
   --metrics-token-file FILE   /metrics then answers only requests with the header
                               "Authorization: Bearer <token in FILE>" (401 otherwise); mode
                               0600, as --token-file
+  --http HOST:PORT            serve the HTTP/JSON API at http://HOST:PORT/v1/ (docs/http-api.md;
+                              bearer tokens as the RPC port's); a port alone binds loopback
+  --max-http-connections N    HTTP connections served at once (default 64); more are closed
+  --max-http-body-bytes N     largest HTTP request body (default 16777216; 413 past it)
   --checkpoint-key-file FILE --checkpoint-file FILE
                               sign the log's head with this key (HMAC-SHA-256) every
                               --checkpoint-interval-ops ops (default 100000) and at shutdown,
@@ -128,7 +132,8 @@ flags for run:
                               together; past it, a connection holding 1 MiB or more of them is
                               closed (default 268435456)
   --login-timeout-ms N        close connections not logged in after N ms (default 10000)
-  --ready-file FILE           write the bound addresses (RPC, metrics) here once listening
+  --ready-file FILE           write the bound addresses (RPC, metrics, HTTP; one a line, empty
+                              when not served) here once listening
   --help                      this text
 
 flags for a replica group (docs/replication.md; all of the first five, or none):
@@ -471,6 +476,11 @@ int Run(Flags& flags) {
        {"--token-file", Text(&token_file)},
        {"--tokens-file", Text(&options.tokens_file)},
        {"--metrics", Text(&options.metrics_address)},
+       {"--http", Text(&options.http_address)},
+       {"--max-http-connections",
+        Number("--max-http-connections", &limits.http_connections_max, 1, 1 << 16)},
+       {"--max-http-body-bytes",
+        Number("--max-http-body-bytes", &limits.http_body_bytes_max, 64 << 10, uint64_t{1} << 30)},
        {"--tls-cert", Text(&options.tls_certificate_file)},
        {"--tls-key", Text(&options.tls_key_file)},
        {"--tls-client-ca", Text(&options.tls_client_ca_file)},
@@ -572,6 +582,9 @@ int Run(Flags& flags) {
       return Fail(TokenExitCode(group_token.status()), std::string(group_token.status().message()));
     }
     options.group.token = *group_token;
+  }
+  if (!options.http_address.empty() && options.http_address.find(':') == std::string::npos) {
+    options.http_address = "127.0.0.1:" + options.http_address;
   }
   if (!metrics_token_file.empty()) {
     if (options.metrics_address.empty()) {

@@ -1210,4 +1210,9 @@ kj::Own<rpc::Gateway::Server> NewGateway(ServiceState& state, kj::Own<Connection
   return kj::heap<GatewayImpl>(state, kj::mv(connection));
 }
 
+kj::Own<rpc::Ledger::Server> NewLedger(ServiceState& state, kj::Own<Connection> connection) {
+  LEDGER_ASSERT(connection->authenticated);
+  return kj::heap<LedgerImpl>(state, kj::mv(connection));
+}
+
 }  // namespace ledger::net::internal

@@ -159,6 +159,10 @@ std::string ReplyLimitPassed(ServiceState& state, Connection& connection);
 // too). Logins and the replication port's group token.
 bool TokenMatches(kj::ArrayPtr<const kj::byte> guess, const std::string& token);
 
+// A Ledger capability for a connection authenticated otherwise than by login (the HTTP API
+// checks each request's bearer token): `connection` must be authenticated, with its grant.
+kj::Own<rpc::Ledger::Server> NewLedger(ServiceState& state, kj::Own<Connection> connection);
+
 // The bootstrap capability of a connection.
 kj::Own<rpc::Gateway::Server> NewGateway(ServiceState& state, kj::Own<Connection> connection);
 
