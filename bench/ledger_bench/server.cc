@@ -159,9 +159,11 @@ absl::StatusOr<std::unique_ptr<SpawnedServer>> SpawnedServer::Start(
   while (std::chrono::steady_clock::now() < deadline) {
     const std::string lines = ReadWholeFile(ready);  // renamed into place whole
     if (!lines.empty()) {
-      std::vector<std::string> parts = absl::StrSplit(lines, '\n', absl::SkipEmpty());
+      // One address a line: RPC, metrics, HTTP (empty when not served).
+      std::vector<std::string> parts = absl::StrSplit(lines, '\n');
       server->address_ = parts.empty() ? "" : parts[0];
       server->metrics_address_ = parts.size() > 1 ? parts[1] : "";
+      server->http_address_ = parts.size() > 2 ? parts[2] : "";
       return server;
     }
     int status = 0;

@@ -25,6 +25,7 @@ class SpawnedServer {
 
   const std::string& address() const { return address_; }
   const std::string& metrics_address() const { return metrics_address_; }
+  const std::string& http_address() const { return http_address_; }  // empty: not served
   const std::string& token_file() const { return token_file_; }
   // SIGTERM and wait: a clean shutdown (it snapshots). The exit code, or 128 + signal.
   int Stop();
@@ -34,6 +35,7 @@ class SpawnedServer {
   std::string directory_;
   std::string address_;
   std::string metrics_address_;
+  std::string http_address_;
   std::string token_file_;
   pid_t pid_ = -1;
 };

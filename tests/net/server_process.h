@@ -140,12 +140,11 @@ class ServerProcess {
     while (std::chrono::steady_clock::now() < deadline) {
       const std::string lines = ReadWholeFile(ready);  // written whole (renamed into place)
       if (!lines.empty()) {
-        const size_t end = lines.find('\n');
-        address_ = lines.substr(0, end);
-        metrics_address_ = lines.substr(end + 1);
-        while (!metrics_address_.empty() && metrics_address_.back() == '\n') {
-          metrics_address_.pop_back();
-        }
+        // One address a line: RPC, metrics, HTTP (empty when not served).
+        std::istringstream in(lines);
+        std::getline(in, address_);
+        std::getline(in, metrics_address_);
+        std::getline(in, http_address_);
         return true;
       }
       int status = 0;
@@ -184,6 +183,7 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
   const std::string& address() const { return address_; }
   const std::string& metrics_address() const { return metrics_address_; }  // empty: none
+  const std::string& http_address() const { return http_address_; }        // empty: none
   const std::string& token() const { return token_; }
   const std::string& data_dir() const { return data_dir_; }
   std::string log_path() const { return directory_.path() + "/ledgerd.log"; }
@@ -204,6 +204,7 @@ class ServerProcess {
   std::string token_;
   std::string address_;
   std::string metrics_address_;
+  std::string http_address_;
   int init_exit_code_ = -1;
   int start_exit_code_ = -1;
   pid_t pid_ = -1;
