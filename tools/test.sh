@@ -11,9 +11,9 @@ tools/setup.sh
 tools/check_format.sh
 source tools/ccache_env.sh
 
-# libFuzzer (clang) over everything that reads bytes from outside: RPC decoding, the log, the
-# snapshots, the cold store's runs; 10 s each; longer: LEDGER_FUZZ_SECONDS=N.
-echo "== fuzz: rpc decoding, log, snapshots, cold runs" >&2
+# libFuzzer (clang) over everything that reads bytes from outside: RPC and HTTP/JSON decoding,
+# the log, the snapshots, the cold store's runs; 10 s each; longer: LEDGER_FUZZ_SECONDS=N.
+echo "== fuzz: rpc and json decoding, log, snapshots, cold runs" >&2
 tests/fuzz/run.sh
 
 jobs=$(nproc)
@@ -28,6 +28,12 @@ for preset in release asan; do
   [[ ${preset} == asan ]] && skip=(-LE harness)
   ctest --preset "${preset}" -j "${jobs}" "${skip[@]}"
 done
+
+# The TypeScript client (clients/node) against the release build's ledgerd: its types are
+# generated from docs/openapi.json, which net_test keeps in step with the server.
+echo "== clients/node: build and test" >&2
+(cd clients/node && npm run --silent build && LEDGERD="${PWD}/../../build/release/tools/ledgerd" \
+  npm test --silent)
 
 # ThreadSanitizer for the threaded parts only: the sharded engine, the WAL's writer and
 # snapshot threads, the server and the client library, replica groups.
