@@ -26,6 +26,7 @@
 #include "kj/compat/tls.h"
 #include "kj/debug.h"
 #include "net/internal/codec.h"
+#include "net/internal/json_api.h"
 #include "net/internal/tls.h"
 #include "net/ledger.capnp.h"
 
@@ -1246,6 +1247,23 @@ absl::StatusOr<std::string> ReadPrivateTokenFile(const std::string& path) {
         "); run: chmod 600 ", path));
   }
   return ReadTokenFile(path);
+}
+
+std::string ChangeJson(const FeedChange& change) {
+  capnp::MallocMessageBuilder message(
+      static_cast<capnp::uint>(internal::MessageWords(internal::kChangeWords).wordCount));
+  auto out = message.initRoot<rpc::Change>();
+  out.setSequence(change.sequence);
+  out.setKind(static_cast<rpc::ChangeKind>(change.kind));
+  out.setTimestampNs(change.timestamp_ns);
+  internal::EncodeTransfer(change.transfer, out.initTransfer());
+  EncodeU128(change.transfer.debit_account_id, out.initDebitAccountId());
+  internal::EncodeBalance(change.debit_balance, out.initDebitBalance());
+  EncodeU128(change.transfer.credit_account_id, out.initCreditAccountId());
+  internal::EncodeBalance(change.credit_balance, out.initCreditBalance());
+  std::string text;
+  internal::EncodeJson(capnp::toDynamic(out.asReader()), text);
+  return text;
 }
 
 }  // namespace ledger::net

@@ -190,6 +190,10 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 // write it (mode & 077 != 0): any local user could log in with it, or replace it.
 absl::StatusOr<std::string> ReadPrivateTokenFile(const std::string& path);
 
+// A change as the HTTP API writes it (docs/http-api.md: ids and amounts as decimal strings),
+// for tools that forward the feed (ledger-feed).
+std::string ChangeJson(const FeedChange& change);
+
 class Client {
  public:
   // Connects and logs in. Unauthenticated when the token is wrong, Unavailable when the server

@@ -11,6 +11,7 @@ packages=(
   libcapnp-dev capnproto libssl-dev openssl
   clang libclang-rt-14-dev
   etcd-server
+  rabbitmq-server librabbitmq-dev  # the change feed on a broker (ledger-feed and its tests)
   iproute2 iptables  # the cluster harness: hosts as network namespaces, faults as rules
   e2fsprogs util-linux  # the full-disk test: an ext4 image (mkfs.ext4), mount -o loop, fallocate
 )

@@ -25,7 +25,8 @@ namespace ledger::net::internal {
 absl::Status DecodeJson(std::string_view text, capnp::DynamicStruct::Builder out,
                         uint32_t nesting_max = 16);
 
-// Appends `in` as a JSON object: every field of the struct, in the schema's order.
+// Appends `in` as a JSON object: every field of the struct, in the schema's order (but
+// capabilities and bytes, which the API does not carry).
 void EncodeJson(capnp::DynamicStruct::Reader in, std::string& out);
 
 // Appends `text` as a JSON string literal (quotes and escapes).

@@ -19,12 +19,14 @@ seconds=${LEDGER_FUZZ_SECONDS:-10}
 timeout=${LEDGER_FUZZ_TIMEOUT:-10}
 jobs=${LEDGER_FUZZ_JOBS:-2}
 build=${LEDGER_FUZZ_BUILD:-build/fuzz}
-# Each target and the largest input it takes (bytes): a request; a log of two 64 KiB segments;
+# Each target and the largest input it takes (bytes): a request (RPC, or an HTTP body); a log of
+# two 64 KiB segments;
 # a snapshot and its extent; a cold run and its saved filter (64 KiB at least).
-declare -A max_len=([rpc_decode_fuzz]=65536 [log_reader_fuzz]=131073 [snapshot_fuzz]=65536
-                    [cold_run_fuzz]=131072)
+declare -A max_len=([rpc_decode_fuzz]=65536 [json_decode_fuzz]=65536 [log_reader_fuzz]=131073
+                    [snapshot_fuzz]=65536 [cold_run_fuzz]=131072)
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(rpc_decode_fuzz log_reader_fuzz snapshot_fuzz cold_run_fuzz)
+[[ ${#targets[@]} -eq 0 ]] &&
+  targets=(rpc_decode_fuzz json_decode_fuzz log_reader_fuzz snapshot_fuzz cold_run_fuzz)
 
 cmake -S tests/fuzz -B "${build}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

@@ -76,9 +76,17 @@ TEST(HttpJson, RefusesWhatTheSchemaDoesNotSayNamingTheField) {
       {R"({"transfers":[{"id":"1"})", "malformed JSON"},
       {"{\"transfers\":[{\"id\":\"1\"}]} trailing", "malformed JSON"},
       {R"({"extra":1})", "the body: unknown field \"extra\""},
+      // Cap'n Proto 0.9 reads "\u005f" as "U": refused rather than decoded wrong.
+      {R"({"transfers":[{"id":"\u005f"}]})", "a \\u escape with hex letters at byte 21"},
+      {"{\"transfers\":[{\"id\":\"1\x01\"}]}", "a control character (1) in a string"},
+      {R"({"transfers":[{"id":"\u0031"}]})", ""},  // "1": decimal escapes are read right
   };
   for (const auto& [body, error] : cases) {
     const absl::Status status = DecodeTransfers(body);
+    if (error.empty()) {
+      EXPECT_TRUE(status.ok()) << body << ": " << status;
+      continue;
+    }
     EXPECT_TRUE(absl::IsInvalidArgument(status)) << body << ": " << status;
     EXPECT_TRUE(Contains(std::string(status.message()), error))
         << body << ": " << status.message() << " lacks " << error;
