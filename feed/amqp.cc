@@ -50,8 +50,8 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Connect(const BrokerOptions& opt
   amqp_socket_t* socket = amqp_tcp_socket_new(state->connection);
   if (socket == nullptr) return absl::ResourceExhaustedError("AMQP: no socket");
   timeval timeout = Timeval(options.timeout_ms);
-  if (const int status = amqp_socket_open_noblock(socket, options.host.c_str(), options.port,
-                                                  &timeout);
+  if (const int status =
+          amqp_socket_open_noblock(socket, options.host.c_str(), options.port, &timeout);
       status != AMQP_STATUS_OK) {
     return absl::UnavailableError(absl::StrCat("AMQP: cannot reach ", options.host, ":",
                                                options.port, ": ", amqp_error_string2(status)));
@@ -182,10 +182,10 @@ absl::StatusOr<std::optional<Message>> Broker::Next(uint64_t timeout_ms) {
     return std::nullopt;
   }
   if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
-    return absl::UnavailableError(absl::StrCat(
-        "AMQP consume: ", reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
-                              ? amqp_error_string2(reply.library_error)
-                              : "the broker closed the channel"));
+    return absl::UnavailableError(
+        absl::StrCat("AMQP consume: ", reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+                                           ? amqp_error_string2(reply.library_error)
+                                           : "the broker closed the channel"));
   }
   Message message;
   message.routing_key = Text(envelope.routing_key);

@@ -39,8 +39,8 @@ bool Stopping(const ForwarderOptions& options) {
 absl::Status SyncedWrite(const std::string& path, const std::string& text) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return absl::InternalError(absl::StrCat(path, ": ", std::strerror(errno)));
-  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                       fsync(fd) == 0;
+  const bool written =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
   const int error = errno;
   close(fd);
   if (!written) return absl::InternalError(absl::StrCat(path, ": ", std::strerror(error)));
@@ -52,7 +52,8 @@ class Outage {
  public:
   Outage(const ForwarderOptions& options, const char* side) : options_(options), side_(side) {}
   void Down(const absl::Status& why) {
-    if (!down_ && options_.log) options_.log(absl::StrCat(side_, " unavailable, retrying: ", why.message()));
+    if (!down_ && options_.log)
+      options_.log(absl::StrCat(side_, " unavailable, retrying: ", why.message()));
     down_ = true;
   }
   void Up() {
@@ -116,8 +117,8 @@ absl::Status RunForwarder(const ForwarderOptions& options) {
   if (!saved.ok()) return saved.status();
   uint64_t cursor = saved->value_or(options.from_sequence);
   if (options.log) {
-    options.log(absl::StrCat("forwarding changes from ", cursor, " to exchange ",
-                             options.exchange, saved->has_value() ? " (the cursor file's)" : ""));
+    options.log(absl::StrCat("forwarding changes from ", cursor, " to exchange ", options.exchange,
+                             saved->has_value() ? " (the cursor file's)" : ""));
   }
   std::unique_ptr<net::Client> client;
   std::unique_ptr<Broker> broker;
@@ -141,9 +142,8 @@ absl::Status RunForwarder(const ForwarderOptions& options) {
     }
     absl::StatusOr<net::ChangePage> page = client->GetChanges(cursor, options.batch_changes);
     if (absl::IsFailedPrecondition(page.status()) || absl::IsPermissionDenied(page.status())) {
-      return absl::Status(page.status().code(),
-                          absl::StrCat("cannot go on from change ", cursor, ": ",
-                                       page.status().message()));
+      return absl::Status(page.status().code(), absl::StrCat("cannot go on from change ", cursor,
+                                                             ": ", page.status().message()));
     }
     if (!page.ok()) {
       ledger_outage.Down(page.status());
@@ -169,8 +169,8 @@ absl::Status RunForwarder(const ForwarderOptions& options) {
     }
     messages.clear();
     for (const net::FeedChange& change : page->changes) {
-      messages.push_back({RoutingKey(change), absl::StrCat(change.sequence),
-                          net::ChangeJson(change)});
+      messages.push_back(
+          {RoutingKey(change), absl::StrCat(change.sequence), net::ChangeJson(change)});
     }
     if (absl::Status sent = broker->PublishConfirmed(options.exchange, messages); !sent.ok()) {
       broker_outage.Down(sent);  // the same changes again, once it is back

@@ -25,9 +25,9 @@ struct ForwarderOptions {
   std::string exchange = "ledger.changes";
   // The cursor: the next change to publish, replaced atomically after each confirmed batch.
   std::string cursor_file;
-  uint64_t from_sequence = 0;      // where to start when there is no cursor file yet
-  uint32_t batch_changes = 1024;   // changes per read and per confirm round
-  uint64_t poll_interval_ms = 2;   // between reads while the feed has nothing new
+  uint64_t from_sequence = 0;        // where to start when there is no cursor file yet
+  uint32_t batch_changes = 1024;     // changes per read and per confirm round
+  uint64_t poll_interval_ms = 2;     // between reads while the feed has nothing new
   uint64_t retry_interval_ms = 500;  // between attempts to reach a side that is away
   std::function<void(std::string_view)> log;
   const std::atomic<bool>* stop = nullptr;  // set (by a signal handler): return after the batch

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mapfile -t files < <(git ls-files --cached --others --exclude-standard -- \
-  '*.h' '*.cc' | grep -E '^(base|engine|wal|replica|cold|cluster|net|bench|tests|tools)/')
+  '*.h' '*.cc' | grep -E '^(base|engine|wal|replica|cold|cluster|feed|net|bench|tests|tools)/')
 if [[ "${1:-}" == "--fix" ]]; then
   clang-format -i "${files[@]}"
   exit 0
