@@ -407,6 +407,12 @@ void AppendJsonString(std::string_view text, std::string& out) {
       case '\t':
         out += "\\t";
         break;
+      case '\b':  // short forms: a \u escape with hex letters is refused on input
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           constexpr char kHex[] = "0123456789abcdef";
