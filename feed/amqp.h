@@ -51,13 +51,16 @@ class Broker {
 
   // Starts consuming `queue`, at most `prefetch` deliveries unacknowledged.
   absl::Status Consume(const std::string& queue, uint16_t prefetch);
-  // The next delivery, acknowledged, or nullopt when none came within `timeout_ms`.
+  // The next delivery, or nullopt when none came within `timeout_ms`. Deliveries are
+  // acknowledged together, a quarter of `prefetch` at a time and whenever one is awaited in
+  // vain: a consumer that stops (or crashes) before that gets the rest again.
   absl::StatusOr<std::optional<Message>> Next(uint64_t timeout_ms);
 
  private:
   struct State;
   explicit Broker(std::unique_ptr<State> state);
   absl::Status ReplyStatus(const char* what);
+  absl::Status AckTaken();
   std::unique_ptr<State> state_;
 };
 
