@@ -47,7 +47,8 @@ uint64_t BookedNs(const std::string& body) {
 
 double Percentile(std::vector<uint64_t>& sorted, double share) {
   if (sorted.empty()) return 0;
-  const size_t index = std::min(sorted.size() - 1, static_cast<size_t>(share * static_cast<double>(sorted.size())));
+  const size_t index =
+      std::min(sorted.size() - 1, static_cast<size_t>(share * static_cast<double>(sorted.size())));
   return static_cast<double>(sorted[index]) / 1e6;
 }
 
@@ -87,9 +88,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "feed-lag: %s\n", broker.status().ToString().c_str());
     return 1;
   }
-  for (const absl::Status& status : {(*broker)->DeclareExchange(exchange),
-                                     (*broker)->DeclareQueue(queue, exchange, "#"),
-                                     (*broker)->Consume(queue, 4096)}) {
+  for (const absl::Status& status :
+       {(*broker)->DeclareExchange(exchange), (*broker)->DeclareQueue(queue, exchange, "#"),
+        (*broker)->Consume(queue, 4096)}) {
     if (!status.ok()) {
       std::fprintf(stderr, "feed-lag: %s\n", status.ToString().c_str());
       return 1;

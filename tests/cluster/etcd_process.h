@@ -18,19 +18,7 @@
 
 namespace ledger::cluster::testing {
 
-// A loopback port free now (etcd takes its ports as flags, not 0). The small race with other
-// processes taking it first shows as etcd failing to start, which the caller reports.
-inline uint16_t FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
+using net::testing::FreeLoopbackPort;  // etcd takes its ports as flags, not 0
 
 inline std::string EtcdBinary() {
   for (const char* path : {"/usr/bin/etcd", "/usr/local/bin/etcd"}) {

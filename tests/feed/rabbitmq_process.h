@@ -5,10 +5,7 @@
 #pragma once
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,47 +19,21 @@
 #include <vector>
 
 #include "feed/amqp.h"
+#include "tests/net/server_process.h"
 #include "tests/wal/wal_test_util.h"
 
 namespace ledger::feed::testing {
 
 inline constexpr char kRabbitMqServer[] = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
-// A port free on loopback now.
-inline uint16_t FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
+using net::testing::FreeLoopbackPort;
 
-// Forks and execs `argv` with `environment` added, in a process group of its own, output to
-// `log_path`; it gets SIGKILL if the test dies. The pid (= the group), or -1.
+// Forks and execs `argv` with `environment` added, in a process group of its own (the broker's
+// script starts the VM as a child), output to `log_path`. The pid (= the group), or -1.
 inline pid_t SpawnGroup(const std::vector<std::string>& argv,
-                        const std::vector<std::pair<std::string, std::string>>& environment,
+                        std::vector<std::pair<std::string, std::string>> environment,
                         const std::string& log_path) {
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  setpgid(0, 0);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);
-  for (const auto& [name, value] : environment) setenv(name.c_str(), value.c_str(), 1);
-  const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  const int nothing = open("/dev/null", O_RDONLY);
-  dup2(nothing, 0);
-  dup2(log, 1);
-  dup2(log, 2);
-  std::vector<char*> args;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  execv(args[0], args.data());
-  _exit(127);
+  return net::testing::Spawn(argv, log_path, {std::move(environment), true});
 }
 
 // Ends a process group and reaps its leader.
@@ -83,7 +54,10 @@ inline void EndGroup(pid_t& pid, int signal) {
 
 class RabbitMqProcess {
  public:
-  RabbitMqProcess() : amqp_port_(FreePort()), dist_port_(FreePort()), epmd_port_(FreePort()) {
+  RabbitMqProcess()
+      : amqp_port_(FreeLoopbackPort()),
+        dist_port_(FreeLoopbackPort()),
+        epmd_port_(FreeLoopbackPort()) {
     const std::string base = directory_.path();
     std::ofstream(base + "/enabled_plugins") << "[].\n";
     std::ofstream(base + "/rabbitmq.conf") << "loopback_users.guest = true\n";

@@ -524,6 +524,17 @@ TEST(HttpApi, StreamsTheChangeFeedAsItCommitsThenEndsSayingWhy) {
 // resets it).
 constexpr int kAnsweredOrClosed = -1;
 
+// A createTransfers body: `count` transfers of 1 from `debit` to `credit`, ids from `first` on.
+std::string TransfersBody(uint64_t first, int count, int debit, int credit) {
+  std::string body = R"({"transfers":[)";
+  for (int i = 0; i < count; ++i) {
+    absl::StrAppend(&body, i > 0 ? "," : "", R"({"id":")", first + static_cast<uint64_t>(i),
+                    R"(","debitAccountId":")", debit, R"(","creditAccountId":")", credit,
+                    R"(","amount":"1","ledger":7,"code":1})");
+  }
+  return body + "]}";
+}
+
 struct Attack {
   std::string name;
   std::string bytes;  // the whole request, as sent
@@ -548,13 +559,7 @@ TEST(HttpApi, HostileInputGetsAPrecise4xxAndChangesNothing) {
   const std::string auth = BearerAndJson(server.token());
   const std::string transfer =
       R"({"id":"900","debitAccountId":"1","creditAccountId":"2","amount":"5","ledger":7,"code":1})";
-  std::string batch_past_the_limit = R"({"transfers":[)";
-  for (int i = 0; i < 8191; ++i) {
-    absl::StrAppend(
-        &batch_past_the_limit, i > 0 ? "," : "", R"({"id":")", 10'000 + i,
-        R"(","debitAccountId":"1","creditAccountId":"2","amount":"1","ledger":7,"code":1})");
-  }
-  batch_past_the_limit += "]}";
+  const std::string batch_past_the_limit = TransfersBody(10'000, 8191, 1, 2);
   const std::vector<Attack> attacks = {
       {"malformed JSON", Post("/v1/createTransfers", auth, R"({"transfers":[)"), 400,
        "invalid_argument"},
@@ -680,13 +685,7 @@ TEST(HttpApi, TakesAFullBatch) {
       << server.log();
   testing::Baseline baseline;
   testing::SetUpBaseline(server, &baseline);
-  std::string body = R"({"transfers":[)";
-  for (int i = 0; i < 8190; ++i) {
-    absl::StrAppend(
-        &body, i > 0 ? "," : "", R"({"id":")", 10'000 + i,
-        R"(","debitAccountId":"3","creditAccountId":"4","amount":"1","ledger":7,"code":1})");
-  }
-  body += "]}";
+  const std::string body = TransfersBody(10'000, 8190, 3, 4);
   const HttpReply reply = HttpRequest(server.http_address(), "POST", "/v1/createTransfers",
                                       BearerAndJson(server.token()), body);
   ASSERT_EQ(reply.status, 200) << reply.body.substr(0, 500);

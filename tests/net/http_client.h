@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "tests/net/server_process.h"
+
 namespace ledger::net::testing {
 
 struct HttpReply {
@@ -21,19 +23,7 @@ struct HttpReply {
 };
 
 // A connected socket to host:port, or -1.
-inline int HttpConnect(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  sockaddr_in socket_address{};
-  socket_address.sin_family = AF_INET;
-  socket_address.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &socket_address.sin_addr);
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&socket_address), sizeof(socket_address)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
+inline int HttpConnect(const std::string& address) { return ConnectTo(address); }
 
 inline bool SendAll(int fd, const std::string& bytes) {
   size_t sent = 0;

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "net/client.h"
@@ -46,14 +47,25 @@ inline void WriteTokenFile(const std::string& path, const std::string& text) {
       path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
-// Forks and execs `argv`; stdout and stderr go to `log_path`. Returns the pid (or -1).
-inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+struct SpawnOptions {
+  std::vector<std::pair<std::string, std::string>> environment;  // added to the test's
+  bool own_process_group = false;  // its pid is then a group the caller can end whole
+};
+
+// Forks and execs `argv`; stdin is /dev/null, stdout and stderr go to `log_path`; it gets
+// SIGKILL if the test dies. Returns the pid (or -1).
+inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& log_path,
+                   const SpawnOptions& options = {}) {
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid != 0) return pid;
+  if (options.own_process_group) setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);
+  for (const auto& [name, value] : options.environment) setenv(name.c_str(), value.c_str(), 1);
   const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  const int nothing = open("/dev/null", O_RDONLY);
+  dup2(nothing, 0);
   dup2(log, 1);
   dup2(log, 2);
   std::vector<char*> args;
@@ -70,10 +82,22 @@ inline int WaitExit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// GET over a plain socket: the test needs no HTTP client. `headers`: more header lines, each
-// ending with "\r\n".
-inline std::string HttpGet(const std::string& address, const std::string& path,
-                           const std::string& headers = "") {
+// A loopback port free now (for servers that take their ports as flags, not 0). The small race
+// with other processes taking it first shows as the server failing to start.
+inline uint16_t FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// A socket connected to an IPv4 host:port, or -1.
+inline int ConnectTo(const std::string& address) {
   const size_t colon = address.rfind(':');
   sockaddr_in socket_address{};
   socket_address.sin_family = AF_INET;
@@ -82,8 +106,17 @@ inline std::string HttpGet(const std::string& address, const std::string& path,
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (connect(fd, reinterpret_cast<sockaddr*>(&socket_address), sizeof(socket_address)) != 0) {
     close(fd);
-    return "";
+    return -1;
   }
+  return fd;
+}
+
+// GET over a plain socket: the test needs no HTTP client. `headers`: more header lines, each
+// ending with "\r\n".
+inline std::string HttpGet(const std::string& address, const std::string& path,
+                           const std::string& headers = "") {
+  const int fd = ConnectTo(address);
+  if (fd < 0) return "";
   const std::string request =
       "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n";
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
