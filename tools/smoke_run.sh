@@ -25,7 +25,8 @@ fail() {
 
 git clone --quiet --shared . "${work}/clone"
 (cd "${work}/clone" &&
-  exec tools/run.sh --listen 127.0.0.1:0 --metrics 127.0.0.1:0 --ready-file "${work}/ready") \
+  exec tools/run.sh --listen 127.0.0.1:0 --metrics 127.0.0.1:0 --http 127.0.0.1:0 \
+    --ready-file "${work}/ready") \
   >"${work}/run.log" 2>&1 &
 server_pid=$!  # run.sh execs ledgerd: this is the server's pid once it runs
 
