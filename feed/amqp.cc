@@ -116,6 +116,9 @@ absl::Status Broker::DeclareQueue(const std::string& queue, const std::string& e
 absl::Status Broker::PublishConfirmed(const std::string& exchange,
                                       std::span<const Message> messages) {
   amqp_connection_state_t connection = state_->connection;
+  // The frames of the last round's confirms stay in the connection's pool until released: a
+  // daemon that never released them would grow without bound.
+  amqp_maybe_release_buffers(connection);
   if (!state_->confirming) {
     amqp_confirm_select(connection, kChannel);
     if (absl::Status selected = ReplyStatus("confirm.select"); !selected.ok()) return selected;
