@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "capnp/dynamic.h"
 #include "kj/compat/http.h"
@@ -426,10 +425,9 @@ class ApiService final : public kj::HttpService {
     if (parameters.has_value()) {
       for (const auto& [name, value] : *parameters) {
         if (name == "from") {
-          if (value.empty() || !absl::SimpleAtoi(value, &from) || value[0] == '+' ||
-              value[0] == '-') {
-            problem = "from: expected a decimal change sequence";
-          }
+          const std::optional<u128> parsed = ParseDecimal(value, UINT64_MAX);
+          if (!parsed.has_value()) problem = "from: expected a decimal change sequence";
+          from = static_cast<uint64_t>(parsed.value_or(0));
         } else if (name == "checkpoints") {
           if (value != "true" && value != "false") problem = "checkpoints: true or false";
           with_checkpoints = value == "true";

@@ -1,11 +1,13 @@
 #include "net/internal/json_api.h"
 
+#include <bitset>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/assert.h"
 #include "capnp/compat/json.h"
 #include "capnp/message.h"
 #include "engine/types.h"
@@ -20,6 +22,8 @@ using capnp::DynamicValue;
 using capnp::JsonValue;
 using capnp::StructSchema;
 using Which = capnp::schema::Type::Which;
+
+std::string_view View(kj::StringPtr text) { return std::string_view(text.begin(), text.size()); }
 
 bool IsU128(StructSchema schema) { return schema.getProto().getId() == capnp::typeId<rpc::U128>(); }
 
@@ -80,9 +84,10 @@ absl::Status WrongType(const Path& path, const char* wanted, JsonValue::Reader v
       absl::StrCat(path.Text(), ": expected ", wanted, ", got ", KindOf(value)));
 }
 
-// Decimal digits only (no sign, no spaces, no exponent), at most `max`.
-std::optional<u128> ParseDecimal(kj::StringPtr text, u128 max) {
-  if (text.size() == 0 || text.size() > 39) return std::nullopt;
+}  // namespace
+
+std::optional<u128> ParseDecimal(std::string_view text, u128 max) {
+  if (text.empty() || text.size() > 39) return std::nullopt;
   u128 value = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
@@ -93,6 +98,12 @@ std::optional<u128> ParseDecimal(kj::StringPtr text, u128 max) {
   return value;
 }
 
+namespace {
+
+// A struct's fields given so far, without an allocation per object (the schema's largest
+// struct has 15 fields).
+constexpr size_t kFieldsMax = 64;
+
 class Decoder {
  public:
   explicit Decoder(uint32_t nesting_max) : nesting_max_(nesting_max) {}
@@ -101,7 +112,8 @@ class Decoder {
     if (value.which() != JsonValue::OBJECT) return WrongType(path_, "an object", value);
     if (++depth_ > nesting_max_) return TooDeep();
     const StructSchema schema = out.getSchema();
-    std::vector<bool> seen(schema.getFields().size());
+    LEDGER_ASSERT(schema.getFields().size() <= kFieldsMax, schema.getFields().size());
+    std::bitset<kFieldsMax> seen;
     for (JsonValue::Field::Reader member : value.getObject()) {
       const kj::StringPtr name = member.getName();
       KJ_IF_MAYBE (field, schema.findFieldByName(name)) {
@@ -180,7 +192,7 @@ class Decoder {
       return WrongType(path_, "a decimal string (0 to 2^128-1)", value);
     }
     const std::optional<u128> parsed =
-        ParseDecimal(value.getString(), std::numeric_limits<u128>::max());
+        ParseDecimal(View(value.getString()), std::numeric_limits<u128>::max());
     if (!parsed.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat(
           path_.Text(), ": expected a decimal string of 0 to 2^128-1, got \"",
@@ -230,7 +242,7 @@ class Decoder {
         if (value.which() != JsonValue::STRING) {
           return WrongType(path_, "a decimal string (0 to 2^64-1)", value);
         }
-        const std::optional<u128> parsed = ParseDecimal(value.getString(), UINT64_MAX);
+        const std::optional<u128> parsed = ParseDecimal(View(value.getString()), UINT64_MAX);
         if (!parsed.has_value()) {
           return absl::InvalidArgumentError(
               absl::StrCat(path_.Text(), ": expected a decimal string of 0 to 2^64-1"));

@@ -11,11 +11,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "capnp/dynamic.h"
+#include "engine/types.h"
 
 namespace ledger::net::internal {
 
@@ -31,6 +33,10 @@ void EncodeJson(capnp::DynamicStruct::Reader in, std::string& out);
 
 // Appends `text` as a JSON string literal (quotes and escapes).
 void AppendJsonString(std::string_view text, std::string& out);
+
+// Decimal digits only (no sign, space or exponent, 1 to 39 of them), at most `max`; nullopt
+// otherwise. The API's U128 and 64-bit values, and its query parameters.
+std::optional<u128> ParseDecimal(std::string_view text, u128 max);
 
 // Decimal text of value = hi * 2^64 + lo.
 std::string U128Text(uint64_t lo, uint64_t hi);
