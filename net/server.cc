@@ -22,6 +22,7 @@
 #include "kj/compat/tls.h"
 #include "net/client.h"  // ReadPrivateTokenFile
 #include "net/internal/admission.h"
+#include "net/internal/console_files.h"
 #include "net/internal/core.h"
 #include "net/internal/group_role.h"
 #include "net/internal/http_api.h"
@@ -83,6 +84,9 @@ absl::Status CheckOptions(const ServerOptions& options) {
   }
   if (!options.tls_client_ca_file.empty() && options.tls_certificate_file.empty()) {
     return absl::InvalidArgumentError("client certificates need TLS: a certificate and a key");
+  }
+  if (!options.console_dir.empty() && options.http_address.empty()) {
+    return absl::InvalidArgumentError("the console (--console-dir) is served on --http: give both");
   }
   const GroupOptions& group = options.group;
   if (!group.name.empty()) {
@@ -509,6 +513,13 @@ kj::Promise<void> ReloadTokensOnHangup(kj::UnixEventPort& port, ServiceState& st
 
 absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
                    const std::function<void(std::string_view)>& log, GroupStop* group_stop) {
+  // The console's files first: a wrong directory is found before the log is read.
+  std::unique_ptr<const internal::ConsoleFiles> console;
+  if (!options.console_dir.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(console, internal::ConsoleFiles::Load(options.console_dir));
+    log(absl::StrCat("console: ", console->file_count(), " files (", console->total_bytes(),
+                     " bytes) from ", options.console_dir));
+  }
   Registry registry;
   ServerMetrics metrics(registry);
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Core> core,
@@ -585,7 +596,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
     log(absl::StrCat("metrics at http://", metrics_bound, "/metrics",
                      options.metrics_token.empty() ? "" : " (bearer token required)"));
   }
-  internal::HttpApi http_api(state);
+  internal::HttpApi http_api(state, console.get());
   http = &http_api;
   kj::Own<kj::ConnectionReceiver> http_receiver;
   std::string http_bound;
@@ -596,7 +607,9 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
         http_api.Listen(*http_receiver).eagerlyEvaluate([&log](kj::Exception&& exception) {
           log(absl::StrCat("HTTP API stopped: ", exception.getDescription().cStr()));
         });
-    log(absl::StrCat("HTTP API at http://", http_bound, "/v1/"));
+    log(absl::StrCat(
+        "HTTP API at http://", http_bound, "/v1/",
+        console != nullptr ? absl::StrCat(", console at http://", http_bound, "/console/") : ""));
   }
   if (!options.ready_file.empty()) {
     LEDGER_RETURN_IF_ERROR(WriteReadyFile(

@@ -89,9 +89,12 @@ struct ServerOptions {
   std::string token_file;
   // Tokens with roles and ledgers (net/tokens.h), re-read on SIGHUP; empty: `token` alone.
   std::string tokens_file;
-  std::string metrics_address;       // host:port for GET /metrics; empty: none
-  std::string metrics_token;         // not empty: /metrics wants "Authorization: Bearer <token>"
-  std::string http_address;          // host:port of the HTTP/JSON API; empty: none
+  std::string metrics_address;  // host:port for GET /metrics; empty: none
+  std::string metrics_token;    // not empty: /metrics wants "Authorization: Bearer <token>"
+  std::string http_address;     // host:port of the HTTP/JSON API; empty: none
+  // The operator console's static files, served by the HTTP API at /console/ (read whole at
+  // start: net/internal/console_files.h); empty: no console. Needs http_address.
+  std::string console_dir;
   std::string tls_certificate_file;  // PEM; with tls_key_file, the RPC port is TLS
   std::string tls_key_file;
   // PEM CA: clients must present a certificate it signed (mutual TLS); the certificate's common

@@ -40,9 +40,9 @@ constexpr std::string_view kEvictReasonNames[] = {"unauthenticated", "unauthenti
                                                   "connections"};
 constexpr std::string_view kReplyCloseReasonNames[] = {"unread_replies", "unfinished_replies"};
 // The statuses the HTTP API answers with (net/internal/http_api.cc); "other" last.
-constexpr std::string_view kHttpStatusNames[] = {"200", "400", "401", "403", "404",
-                                                 "405", "408", "413", "415", "429",
-                                                 "500", "501", "503", "507", "other"};
+constexpr std::string_view kHttpStatusNames[] = {"200", "302", "400", "401",  "403", "404",
+                                                 "405", "408", "413", "415",  "429", "500",
+                                                 "501", "503", "507", "other"};
 
 // Every name is a non-empty [a-z0-9_]+ and no two in a table are alike.
 template <typename Names>

@@ -82,6 +82,9 @@ flags for run:
                               0600, as --token-file
   --http HOST:PORT            serve the HTTP/JSON API at http://HOST:PORT/v1/ (docs/http-api.md;
                               bearer tokens as the RPC port's); a port alone binds loopback
+  --console-dir DIR           serve the operator console's files in DIR at /console/ on
+                              --http (read whole at start: index.html needed, at most 512
+                              files and 64 MiB, no symbolic links; docs/http-api.md)
   --max-http-connections N    HTTP connections served at once (default 64); more are closed
   --max-http-body-bytes N     largest HTTP request body (default 16777216; 413 past it)
   --checkpoint-key-file FILE --checkpoint-file FILE
@@ -477,6 +480,7 @@ int Run(Flags& flags) {
        {"--tokens-file", Text(&options.tokens_file)},
        {"--metrics", Text(&options.metrics_address)},
        {"--http", Text(&options.http_address)},
+       {"--console-dir", Text(&options.console_dir)},
        {"--max-http-connections",
         Number("--max-http-connections", &limits.http_connections_max, 1, 1 << 16)},
        {"--max-http-body-bytes",

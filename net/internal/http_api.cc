@@ -12,6 +12,7 @@
 #include "capnp/dynamic.h"
 #include "kj/compat/http.h"
 #include "net/internal/codec.h"
+#include "net/internal/console_files.h"
 #include "net/internal/json_api.h"
 #include "net/internal/service.h"
 
@@ -21,6 +22,13 @@ namespace {
 constexpr std::string_view kPrefix = "/v1/";
 constexpr std::string_view kStreamPath = "/v1/changes/stream";
 constexpr std::string_view kOpenApiPath = "/v1/openapi.json";
+constexpr std::string_view kConsolePath = "/console";
+// The console loads only its own files and talks only to this server: no inline script, no
+// other origin, never framed (clickjacking), no forms posted anywhere.
+constexpr char kConsolePolicy[] =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'";
 constexpr char kJson[] = "application/json";
 // Failed authentications wait this long before the 401, as a wrong RPC login does.
 constexpr auto kFailedAuthenticationDelay = 200 * kj::MILLISECONDS;
@@ -86,6 +94,9 @@ struct Headers {
         retry_after(builder.add("Retry-After")),
         stale_reads(builder.add("Ledger-Stale-Reads")),
         cache_control(builder.add("Cache-Control")),
+        content_type_options(builder.add("X-Content-Type-Options")),
+        referrer_policy(builder.add("Referrer-Policy")),
+        content_security_policy(builder.add("Content-Security-Policy")),
         table(builder.build()) {}
   kj::HttpHeaderTable::Builder builder;
   kj::HttpHeaderId authorization;
@@ -94,6 +105,9 @@ struct Headers {
   kj::HttpHeaderId retry_after;
   kj::HttpHeaderId stale_reads;
   kj::HttpHeaderId cache_control;
+  kj::HttpHeaderId content_type_options;
+  kj::HttpHeaderId referrer_policy;
+  kj::HttpHeaderId content_security_policy;
   kj::Own<kj::HttpHeaderTable> table;
 };
 
@@ -198,8 +212,9 @@ std::optional<std::map<std::string, std::string, std::less<>>> ParseQuery(std::s
 class ApiService final : public kj::HttpService {
  public:
   ApiService(ServiceState& state, const Headers& headers,
-             const std::map<std::string, capnp::InterfaceSchema::Method, std::less<>>& methods)
-      : state_(state), headers_(headers), methods_(methods) {}
+             const std::map<std::string, capnp::InterfaceSchema::Method, std::less<>>& methods,
+             const ConsoleFiles* console)
+      : state_(state), headers_(headers), methods_(methods), console_(console) {}
 
   kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url,
                             const kj::HttpHeaders& request_headers, kj::AsyncInputStream& body,
@@ -209,6 +224,10 @@ class ApiService final : public kj::HttpService {
     const std::string_view path = target.substr(0, question);
     const std::string_view query =
         question == std::string_view::npos ? "" : target.substr(question + 1);
+    if (path == kConsolePath || path.starts_with("/console/") ||
+        (path == "/" && console_ != nullptr)) {
+      return Console(method, path, response);
+    }
     if (path == kOpenApiPath) {
       if (method != kj::HttpMethod::GET) return MethodNotAllowed(response, "GET");
       kj::HttpHeaders headers(*headers_.table);
@@ -252,6 +271,45 @@ class ApiService final : public kj::HttpService {
   }
 
  private:
+  // GET or HEAD of the console's files: /console and /console/ are index.html, / sends the
+  // browser there. A path names a file exactly as loaded (nothing is decoded: traversals and
+  // encoded slashes name nothing). Public, as the files are; the API behind them needs a token.
+  kj::Promise<void> Console(kj::HttpMethod method, std::string_view path, Response& response) {
+    if (console_ == nullptr) {
+      return Error(response, {404, "Not Found", "not_found",
+                              "no console here: ledgerd runs without --console-dir"});
+    }
+    if (method != kj::HttpMethod::GET && method != kj::HttpMethod::HEAD) {
+      return MethodNotAllowed(response, "GET, HEAD");
+    }
+    kj::HttpHeaders headers(*headers_.table);
+    if (path == "/") {
+      state_.metrics.HttpResponses(302).Increment();
+      headers.set(kj::HttpHeaderId::LOCATION, "/console/");
+      headers.set(kj::HttpHeaderId::CONTENT_TYPE, "text/plain; charset=utf-8");
+      return Send(response, headers, 302, "Found", "/console/\n");
+    }
+    std::string_view name = path.substr(std::min(path.size(), kConsolePath.size() + 1));
+    if (name.empty()) name = "index.html";
+    const ConsoleFile* file = console_->Find(name);
+    if (file == nullptr) {
+      return Error(response,
+                   {404, "Not Found", "not_found",
+                    absl::StrCat("the console has no file ", std::string(path.substr(0, 256)))});
+    }
+    state_.metrics.HttpResponses(200).Increment();
+    headers.set(kj::HttpHeaderId::CONTENT_TYPE,
+                kj::heapString(file->content_type.data(), file->content_type.size()));
+    headers.set(headers_.cache_control, "no-cache");
+    headers.set(headers_.content_type_options, "nosniff");
+    headers.set(headers_.referrer_policy, "no-referrer");
+    headers.set(headers_.content_security_policy, kConsolePolicy);
+    kj::Own<kj::AsyncOutputStream> stream =
+        response.send(200, "OK", headers, static_cast<uint64_t>(file->bytes.size()));
+    kj::Promise<void> written = stream->write(file->bytes.data(), file->bytes.size());
+    return written.attach(kj::mv(stream));
+  }
+
   // Reads the whole body; nullopt if it passes `bytes_max`.
   static kj::Promise<std::optional<std::string>> ReadBody(kj::AsyncInputStream& body,
                                                           uint64_t bytes_max) {
@@ -499,6 +557,7 @@ class ApiService final : public kj::HttpService {
   ServiceState& state_;
   const Headers& headers_;
   const std::map<std::string, capnp::InterfaceSchema::Method, std::less<>>& methods_;
+  const ConsoleFiles* console_;  // null: no console
 };
 
 kj::HttpServerSettings Settings() {
@@ -511,10 +570,10 @@ kj::HttpServerSettings Settings() {
 
 class HttpApi::Impl final : private kj::TaskSet::ErrorHandler {
  public:
-  explicit Impl(ServiceState& state)
+  Impl(ServiceState& state, const ConsoleFiles* console)
       : state_(state),
         methods_(Methods()),
-        service_(state, headers_, methods_),
+        service_(state, headers_, methods_, console),
         server_(state.timer, *headers_.table, service_, Settings()),
         connections_(*this) {}
 
@@ -550,7 +609,8 @@ class HttpApi::Impl final : private kj::TaskSet::ErrorHandler {
   kj::TaskSet connections_;  // last: destroyed first, while the rest still exists
 };
 
-HttpApi::HttpApi(ServiceState& state) : impl_(std::make_unique<Impl>(state)) {}
+HttpApi::HttpApi(ServiceState& state, const ConsoleFiles* console)
+    : impl_(std::make_unique<Impl>(state, console)) {}
 HttpApi::~HttpApi() = default;
 
 kj::Promise<void> HttpApi::Listen(kj::ConnectionReceiver& receiver) {

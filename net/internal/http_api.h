@@ -1,7 +1,9 @@
 // The HTTP/JSON API (docs/http-api.md): every Ledger method of the RPC contract as
 // `POST /v1/<method>` with the method's params as a JSON body and its results as the JSON
 // answer (net/internal/json_api.h), the change feed as a stream of JSON lines
-// (`GET /v1/changes/stream?from=N`), and the OpenAPI document (`GET /v1/openapi.json`).
+// (`GET /v1/changes/stream?from=N`), the OpenAPI document (`GET /v1/openapi.json`), and the
+// operator console's static files (`GET /console/...`, net/internal/console_files.h), which
+// need no token: the data behind them does.
 //
 // It is a translator, not a second server: each request becomes a call on a Ledger capability
 // of its own (net/internal/service.h), so roles, limits, durability and result codes are the
@@ -27,6 +29,7 @@
 namespace ledger::net::internal {
 
 class ServiceState;
+class ConsoleFiles;
 
 class HttpApi {
  public:
@@ -35,7 +38,8 @@ class HttpApi {
   // proxy) sees the stream alive, and a peer that went away is noticed.
   static constexpr kj::Duration kKeepAliveInterval = 10 * kj::SECONDS;
 
-  explicit HttpApi(ServiceState& state);  // borrowed for the API's lifetime
+  // Both borrowed for the API's lifetime; `console` may be null (no --console-dir).
+  HttpApi(ServiceState& state, const ConsoleFiles* console);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
