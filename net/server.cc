@@ -560,29 +560,30 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   Admission admission(options.limits);
   MetricsHttpServer* scraped = nullptr;     // the server below, once built
   const internal::HttpApi* http = nullptr;  // the HTTP API, once built
-  MetricsHttpServer metrics_server(
-      io.provider->getTimer(),
-      [&] {
-        metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
-        metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
-        metrics.storage_full.Set(core->has_room() ? 0 : 1);
-        metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
-        if (http != nullptr) metrics.http_connections.Set(http->open_connections());
-        metrics.connections_unauthenticated.Set(static_cast<int64_t>(admission.unauthenticated()));
-        metrics.held_reply_bytes.Set(
-            static_cast<int64_t>(state.unsent_reply_bytes + state.unfinished_reply_bytes));
-        Counter& unauthorized = metrics.metrics_requests_unauthorized_total;
-        unauthorized.Add(scraped->unauthorized_requests() - unauthorized.Value());
-        if (role != nullptr) {
-          metrics.group_leader.Set(role->leading() ? 1 : 0);
-          metrics.group_epoch.Set(static_cast<int64_t>(role->epoch()));
-          metrics.group_in_sync.Set(static_cast<int64_t>(role->in_sync_count()));
-          metrics.group_committed_op.Set(static_cast<int64_t>(core->group_committed_op()));
-        }
-        metrics.UpdateProcessMetrics();
-        return registry.Render();
-      },
-      options.metrics_token);
+  // What both the --metrics listener and the HTTP API's GET /v1/metrics serve.
+  const std::function<std::string()> render_metrics = [&] {
+    metrics.last_op.Set(static_cast<int64_t>(core->last_op()));
+    metrics.durable_op.Set(static_cast<int64_t>(core->durable_op()));
+    metrics.storage_full.Set(core->has_room() ? 0 : 1);
+    metrics.connections.Set(static_cast<int64_t>(state.connections.size()));
+    if (http != nullptr) metrics.http_connections.Set(http->open_connections());
+    metrics.connections_unauthenticated.Set(static_cast<int64_t>(admission.unauthenticated()));
+    metrics.held_reply_bytes.Set(
+        static_cast<int64_t>(state.unsent_reply_bytes + state.unfinished_reply_bytes));
+    if (scraped != nullptr) {
+      Counter& unauthorized = metrics.metrics_requests_unauthorized_total;
+      unauthorized.Add(scraped->unauthorized_requests() - unauthorized.Value());
+    }
+    if (role != nullptr) {
+      metrics.group_leader.Set(role->leading() ? 1 : 0);
+      metrics.group_epoch.Set(static_cast<int64_t>(role->epoch()));
+      metrics.group_in_sync.Set(static_cast<int64_t>(role->in_sync_count()));
+      metrics.group_committed_op.Set(static_cast<int64_t>(core->group_committed_op()));
+    }
+    metrics.UpdateProcessMetrics();
+    return registry.Render();
+  };
+  MetricsHttpServer metrics_server(io.provider->getTimer(), render_metrics, options.metrics_token);
   scraped = &metrics_server;
   kj::Own<kj::ConnectionReceiver> metrics_receiver;
   std::string metrics_bound;
@@ -596,7 +597,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
     log(absl::StrCat("metrics at http://", metrics_bound, "/metrics",
                      options.metrics_token.empty() ? "" : " (bearer token required)"));
   }
-  internal::HttpApi http_api(state, console.get());
+  internal::HttpApi http_api(state, console.get(), render_metrics);
   http = &http_api;
   kj::Own<kj::ConnectionReceiver> http_receiver;
   std::string http_bound;

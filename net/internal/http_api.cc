@@ -15,6 +15,7 @@
 #include "net/internal/console_files.h"
 #include "net/internal/json_api.h"
 #include "net/internal/service.h"
+#include "net/metrics_http.h"
 
 namespace ledger::net::internal {
 namespace {
@@ -22,6 +23,7 @@ namespace {
 constexpr std::string_view kPrefix = "/v1/";
 constexpr std::string_view kStreamPath = "/v1/changes/stream";
 constexpr std::string_view kOpenApiPath = "/v1/openapi.json";
+constexpr std::string_view kMetricsPath = "/v1/metrics";
 constexpr std::string_view kConsolePath = "/console";
 // The console loads only its own files and talks only to this server: no inline script, no
 // other origin, never framed (clickjacking), no forms posted anywhere.
@@ -213,8 +215,12 @@ class ApiService final : public kj::HttpService {
  public:
   ApiService(ServiceState& state, const Headers& headers,
              const std::map<std::string, capnp::InterfaceSchema::Method, std::less<>>& methods,
-             const ConsoleFiles* console)
-      : state_(state), headers_(headers), methods_(methods), console_(console) {}
+             const ConsoleFiles* console, std::function<std::string()> render_metrics)
+      : state_(state),
+        headers_(headers),
+        methods_(methods),
+        console_(console),
+        render_metrics_(std::move(render_metrics)) {}
 
   kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url,
                             const kj::HttpHeaders& request_headers, kj::AsyncInputStream& body,
@@ -233,6 +239,17 @@ class ApiService final : public kj::HttpService {
       kj::HttpHeaders headers(*headers_.table);
       headers.set(kj::HttpHeaderId::CONTENT_TYPE, kJson);
       return Send(response, headers, 200, "OK", OpenApiDocument());
+    }
+    if (path == kMetricsPath) {
+      if (method != kj::HttpMethod::GET) return MethodNotAllowed(response, "GET");
+      if (Authenticate(request_headers) == nullptr) {
+        return Unauthenticated(request_headers, response);
+      }
+      state_.metrics.HttpResponses(200).Increment();
+      kj::HttpHeaders headers(*headers_.table);
+      headers.set(kj::HttpHeaderId::CONTENT_TYPE, kMetricsContentType);
+      headers.set(headers_.cache_control, "no-store");
+      return Send(response, headers, 200, "OK", render_metrics_());
     }
     const bool stream = path == kStreamPath;
     const auto found = methods_.find(path.substr(std::min(path.size(), kPrefix.size())));
@@ -558,6 +575,7 @@ class ApiService final : public kj::HttpService {
   const Headers& headers_;
   const std::map<std::string, capnp::InterfaceSchema::Method, std::less<>>& methods_;
   const ConsoleFiles* console_;  // null: no console
+  const std::function<std::string()> render_metrics_;
 };
 
 kj::HttpServerSettings Settings() {
@@ -570,10 +588,11 @@ kj::HttpServerSettings Settings() {
 
 class HttpApi::Impl final : private kj::TaskSet::ErrorHandler {
  public:
-  Impl(ServiceState& state, const ConsoleFiles* console)
+  Impl(ServiceState& state, const ConsoleFiles* console,
+       std::function<std::string()> render_metrics)
       : state_(state),
         methods_(Methods()),
-        service_(state, headers_, methods_, console),
+        service_(state, headers_, methods_, console, std::move(render_metrics)),
         server_(state.timer, *headers_.table, service_, Settings()),
         connections_(*this) {}
 
@@ -609,8 +628,9 @@ class HttpApi::Impl final : private kj::TaskSet::ErrorHandler {
   kj::TaskSet connections_;  // last: destroyed first, while the rest still exists
 };
 
-HttpApi::HttpApi(ServiceState& state, const ConsoleFiles* console)
-    : impl_(std::make_unique<Impl>(state, console)) {}
+HttpApi::HttpApi(ServiceState& state, const ConsoleFiles* console,
+                 std::function<std::string()> render_metrics)
+    : impl_(std::make_unique<Impl>(state, console, std::move(render_metrics))) {}
 HttpApi::~HttpApi() = default;
 
 kj::Promise<void> HttpApi::Listen(kj::ConnectionReceiver& receiver) {

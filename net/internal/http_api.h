@@ -1,7 +1,8 @@
 // The HTTP/JSON API (docs/http-api.md): every Ledger method of the RPC contract as
 // `POST /v1/<method>` with the method's params as a JSON body and its results as the JSON
 // answer (net/internal/json_api.h), the change feed as a stream of JSON lines
-// (`GET /v1/changes/stream?from=N`), the OpenAPI document (`GET /v1/openapi.json`), and the
+// (`GET /v1/changes/stream?from=N`), the server's Prometheus metrics for any token
+// (`GET /v1/metrics`), the OpenAPI document (`GET /v1/openapi.json`), and the
 // operator console's static files (`GET /console/...`, net/internal/console_files.h), which
 // need no token: the data behind them does.
 //
@@ -18,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,8 +40,11 @@ class HttpApi {
   // proxy) sees the stream alive, and a peer that went away is noticed.
   static constexpr kj::Duration kKeepAliveInterval = 10 * kj::SECONDS;
 
-  // Both borrowed for the API's lifetime; `console` may be null (no --console-dir).
-  HttpApi(ServiceState& state, const ConsoleFiles* console);
+  // `state` and `console` are borrowed for the API's lifetime; `console` may be null (no
+  // --console-dir). `render_metrics` gives the Prometheus text of GET /v1/metrics (the
+  // --metrics listener's: net/server.cc), called on the loop thread.
+  HttpApi(ServiceState& state, const ConsoleFiles* console,
+          std::function<std::string()> render_metrics);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;

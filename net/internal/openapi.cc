@@ -263,6 +263,20 @@ void StreamOperation(Writer& out) {
   out.Close('}').Close('}').Close('}');
 }
 
+void MetricsOperation(Writer& out) {
+  out.Key("/v1/metrics").Open('{').Key("get").Open('{');
+  out.Member("operationId", "metrics");
+  out.Member("summary",
+             "The server's Prometheus metrics (text exposition format 0.0.4), as on the "
+             "--metrics listener; any token's role may read them.");
+  out.Key("responses").Open('{').Key("200").Open('{').Member("description", "The metrics.");
+  out.Key("content").Open('{').Key("text/plain; version=0.0.4; charset=utf-8").Open('{');
+  out.Key("schema").Open('{').Member("type", "string").Close('}');
+  out.Close('}').Close('}').Close('}');
+  ErrorResponses(out);
+  out.Close('}').Close('}').Close('}');
+}
+
 void FixedSchemas(Writer& out) {
   out.Key("U128").Open('{').Member("type", "string").Member("pattern", "^[0-9]{1,39}$");
   out.Member("description", "An unsigned 128-bit integer (id, amount) as decimal text.");
@@ -307,6 +321,7 @@ std::string OpenApiDocument() {
   StreamOperation(out);
   schemas.Want(capnp::Schema::from<rpc::Change>());
   schemas.Want(capnp::Schema::from<rpc::Checkpoint>());
+  MetricsOperation(out);
   out.Key("/v1/openapi.json").Open('{').Key("get").Open('{');
   out.Member("operationId", "openApi").Member("summary", "This document (no token needed).");
   out.Key("security").Open('[').Close(']');

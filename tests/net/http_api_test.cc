@@ -425,6 +425,58 @@ TEST(HttpApi, TokensAndRolesAreTheRpcPorts) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The metrics
+
+// The "# TYPE" lines of a Prometheus text: the families it has.
+std::set<std::string> MetricFamilies(const std::string& text) {
+  std::set<std::string> families;
+  for (size_t at = 0; (at = text.find("# TYPE ", at)) != std::string::npos; ++at) {
+    families.insert(text.substr(at, text.find('\n', at) - at));
+  }
+  return families;
+}
+
+TEST(HttpApi, ServesTheMetricsToAnyTokenAsTheMetricsListenerDoes) {
+  ServerProcess server;
+  const std::string tokens = server.data_dir() + "/../tokens";
+  testing::WriteTokenFile(tokens, "read reader-token-0001 ledgers=9\nadmin admin-token-00001\n");
+  std::vector<std::string> flags = HttpFlags();
+  flags.insert(flags.end(), {"--tokens-file", tokens, "--metrics", "127.0.0.1:0"});
+  ASSERT_TRUE(server.Start(flags)) << server.log();
+  const std::string& http = server.http_address();
+  HttpReply reply = HttpRequest(http, "GET", "/v1/metrics", "");
+  EXPECT_EQ(reply.status, 401);
+  EXPECT_TRUE(Contains(reply.body, R"({"error":"unauthenticated")")) << reply.body;
+  EXPECT_EQ(HttpRequest(http, "GET", "/v1/metrics", "Authorization: Bearer wrong-token-000001\r\n")
+                .status,
+            401);
+  EXPECT_EQ(
+      HttpRequest(http, "POST", "/v1/metrics", BearerAndJson("admin-token-00001"), "{}").status,
+      405);
+  for (const std::string token : {"reader-token-0001", "admin-token-00001"}) {
+    reply = HttpRequest(http, "GET", "/v1/metrics", "Authorization: Bearer " + token + "\r\n");
+    ASSERT_EQ(reply.status, 200) << reply.head << reply.body;
+    EXPECT_TRUE(Contains(reply.head, "Content-Type: text/plain; version=0.0.4; charset=utf-8"))
+        << reply.head;
+    EXPECT_TRUE(Contains(reply.body, "\nledger_durable_op ")) << reply.body;
+    EXPECT_TRUE(Contains(reply.body, "ledger_http_responses_total{status=\"401\"} ")) << reply.body;
+  }
+  // The same families as the --metrics listener's.
+  const std::string scraped = testing::HttpGet(server.metrics_address(), "/metrics");
+  EXPECT_EQ(MetricFamilies(reply.body), MetricFamilies(scraped));
+  EXPECT_GT(MetricFamilies(reply.body).size(), 20u);
+  testing::ExpectCleanShutdown(server);
+  // Without --metrics too.
+  ServerProcess alone;
+  ASSERT_TRUE(alone.Start(HttpFlags())) << alone.log();
+  reply = HttpRequest(alone.http_address(), "GET", "/v1/metrics",
+                      "Authorization: Bearer " + alone.token() + "\r\n");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_TRUE(Contains(reply.body, "\nledger_durable_op ")) << reply.body;
+  testing::ExpectCleanShutdown(alone);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The change feed as a stream
 
 // Reads a stream's lines until `done` says so or `timeout` passes; the lines so far.
