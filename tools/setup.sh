@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the build and test dependencies from Debian's packages, only those missing, and the
-# TypeScript client's npm packages (clients/node).
+# npm packages of the TypeScript client (clients/node) and the operator console (console/).
 # Idempotent; meant for a fresh Debian bookworm machine, run as root (or with sudo available).
 set -euo pipefail
 
@@ -14,6 +14,7 @@ packages=(
   rabbitmq-server librabbitmq-dev  # the change feed on a broker (ledger-feed and its tests)
   iproute2 iptables  # the cluster harness: hosts as network namespaces, faults as rules
   e2fsprogs util-linux  # the full-disk test: an ext4 image (mkfs.ext4), mount -o loop, fallocate
+  chromium  # the console's tests: Playwright drives it headless (a test tool's own download fails)
 )
 
 missing=()
@@ -40,9 +41,13 @@ if ((${#missing[@]} > 0)); then
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The client's npm packages, as its lock file pins them, into clients/node/node_modules only.
-cd "$(dirname "$0")/../clients/node"
-if ! cmp -s package-lock.json node_modules/.installed-lock.json 2>/dev/null; then
-  npm ci --no-audit --no-fund --loglevel=error
-  cp package-lock.json node_modules/.installed-lock.json
-fi
+# The npm packages of the client and the console, as their lock files pin them, each into its
+# own node_modules only.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+for project in clients/node console; do
+  cd "${root}/${project}"
+  if ! cmp -s package-lock.json node_modules/.installed-lock.json 2>/dev/null; then
+    npm ci --no-audit --no-fund --loglevel=error
+    cp package-lock.json node_modules/.installed-lock.json
+  fi
+done

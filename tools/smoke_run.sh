@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the README's first command, as a new user runs it: in a clean clone of the
 # committed HEAD, `tools/run.sh` sets up, builds and starts ledgerd on the clone's data/;
-# `ledgerctl info` must answer, and SIGTERM must stop the server with exit 0. Ephemeral
+# `ledgerctl info` must answer, the console's page must be served, and SIGTERM must stop the
+# server with exit 0. Ephemeral
 # loopback ports, so a server already running on 7700/7701 does not matter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,9 +44,19 @@ address=$(head -n 1 "${work}/ready")
   fail "ledgerctl info failed against ${address}"
 grep -q . "${work}/info.txt" || fail "ledgerctl info printed nothing"
 
+# The console, as a browser asks for it (bash's /dev/tcp: a fresh machine may lack curl).
+http_address=$(sed -n 3p "${work}/ready")
+exec 3<>"/dev/tcp/${http_address%:*}/${http_address##*:}"
+printf 'GET /console/ HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "${http_address}" >&3
+cat <&3 >"${work}/console.txt"
+exec 3<&-
+grep -q "^HTTP/1.1 200" "${work}/console.txt" && grep -q "<title>Ledger console</title>" \
+  "${work}/console.txt" || fail "GET /console/ did not answer the console's page"
+
 kill -TERM "${server_pid}"
 status=0
 wait "${server_pid}" || status=$?
 server_pid=
 ((status == 0)) || fail "ledgerd exited ${status} on SIGTERM, not 0"
-echo "smoke_run: tools/run.sh served ${address}, ledgerctl info answered, SIGTERM exited 0" >&2
+echo "smoke_run: tools/run.sh served ${address} and the console, ledgerctl info answered," \
+  "SIGTERM exited 0" >&2
