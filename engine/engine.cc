@@ -49,6 +49,9 @@ void Engine::CreateTransfers(std::span<const Transfer> events, uint64_t timestam
 std::optional<Ledger> Engine::LookupLedger(uint32_t ledger_id) const {
   return state_->LookupLedger(ledger_id);
 }
+size_t Engine::QueryLedgers(uint32_t from_id, std::span<Ledger> out) const {
+  return state_->QueryLedgers(from_id, out);
+}
 std::optional<Account> Engine::LookupAccount(AccountId id) const {
   return state_->LookupAccount(id);
 }

@@ -127,6 +127,10 @@ class Engine {
 
   // Lookups. Values are copies; nothing returned borrows engine memory.
   std::optional<Ledger> LookupLedger(uint32_t ledger_id) const;
+  // The ledgers whose id is at least from_id, in id order, at most out.size(); returns the
+  // count. Ledgers are few (one per asset book) and kept in creation order, so this walks them
+  // all, keeping the out.size() lowest ids in a heap: O(ledgers * log(out.size())).
+  size_t QueryLedgers(uint32_t from_id, std::span<Ledger> out) const;
   std::optional<Account> LookupAccount(AccountId id) const;
   std::optional<Transfer> LookupTransfer(TransferId id) const;
   // A transfer id whose first attempt failed with a state-dependent code (IsRecordedFailure):

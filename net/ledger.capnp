@@ -24,11 +24,12 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("ledger::net::rpc");
 
-const schemaVersion :UInt32 = 6;  # 2 added createTransfersPacked; 3 transfer statuses, value time;
+const schemaVersion :UInt32 = 7;  # 2 added createTransfersPacked; 3 transfer statuses, value time;
                                   # 4 idAlreadyFailed, lookupTransfers' failures,
                                   #   valueTimeOutOfRange, imports, queryAccounts/Transfers;
                                   # 5 login's staleReads; 6 keyed checkpoints on the change
-                                  #   feed (subscribe's withCheckpoints, checkpoints)
+                                  #   feed (subscribe's withCheckpoints, checkpoints);
+                                  # 7 queryLedgers
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -505,6 +506,12 @@ interface Ledger {
   # since it started; the checkpoint file holds them all) whose op is at or after fromOp, in op
   # order; none without a checkpoint key. For consumers that poll `changes`.
   checkpoints @17 (fromOp :UInt64) -> (checkpoints :List(Checkpoint));
+
+  # Since schema version 7. The ledgers whose id is at least fromId, in id order, at most
+  # `limit` (0 or above the server's queryResultsMax = that max); a token limited to some
+  # ledgers sees only those. nextId: the fromId of the next page, or 0 when this page is the
+  # last. The read role suffices.
+  queryLedgers @18 (fromId :UInt32, limit :UInt32) -> (ledgers :List(LedgerInfo), nextId :UInt32);
 }
 
 const transferRecordBytes :UInt32 = 152;  # createTransfersPacked's record size

@@ -31,7 +31,7 @@ constexpr std::string_view kBatchOutcomeNames[] = {"ok", "rejected"};
 constexpr std::string_view kQueryMethodNames[] = {
     "lookup_ledgers",           "lookup_accounts", "lookup_transfers", "get_account_transfers",
     "get_account_balances",     "trial_balance",   "changes",          "get_transfer_statuses",
-    "get_posted_at_value_time", "query_accounts",  "query_transfers"};
+    "get_posted_at_value_time", "query_accounts",  "query_transfers",  "query_ledgers"};
 constexpr std::string_view kRejectReasonNames[] = {
     "batch_too_large", "ids_too_many", "malformed",         "shutting_down",
     "engine_full",     "not_leader",   "permission_denied", "storage_full"};

@@ -49,8 +49,9 @@ enum class QueryMethod : uint8_t {
   kGetPostedAtValueTime = 8,
   kQueryAccounts = 9,
   kQueryTransfers = 10,
+  kQueryLedgers = 11,
 };
-inline constexpr size_t kQueryMethodCount = 11;
+inline constexpr size_t kQueryMethodCount = 12;
 std::string_view QueryMethodName(QueryMethod method);  // "lookup_accounts"
 
 // Why a request was refused before it reached the engine or the log.

@@ -77,6 +77,25 @@ std::optional<Ledger> State::LookupLedger(uint32_t ledger_id) const {
   return ledgers_[it->second];
 }
 
+size_t State::QueryLedgers(uint32_t from_id, std::span<Ledger> out) const {
+  // A max-heap by id in out[0, count): its top is the highest id kept, the first to go.
+  const auto by_id = [](const Ledger& a, const Ledger& b) { return a.id < b.id; };
+  size_t count = 0;
+  for (const Ledger& ledger : ledgers_) {
+    if (ledger.id < from_id) continue;
+    if (count < out.size()) {
+      out[count++] = ledger;
+      std::push_heap(out.begin(), out.begin() + static_cast<ptrdiff_t>(count), by_id);
+    } else if (count > 0 && ledger.id < out[0].id) {
+      std::pop_heap(out.begin(), out.end(), by_id);
+      out.back() = ledger;
+      std::push_heap(out.begin(), out.end(), by_id);
+    }
+  }
+  std::sort_heap(out.begin(), out.begin() + static_cast<ptrdiff_t>(count), by_id);
+  return count;
+}
+
 std::optional<Account> State::LookupAccount(AccountId id) const {
   const Ref ref = FindAccount(id);
   if (ref == kNoRef) return std::nullopt;

@@ -71,6 +71,7 @@ class State {
 
   // Queries (queries.cc).
   std::optional<Ledger> LookupLedger(uint32_t ledger_id) const;
+  size_t QueryLedgers(uint32_t from_id, std::span<Ledger> out) const;
   std::optional<Account> LookupAccount(AccountId id) const;
   std::optional<Transfer> LookupTransfer(TransferId id) const;
   std::optional<FailedTransfer> LookupFailedTransfer(TransferId id) const;

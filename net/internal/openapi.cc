@@ -26,6 +26,9 @@ const std::map<std::string_view, std::string_view>& HttpMethodSummaries() {
        "Book transfers (plain, pending, post, void, balancing, closing, reversal, import); a "
        "result per event. Answered once durable and applied; a retry answers exists."},
       {"lookupLedgers", "Ledgers by id, in request order; missing ids are left out."},
+      {"queryLedgers",
+       "A page of the ledgers from an id on, in id order (those the token may see); nextId "
+       "continues, 0 when this page is the last."},
       {"lookupAccounts", "Accounts by id, in request order; missing ids are left out."},
       {"lookupTransfers",
        "Transfers by id; failures lists ids whose first attempt failed with a recorded code."},

@@ -288,7 +288,8 @@ ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t, Server
       ledger_buffers(std::make_shared<EventBuffers<Ledger>>(o.limits.batch_events_max)),
       account_buffers(std::make_shared<EventBuffers<Account>>(o.limits.batch_events_max)),
       transfer_buffers(std::make_shared<EventBuffers<Transfer>>(o.limits.batch_events_max)),
-      ledgers(o.limits.batch_events_max),
+      ledgers(std::max<size_t>(
+          {o.limits.batch_events_max, o.limits.query_ids_max, o.limits.query_results_max + 1})),
       accounts(std::max(o.limits.batch_events_max, o.limits.query_ids_max)),
       transfers(std::max<size_t>(o.limits.batch_events_max, o.limits.query_results_max + 1)),
       query_accounts(o.limits.query_results_max + 1),
@@ -464,6 +465,42 @@ class LedgerImpl final : public rpc::Ledger::Server {
                    .initLedgers(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeLedger(found[i], out[static_cast<unsigned>(i)]);
     return Reply(QueryMethod::kLookupLedgers, start_ns, kj::mv(guard));
+  }
+
+  kj::Promise<void> queryLedgers(QueryLedgersContext context) override {
+    const uint64_t start_ns = base::MonotonicNs();
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    return WithEngine([this, context, start_ns, guard = kj::mv(guard)]() mutable {
+      return QueryLedgers(context, start_ns, kj::mv(guard));
+    });
+  }
+  // A page and one more, which tells whether another page follows and where it starts. A
+  // token limited to some ledgers (at most kTokenLedgersMax) looks up each of its own.
+  kj::Promise<void> QueryLedgers(QueryLedgersContext context, uint64_t start_ns,
+                                 kj::Own<CallGuard> guard) {
+    const uint32_t from_id = context.getParams().getFromId();
+    const uint32_t asked = context.getParams().getLimit();
+    const uint32_t results_max = state_.options.limits.query_results_max;
+    const size_t limit = asked == 0 || asked > results_max ? results_max : asked;
+    std::span<Ledger> found = std::span(state_.ledgers).first(limit + 1);
+    size_t count = 0;
+    if (grant().limited()) {
+      std::vector<uint32_t> own = grant().ledgers;
+      std::sort(own.begin(), own.end());
+      for (uint32_t id : own) {
+        if (id < from_id || count == found.size()) continue;
+        if (auto ledger = engine().LookupLedger(id)) found[count++] = *ledger;
+      }
+    } else {
+      count = engine().QueryLedgers(from_id, found);
+    }
+    const uint32_t next_id = count > limit ? found[limit].id : 0;
+    count = std::min(count, limit);
+    auto results = context.getResults(ReplyWords(count * kLedgerWords + 2));
+    results.setNextId(next_id);
+    auto out = results.initLedgers(static_cast<unsigned>(count));
+    for (size_t i = 0; i < count; ++i) EncodeLedger(found[i], out[static_cast<unsigned>(i)]);
+    return Reply(QueryMethod::kQueryLedgers, start_ns, kj::mv(guard));
   }
 
   kj::Promise<void> lookupAccounts(LookupAccountsContext context) override {

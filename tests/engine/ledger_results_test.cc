@@ -126,5 +126,37 @@ TEST(CreateLedger, ExistsForSecondOccurrenceOfAnIdInTheSameBatch) {
   EXPECT_EQ(h.engine().LookupLedger(1).value().timestamp_ns, h.last_batch_timestamp_ns() + 1);
 }
 
+// QueryLedgers: ids at or above the cursor, in id order whatever the creation order, at most
+// the room given; the same with any shard count (ledgers are not sharded).
+TEST(QueryLedgers, ReturnsIdsFromTheCursorInIdOrderUpToTheRoom) {
+  for (const uint32_t shards : {1u, 3u}) {
+    SCOPED_TRACE(shards);
+    EngineOptions options;
+    options.shard_count = shards;
+    Harness h(options);
+    const std::vector<uint32_t> created = {40, 7, 1000, 3, 12, 4294967295u, 8, 41};
+    for (uint32_t id : created) ASSERT_EQ(h.CreateLedger({.id = id, .asset_code = "USD"}), R::kOk);
+    auto ids = [&](uint32_t from, size_t room) {
+      std::vector<Ledger> out(room);
+      const size_t count = h.engine().QueryLedgers(from, out);
+      EXPECT_LE(count, room);
+      std::vector<uint32_t> found;
+      for (size_t i = 0; i < count; ++i) found.push_back(out[i].id);
+      return found;
+    };
+    EXPECT_EQ(ids(0, 100), (std::vector<uint32_t>{3, 7, 8, 12, 40, 41, 1000, 4294967295u}));
+    EXPECT_EQ(ids(0, 3), (std::vector<uint32_t>{3, 7, 8}));
+    EXPECT_EQ(ids(8, 3), (std::vector<uint32_t>{8, 12, 40}));
+    EXPECT_EQ(ids(9, 1), (std::vector<uint32_t>{12}));
+    EXPECT_EQ(ids(1001, 5), (std::vector<uint32_t>{4294967295u}));
+    EXPECT_EQ(ids(4294967295u, 5), (std::vector<uint32_t>{4294967295u}));
+    EXPECT_TRUE(ids(0, 0).empty());
+    std::vector<Ledger> out(2);
+    ASSERT_EQ(h.engine().QueryLedgers(40, out), 2u);
+    EXPECT_TRUE(AssetCodeIs(out[1], "USD\0\0\0\0\0\0\0\0\0\0\0\0\0"));
+    EXPECT_EQ(out[1].timestamp_ns, h.engine().LookupLedger(41)->timestamp_ns);
+  }
+}
+
 }  // namespace
 }  // namespace ledger::engine::test

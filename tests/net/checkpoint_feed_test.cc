@@ -281,7 +281,7 @@ TEST(CheckpointFeed, ASubscriberGetsEachCheckpointAfterItsChangesWithTheFilesLin
   ASSERT_TRUE(checkpoints.Start()) << server.log();
   auto client = Connect(server);
   ASSERT_NE(client, nullptr);
-  EXPECT_EQ(client->server_info().schema_version, 6u);
+  EXPECT_EQ(client->server_info().schema_version, 7u);
   ASSERT_NO_FATAL_FAILURE(CreateBasics(*client));
   // Behind at first (its own connection: its pushes hold its client's thread), so checkpoints
   // are signed before their changes went to it.

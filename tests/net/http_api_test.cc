@@ -251,6 +251,9 @@ std::vector<Example> Examples() {
        {R"({"results":[{"status":"ok")",
         R"({"status":"accountsMustBeDifferent","timestampNs":"0"})"}},
       {"lookupLedgers", R"({"ids":[7,8]})", {R"({"ledgers":[{"id":7,"scale":2,"assetCode":"USD")"}},
+      {"queryLedgers",
+       R"({"fromId":0,"limit":10})",
+       {R"({"ledgers":[{"id":7,"scale":2,"assetCode":"USD")", R"("nextId":0})"}},
       {"lookupAccounts",
        R"({"ids":["1","2","3"]})",
        {R"("id":"1","ledger":7,"code":10,"flags":8,"userData128":"5","userData64":"6",)"
@@ -277,7 +280,7 @@ std::vector<Example> Examples() {
        R"({"fromSequence":"0","limit":100})",
        {R"("kind":"pending")", R"("kind":"posted")", R"("kind":"singlePhase")",
         R"("nextSequence":"4","oldestSequence":"0")"}},
-      {"info", "{}", {R"("schemaVersion":6)", R"("batchEventsMax":8190)"}},
+      {"info", "{}", {R"("schemaVersion":7)", R"("batchEventsMax":8190)"}},
       {"getTransferStatuses",
        R"({"ids":["100","102"]})",
        {R"("id":"100","pendingStatus":"posted")", R"("postedAmount":"300","releasedAmount":"200")",
@@ -421,6 +424,92 @@ TEST(HttpApi, TokensAndRolesAreTheRpcPorts) {
   }
   EXPECT_EQ(post("reader-token-0001", "info", "{}").status, 401);
   EXPECT_EQ(post("writer-token-0001", "info", "{}").status, 200);
+  testing::ExpectCleanShutdown(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+// queryLedgers
+
+// The ids of a queryLedgers answer and its nextId ("ids|next").
+std::string LedgerPage(const std::string& http, const std::string& token, uint32_t from,
+                       uint32_t limit) {
+  const HttpReply reply =
+      HttpRequest(http, "POST", "/v1/queryLedgers", BearerAndJson(token),
+                  absl::StrCat(R"({"fromId":)", from, R"(,"limit":)", limit, "}"));
+  if (reply.status != 200) return absl::StrCat("status ", reply.status, ": ", reply.body);
+  std::string ids;
+  for (size_t at = 0; (at = reply.body.find(R"({"id":)", at)) != std::string::npos; ++at) {
+    const size_t start = at + 6;
+    absl::StrAppend(&ids, ids.empty() ? "" : ",",
+                    reply.body.substr(start, reply.body.find(',', start) - start));
+  }
+  const size_t next = reply.body.find(R"("nextId":)");
+  return ids + "|" + reply.body.substr(next + 9, reply.body.find('}', next) - next - 9);
+}
+
+TEST(HttpApi, QueryLedgersPagesInIdOrderAndShowsATokenOnlyItsLedgers) {
+  ServerProcess server;
+  const std::string tokens = server.data_dir() + "/../tokens";
+  testing::WriteTokenFile(tokens,
+                          "read reader-token-0001 ledgers=20,3,9,99\nread all-reader-00001\n"
+                          "admin admin-token-00001\n");
+  std::vector<std::string> flags = HttpFlags();
+  flags.insert(flags.end(), {"--tokens-file", tokens, "--shards", "3", "--max-query-results", "7"});
+  ASSERT_TRUE(server.Start(flags)) << server.log();
+  const std::string& http = server.http_address();
+  // 25 ledgers created out of id order, over several batches.
+  std::vector<uint32_t> order;
+  for (uint32_t id = 1; id <= 25; ++id) order.push_back((id * 7) % 25 + 1);
+  for (size_t first = 0; first < order.size(); first += 6) {
+    std::string body = R"({"ledgers":[)";
+    for (size_t i = first; i < std::min(order.size(), first + 6); ++i) {
+      absl::StrAppend(&body, i > first ? "," : "", R"({"id":)", order[i], R"(,"assetCode":"L)",
+                      order[i], R"("})");
+    }
+    const HttpReply created = HttpRequest(http, "POST", "/v1/createLedgers",
+                                          BearerAndJson("admin-token-00001"), body + "]}");
+    ASSERT_EQ(created.status, 200) << created.body;
+    ASSERT_FALSE(Contains(created.body, "exists")) << created.body;
+  }
+  const std::string all = "all-reader-00001";
+  EXPECT_EQ(LedgerPage(http, all, 0, 5), "1,2,3,4,5|6");
+  EXPECT_EQ(LedgerPage(http, all, 6, 5), "6,7,8,9,10|11");
+  EXPECT_EQ(LedgerPage(http, all, 21, 5), "21,22,23,24,25|0");
+  EXPECT_EQ(LedgerPage(http, all, 22, 5), "22,23,24,25|0");
+  EXPECT_EQ(LedgerPage(http, all, 26, 5), "|0");
+  EXPECT_EQ(LedgerPage(http, all, 4294967295u, 5), "|0");
+  // 0, or above --max-query-results, is that maximum.
+  EXPECT_EQ(LedgerPage(http, all, 0, 0), "1,2,3,4,5,6,7|8");
+  EXPECT_EQ(LedgerPage(http, all, 19, 1000), "19,20,21,22,23,24,25|0");
+  // Walking every page gives every ledger once.
+  std::string walked;
+  for (uint32_t from = 1, pages = 0; from != 0 && pages < 10; ++pages) {
+    const std::string page = LedgerPage(http, all, from, 4);
+    const size_t bar = page.find('|');
+    ASSERT_NE(bar, std::string::npos) << page;
+    absl::StrAppend(&walked, walked.empty() ? "" : ",", page.substr(0, bar));
+    from = static_cast<uint32_t>(std::stoul(page.substr(bar + 1)));
+  }
+  EXPECT_EQ(walked, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25");
+  // A token limited to ledgers 3, 9, 20 (and 99, which does not exist) sees only those.
+  const std::string limited = "reader-token-0001";
+  EXPECT_EQ(LedgerPage(http, limited, 0, 0), "3,9,20|0");
+  EXPECT_EQ(LedgerPage(http, limited, 0, 2), "3,9|20");
+  EXPECT_EQ(LedgerPage(http, limited, 4, 2), "9,20|0");
+  EXPECT_EQ(LedgerPage(http, limited, 20, 1), "20|0");
+  EXPECT_EQ(LedgerPage(http, limited, 21, 1), "|0");
+  // The RPC's answer is the same: the JSON carries every field.
+  const HttpReply reply = HttpRequest(http, "POST", "/v1/queryLedgers", BearerAndJson(limited),
+                                      R"({"fromId":9,"limit":1})");
+  EXPECT_EQ(
+      reply.body,
+      "{\"ledgers\":[{\"id\":9,\"scale\":0,\"assetCode\":\"L9\",\"timestampNs\":\"" +
+          reply.body.substr(reply.body.find("timestampNs") + 14,
+                            reply.body.find("\",\"flags") - (reply.body.find("timestampNs") + 14)) +
+          "\",\"flags\":0}],\"nextId\":20}\n");
+  EXPECT_EQ(
+      HttpRequest(http, "POST", "/v1/queryLedgers", BearerAndJson(all), R"({"fromId":-1})").status,
+      400);
   testing::ExpectCleanShutdown(server);
 }
 

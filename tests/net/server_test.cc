@@ -85,7 +85,7 @@ TEST(Server, ServesEveryMethodEndToEnd) {
   ASSERT_TRUE(server.Start()) << server.log();
   auto client = Connect(server, server.token());
   ASSERT_NE(client, nullptr);
-  EXPECT_EQ(client->server_info().schema_version, 6u);
+  EXPECT_EQ(client->server_info().schema_version, 7u);
   EXPECT_EQ(client->server_info().limits.batch_events_max, 8190u);
   CreateBasics(*client);
 
