@@ -77,3 +77,22 @@ export function formatSeconds(seconds: number): string {
   if (seconds >= 1e-3) return `${(seconds * 1e3).toPrecision(3)} ms`;
   return `${(seconds * 1e6).toPrecision(3)} µs`;
 }
+
+/** An amount typed in the ledger's units ("1,234.5" at scale 2 is 123450n); refuses more decimals than the scale. */
+export function parseAmount(text: string, scale: number): bigint {
+  const trimmed = text.trim().replace(/,/g, "");
+  const match = /^([0-9]+)(?:\.([0-9]*))?$/.exec(trimmed);
+  if (match === null) throw new Error(`not an amount: "${text}"`);
+  const fraction = match[2] ?? "";
+  if (fraction.length > scale) throw new Error(`at most ${scale} decimals in this ledger`);
+  const amount = BigInt(match[1]! + fraction.padEnd(scale, "0"));
+  if (amount >= 1n << 128n) throw new Error("past the largest amount (2^128-1 minor units)");
+  return amount;
+}
+
+/** A new transfer id: 128 random bits (never 0 or 2^128-1, which ids may not be). */
+export function newId(): bigint {
+  const words = crypto.getRandomValues(new BigUint64Array(2));
+  const id = (words[0]! << 64n) | words[1]!;
+  return id === 0n || id === (1n << 128n) - 1n ? newId() : id;
+}

@@ -11,12 +11,14 @@ import { LedgersPage } from "./pages/ledgers.js";
 import { LogPage } from "./pages/log.js";
 import { ServerPage } from "./pages/server.js";
 import { TransferPage } from "./pages/transfer.js";
+import { TransfersPage } from "./pages/transfers.js";
 import { ErrorBox, type Route, href, useRoute } from "./ui.js";
 
 const PAGES: Array<[string, string]> = [
   ["server", "Server"],
   ["ledgers", "Ledgers"],
   ["accounts", "Accounts"],
+  ["transfers", "Transfers"],
   ["feed", "Change feed"],
   ["log", "Log"],
 ];
@@ -47,7 +49,7 @@ function App() {
         <span class="brand">Ledger console</span>
         <nav>
           {PAGES.map(([path, title]) => (
-            <a key={path} href={href(path)} class={route.path[0] === path || (path === "accounts" && route.path[0] === "account") ? "current" : ""}>
+            <a key={path} href={href(path)} class={route.path[0] === path || route.path[0] === path.slice(0, -1) ? "current" : ""}>
               {title}
             </a>
           ))}
@@ -81,6 +83,8 @@ function Page(props: { session: Session; route: Route }) {
       return <AccountsPage session={session} route={route} />;
     case "account":
       return <AccountPage key={id} session={session} route={route} id={id ?? ""} />;
+    case "transfers":
+      return <TransfersPage session={session} route={route} />;
     case "transfer":
       return <TransferPage key={id} session={session} id={id ?? ""} />;
     case "feed":

@@ -77,7 +77,7 @@ export function Fields(props: { rows: Array<[string, ComponentChildren]>; test?:
       {props.rows.map(([label, value]) => (
         <div key={label}>
           <dt>{label}</dt>
-          <dd data-field={label}>{value}</dd>
+          <dd data-field={label}>{value === "" ? <span class="muted">—</span> : value}</dd>
         </div>
       ))}
     </dl>

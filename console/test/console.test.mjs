@@ -16,7 +16,7 @@ import { LedgerClient } from "../../clients/node/dist/index.js";
 import { Ledgerd } from "../../clients/node/test/server.mjs";
 import {
   CUSTOMER, EUR, FAILED, HOLD_EXPIRING, HOLD_OPEN, HOLD_POSTED, HOLD_VOIDED, JPY, OPERATING, PAYMENTS, POST,
-  REVERSAL, USD, VOID, amountText, seed,
+  REVERSAL, USD, VOID, amountText, orderOf, seed,
 } from "./seed.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -191,6 +191,22 @@ describe("the operator console", () => {
     await open(`account/${OPERATING}?newest=1`);
     assert.equal(await rows("history").first().getAttribute("data-transfer"), String(REVERSAL));
     assert.equal(await rows("history").first().locator("[data-field=amount]").innerText(), "−1.00");
+  });
+
+  test("transfer search finds by user data and by code, newest first, and pages", async () => {
+    await open(`transfers?userData128=${orderOf(5)}`);
+    assert.equal(await rows("transfers").count(), 1);
+    assert.equal(await rows("transfers").first().getAttribute("data-transfer"), String(PAYMENTS[5]));
+    assert.equal(await rows("transfers").first().locator("[data-field=amount]").innerText(), "6.00");
+
+    await open("transfers?ledger=1&code=2");
+    assert.equal(await rows("transfers").count(), 25);
+    assert.equal(await rows("transfers").first().getAttribute("data-transfer"), String(PAYMENTS[59]));
+    await shoot("transfers");
+    await page.click("[data-test=next]");
+    await page.locator("[data-test=page]", { hasText: "Page 2" }).waitFor();
+    assert.equal(await rows("transfers").count(), 5);
+    assert.equal(await rows("transfers").last().getAttribute("data-transfer"), String(PAYMENTS[1]));
   });
 
   test("a transfer shows what became of it: posted, voided, expired, reversed, failed", async () => {

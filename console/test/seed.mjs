@@ -20,6 +20,9 @@ export const REVERSAL = 12006n;
 export const FAILED = 12007n;
 export const HOLD_OPEN = 12008n;  // stays pending
 
+/** The order id the i-th payment carries in its user data (as an orchestrator's would). */
+export const orderOf = (i) => 900_000n + BigInt(i);
+
 /** Books the known ledger through `client` (a writer's) and returns the model. */
 export async function seed(client) {
   const model = new Model();
@@ -46,7 +49,9 @@ export async function seed(client) {
     ({ id, debitAccountId: debit, creditAccountId: credit, amount, ledger, code });
   const postings = [
     plain(10001n, OPERATING, CUSTOMER, 1_000_000n, 1),
-    ...PAYMENTS.map((id, i) => plain(id, CUSTOMER, OPERATING, BigInt(i + 1) * 100n, i % 2 === 0 ? 1 : 2)),
+    ...PAYMENTS.map((id, i) => ({
+      ...plain(id, CUSTOMER, OPERATING, BigInt(i + 1) * 100n, i % 2 === 0 ? 1 : 2), userData128: orderOf(i),
+    })),
     ...SPREAD.map((id, i) => plain(20000n + BigInt(i), OPERATING, id, 500n, 3)),
     plain(13001n, 3001n, 3002n, 12_345n, 1, EUR),
     plain(14001n, 4001n, 4002n, 999n, 1, JPY),

@@ -56,8 +56,8 @@ export function FeedPage(props: { session: Session; route: Route }) {
     <section>
       <h1>Change feed</h1>
       <p class="muted">
-        Every balance change in log order, as it commits.{" "}
-        <span data-test="received">{formatCount(received)}</span> received since this page opened.{" "}
+        Every balance change in log order, as it commits, newest first (the last {ROWS_KEPT} shown).{" "}
+        <span data-test="received">{formatCount(received)}</span> received.{" "}
         <button type="button" onClick={() => setPaused(!paused)} data-test="pause">
           {paused ? "Resume" : "Pause"}
         </button>

@@ -106,7 +106,7 @@ function Health(props: { info: ServerInfo; last: Scrape }) {
     ],
     ["Memory", `${(sum(last, "process_resident_memory_bytes") / 2 ** 20).toFixed(0)} MiB resident`, "ok"],
   ];
-  if (has("ledger_group_leader")) {
+  if (sum(last, "ledger_group_epoch") > 0) {  // a member of a replica group (docs/replication.md)
     const leading = sum(last, "ledger_group_leader") === 1;
     tiles.push([
       "Replica group",

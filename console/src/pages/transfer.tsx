@@ -2,21 +2,29 @@
 // for an id whose first attempt failed, the code it failed with.
 import { type Session, type Transfer, type TransferStatus, TransferFlags, ledgerInfo } from "../api.js";
 import { flagNames, formatAmount, formatTime, parseId } from "../format.js";
+import { useState } from "preact/hooks";
 import { Fields, Show, href, useLoad } from "../ui.js";
 import { transferKind } from "./account.js";
+import { HoldActions } from "./hold_actions.js";
 
 export function TransferPage(props: { session: Session; id: string }) {
   const { session } = props;
+  const [booked, setBooked] = useState<bigint | null>(null);  // by the hold actions: read again
   const loaded = useLoad(async () => {
     const id = parseId(props.id);
     const [found, statuses] = await Promise.all([session.client.lookupTransfers([id]), session.client.getTransferStatuses([id])]);
     const transfer = found.transfers[0] ?? found.failures[0]?.transfer;
     const ledger = transfer ? await ledgerInfo(session, transfer.ledger) : undefined;
     return { transfer, failure: found.failures[0]?.status, status: statuses[0], scale: ledger?.scale ?? 0, asset: ledger?.assetCode ?? "" };
-  }, [session, props.id]);
+  }, [session, props.id, booked]);
   return (
     <section>
       <h1>Transfer {props.id}</h1>
+      {booked !== null && (
+        <p class="notice" data-test="booked">
+          Booked: <a href={href(`transfer/${booked}`)}>transfer {booked.toString()}</a>
+        </p>
+      )}
       <Show loaded={loaded}>
         {({ transfer, failure, status, scale, asset }) => {
           if (transfer === undefined) return <p class="error" data-test="not-found">No transfer {props.id}, and no failed attempt recorded for it.</p>;
@@ -29,7 +37,12 @@ export function TransferPage(props: { session: Session; id: string }) {
               )}
               <div class="columns">
                 <TransferFields transfer={transfer} scale={scale} asset={asset} />
-                {status && !failure && <StatusFields transfer={transfer} status={status} scale={scale} />}
+                <div>
+                  {status && !failure && <StatusFields transfer={transfer} status={status} scale={scale} />}
+                  {status?.pendingStatus === "pending" && (
+                    <HoldActions session={session} hold={transfer} scale={scale} asset={asset} onBooked={setBooked} />
+                  )}
+                </div>
               </div>
               {status && status.reversals.length > 0 && (
                 <>

@@ -1,0 +1,139 @@
+// Transfer search across the ledger (queryTransfers): by ledger, code and user data (an
+// orchestrator's order or payment id is usually there), a page at a time.
+import { useState } from "preact/hooks";
+import { type Session, type Transfer } from "../api.js";
+import { formatAmount, formatTime, parseId, parseSmall } from "../format.js";
+import { ErrorBox, Pager, type Route, Show, href, useCursorPages, useLoad } from "../ui.js";
+import { transferKind } from "./account.js";
+import { ledgersOf } from "./accounts.js";
+
+const PAGE_SIZE = 25;
+const FIELDS = ["ledger", "code", "userData128", "userData64", "userData32"] as const;
+type Field = (typeof FIELDS)[number];
+const LABELS: Record<Field, string> = {
+  ledger: "Ledger",
+  code: "Code",
+  userData128: "User data 128",
+  userData64: "User data 64",
+  userData32: "User data 32",
+};
+
+function filterOf(search: Record<Field, string>) {
+  return {
+    ledger: parseSmall(search.ledger, "ledger", 2 ** 32 - 1),
+    code: parseSmall(search.code, "code", 65535),
+    userData128: search.userData128 === "" ? 0n : parseId(search.userData128),
+    userData64: search.userData64 === "" ? 0n : parseId(search.userData64),
+    userData32: parseSmall(search.userData32, "user data 32", 2 ** 32 - 1),
+  };
+}
+
+export function TransfersPage(props: { session: Session; route: Route }) {
+  const { session, route } = props;
+  const search = Object.fromEntries(FIELDS.map((field) => [field, route.query.get(field) ?? ""])) as Record<Field, string>;
+  const newest = route.query.get("newest") !== "0";
+  const key = `${FIELDS.map((field) => search[field]).join("|")}|${newest}`;
+  const pages = useCursorPages(0n, key);
+  const loaded = useLoad(async () => {
+    const page = await session.client.queryTransfers({
+      ...filterOf(search),
+      reversed: newest,
+      ...(newest ? { timestampMaxNs: pages.cursor } : { timestampMinNs: pages.cursor }),
+      limit: PAGE_SIZE,
+    });
+    const ledgers = await ledgersOf(session, page.transfers.map((transfer) => transfer.ledger));
+    return { ...page, ledgers };
+  }, [session, key, pages.cursor]);
+  return (
+    <section>
+      <h1>Transfers</h1>
+      <SearchForm search={search} newest={newest} />
+      <Show loaded={loaded}>
+        {(page) => (
+          <>
+            <TransferTable transfers={page.transfers} scales={new Map([...page.ledgers].map(([id, info]) => [id, info.scale]))} />
+            {page.transfers.length === 0 && <p class="muted" data-test="none">No transfer matches.</p>}
+            <Pager page={pages.page} hasNext={page.nextTimestampNs !== 0n} onPrevious={pages.previous} onNext={() => pages.next(page.nextTimestampNs)} />
+          </>
+        )}
+      </Show>
+    </section>
+  );
+}
+
+function SearchForm(props: { search: Record<Field, string>; newest: boolean }) {
+  const [values, setValues] = useState(props.search);
+  const [newest, setNewest] = useState(props.newest);
+  const [error, setError] = useState<string | null>(null);
+  const submit = (event: Event) => {
+    event.preventDefault();
+    try {
+      filterOf(values);
+      setError(null);
+      location.hash = href("transfers", { ...values, newest: newest ? "" : "0" });
+    } catch (failure) {
+      setError((failure as Error).message);
+    }
+  };
+  return (
+    <form class="search" onSubmit={submit} data-test="transfer-search">
+      {FIELDS.map((field) => (
+        <label key={field}>
+          {LABELS[field]}
+          <input
+            name={field}
+            value={values[field]}
+            inputMode="numeric"
+            onInput={(event) => setValues({ ...values, [field]: (event.target as HTMLInputElement).value })}
+          />
+        </label>
+      ))}
+      <label class="check">
+        <input name="newest" type="checkbox" checked={newest} onChange={(e) => setNewest((e.target as HTMLInputElement).checked)} /> Newest first
+      </label>
+      <button type="submit">Search</button>
+      {error && <ErrorBox message={error} />}
+    </form>
+  );
+}
+
+export function TransferTable(props: { transfers: Transfer[]; scales: Map<number, number> }) {
+  return (
+    <table data-test="transfers">
+      <thead>
+        <tr>
+          <th>Booked</th>
+          <th>Transfer</th>
+          <th>Debit</th>
+          <th>Credit</th>
+          <th class="number">Amount</th>
+          <th>Ledger</th>
+          <th>Code</th>
+          <th>Kind</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.transfers.map((transfer) => (
+          <tr key={transfer.id.toString()} data-transfer={transfer.id.toString()}>
+            <td>{formatTime(transfer.timestampNs)}</td>
+            <td>
+              <a href={href(`transfer/${transfer.id}`)}>{transfer.id.toString()}</a>
+            </td>
+            <td>
+              <a href={href(`account/${transfer.debitAccountId}`)}>{transfer.debitAccountId.toString()}</a>
+            </td>
+            <td>
+              <a href={href(`account/${transfer.creditAccountId}`)}>{transfer.creditAccountId.toString()}</a>
+            </td>
+            <td class="number" data-field="amount">
+              {formatAmount(transfer.amount, props.scales.get(transfer.ledger) ?? 0)}
+            </td>
+            <td>{transfer.ledger}</td>
+            <td>{transfer.code}</td>
+            <td>{transferKind(transfer)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
