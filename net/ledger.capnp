@@ -29,7 +29,7 @@ const schemaVersion :UInt32 = 7;  # 2 added createTransfersPacked; 3 transfer st
                                   #   valueTimeOutOfRange, imports, queryAccounts/Transfers;
                                   # 5 login's staleReads; 6 keyed checkpoints on the change
                                   #   feed (subscribe's withCheckpoints, checkpoints);
-                                  # 7 queryLedgers
+                                  # 7 queryLedgers, verifyLog
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -394,6 +394,30 @@ struct Checkpoint {
                                   # cursor after the op)
 }
 
+# Since schema version 7. A check of the server's log on disk (verifyLog): every segment
+# header, group header, entry header, body checksum, chain link, op and timestamp, as
+# `ledger-wal verify` checks them (docs/operations.md, "Verify a live server's log").
+enum LogVerificationState {
+  never @0;    # none since the server started
+  running @1;
+  intact @2;   # everything from firstOp through throughOp checked out
+  corrupt @3;  # the log is damaged: message says where
+  failed @4;   # the log could not be read (message says why): nothing is known of it
+}
+
+struct LogVerification {
+  state @0 :LogVerificationState;
+  startedAtNs @1 :UInt64;   # wall clock, ns since the Unix epoch; 0 when never
+  finishedAtNs @2 :UInt64;  # 0 until it ends
+  firstOp @3 :UInt64;       # the log's first entry (above 1 after archived segments)
+  throughOp @4 :UInt64;     # the server's durable op when it started: it checks up to there
+  checkedOp @5 :UInt64;     # the last op checked so far (its progress while running)
+  entries @6 :UInt64;       # entries checked
+  bytesRead @7 :UInt64;     # bytes of the log read
+  chainHead @8 :U128;       # the chain hash of checkedOp (hi, lo: ledger-wal's chain head)
+  message @9 :Text;         # corrupt or failed: what and where (file, offset, op); else empty
+}
+
 # Receives a subscription's changes. The server sends the next batch only after this call
 # returns, so a slow consumer slows only its own feed. Throwing ends the subscription.
 interface ChangeConsumer {
@@ -512,6 +536,13 @@ interface Ledger {
   # ledgers sees only those. nextId: the fromId of the next page, or 0 when this page is the
   # last. The read role suffices.
   queryLedgers @18 (fromId :UInt32, limit :UInt32) -> (ledgers :List(LedgerInfo), nextId :UInt32);
+
+  # Since schema version 7. The server's check of its own log on disk, run on a thread of its
+  # own from the log's first op through its durable op when it starts (entries written since
+  # are not looked at). start: begin one unless one is running; otherwise, and with start
+  # false, report the last one (state never when there has been none). One runs at a time.
+  # The read role suffices; a token limited to some ledgers is refused (the log spans them all).
+  verifyLog @19 (start :Bool) -> (verification :LogVerification);
 }
 
 const transferRecordBytes :UInt32 = 152;  # createTransfersPacked's record size

@@ -26,6 +26,7 @@
 #include "net/internal/core.h"
 #include "net/internal/group_role.h"
 #include "net/internal/http_api.h"
+#include "net/internal/log_verifier.h"
 #include "net/internal/service.h"
 #include "net/internal/tls.h"
 #include "net/internal/unfinished_replies.h"
@@ -524,7 +525,10 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   ServerMetrics metrics(registry);
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Core> core,
                           Core::Open(options, io.unixEventPort, log, metrics));
+  internal::LogVerifier log_verifier(options.data_dir, options.verify_log_bytes_per_second_max,
+                                     metrics);
   ServiceState state(*core, options, io.provider->getTimer(), metrics);
+  state.log_verifier = &log_verifier;
   state.log = log;
   LEDGER_ASSIGN_OR_RETURN(state.tokens, LoadTokens(options));
   metrics.accounts_max.Set(static_cast<int64_t>(options.accounts_max));
@@ -668,6 +672,7 @@ absl::Status Serve(const ServerOptions& options, kj::AsyncIoContext& io,
   expiring = nullptr;
   state.shutting_down = true;
   state.EndSubscriptions("the server is shutting down");
+  log_verifier.Stop();  // a check in progress is abandoned between two entries
   kj::Timer& timer = io.provider->getTimer();
   const kj::TimePoint deadline = timer.now() + kDrainDeadline;
   auto pending =

@@ -95,6 +95,8 @@ struct ServerOptions {
   // The operator console's static files, served by the HTTP API at /console/ (read whole at
   // start: net/internal/console_files.h); empty: no console. Needs http_address.
   std::string console_dir;
+  // How fast verifyLog's check may read the log, bytes per second; 0: as fast as it can.
+  uint64_t verify_log_bytes_per_second_max = 0;
   std::string tls_certificate_file;  // PEM; with tls_key_file, the RPC port is TLS
   std::string tls_key_file;
   // PEM CA: clients must present a certificate it signed (mutual TLS); the certificate's common

@@ -32,6 +32,7 @@ constexpr std::string_view kQueryMethodNames[] = {
     "lookup_ledgers",           "lookup_accounts", "lookup_transfers", "get_account_transfers",
     "get_account_balances",     "trial_balance",   "changes",          "get_transfer_statuses",
     "get_posted_at_value_time", "query_accounts",  "query_transfers",  "query_ledgers"};
+constexpr std::string_view kLogVerificationResultNames[] = {"intact", "corrupt", "failed"};
 constexpr std::string_view kRejectReasonNames[] = {
     "batch_too_large", "ids_too_many", "malformed",         "shutting_down",
     "engine_full",     "not_leader",   "permission_denied", "storage_full"};
@@ -237,6 +238,14 @@ ServerMetrics::ServerMetrics(Registry& registry)
           "HTTP connections closed when accepted: --max-http-connections were open.")),
       http_connections(
           registry.AddGauge("ledger_http_connections", "HTTP connections being served.")),
+      log_verifications_total(registry.AddCounterFamily(
+          "ledger_log_verifications_total",
+          "Checks of the log on disk (verifyLog) that ended, by result: intact, corrupt (the "
+          "log is damaged), failed (it could not be read).",
+          {"result"}, LabelsOf(kLogVerificationResultNames))),
+      log_verification_corrupt(registry.AddGauge(
+          "ledger_log_verification_corrupt",
+          "1 when the last check of the log on disk (verifyLog) that ended found it damaged.")),
       last_op(registry.AddGauge("ledger_last_op", "The log's last op number (sequenced).")),
       durable_op(registry.AddGauge("ledger_durable_op", "The last op number durable on disk.")),
       storage_full(registry.AddGauge(
@@ -349,6 +358,10 @@ Counter& ServerMetrics::Logins(Role role) const {
 
 Counter& ServerMetrics::CallsDenied(Role role) const {
   return calls_denied_total.child(static_cast<size_t>(role));
+}
+
+Counter& ServerMetrics::LogVerifications(LogVerificationResult result) const {
+  return log_verifications_total.child(static_cast<size_t>(result));
 }
 
 Counter& ServerMetrics::HttpResponses(unsigned status) const {

@@ -54,6 +54,9 @@ enum class QueryMethod : uint8_t {
 inline constexpr size_t kQueryMethodCount = 12;
 std::string_view QueryMethodName(QueryMethod method);  // "lookup_accounts"
 
+// How a verification of the log ended (verifyLog).
+enum class LogVerificationResult : uint8_t { kIntact = 0, kCorrupt = 1, kFailed = 2 };
+
 // Why a request was refused before it reached the engine or the log.
 enum class RejectReason : uint8_t {
   kBatchTooLarge = 0,     // more events than batchEventsMax
@@ -164,6 +167,11 @@ struct ServerMetrics {
   Family<Counter>& http_responses_total;  // by status (HttpResponses)
   Counter& http_connections_rejected_total;
   Gauge& http_connections;  // set when scraped
+
+  // verifyLog's checks of the log on disk (net/internal/log_verifier.h), set by its thread.
+  Family<Counter>& log_verifications_total;  // by LogVerificationResult
+  Gauge& log_verification_corrupt;           // 1 when the last one that ended found the log damaged
+  Counter& LogVerifications(LogVerificationResult result) const;
 
   Gauge& last_op;
   Gauge& durable_op;

@@ -86,6 +86,9 @@ flags for run:
                               --http (read whole at start: index.html needed, at most 512
                               files and 64 MiB, no symbolic links; docs/http-api.md)
   --max-http-connections N    HTTP connections served at once (default 64); more are closed
+  --verify-log-max-bytes-per-second N
+                              how fast verifyLog's check reads the log (default 0: as fast
+                              as it can; docs/operations.md)
   --max-http-body-bytes N     largest HTTP request body (default 16777216; 413 past it)
   --checkpoint-key-file FILE --checkpoint-file FILE
                               sign the log's head with this key (HMAC-SHA-256) every
@@ -481,6 +484,9 @@ int Run(Flags& flags) {
        {"--metrics", Text(&options.metrics_address)},
        {"--http", Text(&options.http_address)},
        {"--console-dir", Text(&options.console_dir)},
+       {"--verify-log-max-bytes-per-second",
+        Number("--verify-log-max-bytes-per-second", &options.verify_log_bytes_per_second_max, 0,
+               uint64_t{1} << 40)},
        {"--max-http-connections",
         Number("--max-http-connections", &limits.http_connections_max, 1, 1 << 16)},
        {"--max-http-body-bytes",

@@ -112,7 +112,12 @@ absl::StatusOr<ScanResult> LogScanner::Run() {
   result_.start_segment_index = segments_[start].index;
   const uint64_t segment_size = directory_.segment_size_bytes();
   result_.end = {segments_[start].index, kBlockBytes};
-  for (size_t position = start; position < segments_.size() && !result_.torn_tail; ++position) {
+  const auto reached = [this] {
+    return options_.through_op != 0 && result_.entry_count > 0 &&
+           result_.last_op >= options_.through_op;
+  };
+  for (size_t position = start; position < segments_.size() && !result_.torn_tail && !reached();
+       ++position) {
     Segment& segment = segments_[position];
     if (options_.on_segment) options_.on_segment(segment.index);
     uint64_t offset = kBlockBytes;
@@ -121,6 +126,7 @@ absl::StatusOr<ScanResult> LogScanner::Run() {
       if (verdict.kind == Kind::kGood) {
         offset += RoundUpToBlock(verdict.size_bytes);
         result_.end = {segment.index, offset};
+        if (reached()) break;
         continue;
       }
       if (verdict.kind == Kind::kCorrupt) {
@@ -146,7 +152,7 @@ absl::StatusOr<ScanResult> LogScanner::Run() {
   }
   // The writer creates a segment just before its first group: a newer segment without groups
   // means the next group goes there.
-  if (result_.end.segment_index != segments_.back().index) {
+  if (result_.end.segment_index != segments_.back().index && !reached()) {
     result_.end = {segments_.back().index, kBlockBytes};
   }
   return result_;

@@ -68,6 +68,10 @@ struct ScanOptions {
   // and the first entry read is not linked to anything (as after archived segments). 0 reads
   // from the first segment.
   uint64_t from_op = 0;
+  // Stop after the first group that reaches this op: nothing after it is read, so a log
+  // being written beyond it (a live server's, read up to its durable op) is not mistaken for a
+  // damaged one. 0 reads to the end.
+  uint64_t through_op = 0;
 };
 
 absl::StatusOr<ScanResult> ScanLog(const Directory& directory, const ScanOptions& options,

@@ -26,6 +26,9 @@ const std::map<std::string_view, std::string_view>& HttpMethodSummaries() {
        "Book transfers (plain, pending, post, void, balancing, closing, reversal, import); a "
        "result per event. Answered once durable and applied; a retry answers exists."},
       {"lookupLedgers", "Ledgers by id, in request order; missing ids are left out."},
+      {"verifyLog",
+       "Start (start: true) or look at the server's check of its log on disk, from its first "
+       "op through the durable op when it started; one runs at a time."},
       {"queryLedgers",
        "A page of the ledgers from an id on, in id order (those the token may see); nextId "
        "continues, 0 when this page is the last."},

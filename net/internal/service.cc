@@ -30,6 +30,17 @@ constexpr uint64_t kCheckpointWords = 3 + 2 + 2 + kCheckpointLineBytesMax / size
 static_assert(std::string_view(replica::kLedgerFullPrefix) == kLedgerFullMarker);
 static_assert(std::string_view(replica::kStorageFullPrefix) == kStorageFullMarker);
 
+static_assert(static_cast<int>(LogVerifier::State::kNever) ==
+                  static_cast<int>(rpc::LogVerificationState::NEVER) &&
+              static_cast<int>(LogVerifier::State::kRunning) ==
+                  static_cast<int>(rpc::LogVerificationState::RUNNING) &&
+              static_cast<int>(LogVerifier::State::kIntact) ==
+                  static_cast<int>(rpc::LogVerificationState::INTACT) &&
+              static_cast<int>(LogVerifier::State::kCorrupt) ==
+                  static_cast<int>(rpc::LogVerificationState::CORRUPT) &&
+              static_cast<int>(LogVerifier::State::kFailed) ==
+                  static_cast<int>(rpc::LogVerificationState::FAILED));
+
 [[noreturn]] void FailStatus(const absl::Status& status) {
   const kj::Exception::Type type = absl::IsResourceExhausted(status)
                                        ? kj::Exception::Type::OVERLOADED
@@ -791,6 +802,33 @@ class LedgerImpl final : public rpc::Ledger::Server {
     auto out = context.getResults(ReplyWords(count * kCheckpointWords))
                    .initCheckpoints(static_cast<unsigned>(count));
     for (size_t i = 0; i < count; ++i) EncodeCheckpoint(found[i], out[static_cast<unsigned>(i)]);
+    return kj::READY_NOW;
+  }
+
+  // Starts a check of the log on disk through the durable op (when asked and none runs), and
+  // answers how the last one stands. The check runs on the verifier's thread.
+  kj::Promise<void> verifyLog(VerifyLogContext context) override {
+    auto guard = Admit(context.getParams().totalSize().wordCount);
+    CheckWholeLedger("verifyLog");
+    if (state_.log_verifier == nullptr) {
+      Fail(kj::Exception::Type::UNIMPLEMENTED, "this server does not verify its log");
+    }
+    if (context.getParams().getStart()) state_.log_verifier->Start(state_.core.durable_op());
+    const LogVerifier::Status status = state_.log_verifier->status();
+    auto out = context.getResults(ReplyWords(16 + status.message.size() / sizeof(capnp::word)))
+                   .initVerification();
+    out.setState(static_cast<rpc::LogVerificationState>(status.state));
+    out.setStartedAtNs(status.started_at_ns);
+    out.setFinishedAtNs(status.finished_at_ns);
+    out.setFirstOp(status.first_op);
+    out.setThroughOp(status.through_op);
+    out.setCheckedOp(status.checked_op);
+    out.setEntries(status.entry_count);
+    out.setBytesRead(status.bytes_read);
+    auto chain_head = out.initChainHead();
+    chain_head.setLo(status.chain_head.low);
+    chain_head.setHi(status.chain_head.high);
+    out.setMessage(status.message);
     return kj::READY_NOW;
   }
 

@@ -17,6 +17,7 @@
 #include "net/internal/admission.h"
 #include "net/internal/checkpoint_ring.h"
 #include "net/internal/core.h"
+#include "net/internal/log_verifier.h"
 #include "net/internal/unfinished_replies.h"
 #include "net/ledger.capnp.h"
 #include "net/server.h"
@@ -106,6 +107,7 @@ class ServiceState {
   bool shutting_down = false;
   // In a replica group: whether this member takes client calls now (null: no group).
   const GroupRole* role = nullptr;
+  LogVerifier* log_verifier = nullptr;  // verifyLog's; borrowed, outlives this state
   uint64_t inflight_bytes = 0;
   uint64_t inflight_calls = 0;
   // Replies held for clients, all connections: sent and not finished (UnfinishedReplies, kept

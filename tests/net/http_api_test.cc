@@ -297,6 +297,10 @@ std::vector<Example> Examples() {
        R"("timestampMinNs":"0","timestampMaxNs":"0","reversed":false,"limit":10}})",
        {R"({"transfers":[{"id":"100",)"}},
       {"checkpoints", R"({"fromOp":"0"})", {R"({"checkpoints":[]})"}},
+      {"verifyLog",
+       R"({"start":false})",
+       {R"({"verification":{"state":"never","startedAtNs":"0","finishedAtNs":"0",)",
+        R"("chainHead":"0","message":""}})"}},
   };
 }
 

@@ -1,7 +1,8 @@
 // ledger-wal init and verify.
 //
-// verify reads the whole log through ScanLog, which checks every segment header, group header,
-// entry header, body checksum, chain link, op number and timestamp; with --from-snapshot it
+// verify reads the whole log through replica::VerifyLog (the check a live server runs for its
+// verifyLog method), which checks every segment header, group header, entry header, body
+// checksum, chain link, op number and timestamp; with --from-snapshot it
 // first checks the newest snapshot that passes (file checksums, then a full Engine::Restore,
 // which trusts nothing) and that the log agrees with it at its op, and then checks bodies only
 // after that op. Exit 0 only when everything checked is intact.
@@ -20,6 +21,7 @@
 #include "base/file.h"
 #include "engine/engine.h"
 #include "replica/checkpoint.h"
+#include "replica/log_verify.h"
 #include "replica/recovery.h"
 #include "tools/ledger_wal/ledger_wal.h"
 #include "wal/log_reader.h"
@@ -191,22 +193,22 @@ absl::Status CheckCheckpointsReached(Checkpoints& checkpoints, const wal::ScanRe
 absl::Status ScanForVerify(const wal::Directory& directory, const SnapshotCheck& snapshot,
                            Checkpoints* checkpoints, Verified* verified) {
   ProgressBar bar("verify", LogCapacityBytes(directory));
-  wal::ScanOptions options;
-  options.schema = replica::LogSchema();
+  replica::LogVerifyOptions options;
   options.trusted_through_op = snapshot.op;  // a checked snapshot covers these bodies
-  options.progress = bar.Callback();
+  options.on_bytes = bar.Callback();
+  options.also_check = [&](const wal::EntryHeader& entry,
+                           std::span<const std::byte>) -> absl::Status {
+    verified->tally.Add(entry);
+    if (checkpoints != nullptr) {
+      LEDGER_RETURN_IF_ERROR(CheckAgainstCheckpoint(*checkpoints, entry));
+    }
+    return snapshot.op == 0 ? absl::OkStatus() : CheckAgainstSnapshot(snapshot, entry);
+  };
   // Read first: a server writing beside this only raises it.
   LEDGER_ASSIGN_OR_RETURN(const std::optional<wal::DurableMark> mark, directory.ReadDurableMark());
   const uint64_t start_ns = base::MonotonicNs();
-  absl::StatusOr<wal::ScanResult> scan = wal::ScanLog(
-      directory, options,
-      [&](const wal::EntryHeader& entry, std::span<const std::byte>) -> absl::Status {
-        verified->tally.Add(entry);
-        if (checkpoints != nullptr) {
-          LEDGER_RETURN_IF_ERROR(CheckAgainstCheckpoint(*checkpoints, entry));
-        }
-        return snapshot.op == 0 ? absl::OkStatus() : CheckAgainstSnapshot(snapshot, entry);
-      });
+  replica::LogVerifyTally checked;
+  absl::StatusOr<wal::ScanResult> scan = replica::VerifyLog(directory, options, &checked);
   verified->elapsed_ns = base::MonotonicNs() - start_ns;
   verified->bytes_read = bar.bytes_read();
   if (!scan.ok()) return scan.status();
