@@ -29,6 +29,22 @@ const CHROMIUM_ARGS = [
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
 
+// A load that rises and falls, for the screenshot of the server page's charts.
+async function bookForAWhile(writer, model, duration_ms) {
+  const start = Date.now();
+  for (let round = 0; Date.now() - start < duration_ms; round += 1) {
+    const size = 200 + Math.round(1800 * Math.abs(Math.sin(round / 15)));
+    const transfers = Array.from({ length: size }, (_, i) => ({
+      id: 1_000_000n + BigInt(round) * 10_000n + BigInt(i), debitAccountId: 3001n, creditAccountId: 3002n,
+      amount: 1n, ledger: EUR, code: 8,
+    }));
+    const results = await writer.createTransfers(transfers);
+    assert.ok(results.every((result) => result.status === "ok"));
+    model.post(3001n, 3002n, BigInt(size));
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
 describe("the operator console", () => {
   let server;
   let writer;
@@ -102,6 +118,7 @@ describe("the operator console", () => {
     await page.waitForFunction(() => Number(document.querySelector("[data-test=throughput] [data-points]")?.getAttribute("data-points")) >= 3);
     const transfers = await page.locator("[data-tile=Transfers] .value").innerText();
     assert.match(transfers, /^1(\d|,)*/);
+    if (SCREENSHOTS) await bookForAWhile(writer, model, 20_000);  // charts with a shape
     await shoot("server");
   });
 
@@ -200,6 +217,8 @@ describe("the operator console", () => {
     assert.equal(await rows("transfers").first().locator("[data-field=amount]").innerText(), "6.00");
 
     await open("transfers?ledger=1&code=2");
+    assert.equal(await page.inputValue("input[name=userData128]"), "");  // the form is the route's
+    assert.equal(await page.inputValue("input[name=code]"), "2");
     assert.equal(await rows("transfers").count(), 25);
     assert.equal(await rows("transfers").first().getAttribute("data-transfer"), String(PAYMENTS[59]));
     await shoot("transfers");

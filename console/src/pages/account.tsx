@@ -166,7 +166,7 @@ function History(props: { session: Session; account: Account; scale: number; rou
   return (
     <>
       <h2>History</h2>
-      <HistoryForm accountId={account.id} filter={filter} />
+      <HistoryForm key={key} accountId={account.id} filter={filter} />
       <Show loaded={loaded}>
         {(page) => (
           <>

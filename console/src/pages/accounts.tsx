@@ -19,7 +19,7 @@ export function AccountsPage(props: { session: Session; route: Route }) {
   return (
     <section>
       <h1>Accounts</h1>
-      <SearchForm search={search} />
+      <SearchForm key={key} search={search} />
       <Show loaded={loaded}>
         {(found) => (
           <>

@@ -47,7 +47,7 @@ export function TransfersPage(props: { session: Session; route: Route }) {
   return (
     <section>
       <h1>Transfers</h1>
-      <SearchForm search={search} newest={newest} />
+      <SearchForm key={key} search={search} newest={newest} />
       <Show loaded={loaded}>
         {(page) => (
           <>
@@ -109,6 +109,7 @@ export function TransferTable(props: { transfers: Transfer[]; scales: Map<number
           <th class="number">Amount</th>
           <th>Ledger</th>
           <th>Code</th>
+          <th>User data 128</th>
           <th>Kind</th>
         </tr>
       </thead>
@@ -130,6 +131,7 @@ export function TransferTable(props: { transfers: Transfer[]; scales: Map<number
             </td>
             <td>{transfer.ledger}</td>
             <td>{transfer.code}</td>
+            <td>{transfer.userData128 === 0n ? "" : transfer.userData128.toString()}</td>
             <td>{transferKind(transfer)}</td>
           </tr>
         ))}
