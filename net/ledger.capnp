@@ -29,7 +29,8 @@ const schemaVersion :UInt32 = 7;  # 2 added createTransfersPacked; 3 transfer st
                                   #   valueTimeOutOfRange, imports, queryAccounts/Transfers;
                                   # 5 login's staleReads; 6 keyed checkpoints on the change
                                   #   feed (subscribe's withCheckpoints, checkpoints);
-                                  # 7 queryLedgers, verifyLog
+                                  # 7 queryLedgers, verifyLog, ServerInfo's role, ledgers
+                                  #   and changeSequenceNext
 
 # An unsigned 128-bit integer: value = hi * 2^64 + lo. Ids and amounts.
 struct U128 {
@@ -451,6 +452,21 @@ struct ServerInfo {
   limits @1 :Limits;
   shardCount @2 :UInt32;
   lastOp @3 :UInt64;          # the log's last op (applied and durable) when login returned
+  # Since schema version 7. What the caller's token may do, and on which ledgers (empty: all);
+  # a console offers only what the token may do.
+  role @4 :Role;
+  ledgers @5 :List(UInt32);
+  # Since schema version 7. The change feed's next sequence when answered: the changes below it
+  # are durable and readable (`changes`, `subscribe`), so a reader of the newest changes starts
+  # a little before it.
+  changeSequenceNext @6 :UInt64;
+}
+
+# A token's role (docs/operations.md, "Tokens and roles"): each may do what those before it may.
+enum Role {
+  read @0;   # lookups, queries, the change feed, info, verifyLog
+  write @1;  # and creates, booked now
+  admin @2;  # and imports, booked at their own past timestamps
 }
 
 interface Gateway {

@@ -318,10 +318,16 @@ ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t, Server
   }
 }
 
-rpc::ServerInfo::Builder ServiceState::FillInfo(rpc::ServerInfo::Builder out) const {
+rpc::ServerInfo::Builder ServiceState::FillInfo(rpc::ServerInfo::Builder out,
+                                               const TokenGrant& grant) const {
   out.setSchemaVersion(rpc::SCHEMA_VERSION);
   out.setShardCount(options.shard_count);
   out.setLastOp(core.last_op());
+  static_assert(static_cast<int>(rpc::Role::ADMIN) == static_cast<int>(Role::kAdmin));
+  out.setRole(static_cast<rpc::Role>(grant.role));
+  auto granted = out.initLedgers(static_cast<unsigned>(grant.ledgers.size()));
+  for (unsigned i = 0; i < grant.ledgers.size(); ++i) granted.set(i, grant.ledgers[i]);
+  out.setChangeSequenceNext(core.durable_change_next());
   auto limits = out.initLimits();
   limits.setBatchEventsMax(options.limits.batch_events_max);
   limits.setQueryIdsMax(options.limits.query_ids_max);
@@ -834,7 +840,8 @@ class LedgerImpl final : public rpc::Ledger::Server {
 
   kj::Promise<void> info(InfoContext context) override {
     auto guard = Admit(0);
-    state_.FillInfo(context.getResults(ReplyWords(16)).initInfo());
+    state_.FillInfo(context.getResults(ReplyWords(16 + kTokenLedgersMax / 2)).initInfo(),
+                    connection_->grant);
     return kj::READY_NOW;
   }
 
@@ -1263,9 +1270,9 @@ class GatewayImpl final : public rpc::Gateway::Server {
     connection_->place
         ->LoggedIn();  // no longer counts against the budgets of connections not logged in
     connection_->stale_reads = context.getParams().getStaleReads();
-    auto results = context.getResults(ReplyWords(16, 1));
+    auto results = context.getResults(ReplyWords(16 + kTokenLedgersMax / 2, 1));
     results.setLedger(kj::heap<LedgerImpl>(state_, kj::addRef(*connection_)));
-    state_.FillInfo(results.initInfo());
+    state_.FillInfo(results.initInfo(), *grant);
     return kj::READY_NOW;
   }
 

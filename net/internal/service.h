@@ -139,7 +139,8 @@ class ServiceState {
   CheckpointRing::Entry checkpoint = CheckpointRing::MakeEntry();  // a subscription's next
   std::vector<CheckpointRing::Entry> checkpoints;                  // a `checkpoints` reply's
 
-  rpc::ServerInfo::Builder FillInfo(rpc::ServerInfo::Builder out) const;
+  // The server's info as `grant`'s holder sees it (its role and ledgers).
+  rpc::ServerInfo::Builder FillInfo(rpc::ServerInfo::Builder out, const TokenGrant& grant) const;
   // Pushes durable changes to every subscriber that is ready for more.
   void PumpSubscriptions();
   // Ends every subscription (shutdown).

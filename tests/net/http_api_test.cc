@@ -408,6 +408,13 @@ TEST(HttpApi, TokensAndRolesAreTheRpcPorts) {
   reply = post("reader-token-0001", "lookupAccounts", R"({"ids":["1"]})");
   EXPECT_EQ(reply.status, 200) << reply.body;
   EXPECT_TRUE(Contains(reply.body, R"("id":"1")")) << reply.body;
+  // info tells each token its role and ledgers, so a console offers only what it may do.
+  EXPECT_TRUE(Contains(post("reader-token-0001", "info", "{}").body,
+                       R"("role":"read","ledgers":[],)"));
+  EXPECT_TRUE(Contains(post("writer-token-0001", "info", "{}").body,
+                       R"("role":"write","ledgers":[7],)"));
+  EXPECT_TRUE(Contains(post("admin-token-00001", "info", "{}").body,
+                       R"("role":"admin","ledgers":[],)"));
   for (const std::string& token : {std::string("wrong"), std::string("reader-token-0002")}) {
     reply = post(token, "lookupAccounts", R"({"ids":["1"]})");
     EXPECT_EQ(reply.status, 401);
@@ -638,6 +645,10 @@ TEST(HttpApi, StreamsTheChangeFeedAsItCommitsThenEndsSayingWhy) {
       },
       std::chrono::seconds(30));
   ASSERT_EQ(lines.size(), static_cast<size_t>(kTransfers));
+  // info names where the feed ends: every change below it can be read.
+  const HttpReply info = HttpRequest(http, "POST", "/v1/info", auth, "{}");
+  EXPECT_TRUE(Contains(info.body, absl::StrCat(R"("changeSequenceNext":")", kTransfers, "\"")))
+      << info.body;
   uint64_t posted = 0;
   for (int i = 0; i < kTransfers; ++i) {
     EXPECT_TRUE(Contains(
