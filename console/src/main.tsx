@@ -55,6 +55,10 @@ function App() {
           ))}
         </nav>
         <GoTo />
+        <span class="role" data-test="role" title="What this token may do">
+          {session.info.role === "read" ? "read-only" : session.info.role}
+          {session.info.ledgers.length > 0 ? `, ledgers ${session.info.ledgers.join(", ")}` : ""}
+        </span>
         <button
           type="button"
           class="logout"

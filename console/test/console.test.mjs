@@ -53,11 +53,11 @@ describe("the operator console", () => {
   let page;
   let secrets;
   const readToken = randomBytes(16).toString("hex");
+  const adminToken = randomBytes(16).toString("hex");
   const requested = [];
 
   before(async () => {
     secrets = mkdtempSync(join(tmpdir(), "ledger-console-"));
-    const adminToken = randomBytes(16).toString("hex");
     const tokensFile = join(secrets, "tokens");
     writeFileSync(tokensFile, `admin ${adminToken}\nread ${readToken}\n`, { mode: 0o600 });
     server = await Ledgerd.create(["--tokens-file", tokensFile, "--console-dir", DIST, "--shards", "2"]);
@@ -100,6 +100,7 @@ describe("the operator console", () => {
     await page.fill("input[name=token]", readToken);
     await page.click("form[data-test=login] button[type=submit]");
     await page.locator("header nav").waitFor();
+    assert.equal(await page.locator("[data-test=role]").innerText(), "read-only");
   });
 
   test("the server page shows info, limits, health and live charts", async () => {
@@ -246,6 +247,9 @@ describe("the operator console", () => {
 
     await open(`transfer/${HOLD_OPEN}`);
     assert.equal(await field("status", "Hold").innerText(), "held: pending");
+    // A reader is not offered the hold's post and void.
+    await page.locator("[data-test=read-only]").waitFor();
+    assert.equal(await page.locator("[data-test=post-hold]").count(), 0);
 
     await open(`transfer/${PAYMENTS[0]}`);
     assert.equal(await field("status", "Reversed").innerText(), "1.00 in 1 reversal");
@@ -260,7 +264,8 @@ describe("the operator console", () => {
 
   test("the change feed follows new changes live", async () => {
     await open("feed");
-    await rows("feed").first().waitFor();
+    // It starts 50 changes before the feed's end.
+    await page.waitForFunction(() => document.querySelectorAll("table[data-test=feed] tbody tr").length === 50);
     const ids = Array.from({ length: 5 }, (_, i) => 60_000n + BigInt(i));
     const results = await writer.createTransfers(ids.map((id) => ({
       id, debitAccountId: 4001n, creditAccountId: 4002n, amount: 1000n, ledger: JPY, code: 7,
@@ -283,6 +288,46 @@ describe("the operator console", () => {
     const ops = await field("verification", "Ops").innerText();
     assert.match(ops, /^1 to [\d,]+ of [\d,]+$/);
     await shoot("log");
+  });
+
+  test("a writer posts a hold after confirming exactly what it books", async () => {
+    const writerToken = randomBytes(16).toString("hex");
+    writeFileSync(join(secrets, "tokens"), `admin ${adminToken}\nread ${readToken}\nwrite ${writerToken} ledgers=1\n`);
+    process.kill(server.child.pid, "SIGHUP");
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    const tab = await context.newPage();
+    tab.on("request", (request) => requested.push(request.url()));
+    const probe = new LedgerClient({ url: server.url, token: writerToken, retryTimeoutMs: 0 });
+    for (let waited_ms = 0; !(await probe.info().then(() => true, () => false)); waited_ms += 50) {
+      assert.ok(waited_ms < 10_000, "SIGHUP's reload did not take the writer's token");
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    await tab.goto(`${server.url}/console/`);
+    await tab.fill("input[name=token]", writerToken);
+    await tab.click("form[data-test=login] button[type=submit]");
+    await tab.locator("header nav").waitFor();
+    assert.equal(await tab.locator("[data-test=role]").innerText(), "write, ledgers 1");
+    await tab.goto(`${server.url}/console/#/transfer/${HOLD_OPEN}`);
+    await tab.click("[data-test=post-hold]");
+    await tab.fill("[data-test=confirm] input[name=amount]", "5.00");
+    assert.match(await tab.locator("[data-test=confirm] [data-test=error]").innerText(), /from 0 to the hold's 4\.50/);
+    assert.ok(await tab.locator("[data-test=book]").isDisabled());
+    await tab.fill("[data-test=confirm] input[name=amount]", "2.00");
+    const text = await tab.locator("[data-test=confirm-text]").innerText();
+    assert.match(text, new RegExp(`a post of 2\\.00 USD from hold ${HOLD_OPEN}, moving it from account ${CUSTOMER} to account ${OPERATING}; the rest of the hold \\(2\\.50 USD\\) goes back`));
+    if (SCREENSHOTS) await tab.screenshot({ path: join(SCREENSHOTS, "confirm.png") });
+    await tab.click("[data-test=book]");
+    await tab.locator("[data-test=booked]").waitFor();
+    await tab.locator("[data-test=status] dd[data-field=Hold]", { hasText: "posted" }).waitFor();
+    assert.equal(await tab.locator("[data-test=status] dd[data-field=Posted]").innerText(), "2.00");
+    assert.equal(await tab.locator("[data-test=status] dd[data-field=Released]").innerText(), "2.50");
+    const [customer, operating] = await writer.lookupAccounts([CUSTOMER, OPERATING]);
+    const before = [model.accounts.get(CUSTOMER), model.accounts.get(OPERATING)];
+    assert.equal(customer.debitsPosted, before[0].debitsPosted + 200n);
+    assert.equal(customer.debitsPending, before[0].debitsPending - 450n);
+    assert.equal(operating.creditsPosted, before[1].creditsPosted + 200n);
+    assert.equal(operating.creditsPending, before[1].creditsPending - 450n);
+    await context.close();
   });
 
   test("asks nothing of any other origin", () => {

@@ -103,8 +103,7 @@ export function FeedPage(props: { session: Session; route: Route }) {
 
 /** The feed's head less a backlog, but not before the oldest change retained. */
 async function startOfFeed(session: Session): Promise<bigint> {
-  const info = await session.client.info();
-  const next = (info as { changeSequenceNext?: bigint }).changeSequenceNext ?? 0n;
+  const next = (await session.client.info()).changeSequenceNext;
   const { oldestSequence } = await session.client.changesPage(0n, 1).catch(() => ({ oldestSequence: 0n }));
   const start = next > BACKLOG ? next - BACKLOG : 0n;
   return start > oldestSequence ? start : oldestSequence;

@@ -11,7 +11,7 @@ type Action = "post" | "void";
 
 export function HoldActions(props: { session: Session; hold: Transfer; scale: number; asset: string; onBooked: (id: bigint) => void }) {
   const [action, setAction] = useState<Action | null>(null);
-  if (!mayWrite(props.session)) {
+  if (!mayWrite(props.session, props.hold.ledger)) {
     return <p class="muted" data-test="read-only">A token that may write can post or void this hold here.</p>;
   }
   if (action === null) {
@@ -29,9 +29,9 @@ export function HoldActions(props: { session: Session; hold: Transfer; scale: nu
   return <Confirm {...props} action={action} onCancel={() => setAction(null)} />;
 }
 
-function mayWrite(session: Session): boolean {
-  const role = (session.info as { role?: string }).role;
-  return role === "write" || role === "admin";
+function mayWrite(session: Session, ledger: number): boolean {
+  const { role, ledgers } = session.info;
+  return role !== "read" && (ledgers.length === 0 || ledgers.includes(ledger));
 }
 
 function Confirm(props: {
