@@ -4,6 +4,7 @@
 //
 // CONSOLE_SCREENSHOTS=DIR saves a screenshot of each page there (docs/console.md's).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 import { LedgerClient } from "../../clients/node/dist/index.js";
-import { Ledgerd } from "../../clients/node/test/server.mjs";
+import { LEDGERD, Ledgerd } from "../../clients/node/test/server.mjs";
 import {
   CUSTOMER, EUR, FAILED, HOLD_EXPIRING, HOLD_OPEN, HOLD_POSTED, HOLD_VOIDED, JPY, OPERATING, PAYMENTS, POST,
   REVERSAL, USD, VOID, amountText, orderOf, seed,
@@ -60,7 +61,15 @@ describe("the operator console", () => {
     secrets = mkdtempSync(join(tmpdir(), "ledger-console-"));
     const tokensFile = join(secrets, "tokens");
     writeFileSync(tokensFile, `admin ${adminToken}\nread ${readToken}\n`, { mode: 0o600 });
-    server = await Ledgerd.create(["--tokens-file", tokensFile, "--console-dir", DIST, "--shards", "2"]);
+    // A checkpoint key (made by `ledgerd init` in a directory of its own): the log page lists the
+    // keyed checkpoints the server signs, every 4 ops.
+    const key = join(secrets, "checkpoint.key");
+    const init = spawnSync(LEDGERD, ["init", "--data-dir", join(secrets, "keygen"), "--checkpoint-key-file", key], { encoding: "utf8" });
+    assert.equal(init.status, 0, init.stderr);
+    server = await Ledgerd.create([
+      "--tokens-file", tokensFile, "--console-dir", DIST, "--shards", "2",
+      "--checkpoint-key-file", key, "--checkpoint-file", join(secrets, "checkpoints"), "--checkpoint-interval-ops", "4",
+    ]);
     writer = new LedgerClient({ url: server.url, token: adminToken });
     model = await seed(writer);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -83,10 +92,10 @@ describe("the operator console", () => {
   const settled = () => page.waitForFunction(() => document.querySelector("main") && !document.querySelector("[data-test=loading]"));
   const field = (test, label) => page.locator(`[data-test=${test}] dd[data-field="${label}"]`);
   const rows = (test) => page.locator(`table[data-test=${test}] tbody tr`);
-  const shoot = async (name) => {
+  const shoot = async (name, fullPage = true) => {
     if (!SCREENSHOTS) return;
     mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
   };
 
   test("refuses a wrong token, then logs in with a read-only one", async () => {
@@ -180,7 +189,7 @@ describe("the operator console", () => {
     const chart = page.locator("[data-test=balance-chart] [data-points]");
     await chart.waitFor();
     assert.equal(Number(await chart.getAttribute("data-points")), balances.length);
-    await shoot("account");
+    await shoot("account", false);
 
     // 108 transfers: 10001, 60 payments, 40 to the spread accounts, 4 holds, post, void, reversal.
     const sizes = [];
@@ -222,7 +231,7 @@ describe("the operator console", () => {
     assert.equal(await page.inputValue("input[name=code]"), "2");
     assert.equal(await rows("transfers").count(), 25);
     assert.equal(await rows("transfers").first().getAttribute("data-transfer"), String(PAYMENTS[59]));
-    await shoot("transfers");
+    await shoot("transfers", false);
     await page.click("[data-test=next]");
     await page.locator("[data-test=page]", { hasText: "Page 2" }).waitFor();
     assert.equal(await rows("transfers").count(), 5);
@@ -278,7 +287,7 @@ describe("the operator console", () => {
     const first = rows("feed").first();
     assert.equal(await first.locator("a").first().innerText(), String(ids.at(-1)));
     assert.equal(await first.locator("[data-field=amount]").innerText(), "1,000");
-    await shoot("feed");
+    await shoot("feed", false);
   });
 
   test("the log page verifies the log on disk", async () => {
@@ -287,6 +296,11 @@ describe("the operator console", () => {
     await page.locator("[data-test=verification-state]", { hasText: "intact" }).waitFor({ timeout: 30_000 });
     const ops = await field("verification", "Ops").innerText();
     assert.match(ops, /^1 to [\d,]+ of [\d,]+$/);
+    // The keyed checkpoints, newest first, each its signed line.
+    const checkpoints = await writer.checkpoints(0n);
+    assert.ok(checkpoints.length > 0);
+    assert.equal(await rows("checkpoints").count(), Math.min(20, checkpoints.length));
+    assert.equal(await rows("checkpoints").first().locator("code.line").innerText(), checkpoints.at(-1).line);
     await shoot("log");
   });
 

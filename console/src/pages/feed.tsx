@@ -5,6 +5,13 @@ import { type Change, type Session, errorText, ledgerInfo } from "../api.js";
 import { formatAmount, formatCount, formatTime } from "../format.js";
 import { ErrorBox, type Route, href } from "../ui.js";
 
+const KIND_WORDS: Record<Change["kind"], string> = {
+  singlePhase: "posting",
+  pending: "hold",
+  posted: "hold posted",
+  voided: "hold voided",
+  expired: "hold expired",
+};
 const ROWS_KEPT = 200;
 const BACKLOG = 50n;  // changes shown from before the page opened
 
@@ -80,7 +87,7 @@ export function FeedPage(props: { session: Session; route: Route }) {
             <tr key={change.sequence.toString()} data-sequence={change.sequence.toString()}>
               <td class="number">{change.sequence.toString()}</td>
               <td>{formatTime(change.timestampNs)}</td>
-              <td>{change.kind}</td>
+              <td>{KIND_WORDS[change.kind]}</td>
               <td>
                 <a href={href(`transfer/${change.transfer.id}`)}>{change.transfer.id.toString()}</a>
               </td>

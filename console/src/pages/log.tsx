@@ -22,6 +22,7 @@ export interface LogVerification {
 }
 
 const POLL_MS = 1000;
+const CHECKPOINTS_SHOWN = 20;  // the newest; the server retains 64, its checkpoint file all
 const WORDS: Record<VerificationState, string> = {
   never: "not verified since the server started",
   running: "verifying…",
@@ -99,6 +100,11 @@ function Checkpoints(props: { session: Session }) {
               None: the server signs checkpoints only with a checkpoint key (docs/operations.md).
             </p>
           ) : (
+            <>
+            <p class="muted">
+              The newest {Math.min(CHECKPOINTS_SHOWN, checkpoints.length)} of the {checkpoints.length} the server retains; its
+              checkpoint file holds them all, for <code>ledger-wal verify --key</code>.
+            </p>
             <table data-test="checkpoints">
               <thead>
                 <tr>
@@ -109,20 +115,21 @@ function Checkpoints(props: { session: Session }) {
                 </tr>
               </thead>
               <tbody>
-                {[...checkpoints].reverse().map((checkpoint) => (
+                {[...checkpoints].reverse().slice(0, CHECKPOINTS_SHOWN).map((checkpoint) => (
                   <tr key={checkpoint.op.toString()}>
                     <td class="number">{formatCount(checkpoint.op)}</td>
                     <td>{formatTime(checkpoint.timestampNs)}</td>
                     <td>
                       <code>{formatHash(checkpoint.chainHash)}</code>
                     </td>
-                    <td>
+                    <td class="wrap">
                       <code class="line">{checkpoint.line}</code>
                     </td>
                   </tr>
                 ))}
               </tbody>
             </table>
+            </>
           )
         }
       </Show>
