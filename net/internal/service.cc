@@ -319,7 +319,7 @@ ServiceState::ServiceState(Core& c, const ServerOptions& o, kj::Timer& t, Server
 }
 
 rpc::ServerInfo::Builder ServiceState::FillInfo(rpc::ServerInfo::Builder out,
-                                               const TokenGrant& grant) const {
+                                                const TokenGrant& grant) const {
   out.setSchemaVersion(rpc::SCHEMA_VERSION);
   out.setShardCount(options.shard_count);
   out.setLastOp(core.last_op());

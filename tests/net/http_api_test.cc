@@ -409,12 +409,12 @@ TEST(HttpApi, TokensAndRolesAreTheRpcPorts) {
   EXPECT_EQ(reply.status, 200) << reply.body;
   EXPECT_TRUE(Contains(reply.body, R"("id":"1")")) << reply.body;
   // info tells each token its role and ledgers, so a console offers only what it may do.
-  EXPECT_TRUE(Contains(post("reader-token-0001", "info", "{}").body,
-                       R"("role":"read","ledgers":[],)"));
-  EXPECT_TRUE(Contains(post("writer-token-0001", "info", "{}").body,
-                       R"("role":"write","ledgers":[7],)"));
-  EXPECT_TRUE(Contains(post("admin-token-00001", "info", "{}").body,
-                       R"("role":"admin","ledgers":[],)"));
+  EXPECT_TRUE(
+      Contains(post("reader-token-0001", "info", "{}").body, R"("role":"read","ledgers":[],)"));
+  EXPECT_TRUE(
+      Contains(post("writer-token-0001", "info", "{}").body, R"("role":"write","ledgers":[7],)"));
+  EXPECT_TRUE(
+      Contains(post("admin-token-00001", "info", "{}").body, R"("role":"admin","ledgers":[],)"));
   for (const std::string& token : {std::string("wrong"), std::string("reader-token-0002")}) {
     reply = post(token, "lookupAccounts", R"({"ids":["1"]})");
     EXPECT_EQ(reply.status, 401);
