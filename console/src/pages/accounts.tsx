@@ -3,16 +3,18 @@
 // search can be linked to and the back button works.
 import { useState } from "preact/hooks";
 import { type Account, AccountFlags, type LedgerInfo, type Session, ledgerInfo } from "../api.js";
-import { flagNames, formatAmount, parseId, parseSmall } from "../format.js";
+import { flagNames, formatAmount, parseId } from "../format.js";
+import { QUERY_FIELDS, QUERY_LABELS, TextFields, queryFilterOf, searchOf } from "../search.js";
 import { ErrorBox, Pager, type Route, Show, href, useCursorPages, useLoad } from "../ui.js";
 
 const PAGE_SIZE = 25;
-const FIELDS = ["id", "ledger", "code", "userData128", "userData64", "userData32"] as const;
+const FIELDS = ["id", ...QUERY_FIELDS] as const;
 type Field = (typeof FIELDS)[number];
+const LABELS: Record<Field, string> = { id: "Account id", ...QUERY_LABELS };
 
 export function AccountsPage(props: { session: Session; route: Route }) {
   const { session, route } = props;
-  const search = Object.fromEntries(FIELDS.map((field) => [field, route.query.get(field) ?? ""])) as Record<Field, string>;
+  const search = searchOf(route, FIELDS);
   const key = FIELDS.map((field) => search[field]).join("|");
   const pages = useCursorPages(0n, key);
   const loaded = useLoad(() => find(session, search, pages.cursor), [session, key, pages.cursor]);
@@ -40,11 +42,7 @@ async function find(session: Session, search: Record<Field, string>, cursor: big
     accounts = await session.client.lookupAccounts([parseId(search.id)]);
   } else {
     const page = await session.client.queryAccounts({
-      ledger: parseSmall(search.ledger, "ledger", 2 ** 32 - 1),
-      code: parseSmall(search.code, "code", 65535),
-      userData128: search.userData128 === "" ? 0n : parseId(search.userData128),
-      userData64: search.userData64 === "" ? 0n : parseId(search.userData64),
-      userData32: parseSmall(search.userData32, "user data 32", 2 ** 32 - 1),
+      ...queryFilterOf(search),
       timestampMinNs: cursor,
       limit: PAGE_SIZE,
     });
@@ -66,23 +64,11 @@ export async function ledgersOf(session: Session, ids: number[]): Promise<Map<nu
 function SearchForm(props: { search: Record<Field, string> }) {
   const [values, setValues] = useState(props.search);
   const [error, setError] = useState<string | null>(null);
-  const labels: Record<Field, string> = {
-    id: "Account id",
-    ledger: "Ledger",
-    code: "Code",
-    userData128: "User data 128",
-    userData64: "User data 64",
-    userData32: "User data 32",
-  };
   const submit = (event: Event) => {
     event.preventDefault();
     try {
       if (values.id !== "") parseId(values.id);
-      if (values.userData128 !== "") parseId(values.userData128);
-      if (values.userData64 !== "") parseId(values.userData64);
-      parseSmall(values.ledger, "ledger", 2 ** 32 - 1);
-      parseSmall(values.code, "code", 65535);
-      parseSmall(values.userData32, "user data 32", 2 ** 32 - 1);
+      queryFilterOf(values);
       setError(null);
       location.hash = href("accounts", values);
     } catch (failure) {
@@ -91,17 +77,7 @@ function SearchForm(props: { search: Record<Field, string> }) {
   };
   return (
     <form class="search" onSubmit={submit} data-test="account-search">
-      {FIELDS.map((field) => (
-        <label key={field}>
-          {labels[field]}
-          <input
-            name={field}
-            value={values[field]}
-            inputMode="numeric"
-            onInput={(event) => setValues({ ...values, [field]: (event.target as HTMLInputElement).value })}
-          />
-        </label>
-      ))}
+      <TextFields fields={FIELDS} labels={LABELS} values={values} onChange={setValues} />
       <button type="submit">Search</button>
       {error && <ErrorBox message={error} />}
     </form>

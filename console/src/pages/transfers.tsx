@@ -2,41 +2,23 @@
 // orchestrator's order or payment id is usually there), a page at a time.
 import { useState } from "preact/hooks";
 import { type Session, type Transfer } from "../api.js";
-import { formatAmount, formatTime, parseId, parseSmall } from "../format.js";
+import { formatAmount, formatTime } from "../format.js";
+import { QUERY_FIELDS, QUERY_LABELS, type QueryField, TextFields, queryFilterOf, searchOf } from "../search.js";
 import { ErrorBox, Pager, type Route, Show, href, useCursorPages, useLoad } from "../ui.js";
 import { transferKind } from "./account.js";
 import { ledgersOf } from "./accounts.js";
 
 const PAGE_SIZE = 25;
-const FIELDS = ["ledger", "code", "userData128", "userData64", "userData32"] as const;
-type Field = (typeof FIELDS)[number];
-const LABELS: Record<Field, string> = {
-  ledger: "Ledger",
-  code: "Code",
-  userData128: "User data 128",
-  userData64: "User data 64",
-  userData32: "User data 32",
-};
-
-function filterOf(search: Record<Field, string>) {
-  return {
-    ledger: parseSmall(search.ledger, "ledger", 2 ** 32 - 1),
-    code: parseSmall(search.code, "code", 65535),
-    userData128: search.userData128 === "" ? 0n : parseId(search.userData128),
-    userData64: search.userData64 === "" ? 0n : parseId(search.userData64),
-    userData32: parseSmall(search.userData32, "user data 32", 2 ** 32 - 1),
-  };
-}
 
 export function TransfersPage(props: { session: Session; route: Route }) {
   const { session, route } = props;
-  const search = Object.fromEntries(FIELDS.map((field) => [field, route.query.get(field) ?? ""])) as Record<Field, string>;
+  const search = searchOf(route, QUERY_FIELDS);
   const newest = route.query.get("newest") !== "0";
-  const key = `${FIELDS.map((field) => search[field]).join("|")}|${newest}`;
+  const key = `${QUERY_FIELDS.map((field) => search[field]).join("|")}|${newest}`;
   const pages = useCursorPages(0n, key);
   const loaded = useLoad(async () => {
     const page = await session.client.queryTransfers({
-      ...filterOf(search),
+      ...queryFilterOf(search),
       reversed: newest,
       ...(newest ? { timestampMaxNs: pages.cursor } : { timestampMinNs: pages.cursor }),
       limit: PAGE_SIZE,
@@ -61,14 +43,14 @@ export function TransfersPage(props: { session: Session; route: Route }) {
   );
 }
 
-function SearchForm(props: { search: Record<Field, string>; newest: boolean }) {
+function SearchForm(props: { search: Record<QueryField, string>; newest: boolean }) {
   const [values, setValues] = useState(props.search);
   const [newest, setNewest] = useState(props.newest);
   const [error, setError] = useState<string | null>(null);
   const submit = (event: Event) => {
     event.preventDefault();
     try {
-      filterOf(values);
+      queryFilterOf(values);
       setError(null);
       location.hash = href("transfers", { ...values, newest: newest ? "" : "0" });
     } catch (failure) {
@@ -77,17 +59,7 @@ function SearchForm(props: { search: Record<Field, string>; newest: boolean }) {
   };
   return (
     <form class="search" onSubmit={submit} data-test="transfer-search">
-      {FIELDS.map((field) => (
-        <label key={field}>
-          {LABELS[field]}
-          <input
-            name={field}
-            value={values[field]}
-            inputMode="numeric"
-            onInput={(event) => setValues({ ...values, [field]: (event.target as HTMLInputElement).value })}
-          />
-        </label>
-      ))}
+      <TextFields fields={QUERY_FIELDS} labels={QUERY_LABELS} values={values} onChange={setValues} />
       <label class="check">
         <input name="newest" type="checkbox" checked={newest} onChange={(e) => setNewest((e.target as HTMLInputElement).checked)} /> Newest first
       </label>
