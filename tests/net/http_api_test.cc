@@ -31,13 +31,10 @@ namespace ledger::net {
 namespace {
 
 using testing::BearerAndJson;
+using testing::Contains;
 using testing::HttpReply;
 using testing::HttpRequest;
 using testing::ServerProcess;
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The codec alone

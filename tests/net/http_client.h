@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "tests/net/server_process.h"
 
@@ -102,6 +103,10 @@ inline HttpReply HttpRequest(const std::string& address, const std::string& meth
   }
   close(fd);
   return reply;
+}
+
+inline bool Contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
 }
 
 inline std::string BearerAndJson(const std::string& token) {

@@ -17,13 +17,10 @@
 namespace ledger::net {
 namespace {
 
+using testing::Contains;
 using testing::HttpReply;
 using testing::HttpRequest;
 using testing::ServerProcess;
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 void WriteFile(const std::string& path, const std::string& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

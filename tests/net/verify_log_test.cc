@@ -25,13 +25,10 @@ namespace ledger::net {
 namespace {
 
 using testing::BearerAndJson;
+using testing::Contains;
 using testing::HttpReply;
 using testing::HttpRequest;
 using testing::ServerProcess;
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A field of a flat JSON answer, as its text ("intact", 12, "34").
 std::string Field(const std::string& body, const std::string& name) {
