@@ -60,7 +60,13 @@ export function Chart(props: ChartProps) {
   return (
     <figure class="chart" data-test={props.test}>
       <figcaption>{props.title}</figcaption>
-      <div ref={holder} data-points={props.times_s.length} />
+      {/* The first series' ends, for tests and scripts: the canvas shows them only as pixels. */}
+      <div
+        ref={holder}
+        data-points={props.times_s.length}
+        data-first={String(props.series[0]?.values[0] ?? "")}
+        data-last={String(props.series[0]?.values.at(-1) ?? "")}
+      />
     </figure>
   );
 }

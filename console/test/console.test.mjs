@@ -190,6 +190,20 @@ describe("the operator console", () => {
     await chart.waitFor();
     assert.equal(Number(await chart.getAttribute("data-points")), balances.length);
     await shoot("account", false);
+    assert.equal(Number(await chart.getAttribute("data-last")), Number(operating.creditsPosted - operating.debitsPosted) / 100);
+
+    // Without the history flag the chart is worked back from today's balance through every
+    // transfer, holds, posts, voids and a reversal among them: it must land on the balance
+    // right after the first, 10001's 10,000.00 in.
+    await open(`account/${CUSTOMER}`);
+    const customer = model.accounts.get(CUSTOMER);
+    const { transfers } = await writer.getAccountTransfers({ accountId: CUSTOMER, limit: 1000 });
+    const worked = page.locator("[data-test=balance-chart] [data-points]");
+    assert.equal(Number(await worked.getAttribute("data-points")), transfers.length);
+    assert.equal(Number(await worked.getAttribute("data-last")), Number(customer.creditsPosted - customer.debitsPosted) / 100);
+    assert.equal(transfers[0].id, 10001n);
+    assert.equal(Number(await worked.getAttribute("data-first")), 10_000);
+    await open(`account/${OPERATING}`);
 
     // 108 transfers: 10001, 60 payments, 40 to the spread accounts, 4 holds, post, void, reversal.
     const sizes = [];
