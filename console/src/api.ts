@@ -5,7 +5,6 @@ import {
   LedgerClient,
   LedgerError,
   type LedgerInfo,
-  type Method,
   type ServerInfo,
 } from "../../clients/node/src/index.js";
 
@@ -44,11 +43,7 @@ export function savedToken(): string | null {
 
 export function logout(): void {
   sessionStorage.removeItem(TOKEN_KEY);
-}
-
-/** A method of the API that the client has no wrapper for, by name. */
-export function call<T>(session: Session, method: string, body: object): Promise<T> {
-  return session.client.call<T>(method as Method, body);
+  ledgerCache.clear();  // the next token may see other ledgers
 }
 
 /** A user-facing message for an error of a call. */
@@ -72,14 +67,9 @@ export function ledgerInfo(session: Session, id: number): Promise<LedgerInfo | u
   return found;
 }
 
-export interface LedgerPage {
-  ledgers: LedgerInfo[];
-  nextId: number;
-}
-
-/** A page of the ledgers the token may read, in id order from `fromId`. */
-export async function queryLedgers(session: Session, fromId: number, limit: number): Promise<LedgerPage> {
-  const page = await call<LedgerPage>(session, "queryLedgers", { fromId, limit });
+/** A page of the ledgers the token may read (the client's queryLedgers), remembered. */
+export async function queryLedgers(session: Session, fromId: number, limit: number) {
+  const page = await session.client.queryLedgers(fromId, limit);
   for (const ledger of page.ledgers) ledgerCache.set(ledger.id, Promise.resolve(ledger));
   return page;
 }

@@ -19,6 +19,7 @@ import {
   type FieldKind,
   type LedgerInfo,
   type LedgerResult,
+  type LogVerification,
   type Method,
   type QueryFilter,
   type ServerInfo,
@@ -391,6 +392,15 @@ export class LedgerClient {
     filter: Partial<QueryFilter>,
   ): Promise<{ transfers: Transfer[]; nextTimestampNs: bigint }> {
     return this.call("queryTransfers", { filter });
+  }
+  /** A page of the ledgers the token may see, in id order from `fromId`; nextId 0: the last. */
+  queryLedgers(fromId = 0, limit = 0): Promise<{ ledgers: LedgerInfo[]; nextId: number }> {
+    return this.call("queryLedgers", { fromId, limit });
+  }
+  /** The server's check of its log on disk; `start` begins one unless one is running. */
+  async verifyLog(start = false): Promise<LogVerification> {
+    return (await this.call<{ verification: LogVerification }>("verifyLog", { start }))
+      .verification;
   }
   async checkpoints(fromOp = 0n): Promise<Checkpoint[]> {
     return (await this.call<{ checkpoints: Checkpoint[] }>("checkpoints", { fromOp }))

@@ -144,6 +144,29 @@ describe("LedgerClient", () => {
     await assert.rejects(good.createAccounts([{ id: 1.5, ledger: 1, code: 1 }]),
                          /expected a bigint/);
   });
+
+  test("pages through the ledgers, verifies the log, and says what the token may do", async () => {
+    const client = new LedgerClient({ url: server.url, token: server.token });
+    const info = await client.info();
+    assert.equal(info.role, "admin");
+    assert.deepEqual(info.ledgers, []);
+    assert.equal(typeof info.changeSequenceNext, "bigint");
+    const ids = [];
+    for (let from = 0; ; ) {
+      const page = await client.queryLedgers(from, 1);
+      ids.push(...page.ledgers.map((ledger) => ledger.id));
+      if (page.nextId === 0) break;
+      from = page.nextId;
+    }
+    assert.ok(ids.includes(LEDGER), `ledgers ${ids}`);
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    let verification = await client.verifyLog(true);
+    while (verification.state === "running") verification = await client.verifyLog();
+    assert.equal(verification.state, "intact", verification.message);
+    assert.equal(verification.firstOp, 1n);
+    assert.equal(verification.checkedOp, verification.throughOp);
+    assert.ok(verification.entries > 0n);
+  });
 });
 
 describe("LedgerClient across restarts", () => {

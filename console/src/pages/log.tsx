@@ -2,28 +2,13 @@
 // checksum, chain link, op and timestamp, as `ledger-wal verify` checks them), and the keyed
 // checkpoints it signed, which an auditor holds the log against.
 import { useEffect, useState } from "preact/hooks";
-import { type Checkpoint, type Session, call, errorText } from "../api.js";
+import { type Checkpoint, type LogVerification, type LogVerificationState, type Session, errorText } from "../api.js";
 import { formatCount, formatHash, formatTime } from "../format.js";
 import { ErrorBox, Fields, Show, useLoad } from "../ui.js";
 
-type VerificationState = "never" | "running" | "intact" | "corrupt" | "failed";
-
-export interface LogVerification {
-  state: VerificationState;
-  startedAtNs: bigint;
-  finishedAtNs: bigint;
-  firstOp: bigint;
-  throughOp: bigint;
-  checkedOp: bigint;
-  entries: bigint;
-  bytesRead: bigint;
-  chainHead: bigint;
-  message: string;
-}
-
 const POLL_MS = 1000;
 const CHECKPOINTS_SHOWN = 20;  // the newest; the server retains 64, its checkpoint file all
-const WORDS: Record<VerificationState, string> = {
+const WORDS: Record<LogVerificationState, string> = {
   never: "not verified since the server started",
   running: "verifying…",
   intact: "intact",
@@ -38,8 +23,7 @@ export function LogPage(props: { session: Session }) {
 
   const ask = async (start: boolean) => {
     try {
-      const answer = await call<{ verification: LogVerification }>(session, "verifyLog", { start });
-      setVerification(answer.verification);
+      setVerification(await session.client.verifyLog(start));
       setError(null);
     } catch (failure) {
       setError(errorText(failure));
