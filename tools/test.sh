@@ -38,7 +38,7 @@ echo "== clients/node: build and test" >&2
 # The operator console (console/): type-checked, bundled, then driven in Debian's Chromium by
 # Playwright against the release build's ledgerd serving it.
 echo "== console: build and test in Chromium" >&2
-(cd console && npm run --silent check && npm run --silent build &&
+(cd console && npm run --silent build && npm run --silent check &&
   LEDGERD="${PWD}/../build/release/tools/ledgerd" npm test --silent)
 
 # ThreadSanitizer for the threaded parts only: the sharded engine, the WAL's writer and
