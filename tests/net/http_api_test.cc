@@ -603,15 +603,7 @@ TEST(HttpApi, StreamsTheChangeFeedAsItCommitsThenEndsSayingWhy) {
   ASSERT_TRUE(server.Start(HttpFlags())) << server.log();
   const std::string& http = server.http_address();
   const std::string auth = BearerAndJson(server.token());
-  ASSERT_EQ(HttpRequest(http, "POST", "/v1/createLedgers", auth,
-                        R"({"ledgers":[{"id":7,"assetCode":"USD"}]})")
-                .status,
-            200);
-  ASSERT_EQ(
-      HttpRequest(http, "POST", "/v1/createAccounts", auth,
-                  R"({"accounts":[{"id":"1","ledger":7,"code":1},{"id":"2","ledger":7,"code":1}]})")
-          .status,
-      200);
+  ASSERT_EQ(testing::CreateLedgerWithTwoAccounts(http, auth), 200);
   // A cursor past the feed's end is refused before the stream starts.
   HttpReply refused = HttpRequest(http, "GET", "/v1/changes/stream?from=5", auth);
   EXPECT_EQ(refused.status, 400) << refused.body;

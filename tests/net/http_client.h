@@ -105,6 +105,18 @@ inline HttpReply HttpRequest(const std::string& address, const std::string& meth
   return reply;
 }
 
+// Ledger 7 (USD) with accounts 1 and 2 (code 1), over HTTP: the status of the first request
+// that was not answered 200, else 200.
+inline int CreateLedgerWithTwoAccounts(const std::string& address, const std::string& auth) {
+  const HttpReply ledger = HttpRequest(address, "POST", "/v1/createLedgers", auth,
+                                       R"({"ledgers":[{"id":7,"assetCode":"USD"}]})");
+  if (ledger.status != 200) return ledger.status;
+  return HttpRequest(
+             address, "POST", "/v1/createAccounts", auth,
+             R"({"accounts":[{"id":"1","ledger":7,"code":1},{"id":"2","ledger":7,"code":1}]})")
+      .status;
+}
+
 inline bool Contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
 }

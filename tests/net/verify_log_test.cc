@@ -73,15 +73,7 @@ std::string AwaitVerification(const std::string& http, const std::string& token)
 // A ledger, two accounts and `batches` batches of `per_batch` transfers, over HTTP.
 void Book(const std::string& http, const std::string& token, int batches, int per_batch) {
   const std::string auth = BearerAndJson(token);
-  ASSERT_EQ(HttpRequest(http, "POST", "/v1/createLedgers", auth,
-                        R"({"ledgers":[{"id":7,"assetCode":"USD"}]})")
-                .status,
-            200);
-  ASSERT_EQ(
-      HttpRequest(http, "POST", "/v1/createAccounts", auth,
-                  R"({"accounts":[{"id":"1","ledger":7,"code":1},{"id":"2","ledger":7,"code":1}]})")
-          .status,
-      200);
+  ASSERT_EQ(testing::CreateLedgerWithTwoAccounts(http, auth), 200);
   for (int batch = 0; batch < batches; ++batch) {
     std::string body = R"({"transfers":[)";
     for (int i = 0; i < per_batch; ++i) {
