@@ -538,26 +538,45 @@ struct Flood {
 // message, so the server keeps each answer) until the server closes the connection or stops
 // reading it, `calls_max` went out, or the server's RSS passed the bound (flooding on would
 // prove nothing more).
+// reply_bytes_min (reading only): when not 0, each round of calls waits until the replies of
+// all but the round before have been read, taking each to be at least this long. A reader
+// starved on a loaded machine then leaves at most two rounds unsent in the server, so what
+// the server holds is what the client read and never finished, not what it has yet to read.
 Flood FloodCalls(const ServerProcess& server, const Baseline& baseline, uint64_t calls_max,
-                 Replies replies, const CallMaker& call) {
+                 Replies replies, const CallMaker& call, uint64_t reply_bytes_min = 0) {
   constexpr uint64_t kCallsPerSend = 64;
   Flood flood;
   // Never reading: a small receive buffer, so unread replies back up into the server sooner.
   // Reading: the usual one, so the replies leave as fast as the server sends them.
   RawSocket socket(server.address(), replies == Replies::kNeverRead ? 4096 : 0);
   std::atomic<bool> done{false};
+  std::atomic<bool> closed{false};
+  std::atomic<uint64_t> bytes_read{0};
   std::thread reader;
   if (replies == Replies::kReadAndDropped) {
     reader = std::thread([&] {
-      while (!done.load() && !socket.WaitClosed(milliseconds(50))) {
+      while (!done.load()) {
+        if (socket.WaitClosed(milliseconds(50), nullptr, &bytes_read)) {
+          closed.store(true);
+          return;
+        }
       }
     });
   }
+  auto wait_for_reader = [&] {
+    if (reply_bytes_min == 0 || flood.calls_sent <= kCallsPerSend) return;
+    const uint64_t wanted = (flood.calls_sent - kCallsPerSend) * reply_bytes_min;
+    const auto deadline = Clock::now() + kStallTimeout;
+    while (bytes_read.load() < wanted && !closed.load() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  };
   std::vector<std::byte> opening = BootstrapFrame();
   Append(opening, LoginFrame(kLoginQuestion, server.token()));
   flood.outcome = socket.Send(opening, milliseconds(5000));
   while (flood.outcome == SendOutcome::kSent && flood.calls_sent < calls_max &&
          flood.rss_bytes_max < baseline.rss_bytes + kRssGrowthBytesMax) {
+    wait_for_reader();
     std::vector<std::byte> bytes;
     for (uint64_t i = 0; i < kCallsPerSend; ++i) {
       const auto question = static_cast<uint32_t>(kLoginQuestion + 1 + flood.calls_sent + i);
@@ -615,9 +634,10 @@ TEST(HostileInput, ClientThatNeverReadsLargeRepliesIsCutOff) {
 // the client's Finish, so they stay in the server though they left. The server counts what it
 // holds for the client, sent or not, and closes it past a limit, saying which (`limit_named`
 // in its log). The limits are set low (`flags`), so they trip long before the 64 MiB of unsent
-// replies a reader starved on a busy machine could leave. Each call looks account 1 up 512
-// times: a ~90 KB reply, so a few MiB are reached after tens of calls of 4,000; without the
-// limits the server holds them all (~360 MB).
+// replies a reader starved on a busy machine could leave (the flood also waits for its reader,
+// taking each reply to be at least 64 KiB). Each call looks account 1 up 512 times: a ~90 KB
+// reply, so a few MiB are reached after tens of calls of 4,000; without the limits the server
+// holds them all (~360 MB).
 void ExpectUnfinishedRepliesCutOff(std::initializer_list<std::string> flags,
                                    const std::string& limit_named) {
   ServerProcess server;
@@ -625,13 +645,15 @@ void ExpectUnfinishedRepliesCutOff(std::initializer_list<std::string> flags,
   Baseline baseline;
   ASSERT_NO_FATAL_FAILURE(SetUpBaseline(server, &baseline));
   const Flood flood = FloodCalls(
-      server, baseline, 4000, Replies::kReadAndDropped, [](uint32_t question, const std::string&) {
+      server, baseline, 4000, Replies::kReadAndDropped,
+      [](uint32_t question, const std::string&) {
         return LedgerCallFrame(
             question, kLookupAccountsMethod, [](capnp::AnyPointer::Builder params) {
               auto ids = params.initAs<rpc::Ledger::LookupAccountsParams>().initIds(512);
               for (auto id : ids) id.setLo(1);
             });
-      });
+      },
+      /*reply_bytes_min=*/64 << 10);
   EXPECT_EQ(flood.outcome, SendOutcome::kClosed) << "the server answered 4,000 unfinished calls";
   EXPECT_LT(flood.rss_bytes_max, baseline.rss_bytes + kRssGrowthBytesMax);
   EXPECT_NE(server.log().find(limit_named), std::string::npos) << server.log();

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <span>
@@ -123,8 +124,9 @@ class RawSocket {
   }
 
   // True when the server closes the connection within `timeout`; what it sends is dropped, or
-  // kept in `received`.
-  bool WaitClosed(std::chrono::milliseconds timeout, std::string* received = nullptr) {
+  // kept in `received`, and counted in `bytes_read` when given.
+  bool WaitClosed(std::chrono::milliseconds timeout, std::string* received = nullptr,
+                  std::atomic<uint64_t>* bytes_read = nullptr) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     char buffer[65536];
     while (true) {
@@ -140,6 +142,7 @@ class RawSocket {
       if (count < 0 && (errno == EAGAIN || errno == EINTR)) continue;
       if (count <= 0) return true;  // EOF, or reset
       if (received != nullptr) received->append(buffer, static_cast<size_t>(count));
+      if (bytes_read != nullptr) bytes_read->fetch_add(static_cast<uint64_t>(count));
     }
   }
 
