@@ -42,7 +42,7 @@ struct TokenGrant {
   std::string token;             // empty for a certificate's grant
   std::string certificate_name;  // cert:<name>: a client certificate's common name
   Role role = Role::kRead;
-  std::vector<uint32_t> ledgers;  // empty: every ledger
+  std::vector<uint32_t> ledgers;  // sorted, each once; empty: every ledger
 
   bool AllowsLedger(uint32_t ledger) const;
   bool limited() const { return !ledgers.empty(); }

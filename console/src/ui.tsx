@@ -84,6 +84,11 @@ export function Fields(props: { rows: Array<[string, ComponentChildren]>; test?:
   );
 }
 
+/** A link to an account's or a transfer's page, named by its id. */
+export function RecordLink(props: { kind: "account" | "transfer"; id: bigint }) {
+  return <a href={href(`${props.kind}/${props.id}`)}>{props.id.toString()}</a>;
+}
+
 /** Previous and next page buttons over a stack of cursors. */
 export function Pager(props: { page: number; hasNext: boolean; onPrevious: () => void; onNext: () => void }) {
   return (

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "base/hash.h"
 #include "engine/types.h"
 #include "net/ledger.capnp.h"
 
@@ -63,6 +64,11 @@ template <typename Tag>
 void EncodeU128(Value128<Tag> value, rpc::U128::Builder out) {
   out.setLo(value.lo);
   out.setHi(value.hi);
+}
+// A chain hash as the schema's U128 (lo, hi).
+inline void EncodeHash(const base::Hash128& hash, rpc::U128::Builder out) {
+  out.setLo(hash.low);
+  out.setHi(hash.high);
 }
 
 Ledger DecodeLedger(rpc::LedgerInfo::Reader in);

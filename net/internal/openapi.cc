@@ -10,6 +10,7 @@
 #include "net/internal/http_api.h"
 #include "net/internal/json_api.h"
 #include "net/ledger.capnp.h"
+#include "net/metrics_http.h"
 
 namespace ledger::net::internal {
 namespace {
@@ -276,7 +277,7 @@ void MetricsOperation(Writer& out) {
              "The server's Prometheus metrics (text exposition format 0.0.4), as on the "
              "--metrics listener; any token's role may read them.");
   out.Key("responses").Open('{').Key("200").Open('{').Member("description", "The metrics.");
-  out.Key("content").Open('{').Key("text/plain; version=0.0.4; charset=utf-8").Open('{');
+  out.Key("content").Open('{').Key(kMetricsContentType).Open('{');
   out.Key("schema").Open('{').Member("type", "string").Close('}');
   out.Close('}').Close('}').Close('}');
   ErrorResponses(out);

@@ -165,9 +165,7 @@ void EncodeChange(const engine::Engine& engine, const Change& change, rpc::Chang
 void EncodeCheckpoint(const CheckpointRing::Entry& entry, rpc::Checkpoint::Builder out) {
   const replica::Checkpoint& checkpoint = entry.checkpoint;
   out.setOp(checkpoint.op);
-  auto chain_hash = out.initChainHash();
-  chain_hash.setLo(checkpoint.chain_hash.low);
-  chain_hash.setHi(checkpoint.chain_hash.high);
+  EncodeHash(checkpoint.chain_hash, out.initChainHash());
   out.setTimestampNs(checkpoint.timestamp_ns);
   out.setLine(capnp::Text::Reader(entry.line.c_str(), entry.line.size()));
   out.setChangeSequenceNext(entry.change_sequence_next);
@@ -502,11 +500,10 @@ class LedgerImpl final : public rpc::Ledger::Server {
     std::span<Ledger> found = std::span(state_.ledgers).first(limit + 1);
     size_t count = 0;
     if (grant().limited()) {
-      std::vector<uint32_t> own = grant().ledgers;
-      std::sort(own.begin(), own.end());
-      for (uint32_t id : own) {
-        if (id < from_id || count == found.size()) continue;
-        if (auto ledger = engine().LookupLedger(id)) found[count++] = *ledger;
+      const std::vector<uint32_t>& own = grant().ledgers;  // sorted
+      for (auto id = std::lower_bound(own.begin(), own.end(), from_id);
+           id != own.end() && count < found.size(); ++id) {
+        if (auto ledger = engine().LookupLedger(*id)) found[count++] = *ledger;
       }
     } else {
       count = engine().QueryLedgers(from_id, found);
@@ -831,9 +828,7 @@ class LedgerImpl final : public rpc::Ledger::Server {
     out.setCheckedOp(status.checked_op);
     out.setEntries(status.entry_count);
     out.setBytesRead(status.bytes_read);
-    auto chain_head = out.initChainHead();
-    chain_head.setLo(status.chain_head.low);
-    chain_head.setHi(status.chain_head.high);
+    EncodeHash(status.chain_head, out.initChainHead());
     out.setMessage(status.message);
     return kj::READY_NOW;
   }

@@ -12,7 +12,7 @@ import {
 } from "../api.js";
 import { Chart } from "../chart.js";
 import { flagNames, formatAmount, formatTime, parseId, parseSmall, parseTimeInput } from "../format.js";
-import { ErrorBox, Fields, Pager, type Route, Show, href, useCursorPages, useLoad } from "../ui.js";
+import { ErrorBox, Fields, Pager, RecordLink, type Route, Show, href, useCursorPages, useLoad } from "../ui.js";
 
 const PAGE_SIZE = 25;
 const CHART_POINTS = 1000;
@@ -189,11 +189,11 @@ function History(props: { session: Session; account: Account; scale: number; rou
                     <tr key={transfer.id.toString()} data-transfer={transfer.id.toString()}>
                       <td>{formatTime(transfer.timestampNs)}</td>
                       <td>
-                        <a href={href(`transfer/${transfer.id}`)}>{transfer.id.toString()}</a>
+                        <RecordLink kind="transfer" id={transfer.id} />
                       </td>
                       <td>
                         {credit ? "from " : "to "}
-                        <a href={href(`account/${other}`)}>{other.toString()}</a>
+                        <RecordLink kind="account" id={other} />
                       </td>
                       <td class={`number ${credit ? "credit" : "debit"}`} data-field="amount">
                         {credit ? "+" : "−"}

@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import { type Account, AccountFlags, type LedgerInfo, type Session, ledgerInfo } from "../api.js";
 import { flagNames, formatAmount, parseId } from "../format.js";
 import { QUERY_FIELDS, QUERY_LABELS, TextFields, queryFilterOf, searchOf } from "../search.js";
-import { ErrorBox, Pager, type Route, Show, href, useCursorPages, useLoad } from "../ui.js";
+import { ErrorBox, Pager, RecordLink, type Route, Show, href, useCursorPages, useLoad } from "../ui.js";
 
 const PAGE_SIZE = 25;
 const FIELDS = ["id", ...QUERY_FIELDS] as const;
@@ -108,7 +108,7 @@ export function AccountTable(props: { accounts: Account[]; ledgers: Map<number, 
           return (
             <tr key={account.id.toString()} data-account={account.id.toString()}>
               <td>
-                <a href={href(`account/${account.id}`)}>{account.id.toString()}</a>
+                <RecordLink kind="account" id={account.id} />
               </td>
               <td>
                 {account.ledger} <span class="muted">{ledger?.assetCode}</span>

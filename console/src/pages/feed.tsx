@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { type Change, type Session, errorText, ledgerInfo } from "../api.js";
 import { formatAmount, formatCount, formatTime } from "../format.js";
-import { ErrorBox, type Route, href } from "../ui.js";
+import { ErrorBox, RecordLink, type Route } from "../ui.js";
 
 const KIND_WORDS: Record<Change["kind"], string> = {
   singlePhase: "posting",
@@ -89,13 +89,13 @@ export function FeedPage(props: { session: Session; route: Route }) {
               <td>{formatTime(change.timestampNs)}</td>
               <td>{KIND_WORDS[change.kind]}</td>
               <td>
-                <a href={href(`transfer/${change.transfer.id}`)}>{change.transfer.id.toString()}</a>
+                <RecordLink kind="transfer" id={change.transfer.id} />
               </td>
               <td>
-                <a href={href(`account/${change.debitAccountId}`)}>{change.debitAccountId.toString()}</a>
+                <RecordLink kind="account" id={change.debitAccountId} />
               </td>
               <td>
-                <a href={href(`account/${change.creditAccountId}`)}>{change.creditAccountId.toString()}</a>
+                <RecordLink kind="account" id={change.creditAccountId} />
               </td>
               <td class="number" data-field="amount">
                 {formatAmount(change.transfer.amount, scales.get(change.transfer.ledger) ?? 0)}

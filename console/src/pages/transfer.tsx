@@ -3,7 +3,7 @@
 import { type Session, type Transfer, type TransferStatus, TransferFlags, ledgerInfo } from "../api.js";
 import { flagNames, formatAmount, formatTime, parseId } from "../format.js";
 import { useState } from "preact/hooks";
-import { Fields, Show, href, useLoad } from "../ui.js";
+import { Fields, RecordLink, Show, href, useLoad } from "../ui.js";
 import { transferKind } from "./account.js";
 import { HoldActions } from "./hold_actions.js";
 
@@ -50,7 +50,7 @@ export function TransferPage(props: { session: Session; id: string }) {
                   <ul data-test="reversals">
                     {status.reversals.map((reversal) => (
                       <li key={reversal.toString()}>
-                        <a href={href(`transfer/${reversal}`)}>{reversal.toString()}</a>
+                        <RecordLink kind="transfer" id={reversal} />
                       </li>
                     ))}
                   </ul>
@@ -68,7 +68,7 @@ export function TransferPage(props: { session: Session; id: string }) {
 }
 
 function link(path: "account" | "transfer", id: bigint) {
-  return id === 0n ? "" : <a href={href(`${path}/${id}`)}>{id.toString()}</a>;
+  return id === 0n ? "" : <RecordLink kind={path} id={id} />;
 }
 
 function TransferFields(props: { transfer: Transfer; scale: number; asset: string }) {

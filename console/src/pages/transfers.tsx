@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { type Session, type Transfer } from "../api.js";
 import { formatAmount, formatTime } from "../format.js";
 import { QUERY_FIELDS, QUERY_LABELS, type QueryField, TextFields, queryFilterOf, searchOf } from "../search.js";
-import { ErrorBox, Pager, type Route, Show, href, useCursorPages, useLoad } from "../ui.js";
+import { ErrorBox, Pager, RecordLink, type Route, Show, href, useCursorPages, useLoad } from "../ui.js";
 import { transferKind } from "./account.js";
 import { ledgersOf } from "./accounts.js";
 
@@ -90,13 +90,13 @@ export function TransferTable(props: { transfers: Transfer[]; scales: Map<number
           <tr key={transfer.id.toString()} data-transfer={transfer.id.toString()}>
             <td>{formatTime(transfer.timestampNs)}</td>
             <td>
-              <a href={href(`transfer/${transfer.id}`)}>{transfer.id.toString()}</a>
+              <RecordLink kind="transfer" id={transfer.id} />
             </td>
             <td>
-              <a href={href(`account/${transfer.debitAccountId}`)}>{transfer.debitAccountId.toString()}</a>
+              <RecordLink kind="account" id={transfer.debitAccountId} />
             </td>
             <td>
-              <a href={href(`account/${transfer.creditAccountId}`)}>{transfer.creditAccountId.toString()}</a>
+              <RecordLink kind="account" id={transfer.creditAccountId} />
             </td>
             <td class="number" data-field="amount">
               {formatAmount(transfer.amount, props.scales.get(transfer.ledger) ?? 0)}
