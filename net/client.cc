@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "base/clock.h"
 #include "base/file.h"
+#include "base/thread_name.h"
 #include "capnp/message.h"
 #include "capnp/rpc-twoparty.h"
 #include "cluster/etcd.h"
@@ -240,7 +241,10 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
       key_pem_ = *key;
     }
     std::unique_lock lock(mutex_);
-    thread_ = std::thread([this] { Loop(); });
+    thread_ = std::thread([this] {
+      base::NameThisThread("ledger-client");
+      Loop();
+    });
     started_.wait(lock, [&] { return start_done_; });
     return start_status_;
   }

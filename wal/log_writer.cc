@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/thread_name.h"
 
 namespace ledger::wal {
 
@@ -74,7 +75,10 @@ absl::StatusOr<std::unique_ptr<LogWriter>> LogWriter::Open(const Directory& dire
   writer->PrepareSpare();  // a full disk is not a failure here: room_status() says so
   writer->next_op_ = next_op;
   writer->durable_op_.store(next_op - 1, std::memory_order_release);
-  writer->thread_ = std::thread([raw = writer.get()] { raw->Run(); });
+  writer->thread_ = std::thread([raw = writer.get()] {
+    base::NameThisThread("log-writer");
+    raw->Run();
+  });
   return writer;
 }
 

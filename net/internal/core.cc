@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "base/thread_name.h"
 #include "net/server_metrics.h"
 #include "replica/checkpoint.h"
 #include "replica/log_schema.h"
@@ -20,7 +21,12 @@ kj::Promise<void> Worker::Run(kj::Function<void()> job) {
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back(Job{kj::mv(job), kj::mv(paf.fulfiller)});
-    if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { Loop(); });
+    if (!thread_.joinable() && !stopping_) {
+      thread_ = std::thread([this] {
+        base::NameThisThread(name_);
+        Loop();
+      });
+    }
   }
   wake_.notify_one();
   return kj::mv(paf.promise);

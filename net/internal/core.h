@@ -49,7 +49,7 @@ inline constexpr kj::Duration kExpiryTickInterval = 100 * kj::MILLISECONDS;
 // loop that called Run. Started with its first job.
 class Worker {
  public:
-  Worker() = default;
+  explicit Worker(const char* name) : name_(name) {}  // the thread's name (base/thread_name.h)
   ~Worker() { Stop(); }
   kj::Promise<void> Run(kj::Function<void()> job);
   // Waits for the job running, and stops the thread; jobs not yet run are dropped (their
@@ -65,6 +65,7 @@ class Worker {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> jobs_;
+  const char* name_;
   bool stopping_ = false;
   std::thread thread_;
 };
@@ -276,9 +277,9 @@ class Core final : private kj::TaskSet::ErrorHandler {
   uint64_t queued_ = 0;
   kj::Maybe<kj::ForkedPromise<void>> queue_tail_;  // the last queued batch submitted
   // Each stops before the replica, which they read.
-  Worker read_ahead_;
-  Worker history_;
-  Worker apply_;
+  Worker read_ahead_{"read-ahead"};
+  Worker history_{"history"};
+  Worker apply_{"apply"};
   kj::TaskSet applying_{*this};  // each apply's return to the loop, whatever became of its caller
 };
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
+#include "base/thread_name.h"
 #include "replica/log_verify.h"
 #include "wal/directory.h"
 
@@ -32,7 +33,10 @@ void LogVerifier::Start(uint64_t through_op) {
     status_.started_at_ns = base::RealtimeNs();
     status_.through_op = through_op;
   }
-  thread_ = std::thread([this, through_op] { Run(through_op); });
+  thread_ = std::thread([this, through_op] {
+    base::NameThisThread("log-verifier");
+    Run(through_op);
+  });
 }
 
 LogVerifier::Status LogVerifier::status() const {

@@ -102,7 +102,7 @@ class LeaderReplication final : private kj::TaskSet::ErrorHandler {
   uint64_t sessions_ = 0;
   // False once destroyed: sessions and calls that outlive the leader do nothing.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  Worker log_reader_;  // reads entries no longer in the ring from the log
+  Worker log_reader_{"log-reader"};  // reads entries no longer in the ring from the log
   kj::TaskSet tasks_{*this};
 };
 

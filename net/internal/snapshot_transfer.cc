@@ -24,7 +24,7 @@ struct ImageSource {
   std::unique_ptr<replica::SnapshotImage> image;
   base::Hash128 sections_checksum;
   absl::Status status;
-  Worker worker;  // last: destroyed first, once the job it runs is done
+  Worker worker{"snapshot-send"};  // last: destroyed first, once the job it runs is done
 };
 
 class SnapshotImageImpl final : public rpc::SnapshotImage::Server {

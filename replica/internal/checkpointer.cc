@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "base/thread_name.h"
 
 namespace ledger::replica::internal {
 
@@ -139,7 +140,10 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Open(CheckpointerOpt
 Checkpointer::Checkpointer(CheckpointerOptions options, CommitGate& gate,
                            std::unique_ptr<wal::File> file, uint64_t file_bytes)
     : options_(std::move(options)), gate_(gate), file_(std::move(file)), file_bytes_(file_bytes) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    base::NameThisThread("checkpoints");
+    Run();
+  });
 }
 
 Checkpointer::~Checkpointer() { Close(); }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "base/thread_name.h"
 
 namespace ledger::replica::internal {
 
@@ -23,7 +24,10 @@ constexpr uint64_t kEvictStepTransfers = 16'384;
 Cooler::Cooler(cold::ColdStore& store, CoolerOptions options)
     : store_(store), options_(std::move(options)) {
   LEDGER_REQUIRE(options_.hot_transfers > 0);
-  thread_ = std::thread([this] { RunWriter(); });
+  thread_ = std::thread([this] {
+    base::NameThisThread("cold-writer");
+    RunWriter();
+  });
 }
 
 Cooler::~Cooler() {

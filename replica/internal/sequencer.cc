@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/thread_name.h"
 #include "replica/internal/apply.h"
 #include "replica/internal/snapshot.h"
 
@@ -27,7 +28,10 @@ Sequencer::Sequencer(engine::Engine& engine, LogWriter& log, CommitGate& commit_
       snapshot_writer_(directory, std::move(options_.extent_chain)) {
   if (!options_.clock_ns) options_.clock_ns = base::RealtimeNs;
   if (options_.snapshot_interval_ops > 0)
-    snapshot_thread_ = std::thread([this] { RunSnapshots(); });
+    snapshot_thread_ = std::thread([this] {
+      base::NameThisThread("snapshots");
+      RunSnapshots();
+    });
 }
 
 Sequencer::~Sequencer() {

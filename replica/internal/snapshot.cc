@@ -151,25 +151,36 @@ absl::Status SnapshotWriter::Write(const engine::EngineSnapshot& image, uint64_t
   }
   LEDGER_RETURN_IF_ERROR(wal::WriteSnapshot(
       directory_, op, chain_hash, ImageSource(image, /*extent=*/false, changes_in_extent, refs)));
+  std::vector<uint64_t>& named = extents_named_[op];
+  named.clear();
+  for (const ExtentRef& ref : refs) named.push_back(ref.op);
   chain_ = {std::move(refs), image.last_timestamp_ns(), image.change_sequence_next(),
             changes_in_extent};
   return absl::OkStatus();
 }
 
-absl::Status SnapshotWriter::Prune(size_t keep) const {
+absl::Status SnapshotWriter::Prune(size_t keep) {
   LEDGER_RETURN_IF_ERROR(wal::PruneSnapshots(directory_, keep));
   LEDGER_ASSIGN_OR_RETURN(const std::vector<uint64_t> snapshots, directory_.ListSnapshots());
-  std::set<uint64_t> named;
+  std::map<uint64_t, std::vector<uint64_t>> kept;
   for (const uint64_t op : snapshots) {
+    if (auto known = extents_named_.find(op); known != extents_named_.end()) {
+      kept.insert(*known);
+      continue;
+    }
     const std::string path = directory_.SnapshotPath(op);
     absl::StatusOr<wal::LoadedSnapshot> snapshot = wal::ReadSnapshot(directory_, op);
     // What an unreadable snapshot names is unknown: its extents stay until it is pruned.
     if (!snapshot.ok()) return absl::OkStatus();
     LEDGER_ASSIGN_OR_RETURN(const std::optional<std::vector<ExtentRef>> refs,
                             ExtentRefsOf(*snapshot, path));
-    if (!refs.has_value()) continue;
-    for (const ExtentRef& ref : *refs) named.insert(ref.op);
+    std::vector<uint64_t>& named = kept[op];
+    for (const ExtentRef& ref : refs.value_or(std::vector<ExtentRef>{})) named.push_back(ref.op);
   }
+  extents_named_ = std::move(kept);
+  std::set<uint64_t> named;
+  for (const auto& [op, extent_ops] : extents_named_)
+    named.insert(extent_ops.begin(), extent_ops.end());
   LEDGER_ASSIGN_OR_RETURN(const std::vector<uint64_t> extents, directory_.ListExtents());
   for (const uint64_t op : extents) {
     if (named.contains(op)) continue;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <vector>
 
@@ -66,13 +67,17 @@ class SnapshotWriter {
   absl::Status Write(const engine::EngineSnapshot& image, uint64_t op,
                      const wal::Hash128& chain_hash);
   // Deletes all but the newest `keep` snapshots, and every extent none of those names.
-  absl::Status Prune(size_t keep) const;
+  absl::Status Prune(size_t keep);
   const ExtentChain& chain() const { return chain_; }
 
  private:
   const wal::Directory& directory_;
   ExtentChain chain_;
   size_t extents_max_;
+  // The extents each kept snapshot names (by op), as written or read here: Prune reads a
+  // snapshot file once, not at every snapshot (a whole read, the feed's 170 MB hashed, whose
+  // large reads queued ahead of the cold store's page reads).
+  std::map<uint64_t, std::vector<uint64_t>> extents_named_;
 };
 
 // A snapshot file read with its extents: the engine's sections (transfers and changes in
