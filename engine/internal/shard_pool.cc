@@ -2,7 +2,9 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
 #include "base/clock.h"
+#include "base/thread_name.h"
 
 namespace ledger::engine::internal {
 
@@ -14,7 +16,10 @@ WaitPolicy WaitPolicyFor(uint32_t lane_count) {
 ShardPool::ShardPool(uint32_t lane_count)
     : lane_count_(lane_count), wait_(WaitPolicyFor(lane_count)) {
   for (uint32_t lane = 1; lane < lane_count_; ++lane) {
-    threads_.emplace_back([this, lane] { WorkerLoop(lane); });
+    threads_.emplace_back([this, lane] {
+      base::NameThisThread(absl::StrCat("shard-lane-", lane).c_str());
+      WorkerLoop(lane);
+    });
   }
 }
 
