@@ -400,8 +400,13 @@ std::optional<ColdTransfer> FindInRuns(const Runs& runs, const TransferId& id, u
   const auto after = std::partition_point(runs.begin(), runs.end(), [before_ns](const auto& run) {
     return run->header().begin_ns < before_ns;
   });
+  // An id in a run from before_ns on is not cold for this engine, and (ids being unique
+  // across runs) in no older run: the answer is nothing, and its record is not read (a
+  // replay over a store written ahead of it would read one for every id it books again).
+  for (auto run = after; run != runs.end(); ++run) {
+    if ((*run)->FindId(id) != IdCount(**run)) return std::nullopt;
+  }
   std::optional<ColdTransfer> found;
-  for (auto run = after; run != runs.end() && !found; ++run) found = FindIn(**run, id);
   for (auto run = after; run != runs.begin() && !found;) found = FindIn(**--run, id);
   if (!found || found->record.timestamp_ns >= before_ns) return std::nullopt;
   return found;
