@@ -32,6 +32,18 @@ using wal::kSegmentSizeMinBytes;
 using wal::testing::TemporaryDirectory;
 namespace testing = wal::testing;
 
+// Damage a file's body the way a bad sector would, without changing its size.
+void FlipABitInTheMiddle(const std::string& path) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  const auto middle = static_cast<std::streamoff>(std::filesystem::file_size(path) / 2);
+  char byte = 0;
+  file.seekg(middle);
+  file.read(&byte, 1);
+  byte = static_cast<char>(byte ^ 0x10);
+  file.seekp(middle);
+  file.write(&byte, 1);
+}
+
 std::unique_ptr<Replica> OpenLedger(const std::string& path, bool use_io_uring,
                                     ReplicaOptions options = {}) {
   options.use_io_uring = use_io_uring;
@@ -702,16 +714,7 @@ TEST(Replica, SnapshotsShareExtentsAndRecoveryChecksThem) {
   // A bit flipped in the newest snapshot's oldest extent, then that extent gone: each time the
   // snapshots naming it are skipped with its name, and recovery replays the log instead.
   const std::string damaged = (*directory)->ExtentPath(chain->extent_chain.extents.front().op);
-  {
-    std::fstream file(damaged, std::ios::in | std::ios::out | std::ios::binary);
-    const auto middle = static_cast<std::streamoff>(std::filesystem::file_size(damaged) / 2);
-    char byte = 0;
-    file.seekg(middle);
-    file.read(&byte, 1);
-    byte = static_cast<char>(byte ^ 0x10);
-    file.seekp(middle);
-    file.write(&byte, 1);
-  }
+  FlipABitInTheMiddle(damaged);
   for (int pass = 0; pass < 2; ++pass) {
     RecoveryOptions recovery;
     recovery.engine = options.engine;
@@ -782,16 +785,7 @@ TEST_P(ExtentChains, StartAgainFromTheWholeWindowAndKeepTheFeed) {
   // feed's 170 MB at every snapshot). A writer that did not write them reads them, and keeps
   // every extent while one does not read back: shown here with the newest one damaged.
   const std::string newest = (*directory)->SnapshotPath(10);
-  {
-    std::fstream file(newest, std::ios::in | std::ios::out | std::ios::binary);
-    const auto middle = static_cast<std::streamoff>(std::filesystem::file_size(newest) / 2);
-    char byte = 0;
-    file.seekg(middle);
-    file.read(&byte, 1);
-    byte = static_cast<char>(byte ^ 0x10);
-    file.seekp(middle);
-    file.write(&byte, 1);
-  }
+  FlipABitInTheMiddle(newest);
   internal::SnapshotWriter fresh(**directory, {}, /*extents_max=*/3);
   ASSERT_TRUE(fresh.Prune(1).ok());
   auto extents = (*directory)->ListExtents();
