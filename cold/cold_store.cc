@@ -392,9 +392,10 @@ std::optional<ColdTransfer> FindIn(const Run& run, const TransferId& id) {
 }
 
 // Ids are unique across runs, so the first run that has the id answers. The runs from
-// before_ns on go first, oldest first: an engine replaying the log over a store written
-// ahead of it (recovery) asks for the ids it is booking now, which the store holds there, near
-// its boundary; then the runs below, newest first (a retry is most often of a recent id).
+// before_ns on go first, oldest first, their ids only: an engine replaying the log over a store
+// written ahead of it (recovery) asks for the ids it is booking now, which the store holds
+// there, near its boundary; then the runs below, newest first (a retry is most often of a
+// recent id).
 template <typename Runs>
 std::optional<ColdTransfer> FindInRuns(const Runs& runs, const TransferId& id, uint64_t before_ns) {
   const auto after = std::partition_point(runs.begin(), runs.end(), [before_ns](const auto& run) {
