@@ -82,6 +82,13 @@ absl::StatusOr<std::optional<std::vector<ExtentRef>>> ExtentRefsOf(
   return refs;
 }
 
+// The extent files `refs` name, by op.
+std::vector<uint64_t> OpsOf(std::span<const ExtentRef> refs) {
+  std::vector<uint64_t> ops;
+  for (const ExtentRef& ref : refs) ops.push_back(ref.op);
+  return ops;
+}
+
 // The newest `count` records of an extent's section of `kind`, as a piece of the engine's
 // section.
 absl::Status TakeNewest(const wal::LoadedSnapshot& extent, const std::string& path,
@@ -151,9 +158,7 @@ absl::Status SnapshotWriter::Write(const engine::EngineSnapshot& image, uint64_t
   }
   LEDGER_RETURN_IF_ERROR(wal::WriteSnapshot(
       directory_, op, chain_hash, ImageSource(image, /*extent=*/false, changes_in_extent, refs)));
-  std::vector<uint64_t>& named = extents_named_[op];
-  named.clear();
-  for (const ExtentRef& ref : refs) named.push_back(ref.op);
+  extents_named_[op] = OpsOf(refs);
   chain_ = {std::move(refs), image.last_timestamp_ns(), image.change_sequence_next(),
             changes_in_extent};
   return absl::OkStatus();
@@ -174,8 +179,7 @@ absl::Status SnapshotWriter::Prune(size_t keep) {
     if (!snapshot.ok()) return absl::OkStatus();
     LEDGER_ASSIGN_OR_RETURN(const std::optional<std::vector<ExtentRef>> refs,
                             ExtentRefsOf(*snapshot, path));
-    std::vector<uint64_t>& named = kept[op];
-    for (const ExtentRef& ref : refs.value_or(std::vector<ExtentRef>{})) named.push_back(ref.op);
+    kept[op] = refs.has_value() ? OpsOf(*refs) : std::vector<uint64_t>{};
   }
   extents_named_ = std::move(kept);
   std::set<uint64_t> named;
