@@ -133,7 +133,7 @@ absl::Status Broker::PublishConfirmed(const std::string& exchange,
     properties.delivery_mode = AMQP_DELIVERY_PERSISTENT;
     properties.message_id = Bytes(message.message_id);
     const int status = amqp_basic_publish(connection, kChannel, Bytes(exchange),
-                                          Bytes(message.routing_key), /*mandatory=*/0,
+                                          Bytes(message.routing_key), /*mandatory=*/1,
                                           /*immediate=*/0, &properties, Bytes(message.body));
     if (status != AMQP_STATUS_OK) {
       return absl::UnavailableError(absl::StrCat("AMQP publish: ", amqp_error_string2(status)));
@@ -143,6 +143,7 @@ absl::Status Broker::PublishConfirmed(const std::string& exchange,
   // Confirms come in order of publishing here (one channel), one or `multiple` at a time.
   std::vector<bool> confirmed(messages.size());
   size_t waiting = messages.size();
+  std::string unroutable_key;  // set by a basic.return, which comes before the message's ack
   while (waiting > 0) {
     amqp_frame_t frame;
     timeval timeout = Timeval(state_->timeout_ms);
@@ -163,11 +164,19 @@ absl::Status Broker::PublishConfirmed(const std::string& exchange,
           --waiting;
         }
       }
+    } else if (method == AMQP_BASIC_RETURN_METHOD) {
+      const auto* returned = static_cast<amqp_basic_return_t*>(frame.payload.method.decoded);
+      if (unroutable_key.empty()) unroutable_key = Text(returned->routing_key);
     } else if (method == AMQP_BASIC_NACK_METHOD) {
       return absl::UnavailableError("AMQP: the broker refused a message (basic.nack)");
     } else if (method == AMQP_CHANNEL_CLOSE_METHOD || method == AMQP_CONNECTION_CLOSE_METHOD) {
       return absl::UnavailableError("AMQP: the broker closed the channel");
     }
+  }
+  if (!unroutable_key.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("AMQP: no queue is bound for routing key ",
+                                                      unroutable_key,
+                                                      " (the broker returned the message)"));
   }
   return absl::OkStatus();
 }

@@ -43,10 +43,11 @@ class Broker {
   absl::Status DeclareQueue(const std::string& queue, const std::string& exchange,
                             const std::string& binding_key);
 
-  // Publishes every message (persistent, application/json) to `exchange` in order and returns
-  // once the broker confirmed them all: each is then stored by every durable queue it routes
-  // to. Unavailable (the connection is then unusable) on a refusal or a lost connection: some
-  // may have been stored, none is known to be.
+  // Publishes every message (persistent, application/json, mandatory) to `exchange` in order
+  // and returns once the broker confirmed them all: each is then stored by every durable queue
+  // it routes to. FailedPrecondition (the connection stays usable) when the broker returned a
+  // message that no queue is bound for; Unavailable (the connection is then unusable) on a
+  // refusal or a lost connection. On either, some may have been stored, none is known to be.
   absl::Status PublishConfirmed(const std::string& exchange, std::span<const Message> messages);
 
   // Starts consuming `queue`, at most `prefetch` deliveries unacknowledged.

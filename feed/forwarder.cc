@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -66,6 +67,28 @@ class Outage {
   const char* side_;
   bool down_ = false;
 };
+
+// How many of a page's messages, from the first, the broker stored, and why it stopped there.
+struct Published {
+  size_t stored = 0;
+  absl::Status status;
+};
+
+// Publishes `messages` in one confirm round, or one at a time when `one_by_one`: then it stops
+// at the first message the broker returns or refuses, so none after it reaches a queue before
+// it does (a queue whose binding appears mid-round would otherwise take a later change first).
+Published PublishPage(Broker& broker, const std::string& exchange,
+                      std::span<const Message> messages, bool one_by_one) {
+  if (!one_by_one) {
+    absl::Status status = broker.PublishConfirmed(exchange, messages);
+    return {status.ok() ? messages.size() : 0, std::move(status)};
+  }
+  for (size_t at = 0; at < messages.size(); ++at) {
+    absl::Status status = broker.PublishConfirmed(exchange, messages.subspan(at, 1));
+    if (!status.ok()) return {at, std::move(status)};
+  }
+  return {messages.size(), absl::OkStatus()};
+}
 
 }  // namespace
 
@@ -124,6 +147,10 @@ absl::Status RunForwarder(const ForwarderOptions& options) {
   std::unique_ptr<Broker> broker;
   Outage ledger_outage(options, "the ledger");
   Outage broker_outage(options, "the broker");
+  Outage routing_outage(options, "the routing");
+  // One at a time after every connect and every returned message, until a whole page is stored:
+  // a broker just restarted may not have recovered its bindings yet.
+  bool one_by_one = true;
   std::vector<Message> messages;
   while (!Stopping(options)) {
     if (client == nullptr) {
@@ -166,22 +193,35 @@ absl::Status RunForwarder(const ForwarderOptions& options) {
       }
       broker = std::move(*connected);
       broker_outage.Up();
+      one_by_one = true;
     }
     messages.clear();
     for (const net::FeedChange& change : page->changes) {
       messages.push_back(
           {RoutingKey(change), absl::StrCat(change.sequence), net::ChangeJson(change)});
     }
-    if (absl::Status sent = broker->PublishConfirmed(options.exchange, messages); !sent.ok()) {
-      broker_outage.Down(sent);  // the same changes again, once it is back
+    const Published published = PublishPage(*broker, options.exchange, messages, one_by_one);
+    if (published.stored > 0) {
+      cursor = published.stored == messages.size() ? page->next_sequence
+                                                   : page->changes[published.stored].sequence;
+      if (absl::Status recorded = WriteCursor(options.cursor_file, cursor); !recorded.ok()) {
+        return recorded;
+      }
+    }
+    if (absl::IsFailedPrecondition(published.status)) {
+      routing_outage.Down(published.status);  // from the returned change on, once it routes
+      one_by_one = true;
+      Pause(options, options.retry_interval_ms);
+      continue;
+    }
+    if (!published.status.ok()) {
+      broker_outage.Down(published.status);  // the same changes again, once it is back
       broker = nullptr;
       Pause(options, options.retry_interval_ms);
       continue;
     }
-    cursor = page->next_sequence;
-    if (absl::Status recorded = WriteCursor(options.cursor_file, cursor); !recorded.ok()) {
-      return recorded;
-    }
+    routing_outage.Up();
+    one_by_one = false;
   }
   if (options.log) options.log(absl::StrCat("stopped; the next change is ", cursor));
   return absl::OkStatus();

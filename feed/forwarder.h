@@ -36,7 +36,8 @@ struct ForwarderOptions {
 // Forwards until *stop is set: OK. FailedPrecondition when the cursor is older than the changes
 // the ledger retains (the gap cannot be filled: the operator decides), InvalidArgument for an
 // unreadable cursor file, PermissionDenied when the token may not read the feed. A side that is
-// away is retried every retry_interval_ms, for ever.
+// away, and a change no queue is bound for (the broker returns it), are retried every
+// retry_interval_ms, for ever.
 absl::Status RunForwarder(const ForwarderOptions& options);
 
 // "ledger.<ledger id>.<kind>" (kind: singlePhase, pending, posted, voided, expired): consumers
