@@ -60,8 +60,8 @@ uint64_t EnvU64(const char* name, uint64_t fallback) {
 }
 
 // Logs per test (each applied on six engines): a thousand by default; the test presets set
-// fewer (CMakePresets.json: 300 in release, 100 under the sanitizers), to keep the suite within
-// CI's half hour on two cores. Soak: LEDGER_SHARD_LOGS=N.
+// fewer (CMakePresets.json: 300 in release, 50 under ASan, 30 under TSan), to keep the suite
+// within CI's half hour on two cores. Soak: LEDGER_SHARD_LOGS=N.
 // Under ThreadSanitizer (the slowest build: 207 s of CI for 1,000 logs) a fifth of them: the
 // shards' threads hand work over the same way in every log; the release and ASan builds run
 // them all.
