@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "feed/amqp.h"
 #include "feed/forwarder.h"
+#include "tests/build_path.h"
 #include "tests/feed/rabbitmq_process.h"
 #include "tests/net/hostile_util.h"
 #include "tests/net/server_process.h"
@@ -34,7 +35,7 @@ class FeedProcess {
       : flags_(std::move(flags)), log_path_(std::move(log_path)) {}
   ~FeedProcess() { Signal(SIGKILL); }
   void Start() {
-    std::vector<std::string> argv = {LEDGER_FEED_BINARY};
+    std::vector<std::string> argv = {::ledger::testing::BuildPath(LEDGER_FEED_BINARY)};
     argv.insert(argv.end(), flags_.begin(), flags_.end());
     pid_ = net::testing::Spawn(argv, log_path_);
   }
@@ -177,6 +178,19 @@ void ExpectEveryChangeInOrder(const RabbitMqProcess& rabbit, uint64_t count,
               static_cast<unsigned long long>(duplicates));
 }
 
+// ledger-feed from `ledger` to `rabbit`, started, its cursor file and log in a directory of its
+// own.
+struct Forwarding {
+  Forwarding(const ServerProcess& ledger, const RabbitMqProcess& rabbit)
+      : cursor(directory.path() + "/cursor"),
+        feed(FeedFlags(ledger, rabbit, cursor), directory.path() + "/feed.log") {
+    feed.Start();
+  }
+  wal::testing::TemporaryDirectory directory;
+  std::string cursor;
+  FeedProcess feed;
+};
+
 TEST(LedgerFeed, PublishesEveryChangeInOrderAcrossCrashesOfEitherSide) {
   RabbitMqProcess rabbit;
   ASSERT_TRUE(rabbit.Start()) << rabbit.log();
@@ -187,10 +201,9 @@ TEST(LedgerFeed, PublishesEveryChangeInOrderAcrossCrashesOfEitherSide) {
   auto client = SetUpLedger(ledger);
   ASSERT_NE(client, nullptr);
 
-  wal::testing::TemporaryDirectory directory;
-  const std::string cursor = directory.path() + "/cursor";
-  FeedProcess feed(FeedFlags(ledger, rabbit, cursor), directory.path() + "/feed.log");
-  feed.Start();
+  Forwarding forwarding(ledger, rabbit);
+  FeedProcess& feed = forwarding.feed;
+  const std::string& cursor = forwarding.cursor;
   constexpr uint64_t kRound = 1000;
   Book(*client, 1000, kRound);  // changes 12 .. 1011
   ASSERT_TRUE(WaitForCursor(cursor, 12 + kRound)) << feed.log();
@@ -239,10 +252,9 @@ TEST(LedgerFeed, WaitsForAQueueRatherThanDroppingAChange) {
   ASSERT_TRUE(ledger.Start()) << ledger.log();
   auto client = SetUpLedger(ledger);
   ASSERT_NE(client, nullptr);
-  wal::testing::TemporaryDirectory directory;
-  const std::string cursor = directory.path() + "/cursor";
-  FeedProcess feed(FeedFlags(ledger, rabbit, cursor), directory.path() + "/feed.log");
-  feed.Start();
+  Forwarding forwarding(ledger, rabbit);
+  FeedProcess& feed = forwarding.feed;
+  const std::string& cursor = forwarding.cursor;
   Book(*client, 1000, 300);  // changes 12 .. 311
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline &&

@@ -23,6 +23,7 @@
 #include "capnp/message.h"
 #include "net/internal/json_api.h"
 #include "net/ledger.capnp.h"
+#include "tests/build_path.h"
 #include "tests/net/hostile_util.h"
 #include "tests/net/http_client.h"
 #include "tests/net/server_process.h"
@@ -353,7 +354,8 @@ TEST(HttpApi, EveryPathWithEveryFieldAnswersExactlyTheSchema) {
 
 TEST(HttpApi, TheOpenApiDocumentInDocsIsTheServers) {
   const std::string document = internal::OpenApiDocument();
-  const std::string in_docs = testing::ReadWholeFile(LEDGER_SOURCE_DIR "/docs/openapi.json");
+  const std::string in_docs =
+      testing::ReadWholeFile(::ledger::testing::BuildPath(LEDGER_SOURCE_DIR "/docs/openapi.json"));
   EXPECT_EQ(in_docs, document) << "docs/openapi.json is out of step: regenerate it with "
                                   "`curl -s http://HOST:PORT/v1/openapi.json > docs/openapi.json`";
   // It is JSON, names every path the server serves, and the server serves it as it is.
@@ -853,9 +855,11 @@ TEST(HttpApi, ThePythonExampleRunsAsWritten) {
   ServerProcess server;
   ASSERT_TRUE(server.Start(HttpFlags())) << server.log();
   const std::string output = server.data_dir() + "/../example.out";
-  const std::string command = absl::StrCat(
-      "LEDGER_HTTP=http://", server.http_address(), " LEDGER_TOKEN_FILE=", server.data_dir(),
-      "/token python3 " LEDGER_SOURCE_DIR "/docs/examples/http_example.py > ", output, " 2>&1");
+  const std::string command =
+      absl::StrCat("LEDGER_HTTP=http://", server.http_address(),
+                   " LEDGER_TOKEN_FILE=", server.data_dir(), "/token python3 ",
+                   ::ledger::testing::BuildPath(LEDGER_SOURCE_DIR "/docs/examples/http_example.py"),
+                   " > ", output, " 2>&1");
   EXPECT_EQ(std::system(command.c_str()), 0) << testing::ReadWholeFile(output);
   const std::string printed = testing::ReadWholeFile(output);
   EXPECT_TRUE(Contains(printed, "alice owes 12.34 USD, bob holds 12.34 USD")) << printed;

@@ -25,6 +25,7 @@
 #include "engine/engine.h"
 #include "replica/checkpoint.h"
 #include "replica/replica.h"
+#include "tests/build_path.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
 
@@ -63,16 +64,16 @@ ToolRun RunTool(const std::vector<std::string>& args, const std::string& scratch
                                    0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
-  std::vector<std::string> argv_strings = {LEDGER_WAL_BINARY};
+  std::vector<std::string> argv_strings = {::ledger::testing::BuildPath(LEDGER_WAL_BINARY)};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& arg : argv_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);
   pid_t pid;
   ToolRun run;
-  const int error = posix_spawn(&pid, LEDGER_WAL_BINARY, &actions, nullptr, argv.data(), environ);
+  const int error = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(error, 0) << "cannot start " << LEDGER_WAL_BINARY;
+  EXPECT_EQ(error, 0) << "cannot start " << argv[0];
   if (error != 0) return run;
   int status = 0;
   waitpid(pid, &status, 0);

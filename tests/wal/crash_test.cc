@@ -45,6 +45,7 @@
 #include "engine/operation.h"
 #include "replica/log_schema.h"
 #include "replica/recovery.h"
+#include "tests/build_path.h"
 #include "tests/wal/wal_test_util.h"
 #include "wal/directory.h"
 #include "wal/log_reader.h"
@@ -404,9 +405,10 @@ TEST(CrashTest, AcknowledgedOpsSurviveSigkillAndNothingElseAppears) {
 
     const Leftovers before = CountLeftovers(path);
     ChildReport report;
-    ChildProcess child({LEDGER_WAL_CRASH_CHILD, path, std::to_string(seed),
-                        use_io_uring ? "1" : "0", std::to_string(kSnapshotIntervalOps),
-                        absl::StrJoin(kCountMaxList, ","), std::to_string(getpid())});
+    ChildProcess child({::ledger::testing::BuildPath(LEDGER_WAL_CRASH_CHILD), path,
+                        std::to_string(seed), use_io_uring ? "1" : "0",
+                        std::to_string(kSnapshotIntervalOps), absl::StrJoin(kCountMaxList, ","),
+                        std::to_string(getpid())});
     const auto spawned = Clock::now();
     bool alive = true;
     if (!early) {
