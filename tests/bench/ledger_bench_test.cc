@@ -25,8 +25,8 @@ struct BenchRun {
 };
 
 BenchRun RunBench(const std::vector<std::string>& flags, const std::string& directory) {
-  std::vector<std::string> argv = {::ledger::testing::BuildPath(LEDGER_BENCH_BINARY), "--ledgerd",
-                                   ::ledger::testing::BuildPath(LEDGERD_BINARY), "--no-progress"};
+  std::vector<std::string> argv = {LEDGER_BENCH_BINARY, "--ledgerd", LEDGERD_BINARY,
+                                   "--no-progress"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   const std::string log = directory + "/bench.log";
   unlink(log.c_str());

@@ -388,11 +388,9 @@ TEST(ReplicaGroup, ANewMemberInstallsTheLeadersSnapshotWhenItsLogNoLongerStartsA
   for (size_t i = 0; i < 2; ++i) {
     const std::string archive = group.member(i).data_dir() + "-archive";
     const std::string log = group.member(i).data_dir() + "-archive.log";
-    EXPECT_EQ(
-        net::testing::WaitExit(net::testing::Spawn({::ledger::testing::BuildPath(LEDGER_WAL_BINARY),
-                                                    "archive", group.member(i).data_dir(), archive},
-                                                   log)),
-        0)
+    EXPECT_EQ(net::testing::WaitExit(net::testing::Spawn(
+                  {LEDGER_WAL_BINARY, "archive", group.member(i).data_dir(), archive}, log)),
+              0)
         << net::testing::ReadWholeFile(log);
     EXPECT_FALSE(
         std::filesystem::exists(group.member(i).data_dir() + "/wal-00000000000000000000.seg"))
@@ -441,11 +439,9 @@ TEST(ReplicaGroup, ANewMemberInstallsTheLeadersSnapshotWhenItsLogNoLongerStartsA
   // The installed member's directory checks out whole: its log starts after the snapshot.
   members.clear();
   const std::string verify_log = group.member(2).data_dir() + "-verify.log";
-  EXPECT_EQ(
-      net::testing::WaitExit(net::testing::Spawn(
-          {::ledger::testing::BuildPath(LEDGER_WAL_BINARY), "verify", group.member(2).data_dir()},
-          verify_log)),
-      0)
+  EXPECT_EQ(net::testing::WaitExit(net::testing::Spawn(
+                {LEDGER_WAL_BINARY, "verify", group.member(2).data_dir()}, verify_log)),
+            0)
       << net::testing::ReadWholeFile(verify_log);
 }
 

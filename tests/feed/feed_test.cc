@@ -35,7 +35,7 @@ class FeedProcess {
       : flags_(std::move(flags)), log_path_(std::move(log_path)) {}
   ~FeedProcess() { Signal(SIGKILL); }
   void Start() {
-    std::vector<std::string> argv = {::ledger::testing::BuildPath(LEDGER_FEED_BINARY)};
+    std::vector<std::string> argv = {LEDGER_FEED_BINARY};
     argv.insert(argv.end(), flags_.begin(), flags_.end());
     pid_ = net::testing::Spawn(argv, log_path_);
   }

@@ -307,8 +307,7 @@ TEST(Access, InitClosesAnEmptyDirectoryThatExists) {
   const std::string dir = server.data_dir() + "-made-by-hand";
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
   ASSERT_EQ(chmod(dir.c_str(), 0755), 0);
-  const pid_t pid = testing::Spawn(
-      {::ledger::testing::BuildPath(LEDGERD_BINARY), "init", "--data-dir", dir}, server.log_path());
+  const pid_t pid = testing::Spawn({LEDGERD_BINARY, "init", "--data-dir", dir}, server.log_path());
   ASSERT_EQ(testing::WaitExit(pid), 0) << server.log();
   EXPECT_EQ(ModeOf(dir), 0700u);
   EXPECT_EQ(ModeOf(dir + "/token"), 0600u);

@@ -27,9 +27,8 @@ class LedgerctlTest : public ::testing::Test {
 
   CtlRun Run(std::vector<std::string> args) {
     const std::string out_path = server_.data_dir() + "/../ctl-" + std::to_string(++runs_);
-    std::vector<std::string> argv = {::ledger::testing::BuildPath(LEDGERCTL_BINARY), "--address",
-                                     server_.address(), "--token-file",
-                                     server_.data_dir() + "/token"};
+    std::vector<std::string> argv = {LEDGERCTL_BINARY, "--address", server_.address(),
+                                     "--token-file", server_.data_dir() + "/token"};
     argv.insert(argv.end(), args.begin(), args.end());
     CtlRun run;
     run.exit_code = testing::WaitExit(testing::Spawn(argv, out_path));

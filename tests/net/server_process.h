@@ -144,8 +144,7 @@ class ServerProcess {
   explicit ServerProcess(const std::vector<std::string>& init_flags = {},
                          const std::string& data_dir = "")
       : data_dir_(data_dir.empty() ? directory_.path() + "/data" : data_dir) {
-    std::vector<std::string> argv = {::ledger::testing::BuildPath(LEDGERD_BINARY), "init",
-                                     "--data-dir", data_dir_};
+    std::vector<std::string> argv = {LEDGERD_BINARY, "init", "--data-dir", data_dir_};
     argv.insert(argv.end(), init_flags.begin(), init_flags.end());
     const pid_t pid = Spawn(argv, log_path());
     init_exit_code_ = WaitExit(pid);
@@ -165,9 +164,8 @@ class ServerProcess {
     unlink(ready.c_str());
     std::vector<std::string> argv = launcher_;
     for (const std::string& arg :
-         {::ledger::testing::BuildPath(LEDGERD_BINARY), std::string("--data-dir"), data_dir_,
-          std::string("--listen"), std::string("127.0.0.1:0"), std::string("--ready-file"),
-          ready}) {
+         {LEDGERD_BINARY, std::string("--data-dir"), data_dir_, std::string("--listen"),
+          std::string("127.0.0.1:0"), std::string("--ready-file"), ready}) {
       argv.push_back(arg);
     }
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
@@ -201,9 +199,7 @@ class ServerProcess {
   bool Reinitialize() {
     if (pid_ > 0) return false;
     std::filesystem::remove_all(data_dir_);
-    return WaitExit(Spawn(
-               {::ledger::testing::BuildPath(LEDGERD_BINARY), "init", "--data-dir", data_dir_},
-               log_path())) == 0;
+    return WaitExit(Spawn({LEDGERD_BINARY, "init", "--data-dir", data_dir_}, log_path())) == 0;
   }
 
   // SIGSTOP / SIGCONT: the process stops answering without closing its sockets.

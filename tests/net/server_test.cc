@@ -593,15 +593,13 @@ TEST(Server, AFullTableRefusesWithItsOwnCodeAndChangesNothing) {
 TEST(Server, InitRefusesWhatItCannotCreateWithItsOwnCode) {
   wal::testing::TemporaryDirectory temporary;
   const std::string log = temporary.Sub("init.log");
-  const pid_t parentless = Spawn({::ledger::testing::BuildPath(LEDGERD_BINARY), "init",
-                                  "--data-dir", temporary.Sub("no/parent")},
-                                 log);
+  const pid_t parentless =
+      Spawn({LEDGERD_BINARY, "init", "--data-dir", temporary.Sub("no/parent")}, log);
   EXPECT_EQ(WaitExit(parentless), 73) << ReadWholeFile(log);
   EXPECT_NE(ReadWholeFile(log).find("cannot initialise"), std::string::npos) << ReadWholeFile(log);
   ServerProcess server;
   ASSERT_EQ(server.init_exit_code(), 0);
-  const pid_t again = Spawn(
-      {::ledger::testing::BuildPath(LEDGERD_BINARY), "init", "--data-dir", server.data_dir()}, log);
+  const pid_t again = Spawn({LEDGERD_BINARY, "init", "--data-dir", server.data_dir()}, log);
   EXPECT_EQ(WaitExit(again), 73) << ReadWholeFile(log);
   // A damaged identity file: refused as damage (74), not as a missing directory.
   std::fstream identity(server.data_dir() + "/LEDGER", std::ios::in | std::ios::out);

@@ -64,7 +64,7 @@ ToolRun RunTool(const std::vector<std::string>& args, const std::string& scratch
                                    0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
-  std::vector<std::string> argv_strings = {::ledger::testing::BuildPath(LEDGER_WAL_BINARY)};
+  std::vector<std::string> argv_strings = {LEDGER_WAL_BINARY};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& arg : argv_strings) argv.push_back(arg.data());

@@ -50,8 +50,8 @@
 #include "wal/directory.h"
 #include "wal/log_reader.h"
 
-#ifndef LEDGER_WAL_CRASH_CHILD
-#error "LEDGER_WAL_CRASH_CHILD must name the wal_crash_child executable (tests/CMakeLists.txt)"
+#ifndef LEDGER_WAL_CRASH_CHILD_FROM_BUILD
+#error "LEDGER_WAL_CRASH_CHILD_FROM_BUILD must name wal_crash_child (tests/CMakeLists.txt)"
 #endif
 
 #if defined(__SANITIZE_THREAD__)
@@ -405,10 +405,9 @@ TEST(CrashTest, AcknowledgedOpsSurviveSigkillAndNothingElseAppears) {
 
     const Leftovers before = CountLeftovers(path);
     ChildReport report;
-    ChildProcess child({::ledger::testing::BuildPath(LEDGER_WAL_CRASH_CHILD), path,
-                        std::to_string(seed), use_io_uring ? "1" : "0",
-                        std::to_string(kSnapshotIntervalOps), absl::StrJoin(kCountMaxList, ","),
-                        std::to_string(getpid())});
+    ChildProcess child({LEDGER_WAL_CRASH_CHILD, path, std::to_string(seed),
+                        use_io_uring ? "1" : "0", std::to_string(kSnapshotIntervalOps),
+                        absl::StrJoin(kCountMaxList, ","), std::to_string(getpid())});
     const auto spawned = Clock::now();
     bool alive = true;
     if (!early) {
