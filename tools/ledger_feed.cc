@@ -36,8 +36,9 @@ Usage: ledger-feed --cursor-file FILE [flags]
 
 Runs until SIGTERM or SIGINT (it finishes the batch in flight). A side that is away is
 retried every 500 ms, and so is a change no queue is bound for (published mandatory, the
-broker returns it): bind a queue for every change, or the feed waits there. Exit status: 0 stopped, 64 wrong flags, 65 the cursor cannot go on
-(older than the ledger retains), 77 the token was refused, 1 anything else.
+broker returns it): bind a queue for every change, or the feed waits there. Exit status:
+0 stopped, 64 wrong flags, 65 the cursor cannot go on (older than the ledger retains), 77 the
+token was refused, 1 anything else.
 )";
 
 constexpr int kExitUsage = 64;

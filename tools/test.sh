@@ -25,8 +25,9 @@ for preset in release asan; do
   # The cluster harness (three members, etcd, faults for about 90 s) runs in the release build;
   # under ASan its members are too slow for 2 s leases on two cores. The random-workload tests
   # run their full length in the release build, shorter under the sanitizers (CMakePresets.json:
-  # 300 batches against the reference model, 50 shard logs, 20 kills of the log's writer): a
-  # memory error or a race shows in the first of them, and the suite keeps within half an hour.
+  # ASan 300 batches against the reference model, 50 shard logs, 20 kills of the log's writer;
+  # TSan 30 shard logs, 20 kills): a memory error or a race shows in the first of them, and the
+  # suite keeps within half an hour.
   skip=()
   [[ ${preset} == asan ]] && skip=(-LE harness)
   ctest --preset "${preset}" -j "${jobs}" "${skip[@]}"
