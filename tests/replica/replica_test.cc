@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/file.h"
 #include "engine/engine.h"
@@ -729,6 +731,51 @@ TEST(Replica, SnapshotsShareExtentsAndRecoveryChecksThem) {
     std::filesystem::remove(damaged);
   }
 }
+
+// A stop right after a start from a snapshot takes a snapshot again at the same op: it must not
+// write that op's extent anew (the snapshot it replaces, and itself, name the old one), whether
+// the feed was in the snapshot file (more changes than the feed holds since the one before) or
+// in the extents.
+class SnapshotAgain : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(SnapshotAgain, AtTheSameOpRestoresAfterwards) {
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  ReplicaOptions options;
+  options.engine.change_feed_capacity = GetParam();
+  options.engine.hot_transfers = 400;
+  std::unique_ptr<Replica> opened = OpenLedger(path, /*use_io_uring=*/false, options);
+  ASSERT_NE(opened, nullptr);
+  ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(*opened));
+  uint64_t op = 2;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 12; ++i) {
+      std::vector<Transfer> batch = testing::TestTransfers(23, ++op);
+      std::vector<CreateTransferResult> results(batch.size());
+      ASSERT_TRUE(opened->Submit<Transfer>(batch, results).ok());
+    }
+    ASSERT_TRUE(opened->SnapshotNow().ok());
+  }
+  // The last snapshot's extent, which the snapshots again at its op name.
+  ASSERT_TRUE(std::filesystem::exists(path + "/" + absl::StrFormat("extent-%020d.snap", op)));
+  const engine::StateHash expected = opened->engine().ComputeStateHash();
+  for (int start = 0; start < 3; ++start) {
+    opened.reset();
+    std::vector<std::string> notes;
+    options.log = [&notes](std::string_view line) { notes.emplace_back(line); };
+    opened = OpenLedger(path, /*use_io_uring=*/false, options);
+    ASSERT_NE(opened, nullptr);
+    EXPECT_EQ(opened->recovery().snapshot_op, op) << absl::StrJoin(notes, "\n");
+    EXPECT_EQ(opened->engine().ComputeStateHash(), expected);
+    ASSERT_TRUE(opened->SnapshotNow().ok());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ChangeFeed, SnapshotAgain, ::testing::Values(10, 5000),
+                         [](const ::testing::TestParamInfo<uint64_t>& param_info) {
+                           return absl::StrCat("Capacity", param_info.param);
+                         });
 
 // A chain of extents_max extents makes the next snapshot write its whole window into one
 // extent; every snapshot restores to the state and change feed it was taken of. With a feed
