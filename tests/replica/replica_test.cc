@@ -760,16 +760,18 @@ TEST_P(SnapshotAgain, AtTheSameOpRestoresAfterwards) {
   // The last snapshot's extent, which the snapshots again at its op name.
   ASSERT_TRUE(std::filesystem::exists(path + "/" + absl::StrFormat("extent-%020d.snap", op)));
   const engine::StateHash expected = opened->engine().ComputeStateHash();
+  std::vector<std::string> notes;  // outlives every replica that logs into it
+  options.log = [&notes](std::string_view line) { notes.emplace_back(line); };
   for (int start = 0; start < 3; ++start) {
     opened.reset();
-    std::vector<std::string> notes;
-    options.log = [&notes](std::string_view line) { notes.emplace_back(line); };
+    notes.clear();
     opened = OpenLedger(path, /*use_io_uring=*/false, options);
     ASSERT_NE(opened, nullptr);
     EXPECT_EQ(opened->recovery().snapshot_op, op) << absl::StrJoin(notes, "\n");
     EXPECT_EQ(opened->engine().ComputeStateHash(), expected);
     ASSERT_TRUE(opened->SnapshotNow().ok());
   }
+  opened.reset();  // before `notes`
 }
 
 INSTANTIATE_TEST_SUITE_P(ChangeFeed, SnapshotAgain, ::testing::Values(10, 5000),
