@@ -146,19 +146,11 @@ absl::Status SnapshotWriter::Write(const engine::EngineSnapshot& image, uint64_t
   // extent it names whole), and the next capture takes the whole feed again.
   const uint64_t new_changes = image.change_sequence_next() -
                                std::min(chain_.change_sequence_next, image.change_sequence_next());
-  bool changes_in_extent = new_changes < image.change_feed_capacity();
-  // A snapshot again at the op of one whose extent it names (a stop right after a start from
-  // it) must not write that extent anew: the changes stay where they were, and nothing else
-  // is new.
-  const bool extent_named =
-      std::any_of(refs.begin(), refs.end(), [op](const ExtentRef& ref) { return ref.op == op; });
-  if (extent_named) {
-    if (image.transfer_count() > 0) {
-      return absl::InternalError(absl::StrCat("snapshot at op ", op, " again, with ",
-                                              image.transfer_count(), " transfers new"));
-    }
-    changes_in_extent = chain_.changes_in_extents;
-  }
+  // Nothing new in the feed (a snapshot again at the same op: a stop right after a start from
+  // it): the changes stay where the snapshot before put them. Else a feed kept in the snapshot
+  // file would go into an extent at that op, replacing the one both snapshots name.
+  const bool changes_in_extent =
+      new_changes == 0 ? chain_.changes_in_extents : new_changes < image.change_feed_capacity();
   const uint64_t extent_changes = changes_in_extent ? image.change_count() : 0;
   // An extent only when there is something new (a snapshot again at the same op has nothing).
   if (image.transfer_count() > 0 || extent_changes > 0) {

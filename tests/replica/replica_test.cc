@@ -14,7 +14,6 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/file.h"
@@ -758,7 +757,9 @@ TEST_P(SnapshotAgain, AtTheSameOpRestoresAfterwards) {
     ASSERT_TRUE(opened->SnapshotNow().ok());
   }
   // The last snapshot's extent, which the snapshots again at its op name.
-  ASSERT_TRUE(std::filesystem::exists(path + "/" + absl::StrFormat("extent-%020d.snap", op)));
+  auto directory = Directory::Open(path, /*writable=*/false);
+  ASSERT_TRUE(directory.ok());
+  ASSERT_TRUE(std::filesystem::exists((*directory)->ExtentPath(op)));
   const engine::StateHash expected = opened->engine().ComputeStateHash();
   std::vector<std::string> notes;  // outlives every replica that logs into it
   options.log = [&notes](std::string_view line) { notes.emplace_back(line); };
