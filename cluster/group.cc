@@ -303,13 +303,19 @@ kj::Promise<absl::Status> GroupCoordinator::Resign(const EtcdLeadership& leaders
   return etcd_.Resign(leadership);
 }
 
-kj::Promise<absl::StatusOr<std::optional<std::string>>> GroupCoordinator::LeaderAddress() {
+kj::Promise<absl::StatusOr<std::optional<ElectionLeader>>> GroupCoordinator::Leader() {
   return etcd_.Leader(ElectionName())
-      .then([](absl::StatusOr<std::optional<EtcdKeyValue>> leader)
-                -> absl::StatusOr<std::optional<std::string>> {
+      .then([election = ElectionName()](absl::StatusOr<std::optional<EtcdKeyValue>> leader)
+                -> absl::StatusOr<std::optional<ElectionLeader>> {
         LEDGER_RETURN_IF_ERROR(leader.status());
-        if (!leader->has_value()) return std::optional<std::string>();
-        return std::optional<std::string>((*leader)->value);
+        if (!leader->has_value()) return std::optional<ElectionLeader>();
+        EtcdKeyValue& kv = **leader;
+        return std::optional<ElectionLeader>(
+            ElectionLeader{.advertised = std::move(kv.value),
+                           .leadership = {.election = election,
+                                          .key = std::move(kv.key),
+                                          .create_revision = kv.create_revision,
+                                          .lease = kv.lease}});
       });
 }
 

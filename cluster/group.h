@@ -79,6 +79,13 @@ struct GroupOptions {
   int64_t lease_ttl_s = 2;
 };
 
+// The election's leader as etcd names it: the addresses it advertised, and its key (held by
+// the lease of the campaign that made it, which a member compares with its own).
+struct ElectionLeader {
+  std::string advertised;
+  EtcdLeadership leadership;
+};
+
 class GroupCoordinator {
  public:
   // etcd and timer: borrowed for the coordinator's lifetime, on one event loop.
@@ -117,8 +124,8 @@ class GroupCoordinator {
   kj::Promise<absl::StatusOr<GroupConfig>> SetInSync(const EtcdLeadership& leadership,
                                                      std::vector<GroupMember> in_sync);
   kj::Promise<absl::Status> Resign(const EtcdLeadership& leadership);
-  // The current leader's advertised address, or nullopt when there is none.
-  kj::Promise<absl::StatusOr<std::optional<std::string>>> LeaderAddress();
+  // The election's current leader, or nullopt when there is none.
+  kj::Promise<absl::StatusOr<std::optional<ElectionLeader>>> Leader();
 
   std::string ConfigKey() const;
   std::string ElectionName() const;

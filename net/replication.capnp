@@ -59,9 +59,14 @@ struct FollowerHello {
 struct LeaderHello {
   epoch @0 :UInt64;
   leaderOp @1 :UInt64;     # the leader's last op when the follower was taken on
-  # The follower's log holds entries past the leader's epoch start that the leader does not
-  # have (written under an older epoch, never acknowledged): it must cut its log after
-  # `cutAfterOp`, whose chain hash must be `cutChainHash`, and follow again. No entries come.
+  # The follower's log holds entries the leader does not have (written under an older epoch,
+  # never acknowledged): it must cut its log and follow again. No entries come. When its head
+  # is past the leader's epoch start, it cuts after `cutAfterOp`, whose chain hash must be
+  # `cutChainHash`. When its head is not, its log differs from the leader's before that start
+  # (the tail of an epoch between the one the leader's log continues and the leader's own):
+  # `cutChainHashes` then holds the leader's chain hashes at ops cutFromOp, cutFromOp + 1, ...
+  # through the follower's head (16 bytes each), and the follower cuts after the last of those
+  # ops where its own chain hash is the same.
   mustCut @2 :Bool;
   cutAfterOp @3 :UInt64;
   cutChainHash @4 :Data;
@@ -69,6 +74,8 @@ struct LeaderHello {
   # segments archived): it must install the leader's snapshot and cold store first
   # (ReplicationSource.snapshot), and follow again. No entries come.
   mustInstall @5 :Bool;
+  cutFromOp @6 :UInt64;
+  cutChainHashes @7 :Data;
 }
 
 interface EntrySink {

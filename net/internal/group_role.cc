@@ -18,9 +18,19 @@ namespace {
 constexpr auto kCyclePeriod = 100 * kj::MILLISECONDS;
 constexpr auto kSeekPeriod = 25 * kj::MILLISECONDS;
 constexpr auto kManagePeriod = 100 * kj::MILLISECONDS;
+constexpr auto kLeaseWatchPeriod = 20 * kj::MILLISECONDS;
 // A campaign waits this long for the lead before it is asked again (a member stays a candidate
 // the whole time; etcd queues candidates).
 constexpr uint64_t kCampaignWaitNs = uint64_t{600} * 1'000'000'000;
+// etcd names a member leader the moment its campaign wins; the answer reaches the member in
+// milliseconds. A key of its own that it has not led from for this long is one whose answer
+// was lost, or whose campaign ended in an error after etcd made the key: the group has no
+// leader until that key goes.
+constexpr uint64_t kUnledKeyGraceNs = uint64_t{3} * 1'000'000'000;
+// Elected, a member seals its epoch once the engine is its own (the batch it follows is
+// applied): milliseconds. Longer means something holds the engine, and another member leads
+// sooner than this one would.
+constexpr auto kTakeEngineWait = 5 * kj::SECONDS;
 
 bool Holds(const std::vector<cluster::GroupMember>& members, const std::string& name) {
   return std::any_of(members.begin(), members.end(),
@@ -101,12 +111,14 @@ kj::Promise<void> GroupRole::Cycle() {
                                                                     : options_.bootstrap);
           if (eligible) Campaign();
         }
-        return coordinator_.LeaderAddress();
+        return coordinator_.Leader();
       })
-      .then([this](absl::StatusOr<std::optional<std::string>> leader) -> kj::Promise<void> {
+      .then([this](absl::StatusOr<std::optional<cluster::ElectionLeader>> leader)
+                -> kj::Promise<void> {
         if (state_ == State::kLeading) return kj::READY_NOW;
+        if (leader.ok()) ReleaseUnledKey(*leader);
         if (leader.ok() && leader->has_value()) {
-          auto [replication, client] = cluster::ParseAdvertised(**leader);
+          auto [replication, client] = cluster::ParseAdvertised((*leader)->advertised);
           leader_client_address_ = client;
           if (following_ != nullptr && replication != followed_address_) {
             // A new leader, while the old one holds the connection open (paused, or cut off
@@ -165,12 +177,38 @@ void GroupRole::StopFollowing() {
 
 void GroupRole::Campaign() {
   campaigning_ = true;
-  tasks_.add(coordinator_.Campaign(kCampaignWaitNs)
-                 .then([this](absl::StatusOr<cluster::EtcdLeadership> won) -> kj::Promise<void> {
-                   campaigning_ = false;
-                   if (!won.ok()) return kj::READY_NOW;  // the next cycle campaigns again
-                   return Lead(*won);
-                 }));
+  campaign_ = coordinator_.Campaign(kCampaignWaitNs)
+                  .then([this](absl::StatusOr<cluster::EtcdLeadership> won) {
+                    campaigning_ = false;
+                    // Not elected (or etcd away): the next cycle campaigns again.
+                    if (won.ok()) tasks_.add(Lead(*won));
+                  })
+                  .eagerlyEvaluate([this](kj::Exception&& exception) {
+                    campaigning_ = false;
+                    taskFailed(kj::mv(exception));
+                  });
+}
+
+void GroupRole::ReleaseUnledKey(const std::optional<cluster::ElectionLeader>& leader) {
+  const bool unled = leader.has_value() && coordinator_.lease() != 0 &&
+                     leader->leadership.lease == coordinator_.lease();
+  const uint64_t now_ns = base::MonotonicNs();
+  if (!unled || unled_since_ns_ == 0) {
+    unled_since_ns_ = unled ? now_ns : 0;
+    return;
+  }
+  if (now_ns - unled_since_ns_ < kUnledKeyGraceNs) return;
+  log_(absl::StrCat("group: etcd has named this member leader (key revision ",
+                    leader->leadership.create_revision, ") for ",
+                    (now_ns - unled_since_ns_) / 1'000'000, " ms without an answer to ",
+                    campaigning_ ? "its campaign" : "a campaign",
+                    ": resigning that key (it campaigns again if it may)"));
+  unled_since_ns_ = 0;
+  campaign_ = nullptr;  // an answer now would come too late: the key is going
+  campaigning_ = false;
+  tasks_.add(coordinator_.Resign(leader->leadership).then([this](absl::Status resigned) {
+    if (!resigned.ok()) log_(absl::StrCat("group: resign: ", resigned.ToString()));
+  }));
 }
 
 kj::Promise<void> GroupRole::Lead(cluster::EtcdLeadership leadership) {
@@ -191,7 +229,19 @@ kj::Promise<void> GroupRole::Lead(cluster::EtcdLeadership leadership) {
     return Abdicate(leadership);
   }
   // The head, with the engine taken: every entry of the old leader taken in is applied.
-  return core_.TakeEngine().then([this, leadership, epoch](kj::Own<EngineTurn> turn) {
+  using MaybeTurn = kj::Maybe<kj::Own<EngineTurn>>;
+  kj::Promise<MaybeTurn> taken =
+      core_.TakeEngine()
+          .then([](kj::Own<EngineTurn> turn) -> MaybeTurn { return kj::mv(turn); })
+          .exclusiveJoin(timer_.afterDelay(kTakeEngineWait).then([] { return MaybeTurn(); }));
+  return taken.then([this, leadership, epoch](MaybeTurn taken_turn) -> kj::Promise<void> {
+    kj::Own<EngineTurn> turn;
+    KJ_IF_MAYBE (held, taken_turn) {
+      turn = kj::mv(*held);
+    } else {
+      log_(absl::StrCat("group: cannot lead epoch ", epoch, ": the engine stayed busy"));
+      return Abdicate(leadership);
+    }
     const uint64_t head_op = core_.replica().last_op();
     const base::Hash128 head_hash = core_.replica().chain_hash();
     turn = nullptr;
@@ -210,6 +260,7 @@ kj::Promise<void> GroupRole::Lead(cluster::EtcdLeadership leadership) {
           leading_since_ns_ = base::MonotonicNs();
           log_(absl::StrCat("group: leading epoch ", epoch, " from op ", head_op, ", ",
                             sealed->in_sync.size(), " in sync"));
+          tasks_.add(WatchLease());
           return Manage();
         });
   });
@@ -222,11 +273,17 @@ kj::Promise<void> GroupRole::Abdicate(const cluster::EtcdLeadership& leadership)
   });
 }
 
-kj::Promise<void> GroupRole::Manage() {
+kj::Promise<void> GroupRole::WatchLease() {
+  if (stopping_) return kj::READY_NOW;
   if (!coordinator_.LeaseSurelyAlive()) {
     Stop(absl::UnavailableError("no longer sure of the lease while leading: stepping down"));
     return kj::READY_NOW;
   }
+  return timer_.afterDelay(kLeaseWatchPeriod).then([this] { return WatchLease(); });
+}
+
+kj::Promise<void> GroupRole::Manage() {
+  if (stopping_) return kj::READY_NOW;
   return coordinator_.ReadConfig()
       .then([this](absl::StatusOr<cluster::StoredGroupConfig> stored) -> kj::Promise<void> {
         if (!stored.ok() || !stored->config.has_value()) return kj::READY_NOW;  // etcd away
@@ -292,7 +349,7 @@ kj::Promise<void> GroupRole::ChangeInSync(const cluster::GroupConfig& config) {
 }
 
 absl::Status GroupRole::Writable() const {
-  if (!leading()) {
+  if (!elected()) {
     return absl::UnavailableError(
         leader_client_address_.empty()
             ? std::string("not the leader of the group, and no leader is known yet")

@@ -50,7 +50,9 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   // Set once Run resolved because this member must install its leader's snapshot first: the
   // leader's replication address.
   const std::optional<std::string>& install_from() const { return install_from_; }
-  bool leading() const { return !stopping_ && state_ == State::kLeading && leader_ != nullptr; }
+  // Leads a sealed epoch and is sure of its lease (an old leader cut off from etcd may still
+  // think itself elected, but is no longer sure after the lease's time: another may lead).
+  bool leading() const { return elected() && coordinator_.LeaseSurelyAlive(); }
   uint64_t epoch() const { return leader_ != nullptr ? leader_->epoch() : follower_epoch(); }
   size_t in_sync_count() const { return leader_ != nullptr ? leader_->in_sync().size() : 0; }
   // On a graceful stop: hands the lead over at once (resigns) rather than after the lease.
@@ -59,6 +61,7 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
  private:
   enum class State { kStarting, kFollowing, kLeading };
 
+  bool elected() const { return !stopping_ && state_ == State::kLeading && leader_ != nullptr; }
   kj::Promise<void> Cycle();
   kj::Promise<void> RenewLease();
   uint64_t follower_epoch() const { return follower_ != nullptr ? follower_->leader_epoch() : 0; }
@@ -66,10 +69,16 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   void StopFollowing();
   void FinishRepair();
   void Campaign();
+  // Resigns the election key of this member's lease once etcd has named it leader for longer
+  // than the grace without this member leading (kUnledKeyGraceNs).
+  void ReleaseUnledKey(const std::optional<cluster::ElectionLeader>& leader);
   kj::Promise<void> Lead(cluster::EtcdLeadership leadership);
   // Elected but unable to lead (not in sync, epoch not newer): resigns and cycles again.
   kj::Promise<void> Abdicate(const cluster::EtcdLeadership& leadership);
   kj::Promise<void> Manage();
+  // Stops the member once it is no longer sure of its lease while it leads: checked on a timer
+  // of its own, since a round of Manage may wait for etcd for seconds.
+  kj::Promise<void> WatchLease();
   // The in-sync set after this round: lagging followers out, caught-up ones in.
   kj::Promise<void> ChangeInSync(const cluster::GroupConfig& config);
   void Stop(absl::Status why);
@@ -88,6 +97,7 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   State state_ = State::kStarting;
   std::string leader_client_address_;  // the last leader seen (for Writable's message)
   bool campaigning_ = false;
+  uint64_t unled_since_ns_ = 0;  // monotonic: since etcd named this member leader unled (0: not)
   std::unique_ptr<FollowerReplication> follower_;
   kj::Maybe<kj::Promise<void>> following_;  // dropped before follower_
   std::string followed_address_;            // the replication address it follows
@@ -100,6 +110,7 @@ class GroupRole final : private kj::TaskSet::ErrorHandler {
   std::optional<FollowerReplication::CutPoint> cut_;
   std::optional<std::string> install_from_;
   kj::Own<kj::PromiseFulfiller<absl::Status>> stopped_;
+  kj::Promise<void> campaign_ = nullptr;  // the campaign asked last: dropped, it is withdrawn
   kj::TaskSet tasks_{*this};
 };
 

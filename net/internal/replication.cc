@@ -159,6 +159,35 @@ kj::Promise<LeaderReplication::HeadCheck> LeaderReplication::CheckHead(uint64_t 
       .then([found] { return *found; });
 }
 
+kj::Promise<std::optional<std::vector<base::Hash128>>> LeaderReplication::ChainHashes(
+    uint64_t from_op, uint64_t through_op) {
+  LEDGER_REQUIRE(from_op >= 1 && from_op <= through_op, from_op, through_op);
+  auto hashes = std::make_shared<std::vector<base::Hash128>>();
+  hashes->reserve(through_op - from_op + 1);
+  const EntryRing& ring = core_.entry_ring();
+  if (ring.first_op() <= from_op && through_op <= ring.last_op()) {
+    for (uint64_t op = from_op; op <= through_op; ++op) hashes->push_back(*ring.ChainHashAt(op));
+    return std::optional<std::vector<base::Hash128>>(std::move(*hashes));
+  }
+  const wal::Directory& directory = core_.replica().directory();
+  return log_reader_
+      .Run([&directory, from_op, through_op, hashes] {
+        wal::ScanOptions options = replica::LogScanOptions();
+        options.from_op = from_op;
+        (void)wal::ScanLog(directory, options,
+                           [&](const wal::EntryHeader& header, std::span<const std::byte>) {
+                             if (header.op < from_op) return absl::OkStatus();
+                             if (header.op > through_op) return absl::CancelledError("done");
+                             hashes->push_back(header.chain_hash);
+                             return absl::OkStatus();
+                           });
+      })
+      .then([hashes, from_op, through_op]() -> std::optional<std::vector<base::Hash128>> {
+        if (hashes->size() != through_op - from_op + 1) return std::nullopt;
+        return std::move(*hashes);
+      });
+}
+
 kj::Promise<void> LeaderReplication::Follow(FollowContext context) {
   auto hello = context.getParams().getHello();
   if (!TokenMatches(hello.getGroupToken().asBytes(), token_)) {
@@ -178,7 +207,8 @@ kj::Promise<void> LeaderReplication::Follow(FollowContext context) {
   }
   const uint64_t head_op = hello.getHeadOp();
   return CheckHead(head_op).then([this, alive = alive_, context, member = std::move(member),
-                                  head_op, head_hash = *head_hash](HeadCheck ours) mutable {
+                                  head_op, head_hash = *head_hash](
+                                     HeadCheck ours) mutable -> kj::Promise<void> {
     if (!*alive) throw KJ_EXCEPTION(DISCONNECTED, "follow: no longer the leader");
     auto start = context.getResults().initStart();
     start.setEpoch(epoch_);
@@ -195,21 +225,16 @@ kj::Promise<void> LeaderReplication::Follow(FollowContext context) {
       }
       start.setMustInstall(true);
       log_(absl::StrCat("replication: ", member.name, " must install a snapshot first"));
-      return;
+      return kj::READY_NOW;
     }
     if (!ours.chain_hash.has_value() || *ours.chain_hash != head_hash) {
-      // Entries we do not have: written under an older epoch past our start, never
-      // acknowledged. Before our start the logs cannot differ (docs/replication.md).
-      if (head_op <= start_op_) {
-        throw KJ_EXCEPTION(FAILED,
-                           "follow: the follower's log differs from the leader's before "
-                           "the epoch's start; it must be rebuilt");
-      }
+      // Entries we do not have, written under an older epoch and never acknowledged.
+      if (head_op <= start_op_) return AskForCutBeforeStart(start, member.name, head_op);
       start.setMustCut(true);
       start.setCutAfterOp(start_op_);
       PutHash(start.initCutChainHash(16), start_chain_hash_);
       log_(absl::StrCat("replication: ", member.name, " must cut its log after op ", start_op_));
-      return;
+      return kj::READY_NOW;
     }
     auto follower = std::make_unique<Follower>();
     follower->member = member;
@@ -229,7 +254,41 @@ kj::Promise<void> LeaderReplication::Follow(FollowContext context) {
         }));
     log_(absl::StrCat("replication: ", name, " follows from op ", head_op + 1));
     Send(*followers_[name]);
+    return kj::READY_NOW;
   });
+}
+
+kj::Promise<void> LeaderReplication::AskForCutBeforeStart(rpc::LeaderHello::Builder start,
+                                                          const std::string& name,
+                                                          uint64_t head_op) {
+  // The follower's log differs before our start: it holds the tail of an epoch between the
+  // one our log continues and ours (its leader was cut off before any of it was acknowledged,
+  // and we were elected from the older tail). It keeps what both logs share.
+  const uint64_t from_op = head_op > kCutSearchOps ? head_op - kCutSearchOps + 1 : 1;
+  if (head_op == 0) {
+    return KJ_EXCEPTION(FAILED, "follow: the follower's log differs from the leader's at op 0");
+  }
+  return ChainHashes(from_op, head_op)
+      .then([this, alive = alive_, start, name, from_op,
+             head_op](std::optional<std::vector<base::Hash128>> hashes) mutable {
+        if (!*alive) throw KJ_EXCEPTION(DISCONNECTED, "follow: no longer the leader");
+        if (!hashes) {
+          throw KJ_EXCEPTION(FAILED,
+                             "follow: the follower's log differs from the leader's before "
+                             "ops the leader still holds; rebuild it on a new directory");
+        }
+        start.setMustCut(true);
+        start.setCutFromOp(from_op);
+        capnp::Data::Builder out =
+            start.initCutChainHashes(static_cast<uint32_t>(hashes->size() * 16));
+        for (size_t i = 0; i < hashes->size(); ++i) {
+          PutHash(out.slice(16 * i, 16 * (i + 1)), (*hashes)[i]);
+        }
+        log_(absl::StrCat("replication: ", name,
+                          " must cut its log where it last agrees with "
+                          "ours, in ops ",
+                          from_op, " to ", head_op));
+      });
 }
 
 void LeaderReplication::Send(Follower& follower) {
@@ -497,6 +556,9 @@ kj::Promise<FollowerReplication::Outcome> FollowerReplication::Follow(
                        {},
                        /*install=*/true};
       }
+      if (start.getMustCut() && start.hasCutChainHashes()) {
+        return FindCutPoint(start.getCutFromOp(), start.getCutChainHashes());
+      }
       if (start.getMustCut()) {
         std::optional<base::Hash128> hash = GetHash(start.getCutChainHash());
         if (!hash) return Outcome{absl::DataLossError("a cut without a chain hash"), {}};
@@ -517,6 +579,48 @@ kj::Promise<FollowerReplication::Outcome> FollowerReplication::Follow(
       return failed.then([](absl::Status status) { return Outcome{status, {}}; });
     });
   });
+}
+
+kj::Promise<FollowerReplication::Outcome> FollowerReplication::FindCutPoint(
+    uint64_t from_op, capnp::Data::Reader leader_hashes) {
+  const uint64_t count = leader_hashes.size() / 16;
+  if (from_op == 0 || count == 0 || leader_hashes.size() % 16 != 0 || count > kCutSearchOps) {
+    return Outcome{absl::DataLossError("a cut with malformed chain hashes"), {}};
+  }
+  auto theirs = std::make_shared<std::vector<base::Hash128>>();
+  for (uint64_t i = 0; i < count; ++i) {
+    theirs->push_back(*GetHash(leader_hashes.slice(16 * i, 16 * (i + 1))));
+  }
+  // Hashes chain: the logs agree through an op exactly when their hashes there are the same,
+  // so the scan stops at the first op where they differ.
+  auto agreed = std::make_shared<std::optional<CutPoint>>();
+  const wal::Directory& directory = core_.replica().directory();
+  return log_reader_
+      .Run([&directory, from_op, theirs, agreed] {
+        wal::ScanOptions options = replica::LogScanOptions();
+        options.from_op = from_op;
+        (void)wal::ScanLog(directory, options,
+                           [&](const wal::EntryHeader& header, std::span<const std::byte>) {
+                             if (header.op < from_op) return absl::OkStatus();
+                             const uint64_t i = header.op - from_op;
+                             if (i >= theirs->size() || (*theirs)[i] != header.chain_hash) {
+                               return absl::CancelledError("past the last op in common");
+                             }
+                             *agreed = CutPoint{header.op, header.chain_hash};
+                             return absl::OkStatus();
+                           });
+      })
+      .then([this, agreed, from_op]() -> Outcome {
+        if (!agreed->has_value()) {
+          return Outcome{absl::DataLossError(absl::StrCat(
+                             "this log differs from the leader's from op ", from_op,
+                             " on, or earlier: rebuild this member on a new directory")),
+                         {}};
+        }
+        log_(absl::StrCat("following: this log last agrees with the leader's at op ",
+                          (*agreed)->op));
+        return Outcome{absl::FailedPreconditionError("the log must be cut first"), **agreed};
+      });
 }
 
 kj::Promise<void> FollowerReplication::Append(uint64_t epoch, uint64_t committed_op,

@@ -37,6 +37,11 @@ absl::StatusOr<std::vector<EntryView>> SplitEntries(std::span<const std::byte> b
 void PutHash(capnp::Data::Builder out, const base::Hash128& hash);
 std::optional<base::Hash128> GetHash(capnp::Data::Reader in);
 
+// How far back a follower's log may differ from the leader's before the epoch's start: the
+// leader sends its chain hashes at that many ops up to the follower's head (16 bytes each).
+// Only entries never acknowledged differ, and a leader cut off stops within its lease.
+inline constexpr uint64_t kCutSearchOps = 4096;
+
 // A follower as the leader sees it.
 struct FollowerView {
   cluster::GroupMember member;
@@ -88,6 +93,14 @@ class LeaderReplication final : private kj::TaskSet::ErrorHandler {
     bool next_held = true;
   };
   kj::Promise<HeadCheck> CheckHead(uint64_t op);
+  // A follower whose head `head_op` is not past our start but differs from ours: it must cut
+  // its log where it last agrees with ours, which it finds from our chain hashes.
+  kj::Promise<void> AskForCutBeforeStart(rpc::LeaderHello::Builder start, const std::string& name,
+                                         uint64_t head_op);
+  // Our chain hashes at ops from_op..through_op (the ring's, or the log's), or nullopt when we
+  // no longer hold them all (older segments archived).
+  kj::Promise<std::optional<std::vector<base::Hash128>>> ChainHashes(uint64_t from_op,
+                                                                     uint64_t through_op);
 
   Core& core_;
   kj::Timer& timer_;
@@ -154,6 +167,9 @@ class FollowerReplication final : private kj::TaskSet::ErrorHandler {
   void taskFailed(kj::Exception&& exception) override;
 
   kj::Promise<Outcome> Follow(rpc::ReplicationSource::Client source);
+  // The cut a leader asked for with its chain hashes at ops from `from_op` on: after the last
+  // op where this log has the same hash, read from the log.
+  kj::Promise<Outcome> FindCutPoint(uint64_t from_op, capnp::Data::Reader leader_hashes);
 
   Core& core_;
   kj::AsyncIoProvider& io_;
@@ -171,6 +187,7 @@ class FollowerReplication final : private kj::TaskSet::ErrorHandler {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   uint64_t reported_op_ = 0;
   bool reporting_ = false;
+  Worker log_reader_{"cut-search"};  // reads this log's chain hashes for a cut
   kj::TaskSet tasks_{*this};
 };
 

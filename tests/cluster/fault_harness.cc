@@ -21,7 +21,8 @@
 // The short run (tools/test.sh) injects each fault once. LEDGER_CLUSTER_ROUNDS=N runs N rounds
 // of a leader kill and a leader partition (with every other fault each 25th round) and prints
 // the failover times (the leader's death to the first write acknowledged by the next leader);
-// LEDGER_CLUSTER_FAULT="pause the leader" (a name below) injects that fault alone.
+// LEDGER_CLUSTER_FAULT="pause the leader" (a name below) injects that fault alone;
+// LEDGER_CLUSTER_LOSS=0.5 drops half the packets in the packet-loss fault (default 0.2).
 // Needs root, ip and iptables; skipped otherwise.
 #include <gtest/gtest.h>
 
@@ -317,8 +318,10 @@ void OneWayPartition(Cluster& cluster, int leader, uint64_t& /*leader_lost_ns*/)
 }
 
 void PacketLoss(Cluster& cluster, int leader, uint64_t& /*leader_lost_ns*/) {
-  cluster.network().Lose(FollowerOf(leader), 0.2);
-  cluster.network().Lose(leader, 0.2);
+  const char* loss = std::getenv("LEDGER_CLUSTER_LOSS");
+  const double share = loss != nullptr ? std::atof(loss) : 0.2;
+  cluster.network().Lose(FollowerOf(leader), share);
+  cluster.network().Lose(leader, share);
   Sleep(milliseconds(4000));
   cluster.network().Heal();
 }

@@ -104,7 +104,12 @@ TEST_F(GroupTest, LeadersSealGrowingEpochsAndOnlyInSyncMembersMayLead) {
   EXPECT_EQ(epoch_a->epoch, lead_a->create_revision);
   EXPECT_EQ(epoch_a->leader, "a");
   EXPECT_EQ(epoch_a->in_sync, std::vector<GroupMember>{a});
-  EXPECT_EQ(*Wait(coordinator_b.LeaderAddress()), std::optional<std::string>("a:7000"));
+  absl::StatusOr<std::optional<ElectionLeader>> leader = Wait(coordinator_b.Leader());
+  ASSERT_TRUE(leader.ok() && leader->has_value()) << leader.status();
+  EXPECT_EQ((*leader)->advertised, "a:7000");
+  EXPECT_EQ((*leader)->leadership.key, lead_a->key);
+  EXPECT_EQ((*leader)->leadership.create_revision, lead_a->create_revision);
+  EXPECT_EQ((*leader)->leadership.lease, coordinator_a->lease());
 
   // b is not in sync: elected after a resigns, it must not lead.
   kj::Promise<absl::StatusOr<EtcdLeadership>> b_waits = coordinator_b.Campaign(20 * kSecondNs);

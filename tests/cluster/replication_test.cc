@@ -16,6 +16,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "cluster/etcd.h"
+#include "cluster/group.h"
+#include "kj/async-io.h"
 #include "tests/build_path.h"
 #include "tests/cluster/cluster_util.h"
 #include "tests/cluster/etcd_process.h"
@@ -93,6 +96,7 @@ class Group {
     return logs;
   }
   size_t size() const { return members_.size(); }
+  std::string etcd_endpoint() const { return etcd_.endpoint(); }
 
   std::string Metrics(size_t i) {
     return net::testing::HttpGet(members_[i]->metrics_address(), "/metrics");
@@ -272,6 +276,104 @@ TEST(ReplicaGroup, AcknowledgedTransfersSurviveTheLeadersDeathAndEveryLogEndsAli
     EXPECT_EQ(members[i].chain_hash, members[0].chain_hash) << i;
     EXPECT_EQ(members[i].state_hash, members[0].state_hash) << i;
   }
+}
+
+// A member that led an epoch between the one the new leader's log continues and the new
+// leader's own holds entries (never acknowledged) at ops the new leader has others at: its
+// head is not past the new epoch's start, yet its log differs. It cuts where the two logs last
+// agree and follows. Built from one log, copied: r1 then books a batch alone (its divergent
+// tail), r0 four batches alone, and r0 leads.
+TEST(ReplicaGroup, AFollowerWhoseLogDiffersBeforeTheEpochsStartCutsWhereItLastAgrees) {
+  Group group(2);
+  std::vector<std::string> alone = ServerProcess::DefaultFlags();
+  alone.push_back("--no-snapshot-on-shutdown");  // no snapshot past the cut
+  std::vector<Transfer> acknowledged;
+  // Both directories hold r0's login token once copied.
+  const auto book_alone = [&](size_t i, uint64_t first_id, int batches, bool with_setup,
+                              std::vector<Transfer>& booked) {
+    ASSERT_TRUE(group.member(i).Start(alone)) << group.member(i).log();
+    std::unique_ptr<Client> client =
+        net::testing::Connect(group.member(i), group.member(0).token());
+    ASSERT_NE(client, nullptr);
+    ASSERT_OK(Book(*client, first_id, batches, booked, with_setup));
+    client.reset();
+    ASSERT_EQ(group.member(i).Stop(), 0);
+  };
+  book_alone(0, 1, 5, /*with_setup=*/true, acknowledged);
+  ASSERT_FALSE(HasFailure());
+  std::filesystem::remove_all(group.member(1).data_dir());
+  std::filesystem::copy(group.member(0).data_dir(), group.member(1).data_dir(),
+                        std::filesystem::copy_options::recursive);
+  const uint64_t shared_op = RecoverMember(group.member(1).data_dir()).last_op;
+  ASSERT_GT(shared_op, 0u);
+  std::vector<Transfer> never_acknowledged;
+  book_alone(1, 50'000, 1, /*with_setup=*/false, never_acknowledged);
+  book_alone(0, 60'000, 4, /*with_setup=*/false, acknowledged);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_LE(RecoverMember(group.member(1).data_dir()).last_op,
+            RecoverMember(group.member(0).data_dir()).last_op)
+      << "r1's head must not be past r0's";
+
+  ASSERT_TRUE(group.Start(0)) << group.member(0).log();  // bootstraps the group, leads
+  ASSERT_TRUE(group.WaitForLeader(1).has_value()) << group.member(0).log();
+  ASSERT_TRUE(group.Start(1)) << group.member(1).log();
+  std::optional<size_t> leader = group.WaitForLeader(2);
+  ASSERT_EQ(leader, std::optional<size_t>(0)) << group.Logs();
+  EXPECT_NE(group.member(1).log().find(
+                absl::StrCat("this log last agrees with the leader's at op ", shared_op)),
+            std::string::npos)
+      << group.Logs();
+  {
+    std::unique_ptr<Client> client = group.Connect(0);
+    ASSERT_NE(client, nullptr);
+    ASSERT_OK(Book(*client, 70'000, 3, acknowledged, /*with_setup=*/false));
+  }
+  for (size_t i = 0; i < group.size(); ++i) EXPECT_EQ(group.member(i).Stop(), 0) << i;
+  std::vector<Recovered> members;
+  for (size_t i = 0; i < group.size(); ++i) {
+    members.push_back(RecoverMember(group.member(i).data_dir()));
+    ASSERT_NE(members[i].engine, nullptr);
+    ExpectAll(*members[i].engine, acknowledged, "member " + std::to_string(i));
+    EXPECT_FALSE(members[i].engine->LookupTransfer(never_acknowledged.front().id).has_value())
+        << "r1's own tail is gone from member " << i;
+  }
+  EXPECT_EQ(members[1].last_op, members[0].last_op);
+  EXPECT_EQ(members[1].chain_hash, members[0].chain_hash);
+  EXPECT_EQ(members[1].state_hash, members[0].state_hash);
+}
+
+// etcd may name a member leader without its knowing: the answer to its campaign was lost, or
+// its campaign ended in an error after etcd made the key, and it no longer campaigns. Its lease
+// lives on, so the key would hold the election forever. Here r1, which may not campaign (the
+// group has no configuration, and it does not bootstrap), holds the election's first key:
+// the test puts one with r1's lease. r1 resigns it after a grace, and r0 leads.
+TEST(ReplicaGroup, AMemberNamedLeaderWithoutKnowingResignsTheKeySoAnotherLeads) {
+  Group group(2);
+  ASSERT_TRUE(group.Start(1)) << group.member(1).log();
+  const std::string marker = "group g: member r1, lease ";
+  std::string lease_text;
+  for (int attempt = 0; attempt < 200 && lease_text.empty(); ++attempt) {
+    const std::string log = group.member(1).log();
+    if (const size_t at = log.find(marker); at != std::string::npos) {
+      lease_text = log.substr(at + marker.size(), log.find('\n', at) - at - marker.size());
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_FALSE(lease_text.empty()) << group.member(1).log();
+  {
+    kj::AsyncIoContext io = kj::setupAsyncIo();
+    EtcdClient etcd(*io.provider, EtcdOptions{.endpoints = {group.etcd_endpoint()}});
+    absl::StatusOr<int64_t> put = etcd.Put(GroupElectionName("g") + "/planted",
+                                           "127.0.0.1:1 127.0.0.1:1", std::stoll(lease_text))
+                                      .wait(io.waitScope);
+    ASSERT_TRUE(put.ok()) << put.status();
+  }
+  ASSERT_TRUE(group.Start(0)) << group.member(0).log();  // campaigns behind the planted key
+  std::optional<size_t> leader = group.WaitForLeader(2);
+  ASSERT_EQ(leader, std::optional<size_t>(0)) << group.Logs();
+  EXPECT_NE(group.member(1).log().find("resigning that key"), std::string::npos) << group.Logs();
+  for (size_t i = 0; i < group.size(); ++i) EXPECT_EQ(group.member(i).Stop(), 0) << i;
 }
 
 TEST(ReplicaGroup, WritesWaitForTwoCopiesAndResumeWhenAFollowerReturns) {
