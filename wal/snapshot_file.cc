@@ -66,10 +66,11 @@ absl::StatusOr<SnapshotHeader> WriteFramed(const Directory& directory, const std
 }
 
 absl::StatusOr<LoadedSnapshot> ReadFramed(const Directory& directory, const std::string& path,
-                                          uint64_t op) {
+                                          uint64_t op, BodyCheck check) {
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<File> file, directory.storage().Open(path, {}));
   LEDGER_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   LoadedSnapshot loaded;
+  loaded.path = path;
   if (size < sizeof(SnapshotHeader)) return Corrupt(path, "shorter than its header");
   LEDGER_ASSIGN_OR_RETURN(loaded.mapping, file->MapReadOnly(size));
   std::memcpy(&loaded.header, loaded.mapping.get(), sizeof(SnapshotHeader));
@@ -79,7 +80,7 @@ absl::StatusOr<LoadedSnapshot> ReadFramed(const Directory& directory, const std:
     return Corrupt(path, "header is malformed, foreign or does not match the file");
   }
   loaded.body = {loaded.mapping.get() + sizeof(SnapshotHeader), header.body_size_bytes};
-  if (HashBytes(loaded.body) != header.body_checksum) return Corrupt(path, "body checksum fails");
+  if (check == BodyCheck::kNow) LEDGER_RETURN_IF_ERROR(CheckBody(loaded));
   uint64_t position = 0;
   for (uint32_t i = 0; i < header.section_count; ++i) {
     SectionHeader framing;
@@ -110,12 +111,21 @@ absl::StatusOr<SnapshotHeader> WriteExtent(const Directory& directory, uint64_t 
   return WriteFramed(directory, directory.ExtentPath(op), op, chain_hash, source);
 }
 
-absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t op) {
-  return ReadFramed(directory, directory.SnapshotPath(op), op);
+absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t op,
+                                            BodyCheck check) {
+  return ReadFramed(directory, directory.SnapshotPath(op), op, check);
 }
 
-absl::StatusOr<LoadedSnapshot> ReadExtent(const Directory& directory, uint64_t op) {
-  return ReadFramed(directory, directory.ExtentPath(op), op);
+absl::StatusOr<LoadedSnapshot> ReadExtent(const Directory& directory, uint64_t op,
+                                          BodyCheck check) {
+  return ReadFramed(directory, directory.ExtentPath(op), op, check);
+}
+
+absl::Status CheckBody(const LoadedSnapshot& loaded) {
+  if (HashBytes(loaded.body) != loaded.header.body_checksum) {
+    return Corrupt(loaded.path, "body checksum fails");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PruneSnapshots(const Directory& directory, size_t keep) {

@@ -44,6 +44,7 @@ absl::Status WriteSnapshot(const Directory& directory, uint64_t op, const Hash12
                            const SnapshotSource& source);
 
 struct LoadedSnapshot {
+  std::string path;
   SnapshotHeader header{};
   // The file is mapped, not read: a 1.5 GB snapshot is neither zero-filled nor copied (a
   // third of restore time when it was). `body` and `sections` point into the mapping.
@@ -52,9 +53,17 @@ struct LoadedSnapshot {
   std::vector<SnapshotSection> sections;
 };
 
+// Whether a read checks the body's checksum before it returns, or leaves it to CheckBody: a
+// restore that checks every record itself runs it beside, on another core, over the same
+// pages (a second of recovery for a window of millions of transfers).
+enum class BodyCheck { kNow, kLater };
+
 // Reads and checks snapshot-<op>.snap: header, directory id, body checksum, section framing.
 // DataLoss when any of it fails (the caller then tries an older snapshot).
-absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t op);
+absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t op,
+                                            BodyCheck check = BodyCheck::kNow);
+// The body checksum of a file read with BodyCheck::kLater. DataLoss naming the file.
+absl::Status CheckBody(const LoadedSnapshot& loaded);
 
 // Extent files (extent-<op>.snap): framed, checked and written exactly as snapshots are, with
 // the op and chain hash of the snapshot they were written for. The layer above puts in them
@@ -62,7 +71,8 @@ absl::StatusOr<LoadedSnapshot> ReadSnapshot(const Directory& directory, uint64_t
 // Returns the header written (its body checksum identifies the file).
 absl::StatusOr<SnapshotHeader> WriteExtent(const Directory& directory, uint64_t op,
                                            const Hash128& chain_hash, const SnapshotSource& source);
-absl::StatusOr<LoadedSnapshot> ReadExtent(const Directory& directory, uint64_t op);
+absl::StatusOr<LoadedSnapshot> ReadExtent(const Directory& directory, uint64_t op,
+                                          BodyCheck check = BodyCheck::kNow);
 
 // Deletes all but the newest `keep` snapshots.
 absl::Status PruneSnapshots(const Directory& directory, size_t keep);

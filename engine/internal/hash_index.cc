@@ -98,10 +98,17 @@ void HashIndex::Replace(uint32_t hash, uint32_t payload, uint32_t new_payload) {
   entries_[bucket] = (static_cast<uint64_t>(hash) << 32) | (uint64_t{new_payload} + 1);
 }
 
-void HashIndex::Grow() {
-  uint64_t old_count = mask_ + 1;
+void HashIndex::Reserve(uint64_t capacity) {
+  uint64_t count = mask_ + 1;
+  while (count * kLoadNumerator / kLoadDenominator < capacity) count *= 2;
+  if (count > mask_ + 1) Rebuild(count);
+}
+
+void HashIndex::Grow() { Rebuild((mask_ + 1) * 2); }
+
+void HashIndex::Rebuild(uint64_t count) {
+  const uint64_t old_count = mask_ + 1;
   uint64_t* old = entries_;
-  uint64_t count = old_count * 2;
   LEDGER_ASSERT(count <= (uint64_t{1} << 32), count);  // the stored hash has 32 bits
   entries_ = AllocateBuckets(count);
   mask_ = count - 1;

@@ -54,6 +54,9 @@ class HashIndex {
 
   // The id must not be present. payload < 2^32 - 1.
   void Insert(uint32_t hash, uint32_t payload);
+  // Room for `capacity` entries in all, grown to now (a restore that knows its count: growing
+  // as it inserts would place every entry again at each doubling, at random).
+  void Reserve(uint64_t capacity);
   // Removes the entry with this hash and payload (it must be present).
   void Erase(uint32_t hash, uint32_t payload);
   // An entry for EraseAll.
@@ -77,6 +80,7 @@ class HashIndex {
   static constexpr uint64_t kLoadNumerator = 7, kLoadDenominator = 10;
 
   void Grow();
+  void Rebuild(uint64_t bucket_count);  // every entry placed again in that many buckets
   void Place(uint64_t entry);
 
   uint64_t* entries_ = nullptr;  // 0 = empty; else hash << 32 | (payload + 1)

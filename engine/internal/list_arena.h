@@ -27,6 +27,7 @@ class ListArena {
 
   explicit ListArena(uint64_t entries_max);
   void Prefault(uint64_t entry_count) { entries_.Prefault(entry_count); }
+  void PrefaultBeside(uint64_t entry_count) const { entries_.PrefaultBeside(entry_count); }
   // Inline, with the growth out of line: two appends per transfer on the apply path.
   void Append(Place list, Ref ref) {
     if (list.capacity_log2 == 0 || InBlock(list) + list.count == uint32_t{1}

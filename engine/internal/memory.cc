@@ -51,6 +51,14 @@ void Prefault(void* memory, uint64_t bytes) {
   }
 }
 
+void PrefaultBeside(void* memory, uint64_t bytes) {
+  if (bytes == 0) return;
+  const uint64_t page_bytes = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t start = reinterpret_cast<uint64_t>(memory) / page_bytes * page_bytes;
+  const uint64_t end = RoundUp(reinterpret_cast<uint64_t>(memory) + bytes, page_bytes);
+  madvise(reinterpret_cast<void*>(start), end - start, MADV_POPULATE_WRITE);
+}
+
 void Release(void* memory, uint64_t bytes) {
   const uint64_t start = RoundUp(reinterpret_cast<uint64_t>(memory), kHugePageBytes);
   const uint64_t end =

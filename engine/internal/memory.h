@@ -22,6 +22,10 @@ void AdviseHuge(void* memory, uint64_t bytes);
 
 // Commits and zeroes the pages of [memory, memory + bytes) now.
 void Prefault(void* memory, uint64_t bytes);
+// As Prefault, while another thread may be writing there: only the kernel faults the pages in
+// (MADV_POPULATE_WRITE keeps what a page holds), never a write of this thread's. On a kernel
+// without it (before 5.14), nothing: the writer faults them in itself.
+void PrefaultBeside(void* memory, uint64_t bytes);
 // Gives the whole 2 MiB pages inside [memory, memory + bytes) back to the kernel (they read as
 // zero when touched again): what a ring drops stops counting against resident memory.
 void Release(void* memory, uint64_t bytes);

@@ -41,6 +41,12 @@ class RingArray {
     if (bytes >= kHugePageBytes) AdviseHuge(data_, capacity_ * sizeof(T));
     internal::Prefault(data_, bytes);
   }
+  // As Prefault, from another thread while this ring is appended to (memory.h).
+  void PrefaultBeside(uint64_t count) const {
+    const uint64_t bytes = std::min(count, capacity_) * sizeof(T);
+    if (bytes >= kHugePageBytes) AdviseHuge(data_, capacity_ * sizeof(T));
+    internal::PrefaultBeside(data_, bytes);
+  }
 
   T& operator[](uint64_t slot) { return data_[slot]; }
   const T& operator[](uint64_t slot) const { return data_[slot]; }

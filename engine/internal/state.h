@@ -31,6 +31,7 @@
 #include <optional>
 #include <queue>
 #include <span>
+#include <stop_token>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -469,6 +470,11 @@ class State {
   Balances& DerivedOf(Restoring& restoring, Ref ref) const {
     return restoring.derived[shard_index_of(ref)][slot_of(ref)];
   }
+  // Before the restore of `transfer_count` transfers: the id indexes sized for them, and their
+  // tables' pages faulted in from another thread while they fill (until `stop`).
+  uint64_t ShareOfShard(uint64_t count) const;
+  void ReserveForRestore(uint64_t transfer_count, uint64_t failure_count);
+  void PrefaultForRestore(uint64_t transfer_count, std::stop_token stop) const;
   absl::Status RestoreLedgers(std::span<const std::byte> bytes);
   absl::Status RestoreAccounts(std::span<const std::byte> bytes, Restoring& restoring);
   absl::Status RestoreTransfers(std::span<const std::span<const std::byte>> pieces,

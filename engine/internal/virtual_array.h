@@ -32,6 +32,12 @@ class VirtualArray {
     if (bytes >= kHugePageBytes) AdviseHuge(data_, capacity_max_ * sizeof(T));
     internal::Prefault(data_, bytes);
   }
+  // As Prefault, from another thread while this array is appended to (memory.h).
+  void PrefaultBeside(uint64_t count) const {
+    const uint64_t bytes = std::min(count, capacity_max_) * sizeof(T);
+    if (bytes >= kHugePageBytes) AdviseHuge(data_, capacity_max_ * sizeof(T));
+    internal::PrefaultBeside(data_, bytes);
+  }
 
   T& operator[](uint64_t index) { return data_[index]; }
   const T& operator[](uint64_t index) const { return data_[index]; }

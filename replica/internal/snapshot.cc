@@ -197,9 +197,10 @@ absl::Status SnapshotWriter::Prune(size_t keep) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& directory, uint64_t op) {
+absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& directory, uint64_t op,
+                                                  wal::BodyCheck check) {
   LoadedEngineSnapshot loaded;
-  LEDGER_ASSIGN_OR_RETURN(loaded.snapshot, wal::ReadSnapshot(directory, op));
+  LEDGER_ASSIGN_OR_RETURN(loaded.snapshot, wal::ReadSnapshot(directory, op, check));
   const std::string path = directory.SnapshotPath(op);
   LEDGER_ASSIGN_OR_RETURN(const std::optional<std::vector<ExtentRef>> refs,
                           ExtentRefsOf(loaded.snapshot, path));
@@ -219,7 +220,7 @@ absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& director
   loaded.sections.push_back({SnapshotSectionKind::kChanges, sizeof(Change), {}});
   for (const ExtentRef& ref : *refs) {
     const std::string extent_path = directory.ExtentPath(ref.op);
-    absl::StatusOr<wal::LoadedSnapshot> extent = wal::ReadExtent(directory, ref.op);
+    absl::StatusOr<wal::LoadedSnapshot> extent = wal::ReadExtent(directory, ref.op, check);
     if (!extent.ok()) {
       return absl::DataLossError(
           absl::StrCat(path, " names ", extent_path, ": ", extent.status().message()));
@@ -242,6 +243,18 @@ absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& director
   loaded.chain = {*refs, loaded.snapshot.header.timestamp_ns, meta.change_sequence_next,
                   !changes_inside};
   return loaded;
+}
+
+absl::Status CheckBodies(const LoadedEngineSnapshot& loaded) {
+  LEDGER_RETURN_IF_ERROR(wal::CheckBody(loaded.snapshot));
+  for (const wal::LoadedSnapshot& extent : loaded.extents) {
+    absl::Status checked = wal::CheckBody(extent);
+    if (!checked.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(loaded.snapshot.path, " names ", extent.path, ": ", checked.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ledger::replica::internal

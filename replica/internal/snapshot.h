@@ -89,7 +89,9 @@ struct LoadedEngineSnapshot {
   ExtentChain chain;  // empty for a snapshot written without extents
 };
 // DataLoss naming the file when the snapshot or an extent it names is missing, damaged, or not
-// the extent it was written with.
-absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& directory, uint64_t op);
+// the extent it was written with. With BodyCheck::kLater, CheckBodies checks the files' bodies.
+absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& directory, uint64_t op,
+                                                  wal::BodyCheck check = wal::BodyCheck::kNow);
+absl::Status CheckBodies(const LoadedEngineSnapshot& loaded);
 
 }  // namespace ledger::replica::internal

@@ -98,5 +98,25 @@ TEST(HashIndex, KeepsLoadBelowSeventyPercent) {
   EXPECT_EQ(index.size(), 100000u);
 }
 
+TEST(HashIndex, ReserveGrowsOnceAndKeepsWhatItHolds) {
+  const auto WideHash = [](uint64_t key) {
+    return static_cast<uint32_t>((key * 0x9E3779B97F4A7C15ULL) >> 32);
+  };
+  HashIndex index(100);
+  for (uint32_t i = 0; i < 50; ++i) index.Insert(WideHash(i), i);
+  index.Reserve(100000);
+  const uint64_t buckets = index.bucket_count();
+  EXPECT_GE(buckets * 7, uint64_t{100000} * 10) << "room for all at the load bound";
+  EXPECT_LT(buckets * 7, uint64_t{200000} * 10) << "not twice the room";
+  index.Reserve(10);  // already there: nothing moves
+  EXPECT_EQ(index.bucket_count(), buckets);
+  for (uint32_t i = 50; i < 100000; ++i) index.Insert(WideHash(i), i);
+  EXPECT_EQ(index.bucket_count(), buckets) << "no growth up to the reserved count";
+  EXPECT_EQ(index.size(), 100000u);
+  for (uint32_t i = 0; i < 100000; i += 7) {
+    EXPECT_EQ(index.Find(WideHash(i), [&](uint32_t payload) { return payload == i; }), i);
+  }
+}
+
 }  // namespace
 }  // namespace ledger::engine::internal
