@@ -321,19 +321,25 @@ void BM_ApplyPendingThenPost(benchmark::State& state) {
       static_cast<uint64_t>(state.range(0)));
 }
 
+// An engine with `batch_count` batches of plain transfers booked among `account_count`.
+std::unique_ptr<engine::Engine> MakeBookedEngine(uint64_t account_count, uint64_t batch_count) {
+  auto ledger_engine = MakeEngine(account_count, batch_count * kBatchEvents);
+  std::vector<Transfer> batch(kBatchEvents);
+  std::vector<CreateTransferResult> results(kBatchEvents);
+  Random random{42};
+  for (uint64_t i = 0; i < batch_count; ++i) {
+    FillPlainBatch(random, account_count, kLedger, batch);
+    ledger_engine->CreateTransfers(batch, ledger_engine->last_timestamp_ns() + 1, results);
+  }
+  return ledger_engine;
+}
+
 // The state hash (XXH3-128 streamed over every record, 8 to 152 bytes an update) of a ledger
 // of 10,000 accounts and 1,000,000 transfers: what replay and verification compute.
 void BM_StateHash(benchmark::State& state) {
   constexpr uint64_t kAccounts = 10'000;
   constexpr uint64_t kBatches = 122;
-  auto ledger_engine = MakeEngine(kAccounts, kBatches * kBatchEvents);
-  std::vector<Transfer> batch(kBatchEvents);
-  std::vector<CreateTransferResult> results(kBatchEvents);
-  Random random{42};
-  for (uint64_t i = 0; i < kBatches; ++i) {
-    FillPlainBatch(random, kAccounts, kLedger, batch);
-    ledger_engine->CreateTransfers(batch, ledger_engine->last_timestamp_ns() + 1, results);
-  }
+  auto ledger_engine = MakeBookedEngine(kAccounts, kBatches);
   for (auto _ : state) benchmark::DoNotOptimize(ledger_engine->ComputeStateHash());
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatches * kBatchEvents));
 }
@@ -351,14 +357,7 @@ int64_t BatchCount(int64_t full_scale) {
 void BM_Restore(benchmark::State& state) {
   constexpr uint64_t kAccounts = 10'000;
   const auto batch_count = static_cast<uint64_t>(BatchCount(977));
-  auto source = MakeEngine(kAccounts, batch_count * kBatchEvents);
-  std::vector<Transfer> batch(kBatchEvents);
-  std::vector<CreateTransferResult> results(kBatchEvents);
-  Random random{42};
-  for (uint64_t i = 0; i < batch_count; ++i) {
-    FillPlainBatch(random, kAccounts, kLedger, batch);
-    source->CreateTransfers(batch, source->last_timestamp_ns() + 1, results);
-  }
+  auto source = MakeBookedEngine(kAccounts, batch_count);
   const std::unique_ptr<engine::EngineSnapshot> image = source->CaptureSnapshot();
   // As a server restores: its tables sized by its options (ledgerd's default, 1M transfers),
   // not by the snapshot's, and grown as the restore fills them.

@@ -159,6 +159,29 @@ kj::Promise<LeaderReplication::HeadCheck> LeaderReplication::CheckHead(uint64_t 
       .then([found] { return *found; });
 }
 
+namespace {
+
+// This log's chain hashes at ops from_op, from_op + 1, ... through through_op, as far as it
+// holds them in a row (none when from_op's segment is archived). Read on a worker.
+std::vector<base::Hash128> ReadChainHashes(const wal::Directory& directory, uint64_t from_op,
+                                           uint64_t through_op) {
+  std::vector<base::Hash128> hashes;
+  wal::ScanOptions options = replica::LogScanOptions();
+  options.from_op = from_op;
+  (void)wal::ScanLog(directory, options,
+                     [&](const wal::EntryHeader& header, std::span<const std::byte>) {
+                       if (header.op < from_op) return absl::OkStatus();
+                       if (header.op > through_op || header.op != from_op + hashes.size()) {
+                         return absl::CancelledError("done");
+                       }
+                       hashes.push_back(header.chain_hash);
+                       return absl::OkStatus();
+                     });
+  return hashes;
+}
+
+}  // namespace
+
 kj::Promise<std::optional<std::vector<base::Hash128>>> LeaderReplication::ChainHashes(
     uint64_t from_op, uint64_t through_op) {
   LEDGER_REQUIRE(from_op >= 1 && from_op <= through_op, from_op, through_op);
@@ -172,15 +195,7 @@ kj::Promise<std::optional<std::vector<base::Hash128>>> LeaderReplication::ChainH
   const wal::Directory& directory = core_.replica().directory();
   return log_reader_
       .Run([&directory, from_op, through_op, hashes] {
-        wal::ScanOptions options = replica::LogScanOptions();
-        options.from_op = from_op;
-        (void)wal::ScanLog(directory, options,
-                           [&](const wal::EntryHeader& header, std::span<const std::byte>) {
-                             if (header.op < from_op) return absl::OkStatus();
-                             if (header.op > through_op) return absl::CancelledError("done");
-                             hashes->push_back(header.chain_hash);
-                             return absl::OkStatus();
-                           });
+        *hashes = ReadChainHashes(directory, from_op, through_op);
       })
       .then([hashes, from_op, through_op]() -> std::optional<std::vector<base::Hash128>> {
         if (hashes->size() != through_op - from_op + 1) return std::nullopt;
@@ -591,35 +606,27 @@ kj::Promise<FollowerReplication::Outcome> FollowerReplication::FindCutPoint(
   for (uint64_t i = 0; i < count; ++i) {
     theirs->push_back(*GetHash(leader_hashes.slice(16 * i, 16 * (i + 1))));
   }
-  // Hashes chain: the logs agree through an op exactly when their hashes there are the same,
-  // so the scan stops at the first op where they differ.
-  auto agreed = std::make_shared<std::optional<CutPoint>>();
+  auto ours = std::make_shared<std::vector<base::Hash128>>();
   const wal::Directory& directory = core_.replica().directory();
   return log_reader_
-      .Run([&directory, from_op, theirs, agreed] {
-        wal::ScanOptions options = replica::LogScanOptions();
-        options.from_op = from_op;
-        (void)wal::ScanLog(directory, options,
-                           [&](const wal::EntryHeader& header, std::span<const std::byte>) {
-                             if (header.op < from_op) return absl::OkStatus();
-                             const uint64_t i = header.op - from_op;
-                             if (i >= theirs->size() || (*theirs)[i] != header.chain_hash) {
-                               return absl::CancelledError("past the last op in common");
-                             }
-                             *agreed = CutPoint{header.op, header.chain_hash};
-                             return absl::OkStatus();
-                           });
+      .Run([&directory, from_op, count, ours] {
+        *ours = ReadChainHashes(directory, from_op, from_op + count - 1);
       })
-      .then([this, agreed, from_op]() -> Outcome {
-        if (!agreed->has_value()) {
+      .then([this, theirs, ours, from_op]() -> Outcome {
+        // Hashes chain: the logs agree through an op exactly when their hashes there are the
+        // same, and differ from the first op where they do not on.
+        std::optional<CutPoint> agreed;
+        for (size_t i = 0; i < ours->size() && (*ours)[i] == (*theirs)[i]; ++i) {
+          agreed = CutPoint{from_op + i, (*ours)[i]};
+        }
+        if (!agreed.has_value()) {
           return Outcome{absl::DataLossError(absl::StrCat(
                              "this log differs from the leader's from op ", from_op,
                              " on, or earlier: rebuild this member on a new directory")),
                          {}};
         }
-        log_(absl::StrCat("following: this log last agrees with the leader's at op ",
-                          (*agreed)->op));
-        return Outcome{absl::FailedPreconditionError("the log must be cut first"), **agreed};
+        log_(absl::StrCat("following: this log last agrees with the leader's at op ", agreed->op));
+        return Outcome{absl::FailedPreconditionError("the log must be cut first"), *agreed};
       });
 }
 
