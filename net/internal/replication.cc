@@ -185,13 +185,14 @@ std::vector<base::Hash128> ReadChainHashes(const wal::Directory& directory, uint
 kj::Promise<std::optional<std::vector<base::Hash128>>> LeaderReplication::ChainHashes(
     uint64_t from_op, uint64_t through_op) {
   LEDGER_REQUIRE(from_op >= 1 && from_op <= through_op, from_op, through_op);
-  auto hashes = std::make_shared<std::vector<base::Hash128>>();
-  hashes->reserve(through_op - from_op + 1);
   const EntryRing& ring = core_.entry_ring();
   if (ring.first_op() <= from_op && through_op <= ring.last_op()) {
-    for (uint64_t op = from_op; op <= through_op; ++op) hashes->push_back(*ring.ChainHashAt(op));
-    return std::optional<std::vector<base::Hash128>>(std::move(*hashes));
+    std::vector<base::Hash128> hashes;
+    hashes.reserve(through_op - from_op + 1);
+    for (uint64_t op = from_op; op <= through_op; ++op) hashes.push_back(*ring.ChainHashAt(op));
+    return std::optional<std::vector<base::Hash128>>(std::move(hashes));
   }
+  auto hashes = std::make_shared<std::vector<base::Hash128>>();
   const wal::Directory& directory = core_.replica().directory();
   return log_reader_
       .Run([&directory, from_op, through_op, hashes] {
@@ -279,10 +280,10 @@ kj::Promise<void> LeaderReplication::AskForCutBeforeStart(rpc::LeaderHello::Buil
   // The follower's log differs before our start: it holds the tail of an epoch between the
   // one our log continues and ours (its leader was cut off before any of it was acknowledged,
   // and we were elected from the older tail). It keeps what both logs share.
-  const uint64_t from_op = head_op > kCutSearchOps ? head_op - kCutSearchOps + 1 : 1;
   if (head_op == 0) {
     return KJ_EXCEPTION(FAILED, "follow: the follower's log differs from the leader's at op 0");
   }
+  const uint64_t from_op = head_op > kCutSearchOps ? head_op - kCutSearchOps + 1 : 1;
   return ChainHashes(from_op, head_op)
       .then([this, alive = alive_, start, name, from_op,
              head_op](std::optional<std::vector<base::Hash128>> hashes) mutable {
@@ -577,8 +578,7 @@ kj::Promise<FollowerReplication::Outcome> FollowerReplication::Follow(
       if (start.getMustCut()) {
         std::optional<base::Hash128> hash = GetHash(start.getCutChainHash());
         if (!hash) return Outcome{absl::DataLossError("a cut without a chain hash"), {}};
-        return Outcome{absl::FailedPreconditionError("the log must be cut first"),
-                       CutPoint{start.getCutAfterOp(), *hash}};
+        return MustCut(CutPoint{start.getCutAfterOp(), *hash});
       }
       if (start.getEpoch() > epoch_) {
         const absl::Status written = core_.replica().directory().WriteEpoch(start.getEpoch());
@@ -626,7 +626,7 @@ kj::Promise<FollowerReplication::Outcome> FollowerReplication::FindCutPoint(
                          {}};
         }
         log_(absl::StrCat("following: this log last agrees with the leader's at op ", agreed->op));
-        return Outcome{absl::FailedPreconditionError("the log must be cut first"), *agreed};
+        return MustCut(*agreed);
       });
 }
 

@@ -142,6 +142,9 @@ class FollowerReplication final : private kj::TaskSet::ErrorHandler {
     std::optional<CutPoint> cut;  // set when the leader asked for a cut
     bool install = false;         // the leader asked for an install of its snapshot first
   };
+  static Outcome MustCut(CutPoint cut) {
+    return Outcome{absl::FailedPreconditionError("the log must be cut first"), cut};
+  }
   // Connects to the leader at `address` and follows it until the connection ends or an entry
   // does not fit. The promise is dropped before the follower.
   kj::Promise<Outcome> Run(std::string address);

@@ -201,7 +201,7 @@ absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& director
                                                   wal::BodyCheck check) {
   LoadedEngineSnapshot loaded;
   LEDGER_ASSIGN_OR_RETURN(loaded.snapshot, wal::ReadSnapshot(directory, op, check));
-  const std::string path = directory.SnapshotPath(op);
+  const std::string& path = loaded.snapshot.path;
   LEDGER_ASSIGN_OR_RETURN(const std::optional<std::vector<ExtentRef>> refs,
                           ExtentRefsOf(loaded.snapshot, path));
   engine::SnapshotMeta meta{};
