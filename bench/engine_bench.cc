@@ -40,9 +40,11 @@ constexpr uint32_t kLedger = 1;
 std::unique_ptr<engine::Engine> MakeEngine(uint64_t account_count, uint64_t transfer_count,
                                            uint32_t shard_count = 1,
                                            const engine::ColdReader* cold = nullptr,
-                                           uint64_t hot_transfers = 0) {
+                                           uint64_t hot_transfers = 0,
+                                           uint64_t change_feed_capacity = 0) {
   engine::EngineOptions options;
   options.shard_count = shard_count;
+  options.change_feed_capacity = change_feed_capacity;
   options.cold = cold;
   options.hot_transfers = hot_transfers;
   options.accounts_capacity = account_count;
@@ -322,8 +324,10 @@ void BM_ApplyPendingThenPost(benchmark::State& state) {
 }
 
 // An engine with `batch_count` batches of plain transfers booked among `account_count`.
-std::unique_ptr<engine::Engine> MakeBookedEngine(uint64_t account_count, uint64_t batch_count) {
-  auto ledger_engine = MakeEngine(account_count, batch_count * kBatchEvents);
+std::unique_ptr<engine::Engine> MakeBookedEngine(uint64_t account_count, uint64_t batch_count,
+                                                 uint64_t change_feed_capacity = 0) {
+  auto ledger_engine =
+      MakeEngine(account_count, batch_count * kBatchEvents, 1, nullptr, 0, change_feed_capacity);
   std::vector<Transfer> batch(kBatchEvents);
   std::vector<CreateTransferResult> results(kBatchEvents);
   Random random{42};
@@ -353,11 +357,13 @@ int64_t BatchCount(int64_t full_scale) {
 
 // Restore of a snapshot of 10,000 accounts and 977 batches (8,001,630 transfers, the hot
 // window bench/history_run.sh serves): the sections as a snapshot file holds them, restored
-// into a fresh engine, timed alone; what recovery spends before it replays the log.
+// into a fresh engine, timed alone; what recovery spends before it replays the log. With
+// ledgerd's default change feed: its window of 1M changes is checked against the state.
 void BM_Restore(benchmark::State& state) {
   constexpr uint64_t kAccounts = 10'000;
   const auto batch_count = static_cast<uint64_t>(BatchCount(977));
-  auto source = MakeBookedEngine(kAccounts, batch_count);
+  constexpr uint64_t kFeedRetention = uint64_t{1} << 20;  // ledgerd's --feed-retention
+  auto source = MakeBookedEngine(kAccounts, batch_count, kFeedRetention);
   const std::unique_ptr<engine::EngineSnapshot> image = source->CaptureSnapshot();
   // As a server restores: its tables sized by its options (ledgerd's default, 1M transfers),
   // not by the snapshot's, and grown as the restore fills them.
@@ -365,6 +371,7 @@ void BM_Restore(benchmark::State& state) {
   options.accounts_capacity = options.accounts_max = kAccounts;
   options.transfers_capacity = uint64_t{1} << 20;
   options.transfers_max = batch_count * kBatchEvents;
+  options.change_feed_capacity = kFeedRetention;
   for (auto _ : state) {
     absl::StatusOr<std::unique_ptr<engine::Engine>> restored =
         engine::Engine::Restore(options, image->sections());

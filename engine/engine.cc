@@ -28,9 +28,13 @@ std::unique_ptr<EngineSnapshot> Engine::CaptureSnapshot(
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Restore(const EngineOptions& options,
                                                         std::span<const SnapshotSection> sections) {
-  auto state = std::make_unique<internal::State>(options);
-  LEDGER_RETURN_IF_ERROR(state->Restore(sections));
-  return std::unique_ptr<Engine>(new Engine(std::move(state)));
+  return Restore(std::make_unique<Engine>(options), sections);
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Restore(std::unique_ptr<Engine> fresh,
+                                                        std::span<const SnapshotSection> sections) {
+  LEDGER_RETURN_IF_ERROR(fresh->state_->Restore(sections));
+  return fresh;
 }
 
 void Engine::CreateLedgers(std::span<const Ledger> events, uint64_t timestamp_ns,

@@ -53,13 +53,22 @@ size_t ChangeFeed::Get(uint64_t from_sequence, uint64_t next_sequence,
   return count;
 }
 
-void ChangeFeed::Restore(std::span<const Change> changes) {
+void ChangeFeed::Restore(std::span<const std::span<const std::byte>> pieces) {
   LEDGER_ASSERT(count_ == 0 && staged_.empty());
-  const uint64_t keep = std::min<uint64_t>(changes.size(), capacity_);
+  uint64_t total = 0;
+  for (const std::span<const std::byte> piece : pieces) total += piece.size() / sizeof(Change);
+  const uint64_t keep = std::min<uint64_t>(total, capacity_);
   if (keep == 0) return;
-  std::memcpy(ring_, changes.data() + (changes.size() - keep), keep * sizeof(Change));
-  head_ = keep == capacity_ ? 0 : keep;
-  count_ = keep;
+  uint64_t skip = total - keep;  // the oldest, beyond the capacity
+  for (const std::span<const std::byte> piece : pieces) {
+    const uint64_t records = piece.size() / sizeof(Change);
+    const uint64_t skipped = std::min(skip, records);
+    skip -= skipped;
+    std::memcpy(ring_ + count_, piece.data() + skipped * sizeof(Change),
+                (records - skipped) * sizeof(Change));
+    count_ += records - skipped;
+  }
+  head_ = count_ == capacity_ ? 0 : count_;
 }
 
 }  // namespace ledger::engine::internal

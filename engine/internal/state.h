@@ -510,7 +510,8 @@ class State {
   absl::Status RestoreChanges(std::span<const std::span<const std::byte>> pieces,
                               uint64_t next_sequence, const Restoring& restoring);
   bool IsInLogOrder(const Change& previous, const Change& change) const;
-  absl::Status CheckChangeBalances(const std::vector<Change>& changes) const;
+  absl::Status UndoChangeBalances(const Change& change, const Transfer& transfer, size_t i,
+                                  RefMap<Balances>& running) const;
 
   // state_hash.cc: an account's part of the hashes, and the chains over the facts (each
   // digest the hash of the previous one and the fact), which eviction carries on over what

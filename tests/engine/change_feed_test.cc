@@ -286,6 +286,41 @@ TEST(ChangeFeedSnapshot, RestoreWithSmallerCapacityKeepsTheNewest) {
   EXPECT_TRUE(SameChanges(Window(*restored), ChangesFrom(h.engine(), 12)));
 }
 
+// A snapshot may hold the window in pieces (its extents): the ring keeps the newest of them in
+// order, whichever pieces the capacity cuts through.
+TEST(ChangeFeedSnapshot, RestoreFromPiecesKeepsTheNewestInOrder) {
+  Harness h(FeedOptions(8));
+  MakeHistory(h);
+  const std::unique_ptr<EngineSnapshot> image = h.engine().CaptureSnapshot();
+  std::vector<SnapshotSection> sections;
+  for (const SnapshotSection& section : image->sections()) {
+    if (section.kind != SnapshotSectionKind::kChanges) {
+      sections.push_back(section);
+      continue;
+    }
+    ASSERT_EQ(section.bytes.size(), 8 * sizeof(Change));
+    for (auto [first, count] : {std::pair{0, 3}, {3, 2}, {5, 3}}) {
+      sections.push_back({section.kind, section.record_size_bytes,
+                          section.bytes.subspan(first * sizeof(Change), count * sizeof(Change))});
+    }
+  }
+  for (uint64_t capacity : {2, 4, 5, 8, 100}) {
+    SCOPED_TRACE("capacity " + std::to_string(capacity));
+    absl::StatusOr<std::unique_ptr<Engine>> restored =
+        Engine::Restore(FeedOptions(capacity), sections);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ((*restored)->change_sequence_next(), 14u);
+    const uint64_t oldest = 14 - std::min<uint64_t>(capacity, 8);
+    EXPECT_EQ((*restored)->change_sequence_oldest(), oldest);
+    EXPECT_TRUE(SameChanges(Window(**restored), ChangesFrom(h.engine(), oldest)));
+    // And goes on as one restored from a whole window.
+    std::unique_ptr<Engine> whole = RestoreOrDie(h.engine(), capacity);
+    ASSERT_NE(whole, nullptr);
+    for (u128 id = 100; id < 103; ++id) ApplyToBoth(*whole, **restored, id);
+    EXPECT_TRUE(SameChanges(Window(**restored), Window(*whole)));
+  }
+}
+
 TEST(ChangeFeedSnapshot, RestoreWithLargerCapacityGrowsFromTheSnapshotsWindow) {
   Harness h(FeedOptions(8));
   MakeHistory(h);
