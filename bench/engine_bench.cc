@@ -158,15 +158,16 @@ class EmptyColdStore : public engine::ColdReader {
   size_t QueryTransfers(const QueryFilter&, std::span<Transfer>) const override { return 0; }
 };
 
-// As BM_ApplyPlainTransfers with a hot window of 16 batches (131,040 transfers): after each
-// batch, everything booked is exported (copied out) and what is older than 8 batches evicted,
-// both timed, as a server with a cold store would do in steady state. Range: account count.
+// As BM_ApplyPlainTransfers with a hot window of 2 x range(1) batches: after each batch,
+// everything booked is exported (copied out) and what is older than range(1) batches evicted,
+// both timed, as a server with a cold store would do in steady state. Range: account count,
+// batches kept (8: 65,520 transfers, the index in cache; 512: 4.2M, as a server's window).
 void BM_ApplyWithHotWindow(benchmark::State& state) {
-  constexpr uint64_t kWindowBatches = 8;
   const auto account_count = static_cast<uint64_t>(state.range(0));
+  const auto window_batches = static_cast<uint64_t>(state.range(1));
   EmptyColdStore cold;
-  auto ledger_engine = MakeEngine(account_count, kBatchEvents * 2 * kWindowBatches, 1, &cold,
-                                  kBatchEvents * 2 * kWindowBatches);
+  auto ledger_engine = MakeEngine(account_count, kBatchEvents * 2 * window_batches, 1, &cold,
+                                  kBatchEvents * 2 * window_batches);
   Random random{42};
   std::vector<uint64_t> batch_ends_ns;
   engine::ColdFacts facts;
@@ -178,8 +179,8 @@ void BM_ApplyWithHotWindow(benchmark::State& state) {
       [&] {
         batch_ends_ns.push_back(ledger_engine->last_timestamp_ns() + 1);
         ledger_engine->ExportCold(batch_ends_ns.back(), facts);
-        if (batch_ends_ns.size() > kWindowBatches) {
-          ledger_engine->EvictBefore(batch_ends_ns[batch_ends_ns.size() - 1 - kWindowBatches]);
+        if (batch_ends_ns.size() > window_batches) {
+          ledger_engine->EvictBefore(batch_ends_ns[batch_ends_ns.size() - 1 - window_batches]);
         }
       });
   state.counters["rss_MiB"] = ProcessMemoryMib("Rss");
@@ -395,8 +396,9 @@ int main(int argc, char** argv) {
       ->Iterations(BatchCount(1222))
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_ApplyWithHotWindow", BM_ApplyWithHotWindow)
-      ->Arg(10'000)
-      ->Arg(1'000'000)
+      ->Args({10'000, 8})
+      ->Args({1'000'000, 8})
+      ->Args({10'000, 512})
       ->Iterations(BatchCount(1222))
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_ApplyReferencedTransfers", BM_ApplyReferencedTransfers)
