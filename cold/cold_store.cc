@@ -481,7 +481,7 @@ size_t AccountBalancesIn(const Runs& runs, const AccountFilter& filter,
 
 bool ColdStore::MayHold(const TransferId& id) const { return filter_->MayContain(id); }
 
-void ColdStore::PrefetchFilter(const TransferId& id) const { filter_->Prefetch(id); }
+void ColdStore::PrefetchTransfer(const TransferId& id) const { filter_->Prefetch(id); }
 
 void ColdStore::ReadAhead(const ReadAheadIds& ids, ReadAheadAnswers& answers) const {
   const PublishedRuns published = Published();

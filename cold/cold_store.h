@@ -159,8 +159,8 @@ class ColdStore final : public engine::ColdReader {
 
   // Whether `id` may be cold (the id filter: never a disk read). Same thread as Publish.
   bool MayHold(const TransferId& id) const;
-  // Brings the filter's block for `id` towards the cache, ahead of MayHold (batches).
-  void PrefetchFilter(const TransferId& id) const;
+  // Brings the filter's block for `id` towards the cache, ahead of MayHold or FindTransfer.
+  void PrefetchTransfer(const TransferId& id) const override;
   // Looks up each id in the runs (into `answers`), and for the referenced ones reads into
   // memory (the page cache and this process's mappings) what a lookup of a resolution of it
   // and of its reversals will touch, so a batch that asks them next does not wait for the

@@ -85,6 +85,9 @@ class ColdReader {
   // The transfer or recorded failure with this id, if its booking is before before_ns.
   virtual std::optional<ColdTransfer> FindTransfer(const TransferId& id,
                                                    uint64_t before_ns) const = 0;
+  // Brings towards the cache what FindTransfer of `id` reads first (a store's id filter): the
+  // apply loop calls it a few events ahead, as it prefetches its own index.
+  virtual void PrefetchTransfer(const TransferId& /*id*/) const {}
   virtual ColdResolution FindResolution(const TransferId& pending_id, uint64_t before_ns) const = 0;
   // The reversals of `id` booked before before_ns; their ids, oldest first, in ids_out (up to
   // its size).

@@ -235,7 +235,7 @@ void State::ApplyLane(std::span<const Transfer> events, uint64_t timestamp_ns, u
   const size_t count = mine_.size();
   const auto stage_index = [&](size_t k) {
     prepared_[mine_[k]] = routes[mine_[k]];
-    PrefetchIndexes(mine_[k]);
+    PrefetchIndexes(events, mine_[k]);
   };
   for (size_t k = 0; k < std::min(count, kIndexAhead); ++k) stage_index(k);
   for (size_t k = 0; k < std::min(count, kProbeAhead); ++k) PrefetchAccounts(mine_[k]);

@@ -139,10 +139,10 @@ class State {
   // hashes and shards of the ids) then the index prefetches.
   void Prepare(std::span<const Transfer> events, size_t index) {
     Route(events[index], prepared_[index]);
-    PrefetchIndexes(index);
+    PrefetchIndexes(events, index);
   }
   void Route(const Transfer& event, Prepared& route) const;
-  void PrefetchIndexes(size_t index) const;
+  void PrefetchIndexes(std::span<const Transfer> events, size_t index) const;
   void PrefetchAccounts(size_t index) const;
   void Resolve(std::span<const Transfer> events, size_t index);
 

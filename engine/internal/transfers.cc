@@ -103,9 +103,11 @@ void State::Route(const Transfer& event, Prepared& prepared) const {
   prepared.credit_home = static_cast<uint8_t>(HomeOf(event.credit_account_id));
 }
 
-void State::PrefetchIndexes(size_t index) const {
+void State::PrefetchIndexes(std::span<const Transfer> events, size_t index) const {
   const Prepared& prepared = prepared_[index];
   shards_[prepared.id_home]->transfer_index.Prefetch(prepared.id_hash);
+  // A new id is looked for in the cold store too: its filter is as large as the history.
+  if (cold_before_ns_ != 0) cold_->PrefetchTransfer(events[index].id);
   shards_[prepared.debit_home]->account_index.Prefetch(prepared.debit_hash);
   shards_[prepared.credit_home]->account_index.Prefetch(prepared.credit_hash);
 }
