@@ -64,6 +64,7 @@ void ChangeFeed::Restore(std::span<const std::span<const std::byte>> pieces) {
     const uint64_t records = piece.size() / sizeof(Change);
     const uint64_t skipped = std::min(skip, records);
     skip -= skipped;
+    if (records == skipped) continue;  // an empty piece's data may be null: no memcpy
     std::memcpy(ring_ + count_, piece.data() + skipped * sizeof(Change),
                 (records - skipped) * sizeof(Change));
     count_ += records - skipped;
