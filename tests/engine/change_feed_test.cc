@@ -302,6 +302,8 @@ TEST(ChangeFeedSnapshot, RestoreFromPiecesKeepsTheNewestInOrder) {
     for (auto [first, count] : {std::pair{0, 3}, {3, 2}, {5, 3}}) {
       sections.push_back({section.kind, section.record_size_bytes,
                           section.bytes.subspan(first * sizeof(Change), count * sizeof(Change))});
+      // An extent with no new changes: an empty piece, whose data may be null.
+      sections.push_back({section.kind, section.record_size_bytes, {}});
     }
   }
   for (uint64_t capacity : {2, 4, 5, 8, 100}) {
