@@ -86,9 +86,8 @@ void HashIndex::EraseAll(std::vector<uint64_t>& entries, std::vector<uint64_t>& 
   // buckets of a server's index): their buckets are fetched several at a time.
   constexpr size_t kFetchAhead = 16;
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (i + kFetchAhead < entries.size()) {
-      __builtin_prefetch(&entries_[(entries[i + kFetchAhead] >> 32) & mask_], 1);
-    }
+    if (i + kFetchAhead < entries.size())
+      Prefetch(static_cast<uint32_t>(entries[i + kFetchAhead] >> 32));
     Erase(static_cast<uint32_t>(entries[i] >> 32), static_cast<uint32_t>(entries[i]));
   }
 }
