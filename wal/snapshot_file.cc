@@ -10,8 +10,6 @@ namespace ledger::wal {
 
 namespace {
 
-constexpr uint64_t kWriteChunkBytes = uint64_t{4} << 20;
-
 absl::Status Corrupt(const std::string& path, const std::string& why) {
   return absl::DataLossError(absl::StrCat("snapshot ", path, ": ", why));
 }
@@ -27,7 +25,7 @@ absl::StatusOr<SnapshotHeader> WriteFramed(const Directory& directory, const std
                           storage.Open(temporary_path, {.create_new = true, .direct = true}));
   // Around the page cache, in whole blocks (BlockWriter); the header last, into the first
   // block, and the file then cut to header + body.
-  BlockWriter writer(*file, kWriteChunkBytes);
+  BlockWriter writer(*file, BlockWriter::kBesideTheLogBytes);
   LEDGER_RETURN_IF_ERROR(writer.Put(sizeof(SnapshotHeader), {}));  // the header's place: zeros
   base::Hasher128 body_hasher;
   const auto write_body = [&](std::span<const std::byte> bytes) {

@@ -10,7 +10,6 @@ namespace ledger::cold::internal {
 
 namespace {
 
-constexpr uint64_t kWriteBytes = uint64_t{1} << 20;
 constexpr uint64_t kWordsPerPiece = 8192;  // words copied out of the filter at a time
 
 Hash128 HeaderChecksumOf(const FilterFileHeader& header) {
@@ -37,7 +36,7 @@ absl::Status SaveIds(wal::Storage& storage, const std::string& directory, const 
   wal::TemporaryFile temporary(storage, temporary_path);  // gone if the disk fills half way
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<wal::File> file,
                           storage.Open(temporary_path, {.create_new = true, .direct = true}));
-  wal::BlockWriter writer(*file, kWriteBytes);
+  wal::BlockWriter writer(*file, wal::BlockWriter::kBesideTheLogBytes);
   LEDGER_RETURN_IF_ERROR(writer.Put(sizeof(FilterFileHeader), {}));  // the header last
   base::Hasher128 body_hasher;
   const auto append = [&](std::span<const std::byte> bytes) {

@@ -148,9 +148,6 @@ absl::Status CheckOrder(const RunFacts& facts) {
   return absl::OkStatus();
 }
 
-// The size of each write of a run (wal::BlockWriter).
-constexpr uint64_t kWriteBytes = uint64_t{1} << 20;
-
 uint64_t TimestampMin(const RunFacts& facts) {
   uint64_t min_ns = facts.begin_ns;
   for (const FailureRecord& failure : facts.failures) {
@@ -209,7 +206,7 @@ absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint6
   LEDGER_RETURN_IF_ERROR(file->Allocate(header.file_size_bytes));
   // Around the page cache (direct), in whole blocks: copying ~200 bytes a transfer into fresh
   // cache pages cost a sixth of the server's CPU.
-  wal::BlockWriter writer(*file, kWriteBytes);
+  wal::BlockWriter writer(*file, wal::BlockWriter::kBesideTheLogBytes);
   LEDGER_RETURN_IF_ERROR(writer.Put(0, std::as_bytes(std::span(&header, 1))));
   for (size_t s = 0; s + 1 < kRunSectionCount; ++s) {
     LEDGER_RETURN_IF_ERROR(writer.Put(header.sections[s].offset, contents[s]));

@@ -59,9 +59,6 @@ class PatternSource final : public SnapshotSource {
   std::vector<uint64_t> sizes_;
 };
 
-// Snapshots are written in whole aligned blocks around the page cache, their header last into
-// the first block, then cut to size: whatever the body's size (under a block, across the 4 MiB
-// write pieces), the file is exactly header + body and reads back byte for byte.
 TEST(Directory, EpochIsReplacedDurablyAndADamagedOrForeignOneIsRefused) {
   TemporaryDirectory temporary;
   const std::string path = temporary.Sub("data");
@@ -93,6 +90,9 @@ TEST(Directory, EpochIsReplacedDurablyAndADamagedOrForeignOneIsRefused) {
   EXPECT_TRUE(absl::IsDataLoss((*reopened)->ReadEpoch().status()));
 }
 
+// Snapshots are written in whole aligned blocks around the page cache, their header last into
+// the first block, then cut to size: whatever the body's size (under a block, at and across
+// the write pieces), the file is exactly header + body and reads back byte for byte.
 TEST(Snapshot, WrittenInAlignedBlocksReadsBackExactlyAtAnySize) {
   TemporaryDirectory temporary;
   const std::string path = temporary.Sub("data");
@@ -105,6 +105,7 @@ TEST(Snapshot, WrittenInAlignedBlocksReadsBackExactlyAtAnySize) {
                                           {10},
                                           {3968 - 16},
                                           {4096},
+                                          {BlockWriter::kBesideTheLogBytes - 128 - 16},
                                           {(uint64_t{4} << 20) - 128 - 16},
                                           {9'000'001, 77, 4096}}) {
     ++op;
