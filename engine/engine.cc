@@ -13,6 +13,9 @@ void Engine::ExportCold(uint64_t before_ns, ColdFacts& facts) {
 }
 void Engine::EvictBefore(uint64_t before_ns) { state_->EvictBefore(before_ns); }
 uint64_t Engine::cold_before_ns() const { return state_->cold_before_ns(); }
+uint64_t Engine::ExportBoundary(uint64_t transfer_count) const {
+  return state_->ExportBoundary(transfer_count);
+}
 uint64_t Engine::exported_before_ns() const { return state_->exported_before_ns(); }
 uint64_t Engine::hot_transfer_count() const { return state_->hot_transfer_count(); }
 uint64_t Engine::evictable_before_ns() const { return state_->evictable_before_ns(); }

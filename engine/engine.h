@@ -231,6 +231,10 @@ class Engine {
   // History beyond memory (engine/cold.h). Copies into `facts` the facts booked from the end
   // of the previous export up to before_ns (exclusive), at most last_timestamp_ns() + 1.
   void ExportCold(uint64_t before_ns, ColdFacts& facts);
+  // The boundary for ExportCold that exports the next transfer_count transfers not yet
+  // exported (last_timestamp_ns() + 1 when no more are left): runs of a bounded size where no
+  // batch says where to cut (a window restored from a snapshot).
+  uint64_t ExportBoundary(uint64_t transfer_count) const;
   // Forgets the facts booked before before_ns, which must all have been exported, and which
   // EngineOptions::cold must now hold. Results, queries and the state hash stay the same. No
   // snapshot image may borrow them (it borrows the window, whose slots eviction frees for reuse):

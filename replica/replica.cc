@@ -42,7 +42,10 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(const std::string& data_d
     recovery.after_snapshot = [&ids_loaded] { return ids_loaded.get(); };
     recovery.engine.cold = replica->cold_store_.get();
     replica->cooler_ = std::make_unique<internal::Cooler>(
-        *replica->cold_store_, internal::CoolerOptions{options.engine.hot_transfers, options.log});
+        *replica->cold_store_,
+        internal::CoolerOptions{.hot_transfers = options.engine.hot_transfers,
+                                .run_facts_max = options.cold_run_facts_max,
+                                .log = options.log});
     internal::Cooler* cooler = replica->cooler_.get();
     recovery.before_entry = [cooler](engine::Engine& engine, const wal::EntryHeader& header) {
       return cooler->BeforeReplayedEntry(engine, FactsOf(header));

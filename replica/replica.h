@@ -51,6 +51,9 @@ struct ReplicaOptions {
   // window live in the cold store, in the directory's "cold" folder (docs/cold-store.md);
   // engine.cold is the replica's to set.
   engine::EngineOptions engine;
+  // Facts in one run of the cold store at most (a batch's are never split): about 400 bytes a
+  // fact in memory while a run is written. Tests make it small.
+  uint64_t cold_run_facts_max = uint64_t{1} << 20;
   // false: pwrite + fdatasync instead of io_uring (ThreadSanitizer builds, refused io_uring).
   bool use_io_uring = true;
   // Where the directory lives: the real file system unless a test hands in a simulated disk.

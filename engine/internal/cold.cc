@@ -63,21 +63,8 @@ void State::ExportCold(uint64_t before_ns, ColdFacts& facts) {
   uint64_t end_of[kShardsMax] = {};
   uint64_t exported = 0;
   for (uint32_t shard = 0; shard < shard_count_; ++shard) {
-    // Each shard's transfers booked before before_ns: a binary search (timestamps rise).
-    const RingArray<Transfer>& transfers = shards_[shard]->transfers;
-    uint64_t low = export_transfer_[shard];
-    uint64_t count = transfers.end_position() - low;
-    while (count > 0) {
-      const uint64_t half = count / 2;
-      if (transfers.at(low + half).timestamp_ns < before_ns) {
-        low += half + 1;
-        count -= half + 1;
-      } else {
-        count = half;
-      }
-    }
-    end_of[shard] = low;
-    exported += low - export_transfer_[shard];
+    end_of[shard] = ExportEndIn(shard, before_ns);
+    exported += end_of[shard] - export_transfer_[shard];
   }
   // Exactly this many: a caller that reuses `facts` reuses its memory (reserving every
   // transfer not yet exported grew it past its capacity when the window was fuller: a fresh
@@ -108,6 +95,42 @@ void State::ExportCold(uint64_t before_ns, ColdFacts& facts) {
     facts.failures.push_back(failures_.at(export_failure_));
   }
   exported_before_ns_ = before_ns;
+}
+
+uint64_t State::ExportEndIn(uint32_t shard, uint64_t before_ns) const {
+  // A binary search: a shard's transfers are booked in rising time.
+  const RingArray<Transfer>& transfers = shards_[shard]->transfers;
+  uint64_t low = export_transfer_[shard];
+  uint64_t count = transfers.end_position() - low;
+  while (count > 0) {
+    const uint64_t half = count / 2;
+    if (transfers.at(low + half).timestamp_ns < before_ns) {
+      low += half + 1;
+      count -= half + 1;
+    } else {
+      count = half;
+    }
+  }
+  return low;
+}
+
+uint64_t State::ExportBoundary(uint64_t transfer_count) const {
+  const auto unexported_before = [&](uint64_t before_ns) {
+    uint64_t count = 0;
+    for (uint32_t shard = 0; shard < shard_count_; ++shard) {
+      count += ExportEndIn(shard, before_ns) - export_transfer_[shard];
+    }
+    return count;
+  };
+  // The largest time with at most transfer_count before it: low always qualifies, high never.
+  uint64_t low = exported_before_ns_;
+  uint64_t high = last_timestamp_ns_ + 1;
+  if (unexported_before(high) <= transfer_count) return high;
+  while (high - low > 1) {
+    const uint64_t middle = low + (high - low) / 2;
+    (unexported_before(middle) <= transfer_count ? low : high) = middle;
+  }
+  return low;
 }
 
 void State::ExportTransfer(uint32_t shard, uint64_t position, ColdFacts& facts) const {

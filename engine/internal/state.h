@@ -113,6 +113,7 @@ class State {
 
   // History beyond memory (cold.cc, engine/cold.h).
   void ExportCold(uint64_t before_ns, ColdFacts& facts);
+  uint64_t ExportBoundary(uint64_t transfer_count) const;
   void EvictBefore(uint64_t before_ns);
   uint64_t cold_before_ns() const { return cold_before_ns_; }
   uint64_t exported_before_ns() const { return exported_before_ns_; }
@@ -400,6 +401,9 @@ class State {
   // A reversal added to the sum and list of the transfer it reverses, whose record is on `home`.
   void AddReversal(uint32_t home, const TransferId& reversed_id, Ref reversal_ref, Amount amount);
   // History beyond memory (cold.cc): a record's facts copied out, or dropped from memory.
+  // The position in `shard`'s ring of its first transfer not yet exported booked at or after
+  // before_ns.
+  uint64_t ExportEndIn(uint32_t shard, uint64_t before_ns) const;
   void ExportTransfer(uint32_t shard, uint64_t position, ColdFacts& facts) const;
   void ExportBalance(Ref account_ref, uint64_t timestamp_ns, ColdFacts& facts) const;
   // A fact leaving memory: a shard's transfer at a position, or (shard kShardsMax) the oldest

@@ -12,9 +12,6 @@ namespace {
 // After a failed write, the next try waits this many batches (a full disk is not fixed by
 // retrying at once, and each failure is logged).
 constexpr uint64_t kRetryAfterBatches = 1000;
-// Facts per run at most: a run's copy and its sorted sections (~400 bytes a transfer while it
-// is written) stay near 400 MB, and the writer keeps pace in steps of a second or so.
-constexpr uint64_t kRunFactsMax = uint64_t{1} << 20;
 // Evicting costs the thread that applies about 90 ns a transfer: a run's million at once
 // stalled every batch in flight for 90 ms (240 ms the first time). After each batch the
 // cooler evicts this many more at most, twice a full batch, so it keeps ahead of the batches.
@@ -23,7 +20,7 @@ constexpr uint64_t kEvictStepTransfers = 16'384;
 
 Cooler::Cooler(cold::ColdStore& store, CoolerOptions options)
     : store_(store), options_(std::move(options)) {
-  LEDGER_REQUIRE(options_.hot_transfers > 0);
+  LEDGER_REQUIRE(options_.hot_transfers > 0 && options_.run_facts_max > 0);
   thread_ = std::thread([this] {
     base::NameThisThread("cold-writer");
     RunWriter();
@@ -84,14 +81,33 @@ void Cooler::AfterBatch(engine::Engine& engine, uint64_t op, uint64_t fact_count
 }
 
 void Cooler::Begin(const engine::Engine& engine, uint64_t op) {
+  MarkRestoredWindow(engine);
   marks_.push_back({op, engine.last_timestamp_ns() + 1, fact_total_});
 }
 
+void Cooler::MarkRestoredWindow(const engine::Engine& engine) {
+  if (!marks_.empty() || engine.ExportBoundary(0) > engine.last_timestamp_ns()) return;
+  for (uint64_t taken = options_.run_facts_max;; taken += options_.run_facts_max) {
+    const uint64_t end_ns = engine.ExportBoundary(taken);
+    // The last mark counts a whole run, whatever is left: the counts only bound the runs.
+    fact_total_ += options_.run_facts_max;
+    marks_.push_back({/*op=*/0, end_ns, fact_total_});  // durable: restored, not replayed
+    if (end_ns > engine.last_timestamp_ns()) return;
+  }
+}
+
 absl::Status Cooler::BeforeReplayedEntry(engine::Engine& engine, uint64_t fact_count) {
+  MarkRestoredWindow(engine);
   if (engine.HasRoomFor(0, fact_count)) return absl::OkStatus();
   marks_.clear();
-  StartWrite(engine, engine.last_timestamp_ns() + 1);
-  return Settle(engine, /*wait=*/true);
+  // Runs of run_facts_max, oldest first, until the entry fits: the whole window in one run was
+  // up to 16M facts in memory at once, and the replay waited for all of them to be written.
+  while (engine.exported_before_ns() <= engine.last_timestamp_ns()) {
+    StartWrite(engine, engine.ExportBoundary(options_.run_facts_max));
+    LEDGER_RETURN_IF_ERROR(Settle(engine, /*wait=*/true));
+    if (engine.HasRoomFor(0, fact_count)) break;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Cooler::AfterReplayedEntry(engine::Engine& engine, uint64_t op, uint64_t fact_count) {
@@ -154,7 +170,8 @@ std::optional<uint64_t> Cooler::TakeBoundary(uint64_t durable_op, uint64_t keep_
   for (size_t m = 0; m < marks_.size(); ++m) {
     const Mark& mark = marks_[m];
     if (mark.op > durable_op || fact_total_ - mark.fact_total < keep_facts) break;
-    if (taken != marks_.size() && mark.fact_total - exported_fact_total_ > kRunFactsMax) break;
+    if (taken != marks_.size() && mark.fact_total - exported_fact_total_ > options_.run_facts_max)
+      break;
     taken = m;
   }
   if (taken == marks_.size()) return std::nullopt;
@@ -203,7 +220,7 @@ absl::Status Cooler::Settle(engine::Engine& engine, bool wait) {
       evict_steps_ns_.push_back(facts_.transfers[i].timestamp_ns);  // before the i-th
     }
     evict_steps_ns_.push_back(evict_before_ns_);
-    facts_.Clear();  // keeps its capacity for the next run (at most kRunFactsMax transfers)
+    facts_.Clear();  // keeps its capacity for the next run (at most run_facts_max transfers)
   }
   Evict(engine, /*all=*/wait);
   return absl::OkStatus();

@@ -29,7 +29,11 @@
 namespace ledger::replica::internal {
 
 struct CoolerOptions {
-  uint64_t hot_transfers = 0;                 // the engine's window (EngineOptions::hot_transfers)
+  uint64_t hot_transfers = 0;  // the engine's window (EngineOptions::hot_transfers)
+  // Facts per run at most (ReplicaOptions::cold_run_facts_max): at 2^20 a run's copy and its
+  // sorted sections (~400 bytes a transfer while it is written) stay near 400 MB, and the
+  // writer keeps pace in steps of a second or so.
+  uint64_t run_facts_max = uint64_t{1} << 20;
   std::function<void(std::string_view)> log;  // write failures; may be empty
 };
 
@@ -49,8 +53,8 @@ class Cooler {
   void Begin(const engine::Engine& engine, uint64_t op);
 
   // During recovery (everything is durable): before an entry of `fact_count` facts, makes room
-  // for it by writing and evicting everything (a restored window may be nearly full); after
-  // it, as AfterBatch but writing and evicting at once.
+  // for it by writing and evicting runs of the oldest until it fits (a restored window may be
+  // nearly full); after it, as AfterBatch but writing and evicting at once.
   absl::Status BeforeReplayedEntry(engine::Engine& engine, uint64_t fact_count);
   absl::Status AfterReplayedEntry(engine::Engine& engine, uint64_t op, uint64_t fact_count);
 
@@ -76,6 +80,10 @@ class Cooler {
   // exports at most kRunFactsMax (or the oldest such mark, when one batch is more); drops the
   // marks up to it.
   std::optional<uint64_t> TakeBoundary(uint64_t durable_op, uint64_t keep_facts);
+  // When no mark is held: marks every run_facts_max of the transfers not yet exported (a window
+  // restored from a snapshot has no marks of its batches), so the first runs after a start are
+  // no larger than the others, where one run of the whole window held up to 16M facts.
+  void MarkRestoredWindow(const engine::Engine& engine);
   // MakeRoom's step: when the batch has no room, writes a run of everything through
   // durable_op and evicts everything written.
   absl::Status ExportAndEvictAll(engine::Engine& engine, uint64_t fact_count, uint64_t durable_op,

@@ -129,6 +129,28 @@ TEST_F(ColdWindow, AnImageBorrowsOnlyWhatItTakes) {
   }
 }
 
+// ExportBoundary cuts the transfers not yet exported into runs of exactly the size asked (the
+// rest at the end), wherever batches begin and end, and says when none are left.
+TEST_F(ColdWindow, ExportBoundariesCutRunsOfTheSizeAsked) {
+  for (int i = 0; i < 5; ++i) ApplyAndCool(/*cool=*/false);
+  uint64_t exported = 0;
+  for (const uint64_t size :
+       {uint64_t{0}, uint64_t{1}, uint64_t{37}, uint64_t{100}, uint64_t{250}}) {
+    ColdFacts facts;
+    engine_->ExportCold(engine_->ExportBoundary(size), facts);
+    ASSERT_EQ(facts.transfers.size(), size);
+    if (size > 0) {
+      EXPECT_EQ(facts.transfers.front().id, TransferId::From(exported + 1));
+    }
+    exported += size;
+  }
+  ColdFacts rest;
+  EXPECT_EQ(engine_->ExportBoundary(1000), engine_->last_timestamp_ns() + 1);
+  engine_->ExportCold(engine_->ExportBoundary(1000), rest);
+  EXPECT_EQ(rest.transfers.size(), 5 * kBatch - exported);
+  EXPECT_EQ(engine_->ExportBoundary(1), engine_->last_timestamp_ns() + 1);
+}
+
 TEST_F(ColdWindow, EvictingPastWhatWasExportedIsRefused) {
   for (int i = 0; i < 4; ++i) ApplyAndCool();
   ApplyAndCool(/*cool=*/false);

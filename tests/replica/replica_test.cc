@@ -485,6 +485,49 @@ TEST(Replica, HotWindowAnswersAsAllInMemoryAcrossSnapshotsAndRestarts) {
   }
 }
 
+// The window a snapshot restores has no marks of its batches: after a restart the cooler still
+// writes it in runs of cold_run_facts_max at most. It wrote it as one run, which in a server
+// was the whole window (up to 16M facts held in memory at once, written while batches waited).
+TEST(Replica, RunsAfterARestartAreNoLargerThanTheOthers) {
+  constexpr uint64_t kRunFactsMax = 20;
+  TemporaryDirectory temporary;
+  const std::string path = temporary.Sub("data");
+  ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
+  ReplicaOptions options;
+  options.engine.hot_transfers = kHotTransfers;  // the cooler starts at half of it
+  options.cold_run_facts_max = kRunFactsMax;
+  engine::Engine reference;
+  uint64_t op = 2;
+  {
+    std::unique_ptr<Replica> opened = OpenLedger(path, /*use_io_uring=*/false, options);
+    ASSERT_NE(opened, nullptr);
+    ASSERT_NO_FATAL_FAILURE(CreateLedgerAndAccounts(*opened, reference));
+    while (opened->engine().hot_transfer_count() < kHotTransfers / 2 - 10) {
+      const std::vector<Transfer> batch = testing::TestTransfers(5, ++op);
+      ASSERT_NO_FATAL_FAILURE(SubmitToBoth(*opened, reference, batch, op));
+    }
+    ASSERT_EQ(opened->cold_store()->run_count(), 0u);  // all of it in the snapshot's window
+    ASSERT_TRUE(opened->WaitDurable(op).ok());
+    ASSERT_TRUE(opened->SnapshotNow().ok());
+  }
+  std::unique_ptr<Replica> opened = OpenLedger(path, /*use_io_uring=*/false, options);
+  ASSERT_NE(opened, nullptr);
+  const cold::ColdStore& store = *opened->cold_store();
+  uint64_t runs = 0;
+  uint64_t cold_transfers = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::vector<Transfer> batch = testing::TestTransfers(5, ++op);
+    ASSERT_NO_FATAL_FAILURE(SubmitToBoth(*opened, reference, batch, op));
+    if (store.run_count() == runs) continue;
+    EXPECT_LE(store.transfer_count() - cold_transfers, kRunFactsMax * (store.run_count() - runs))
+        << "op " << op;
+    runs = store.run_count();
+    cold_transfers = store.transfer_count();
+  }
+  EXPECT_GE(runs, 5u);
+  EXPECT_EQ(opened->engine().ComputeStateHash(), reference.ComputeStateHash());
+}
+
 // Byte for byte (memcmp must not see an empty vector's null data).
 template <typename Record>
 bool SameRecords(std::span<const Record> a, std::span<const Record> b) {
