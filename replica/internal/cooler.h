@@ -77,7 +77,7 @@ class Cooler {
   };
 
   // The newest mark at or below durable_op that leaves at least keep_facts after it and
-  // exports at most kRunFactsMax (or the oldest such mark, when one batch is more); drops the
+  // exports at most run_facts_max (or the oldest such mark, when one batch is more); drops the
   // marks up to it.
   std::optional<uint64_t> TakeBoundary(uint64_t durable_op, uint64_t keep_facts);
   // When no mark is held: marks every run_facts_max of the transfers not yet exported (a window
