@@ -46,7 +46,12 @@ inline constexpr uint32_t kSnapshotSectionCount = 10;
 // with the failed event, which such a snapshot lacks.
 // 2: no kExpiries section: refused, since when a reservation expired (the state hash's chain of
 // expiries) is not in it, nor what left memory for a cold store.
-inline constexpr uint32_t kSnapshotFormatVersion = 3;
+// 3: every retained change in kChanges (168 bytes each: 168 MB for a feed of 1M): read.
+// 4: kChanges holds only the retained changes older than the window (none unless the feed is
+// longer than the window), and the meta how many the feed retained; Restore derives the rest
+// from the window's transfers and expiries, walking the balances back from the accounts'.
+inline constexpr uint32_t kSnapshotFormatVersion = 4;
+inline constexpr uint32_t kSnapshotFormatVersionWholeFeed = 3;
 
 struct SnapshotMeta {
   uint64_t last_timestamp_ns;
@@ -56,7 +61,8 @@ struct SnapshotMeta {
   uint32_t reserved0;
   // Facts booked before it are in the cold store, not in the sections (0: none; engine/cold.h).
   uint64_t cold_before_ns;
-  uint64_t reserved[3];
+  uint64_t retained_change_count;  // the feed's, at capture (format 3: zero, reserved)
+  uint64_t reserved[2];
 };
 
 // What left memory for the cold store (engine/cold.h), as the state hash needs it: the chains
@@ -113,14 +119,14 @@ static_assert(sizeof(SnapshotMeta) == 64 && offsetof(SnapshotMeta, change_sequen
               offsetof(ReservationRecord, status) == 64 && sizeof(BalanceHistoryRecord) == 88);
 
 // What a capture leaves out because an earlier snapshot's extents hold it (replica/). The
-// image's transfers and changes sections then hold only the rest; Restore takes those
-// sections in pieces, in order, and the pieces together must be the whole window again.
+// image's transfers section then holds only the rest; Restore takes that section in pieces,
+// in order, and the pieces together must be the whole window again.
 struct CaptureOptions {
-  uint64_t transfers_after_ns = 0;     // only transfers booked after it (0: all in memory)
-  uint64_t changes_from_sequence = 0;  // only retained changes from this sequence on
+  uint64_t transfers_after_ns = 0;  // only transfers booked after it (0: all in memory)
 };
 
-// A section, or with kTransfers and kChanges one piece of it (Restore concatenates them).
+// A section, or with kTransfers and kChanges one piece of it (Restore concatenates them; an
+// extent written with format 3 may hold changes).
 struct SnapshotSection {
   SnapshotSectionKind kind;
   uint32_t record_size_bytes;
@@ -162,13 +168,13 @@ class EngineSnapshot {
                       absl::FunctionRef<bool(SnapshotSectionKind)> include) const;
   uint64_t last_timestamp_ns() const { return meta_.last_timestamp_ns; }
   uint64_t change_sequence_next() const { return meta_.change_sequence_next; }
-  // Records in this image's transfers and changes sections, and in the whole window at capture
-  // (equal unless CaptureOptions left some out).
+  // Records in this image's transfers section, and in the whole window at capture (equal
+  // unless CaptureOptions left some out).
   uint64_t transfer_count() const { return transfer_count_; }
-  uint64_t change_count() const { return change_count_; }
   uint64_t window_transfer_count() const { return window_transfer_count_; }
-  uint64_t window_change_count() const { return window_change_count_; }
-  uint64_t change_feed_capacity() const { return change_feed_capacity_; }  // retained at most
+  // Changes in the changes section: the retained ones older than the window, the rest being
+  // derived at restore (format 4).
+  uint64_t change_count() const { return change_count_; }
 
  private:
   friend class internal::State;
@@ -191,8 +197,6 @@ class EngineSnapshot {
   std::vector<ShardTransfers> shard_transfers_;  // empty when the section borrows one piece
   uint64_t transfer_count_ = 0;
   uint64_t window_transfer_count_ = 0;
-  uint64_t window_change_count_ = 0;
-  uint64_t change_feed_capacity_ = 0;
   mutable std::vector<Transfer> merged_transfers_;  // sections() with several shards
   std::vector<ReservationRecord> reservations_;
   std::vector<BalanceHistoryRecord> balance_history_;

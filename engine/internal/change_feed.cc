@@ -53,23 +53,11 @@ size_t ChangeFeed::Get(uint64_t from_sequence, uint64_t next_sequence,
   return count;
 }
 
-void ChangeFeed::Restore(std::span<const std::span<const std::byte>> pieces) {
+std::span<Change> ChangeFeed::RestoreNewest(uint64_t count) {
   LEDGER_ASSERT(count_ == 0 && staged_.empty());
-  uint64_t total = 0;
-  for (const std::span<const std::byte> piece : pieces) total += piece.size() / sizeof(Change);
-  const uint64_t keep = std::min<uint64_t>(total, capacity_);
-  if (keep == 0) return;
-  uint64_t skip = total - keep;  // the oldest, beyond the capacity
-  for (const std::span<const std::byte> piece : pieces) {
-    const uint64_t records = piece.size() / sizeof(Change);
-    const uint64_t skipped = std::min(skip, records);
-    skip -= skipped;
-    if (records == skipped) continue;  // an empty piece's data may be null: no memcpy
-    std::memcpy(ring_ + count_, piece.data() + skipped * sizeof(Change),
-                (records - skipped) * sizeof(Change));
-    count_ += records - skipped;
-  }
+  count_ = std::min(count, capacity_);
   head_ = count_ == capacity_ ? 0 : count_;
+  return {ring_, count_};
 }
 
 }  // namespace ledger::engine::internal

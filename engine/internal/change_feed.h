@@ -55,9 +55,9 @@ class ChangeFeed {
   size_t Get(uint64_t from_sequence, uint64_t next_sequence, std::span<Change> out) const;
   // The newest retained change's sequence + 1 (0 when none): equals the counter when enabled.
   uint64_t next_retained_sequence() const;
-  // On a fresh feed: retains the newest changes that fit, of those whose records `pieces` hold
-  // in order, oldest first (a snapshot's bytes: whole records, maybe unaligned).
-  void Restore(std::span<const std::span<const std::byte>> pieces);
+  // On a fresh feed: the slots of the newest of `count` changes that fit, oldest first, for
+  // the restore to fill; the feed retains them from then on.
+  std::span<Change> RestoreNewest(uint64_t count);
 
  private:
   void Flush();

@@ -160,6 +160,7 @@ void State::CaptureSnapshot(EngineSnapshot& image, const CaptureOptions& options
                  kSnapshotFormatVersion,
                  0,
                  cold_before_ns_,
+                 changes_.retained_count(),
                  {}};
   image.cold_digest_ = cold_digest_;
   image.ledgers_ = ledgers_;
@@ -169,16 +170,16 @@ void State::CaptureSnapshot(EngineSnapshot& image, const CaptureOptions& options
   for (uint64_t i = expiries_->begin_position(); i < expiries_->end_position(); ++i) {
     image.expiries_.push_back({expiries_->at(i).id, expiries_->at(i).timestamp_ns, 0});
   }
-  // The ring is overwritten as the engine goes on: copied, oldest first.
-  const uint64_t changes_from = std::max(options.changes_from_sequence, change_sequence_oldest());
-  image.window_change_count_ = changes_.retained_count();
-  image.change_feed_capacity_ = changes_.capacity();
-  image.change_count_ = change_sequence_next() - std::min(changes_from, change_sequence_next());
+  // Every transfer and expiry in the window is one of the newest changes: restore derives
+  // those (RestoreChanges). Only the retained changes older than the window are copied (the
+  // ring is overwritten as the engine goes on), oldest first; none unless the feed is longer
+  // than the window. Copying the whole feed took 168 MB for 1M changes at every snapshot.
+  const uint64_t retained = changes_.retained_count();
+  image.change_count_ = retained - std::min(retained, hot_transfer_count() + expiries_->size());
   // A reused image's buffer only grows: no zero-fill, no fresh pages (those were two thirds of
   // a busy server's page faults, on the engine's thread).
   if (image.changes_.size() < image.change_count_) image.changes_.resize(image.change_count_);
-  GetChanges(change_sequence_next() - image.change_count_,
-             std::span(image.changes_).first(image.change_count_));
+  GetChanges(change_sequence_oldest(), std::span(image.changes_).first(image.change_count_));
   image.window_transfer_count_ = hot_transfer_count();
   const std::span<const std::byte> transfer_bytes =
       CaptureTransfers(image, options.transfers_after_ns);
@@ -411,9 +412,11 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
   }
   Records<SnapshotMeta> meta(section(SnapshotSectionKind::kMeta));
   if (meta.size() != 1) return Corrupt("meta", 0, "missing or malformed");
-  if (meta[0].format_version != kSnapshotFormatVersion) {
+  if (meta[0].format_version != kSnapshotFormatVersion &&
+      meta[0].format_version != kSnapshotFormatVersionWholeFeed) {
     return absl::DataLossError(absl::StrCat("snapshot: format version ", meta[0].format_version,
-                                            ", this engine reads ", kSnapshotFormatVersion));
+                                            ", this engine reads ", kSnapshotFormatVersionWholeFeed,
+                                            " and ", kSnapshotFormatVersion));
   }
   if (meta[0].reserved0 != 0 || !IsZero(meta[0].reserved, sizeof(meta[0].reserved)) ||
       meta[0].cold_before_ns > meta[0].last_timestamp_ns + 1) {
@@ -447,8 +450,8 @@ absl::Status State::Restore(std::span<const SnapshotSection> sections) {
   LEDGER_RETURN_IF_ERROR(CheckRestoredAccounts(restoring));
   LEDGER_RETURN_IF_ERROR(
       RestoreBalanceHistory(section(SnapshotSectionKind::kBalanceHistory), restoring));
-  LEDGER_RETURN_IF_ERROR(RestoreChanges(section_pieces(SnapshotSectionKind::kChanges),
-                                        meta[0].change_sequence_next, restoring));
+  LEDGER_RETURN_IF_ERROR(
+      RestoreChanges(section_pieces(SnapshotSectionKind::kChanges), meta[0], restoring));
   return absl::OkStatus();
 }
 
@@ -961,71 +964,121 @@ absl::Status State::RestoreBalanceHistory(std::span<const std::byte> bytes,
 // Restore: the change feed
 
 absl::Status State::RestoreChanges(std::span<const std::span<const std::byte>> pieces,
-                                   uint64_t next_sequence, const Restoring& restoring) {
+                                   const SnapshotMeta& meta, const Restoring& restoring) {
   const std::vector<Ref>& refs = restoring.transfer_refs;  // booking order
+  const uint64_t next_sequence = meta.change_sequence_next;
   if (next_sequence != transfer_count() + expired_count_) {
     return Corrupt("meta", 0, "change sequence differs from the transfers and expiries");
   }
-  // Read where the snapshot holds them and checked from the newest back (the order the
-  // balances undo in), never copied whole: a window of 1M changes is 168 MB.
-  const Records<Change> changes(pieces);
-  if (changes.size() > next_sequence) {
-    return Corrupt("changes", changes.size(), "more than the sequence counter");
+  // The held changes, the oldest retained ones, are read where the snapshot holds them, from
+  // the newest back (the order the balances undo in). Format 3 holds every retained change.
+  const Records<Change> held(pieces);
+  const uint64_t retained = meta.format_version == kSnapshotFormatVersionWholeFeed
+                                ? held.size()
+                                : meta.retained_change_count;
+  if (held.size() > retained || retained > next_sequence) {
+    return Corrupt("changes", held.size(), "more than the feed retained or the sequence counter");
   }
-  const uint64_t oldest = next_sequence - changes.size();
-  // Every transfer booked since the window's oldest change is in it, in booking order: from
-  // the newest back, the window's hot transfers are the booked ones from the newest back.
-  uint64_t window_begin = refs.size();
-  if (changes.size() > 0) {
+  const uint64_t oldest = next_sequence - retained;
+  // Every transfer booked since the oldest held change is in the feed, in booking order: from
+  // the newest back, the changes name the window's transfers from the newest back.
+  uint64_t window_begin = 0;
+  if (held.size() > 0) {
     window_begin = static_cast<uint64_t>(
-        std::lower_bound(refs.begin(), refs.end(), changes[0].timestamp_ns,
+        std::lower_bound(refs.begin(), refs.end(), held[0].timestamp_ns,
                          [&](Ref ref, uint64_t t) { return transfer(ref).timestamp_ns < t; }) -
         refs.begin());
   }
-  uint64_t index = refs.size();
+  WindowCursor window{refs.size(), expiries_->end_position()};
+  const std::span<Change> kept = changes_.RestoreNewest(retained);
+  const uint64_t first_kept = retained - kept.size();
   RefMap<Balances> running;  // by account ref: its balances after change i
   Change later{};            // change i + 1
-  for (size_t i = changes.size(); i-- > 0;) {
-    const Change change = changes[i];
-    if (change.sequence != oldest + i || static_cast<uint8_t>(change.kind) >= kChangeKindCount ||
-        !IsZero(change.reserved, sizeof(change.reserved))) {
-      return Corrupt("change", i, "invalid sequence, kind or reserved bytes");
-    }
+  for (uint64_t i = retained; i-- > 0;) {
+    const bool derived = i >= held.size();
+    Change change{};
     Transfer named;
-    if (change.kind == ChangeKind::kExpired) {
-      const std::optional<Transfer> reservation = FindAnyTransfer(change.transfer_id);
-      if (!reservation || (reservation->flags & kPending) == 0 ||
-          GetHeldStatus(*reservation).status != PendingStatus::kExpired ||
-          GetHeldStatus(*reservation).expires_at_ns > change.timestamp_ns ||
-          change.timestamp_ns > last_timestamp_ns_) {
-        return Corrupt("change", i, "names no reservation that expired then");
+    if (derived) {
+      if (!NextWindowChange(refs, window_begin, window, change, named)) {
+        return Corrupt("change", i, "the window holds fewer changes than the feed retained");
       }
-      named = *reservation;
-    } else if (change.timestamp_ns < cold_before_ns_) {
-      // Booked before the window: the cold store has it.
-      const std::optional<Transfer> cold = FindColdTransfer(change.transfer_id);
-      if (!cold || cold->timestamp_ns != change.timestamp_ns ||
-          ChangeKindOf(*cold) != change.kind) {
-        return Corrupt("change", i, "differs from the cold transfer it names");
-      }
-      named = *cold;
-    } else if (index == window_begin || transfer(refs[index - 1]).id != change.transfer_id ||
-               transfer(refs[index - 1]).timestamp_ns != change.timestamp_ns ||
-               ChangeKindOf(transfer(refs[index - 1])) != change.kind) {
-      return Corrupt("change", i, "differs from the transfer booked next");
+      change.sequence = oldest + i;
     } else {
-      named = transfer(refs[--index]);
+      change = held[i];
+      LEDGER_RETURN_IF_ERROR(
+          NameHeldChange(change, i, oldest, refs, window_begin, window.transfer, named));
+      if (i + 1 < retained && !IsInLogOrder(change, later)) {
+        return Corrupt("change", i + 1, "out of log order");
+      }
     }
-    if (i + 1 < changes.size() && !IsInLogOrder(change, later)) {
-      return Corrupt("change", i + 1, "out of log order");
-    }
-    LEDGER_RETURN_IF_ERROR(UndoChangeBalances(change, named, i, running));
+    LEDGER_RETURN_IF_ERROR(UndoChange(change, derived, named, i, running));
+    if (i >= first_kept) kept[i - first_kept] = change;
     later = change;
   }
-  if (index != window_begin) {
+  if (held.size() > 0 && window.transfer != window_begin) {
     return Corrupt("transfer", window_begin, "booked within the change window but not in it");
   }
-  changes_.Restore(pieces);
+  return absl::OkStatus();
+}
+
+// The window's newest transfer or expiry not yet taken (the later in the log of the two:
+// timestamps rise along the log, and an expiry's batch books its transfers after it), as its
+// change without the sequence and balances, and the transfer it names; false if none is left.
+bool State::NextWindowChange(const std::vector<Ref>& refs, uint64_t window_begin,
+                             WindowCursor& window, Change& change, Transfer& named) const {
+  const bool transfer_left = window.transfer > window_begin;
+  const bool expiry_left = window.expiry > expiries_->begin_position();
+  if (!transfer_left && !expiry_left) return false;
+  if (expiry_left && (!transfer_left || expiries_->at(window.expiry - 1).timestamp_ns >
+                                            transfer(refs[window.transfer - 1]).timestamp_ns)) {
+    const ExpiredRecord& expiry = expiries_->at(--window.expiry);
+    const std::optional<Transfer> reservation = FindAnyTransfer(expiry.id);
+    if (!reservation) return false;  // RestoreExpiries found it: unreachable
+    named = *reservation;
+    change.timestamp_ns = expiry.timestamp_ns;
+    change.transfer_id = expiry.id;
+    change.kind = ChangeKind::kExpired;
+    return true;
+  }
+  named = transfer(refs[--window.transfer]);
+  change.timestamp_ns = named.timestamp_ns;
+  change.transfer_id = named.id;
+  change.kind = ChangeKindOf(named);
+  return true;
+}
+
+// A change the snapshot holds must name what was booked: an expired reservation, a cold
+// transfer, or the next transfer of the window from the newest back (`index` moves past it).
+absl::Status State::NameHeldChange(const Change& change, uint64_t i, uint64_t oldest,
+                                   const std::vector<Ref>& refs, uint64_t window_begin,
+                                   uint64_t& index, Transfer& named) const {
+  if (change.sequence != oldest + i || static_cast<uint8_t>(change.kind) >= kChangeKindCount ||
+      !IsZero(change.reserved, sizeof(change.reserved))) {
+    return Corrupt("change", i, "invalid sequence, kind or reserved bytes");
+  }
+  if (change.kind == ChangeKind::kExpired) {
+    const std::optional<Transfer> reservation = FindAnyTransfer(change.transfer_id);
+    if (!reservation || (reservation->flags & kPending) == 0 ||
+        GetHeldStatus(*reservation).status != PendingStatus::kExpired ||
+        GetHeldStatus(*reservation).expires_at_ns > change.timestamp_ns ||
+        change.timestamp_ns > last_timestamp_ns_) {
+      return Corrupt("change", i, "names no reservation that expired then");
+    }
+    named = *reservation;
+  } else if (change.timestamp_ns < cold_before_ns_) {
+    // Booked before the window: the cold store has it.
+    const std::optional<Transfer> cold = FindColdTransfer(change.transfer_id);
+    if (!cold || cold->timestamp_ns != change.timestamp_ns || ChangeKindOf(*cold) != change.kind) {
+      return Corrupt("change", i, "differs from the cold transfer it names");
+    }
+    named = *cold;
+  } else if (index <= window_begin || transfer(refs[index - 1]).id != change.transfer_id ||
+             transfer(refs[index - 1]).timestamp_ns != change.timestamp_ns ||
+             ChangeKindOf(transfer(refs[index - 1])) != change.kind) {
+    return Corrupt("change", i, "differs from the transfer booked next");
+  } else {
+    named = transfer(refs[--index]);
+  }
   return absl::OkStatus();
 }
 
@@ -1043,11 +1096,11 @@ bool State::IsInLogOrder(const Change& previous, const Change& change) const {
          std::pair(GetHeldStatus(later).expires_at_ns, later.timestamp_ns);
 }
 
-// Change i (of `transfer`) must report the balances its two accounts have at that point: their
+// Change i (of `transfer`) reports the balances its two accounts have at that point: their
 // balances now (first seen) less the effects of the later changes, undone in `running` already.
-// Then undoes it there.
-absl::Status State::UndoChangeBalances(const Change& change, const Transfer& transfer, size_t i,
-                                       RefMap<Balances>& running) const {
+// A derived change takes them; a held one must report them. Then undoes it there.
+absl::Status State::UndoChange(Change& change, bool derived, const Transfer& transfer, size_t i,
+                               RefMap<Balances>& running) const {
   const Ref debit_ref = FindAccount(transfer.debit_account_id);
   const Ref credit_ref = FindAccount(transfer.credit_account_id);
   for (Ref ref : {debit_ref, credit_ref}) {
@@ -1055,7 +1108,10 @@ absl::Status State::UndoChangeBalances(const Change& change, const Transfer& tra
   }
   Balances& d = running.at(debit_ref);  // no insertion from here on: references hold
   Balances& c = running.at(credit_ref);
-  if (d != change.debit_balance || c != change.credit_balance) {
+  if (derived) {
+    change.debit_balance = d;
+    change.credit_balance = c;
+  } else if (d != change.debit_balance || c != change.credit_balance) {
     return Corrupt("change", i, "balances differ from the state");
   }
   Amount posted;    // moved into the posted balances

@@ -512,10 +512,19 @@ class State {
   absl::Status RestoreBalanceHistory(std::span<const std::byte> bytes, const Restoring& restoring);
   // Last: checks the window against the restored transfers, reservations and balances.
   absl::Status RestoreChanges(std::span<const std::span<const std::byte>> pieces,
-                              uint64_t next_sequence, const Restoring& restoring);
+                              const SnapshotMeta& meta, const Restoring& restoring);
+  struct WindowCursor {  // what RestoreChanges has not yet taken of the window, from the end
+    uint64_t transfer;   // index in Restoring::transfer_refs
+    uint64_t expiry;     // position in expiries_
+  };
+  bool NextWindowChange(const std::vector<Ref>& refs, uint64_t window_begin, WindowCursor& window,
+                        Change& change, Transfer& named) const;
+  absl::Status NameHeldChange(const Change& change, uint64_t i, uint64_t oldest,
+                              const std::vector<Ref>& refs, uint64_t window_begin, uint64_t& index,
+                              Transfer& named) const;
   bool IsInLogOrder(const Change& previous, const Change& change) const;
-  absl::Status UndoChangeBalances(const Change& change, const Transfer& transfer, size_t i,
-                                  RefMap<Balances>& running) const;
+  absl::Status UndoChange(Change& change, bool derived, const Transfer& transfer, size_t i,
+                          RefMap<Balances>& running) const;
 
   // state_hash.cc: an account's part of the hashes, and the chains over the facts (each
   // digest the hash of the previous one and the fact), which eviction carries on over what

@@ -17,34 +17,30 @@ using engine::SnapshotSectionKind;
 
 bool Is(uint32_t kind, SnapshotSectionKind wanted) { return kind == static_cast<uint32_t>(wanted); }
 
-// An image's sections as wal/ writes them: the extent's (the transfers, and the changes when
-// they go there), or the snapshot file's (the others, then the extents it names).
+// An image's sections as wal/ writes them: the extent's (the transfers), or the snapshot
+// file's (the others, then the extents it names).
 class ImageSource final : public wal::SnapshotSource {
  public:
-  ImageSource(const engine::EngineSnapshot& image, bool extent, bool changes_in_extent,
-              std::span<const ExtentRef> refs)
-      : image_(image), extent_(extent), changes_in_extent_(changes_in_extent), refs_(refs) {}
+  ImageSource(const engine::EngineSnapshot& image, bool extent, std::span<const ExtentRef> refs)
+      : image_(image), extent_(extent), refs_(refs) {}
   uint64_t last_timestamp_ns() const override { return image_.last_timestamp_ns(); }
   absl::Status Stream(StartSection start, WriteBytes write) const override {
     LEDGER_RETURN_IF_ERROR(image_.Stream(
         [&](SnapshotSectionKind kind, uint32_t record_size_bytes, uint64_t size_bytes) {
           return start(static_cast<uint32_t>(kind), record_size_bytes, size_bytes);
         },
-        write, [&](SnapshotSectionKind kind) { return InExtent(kind) == extent_; }));
+        write,
+        [&](SnapshotSectionKind kind) {
+          return (kind == SnapshotSectionKind::kTransfers) == extent_;
+        }));
     if (extent_) return absl::OkStatus();
     LEDGER_RETURN_IF_ERROR(start(kExtentRefsSection, sizeof(ExtentRef), refs_.size_bytes()));
     return write(std::as_bytes(refs_));
   }
 
  private:
-  bool InExtent(SnapshotSectionKind kind) const {
-    return kind == SnapshotSectionKind::kTransfers ||
-           (kind == SnapshotSectionKind::kChanges && changes_in_extent_);
-  }
-
   const engine::EngineSnapshot& image_;
   bool extent_;
-  bool changes_in_extent_;
   std::span<const ExtentRef> refs_;
 };
 
@@ -113,8 +109,7 @@ absl::Status TakeNewest(const wal::LoadedSnapshot& extent, const std::string& pa
 
 engine::CaptureOptions SnapshotWriter::NextCapture() const {
   if (chain_.extents.empty() || chain_.extents.size() >= extents_max_) return {};
-  // Changes from the extents' end on; all retained ones when the extents hold none.
-  return {chain_.through_timestamp_ns, chain_.changes_in_extents ? chain_.change_sequence_next : 0};
+  return {chain_.through_timestamp_ns};
 }
 
 absl::Status SnapshotWriter::Write(const engine::EngineSnapshot& image, uint64_t op,
@@ -122,49 +117,33 @@ absl::Status SnapshotWriter::Write(const engine::EngineSnapshot& image, uint64_t
   // The rest of the window: of each older extent, newest first, as many of the records it
   // held for the previous snapshot as are still in the window (which only moves forward).
   uint64_t transfers_needed = image.window_transfer_count() - image.transfer_count();
-  uint64_t changes_needed = image.window_change_count() - image.change_count();
   std::vector<ExtentRef> refs;
-  for (auto older = chain_.extents.rbegin();
-       older != chain_.extents.rend() && (transfers_needed > 0 || changes_needed > 0); ++older) {
+  for (auto older = chain_.extents.rbegin(); older != chain_.extents.rend() && transfers_needed > 0;
+       ++older) {
     ExtentRef ref = *older;
     ref.transfer_count = std::min(transfers_needed, older->transfer_count);
-    ref.change_count = std::min(changes_needed, older->change_count);
+    ref.change_count = 0;  // the change feed is derived at restore (an extent of format 3's)
     transfers_needed -= ref.transfer_count;
-    changes_needed -= ref.change_count;
     refs.push_back(ref);
   }
-  if (transfers_needed > 0 || changes_needed > 0) {
+  if (transfers_needed > 0) {
     chain_ = {};  // the next snapshot writes its whole window
-    return absl::InternalError(absl::StrCat("snapshot at op ", op, ": its extents lack ",
-                                            transfers_needed, " transfers and ", changes_needed,
-                                            " changes of the window; the next one writes it all"));
+    return absl::InternalError(
+        absl::StrCat("snapshot at op ", op, ": its extents lack ", transfers_needed,
+                     " transfers of the window; the next one writes it all"));
   }
   std::reverse(refs.begin(), refs.end());
-  // When the changes since the previous snapshot fill the whole feed (snapshots further apart
-  // than the feed is long), no later snapshot shares any of them: they go into the snapshot
-  // file, so the extents carry no changes only a pruned snapshot needed (recovery reads every
-  // extent it names whole), and the next capture takes the whole feed again.
-  const uint64_t new_changes = image.change_sequence_next() -
-                               std::min(chain_.change_sequence_next, image.change_sequence_next());
-  // Nothing new in the feed (a snapshot again at the same op: a stop right after a start from
-  // it): the changes stay where the snapshot before put them. Else a feed kept in the snapshot
-  // file would go into an extent at that op, replacing the one both snapshots name.
-  const bool changes_in_extent =
-      new_changes == 0 ? chain_.changes_in_extents : new_changes < image.change_feed_capacity();
-  const uint64_t extent_changes = changes_in_extent ? image.change_count() : 0;
   // An extent only when there is something new (a snapshot again at the same op has nothing).
-  if (image.transfer_count() > 0 || extent_changes > 0) {
+  if (image.transfer_count() > 0) {
     LEDGER_ASSIGN_OR_RETURN(
         const wal::SnapshotHeader extent,
-        wal::WriteExtent(directory_, op, chain_hash,
-                         ImageSource(image, /*extent=*/true, changes_in_extent, {})));
-    refs.push_back({op, image.transfer_count(), extent_changes, 0, extent.body_checksum});
+        wal::WriteExtent(directory_, op, chain_hash, ImageSource(image, /*extent=*/true, {})));
+    refs.push_back({op, image.transfer_count(), 0, 0, extent.body_checksum});
   }
-  LEDGER_RETURN_IF_ERROR(wal::WriteSnapshot(
-      directory_, op, chain_hash, ImageSource(image, /*extent=*/false, changes_in_extent, refs)));
+  LEDGER_RETURN_IF_ERROR(
+      wal::WriteSnapshot(directory_, op, chain_hash, ImageSource(image, /*extent=*/false, refs)));
   extents_named_[op] = OpsOf(refs);
-  chain_ = {std::move(refs), image.last_timestamp_ns(), image.change_sequence_next(),
-            changes_in_extent};
+  chain_ = {std::move(refs), image.last_timestamp_ns()};
   return absl::OkStatus();
 }
 
@@ -204,18 +183,15 @@ absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& director
   const std::string& path = loaded.snapshot.path;
   LEDGER_ASSIGN_OR_RETURN(const std::optional<std::vector<ExtentRef>> refs,
                           ExtentRefsOf(loaded.snapshot, path));
-  engine::SnapshotMeta meta{};
   for (const wal::SnapshotSection& section : loaded.snapshot.sections) {
     if (section.kind == kExtentRefsSection) continue;
-    const auto kind = static_cast<SnapshotSectionKind>(section.kind);
-    if (kind == SnapshotSectionKind::kMeta && section.bytes.size() == sizeof(meta)) {
-      std::memcpy(&meta, section.bytes.data(), sizeof(meta));
-    }
-    loaded.sections.push_back({kind, section.record_size_bytes, section.bytes});
+    loaded.sections.push_back(
+        {static_cast<SnapshotSectionKind>(section.kind), section.record_size_bytes, section.bytes});
   }
   if (!refs.has_value()) return loaded;
-  // Both sections even when no extent holds any of them (an empty window, or the changes in
-  // the file itself): an empty piece changes nothing.
+  // Both sections even when no extent holds any of them (an empty window, or changes only in
+  // the file itself, as from format 4 on): an empty piece changes nothing. Extents written
+  // with format 3 may hold changes.
   loaded.sections.push_back({SnapshotSectionKind::kTransfers, sizeof(Transfer), {}});
   loaded.sections.push_back({SnapshotSectionKind::kChanges, sizeof(Change), {}});
   for (const ExtentRef& ref : *refs) {
@@ -235,13 +211,7 @@ absl::StatusOr<LoadedEngineSnapshot> LoadSnapshot(const wal::Directory& director
                                       sizeof(Change), ref.change_count, loaded.sections));
     loaded.extents.push_back(*std::move(extent));
   }
-  const bool changes_inside =
-      std::any_of(loaded.snapshot.sections.begin(), loaded.snapshot.sections.end(),
-                  [](const wal::SnapshotSection& section) {
-                    return Is(section.kind, SnapshotSectionKind::kChanges);
-                  });
-  loaded.chain = {*refs, loaded.snapshot.header.timestamp_ns, meta.change_sequence_next,
-                  !changes_inside};
+  loaded.chain = {*refs, loaded.snapshot.header.timestamp_ns};
   return loaded;
 }
 

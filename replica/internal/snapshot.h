@@ -29,7 +29,8 @@ namespace ledger::replica::internal {
 inline constexpr uint32_t kExtentRefsSection = 64;
 
 // One extent a snapshot's window lies in: the newest transfer_count transfers and change_count
-// changes of extent-<op>.snap belong to it.
+// changes of extent-<op>.snap belong to it (change_count 0 from engine snapshot format 4 on:
+// the feed is derived at restore).
 struct ExtentRef {
   uint64_t op;
   uint64_t transfer_count;
@@ -44,10 +45,6 @@ static_assert(sizeof(ExtentRef) == 48);
 struct ExtentChain {
   std::vector<ExtentRef> extents;
   uint64_t through_timestamp_ns = 0;  // they hold the transfers booked up to it
-  uint64_t change_sequence_next = 0;  // the newest snapshot's change feed ended below it
-  // Whether its changes are in the extents (those below change_sequence_next), or in its own
-  // file: written there when they were the whole retained feed, which no later snapshot shares.
-  bool changes_in_extents = true;
 };
 
 inline constexpr size_t kExtentsMax = 16;

@@ -288,12 +288,15 @@ TEST(ChangeFeedSnapshot, RestoreWithSmallerCapacityKeepsTheNewest) {
 
 // A snapshot may hold the window in pieces (its extents): the ring keeps the newest of them in
 // order, whichever pieces the capacity cuts through.
+// A snapshot of format 3 held the whole feed, in pieces when some were in extents.
 TEST(ChangeFeedSnapshot, RestoreFromPiecesKeepsTheNewestInOrder) {
   Harness h(FeedOptions(8));
   MakeHistory(h);
   const std::unique_ptr<EngineSnapshot> image = h.engine().CaptureSnapshot();
+  OwnedSections whole_feed(*image);
+  whole_feed.HoldWholeFeed(h.engine());
   std::vector<SnapshotSection> sections;
-  for (const SnapshotSection& section : image->sections()) {
+  for (const SnapshotSection& section : whole_feed.sections) {
     if (section.kind != SnapshotSectionKind::kChanges) {
       sections.push_back(section);
       continue;
@@ -375,14 +378,43 @@ TEST(ChangeFeedSnapshot, RestoreRefusesAWindowLargerThanTheCounter) {
   CreateStandardBook(h);
   AddPlainTransfers(h, 1, 2);
   const std::unique_ptr<EngineSnapshot> image = h.engine().CaptureSnapshot();
+  {
+    OwnedSections sections(*image);
+    sections.HoldWholeFeed(h.engine());
+    std::vector<Change> changes = sections.Changes();
+    ASSERT_EQ(changes.size(), 2u);
+    changes.insert(changes.begin(), changes[0]);
+    sections.SetChanges(changes);
+    const absl::Status status = RestoreStatus(sections);
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+    EXPECT_NE(status.message().find("the sequence counter"), std::string::npos) << status;
+  }
+  // Format 4: the feed's length is in the meta, and the window must hold what it derives.
+  for (const uint64_t retained : {uint64_t{3}, ~uint64_t{0}}) {
+    OwnedSections sections(*image);
+    SnapshotMeta meta = sections.Meta();
+    ASSERT_EQ(meta.retained_change_count, 2u);
+    meta.retained_change_count = retained;
+    sections.SetMeta(meta);
+    const absl::Status status = RestoreStatus(sections);
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+    EXPECT_NE(status.message().find("the sequence counter"), std::string::npos) << status;
+  }
+}
+
+// The snapshot holds no change of the window: restore derives them, the same records.
+TEST(ChangeFeedSnapshot, TheWindowsChangesAreDerivedNotHeld) {
+  Harness h(FeedOptions(8));
+  MakeHistory(h);
+  const std::unique_ptr<EngineSnapshot> image = h.engine().CaptureSnapshot();
+  EXPECT_EQ(image->change_count(), 0u);
   OwnedSections sections(*image);
-  std::vector<Change> changes = sections.Changes();
-  ASSERT_EQ(changes.size(), 2u);
-  changes.insert(changes.begin(), changes[0]);
-  sections.SetChanges(changes);
-  const absl::Status status = RestoreStatus(sections);
-  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
-  EXPECT_NE(status.message().find("more than the sequence counter"), std::string::npos) << status;
+  EXPECT_TRUE(sections.Changes().empty());
+  EXPECT_EQ(sections.Meta().retained_change_count, 8u);
+  absl::StatusOr<std::unique_ptr<Engine>> restored =
+      Engine::Restore(FeedOptions(8), sections.sections);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_TRUE(SameChanges(Window(**restored), Window(h.engine())));
 }
 
 }  // namespace

@@ -315,7 +315,15 @@ TEST(Snapshot, RestoreRefusesTamperedChangesWithDataLoss) {
   }
   std::unique_ptr<EngineSnapshot> image = original.CaptureSnapshot();
   ASSERT_TRUE(Engine::Restore(SmallOptions(), image->sections()).ok());
-  const std::vector<Change> window = OwnedSections(*image).Changes();
+  // Held as format 3 held them (format 4 derives the window's changes, and holds only those
+  // older than the window, which an engine all in memory has none of).
+  const auto whole_feed = [&] {
+    auto sections = std::make_unique<OwnedSections>(*image);
+    sections->HoldWholeFeed(original);
+    return sections;
+  };
+  ASSERT_TRUE(Engine::Restore(SmallOptions(), whole_feed()->sections).ok());
+  const std::vector<Change> window = whole_feed()->Changes();
   ASSERT_EQ(window.size(), 64u);
   // The index of the first change of `kind` from `start` on (the workload makes every kind).
   const auto first_of = [&window](ChangeKind kind, size_t start) {
@@ -371,12 +379,12 @@ TEST(Snapshot, RestoreRefusesTamperedChangesWithDataLoss) {
        }},
   };
   for (const Tamper& tamper : tampers) {
-    OwnedSections sections(*image);
-    std::vector<Change> changes = sections.Changes();
+    const std::unique_ptr<OwnedSections> sections = whole_feed();
+    std::vector<Change> changes = sections->Changes();
     tamper.apply(changes);
-    sections.SetChanges(changes);
+    sections->SetChanges(changes);
     const absl::StatusOr<std::unique_ptr<Engine>> restored =
-        Engine::Restore(SmallOptions(), sections.sections);
+        Engine::Restore(SmallOptions(), sections->sections);
     ASSERT_FALSE(restored.ok()) << tamper.what;
     EXPECT_EQ(restored.status().code(), absl::StatusCode::kDataLoss)
         << tamper.what << ": " << restored.status();
@@ -391,10 +399,10 @@ TEST(Snapshot, RestoreRefusesTamperedChangesWithDataLoss) {
         << "the meta's change counter";
   }
   {
-    OwnedSections sections(*image);
-    sections.Of(SnapshotSectionKind::kChanges).resize(sizeof(Change) * 3 + 5);
-    sections.Refresh();
-    EXPECT_EQ(Engine::Restore(SmallOptions(), sections.sections).status().code(),
+    const std::unique_ptr<OwnedSections> sections = whole_feed();
+    sections->Of(SnapshotSectionKind::kChanges).resize(sizeof(Change) * 3 + 5);
+    sections->Refresh();
+    EXPECT_EQ(Engine::Restore(SmallOptions(), sections->sections).status().code(),
               absl::StatusCode::kDataLoss)
         << "a partial change record";
   }

@@ -559,6 +559,17 @@ struct OwnedSections {
   void SetMeta(const SnapshotMeta& meta) {
     std::memcpy(Of(SnapshotSectionKind::kMeta).data(), &meta, sizeof(meta));
   }
+  // Written as format 3 would have been (kSnapshotFormatVersionWholeFeed): every change
+  // `engine` (the one the image is of) retains held in the section, none derived at restore.
+  void HoldWholeFeed(const Engine& engine) {
+    std::vector<Change> feed(engine.change_sequence_next() - engine.change_sequence_oldest());
+    engine.GetChanges(engine.change_sequence_oldest(), feed);
+    SetChanges(feed);
+    SnapshotMeta meta = Meta();
+    meta.format_version = kSnapshotFormatVersionWholeFeed;
+    meta.retained_change_count = 0;  // reserved in format 3
+    SetMeta(meta);
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
