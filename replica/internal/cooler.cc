@@ -81,25 +81,27 @@ void Cooler::AfterBatch(engine::Engine& engine, uint64_t op, uint64_t fact_count
 }
 
 void Cooler::Begin(const engine::Engine& engine, uint64_t op) {
-  MarkRestoredWindow(engine);
+  MarkRecoveredWindow(engine);
   marks_.push_back({op, engine.last_timestamp_ns() + 1, fact_total_});
 }
 
-void Cooler::MarkRestoredWindow(const engine::Engine& engine) {
-  if (!marks_.empty() || engine.ExportBoundary(0) > engine.last_timestamp_ns()) return;
+void Cooler::MarkRecoveredWindow(const engine::Engine& engine) {
+  // The replay's marks count only the facts it booked, not the restored ones before them.
+  marks_.clear();
+  fact_total_ = exported_fact_total_;
+  if (engine.ExportBoundary(0) > engine.last_timestamp_ns()) return;
   for (uint64_t taken = options_.run_facts_max;; taken += options_.run_facts_max) {
     const uint64_t end_ns = engine.ExportBoundary(taken);
     // The last mark counts a whole run, whatever is left: the counts only bound the runs.
     fact_total_ += options_.run_facts_max;
-    marks_.push_back({/*op=*/0, end_ns, fact_total_});  // durable: restored, not replayed
+    marks_.push_back({/*op=*/0, end_ns, fact_total_});  // durable: restored or replayed
     if (end_ns > engine.last_timestamp_ns()) return;
   }
 }
 
 absl::Status Cooler::BeforeReplayedEntry(engine::Engine& engine, uint64_t fact_count) {
   // No marks of the restored window here: AfterReplayedEntry would then write runs of it while
-  // the server recovers (seen: 14 to 17 s instead of 12). Begin marks it when no entry was
-  // replayed; after a replay the first run still reaches back to the snapshot (to do).
+  // the server recovers (seen: 14 to 17 s instead of 12). Begin marks it.
   if (engine.HasRoomFor(0, fact_count)) return absl::OkStatus();
   marks_.clear();
   // Runs of run_facts_max, oldest first, until the entry fits: the whole window in one run was
@@ -117,7 +119,9 @@ absl::Status Cooler::AfterReplayedEntry(engine::Engine& engine, uint64_t op, uin
   marks_.push_back({op, engine.last_timestamp_ns() + 1, fact_total_});
   if (engine.hot_transfer_count() < options_.hot_transfers / 2) return absl::OkStatus();
   if (const std::optional<uint64_t> boundary = TakeBoundary(op, options_.hot_transfers / 4)) {
-    StartWrite(engine, *boundary);
+    // The marks count only what was replayed: the first boundary would also take the whole
+    // restored window before them.
+    StartWrite(engine, std::min(*boundary, engine.ExportBoundary(options_.run_facts_max)));
     return Settle(engine, /*wait=*/true);
   }
   return absl::OkStatus();

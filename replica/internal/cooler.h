@@ -80,10 +80,11 @@ class Cooler {
   // exports at most run_facts_max (or the oldest such mark, when one batch is more); drops the
   // marks up to it.
   std::optional<uint64_t> TakeBoundary(uint64_t durable_op, uint64_t keep_facts);
-  // When no mark is held: marks every run_facts_max of the transfers not yet exported (a window
-  // restored from a snapshot has no marks of its batches), so the first runs after a start are
-  // no larger than the others, where one run of the whole window held up to 16M facts.
-  void MarkRestoredWindow(const engine::Engine& engine);
+  // Marks every run_facts_max of the transfers not yet exported, in place of any marks held (a
+  // window restored from a snapshot has no marks of its batches, and a replay's count only
+  // what it booked), so the first runs after a start are no larger than the others, where one
+  // run reaching back to the snapshot held up to the whole window (16M facts).
+  void MarkRecoveredWindow(const engine::Engine& engine);
   // MakeRoom's step: when the batch has no room, writes a run of everything through
   // durable_op and evicts everything written.
   absl::Status ExportAndEvictAll(engine::Engine& engine, uint64_t fact_count, uint64_t durable_op,

@@ -486,10 +486,14 @@ TEST(Replica, HotWindowAnswersAsAllInMemoryAcrossSnapshotsAndRestarts) {
 }
 
 // The window a snapshot restores has no marks of its batches: after a restart the cooler still
-// writes it in runs of cold_run_facts_max at most. It wrote it as one run, which in a server
-// was the whole window (up to 16M facts held in memory at once, written while batches waited).
-TEST(Replica, RunsAfterARestartAreNoLargerThanTheOthers) {
+// writes it in runs of cold_run_facts_max at most, also when entries after the snapshot were
+// replayed (a crash), and while a long replay writes runs. It wrote it as one run, which in a server was the whole window (up to
+// 16M facts held in memory at once, written while batches waited).
+class RunsAfterARestart : public ::testing::TestWithParam<int> {};
+
+TEST_P(RunsAfterARestart, AreNoLargerThanTheOthers) {
   constexpr uint64_t kRunFactsMax = 20;
+  const int batches_replayed = GetParam();
   TemporaryDirectory temporary;
   const std::string path = temporary.Sub("data");
   ASSERT_TRUE(Directory::Init(path, {.segment_size_bytes = kSegmentSizeMinBytes}).ok());
@@ -509,12 +513,20 @@ TEST(Replica, RunsAfterARestartAreNoLargerThanTheOthers) {
     ASSERT_EQ(opened->cold_store()->run_count(), 0u);  // all of it in the snapshot's window
     ASSERT_TRUE(opened->WaitDurable(op).ok());
     ASSERT_TRUE(opened->SnapshotNow().ok());
+    for (int i = 0; i < batches_replayed; ++i) {
+      const std::vector<Transfer> batch = testing::TestTransfers(5, ++op);
+      ASSERT_NO_FATAL_FAILURE(SubmitToBoth(*opened, reference, batch, op));
+    }
+    ASSERT_TRUE(opened->WaitDurable(op).ok());
   }
   std::unique_ptr<Replica> opened = OpenLedger(path, /*use_io_uring=*/false, options);
   ASSERT_NE(opened, nullptr);
+  ASSERT_EQ(opened->recovery().replayed_entries, static_cast<uint64_t>(batches_replayed));
   const cold::ColdStore& store = *opened->cold_store();
-  uint64_t runs = 0;
-  uint64_t cold_transfers = 0;
+  // A long replay writes runs while it recovers, of the same size.
+  EXPECT_LE(store.transfer_count(), kRunFactsMax * store.run_count());
+  uint64_t runs = store.run_count();
+  uint64_t cold_transfers = store.transfer_count();
   for (int i = 0; i < 200; ++i) {
     const std::vector<Transfer> batch = testing::TestTransfers(5, ++op);
     ASSERT_NO_FATAL_FAILURE(SubmitToBoth(*opened, reference, batch, op));
@@ -527,6 +539,11 @@ TEST(Replica, RunsAfterARestartAreNoLargerThanTheOthers) {
   EXPECT_GE(runs, 5u);
   EXPECT_EQ(opened->engine().ComputeStateHash(), reference.ComputeStateHash());
 }
+
+INSTANTIATE_TEST_SUITE_P(Replica, RunsAfterARestart, ::testing::Values(0, 4, 30),
+                         [](const ::testing::TestParamInfo<int>& param_info) {
+                           return absl::StrCat("AfterReplaying", param_info.param, "Entries");
+                         });
 
 // Byte for byte (memcmp must not see an empty vector's null data).
 template <typename Record>
