@@ -487,8 +487,9 @@ TEST(Replica, HotWindowAnswersAsAllInMemoryAcrossSnapshotsAndRestarts) {
 
 // The window a snapshot restores has no marks of its batches: after a restart the cooler still
 // writes it in runs of cold_run_facts_max at most, also when entries after the snapshot were
-// replayed (a crash), and while a long replay writes runs. It wrote it as one run, which in a server was the whole window (up to
-// 16M facts held in memory at once, written while batches waited).
+// replayed (a crash), and while a long replay writes runs. It wrote it as one run, which in a
+// server was the whole window (up to 16M facts held in memory at once, written while batches
+// waited).
 class RunsAfterARestart : public ::testing::TestWithParam<int> {};
 
 TEST_P(RunsAfterARestart, AreNoLargerThanTheOthers) {
