@@ -201,6 +201,12 @@ class ColdStore final : public engine::ColdReader {
   // A filter of every published id and those in `extra`, sized for them (*capacity_ids).
   absl::StatusOr<std::unique_ptr<internal::IdFilter>> BuildFilter(std::span<const IdEntry> extra,
                                                                   uint64_t* capacity_ids) const;
+  // Write's: the larger filter to publish with its run (`ids`, making id_count in all), once
+  // one built beside is ready; null until then (cold_store.cc).
+  absl::StatusOr<std::unique_ptr<internal::IdFilter>> TakeGrownFilter(std::span<const IdEntry> ids,
+                                                                      uint64_t id_count,
+                                                                      uint64_t* capacity_ids);
+  void StartGrowingFilter(uint64_t capacity_ids);
   std::optional<engine::ColdTransfer> FindAnywhere(const TransferId& id) const;
 
   std::string directory_;
@@ -225,6 +231,10 @@ class ColdStore final : public engine::ColdReader {
   mutable std::atomic<uint64_t> run_searches_{0};
   const ReadAheadAnswers* answers_ = nullptr;  // UseAnswers'
   std::atomic<bool> ids_loaded_{false};        // filter_ and every run's fences are set
+  // The writer's: a larger filter being built on its own thread. Last: it reads runs_, so it
+  // is stopped and joined before they go.
+  struct GrowingFilter;
+  std::unique_ptr<GrowingFilter> growing_filter_;
 };
 
 }  // namespace ledger::cold

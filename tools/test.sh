@@ -50,7 +50,7 @@ echo "== console: build and test in Chromium" >&2
 echo "== tsan: build" >&2
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j "${jobs}" --target shard_test wal_test net_test bench_test \
-  cluster_test
+  cluster_test cold_test
 echo "== tsan: test" >&2
 # Not the log-corruption sweeps: they flip and cut bytes of files the thread-free scanner and
 # recovery read (release and ASan run them), and took half of ThreadSanitizer's time; the log
@@ -61,6 +61,8 @@ echo "== tsan: test" >&2
 # other net_test.
 ctest --preset tsan -j "${jobs}" -L threaded \
   -E '^((Corruption(BitFlip|Cut|Snapshot)|Overload)\.|Cut\.ACrashAtAnyStep)'
+# Of the cold store's tests, those with a thread of the store's own (the filter grown beside).
+ctest --preset tsan -j "${jobs}" -R '^ColdStoreFilter\.'
 
 # The release build for AVX-512 CPUs (-march=x86-64-v4), compiled whatever this CPU is: the
 # compiler's and third-party headers' AVX-512 paths must pass -Werror on every host, not only
