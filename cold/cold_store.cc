@@ -49,13 +49,17 @@ size_t LimitOf(uint32_t limit, size_t out_size) {
 
 uint64_t IdCount(const Run& run) { return run.Count<IdEntry>(RunSection::kIds); }
 
+void InsertIds(std::span<const IdEntry> entries, internal::IdFilter& filter) {
+  filter.InsertAll(entries, [](const IdEntry& entry) { return entry.id; });
+}
+
 // Inserts a run's ids into `filter`; a run opened from disk gets its fences from the same pass
 // (before any reader).
 absl::Status AddRunIds(Run& run, internal::IdFilter& filter) {
   std::vector<TransferId> fences;
   uint64_t index = 0;
   LEDGER_RETURN_IF_ERROR(run.ForEachIds([&](std::span<const IdEntry> entries) {
-    filter.InsertAll(entries, [](const IdEntry& entry) { return entry.id; });
+    InsertIds(entries, filter);
     for (const IdEntry& entry : entries) {
       if (index++ % Run::kFenceStride == 0) fences.push_back(entry.id);
     }
@@ -66,9 +70,7 @@ absl::Status AddRunIds(Run& run, internal::IdFilter& filter) {
 
 // Inserts a run's ids into `filter`, changing nothing of the run (any thread).
 absl::Status InsertRunIds(const Run& run, internal::IdFilter& filter) {
-  return run.ForEachIds([&](std::span<const IdEntry> entries) {
-    filter.InsertAll(entries, [](const IdEntry& entry) { return entry.id; });
-  });
+  return run.ForEachIds([&](std::span<const IdEntry> entries) { InsertIds(entries, filter); });
 }
 
 // Whether the run may hold facts booked in [min_ns, max_ns].
@@ -160,7 +162,7 @@ absl::Status ColdStore::LoadIds() {
       ids_note_ = absl::StrCat("ids read from every run's id section (saved filter not used: ",
                                saved.status().message(), ")");
     }
-    LEDGER_ASSIGN_OR_RETURN(filter_, BuildFilter({}, &filter_capacity_ids_));
+    LEDGER_ASSIGN_OR_RETURN(filter_, BuildFilter(&filter_capacity_ids_));
     ids_loaded_.store(true, std::memory_order_release);
     return absl::OkStatus();
   }
@@ -238,13 +240,12 @@ absl::Status ColdStore::AddRun(std::unique_ptr<Run> run) {
 }
 
 absl::StatusOr<std::unique_ptr<internal::IdFilter>> ColdStore::BuildFilter(
-    std::span<const IdEntry> extra, uint64_t* capacity_ids) const {
-  uint64_t id_count = extra.size();
+    uint64_t* capacity_ids) const {
+  uint64_t id_count = 0;
   for (const auto& run : runs_) id_count += IdCount(*run);
   *capacity_ids = std::max(id_count, kFilterCapacityMin);
   auto filter = std::make_unique<internal::IdFilter>(*capacity_ids);
   for (const auto& run : runs_) LEDGER_RETURN_IF_ERROR(AddRunIds(*run, *filter));
-  filter->InsertAll(extra, [](const IdEntry& entry) { return entry.id; });
   return filter;
 }
 
@@ -327,7 +328,7 @@ absl::StatusOr<std::unique_ptr<internal::IdFilter>> ColdStore::TakeGrownFilter(
   for (size_t r = growing->run_count; r < runs_.size(); ++r) {
     LEDGER_RETURN_IF_ERROR(InsertRunIds(*runs_[r], *growing->filter));
   }
-  growing->filter->InsertAll(ids, [](const IdEntry& entry) { return entry.id; });
+  InsertIds(ids, *growing->filter);
   *capacity_ids = growing->capacity_ids;
   return std::move(growing->filter);
 }
@@ -352,7 +353,7 @@ absl::StatusOr<WrittenRun> ColdStore::WriteNewRun(const internal::RunFacts& run_
   if (written.grown_filter == nullptr) {
     // Readers may see these ids as "maybe" before the run is published: they then search the
     // published runs and find nothing, which is right until Publish.
-    filter_->InsertAll(ids, [](const IdEntry& entry) { return entry.id; });
+    InsertIds(ids, *filter_);
   }
   // Once the store has an eighth more ids than the saved filter holds, saved again (about 16
   // bytes written per id over a store's life), so an open reads 2 bytes per id, not 24.

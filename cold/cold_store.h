@@ -198,9 +198,8 @@ class ColdStore final : public engine::ColdReader {
                                                              bool load_ids);
   absl::Status AddRun(std::unique_ptr<internal::Run> run);
   absl::StatusOr<WrittenRun> WriteNewRun(const internal::RunFacts& run_facts);
-  // A filter of every published id and those in `extra`, sized for them (*capacity_ids).
-  absl::StatusOr<std::unique_ptr<internal::IdFilter>> BuildFilter(std::span<const IdEntry> extra,
-                                                                  uint64_t* capacity_ids) const;
+  // A filter of every published id, sized for them (*capacity_ids).
+  absl::StatusOr<std::unique_ptr<internal::IdFilter>> BuildFilter(uint64_t* capacity_ids) const;
   // Write's: the larger filter to publish with its run (`ids`, making id_count in all), once
   // one built beside is ready; null until then (cold_store.cc).
   absl::StatusOr<std::unique_ptr<internal::IdFilter>> TakeGrownFilter(std::span<const IdEntry> ids,
