@@ -276,11 +276,18 @@ absl::StatusOr<std::unique_ptr<Run>> Run::Open(wal::Storage& storage, const std:
   run->chunk_bytes_ = ChunkBytesOf(run->header_);
   LEDGER_ASSIGN_OR_RETURN(run->bytes_, file_ptr->MapReadOnly(size_bytes, wal::MapAccess::kRandom));
   const SectionExtent& checksums = run->header_.sections[kRunSectionCount - 1];
+  {
+    // Read, not hashed through the mapping: the mapping is advised random, so that took one
+    // read of 4 KiB a page (two seconds to open 128 runs of 1M transfers with a cold page
+    // cache). The read leaves the pages cached for the mapping's lookups.
+    std::vector<std::byte> read(checksums.size_bytes);
+    LEDGER_RETURN_IF_ERROR(file_ptr->Read(checksums.offset, read));
+    if (base::HashBytes128(read) != run->header_.checksums_checksum) {
+      return Corrupt(path, "checksums section checksum mismatch");
+    }
+  }
   const std::span<const std::byte> checksum_bytes(run->bytes_.get() + checksums.offset,
                                                   checksums.size_bytes);
-  if (base::HashBytes128(checksum_bytes) != run->header_.checksums_checksum) {
-    return Corrupt(path, "checksums section checksum mismatch");
-  }
   run->checksums_ = {reinterpret_cast<const Hash128*>(checksum_bytes.data()),
                      checksum_bytes.size() / sizeof(Hash128)};
   const uint64_t words = (run->checksums_.size() + 63) / 64;
