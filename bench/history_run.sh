@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?OUT_DIR}
 transfers=${2:?TRANSFERS}
-hot=${3:-16000000}
+hot=${3:-8000000}
 shift 3 || shift $#
 build=build/release
 mkdir -p "$out"
