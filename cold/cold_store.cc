@@ -290,10 +290,8 @@ void ColdStore::StartGrowingFilter(uint64_t capacity_ids) {
   auto growing = std::make_unique<GrowingFilter>();
   growing->capacity_ids = capacity_ids;
   growing->run_count = runs_.size();
-  std::vector<const Run*> runs;
-  for (const auto& run : runs_) runs.push_back(run.get());  // runs never change or go
   growing->thread =
-      std::jthread([growing = growing.get(), runs = std::move(runs)](std::stop_token stop) {
+      std::jthread([growing = growing.get(), runs = RunPointers()](std::stop_token stop) {
         base::NameThisThread("cold-filter");
         growing->filter = std::make_unique<internal::IdFilter>(growing->capacity_ids);
         for (const Run* run : runs) {
@@ -358,8 +356,7 @@ absl::StatusOr<WrittenRun> ColdStore::WriteNewRun(const internal::RunFacts& run_
   // Once the store has an eighth more ids than the saved filter holds, saved again (about 16
   // bytes written per id over a store's life), so an open reads 2 bytes per id, not 24.
   if ((id_count - saved_id_count_) * 8 > saved_id_count_) {
-    std::vector<const Run*> runs;
-    for (const auto& run : runs_) runs.push_back(run.get());
+    std::vector<const Run*> runs = RunPointers();
     runs.push_back(written.run.get());
     const internal::IdFilter& filter =
         written.grown_filter != nullptr ? *written.grown_filter : *filter_;
@@ -675,11 +672,18 @@ size_t ColdStore::GetAccountBalances(const AccountFilter& filter,
   return AccountBalancesIn(runs_, filter, out);
 }
 
+std::vector<const Run*> ColdStore::RunPointers() const {
+  // Runs never change or go while the store is open: the pointers stay good.
+  std::vector<const Run*> runs;
+  runs.reserve(runs_.size());
+  for (const auto& run : runs_) runs.push_back(run.get());
+  return runs;
+}
+
 PublishedRuns ColdStore::Published() const {
   PublishedRuns published;
   std::lock_guard lock(publish_mutex_);
-  published.runs_.reserve(runs_.size());
-  for (const auto& run : runs_) published.runs_.push_back(run.get());
+  published.runs_ = RunPointers();
   if (ids_loaded_.load(std::memory_order_acquire)) published.filter_ = filter_;
   return published;
 }

@@ -206,6 +206,8 @@ class ColdStore final : public engine::ColdReader {
                                                                       uint64_t id_count,
                                                                       uint64_t* capacity_ids);
   void StartGrowingFilter(uint64_t capacity_ids);
+  // runs_, as the pointers a reader on another thread keeps.
+  std::vector<const internal::Run*> RunPointers() const;
   std::optional<engine::ColdTransfer> FindAnywhere(const TransferId& id) const;
 
   std::string directory_;
