@@ -110,6 +110,25 @@ std::pair<uint64_t, uint64_t> AccountRange(const Run& run, RunSection section,
   return {begin, std::max(begin, end)};
 }
 
+// The range of kAccounts whose entries name `account` in [min_ns, max_ns]: each end found by
+// the account fences in one block, the two blocks read side by side.
+std::pair<uint64_t, uint64_t> AccountEntries(const Run& run, const AccountId& account,
+                                             uint64_t min_ns, uint64_t max_ns) {
+  const auto before_min = [&](const AccountId& a, uint64_t at_ns) {
+    return a < account || (a == account && at_ns < min_ns);
+  };
+  const auto up_to_max = [&](const AccountId& a, uint64_t at_ns) {
+    return a < account || (a == account && at_ns <= max_ns);
+  };
+  const auto first_block = internal::AccountBlock(run, before_min);
+  const auto last_block = internal::AccountBlock(run, up_to_max);
+  internal::PrefetchAccountBlock(run, first_block);
+  if (last_block != first_block) internal::PrefetchAccountBlock(run, last_block);
+  const uint64_t begin = internal::AccountLowerBound(run, first_block, before_min);
+  const uint64_t end = internal::AccountLowerBound(run, last_block, up_to_max);
+  return {begin, std::max(begin, end)};
+}
+
 }  // namespace
 
 ColdStore::ColdStore(std::string directory, wal::Storage& storage)
@@ -136,6 +155,7 @@ uint64_t ColdStore::fence_bytes() const {
   uint64_t bytes = 0;
   for (const auto& run : runs_) {
     if (run->has_fences()) bytes += run->fences().size() * sizeof(TransferId);
+    bytes += run->account_fences().size_bytes();
   }
   return bytes;
 }
@@ -443,9 +463,9 @@ void ColdStore::ReadFacts(uint64_t begin_ns, uint64_t end_ns, ColdFacts& out) co
 
 namespace {
 
-// The transfer or failure with this id in the run, if it is there.
-std::optional<ColdTransfer> FindIn(const Run& run, const TransferId& id) {
-  const uint64_t index = run.FindId(id);
+// The transfer or failure with this id in the run, if it is there (read_block: Run::FindId).
+std::optional<ColdTransfer> FindIn(const Run& run, const TransferId& id, bool read_block = false) {
+  const uint64_t index = run.FindId(id, read_block);
   if (index == IdCount(run)) return std::nullopt;
   const IdEntry& entry = run.At<IdEntry>(RunSection::kIds, index);
   if ((entry.where & kInFailures) != 0) {
@@ -463,7 +483,8 @@ std::optional<ColdTransfer> FindIn(const Run& run, const TransferId& id) {
 // there, near its boundary; then the runs below, newest first (a retry is most often of a
 // recent id).
 template <typename Runs>
-std::optional<ColdTransfer> FindInRuns(const Runs& runs, const TransferId& id, uint64_t before_ns) {
+std::optional<ColdTransfer> FindInRuns(const Runs& runs, const TransferId& id, uint64_t before_ns,
+                                       bool read_block = false) {
   const auto after = std::partition_point(runs.begin(), runs.end(), [before_ns](const auto& run) {
     return run->header().begin_ns < before_ns;
   });
@@ -471,10 +492,10 @@ std::optional<ColdTransfer> FindInRuns(const Runs& runs, const TransferId& id, u
   // across runs) in no older run: the answer is nothing, and its record is not read (a
   // replay over a store written ahead of it would read one for every id it books again).
   for (auto run = after; run != runs.end(); ++run) {
-    if ((*run)->FindId(id) != IdCount(**run)) return std::nullopt;
+    if ((*run)->FindId(id, read_block) != IdCount(**run)) return std::nullopt;
   }
   std::optional<ColdTransfer> found;
-  for (auto run = after; run != runs.begin() && !found;) found = FindIn(**--run, id);
+  for (auto run = after; run != runs.begin() && !found;) found = FindIn(**--run, id, read_block);
   if (!found || found->record.timestamp_ns >= before_ns) return std::nullopt;
   return found;
 }
@@ -490,12 +511,12 @@ size_t AccountTransfersIn(const Runs& runs, const AccountFilter& filter, std::sp
   size_t count = 0;
   WalkRuns(runs, reversed, [&](const Run& run) {
     if (!Overlaps(run, filter.timestamp_min_ns, max_ns)) return count < limit;
-    const auto [begin, end] = AccountRange<AccountEntry>(
-        run, RunSection::kAccounts, filter.account_id, filter.timestamp_min_ns, max_ns,
-        [](const AccountEntry& e) { return e.account_id; },
-        [](const AccountEntry& e) { return e.timestamp_ns; });
-    // The records a page will read are all over the run: their reads start together (twice
-    // the room left, as some may be filtered out).
+    const auto [begin, end] =
+        AccountEntries(run, filter.account_id, filter.timestamp_min_ns, max_ns);
+    // The entries and the records a page will read (the records all over the run): their reads
+    // start together (twice the room left, as some may be filtered out).
+    const uint64_t entries = std::min<uint64_t>(end - begin, 2 * (limit - count));
+    run.Prefetch<AccountEntry>(RunSection::kAccounts, reversed ? end - entries : begin, entries);
     uint64_t prefetched = 0;
     Walk(begin, end, reversed, [&](uint64_t i) {
       run.Prefetch<Transfer>(RunSection::kTransfers,
@@ -703,7 +724,8 @@ void PublishedRuns::PrefetchFilter(const TransferId& id) const {
 std::optional<ColdTransfer> PublishedRuns::FindTransfer(const TransferId& id,
                                                         uint64_t before_ns) const {
   if (!MayHold(id)) return std::nullopt;
-  return FindInRuns(runs_, id, before_ns);
+  // Old history's lookups mostly miss the page cache: each block is read in one go.
+  return FindInRuns(runs_, id, before_ns, /*read_block=*/true);
 }
 
 size_t PublishedRuns::GetAccountTransfers(const AccountFilter& filter,

@@ -136,8 +136,9 @@ class ColdStore final : public engine::ColdReader {
   uint64_t transfer_count() const { return transfer_count_; }
   uint64_t failure_count() const { return failure_count_; }
   uint64_t filter_bytes() const;
-  // Memory of the runs' id fences (internal::Run::fences): 16 bytes per 256 cold ids. Same
-  // thread as Publish.
+  // Memory of the runs' fences: ids (internal::Run::fences, 16 bytes per 256 cold ids) and
+  // accounts (format.h's AccountFence, 24 bytes per 512 account entries, two per transfer).
+  // Same thread as Publish.
   uint64_t fence_bytes() const;
   // Lookups of an id that passed the filter and searched the runs (present ids and the
   // filter's false positives).

@@ -6,10 +6,11 @@
 // Runs are numbered from 1 and cover consecutive time ranges, so a missing run is a gap.
 //
 // Layout: a 4 KiB header, then the sections, each starting on a 4 KiB boundary, in the order
-// of RunSection; kChecksums last. Everything is little-endian with explicit padding; reserved
-// bytes are zero. Checksums are XXH3-128: the header's covers the header, kChecksums holds one
-// per 64 KiB chunk of every other section (chunks numbered across sections in order), and the
-// header holds kChecksums' own. A reader checks a chunk the first time it touches it.
+// of RunSection, kChecksums last of them, then (version 3) the account fences. Everything is
+// little-endian with explicit padding; reserved bytes are zero. Checksums are XXH3-128: the
+// header's covers the header, kChecksums holds one per chunk (chunk_bytes) of every other
+// section (chunks numbered across sections in order), and the header holds kChecksums' own and
+// the account fences'. A reader checks a chunk the first time it touches it.
 #pragma once
 
 #include <cstddef>
@@ -27,9 +28,10 @@ namespace ledger::cold {
 using base::Hash128;
 
 inline constexpr uint64_t kRunMagic = 0x4E55524444C4F43ULL;  // "COLDRUN" little-endian
-// Version 2: chunks of RunHeader::chunk_bytes (4 KiB). Version 1 (64 KiB chunks, the field
-// zero) is still read.
-inline constexpr uint32_t kRunFormatVersion = 2;
+// Version 3: the account fences (RunHeader::account_fences). Version 2: chunks of
+// RunHeader::chunk_bytes (4 KiB). Versions 1 (64 KiB chunks, the field zero) and 2 (no account
+// fences: a history page binary-searches the account section) are still read.
+inline constexpr uint32_t kRunFormatVersion = 3;
 inline constexpr uint64_t kRunHeaderBytes = 4096;
 inline constexpr uint64_t kRunAlignBytes = 4096;
 // 4 KiB: a lookup reads and checks a page per record it touches the first time (a history
@@ -73,7 +75,12 @@ struct RunHeader {
   uint64_t chunk_bytes;  // the checksums' chunk size (version 1: zero, meaning 64 KiB)
   SectionExtent sections[kRunSectionCount];
   Hash128 checksums_checksum;  // of the kChecksums section
-  uint8_t reserved1[80];
+  // Version 3: the key of every kAccountFenceStride-th entry of kAccounts (AccountFence[]),
+  // after kChecksums, outside the chunks: read whole into memory at open and checked against
+  // account_fences_checksum. Zero in versions 1 and 2.
+  SectionExtent account_fences;
+  Hash128 account_fences_checksum;
+  uint8_t reserved1[32];
   Hash128 checksum;  // of the header's bytes before it
 };
 static_assert(std::is_trivially_copyable_v<RunHeader> && sizeof(RunHeader) == 464);
@@ -93,6 +100,17 @@ struct AccountEntry {
   uint64_t position;  // in kTransfers
 };
 static_assert(sizeof(AccountEntry) == 32);
+
+// The key of an AccountEntry: a history page finds where it starts by these, kept in memory
+// (24 bytes per 512 entries: 0.09 bytes per transfer), and then reads one block of the section
+// (16 KiB, one read) instead of binary-searching the whole of it (a dozen reads one after the
+// other, each waiting for the disk).
+inline constexpr uint64_t kAccountFenceStride = 512;
+struct AccountFence {
+  AccountId account_id;
+  uint64_t timestamp_ns;
+};
+static_assert(sizeof(AccountFence) == 24);
 
 // ResolutionEntry::where: a post's or void's position in kTransfers, or kIsExpiry | a
 // position in kExpiries.

@@ -271,7 +271,7 @@ ServerMetrics::ServerMetrics(Registry& registry)
           "Memory of the cold store's id filter (at most 2 bytes per cold transfer).")),
       cold_fence_bytes(registry.AddGauge(
           "ledger_cold_fence_bytes",
-          "Memory of the cold runs' id fences (16 bytes per 256 cold transfers).")),
+          "Memory of the cold runs' fences (ids and accounts: 0.16 bytes per cold transfer).")),
       cold_read_ahead_batches_total(registry.AddCounter(
           "ledger_cold_read_ahead_batches_total",
           "Batches that waited for the cold store's read-ahead before they were applied.")),

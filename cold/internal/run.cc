@@ -134,6 +134,15 @@ void BuildIndexes(const RunFacts& facts, RunScratch& indexes) {
                    });
 }
 
+// The key of every kAccountFenceStride-th entry of the sorted account section.
+void FenceAccounts(RunScratch& indexes) {
+  indexes.account_fences.clear();
+  for (uint64_t i = 0; i < indexes.accounts.size(); i += kAccountFenceStride) {
+    indexes.account_fences.push_back(
+        {indexes.accounts[i].account_id, indexes.accounts[i].timestamp_ns});
+  }
+}
+
 absl::Status CheckOrder(const RunFacts& facts) {
   uint64_t previous_ns = 0;
   for (const Transfer& transfer : facts.transfers) {
@@ -189,7 +198,12 @@ absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint6
   const std::span<const std::byte> checksum_bytes = BytesOf(checksums);
   header.sections[kRunSectionCount - 1] = {offset, checksum_bytes.size(), sizeof(Hash128), 0, 0};
   header.checksums_checksum = base::HashBytes128(checksum_bytes);
-  header.file_size_bytes = AlignUp(offset + checksum_bytes.size());  // whole blocks: O_DIRECT
+  offset = AlignUp(offset + checksum_bytes.size());
+  FenceAccounts(indexes);
+  const std::span<const std::byte> fence_bytes = BytesOf(indexes.account_fences);
+  header.account_fences = {offset, fence_bytes.size(), sizeof(AccountFence), 0, 0};
+  header.account_fences_checksum = base::HashBytes128(fence_bytes);
+  header.file_size_bytes = AlignUp(offset + fence_bytes.size());  // whole blocks: O_DIRECT
   header.checksum =
       base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
 
@@ -212,6 +226,7 @@ absl::Status WriteRun(wal::Storage& storage, const std::string& directory, uint6
     LEDGER_RETURN_IF_ERROR(writer.Put(header.sections[s].offset, contents[s]));
   }
   LEDGER_RETURN_IF_ERROR(writer.Put(header.sections[kRunSectionCount - 1].offset, checksum_bytes));
+  LEDGER_RETURN_IF_ERROR(writer.Put(header.account_fences.offset, fence_bytes));
   LEDGER_RETURN_IF_ERROR(writer.Finish());
   LEDGER_RETURN_IF_ERROR(file->Sync());
   file.reset();
@@ -231,9 +246,9 @@ absl::Status CheckHeader(const RunHeader& header, const std::string& path, uint6
   const Hash128 checksum =
       base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
   if (checksum != header.checksum) return Corrupt(path, "header checksum mismatch");
-  if (header.format_version != 1 && header.format_version != kRunFormatVersion) {
+  if (header.format_version < 1 || header.format_version > kRunFormatVersion) {
     return Corrupt(path, absl::StrCat("format version ", header.format_version,
-                                      ", this build reads 1 and ", kRunFormatVersion));
+                                      ", this build reads 1 to ", kRunFormatVersion));
   }
   const uint64_t chunk_bytes = ChunkBytesOf(header);
   if (!std::has_single_bit(chunk_bytes) || chunk_bytes < kRunAlignBytes ||
@@ -255,8 +270,21 @@ absl::Status CheckHeader(const RunHeader& header, const std::string& path, uint6
     }
     if (s + 1 < kRunSectionCount) chunk_count += ChunkCount(extent.size_bytes, chunk_bytes);
   }
-  if (header.sections[kRunSectionCount - 1].size_bytes != chunk_count * sizeof(Hash128)) {
+  const SectionExtent& checksums = header.sections[kRunSectionCount - 1];
+  if (checksums.size_bytes != chunk_count * sizeof(Hash128)) {
     return Corrupt(path, "checksums section has the wrong size");
+  }
+  if (header.format_version < 3) return absl::OkStatus();
+  const SectionExtent& fences = header.account_fences;
+  const uint64_t accounts =
+      header.sections[static_cast<size_t>(RunSection::kAccounts)].size_bytes / sizeof(AccountEntry);
+  if (fences.offset % kRunAlignBytes != 0 ||
+      fences.offset < checksums.offset + checksums.size_bytes || fences.offset > size_bytes ||
+      fences.size_bytes > size_bytes - fences.offset ||
+      fences.record_size_bytes != sizeof(AccountFence) ||
+      fences.size_bytes !=
+          (accounts + kAccountFenceStride - 1) / kAccountFenceStride * sizeof(AccountFence)) {
+    return Corrupt(path, "account fences do not fit the file");
   }
   return absl::OkStatus();
 }
@@ -284,6 +312,15 @@ absl::StatusOr<std::unique_ptr<Run>> Run::Open(wal::Storage& storage, const std:
     LEDGER_RETURN_IF_ERROR(file_ptr->Read(checksums.offset, read));
     if (base::HashBytes128(read) != run->header_.checksums_checksum) {
       return Corrupt(path, "checksums section checksum mismatch");
+    }
+  }
+  if (run->header_.format_version >= 3) {
+    const SectionExtent& fences = run->header_.account_fences;
+    run->account_fences_.resize(fences.size_bytes / sizeof(AccountFence));
+    const std::span<std::byte> read = std::as_writable_bytes(std::span(run->account_fences_));
+    LEDGER_RETURN_IF_ERROR(file_ptr->Read(fences.offset, read));
+    if (base::HashBytes128(read) != run->header_.account_fences_checksum) {
+      return Corrupt(path, "account fences checksum mismatch");
     }
   }
   const std::span<const std::byte> checksum_bytes(run->bytes_.get() + checksums.offset,
@@ -408,6 +445,14 @@ absl::Status Run::CheckPositions() const {
     if (transfer.debit_account_id != entry.account_id &&
         transfer.credit_account_id != entry.account_id) {
       return wrong("account", i);
+    }
+  }
+  for (uint64_t f = 0; f < account_fences_.size(); ++f) {
+    const AccountEntry& entry = At<AccountEntry>(RunSection::kAccounts, f * kAccountFenceStride);
+    if (account_fences_[f].account_id != entry.account_id ||
+        account_fences_[f].timestamp_ns != entry.timestamp_ns) {
+      return Corrupt(path_, absl::StrCat("account fence ", f, " is not the key of account entry ",
+                                         f * kAccountFenceStride));
     }
   }
   for (uint64_t i = 0; i < Count<ResolutionEntry>(RunSection::kResolutions); ++i) {

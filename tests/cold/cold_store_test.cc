@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -327,6 +329,11 @@ class StoreFiles : public ::testing::Test {
   std::string RunPath(uint64_t sequence) const { return directory() + "/" + RunFileName(sequence); }
 
   static constexpr uint64_t kPerRun = 100'000;
+  // Each run's fences: its ids' (16 bytes per 256) and its two account entries a transfer's
+  // (24 bytes per 512).
+  static constexpr uint64_t kFenceBytes =
+      3 * ((kPerRun + 255) / 256 * sizeof(TransferId) +
+           (2 * kPerRun + kAccountFenceStride - 1) / kAccountFenceStride * sizeof(AccountFence));
   TemporaryDirectory temporary_;
 };
 
@@ -350,7 +357,7 @@ TEST_F(StoreFiles, EveryIdFoundAfterReopenAndFewNewIdsPassTheFilter) {
     ASSERT_FALSE(store->FindTransfer(TransferId::From(id), store->end_ns()).has_value()) << id;
   }
   ASSERT_FALSE(store->FindTransfer(TransferId{}, store->end_ns()).has_value());  // below all
-  EXPECT_EQ(store->fence_bytes(), 3 * ((kPerRun + 255) / 256) * sizeof(TransferId));
+  EXPECT_EQ(store->fence_bytes(), kFenceBytes);
   EXPECT_LE(store->filter_bytes(), 2 * 3 * kPerRun);  // at most 2 bytes per cold id
   const absl::Status verified = store->Verify();
   EXPECT_TRUE(verified.ok()) << verified;
@@ -378,7 +385,7 @@ TEST_F(StoreFiles, SavedFilterUsedAtOpenAndIgnoredWhenDamagedOrForeign) {
     std::unique_ptr<ColdStore> store = OpenOrDie(directory());
     EXPECT_EQ(store->ids_note(), "ids: saved filter for 3 runs, 0 more runs' id sections read");
     ASSERT_NO_FATAL_FAILURE(every_id_found(*store, 3 * kPerRun));
-    EXPECT_EQ(store->fence_bytes(), 3 * ((kPerRun + 255) / 256) * sizeof(TransferId));
+    EXPECT_EQ(store->fence_bytes(), kFenceBytes);
     // A small run: fewer than an eighth more ids, so the file is not saved again.
     const uint64_t begin = 1 + 3 * kPerRun;
     ASSERT_TRUE(store->Append(Facts(begin, begin + 1000, begin)).ok());
@@ -591,6 +598,146 @@ TEST_F(StoreFiles, DamagedHeaderOrChecksumsOrAMissingRunRefusedAtOpenByName) {
   EXPECT_TRUE(absl::IsDataLoss(opened.status())) << opened.status();
   EXPECT_NE(opened.status().message().find("run 2 is missing"), std::string::npos)
       << opened.status();
+}
+
+// Reads a whole file.
+std::vector<char> ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void WriteAll(const std::string& path, const std::vector<char>& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+void SealHeader(RunHeader& header, std::vector<char>& bytes) {
+  header.checksum =
+      base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
+  std::memcpy(bytes.data(), &header, sizeof(header));
+}
+
+// A run of 20,000 transfers between 37 accounts at random (40,000 account entries: 79 fences,
+// so most accounts' entries span several blocks), and every page of every account (and of one
+// with none) asked in both orders, with limits and time bounds cutting anywhere, compared with
+// the records themselves: as written (format 3, the fences steer the search), with fences
+// edited and their checksum recomputed (the entries around the block disagree: the whole
+// section is searched, same answers, and Verify names the fence), and rewritten as format 2
+// (no fences). A flipped byte of the fences is refused at open by name.
+TEST(ColdStorePages, AccountFencesFindEveryPageAsTheRecordsSay) {
+  TemporaryDirectory temporary;
+  const std::string directory = temporary.Sub("cold");
+  const std::string path = directory + "/" + RunFileName(1);
+  constexpr uint64_t kTransfers = 20'000;
+  constexpr uint64_t kAccounts = 37;
+  std::mt19937_64 random(16);
+  ColdFacts facts;
+  facts.begin_ns = 1;
+  facts.end_ns = 1 + kTransfers;
+  for (uint64_t t = 0; t < kTransfers; ++t) {
+    Transfer transfer = Plain(t + 1, 1 + t);
+    const uint64_t debit = random() % kAccounts;
+    transfer.debit_account_id = AccountId::From(1 + debit);
+    transfer.credit_account_id =
+        AccountId::From(1 + (debit + 1 + random() % (kAccounts - 1)) % kAccounts);
+    facts.transfers.push_back(transfer);
+  }
+  ASSERT_TRUE(OpenOrDie(directory)->Append(facts).ok());
+
+  const auto expected = [&facts](const AccountFilter& filter) {
+    std::vector<Transfer> page;
+    const uint64_t max_ns = filter.timestamp_max_ns == 0 ? UINT64_MAX : filter.timestamp_max_ns;
+    for (const Transfer& t : facts.transfers) {
+      if ((t.debit_account_id == filter.account_id || t.credit_account_id == filter.account_id) &&
+          t.timestamp_ns >= filter.timestamp_min_ns && t.timestamp_ns <= max_ns) {
+        page.push_back(t);
+      }
+    }
+    if ((filter.flags & filter_flags::kReversed) != 0) std::reverse(page.begin(), page.end());
+    page.resize(std::min<size_t>(page.size(), filter.limit));
+    return page;
+  };
+  const auto every_page_as_the_records_say = [&](const ColdStore& store) {
+    std::mt19937_64 bounds(7);
+    std::vector<Transfer> out(8190);
+    for (uint64_t account = 1; account <= kAccounts + 1; ++account) {
+      for (int round = 0; round < 12; ++round) {
+        AccountFilter filter;
+        filter.account_id = AccountId::From(account);
+        filter.timestamp_min_ns = round < 2 ? 0 : bounds() % kTransfers;
+        filter.timestamp_max_ns = round == 0 ? 0 : filter.timestamp_min_ns + bounds() % kTransfers;
+        filter.limit = std::array<uint32_t, 3>{1, 100, 8190}[round % 3];
+        if (round % 2 == 1) filter.flags |= filter_flags::kReversed;
+        const std::vector<Transfer> want = expected(filter);
+        const size_t count = store.GetAccountTransfers(filter, out);
+        ASSERT_EQ(count, want.size()) << account << " round " << round;
+        ASSERT_EQ(std::memcmp(out.data(), want.data(), count * sizeof(Transfer)), 0)
+            << account << " round " << round;
+      }
+    }
+  };
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory);
+  EXPECT_EQ(store->fence_bytes(), (kTransfers + 255) / 256 * sizeof(TransferId) +
+                                      (2 * kTransfers + kAccountFenceStride - 1) /
+                                          kAccountFenceStride * sizeof(AccountFence));
+  ASSERT_NO_FATAL_FAILURE(every_page_as_the_records_say(*store));
+  EXPECT_TRUE(store->Verify().ok());
+  store.reset();
+
+  const std::vector<char> written = ReadAll(path);
+  RunHeader header{};
+  std::memcpy(&header, written.data(), sizeof(header));
+  ASSERT_EQ(header.format_version, 3u);
+  ASSERT_EQ(header.account_fences.size_bytes, 79 * sizeof(AccountFence));
+
+  // Edited fences, checksums recomputed: the same answers; Verify names the fence.
+  std::vector<char> edited = written;
+  for (uint64_t f : {5, 40}) {
+    AccountFence fence;
+    char* at = edited.data() + header.account_fences.offset + f * sizeof(AccountFence);
+    std::memcpy(&fence, at, sizeof(fence));
+    fence.timestamp_ns = f == 5 ? 0 : fence.timestamp_ns + 5'000;
+    std::memcpy(at, &fence, sizeof(fence));
+  }
+  RunHeader edited_header = header;
+  edited_header.account_fences_checksum = base::HashBytes128(std::as_bytes(
+      std::span(edited.data() + header.account_fences.offset, header.account_fences.size_bytes)));
+  SealHeader(edited_header, edited);
+  WriteAll(path, edited);
+  store = OpenOrDie(directory);
+  ASSERT_NO_FATAL_FAILURE(every_page_as_the_records_say(*store));
+  const absl::Status verified = store->Verify();
+  EXPECT_TRUE(absl::IsDataLoss(verified)) << verified;
+  EXPECT_NE(verified.message().find("account fence 5 is not the key of account entry 2560"),
+            std::string::npos)
+      << verified;
+  store.reset();
+
+  // A flipped byte of the fences: refused at open, by name.
+  std::vector<char> flipped = written;
+  flipped[header.account_fences.offset + 100] ^= 0x20;
+  WriteAll(path, flipped);
+  const absl::StatusOr<std::unique_ptr<ColdStore>> refused =
+      ColdStore::Open(directory, wal::Storage::Posix());
+  EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find(RunFileName(1) + ": account fences checksum mismatch"),
+            std::string::npos)
+      << refused.status();
+
+  // Format 2: no fences, the whole section searched.
+  std::vector<char> version2 = written;
+  RunHeader header2 = header;
+  header2.format_version = 2;
+  header2.file_size_bytes = header.account_fences.offset;
+  std::memset(&header2.account_fences, 0, sizeof(header2.account_fences));
+  header2.account_fences_checksum = {};
+  version2.resize(header2.file_size_bytes);
+  SealHeader(header2, version2);
+  WriteAll(path, version2);
+  store = OpenOrDie(directory);
+  EXPECT_EQ(store->fence_bytes(), (kTransfers + 255) / 256 * sizeof(TransferId));
+  ASSERT_NO_FATAL_FAILURE(every_page_as_the_records_say(*store));
+  EXPECT_TRUE(store->Verify().ok());
 }
 
 // Rewrites run `path` as format version 1 wrote it: 64 KiB chunks, the file ending with its

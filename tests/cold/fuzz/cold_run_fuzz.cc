@@ -50,7 +50,7 @@ std::string RunPath() { return std::string(kStorePath) + "/" + RunFileName(1); }
 std::string FilterPath() { return std::string(kStorePath) + "/" + internal::kFilterFileName; }
 
 // Recomputes a run's chunk checksums (where its header places them in the file), the checksums
-// section's checksum, its size and its header's checksum.
+// section's checksum, the account fences', its size and its header's checksum.
 void FixRunChecksums(std::span<std::byte> run) {
   if (run.size() < sizeof(RunHeader)) return;
   RunHeader header;
@@ -72,6 +72,11 @@ void FixRunChecksums(std::span<std::byte> run) {
       }
     }
     header.checksums_checksum = base::HashBytes128(run.subspan(sums.offset, sums.size_bytes));
+  }
+  const SectionExtent& fences = header.account_fences;
+  if (fences.offset <= run.size() && fences.size_bytes <= run.size() - fences.offset) {
+    header.account_fences_checksum =
+        base::HashBytes128(run.subspan(fences.offset, fences.size_bytes));
   }
   header.file_size_bytes = run.size();
   header.checksum =
