@@ -111,9 +111,10 @@ std::pair<uint64_t, uint64_t> AccountRange(const Run& run, RunSection section,
 }
 
 // The range of kAccounts whose entries name `account` in [min_ns, max_ns]: each end found by
-// the account fences in one block, the two blocks read side by side.
+// the account fences in one block, the two blocks read side by side, each with the `margin`
+// entries around it that a page may walk into from that end.
 std::pair<uint64_t, uint64_t> AccountEntries(const Run& run, const AccountId& account,
-                                             uint64_t min_ns, uint64_t max_ns) {
+                                             uint64_t min_ns, uint64_t max_ns, uint64_t margin) {
   const auto before_min = [&](const AccountId& a, uint64_t at_ns) {
     return a < account || (a == account && at_ns < min_ns);
   };
@@ -122,8 +123,8 @@ std::pair<uint64_t, uint64_t> AccountEntries(const Run& run, const AccountId& ac
   };
   const auto first_block = internal::AccountBlock(run, before_min);
   const auto last_block = internal::AccountBlock(run, up_to_max);
-  internal::PrefetchAccountBlock(run, first_block);
-  if (last_block != first_block) internal::PrefetchAccountBlock(run, last_block);
+  internal::PrefetchAccountBlock(run, first_block, margin);
+  if (last_block != first_block) internal::PrefetchAccountBlock(run, last_block, margin);
   const uint64_t begin = internal::AccountLowerBound(run, first_block, before_min);
   const uint64_t end = internal::AccountLowerBound(run, last_block, up_to_max);
   return {begin, std::max(begin, end)};
@@ -511,17 +512,16 @@ size_t AccountTransfersIn(const Runs& runs, const AccountFilter& filter, std::sp
   size_t count = 0;
   WalkRuns(runs, reversed, [&](const Run& run) {
     if (!Overlaps(run, filter.timestamp_min_ns, max_ns)) return count < limit;
-    const auto [begin, end] =
-        AccountEntries(run, filter.account_id, filter.timestamp_min_ns, max_ns);
-    // The entries and the records a page will read (the records all over the run): their reads
-    // start together (twice the room left, as some may be filtered out).
-    const uint64_t entries = std::min<uint64_t>(end - begin, 2 * (limit - count));
-    run.Prefetch<AccountEntry>(RunSection::kAccounts, reversed ? end - entries : begin, entries);
+    // The entries a page will read come with the blocks, and the records (all over the run)
+    // are asked for together: twice the room left, as some may be filtered out.
+    const uint64_t wanted = 2 * (limit - count);
+    const auto [begin, end] = AccountEntries(run, filter.account_id, filter.timestamp_min_ns,
+                                             max_ns, std::min(wanted, kAccountFenceStride));
     uint64_t prefetched = 0;
     Walk(begin, end, reversed, [&](uint64_t i) {
       run.Prefetch<Transfer>(RunSection::kTransfers,
                              run.At<AccountEntry>(RunSection::kAccounts, i).position);
-      return ++prefetched < 2 * (limit - count);
+      return ++prefetched < wanted;
     });
     Walk(begin, end, reversed, [&](uint64_t i) {
       if (count >= limit) return false;

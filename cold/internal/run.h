@@ -218,12 +218,15 @@ std::pair<uint64_t, uint64_t> AccountBlock(const Run& run, Before&& before) {
           std::min(fences_before * kAccountFenceStride, count)};
 }
 
-// Starts reading a block's pages (with the entries on either side, which AccountLowerBound
-// checks), all in one read.
-inline void PrefetchAccountBlock(const Run& run, std::pair<uint64_t, uint64_t> block) {
+// Starts reading a block's pages, with `margin` entries on either side (at least the one
+// AccountLowerBound checks there; a page walks on from the bound), all in one read.
+inline void PrefetchAccountBlock(const Run& run, std::pair<uint64_t, uint64_t> block,
+                                 uint64_t margin) {
   if (run.account_fences().empty()) return;  // the whole section: a binary search touches little
-  const uint64_t begin = block.first > 0 ? block.first - 1 : 0;
-  const uint64_t end = std::min(block.second + 1, run.Count<AccountEntry>(RunSection::kAccounts));
+  margin = std::max<uint64_t>(margin, 1);
+  const uint64_t begin = block.first - std::min(block.first, margin);
+  const uint64_t end =
+      std::min(block.second + margin, run.Count<AccountEntry>(RunSection::kAccounts));
   run.Prefetch<AccountEntry>(RunSection::kAccounts, begin, end - begin);
 }
 
