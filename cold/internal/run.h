@@ -222,7 +222,7 @@ std::pair<uint64_t, uint64_t> AccountBlock(const Run& run, Before&& before) {
 // AccountLowerBound checks there; a page walks on from the bound), all in one read.
 inline void PrefetchAccountBlock(const Run& run, std::pair<uint64_t, uint64_t> block,
                                  uint64_t margin) {
-  if (run.account_fences().empty()) return;  // the whole section: a binary search touches little
+  if (run.account_fences().empty()) return;  // format 2: the section is searched page by page
   margin = std::max<uint64_t>(margin, 1);
   const uint64_t begin = block.first - std::min(block.first, margin);
   const uint64_t end =
