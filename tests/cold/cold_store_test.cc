@@ -743,8 +743,7 @@ TEST(ColdStorePages, AccountFencesFindEveryPageAsTheRecordsSay) {
 // Rewrites run `path` as format version 1 wrote it: 64 KiB chunks, the file ending with its
 // checksums.
 void RewriteAsVersion1(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<char> bytes = ReadAll(path);
   RunHeader header{};
   std::memcpy(&header, bytes.data(), sizeof(header));
   std::vector<base::Hash128> checksums;
@@ -764,13 +763,12 @@ void RewriteAsVersion1(const std::string& path) {
   header.chunk_bytes = 0;
   header.checksums_checksum = base::HashBytes128(checksum_bytes);
   header.file_size_bytes = checksum_extent.offset + checksum_bytes.size();
-  header.checksum =
-      base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
+  std::memset(&header.account_fences, 0, sizeof(header.account_fences));
+  header.account_fences_checksum = {};
   bytes.resize(header.file_size_bytes);
   std::memcpy(bytes.data() + checksum_extent.offset, checksum_bytes.data(), checksum_bytes.size());
-  std::memcpy(bytes.data(), &header, sizeof(header));
-  std::ofstream(path, std::ios::binary | std::ios::trunc)
-      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  SealHeader(header, bytes);
+  WriteAll(path, bytes);
 }
 
 // Runs written by format version 1 (64 KiB chunks) read and verify as before, beside new ones.
