@@ -671,7 +671,9 @@ TEST(ColdStorePages, AccountFencesFindEveryPageAsTheRecordsSay) {
         const std::vector<Transfer> want = expected(filter);
         const size_t count = store.GetAccountTransfers(filter, out);
         ASSERT_EQ(count, want.size()) << account << " round " << round;
-        ASSERT_EQ(std::memcmp(out.data(), want.data(), count * sizeof(Transfer)), 0)
+        // (An empty page's vector has no data to compare: memcmp must not see its null.)
+        ASSERT_TRUE(count == 0 ||
+                    std::memcmp(out.data(), want.data(), count * sizeof(Transfer)) == 0)
             << account << " round " << round;
       }
     }
