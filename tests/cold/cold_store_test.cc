@@ -464,6 +464,19 @@ void WriteBytes(const std::string& path, std::span<const std::byte> bytes) {
              static_cast<std::streamsize>(bytes.size()));
 }
 
+// Recomputes a run header's checksum and puts it at the start of the run's bytes.
+void SealHeader(RunHeader& header, std::vector<std::byte>& bytes) {
+  header.checksum =
+      base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
+  std::memcpy(bytes.data(), &header, sizeof(header));
+}
+
+// A header as formats 1 and 2 wrote it: no account fences.
+void DropAccountFences(RunHeader& header) {
+  header.account_fences = {};
+  header.account_fences_checksum = {};
+}
+
 // A forger's edit (XXH3 is no MAC): an id entry of run 2 names transfer 2^61 - 1, whose offset
 // (times 152 bytes) wraps to 152 bytes before the section, and every checksum is recomputed.
 // Verify names it; a lookup of it stops the process (it read before the section and indexed
@@ -485,9 +498,7 @@ TEST_F(StoreFiles, ForgedPositionNamedByVerifyAndALookupOfItStops) {
   std::memcpy(bytes.data() + sums.offset + chunk * sizeof(sum), &sum, sizeof(sum));
   header.checksums_checksum =
       base::HashBytes128(std::span(bytes).subspan(sums.offset, sums.size_bytes));
-  header.checksum =
-      base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
-  std::memcpy(bytes.data(), &header, sizeof(header));
+  SealHeader(header, bytes);
   WriteBytes(RunPath(2), bytes);
 
   std::unique_ptr<ColdStore> store = OpenOrDie(directory());  // the header checks out
@@ -600,23 +611,6 @@ TEST_F(StoreFiles, DamagedHeaderOrChecksumsOrAMissingRunRefusedAtOpenByName) {
       << opened.status();
 }
 
-// Reads a whole file.
-std::vector<char> ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void WriteAll(const std::string& path, const std::vector<char>& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc)
-      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-void SealHeader(RunHeader& header, std::vector<char>& bytes) {
-  header.checksum =
-      base::HashBytes128(std::as_bytes(std::span(&header, 1)).first(offsetof(RunHeader, checksum)));
-  std::memcpy(bytes.data(), &header, sizeof(header));
-}
-
 // A run of 20,000 transfers between 37 accounts at random (40,000 account entries: 79 fences,
 // so most accounts' entries span several blocks), and every page of every account (and of one
 // with none) asked in both orders, with limits and time bounds cutting anywhere, compared with
@@ -686,26 +680,26 @@ TEST(ColdStorePages, AccountFencesFindEveryPageAsTheRecordsSay) {
   EXPECT_TRUE(store->Verify().ok());
   store.reset();
 
-  const std::vector<char> written = ReadAll(path);
+  const std::vector<std::byte> written = ReadBytes(path);
   RunHeader header{};
   std::memcpy(&header, written.data(), sizeof(header));
   ASSERT_EQ(header.format_version, 3u);
   ASSERT_EQ(header.account_fences.size_bytes, 79 * sizeof(AccountFence));
 
   // Edited fences, checksums recomputed: the same answers; Verify names the fence.
-  std::vector<char> edited = written;
+  std::vector<std::byte> edited = written;
   for (uint64_t f : {5, 40}) {
     AccountFence fence;
-    char* at = edited.data() + header.account_fences.offset + f * sizeof(AccountFence);
+    std::byte* at = edited.data() + header.account_fences.offset + f * sizeof(AccountFence);
     std::memcpy(&fence, at, sizeof(fence));
     fence.timestamp_ns = f == 5 ? 0 : fence.timestamp_ns + 5'000;
     std::memcpy(at, &fence, sizeof(fence));
   }
   RunHeader edited_header = header;
-  edited_header.account_fences_checksum = base::HashBytes128(std::as_bytes(
-      std::span(edited.data() + header.account_fences.offset, header.account_fences.size_bytes)));
+  edited_header.account_fences_checksum = base::HashBytes128(
+      std::span(edited).subspan(header.account_fences.offset, header.account_fences.size_bytes));
   SealHeader(edited_header, edited);
-  WriteAll(path, edited);
+  WriteBytes(path, edited);
   store = OpenOrDie(directory);
   ASSERT_NO_FATAL_FAILURE(every_page_as_the_records_say(*store));
   const absl::Status verified = store->Verify();
@@ -716,9 +710,8 @@ TEST(ColdStorePages, AccountFencesFindEveryPageAsTheRecordsSay) {
   store.reset();
 
   // A flipped byte of the fences: refused at open, by name.
-  std::vector<char> flipped = written;
-  flipped[header.account_fences.offset + 100] ^= 0x20;
-  WriteAll(path, flipped);
+  WriteBytes(path, written);
+  FlipByte(path, header.account_fences.offset + 100);
   const absl::StatusOr<std::unique_ptr<ColdStore>> refused =
       ColdStore::Open(directory, wal::Storage::Posix());
   EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
@@ -727,15 +720,14 @@ TEST(ColdStorePages, AccountFencesFindEveryPageAsTheRecordsSay) {
       << refused.status();
 
   // Format 2: no fences, the whole section searched.
-  std::vector<char> version2 = written;
+  std::vector<std::byte> version2 = written;
   RunHeader header2 = header;
   header2.format_version = 2;
   header2.file_size_bytes = header.account_fences.offset;
-  std::memset(&header2.account_fences, 0, sizeof(header2.account_fences));
-  header2.account_fences_checksum = {};
+  DropAccountFences(header2);
   version2.resize(header2.file_size_bytes);
   SealHeader(header2, version2);
-  WriteAll(path, version2);
+  WriteBytes(path, version2);
   store = OpenOrDie(directory);
   EXPECT_EQ(store->fence_bytes(), (kTransfers + 255) / 256 * sizeof(TransferId));
   ASSERT_NO_FATAL_FAILURE(every_page_as_the_records_say(*store));
@@ -745,7 +737,7 @@ TEST(ColdStorePages, AccountFencesFindEveryPageAsTheRecordsSay) {
 // Rewrites run `path` as format version 1 wrote it: 64 KiB chunks, the file ending with its
 // checksums.
 void RewriteAsVersion1(const std::string& path) {
-  std::vector<char> bytes = ReadAll(path);
+  std::vector<std::byte> bytes = ReadBytes(path);
   RunHeader header{};
   std::memcpy(&header, bytes.data(), sizeof(header));
   std::vector<base::Hash128> checksums;
@@ -753,9 +745,8 @@ void RewriteAsVersion1(const std::string& path) {
     SectionExtent& extent = header.sections[s];
     extent.first_chunk = checksums.size();
     for (uint64_t at = 0; at < extent.size_bytes; at += kChunkBytesVersion1) {
-      checksums.push_back(base::HashBytes128(
-          std::as_bytes(std::span(bytes.data() + extent.offset + at,
-                                  std::min(kChunkBytesVersion1, extent.size_bytes - at)))));
+      checksums.push_back(base::HashBytes128(std::span(bytes).subspan(
+          extent.offset + at, std::min(kChunkBytesVersion1, extent.size_bytes - at))));
     }
   }
   SectionExtent& checksum_extent = header.sections[kRunSectionCount - 1];
@@ -765,12 +756,11 @@ void RewriteAsVersion1(const std::string& path) {
   header.chunk_bytes = 0;
   header.checksums_checksum = base::HashBytes128(checksum_bytes);
   header.file_size_bytes = checksum_extent.offset + checksum_bytes.size();
-  std::memset(&header.account_fences, 0, sizeof(header.account_fences));
-  header.account_fences_checksum = {};
+  DropAccountFences(header);
   bytes.resize(header.file_size_bytes);
   std::memcpy(bytes.data() + checksum_extent.offset, checksum_bytes.data(), checksum_bytes.size());
   SealHeader(header, bytes);
-  WriteAll(path, bytes);
+  WriteBytes(path, bytes);
 }
 
 // Runs written by format version 1 (64 KiB chunks) read and verify as before, beside new ones.
