@@ -6,7 +6,7 @@
 #   bench/history_run.sh OUT_DIR TRANSFERS [HOT_TRANSFERS] [extra ledger-bench flags...]
 #
 # SNAPSHOT_OPS (default 250: about 2M transfers in batches of 8,190) sets the server's snapshot
-# interval, which bounds what recovery replays.
+# interval, which bounds what recovery replays. SERVER_FLAGS adds flags of ledgerd's own.
 # OUT_DIR (created) holds the data directory, ledgerd's log, rss.tsv, the bench report
 # (report.txt, report.json) and summary.txt. Check the disk first: about 400 bytes per transfer
 # (the log, the cold store, two snapshots of the window).
@@ -25,7 +25,7 @@ start_server() {
   rm -f "$out/ready"
   "$build/tools/ledgerd" --data-dir "$data" --listen 127.0.0.1:0 --metrics 127.0.0.1:0 \
     --ready-file "$out/ready" --hot-transfers "$hot" \
-    --snapshot-interval-ops "${SNAPSHOT_OPS:-250}" >>"$out/ledgerd.log" 2>&1 &
+    --snapshot-interval-ops "${SNAPSHOT_OPS:-250}" ${SERVER_FLAGS:-} >>"$out/ledgerd.log" 2>&1 &
   server=$!
   # Up to 10 minutes: a recovery without a recent snapshot replays the whole log.
   for _ in $(seq 1 60000); do [[ -s "$out/ready" ]] && return 0; sleep 0.01; done

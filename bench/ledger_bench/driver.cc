@@ -182,19 +182,19 @@ absl::Status Load::Run(Report& report) {
       workers_running_.fetch_sub(1);
     });
   }
-  std::vector<uint64_t> old_lookups_ns, old_pages_ns;
+  OldQueryTimes old_times;
   std::thread old_queries;
   if (options_.cold_queries > 0) {
-    old_queries =
-        std::thread([&] { TimeOldQueries(old_lookups_ns, old_pages_ns, report.validation); });
+    old_queries = std::thread([&] { TimeOldQueries(old_times, report.validation); });
   }
   while (workers_running_.load() != 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     progress.Update(acknowledged_.load(), base::MonotonicNs());
   }
   if (old_queries.joinable()) old_queries.join();
-  report.cold_lookup_latency = Summarize(old_lookups_ns);
-  report.cold_page_latency = Summarize(old_pages_ns);
+  report.cold_lookup_latency = Summarize(old_times.lookups_ns);
+  report.cold_page_latency = Summarize(old_times.pages_ns);
+  report.round_trip_latency = Summarize(old_times.round_trips_ns);
   std::vector<BatchSample> samples;
   for (auto& worker : workers_) {
     worker->thread.join();
@@ -318,16 +318,17 @@ absl::Status Load::Expire(Validation& validation) {
 
 // Ids are handed out in order (Stream::NextId), so a number from the first half of those
 // acknowledged names a transfer booked long ago; a lookup of one that failed or was never
-// booked is timed too. Spread over the load: one lookup and one page every 5 ms at most.
-void Load::TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_t>& pages_ns,
-                          Validation& validation) {
+// booked is timed too. Spread over the load: one lookup and one page every 5 ms at most. An
+// info call, which the server's event loop answers at once, times the round trip beside them:
+// what any call waits for on this machine under this load, old history or not.
+void Load::TimeOldQueries(OldQueryTimes& times, Validation& validation) {
   net::Client& client = *clients_.back();
   Random random{Mix(options_.seed ^ 0x01D)};
   const auto unexpected = [&validation](std::string what) {
     ++validation.results_unexpected;
     if (validation.first_unexpected.empty()) validation.first_unexpected = std::move(what);
   };
-  while (workers_running_.load() != 0 && lookups_ns.size() < options_.cold_queries) {
+  while (workers_running_.load() != 0 && times.lookups_ns.size() < options_.cold_queries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     const uint64_t acknowledged = acknowledged_.load(std::memory_order_relaxed);
     const uint64_t range = options_.cold_age == 0
@@ -338,9 +339,12 @@ void Load::TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_
     const TransferId id{options_.id_order == IdOrder::kRandom ? Mix(number) : number,
                         space_->nonce()};
     uint64_t start_ns = base::MonotonicNs();
+    if (!client.GetServerInfo().ok()) return;
+    times.round_trips_ns.push_back(base::MonotonicNs() - start_ns);
+    start_ns = base::MonotonicNs();
     auto found = client.LookupTransfers(std::vector<TransferId>{id});
     if (!found.ok()) return;
-    lookups_ns.push_back(base::MonotonicNs() - start_ns);
+    times.lookups_ns.push_back(base::MonotonicNs() - start_ns);
     ++validation.results_checked;
     if (found->empty()) continue;
     const Transfer transfer = found->front();
@@ -356,7 +360,7 @@ void Load::TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_
     start_ns = base::MonotonicNs();
     auto page = client.GetAccountTransfers(filter);
     if (!page.ok()) return;
-    pages_ns.push_back(base::MonotonicNs() - start_ns);
+    times.pages_ns.push_back(base::MonotonicNs() - start_ns);
     // Its debit account's history up to it, newest first, starts with it.
     ++validation.results_checked;
     if (page->records.empty() ||

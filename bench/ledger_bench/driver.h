@@ -56,8 +56,12 @@ class Load {
   void TimeQueries(Report& report);
   // --cold-queries: on its own connection while the workers run. Each answer is checked (the
   // transfer asked for; a page that starts with it), into `validation`.
-  void TimeOldQueries(std::vector<uint64_t>& lookups_ns, std::vector<uint64_t>& pages_ns,
-                      Validation& validation);
+  struct OldQueryTimes {
+    std::vector<uint64_t> lookups_ns;
+    std::vector<uint64_t> pages_ns;
+    std::vector<uint64_t> round_trips_ns;  // of an info call beside each lookup
+  };
+  void TimeOldQueries(OldQueryTimes& times, Validation& validation);
   void Validate(Validation& validation);
   void FillLatencies(const std::vector<BatchSample>& samples, Report& report) const;
   void FillThroughput(const std::vector<BatchSample>& samples, Report& report) const;

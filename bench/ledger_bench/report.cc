@@ -142,6 +142,7 @@ void ResultRows(const Report& r, std::string* text) {
   if (r.cold_lookup_latency.count != 0) {
     Row("old lookups:", LatencyRow(r.cold_lookup_latency, "during the load"), text);
     Row("old pages:", LatencyRow(r.cold_page_latency, "during the load"), text);
+    Row("round trips:", LatencyRow(r.round_trip_latency, "info calls beside them"), text);
   }
   Row("server usage:",
       r.has_server_stats ? absl::StrFormat("RSS %.1f MiB, CPU %s ns/transfer",
@@ -601,6 +602,7 @@ std::string ToJson(const Report& report) {
       .Raw("query_latency_ns", JsonLatency(report.query_latency))
       .Raw("cold_lookup_latency_ns", JsonLatency(report.cold_lookup_latency))
       .Raw("cold_page_latency_ns", JsonLatency(report.cold_page_latency))
+      .Raw("round_trip_latency_ns", JsonLatency(report.round_trip_latency))
       .Bool("has_server_stats", report.has_server_stats)
       // Unknown, not zero, when the server's metrics were out of reach.
       .Raw("server_rss_bytes", stats ? absl::StrCat(report.server_rss_bytes) : "null")

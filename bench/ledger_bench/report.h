@@ -81,6 +81,7 @@ struct Report {
   // page of their debit account's history up to each.
   LatencySummary cold_lookup_latency;
   LatencySummary cold_page_latency;
+  LatencySummary round_trip_latency;  // an info call's, beside each old lookup
   // Server resources, from its metrics endpoint; has_server_stats false when unreachable.
   bool has_server_stats = false;
   uint64_t server_rss_bytes = 0;

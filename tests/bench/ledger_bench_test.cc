@@ -129,6 +129,7 @@ TEST_F(LedgerBench, ColdStoreAnswersUnderLoadAndAfterSigkill) {
     ASSERT_EQ(run.exit_code, 0) << run.output;
     // Old lookups and pages answered during the load, each checked.
     EXPECT_NE(run.output.find("old lookups:"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("round trips:"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("PASSED"), std::string::npos) << run.output;
     if (round == 0) {
       EXPECT_EQ(server.Kill(), 128 + SIGKILL);
