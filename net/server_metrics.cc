@@ -278,6 +278,10 @@ ServerMetrics::ServerMetrics(Registry& registry)
       cold_history_reads_total(registry.AddCounter(
           "ledger_cold_history_reads_total",
           "Queries answered from old history alone, beside the batches being applied.")),
+      cold_history_read_seconds(registry.AddHistogram(
+          "ledger_cold_history_read_seconds",
+          "Reads of old history on the history thread, from its start to its answer.",
+          kFastLatencyBoundsNs, HistogramUnit::kNanoseconds)),
       group_leader(registry.AddGauge("ledger_group_leader",
                                      "1 while this member leads its replica group's epoch.")),
       group_epoch(registry.AddGauge(

@@ -189,6 +189,7 @@ struct ServerMetrics {
   Gauge& cold_fence_bytes;
   Counter& cold_read_ahead_batches_total;  // batches that waited for their cold reads
   Counter& cold_history_reads_total;       // queries answered from old history, off the engine
+  Histogram& cold_history_read_seconds;    // observe ns of each on the history thread
   // A replica group's member (docs/replication.md), set when scraped; 0 without a group.
   Gauge& group_leader;        // 1 while this member leads a sealed epoch
   Gauge& group_epoch;         // the highest epoch it has seen

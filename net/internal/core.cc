@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/thread_name.h"
 #include "net/server_metrics.h"
 #include "replica/checkpoint.h"
@@ -57,6 +58,14 @@ void Worker::Loop() {
 }
 
 EngineTurn::~EngineTurn() { core_.ReleaseEngine(); }
+
+kj::Promise<void> Core::ReadHistory(kj::Function<void()> job) {
+  return history_.Run([this, job = kj::mv(job)]() mutable {
+    const uint64_t start_ns = base::MonotonicNs();
+    job();
+    metrics_->cold_history_read_seconds.Observe(base::MonotonicNs() - start_ns);
+  });
+}
 
 engine::EngineOptions EngineOptionsOf(const ServerOptions& options) {
   engine::EngineOptions engine;

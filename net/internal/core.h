@@ -120,7 +120,8 @@ class Core final : private kj::TaskSet::ErrorHandler {
   // Old history as it stood after the last batch (null without a window, or before anything
   // went cold), and the thread that reads it.
   std::shared_ptr<const replica::ColdHistory> cold_history() const { return cold_history_; }
-  kj::Promise<void> ReadHistory(kj::Function<void()> job) { return history_.Run(kj::mv(job)); }
+  // Runs `job` on the history thread, timed into ledger_cold_history_read_seconds.
+  kj::Promise<void> ReadHistory(kj::Function<void()> job);
 
   // Resolves once every op up to `op` is acknowledged (acknowledged_op()); breaks if the log
   // failed (nothing after the failure is ever acknowledged).
