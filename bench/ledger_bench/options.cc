@@ -50,7 +50,8 @@ Measurement and output:
   --queries N              history lookups timed after the load (default 1000)
   --cold-queries N         during the load, up to N lookups of transfers from the run's first
                            half and N pages of their debit account's history up to them (old:
-                           in the cold store once the server's window has moved on), timed
+                           in the cold store once the server's window has moved on), timed,
+                           each beside an info call's round trip, the floor for any call
                            (default 0)
   --cold-age N             with --cold-queries: only transfers at least N transfers older than
                            the newest acknowledged (give the server's --hot-transfers to time
