@@ -329,27 +329,36 @@ void ColdStore::StartGrowingFilter(uint64_t capacity_ids) {
 // in use takes the new ids meanwhile, denser for a while); the first Write after it is built
 // takes it over, with the ids of the runs written since and `ids`. Waited for only when the
 // ids pass twice the capacity (at 8 bits per id, about 2% of new ids would search the runs).
-absl::StatusOr<std::unique_ptr<internal::IdFilter>> ColdStore::TakeGrownFilter(
-    std::span<const IdEntry> ids, uint64_t id_count, uint64_t* capacity_ids) {
+// A build that fails (a damaged run's ids) must not fail the run: the filter in use still
+// holds every id, and a Write that failed each time would stop the window from moving, and
+// with it, once full, every batch.
+void ColdStore::TakeGrownFilter(std::span<const IdEntry> ids, uint64_t id_count,
+                                WrittenRun& written) {
   if (growing_filter_ == nullptr) {
-    if (id_count * kFilterGrowthDenominator <= filter_capacity_ids_ * kFilterGrowthNumerator) {
-      return nullptr;
+    if (id_count * kFilterGrowthDenominator <= filter_capacity_ids_ * kFilterGrowthNumerator ||
+        id_count < grow_again_at_ids_) {
+      return;
     }
     StartGrowingFilter(std::max(id_count, kFilterCapacityMin));
   }
   if (!growing_filter_->built.load(std::memory_order_acquire) &&
       id_count <= 2 * filter_capacity_ids_) {
-    return nullptr;
+    return;
   }
   growing_filter_->thread.join();
   const std::unique_ptr<GrowingFilter> growing = std::move(growing_filter_);
-  LEDGER_RETURN_IF_ERROR(growing->status);  // the next Write starts it again
-  for (size_t r = growing->run_count; r < runs_.size(); ++r) {
-    LEDGER_RETURN_IF_ERROR(InsertRunIds(*runs_[r], *growing->filter));
+  absl::Status status = growing->status;
+  for (size_t r = growing->run_count; status.ok() && r < runs_.size(); ++r) {
+    status = InsertRunIds(*runs_[r], *growing->filter);
+  }
+  if (!status.ok()) {
+    grow_again_at_ids_ = id_count + id_count / 2;
+    written.filter_growth = std::move(status);
+    return;
   }
   InsertIds(ids, *growing->filter);
-  *capacity_ids = growing->capacity_ids;
-  return std::move(growing->filter);
+  written.grown_filter_capacity_ids = growing->capacity_ids;
+  written.grown_filter = std::move(growing->filter);
 }
 
 absl::StatusOr<WrittenRun> ColdStore::WriteNewRun(const internal::RunFacts& run_facts) {
@@ -367,8 +376,7 @@ absl::StatusOr<WrittenRun> ColdStore::WriteNewRun(const internal::RunFacts& run_
   for (uint64_t i = 0; i < ids.size(); i += Run::kFenceStride) fences.push_back(ids[i].id);
   written.run->SetFences(std::move(fences));
   const uint64_t id_count = transfer_count_ + failure_count_ + ids.size();
-  LEDGER_ASSIGN_OR_RETURN(written.grown_filter,
-                          TakeGrownFilter(ids, id_count, &written.grown_filter_capacity_ids));
+  TakeGrownFilter(ids, id_count, written);
   if (written.grown_filter == nullptr) {
     // Readers may see these ids as "maybe" before the run is published: they then search the
     // published runs and find nothing, which is right until Publish.

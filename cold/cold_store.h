@@ -46,6 +46,10 @@ struct WrittenRun {
   std::unique_ptr<internal::Run> run;
   std::unique_ptr<internal::IdFilter> grown_filter;  // when the store's filter had to grow
   uint64_t grown_filter_capacity_ids = 0;
+  // Not OK: a larger filter could not be built (a run's ids did not read back). The filter in
+  // use goes on, holding every id (denser: more new ids search the runs); a larger one is tried
+  // again once the ids have grown by half. For the operator's log.
+  absl::Status filter_growth;
   uint64_t transfer_count = 0;
   uint64_t failure_count = 0;
   WrittenRun();
@@ -201,11 +205,9 @@ class ColdStore final : public engine::ColdReader {
   absl::StatusOr<WrittenRun> WriteNewRun(const internal::RunFacts& run_facts);
   // A filter of every published id, sized for them (*capacity_ids).
   absl::StatusOr<std::unique_ptr<internal::IdFilter>> BuildFilter(uint64_t* capacity_ids) const;
-  // Write's: the larger filter to publish with its run (`ids`, making id_count in all), once
-  // one built beside is ready; null until then (cold_store.cc).
-  absl::StatusOr<std::unique_ptr<internal::IdFilter>> TakeGrownFilter(std::span<const IdEntry> ids,
-                                                                      uint64_t id_count,
-                                                                      uint64_t* capacity_ids);
+  // Write's: the larger filter to publish with its run (`ids`, making id_count in all) into
+  // `written`, once one built beside is ready; nothing until then (cold_store.cc).
+  void TakeGrownFilter(std::span<const IdEntry> ids, uint64_t id_count, WrittenRun& written);
   void StartGrowingFilter(uint64_t capacity_ids);
   // runs_, as the pointers a reader on another thread keeps.
   std::vector<const internal::Run*> RunPointers() const;
@@ -237,6 +239,7 @@ class ColdStore final : public engine::ColdReader {
   // is stopped and joined before they go.
   struct GrowingFilter;
   std::unique_ptr<GrowingFilter> growing_filter_;
+  uint64_t grow_again_at_ids_ = 0;  // after a failed growth, the ids before the next try
 };
 
 }  // namespace ledger::cold

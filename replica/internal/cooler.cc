@@ -219,6 +219,12 @@ absl::Status Cooler::Settle(engine::Engine& engine, bool wait) {
       }
       return result->status();
     }
+    if (!(*result)->filter_growth.ok() && options_.log) {
+      options_.log(absl::StrCat(
+          "cold store: a larger id filter could not be built (the one in use goes on, denser; "
+          "run ledger-wal verify): ",
+          (*result)->filter_growth.ToString()));
+    }
     store_.Publish(std::move(**result));
     ++runs_written_;
     evict_before_ns_ = store_.end_ns();

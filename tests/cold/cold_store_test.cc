@@ -531,6 +531,38 @@ TEST_F(StoreFiles, SavedFilterClaimingAHugeCapacityIsNotUsed) {
   }
 }
 
+// A damaged id section fails the build of a larger filter: the run being written is written all
+// the same (a Write that failed each time would keep the window from moving), the filter in use
+// goes on holding every id, and the failure names the damaged run.
+TEST_F(StoreFiles, AFilterThatCannotGrowLeavesTheOneInUseAndTheRunsGoOn) {
+  RunHeader header{};
+  std::memcpy(&header, ReadBytes(RunPath(1)).data(), sizeof(header));
+  FlipByte(RunPath(1), header.sections[static_cast<size_t>(RunSection::kIds)].offset + 100);
+  std::unique_ptr<ColdStore> store = OpenOrDie(directory());
+  ASSERT_EQ(store->ids_note(), "ids: saved filter for 3 runs, 0 more runs' id sections read");
+  constexpr uint64_t kRuns = 12;
+  uint64_t failures = 0;
+  for (uint64_t r = 3; r < kRuns; ++r) {
+    absl::StatusOr<WrittenRun> written =
+        store->Write(Facts(1 + r * kPerRun, 1 + (r + 1) * kPerRun, 1 + r * kPerRun));
+    ASSERT_TRUE(written.ok()) << "run " << r + 1 << ": " << written.status();
+    if (!written->filter_growth.ok()) {
+      ++failures;
+      EXPECT_TRUE(absl::IsDataLoss(written->filter_growth)) << written->filter_growth;
+      EXPECT_NE(written->filter_growth.message().find(RunFileName(1)), std::string::npos)
+          << written->filter_growth;
+      EXPECT_EQ(written->grown_filter, nullptr);
+    }
+    store->Publish(std::move(*written));
+    for (uint64_t id = 1; id <= (r + 1) * kPerRun; id += 7) {
+      ASSERT_TRUE(store->MayHold(TransferId::From(id))) << "run " << r + 1 << ", id " << id;
+    }
+  }
+  EXPECT_GE(failures, 1u);
+  EXPECT_EQ(store->transfer_count(), kRuns * kPerRun);
+  EXPECT_TRUE(store->FindTransfer(TransferId::From(kRuns * kPerRun), store->end_ns()).has_value());
+}
+
 TEST_F(StoreFiles, DamagedChunkNamedByVerifyAndAReadOfItStops) {
   FlipByte(RunPath(2), kRunHeaderBytes + 5 * sizeof(Transfer));  // in run 2's first chunk
   std::unique_ptr<ColdStore> store = OpenOrDie(directory());     // headers are intact
