@@ -8,7 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
-#include "base/thread_name.h"
+#include "base/thread.h"
 #include "cold/format.h"
 #include "cold/internal/filter_file.h"
 #include "cold/internal/id_filter.h"

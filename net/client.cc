@@ -17,7 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "base/clock.h"
 #include "base/file.h"
-#include "base/thread_name.h"
+#include "base/thread.h"
 #include "capnp/message.h"
 #include "capnp/rpc-twoparty.h"
 #include "cluster/etcd.h"

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "base/file.h"
+#include "base/thread.h"
 #include "capnp/rpc-twoparty.h"
 #include "capnp/rpc.capnp.h"
 #include "capnp/rpc.h"
@@ -743,6 +744,7 @@ absl::Status RunServer(const ServerOptions& options_in, GroupStop* stop) {
   kj::UnixEventPort::captureSignal(SIGINT);
   kj::UnixEventPort::captureSignal(SIGHUP);  // re-reads the tokens file
   signal(SIGPIPE, SIG_IGN);
+  if (options.reply_slice_ns != 0) base::SetThisThreadSliceNs(options.reply_slice_ns);
   kj::AsyncIoContext io = kj::setupAsyncIo();
   return Serve(options, io, options.log, stop);
 }

@@ -127,6 +127,10 @@ struct ServerOptions {
   // batch_events_max) per shard: the cooler starts at half, and a shard must take a whole
   // batch while a run is being written.
   uint64_t hot_transfers = 0;
+  // The turns on a core (base::SetThisThreadSliceNs) of the threads that answer: the event
+  // loop and the history thread. Short turns let them take a core as soon as a request or a
+  // read's answer arrives, ahead of the threads that run long; 0: the kernel's default.
+  uint64_t reply_slice_ns = 100'000;
   ServerLimits limits;
   GroupOptions group;
   std::function<void(std::string_view)> log;  // operator messages; default: stderr

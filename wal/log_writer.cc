@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "base/clock.h"
-#include "base/thread_name.h"
+#include "base/thread.h"
 
 namespace ledger::wal {
 

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "base/clock.h"
-#include "base/thread_name.h"
+#include "base/thread.h"
 #include "net/server_metrics.h"
 #include "replica/checkpoint.h"
 #include "replica/log_schema.h"
@@ -25,6 +25,7 @@ kj::Promise<void> Worker::Run(kj::Function<void()> job) {
     if (!thread_.joinable() && !stopping_) {
       thread_ = std::thread([this] {
         base::NameThisThread(name_);
+        if (slice_ns_ != 0) base::SetThisThreadSliceNs(slice_ns_);
         Loop();
       });
     }
@@ -85,6 +86,7 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(const ServerOptions& options,
                                                  const std::function<void(std::string_view)>& log,
                                                  ServerMetrics& metrics) {
   std::unique_ptr<Core> core(new Core());
+  core->history_.set_slice_ns(options.reply_slice_ns);
   core->metrics_ = &metrics;
   core->log_ = log;
   const int event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -49,8 +49,11 @@ inline constexpr kj::Duration kExpiryTickInterval = 100 * kj::MILLISECONDS;
 // loop that called Run. Started with its first job.
 class Worker {
  public:
-  explicit Worker(const char* name) : name_(name) {}  // the thread's name (base/thread_name.h)
+  explicit Worker(const char* name) : name_(name) {}  // the thread's name (base/thread.h)
   ~Worker() { Stop(); }
+  // The thread's turns on a core (base::SetThisThreadSliceNs), set before its first job; 0:
+  // the kernel's default.
+  void set_slice_ns(uint64_t slice_ns) { slice_ns_ = slice_ns; }
   kj::Promise<void> Run(kj::Function<void()> job);
   // Waits for the job running, and stops the thread; jobs not yet run are dropped (their
   // promises break).
@@ -66,6 +69,7 @@ class Worker {
   std::condition_variable wake_;
   std::deque<Job> jobs_;
   const char* name_;
+  uint64_t slice_ns_ = 0;
   bool stopping_ = false;
   std::thread thread_;
 };

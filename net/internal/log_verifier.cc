@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
-#include "base/thread_name.h"
+#include "base/thread.h"
 #include "replica/log_verify.h"
 #include "wal/directory.h"
 

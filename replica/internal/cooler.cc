@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
-#include "base/thread_name.h"
+#include "base/thread.h"
 
 namespace ledger::replica::internal {
 

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "base/clock.h"
-#include "base/thread_name.h"
+#include "base/thread.h"
 #include "replica/internal/apply.h"
 #include "replica/internal/snapshot.h"
 
