@@ -146,14 +146,11 @@ TEST_F(LedgerBench, ColdStoreAnswersUnderLoadAndAfterSigkill) {
   EXPECT_NE(metrics.find("ledger_cold_history_reads_total "), std::string::npos) << metrics;
   EXPECT_EQ(metrics.find("ledger_cold_history_reads_total 0\n"), std::string::npos) << metrics;
   // Each read of old history was timed (those the engine then answered too) since the restart.
-  const auto value = [&metrics](const std::string& name) {
-    const size_t at = metrics.find("\n" + name + " ");
-    return at == std::string::npos ? -1.0 : std::stod(metrics.substr(at + name.size() + 2));
-  };
-  EXPECT_GE(value("ledger_cold_history_read_seconds_count"),
-            value("ledger_cold_history_reads_total"))
+  using net::testing::MetricValue;
+  EXPECT_GE(MetricValue(metrics, "ledger_cold_history_read_seconds_count"),
+            MetricValue(metrics, "ledger_cold_history_reads_total"))
       << metrics;
-  EXPECT_GT(value("ledger_cold_history_read_seconds_sum"), 0) << metrics;
+  EXPECT_GT(MetricValue(metrics, "ledger_cold_history_read_seconds_sum"), 0) << metrics;
   EXPECT_TRUE(std::filesystem::exists(server.data_dir() + "/cold/run-0000000000000001.cold"));
 }
 

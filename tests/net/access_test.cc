@@ -31,6 +31,7 @@ namespace {
 using testing::Connect;
 using testing::Describe;
 using testing::HttpGet;
+using testing::MetricValue;
 using testing::RawSocket;
 using testing::ReadWholeFile;
 using testing::RpcConnection;
@@ -92,14 +93,6 @@ class ScopedUmask {
  private:
   mode_t saved_;
 };
-
-// The value of the sample `series` (name and labels, as rendered) in exposition text; -1 when
-// absent.
-double MetricValue(const std::string& text, const std::string& series) {
-  const size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
 
 std::string Scrape(const ServerProcess& server, const std::string& headers = "") {
   return HttpGet(server.metrics_address(), "/metrics", headers);

@@ -131,6 +131,14 @@ inline std::string HttpGet(const std::string& address, const std::string& path,
   return response;
 }
 
+// The value of the sample `series` (name and labels, as rendered) in Prometheus exposition
+// text; -1 when absent.
+inline double MetricValue(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
 class ServerProcess {
  public:
   // Small tables: tests start many servers and committing memory takes time.
