@@ -21,7 +21,9 @@ struct SchedAttr {
 };
 static_assert(sizeof(SchedAttr) == 48);
 
-bool GetAttr(SchedAttr& attr) { return syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0) == 0; }
+bool GetAttr(SchedAttr& attr, pid_t tid = 0) {
+  return syscall(SYS_sched_getattr, tid, &attr, sizeof(attr), 0) == 0;
+}
 
 }  // namespace
 
@@ -34,6 +36,11 @@ uint64_t SetThisThreadSliceNs(uint64_t slice_ns) {
   attr.runtime_ns = slice_ns;
   if (syscall(SYS_sched_setattr, 0, &attr, 0) != 0 || !GetAttr(attr)) return 0;
   return attr.runtime_ns;
+}
+
+uint64_t ThreadSliceNs(pid_t tid) {
+  SchedAttr attr;
+  return GetAttr(attr, tid) ? attr.runtime_ns : 0;
 }
 
 }  // namespace ledger::base

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <sys/types.h>
 
 #include <cstdint>
 
@@ -23,5 +24,8 @@ inline void NameThisThread(const char* name) {
 // turn later. Unprivileged; the kernel keeps it within [0.1, 100] ms, and older kernels ignore
 // it. Returns the turn the thread now has, 0 where the kernel cannot say.
 uint64_t SetThisThreadSliceNs(uint64_t slice_ns);
+
+// The turn thread `tid` has (0: the calling thread), 0 where the kernel cannot say.
+uint64_t ThreadSliceNs(pid_t tid = 0);
 
 }  // namespace ledger::base

@@ -243,6 +243,7 @@ class Client::Impl final : private kj::TaskSet::ErrorHandler {
     std::unique_lock lock(mutex_);
     thread_ = std::thread([this] {
       base::NameThisThread("ledger-client");
+      if (options_.io_slice_ns != 0) base::SetThisThreadSliceNs(options_.io_slice_ns);
       Loop();
     });
     started_.wait(lock, [&] { return start_done_; });

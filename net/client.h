@@ -98,6 +98,10 @@ struct ClientOptions {
   // Send transfers as packed records (createTransfersPacked) when the server has them; false
   // sends List(Transfer), as clients without the packed form do (benchmarks compare the two).
   bool packed_transfers = true;
+  // Turns on a core for the client's I/O thread (base::SetThisThreadSliceNs; 0: the kernel's),
+  // for a caller that times its calls on a machine whose cores are busy: a reply then wakes the
+  // thread at once rather than up to a turn later.
+  uint64_t io_slice_ns = 0;
 };
 
 template <typename Code>

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/thread.h"
 #include "engine/result_names.h"
 
 namespace ledger::bench {
@@ -70,6 +71,8 @@ absl::StatusOr<std::unique_ptr<Load>> Load::Prepare(const BenchOptions& options,
   client_options.token = token;
   client_options.packed_transfers = options.packed;
   for (uint32_t i = 0; i < options.connections + (options.cold_queries > 0 ? 1 : 0); ++i) {
+    // The last connection times the old queries.
+    if (i == options.connections) client_options.io_slice_ns = options.query_slice_us * 1'000ULL;
     auto client = net::Client::Connect(client_options);
     if (!client.ok()) return client.status();
     load->clients_.push_back(std::move(*client));
@@ -322,6 +325,7 @@ absl::Status Load::Expire(Validation& validation) {
 // info call, which the server's event loop answers at once, times the round trip beside them:
 // what any call waits for on this machine under this load, old history or not.
 void Load::TimeOldQueries(OldQueryTimes& times, Validation& validation) {
+  if (options_.query_slice_us != 0) base::SetThisThreadSliceNs(options_.query_slice_us * 1'000ULL);
   net::Client& client = *clients_.back();
   Random random{Mix(options_.seed ^ 0x01D)};
   const auto unexpected = [&validation](std::string what) {

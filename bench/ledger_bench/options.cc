@@ -56,6 +56,9 @@ Measurement and output:
   --cold-age N             with --cold-queries: only transfers at least N transfers older than
                            the newest acknowledged (give the server's --hot-transfers to time
                            cold ones only; default 0: the first half)
+  --query-slice-us N       with --cold-queries: turns of N µs on a core for the thread that
+                           times them and its connection's thread (0: the kernel's; default 0),
+                           so on a machine the load keeps busy they wake at once
   --sample-accounts N      accounts whose balances are checked (default 1024)
   --json FILE              the report as JSON
   --chart FILE.svg         throughput over time and latency percentiles
@@ -188,6 +191,7 @@ absl::StatusOr<BenchOptions> ParseOptions(const std::vector<std::string>& args) 
       {"--queries", Number("--queries", &options.queries, 0, 1'000'000)},
       {"--cold-queries", Number("--cold-queries", &options.cold_queries, 0, 1'000'000)},
       {"--cold-age", Number("--cold-age", &options.cold_age, 0, uint64_t{1} << 40)},
+      {"--query-slice-us", Number("--query-slice-us", &options.query_slice_us, 0, 100'000)},
       {"--sample-accounts", Number("--sample-accounts", &options.sample_accounts, 0, 1'000'000)},
       {"--json", Text(&options.json_file)},
       {"--chart", Text(&options.chart_file)},

@@ -52,6 +52,7 @@ struct BenchOptions {
   uint32_t queries = 1'000;          // history lookups timed after the load
   uint32_t cold_queries = 0;         // old lookups and history pages timed during the load
   uint64_t cold_age = 0;             // their transfers at least this many older; 0: first half
+  uint32_t query_slice_us = 0;       // turns on a core for the threads timing them; 0: kernel's
   uint32_t sample_accounts = 1'024;  // accounts whose balances are checked at the end
 
   std::string json_file;

@@ -18,6 +18,8 @@ TEST(ThreadSlice, TheTurnIsTheKernelsAndTheNiceValueIsKept) {
     const uint64_t slice_ns = SetThisThreadSliceNs(250'000);
     if (slice_ns == 0) GTEST_SKIP() << "this kernel has no per-thread turns (before 6.12)";
     EXPECT_EQ(slice_ns, 250'000u);
+    EXPECT_EQ(ThreadSliceNs(), 250'000u);
+    EXPECT_EQ(ThreadSliceNs(gettid()), 250'000u);
     EXPECT_EQ(NiceOfThisThread(), 3);
     // Below the kernel's least, its least; 0 gives the kernel's default back.
     EXPECT_EQ(SetThisThreadSliceNs(1'000), 100'000u);

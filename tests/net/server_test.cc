@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/thread.h"
 #include "net/client.h"
 #include "tests/build_path.h"
 #include "tests/net/server_process.h"
@@ -294,6 +295,43 @@ TEST(Server, RejectsWrongTokenAndUnauthenticatedCalls) {
   EXPECT_NE(Connect(server, server.token() + "\r\n"), nullptr);
   options.token = "\n" + server.token();  // only trailing whitespace is forgiven
   EXPECT_EQ(Client::Connect(options).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+// The turns on a core of this process's threads named `name`, in nanoseconds (sched_getattr).
+std::vector<uint64_t> SlicesOfThreadsNamed(const std::string& name) {
+  std::vector<uint64_t> slices_ns;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string comm = ReadWholeFile(task.path() / "comm");
+    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    if (comm != name) continue;
+    slices_ns.push_back(base::ThreadSliceNs(std::stoi(task.path().filename().string())));
+  }
+  return slices_ns;
+}
+
+TEST(Server, AClientsThreadTakesTheTurnsItAsksFor) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  const std::vector<uint64_t> before_ns = SlicesOfThreadsNamed("ledger-client");
+  ASSERT_TRUE(before_ns.empty());
+  ClientOptions options;
+  options.address = server.address();
+  options.token = server.token();
+  options.io_slice_ns = 300'000;
+  auto client = Client::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_TRUE((*client)->GetServerInfo().ok());
+  const std::vector<uint64_t> slices_ns = SlicesOfThreadsNamed("ledger-client");
+  ASSERT_EQ(slices_ns.size(), 1u);
+  if (slices_ns[0] == 0) GTEST_SKIP() << "this kernel has no per-thread turns (before 6.12)";
+  EXPECT_EQ(slices_ns[0], 300'000u);
+  // Without the option the thread keeps the kernel's turn.
+  client->reset();
+  auto plain = Connect(server, server.token());
+  ASSERT_NE(plain, nullptr);
+  const std::vector<uint64_t> plain_ns = SlicesOfThreadsNamed("ledger-client");
+  ASSERT_EQ(plain_ns.size(), 1u);
+  EXPECT_NE(plain_ns[0], 300'000u);
 }
 
 TEST(Server, RefusesBatchesOverTheLimitAndChangesNothing) {
