@@ -27,6 +27,7 @@
 #include "replica/replica.h"
 #include "tests/build_path.h"
 #include "tests/wal/wal_test_util.h"
+#include "tools/amount_text.h"
 #include "wal/directory.h"
 
 extern char** environ;
@@ -186,15 +187,6 @@ class JsonObject {
 
 // ---------------------------------------------------------------------------------------------
 // Writing a log through a replica.
-
-std::string U128Text(u128 value) {
-  std::string digits;
-  do {
-    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(value % 10)));
-    value /= 10;
-  } while (value != 0);
-  return digits;
-}
 
 std::string HashText(const engine::StateHash& hash) {
   char text[33];
@@ -475,7 +467,8 @@ TEST_F(LedgerWal, DumpJsonIsOneObjectPerLineWithEveryTransferId) {
   }
   EXPECT_EQ(entries, written().last_op);
   std::multiset<std::string> expected;
-  for (const Transfer& transfer : written().transfers) expected.insert(U128Text(transfer.id.Get()));
+  for (const Transfer& transfer : written().transfers)
+    expected.insert(FormatU128(transfer.id.Get()));
   EXPECT_EQ(ids, expected);
 }
 

@@ -19,7 +19,7 @@ namespace ledger::tools {
 
 namespace {
 
-std::string Quoted(u128 value) { return absl::StrCat("\"", Decimal(value), "\""); }
+std::string Quoted(u128 value) { return absl::StrCat("\"", FormatU128(value), "\""); }
 
 std::string AssetCode(const Ledger& ledger) {
   return std::string(ledger.asset_code, strnlen(ledger.asset_code, kAssetCodeSizeBytes));
@@ -109,7 +109,7 @@ std::string TextTransfer(const Transfer& transfer) {
   std::string line = absl::StrCat(
       "  transfer ", IdText(transfer.id.Get()), "  debit ", IdText(transfer.debit_account_id.Get()),
       "  credit ", IdText(transfer.credit_account_id.Get()), "  amount ",
-      Decimal(transfer.amount.Get()), "  ledger ", transfer.ledger, "  code ", transfer.code,
+      FormatU128(transfer.amount.Get()), "  ledger ", transfer.ledger, "  code ", transfer.code,
       "  flags ", TransferFlagNames(transfer.flags));
   if (!transfer.pending_id.IsZero()) {
     absl::StrAppend(&line, "  pending_id ", IdText(transfer.pending_id.Get()));

@@ -128,11 +128,8 @@ struct LogTally {
 // ---------------------------------------------------------------------------------------------
 // Formatting. 128-bit values never go through floating point.
 
-std::string Decimal(u128 value);
-// "12.34" for digits "1234" at scale 2; "0.05" for "5".
-std::string WithScale(const std::string& digits, uint8_t scale);
-// carries * 2^128 + low, in decimal (trial-balance sums cannot overflow).
-std::string WideDecimal(const WideSum& sum);
+// Decimal text of 128-bit values and trial-balance sums: amount_text.h (FormatU128,
+// FormatWideRaw, FormatWide).
 // 32 lowercase hex digits, high word first (state hashes and chain hashes print this way).
 std::string Hex128(uint64_t high, uint64_t low);
 std::string HashText(const wal::Hash128& hash);

@@ -40,8 +40,8 @@ std::vector<Ledger> Ledgers(const engine::Engine& engine) {
 }
 
 std::string Amounts(const WideSum& sum, uint8_t scale) {
-  const std::string digits = WideDecimal(sum);
-  return scale == 0 ? digits : absl::StrCat(digits, " (", WithScale(digits, scale), ")");
+  const std::string digits = FormatWideRaw(sum);
+  return scale == 0 ? digits : absl::StrCat(digits, " (", FormatWide(sum, scale), ")");
 }
 
 void PrintTrialBalance(const engine::Engine& engine) {

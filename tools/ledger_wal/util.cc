@@ -51,47 +51,6 @@ absl::StatusOr<std::unique_ptr<wal::Directory>> OpenReadOnly(const std::string& 
 // ---------------------------------------------------------------------------------------------
 // Formatting.
 
-std::string Decimal(u128 value) {
-  char buffer[40];  // 2^128 has 39 digits
-  size_t position = sizeof(buffer);
-  do {
-    buffer[--position] = static_cast<char>('0' + static_cast<int>(value % 10));
-    value /= 10;
-  } while (value != 0);
-  return std::string(buffer + position, sizeof(buffer) - position);
-}
-
-std::string WithScale(const std::string& digits, uint8_t scale) {
-  if (scale == 0) return digits;
-  std::string padded = digits;
-  if (padded.size() <= scale) padded.insert(0, scale + 1 - padded.size(), '0');
-  padded.insert(padded.size() - scale, 1, '.');
-  return padded;
-}
-
-std::string WideDecimal(const WideSum& sum) {
-  if (sum.carries == 0) return Decimal(sum.low.Get());
-  // A 192-bit value as three 64-bit words, most significant first, divided by 10^19 until
-  // zero: each remainder is 19 decimal digits.
-  uint64_t words[3] = {sum.carries, sum.low.hi, sum.low.lo};
-  constexpr uint64_t kChunk = 10'000'000'000'000'000'000ULL;
-  std::string digits;
-  while (words[0] != 0 || words[1] != 0 || words[2] != 0) {
-    u128 remainder = 0;
-    for (uint64_t& word : words) {
-      const u128 current = (remainder << 64) | word;
-      word = static_cast<uint64_t>(current / kChunk);
-      remainder = current % kChunk;
-    }
-    char chunk[24];
-    const bool last = words[0] == 0 && words[1] == 0 && words[2] == 0;
-    std::snprintf(chunk, sizeof(chunk), last ? "%" PRIu64 : "%019" PRIu64,
-                  static_cast<uint64_t>(remainder));
-    digits.insert(0, chunk);
-  }
-  return digits;
-}
-
 std::string Hex128(uint64_t high, uint64_t low) {
   char buffer[33];
   std::snprintf(buffer, sizeof(buffer), "%016" PRIx64 "%016" PRIx64, high, low);
@@ -101,7 +60,7 @@ std::string Hex128(uint64_t high, uint64_t low) {
 std::string HashText(const wal::Hash128& hash) { return Hex128(hash.high, hash.low); }
 
 std::string IdText(u128 value) {
-  if (value <= UINT64_MAX) return Decimal(value);
+  if (value <= UINT64_MAX) return FormatU128(value);
   return "0x" + Hex128(static_cast<uint64_t>(value >> 64), static_cast<uint64_t>(value));
 }
 
